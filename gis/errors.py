@@ -1,0 +1,55 @@
+"""Domain errors.  Each carries an HTTP-ish status and a message a user can act on.
+
+Messages are Chinese first; ``message_en`` is the second locale.  ``api`` maps these to responses in
+one handler; the command line prints them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WanggeError(Exception):
+    """Base of every error wangge reports to a user."""
+
+    status: int = 400
+    code: str = "error"
+
+    def __init__(self, message: str, message_en: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_en = message_en or message
+        self.extra = extra
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang`` (``zh`` or ``en``)."""
+        return self.message_en if lang == "en" else self.message
+
+
+class InvalidInput(WanggeError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotFound(WanggeError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(WanggeError):
+    status = 409
+    code = "conflict"
+
+
+class DatabaseNotReady(WanggeError):
+    """The database is missing, unreachable, or unsafe to run on (no PostGIS, fsync off …)."""
+
+    status = 503
+    code = "database_not_ready"
+
+
+class ClusterError(WanggeError):
+    """The embedded PostgreSQL cluster could not be created, started or stopped."""
+
+    status = 500
+    code = "cluster_error"

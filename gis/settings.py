@@ -1,0 +1,65 @@
+"""Configuration, read from the environment (``WANGGE_`` prefix) and ``.env``.
+
+Settings are built by :func:`get_settings` when first asked for, never at import time, so a test
+can build an app from explicit :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may change.
+
+    ``database_url`` unset means: use the embedded PostGIS cluster under ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL")
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / ".wangge")
+    #: Base-map tile URL template (``{z}/{x}/{y}``).  None: no base map, the map draws outlines on
+    #: a plain background and makes no request outside the server's origin.
+    tile_url: str | None = None
+    tile_attribution: str | None = None
+    #: Datum of the base-map tiles: ``wgs84`` (also CGCS2000, Tianditu) or ``gcj02`` (Amap).
+    tile_datum: str = "wgs84"
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3_driver(cls, url: str | None) -> str | None:
+        """Accept ``postgres://`` and ``postgresql://`` URLs and route them to psycopg 3."""
+        if not url:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @field_validator("tile_datum")
+    @classmethod
+    def _known_tile_datum(cls, datum: str) -> str:
+        datum = datum.lower()
+        if datum not in {"wgs84", "cgcs2000", "gcj02"}:
+            raise ValueError("WANGGE_TILE_DATUM must be wgs84, cgcs2000 or gcj02")
+        return datum
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.expanduser().absolute()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and ``.env``."""
+    return Settings()
