@@ -1,0 +1,52 @@
+"""Small geometric value types shared by the services."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gis.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """A lon/lat box in WGS 84 degrees: west, south, east, north."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @classmethod
+    def parse(cls, value: str, field: str = "bbox") -> BBox:
+        """Parse ``"west,south,east,north"``; raise :class:`InvalidInput` naming ``field``."""
+        parts = value.split(",")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+            raise InvalidInput(
+                f"{field} 应为“西,南,东,北”四个经纬度数字（WGS 84），例如 113.8,22.9,114.0,23.0；"
+                f"收到 {value!r}",
+                f"{field} must be four numbers 'west,south,east,north' in WGS 84 degrees, e.g. "
+                f"113.8,22.9,114.0,23.0; got {value!r}",
+                field=field,
+            )
+        west, south, east, north = numbers
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise InvalidInput(
+                f"{field} 超出范围或顺序有误：经度 -180…180、纬度 -90…90，"
+                f"且西<东、南<北；收到 {value!r}",
+                f"{field} out of range or in the wrong order: longitudes -180…180, latitudes "
+                f"-90…90, west < east and south < north; got {value!r}",
+                field=field,
+            )
+        return cls(west, south, east, north)
+
+    def params(self) -> dict[str, float]:
+        return {"west": self.west, "south": self.south, "east": self.east, "north": self.north}
+
+
+#: SQL condition "geom intersects the bbox" for a query with the four BBox.params() bound.
+BBOX_SQL = "ST_Intersects({col}, ST_MakeEnvelope(:west, :south, :east, :north, 4326))"
