@@ -1,0 +1,46 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import install_error_handlers
+from api.routers import boundaries, cases, health, locate, maps
+from gis.db import check_database, make_engine, make_sessionmaker, resolve_database_url
+from gis.settings import Settings, get_settings
+from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL
+
+DESCRIPTION = """
+网格 wangge — 综治中心网格化管理系统 API。Grid management for social-governance centers.
+
+坐标均为 WGS 84 经纬度（度）。Coordinates are WGS 84 longitude/latitude in degrees.
+错误信息默认中文；请求头 `Accept-Language: en` 返回英文。
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app.  At start it connects to the database and refuses to serve unless PostGIS
+    is present and ``fsync``/``synchronous_commit`` are on."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(resolve_database_url(settings))
+        check_database(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="网格 wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (locate.router, cases.router, boundaries.router, health.router, maps.router):
+        app.include_router(router)
+    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
+    app.mount(OWN_URL, StaticFiles(directory=OWN_DIR), name="wangge-static")
+    return app

@@ -1,0 +1,114 @@
+"""One table from errors to responses: domain errors keep their status; validation errors become
+422 with a message naming the field, in Chinese (or English by Accept-Language)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.deps import request_lang
+from gis.errors import WanggeError
+
+FIELD_NAMES = {
+    "lon": ("经度", "longitude"),
+    "lat": ("纬度", "latitude"),
+    "kind": ("类型", "kind"),
+    "category": ("类别", "category"),
+    "description": ("描述", "description"),
+    "severity": ("严重程度", "severity"),
+    "reported_at": ("上报时间", "reported_at"),
+    "accuracy_m": ("定位精度", "accuracy"),
+    "bbox": ("范围", "bbox"),
+    "since": ("起始时间", "since"),
+    "level": ("级别", "level"),
+    "limit": ("数量上限", "limit"),
+}
+
+# pydantic error type → (Chinese, English); {ge}, {le}, {expected} … come from the error's ctx
+MESSAGES = {
+    "missing": ("缺少必填字段", "is required"),
+    "finite_number": (
+        "必须是有限数字（不能是 NaN 或无穷大）",
+        "must be a finite number (not NaN or infinity)",
+    ),
+    "float_parsing": ("必须是数字", "must be a number"),
+    "float_type": ("必须是数字", "must be a number"),
+    "int_parsing": ("必须是整数", "must be an integer"),
+    "greater_than_equal": ("不能小于 {ge}", "must be ≥ {ge}"),
+    "less_than_equal": ("不能大于 {le}", "must be ≤ {le}"),
+    "greater_than": ("必须大于 {gt}", "must be > {gt}"),
+    "less_than": ("必须小于 {lt}", "must be < {lt}"),
+    "string_too_short": ("不能为空", "must not be empty"),
+    "string_too_long": (
+        "太长（最多 {max_length} 个字符）",
+        "is too long (at most {max_length} characters)",
+    ),
+    "enum": ("取值无效，可选：{expected}", "is not valid; expected {expected}"),
+    "literal_error": ("取值无效，可选：{expected}", "is not valid; expected {expected}"),
+    "datetime_parsing": (
+        "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
+        "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
+    ),
+    "datetime_from_date_parsing": (
+        "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
+        "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
+    ),
+    "json_invalid": ("请求体不是有效的 JSON", "the request body is not valid JSON"),
+    "model_attributes_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+    "dict_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _describe(error: dict[str, Any], lang: str) -> dict[str, Any]:
+    field = _field(tuple(error.get("loc", ())))
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (error.get("ctx") or {}).items()
+    }
+    zh, en = MESSAGES.get(error["type"], (error.get("msg", "无效"), error.get("msg", "invalid")))
+    template = en if lang == "en" else zh
+    try:
+        text = template.format(**ctx)
+    except (KeyError, IndexError):
+        text = template
+    label = FIELD_NAMES.get(field.split(".")[-1], (field, field))
+    name = f"{field}（{label[0]}）" if lang != "en" and label[0] != field else field
+    received = error.get("input")
+    suffix = ""
+    if error["type"] not in ("missing", "json_invalid") and isinstance(received, int | float | str):
+        shown = received if received != "" else "''"
+        suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
+    sep = "" if lang != "en" else " "
+    return {"field": field, "type": error["type"], "message": f"{name}{sep}{text}{suffix}"}
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    lang = request_lang(request)
+    errors = [_describe(e, lang) for e in exc.errors()]
+    joiner = "; " if lang == "en" else "；"
+    return JSONResponse(
+        status_code=422,
+        content={"detail": joiner.join(e["message"] for e in errors), "errors": errors},
+    )
+
+
+async def _domain_error(request: Request, exc: WanggeError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": exc.localized(request_lang(request)), "code": exc.code}
+    if "field" in exc.extra:
+        body["errors"] = [
+            {"field": exc.extra["field"], "type": exc.code, "message": body["detail"]}
+        ]
+    return JSONResponse(status_code=exc.status, content=body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]

@@ -1,0 +1,108 @@
+"""Regions, grids and centers as GeoJSON, built in the database (``ST_AsGeoJSON``).
+
+Each function returns a FeatureCollection as JSON text (RFC 7946, WGS 84 lon/lat, 6 decimals ≈
+0.1 m), ready to send: large layers are never parsed and re-serialised in Python.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.geo import BBOX_SQL, BBox
+from gis.models import RegionLevel
+
+LEVEL_NAME_SQL = (
+    "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
+    "WHEN 'township' THEN '乡镇/街道' ELSE '村/社区' END"
+)
+
+_COLLECTION = """
+SELECT json_build_object('type', 'FeatureCollection',
+                         'features', coalesce(json_agg(f ORDER BY f_order), '[]'::json))::text
+FROM ({features}) AS features
+"""
+
+
+def _collection(session: Session, features_sql: str, params: dict) -> str:
+    return session.execute(text(_COLLECTION.format(features=features_sql)), params).scalar_one()
+
+
+def grids_geojson(session: Session, bbox: BBox | None = None) -> str:
+    """Current grids (``valid_to IS NULL``), with village, households, population and workers."""
+    where = "g.valid_to IS NULL" + (f" AND {BBOX_SQL.format(col='g.geom')}" if bbox else "")
+    features = f"""
+        SELECT g.code AS f_order, json_build_object(
+            'type', 'Feature', 'id', g.code,
+            'geometry', ST_AsGeoJSON(g.geom, 6)::json,
+            'properties', json_build_object(
+                'code', g.code, 'name', g.name, 'version', g.version,
+                'village_code', v.code, 'village_name', v.name,
+                'households', g.households, 'population', g.population,
+                'workers', (SELECT coalesce(json_agg(w.name ORDER BY w.code), '[]'::json)
+                            FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                            WHERE wg.grid_code = g.code))) AS f
+        FROM grid g JOIN region v ON v.id = g.village_id
+        WHERE {where}
+    """
+    return _collection(session, features, bbox.params() if bbox else {})
+
+
+def regions_geojson(
+    session: Session, level: RegionLevel | None = None, bbox: BBox | None = None
+) -> str:
+    """Regions of one level (or all), with their parent's code."""
+    conditions = ["true"]
+    params: dict = {}
+    if level is not None:
+        conditions.append("r.level = CAST(:level AS region_level)")
+        params["level"] = level.value
+    if bbox is not None:
+        conditions.append(BBOX_SQL.format(col="r.geom"))
+        params.update(bbox.params())
+    features = f"""
+        SELECT r.code AS f_order, json_build_object(
+            'type', 'Feature', 'id', r.code,
+            'geometry', ST_AsGeoJSON(r.geom, 6)::json,
+            'properties', json_build_object(
+                'code', r.code, 'name', r.name, 'level', r.level,
+                'level_name', {LEVEL_NAME_SQL.format(col="r.level")}, 'parent_code', p.code)) AS f
+        FROM region r LEFT JOIN region p ON p.id = r.parent_id
+        WHERE {" AND ".join(conditions)}
+    """
+    return _collection(session, features, params)
+
+
+def centers_geojson(session: Session, bbox: BBox | None = None) -> str:
+    """Governance centers and village service stations, with the region each serves."""
+    where = BBOX_SQL.format(col="c.geom") if bbox else "true"
+    features = f"""
+        SELECT r.level::text || r.code AS f_order, json_build_object(
+            'type', 'Feature', 'id', c.id,
+            'geometry', ST_AsGeoJSON(c.geom, 6)::json,
+            'properties', json_build_object(
+                'id', c.id, 'name', c.name, 'level', r.level,
+                'level_name', {LEVEL_NAME_SQL.format(col="r.level")}, 'region_code', r.code,
+                'region_name', r.name, 'phone', c.phone, 'address', c.address)) AS f
+        FROM center c JOIN region r ON r.id = c.region_id
+        WHERE {where}
+    """
+    return _collection(session, features, bbox.params() if bbox else {})
+
+
+def city_extent(session: Session) -> BBox | None:
+    """The extent of everything loaded, or None for an empty database."""
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM region WHERE parent_id IS NULL) s"
+        )
+    ).one()
+    return None if row[0] is None else BBox(*row)
+
+
+def top_region_name(session: Session) -> str | None:
+    """The name of the deployment's top region (e.g. the city), or None for an empty database."""
+    return session.execute(
+        text("SELECT name FROM region WHERE parent_id IS NULL ORDER BY level, code LIMIT 1")
+    ).scalar()
