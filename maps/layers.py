@@ -1,0 +1,99 @@
+"""folium elements of wangge maps: layers fed by the API for the current view, a title box."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from jinja2 import Template
+
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+
+
+class ApiGeoJson(JSCSSMixin, Layer):
+    """A GeoJSON layer that loads ``url?bbox=…`` for the current view and reloads after moves.
+
+    Nothing is baked into the page: the API answers for the visible area only.  ``fields`` are
+    ``(property, label)`` pairs shown in the hover tooltip; ``style`` is a Leaflet path style;
+    points are drawn as circle markers with ``marker`` options.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = wangge.apiLayer(
+            {{ this._parent.get_name() }},
+            L.geoJSON(null, {
+                style: function (f) { return {{ this.style|tojson }}; },
+                pointToLayer: function (f, latlng) {
+                    return L.circleMarker(latlng, {{ this.marker|tojson }});
+                }
+            }),
+            {{ this.url|tojson }},
+            {minZoom: {{ this.min_zoom|tojson }}, fields: {{ this.fields|tojson }}}
+        );
+        {% endmacro %}
+    """)
+    default_js: ClassVar[list[tuple[str, str]]] = [("wangge.js", "wangge.js")]
+    default_css: ClassVar[list[tuple[str, str]]] = [("wangge.css", "wangge.css")]
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        style: dict | None = None,
+        marker: dict | None = None,
+        fields: list[tuple[str, str]] | None = None,
+        min_zoom: int | None = None,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "ApiGeoJson"
+        self.url = url
+        self.style = style or {}
+        self.marker = marker or {"radius": 5}
+        self.fields = [list(f) for f in (fields or [])]
+        self.min_zoom = min_zoom
+
+
+class TitleBox(MacroElement):
+    """A box in a corner of the map with a title and a line of text (HTML-escaped)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var box = L.control({position: {{ this.position|tojson }}});
+            box.onAdd = function () {
+                var div = L.DomUtil.create('div', 'wg-title');
+                div.innerHTML = '<b>' + wangge.escapeHtml({{ this.title|tojson }}) + '</b><br>'
+                    + '<span class="wg-demo">'
+                    + wangge.escapeHtml({{ this.subtitle|tojson }}) + '</span>';
+                return div;
+            };
+            box.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, subtitle: str = "", position: str = "topleft") -> None:
+        super().__init__()
+        self._name = "TitleBox"
+        self.title = title
+        self.subtitle = subtitle
+        self.position = position
+
+
+class MetricScale(MacroElement):
+    """A metric-only scale bar (folium's ``control_scale`` also shows miles)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, position: "bottomleft"})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
