@@ -1,0 +1,259 @@
+"""API round trips against the small demo city, including the 422s."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from importers.demo import DemoCity
+
+
+@pytest.fixture
+def inside(demo_city: DemoCity) -> tuple[float, float]:
+    """A point well inside the first grid of the demo city."""
+    p = demo_city.grids[0].geom.representative_point()
+    return p.x, p.y
+
+
+def report(lon: float, lat: float, **extra: object) -> dict:
+    body = {
+        "kind": "dispute",
+        "category": "neighbour",
+        "description": "楼上楼下因噪音发生争执",
+        "lon": lon,
+        "lat": lat,
+    }
+    body.update(extra)
+    return body
+
+
+# -- locate --------------------------------------------------------------------------------------
+
+
+def test_locate_returns_the_chain(client: TestClient, demo_city: DemoCity, inside: tuple) -> None:
+    r = client.get("/api/locate", params={"lon": inside[0], "lat": inside[1]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == "covers"
+    assert body["grid"]["code"] == demo_city.grids[0].code
+    assert body["village"]["code"] == demo_city.grids[0].village_code
+    assert body["township"]["code"] == demo_city.grids[0].village_code[:9]
+    assert body["district"]["level"] == "district"
+    assert body["city"]["name"] == "示例市"
+    assert body["center"]["level"] == "village"
+
+
+def test_locate_outside_everything_is_unassigned(client: TestClient) -> None:
+    body = client.get("/api/locate", params={"lon": 10, "lat": 10}).json()
+    assert body["method"] == "unassigned" and body["grid"] is None and body["center"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"lon": "NaN", "lat": 23}, "lon"),
+        ({"lon": 113.9, "lat": "inf"}, "lat"),
+        ({"lon": 181, "lat": 23}, "lon"),
+        ({"lon": 113.9, "lat": -91}, "lat"),
+        ({"lon": "东经", "lat": 23}, "lon"),
+        ({"lat": 23}, "lon"),
+    ],
+)
+def test_locate_rejects_bad_coordinates(client: TestClient, params: dict, field: str) -> None:
+    r = client.get("/api/locate", params=params)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["errors"][0]["field"] == field
+    assert body["detail"].startswith(field)
+    assert "经度" in body["detail"] or "纬度" in body["detail"]
+
+
+def test_errors_speak_english_on_request(client: TestClient) -> None:
+    r = client.get("/api/locate", params={"lon": 200, "lat": 23}, headers={"Accept-Language": "en"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "lon must be ≤ 180; got 200"
+
+
+# -- reports -------------------------------------------------------------------------------------
+
+
+def test_report_is_stored_with_code_and_chain(
+    client: TestClient, db: Session, demo_city: DemoCity, inside: tuple
+) -> None:
+    r = client.post("/api/reports", json=report(*inside))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert re.fullmatch(r"WG\d{6}\d{8,}", body["code"])
+    assert body["status"] == "registered"
+    assert body["grid_code"] == demo_city.grids[0].code
+    assert body["location"]["method"] == "covers"
+    assert body["location"]["center"]["name"].endswith("综治服务站")
+    assert body["severity"] == "minor"  # the category's default
+    assert body["received_at"].endswith("+08:00")
+
+    again = client.get(f"/api/cases/{body['code']}")
+    assert again.status_code == 200 and again.json() == body
+    event = db.execute(
+        text(
+            "SELECT e.action, e.to_status FROM case_event e JOIN cases c ON c.id = e.case_id "
+            "WHERE c.code = :code"
+        ),
+        {"code": body["code"]},
+    ).one()
+    assert tuple(event) == ("register", "registered")
+
+
+def test_report_keeps_device_time_and_severity(client: TestClient, inside: tuple) -> None:
+    r = client.post(
+        "/api/reports",
+        json=report(
+            *inside,
+            kind="hazard",
+            category="fire",
+            severity="critical",
+            reported_at="2026-11-20T08:15:00+08:00",
+            accuracy_m=12.5,
+        ),
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["severity"] == "critical" and body["kind"] == "hazard"
+    assert body["reported_at"].startswith("2026-11-20T08:15:00")
+
+
+def test_report_outside_the_city_is_kept_unassigned(client: TestClient) -> None:
+    r = client.post("/api/reports", json=report(100.0, 40.0))
+    assert r.status_code == 201
+    assert r.json()["location"]["method"] == "unassigned"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"lon": 200}, "lon", "180"),
+        ({"lat": 95}, "lat", "90"),
+        ({"lon": None}, "lon", "数字"),
+        ({"kind": "complaint"}, "kind", "dispute"),
+        ({"description": "   "}, "description", "不能为空"),
+        ({"category": "no_such"}, "category", "neighbour"),
+        ({"category": "fire"}, "category", "安全隐患"),
+        ({"reported_at": "yesterday"}, "reported_at", "ISO 8601"),
+        ({"colour": "red"}, "colour", ""),
+    ],
+)
+def test_report_rejects_bad_input(
+    client: TestClient, inside: tuple, change: dict, field: str, words: str
+) -> None:
+    body = report(*inside)
+    body.update(change)
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert field in [e["field"] for e in body["errors"]]
+    assert words in body["detail"]
+
+
+def test_report_rejects_nan_in_raw_json(client: TestClient, inside: tuple) -> None:
+    raw = (
+        '{"kind": "dispute", "category": "neighbour", "description": "x", '
+        f'"lon": NaN, "lat": {inside[1]}}}'
+    )
+    r = client.post("/api/reports", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "lon"
+    assert "NaN" in r.json()["detail"]
+
+
+def test_report_rejects_a_body_that_is_not_json(client: TestClient) -> None:
+    r = client.post("/api/reports", content="lon=1", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert "JSON" in r.json()["detail"]
+
+
+def test_unknown_case_is_404(client: TestClient) -> None:
+    r = client.get("/api/cases/WG00000000000000")
+    assert r.status_code == 404 and "WG00000000000000" in r.json()["detail"]
+
+
+# -- lists ---------------------------------------------------------------------------------------
+
+
+def test_grids_in_bbox(client: TestClient, demo_city: DemoCity) -> None:
+    west, south, east, north = demo_city.grids[0].geom.bounds
+    r = client.get("/api/grids", params={"bbox": f"{west},{south},{east},{north}"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    fc = r.json()
+    assert fc["type"] == "FeatureCollection"
+    codes = {f["properties"]["code"] for f in fc["features"]}
+    assert demo_city.grids[0].code in codes and len(codes) < len(demo_city.grids)
+    feature = next(f for f in fc["features"] if f["id"] == demo_city.grids[0].code)
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    assert feature["properties"]["workers"]
+    assert len(client.get("/api/grids").json()["features"]) == len(demo_city.grids)
+
+
+@pytest.mark.parametrize("bbox", ["1,2,3", "a,b,c,d", "114,23,113,24", "0,0,200,1", "nan,1,2,3"])
+def test_bad_bbox_is_422_naming_bbox(client: TestClient, bbox: str) -> None:
+    r = client.get("/api/grids", params={"bbox": bbox})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "bbox" and "bbox" in r.json()["detail"]
+
+
+def test_regions_by_level(client: TestClient, demo_city: DemoCity) -> None:
+    fc = client.get("/api/regions", params={"level": "district"}).json()
+    assert {f["properties"]["level"] for f in fc["features"]} == {"district"}
+    assert len(fc["features"]) == sum(r.level == "district" for r in demo_city.regions)
+    assert all(f["properties"]["parent_code"] == "990100" for f in fc["features"])
+    assert len(client.get("/api/regions").json()["features"]) == len(demo_city.regions)
+    bad = client.get("/api/regions", params={"level": "province"})
+    assert bad.status_code == 422 and "level" in bad.json()["detail"]
+
+
+def test_centers(client: TestClient, demo_city: DemoCity) -> None:
+    fc = client.get("/api/centers").json()
+    assert len(fc["features"]) == len(demo_city.centers)
+    levels = {f["properties"]["level_name"] for f in fc["features"]}
+    assert levels == {"市", "区/县", "乡镇/街道", "村/社区"}
+
+
+def test_cases_by_bbox_and_since(client: TestClient, demo_city: DemoCity, inside: tuple) -> None:
+    created = client.post("/api/reports", json=report(*inside)).json()
+    lon, lat = inside
+    fc = client.get(
+        "/api/cases", params={"bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"}
+    ).json()
+    assert fc["features"][0]["id"] == created["code"]  # newest first
+    props = fc["features"][0]["properties"]
+    assert {"code", "grid_code", "kind", "category", "status"} <= props.keys()
+    recent = client.get("/api/cases", params={"since": created["received_at"]}).json()
+    assert [f["id"] for f in recent["features"]] == [created["code"]]
+    everything = client.get("/api/cases", params={"limit": 50000}).json()
+    assert len(everything["features"]) == len(demo_city.cases) + 1
+    assert client.get("/api/cases", params={"since": "soon"}).status_code == 422
+
+
+def test_categories(client: TestClient) -> None:
+    cats = client.get("/api/categories").json()
+    names = {c["name_zh"] for c in cats}
+    assert {"邻里纠纷", "消防安全隐患", "劳资纠纷（欠薪）", "三小场所隐患"} <= names
+    assert {c["kind"] for c in cats} == {"dispute", "hazard"}
+
+
+def test_openapi_and_health(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/api/locate",
+        "/api/reports",
+        "/api/grids",
+        "/api/regions",
+        "/api/centers",
+        "/api/cases",
+    } <= paths.keys()
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["fsync"] == "on"

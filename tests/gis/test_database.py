@@ -1,0 +1,88 @@
+"""The embedded cluster and the start-up safety checks."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.db import check_database, make_engine
+from gis.embedded import EmbeddedCluster
+from gis.errors import DatabaseNotReady
+
+
+def test_embedded_cluster_listens_on_loopback_and_its_own_socket(cluster: EmbeddedCluster) -> None:
+    status = cluster.status()
+    assert status["running"] and status["port"]
+    assert status["postgis_available"]
+    assert (cluster.socket_dir / f".s.PGSQL.{status['port']}").exists()
+    assert cluster.url().startswith("postgresql+psycopg://wangge:")
+    assert stat.S_IMODE(os.stat(cluster.state_file).st_mode) == 0o600  # holds the password
+
+
+def test_second_checkout_gets_its_own_cluster(cluster: EmbeddedCluster, tmp_path: Path) -> None:
+    """Two checkouts do not collide, even in a directory other users cannot enter."""
+    private = tmp_path / "other checkout"
+    private.mkdir(mode=0o700)
+    other = EmbeddedCluster(private / ".wangge")
+    try:
+        other.start()
+        assert other.port != cluster.port
+        with psycopg.connect(other.url().replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("wangge",)
+            conn.execute("CREATE TABLE kept (x int)")
+            conn.execute("INSERT INTO kept VALUES (42)")
+            conn.commit()
+        assert other.stop() and not other.is_running()
+        other.start()  # data persists across restarts
+        with psycopg.connect(other.url().replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
+    finally:
+        other.stop()
+
+
+def test_check_database_accepts_the_test_database(db: Session) -> None:
+    found = check_database(db.get_bind().engine)  # type: ignore[union-attr]
+    assert found["fsync"] == "on" and found["postgis"]
+
+
+def test_check_database_refuses_synchronous_commit_off(database_url: str) -> None:
+    engine = make_engine(database_url)
+    engine.pool.dispose()
+    unsafe = engine.execution_options()
+    from sqlalchemy import create_engine
+
+    unsafe = create_engine(database_url, connect_args={"options": "-c synchronous_commit=off"})
+    with pytest.raises(DatabaseNotReady, match="synchronous_commit"):
+        check_database(unsafe)
+    unsafe.dispose()
+
+
+def test_check_database_refuses_a_database_without_postgis(cluster: EmbeddedCluster) -> None:
+    cluster.create_database("wangge_test_no_postgis")
+    try:
+        engine = make_engine(cluster.url("wangge_test_no_postgis"))
+        with pytest.raises(DatabaseNotReady, match="PostGIS"):
+            check_database(engine)
+        engine.dispose()
+    finally:
+        cluster.drop_database("wangge_test_no_postgis")
+
+
+def test_check_database_reports_an_unreachable_server() -> None:
+    engine = make_engine("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+    with pytest.raises(DatabaseNotReady, match="无法连接"):
+        check_database(engine)
+
+
+def test_case_events_are_append_only(db: Session) -> None:
+    event_id = db.execute(text("SELECT id FROM case_event LIMIT 1")).scalar()
+    with pytest.raises(Exception, match="append-only"), db.begin_nested():
+        db.execute(text("UPDATE case_event SET note = 'x' WHERE id = :id"), {"id": event_id})
+    with pytest.raises(Exception, match="append-only"), db.begin_nested():
+        db.execute(text("DELETE FROM case_event WHERE id = :id"), {"id": event_id})

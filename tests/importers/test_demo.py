@@ -1,0 +1,110 @@
+"""The demo city: structure, codes, tiling, determinism — in memory and as loaded."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import Conflict
+from importers.demo import DemoCity, generate_demo_city
+from importers.demo_load import load_demo_city
+
+
+@pytest.fixture(scope="module")
+def full_city() -> DemoCity:
+    return generate_demo_city(seed=2026, size="city")
+
+
+def test_full_city_has_the_real_structure(full_city: DemoCity) -> None:
+    levels = Counter(r.level for r in full_city.regions)
+    assert levels["city"] == 1 and levels["district"] == 4
+    assert 25 <= levels["township"] <= 35
+    assert 270 <= levels["village"] <= 350
+    assert len(full_city.grids) >= 2000
+    assert len(full_city.workers) >= 300
+    assert len(full_city.cases) >= 20_000
+    assert {c.kind for c in full_city.cases} == {"dispute", "hazard"}
+    assert len({c.category for c in full_city.cases}) >= 15
+    centers = Counter(len(c.region_code) for c in full_city.centers)
+    assert centers[6] == 5 and centers[9] == levels["township"] and centers[12] == levels["village"]
+
+
+def test_codes_follow_the_statistical_scheme(full_city: DemoCity) -> None:
+    by_code = {r.code: r for r in full_city.regions}
+    lengths = {"city": 6, "district": 6, "township": 9, "village": 12}
+    for r in full_city.regions:
+        assert len(r.code) == lengths[r.level] and r.code.isdigit()
+        if r.parent_code and r.level in ("township", "village"):
+            assert r.code.startswith(r.parent_code)
+            assert by_code[r.parent_code].level != r.level
+    for g in full_city.grids:
+        assert re.fullmatch(r"\d{15}", g.code) and g.code.startswith(g.village_code)
+    assert full_city.regions[0].name == "示例市"
+
+
+def test_cases_span_180_days_with_hotspots(full_city: DemoCity) -> None:
+    times = [c.received_at for c in full_city.cases]
+    assert 170 <= (max(times) - min(times)).days <= 181
+    # hotspots: the busiest 1 % of ~200 m cells hold far more than 1 % of the cases
+    cells = Counter((round(c.lon / 0.002), round(c.lat / 0.002)) for c in full_city.cases)
+    top = sum(n for _, n in cells.most_common(max(1, len(cells) // 100)))
+    assert top > 0.1 * len(full_city.cases)
+
+
+def test_same_seed_same_city_other_seed_other_city() -> None:
+    a, b = generate_demo_city(seed=11, size="small"), generate_demo_city(seed=11, size="small")
+    c = generate_demo_city(seed=12, size="small")
+    assert [g.code for g in a.grids] == [g.code for g in b.grids]
+    assert all(x.geom.equals(y.geom) for x, y in zip(a.grids, b.grids, strict=True))
+    assert [(x.lon, x.lat, x.category) for x in a.cases] == [
+        (x.lon, x.lat, x.category) for x in b.cases
+    ]
+    assert [r.name for r in a.regions] != [r.name for r in c.regions]
+
+
+def test_loaded_grids_tile_each_village_without_gap_or_overlap(db: Session) -> None:
+    """Planar measures, relative to the village (geodesic areas of slivers are not meaningful)."""
+    rows = db.execute(
+        text("""
+        SELECT v.code, ST_Area(v.geom) AS village, sum(ST_Area(g.geom)) AS parts,
+               ST_Area(ST_Union(g.geom)) AS merged,
+               ST_HausdorffDistance(ST_Boundary(v.geom), ST_Boundary(ST_Union(g.geom)))
+                   AS offset_deg
+        FROM region v JOIN grid g ON g.village_id = v.id AND g.valid_to IS NULL
+        WHERE v.level = 'village' GROUP BY v.code, v.geom
+    """)
+    ).all()
+    assert (
+        len(rows)
+        == db.execute(text("SELECT count(*) FROM region WHERE level = 'village'")).scalar()
+    )
+    for r in rows:
+        assert abs(r.merged - r.village) < 1e-9 * r.village, f"{r.code}: gap between grids"
+        assert abs(r.parts - r.merged) < 1e-9 * r.village, f"{r.code}: grids overlap"
+        assert r.offset_deg * 111_000 < 0.01, f"{r.code}: grids do not follow the village edge"
+
+
+def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
+    invalid = db.execute(
+        text(
+            "SELECT (SELECT count(*) FROM region WHERE NOT ST_IsValid(geom)) "
+            "+ (SELECT count(*) FROM grid WHERE NOT ST_IsValid(geom))"
+        )
+    ).scalar()
+    assert invalid == 0
+    methods = dict(
+        db.execute(text("SELECT assign_method::text, count(*) FROM cases GROUP BY 1")).all()
+    )
+    assert methods.get("covers", 0) > 0.95 * sum(methods.values())
+    assert "unassigned" not in methods
+    events = db.execute(text("SELECT count(DISTINCT case_id) FROM case_event")).scalar()
+    assert events == db.execute(text("SELECT count(*) FROM cases")).scalar()
+
+
+def test_demo_refuses_a_database_that_has_data(db: Session) -> None:
+    with pytest.raises(Conflict):
+        load_demo_city(db, generate_demo_city(seed=1, size="small"))
