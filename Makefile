@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the embedded PostGIS, the map assets and the browser tests need
-APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 acl chromium fonts-noto-cjk
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 acl chromium
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := maps/static/node_modules/.installed
 PYTEST_ARGS ?=
