@@ -73,9 +73,21 @@ def regions_geojson(
     return _collection(session, features, params)
 
 
-def centers_geojson(session: Session, bbox: BBox | None = None) -> str:
-    """Governance centers and village service stations, with the region each serves."""
-    where = BBOX_SQL.format(col="c.geom") if bbox else "true"
+def centers_geojson(
+    session: Session, bbox: BBox | None = None, levels: list[RegionLevel] | None = None
+) -> str:
+    """Governance centers and village service stations, with the region each serves.
+
+    ``levels`` keeps the centers serving regions of those levels (all when None or empty).
+    """
+    conditions = ["true"]
+    params: dict = {}
+    if bbox is not None:
+        conditions.append(BBOX_SQL.format(col="c.geom"))
+        params.update(bbox.params())
+    if levels:
+        conditions.append("r.level::text = ANY(:levels)")
+        params["levels"] = [level.value for level in levels]
     features = f"""
         SELECT r.level::text || r.code AS f_order, json_build_object(
             'type', 'Feature', 'id', c.id,
@@ -85,9 +97,9 @@ def centers_geojson(session: Session, bbox: BBox | None = None) -> str:
                 'level_name', {LEVEL_NAME_SQL.format(col="r.level")}, 'region_code', r.code,
                 'region_name', r.name, 'phone', c.phone, 'address', c.address)) AS f
         FROM center c JOIN region r ON r.id = c.region_id
-        WHERE {where}
+        WHERE {" AND ".join(conditions)}
     """
-    return _collection(session, features, bbox.params() if bbox else {})
+    return _collection(session, features, params)
 
 
 def city_extent(session: Session) -> BBox | None:

@@ -223,12 +223,12 @@ def cases_geojson(
 
 
 def heat_bins(
-    session: Session, cell_deg: float = 0.002, since: datetime | None = None
+    session: Session, cell_deg: float = 0.003, since: datetime | None = None
 ) -> list[tuple[float, float, int]]:
     """Cases binned on a ``cell_deg`` lon/lat lattice: ``(lat, lon, count)`` per non-empty cell.
 
     Server-side binning keeps a heatmap's payload proportional to the area, not to the number of
-    cases.  0.002° ≈ 200 m in southern China.
+    cases.  0.003° ≈ 300 m in southern China.
     """
     where = "WHERE received_at >= :since" if since else ""
     rows = session.execute(

@@ -32,6 +32,17 @@ class BaseMap:
     attribution: str | None = None
 
 
+def heat_weights(heat: list[tuple[float, float, int]]) -> list[list[float]]:
+    """``[lat, lon, weight]`` with weights in [0, 1] relative to the 98th-percentile bin.
+
+    Normalising to the single busiest bin would make one market outshine the city; normalising to
+    a high percentile lets every hotspot reach full colour while background stays faint.
+    """
+    counts = sorted(n for _, _, n in heat)
+    ref = counts[min(len(counts) - 1, int(0.98 * len(counts)))]
+    return [[lat, lon, min(1.0, n / ref)] for lat, lon, n in heat]
+
+
 def build_city_map(
     *,
     title: str,
@@ -90,31 +101,39 @@ def build_city_map(
         fields=[("name", "区县"), ("code", "编码")],
     ).add_to(m)
     if heat:
-        peak = max(n for _, _, n in heat)
         HeatMap(
-            [[lat, lon, n / peak] for lat, lon, n in heat],
-            name="案件热力",
-            radius=14,
-            blur=18,
-            min_opacity=0.3,
-            max_zoom=14,
+            heat_weights(heat), name="案件热力", radius=12, blur=15, min_opacity=0.25, max_zoom=12
         ).add_to(m)
+    center_fields = [
+        ("name", "名称"),
+        ("level_name", "级别"),
+        ("phone", "电话"),
+        ("address", "地址"),
+    ]
     ApiGeoJson(
-        "/api/centers",
+        "/api/centers?level=village",
+        "村（社区）综治服务站",
+        marker={
+            "radius": 4,
+            "color": "#1f618d",
+            "weight": 1,
+            "fillColor": "#aed6f1",
+            "fillOpacity": 0.9,
+        },
+        fields=center_fields,
+        min_zoom=13,
+    ).add_to(m)
+    ApiGeoJson(
+        "/api/centers?level=city&level=district&level=township",
         "综治中心",
         marker={
-            "radius": 6,
+            "radius": 7,
             "color": "#7b241c",
             "weight": 2,
             "fillColor": "#f5b041",
-            "fillOpacity": 0.9,
+            "fillOpacity": 0.95,
         },
-        fields=[
-            ("name", "综治中心"),
-            ("level_name", "级别"),
-            ("phone", "电话"),
-            ("address", "地址"),
-        ],
+        fields=center_fields,
     ).add_to(m)
     TitleBox(title, subtitle).add_to(m)
     MetricScale().add_to(m)

@@ -35,6 +35,12 @@ def list_regions(
 @router.get(
     "/centers", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}}
 )
-def list_centers(session: SessionDep, bbox: BBoxQuery = None) -> Response:
+def list_centers(
+    session: SessionDep,
+    bbox: BBoxQuery = None,
+    level: Annotated[
+        list[RegionLevel] | None, Query(description="repeatable: level=township&level=district")
+    ] = None,
+) -> Response:
     """Governance centers (综治中心) and village service stations, as GeoJSON."""
-    return geojson_response(boundaries.centers_geojson(session, parse_bbox(bbox)))
+    return geojson_response(boundaries.centers_geojson(session, parse_bbox(bbox), level))

@@ -219,6 +219,10 @@ def test_centers(client: TestClient, demo_city: DemoCity) -> None:
     assert len(fc["features"]) == len(demo_city.centers)
     levels = {f["properties"]["level_name"] for f in fc["features"]}
     assert levels == {"市", "区/县", "乡镇/街道", "村/社区"}
+    upper = client.get("/api/centers", params=[("level", "city"), ("level", "township")]).json()
+    assert {f["properties"]["level"] for f in upper["features"]} == {"city", "township"}
+    assert len(upper["features"]) == sum(r.level in ("city", "township") for r in demo_city.regions)
+    assert client.get("/api/centers", params={"level": "galaxy"}).status_code == 422
 
 
 def test_cases_by_bbox_and_since(client: TestClient, demo_city: DemoCity, inside: tuple) -> None:

@@ -74,7 +74,7 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     page.goto(live_server + "/")
     page.wait_for_function(
         "() => window.wangge && wangge.loaded['/api/grids'] > 0"
-        " && wangge.loaded['/api/centers'] > 0",
+        " && wangge.loaded['/api/centers?level=city&level=district&level=township'] > 0",
         timeout=20_000,
     )
     assert page.locator(".leaflet-container").count() == 1

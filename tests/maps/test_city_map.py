@@ -26,7 +26,8 @@ def children(m: folium.Map) -> list:
 def test_builder_adds_outlines_grids_centers_and_heat() -> None:
     m = build_city_map(title="示例市", bounds=BOUNDS, heat=HEAT)
     layers = {c.layer_name: c for c in children(m) if isinstance(c, ApiGeoJson)}
-    assert set(layers) == {"网格", "乡镇（街道）界", "区县界", "综治中心"}
+    assert set(layers) == {"网格", "乡镇（街道）界", "区县界", "综治中心", "村（社区）综治服务站"}
+    assert layers["村（社区）综治服务站"].min_zoom == 13  # 300+ stations only when zoomed in
     assert layers["网格"].url == "/api/grids"
     assert layers["区县界"].url == "/api/regions?level=district"
     assert ["households", "户数"] in layers["网格"].fields
