@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    install what is missing, start the embedded PostGIS, load the demo city, serve"
 	@echo "make test   install what is missing, then run the whole test suite"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (print figures)"
 
 run: setup
@@ -53,6 +53,8 @@ $(STAMP_NPM): maps/static/package.json maps/static/package-lock.json
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/locate.py

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from jinja2 import Template
 
 from branca.element import MacroElement
@@ -34,8 +32,8 @@ class ApiGeoJson(JSCSSMixin, Layer):
         );
         {% endmacro %}
     """)
-    default_js: ClassVar[list[tuple[str, str]]] = [("wangge.js", "wangge.js")]
-    default_css: ClassVar[list[tuple[str, str]]] = [("wangge.css", "wangge.css")]
+    default_js = [("wangge.js", "wangge.js")]  # noqa: RUF012 - folium's own attribute
+    default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012
 
     def __init__(
         self,
