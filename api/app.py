@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.routers import boundaries, cases, health, locate, maps
 from gis.db import check_database, make_engine, make_sessionmaker, resolve_database_url
 from gis.settings import Settings, get_settings
-from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL
+from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url
 
 DESCRIPTION = """
 网格 wangge — 综治中心网格化管理系统 API。Grid management for social-governance centers.
@@ -20,6 +22,18 @@ DESCRIPTION = """
 坐标均为 WGS 84 经纬度（度）。Coordinates are WGS 84 longitude/latitude in degrees.
 错误信息默认中文；请求头 `Accept-Language: en` 返回英文。
 """
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=str(app.openapi_url),
+            title="网格 wangge API 文档",
+            swagger_js_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui-bundle.js",
+            swagger_css_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui.css",
+            swagger_favicon_url=asset_url("favicon.svg"),
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,11 +50,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="网格 wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="网格 wangge",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from local assets: FastAPI's default page uses a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     for router in (locate.router, cases.router, boundaries.router, health.router, maps.router):
         app.include_router(router)
+    _serve_docs_offline(app)
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, StaticFiles(directory=OWN_DIR), name="wangge-static")
     return app

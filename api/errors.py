@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from api.deps import request_lang
 from gis.errors import WanggeError
@@ -59,6 +60,12 @@ MESSAGES = {
     "json_invalid": ("请求体不是有效的 JSON", "the request body is not valid JSON"),
     "model_attributes_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
     "dict_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+    "model_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+    "control_characters": (
+        "不能包含控制字符（如 NUL）",
+        "must not contain control characters (such as NUL)",
+    ),
+    "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
 }
 
 
@@ -80,13 +87,18 @@ def _describe(error: dict[str, Any], lang: str) -> dict[str, Any]:
     except (KeyError, IndexError):
         text = template
     label = FIELD_NAMES.get(field.split(".")[-1], (field, field))
-    name = f"{field}（{label[0]}）" if lang != "en" and label[0] != field else field
+    if field == "body":
+        name = ""
+    elif lang != "en" and label[0] != field:
+        name = f"{field}（{label[0]}）"
+    else:
+        name = field
     received = error.get("input")
     suffix = ""
     if error["type"] not in ("missing", "json_invalid") and isinstance(received, int | float | str):
         shown = received if received != "" else "''"
         suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
-    sep = "" if lang != "en" else " "
+    sep = " " if lang == "en" and name else ""
     return {"field": field, "type": error["type"], "message": f"{name}{sep}{text}{suffix}"}
 
 
@@ -109,6 +121,19 @@ async def _domain_error(request: Request, exc: WanggeError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=body)
 
 
+async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+    """The database refused a value (the validators should have caught it first): still a 4xx."""
+    lang = request_lang(request)
+    detail = (
+        "The database cannot store a value of this request (a control character, or a number "
+        "out of range?). Please check the input."
+        if lang == "en"
+        else "数据库无法保存请求中的某个值（含控制字符或数值超出范围？），请检查输入。"
+    )
+    return JSONResponse(status_code=422, content={"detail": detail, "code": "unstorable_value"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from gis.cases import CaseView, CategoryView
 from gis.locate import Location
@@ -33,16 +41,32 @@ Lat = Annotated[
 ]
 
 
+def _no_control_characters(value: str) -> str:
+    """PostgreSQL cannot store NUL, and no report needs control characters but tab and newline."""
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    return value
+
+
+_NoControl = AfterValidator(_no_control_characters)
+CategoryCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), _NoControl
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), _NoControl
+]
+#: Case codes: letters, digits, hyphens (一案一码 such as WG26112100000042).
+CASE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
+
+
 class ReportCreate(BaseModel):
     """A report from a grid worker or a center desk."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: CaseKind = Field(description="dispute 矛盾纠纷 | hazard 安全隐患")
-    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-    description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
-    ]
+    category: CategoryCode
+    description: Description
     lon: Lon
     lat: Lat
     severity: Severity | None = Field(default=None, description="default: the category's")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from geojson_pydantic import FeatureCollection
 
 from api.deps import SessionDep
 from api.routers.geojson import BBOX_DOC, GEOJSON, geojson_response, parse_bbox
-from api.schemas import CaseOut, CategoryOut, ReportCreate
+from api.schemas import CASE_CODE_PATTERN, CaseOut, CategoryOut, ReportCreate
 from gis import cases
 from gis.cases import SHANGHAI, NewReport
 
@@ -39,7 +39,10 @@ def list_cases(
 
 
 @router.get("/cases/{code}", response_model=CaseOut)
-def get_case(code: str, session: SessionDep) -> CaseOut:
+def get_case(
+    code: Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")],
+    session: SessionDep,
+) -> CaseOut:
     """One case by its code, with its assignment chain."""
     return CaseOut.of(cases.get_case(session, code))
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import pytest
+from fastapi import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.app import create_app
+from api.deps import get_session
 from importers.demo import DemoCity
 
 
@@ -168,6 +172,22 @@ def test_report_rejects_nan_in_raw_json(client: TestClient, inside: tuple) -> No
     assert "NaN" in r.json()["detail"]
 
 
+def test_report_rejects_control_characters(client: TestClient, inside: tuple) -> None:
+    r = client.post("/api/reports", json=report(*inside, description="楼道\x00堆物"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "description" and "控制字符" in r.json()["detail"]
+
+
+def test_report_rejects_a_body_that_is_a_list(client: TestClient) -> None:
+    r = client.post("/api/reports", json=[1, 2])
+    assert r.status_code == 422 and r.json()["detail"] == "请求体应为 JSON 对象"
+
+
+def test_malformed_case_code_is_422(client: TestClient) -> None:
+    r = client.get("/api/cases/WG%00x")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "code"
+
+
 def test_report_rejects_a_body_that_is_not_json(client: TestClient) -> None:
     r = client.post("/api/reports", content="lon=1", headers={"Content-Type": "application/json"})
     assert r.status_code == 422
@@ -249,7 +269,13 @@ def test_categories(client: TestClient) -> None:
 
 
 def test_openapi_and_health(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert not re.search(r"""(?:src|href|url)\s*[=:]\s*["'](?:https?:)?//""", docs.text), (
+        "docs use a CDN"
+    )
+    for asset in re.findall(r"""(?:src|href)\s*=\s*["'](/static/[^"']+)["']""", docs.text):
+        assert client.get(asset).status_code == 200, asset
     paths = client.get("/openapi.json").json()["paths"]
     assert {
         "/api/locate",
@@ -261,3 +287,18 @@ def test_openapi_and_health(client: TestClient) -> None:
     } <= paths.keys()
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["fsync"] == "on"
+
+
+def test_a_value_the_database_refuses_is_a_4xx_not_a_500(settings, db: Session) -> None:  # type: ignore[no-untyped-def]
+    """The second wall behind the validators: a DataError from PostgreSQL becomes a 422."""
+    app = create_app(settings)
+    app.dependency_overrides[get_session] = lambda: db
+
+    @app.get("/api/_refused")
+    def refused(session: Annotated[Session, Depends(get_session)]) -> None:
+        with session.begin_nested():
+            session.execute(text("SELECT CAST('a' || chr(1) AS int)"))  # raises DataError
+
+    with TestClient(app) as c:
+        r = c.get("/api/_refused")
+    assert r.status_code == 422 and r.json()["code"] == "unstorable_value"
