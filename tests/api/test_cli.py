@@ -1,0 +1,69 @@
+"""The ``wangge`` command, through typer's runner (same process, explicit environment)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.embedded import EmbeddedCluster
+from gis.settings import get_settings
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+    """Invoke ``wangge`` with environment variables; settings are re-read each time."""
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        for key in ("DATABASE_URL", "WANGGE_DATABASE_URL", "WANGGE_DATA_DIR"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_db_url_prints_database_url_for_psycopg(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("db", "url", env={"DATABASE_URL": "postgresql://u:p@db.example:5432/w"})
+    assert result.exit_code == 0
+    assert result.output.strip() == "postgresql+psycopg://u:p@db.example:5432/w"
+
+
+def test_db_status_and_url_of_the_embedded_cluster(run, cluster: EmbeddedCluster) -> None:  # type: ignore[no-untyped-def]
+    env = {"WANGGE_DATA_DIR": str(cluster.data_dir)}
+    status = run("db", "status", env=env)
+    assert status.exit_code == 0
+    info = json.loads(status.output)
+    assert info["running"] is True and info["port"] == cluster.port
+    url = run("db", "url", env=env)
+    assert url.output.strip() == cluster.url()
+
+
+def test_migrate_is_idempotent(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("migrate", env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert "迁移已完成" in result.output
+
+
+def test_demo_load_refuses_unknown_size(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("demo", "load", "--size", "huge", env={"DATABASE_URL": database_url})
+    assert result.exit_code == 2 and "city | small" in result.output
+
+
+def test_demo_load_refuses_a_database_with_data(run, database_url: str, demo_city) -> None:  # type: ignore[no-untyped-def]
+    result = run("demo", "load", "--size", "small", env={"DATABASE_URL": database_url})
+    assert result.exit_code == 1
+    assert "示例数据只能载入空数据库" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("serve", env={"DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"})
+    assert result.exit_code == 1 and "无法连接数据库" in result.output
