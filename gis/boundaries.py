@@ -9,23 +9,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.geo import BBOX_SQL, BBox
+from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.models import RegionLevel
 
 LEVEL_NAME_SQL = (
     "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
     "WHEN 'township' THEN '乡镇/街道' ELSE '村/社区' END"
 )
-
-_COLLECTION = """
-SELECT json_build_object('type', 'FeatureCollection',
-                         'features', coalesce(json_agg(f ORDER BY f_order), '[]'::json))::text
-FROM ({features}) AS features
-"""
-
-
-def _collection(session: Session, features_sql: str, params: dict) -> str:
-    return session.execute(text(_COLLECTION.format(features=features_sql)), params).scalar_one()
 
 
 def grids_geojson(session: Session, bbox: BBox | None = None) -> str:
@@ -45,7 +35,7 @@ def grids_geojson(session: Session, bbox: BBox | None = None) -> str:
         FROM grid g JOIN region v ON v.id = g.village_id
         WHERE {where}
     """
-    return _collection(session, features, bbox.params() if bbox else {})
+    return feature_collection(session, features, bbox.params() if bbox else {})
 
 
 def regions_geojson(
@@ -70,7 +60,7 @@ def regions_geojson(
         FROM region r LEFT JOIN region p ON p.id = r.parent_id
         WHERE {" AND ".join(conditions)}
     """
-    return _collection(session, features, params)
+    return feature_collection(session, features, params)
 
 
 def centers_geojson(
@@ -99,7 +89,7 @@ def centers_geojson(
         FROM center c JOIN region r ON r.id = c.region_id
         WHERE {" AND ".join(conditions)}
     """
-    return _collection(session, features, params)
+    return feature_collection(session, features, params)
 
 
 def city_extent(session: Session) -> BBox | None:

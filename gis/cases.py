@@ -15,11 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
-from gis.geo import BBOX_SQL, BBox
+from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import CHAIN_COLUMNS, CHAIN_JOINS, Location, location_from_row
 from gis.models import CaseKind, Severity
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
 KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患", "hazard")}
 
 
@@ -196,30 +197,24 @@ def cases_geojson(
     if since is not None:
         conditions.append("c.received_at >= :since")
         params["since"] = since
-    sql = f"""
-        SELECT json_build_object('type', 'FeatureCollection',
-               'features',
-               coalesce(json_agg(f ORDER BY received_at DESC, code DESC), '[]'::json))::text
-        FROM (
-            SELECT c.received_at, c.code, json_build_object(
-                'type', 'Feature', 'id', c.code,
-                'geometry', ST_AsGeoJSON(c.geom, 6)::json,
-                'properties', json_build_object(
-                    'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
-                    'category', c.category, 'category_name', cat.name_zh,
-                    'severity', c.severity, 'status', c.status,
-                    'center_id', c.center_id, 'assign_method', c.assign_method,
-                    'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai',
-                                           'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'),
-                    'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai',
-                                           'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'))) AS f
-            FROM cases c JOIN category cat ON cat.code = c.category
-            WHERE {" AND ".join(conditions)}
-            ORDER BY c.received_at DESC, c.code DESC
-            LIMIT :limit
-        ) s
+    features = f"""
+        SELECT c.received_at, c.code, json_build_object(
+            'type', 'Feature', 'id', c.code,
+            'geometry', ST_AsGeoJSON(c.geom, 6)::json,
+            'properties', json_build_object(
+                'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
+                'category', c.category, 'category_name', cat.name_zh,
+                'severity', c.severity, 'status', c.status,
+                'center_id', c.center_id, 'assign_method', c.assign_method,
+                'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI}),
+                'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI})
+            )) AS f
+        FROM cases c JOIN category cat ON cat.code = c.category
+        WHERE {" AND ".join(conditions)}
+        ORDER BY c.received_at DESC, c.code DESC
+        LIMIT :limit
     """
-    return session.execute(text(sql), params).scalar_one()
+    return feature_collection(session, features, params, order="received_at DESC, code DESC")
 
 
 def heat_bins(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from gis.errors import InvalidInput
 
 
@@ -50,3 +53,21 @@ class BBox:
 
 #: SQL condition "geom intersects the bbox" for a query with the four BBox.params() bound.
 BBOX_SQL = "ST_Intersects({col}, ST_MakeEnvelope(:west, :south, :east, :north, 4326))"
+
+
+def feature_collection(
+    session: Session, features_sql: str, params: dict, order: str = "f_order"
+) -> str:
+    """A GeoJSON FeatureCollection as JSON text, built in the database.
+
+    ``features_sql`` yields one row per feature: the Feature as json in column ``f``, plus the
+    column(s) named in ``order`` to sort the features by.  Large layers are never parsed and
+    re-serialised in Python.
+    """
+    sql = f"""
+        SELECT json_build_object(
+            'type', 'FeatureCollection',
+            'features', coalesce(json_agg(f ORDER BY {order}), '[]'::json))::text
+        FROM ({features_sql}) AS features
+    """
+    return session.execute(text(sql), params).scalar_one()
