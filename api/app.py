@@ -11,8 +11,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routers import boundaries, cases, health, locate, maps
-from gis.db import check_database, make_engine, make_sessionmaker, resolve_database_url
+from api.routers import auth, boundaries, cases, health, locate, maps
+from gis.db import (
+    check_app_role,
+    check_database,
+    make_engine,
+    make_sessionmaker,
+    resolve_app_database_url,
+)
+from gis.pii import load_cipher
 from gis.settings import Settings, get_settings
 from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url
 
@@ -37,15 +44,18 @@ def _serve_docs_offline(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app.  At start it connects to the database and refuses to serve unless PostGIS
-    is present and ``fsync``/``synchronous_commit`` are on."""
+    """Build the app.  At start it connects as the app role and refuses to serve unless PostGIS
+    is present, ``fsync``/``synchronous_commit`` are on, and the role cannot bypass row-level
+    security."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(resolve_database_url(settings))
+        engine = make_engine(resolve_app_database_url(settings))
         check_database(engine)
+        check_app_role(engine)
         app.state.engine = engine
+        app.state.cipher = load_cipher(settings)
         app.state.sessionmaker = make_sessionmaker(engine)
         yield
         engine.dispose()
@@ -60,7 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (locate.router, cases.router, boundaries.router, health.router, maps.router):
+    for router in (
+        auth.router,
+        locate.router,
+        cases.router,
+        boundaries.router,
+        health.router,
+        maps.router,
+    ):
         app.include_router(router)
     _serve_docs_offline(app)
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")

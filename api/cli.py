@@ -22,8 +22,10 @@ db_app = typer.Typer(
     help="嵌入式 PostGIS 数据库 (the embedded PostGIS cluster)", no_args_is_help=True
 )
 demo_app = typer.Typer(help="示例数据 (the demo city)", no_args_is_help=True)
+user_app = typer.Typer(help="用户账号 (user accounts)", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(user_app, name="user")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,9 +96,9 @@ def db_url() -> None:
 @reports_errors
 def migrate_cmd() -> None:
     """执行数据库迁移（创建 PostGIS 扩展和全部表）— apply the migrations."""
-    from gis.db import migrate, resolve_database_url
+    from gis.db import prepare_database
 
-    migrate(resolve_database_url(get_settings()))
+    prepare_database(get_settings())
     typer.echo("数据库迁移已完成。")
 
 
@@ -114,9 +116,13 @@ def demo_load(
     if size not in SIZES:
         typer.secho(f"--size 只能是 {' | '.join(SIZES)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    engine = make_engine(resolve_database_url(get_settings()))
+    from gis.pii import load_cipher
+
+    settings = get_settings()
+    engine = make_engine(resolve_database_url(settings))
     with session_scope(engine) as session:
-        report = load_demo_city(session, generate_demo_city(seed=seed, size=size))
+        city = generate_demo_city(seed=seed, size=size)
+        report = load_demo_city(session, city, load_cipher(settings))
     typer.echo(report.summary())
 
 
@@ -130,10 +136,13 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from gis.db import check_database, make_engine, resolve_database_url
+    from gis.db import check_app_role, check_database, make_engine, resolve_app_database_url
 
     settings = get_settings()
-    check_database(make_engine(resolve_database_url(settings)))
+    engine = make_engine(resolve_app_database_url(settings))
+    check_database(engine)
+    check_app_role(engine)
+    engine.dispose()
     host, port = host or settings.host, port or settings.port
     typer.echo(f"网格 wangge：http://{host}:{port}/ （API 文档 http://{host}:{port}/docs）")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -146,19 +155,108 @@ def up(
     port: Annotated[int | None, typer.Option(help="default: WANGGE_PORT")] = None,
 ) -> None:
     """一键启动：数据库、迁移、（空库时）示例市、Web 服务 — start everything."""
-    from gis.db import is_empty, make_engine, migrate, resolve_database_url, session_scope
+    from gis.db import is_empty, make_engine, prepare_database, session_scope
 
     settings = get_settings()
     if not settings.database_url:
         db_start()
-    url = resolve_database_url(settings)
-    migrate(url)
+    url = prepare_database(settings)
     with session_scope(make_engine(url)) as session:
         empty = is_empty(session)
     if empty:
         typer.echo("数据库为空，正在载入示例市……")
         demo_load(seed=2026, size="city")
     serve(host=host, port=port)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        import sys
+
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("密码 (password)", hide_input=True, confirmation_prompt=True))
+
+
+def _owner_session():  # type: ignore[no-untyped-def]
+    from gis.db import make_engine, resolve_database_url, session_scope
+
+    return session_scope(make_engine(resolve_database_url(get_settings())))
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in this environment
+        return "cli"
+
+
+@user_app.command("add")
+@reports_errors
+def user_add(
+    name: Annotated[str, typer.Argument(help="user name (letters, digits, _ . -)")],
+    role: Annotated[str, typer.Option(help="grid_worker | operator | commander | planner | admin")],
+    region: Annotated[str | None, typer.Option(help="region code; admins may omit it")] = None,
+    worker: Annotated[str | None, typer.Option(help="grid workers: their worker code")] = None,
+    display_name: Annotated[str | None, typer.Option(help="name shown in the app")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read it from stdin")
+    ] = False,
+) -> None:
+    """新建用户 — add a user (the password is read from stdin or asked for, never an argument)."""
+    from gis.permissions import Role
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        typer.secho(
+            f"--role 只能是 {' | '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2) from None
+    password = _read_password(password_stdin)
+    from gis.users import add_user
+
+    with _owner_session() as session:
+        add_user(
+            session,
+            name,
+            role_value,
+            password,
+            region_code=region,
+            worker_code=worker,
+            display_name=display_name,
+            actor=_actor(),
+        )
+    typer.echo(f"用户 {name} 已创建（{role_value.value}{'，' + region if region else ''}）。")
+
+
+@user_app.command("passwd")
+@reports_errors
+def user_passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read it from stdin")
+    ] = False,
+) -> None:
+    """修改密码（并使该用户的所有会话失效）— change a password, ending the user's sessions."""
+    from gis.users import set_password
+
+    password = _read_password(password_stdin)
+    with _owner_session() as session:
+        set_password(session, name, password, actor=_actor())
+    typer.echo(f"用户 {name} 的密码已修改，原有登录已失效。")
+
+
+@user_app.command("disable")
+@reports_errors
+def user_disable(name: str) -> None:
+    """停用用户（并使其所有会话失效）— disable a user and end their sessions."""
+    from gis.users import disable_user
+
+    with _owner_session() as session:
+        disable_user(session, name, actor=_actor())
+    typer.echo(f"用户 {name} 已停用。")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 
 from api.deps import request_lang
-from gis.errors import WanggeError
+from gis.errors import NotAuthenticated, WanggeError
 
 FIELD_NAMES = {
     "lon": ("经度", "longitude"),
@@ -66,6 +67,12 @@ MESSAGES = {
         "must not contain control characters (such as NUL)",
     ),
     "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
+    "party_empty": (
+        "至少需要姓名、电话或身份证号之一",
+        "needs a name, a phone or an ID-card number",
+    ),
+    "party_invalid": ("{zh}", "{en}"),
+    "too_long": ("太多（最多 {max_length} 项）", "has too many items (at most {max_length})"),
 }
 
 
@@ -112,13 +119,26 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     )
 
 
-async def _domain_error(request: Request, exc: WanggeError) -> JSONResponse:
+async def _domain_error(request: Request, exc: WanggeError) -> Response:
+    if isinstance(exc, NotAuthenticated) and _is_page(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     body: dict[str, Any] = {"detail": exc.localized(request_lang(request)), "code": exc.code}
     if "field" in exc.extra:
         body["errors"] = [
             {"field": exc.extra["field"], "type": exc.code, "message": body["detail"]}
         ]
-    return JSONResponse(status_code=exc.status, content=body)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+def _is_page(request: Request) -> bool:
+    """A browser asking for an HTML page (not the API): send it to the login page instead."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 async def _data_error(request: Request, exc: DataError) -> JSONResponse:

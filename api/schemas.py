@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,12 +12,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from gis.cases import CaseView, CategoryView
+from gis.cases import CaseView, CategoryView, NewReport
+from gis.errors import InvalidInput
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, Severity
+from gis.parties import NewParty
+from gis.pii import validate_id_card, validate_phone
 
 Lon = Annotated[
     float,
@@ -59,6 +63,51 @@ Description = Annotated[
 CASE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 
 
+PartyRole = Literal["applicant", "respondent", "party", "witness", "reporter"]
+
+
+class PartyIn(BaseModel):
+    """A resident involved in the case.  Stored encrypted; shown masked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: PartyRole = Field(default="party", description="申请人 applicant, 被申请人 respondent …")
+    name: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _NoControl
+        ]
+        | None
+    ) = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    id_card: Annotated[str, StringConstraints(strip_whitespace=True, max_length=18)] | None = None
+
+    @model_validator(mode="after")
+    def _valid_personal_data(self) -> PartyIn:
+        if self.name is None and self.phone is None and self.id_card is None:
+            raise PydanticCustomError("party_empty", "needs a name, a phone or an ID-card number")
+        try:
+            if self.phone is not None:
+                self.phone = validate_phone(self.phone)
+            if self.id_card is not None:
+                self.id_card = validate_id_card(self.id_card)
+        except InvalidInput as e:
+            raise PydanticCustomError(
+                "party_invalid", "{en}", {"zh": e.message, "en": e.message_en}
+            ) from e
+        return self
+
+    def to_domain(self) -> NewParty:
+        return NewParty(self.role, self.name, self.phone, self.id_card)
+
+
+class PartyOut(BaseModel):
+    role: str
+    name: str | None
+    phone: str | None
+    id_card: str | None
+    masked: bool = Field(description="true unless asked for with unmask=true and pii:read")
+
+
 class ReportCreate(BaseModel):
     """A report from a grid worker or a center desk."""
 
@@ -74,6 +123,21 @@ class ReportCreate(BaseModel):
         default=None, description="device time, ISO 8601 with offset; default: now"
     )
     accuracy_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    parties: list[PartyIn] = Field(default_factory=list, max_length=20)
+
+    def to_domain(self, reporter: str) -> NewReport:
+        return NewReport(
+            kind=self.kind,
+            category=self.category,
+            description=self.description,
+            lon=self.lon,
+            lat=self.lat,
+            severity=self.severity,
+            reported_at=self.reported_at,
+            accuracy_m=self.accuracy_m,
+            reporter=reporter,
+            parties=tuple(p.to_domain() for p in self.parties),
+        )
 
 
 class RegionOut(BaseModel):
@@ -140,6 +204,7 @@ class CaseOut(BaseModel):
     received_at: datetime
     grid_code: str | None
     location: LocationOut
+    parties: list[PartyOut] = Field(description="masked: 李*明, 138****5678, 4419**********123X")
 
     @classmethod
     def of(cls, case: CaseView) -> CaseOut:
@@ -158,6 +223,7 @@ class CaseOut(BaseModel):
             received_at=case.received_at,
             grid_code=case.location.grid.code if case.location.grid else None,
             location=LocationOut.of(case.location),
+            parties=[PartyOut.model_validate(p, from_attributes=True) for p in case.parties],
         )
 
 
@@ -171,6 +237,29 @@ class CategoryOut(BaseModel):
     @classmethod
     def of(cls, c: CategoryView) -> CategoryOut:
         return cls.model_validate(c, from_attributes=True)
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the session ends at the latest")
+
+
+class MeOut(BaseModel):
+    username: str
+    display_name: str | None
+    role: str
+    role_name: str
+    region_code: str | None
+    region_name: str | None
+    permissions: list[str]
 
 
 class HealthOut(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.models import RegionLevel
+from gis.scope import Scope
 
 LEVEL_NAME_SQL = (
     "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
@@ -18,9 +19,14 @@ LEVEL_NAME_SQL = (
 )
 
 
-def grids_geojson(session: Session, bbox: BBox | None = None) -> str:
-    """Current grids (``valid_to IS NULL``), with village, households, population and workers."""
-    where = "g.valid_to IS NULL" + (f" AND {BBOX_SQL.format(col='g.geom')}" if bbox else "")
+def grids_geojson(session: Session, scope: Scope, bbox: BBox | None = None) -> str:
+    """Current grids (``valid_to IS NULL``) in ``scope``, with village, households, population
+    and workers."""
+    where = f"g.valid_to IS NULL AND {scope.region_condition('v')}"
+    params = scope.params()
+    if bbox:
+        where += f" AND {BBOX_SQL.format(col='g.geom')}"
+        params.update(bbox.params())
     features = f"""
         SELECT g.code AS f_order, json_build_object(
             'type', 'Feature', 'id', g.code,
@@ -35,15 +41,15 @@ def grids_geojson(session: Session, bbox: BBox | None = None) -> str:
         FROM grid g JOIN region v ON v.id = g.village_id
         WHERE {where}
     """
-    return feature_collection(session, features, bbox.params() if bbox else {})
+    return feature_collection(session, features, params)
 
 
 def regions_geojson(
-    session: Session, level: RegionLevel | None = None, bbox: BBox | None = None
+    session: Session, scope: Scope, level: RegionLevel | None = None, bbox: BBox | None = None
 ) -> str:
-    """Regions of one level (or all), with their parent's code."""
-    conditions = ["true"]
-    params: dict = {}
+    """Regions of one level (or all) in ``scope``, with their parent's code."""
+    conditions = [scope.region_condition("r")]
+    params: dict = scope.params()
     if level is not None:
         conditions.append("r.level = CAST(:level AS region_level)")
         params["level"] = level.value
@@ -64,14 +70,17 @@ def regions_geojson(
 
 
 def centers_geojson(
-    session: Session, bbox: BBox | None = None, levels: list[RegionLevel] | None = None
+    session: Session,
+    scope: Scope,
+    bbox: BBox | None = None,
+    levels: list[RegionLevel] | None = None,
 ) -> str:
-    """Governance centers and village service stations, with the region each serves.
+    """Governance centers and village service stations in ``scope``, with the region each serves.
 
     ``levels`` keeps the centers serving regions of those levels (all when None or empty).
     """
-    conditions = ["true"]
-    params: dict = {}
+    conditions = [scope.region_condition("r")]
+    params: dict = scope.params()
     if bbox is not None:
         conditions.append(BBOX_SQL.format(col="c.geom"))
         params.update(bbox.params())
@@ -92,19 +101,23 @@ def centers_geojson(
     return feature_collection(session, features, params)
 
 
-def city_extent(session: Session) -> BBox | None:
-    """The extent of everything loaded, or None for an empty database."""
+def scope_extent(session: Session, scope: Scope) -> BBox | None:
+    """The extent of the caller's region (of everything for the whole deployment)."""
+    where = "parent_id IS NULL" if scope.is_everything else "id = :scope_region_id"
     row = session.execute(
         text(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-            "FROM (SELECT ST_Extent(geom) AS e FROM region WHERE parent_id IS NULL) s"
-        )
+            f"FROM (SELECT ST_Extent(geom) AS e FROM region WHERE {where}) s"
+        ),
+        scope.params(),
     ).one()
     return None if row[0] is None else BBox(*row)
 
 
-def top_region_name(session: Session) -> str | None:
-    """The name of the deployment's top region (e.g. the city), or None for an empty database."""
+def scope_name(session: Session, scope: Scope) -> str | None:
+    """The name of the caller's region, or of the deployment's top region."""
+    if not scope.is_everything:
+        return scope.region_name
     return session.execute(
         text("SELECT name FROM region WHERE parent_id IS NULL ORDER BY level, code LIMIT 1")
     ).scalar()

@@ -1,8 +1,10 @@
 """Cases: accepting a report, reading it back, listing cases as GeoJSON, heat bins.
 
 A report becomes a case in one statement: the case code (一案一码), the WGS 84 point and the
-assignment chain from ``wangge_assign`` (see :mod:`gis.locate`) are written together, followed by
-the case's first ``case_event``.  Services flush; the caller (the request) commits.
+assignment chain from ``wangge_assign`` (see :mod:`gis.locate`) are written together — and only if
+the assignment lies where the caller may act — followed by the case's parties (encrypted) and its
+first ``case_event``.  Every function takes the caller's :class:`~gis.scope.Scope`.  Services flush;
+the caller (the request) commits.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput, NotFound
+from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import CHAIN_COLUMNS, CHAIN_JOINS, Location, location_from_row
 from gis.models import CaseKind, Severity
+from gis.parties import NewParty, PartyView, parties_of, store_parties
+from gis.pii import PiiCipher
+from gis.scope import Scope
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
@@ -37,6 +42,7 @@ class NewReport:
     reported_at: datetime | None = None
     accuracy_m: float | None = None
     reporter: str | None = None
+    parties: tuple[NewParty, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class CaseView:
     reported_at: datetime
     received_at: datetime
     location: Location
+    parties: tuple[PartyView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +103,7 @@ def _check_category(session: Session, kind: CaseKind, code: str) -> str:
     return category.default_severity
 
 
-_INSERT_CASE = text("""
+_INSERT_CASE = """
     INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
                        received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                        grid_code, village_code, township_code, district_code, city_code,
@@ -108,8 +115,9 @@ _INSERT_CASE = text("""
            a.method, a.distance_m, 'registered'
     FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt) p
     CROSS JOIN LATERAL wangge_assign(p.pt) a
+    WHERE {may_act}
     RETURNING id, code, assign_method
-""")
+"""
 
 _INSERT_EVENT = text("""
     INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
@@ -117,8 +125,8 @@ _INSERT_EVENT = text("""
             json_build_object('assign_method', CAST(:method AS text)))
 """)
 
-_CASE_BY_CODE = text(f"""
-    SELECT c.code, c.kind::text AS kind, c.category, cat.name_zh AS category_name,
+_CASE_BY_CODE = f"""
+    SELECT c.id, c.code, c.kind::text AS kind, c.category, cat.name_zh AS category_name,
            c.severity::text AS severity, c.status, c.description, ST_X(c.geom) AS lon,
            ST_Y(c.geom) AS lat, c.datum, c.reported_at, c.received_at,
            {CHAIN_COLUMNS}
@@ -127,44 +135,58 @@ _CASE_BY_CODE = text(f"""
     JOIN cases c ON c.id = a.id
     JOIN category cat ON cat.code = c.category
     {CHAIN_JOINS}
-""")
+    WHERE {{in_scope}}
+"""
 
 
-def create_report(session: Session, report: NewReport) -> CaseView:
-    """Accept a report: store it as a case with its code and assignment chain, log the event."""
+def create_report(session: Session, scope: Scope, report: NewReport, cipher: PiiCipher) -> CaseView:
+    """Accept a report: store it as a case with its code and assignment chain, its parties
+    (encrypted) and its first event.  Refused (403) where the caller may not act."""
     default_severity = _check_category(session, report.kind, report.category)
-    row = session.execute(
-        _INSERT_CASE,
-        {
-            "kind": report.kind.value,
-            "category": report.category,
-            "severity": (report.severity.value if report.severity else default_severity),
-            "description": report.description,
-            "lon": report.lon,
-            "lat": report.lat,
-            "accuracy_m": report.accuracy_m,
-            "reported_at": report.reported_at,
-        },
-    ).one()
+    params = scope.params() | {
+        "kind": report.kind.value,
+        "category": report.category,
+        "severity": (report.severity.value if report.severity else default_severity),
+        "description": report.description,
+        "lon": report.lon,
+        "lat": report.lat,
+        "accuracy_m": report.accuracy_m,
+        "reported_at": report.reported_at,
+    }
+    sql = _INSERT_CASE.format(may_act=scope.act_condition("a"))
+    row = session.execute(text(sql), params).one_or_none()
+    if row is None:
+        where = "您负责的网格" if scope.grid_codes is not None else "您的管辖范围"
+        raise Forbidden(
+            f"该位置不在{where}内，无法以您的账号登记；请核对位置或转交所属综治中心。",
+            "This location is outside the area you may act in; check the position or pass the "
+            "report to the center responsible for it.",
+        )
+    store_parties(session, row.id, report.parties, cipher)
     session.execute(
         _INSERT_EVENT,
         {
             "case_id": row.id,
             "actor": report.reporter,
             "method": row.assign_method,
-            "note": "网格员上报",
+            "note": "上报登记",
         },
     )
     session.flush()
-    return get_case(session, row.code)
+    return get_case(session, scope, row.code, cipher)
 
 
-def get_case(session: Session, code: str) -> CaseView:
-    """One case by its code, with its assignment chain."""
-    row = session.execute(_CASE_BY_CODE, {"code": code}).mappings().one_or_none()
-    if row is None:
+def _case_row(session: Session, scope: Scope, code: str) -> dict:
+    sql = _CASE_BY_CODE.format(in_scope=scope.case_condition("c"))
+    row = session.execute(text(sql), scope.params() | {"code": code}).mappings().one_or_none()
+    if row is None:  # absent and out of scope look the same: never reveal that it exists
         raise NotFound(f"没有编码为 {code} 的案件。", f"No case with code {code}.")
-    r = dict(row)
+    return dict(row)
+
+
+def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> CaseView:
+    """One case in ``scope`` by its code, with its assignment chain and masked parties."""
+    r = _case_row(session, scope, code)
     return CaseView(
         code=r["code"],
         kind=r["kind"],
@@ -179,18 +201,37 @@ def get_case(session: Session, code: str) -> CaseView:
         reported_at=r["reported_at"].astimezone(SHANGHAI),
         received_at=r["received_at"].astimezone(SHANGHAI),
         location=location_from_row(r),
+        parties=tuple(parties_of(session, r["id"], cipher)),
     )
 
 
-def cases_geojson(
-    session: Session, bbox: BBox | None = None, since: datetime | None = None, limit: int = 5000
-) -> str:
-    """Cases as a GeoJSON FeatureCollection, newest first, at most ``limit``.
+def case_parties(
+    session: Session, scope: Scope, code: str, cipher: PiiCipher, *, unmask: bool
+) -> list[PartyView]:
+    """The parties of a case in ``scope``; unmasked only on request (check ``pii:read`` first)."""
+    return parties_of(session, _case_row(session, scope, code)["id"], cipher, unmask=unmask)
 
-    Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received.
+
+def cases_geojson(
+    session: Session,
+    scope: Scope,
+    bbox: BBox | None = None,
+    since: datetime | None = None,
+    limit: int = 5000,
+    party_phone_index: bytes | None = None,
+) -> str:
+    """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``.
+
+    Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
+    ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone.
     """
-    conditions = ["true"]
-    params: dict = {"limit": limit}
+    conditions = [scope.case_condition("c")]
+    params: dict = scope.params() | {"limit": limit}
+    if party_phone_index is not None:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM case_party p WHERE p.case_id = c.id AND p.phone_index = :pidx)"
+        )
+        params["pidx"] = party_phone_index
     if bbox is not None:
         conditions.append(BBOX_SQL.format(col="c.geom"))
         params.update(bbox.params())
@@ -218,21 +259,21 @@ def cases_geojson(
 
 
 def heat_bins(
-    session: Session, cell_deg: float = 0.003, since: datetime | None = None
+    session: Session, scope: Scope, cell_deg: float = 0.003, since: datetime | None = None
 ) -> list[tuple[float, float, int]]:
     """Cases binned on a ``cell_deg`` lon/lat lattice: ``(lat, lon, count)`` per non-empty cell.
 
     Server-side binning keeps a heatmap's payload proportional to the area, not to the number of
     cases.  0.003° ≈ 300 m in southern China.
     """
-    where = "WHERE received_at >= :since" if since else ""
+    where = scope.case_condition("c") + (" AND c.received_at >= :since" if since else "")
     rows = session.execute(
         text(f"""
         SELECT ST_Y(cell) AS lat, ST_X(cell) AS lon, n FROM (
-            SELECT ST_SnapToGrid(geom, :cell) AS cell, count(*) AS n FROM cases {where}
-            GROUP BY 1) s
+            SELECT ST_SnapToGrid(c.geom, :cell) AS cell, count(*) AS n FROM cases c
+            WHERE {where} GROUP BY 1) s
         ORDER BY n DESC
     """),
-        {"cell": cell_deg, "since": since},
+        scope.params() | {"cell": cell_deg, "since": since},
     ).all()
     return [(round(lat, 6), round(lon, 6), int(n)) for lat, lon, n in rows]

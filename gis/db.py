@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.embedded import EmbeddedCluster
+from gis.embedded import APP_ROLE, EmbeddedCluster
 from gis.errors import DatabaseNotReady
 from gis.settings import Settings
 
@@ -19,9 +19,65 @@ _DURABLE_SYNC_COMMIT = {"on", "local", "remote_write", "remote_apply"}
 
 
 def resolve_database_url(settings: Settings) -> str:
-    """``DATABASE_URL`` if set, else the embedded cluster's URL (which must be running)."""
+    """The owner's connection: ``DATABASE_URL`` if set, else the embedded cluster's superuser.
+
+    Used for migrations, the command line and importers — never for serving requests.
+    """
     if settings.database_url:
         return settings.database_url
+    return _running_cluster(settings).url()
+
+
+def resolve_app_database_url(settings: Settings) -> str:
+    """The application's connection, as ``wangge_app`` (no table owner, no BYPASSRLS)."""
+    if not settings.database_url:
+        return _running_cluster(settings).url(app=True)
+    if not settings.app_db_password:
+        raise DatabaseNotReady(
+            "使用外部数据库时须设置 WANGGE_APP_DB_PASSWORD（应用角色 wangge_app 的密码），"
+            "并运行 `wangge migrate` 使其生效。",
+            "With an existing database, set WANGGE_APP_DB_PASSWORD (the password of the app role "
+            "wangge_app) and run `wangge migrate` to apply it.",
+        )
+    return (
+        make_url(settings.database_url)
+        .set(username=APP_ROLE, password=settings.app_db_password)
+        .render_as_string(hide_password=False)
+    )
+
+
+def app_role_password(settings: Settings) -> str | None:
+    """The password ``wangge migrate`` gives ``wangge_app`` (None: leave the role as it is)."""
+    if settings.database_url:
+        return settings.app_db_password
+    return EmbeddedCluster(settings.data_dir).app_password()
+
+
+def enable_app_login(owner_url: str, password: str) -> None:
+    """Let ``wangge_app`` log in with ``password`` (the role itself comes from migration 0002)."""
+    import psycopg
+    from psycopg import sql
+
+    libpq = make_url(owner_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(password)
+            )
+        )
+
+
+def prepare_database(settings: Settings) -> str:
+    """Migrate to head and enable the app role's login.  Returns the owner's URL."""
+    url = resolve_database_url(settings)
+    migrate(url)
+    password = app_role_password(settings)
+    if password:
+        enable_app_login(url, password)
+    return url
+
+
+def _running_cluster(settings: Settings) -> EmbeddedCluster:
     cluster = EmbeddedCluster(settings.data_dir)
     if not cluster.is_running():
         raise DatabaseNotReady(
@@ -31,7 +87,7 @@ def resolve_database_url(settings: Settings) -> str:
             f"The embedded database ({cluster.data_dir}) is not running: run `wangge db start` "
             "(or `make run`), or set DATABASE_URL to an existing PostGIS.",
         )
-    return cluster.url()
+    return cluster
 
 
 def make_engine(url: str) -> Engine:
@@ -103,6 +159,23 @@ def check_database(engine: Engine) -> dict[str, str]:
             "be lost: set synchronous_commit = on.",
         )
     return {"postgis": str(postgis), "fsync": fsync, "synchronous_commit": sync_commit}
+
+
+def check_app_role(engine: Engine) -> None:
+    """Refuse to serve as a role that would slip past row-level security."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+        ).one()
+    if row[1]:
+        raise DatabaseNotReady(
+            f"应用以角色 {row[0]} 连接数据库，它可以绕过行级安全：应用必须以 wangge_app 连接。",
+            f"The app connects as {row[0]}, which bypasses row-level security: it must connect "
+            "as wangge_app.",
+        )
 
 
 def _alembic_config(url: str):  # type: ignore[no-untyped-def]

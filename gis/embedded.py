@@ -34,6 +34,7 @@ from urllib.parse import quote
 from gis.errors import ClusterError
 
 SUPERUSER = "wangge"
+APP_ROLE = "wangge_app"  # created by migration 0002; the app connects as this role
 DATABASE = "wangge"
 OWNER_WHEN_ROOT = "postgres"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes; leave room for "/.s.PGSQL.NNNNN"
@@ -159,16 +160,30 @@ class EmbeddedCluster:
         port = self._state().get("port")
         return int(port) if port else None
 
-    def url(self, database: str = DATABASE) -> str:
-        """SQLAlchemy URL (psycopg 3) of ``database`` on this cluster, over TCP on 127.0.0.1."""
+    def url(self, database: str = DATABASE, *, app: bool = False) -> str:
+        """SQLAlchemy URL (psycopg 3) of ``database`` on this cluster, over TCP on 127.0.0.1.
+
+        ``app``: as the application role ``wangge_app`` instead of the superuser.
+        """
         state = self._state()
         if not state.get("port"):
             raise ClusterError(
                 "嵌入式数据库尚未启动过：请先运行 `wangge db start`。",
                 "The embedded database has never been started: run `wangge db start` first.",
             )
-        password = quote(state["password"], safe="")
-        return f"postgresql+psycopg://{SUPERUSER}:{password}@127.0.0.1:{state['port']}/{database}"
+        user, password = (APP_ROLE, self.app_password()) if app else (SUPERUSER, state["password"])
+        return (
+            f"postgresql+psycopg://{user}:{quote(password, safe='')}"
+            f"@127.0.0.1:{state['port']}/{database}"
+        )
+
+    def app_password(self) -> str:
+        """The password of ``wangge_app`` on this cluster (generated once, kept with the state)."""
+        state = self._state()
+        if not state.get("app_password"):
+            state["app_password"] = secrets.token_urlsafe(24)
+            self._save_state(state)
+        return str(state["app_password"])
 
     # -- running commands ----------------------------------------------------------------------
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -53,3 +53,22 @@ class ClusterError(WanggeError):
 
     status = 500
     code = "cluster_error"
+
+
+class NotAuthenticated(WanggeError):
+    """No valid session: not logged in, logged out, expired or idle too long."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(WanggeError):
+    """Logged in, but the role lacks the permission, or the act is outside the caller's grids."""
+
+    status = 403
+    code = "forbidden"
+
+
+class AccountLocked(WanggeError):
+    status = 423
+    code = "account_locked"

@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     #: a plain background and makes no request outside the server's origin.
     tile_url: str | None = None
     tile_attribution: str | None = None
+    #: Password of the database role ``wangge_app`` the app connects as (an existing PostGIS
+    #: only; the embedded cluster generates its own).  ``wangge migrate`` sets it.
+    app_db_password: str | None = None
+    #: Key for residents' personal data: 32 bytes, base64.  Unset: ``<data_dir>/pii.key`` is
+    #: created on first use (keep it: without it the data cannot be read).
+    pii_key: str | None = None
+    #: Sessions: absolute lifetime, idle timeout; login lockout after repeated failures.
+    session_hours: float = Field(default=12, gt=0)
+    session_idle_minutes: float = Field(default=30, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    lockout_minutes: float = Field(default=10, gt=0)
     #: Datum of the base-map tiles: ``wgs84`` (also CGCS2000, Tianditu) or ``gcj02`` (Amap).
     tile_datum: str = "wgs84"
 

@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from gis.pii import id_check_character
 from importers import demo_text as words
 
 ORIGIN_LON, ORIGIN_LAT = 113.90, 22.95  # fictional placement; metres → degrees around here
@@ -102,6 +103,8 @@ class DemoCase:
     reported_at: datetime
     received_at: datetime
     status: str
+    #: fictional residents: (role, name, phone, id_card)
+    parties: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -215,6 +218,12 @@ class _Names:
 
     def mobile(self) -> str:
         return "13" + "".join(str(d) for d in self.rng.integers(0, 10, 9))
+
+    def id_card(self, address_code: str) -> str:
+        """A fictional 18-character ID with a valid check character (address code 99…)."""
+        birth = datetime(1950, 1, 1) + timedelta(days=int(self.rng.integers(0, 55 * 365)))
+        first17 = f"{address_code}{birth:%Y%m%d}{int(self.rng.integers(0, 1000)):03d}"
+        return first17 + id_check_character(first17)
 
     def desk_phone(self) -> str:
         return "0999-8" + "".join(str(d) for d in self.rng.integers(0, 10, 6))
@@ -523,4 +532,18 @@ def generate_demo_city(
     for grid in city.grids:
         grid.geom = _to_lonlat(grid.geom)
     _build_centers_and_workers(rng, city)
+    _add_parties(rng, city)
     return city
+
+
+def _add_parties(rng: np.random.Generator, city: DemoCity) -> None:
+    """Residents involved in most disputes: an applicant and often a respondent."""
+    names = _Names(rng)
+    district = sorted(r.code for r in city.regions if r.level == "district")[0]
+    for case in city.cases:
+        if case.kind != "dispute" or rng.uniform() > 0.6:
+            continue
+        roles = ["applicant"] + (["respondent"] if rng.uniform() < 0.7 else [])
+        case.parties = [
+            (role, names.person(), names.mobile(), names.id_card(district)) for role in roles
+        ]

@@ -19,7 +19,10 @@ from shapely.geometry.base import BaseGeometry
 from gis import WGS84
 from gis.db import is_empty
 from gis.errors import Conflict
+from gis.pii import PiiCipher
+from gis.scope import Scope, bind_scope
 from importers.demo import DemoCity
+from importers.demo_users import add_demo_users
 
 _STAGING = """
 CREATE TEMP TABLE demo_region (code text, name text, level region_level, parent_code text,
@@ -30,7 +33,7 @@ CREATE TEMP TABLE demo_center (name text, region_code text, geom geometry, phone
                                address text) ON COMMIT DROP;
 CREATE TEMP TABLE demo_worker (code text, name text, phone text, village_code text,
                                grid_codes text[]) ON COMMIT DROP;
-CREATE TEMP TABLE demo_case (kind case_kind, category text, severity case_severity,
+CREATE TEMP TABLE demo_case (id bigint, kind case_kind, category text, severity case_severity,
                              description text, lon float8, lat float8, reported_at timestamptz,
                              received_at timestamptz, status text) ON COMMIT DROP;
 """
@@ -60,11 +63,12 @@ ORDER BY d.code;
 INSERT INTO worker_grid (worker_id, grid_code)
 SELECT w.id, unnest(d.grid_codes) FROM demo_worker d JOIN worker w ON w.code = d.code;
 
-INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+INSERT INTO cases (id, code, kind, category, severity, description, datum, received_lon,
                    received_lat, geom, accuracy_m, reported_at, received_at, grid_id, grid_code,
                    village_code, township_code, district_code, city_code, center_id,
                    assign_method, assign_distance_m, status)
-SELECT wangge_case_code(s.received_at), s.kind, s.category, s.severity, s.description, 'wgs84',
+SELECT s.id, wangge_case_code(s.received_at), s.kind, s.category, s.severity, s.description,
+       'wgs84',
        s.lon, s.lat, s.pt, 10, s.reported_at, s.received_at, a.grid_id, a.grid_code,
        a.village_code, a.township_code, a.district_code, a.city_code, a.center_id, a.method,
        a.distance_m, s.status
@@ -90,13 +94,16 @@ class LoadReport:
     centers: int
     workers: int
     cases: int
+    parties: int
+    users: int
     seconds: float
 
     def summary(self) -> str:
         return (
             f"示例市已载入：{self.regions} 个行政区划、{self.grids} 个网格、"
             f"{self.centers} 个综治中心/服务站、{self.workers} 名网格员、"
-            f"{self.cases} 件历史案件，用时 {self.seconds:.1f} 秒。"
+            f"{self.cases} 件历史案件（{self.parties} 名当事人，已加密）、"
+            f"{self.users} 个示例账号，用时 {self.seconds:.1f} 秒。"
         )
 
 
@@ -113,12 +120,30 @@ def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
             copy.write_row(row)
 
 
-def load_demo_city(session: Session, city: DemoCity) -> LoadReport:
-    """Insert ``city`` into an empty database (flushes; the caller commits).
+_CASE_COLUMNS = (
+    "id",
+    "kind",
+    "category",
+    "severity",
+    "description",
+    "lon",
+    "lat",
+    "reported_at",
+    "received_at",
+    "status",
+)
+_PARTY_COLUMNS = ("case_id", "role", "name_enc", "phone_enc", "id_card_enc", "phone_index")
+
+
+def load_demo_city(session: Session, city: DemoCity, cipher: PiiCipher) -> LoadReport:
+    """Insert ``city`` into an empty database, with its parties (encrypted with ``cipher``) and
+    demo users (flushes; the caller commits).  Runs as the owner, with the whole deployment in
+    scope.
 
     Raises :class:`~gis.errors.Conflict` if the database already holds regions: the demo never
     mixes with real data.
     """
+    bind_scope(session, Scope.everything())
     if not is_empty(session):
         raise Conflict(
             "数据库中已有行政区划数据，示例数据只能载入空数据库。",
@@ -154,22 +179,22 @@ def load_demo_city(session: Session, city: DemoCity) -> LoadReport:
         ("code", "name", "phone", "village_code", "grid_codes"),
         ((w.code, w.name, w.phone, w.village_code, w.grid_codes) for w in city.workers),
     )
+    # case ids are taken up front so each party's ciphertext can be bound to its case
+    ids = (
+        session.execute(
+            text("SELECT nextval('cases_id_seq') FROM generate_series(1, :n)"),
+            {"n": len(city.cases)},
+        )
+        .scalars()
+        .all()
+    )
     _copy(
         session,
         "demo_case",
-        (
-            "kind",
-            "category",
-            "severity",
-            "description",
-            "lon",
-            "lat",
-            "reported_at",
-            "received_at",
-            "status",
-        ),
+        _CASE_COLUMNS,
         (
             (
+                i,
                 c.kind,
                 c.category,
                 c.severity,
@@ -180,13 +205,31 @@ def load_demo_city(session: Session, city: DemoCity) -> LoadReport:
                 c.received_at,
                 c.status,
             )
-            for c in city.cases
+            for i, c in zip(ids, city.cases, strict=True)
         ),
     )
     for level in ("city", "district", "township", "village"):
         session.execute(_INSERT_REGION_LEVEL, {"level": level})
     for statement in _INSERT_REST.strip().split(";\n\n"):
         session.execute(text(statement))
+    _copy(
+        session,
+        "case_party",
+        _PARTY_COLUMNS,
+        (
+            (
+                i,
+                role,
+                cipher.encrypt(name, f"{i}:name"),
+                cipher.encrypt(phone, f"{i}:phone"),
+                cipher.encrypt(id_card, f"{i}:id_card"),
+                cipher.phone_index(phone),
+            )
+            for i, c in zip(ids, city.cases, strict=True)
+            for role, name, phone, id_card in c.parties
+        ),
+    )
+    users = add_demo_users(session)
     session.execute(text("ANALYZE region; ANALYZE grid; ANALYZE cases; ANALYZE center"))
     session.flush()
     return LoadReport(
@@ -195,5 +238,7 @@ def load_demo_city(session: Session, city: DemoCity) -> LoadReport:
         centers=len(city.centers),
         workers=len(city.workers),
         cases=len(city.cases),
+        parties=sum(len(c.parties) for c in city.cases),
+        users=len(users),
         seconds=time.perf_counter() - started,
     )

@@ -31,6 +31,7 @@ OWN_ASSETS: dict[str, str] = {
     "wangge.js": "wangge.js",
     "wangge.css": "wangge.css",
     "favicon.svg": "favicon.svg",
+    "login.js": "login.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

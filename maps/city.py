@@ -50,6 +50,7 @@ def build_city_map(
     heat: list[tuple[float, float, int]],
     base: BaseMap | None = None,
     subtitle: str = "",
+    user: str | None = None,
     m: folium.Map | None = None,
 ) -> folium.Map:
     """The overview map.
@@ -135,7 +136,7 @@ def build_city_map(
         },
         fields=center_fields,
     ).add_to(m)
-    TitleBox(title, subtitle).add_to(m)
+    TitleBox(title, subtitle, user=user).add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -66,7 +66,14 @@ class TitleBox(MacroElement):
                 var div = L.DomUtil.create('div', 'wg-title');
                 div.innerHTML = '<b>' + wangge.escapeHtml({{ this.title|tojson }}) + '</b><br>'
                     + '<span class="wg-demo">'
-                    + wangge.escapeHtml({{ this.subtitle|tojson }}) + '</span>';
+                    + wangge.escapeHtml({{ this.subtitle|tojson }}) + '</span>'
+                    {% if this.user %}
+                    + '<br><span class="wg-user">' + wangge.escapeHtml({{ this.user|tojson }})
+                    + '<a class="wg-logout">退出登录</a></span>'
+                    {% endif %};
+                var out = div.querySelector('.wg-logout');
+                if (out) out.addEventListener('click', wangge.logout);
+                L.DomEvent.disableClickPropagation(div);
                 return div;
             };
             box.addTo({{ this._parent.get_name() }});
@@ -74,12 +81,15 @@ class TitleBox(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, title: str, subtitle: str = "", position: str = "topleft") -> None:
+    def __init__(
+        self, title: str, subtitle: str = "", position: str = "topleft", user: str | None = None
+    ) -> None:
         super().__init__()
         self._name = "TitleBox"
         self.title = title
         self.subtitle = subtitle
         self.position = position
+        self.user = user  # "name（role）" of the logged-in user, with a logout link
 
 
 class MetricScale(MacroElement):

@@ -1,30 +1,42 @@
 """Test fixtures: a real PostGIS, a throwaway database, one rolled-back transaction per test.
 
 The suite starts (or reuses) the embedded cluster under ``<checkout>/.wangge`` and creates a
-database ``wangge_test_<random>`` that it migrates, fills with the small demo city, and drops at
-the end.  Set ``WANGGE_TEST_ADMIN_URL`` (a URL with the right to create databases) to use another
-PostgreSQL server instead.  Each test runs inside a transaction that is rolled back: services flush
-and routes commit, which releases a SAVEPOINT, never the outer transaction.
+database ``wangge_test_<random>`` that it migrates, fills with the small demo city (and its demo
+users), and drops at the end.  Set ``WANGGE_TEST_ADMIN_URL`` (a URL with the right to create
+databases and roles) to use another PostgreSQL server instead.
+
+Two kinds of session, each inside a transaction rolled back after the test — services flush and
+routes commit, which releases a SAVEPOINT, never the outer transaction:
+
+* ``db``: the owner (superuser: row-level security does not apply) for spatial-core tests;
+* ``app_db``: the app role ``wangge_app``, as the API uses it, under row-level security.
+
+``client`` is the app on ``app_db`` logged in as the demo ``admin``; ``login_as(name)`` gives
+the headers of any demo user; ``anon_client`` sends no credentials.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
-from gis.db import make_engine, migrate, session_scope
-from gis.embedded import EmbeddedCluster
+from gis.auth import issue_token
+from gis.db import enable_app_login, make_engine, migrate, session_scope
+from gis.embedded import APP_ROLE, EmbeddedCluster
+from gis.pii import PiiCipher
 from gis.settings import Settings
 from importers.demo import DemoCity, generate_demo_city
 from importers.demo_load import load_demo_city
@@ -49,8 +61,16 @@ def cluster() -> Iterator[EmbeddedCluster]:
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A migrated throwaway database, dropped at the end of the session."""
+def app_password(request: pytest.FixtureRequest) -> str:
+    """The password of ``wangge_app`` (the cluster's, or a fresh one on another server)."""
+    if os.environ.get("WANGGE_TEST_ADMIN_URL"):
+        return secrets.token_urlsafe(18)
+    return request.getfixturevalue("cluster").app_password()
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest, app_password: str) -> Iterator[str]:
+    """A migrated throwaway database (owner URL), dropped at the end of the session."""
     name = f"wangge_test_{uuid.uuid4().hex[:10]}"
     admin = os.environ.get("WANGGE_TEST_ADMIN_URL")
     if admin:
@@ -62,6 +82,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         cluster.create_database(name)
         url = cluster.url(name)
     migrate(url)
+    enable_app_login(url, app_password)
     yield url
     if admin:
         with psycopg.connect(_libpq(admin), autocommit=True) as conn:
@@ -73,6 +94,25 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def app_url(database_url: str, app_password: str) -> str:
+    return (
+        make_url(database_url)
+        .set(username=APP_ROLE, password=app_password)
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def pii_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture(scope="session")
+def cipher(pii_key: bytes) -> PiiCipher:
+    return PiiCipher(pii_key)
+
+
+@pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
@@ -80,17 +120,22 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def demo_city(engine: Engine) -> DemoCity:
-    """The small demo city, committed once into the throwaway database."""
+def app_engine(app_url: str) -> Iterator[Engine]:
+    engine = make_engine(app_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_city(engine: Engine, cipher: PiiCipher) -> DemoCity:
+    """The small demo city with its demo users, committed once into the throwaway database."""
     city = generate_demo_city(seed=DEMO_SEED, size="small")
     with session_scope(engine) as session:
-        load_demo_city(session, city)
+        load_demo_city(session, city, cipher)
     return city
 
 
-@pytest.fixture
-def db(engine: Engine, demo_city: DemoCity) -> Iterator[Session]:
-    """A session inside a transaction that is rolled back after the test."""
+def _rolled_back(engine: Engine) -> Iterator[Session]:
     connection = engine.connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
@@ -103,14 +148,59 @@ def db(engine: Engine, demo_city: DemoCity) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / ".wangge")
+def db(engine: Engine, demo_city: DemoCity) -> Iterator[Session]:
+    """An owner session (no row-level security) in a transaction rolled back after the test."""
+    yield from _rolled_back(engine)
 
 
 @pytest.fixture
-def client(settings: Settings, db: Session) -> Iterator[TestClient]:
-    """The app on the test database; every request shares the test's rolled-back session."""
+def app_db(app_engine: Engine, demo_city: DemoCity) -> Iterator[Session]:
+    """An app-role session (row-level security applies) rolled back after the test."""
+    yield from _rolled_back(app_engine)
+
+
+@pytest.fixture(scope="session")
+def base_settings(
+    database_url: str, app_password: str, pii_key: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        app_db_password=app_password,
+        pii_key=base64.b64encode(pii_key).decode(),
+        data_dir=tmp_path_factory.mktemp("data") / ".wangge",
+    )
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    return base_settings
+
+
+@pytest.fixture(scope="session")
+def tokens(engine: Engine, demo_city: DemoCity, base_settings: Settings) -> dict[str, str]:
+    """A committed session token for every demo user (no password hashing per test)."""
+    with session_scope(engine) as session:
+        users = session.execute(text("SELECT id, username FROM app_user")).all()
+        return {name: issue_token(session, uid, base_settings) for uid, name in users}
+
+
+@pytest.fixture
+def login_as(tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """``headers=login_as("township_operator")``."""
+    return lambda username: {"Authorization": f"Bearer {tokens[username]}"}
+
+
+@pytest.fixture
+def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
+    """The app on the test database, sharing the test's rolled-back app-role session."""
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = lambda: app_db
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def client(anon_client: TestClient, tokens: dict[str, str]) -> TestClient:
+    """``anon_client`` logged in as the demo admin (the whole deployment)."""
+    anon_client.headers["Authorization"] = f"Bearer {tokens['admin']}"
+    return anon_client

@@ -1,4 +1,4 @@
-"""Regions, grids and centers as GeoJSON."""
+"""Regions, grids and centers as GeoJSON, limited to the caller's jurisdiction."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from geojson_pydantic import FeatureCollection
 
-from api.deps import SessionDep
-from api.routers.geojson import BBOX_DOC, GEOJSON, geojson_response, parse_bbox
+from api.deps import BoundaryReader, SessionDep
+from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from gis import boundaries
 from gis.models import RegionLevel
 
@@ -16,31 +16,35 @@ router = APIRouter(prefix="/api", tags=["boundaries 边界"])
 BBoxQuery = Annotated[str | None, Query(description=BBOX_DOC, examples=["113.8,22.9,114.0,23.0"])]
 
 
-@router.get("/grids", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}})
-def list_grids(session: SessionDep, bbox: BBoxQuery = None) -> Response:
-    """Current grids (网格) intersecting the bbox, as GeoJSON."""
-    return geojson_response(boundaries.grids_geojson(session, parse_bbox(bbox)))
+@router.get("/grids", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)
+def list_grids(session: SessionDep, caller: BoundaryReader, bbox: BBoxQuery = None) -> Response:
+    """Current grids (网格) in your jurisdiction intersecting the bbox, as GeoJSON."""
+    return geojson_response(boundaries.grids_geojson(session, caller.scope, parse_bbox(bbox)))
 
 
-@router.get(
-    "/regions", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}}
-)
+@router.get("/regions", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)
 def list_regions(
-    session: SessionDep, level: RegionLevel | None = None, bbox: BBoxQuery = None
+    session: SessionDep,
+    caller: BoundaryReader,
+    level: RegionLevel | None = None,
+    bbox: BBoxQuery = None,
 ) -> Response:
-    """Regions (city, district, township, village) of one level, as GeoJSON."""
-    return geojson_response(boundaries.regions_geojson(session, level, parse_bbox(bbox)))
+    """Regions (city, district, township, village) in your jurisdiction, as GeoJSON."""
+    return geojson_response(
+        boundaries.regions_geojson(session, caller.scope, level, parse_bbox(bbox))
+    )
 
 
-@router.get(
-    "/centers", response_model=FeatureCollection, responses={200: {"content": {GEOJSON: {}}}}
-)
+@router.get("/centers", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)
 def list_centers(
     session: SessionDep,
+    caller: BoundaryReader,
     bbox: BBoxQuery = None,
     level: Annotated[
         list[RegionLevel] | None, Query(description="repeatable: level=township&level=district")
     ] = None,
 ) -> Response:
-    """Governance centers (综治中心) and village service stations, as GeoJSON."""
-    return geojson_response(boundaries.centers_geojson(session, parse_bbox(bbox), level))
+    """Governance centers (综治中心) and village service stations in your jurisdiction."""
+    return geojson_response(
+        boundaries.centers_geojson(session, caller.scope, parse_bbox(bbox), level)
+    )

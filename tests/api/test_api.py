@@ -86,7 +86,7 @@ def test_errors_speak_english_on_request(client: TestClient) -> None:
 
 
 def test_report_is_stored_with_code_and_chain(
-    client: TestClient, db: Session, demo_city: DemoCity, inside: tuple
+    client: TestClient, app_db: Session, demo_city: DemoCity, inside: tuple
 ) -> None:
     r = client.post("/api/reports", json=report(*inside))
     assert r.status_code == 201, r.text
@@ -101,7 +101,7 @@ def test_report_is_stored_with_code_and_chain(
 
     again = client.get(f"/api/cases/{body['code']}")
     assert again.status_code == 200 and again.json() == body
-    event = db.execute(
+    event = app_db.execute(
         text(
             "SELECT e.action, e.to_status FROM case_event e JOIN cases c ON c.id = e.case_id "
             "WHERE c.code = :code"
@@ -289,10 +289,10 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert health["status"] == "ok" and health["fsync"] == "on"
 
 
-def test_a_value_the_database_refuses_is_a_4xx_not_a_500(settings, db: Session) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_the_database_refuses_is_a_4xx_not_a_500(settings, app_db: Session) -> None:  # type: ignore[no-untyped-def]
     """The second wall behind the validators: a DataError from PostgreSQL becomes a 422."""
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: db
+    app.dependency_overrides[get_session] = lambda: app_db
 
     @app.get("/api/_refused")
     def refused(session: Annotated[Session, Depends(get_session)]) -> None:

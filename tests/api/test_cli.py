@@ -64,6 +64,17 @@ def test_demo_load_refuses_a_database_with_data(run, database_url: str, demo_cit
     assert "Traceback" not in result.output
 
 
-def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-untyped-def]
+def test_serve_needs_the_app_role_password_for_an_existing_database(run) -> None:  # type: ignore[no-untyped-def]
     result = run("serve", env={"DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"})
+    assert result.exit_code == 1 and "WANGGE_APP_DB_PASSWORD" in result.output
+
+
+def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-untyped-def]
+    result = run(
+        "serve",
+        env={
+            "DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none",
+            "WANGGE_APP_DB_PASSWORD": "x",
+        },
+    )
     assert result.exit_code == 1 and "无法连接数据库" in result.output

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict
+from gis.pii import PiiCipher
 from importers.demo import DemoCity, generate_demo_city
 from importers.demo_load import load_demo_city
 
@@ -105,6 +106,6 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     assert events == db.execute(text("SELECT count(*) FROM cases")).scalar()
 
 
-def test_demo_refuses_a_database_that_has_data(db: Session) -> None:
+def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:
     with pytest.raises(Conflict):
-        load_demo_city(db, generate_demo_city(seed=1, size="small"))
+        load_demo_city(db, generate_demo_city(seed=1, size="small"), cipher)

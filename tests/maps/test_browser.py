@@ -16,6 +16,7 @@ import uvicorn
 from api.app import create_app
 from gis.settings import Settings
 from importers.demo import DemoCity
+from importers.demo_users import DEMO_PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,14 +31,12 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def live_server(database_url: str, demo_city: DemoCity, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The real app (its own sessions, committed data) on a free loopback port."""
+def live_server(base_settings: Settings, demo_city: DemoCity) -> Iterator[str]:
+    """The real app (its own sessions as wangge_app, committed data) on a free loopback port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path_factory.mktemp("w") / ".wangge"
-    )
+    settings = base_settings
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -64,7 +63,7 @@ def browser() -> Iterator:  # type: ignore[type-arg]
 
 
 def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -72,6 +71,15 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(live_server + "/")
+    assert "/login" in page.url  # not logged in: sent to the login page
+    page.fill("input[name=username]", "wrong_user")
+    page.fill("input[name=password]", "Wrong#Password1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#error:has-text('用户名或密码错误')")
+    page.fill("input[name=username]", "district_operator")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/")
     page.wait_for_function(
         "() => window.wangge && wangge.loaded['/api/grids'] > 0"
         " && wangge.loaded['/api/centers?level=city&level=district&level=township'] > 0",
@@ -79,7 +87,8 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     )
     assert page.locator(".leaflet-container").count() == 1
     assert page.locator(".leaflet-control-layers").count() == 1
-    assert page.locator(".wg-title").inner_text().startswith("示例市")
+    title = page.locator(".wg-title").inner_text()
+    assert title.startswith("城中区") and "示例·区综治中心" in title  # the district's own map
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
     grids = page.evaluate("wangge.loaded['/api/grids']")
     assert grids > 10
@@ -87,6 +96,11 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     if shots := os.environ.get("WANGGE_SCREENSHOTS"):
         page.screenshot(path=str(Path(shots) / "city.png"))
     outside = [u for u in requests if not u.startswith(live_server) and not u.startswith("data:")]
+    errors = [e for e in errors if "401" not in e]  # the deliberate wrong password
     assert outside == [], f"requests left the server's origin: {outside[:3]}"
     assert errors == [], errors
+    page.click(".wg-logout")
+    page.wait_for_url("**/login")
+    page.goto(live_server + "/")
+    assert "/login" in page.url  # the session is gone
     page.close()

@@ -35,7 +35,13 @@
         .map(function (v) { return v.toFixed(5); }).join(",");
       var mine = ++seq;
       fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + bbox, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
+        .then(function (r) {
+          if (r.status === 401) {  /* session ended: log in again, then come back here */
+            var here = window.location.pathname + window.location.search;
+            window.location.assign("/login?next=" + encodeURIComponent(here));
+          }
+          return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status));
+        })
         .then(function (data) {
           if (mine !== seq) return;  // a newer view's answer wins
           layer.clearLayers();
@@ -52,5 +58,13 @@
 
   var loaded = {};  /* url → features in the last answer (for status displays and tests) */
 
-  window.wangge = { apiLayer: apiLayer, escapeHtml: escapeHtml, tooltip: tooltip, loaded: loaded };
+  /* End the session (the cookie goes with it) and return to the login page. */
+  function logout() {
+    fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" })
+      .finally(function () { window.location.assign("/login"); });
+  }
+
+  window.wangge = {
+    apiLayer: apiLayer, escapeHtml: escapeHtml, tooltip: tooltip, loaded: loaded, logout: logout
+  };
 })();

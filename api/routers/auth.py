@@ -1,0 +1,61 @@
+"""Logging in and out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from api.deps import SESSION_COOKIE, Authenticated, SessionDep, SettingsDep, client_ip
+from api.schemas import LoginIn, MeOut, TokenOut
+from gis import auth
+from gis.errors import AccountLocked, NotAuthenticated
+from gis.permissions import ROLE_PERMISSIONS
+
+router = APIRouter(prefix="/api/auth", tags=["auth 登录"])
+
+
+@router.post("/login", response_model=TokenOut)
+def login(
+    body: LoginIn, session: SessionDep, settings: SettingsDep, request: Request, response: Response
+) -> TokenOut:
+    """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps."""
+    try:
+        token, _ = auth.login(session, body.username, body.password, settings, client_ip(request))
+    except (NotAuthenticated, AccountLocked):
+        session.commit()  # keep the failure count and the audit entry
+        raise
+    session.commit()
+    lifetime = int(settings.session_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=lifetime,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return TokenOut(access_token=token, expires_in=lifetime)
+
+
+@router.post("/logout", status_code=204)
+def logout(session: SessionDep, caller: Authenticated, request: Request) -> Response:
+    """Log out: the token stops working at once."""
+    auth.logout(session, caller, client_ip(request))
+    session.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=MeOut)
+def me(caller: Authenticated) -> MeOut:
+    """Who you are logged in as, where, and what you may do."""
+    return MeOut(
+        username=caller.username,
+        display_name=caller.display_name,
+        role=caller.role.value,
+        role_name=caller.role_name,
+        region_code=caller.scope.region_code,
+        region_name=caller.scope.region_name,
+        permissions=sorted(ROLE_PERMISSIONS[caller.role]),
+    )

@@ -1,0 +1,231 @@
+"""Authentication: logins, bearer sessions, lockout, and the caller (:class:`Principal`).
+
+Tokens are 256-bit random strings handed to the client once; the database keeps only their
+SHA-256.  A session ends when revoked (logout), at its absolute expiry, or after it has been idle
+longer than the idle timeout.  After ``login_max_failures`` wrong passwords in a row the account
+is locked for ``lockout_minutes``.  Times are taken from the clock, not from the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import audit
+from gis.errors import AccountLocked, NotAuthenticated
+from gis.passwords import burn_verification_time, verify_password
+from gis.permissions import ROLE_NAMES, Role, allows
+from gis.scope import Scope
+from gis.settings import Settings
+
+_TOUCH_EVERY = timedelta(seconds=60)  # how stale last_seen_at may get before it is rewritten
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    username: str
+    display_name: str | None
+    role: Role
+    scope: Scope
+    session_id: int | None = None
+
+    def can(self, permission: str) -> bool:
+        return allows(self.role, permission)
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+_USER_COLUMNS = """
+    u.id AS user_id, u.username, u.display_name, u.role::text AS role, u.disabled,
+    u.password_hash, u.failed_logins, u.locked_until, u.worker_id,
+    r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
+"""
+_USER_BY_NAME = text(f"""
+    SELECT {_USER_COLUMNS} FROM app_user u LEFT JOIN region r ON r.id = u.region_id
+    WHERE u.username = :username
+""")
+_SESSION_BY_TOKEN = text(f"""
+    SELECT s.id AS session_id, s.expires_at, s.last_seen_at, s.revoked_at, {_USER_COLUMNS}
+    FROM auth_session s JOIN app_user u ON u.id = s.user_id
+    LEFT JOIN region r ON r.id = u.region_id
+    WHERE s.token_hash = :token_hash
+""")
+_WORKER_GRIDS = text("SELECT grid_code FROM worker_grid WHERE worker_id = :worker_id")
+
+
+def _principal(session: Session, row: dict, session_id: int | None = None) -> Principal:
+    role = Role(row["role"])
+    grid_codes = None
+    if role is Role.grid_worker:
+        grid_codes = (
+            frozenset(session.execute(_WORKER_GRIDS, {"worker_id": row["worker_id"]}).scalars())
+            if row["worker_id"]
+            else frozenset()
+        )
+    scope = (
+        Scope.everything()
+        if role is Role.admin and row["region_id"] is None
+        else Scope(
+            row["region_id"], row["region_code"], row["level"], row["region_name"], grid_codes
+        )
+    )
+    return Principal(row["user_id"], row["username"], row["display_name"], role, scope, session_id)
+
+
+def issue_token(
+    session: Session, user_id: int, settings: Settings, source_ip: str | None = None
+) -> str:
+    """Open a session for ``user_id`` and return its bearer token (shown once, stored hashed)."""
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    session.execute(
+        text("""
+        INSERT INTO auth_session (token_hash, user_id, created_at, last_seen_at, expires_at,
+                                  source_ip)
+        VALUES (:token_hash, :user_id, :now, :now, :expires_at, CAST(:ip AS inet))
+    """),
+        {
+            "token_hash": _token_hash(token),
+            "user_id": user_id,
+            "now": now,
+            "expires_at": now + timedelta(hours=settings.session_hours),
+            "ip": audit._ip(source_ip),
+        },
+    )
+    return token
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    settings: Settings,
+    source_ip: str | None = None,
+) -> tuple[str, Principal]:
+    """Check the password and open a session.  Every attempt is audited.
+
+    Raises :class:`NotAuthenticated` (wrong name or password — the same message for both) or
+    :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
+    """
+    row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
+    now = _now()
+
+    def fail(reason: str) -> None:
+        audit.record(
+            session,
+            "login",
+            success=False,
+            username=username,
+            source_ip=source_ip,
+            user_id=row["user_id"] if row else None,
+            detail={"reason": reason},
+        )
+
+    if row is None or row["disabled"]:
+        burn_verification_time(password)
+        fail("unknown_user" if row is None else "disabled")
+        raise NotAuthenticated("用户名或密码错误。", "Wrong user name or password.")
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        fail("locked")
+        minutes = max(1, int((row["locked_until"] - now).total_seconds() // 60) + 1)
+        raise AccountLocked(
+            f"账户因多次密码错误已被锁定，请 {minutes} 分钟后再试。",
+            f"The account is locked after repeated wrong passwords; try again in {minutes} min.",
+        )
+    if not verify_password(row["password_hash"], password):
+        failures = row["failed_logins"] + 1
+        locked = failures >= settings.login_max_failures
+        session.execute(
+            text(
+                "UPDATE app_user SET failed_logins = :failures, locked_until = :until "
+                "WHERE id = :id"
+            ),
+            {
+                "failures": 0 if locked else failures,
+                "id": row["user_id"],
+                "until": now + timedelta(minutes=settings.lockout_minutes) if locked else None,
+            },
+        )
+        fail("locked_now" if locked else "wrong_password")
+        if locked:
+            raise AccountLocked(
+                f"密码连续错误 {failures} 次，账户已锁定 {settings.lockout_minutes:g} 分钟。",
+                f"{failures} wrong passwords in a row: the account is locked for "
+                f"{settings.lockout_minutes:g} minutes.",
+            )
+        raise NotAuthenticated("用户名或密码错误。", "Wrong user name or password.")
+    if row["failed_logins"] or row["locked_until"]:
+        session.execute(
+            text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
+            {"id": row["user_id"]},
+        )
+    token = issue_token(session, row["user_id"], settings, source_ip)
+    audit.record(
+        session,
+        "login",
+        success=True,
+        user_id=row["user_id"],
+        username=username,
+        source_ip=source_ip,
+    )
+    return token, _principal(session, dict(row))
+
+
+def authenticate(session: Session, token: str, settings: Settings) -> Principal:
+    """The caller behind ``token``; refreshes the idle clock at most once a minute."""
+    row = (
+        session.execute(_SESSION_BY_TOKEN, {"token_hash": _token_hash(token)})
+        .mappings()
+        .one_or_none()
+    )
+    now = _now()
+    expired = NotAuthenticated("登录已失效，请重新登录。", "Your session has ended; log in again.")
+    if row is None or row["revoked_at"] is not None or row["disabled"]:
+        raise expired
+    if row["expires_at"] <= now:
+        raise expired
+    if row["last_seen_at"] + timedelta(minutes=settings.session_idle_minutes) <= now:
+        raise NotAuthenticated(
+            "长时间未操作，登录已超时，请重新登录。", "Idle too long; log in again."
+        )
+    if now - row["last_seen_at"] > _TOUCH_EVERY:
+        session.execute(
+            text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id"),
+            {"now": now, "id": row["session_id"]},
+        )
+        session.commit()  # the idle clock must advance even when the request only reads
+    return _principal(session, dict(row), row["session_id"])
+
+
+def logout(session: Session, principal: Principal, source_ip: str | None = None) -> None:
+    """Revoke the caller's session."""
+    session.execute(
+        text("UPDATE auth_session SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"),
+        {"now": _now(), "id": principal.session_id},
+    )
+    audit.record(
+        session,
+        "logout",
+        success=True,
+        user_id=principal.user_id,
+        username=principal.username,
+        source_ip=source_ip,
+    )

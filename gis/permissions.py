@@ -1,0 +1,56 @@
+"""Who may do what: the one permission table.  ``api`` asks :func:`allows`; nothing else decides.
+
+Jurisdiction (which rows) is :mod:`gis.scope`'s business; this table says which actions.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    grid_worker = "grid_worker"  # 网格员: reports in their own grids
+    operator = "operator"  # 综治中心工作人员: the center desk
+    commander = "commander"  # 指挥中心: read-only command screens
+    planner = "planner"  # 网格规划: boundaries
+    admin = "admin"  # 系统管理员: everything, the whole deployment
+
+
+ROLE_NAMES = {
+    Role.grid_worker: "网格员",
+    Role.operator: "综治中心工作人员",
+    Role.commander: "指挥中心",
+    Role.planner: "网格规划员",
+    Role.admin: "系统管理员",
+}
+
+#: Every permission an endpoint may declare, with what it lets one do.
+PERMISSIONS = {
+    "map:view": "open the map pages",
+    "boundary:read": "read regions, grids and centers",
+    "boundary:edit": "redraw grids",
+    "locate": "locate a point",
+    "category:read": "read the category catalogue",
+    "case:read": "read cases",
+    "case:report": "submit reports",
+    "pii:read": "see residents' personal data unmasked (each view audited)",
+    "user:manage": "manage users",
+    "audit:read": "read the audit log",
+}
+
+_READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.grid_worker: frozenset(_READ | {"case:report"}),
+    Role.operator: frozenset(_READ | {"case:report", "pii:read"}),
+    Role.commander: frozenset(_READ),
+    Role.planner: frozenset(_READ | {"boundary:edit"}),
+    Role.admin: frozenset(PERMISSIONS),
+}
+
+
+def allows(role: Role, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (an unknown permission is a programming error)."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in ROLE_PERMISSIONS[role]

@@ -1,0 +1,139 @@
+"""Residents' personal data: validation, encryption at rest, blind index, masking.
+
+Names, phone numbers and ID-card numbers are stored as AES-256-GCM ciphertext (a random 96-bit
+nonce per value; the case id and field name as associated data, so a value cannot be moved to
+another row or column).  Phone look-ups use an HMAC-SHA256 blind index of the normalised number.
+Both keys derive (HKDF) from one master key that lives in settings or a key file outside the
+repository — never in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from gis.errors import InvalidInput
+from gis.settings import Settings
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+
+
+def normalize_phone(phone: str) -> str:
+    """Digits only, without a +86 / 0086 prefix."""
+    digits = re.sub(r"[\s\-()]", "", phone)
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+    return digits
+
+
+def validate_phone(phone: str, field: str = "phone") -> str:
+    normalized = normalize_phone(phone)
+    if not (_MOBILE.match(normalized) or _LANDLINE.match(normalized)):
+        raise InvalidInput(
+            f"{field}（电话）格式不正确：应为 11 位手机号或带区号的固定电话。",
+            f"{field}: not a phone number (an 11-digit mobile or a landline with area code).",
+            field=field,
+        )
+    return normalized
+
+
+def validate_id_card(id_card: str, field: str = "id_card") -> str:
+    """An 18-character resident ID (GB 11643) with a correct check character."""
+    value = id_card.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise InvalidInput(
+            f"{field}（身份证号）应为 18 位，最后一位可为 X。",
+            f"{field}: an ID-card number has 18 characters, the last may be X.",
+            field=field,
+        )
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != value[17]:
+        raise InvalidInput(
+            f"{field}（身份证号）校验位不正确，请核对。",
+            f"{field}: the check character is wrong; please check the number.",
+            field=field,
+        )
+    return value
+
+
+def id_check_character(first17: str) -> str:
+    """The GB 11643 check character for the first 17 digits."""
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def mask_name(name: str) -> str:
+    """李*明, 李*, 欧**明."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678 (first 3 and last 4 digits kept)."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_id_card(id_card: str) -> str:
+    """4419**********123X (first 4 and last 4 kept)."""
+    if len(id_card) < 9:
+        return "*" * len(id_card)
+    return id_card[:4] + "*" * (len(id_card) - 8) + id_card[-4:]
+
+
+class PiiCipher:
+    """Encrypts, decrypts and indexes personal data with keys derived from one master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ValueError("the PII master key must be 32 bytes")
+        self._aead = AESGCM(self._derive(master_key, b"wangge pii encryption"))
+        self._index_key = self._derive(master_key, b"wangge pii blind index")
+
+    @staticmethod
+    def _derive(master: bytes, info: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+    def encrypt(self, value: str, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, value.encode("utf-8"), context.encode())
+
+    def decrypt(self, blob: bytes, context: str) -> str:
+        data = bytes(blob)
+        return self._aead.decrypt(data[:12], data[12:], context.encode()).decode("utf-8")
+
+    def phone_index(self, phone: str) -> bytes:
+        return hmac.new(self._index_key, normalize_phone(phone).encode(), hashlib.sha256).digest()
+
+
+def load_cipher(settings: Settings) -> PiiCipher:
+    """The cipher: ``WANGGE_PII_KEY``, else ``<data_dir>/pii.key`` (created on first use)."""
+    if settings.pii_key:
+        try:
+            key = base64.b64decode(settings.pii_key, validate=True)
+        except ValueError as e:
+            raise ValueError("WANGGE_PII_KEY must be 32 bytes, base64-encoded") from e
+        return PiiCipher(key)
+    path = Path(settings.data_dir) / "pii.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return PiiCipher(base64.b64decode(path.read_text().strip()))

@@ -1,0 +1,110 @@
+"""Jurisdiction: which rows a caller may see and touch.
+
+A :class:`Scope` is a region (the caller sees it and everything under it) or the whole
+deployment; a grid worker's scope also names the grids they act in.  Two walls enforce it:
+
+1. the query layer: every ``gis`` function that reads or writes regions, grids, centers or cases
+   takes a scope and adds its condition to the SQL;
+2. PostgreSQL row-level security on the case and resident-data tables: :func:`bind_scope` sets
+   ``wangge.scope`` at the start of every transaction of the session (``set_config(…, true)``,
+   i.e. SET LOCAL), and the policies of migration 0002 show only rows in that scope.
+
+``APP_FILTER`` exists for tests only: switched off, the first wall is gone and the database alone
+must still refuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from gis.locate import Location
+
+APP_FILTER = True
+_INFO_KEY = "wangge_scope"
+_CASE_LEVEL_COLUMNS = {
+    "city": "city_code",
+    "district": "district_code",
+    "township": "township_code",
+    "village": "village_code",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A region and everything under it, or (``region_id`` None) the whole deployment."""
+
+    region_id: int | None
+    region_code: str | None = None
+    level: str | None = None
+    region_name: str | None = None
+    #: grid workers: the grids they may act in (None: not restricted to grids)
+    grid_codes: frozenset[str] | None = field(default=None)
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(region_id=None)
+
+    @property
+    def is_everything(self) -> bool:
+        return self.region_id is None
+
+    @property
+    def setting(self) -> str:
+        """The value of ``wangge.scope`` for row-level security."""
+        return "*" if self.is_everything else str(self.region_code)
+
+    def region_condition(self, alias: str) -> str:
+        """SQL: region ``alias`` lies in this scope (binds ``:scope_region_id``)."""
+        if self.is_everything or not APP_FILTER:
+            return "true"
+        return f"(CAST(:scope_region_id AS integer) = ANY({alias}.path))"
+
+    def case_condition(self, alias: str) -> str:
+        """SQL: case (or assignment row) ``alias`` lies in this scope (binds ``:scope_code``)."""
+        if self.is_everything or not APP_FILTER:
+            return "true"
+        return f"({alias}.{_CASE_LEVEL_COLUMNS[str(self.level)]} = :scope_code)"
+
+    def act_condition(self, alias: str) -> str:
+        """SQL: the caller may act (report) at assignment ``alias`` (binds ``:scope_grids``)."""
+        if self.grid_codes is None:
+            return self.case_condition(alias)
+        return f"({alias}.grid_code = ANY(CAST(:scope_grids AS varchar[])))"
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "scope_region_id": self.region_id,
+            "scope_code": self.region_code,
+            "scope_grids": sorted(self.grid_codes or ()),
+        }
+
+    def covers(self, location: Location) -> bool:
+        """Whether a located point falls in this scope."""
+        if self.is_everything:
+            return True
+        ref = getattr(location, str(self.level), None)
+        return ref is not None and ref.code == self.region_code
+
+
+def bind_scope(session: Session, scope: Scope) -> None:
+    """Make row-level security follow ``scope`` in every transaction of ``session``."""
+    session.info[_INFO_KEY] = scope
+    if session.in_transaction():
+        _apply(session.connection(), scope)
+
+
+def _apply(connection: Any, scope: Scope) -> None:
+    connection.execute(
+        text("SELECT set_config('wangge.scope', :scope, true)"), {"scope": scope.setting}
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _scope_each_transaction(session: Session, transaction: Any, connection: Any) -> None:
+    scope = session.info.get(_INFO_KEY)
+    if scope is not None:
+        _apply(connection, scope)
