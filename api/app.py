@@ -23,6 +23,9 @@ from gis.pii import load_cipher
 from gis.settings import Settings, get_settings
 from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url
 
+#: every router of the app (tests walk them to check each route declares its permission)
+ROUTERS = (auth.router, locate.router, cases.router, boundaries.router, health.router, maps.router)
+
 DESCRIPTION = """
 网格 wangge — 综治中心网格化管理系统 API。Grid management for social-governance centers.
 
@@ -70,14 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (
-        auth.router,
-        locate.router,
-        cases.router,
-        boundaries.router,
-        health.router,
-        maps.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     _serve_docs_offline(app)
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")

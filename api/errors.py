@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError
 
 from api.deps import request_lang
 from gis.errors import NotAuthenticated, WanggeError
@@ -153,7 +153,21 @@ async def _data_error(request: Request, exc: DataError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail, "code": "unstorable_value"})
 
 
+async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONResponse:
+    """Row-level security (or a privilege) refused the statement: the second wall held."""
+    if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+        raise exc
+    lang = request_lang(request)
+    detail = (
+        "Refused: outside your jurisdiction or permissions."
+        if lang == "en"
+        else "操作被拒绝：超出您的管辖范围或权限。"
+    )
+    return JSONResponse(status_code=403, content={"detail": detail, "code": "forbidden"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]

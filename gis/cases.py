@@ -180,7 +180,10 @@ def _case_row(session: Session, scope: Scope, code: str) -> dict:
     sql = _CASE_BY_CODE.format(in_scope=scope.case_condition("c"))
     row = session.execute(text(sql), scope.params() | {"code": code}).mappings().one_or_none()
     if row is None:  # absent and out of scope look the same: never reveal that it exists
-        raise NotFound(f"没有编码为 {code} 的案件。", f"No case with code {code}.")
+        raise NotFound(
+            "没有找到该案件（或不在您的管辖范围内）。",
+            "No such case (or not in your jurisdiction).",
+        )
     return dict(row)
 
 

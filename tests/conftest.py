@@ -194,7 +194,14 @@ def login_as(tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
 def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
     """The app on the test database, sharing the test's rolled-back app-role session."""
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: app_db
+
+    def shared_session() -> Iterator[Session]:
+        try:
+            yield app_db
+        finally:
+            app_db.rollback()  # like closing a request's session: back to the last savepoint
+
+    app.dependency_overrides[get_session] = shared_session
     with TestClient(app) as client:
         yield client
 

@@ -196,7 +196,7 @@ def test_report_rejects_a_body_that_is_not_json(client: TestClient) -> None:
 
 def test_unknown_case_is_404(client: TestClient) -> None:
     r = client.get("/api/cases/WG00000000000000")
-    assert r.status_code == 404 and "WG00000000000000" in r.json()["detail"]
+    assert r.status_code == 404 and "没有找到该案件" in r.json()["detail"]
 
 
 # -- lists ---------------------------------------------------------------------------------------

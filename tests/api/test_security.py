@@ -1,0 +1,422 @@
+"""Who may do what, and where: the role × endpoint matrix, jurisdiction, mass assignment.
+
+The demo users (importers.demo_users) cover every role and level.  "A" is township_operator's
+street in the first district; "B" is township_operator_b's township in another district.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+import gis.scope
+from api.app import ROUTERS, create_app
+from gis.settings import Settings
+from importers.demo import DemoCity
+
+USERS = [
+    "admin",
+    "city_commander",
+    "city_operator",
+    "district_operator",
+    "district_planner",
+    "township_operator",
+    "township_operator_b",
+    "village_operator",
+    "grid_worker",
+]
+ROLE_OF = {
+    "admin": "admin",
+    "city_commander": "commander",
+    "city_operator": "operator",
+    "district_operator": "operator",
+    "district_planner": "planner",
+    "township_operator": "operator",
+    "township_operator_b": "operator",
+    "village_operator": "operator",
+    "grid_worker": "grid_worker",
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Data inside one user's jurisdiction: a point where they may act, a case they may read."""
+
+    lon: float
+    lat: float
+    case_code: str
+    region_code: str | None
+
+
+@pytest.fixture(scope="module")
+def samples(engine: Engine, demo_city: DemoCity) -> dict[str, Sample]:
+    out = {}
+    with engine.connect() as conn:
+        for username in USERS:
+            row = conn.execute(
+                text("""
+                WITH u AS (SELECT u.*, r.path AS rpath FROM app_user u
+                           LEFT JOIN region r ON r.id = u.region_id WHERE u.username = :name),
+                g AS (
+                    SELECT g.code, ST_PointOnSurface(g.geom) AS p FROM grid g
+                    JOIN region v ON v.id = g.village_id, u
+                    WHERE g.valid_to IS NULL
+                      AND (u.rpath IS NULL OR u.region_id = ANY(v.path))
+                      AND (u.worker_id IS NULL OR g.code IN (
+                          SELECT grid_code FROM worker_grid WHERE worker_id = u.worker_id))
+                    ORDER BY g.code LIMIT 1)
+                SELECT ST_X(g.p), ST_Y(g.p),
+                       (SELECT c.code FROM cases c WHERE c.grid_code = g.code ORDER BY c.code
+                        LIMIT 1),
+                       (SELECT r.code FROM region r, u WHERE r.id = u.region_id)
+                FROM g
+            """),
+                {"name": username},
+            ).one()
+            out[username] = Sample(*row)
+    return out
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    permission: str | None  # None: any logged-in user
+    ok: int = 200
+
+
+def calls_for(s: Sample) -> list[Call]:
+    report = "/api/reports"
+    return [
+        Call("GET", f"/api/locate?lon={s.lon}&lat={s.lat}", "locate"),
+        Call("POST", report, "case:report", 201),
+        Call("GET", "/api/cases?limit=5", "case:read"),
+        Call("GET", "/api/cases?party_phone=13800138000", "pii:read"),
+        Call("GET", f"/api/cases/{s.case_code}", "case:read"),
+        Call("GET", f"/api/cases/{s.case_code}/parties", "case:read"),
+        Call("GET", f"/api/cases/{s.case_code}/parties?unmask=true", "pii:read"),
+        Call("GET", "/api/categories", "category:read"),
+        Call(
+            "GET",
+            f"/api/grids?bbox={s.lon - 0.01},{s.lat - 0.01},{s.lon + 0.01},{s.lat + 0.01}",
+            "boundary:read",
+        ),
+        Call("GET", "/api/regions?level=village", "boundary:read"),
+        Call("GET", "/api/centers", "boundary:read"),
+        Call("GET", "/api/auth/me", None),
+        Call("GET", "/", "map:view"),
+    ]
+
+
+ROUTES_IN_MATRIX = {
+    ("GET", "/api/locate"),
+    ("POST", "/api/reports"),
+    ("GET", "/api/cases"),
+    ("GET", "/api/cases/{code}"),
+    ("GET", "/api/cases/{code}/parties"),
+    ("GET", "/api/categories"),
+    ("GET", "/api/grids"),
+    ("GET", "/api/regions"),
+    ("GET", "/api/centers"),
+    ("GET", "/api/auth/me"),
+    ("GET", "/"),
+    ("POST", "/api/auth/logout"),  # test_logout_needs_a_session
+}
+PUBLIC = {
+    ("POST", "/api/auth/login"),
+    ("GET", "/api/health"),
+    ("GET", "/login"),
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+}
+
+
+def _permission_of(route: APIRoute) -> str | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if hasattr(dep.call, "permission"):
+            return str(dep.call.permission)
+        if getattr(dep.call, "__name__", "") == "current_principal":
+            return "authenticated"
+        stack.extend(dep.dependencies)
+    return None
+
+
+def test_every_route_declares_what_it_needs_and_is_in_the_matrix(settings: Settings) -> None:
+    app = create_app(settings)
+    seen = set()
+    routes = [r for router in ROUTERS for r in router.routes] + list(app.routes)
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in route.methods:
+            key = (method, route.path)
+            seen.add(key)
+            if key in PUBLIC:
+                continue
+            assert _permission_of(route), f"{method} {route.path} declares no permission"
+            assert key in ROUTES_IN_MATRIX, f"{method} {route.path} is missing from the matrix"
+    assert seen >= ROUTES_IN_MATRIX
+
+
+def _body(s: Sample) -> dict:
+    return {
+        "kind": "hazard",
+        "category": "fire",
+        "description": "矩阵测试：楼道堆物",
+        "lon": s.lon,
+        "lat": s.lat,
+    }
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_role_endpoint_matrix(
+    username: str, anon_client: TestClient, login_as: Callable, samples: dict[str, Sample]
+) -> None:
+    from gis.permissions import Role, allows
+
+    role = Role(ROLE_OF[username])
+    headers = login_as(username)
+    for call in calls_for(samples[username]):
+        kwargs: dict = {"headers": headers | {"Accept": "application/json"}}
+        if call.method == "POST":
+            kwargs["json"] = _body(samples[username])
+        r = anon_client.request(call.method, call.path, **kwargs)
+        allowed = call.permission is None or allows(role, call.permission)
+        expected = call.ok if allowed else 403
+        assert r.status_code == expected, f"{username} {call.method} {call.path}: {r.text[:200]}"
+        anon = anon_client.request(
+            call.method, call.path, json=kwargs.get("json"), headers={"Accept": "application/json"}
+        )
+        assert anon.status_code == 401, f"anonymous {call.method} {call.path}"
+
+
+def test_logout_needs_a_session(anon_client: TestClient) -> None:
+    assert anon_client.post("/api/auth/logout").status_code == 401
+
+
+def test_map_page_sends_browsers_to_login(anon_client: TestClient) -> None:
+    r = anon_client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2F"
+    page = anon_client.get("/login?next=%2F")
+    assert page.status_code == 200 and "登录" in page.text
+    assert anon_client.get("/login?next=//evil.example").text.count('data-next="/"') == 1
+
+
+def test_grid_worker_reports_only_in_own_grids(
+    anon_client: TestClient, login_as: Callable, samples: dict[str, Sample]
+) -> None:
+    other = samples["village_operator"]  # same village, but (in general) not the worker's grid
+    mine = samples["grid_worker"]
+    ok = anon_client.post("/api/reports", json=_body(mine), headers=login_as("grid_worker"))
+    assert ok.status_code == 201
+    if (other.lon, other.lat) != (mine.lon, mine.lat):
+        r = anon_client.post("/api/reports", json=_body(other), headers=login_as("grid_worker"))
+        assert r.status_code == 403 and "负责的网格" in r.json()["detail"]
+
+
+# -- cross-jurisdiction ----------------------------------------------------------------------
+
+
+@dataclass
+class Township:
+    code: str
+    name: str
+    secrets: set[str]  # strings that must never reach another township's operator
+    points: list[tuple[float, float]]
+    case_codes: list[str]
+    bboxes: list[str]
+
+
+@pytest.fixture(scope="module")
+def township_b(engine: Engine, samples: dict[str, Sample]) -> Township:
+    code = samples["township_operator_b"].region_code
+    assert code is not None
+    with engine.connect() as conn:
+        name = conn.execute(text("SELECT name FROM region WHERE code = :c"), {"c": code}).scalar()
+        regions = conn.execute(
+            text("""
+            SELECT r.code, r.name FROM region r JOIN region t ON t.id = ANY(r.path)
+            WHERE t.code = :c"""),
+            {"c": code},
+        ).all()
+        grids = conn.execute(
+            text("""
+            SELECT g.code, ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom)),
+                   ST_XMin(g.geom), ST_YMin(g.geom), ST_XMax(g.geom), ST_YMax(g.geom)
+            FROM grid g JOIN region v ON v.id = g.village_id JOIN region t ON t.id = ANY(v.path)
+            WHERE t.code = :c ORDER BY g.code"""),
+            {"c": code},
+        ).all()
+        cases = (
+            conn.execute(
+                text("SELECT code FROM cases WHERE township_code = :c ORDER BY code"), {"c": code}
+            )
+            .scalars()
+            .all()
+        )
+        centers = (
+            conn.execute(
+                text("""
+            SELECT ce.name FROM center ce JOIN region r ON r.id = ce.region_id
+            JOIN region t ON t.id = ANY(r.path) WHERE t.code = :c"""),
+                {"c": code},
+            )
+            .scalars()
+            .all()
+        )
+    secrets = {c for c, _ in regions} | {n for _, n in regions} | {g[0] for g in grids}
+    secrets |= set(cases) | set(centers)
+    bboxes = [f"{g[3]},{g[4]},{g[5]},{g[6]}" for g in grids]
+    return Township(code, str(name), secrets, [(g[1], g[2]) for g in grids], list(cases), bboxes)
+
+
+def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
+    """≥ 200 reads and writes aimed at B: by id, by bbox and by filter parameters."""
+    out: list[tuple[str, str, dict | None]] = []
+    for code in b.case_codes[:70]:
+        out.append(("GET", f"/api/cases/{code}", None))
+        out.append(("GET", f"/api/cases/{code}/parties", None))
+    for code in b.case_codes[:20]:
+        out.append(("GET", f"/api/cases/{code}/parties?unmask=true", None))
+    for bbox in b.bboxes[:25]:
+        out.append(("GET", f"/api/cases?bbox={bbox}&limit=50000", None))
+        out.append(("GET", f"/api/cases?bbox={bbox}&since=2000-01-01T00:00:00", None))
+        out.append(("GET", f"/api/grids?bbox={bbox}", None))
+    for bbox in b.bboxes[:8]:
+        out.append(("GET", f"/api/regions?bbox={bbox}", None))
+        out.append(("GET", f"/api/centers?bbox={bbox}", None))
+    for lon, lat in b.points[:20]:
+        out.append(("GET", f"/api/locate?lon={lon}&lat={lat}", None))
+        out.append(
+            (
+                "POST",
+                "/api/reports",
+                {
+                    "kind": "dispute",
+                    "category": "neighbour",
+                    "description": "越权测试",
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
+        )
+    out += [
+        ("GET", "/api/cases?since=2000-01-01T00:00:00%2B08:00&limit=50000", None),
+        ("GET", "/api/regions", None),
+        ("GET", "/api/regions?level=village", None),
+        ("GET", "/api/centers?level=township", None),
+        ("GET", "/api/grids", None),
+        ("GET", "/", None),
+    ]
+    return out
+
+
+def _assert_refused(client: TestClient, headers: dict, b: Township, only_cases: bool) -> int:
+    count = 0
+    for method, path, body in _attempts(b):
+        if only_cases and not path.startswith(("/api/cases", "/api/reports")):
+            continue
+        r = client.request(method, path, json=body, headers=headers)
+        count += 1
+        assert r.status_code in (200, 403, 404), f"{method} {path}: {r.status_code}"
+        if method == "POST":
+            assert r.status_code == 403, f"{path} accepted a report in B"
+        if "/api/cases/" in path:
+            assert r.status_code == 404, f"{path} revealed a case of B"
+        leaked = [s for s in b.secrets if s in r.text]
+        assert not leaked, f"{method} {path} leaked {leaked[:3]}"
+    return count
+
+
+def test_operator_of_township_a_never_sees_township_b(
+    anon_client: TestClient, login_as: Callable, township_b: Township, app_db: Session
+) -> None:
+    before = _count_cases(app_db, township_b.code)
+    attempts = _assert_refused(anon_client, login_as("township_operator"), township_b, False)
+    assert attempts >= 200
+    assert _count_cases(app_db, township_b.code) == before  # nothing was written into B
+
+
+def test_row_level_security_alone_still_refuses(
+    anon_client: TestClient,
+    login_as: Callable,
+    township_b: Township,
+    monkeypatch: pytest.MonkeyPatch,
+    app_db: Session,
+) -> None:
+    """With the query layer's filter switched off, PostgreSQL still hides B's cases and parties
+    and refuses reports written into B.  (Grids, regions and centers are not under RLS.)"""
+    monkeypatch.setattr(gis.scope, "APP_FILTER", False)
+    before = _count_cases(app_db, township_b.code)
+    attempts = _assert_refused(anon_client, login_as("township_operator"), township_b, True)
+    assert attempts >= 200
+    assert _count_cases(app_db, township_b.code) == before
+
+
+def _count_cases(session: Session, township: str) -> int:
+    session.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+    return int(
+        session.execute(
+            text("SELECT count(*) FROM cases WHERE township_code = :t"), {"t": township}
+        ).scalar_one()
+    )
+
+
+def test_rls_hides_cases_from_a_connection_without_scope(app_db: Session) -> None:
+    """The app role with no scope set sees no case, event or party at all (fail closed)."""
+    app_db.execute(text("SELECT set_config('wangge.scope', '', true)"))
+    for table in ("cases", "case_event", "case_party"):
+        assert app_db.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+
+
+def test_app_role_cannot_bypass_rls(app_db: Session) -> None:
+    row = app_db.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    assert tuple(row) == (False, False)
+    owners = app_db.execute(
+        text(
+            "SELECT count(*) FROM pg_tables "
+            "WHERE schemaname = 'public' AND tableowner = current_user"
+        )
+    ).scalar()
+    assert owners == 0
+
+
+# -- mass assignment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"status": "closed"},
+        {"grid_code": "990102001001001"},
+        {"code": "WG00000000000001"},
+        {"assign_method": "covers"},
+        {"center_id": 1},
+        {"village_code": "990102001001"},
+        {"received_at": "2026-01-01T00:00:00+08:00"},
+        {"id": 1},
+    ],
+)
+def test_server_owned_fields_are_refused(
+    client: TestClient, samples: dict[str, Sample], field: dict, app_db: Session
+) -> None:
+    before = _count_all(app_db)
+    r = client.post("/api/reports", json=_body(samples["admin"]) | field)
+    assert r.status_code == 422
+    assert next(iter(field)) in [e["field"] for e in r.json()["errors"]]
+    assert _count_all(app_db) == before
+
+
+def _count_all(session: Session) -> int:
+    session.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+    return int(session.execute(text("SELECT count(*) FROM cases")).scalar_one())
