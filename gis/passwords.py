@@ -39,7 +39,7 @@ def check_password_policy(username: str, password: str) -> None:
             "须包含小写字母、大写字母、数字、符号中的至少三类",
             "must mix at least three of: lower case, upper case, digits, symbols",
         )
-    elif password.lower() in _weak_passwords():
+    elif password.lower() in _weak_passwords() or _dressed_up_common_word(password):
         problem = ("过于常见，容易被猜中", "is too common and easily guessed")
     elif username and username.lower() in password.lower():
         problem = ("不能包含用户名", "must not contain the user name")
@@ -47,6 +47,12 @@ def check_password_policy(username: str, password: str) -> None:
         raise InvalidInput(
             f"密码不符合要求：{problem[0]}。", f"Password rejected: {problem[1]}.", field="password"
         )
+
+
+def _dressed_up_common_word(password: str) -> bool:
+    """A listed word with digits and symbols around it: Admin@123456, Password#2026."""
+    letters = "".join(c for c in password.lower() if c.isalpha())
+    return len(letters) >= 4 and letters in _weak_passwords()
 
 
 def hash_password(password: str) -> str:

@@ -40,7 +40,7 @@ def heat_weights(heat: list[tuple[float, float, int]]) -> list[list[float]]:
     """
     counts = sorted(n for _, _, n in heat)
     ref = counts[min(len(counts) - 1, int(0.98 * len(counts)))]
-    return [[lat, lon, min(1.0, n / ref)] for lat, lon, n in heat]
+    return [[lat, lon, round(min(1.0, n / ref), 3)] for lat, lon, n in heat]
 
 
 def build_city_map(

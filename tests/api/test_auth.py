@@ -1,0 +1,386 @@
+"""Logins, sessions, passwords, personal data and the audit trail."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.deps import SESSION_COOKIE, get_session
+from gis.embedded import find_bindir
+from gis.errors import InvalidInput
+from gis.passwords import check_password_policy
+from gis.pii import mask_id_card, mask_name, mask_phone, validate_id_card
+from gis.settings import Settings
+from importers.demo import DemoCity
+from importers.demo_users import DEMO_PASSWORD
+
+MOBILE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")
+ID_CARD = re.compile(r"(?<![\dA-Za-z.])\d{17}[\dX](?![\dA-Za-z])")
+
+
+def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/api/auth/login", json={"username": username, "password": password})
+
+
+def app_with(settings: Settings, app_db: Session, **changes: object) -> TestClient:
+    app = create_app(settings.model_copy(update=changes))
+
+    def shared_session():  # type: ignore[no-untyped-def]
+        try:
+            yield app_db
+        finally:
+            app_db.rollback()
+
+    app.dependency_overrides[get_session] = shared_session
+    return TestClient(app)
+
+
+# -- login, logout, sessions -----------------------------------------------------------------
+
+
+def test_login_returns_a_bearer_token_and_a_cookie(anon_client: TestClient) -> None:
+    r = login(anon_client, "township_operator")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["token_type"] == "bearer" and len(body["access_token"]) >= 40
+    assert r.cookies.get(SESSION_COOKIE) == body["access_token"]
+    assert "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=strict" in r.headers["set-cookie"].lower()
+    me = anon_client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert me.json()["role"] == "operator" and me.json()["region_name"]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(anon_client: TestClient) -> None:
+    a = login(anon_client, "township_operator", "Not-The-Password1")
+    b = login(anon_client, "nobody_here", "Not-The-Password1")
+    assert a.status_code == b.status_code == 401
+    assert a.json()["detail"] == b.json()["detail"] == "用户名或密码错误。"
+
+
+def test_logout_revokes_the_token(anon_client: TestClient) -> None:
+    token = login(anon_client, "city_commander").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert anon_client.get("/api/cases?limit=1", headers=headers).status_code == 200
+    assert anon_client.post("/api/auth/logout", headers=headers).status_code == 204
+    r = anon_client.get("/api/cases?limit=1", headers=headers)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+
+def test_five_failures_lock_the_account(settings: Settings, app_db: Session) -> None:
+    with app_with(settings, app_db, lockout_minutes=0.02) as client:
+        for _ in range(4):
+            assert login(client, "village_operator", "Wrong-Password-1").status_code == 401
+        fifth = login(client, "village_operator", "Wrong-Password-1")
+        assert fifth.status_code == 423 and "锁定" in fifth.json()["detail"]
+        locked = login(client, "village_operator")  # even the right password is refused now
+        assert locked.status_code == 423
+        time.sleep(1.3)  # 0.02 min
+        assert login(client, "village_operator").status_code == 200
+
+
+def test_sessions_expire(settings: Settings, app_db: Session) -> None:
+    with app_with(settings, app_db, session_hours=0.0003) as client:  # ~1 s
+        token = login(client, "city_operator").json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/auth/me", headers=headers).status_code == 200
+        time.sleep(1.3)
+        assert client.get("/api/auth/me", headers=headers).status_code == 401
+
+
+def test_idle_sessions_time_out(settings: Settings, app_db: Session) -> None:
+    with app_with(settings, app_db, session_idle_minutes=0.015) as client:  # ~0.9 s
+        token = login(client, "city_operator").json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/auth/me", headers=headers).status_code == 200
+        time.sleep(1.2)
+        r = client.get("/api/auth/me", headers=headers)
+        assert r.status_code == 401 and "未操作" in r.json()["detail"]
+
+
+def test_the_cookie_opens_the_map(anon_client: TestClient) -> None:
+    assert login(anon_client, "district_operator").status_code == 200  # the client keeps the cookie
+    r = anon_client.get("/", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "城中区" in r.text
+
+
+def test_default_idle_timeout_is_30_minutes() -> None:
+    assert Settings().session_idle_minutes == 30
+    assert Settings().login_max_failures == 5 and Settings().lockout_minutes == 10
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short1A!",
+        "alllowercaseletters",
+        "Password@123",
+        "Admin@123456",
+        "Qwer@1234",
+        "wangge_ops_Pw1!",
+    ],
+)
+def test_weak_passwords_are_refused(password: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_password_policy("wangge_ops", password)
+
+
+def test_a_strong_password_passes() -> None:
+    check_password_policy("someone", "Lanterns-over-7-bridges")
+
+
+# -- personal data ---------------------------------------------------------------------------
+
+
+def test_masks() -> None:
+    assert mask_name("李小明") == "李*明" and mask_name("李明") == "李*"
+    assert mask_name("欧阳小明") == "欧**明"
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_id_card("44190019900101123X") == "4419**********123X"
+
+
+def test_id_card_check_character() -> None:
+    assert validate_id_card("11010519491231002x") == "11010519491231002X"
+    with pytest.raises(InvalidInput, match="校验位"):
+        validate_id_card("110105194912310021")
+
+
+def resident_names(city: DemoCity) -> set[str]:
+    """Residents' names — less those a grid worker (staff, shown by name) happens to share."""
+    workers = {w.name for w in city.workers}
+    return {p[1] for c in city.cases for p in c.parties} - workers
+
+
+PARTIES = [
+    {
+        "role": "applicant",
+        "name": "王小红",
+        "phone": "13912345678",
+        "id_card": "11010519491231002X",
+    },
+    {"role": "respondent", "name": "赵大力", "phone": "+86 137 0000 1111"},
+]
+
+
+def _report_with_parties(client: TestClient, headers: dict, lon: float, lat: float) -> str:
+    r = client.post(
+        "/api/reports",
+        headers=headers,
+        json={
+            "kind": "dispute",
+            "category": "neighbour",
+            "description": "两户因漏水发生纠纷",
+            "lon": lon,
+            "lat": lat,
+            "parties": PARTIES,
+        },
+    )
+    assert r.status_code == 201, r.text
+    parties = r.json()["parties"]
+    assert parties[0] == {
+        "role": "applicant",
+        "name": "王*红",
+        "phone": "139****5678",
+        "id_card": "1101**********002X",
+        "masked": True,
+    }
+    assert parties[1]["phone"] == "137****1111"
+    return str(r.json()["code"])
+
+
+@pytest.fixture
+def point_a(demo_city: DemoCity) -> tuple[float, float]:
+    """A point in township_operator's street (the first district's first street)."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    p = grid.geom.representative_point()
+    return p.x, p.y
+
+
+def test_bad_party_data_is_422(client: TestClient, point_a: tuple) -> None:
+    body = {
+        "kind": "dispute",
+        "category": "neighbour",
+        "description": "x",
+        "lon": point_a[0],
+        "lat": point_a[1],
+    }
+    for party, words in (
+        ({"phone": "12345"}, "电话"),
+        ({"id_card": "110105194912310021"}, "校验"),
+        ({"role": "party"}, "姓名"),
+    ):
+        r = client.post("/api/reports", json=body | {"parties": [party]})
+        assert r.status_code == 422 and words in r.json()["detail"], r.text
+
+
+def test_unmasked_view_needs_pii_read_and_is_audited(
+    anon_client: TestClient, login_as: Callable, point_a: tuple, app_db: Session
+) -> None:
+    operator = login_as("township_operator")
+    code = _report_with_parties(anon_client, operator, *point_a)
+    masked = anon_client.get(f"/api/cases/{code}/parties", headers=operator).json()
+    assert masked[0]["name"] == "王*红" and masked[0]["masked"] is True
+    # the commander may read the case but not unmask
+    r = anon_client.get(
+        f"/api/cases/{code}/parties?unmask=true", headers=login_as("city_commander")
+    )
+    assert r.status_code == 403
+    plain = anon_client.get(f"/api/cases/{code}/parties?unmask=true", headers=operator).json()
+    assert plain[0] == {
+        "role": "applicant",
+        "name": "王小红",
+        "phone": "13912345678",
+        "id_card": "11010519491231002X",
+        "masked": False,
+    }
+    assert plain[1]["phone"] == "13700001111"  # normalised
+    row = app_db.execute(
+        text("SELECT username, success FROM audit_log WHERE action = 'pii.view' AND object = :o"),
+        {"o": f"case:{code}"},
+    ).one()
+    assert tuple(row) == ("township_operator", True)
+
+
+def test_lookup_by_phone_uses_the_blind_index(
+    anon_client: TestClient, login_as: Callable, point_a: tuple, app_db: Session
+) -> None:
+    operator = login_as("township_operator")
+    code = _report_with_parties(anon_client, operator, *point_a)
+    fc = anon_client.get("/api/cases?party_phone=139-1234-5678", headers=operator).json()
+    assert [f["id"] for f in fc["features"]] == [code]
+    none = anon_client.get("/api/cases?party_phone=13912345679", headers=operator).json()
+    assert none["features"] == []
+    assert (
+        anon_client.get(
+            "/api/cases?party_phone=13912345678", headers=login_as("district_planner")
+        ).status_code
+        == 403
+    )
+    assert (
+        app_db.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'pii.lookup'"
+                " AND username = 'township_operator'"
+            )
+        ).scalar()
+        == 2
+    )
+
+
+@pytest.mark.parametrize(
+    "username", ["city_commander", "district_planner", "grid_worker", "township_operator", "admin"]
+)
+def test_no_response_carries_unmasked_personal_data(
+    username: str,
+    anon_client: TestClient,
+    login_as: Callable,
+    point_a: tuple,
+    demo_city: DemoCity,
+) -> None:
+    code = _report_with_parties(anon_client, login_as("township_operator"), *point_a)
+    headers = login_as(username)
+    demo_case = next(c for c in demo_city.cases if c.parties)
+    paths = [
+        "/api/cases?limit=50000",
+        f"/api/cases/{code}",
+        f"/api/cases/{code}/parties",
+        "/api/grids",
+        "/api/centers",
+        "/api/regions",
+        "/api/categories",
+        "/api/auth/me",
+        "/",
+    ]
+    plain = {"王小红", "赵大力"} | resident_names(demo_city)
+    for path in paths:
+        r = anon_client.get(path, headers=headers)
+        assert r.status_code in (200, 404), path
+        assert not MOBILE.search(r.text), f"{username} {path}: a phone number"
+        assert not ID_CARD.search(r.text), f"{username} {path}: an ID-card number"
+        named = [n for n in plain if f'"{n}"' in r.text]  # whole JSON strings only
+        assert not named, f"{username} {path}: a resident's name"
+    assert f'"{demo_case.parties[0][1]}"' not in r.text
+
+
+def test_pg_dump_holds_no_personal_data_in_plain_text(
+    database_url: str, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    from sqlalchemy import make_url
+
+    url = make_url(database_url)
+    out = tmp_path / "dump.sql"
+    result = subprocess.run(
+        [
+            str(find_bindir() / "pg_dump"),
+            "-h",
+            str(url.host),
+            "-p",
+            str(url.port),
+            "-U",
+            str(url.username),
+            "-d",
+            str(url.database),
+            "-f",
+            str(out),
+        ],
+        env={"PGPASSWORD": str(url.password), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    dump = out.read_text(encoding="utf-8")
+    assert "COPY public.case_party" in dump
+    parties = [p for c in demo_city.cases for p in c.parties]
+    assert len(parties) > 100
+    names = resident_names(demo_city)
+    for _, name, phone, id_card in parties:
+        assert phone not in dump and id_card not in dump
+        if name in names:
+            assert f"\t{name}\t" not in dump and f"'{name}'" not in dump
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+def test_logins_writes_and_failures_are_audited(
+    anon_client: TestClient, login_as: Callable, point_a: tuple, app_db: Session
+) -> None:
+    login(anon_client, "village_operator", "Wrong-Password-1")
+    login(anon_client, "village_operator")
+    code = _report_with_parties(anon_client, login_as("township_operator"), *point_a)
+    rows = app_db.execute(
+        text("SELECT action, success, username, object FROM audit_log ORDER BY id DESC LIMIT 3")
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("case.create", True, "township_operator", f"case:{code}"),
+        ("login", True, "village_operator", None),
+        ("login", False, "village_operator", None),
+    ]
+
+
+def test_the_app_role_cannot_change_the_audit_log(app_db: Session) -> None:
+    for statement in (
+        "UPDATE audit_log SET success = NOT success",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(DBAPIError, match="permission denied"), app_db.begin_nested():
+            app_db.execute(text(statement))
+
+
+def test_even_the_owner_cannot_change_the_audit_log(db: Session) -> None:
+    db.execute(text("INSERT INTO audit_log (action, success) VALUES ('test', true)"))
+    with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
+        db.execute(text("UPDATE audit_log SET success = false"))
