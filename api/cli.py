@@ -166,7 +166,31 @@ def up(
     if empty:
         typer.echo("数据库为空，正在载入示例市……")
         demo_load(seed=2026, size="city")
+    else:
+        _ensure_someone_can_log_in(url)
     serve(host=host, port=port)
+
+
+def _ensure_someone_can_log_in(owner_url: str) -> None:
+    """A database from before accounts existed: give the demo city its demo users, or say how
+    to create the first account."""
+    from sqlalchemy import text
+
+    from gis.db import make_engine, session_scope
+    from importers.demo_users import ensure_demo_users
+
+    with session_scope(make_engine(owner_url)) as session:
+        if ensure_demo_users(session):
+            typer.echo("已为示例市创建示例账号（见 README）。")
+            return
+        if session.execute(text("SELECT EXISTS (SELECT 1 FROM app_user)")).scalar():
+            return
+    typer.secho(
+        "数据库中还没有用户：请先创建管理员，例如\n"
+        "  wangge user add admin --role admin --password-stdin",
+        fg=typer.colors.YELLOW,
+        err=True,
+    )
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -20,7 +20,7 @@ from gis import audit
 from gis.errors import AccountLocked, NotAuthenticated
 from gis.passwords import burn_verification_time, verify_password
 from gis.permissions import ROLE_NAMES, Role, allows
-from gis.scope import Scope
+from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 
 _TOUCH_EVERY = timedelta(seconds=60)  # how stale last_seen_at may get before it is rewritten
@@ -62,8 +62,14 @@ _USER_BY_NAME = text(f"""
     SELECT {_USER_COLUMNS} FROM app_user u LEFT JOIN region r ON r.id = u.region_id
     WHERE u.username = :username
 """)
+# Also sets the caller's row-level-security scope for this transaction in the same round trip
+# (the value of Scope.setting; if the session turns out to be over, the request fails anyway).
 _SESSION_BY_TOKEN = text(f"""
-    SELECT s.id AS session_id, s.expires_at, s.last_seen_at, s.revoked_at, {_USER_COLUMNS}
+    SELECT s.id AS session_id, s.expires_at, s.last_seen_at, s.revoked_at, {_USER_COLUMNS},
+           set_config('wangge.scope',
+                      CASE WHEN u.role = 'admin' AND u.region_id IS NULL THEN '*'
+                           ELSE coalesce(r.code, '') END,
+                      true) AS scope_setting
     FROM auth_session s JOIN app_user u ON u.id = s.user_id
     LEFT JOIN region r ON r.id = u.region_id
     WHERE s.token_hash = :token_hash
@@ -206,13 +212,19 @@ def authenticate(session: Session, token: str, settings: Settings) -> Principal:
         raise NotAuthenticated(
             "长时间未操作，登录已超时，请重新登录。", "Idle too long; log in again."
         )
+    principal = _principal(session, dict(row), row["session_id"])
     if now - row["last_seen_at"] > _TOUCH_EVERY:
         session.execute(
             text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id"),
             {"now": now, "id": row["session_id"]},
         )
         session.commit()  # the idle clock must advance even when the request only reads
-    return _principal(session, dict(row), row["session_id"])
+        bind_scope(session, principal.scope)
+    else:
+        if row["scope_setting"] != principal.scope.setting:  # the SQL and Scope must agree
+            raise RuntimeError("scope mismatch between the session lookup and Scope.setting")
+        bind_scope(session, principal.scope, applied=True)
+    return principal
 
 
 def logout(session: Session, principal: Principal, source_ip: str | None = None) -> None:

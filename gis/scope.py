@@ -25,6 +25,7 @@ from gis.locate import Location
 
 APP_FILTER = True
 _INFO_KEY = "wangge_scope"
+_APPLIED_KEY = "wangge_scope_applied"  # (transaction, scope) wangge.scope was last set for
 _CASE_LEVEL_COLUMNS = {
     "city": "city_code",
     "district": "district_code",
@@ -90,21 +91,31 @@ class Scope:
         return ref is not None and ref.code == self.region_code
 
 
-def bind_scope(session: Session, scope: Scope) -> None:
-    """Make row-level security follow ``scope`` in every transaction of ``session``."""
+def bind_scope(session: Session, scope: Scope, *, applied: bool = False) -> None:
+    """Make row-level security follow ``scope`` in every transaction of ``session``.
+
+    ``applied``: the current transaction has already set ``wangge.scope`` for ``scope`` (the
+    session lookup does so in the same round trip), so it is not set again.
+    """
     session.info[_INFO_KEY] = scope
-    if session.in_transaction():
-        _apply(session.connection(), scope)
+    if not session.in_transaction():
+        return  # the next transaction's after_begin sets it
+    current = (session.get_transaction(), scope)
+    if applied:
+        session.info[_APPLIED_KEY] = current
+    elif session.info.get(_APPLIED_KEY) != current:
+        _apply(session, session.connection(), scope)
 
 
-def _apply(connection: Any, scope: Scope) -> None:
+def _apply(session: Session, connection: Any, scope: Scope) -> None:
     connection.execute(
         text("SELECT set_config('wangge.scope', :scope, true)"), {"scope": scope.setting}
     )
+    session.info[_APPLIED_KEY] = (session.get_transaction(), scope)
 
 
 @event.listens_for(Session, "after_begin")
 def _scope_each_transaction(session: Session, transaction: Any, connection: Any) -> None:
     scope = session.info.get(_INFO_KEY)
     if scope is not None:
-        _apply(connection, scope)
+        _apply(session, connection, scope)

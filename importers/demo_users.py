@@ -67,3 +67,19 @@ def add_demo_users(session: Session) -> list[str]:
             actor="demo",
         )
     return [a[0] for a in accounts]
+
+
+def ensure_demo_users(session: Session) -> bool:
+    """Give a demo-city database from before accounts existed its demo users.
+
+    True if it created them; False if there are users already or the data is not the demo's.
+    """
+    if session.execute(text("SELECT EXISTS (SELECT 1 FROM app_user)")).scalar():
+        return False
+    top = session.execute(
+        text("SELECT name FROM region WHERE parent_id IS NULL ORDER BY code LIMIT 1")
+    ).scalar()
+    if top != "示例市":
+        return False
+    add_demo_users(session)
+    return True

@@ -18,13 +18,13 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
     """Invoke ``wangge`` with environment variables; settings are re-read each time."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None):  # type: ignore[no-untyped-def]
         for key in ("DATABASE_URL", "WANGGE_DATABASE_URL", "WANGGE_DATA_DIR"):
             monkeypatch.delenv(key, raising=False)
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
-        return runner.invoke(app, list(args))
+        return runner.invoke(app, list(args), input=input)
 
     yield invoke
     get_settings.cache_clear()
@@ -78,3 +78,72 @@ def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-
         },
     )
     assert result.exit_code == 1 and "无法连接数据库" in result.output
+
+
+def test_user_add_passwd_disable(run, database_url: str, engine, demo_city) -> None:  # type: ignore[no-untyped-def]
+    """Accounts made on the command line (committed to the test database, then disabled)."""
+    from sqlalchemy import text
+
+    env = {"DATABASE_URL": database_url}
+    password = "Ferry-boats-at-dawn-7\n"
+    added = run(
+        "user",
+        "add",
+        "cli_operator",
+        "--role",
+        "operator",
+        "--region",
+        "990102",
+        "--password-stdin",
+        env=env,
+        input=password,
+    )
+    assert added.exit_code == 0, added.output
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT u.role::text, r.code, u.password_hash FROM app_user u "
+                "JOIN region r ON r.id = u.region_id WHERE username = 'cli_operator'"
+            )
+        ).one()
+    assert row[0] == "operator" and row[1] == "990102" and row[2].startswith("$argon2id$")
+
+    weak = run("user", "passwd", "cli_operator", "--password-stdin", env=env, input="password123\n")
+    assert weak.exit_code == 1 and "密码不符合要求" in weak.output
+
+    disabled = run("user", "disable", "cli_operator", env=env)
+    assert disabled.exit_code == 0
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT disabled FROM app_user WHERE username = 'cli_operator'")
+            ).scalar()
+            is True
+        )
+        actions = (
+            conn.execute(
+                text("SELECT action FROM audit_log WHERE object = 'user:cli_operator' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["user.add", "user.disable"]
+
+
+def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": database_url}
+    for args, words in (
+        (["--role", "operator"], "--region"),
+        (["--role", "mayor", "--region", "990102"], "--role"),
+        (["--role", "operator", "--region", "123456789"], "123456789"),
+    ):
+        result = run(
+            "user",
+            "add",
+            "someone_new",
+            *args,
+            "--password-stdin",
+            env=env,
+            input="Ferry-boats-at-dawn-7\n",
+        )
+        assert result.exit_code != 0 and words in result.output, result.output

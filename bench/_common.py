@@ -1,0 +1,61 @@
+"""Shared by the benchmarks: the bench database and small statistics helpers."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from gis.db import is_empty, make_engine, prepare_database, session_scope
+from gis.embedded import EmbeddedCluster
+from gis.pii import load_cipher
+from gis.settings import Settings, get_settings
+
+BENCH_DB = "wangge_bench"
+
+
+def bench_settings() -> Settings:
+    """Settings for the bench database: ``wangge_bench`` on the embedded cluster (created,
+    migrated and filled with the full demo city on first use), unless DATABASE_URL is set."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings
+    cluster = EmbeddedCluster(settings.data_dir)
+    cluster.start()
+    cluster.create_database(BENCH_DB)
+    return settings.model_copy(
+        update={
+            "database_url": cluster.url(BENCH_DB),
+            "app_db_password": cluster.app_password(),
+        }
+    )
+
+
+def prepare_bench_database(settings: Settings) -> str:
+    """Migrate, enable the app role, load the demo city if empty; returns the owner URL."""
+    from importers.demo import generate_demo_city
+    from importers.demo_load import load_demo_city
+    from importers.demo_users import ensure_demo_users
+
+    url = prepare_database(settings)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        if is_empty(session):
+            print("loading the demo city into the bench database …", flush=True)
+            started = time.perf_counter()
+            city = generate_demo_city(seed=2026, size="city")
+            report = load_demo_city(session, city, load_cipher(settings))
+            print(f"  {report.summary()} (with generation: {time.perf_counter() - started:.1f} s)")
+        else:
+            ensure_demo_users(session)
+    engine.dispose()
+    return url
+
+
+def median_of(runs: list[float]) -> float:
+    return float(statistics.median(runs))
+
+
+def percentiles(samples_ms: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(samples_ms, 50)), float(np.percentile(samples_ms, 99))
