@@ -58,6 +58,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/locate.py
+	$(BIN)/python bench/auth_overhead.py
 
 db-start: setup
 	$(BIN)/wangge db start

@@ -13,49 +13,21 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import psycopg
+from _common import bench_settings, prepare_bench_database
 from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gis.db import is_empty, make_engine, migrate, session_scope
-from gis.embedded import EmbeddedCluster
+from gis.auth import issue_token
+from gis.db import make_engine, session_scope
 from gis.locate import _LOCATE_SQL, locate_point
-from gis.settings import get_settings
-
-BENCH_DB = "wangge_bench"
-
-
-def database_url() -> str:
-    settings = get_settings()
-    if settings.database_url:
-        return settings.database_url
-    cluster = EmbeddedCluster(settings.data_dir)
-    cluster.start()
-    cluster.create_database(BENCH_DB)
-    url = cluster.url(BENCH_DB)
-    migrate(url)
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        if is_empty(session):
-            from importers.demo import generate_demo_city
-            from importers.demo_load import load_demo_city
-
-            print("loading the demo city into wangge_bench …", flush=True)
-            started = time.perf_counter()
-            report = load_demo_city(session, generate_demo_city(seed=2026, size="city"))
-            print(f"  {report.summary()} (with generation: {time.perf_counter() - started:.1f} s)")
-    engine.dispose()
-    return url
+from gis.settings import Settings
 
 
 def random_points(session: Session, n: int, seed: int) -> np.ndarray:
@@ -137,19 +109,20 @@ def bench_locate(url: str, n: int, runs: int) -> None:
     summarise("gis.locate_point() (SQLAlchemy session)", orm_locate, select1)
 
 
-def bench_reports(url: str, n: int, runs: int) -> None:
+def bench_reports(owner_url: str, settings: Settings, n: int, runs: int) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from gis.settings import Settings
 
-    settings = Settings(database_url=url)
-    engine = make_engine(url)
-    with Session(engine) as session:
+    engine = make_engine(owner_url)
+    with session_scope(engine) as session:
         points = random_points(session, n * runs, seed=99)
+        admin = session.execute(text("SELECT id FROM app_user WHERE username = 'admin'")).scalar()
+        token = issue_token(session, int(admin), settings)
     engine.dispose()
     base, posts = [], []
     with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
         for run in range(runs):
             chunk = points[run * n : (run + 1) * n]
             base.append(timed(lambda lon, lat: client.get("/api/categories"), chunk))
@@ -168,9 +141,9 @@ def bench_reports(url: str, n: int, runs: int) -> None:
                 assert r.status_code == 201, r.text
 
             posts.append(timed(post, chunk))
-    print(f"\nPOST /api/reports in-process over {n} requests, median of {runs} runs")
-    summarise("GET /api/categories (one small query)     [base]", base)
-    summarise("POST /api/reports (locate + insert + event)", posts, base)
+    print(f"\nPOST /api/reports in-process, logged in, over {n} requests, median of {runs} runs")
+    summarise("GET /api/categories (auth + one small query) [base]", base)
+    summarise("POST /api/reports (locate + insert + event + audit)", posts, base)
 
 
 def main() -> None:
@@ -179,10 +152,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    url = database_url()
+    settings = bench_settings()
+    url = prepare_bench_database(settings)
     print(f"machine: {os.cpu_count()} cores; database: {make_url(url).render_as_string()}")
     bench_locate(url, args.points, args.runs)
-    bench_reports(url, args.requests, args.runs)
+    bench_reports(url, settings, args.requests, args.runs)
 
 
 if __name__ == "__main__":

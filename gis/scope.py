@@ -15,6 +15,7 @@ must still refuse.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from gis.locate import Location
 APP_FILTER = True
 _INFO_KEY = "wangge_scope"
 _APPLIED_KEY = "wangge_scope_applied"  # (transaction, scope) wangge.scope was last set for
+_CODE = re.compile(r"[0-9]{6,12}")
 _CASE_LEVEL_COLUMNS = {
     "city": "city_code",
     "district": "district_code",
@@ -58,17 +60,33 @@ class Scope:
         """The value of ``wangge.scope`` for row-level security."""
         return "*" if self.is_everything else str(self.region_code)
 
+    def __post_init__(self) -> None:
+        # The code and id are written into SQL as literals (see case_condition): make sure they
+        # are what the database's constraints say they are — digits, and an integer.
+        if self.region_id is not None:
+            if not (self.region_code and _CODE.fullmatch(self.region_code)):
+                raise ValueError(f"not a region code: {self.region_code!r}")
+            if self.level not in _CASE_LEVEL_COLUMNS:
+                raise ValueError(f"not a region level: {self.level!r}")
+            object.__setattr__(self, "region_id", int(self.region_id))
+
     def region_condition(self, alias: str) -> str:
-        """SQL: region ``alias`` lies in this scope (binds ``:scope_region_id``)."""
+        """SQL: region ``alias`` lies in this scope."""
         if self.is_everything or not APP_FILTER:
             return "true"
-        return f"(CAST(:scope_region_id AS integer) = ANY({alias}.path))"
+        return f"({self.region_id} = ANY({alias}.path))"
 
     def case_condition(self, alias: str) -> str:
-        """SQL: case (or assignment row) ``alias`` lies in this scope (binds ``:scope_code``)."""
+        """SQL: case (or assignment row) ``alias`` lies in this scope.
+
+        The region code is a literal, not a bind parameter: with a parameter, the generic plan
+        of a prepared statement cannot tell a township from the city and reads every case of the
+        township through a bitmap scan; with the literal it walks the per-level index and stops
+        after a page.
+        """
         if self.is_everything or not APP_FILTER:
             return "true"
-        return f"({alias}.{_CASE_LEVEL_COLUMNS[str(self.level)]} = :scope_code)"
+        return f"({alias}.{_CASE_LEVEL_COLUMNS[str(self.level)]} = '{self.region_code}')"
 
     def act_condition(self, alias: str) -> str:
         """SQL: the caller may act (report) at assignment ``alias`` (binds ``:scope_grids``)."""
