@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from gis import auth
+from gis import audit, auth
 from gis.errors import Forbidden, NotAuthenticated
 from gis.permissions import ROLE_NAMES
 from gis.pii import PiiCipher
@@ -104,3 +104,24 @@ Locator = Annotated[auth.Principal, Depends(require("locate"))]
 CategoryReader = Annotated[auth.Principal, Depends(require("category:read"))]
 CaseReader = Annotated[auth.Principal, Depends(require("case:read"))]
 Reporter = Annotated[auth.Principal, Depends(require("case:report"))]
+
+
+def audit_caller(
+    session: Session,
+    request: Request,
+    caller: auth.Principal,
+    action: str,
+    object: str,
+    detail: dict | None = None,
+) -> None:
+    """Record a successful act of the caller (in the request's transaction)."""
+    audit.record(
+        session,
+        action,
+        success=True,
+        user_id=caller.user_id,
+        username=caller.username,
+        object=object,
+        source_ip=client_ip(request),
+        detail=detail,
+    )

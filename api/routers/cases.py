@@ -8,10 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from geojson_pydantic import FeatureCollection
 
-from api.deps import CaseReader, CategoryReader, CipherDep, Reporter, SessionDep, client_ip
+from api.deps import (
+    CaseReader,
+    CategoryReader,
+    CipherDep,
+    Reporter,
+    SessionDep,
+    audit_caller,
+)
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from api.schemas import CASE_CODE_PATTERN, CaseOut, CategoryOut, PartyOut, ReportCreate
-from gis import audit, cases
+from gis import cases
 from gis.cases import SHANGHAI
 from gis.errors import Forbidden
 from gis.pii import validate_phone
@@ -34,15 +41,13 @@ def submit_report(
 ) -> CaseOut:
     """Submit a report: it is located, assigned and stored as a case with its own code."""
     case = cases.create_report(session, caller.scope, report.to_domain(caller.username), cipher)
-    audit.record(
+    audit_caller(
         session,
+        request,
+        caller,
         "case.create",
-        success=True,
-        user_id=caller.user_id,
-        username=caller.username,
-        object=f"case:{case.code}",
-        source_ip=client_ip(request),
-        detail={"parties": len(report.parties)},
+        f"case:{case.code}",
+        {"parties": len(report.parties)},
     )
     session.commit()
     return CaseOut.of(case)
@@ -72,15 +77,7 @@ def list_cases(
         phone_index = cipher.phone_index(validate_phone(party_phone, field="party_phone"))
     body = cases.cases_geojson(session, caller.scope, parse_bbox(bbox), since, limit, phone_index)
     if phone_index is not None:
-        audit.record(
-            session,
-            "pii.lookup",
-            success=True,
-            user_id=caller.user_id,
-            username=caller.username,
-            object="case_party:phone",
-            source_ip=client_ip(request),
-        )
+        audit_caller(session, request, caller, "pii.lookup", "case_party:phone")
         session.commit()
     return geojson_response(body)
 
@@ -105,15 +102,8 @@ def get_case_parties(
         raise _PII_FORBIDDEN
     parties = cases.case_parties(session, caller.scope, code, cipher, unmask=unmask)
     if unmask:
-        audit.record(
-            session,
-            "pii.view",
-            success=True,
-            user_id=caller.user_id,
-            username=caller.username,
-            object=f"case:{code}",
-            source_ip=client_ip(request),
-            detail={"parties": len(parties)},
+        audit_caller(
+            session, request, caller, "pii.view", f"case:{code}", {"parties": len(parties)}
         )
         session.commit()
     return [PartyOut.model_validate(p, from_attributes=True) for p in parties]
