@@ -64,7 +64,6 @@ def bearer_token(request: Request) -> str | None:
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
-LangDep = Annotated[str, Depends(request_lang)]
 
 
 def current_principal(

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.embedded import APP_ROLE, EmbeddedCluster
@@ -192,15 +191,6 @@ def migrate(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(url), revision)
-
-
-def migrate_connection(conn: Connection, revision: str = "head") -> None:
-    """Apply migrations on an existing connection (inside the caller's transaction)."""
-    from alembic import command
-
-    cfg = _alembic_config(str(conn.engine.url.render_as_string(hide_password=False)))
-    cfg.attributes["connection"] = conn
-    command.upgrade(cfg, revision)
 
 
 def is_empty(session: Session) -> bool:

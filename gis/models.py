@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import ENUM, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, ENUM, INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from geoalchemy2 import Geometry, WKBElement
@@ -105,6 +106,8 @@ class Region(Base):
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=False)
     )
+    #: ids of the ancestors, top down, itself last (kept by a trigger): jurisdiction tests
+    path: Mapped[list[int]] = mapped_column(ARRAY(Integer))
 
     parent: Mapped[Region | None] = relationship(remote_side=[id])
 
@@ -229,3 +232,68 @@ class CaseEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class AppUser(Base):
+    """A login.  Non-admins belong to a region; grid workers may be linked to a worker."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(ENUM(name="user_role", create_type=False))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("worker.id"))
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuthSession(Base):
+    """A bearer session; only the token's SHA-256 is stored."""
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(BYTEA, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    source_ip: Mapped[str | None] = mapped_column(INET)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit trail."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str | None] = mapped_column(Text)
+    success: Mapped[bool] = mapped_column(Boolean)
+    source_ip: Mapped[str | None] = mapped_column(INET)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class CaseParty(Base):
+    """A resident party to a case; personal data as AES-GCM ciphertext (see gis.pii)."""
+
+    __tablename__ = "case_party"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    name_enc: Mapped[bytes | None] = mapped_column(BYTEA)
+    phone_enc: Mapped[bytes | None] = mapped_column(BYTEA)
+    id_card_enc: Mapped[bytes | None] = mapped_column(BYTEA)
+    phone_index: Mapped[bytes | None] = mapped_column(BYTEA)  # HMAC blind index
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -86,3 +86,20 @@ def test_case_events_are_append_only(db: Session) -> None:
         db.execute(text("UPDATE case_event SET note = 'x' WHERE id = :id"), {"id": event_id})
     with pytest.raises(Exception, match="append-only"), db.begin_nested():
         db.execute(text("DELETE FROM case_event WHERE id = :id"), {"id": event_id})
+
+
+def test_models_mirror_the_migrated_schema(db: Session) -> None:
+    """Every column the ORM classes declare exists in the database the migrations build."""
+    from gis.models import Base
+
+    columns = set(
+        db.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public'"
+            )
+        ).tuples()
+    )
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            assert (table.name, column.name) in columns, f"{table.name}.{column.name}"
