@@ -92,14 +92,13 @@ def test_models_mirror_the_migrated_schema(db: Session) -> None:
     """Every column the ORM classes declare exists in the database the migrations build."""
     from gis.models import Base
 
-    columns = set(
-        db.execute(
-            text(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public'"
-            )
-        ).tuples()
-    )
+    rows = db.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        )
+    ).all()
+    columns = {(r[0], r[1]) for r in rows}
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
             assert (table.name, column.name) in columns, f"{table.name}.{column.name}"
