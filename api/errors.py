@@ -22,6 +22,8 @@ FIELD_NAMES = {
     "description": ("描述", "description"),
     "severity": ("严重程度", "severity"),
     "reported_at": ("上报时间", "reported_at"),
+    "location": ("位置", "location"),
+    "datum": ("坐标系", "datum"),
     "accuracy_m": ("定位精度", "accuracy"),
     "bbox": ("范围", "bbox"),
     "since": ("起始时间", "since"),
@@ -67,6 +69,11 @@ MESSAGES = {
         "must not contain control characters (such as NUL)",
     ),
     "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
+    "lat_range": ("必须在 -90 到 90 之间", "must be between -90 and 90"),
+    "lat_swapped": (
+        "超出 -90 到 90 的范围：是否把经度和纬度填反了？（({lat}, {lon}) 看起来才对）",
+        "is beyond ±90: did you swap longitude and latitude? ({lat}, {lon}) looks right",
+    ),
     "party_empty": (
         "至少需要姓名、电话或身份证号之一",
         "needs a name, a phone or an ID-card number",
@@ -81,7 +88,8 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _describe(error: dict[str, Any], lang: str) -> dict[str, Any]:
+def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One pydantic error as ``{field, type, message}`` in the caller's language."""
     field = _field(tuple(error.get("loc", ())))
     ctx = {
         k: int(v) if isinstance(v, float) and v.is_integer() else v
@@ -111,7 +119,7 @@ def _describe(error: dict[str, Any], lang: str) -> dict[str, Any]:
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     lang = request_lang(request)
-    errors = [_describe(e, lang) for e in exc.errors()]
+    errors = [describe_error(e, lang) for e in exc.errors()]
     joiner = "; " if lang == "en" else "；"
     return JSONResponse(
         status_code=422,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -12,12 +13,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from gis.cases import CaseView, CategoryView, NewReport
 from gis.errors import InvalidInput
+from gis.intake import BatchStatus
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, Severity
 from gis.parties import NewParty
@@ -108,6 +112,41 @@ class PartyOut(BaseModel):
     masked: bool = Field(description="true unless asked for with unmask=true and pii:read")
 
 
+class LocationIn(BaseModel):
+    """Where the report is, as the device gave it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: Lon
+    # ±180 here, ±90 below: a latitude of 113.9 is most likely a swapped pair, and says so
+    lat: Annotated[
+        float,
+        Field(
+            ge=-180,
+            le=180,
+            allow_inf_nan=False,
+            description="纬度 latitude, WGS 84 degrees",
+            examples=[22.98],
+        ),
+    ]
+    datum: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = Field(
+        description="GPS/天地图: wgs84 or cgcs2000; 高德/腾讯: gcj02; 百度: bd09"
+    )
+    accuracy_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="metres; worse than 200 m is accepted but flagged"
+    )
+
+    @field_validator("lat")
+    @classmethod
+    def _latitude(cls, lat: float, info: ValidationInfo) -> float:
+        if -90 <= lat <= 90:
+            return lat
+        lon = info.data.get("lon")
+        if lon is not None and -90 <= lon <= 90:
+            raise PydanticCustomError("lat_swapped", "is beyond ±90", {"lat": lat, "lon": lon})
+        raise PydanticCustomError("lat_range", "must be between -90 and 90")
+
+
 class ReportCreate(BaseModel):
     """A report from a grid worker or a center desk."""
 
@@ -116,13 +155,9 @@ class ReportCreate(BaseModel):
     kind: CaseKind = Field(description="dispute 矛盾纠纷 | hazard 安全隐患")
     category: CategoryCode
     description: Description
-    lon: Lon
-    lat: Lat
+    location: LocationIn
+    reported_at: AwareDatetime = Field(description="device time, ISO 8601 with offset")
     severity: Severity | None = Field(default=None, description="default: the category's")
-    reported_at: AwareDatetime | None = Field(
-        default=None, description="device time, ISO 8601 with offset; default: now"
-    )
-    accuracy_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     parties: list[PartyIn] = Field(default_factory=list, max_length=20)
 
     def to_domain(self, reporter: str) -> NewReport:
@@ -130,14 +165,31 @@ class ReportCreate(BaseModel):
             kind=self.kind,
             category=self.category,
             description=self.description,
-            lon=self.lon,
-            lat=self.lat,
+            lon=self.location.lon,
+            lat=self.location.lat,
+            datum=self.location.datum,
             severity=self.severity,
             reported_at=self.reported_at,
-            accuracy_m=self.accuracy_m,
+            accuracy_m=self.location.accuracy_m,
             reporter=reporter,
             parties=tuple(p.to_domain() for p in self.parties),
         )
+
+    def content(self) -> bytes:
+        """Canonical content, for telling a replay from a different report under one key."""
+        return self.model_dump_json(exclude={"idempotency_key"}).encode()
+
+
+class BatchReportIn(ReportCreate):
+    """A report kept on a device while offline, with the key it was given there."""
+
+    idempotency_key: UUID
+
+
+class ReceivedOut(BaseModel):
+    lon: float
+    lat: float
+    datum: str
 
 
 class RegionOut(BaseModel):
@@ -204,6 +256,10 @@ class CaseOut(BaseModel):
     received_at: datetime
     grid_code: str | None
     location: LocationOut
+    received: ReceivedOut = Field(description="the point as the device sent it")
+    deadline: datetime | None
+    tracking_url: str = Field(description="public page for the resident (no personal data)")
+    flags: dict[str, Any] = Field(description="e.g. low_accuracy: worse than 200 m")
     parties: list[PartyOut] = Field(description="masked: 李*明, 138****5678, 4419**********123X")
 
     @classmethod
@@ -223,6 +279,10 @@ class CaseOut(BaseModel):
             received_at=case.received_at,
             grid_code=case.location.grid.code if case.location.grid else None,
             location=LocationOut.of(case.location),
+            received=ReceivedOut(lon=case.received_lon, lat=case.received_lat, datum=case.datum),
+            deadline=case.deadline,
+            tracking_url=f"/t/{case.public_token}",
+            flags=case.flags or {},
             parties=[PartyOut.model_validate(p, from_attributes=True) for p in case.parties],
         )
 
@@ -260,6 +320,29 @@ class MeOut(BaseModel):
     region_code: str | None
     region_name: str | None
     permissions: list[str]
+
+
+class BatchIn(BaseModel):
+    """Up to 500 reports from a device that was offline; each is checked on its own."""
+
+    reports: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    status: BatchStatus
+    http_status: int
+    case: CaseOut | None = None
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BatchOut(BaseModel):
+    created: int
+    replayed: int
+    conflict: int
+    rejected: int
+    results: list[BatchItemOut]
 
 
 class HealthOut(BaseModel):

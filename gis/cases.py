@@ -9,19 +9,23 @@ the caller (the request) commits.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.datum import to_wgs84
 from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import CHAIN_COLUMNS, CHAIN_JOINS, Location, location_from_row
 from gis.models import CaseKind, Severity
 from gis.parties import NewParty, PartyView, parties_of, store_parties
 from gis.pii import PiiCipher
+from gis.plausibility import check_location, flags_for
 from gis.scope import Scope
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -31,18 +35,29 @@ KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患",
 
 @dataclass(frozen=True, slots=True)
 class NewReport:
-    """A report as submitted.  ``lon``/``lat`` are WGS 84 degrees."""
+    """A report as submitted.  ``lon``/``lat`` are degrees in ``datum`` (converted to WGS 84
+    before locating; the point as received is kept too)."""
 
     kind: CaseKind
     category: str
     description: str
     lon: float
     lat: float
+    datum: str = "wgs84"
     severity: Severity | None = None
     reported_at: datetime | None = None
     accuracy_m: float | None = None
     reporter: str | None = None
     parties: tuple[NewParty, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who submitted a report and under which idempotency key and content fingerprint."""
+
+    reporter_id: int | None = None
+    idempotency_key: UUID | None = None
+    fingerprint: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,11 @@ class CaseView:
     received_at: datetime
     location: Location
     parties: tuple[PartyView, ...] = ()
+    received_lon: float = 0.0
+    received_lat: float = 0.0
+    deadline: datetime | None = None
+    public_token: str = ""
+    flags: dict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +127,16 @@ _INSERT_CASE = """
     INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
                        received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                        grid_code, village_code, township_code, district_code, city_code,
-                       center_id, assign_method, assign_distance_m, status)
-    SELECT wangge_case_code(now()), CAST(:kind AS case_kind), :category,
-           CAST(:severity AS case_severity), :description, 'wgs84', :lon, :lat, p.pt,
-           :accuracy_m, coalesce(:reported_at, now()), now(), a.grid_id, a.grid_code,
-           a.village_code, a.township_code, a.district_code, a.city_code, a.center_id,
-           a.method, a.distance_m, 'registered'
+                       center_id, assign_method, assign_distance_m, status, reporter_id,
+                       idempotency_key, request_fingerprint, flags, deadline)
+    SELECT wangge_case_code(now()), CAST(:kind AS case_kind), CAST(:category AS varchar),
+           CAST(:severity AS case_severity), :description, :datum, :received_lon,
+           :received_lat, p.pt, :accuracy_m, coalesce(:reported_at, now()), now(), a.grid_id,
+           a.grid_code, a.village_code, a.township_code, a.district_code, a.city_code,
+           a.center_id, a.method, a.distance_m, 'registered', :reporter_id, :idempotency_key,
+           :fingerprint, CAST(:flags AS jsonb),
+           now() + make_interval(hours => (SELECT deadline_hours FROM category
+                                           WHERE code = CAST(:category AS varchar)))
     FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt) p
     CROSS JOIN LATERAL wangge_assign(p.pt) a
     WHERE {may_act}
@@ -128,7 +152,8 @@ _INSERT_EVENT = text("""
 _CASE_BY_CODE = f"""
     SELECT c.id, c.code, c.kind::text AS kind, c.category, cat.name_zh AS category_name,
            c.severity::text AS severity, c.status, c.description, ST_X(c.geom) AS lon,
-           ST_Y(c.geom) AS lat, c.datum, c.reported_at, c.received_at,
+           ST_Y(c.geom) AS lat, c.datum, c.reported_at, c.received_at, c.received_lon,
+           c.received_lat, c.deadline, c.public_token, c.flags,
            {CHAIN_COLUMNS}
     FROM (SELECT *, assign_method AS method, assign_distance_m AS distance_m
           FROM cases WHERE code = :code) a
@@ -139,19 +164,36 @@ _CASE_BY_CODE = f"""
 """
 
 
-def create_report(session: Session, scope: Scope, report: NewReport, cipher: PiiCipher) -> CaseView:
-    """Accept a report: store it as a case with its code and assignment chain, its parties
-    (encrypted) and its first event.  Refused (403) where the caller may not act."""
+def create_report(
+    session: Session,
+    scope: Scope,
+    report: NewReport,
+    cipher: PiiCipher,
+    provenance: Provenance | None = None,
+) -> CaseView:
+    """Accept a report: convert its point to WGS 84, check it is plausible, store it as a case
+    with its code, assignment chain, deadline and flags, its parties (encrypted) and its first
+    event.  Refused (403) where the caller may not act."""
     default_severity = _check_category(session, report.kind, report.category)
+    lon, lat = (float(v) for v in to_wgs84(report.lon, report.lat, report.datum))
+    check_location(session, lon, lat)
+    provenance = provenance or Provenance()
     params = scope.params() | {
         "kind": report.kind.value,
         "category": report.category,
         "severity": (report.severity.value if report.severity else default_severity),
         "description": report.description,
-        "lon": report.lon,
-        "lat": report.lat,
+        "datum": report.datum,
+        "received_lon": report.lon,
+        "received_lat": report.lat,
+        "lon": lon,
+        "lat": lat,
         "accuracy_m": report.accuracy_m,
         "reported_at": report.reported_at,
+        "reporter_id": provenance.reporter_id,
+        "idempotency_key": provenance.idempotency_key,
+        "fingerprint": provenance.fingerprint,
+        "flags": json.dumps(flags_for(report.accuracy_m)),
     }
     sql = _INSERT_CASE.format(may_act=scope.act_condition("a"))
     row = session.execute(text(sql), params).one_or_none()
@@ -205,6 +247,11 @@ def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> Ca
         received_at=r["received_at"].astimezone(SHANGHAI),
         location=location_from_row(r),
         parties=tuple(parties_of(session, r["id"], cipher)),
+        received_lon=r["received_lon"],
+        received_lat=r["received_lat"],
+        deadline=r["deadline"].astimezone(SHANGHAI) if r["deadline"] else None,
+        public_token=r["public_token"],
+        flags=r["flags"],
     )
 
 
@@ -280,3 +327,63 @@ def heat_bins(
         scope.params() | {"cell": cell_deg, "since": since},
     ).all()
     return [(round(lat, 6), round(lon, 6), int(n)) for lat, lon, n in rows]
+
+
+STATUS_NAMES = {
+    "registered": "已登记",
+    "accepted": "已受理",
+    "dispatched": "已派单",
+    "in_progress": "办理中",
+    "resolved": "已办结",
+    "verified": "已回访",
+    "closed": "已结案",
+    "returned": "已退回",
+    "transferred": "已转办",
+    "escalated": "已上报上级",
+    "suspended": "已挂起",
+    "reopened": "重新办理",
+}
+ACTION_NAMES = {"register": "登记受理", "history": "处理进展"}
+
+
+@dataclass(frozen=True, slots=True)
+class PublicCase:
+    """What anyone holding the tracking link may see: no personal data, no exact location."""
+
+    code: str
+    category_name: str
+    kind: str
+    status: str
+    received_at: datetime
+    deadline: datetime | None
+    place: str
+    steps: list[tuple[datetime, str, str]]  # (time, action, status after)
+
+
+def public_case(session: Session, token: str) -> PublicCase:
+    """The case behind a public tracking token (NotFound for any other token)."""
+    row = (
+        session.execute(text("SELECT * FROM wangge_public_case(:token)"), {"token": token})
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise NotFound("没有找到该案件，请核对二维码或链接。", "No such case; check the link.")
+    steps = [
+        (
+            datetime.fromisoformat(e["at"]).astimezone(SHANGHAI),
+            ACTION_NAMES.get(e["action"], e["action"]),
+            STATUS_NAMES.get(e["to"] or "", ""),
+        )
+        for e in row["events"]
+    ]
+    return PublicCase(
+        code=row["code"],
+        category_name=row["category_name"],
+        kind=str(row["kind"]),
+        status=STATUS_NAMES.get(row["status"], row["status"]),
+        received_at=row["received_at"].astimezone(SHANGHAI),
+        deadline=row["deadline"].astimezone(SHANGHAI) if row["deadline"] else None,
+        place=row["place"],
+        steps=steps,
+    )

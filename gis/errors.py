@@ -26,6 +26,13 @@ class WanggeError(Exception):
         return self.message_en if lang == "en" else self.message
 
 
+class BadRequest(WanggeError):
+    """A request the server cannot take as it is (e.g. a missing Idempotency-Key)."""
+
+    status = 400
+    code = "bad_request"
+
+
 class InvalidInput(WanggeError):
     status = 422
     code = "invalid_input"

@@ -121,6 +121,11 @@ class PiiCipher:
     def phone_index(self, phone: str) -> bytes:
         return hmac.new(self._index_key, normalize_phone(phone).encode(), hashlib.sha256).digest()
 
+    def fingerprint(self, data: bytes) -> bytes:
+        """A keyed hash of submitted content: compares reports without storing what they say
+        (plain SHA-256 of a payload with a phone number in it could be brute-forced)."""
+        return hmac.new(self._index_key, b"fingerprint:" + data, hashlib.sha256).digest()
+
 
 def load_cipher(settings: Settings) -> PiiCipher:
     """The cipher: ``WANGGE_PII_KEY``, else ``<data_dir>/pii.key`` (created on first use)."""

@@ -76,6 +76,9 @@ FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
       FROM demo_case ORDER BY received_at) s
 CROSS JOIN LATERAL wangge_assign(s.pt) a;
 
+UPDATE cases c SET deadline = c.received_at + make_interval(hours => k.deadline_hours)
+FROM category k WHERE k.code = c.category;
+
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
 SELECT id, received_at, 'demo', 'register', NULL, 'registered', '示例数据：网格员上报'
 FROM cases;

@@ -40,3 +40,39 @@ def login_page(next_url: str = "/", title: str = "网格 wangge") -> str:
 </body>
 </html>
 """
+
+
+def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
+    """The public case page a resident opens from the QR code: status and steps only."""
+    kind = "矛盾纠纷" if case.kind == "dispute" else "安全隐患"
+    steps = "".join(
+        f"<li><time>{at:%Y-%m-%d %H:%M}</time> {escape(action)}"
+        f"{'：' + escape(status) if status else ''}</li>"
+        for at, action, status in case.steps
+    )
+    deadline = f"<p>办理时限：{case.deadline:%Y-%m-%d %H:%M}</p>" if case.deadline else ""
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>案件进度 · {escape(case.code)}</title>
+<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
+<link rel="stylesheet" href="{asset_url("wangge.css")}">
+</head>
+<body class="wg-track">
+<main>
+  <h1>案件进度查询</h1>
+  <p class="wg-code">案件编号 <b>{escape(case.code)}</b></p>
+  <p>{escape(kind)} · {escape(case.category_name)} · {escape(case.place)}</p>
+  <p class="wg-status">当前状态：<b>{escape(case.status)}</b></p>
+  <p>登记时间：{case.received_at:%Y-%m-%d %H:%M}</p>
+  {deadline}
+  <h2>办理过程</h2>
+  <ol class="wg-steps">{steps}</ol>
+  <p class="wg-note">本页不显示个人信息和具体位置。如有疑问请联系所属综治中心。</p>
+</main>
+</body>
+</html>
+"""

@@ -190,6 +190,32 @@ def login_as(tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
     return lambda username: {"Authorization": f"Bearer {tokens[username]}"}
 
 
+def report_body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -> dict:
+    """A valid report at (lon, lat) in ``datum``; ``extra`` overrides top-level fields."""
+    body: dict = {
+        "kind": "dispute",
+        "category": "neighbour",
+        "description": "楼上楼下因噪音发生争执",
+        "location": {"lon": lon, "lat": lat, "datum": datum},
+        "reported_at": "2026-11-20T09:30:00+08:00",
+    }
+    body.update(extra)
+    return body
+
+
+class WanggeClient(TestClient):
+    """A test client that gives every report a fresh Idempotency-Key unless the test sets one
+    (the idempotency tests do)."""
+
+    def request(self, method, url, **kwargs):  # type: ignore[no-untyped-def, override]
+        if method.upper() == "POST" and str(url).rstrip("/").endswith("/api/reports"):
+            headers = dict(kwargs.get("headers") or {})
+            if not any(k.lower() == "idempotency-key" for k in headers):
+                headers["Idempotency-Key"] = str(uuid.uuid4())
+            kwargs["headers"] = headers
+        return super().request(method, url, **kwargs)
+
+
 @pytest.fixture
 def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
     """The app on the test database, sharing the test's rolled-back app-role session."""
@@ -202,7 +228,7 @@ def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
             app_db.rollback()  # like closing a request's session: back to the last savepoint
 
     app.dependency_overrides[get_session] = shared_session
-    with TestClient(app) as client:
+    with WanggeClient(app) as client:
         yield client
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from geojson_pydantic import FeatureCollection
+from pydantic import ValidationError
 
 from api.deps import (
     CaseReader,
@@ -15,12 +17,24 @@ from api.deps import (
     Reporter,
     SessionDep,
     audit_caller,
+    request_lang,
 )
+from api.errors import describe_error
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
-from api.schemas import CASE_CODE_PATTERN, CaseOut, CategoryOut, PartyOut, ReportCreate
-from gis import cases
+from api.schemas import (
+    CASE_CODE_PATTERN,
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    BatchReportIn,
+    CaseOut,
+    CategoryOut,
+    PartyOut,
+    ReportCreate,
+)
+from gis import cases, intake
 from gis.cases import SHANGHAI
-from gis.errors import Forbidden
+from gis.errors import BadRequest, Forbidden, InvalidInput
 from gis.pii import validate_phone
 
 router = APIRouter(prefix="/api", tags=["cases 案件"])
@@ -31,26 +45,129 @@ _PII_FORBIDDEN = Forbidden(
 )
 
 
-@router.post("/reports", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/reports",
+    response_model=CaseOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "a replay: the case this key already created"}},
+)
 def submit_report(
     report: ReportCreate,
     session: SessionDep,
     caller: Reporter,
     cipher: CipherDep,
     request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="a UUID the device made for this report"),
+    ] = None,
 ) -> CaseOut:
-    """Submit a report: it is located, assigned and stored as a case with its own code."""
-    case = cases.create_report(session, caller.scope, report.to_domain(caller.username), cipher)
-    audit_caller(
+    """Submit a report: it is located, assigned and stored as a case with its own code.
+
+    The same ``Idempotency-Key`` with the same content returns the original case (200)."""
+    key = _parse_key(idempotency_key)
+    done = intake.submit_report(
         session,
-        request,
-        caller,
-        "case.create",
-        f"case:{case.code}",
-        {"parties": len(report.parties)},
+        caller.scope,
+        caller.user_id,
+        key,
+        report.to_domain(caller.username),
+        report.content(),
+        cipher,
     )
+    if done.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        audit_caller(
+            session,
+            request,
+            caller,
+            "case.create",
+            f"case:{done.case.code}",
+            {"parties": len(report.parties)},
+        )
     session.commit()
-    return CaseOut.of(case)
+    return CaseOut.of(done.case)
+
+
+@router.post("/reports/batch", response_model=BatchOut)
+def submit_batch(
+    body: BatchIn, session: SessionDep, caller: Reporter, cipher: CipherDep, request: Request
+) -> BatchOut:
+    """Reports kept on a device while offline (≤ 500): each created, replayed, in conflict or
+    rejected on its own; one bad item never fails the rest."""
+    lang = request_lang(request)
+    items = [_batch_item(i, raw, caller.username, lang) for i, raw in enumerate(body.reports)]
+    results = intake.submit_batch(session, caller.scope, caller.user_id, items, cipher)
+    created = [r for r in results if r.status == "created" and r.case]
+    for r in created:
+        audit_caller(
+            session,
+            request,
+            caller,
+            "case.create",
+            f"case:{r.case.code}",  # type: ignore[union-attr]
+            {"batch": True},
+        )
+    session.commit()
+    out = [_batch_result(r, items[r.index], lang) for r in results]
+    counts = {
+        s: sum(r.status == s for r in results)
+        for s in ("created", "replayed", "conflict", "rejected")
+    }
+    return BatchOut(**counts, results=out)
+
+
+def _parse_key(value: str | None) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError as e:
+        raise BadRequest(
+            "缺少或无效的 Idempotency-Key 请求头：每份上报须带一个设备生成的 UUID，"
+            "重试时保持不变。",
+            "Missing or invalid Idempotency-Key header: send a UUID made on the device for "
+            "each report, the same one on every retry.",
+        ) from e
+
+
+def _batch_item(index: int, raw: dict, reporter: str, lang: str) -> intake.BatchItem:
+    try:
+        item = BatchReportIn.model_validate(raw)
+    except ValidationError as e:
+        errors = [describe_error(dict(err), lang) for err in e.errors()]
+        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+        return intake.BatchItem(
+            index,
+            None,
+            None,
+            error=InvalidInput(
+                "；".join(x["message"] for x in errors),
+                "; ".join(x["message"] for x in errors),
+                errors=errors,
+                raw_key=key,
+            ),
+        )
+    return intake.BatchItem(index, item.idempotency_key, item.to_domain(reporter), item.content())
+
+
+def _batch_result(r: intake.BatchResult, item: intake.BatchItem, lang: str) -> BatchItemOut:
+    if r.error is None:
+        return BatchItemOut(
+            index=r.index,
+            status=r.status,
+            http_status=r.http_status,
+            case=CaseOut.of(r.case) if r.case else None,
+        )
+    errors = r.error.extra.get("errors")
+    return BatchItemOut(
+        index=r.index,
+        status=r.status,
+        http_status=r.http_status,
+        detail=r.error.localized(lang),
+        errors=errors,
+    )
 
 
 @router.get("/cases", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)

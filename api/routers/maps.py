@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from api.deps import MapViewer, SessionDep, SettingsDep
 from gis import boundaries, cases
 from gis.scope import Scope
 from maps.city import BaseMap, build_city_map
-from maps.pages import login_page
+from maps.pages import login_page, tracking_page
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -29,6 +31,15 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
         user=f"{caller.display_name or caller.username}（{caller.role_name}）",
     )
     return HTMLResponse(m.get_root().render())
+
+
+@router.get("/t/{token}", response_class=HTMLResponse)
+def tracking(
+    token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="public tracking token")],
+    session: SessionDep,
+) -> HTMLResponse:
+    """The public case-tracking page (anonymous): status and steps, no personal data."""
+    return HTMLResponse(tracking_page(cases.public_case(session, token)))
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

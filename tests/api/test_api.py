@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session
 from importers.demo import DemoCity
+from tests.conftest import report_body
 
 
 @pytest.fixture
@@ -24,15 +25,7 @@ def inside(demo_city: DemoCity) -> tuple[float, float]:
 
 
 def report(lon: float, lat: float, **extra: object) -> dict:
-    body = {
-        "kind": "dispute",
-        "category": "neighbour",
-        "description": "楼上楼下因噪音发生争执",
-        "lon": lon,
-        "lat": lat,
-    }
-    body.update(extra)
-    return body
+    return report_body(lon, lat, **extra)
 
 
 # -- locate --------------------------------------------------------------------------------------
@@ -112,40 +105,61 @@ def test_report_is_stored_with_code_and_chain(
 
 
 def test_report_keeps_device_time_and_severity(client: TestClient, inside: tuple) -> None:
-    r = client.post(
-        "/api/reports",
-        json=report(
-            *inside,
-            kind="hazard",
-            category="fire",
-            severity="critical",
-            reported_at="2026-11-20T08:15:00+08:00",
-            accuracy_m=12.5,
-        ),
+    body = report(
+        *inside,
+        kind="hazard",
+        category="fire",
+        severity="critical",
+        reported_at="2026-11-20T08:15:00+08:00",
     )
+    body["location"]["accuracy_m"] = 12.5
+    r = client.post("/api/reports", json=body)
     assert r.status_code == 201, r.text
-    body = r.json()
-    assert body["severity"] == "critical" and body["kind"] == "hazard"
-    assert body["reported_at"].startswith("2026-11-20T08:15:00")
+    out = r.json()
+    assert out["severity"] == "critical" and out["kind"] == "hazard"
+    assert out["reported_at"].startswith("2026-11-20T08:15:00")
+    assert out["flags"] == {} and out["deadline"] and out["tracking_url"].startswith("/t/")
 
 
-def test_report_outside_the_city_is_kept_unassigned(client: TestClient) -> None:
-    r = client.post("/api/reports", json=report(100.0, 40.0))
-    assert r.status_code == 201
+def test_report_near_but_outside_the_city_is_kept_unassigned(
+    client: TestClient, demo_city: DemoCity
+) -> None:
+    _, south, east, north = demo_city.regions[0].geom.bounds
+    r = client.post("/api/reports", json=report(east + 0.05, (south + north) / 2))  # ~5 km out
+    assert r.status_code == 201, r.text
     assert r.json()["location"]["method"] == "unassigned"
+
+
+@pytest.mark.parametrize(
+    ("location", "field", "words"),
+    [
+        ({"lon": 200, "lat": 23, "datum": "wgs84"}, "location.lon", "180"),
+        ({"lon": 113.9, "lat": 95, "datum": "wgs84"}, "location.lat", "90"),
+        ({"lon": None, "lat": 23, "datum": "wgs84"}, "location.lon", "数字"),
+        ({"lon": 113.9, "lat": 23}, "location.datum", "缺少"),
+        ({"lon": 113.9, "lat": 23, "datum": "mars"}, "location.datum", "gcj02"),
+        ({"lon": 113.9, "lat": 23, "datum": "wgs84", "accuracy_m": -1}, "location.accuracy_m", "0"),
+    ],
+)
+def test_report_rejects_bad_locations(
+    client: TestClient, inside: tuple, location: dict, field: str, words: str
+) -> None:
+    r = client.post("/api/reports", json=report(*inside, location=location))
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert field in [e["field"] for e in body["errors"]]
+    assert words in body["detail"]
 
 
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"lon": 200}, "lon", "180"),
-        ({"lat": 95}, "lat", "90"),
-        ({"lon": None}, "lon", "数字"),
         ({"kind": "complaint"}, "kind", "dispute"),
         ({"description": "   "}, "description", "不能为空"),
         ({"category": "no_such"}, "category", "neighbour"),
         ({"category": "fire"}, "category", "安全隐患"),
         ({"reported_at": "yesterday"}, "reported_at", "ISO 8601"),
+        ({"reported_at": "2026-11-20T09:30:00"}, "reported_at", "reported_at"),
         ({"colour": "red"}, "colour", ""),
     ],
 )
@@ -161,14 +175,22 @@ def test_report_rejects_bad_input(
     assert words in body["detail"]
 
 
+def test_report_without_reported_at_is_422(client: TestClient, inside: tuple) -> None:
+    body = report(*inside)
+    del body["reported_at"]
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reported_at"
+
+
 def test_report_rejects_nan_in_raw_json(client: TestClient, inside: tuple) -> None:
     raw = (
         '{"kind": "dispute", "category": "neighbour", "description": "x", '
-        f'"lon": NaN, "lat": {inside[1]}}}'
+        '"reported_at": "2026-11-20T09:30:00+08:00", '
+        f'"location": {{"lon": NaN, "lat": {inside[1]}, "datum": "wgs84"}}}}'
     )
     r = client.post("/api/reports", content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "lon"
+    assert r.json()["errors"][0]["field"] == "location.lon"
     assert "NaN" in r.json()["detail"]
 
 
@@ -257,7 +279,8 @@ def test_cases_by_bbox_and_since(client: TestClient, demo_city: DemoCity, inside
     recent = client.get("/api/cases", params={"since": created["received_at"]}).json()
     assert [f["id"] for f in recent["features"]] == [created["code"]]
     everything = client.get("/api/cases", params={"limit": 50000}).json()
-    assert len(everything["features"]) == len(demo_city.cases) + 1
+    codes = {f["id"] for f in everything["features"]}
+    assert created["code"] in codes and len(codes) >= len(demo_city.cases) + 1
     assert client.get("/api/cases", params={"since": "soon"}).status_code == 422
 
 

@@ -181,8 +181,8 @@ def _report_with_parties(client: TestClient, headers: dict, lon: float, lat: flo
             "kind": "dispute",
             "category": "neighbour",
             "description": "两户因漏水发生纠纷",
-            "lon": lon,
-            "lat": lat,
+            "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+            "reported_at": "2026-11-20T09:30:00+08:00",
             "parties": PARTIES,
         },
     )
@@ -212,8 +212,8 @@ def test_bad_party_data_is_422(client: TestClient, point_a: tuple) -> None:
         "kind": "dispute",
         "category": "neighbour",
         "description": "x",
-        "lon": point_a[0],
-        "lat": point_a[1],
+        "location": {"lon": point_a[0], "lat": point_a[1], "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
     }
     for party, words in (
         ({"phone": "12345"}, "电话"),

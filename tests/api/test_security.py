@@ -6,6 +6,7 @@ street in the first district; "B" is township_operator_b's township in another d
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -96,6 +97,7 @@ def calls_for(s: Sample) -> list[Call]:
     return [
         Call("GET", f"/api/locate?lon={s.lon}&lat={s.lat}", "locate"),
         Call("POST", report, "case:report", 201),
+        Call("POST", "/api/reports/batch", "case:report"),
         Call("GET", "/api/cases?limit=5", "case:read"),
         Call("GET", "/api/cases?party_phone=13800138000", "pii:read"),
         Call("GET", f"/api/cases/{s.case_code}", "case:read"),
@@ -127,8 +129,10 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/auth/me"),
     ("GET", "/"),
     ("POST", "/api/auth/logout"),  # test_logout_needs_a_session
+    ("POST", "/api/reports/batch"),
 }
 PUBLIC = {
+    ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
     ("POST", "/api/auth/login"),
     ("GET", "/api/health"),
     ("GET", "/login"),
@@ -171,8 +175,8 @@ def _body(s: Sample) -> dict:
         "kind": "hazard",
         "category": "fire",
         "description": "矩阵测试：楼道堆物",
-        "lon": s.lon,
-        "lat": s.lat,
+        "location": {"lon": s.lon, "lat": s.lat, "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
     }
 
 
@@ -186,7 +190,11 @@ def test_role_endpoint_matrix(
     headers = login_as(username)
     for call in calls_for(samples[username]):
         kwargs: dict = {"headers": headers | {"Accept": "application/json"}}
-        if call.method == "POST":
+        if call.path == "/api/reports/batch":
+            kwargs["json"] = {
+                "reports": [_body(samples[username]) | {"idempotency_key": str(uuid.uuid4())}]
+            }
+        elif call.method == "POST":
             kwargs["json"] = _body(samples[username])
         r = anon_client.request(call.method, call.path, **kwargs)
         allowed = call.permission is None or allows(role, call.permission)
@@ -303,8 +311,8 @@ def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
                     "kind": "dispute",
                     "category": "neighbour",
                     "description": "越权测试",
-                    "lon": lon,
-                    "lat": lat,
+                    "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+                    "reported_at": "2026-11-20T09:30:00+08:00",
                 },
             )
         )

@@ -1,0 +1,60 @@
+"""Is a reported point plausible?  Each refusal says what looks wrong and how to fix it.
+
+Checked after datum conversion, against the deployment's coverage (its top regions):
+(0, 0) — a failed fix; more than 20 km outside the coverage; and a point that only lands inside
+the coverage with longitude and latitude swapped.  Poor accuracy is not a refusal: it is flagged.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput
+
+MAX_OUTSIDE_M = 20_000
+LOW_ACCURACY_M = 200
+
+_COVERAGE = text("""
+    SELECT
+        EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL) AS has_coverage,
+        EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL
+                AND ST_DWithin(geom::geography,
+                               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :max_m))
+            AS near,
+        EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL
+                AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lat, :lon), 4326))) AS swapped_in
+""")
+
+
+def check_location(session: Session, lon: float, lat: float) -> None:
+    """Refuse an implausible WGS 84 point (raises :class:`InvalidInput` on field ``location``)."""
+    if lon == 0 and lat == 0:
+        raise InvalidInput(
+            "location 坐标为 (0, 0)：定位没有成功，请等待卫星定位后重新获取位置。",
+            "location is (0, 0): the device has no fix; wait for positioning and try again.",
+            field="location",
+        )
+    row = session.execute(_COVERAGE, {"lon": lon, "lat": lat, "max_m": MAX_OUTSIDE_M}).one()
+    if not row.has_coverage or row.near:
+        return
+    if -90 <= lon <= 90 and row.swapped_in:
+        raise InvalidInput(
+            f"location 不在辖区内，但把经纬度对调后 ({lat}, {lon}) 就在辖区内："
+            "是否把经度和纬度填反了？",
+            f"location is outside the coverage, but ({lat}, {lon}) is inside it: "
+            "did you swap longitude and latitude?",
+            field="location",
+        )
+    raise InvalidInput(
+        f"location 距本系统覆盖范围超过 {MAX_OUTSIDE_M // 1000} 公里，请核对位置及坐标系"
+        "（高德/腾讯为 gcj02，百度为 bd09，GPS 为 wgs84）。",
+        f"location is more than {MAX_OUTSIDE_M // 1000} km outside the coverage; check the "
+        "position and its datum (Amap/Tencent: gcj02, Baidu: bd09, GPS: wgs84).",
+        field="location",
+    )
+
+
+def flags_for(accuracy_m: float | None) -> dict[str, bool]:
+    """Flags for the operator: an accepted report whose position may be off."""
+    return {"low_accuracy": True} if accuracy_m is not None and accuracy_m > LOW_ACCURACY_M else {}

@@ -1,0 +1,269 @@
+"""Field intake: datums, plausibility, exactly-once under retries, offline batches, tracking."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
+from gis.settings import Settings
+from importers.demo import DemoCity
+from tests.conftest import report_body
+
+
+@pytest.fixture
+def grid_point(demo_city: DemoCity) -> tuple[float, float, str]:
+    """A WGS 84 point deep inside a grid of the first street (township_operator's)."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    p = grid.geom.representative_point()
+    return p.x, p.y, grid.code
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    import math
+
+    return math.hypot(
+        (lon2 - lon1) * 111_320 * math.cos(math.radians(lat1)), (lat2 - lat1) * 110_574
+    )
+
+
+# -- datums ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09"])
+def test_phone_sdk_datums_are_converted_before_locating(
+    client: TestClient, grid_point: tuple, datum: str
+) -> None:
+    lon, lat, grid = grid_point
+    shifted = (wgs84_to_gcj02 if datum == "gcj02" else wgs84_to_bd09)(lon, lat)
+    r = client.post("/api/reports", json=report_body(float(shifted[0]), float(shifted[1]), datum))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["grid_code"] == grid  # the right grid, not the one ~500 m away
+    assert _metres(lon, lat, body["lon"], body["lat"]) < 0.5
+    assert body["received"] == {"lon": float(shifted[0]), "lat": float(shifted[1]), "datum": datum}
+    assert _metres(lon, lat, *shifted) > 100  # the trap is real
+
+
+# -- plausibility ----------------------------------------------------------------------------
+
+
+def test_zero_zero_is_refused(client: TestClient) -> None:
+    r = client.post("/api/reports", json=report_body(0.0, 0.0))
+    assert r.status_code == 422 and "(0, 0)" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "location"
+
+
+def test_far_outside_the_coverage_is_refused(client: TestClient, demo_city: DemoCity) -> None:
+    _, south, east, north = demo_city.regions[0].geom.bounds
+    r = client.post("/api/reports", json=report_body(east + 0.5, (south + north) / 2))
+    assert r.status_code == 422 and "20 公里" in r.json()["detail"]
+
+
+def test_swapped_longitude_and_latitude_get_a_hint(client: TestClient, grid_point: tuple) -> None:
+    lon, lat, _ = grid_point
+    r = client.post("/api/reports", json=report_body(lat, lon))
+    assert r.status_code == 422
+    assert "填反" in r.json()["detail"] and r.json()["errors"][0]["field"] == "location.lat"
+    en = client.post(
+        "/api/reports",
+        json=report_body(lat, lon),
+        headers={"Accept-Language": "en", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert "swap longitude and latitude" in en.json()["detail"]
+
+
+def test_poor_accuracy_is_accepted_and_flagged(client: TestClient, grid_point: tuple) -> None:
+    body = report_body(grid_point[0], grid_point[1])
+    body["location"]["accuracy_m"] = 350
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 201 and r.json()["flags"] == {"low_accuracy": True}
+
+
+# -- exactly once ----------------------------------------------------------------------------
+
+
+def test_idempotency_key_is_required(client: TestClient, grid_point: tuple) -> None:
+    body = report_body(grid_point[0], grid_point[1])
+    for headers in ({"Idempotency-Key": "not-a-uuid"}, {"Idempotency-Key": ""}):
+        r = client.post("/api/reports", json=body, headers=headers)
+        assert r.status_code == 400 and "Idempotency-Key" in r.json()["detail"]
+    # without the header at all (the test client adds one unless told otherwise)
+    r = TestClient.request(client, "POST", "/api/reports", json=body)
+    assert r.status_code == 400
+
+
+def test_a_retry_replays_and_another_report_under_the_key_is_refused(
+    client: TestClient, grid_point: tuple, app_db: Session
+) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = report_body(grid_point[0], grid_point[1])
+    first = client.post("/api/reports", json=body, headers=key)
+    again = client.post("/api/reports", json=body, headers=key)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["code"] == first.json()["code"]
+    other = client.post("/api/reports", json=body | {"description": "另一件事"}, headers=key)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    n = app_db.execute(
+        text("SELECT count(*) FROM cases WHERE idempotency_key = :k"), {"k": key["Idempotency-Key"]}
+    ).scalar()
+    assert n == 1
+
+
+@pytest.fixture(scope="module")
+def live_server(base_settings: Settings, demo_city: DemoCity) -> Iterator[str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(base_settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_parallel_retries_create_exactly_one_case(
+    live_server: str, tokens: dict[str, str], grid_point: tuple, engine: Engine
+) -> None:
+    """50 parallel submissions of one key, 200 rounds: one case per key, never a 5xx."""
+    headers = {"Authorization": f"Bearer {tokens['township_operator']}"}
+    body = report_body(grid_point[0], grid_point[1], description="并发重试测试")
+    keys = [str(uuid.uuid4()) for _ in range(200)]
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+    with httpx.Client(base_url=live_server, headers=headers, limits=limits, timeout=30) as http:
+
+        def send(key: str) -> int:
+            return http.post(
+                "/api/reports", json=body, headers={"Idempotency-Key": key}
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            for key in keys:
+                for code in pool.map(send, [key] * 50):
+                    with lock:
+                        statuses[code] = statuses.get(code, 0) + 1
+    assert set(statuses) <= {200, 201, 409}, statuses
+    assert statuses[201] == len(keys)
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text(
+                "SELECT idempotency_key::text, count(*) FROM cases "
+                "WHERE idempotency_key::text = ANY(:keys) GROUP BY 1"
+            ),
+            {"keys": keys},
+        ).all()
+    assert len(counts) == len(keys) and all(n == 1 for _, n in counts)
+
+
+# -- offline batches -------------------------------------------------------------------------
+
+
+def test_batch_of_500_judges_each_item_and_replays_cleanly(
+    anon_client: TestClient, login_as: Callable, demo_city: DemoCity, app_db: Session
+) -> None:
+    headers = login_as("township_operator")
+    grids = [g for g in demo_city.grids if g.code.startswith("990102001")]
+    points = [g.geom.representative_point() for g in grids]
+
+    def item(i: int, key: str | None = None) -> dict:
+        p = points[i % len(points)]
+        return report_body(p.x, p.y, description=f"离线上报 {i}") | {
+            "idempotency_key": key or str(uuid.uuid4())
+        }
+
+    earlier = [item(i) for i in range(20)]  # sent before, one by one
+    for it in earlier:
+        r = anon_client.post(
+            "/api/reports",
+            headers=headers | {"Idempotency-Key": it["idempotency_key"]},
+            json={k: v for k, v in it.items() if k != "idempotency_key"},
+        )
+        assert r.status_code == 201
+    fresh = [item(100 + i) for i in range(475)]
+    bad = [
+        item(1, "not-a-uuid"),
+        item(2) | {"category": "no_such"},
+        item(3) | {"location": {"lon": 0, "lat": 0, "datum": "wgs84"}},
+        {"kind": "dispute"},
+        item(4) | {"status": "closed"},
+    ]
+    batch = {"reports": fresh[:200] + earlier + bad + fresh[200:]}
+
+    def count() -> int:
+        app_db.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+        return int(app_db.execute(text("SELECT count(*) FROM cases")).scalar_one())
+
+    before = count()
+    r = anon_client.post("/api/reports/batch", headers=headers, json=batch)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["created"], out["replayed"], out["conflict"], out["rejected"]) == (475, 20, 0, 5)
+    assert count() == before + 475
+    rejected = [x for x in out["results"] if x["status"] == "rejected"]
+    assert [x["index"] for x in rejected] == list(range(220, 225))
+    assert all(x["http_status"] == 422 and x["detail"] for x in rejected)
+    first_codes = {x["index"]: x["case"]["code"] for x in out["results"] if x["case"]}
+    for _ in range(3):  # the device did not hear back and sends everything again
+        again = anon_client.post("/api/reports/batch", headers=headers, json=batch).json()
+        assert (again["created"], again["replayed"], again["rejected"]) == (0, 495, 5)
+        assert {x["index"]: x["case"]["code"] for x in again["results"] if x["case"]} == first_codes
+    assert count() == before + 475
+
+
+def test_batch_conflict_is_per_item(client: TestClient, grid_point: tuple) -> None:
+    key = str(uuid.uuid4())
+    one = report_body(grid_point[0], grid_point[1]) | {"idempotency_key": key}
+    other = one | {"description": "同一个键，不同的内容"}
+    out = client.post("/api/reports/batch", json={"reports": [one, other]}).json()
+    assert [x["status"] for x in out["results"]] == ["created", "conflict"]
+    assert out["results"][1]["http_status"] == 409
+
+
+def test_batch_limit(client: TestClient, grid_point: tuple) -> None:
+    item = report_body(grid_point[0], grid_point[1])
+    r = client.post("/api/reports/batch", json={"reports": [item] * 501})
+    assert r.status_code == 422 and "500" in r.json()["detail"]
+
+
+# -- tracking --------------------------------------------------------------------------------
+
+
+def test_public_tracking_page_shows_progress_but_nothing_personal(
+    client: TestClient, anon_client: TestClient, grid_point: tuple
+) -> None:
+    body = report_body(
+        grid_point[0],
+        grid_point[1],
+        parties=[{"role": "applicant", "name": "钱多多", "phone": "13911112222"}],
+    )
+    created = client.post("/api/reports", json=body).json()
+    anon_client.headers.pop("Authorization", None)
+    page = anon_client.get(created["tracking_url"])
+    assert page.status_code == 200
+    assert created["code"] in page.text and "已登记" in page.text and "登记受理" in page.text
+    assert "钱多多" not in page.text and "13911112222" not in page.text
+    lon_digits = f"{grid_point[0]:.4f}"
+    assert lon_digits not in page.text and not re.search(r"\d{3}\.\d{4,}", page.text)
+    assert anon_client.get("/t/" + "0" * 32).status_code == 404
+    assert anon_client.get("/t/nope").status_code == 422
