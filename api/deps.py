@@ -103,6 +103,7 @@ Locator = Annotated[auth.Principal, Depends(require("locate"))]
 CategoryReader = Annotated[auth.Principal, Depends(require("category:read"))]
 CaseReader = Annotated[auth.Principal, Depends(require("case:read"))]
 Reporter = Annotated[auth.Principal, Depends(require("case:report"))]
+Triager = Annotated[auth.Principal, Depends(require("case:triage"))]
 
 
 def audit_caller(

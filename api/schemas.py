@@ -241,6 +241,18 @@ class LocationOut(BaseModel):
         )
 
 
+class DuplicateOut(BaseModel):
+    code: str
+    status: str = Field(description="suggested | confirmed | unlinked")
+    distance_m: float | None
+
+
+class DuplicateDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["confirm", "unlink"]
+
+
 class CaseOut(BaseModel):
     code: str = Field(description="一案一码: the case's one code")
     kind: str
@@ -261,6 +273,9 @@ class CaseOut(BaseModel):
     tracking_url: str = Field(description="public page for the resident (no personal data)")
     flags: dict[str, Any] = Field(description="e.g. low_accuracy: worse than 200 m")
     parties: list[PartyOut] = Field(description="masked: 李*明, 138****5678, 4419**********123X")
+    possible_duplicates: list[DuplicateOut] = Field(
+        description="open cases of the same category within 100 m and 72 h"
+    )
 
     @classmethod
     def of(cls, case: CaseView) -> CaseOut:
@@ -284,6 +299,9 @@ class CaseOut(BaseModel):
             tracking_url=f"/t/{case.public_token}",
             flags=case.flags or {},
             parties=[PartyOut.model_validate(p, from_attributes=True) for p in case.parties],
+            possible_duplicates=[
+                DuplicateOut(code=c, status=st, distance_m=d) for c, st, d in case.duplicates
+            ],
         )
 
 
@@ -293,6 +311,7 @@ class CategoryOut(BaseModel):
     name_zh: str
     name_en: str
     default_severity: str
+    deadline_hours: int = Field(description="default time allowed, hours")
 
     @classmethod
     def of(cls, c: CategoryView) -> CategoryOut:

@@ -26,6 +26,7 @@ from gis.models import CaseKind, Severity
 from gis.parties import NewParty, PartyView, parties_of, store_parties
 from gis.pii import PiiCipher
 from gis.plausibility import check_location, flags_for
+from gis.repeats import decide_duplicate, duplicate_links, flag_repeats
 from gis.scope import Scope
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -81,6 +82,8 @@ class CaseView:
     deadline: datetime | None = None
     public_token: str = ""
     flags: dict | None = None
+    #: possible duplicates: (other case code, suggested | confirmed | unlinked, metres)
+    duplicates: tuple[tuple[str, str, float | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +93,14 @@ class CategoryView:
     name_zh: str
     name_en: str
     default_severity: str
+    deadline_hours: int
 
 
 def list_categories(session: Session) -> list[CategoryView]:
     rows = session.execute(
         text(
-            "SELECT code, kind::text, name_zh, name_en, default_severity::text FROM category "
+            "SELECT code, kind::text, name_zh, name_en, default_severity::text, deadline_hours "
+            "FROM category "
             "ORDER BY kind, code"
         )
     ).all()
@@ -205,6 +210,7 @@ def create_report(
             "report to the center responsible for it.",
         )
     store_parties(session, row.id, report.parties, cipher)
+    flag_repeats(session, row.id)
     session.execute(
         _INSERT_EVENT,
         {
@@ -252,6 +258,7 @@ def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> Ca
         deadline=r["deadline"].astimezone(SHANGHAI) if r["deadline"] else None,
         public_token=r["public_token"],
         flags=r["flags"],
+        duplicates=tuple(duplicate_links(session, r["id"])),
     )
 
 
@@ -387,3 +394,20 @@ def public_case(session: Session, token: str) -> PublicCase:
         place=row["place"],
         steps=steps,
     )
+
+
+def decide_duplicate_of(
+    session: Session,
+    scope: Scope,
+    code: str,
+    other_code: str,
+    decision: str,
+    actor: str,
+    cipher: PiiCipher,
+) -> CaseView:
+    """An operator's verdict on a suggested duplicate of case ``code`` (both in scope)."""
+    case_id = _case_row(session, scope, code)["id"]
+    _case_row(session, scope, other_code)  # the other case must be visible too
+    decide_duplicate(session, case_id, other_code, decision, actor)
+    session.flush()
+    return get_case(session, scope, code, cipher)

@@ -33,6 +33,7 @@ PERMISSIONS = {
     "category:read": "read the category catalogue",
     "case:read": "read cases",
     "case:report": "submit reports",
+    "case:triage": "confirm or unlink possible duplicates",
     "pii:read": "see residents' personal data unmasked (each view audited)",
     "user:manage": "manage users",
     "audit:read": "read the audit log",
@@ -42,7 +43,7 @@ _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.grid_worker: frozenset(_READ | {"case:report"}),
-    Role.operator: frozenset(_READ | {"case:report", "pii:read"}),
+    Role.operator: frozenset(_READ | {"case:report", "case:triage", "pii:read"}),
     Role.commander: frozenset(_READ),
     Role.planner: frozenset(_READ | {"boundary:edit"}),
     Role.admin: frozenset(PERMISSIONS),

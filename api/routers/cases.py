@@ -16,6 +16,7 @@ from api.deps import (
     CipherDep,
     Reporter,
     SessionDep,
+    Triager,
     audit_caller,
     request_lang,
 )
@@ -29,6 +30,7 @@ from api.schemas import (
     BatchReportIn,
     CaseOut,
     CategoryOut,
+    DuplicateDecisionIn,
     PartyOut,
     ReportCreate,
 )
@@ -224,6 +226,27 @@ def get_case_parties(
         )
         session.commit()
     return [PartyOut.model_validate(p, from_attributes=True) for p in parties]
+
+
+@router.post("/cases/{code}/duplicates/{other}", response_model=CaseOut)
+def decide_duplicate(
+    code: CaseCode,
+    other: Annotated[str, Path(pattern=CASE_CODE_PATTERN)],
+    body: DuplicateDecisionIn,
+    session: SessionDep,
+    caller: Triager,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseOut:
+    """Confirm or unlink a suggested duplicate (nothing is merged or dropped)."""
+    case = cases.decide_duplicate_of(
+        session, caller.scope, code, other, body.decision, caller.username, cipher
+    )
+    audit_caller(
+        session, request, caller, f"duplicate.{body.decision}", f"case:{code}", {"other": other}
+    )
+    session.commit()
+    return CaseOut.of(case)
 
 
 @router.get("/categories", response_model=list[CategoryOut])

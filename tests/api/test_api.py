@@ -289,6 +289,8 @@ def test_categories(client: TestClient) -> None:
     names = {c["name_zh"] for c in cats}
     assert {"邻里纠纷", "消防安全隐患", "劳资纠纷（欠薪）", "三小场所隐患"} <= names
     assert {c["kind"] for c in cats} == {"dispute", "hazard"}
+    fire = next(c for c in cats if c["code"] == "fire")
+    assert fire["deadline_hours"] == 4 and fire["default_severity"] == "major"
 
 
 def test_openapi_and_health(client: TestClient) -> None:

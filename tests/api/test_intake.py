@@ -267,3 +267,77 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     assert lon_digits not in page.text and not re.search(r"\d{3}\.\d{4,}", page.text)
     assert anon_client.get("/t/" + "0" * 32).status_code == 404
     assert anon_client.get("/t/nope").status_code == 422
+
+
+# -- same place, same trouble ----------------------------------------------------------------
+
+
+def _offset(lon: float, lat: float, east_m: float) -> tuple[float, float]:
+    import math
+
+    return lon + east_m / (111_320 * math.cos(math.radians(lat))), lat
+
+
+def test_a_nearby_report_of_the_same_kind_is_linked_not_merged(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    operator = login_as("township_operator")
+    lon, lat, _ = grid_point
+    first = anon_client.post(
+        "/api/reports",
+        headers=operator,
+        json=report_body(lon, lat, kind="hazard", category="gas", description="燃气管道漏气"),
+    ).json()
+    near = _offset(lon, lat, 40)
+    second = anon_client.post(
+        "/api/reports",
+        headers=operator,
+        json=report_body(*near, kind="hazard", category="gas", description="闻到燃气味"),
+    ).json()
+    other_kind = anon_client.post(
+        "/api/reports",
+        headers=operator,
+        json=report_body(*near, kind="hazard", category="fire", description="楼道堆物"),
+    ).json()
+    assert second["code"] != first["code"]  # both kept
+    links = second["possible_duplicates"]
+    assert [(d["code"], d["status"]) for d in links] == [(first["code"], "suggested")]
+    assert 30 < links[0]["distance_m"] < 50
+    assert other_kind["possible_duplicates"] == []
+    seen_from_first = anon_client.get(f"/api/cases/{first['code']}", headers=operator).json()
+    assert [d["code"] for d in seen_from_first["possible_duplicates"]] == [second["code"]]
+
+    path = f"/api/cases/{second['code']}/duplicates/{first['code']}"
+    assert (
+        anon_client.post(
+            path, headers=login_as("city_commander"), json={"decision": "confirm"}
+        ).status_code
+        == 403
+    )
+    confirmed = anon_client.post(path, headers=operator, json={"decision": "confirm"})
+    assert confirmed.json()["possible_duplicates"][0]["status"] == "confirmed"
+    unlinked = anon_client.post(path, headers=operator, json={"decision": "unlink"})
+    assert unlinked.json()["possible_duplicates"][0]["status"] == "unlinked"
+    assert anon_client.post(path, headers=operator, json={"decision": "merge"}).status_code == 422
+
+
+def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point: tuple) -> None:
+    lon, lat, _ = grid_point
+    flags = [
+        client.post(
+            "/api/reports", json=report_body(*_offset(lon, lat, 10 * i), category="neighbour")
+        ).json()["flags"]
+        for i in range(3)
+    ]
+    assert flags[2]["repeat_place"] >= 3
+    resident = {"role": "applicant", "name": "孙某某", "phone": "13700009999"}
+    got = []
+    for i in range(3):  # far apart: only the resident repeats
+        body = report_body(
+            *_offset(lon, lat, -300 - 120 * i),
+            category="labour_wage",
+            kind="dispute",
+            parties=[resident],
+        )
+        got.append(client.post("/api/reports", json=body).json()["flags"])
+    assert "repeat_resident" not in got[1] and got[2]["repeat_resident"] == 3

@@ -98,6 +98,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", f"/api/locate?lon={s.lon}&lat={s.lat}", "locate"),
         Call("POST", report, "case:report", 201),
         Call("POST", "/api/reports/batch", "case:report"),
+        Call("POST", f"/api/cases/{s.case_code}/duplicates/WG00000000000000", "case:triage", 404),
         Call("GET", "/api/cases?limit=5", "case:read"),
         Call("GET", "/api/cases?party_phone=13800138000", "pii:read"),
         Call("GET", f"/api/cases/{s.case_code}", "case:read"),
@@ -130,6 +131,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/"),
     ("POST", "/api/auth/logout"),  # test_logout_needs_a_session
     ("POST", "/api/reports/batch"),
+    ("POST", "/api/cases/{code}/duplicates/{other}"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
@@ -194,6 +196,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {
                 "reports": [_body(samples[username]) | {"idempotency_key": str(uuid.uuid4())}]
             }
+        elif "/duplicates/" in call.path:
+            kwargs["json"] = {"decision": "confirm"}
         elif call.method == "POST":
             kwargs["json"] = _body(samples[username])
         r = anon_client.request(call.method, call.path, **kwargs)

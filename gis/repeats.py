@@ -1,0 +1,114 @@
+"""Same place, same trouble: possible duplicates and repeat warnings for a new case.
+
+* A new case within 100 m and 72 h of an *open* case of the same category is linked to it as a
+  possible duplicate — both stay; an operator confirms or unlinks (:func:`decide_duplicate`).
+* Repeat warning (高频线索): the same place (50 m) or the same resident (phone blind index) with
+  ≥ 3 cases in 30 days puts ``repeat_place`` / ``repeat_resident`` counts in the case's flags.
+
+Both look only at cases the submitter may see (row-level security applies).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput, NotFound
+
+DUPLICATE_M, DUPLICATE_HOURS = 100, 72
+REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
+# degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
+_NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
+
+_LINK_DUPLICATES = text(f"""
+    INSERT INTO case_link (case_id, other_case_id, distance_m)
+    SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
+    FROM cases n JOIN cases o
+      ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
+     AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
+     AND o.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
+     AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
+    WHERE n.id = :case_id
+    ON CONFLICT DO NOTHING
+""")
+
+_REPEATS = text(f"""
+    SELECT
+      (SELECT count(*) FROM cases o
+        WHERE o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
+          AND o.geom && ST_Expand(n.geom, {_NEAR_DEG[REPEAT_M]})
+          AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})) AS place,
+      (SELECT coalesce(max(k), 0) FROM (
+          SELECT count(DISTINCT o.id) AS k
+          FROM case_party p JOIN case_party q ON q.phone_index = p.phone_index
+          JOIN cases o ON o.id = q.case_id
+          WHERE p.case_id = n.id AND p.phone_index IS NOT NULL
+            AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
+          GROUP BY p.phone_index) s) AS resident
+    FROM cases n WHERE n.id = :case_id
+""")
+
+
+def flag_repeats(session: Session, case_id: int) -> None:
+    """Link possible duplicates and write repeat warnings into the new case's flags."""
+    session.execute(_LINK_DUPLICATES, {"case_id": case_id})
+    place, resident = session.execute(_REPEATS, {"case_id": case_id}).one()
+    warnings = {}
+    if place >= REPEAT_MIN:
+        warnings["repeat_place"] = int(place)
+    if resident >= REPEAT_MIN:
+        warnings["repeat_resident"] = int(resident)
+    if warnings:
+        session.execute(
+            text("UPDATE cases SET flags = flags || CAST(:w AS jsonb) WHERE id = :id"),
+            {"w": json.dumps(warnings), "id": case_id},
+        )
+
+
+def duplicate_links(session: Session, case_id: int) -> list[tuple[str, str, float | None]]:
+    """(other case code, status, distance in metres) of a case's duplicate links, both ways."""
+    rows = session.execute(
+        text("""
+        SELECT o.code, l.status, l.distance_m FROM case_link l
+        JOIN cases o ON o.id = CASE WHEN l.case_id = :id THEN l.other_case_id ELSE l.case_id END
+        WHERE (l.case_id = :id OR l.other_case_id = :id) AND l.kind = 'possible_duplicate'
+        ORDER BY o.code
+    """),
+        {"id": case_id},
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def decide_duplicate(
+    session: Session, case_id: int, other_code: str, decision: str, actor: str
+) -> None:
+    """Confirm or unlink a suggested duplicate (either direction of the link)."""
+    if decision not in ("confirm", "unlink"):
+        raise InvalidInput(
+            "decision 只能是 confirm 或 unlink。",
+            "decision must be confirm or unlink.",
+            field="decision",
+        )
+    updated = session.execute(
+        text("""
+        UPDATE case_link l SET status = :status, decided_by = :actor, decided_at = now()
+        FROM cases o
+        WHERE o.code = :other AND l.kind = 'possible_duplicate'
+          AND ((l.case_id = :id AND l.other_case_id = o.id)
+               OR (l.other_case_id = :id AND l.case_id = o.id))
+        RETURNING l.id
+    """),
+        {
+            "status": "confirmed" if decision == "confirm" else "unlinked",
+            "actor": actor,
+            "other": other_code,
+            "id": case_id,
+        },
+    ).first()
+    if updated is None:
+        raise NotFound(
+            "这两件案件之间没有疑似重复的关联。",
+            "These two cases are not linked as possible duplicates.",
+        )
