@@ -210,7 +210,7 @@ def create_report(
             "report to the center responsible for it.",
         )
     store_parties(session, row.id, report.parties, cipher)
-    flag_repeats(session, row.id)
+    flag_repeats(session, scope, row.id)
     session.execute(
         _INSERT_EVENT,
         {

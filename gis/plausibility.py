@@ -15,9 +15,13 @@ from gis.errors import InvalidInput
 MAX_OUTSIDE_M = 20_000
 LOW_ACCURACY_M = 200
 
-_COVERAGE = text("""
+_INSIDE = text("""
+    SELECT NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
+        OR EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL
+                   AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))
+""")
+_OUTSIDE = text("""
     SELECT
-        EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL) AS has_coverage,
         EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL
                 AND ST_DWithin(geom::geography,
                                ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :max_m))
@@ -35,8 +39,10 @@ def check_location(session: Session, lon: float, lat: float) -> None:
             "location is (0, 0): the device has no fix; wait for positioning and try again.",
             field="location",
         )
-    row = session.execute(_COVERAGE, {"lon": lon, "lat": lat, "max_m": MAX_OUTSIDE_M}).one()
-    if not row.has_coverage or row.near:
+    if session.execute(_INSIDE, {"lon": lon, "lat": lat}).scalar():
+        return  # inside the coverage (or nothing loaded yet): the common case, one cheap test
+    row = session.execute(_OUTSIDE, {"lon": lon, "lat": lat, "max_m": MAX_OUTSIDE_M}).one()
+    if row.near:
         return
     if -90 <= lon <= 90 and row.swapped_in:
         raise InvalidInput(

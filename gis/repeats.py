@@ -16,45 +16,59 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
+from gis.scope import Scope
 
 DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 
-_LINK_DUPLICATES = text(f"""
+# Under row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the
+# policy, so nearby cases are found through the grids around the point (grids are not under
+# RLS: their GIST index applies) and the indexed, leakproof grid_code; {in_scope} adds the
+# caller's jurisdiction the same way.  Cases with no grid are not considered.
+_NEARBY_GRIDS = (
+    "SELECT g.code FROM grid g WHERE g.valid_to IS NULL AND ST_DWithin(g.geom, n.geom, {deg})"
+)
+_LINK_DUPLICATES = f"""
     INSERT INTO case_link (case_id, other_case_id, distance_m)
     SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
     FROM cases n JOIN cases o
       ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
      AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
-     AND o.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
+     AND o.grid_code IN ({_NEARBY_GRIDS.format(deg=_NEAR_DEG[DUPLICATE_M])})
      AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
+     AND {{in_scope}}
     WHERE n.id = :case_id
     ON CONFLICT DO NOTHING
-""")
+"""
 
-_REPEATS = text(f"""
+_REPEATS = f"""
     SELECT
       (SELECT count(*) FROM cases o
         WHERE o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-          AND o.geom && ST_Expand(n.geom, {_NEAR_DEG[REPEAT_M]})
-          AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})) AS place,
+          AND o.grid_code IN ({_NEARBY_GRIDS.format(deg=_NEAR_DEG[REPEAT_M])})
+          AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
+          AND {{in_scope}}) AS place,
       (SELECT coalesce(max(k), 0) FROM (
           SELECT count(DISTINCT o.id) AS k
           FROM case_party p JOIN case_party q ON q.phone_index = p.phone_index
           JOIN cases o ON o.id = q.case_id
           WHERE p.case_id = n.id AND p.phone_index IS NOT NULL
             AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
+            AND {{in_scope}}
           GROUP BY p.phone_index) s) AS resident
     FROM cases n WHERE n.id = :case_id
-""")
+"""
 
 
-def flag_repeats(session: Session, case_id: int) -> None:
+def flag_repeats(session: Session, scope: Scope, case_id: int) -> None:
     """Link possible duplicates and write repeat warnings into the new case's flags."""
-    session.execute(_LINK_DUPLICATES, {"case_id": case_id})
-    place, resident = session.execute(_REPEATS, {"case_id": case_id}).one()
+    in_scope = scope.case_condition("o")
+    session.execute(text(_LINK_DUPLICATES.format(in_scope=in_scope)), {"case_id": case_id})
+    place, resident = session.execute(
+        text(_REPEATS.format(in_scope=in_scope)), {"case_id": case_id}
+    ).one()
     warnings = {}
     if place >= REPEAT_MIN:
         warnings["repeat_place"] = int(place)

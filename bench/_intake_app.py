@@ -1,0 +1,19 @@
+"""The app under benchmark, plus a bare endpoint: no login, one INSERT, commit.
+
+Served by ``bench/intake.py`` in its own process (``uvicorn --app-dir bench _intake_app:app``).
+"""
+
+from fastapi import Request
+from sqlalchemy import text
+
+from api.app import create_app
+
+app = create_app()
+
+
+@app.post("/bench/bare-insert")
+def bare_insert(request: Request) -> dict:
+    with request.app.state.sessionmaker() as session:
+        session.execute(text("INSERT INTO bench_insert DEFAULT VALUES"))
+        session.commit()
+    return {}

@@ -1,0 +1,203 @@
+"""Benchmark: field intake over HTTP.  Prints figures.
+
+    .venv/bin/python bench/intake.py [--seconds 20] [--clients 32] [--batches 6]
+
+The app runs in its own process (uvicorn, 1 worker) on the bench database; the load comes from
+one asyncio client process.  In the same run:
+
+* throughput — ``POST /api/reports`` (logged in, located, assigned, audited, one Idempotency-Key
+  per report) vs a bare endpoint inserting one row, each with ``--clients`` concurrent clients
+  for ``--seconds``; the ratio is the figure (target ≥ 0.5);
+* unloaded latency — p50/p99 of single reports sent one at a time (target p50 ≤ 3 ms);
+* batch sync — reports/s in 500-item ``/api/reports/batch`` requests (target ≥ 5,000/s).
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+from _common import bench_settings, prepare_bench_database
+from sqlalchemy import text
+
+from gis.auth import issue_token
+from gis.db import make_engine, session_scope
+
+HERE = Path(__file__).resolve().parent
+USER = "township_operator"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _setup(owner_url: str, settings) -> tuple[str, list[tuple[float, float]]]:  # type: ignore[no-untyped-def]
+    engine = make_engine(owner_url)
+    with session_scope(engine) as session:
+        session.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
+                "at timestamptz NOT NULL DEFAULT now())"
+            )
+        )
+        session.execute(text("GRANT INSERT ON bench_insert TO wangge_app"))
+        session.execute(text("GRANT USAGE ON SEQUENCE bench_insert_id_seq TO wangge_app"))
+        uid, region = session.execute(
+            text("SELECT u.id, u.region_id FROM app_user u WHERE username = :u"), {"u": USER}
+        ).one()
+        token = issue_token(session, uid, settings)
+        points = session.execute(
+            text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(g.geom) AS p FROM grid g
+                JOIN region v ON v.id = g.village_id
+                WHERE g.valid_to IS NULL AND :region = ANY(v.path)) s
+        """),
+            {"region": region},
+        ).all()
+    engine.dispose()
+    return token, [(float(x), float(y)) for x, y in points]
+
+
+def _report(points: list[tuple[float, float]], i: int) -> dict:
+    lon, lat = points[i % len(points)]
+    return {
+        "kind": "hazard",
+        "category": "fire",
+        "description": f"基准测试 {i}",
+        "location": {"lon": lon, "lat": lat, "datum": "wgs84", "accuracy_m": 8},
+        "reported_at": "2026-11-21T09:00:00+08:00",
+    }
+
+
+async def _load(
+    base: str, path: str, body_for, headers: dict, clients: int, seconds: float
+) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    done = errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as c:
+
+        async def worker(n: int) -> None:
+            nonlocal done, errors
+            i = n
+            while time.perf_counter() < stop:
+                extra = {"Idempotency-Key": str(uuid.uuid4())}
+                r = await c.post(path, json=body_for(i), headers=extra)
+                if r.status_code >= 300:
+                    errors += 1
+                done += 1
+                i += clients
+
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+    return done, errors
+
+
+async def _latency(base: str, headers: dict, points, n: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    out = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as c:
+        for i in range(n):
+            t = time.perf_counter()
+            r = await c.post(
+                "/api/reports",
+                json=_report(points, i),
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+            out.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 201, r.text
+    return np.array(out[20:])
+
+
+async def _batches(base: str, headers: dict, points, batches: int) -> float:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as c:
+        total, started = 0, time.perf_counter()
+        for b in range(batches):
+            items = [
+                _report(points, b * 500 + i) | {"idempotency_key": str(uuid.uuid4())}
+                for i in range(500)
+            ]
+            r = await c.post("/api/reports/batch", json={"reports": items})
+            assert r.status_code == 200 and r.json()["created"] == 500, r.text[:300]
+            total += 500
+        return total / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=6)
+    args = parser.parse_args()
+    settings = bench_settings()
+    owner_url = prepare_bench_database(settings)
+    token, points = _setup(owner_url, settings)
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url or "",
+        "WANGGE_APP_DB_PASSWORD": settings.app_db_password or "",
+        "WANGGE_DATA_DIR": str(settings.data_dir),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(HERE),
+            "_intake_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base + "/api/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {token}"}
+        print(
+            f"intake over HTTP, {args.clients} clients × {args.seconds:g} s; "
+            f"app: 1 uvicorn worker; 2 cores shared with the load generator"
+        )
+        bare, bare_err = asyncio.run(
+            _load(base, "/bench/bare-insert", lambda i: {}, {}, args.clients, args.seconds)
+        )
+        real, real_err = asyncio.run(
+            _load(
+                base, "/api/reports", lambda i: _report(points, i), auth, args.clients, args.seconds
+            )
+        )
+        b, r = bare / args.seconds, real / args.seconds
+        print(f"  bare insert       {b:8.1f} req/s  ({bare_err} errors)")
+        print(f"  POST /api/reports {r:8.1f} req/s  ({real_err} errors)   ratio {r / b:.3f}")
+        lat = asyncio.run(_latency(base, auth, points, 320))
+        print(
+            f"  unloaded single report: p50 {np.percentile(lat, 50):.2f} ms   "
+            f"p99 {np.percentile(lat, 99):.2f} ms (300 in sequence)"
+        )
+        rate = asyncio.run(_batches(base, auth, points, args.batches))
+        print(f"  batch sync: {rate:8.1f} reports/s in 500-item batches ({args.batches} batches)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
