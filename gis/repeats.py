@@ -24,19 +24,26 @@ REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 
 # Under row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the
-# policy, so nearby cases are found through the grids around the point (grids are not under
-# RLS: their GIST index applies) and the indexed, leakproof grid_code; {in_scope} adds the
-# caller's jurisdiction the same way.  Cases with no grid are not considered.
-_NEARBY_GRIDS = (
-    "SELECT g.code FROM grid g WHERE g.valid_to IS NULL AND ST_DWithin(g.geom, n.geom, {deg})"
-)
+# policy, so nearby cases are found through the grids around the point, looked up first (grids
+# are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code;
+# {in_scope} adds the caller's jurisdiction the same way.  Cases with no grid are not considered.
+_NEARBY_GRIDS = text(f"""
+    SELECT coalesce(array_agg(g.code) FILTER (
+               WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]})), '{{}}'),
+           coalesce(array_agg(g.code) FILTER (
+               WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]})), '{{}}')
+    FROM cases n JOIN grid g
+      ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
+    WHERE n.id = :case_id
+""")
+
 _LINK_DUPLICATES = f"""
     INSERT INTO case_link (case_id, other_case_id, distance_m)
     SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
     FROM cases n JOIN cases o
       ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
      AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
-     AND o.grid_code IN ({_NEARBY_GRIDS.format(deg=_NEAR_DEG[DUPLICATE_M])})
+     AND o.grid_code = ANY(CAST(:grids AS varchar[]))
      AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
      AND {{in_scope}}
     WHERE n.id = :case_id
@@ -47,7 +54,7 @@ _REPEATS = f"""
     SELECT
       (SELECT count(*) FROM cases o
         WHERE o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-          AND o.grid_code IN ({_NEARBY_GRIDS.format(deg=_NEAR_DEG[REPEAT_M])})
+          AND o.grid_code = ANY(CAST(:grids AS varchar[]))
           AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
           AND {{in_scope}}) AS place,
       (SELECT coalesce(max(k), 0) FROM (
@@ -65,9 +72,13 @@ _REPEATS = f"""
 def flag_repeats(session: Session, scope: Scope, case_id: int) -> None:
     """Link possible duplicates and write repeat warnings into the new case's flags."""
     in_scope = scope.case_condition("o")
-    session.execute(text(_LINK_DUPLICATES.format(in_scope=in_scope)), {"case_id": case_id})
+    near_100, near_50 = session.execute(_NEARBY_GRIDS, {"case_id": case_id}).one()
+    session.execute(
+        text(_LINK_DUPLICATES.format(in_scope=in_scope)),
+        {"case_id": case_id, "grids": list(near_100)},
+    )
     place, resident = session.execute(
-        text(_REPEATS.format(in_scope=in_scope)), {"case_id": case_id}
+        text(_REPEATS.format(in_scope=in_scope)), {"case_id": case_id, "grids": list(near_50)}
     ).one()
     warnings = {}
     if place >= REPEAT_MIN:
