@@ -59,6 +59,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/auth_overhead.py
+	$(BIN)/python bench/intake.py
 
 db-start: setup
 	$(BIN)/wangge db start
