@@ -24,7 +24,8 @@ from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 
-MOBILE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?!\d)")
+# word boundaries on both sides: folium's random hex element ids may hold 11 digits in a row
+MOBILE = re.compile(r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z_])")
 ID_CARD = re.compile(r"(?<![\dA-Za-z.])\d{17}[\dX](?![\dA-Za-z])")
 
 
