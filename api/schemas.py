@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from gis.cases import CaseView, CategoryView, NewReport
 from gis.errors import InvalidInput
-from gis.intake import BatchStatus
+from gis.intake import MAX_BATCH, BatchStatus
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, Severity
 from gis.parties import NewParty
@@ -344,7 +344,7 @@ class MeOut(BaseModel):
 class BatchIn(BaseModel):
     """Up to 500 reports from a device that was offline; each is checked on its own."""
 
-    reports: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+    reports: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class BatchItemOut(BaseModel):

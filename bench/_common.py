@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 
@@ -59,3 +60,10 @@ def median_of(runs: list[float]) -> float:
 
 def percentiles(samples_ms: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(samples_ms, 50)), float(np.percentile(samples_ms, 99))
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a benchmark's own server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

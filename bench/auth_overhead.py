@@ -15,14 +15,13 @@ rounds.  The ratio full/bare (requests per second) is the figure: aim ≥ 0.9.
 """
 
 import argparse
-import socket
 import threading
 import time
 from typing import Annotated
 
 import httpx
 import uvicorn
-from _common import bench_settings, median_of, prepare_bench_database
+from _common import bench_settings, free_port, median_of, prepare_bench_database
 from fastapi import Depends, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -34,12 +33,6 @@ from gis.db import make_engine, make_sessionmaker, session_scope
 from gis.scope import Scope
 
 USER = "township_operator"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scope_and_token(owner_url: str, settings) -> tuple[Scope, str]:  # type: ignore[no-untyped-def]
@@ -77,7 +70,7 @@ def main() -> None:
             cases.cases_geojson(session, scope, limit=limit), media_type="application/geo+json"
         )
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

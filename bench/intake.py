@@ -15,7 +15,6 @@ one asyncio client process.  In the same run:
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _common import bench_settings, prepare_bench_database
+from _common import bench_settings, free_port, prepare_bench_database
 from sqlalchemy import text
 
 from gis.auth import issue_token
@@ -32,12 +31,6 @@ from gis.db import make_engine, session_scope
 
 HERE = Path(__file__).resolve().parent
 USER = "township_operator"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _setup(owner_url: str, settings) -> tuple[str, list[tuple[float, float]]]:  # type: ignore[no-untyped-def]
@@ -157,7 +150,7 @@ def main() -> None:
     settings = bench_settings()
     owner_url = prepare_bench_database(settings)
     token, points = _setup(owner_url, settings)
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "DATABASE_URL": settings.database_url or "",
         "WANGGE_APP_DB_PASSWORD": settings.app_db_password or "",
