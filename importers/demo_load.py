@@ -67,8 +67,8 @@ INSERT INTO cases (id, code, kind, category, severity, description, datum, recei
                    received_lat, geom, accuracy_m, reported_at, received_at, grid_id, grid_code,
                    village_code, township_code, district_code, city_code, center_id,
                    assign_method, assign_distance_m, status)
-SELECT s.id, wangge_case_code(s.received_at), s.kind, s.category, s.severity, s.description,
-       'wgs84',
+SELECT s.id, wangge_case_code(s.received_at, a.district_code), s.kind, s.category,
+       s.severity, s.description, 'wgs84',
        s.lon, s.lat, s.pt, 10, s.reported_at, s.received_at, a.grid_id, a.grid_code,
        a.village_code, a.township_code, a.district_code, a.city_code, a.center_id, a.method,
        a.distance_m, s.status

@@ -84,7 +84,8 @@ def test_report_is_stored_with_code_and_chain(
     r = client.post("/api/reports", json=report(*inside))
     assert r.status_code == 201, r.text
     body = r.json()
-    assert re.fullmatch(r"WG\d{6}\d{8,}", body["code"])
+    assert re.fullmatch(r"\d{6}\d{6}\d{8,}", body["code"])  # county + date + sequence
+    assert body["code"].startswith(body["location"]["district"]["code"][:6])
     assert body["status"] == "registered"
     assert body["grid_code"] == demo_city.grids[0].code
     assert body["location"]["method"] == "covers"
