@@ -8,7 +8,7 @@ row-level security follows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,8 +24,12 @@ from gis.settings import Settings
 SESSION_COOKIE = "wangge_session"
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request.  Routes that write call ``session.commit()``; services only flush."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session per request.  Routes that write call ``session.commit()``; services only flush.
+
+    The cheap dependencies are ``async``: FastAPI runs a sync dependency in its thread pool, and
+    each hop there costs more than these functions do (opening a session does no I/O; closing one
+    after a commit does none either)."""
     session = request.app.state.sessionmaker()
     try:
         yield session
@@ -33,11 +37,11 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_cipher(request: Request) -> PiiCipher:
+async def get_cipher(request: Request) -> PiiCipher:
     return request.app.state.cipher
 
 
@@ -76,10 +80,10 @@ def current_principal(
     return auth.authenticate(session, token, settings)
 
 
-def require(permission: str) -> Callable[..., auth.Principal]:
+def require(permission: str) -> Callable[..., Awaitable[auth.Principal]]:
     """A dependency: the caller, who must hold ``permission``; binds their scope to the session."""
 
-    def dependency(
+    async def dependency(
         session: SessionDep,
         principal: Annotated[auth.Principal, Depends(current_principal)],
     ) -> auth.Principal:

@@ -17,3 +17,13 @@ def bare_insert(request: Request) -> dict:
         session.execute(text("INSERT INTO bench_insert DEFAULT VALUES"))
         session.commit()
     return {}
+
+
+@app.get("/bench/empty")
+def empty() -> dict:
+    return {}
+
+
+@app.get("/bench/empty-async")
+async def empty_async() -> dict:
+    return {}

@@ -41,13 +41,13 @@ def record(
             "action": action,
             "object": object,
             "success": success,
-            "source_ip": _ip(source_ip),
+            "source_ip": audit_ip(source_ip),
             "detail": json.dumps(detail or {}, ensure_ascii=False),
         },
     )
 
 
-def _ip(value: str | None) -> str | None:
+def audit_ip(value: str | None) -> str | None:
     """Test clients report 'testclient'; only real addresses go into the inet column."""
     import ipaddress
 

@@ -113,7 +113,7 @@ def issue_token(
             "user_id": user_id,
             "now": now,
             "expires_at": now + timedelta(hours=settings.session_hours),
-            "ip": audit._ip(source_ip),
+            "ip": audit.audit_ip(source_ip),
         },
     )
     return token

@@ -9,7 +9,6 @@ the caller (the request) commits.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -18,15 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.datum import to_wgs84
-from gis.errors import Forbidden, InvalidInput, NotFound
+from gis.errors import NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import CHAIN_COLUMNS, CHAIN_JOINS, Location, location_from_row
 from gis.models import CaseKind, Severity
-from gis.parties import NewParty, PartyView, parties_of, store_parties
+from gis.parties import NewParty, PartyView, masked_party, parties_of
 from gis.pii import PiiCipher
-from gis.plausibility import check_location, flags_for
-from gis.repeats import decide_duplicate, duplicate_links, flag_repeats
+from gis.repeats import decide_duplicate
 from gis.scope import Scope
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,61 +104,25 @@ def list_categories(session: Session) -> list[CategoryView]:
     return [CategoryView(*row) for row in rows]
 
 
-def _check_category(session: Session, kind: CaseKind, code: str) -> str:
-    """The category's default severity; InvalidInput naming the valid codes otherwise."""
-    categories = {c.code: c for c in list_categories(session)}
-    category = categories.get(code)
-    if category is None:
-        valid = ", ".join(c for c in categories if categories[c].kind == kind.value)
-        raise InvalidInput(
-            f"未知的案件类别 {code!r}。{KIND_NAMES[kind.value][0]}的有效类别：{valid}",
-            f"Unknown category {code!r}. Valid {KIND_NAMES[kind.value][1]} categories: {valid}",
-            field="category",
-        )
-    if category.kind != kind.value:
-        raise InvalidInput(
-            f"类别 {code}（{category.name_zh}）属于{KIND_NAMES[category.kind][0]}，"
-            f"与 kind={kind.value} 不符。",
-            f"Category {code} ({category.name_en}) is a {category.kind}, not a {kind.value}.",
-            field="category",
-        )
-    return category.default_severity
-
-
-_INSERT_CASE = """
-    INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
-                       received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
-                       grid_code, village_code, township_code, district_code, city_code,
-                       center_id, assign_method, assign_distance_m, status, reporter_id,
-                       idempotency_key, request_fingerprint, flags, deadline)
-    SELECT wangge_case_code(now()), CAST(:kind AS case_kind), CAST(:category AS varchar),
-           CAST(:severity AS case_severity), :description, :datum, :received_lon,
-           :received_lat, p.pt, :accuracy_m, coalesce(:reported_at, now()), now(), a.grid_id,
-           a.grid_code, a.village_code, a.township_code, a.district_code, a.city_code,
-           a.center_id, a.method, a.distance_m, 'registered', :reporter_id, :idempotency_key,
-           :fingerprint, CAST(:flags AS jsonb),
-           now() + make_interval(hours => (SELECT deadline_hours FROM category
-                                           WHERE code = CAST(:category AS varchar)))
-    FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt) p
-    CROSS JOIN LATERAL wangge_assign(p.pt) a
-    WHERE {may_act}
-    RETURNING id, code, assign_method
-"""
-
-_INSERT_EVENT = text("""
-    INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
-    VALUES (:case_id, :actor, 'register', NULL, 'registered', :note,
-            json_build_object('assign_method', CAST(:method AS text)))
-""")
-
 _CASE_BY_CODE = f"""
     SELECT c.id, c.code, c.kind::text AS kind, c.category, cat.name_zh AS category_name,
            c.severity::text AS severity, c.status, c.description, ST_X(c.geom) AS lon,
            ST_Y(c.geom) AS lat, c.datum, c.reported_at, c.received_at, c.received_lon,
            c.received_lat, c.deadline, c.public_token, c.flags,
+           (SELECT json_agg(json_build_object(
+                       'role', p.role, 'name', encode(p.name_enc, 'hex'),
+                       'phone', encode(p.phone_enc, 'hex'),
+                       'id_card', encode(p.id_card_enc, 'hex')) ORDER BY p.id)
+            FROM case_party p WHERE p.case_id = c.id) AS parties,
+           (SELECT json_agg(json_build_array(o.code, l.status, l.distance_m) ORDER BY o.code)
+            FROM case_link l
+            JOIN cases o ON o.id = CASE WHEN l.case_id = c.id THEN l.other_case_id
+                                        ELSE l.case_id END
+            WHERE (l.case_id = c.id OR l.other_case_id = c.id)
+              AND l.kind = 'possible_duplicate') AS links,
            {CHAIN_COLUMNS}
     FROM (SELECT *, assign_method AS method, assign_distance_m AS distance_m
-          FROM cases WHERE code = :code) a
+          FROM cases WHERE code = ANY(CAST(:codes AS varchar[]))) a
     JOIN cases c ON c.id = a.id
     JOIN category cat ON cat.code = c.category
     {CHAIN_JOINS}
@@ -169,75 +130,35 @@ _CASE_BY_CODE = f"""
 """
 
 
-def create_report(
-    session: Session,
-    scope: Scope,
-    report: NewReport,
-    cipher: PiiCipher,
-    provenance: Provenance | None = None,
-) -> CaseView:
-    """Accept a report: convert its point to WGS 84, check it is plausible, store it as a case
-    with its code, assignment chain, deadline and flags, its parties (encrypted) and its first
-    event.  Refused (403) where the caller may not act."""
-    default_severity = _check_category(session, report.kind, report.category)
-    lon, lat = (float(v) for v in to_wgs84(report.lon, report.lat, report.datum))
-    check_location(session, lon, lat)
-    provenance = provenance or Provenance()
-    params = scope.params() | {
-        "kind": report.kind.value,
-        "category": report.category,
-        "severity": (report.severity.value if report.severity else default_severity),
-        "description": report.description,
-        "datum": report.datum,
-        "received_lon": report.lon,
-        "received_lat": report.lat,
-        "lon": lon,
-        "lat": lat,
-        "accuracy_m": report.accuracy_m,
-        "reported_at": report.reported_at,
-        "reporter_id": provenance.reporter_id,
-        "idempotency_key": provenance.idempotency_key,
-        "fingerprint": provenance.fingerprint,
-        "flags": json.dumps(flags_for(report.accuracy_m)),
-    }
-    sql = _INSERT_CASE.format(may_act=scope.act_condition("a"))
-    row = session.execute(text(sql), params).one_or_none()
-    if row is None:
-        where = "您负责的网格" if scope.grid_codes is not None else "您的管辖范围"
-        raise Forbidden(
-            f"该位置不在{where}内，无法以您的账号登记；请核对位置或转交所属综治中心。",
-            "This location is outside the area you may act in; check the position or pass the "
-            "report to the center responsible for it.",
-        )
-    store_parties(session, row.id, report.parties, cipher)
-    flag_repeats(session, scope, row.id)
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "case_id": row.id,
-            "actor": report.reporter,
-            "method": row.assign_method,
-            "note": "上报登记",
-        },
-    )
-    session.flush()
-    return get_case(session, scope, row.code, cipher)
+def _case_rows(session: Session, scope: Scope, codes: list[str]) -> list[dict]:
+    sql = _CASE_BY_CODE.format(in_scope=scope.case_condition("c"))
+    rows = session.execute(text(sql), scope.params() | {"codes": codes}).mappings().all()
+    return [dict(row) for row in rows]
 
 
 def _case_row(session: Session, scope: Scope, code: str) -> dict:
-    sql = _CASE_BY_CODE.format(in_scope=scope.case_condition("c"))
-    row = session.execute(text(sql), scope.params() | {"code": code}).mappings().one_or_none()
-    if row is None:  # absent and out of scope look the same: never reveal that it exists
+    rows = _case_rows(session, scope, [code])
+    if not rows:  # absent and out of scope look the same: never reveal that it exists
         raise NotFound(
             "没有找到该案件（或不在您的管辖范围内）。",
             "No such case (or not in your jurisdiction).",
         )
-    return dict(row)
+    return rows[0]
 
 
 def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> CaseView:
     """One case in ``scope`` by its code, with its assignment chain and masked parties."""
-    r = _case_row(session, scope, code)
+    return _view(_case_row(session, scope, code), cipher)
+
+
+def get_cases(
+    session: Session, scope: Scope, codes: list[str], cipher: PiiCipher
+) -> list[CaseView]:
+    """The cases with these codes that lie in ``scope`` (others are left out), in one query."""
+    return [_view(r, cipher) for r in _case_rows(session, scope, codes)]
+
+
+def _view(r: dict, cipher: PiiCipher) -> CaseView:
     return CaseView(
         code=r["code"],
         kind=r["kind"],
@@ -252,13 +173,21 @@ def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> Ca
         reported_at=r["reported_at"].astimezone(SHANGHAI),
         received_at=r["received_at"].astimezone(SHANGHAI),
         location=location_from_row(r),
-        parties=tuple(parties_of(session, r["id"], cipher)),
+        parties=tuple(
+            masked_party(
+                cipher,
+                r["id"],
+                p["role"],
+                *(bytes.fromhex(p[k]) if p[k] else None for k in ("name", "phone", "id_card")),
+            )
+            for p in r["parties"] or ()
+        ),
         received_lon=r["received_lon"],
         received_lat=r["received_lat"],
         deadline=r["deadline"].astimezone(SHANGHAI) if r["deadline"] else None,
         public_token=r["public_token"],
         flags=r["flags"],
-        duplicates=tuple(duplicate_links(session, r["id"])),
+        duplicates=tuple((o, st, d) for o, st, d in r["links"] or ()),
     )
 
 

@@ -7,26 +7,37 @@ A device gives every report a UUID (``Idempotency-Key``) and may send it as ofte
 * again with different content — refused (the key belongs to another report);
 * again while the first is still being processed — 409, try later.
 
-The uniqueness of (reporter, key) is a database constraint; a transaction-scoped advisory lock
-on the pair makes a parallel retry fail fast with 409 instead of waiting; the content is compared
-by a keyed fingerprint (:meth:`PiiCipher.fingerprint`).
+The uniqueness of (reporter, key) is a database constraint (the insert skips a key that exists,
+and the item is then judged as a replay); a transaction-scoped advisory lock on the pair makes a
+parallel retry fail fast with 409 instead of waiting; the content is compared by a keyed
+fingerprint (:meth:`PiiCipher.fingerprint`).
+
+One report and a batch of 500 take the same path, set-based: a handful of statements whatever the
+number of reports — check (locks, known keys, categories, coverage), insert every accepted case
+with its assignment (``wangge_assign``), code and deadline in one ``INSERT … SELECT``, then their
+first events and encrypted parties, then duplicate links and repeat warnings, then one read-back.
+Each item is judged on its own: one bad item never fails the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.cases import CaseView, NewReport, Provenance, create_report, get_case
-from gis.errors import Conflict, InvalidInput, WanggeError
+from gis.audit import audit_ip
+from gis.cases import KIND_NAMES, CaseView, NewReport, get_cases, list_categories
+from gis.datum import to_wgs84
+from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
+from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
+from gis.repeats import flag_repeats
 from gis.scope import Scope
 
 MAX_BATCH = 500
@@ -41,12 +52,13 @@ class Submission:
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One item of an offline batch: its report (None if it failed validation) and key."""
+    """One report to take in: its key, the report (None if it failed validation) and its
+    canonical content (for the fingerprint)."""
 
     index: int
     key: UUID | None
     report: NewReport | None
-    content: bytes = b""  # canonical content, for the fingerprint
+    content: bytes = b""
     error: WanggeError | None = None
 
 
@@ -59,50 +71,32 @@ class BatchResult:
     error: WanggeError | None = None
 
 
+@dataclass
+class _Work:
+    """An item on its way in."""
+
+    item: BatchItem
+    report: NewReport
+    key: UUID
+    fingerprint: bytes
+    lon: float = 0.0
+    lat: float = 0.0
+    flags: dict = field(default_factory=dict)
+    code: str | None = None  # the case, once created or found
+    case_id: int | None = None
+    method: str | None = None
+
+
 def _lock_id(user_id: int, key: UUID) -> int:
     digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def submit_report(
-    session: Session,
-    scope: Scope,
-    user_id: int,
-    key: UUID,
-    report: NewReport,
-    content: bytes,
-    cipher: PiiCipher,
-) -> Submission:
-    """Create the case for ``report`` once per (user, key); replay it afterwards."""
-    if not session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _lock_id(user_id, key)}
-    ).scalar():
-        raise Conflict(
-            "同一 Idempotency-Key 的上报正在处理中，请稍后重试。",
-            "A report with this Idempotency-Key is being processed; retry shortly.",
-        )
-    fingerprint = cipher.fingerprint(content)
-    existing = session.execute(
-        text(
-            "SELECT code, request_fingerprint FROM cases "
-            "WHERE reporter_id = :user AND idempotency_key = :key"
-        ),
-        {"user": user_id, "key": key},
-    ).one_or_none()
-    if existing is not None:
-        if bytes(existing.request_fingerprint or b"") != fingerprint:
-            raise _key_reused()
-        return Submission(get_case(session, scope, existing.code, cipher), replayed=True)
-    try:
-        with session.begin_nested():
-            case = create_report(
-                session, scope, report, cipher, Provenance(user_id, key, fingerprint)
-            )
-    except IntegrityError as e:  # the key's case exists but is no longer visible to the caller
-        if "cases_reporter_key" not in str(e.orig):
-            raise
-        raise _key_reused() from e
-    return Submission(case, replayed=False)
+def _in_flight() -> Conflict:
+    return Conflict(
+        "同一 Idempotency-Key 的上报正在处理中，请稍后重试。",
+        "A report with this Idempotency-Key is being processed; retry shortly.",
+    )
 
 
 def _key_reused() -> InvalidInput:
@@ -113,29 +107,377 @@ def _key_reused() -> InvalidInput:
     )
 
 
+def _outside(scope: Scope) -> Forbidden:
+    where = "您负责的网格" if scope.grid_codes is not None else "您的管辖范围"
+    return Forbidden(
+        f"该位置不在{where}内，无法以您的账号登记；请核对位置或转交所属综治中心。",
+        "This location is outside the area you may act in; check the position or pass the "
+        "report to the center responsible for it.",
+    )
+
+
+def submit_report(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    key: UUID,
+    report: NewReport,
+    content: bytes,
+    cipher: PiiCipher,
+    source_ip: str | None = None,
+) -> Submission:
+    """Create the case for ``report`` once per (user, key); replay it afterwards.
+
+    Raises the item's error: 409 in flight, 422 key reused or invalid, 403 outside the caller's
+    area."""
+    (result,) = accept_reports(
+        session, scope, user_id, [BatchItem(0, key, report, content)], cipher, source_ip=source_ip
+    )
+    if result.case is None:
+        assert result.error is not None
+        raise result.error
+    return Submission(result.case, replayed=result.status == "replayed")
+
+
 def submit_batch(
-    session: Session, scope: Scope, user_id: int, items: Iterable[BatchItem], cipher: PiiCipher
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    items: Sequence[BatchItem],
+    cipher: PiiCipher,
+    source_ip: str | None = None,
 ) -> list[BatchResult]:
-    """Judge each item on its own (one savepoint each): one bad item never fails the rest."""
-    results = []
+    """Judge each item on its own: created, replayed, conflict (409: in flight, or the key used
+    for other content) or rejected (the item's 4xx).  One bad item never fails the rest."""
+    results = accept_reports(
+        session, scope, user_id, items, cipher, source_ip=source_ip, batch=True
+    )
+    out = []
+    for r in results:
+        if r.error is not None and (
+            isinstance(r.error, Conflict) or r.error.extra.get("field") == "Idempotency-Key"
+        ):
+            out.append(BatchResult(r.index, "conflict", 409, error=r.error))
+        else:
+            out.append(r)
+    return out
+
+
+# The common path is one statement: lock each key, check its category and that the point lies
+# in the coverage, locate, insert the cases (a key already taken is skipped by the constraint),
+# their first events and their audit entries.  Items it did not insert are diagnosed after
+# (_PRECHECK).  plan_cache_mode: the statements of this path are planned once per connection
+# (psycopg prepares a statement after a few runs) rather than at every report — planning cost more
+# than running them; scope codes are literals in the SQL, so a generic plan still knows the region.
+_GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+_INSERT_CASES = """
+    WITH i AS MATERIALIZED (
+        SELECT * FROM unnest(
+            CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:kind AS text[]),
+            CAST(:category AS text[]), CAST(:severity AS text[]), CAST(:description AS text[]),
+            CAST(:datum AS text[]), CAST(:received_lon AS float8[]),
+            CAST(:received_lat AS float8[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
+            CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
+            CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
+            CAST(:parties AS int[]))
+        AS i(idx, lock, kind, category, severity, description, datum, received_lon,
+             received_lat, lon, lat, accuracy_m, reported_at, key, fingerprint, flags, parties)
+    ), ins AS (
+        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                           received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
+                           grid_code, village_code, township_code, district_code, city_code,
+                           center_id, assign_method, assign_distance_m, status, reporter_id,
+                           idempotency_key, request_fingerprint, flags, deadline)
+        SELECT wangge_case_code(now(), a.district_code), k.kind, i.category,
+               CAST(coalesce(i.severity, k.default_severity::text) AS case_severity),
+               i.description, i.datum, i.received_lon, i.received_lat, p.pt, i.accuracy_m,
+               coalesce(i.reported_at, now()), now(), a.grid_id, a.grid_code, a.village_code,
+               a.township_code, a.district_code, a.city_code, a.center_id, a.method,
+               a.distance_m, 'registered', :user, i.key, i.fingerprint, CAST(i.flags AS jsonb),
+               now() + make_interval(hours => k.deadline_hours)
+        FROM i
+        JOIN category k ON k.code = i.category AND k.kind::text = i.kind
+        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS pt) p
+        CROSS JOIN LATERAL wangge_assign(p.pt) a
+        WHERE pg_try_advisory_xact_lock(i.lock)
+          AND (NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
+               OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
+                          AND ST_Covers(r.geom, p.pt))
+               OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
+                          AND ST_DWithin(r.geom::geography, p.pt::geography, :max_outside_m)))
+          AND {may_act}
+        ORDER BY i.idx
+        ON CONFLICT ON CONSTRAINT cases_reporter_key DO NOTHING
+        RETURNING id, code, idempotency_key, assign_method
+    ), audit AS (
+        INSERT INTO audit_log (user_id, username, action, object, success, source_ip, detail)
+        SELECT :user, :actor, 'case.create', 'case:' || ins.code, true,
+               CAST(:source_ip AS inet),
+               jsonb_build_object('parties', i.parties, 'batch', CAST(:batch AS boolean))
+        FROM ins JOIN i ON i.key = ins.idempotency_key
+    )
+    SELECT id, code, idempotency_key, assign_method::text FROM ins
+"""
+
+# Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point
+# outside the coverage — or else outside the caller's area.
+_PRECHECK = text("""
+    SELECT i.idx, pg_try_advisory_xact_lock(i.lock) AS locked,
+           c.code AS existing, c.request_fingerprint AS fingerprint,
+           k.kind::text AS category_kind,
+           (NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
+            OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
+                       AND ST_Covers(r.geom, ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326))))
+               AS inside
+    FROM unnest(CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:key AS uuid[]),
+                CAST(:category AS text[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))
+         AS i(idx, lock, key, category, lon, lat)
+    LEFT JOIN cases c ON c.reporter_id = :user AND c.idempotency_key = i.key
+    LEFT JOIN category k ON k.code = i.category
+    ORDER BY i.idx
+""")
+
+_KNOWN_KEYS = text("""
+    SELECT idempotency_key, code, request_fingerprint FROM cases
+    WHERE reporter_id = :user AND idempotency_key = ANY(CAST(:keys AS uuid[]))
+""")
+
+# A separate statement: under row-level security an event's policy must see its case, which a
+# sibling CTE of the insert cannot.
+_EVENTS_AND_PARTIES = text("""
+    WITH events AS (
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        SELECT e.id, :actor, 'register', NULL, 'registered', '上报登记',
+               jsonb_build_object('assign_method', e.method)
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:methods AS text[])) AS e(id, method)
+    )
+    INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
+    SELECT * FROM unnest(CAST(:case AS bigint[]), CAST(:role AS text[]),
+                         CAST(:name AS bytea[]), CAST(:phone AS bytea[]),
+                         CAST(:id_card AS bytea[]), CAST(:index AS bytea[]))
+""")
+
+
+def accept_reports(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    items: Sequence[BatchItem],
+    cipher: PiiCipher,
+    *,
+    source_ip: str | None = None,
+    batch: bool = False,
+) -> list[BatchResult]:
+    """Take in ``items`` (set-based; see the module docstring).  Results in item order; errors
+    are per item.  Each created case is audited (``case.create``, from ``source_ip``)."""
+    results: dict[int, BatchResult] = {}
+    first_of_key: dict[UUID, _Work] = {}
+    repeats: list[_Work] = []  # a key seen earlier in the same batch
+    work: list[_Work] = []
     for item in items:
         if item.error is not None or item.report is None or item.key is None:
             error = item.error or InvalidInput("缺少上报内容。", "Missing report.")
-            results.append(BatchResult(item.index, "rejected", error.status, error=error))
+            results[item.index] = BatchResult(item.index, "rejected", error.status, error=error)
             continue
+        w = _Work(item, item.report, item.key, cipher.fingerprint(item.content))
+        if item.key in first_of_key:
+            repeats.append(w)
+            continue
+        first_of_key[item.key] = w
         try:
-            with session.begin_nested():
-                done = submit_report(
-                    session, scope, user_id, item.key, item.report, item.content, cipher
-                )
+            w.lon, w.lat = (float(v) for v in to_wgs84(w.report.lon, w.report.lat, w.report.datum))
+            if w.lon == 0 and w.lat == 0:
+                check_location(session, w.lon, w.lat)  # raises: no fix
         except WanggeError as e:
-            if isinstance(e, Conflict) or e.extra.get("field") == "Idempotency-Key":
-                results.append(BatchResult(item.index, "conflict", 409, error=e))
-            else:
-                results.append(BatchResult(item.index, "rejected", e.status, error=e))
+            results[item.index] = BatchResult(item.index, "rejected", e.status, error=e)
+            continue
+        w.flags = flags_for(w.report.accuracy_m)
+        work.append(w)
+
+    replays: list[_Work] = []
+    if work:
+        session.execute(_GENERIC_PLANS)
+        _insert(session, scope, user_id, work, source_ip, batch)
+    missing = [w for w in work if w.case_id is None]
+    if missing:
+        _diagnose(session, scope, user_id, missing, results, replays)
+    created = [w for w in work if w.case_id is not None]
+    if created:
+        _events_and_parties(session, created, cipher)
+        flag_repeats(session, scope, [w.case_id for w in created if w.case_id is not None])
+    session.flush()
+
+    codes = [w.code for w in created + replays if w.code]
+    views = {v.code: v for v in get_cases(session, scope, codes, cipher)} if codes else {}
+    for w in created:
+        results[w.item.index] = BatchResult(w.item.index, "created", 201, case=views[w.code or ""])
+    for w in replays:
+        view = views.get(w.code or "")
+        if view is None:  # the key's case is no longer visible to the caller
+            results[w.item.index] = _rejected(w, _key_reused())
         else:
-            if done.replayed:
-                results.append(BatchResult(item.index, "replayed", 200, case=done.case))
-            else:
-                results.append(BatchResult(item.index, "created", 201, case=done.case))
-    return results
+            results[w.item.index] = BatchResult(w.item.index, "replayed", 200, case=view)
+    for w in repeats:
+        first = first_of_key[w.key]
+        done = results[first.item.index]
+        if w.fingerprint != first.fingerprint:
+            results[w.item.index] = _rejected(w, _key_reused())
+        elif done.case is not None:
+            results[w.item.index] = BatchResult(w.item.index, "replayed", 200, case=done.case)
+        else:
+            results[w.item.index] = BatchResult(
+                w.item.index, done.status, done.http_status, error=done.error
+            )
+    return [results[i.index] for i in items]
+
+
+def _diagnose(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    missing: list[_Work],
+    results: dict[int, BatchResult],
+    replays: list[_Work],
+) -> None:
+    """Judge the items the insert skipped: in flight, replay, key reused, bad category, point
+    outside the coverage (with the swap hint) or outside the caller's area."""
+    rows = session.execute(
+        _PRECHECK,
+        {
+            "user": user_id,
+            "idx": [w.item.index for w in missing],
+            "lock": [_lock_id(user_id, w.key) for w in missing],
+            "key": [w.key for w in missing],
+            "category": [w.report.category for w in missing],
+            "lon": [w.lon for w in missing],
+            "lat": [w.lat for w in missing],
+        },
+    ).all()
+    by_index = {w.item.index: w for w in missing}
+    outside: list[_Work] = []
+    catalogue = None
+    for row in rows:
+        w = by_index[row.idx]
+        try:
+            if not row.locked:
+                raise _in_flight()
+            if row.existing is not None:
+                if bytes(row.fingerprint or b"") != w.fingerprint:
+                    raise _key_reused()
+                w.code = row.existing
+                replays.append(w)
+                continue
+            if row.category_kind != w.report.kind.value:
+                catalogue = catalogue or list_categories(session)
+                raise _category_error(catalogue, w.report)
+            if not row.inside:
+                check_location(session, w.lon, w.lat)  # raises unless within 20 km
+            outside.append(w)
+        except WanggeError as e:
+            results[w.item.index] = _rejected(w, e)
+    if not outside:
+        return
+    # Outside the caller's area — unless the key's case was committed by a parallel retry after
+    # this statement's snapshot but before its lock (now held): look again with a fresh snapshot.
+    known = {
+        row.idempotency_key: row
+        for row in session.execute(_KNOWN_KEYS, {"user": user_id, "keys": [w.key for w in outside]})
+    }
+    for w in outside:
+        found = known.get(w.key)
+        if found is None:
+            results[w.item.index] = _rejected(w, _outside(scope))
+        elif bytes(found.request_fingerprint or b"") != w.fingerprint:
+            results[w.item.index] = _rejected(w, _key_reused())
+        else:
+            w.code = found.code
+            replays.append(w)
+
+
+def _rejected(w: _Work, error: WanggeError) -> BatchResult:
+    return BatchResult(w.item.index, "rejected", error.status, error=error)
+
+
+def _category_error(catalogue: list, report: NewReport) -> InvalidInput:
+    kind = report.kind.value
+    known = {c.code: c for c in catalogue}
+    category = known.get(report.category)
+    if category is None:
+        valid = ", ".join(c.code for c in catalogue if c.kind == kind)
+        return InvalidInput(
+            f"未知的案件类别 {report.category!r}。{KIND_NAMES[kind][0]}的有效类别：{valid}",
+            f"Unknown category {report.category!r}. Valid {KIND_NAMES[kind][1]} categories: "
+            f"{valid}",
+            field="category",
+        )
+    return InvalidInput(
+        f"类别 {category.code}（{category.name_zh}）属于{KIND_NAMES[category.kind][0]}，"
+        f"与 kind={kind} 不符。",
+        f"Category {category.code} ({category.name_en}) is a {category.kind}, not a {kind}.",
+        field="category",
+    )
+
+
+def _insert(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    work: list[_Work],
+    source_ip: str | None,
+    batch: bool,
+) -> None:
+    """Insert every insertable item's case in one statement (see ``_INSERT_CASES``)."""
+    reports = [w.report for w in work]
+    params = scope.params() | {
+        "user": user_id,
+        "max_outside_m": MAX_OUTSIDE_M,
+        "actor": reports[0].reporter,
+        "source_ip": audit_ip(source_ip),
+        "batch": batch,
+        "idx": [w.item.index for w in work],
+        "lock": [_lock_id(user_id, w.key) for w in work],
+        "kind": [r.kind.value for r in reports],
+        "category": [r.category for r in reports],
+        "severity": [r.severity.value if r.severity else None for r in reports],
+        "description": [r.description for r in reports],
+        "datum": [r.datum for r in reports],
+        "received_lon": [r.lon for r in reports],
+        "received_lat": [r.lat for r in reports],
+        "lon": [w.lon for w in work],
+        "lat": [w.lat for w in work],
+        "accuracy_m": [r.accuracy_m for r in reports],
+        "reported_at": [r.reported_at for r in reports],
+        "key": [w.key for w in work],
+        "fingerprint": [w.fingerprint for w in work],
+        "flags": [json.dumps(w.flags) for w in work],
+        "parties": [len(r.parties) for r in reports],
+    }
+    sql = _INSERT_CASES.format(may_act=scope.act_condition("a"))
+    by_key = {w.key: w for w in work}
+    for row in session.execute(text(sql), params):
+        w = by_key[row.idempotency_key]
+        w.case_id, w.code, w.method = row.id, row.code, row.assign_method
+
+
+def _events_and_parties(session: Session, created: list[_Work], cipher: PiiCipher) -> None:
+    """The first event of each new case and its parties, encrypted (bound to their case)."""
+    columns: dict[str, list] = {k: [] for k in ("case", "role", "name", "phone", "id_card")}
+    columns["index"] = []
+    for w in created:
+        for p in w.report.parties:
+            columns["case"].append(w.case_id)
+            columns["role"].append(p.role)
+            for column in ("name", "phone", "id_card"):
+                value = getattr(p, column)
+                blob = None if value is None else cipher.encrypt(value, f"{w.case_id}:{column}")
+                columns[column].append(blob)
+            columns["index"].append(cipher.phone_index(p.phone) if p.phone else None)
+    session.execute(
+        _EVENTS_AND_PARTIES,
+        columns
+        | {
+            "actor": created[0].report.reporter,
+            "ids": [w.case_id for w in created],
+            "methods": [w.method for w in created],
+        },
+    )

@@ -42,35 +42,6 @@ class PartyView:
     masked: bool
 
 
-def store_parties(
-    session: Session, case_id: int, parties: tuple[NewParty, ...], cipher: PiiCipher
-) -> None:
-    """Encrypt and insert the parties of case ``case_id`` (one statement)."""
-    if not parties:
-        return
-
-    def enc(value: str | None, column: str) -> bytes | None:
-        return None if value is None else cipher.encrypt(value, f"{case_id}:{column}")
-
-    session.execute(
-        text("""
-        INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
-        VALUES (:case_id, :role, :name, :phone, :id_card, :phone_index)
-    """),
-        [
-            {
-                "case_id": case_id,
-                "role": p.role,
-                "name": enc(p.name, "name"),
-                "phone": enc(p.phone, "phone"),
-                "id_card": enc(p.id_card, "id_card"),
-                "phone_index": cipher.phone_index(p.phone) if p.phone else None,
-            }
-            for p in parties
-        ],
-    )
-
-
 def parties_of(
     session: Session, case_id: int, cipher: PiiCipher, *, unmask: bool = False
 ) -> list[PartyView]:
@@ -83,19 +54,34 @@ def parties_of(
         {"case_id": case_id},
     ).all()
 
+    return [
+        masked_party(cipher, case_id, role, name_enc, phone_enc, id_enc, unmask=unmask)
+        for role, name_enc, phone_enc, id_enc in rows
+    ]
+
+
+def masked_party(
+    cipher: PiiCipher,
+    case_id: int,
+    role: str,
+    name_enc: bytes | None,
+    phone_enc: bytes | None,
+    id_card_enc: bytes | None,
+    *,
+    unmask: bool = False,
+) -> PartyView:
+    """Decrypt one stored party of case ``case_id``; masked unless ``unmask``."""
+
     def dec(blob: bytes | None, column: str) -> str | None:
         return None if blob is None else cipher.decrypt(blob, f"{case_id}:{column}")
 
-    out = []
-    for role, name_enc, phone_enc, id_enc in rows:
-        name, phone, id_card = (
-            dec(name_enc, "name"),
-            dec(phone_enc, "phone"),
-            dec(id_enc, "id_card"),
-        )
-        if not unmask:
-            name = mask_name(name) if name else None
-            phone = mask_phone(phone) if phone else None
-            id_card = mask_id_card(id_card) if id_card else None
-        out.append(PartyView(role, name, phone, id_card, masked=not unmask))
-    return out
+    name, phone, id_card = (
+        dec(name_enc, "name"),
+        dec(phone_enc, "phone"),
+        dec(id_card_enc, "id_card"),
+    )
+    if not unmask:
+        name = mask_name(name) if name else None
+        phone = mask_phone(phone) if phone else None
+        id_card = mask_id_card(id_card) if id_card else None
+    return PartyView(role, name, phone, id_card, masked=not unmask)

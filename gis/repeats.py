@@ -10,8 +10,6 @@ Both look only at cases the submitter may see (row-level security applies).
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -24,72 +22,72 @@ REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 
 # Under row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the
-# policy, so nearby cases are found through the grids around the point, looked up first (grids
-# are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code;
+# policy, so nearby cases are found through the grids around each new case, looked up first
+# (grids are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code;
 # {in_scope} adds the caller's jurisdiction the same way.  Cases with no grid are not considered.
-_NEARBY_GRIDS = text(f"""
-    SELECT coalesce(array_agg(g.code) FILTER (
-               WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]})), '{{}}'),
-           coalesce(array_agg(g.code) FILTER (
-               WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]})), '{{}}')
-    FROM cases n JOIN grid g
-      ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
-    WHERE n.id = :case_id
-""")
-
-_LINK_DUPLICATES = f"""
-    INSERT INTO case_link (case_id, other_case_id, distance_m)
-    SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
-    FROM cases n JOIN cases o
-      ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
-     AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
-     AND o.grid_code = ANY(CAST(:grids AS varchar[]))
-     AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
-     AND {{in_scope}}
-    WHERE n.id = :case_id
-    ON CONFLICT DO NOTHING
-"""
-
-_REPEATS = f"""
-    SELECT
-      (SELECT count(*) FROM cases o
-        WHERE o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-          AND o.grid_code = ANY(CAST(:grids AS varchar[]))
-          AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
-          AND {{in_scope}}) AS place,
-      (SELECT coalesce(max(k), 0) FROM (
-          SELECT count(DISTINCT o.id) AS k
-          FROM case_party p JOIN case_party q ON q.phone_index = p.phone_index
-          JOIN cases o ON o.id = q.case_id
-          WHERE p.case_id = n.id AND p.phone_index IS NOT NULL
-            AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-            AND {{in_scope}}
-          GROUP BY p.phone_index) s) AS resident
-    FROM cases n WHERE n.id = :case_id
-"""
-
-
-def flag_repeats(session: Session, scope: Scope, case_id: int) -> None:
-    """Link possible duplicates and write repeat warnings into the new case's flags."""
-    in_scope = scope.case_condition("o")
-    near_100, near_50 = session.execute(_NEARBY_GRIDS, {"case_id": case_id}).one()
-    session.execute(
-        text(_LINK_DUPLICATES.format(in_scope=in_scope)),
-        {"case_id": case_id, "grids": list(near_100)},
+# New cases of one batch see each other; a link goes from the newer to the older case only.
+_FLAG_REPEATS = f"""
+    WITH n AS (
+        SELECT c.id, c.geom, c.category, c.received_at FROM cases c
+        WHERE c.id = ANY(CAST(:ids AS bigint[]))
+    ), near AS (
+        SELECT n.id,
+               array_agg(g.code) FILTER (
+                   WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]})) AS g100,
+               array_agg(g.code) FILTER (
+                   WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]})) AS g50
+        FROM n JOIN grid g
+          ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
+        GROUP BY n.id
+    ), links AS (
+        INSERT INTO case_link (case_id, other_case_id, distance_m)
+        SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
+        FROM n JOIN near ON near.id = n.id JOIN cases o
+          ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
+         AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
+         AND o.grid_code = ANY(near.g100)
+         AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
+         AND NOT (o.id = ANY(CAST(:ids AS bigint[])) AND o.id > n.id)
+         AND {{in_scope}}
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ), place AS (
+        SELECT n.id, count(o.id) AS k
+        FROM n JOIN near ON near.id = n.id JOIN cases o
+          ON o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
+         AND o.grid_code = ANY(near.g50)
+         AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
+         AND {{in_scope}}
+        GROUP BY n.id
+    ), resident AS (
+        SELECT s.id, max(s.k) AS k FROM (
+            SELECT n.id, count(DISTINCT o.id) AS k
+            FROM n JOIN case_party p ON p.case_id = n.id
+            JOIN case_party q ON q.phone_index = p.phone_index
+            JOIN cases o ON o.id = q.case_id
+            WHERE p.phone_index IS NOT NULL
+              AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
+              AND {{in_scope}}
+            GROUP BY n.id, p.phone_index) s
+        GROUP BY s.id
+    ), flagged AS (
+        UPDATE cases c SET flags = c.flags || jsonb_strip_nulls(jsonb_build_object(
+            'repeat_place', CASE WHEN pl.k >= {REPEAT_MIN} THEN pl.k END,
+            'repeat_resident', CASE WHEN re.k >= {REPEAT_MIN} THEN re.k END))
+        FROM n LEFT JOIN place pl ON pl.id = n.id LEFT JOIN resident re ON re.id = n.id
+        WHERE c.id = n.id AND (pl.k >= {REPEAT_MIN} OR re.k >= {REPEAT_MIN})
+        RETURNING 1
     )
-    place, resident = session.execute(
-        text(_REPEATS.format(in_scope=in_scope)), {"case_id": case_id, "grids": list(near_50)}
-    ).one()
-    warnings = {}
-    if place >= REPEAT_MIN:
-        warnings["repeat_place"] = int(place)
-    if resident >= REPEAT_MIN:
-        warnings["repeat_resident"] = int(resident)
-    if warnings:
-        session.execute(
-            text("UPDATE cases SET flags = flags || CAST(:w AS jsonb) WHERE id = :id"),
-            {"w": json.dumps(warnings), "id": case_id},
-        )
+    SELECT (SELECT count(*) FROM links) AS links, (SELECT count(*) FROM flagged) AS flagged
+"""
+
+
+def flag_repeats(session: Session, scope: Scope, case_ids: list[int]) -> None:
+    """Link possible duplicates of the new cases and write repeat warnings into their flags
+    (one statement for any number of cases)."""
+    session.execute(
+        text(_FLAG_REPEATS.format(in_scope=scope.case_condition("o"))), {"ids": case_ids}
+    )
 
 
 def duplicate_links(session: Session, case_id: int) -> list[tuple[str, str, float | None]]:

@@ -18,6 +18,7 @@ from api.deps import (
     SessionDep,
     Triager,
     audit_caller,
+    client_ip,
     request_lang,
 )
 from api.errors import describe_error
@@ -77,19 +78,11 @@ def submit_report(
         report.to_domain(caller.username),
         report.content(),
         cipher,
+        client_ip(request),
     )
     if done.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    else:
-        audit_caller(
-            session,
-            request,
-            caller,
-            "case.create",
-            f"case:{done.case.code}",
-            {"parties": len(report.parties)},
-        )
     session.commit()
     return CaseOut.of(done.case)
 
@@ -102,17 +95,9 @@ def submit_batch(
     rejected on its own; one bad item never fails the rest."""
     lang = request_lang(request)
     items = [_batch_item(i, raw, caller.username, lang) for i, raw in enumerate(body.reports)]
-    results = intake.submit_batch(session, caller.scope, caller.user_id, items, cipher)
-    created = [r for r in results if r.status == "created" and r.case]
-    for r in created:
-        audit_caller(
-            session,
-            request,
-            caller,
-            "case.create",
-            f"case:{r.case.code}",  # type: ignore[union-attr]
-            {"batch": True},
-        )
+    results = intake.submit_batch(
+        session, caller.scope, caller.user_id, items, cipher, client_ip(request)
+    )
     session.commit()
     out = [_batch_result(r, items[r.index], lang) for r in results]
     counts = {
