@@ -7,6 +7,7 @@ import statistics
 import time
 
 import numpy as np
+from sqlalchemy import text
 
 from gis.db import is_empty, make_engine, prepare_database, session_scope
 from gis.embedded import EmbeddedCluster
@@ -31,6 +32,17 @@ def bench_settings() -> Settings:
             "app_db_password": cluster.app_password(),
         }
     )
+
+
+def drop_bench_database(settings: Settings) -> None:
+    """Start from scratch: the benchmarks pile cases onto the same places run after run."""
+    if settings.database_url and not settings.database_url.rstrip("/").endswith(BENCH_DB):
+        return  # never drop a database the operator pointed us at
+    engine = make_engine(EmbeddedCluster(settings.data_dir).url("postgres"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+    engine.dispose()
+    EmbeddedCluster(settings.data_dir).create_database(BENCH_DB)
 
 
 def prepare_bench_database(settings: Settings) -> str:

@@ -30,32 +30,31 @@ _FLAG_REPEATS = f"""
     WITH n AS (
         SELECT c.id, c.geom, c.category, c.received_at FROM cases c
         WHERE c.id = ANY(CAST(:ids AS bigint[]))
-    ), near AS (
-        SELECT n.id,
-               array_agg(g.code) FILTER (
-                   WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]})) AS g100,
-               array_agg(g.code) FILTER (
-                   WHERE ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]})) AS g50
+    ), near AS (  -- the grids around each new case, one row each
+        SELECT n.id, g.code,
+               ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]}) AS within_duplicate,
+               ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]}) AS within_repeat
         FROM n JOIN grid g
           ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
-        GROUP BY n.id
     ), links AS (
         INSERT INTO case_link (case_id, other_case_id, distance_m)
         SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
-        FROM n JOIN near ON near.id = n.id JOIN cases o
-          ON o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
+        FROM n JOIN near ON near.id = n.id AND near.within_duplicate
+        JOIN cases o
+          ON o.grid_code = near.code AND o.id <> n.id AND o.category = n.category
+         AND o.status <> 'closed'
          AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
-         AND o.grid_code = ANY(near.g100)
          AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
-         AND NOT (o.id = ANY(CAST(:ids AS bigint[])) AND o.id > n.id)
          AND {{in_scope}}
+        WHERE o.id < n.id OR NOT (o.id = ANY(CAST(:ids AS bigint[])))
         ON CONFLICT DO NOTHING
         RETURNING 1
     ), place AS (
         SELECT n.id, count(o.id) AS k
-        FROM n JOIN near ON near.id = n.id JOIN cases o
-          ON o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-         AND o.grid_code = ANY(near.g50)
+        FROM n JOIN near ON near.id = n.id AND near.within_repeat
+        JOIN cases o
+          ON o.grid_code = near.code
+         AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
          AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
          AND {{in_scope}}
         GROUP BY n.id
