@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routers import auth, boundaries, cases, health, locate, maps
+from api.routers import auth, boundaries, cases, health, locate, maps, photos
 from gis.db import (
     check_app_role,
     check_database,
@@ -24,7 +24,15 @@ from gis.settings import Settings, get_settings
 from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url
 
 #: every router of the app (tests walk them to check each route declares its permission)
-ROUTERS = (auth.router, locate.router, cases.router, boundaries.router, health.router, maps.router)
+ROUTERS = (
+    auth.router,
+    locate.router,
+    cases.router,
+    photos.router,
+    boundaries.router,
+    health.router,
+    maps.router,
+)
 
 DESCRIPTION = """
 网格 wangge — 综治中心网格化管理系统 API。Grid management for social-governance centers.
@@ -44,6 +52,33 @@ def _serve_docs_offline(app: FastAPI) -> None:
             swagger_css_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url=asset_url("favicon.svg"),
         )
+
+
+def _document_manual_bodies(app: FastAPI) -> None:
+    """Routes that read their body themselves (JSON or multipart) refer to these models."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from api.schemas import ReportCreate
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _, defs = models_json_schema(
+                [(ReportCreate, "validation")], ref_template="#/components/schemas/{model}"
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in defs.get("$defs", {}).items():
+                components.setdefault(name, model)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _serve_docs_offline(app)
+    _document_manual_bodies(app)
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, StaticFiles(directory=OWN_DIR), name="wangge-static")
     return app

@@ -25,6 +25,7 @@ from gis.intake import MAX_BATCH, BatchStatus
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, Severity
 from gis.parties import NewParty
+from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
 
 Lon = Annotated[
@@ -253,6 +254,30 @@ class DuplicateDecisionIn(BaseModel):
     decision: Literal["confirm", "unlink"]
 
 
+class PhotoOut(BaseModel):
+    id: int
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    sha256: str = Field(description="checksum of the stored file (EXIF/GPS stripped)")
+    url: str
+    thumb_url: str
+
+    @classmethod
+    def of(cls, p: PhotoView) -> PhotoOut:
+        return cls(
+            id=p.id,
+            content_type=p.content_type,
+            bytes=p.bytes,
+            width=p.width,
+            height=p.height,
+            sha256=p.sha256,
+            url=f"/api/photos/{p.id}",
+            thumb_url=f"/api/photos/{p.id}/thumb",
+        )
+
+
 class CaseOut(BaseModel):
     code: str = Field(description="一案一码: the case's one code")
     kind: str
@@ -276,6 +301,9 @@ class CaseOut(BaseModel):
     possible_duplicates: list[DuplicateOut] = Field(
         description="open cases of the same category within 100 m and 72 h"
     )
+    photos: list[PhotoOut] = Field(default_factory=list)
+    receipt_url: str = Field(description="printable receipt with the tracking QR code")
+    qr_url: str = Field(description="the tracking QR code (SVG; .png for PNG)")
 
     @classmethod
     def of(cls, case: CaseView) -> CaseOut:
@@ -302,6 +330,9 @@ class CaseOut(BaseModel):
             possible_duplicates=[
                 DuplicateOut(code=c, status=st, distance_m=d) for c, st, d in case.duplicates
             ],
+            photos=[PhotoOut.of(p) for p in case.photos],
+            receipt_url=f"/cases/{case.code}/receipt",
+            qr_url=f"/api/cases/{case.code}/qr.svg",
         )
 
 

@@ -22,6 +22,7 @@ from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import CHAIN_COLUMNS, CHAIN_JOINS, Location, location_from_row
 from gis.models import CaseKind, Severity
 from gis.parties import NewParty, PartyView, masked_party, parties_of
+from gis.photos import PhotoView
 from gis.pii import PiiCipher
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
@@ -81,6 +82,7 @@ class CaseView:
     flags: dict | None = None
     #: possible duplicates: (other case code, suggested | confirmed | unlinked, metres)
     duplicates: tuple[tuple[str, str, float | None], ...] = ()
+    photos: tuple[PhotoView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,9 @@ _CASE_BY_CODE = f"""
                        'phone', encode(p.phone_enc, 'hex'),
                        'id_card', encode(p.id_card_enc, 'hex')) ORDER BY p.id)
             FROM case_party p WHERE p.case_id = c.id) AS parties,
+           (SELECT json_agg(json_build_array(ph.id, ph.content_type, ph.bytes, ph.width,
+                                             ph.height, ph.sha256) ORDER BY ph.id)
+            FROM case_photo ph WHERE ph.case_id = c.id) AS photos,
            (SELECT json_agg(json_build_array(o.code, l.status, l.distance_m) ORDER BY o.code)
             FROM case_link l
             JOIN cases o ON o.id = CASE WHEN l.case_id = c.id THEN l.other_case_id
@@ -188,6 +193,7 @@ def _view(r: dict, cipher: PiiCipher) -> CaseView:
         public_token=r["public_token"],
         flags=r["flags"],
         duplicates=tuple((o, st, d) for o, st, d in r["links"] or ()),
+        photos=tuple(PhotoView(*p) for p in r["photos"] or ()),
     )
 
 
@@ -205,11 +211,14 @@ def cases_geojson(
     since: datetime | None = None,
     limit: int = 5000,
     party_phone_index: bytes | None = None,
+    reporter_id: int | None = None,
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``.
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
-    ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone.
+    ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
+    ``reporter_id`` on who submitted the case.  Each feature carries its photo count and the
+    thumbnail of its first photo (``thumb_url``, null without photos).
     """
     conditions = [scope.case_condition("c")]
     params: dict = scope.params() | {"limit": limit}
@@ -218,6 +227,9 @@ def cases_geojson(
             "EXISTS (SELECT 1 FROM case_party p WHERE p.case_id = c.id AND p.phone_index = :pidx)"
         )
         params["pidx"] = party_phone_index
+    if reporter_id is not None:
+        conditions.append("c.reporter_id = :reporter_id")
+        params["reporter_id"] = reporter_id
     if bbox is not None:
         conditions.append(BBOX_SQL.format(col="c.geom"))
         params.update(bbox.params())
@@ -230,6 +242,9 @@ def cases_geojson(
             'geometry', ST_AsGeoJSON(c.geom, 6)::json,
             'properties', json_build_object(
                 'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
+                'photo_count', (SELECT count(*) FROM case_photo ph WHERE ph.case_id = c.id),
+                'thumb_url', (SELECT '/api/photos/' || min(ph.id) || '/thumb'
+                              FROM case_photo ph WHERE ph.case_id = c.id),
                 'category', c.category, 'category_name', cat.name_zh,
                 'severity', c.severity, 'status', c.status,
                 'center_id', c.center_id, 'assign_method', c.assign_method,

@@ -33,6 +33,11 @@ class BadRequest(WanggeError):
     code = "bad_request"
 
 
+class UnsupportedMediaType(WanggeError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class InvalidInput(WanggeError):
     status = 422
     code = "invalid_input"

@@ -284,6 +284,25 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
 
+class CasePhoto(Base):
+    """A photo of a case: a stored file with EXIF/GPS stripped (see gis.photos)."""
+
+    __tablename__ = "case_photo"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    upload_sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(20))
+    bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    file_name: Mapped[str] = mapped_column(String(80))
+    thumb_name: Mapped[str] = mapped_column(String(80))
+    uploaded_by: Mapped[str | None] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CaseParty(Base):
     """A resident party to a case; personal data as AES-GCM ciphertext (see gis.pii)."""
 

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     lockout_minutes: float = Field(default=10, gt=0)
     #: Datum of the base-map tiles: ``wgs84`` (also CGCS2000, Tianditu) or ``gcj02`` (Amap).
     tile_datum: str = "wgs84"
+    #: Where case photos are stored (content-addressed files).  Unset: ``<data_dir>/photos``.
+    photo_dir: Path | None = None
+    #: The address residents' phones reach the app at, for the QR code on a receipt
+    #: (e.g. ``https://wangge.example.gov.cn``).  Unset: the address the request came to.
+    public_url: str | None = None
+
+    @property
+    def photos_path(self) -> Path:
+        return self.photo_dir or self.data_dir / "photos"
 
     @field_validator("database_url")
     @classmethod

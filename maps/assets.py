@@ -32,6 +32,9 @@ OWN_ASSETS: dict[str, str] = {
     "wangge.css": "wangge.css",
     "favicon.svg": "favicon.svg",
     "login.js": "login.js",
+    "receipt.js": "receipt.js",
+    "phone.js": "phone.js",
+    "phone.css": "phone.css",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

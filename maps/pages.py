@@ -76,3 +76,74 @@ def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
 </body>
 </html>
 """
+
+
+def qr_svg(url: str, scale: int = 4) -> str:
+    """The QR code for ``url`` as inline SVG (segno; no external service)."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
+    return out.getvalue().decode()
+
+
+def qr_png(url: str, scale: int = 8) -> bytes:
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=scale)
+    return out.getvalue()
+
+
+def receipt_page(case, tracking_url: str) -> str:  # type: ignore[no-untyped-def]
+    """The printable receipt (回执) for a case: code, what, where (village), who handles it, by
+    when, and the QR code of the public tracking page.  No personal data."""
+    loc = case.location
+    place = (
+        " ".join(r.name for r in (loc.district, loc.township, loc.village) if r is not None)
+        or "（未落入网格）"
+    )
+    center = loc.center
+    center_line = (
+        f"{escape(center.name)}" + (f"（电话 {escape(center.phone)}）" if center.phone else "")
+        if center
+        else "待分派"
+    )
+    kind = "矛盾纠纷" if case.kind == "dispute" else "安全隐患"
+    deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>受理回执 · {escape(case.code)}</title>
+<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
+<link rel="stylesheet" href="{asset_url("wangge.css")}">
+</head>
+<body class="wg-track wg-receipt">
+<main>
+  <h1>案件受理回执</h1>
+  <table class="wg-receipt-table">
+    <tr><th>案件编号</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
+    <tr><th>类型</th><td>{escape(kind)} · {escape(case.category_name)}</td></tr>
+    <tr><th>登记时间</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
+    <tr><th>所在地</th><td>{escape(place)}</td></tr>
+    <tr><th>承办单位</th><td>{center_line}</td></tr>
+    <tr><th>办理时限</th><td>{deadline} 前</td></tr>
+  </table>
+  <figure class="wg-qr">
+    {qr_svg(tracking_url)}
+    <figcaption>微信或手机相机扫码，随时查看办理进度<br><small>{escape(tracking_url)}</small>
+    </figcaption>
+  </figure>
+  <p class="wg-note">请妥善保管本回执。进度页不显示个人信息和具体位置。</p>
+  <p class="wg-noprint"><button type="button" id="print">打印回执</button></p>
+</main>
+<script src="{asset_url("receipt.js")}"></script>
+</body>
+</html>
+"""

@@ -7,8 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from geojson_pydantic import FeatureCollection
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import (
     CaseReader,
@@ -16,6 +19,7 @@ from api.deps import (
     CipherDep,
     Reporter,
     SessionDep,
+    SettingsDep,
     Triager,
     audit_caller,
     client_ip,
@@ -23,6 +27,7 @@ from api.deps import (
 )
 from api.errors import describe_error
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
+from api.routers.photos import read_uploads
 from api.schemas import (
     CASE_CODE_PATTERN,
     BatchIn,
@@ -35,9 +40,9 @@ from api.schemas import (
     PartyOut,
     ReportCreate,
 )
-from gis import cases, intake
+from gis import cases, intake, photos
 from gis.cases import SHANGHAI
-from gis.errors import BadRequest, Forbidden, InvalidInput
+from gis.errors import BadRequest, Forbidden, InvalidInput, UnsupportedMediaType
 from gis.pii import validate_phone
 
 router = APIRouter(prefix="/api", tags=["cases 案件"])
@@ -48,17 +53,78 @@ _PII_FORBIDDEN = Forbidden(
 )
 
 
+_REPORT_SCHEMA = {"$ref": "#/components/schemas/ReportCreate"}
+_REPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _REPORT_SCHEMA},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["report"],
+                    "properties": {
+                        "report": {
+                            "type": "string",
+                            "description": "the report as JSON (the application/json body)",
+                        },
+                        "photos": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "JPEG/PNG/WebP, ≤ 10 MB each, ≤ 6",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_report(request: Request) -> tuple[ReportCreate, list[tuple[str, bytes]]]:
+    """The report from a JSON body, or from a multipart form (``report`` + ``photos``)."""
+    content_type = request.headers.get("content-type", "")
+    uploads: list[tuple[str, bytes]] = []
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=photos.MAX_PER_CASE + 1)
+        raw = form.get("report")
+        if not isinstance(raw, str):
+            raise InvalidInput(
+                "multipart 上报须有 report 字段（上报内容的 JSON）。",
+                "A multipart report needs a 'report' field holding the report as JSON.",
+                field="report",
+            )
+        files = [f for f in form.getlist("photos") if isinstance(f, StarletteUpload)]
+        uploads = await read_uploads(files)  # type: ignore[arg-type]
+        body: bytes | str = raw
+    elif content_type.startswith("application/json") or not content_type:
+        body = await request.body()
+    else:
+        raise UnsupportedMediaType(
+            f"不支持的内容类型 {content_type!r}：请用 application/json 或 multipart/form-data。",
+            f"Unsupported content type {content_type!r}: send application/json or "
+            "multipart/form-data.",
+        )
+    try:
+        return ReportCreate.model_validate_json(body), uploads
+    except ValidationError as e:
+        raise RequestValidationError(
+            [dict(err) | {"loc": ("body", *err["loc"])} for err in e.errors()]
+        ) from None
+
+
 @router.post(
     "/reports",
     response_model=CaseOut,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "a replay: the case this key already created"}},
+    openapi_extra=_REPORT_BODY,
 )
-def submit_report(
-    report: ReportCreate,
+async def submit_report(
     session: SessionDep,
     caller: Reporter,
     cipher: CipherDep,
+    settings: SettingsDep,
     request: Request,
     response: Response,
     idempotency_key: Annotated[
@@ -68,22 +134,36 @@ def submit_report(
 ) -> CaseOut:
     """Submit a report: it is located, assigned and stored as a case with its own code.
 
-    The same ``Idempotency-Key`` with the same content returns the original case (200)."""
+    JSON, or multipart with the report as JSON in ``report`` and up to 6 ``photos``.  The same
+    ``Idempotency-Key`` with the same content returns the original case (200)."""
     key = _parse_key(idempotency_key)
-    done = intake.submit_report(
-        session,
-        caller.scope,
-        caller.user_id,
-        key,
-        report.to_domain(caller.username),
-        report.content(),
-        cipher,
-        client_ip(request),
-    )
+    report, uploads = await _read_report(request)
+
+    def work() -> intake.Submission:
+        done = intake.submit_report(
+            session,
+            caller.scope,
+            caller.user_id,
+            key,
+            report.to_domain(caller.username),
+            report.content(),
+            cipher,
+            client_ip(request),
+        )
+        if uploads:
+            photos.add_photos(
+                session, done.case.code, uploads, settings.photos_path, caller.username
+            )
+            done = intake.Submission(
+                cases.get_case(session, caller.scope, done.case.code, cipher), done.replayed
+            )
+        session.commit()
+        return done
+
+    done = await run_in_threadpool(work)
     if done.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    session.commit()
     return CaseOut.of(done.case)
 
 
@@ -169,6 +249,7 @@ def list_cases(
     party_phone: Annotated[
         str | None, Query(max_length=20, description="cases with this party phone (pii:read)")
     ] = None,
+    mine: Annotated[bool, Query(description="only the cases I submitted")] = False,
 ) -> Response:
     """Cases in your jurisdiction as GeoJSON, newest first.  A ``since`` without offset is read
     as Beijing time."""
@@ -179,7 +260,15 @@ def list_cases(
         if not caller.can("pii:read"):
             raise _PII_FORBIDDEN
         phone_index = cipher.phone_index(validate_phone(party_phone, field="party_phone"))
-    body = cases.cases_geojson(session, caller.scope, parse_bbox(bbox), since, limit, phone_index)
+    body = cases.cases_geojson(
+        session,
+        caller.scope,
+        parse_bbox(bbox),
+        since,
+        limit,
+        phone_index,
+        reporter_id=caller.user_id if mine else None,
+    )
     if phone_index is not None:
         audit_caller(session, request, caller, "pii.lookup", "case_party:phone")
         session.commit()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
 
-from api.deps import MapViewer, SessionDep, SettingsDep
+from api.deps import CaseReader, CipherDep, MapViewer, Reporter, SessionDep, SettingsDep
+from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases
 from gis.scope import Scope
+from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
-from maps.pages import login_page, tracking_page
+from maps.pages import login_page, qr_png, qr_svg, receipt_page, tracking_page
+from maps.phone import phone_page
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -46,3 +49,72 @@ def tracking(
 def login_form(next: str = "/") -> HTMLResponse:
     """The login page (anonymous)."""
     return HTMLResponse(login_page(next))
+
+
+CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
+
+
+def tracking_url(request: Request, settings: Settings, token: str) -> str:
+    """The absolute address of a case's public page, as a resident's phone must reach it."""
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    return f"{base}/t/{token}"
+
+
+@router.get("/cases/{code}/receipt", response_class=HTMLResponse)
+def receipt(
+    code: CaseCode,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: CaseReader,
+    request: Request,
+) -> HTMLResponse:
+    """The printable receipt for the resident (回执): case code, handling center, deadline and the
+    QR code of the public tracking page.  No personal data."""
+    case = cases.get_case(session, caller.scope, code, cipher)
+    return HTMLResponse(receipt_page(case, tracking_url(request, settings, case.public_token)))
+
+
+@router.get("/api/cases/{code}/qr.svg", response_class=Response)
+def case_qr_svg(
+    code: CaseCode,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: CaseReader,
+    request: Request,
+) -> Response:
+    """The QR code (SVG) pointing to the case's public tracking page."""
+    case = cases.get_case(session, caller.scope, code, cipher)
+    svg = qr_svg(tracking_url(request, settings, case.public_token))
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/api/cases/{code}/qr.png", response_class=Response)
+def case_qr_png(
+    code: CaseCode,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: CaseReader,
+    request: Request,
+) -> Response:
+    """The QR code (PNG) pointing to the case's public tracking page."""
+    case = cases.get_case(session, caller.scope, code, cipher)
+    png = qr_png(tracking_url(request, settings, case.public_token))
+    return Response(png, media_type="image/png")
+
+
+@router.get("/m/", response_class=HTMLResponse)
+def phone(session: SessionDep, caller: Reporter) -> HTMLResponse:
+    """The grid worker's phone page: my grids, my position, the report form (with photos), my
+    reports, and an offline queue sent when the connection returns."""
+    extent = boundaries.scope_extent(session, caller.scope)
+    grids = sorted(caller.scope.grid_codes) if caller.scope.grid_codes is not None else None
+    return HTMLResponse(
+        phone_page(
+            f"{caller.display_name or caller.username}（{caller.role_name}）",
+            grids,
+            (extent.west, extent.south, extent.east, extent.north) if extent else None,
+        )
+    )

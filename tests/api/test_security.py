@@ -114,6 +114,14 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/api/centers", "boundary:read"),
         Call("GET", "/api/auth/me", None),
         Call("GET", "/", "map:view"),
+        Call("GET", "/m/", "case:report"),
+        Call("POST", f"/api/cases/{s.case_code}/photos", "case:report", 201),
+        Call("GET", f"/api/cases/{s.case_code}/photos", "case:read"),
+        Call("GET", "/api/photos/0", "case:read", 404),
+        Call("GET", "/api/photos/0/thumb", "case:read", 404),
+        Call("GET", f"/cases/{s.case_code}/receipt", "case:read"),
+        Call("GET", f"/api/cases/{s.case_code}/qr.svg", "case:read"),
+        Call("GET", f"/api/cases/{s.case_code}/qr.png", "case:read"),
     ]
 
 
@@ -132,6 +140,14 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/auth/logout"),  # test_logout_needs_a_session
     ("POST", "/api/reports/batch"),
     ("POST", "/api/cases/{code}/duplicates/{other}"),
+    ("GET", "/m/"),
+    ("POST", "/api/cases/{code}/photos"),
+    ("GET", "/api/cases/{code}/photos"),
+    ("GET", "/api/photos/{photo_id}"),
+    ("GET", "/api/photos/{photo_id}/thumb"),
+    ("GET", "/cases/{code}/receipt"),
+    ("GET", "/api/cases/{code}/qr.svg"),
+    ("GET", "/api/cases/{code}/qr.png"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
@@ -172,6 +188,19 @@ def test_every_route_declares_what_it_needs_and_is_in_the_matrix(settings: Setti
     assert seen >= ROUTES_IN_MATRIX
 
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+_PNG = _png()
+
+
 def _body(s: Sample) -> dict:
     return {
         "kind": "hazard",
@@ -198,6 +227,8 @@ def test_role_endpoint_matrix(
             }
         elif "/duplicates/" in call.path:
             kwargs["json"] = {"decision": "confirm"}
+        elif call.path.endswith("/photos") and call.method == "POST":
+            kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":
             kwargs["json"] = _body(samples[username])
         r = anon_client.request(call.method, call.path, **kwargs)
@@ -205,7 +236,11 @@ def test_role_endpoint_matrix(
         expected = call.ok if allowed else 403
         assert r.status_code == expected, f"{username} {call.method} {call.path}: {r.text[:200]}"
         anon = anon_client.request(
-            call.method, call.path, json=kwargs.get("json"), headers={"Accept": "application/json"}
+            call.method,
+            call.path,
+            json=kwargs.get("json"),
+            files=kwargs.get("files"),
+            headers={"Accept": "application/json"},
         )
         assert anon.status_code == 401, f"anonymous {call.method} {call.path}"
 

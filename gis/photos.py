@@ -1,0 +1,250 @@
+"""Case photos: sniffed, cleaned, stored, served only with their case.
+
+* Up to :data:`MAX_PER_CASE` per case, each at most :data:`MAX_BYTES` as uploaded.
+* The type comes from the content (Pillow reads the magic bytes), never from the file name or the
+  declared content type: JPEG, PNG and WebP are accepted.
+* What is stored and served is re-encoded from the pixels, after turning the image upright by its
+  EXIF orientation: no EXIF (so no GPS position, device or owner), no XMP, no text chunks.
+* Files are content-addressed under the photo directory (``ab/abcdef….jpg``) with a thumbnail
+  (longest side :data:`THUMB_PX`) for lists; the row keeps both checksums.
+* The same photo sent again for the same case (a retry from a phone) returns the stored one.
+* ``case_photo`` is under row-level security: a photo is visible exactly when its case is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput, NotFound, WanggeError
+
+MAX_PER_CASE = 6
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 60_000_000  # a 10 MB file claiming more is a decompression bomb
+THUMB_PX = 320
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoView:
+    id: int
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class CleanPhoto:
+    """A photo ready to store: re-encoded without metadata, and its thumbnail."""
+
+    data: bytes
+    thumb: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    upload_sha256: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def too_many(new: int, stored: int = 0) -> InvalidInput:
+    return InvalidInput(
+        f"每件案件最多 {MAX_PER_CASE} 张照片；已有 {stored} 张，本次新增 {new} 张。",
+        f"At most {MAX_PER_CASE} photos per case; it has {stored}, this adds {new}.",
+        field="photos",
+    )
+
+
+def missing_file() -> WanggeError:
+    """The row exists but the file is gone (a restore without the photo directory)."""
+    error = WanggeError(
+        "照片文件缺失，请联系系统管理员从备份恢复照片目录。",
+        "The photo's file is missing; ask the administrator to restore the photo directory.",
+    )
+    error.status = 410
+    return error
+
+
+def _bad(zh: str, en: str, name: str) -> InvalidInput:
+    return InvalidInput(f"照片 {name}：{zh}", f"Photo {name}: {en}", field="photos")
+
+
+def clean_photo(upload: bytes, name: str = "") -> CleanPhoto:
+    """Check one uploaded photo and re-encode it without metadata (InvalidInput if it is not an
+    acceptable JPEG/PNG/WebP)."""
+    if not upload:
+        raise _bad("文件为空。", "the file is empty.", name)
+    if len(upload) > MAX_BYTES:
+        raise _bad(
+            f"文件大小 {len(upload) / 1048576:.1f} MB，超过 {MAX_BYTES // 1048576} MB 上限；"
+            "请压缩后重新上传。",
+            f"{len(upload) / 1048576:.1f} MB exceeds the {MAX_BYTES // 1048576} MB limit; "
+            "compress it and upload again.",
+            name,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(upload), formats=list(FORMATS))
+            if image.width * image.height > MAX_PIXELS:
+                raise _bad("像素过多。", "too many pixels.", name)
+            image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bad(
+            "不是可识别的 JPEG、PNG 或 WebP 图片（按文件内容判断，与文件名无关）。",
+            "not a JPEG, PNG or WebP image (judged by its content, not its name).",
+            name,
+        ) from None
+    except (OSError, ValueError, SyntaxError):
+        raise _bad("图片已损坏或不完整。", "the image is damaged or truncated.", name) from None
+    fmt = str(image.format)
+    content_type, extension = FORMATS[fmt]
+    upright = ImageOps.exif_transpose(image) or image
+    data = _encode(upright, fmt)
+    thumb_image = upright.copy()
+    thumb_image.thumbnail((THUMB_PX, THUMB_PX))
+    return CleanPhoto(
+        data=data,
+        thumb=_encode(thumb_image, "JPEG"),
+        content_type=content_type,
+        extension=extension,
+        width=upright.width,
+        height=upright.height,
+        upload_sha256=hashlib.sha256(upload).hexdigest(),
+    )
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    """Pixels only: Pillow writes EXIF, XMP or text chunks only when asked to, and we never ask."""
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        rgb.save(out, "JPEG", quality=88, optimize=True)
+    elif fmt == "PNG":
+        image.save(out, "PNG", optimize=True)
+    else:
+        image.save(out, "WEBP", quality=88)
+    return out.getvalue()
+
+
+def _write(directory: Path, name: str, data: bytes) -> None:
+    """Write atomically (temp file + rename); content-addressed, so an existing file is kept."""
+    path = directory / name
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+_CASE_ID = text("SELECT id FROM cases WHERE code = :code")
+
+
+def add_photos(
+    session: Session,
+    case_code: str,
+    photos: list[tuple[str, bytes]],
+    directory: Path,
+    uploaded_by: str,
+) -> list[PhotoView]:
+    """Attach ``photos`` ((name, bytes) pairs) to the case (which must be visible to the caller).
+
+    All or nothing: every photo is checked before any is stored.  Returns the case's photos."""
+    case_id = session.execute(_CASE_ID, {"code": case_code}).scalar()
+    if case_id is None:
+        raise NotFound(
+            "没有找到该案件（或不在您的管辖范围内）。",
+            "No such case (or not in your jurisdiction).",
+        )
+    cleaned = [clean_photo(data, name or f"#{i + 1}") for i, (name, data) in enumerate(photos)]
+    session.execute(text("SELECT pg_advisory_xact_lock(:k, :id)"), {"k": 0x70686F74, "id": case_id})
+    stored = {
+        row.upload_sha256
+        for row in session.execute(
+            text("SELECT upload_sha256 FROM case_photo WHERE case_id = :id"), {"id": case_id}
+        )
+    }
+    new = [c for c in cleaned if c.upload_sha256 not in stored]
+    new = list({c.upload_sha256: c for c in new}.values())  # the same file twice in one call
+    if len(stored) + len(new) > MAX_PER_CASE:
+        raise too_many(len(new), len(stored))
+    for c in new:
+        digest = c.sha256
+        file_name = f"{digest[:2]}/{digest}.{c.extension}"
+        thumb_name = f"{digest[:2]}/{digest}.thumb.jpg"
+        _write(directory, file_name, c.data)
+        _write(directory, thumb_name, c.thumb)
+        session.execute(
+            text("""
+            INSERT INTO case_photo (case_id, sha256, upload_sha256, content_type, bytes, width,
+                                    height, file_name, thumb_name, uploaded_by)
+            VALUES (:case_id, :sha256, :upload, :type, :bytes, :width, :height, :file, :thumb,
+                    :by)
+        """),
+            {
+                "case_id": case_id,
+                "sha256": digest,
+                "upload": c.upload_sha256,
+                "type": c.content_type,
+                "bytes": len(c.data),
+                "width": c.width,
+                "height": c.height,
+                "file": file_name,
+                "thumb": thumb_name,
+                "by": uploaded_by,
+            },
+        )
+    return photos_of(session, case_code)
+
+
+def photos_of(session: Session, case_code: str) -> list[PhotoView]:
+    """The photos of a case visible to the caller (none if the case is not)."""
+    rows = session.execute(
+        text("""
+        SELECT p.id, p.content_type, p.bytes, p.width, p.height, p.sha256
+        FROM case_photo p JOIN cases c ON c.id = p.case_id
+        WHERE c.code = :code ORDER BY p.id
+    """),
+        {"code": case_code},
+    ).all()
+    return [PhotoView(*row) for row in rows]
+
+
+def photo_file(
+    session: Session, photo_id: int, directory: Path, *, thumb: bool
+) -> tuple[Path, str]:
+    """The stored file of a photo the caller may see (its case is visible), and its type."""
+    row = session.execute(
+        text("SELECT content_type, file_name, thumb_name FROM case_photo WHERE id = :id"),
+        {"id": photo_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            "没有找到该照片（或不在您的管辖范围内）。",
+            "No such photo (or not in your jurisdiction).",
+        )
+    if thumb:
+        return directory / row.thumb_name, "image/jpeg"
+    return directory / row.file_name, row.content_type

@@ -1,0 +1,289 @@
+/* 网格员手机页：我的网格、我的位置、上报表单、我的上报、离线队列。
+ *
+ * Every report is saved on the device first (IndexedDB, with its photos and its own UUID as
+ * Idempotency-Key), then sent.  Without signal it stays queued; when the connection returns the
+ * queue goes out through POST /api/reports/batch.  A report whose answer was lost is sent again
+ * under the same key and the server answers with the original case ("replayed"): nothing is lost
+ * and nothing is created twice.  Photos follow through POST /api/cases/{code}/photos (the server
+ * keeps one copy of a photo sent twice).
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("config").textContent);
+  var form = document.getElementById("report");
+  var message = document.getElementById("message");
+  var net = document.getElementById("net");
+  var where = document.getElementById("where");
+  var queueList = document.getElementById("queue");
+  var mineList = document.getElementById("mine");
+  var STATUS = {
+    registered: "已登记", accepted: "已受理", dispatched: "已派单", in_progress: "办理中",
+    resolved: "已办结", verified: "已回访", closed: "已结案", returned: "已退回",
+    transferred: "已转办", escalated: "已上报上级", suspended: "已挂起", reopened: "重新办理"
+  };
+  var position = null; // {lon, lat, accuracy_m}
+  var marker = null;
+  var syncing = false;
+
+  // ---------- small helpers ----------
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); });
+    return h.slice(0, 4).join("") + "-" + h.slice(4, 6).join("") + "-" + h.slice(6, 8).join("") +
+      "-" + h.slice(8, 10).join("") + "-" + h.slice(10).join("");
+  }
+  function isoNow() { // device time with its offset, e.g. 2026-11-21T09:30:00+08:00
+    var d = new Date(), off = -d.getTimezoneOffset(), sign = off >= 0 ? "+" : "-";
+    function p(n) { return (n < 10 ? "0" : "") + n; }
+    off = Math.abs(off);
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" +
+      p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) +
+      sign + p(Math.floor(off / 60)) + ":" + p(off % 60);
+  }
+  function say(text, isError) {
+    message.textContent = text;
+    message.className = "m-message" + (isError ? " error" : "");
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function login() { window.location.assign("/login?next=" + encodeURIComponent("/m/")); }
+
+  // ---------- the queue (IndexedDB) ----------
+  var dbPromise = new Promise(function (resolve, reject) {
+    var req = indexedDB.open("wangge-phone", 1);
+    req.onupgradeneeded = function () { req.result.createObjectStore("queue", { keyPath: "key" }); };
+    req.onsuccess = function () { resolve(req.result); };
+    req.onerror = function () { reject(req.error); };
+  });
+  function store(mode, fn) {
+    return dbPromise.then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction("queue", mode);
+        var result = fn(tx.objectStore("queue"));
+        tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
+  }
+  function allQueued() { return store("readonly", function (s) { return s.getAll(); }); }
+  function put(item) { return store("readwrite", function (s) { s.put(item); }); }
+  function drop(key) { return store("readwrite", function (s) { s.delete(key); }); }
+
+  function renderQueue() {
+    return allQueued().then(function (items) {
+      queueList.textContent = "";
+      items.sort(function (a, b) { return a.created - b.created; });
+      items.forEach(function (item) {
+        var li = el("li", item.state === "rejected" ? "rejected" : "");
+        li.dataset.key = item.key;
+        li.appendChild(el("span", "st", item.state === "rejected" ? "未通过" :
+          item.state === "photos" ? "照片待传" : "待发送"));
+        li.appendChild(el("span", "", item.body.description.slice(0, 40)));
+        li.appendChild(el("small", "", item.detail || item.body.reported_at));
+        if (item.state === "rejected") {
+          var del = el("button", "", "删除");
+          del.type = "button";
+          del.addEventListener("click", function () { drop(item.key).then(renderQueue); });
+          li.appendChild(del);
+        }
+        queueList.appendChild(li);
+      });
+      if (!items.length) queueList.appendChild(el("li", "", "无"));
+    });
+  }
+
+  // ---------- sending ----------
+  function uploadPhotos(code, photos) {
+    if (!photos || !photos.length) return Promise.resolve(true);
+    var data = new FormData();
+    photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
+    return fetch("/api/cases/" + encodeURIComponent(code) + "/photos", {
+      method: "POST", credentials: "same-origin", body: data
+    }).then(function (r) { return r.ok || (r.status >= 400 && r.status < 500 && r.status !== 401); });
+  }
+
+  function sync() {
+    if (syncing || !navigator.onLine) return Promise.resolve();
+    syncing = true;
+    return allQueued().then(function (items) {
+      var photosPending = items.filter(function (i) { return i.state === "photos"; });
+      var pending = items.filter(function (i) { return i.state === "queued"; });
+      var chain = Promise.resolve();
+      photosPending.forEach(function (item) {
+        chain = chain.then(function () {
+          return uploadPhotos(item.code, item.photos).then(function (ok) { if (ok) return drop(item.key); });
+        });
+      });
+      if (!pending.length) return chain;
+      return chain.then(function () {
+        var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
+        return fetch("/api/reports/batch", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "application/json" },
+          body: JSON.stringify(body)
+        });
+      }).then(function (r) {
+        if (r.status === 401) { login(); return; }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json().then(function (out) {
+          var steps = out.results.map(function (res) {
+            var item = pending[res.index];
+            if (res.status === "created" || res.status === "replayed") {
+              if (item.photos && item.photos.length) {
+                item.state = "photos"; item.code = res.case.code;
+                return put(item).then(function () { return uploadPhotos(item.code, item.photos); })
+                  .then(function (ok) { if (ok) return drop(item.key); });
+              }
+              return drop(item.key);
+            }
+            if (res.status === "rejected") {
+              item.state = "rejected"; item.detail = res.detail;
+              return put(item);
+            }
+            return null; // conflict: in flight elsewhere, try again later
+          });
+          return Promise.all(steps).then(function () {
+            say("已发送 " + (out.created + out.replayed) + " 条上报。");
+          });
+        });
+      });
+    }).catch(function () {
+      // no connection or the answer was lost: everything stays queued, sent again later
+    }).then(function () {
+      syncing = false;
+      return Promise.all([renderQueue(), loadMine()]);
+    });
+  }
+
+  // ---------- my reports ----------
+  function loadMine() {
+    if (!navigator.onLine) return Promise.resolve();
+    return fetch("/api/cases?mine=true&limit=20", {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) {
+      if (r.status === 401) { login(); return; }
+      if (!r.ok) return;
+      return r.json().then(function (fc) {
+        mineList.textContent = "";
+        fc.features.forEach(function (f) {
+          var p = f.properties, li = el("li");
+          li.dataset.code = p.code;
+          li.appendChild(el("span", "st", STATUS[p.status] || p.status));
+          li.appendChild(el("span", "", p.category_name + " · " + p.code));
+          li.appendChild(el("small", "", (p.description || "").slice(0, 40) + " " + p.received_at.slice(0, 16).replace("T", " ")));
+          mineList.appendChild(li);
+        });
+        if (!fc.features.length) mineList.appendChild(el("li", "", "暂无"));
+      });
+    }).catch(function () { /* offline */ });
+  }
+
+  // ---------- form ----------
+  var categories = [];
+  function fillCategories() {
+    var kind = form.kind.value, select = form.category;
+    select.textContent = "";
+    categories.filter(function (c) { return c.kind === kind; }).forEach(function (c) {
+      var o = el("option", "", c.name_zh); o.value = c.code; select.appendChild(o);
+    });
+  }
+  function loadCategories() {
+    var cached = localStorage.getItem("wangge-categories");
+    if (cached) { categories = JSON.parse(cached); fillCategories(); }
+    return fetch("/api/categories", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { if (r.status === 401) { login(); return; } return r.ok ? r.json() : null; })
+      .then(function (list) {
+        if (!list) return;
+        categories = list;
+        localStorage.setItem("wangge-categories", JSON.stringify(list));
+        fillCategories();
+      }).catch(function () { /* offline: the cached catalogue serves */ });
+  }
+  form.kind.addEventListener("change", fillCategories);
+
+  function setPosition(lon, lat, accuracy) {
+    position = { lon: lon, lat: lat, datum: "wgs84", accuracy_m: accuracy };
+    where.textContent = "经度 " + lon.toFixed(6) + "，纬度 " + lat.toFixed(6) +
+      (accuracy != null ? "（精度约 " + Math.round(accuracy) + " 米）" : "（地图点选）");
+    if (map) {
+      if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon]).addTo(map);
+    }
+  }
+  document.getElementById("locate").addEventListener("click", function () {
+    if (!navigator.geolocation) { say("本设备不支持定位，请在地图上点选位置。", true); return; }
+    where.textContent = "正在定位……";
+    navigator.geolocation.getCurrentPosition(function (p) {
+      setPosition(p.coords.longitude, p.coords.latitude, p.coords.accuracy);
+    }, function () {
+      where.textContent = "定位失败：请允许定位权限，或在地图上点选位置。";
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!position) { say("请先获取位置（或在地图上点选）。", true); return; }
+    var description = form.description.value.trim();
+    if (!description) { say("请填写情况描述。", true); return; }
+    var files = Array.prototype.slice.call(form.photos.files || []);
+    if (files.length > 6) { say("最多 6 张照片。", true); return; }
+    var item = {
+      key: uuid(), created: Date.now(), state: "queued",
+      body: {
+        kind: form.kind.value, category: form.category.value, description: description,
+        location: position, reported_at: isoNow()
+      },
+      photos: files.map(function (f) { return { name: f.name, blob: f }; })
+    };
+    put(item).then(function () {
+      form.description.value = ""; form.photos.value = "";
+      say(navigator.onLine ? "已保存，正在发送……" : "当前无网络：已保存在本机，恢复网络后自动发送。");
+      return renderQueue();
+    }).then(sync).catch(function () { say("保存失败：本机存储不可用。", true); });
+  });
+
+  // ---------- connection ----------
+  function showNet() {
+    net.textContent = navigator.onLine ? "在线" : "离线";
+    net.className = "m-net" + (navigator.onLine ? "" : " offline");
+  }
+  window.addEventListener("online", function () { showNet(); sync(); });
+  window.addEventListener("offline", showNet);
+  setInterval(function () { if (navigator.onLine) sync(); }, 15000);
+
+  // ---------- map ----------
+  var map = null;
+  if (window.L) {
+    map = L.map("map", { zoomControl: true });
+    var b = config.bounds;
+    if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); else map.setView([23, 113.9], 12);
+    L.control.scale({ metric: true, imperial: false }).addTo(map);
+    map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
+    if (b && navigator.onLine) {
+      fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (fc) {
+          if (!fc) return;
+          var mine = config.grids || [];
+          L.geoJSON(fc, {
+            style: function (f) {
+              var own = mine.indexOf(f.properties.code) >= 0;
+              return { color: own ? "#b03a2e" : "#7f8c8d", weight: own ? 3 : 1, fillOpacity: own ? 0.12 : 0.03 };
+            },
+            onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name || f.properties.code); }
+          }).addTo(map).on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
+        }).catch(function () { /* offline */ });
+    }
+  }
+
+  showNet();
+  loadCategories();
+  renderQueue().then(sync);
+})();

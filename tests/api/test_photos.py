@@ -1,0 +1,203 @@
+"""Photos (sniffed, EXIF/GPS stripped, thumbnails, jurisdiction), the receipt page and its QR."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from importers.demo import DemoCity
+from maps.pages import qr_png
+from tests.conftest import report_body
+
+
+@pytest.fixture
+def grid_point(demo_city: DemoCity) -> tuple[float, float]:
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    p = grid.geom.representative_point()
+    return p.x, p.y
+
+
+def jpeg_with_gps(colour: str = "red", size: tuple[int, int] = (640, 480)) -> bytes:
+    """A JPEG carrying EXIF: camera, owner and a GPS position (what a phone writes)."""
+    image = Image.new("RGB", size, colour)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x013B] = "张三"  # Artist
+    exif[0x0112] = 6  # Orientation: rotate 90° to display
+    gps = {1: "N", 2: (22.0, 57.0, 40.2), 3: "E", 4: (113.0, 56.0, 22.4)}
+    exif[0x8825] = gps  # GPSInfo
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825), "fixture must carry GPS"
+    return data
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (100, 50), (0, 128, 0, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _case(client: TestClient, point: tuple[float, float], headers: dict) -> str:
+    r = client.post("/api/reports", json=report_body(*point), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()["code"]
+
+
+def test_photo_is_stored_without_exif_or_gps_and_has_a_thumbnail(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    original = jpeg_with_gps()
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("现场.jpg", original, "image/jpeg"))],
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    (photo,) = r.json()
+    assert photo["content_type"] == "image/jpeg"
+    assert (photo["width"], photo["height"]) == (480, 640)  # turned upright by its orientation
+    served = anon_client.get(photo["url"], headers=headers)
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    import hashlib
+
+    assert hashlib.sha256(served.content).hexdigest() == photo["sha256"]  # the checksum holds
+    image = Image.open(io.BytesIO(served.content))
+    exif = image.getexif()
+    assert not exif.get_ifd(0x8825) and 0x010F not in exif and 0x013B not in exif
+    assert b"PhoneMaker" not in served.content and "张三".encode() not in served.content
+    assert "exif" not in image.info
+    thumb = anon_client.get(photo["thumb_url"], headers=headers)
+    assert thumb.status_code == 200
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
+    case = anon_client.get(f"/api/cases/{code}", headers=headers).json()
+    assert [p["id"] for p in case["photos"]] == [photo["id"]]
+    listed = anon_client.get("/api/cases?mine=true&limit=5", headers=headers).json()
+    feature = next(f for f in listed["features"] if f["properties"]["code"] == code)
+    assert feature["properties"]["photo_count"] == 1
+    assert feature["properties"]["thumb_url"] == photo["thumb_url"]
+
+
+def test_type_is_sniffed_from_content_not_name(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("looks-like.jpg", png_bytes(), "image/jpeg"))],
+        headers=headers,
+    )
+    assert r.status_code == 201 and r.json()[0]["content_type"] == "image/png"
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("photo.jpg", b"%PDF-1.4 not an image", "image/jpeg"))],
+        headers=headers,
+    )
+    assert r.status_code == 422 and "JPEG" in r.json()["detail"]
+
+
+def test_limits_and_retries(anon_client: TestClient, login_as, grid_point) -> None:  # type: ignore[no-untyped-def]
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    big = b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("big.jpg", big, "image/jpeg"))],
+        headers=headers,
+    )
+    assert r.status_code == 422 and "10 MB" in r.json()["detail"]
+    colours = ["red", "green", "blue", "white", "black", "yellow", "purple"]
+    photos = [("photos", (f"{c}.jpg", jpeg_with_gps(c, (64, 64)), "image/jpeg")) for c in colours]
+    r = anon_client.post(f"/api/cases/{code}/photos", files=photos, headers=headers)
+    assert r.status_code == 422 and "6" in r.json()["detail"]
+    assert anon_client.get(f"/api/cases/{code}/photos", headers=headers).json() == []
+    first = anon_client.post(f"/api/cases/{code}/photos", files=photos[:3], headers=headers)
+    again = anon_client.post(f"/api/cases/{code}/photos", files=photos[:3], headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and len(first.json()) == 3  # a retry stores nothing new
+    r = anon_client.post(f"/api/cases/{code}/photos", files=photos[3:], headers=headers)
+    assert r.status_code == 422  # 3 + 4 > 6: nothing of this call is stored
+    assert len(anon_client.get(f"/api/cases/{code}/photos", headers=headers).json()) == 3
+
+
+def test_photos_in_the_same_call_as_the_report(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import uuid
+
+    headers = login_as("township_operator") | {"Idempotency-Key": str(uuid.uuid4())}
+    body = json.dumps(report_body(*grid_point))
+    files = [
+        ("photos", ("a.jpg", jpeg_with_gps(), "image/jpeg")),
+        ("photos", ("b.png", png_bytes(), "image/png")),
+    ]
+    r = anon_client.post("/api/reports", data={"report": body}, files=files, headers=headers)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["photos"]) == 2
+    again = anon_client.post("/api/reports", data={"report": body}, files=files, headers=headers)
+    assert again.status_code == 200 and again.json()["code"] == r.json()["code"]
+    assert len(again.json()["photos"]) == 2
+    bad = anon_client.post(
+        "/api/reports",
+        data={"report": body},
+        files=[("photos", ("x.jpg", b"nope", "image/jpeg"))],
+        headers=login_as("township_operator") | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert bad.status_code == 422  # and no case was created for it
+    no_report = anon_client.post(
+        "/api/reports",
+        files=files,
+        headers=login_as("township_operator") | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert no_report.status_code == 422 and "report" in no_report.json()["detail"]
+
+
+def test_photos_are_served_only_within_jurisdiction(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    (photo,) = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("a.jpg", jpeg_with_gps(), "image/jpeg"))],
+        headers=headers,
+    ).json()
+    other = login_as("township_operator_b")
+    for url in (photo["url"], photo["thumb_url"], f"/api/cases/{code}/photos"):
+        r = anon_client.get(url, headers=other)
+        assert r.status_code == 404 or r.json() == [], url
+    assert anon_client.get(photo["url"], headers=login_as("city_commander")).status_code == 200
+    assert anon_client.get(photo["url"]).status_code == 401
+
+
+def test_receipt_page_and_qr_code(anon_client: TestClient, login_as, grid_point) -> None:  # type: ignore[no-untyped-def]
+    headers = login_as("township_operator")
+    r = anon_client.post("/api/reports", json=report_body(*grid_point), headers=headers)
+    case = r.json()
+    assert case["receipt_url"] == f"/cases/{case['code']}/receipt"
+    page = anon_client.get(case["receipt_url"], headers=headers)
+    assert page.status_code == 200
+    html = page.text
+    assert "案件受理回执" in html and case["code"] in html and "<svg" in html
+    assert "http://testserver" + case["tracking_url"] in html  # absolute: a phone must reach it
+    assert case["location"]["center"]["name"] in html
+    assert not re.search(r"src=\"https?://", html)  # nothing from elsewhere
+    svg = anon_client.get(case["qr_url"], headers=headers)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    png = anon_client.get(case["qr_url"].replace(".svg", ".png"), headers=headers)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    # segno's encoding is deterministic: the served code is the one for the absolute tracking URL
+    assert png.content == qr_png("http://testserver" + case["tracking_url"])
+    assert (
+        anon_client.get(case["receipt_url"], headers=login_as("township_operator_b")).status_code
+        == 404
+    )
