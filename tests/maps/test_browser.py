@@ -104,3 +104,118 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     page.goto(live_server + "/")
     assert "/login" in page.url  # the session is gone
     page.close()
+
+
+def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """The grid worker's phone loses its signal: reports are kept on the device; when the
+    connection returns they are sent — and when the answer to that send is lost, sending again
+    creates nothing twice."""
+    import io
+    import uuid
+
+    from PIL import Image
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(g.geom) AS p FROM app_user u
+                JOIN worker_grid wg ON wg.worker_id = u.worker_id
+                JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+                WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
+        """)
+        ).one()
+    tag = uuid.uuid4().hex[:10]
+
+    def stored() -> dict[str, tuple[int, int]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("""
+                SELECT c.description, count(DISTINCT c.id), count(ph.id) FROM cases c
+                LEFT JOIN case_photo ph ON ph.case_id = c.id
+                WHERE c.description LIKE :tag GROUP BY 1
+            """),
+                {"tag": f"%{tag}%"},
+            ).all()
+        return {d: (n, photos) for d, n, photos in rows}
+
+    png = io.BytesIO()
+    Image.new("RGB", (200, 100), "orange").save(png, "PNG")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale="zh-CN",
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    requests: list[str] = []
+    page_errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(live_server + "/m/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.wait_for_selector(".leaflet-interactive")  # my grids are drawn
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    for i in (1, 2):
+        page.select_option("select[name=kind]", "hazard")
+        page.select_option("select[name=category]", "fire")
+        page.fill("textarea[name=description]", f"离线上报 {tag} 第{i}条：楼道堆放杂物")
+        if i == 1:
+            page.set_input_files(
+                "input[name=photos]",
+                files=[{"name": "现场.png", "mimeType": "image/png", "buffer": png.getvalue()}],
+            )
+        page.click("button.m-submit")
+        page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {i}")
+    assert page.locator("#message").inner_text().startswith("当前无网络")
+    assert stored() == {}  # nothing reached the server
+
+    # The connection returns; the first batch reaches the server but its answer is lost.
+    lost: list[bool] = []
+
+    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
+        if not lost:
+            route.fetch()  # the server takes the batch …
+            lost.append(True)
+            route.abort("connectionreset")  # … and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/reports/batch", lose_the_answer)
+    context.set_offline(False)
+    page.wait_for_function("() => document.querySelector('#net').textContent === '在线'")
+    deadline = time.monotonic() + 20
+    while not lost:
+        assert time.monotonic() < deadline, "the queue was not sent when the connection returned"
+        page.wait_for_timeout(100)
+    assert page.locator("#queue li[data-key]").count() == 2  # still queued: no answer came
+    assert len(stored()) == 2  # … though the server has them
+
+    page.reload()  # the queue survives a reload (IndexedDB), then goes out again
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#mine li[data-code]').length >= 2", timeout=10_000
+    )
+    result = stored()
+    assert sorted(result.values()) == [(1, 0), (1, 1)], result  # each once; the photo followed
+    page.screenshot(path=str(tmp_path / "phone.png"))
+    if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+        page.screenshot(path=str(Path(shots) / "phone.png"))
+    outside = [u for u in requests if not u.startswith(live_server) and not u.startswith("data:")]
+    assert outside == [], outside[:3]
+    assert page_errors == [], page_errors
+    context.close()
