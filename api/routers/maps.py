@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -75,34 +75,23 @@ def receipt(
     return HTMLResponse(receipt_page(case, tracking_url(request, settings, case.public_token)))
 
 
-@router.get("/api/cases/{code}/qr.svg", response_class=Response)
-def case_qr_svg(
+_QR = {"svg": (qr_svg, "image/svg+xml"), "png": (qr_png, "image/png")}
+
+
+@router.get("/api/cases/{code}/qr.{fmt}", response_class=Response)
+def case_qr(
     code: CaseCode,
+    fmt: Annotated[Literal["svg", "png"], Path(description="svg | png")],
     session: SessionDep,
     settings: SettingsDep,
     cipher: CipherDep,
     caller: CaseReader,
     request: Request,
 ) -> Response:
-    """The QR code (SVG) pointing to the case's public tracking page."""
+    """The QR code (SVG or PNG) pointing to the case's public tracking page."""
     case = cases.get_case(session, caller.scope, code, cipher)
-    svg = qr_svg(tracking_url(request, settings, case.public_token))
-    return Response(svg, media_type="image/svg+xml")
-
-
-@router.get("/api/cases/{code}/qr.png", response_class=Response)
-def case_qr_png(
-    code: CaseCode,
-    session: SessionDep,
-    settings: SettingsDep,
-    cipher: CipherDep,
-    caller: CaseReader,
-    request: Request,
-) -> Response:
-    """The QR code (PNG) pointing to the case's public tracking page."""
-    case = cases.get_case(session, caller.scope, code, cipher)
-    png = qr_png(tracking_url(request, settings, case.public_token))
-    return Response(png, media_type="image/png")
+    make, media_type = _QR[fmt]
+    return Response(make(tracking_url(request, settings, case.public_token)), media_type=media_type)
 
 
 @router.get("/m/", response_class=HTMLResponse)

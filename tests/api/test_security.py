@@ -146,8 +146,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/photos/{photo_id}"),
     ("GET", "/api/photos/{photo_id}/thumb"),
     ("GET", "/cases/{code}/receipt"),
-    ("GET", "/api/cases/{code}/qr.svg"),
-    ("GET", "/api/cases/{code}/qr.png"),
+    ("GET", "/api/cases/{code}/qr.{fmt}"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
