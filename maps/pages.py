@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from gis.cases import KIND_NAMES
 from maps.assets import asset_url
 
 
@@ -42,25 +43,30 @@ def login_page(next_url: str = "/", title: str = "网格 wangge") -> str:
 """
 
 
+def _case_page_head(title: str, *, noindex: bool = False) -> str:
+    """Doctype and head of the small case pages (tracking, receipt): local assets only."""
+    robots = '<meta name="robots" content="noindex">\n' if noindex else ""
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{robots}<title>{escape(title)}</title>
+<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
+<link rel="stylesheet" href="{asset_url("wangge.css")}">
+</head>"""
+
+
 def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
     """The public case page a resident opens from the QR code: status and steps only."""
-    kind = "矛盾纠纷" if case.kind == "dispute" else "安全隐患"
+    kind = KIND_NAMES[case.kind][0]
     steps = "".join(
         f"<li><time>{at:%Y-%m-%d %H:%M}</time> {escape(action)}"
         f"{'：' + escape(status) if status else ''}</li>"
         for at, action, status in case.steps
     )
     deadline = f"<p>办理时限：{case.deadline:%Y-%m-%d %H:%M}</p>" if case.deadline else ""
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>案件进度 · {escape(case.code)}</title>
-<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
-<link rel="stylesheet" href="{asset_url("wangge.css")}">
-</head>
+    return f"""{_case_page_head(f"案件进度 · {case.code}", noindex=True)}
 <body class="wg-track">
 <main>
   <h1>案件进度查询</h1>
@@ -113,17 +119,9 @@ def receipt_page(case, tracking_url: str) -> str:  # type: ignore[no-untyped-def
         if center
         else "待分派"
     )
-    kind = "矛盾纠纷" if case.kind == "dispute" else "安全隐患"
+    kind = KIND_NAMES[case.kind][0]
     deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>受理回执 · {escape(case.code)}</title>
-<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
-<link rel="stylesheet" href="{asset_url("wangge.css")}">
-</head>
+    return f"""{_case_page_head(f"受理回执 · {case.code}")}
 <body class="wg-track wg-receipt">
 <main>
   <h1>案件受理回执</h1>
