@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -100,7 +101,8 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     assert outside == [], f"requests left the server's origin: {outside[:3]}"
     assert errors == [], errors
     page.click(".wg-logout")
-    page.wait_for_url("**/login")
+    page.wait_for_url(re.compile(r"/login(\?|$)"))
+    assert page.url == live_server + "/login"  # a deliberate logout, not a lost session
     page.goto(live_server + "/")
     assert "/login" in page.url  # the session is gone
     page.close()

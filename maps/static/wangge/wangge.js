@@ -36,7 +36,7 @@
       var mine = ++seq;
       fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + bbox, { credentials: "same-origin" })
         .then(function (r) {
-          if (r.status === 401) {  /* session ended: log in again, then come back here */
+          if (r.status === 401 && !leaving) {  /* session ended: log in again, then come back here */
             var here = window.location.pathname + window.location.search;
             window.location.assign("/login?next=" + encodeURIComponent(here));
           }
@@ -59,7 +59,9 @@
   var loaded = {};  /* url → features in the last answer (for status displays and tests) */
 
   /* End the session (the cookie goes with it) and return to the login page. */
+  var leaving = false;  /* set by logout(): a late 401 from a layer must not send us elsewhere */
   function logout() {
+    leaving = true;
     fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" })
       .finally(function () { window.location.assign("/login"); });
   }
