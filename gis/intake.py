@@ -14,8 +14,9 @@ fingerprint (:meth:`PiiCipher.fingerprint`).
 
 One report and a batch of 500 take the same path, set-based: a handful of statements whatever the
 number of reports — check (locks, known keys, categories, coverage), insert every accepted case
-with its assignment (``wangge_assign``), code and deadline in one ``INSERT … SELECT``, then their
-first events and encrypted parties, then duplicate links and repeat warnings, then one read-back.
+with its assignment (``wangge_assign``), code, deadline and audit entry in one ``INSERT … SELECT``,
+then in one more statement their first events, encrypted parties, duplicate links and repeat
+warnings (:func:`gis.repeats.register_new_cases`), then one read-back.
 Each item is judged on its own: one bad item never fails the rest.
 """
 
@@ -37,7 +38,7 @@ from gis.datum import to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
 from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
-from gis.repeats import flag_repeats
+from gis.repeats import NewParty, register_new_cases
 from gis.scope import Scope
 
 MAX_BATCH = 500
@@ -163,9 +164,10 @@ def submit_batch(
     return out
 
 
-# The common path is one statement: lock each key, check its category and that the point lies
-# in the coverage, locate, insert the cases (a key already taken is skipped by the constraint),
-# their first events and their audit entries.  Items it did not insert are diagnosed after
+# The insert is one statement: lock each key, check its category and that the point lies in the
+# coverage, locate, insert the cases (a key already taken is skipped by the constraint) and their
+# audit entries.  (Not their events: under row-level security an event's policy must see its
+# case, which a sibling CTE of the insert cannot.)  Items it did not insert are diagnosed after
 # (_PRECHECK).  plan_cache_mode: the statements of this path are planned once per connection
 # (psycopg prepares a statement after a few runs) rather than at every report — planning cost more
 # than running them; scope codes are literals in the SQL, so a generic plan still knows the region.
@@ -242,21 +244,6 @@ _KNOWN_KEYS = text("""
     WHERE reporter_id = :user AND idempotency_key = ANY(CAST(:keys AS uuid[]))
 """)
 
-# A separate statement: under row-level security an event's policy must see its case, which a
-# sibling CTE of the insert cannot.
-_EVENTS_AND_PARTIES = text("""
-    WITH events AS (
-        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
-        SELECT e.id, :actor, 'register', NULL, 'registered', '上报登记',
-               jsonb_build_object('assign_method', e.method)
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:methods AS text[])) AS e(id, method)
-    )
-    INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
-    SELECT * FROM unnest(CAST(:case AS bigint[]), CAST(:role AS text[]),
-                         CAST(:name AS bytea[]), CAST(:phone AS bytea[]),
-                         CAST(:id_card AS bytea[]), CAST(:index AS bytea[]))
-""")
-
 
 def accept_reports(
     session: Session,
@@ -303,8 +290,13 @@ def accept_reports(
         _diagnose(session, scope, user_id, missing, results, replays)
     created = [w for w in work if w.case_id is not None]
     if created:
-        _events_and_parties(session, created, cipher)
-        flag_repeats(session, scope, [w.case_id for w in created if w.case_id is not None])
+        register_new_cases(
+            session,
+            scope,
+            created[0].report.reporter,
+            [(w.case_id, w.method or "unassigned") for w in created if w.case_id is not None],
+            _parties(created, cipher),
+        )
     session.flush()
 
     codes = [w.code for w in created + replays if w.code]
@@ -459,25 +451,24 @@ def _insert(
         w.case_id, w.code, w.method = row.id, row.code, row.assign_method
 
 
-def _events_and_parties(session: Session, created: list[_Work], cipher: PiiCipher) -> None:
-    """The first event of each new case and its parties, encrypted (bound to their case)."""
-    columns: dict[str, list] = {k: [] for k in ("case", "role", "name", "phone", "id_card")}
-    columns["index"] = []
+def _parties(created: list[_Work], cipher: PiiCipher) -> list[NewParty]:
+    """The new cases' parties, encrypted and bound to their case."""
+    out = []
     for w in created:
+        assert w.case_id is not None
         for p in w.report.parties:
-            columns["case"].append(w.case_id)
-            columns["role"].append(p.role)
-            for column in ("name", "phone", "id_card"):
-                value = getattr(p, column)
-                blob = None if value is None else cipher.encrypt(value, f"{w.case_id}:{column}")
-                columns[column].append(blob)
-            columns["index"].append(cipher.phone_index(p.phone) if p.phone else None)
-    session.execute(
-        _EVENTS_AND_PARTIES,
-        columns
-        | {
-            "actor": created[0].report.reporter,
-            "ids": [w.case_id for w in created],
-            "methods": [w.method for w in created],
-        },
-    )
+            blobs = {
+                column: None if value is None else cipher.encrypt(value, f"{w.case_id}:{column}")
+                for column, value in (("name", p.name), ("phone", p.phone), ("id_card", p.id_card))
+            }
+            out.append(
+                NewParty(
+                    w.case_id,
+                    p.role,
+                    blobs["name"],
+                    blobs["phone"],
+                    blobs["id_card"],
+                    cipher.phone_index(p.phone) if p.phone else None,
+                )
+            )
+    return out

@@ -2,8 +2,8 @@
 
 :func:`locate_point` answers "whose is this point?" with the owning grid, its village, township,
 district and city, and the responsible center, in one indexed query.  The rules live in one
-database function, ``wangge_assign`` (migration 0001), so single submissions, batch sync, bulk
-import and re-assignment after a redraw share them exactly:
+database function, ``wangge_assign`` (migrations 0001 and 0009), so single submissions, batch
+sync, bulk import and re-assignment after a redraw share them exactly:
 
 1. **covers** — current grids that cover the point, edges and vertices included.  A point on an
    edge shared by two grids, or on a vertex shared by several, belongs to the grid with the

@@ -10,6 +10,9 @@ Both look only at cases the submitter may see (row-level security applies).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -26,10 +29,27 @@ _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 # (grids are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code;
 # {in_scope} adds the caller's jurisdiction the same way.  Cases with no grid are not considered.
 # New cases of one batch see each other; a link goes from the newer to the older case only.
+# The same statement writes the new cases' first events and their (encrypted) parties: the cases
+# were inserted by an earlier statement, so the event and party policies see them.  Parties
+# written here are invisible to the statement's own reads, so the resident count takes the new
+# ones from the parameters (``newp``) and the older ones from the table.
 _FLAG_REPEATS = f"""
     WITH n AS (
         SELECT c.id, c.geom, c.category, c.received_at FROM cases c
         WHERE c.id = ANY(CAST(:ids AS bigint[]))
+    ), events AS (
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        SELECT e.id, :actor, 'register', NULL, 'registered', '上报登记',
+               jsonb_build_object('assign_method', e.method)
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:methods AS text[])) AS e(id, method)
+    ), newp AS MATERIALIZED (
+        SELECT * FROM unnest(CAST(:p_case AS bigint[]), CAST(:p_role AS text[]),
+                             CAST(:p_name AS bytea[]), CAST(:p_phone AS bytea[]),
+                             CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]))
+        AS p(case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
+    ), parties AS (
+        INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
+        SELECT * FROM newp
     ), near AS (  -- the grids around each new case, one row each
         SELECT n.id, g.code,
                ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]}) AS within_duplicate,
@@ -61,8 +81,10 @@ _FLAG_REPEATS = f"""
     ), resident AS (
         SELECT s.id, max(s.k) AS k FROM (
             SELECT n.id, count(DISTINCT o.id) AS k
-            FROM n JOIN case_party p ON p.case_id = n.id
-            JOIN case_party q ON q.phone_index = p.phone_index
+            FROM n JOIN newp p ON p.case_id = n.id
+            JOIN (SELECT case_id, phone_index FROM case_party
+                  UNION ALL SELECT case_id, phone_index FROM newp) q
+              ON q.phone_index = p.phone_index
             JOIN cases o ON o.id = q.case_id
             WHERE p.phone_index IS NOT NULL
               AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
@@ -81,11 +103,41 @@ _FLAG_REPEATS = f"""
 """
 
 
-def flag_repeats(session: Session, scope: Scope, case_ids: list[int]) -> None:
-    """Link possible duplicates of the new cases and write repeat warnings into their flags
-    (one statement for any number of cases)."""
+@dataclass
+class NewParty:
+    """A new case's party, encrypted (bound to its case) and with its phone's blind index."""
+
+    case_id: int
+    role: str
+    name_enc: bytes | None
+    phone_enc: bytes | None
+    id_card_enc: bytes | None
+    phone_index: bytes | None
+
+
+def register_new_cases(
+    session: Session,
+    scope: Scope,
+    actor: str,
+    cases: Sequence[tuple[int, str]],
+    parties: Sequence[NewParty],
+) -> None:
+    """For new cases ``(id, assign method)``: their first event and their parties; then link
+    possible duplicates and write repeat warnings into their flags — one statement for any number
+    of cases."""
     session.execute(
-        text(_FLAG_REPEATS.format(in_scope=scope.case_condition("o"))), {"ids": case_ids}
+        text(_FLAG_REPEATS.format(in_scope=scope.case_condition("o"))),
+        {
+            "actor": actor,
+            "ids": [case_id for case_id, _ in cases],
+            "methods": [method for _, method in cases],
+            "p_case": [p.case_id for p in parties],
+            "p_role": [p.role for p in parties],
+            "p_name": [p.name_enc for p in parties],
+            "p_phone": [p.phone_enc for p in parties],
+            "p_id_card": [p.id_card_enc for p in parties],
+            "p_index": [p.phone_index for p in parties],
+        },
     )
 
 

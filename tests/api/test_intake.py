@@ -341,3 +341,24 @@ def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point
         )
         got.append(client.post("/api/reports", json=body).json()["flags"])
     assert "repeat_resident" not in got[1] and got[2]["repeat_resident"] == 3
+
+
+def test_repeat_warnings_see_the_other_reports_of_a_batch(
+    client: TestClient, grid_point: tuple
+) -> None:
+    lon, lat, _ = grid_point
+    resident = {"role": "applicant", "name": "周某某", "phone": "13700008888"}
+    items = [
+        report_body(
+            *_offset(lon, lat, -300 - 120 * i),
+            category="labour_wage",
+            kind="dispute",
+            parties=[resident],
+        )
+        | {"idempotency_key": str(uuid.uuid4())}
+        for i in range(3)
+    ]
+    out = client.post("/api/reports/batch", json={"reports": items}).json()
+    flags = [item["case"]["flags"] for item in out["results"]]
+    # three cases of one resident arriving together: each is one of three within 30 days
+    assert [f.get("repeat_resident") for f in flags] == [3, 3, 3]
