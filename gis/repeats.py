@@ -82,9 +82,10 @@ _FLAG_REPEATS = f"""
         SELECT s.id, max(s.k) AS k FROM (
             SELECT n.id, count(DISTINCT o.id) AS k
             FROM n JOIN newp p ON p.case_id = n.id
-            JOIN (SELECT case_id, phone_index FROM case_party
-                  UNION ALL SELECT case_id, phone_index FROM newp) q
-              ON q.phone_index = p.phone_index
+            CROSS JOIN LATERAL (  -- per phone: the indexed older parties, then the new ones
+                SELECT t.case_id FROM case_party t WHERE t.phone_index = p.phone_index
+                UNION ALL
+                SELECT t.case_id FROM newp t WHERE t.phone_index = p.phone_index) q
             JOIN cases o ON o.id = q.case_id
             WHERE p.phone_index IS NOT NULL
               AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
