@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,9 +12,10 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routers import auth, boundaries, cases, health, locate, maps, photos
+from api.routers import auth, boundaries, cases, health, locate, maps, photos, workflow
 from gis.db import (
     check_app_role,
     check_database,
@@ -23,7 +27,32 @@ from gis.pii import load_cipher
 from gis.settings import Settings, get_settings
 from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url
 
+log = logging.getLogger("wangge")
+
+
 #: every router of the app (tests walk them to check each route declares its permission)
+async def _run_clock(app: FastAPI, interval: float) -> None:
+    """The deadline clock (:mod:`gis.supervision`), in the server: one tick per ``interval``
+    seconds, in a worker thread.  A failed tick is logged and retried at the next interval."""
+    from gis.scope import Scope, bind_scope
+    from gis.supervision import tick
+
+    def once() -> None:
+        with app.state.sessionmaker() as session:
+            bind_scope(session, Scope.everything())
+            report = tick(session)
+            session.commit()
+        if report.reminders or report.supervisions or report.notices:
+            log.info("clock: %s", report.summary())
+
+    while True:
+        try:
+            await run_in_threadpool(once)
+        except Exception:
+            log.exception("clock: tick failed")
+        await asyncio.sleep(interval)
+
+
 ROUTERS = (
     auth.router,
     locate.router,
@@ -32,6 +61,7 @@ ROUTERS = (
     boundaries.router,
     health.router,
     maps.router,
+    workflow.router,
 )
 
 DESCRIPTION = """
@@ -95,7 +125,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.cipher = load_cipher(settings)
         app.state.sessionmaker = make_sessionmaker(engine)
+        clock = None
+        if settings.clock_interval_s > 0:
+            clock = asyncio.create_task(_run_clock(app, settings.clock_interval_s))
         yield
+        if clock is not None:
+            clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock
         engine.dispose()
 
     app = FastAPI(

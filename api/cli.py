@@ -283,5 +283,19 @@ def user_disable(name: str) -> None:
     typer.echo(f"用户 {name} 已停用。")
 
 
+@app.command("tick")
+@reports_errors
+def tick_cmd() -> None:
+    """运行一次督办时钟（提醒函、督办函与自动上报、通报），可由 cron 调用
+    — run the deadline clock once (safe to run twice or concurrently)."""
+    from gis.scope import Scope, bind_scope
+    from gis.supervision import tick
+
+    with _owner_session() as session:
+        bind_scope(session, Scope.everything())
+        report = tick(session)
+    typer.echo(report.summary())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -108,6 +108,7 @@ CategoryReader = Annotated[auth.Principal, Depends(require("category:read"))]
 CaseReader = Annotated[auth.Principal, Depends(require("case:read"))]
 Reporter = Annotated[auth.Principal, Depends(require("case:report"))]
 Triager = Annotated[auth.Principal, Depends(require("case:triage"))]
+Handler = Annotated[auth.Principal, Depends(require("case:handle"))]
 
 
 def audit_caller(

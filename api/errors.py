@@ -136,8 +136,14 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
         body["errors"] = [
             {"field": exc.extra["field"], "type": exc.code, "message": body["detail"]}
         ]
+    for key in _STATE_KEYS:  # e.g. an illegal move: the case's state and what is allowed now
+        if key in exc.extra:
+            body[key] = exc.extra[key]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+_STATE_KEYS = ("current_status", "allowed_actions", "current_version")
 
 
 def _is_page(request: Request) -> bool:

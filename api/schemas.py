@@ -400,3 +400,122 @@ class HealthOut(BaseModel):
     postgis: str
     fsync: str
     synchronous_commit: str
+
+
+class ActionIn(BaseModel):
+    """One move of a case through the closed loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal[
+        "accept", "dispatch", "start", "resolve", "verify", "close", "return", "transfer",
+        "escalate", "extend", "suspend", "resume", "reopen",
+    ]  # fmt: skip
+    note: str | None = Field(default=None, max_length=2000, description="reason or remark")
+    version: int | None = Field(
+        default=None, description="the case version you saw; a newer one → 409 (reload)"
+    )
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+    departments: list[str] = Field(
+        default_factory=list, description="dispatch: department kinds (default: the category's)"
+    )
+    to_region: str | None = Field(default=None, description="transfer: target center's region")
+    extra_hours: float | None = Field(default=None, gt=0, le=2000, description="extend")
+    new_deadline: datetime | None = Field(default=None, description="extend")
+    resolved: bool | None = Field(default=None, description="verify: resident confirms")
+
+
+class DispatchResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    response: Literal["accepted", "done", "cannot"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1–5")
+    resolved: bool = Field(default=True, description="is the problem solved?")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class EventOut(BaseModel):
+    at: datetime
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    data: dict[str, Any]
+
+
+class DispatchOut(BaseModel):
+    id: int
+    department: str
+    kind: str
+    status: str
+    note: str | None
+    dispatched_at: datetime
+    responded_at: datetime | None
+
+
+class CaseDetailOut(CaseOut):
+    """A case with its workflow: version, deadlines in working time, events, dispatches."""
+
+    version: int
+    round: int
+    responsible_center: str | None
+    allowed_hours: float | None = Field(description="working hours allowed")
+    remind_at: datetime | None = Field(description="80 % of the allowed working time")
+    notice_at: datetime | None = Field(description="twice the allowed working time")
+    allowed_actions: list[str]
+    events: list[EventOut]
+    dispatches: list[DispatchOut]
+
+    @classmethod
+    def of_workflow(cls, case: CaseView, wf: Any) -> CaseDetailOut:
+        base = CaseOut.of(case).model_dump()
+        return cls(
+            **base,
+            version=wf.version,
+            round=wf.round,
+            responsible_center=wf.center,
+            allowed_hours=wf.allowed_hours,
+            remind_at=wf.remind_at,
+            notice_at=wf.notice_at,
+            allowed_actions=list(wf.allowed_actions),
+            events=[EventOut.model_validate(e, from_attributes=True) for e in wf.events],
+            dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in wf.dispatches],
+        )
+
+
+class QueueItemOut(BaseModel):
+    code: str
+    status: str
+    kind: str
+    category: str
+    category_name: str
+    severity: str
+    grid_code: str | None
+    received_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    work_hours_left: float | None = Field(description="working hours to the deadline (<0: late)")
+    version: int
+
+
+class QueueOut(BaseModel):
+    center: str | None
+    counts: dict[str, int] = Field(description="cases of the center per state")
+    total: int = Field(description="cases matching the filters")
+    items: list[QueueItemOut]
+
+    @classmethod
+    def of(cls, q: Any) -> QueueOut:
+        return cls(
+            center=q.center,
+            counts=q.counts,
+            total=q.total,
+            items=[QueueItemOut.model_validate(i, from_attributes=True) for i in q.items],
+        )

@@ -189,16 +189,21 @@ _INSERT_CASES = """
                            received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                            grid_code, village_code, township_code, district_code, city_code,
                            center_id, assign_method, assign_distance_m, status, reporter_id,
-                           idempotency_key, request_fingerprint, flags, deadline)
-        SELECT wangge_case_code(now(), a.district_code), k.kind, i.category,
-               CAST(coalesce(i.severity, k.default_severity::text) AS case_severity),
+                           idempotency_key, request_fingerprint, flags, allowed_hours,
+                           remind_at, deadline, notice_at)
+        SELECT wangge_case_code(now(), a.district_code), k.kind, i.category, sv.severity,
                i.description, i.datum, i.received_lon, i.received_lat, p.pt, i.accuracy_m,
                coalesce(i.reported_at, now()), now(), a.grid_id, a.grid_code, a.village_code,
                a.township_code, a.district_code, a.city_code, a.center_id, a.method,
                a.distance_m, 'registered', :user, i.key, i.fingerprint, CAST(i.flags AS jsonb),
-               now() + make_interval(hours => k.deadline_hours)
+               dr.work_hours, wangge_work_at(clk.now + 0.8 * dr.work_hours),
+               wangge_work_at(clk.now + dr.work_hours), wangge_work_at(clk.now + 2 * dr.work_hours)
         FROM i
         JOIN category k ON k.code = i.category AND k.kind::text = i.kind
+        CROSS JOIN LATERAL (SELECT CAST(coalesce(i.severity, k.default_severity::text)
+                                        AS case_severity) AS severity) sv
+        JOIN deadline_rule dr ON dr.category = k.code AND dr.severity = sv.severity
+        CROSS JOIN (SELECT wangge_work_clock(now()) AS now) clk
         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS pt) p
         CROSS JOIN LATERAL wangge_assign(p.pt) a
         WHERE pg_try_advisory_xact_lock(i.lock)
@@ -293,7 +298,7 @@ def accept_reports(
         register_new_cases(
             session,
             scope,
-            created[0].report.reporter,
+            created[0].report.reporter or "",
             [(w.case_id, w.method or "unassigned") for w in created if w.case_id is not None],
             _parties(created, cipher),
         )

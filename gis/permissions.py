@@ -34,6 +34,7 @@ PERMISSIONS = {
     "case:read": "read cases",
     "case:report": "submit reports",
     "case:triage": "confirm or unlink possible duplicates",
+    "case:handle": "move cases through the closed loop (accept, dispatch, … close)",
     "pii:read": "see residents' personal data unmasked (each view audited)",
     "user:manage": "manage users",
     "audit:read": "read the audit log",
@@ -43,7 +44,7 @@ _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.grid_worker: frozenset(_READ | {"case:report"}),
-    Role.operator: frozenset(_READ | {"case:report", "case:triage", "pii:read"}),
+    Role.operator: frozenset(_READ | {"case:report", "case:triage", "case:handle", "pii:read"}),
     Role.commander: frozenset(_READ),
     Role.planner: frozenset(_READ | {"boundary:edit"}),
     Role.admin: frozenset(PERMISSIONS),

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: The address residents' phones reach the app at, for the QR code on a receipt
     #: (e.g. ``https://wangge.example.gov.cn``).  Unset: the address the request came to.
     public_url: str | None = None
+    #: The deadline clock (reminders, supervision letters, escalations) runs in the server every
+    #: so many seconds; 0 switches it off (then run ``wangge tick`` from cron).
+    clock_interval_s: float = Field(default=60, ge=0)
 
     @property
     def photos_path(self) -> Path:

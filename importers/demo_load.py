@@ -76,8 +76,13 @@ FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
       FROM demo_case ORDER BY received_at) s
 CROSS JOIN LATERAL wangge_assign(s.pt) a;
 
-UPDATE cases c SET deadline = c.received_at + make_interval(hours => k.deadline_hours)
-FROM category k WHERE k.code = c.category;
+UPDATE cases c SET allowed_hours = r.work_hours,
+       remind_at = wangge_work_at(x.clock + 0.8 * r.work_hours),
+       deadline = wangge_work_at(x.clock + r.work_hours),
+       notice_at = wangge_work_at(x.clock + 2 * r.work_hours),
+       closed_at = CASE WHEN c.status = 'closed' THEN c.received_at + interval '1 hour' END
+FROM deadline_rule r, (SELECT id, wangge_work_clock(received_at) AS clock FROM cases) x
+WHERE r.category = c.category AND r.severity = c.severity AND x.id = c.id;
 
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
 SELECT id, received_at, 'demo', 'register', NULL, 'registered', '示例数据：网格员上报'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from gis.cases import KIND_NAMES
+from gis.cases import KIND_NAMES, SHANGHAI
 from maps.assets import asset_url
 
 
@@ -140,6 +140,50 @@ def receipt_page(case, tracking_url: str) -> str:  # type: ignore[no-untyped-def
   </figure>
   <p class="wg-note">请妥善保管本回执。进度页不显示个人信息和具体位置。</p>
   <p class="wg-noprint"><button type="button" id="print">打印回执</button></p>
+</main>
+<script src="{asset_url("receipt.js")}"></script>
+</body>
+</html>
+"""
+
+
+LETTERS = {  # stage → (title, what it says)
+    "reminder": ("提醒函", "该案件办理时限已过 80%，请抓紧办理，按期办结。"),
+    "supervision": (
+        "督办函",
+        "该案件已到办理期限仍未办结，现予督办，并已自动上报上级综治中心。请于收到本函后"
+        "立即说明情况、落实办理。",
+    ),
+    "notice": ("通报", "该案件超过办理时限一倍仍未办结，现予通报，抄送区综治中心。"),
+}
+
+
+def letter_page(case, stage: str, event, tracking_url: str) -> str:  # type: ignore[no-untyped-def]
+    """A printable supervision document (两函一通报) for one case: which letter, when the clock
+    issued it, to which center, the case's code, deadline and the tracking QR."""
+    title, body = LETTERS[stage]
+    center = case.location.center
+    deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
+    issued = f"{event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+    return f"""{_case_page_head(f"{title} · {case.code}")}
+<body class="wg-track wg-receipt wg-letter">
+<main>
+  <h1>{title}</h1>
+  <p>{escape(center.name) if center else "承办单位"}：</p>
+  <p>{body}</p>
+  <table class="wg-receipt-table">
+    <tr><th>案件编号</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
+    <tr><th>类型</th><td>{escape(KIND_NAMES[case.kind][0])} · {escape(case.category_name)}</td></tr>
+    <tr><th>登记时间</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
+    <tr><th>办理时限</th><td>{deadline}</td></tr>
+    <tr><th>当前状态</th><td>{escape(case.status)}</td></tr>
+    <tr><th>发出时间</th><td>{issued}（系统督办时钟）</td></tr>
+  </table>
+  <figure class="wg-qr">
+    {qr_svg(tracking_url)}
+    <figcaption>扫码查看办理进度<br><small>{escape(tracking_url)}</small></figcaption>
+  </figure>
+  <p class="wg-noprint"><button type="button" id="print">打印</button></p>
 </main>
 <script src="{asset_url("receipt.js")}"></script>
 </body>

@@ -168,6 +168,7 @@ def base_settings(
         app_db_password=app_password,
         pii_key=base64.b64encode(pii_key).decode(),
         data_dir=tmp_path_factory.mktemp("data") / ".wangge",
+        clock_interval_s=0,  # tests run the clock themselves, at the times they choose
     )
 
 

@@ -28,12 +28,14 @@ from api.deps import (
 from api.errors import describe_error
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from api.routers.photos import read_uploads
+from api.routers.workflow import case_detail
 from api.schemas import (
     CASE_CODE_PATTERN,
     BatchIn,
     BatchItemOut,
     BatchOut,
     BatchReportIn,
+    CaseDetailOut,
     CaseOut,
     CategoryOut,
     DuplicateDecisionIn,
@@ -275,10 +277,13 @@ def list_cases(
     return geojson_response(body)
 
 
-@router.get("/cases/{code}", response_model=CaseOut)
-def get_case(code: CaseCode, session: SessionDep, caller: CaseReader, cipher: CipherDep) -> CaseOut:
-    """One case in your jurisdiction, with its assignment chain and masked parties."""
-    return CaseOut.of(cases.get_case(session, caller.scope, code, cipher))
+@router.get("/cases/{code}", response_model=CaseDetailOut)
+def get_case(
+    code: CaseCode, session: SessionDep, caller: CaseReader, cipher: CipherDep
+) -> CaseDetailOut:
+    """One case in your jurisdiction: assignment chain, masked parties, its events (the whole
+    timeline), department dispatches, working-time deadlines and the actions allowed now."""
+    return case_detail(session, caller.scope, code, cipher)
 
 
 @router.get("/cases/{code}/parties", response_model=list[PartyOut])

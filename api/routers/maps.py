@@ -9,11 +9,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import CaseReader, CipherDep, MapViewer, Reporter, SessionDep, SettingsDep
 from api.schemas import CASE_CODE_PATTERN
-from gis import boundaries, cases
+from gis import boundaries, cases, workflow
+from gis.errors import NotFound
 from gis.scope import Scope
 from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
-from maps.pages import login_page, qr_png, qr_svg, receipt_page, tracking_page
+from maps.pages import LETTERS, letter_page, login_page, qr_png, qr_svg, receipt_page, tracking_page
 from maps.phone import phone_page
 
 router = APIRouter(tags=["maps 地图"])
@@ -73,6 +74,37 @@ def receipt(
     QR code of the public tracking page.  No personal data."""
     case = cases.get_case(session, caller.scope, code, cipher)
     return HTMLResponse(receipt_page(case, tracking_url(request, settings, case.public_token)))
+
+
+@router.get("/cases/{code}/letters/{stage}", response_class=HTMLResponse)
+def supervision_letter(
+    code: CaseCode,
+    stage: Annotated[
+        Literal["reminder", "supervision", "notice"],
+        Path(description="reminder 提醒函 | supervision 督办函 | notice 通报"),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: CaseReader,
+    request: Request,
+) -> HTMLResponse:
+    """A printable supervision document the deadline clock issued for the case (latest round)."""
+    case = cases.get_case(session, caller.scope, code, cipher)
+    event = next(
+        (
+            e
+            for e in reversed(workflow.workflow_view(session, caller.scope, code).events)
+            if e.data.get("stage") == stage
+        ),
+        None,
+    )
+    if event is None:
+        raise NotFound(
+            f"该案件尚未发出{LETTERS[stage][0]}。", f"No {stage} letter was issued for this case."
+        )
+    url = tracking_url(request, settings, case.public_token)
+    return HTMLResponse(letter_page(case, stage, event, url))
 
 
 _QR = {"svg": (qr_svg, "image/svg+xml"), "png": (qr_png, "image/png")}

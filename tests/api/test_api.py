@@ -94,7 +94,10 @@ def test_report_is_stored_with_code_and_chain(
     assert body["received_at"].endswith("+08:00")
 
     again = client.get(f"/api/cases/{body['code']}")
-    assert again.status_code == 200 and again.json() == body
+    assert again.status_code == 200
+    detail = again.json()  # the case as reported, plus its workflow (events, version, …)
+    assert {k: v for k, v in detail.items() if k in body} == body
+    assert [e["action"] for e in detail["events"]] == ["register"] and detail["version"] == 1
     event = app_db.execute(
         text(
             "SELECT e.action, e.to_status FROM case_event e JOIN cases c ON c.id = e.case_id "

@@ -122,6 +122,11 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", f"/cases/{s.case_code}/receipt", "case:read"),
         Call("GET", f"/api/cases/{s.case_code}/qr.svg", "case:read"),
         Call("GET", f"/api/cases/{s.case_code}/qr.png", "case:read"),
+        # a stale version: refused after the permission and jurisdiction checks
+        Call("POST", f"/api/cases/{s.case_code}/actions", "case:handle", 409),
+        Call("POST", f"/api/cases/{s.case_code}/dispatches/999999999", "case:handle", 409),
+        Call("GET", "/api/queue", "case:handle"),
+        Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
     ]
 
 
@@ -147,9 +152,14 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/photos/{photo_id}/thumb"),
     ("GET", "/cases/{code}/receipt"),
     ("GET", "/api/cases/{code}/qr.{fmt}"),
+    ("POST", "/api/cases/{code}/actions"),
+    ("POST", "/api/cases/{code}/dispatches/{dispatch_id}"),
+    ("GET", "/api/queue"),
+    ("GET", "/cases/{code}/letters/{stage}"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
+    ("POST", "/api/track/{token}/rating"),  # the resident's rating: the token is the key
     ("POST", "/api/auth/login"),
     ("GET", "/api/health"),
     ("GET", "/login"),
@@ -226,6 +236,10 @@ def test_role_endpoint_matrix(
             }
         elif "/duplicates/" in call.path:
             kwargs["json"] = {"decision": "confirm"}
+        elif call.path.endswith("/actions"):
+            kwargs["json"] = {"action": "accept", "version": 999_999}
+        elif "/dispatches/" in call.path:
+            kwargs["json"] = {"response": "accepted"}
         elif call.path.endswith("/photos") and call.method == "POST":
             kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":

@@ -1,0 +1,132 @@
+"""The closed loop over HTTP: actions, department responses, the center's queue, ratings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.orm import Session
+
+from api.deps import CipherDep, Handler, SessionDep, audit_caller
+from api.schemas import (
+    CASE_CODE_PATTERN,
+    ActionIn,
+    CaseDetailOut,
+    DispatchResponseIn,
+    QueueOut,
+    RatingIn,
+)
+from gis import cases, workflow
+from gis.auth import Principal
+from gis.pii import PiiCipher
+from gis.scope import Scope, bind_scope
+
+router = APIRouter(prefix="/api", tags=["workflow 办理"])
+CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
+
+
+def actor_of(caller: Principal) -> workflow.Actor:
+    return workflow.Actor(caller.username, caller.scope, caller.can("case:handle"))
+
+
+def case_detail(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> CaseDetailOut:
+    """A case with its workflow (events, dispatches, version, allowed actions)."""
+    return CaseDetailOut.of_workflow(
+        cases.get_case(session, scope, code, cipher), workflow.workflow_view(session, scope, code)
+    )
+
+
+@router.post("/cases/{code}/actions", response_model=CaseDetailOut)
+def case_action(
+    code: CaseCode,
+    body: ActionIn,
+    session: SessionDep,
+    caller: Handler,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseDetailOut:
+    """One move through the closed loop (受理、派遣、办结、回访、结案、退回、转办、上报、延期 …).
+
+    An illegal move → 409 with the current state and the allowed actions; a case changed by
+    someone else since ``version`` → 409."""
+    workflow.act(session, actor_of(caller), code, workflow.ActionRequest(**body.model_dump()))
+    audit_caller(session, request, caller, f"case.{body.action}", f"case:{code}")
+    session.commit()
+    return case_detail(session, caller.scope, code, cipher)
+
+
+@router.post("/cases/{code}/dispatches/{dispatch_id}", response_model=CaseDetailOut)
+def dispatch_response(
+    code: CaseCode,
+    dispatch_id: Annotated[int, Path(ge=1)],
+    body: DispatchResponseIn,
+    session: SessionDep,
+    caller: Handler,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseDetailOut:
+    """A department's answer to a dispatch (accepted / done / cannot, with a reason).  When every
+    department has answered, the case is resolved (or, if none could, back to accepted)."""
+    workflow.respond(session, actor_of(caller), code, dispatch_id, body.response, body.note)
+    audit_caller(
+        session,
+        request,
+        caller,
+        f"dispatch.{body.response}",
+        f"case:{code}",
+        {"dispatch": dispatch_id},
+    )
+    session.commit()
+    return case_detail(session, caller.scope, code, cipher)
+
+
+@router.get("/queue", response_model=QueueOut)
+def get_queue(
+    session: SessionDep,
+    caller: Handler,
+    status: Annotated[list[str], Query(description="states (default: every open one)")] = [],  # noqa: B006
+    category: str | None = None,
+    grid: str | None = None,
+    overdue: bool | None = None,
+    due_within_hours: Annotated[
+        float | None, Query(gt=0, le=24 * 365, description="deadline within N (calendar) hours")
+    ] = None,
+    escalated_to_me: bool = False,
+    below: Annotated[bool, Query(description="also the centers under yours")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QueueOut:
+    """Your center's cases, most urgent first (overdue, then deadline, then severity), with
+    counts per state."""
+    q = workflow.queue(
+        session,
+        caller.scope,
+        statuses=status,
+        category=category,
+        grid=grid,
+        overdue=overdue,
+        due_within_hours=due_within_hours,
+        escalated_to_me=escalated_to_me,
+        below=below,
+        limit=limit,
+        offset=offset,
+    )
+    return QueueOut.of(q)
+
+
+@router.post("/track/{token}/rating", tags=["public 公开"])
+def rate_case(
+    token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="public tracking token")],
+    body: RatingIn,
+    session: SessionDep,
+) -> dict:
+    """The resident rates the handling (1–5, once per case, after it is resolved).  A score ≤ 2
+    or "not resolved" reopens the case."""
+    bind_scope(session, Scope.everything())
+    reopened = workflow.rate(session, token, body.score, body.resolved, body.comment)
+    session.commit()
+    return {
+        "rated": True,
+        "reopened": reopened,
+        "message": "感谢您的评价，案件已重新办理。" if reopened else "感谢您的评价。",
+    }

@@ -1,0 +1,114 @@
+"""The clock (两函一通报): reminders, supervision letters with escalation, notices — exactly once.
+
+For every open case (not resolved, verified, closed or suspended), in working time:
+
+* at 80 % of the allowed time — a reminder (提醒函) to the responsible center;
+* at the deadline — a supervision letter (督办函) and escalation to the center above;
+* at twice the allowed time — a notice (通报) to the district center.
+
+Each is a ``case_event`` with a printable letter (``/cases/{code}/letters/{stage}``).  A stage
+fires once per case and round (a reopened case starts a new round): ``case_supervision`` has one
+row per (case, round, stage), inserted with ``ON CONFLICT DO NOTHING`` in key order, and only the
+rows a tick inserted produce events and escalations.  Ticks also take a transaction-level
+advisory lock, so a second tick started meanwhile waits and then finds nothing left to do.
+Run by the app's scheduler (every ``clock_interval_s``) and by ``wangge tick`` (cron).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+STAGES = {
+    "reminder": ("remind", "提醒函", "Reminder"),
+    "supervision": ("supervise", "督办函", "Supervision letter"),
+    "notice": ("notify", "通报", "Notice"),
+}
+CLOCK_ACTOR = "系统时钟"
+_LOCK = 0x77616E67_6765  # "wangge": one tick at a time
+
+_TICK = """
+    WITH due AS (
+        SELECT c.id, c.round, s.stage, c.status, c.center_id, c.district_code
+        FROM cases c
+        CROSS JOIN LATERAL (VALUES ('reminder', c.remind_at), ('supervision', c.deadline),
+                                   ('notice', c.notice_at)) AS s(stage, at)
+        WHERE c.status NOT IN ('resolved', 'verified', 'closed', 'suspended')
+          AND c.remind_at <= :now AND s.at <= :now
+        ORDER BY c.id, s.stage
+    ), won AS (
+        INSERT INTO case_supervision (case_id, round, stage, at)
+        SELECT id, round, stage, :now FROM due
+        ON CONFLICT DO NOTHING
+        RETURNING case_id, stage
+    ), parent AS (  -- the center above each case's responsible center, for supervision letters
+        SELECT w.case_id, p.id AS center_id
+        FROM won w JOIN cases c ON c.id = w.case_id AND w.stage = 'supervision'
+        JOIN center ce ON ce.id = c.center_id JOIN region r ON r.id = ce.region_id
+        CROSS JOIN LATERAL (
+            SELECT pc.id FROM center pc
+            WHERE pc.region_id = ANY(r.path[1:cardinality(r.path) - 1])
+            ORDER BY array_position(r.path, pc.region_id) DESC LIMIT 1) p
+    ), escalated AS (
+        UPDATE cases c SET status = 'escalated', center_id = parent.center_id,
+                           version = c.version + 1
+        FROM parent WHERE c.id = parent.case_id
+        RETURNING c.id
+    ), events AS (
+        INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note, data)
+        SELECT w.case_id, :now, :actor,
+               CASE w.stage WHEN 'reminder' THEN 'remind' WHEN 'supervision' THEN 'supervise'
+                            ELSE 'notify' END,
+               c.status,
+               CASE WHEN p.center_id IS NOT NULL THEN 'escalated' ELSE c.status END,
+               CASE w.stage WHEN 'reminder' THEN '提醒函：办理时限已过 80%'
+                            WHEN 'supervision' THEN '督办函：已到办理期限，自动上报上级综治中心'
+                            ELSE '通报：超过办理时限一倍，通报区综治中心' END,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'stage', w.stage, 'round', c.round,
+                   'letter', '/cases/' || c.code || '/letters/' || w.stage,
+                   'from_center', CASE WHEN p.center_id IS NOT NULL THEN c.center_id END,
+                   'to_center', p.center_id,
+                   'district_center', CASE WHEN w.stage = 'notice' THEN (
+                       SELECT dc.id FROM center dc JOIN region dr ON dr.id = dc.region_id
+                       WHERE dr.code = c.district_code) END))
+        FROM won w JOIN cases c ON c.id = w.case_id
+        LEFT JOIN parent p ON p.case_id = w.case_id
+        ORDER BY w.case_id, array_position(ARRAY['reminder', 'supervision', 'notice'], w.stage)
+    )
+    SELECT w.stage, count(*) AS n, count(p.case_id) AS escalated
+    FROM won w LEFT JOIN parent p ON p.case_id = w.case_id GROUP BY w.stage
+"""
+
+
+@dataclass(frozen=True)
+class TickReport:
+    reminders: int
+    supervisions: int
+    notices: int
+    escalations: int
+
+    def summary(self) -> str:
+        return (
+            f"提醒函 {self.reminders} 件，督办函 {self.supervisions} 件"
+            f"（自动上报 {self.escalations} 件），通报 {self.notices} 件。"
+        )
+
+
+def tick(session: Session, now: datetime | None = None) -> TickReport:
+    """One run of the clock at ``now`` (default: the database's now).  The session must see every
+    case (scope ``*``); the caller commits."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+    if now is None:
+        now = session.execute(text("SELECT now()")).scalar_one()
+    rows = session.execute(text(_TICK), {"now": now, "actor": CLOCK_ACTOR}).all()
+    counts = {r.stage: (r.n, r.escalated) for r in rows}
+    return TickReport(
+        reminders=counts.get("reminder", (0, 0))[0],
+        supervisions=counts.get("supervision", (0, 0))[0],
+        notices=counts.get("notice", (0, 0))[0],
+        escalations=counts.get("supervision", (0, 0))[1],
+    )

@@ -1,0 +1,857 @@
+"""The closed loop (研交办督结评): one transition function for every move a case makes.
+
+States: registered → accepted → dispatched → in_progress → resolved → verified → closed, with
+returned, transferred, escalated, suspended and reopened.  :data:`MOVES` is the whole table:
+which action leaves which states for which state, and what it needs.  :func:`act` is the only
+code that changes a case's status; it
+
+* checks the actor: the ``case:handle`` permission, the case in their jurisdiction, and their
+  center — the case's responsible center or one above it; extending and suspending need the
+  center *above* the responsible one (approval);
+* checks the move against the table (409 naming the current state and the allowed actions);
+* changes the case only if nobody else did since it was read (``version``): of two operators
+  acting at once, one wins and the other gets 409;
+* writes the ``case_event`` (who, when, from, to, note, attachments) in the same transaction.
+
+Deadlines run in working time (:mod:`gis.worktime`): suspension stops the clock (the time
+suspended is added back on resume), extension moves it, reopening starts a new round.
+Department dispatch (吹哨报到): a case is dispatched to one or more departments stationed at its
+center (or the nearest center above that has departments); each answers accepted / done /
+cannot (with a reason); when every department has answered and at least one is done, the case
+is resolved; when none can, it returns to ``accepted`` for another dispatch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.scope import Scope
+
+OPEN_STATES = frozenset(
+    {
+        "registered",
+        "accepted",
+        "dispatched",
+        "in_progress",
+        "returned",
+        "transferred",
+        "escalated",
+        "reopened",
+    }
+)
+STATE_NAMES = {
+    "registered": "已登记",
+    "accepted": "已受理",
+    "dispatched": "已派遣",
+    "in_progress": "处置中",
+    "resolved": "已办结",
+    "verified": "已回访",
+    "closed": "已结案",
+    "returned": "已退回",
+    "transferred": "已转办",
+    "escalated": "已上报",
+    "suspended": "已挂账",
+    "reopened": "已重启",
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    """An action: the states it leaves, the state it reaches (None: computed), what it needs."""
+
+    name_zh: str
+    sources: frozenset[str]
+    target: str | None
+    reason: bool = False  # a note is required
+    approval: bool = False  # by the center above the responsible one
+
+
+def _m(name: str, sources: set[str], target: str | None, **kw: bool) -> Move:
+    return Move(name, frozenset(sources), target, **kw)
+
+
+MOVES: dict[str, Move] = {
+    "accept": _m(
+        "受理", {"registered", "transferred", "escalated", "returned", "reopened"}, "accepted"
+    ),
+    "dispatch": _m("派遣", {"accepted", "reopened"}, "dispatched"),
+    "start": _m("开始处置", {"accepted", "dispatched"}, "in_progress"),
+    "resolve": _m("办结", {"in_progress"}, "resolved"),
+    "verify": _m("回访", {"resolved"}, None),  # verified, or reopened if not resolved
+    "close": _m("结案", {"verified"}, "closed"),
+    "return": _m(
+        "退回", {"registered", "accepted", "transferred", "escalated"}, "returned", reason=True
+    ),
+    "transfer": _m(
+        "转办", {"registered", "accepted", "returned", "escalated"}, "transferred", reason=True
+    ),
+    "escalate": _m(
+        "上报",
+        {
+            "registered",
+            "accepted",
+            "dispatched",
+            "in_progress",
+            "returned",
+            "transferred",
+            "reopened",
+        },
+        "escalated",
+    ),
+    "extend": _m(
+        "延期",
+        {"accepted", "dispatched", "in_progress", "reopened"},
+        None,
+        reason=True,
+        approval=True,
+    ),
+    "suspend": _m(
+        "挂账", {"accepted", "dispatched", "in_progress"}, "suspended", reason=True, approval=True
+    ),
+    "resume": _m("恢复办理", {"suspended"}, None),
+    "reopen": _m("重启", {"verified", "closed", "resolved"}, "reopened", reason=True),
+}
+ACTIONS = tuple(MOVES)
+
+
+@dataclass
+class ActionRequest:
+    """``POST /api/cases/{code}/actions``: the action and what it carries."""
+
+    action: str
+    note: str | None = None
+    version: int | None = None  # the version the actor saw; None: the current one
+    attachments: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)  # dispatch: department kinds
+    to_region: str | None = None  # transfer: the code of the target center's region
+    extra_hours: float | None = None  # extend: working hours added
+    new_deadline: datetime | None = None  # extend: or the new deadline itself
+    resolved: bool | None = None  # verify: the resident confirms it is resolved
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    scope: Scope
+    can_handle: bool
+
+
+_CASE_FOR_UPDATE = """
+    SELECT c.id, c.code, c.status, c.version, c.center_id, c.category, c.severity::text AS severity,
+           c.received_at, c.deadline, c.paused_at, c.status_before_pause, c.allowed_hours,
+           c.round, cr.path AS center_path, cr.level::text AS center_level, cr.code AS center_region
+    FROM cases c
+    LEFT JOIN center ce ON ce.id = c.center_id
+    LEFT JOIN region cr ON cr.id = ce.region_id
+    WHERE c.code = :code AND {in_scope}
+"""
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The actions the table allows from ``status`` (before the actor's own checks)."""
+    return [a for a, m in MOVES.items() if status in m.sources]
+
+
+def _not_found() -> NotFound:
+    return NotFound(
+        "没有找到该案件（或不在您的管辖范围内）。", "No such case (or not in your jurisdiction)."
+    )
+
+
+def _illegal(action: str, status: str) -> Conflict:
+    allowed = allowed_actions(status)
+    names = "、".join(f"{a}（{MOVES[a].name_zh}）" for a in allowed) or "无"
+    return Conflict(
+        f"案件当前状态为「{STATE_NAMES.get(status, status)}」（{status}），不能执行 {action}"
+        f"（{MOVES[action].name_zh}）；当前可执行：{names}。",
+        f"The case is {status}; {action} is not allowed. Allowed now: "
+        f"{', '.join(allowed) or 'none'}.",
+        current_status=status,
+        allowed_actions=allowed,
+    )
+
+
+def _stale(current: int) -> Conflict:
+    return Conflict(
+        "案件已被他人更新，请刷新后重试。",
+        "The case was changed by someone else; reload it and try again.",
+        current_version=current,
+    )
+
+
+def _check_actor(actor: Actor, move: Move, case: dict) -> None:
+    if not actor.can_handle:
+        raise Forbidden("您的角色不能办理案件。", "Your role may not handle cases.")
+    if actor.scope.is_everything:
+        return
+    path = case["center_path"] or []
+    mine = actor.scope.region_id
+    if move.approval:
+        if mine not in path[:-1]:
+            raise Forbidden(
+                "延期和挂账须由上级综治中心审批。",
+                "Extensions and suspensions are approved by the center above the responsible one.",
+            )
+    elif mine not in path:
+        raise Forbidden(
+            "该案件目前由其他综治中心负责，您不能办理。",
+            "Another center is responsible for this case now; you may not act on it.",
+        )
+
+
+def act(session: Session, actor: Actor, code: str, req: ActionRequest) -> None:
+    """Make the move ``req`` on case ``code`` (see the module docstring).  The caller commits."""
+    move = MOVES.get(req.action)
+    if move is None:
+        raise InvalidInput(
+            f"未知的操作 {req.action!r}；可用：{', '.join(ACTIONS)}。",
+            f"Unknown action {req.action!r}; use one of: {', '.join(ACTIONS)}.",
+            field="action",
+        )
+    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
+    found = session.execute(text(sql), {"code": code}).mappings().first()
+    if found is None:
+        raise _not_found()
+    case = dict(found)
+    _check_actor(actor, move, case)
+    if req.version is not None and req.version != case["version"]:
+        raise _stale(case["version"])
+    if case["status"] not in move.sources:
+        raise _illegal(req.action, case["status"])
+    if move.reason and not (req.note and req.note.strip()):
+        raise InvalidInput(
+            f"{MOVES[req.action].name_zh}须填写理由（note）。",
+            f"{req.action} needs a reason (note).",
+            field="note",
+        )
+    handler = _HANDLERS.get(req.action, _plain)
+    target, sets, data = handler(session, actor, case, req)
+    _apply(session, actor, case, req, target, sets, data)
+
+
+Change = tuple[str, dict[str, Any], dict[str, Any]]  # target status, SET params, event data
+
+
+def _plain(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    target = MOVES[req.action].target
+    assert target is not None
+    sets: dict[str, Any] = {}
+    if target == "closed":
+        sets["closed_at"] = "now()"
+    return target, sets, {}
+
+
+def _verify(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    if req.resolved is None:
+        raise InvalidInput(
+            "回访须说明群众是否认可已解决（resolved: true/false）。",
+            "A follow-up must say whether the resident confirms it is resolved (resolved).",
+            field="resolved",
+        )
+    if req.resolved:
+        return "verified", {}, {"resolved": True}
+    return "reopened", _new_round_sets(), {"resolved": False}
+
+
+def _new_round_sets() -> dict[str, Any]:
+    return {
+        "round": "round + 1",
+        "remind_at": "wangge_work_add(now(), 0.8 * allowed_hours)",
+        "deadline": "wangge_work_add(now(), allowed_hours)",
+        "notice_at": "wangge_work_add(now(), 2 * allowed_hours)",
+        "closed_at": "NULL",
+    }
+
+
+def _reopen(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    return "reopened", _new_round_sets(), {}
+
+
+def _parent_center(session: Session, case: dict) -> tuple[int, str] | None:
+    """The nearest center above the case's responsible center: (id, region code)."""
+    path = case["center_path"] or []
+    if len(path) < 2:
+        return None
+    row = session.execute(
+        text("""
+        SELECT ce.id, r.code FROM center ce JOIN region r ON r.id = ce.region_id
+        WHERE ce.region_id = ANY(CAST(:ancestors AS int[]))
+        ORDER BY array_position(CAST(:ancestors AS int[]), ce.region_id) DESC LIMIT 1
+    """),
+        {"ancestors": list(path[:-1])},
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _upward(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    """return / escalate: to the center above."""
+    parent = _parent_center(session, case)
+    if parent is None:
+        raise Conflict(
+            "该案件已在最高一级综治中心，无法再上报或退回。",
+            "The case is already at the top center; there is no center above.",
+            current_status=case["status"],
+            allowed_actions=allowed_actions(case["status"]),
+        )
+    target = MOVES[req.action].target
+    assert target is not None
+    return (
+        target,
+        {"center_id": parent[0]},
+        {"from_center": case["center_id"], "to_center": parent[0], "to_region": parent[1]},
+    )
+
+
+def _transfer(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    if not req.to_region:
+        raise InvalidInput(
+            "转办须指定目标综治中心所在区划的代码（to_region）。",
+            "A transfer needs the region code of the target center (to_region).",
+            field="to_region",
+        )
+    row = session.execute(
+        text(f"""
+        SELECT ce.id, r.level::text AS level, r.path FROM center ce
+        JOIN region r ON r.id = ce.region_id
+        WHERE r.code = :code AND {actor.scope.region_condition("r")}
+    """),
+        {"code": req.to_region},
+    ).first()
+    if row is None:
+        raise InvalidInput(
+            f"区划 {req.to_region} 没有您可转办的综治中心。",
+            f"Region {req.to_region} has no center you may transfer to.",
+            field="to_region",
+        )
+    if row.id == case["center_id"]:
+        raise InvalidInput(
+            "目标综治中心就是当前负责的中心。",
+            "The target is the responsible center already.",
+            field="to_region",
+        )
+    if case["status"] != "returned" and row.level != case["center_level"]:
+        raise InvalidInput(
+            "转办只能转给同级综治中心（退回的案件由上级重新指定）。",
+            "A transfer goes to a center at the same level (returned cases are re-assigned by "
+            "the center above).",
+            field="to_region",
+        )
+    return (
+        "transferred",
+        {"center_id": row.id},
+        {"from_center": case["center_id"], "to_center": row.id, "to_region": req.to_region},
+    )
+
+
+def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    if req.new_deadline is not None:
+        hours = float(
+            session.execute(
+                text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
+                {"a": case["deadline"], "b": req.new_deadline},
+            ).scalar_one()
+        )
+    elif req.extra_hours is not None:
+        hours = float(req.extra_hours)
+    else:
+        hours = 0.0
+    if not hours > 0:
+        raise InvalidInput(
+            "延期须给出晚于原期限的新期限（new_deadline）或增加的工作小时数（extra_hours）。",
+            "An extension needs a new deadline later than the current one (new_deadline) or the "
+            "working hours to add (extra_hours).",
+            field="extra_hours",
+        )
+    return (
+        case["status"],
+        {
+            "allowed_hours": f"allowed_hours + {hours!r}",
+            "deadline": f"wangge_work_add(deadline, {hours!r})",
+            "remind_at": f"wangge_work_add(remind_at, {hours!r})",
+            "notice_at": f"wangge_work_add(notice_at, {hours!r})",
+        },
+        {
+            "extra_hours": hours,
+            "old_deadline": case["deadline"].isoformat() if case["deadline"] else None,
+        },
+    )
+
+
+def _suspend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    return "suspended", {"paused_at": "now()", "status_before_pause": "status"}, {}
+
+
+def _resume(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    paused = "wangge_work_hours(paused_at, now())"
+    return (
+        case["status_before_pause"] or "accepted",
+        {
+            "deadline": f"wangge_work_add(deadline, {paused})",
+            "remind_at": f"wangge_work_add(remind_at, {paused})",
+            "notice_at": f"wangge_work_add(notice_at, {paused})",
+            "paused_at": "NULL",
+            "status_before_pause": "NULL",
+        },
+        {"paused_since": case["paused_at"].isoformat() if case["paused_at"] else None},
+    )
+
+
+def _dispatch(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    kinds = list(dict.fromkeys(req.departments))
+    if not kinds:
+        default = session.execute(
+            text("SELECT kind FROM category_department WHERE category = :c"),
+            {"c": case["category"]},
+        ).scalar()
+        kinds = [default] if default else []
+    if not kinds:
+        raise InvalidInput(
+            "请指定派遣的部门（departments）。",
+            "Name the departments to dispatch to (departments).",
+            field="departments",
+        )
+    rows = session.execute(
+        text("""
+        SELECT DISTINCT ON (d.kind) d.id, d.kind, d.name
+        FROM department d JOIN center ce ON ce.id = d.center_id
+        WHERE ce.region_id = ANY(CAST(:path AS int[])) AND d.kind = ANY(CAST(:kinds AS text[]))
+        ORDER BY d.kind, array_position(CAST(:path AS int[]), ce.region_id) DESC
+    """),
+        {"path": list(case["center_path"] or []), "kinds": kinds},
+    ).all()
+    found = {r.kind: r for r in rows}
+    missing = [k for k in kinds if k not in found]
+    if missing:
+        known = session.execute(text("SELECT kind FROM department_kind ORDER BY kind")).scalars()
+        raise InvalidInput(
+            f"找不到可派遣的部门：{', '.join(missing)}（可用：{', '.join(known)}）。",
+            f"No such department to dispatch to: {', '.join(missing)}.",
+            field="departments",
+        )
+    session.execute(
+        text("""
+        INSERT INTO case_dispatch (case_id, department_id)
+        SELECT :case, unnest(CAST(:ids AS int[])) ON CONFLICT DO NOTHING
+    """),
+        {"case": case["id"], "ids": [found[k].id for k in kinds]},
+    )
+    return "dispatched", {}, {"departments": [{"kind": k, "name": found[k].name} for k in kinds]}
+
+
+_HANDLERS = {
+    "verify": _verify,
+    "reopen": _reopen,
+    "return": _upward,
+    "escalate": _upward,
+    "transfer": _transfer,
+    "extend": _extend,
+    "suspend": _suspend,
+    "resume": _resume,
+    "dispatch": _dispatch,
+}
+
+
+def _apply(
+    session: Session,
+    actor: Actor,
+    case: dict,
+    req: ActionRequest,
+    target: str,
+    sets: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    """Write the move: the case (only if unchanged since read) and its event."""
+    params: dict[str, Any] = {"id": case["id"], "version": case["version"], "status": target}
+    assignments = ["status = :status", "version = version + 1"]
+    for column, value in sets.items():
+        if column == "center_id":
+            assignments.append("center_id = :center_id")
+            params["center_id"] = value
+        else:  # SQL expressions built above from constants and floats only
+            assignments.append(f"{column} = {value}")
+    updated = session.execute(
+        text(
+            f"UPDATE cases SET {', '.join(assignments)} "
+            "WHERE id = :id AND version = :version RETURNING version"
+        ),
+        params,
+    ).first()
+    if updated is None:
+        current = session.execute(
+            text("SELECT version FROM cases WHERE id = :id"), {"id": case["id"]}
+        ).scalar()
+        raise _stale(int(current or 0))
+    if req.attachments:
+        data["attachments"] = req.attachments
+    session.execute(
+        text("""
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        VALUES (:case, :actor, :action, :from, :to, :note, CAST(:data AS jsonb))
+    """),
+        {
+            "case": case["id"],
+            "actor": actor.username,
+            "action": req.action,
+            "from": case["status"],
+            "to": target,
+            "note": req.note,
+            "data": json.dumps(data, ensure_ascii=False, default=str),
+        },
+    )
+
+
+# --- department responses -----------------------------------------------------------------
+
+RESPONSES = ("accepted", "done", "cannot")
+
+
+def respond(
+    session: Session, actor: Actor, code: str, dispatch_id: int, response: str, note: str | None
+) -> None:
+    """A department's answer to a dispatch (recorded by the center's desk).  The last answer
+    decides: all answered with at least one done → resolved; none able → back to accepted."""
+    if response not in RESPONSES:
+        raise InvalidInput(
+            f"部门反馈只能是 {', '.join(RESPONSES)}。",
+            f"A department's response is one of {', '.join(RESPONSES)}.",
+            field="response",
+        )
+    if response == "cannot" and not (note and note.strip()):
+        raise InvalidInput(
+            "部门无法办理时须说明理由（note）。", "'cannot' needs a reason (note).", field="note"
+        )
+    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
+    found = session.execute(text(sql), {"code": code}).mappings().first()
+    if found is None:
+        raise _not_found()
+    case = dict(found)
+    _check_actor(actor, MOVES["dispatch"], case)
+    row = session.execute(
+        text("""
+        UPDATE case_dispatch cd SET status = :response, note = :note, responded_at = now()
+        FROM department d
+        WHERE cd.id = :id AND cd.case_id = :case AND d.id = cd.department_id
+          AND cd.status IN ('pending', 'accepted')
+          AND NOT (cd.status = 'accepted' AND :response = 'accepted')
+        RETURNING d.name
+    """),
+        {"id": dispatch_id, "case": case["id"], "response": response, "note": note},
+    ).first()
+    if row is None:
+        raise Conflict(
+            "该派遣不存在或已答复完毕。",
+            "No such open dispatch for this case (or it was answered already).",
+        )
+    session.execute(
+        text("""
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        VALUES (:case, :actor, 'department_response', :status, :status, :note,
+                jsonb_build_object('dispatch', CAST(:id AS bigint),
+                                   'department', CAST(:dept AS text),
+                                   'response', CAST(:response AS text)))
+    """),
+        {
+            "case": case["id"],
+            "actor": actor.username,
+            "status": case["status"],
+            "note": note,
+            "id": dispatch_id,
+            "dept": row.name,
+            "response": response,
+        },
+    )
+    if response == "accepted" or case["status"] not in ("dispatched", "in_progress"):
+        return
+    left = session.execute(
+        text("""
+        SELECT count(*) FILTER (WHERE status IN ('pending', 'accepted')) AS open,
+               count(*) FILTER (WHERE status = 'done') AS done
+        FROM case_dispatch WHERE case_id = :case
+    """),
+        {"case": case["id"]},
+    ).one()
+    if left.open:
+        return
+    target, action = ("resolved", "resolve") if left.done else ("accepted", "dispatch_failed")
+    system = Actor(actor.username, actor.scope, True)
+    req = ActionRequest(
+        action, note="各部门已全部办结" if left.done else "派遣部门均无法办理，请重新派遣"
+    )
+    fresh = dict(session.execute(text(sql), {"code": code}).mappings().one())
+    _apply(session, system, fresh, req, target, {}, {"departments_done": int(left.done)})
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventView:
+    at: datetime
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    data: dict
+
+
+@dataclass(frozen=True)
+class DispatchView:
+    id: int
+    department: str
+    kind: str
+    status: str
+    note: str | None
+    dispatched_at: datetime
+    responded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    version: int
+    round: int
+    allowed_hours: float | None
+    remind_at: datetime | None
+    notice_at: datetime | None
+    center: str | None
+    events: tuple[EventView, ...]
+    dispatches: tuple[DispatchView, ...]
+    allowed_actions: tuple[str, ...]
+
+
+def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
+    """A case's workflow side: version, deadlines, responsible center, events, dispatches."""
+    row = session.execute(
+        text(f"""
+        SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
+               ce.name AS center
+        FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
+        WHERE c.code = :code AND {scope.case_condition("c")}
+    """),
+        {"code": code},
+    ).first()
+    if row is None:
+        raise _not_found()
+    events = session.execute(
+        text("""
+        SELECT at, actor, action, from_status, to_status, note, data FROM case_event
+        WHERE case_id = :id ORDER BY at, id
+    """),
+        {"id": row.id},
+    ).all()
+    dispatches = session.execute(
+        text("""
+        SELECT cd.id, d.name AS department, d.kind, cd.status, cd.note, cd.dispatched_at,
+               cd.responded_at
+        FROM case_dispatch cd JOIN department d ON d.id = cd.department_id
+        WHERE cd.case_id = :id ORDER BY cd.id
+    """),
+        {"id": row.id},
+    ).all()
+    return WorkflowView(
+        version=row.version,
+        round=row.round,
+        allowed_hours=row.allowed_hours,
+        remind_at=row.remind_at,
+        notice_at=row.notice_at,
+        center=row.center,
+        events=tuple(EventView(*e) for e in events),
+        dispatches=tuple(DispatchView(*d) for d in dispatches),
+        allowed_actions=tuple(allowed_actions(row.status)),
+    )
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    code: str
+    status: str
+    kind: str
+    category: str
+    category_name: str
+    severity: str
+    grid_code: str | None
+    received_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    work_hours_left: float | None
+    version: int
+
+
+@dataclass(frozen=True)
+class Queue:
+    center: str | None
+    counts: dict[str, int]
+    total: int
+    items: list[QueueItem]
+
+
+_SEVERITY_ORDER = "array_position(ARRAY['critical','major','normal','minor'], c.severity::text)"
+
+
+def queue(
+    session: Session,
+    scope: Scope,
+    *,
+    statuses: Sequence[str] = (),
+    category: str | None = None,
+    grid: str | None = None,
+    overdue: bool | None = None,
+    due_within_hours: float | None = None,
+    escalated_to_me: bool = False,
+    below: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Queue:
+    """The caller's center's work: its open cases (or those filtered), most urgent first —
+    overdue first, then by deadline, then by severity; with counts per state.  ``below``: also the
+    centers under it (a township's village stations).  A caller with the whole deployment in
+    scope sees every center's."""
+    where = [scope.case_condition("c")]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    center_name = None
+    if not scope.is_everything:
+        center = session.execute(
+            text("SELECT id, name FROM center WHERE region_id = :r"), {"r": scope.region_id}
+        ).first()
+        if center is None:
+            raise NotFound(
+                "您所在的区划没有综治中心，没有待办队列。",
+                "Your region has no center, so there is no queue.",
+            )
+        if below:
+            where.append(
+                "c.center_id IN (SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id"
+                " WHERE CAST(:region AS int) = ANY(r.path))"
+            )
+            params["region"] = scope.region_id
+        else:
+            where.append("c.center_id = :center")
+            params["center"] = center.id
+        center_name = center.name
+    counts = {
+        r.status: r.n
+        for r in session.execute(
+            text(
+                f"SELECT c.status, count(*) AS n FROM cases c WHERE {' AND '.join(where)} "
+                "GROUP BY c.status"
+            ),
+            params,
+        )
+    }
+    if statuses:
+        unknown = [x for x in statuses if x not in STATE_NAMES]
+        if unknown:
+            raise InvalidInput(
+                f"未知的状态：{', '.join(unknown)}（可用：{', '.join(STATE_NAMES)}）。",
+                f"Unknown status: {', '.join(unknown)}.",
+                field="status",
+            )
+        where.append("c.status = ANY(CAST(:statuses AS text[]))")
+        params["statuses"] = list(statuses)
+    else:
+        where.append("c.status = ANY(CAST(:statuses AS text[]))")
+        params["statuses"] = sorted(OPEN_STATES)
+    if category:
+        where.append("c.category = :category")
+        params["category"] = category
+    if grid:
+        where.append("c.grid_code = :grid")
+        params["grid"] = grid
+    if overdue is not None:
+        where.append("(c.deadline < now()) = :overdue")
+        params["overdue"] = overdue
+    if due_within_hours is not None:
+        where.append("c.deadline <= now() + make_interval(secs => :within * 3600)")
+        params["within"] = due_within_hours
+    if escalated_to_me:
+        where.append("c.status = 'escalated'")
+    cond = " AND ".join(where)
+    total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
+    rows = session.execute(
+        text(f"""
+        SELECT c.code, c.status, c.kind::text AS kind, c.category, k.name_zh AS category_name,
+               c.severity::text AS severity, c.grid_code, c.received_at, c.deadline,
+               coalesce(c.deadline < now(), false) AS overdue,
+               CASE WHEN c.deadline IS NOT NULL
+                    THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
+               c.version
+        FROM cases c JOIN category k ON k.code = c.category
+        WHERE {cond}
+        ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,
+                 {_SEVERITY_ORDER}, c.code
+        LIMIT :limit OFFSET :offset
+    """),
+        params,
+    ).all()
+    return Queue(center_name, counts, int(total), [QueueItem(*r) for r in rows])
+
+
+# --- the resident's rating ----------------------------------------------------------------
+
+RATEABLE = ("resolved", "verified", "closed")
+
+
+def rate(session: Session, token: str, score: int, resolved: bool, comment: str | None) -> bool:
+    """The resident's rating through the case's public token: one per case, once the case is
+    resolved.  A score ≤ 2 or "not resolved" reopens the case (a new round).  Returns whether it
+    reopened.  The session must see every case (scope ``*``): the token is the key."""
+    case = session.execute(
+        text("""
+        SELECT id, code, status, version FROM cases WHERE public_token = :t FOR UPDATE
+    """),
+        {"t": token},
+    ).first()
+    if case is None:
+        raise NotFound("没有找到该案件。", "No such case.")
+    if case.status not in RATEABLE:
+        raise Conflict(
+            f"案件尚未办结（当前：{STATE_NAMES.get(case.status, case.status)}），办结后才能评价。",
+            "The case is not resolved yet; it can be rated once it is.",
+            current_status=case.status,
+        )
+    inserted = session.execute(
+        text("""
+        INSERT INTO case_rating (case_id, score, resolved, comment)
+        VALUES (:id, :score, :resolved, :comment) ON CONFLICT DO NOTHING RETURNING case_id
+    """),
+        {"id": case.id, "score": score, "resolved": resolved, "comment": comment},
+    ).first()
+    if inserted is None:
+        raise Conflict(
+            "该案件已评价过，每件案件只能评价一次。", "This case has been rated already."
+        )
+    reopen = score <= 2 or not resolved
+    session.execute(
+        text("""
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        VALUES (:id, '群众', 'rate', :s, :s, :comment,
+                jsonb_build_object('score', CAST(:score AS int),
+                                   'resolved', CAST(:resolved AS boolean)))
+    """),
+        {"id": case.id, "s": case.status, "comment": comment, "score": score, "resolved": resolved},
+    )
+    if reopen:
+        row = dict(
+            session.execute(text(_CASE_FOR_UPDATE.format(in_scope="true")), {"code": case.code})
+            .mappings()
+            .one()
+        )
+        note = "群众评价不满意或未解决，案件重启"
+        _apply(
+            session,
+            Actor("群众", Scope.everything(), True),
+            row,
+            ActionRequest("reopen", note=note),
+            "reopened",
+            _new_round_sets(),
+            {"score": score, "resolved": resolved},
+        )
+    return reopen

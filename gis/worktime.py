@@ -1,0 +1,107 @@
+"""Working time: deadlines count China's official working hours, not calendar hours.
+
+* Which days are working days comes from ``chinese_calendar`` (a maintained library of the State
+  Council's holiday notices, with make-up working days — 调休 — on weekends).  Years it does not
+  cover yet (the next year's notice is published late in the year) fall back to Monday–Friday and
+  are marked ``weekday-rule`` in ``work_calendar.source``; :func:`sync_calendar` replaces them
+  once an updated library knows the year.
+* A working day has :data:`DAY_HOURS` hours in two windows, Asia/Shanghai:
+  08:30–12:00 and 13:30–18:00 (the hours most county and township centers keep).
+* The database does the arithmetic (migration 0011), so intake, the clock and the statistics
+  agree: ``work_calendar.cum_hours`` is the working time from the calendar's start to a day's
+  beginning, ``wangge_work_clock(ts)`` the working time up to ``ts`` and ``wangge_work_at(h)`` its
+  inverse.  ``wangge_work_add(ts, h)`` is the moment ``h`` working hours after ``ts``;
+  ``wangge_work_hours(a, b)`` the working hours between two moments.  A deadline that ends exactly
+  at a day's end is that day's 18:00, not the next working morning.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY_HOURS = 8.0
+#: working windows (local time, hours since midnight)
+WINDOWS = ((8.5, 12.0), (13.5, 18.0))
+CALENDAR_START = date(2004, 1, 1)
+#: years beyond the library's last that the weekday rule fills in
+YEARS_AHEAD = 5
+
+
+def official_days() -> tuple[list[tuple[date, bool, str]], int]:
+    """Every day from :data:`CALENDAR_START`: (day, working day?, source) and the library's last
+    year."""
+    import chinese_calendar
+    from chinese_calendar.constants import holidays, workdays
+
+    last_year = max(max(holidays), max(workdays)).year
+    end = date(last_year + YEARS_AHEAD, 12, 31)
+    days = []
+    d = CALENDAR_START
+    one = timedelta(days=1)
+    while d <= end:
+        if d.year <= last_year:
+            days.append((d, bool(chinese_calendar.is_workday(d)), "chinese_calendar"))
+        else:
+            days.append((d, d.weekday() < 5, "weekday-rule"))
+        d += one
+    return days, last_year
+
+
+def sync_calendar(session: Session) -> int:
+    """Bring ``work_calendar`` up to the installed ``chinese_calendar``; returns the number of
+    days written (0 when nothing changed).  Run by every set-up (``prepare_database``)."""
+    days, _ = official_days()
+    have = {
+        (r.day, r.workday, r.source)
+        for r in session.execute(text("SELECT day, workday, source FROM work_calendar"))
+    }
+    changed = [d for d in days if d not in have]
+    if not changed:
+        return 0
+    session.execute(
+        text("""
+        INSERT INTO work_calendar (day, workday, source, cum_hours)
+        SELECT d, w, s, 0 FROM unnest(CAST(:day AS date[]), CAST(:workday AS boolean[]),
+                                      CAST(:source AS text[])) AS u(d, w, s)
+        ON CONFLICT (day) DO UPDATE SET workday = excluded.workday, source = excluded.source
+    """),
+        {
+            "day": [d for d, _, _ in changed],
+            "workday": [w for _, w, _ in changed],
+            "source": [s for _, _, s in changed],
+        },
+    )
+    session.execute(
+        text("""
+        UPDATE work_calendar c SET cum_hours = s.cum FROM (
+            SELECT day, coalesce(sum(CASE WHEN workday THEN :hours ELSE 0 END) OVER (
+                ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS cum
+            FROM work_calendar) s
+        WHERE c.day = s.day AND c.cum_hours IS DISTINCT FROM s.cum
+    """),
+        {"hours": DAY_HOURS},
+    )
+    return len(changed)
+
+
+def add_work_hours(session: Session, start: datetime, hours: float) -> datetime:
+    """The moment ``hours`` working hours after ``start`` (the database's arithmetic)."""
+    value = session.execute(
+        text("SELECT wangge_work_add(CAST(:t AS timestamptz), :h)"), {"t": start, "h": hours}
+    ).scalar_one()
+    return value.astimezone(SHANGHAI)
+
+
+def work_hours_between(session: Session, start: datetime, end: datetime) -> float:
+    """Working hours from ``start`` to ``end`` (negative if ``end`` comes first)."""
+    return float(
+        session.execute(
+            text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
+            {"a": start, "b": end},
+        ).scalar_one()
+    )

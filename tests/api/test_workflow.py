@@ -1,0 +1,435 @@
+"""The closed loop: transitions, departments, working-time deadlines, the clock, ratings."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import chinese_calendar
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from gis.errors import Conflict
+from gis.scope import Scope, bind_scope
+from gis.supervision import tick
+from gis.workflow import MOVES, ActionRequest, Actor, act
+from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
+from importers.demo import DemoCity
+from tests.conftest import report_body
+
+Headers = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def point(demo_city: DemoCity) -> tuple[float, float]:
+    """A point inside a grid of village 990102001001 (township 990102001)."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001001"))
+    p = grid.geom.representative_point()
+    return p.x, p.y
+
+
+def _report(client: TestClient, headers: dict, point: tuple, **extra: object) -> dict:
+    r = client.post("/api/reports", headers=headers, json=report_body(*point, **extra))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _act(client: TestClient, headers: dict, code: str, action: str, **body: object) -> dict:
+    r = client.post(f"/api/cases/{code}/actions", headers=headers, json={"action": action} | body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_dispute_goes_round_the_whole_loop_with_a_department(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    op = login_as("township_operator")
+    case = _report(anon_client, op, point)
+    code = case["code"]
+    detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert detail["status"] == "registered" and detail["version"] == 1
+    assert [e["action"] for e in detail["events"]] == ["register"]
+    assert "accept" in detail["allowed_actions"]
+    assert detail["allowed_hours"] == 8  # neighbour dispute, minor: one working day
+
+    _act(anon_client, op, code, "accept", note="已受理")
+    d = _act(anon_client, op, code, "dispatch")  # default department for neighbour: 司法所
+    assert d["status"] == "dispatched"
+    (dispatch,) = d["dispatches"]
+    assert dispatch["kind"] == "judicial" and "司法所" in dispatch["department"]
+    url = f"/api/cases/{code}/dispatches/{dispatch['id']}"
+    r = anon_client.post(url, headers=op, json={"response": "accepted"})
+    assert r.json()["status"] == "dispatched"
+    r = anon_client.post(url, headers=op, json={"response": "done", "note": "调解成功"})
+    assert r.json()["status"] == "resolved"  # every department done → resolved
+    again = anon_client.post(url, headers=op, json={"response": "done"})
+    assert again.status_code == 409
+
+    _act(anon_client, op, code, "verify", resolved=True, note="电话回访，群众满意")
+    closed = _act(anon_client, op, code, "close")
+    assert closed["status"] == "closed"
+    actions = [e["action"] for e in closed["events"]]
+    assert actions == [
+        "register", "accept", "dispatch", "department_response", "department_response",
+        "resolve", "verify", "close",
+    ]  # fmt: skip
+    assert closed["version"] == 6  # a department's answer is not a move of the case
+    assert all(e["actor"] for e in closed["events"])
+
+
+def test_a_hazard_handled_by_the_center_itself_and_escalated(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    op = login_as("township_operator")
+    case = _report(anon_client, op, point, kind="hazard", category="fire")
+    code = case["code"]
+    detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert detail["allowed_hours"] == 4  # fire: four working hours
+    _act(anon_client, op, code, "accept")
+    _act(anon_client, op, code, "start")
+    up = _act(anon_client, op, code, "escalate", note="需街道统一协调")
+    assert up["status"] == "escalated"
+    assert up["events"][-1]["data"]["to_region"] == "990102001"  # the township's center
+    # the village's own desk is no longer responsible …
+    r = anon_client.post(
+        f"/api/cases/{code}/actions",
+        headers=login_as("village_operator"),
+        json={"action": "accept"},
+    )
+    assert r.status_code == 403
+    # … the township is
+    _act(anon_client, op, code, "accept")
+    _act(anon_client, op, code, "start")
+    _act(anon_client, op, code, "resolve", note="已整改")
+    _act(anon_client, op, code, "verify", resolved=True)
+    assert _act(anon_client, op, code, "close")["status"] == "closed"
+
+
+def test_every_illegal_move_is_409_naming_the_state_and_the_allowed_actions(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    for action, move in MOVES.items():
+        if "registered" in move.sources:
+            continue
+        r = anon_client.post(
+            f"/api/cases/{code}/actions", headers=op, json={"action": action, "note": "理由"}
+        )
+        assert r.status_code == 409, (action, r.text)
+        body = r.json()
+        assert body["current_status"] == "registered"
+        assert set(body["allowed_actions"]) == {
+            a for a, m in MOVES.items() if "registered" in m.sources
+        }
+        assert "已登记" in body["detail"]
+    bad = anon_client.post(f"/api/cases/{code}/actions", headers=op, json={"action": "merge"})
+    assert bad.status_code == 422
+    no_reason = anon_client.post(
+        f"/api/cases/{code}/actions", headers=op, json={"action": "return"}
+    )
+    assert no_reason.status_code == 422 and "理由" in no_reason.json()["detail"]
+    stale = anon_client.post(
+        f"/api/cases/{code}/actions", headers=op, json={"action": "accept", "version": 99}
+    )
+    assert stale.status_code == 409 and stale.json()["current_version"] == 1
+
+
+def test_roles_and_jurisdiction(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    for user, expected in (
+        ("grid_worker", 403),  # reports, does not handle
+        ("city_commander", 403),  # watches
+        ("township_operator_b", 404),  # another township: the case does not exist for them
+    ):
+        r = anon_client.post(
+            f"/api/cases/{code}/actions", headers=login_as(user), json={"action": "accept"}
+        )
+        assert r.status_code == expected, (user, r.text)
+    _act(anon_client, op, code, "accept")
+    # extending needs the center above the responsible one: the village desk may not
+    r = anon_client.post(
+        f"/api/cases/{code}/actions",
+        headers=login_as("village_operator"),
+        json={"action": "extend", "note": "需要鉴定", "extra_hours": 16},
+    )
+    assert r.status_code == 403
+    before = anon_client.get(f"/api/cases/{code}", headers=op).json()["deadline"]
+    after = _act(anon_client, op, code, "extend", note="需要鉴定", extra_hours=16)
+    assert after["deadline"] > before and after["allowed_hours"] == 24
+
+
+def test_transfer_and_return(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    r = anon_client.post(
+        f"/api/cases/{code}/actions",
+        headers=op,
+        json={"action": "transfer", "note": "属邻村", "to_region": "990102001"},
+    )
+    assert r.status_code == 422  # a village's case goes to another village, not up
+    sibling = _act(anon_client, op, code, "transfer", note="属邻村", to_region="990102001002")
+    assert sibling["status"] == "transferred"
+    assert sibling["responsible_center"] and "990102001002" not in sibling["responsible_center"]
+    back = _act(anon_client, op, code, "return", note="不属本村")
+    assert back["status"] == "returned"
+    assert back["events"][-1]["data"]["to_region"] == "990102001"
+
+
+def test_two_operators_at_once_one_wins(
+    app_engine: Engine, engine: Engine, demo_city: DemoCity, point: tuple
+) -> None:
+    with Session(engine) as owner:
+        code = owner.execute(
+            text("""
+            SELECT code FROM cases WHERE status = 'registered' AND village_code = '990102001001'
+            ORDER BY id LIMIT 1
+        """)
+        ).scalar_one()
+    scope = Scope(region_id=None)
+    with Session(app_engine) as first, Session(app_engine) as second:
+        bind_scope(first, scope)
+        bind_scope(second, scope)
+        act(first, Actor("op1", scope, True), code, ActionRequest("accept", version=None))
+        outcome: dict[str, object] = {}
+
+        def other() -> None:
+            try:
+                act(second, Actor("op2", scope, True), code, ActionRequest("accept"))
+                second.commit()
+                outcome["second"] = "won"
+            except Conflict as e:
+                second.rollback()
+                outcome["second"] = e
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(0.5)  # the second waits on the first's row lock
+        first.commit()
+        thread.join(10)
+    assert isinstance(outcome["second"], Conflict)
+    assert outcome["second"].status == 409
+
+
+# -- working time ---------------------------------------------------------------------------
+
+
+def test_deadlines_follow_the_official_calendar(app_db: Session) -> None:
+    # National Day 2026: 1–7 October off; Saturday 10 October is a make-up working day.
+    assert not chinese_calendar.is_workday(datetime(2026, 10, 5).date())
+    assert chinese_calendar.is_workday(datetime(2026, 10, 10).date())
+    start = datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI)
+    assert add_work_hours(app_db, start, 1) == datetime(2026, 9, 30, 18, 0, tzinfo=SHANGHAI)
+    # 1 h on the 30th, then the holiday, then 8 h on Thu 8th and Fri 9th, then Saturday the 10th
+    assert add_work_hours(app_db, start, 2) == datetime(2026, 10, 8, 9, 30, tzinfo=SHANGHAI)
+    assert add_work_hours(app_db, start, 24) == datetime(2026, 10, 10, 17, 0, tzinfo=SHANGHAI)
+    end = datetime(2026, 10, 10, 17, 0, tzinfo=SHANGHAI)
+    assert work_hours_between(app_db, start, end) == pytest.approx(24)
+    # four working hours from Friday 16:00: two on Friday, then Monday morning (lunch excluded)
+    friday = datetime(2026, 11, 20, 16, 0, tzinfo=SHANGHAI)
+    assert add_work_hours(app_db, friday, 4) == datetime(2026, 11, 23, 10, 30, tzinfo=SHANGHAI)
+    assert add_work_hours(app_db, datetime(2026, 11, 23, 11, 0, tzinfo=SHANGHAI), 2) == datetime(
+        2026, 11, 23, 14, 30, tzinfo=SHANGHAI
+    )
+    # a deadline ending exactly at a day's end is that evening, not the next morning
+    assert add_work_hours(app_db, datetime(2026, 11, 23, 8, 0, tzinfo=SHANGHAI), 8) == datetime(
+        2026, 11, 23, 18, 0, tzinfo=SHANGHAI
+    )
+    source = app_db.execute(
+        text("SELECT source FROM work_calendar WHERE day = '2026-10-10'")
+    ).scalar_one()
+    assert source == "chinese_calendar"
+
+
+def test_suspension_pauses_the_clock(
+    anon_client: TestClient, login_as: Headers, point: tuple, db: Session, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    _act(anon_client, op, code, "accept")
+    suspended = _act(anon_client, op, code, "suspend", note="当事人外出务工，待其返乡")
+    assert suspended["status"] == "suspended"
+    # the suspension began three calendar days ago (the clock is the database's: move it back)
+    app_db.execute(
+        text("UPDATE cases SET paused_at = now() - interval '3 days' WHERE code = :c"), {"c": code}
+    )
+    app_db.commit()  # (to the test's savepoint)
+    before = app_db.execute(
+        text("""SELECT deadline, wangge_work_hours(now() - interval '3 days', now()) AS paused
+                FROM cases WHERE code = :c"""),
+        {"c": code},
+    ).one()
+    resumed = _act(anon_client, op, code, "resume")
+    assert resumed["status"] == "accepted"  # back where it was
+    moved = work_hours_between(app_db, before.deadline, datetime.fromisoformat(resumed["deadline"]))
+    assert moved == pytest.approx(before.paused, abs=1e-6) and moved > 0
+    # suspended cases are not chased by the clock
+    assert "resume" not in resumed["allowed_actions"]
+
+
+# -- the clock ------------------------------------------------------------------------------
+
+
+def test_the_clock_reminds_supervises_escalates_and_notifies_once(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point, kind="hazard", category="fire")["code"]
+    row = app_db.execute(
+        text("SELECT id, remind_at, deadline, notice_at, center_id FROM cases WHERE code = :c"),
+        {"c": code},
+    ).one()
+    bind_scope(app_db, Scope.everything())
+
+    def stages() -> list[str]:
+        return list(
+            app_db.execute(
+                text(
+                    "SELECT action FROM case_event WHERE case_id = :i AND actor = '系统时钟' "
+                    "ORDER BY id"
+                ),
+                {"i": row.id},
+            ).scalars()
+        )
+
+    tick(app_db, row.remind_at)
+    assert stages() == ["remind"]
+    tick(app_db, row.remind_at)  # again: nothing new
+    assert stages() == ["remind"]
+    tick(app_db, row.deadline)
+    assert stages() == ["remind", "supervise"]
+    after = app_db.execute(
+        text("SELECT status, center_id FROM cases WHERE id = :i"), {"i": row.id}
+    ).one()
+    assert after.status == "escalated" and after.center_id != row.center_id
+    tick(app_db, row.notice_at)
+    tick(app_db, row.notice_at)
+    assert stages() == ["remind", "supervise", "notify"]
+    letter = anon_client.get(f"/cases/{code}/letters/supervision", headers=op)
+    assert letter.status_code == 200 and "督办函" in letter.text and code in letter.text
+
+
+def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
+    engine: Engine, app_engine: Engine, demo_city: DemoCity
+) -> None:
+    """1,000 overdue cases (received in 2019, so no other case is due at the clock's time)."""
+    now = datetime(2020, 1, 2, 10, 0, tzinfo=SHANGHAI)
+    with Session(engine) as owner:
+        bind_scope(owner, Scope.everything())
+        ids = (
+            owner.execute(
+                text("""
+            INSERT INTO cases (code, kind, category, severity, description, received_lon,
+                               received_lat, geom, reported_at, received_at, grid_code,
+                               village_code, township_code, district_code, city_code, center_id,
+                               assign_method, status, allowed_hours, remind_at, deadline,
+                               notice_at)
+            SELECT 'RACE' || lpad(g::text, 8, '0'), 'dispute', 'neighbour', 'minor', '并发督办测试',
+                   ST_X(gr.p), ST_Y(gr.p), gr.p, t, t, gr.code, r.code, p.code, '990102',
+                   '990100', c.id, 'covers', 'accepted', 8, t + interval '1 day',
+                   t + interval '2 days', t + interval '3 days'
+            FROM generate_series(1, 1000) g
+            CROSS JOIN (SELECT timestamptz '2019-12-01 10:00+08' AS t) x
+            CROSS JOIN (SELECT code, ST_PointOnSurface(geom) AS p FROM grid
+                        WHERE code LIKE '990102001001%' AND valid_to IS NULL
+                        ORDER BY code LIMIT 1) gr
+            JOIN center c ON c.region_id = (SELECT id FROM region WHERE code = '990102001001')
+            JOIN region r ON r.code = '990102001001' JOIN region p ON p.code = '990102001'
+            RETURNING id
+        """)
+            )
+            .scalars()
+            .all()
+        )
+        owner.commit()
+    assert len(ids) == 1000
+    barrier = threading.Barrier(2)
+
+    def run() -> object:
+        with Session(app_engine) as s:
+            bind_scope(s, Scope.everything())
+            barrier.wait()
+            report = tick(s, now)
+            s.commit()
+            return report
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: run(), range(2)))
+    assert sum(r.escalations for r in reports) == 1000  # type: ignore[attr-defined]
+    with Session(engine) as owner:
+        bind_scope(owner, Scope.everything())
+        counts = owner.execute(
+            text("""
+            SELECT count(*) FILTER (WHERE action = 'supervise') AS supervise,
+                   count(*) FILTER (WHERE action = 'supervise' AND to_status = 'escalated') AS up,
+                   count(*) FILTER (WHERE action = 'remind') AS remind,
+                   count(*) FILTER (WHERE action = 'notify') AS notify
+            FROM case_event WHERE case_id = ANY(:ids)
+        """),
+            {"ids": ids},
+        ).one()
+        assert tuple(counts) == (1000, 1000, 1000, 1000)
+        escalated = owner.execute(
+            text(
+                "SELECT count(*) FROM cases WHERE id = ANY(:ids) AND status = 'escalated' "
+                "AND township_code = '990102001' AND version = 2"
+            ),
+            {"ids": ids},
+        ).scalar_one()
+        assert escalated == 1000
+
+
+# -- queue and ratings ----------------------------------------------------------------------
+
+
+def test_the_queue_puts_the_most_urgent_first(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    reported = _report(anon_client, op, point, kind="hazard", category="gas")
+    late, grid = reported["code"], reported["grid_code"]
+    _report(anon_client, op, point)
+    app_db.execute(
+        text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"), {"c": late}
+    )
+    app_db.commit()  # (to the test's savepoint: each request ends with a rollback to it)
+    village = anon_client.get("/api/queue", headers=login_as("village_operator")).json()
+    assert late in {i["code"] for i in village["items"]}  # the village station's own queue
+    mine = anon_client.get("/api/queue", headers=op).json()  # the township center's own
+    assert late not in {i["code"] for i in mine["items"]}
+    q = anon_client.get("/api/queue?below=true", headers=op).json()  # … and its stations'
+    assert q["counts"]["registered"] >= 2
+    assert q["items"][0]["overdue"]  # overdue first
+    query = f"below=1&overdue=true&category=gas&grid={grid}&limit=500"
+    only_late = anon_client.get(f"/api/queue?{query}", headers=op).json()
+    assert {i["code"] for i in only_late["items"]} >= {late}
+    assert all(i["overdue"] for i in only_late["items"])
+    assert anon_client.get("/api/queue?status=nonsense", headers=op).status_code == 422
+    assert anon_client.get("/api/queue", headers=login_as("grid_worker")).status_code == 403
+
+
+def test_a_poor_rating_reopens_the_case_once(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    op = login_as("township_operator")
+    case = _report(anon_client, op, point)
+    code, token = case["code"], case["tracking_url"].rsplit("/", 1)[1]
+    rating = f"/api/track/{token}/rating"
+    early = anon_client.post(rating, json={"score": 5})
+    assert early.status_code == 409  # not resolved yet
+    for action in ("accept", "start", "resolve"):
+        _act(anon_client, op, code, action)
+    r = anon_client.post(rating, json={"score": 2, "resolved": True, "comment": "处理太慢"})
+    assert r.status_code == 200 and r.json()["reopened"]
+    detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert detail["status"] == "reopened" and detail["round"] == 2
+    assert [e["action"] for e in detail["events"]][-2:] == ["rate", "reopen"]
+    assert anon_client.post(rating, json={"score": 5}).status_code == 409  # one rating per case
+    assert anon_client.post(rating, json={"score": 9}).status_code == 422
