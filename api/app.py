@@ -15,7 +15,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routers import auth, boundaries, cases, health, locate, maps, photos, workflow
+from api.routers import (
+    auth,
+    boundaries,
+    cases,
+    health,
+    locate,
+    maps,
+    photos,
+    stats,
+    workflow,
+)
 from gis.db import (
     check_app_role,
     check_database,
@@ -62,6 +72,7 @@ ROUTERS = (
     health.router,
     maps.router,
     workflow.router,
+    stats.router,
 )
 
 DESCRIPTION = """

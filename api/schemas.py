@@ -519,3 +519,70 @@ class QueueOut(BaseModel):
             total=q.total,
             items=[QueueItemOut.model_validate(i, from_attributes=True) for i in q.items],
         )
+
+
+class FiguresOut(BaseModel):
+    cases: int = Field(description="received in the period")
+    resolved: int = Field(description="reached resolved / verified / closed")
+    closed: int
+    on_time: int = Field(description="resolved by the deadline")
+    extended: int = Field(description="with an extension")
+    reworked: int = Field(description="reopened at least once")
+    handling_hours: float | None = Field(description="average working hours to resolution")
+    rated: int
+    score: float | None = Field(description="average rating 1–5")
+    satisfied: int = Field(description="rated 4 or 5")
+    resolution_rate: float | None
+    on_time_rate: float | None = Field(description="按期结案率 = on_time ÷ resolved")
+    extension_rate: float | None = Field(description="延期率 = extended ÷ cases")
+    rework_rate: float | None = Field(description="返工率 = reworked ÷ closed")
+    satisfaction_rate: float | None = Field(description="satisfied ÷ rated")
+
+    @classmethod
+    def of(cls, f: Any) -> FiguresOut:
+        values = {k: getattr(f, k) for k in f.__dataclass_fields__}
+        if values["handling_hours"] is not None:
+            values["handling_hours"] = round(float(values["handling_hours"]), 2)
+        if values["score"] is not None:
+            values["score"] = round(float(values["score"]), 2)
+        return cls(**values, **f.rates)
+
+
+class ChildStatsOut(BaseModel):
+    code: str
+    name: str
+    figures: FiguresOut
+
+
+class StatsOut(BaseModel):
+    region: str
+    region_name: str
+    level: str
+    start: datetime
+    end: datetime
+    figures: FiguresOut
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    by_category: dict[str, int]
+    children: list[ChildStatsOut] = Field(description="the same figures per child region")
+    trace: str = Field(description="how to list the cases behind a figure")
+
+    @classmethod
+    def of(cls, s: Any) -> StatsOut:
+        return cls(
+            region=s.region,
+            region_name=s.region_name,
+            level=s.level,
+            start=s.start,
+            end=s.end,
+            figures=FiguresOut.of(s.total),
+            by_status=s.by_status,
+            by_kind=s.by_kind,
+            by_category=s.by_category,
+            children=[
+                ChildStatsOut(code=c, name=n, figures=FiguresOut.of(f))
+                for c, (n, f) in s.children.items()
+            ],
+            trace="add &trace=<figure> (cases, resolved, closed, on_time, extended, reworked, "
+            "rated) for the case codes counted",
+        )

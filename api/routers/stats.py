@@ -1,0 +1,46 @@
+"""The roll-up (统计): figures for a region and period, per child region, each traceable."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CaseReader, SessionDep
+from api.schemas import StatsOut
+from gis import stats
+from gis.worktime import SHANGHAI
+
+router = APIRouter(prefix="/api", tags=["stats 统计"])
+
+
+def period(start: date | None, end: date | None, days: int = 30) -> tuple[datetime, datetime]:
+    """Dates (Asia/Shanghai) → ``[start 00:00, end + 1 day 00:00)``; default: the last ``days``
+    days up to today."""
+    last = end or datetime.now(SHANGHAI).date()
+    first = start or (last - timedelta(days=days - 1))
+    return (
+        datetime.combine(first, time(0), SHANGHAI),
+        datetime.combine(last + timedelta(days=1), time(0), SHANGHAI),
+    )
+
+
+@router.get("/stats", response_model=StatsOut | list[str])
+def get_stats(
+    session: SessionDep,
+    caller: CaseReader,
+    region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
+    start: Annotated[date | None, Query(description="first day (default: 30 days back)")] = None,
+    end: Annotated[date | None, Query(description="last day, included (default: today)")] = None,
+    trace: Annotated[
+        str | None, Query(description="list the case codes behind this figure instead")
+    ] = None,
+) -> StatsOut | list[str]:
+    """Cases received in the period in the region: by state, kind and category; resolution,
+    on-time (按期结案率), extension (延期率) and rework (返工率) rates, average handling time in
+    working hours, satisfaction — in total and per child region."""
+    since, until = period(start, end)
+    if trace:
+        return stats.trace(session, caller.scope, region, since, until, trace)
+    return StatsOut.of(stats.stats(session, caller.scope, region, since, until))

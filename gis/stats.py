@@ -1,0 +1,246 @@
+"""The roll-up: what leaders read — for a region and a period, and for each of its child regions.
+
+The cases counted are those *received* in the period ``[start, end)`` inside the region (and the
+caller's jurisdiction).  Each figure is defined by events, and :func:`trace` lists the cases
+behind any of them:
+
+* ``resolved`` — reached resolved, verified or closed; resolution rate = resolved ÷ cases;
+* ``closed`` — status closed;
+* ``on_time`` — resolved no later than the deadline (the first ``→ resolved`` event, or the
+  closing time for history without events); on-time rate (按期结案率) = on_time ÷ resolved;
+* ``extended`` — with an ``extend`` event; extension rate (延期率) = extended ÷ cases;
+* ``reworked`` — with a move to ``reopened``; rework rate (返工率) = reworked ÷ closed;
+* handling time — working hours from receipt to resolution, averaged over resolved cases;
+* satisfaction — the residents' ratings: count, average score, share of 4–5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput, NotFound
+from gis.scope import Scope
+
+CHILD_COLUMN = {"city": "district_code", "district": "township_code", "township": "village_code"}
+LEVEL_COLUMN = {
+    "city": "city_code",
+    "district": "district_code",
+    "township": "township_code",
+    "village": "village_code",
+}
+FIGURES = ("cases", "resolved", "closed", "on_time", "extended", "reworked", "rated")
+
+_BASE = """
+    WITH base AS MATERIALIZED (
+        SELECT c.id, c.code, c.status, c.kind::text AS kind, c.category, c.deadline,
+               c.received_at, {child} AS child,
+               h.handled_at, h.extended, h.reworked, rt.score
+        FROM cases c
+        CROSS JOIN LATERAL (
+            SELECT coalesce(min(e.at) FILTER (WHERE e.to_status = 'resolved'),
+                            CASE WHEN c.status IN ('resolved', 'verified', 'closed')
+                                 THEN c.closed_at END) AS handled_at,
+                   coalesce(bool_or(e.action = 'extend'), false) AS extended,
+                   coalesce(bool_or(e.to_status = 'reopened'), false) AS reworked
+            FROM case_event e WHERE e.case_id = c.id) h
+        LEFT JOIN case_rating rt ON rt.case_id = c.id
+        WHERE c.{level_col} = :region AND c.received_at >= :start AND c.received_at < :end
+          AND {in_scope}
+    ), flagged AS (
+        SELECT *, status IN ('resolved', 'verified', 'closed') AS is_resolved,
+               status = 'closed' AS is_closed,
+               status IN ('resolved', 'verified', 'closed') AND handled_at <= deadline
+                   AS is_on_time
+        FROM base
+    )
+"""
+
+_FIGURES = """
+    SELECT grouping(child) = 0 AS by_child, child,
+           count(*) AS cases,
+           count(*) FILTER (WHERE is_resolved) AS resolved,
+           count(*) FILTER (WHERE is_closed) AS closed,
+           count(*) FILTER (WHERE is_on_time) AS on_time,
+           count(*) FILTER (WHERE extended) AS extended,
+           count(*) FILTER (WHERE reworked) AS reworked,
+           avg(wangge_work_hours(received_at, handled_at)) FILTER (WHERE is_resolved
+               AND handled_at IS NOT NULL) AS handling_hours,
+           count(score) AS rated, avg(score) AS score,
+           count(*) FILTER (WHERE score >= 4) AS satisfied
+    FROM flagged GROUP BY GROUPING SETS ((), (child))
+"""
+
+_BREAKDOWN = """
+    SELECT 'status' AS dim, status AS key, count(*) AS n FROM flagged GROUP BY status
+    UNION ALL SELECT 'kind', kind, count(*) FROM flagged GROUP BY kind
+    UNION ALL SELECT 'category', category, count(*) FROM flagged GROUP BY category
+"""
+
+_TRACE = {
+    "cases": "true",
+    "resolved": "is_resolved",
+    "closed": "is_closed",
+    "on_time": "is_on_time",
+    "extended": "extended",
+    "reworked": "reworked",
+    "rated": "score IS NOT NULL",
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    cases: int
+    resolved: int
+    closed: int
+    on_time: int
+    extended: int
+    reworked: int
+    handling_hours: float | None
+    rated: int
+    score: float | None
+    satisfied: int
+
+    @staticmethod
+    def _rate(n: int, d: int) -> float | None:
+        return round(n / d, 4) if d else None
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        return {
+            "resolution_rate": self._rate(self.resolved, self.cases),
+            "on_time_rate": self._rate(self.on_time, self.resolved),
+            "extension_rate": self._rate(self.extended, self.cases),
+            "rework_rate": self._rate(self.reworked, self.closed),
+            "satisfaction_rate": self._rate(self.satisfied, self.rated),
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    region: str
+    region_name: str
+    level: str
+    start: datetime
+    end: datetime
+    total: Figures
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    by_category: dict[str, int]
+    children: dict[str, tuple[str, Figures]] = field(default_factory=dict)
+
+
+def _region(session: Session, scope: Scope, code: str | None) -> tuple[str, str, str]:
+    row: Any
+    if code is None:
+        if scope.is_everything:
+            row = session.execute(
+                text(
+                    "SELECT code, name, level::text FROM region WHERE parent_id IS NULL "
+                    "ORDER BY code LIMIT 1"
+                )
+            ).first()
+        else:
+            row = (scope.region_code, scope.region_name, scope.level)
+    else:
+        row = session.execute(
+            text(
+                f"SELECT code, name, level::text FROM region r WHERE code = :c "
+                f"AND {scope.region_condition('r')}"
+            ),
+            {"c": code},
+        ).first()
+    if row is None or row[0] is None:
+        raise NotFound(
+            "没有找到该区划（或不在您的管辖范围内）。",
+            "No such region (or not in your jurisdiction).",
+        )
+    return str(row[0]), str(row[1]), str(row[2])
+
+
+def _check_period(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise InvalidInput(
+            "统计区间的结束时间须晚于开始时间。",
+            "The period must end after it starts.",
+            field="end",
+        )
+    if (end - start).days > 3 * 366:
+        raise InvalidInput(
+            "统计区间最长三年。", "The period may be at most three years.", field="start"
+        )
+
+
+def _base(scope: Scope, level: str) -> str:
+    child = f"c.{CHILD_COLUMN[level]}" if level in CHILD_COLUMN else "NULL::varchar"
+    return _BASE.format(
+        child=child, level_col=LEVEL_COLUMN[level], in_scope=scope.case_condition("c")
+    )
+
+
+def stats(
+    session: Session, scope: Scope, region: str | None, start: datetime, end: datetime
+) -> Stats:
+    """The roll-up for ``region`` (default: the caller's) over ``[start, end)``."""
+    _check_period(start, end)
+    code, name, level = _region(session, scope, region)
+    params: dict[str, Any] = {"region": code, "start": start, "end": end}
+    base = _base(scope, level)
+    rows = session.execute(text(base + _FIGURES), params).mappings().all()
+    figures = {
+        (r["by_child"], r["child"]): Figures(
+            **{k: r[k] for k in Figures.__dataclass_fields__}  # type: ignore[arg-type]
+        )
+        for r in rows
+    }
+    total = figures.get((False, None)) or Figures(0, 0, 0, 0, 0, 0, None, 0, None, 0)
+    breakdown: dict[str, dict[str, int]] = {"status": {}, "kind": {}, "category": {}}
+    for r in session.execute(text(base + _BREAKDOWN), params):
+        breakdown[r.dim][r.key] = r.n
+    children: dict[str, tuple[str, Figures]] = {}
+    child_codes = [c for by_child, c in figures if by_child and c is not None]
+    if child_codes:
+        names: dict[str, str] = dict(
+            session.execute(
+                text("SELECT code, name FROM region WHERE code = ANY(CAST(:c AS varchar[]))"),
+                {"c": child_codes},
+            ).all()
+        )
+        children = {c: (names.get(c, c), figures[(True, c)]) for c in sorted(child_codes)}
+    return Stats(
+        code, name, level, start, end, total, breakdown["status"], breakdown["kind"],
+        breakdown["category"], children,
+    )  # fmt: skip
+
+
+def trace(
+    session: Session,
+    scope: Scope,
+    region: str | None,
+    start: datetime,
+    end: datetime,
+    figure: str,
+    limit: int = 1000,
+) -> list[str]:
+    """The codes of the cases counted in ``figure`` (see the module docstring)."""
+    if figure not in _TRACE:
+        raise InvalidInput(
+            f"未知的指标 {figure!r}；可用：{', '.join(_TRACE)}。",
+            f"Unknown figure {figure!r}; use one of: {', '.join(_TRACE)}.",
+            field="trace",
+        )
+    _check_period(start, end)
+    code, _, level = _region(session, scope, region)
+    sql = (
+        _base(scope, level) + f"SELECT code FROM flagged WHERE {_TRACE[figure]} "
+        "ORDER BY code LIMIT :limit"
+    )
+    return list(
+        session.execute(
+            text(sql), {"region": code, "start": start, "end": end, "limit": limit}
+        ).scalars()
+    )

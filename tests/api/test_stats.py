@@ -1,0 +1,133 @@
+"""The roll-up on a hand-made set of cases with known answers (March 2018: nothing else there)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.report import daily_report
+from gis.scope import Scope, bind_scope
+from importers.demo import DemoCity
+
+Headers = Callable[[str], dict[str, str]]
+
+# Monday 5 March 2018, 09:00 Shanghai; eight working hours later is Tuesday 09:00.
+MON = "2018-03-05 09:00+08"
+CASES = {  # code: (kind, status, resolved at, extended, reopened, rating, village)
+    "STATS0000001": ("dispute", "closed", "2018-03-05 11:00+08", False, False, 5, "990102001001"),
+    "STATS0000002": ("dispute", "closed", "2018-03-07 09:00+08", True, True, 2, "990102001001"),
+    "STATS0000003": ("dispute", "in_progress", None, True, False, None, "990102001002"),
+    "STATS0000004": ("hazard", "registered", None, False, False, None, "990102001002"),
+}
+
+
+@pytest.fixture
+def hand_made(app_db: Session, demo_city: DemoCity) -> None:
+    bind_scope(app_db, Scope.everything())
+    for code, (kind, status, resolved, extended, reopened, rating, village) in CASES.items():
+        category = "neighbour" if kind == "dispute" else "fire"
+        case_id = app_db.execute(
+            text("""
+            INSERT INTO cases (code, kind, category, severity, description, received_lon,
+                               received_lat, geom, reported_at, received_at, grid_code,
+                               village_code, township_code, district_code, city_code,
+                               assign_method, status, allowed_hours, deadline, closed_at)
+            SELECT :code, CAST(:kind AS case_kind), :category, 'minor', '统计测试',
+                   ST_X(p), ST_Y(p), p, t, t, g.code, CAST(:village AS varchar), '990102001',
+                   '990102',
+                   '990100', 'covers', :status, 8, wangge_work_add(t, 8),
+                   CAST(:closed_at AS timestamptz)
+            FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM grid
+                  WHERE code LIKE CAST(:village AS varchar) || '%' ORDER BY code LIMIT 1) g,
+                 (SELECT CAST(:mon AS timestamptz) AS t) x
+            RETURNING id
+        """),
+            {
+                "code": code,
+                "kind": kind,
+                "category": category,
+                "status": status,
+                "resolved": resolved,
+                "village": village,
+                "mon": MON,
+                "closed_at": resolved if status == "closed" else None,
+            },
+        ).scalar_one()
+        events = [("register", None, "registered", MON)]
+        if extended:
+            events.append(("extend", "accepted", "accepted", "2018-03-05 10:00+08"))
+        if resolved:
+            events.append(("resolve", "in_progress", "resolved", resolved))
+        if reopened:
+            events.append(("reopen", "closed", "reopened", "2018-03-08 09:00+08"))
+            events.append(("resolve", "in_progress", "resolved", "2018-03-09 09:00+08"))
+        for action, before, after, at in events:
+            app_db.execute(
+                text("""INSERT INTO case_event (case_id, at, actor, action, from_status,
+                                               to_status)
+                        VALUES (:id, CAST(:at AS timestamptz), 'test', :a, :f, :t)"""),
+                {"id": case_id, "at": at, "a": action, "f": before, "t": after},
+            )
+        if rating:
+            app_db.execute(
+                text("INSERT INTO case_rating (case_id, score, resolved) VALUES (:id, :s, true)"),
+                {"id": case_id, "s": rating},
+            )
+    app_db.commit()  # to the test's savepoint
+
+
+def test_stats_on_known_cases(anon_client: TestClient, login_as: Headers, hand_made: None) -> None:
+    op = login_as("township_operator")
+    query = "/api/stats?region=990102001&start=2018-03-01&end=2018-03-31"
+    r = anon_client.get(query, headers=op)
+    assert r.status_code == 200, r.text
+    s = r.json()
+    f = s["figures"]
+    assert (f["cases"], f["resolved"], f["closed"], f["on_time"]) == (4, 2, 2, 1)
+    assert (f["extended"], f["reworked"], f["rated"], f["satisfied"]) == (2, 1, 2, 1)
+    assert f["resolution_rate"] == 0.5 and f["on_time_rate"] == 0.5
+    assert f["extension_rate"] == 0.5 and f["rework_rate"] == 0.5
+    assert f["score"] == 3.5 and f["satisfaction_rate"] == 0.5
+    # working hours to the first resolution: 2 h (Monday 09–11) and 16 h (Monday → Wednesday 09)
+    assert f["handling_hours"] == 9.0
+    assert s["by_status"] == {"closed": 2, "in_progress": 1, "registered": 1}
+    assert s["by_kind"] == {"dispute": 3, "hazard": 1}
+    children = {c["code"]: c["figures"] for c in s["children"]}
+    assert children["990102001001"]["cases"] == 2 and children["990102001002"]["cases"] == 2
+    assert children["990102001001"]["on_time_rate"] == 0.5
+    # every figure is traceable to its cases
+    for figure, expected in (
+        ("on_time", ["STATS0000001"]),
+        ("reworked", ["STATS0000002"]),
+        ("extended", ["STATS0000002", "STATS0000003"]),
+    ):
+        traced = anon_client.get(f"{query}&trace={figure}", headers=op)
+        assert traced.json() == expected, figure
+    assert anon_client.get(f"{query}&trace=nonsense", headers=op).status_code == 422
+    # another township's desk does not see this township
+    other = anon_client.get(query, headers=login_as("township_operator_b"))
+    assert other.status_code == 404
+    bad = anon_client.get("/api/stats?region=990102001&start=2018-03-31&end=2018-03-01", headers=op)
+    assert bad.status_code == 422
+
+
+def test_daily_report_writes_a_spreadsheet_and_a_page(
+    app_db: Session, hand_made: None, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    report = daily_report(app_db, Scope.everything(), "990102001", date(2018, 3, 5), tmp_path)
+    assert report.today.total.cases == 4
+    wb = load_workbook(report.xlsx)
+    assert wb.sheetnames == ["03月05日", "近30天", "督办"]
+    rows = list(wb["03月05日"].iter_rows(values_only=True))
+    assert rows[1][:3] == ("区划代码", "区划", "受理案件")
+    assert rows[2][0] == "990102001" and rows[2][2] == 4
+    page = report.html.read_text(encoding="utf-8")
+    assert "每日一汇总" in page and "按期结案率" in page and "http" not in page
