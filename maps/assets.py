@@ -35,6 +35,7 @@ OWN_ASSETS: dict[str, str] = {
     "receipt.js": "receipt.js",
     "phone.js": "phone.js",
     "phone.css": "phone.css",
+    "case.js": "case.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -189,3 +189,166 @@ def letter_page(case, stage: str, event, tracking_url: str) -> str:  # type: ign
 </body>
 </html>
 """
+
+
+ACTION_NAMES = {
+    "accept": "受理",
+    "dispatch": "派遣部门",
+    "start": "开始处置",
+    "resolve": "办结",
+    "verify": "回访",
+    "close": "结案",
+    "return": "退回",
+    "transfer": "转办",
+    "escalate": "上报上级",
+    "extend": "延期",
+    "suspend": "挂账",
+    "resume": "恢复办理",
+    "reopen": "重启",
+}
+EVENT_NAMES = ACTION_NAMES | {
+    "register": "上报登记",
+    "history": "历史流转",
+    "department_response": "部门反馈",
+    "dispatch_failed": "派遣未果",
+    "remind": "提醒函",
+    "supervise": "督办函",
+    "notify": "通报",
+    "rate": "群众评价",
+}
+SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
+DISPATCH_NAMES = {
+    "pending": "待接收",
+    "accepted": "已接收",
+    "done": "已办结",
+    "cannot": "无法办理",
+    "withdrawn": "已撤回",
+}
+
+
+def case_page(  # type: ignore[no-untyped-def]
+    case, wf, *, can_handle: bool, can_unmask: bool, tile_url: str | None = None
+) -> str:
+    """The operator's case page (Chinese): where, what, the timeline, documents, photos, parties
+    (masked; unmasking is a separate, audited request) and the actions allowed now."""
+    from gis.workflow import STATE_NAMES
+
+    loc = case.location
+    place = (
+        " ".join(r.name for r in (loc.district, loc.township, loc.village) if r is not None)
+        or "（未落入网格）"
+    )
+    grid = loc.grid.code if loc.grid else "—"
+
+    def when(t) -> str:  # type: ignore[no-untyped-def]
+        return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if t else "—"
+
+    events = "".join(
+        f"<li><time>{when(e.at)}</time> <b>{escape(EVENT_NAMES.get(e.action, e.action))}</b>"
+        f" {escape(e.actor or '')}"
+        + (f" → {escape(STATE_NAMES.get(e.to_status, e.to_status))}" if e.to_status else "")
+        + (f"<br><span class=wg-note>{escape(e.note)}</span>" if e.note else "")
+        + (
+            f' <a href="{escape(e.data["letter"])}">查看文书</a>'
+            if isinstance(e.data, dict) and e.data.get("letter")
+            else ""
+        )
+        + "</li>"
+        for e in wf.events
+    )
+    dispatches = "".join(
+        f"<tr><td>{escape(d.department)}</td><td>{escape(DISPATCH_NAMES.get(d.status, d.status))}"
+        f"</td><td>{escape(d.note or '')}</td><td>"
+        + (
+            "".join(
+                f'<button type="button" class="wg-respond" data-dispatch="{d.id}" '
+                f'data-response="{r}">{label}</button>'
+                for r, label in (("accepted", "接收"), ("done", "办结"), ("cannot", "无法办理"))
+            )
+            if can_handle and d.status in ("pending", "accepted")
+            else ""
+        )
+        + "</td></tr>"
+        for d in wf.dispatches
+    )
+    parties = "".join(
+        f"<tr><td>{escape(p.role)}</td><td>{escape(p.name or '')}</td>"
+        f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
+        for p in case.parties
+    )
+    photos = "".join(
+        f'<a href="/api/photos/{p.id}"><img src="/api/photos/{p.id}/thumb" alt="现场照片" '
+        f'width="160"></a>'
+        for p in case.photos
+    )
+    actions = (
+        "".join(
+            f'<button type="button" class="wg-action" data-action="{a}">'
+            f"{escape(ACTION_NAMES[a])}</button>"
+            for a in wf.allowed_actions
+        )
+        if can_handle
+        else "<p>您的角色只能查看。</p>"
+    )
+    letters = "".join(
+        f'<li><a href="{escape(e.data["letter"])}">{escape(EVENT_NAMES[e.action])}'
+        f"（{when(e.at)}）</a></li>"
+        for e in wf.events
+        if isinstance(e.data, dict) and e.data.get("letter")
+    )
+    unmask = (
+        '<button type="button" id="unmask">查看完整信息（将记录审计）</button>'
+        if can_unmask
+        else ""
+    )
+    status = STATE_NAMES.get(case.status, case.status)
+    tiles = f' data-tiles="{escape(tile_url)}"' if tile_url else ""
+    return f"""{_case_page_head(f"案件 {case.code}")}
+<body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"
+      data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
+<link rel="stylesheet" href="{asset_url("leaflet_css")}">
+<main>
+  <p><a href="/">← 返回地图</a></p>
+  <h1>案件 <span id="case-code">{escape(case.code)}</span>
+      <span class="wg-status" id="case-status">{escape(status)}</span></h1>
+  <table class="wg-receipt-table">
+    <tr><th>类型</th><td>{escape(KIND_NAMES[case.kind][0])} · {escape(case.category_name)}
+        （{escape(SEVERITY_NAMES.get(case.severity, case.severity))}）</td></tr>
+    <tr><th>描述</th><td>{escape(case.description)}</td></tr>
+    <tr><th>位置</th><td>{escape(place)} · 网格 {escape(grid)}</td></tr>
+    <tr><th>负责中心</th><td>{escape(wf.center or "—")}</td></tr>
+    <tr><th>登记时间</th><td>{when(case.received_at)}</td></tr>
+    <tr><th>办理时限</th><td>{when(case.deadline)}（工作时间 {wf.allowed_hours or "—"} 小时；
+        提醒 {when(wf.remind_at)}）</td></tr>
+  </table>
+  <div id="case-map" style="height: 260px"></div>
+  <h2>可执行操作</h2>
+  <div id="actions">{actions}</div>
+  <form id="action-form" hidden>
+    <p id="action-title"></p>
+    <label>说明／理由 <textarea name="note" rows="2"></textarea></label>
+    <label data-for="dispatch">部门（留空用类别默认部门；多个用逗号分隔，如 police,judicial）
+      <input name="departments"></label>
+    <label data-for="transfer">目标区划代码 <input name="to_region"></label>
+    <label data-for="extend">延长工作小时 <input name="extra_hours" type="number" min="1"></label>
+    <label data-for="verify"><input name="resolved" type="checkbox" checked> 群众认可已解决</label>
+    <button type="submit">确定</button> <button type="button" id="action-cancel">取消</button>
+  </form>
+  <p id="action-error" class="wg-error" role="alert"></p>
+  <h2>部门派遣</h2>
+  <table class="wg-list">{dispatches or "<tr><td>尚未派遣</td></tr>"}</table>
+  <h2>办理过程</h2>
+  <ol class="wg-timeline">{events}</ol>
+  <h2>文书</h2>
+  <ul><li><a href="/cases/{escape(case.code)}/receipt">受理回执</a></li>{letters}</ul>
+  <h2>现场照片</h2>
+  <div class="wg-photos">{photos or "无"}</div>
+  <h2>当事人</h2>
+  <table class="wg-list" id="parties">{parties or "<tr><td>无</td></tr>"}</table>
+  {unmask}
+</main>
+<script src="{asset_url("leaflet")}"></script>
+<script src="{asset_url("case.js")}"></script>
+</body>
+</html>
+"""

@@ -14,7 +14,16 @@ from gis.errors import NotFound
 from gis.scope import Scope
 from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
-from maps.pages import LETTERS, letter_page, login_page, qr_png, qr_svg, receipt_page, tracking_page
+from maps.pages import (
+    LETTERS,
+    case_page,
+    letter_page,
+    login_page,
+    qr_png,
+    qr_svg,
+    receipt_page,
+    tracking_page,
+)
 from maps.phone import phone_page
 
 router = APIRouter(tags=["maps 地图"])
@@ -74,6 +83,29 @@ def receipt(
     QR code of the public tracking page.  No personal data."""
     case = cases.get_case(session, caller.scope, code, cipher)
     return HTMLResponse(receipt_page(case, tracking_url(request, settings, case.public_token)))
+
+
+@router.get("/cases/{code}", response_class=HTMLResponse)
+def case_view(
+    code: CaseCode,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: CaseReader,
+) -> HTMLResponse:
+    """The operator's case page (案件详情): the spot on a map, the timeline of events, documents,
+    photos, parties (masked) and the actions allowed now."""
+    case = cases.get_case(session, caller.scope, code, cipher)
+    wf = workflow.workflow_view(session, caller.scope, code)
+    return HTMLResponse(
+        case_page(
+            case,
+            wf,
+            can_handle=caller.can("case:handle"),
+            can_unmask=caller.can("pii:read"),
+            tile_url=settings.tile_url,
+        )
+    )
 
 
 @router.get("/cases/{code}/letters/{stage}", response_class=HTMLResponse)

@@ -127,6 +127,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", f"/api/cases/{s.case_code}/dispatches/999999999", "case:handle", 409),
         Call("GET", "/api/queue", "case:handle"),
         Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
+        Call("GET", f"/cases/{s.case_code}", "case:read"),
+        Call("GET", "/api/stats", "case:read"),
     ]
 
 
@@ -156,6 +158,8 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/cases/{code}/dispatches/{dispatch_id}"),
     ("GET", "/api/queue"),
     ("GET", "/cases/{code}/letters/{stage}"),
+    ("GET", "/cases/{code}"),
+    ("GET", "/api/stats"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place

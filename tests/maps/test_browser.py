@@ -221,3 +221,51 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     assert outside == [], outside[:3]
     assert page_errors == [], page_errors
     context.close()
+
+
+def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """The township desk opens a registered case, accepts it, dispatches it to its default
+    department and records the department's answer — the case is resolved; an illegal or stale
+    move is shown, not lost."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        code = conn.execute(
+            text("""
+            SELECT code FROM cases WHERE status = 'registered' AND township_code = '990102001'
+              AND category = 'neighbour' AND code NOT LIKE 'RACE%' ORDER BY id DESC LIMIT 1
+        """)
+        ).scalar_one()
+    page = browser.new_page(viewport={"width": 1000, "height": 900}, locale="zh-CN")
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(live_server) else None,
+    )
+    page.goto(f"{live_server}/cases/{code}")
+    page.fill("input[name=username]", "township_operator")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#case-status:has-text('已登记')")
+    assert page.locator(".leaflet-container").count() == 1
+    page.click(".wg-action[data-action=accept]")
+    page.fill("textarea[name=note]", "已受理，转司法所")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_selector("#case-status:has-text('已受理')")
+    page.click(".wg-action[data-action=dispatch]")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_selector("#case-status:has-text('已派遣')")
+    page.click(".wg-respond[data-response=done]")
+    page.wait_for_selector("#case-status:has-text('已办结')")
+    timeline = page.locator(".wg-timeline").inner_text()
+    assert "受理" in timeline and "部门反馈" in timeline and "已受理，转司法所" in timeline
+    page.screenshot(path=str(tmp_path / "case.png"))
+    if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+        page.screenshot(path=str(Path(shots) / "case.png"))
+    assert outside == [] and errors == [], (outside, errors)
+    page.close()

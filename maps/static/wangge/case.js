@@ -1,0 +1,97 @@
+/* The operator's case page: a small map of the spot, the actions allowed now, department
+   responses and (audited) unmasking of the parties.  Every change goes through the API with the
+   version the page was rendered from; a 409 (changed meanwhile / not allowed) is shown as is. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var code = body.dataset.code;
+  var version = parseInt(body.dataset.version, 10);
+  var lon = parseFloat(body.dataset.lon), lat = parseFloat(body.dataset.lat);
+  var errorBox = document.getElementById("action-error");
+
+  if (window.L && !isNaN(lon)) {
+    var map = L.map("case-map", { attributionControl: false }).setView([lat, lon], 17);
+    if (body.dataset.tiles) L.tileLayer(body.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    L.circle([lat, lon], { radius: 50, weight: 1 }).addTo(map);
+    L.circleMarker([lat, lon], { radius: 7, color: "#c0392b", fillOpacity: 0.9 }).addTo(map);
+    fetch("/api/grids?bbox=" + [lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01].join(","),
+          { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (g) { if (g) L.geoJSON(g, { style: { weight: 1, fill: false } }).addTo(map); });
+  }
+
+  function post(url, payload) {
+    errorBox.textContent = "";
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(payload)
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (!r.ok) throw new Error(b.detail || ("HTTP " + r.status));
+        return b;
+      });
+    }).then(function () { window.location.reload(); })
+      .catch(function (e) { errorBox.textContent = e.message; });
+  }
+
+  var form = document.getElementById("action-form");
+  var current = null;
+  document.querySelectorAll(".wg-action").forEach(function (button) {
+    button.addEventListener("click", function () {
+      current = button.dataset.action;
+      document.getElementById("action-title").textContent = button.textContent;
+      form.querySelectorAll("label[data-for]").forEach(function (l) {
+        l.hidden = l.dataset.for !== current;
+      });
+      form.hidden = false;
+    });
+  });
+  document.getElementById("action-cancel").addEventListener("click", function () {
+    form.hidden = true;
+  });
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var payload = { action: current, version: version };
+    var note = form.elements.note.value.trim();
+    if (note) payload.note = note;
+    if (current === "dispatch" && form.elements.departments.value.trim()) {
+      payload.departments = form.elements.departments.value.split(/[,，\s]+/).filter(Boolean);
+    }
+    if (current === "transfer") payload.to_region = form.elements.to_region.value.trim();
+    if (current === "extend") payload.extra_hours = parseFloat(form.elements.extra_hours.value);
+    if (current === "verify") payload.resolved = form.elements.resolved.checked;
+    post("/api/cases/" + code + "/actions", payload);
+  });
+
+  document.querySelectorAll(".wg-respond").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var payload = { response: button.dataset.response };
+      if (payload.response === "cannot") {
+        var why = window.prompt("无法办理的理由：");
+        if (!why) return;
+        payload.note = why;
+      }
+      post("/api/cases/" + code + "/dispatches/" + button.dataset.dispatch, payload);
+    });
+  });
+
+  var unmask = document.getElementById("unmask");
+  if (unmask) {
+    unmask.addEventListener("click", function () {
+      fetch("/api/cases/" + code + "/parties?unmask=true", { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (parties) {
+          var table = document.getElementById("parties");
+          table.textContent = "";
+          parties.forEach(function (p) {
+            var tr = table.insertRow();
+            [p.role, p.name, p.phone, p.id_card].forEach(function (v) {
+              tr.insertCell().textContent = v || "";
+            });
+          });
+          unmask.hidden = true;
+        });
+    });
+  }
+})();
