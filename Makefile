@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/workflow.py
 
 db-start: setup
 	$(BIN)/wangge db start

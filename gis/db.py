@@ -70,10 +70,24 @@ def prepare_database(settings: Settings) -> str:
     """Migrate to head and enable the app role's login.  Returns the owner's URL."""
     url = resolve_database_url(settings)
     migrate(url)
+    sync_working_calendar(url)
     password = app_role_password(settings)
     if password:
         enable_app_login(url, password)
     return url
+
+
+def sync_working_calendar(url: str) -> int:
+    """Bring the working-day calendar up to the installed ``chinese_calendar`` (a newer library
+    knows next year's holidays); returns the days changed."""
+    from gis.worktime import sync_calendar
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return sync_calendar(session)
+    finally:
+        engine.dispose()
 
 
 def _running_cluster(settings: Settings) -> EmbeddedCluster:
