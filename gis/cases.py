@@ -26,6 +26,7 @@ from gis.photos import PhotoView
 from gis.pii import PiiCipher
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
+from gis.workflow import EVENT_NAMES, STATE_NAMES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
@@ -280,23 +281,6 @@ def heat_bins(
     return [(round(lat, 6), round(lon, 6), int(n)) for lat, lon, n in rows]
 
 
-STATUS_NAMES = {
-    "registered": "已登记",
-    "accepted": "已受理",
-    "dispatched": "已派单",
-    "in_progress": "办理中",
-    "resolved": "已办结",
-    "verified": "已回访",
-    "closed": "已结案",
-    "returned": "已退回",
-    "transferred": "已转办",
-    "escalated": "已上报上级",
-    "suspended": "已挂起",
-    "reopened": "重新办理",
-}
-ACTION_NAMES = {"register": "登记受理", "history": "处理进展"}
-
-
 @dataclass(frozen=True, slots=True)
 class PublicCase:
     """What anyone holding the tracking link may see: no personal data, no exact location."""
@@ -309,6 +293,7 @@ class PublicCase:
     deadline: datetime | None
     place: str
     steps: list[tuple[datetime, str, str]]  # (time, action, status after)
+    rateable: bool = False  # resolved: the resident may rate the handling
 
 
 def public_case(session: Session, token: str) -> PublicCase:
@@ -323,8 +308,8 @@ def public_case(session: Session, token: str) -> PublicCase:
     steps = [
         (
             datetime.fromisoformat(e["at"]).astimezone(SHANGHAI),
-            ACTION_NAMES.get(e["action"], e["action"]),
-            STATUS_NAMES.get(e["to"] or "", ""),
+            EVENT_NAMES.get(e["action"], e["action"]),
+            STATE_NAMES.get(e["to"] or "", ""),
         )
         for e in row["events"]
     ]
@@ -332,11 +317,12 @@ def public_case(session: Session, token: str) -> PublicCase:
         code=row["code"],
         category_name=row["category_name"],
         kind=str(row["kind"]),
-        status=STATUS_NAMES.get(row["status"], row["status"]),
+        status=STATE_NAMES.get(row["status"], row["status"]),
         received_at=row["received_at"].astimezone(SHANGHAI),
         deadline=row["deadline"].astimezone(SHANGHAI) if row["deadline"] else None,
         place=row["place"],
         steps=steps,
+        rateable=row["status"] in ("resolved", "verified", "closed"),
     )
 
 

@@ -120,6 +120,17 @@ MOVES: dict[str, Move] = {
     "reopen": _m("重启", {"verified", "closed", "resolved"}, "reopened", reason=True),
 }
 ACTIONS = tuple(MOVES)
+#: Chinese names of everything a case's timeline can show (moves and the other events)
+EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
+    "register": "上报登记",
+    "history": "历史流转",
+    "department_response": "部门反馈",
+    "dispatch_failed": "派遣未果",
+    "remind": "提醒函",
+    "supervise": "督办函",
+    "notify": "通报",
+    "rate": "群众评价",
+}
 
 
 @dataclass

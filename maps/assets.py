@@ -36,6 +36,7 @@ OWN_ASSETS: dict[str, str] = {
     "phone.js": "phone.js",
     "phone.css": "phone.css",
     "case.js": "case.js",
+    "track.js": "track.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

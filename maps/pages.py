@@ -57,6 +57,23 @@ def _case_page_head(title: str, *, noindex: bool = False) -> str:
 </head>"""
 
 
+def _rating_form() -> str:
+    stars = "".join(
+        f'<label><input type="radio" name="score" value="{n}"{" checked" if n == 5 else ""}> '
+        f"{n} 分</label> "
+        for n in range(5, 0, -1)
+    )
+    return f"""<form id="rating">
+  <h2>评价办理结果</h2>
+  <p>{stars}</p>
+  <p><label><input type="checkbox" name="resolved" checked> 问题已经解决</label></p>
+  <p><label>意见（可选）<br>
+     <textarea name="comment" rows="3" maxlength="500"></textarea></label></p>
+  <p><button type="submit">提交评价</button></p>
+  <p id="rating-result" role="status"></p>
+</form>"""
+
+
 def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
     """The public case page a resident opens from the QR code: status and steps only."""
     kind = KIND_NAMES[case.kind][0]
@@ -77,8 +94,10 @@ def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
   {deadline}
   <h2>办理过程</h2>
   <ol class="wg-steps">{steps}</ol>
+  {_rating_form() if case.rateable else ""}
   <p class="wg-note">本页不显示个人信息和具体位置。如有疑问请联系所属综治中心。</p>
 </main>
+<script src="{asset_url("track.js")}"></script>
 </body>
 </html>
 """
@@ -191,31 +210,6 @@ def letter_page(case, stage: str, event, tracking_url: str) -> str:  # type: ign
 """
 
 
-ACTION_NAMES = {
-    "accept": "受理",
-    "dispatch": "派遣部门",
-    "start": "开始处置",
-    "resolve": "办结",
-    "verify": "回访",
-    "close": "结案",
-    "return": "退回",
-    "transfer": "转办",
-    "escalate": "上报上级",
-    "extend": "延期",
-    "suspend": "挂账",
-    "resume": "恢复办理",
-    "reopen": "重启",
-}
-EVENT_NAMES = ACTION_NAMES | {
-    "register": "上报登记",
-    "history": "历史流转",
-    "department_response": "部门反馈",
-    "dispatch_failed": "派遣未果",
-    "remind": "提醒函",
-    "supervise": "督办函",
-    "notify": "通报",
-    "rate": "群众评价",
-}
 SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
 DISPATCH_NAMES = {
     "pending": "待接收",
@@ -231,7 +225,7 @@ def case_page(  # type: ignore[no-untyped-def]
 ) -> str:
     """The operator's case page (Chinese): where, what, the timeline, documents, photos, parties
     (masked; unmasking is a separate, audited request) and the actions allowed now."""
-    from gis.workflow import STATE_NAMES
+    from gis.workflow import EVENT_NAMES, MOVES, STATE_NAMES
 
     loc = case.location
     place = (
@@ -284,7 +278,7 @@ def case_page(  # type: ignore[no-untyped-def]
     actions = (
         "".join(
             f'<button type="button" class="wg-action" data-action="{a}">'
-            f"{escape(ACTION_NAMES[a])}</button>"
+            f"{escape(MOVES[a].name_zh)}</button>"
             for a in wf.allowed_actions
         )
         if can_handle

@@ -261,7 +261,7 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     anon_client.headers.pop("Authorization", None)
     page = anon_client.get(created["tracking_url"])
     assert page.status_code == 200
-    assert created["code"] in page.text and "已登记" in page.text and "登记受理" in page.text
+    assert created["code"] in page.text and "已登记" in page.text and "上报登记" in page.text
     assert "钱多多" not in page.text and "13911112222" not in page.text
     lon_digits = f"{grid_point[0]:.4f}"
     assert lon_digits not in page.text and not re.search(r"\d{3}\.\d{4,}", page.text)

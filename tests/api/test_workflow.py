@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gis.errors import Conflict
 from gis.scope import Scope, bind_scope
 from gis.supervision import tick
-from gis.workflow import MOVES, ActionRequest, Actor, act
+from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act
 from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
 from importers.demo import DemoCity
 from tests.conftest import report_body
@@ -139,6 +139,28 @@ def test_every_illegal_move_is_409_naming_the_state_and_the_allowed_actions(
         f"/api/cases/{code}/actions", headers=op, json={"action": "accept", "version": 99}
     )
     assert stale.status_code == 409 and stale.json()["current_version"] == 1
+
+
+@pytest.mark.parametrize("state", sorted(STATE_NAMES))
+def test_every_action_not_allowed_from_a_state_is_409(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session, state: str
+) -> None:
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    app_db.execute(
+        text("UPDATE cases SET status = :s, status_before_pause = 'accepted' WHERE code = :c"),
+        {"s": state, "c": code},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    for action, move in MOVES.items():
+        if state in move.sources:
+            continue
+        r = anon_client.post(
+            f"/api/cases/{code}/actions", headers=op, json={"action": action, "note": "理由"}
+        )
+        assert r.status_code == 409, (state, action, r.text)
+        assert r.json()["current_status"] == state
+        assert r.json()["allowed_actions"] == [a for a, m in MOVES.items() if state in m.sources]
 
 
 def test_roles_and_jurisdiction(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
@@ -426,6 +448,8 @@ def test_a_poor_rating_reopens_the_case_once(
     assert early.status_code == 409  # not resolved yet
     for action in ("accept", "start", "resolve"):
         _act(anon_client, op, code, action)
+    page = anon_client.get(f"/t/{token}")
+    assert 'id="rating"' in page.text and "评价" in page.text  # the form on the tracking page
     r = anon_client.post(rating, json={"score": 2, "resolved": True, "comment": "处理太慢"})
     assert r.status_code == 200 and r.json()["reopened"]
     detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
