@@ -147,3 +147,18 @@ def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type:
             input="Ferry-boats-at-dawn-7\n",
         )
         assert result.exit_code != 0 and words in result.output, result.output
+
+
+def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": database_url}
+    result = run(
+        "report", "daily", "--region", "990102", "--date", "2026-11-20", "--out", str(tmp_path),
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "城中区" in result.output
+    assert {p.suffix for p in tmp_path.iterdir()} == {".xlsx", ".html"}
+    bad = run("report", "daily", "--region", "990102", "--date", "20.11.2026", env=env)
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    unknown = run("report", "daily", "--region", "123456", "--date", "2026-11-20", env=env)
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
