@@ -457,3 +457,26 @@ def test_a_poor_rating_reopens_the_case_once(
     assert [e["action"] for e in detail["events"]][-2:] == ["rate", "reopen"]
     assert anon_client.post(rating, json={"score": 5}).status_code == 409  # one rating per case
     assert anon_client.post(rating, json={"score": 9}).status_code == 422
+
+
+def test_the_server_runs_the_clock(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The scheduler started with the app ticks every ``clock_interval_s`` (the tick itself is
+    tested above; here it only counts, so the shared test database is left alone)."""
+    import gis.supervision
+    from api.app import create_app
+    from gis.supervision import TickReport
+
+    calls: list[object] = []
+
+    def counting_tick(session, now=None):  # type: ignore[no-untyped-def]
+        calls.append(session.info.get("wangge_scope"))
+        return TickReport(0, 0, 0, 0)
+
+    monkeypatch.setattr(gis.supervision, "tick", counting_tick)
+    app = create_app(settings.model_copy(update={"clock_interval_s": 0.05}))
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(calls) >= 3
+    assert all(scope == Scope.everything() for scope in calls)  # the clock sees every case
