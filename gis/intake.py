@@ -196,13 +196,16 @@ _INSERT_CASES = """
                coalesce(i.reported_at, now()), now(), a.grid_id, a.grid_code, a.village_code,
                a.township_code, a.district_code, a.city_code, a.center_id, a.method,
                a.distance_m, 'registered', :user, i.key, i.fingerprint, CAST(i.flags AS jsonb),
-               dr.work_hours, wangge_work_at(clk.now + 0.8 * dr.work_hours),
-               wangge_work_at(clk.now + dr.work_hours), wangge_work_at(clk.now + 2 * dr.work_hours)
+               dr.h, wangge_work_at(clk.now + 0.8 * dr.h), wangge_work_at(clk.now + dr.h),
+               wangge_work_at(clk.now + 2 * dr.h)
         FROM i
         JOIN category k ON k.code = i.category AND k.kind::text = i.kind
         CROSS JOIN LATERAL (SELECT CAST(coalesce(i.severity, k.default_severity::text)
                                         AS case_severity) AS severity) sv
-        JOIN deadline_rule dr ON dr.category = k.code AND dr.severity = sv.severity
+        CROSS JOIN LATERAL (  -- working hours allowed: the rule, else the category's default
+            SELECT coalesce((SELECT r.work_hours FROM deadline_rule r
+                             WHERE r.category = k.code AND r.severity = sv.severity),
+                            k.deadline_hours) AS h) dr
         CROSS JOIN (SELECT wangge_work_clock(now()) AS now) clk
         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS pt) p
         CROSS JOIN LATERAL wangge_assign(p.pt) a
