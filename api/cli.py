@@ -297,6 +297,49 @@ def tick_cmd() -> None:
     typer.echo(report.summary())
 
 
+@app.command("import")
+@reports_errors
+def import_cmd(
+    what: Annotated[str, typer.Argument(help="regions | grids | centers")],
+    file: Annotated[str, typer.Argument(help="Shapefile, GeoPackage, GeoJSON, KML, CSV/XLSX …")],
+    commit: Annotated[bool, typer.Option("--commit", help="write (default: a dry run)")] = False,
+    encoding: Annotated[str | None, typer.Option(help="e.g. GBK for old DBFs")] = None,
+    crs: Annotated[str | None, typer.Option(help="e.g. EPSG:4547 when the file has none")] = None,
+    datum: Annotated[str | None, typer.Option(help="points: wgs84|cgcs2000|gcj02|bd09")] = None,
+    code_field: Annotated[str | None, typer.Option("--code-field")] = None,
+    name_field: Annotated[str | None, typer.Option("--name-field")] = None,
+    parent_field: Annotated[str | None, typer.Option("--parent-field")] = None,
+    level: Annotated[str | None, typer.Option(help="city|district|township|village")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="any problem is fatal")] = False,
+    tolerance_m2: Annotated[float, typer.Option(help="overlap/gap tolerance, m²")] = 100.0,
+    report: Annotated[str | None, typer.Option("--report", help="write the JSON report")] = None,
+) -> None:
+    """导入行政区划、网格或综治中心（默认试运行，--commit 写入，重复导入不重复）
+    — import boundaries (dry run by default; idempotent)."""
+    from pathlib import Path
+
+    from importers.boundaries import IMPORTS, Options
+
+    if what not in IMPORTS:
+        typer.secho(
+            f"只能导入 {' | '.join(IMPORTS)}（收到 {what!r}）", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2)
+    if level is not None and level not in ("city", "district", "township", "village"):
+        typer.secho("--level 只能是 city|district|township|village", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    opts = Options(
+        commit=commit, encoding=encoding, crs=crs, datum=datum, code_field=code_field,
+        name_field=name_field, parent_field=parent_field, level=level, strict=strict,
+        tolerance_m2=tolerance_m2,
+    )  # fmt: skip
+    with _owner_session() as session:
+        result = IMPORTS[what](session, Path(file), opts)
+    if report:
+        Path(report).write_text(result.to_json(), encoding="utf-8")
+    typer.echo(result.summary(_lang()))
+
+
 report_app = typer.Typer(help="报表 — reports", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 

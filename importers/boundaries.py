@@ -1,0 +1,471 @@
+"""Importing boundaries: regions (city … village), grids and centers.
+
+Hierarchy: each row is linked to its parent by **code prefix** where codes follow the 12-digit
+scheme (village → its township, district or city), else by the **parent field**, else by the
+**largest overlap** with a region one level up or more — the report says which rule linked each
+row.  Missing levels are normal (townships directly under a city).  Checks, with their location
+and area: siblings overlapping by more than ``tolerance_m2``, gaps inside a parent, children
+sticking out of their parent; ``strict`` makes any of them fatal.
+
+Grids keep their history: a grid whose boundary changed gets a new version (the old one is closed
+with ``valid_to``), so cases keep pointing at the cell they were located in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+from shapely.geometry.base import BaseGeometry
+from shapely.strtree import STRtree
+
+from gis.datum import to_wgs84
+from gis.errors import InvalidInput
+from importers.core import (
+    ImportReport,
+    Issue,
+    area_m2,
+    clean_polygons,
+    geometries_from_table,
+    pick_fields,
+    read_table,
+    require_fields,
+    to_wgs84_frame,
+)
+
+LEVELS = ("city", "district", "township", "village")
+RANK = {level: i for i, level in enumerate(LEVELS)}
+CODE_LENGTH = {"city": 6, "district": 6, "township": 9, "village": 12}
+LEVEL_WORDS = {
+    "city": ("市", "地级市", "CITY", "地市"),
+    "district": ("区", "县", "县级市", "旗", "DISTRICT", "COUNTY", "区县"),
+    "township": ("街道", "乡", "镇", "乡镇", "苏木", "TOWNSHIP", "STREET", "TOWN"),
+    "village": ("村", "社区", "居委会", "村委会", "嘎查", "VILLAGE", "COMMUNITY"),
+}
+
+
+@dataclass
+class Options:
+    commit: bool = False
+    encoding: str | None = None
+    crs: str | None = None
+    datum: str | None = None
+    code_field: str | None = None
+    name_field: str | None = None
+    parent_field: str | None = None
+    level: str | None = None
+    strict: bool = False
+    tolerance_m2: float = 100.0
+
+
+def _code(value: Any) -> str:
+    """A code as digits: '990102', 990102.0 and ' 990102 ' all give '990102'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    s = str(value).strip()
+    if s.endswith(".0") and s[:-2].isdigit():
+        s = s[:-2]
+    return s
+
+
+def _level_of(code: str, word: str | None) -> str | None:
+    if word:
+        w = str(word).strip().upper()
+        for level, words in LEVEL_WORDS.items():
+            if w == level.upper() or w in words:
+                return level
+    return {12: "village", 9: "township"}.get(len(code)) or (
+        ("city" if code.endswith("00") else "district") if len(code) == 6 else None
+    )
+
+
+def _ancestor_codes(code: str, level: str) -> list[str]:
+    """Codes an ancestor would have under the 12-digit scheme, nearest first."""
+    out = []
+    if RANK[level] > RANK["township"]:
+        out.append(code[:9])
+    if RANK[level] > RANK["district"]:
+        out.append(code[:6])
+    if RANK[level] > RANK["city"]:
+        out.append(code[:4] + "00")
+    return [c for c in out if c != code]
+
+
+def _near_lon(session: Session) -> float | None:
+    return session.execute(
+        text("SELECT ST_X(ST_Centroid(ST_Collect(geom))) FROM region WHERE parent_id IS NULL")
+    ).scalar()
+
+
+def _frame(
+    path: Path,
+    opts: Options,
+    session: Session,
+    report: ImportReport,
+    roles: list[str],
+    points: bool = False,
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    table = read_table(path, opts.encoding)
+    overrides = {"code": opts.code_field, "name": opts.name_field, "parent": opts.parent_field}
+    mapping = pick_fields(table.columns, roles, overrides)
+    if not isinstance(table, gpd.GeoDataFrame):
+        table = geometries_from_table(table, mapping, points)
+        if opts.crs is None:
+            table = table.set_crs("EPSG:4326")
+    report.rows = len(table)
+    repairs = table.attrs.get("parse_repairs", {})
+    gdf = to_wgs84_frame(table, opts.crs, report, _near_lon(session))
+    gdf.attrs["parse_repairs"] = repairs
+    return gdf, mapping
+
+
+# --- regions ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    code: str
+    name: str
+    level: str
+    geom: BaseGeometry
+    parent_field: str | None
+    parent: str | None = None
+
+
+def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
+    """Regions (city, district, township, village) from ``path``; see the module docstring."""
+    started = time.perf_counter()
+    report = ImportReport("regions 行政区划", path.name)
+    gdf, mapping = _frame(path, opts, session, report, ["code", "name", "level", "parent"])
+    require_fields(mapping, ["code", "name"], gdf.columns)
+    report.mapping = mapping
+    codes = [_code(v) for v in gdf[mapping["code"]]]
+    geoms = clean_polygons(
+        gdf.geometry.to_numpy(), codes, report, parse_repairs=gdf.attrs.get("parse_repairs")
+    )
+    rows: list[_Row] = []
+    seen: set[str] = set()
+    for i, (code, geom) in enumerate(zip(codes, geoms, strict=True)):
+        if geom is None:
+            continue
+        word = gdf[mapping["level"]].iloc[i] if "level" in mapping else None
+        level = opts.level or _level_of(code, word)
+        name = str(gdf[mapping["name"]].iloc[i] or "").strip()
+        reason = None
+        if not code.isdigit() or level is None or len(code) != CODE_LENGTH[level]:
+            reason = (
+                f"编码须为数字：市、区县 6 位，乡镇街道 9 位，村社区 12 位（收到 {code!r}）"
+                " codes are digits: 6 (city, district), 9 (township), 12 (village)"
+            )
+        elif not name:
+            reason = "缺少名称 missing name"
+        elif code in seen:
+            reason = "文件中编码重复 duplicate code in the file"
+        if reason:
+            p = geom.representative_point()
+            report.rejected.append(Issue("rejected", code or None, reason, p.x, p.y))
+            continue
+        seen.add(code)
+        parent = _code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else None
+        rows.append(_Row(code, name, str(level), geom, parent or None))
+    _link_parents(session, rows, report)
+    _check_hierarchy(session, rows, report, opts.tolerance_m2)
+    if opts.strict and (report.problems or report.rejected):
+        raise InvalidInput(
+            f"--strict：发现 {len(report.problems)} 个问题、{len(report.rejected)} 行被拒绝，"
+            "未写入。\n" + report.summary("zh"),
+            f"--strict: {len(report.problems)} problems and {len(report.rejected)} rejected rows; "
+            "nothing written.",
+            field="strict",
+        )
+    _write_regions(session, rows, report, opts.commit)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _existing_regions(session: Session) -> dict[str, tuple[str, BaseGeometry]]:
+    rows = session.execute(text("SELECT code, level::text, ST_AsBinary(geom) FROM region")).all()
+    return {c: (lv, shapely.from_wkb(bytes(g))) for c, lv, g in rows}
+
+
+def _link_parents(session: Session, rows: list[_Row], report: ImportReport) -> None:
+    known: dict[str, tuple[str, BaseGeometry]] = _existing_regions(session)
+    known.update({r.code: (r.level, r.geom) for r in rows})
+    higher = [(c, lv, g) for c, (lv, g) in known.items()]
+    tree = STRtree([g for _, _, g in higher])
+    for r in rows:
+        rank = RANK[r.level]
+        for candidate in _ancestor_codes(r.code, r.level):
+            if candidate in known and RANK[known[candidate][0]] < rank:
+                r.parent, rule = candidate, "code-prefix 编码前缀"
+                break
+        else:
+            if (
+                r.parent_field
+                and r.parent_field in known
+                and (RANK[known[r.parent_field][0]] < rank)
+            ):
+                r.parent, rule = r.parent_field, "parent-field 上级字段"
+            else:
+                best, best_area = None, 0.0
+                for j in tree.query(r.geom, predicate="intersects"):
+                    code, level, geom = higher[int(j)]
+                    if RANK[level] >= rank:
+                        continue
+                    overlap = r.geom.intersection(geom).area
+                    # the nearest level up wins among equally good containers
+                    if overlap > best_area * 1.000001 or (
+                        best is not None
+                        and abs(overlap - best_area) <= 1e-12
+                        and RANK[level] > RANK[known[best][0]]
+                    ):
+                        best, best_area = code, overlap
+                if best is not None and best_area > 0.5 * r.geom.area:
+                    r.parent, rule = best, "overlap 空间叠加"
+                else:
+                    r.parent, rule = None, "top 顶级"
+                    if rank > 0 and any(RANK[lv] < rank for _, lv, _ in higher):
+                        p = r.geom.representative_point()
+                        report.problems.append(
+                            Issue("unlinked", r.code, "找不到上级区划 no parent found", p.x, p.y)
+                        )
+        report.linked[r.code] = rule
+
+
+def _check_hierarchy(
+    session: Session, rows: list[_Row], report: ImportReport, tolerance_m2: float
+) -> None:
+    known = _existing_regions(session)
+    known.update({r.code: (r.level, r.geom) for r in rows})
+    children: dict[str | None, list[_Row]] = {}
+    for r in rows:
+        children.setdefault(r.parent, []).append(r)
+    for parent, kids in children.items():
+        # siblings overlapping
+        tree = STRtree([k.geom for k in kids])
+        for i, k in enumerate(kids):
+            for j in tree.query(k.geom, predicate="intersects"):
+                if int(j) <= i:
+                    continue
+                inter = k.geom.intersection(kids[int(j)].geom)
+                if inter.is_empty:
+                    continue
+                a = area_m2(inter) if inter.area > 0 else 0.0
+                if a > tolerance_m2:
+                    p = inter.representative_point()
+                    report.problems.append(
+                        Issue(
+                            "overlap",
+                            f"{k.code}/{kids[int(j)].code}",
+                            "同级区划重叠 siblings overlap",
+                            p.x,
+                            p.y,
+                            round(a, 1),
+                        )
+                    )
+        if parent is None or parent not in known:
+            continue
+        pgeom = known[parent][1]
+        for k in kids:  # children sticking out
+            out = k.geom.difference(pgeom)
+            if not out.is_empty and area_m2(out) > tolerance_m2:
+                p = out.representative_point()
+                report.problems.append(
+                    Issue(
+                        "outside_parent",
+                        k.code,
+                        f"超出上级 {parent} 范围 sticks out of its parent",
+                        p.x,
+                        p.y,
+                        round(area_m2(out), 1),
+                    )
+                )
+        gap = pgeom.difference(shapely.union_all([k.geom for k in kids]))
+        for part in shapely.get_parts(gap):  # gaps inside the parent
+            if part.is_empty or part.area == 0:
+                continue
+            a = area_m2(part)
+            if a > tolerance_m2:
+                p = part.representative_point()
+                report.problems.append(
+                    Issue(
+                        "gap",
+                        parent,
+                        "上级范围内有未被下级覆盖的空隙 gap inside the parent",
+                        p.x,
+                        p.y,
+                        round(a, 1),
+                    )
+                )
+
+
+def _write_regions(session: Session, rows: list[_Row], report: ImportReport, commit: bool) -> None:
+    savepoint = session.begin_nested()
+    try:
+        session.execute(
+            text("""CREATE TEMP TABLE import_region (code text, name text, level region_level,
+                    parent_code text, geom geometry) ON COMMIT DROP""")
+        )
+        if rows:
+            session.execute(
+                text("""INSERT INTO import_region
+                        VALUES (:code, :name, CAST(:level AS region_level), :parent,
+                                ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))"""),
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "level": r.level,
+                        "parent": r.parent,
+                        "wkb": shapely.to_wkb(r.geom),
+                    }
+                    for r in rows
+                ],
+            )
+        for code, state in session.execute(
+            text("""
+            SELECT i.code, CASE WHEN r.id IS NULL THEN 'created'
+                   WHEN r.name = i.name AND r.level = i.level
+                        AND p.code IS NOT DISTINCT FROM i.parent_code
+                        AND ST_Equals(r.geom, ST_Multi(i.geom)) THEN 'unchanged'
+                   ELSE 'updated' END
+            FROM import_region i LEFT JOIN region r ON r.code = i.code
+            LEFT JOIN region p ON p.id = r.parent_id ORDER BY i.code
+        """)
+        ):
+            getattr(report, state).append(code)
+        for level in LEVELS:  # parents before children
+            session.execute(
+                text("""
+                INSERT INTO region (code, name, level, parent_id, geom)
+                SELECT i.code, i.name, i.level, p.id, ST_Multi(i.geom)
+                FROM import_region i LEFT JOIN region p ON p.code = i.parent_code
+                WHERE i.level = CAST(:level AS region_level)
+                ORDER BY i.code
+                ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,
+                    parent_id = excluded.parent_id, geom = excluded.geom
+                WHERE (region.name, region.level, region.parent_id)
+                      IS DISTINCT FROM (excluded.name, excluded.level, excluded.parent_id)
+                   OR NOT ST_Equals(region.geom, excluded.geom)
+            """),
+                {"level": level},
+            )
+        session.execute(text("DROP TABLE import_region"))
+    except Exception:
+        savepoint.rollback()
+        raise
+    if commit:
+        savepoint.commit()
+        report.committed = True
+    else:
+        savepoint.rollback()
+
+
+# --- centers ------------------------------------------------------------------------------
+
+
+def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
+    """Centers (one per region): name, region code, point (with ``--datum`` or a datum column),
+    phone, address.  Upsert by region."""
+    started = time.perf_counter()
+    report = ImportReport("centers 综治中心", path.name)
+    roles = ["name", "region", "code", "phone", "address", "lon", "lat", "datum", "wkt"]
+    gdf, mapping = _frame(path, opts, session, report, roles, points=True)
+    if "region" not in mapping and "code" in mapping:
+        mapping["region"] = mapping.pop("code")
+    require_fields(mapping, ["name", "region"], gdf.columns)
+    report.mapping = mapping
+    items: list[dict[str, Any]] = []
+    for i in range(len(gdf)):
+        region = _code(gdf[mapping["region"]].iloc[i])
+        geom = gdf.geometry.iloc[i]
+        if geom is None or geom.is_empty or geom.geom_type != "Point":
+            report.rejected.append(Issue("rejected", region, "缺少点位 no point"))
+            continue
+        datum = (
+            str(gdf[mapping["datum"]].iloc[i]).strip().lower()
+            if "datum" in mapping and gdf[mapping["datum"]].iloc[i]
+            else (opts.datum or "wgs84")
+        )
+        try:
+            lon, lat = to_wgs84(geom.x, geom.y, datum)
+        except Exception as e:  # an unknown datum name
+            report.rejected.append(Issue("rejected", region, f"坐标系无效 bad datum: {e}"))
+            continue
+        items.append(
+            {
+                "region": region,
+                "name": str(gdf[mapping["name"]].iloc[i]).strip(),
+                "lon": float(lon),
+                "lat": float(lat),
+                "phone": _text(gdf, mapping, "phone", i),
+                "address": _text(gdf, mapping, "address", i),
+            }
+        )
+    savepoint = session.begin_nested()
+    try:
+        known = set(
+            session.execute(
+                text("SELECT code FROM region WHERE code = ANY(CAST(:c AS varchar[]))"),
+                {"c": [it["region"] for it in items]},
+            ).scalars()
+        )
+        for it in list(items):
+            if it["region"] not in known:
+                report.rejected.append(
+                    Issue(
+                        "rejected", it["region"], "区划不存在 unknown region", it["lon"], it["lat"]
+                    )
+                )
+                items.remove(it)
+        for it in items:
+            state = session.execute(
+                text("""
+                WITH r AS (SELECT id FROM region WHERE code = :region),
+                old AS (SELECT c.* FROM center c JOIN r ON c.region_id = r.id),
+                up AS (
+                    INSERT INTO center (name, region_id, geom, phone, address)
+                    SELECT :name, r.id, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :phone,
+                           :address FROM r
+                    ON CONFLICT (region_id) DO UPDATE SET name = excluded.name,
+                        geom = excluded.geom, phone = excluded.phone, address = excluded.address
+                    WHERE (center.name, center.phone, center.address)
+                          IS DISTINCT FROM (excluded.name, excluded.phone, excluded.address)
+                       OR NOT ST_Equals(center.geom, excluded.geom)
+                    RETURNING 1)
+                SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM old) THEN 'created'
+                            WHEN EXISTS (SELECT 1 FROM up) THEN 'updated'
+                            ELSE 'unchanged' END
+            """),
+                it,
+            ).scalar_one()
+            getattr(report, state).append(it["region"])
+    except Exception:
+        savepoint.rollback()
+        raise
+    if opts.commit:
+        savepoint.commit()
+        report.committed = True
+    else:
+        savepoint.rollback()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+IMPORTS = {"regions": import_regions, "centers": import_centers}
+
+
+def _text(gdf: gpd.GeoDataFrame, mapping: dict[str, str], role: str, i: int) -> str | None:
+    if role not in mapping:
+        return None
+    value = gdf[mapping[role]].iloc[i]
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None

@@ -1,0 +1,460 @@
+"""The importer core: read what a city's GIS team hands over, check it, and say what it would do.
+
+Every import (``wangge import regions|grids|centers FILE``) goes the same way:
+
+1. **read** anything GDAL reads (Shapefile with its ``.cpg`` or ``--encoding GBK``, GeoPackage,
+   GeoJSON, TopoJSON, KML, File Geodatabase) or CSV/XLSX with a WKT column or lon/lat columns;
+2. **coordinates**: the file's CRS is honoured and reprojected to WGS 84; with none declared the
+   import refuses and guesses from the coordinate ranges (degrees, Gauss–Krüger 3° zones with or
+   without the zone prefix, Web Mercator), unless ``--crs`` is given;
+3. **fields**: the usual Chinese and English names for code, name, level and parent are
+   recognised (the mapping chosen is printed); ``--code-field`` etc. override; none found → an
+   error listing the fields the file has;
+4. **geometry**: invalid geometries are repaired (make-valid, polygonal parts only) and listed with
+   the reason; empty or degenerate ones are rejected and listed — nothing invalid is ever stored;
+5. **write** in one transaction, upserting by code (a second run changes nothing); a dry run (the
+   default) writes nothing and reports what it would create, update, repair and reject.
+
+The report (:class:`ImportReport`) is JSON for ``--report`` and a summary in Chinese or English.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from gis.errors import InvalidInput
+
+WGS84 = "EPSG:4326"
+TABULAR = {".csv", ".txt", ".xlsx", ".xls"}
+
+#: candidate column names (compared case-insensitively, after stripping)
+FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "code": (
+        "编码",
+        "代码",
+        "行政区代码",
+        "区划代码",
+        "行政区划代码",
+        "网格编码",
+        "网格代码",
+        "XZQDM",
+        "CODE",
+        "ADCODE",
+        "GB",
+        "QHDM",
+        "ID",
+    ),
+    "name": ("名称", "行政区名称", "区划名称", "网格名称", "XZQMC", "NAME", "MC", "QHMC"),
+    "level": ("级别", "层级", "行政级别", "LEVEL", "JB"),
+    "parent": (
+        "所属",
+        "所属区划",
+        "所属区划代码",
+        "上级代码",
+        "上级编码",
+        "所属社区",
+        "所属村",
+        "所属村居",
+        "PARENT",
+        "PARENT_CODE",
+        "PARENTCODE",
+        "SJDM",
+    ),
+    "households": ("户数", "HOUSEHOLDS", "HS"),
+    "population": ("人口", "人数", "POPULATION", "RK"),
+    "phone": ("电话", "联系电话", "PHONE", "TEL"),
+    "address": ("地址", "ADDRESS", "DZ"),
+    "region": ("区划代码", "所在区划", "所属区划代码", "REGION", "REGION_CODE"),
+    "lon": ("经度", "LON", "LNG", "LONGITUDE", "X"),
+    "lat": ("纬度", "LAT", "LATITUDE", "Y"),
+    "wkt": ("WKT", "GEOMETRY", "几何", "GEOM", "SHAPE"),
+    "datum": ("坐标系", "DATUM"),
+}
+
+
+@dataclass
+class Issue:
+    """A row or a place the report talks about."""
+
+    kind: str  # repaired | rejected | overlap | gap | outside_parent | unlinked | …
+    code: str | None
+    reason: str
+    lon: float | None = None
+    lat: float | None = None
+    area_m2: float | None = None
+
+
+@dataclass
+class ImportReport:
+    what: str
+    file: str
+    rows: int = 0
+    crs: str | None = None
+    crs_source: str = ""  # file | --crs
+    mapping: dict[str, str] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    repaired: list[Issue] = field(default_factory=list)
+    rejected: list[Issue] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)  # overlaps, gaps, children outside
+    linked: dict[str, str] = field(default_factory=dict)  # code → rule that found its parent
+    warnings: list[str] = field(default_factory=list)
+    committed: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2, default=str)
+
+    def summary(self, lang: str = "zh") -> str:
+        verb_zh = "已写入" if self.committed else "试运行（未写入，加 --commit 写入）"
+        verb_en = "written" if self.committed else "dry run (nothing written; --commit writes)"
+        mapping = ", ".join(f"{k}←{v}" for k, v in self.mapping.items())
+        rules: dict[str, int] = {}
+        for rule in self.linked.values():
+            rules[rule] = rules.get(rule, 0) + 1
+        if lang == "en":
+            lines = [
+                f"{self.what} from {self.file}: {self.rows} rows, CRS {self.crs} "
+                f"({self.crs_source}); fields {mapping}",
+                f"  {verb_en}: {len(self.created)} new, {len(self.updated)} updated, "
+                f"{len(self.unchanged)} unchanged, {len(self.repaired)} repaired, "
+                f"{len(self.rejected)} rejected, {len(self.problems)} problems",
+            ]
+            if rules:
+                lines.append("  parents by " + ", ".join(f"{k}: {v}" for k, v in rules.items()))
+        else:
+            lines = [
+                f"{self.what}：{self.file}，共 {self.rows} 行，坐标系 {self.crs}"
+                f"（{'文件声明' if self.crs_source == 'file' else '--crs 指定'}）；字段 {mapping}",
+                f"  {verb_zh}：新增 {len(self.created)}，更新 {len(self.updated)}，"
+                f"未变 {len(self.unchanged)}，修复 {len(self.repaired)}，"
+                f"拒绝 {len(self.rejected)}，"
+                f"问题 {len(self.problems)}",
+            ]
+            if rules:
+                lines.append("  上级关联：" + "，".join(f"{k} {v} 个" for k, v in rules.items()))
+        for issue in (self.rejected + self.repaired + self.problems)[:20]:
+            where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
+            area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
+            lines.append(f"  - {issue.kind} {issue.code or ''}: {issue.reason}{where}{area}")
+        lines += [f"  ! {w}" for w in self.warnings[:20]]
+        return "\n".join(lines)
+
+
+class Progress:
+    """``\\r``-updated rows/s on stderr, only for work that takes more than a second."""
+
+    def __init__(self, label: str, total: int, stream: Any = None) -> None:
+        self.label, self.total, self.started = label, total, time.perf_counter()
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        elapsed = time.perf_counter() - self.started
+        if elapsed < 1.0:
+            return
+        self.shown = True
+        rate = done / elapsed if elapsed else 0.0
+        self.stream.write(f"\r{self.label}: {done:,}/{self.total:,} 行，{rate:,.0f} 行/秒")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.update(self.total)
+            self.stream.write("\n")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """The file as a (Geo)DataFrame: GDAL formats through pyogrio, CSV/XLSX through pandas."""
+    if not path.exists():
+        raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig")
+        if suffix in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=str)
+        return _read_gdal(path, encoding)
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            f"无法按 {encoding or 'UTF-8'} 读取 {path.name}："
+            "旧版 DBF 常为 GBK，请加 --encoding GBK。",
+            f"Cannot read {path.name} as {encoding or 'UTF-8'}; old DBFs are often GBK: "
+            "pass --encoding GBK.",
+            field="encoding",
+        ) from e
+    except Exception as e:  # GDAL's many ways to say "not a file I can read"
+        raise InvalidInput(
+            f"无法读取 {path.name}：{e}", f"Cannot read {path.name}: {e}", field="file"
+        ) from e
+
+
+def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
+    """Through GDAL, geometry by geometry: one that GEOS cannot even build (an unclosed ring) is
+    fixed where possible and noted in ``attrs["parse_repairs"]`` instead of failing the file."""
+    import warnings
+
+    from pyogrio.raw import read
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's "non closed ring detected"
+        meta, _, wkb, fields = read(path, encoding=encoding)
+    columns = {str(name): values for name, values in zip(meta["fields"], fields, strict=True)}
+    frame = pd.DataFrame(columns)
+    repairs: dict[int, str] = {}
+    if wkb is None:
+        geoms = np.full(len(frame), None, dtype=object)
+    else:
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+        broken = [i for i, (g, raw) in enumerate(zip(geoms, wkb, strict=True)) if g is None and raw]
+        if broken:
+            fixed = shapely.from_wkb(wkb[broken], on_invalid="fix")
+            for i, g in zip(broken, fixed, strict=True):
+                geoms[i] = g
+                repairs[i] = "环未闭合，已闭合 unclosed ring closed" if g is not None else ""
+    gdf = gpd.GeoDataFrame(frame, geometry=list(geoms), crs=meta.get("crs"))
+    gdf.attrs["parse_repairs"] = {i: r for i, r in repairs.items() if r}
+    return gdf
+
+
+def pick_fields(
+    columns: Iterable[str], wanted: Iterable[str], overrides: dict[str, str | None]
+) -> dict[str, str]:
+    """Map wanted roles (code, name, …) to the file's columns: overrides first, then the usual
+    names.  Roles not found are left out (the caller decides which are required)."""
+    cols = [c for c in columns if c != "geometry"]
+    norm = {c.strip().upper(): c for c in cols}
+    mapping: dict[str, str] = {}
+    for role in wanted:
+        chosen = overrides.get(role)
+        if chosen:
+            if chosen not in cols:
+                raise InvalidInput(
+                    f"文件中没有字段 {chosen!r}（--{role}-field）；现有字段：{', '.join(cols)}。",
+                    f"The file has no field {chosen!r} (--{role}-field); it has: "
+                    f"{', '.join(cols)}.",
+                    field=f"{role}_field",
+                )
+            mapping[role] = chosen
+            continue
+        for candidate in FIELD_CANDIDATES.get(role, ()):
+            if candidate.upper() in norm and norm[candidate.upper()] not in mapping.values():
+                mapping[role] = norm[candidate.upper()]
+                break
+    return mapping
+
+
+def require_fields(mapping: dict[str, str], roles: Iterable[str], columns: Iterable[str]) -> None:
+    missing = [r for r in roles if r not in mapping]
+    if missing:
+        names = [c for c in columns if c != "geometry"]
+        cols = ", ".join(names)
+        flags = " ".join(f"--{r}-field" for r in missing)
+        garbled = any(ch and all("\x80" <= c <= "\xff" for c in ch) for ch in names)
+        hint_zh = "字段名像是乱码：旧版 DBF 常为 GBK 编码，请加 --encoding GBK。" if garbled else ""
+        hint_en = (
+            " The names look garbled: old DBFs are often GBK; pass --encoding GBK."
+            if (garbled)
+            else ""
+        )
+        raise InvalidInput(
+            f"认不出{'、'.join(missing)}字段；文件中的字段：{cols}。请用 {flags} 指定。{hint_zh}",
+            f"Could not tell which field is the {', '.join(missing)}; the file has: {cols}. "
+            f"Name it with {flags}.{hint_en}",
+            field="fields",
+        )
+
+
+# --- coordinates --------------------------------------------------------------------------
+
+
+def guess_crs(bounds: tuple[float, float, float, float], near_lon: float | None) -> str:
+    """What the coordinate ranges look like, as a suggestion for ``--crs``."""
+    minx, miny, maxx, maxy = bounds
+    if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
+        return "EPSG:4490"  # degrees: CGCS2000 (≈ WGS 84)
+    if minx >= 2.5e7 and maxx < 4.6e7 and 1e6 <= miny <= 6.5e6:
+        zone = int(minx // 1e6)  # 3° zone prefix in the easting: zone 38 → 114°E
+        return f"EPSG:{4513 + zone - 25}"
+    if minx >= 7e6 and maxx <= 1.7e7 and 1.5e6 <= miny <= 8e6:
+        return "EPSG:3857"
+    if minx >= 1e5 and maxx <= 9e5 and 1e6 <= miny <= 6.5e6:
+        cm = 3 * round((near_lon if near_lon is not None else 114.0) / 3)
+        return f"EPSG:{4534 + (cm - 75) // 3}"  # CGCS2000 3° GK CM 75°E … 135°E, no prefix
+    return ""
+
+
+def _describe_guess(code: str) -> tuple[str, str]:
+    n = int(code.split(":")[1]) if code else 0
+    if n == 4490:
+        return "经纬度（度）", "degrees of longitude/latitude"
+    if 4513 <= n <= 4533:
+        cm = 75 + 3 * (n - 4513)
+        return f"带带号的高斯-克吕格 3 度带坐标（米，中央经线 {cm}°E）", (
+            f"metres in a Gauss–Krüger 3° zone with zone prefix (central meridian {cm}°E)"
+        )
+    if 4534 <= n <= 4554:
+        cm = 75 + 3 * (n - 4534)
+        return f"高斯-克吕格 3 度带坐标（米，约在 {cm}°E 附近）", (
+            f"metres in a Gauss–Krüger zone near {cm}°E"
+        )
+    if n == 3857:
+        return "Web 墨卡托（米）", "Web Mercator metres"
+    return "", ""
+
+
+def to_wgs84_frame(
+    gdf: gpd.GeoDataFrame, crs: str | None, report: ImportReport, near_lon: float | None
+) -> gpd.GeoDataFrame:
+    """Reproject to WGS 84, honouring the file's CRS; refuse (with a guess) when there is none."""
+    if crs:
+        try:
+            gdf = gdf.set_crs(crs, allow_override=True)
+        except Exception as e:
+            raise InvalidInput(
+                f"无法识别坐标系 {crs}：{e}", f"Unknown CRS {crs}: {e}", field="crs"
+            ) from e
+        report.crs_source = "--crs"
+    elif gdf.crs is None:
+        finite = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
+        bounds = tuple(finite.total_bounds) if len(finite) else (math.nan,) * 4
+        guess = guess_crs(bounds, near_lon) if not any(map(math.isnan, bounds)) else ""  # type: ignore[arg-type]
+        zh, en = _describe_guess(guess)
+        hint_zh = f"坐标值看起来是{zh}；是否应加 --crs {guess}？" if guess else "请用 --crs 指定。"
+        hint_en = f"values look like {en}; pass --crs {guess}?" if guess else "pass --crs."
+        raise InvalidInput(
+            f"文件没有声明坐标系（如 Shapefile 缺少 .prj）。{hint_zh}",
+            f"The file declares no coordinate system (e.g. a Shapefile without .prj); {hint_en}",
+            field="crs",
+            guess=guess,
+        )
+    else:
+        report.crs_source = "file"
+    report.crs = gdf.crs.to_string() if gdf.crs is not None else None
+    return gdf.to_crs(WGS84)
+
+
+def geometries_from_table(
+    df: pd.DataFrame, mapping: dict[str, str], points: bool
+) -> gpd.GeoDataFrame:
+    """CSV/XLSX: a WKT column, or (points) lon/lat columns; declared as WGS 84 unless --crs."""
+    if "wkt" in mapping:
+        geoms = shapely.from_wkt(df[mapping["wkt"]].fillna("").to_numpy(), on_invalid="ignore")
+    elif points and "lon" in mapping and "lat" in mapping:
+        lon = pd.to_numeric(df[mapping["lon"]], errors="coerce").to_numpy()
+        lat = pd.to_numeric(df[mapping["lat"]], errors="coerce").to_numpy()
+        geoms = shapely.points(lon, lat)
+        geoms[np.isnan(lon) | np.isnan(lat)] = None
+    else:
+        what = "WKT 列或经度、纬度列" if points else "WKT 列"
+        raise InvalidInput(
+            f"表格文件需要{what}（现有字段：{', '.join(df.columns)}）。",
+            f"A table needs a {'WKT column or lon/lat columns' if points else 'WKT column'} "
+            f"(it has: {', '.join(df.columns)}).",
+            field="fields",
+        )
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs=None)
+
+
+# --- geometry quality ---------------------------------------------------------------------
+
+
+def clean_polygons(
+    geoms: np.ndarray,
+    codes: list[str],
+    report: ImportReport,
+    min_area_m2: float = 1.0,
+    parse_repairs: dict[int, str] | None = None,
+) -> list[BaseGeometry | None]:
+    """Repair what can be repaired (polygonal parts only, never a GeometryCollection), reject
+    empty and degenerate geometries; every one listed in the report.  None = rejected."""
+    out: list[BaseGeometry | None] = []
+    for i, (geom, code) in enumerate(zip(geoms, codes, strict=True)):
+        if parse_repairs and i in parse_repairs and geom is not None and not geom.is_empty:
+            p = geom.representative_point()
+            report.repaired.append(Issue("repaired", code, parse_repairs[i], p.x, p.y))
+        if geom is None or geom.is_empty:
+            report.rejected.append(Issue("rejected", code, "空几何 empty geometry"))
+            out.append(None)
+            continue
+        fixed = geom
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            fixed = polygonal(shapely.make_valid(geom))
+            c = geom.representative_point() if not geom.is_empty else None
+            if fixed is None or fixed.is_empty:
+                report.rejected.append(
+                    Issue(
+                        "rejected",
+                        code,
+                        f"无法修复 cannot repair: {reason}",
+                        c.x if c else None,
+                        c.y if c else None,
+                    )
+                )
+                out.append(None)
+                continue
+            report.repaired.append(
+                Issue(
+                    "repaired",
+                    code,
+                    f"已修复 repaired: {reason}",
+                    c.x if c else None,
+                    c.y if c else None,
+                )
+            )
+        else:
+            fixed = polygonal(fixed)
+            if fixed is None:
+                report.rejected.append(Issue("rejected", code, "不是面 not a polygon"))
+                out.append(None)
+                continue
+        if area_m2(fixed) < min_area_m2:
+            p = fixed.representative_point()
+            report.rejected.append(
+                Issue("rejected", code, "退化（面积几乎为零） degenerate (no area)", p.x, p.y)
+            )
+            out.append(None)
+            continue
+        out.append(fixed)
+    return out
+
+
+def polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """The polygonal parts of ``geom`` as a MultiPolygon (None if there are none)."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = [
+        g
+        for g in shapely.get_parts(geom)
+        if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty
+    ]
+    polys = [p for g in parts for p in shapely.get_parts(g)]
+    if not polys:
+        return None
+    return shapely.MultiPolygon(polys)
+
+
+def area_m2(geom: BaseGeometry) -> float:
+    """Area in square metres (local equal-area projection around the geometry)."""
+    from pyproj import Geod
+
+    return abs(Geod(ellps="GRS80").geometry_area_perimeter(geom)[0])

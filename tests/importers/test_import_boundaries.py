@@ -1,0 +1,222 @@
+"""Importing boundaries the way governments deliver them (fixtures generated per test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import box
+
+import importers.boundaries as boundaries
+from gis.errors import InvalidInput
+from importers.boundaries import Options, import_centers, import_regions
+
+# A second, made-up city (880100) far from the demo city's codes, near 114°E / 23°N.
+X0, Y0 = 114.30, 23.30
+
+
+def _city(missing_district: bool = False) -> gpd.GeoDataFrame:
+    """City 880100: one district (or none), two townships, four villages; exact tiling."""
+    rows = [("880100", "示例二市", box(X0, Y0, X0 + 0.2, Y0 + 0.1))]
+    district = "880100" if missing_district else "880102"
+    if not missing_district:
+        rows.append(("880102", "新区", box(X0, Y0, X0 + 0.2, Y0 + 0.1)))
+    for t in range(2):
+        tcode = f"{district[:4]}0{'2' if not missing_district else '1'}00{t + 1}"
+        tx = X0 + 0.1 * t
+        rows.append((tcode, f"第{t + 1}街道", box(tx, Y0, tx + 0.1, Y0 + 0.1)))
+        for v in range(2):
+            rows.append(
+                (f"{tcode}00{v + 1}", f"第{t + 1}街道{v + 1}社区",
+                 box(tx, Y0 + 0.05 * v, tx + 0.1, Y0 + 0.05 * (v + 1)))
+            )  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"行政区代码": [r[0] for r in rows], "名称": [r[1] for r in rows]},
+        geometry=[r[2] for r in rows],
+        crs="EPSG:4326",
+    )
+
+
+def _count(db: Session, prefix: str = "88") -> int:
+    return db.execute(
+        text("SELECT count(*) FROM region WHERE code LIKE :p || '%'"), {"p": prefix}
+    ).scalar_one()
+
+
+def test_gbk_shapefile_in_gauss_kruger_with_chinese_fields(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "区划.shp"
+    _city().to_crs("EPSG:4547").to_file(path, encoding="GBK", engine="pyogrio")
+    (tmp_path / "区划.cpg").unlink(missing_ok=True)  # an old DBF: no code page file
+    dry = import_regions(db, path, Options(encoding="GBK"))
+    assert dry.mapping == {"code": "行政区代码", "name": "名称"}
+    assert "4547" in (dry.crs or "") and dry.crs_source == "file"
+    assert len(dry.created) == 8 and not dry.committed
+    assert _count(db) == 0  # the dry run wrote nothing
+    done = import_regions(db, path, Options(encoding="GBK", commit=True))
+    assert done.committed and len(done.created) == 8 and done.problems == []
+    assert done.linked["880102001001"].startswith("code-prefix")
+    name, level, parent = db.execute(
+        text("""SELECT r.name, r.level::text, p.code FROM region r JOIN region p
+                ON p.id = r.parent_id WHERE r.code = '880102001001'""")
+    ).one()
+    assert (name, level, parent) == ("第1街道1社区", "village", "880102001")
+    # within a metre of where it was drawn, after the round trip through the Gauss–Krüger zone
+    x = db.execute(text("SELECT ST_XMin(geom) FROM region WHERE code = '880102002'")).scalar_one()
+    assert abs(x - (X0 + 0.1)) < 1e-5
+    again = import_regions(db, path, Options(encoding="GBK", commit=True))
+    assert len(again.unchanged) == 8 and again.created == again.updated == []
+    assert db.execute(text("SELECT count(*) FROM region WHERE NOT ST_IsValid(geom)")).scalar() == 0
+
+
+def test_without_the_code_page_and_encoding_it_says_what_to_do(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "区划.shp"
+    _city().to_crs("EPSG:4547").to_file(path, encoding="GBK", engine="pyogrio")
+    (tmp_path / "区划.cpg").unlink(missing_ok=True)
+    with pytest.raises(InvalidInput) as e:  # GDAL falls back to Latin-1: garbled field names
+        import_regions(db, path, Options())
+    assert "--encoding GBK" in str(e.value)
+
+
+def test_no_crs_is_refused_with_a_guess(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "noprj.shp"
+    _city().to_crs("EPSG:4547").to_file(path, encoding="GBK", engine="pyogrio")
+    (tmp_path / "noprj.prj").unlink()
+    with pytest.raises(InvalidInput) as e:
+        import_regions(db, path, Options(encoding="GBK"))
+    assert "--crs EPSG:4547" in str(e.value) and "114°E" in str(e.value)
+    assert e.value.extra["guess"] == "EPSG:4547"
+    ok = import_regions(db, path, Options(encoding="GBK", crs="EPSG:4547"))
+    assert len(ok.created) == 8 and ok.crs_source == "--crs"
+
+
+def test_geojson_with_a_bow_tie_an_empty_geometry_and_an_unclosed_ring(
+    db: Session, tmp_path: Path
+) -> None:
+    def feature(code: str, name: str, geometry: dict | None) -> dict:
+        return {"type": "Feature", "properties": {"CODE": code, "NAME": name},
+                "geometry": geometry}  # fmt: skip
+
+    x, y = X0, Y0
+    square = [[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]
+    bow_tie = [[x + 0.2, y], [x + 0.3, y + 0.1], [x + 0.3, y], [x + 0.2, y + 0.1], [x + 0.2, y]]
+    unclosed = [[x + 0.4, y], [x + 0.5, y], [x + 0.5, y + 0.1], [x + 0.4, y + 0.1]]
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            feature("880100", "示例二市", {"type": "Polygon", "coordinates": [
+                [[x, y], [x + 0.6, y], [x + 0.6, y + 0.1], [x, y + 0.1], [x, y]]]}),
+            feature("880102", "好区", {"type": "Polygon", "coordinates": [square]}),
+            feature("880103", "蝴蝶区", {"type": "Polygon", "coordinates": [bow_tie]}),
+            feature("880104", "空区", None),
+            feature("880105", "未闭合区", {"type": "Polygon", "coordinates": [unclosed]}),
+        ],
+    }  # fmt: skip
+    path = tmp_path / "regions.geojson"
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    report = import_regions(db, path, Options(commit=True))
+    assert report.mapping == {"code": "CODE", "name": "NAME"}
+    assert [i.code for i in report.rejected] == ["880104"]
+    repaired = {i.code: i.reason for i in report.repaired}
+    assert set(repaired) == {"880103", "880105"}
+    assert "Self-intersection" in repaired["880103"] and "unclosed" in repaired["880105"]
+    kinds = dict(
+        db.execute(
+            text("SELECT code, GeometryType(geom) FROM region WHERE code IN ('880103', '880105')")
+        ).all()
+    )
+    assert kinds == {"880103": "MULTIPOLYGON", "880105": "MULTIPOLYGON"}  # never a collection
+    assert db.execute(text("SELECT count(*) FROM region WHERE NOT ST_IsValid(geom)")).scalar() == 0
+    # the city has a gap (nothing between 0.3 and 0.4, nor after 0.5): reported with its area
+    gaps = [p for p in report.problems if p.kind == "gap"]
+    assert gaps and all(p.area_m2 and p.area_m2 > 1e6 and p.lon for p in gaps)
+
+
+def test_a_city_without_districts_links_townships_to_the_city(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "city.gpkg"
+    _city(missing_district=True).to_file(path, engine="pyogrio")
+    report = import_regions(db, path, Options(commit=True))
+    assert len(report.created) == 7 and report.problems == []
+    parent = db.execute(
+        text(
+            "SELECT p.code FROM region r JOIN region p ON p.id = r.parent_id "
+            "WHERE r.code = '880101001'"
+        )
+    ).scalar_one()
+    assert parent == "880100"
+    assert report.linked["880101001"].startswith("code-prefix")
+
+
+def test_overlaps_and_children_outside_are_reported_and_strict_refuses(
+    db: Session, tmp_path: Path
+) -> None:
+    gdf = _city()
+    # the second township grows into the first and out of the district
+    i = gdf.index[gdf["行政区代码"] == "880102002"][0]
+    gdf.loc[i, "geometry"] = box(X0 + 0.09, Y0, X0 + 0.22, Y0 + 0.1)
+    path = tmp_path / "bad.geojson"
+    gdf.to_file(path, engine="pyogrio")
+    report = import_regions(db, path, Options())
+    kinds = {p.kind for p in report.problems}
+    assert {"overlap", "outside_parent"} <= kinds
+    overlap = next(p for p in report.problems if p.kind == "overlap")
+    assert overlap.code == "880102001/880102002" and overlap.area_m2 and overlap.area_m2 > 1e5
+    with pytest.raises(InvalidInput):
+        import_regions(db, path, Options(commit=True, strict=True))
+    assert _count(db) == 0
+
+
+def test_unknown_fields_are_listed_and_overrides_work(db: Session, tmp_path: Path) -> None:
+    gdf = _city().rename(columns={"行政区代码": "BM", "名称": "MINGZI"})
+    path = tmp_path / "odd.geojson"
+    gdf.to_file(path, engine="pyogrio")
+    with pytest.raises(InvalidInput) as e:
+        import_regions(db, path, Options())
+    assert "BM" in str(e.value) and "MINGZI" in str(e.value) and "--code-field" in str(e.value)
+    ok = import_regions(db, path, Options(code_field="BM", name_field="MINGZI"))
+    assert len(ok.created) == 8
+
+
+def test_a_failed_write_leaves_the_database_as_it_was(
+    db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "city.geojson"
+    _city().to_file(path, engine="pyogrio")
+    # the third level's insert fails after the first two were written
+    monkeypatch.setattr(boundaries, "LEVELS", ("city", "district", "no_such_level"))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the database says
+        import_regions(db, path, Options(commit=True))
+    assert _count(db) == 0
+
+
+def test_centers_from_a_csv_in_gcj02(db: Session, tmp_path: Path) -> None:
+    from gis.datum import wgs84_to_gcj02
+
+    path = tmp_path / "city.geojson"
+    _city().to_file(path, engine="pyogrio")
+    import_regions(db, path, Options(commit=True))
+    lon, lat = wgs84_to_gcj02(X0 + 0.05, Y0 + 0.05)
+    csv = tmp_path / "centers.csv"
+    csv.write_text(
+        "名称,区划代码,经度,纬度,电话\n"
+        f"第1街道综治中心,880102001,{float(lon)},{float(lat)},0755-1234567\n"
+        f"无此区划中心,880199001,{float(lon)},{float(lat)},\n",
+        encoding="utf-8",
+    )
+    report = import_centers(db, csv, Options(datum="gcj02", commit=True))
+    assert report.created == ["880102001"] and [i.code for i in report.rejected] == ["880199001"]
+    x, y, departments = db.execute(
+        text("""SELECT ST_X(c.geom), ST_Y(c.geom),
+                       (SELECT count(*) FROM department d WHERE d.center_id = c.id)
+                FROM center c JOIN region r ON r.id = c.region_id WHERE r.code = '880102001'""")
+    ).one()
+    assert abs(x - (X0 + 0.05)) < 1e-5 and abs(y - (Y0 + 0.05)) < 1e-5  # back to WGS 84
+    assert departments > 5  # a township center gets its stationed departments
+    again = import_centers(db, csv, Options(datum="gcj02", commit=True))
+    assert again.unchanged == ["880102001"]
+    assert shapely.Point(x, y).within(box(X0, Y0, X0 + 0.1, Y0 + 0.1))
