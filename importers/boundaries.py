@@ -459,7 +459,251 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
     return report
 
 
-IMPORTS = {"regions": import_regions, "centers": import_centers}
+# --- grids --------------------------------------------------------------------------------
+
+#: new grids of a first import are taken as valid since this moment unless ``--valid-from``
+DEFAULT_VALID_FROM = "2000-01-01 00:00+08"
+
+
+def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
+    """Grid cells (15-digit codes) with their village, households and population.  A grid whose
+    boundary changed gets a new version (the current one is closed, never overwritten); one whose
+    attributes changed is updated in place; an identical one is left alone."""
+    started = time.perf_counter()
+    report = ImportReport("grids 网格", path.name)
+    roles = ["code", "name", "parent", "households", "population"]
+    gdf, mapping = _frame(path, opts, session, report, roles)
+    require_fields(mapping, ["code"], gdf.columns)
+    report.mapping = mapping
+    codes = [_code(v) for v in gdf[mapping["code"]]]
+    geoms = clean_polygons(
+        gdf.geometry.to_numpy(), codes, report, parse_repairs=gdf.attrs.get("parse_repairs")
+    )
+    villages = {
+        c: shapely.from_wkb(bytes(g))
+        for c, g in session.execute(
+            text("SELECT code, ST_AsBinary(geom) FROM region WHERE level = 'village'")
+        )
+    }
+    vcodes = list(villages)
+    tree = STRtree([villages[c] for c in vcodes]) if vcodes else None
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, (code, geom) in enumerate(zip(codes, geoms, strict=True)):
+        if geom is None:
+            continue
+        p = geom.representative_point()
+        if not (code.isdigit() and len(code) == 15) or code in seen:
+            why = (
+                "文件中编码重复 duplicate code"
+                if code in seen
+                else (f"网格编码须为 15 位数字（收到 {code!r}） grid codes are 15 digits")
+            )
+            report.rejected.append(Issue("rejected", code or None, why, p.x, p.y))
+            continue
+        parent = _code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else ""
+        if code[:12] in villages:
+            village, rule = code[:12], "code-prefix 编码前缀"
+        elif parent in villages:
+            village, rule = parent, "parent-field 上级字段"
+        else:
+            best, best_area = None, 0.0
+            for j in tree.query(geom, predicate="intersects") if tree is not None else ():
+                overlap = geom.intersection(villages[vcodes[int(j)]]).area
+                if overlap > best_area:
+                    best, best_area = vcodes[int(j)], overlap
+            if best is None or best_area <= 0.5 * geom.area:
+                report.rejected.append(
+                    Issue("rejected", code, "找不到所属村（社区） no village found", p.x, p.y)
+                )
+                continue
+            village, rule = best, "overlap 空间叠加"
+        seen.add(code)
+        report.linked[code] = rule
+        rows.append(
+            {
+                "code": code,
+                "name": _text(gdf, mapping, "name", i) or code,
+                "village": village,
+                "wkb": shapely.to_wkb(geom),
+                "geom": geom,
+                "households": _int(gdf, mapping, "households", i),
+                "population": _int(gdf, mapping, "population", i),
+            }
+        )
+    _check_grids(rows, villages, report, opts.tolerance_m2)
+    if opts.strict and (report.problems or report.rejected):
+        raise InvalidInput(
+            f"--strict：发现 {len(report.problems)} 个问题、{len(report.rejected)} 行被拒绝，"
+            "未写入。\n" + report.summary("zh"),
+            f"--strict: {len(report.problems)} problems and {len(report.rejected)} rejected rows; "
+            "nothing written.",
+            field="strict",
+        )
+    _write_grids(session, rows, report, opts.commit)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _int(gdf: gpd.GeoDataFrame, mapping: dict[str, str], role: str, i: int) -> int | None:
+    value = _text(gdf, mapping, role, i)
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _check_grids(
+    rows: list[dict[str, Any]],
+    villages: dict[str, BaseGeometry],
+    report: ImportReport,
+    tolerance_m2: float,
+) -> None:
+    if not rows:
+        return
+    geoms = [r["geom"] for r in rows]
+    tree = STRtree(geoms)
+    for i, r in enumerate(rows):
+        for j in tree.query(r["geom"], predicate="intersects"):
+            if int(j) <= i:
+                continue
+            inter = r["geom"].intersection(geoms[int(j)])
+            if not inter.is_empty and inter.area > 0 and area_m2(inter) > tolerance_m2:
+                p = inter.representative_point()
+                report.problems.append(
+                    Issue(
+                        "overlap",
+                        f"{r['code']}/{rows[int(j)]['code']}",
+                        "网格重叠 grids overlap",
+                        p.x,
+                        p.y,
+                        round(area_m2(inter), 1),
+                    )
+                )
+        out = r["geom"].difference(villages[r["village"]])
+        if not out.is_empty and area_m2(out) > tolerance_m2:
+            p = out.representative_point()
+            report.problems.append(
+                Issue(
+                    "outside_parent",
+                    r["code"],
+                    f"超出所属村（社区）{r['village']} sticks out of its village",
+                    p.x,
+                    p.y,
+                    round(area_m2(out), 1),
+                )
+            )
+    by_village: dict[str, list[BaseGeometry]] = {}
+    for r in rows:
+        by_village.setdefault(r["village"], []).append(r["geom"])
+    for village, parts in by_village.items():
+        gap = villages[village].difference(shapely.union_all(parts))
+        for part in shapely.get_parts(gap):
+            if not part.is_empty and part.area > 0 and area_m2(part) > tolerance_m2:
+                p = part.representative_point()
+                report.problems.append(
+                    Issue(
+                        "gap",
+                        village,
+                        "村（社区）内有未划入网格的空隙 gap not covered by grids",
+                        p.x,
+                        p.y,
+                        round(area_m2(part), 1),
+                    )
+                )
+
+
+def _write_grids(
+    session: Session, rows: list[dict[str, Any]], report: ImportReport, commit: bool
+) -> None:
+    savepoint = session.begin_nested()
+    try:
+        session.execute(
+            text("""CREATE TEMP TABLE import_grid (code text, name text, village text,
+                    geom geometry, households int, population int) ON COMMIT DROP""")
+        )
+        if rows:
+            session.execute(
+                text("""INSERT INTO import_grid VALUES (:code, :name, :village,
+                        ST_Multi(ST_SetSRID(ST_GeomFromWKB(:wkb), 4326)), :households,
+                        :population)"""),
+                [{k: v for k, v in r.items() if k != "geom"} for r in rows],
+            )
+        states = session.execute(
+            text("""
+            SELECT i.code, CASE
+                WHEN g.id IS NULL THEN 'created'
+                WHEN NOT ST_Equals(g.geom, i.geom) THEN 'redrawn'
+                WHEN (g.name, v.code, g.households, g.population)
+                     IS DISTINCT FROM (i.name, i.village, i.households, i.population)
+                     THEN 'updated'
+                ELSE 'unchanged' END AS state
+            FROM import_grid i
+            LEFT JOIN grid g ON g.code = i.code AND g.valid_to IS NULL
+            LEFT JOIN region v ON v.id = g.village_id
+            ORDER BY i.code
+        """)
+        ).all()
+        for code, state in states:
+            getattr(report, "updated" if state == "redrawn" else state).append(code)
+        redrawn = [c for c, s in states if s == "redrawn"]
+        if redrawn:
+            report.warnings.append(
+                f"{len(redrawn)} 个网格边界有变化：旧版本保留为历史（valid_to），"
+                "新版本自现在起生效。"
+            )
+        closed = dict(  # redrawn grids: the current version becomes history first …
+            session.execute(
+                text("""
+                UPDATE grid g SET valid_to = now()
+                FROM import_grid i
+                WHERE g.code = i.code AND g.valid_to IS NULL AND NOT ST_Equals(g.geom, i.geom)
+                RETURNING g.code, g.version
+            """)
+            ).all()
+        )
+        session.execute(  # … then the new versions and the new grids
+            text("""
+            INSERT INTO grid (code, version, name, village_id, geom, households, population,
+                              valid_from)
+            SELECT i.code, coalesce(c.version + 1, 1), i.name, v.id, i.geom, i.households,
+                   i.population,
+                   CASE WHEN c.code IS NULL THEN CAST(:valid_from AS timestamptz) ELSE now() END
+            FROM import_grid i JOIN region v ON v.code = i.village
+            LEFT JOIN unnest(CAST(:codes AS text[]), CAST(:versions AS int[])) AS c(code, version)
+                   ON c.code = i.code
+            WHERE c.code IS NOT NULL
+               OR NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = i.code AND g.valid_to IS NULL)
+            ORDER BY i.code
+        """),
+            {
+                "valid_from": DEFAULT_VALID_FROM,
+                "codes": list(closed),
+                "versions": list(closed.values()),
+            },
+        )
+        session.execute(
+            text("""
+            UPDATE grid g SET name = i.name, village_id = v.id, households = i.households,
+                   population = i.population
+            FROM import_grid i JOIN region v ON v.code = i.village
+            WHERE g.code = i.code AND g.valid_to IS NULL AND ST_Equals(g.geom, i.geom)
+              AND (g.name, g.village_id, g.households, g.population)
+                  IS DISTINCT FROM (i.name, v.id, i.households, i.population)
+        """)
+        )
+        session.execute(text("DROP TABLE import_grid"))
+    except Exception:
+        savepoint.rollback()
+        raise
+    if commit:
+        savepoint.commit()
+        report.committed = True
+    else:
+        savepoint.rollback()
+
+
+IMPORTS = {"regions": import_regions, "grids": import_grids, "centers": import_centers}
 
 
 def _text(gdf: gpd.GeoDataFrame, mapping: dict[str, str], role: str, i: int) -> str | None:

@@ -162,3 +162,30 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     unknown = run("report", "daily", "--region", "123456", "--date", "2026-11-20", env=env)
     assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+
+
+def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[no-untyped-def]
+    run, database_url: str, demo_city, tmp_path
+) -> None:
+    import json
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    path = tmp_path / "区划.geojson"
+    gpd.GeoDataFrame(
+        {"XZQDM": ["880100"], "XZQMC": ["示例二市"]},
+        geometry=[box(114.3, 23.3, 114.5, 23.4)],
+        crs="EPSG:4326",
+    ).to_file(path, engine="pyogrio")
+    env = {"DATABASE_URL": database_url}
+    out = tmp_path / "report.json"
+    result = run("import", "regions", str(path), "--report", str(out), env=env)
+    assert result.exit_code == 0, result.output
+    assert "试运行" in result.output and "新增 1" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["created"] == ["880100"] and report["committed"] is False
+    assert report["mapping"] == {"code": "XZQDM", "name": "XZQMC"}
+    assert run("import", "parcels", str(path), env=env).exit_code == 2
+    missing = run("import", "regions", str(tmp_path / "nope.shp"), env=env)
+    assert missing.exit_code == 1 and "找不到文件" in missing.output

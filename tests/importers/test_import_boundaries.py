@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from shapely.geometry import box
 
 import importers.boundaries as boundaries
 from gis.errors import InvalidInput
-from importers.boundaries import Options, import_centers, import_regions
+from importers.boundaries import Options, import_centers, import_grids, import_regions
 
 # A second, made-up city (880100) far from the demo city's codes, near 114°E / 23°N.
 X0, Y0 = 114.30, 23.30
@@ -220,3 +221,77 @@ def test_centers_from_a_csv_in_gcj02(db: Session, tmp_path: Path) -> None:
     again = import_centers(db, csv, Options(datum="gcj02", commit=True))
     assert again.unchanged == ["880102001"]
     assert shapely.Point(x, y).within(box(X0, Y0, X0 + 0.1, Y0 + 0.1))
+
+
+def _grids(village: str = "880102001001", n: int = 4) -> gpd.GeoDataFrame:
+    """``n`` grids tiling the village's box (the first village of _city())."""
+    w = 0.1 / n
+    return gpd.GeoDataFrame(
+        {
+            "网格编码": [f"{village}{k + 1:03d}" for k in range(n)],
+            "网格名称": [f"第{k + 1}网格" for k in range(n)],
+            "户数": [str(100 + k) for k in range(n)],
+        },
+        geometry=[box(X0 + w * k, Y0, X0 + w * (k + 1), Y0 + 0.05) for k in range(n)],
+        crs="EPSG:4326",
+    )
+
+
+def test_grids_are_linked_to_villages_and_keep_their_history(db: Session, tmp_path: Path) -> None:
+    city = tmp_path / "city.geojson"
+    _city().to_file(city, engine="pyogrio")
+    import_regions(db, city, Options(commit=True))
+    path = tmp_path / "grids.gpkg"
+    _grids().to_file(path, engine="pyogrio")
+    first = import_grids(db, path, Options(commit=True))
+    assert first.mapping == {"code": "网格编码", "name": "网格名称", "households": "户数"}
+    assert len(first.created) == 4 and first.problems == [] and first.rejected == []
+    assert set(first.linked.values()) == {"code-prefix 编码前缀"}
+    assert import_grids(db, path, Options(commit=True)).unchanged == first.created
+    # the planners moved the line between grids 1 and 2, and renamed grid 4
+    moved = _grids()
+    moved.loc[0, "geometry"] = box(X0, Y0, X0 + 0.03, Y0 + 0.05)
+    moved.loc[1, "geometry"] = box(X0 + 0.03, Y0, X0 + 0.05, Y0 + 0.05)
+    moved.loc[3, "网格名称"] = "第四网格"
+    moved.to_file(path, engine="pyogrio")
+    dry = import_grids(db, path, Options())
+    assert sorted(dry.updated) == ["880102001001001", "880102001001002", "880102001001004"]
+    versions = db.execute(
+        text("SELECT code, count(*) FROM grid WHERE code LIKE '880102001001%' GROUP BY code")
+    ).all()
+    assert {c: n for c, n in versions} == {g: 1 for g in first.created}  # the dry run wrote nothing
+    import_grids(db, path, Options(commit=True))
+    history = db.execute(
+        text("""SELECT code, version, valid_to IS NULL AS current, name FROM grid
+                WHERE code LIKE '880102001001%' ORDER BY code, version""")
+    ).all()
+    assert [(h.code[-3:], h.version, h.current) for h in history] == [
+        ("001", 1, False), ("001", 2, True), ("002", 1, False), ("002", 2, True),
+        ("003", 1, True), ("004", 1, True),
+    ]  # fmt: skip
+    assert history[-1].name == "第四网格"  # renamed in place: same cell, same version
+
+
+def test_grids_outside_their_village_overlapping_or_unplaceable(
+    db: Session, tmp_path: Path
+) -> None:
+    city = tmp_path / "city.geojson"
+    _city().to_file(city, engine="pyogrio")
+    import_regions(db, city, Options(commit=True))
+    bad = _grids()
+    bad.loc[1, "geometry"] = box(X0 + 0.02, Y0, X0 + 0.05, Y0 + 0.07)  # overlaps 1, sticks out
+    far = gpd.GeoDataFrame(
+        {"网格编码": ["990000000000001"], "网格名称": ["远处"], "户数": ["1"]},
+        geometry=[box(X0 + 5, Y0 + 5, X0 + 5.01, Y0 + 5.01)],
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "bad.geojson"
+    gpd.GeoDataFrame(pd.concat([bad, far], ignore_index=True), crs="EPSG:4326").to_file(
+        path, engine="pyogrio"
+    )
+    report = import_grids(db, path, Options())
+    kinds = {p.kind for p in report.problems}
+    assert {"overlap", "outside_parent"} <= kinds
+    assert [i.code for i in report.rejected] == ["990000000000001"]
+    with pytest.raises(InvalidInput):
+        import_grids(db, path, Options(strict=True, commit=True))
