@@ -652,7 +652,7 @@ def _write_grids(
                 f"{len(redrawn)} 个网格边界有变化：旧版本保留为历史（valid_to），"
                 "新版本自现在起生效。"
             )
-        closed = dict(  # redrawn grids: the current version becomes history first …
+        closed: dict[str, int] = dict(  # redrawn grids: the current version becomes history first …
             session.execute(
                 text("""
                 UPDATE grid g SET valid_to = now()
