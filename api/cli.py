@@ -300,7 +300,7 @@ def tick_cmd() -> None:
 @app.command("import")
 @reports_errors
 def import_cmd(
-    what: Annotated[str, typer.Argument(help="regions | grids | centers")],
+    what: Annotated[str, typer.Argument(help="regions | grids | centers | cases")],
     file: Annotated[str, typer.Argument(help="Shapefile, GeoPackage, GeoJSON, KML, CSV/XLSX …")],
     commit: Annotated[bool, typer.Option("--commit", help="write (default: a dry run)")] = False,
     encoding: Annotated[str | None, typer.Option(help="e.g. GBK for old DBFs")] = None,
@@ -319,10 +319,24 @@ def import_cmd(
     from pathlib import Path
 
     from importers.boundaries import IMPORTS, Options
+    from importers.cases import CaseOptions, import_cases
 
+    if what == "cases":
+        with _owner_session() as session:
+            result = import_cases(
+                session,
+                Path(file),
+                CaseOptions(commit=commit, encoding=encoding, datum=datum, source_field=code_field),
+            )
+        if report:
+            Path(report).write_text(result.to_json(), encoding="utf-8")
+        typer.echo(result.summary(_lang()))
+        return
     if what not in IMPORTS:
         typer.secho(
-            f"只能导入 {' | '.join(IMPORTS)}（收到 {what!r}）", fg=typer.colors.RED, err=True
+            f"只能导入 {' | '.join([*IMPORTS, 'cases'])}（收到 {what!r}）",
+            fg=typer.colors.RED,
+            err=True,
         )
         raise typer.Exit(2)
     if level is not None and level not in ("city", "district", "township", "village"):

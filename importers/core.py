@@ -116,6 +116,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     committed: bool = False
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (bulk imports)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, default=str)
@@ -153,6 +154,13 @@ class ImportReport:
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
             lines.append(f"  - {issue.kind} {issue.code or ''}: {issue.reason}{where}{area}")
         lines += [f"  ! {w}" for w in self.warnings[:20]]
+        if self.stages:
+            lines.append(
+                "  "
+                + ("stages" if lang == "en" else "各阶段用时")
+                + ": "
+                + ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
+            )
         return "\n".join(lines)
 
 

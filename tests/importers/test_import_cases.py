@@ -1,0 +1,142 @@
+"""Historical cases from a CSV with Chinese headers, in GCJ-02 — located like locate_point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import shapely
+
+from gis.datum import wgs84_to_gcj02
+from gis.locate import locate_point
+from importers.cases import CaseOptions, import_cases, match_category
+from importers.demo import DemoCity
+
+HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
+
+
+def _points(demo_city: DemoCity) -> list[tuple[float, float]]:
+    """Inner points, and points on shared edges and vertices of the first grids."""
+    out = []
+    for g in demo_city.grids[:40]:
+        p = g.geom.representative_point()
+        out.append((p.x, p.y))
+        ring = shapely.get_exterior_ring(shapely.get_geometry(g.geom, 0))
+        coords = shapely.get_coordinates(ring)
+        out.append(tuple(coords[0]))  # a vertex
+        mid = (coords[0] + coords[1]) / 2  # the middle of an edge
+        out.append((float(mid[0]), float(mid[1])))
+    return out
+
+
+def _csv(path: Path, points: list[tuple[float, float]], start: int = 1) -> None:
+    lines = [HEADER]
+    kinds = [("矛盾纠纷", "邻里纠纷"), ("纠纷", "劳资"), ("安全隐患", "消防安全隐患"),
+             ("hazard", "gas"), ("dispute", "奇怪的事")]  # fmt: skip
+    for i, (lon, lat) in enumerate(points):
+        # every other row from a phone map (GCJ-02); the others exact, on edges and vertices
+        datum = "GCJ02" if i % 2 else "WGS84"
+        glon, glat = wgs84_to_gcj02(lon, lat) if i % 2 else (lon, lat)
+        kind, category = kinds[i % len(kinds)]
+        when = "2026/3/5 9:30" if i % 2 else "2026-03-05T09:30:00+08:00"
+        lines.append(
+            f"H{start + i:06d},{when},{float(glon)!r},{float(glat)!r},{datum},{kind},{category},"
+            f'"历史案件 {i}，含逗号"\n'
+        )
+    lines.append(f"H{start + 900000},2026-03-05,NaN,23.0,GCJ02,纠纷,邻里,坐标坏了\n")
+    lines.append(f"H{start + 900001},昨天下午,113.9,22.9,GCJ02,纠纷,邻里,时间坏了\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_match_category_by_code_or_name() -> None:
+    catalogue = [("neighbour", "dispute", "邻里纠纷", "Neighbour"),
+                 ("labour_wage", "dispute", "劳资纠纷（欠薪）", "Labour and wage arrears"),
+                 ("fire", "hazard", "消防安全隐患", "Fire safety"),
+                 ("dispute_other", "dispute", "其他矛盾纠纷", "Other dispute")]  # fmt: skip
+    assert match_category(catalogue, "矛盾纠纷", "邻里") == ("dispute", "neighbour", True)
+    assert match_category(catalogue, "纠纷", "邻里纠纷") == ("dispute", "neighbour", True)
+    assert match_category(catalogue, "dispute", "neighbour") == ("dispute", "neighbour", True)
+    assert match_category(catalogue, None, "劳资") == ("dispute", "labour_wage", True)
+    assert match_category(catalogue, "隐患", "Fire safety") == ("hazard", "fire", True)
+    assert match_category(catalogue, "纠纷", "外星人") == ("dispute", "dispute_other", False)
+
+
+def test_cases_import_locates_like_locate_point_and_is_idempotent(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    points = _points(demo_city)
+    path = tmp_path / "历史案件.csv"
+    _csv(path, points)
+    before = db.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    dry = import_cases(db, path, CaseOptions())
+    assert len(dry.created) == len(points) and not dry.committed
+    assert {i.reason.split("：")[1][:4] for i in dry.rejected} == {"坐标无效", "上报时间"}
+    assert any("奇怪的事" in w for w in dry.warnings)  # filed under "other", never dropped
+    assert db.execute(text("SELECT count(*) FROM cases")).scalar_one() == before
+    done = import_cases(db, path, CaseOptions(commit=True))
+    assert len(done.created) == len(points) and done.committed
+    assert set(done.stages) >= {"COPY file", "insert cases"}
+    rows = db.execute(
+        text("""SELECT source_id, grid_code, category, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+                       datum, reported_at,
+                       (SELECT count(*) FROM case_event e WHERE e.case_id = c.id) AS events
+                FROM cases c WHERE source_id LIKE 'H%' ORDER BY source_id""")
+    ).all()
+    assert len(rows) == len(points)
+    for row, (lon, lat) in zip(rows, points, strict=True):
+        assert abs(row.lon - lon) < 1e-5 and abs(row.lat - lat) < 1e-5  # back to WGS 84
+        expected = locate_point(db, row.lon, row.lat)  # the same rules on the same point
+        got = expected.grid.code if expected.grid else None
+        assert row.grid_code == got, (row.source_id, lon, lat)
+        assert row.events == 1
+    categories = {r.source_id: r.category for r in rows}
+    assert categories["H000001"] == "neighbour" and categories["H000005"] == "dispute_other"
+    assert rows[0].reported_at.isoformat().startswith("2026-03-05T01:30")  # 09:30 in Shanghai
+    assert rows[1].reported_at == rows[0].reported_at  # "2026/3/5 9:30" read as Shanghai time
+    again = import_cases(db, path, CaseOptions(commit=True))
+    assert again.created == [] and len(again.unchanged) == len(points)
+
+
+def test_cases_are_located_in_the_grid_of_their_own_time(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    grid = demo_city.grids[0]
+    p = grid.geom.representative_point()
+    # this grid only exists since 2026-06-01; a case of March 2026 predates it
+    db.execute(
+        text("UPDATE grid SET valid_from = '2026-06-01' WHERE code = :c AND valid_to IS NULL"),
+        {"c": grid.code},
+    )
+    path = tmp_path / "old.csv"
+    glon, glat = wgs84_to_gcj02(p.x, p.y)
+    path.write_text(
+        HEADER
+        + f"OLD1,2026-03-05 09:00,{float(glon)},{float(glat)},gcj02,纠纷,邻里,早于网格\n"
+        + f"NEW1,2026-07-05 09:00,{float(glon)},{float(glat)},gcj02,纠纷,邻里,晚于网格\n",
+        encoding="utf-8",
+    )
+    import_cases(db, path, CaseOptions(commit=True))
+    got = dict(
+        db.execute(
+            text("SELECT source_id, grid_code FROM cases WHERE source_id IN ('OLD1', 'NEW1')")
+        ).all()
+    )
+    assert got["NEW1"] == grid.code and got["OLD1"] != grid.code
+
+
+def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    lon, lat = _points(demo_city)[0]
+    path.write_bytes(
+        (HEADER + f"G1,2026-03-05 09:00,{lon},{lat},wgs84,纠纷,邻里,国标编码\n").encode("gbk")
+    )
+    from gis.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as e:
+        import_cases(db, path, CaseOptions())
+    assert "--encoding GBK" in str(e.value)
+    ok = import_cases(db, path, CaseOptions(encoding="GBK"))
+    assert ok.created == ["G1"]
