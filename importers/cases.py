@@ -395,6 +395,7 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
 def _locate(session: Session) -> None:
     """``import_loc``: every staged case's owner, by the rules of ``locate_point`` at its time."""
     session.execute(text("CREATE INDEX ON import_case USING gist (pt)"))
+    session.execute(text("CREATE INDEX ON import_case (n)"))
     session.execute(text("ANALYZE import_case"))
     session.execute(
         text("""
@@ -436,6 +437,8 @@ def _locate(session: Session) -> None:
         GROUP BY v.id
     """)
     )
+    session.execute(text("ANALYZE import_loc"))  # temp tables: the planner needs their sizes
+    session.execute(text("ANALYZE import_chain"))
 
 
 _INSERT = """
@@ -458,7 +461,9 @@ _INSERT = """
     JOIN import_loc l ON l.n = i.n
     LEFT JOIN import_chain ch ON ch.village_id = l.village_id
     JOIN category k ON k.code = i.category
+    -- known source ids are skipped (an anti-join: ON CONFLICT's speculative inserts cost 3×;
+    -- a concurrent import of the same rows still fails on the unique index and rolls back)
+    WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.source_id = i.source_id)
     ORDER BY i.n
-    ON CONFLICT (source_id) DO NOTHING
     RETURNING id, source_id
 """
