@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/import_cases.py
 
 db-start: setup
 	$(BIN)/wangge db start
