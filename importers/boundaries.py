@@ -27,15 +27,16 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import to_wgs84
-from gis.errors import InvalidInput
 from importers.core import (
     ImportReport,
     Issue,
     area_m2,
     clean_polygons,
     geometries_from_table,
+    import_transaction,
     pick_fields,
     read_table,
+    refuse_if_strict,
     require_fields,
     to_wgs84_frame,
 )
@@ -177,14 +178,7 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
         rows.append(_Row(code, name, str(level), geom, parent or None))
     _link_parents(session, rows, report)
     _check_hierarchy(session, rows, report, opts.tolerance_m2)
-    if opts.strict and (report.problems or report.rejected):
-        raise InvalidInput(
-            f"--strict：发现 {len(report.problems)} 个问题、{len(report.rejected)} 行被拒绝，"
-            "未写入。\n" + report.summary("zh"),
-            f"--strict: {len(report.problems)} problems and {len(report.rejected)} rejected rows; "
-            "nothing written.",
-            field="strict",
-        )
+    refuse_if_strict(report, opts.strict)
     _write_regions(session, rows, report, opts.commit)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -307,8 +301,7 @@ def _check_hierarchy(
 
 
 def _write_regions(session: Session, rows: list[_Row], report: ImportReport, commit: bool) -> None:
-    savepoint = session.begin_nested()
-    try:
+    with import_transaction(session, report, commit):
         session.execute(
             text("""CREATE TEMP TABLE import_region (code text, name text, level region_level,
                     parent_code text, geom geometry) ON COMMIT DROP""")
@@ -358,14 +351,6 @@ def _write_regions(session: Session, rows: list[_Row], report: ImportReport, com
                 {"level": level},
             )
         session.execute(text("DROP TABLE import_region"))
-    except Exception:
-        savepoint.rollback()
-        raise
-    if commit:
-        savepoint.commit()
-        report.committed = True
-    else:
-        savepoint.rollback()
 
 
 # --- centers ------------------------------------------------------------------------------
@@ -409,8 +394,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
                 "address": _text(gdf, mapping, "address", i),
             }
         )
-    savepoint = session.begin_nested()
-    try:
+    with import_transaction(session, report, opts.commit):
         known = set(
             session.execute(
                 text("SELECT code FROM region WHERE code = ANY(CAST(:c AS varchar[]))"),
@@ -447,14 +431,6 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
                 it,
             ).scalar_one()
             getattr(report, state).append(it["region"])
-    except Exception:
-        savepoint.rollback()
-        raise
-    if opts.commit:
-        savepoint.commit()
-        report.committed = True
-    else:
-        savepoint.rollback()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -532,14 +508,7 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
             }
         )
     _check_grids(rows, villages, report, opts.tolerance_m2)
-    if opts.strict and (report.problems or report.rejected):
-        raise InvalidInput(
-            f"--strict：发现 {len(report.problems)} 个问题、{len(report.rejected)} 行被拒绝，"
-            "未写入。\n" + report.summary("zh"),
-            f"--strict: {len(report.problems)} problems and {len(report.rejected)} rejected rows; "
-            "nothing written.",
-            field="strict",
-        )
+    refuse_if_strict(report, opts.strict)
     _write_grids(session, rows, report, opts.commit)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -616,8 +585,7 @@ def _check_grids(
 def _write_grids(
     session: Session, rows: list[dict[str, Any]], report: ImportReport, commit: bool
 ) -> None:
-    savepoint = session.begin_nested()
-    try:
+    with import_transaction(session, report, commit):
         session.execute(
             text("""CREATE TEMP TABLE import_grid (code text, name text, village text,
                     geom geometry, households int, population int) ON COMMIT DROP""")
@@ -693,14 +661,6 @@ def _write_grids(
         """)
         )
         session.execute(text("DROP TABLE import_grid"))
-    except Exception:
-        savepoint.rollback()
-        raise
-    if commit:
-        savepoint.commit()
-        report.committed = True
-    else:
-        savepoint.rollback()
 
 
 IMPORTS = {"regions": import_regions, "grids": import_grids, "centers": import_centers}

@@ -30,7 +30,13 @@ from gis.datum import to_wgs84
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
-from importers.core import ImportReport, Issue, pick_fields, require_fields
+from importers.core import (
+    ImportReport,
+    Issue,
+    import_transaction,
+    pick_fields,
+    require_fields,
+)
 
 CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "source_id": ("编号", "案件编号", "ID", "源编号", "SOURCE_ID"),
@@ -179,8 +185,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         ).all()
     ]
     bind_scope(session, Scope.everything())
-    savepoint = session.begin_nested()
-    try:
+    with import_transaction(session, report, opts.commit):
         cols = ", ".join(f'"c{i}" text' for i in range(len(header)))
         session.execute(text(f"CREATE TEMP TABLE import_raw (n bigserial, {cols}) ON COMMIT DROP"))
         raw_conn = cast(psycopg.Connection, session.connection().connection.dbapi_connection)
@@ -348,14 +353,6 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_case,
                     import_loc, import_chain""")
         )
-    except Exception:
-        savepoint.rollback()
-        raise
-    if opts.commit:
-        savepoint.commit()
-        report.committed = True
-    else:
-        savepoint.rollback()
     report.seconds = round(time.perf_counter() - started, 3)
     report.stages = stages
     return report

@@ -24,13 +24,15 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
@@ -241,6 +243,35 @@ def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame(frame, geometry=list(geoms), crs=meta.get("crs"))
     gdf.attrs["parse_repairs"] = {i: r for i, r in repairs.items() if r}
     return gdf
+
+
+@contextmanager
+def import_transaction(session: Session, report: ImportReport, commit: bool) -> Iterator[None]:
+    """An import's writes, in a savepoint: kept with ``commit``, else rolled back (a dry run
+    leaves nothing behind); rolled back on any error, so a failure changes nothing."""
+    savepoint = session.begin_nested()
+    try:
+        yield
+    except Exception:
+        savepoint.rollback()
+        raise
+    if commit:
+        savepoint.commit()
+        report.committed = True
+    else:
+        savepoint.rollback()
+
+
+def refuse_if_strict(report: ImportReport, strict: bool) -> None:
+    """``--strict``: any problem or rejected row stops the import before it writes."""
+    if strict and (report.problems or report.rejected):
+        raise InvalidInput(
+            f"--strict：发现 {len(report.problems)} 个问题、{len(report.rejected)} 行被拒绝，"
+            "未写入。\n" + report.summary("zh"),
+            f"--strict: {len(report.problems)} problems and {len(report.rejected)} rejected rows; "
+            "nothing written.",
+            field="strict",
+        )
 
 
 def pick_fields(
