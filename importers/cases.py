@@ -33,6 +33,7 @@ from gis.workflow import STATE_NAMES
 from importers.core import (
     ImportReport,
     Issue,
+    Progress,
     import_transaction,
     pick_fields,
     require_fields,
@@ -68,6 +69,9 @@ _TIME = (  # 2024-03-05, 2024/3/5 09:30, 2024-03-05T09:30:00+08:00 …
     r"^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
     r"\s*([+-]\d{2}(:?\d{2})?|Z)?\s*$"
 )
+
+
+STAGES = 8  # timed stages of an import (for the progress line)
 
 
 @dataclass
@@ -128,10 +132,14 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     stages: dict[str, float] = {}
     mark = [time.perf_counter()]
 
+    progress: list[Progress] = []
+
     def stage(name: str) -> None:
         now = time.perf_counter()
         stages[name] = round(now - mark[0], 3)
         mark[0] = now
+        if progress:  # the stages run over all rows at once: the line moves stage by stage
+            progress[0].update(int(progress[0].total * len(stages) / STAGES), name)
 
     report = ImportReport("cases 历史案件", path.name)
     csv_bytes, header = _as_csv(path, opts.encoding)
@@ -154,6 +162,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     num = pd.read_csv(io.BytesIO(csv_bytes), usecols=usecols, dtype=str, keep_default_na=False)
     n = len(num)
     report.rows = n
+    progress.append(Progress("导入案件 cases", n))
     lon = pd.to_numeric(num[mapping["lon"]], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(num[mapping["lat"]], errors="coerce").to_numpy(dtype=float)
     default = (opts.datum or "wgs84").lower()
@@ -353,6 +362,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_case,
                     import_loc, import_chain""")
         )
+    progress[0].done()
     report.seconds = round(time.perf_counter() - started, 3)
     report.stages = stages
     return report

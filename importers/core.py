@@ -167,20 +167,25 @@ class ImportReport:
 
 
 class Progress:
-    """``\\r``-updated rows/s on stderr, only for work that takes more than a second."""
+    """A progress line on stderr (rows done, rows/s, the current stage), shown only once the
+    work has taken more than a second; updated in place on a terminal."""
 
     def __init__(self, label: str, total: int, stream: Any = None) -> None:
         self.label, self.total, self.started = label, total, time.perf_counter()
         self.stream = stream if stream is not None else sys.stderr
         self.shown = False
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, stage: str = "") -> None:
         elapsed = time.perf_counter() - self.started
         if elapsed < 1.0:
             return
         self.shown = True
         rate = done / elapsed if elapsed else 0.0
-        self.stream.write(f"\r{self.label}: {done:,}/{self.total:,} 行，{rate:,.0f} 行/秒")
+        bar = "#" * int(20 * done / self.total) if self.total else ""
+        self.stream.write(
+            f"\r{self.label} [{bar:<20}] {done:,}/{self.total:,} 行，{rate:,.0f} 行/秒"
+            + (f"  {stage}" if stage else "")
+        )
         self.stream.flush()
 
     def done(self) -> None:
@@ -426,7 +431,10 @@ def clean_polygons(
     """Repair what can be repaired (polygonal parts only, never a GeometryCollection), reject
     empty and degenerate geometries; every one listed in the report.  None = rejected."""
     out: list[BaseGeometry | None] = []
+    progress = Progress("几何检查 geometry", len(codes))
     for i, (geom, code) in enumerate(zip(geoms, codes, strict=True)):
+        if i % 1000 == 0:
+            progress.update(i)
         if parse_repairs and i in parse_repairs and geom is not None and not geom.is_empty:
             p = geom.representative_point()
             report.repaired.append(Issue("repaired", code, parse_repairs[i], p.x, p.y))
@@ -474,6 +482,7 @@ def clean_polygons(
             out.append(None)
             continue
         out.append(fixed)
+    progress.done()
     return out
 
 
