@@ -300,7 +300,7 @@ def tick_cmd() -> None:
 @app.command("import")
 @reports_errors
 def import_cmd(
-    what: Annotated[str, typer.Argument(help="regions | grids | centers | cases")],
+    what: Annotated[str, typer.Argument(help="regions | grids | centers | workers | cases")],
     file: Annotated[str, typer.Argument(help="Shapefile, GeoPackage, GeoJSON, KML, CSV/XLSX …")],
     commit: Annotated[bool, typer.Option("--commit", help="write (default: a dry run)")] = False,
     encoding: Annotated[str | None, typer.Option(help="e.g. GBK for old DBFs")] = None,
@@ -313,14 +313,38 @@ def import_cmd(
     strict: Annotated[bool, typer.Option("--strict", help="any problem is fatal")] = False,
     tolerance_m2: Annotated[float, typer.Option(help="overlap/gap tolerance, m²")] = 100.0,
     report: Annotated[str | None, typer.Option("--report", help="write the JSON report")] = None,
+    passwords: Annotated[
+        str | None,
+        typer.Option("--passwords", help="workers: CSV for new accounts' initial passwords (0600)"),
+    ] = None,
 ) -> None:
-    """导入行政区划、网格或综治中心（默认试运行，--commit 写入，重复导入不重复）
-    — import boundaries (dry run by default; idempotent)."""
+    """导入行政区划、网格、综治中心、网格员与用户或历史案件（默认试运行，--commit 写入，
+    重复导入不重复）— import boundaries, rosters or case history (dry run by default;
+    idempotent)."""
     from pathlib import Path
 
     from importers.boundaries import IMPORTS, Options
     from importers.cases import CaseOptions, import_cases
+    from importers.roster import RosterOptions, import_workers
 
+    if what == "workers":
+        with _owner_session() as session:
+            result = import_workers(
+                session,
+                Path(file),
+                RosterOptions(
+                    commit=commit,
+                    encoding=encoding,
+                    strict=strict,
+                    passwords=Path(passwords) if passwords else None,
+                    code_field=code_field,
+                    name_field=name_field,
+                ),
+            )
+        if report:
+            Path(report).write_text(result.to_json(), encoding="utf-8")
+        typer.echo(result.summary(_lang()))
+        return
     if what == "cases":
         with _owner_session() as session:
             result = import_cases(
@@ -334,7 +358,7 @@ def import_cmd(
         return
     if what not in IMPORTS:
         typer.secho(
-            f"只能导入 {' | '.join([*IMPORTS, 'cases'])}（收到 {what!r}）",
+            f"只能导入 {' | '.join([*IMPORTS, 'workers', 'cases'])}（收到 {what!r}）",
             fg=typer.colors.RED,
             err=True,
         )

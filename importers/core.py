@@ -132,8 +132,9 @@ class ImportReport:
             rules[rule] = rules.get(rule, 0) + 1
         if lang == "en":
             lines = [
-                f"{self.what} from {self.file}: {self.rows} rows, CRS {self.crs} "
-                f"({self.crs_source}); fields {mapping}",
+                f"{self.what} from {self.file}: {self.rows} rows"
+                + (f", CRS {self.crs} ({self.crs_source})" if self.crs else "")
+                + f"; fields {mapping}",
                 f"  {verb_en}: {len(self.created)} new, {len(self.updated)} updated, "
                 f"{len(self.unchanged)} unchanged, {len(self.repaired)} repaired, "
                 f"{len(self.rejected)} rejected, {len(self.problems)} problems",
@@ -141,9 +142,11 @@ class ImportReport:
             if rules:
                 lines.append("  parents by " + ", ".join(f"{k}: {v}" for k, v in rules.items()))
         else:
+            source_zh = "文件声明" if self.crs_source == "file" else "--crs 指定"
             lines = [
-                f"{self.what}：{self.file}，共 {self.rows} 行，坐标系 {self.crs}"
-                f"（{'文件声明' if self.crs_source == 'file' else '--crs 指定'}）；字段 {mapping}",
+                f"{self.what}：{self.file}，共 {self.rows} 行"
+                + (f"，坐标系 {self.crs}（{source_zh}）" if self.crs else "")
+                + f"；字段 {mapping}",
                 f"  {verb_zh}：新增 {len(self.created)}，更新 {len(self.updated)}，"
                 f"未变 {len(self.unchanged)}，修复 {len(self.repaired)}，"
                 f"拒绝 {len(self.rejected)}，"
@@ -280,10 +283,15 @@ def refuse_if_strict(report: ImportReport, strict: bool) -> None:
 
 
 def pick_fields(
-    columns: Iterable[str], wanted: Iterable[str], overrides: dict[str, str | None]
+    columns: Iterable[str],
+    wanted: Iterable[str],
+    overrides: dict[str, str | None],
+    candidates: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, str]:
     """Map wanted roles (code, name, …) to the file's columns: overrides first, then the usual
-    names.  Roles not found are left out (the caller decides which are required)."""
+    names (``candidates``, default :data:`FIELD_CANDIDATES`).  Roles not found are left out
+    (the caller decides which are required)."""
+    candidates = FIELD_CANDIDATES if candidates is None else candidates
     cols = [c for c in columns if c != "geometry"]
     norm = {c.strip().upper(): c for c in cols}
     mapping: dict[str, str] = {}
@@ -299,7 +307,7 @@ def pick_fields(
                 )
             mapping[role] = chosen
             continue
-        for candidate in FIELD_CANDIDATES.get(role, ()):
+        for candidate in candidates.get(role, ()):
             if candidate.upper() in norm and norm[candidate.upper()] not in mapping.values():
                 mapping[role] = norm[candidate.upper()]
                 break

@@ -189,3 +189,19 @@ def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[
     assert run("import", "parcels", str(path), env=env).exit_code == 2
     missing = run("import", "regions", str(tmp_path / "nope.shp"), env=env)
     assert missing.exit_code == 1 and "找不到文件" in missing.output
+
+
+def test_import_workers_needs_a_password_file_to_create_accounts(  # type: ignore[no-untyped-def]
+    run, database_url: str, demo_city, tmp_path
+) -> None:
+    path = tmp_path / "花名册.csv"
+    path.write_text(
+        "姓名,手机,岗位,所属区划,用户名\n周工,,综治中心工作人员,990102001,zhou_cli\n",
+        encoding="utf-8",
+    )
+    env = {"DATABASE_URL": database_url}
+    dry = run("import", "workers", str(path), env=env)
+    assert dry.exit_code == 0 and "新增 1" in dry.output and "--passwords" in dry.output
+    refused = run("import", "workers", str(path), "--commit", env=env)
+    assert refused.exit_code == 1 and "--passwords" in refused.output
+    assert "Traceback" not in refused.output

@@ -1,0 +1,498 @@
+"""Importing the roster: grid workers (网格员) and user accounts from CSV/XLSX.
+
+One row per person: name, mobile phone, role, region code, grid codes (separated by ``;`` ``，``
+``、`` or spaces), and optionally a worker code (工号) and a user name (用户名).
+
+- A **grid worker** row becomes a ``worker`` with exactly the grids listed (current grids of one
+  village; the village is the row's region, or found from the grids).  Upsert by worker code; a
+  row without one matches the worker with the same phone, else gets the next free
+  ``W<village><nn>``.  So re-running the same file changes nothing.
+- A row with a **user name** also gets a login account with that role and region (grid workers'
+  accounts are linked to their worker record).  New accounts get a random initial password,
+  written only to the ``--passwords`` file (mode 0600); existing accounts keep their password and
+  are updated in place.  Administrator accounts are never created or changed by an import.
+- Invalid rows (no name, a phone that is not a mainland mobile number, an unknown role, region or
+  grid, a grid of another village, the same person twice) are listed and skipped; ``--strict``
+  refuses the whole file instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import audit
+from gis.errors import InvalidInput
+from gis.passwords import check_password_policy, hash_password
+from gis.permissions import Role
+from importers.core import (
+    ImportReport,
+    Issue,
+    Progress,
+    import_transaction,
+    pick_fields,
+    read_table,
+    refuse_if_strict,
+    require_fields,
+)
+
+#: usual column names of a roster (compared case-insensitively)
+ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "code": ("工号", "人员编号", "网格员编号", "编号", "CODE", "WORKER_CODE", "ID"),
+    "name": ("姓名", "名字", "NAME", "XM"),
+    "phone": ("手机", "手机号", "手机号码", "联系电话", "电话", "PHONE", "MOBILE", "TEL"),
+    "role": ("角色", "岗位", "职务", "人员类型", "ROLE"),
+    "region": (
+        "所属区划",
+        "区划代码",
+        "所属区划代码",
+        "所属社区",
+        "所属村社区",
+        "村社区代码",
+        "社区编码",
+        "REGION",
+        "REGION_CODE",
+    ),
+    "grids": ("网格编码", "负责网格", "所属网格", "网格", "GRIDS", "GRID_CODES", "GRID"),
+    "username": ("用户名", "账号", "登录名", "登录账号", "USERNAME", "LOGIN", "ACCOUNT"),
+}
+
+#: role words of real rosters → role; compared after removing spaces, case-insensitively
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "grid_worker": ("网格员", "专职网格员", "兼职网格员", "专属网格员", "GRID_WORKER", "WORKER"),
+    "operator": ("综治中心工作人员", "工作人员", "综治专干", "受理员", "坐席", "OPERATOR"),
+    "commander": ("指挥中心", "指挥", "领导", "值班领导", "COMMANDER"),
+    "planner": ("网格规划员", "规划员", "PLANNER"),
+    "admin": ("系统管理员", "管理员", "ADMIN"),
+}
+_ROLE_OF = {w.upper(): role for role, words in ROLE_WORDS.items() for w in words}
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+_GRID_SEPARATORS = re.compile(r"[;；,，、/|\s]+")
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    """A mainland mobile number as 11 digits (spaces, dashes, ``+86`` and a spreadsheet's ``.0``
+    removed), or None when it is not one."""
+    if not raw:
+        return None
+    s = re.sub(r"[\s\-－—()（）]", "", str(raw))
+    s = s.removesuffix(".0")
+    for prefix in ("+86", "0086"):
+        s = s.removeprefix(prefix)
+    if len(s) == 13 and s.startswith("86"):
+        s = s[2:]
+    return s if _MOBILE.match(s) else None
+
+
+def role_of(word: str | None, has_grids: bool) -> Role | None:
+    """The role a roster's word names; an empty word means a grid worker when grids are listed."""
+    w = re.sub(r"\s+", "", word or "").upper()
+    if not w:
+        return Role.grid_worker if has_grids else None
+    name = _ROLE_OF.get(w)
+    return Role(name) if name else None
+
+
+def initial_password() -> str:
+    """A random initial password that passes the policy (four classes, 14 characters)."""
+    alphabet = string.ascii_letters + string.digits + "#%+=@"
+    while True:
+        p = "".join(secrets.choice(alphabet) for _ in range(14))
+        try:
+            check_password_policy("", p)
+        except InvalidInput:
+            continue
+        if sum((any(c.isdigit() for c in p), any(not c.isalnum() for c in p))) == 2:
+            return p
+
+
+@dataclass
+class RosterOptions:
+    commit: bool = False
+    encoding: str | None = None
+    strict: bool = False
+    passwords: Path | None = None  # where new accounts' initial passwords go (CSV, mode 0600)
+    code_field: str | None = None
+    name_field: str | None = None
+
+
+@dataclass
+class _Person:
+    line: int
+    name: str
+    role: Role
+    phone: str | None
+    region: str | None
+    grids: list[str] = field(default_factory=list)
+    code: str | None = None  # worker code
+    username: str | None = None
+
+
+def _cell(frame: pd.DataFrame, mapping: dict[str, str], role: str, i: int) -> str:
+    if role not in mapping:
+        return ""
+    value = frame[mapping[role]].iloc[i]
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip().removesuffix(".0") if role != "name" else str(value).strip()
+
+
+def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportReport:
+    """Workers and user accounts from a roster (CSV/XLSX); see the module's doc."""
+    started = time.perf_counter()
+    report = ImportReport("workers 网格员与用户", path.name)
+    frame = read_table(path, opts.encoding)
+    roles = ["code", "name", "phone", "role", "region", "grids", "username"]
+    mapping = pick_fields(
+        frame.columns,
+        roles,
+        {"code": opts.code_field, "name": opts.name_field},
+        candidates=ROSTER_FIELDS,
+    )
+    require_fields(mapping, ["name"], frame.columns)
+    if "grids" not in mapping and "username" not in mapping:
+        require_fields(mapping, ["grids"], frame.columns)
+    report.mapping = mapping
+    report.rows = len(frame)
+
+    people = _parse_rows(frame, mapping, report)
+    grid_village: dict[str, str] = dict(
+        session.execute(
+            text("""
+            SELECT g.code, r.code FROM grid g JOIN region r ON r.id = g.village_id
+            WHERE g.valid_to IS NULL AND g.code = ANY(CAST(:codes AS varchar[]))
+        """),
+            {"codes": sorted({g for p in people for g in p.grids})},
+        ).all()
+    )
+    region_level: dict[str, str] = dict(
+        session.execute(
+            text("SELECT code, level::text FROM region WHERE code = ANY(CAST(:c AS varchar[]))"),
+            {"c": sorted({p.region for p in people if p.region})},
+        ).all()
+    )
+    people = [p for p in people if _check_places(p, grid_village, region_level, report)]
+    existing_users = {
+        r.username: r
+        for r in session.execute(
+            text("""
+            SELECT u.username, u.role::text AS role, r.code AS region, w.code AS worker,
+                   u.display_name
+            FROM app_user u LEFT JOIN region r ON r.id = u.region_id
+                            LEFT JOIN worker w ON w.id = u.worker_id
+            WHERE u.username = ANY(CAST(:names AS text[]))
+        """),
+            {"names": [p.username for p in people if p.username]},
+        )
+    }
+    for p in list(people):
+        old = existing_users.get(p.username) if p.username else None
+        if old is not None and old.role == Role.admin.value:
+            report.rejected.append(
+                Issue(
+                    "rejected",
+                    p.username,
+                    f"第 {p.line} 行：{p.username} 是系统管理员账号，导入不会修改管理员 "
+                    "an import never changes an administrator",
+                )
+            )
+            people.remove(p)
+    new_accounts = [p for p in people if p.username and p.username not in existing_users]
+    if opts.commit and new_accounts and opts.passwords is None:
+        raise InvalidInput(
+            f"将新建 {len(new_accounts)} 个登录账号，需要 --passwords FILE 保存初始密码"
+            "（仅写入该文件，权限 0600）。",
+            f"{len(new_accounts)} new accounts need --passwords FILE for their initial passwords "
+            "(written only there, mode 0600).",
+            field="passwords",
+        )
+    refuse_if_strict(report, opts.strict)
+
+    with import_transaction(session, report, opts.commit):
+        _assign_worker_codes(session, people)
+        progress = Progress("导入网格员", len(people))
+        for n, p in enumerate(people, 1):
+            if p.role is Role.grid_worker:
+                state = _upsert_worker(session, p)
+                getattr(report, state).append(f"worker:{p.code}")
+            progress.update(n, "网格员")
+        passwords: list[tuple[str, str]] = []
+        for n, p in enumerate(q for q in people if q.username):
+            assert p.username is not None
+            state, password = _upsert_user(session, p, existing_users.get(p.username))
+            getattr(report, state).append(f"user:{p.username}")
+            if password:
+                passwords.append((p.username, password))
+            progress.update(n, "账号")
+        progress.done()
+        if opts.commit and passwords and opts.passwords is not None:
+            _write_passwords(opts.passwords, passwords)
+    if new_accounts and not opts.commit:
+        report.warnings.append(
+            f"将新建 {len(new_accounts)} 个账号，初始密码写入 --passwords 指定的文件 "
+            f"({len(new_accounts)} accounts would be created; passwords go to --passwords FILE)"
+        )
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _parse_rows(
+    frame: pd.DataFrame, mapping: dict[str, str], report: ImportReport
+) -> list[_Person]:
+    people: list[_Person] = []
+    seen_code: dict[str, int] = {}
+    seen_phone: dict[str, int] = {}
+    seen_user: dict[str, int] = {}
+    for i in range(len(frame)):
+        line = i + 2  # the header is line 1
+        name = _cell(frame, mapping, "name", i)
+        grids = [g for g in _GRID_SEPARATORS.split(_cell(frame, mapping, "grids", i)) if g]
+        raw_phone = _cell(frame, mapping, "phone", i)
+        username = _cell(frame, mapping, "username", i) or None
+        code = _cell(frame, mapping, "code", i) or None
+        role = role_of(_cell(frame, mapping, "role", i), bool(grids))
+        label = name or code or username or f"#{line}"
+
+        def reject(zh: str, en: str, label: str = label, line: int = line) -> None:
+            report.rejected.append(Issue("rejected", label, f"第 {line} 行：{zh} {en}"))
+
+        phone = normalise_phone(raw_phone)
+        if not name:
+            reject("缺少姓名", "no name")
+        elif role is None:
+            words = "、".join(ROLE_WORDS["grid_worker"][:2] + ROLE_WORDS["operator"][:1])
+            reject(
+                f"角色 {_cell(frame, mapping, 'role', i)!r} 无法识别（可用：{words} 等）",
+                "unknown role",
+            )
+        elif role is Role.admin:
+            reject("系统管理员账号不能批量导入", "administrators are not imported")
+        elif raw_phone and phone is None:
+            reject(f"手机号 {raw_phone!r} 不是有效的大陆手机号", "not a mainland mobile number")
+        elif role is Role.grid_worker and phone is None:
+            reject("网格员须有手机号", "a grid worker needs a mobile phone")
+        elif role is Role.grid_worker and not grids:
+            reject("网格员须列出负责的网格编码", "a grid worker needs grid codes")
+        elif role is not Role.grid_worker and not username:
+            reject("非网格员须有用户名（账号）", "needs a user name")
+        elif username and not _USERNAME.match(username):
+            reject(f"用户名 {username!r} 只能含字母、数字、_ . -", "bad user name")
+        elif code and len(code) > 20:
+            reject(f"工号 {code!r} 超过 20 个字符", "worker code longer than 20")
+        elif role is Role.grid_worker and code and code in seen_code:
+            reject(f"工号 {code} 与第 {seen_code[code]} 行重复", "same worker code twice")
+        elif role is Role.grid_worker and phone in seen_phone:
+            reject(f"手机号与第 {seen_phone[str(phone)]} 行重复", "same phone twice")
+        elif username and username in seen_user:
+            reject(f"用户名 {username} 与第 {seen_user[username]} 行重复", "same user name twice")
+        else:
+            if role is Role.grid_worker:
+                if code:
+                    seen_code[code] = line
+                seen_phone[str(phone)] = line
+            if username:
+                seen_user[username] = line
+            region = _cell(frame, mapping, "region", i) or None
+            people.append(_Person(line, name, role, phone, region, grids, code, username))
+    return people
+
+
+def _check_places(
+    p: _Person, grid_village: dict[str, str], region_level: dict[str, str], report: ImportReport
+) -> bool:
+    """Regions and grids exist; a grid worker's grids are of one village (the row's region)."""
+
+    def reject(zh: str, en: str) -> bool:
+        report.rejected.append(Issue("rejected", p.name, f"第 {p.line} 行：{zh} {en}"))
+        return False
+
+    if p.region and p.region not in region_level:
+        return reject(f"区划 {p.region} 不存在", "unknown region")
+    unknown = [g for g in p.grids if g not in grid_village]
+    if unknown:
+        return reject(f"网格 {'、'.join(unknown)} 不存在（或已撤销）", "unknown grid")
+    if p.role is Role.grid_worker:
+        villages = sorted({grid_village[g] for g in p.grids})
+        if p.region and region_level[p.region] != "village":
+            return reject(f"网格员的区划须为村（社区），{p.region} 不是", "region is not a village")
+        if p.region and villages != [p.region]:
+            other = [g for g in p.grids if grid_village[g] != p.region]
+            return reject(f"网格 {'、'.join(other)} 不属于 {p.region}", "grid of another village")
+        if len(villages) > 1:
+            return reject(f"网格分属多个村（社区）：{'、'.join(villages)}", "grids of two villages")
+        p.region = villages[0]
+    elif not p.region:
+        return reject("缺少所属区划代码", "no region code")
+    return True
+
+
+def _assign_worker_codes(session: Session, people: list[_Person]) -> None:
+    """Codes for workers without one: the existing worker with the same phone, else the next free
+    ``W<village><nn>``."""
+    workers = [p for p in people if p.role is Role.grid_worker and not p.code]
+    if not workers:
+        return
+    by_phone: dict[str, str] = dict(
+        session.execute(
+            text("SELECT phone, code FROM worker WHERE phone = ANY(CAST(:p AS text[]))"),
+            {"p": [p.phone for p in workers]},
+        ).all()
+    )
+    taken = set(
+        session.execute(
+            text("SELECT code FROM worker WHERE code LIKE ANY(CAST(:prefixes AS text[]))"),
+            {"prefixes": [f"W{p.region}%" for p in workers]},
+        ).scalars()
+    )
+    taken |= {p.code for p in people if p.code}
+    for p in workers:
+        if p.phone in by_phone:
+            p.code = by_phone[p.phone]
+            continue
+        n = 1
+        while (code := f"W{p.region}{n:02d}") in taken:
+            n += 1
+        p.code = code
+        taken.add(code)
+
+
+def _upsert_worker(session: Session, p: _Person) -> str:
+    row = session.execute(
+        text("""
+        SELECT w.id, w.name, w.phone, r.code AS region,
+               coalesce(array_agg(wg.grid_code ORDER BY wg.grid_code)
+                        FILTER (WHERE wg.grid_code IS NOT NULL), '{}') AS grids
+        FROM worker w LEFT JOIN region r ON r.id = w.region_id
+                      LEFT JOIN worker_grid wg ON wg.worker_id = w.id
+        WHERE w.code = :code GROUP BY w.id, r.code
+    """),
+        {"code": p.code},
+    ).one_or_none()
+    grids = sorted(set(p.grids))
+    if row is not None and (row.name, row.phone, row.region, list(row.grids)) == (
+        p.name,
+        p.phone,
+        p.region,
+        grids,
+    ):
+        return "unchanged"
+    worker_id = session.execute(
+        text("""
+        INSERT INTO worker (code, name, phone, region_id)
+        SELECT :code, :name, :phone, id FROM region WHERE code = :region
+        ON CONFLICT (code) DO UPDATE SET name = excluded.name, phone = excluded.phone,
+            region_id = excluded.region_id
+        RETURNING id
+    """),
+        {"code": p.code, "name": p.name, "phone": p.phone, "region": p.region},
+    ).scalar_one()
+    session.execute(
+        text("""
+        DELETE FROM worker_grid
+        WHERE worker_id = :id AND grid_code <> ALL(CAST(:grids AS varchar[]))
+    """),
+        {"id": worker_id, "grids": grids},
+    )
+    session.execute(
+        text("""
+        INSERT INTO worker_grid (worker_id, grid_code)
+        SELECT :id, g FROM unnest(CAST(:grids AS varchar[])) g
+        ON CONFLICT DO NOTHING
+    """),
+        {"id": worker_id, "grids": grids},
+    )
+    return "created" if row is None else "updated"
+
+
+def _upsert_user(session: Session, p: _Person, old: Any) -> tuple[str, str | None]:
+    """``(state, initial password or None)``; the password only for a new account."""
+    worker = p.code if p.role is Role.grid_worker else None
+    display = p.name
+    if old is not None:
+        if (old.role, old.region, old.worker, old.display_name) == (
+            p.role.value,
+            p.region,
+            worker,
+            display,
+        ):
+            return "unchanged", None
+        session.execute(
+            text("""
+            UPDATE app_user SET role = CAST(:role AS user_role), display_name = :display,
+                region_id = (SELECT id FROM region WHERE code = :region),
+                worker_id = (SELECT id FROM worker WHERE code = :worker)
+            WHERE username = :username
+        """),
+            {
+                "role": p.role.value,
+                "display": display,
+                "region": p.region,
+                "worker": worker,
+                "username": p.username,
+            },
+        )
+        if (old.role, old.region) != (p.role.value, p.region):
+            # a new role or jurisdiction: sessions opened under the old one end
+            session.execute(
+                text("""
+                UPDATE auth_session SET revoked_at = clock_timestamp()
+                WHERE revoked_at IS NULL
+                  AND user_id = (SELECT id FROM app_user WHERE username = :u)
+            """),
+                {"u": p.username},
+            )
+        audit.record(
+            session,
+            "user.update",
+            success=True,
+            username="import",
+            object=f"user:{p.username}",
+            detail={"role": p.role.value, "region": p.region},
+        )
+        return "updated", None
+    password = initial_password()
+    session.execute(
+        text("""
+        INSERT INTO app_user (username, display_name, role, region_id, worker_id, password_hash)
+        VALUES (:username, :display, CAST(:role AS user_role),
+                (SELECT id FROM region WHERE code = :region),
+                (SELECT id FROM worker WHERE code = :worker), :hash)
+    """),
+        {
+            "username": p.username,
+            "display": display,
+            "role": p.role.value,
+            "region": p.region,
+            "worker": worker,
+            "hash": hash_password(password),
+        },
+    )
+    audit.record(
+        session,
+        "user.add",
+        success=True,
+        username="import",
+        object=f"user:{p.username}",
+        detail={"role": p.role.value, "region": p.region},
+    )
+    return "created", password
+
+
+def _write_passwords(path: Path, passwords: list[tuple[str, str]]) -> None:
+    """The initial passwords, readable by the owner only (created 0600, never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8-sig") as f:
+        f.write("用户名 username,初始密码 initial password\n")
+        f.writelines(f"{u},{pw}\n" for u, pw in passwords)

@@ -1,0 +1,193 @@
+"""Importing the roster: grid workers and user accounts from CSV/XLSX (demo city's codes)."""
+
+from __future__ import annotations
+
+import csv
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput
+from gis.passwords import check_password_policy, verify_password
+from importers.roster import (
+    RosterOptions,
+    import_workers,
+    initial_password,
+    normalise_phone,
+    role_of,
+)
+
+VILLAGE = "990102001001"
+OTHER_VILLAGE = "990102001002"
+HEADER = ["姓名", "手机号码", "岗位", "所属社区", "网格编码", "工号", "用户名"]
+GOOD = [
+    # a new grid worker for two grids, without a worker code, with an account
+    ["林小梅", "139-0000-1111", "专职网格员", VILLAGE, f"{VILLAGE}005；{VILLAGE}006", "", "lin_xm"],
+    # an existing worker (by code): new phone, one more grid
+    ["何海", "+86 139 0752 2967", "网格员", "", f"{VILLAGE}001、{VILLAGE}002", "W99010200100101",
+     ""],
+    # a township operator with an account
+    ["赵敏", "", "综治中心工作人员", "990102001", "", "", "zhao_min"],
+]  # fmt: skip
+BAD = [
+    ["王五", "12345", "网格员", VILLAGE, f"{VILLAGE}003", "", ""],  # not a mobile number
+    ["钱六", "13700000001", "网格员", VILLAGE, "990102001001999", "", ""],  # unknown grid
+    ["孙七", "13700000002", "网格员", VILLAGE, f"{OTHER_VILLAGE}001", "", ""],  # other village
+    ["周八", "13700000003", "保安", VILLAGE, f"{VILLAGE}004", "", ""],  # unknown role
+    ["", "13700000004", "网格员", VILLAGE, f"{VILLAGE}005", "", ""],  # no name
+    ["吴九", "139 0000 1111", "网格员", VILLAGE, f"{VILLAGE}006", "", ""],  # phone of row 2
+    ["郑十", "", "管理员", "", "", "", "boss"],  # administrators are never imported
+    ["冯一", "", "指挥中心", "990102", "", "", ""],  # a non-worker without a user name
+    ["陈二", "13700000005", "网格员", "990102001", f"{VILLAGE}004", "", ""],  # not a village
+]
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        w.writerows(rows)
+    return path
+
+
+def _worker(db: Session, code: str) -> tuple[str, str, str, list[str]] | None:
+    row = db.execute(
+        text("""
+        SELECT w.name, w.phone, r.code, array_agg(g.grid_code ORDER BY g.grid_code)
+        FROM worker w JOIN region r ON r.id = w.region_id
+        LEFT JOIN worker_grid g ON g.worker_id = w.id WHERE w.code = :c
+        GROUP BY w.name, w.phone, r.code
+    """),
+        {"c": code},
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2], list(row[3]))
+
+
+def test_phones_roles_and_initial_passwords() -> None:
+    assert normalise_phone("139-0752-2966") == "13907522966"
+    assert normalise_phone("+86 139 0752 2966") == "13907522966"
+    assert normalise_phone("13907522966.0") == "13907522966"
+    assert normalise_phone("12345") is None
+    assert normalise_phone("12907522966") is None  # no mobile number starts 12
+    assert normalise_phone("0752-1234567") is None  # a landline is no grid worker's phone
+    assert role_of("专职网格员", False) == "grid_worker"
+    assert role_of(" operator ", False) == "operator"
+    assert role_of("", True) == "grid_worker"
+    assert role_of("", False) is None
+    assert role_of("保安", True) is None
+    for _ in range(20):
+        check_password_policy("someone", initial_password())
+
+
+def test_roster_dry_run_commit_and_rerun(db: Session, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "花名册.csv", GOOD + BAD)
+    before = _worker(db, "W99010200100101")
+
+    dry = import_workers(db, path, RosterOptions())
+    assert not dry.committed
+    assert _worker(db, "W99010200100101") == before  # nothing written
+    assert db.execute(text("SELECT count(*) FROM app_user WHERE username = 'lin_xm'")).scalar() == 0
+    assert sorted(dry.created) == ["user:lin_xm", "user:zhao_min", f"worker:W{VILLAGE}07"]
+    assert dry.updated == ["worker:W99010200100101"]
+    reasons = [i.reason for i in dry.rejected]
+    assert len(reasons) == len(BAD), reasons
+    for line, needle in [(5, "不是有效的大陆手机号"), (6, "不存在"), (7, "不属于"),
+                         (8, "无法识别"), (9, "缺少姓名"), (10, "与第 2 行重复"),
+                         (11, "系统管理员"), (12, "用户名"), (13, "不是")]:  # fmt: skip
+        assert any(r.startswith(f"第 {line} 行") and needle in r for r in reasons), (line, reasons)
+    assert any("--passwords" in w for w in dry.warnings)
+
+    with pytest.raises(InvalidInput, match="--passwords"):
+        import_workers(db, path, RosterOptions(commit=True))
+
+    out = tmp_path / "passwords.csv"
+    done = import_workers(db, path, RosterOptions(commit=True, passwords=out))
+    assert done.committed
+    assert _worker(db, f"W{VILLAGE}07") == ("林小梅", "13900001111", VILLAGE,
+                                           [f"{VILLAGE}005", f"{VILLAGE}006"])  # fmt: skip
+    assert _worker(db, "W99010200100101") == ("何海", "13907522967", VILLAGE,
+                                             [f"{VILLAGE}001", f"{VILLAGE}002"])  # fmt: skip
+    users = {
+        r.username: r
+        for r in db.execute(
+            text("""
+            SELECT u.username, u.role::text AS role, r.code AS region, w.code AS worker,
+                   u.display_name, u.password_hash
+            FROM app_user u JOIN region r ON r.id = u.region_id
+            LEFT JOIN worker w ON w.id = u.worker_id
+            WHERE u.username IN ('lin_xm', 'zhao_min')
+        """)
+        )
+    }
+    assert (users["lin_xm"].role, users["lin_xm"].region, users["lin_xm"].worker) == (
+        "grid_worker",
+        VILLAGE,
+        f"W{VILLAGE}07",
+    )
+    assert (users["zhao_min"].role, users["zhao_min"].region, users["zhao_min"].worker) == (
+        "operator",
+        "990102001",
+        None,
+    )
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    lines = out.read_text(encoding="utf-8-sig").splitlines()[1:]
+    passwords = dict(line.split(",", 1) for line in lines)
+    assert set(passwords) == {"lin_xm", "zhao_min"}
+    assert verify_password(users["lin_xm"].password_hash, passwords["lin_xm"])
+    assert (
+        db.execute(
+            text(
+                "SELECT count(*) FROM audit_log "
+                "WHERE object = 'user:lin_xm' AND action = 'user.add'"
+            )
+        ).scalar_one()
+        == 1
+    )
+
+    again = import_workers(db, path, RosterOptions(commit=True, passwords=tmp_path / "p2.csv"))
+    assert again.created == [] and again.updated == []
+    assert len(again.unchanged) == 4
+    assert not (tmp_path / "p2.csv").exists()  # no new account, no password file
+    hash_after = db.execute(
+        text("SELECT password_hash FROM app_user WHERE username = 'lin_xm'")
+    ).scalar_one()
+    assert hash_after == users["lin_xm"].password_hash  # a re-run never resets a password
+
+
+def test_xlsx_roster_with_english_headers_and_strict(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "roster.xlsx"
+    pd.DataFrame(
+        {
+            "Name": ["Li Lei", "Han Meimei"],
+            "Mobile": ["13911112222", "139"],
+            "Role": ["grid_worker", "grid_worker"],
+            "Grids": [f"{VILLAGE}003", f"{VILLAGE}004"],
+            "Code": ["WX-0001", "WX-0002"],
+        }
+    ).to_excel(path, index=False)
+    with pytest.raises(InvalidInput, match="--strict"):
+        import_workers(db, path, RosterOptions(commit=True, strict=True))
+    assert _worker(db, "WX-0001") is None
+    report = import_workers(db, path, RosterOptions(commit=True))
+    assert report.created == ["worker:WX-0001"] and len(report.rejected) == 1
+    assert _worker(db, "WX-0001") == ("Li Lei", "13911112222", VILLAGE, [f"{VILLAGE}003"])
+    assert report.mapping["phone"] == "Mobile"
+
+
+def test_roster_without_a_name_column_lists_the_fields(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("人员,电话\n张三,13900000000\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="人员, 电话"):
+        import_workers(db, path, RosterOptions())
+
+
+def test_an_existing_administrator_is_never_changed(db: Session, tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "r.csv", [["管理员", "", "指挥中心", "990100", "", "", "admin"]])
+    report = import_workers(db, path, RosterOptions(commit=True))
+    assert report.updated == [] and "系统管理员" in report.rejected[0].reason
+    role = db.execute(text("SELECT role::text FROM app_user WHERE username = 'admin'")).scalar()
+    assert role == "admin"
