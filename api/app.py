@@ -19,6 +19,7 @@ from api.routers import (
     auth,
     boundaries,
     cases,
+    command,
     health,
     locate,
     maps,
@@ -73,6 +74,7 @@ ROUTERS = (
     maps.router,
     workflow.router,
     stats.router,
+    command.router,
 )
 
 DESCRIPTION = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.errors import NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.models import RegionLevel
 from gis.scope import Scope
@@ -121,3 +122,22 @@ def scope_name(session: Session, scope: Scope) -> str | None:
     return session.execute(
         text("SELECT name FROM region WHERE parent_id IS NULL ORDER BY level, code LIMIT 1")
     ).scalar()
+
+
+def narrow_scope(session: Session, scope: Scope, region_code: str | None) -> Scope:
+    """``scope`` narrowed to one region the caller may see (``NotFound`` for any other)."""
+    if not region_code:
+        return scope
+    row = session.execute(
+        text(f"""
+        SELECT r.id, r.code, r.level::text AS level, r.name FROM region r
+        WHERE r.code = :code AND {scope.region_condition("r")}
+    """),
+        scope.params() | {"code": region_code},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            f"没有编码为 {region_code} 的行政区划，或不在您的管辖范围内。",
+            f"No region {region_code} in your jurisdiction.",
+        )
+    return Scope(row.id, row.code, row.level, row.name, scope.grid_codes)

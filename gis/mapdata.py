@@ -1,0 +1,492 @@
+"""Data for the command-center maps, sized by the view and never by the number of cases.
+
+* **heat** — cases counted per cell of a pyramid (100 m / 400 m / 1.6 km, chosen by zoom) for the
+  current view: read from the ``case_heat`` roll-up that the insert keeps current (migration
+  0013) when the viewer's scope is a township or larger, from the raw points otherwise (a village
+  has few) and when filtering by status (statuses move; the roll-up counts arrivals).
+* **grid counts** — cases per grid for the period (``case_grid_day``), per 1,000 households too,
+  with quantile class breaks for the choropleth.
+* **hotspots** — ``ST_ClusterDBSCAN`` in Web-Mercator metres (eps scaled by 1/cos φ so that
+  ``eps_m`` is ground metres) over the view's cases of the last ``days`` days.
+* **centers' load** — open and overdue cases per center (partial index of open cases).
+* **live** — cases that arrived after a cursor, for a polling layer.
+* **vector tiles** — ``ST_AsMVT`` of grids and cases (points from z12, pyramid cells below).
+
+Everything is filtered by the viewer's scope (and, for cases, by row-level security as well).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput
+from gis.geo import BBOX_SQL, BBox, feature_collection
+from gis.scope import Scope
+from gis.workflow import OPEN_STATES
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+EARTH_R = 6378137.0
+#: cell size (Web-Mercator metres) of each level of the roll-up pyramid (migration 0013)
+CELL_SIZES = (100.0, 400.0, 1600.0)
+#: never more points than this to the browser or to DBSCAN
+MAX_POINTS = 50_000
+_ROLLUP_COLUMN = {"city": "city_code", "district": "district_code", "township": "township_code"}
+_OPEN_SQL = "c.status = ANY(CAST(:open_states AS varchar[]))"
+
+
+def res_for_zoom(zoom: int) -> int:
+    """The pyramid level for a map zoom: a cell of roughly 10–25 screen pixels."""
+    return 2 if zoom <= 10 else 1 if zoom <= 13 else 0
+
+
+def mercator(lon: float, lat: float) -> tuple[float, float]:
+    lat = max(-85.0, min(85.0, lat))
+    return (
+        EARTH_R * math.radians(lon),
+        EARTH_R * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)),
+    )
+
+
+def unmercator(x: float, y: float) -> tuple[float, float]:
+    """(lon, lat) of Web-Mercator metres."""
+    return math.degrees(x / EARTH_R), math.degrees(
+        2 * math.atan(math.exp(y / EARTH_R)) - math.pi / 2
+    )
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days (Asia/Shanghai) ``first`` … ``last`` inclusive."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def of(cls, days: int = 30, day: date | None = None, today: date | None = None) -> Period:
+        """The last ``days`` days up to today, or the one ``day`` (the time slider)."""
+        if day is not None:
+            return cls(day, day)
+        if not 1 <= days <= 3660:
+            raise InvalidInput(
+                f"days 须在 1 到 3660 之间，收到 {days}",
+                f"days must be 1–3660, got {days}",
+                field="days",
+            )
+        today = today or datetime.now(SHANGHAI).date()
+        return cls(today - timedelta(days=days - 1), today)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.first, datetime.min.time(), SHANGHAI)
+        return start, datetime.combine(self.last + timedelta(days=1), datetime.min.time(), SHANGHAI)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    kind: str | None = None
+    category: str | None = None
+    status: str | None = None  # None | open | overdue
+
+    def sql(self, alias: str = "c", statuses: bool = True) -> tuple[list[str], dict[str, Any]]:
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        if self.kind:
+            conditions.append(f"{alias}.kind = CAST(:kind AS case_kind)")
+            params["kind"] = self.kind
+        if self.category:
+            conditions.append(f"{alias}.category = :category")
+            params["category"] = self.category
+        if statuses and self.status in ("open", "overdue"):
+            conditions.append(_OPEN_SQL.replace("c.", f"{alias}."))
+            params["open_states"] = sorted(OPEN_STATES)
+            if self.status == "overdue":
+                conditions.append(f"{alias}.deadline < now()")
+        return conditions, params
+
+
+def _uses_rollup(scope: Scope, flt: CaseFilter) -> bool:
+    return flt.status is None and (scope.is_everything or str(scope.level) in _ROLLUP_COLUMN)
+
+
+def _rollup_scope(scope: Scope) -> str:
+    if scope.is_everything:
+        return "true"
+    return f"{_ROLLUP_COLUMN[str(scope.level)]} = '{scope.region_code}'"  # digits (Scope checks)
+
+
+@dataclass(frozen=True)
+class Heat:
+    res: int
+    cell_m: float
+    source: str  # rollup | raw
+    bins: list[tuple[float, float, int]]  # (lat, lon, count) at cell centres
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "res": self.res,
+            "cell_m": self.cell_m,
+            "source": self.source,
+            "total": sum(n for _, _, n in self.bins),
+            "max": max((n for _, _, n in self.bins), default=0),
+            "bins": [list(b) for b in self.bins],
+        }
+
+
+def heat(
+    session: Session,
+    scope: Scope,
+    bbox: BBox,
+    zoom: int,
+    period: Period,
+    flt: CaseFilter = CaseFilter(),
+) -> Heat:
+    """Cases of the period in the view, counted per pyramid cell (see the module's doc)."""
+    res = res_for_zoom(zoom)
+    size = CELL_SIZES[res]
+    x0, y0 = mercator(bbox.west, bbox.south)
+    x1, y1 = mercator(bbox.east, bbox.north)
+    params: dict[str, Any] = {
+        "res": res,
+        "size": size,
+        "x0": math.floor(x0 / size),
+        "x1": math.floor(x1 / size),
+        "y0": math.floor(y0 / size),
+        "y1": math.floor(y1 / size),
+    }
+    conditions, fparams = flt.sql("h", statuses=False)
+    params |= fparams
+    if _uses_rollup(scope, flt):
+        source = "rollup"
+        sql = f"""
+            SELECT cx, cy, sum(n)::integer AS n FROM case_heat h
+            WHERE res = :res AND {_rollup_scope(scope)} AND day BETWEEN :d0 AND :d1
+              AND cx BETWEEN :x0 AND :x1 AND cy BETWEEN :y0 AND :y1
+              {"".join(" AND " + c for c in conditions)}
+            GROUP BY cx, cy HAVING sum(n) > 0
+        """
+        params |= {"d0": period.first, "d1": period.last}
+    else:
+        source = "raw"
+        conditions, fparams = flt.sql("c")
+        params |= fparams | bbox.params() | scope.params()
+        start, end = period.bounds()
+        params |= {"t0": start, "t1": end}
+        sql = f"""
+            SELECT floor(ST_X(m) / :size)::integer AS cx, floor(ST_Y(m) / :size)::integer AS cy,
+                   count(*)::integer AS n
+            FROM (SELECT ST_Transform(c.geom, 3857) AS m FROM cases c
+                  WHERE {scope.case_condition("c")} AND {BBOX_SQL.format(col="c.geom")}
+                    AND c.received_at >= :t0 AND c.received_at < :t1
+                    {"".join(" AND " + c for c in conditions)}) s
+            GROUP BY 1, 2
+        """
+    rows = session.execute(text(sql), params).all()
+    bins = []
+    for cx, cy, n in rows:
+        lon, lat = unmercator((cx + 0.5) * size, (cy + 0.5) * size)
+        bins.append((round(lat, 6), round(lon, 6), int(n)))
+    bins.sort(key=lambda b: -b[2])
+    return Heat(res, size, source, bins[:MAX_POINTS])
+
+
+def quantile_breaks(values: list[Any], classes: int = 5) -> list[float]:
+    """Upper bounds of ``classes`` quantile classes of the non-zero values (distinct, rising)."""
+    xs = sorted(v for v in values if v > 0)
+    if not xs:
+        return []
+    breaks: list[float] = []
+    for k in range(1, classes + 1):
+        b = xs[min(len(xs) - 1, math.ceil(k * len(xs) / classes) - 1)]
+        if not breaks or b > breaks[-1]:
+            breaks.append(b)
+    return breaks
+
+
+def grid_counts(
+    session: Session,
+    scope: Scope,
+    bbox: BBox | None,
+    period: Period,
+    flt: CaseFilter = CaseFilter(),
+) -> dict[str, Any]:
+    """Cases per current grid in the view for the period: ``{grids: {code: [n, per_1000]},
+    breaks: {count: […], per_1000: […]}}`` — breaks are quantiles of the grids in view."""
+    conditions, params = flt.sql("d", statuses=False)
+    params |= scope.params() | {"d0": period.first, "d1": period.last}
+    where = f"g.valid_to IS NULL AND {scope.region_condition('v')}"
+    if bbox is not None:
+        where += f" AND {BBOX_SQL.format(col='g.geom')}"
+        params |= bbox.params()
+    rows = session.execute(
+        text(f"""
+        SELECT g.code, g.households, coalesce(sum(d.n), 0)::integer AS n
+        FROM grid g JOIN region v ON v.id = g.village_id
+        LEFT JOIN case_grid_day d ON d.grid_code = g.code AND d.day BETWEEN :d0 AND :d1
+             {"".join(" AND " + c for c in conditions)}
+        WHERE {where}
+        GROUP BY g.code, g.households
+    """),
+        params,
+    ).all()
+    grids = {}
+    for code, households, n in rows:
+        per = round(1000 * n / households, 2) if households else None
+        grids[code] = [int(n), per]
+    return {
+        "first": period.first.isoformat(),
+        "last": period.last.isoformat(),
+        "grids": grids,
+        "breaks": {
+            "count": quantile_breaks([v[0] for v in grids.values()]),
+            "per_1000": quantile_breaks([v[1] for v in grids.values() if v[1] is not None]),
+        },
+    }
+
+
+def hotspots(
+    session: Session,
+    scope: Scope,
+    bbox: BBox,
+    period: Period,
+    eps_m: float = 100.0,
+    min_cases: int = 5,
+    flt: CaseFilter = CaseFilter(),
+) -> dict[str, Any]:
+    """Clusters of ≥ ``min_cases`` cases within ``eps_m`` metres (DBSCAN) in the view."""
+    if not 10 <= eps_m <= 5000 or not 2 <= min_cases <= 1000:
+        raise InvalidInput(
+            "聚集距离须在 10–5000 米之间，最少案件数须在 2–1000 之间。",
+            "eps_m must be 10–5000 m and min_cases 2–1000.",
+            field="eps_m",
+        )
+    conditions, params = flt.sql("c")
+    start, end = period.bounds()
+    mid_lat = (bbox.south + bbox.north) / 2
+    params |= (
+        scope.params()
+        | bbox.params()
+        | {
+            "t0": start,
+            "t1": end,
+            "eps": eps_m / math.cos(math.radians(mid_lat)),
+            "min_n": min_cases,
+            "cap": MAX_POINTS + 1,
+        }
+    )
+    where = (
+        f"{scope.case_condition('c')} AND {BBOX_SQL.format(col='c.geom')} "
+        f"AND c.received_at >= :t0 AND c.received_at < :t1"
+        + "".join(" AND " + c for c in conditions)
+    )
+    n = session.execute(
+        text(f"SELECT count(*) FROM (SELECT 1 FROM cases c WHERE {where} LIMIT :cap) s"), params
+    ).scalar_one()
+    if n > MAX_POINTS:
+        return {"too_many": True, "points": n, "clusters": []}
+    rows = session.execute(
+        text(f"""
+        WITH pts AS (
+            SELECT c.category, ST_Transform(c.geom, 3857) AS m FROM cases c WHERE {where}
+        ),
+        cl AS (
+            SELECT category, m, ST_ClusterDBSCAN(m, eps := :eps, minpoints := :min_n) OVER () AS k
+            FROM pts
+        )
+        SELECT s.*, cat.name_zh AS category_name FROM (
+            SELECT count(*)::integer AS n,
+                   ST_Y(ST_Transform(ST_Centroid(ST_Collect(m)), 4326)) AS lat,
+                   ST_X(ST_Transform(ST_Centroid(ST_Collect(m)), 4326)) AS lon,
+                   (ST_MinimumBoundingRadius(ST_Collect(m))).radius AS radius,
+                   mode() WITHIN GROUP (ORDER BY category) AS category
+            FROM cl WHERE k IS NOT NULL GROUP BY k) s
+        LEFT JOIN category cat ON cat.code = s.category
+        ORDER BY s.n DESC LIMIT 500
+    """),
+        params,
+    ).all()
+    clusters = [
+        {
+            "n": r.n,
+            "lat": round(r.lat, 6),
+            "lon": round(r.lon, 6),
+            "radius_m": round(r.radius * math.cos(math.radians(r.lat)), 1),
+            "category": r.category,
+            "category_name": r.category_name,
+        }
+        for r in rows
+    ]
+    return {"too_many": False, "points": n, "clusters": clusters}
+
+
+def center_load(session: Session, scope: Scope, bbox: BBox | None = None) -> str:
+    """Centers in the scope (and view) as GeoJSON with their open and overdue case counts."""
+    params: dict[str, Any] = scope.params() | {"open_states": sorted(OPEN_STATES)}
+    where = scope.region_condition("r")
+    if bbox is not None:
+        where += f" AND {BBOX_SQL.format(col='ce.geom')}"
+        params |= bbox.params()
+    features = f"""
+        SELECT r.code AS f_order, json_build_object(
+            'type', 'Feature', 'id', r.code,
+            'geometry', ST_AsGeoJSON(ce.geom, 6)::json,
+            'properties', json_build_object(
+                'name', ce.name, 'region_code', r.code, 'level', r.level,
+                'phone', ce.phone, 'open', load.open, 'overdue', load.overdue)) AS f
+        FROM center ce JOIN region r ON r.id = ce.region_id
+        CROSS JOIN LATERAL (
+            SELECT count(*)::integer AS open,
+                   count(*) FILTER (WHERE c.deadline < now())::integer AS overdue
+            FROM cases c WHERE c.center_id = ce.id AND {_OPEN_SQL}) load
+        WHERE {where}
+    """
+    return feature_collection(session, features, params)
+
+
+def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -> dict[str, Any]:
+    """Cases that arrived after ``after`` (a cursor from an earlier answer) in the view.
+
+    Ids are taken before commit, so a case may become visible after one with a higher id; the
+    answer also repeats the last 30 seconds' arrivals (clients de-duplicate by code) so none is
+    ever skipped.  Without ``after`` only the cursor is returned.
+    """
+    params: dict[str, Any] = scope.params()
+    if after is None:
+        cursor = session.execute(
+            text(f"SELECT coalesce(max(id), 0) FROM cases c WHERE {scope.case_condition('c')}"),
+            params,
+        ).scalar_one()
+        return {"cursor": int(cursor), "features": []}
+    where = scope.case_condition("c")
+    if bbox is not None:
+        where += f" AND {BBOX_SQL.format(col='c.geom')}"
+        params |= bbox.params()
+    params["after"] = after
+    rows = session.execute(
+        text(f"""
+        SELECT c.id, json_build_object(
+            'type', 'Feature', 'id', c.code,
+            'geometry', ST_AsGeoJSON(c.geom, 6)::json,
+            'properties', json_build_object(
+                'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
+                'category', c.category, 'category_name', cat.name_zh, 'status', c.status,
+                'severity', c.severity,
+                'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai',
+                                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'))) AS f
+        FROM cases c JOIN category cat ON cat.code = c.category
+        WHERE c.id IN (SELECT id FROM cases WHERE id > :after
+                       UNION SELECT id FROM cases WHERE received_at > now() - interval '30 seconds')
+          AND {where}
+        ORDER BY c.id LIMIT 1000
+    """),
+        params,
+    ).all()
+    cursor = max([after, *(r[0] for r in rows)])
+    return {"cursor": cursor, "features": [r[1] for r in rows]}
+
+
+def grid_summary(session: Session, scope: Scope, code: str) -> dict[str, Any] | None:
+    """One current grid for its popup: workers, households, and its open cases (newest 20)."""
+    row = session.execute(
+        text(f"""
+        SELECT g.code, g.name, g.households, g.population, v.name AS village,
+               (SELECT coalesce(json_agg(json_build_object('name', w.name, 'phone', w.phone)
+                                         ORDER BY w.code), '[]'::json)
+                FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = g.code) AS workers
+        FROM grid g JOIN region v ON v.id = g.village_id
+        WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")}
+    """),
+        scope.params() | {"code": code},
+    ).one_or_none()
+    if row is None:
+        return None
+    open_cases = session.execute(
+        text(f"""
+        SELECT c.code, c.status, c.kind, cat.name_zh AS category_name,
+               c.deadline < now() AS overdue
+        FROM cases c JOIN category cat ON cat.code = c.category
+        WHERE c.grid_code = :code AND {_OPEN_SQL} AND {scope.case_condition("c")}
+        ORDER BY c.received_at DESC
+    """),
+        scope.params() | {"code": code, "open_states": sorted(OPEN_STATES)},
+    ).all()
+    return {
+        "code": row.code,
+        "name": row.name,
+        "village": row.village,
+        "households": row.households,
+        "population": row.population,
+        "workers": row.workers,
+        "open": len(open_cases),
+        "overdue": sum(1 for c in open_cases if c.overdue),
+        "open_cases": [
+            {
+                "code": c.code,
+                "status": c.status,
+                "kind": c.kind,
+                "category_name": c.category_name,
+                "overdue": bool(c.overdue),
+            }
+            for c in open_cases[:20]
+        ],
+    }
+
+
+def tile(session: Session, scope: Scope, layer: str, z: int, x: int, y: int) -> bytes:
+    """A Mapbox vector tile of ``grids`` or ``cases`` (points from z12, pyramid cells below)."""
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise InvalidInput(f"瓦片坐标 {z}/{x}/{y} 无效", f"no such tile {z}/{x}/{y}", field="tile")
+    params: dict[str, Any] = scope.params() | {"z": z, "x": x, "y": y}
+    if layer == "grids":
+        sql = f"""
+            WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            t AS (
+                SELECT g.code, g.name, g.households, v.name AS village,
+                       ST_AsMVTGeom(ST_Transform(g.geom, 3857), b.env, 4096, 16, true) AS geom
+                FROM grid g JOIN region v ON v.id = g.village_id, b
+                WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
+                  AND g.geom && ST_Transform(b.env, 4326))
+            SELECT ST_AsMVT(t, 'grids', 4096, 'geom') FROM t WHERE geom IS NOT NULL
+        """
+    elif layer == "cases" and (z >= 12 or not _uses_rollup(scope, CaseFilter())):
+        sql = f"""
+            WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            t AS (
+                SELECT c.code, c.kind, c.category, c.status,
+                       ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 0, true) AS geom
+                FROM cases c, b
+                WHERE {scope.case_condition("c")} AND c.geom && ST_Transform(b.env, 4326)
+                LIMIT {MAX_POINTS})
+            SELECT ST_AsMVT(t, 'cases', 4096, 'geom') FROM t WHERE geom IS NOT NULL
+        """
+    elif layer == "cases":
+        res = res_for_zoom(z + 2)  # a tile is 256 px: one level finer than a screen-wide view
+        params |= {"res": res, "size": CELL_SIZES[res]}
+        sql = f"""
+            WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            cells AS (
+                SELECT h.cx, h.cy, sum(h.n)::integer AS n FROM case_heat h, b
+                WHERE h.res = :res AND {_rollup_scope(scope)}
+                  AND h.cx BETWEEN floor(ST_XMin(b.env) / :size) AND floor(ST_XMax(b.env) / :size)
+                  AND h.cy BETWEEN floor(ST_YMin(b.env) / :size) AND floor(ST_YMax(b.env) / :size)
+                GROUP BY h.cx, h.cy HAVING sum(h.n) > 0),
+            t AS (
+                SELECT cells.n, ST_AsMVTGeom(
+                    ST_MakePoint((cells.cx + 0.5) * :size, (cells.cy + 0.5) * :size), b.env,
+                    4096, 0, true) AS geom
+                FROM cells, b)
+            SELECT ST_AsMVT(t, 'cases', 4096, 'geom') FROM t WHERE geom IS NOT NULL
+        """
+    else:
+        raise InvalidInput(
+            f"没有图层 {layer!r}（可用：grids、cases）",
+            f"no layer {layer!r} (grids, cases)",
+            field="layer",
+        )
+    return bytes(session.execute(text(sql), params).scalar_one() or b"")

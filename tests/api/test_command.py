@@ -1,0 +1,301 @@
+"""The command map's data: roll-ups kept exact, heat/grid counts/hotspots/centers/live/tiles
+answered for the view and only within the caller's jurisdiction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import boundaries
+from gis.mapdata import Period, mercator, quantile_breaks, res_for_zoom, unmercator
+from gis.scope import Scope
+from tests.conftest import report_body
+
+Headers = Callable[[str], dict[str, str]]
+TOWNSHIP_A = "990102001"
+ALL_TIME = "days=3660"
+
+ROLLUP_MISMATCH = """
+    WITH fresh AS (
+        SELECT cell.res, cell.cx, cell.cy, coalesce(c.township_code, '') AS township_code,
+               (c.received_at AT TIME ZONE 'Asia/Shanghai')::date AS day, c.kind, c.category,
+               count(*)::integer AS n
+        FROM cases c, wangge_heat_cells(c.geom) cell GROUP BY 1, 2, 3, 4, 5, 6, 7),
+    kept AS (SELECT res, cx, cy, township_code, day, kind, category, n FROM case_heat
+             WHERE n <> 0)
+    SELECT (SELECT count(*) FROM (TABLE fresh EXCEPT TABLE kept) a)
+         + (SELECT count(*) FROM (TABLE kept EXCEPT TABLE fresh) b)
+         + (SELECT count(*) FROM (
+               (SELECT grid_code, (received_at AT TIME ZONE 'Asia/Shanghai')::date, kind,
+                       category, count(*)::integer FROM cases WHERE grid_code IS NOT NULL
+                GROUP BY 1, 2, 3, 4)
+               EXCEPT (SELECT grid_code, day, kind, category, n FROM case_grid_day WHERE n <> 0)
+           ) c)
+"""
+
+
+def _city_bbox(db: Session) -> str:
+    e = boundaries.scope_extent(db, Scope.everything())
+    assert e is not None
+    return f"{e.west},{e.south},{e.east},{e.north}"
+
+
+def _township_b(db: Session) -> str:
+    return str(
+        db.execute(
+            text("SELECT r.code FROM app_user u JOIN region r ON r.id = u.region_id "
+                 "WHERE u.username = 'township_operator_b'")
+        ).scalar_one()
+    )  # fmt: skip
+
+
+def _count(db: Session, where: str, **params: object) -> int:
+    return int(db.execute(text(f"SELECT count(*) FROM cases c WHERE {where}"), params).scalar_one())
+
+
+def test_mercator_cells_and_breaks() -> None:
+    x, y = mercator(113.9, 23.0)
+    lon, lat = unmercator(x, y)
+    assert abs(lon - 113.9) < 1e-9 and abs(lat - 23.0) < 1e-9
+    assert [res_for_zoom(z) for z in (8, 10, 11, 13, 14, 18)] == [2, 2, 1, 1, 0, 0]
+    assert quantile_breaks([0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]) == [1, 3, 8, 21, 55]
+    assert quantile_breaks([0, 0]) == []
+    from datetime import date
+
+    p = Period.of(30, today=date(2026, 11, 21))
+    assert (p.first, p.last) == (date(2026, 10, 23), date(2026, 11, 21))
+
+
+def test_rollups_follow_inserts_updates_and_deletes(db: Session) -> None:
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    # a bulk insert of copies, a move of some cases, a change of category, a delete
+    db.execute(
+        text("""
+        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                           received_lat, geom, reported_at, received_at, grid_code, village_code,
+                           township_code, district_code, city_code, assign_method)
+        SELECT 'RU' || c.id, c.kind, c.category, c.severity, c.description, c.datum,
+               c.received_lon, c.received_lat, c.geom, c.reported_at,
+               c.received_at - interval '1 day', c.grid_code, c.village_code, c.township_code,
+               c.district_code, c.city_code, c.assign_method
+        FROM cases c ORDER BY c.id LIMIT 300
+    """)
+    )
+    db.execute(
+        text("""
+        UPDATE cases SET geom = ST_Translate(geom, 0.004, 0.0)
+        WHERE id IN (SELECT id FROM cases WHERE code LIKE 'RU%' ORDER BY id LIMIT 50)
+    """)
+    )
+    db.execute(
+        text("""
+        UPDATE cases SET category = 'fire', kind = 'hazard'
+        WHERE id IN (SELECT id FROM cases WHERE code LIKE 'RU%' ORDER BY id DESC LIMIT 40)
+    """)
+    )
+    db.execute(text("UPDATE cases SET status = 'accepted' WHERE code LIKE 'RU%'"))  # no change
+    db.execute(
+        text("DELETE FROM cases WHERE id IN (SELECT id FROM cases WHERE code LIKE 'RU%' LIMIT 20)")
+    )
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+
+
+def test_heat_from_rollups_matches_the_cases_and_the_jurisdiction(
+    db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    bbox = _city_bbox(db)
+    city = anon_client.get(f"/api/heat?bbox={bbox}&zoom=10&{ALL_TIME}", headers=login_as("admin"))
+    assert city.status_code == 200, city.text
+    body = city.json()
+    assert body["source"] == "rollup" and body["cell_m"] == 1600
+    assert body["total"] == _count(db, "true")
+    assert all(len(b) == 3 for b in body["bins"])
+
+    a = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=14&{ALL_TIME}&kind=dispute",
+        headers=login_as("township_operator"),
+    ).json()
+    assert a["source"] == "rollup" and a["cell_m"] == 100
+    assert a["total"] == _count(db, "township_code = :t AND kind = 'dispute'", t=TOWNSHIP_A)
+    b = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=12&{ALL_TIME}", headers=login_as("township_operator_b")
+    ).json()
+    assert b["total"] == _count(db, "township_code = :t", t=_township_b(db))
+    a_cells = {(x[0], x[1]) for x in a["bins"]}
+    assert a_cells and b["total"] > 0
+    # a village desk gets raw bins of its village only; the status filter is computed raw too
+    v = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=12&{ALL_TIME}", headers=login_as("village_operator")
+    ).json()
+    assert v["source"] == "raw" and v["total"] == _count(db, "village_code = '990102001001'")
+    open_ = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=12&{ALL_TIME}&status=open",
+        headers=login_as("township_operator"),
+    ).json()
+    assert open_["source"] == "raw"
+    assert open_["total"] == _count(
+        db,
+        "township_code = :t AND status NOT IN ('resolved', 'verified', 'closed', 'suspended')",
+        t=TOWNSHIP_A,
+    )
+    # the time slider: one day
+    day = db.execute(
+        text("""SELECT (received_at AT TIME ZONE 'Asia/Shanghai')::date FROM cases
+                WHERE township_code = :t ORDER BY received_at DESC LIMIT 1"""),
+        {"t": TOWNSHIP_A},
+    ).scalar_one()
+    one = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=12&day={day}", headers=login_as("township_operator")
+    ).json()
+    assert one["total"] == _count(
+        db,
+        "township_code = :t AND (received_at AT TIME ZONE 'Asia/Shanghai')::date = :d",
+        t=TOWNSHIP_A,
+        d=day,
+    )
+    # another township named explicitly: not found, not empty
+    r = anon_client.get(
+        f"/api/heat?bbox={bbox}&zoom=12&region={_township_b(db)}",
+        headers=login_as("township_operator"),
+    )
+    assert r.status_code == 404
+    for bad in ("bbox=1,2,3&zoom=12", f"bbox={bbox}&zoom=40", f"bbox={bbox}&zoom=12&status=x"):
+        assert anon_client.get(f"/api/heat?{bad}", headers=login_as("admin")).status_code == 422
+
+
+def test_grid_counts_for_the_choropleth(
+    db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    r = anon_client.get(f"/api/grid-counts?{ALL_TIME}", headers=login_as("township_operator"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = dict(
+        db.execute(
+            text("""SELECT g.code, count(c.id) FROM grid g
+                    LEFT JOIN cases c ON c.grid_code = g.code
+                    WHERE g.valid_to IS NULL AND g.code LIKE :t || '%' GROUP BY g.code"""),
+            {"t": TOWNSHIP_A},
+        ).all()
+    )
+    assert {k: v[0] for k, v in body["grids"].items()} == expected
+    assert body["breaks"]["count"] == sorted(body["breaks"]["count"])
+    assert all(v[1] is None or v[1] >= 0 for v in body["grids"].values())
+    other = anon_client.get(f"/api/grid-counts?{ALL_TIME}", headers=login_as("township_operator_b"))
+    assert not set(other.json()["grids"]) & set(expected)
+
+
+def test_hotspots_find_a_cluster_with_its_dominant_category(
+    app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    op = login_as("township_operator")
+    grid = anon_client.get("/api/grids/990102001001001/summary", headers=op).json()
+    assert grid["code"] == "990102001001001"
+    point = app_db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
+             "WHERE code = '990102001001001' AND valid_to IS NULL) s")
+    ).one()  # fmt: skip
+    lon, lat = point
+    for i in range(7):  # seven reports within ~20 m: a hotspot of 消防 (fire)
+        body = report_body(lon + i * 0.00003, lat, category="fire", kind="hazard")
+        assert anon_client.post("/api/reports", json=body, headers=op).status_code == 201
+    bbox = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+    r = anon_client.get(f"/api/hotspots?bbox={bbox}&days=1&eps_m=50&min_cases=5", headers=op)
+    assert r.status_code == 200, r.text
+    clusters = r.json()["clusters"]
+    top = clusters[0]
+    assert top["n"] >= 7 and top["category"] == "fire" and top["category_name"]
+    assert abs(top["lon"] - (lon + 0.0001)) < 0.001 and abs(top["lat"] - lat) < 0.001
+    assert top["radius_m"] < 60
+    other = anon_client.get(
+        f"/api/hotspots?bbox={bbox}&days=1&eps_m=50&min_cases=5",
+        headers=login_as("township_operator_b"),
+    )
+    assert other.json()["clusters"] == []
+    bad = anon_client.get(f"/api/hotspots?bbox={bbox}&eps_m=1", headers=op)
+    assert bad.status_code == 422
+
+
+def test_live_layer_sees_new_reports_in_its_jurisdiction_only(
+    app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    op, other = login_as("township_operator"), login_as("township_operator_b")
+    start = anon_client.get("/api/live", headers=op).json()
+    start_b = anon_client.get("/api/live", headers=other).json()
+    assert start["features"] == []
+    lon, lat = app_db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
+             "WHERE code = '990102001001002' AND valid_to IS NULL) s")
+    ).one()  # fmt: skip
+    created = anon_client.post("/api/reports", json=report_body(lon, lat), headers=op).json()
+    seen = anon_client.get(f"/api/live?after={start['cursor']}", headers=op).json()
+    codes = [f["properties"]["code"] for f in seen["features"]]
+    assert created["code"] in codes and seen["cursor"] > start["cursor"]
+    props = seen["features"][-1]["properties"]
+    assert {"code", "grid_code", "kind", "category", "status"} <= set(props)
+    unseen = anon_client.get(f"/api/live?after={start_b['cursor']}", headers=other).json()
+    assert created["code"] not in [f["properties"]["code"] for f in unseen["features"]]
+
+
+def test_centers_load_and_grid_summary(
+    db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    r = anon_client.get("/api/centers/load", headers=login_as("township_operator"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    features = r.json()["features"]
+    assert features and all(f["properties"]["region_code"].startswith(TOWNSHIP_A)
+                            for f in features)  # fmt: skip
+    for f in features[:5]:
+        expected = db.execute(
+            text("""SELECT count(*) FROM cases c JOIN center ce ON ce.id = c.center_id
+                    JOIN region r ON r.id = ce.region_id WHERE r.code = :code
+                    AND c.status NOT IN ('resolved', 'verified', 'closed', 'suspended')"""),
+            {"code": f["properties"]["region_code"]},
+        ).scalar_one()
+        assert f["properties"]["open"] == expected
+        assert 0 <= f["properties"]["overdue"] <= expected
+    summary = anon_client.get(
+        "/api/grids/990102001001001/summary", headers=login_as("township_operator")
+    ).json()
+    assert summary["workers"] and summary["households"] is not None
+    assert summary["open"] >= len(summary["open_cases"])
+    hidden = anon_client.get(
+        "/api/grids/990102001001001/summary", headers=login_as("township_operator_b")
+    )
+    assert hidden.status_code == 404
+
+
+def test_vector_tiles_of_grids_and_cases(
+    db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    import math
+
+    lon, lat = db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
+             "WHERE code = '990102001001001' AND valid_to IS NULL) s")
+    ).one()  # fmt: skip
+
+    def tile_of(z: int) -> tuple[int, int]:
+        n = 2**z
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        return x, y
+
+    op = login_as("township_operator")
+    for layer, z in (("grids", 12), ("grids", 15), ("cases", 10), ("cases", 14)):
+        x, y = tile_of(z)
+        r = anon_client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", headers=op)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        assert layer.encode() in r.content, (layer, z)
+    x, y = tile_of(15)
+    mine = anon_client.get(f"/tiles/grids/15/{x}/{y}.mvt", headers=op).content
+    theirs = anon_client.get(
+        f"/tiles/grids/15/{x}/{y}.mvt", headers=login_as("township_operator_b")
+    ).content
+    assert b"990102001001001" in mine and b"990102001001001" not in theirs
+    assert anon_client.get("/tiles/grids/3/9/1.mvt", headers=op).status_code == 422
+    assert anon_client.get("/tiles/roads/3/1/1.mvt", headers=op).status_code == 422
+    assert anon_client.get(f"/tiles/grids/15/{x}/{y}.mvt").status_code == 401
