@@ -141,3 +141,20 @@ def narrow_scope(session: Session, scope: Scope, region_code: str | None) -> Sco
             f"No region {region_code} in your jurisdiction.",
         )
     return Scope(row.id, row.code, row.level, row.name, scope.grid_codes)
+
+
+def grid_extent(
+    session: Session, scope: Scope, code: str
+) -> tuple[str, tuple[float, float, float, float]] | None:
+    """A current grid's name and extent (west, south, east, north), if in ``scope``."""
+    row = session.execute(
+        text(f"""
+        SELECT g.name, ST_XMin(g.geom), ST_YMin(g.geom), ST_XMax(g.geom), ST_YMax(g.geom)
+        FROM grid g JOIN region v ON v.id = g.village_id
+        WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")}
+    """),
+        scope.params() | {"code": code},
+    ).one_or_none()
+    if row is None:
+        return None
+    return str(row[0]), (float(row[1]), float(row[2]), float(row[3]), float(row[4]))

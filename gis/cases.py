@@ -26,7 +26,7 @@ from gis.photos import PhotoView
 from gis.pii import PiiCipher
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
-from gis.workflow import EVENT_NAMES, STATE_NAMES
+from gis.workflow import EVENT_NAMES, OPEN_STATES, STATE_NAMES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
@@ -222,7 +222,7 @@ def cases_geojson(
     thumbnail of its first photo (``thumb_url``, null without photos).
     """
     conditions = [scope.case_condition("c")]
-    params: dict = scope.params() | {"limit": limit}
+    params: dict = scope.params() | {"limit": limit, "open_states": sorted(OPEN_STATES)}
     if party_phone_index is not None:
         conditions.append(
             "EXISTS (SELECT 1 FROM case_party p WHERE p.case_id = c.id AND p.phone_index = :pidx)"
@@ -248,6 +248,7 @@ def cases_geojson(
                               FROM case_photo ph WHERE ph.case_id = c.id),
                 'category', c.category, 'category_name', cat.name_zh,
                 'severity', c.severity, 'status', c.status,
+                'overdue', c.deadline < now() AND c.status = ANY(CAST(:open_states AS varchar[])),
                 'center_id', c.center_id, 'assign_method', c.assign_method,
                 'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI}),
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI})

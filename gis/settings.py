@@ -6,11 +6,24 @@ can build an app from explicit :class:`Settings`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TILE_PRESETS = ("none", "osm", "tianditu", "intranet")
+
+
+@dataclass(frozen=True)
+class BaseMapSpec:
+    """A base map: tile URL template (None: no base map), attribution, the tiles' datum."""
+
+    url: str | None
+    attribution: str | None = None
+    datum: str = "wgs84"
+    subdomains: str = "abc"
 
 
 class Settings(BaseSettings):
@@ -44,6 +57,11 @@ class Settings(BaseSettings):
     lockout_minutes: float = Field(default=10, gt=0)
     #: Datum of the base-map tiles: ``wgs84`` (also CGCS2000, Tianditu) or ``gcj02`` (Amap).
     tile_datum: str = "wgs84"
+    #: Base-map preset: ``none`` (default: no request leaves the server), ``osm``, ``tianditu``
+    #: (needs ``tianditu_key``) or ``intranet`` (``tile_url`` of your own tile server).
+    #: ``tile_url`` alone also works (a custom server with ``tile_datum``).
+    tile_preset: str = "none"
+    tianditu_key: str | None = None
     #: Where case photos are stored (content-addressed files).  Unset: ``<data_dir>/photos``.
     photo_dir: Path | None = None
     #: The address residents' phones reach the app at, for the QR code on a receipt
@@ -75,6 +93,44 @@ class Settings(BaseSettings):
         if datum not in {"wgs84", "cgcs2000", "gcj02"}:
             raise ValueError("WANGGE_TILE_DATUM must be wgs84, cgcs2000 or gcj02")
         return datum
+
+    @field_validator("tile_preset")
+    @classmethod
+    def _known_tile_preset(cls, preset: str) -> str:
+        preset = preset.lower()
+        if preset not in TILE_PRESETS:
+            raise ValueError(f"WANGGE_TILE_PRESET must be one of {', '.join(TILE_PRESETS)}")
+        return preset
+
+    @model_validator(mode="after")
+    def _base_map_complete(self) -> Settings:
+        self.base_map()  # a preset without its key or URL fails at start-up, not on a page
+        return self
+
+    def base_map(self) -> BaseMapSpec:
+        """The base map the pages draw (URL template, attribution, datum, subdomains)."""
+        if self.tile_preset == "osm":
+            return BaseMapSpec(
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                "© OpenStreetMap contributors",
+                "wgs84",
+            )
+        if self.tile_preset == "tianditu":
+            if not self.tianditu_key:
+                raise ValueError(
+                    "WANGGE_TILE_PRESET=tianditu needs WANGGE_TIANDITU_KEY (天地图密钥)"
+                )
+            return BaseMapSpec(
+                "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                f"&TILECOL={{x}}&tk={self.tianditu_key}",
+                "天地图 © 国家地理信息公共服务平台",
+                "cgcs2000",
+                "01234567",
+            )
+        if self.tile_preset == "intranet" and not self.tile_url:
+            raise ValueError("WANGGE_TILE_PRESET=intranet needs WANGGE_TILE_URL")
+        return BaseMapSpec(self.tile_url, self.tile_attribution, self.tile_datum)
 
     @field_validator("data_dir")
     @classmethod

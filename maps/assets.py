@@ -37,6 +37,7 @@ OWN_ASSETS: dict[str, str] = {
     "phone.css": "phone.css",
     "case.js": "case.js",
     "track.js": "track.js",
+    "command.js": "command.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from api.deps import CaseReader, CipherDep, MapViewer, Reporter, SessionDep, SettingsDep
 from api.schemas import CASE_CODE_PATTERN
@@ -14,6 +15,7 @@ from gis.errors import NotFound
 from gis.scope import Scope
 from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
+from maps.command import CommandOptions, build_command_map
 from maps.pages import (
     LETTERS,
     case_page,
@@ -40,10 +42,82 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
         subtitle="示例数据（虚构城市）" if is_demo else "",
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
         heat=cases.heat_bins(session, caller.scope),
-        base=BaseMap(settings.tile_url, settings.tile_attribution),
+        base=BaseMap(settings.base_map().url, settings.base_map().attribution),
         user=f"{caller.display_name or caller.username}（{caller.role_name}）",
     )
     return HTMLResponse(m.get_root().render())
+
+
+def _categories(session: Session) -> list[tuple[str, str, str]]:
+    return [(c.code, c.name_zh, c.kind) for c in cases.list_categories(session)]
+
+
+@router.get("/maps/command", response_class=HTMLResponse)
+def command_map(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: MapViewer,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code 区划代码")
+    ] = None,
+) -> HTMLResponse:
+    """The command view of a region you may see (default: your whole jurisdiction): outlines,
+    grid choropleth, heatmap with filters and a 30-day slider, hotspots, centers' load, overdue
+    cases and a live layer of new reports — 指挥中心地图."""
+    scope = boundaries.narrow_scope(session, caller.scope, region)
+    extent = boundaries.scope_extent(session, scope)
+    name = boundaries.scope_name(session, scope) or "网格 wangge"
+    base = settings.base_map()
+    m = build_command_map(
+        title=f"{name} · 指挥中心",
+        subtitle=_demo_subtitle(session),
+        bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
+        options=CommandOptions(
+            region=region, categories=_categories(session), tile_datum=base.datum
+        ),
+        base=base,
+        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+    )
+    return HTMLResponse(m.get_root().render())
+
+
+@router.get("/maps/grid/{code}", response_class=HTMLResponse)
+def grid_map(
+    code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: MapViewer,
+) -> HTMLResponse:
+    """One grid and its surroundings, for the grid worker and the operator — 网格地图."""
+    grid = boundaries.grid_extent(session, caller.scope, code)
+    if grid is None:
+        raise NotFound(
+            f"没有编码为 {code} 的现行网格，或不在您的管辖范围内。",
+            f"No current grid {code} in your jurisdiction.",
+        )
+    name, (west, south, east, north) = grid
+    pad_x, pad_y = (east - west) * 0.6, (north - south) * 0.6
+    base = settings.base_map()
+    m = build_command_map(
+        title=f"{name}（{code}）",
+        subtitle=_demo_subtitle(session),
+        bounds=(west - pad_x, south - pad_y, east + pad_x, north + pad_y),
+        options=CommandOptions(
+            categories=_categories(session),
+            tile_datum=base.datum,
+            focus_grid=code,
+            grid_min_zoom=10,
+            case_min_zoom=13,
+        ),
+        base=base,
+        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+    )
+    return HTMLResponse(m.get_root().render())
+
+
+def _demo_subtitle(session: Session) -> str:
+    is_demo = boundaries.scope_name(session, Scope.everything()) == "示例市"
+    return "示例数据（虚构城市）" if is_demo else ""
 
 
 @router.get("/t/{token}", response_class=HTMLResponse)

@@ -93,7 +93,12 @@ class Call:
 
 
 def calls_for(s: Sample) -> list[Call]:
+    import math
+
     report = "/api/reports"
+    bbox = f"{s.lon - 0.01},{s.lat - 0.01},{s.lon + 0.01},{s.lat + 0.01}"
+    tx = int((s.lon + 180) / 360 * 4096)
+    ty = int((1 - math.asinh(math.tan(math.radians(s.lat))) / math.pi) / 2 * 4096)
     return [
         Call("GET", f"/api/locate?lon={s.lon}&lat={s.lat}", "locate"),
         Call("POST", report, "case:report", 201),
@@ -129,6 +134,15 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
         Call("GET", f"/cases/{s.case_code}", "case:read"),
         Call("GET", "/api/stats", "case:read"),
+        Call("GET", f"/api/heat?bbox={bbox}&zoom=12", "case:read"),
+        Call("GET", f"/api/grid-counts?bbox={bbox}", "case:read"),
+        Call("GET", f"/api/hotspots?bbox={bbox}", "case:read"),
+        Call("GET", "/api/centers/load", "case:read"),
+        Call("GET", "/api/live", "case:read"),
+        Call("GET", "/api/grids/000000000000000/summary", "case:read", 404),
+        Call("GET", f"/tiles/grids/12/{tx}/{ty}.mvt", "case:read"),
+        Call("GET", "/maps/command", "map:view"),
+        Call("GET", "/maps/grid/000000000000000", "map:view", 404),
     ]
 
 
@@ -160,6 +174,15 @@ ROUTES_IN_MATRIX = {
     ("GET", "/cases/{code}/letters/{stage}"),
     ("GET", "/cases/{code}"),
     ("GET", "/api/stats"),
+    ("GET", "/api/heat"),
+    ("GET", "/api/grid-counts"),
+    ("GET", "/api/hotspots"),
+    ("GET", "/api/centers/load"),
+    ("GET", "/api/live"),
+    ("GET", "/api/grids/{code}/summary"),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"),
+    ("GET", "/maps/command"),
+    ("GET", "/maps/grid/{code}"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place

@@ -269,3 +269,126 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
         page.screenshot(path=str(Path(shots) / "case.png"))
     assert outside == [] and errors == [], (outside, errors)
     page.close()
+
+
+def _command_page(browser, live_server: str, username: str, path: str):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    problems: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    # (the login request is cut short by the navigation it triggers: not a failure of the page)
+    page.on(
+        "requestfailed",
+        lambda r: (
+            problems.append(f"failed {r.url}") if not r.url.endswith("/api/auth/login") else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/api/auth/me")
+            else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith(live_server) and not r.url.startswith("data:")
+            else None
+        ),
+    )
+    page.goto(live_server + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + path)
+    return page, problems, outside
+
+
+def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """The township's command screen: heat and grid choropleth drawn with no failed request or
+    console error and nothing fetched from outside; a report submitted through the API appears
+    on the open page within 2 s; the desk of another township sees nothing of it."""
+    import uuid
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
+                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    page, problems, outside = _command_page(browser, live_server, "township_operator",
+                                            "/maps/command")  # fmt: skip
+    page.wait_for_function(
+        "() => wangge.commandStatus && wangge.commandStatus.heat"
+        " && wangge.commandStatus.heat.bins > 0",
+        timeout=20_000,
+    )
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    page.evaluate(f"wangge.commandMap.setView([{lat}, {lon}], 14)")
+    page.wait_for_function("() => wangge.commandStatus.grids > 0", timeout=20_000)
+    page.wait_for_selector(".wg-legend:has-text('网格案件数')")
+    page.wait_for_function("() => wangge.commandStatus.hotspots !== null", timeout=20_000)
+
+    other, other_problems, other_outside = _command_page(
+        browser, live_server, "township_operator_b", "/maps/command"
+    )
+    other.wait_for_function("() => wangge.commandStatus && wangge.commandStatus.heat")
+    time.sleep(1.2)  # both pages have their live cursor
+
+    body = {
+        "kind": "hazard",
+        "category": "fire",
+        "description": "指挥地图实时测试：楼道堆放杂物",
+        "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
+    }
+    sent = time.monotonic()
+    r = page.request.post(
+        live_server + "/api/reports",
+        data=body,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status == 201, r.text()
+    code = r.json()["code"]
+    page.wait_for_function(f"() => wangge.liveSeen[{code!r}]", timeout=2_000)
+    seen_after = time.monotonic() - sent
+    assert seen_after < 2.0
+    time.sleep(1.5)
+    assert other.evaluate(f"() => !wangge.liveSeen[{code!r}]")
+    # the other township's desk: none of this township's grids or cases, even when asked
+    bbox = f"{lon - 0.005},{lat - 0.005},{lon + 0.005},{lat + 0.005}"
+    theirs = other.evaluate(
+        f"""async () => {{
+            const g = await (await fetch('/api/grids?bbox={bbox}')).json();
+            const h = await (await fetch('/api/heat?bbox={bbox}&zoom=14&days=3660')).json();
+            return [g.features.length, h.total];
+        }}"""
+    )
+    assert theirs == [0, 0]
+    page.screenshot(path=str(tmp_path / "command.png"))
+    other.screenshot(path=str(tmp_path / "command_other.png"))
+    if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+        page.screenshot(path=str(Path(shots) / "command.png"))
+    assert outside == [] and other_outside == [], (outside, other_outside)
+    assert problems == [] and other_problems == [], (problems, other_problems)
+    page.close()
+    other.close()
+
+
+def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def]
+    live_server: str, browser
+) -> None:
+    page, problems, outside = _command_page(
+        browser, live_server, "village_operator", "/maps/grid/990102001001002"
+    )
+    page.wait_for_selector(".wg-grid-pop:has-text('990102001001002')", timeout=20_000)
+    assert "网格员" in page.locator(".wg-grid-pop").inner_text()
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()

@@ -1,0 +1,388 @@
+/* wangge command map: filters, heat, grid choropleth, hotspots, centers' load, cases, live layer.
+   Every layer loads data for the current view from the API (never baked into the page). */
+(function () {
+  "use strict";
+  var esc = function (v) { return wangge.escapeHtml(v === null || v === undefined ? "" : v); };
+
+  /* --- GCJ-02 (the datum of Amap/Tencent tiles): overlays are shifted to line up -------------- */
+  var A = 6378245.0, EE = 0.00669342162296594323;
+  function outOfChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
+  function tLat(x, y) {
+    var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(y * Math.PI) + 40 * Math.sin(y / 3 * Math.PI)) * 2 / 3;
+    r += (160 * Math.sin(y / 12 * Math.PI) + 320 * Math.sin(y * Math.PI / 30)) * 2 / 3;
+    return r;
+  }
+  function tLon(x, y) {
+    var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(x * Math.PI) + 40 * Math.sin(x / 3 * Math.PI)) * 2 / 3;
+    r += (150 * Math.sin(x / 12 * Math.PI) + 300 * Math.sin(x / 30 * Math.PI)) * 2 / 3;
+    return r;
+  }
+  function wgs84ToGcj02(lon, lat) {
+    if (outOfChina(lon, lat)) return [lon, lat];
+    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35);
+    var radLat = lat / 180 * Math.PI, magic = Math.sin(radLat);
+    magic = 1 - EE * magic * magic;
+    var sq = Math.sqrt(magic);
+    dLat = (dLat * 180) / ((A * (1 - EE)) / (magic * sq) * Math.PI);
+    dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * Math.PI);
+    return [lon + dLon, lat + dLat];
+  }
+  var gcj = false;  /* set from the page's tile datum */
+  function toMap(lat, lon) {  /* a WGS 84 point → where it is drawn on this base map */
+    if (!gcj) return L.latLng(lat, lon);
+    var p = wgs84ToGcj02(lon, lat);
+    return L.latLng(p[1], p[0]);
+  }
+  function coordsToLatLng(c) { return toMap(c[1], c[0]); }
+  function viewBbox(map) {  /* the view in WGS 84 (the shift is < 1 km; pad by it) */
+    var b = map.getBounds(), pad = gcj ? 0.01 : 0;
+    return [Math.max(b.getWest() - pad, -180), Math.max(b.getSouth() - pad, -90),
+            Math.min(b.getEast() + pad, 180), Math.min(b.getNorth() + pad, 90)]
+      .map(function (v) { return v.toFixed(5); }).join(",");
+  }
+
+  function getJson(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401) {
+        window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+      }
+      return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status + " " + url));
+    });
+  }
+
+  var COLORS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
+  var STATUS = { registered: "已登记", accepted: "已受理", dispatched: "已派遣", in_progress: "处置中",
+    resolved: "已办结", verified: "已核查", closed: "已结案", returned: "已退回", transferred: "已转办",
+    escalated: "已上报", suspended: "已挂起", reopened: "已重启" };
+
+  function command(map, o) {
+    gcj = o.tileDatum === "gcj02";
+    var state = { kind: "", category: "", days: 30, day: "", status: "", measure: "count" };
+    var status = { heat: null, grids: null, hotspots: null, live: 0, errors: 0 };
+    var region = o.region ? "&region=" + encodeURIComponent(o.region) : "";
+    function filters(withStatus) {
+      var q = state.day ? "day=" + state.day : "days=" + state.days;
+      if (state.kind) q += "&kind=" + state.kind;
+      if (state.category) q += "&category=" + encodeURIComponent(state.category);
+      if (withStatus && state.status) q += "&status=" + state.status;
+      return q + region;
+    }
+    function fail(what) { return function (e) { status.errors++; console.warn("wangge:", what, e); }; }
+
+    /* heat: server-side bins for the view */
+    var heat = L.heatLayer([], { radius: 14, blur: 16, minOpacity: 0.3, max: 1 });
+    var heatSeq = 0;
+    function loadHeat() {
+      if (!map.hasLayer(heat)) return;
+      var mine = ++heatSeq, zoom = map.getZoom();
+      getJson("/api/heat?bbox=" + viewBbox(map) + "&zoom=" + zoom + "&" + filters(true))
+        .then(function (d) {
+          if (mine !== heatSeq) return;
+          var counts = d.bins.map(function (b) { return b[2]; }).sort(function (a, b) { return a - b; });
+          var ref = counts.length ? counts[Math.min(counts.length - 1, Math.floor(0.98 * counts.length))] : 1;
+          var px = d.cell_m / (156543.03 * Math.cos(map.getCenter().lat * Math.PI / 180) / Math.pow(2, zoom));
+          heat.setOptions({ radius: Math.max(8, Math.min(40, px * 1.2)), blur: Math.max(8, Math.min(30, px)) });
+          heat.setLatLngs(d.bins.map(function (b) {
+            var p = toMap(b[0], b[1]);
+            return [p.lat, p.lng, Math.min(1, b[2] / ref)];
+          }));
+          status.heat = { bins: d.bins.length, total: d.total, source: d.source, cell_m: d.cell_m };
+          summary();
+        }).catch(fail("heat"));
+    }
+
+    /* grids: choropleth of cases per grid (or per 1,000 households), popup with the summary */
+    var counts = { grids: {}, breaks: { count: [], per_1000: [] } };
+    function classOf(v, breaks) {
+      if (v === null || v === undefined) return -1;
+      if (!v) return -2;
+      for (var i = 0; i < breaks.length; i++) if (v <= breaks[i]) return i + (COLORS.length - breaks.length);
+      return COLORS.length - 1;
+    }
+    function gridStyle(f) {
+      var c = counts.grids[f.properties.code], v = c ? (state.measure === "count" ? c[0] : c[1]) : 0;
+      var k = classOf(v, counts.breaks[state.measure] || []);
+      return { color: "#2874a6", weight: 1, fillOpacity: k >= 0 ? 0.55 : 0.04,
+               fillColor: k >= 0 ? COLORS[k] : "#ffffff" };
+    }
+    var grids = L.geoJSON(null, { style: gridStyle, coordsToLatLng: coordsToLatLng,
+      onEachFeature: function (f, l) {
+        l.on("click", function (e) { gridPopup(f.properties.code, e.latlng); });
+        l.bindTooltip(esc(f.properties.name) + "（" + esc(f.properties.code) + "）", { sticky: true });
+      } });
+    function gridPopup(code, at) {
+      getJson("/api/grids/" + code + "/summary").then(function (g) {
+        var workers = g.workers.map(function (w) { return esc(w.name) + (w.phone ? " " + esc(w.phone) : ""); });
+        var list = g.open_cases.map(function (c) {
+          return '<li><a href="/cases/' + esc(c.code) + '">' + esc(c.code) + "</a> " + esc(c.category_name) +
+            " · " + esc(STATUS[c.status] || c.status) + (c.overdue ? ' <b class="wg-overdue">超期</b>' : "") + "</li>";
+        });
+        var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>网格编码 " + esc(g.code) +
+          "<br>村（社区） " + esc(g.village) + "<br>网格员 " + (workers.join("、") || "—") +
+          "<br>户数 " + esc(g.households === null ? "—" : g.households) +
+          "<br>在办案件 " + g.open + "，超期 " + g.overdue +
+          (list.length ? "<ul>" + list.join("") + "</ul>" : "") + "</div>";
+        L.popup({ maxWidth: 320 }).setLatLng(at).setContent(html).openOn(map);
+      }).catch(fail("grid summary"));
+    }
+    var gridSeq = 0;
+    function loadGrids() {
+      if (!map.hasLayer(grids)) return;
+      if (map.getZoom() < o.gridMinZoom) { grids.clearLayers(); legend.update(); return; }
+      var mine = ++gridSeq, bbox = viewBbox(map);
+      Promise.all([getJson("/api/grids?bbox=" + bbox + (o.region ? "" : "")),
+                   getJson("/api/grid-counts?bbox=" + bbox + "&" + filters(false))])
+        .then(function (res) {
+          if (mine !== gridSeq) return;
+          counts = res[1];
+          grids.clearLayers();
+          grids.addData(res[0]);
+          status.grids = res[0].features.length;
+          if (o.focusGrid) focus();
+          legend.update();
+          summary();
+        }).catch(fail("grids"));
+    }
+
+    var focused = false;
+    function focus() {  /* /maps/grid/{code}: the grid bold, its popup open once */
+      grids.eachLayer(function (l) {
+        if (l.feature.properties.code !== o.focusGrid) return;
+        l.setStyle({ color: "#c0392b", weight: 4 });
+        l.bringToFront();
+        if (!focused) { focused = true; gridPopup(o.focusGrid, l.getBounds().getCenter()); }
+      });
+    }
+
+    /* outlines */
+    function outline(level, style, minZoom, label) {
+      return wangge.apiLayer(map, L.geoJSON(null, { style: function () { return style; },
+        coordsToLatLng: coordsToLatLng, interactive: false }),
+        "/api/regions?level=" + level, { minZoom: minZoom });
+    }
+    var districts = outline("district", { color: "#c0392b", weight: 3, fill: false });
+    var townships = outline("township", { color: "#8e44ad", weight: 2, dashArray: "6 4", fill: false });
+    var villages = outline("village", { color: "#2874a6", weight: 1, dashArray: "2 3", fill: false }, 13);
+
+    /* names of townships at mid zoom (one label per township) */
+    var names = L.layerGroup();
+    function loadNames() {
+      if (!map.hasLayer(names)) return;
+      var level = map.getZoom() >= 14 ? "village" : "township";
+      getJson("/api/regions?level=" + level + "&bbox=" + viewBbox(map)).then(function (d) {
+        names.clearLayers();
+        d.features.forEach(function (f) {
+          var c = L.geoJSON(f).getBounds().getCenter();
+          L.marker(toMap(c.lat, c.lng), { interactive: false, icon: L.divIcon({ className: "wg-name",
+            html: esc(f.properties.name), iconSize: null }) }).addTo(names);
+        });
+      }).catch(fail("names"));
+    }
+
+    /* hotspots */
+    var hot = L.layerGroup();
+    function loadHotspots() {
+      if (!map.hasLayer(hot)) return;
+      var q = "days=" + Math.min(state.days, 90) + "&eps_m=" + o.hotspotM + "&min_cases=" + o.hotspotN +
+        (state.kind ? "&kind=" + state.kind : "") +
+        (state.category ? "&category=" + encodeURIComponent(state.category) : "") + region;
+      getJson("/api/hotspots?bbox=" + viewBbox(map) + "&" + q).then(function (d) {
+        hot.clearLayers();
+        status.hotspots = d.too_many ? "too_many" : d.clusters.length;
+        d.clusters.forEach(function (c) {
+          var p = toMap(c.lat, c.lon);
+          L.circle(p, { radius: Math.max(30, c.radius_m), color: "#922b21", weight: 2, fillOpacity: 0.15 })
+            .bindTooltip("热点：" + c.n + " 件，主要为 " + esc(c.category_name || c.category)).addTo(hot);
+          L.marker(p, { interactive: false, icon: L.divIcon({ className: "wg-hot", html: String(c.n), iconSize: [28, 28] }) })
+            .addTo(hot);
+        });
+        summary();
+      }).catch(fail("hotspots"));
+    }
+
+    /* centers with open / overdue counts */
+    var centers = L.geoJSON(null, { coordsToLatLng: coordsToLatLng,
+      pointToLayer: function (f, latlng) {
+        var p = f.properties;
+        return L.circleMarker(latlng, { radius: 5 + Math.min(18, Math.sqrt(p.open)),
+          color: p.overdue ? "#c0392b" : "#7b241c", weight: 2,
+          fillColor: p.overdue ? "#e74c3c" : "#f5b041", fillOpacity: 0.85 });
+      },
+      onEachFeature: function (f, l) {
+        var p = f.properties;
+        l.bindTooltip("<b>" + esc(p.name) + "</b><br>在办 " + p.open + " 件" +
+          (p.overdue ? '，<b class="wg-overdue">超期 ' + p.overdue + " 件</b>" : ""));
+      } });
+    function loadCenters() {
+      if (!map.hasLayer(centers)) return;
+      getJson("/api/centers/load?bbox=" + viewBbox(map) + region).then(function (d) {
+        centers.clearLayers();
+        centers.addData(d);
+      }).catch(fail("centers"));
+    }
+
+    /* cases in view (zoomed in): overdue ones highlighted; click → the case page */
+    function caseMarker(f, latlng) {
+      var p = f.properties;
+      return L.circleMarker(latlng, { radius: p.overdue ? 7 : 5, weight: p.overdue ? 3 : 1,
+        color: p.overdue ? "#c0392b" : "#1f618d", fillColor: p.kind === "hazard" ? "#f39c12" : "#5dade2",
+        fillOpacity: 0.9, className: p.overdue ? "wg-case-overdue" : "" });
+    }
+    function caseInfo(f, l) {
+      var p = f.properties;
+      l.bindTooltip(esc(p.category_name || p.category) + " · " + esc(STATUS[p.status] || p.status) +
+        (p.overdue ? "（超期）" : ""));
+      l.on("click", function () { window.location.assign("/cases/" + encodeURIComponent(p.code)); });
+    }
+    var cases = L.geoJSON(null, { coordsToLatLng: coordsToLatLng, pointToLayer: caseMarker, onEachFeature: caseInfo });
+    function loadCases() {
+      if (!map.hasLayer(cases)) return;
+      if (map.getZoom() < o.caseMinZoom) { cases.clearLayers(); return; }
+      var since = new Date(Date.now() - state.days * 86400000).toISOString();
+      getJson("/api/cases?limit=2000&bbox=" + viewBbox(map) + "&since=" + encodeURIComponent(since))
+        .then(function (d) {
+          cases.clearLayers();
+          cases.addData({ type: "FeatureCollection", features: d.features.filter(function (f) {
+            var p = f.properties;
+            return (!state.kind || p.kind === state.kind) && (!state.category || p.category === state.category) &&
+              (state.status !== "overdue" || p.overdue);
+          }) });
+        }).catch(fail("cases"));
+    }
+
+    /* live: new cases anywhere in view appear within a second or two (polling /api/live) */
+    var live = L.geoJSON(null, { coordsToLatLng: coordsToLatLng, onEachFeature: caseInfo,
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, { radius: 9, color: "#ffffff", weight: 2, fillColor: "#e74c3c",
+          fillOpacity: 1, className: "wg-live" });
+      } });
+    var seen = {}, cursor = null, liveTimer = null;
+    wangge.liveSeen = {};
+    function pollLive() {
+      var url = "/api/live" + (cursor === null ? "?" : "?after=" + cursor + "&") + region.replace(/^&/, "");
+      getJson(url).then(function (d) {
+        var first = cursor === null;
+        cursor = d.cursor;
+        if (first) return;
+        var fresh = d.features.filter(function (f) { return !seen[f.properties.code]; });
+        fresh.forEach(function (f) {
+          seen[f.properties.code] = true;
+          wangge.liveSeen[f.properties.code] = Date.now();
+        });
+        if (fresh.length) {
+          live.addData({ type: "FeatureCollection", features: fresh });
+          status.live += fresh.length;
+          summary();
+        }
+      }).catch(fail("live")).finally(function () {
+        liveTimer = setTimeout(pollLive, o.livePollMs);
+      });
+    }
+
+    /* the filter panel and the time slider */
+    var panel = L.control({ position: "topright" });
+    panel.onAdd = function () {
+      var div = L.DomUtil.create("div", "wg-panel");
+      var cats = o.categories.map(function (c) {
+        return '<option value="' + esc(c[0]) + '" data-kind="' + esc(c[2]) + '">' + esc(c[1]) + "</option>";
+      }).join("");
+      div.innerHTML =
+        '<label>类型 <select name="kind"><option value="">全部</option><option value="dispute">矛盾纠纷</option>' +
+        '<option value="hazard">安全隐患</option></select></label>' +
+        '<label>类别 <select name="category"><option value="">全部类别</option>' + cats + "</select></label>" +
+        '<label>时段 <select name="days"><option value="7">近7天</option><option value="30" selected>近30天</option>' +
+        '<option value="90">近90天</option><option value="180">近180天</option><option value="365">近一年</option></select></label>' +
+        '<label>状态 <select name="status"><option value="">全部</option><option value="open">未办结</option>' +
+        '<option value="overdue">超期</option></select></label>' +
+        '<label>网格设色 <select name="measure"><option value="count">案件数</option>' +
+        '<option value="per_1000">每千户案件数</option></select></label>' +
+        '<label class="wg-slider">逐日 <input type="range" name="day" min="0" max="30" value="0">' +
+        ' <output name="dayout">全部</output></label>' +
+        '<div class="wg-summary" aria-live="polite"></div>';
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      div.addEventListener("change", function (e) {
+        var t = e.target;
+        if (t.name === "day") return;
+        state[t.name] = t.name === "days" ? parseInt(t.value, 10) : t.value;
+        if (t.name === "measure") { grids.setStyle(gridStyle); legend.update(); return; }
+        reloadAll();
+      });
+      var slider = div.querySelector('input[name="day"]'), out = div.querySelector("output");
+      slider.addEventListener("input", function () {
+        var k = parseInt(slider.value, 10);
+        if (!k) { state.day = ""; out.textContent = "全部"; }
+        else {
+          var d = new Date(Date.now() + 8 * 3600000 - (30 - k) * 86400000);  /* Asia/Shanghai days */
+          state.day = d.toISOString().slice(0, 10);
+          out.textContent = state.day.slice(5);
+        }
+        clearTimeout(slider._t);
+        slider._t = setTimeout(function () { loadHeat(); loadGrids(); }, 120);
+      });
+      return div;
+    };
+    panel.addTo(map);
+    function summary() {
+      var el = document.querySelector(".wg-summary");
+      if (!el) return;
+      var h = status.heat;
+      el.textContent = (h ? "视图内案件 " + h.total + " 件" : "") +
+        (status.hotspots === "too_many" ? " · 热点：案件过多，请放大或缩短时段" :
+          status.hotspots !== null ? " · 热点 " + status.hotspots + " 处" : "") +
+        (status.live ? " · 实时新增 " + status.live + " 件" : "");
+    }
+
+    /* legend of the choropleth */
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () { this._div = L.DomUtil.create("div", "wg-legend"); this.update(); return this._div; };
+    legend.update = function () {
+      if (!this._div) return;
+      var b = counts.breaks[state.measure] || [];
+      var title = state.measure === "count" ? "网格案件数" : "每千户案件数";
+      if (map.getZoom() < o.gridMinZoom || !b.length) {
+        this._div.innerHTML = "<b>" + title + "</b><br>" + (map.getZoom() < o.gridMinZoom ? "放大后显示网格" : "无案件");
+        return;
+      }
+      var rows = [], lo = 0, off = COLORS.length - b.length;
+      b.forEach(function (hi, i) {
+        var from = state.measure === "count" ? lo + 1 : lo;
+        var text = state.measure === "count" ? (from === hi ? String(hi) : from + "–" + hi)
+          : (lo ? lo : ">0") + "–" + hi;
+        rows.push('<i style="background:' + COLORS[i + off] + '"></i> ' + text);
+        lo = hi;
+      });
+      this._div.innerHTML = "<b>" + title + "</b>（分位数分级）<br>" + rows.join("<br>");
+    };
+    legend.addTo(map);
+
+    function reloadAll() { loadHeat(); loadGrids(); loadHotspots(); loadCases(); }
+    var moveTimer = null;
+    map.on("moveend", function () {
+      clearTimeout(moveTimer);
+      moveTimer = setTimeout(function () { reloadAll(); loadCenters(); loadNames(); }, 150);
+    });
+    heat.on("add", loadHeat); grids.on("add", loadGrids); hot.on("add", loadHotspots);
+    centers.on("add", loadCenters); cases.on("add", loadCases); names.on("add", loadNames);
+
+    var overlays = {
+      "案件热力": heat, "网格（分级设色）": grids, "热点": hot, "综治中心（在办/超期）": centers,
+      "案件（放大后显示，超期标红）": cases, "实时新案件": live, "区县界": districts,
+      "乡镇（街道）界": townships, "村（社区）界": villages, "地名": names
+    };
+    [heat, grids, hot, centers, cases, live, districts, townships, villages, names].forEach(function (l) { l.addTo(map); });
+    L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
+    pollLive();
+    wangge.commandStatus = status;
+    wangge.commandMap = map;
+    return { state: state, status: status, reload: reloadAll };
+  }
+
+  wangge.command = command;
+  wangge.wgs84ToGcj02 = wgs84ToGcj02;
+  wangge.toMap = toMap;
+})();
