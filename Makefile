@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/import_cases.py
+	$(BIN)/python bench/maps.py
 
 db-start: setup
 	$(BIN)/wangge db start

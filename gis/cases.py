@@ -261,27 +261,6 @@ def cases_geojson(
     return feature_collection(session, features, params, order="received_at DESC, code DESC")
 
 
-def heat_bins(
-    session: Session, scope: Scope, cell_deg: float = 0.003, since: datetime | None = None
-) -> list[tuple[float, float, int]]:
-    """Cases binned on a ``cell_deg`` lon/lat lattice: ``(lat, lon, count)`` per non-empty cell.
-
-    Server-side binning keeps a heatmap's payload proportional to the area, not to the number of
-    cases.  0.003° ≈ 300 m in southern China.
-    """
-    where = scope.case_condition("c") + (" AND c.received_at >= :since" if since else "")
-    rows = session.execute(
-        text(f"""
-        SELECT ST_Y(cell) AS lat, ST_X(cell) AS lon, n FROM (
-            SELECT ST_SnapToGrid(c.geom, :cell) AS cell, count(*) AS n FROM cases c
-            WHERE {where} GROUP BY 1) s
-        ORDER BY n DESC
-    """),
-        scope.params() | {"cell": cell_deg, "since": since},
-    ).all()
-    return [(round(lat, 6), round(lon, 6), int(n)) for lat, lon, n in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class PublicCase:
     """What anyone holding the tracking link may see: no personal data, no exact location."""

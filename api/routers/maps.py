@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CaseReader, CipherDep, MapViewer, Reporter, SessionDep, SettingsDep
 from api.schemas import CASE_CODE_PATTERN
-from gis import boundaries, cases, workflow
+from gis import boundaries, cases, mapdata, workflow
 from gis.errors import NotFound
 from gis.scope import Scope
 from gis.settings import Settings
@@ -41,7 +41,11 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
         title=f"{name} · 综治网格地图",
         subtitle="示例数据（虚构城市）" if is_demo else "",
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
-        heat=cases.heat_bins(session, caller.scope),
+        heat=mapdata.heat(
+            session, caller.scope, extent, zoom=10, period=mapdata.Period.of(180)
+        ).bins
+        if extent
+        else [],
         base=BaseMap(settings.base_map().url, settings.base_map().attribution),
         user=f"{caller.display_name or caller.username}（{caller.role_name}）",
     )
