@@ -438,11 +438,24 @@ def grid_summary(session: Session, scope: Scope, code: str) -> dict[str, Any] | 
     }
 
 
-def tile(session: Session, scope: Scope, layer: str, z: int, x: int, y: int) -> bytes:
-    """A Mapbox vector tile of ``grids`` or ``cases`` (points from z12, pyramid cells below)."""
+def tile(
+    session: Session, scope: Scope, layer: str, z: int, x: int, y: int, days: int = 30
+) -> bytes:
+    """A Mapbox vector tile of ``grids`` or ``cases`` of the last ``days`` days (points from z12,
+    pyramid cells below).
+
+    Case points are found through the grids under the tile (``grid`` has no row-level security,
+    so its GiST index is used; a spatial condition on ``cases`` is not leakproof and would be
+    checked only after the policy, over every case of the jurisdiction) and then each grid's
+    recent cases by ``(grid_code, received_at)``.
+    """
+    period = Period.of(days)
+    start, end = period.bounds()
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidInput(f"瓦片坐标 {z}/{x}/{y} 无效", f"no such tile {z}/{x}/{y}", field="tile")
-    params: dict[str, Any] = scope.params() | {"z": z, "x": x, "y": y}
+    params: dict[str, Any] = scope.params() | {
+        "z": z, "x": x, "y": y, "t0": start, "t1": end, "d0": period.first, "d1": period.last
+    }  # fmt: skip
     if layer == "grids":
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
@@ -457,22 +470,27 @@ def tile(session: Session, scope: Scope, layer: str, z: int, x: int, y: int) -> 
     elif layer == "cases" and (z >= 12 or not _uses_rollup(scope, CaseFilter())):
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            g AS (
+                SELECT gr.code FROM grid gr, b
+                WHERE gr.geom && ST_Transform(b.env, 4326)
+                  AND gr.valid_from < :t1 AND (gr.valid_to IS NULL OR gr.valid_to > :t0)),
             t AS (
                 SELECT c.code, c.kind, c.category, c.status,
                        ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 0, true) AS geom
-                FROM cases c, b
-                WHERE {scope.case_condition("c")} AND c.geom && ST_Transform(b.env, 4326)
+                FROM g JOIN cases c ON c.grid_code = g.code, b
+                WHERE {scope.case_condition("c")} AND c.received_at >= :t0
+                  AND c.received_at < :t1 AND c.geom && ST_Transform(b.env, 4326)
                 LIMIT {MAX_POINTS})
             SELECT ST_AsMVT(t, 'cases', 4096, 'geom') FROM t WHERE geom IS NOT NULL
         """
     elif layer == "cases":
-        res = res_for_zoom(z + 2)  # a tile is 256 px: one level finer than a screen-wide view
+        res = res_for_zoom(z)  # 1.6 km cells on a z10 tile: ~10 px each
         params |= {"res": res, "size": CELL_SIZES[res]}
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
             cells AS (
                 SELECT h.cx, h.cy, sum(h.n)::integer AS n FROM case_heat h, b
-                WHERE h.res = :res AND {_rollup_scope(scope)}
+                WHERE h.res = :res AND {_rollup_scope(scope)} AND h.day BETWEEN :d0 AND :d1
                   AND h.cx BETWEEN floor(ST_XMin(b.env) / :size) AND floor(ST_XMax(b.env) / :size)
                   AND h.cy BETWEEN floor(ST_YMin(b.env) / :size) AND floor(ST_YMax(b.env) / :size)
                 GROUP BY h.cx, h.cy HAVING sum(h.n) > 0),

@@ -155,14 +155,15 @@ def vector_tile(
     z: Annotated[int, Path(ge=0, le=22)],
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
+    days: Days = 30,
     region: RegionQuery = None,
 ) -> Response:
-    """A Mapbox vector tile of grids or cases (cases as points from z12, as counted cells
-    below) — 矢量瓦片."""
+    """A Mapbox vector tile of grids or of the last ``days`` days' cases (as points from z12, as
+    counted cells below) — 矢量瓦片."""
     if x >= 2**z or y >= 2**z:
         raise InvalidInput(f"瓦片 {z}/{x}/{y} 不存在", f"no tile {z}/{x}/{y}", field="tile")
     scope = boundaries.narrow_scope(session, caller.scope, region)
-    body = mapdata.tile(session, scope, layer, z, x, y)
+    body = mapdata.tile(session, scope, layer, z, x, y, days)
     return Response(
         body,
         media_type="application/vnd.mapbox-vector-tile",

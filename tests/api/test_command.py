@@ -286,7 +286,7 @@ def test_vector_tiles_of_grids_and_cases(
     op = login_as("township_operator")
     for layer, z in (("grids", 12), ("grids", 15), ("cases", 10), ("cases", 14)):
         x, y = tile_of(z)
-        r = anon_client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", headers=op)
+        r = anon_client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt?days=3660", headers=op)
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
         assert layer.encode() in r.content, (layer, z)
