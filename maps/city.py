@@ -32,6 +32,20 @@ class BaseMap:
     attribution: str | None = None
 
 
+def page_map(title: str) -> folium.Map:
+    """An empty full-page map (no tiles) in a page titled ``title``, with viewport and icon."""
+    figure = Figure(title=title)
+    m = folium.Map(location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True)
+    figure.add_child(m)
+    figure.header.add_child(
+        Element(
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
+        )
+    )
+    return m
+
+
 def heat_weights(heat: list[tuple[float, float, int]]) -> list[list[float]]:
     """``[lat, lon, weight]`` with weights in [0, 1] relative to the 98th-percentile bin.
 
@@ -59,15 +73,7 @@ def build_city_map(
     bins.  folium takes (lat, lon) pairs where shapely has (lon, lat).
     """
     if m is None:
-        figure = Figure(title=title)
-        m = folium.Map(location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True)
-        figure.add_child(m)
-        figure.header.add_child(
-            Element(
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
-            )
-        )
+        m = page_map(title)
     if base is not None and base.url:
         folium.TileLayer(
             base.url, attr=base.attribution or "底图", name="底图", overlay=False

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from jinja2 import Template
 
 import folium
-from branca.element import Element, Figure, MacroElement
+from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.plugins import Fullscreen
 
 from gis.settings import BaseMapSpec
-from maps.assets import asset_url, localize
+from maps.assets import localize
+from maps.city import page_map
 from maps.layers import MetricScale, TitleBox
 
 
@@ -77,15 +78,7 @@ def build_command_map(
     user: str | None = None,
 ) -> folium.Map:
     """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees."""
-    figure = Figure(title=title)
-    m = folium.Map(location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True)
-    figure.add_child(m)
-    figure.header.add_child(
-        Element(
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
-        )
-    )
+    m = page_map(title)
     if base is not None and base.url:
         folium.TileLayer(
             base.url,
