@@ -335,6 +335,13 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     page.wait_for_function("() => wangge.commandStatus.grids > 0", timeout=20_000)
     page.wait_for_selector(".wg-legend:has-text('网格案件数')")
     page.wait_for_function("() => wangge.commandStatus.hotspots !== null", timeout=20_000)
+    # the page's GCJ-02 shift (for Amap-style tiles) is the server's conversion, to the centimetre
+    from gis.datum import wgs84_to_gcj02
+
+    for plon, plat in ((113.9, 23.0), (116.39, 39.91), (87.6, 43.8), (2.35, 48.85)):
+        js = page.evaluate(f"wangge.wgs84ToGcj02({plon}, {plat})")
+        py = wgs84_to_gcj02(plon, plat)
+        assert abs(js[0] - float(py[0])) < 1e-7 and abs(js[1] - float(py[1])) < 1e-7
 
     other, other_problems, other_outside = _command_page(
         browser, live_server, "township_operator_b", "/maps/command"
