@@ -3,10 +3,13 @@
 Served by ``bench/intake.py`` in its own process (``uvicorn --app-dir bench _intake_app:app``).
 """
 
+from _common import load_map_package
 from fastapi import Request
 from sqlalchemy import text
 
-from api.app import create_app
+load_map_package()
+
+from api.app import create_app  # noqa: E402 - after the maps package is loaded
 
 app = create_app()
 

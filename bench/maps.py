@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 from _common import bench_settings, free_port, median_of, prepare_bench_database
@@ -34,9 +32,6 @@ from sqlalchemy.orm import Session
 
 from gis.db import make_engine
 from gis.scope import Scope, bind_scope
-
-# this file is bench/maps.py: without its folder on the path, ``maps`` is wangge's map package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 _TOP_UP = """
     INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
