@@ -263,44 +263,30 @@ def main() -> None:
     app = create_app(settings.model_copy(update={"clock_interval_s": 0}))
     city_bbox = ",".join(f"{v:.5f}" for v in ext[city])
     tsp_bbox = ",".join(f"{v:.5f}" for v in ext[tsp])
-    rows = []
     with TestClient(app) as client:
         op, cop = tokens["township_operator"], tokens["city_operator"]
-        health = _time(client, "/api/health", {}, args.runs)
-        rows.append(("bare GET /api/health (baseline)", health))
-        rows.append(
-            ("heat, whole city, 30 days (z10)",
-             _time(client, f"/api/heat?bbox={city_bbox}&zoom=10&days=30", cop, args.runs))
-        )  # fmt: skip
-        rows.append(
-            ("heat, township view, 30 days (z13)",
-             _time(client, f"/api/heat?bbox={tsp_bbox}&zoom=13&days=30", op, args.runs))
-        )  # fmt: skip
-        rows.append(
-            ("heat, township, one day (slider)",
-             _time(client, f"/api/heat?bbox={tsp_bbox}&zoom=13&days=1", op, args.runs))
-        )  # fmt: skip
-        for layer, z in (("grids", 12), ("grids", 15), ("cases", 10), ("cases", 15)):
-            x, y = _tile_of(busy[0], busy[1], z)
-            rows.append(
-                (f"tile {layer} z{z}",
-                 _time(client, f"/tiles/{layer}/{z}/{x}/{y}.mvt", cop, args.runs))
-            )  # fmt: skip
-        rows.append(
-            ("grids GeoJSON, township bbox",
-             _time(client, f"/api/grids?bbox={tsp_bbox}", op, args.runs))
-        )  # fmt: skip
-        rows.append(
-            ("grid counts, township, 30 days",
-             _time(client, f"/api/grid-counts?bbox={tsp_bbox}&days=30", op, args.runs))
-        )  # fmt: skip
-        rows.append(
-            ("hotspots, township, 30 days",
-             _time(client, f"/api/hotspots?bbox={tsp_bbox}&days=30", op, args.runs))
-        )  # fmt: skip
-        rows.append(
-            ("centers' load, whole city", _time(client, "/api/centers/load", cop, args.runs))
-        )
+        tiles = [
+            (f"tile {layer} z{z}", f"/tiles/{layer}/{z}/{x}/{y}.mvt", cop)
+            for layer, z in (("grids", 12), ("grids", 15), ("cases", 10), ("cases", 15))
+            for x, y in [_tile_of(busy[0], busy[1], z)]
+        ]
+        requests = [
+            ("bare GET /api/health (baseline)", "/api/health", {}),
+            ("heat, whole city, 30 days (z10)", f"/api/heat?bbox={city_bbox}&zoom=10&days=30", cop),
+            (
+                "heat, township view, 30 days (z13)",
+                f"/api/heat?bbox={tsp_bbox}&zoom=13&days=30",
+                op,
+            ),
+            ("heat, township, one day (slider)", f"/api/heat?bbox={tsp_bbox}&zoom=13&days=1", op),
+            *tiles,
+            ("grids GeoJSON, township bbox", f"/api/grids?bbox={tsp_bbox}", op),
+            ("grid counts, township, 30 days", f"/api/grid-counts?bbox={tsp_bbox}&days=30", op),
+            ("hotspots, township, 30 days", f"/api/hotspots?bbox={tsp_bbox}&days=30", op),
+            ("centers' load, whole city", "/api/centers/load", cop),
+        ]
+        rows = [(name, _time(client, url, who, args.runs)) for name, url, who in requests]
+    health = rows[0][1]
     for name, (med, p95, size) in rows:
         print(f"  {name:<38} {med:8.1f} ms  p95 {p95:8.1f} ms  {size / 1024:8.1f} KiB")
     heat_city = rows[1][1][0]

@@ -29,7 +29,7 @@ from gis.scope import Scope
 from gis.workflow import EVENT_NAMES, OPEN_STATES, STATE_NAMES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-_ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
+ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
 KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患", "hazard")}
 
 
@@ -250,8 +250,8 @@ def cases_geojson(
                 'severity', c.severity, 'status', c.status,
                 'overdue', c.deadline < now() AND c.status = ANY(CAST(:open_states AS varchar[])),
                 'center_id', c.center_id, 'assign_method', c.assign_method,
-                'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI}),
-                'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {_ISO_SHANGHAI})
+                'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}),
+                'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI})
             )) AS f
         FROM cases c JOIN category cat ON cat.code = c.category
         WHERE {" AND ".join(conditions)}

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.scope import Scope
@@ -159,10 +160,9 @@ def heat(
         "y0": math.floor(y0 / size),
         "y1": math.floor(y1 / size),
     }
-    conditions, fparams = flt.sql("h", statuses=False)
-    params |= fparams
     if _uses_rollup(scope, flt):
         source = "rollup"
+        conditions, fparams = flt.sql("h", statuses=False)
         sql = f"""
             SELECT cx, cy, sum(n)::integer AS n FROM case_heat h
             WHERE res = :res AND {_rollup_scope(scope)} AND day BETWEEN :d0 AND :d1
@@ -170,7 +170,7 @@ def heat(
               {"".join(" AND " + c for c in conditions)}
             GROUP BY cx, cy HAVING sum(n) > 0
         """
-        params |= {"d0": period.first, "d1": period.last}
+        params |= fparams | {"d0": period.first, "d1": period.last}
     else:
         source = "raw"
         conditions, fparams = flt.sql("c")
@@ -377,7 +377,7 @@ def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -
                 'category', c.category, 'category_name', cat.name_zh, 'status', c.status,
                 'severity', c.severity,
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai',
-                                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'))) AS f
+                                       {ISO_SHANGHAI}))) AS f
         FROM cases c JOIN category cat ON cat.code = c.category
         WHERE c.id IN (SELECT id FROM cases WHERE id > :after
                        UNION SELECT id FROM cases WHERE received_at > now() - interval '30 seconds')

@@ -101,7 +101,7 @@ def set_password(session: Session, username: str, password: str, actor: str = "c
     ).scalar()
     if user_id is None:
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
-    _end_sessions(session, user_id)
+    end_sessions(session, user_id)
     audit.record(session, "user.passwd", success=True, username=actor, object=f"user:{username}")
 
 
@@ -113,11 +113,12 @@ def disable_user(session: Session, username: str, actor: str = "cli") -> None:
     ).scalar()
     if user_id is None:
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
-    _end_sessions(session, user_id)
+    end_sessions(session, user_id)
     audit.record(session, "user.disable", success=True, username=actor, object=f"user:{username}")
 
 
-def _end_sessions(session: Session, user_id: int) -> None:
+def end_sessions(session: Session, user_id: int) -> None:
+    """Revoke every open session of a user (their role, jurisdiction or password changed)."""
     session.execute(
         text(
             "UPDATE auth_session SET revoked_at = clock_timestamp() "

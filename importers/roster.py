@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from gis import audit
 from gis.errors import InvalidInput
-from gis.passwords import check_password_policy, hash_password
+from gis.passwords import check_password_policy
 from gis.permissions import Role
+from gis.users import add_user, end_sessions
 from importers.core import (
     ImportReport,
     Issue,
@@ -444,14 +445,10 @@ def _upsert_user(session: Session, p: _Person, old: Any) -> tuple[str, str | Non
         )
         if (old.role, old.region) != (p.role.value, p.region):
             # a new role or jurisdiction: sessions opened under the old one end
-            session.execute(
-                text("""
-                UPDATE auth_session SET revoked_at = clock_timestamp()
-                WHERE revoked_at IS NULL
-                  AND user_id = (SELECT id FROM app_user WHERE username = :u)
-            """),
-                {"u": p.username},
-            )
+            user_id = session.execute(
+                text("SELECT id FROM app_user WHERE username = :u"), {"u": p.username}
+            ).scalar_one()
+            end_sessions(session, user_id)
         audit.record(
             session,
             "user.update",
@@ -462,29 +459,15 @@ def _upsert_user(session: Session, p: _Person, old: Any) -> tuple[str, str | Non
         )
         return "updated", None
     password = initial_password()
-    session.execute(
-        text("""
-        INSERT INTO app_user (username, display_name, role, region_id, worker_id, password_hash)
-        VALUES (:username, :display, CAST(:role AS user_role),
-                (SELECT id FROM region WHERE code = :region),
-                (SELECT id FROM worker WHERE code = :worker), :hash)
-    """),
-        {
-            "username": p.username,
-            "display": display,
-            "role": p.role.value,
-            "region": p.region,
-            "worker": worker,
-            "hash": hash_password(password),
-        },
-    )
-    audit.record(
+    add_user(
         session,
-        "user.add",
-        success=True,
-        username="import",
-        object=f"user:{p.username}",
-        detail={"role": p.role.value, "region": p.region},
+        str(p.username),
+        p.role,
+        password,
+        region_code=p.region,
+        worker_code=worker,
+        display_name=display,
+        actor="import",
     )
     return "created", password
 

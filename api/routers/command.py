@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Response
 from api.deps import CaseReader, SessionDep
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from gis import boundaries, mapdata
-from gis.errors import InvalidInput, NotFound
+from gis.errors import NotFound
 from gis.geo import BBox
 from gis.mapdata import CaseFilter, Period
 from gis.models import CaseKind
@@ -160,8 +160,6 @@ def vector_tile(
 ) -> Response:
     """A Mapbox vector tile of grids or of the last ``days`` days' cases (as points from z12, as
     counted cells below) — 矢量瓦片."""
-    if x >= 2**z or y >= 2**z:
-        raise InvalidInput(f"瓦片 {z}/{x}/{y} 不存在", f"no tile {z}/{x}/{y}", field="tile")
     scope = boundaries.narrow_scope(session, caller.scope, region)
     body = mapdata.tile(session, scope, layer, z, x, y, days)
     return Response(
