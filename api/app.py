@@ -20,6 +20,7 @@ from api.routers import (
     boundaries,
     cases,
     command,
+    edits,
     health,
     locate,
     maps,
@@ -75,6 +76,7 @@ ROUTERS = (
     workflow.router,
     stats.router,
     command.router,
+    edits.router,
 )
 
 DESCRIPTION = """

@@ -103,6 +103,7 @@ def require(permission: str) -> Callable[..., Awaitable[auth.Principal]]:
 Authenticated = Annotated[auth.Principal, Depends(current_principal)]
 MapViewer = Annotated[auth.Principal, Depends(require("map:view"))]
 BoundaryReader = Annotated[auth.Principal, Depends(require("boundary:read"))]
+Planner = Annotated[auth.Principal, Depends(require("boundary:edit"))]
 Locator = Annotated[auth.Principal, Depends(require("locate"))]
 CategoryReader = Annotated[auth.Principal, Depends(require("category:read"))]
 CaseReader = Annotated[auth.Principal, Depends(require("case:read"))]

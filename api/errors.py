@@ -143,7 +143,7 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
     return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
 
-_STATE_KEYS = ("current_status", "allowed_actions", "current_version")
+_STATE_KEYS = ("current_status", "allowed_actions", "current_version", "conflicts", "findings")
 
 
 def _is_page(request: Request) -> bool:

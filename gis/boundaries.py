@@ -6,13 +6,17 @@ Each function returns a FeatureCollection as JSON text (RFC 7946, WGS 84 lon/lat
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime, time, timedelta
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import NotFound
+from gis.errors import InvalidInput, NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.models import RegionLevel
 from gis.scope import Scope
+from gis.worktime import SHANGHAI
 
 LEVEL_NAME_SQL = (
     "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
@@ -20,11 +24,37 @@ LEVEL_NAME_SQL = (
 )
 
 
-def grids_geojson(session: Session, scope: Scope, bbox: BBox | None = None) -> str:
-    """Current grids (``valid_to IS NULL``) in ``scope``, with village, households, population
-    and workers."""
-    where = f"g.valid_to IS NULL AND {scope.region_condition('v')}"
-    params = scope.params()
+def as_of_moment(value: str) -> datetime:
+    """``as_of`` → the instant whose layout is wanted: a date means the end of that day
+    (Asia/Shanghai), i.e. with that day's changes; an ISO 8601 time is taken as it is."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI) - timedelta(
+                microseconds=1
+            )
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"as_of 应为日期（如 2026-10-01）或 ISO 8601 时间，收到 {value!r}",
+            f"as_of must be a date (e.g. 2026-10-01) or an ISO 8601 time; got {value!r}",
+            field="as_of",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+#: SQL: grid ``g`` was the layout at ``:as_of`` (or is current when no moment is bound)
+VALID_AT = "g.valid_from <= :as_of AND (g.valid_to IS NULL OR g.valid_to > :as_of)"
+
+
+def grids_geojson(
+    session: Session, scope: Scope, bbox: BBox | None = None, as_of: datetime | None = None
+) -> str:
+    """Grids in ``scope`` — the current ones, or those valid at ``as_of`` — with village,
+    version, validity, households, population and (current layout) workers."""
+    validity = "g.valid_to IS NULL" if as_of is None else VALID_AT
+    where = f"{validity} AND {scope.region_condition('v')}"
+    params = scope.params() | ({"as_of": as_of} if as_of is not None else {})
     if bbox:
         where += f" AND {BBOX_SQL.format(col='g.geom')}"
         params.update(bbox.params())
@@ -36,9 +66,11 @@ def grids_geojson(session: Session, scope: Scope, bbox: BBox | None = None) -> s
                 'code', g.code, 'name', g.name, 'version', g.version,
                 'village_code', v.code, 'village_name', v.name,
                 'households', g.households, 'population', g.population,
-                'workers', (SELECT coalesce(json_agg(w.name ORDER BY w.code), '[]'::json)
+                'valid_from', g.valid_from, 'valid_to', g.valid_to,
+                'workers', CASE WHEN g.valid_to IS NULL THEN
+                           (SELECT coalesce(json_agg(w.name ORDER BY w.code), '[]'::json)
                             FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-                            WHERE wg.grid_code = g.code))) AS f
+                            WHERE wg.grid_code = g.code) END)) AS f
         FROM grid g JOIN region v ON v.id = g.village_id
         WHERE {where}
     """
@@ -158,3 +190,37 @@ def grid_extent(
     if row is None:
         return None
     return str(row[0]), (float(row[1]), float(row[2]), float(row[3]), float(row[4]))
+
+
+def grid_history(session: Session, scope: Scope, code: str) -> str:
+    """Every version of grid ``code`` in ``scope``, oldest first: validity, area, households, the
+    edit set that made it, the versions its land came from and the grids that took it over."""
+    features = f"""
+        SELECT g.version AS f_order, json_build_object(
+            'type', 'Feature', 'id', g.code || '@' || g.version,
+            'geometry', ST_AsGeoJSON(g.geom, 6)::json,
+            'properties', json_build_object(
+                'code', g.code, 'version', g.version, 'name', g.name,
+                'village_code', v.code, 'village_name', v.name,
+                'valid_from', g.valid_from, 'valid_to', g.valid_to,
+                'current', g.valid_to IS NULL,
+                'area_m2', round(ST_Area(g.geom::geography)::numeric, 1),
+                'households', g.households, 'population', g.population,
+                'edit_id', g.edit_id, 'edit_title', e.title, 'edited_by', e.created_by,
+                'derived_from', (SELECT coalesce(json_agg(json_build_object(
+                                     'code', p.code, 'version', p.version) ORDER BY p.code), '[]')
+                                 FROM grid p WHERE p.id = ANY(g.lineage) AND p.code <> g.code),
+                'taken_over_by', (SELECT coalesce(json_agg(json_build_object(
+                                      'code', s.code, 'version', s.version) ORDER BY s.code), '[]')
+                                  FROM grid s WHERE s.lineage @> ARRAY[g.id]
+                                    AND s.code <> g.code))) AS f
+        FROM grid g JOIN region v ON v.id = g.village_id LEFT JOIN grid_edit e ON e.id = g.edit_id
+        WHERE g.code = :code AND {scope.region_condition("v")}
+    """
+    result = feature_collection(session, features, scope.params() | {"code": code})
+    if not json.loads(result)["features"]:
+        raise NotFound(
+            f"没有编码为 {code} 的网格（任何版本），或不在您的管辖范围内。",
+            f"No grid {code} (any version) in your jurisdiction.",
+        )
+    return result

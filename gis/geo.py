@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from shapely.geometry.base import BaseGeometry
+
 from gis.errors import InvalidInput
 
 
@@ -71,3 +73,10 @@ def feature_collection(
         FROM ({features_sql}) AS features
     """
     return session.execute(text(sql), params).scalar_one()
+
+
+def area_m2(geom: BaseGeometry) -> float:
+    """Area in square metres on the GRS 80 ellipsoid (lon/lat degrees in)."""
+    from pyproj import Geod
+
+    return abs(Geod(ellps="GRS80").geometry_area_perimeter(geom)[0])

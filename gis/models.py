@@ -133,6 +133,8 @@ class Grid(Base):
     population: Mapped[int | None] = mapped_column(Integer)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    edit_id: Mapped[int | None] = mapped_column(Integer)  # the edit set that made this version
+    lineage: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
 
     village: Mapped[Region] = relationship()
 

@@ -27,10 +27,10 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import to_wgs84
+from gis.geo import area_m2
 from importers.core import (
     ImportReport,
     Issue,
-    area_m2,
     clean_polygons,
     geometries_from_table,
     import_transaction,

@@ -39,6 +39,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InvalidInput
+from gis.geo import area_m2
 
 WGS84 = "EPSG:4326"
 TABULAR = {".csv", ".txt", ".xlsx", ".xls"}
@@ -507,10 +508,3 @@ def polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
     if not polys:
         return None
     return shapely.MultiPolygon(polys)
-
-
-def area_m2(geom: BaseGeometry) -> float:
-    """Area in square metres (local equal-area projection around the geometry)."""
-    from pyproj import Geod
-
-    return abs(Geod(ellps="GRS80").geometry_area_perimeter(geom)[0])

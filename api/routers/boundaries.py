@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from geojson_pydantic import FeatureCollection
 
 from api.deps import BoundaryReader, SessionDep
@@ -17,9 +17,36 @@ BBoxQuery = Annotated[str | None, Query(description=BBOX_DOC, examples=["113.8,2
 
 
 @router.get("/grids", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)
-def list_grids(session: SessionDep, caller: BoundaryReader, bbox: BBoxQuery = None) -> Response:
-    """Current grids (网格) in your jurisdiction intersecting the bbox, as GeoJSON."""
-    return geojson_response(boundaries.grids_geojson(session, caller.scope, parse_bbox(bbox)))
+def list_grids(
+    session: SessionDep,
+    caller: BoundaryReader,
+    bbox: BBoxQuery = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="a past layout: a date (as at the end of that day, Asia/Shanghai) or an "
+            "ISO 8601 time",
+            examples=["2026-10-01"],
+        ),
+    ] = None,
+) -> Response:
+    """Grids (网格) in your jurisdiction intersecting the bbox, as GeoJSON: the current layout,
+    or the one in force at ``as_of``."""
+    moment = boundaries.as_of_moment(as_of) if as_of else None
+    return geojson_response(
+        boundaries.grids_geojson(session, caller.scope, parse_bbox(bbox), moment)
+    )
+
+
+@router.get("/grids/{code}/history", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)
+def grid_history(
+    code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
+    session: SessionDep,
+    caller: BoundaryReader,
+) -> Response:
+    """Every version of a grid, oldest first: when it was valid, its area and households, the
+    edit set that made it, the grids its land came from and the grids that took it over."""
+    return geojson_response(boundaries.grid_history(session, caller.scope, code))
 
 
 @router.get("/regions", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)

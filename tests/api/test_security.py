@@ -143,6 +143,16 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", f"/tiles/grids/12/{tx}/{ty}.mvt", "case:read"),
         Call("GET", "/maps/command", "map:view"),
         Call("GET", "/maps/grid/000000000000000", "map:view", 404),
+        Call("GET", "/api/grids/000000000000000/history", "boundary:read", 404),
+        Call("POST", "/api/edits", "boundary:edit", 201),
+        Call("GET", "/api/edits", "boundary:edit"),
+        Call("GET", "/api/edits/999999", "boundary:edit", 404),
+        Call("POST", "/api/edits/999999/operations", "boundary:edit", 404),
+        Call("GET", "/api/edits/999999/validation", "boundary:edit", 404),
+        Call("GET", "/api/edits/999999/preview", "boundary:edit", 404),
+        Call("GET", "/api/edits/999999/draft", "boundary:edit", 404),
+        Call("POST", "/api/edits/999999/commit", "boundary:edit", 404),
+        Call("POST", "/api/edits/999999/discard", "boundary:edit", 404),
     ]
 
 
@@ -183,6 +193,16 @@ ROUTES_IN_MATRIX = {
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"),
     ("GET", "/maps/command"),
     ("GET", "/maps/grid/{code}"),
+    ("GET", "/api/grids/{code}/history"),
+    ("POST", "/api/edits"),
+    ("GET", "/api/edits"),
+    ("GET", "/api/edits/{edit_id}"),
+    ("POST", "/api/edits/{edit_id}/operations"),
+    ("GET", "/api/edits/{edit_id}/validation"),
+    ("GET", "/api/edits/{edit_id}/preview"),
+    ("GET", "/api/edits/{edit_id}/draft"),
+    ("POST", "/api/edits/{edit_id}/commit"),
+    ("POST", "/api/edits/{edit_id}/discard"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
@@ -267,6 +287,12 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"action": "accept", "version": 999_999}
         elif "/dispatches/" in call.path:
             kwargs["json"] = {"response": "accepted"}
+        elif call.path == "/api/edits":
+            kwargs["json"] = {"title": "权限矩阵"}
+        elif call.path.endswith("/operations"):
+            kwargs["json"] = {"op": "recode", "grid": "000000000000000", "name": "矩阵"}
+        elif call.path.startswith("/api/edits/"):
+            kwargs["json"] = None
         elif call.path.endswith("/photos") and call.method == "POST":
             kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":

@@ -1,0 +1,1481 @@
+"""Planner edits (网格调整): edit sets of split, merge, redraw, create, retire, recode, assign.
+
+An edit set is a draft over the current layout.  Each operation loads the *working layout* of one
+village (its current grids, overlaid with the edit set's draft rows in ``grid_edit_item``),
+changes it with shapely (the split itself is PostGIS's ``ST_Split``) and stores the grids it
+touched.  New edges snap to the village's other grids and boundary within :data:`TOLERANCE_M`, so
+no slivers appear.
+
+* :func:`validate` checks the working layout of every village the edit set touches, as a whole:
+  grids inside their village, no overlaps, no gaps (unless declared uncovered), codes unique with
+  the village's prefix.  A problem the current layout already has is reported as a warning; a
+  problem the edit set *adds* blocks the commit.
+* :func:`commit` locks the versions the edit set was drawn on (409 naming the grids someone else
+  changed meanwhile), validates again, closes the changed versions (``valid_to``) and opens new
+  ones, moves worker links, and re-assigns the open cases of the changed area through the locate
+  spine (``wangge_assign``) in one statement that also writes a ``regrid`` case event for each
+  case whose grid or center changed.  Closed cases keep the version they were handled under.
+* :func:`preview` runs the same writes inside a savepoint and rolls them back: what it reports is
+  exactly what the commit would do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.geo import area_m2
+from gis.scope import Scope
+from gis.workflow import SETTLED_OR_PAUSED
+
+#: snapping and validation tolerance, metres
+TOLERANCE_M = 1.0
+#: the tolerance in degrees (of latitude: the smaller of the two, so never more than a metre)
+TOL_DEG = TOLERANCE_M / 110574.0
+OPERATIONS = ("split", "merge", "redraw", "create", "retire", "recode", "assign")
+OP_NAMES = {
+    "split": "拆分",
+    "merge": "合并",
+    "redraw": "重绘",
+    "create": "新建",
+    "retire": "撤销",
+    "recode": "改编码/改名",
+    "assign": "配置网格员",
+}
+_SETTLED = ", ".join(f"'{s}'" for s in sorted(SETTLED_OR_PAUSED))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who edits: their username, jurisdiction, and whether they administer everything."""
+
+    username: str
+    scope: Scope
+    is_admin: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# geometry helpers
+
+
+def polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
+    """The polygonal part of ``geom``, made valid, as a MultiPolygon (None when nothing is left)."""
+    if geom is None or geom.is_empty:
+        return None
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    polys = [
+        p
+        for part in shapely.get_parts(geom)
+        if part.geom_type in ("Polygon", "MultiPolygon")
+        for p in shapely.get_parts(part)
+        if not p.is_empty
+    ]
+    return shapely.MultiPolygon(polys) if polys else None
+
+
+def significant(geom: BaseGeometry | None) -> bool:
+    """Whether a polygonal piece is wider than the tolerance anywhere (thinner ones are noise)."""
+    return geom is not None and not geom.is_empty and not geom.buffer(-TOL_DEG / 2).is_empty
+
+
+def _pieces(geom: BaseGeometry | None) -> list[BaseGeometry]:
+    """The significant polygons of ``geom``."""
+    g = polygonal(geom)
+    return [p for p in shapely.get_parts(g) if significant(p)] if g is not None else []
+
+
+def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseGeometry:
+    """A GeoJSON geometry (or Feature) in WGS 84 lon/lat, of one of ``kinds``."""
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    try:
+        geom = shape(value)
+    except Exception as exc:  # shapely raises several types for malformed GeoJSON
+        raise InvalidInput(
+            f"{field_name} 不是有效的 GeoJSON 几何：{exc}",
+            f"{field_name} is not a valid GeoJSON geometry: {exc}",
+            field=field_name,
+        ) from None
+    if geom.geom_type not in kinds:
+        raise InvalidInput(
+            f"{field_name} 应为 {' 或 '.join(kinds)}，收到 {geom.geom_type}",
+            f"{field_name} must be a {' or '.join(kinds)}; got {geom.geom_type}",
+            field=field_name,
+        )
+    coords = shapely.get_coordinates(geom)
+    if (
+        geom.is_empty
+        or not all(math.isfinite(c) for c in coords.ravel())
+        or not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180)).all()
+        or not ((coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all()
+    ):
+        raise InvalidInput(
+            f"{field_name} 的坐标须为 WGS 84 经纬度（经度 -180…180，纬度 -90…90）且不能为空",
+            f"{field_name} must have WGS 84 lon/lat coordinates (-180…180, -90…90) and not be "
+            "empty",
+            field=field_name,
+        )
+    return geom
+
+
+def _wkb(geom: BaseGeometry | None) -> bytes | None:
+    return None if geom is None else shapely.to_wkb(geom, include_srid=False)
+
+
+def _geom(wkb: bytes | memoryview | None) -> BaseGeometry | None:
+    return None if wkb is None else shapely.from_wkb(bytes(wkb))
+
+
+# ---------------------------------------------------------------------------------------------
+# the working layout of one village
+
+
+@dataclass
+class Item:
+    """One grid of the working layout: a current grid, or the edit set's draft of it."""
+
+    code: str
+    name: str
+    village_id: int
+    geom: Any  # a shapely (Multi)Polygon; None: retired
+    households: int | None = None
+    population: int | None = None
+    from_id: int | None = None
+    from_version: int | None = None
+    workers: list[str] | None = None
+    lineage: set[int] = field(default_factory=set)
+    item_id: int | None = None
+    dirty: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.geom is not None
+
+    def touch(self) -> Item:
+        self.dirty = True
+        return self
+
+
+@dataclass
+class Village:
+    id: int
+    code: str
+    name: str
+    geom: BaseGeometry
+
+
+@dataclass
+class Layout:
+    """The working layout of one village within one edit set."""
+
+    edit_id: int
+    village: Village
+    items: list[Item]
+    declared: list[BaseGeometry] = field(default_factory=list)
+    _next_code: int | None = None
+
+    def live(self, *, but: Item | None = None) -> list[Item]:
+        return [i for i in self.items if i.live and i is not but]
+
+    def find(self, code: str) -> Item:
+        for item in self.items:
+            if item.live and item.code == code:
+                return item
+        raise NotFound(
+            f"村（社区）{self.village.name} 的当前方案中没有网格 {code}。",
+            f"No grid {code} in the working layout of {self.village.code}.",
+            field="grid",
+        )
+
+    def snap(self, geom: BaseGeometry, *, but: Item | None = None) -> BaseGeometry:
+        """``geom`` with its vertices moved onto the other grids' and the village's edges and
+        vertices within the tolerance."""
+        reference = shapely.union_all(
+            [i.geom.boundary for i in self.live(but=but)] + [self.village.geom.boundary]
+        )
+        return shapely.snap(geom, reference, TOL_DEG)
+
+    def new_code(self, session: Session) -> str:
+        """The next unused code of the village (never a code used by any version or draft)."""
+        if self._next_code is None:
+            used = session.execute(
+                text("""
+                SELECT coalesce(max(right(code, 3)::int), 0) FROM (
+                    SELECT code FROM grid WHERE left(code, 12) = :v
+                    UNION ALL SELECT code FROM grid_edit_item WHERE left(code, 12) = :v
+                ) s WHERE code ~ '^[0-9]{15}$'
+            """),
+                {"v": self.village.code},
+            ).scalar_one()
+            self._next_code = int(used)
+        self._next_code += 1
+        if self._next_code > 999:
+            raise InvalidInput(
+                f"村（社区）{self.village.code} 的网格编码已用尽（001–999），请指定编码。",
+                f"Village {self.village.code} has no free grid code left (001–999); give one.",
+                field="codes",
+            )
+        return f"{self.village.code}{self._next_code:03d}"
+
+    def default_name(self, code: str) -> str:
+        return f"{self.village.name}第{int(code[-3:])}网格"
+
+    def add(self, item: Item) -> Item:
+        self.items.append(item.touch())
+        return item
+
+    def retire(self, item: Item) -> None:
+        item.geom = None
+        item.touch()
+
+    def declare_uncovered(self, geom: BaseGeometry) -> None:
+        self.declared.append(geom)
+
+    def neighbours(
+        self, piece: BaseGeometry, *, but: Item | None = None
+    ) -> list[tuple[float, Item]]:
+        """Live grids sharing an edge with ``piece``, longest shared edge first."""
+        found = []
+        zone = piece.boundary.buffer(TOL_DEG)
+        for other in self.live(but=but):
+            if not other.geom.intersects(zone):
+                continue
+            shared = other.geom.boundary.intersection(zone).length
+            if shared > 3 * TOL_DEG:
+                found.append((shared, other))
+        return sorted(found, key=lambda t: (-t[0], t[1].code))
+
+
+_ITEM_COLUMNS = """id, code, from_id, from_version, name, village_id, ST_AsBinary(geom) AS wkb,
+                   households, population, workers, lineage"""
+
+
+def _load(session: Session, edit_id: int, village_id: int) -> Layout:
+    v = session.execute(
+        text("SELECT id, code, name, ST_AsBinary(geom) AS wkb FROM region WHERE id = :v"),
+        {"v": village_id},
+    ).one()
+    village = Village(v.id, v.code, v.name, _geom(v.wkb))  # type: ignore[arg-type]
+    items = [
+        Item(
+            r.code,
+            r.name,
+            r.village_id,
+            _geom(r.wkb),
+            r.households,
+            r.population,
+            r.from_id,
+            r.from_version,
+            list(r.workers) if r.workers is not None else None,
+            set(r.lineage),
+            r.id,
+        )
+        for r in session.execute(
+            text(f"""SELECT {_ITEM_COLUMNS} FROM grid_edit_item
+                     WHERE edit_id = :e AND village_id = :v ORDER BY id"""),
+            {"e": edit_id, "v": village_id},
+        )
+    ]
+    drafted = [i.from_id for i in items if i.from_id is not None]
+    items += [
+        Item(
+            r.code, r.name, r.village_id, _geom(r.wkb), r.households, r.population, r.id, r.version
+        )
+        for r in session.execute(
+            text("""
+            SELECT id, code, version, name, village_id, ST_AsBinary(geom) AS wkb, households,
+                   population
+            FROM grid WHERE village_id = :v AND valid_to IS NULL AND id <> ALL(:drafted)
+            ORDER BY code
+        """),
+            {"v": village_id, "drafted": drafted},
+        )
+    ]
+    return Layout(edit_id, village, items)
+
+
+def _save(session: Session, layout: Layout) -> list[str]:
+    """Store the grids an operation touched; the codes touched."""
+    touched = []
+    for item in layout.items:
+        if not item.dirty:
+            continue
+        touched.append(item.code)
+        if item.from_id is None and item.geom is None:  # a new grid retired again: never existed
+            if item.item_id is not None:
+                session.execute(
+                    text("DELETE FROM grid_edit_item WHERE id = :id"), {"id": item.item_id}
+                )
+            continue
+        params = {
+            "e": layout.edit_id,
+            "code": item.code,
+            "from_id": item.from_id,
+            "from_version": item.from_version,
+            "name": item.name,
+            "village_id": item.village_id,
+            "wkb": _wkb(polygonal(item.geom)),
+            "households": item.households,
+            "population": item.population,
+            "workers": item.workers,
+            "lineage": sorted(item.lineage),
+            "id": item.item_id,
+        }
+        geom_sql = "ST_Multi(ST_SetSRID(ST_GeomFromWKB(CAST(:wkb AS bytea)), 4326))"
+        if item.item_id is None:
+            item.item_id = session.execute(
+                text(f"""
+                INSERT INTO grid_edit_item (edit_id, code, from_id, from_version, name,
+                    village_id, geom, households, population, workers, lineage)
+                VALUES (:e, :code, :from_id, :from_version, :name, :village_id, {geom_sql},
+                        :households, :population, :workers, :lineage)
+                RETURNING id
+            """),
+                params,
+            ).scalar_one()
+        else:
+            session.execute(
+                text(f"""
+                UPDATE grid_edit_item SET code = :code, name = :name, geom = {geom_sql},
+                    households = :households, population = :population, workers = :workers,
+                    lineage = :lineage
+                WHERE id = :id
+            """),
+                params,
+            )
+        item.dirty = False
+    for gap in layout.declared:
+        session.execute(
+            text("""INSERT INTO grid_edit_gap (edit_id, village_id, geom)
+                    VALUES (:e, :v, ST_Multi(ST_SetSRID(ST_GeomFromWKB(:wkb), 4326)))"""),
+            {"e": layout.edit_id, "v": layout.village.id, "wkb": _wkb(polygonal(gap))},
+        )
+    layout.declared.clear()
+    return touched
+
+
+# ---------------------------------------------------------------------------------------------
+# edit sets
+
+
+def create_edit(session: Session, actor: Actor, title: str = "") -> dict[str, Any]:
+    """Open an edit set in the actor's jurisdiction."""
+    row = session.execute(
+        text("""INSERT INTO grid_edit (title, created_by, region_id)
+                VALUES (:title, :by, :region) RETURNING id, status, created_at"""),
+        {"title": title, "by": actor.username, "region": actor.scope.region_id},
+    ).one()
+    return {"id": row.id, "status": row.status, "title": title, "created_at": row.created_at}
+
+
+def _edit(session: Session, actor: Actor, edit_id: int, *, write: bool) -> Any:
+    """The edit set (locked when writing); 404 outside the actor's jurisdiction."""
+    row = session.execute(
+        text(f"""
+        SELECT e.id, e.title, e.created_by, e.status, e.created_at, e.updated_at, e.closed_at,
+               e.result, r.code AS region_code
+        FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        WHERE e.id = :id AND (e.region_id IS NULL AND :everything
+                              OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+        {"FOR UPDATE OF e" if write else ""}
+    """),
+        {"id": edit_id, "everything": actor.scope.is_everything},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            f"没有编号为 {edit_id} 的调整方案，或不在您的管辖范围内。",
+            f"No edit set {edit_id} in your jurisdiction.",
+        )
+    if write:
+        if row.status != "open":
+            state = "已提交" if row.status == "committed" else "已放弃"
+            raise Conflict(
+                f"调整方案 {edit_id} {state}，不能再修改；请新建方案。",
+                f"Edit set {edit_id} is {row.status}; open a new one.",
+                current_status=row.status,
+            )
+        if row.created_by != actor.username and not actor.is_admin:
+            raise Forbidden(
+                f"调整方案 {edit_id} 由 {row.created_by} 创建，只有创建者可以修改或提交。",
+                f"Edit set {edit_id} belongs to {row.created_by}; only they can change it.",
+            )
+    return row
+
+
+def get_edit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
+    """An edit set with its operations and the codes of the grids it touches."""
+    row = _edit(session, actor, edit_id, write=False)
+    ops = [
+        {
+            "seq": r.seq,
+            "op": r.op,
+            "op_name": OP_NAMES.get(r.op, r.op),
+            "at": r.at,
+            "body": r.body,
+            "summary": r.summary,
+        }
+        for r in session.execute(
+            text(
+                "SELECT seq, op, body, summary, at FROM grid_edit_op WHERE edit_id = :e "
+                "ORDER BY seq"
+            ),
+            {"e": edit_id},
+        )
+    ]
+    return {
+        "id": row.id,
+        "title": row.title,
+        "created_by": row.created_by,
+        "status": row.status,
+        "region_code": row.region_code,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "closed_at": row.closed_at,
+        "result": row.result,
+        "operations": ops,
+    }
+
+
+def list_edits(session: Session, actor: Actor, status: str | None = "open") -> list[dict]:
+    """Edit sets in the actor's jurisdiction (newest first)."""
+    rows = session.execute(
+        text(f"""
+        SELECT e.id, e.title, e.created_by, e.status, e.created_at, e.updated_at,
+               (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
+        FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        WHERE (e.region_id IS NULL AND :everything
+               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+          AND (CAST(:status AS text) IS NULL OR e.status = :status)
+        ORDER BY e.id DESC LIMIT 200
+    """),
+        {"everything": actor.scope.is_everything, "status": status},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def discard(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
+    """Give the edit set up: nothing of it is applied; its draft is dropped."""
+    _edit(session, actor, edit_id, write=True)
+    session.execute(text("DELETE FROM grid_edit_item WHERE edit_id = :e"), {"e": edit_id})
+    session.execute(text("DELETE FROM grid_edit_gap WHERE edit_id = :e"), {"e": edit_id})
+    session.execute(
+        text("""UPDATE grid_edit SET status = 'discarded', closed_at = clock_timestamp(),
+                updated_at = clock_timestamp() WHERE id = :e"""),
+        {"e": edit_id},
+    )
+    return {"id": edit_id, "status": "discarded"}
+
+
+def _village_of_code(session: Session, actor: Actor, edit_id: int, code: str) -> int:
+    """The village of a grid code of the working layout, checked against the jurisdiction."""
+    row = session.execute(
+        text(f"""
+        SELECT v.id, {actor.scope.region_condition("v")} AS mine FROM (
+            SELECT village_id FROM grid_edit_item WHERE edit_id = :e AND code = :code
+            UNION ALL
+            SELECT village_id FROM grid WHERE code = :code AND valid_to IS NULL
+        ) s JOIN region v ON v.id = s.village_id LIMIT 1
+    """),
+        {"e": edit_id, "code": code},
+    ).one_or_none()
+    if row is None or not row.mine:
+        raise NotFound(
+            f"没有编码为 {code} 的当前网格，或不在您的管辖范围内。",
+            f"No current grid {code} in your jurisdiction.",
+            field="grid",
+        )
+    return int(row.id)
+
+
+def _village_of_area(
+    session: Session, actor: Actor, geom: BaseGeometry, village_code: str | None
+) -> int:
+    """The village a drawn area lies in (the one it overlaps most), in the jurisdiction."""
+    row = session.execute(
+        text(f"""
+        SELECT v.id FROM region v
+        WHERE v.level = 'village' AND {actor.scope.region_condition("v")}
+          AND (CAST(:code AS text) IS NULL OR v.code = :code)
+          AND ST_Intersects(v.geom, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))
+        ORDER BY ST_Area(ST_Intersection(v.geom, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))) DESC,
+                 v.code
+        LIMIT 1
+    """),
+        {"code": village_code, "wkb": _wkb(geom)},
+    ).scalar()
+    if row is None:
+        raise InvalidInput(
+            "所画区域不在您管辖范围内的任何村（社区）里：网格必须位于一个村（社区）之内。",
+            "The drawn area lies in no village of your jurisdiction: a grid must lie inside a "
+            "village.",
+            field="geometry",
+        )
+    return int(row)
+
+
+def add_operation(
+    session: Session, actor: Actor, edit_id: int, op: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply one operation to the edit set's draft; what it did (grids touched, a message)."""
+    _edit(session, actor, edit_id, write=True)
+    if op not in OPERATIONS:
+        raise InvalidInput(
+            f"未知操作 {op!r}，可选：{'、'.join(OPERATIONS)}",
+            f"Unknown operation {op!r}; expected one of {', '.join(OPERATIONS)}",
+            field="op",
+        )
+    if op == "create":
+        geom = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
+        village_id = _village_of_area(session, actor, geom, body.get("village"))
+    else:
+        codes = body.get("grids") if op == "merge" else [body.get("grid")]
+        if not codes or not all(isinstance(c, str) for c in codes):
+            raise InvalidInput(
+                "请指定网格编码（merge 用 grids 列表，其余用 grid）",
+                "Name the grid (grid), or the grids to merge (grids)",
+                field="grids" if op == "merge" else "grid",
+            )
+        villages = {_village_of_code(session, actor, edit_id, str(c)) for c in codes}
+        if len(villages) > 1:
+            raise InvalidInput(
+                "只能合并同一村（社区）的网格。",
+                "Only grids of the same village can be merged.",
+                field="grids",
+            )
+        village_id = villages.pop()
+    layout = _load(session, edit_id, village_id)
+    message = _APPLY[op](session, layout, body)
+    touched = _save(session, layout)
+    seq = session.execute(
+        text("""
+        INSERT INTO grid_edit_op (edit_id, seq, op, body, summary)
+        SELECT :e, coalesce(max(seq), 0) + 1, :op, CAST(:body AS jsonb), CAST(:summary AS jsonb)
+        FROM grid_edit_op WHERE edit_id = :e
+        RETURNING seq
+    """),
+        {
+            "e": edit_id,
+            "op": op,
+            "body": json.dumps(body, ensure_ascii=False),
+            "summary": json.dumps({"grids": touched, "message": message}, ensure_ascii=False),
+        },
+    ).scalar_one()
+    session.execute(
+        text("UPDATE grid_edit SET updated_at = clock_timestamp() WHERE id = :e"), {"e": edit_id}
+    )
+    return {"seq": seq, "op": op, "op_name": OP_NAMES[op], "grids": touched, "message": message}
+
+
+# ---------------------------------------------------------------------------------------------
+# operations: each changes the layout and says what it did
+
+
+def _codes_for(session: Session, layout: Layout, body: dict, n: int) -> list[str]:
+    given = list(body.get("codes") or [])
+    return [given[i] if i < len(given) else layout.new_code(session) for i in range(n)]
+
+
+def _names_for(layout: Layout, body: dict, codes: list[str]) -> list[str]:
+    given = list(body.get("names") or [])
+    return [given[i] if i < len(given) else layout.default_name(c) for i, c in enumerate(codes)]
+
+
+def _split(session: Session, layout: Layout, body: dict) -> str:
+    item = layout.find(body["grid"])
+    if body.get("line") is not None:
+        line = parse_geometry(body["line"], "line", ("LineString", "MultiLineString"))
+        line = shapely.snap(line, item.geom.boundary, TOL_DEG)
+        rows = session.execute(
+            text("""
+            SELECT ST_AsBinary(d.geom) FROM ST_Dump(ST_Split(
+                ST_SetSRID(ST_GeomFromWKB(:g), 4326), ST_SetSRID(ST_GeomFromWKB(:l), 4326))) d
+        """),
+            {"g": _wkb(item.geom), "l": _wkb(line)},
+        ).scalars()
+        raw = [g for r in rows if (g := _geom(r)) is not None]
+        parts = [p for p in raw if significant(p)]
+        if len(parts) < 2:
+            raise InvalidInput(
+                f"分割线没有把网格 {item.code} 分成两块以上：请从网格外的一侧画到另一侧。",
+                f"The line does not cut grid {item.code} in two or more parts: draw it from "
+                "outside the grid on one side to outside on the other.",
+                field="line",
+            )
+        for sliver in (p for p in raw if not significant(p)):  # back to the part it touches
+            k = max(range(len(parts)), key=lambda j: parts[j].distance(sliver) == 0)
+            parts[k] = parts[k].union(sliver)
+        parts.sort(key=lambda p: -p.area)
+        keeper, others = parts[0], parts[1:]
+    elif body.get("parts"):
+        others = []
+        rest = item.geom
+        for k, raw_part in enumerate(body["parts"]):
+            drawn = parse_geometry(raw_part, f"parts.{k}", ("Polygon", "MultiPolygon"))
+            part = polygonal(layout.snap(drawn, but=item).intersection(rest))
+            if not significant(part):
+                raise InvalidInput(
+                    f"第 {k + 1} 块与网格 {item.code} 剩余部分没有重叠"
+                    f"（或窄于 {TOLERANCE_M:g} 米）",
+                    f"Part {k + 1} does not overlap what is left of grid {item.code} (or is "
+                    f"thinner than {TOLERANCE_M:g} m)",
+                    field=f"parts.{k}",
+                )
+            others.append(part)
+            rest = rest.difference(part)
+        keeper = rest if significant(rest) else others.pop(0).union(rest)
+        if not others:
+            raise InvalidInput(
+                "所画部分覆盖了整个网格：拆分至少要得到两块。",
+                "The parts cover the whole grid: a split needs at least two parts.",
+                field="parts",
+            )
+    else:
+        raise InvalidInput(
+            "拆分需要分割线（line）或新画出的各部分（parts）",
+            "A split needs a line or the drawn parts",
+            field="line",
+        )
+    codes = _codes_for(session, layout, body, len(others))
+    names = _names_for(layout, body, codes)
+    lineage = item.lineage | ({item.from_id} if item.from_id else set())
+    households = list(body.get("households") or [])
+    for k, (part, code, name) in enumerate(zip(others, codes, names, strict=True)):
+        layout.add(
+            Item(
+                code,
+                name,
+                layout.village.id,
+                part,
+                households=households[k + 1] if k + 1 < len(households) else None,
+                lineage=set(lineage),
+            )
+        )
+    item.geom = keeper
+    item.households = households[0] if households else None
+    item.population = None
+    item.touch()
+    return f"网格 {item.code} 拆分为 {1 + len(others)} 块：{item.code}、{'、'.join(codes)}"
+
+
+def _current_workers(session: Session, codes: list[str]) -> dict[str, list[str]]:
+    rows = session.execute(
+        text("""SELECT wg.grid_code, w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = ANY(:codes) ORDER BY w.code"""),
+        {"codes": codes},
+    )
+    found: dict[str, list[str]] = {c: [] for c in codes}
+    for grid_code, worker in rows:
+        found[grid_code].append(worker)
+    return found
+
+
+def _workers_of(session: Session, item: Item) -> list[str]:
+    if item.workers is not None:
+        return item.workers
+    if item.from_id is None:
+        return []
+    # the workers are linked by the code the grid has now (a draft may have re-coded it)
+    code = session.execute(
+        text("SELECT code FROM grid WHERE id = :id"), {"id": item.from_id}
+    ).scalar_one()
+    return _current_workers(session, [code])[code]
+
+
+def _merge(session: Session, layout: Layout, body: dict) -> str:
+    codes = list(dict.fromkeys(body["grids"]))
+    if len(codes) < 2:
+        raise InvalidInput(
+            "合并至少需要两个不同的网格", "A merge needs two or more distinct grids", field="grids"
+        )
+    items = [layout.find(c) for c in codes]
+    # adjacency: the grids must form one connected group sharing edges
+    group, rest = [items[0]], items[1:]
+    while rest:
+        joined = [
+            r for r in rest if any(r in [n for _, n in layout.neighbours(g.geom)] for g in group)
+        ]
+        if not joined:
+            raise InvalidInput(
+                f"网格 {'、'.join(r.code for r in rest)} 与其余网格不相邻，不能合并。",
+                f"Grid(s) {', '.join(r.code for r in rest)} do not share an edge with the "
+                "others; only adjacent grids can be merged.",
+                field="grids",
+            )
+        group += joined
+        rest = [r for r in rest if r not in joined]
+    survivor_code = body.get("code") or codes[0]
+    if survivor_code not in codes:
+        raise InvalidInput(
+            f"保留的编码 {survivor_code} 须是被合并网格之一",
+            f"The code kept ({survivor_code}) must be one of the merged grids",
+            field="code",
+        )
+    survivor = next(i for i in items if i.code == survivor_code)
+    workers = sorted({w for i in items for w in _workers_of(session, i)})
+    union = shapely.union_all([i.geom for i in items])
+    for other in items:
+        if other is survivor:
+            continue
+        survivor.lineage |= other.lineage | ({other.from_id} if other.from_id else set())
+        layout.retire(other)
+    survivor.geom = polygonal(union)
+    if body.get("name"):
+        survivor.name = body["name"]
+    hh = [i.households for i in items]
+    pop = [i.population for i in items]
+    survivor.households = sum(hh) if None not in hh else None  # type: ignore[arg-type]
+    survivor.population = sum(pop) if None not in pop else None  # type: ignore[arg-type]
+    survivor.workers = workers
+    survivor.touch()
+    others = "、".join(c for c in codes if c != survivor_code)
+    return f"网格 {others} 并入 {survivor_code}"
+
+
+def _give(layout: Layout, piece: BaseGeometry, item: Item, release_to: str) -> str | None:
+    """Hand a piece of land released by ``item`` to the neighbour sharing the longest edge with
+    it; the neighbour's code (None: declared uncovered)."""
+    near = layout.neighbours(piece, but=item) if release_to == "neighbours" else []
+    if not near:
+        if release_to == "neighbours":
+            raise InvalidInput(
+                f"网格 {item.code} 让出的区域没有相邻网格可以接收：请声明为未覆盖"
+                "（release_to: uncovered）或改画。",
+                f"The land grid {item.code} gives up has no neighbouring grid to take it: "
+                'declare it uncovered (release_to: "uncovered") or redraw.',
+                field="release_to",
+            )
+        layout.declare_uncovered(piece)
+        return None
+    _, neighbour = near[0]
+    neighbour.geom = polygonal(neighbour.geom.union(piece))
+    neighbour.lineage |= {item.from_id} if item.from_id else set()
+    neighbour.touch()
+    return neighbour.code
+
+
+def _redraw(session: Session, layout: Layout, body: dict) -> str:
+    item = layout.find(body["grid"])
+    release_to = body.get("release_to") or "neighbours"
+    drawn = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
+    new = polygonal(layout.snap(drawn, but=item))
+    if not significant(new):
+        raise InvalidInput(
+            f"新边界太窄或为空（窄于 {TOLERANCE_M:g} 米）",
+            f"The new boundary is empty or thinner than {TOLERANCE_M:g} m",
+            field="geometry",
+        )
+    old = item.geom
+    changed = []
+    for other in layout.live(but=item):  # land taken from neighbours
+        if not other.geom.intersects(new):
+            continue
+        left = polygonal(other.geom.difference(new))
+        if not significant(other.geom.difference(left) if left is not None else other.geom):
+            continue  # only touches it (or overlaps by less than the tolerance)
+        if not significant(left):
+            raise InvalidInput(
+                f"新边界覆盖了整个网格 {other.code}：要并入它请用合并（merge）。",
+                f"The new boundary covers all of grid {other.code}: use merge to absorb it.",
+                field="geometry",
+            )
+        other.geom = left
+        other.lineage |= {item.from_id} if item.from_id else set()
+        other.touch()
+        changed.append(other.code)
+    given = []
+    for piece in _pieces(old.difference(new)):  # land given up
+        to = _give(layout, piece, item, release_to)
+        given.append(to or "未覆盖")
+    item.geom = new
+    item.touch()
+    parts = [f"网格 {item.code} 边界已重绘"]
+    if changed:
+        parts.append(f"相邻网格 {'、'.join(sorted(set(changed)))} 让出土地")
+    if given:
+        parts.append(f"让出的土地归入 {'、'.join(sorted(set(given)))}")
+    return "；".join(parts)
+
+
+def _create(session: Session, layout: Layout, body: dict) -> str:
+    drawn = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
+    geom = polygonal(layout.snap(drawn))
+    if body.get("clip", True) and geom is not None:
+        covered = shapely.union_all([i.geom for i in layout.live()])
+        geom = polygonal(geom.intersection(layout.village.geom).difference(covered))
+    if not significant(geom):
+        raise InvalidInput(
+            "所画区域内没有未划入网格的土地（新网格只能建在未覆盖的区域）。",
+            "The drawn area holds no land outside existing grids (a new grid goes on uncovered "
+            "land).",
+            field="geometry",
+        )
+    code = body.get("code") or layout.new_code(session)
+    name = body.get("name") or layout.default_name(code)
+    layout.add(
+        Item(
+            code,
+            name,
+            layout.village.id,
+            geom,
+            body.get("households"),
+            body.get("population"),
+            workers=body.get("workers"),
+        )
+    )
+    return f"新建网格 {code}（{name}），{area_m2(geom):,.0f} 平方米"
+
+
+def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, BaseGeometry]:
+    """Split ``item``'s land among ``near``: each point goes to the nearest neighbour's edge."""
+    if len(near) == 1:
+        return {0: item.geom}
+    points, owners = [], []
+    zone = item.geom.boundary.buffer(TOL_DEG)
+    step = max(item.geom.length / 400, TOL_DEG * 5)
+    for k, n in enumerate(near):
+        shared = n.geom.boundary.intersection(zone)
+        dense = shapely.segmentize(shared, step)
+        for x, y in shapely.get_coordinates(dense):
+            points.append(shapely.Point(x, y))
+            owners.append(k)
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(points), extend_to=item.geom.envelope)
+    tree = shapely.STRtree(points)
+    shares: dict[int, list[BaseGeometry]] = {}
+    for cell in shapely.get_parts(cells):
+        hits = tree.query(cell, predicate="intersects")
+        if len(hits):
+            shares.setdefault(owners[int(hits[0])], []).append(cell)
+    return {
+        k: g
+        for k, cells_k in shares.items()
+        if (g := polygonal(shapely.union_all(cells_k).intersection(item.geom))) is not None
+    }
+
+
+def _retire(session: Session, layout: Layout, body: dict) -> str:
+    item = layout.find(body["grid"])
+    to = body.get("to") or "neighbours"
+    if to == "uncovered":
+        layout.declare_uncovered(item.geom)
+        layout.retire(item)
+        return f"网格 {item.code} 撤销，其区域声明为未覆盖"
+    if to == "neighbours":
+        near = [n for _, n in layout.neighbours(item.geom, but=item)]
+    else:
+        near = [layout.find(to)]
+        if near[0] not in [n for _, n in layout.neighbours(item.geom, but=item)]:
+            raise InvalidInput(
+                f"网格 {to} 与 {item.code} 不相邻，不能接收它的区域。",
+                f"Grid {to} does not share an edge with {item.code}.",
+                field="to",
+            )
+    if not near:
+        raise InvalidInput(
+            f"网格 {item.code} 没有相邻网格：请把其区域声明为未覆盖（to: uncovered）。",
+            f'Grid {item.code} has no neighbour: declare its land uncovered (to: "uncovered").',
+            field="to",
+        )
+    shares = _voronoi_shares(layout, item, near)
+    for k, part in shares.items():
+        n = near[k]
+        n.geom = polygonal(n.geom.union(part))
+        n.lineage |= {item.from_id} if item.from_id else set()
+        n.touch()
+    layout.retire(item)
+    return f"网格 {item.code} 撤销，区域并入 {'、'.join(near[k].code for k in sorted(shares))}"
+
+
+def _recode(session: Session, layout: Layout, body: dict) -> str:
+    item = layout.find(body["grid"])
+    said = []
+    if body.get("code") and body["code"] != item.code:
+        said.append(f"编码 {item.code} → {body['code']}")
+        item.code = body["code"]
+    if body.get("name") and body["name"] != item.name:
+        said.append(f"名称改为 {body['name']}")
+        item.name = body["name"]
+    for key, label in (("households", "户数"), ("population", "人口")):
+        if body.get(key) is not None:
+            setattr(item, key, body[key])
+            said.append(f"{label} {body[key]}")
+    if not said:
+        raise InvalidInput(
+            "改编码/改名需要新的 code、name、households 或 population",
+            "A recode needs a new code, name, households or population",
+            field="code",
+        )
+    item.touch()
+    return f"网格 {body['grid']}：{'，'.join(said)}"
+
+
+def _assign(session: Session, layout: Layout, body: dict) -> str:
+    item = layout.find(body["grid"])
+    wanted = list(dict.fromkeys(body.get("workers") or []))
+    known = set(
+        session.execute(
+            text("SELECT code FROM worker WHERE code = ANY(:codes)"), {"codes": wanted}
+        ).scalars()
+    )
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        raise InvalidInput(
+            f"没有这些网格员：{'、'.join(missing)}",
+            f"No such worker(s): {', '.join(missing)}",
+            field="workers",
+        )
+    item.workers = wanted
+    item.touch()
+    return f"网格 {item.code} 的网格员：{'、'.join(wanted) or '（无）'}"
+
+
+_APPLY = {
+    "split": _split,
+    "merge": _merge,
+    "redraw": _redraw,
+    "create": _create,
+    "retire": _retire,
+    "recode": _recode,
+    "assign": _assign,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# validation: the whole coverage of every village the edit set touches
+
+_EMPTY = "ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)"
+_VALIDATE = f"""
+WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e),
+vill AS (SELECT r.id, r.code, r.geom FROM region r
+         WHERE r.id IN (SELECT village_id FROM items)),
+cur AS (SELECT g.id, g.code, g.village_id, g.geom FROM grid g
+        WHERE g.village_id IN (SELECT id FROM vill) AND g.valid_to IS NULL),
+work AS MATERIALIZED (
+    SELECT c.code, c.village_id, c.geom, false AS touched FROM cur c
+    WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.from_id = c.id)
+    UNION ALL
+    SELECT i.code, i.village_id, i.geom, true FROM items i WHERE i.geom IS NOT NULL
+),
+-- what the current layout already gets wrong: a finding there is not the edit set's doing
+cur_out AS (SELECT c.village_id AS id, ST_Union(ST_Difference(c.geom, v.geom)) AS geom
+            FROM cur c JOIN vill v ON v.id = c.village_id GROUP BY 1),
+cur_overlap AS (SELECT a.village_id AS id, ST_Union(ST_Intersection(a.geom, b.geom)) AS geom
+                FROM cur a JOIN cur b ON b.village_id = a.village_id AND a.code < b.code
+                 AND ST_Intersects(a.geom, b.geom) GROUP BY 1),
+cur_gap AS (SELECT v.id, ST_Difference(v.geom, coalesce(ST_Union(c.geom), {_EMPTY})) AS geom
+            FROM vill v LEFT JOIN cur c ON c.village_id = v.id GROUP BY v.id, v.geom),
+declared AS (SELECT village_id AS id, ST_Union(geom) AS geom FROM grid_edit_gap
+             WHERE edit_id = :e GROUP BY 1),
+raw AS (
+    SELECT 'outside' AS kind, ARRAY[w.code]::text[] AS grids, v.code AS village,
+           ST_Difference(w.geom, v.geom) AS piece,
+           coalesce(co.geom, {_EMPTY}) AS before, {_EMPTY} AS excused
+    FROM work w JOIN vill v ON v.id = w.village_id LEFT JOIN cur_out co ON co.id = v.id
+    WHERE w.touched AND NOT ST_CoveredBy(w.geom, v.geom)
+    UNION ALL
+    SELECT 'overlap', ARRAY[least(a.code, b.code), greatest(a.code, b.code)]::text[], v.code,
+           ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3),
+           coalesce(co.geom, {_EMPTY}), {_EMPTY}
+    FROM work a JOIN work b ON b.village_id = a.village_id AND a.code <> b.code
+         AND (a.code < b.code OR NOT b.touched) AND ST_Intersects(a.geom, b.geom)
+         AND NOT ST_Touches(a.geom, b.geom)
+    JOIN vill v ON v.id = a.village_id LEFT JOIN cur_overlap co ON co.id = v.id
+    WHERE a.touched
+    UNION ALL
+    SELECT 'gap', ARRAY[]::text[], v.code,
+           ST_Difference(v.geom, (SELECT ST_Union(w.geom) FROM work w WHERE w.village_id = v.id)),
+           coalesce(cg.geom, {_EMPTY}), coalesce(d.geom, {_EMPTY})
+    FROM vill v LEFT JOIN cur_gap cg ON cg.id = v.id LEFT JOIN declared d ON d.id = v.id
+),
+pieces AS (
+    SELECT r.kind, r.grids, r.village, d.geom AS piece, r.excused,
+           NOT ST_IsEmpty(ST_Buffer(d.geom, -:tol / 2)) AS wide
+    FROM raw r,
+         ST_Dump(ST_CollectionExtract(ST_Difference(r.piece, ST_Buffer(r.before, :tol)), 3)) d
+    WHERE NOT ST_IsEmpty(r.piece)
+),
+found AS (
+    SELECT kind, grids, village, piece, NOT ST_Intersects(piece, excused) AS blocking
+    FROM pieces WHERE wide AND kind <> 'gap'
+    UNION ALL  -- a gap: blocking where not declared uncovered, reported where declared
+    SELECT 'gap', grids, village, g.geom, true FROM pieces p,
+           ST_Dump(ST_CollectionExtract(ST_Difference(p.piece, ST_Buffer(p.excused, :tol)), 3)) g
+    WHERE p.kind = 'gap' AND p.wide AND NOT ST_IsEmpty(ST_Buffer(g.geom, -:tol / 2))
+    UNION ALL
+    SELECT 'declared_gap', grids, village, g.geom, false FROM pieces p,
+           ST_Dump(ST_CollectionExtract(ST_Intersection(p.piece, p.excused), 3)) g
+    WHERE p.kind = 'gap' AND p.wide AND NOT ST_IsEmpty(ST_Buffer(g.geom, -:tol / 2))
+    UNION ALL
+    SELECT 'sliver', ARRAY[i.code]::text[], v.code, i.geom, true
+    FROM items i JOIN vill v ON v.id = i.village_id
+    WHERE i.geom IS NOT NULL AND ST_IsEmpty(ST_Buffer(i.geom, -:tol / 2))
+    UNION ALL
+    SELECT 'code_format', ARRAY[i.code]::text[], v.code, i.geom, true
+    FROM items i JOIN vill v ON v.id = i.village_id
+    WHERE i.geom IS NOT NULL AND (i.code !~ '^[0-9]{{15}}$' OR left(i.code, 12) <> v.code)
+    UNION ALL
+    SELECT 'code_taken', ARRAY[i.code]::text[], v.code, i.geom, true
+    FROM items i JOIN vill v ON v.id = i.village_id
+    WHERE i.geom IS NOT NULL AND (
+        EXISTS (SELECT 1 FROM items j WHERE j.code = i.code AND j.id < i.id
+                AND j.geom IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM grid g WHERE g.code = i.code AND g.valid_to IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM items k WHERE k.from_id = g.id)))
+)
+SELECT kind, grids, village, blocking,
+       ST_Area(piece::geography) AS area_m2,
+       ST_X(ST_PointOnSurface(piece)) AS lon, ST_Y(ST_PointOnSurface(piece)) AS lat,
+       ST_AsGeoJSON(piece, 7)::json AS geometry
+FROM found ORDER BY blocking DESC, kind, village, grids
+"""
+
+FINDINGS = {
+    "outside": ("网格超出所属村（社区）边界", "grid sticks out of its village"),
+    "overlap": ("网格之间重叠", "grids overlap"),
+    "gap": ("村（社区）内出现未划入网格的空隙", "land in the village left outside every grid"),
+    "declared_gap": ("声明为未覆盖的区域", "land declared uncovered"),
+    "sliver": ("网格过窄或为空", "grid is empty or thinner than the tolerance"),
+    "code_format": (
+        "网格编码须为 15 位数字，且以所属村（社区）的 12 位编码开头",
+        "grid code must be 15 digits starting with its village's 12-digit code",
+    ),
+    "code_taken": ("网格编码重复", "grid code already in use"),
+}
+
+
+def validate(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
+    """The findings of the edit set's working layout; ``ok`` when none blocks the commit."""
+    _edit(session, actor, edit_id, write=False)
+    return _validate(session, edit_id)
+
+
+def _validate(session: Session, edit_id: int) -> dict[str, Any]:
+    findings = []
+    for r in session.execute(text(_VALIDATE), {"e": edit_id, "tol": TOL_DEG}).mappings():
+        zh, en = FINDINGS[r["kind"]]
+        where = "、".join(r["grids"]) or f"村（社区）{r['village']}"
+        findings.append(
+            {
+                "kind": r["kind"],
+                "blocking": r["blocking"],
+                "grids": list(r["grids"]),
+                "village": r["village"],
+                "area_m2": round(float(r["area_m2"]), 1),
+                "lon": round(r["lon"], 7),
+                "lat": round(r["lat"], 7),
+                "message": f"{zh}：{where}，{float(r['area_m2']):,.0f} 平方米",
+                "message_en": f"{en}: {', '.join(r['grids']) or r['village']}, "
+                f"{float(r['area_m2']):,.0f} m²",
+                "geometry": r["geometry"],
+            }
+        )
+    blocking = sum(f["blocking"] for f in findings)
+    return {"ok": blocking == 0, "blocking": blocking, "findings": findings}
+
+
+# ---------------------------------------------------------------------------------------------
+# applying: shared by the preview (in a savepoint, rolled back) and the commit
+
+_ITEM_STATES = """
+SELECT i.id, i.code, i.from_id, g.code AS from_code, g.version AS from_version,
+       g.valid_to IS NULL AS still_current, i.name, g.name AS old_name, v.code AS village,
+       i.geom IS NULL AS retired,
+       i.geom IS NOT NULL AND g.id IS NOT NULL AND ST_Equals(i.geom, g.geom) AS same_geom,
+       CASE WHEN i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
+       CASE WHEN g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
+       i.households, g.households AS old_households, i.population, g.population AS old_population,
+       i.workers
+FROM grid_edit_item i LEFT JOIN grid g ON g.id = i.from_id JOIN region v ON v.id = i.village_id
+WHERE i.edit_id = :e ORDER BY i.code, i.id
+"""
+
+
+@dataclass
+class _State:
+    rows: list[dict[str, Any]]
+
+    def changes(self, r: dict[str, Any]) -> list[str]:
+        if r["from_id"] is None or r["retired"]:
+            return []
+        said = [] if r["same_geom"] else ["geometry"]
+        said += ["code"] if r["code"] != r["from_code"] else []
+        said += [k for k in ("name", "households", "population") if r[k] != r[f"old_{k}"]]
+        return said
+
+    def state(self, r: dict[str, Any]) -> str:
+        if r["from_id"] is None:
+            return "added"
+        if r["retired"]:
+            return "retired"
+        return "changed" if self.changes(r) else "unchanged"
+
+    def ids(self, *states: str) -> list[int]:
+        return [r["id"] for r in self.rows if self.state(r) in states]
+
+    def closed(self) -> list[int]:
+        return [r["from_id"] for r in self.rows if self.state(r) in ("changed", "retired")]
+
+
+def _states(session: Session, edit_id: int) -> _State:
+    return _State([dict(r) for r in session.execute(text(_ITEM_STATES), {"e": edit_id}).mappings()])
+
+
+def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
+    """Write the edit set into the grid table and worker links (the caller commits or rolls
+    back); the time the new versions start."""
+    now = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+    closed = st.closed()
+    session.execute(
+        text("UPDATE grid SET valid_to = :now WHERE id = ANY(:ids) AND valid_to IS NULL"),
+        {"now": now, "ids": closed},
+    )
+    created = session.execute(
+        text("""
+        INSERT INTO grid (code, version, name, village_id, geom, households, population,
+                          valid_from, edit_id, lineage)
+        SELECT i.code, coalesce((SELECT max(g.version) FROM grid g WHERE g.code = i.code), 0) + 1,
+               i.name, i.village_id, i.geom, i.households, i.population, :now, :e,
+               ARRAY(SELECT DISTINCT x FROM unnest(i.lineage || i.from_id) x
+                     WHERE x IS NOT NULL ORDER BY x)
+        FROM grid_edit_item i WHERE i.id = ANY(:ids)
+        RETURNING id, code, version
+    """),
+        {"now": now, "e": edit_id, "ids": st.ids("added", "changed")},
+    ).all()
+    # worker links follow the code: retired grids lose theirs, re-coded ones move, explicit
+    # assignments replace the grid's list
+    retired = [r["from_code"] for r in st.rows if st.state(r) == "retired"]
+    session.execute(
+        text("DELETE FROM worker_grid WHERE grid_code = ANY(:codes)"), {"codes": retired}
+    )
+    moves = [
+        (r["from_code"], r["code"])
+        for r in st.rows
+        if st.state(r) == "changed" and r["code"] != r["from_code"] and r["workers"] is None
+    ]
+    if moves:
+        session.execute(
+            text("""UPDATE worker_grid wg SET grid_code = m.new
+                    FROM unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS m(old, new)
+                    WHERE wg.grid_code = m.old"""),
+            {"old": [m[0] for m in moves], "new": [m[1] for m in moves]},
+        )
+    for r in st.rows:
+        if r["workers"] is None or r["retired"]:
+            continue
+        roles: dict[str, str] = dict(
+            session.execute(
+                text("""DELETE FROM worker_grid wg USING worker w
+                        WHERE wg.grid_code = ANY(:codes) AND w.id = wg.worker_id
+                        RETURNING w.code, wg.role"""),
+                {"codes": [r["code"], r["from_code"]]},
+            ).all()
+        )
+        session.execute(
+            text("""INSERT INTO worker_grid (worker_id, grid_code, role)
+                    SELECT w.id, :code, coalesce(CAST(:roles AS jsonb) ->> w.code, 'chief')
+                    FROM worker w WHERE w.code = ANY(:workers)"""),
+            {"code": r["code"], "workers": r["workers"], "roles": json.dumps(roles)},
+        )
+    return {"now": now, "closed": closed, "created": [tuple(c) for c in created]}
+
+
+_REASSIGN = f"""
+WITH cand AS MATERIALIZED (
+    SELECT c.id, c.code, c.status, c.grid_code AS old_grid, c.center_id AS old_center,
+           c.grid_id AS old_grid_id, c.assign_method AS old_method, a.*
+    FROM cases c CROSS JOIN LATERAL wangge_assign(c.geom) a
+    WHERE c.status NOT IN ({_SETTLED})
+      AND (c.grid_code = ANY(:codes)
+           OR c.village_code = ANY(:villages) AND c.assign_method <> 'covers')
+),
+moved AS (
+    SELECT * FROM cand
+    WHERE old_grid_id IS DISTINCT FROM grid_id OR old_center IS DISTINCT FROM center_id
+       OR old_method IS DISTINCT FROM method
+)
+"""
+_REASSIGN_PREVIEW = (
+    _REASSIGN
+    + """
+SELECT m.code, m.status, m.old_grid, m.grid_code AS new_grid, oc.name AS old_center,
+       nc.name AS new_center, m.method::text AS method
+FROM moved m LEFT JOIN center oc ON oc.id = m.old_center LEFT JOIN center nc ON nc.id = m.center_id
+WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
+ORDER BY m.code
+"""
+)
+_REASSIGN_WRITE = (
+    _REASSIGN
+    + """,
+upd AS (
+    UPDATE cases c SET grid_id = m.grid_id, grid_code = m.grid_code,
+        village_code = m.village_code, township_code = m.township_code,
+        district_code = m.district_code, city_code = m.city_code, center_id = m.center_id,
+        assign_method = m.method, assign_distance_m = m.distance_m, version = c.version + 1
+    FROM moved m WHERE c.id = m.id
+    RETURNING c.id
+),
+ev AS (
+    INSERT INTO case_event (case_id, at, actor, action, note, data)
+    SELECT m.id, :now, :actor, 'regrid',
+           '网格调整：' || coalesce(m.old_grid, '无') || ' → ' || coalesce(m.grid_code, '无')
+           || CASE WHEN m.old_center IS DISTINCT FROM m.center_id
+                   THEN '；责任中心：' || coalesce(oc.name, '无') || ' → '
+                        || coalesce(nc.name, '无')
+                   ELSE '' END,
+           jsonb_build_object('edit_id', :e, 'from_grid', m.old_grid, 'to_grid', m.grid_code,
+                              'from_center', m.old_center, 'to_center', m.center_id)
+    FROM moved m LEFT JOIN center oc ON oc.id = m.old_center
+    LEFT JOIN center nc ON nc.id = m.center_id
+    WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
+    RETURNING case_id
+)
+SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM ev) AS events
+"""
+)
+
+
+def _reassign_params(st: _State, actor: Actor, edit_id: int, now: Any) -> dict[str, Any]:
+    codes = sorted(
+        {r["from_code"] for r in st.rows if st.state(r) in ("changed", "retired")}
+        | {r["code"] for r in st.rows if st.state(r) in ("added", "changed")}
+    )
+    villages = sorted({r["village"] for r in st.rows})
+    return {"codes": codes, "villages": villages, "actor": actor.username, "e": edit_id, "now": now}
+
+
+# ---------------------------------------------------------------------------------------------
+# preview and commit
+
+PREVIEW_CASES = 500
+
+
+def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
+    """What committing now would do: findings; grids added / retired / changed (areas,
+    households); open cases whose grid or center would change; workers whose grids change."""
+    _edit(session, actor, edit_id, write=False)
+    validation = _validate(session, edit_id)
+    st = _states(session, edit_id)
+    grids = [
+        {
+            "code": r["code"],
+            "state": st.state(r),
+            "changes": st.changes(r),
+            "from_code": r["from_code"],
+            "from_version": r["from_version"],
+            "name": r["name"],
+            "village": r["village"],
+            "area_m2": None if r["area_m2"] is None else round(r["area_m2"], 1),
+            "old_area_m2": None if r["old_area_m2"] is None else round(r["old_area_m2"], 1),
+            "households": r["households"],
+            "old_households": r["old_households"],
+        }
+        for r in st.rows
+    ]
+    before = _worker_links(session, st)
+    with session.begin_nested() as savepoint:
+        applied = _apply(session, edit_id, st)
+        moved = [
+            dict(r)
+            for r in session.execute(
+                text(_REASSIGN_PREVIEW), _reassign_params(st, actor, edit_id, applied["now"])
+            ).mappings()
+        ]
+        after = _worker_links(session, st, before)
+        savepoint.rollback()
+    workers = [
+        {
+            "code": w,
+            "name": before[w]["name"],
+            "before": before[w]["grids"],
+            "after": after.get(w, {"grids": []})["grids"],
+        }
+        for w in sorted(before)
+        if before[w]["grids"] != after.get(w, {"grids": []})["grids"]
+    ]
+    counts: dict[str, int] = {}
+    for r in grids:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    hh_moved = [
+        g for g in grids if g["state"] != "unchanged" and g["households"] != g["old_households"]
+    ]
+    return {
+        "id": edit_id,
+        "validation": validation,
+        "grids": grids,
+        "counts": counts,
+        "cases": {
+            "count": len(moved),
+            "grid_changed": sum(m["old_grid"] != m["new_grid"] for m in moved),
+            "center_changed": sum(m["old_center"] != m["new_center"] for m in moved),
+            "list": moved[:PREVIEW_CASES],
+        },
+        "workers": workers,
+        "households": {
+            "grids": [
+                {"code": g["code"], "before": g["old_households"], "after": g["households"]}
+                for g in hh_moved
+            ],
+        },
+    }
+
+
+def _worker_links(
+    session: Session, st: _State, known: dict[str, dict] | None = None
+) -> dict[str, dict]:
+    """Workers linked to any grid the edit set touches (or in ``known``), with all their grids."""
+    codes = sorted({c for r in st.rows for c in (r["code"], r["from_code"]) if c})
+    wanted = sorted({w for r in st.rows for w in (r["workers"] or [])} | set(known or {}))
+    rows = session.execute(
+        text("""
+        SELECT w.code, w.name, array_agg(wg.grid_code ORDER BY wg.grid_code)
+                                 FILTER (WHERE wg.grid_code IS NOT NULL) AS grids
+        FROM worker w LEFT JOIN worker_grid wg ON wg.worker_id = w.id
+        WHERE w.code = ANY(:wanted)
+           OR w.id IN (SELECT worker_id FROM worker_grid WHERE grid_code = ANY(:codes))
+        GROUP BY w.code, w.name
+    """),
+        {"codes": codes, "wanted": wanted},
+    )
+    return {r.code: {"name": r.name, "grids": list(r.grids or [])} for r in rows}
+
+
+def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
+    """Apply the edit set in the caller's transaction: 409 if any grid it was drawn on changed
+    since, 422 with the findings if validation blocks."""
+    _edit(session, actor, edit_id, write=True)
+    villages = session.execute(
+        text("SELECT DISTINCT village_id FROM grid_edit_item WHERE edit_id = :e ORDER BY 1"),
+        {"e": edit_id},
+    ).scalars()
+    for v in villages:  # one committer per village at a time (validation sees the other's result)
+        session.execute(text("SELECT pg_advisory_xact_lock(74110, :v)"), {"v": v})
+    stale = (
+        session.execute(
+            text("""
+        SELECT i.code, g.code AS drawn_code, g.version AS drawn_version, n.version AS now_version,
+               e.created_by AS changed_by, g.valid_to AS changed_at
+        FROM grid_edit_item i JOIN grid g ON g.id = i.from_id
+        LEFT JOIN grid n ON n.code = g.code AND n.valid_to IS NULL
+        LEFT JOIN grid_edit e ON e.id = coalesce(n.edit_id, (
+            SELECT h.edit_id FROM grid h WHERE h.lineage @> ARRAY[g.id] LIMIT 1))
+        WHERE i.edit_id = :e AND g.valid_to IS NOT NULL
+        ORDER BY g.code
+    """),
+            {"e": edit_id},
+        )
+        .mappings()
+        .all()
+    )
+    if not stale:
+        session.execute(
+            text("""SELECT 1 FROM grid WHERE id IN (SELECT from_id FROM grid_edit_item
+                    WHERE edit_id = :e) ORDER BY id FOR UPDATE"""),
+            {"e": edit_id},
+        )
+    if stale:
+        codes = "、".join(r["drawn_code"] for r in stale)
+        raise Conflict(
+            f"网格 {codes} 在本方案起草后已被他人修改（{stale[0]['changed_by'] or '其他方案'}），"
+            "不能提交：请放弃本方案，在最新边界上重新调整。",
+            f"Grid(s) {codes} changed since this edit set was drawn; discard it and redo the "
+            "edit on the current layout.",
+            conflicts=[
+                {
+                    "code": r["drawn_code"],
+                    "drawn_version": r["drawn_version"],
+                    "current_version": r["now_version"],
+                    "changed_by": r["changed_by"],
+                    "changed_at": r["changed_at"].isoformat() if r["changed_at"] else None,
+                }
+                for r in stale
+            ],
+        )
+    st = _states(session, edit_id)
+    if not st.rows:
+        raise InvalidInput(
+            "调整方案还没有任何改动，无需提交。", "The edit set changes nothing yet.", field="id"
+        )
+    validation = _validate(session, edit_id)
+    if not validation["ok"]:
+        raise InvalidInput(
+            f"方案有 {validation['blocking']} 处问题需要先解决："
+            f"{validation['findings'][0]['message']}",
+            f"The edit set has {validation['blocking']} blocking finding(s): "
+            f"{validation['findings'][0]['message_en']}",
+            field="id",
+            findings=validation["findings"],
+        )
+    applied = _apply(session, edit_id, st)
+    counts = session.execute(
+        text(_REASSIGN_WRITE), _reassign_params(st, actor, edit_id, applied["now"])
+    ).one()
+    result = {
+        "id": edit_id,
+        "status": "committed",
+        "at": applied["now"].isoformat(),
+        "grids": {
+            state: [r["code"] for r in st.rows if st.state(r) == state]
+            for state in ("added", "changed", "retired")
+        },
+        "versions": [{"code": c, "version": v} for _, c, v in applied["created"]],
+        "cases_reassigned": int(counts.updated),
+        "case_events": int(counts.events),
+        "warnings": [f["message"] for f in validation["findings"]],
+    }
+    session.execute(
+        text("""UPDATE grid_edit SET status = 'committed', closed_at = :now, updated_at = :now,
+                result = CAST(:result AS jsonb) WHERE id = :e"""),
+        {"now": applied["now"], "e": edit_id, "result": json.dumps(result, ensure_ascii=False)},
+    )
+    return result
+
+
+def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
+    """The working layout of every village the edit set touches, each grid with its state."""
+    _edit(session, actor, edit_id, write=False)
+    st = _states(session, edit_id)
+    states = {r["id"]: st.state(r) for r in st.rows}
+    rows = session.execute(
+        text("""
+        WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e)
+        SELECT i.id, i.code, i.name, ST_AsGeoJSON(coalesce(i.geom, g.geom), 7)::json AS geometry
+        FROM items i LEFT JOIN grid g ON g.id = i.from_id
+        UNION ALL
+        SELECT NULL, g.code, g.name, ST_AsGeoJSON(g.geom, 7)::json FROM grid g
+        WHERE g.valid_to IS NULL AND g.village_id IN (SELECT village_id FROM items)
+          AND NOT EXISTS (SELECT 1 FROM items i WHERE i.from_id = g.id)
+        ORDER BY 2
+    """),
+        {"e": edit_id},
+    ).mappings()
+    features = [
+        {
+            "type": "Feature",
+            "id": r["code"],
+            "geometry": r["geometry"],
+            "properties": {
+                "code": r["code"],
+                "name": r["name"],
+                "state": states.get(r["id"], "untouched") if r["id"] else "untouched",
+            },
+        }
+        for r in rows
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+
+
+def feature(geom: BaseGeometry) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON geometry dict."""
+    return dict(mapping(geom))

@@ -1,0 +1,507 @@
+"""Planner edits: split, merge, redraw, create, retire, recode, assign — validated, previewed,
+committed as new versions; open cases re-assigned with an event, closed ones and past statistics
+untouched; racing planners; past layouts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import shapely
+from shapely.geometry import LineString, mapping
+from shapely.geometry.base import BaseGeometry
+
+from gis.geo import area_m2
+from gis.scope import Scope, bind_scope
+from gis.worktime import SHANGHAI
+
+Headers = Callable[[str], dict[str, str]]
+VILLAGE = "990102001001"
+PLANNER = "district_planner"
+
+
+def g(n: int) -> str:
+    return f"{VILLAGE}{n:03d}"
+
+
+def geom(session: Session, code: str, *, current: bool = True) -> BaseGeometry:
+    wkb = session.execute(
+        text(f"""SELECT ST_AsBinary(geom) FROM grid WHERE code = :c
+                 {"AND valid_to IS NULL" if current else ""} ORDER BY version LIMIT 1"""),
+        {"c": code},
+    ).scalar_one()
+    return shapely.from_wkb(bytes(wkb))
+
+
+def adjacent_pair(session: Session) -> tuple[str, str, BaseGeometry]:
+    """The two grids of the village sharing the longest edge, and that edge."""
+    row = session.execute(
+        text("""
+        SELECT a.code, b.code, ST_AsBinary(ST_LineMerge(ST_CollectionExtract(
+                   ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom)), 2)))
+        FROM grid a JOIN grid b ON a.code < b.code AND ST_Intersects(a.geom, b.geom)
+        WHERE a.valid_to IS NULL AND b.valid_to IS NULL
+          AND a.code LIKE :v || '%' AND b.code LIKE :v || '%'
+        ORDER BY ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom))) DESC
+        LIMIT 1
+    """),
+        {"v": VILLAGE},
+    ).one()
+    return row[0], row[1], shapely.from_wkb(bytes(row[2]))
+
+
+def put_case(session: Session, point: BaseGeometry, status: str = "registered",
+             received: datetime | None = None) -> str:  # fmt: skip
+    """A case at ``point`` located through the spine (as intake does), in ``status``."""
+    bind_scope(session, Scope.everything())
+    code = "E" + uuid.uuid4().hex[:12].upper()
+    session.execute(
+        text("""
+        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                           received_lat, geom, reported_at, received_at, grid_id, grid_code,
+                           village_code, township_code, district_code, city_code, center_id,
+                           assign_method, assign_distance_m, status, allowed_hours, deadline,
+                           closed_at)
+        SELECT :code, 'dispute', 'neighbour', 'minor', '调整测试', 'wgs84', :lon, :lat, x.p, x.t,
+               x.t, a.grid_id, a.grid_code, a.village_code, a.township_code, a.district_code,
+               a.city_code, a.center_id, a.method, a.distance_m, CAST(:status AS varchar), 8,
+               wangge_work_add(x.t, 8), CASE WHEN CAST(:status AS varchar) = 'closed' THEN x.t END
+        FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p,
+                     coalesce(CAST(:t AS timestamptz), now()) AS t) x,
+             wangge_assign(x.p) a
+    """),
+        {"code": code, "lon": point.x, "lat": point.y, "status": status, "t": received},
+    )
+    session.commit()
+    return code
+
+
+def case_row(session: Session, code: str) -> dict:
+    bind_scope(session, Scope.everything())
+    return dict(
+        session.execute(
+            text("""SELECT c.id, c.grid_id, c.grid_code, c.status, c.version,
+                           (SELECT count(*) FROM case_event e
+                            WHERE e.case_id = c.id AND e.action = 'regrid') AS regrids,
+                           (SELECT note FROM case_event e WHERE e.case_id = c.id
+                            AND e.action = 'regrid' ORDER BY id DESC LIMIT 1) AS note
+                    FROM cases c WHERE c.code = :c"""),
+            {"c": code},
+        )
+        .mappings()
+        .one()
+    )
+
+
+class Planner:
+    """A planner's HTTP conversation."""
+
+    def __init__(self, client: TestClient, headers: dict[str, str]) -> None:
+        self.client, self.headers = client, headers
+
+    def open(self, title: str = "测试方案") -> int:
+        r = self.client.post("/api/edits", json={"title": title}, headers=self.headers)
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    def op(self, edit: int, expect: int = 201, **body: object) -> dict:
+        r = self.client.post(f"/api/edits/{edit}/operations", json=body, headers=self.headers)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    def preview(self, edit: int) -> dict:
+        r = self.client.get(f"/api/edits/{edit}/preview", headers=self.headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def commit(self, edit: int, expect: int = 200) -> dict:
+        r = self.client.post(f"/api/edits/{edit}/commit", headers=self.headers)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+
+@pytest.fixture
+def planner(anon_client: TestClient, login_as: Headers) -> Planner:
+    return Planner(anon_client, login_as(PLANNER))
+
+
+def across(shape: BaseGeometry) -> LineString:
+    """A west–east line through the middle of ``shape``, from outside to outside."""
+    minx, _miny, maxx, _maxy = shape.bounds
+    y = shape.representative_point().y
+    return LineString([(minx - 0.001, y), (maxx + 0.001, y)])
+
+
+def current_codes(session: Session) -> set[str]:
+    return set(
+        session.execute(
+            text("SELECT code FROM grid WHERE valid_to IS NULL AND code LIKE :v || '%'"),
+            {"v": VILLAGE},
+        ).scalars()
+    )
+
+
+def test_split_by_line_creates_versions_and_keeps_coverage(
+    planner: Planner, app_db: Session
+) -> None:
+    before = geom(app_db, g(1))
+    edit = planner.open()
+    done = planner.op(edit, op="split", grid=g(1), line=mapping(across(before)))
+    assert done["op_name"] == "拆分" and len(done["grids"]) == 2, done
+    new_code = next(c for c in done["grids"] if c != g(1))
+    assert new_code.startswith(VILLAGE) and new_code not in current_codes(app_db)
+    p = planner.preview(edit)
+    assert p["validation"]["ok"], p["validation"]
+    states = {r["code"]: r["state"] for r in p["grids"]}
+    assert states == {g(1): "changed", new_code: "added"}
+    result = planner.commit(edit)
+    assert result["grids"]["added"] == [new_code] and result["grids"]["changed"] == [g(1)]
+    kept, part = geom(app_db, g(1)), geom(app_db, new_code)
+    assert kept.union(part).symmetric_difference(before).area < 1e-12
+    assert area_m2(kept.intersection(part)) < 0.01
+    versions = app_db.execute(
+        text("SELECT version, valid_to IS NULL FROM grid WHERE code = :c ORDER BY version"),
+        {"c": g(1)},
+    ).all()
+    assert [tuple(v) for v in versions] == [(1, False), (2, True)]
+    # the other grids of the village were not touched
+    assert (
+        app_db.execute(
+            text("SELECT count(*) FROM grid WHERE code LIKE :v || '%' AND version > 1"),
+            {"v": VILLAGE},
+        ).scalar_one()
+        == 1
+    )
+
+
+def test_split_line_must_cross_the_grid(planner: Planner, app_db: Session) -> None:
+    shape = geom(app_db, g(1))
+    c = shape.representative_point()
+    edit = planner.open()
+    r = planner.op(edit, 422, op="split", grid=g(1),
+                   line=mapping(LineString([(c.x, c.y), (c.x + 1e-5, c.y)])))  # fmt: skip
+    assert "分成两块" in r["detail"]
+    planner.op(edit, 422, op="split", grid=g(1), line={"type": "Point", "coordinates": [1, 2]})
+    planner.op(edit, 422, op="split", grid=g(1))
+
+
+def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
+    a, b, _ = adjacent_pair(app_db)
+    union = geom(app_db, a).union(geom(app_db, b))
+    edit = planner.open()
+    done = planner.op(edit, op="merge", grids=[a, b], name="合并后的网格")
+    assert done["op_name"] == "合并"
+    p = planner.preview(edit)
+    assert {r["code"]: r["state"] for r in p["grids"]} == {a: "changed", b: "retired"}
+    # b's worker moves to a
+    moved = {w["code"]: w for w in p["workers"]}
+    assert any(b in w["before"] and a in w["after"] for w in moved.values()), p["workers"]
+    planner.commit(edit)
+    assert b not in current_codes(app_db)
+    assert geom(app_db, a).symmetric_difference(union).area < 1e-12
+    name = app_db.execute(
+        text("SELECT name FROM grid WHERE code = :c AND valid_to IS NULL"), {"c": a}
+    ).scalar_one()
+    assert name == "合并后的网格"
+
+
+def test_merge_refuses_grids_that_do_not_touch(planner: Planner, app_db: Session) -> None:
+    far = app_db.execute(
+        text("""SELECT a.code, b.code FROM grid a JOIN grid b ON a.code < b.code
+                WHERE a.valid_to IS NULL AND b.valid_to IS NULL AND a.code LIKE :v || '%'
+                  AND b.code LIKE :v || '%' AND NOT ST_DWithin(a.geom, b.geom, 0.0001)
+                LIMIT 1"""),
+        {"v": VILLAGE},
+    ).one()
+    edit = planner.open()
+    r = planner.op(edit, 422, op="merge", grids=list(far))
+    assert "不相邻" in r["detail"]
+
+
+def _strip(app_db: Session) -> tuple[str, str, BaseGeometry]:
+    """Grids a and b sharing an edge, and a ~30 m strip of b along it."""
+    a, b, edge = adjacent_pair(app_db)
+    strip = geom(app_db, b).intersection(edge.buffer(0.0003))
+    return a, b, strip
+
+
+def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
+    planner: Planner, app_db: Session
+) -> None:
+    a, b, strip = _strip(app_db)
+    ga, gb = geom(app_db, a), geom(app_db, b)
+    inside = strip.representative_point()
+    open_case = put_case(app_db, inside)
+    closed_case = put_case(app_db, strip.buffer(-0.00005).representative_point(), "closed")
+    far_case = put_case(app_db, gb.difference(strip.buffer(0.0005)).representative_point())
+    before_closed = case_row(app_db, closed_case)
+    assert case_row(app_db, open_case)["grid_code"] == b
+
+    edit = planner.open("东边界外移")
+    done = planner.op(edit, op="redraw", grid=a, geometry=mapping(ga.union(strip)))
+    assert b in done["grids"], done
+    p = planner.preview(edit)
+    assert p["validation"]["ok"], p["validation"]["findings"]
+    assert {r["code"]: r["state"] for r in p["grids"]} == {a: "changed", b: "changed"}
+    listed = {c["code"]: c for c in p["cases"]["list"]}
+    assert listed[open_case]["old_grid"] == b and listed[open_case]["new_grid"] == a
+    assert closed_case not in listed and far_case not in listed
+    # the preview changed nothing
+    assert case_row(app_db, open_case)["grid_code"] == b
+
+    result = planner.commit(edit)
+    assert result["cases_reassigned"] >= 1 and result["case_events"] >= 1
+    assert geom(app_db, b).symmetric_difference(gb.difference(strip)).area < 1e-10
+    assert geom(app_db, a).union(geom(app_db, b)).symmetric_difference(ga.union(gb)).area < 1e-10
+    moved = case_row(app_db, open_case)
+    assert moved["grid_code"] == a and moved["regrids"] == 1
+    assert moved["note"] == f"网格调整：{b} → {a}"
+    assert case_row(app_db, closed_case) == before_closed  # handled under b's old version
+    far = case_row(app_db, far_case)
+    assert far["grid_code"] == b and far["regrids"] == 0
+    # the far case now points at b's new version; the closed one at the old
+    versions = dict(
+        app_db.execute(
+            text("SELECT id, valid_to IS NULL FROM grid WHERE code = :c"), {"c": b}
+        ).all()
+    )
+    assert versions[far["grid_id"]] is True and versions[before_closed["grid_id"]] is False
+
+
+def test_stats_of_last_month_do_not_move(
+    planner: Planner, app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    a, _b, strip = _strip(app_db)
+    last_month = datetime.now(SHANGHAI) - timedelta(days=35)
+    for k in range(3):
+        put_case(app_db, strip.buffer(-0.00002 * (k + 1)).representative_point(), "closed",
+                 last_month)  # fmt: skip
+    start = (last_month - timedelta(days=3)).date().isoformat()
+    end = (last_month + timedelta(days=3)).date().isoformat()
+    query = f"/api/stats?region={VILLAGE}&start={start}&end={end}"
+    op = login_as("district_operator")
+    before = anon_client.get(query, headers=op).json()
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    planner.commit(edit)
+    after = anon_client.get(query, headers=op).json()
+    assert after == before
+
+
+def test_create_on_uncovered_land_after_retiring_to_uncovered(
+    planner: Planner, app_db: Session
+) -> None:
+    a, b, _ = adjacent_pair(app_db)
+    ga = geom(app_db, a)
+    edit = planner.open()
+    planner.op(edit, op="retire", grid=a, to="uncovered")
+    p = planner.preview(edit)
+    assert p["validation"]["ok"]
+    assert any(f["kind"] == "declared_gap" for f in p["validation"]["findings"])
+    # a new grid drawn generously: clipped to the uncovered land
+    done = planner.op(edit, op="create", geometry=mapping(ga.buffer(0.0005)), name="新网格")
+    new_code = done["grids"][0]
+    assert new_code.startswith(VILLAGE)
+    result = planner.commit(edit)
+    assert result["grids"]["added"] == [new_code] and result["grids"]["retired"] == [a]
+    assert geom(app_db, new_code).symmetric_difference(ga).area < 1e-10
+    assert geom(app_db, b).equals(geom(app_db, b, current=False))  # b untouched
+
+
+def test_create_refuses_covered_land(planner: Planner, app_db: Session) -> None:
+    edit = planner.open()
+    inner = geom(app_db, g(2)).buffer(-0.0002)
+    r = planner.op(edit, 422, op="create", geometry=mapping(inner))
+    assert "未划入网格" in r["detail"]
+
+
+def test_retire_to_neighbours_keeps_the_village_covered(planner: Planner, app_db: Session) -> None:
+    a, _, _ = adjacent_pair(app_db)
+    total = shapely.union_all([geom(app_db, c) for c in current_codes(app_db)])
+    edit = planner.open()
+    done = planner.op(edit, op="retire", grid=a)
+    assert a in done["grids"] and len(done["grids"]) >= 2
+    p = planner.preview(edit)
+    assert p["validation"]["ok"], p["validation"]["findings"]
+    planner.commit(edit)
+    after = shapely.union_all([geom(app_db, c) for c in current_codes(app_db)])
+    assert a not in current_codes(app_db)
+    assert after.symmetric_difference(total).area < 1e-10
+
+
+def test_overlap_is_found_and_blocks_the_commit(planner: Planner, app_db: Session) -> None:
+    a, b, strip = _strip(app_db)
+    edit = planner.open()
+    planner.op(edit, op="retire", grid=a, to="uncovered")
+    # the new grid takes a's land and, unclipped, a strip of b too
+    planner.op(edit, op="create", geometry=mapping(geom(app_db, a).union(strip)), clip=False)
+    v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+    overlaps = [f for f in v["findings"] if f["kind"] == "overlap"]
+    assert not v["ok"] and overlaps and overlaps[0]["blocking"]
+    assert b in overlaps[0]["grids"] and overlaps[0]["area_m2"] > 100
+    assert overlaps[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    r = planner.commit(edit, 422)
+    assert r["findings"] and "重叠" in r["detail"]
+    assert a in current_codes(app_db)  # nothing applied
+
+
+def test_gap_is_reported_with_its_area(planner: Planner, app_db: Session) -> None:
+    a, b, strip = _strip(app_db)
+    edit = planner.open()
+    # b shrinks away from a and the strip is left to nobody
+    planner.op(edit, op="redraw", grid=b, geometry=mapping(geom(app_db, b).difference(strip)),
+               release_to="uncovered")  # fmt: skip
+    v = planner.preview(edit)["validation"]
+    assert v["ok"]  # declared
+    declared = [f for f in v["findings"] if f["kind"] == "declared_gap"]
+    assert declared and abs(declared[0]["area_m2"] - area_m2(strip)) < 0.02 * area_m2(strip)
+    # a gap nobody declared blocks: create a grid, then shrink it without declaring
+    edit2 = planner.open()
+    planner.op(edit2, op="retire", grid=a, to="uncovered")
+    made = planner.op(edit2, op="create", geometry=mapping(geom(app_db, a)))["grids"][0]
+    small = geom(app_db, a).buffer(-0.0003)
+    planner.op(edit2, op="redraw", grid=made, geometry=mapping(small), release_to="uncovered")
+    assert planner.preview(edit2)["validation"]["ok"]
+    edit3 = planner.open()
+    planner.op(edit3, op="retire", grid=a, to="uncovered")
+    planner.op(edit3, op="create", geometry=mapping(small))
+    v3 = planner.preview(edit3)["validation"]
+    assert v3["ok"]  # retired to uncovered: the ring around it was declared
+
+
+def test_undeclared_gap_blocks(planner: Planner, app_db: Session) -> None:
+    a, b, edge = adjacent_pair(app_db)
+    ga = geom(app_db, a)
+    edit = planner.open()
+    # land a gives up along its edge with b goes to b: no gap
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(ga.difference(edge.buffer(0.0003))))
+    v = planner.preview(edit)["validation"]
+    assert v["ok"], v["findings"]
+    assert not [f for f in v["findings"] if f["kind"] in ("gap", "declared_gap")]
+    # a draft that leaves land to nobody (as a concurrent change could) blocks the commit
+    app_db.execute(
+        text("UPDATE grid_edit_item SET geom = ST_Multi(ST_Buffer(geom, -0.0003)) "
+             "WHERE edit_id = :e AND code = :c"), {"e": edit, "c": b}
+    )  # fmt: skip
+    app_db.commit()
+    v = planner.preview(edit)["validation"]
+    gaps = [f for f in v["findings"] if f["kind"] == "gap"]
+    assert not v["ok"] and gaps and gaps[0]["blocking"] and gaps[0]["area_m2"] > 1000
+    assert gaps[0]["lon"] and gaps[0]["lat"] and gaps[0]["village"] == VILLAGE
+    r = planner.commit(edit, 422)
+    assert "空隙" in r["detail"]
+
+
+def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> None:
+    edit = planner.open()
+    planner.op(edit, op="recode", grid=g(3), code=g(901), name="滨河网格", households=321)
+    planner.op(edit, op="recode", grid=g(4), code="990102001002901", expect=201)
+    v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+    assert [f["kind"] for f in v["findings"] if f["blocking"]] == ["code_format"]
+    edit2 = planner.open()
+    planner.op(edit2, op="recode", grid=g(3), code=g(901), name="滨河网格", households=321)
+    worker = app_db.execute(text("SELECT code FROM worker ORDER BY code LIMIT 1")).scalar_one()
+    planner.op(edit2, op="assign", grid=g(901), workers=[worker])
+    planner.op(edit2, 422, op="assign", grid=g(901), workers=["W000"])
+    p = planner.preview(edit2)
+    assert p["validation"]["ok"]
+    assert p["grids"][0]["changes"] == ["code", "name", "households"]
+    planner.commit(edit2)
+    assert g(3) not in current_codes(app_db) and g(901) in current_codes(app_db)
+    links = app_db.execute(
+        text("SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+             "WHERE wg.grid_code = :c"), {"c": g(901)}
+    ).scalars().all()  # fmt: skip
+    assert links == [worker]
+
+
+def test_duplicate_code_is_blocking(planner: Planner) -> None:
+    edit = planner.open()
+    planner.op(edit, op="recode", grid=g(3), code=g(4))
+    v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+    assert [f["kind"] for f in v["findings"] if f["blocking"]] == ["code_taken"]
+
+
+def test_racing_planners_second_gets_409(
+    anon_client: TestClient, login_as: Headers, app_db: Session, db: Session
+) -> None:
+    first = Planner(anon_client, login_as(PLANNER))
+    second = Planner(anon_client, login_as("admin"))
+    a, b, strip = _strip(app_db)
+    e1, e2 = first.open(), second.open()
+    first.op(e1, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    second.op(e2, op="recode", grid=b, name="抢先改名")
+    first.commit(e1)
+    r = second.commit(e2, 409)
+    assert [c["code"] for c in r["conflicts"]] == [b]
+    assert r["conflicts"][0]["changed_by"] == PLANNER
+    assert b in r["detail"]
+    # nothing of the second edit set was applied
+    assert (
+        app_db.execute(
+            text("SELECT name FROM grid WHERE code = :c AND valid_to IS NULL"), {"c": b}
+        ).scalar_one()
+        != "抢先改名"
+    )
+
+
+def test_as_of_and_history_show_the_old_layout(
+    planner: Planner, app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    before = geom(app_db, g(1))
+    edit = planner.open("拆分一号网格")
+    done = planner.op(edit, op="split", grid=g(1), line=mapping(across(before)))
+    new_code = next(c for c in done["grids"] if c != g(1))
+    planner.commit(edit)
+    headers = login_as("district_operator")
+    yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).date().isoformat()
+    old = anon_client.get(f"/api/grids?as_of={yesterday}", headers=headers).json()
+    now = anon_client.get("/api/grids", headers=headers).json()
+    old_codes = {f["properties"]["code"] for f in old["features"]}
+    now_codes = {f["properties"]["code"] for f in now["features"]}
+    assert new_code in now_codes and new_code not in old_codes
+    old_g1 = next(f for f in old["features"] if f["properties"]["code"] == g(1))
+    assert old_g1["properties"]["version"] == 1
+    drawn = shapely.geometry.shape(old_g1["geometry"])  # 6 decimals: ±0.05 m
+    assert drawn.symmetric_difference(before).area < 1e-3 * before.area
+    hist = anon_client.get(f"/api/grids/{g(1)}/history", headers=headers).json()
+    props = [f["properties"] for f in hist["features"]]
+    assert [p["version"] for p in props] == [1, 2]
+    assert props[0]["taken_over_by"] == [{"code": new_code, "version": 1}]
+    assert props[1]["edit_title"] == "拆分一号网格" and props[1]["edited_by"] == PLANNER
+    new_hist = anon_client.get(f"/api/grids/{new_code}/history", headers=headers).json()
+    assert new_hist["features"][0]["properties"]["derived_from"] == [{"code": g(1), "version": 1}]
+    assert anon_client.get("/api/grids?as_of=yesterday", headers=headers).status_code == 422
+    assert anon_client.get(f"/api/grids/{g(999)}/history", headers=headers).status_code == 404
+
+
+def test_jurisdiction_roles_and_lifecycle(
+    planner: Planner, anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    # operators and commanders cannot edit
+    r = anon_client.post("/api/edits", json={}, headers=login_as("district_operator"))
+    assert r.status_code == 403
+    edit = planner.open()
+    # a grid of another district is not the planner's
+    other = app_db.execute(
+        text("SELECT code FROM grid WHERE valid_to IS NULL AND code NOT LIKE '990102%' LIMIT 1")
+    ).scalar_one()
+    planner.op(edit, 404, op="recode", grid=other, name="越界")
+    planner.op(edit, 422, op="recode", grid=g(1))  # nothing to change
+    planner.op(edit, 422, op="explode", grid=g(1))
+    # someone else's edit set: visible to the admin, not changeable by another planner
+    r = anon_client.post(f"/api/edits/{edit}/discard", headers=login_as("admin"))
+    assert r.status_code == 200 and r.json()["status"] == "discarded"
+    planner.op(edit, 409, op="recode", grid=g(1), name="已放弃")
+    assert planner.commit(edit, 409)["current_status"] == "discarded"
+    listed = anon_client.get("/api/edits?status=discarded", headers=planner.headers).json()
+    assert edit in [e["id"] for e in listed]
+    assert anon_client.get("/api/edits/999999", headers=planner.headers).status_code == 404
+    empty = planner.open()
+    planner.commit(empty, 422)
