@@ -25,6 +25,8 @@ ASSETS: dict[str, str] = {
     "leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
     "Control.Fullscreen.js": "leaflet.fullscreen/Control.FullScreen.js",
     "Control.FullScreen.css": "leaflet.fullscreen/Control.FullScreen.css",
+    "leaflet_draw_js": "leaflet-draw/dist/leaflet.draw.js",
+    "leaflet_draw_css": "leaflet-draw/dist/leaflet.draw.css",
 }
 #: wangge's own assets → file under maps/static/wangge
 OWN_ASSETS: dict[str, str] = {
@@ -38,6 +40,7 @@ OWN_ASSETS: dict[str, str] = {
     "case.js": "case.js",
     "track.js": "track.js",
     "command.js": "command.js",
+    "planner.js": "planner.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -35,6 +35,7 @@ class CommandOptions:
     hotspot_n: int = 5
     live_poll_ms: int = 1000
     focus_grid: str | None = None  # /maps/grid/{code}: the grid drawn bold with its popup open
+    as_of: str | None = None  # a past layout of the grids (date or ISO time)
 
 
 class CommandLayers(JSCSSMixin, MacroElement):
@@ -51,7 +52,8 @@ class CommandLayers(JSCSSMixin, MacroElement):
             hotspotM: {{ this.options.hotspot_m|tojson }},
             hotspotN: {{ this.options.hotspot_n|tojson }},
             livePollMs: {{ this.options.live_poll_ms|tojson }},
-            focusGrid: {{ this.options.focus_grid|tojson }}
+            focusGrid: {{ this.options.focus_grid|tojson }},
+            asOf: {{ this.options.as_of|tojson }}
         });
         {% endmacro %}
     """)

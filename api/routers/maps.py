@@ -8,10 +8,18 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from api.deps import CaseReader, CipherDep, MapViewer, Reporter, SessionDep, SettingsDep
+from api.deps import (
+    CaseReader,
+    CipherDep,
+    MapViewer,
+    Planner,
+    Reporter,
+    SessionDep,
+    SettingsDep,
+)
 from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases, mapdata, workflow
-from gis.errors import NotFound
+from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
 from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
@@ -27,6 +35,7 @@ from maps.pages import (
     tracking_page,
 )
 from maps.phone import phone_page
+from maps.planner import PlannerOptions, build_planner_map
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -64,20 +73,26 @@ def command_map(
     region: Annotated[
         str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code 区划代码")
     ] = None,
+    as_of: Annotated[
+        str | None,
+        Query(description="draw the grid layout of a past date (or ISO time) 历史网格划分"),
+    ] = None,
 ) -> HTMLResponse:
     """The command view of a region you may see (default: your whole jurisdiction): outlines,
     grid choropleth, heatmap with filters and a 30-day slider, hotspots, centers' load, overdue
-    cases and a live layer of new reports — 指挥中心地图."""
+    cases and a live layer of new reports — 指挥中心地图.  ``as_of`` draws a past grid layout."""
+    if as_of:
+        boundaries.as_of_moment(as_of)  # 422 for a malformed moment
     scope = boundaries.narrow_scope(session, caller.scope, region)
     extent = boundaries.scope_extent(session, scope)
     name = boundaries.scope_name(session, scope) or "网格 wangge"
     base = settings.base_map()
     m = build_command_map(
-        title=f"{name} · 指挥中心",
+        title=f"{name} · 指挥中心" + (f"（{as_of} 的网格划分）" if as_of else ""),
         subtitle=_demo_subtitle(session),
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
         options=CommandOptions(
-            region=region, categories=_categories(session), tile_datum=base.datum
+            region=region, categories=_categories(session), tile_datum=base.datum, as_of=as_of
         ),
         base=base,
         user=f"{caller.display_name or caller.username}（{caller.role_name}）",
@@ -116,6 +131,39 @@ def grid_map(
         base=base,
         user=f"{caller.display_name or caller.username}（{caller.role_name}）",
     )
+    return HTMLResponse(m.get_root().render())
+
+
+@router.get("/maps/planner", response_class=HTMLResponse)
+def planner_map(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Planner,
+    village: Annotated[
+        str, Query(pattern=r"^[0-9]{12}$", description="village code 村（社区）代码")
+    ],
+) -> HTMLResponse:
+    """The planner's map of one village: its grids, the Draw tools, the edit set's operations,
+    findings and preview on the map, commit or discard — 网格调整."""
+    scope = boundaries.narrow_scope(session, caller.scope, village)
+    if scope.level != "village":
+        raise InvalidInput(
+            f"{village} 不是村（社区）：网格调整按村（社区）进行。",
+            f"{village} is not a village: grids are edited village by village.",
+            field="village",
+        )
+    extent = boundaries.scope_extent(session, scope)
+    assert extent is not None  # the village exists (narrow_scope found it)
+    pad_x, pad_y = (extent.east - extent.west) * 0.15, (extent.north - extent.south) * 0.15
+    m = build_planner_map(
+        title=f"{scope.region_name} · 网格调整",
+        subtitle=_demo_subtitle(session),
+        bounds=(extent.west - pad_x, extent.south - pad_y, extent.east + pad_x,
+                extent.north + pad_y),
+        options=PlannerOptions(village=village, village_name=str(scope.region_name)),
+        base=settings.base_map(),
+        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+    )  # fmt: skip
     return HTMLResponse(m.get_root().render())
 
 

@@ -505,3 +505,28 @@ def test_jurisdiction_roles_and_lifecycle(
     assert anon_client.get("/api/edits/999999", headers=planner.headers).status_code == 404
     empty = planner.open()
     planner.commit(empty, 422)
+
+
+def test_planner_page_and_past_layout_page(anon_client: TestClient, login_as: Headers) -> None:
+    headers = login_as(PLANNER) | {"Accept": "text/html"}
+    page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=headers)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "/static/vendor/leaflet-draw/dist/leaflet.draw.js" in html
+    assert "/static/vendor/leaflet-draw/dist/leaflet.draw.css" in html
+    assert "planner.js" in html and "网格调整" in html
+    assert "cdnjs" not in html and "unpkg" not in html and "jsdelivr" not in html
+    assert anon_client.get("/static/vendor/leaflet-draw/dist/leaflet.draw.js").status_code == 200
+    unknown = anon_client.get("/maps/planner?village=990102001999", headers=headers)
+    assert unknown.status_code == 404
+    other = anon_client.get("/maps/planner?village=990103001001", headers=headers)
+    assert other.status_code == 404  # another district's village
+    assert anon_client.get("/maps/planner?village=9901", headers=headers).status_code == 422
+    operator = anon_client.get(
+        f"/maps/planner?village={VILLAGE}", headers=login_as("district_operator")
+    )
+    assert operator.status_code == 403
+    past = anon_client.get("/maps/command?as_of=2026-01-01", headers=headers)
+    assert past.status_code == 200 and "2026-01-01 的网格划分" in past.text
+    assert '"2026-01-01"' in past.text  # handed to command.js, which asks /api/grids?as_of=
+    assert anon_client.get("/maps/command?as_of=soon", headers=headers).status_code == 422

@@ -399,3 +399,100 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
     assert "网格员" in page.locator(".wg-grid-pop").inner_text()
     assert outside == [] and problems == [], (outside, problems)
     page.close()
+
+
+def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """The district planner opens a village, selects a grid, draws a line across it with the
+    Draw tool, splits, sees the preview and commits: two grids where there was one.  The test
+    puts the layout back afterwards (the live server commits for real)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:  # a big grid of the planner's district with few cases
+        code, village, lon, lat, west, east = conn.execute(
+            text("""
+            SELECT g.code, v.code, ST_X(p), ST_Y(p), ST_XMin(g.geom), ST_XMax(g.geom)
+            FROM grid g JOIN region v ON v.id = g.village_id,
+                 LATERAL (SELECT ST_PointOnSurface(g.geom) AS p) s
+            WHERE g.valid_to IS NULL AND g.code LIKE '990102%'
+            ORDER BY (SELECT count(*) FROM cases c WHERE c.grid_code = g.code),
+                     ST_Area(g.geom) DESC
+            LIMIT 1
+        """)
+        ).one()
+    page, problems, outside = _command_page(
+        browser, live_server, "district_planner", f"/maps/planner?village={village}"
+    )
+    edit_id = None
+    try:
+        page.wait_for_function(
+            "() => window.wangge && wangge.plannerState && wangge.plannerState.features.length > 0",
+            timeout=20_000,
+        )
+        box = page.locator(".leaflet-container").bounding_box()
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            p = page.evaluate(
+                "([x, y]) => { const p = wangge.plannerMap.latLngToContainerPoint([y, x]);"
+                " return [p.x, p.y]; }",
+                [x, y],
+            )
+            return box["x"] + p[0], box["y"] + p[1]
+
+        page.mouse.click(*at(lon, lat))  # select the grid
+        page.wait_for_function(f"() => wangge.plannerState.selected.includes('{code}')")
+        pad = (east - west) * 0.15
+        page.click(".leaflet-draw-draw-polyline")
+        for x in (west - pad, east + pad):  # one vertex per press, as a hand would
+            page.mouse.move(*at(x, lat), steps=4)
+            page.mouse.down()
+            page.mouse.up()
+            page.wait_for_timeout(300)
+        page.click(".leaflet-draw-actions a:has-text('Finish')")
+        page.wait_for_function("() => wangge.plannerState.drawn !== null")
+        page.click("button[data-action=split]")
+        page.wait_for_function(
+            "() => wangge.plannerState.preview && wangge.plannerState.status === 'ready'",
+            timeout=20_000,
+        )
+        edit_id = page.evaluate("wangge.plannerState.editId")
+        assert page.locator(".wg-planner-validation").inner_text().startswith("✅")
+        assert "新增 1，调整 1" in page.locator(".wg-planner-preview").inner_text()
+        page.screenshot(path=str(tmp_path / "planner.png"))
+        if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+            page.screenshot(path=str(Path(shots) / "planner.png"))
+        page.click("button[data-action=commit]")
+        page.wait_for_selector(".wg-planner-result", timeout=20_000)
+        result = page.evaluate("wangge.plannerState.lastResult")
+        assert result["grids"]["changed"] == [code] and len(result["grids"]["added"]) == 1
+        with engine.connect() as conn:
+            versions = conn.execute(
+                text("SELECT count(*) FROM grid WHERE code = :c"), {"c": code}
+            ).scalar_one()
+        assert versions == 2
+        assert outside == [] and problems == [], (outside, problems)
+    finally:
+        page.close()
+        if edit_id is not None:
+            with engine.begin() as conn:  # put the demo layout back for the other tests
+                for statement in PUT_BACK:
+                    conn.execute(text(statement), {"e": edit_id, "s": str(edit_id)})
+
+
+#: undo a committed edit set in the shared test database (cases re-located by the spine)
+PUT_BACK = [
+    """CREATE TEMP TABLE moved ON COMMIT DROP AS SELECT id FROM cases
+       WHERE grid_id IN (SELECT id FROM grid WHERE edit_id = :e)""",
+    "UPDATE cases SET grid_id = NULL WHERE id IN (SELECT id FROM moved)",
+    """DELETE FROM worker_grid WHERE grid_code IN (
+       SELECT code FROM grid WHERE edit_id = :e AND version = 1)""",
+    "DELETE FROM grid WHERE edit_id = :e",
+    """UPDATE grid SET valid_to = NULL
+       WHERE id IN (SELECT from_id FROM grid_edit_item WHERE edit_id = :e)""",
+    """UPDATE cases c SET grid_id = a.grid_id, grid_code = a.grid_code, center_id = a.center_id,
+           assign_method = a.method, assign_distance_m = a.distance_m
+       FROM moved m, cases o, wangge_assign(o.geom) a WHERE o.id = m.id AND c.id = m.id""",
+    "DELETE FROM case_event WHERE action = 'regrid' AND data ->> 'edit_id' = :s",
+    "DELETE FROM grid_edit WHERE id = :e",
+]

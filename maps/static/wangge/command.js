@@ -134,7 +134,7 @@
       if (!map.hasLayer(grids)) return;
       if (map.getZoom() < o.gridMinZoom) { grids.clearLayers(); legend.update(); return; }
       var mine = ++gridSeq, bbox = viewBbox(map);
-      Promise.all([getJson("/api/grids?bbox=" + bbox),
+      Promise.all([getJson("/api/grids?bbox=" + bbox + (o.asOf ? "&as_of=" + encodeURIComponent(o.asOf) : "")),
                    getJson("/api/grid-counts?bbox=" + bbox + "&" + filters(false))])
         .then(function (res) {
           if (mine !== gridSeq) return;

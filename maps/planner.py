@@ -1,0 +1,93 @@
+"""The planner's map (``/maps/planner?village=CODE``): the village's grids, the Draw tools, the
+operations of an edit set, its findings and preview on the map, commit or discard.
+
+A pure builder: options in, :class:`folium.Map` out; ``planner.js`` talks to ``/api/edits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Template
+
+import folium
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.plugins import Draw, Fullscreen
+
+from gis.settings import BaseMapSpec
+from maps.assets import localize
+from maps.city import page_map
+from maps.layers import MetricScale, TitleBox
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """The village being edited and the tolerance new edges snap within."""
+
+    village: str
+    village_name: str
+    tolerance_m: float = 1.0
+
+
+class PlannerPanel(JSCSSMixin, MacroElement):
+    """Grids of the village (click to select), the action panel, findings and preview layers."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = wangge.planner({{ this._parent.get_name() }}, {
+            village: {{ this.options.village|tojson }},
+            villageName: {{ this.options.village_name|tojson }},
+            toleranceM: {{ this.options.tolerance_m|tojson }}
+        });
+        {% endmacro %}
+    """)
+    default_js = [  # noqa: RUF012 - folium's own attribute
+        ("wangge.js", "wangge.js"),
+        ("planner.js", "planner.js"),
+    ]
+    default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012
+
+    def __init__(self, options: PlannerOptions) -> None:
+        super().__init__()
+        self._name = "PlannerPanel"
+        self.options = options
+
+
+def build_planner_map(
+    *,
+    title: str,
+    bounds: tuple[float, float, float, float],
+    options: PlannerOptions,
+    base: BaseMapSpec | None = None,
+    subtitle: str = "",
+    user: str | None = None,
+) -> folium.Map:
+    """The planner's map of one village.  ``bounds``: (west, south, east, north) degrees."""
+    m = page_map(title)
+    if base is not None and base.url:
+        folium.TileLayer(
+            base.url, attr=base.attribution or "底图", name="底图", overlay=False,
+            subdomains=base.subdomains,
+        ).add_to(m)  # fmt: skip
+    west, south, east, north = bounds
+    m.fit_bounds([(south, west), (north, east)])
+    TitleBox(title, subtitle, user=user).add_to(m)
+    Draw(
+        position="topleft",
+        show_geometry_on_click=False,
+        draw_options={
+            "polyline": {"shapeOptions": {"color": "#d7191c", "weight": 3}},
+            "polygon": {"allowIntersection": False, "shapeOptions": {"color": "#2c7bb6"}},
+            "rectangle": False,
+            "circle": False,
+            "marker": False,
+            "circlemarker": False,
+        },
+        edit_options={"edit": False, "remove": True},
+    ).add_to(m)
+    PlannerPanel(options).add_to(m)
+    MetricScale().add_to(m)
+    Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
+    localize(m.get_root())
+    return m

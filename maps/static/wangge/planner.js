@@ -1,0 +1,276 @@
+/* wangge planner map: select grids, draw a line or polygon, send it as an operation of an edit
+   set (/api/edits), see the findings and the preview on the map, commit or discard. */
+(function () {
+  "use strict";
+  var esc = function (v) { return wangge.escapeHtml(v === null || v === undefined ? "" : v); };
+  var STATE_STYLE = {
+    untouched: { color: "#555", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.15 },
+    unchanged: { color: "#555", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.15 },
+    changed: { color: "#e66101", weight: 2, fillColor: "#fdb863", fillOpacity: 0.35 },
+    added: { color: "#1a9641", weight: 2, fillColor: "#a6d96a", fillOpacity: 0.4 },
+    retired: { color: "#888", weight: 1, dashArray: "4 4", fillColor: "#ccc", fillOpacity: 0.3 }
+  };
+  var STATE_NAME = { added: "新增", changed: "调整", retired: "撤销", unchanged: "未变", untouched: "" };
+  var FINDING_COLOR = { blocking: "#d7191c", warning: "#fdae61", declared_gap: "#878787" };
+
+  function pointInRing(x, y, ring) {
+    var inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  function contains(geometry, x, y) {
+    var polys = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    return polys.some(function (p) {
+      return pointInRing(x, y, p[0]) && !p.slice(1).some(function (h) { return pointInRing(x, y, h); });
+    });
+  }
+
+  function planner(map, o) {
+    var state = { editId: null, selected: [], drawn: null, status: "ready", lastResult: null,
+                  lastError: null, preview: null, features: [] };
+    var grids = L.geoJSON(null, {
+      style: function (f) {
+        var s = STATE_STYLE[f.properties.state || "untouched"] || STATE_STYLE.untouched;
+        var sel = state.selected.indexOf(f.properties.code) >= 0;
+        return L.extend({}, s, sel ? { color: "#2c7bb6", weight: 4 } : {});
+      },
+      onEachFeature: function (f, layer) {
+        layer.bindTooltip(esc(f.properties.code) + "<br>" + esc(f.properties.name || "") +
+          (STATE_NAME[f.properties.state] ? "<br><b>" + STATE_NAME[f.properties.state] + "</b>" : ""));
+        layer.on("click", function () {
+          if (f.properties.state === "retired") return;
+          var i = state.selected.indexOf(f.properties.code);
+          if (i >= 0) state.selected.splice(i, 1); else state.selected.push(f.properties.code);
+          grids.setStyle(grids.options.style);
+          render();
+        });
+      }
+    }).addTo(map);
+    var findings = L.geoJSON(null, {
+      style: function (f) {
+        var c = f.properties.kind === "declared_gap" ? FINDING_COLOR.declared_gap
+          : (f.properties.blocking ? FINDING_COLOR.blocking : FINDING_COLOR.warning);
+        return { color: c, weight: 2, fillColor: c, fillOpacity: 0.5 };
+      },
+      onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.message)); }
+    }).addTo(map);
+    var drawnItems = L.featureGroup().addTo(map);
+
+    var panel = L.control({ position: "topright" });
+    var div;
+    panel.onAdd = function () {
+      div = L.DomUtil.create("div", "wg-title wg-planner");
+      div.style.maxWidth = "360px"; div.style.maxHeight = "80vh"; div.style.overflow = "auto";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      div.addEventListener("click", onClick);
+      return div;
+    };
+    panel.addTo(map);
+
+    function getJson(url, options) {
+      return fetch(url, L.extend({ credentials: "same-origin" }, options || {})).then(function (r) {
+        if (r.status === 401) {
+          window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+        }
+        return r.json().then(function (body) {
+          if (!r.ok) { var e = new Error(body.detail || ("HTTP " + r.status)); e.body = body; e.status = r.status; throw e; }
+          return body;
+        });
+      });
+    }
+    function post(url, body) {
+      return getJson(url, { method: "POST", headers: { "Content-Type": "application/json" },
+                            body: JSON.stringify(body || {}) });
+    }
+
+    function loadCurrent() {
+      var b = map.getBounds().pad(0.2);
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
+      return getJson("/api/grids?bbox=" + bbox).then(function (fc) {
+        fc.features.forEach(function (f) { f.properties.state = "untouched"; });
+        show(fc);
+      });
+    }
+    function show(fc) {
+      state.features = fc.features;
+      grids.clearLayers(); grids.addData(fc);
+      state.selected = state.selected.filter(function (c) {
+        return fc.features.some(function (f) { return f.properties.code === c && f.properties.state !== "retired"; });
+      });
+    }
+    function refresh() {
+      if (!state.editId) return loadCurrent().then(render);
+      return Promise.all([getJson("/api/edits/" + state.editId + "/draft"),
+                          getJson("/api/edits/" + state.editId + "/preview")])
+        .then(function (res) {
+          show(res[0]);
+          state.preview = res[1];
+          findings.clearLayers();
+          res[1].validation.findings.forEach(function (f) {
+            findings.addData({ type: "Feature", geometry: f.geometry, properties: f });
+          });
+          render();
+        });
+    }
+    function ensureEdit() {
+      if (state.editId) return Promise.resolve(state.editId);
+      return post("/api/edits", { title: o.villageName + " 网格调整" }).then(function (e) {
+        state.editId = e.id; state.operations = []; return e.id;
+      });
+    }
+    function operate(body) {
+      state.status = "busy"; state.lastError = null; render();
+      return ensureEdit()
+        .then(function (id) { return post("/api/edits/" + id + "/operations", body); })
+        .then(function (r) {
+          state.operations = (state.operations || []).concat([r]);
+          drawnItems.clearLayers(); state.drawn = null;
+          return refresh();
+        })
+        .then(function () { state.status = "ready"; render(); })
+        .catch(failed);
+    }
+    function failed(e) {
+      state.status = "ready"; state.lastError = e.message;
+      if (e.body && e.body.findings) {
+        findings.clearLayers();
+        e.body.findings.forEach(function (f) { findings.addData({ type: "Feature", geometry: f.geometry, properties: f }); });
+      }
+      render();
+    }
+    function gridUnder(geometry) {
+      /* the grid a split line cuts: the selected one, else the one under the line's middle */
+      if (state.selected.length === 1) return state.selected[0];
+      var c = geometry.coordinates, mid = c[Math.floor((c.length - 1) / 2)], nxt = c[Math.floor((c.length - 1) / 2) + 1];
+      var x = (mid[0] + nxt[0]) / 2, y = (mid[1] + nxt[1]) / 2;
+      var hit = state.features.filter(function (f) { return f.properties.state !== "retired" && contains(f.geometry, x, y); });
+      return hit.length ? hit[0].properties.code : null;
+    }
+
+    var ACTIONS = {
+      split: function () {
+        var grid = gridUnder(state.drawn.geometry);
+        if (!grid) { state.lastError = "请先点选要拆分的网格"; return render(); }
+        operate({ op: "split", grid: grid, line: state.drawn.geometry });
+      },
+      carve: function () { operate({ op: "split", grid: state.selected[0], parts: [state.drawn.geometry] }); },
+      redraw: function () { operate({ op: "redraw", grid: state.selected[0], geometry: state.drawn.geometry }); },
+      create: function () { operate({ op: "create", geometry: state.drawn.geometry }); },
+      merge: function () { operate({ op: "merge", grids: state.selected.slice() }); },
+      retire: function () { operate({ op: "retire", grid: state.selected[0], to: "neighbours" }); },
+      uncover: function () { operate({ op: "retire", grid: state.selected[0], to: "uncovered" }); },
+      rename: function () {
+        var name = window.prompt("新名称", "");
+        if (name) operate({ op: "recode", grid: state.selected[0], name: name });
+      },
+      commit: function () {
+        state.status = "busy"; render();
+        post("/api/edits/" + state.editId + "/commit").then(function (r) {
+          state.lastResult = r; state.editId = null; state.preview = null; state.operations = [];
+          state.status = "committed"; findings.clearLayers();
+          return loadCurrent();
+        }).then(render).catch(failed);
+      },
+      discard: function () {
+        post("/api/edits/" + state.editId + "/discard").then(function () {
+          state.editId = null; state.preview = null; state.operations = []; state.status = "ready";
+          findings.clearLayers(); return loadCurrent();
+        }).then(render).catch(failed);
+      },
+      clear: function () { drawnItems.clearLayers(); state.drawn = null; render(); }
+    };
+    function onClick(ev) {
+      var a = ev.target.getAttribute && ev.target.getAttribute("data-action");
+      if (a && ACTIONS[a] && !ev.target.disabled) ACTIONS[a]();
+      var f = ev.target.getAttribute && ev.target.getAttribute("data-finding");
+      if (f !== null && f !== undefined && state.preview) {
+        var x = state.preview.validation.findings[+f];
+        if (x) map.setView([x.lat, x.lon], Math.max(map.getZoom(), 16));
+      }
+    }
+    function button(action, label, enabled) {
+      return '<button type="button" data-action="' + action + '"' + (enabled ? "" : " disabled") +
+        ' style="margin:2px">' + label + "</button>";
+    }
+    function render() {
+      if (!div) return;
+      var sel = state.selected, drawn = state.drawn, busy = state.status === "busy";
+      var line = drawn && drawn.geometry.type === "LineString", poly = drawn && drawn.geometry.type === "Polygon";
+      var h = "<b>网格调整 · " + esc(o.villageName) + "</b>";
+      h += '<div class="wg-planner-help" style="font-size:12px;color:#555">点选网格（可多选）；用左侧工具画分割线或新边界（' +
+        o.toleranceM + " 米内自动吸附相邻边界）。</div>";
+      h += "<div>已选：" + (sel.length ? esc(sel.join("、")) : "（无）") + "</div>";
+      h += "<div>" +
+        button("split", "按线拆分", line && !busy) +
+        button("carve", "拆出所画区域", poly && sel.length === 1 && !busy) +
+        button("redraw", "重绘所选网格", poly && sel.length === 1 && !busy) +
+        button("create", "新建网格", poly && !busy) +
+        button("merge", "合并所选", sel.length >= 2 && !busy) +
+        button("retire", "撤销（并入相邻）", sel.length === 1 && !busy) +
+        button("uncover", "撤销（留空）", sel.length === 1 && !busy) +
+        button("rename", "改名", sel.length === 1 && !busy) +
+        (drawn ? button("clear", "清除所画", true) : "") + "</div>";
+      if (state.lastError) h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + "</div>";
+      if (state.editId) {
+        h += "<hr><div>调整方案 #" + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
+        (state.operations || []).forEach(function (op) { h += "<li>" + esc(op.message) + "</li>"; });
+        h += "</ol>";
+        var p = state.preview;
+        if (p) {
+          var v = p.validation, c = p.counts;
+          h += '<div class="wg-planner-validation">' + (v.ok ? "✅ 校验通过" : "⛔ " + v.blocking + " 处问题须先解决") + "</div>";
+          h += "<ul style=\"padding-left:18px;margin:4px 0;font-size:12px\">";
+          v.findings.forEach(function (f, i) {
+            h += '<li><a data-finding="' + i + '" style="cursor:pointer;color:' +
+              (f.blocking ? "#d7191c" : "#666") + '">' + esc(f.message) + "</a></li>";
+          });
+          h += "</ul>";
+          h += '<div class="wg-planner-preview">新增 ' + (c.added || 0) + "，调整 " + (c.changed || 0) +
+            "，撤销 " + (c.retired || 0) + " 个网格；在办案件改派 " + p.cases.count + " 件" +
+            (p.cases.center_changed ? "（其中 " + p.cases.center_changed + " 件责任中心变化）" : "") +
+            "；网格员变动 " + p.workers.length + " 人</div>";
+          if (p.cases.list.length) {
+            h += "<details><summary>改派案件</summary><ul style=\"font-size:12px;padding-left:18px\">";
+            p.cases.list.slice(0, 50).forEach(function (k) {
+              h += "<li>" + esc(k.code) + "：" + esc(k.old_grid || "无") + " → " + esc(k.new_grid || "无") + "</li>";
+            });
+            h += "</ul></details>";
+          }
+          if (p.workers.length) {
+            h += "<details><summary>网格员变动</summary><ul style=\"font-size:12px;padding-left:18px\">";
+            p.workers.forEach(function (w) {
+              h += "<li>" + esc(w.name) + "：" + esc(w.before.join("、") || "无") + " → " + esc(w.after.join("、") || "无") + "</li>";
+            });
+            h += "</ul></details>";
+          }
+          h += "<div>" + button("commit", "提交方案", v.ok && !busy) + button("discard", "放弃方案", !busy) + "</div>";
+        }
+      }
+      if (state.lastResult) {
+        var r = state.lastResult;
+        h += '<div class="wg-planner-result" style="color:#1a9641">已提交方案 #' + r.id + "：新增 " +
+          r.grids.added.length + "，调整 " + r.grids.changed.length + "，撤销 " + r.grids.retired.length +
+          "；改派案件 " + r.cases_reassigned + " 件</div>";
+      }
+      div.innerHTML = h;
+    }
+
+    map.on("draw:created", function (e) {
+      drawnItems.clearLayers();
+      drawnItems.addLayer(e.layer);
+      state.drawn = e.layer.toGeoJSON();
+      render();
+    });
+    var api = { state: state, refresh: refresh, grids: grids, findings: findings, map: map };
+    wangge.plannerState = state;
+    wangge.plannerMap = map;
+    map.whenReady(function () { loadCurrent().then(render).catch(failed); });
+    render();
+    return api;
+  }
+  wangge.planner = planner;
+})();
