@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/import_cases.py
 	$(BIN)/python bench/maps.py
+	$(BIN)/python bench/redraw.py
 
 db-start: setup
 	$(BIN)/wangge db start

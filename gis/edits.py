@@ -956,9 +956,9 @@ _APPLY = {
 _EMPTY = "ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)"
 _VALIDATE = f"""
 WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e),
-vill AS (SELECT r.id, r.code, r.geom FROM region r
+vill AS MATERIALIZED (SELECT r.id, r.code, r.geom FROM region r
          WHERE r.id IN (SELECT village_id FROM items)),
-cur AS (SELECT g.id, g.code, g.village_id, g.geom FROM grid g
+cur AS MATERIALIZED (SELECT g.id, g.code, g.village_id, g.geom FROM grid g
         WHERE g.village_id IN (SELECT id FROM vill) AND g.valid_to IS NULL),
 work AS MATERIALIZED (
     SELECT c.code, c.village_id, c.geom, false AS touched FROM cur c
@@ -967,15 +967,22 @@ work AS MATERIALIZED (
     SELECT i.code, i.village_id, i.geom, true FROM items i WHERE i.geom IS NOT NULL
 ),
 -- what the current layout already gets wrong: a finding there is not the edit set's doing
-cur_out AS (SELECT c.village_id AS id, ST_Union(ST_Difference(c.geom, v.geom)) AS geom
-            FROM cur c JOIN vill v ON v.id = c.village_id GROUP BY 1),
-cur_overlap AS (SELECT a.village_id AS id, ST_Union(ST_Intersection(a.geom, b.geom)) AS geom
+cur_out AS MATERIALIZED (SELECT c.village_id AS id,
+                   ST_Buffer(ST_Union(ST_Difference(c.geom, v.geom)), :tol) AS geom
+            FROM cur c JOIN vill v ON v.id = c.village_id
+            WHERE NOT ST_CoveredBy(c.geom, v.geom) GROUP BY 1),
+cur_overlap AS MATERIALIZED (SELECT a.village_id AS id,
+                       ST_Buffer(ST_Union(ST_Intersection(a.geom, b.geom)), :tol) AS geom
                 FROM cur a JOIN cur b ON b.village_id = a.village_id AND a.code < b.code
-                 AND ST_Intersects(a.geom, b.geom) GROUP BY 1),
-cur_gap AS (SELECT v.id, ST_Difference(v.geom, coalesce(ST_Union(c.geom), {_EMPTY})) AS geom
+                 AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)
+                GROUP BY 1),
+cur_gap AS MATERIALIZED (SELECT v.id,
+                   ST_Buffer(ST_Difference(v.geom, coalesce(ST_Union(c.geom), {_EMPTY})), :tol)
+                   AS geom
             FROM vill v LEFT JOIN cur c ON c.village_id = v.id GROUP BY v.id, v.geom),
-declared AS (SELECT village_id AS id, ST_Union(geom) AS geom FROM grid_edit_gap
-             WHERE edit_id = :e GROUP BY 1),
+declared AS MATERIALIZED (
+    SELECT village_id AS id, ST_Buffer(ST_Union(geom), :tol) AS geom FROM grid_edit_gap
+    WHERE edit_id = :e GROUP BY 1),
 raw AS (
     SELECT 'outside' AS kind, ARRAY[w.code]::text[] AS grids, v.code AS village,
            ST_Difference(w.geom, v.geom) AS piece,
@@ -1001,7 +1008,7 @@ pieces AS (
     SELECT r.kind, r.grids, r.village, d.geom AS piece, r.excused,
            NOT ST_IsEmpty(ST_Buffer(d.geom, -:tol / 2)) AS wide
     FROM raw r,
-         ST_Dump(ST_CollectionExtract(ST_Difference(r.piece, ST_Buffer(r.before, :tol)), 3)) d
+         ST_Dump(ST_CollectionExtract(ST_Difference(r.piece, r.before), 3)) d
     WHERE NOT ST_IsEmpty(r.piece)
 ),
 found AS (
@@ -1009,7 +1016,7 @@ found AS (
     FROM pieces WHERE wide AND kind <> 'gap'
     UNION ALL  -- a gap: blocking where not declared uncovered, reported where declared
     SELECT 'gap', grids, village, g.geom, true FROM pieces p,
-           ST_Dump(ST_CollectionExtract(ST_Difference(p.piece, ST_Buffer(p.excused, :tol)), 3)) g
+           ST_Dump(ST_CollectionExtract(ST_Difference(p.piece, p.excused), 3)) g
     WHERE p.kind = 'gap' AND p.wide AND NOT ST_IsEmpty(ST_Buffer(g.geom, -:tol / 2))
     UNION ALL
     SELECT 'declared_gap', grids, village, g.geom, false FROM pieces p,
@@ -1192,25 +1199,56 @@ def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
 
 _REASSIGN = f"""
 WITH cand AS MATERIALIZED (
-    SELECT c.id, c.code, c.status, c.grid_code AS old_grid, c.center_id AS old_center,
-           c.grid_id AS old_grid_id, c.assign_method AS old_method, a.*
-    FROM cases c CROSS JOIN LATERAL wangge_assign(c.geom) a
+    SELECT c.id, c.code, c.status, c.geom, c.grid_code AS old_grid, c.center_id AS old_center,
+           c.grid_id AS old_grid_id, c.assign_method AS old_method
+    FROM cases c
     WHERE c.status NOT IN ({_SETTLED})
       AND (c.grid_code = ANY(:codes)
            OR c.village_code = ANY(:villages) AND c.assign_method <> 'covers')
 ),
-moved AS (
-    SELECT * FROM cand
+-- the locate spine, set-based: a point covered by current grids goes to the lowest code (one
+-- GiST join; each grid's village chain asked once), the rest through wangge_assign itself
+covered AS MATERIALIZED (
+    SELECT DISTINCT ON (k.id) k.id, g.id AS grid_id, g.code AS grid_code, g.village_id
+    FROM cand k JOIN grid g ON g.valid_to IS NULL AND ST_Covers(g.geom, k.geom)
+    ORDER BY k.id, g.code
+),
+chains AS MATERIALIZED (
+    SELECT v.village_id, ch.* FROM (SELECT DISTINCT village_id FROM covered) v,
+         wangge_village_chain(v.village_id) ch
+),
+located AS (
+    SELECT cv.id, cv.grid_id, CAST(cv.grid_code AS varchar) AS grid_code, ch.village_code,
+           ch.township_code, ch.district_code, ch.city_code, ch.center_id,
+           CAST('covers' AS assign_method) AS method, CAST(0 AS float8) AS distance_m
+    FROM covered cv JOIN chains ch ON ch.village_id = cv.village_id
+    UNION ALL
+    SELECT k.id, a.* FROM cand k CROSS JOIN LATERAL wangge_assign(k.geom) a
+    WHERE NOT EXISTS (SELECT 1 FROM covered cv WHERE cv.id = k.id)
+),
+assigned AS (
+    SELECT k.id, k.code, k.status, k.old_grid, k.old_center, k.old_grid_id, k.old_method,
+           l.grid_id, l.grid_code, l.village_code, l.township_code, l.district_code,
+           l.city_code, l.center_id, l.method, l.distance_m
+    FROM cand k JOIN located l ON l.id = k.id
+),
+changed AS (
+    SELECT * FROM assigned
     WHERE old_grid_id IS DISTINCT FROM grid_id OR old_center IS DISTINCT FROM center_id
        OR old_method IS DISTINCT FROM method
-)
+),
+-- a case whose new owner lies outside the planner's jurisdiction (a nearest grid of the next
+-- district, say) is not the planner's to move: it keeps its assignment and is reported
+moved AS (SELECT * FROM changed WHERE {{in_scope}}),
+kept AS (SELECT * FROM changed WHERE NOT {{in_scope}})
 """
 _REASSIGN_PREVIEW = (
     _REASSIGN
     + """
 SELECT m.code, m.status, m.old_grid, m.grid_code AS new_grid, oc.name AS old_center,
-       nc.name AS new_center, m.method::text AS method
-FROM moved m LEFT JOIN center oc ON oc.id = m.old_center LEFT JOIN center nc ON nc.id = m.center_id
+       nc.name AS new_center, m.method::text AS method, m.in_scope
+FROM (SELECT *, true AS in_scope FROM moved UNION ALL SELECT *, false FROM kept) m
+LEFT JOIN center oc ON oc.id = m.old_center LEFT JOIN center nc ON nc.id = m.center_id
 WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
 ORDER BY m.code
 """
@@ -1241,7 +1279,8 @@ ev AS (
     WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
     RETURNING case_id
 )
-SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM ev) AS events
+SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM ev) AS events,
+       (SELECT count(*) FROM kept) AS kept
 """
 )
 
@@ -1289,7 +1328,8 @@ def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         moved = [
             dict(r)
             for r in session.execute(
-                text(_REASSIGN_PREVIEW), _reassign_params(st, actor, edit_id, applied["now"])
+                text(_REASSIGN_PREVIEW.format(in_scope=actor.scope.case_condition("changed"))),
+                _reassign_params(st, actor, edit_id, applied["now"]),
             ).mappings()
         ]
         after = _worker_links(session, st, before)
@@ -1304,6 +1344,7 @@ def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         for w in sorted(before)
         if before[w]["grids"] != after.get(w, {"grids": []})["grids"]
     ]
+    mine = [m for m in moved if m["in_scope"]]
     counts: dict[str, int] = {}
     for r in grids:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -1316,10 +1357,12 @@ def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         "grids": grids,
         "counts": counts,
         "cases": {
-            "count": len(moved),
-            "grid_changed": sum(m["old_grid"] != m["new_grid"] for m in moved),
-            "center_changed": sum(m["old_center"] != m["new_center"] for m in moved),
-            "list": moved[:PREVIEW_CASES],
+            "count": len(mine),
+            "grid_changed": sum(m["old_grid"] != m["new_grid"] for m in mine),
+            "center_changed": sum(m["old_center"] != m["new_center"] for m in mine),
+            "list": mine[:PREVIEW_CASES],
+            # their new owner is outside your jurisdiction: they keep their assignment
+            "outside_jurisdiction": [m for m in moved if not m["in_scope"]][:PREVIEW_CASES],
         },
         "workers": workers,
         "households": {
@@ -1419,7 +1462,8 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         )
     applied = _apply(session, edit_id, st)
     counts = session.execute(
-        text(_REASSIGN_WRITE), _reassign_params(st, actor, edit_id, applied["now"])
+        text(_REASSIGN_WRITE.format(in_scope=actor.scope.case_condition("changed"))),
+        _reassign_params(st, actor, edit_id, applied["now"]),
     ).one()
     result = {
         "id": edit_id,
@@ -1432,6 +1476,7 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         "versions": [{"code": c, "version": v} for _, c, v in applied["created"]],
         "cases_reassigned": int(counts.updated),
         "case_events": int(counts.events),
+        "cases_outside_jurisdiction": int(counts.kept),
         "warnings": [f["message"] for f in validation["findings"]],
     }
     session.execute(

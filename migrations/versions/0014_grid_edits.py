@@ -84,6 +84,24 @@ CREATE INDEX grid_lineage ON grid USING gin (lineage);
 CREATE INDEX cases_open_grid ON cases (grid_code)
     WHERE status NOT IN ('resolved', 'verified', 'closed', 'suspended');
 
+-- The chain of a village (its codes by level and the center of the lowest region that has one),
+-- exactly as wangge_assign walks it: the set-based re-assignment of a redraw asks it once per
+-- village instead of once per case.
+CREATE FUNCTION wangge_village_chain(village integer)
+RETURNS TABLE (village_code varchar, township_code varchar, district_code varchar,
+               city_code varchar, center_id integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT max(r.code) FILTER (WHERE r.level = 'village')::varchar,
+           max(r.code) FILTER (WHERE r.level = 'township')::varchar,
+           max(r.code) FILTER (WHERE r.level = 'district')::varchar,
+           max(r.code) FILTER (WHERE r.level = 'city')::varchar,
+           (SELECT ce.id FROM center ce WHERE ce.region_id = ANY(v.path)
+            ORDER BY array_position(v.path, ce.region_id) DESC LIMIT 1)
+    FROM region v JOIN region r ON r.id = ANY(v.path)
+    WHERE v.id = village
+    GROUP BY v.id, v.path
+$$;
+
 GRANT SELECT, INSERT, UPDATE ON grid_edit, grid_edit_op TO wangge_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON grid_edit_item, grid_edit_gap TO wangge_app;
 GRANT USAGE ON SEQUENCE grid_edit_id_seq, grid_edit_item_id_seq, grid_id_seq TO wangge_app;
@@ -106,4 +124,5 @@ def downgrade() -> None:
         ALTER TABLE grid DROP COLUMN lineage;
         ALTER TABLE grid DROP COLUMN edit_id;
         DROP TABLE grid_edit_gap, grid_edit_item, grid_edit_op, grid_edit;
+        DROP FUNCTION wangge_village_chain(integer);
     """)

@@ -242,6 +242,10 @@ def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
     far_case = put_case(app_db, gb.difference(strip.buffer(0.0005)).representative_point())
     before_closed = case_row(app_db, closed_case)
     assert case_row(app_db, open_case)["grid_code"] == b
+    # points that will lie exactly on the new shared edge and on one of its vertices
+    new_edge = ga.union(strip).boundary.intersection(gb.difference(strip).boundary)
+    on_edge = [put_case(app_db, new_edge.interpolate(0.5, normalized=True)),
+               put_case(app_db, shapely.Point(shapely.get_coordinates(new_edge)[0]))]  # fmt: skip
 
     edit = planner.open("东边界外移")
     done = planner.op(edit, op="redraw", grid=a, geometry=mapping(ga.union(strip)))
@@ -265,6 +269,21 @@ def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
     assert case_row(app_db, closed_case) == before_closed  # handled under b's old version
     far = case_row(app_db, far_case)
     assert far["grid_code"] == b and far["regrids"] == 0
+    # the set-based re-assignment gives every open case the owner the locate spine gives it
+    assert (
+        app_db.execute(
+            text("""SELECT count(*) FROM cases c CROSS JOIN LATERAL wangge_assign(c.geom) a
+                WHERE c.village_code = :v
+                  AND c.status NOT IN ('resolved', 'verified', 'closed', 'suspended')
+                  AND (c.grid_id IS DISTINCT FROM a.grid_id
+                       OR c.center_id IS DISTINCT FROM a.center_id
+                       OR c.assign_method IS DISTINCT FROM a.method)"""),
+            {"v": VILLAGE},
+        ).scalar_one()
+        == 0
+    )
+    edge_case = case_row(app_db, on_edge[0])  # on the a/b edge: the lower code of the two
+    assert edge_case["grid_code"] == min(a, b), edge_case
     # the far case now points at b's new version; the closed one at the old
     versions = dict(
         app_db.execute(

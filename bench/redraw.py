@@ -1,0 +1,242 @@
+"""Benchmark: planners redraw 200 grids of a district holding 100,000 open cases.  Prints figures.
+
+    .venv/bin/python bench/redraw.py [--open 100000] [--grids 200] [--runs 3] [--single 30]
+
+On the bench database (the demo city; district 990102 topped up to ``--open`` open cases with
+copies of its own cases), as the district planner through the app role (row-level security on):
+
+* an edit set of ``--grids`` redraws, each moving the edge a grid shares with its neighbour by
+  about 20 m into the neighbour (200 disjoint pairs: 400 grids change);
+* the time to validate (the whole coverage of every village touched), to preview (findings, grids,
+  open cases whose grid or center would change, workers) and to commit (new versions, worker
+  links, re-assignment of the open cases through ``wangge_assign`` with a case event each);
+* next to the raw time of the equivalent single ``UPDATE … FROM`` re-assignment of the same open
+  cases on the same new layout (no events, no checks) in the same run;
+* and a one-grid redraw of a grid holding about 10 open cases, committed ``--single`` times: p50
+  and p90 of the commit.
+
+Each run works inside a transaction that is rolled back, so every run does the same work (the
+final COMMIT, a few ms of WAL flush, is therefore not in the figures).  Medians of ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from _common import bench_settings, median_of, prepare_bench_database
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+import shapely
+from shapely.geometry import mapping
+
+from gis import edits
+from gis.db import make_engine, resolve_app_database_url
+from gis.scope import Scope, bind_scope
+
+DISTRICT = "990102"
+_OPEN = "status NOT IN ('resolved', 'verified', 'closed', 'suspended')"
+_TOP_UP = f"""
+    INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                       received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
+                       grid_code, village_code, township_code, district_code, city_code,
+                       center_id, assign_method, assign_distance_m, status, allowed_hours)
+    SELECT 'RDRW' || lpad(nextval('case_code_seq')::text, 12, '0'), c.kind, c.category,
+           c.severity, c.description, c.datum, c.received_lon, c.received_lat, c.geom,
+           c.accuracy_m, t, t, c.grid_id, c.grid_code, c.village_code, c.township_code,
+           c.district_code, c.city_code, c.center_id, c.assign_method, c.assign_distance_m,
+           (ARRAY['registered', 'accepted', 'dispatched', 'in_progress'])[1 + g % 4],
+           c.allowed_hours
+    FROM generate_series(1, :n) g
+    JOIN (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM cases
+          WHERE district_code = '{DISTRICT}' AND grid_code IS NOT NULL) c
+      ON c.rn = 1 + g % :have
+    CROSS JOIN LATERAL (SELECT now() - (g % 43200) * interval '1 minute' AS t) x
+"""
+_RAW_REASSIGN = f"""
+    UPDATE cases c SET grid_id = a.grid_id, grid_code = a.grid_code,
+        village_code = a.village_code, township_code = a.township_code,
+        district_code = a.district_code, city_code = a.city_code, center_id = a.center_id,
+        assign_method = a.method, assign_distance_m = a.distance_m
+    FROM cases x CROSS JOIN LATERAL wangge_assign(x.geom) a
+    WHERE c.id = x.id AND x.{_OPEN} AND x.grid_code = ANY(:codes)
+      AND c.grid_id IS DISTINCT FROM a.grid_id
+      AND a.district_code = '990102'  -- the planner's jurisdiction, as the commit
+"""
+
+
+def _pairs(session: Session, n: int) -> list[tuple[str, dict]]:
+    """``n`` disjoint (grid, new geometry) redraws: each grid takes a ~20 m strip of the
+    neighbour it shares its longest edge with."""
+    rows = session.execute(
+        text(f"""
+        SELECT a.code, b.code AS other, ST_AsBinary(a.geom) AS ga, ST_AsBinary(b.geom) AS gb,
+               ST_AsBinary(ST_CollectionExtract(ST_Intersection(ST_Boundary(a.geom),
+                                                                ST_Boundary(b.geom)), 2)) AS edge
+        FROM grid a JOIN grid b ON a.village_id = b.village_id AND a.code < b.code
+             AND ST_Intersects(a.geom, b.geom)
+        WHERE a.valid_to IS NULL AND b.valid_to IS NULL AND a.code LIKE '{DISTRICT}%'
+        ORDER BY ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom))) DESC
+    """)
+    ).all()
+    used: set[str] = set()
+    out = []
+    for r in rows:
+        if r.code in used or r.other in used:
+            continue
+        edge = shapely.from_wkb(bytes(r.edge))
+        if edge.length < 0.002:  # ~200 m of shared edge at least
+            continue
+        ga, gb = shapely.from_wkb(bytes(r.ga)), shapely.from_wkb(bytes(r.gb))
+        strip = gb.intersection(edge.buffer(0.0002))
+        if strip.is_empty or not gb.difference(strip).buffer(-0.0002).area:
+            continue
+        used |= {r.code, r.other}
+        out.append((r.code, mapping(ga.union(strip))))
+        if len(out) == n:
+            break
+    return out
+
+
+def _planner(session: Session) -> edits.Actor:
+    row = session.execute(
+        text("SELECT id, code, level::text, name FROM region WHERE code = :c"), {"c": DISTRICT}
+    ).one()
+    return edits.Actor("district_planner", Scope(row[0], row[1], row[2], row[3]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open", type=int, default=100_000)
+    parser.add_argument("--grids", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--single", type=int, default=30)
+    args = parser.parse_args()
+    settings = bench_settings()
+    owner = make_engine(prepare_bench_database(settings))
+    with Session(owner) as session:
+        have = session.execute(
+            text(f"SELECT count(*) FROM cases WHERE district_code = :d AND {_OPEN}"),
+            {"d": DISTRICT},
+        ).scalar_one()
+        if have < args.open:
+            print(f"topping district {DISTRICT} up from {have:,} to {args.open:,} open cases …")
+            started = time.perf_counter()
+            source = session.execute(
+                text("SELECT count(*) FROM cases WHERE district_code = :d "
+                     "AND grid_code IS NOT NULL"), {"d": DISTRICT},
+            ).scalar_one()  # fmt: skip
+            session.execute(text(_TOP_UP), {"n": args.open - have, "have": source})
+            session.commit()
+            session.execute(text("ANALYZE cases"))
+            session.commit()
+            print(f"  done in {time.perf_counter() - started:.1f} s")
+        open_cases = session.execute(
+            text(f"SELECT count(*) FROM cases WHERE district_code = :d AND {_OPEN}"),
+            {"d": DISTRICT},
+        ).scalar_one()
+        pairs = _pairs(session, args.grids)
+        single = session.execute(
+            text(f"""
+            SELECT g.code FROM grid g JOIN region v ON v.id = g.village_id
+            WHERE g.valid_to IS NULL AND g.code NOT LIKE '{DISTRICT}%'
+            ORDER BY abs((SELECT count(*) FROM cases c WHERE c.grid_code = g.code
+                          AND c.{_OPEN}) - 10), g.code
+            LIMIT 1
+        """)
+        ).scalar_one()
+        single_pair = session.execute(
+            text("""SELECT count(*) FROM cases WHERE grid_code = :g AND """ + _OPEN),
+            {"g": single},
+        ).scalar_one()
+    app = make_engine(resolve_app_database_url(settings))
+    t_ops, t_val, t_pre, t_com, t_raw = [], [], [], [], []
+    moved = events = 0
+    candidates = 0
+    for _ in range(args.runs):
+        with Session(app) as session:
+            actor = _planner(session)
+            bind_scope(session, actor.scope)
+            edit = edits.create_edit(session, actor, "bench")["id"]
+            started = time.perf_counter()
+            for code, geometry in pairs:
+                edits.add_operation(
+                    session, actor, edit, "redraw", {"grid": code, "geometry": geometry}
+                )
+            t_ops.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            v = edits.validate(session, actor, edit)
+            t_val.append(time.perf_counter() - started)
+            assert v["ok"], v["findings"][:3]
+            started = time.perf_counter()
+            p = edits.preview(session, actor, edit)
+            t_pre.append(time.perf_counter() - started)
+            # the raw re-assignment of the same open cases on the same new layout
+            st = edits._states(session, edit)
+            params = edits._reassign_params(st, actor, edit, None)
+            with session.begin_nested() as sp:
+                edits._apply(session, edit, st)
+                started = time.perf_counter()
+                session.execute(text(_RAW_REASSIGN), {"codes": params["codes"]})
+                t_raw.append(time.perf_counter() - started)
+                sp.rollback()
+            started = time.perf_counter()
+            result = edits.commit(session, actor, edit)
+            session.flush()
+            t_com.append(time.perf_counter() - started)
+            moved, events = result["cases_reassigned"], result["case_events"]
+            candidates = session.execute(
+                text(f"SELECT count(*) FROM cases WHERE {_OPEN} AND grid_code = ANY(:c)"),
+                {"c": params["codes"]},
+            ).scalar_one()
+            assert p["cases"]["count"] == events, (p["cases"]["count"], events)
+            session.rollback()
+    singles = []
+    for _ in range(args.single):
+        with Session(app) as session:
+            actor = edits.Actor("admin", Scope.everything(), True)
+            bind_scope(session, actor.scope)
+            g = session.execute(
+                text("SELECT ST_AsBinary(geom) FROM grid WHERE code = :c AND valid_to IS NULL"),
+                {"c": single},
+            ).scalar_one()
+            shape = shapely.from_wkb(bytes(g))
+            edit = edits.create_edit(session, actor, "bench one")["id"]
+            edits.add_operation(
+                session, actor, edit, "redraw",
+                {"grid": single, "geometry": mapping(shape.buffer(-0.0002))},
+            )  # fmt: skip
+            started = time.perf_counter()
+            edits.commit(session, actor, edit)
+            session.flush()
+            singles.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    owner.dispose()
+    app.dispose()
+    ops, val, pre, com, raw = (median_of(x) for x in (t_ops, t_val, t_pre, t_com, t_raw))
+    print(
+        f"redraw {len(pairs)} grids (each moving a ~20 m edge into its neighbour: "
+        f"{2 * len(pairs)} grids change) in district {DISTRICT} with {open_cases:,} open cases; "
+        f"median of {args.runs} runs, app role (row-level security on)"
+    )
+    print(f"  drafting the {len(pairs)} operations: {ops:8.2f} s  ({ops / len(pairs) * 1000:.0f} "
+          "ms per operation)")  # fmt: skip
+    print(f"  validate:                {val * 1000:8.0f} ms")
+    print(f"  preview:                 {pre * 1000:8.0f} ms  (validate + preview "
+          f"{(val + pre):.2f} s; target ≤ 2 s)")  # fmt: skip
+    print(f"  commit:                  {com * 1000:8.0f} ms  (target ≤ 5 s): {moved:,} open cases "
+          f"re-assigned, {events:,} case events, of {candidates:,} open cases in the changed "
+          "grids")  # fmt: skip
+    print(f"  raw UPDATE … FROM re-assignment of the same cases: {raw * 1000:8.0f} ms  "
+          f"(commit / raw = {com / raw:.2f})")  # fmt: skip
+    s = np.array(singles)
+    print(
+        f"one-grid redraw ({single}, {single_pair} open cases), commit over {args.single} runs: "
+        f"p50 {np.percentile(s, 50):.1f} ms, p90 {np.percentile(s, 90):.1f} ms (target ≤ 10 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
