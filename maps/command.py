@@ -70,16 +70,15 @@ class CommandLayers(JSCSSMixin, MacroElement):
         self.options = options
 
 
-def build_command_map(
-    *,
+def framed_map(
     title: str,
     bounds: tuple[float, float, float, float] | None,
-    options: CommandOptions,
     base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
 ) -> folium.Map:
-    """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees."""
+    """A page map with its base tiles, fitted to ``bounds`` (west, south, east, north), with the
+    title box; the pages add their layers, then :func:`finish_map`."""
     m = page_map(title)
     if base is not None and base.url:
         folium.TileLayer(
@@ -93,8 +92,27 @@ def build_command_map(
         west, south, east, north = bounds
         m.fit_bounds([(south, west), (north, east)])
     TitleBox(title, subtitle, user=user).add_to(m)
-    CommandLayers(options).add_to(m)
+    return m
+
+
+def finish_map(m: folium.Map) -> folium.Map:
+    """Scale bar and fullscreen button; every asset pointed at local files."""
     MetricScale().add_to(m)
     Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     localize(m.get_root())
     return m
+
+
+def build_command_map(
+    *,
+    title: str,
+    bounds: tuple[float, float, float, float] | None,
+    options: CommandOptions,
+    base: BaseMapSpec | None = None,
+    subtitle: str = "",
+    user: str | None = None,
+) -> folium.Map:
+    """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees."""
+    m = framed_map(title, bounds, base, subtitle, user)
+    CommandLayers(options).add_to(m)
+    return finish_map(m)

@@ -13,12 +13,10 @@ from jinja2 import Template
 import folium
 from branca.element import MacroElement
 from folium.elements import JSCSSMixin
-from folium.plugins import Draw, Fullscreen
+from folium.plugins import Draw
 
 from gis.settings import BaseMapSpec
-from maps.assets import localize
-from maps.city import page_map
-from maps.layers import MetricScale, TitleBox
+from maps.command import finish_map, framed_map
 
 
 @dataclass(frozen=True)
@@ -64,15 +62,7 @@ def build_planner_map(
     user: str | None = None,
 ) -> folium.Map:
     """The planner's map of one village.  ``bounds``: (west, south, east, north) degrees."""
-    m = page_map(title)
-    if base is not None and base.url:
-        folium.TileLayer(
-            base.url, attr=base.attribution or "底图", name="底图", overlay=False,
-            subdomains=base.subdomains,
-        ).add_to(m)  # fmt: skip
-    west, south, east, north = bounds
-    m.fit_bounds([(south, west), (north, east)])
-    TitleBox(title, subtitle, user=user).add_to(m)
+    m = framed_map(title, bounds, base, subtitle, user)
     Draw(
         position="topleft",
         show_geometry_on_click=False,
@@ -87,7 +77,4 @@ def build_planner_map(
         edit_options={"edit": False, "remove": True},
     ).add_to(m)
     PlannerPanel(options).add_to(m)
-    MetricScale().add_to(m)
-    Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
-    localize(m.get_root())
-    return m
+    return finish_map(m)
