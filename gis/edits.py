@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -1519,8 +1519,3 @@ def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
         for r in rows
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
-
-
-def feature(geom: BaseGeometry) -> dict[str, Any]:
-    """A shapely geometry as a GeoJSON geometry dict."""
-    return dict(mapping(geom))
