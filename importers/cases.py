@@ -432,16 +432,9 @@ def _locate(session: Session) -> None:
     session.execute(
         text("""
         CREATE TEMP TABLE import_chain ON COMMIT DROP AS
-        SELECT v.id AS village_id,
-               max(r.code) FILTER (WHERE r.level = 'village') AS village_code,
-               max(r.code) FILTER (WHERE r.level = 'township') AS township_code,
-               max(r.code) FILTER (WHERE r.level = 'district') AS district_code,
-               max(r.code) FILTER (WHERE r.level = 'city') AS city_code,
-               (SELECT ce.id FROM center ce WHERE ce.region_id = ANY(v.path)
-                ORDER BY array_position(v.path, ce.region_id) DESC LIMIT 1) AS center_id
-        FROM region v JOIN region r ON r.id = ANY(v.path)
-        WHERE v.id IN (SELECT DISTINCT village_id FROM import_loc WHERE village_id IS NOT NULL)
-        GROUP BY v.id
+        SELECT v.village_id, ch.*
+        FROM (SELECT DISTINCT village_id FROM import_loc WHERE village_id IS NOT NULL) v,
+             wangge_village_chain(v.village_id) ch
     """)
     )
     session.execute(text("ANALYZE import_loc"))  # temp tables: the planner needs their sizes

@@ -85,8 +85,8 @@ CREATE INDEX cases_open_grid ON cases (grid_code)
     WHERE status NOT IN ('resolved', 'verified', 'closed', 'suspended');
 
 -- The chain of a village (its codes by level and the center of the lowest region that has one),
--- exactly as wangge_assign walks it: the set-based re-assignment of a redraw asks it once per
--- village instead of once per case.
+-- exactly as wangge_assign walks it: the set-based locates (a redraw's re-assignment, the case
+-- importer) ask it once per village instead of once per case.
 CREATE FUNCTION wangge_village_chain(village integer)
 RETURNS TABLE (village_code varchar, township_code varchar, district_code varchar,
                city_code varchar, center_id integer)
