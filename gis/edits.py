@@ -36,7 +36,6 @@ from shapely.geometry.base import BaseGeometry
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.geo import area_m2
 from gis.scope import Scope
-from gis.workflow import SETTLED_OR_PAUSED
 
 #: snapping and validation tolerance, metres
 TOLERANCE_M = 1.0
@@ -52,7 +51,6 @@ OP_NAMES = {
     "recode": "改编码/改名",
     "assign": "配置网格员",
 }
-_SETTLED = ", ".join(f"'{s}'" for s in sorted(SETTLED_OR_PAUSED))
 
 
 @dataclass(frozen=True)
@@ -951,100 +949,8 @@ _APPLY = {
 
 
 # ---------------------------------------------------------------------------------------------
-# validation: the whole coverage of every village the edit set touches
-
-_EMPTY = "ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4326)"
-_VALIDATE = f"""
-WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e),
-vill AS MATERIALIZED (SELECT r.id, r.code, r.geom FROM region r
-         WHERE r.id IN (SELECT village_id FROM items)),
-cur AS MATERIALIZED (SELECT g.id, g.code, g.village_id, g.geom FROM grid g
-        WHERE g.village_id IN (SELECT id FROM vill) AND g.valid_to IS NULL),
-work AS MATERIALIZED (
-    SELECT c.code, c.village_id, c.geom, false AS touched FROM cur c
-    WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.from_id = c.id)
-    UNION ALL
-    SELECT i.code, i.village_id, i.geom, true FROM items i WHERE i.geom IS NOT NULL
-),
--- what the current layout already gets wrong: a finding there is not the edit set's doing
-cur_out AS MATERIALIZED (SELECT c.village_id AS id,
-                   ST_Buffer(ST_Union(ST_Difference(c.geom, v.geom)), :tol) AS geom
-            FROM cur c JOIN vill v ON v.id = c.village_id
-            WHERE NOT ST_CoveredBy(c.geom, v.geom) GROUP BY 1),
-cur_overlap AS MATERIALIZED (SELECT a.village_id AS id,
-                       ST_Buffer(ST_Union(ST_Intersection(a.geom, b.geom)), :tol) AS geom
-                FROM cur a JOIN cur b ON b.village_id = a.village_id AND a.code < b.code
-                 AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)
-                GROUP BY 1),
-cur_gap AS MATERIALIZED (SELECT v.id,
-                   ST_Buffer(ST_Difference(v.geom, coalesce(ST_Union(c.geom), {_EMPTY})), :tol)
-                   AS geom
-            FROM vill v LEFT JOIN cur c ON c.village_id = v.id GROUP BY v.id, v.geom),
-declared AS MATERIALIZED (
-    SELECT village_id AS id, ST_Buffer(ST_Union(geom), :tol) AS geom FROM grid_edit_gap
-    WHERE edit_id = :e GROUP BY 1),
-raw AS (
-    SELECT 'outside' AS kind, ARRAY[w.code]::text[] AS grids, v.code AS village,
-           ST_Difference(w.geom, v.geom) AS piece,
-           coalesce(co.geom, {_EMPTY}) AS before, {_EMPTY} AS excused
-    FROM work w JOIN vill v ON v.id = w.village_id LEFT JOIN cur_out co ON co.id = v.id
-    WHERE w.touched AND NOT ST_CoveredBy(w.geom, v.geom)
-    UNION ALL
-    SELECT 'overlap', ARRAY[least(a.code, b.code), greatest(a.code, b.code)]::text[], v.code,
-           ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3),
-           coalesce(co.geom, {_EMPTY}), {_EMPTY}
-    FROM work a JOIN work b ON b.village_id = a.village_id AND a.code <> b.code
-         AND (a.code < b.code OR NOT b.touched) AND ST_Intersects(a.geom, b.geom)
-         AND NOT ST_Touches(a.geom, b.geom)
-    JOIN vill v ON v.id = a.village_id LEFT JOIN cur_overlap co ON co.id = v.id
-    WHERE a.touched
-    UNION ALL
-    SELECT 'gap', ARRAY[]::text[], v.code,
-           ST_Difference(v.geom, (SELECT ST_Union(w.geom) FROM work w WHERE w.village_id = v.id)),
-           coalesce(cg.geom, {_EMPTY}), coalesce(d.geom, {_EMPTY})
-    FROM vill v LEFT JOIN cur_gap cg ON cg.id = v.id LEFT JOIN declared d ON d.id = v.id
-),
-pieces AS (
-    SELECT r.kind, r.grids, r.village, d.geom AS piece, r.excused,
-           NOT ST_IsEmpty(ST_Buffer(d.geom, -:tol / 2)) AS wide
-    FROM raw r,
-         ST_Dump(ST_CollectionExtract(ST_Difference(r.piece, r.before), 3)) d
-    WHERE NOT ST_IsEmpty(r.piece)
-),
-found AS (
-    SELECT kind, grids, village, piece, NOT ST_Intersects(piece, excused) AS blocking
-    FROM pieces WHERE wide AND kind <> 'gap'
-    UNION ALL  -- a gap: blocking where not declared uncovered, reported where declared
-    SELECT 'gap', grids, village, g.geom, true FROM pieces p,
-           ST_Dump(ST_CollectionExtract(ST_Difference(p.piece, p.excused), 3)) g
-    WHERE p.kind = 'gap' AND p.wide AND NOT ST_IsEmpty(ST_Buffer(g.geom, -:tol / 2))
-    UNION ALL
-    SELECT 'declared_gap', grids, village, g.geom, false FROM pieces p,
-           ST_Dump(ST_CollectionExtract(ST_Intersection(p.piece, p.excused), 3)) g
-    WHERE p.kind = 'gap' AND p.wide AND NOT ST_IsEmpty(ST_Buffer(g.geom, -:tol / 2))
-    UNION ALL
-    SELECT 'sliver', ARRAY[i.code]::text[], v.code, i.geom, true
-    FROM items i JOIN vill v ON v.id = i.village_id
-    WHERE i.geom IS NOT NULL AND ST_IsEmpty(ST_Buffer(i.geom, -:tol / 2))
-    UNION ALL
-    SELECT 'code_format', ARRAY[i.code]::text[], v.code, i.geom, true
-    FROM items i JOIN vill v ON v.id = i.village_id
-    WHERE i.geom IS NOT NULL AND (i.code !~ '^[0-9]{{15}}$' OR left(i.code, 12) <> v.code)
-    UNION ALL
-    SELECT 'code_taken', ARRAY[i.code]::text[], v.code, i.geom, true
-    FROM items i JOIN vill v ON v.id = i.village_id
-    WHERE i.geom IS NOT NULL AND (
-        EXISTS (SELECT 1 FROM items j WHERE j.code = i.code AND j.id < i.id
-                AND j.geom IS NOT NULL)
-        OR EXISTS (SELECT 1 FROM grid g WHERE g.code = i.code AND g.valid_to IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM items k WHERE k.from_id = g.id)))
-)
-SELECT kind, grids, village, blocking,
-       ST_Area(piece::geography) AS area_m2,
-       ST_X(ST_PointOnSurface(piece)) AS lon, ST_Y(ST_PointOnSurface(piece)) AS lat,
-       ST_AsGeoJSON(piece, 7)::json AS geometry
-FROM found ORDER BY blocking DESC, kind, village, grids
-"""
+# validation: the whole coverage of every village the edit set touches, by the SQL function
+# wangge_edit_findings (migration 0015: planned once per connection)
 
 FINDINGS = {
     "outside": ("网格超出所属村（社区）边界", "grid sticks out of its village"),
@@ -1068,7 +974,10 @@ def validate(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
 
 def _validate(session: Session, edit_id: int) -> dict[str, Any]:
     findings = []
-    for r in session.execute(text(_VALIDATE), {"e": edit_id, "tol": TOL_DEG}).mappings():
+    rows = session.execute(
+        text("SELECT * FROM wangge_edit_findings(:e, :tol)"), {"e": edit_id, "tol": TOL_DEG}
+    ).mappings()
+    for r in rows:
         zh, en = FINDINGS[r["kind"]]
         where = "、".join(r["grids"]) or f"村（社区）{r['village']}"
         findings.append(
@@ -1098,8 +1007,8 @@ SELECT i.id, i.code, i.from_id, g.code AS from_code, g.version AS from_version,
        g.valid_to IS NULL AS still_current, i.name, g.name AS old_name, v.code AS village,
        i.geom IS NULL AS retired,
        i.geom IS NOT NULL AND g.id IS NOT NULL AND ST_Equals(i.geom, g.geom) AS same_geom,
-       CASE WHEN i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
-       CASE WHEN g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
+       CASE WHEN :areas AND i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
+       CASE WHEN :areas AND g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
        i.households, g.households AS old_households, i.population, g.population AS old_population,
        i.workers
 FROM grid_edit_item i LEFT JOIN grid g ON g.id = i.from_id JOIN region v ON v.id = i.village_id
@@ -1133,38 +1042,48 @@ class _State:
         return [r["from_id"] for r in self.rows if self.state(r) in ("changed", "retired")]
 
 
-def _states(session: Session, edit_id: int) -> _State:
-    return _State([dict(r) for r in session.execute(text(_ITEM_STATES), {"e": edit_id}).mappings()])
+def _states(session: Session, edit_id: int, *, areas: bool = False) -> _State:
+    """The drafted grids, each with what it was drawn on (and, with ``areas``, both areas)."""
+    rows = session.execute(text(_ITEM_STATES), {"e": edit_id, "areas": areas}).mappings()
+    return _State([dict(r) for r in rows])
 
 
 def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
     """Write the edit set into the grid table and worker links (the caller commits or rolls
     back); the time the new versions start."""
-    now = session.execute(text("SELECT clock_timestamp()")).scalar_one()
     closed = st.closed()
-    session.execute(
-        text("UPDATE grid SET valid_to = :now WHERE id = ANY(:ids) AND valid_to IS NULL"),
-        {"now": now, "ids": closed},
-    )
-    created = session.execute(
+    # one moment for both ends; the old versions close before the new ones go in (the insert
+    # reads the count of closed rows first), as a code has one current version at a time
+    rows = session.execute(
         text("""
-        INSERT INTO grid (code, version, name, village_id, geom, households, population,
-                          valid_from, edit_id, lineage)
-        SELECT i.code, coalesce((SELECT max(g.version) FROM grid g WHERE g.code = i.code), 0) + 1,
-               i.name, i.village_id, i.geom, i.households, i.population, :now, :e,
-               ARRAY(SELECT DISTINCT x FROM unnest(i.lineage || i.from_id) x
-                     WHERE x IS NOT NULL ORDER BY x)
-        FROM grid_edit_item i WHERE i.id = ANY(:ids)
-        RETURNING id, code, version
+        WITH t AS MATERIALIZED (SELECT clock_timestamp() AS now),
+        closing AS (UPDATE grid SET valid_to = t.now FROM t
+                    WHERE id = ANY(:closed) AND valid_to IS NULL RETURNING 1),
+        created AS (
+            INSERT INTO grid (code, version, name, village_id, geom, households, population,
+                              valid_from, edit_id, lineage)
+            SELECT i.code,
+                   coalesce((SELECT max(g.version) FROM grid g WHERE g.code = i.code), 0) + 1,
+                   i.name, i.village_id, i.geom, i.households, i.population, t.now, :e,
+                   ARRAY(SELECT DISTINCT x FROM unnest(i.lineage || i.from_id) x
+                         WHERE x IS NOT NULL ORDER BY x)
+            FROM grid_edit_item i, t
+            WHERE i.id = ANY(:ids) AND (SELECT count(*) FROM closing) >= 0
+            RETURNING id, code, version
+        )
+        SELECT t.now, c.id, c.code, c.version FROM t LEFT JOIN created c ON true
     """),
-        {"now": now, "e": edit_id, "ids": st.ids("added", "changed")},
+        {"closed": closed, "e": edit_id, "ids": st.ids("added", "changed")},
     ).all()
+    now = rows[0].now
+    created = [(r.id, r.code, r.version) for r in rows if r.id is not None]
     # worker links follow the code: retired grids lose theirs, re-coded ones move, explicit
     # assignments replace the grid's list
     retired = [r["from_code"] for r in st.rows if st.state(r) == "retired"]
-    session.execute(
-        text("DELETE FROM worker_grid WHERE grid_code = ANY(:codes)"), {"codes": retired}
-    )
+    if retired:
+        session.execute(
+            text("DELETE FROM worker_grid WHERE grid_code = ANY(:codes)"), {"codes": retired}
+        )
     moves = [
         (r["from_code"], r["code"])
         for r in st.rows
@@ -1194,95 +1113,26 @@ def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
                     FROM worker w WHERE w.code = ANY(:workers)"""),
             {"code": r["code"], "workers": r["workers"], "roles": json.dumps(roles)},
         )
-    return {"now": now, "closed": closed, "created": [tuple(c) for c in created]}
+    return {"now": now, "closed": closed, "created": created}
 
 
-_REASSIGN = f"""
-WITH cand AS MATERIALIZED (
-    SELECT c.id, c.code, c.status, c.geom, c.grid_code AS old_grid, c.center_id AS old_center,
-           c.grid_id AS old_grid_id, c.assign_method AS old_method
-    FROM cases c
-    WHERE c.status NOT IN ({_SETTLED})
-      AND (c.grid_code = ANY(:codes)
-           OR c.village_code = ANY(:villages) AND c.assign_method <> 'covers')
-),
--- the locate spine, set-based: a point covered by current grids goes to the lowest code (one
--- GiST join; each grid's village chain asked once), the rest through wangge_assign itself
-covered AS MATERIALIZED (
-    SELECT DISTINCT ON (k.id) k.id, g.id AS grid_id, g.code AS grid_code, g.village_id
-    FROM cand k JOIN grid g ON g.valid_to IS NULL AND ST_Covers(g.geom, k.geom)
-    ORDER BY k.id, g.code
-),
-chains AS MATERIALIZED (
-    SELECT v.village_id, ch.* FROM (SELECT DISTINCT village_id FROM covered) v,
-         wangge_village_chain(v.village_id) ch
-),
-located AS (
-    SELECT cv.id, cv.grid_id, CAST(cv.grid_code AS varchar) AS grid_code, ch.village_code,
-           ch.township_code, ch.district_code, ch.city_code, ch.center_id,
-           CAST('covers' AS assign_method) AS method, CAST(0 AS float8) AS distance_m
-    FROM covered cv JOIN chains ch ON ch.village_id = cv.village_id
-    UNION ALL
-    SELECT k.id, a.* FROM cand k CROSS JOIN LATERAL wangge_assign(k.geom) a
-    WHERE NOT EXISTS (SELECT 1 FROM covered cv WHERE cv.id = k.id)
-),
-assigned AS (
-    SELECT k.id, k.code, k.status, k.old_grid, k.old_center, k.old_grid_id, k.old_method,
-           l.grid_id, l.grid_code, l.village_code, l.township_code, l.district_code,
-           l.city_code, l.center_id, l.method, l.distance_m
-    FROM cand k JOIN located l ON l.id = k.id
-),
-changed AS (
-    SELECT * FROM assigned
-    WHERE old_grid_id IS DISTINCT FROM grid_id OR old_center IS DISTINCT FROM center_id
-       OR old_method IS DISTINCT FROM method
-),
--- a case whose new owner lies outside the planner's jurisdiction (a nearest grid of the next
--- district, say) is not the planner's to move: it keeps its assignment and is reported
-moved AS (SELECT * FROM changed WHERE {{in_scope}}),
-kept AS (SELECT * FROM changed WHERE NOT {{in_scope}})
-"""
-_REASSIGN_PREVIEW = (
-    _REASSIGN
-    + """
+# where the open cases of the changed grids go: wangge_edit_regrid (migration 0015: planned once
+# per connection), which also says whether each new owner lies in the planner's jurisdiction
+_REGRID = """SELECT * FROM wangge_edit_regrid(CAST(:codes AS text[]), CAST(:villages AS text[]),
+                                           :scope_column, :scope_code)"""
+_REASSIGN_PREVIEW = f"""
 SELECT m.code, m.status, m.old_grid, m.grid_code AS new_grid, oc.name AS old_center,
        nc.name AS new_center, m.method::text AS method, m.in_scope
-FROM (SELECT *, true AS in_scope FROM moved UNION ALL SELECT *, false FROM kept) m
+FROM ({_REGRID}) m
 LEFT JOIN center oc ON oc.id = m.old_center LEFT JOIN center nc ON nc.id = m.center_id
 WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
 ORDER BY m.code
 """
-)
-_REASSIGN_WRITE = (
-    _REASSIGN
-    + """,
-upd AS (
-    UPDATE cases c SET grid_id = m.grid_id, grid_code = m.grid_code,
-        village_code = m.village_code, township_code = m.township_code,
-        district_code = m.district_code, city_code = m.city_code, center_id = m.center_id,
-        assign_method = m.method, assign_distance_m = m.distance_m, version = c.version + 1
-    FROM moved m WHERE c.id = m.id
-    RETURNING c.id
-),
-ev AS (
-    INSERT INTO case_event (case_id, at, actor, action, note, data)
-    SELECT m.id, :now, :actor, 'regrid',
-           '网格调整：' || coalesce(m.old_grid, '无') || ' → ' || coalesce(m.grid_code, '无')
-           || CASE WHEN m.old_center IS DISTINCT FROM m.center_id
-                   THEN '；责任中心：' || coalesce(oc.name, '无') || ' → '
-                        || coalesce(nc.name, '无')
-                   ELSE '' END,
-           jsonb_build_object('edit_id', :e, 'from_grid', m.old_grid, 'to_grid', m.grid_code,
-                              'from_center', m.old_center, 'to_center', m.center_id)
-    FROM moved m LEFT JOIN center oc ON oc.id = m.old_center
-    LEFT JOIN center nc ON nc.id = m.center_id
-    WHERE m.old_grid IS DISTINCT FROM m.grid_code OR m.old_center IS DISTINCT FROM m.center_id
-    RETURNING case_id
-)
-SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM ev) AS events,
-       (SELECT count(*) FROM kept) AS kept
-"""
-)
+# the commit's re-assignment: wangge_edit_reassign (migration 0015) moves the cases, writes
+# their events and closes the edit set with its result, completed with the counts
+_REASSIGN_WRITE = """SELECT * FROM wangge_edit_reassign(
+    :e, CAST(:codes AS text[]), CAST(:villages AS text[]), :scope_column, :scope_code, :actor,
+    :now, CAST(:result AS jsonb))"""
 
 
 def _reassign_params(st: _State, actor: Actor, edit_id: int, now: Any) -> dict[str, Any]:
@@ -1291,7 +1141,15 @@ def _reassign_params(st: _State, actor: Actor, edit_id: int, now: Any) -> dict[s
         | {r["code"] for r in st.rows if st.state(r) in ("added", "changed")}
     )
     villages = sorted({r["village"] for r in st.rows})
-    return {"codes": codes, "villages": villages, "actor": actor.username, "e": edit_id, "now": now}
+    return {
+        "codes": codes,
+        "villages": villages,
+        "scope_column": actor.scope.case_column(),
+        "scope_code": actor.scope.region_code,
+        "actor": actor.username,
+        "e": edit_id,
+        "now": now,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1305,7 +1163,7 @@ def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     households); open cases whose grid or center would change; workers whose grids change."""
     _edit(session, actor, edit_id, write=False)
     validation = _validate(session, edit_id)
-    st = _states(session, edit_id)
+    st = _states(session, edit_id, areas=True)
     grids = [
         {
             "code": r["code"],
@@ -1328,7 +1186,7 @@ def preview(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         moved = [
             dict(r)
             for r in session.execute(
-                text(_REASSIGN_PREVIEW.format(in_scope=actor.scope.case_condition("changed"))),
+                text(_REASSIGN_PREVIEW),
                 _reassign_params(st, actor, edit_id, applied["now"]),
             ).mappings()
         ]
@@ -1398,36 +1256,42 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     """Apply the edit set in the caller's transaction: 409 if any grid it was drawn on changed
     since, 422 with the findings if validation blocks."""
     _edit(session, actor, edit_id, write=True)
-    villages = session.execute(
-        text("SELECT DISTINCT village_id FROM grid_edit_item WHERE edit_id = :e ORDER BY 1"),
-        {"e": edit_id},
-    ).scalars()
-    for v in villages:  # one committer per village at a time (validation sees the other's result)
-        session.execute(text("SELECT pg_advisory_xact_lock(74110, :v)"), {"v": v})
-    stale = (
-        session.execute(
-            text("""
-        SELECT i.code, g.code AS drawn_code, g.version AS drawn_version, n.version AS now_version,
-               e.created_by AS changed_by, g.valid_to AS changed_at
-        FROM grid_edit_item i JOIN grid g ON g.id = i.from_id
-        LEFT JOIN grid n ON n.code = g.code AND n.valid_to IS NULL
-        LEFT JOIN grid_edit e ON e.id = coalesce(n.edit_id, (
-            SELECT h.edit_id FROM grid h WHERE h.lineage @> ARRAY[g.id] LIMIT 1))
-        WHERE i.edit_id = :e AND g.valid_to IS NOT NULL
-        ORDER BY g.code
+    # one committer per village at a time (the later statements see the other's result), then
+    # the grids the set was drawn on, locked (the village locks come first: the scan asks for
+    # them before its first row): how many have been superseded since.  A row another commit
+    # superseded while this one waited is re-read in its latest version by FOR UPDATE.
+    superseded = session.execute(
+        text("""
+        WITH locked AS MATERIALIZED (
+            SELECT count(pg_advisory_xact_lock(74110, v)) AS n FROM (
+                SELECT DISTINCT village_id AS v FROM grid_edit_item WHERE edit_id = :e
+                ORDER BY 1) x)
+        SELECT count(*) FILTER (WHERE valid_to IS NOT NULL) FROM (
+            SELECT valid_to FROM grid
+            WHERE id IN (SELECT from_id FROM grid_edit_item WHERE edit_id = :e)
+              AND (SELECT n FROM locked) >= 0
+            ORDER BY id FOR UPDATE) g
     """),
-            {"e": edit_id},
+        {"e": edit_id},
+    ).scalar_one()
+    if superseded:
+        stale = (
+            session.execute(
+                text("""
+            SELECT i.code, g.code AS drawn_code, g.version AS drawn_version,
+                   n.version AS now_version, e.created_by AS changed_by, g.valid_to AS changed_at
+            FROM grid_edit_item i JOIN grid g ON g.id = i.from_id
+            LEFT JOIN grid n ON n.code = g.code AND n.valid_to IS NULL
+            LEFT JOIN grid_edit e ON e.id = coalesce(n.edit_id, (
+                SELECT h.edit_id FROM grid h WHERE h.lineage @> ARRAY[g.id] LIMIT 1))
+            WHERE i.edit_id = :e AND g.valid_to IS NOT NULL
+            ORDER BY g.code
+        """),
+                {"e": edit_id},
+            )
+            .mappings()
+            .all()
         )
-        .mappings()
-        .all()
-    )
-    if not stale:
-        session.execute(
-            text("""SELECT 1 FROM grid WHERE id IN (SELECT from_id FROM grid_edit_item
-                    WHERE edit_id = :e) ORDER BY id FOR UPDATE"""),
-            {"e": edit_id},
-        )
-    if stale:
         codes = "、".join(r["drawn_code"] for r in stale)
         raise Conflict(
             f"网格 {codes} 在本方案起草后已被他人修改（{stale[0]['changed_by'] or '其他方案'}），"
@@ -1461,11 +1325,7 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
             findings=validation["findings"],
         )
     applied = _apply(session, edit_id, st)
-    counts = session.execute(
-        text(_REASSIGN_WRITE.format(in_scope=actor.scope.case_condition("changed"))),
-        _reassign_params(st, actor, edit_id, applied["now"]),
-    ).one()
-    result = {
+    result: dict[str, Any] = {
         "id": edit_id,
         "status": "committed",
         "at": applied["now"].isoformat(),
@@ -1474,16 +1334,16 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
             for state in ("added", "changed", "retired")
         },
         "versions": [{"code": c, "version": v} for _, c, v in applied["created"]],
-        "cases_reassigned": int(counts.updated),
-        "case_events": int(counts.events),
-        "cases_outside_jurisdiction": int(counts.kept),
         "warnings": [f["message"] for f in validation["findings"]],
     }
-    session.execute(
-        text("""UPDATE grid_edit SET status = 'committed', closed_at = :now, updated_at = :now,
-                result = CAST(:result AS jsonb) WHERE id = :e"""),
-        {"now": applied["now"], "e": edit_id, "result": json.dumps(result, ensure_ascii=False)},
-    )
+    counts = session.execute(
+        text(_REASSIGN_WRITE),
+        _reassign_params(st, actor, edit_id, applied["now"])
+        | {"result": json.dumps(result, ensure_ascii=False)},
+    ).one()
+    result["cases_reassigned"] = int(counts.updated)
+    result["case_events"] = int(counts.events)
+    result["cases_outside_jurisdiction"] = int(counts.kept)
     return result
 
 

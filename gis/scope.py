@@ -84,9 +84,15 @@ class Scope:
         township through a bitmap scan; with the literal it walks the per-level index and stops
         after a page.
         """
+        column = self.case_column()
+        return "true" if column is None else f"({alias}.{column} = '{self.region_code}')"
+
+    def case_column(self) -> str | None:
+        """The column of a case (or assignment) that holds this scope's level of code, compared
+        with ``region_code``; None when the scope does not restrict."""
         if self.is_everything or not APP_FILTER:
-            return "true"
-        return f"({alias}.{_CASE_LEVEL_COLUMNS[str(self.level)]} = '{self.region_code}')"
+            return None
+        return _CASE_LEVEL_COLUMNS[str(self.level)]
 
     def act_condition(self, alias: str) -> str:
         """SQL: the caller may act (report) at assignment ``alias`` (binds ``:scope_grids``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -102,3 +103,25 @@ def test_models_mirror_the_migrated_schema(db: Session) -> None:
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
             assert (table.name, column.name) in columns, f"{table.name}.{column.name}"
+
+
+def test_sql_that_reads_open_cases_names_the_workflow_s_settled_statuses(db: Session) -> None:
+    """The partial indexes of open cases and the redraw's re-assignment list the statuses that
+    end or pause a case in SQL: they must be the workflow's, or a case would be skipped or an
+    index never used."""
+    from gis.workflow import SETTLED_OR_PAUSED
+
+    sources = dict(
+        db.execute(
+            text("""SELECT indexname, indexdef FROM pg_indexes
+                    WHERE tablename = 'cases' AND indexdef LIKE '%WHERE%status%'
+                    UNION ALL
+                    SELECT proname, prosrc FROM pg_proc WHERE proname = 'wangge_edit_regrid'""")
+        ).all()
+    )
+    assert {"cases_open_grid", "cases_open_uncovered", "wangge_edit_regrid"} <= set(sources)
+    settled_list = re.compile(r"status\)?(?:::text)? (?:NOT IN \(|<> ALL \(\(?ARRAY\[)([^\])]*)")
+    for name, source in sources.items():
+        listed = settled_list.search(source)
+        assert listed, (name, source)
+        assert set(re.findall(r"'(\w+)'", listed.group(1))) == set(SETTLED_OR_PAUSED), name
