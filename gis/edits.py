@@ -8,13 +8,15 @@ no slivers appear.
 
 * :func:`validate` checks the working layout of every village the edit set touches, as a whole:
   grids inside their village, no overlaps, no gaps (unless declared uncovered), codes unique with
-  the village's prefix.  A problem the current layout already has is reported as a warning; a
-  problem the edit set *adds* blocks the commit.
+  the village's prefix.  A problem the current layout already has is not the edit set's doing
+  and is left out; a problem the edit set *adds* blocks the commit (land declared uncovered is
+  reported without blocking).  The check is the SQL function ``wangge_edit_findings``.
 * :func:`commit` locks the versions the edit set was drawn on (409 naming the grids someone else
   changed meanwhile), validates again, closes the changed versions (``valid_to``) and opens new
   ones, moves worker links, and re-assigns the open cases of the changed area through the locate
-  spine (``wangge_assign``) in one statement that also writes a ``regrid`` case event for each
-  case whose grid or center changed.  Closed cases keep the version they were handled under.
+  spine (``wangge_edit_regrid``: a GiST join, ``wangge_assign`` for uncovered points) in one
+  statement (``wangge_edit_reassign``) that also writes a ``regrid`` case event for each case
+  whose grid or center changed.  Closed cases keep the version they were handled under.
 * :func:`preview` runs the same writes inside a savepoint and rolls them back: what it reports is
   exactly what the commit would do.
 """
