@@ -364,6 +364,9 @@ def test_overlap_is_found_and_blocks_the_commit(planner: Planner, app_db: Sessio
     overlaps = [f for f in v["findings"] if f["kind"] == "overlap"]
     assert not v["ok"] and overlaps and overlaps[0]["blocking"]
     assert b in overlaps[0]["grids"] and overlaps[0]["area_m2"] > 100
+    # the check runs inside the zone the edit set changes (b is cut to it): the finding is whole
+    taken = area_m2(strip.intersection(geom(app_db, b)))
+    assert abs(sum(f["area_m2"] for f in overlaps) - taken) < 0.02 * taken
     assert overlaps[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     r = planner.commit(edit, 422)
     assert r["findings"] and "重叠" in r["detail"]
