@@ -16,7 +16,8 @@ One report and a batch of 500 take the same path, set-based: a handful of statem
 number of reports — check (locks, known keys, categories, coverage), insert every accepted case
 with its assignment (``wangge_assign``), code, deadline and audit entry in one ``INSERT … SELECT``,
 then in one more statement their first events, encrypted parties, duplicate links and repeat
-warnings (:func:`gis.repeats.register_new_cases`), then one read-back.
+warnings (:func:`gis.repeats.register_new_cases`), then one read-back.  The two writing statements
+are PL/pgSQL functions (migration 0017), planned once per connection.
 Each item is judged on its own: one bad item never fails the rest.
 """
 
@@ -164,70 +165,24 @@ def submit_batch(
     return out
 
 
-# The insert is one statement: lock each key, check its category and that the point lies in the
-# coverage, locate, insert the cases (a key already taken is skipped by the constraint) and their
-# audit entries.  (Not their events: under row-level security an event's policy must see its
-# case, which a sibling CTE of the insert cannot.)  Items it did not insert are diagnosed after
-# (_PRECHECK).  plan_cache_mode: the statements of this path are planned once per connection
-# (psycopg prepares a statement after a few runs) rather than at every report — planning cost more
-# than running them; scope codes are literals in the SQL, so a generic plan still knows the region.
-_GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-_INSERT_CASES = """
-    WITH i AS MATERIALIZED (
-        SELECT * FROM unnest(
-            CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:kind AS text[]),
-            CAST(:category AS text[]), CAST(:severity AS text[]), CAST(:description AS text[]),
-            CAST(:datum AS text[]), CAST(:received_lon AS float8[]),
-            CAST(:received_lat AS float8[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
-            CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
-            CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
-            CAST(:parties AS int[]))
-        AS i(idx, lock, kind, category, severity, description, datum, received_lon,
-             received_lat, lon, lat, accuracy_m, reported_at, key, fingerprint, flags, parties)
-    ), ins AS (
-        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
-                           received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
-                           grid_code, village_code, township_code, district_code, city_code,
-                           center_id, assign_method, assign_distance_m, status, reporter_id,
-                           idempotency_key, request_fingerprint, flags, allowed_hours,
-                           remind_at, deadline, notice_at)
-        SELECT wangge_case_code(now(), a.district_code), k.kind, i.category, sv.severity,
-               i.description, i.datum, i.received_lon, i.received_lat, p.pt, i.accuracy_m,
-               coalesce(i.reported_at, now()), now(), a.grid_id, a.grid_code, a.village_code,
-               a.township_code, a.district_code, a.city_code, a.center_id, a.method,
-               a.distance_m, 'registered', :user, i.key, i.fingerprint, CAST(i.flags AS jsonb),
-               dr.h, wangge_work_at(clk.now + 0.8 * dr.h), wangge_work_at(clk.now + dr.h),
-               wangge_work_at(clk.now + 2 * dr.h)
-        FROM i
-        JOIN category k ON k.code = i.category AND k.kind::text = i.kind
-        CROSS JOIN LATERAL (SELECT CAST(coalesce(i.severity, k.default_severity::text)
-                                        AS case_severity) AS severity) sv
-        CROSS JOIN LATERAL (  -- working hours allowed: the rule, else the category's default
-            SELECT coalesce((SELECT r.work_hours FROM deadline_rule r
-                             WHERE r.category = k.code AND r.severity = sv.severity),
-                            k.deadline_hours) AS h) dr
-        CROSS JOIN (SELECT wangge_work_clock(now()) AS now) clk
-        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326) AS pt) p
-        CROSS JOIN LATERAL wangge_assign(p.pt) a
-        WHERE pg_try_advisory_xact_lock(i.lock)
-          AND (NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
-               OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
-                          AND ST_Covers(r.geom, p.pt))
-               OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
-                          AND ST_DWithin(r.geom::geography, p.pt::geography, :max_outside_m)))
-          AND {may_act}
-        ORDER BY i.idx
-        ON CONFLICT ON CONSTRAINT cases_reporter_key DO NOTHING
-        RETURNING id, code, idempotency_key, assign_method
-    ), audit AS (
-        INSERT INTO audit_log (user_id, username, action, object, success, source_ip, detail)
-        SELECT :user, :actor, 'case.create', 'case:' || ins.code, true,
-               CAST(:source_ip AS inet),
-               jsonb_build_object('parties', i.parties, 'batch', CAST(:batch AS boolean))
-        FROM ins JOIN i ON i.key = ins.idempotency_key
-    )
-    SELECT id, code, idempotency_key, assign_method::text FROM ins
-"""
+# The insert is one call (migration 0017, ``wangge_intake_insert``): lock each key, check its
+# category and that the point lies in the coverage, locate, insert the cases (a key already taken
+# is skipped by the constraint) and their audit entries.  (Not their events: under row-level
+# security an event's policy must see its case, which the insert's own statement cannot.)  Items
+# it did not insert are diagnosed after (_PRECHECK).  A function, so that its plan lives as long
+# as the connection: planning cost more than running it.
+_INSERT_CASES = text("""
+    SELECT case_id, case_code, key, method FROM wangge_intake_insert(
+        :user, :actor, CAST(:source_ip AS inet), :batch, :max_outside_m,
+        :scope_column, :scope_code, CAST(:scope_grids AS text[]),
+        CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:kind AS text[]),
+        CAST(:category AS text[]), CAST(:severity AS text[]), CAST(:description AS text[]),
+        CAST(:datum AS text[]), CAST(:received_lon AS float8[]),
+        CAST(:received_lat AS float8[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
+        CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
+        CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
+        CAST(:parties AS int[]))
+""")
 
 # Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point
 # outside the coverage — or else outside the caller's area.
@@ -291,7 +246,6 @@ def accept_reports(
 
     replays: list[_Work] = []
     if work:
-        session.execute(_GENERIC_PLANS)
         _insert(session, scope, user_id, work, source_ip, batch)
     missing = [w for w in work if w.case_id is None]
     if missing:
@@ -428,7 +382,10 @@ def _insert(
 ) -> None:
     """Insert every insertable item's case in one statement (see ``_INSERT_CASES``)."""
     reports = [w.report for w in work]
-    params = scope.params() | {
+    params = {
+        "scope_column": scope.case_column(),
+        "scope_code": scope.region_code,
+        "scope_grids": None if scope.grid_codes is None else sorted(scope.grid_codes),
         "user": user_id,
         "max_outside_m": MAX_OUTSIDE_M,
         "actor": reports[0].reporter,
@@ -452,11 +409,10 @@ def _insert(
         "flags": [json.dumps(w.flags) for w in work],
         "parties": [len(r.parties) for r in reports],
     }
-    sql = _INSERT_CASES.format(may_act=scope.act_condition("a"))
     by_key = {w.key: w for w in work}
-    for row in session.execute(text(sql), params):
-        w = by_key[row.idempotency_key]
-        w.case_id, w.code, w.method = row.id, row.code, row.assign_method
+    for row in session.execute(_INSERT_CASES, params):
+        w = by_key[row.key]
+        w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
 
 
 def _parties(created: list[_Work], cipher: PiiCipher) -> list[NewParty]:

@@ -24,84 +24,22 @@ REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 
-# Under row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the
-# policy, so nearby cases are found through the grids around each new case, looked up first
-# (grids are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code;
-# {in_scope} adds the caller's jurisdiction the same way.  Cases with no grid are not considered.
-# New cases of one batch see each other; a link goes from the newer to the older case only.
-# The same statement writes the new cases' first events and their (encrypted) parties: the cases
-# were inserted by an earlier statement, so the event and party policies see them.  Parties
-# written here are invisible to the statement's own reads, so the resident count takes the new
-# ones from the parameters (``newp``) and the older ones from the table.
-_FLAG_REPEATS = f"""
-    WITH n AS (
-        SELECT c.id, c.geom, c.category, c.received_at FROM cases c
-        WHERE c.id = ANY(CAST(:ids AS bigint[]))
-    ), events AS (
-        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
-        SELECT e.id, :actor, 'register', NULL, 'registered', '上报登记',
-               jsonb_build_object('assign_method', e.method)
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:methods AS text[])) AS e(id, method)
-    ), newp AS MATERIALIZED (
-        SELECT * FROM unnest(CAST(:p_case AS bigint[]), CAST(:p_role AS text[]),
-                             CAST(:p_name AS bytea[]), CAST(:p_phone AS bytea[]),
-                             CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]))
-        AS p(case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
-    ), parties AS (
-        INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
-        SELECT * FROM newp
-    ), near AS (  -- the grids around each new case, one row each
-        SELECT n.id, g.code,
-               ST_DWithin(g.geom, n.geom, {_NEAR_DEG[DUPLICATE_M]}) AS within_duplicate,
-               ST_DWithin(g.geom, n.geom, {_NEAR_DEG[REPEAT_M]}) AS within_repeat
-        FROM n JOIN grid g
-          ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, {_NEAR_DEG[DUPLICATE_M]})
-    ), links AS (
-        INSERT INTO case_link (case_id, other_case_id, distance_m)
-        SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
-        FROM n JOIN near ON near.id = n.id AND near.within_duplicate
-        JOIN cases o
-          ON o.grid_code = near.code AND o.id <> n.id AND o.category = n.category
-         AND o.status <> 'closed'
-         AND o.received_at >= n.received_at - interval '{DUPLICATE_HOURS} hours'
-         AND ST_DWithin(o.geom::geography, n.geom::geography, {DUPLICATE_M})
-         AND {{in_scope}}
-        WHERE o.id < n.id OR NOT (o.id = ANY(CAST(:ids AS bigint[])))
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    ), place AS (
-        SELECT n.id, count(o.id) AS k
-        FROM n JOIN near ON near.id = n.id AND near.within_repeat
-        JOIN cases o
-          ON o.grid_code = near.code
-         AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-         AND ST_DWithin(o.geom::geography, n.geom::geography, {REPEAT_M})
-         AND {{in_scope}}
-        GROUP BY n.id
-    ), resident AS (
-        SELECT s.id, max(s.k) AS k FROM (
-            SELECT n.id, count(DISTINCT o.id) AS k
-            FROM n JOIN newp p ON p.case_id = n.id
-            CROSS JOIN LATERAL (  -- per phone: the indexed older parties, then the new ones
-                SELECT t.case_id FROM case_party t WHERE t.phone_index = p.phone_index
-                UNION ALL
-                SELECT t.case_id FROM newp t WHERE t.phone_index = p.phone_index) q
-            JOIN cases o ON o.id = q.case_id
-            WHERE p.phone_index IS NOT NULL
-              AND o.received_at >= n.received_at - interval '{REPEAT_DAYS} days'
-              AND {{in_scope}}
-            GROUP BY n.id, p.phone_index) s
-        GROUP BY s.id
-    ), flagged AS (
-        UPDATE cases c SET flags = c.flags || jsonb_strip_nulls(jsonb_build_object(
-            'repeat_place', CASE WHEN pl.k >= {REPEAT_MIN} THEN pl.k END,
-            'repeat_resident', CASE WHEN re.k >= {REPEAT_MIN} THEN re.k END))
-        FROM n LEFT JOIN place pl ON pl.id = n.id LEFT JOIN resident re ON re.id = n.id
-        WHERE c.id = n.id AND (pl.k >= {REPEAT_MIN} OR re.k >= {REPEAT_MIN})
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM links) AS links, (SELECT count(*) FROM flagged) AS flagged
-"""
+# One call (migration 0017, ``wangge_intake_register``), planned once per connection.  Under
+# row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the policy,
+# so nearby cases are found through the grids around each new case, looked up first (grids are
+# not under RLS: their GIST index applies), then by the indexed, leakproof grid_code.  Cases with
+# no grid are not considered.  New cases of one call see each other; a link goes from the newer
+# to the older case only.  The same statement writes the new cases' first events and their
+# (encrypted) parties: the cases were inserted by an earlier statement, so the event and party
+# policies see them.
+_REGISTER = text(f"""
+    SELECT links, flagged FROM wangge_intake_register(
+        :actor, :scope_column, :scope_code, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
+        CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
+        CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
+        {DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours',
+        {REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN})
+""")
 
 
 @dataclass
@@ -127,9 +65,11 @@ def register_new_cases(
     possible duplicates and write repeat warnings into their flags — one statement for any number
     of cases."""
     session.execute(
-        text(_FLAG_REPEATS.format(in_scope=scope.case_condition("o"))),
+        _REGISTER,
         {
             "actor": actor,
+            "scope_column": scope.case_column(),
+            "scope_code": scope.region_code,
             "ids": [case_id for case_id, _ in cases],
             "methods": [method for _, method in cases],
             "p_case": [p.case_id for p in parties],

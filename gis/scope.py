@@ -94,12 +94,6 @@ class Scope:
             return None
         return _CASE_LEVEL_COLUMNS[str(self.level)]
 
-    def act_condition(self, alias: str) -> str:
-        """SQL: the caller may act (report) at assignment ``alias`` (binds ``:scope_grids``)."""
-        if self.grid_codes is None:
-            return self.case_condition(alias)
-        return f"({alias}.grid_code = ANY(CAST(:scope_grids AS varchar[])))"
-
     def params(self) -> dict[str, Any]:
         return {
             "scope_region_id": self.region_id,
