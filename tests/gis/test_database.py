@@ -10,8 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gis import db as db_module
 from gis.db import check_database, make_engine
 from gis.embedded import EmbeddedCluster
 from gis.errors import DatabaseNotReady
@@ -125,3 +127,33 @@ def test_sql_that_reads_open_cases_names_the_workflow_s_settled_statuses(db: Ses
         listed = settled_list.search(source)
         assert listed, (name, source)
         assert set(re.findall(r"'(\w+)'", listed.group(1))) == set(SETTLED_OR_PAUSED), name
+
+
+def _dropped_then_used(url: str, monkeypatch: pytest.MonkeyPatch, idle_s: float) -> None:
+    """A pooled connection is killed by the server; the next checkout runs a statement."""
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", idle_s)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with make_engine(url).connect() as killer:
+            assert killer.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        with engine.connect() as conn:  # the pooled (dead) connection is checked out again
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    finally:
+        engine.dispose()
+
+
+def test_an_idle_pooled_connection_is_pinged_and_replaced_when_dead(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dropped_then_used(database_url, monkeypatch, idle_s=0.0)
+
+
+def test_a_just_used_pooled_connection_is_not_pinged(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trade-off of pinging only idle connections: one broken seconds after its last use
+    fails its next statement (and SQLAlchemy then discards the pool)."""
+    with pytest.raises(OperationalError):
+        _dropped_then_used(database_url, monkeypatch, idle_s=3600.0)
