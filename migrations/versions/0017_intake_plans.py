@@ -148,56 +148,63 @@ BEGIN
     ), parties AS (
         INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
         SELECT * FROM newp
-    ), near AS (  -- the grids around each new case, one row each
-        SELECT n.id, g.code,
+    ), near AS (  -- the grids around each new case, one row each, with the case's columns
+        SELECT n.id, n.geom, n.category, n.received_at, g.code,
                ST_DWithin(g.geom, n.geom, p_duplicate_deg) AS within_duplicate,
                ST_DWithin(g.geom, n.geom, p_repeat_deg) AS within_repeat
         FROM n JOIN grid g ON g.valid_to IS NULL AND g.geom && ST_Expand(n.geom, p_duplicate_deg)
     ), links AS (
+        -- (no join back to n: with generic plans the planner takes these CTEs for a few rows,
+        -- and a nested loop between two of them is quadratic in a batch of 500)
         INSERT INTO case_link (case_id, other_case_id, distance_m)
-        SELECT n.id, o.id, ST_Distance(o.geom::geography, n.geom::geography)
-        FROM n JOIN near ON near.id = n.id AND near.within_duplicate
-        JOIN cases o
-          ON o.grid_code = near.code AND o.id <> n.id AND o.category = n.category
+        SELECT near.id, o.id, ST_Distance(o.geom::geography, near.geom::geography)
+        FROM near JOIN cases o
+          ON o.grid_code = near.code AND o.id <> near.id AND o.category = near.category
          AND o.status <> 'closed'
-         AND o.received_at >= n.received_at - p_duplicate_window
-         AND ST_DWithin(o.geom::geography, n.geom::geography, p_duplicate_m)
-        WHERE (o.id < n.id OR NOT (o.id = ANY(p_ids)))
+         AND o.received_at >= near.received_at - p_duplicate_window
+         AND ST_DWithin(o.geom::geography, near.geom::geography, p_duplicate_m)
+        WHERE near.within_duplicate
+          AND (o.id < near.id OR NOT (o.id = ANY(p_ids)))
           AND wangge_scope_has(o.city_code, o.district_code, o.township_code, o.village_code,
                                p_scope_column, p_scope_code)
         ON CONFLICT DO NOTHING
         RETURNING 1
     ), place AS (
-        SELECT n.id, count(o.id) AS k
-        FROM n JOIN near ON near.id = n.id AND near.within_repeat
-        JOIN cases o
+        SELECT near.id, count(o.id) AS k
+        FROM near JOIN cases o
           ON o.grid_code = near.code
-         AND o.received_at >= n.received_at - p_repeat_window
-         AND ST_DWithin(o.geom::geography, n.geom::geography, p_repeat_m)
-        WHERE wangge_scope_has(o.city_code, o.district_code, o.township_code, o.village_code,
+         AND o.received_at >= near.received_at - p_repeat_window
+         AND ST_DWithin(o.geom::geography, near.geom::geography, p_repeat_m)
+        WHERE near.within_repeat
+          AND wangge_scope_has(o.city_code, o.district_code, o.township_code, o.village_code,
                                p_scope_column, p_scope_code)
-        GROUP BY n.id
-    ), resident AS (
+        GROUP BY near.id
+    ), resident AS (  -- the new cases were all received now()
         SELECT s.id, max(s.k) AS k FROM (
-            SELECT n.id, count(DISTINCT o.id) AS k
-            FROM n JOIN newp p ON p.case_id = n.id
+            SELECT p.case_id AS id, count(DISTINCT o.id) AS k
+            FROM newp p
             CROSS JOIN LATERAL (  -- per phone: the indexed older parties, then the new ones
                 SELECT t.case_id FROM case_party t WHERE t.phone_index = p.phone_index
                 UNION ALL
                 SELECT t.case_id FROM newp t WHERE t.phone_index = p.phone_index) q
             JOIN cases o ON o.id = q.case_id
             WHERE p.phone_index IS NOT NULL
-              AND o.received_at >= n.received_at - p_repeat_window
+              AND o.received_at >= now() - p_repeat_window
               AND wangge_scope_has(o.city_code, o.district_code, o.township_code,
                                    o.village_code, p_scope_column, p_scope_code)
-            GROUP BY n.id, p.phone_index) s
+            GROUP BY p.case_id, p.phone_index) s
         GROUP BY s.id
     ), flagged AS (
         UPDATE cases c SET flags = c.flags || jsonb_strip_nulls(jsonb_build_object(
-            'repeat_place', CASE WHEN pl.k >= p_repeat_min THEN pl.k END,
-            'repeat_resident', CASE WHEN re.k >= p_repeat_min THEN re.k END))
-        FROM n LEFT JOIN place pl ON pl.id = n.id LEFT JOIN resident re ON re.id = n.id
-        WHERE c.id = n.id AND (pl.k >= p_repeat_min OR re.k >= p_repeat_min)
+            'repeat_place', CASE WHEN f.place >= p_repeat_min THEN f.place END,
+            'repeat_resident', CASE WHEN f.resident >= p_repeat_min THEN f.resident END))
+        FROM (SELECT u.id, max(u.place) AS place, max(u.resident) AS resident
+              FROM (SELECT id, k AS place, NULL::bigint AS resident FROM place
+                    WHERE k >= p_repeat_min
+                    UNION ALL
+                    SELECT id, NULL, k FROM resident WHERE k >= p_repeat_min) u
+              GROUP BY u.id) f
+        WHERE c.id = f.id
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM links), (SELECT count(*) FROM flagged);

@@ -377,3 +377,32 @@ def test_repeat_warnings_see_the_other_reports_of_a_batch(
     flags = [item["case"]["flags"] for item in out["results"]]
     # three cases of one resident arriving together: each is one of three within 30 days
     assert [f.get("repeat_resident") for f in flags] == [3, 3, 3]
+
+
+def test_a_batch_counts_each_report_once_for_a_repeat_place(
+    client: TestClient, db: Session, grid_point: tuple
+) -> None:
+    """Counted for a place: the cases already there and the batch's new reports, each itself —
+    not a replay in the same batch (its case is one of those already there)."""
+    lon, lat, _ = grid_point
+    here = _offset(lon, lat, 450)
+    before = db.execute(
+        text("""
+        SELECT count(*) FROM cases
+        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
+          AND ST_DWithin(geom::geography,
+                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
+    """),
+        {"lon": here[0], "lat": here[1]},
+    ).scalar_one()
+    first = report_body(*here, kind="hazard", category="fire") | {
+        "idempotency_key": str(uuid.uuid4())
+    }
+    assert client.post("/api/reports/batch", json={"reports": [first]}).json()["created"] == 1
+    items = [first] + [
+        report_body(*here, kind="hazard", category="gas") | {"idempotency_key": str(uuid.uuid4())}
+        for _ in range(2)
+    ]
+    out = client.post("/api/reports/batch", json={"reports": items}).json()
+    assert [r["status"] for r in out["results"]] == ["replayed", "created", "created"]
+    assert [r["case"]["flags"]["repeat_place"] for r in out["results"][1:]] == [before + 3] * 2
