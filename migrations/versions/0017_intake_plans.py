@@ -4,8 +4,8 @@ A report took four round trips in its transaction before its read-back: ``set_co
 plans for the next two), the insert, the registration (events, parties, duplicate links, repeat
 warnings).  The two big statements were planned again whenever psycopg had dropped its prepared
 statements — at every rollback on the connection, which every read-only request ends with — and
-the 3.5 kB texts were parsed again by SQLAlchemy and psycopg at every call.  As functions
-(``SET plan_cache_mode = force_generic_plan``) their plans live as long as the connection.
+the 3.5 kB texts were parsed again by SQLAlchemy and psycopg at every call.  As functions, with
+generic plans, their plans live as long as the connection.
 
 * ``wangge_intake_insert(...)``: lock each key, check its category and that the point lies in
   the coverage, locate (``wangge_assign``), insert the cases (a key already taken is skipped by
@@ -16,7 +16,10 @@ the 3.5 kB texts were parsed again by SQLAlchemy and psycopg at every call.  As 
   event and party policies must see the inserted cases.
 
 The bodies are those of ``gis/intake.py`` and ``gis/repeats.py`` before this revision; the
-caller's jurisdiction and the distances come in as parameters instead of being formatted in.
+caller's jurisdiction and the distances come in as parameters instead of being formatted in.  The
+registration no longer joins its CTEs back to the new cases, nor feeds the flags update through
+a FULL JOIN: with generic plans (every CTE estimated at a few rows) those became a quadratic
+nested loop and a sequential scan of ``cases`` in a 500-report batch.
 
 Revision ID: 0017
 Revises: 0016
