@@ -140,3 +140,40 @@ def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path
     assert "--encoding GBK" in str(e.value)
     ok = import_cases(db, path, CaseOptions(encoding="GBK"))
     assert ok.created == ["G1"]
+
+
+def test_imported_deadlines_equal_wangge_work_add(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """The importer computes deadlines set-based; they must be wangge_work_add's to the second,
+    at window edges, at midnight, over holidays (2026-09-25, 10-01…10-07) and a make-up Saturday
+    (10-10), for every allowance from 4 to 160 working hours."""
+    p = demo_city.grids[0].geom.representative_point()
+    categories = [("hazard", "fire"), ("dispute", "neighbour"), ("hazard", "rental_housing"),
+                  ("dispute", "property_mgmt"), ("dispute", "labour_wage")]  # fmt: skip
+    moments = [f"2026-09-{d:02d}" for d in range(23, 31)]
+    moments = [f"{day} {h:02d}:{m:02d}:00" for day in moments + [f"2026-10-{d:02d}" for d in
+               range(1, 14)] for h in range(24) for m in (0, 30)]  # fmt: skip
+    moments += ["2026-09-28 08:29:59", "2026-09-28 12:00:01", "2026-09-28 13:29:59.5",
+                "2026-09-28 17:59:59", "2026-09-30 18:00:00.000001", "2026-10-10 08:30:00+08:00",
+                "2026-10-09 23:59:59", "2026-09-28 09:30:00Z"]  # fmt: skip
+    lines = [HEADER]
+    for i, at in enumerate(moments):
+        kind, category = categories[i % len(categories)]
+        lines.append(f"DL{i:05d},{at},{p.x!r},{p.y!r},WGS84,{kind},{category},期限\n")
+    path = tmp_path / "期限.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    done = import_cases(db, path, CaseOptions(commit=True))
+    assert len(done.created) == len(moments) and not done.rejected
+    row = db.execute(
+        text("""SELECT count(*) AS n,
+                       count(*) FILTER (WHERE deadline IS DISTINCT FROM
+                                        wangge_work_add(received_at, allowed_hours)) AS wrong,
+                       count(DISTINCT allowed_hours) AS allowances,
+                       count(*) FILTER (WHERE (deadline AT TIME ZONE 'Asia/Shanghai')::time
+                                        = '18:00') AS at_day_end
+                FROM cases WHERE source_id LIKE 'DL%'""")
+    ).one()
+    assert row.n == len(moments) and row.allowances == 5
+    assert row.at_day_end > 0  # a deadline that ends exactly at 18:00 is among them
+    assert row.wrong == 0
