@@ -199,8 +199,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     ]
     bind_scope(session, Scope.everything())
     with import_transaction(session, report, opts.commit):
-        if WORK_MEM:
-            session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         cols = ", ".join(f'"c{i}" text' for i in range(len(header)))
         session.execute(text(f"CREATE TEMP TABLE import_raw (n bigserial, {cols}) ON COMMIT DROP"))
         raw_conn = cast(psycopg.Connection, session.connection().connection.dbapi_connection)
@@ -452,10 +451,10 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
 
     The function costs two PL/pgSQL calls with a query each, per row: 200,000 deadlines take
     3.2 s that way and 0.7 s here.  Here the calendar is joined twice by equality (a hash and a
-    merge join, no per-row lookups): the start's
-    day gives the working clock, and the deadline's working day is found from the clock itself,
-    since every working day adds :data:`~gis.worktime.DAY_HOURS` hours, so that working days
-    start exactly at multiples of it.  The same arithmetic as the functions of migration 0011
+    merge join, no per-row lookups): the start's day gives the working clock, and the deadline's
+    working day is found from the clock itself, since every working day adds
+    :data:`~gis.worktime.DAY_HOURS` hours, so that working days start exactly at multiples of it.
+    The same arithmetic as the functions of migration 0011
     (``test_imported_deadlines_equal_wangge_work_add`` compares them at the awkward moments).
     """
     local = f"({at} AT TIME ZONE 'Asia/Shanghai')"
