@@ -28,7 +28,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import bench_settings, median_of, prepare_bench_database
+from _common import bench_settings, clone_cases_sql, median_of, prepare_bench_database
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -41,23 +41,12 @@ from gis.scope import Scope, bind_scope
 
 DISTRICT = "990102"
 _OPEN = "status NOT IN ('resolved', 'verified', 'closed', 'suspended')"
-_TOP_UP = f"""
-    INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
-                       received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
-                       grid_code, village_code, township_code, district_code, city_code,
-                       center_id, assign_method, assign_distance_m, status, allowed_hours)
-    SELECT 'RDRW' || lpad(nextval('case_code_seq')::text, 12, '0'), c.kind, c.category,
-           c.severity, c.description, c.datum, c.received_lon, c.received_lat, c.geom,
-           c.accuracy_m, t, t, c.grid_id, c.grid_code, c.village_code, c.township_code,
-           c.district_code, c.city_code, c.center_id, c.assign_method, c.assign_distance_m,
-           (ARRAY['registered', 'accepted', 'dispatched', 'in_progress'])[1 + g % 4],
-           c.allowed_hours
-    FROM generate_series(1, :n) g
-    JOIN (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM cases
-          WHERE district_code = '{DISTRICT}' AND grid_code IS NOT NULL) c
-      ON c.rn = 1 + g % :have
-    CROSS JOIN LATERAL (SELECT now() - (g % 43200) * interval '1 minute' AS t) x
-"""
+_TOP_UP = clone_cases_sql(
+    "RDRW",
+    ["registered", "accepted", "dispatched", "in_progress"],
+    43200,
+    where=f"WHERE district_code = '{DISTRICT}' AND grid_code IS NOT NULL",
+)
 _RAW_REASSIGN = f"""
     UPDATE cases c SET grid_id = a.grid_id, grid_code = a.grid_code,
         village_code = a.village_code, township_code = a.township_code,

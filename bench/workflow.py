@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import bench_settings, median_of, prepare_bench_database
+from _common import bench_settings, clone_cases_sql, median_of, prepare_bench_database
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -25,21 +25,9 @@ from gis.db import make_engine
 from gis.scope import Scope, bind_scope
 from gis.supervision import tick
 
-_TOP_UP = """
-    INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
-                       received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
-                       grid_code, village_code, township_code, district_code, city_code,
-                       center_id, assign_method, assign_distance_m, status, allowed_hours)
-    SELECT 'BENCH' || lpad(nextval('case_code_seq')::text, 12, '0'), c.kind, c.category,
-           c.severity, c.description, c.datum, c.received_lon, c.received_lat, c.geom,
-           c.accuracy_m, t, t, c.grid_id, c.grid_code, c.village_code, c.township_code,
-           c.district_code, c.city_code, c.center_id, c.assign_method, c.assign_distance_m,
-           (ARRAY['registered', 'accepted', 'dispatched', 'in_progress', 'closed'])[1 + g % 5],
-           c.allowed_hours
-    FROM generate_series(1, :n) g
-    JOIN (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM cases) c ON c.rn = 1 + g % :have
-    CROSS JOIN LATERAL (SELECT now() - (g % 86400) * interval '1 minute' AS t) x
-"""
+_TOP_UP = clone_cases_sql(
+    "BENCH", ["registered", "accepted", "dispatched", "in_progress", "closed"], 86400
+)
 _DEADLINES = """
     UPDATE cases c SET remind_at = wangge_work_at(x.clock + 0.8 * c.allowed_hours),
                        deadline = wangge_work_at(x.clock + c.allowed_hours),
