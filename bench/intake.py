@@ -12,7 +12,7 @@ In the same run:
   for ``--seconds``; the ratio is the figure (target ≥ 0.5).  The load generator's own CPU use is
   printed, to show that the server, not the client, sets both figures;
 * unloaded latency — p50/p99 of single reports sent one at a time (target p50 ≤ 3 ms), timed
-  from the request's first byte out to the response's last byte in;
+  by the client around each request (building it, sending it, reading the whole response);
 * batch sync — reports/s in 500-item ``/api/reports/batch`` requests (target ≥ 5,000/s).
 """
 
