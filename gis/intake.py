@@ -15,9 +15,10 @@ fingerprint (:meth:`PiiCipher.fingerprint`).
 One report and a batch of 500 take the same path, set-based: a handful of statements whatever the
 number of reports — check (locks, known keys, categories, coverage), insert every accepted case
 with its assignment (``wangge_assign``), code, deadline and audit entry in one ``INSERT … SELECT``,
-then in one more statement their first events, encrypted parties, duplicate links and repeat
-warnings (:func:`gis.repeats.register_new_cases`), then one read-back.  The two writing statements
-are PL/pgSQL functions (migration 0017), planned once per connection.
+then their first events, encrypted parties, duplicate links and repeat warnings
+(:func:`gis.repeats.register_new_cases`), then one read-back.  The two writing statements are
+PL/pgSQL functions (migrations 0017, 0018), planned once per connection; reports without parties
+are registered in the insert's call.
 Each item is judged on its own: one bad item never fails the rest.
 """
 
@@ -39,7 +40,7 @@ from gis.datum import to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
 from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
-from gis.repeats import NewParty, register_new_cases
+from gis.repeats import REGISTER_ARGS, NewParty, register_new_cases
 from gis.scope import Scope
 
 MAX_BATCH = 500
@@ -171,8 +172,7 @@ def submit_batch(
 # security an event's policy must see its case, which the insert's own statement cannot.)  Items
 # it did not insert are diagnosed after (_PRECHECK).  A function, so that its plan lives as long
 # as the connection: planning cost more than running it.
-_INSERT_CASES = text("""
-    SELECT case_id, case_code, key, method FROM wangge_intake_insert(
+_INSERT_ARGS = """
         :user, :actor, CAST(:source_ip AS inet), :batch, :max_outside_m,
         :scope_column, :scope_code, CAST(:scope_grids AS text[]),
         CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:kind AS text[]),
@@ -181,8 +181,17 @@ _INSERT_CASES = text("""
         CAST(:received_lat AS float8[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
         CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
         CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
-        CAST(:parties AS int[]))
-""")
+        CAST(:parties AS int[])"""
+_INSERT_CASES = text(
+    f"SELECT case_id, case_code, key, method FROM wangge_intake_insert({_INSERT_ARGS})"
+)
+# Reports without parties are registered in the same call (migration 0018,
+# ``wangge_intake_accept``): one round trip and one statement less.  Parties are encrypted bound
+# to their new case's id, so reports with parties are registered in a second call.
+_ACCEPT_CASES = text(
+    "SELECT case_id, case_code, key, method "
+    f"FROM wangge_intake_accept({_INSERT_ARGS}, {REGISTER_ARGS})"
+)
 
 # Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point
 # outside the coverage — or else outside the caller's area.
@@ -245,13 +254,14 @@ def accept_reports(
         work.append(w)
 
     replays: list[_Work] = []
+    registered = not any(w.report.parties for w in work)
     if work:
-        _insert(session, scope, user_id, work, source_ip, batch)
+        _insert(session, scope, user_id, work, source_ip, batch, registered)
     missing = [w for w in work if w.case_id is None]
     if missing:
         _diagnose(session, scope, user_id, missing, results, replays)
     created = [w for w in work if w.case_id is not None]
-    if created:
+    if created and not registered:
         register_new_cases(
             session,
             scope,
@@ -379,8 +389,10 @@ def _insert(
     work: list[_Work],
     source_ip: str | None,
     batch: bool,
+    register: bool,
 ) -> None:
-    """Insert every insertable item's case in one statement (see ``_INSERT_CASES``)."""
+    """Insert every insertable item's case in one statement (see ``_INSERT_CASES``); with
+    ``register``, register them in the same call (``_ACCEPT_CASES``)."""
     reports = [w.report for w in work]
     params = {
         "scope_column": scope.case_column(),
@@ -410,7 +422,7 @@ def _insert(
         "parties": [len(r.parties) for r in reports],
     }
     by_key = {w.key: w for w in work}
-    for row in session.execute(_INSERT_CASES, params):
+    for row in session.execute(_ACCEPT_CASES if register else _INSERT_CASES, params):
         w = by_key[row.key]
         w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
 

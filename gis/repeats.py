@@ -32,13 +32,19 @@ _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 # to the older case only.  The same statement writes the new cases' first events and their
 # (encrypted) parties: the cases were inserted by an earlier statement, so the event and party
 # policies see them.
+#: the registration's distances and windows, the last arguments of ``wangge_intake_register``
+#: and of ``wangge_intake_accept`` (``gis.intake``, which registers reports without parties in
+#: the insert's call)
+REGISTER_ARGS = (
+    f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours', "
+    f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
+)
 _REGISTER = text(f"""
     SELECT links, flagged FROM wangge_intake_register(
         :actor, :scope_column, :scope_code, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
         CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
         CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
-        {DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours',
-        {REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN})
+        {REGISTER_ARGS})
 """)
 
 

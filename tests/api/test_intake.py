@@ -406,3 +406,51 @@ def test_a_batch_counts_each_report_once_for_a_repeat_place(
     out = client.post("/api/reports/batch", json={"reports": items}).json()
     assert [r["status"] for r in out["results"]] == ["replayed", "created", "created"]
     assert [r["case"]["flags"]["repeat_place"] for r in out["results"][1:]] == [before + 3] * 2
+
+
+@pytest.mark.parametrize("with_parties", [False, True])
+def test_batch_deadlines_and_first_events_per_report(
+    client: TestClient, app_db: Session, grid_point: tuple, with_parties: bool
+) -> None:
+    """Each case's hours allowed (the rule for its category × severity, else the category's
+    default) and its three deadlines, computed once per allowance for a batch, equal
+    ``wangge_work_add`` from its own receipt; each has its one registration event — whether the
+    batch is registered in the insert's call (no parties) or after it (parties)."""
+    lon, lat, _ = grid_point
+    kinds = {"neighbour": "dispute", "consumer": "dispute", "fire": "hazard", "gas": "hazard"}
+    items = [
+        report_body(*_offset(lon, lat, 700 + 40 * i), kind=kind, category=category)
+        | ({"severity": severity} if severity else {})
+        | ({"parties": [{"role": "applicant", "name": "吴某"}]} if with_parties and i == 3 else {})
+        | {"idempotency_key": str(uuid.uuid4())}
+        for i, ((category, kind), severity) in enumerate(
+            (c, s) for c in kinds.items() for s in (None, "minor", "major", "critical")
+        )
+    ]
+    out = client.post("/api/reports/batch", json={"reports": items}).json()
+    assert out["created"] == len(items), out
+    codes = [r["case"]["code"] for r in out["results"]]
+    app_db.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+    rows = app_db.execute(
+        text("""
+        SELECT c.code, c.allowed_hours,
+               coalesce(r.work_hours, k.deadline_hours) AS expected_hours,
+               c.remind_at = wangge_work_add(c.received_at, 0.8 * c.allowed_hours) AS remind_ok,
+               c.deadline = wangge_work_add(c.received_at, c.allowed_hours) AS deadline_ok,
+               c.notice_at = wangge_work_add(c.received_at, 2 * c.allowed_hours) AS notice_ok,
+               (SELECT count(*) FROM case_event e
+                WHERE e.case_id = c.id AND e.action = 'register') AS events,
+               (SELECT count(*) FROM case_party p WHERE p.case_id = c.id) AS parties
+        FROM cases c JOIN category k ON k.code = c.category
+        LEFT JOIN deadline_rule r ON r.category = c.category AND r.severity = c.severity
+        WHERE c.code = ANY(:codes) ORDER BY c.code
+    """),
+        {"codes": codes},
+    ).all()
+    assert len(rows) == len(items)
+    assert len({row.allowed_hours for row in rows}) > 3  # several allowances in one batch
+    for row in rows:
+        assert row.allowed_hours == row.expected_hours, row
+        assert row.remind_ok and row.deadline_ok and row.notice_ok, row
+        assert row.events == 1, row
+    assert sum(row.parties for row in rows) == (1 if with_parties else 0)
