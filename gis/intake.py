@@ -254,14 +254,14 @@ def accept_reports(
         work.append(w)
 
     replays: list[_Work] = []
-    registered = not any(w.report.parties for w in work)
+    one_call = not any(w.report.parties for w in work)  # registered in the insert's call
     if work:
-        _insert(session, scope, user_id, work, source_ip, batch, registered)
+        _insert(session, scope, user_id, work, source_ip, batch, one_call)
     missing = [w for w in work if w.case_id is None]
     if missing:
         _diagnose(session, scope, user_id, missing, results, replays)
     created = [w for w in work if w.case_id is not None]
-    if created and not registered:
+    if created and not one_call:
         register_new_cases(
             session,
             scope,

@@ -23,6 +23,13 @@ DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
+#: the registration's distances and windows, the last arguments of ``wangge_intake_register``
+#: and of ``wangge_intake_accept`` (``gis.intake``, which registers reports without parties in
+#: the insert's call)
+REGISTER_ARGS = (
+    f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours', "
+    f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
+)
 
 # One call (migration 0017, ``wangge_intake_register``), planned once per connection.  Under
 # row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the policy,
@@ -32,13 +39,6 @@ _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
 # to the older case only.  The same statement writes the new cases' first events and their
 # (encrypted) parties: the cases were inserted by an earlier statement, so the event and party
 # policies see them.
-#: the registration's distances and windows, the last arguments of ``wangge_intake_register``
-#: and of ``wangge_intake_accept`` (``gis.intake``, which registers reports without parties in
-#: the insert's call)
-REGISTER_ARGS = (
-    f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours', "
-    f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
-)
 _REGISTER = text(f"""
     SELECT links, flagged FROM wangge_intake_register(
         :actor, :scope_column, :scope_code, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
