@@ -159,6 +159,36 @@ def app_db(app_engine: Engine, demo_city: DemoCity) -> Iterator[Session]:
     yield from _rolled_back(app_engine)
 
 
+# the tables that point at a case, and through which column (read from the catalogue, so a new
+# table of case details is covered without a change here)
+_CASE_REFERENCES = """
+    SELECT c.conrelid::regclass::text, quote_ident(a.attname)
+    FROM pg_constraint c
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+    WHERE c.contype = 'f' AND c.confrelid = 'cases'::regclass
+"""
+
+
+@pytest.fixture(scope="module")
+def committed_cases_removed(engine: Engine, demo_city: DemoCity) -> Iterator[None]:
+    """For a module whose tests must commit (a live server, parallel clients): afterwards, the
+    cases it created are deleted with every row that points at them, so later tests find the
+    demo city as it was loaded (200 committed reports at one place would raise repeat warnings
+    on every later report there)."""
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT coalesce(max(id), 0) FROM cases")).scalar_one()
+    yield
+    with engine.begin() as conn:
+        for table, column in conn.execute(text(_CASE_REFERENCES)).all():
+            # the event log and the like refuse deletes (append-only triggers): in this
+            # transaction only, and only on the tables of case details, not on cases (whose
+            # triggers keep the roll-ups)
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            conn.execute(text(f"DELETE FROM {table} WHERE {column} > :before"), {"before": before})
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+        conn.execute(text("DELETE FROM cases WHERE id > :before"), {"before": before})
+
+
 @pytest.fixture(scope="session")
 def base_settings(
     database_url: str, app_password: str, pii_key: bytes, tmp_path_factory: pytest.TempPathFactory

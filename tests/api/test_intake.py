@@ -123,7 +123,9 @@ def test_a_retry_replays_and_another_report_under_the_key_is_refused(
 
 
 @pytest.fixture(scope="module")
-def live_server(base_settings: Settings, demo_city: DemoCity) -> Iterator[str]:
+def live_server(
+    base_settings: Settings, demo_city: DemoCity, committed_cases_removed: None
+) -> Iterator[str]:
     import socket
 
     with socket.socket() as s:

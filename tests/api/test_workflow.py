@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -15,7 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from api.schemas import ReportCreate
 from gis.errors import Conflict
+from gis.intake import submit_report
+from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
 from gis.supervision import tick
 from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act
@@ -206,16 +210,27 @@ def test_transfer_and_return(anon_client: TestClient, login_as: Headers, point: 
 
 
 def test_two_operators_at_once_one_wins(
-    app_engine: Engine, engine: Engine, demo_city: DemoCity, point: tuple
+    app_engine: Engine, cipher: PiiCipher, point: tuple, committed_cases_removed: None
 ) -> None:
-    with Session(engine) as owner:
-        code = owner.execute(
-            text("""
-            SELECT code FROM cases WHERE status = 'registered' AND village_code = '990102001001'
-            ORDER BY id LIMIT 1
-        """)
-        ).scalar_one()
+    # two sessions must both see the case: it is reported and committed (removed after the
+    # module), not taken from the demo city, whose registered cases other modules may move on
     scope = Scope(region_id=None)
+    with Session(app_engine) as session:
+        bind_scope(session, scope)
+        user_id = session.execute(
+            text("SELECT id FROM app_user WHERE username = 'township_operator'")
+        ).scalar_one()
+        report = ReportCreate.model_validate(report_body(*point))
+        code = submit_report(
+            session,
+            scope,
+            user_id,
+            uuid.uuid4(),
+            report.to_domain("township_operator"),
+            report.content(),
+            cipher,
+        ).case.code
+        session.commit()
     with Session(app_engine) as first, Session(app_engine) as second:
         bind_scope(first, scope)
         bind_scope(second, scope)

@@ -32,7 +32,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def live_server(base_settings: Settings, demo_city: DemoCity) -> Iterator[str]:
+def live_server(
+    base_settings: Settings, demo_city: DemoCity, committed_cases_removed: None
+) -> Iterator[str]:
     """The real app (its own sessions as wangge_app, committed data) on a free loopback port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
