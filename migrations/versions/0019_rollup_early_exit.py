@@ -54,31 +54,28 @@ MOVED = """
            OR NOT ST_Equals(o.geom, n.geom)"""
 
 
+def _whole_rows(function: str, sign: int, rows: str, m: ModuleType) -> str:
+    """A trigger function counting every row of the transition table ``rows`` with ``sign``."""
+    return rf"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM {rows}) THEN
+        RETURN NULL;
+    END IF;
+    WITH changed AS (SELECT {sign} AS sign, {m.COLUMNS} FROM {rows}),
+    {m.APPLY}
+    RETURN NULL;
+END $$;
+"""
+
+
 def _upgrade_sql() -> str:
     m = _m0013()
-    return rf"""
-CREATE OR REPLACE FUNCTION wangge_rollup_inserted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
-        RETURN NULL;
-    END IF;
-    WITH changed AS (SELECT 1 AS sign, {m.COLUMNS} FROM new_rows),
-    {m.APPLY}
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION wangge_rollup_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
-        RETURN NULL;
-    END IF;
-    WITH changed AS (SELECT -1 AS sign, {m.COLUMNS} FROM old_rows),
-    {m.APPLY}
-    RETURN NULL;
-END $$;
-
+    return (
+        _whole_rows("wangge_rollup_inserted", 1, "new_rows", m)
+        + _whole_rows("wangge_rollup_deleted", -1, "old_rows", m)
+        + rf"""
 CREATE OR REPLACE FUNCTION wangge_rollup_moved() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -96,6 +93,7 @@ BEGIN
     RETURN NULL;
 END $$;
 """
+    )
 
 
 def _functions_of_0013() -> str:
