@@ -502,7 +502,10 @@ _INSERT = """
     -- known source ids are skipped (an anti-join: ON CONFLICT's speculative inserts cost 3×;
     -- a concurrent import of the same rows still fails on the unique index and rolls back)
     WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.source_id = i.source_id)
-    ORDER BY i.n
+    -- in time order: the time-keyed indexes (received_at, the jurisdictions' recent cases) then
+    -- grow at one end instead of at random places (200k rows: 26.7 s → 22.6 s), and the codes'
+    -- sequence numbers follow the cases' own times
+    ORDER BY i.at, i.n
     RETURNING id, source_id
 """
 _JOINS, _DEADLINE = _deadline_sql("i.at", "k.deadline_hours")
