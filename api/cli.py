@@ -311,6 +311,14 @@ def import_cmd(
     parent_field: Annotated[str | None, typer.Option("--parent-field")] = None,
     level: Annotated[str | None, typer.Option(help="city|district|township|village")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="any problem is fatal")] = False,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="cases, first loads: lock the case tables for the import and rebuild their "
+            "indexes and map roll-ups once after (faster; reports and maps wait meanwhile)",
+        ),
+    ] = False,
     tolerance_m2: Annotated[float, typer.Option(help="overlap/gap tolerance, m²")] = 100.0,
     report: Annotated[str | None, typer.Option("--report", help="write the JSON report")] = None,
     passwords: Annotated[
@@ -345,12 +353,21 @@ def import_cmd(
             Path(report).write_text(result.to_json(), encoding="utf-8")
         typer.echo(result.summary(_lang()))
         return
+    if bulk and what != "cases":
+        typer.secho(f"--bulk 只用于历史案件（cases），不用于 {what}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     if what == "cases":
         with _owner_session() as session:
             result = import_cases(
                 session,
                 Path(file),
-                CaseOptions(commit=commit, encoding=encoding, datum=datum, source_field=code_field),
+                CaseOptions(
+                    commit=commit,
+                    encoding=encoding,
+                    datum=datum,
+                    source_field=code_field,
+                    bulk=bulk,
+                ),
             )
         if report:
             Path(report).write_text(result.to_json(), encoding="utf-8")

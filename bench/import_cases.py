@@ -80,6 +80,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--mode",
+        choices=("normal", "bulk", "both"),
+        default="both",
+        help="normal: roll-ups and indexes kept row by row; bulk: --bulk (tables locked, both "
+        "rebuilt once after)",
+    )
     args = parser.parse_args()
     settings = bench_settings()
     owner_url = prepare_bench_database(settings)
@@ -101,37 +108,41 @@ def main() -> None:
         print(f"generating {args.rows:,} synthetic cases → {path} …", flush=True)
         synthetic_csv(path, args.rows, anchors)
     size_mb = path.stat().st_size / 1e6
-    totals, copies, last = [], [], None
-    for _ in range(args.runs):
-        # a rolled-back run leaves a million dead rows in cases and the roll-ups, and files full
-        # of holes that the next run would fill page by page: every run starts from the same
-        # compact tables (untimed; the bench database is the only user)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM FULL cases, case_event, case_heat, case_grid_day"))
-        copies.append(raw_copy(engine, path))
-        with Session(engine) as session:
-            started = time.perf_counter()
-            last = import_cases(session, path, CaseOptions(commit=True))
-            totals.append(time.perf_counter() - started)
-            session.rollback()  # the same work for the next run; the bench database unchanged
-    engine.dispose()
-    assert last is not None
-    t, c = median_of(totals), median_of(copies)
     print(
         f"historical cases: {args.rows:,} rows ({size_mb:.0f} MB CSV) against {grids:,} grids; "
-        f"median of {args.runs} run(s)"
+        f"median of {args.runs} run(s) per path"
     )
-    print(
-        f"  import end to end: {t:6.1f} s = {args.rows / t:10,.0f} rows/s   "
-        f"({len(last.created):,} created, {len(last.rejected):,} rejected)"
-    )
-    print(
-        f"  raw COPY of the file: {c:6.1f} s = {args.rows / c:10,.0f} rows/s   ratio {t / c:.1f}×"
-    )
-    total = sum(last.stages.values())
-    for stage, seconds in last.stages.items():
-        print(f"    {stage:<58} {seconds:6.2f} s  {seconds / total:6.1%}")
-    print(f"  methods: {last.linked}")
+    modes = ("normal", "bulk") if args.mode == "both" else (args.mode,)
+    for mode in modes:
+        totals, copies, last = [], [], None
+        for _ in range(args.runs):
+            # a rolled-back run leaves a million dead rows in cases and the roll-ups, and files
+            # full of holes that the next run would fill page by page: every run starts from the
+            # same compact tables (untimed; the bench database is the only user)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM FULL cases, case_event, case_heat, case_grid_day"))
+            copies.append(raw_copy(engine, path))
+            with Session(engine) as session:
+                started = time.perf_counter()
+                last = import_cases(session, path, CaseOptions(commit=True, bulk=mode == "bulk"))
+                totals.append(time.perf_counter() - started)
+                session.rollback()  # the same work for the next run; the bench database unchanged
+        assert last is not None
+        t, c = median_of(totals), median_of(copies)
+        print(
+            f"  {mode} path{' (--bulk)' if mode == 'bulk' else ''}: {t:6.1f} s = "
+            f"{args.rows / t:10,.0f} rows/s   ({len(last.created):,} created, "
+            f"{len(last.rejected):,} rejected)"
+        )
+        print(
+            f"    raw COPY of the file: {c:6.1f} s = {args.rows / c:10,.0f} rows/s   "
+            f"ratio {t / c:.1f}×"
+        )
+        total = sum(last.stages.values())
+        for stage, seconds in last.stages.items():
+            print(f"      {stage:<56} {seconds:6.2f} s  {seconds / total:6.1%}")
+        print(f"    methods: {last.linked}")
+    engine.dispose()
     print("  target: ≤ 10 s for 1,000,000 rows (stretch 6 s)")
 
 

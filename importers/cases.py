@@ -8,7 +8,9 @@ one join locates every point covered by a grid valid at the case's own time (an 
 point goes to the lowest code, as ``locate_point`` does), ``wangge_assign_at`` handles the rest
 (nearest within 50 m, else the smallest region) — the same rules, never a Python loop over rows —
 and one ``INSERT … SELECT`` writes the cases, skipping source ids already there (re-importing the
-same file adds nothing), followed by their import events.
+same file adds nothing), followed by their import events.  With ``bulk`` (a first load) the
+case tables are locked, and their indexes and map roll-ups are rebuilt once after the insert
+(:mod:`importers.bulk`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
 from gis.worktime import DAY_HOURS
+from importers.bulk import lock_case_tables, rebuilt_after
 from importers.core import (
     ImportReport,
     Issue,
@@ -84,6 +87,7 @@ class CaseOptions:
     encoding: str | None = None
     datum: str | None = None
     source_field: str | None = None
+    bulk: bool = False  # a first load: tables locked, indexes and roll-ups rebuilt once (bulk.py)
 
 
 def _norm(s: str) -> str:
@@ -143,7 +147,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         stages[name] = round(now - mark[0], 3)
         mark[0] = now
         if progress:  # the stages run over all rows at once: the line moves stage by stage
-            progress[0].update(int(progress[0].total * len(stages) / STAGES), name)
+            total = STAGES + opts.bulk
+            progress[0].update(int(progress[0].total * len(stages) / total), name)
 
     report = ImportReport("cases 历史案件", path.name)
     csv_bytes, header = _as_csv(path, opts.encoding)
@@ -200,6 +205,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     bind_scope(session, Scope.everything())
     with import_transaction(session, report, opts.commit):
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        if opts.bulk:  # before any work: refuse at once if the tables are in use
+            lock_case_tables(session)
         cols = ", ".join(f'"c{i}" text' for i in range(len(header)))
         session.execute(text(f"CREATE TEMP TABLE import_raw (n bigserial, {cols}) ON COMMIT DROP"))
         raw_conn = cast(psycopg.Connection, session.connection().connection.dbapi_connection)
@@ -342,9 +349,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             .all()
         )
         report.unchanged = list(known)
-        inserted = session.execute(text(_INSERT)).all()
+        if opts.bulk:
+            with rebuilt_after(session):
+                inserted = session.execute(text(_INSERT)).all()
+                stage("insert cases")
+            stage("rebuild indexes + roll-ups (bulk)")
+        else:
+            inserted = session.execute(text(_INSERT)).all()
+            stage("insert cases")
         report.created = [str(s) for _, s in inserted]
-        stage("insert cases")
         session.execute(
             text("""
             INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note, data)

@@ -187,6 +187,8 @@ def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[
     assert report["created"] == ["880100"] and report["committed"] is False
     assert report["mapping"] == {"code": "XZQDM", "name": "XZQMC"}
     assert run("import", "parcels", str(path), env=env).exit_code == 2
+    bulk = run("import", "regions", str(path), "--bulk", env=env)
+    assert bulk.exit_code == 2 and "--bulk 只用于历史案件" in bulk.output
     missing = run("import", "regions", str(tmp_path / "nope.shp"), env=env)
     assert missing.exit_code == 1 and "找不到文件" in missing.output
 

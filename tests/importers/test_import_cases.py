@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 import shapely
 
 from gis.datum import wgs84_to_gcj02
+from gis.errors import Conflict
 from gis.locate import locate_point
+from importers import bulk
 from importers.cases import CaseOptions, import_cases, match_category
 from importers.demo import DemoCity
+from tests.api.test_command import ROLLUP_MISMATCH
 
 HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
 
@@ -177,3 +180,83 @@ def test_imported_deadlines_equal_wangge_work_add(
     assert row.n == len(moments) and row.allowances == 5
     assert row.at_day_end > 0  # a deadline that ends exactly at 18:00 is among them
     assert row.wrong == 0
+
+
+_IMPORTED = """SELECT source_id, kind, category, severity, grid_code, village_code, township_code,
+                      center_id, assign_method, status, reported_at, deadline, closed_at
+               FROM cases WHERE source_id LIKE 'H%' ORDER BY source_id"""
+
+
+def _index_definitions(db: Session) -> set[str]:
+    """The case tables' indexes and constraints, as PostgreSQL prints them."""
+    return set(
+        db.execute(
+            text("""SELECT indexdef FROM pg_indexes WHERE tablename = ANY(:t)
+                    UNION ALL
+                    SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+                    WHERE conrelid = ANY(CAST(:t AS regclass[]))"""),
+            {"t": list(bulk.TABLES)},
+        ).scalars()
+    )
+
+
+def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    path = tmp_path / "bulk.csv"
+    _csv(path, _points(demo_city))
+    indexes = _index_definitions(db)
+    assert len(indexes) > 15
+    before = db.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    dry = import_cases(db, path, CaseOptions(bulk=True))  # a dry run changes nothing
+    assert dry.created and not dry.committed
+    assert db.execute(text("SELECT count(*) FROM cases")).scalar_one() == before
+    assert _index_definitions(db) == indexes
+
+    normal = db.begin_nested()
+    import_cases(db, path, CaseOptions(commit=True))
+    expected = db.execute(text(_IMPORTED)).all()
+    normal.rollback()
+    done = import_cases(db, path, CaseOptions(commit=True, bulk=True))
+    assert "rebuild indexes + roll-ups (bulk)" in done.stages
+    assert db.execute(text(_IMPORTED)).all() == expected
+    assert len(expected) == len(done.created) > 100
+    assert _index_definitions(db) == indexes  # every index back, from its own definition
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0  # counted again, exactly
+
+    # the roll-up trigger is on again: the next insert is counted as usual
+    db.execute(
+        text("""INSERT INTO cases (code, kind, category, severity, description, datum,
+                                   received_lon, received_lat, geom, reported_at, received_at,
+                                   grid_code, village_code, township_code, district_code,
+                                   city_code, assign_method)
+                SELECT 'BULK' || c.id, c.kind, c.category, c.severity, c.description, c.datum,
+                       c.received_lon, c.received_lat, c.geom, c.reported_at,
+                       c.received_at - interval '3 days', c.grid_code, c.village_code,
+                       c.township_code, c.district_code, c.city_code, c.assign_method
+                FROM cases c WHERE c.source_id LIKE 'H%'""")
+    )
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    again = import_cases(db, path, CaseOptions(commit=True, bulk=True))
+    assert again.created == [] and len(again.unchanged) == len(expected)
+
+
+def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
+    db: Session,
+    engine: Engine,
+    demo_city: DemoCity,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "200ms")
+    path = tmp_path / "busy.csv"
+    _csv(path, _points(demo_city)[:3])
+    with engine.connect() as other:  # somebody's open transaction has read the cases
+        other.execute(text("SELECT 1 FROM cases LIMIT 1"))
+        with pytest.raises(Conflict, match="--bulk") as refused:
+            import_cases(db, path, CaseOptions(commit=True, bulk=True))
+        other.rollback()
+    assert "without --bulk" in refused.value.localized("en")
+    imported = text("SELECT count(*) FROM cases WHERE source_id LIKE 'H%'")
+    assert db.execute(imported).scalar_one() == 0
+    assert import_cases(db, path, CaseOptions(commit=True)).created  # the normal path still works
