@@ -1,16 +1,18 @@
-"""Bulk loading of historical cases: indexes and map roll-ups rebuilt once, not row by row.
+"""Bulk loading of historical cases: indexes, checks and map roll-ups done once, not row by row.
 
 ``wangge import cases FILE --commit --bulk``, for a city's first load of years of history.  The
-import's transaction locks ``cases`` and its two roll-ups exclusively (reports, case lists and
-maps wait until it commits), drops their indexes, inserts with the roll-up trigger off,
-then builds each index once by sorting and counts the roll-ups again from the cases
-(``wangge_rollup_rebuild``, migration 0020).  Everything is in the import's transaction: a
-failure, or a dry run, leaves tables, indexes and trigger as they were.
+import's transaction locks ``cases``, its events and its two roll-ups exclusively (reports, case
+lists and maps wait until it commits) and the tables they refer to against writes (grids,
+centers, categories, users).  It then drops their indexes and foreign keys, inserts with the
+roll-up trigger off, and afterwards counts the roll-ups again from the cases
+(``wangge_rollup_rebuild``, migration 0020), builds each index once by sorting and checks each
+foreign key once with a join.  Everything is in the import's transaction: a failure, or a dry
+run, leaves tables, indexes, constraints and trigger as they were.
 
-Primary keys and unique constraints go too, and come back as the same constraints (checked
-again as they are built), except where a foreign key leans on one (``cases``' own key).  Partial
-indexes stay: they hold open cases only, which history seldom adds (and PostgreSQL would print
-their predicates back in another, equivalent spelling).
+Primary keys and unique constraints come back as the same constraints (checked again as they
+are built), except where a foreign key leans on one (``cases``' own key stays).  Partial indexes
+stay: they hold open cases only, which history seldom adds (and PostgreSQL would print their
+predicates back in another, equivalent spelling).
 
 The normal path keeps everything current row by row and locks only the rows it writes: use it
 for the daily trickle.
@@ -28,46 +30,62 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict
 
-#: the tables a bulk import rebuilds (the roll-ups are counted from ``cases``)
-TABLES = ("cases", "case_heat", "case_grid_day")
+#: the tables a bulk import writes and rebuilds (the roll-ups are counted from ``cases``)
+TABLES = ("cases", "case_event", "case_heat", "case_grid_day")
 #: how long to wait for other sessions to let go of the tables before giving up
 LOCK_TIMEOUT = "5s"
 #: sort memory for building each index (the session's usual one is for queries)
 MAINTENANCE_WORK_MEM = "512MB"
 
-_PLAIN_INDEXES = text("""
-    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
-    FROM pg_index i
-    WHERE i.indrelid = CAST(:table AS regclass)
-      AND i.indpred IS NULL  -- partial ones are of open cases: history passes them by
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+_TABLES = "CAST(:tables AS regclass[])"
+# the tables that TABLES refer to: nobody may change them while the references are unchecked
+_REFERENCED = text(f"""
+    SELECT DISTINCT confrelid::regclass::text FROM pg_constraint
+    WHERE contype = 'f' AND conrelid = ANY({_TABLES}) AND NOT confrelid = ANY({_TABLES})
     ORDER BY 1
 """)
-# primary keys and unique constraints that no foreign key leans on (all but ``cases``' own key)
-_FREE_CONSTRAINTS = text("""
-    SELECT c.conname AS name, pg_get_constraintdef(c.oid) AS definition
+# what is dropped, in this order, and put back in the reverse order: foreign keys; primary keys
+# and unique constraints that no foreign key leans on; plain indexes
+_DROPPED = text(f"""
+    SELECT 1 AS step, c.conrelid::regclass::text AS tab, c.conname AS name,
+           pg_get_constraintdef(c.oid) AS definition
     FROM pg_constraint c
-    WHERE c.conrelid = CAST(:table AS regclass) AND c.contype IN ('p', 'u')
+    WHERE c.conrelid = ANY({_TABLES}) AND c.contype = 'f'
+    UNION ALL
+    SELECT 2, c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+    FROM pg_constraint c
+    WHERE c.conrelid = ANY({_TABLES}) AND c.contype IN ('p', 'u')
       AND NOT EXISTS (SELECT 1 FROM pg_constraint f
-                      WHERE f.contype = 'f' AND f.conindid = c.conindid)
-    ORDER BY 1
+                      WHERE f.contype = 'f' AND f.conindid = c.conindid
+                        AND NOT f.conrelid = ANY({_TABLES}))
+    UNION ALL
+    SELECT 3, i.indrelid::regclass::text, i.indexrelid::regclass::text,
+           pg_get_indexdef(i.indexrelid)
+    FROM pg_index i
+    WHERE i.indrelid = ANY({_TABLES})
+      AND i.indpred IS NULL  -- partial ones are of open cases: history passes them by
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    ORDER BY 1, 2, 3
 """)
 
 
 def lock_case_tables(session: Session) -> None:
     """Take the case tables for this transaction, or refuse at once (409) if others use them."""
     session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    referenced = session.execute(_REFERENCED, {"tables": list(TABLES)}).scalars().all()
     try:
         session.execute(text(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE"))
+        session.execute(text(f"LOCK TABLE {', '.join(referenced)} IN SHARE ROW EXCLUSIVE MODE"))
     except OperationalError as e:
         if not isinstance(e.orig, psycopg.errors.LockNotAvailable):
             raise
         raise Conflict(
-            f"--bulk 需要独占案件表，但 {LOCK_TIMEOUT} 内仍有其他会话在使用（上报、地图或另一次"
-            "导入）。请在维护时段重试，或去掉 --bulk 按常规方式导入（较慢，但不影响在线使用）。",
-            f"--bulk needs the case tables to itself, and other sessions (reports, maps, another "
-            f"import) still used them after {LOCK_TIMEOUT}. Retry in a quiet period, or import "
-            "without --bulk (slower, but the system stays usable).",
+            f"--bulk 需要独占案件表，但 {LOCK_TIMEOUT} 内仍有其他会话在使用（上报、地图、网格编辑"
+            "或另一次导入）。请在维护时段重试，或去掉 --bulk 按常规方式导入（较慢，但不影响在线"
+            "使用）。",
+            f"--bulk needs the case tables to itself, and other sessions (reports, maps, grid "
+            f"edits, another import) still used them after {LOCK_TIMEOUT}. Retry in a quiet "
+            "period, or import without --bulk (slower, but the system stays usable).",
             field="bulk",
         ) from None
     session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
@@ -75,24 +93,26 @@ def lock_case_tables(session: Session) -> None:
 
 @contextmanager
 def rebuilt_after(session: Session) -> Iterator[None]:
-    """Inside: the case tables without their indexes (but the ones that stay, see above), and
-    no roll-up trigger on insert.  After: the roll-ups counted again, then every index and
-    constraint built again from its own definition.  Call :func:`lock_case_tables` first."""
-    restore: list[str] = []  # the statements that put them back, each from its own definition
-    for table in TABLES:
-        for name, definition in session.execute(_FREE_CONSTRAINTS, {"table": table}).all():
-            session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
-            restore.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-        for name, definition in session.execute(_PLAIN_INDEXES, {"table": table}).all():
+    """Inside: the case tables without their foreign keys and indexes (but those that stay, see
+    above), and no roll-up trigger on insert.  After: the roll-ups counted again, then every
+    index and constraint built and checked again from its own definition.  Call
+    :func:`lock_case_tables` first."""
+    restore: list[str] = []  # the statements that put them back
+    dropped = session.execute(_DROPPED, {"tables": list(TABLES)}).all()
+    for step, table, name, definition in dropped:
+        if step == 3:
             session.execute(text(f"DROP INDEX {name}"))
             restore.append(definition)
+        else:
+            session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+            restore.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     # migration 0013's trigger; the roll-ups are counted once below instead
     session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
     yield
     session.execute(text("ALTER TABLE cases ENABLE TRIGGER cases_rollup_insert"))
     session.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
     session.execute(text("SELECT wangge_rollup_rebuild()"))
-    for statement in restore:
+    for statement in reversed(restore):  # indexes, then keys, then the references to them
         session.connection().exec_driver_sql(statement)
     for table in TABLES:
         session.execute(text(f"ANALYZE {table}"))

@@ -9,8 +9,8 @@ point goes to the lowest code, as ``locate_point`` does), ``wangge_assign_at`` h
 (nearest within 50 m, else the smallest region) — the same rules, never a Python loop over rows —
 and one ``INSERT … SELECT`` writes the cases, skipping source ids already there (re-importing the
 same file adds nothing), followed by their import events.  With ``bulk`` (a first load) the
-case tables are locked, and their indexes and map roll-ups are rebuilt once after the insert
-(:mod:`importers.bulk`).
+case tables are locked, and their indexes, keys and map roll-ups are rebuilt once after the
+insert (:mod:`importers.bulk`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -349,25 +350,23 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             .all()
         )
         report.unchanged = list(known)
-        if opts.bulk:
-            with rebuilt_after(session):
-                inserted = session.execute(text(_INSERT)).all()
-                stage("insert cases")
-            stage("rebuild indexes + roll-ups (bulk)")
-        else:
+        with rebuilt_after(session) if opts.bulk else nullcontext():
             inserted = session.execute(text(_INSERT)).all()
             stage("insert cases")
+            session.execute(
+                text("""
+                INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note,
+                                        data)
+                SELECT c.id, c.received_at, 'import', 'import', NULL, c.status, '历史案件导入',
+                       jsonb_build_object('file', CAST(:file AS text), 'source_id', c.source_id)
+                FROM cases c WHERE c.id = ANY(CAST(:ids AS bigint[]))
+            """),
+                {"file": path.name, "ids": [i for i, _ in inserted]},
+            )
+            stage("events")
+        if opts.bulk:
+            stage("rebuild indexes, keys + roll-ups (bulk)")
         report.created = [str(s) for _, s in inserted]
-        session.execute(
-            text("""
-            INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note, data)
-            SELECT c.id, c.received_at, 'import', 'import', NULL, c.status, '历史案件导入',
-                   jsonb_build_object('file', CAST(:file AS text), 'source_id', c.source_id)
-            FROM cases c WHERE c.id = ANY(CAST(:ids AS bigint[]))
-        """),
-            {"file": path.name, "ids": [i for i, _ in inserted]},
-        )
-        stage("events")
         methods: dict[str, int] = dict(
             session.execute(text("SELECT method::text, count(*) FROM import_loc GROUP BY 1")).all()
         )

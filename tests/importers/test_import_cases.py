@@ -218,7 +218,7 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     expected = db.execute(text(_IMPORTED)).all()
     normal.rollback()
     done = import_cases(db, path, CaseOptions(commit=True, bulk=True))
-    assert "rebuild indexes + roll-ups (bulk)" in done.stages
+    assert "rebuild indexes, keys + roll-ups (bulk)" in done.stages
     assert db.execute(text(_IMPORTED)).all() == expected
     assert len(expected) == len(done.created) > 100
     assert _index_definitions(db) == indexes  # every index back, from its own definition
