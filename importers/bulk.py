@@ -75,7 +75,9 @@ def lock_case_tables(session: Session) -> None:
     referenced = session.execute(_REFERENCED, {"tables": list(TABLES)}).scalars().all()
     try:
         session.execute(text(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE"))
-        session.execute(text(f"LOCK TABLE {', '.join(referenced)} IN SHARE ROW EXCLUSIVE MODE"))
+        if referenced:
+            tables = ", ".join(referenced)
+            session.execute(text(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE"))
     except OperationalError as e:
         if not isinstance(e.orig, psycopg.errors.LockNotAvailable):
             raise

@@ -256,6 +256,11 @@ def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
         with pytest.raises(Conflict, match="--bulk") as refused:
             import_cases(db, path, CaseOptions(commit=True, bulk=True))
         other.rollback()
+        # or a planner's edit in progress: the grids the cases refer to must hold still
+        other.execute(text("UPDATE grid SET name = name WHERE id = (SELECT min(id) FROM grid)"))
+        with pytest.raises(Conflict, match="--bulk"):
+            import_cases(db, path, CaseOptions(commit=True, bulk=True))
+        other.rollback()
     assert "without --bulk" in refused.value.localized("en")
     imported = text("SELECT count(*) FROM cases WHERE source_id LIKE 'H%'")
     assert db.execute(imported).scalar_one() == 0
