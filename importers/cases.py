@@ -88,7 +88,7 @@ class CaseOptions:
     encoding: str | None = None
     datum: str | None = None
     source_field: str | None = None
-    bulk: bool = False  # a first load: tables locked, indexes and roll-ups rebuilt once (bulk.py)
+    bulk: bool = False  # a first load: tables locked; indexes, keys, roll-ups rebuilt once after
 
 
 def _norm(s: str) -> str:
