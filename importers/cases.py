@@ -34,7 +34,7 @@ from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
 from gis.worktime import DAY_HOURS
-from importers.bulk import lock_case_tables, rebuilt_after
+from importers.bulk import declined, lock_case_tables, pays_off, rebuilt_after, stored_cases
 from importers.core import (
     ImportReport,
     Issue,
@@ -142,13 +142,14 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     mark = [time.perf_counter()]
 
     progress: list[Progress] = []
+    bulk = [opts.bulk]  # asked for, and still worth it (bulk.pays_off)
 
     def stage(name: str) -> None:
         now = time.perf_counter()
         stages[name] = round(now - mark[0], 3)
         mark[0] = now
         if progress:  # the stages run over all rows at once: the line moves stage by stage
-            total = STAGES + opts.bulk
+            total = STAGES + bulk[0]
             progress[0].update(int(progress[0].total * len(stages) / total), name)
 
     report = ImportReport("cases 历史案件", path.name)
@@ -206,7 +207,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     bind_scope(session, Scope.everything())
     with import_transaction(session, report, opts.commit):
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-        if opts.bulk:  # before any work: refuse at once if the tables are in use
+        stored = stored_cases(session) if opts.bulk else 0
+        if opts.bulk and not pays_off(stored, n):  # the file's rows are the most it can add
+            bulk[0] = False
+            report.warnings.append(declined(stored, n))
+        if bulk[0]:  # before any work: refuse at once if the tables are in use
             lock_case_tables(session)
         cols = ", ".join(f'"c{i}" text' for i in range(len(header)))
         session.execute(text(f"CREATE TEMP TABLE import_raw (n bigserial, {cols}) ON COMMIT DROP"))
@@ -350,7 +355,13 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             .all()
         )
         report.unchanged = list(known)
-        with rebuilt_after(session) if opts.bulk else nullcontext():
+        if bulk[0]:  # the tables are locked; a file of cases stored already needs no rebuild
+            new = session.execute(text("SELECT count(*) FROM import_case")).scalar_one()
+            new -= len(known)
+            if not pays_off(stored, new):
+                bulk[0] = False
+                report.warnings.append(declined(stored, new))
+        with rebuilt_after(session) if bulk[0] else nullcontext():
             inserted = session.execute(text(_INSERT)).all()
             stage("insert cases")
             session.execute(
@@ -364,7 +375,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 {"file": path.name, "ids": [i for i, _ in inserted]},
             )
             stage("events")
-        if opts.bulk:
+        if bulk[0]:
             stage("rebuild indexes, keys + roll-ups (bulk)")
         report.created = [str(s) for _, s in inserted]
         methods: dict[str, int] = dict(

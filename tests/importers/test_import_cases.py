@@ -201,8 +201,9 @@ def _index_definitions(db: Session) -> set[str]:
 
 
 def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
-    db: Session, demo_city: DemoCity, tmp_path: Path
+    db: Session, demo_city: DemoCity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(bulk, "MIN_SHARE", 0)  # the demo's cases outnumber the file's
     path = tmp_path / "bulk.csv"
     _csv(path, _points(demo_city))
     indexes = _index_definitions(db)
@@ -239,6 +240,34 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
     again = import_cases(db, path, CaseOptions(commit=True, bulk=True))
     assert again.created == [] and len(again.unchanged) == len(expected)
+    # nothing new: nothing to rebuild, and the report says why
+    assert "rebuild indexes, keys + roll-ups (bulk)" not in again.stages
+    assert any("--bulk not used: 0 new" in w for w in again.warnings)
+
+
+def test_bulk_import_of_a_few_cases_into_many_takes_the_normal_path(
+    db: Session,
+    engine: Engine,
+    demo_city: DemoCity,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "200ms")  # a lock attempt would fail the test
+    path = tmp_path / "few.csv"
+    _csv(path, _points(demo_city)[:20])
+    stored = db.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    assert 20 < stored * bulk.MIN_SHARE  # few: bulk would not pay off
+    normal = db.begin_nested()
+    import_cases(db, path, CaseOptions(commit=True))
+    expected = db.execute(text(_IMPORTED)).all()
+    normal.rollback()
+    with engine.connect() as other:  # reports and maps go on: the tables are not locked
+        other.execute(text("SELECT 1 FROM cases LIMIT 1"))
+        done = import_cases(db, path, CaseOptions(commit=True, bulk=True))
+        other.rollback()
+    assert "rebuild indexes, keys + roll-ups (bulk)" not in done.stages
+    assert db.execute(text(_IMPORTED)).all() == expected and len(expected) == 20
+    assert any(f"案件表已有 {stored:,} 件" in w and "--bulk not used" in w for w in done.warnings)
 
 
 def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
@@ -249,6 +278,7 @@ def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(bulk, "MIN_SHARE", 0)
     path = tmp_path / "busy.csv"
     _csv(path, _points(demo_city)[:3])
     with engine.connect() as other:  # somebody's open transaction has read the cases
