@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -50,9 +51,12 @@ Lat = Annotated[
 ]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _no_control_characters(value: str) -> str:
     """PostgreSQL cannot store NUL, and no report needs control characters but tab and newline."""
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+    if _CONTROL.search(value):
         raise PydanticCustomError("control_characters", "must not contain control characters")
     return value
 

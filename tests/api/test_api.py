@@ -8,11 +8,13 @@ from typing import Annotated
 import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
+from pydantic_core import PydanticCustomError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
+from api.schemas import _no_control_characters
 from importers.demo import DemoCity
 from tests.conftest import report_body
 
@@ -202,6 +204,16 @@ def test_report_rejects_control_characters(client: TestClient, inside: tuple) ->
     r = client.post("/api/reports", json=report(*inside, description="楼道\x00堆物"))
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "description" and "控制字符" in r.json()["detail"]
+
+
+def test_only_tab_and_line_breaks_pass_among_control_characters() -> None:
+    for c in map(chr, [*range(32), 0x7F, 0x85, 0x3000]):
+        text = f"楼道{c}堆物"
+        if c in "\t\n\r" or ord(c) >= 32:
+            assert _no_control_characters(text) == text
+        else:
+            with pytest.raises(PydanticCustomError):
+                _no_control_characters(text)
 
 
 def test_report_rejects_a_body_that_is_a_list(client: TestClient) -> None:
