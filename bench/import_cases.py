@@ -141,7 +141,7 @@ def main() -> None:
         total = sum(last.stages.values())
         for stage, seconds in last.stages.items():
             print(f"      {stage:<56} {seconds:6.2f} s  {seconds / total:6.1%}")
-        print(f"    methods: {last.linked}")
+        print(f"    assigned: {last.assigned}")
         for warning in last.warnings:
             if "--bulk not used" in warning:  # a small file into many stored cases
                 print(f"    note: {warning}")

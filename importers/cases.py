@@ -379,13 +379,17 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             stage("rebuild indexes, keys + roll-ups (bulk)")
         report.created = [str(s) for _, s in inserted]
         methods: dict[str, int] = dict(
-            session.execute(text("SELECT method::text, count(*) FROM import_loc GROUP BY 1")).all()
+            session.execute(  # of the cases created (a re-import's known rows are not)
+                text("""SELECT assign_method::text, count(*) FROM cases
+                        WHERE id = ANY(CAST(:ids AS bigint[])) GROUP BY 1"""),
+                {"ids": [i for i, _ in inserted]},
+            ).all()
         )
         if methods.get("unassigned"):
             report.warnings.append(
                 f"{methods['unassigned']} 件案件在覆盖范围之外，已导入但未分派 (outside coverage)"
             )
-        report.linked = {f"method:{k}": str(v) for k, v in methods.items()}
+        report.assigned = methods
         session.execute(
             text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_case,
                     import_loc, import_chain""")

@@ -101,6 +101,15 @@ class Issue:
     area_m2: float | None = None
 
 
+#: how a case was assigned (gis.locate), as the summary names it
+ASSIGN_NAMES = {
+    "covers": "落在网格内 covers",
+    "nearest": "就近网格 nearest",
+    "region": "按村社区 region",
+    "unassigned": "未分派 unassigned",
+}
+
+
 @dataclass
 class ImportReport:
     what: str
@@ -116,6 +125,7 @@ class ImportReport:
     rejected: list[Issue] = field(default_factory=list)
     problems: list[Issue] = field(default_factory=list)  # overlaps, gaps, children outside
     linked: dict[str, str] = field(default_factory=dict)  # code → rule that found its parent
+    assigned: dict[str, int] = field(default_factory=dict)  # cases: assignment method → count
     warnings: list[str] = field(default_factory=list)
     committed: bool = False
     seconds: float = 0.0
@@ -142,6 +152,11 @@ class ImportReport:
             ]
             if rules:
                 lines.append("  parents by " + ", ".join(f"{k}: {v}" for k, v in rules.items()))
+            if self.assigned:
+                lines.append(
+                    "  assigned by "
+                    + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.assigned.items()))
+                )
         else:
             source_zh = "文件声明" if self.crs_source == "file" else "--crs 指定"
             lines = [
@@ -155,6 +170,11 @@ class ImportReport:
             ]
             if rules:
                 lines.append("  上级关联：" + "，".join(f"{k} {v} 个" for k, v in rules.items()))
+            if self.assigned:
+                methods = [
+                    f"{ASSIGN_NAMES.get(k, k)} {v:,} 件" for k, v in sorted(self.assigned.items())
+                ]
+                lines.append("  分派方式：" + "，".join(methods))
         for issue in (self.rejected + self.repaired + self.problems)[:20]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""

@@ -240,6 +240,7 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
     again = import_cases(db, path, CaseOptions(commit=True, bulk=True))
     assert again.created == [] and len(again.unchanged) == len(expected)
+    assert again.assigned == {} and "分派方式" not in again.summary("zh")
     # nothing new: nothing to rebuild, and the report says why
     assert "rebuild indexes, keys + roll-ups (bulk)" not in again.stages
     assert any("--bulk not used: 0 new" in w for w in again.warnings)
@@ -256,7 +257,7 @@ def test_bulk_import_of_a_few_cases_into_many_takes_the_normal_path(
     path = tmp_path / "few.csv"
     _csv(path, _points(demo_city)[:20])
     stored = db.execute(text("SELECT count(*) FROM cases")).scalar_one()
-    assert 20 < stored * bulk.MIN_SHARE  # few: bulk would not pay off
+    assert stored * bulk.MIN_SHARE > 20  # few: bulk would not pay off
     normal = db.begin_nested()
     import_cases(db, path, CaseOptions(commit=True))
     expected = db.execute(text(_IMPORTED)).all()
@@ -268,6 +269,10 @@ def test_bulk_import_of_a_few_cases_into_many_takes_the_normal_path(
     assert "rebuild indexes, keys + roll-ups (bulk)" not in done.stages
     assert db.execute(text(_IMPORTED)).all() == expected and len(expected) == 20
     assert any(f"案件表已有 {stored:,} 件" in w and "--bulk not used" in w for w in done.warnings)
+    # the summary counts the created cases by how they were assigned, by name
+    assert sum(done.assigned.values()) == 20
+    assert f"落在网格内 covers {done.assigned['covers']} 件" in done.summary("zh")
+    assert f"covers: {done.assigned['covers']}" in done.summary("en")
 
 
 def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
