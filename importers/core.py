@@ -105,7 +105,7 @@ class Issue:
 ASSIGN_NAMES = {
     "covers": "落在网格内 covers",
     "nearest": "就近网格 nearest",
-    "region": "按村社区 region",
+    "region": "所在区划的中心 region",
     "unassigned": "未分派 unassigned",
 }
 
