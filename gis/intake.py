@@ -14,11 +14,11 @@ fingerprint (:meth:`PiiCipher.fingerprint`).
 
 One report and a batch of 500 take the same path, set-based: a handful of statements whatever the
 number of reports — check (locks, known keys, categories, coverage), insert every accepted case
-with its assignment (``wangge_assign``), code, deadline, repeat warning by place and audit entry
-in one ``INSERT … SELECT``, then their first events, encrypted parties, duplicate links and repeat
-warnings by resident (:func:`gis.repeats.register_new_cases`), then one read-back.  The two
-writing statements are PL/pgSQL functions (migrations 0017, 0018, 0021), planned once per
-connection; reports without parties are registered in the insert's call.
+with its assignment (``wangge_assign``), code, deadline and audit entry in one ``INSERT … SELECT``,
+then their first events, encrypted parties, duplicate links and repeat warnings
+(:func:`gis.repeats.register_new_cases`), then one read-back.  The two writing statements are
+PL/pgSQL functions (migrations 0017, 0018), planned once per connection; reports without parties
+are registered in the insert's call.
 Each item is judged on its own: one bad item never fails the rest.
 """
 
@@ -40,7 +40,7 @@ from gis.datum import to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
 from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
-from gis.repeats import ACCEPT_ARGS, PLACE_ARGS, NewParty, register_new_cases
+from gis.repeats import REGISTER_ARGS, NewParty, register_new_cases
 from gis.scope import Scope
 
 MAX_BATCH = 500
@@ -166,10 +166,9 @@ def submit_batch(
     return out
 
 
-# The insert is one call (migrations 0017, 0021: ``wangge_intake_insert``): lock each key, check
-# its category and that the point lies in the coverage, locate, count the cases around it (the
-# repeat warning by place, written with the row), insert the cases (a key already taken is skipped
-# by the constraint) and their audit entries.  (Not their events: under row-level
+# The insert is one call (migration 0017, ``wangge_intake_insert``): lock each key, check its
+# category and that the point lies in the coverage, locate, insert the cases (a key already taken
+# is skipped by the constraint) and their audit entries.  (Not their events: under row-level
 # security an event's policy must see its case, which the insert's own statement cannot.)  Items
 # it did not insert are diagnosed after (_PRECHECK).  A function, so that its plan lives as long
 # as the connection: planning cost more than running it.
@@ -184,15 +183,14 @@ _INSERT_ARGS = """
         CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
         CAST(:parties AS int[])"""
 _INSERT_CASES = text(
-    f"SELECT case_id, case_code, key, method FROM wangge_intake_insert({_INSERT_ARGS}, "
-    f"{PLACE_ARGS})"
+    f"SELECT case_id, case_code, key, method FROM wangge_intake_insert({_INSERT_ARGS})"
 )
 # Reports without parties are registered in the same call (migration 0018,
 # ``wangge_intake_accept``): one round trip and one statement less.  Parties are encrypted bound
 # to their new case's id, so reports with parties are registered in a second call.
 _ACCEPT_CASES = text(
     "SELECT case_id, case_code, key, method "
-    f"FROM wangge_intake_accept({_INSERT_ARGS}, {ACCEPT_ARGS})"
+    f"FROM wangge_intake_accept({_INSERT_ARGS}, {REGISTER_ARGS})"
 )
 
 # Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point

@@ -23,29 +23,28 @@ DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
-_DUPLICATE = f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours'"
-_REPEAT = f"interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
-#: the repeat rule by place, the last arguments of ``wangge_intake_insert`` (``gis.intake``):
-#: the insert counts the cases around each new report and writes the warning with the row
-PLACE_ARGS = f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, {_REPEAT}"
-#: the last arguments of ``wangge_intake_accept`` (``gis.intake``, which registers reports
-#: without parties in the insert's call): the duplicate rule, then the repeat rule
-ACCEPT_ARGS = f"{_DUPLICATE}, {PLACE_ARGS}"
+#: the registration's distances and windows, the last arguments of ``wangge_intake_register``
+#: and of ``wangge_intake_accept`` (``gis.intake``, which registers reports without parties in
+#: the insert's call)
+REGISTER_ARGS = (
+    f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours', "
+    f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
+)
 
-# One call (migrations 0017, 0021: ``wangge_intake_register``), planned once per connection.
-# Under row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the
-# policy, so nearby cases are found through the grids around each new case, looked up first
-# (grids are not under RLS: their GIST index applies), then by the indexed, leakproof grid_code.
-# Cases with no grid are not considered.  New cases of one call see each other; a link goes from
-# the newer to the older case only.  The same statement writes the new cases' first events and
-# their (encrypted) parties: the cases were inserted by an earlier statement, so the event and
-# party policies see them.  (The repeat warning by place is the insert's: migration 0021.)
+# One call (migration 0017, ``wangge_intake_register``), planned once per connection.  Under
+# row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the policy,
+# so nearby cases are found through the grids around each new case, looked up first (grids are
+# not under RLS: their GIST index applies), then by the indexed, leakproof grid_code.  Cases with
+# no grid are not considered.  New cases of one call see each other; a link goes from the newer
+# to the older case only.  The same statement writes the new cases' first events and their
+# (encrypted) parties: the cases were inserted by an earlier statement, so the event and party
+# policies see them.
 _REGISTER = text(f"""
     SELECT links, flagged FROM wangge_intake_register(
         :actor, :scope_column, :scope_code, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
         CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
         CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
-        {_DUPLICATE}, {_REPEAT})
+        {REGISTER_ARGS})
 """)
 
 
@@ -69,8 +68,8 @@ def register_new_cases(
     parties: Sequence[NewParty],
 ) -> None:
     """For new cases ``(id, assign method)``: their first event and their parties; then link
-    possible duplicates and write repeat warnings by resident into their flags — one statement
-    for any number of cases."""
+    possible duplicates and write repeat warnings into their flags — one statement for any number
+    of cases."""
     session.execute(
         _REGISTER,
         {

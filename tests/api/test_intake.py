@@ -410,40 +410,6 @@ def test_a_batch_counts_each_report_once_for_a_repeat_place(
     assert [r["case"]["flags"]["repeat_place"] for r in out["results"][1:]] == [before + 3] * 2
 
 
-def test_a_repeat_warning_by_place_is_written_with_the_new_case(
-    client: TestClient, db: Session, app_db: Session, grid_point: tuple
-) -> None:
-    """Counted before the insert and written with the row: a flagged new case is not written a
-    second time (no UPDATE of ``cases`` in the request's transaction), in a batch or alone."""
-    lon, lat, _ = grid_point
-    here = _offset(lon, lat, 600)
-    before = db.execute(
-        text("""
-        SELECT count(*) FROM cases
-        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
-          AND ST_DWithin(geom::geography,
-                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
-    """),
-        {"lon": here[0], "lat": here[1]},
-    ).scalar_one()
-
-    def updates() -> int:
-        return app_db.execute(
-            text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'cases'")
-        ).scalar_one()
-
-    updated = updates()
-    items = [
-        report_body(*here, kind="hazard", category="fire") | {"idempotency_key": str(uuid.uuid4())}
-        for _ in range(3)
-    ]
-    out = client.post("/api/reports/batch", json={"reports": items}).json()
-    alone = client.post("/api/reports", json=report_body(*here, category="neighbour")).json()
-    assert [r["case"]["flags"]["repeat_place"] for r in out["results"]] == [before + 3] * 3
-    assert alone["flags"]["repeat_place"] == before + 4
-    assert updates() == updated
-
-
 @pytest.mark.parametrize("with_parties", [False, True])
 def test_batch_deadlines_and_first_events_per_report(
     client: TestClient, app_db: Session, grid_point: tuple, with_parties: bool
