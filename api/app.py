@@ -145,7 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(resolve_app_database_url(settings))
+        engine = make_engine(
+            resolve_app_database_url(settings),
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_s,
+        )
         check_database(engine)
         check_app_role(engine)
         app.state.engine = engine

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.deps import request_lang
 from gis.errors import NotAuthenticated, WanggeError
@@ -167,6 +168,22 @@ async def _data_error(request: Request, exc: DataError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail, "code": "unstorable_value"})
 
 
+async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+    """Every database connection stayed in use for the pool's whole timeout: nothing of this
+    request was written, and the client may send it again (with the same Idempotency-Key)."""
+    lang = request_lang(request)
+    detail = (
+        "The server is busy: nothing of this request was saved. Please retry in a few seconds "
+        "(a report with the same Idempotency-Key)."
+        if lang == "en"
+        else "服务器繁忙，本次请求未保存任何内容，请几秒后重试"
+        "（上报请使用同一个 Idempotency-Key）。"
+    )
+    return JSONResponse(
+        status_code=503, content={"detail": detail, "code": "busy"}, headers={"Retry-After": "5"}
+    )
+
+
 async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONResponse:
     """Row-level security (or a privilege) refused the statement: the second wall held."""
     if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
@@ -185,3 +202,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeout, _busy)  # type: ignore[arg-type]

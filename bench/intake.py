@@ -145,6 +145,17 @@ async def _batches(port: int, headers: dict, points, batches: int) -> float:  # 
         return total / (time.perf_counter() - started)
 
 
+def _sessions(owner_url: str) -> int:
+    """PostgreSQL sessions opened on the bench database so far."""
+    engine = make_engine(owner_url)
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20)
@@ -198,6 +209,7 @@ def main() -> None:
             f"intake over HTTP, {args.clients} clients × {args.seconds:g} s; "
             f"app: 1 uvicorn worker; 2 cores shared with the load generator"
         )
+        sessions = _sessions(owner_url)
         cpu = time.process_time()
         bare, bare_err = asyncio.run(
             _load(port, "/bench/bare-insert", lambda i: {}, {}, args.clients, args.seconds)
@@ -218,6 +230,11 @@ def main() -> None:
         print(
             f"  POST /api/reports {r:8.1f} req/s  ({real_err} errors; "
             f"load generator busy {real_client:.0%})   ratio {r / b:.3f}"
+        )
+        print(
+            f"  database sessions opened during both loads: {_sessions(owner_url) - sessions - 1} "
+            "(the app's pool keeps its connections: each new one costs a login and a cold plan "
+            "cache)"
         )
         if bare_client > 0.5:
             print(

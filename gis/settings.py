@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     #: The deadline clock (reminders, supervision letters, escalations) runs in the server every
     #: so many seconds; 0 switches it off (then run ``wangge tick`` from cron).
     clock_interval_s: float = Field(default=60, ge=0)
+    #: Database connections the server keeps open (none beyond them: a connection opened for a
+    #: burst and closed after costs its login and a cold plan cache, more than the request).
+    #: A request that finds all in use waits up to ``db_pool_timeout_s``, then gets a 503.
+    db_pool_size: int = Field(default=20, ge=1, le=90)
+    db_pool_timeout_s: float = Field(default=10, gt=0)
 
     @property
     def photos_path(self) -> Path:

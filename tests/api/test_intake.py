@@ -104,6 +104,24 @@ def test_idempotency_key_is_required(client: TestClient, grid_point: tuple) -> N
     assert r.status_code == 400
 
 
+def test_a_busy_database_answers_503_and_the_pool_recovers(
+    settings: Settings, tokens: dict[str, str], grid_point: tuple
+) -> None:
+    """All connections in use for the pool's whole timeout: 503 with Retry-After, not a 500
+    after 30 s; and the pool opens no connection beyond its size."""
+    app = create_app(settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_s": 0.2}))
+    body = report_body(grid_point[0], grid_point[1])
+    headers = {"Authorization": f"Bearer {tokens['grid_worker']}"}
+    with TestClient(app) as c:
+        with app.state.engine.connect():  # the pool's only connection, held
+            r = c.post("/api/reports", json=body, headers=headers | {"Idempotency-Key": "x"})
+            assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+            assert r.json()["code"] == "busy" and "未保存" in r.json()["detail"]
+            assert app.state.engine.pool.checkedout() == 1
+        r = c.get("/api/categories", headers=headers)
+        assert r.status_code == 200
+
+
 def test_a_retry_replays_and_another_report_under_the_key_is_refused(
     client: TestClient, grid_point: tuple, app_db: Session
 ) -> None:
