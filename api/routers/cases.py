@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from geojson_pydantic import FeatureCollection
 from pydantic import ValidationError
@@ -17,9 +17,9 @@ from api.deps import (
     CaseReader,
     CategoryReader,
     CipherDep,
+    LateReporter,
     Reporter,
     SessionDep,
-    SettingsDep,
     Triager,
     audit_caller,
     client_ip,
@@ -44,7 +44,13 @@ from api.schemas import (
 )
 from gis import cases, intake, photos
 from gis.cases import SHANGHAI
-from gis.errors import BadRequest, Forbidden, InvalidInput, UnsupportedMediaType
+from gis.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidInput,
+    UnsupportedMediaType,
+    WanggeError,
+)
 from gis.pii import validate_phone
 
 router = APIRouter(prefix="/api", tags=["cases 案件"])
@@ -83,10 +89,10 @@ _REPORT_BODY = {
 }
 
 
-async def _read_report(request: Request) -> tuple[ReportCreate, list[tuple[str, bytes]]]:
-    """The report from a JSON body, or from a multipart form (``report`` + ``photos``)."""
+async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, bytes]]]:
+    """The report's JSON from a JSON body, or from a multipart form (``report`` + ``photos``);
+    read, not yet validated (:func:`_parse_report`)."""
     content_type = request.headers.get("content-type", "")
-    uploads: list[tuple[str, bytes]] = []
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=photos.MAX_PER_CASE + 1)
         raw = form.get("report")
@@ -97,76 +103,106 @@ async def _read_report(request: Request) -> tuple[ReportCreate, list[tuple[str, 
                 field="report",
             )
         files = [f for f in form.getlist("photos") if isinstance(f, StarletteUpload)]
-        uploads = await read_uploads(files)  # type: ignore[arg-type]
-        body: bytes | str = raw
-    elif content_type.startswith("application/json") or not content_type:
-        body = await request.body()
-    else:
-        raise UnsupportedMediaType(
-            f"不支持的内容类型 {content_type!r}：请用 application/json 或 multipart/form-data。",
-            f"Unsupported content type {content_type!r}: send application/json or "
-            "multipart/form-data.",
-        )
+        return raw, await read_uploads(files)  # type: ignore[arg-type]
+    if content_type.startswith("application/json") or not content_type:
+        return await request.body(), []
+    raise UnsupportedMediaType(
+        f"不支持的内容类型 {content_type!r}：请用 application/json 或 multipart/form-data。",
+        f"Unsupported content type {content_type!r}: send application/json or multipart/form-data.",
+    )
+
+
+def _parse_report(body: bytes | str) -> ReportCreate:
     try:
-        return ReportCreate.model_validate_json(body), uploads
+        return ReportCreate.model_validate_json(body)
     except ValidationError as e:
         raise RequestValidationError(
             [dict(err) | {"loc": ("body", *err["loc"])} for err in e.errors()]
         ) from None
 
 
+_KEY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "a UUID the device made for this report, the same on every retry",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
 @router.post(
     "/reports",
     response_model=CaseOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "a replay: the case this key already created"}},
-    openapi_extra=_REPORT_BODY,
+    responses={
+        200: {"description": "a replay: the case this key already created"},
+        400: {"description": "Idempotency-Key missing or not a UUID"},
+        401: {"description": "not logged in"},
+        403: {"description": "no case:report permission, or outside your area"},
+        409: {"description": "a report with this key is still being taken in"},
+        422: {"description": "invalid report, or the key already used for another report"},
+        503: {"description": "busy: nothing saved; retry with the same key"},
+    },
+    openapi_extra=_REPORT_BODY | {"parameters": [_KEY_HEADER]},
 )
-async def submit_report(
-    session: SessionDep,
-    caller: Reporter,
-    cipher: CipherDep,
-    settings: SettingsDep,
-    request: Request,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", description="a UUID the device made for this report"),
-    ] = None,
-) -> CaseOut:
+async def submit_report(caller: LateReporter, session: SessionDep, request: Request) -> Response:
     """Submit a report: it is located, assigned and stored as a case with its own code.
 
     JSON, or multipart with the report as JSON in ``report`` and up to 6 ``photos``.  The same
-    ``Idempotency-Key`` with the same content returns the original case (200)."""
-    key = _parse_key(idempotency_key)
-    report, uploads = await _read_report(request)
+    ``Idempotency-Key`` with the same content returns the original case (200).
+
+    The hot route of intake: the session lookup, the report and the reply's read-back share one
+    worker thread and one transaction.  Checked in the same order as every route: the session
+    (401/403), then the key (400), then the report (422)."""
+    unreadable: WanggeError | None = None
+    body: bytes | str = b""
+    uploads: list[tuple[str, bytes]] = []
+    try:
+        body, uploads = await _read_report(request)
+    except WanggeError as e:
+        unreadable = e  # said after the session and the key are checked
+    state = request.app.state
+    header = request.headers.get("idempotency-key")
 
     def work() -> intake.Submission:
+        principal = caller.authenticate(session)
+        key = _parse_key(header)
+        if unreadable is not None:
+            raise unreadable
+        report = _parse_report(body)
         done = intake.submit_report(
             session,
-            caller.scope,
-            caller.user_id,
+            principal.scope,
+            principal.user_id,
             key,
-            report.to_domain(caller.username),
+            report.to_domain(principal.username),
             report.content(),
-            cipher,
+            state.cipher,
             client_ip(request),
         )
         if uploads:
             photos.add_photos(
-                session, done.case.code, uploads, settings.photos_path, caller.username
+                session,
+                done.case.code,
+                uploads,
+                state.settings.photos_path,
+                principal.username,
             )
             done = intake.Submission(
-                cases.get_case(session, caller.scope, done.case.code, cipher), done.replayed
+                cases.get_case(session, principal.scope, done.case.code, state.cipher),
+                done.replayed,
             )
         session.commit()
         return done
 
     done = await run_in_threadpool(work)
-    if done.replayed:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return CaseOut.of(done.case)
+    # Returned as it is: the model was built from the database's own row.
+    return Response(
+        CaseOut.of(done.case).model_dump_json(),
+        status_code=status.HTTP_200_OK if done.replayed else status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if done.replayed else None,
+    )
 
 
 @router.post("/reports/batch", response_model=BatchOut)

@@ -104,6 +104,37 @@ def test_idempotency_key_is_required(client: TestClient, grid_point: tuple) -> N
     assert r.status_code == 400
 
 
+def test_the_session_is_checked_before_the_key_and_the_report(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    """``POST /api/reports`` checks the caller in its own worker thread; the order stays that of
+    every route: 401, then 403, then 400 (key), then 415/422 (content)."""
+    bad_body = report_body(grid_point[0], grid_point[1], kind="flood")
+    post = TestClient.request  # no Idempotency-Key added
+    for headers in ({}, {"Authorization": "Bearer not-a-session"}):
+        r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=headers)
+        assert r.status_code == 401, r.text
+    commander = login_as("city_commander")  # may read cases, may not report them
+    r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=commander)
+    assert r.status_code == 403 and "case:report" in r.json()["detail"]
+    worker = login_as("grid_worker")
+    r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=worker)
+    assert r.status_code == 400 and "Idempotency-Key" in r.json()["detail"]
+    keyed = worker | {"Idempotency-Key": str(uuid.uuid4())}
+    r = post(anon_client, "POST", "/api/reports", content=b"kind=x", headers=keyed)
+    assert r.status_code == 422  # no content type: read as JSON, and it is not
+    r = post(
+        anon_client,
+        "POST",
+        "/api/reports",
+        content=b"kind=x",
+        headers=keyed | {"Content-Type": "text/plain"},
+    )
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=keyed)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"
+
+
 def test_a_busy_database_answers_503_and_the_pool_recovers(
     settings: Settings, tokens: dict[str, str], grid_point: tuple
 ) -> None:
