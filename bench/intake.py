@@ -13,7 +13,9 @@ In the same run:
   printed, to show that the server, not the client, sets both figures;
 * unloaded latency — p50/p99 of single reports sent one at a time (target p50 ≤ 3 ms), timed
   by the client around each request (building it, sending it, reading the whole response);
-* batch sync — reports/s in 500-item ``/api/reports/batch`` requests (target ≥ 5,000/s).
+* batch sync — reports/s in 500-item ``/api/reports/batch`` requests (target ≥ 5,000/s): from
+  one device sending its batches one after the other, then from ``--devices`` devices at once
+  (one request uses one core of the database; several use both).
 """
 
 import argparse
@@ -131,18 +133,34 @@ async def _latency(port: int, headers: dict, points, n: int) -> np.ndarray:  # t
     return np.array(out[20:])
 
 
-async def _batches(port: int, headers: dict, points, batches: int) -> float:  # type: ignore[no-untyped-def]
-    async with Connection("127.0.0.1", port, headers) as c:
-        total, started = 0, time.perf_counter()
-        for b in range(batches):
-            items = [
-                _report(points, b * 500 + i) | {"idempotency_key": str(uuid.uuid4())}
+async def _batches(port: int, headers: dict, points, batches: int, devices: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """Reports/s created by ``devices`` phones syncing at once, each sending ``batches`` 500-item
+    batches one after the other (the batches are built before the clock starts)."""
+    offset = 10_000_000  # points and categories of their own, away from the single reports'
+    work = [
+        [
+            [
+                _report(points, offset + ((d * batches + b) * 500 + i))
+                | {"idempotency_key": str(uuid.uuid4())}
                 for i in range(500)
             ]
-            status, body = await c.post("/api/reports/batch", {"reports": items})
-            assert status == 200, body[:300]
-            total += json.loads(body)["created"]
-        return total / (time.perf_counter() - started)
+            for b in range(batches)
+        ]
+        for d in range(devices)
+    ]
+
+    async def device(batches_of_one: list) -> int:  # type: ignore[type-arg]
+        created = 0
+        async with Connection("127.0.0.1", port, headers) as c:
+            for items in batches_of_one:
+                status, body = await c.post("/api/reports/batch", {"reports": items})
+                assert status == 200, body[:300]
+                created += json.loads(body)["created"]
+        return created
+
+    started = time.perf_counter()
+    total = sum(await asyncio.gather(*(device(w) for w in work)))
+    return total / (time.perf_counter() - started)
 
 
 def _sessions(owner_url: str) -> int:
@@ -161,6 +179,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=4,
+        help="phones syncing their batches at once, for the second batch figure",
+    )
     parser.add_argument(
         "--reuse",
         dest="fresh",
@@ -248,6 +272,11 @@ def main() -> None:
         )
         rate = asyncio.run(_batches(port, auth, points, args.batches))
         print(f"  batch sync: {rate:8.1f} reports/s in 500-item batches ({args.batches} batches)")
+        rate = asyncio.run(_batches(port, auth, points, args.batches, args.devices))
+        print(
+            f"  batch sync, {args.devices} devices at once: {rate:8.1f} reports/s "
+            f"({args.batches} batches each)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
