@@ -506,8 +506,8 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     return joins, expression
 
 
-# the created cases are kept in ``import_new`` for their events and the report (one scan of a
-# small temporary table, instead of sending a million ids back to find them in ``cases``)
+# the created cases are kept in ``import_new`` for their events and the report: a scan of a
+# narrow temporary table, instead of a million ids sent to Python and back to find them again
 _INSERT = """
     CREATE TEMP TABLE import_new ON COMMIT DROP AS
     WITH inserted AS (
