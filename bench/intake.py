@@ -133,14 +133,16 @@ async def _latency(port: int, headers: dict, points, n: int) -> np.ndarray:  # t
     return np.array(out[20:])
 
 
-async def _batches(port: int, headers: dict, points, batches: int, devices: int = 1) -> float:  # type: ignore[no-untyped-def]
+async def _batches(  # type: ignore[no-untyped-def]
+    port: int, headers: dict, points, batches: int, devices: int = 1, first: int = 10_000_000
+) -> float:
     """Reports/s created by ``devices`` phones syncing at once, each sending ``batches`` 500-item
-    batches one after the other (the batches are built before the clock starts)."""
-    offset = 10_000_000  # points and categories of their own, away from the single reports'
+    batches one after the other (the batches are built before the clock starts).  Reports are
+    numbered from ``first``: jittered points of their own, not those of earlier phases."""
     work = [
         [
             [
-                _report(points, offset + ((d * batches + b) * 500 + i))
+                _report(points, first + ((d * batches + b) * 500 + i))
                 | {"idempotency_key": str(uuid.uuid4())}
                 for i in range(500)
             ]
@@ -272,7 +274,9 @@ def main() -> None:
         )
         rate = asyncio.run(_batches(port, auth, points, args.batches))
         print(f"  batch sync: {rate:8.1f} reports/s in 500-item batches ({args.batches} batches)")
-        rate = asyncio.run(_batches(port, auth, points, args.batches, args.devices))
+        rate = asyncio.run(
+            _batches(port, auth, points, args.batches, args.devices, first=20_000_000)
+        )
         print(
             f"  batch sync, {args.devices} devices at once: {rate:8.1f} reports/s "
             f"({args.batches} batches each)"
