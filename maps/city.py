@@ -46,6 +46,17 @@ def page_map(title: str) -> folium.Map:
     return m
 
 
+def fit_view(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
+    """Open ``m`` on ``bounds`` (west, south, east, north) at once, without the zoom animation
+    from the map's starting view: while Leaflet animates, ``getBounds()`` still answers the
+    starting view, so layers that load for the current view (grids, heat, cases) would first
+    fetch the whole city's data, and clicks and drawing land on a map in motion."""
+    west, south, east, north = bounds
+    fit = folium.map.FitBounds([(south, west), (north, east)])
+    fit.options["animate"] = False
+    m.add_child(fit)
+
+
 def heat_weights(heat: list[tuple[float, float, int]]) -> list[list[float]]:
     """``[lat, lon, weight]`` with weights in [0, 1] relative to the 98th-percentile bin.
 
@@ -79,8 +90,7 @@ def build_city_map(
             base.url, attr=base.attribution or "底图", name="底图", overlay=False
         ).add_to(m)
     if bounds is not None:
-        west, south, east, north = bounds
-        m.fit_bounds([(south, west), (north, east)])
+        fit_view(m, bounds)
 
     ApiGeoJson(
         "/api/grids",

@@ -18,7 +18,7 @@ from folium.plugins import Fullscreen
 
 from gis.settings import BaseMapSpec
 from maps.assets import localize
-from maps.city import page_map
+from maps.city import fit_view, page_map
 from maps.layers import MetricScale, TitleBox
 
 
@@ -89,8 +89,7 @@ def framed_map(
             subdomains=base.subdomains,
         ).add_to(m)
     if bounds is not None:
-        west, south, east, north = bounds
-        m.fit_bounds([(south, west), (north, east)])
+        fit_view(m, bounds)
     TitleBox(title, subtitle, user=user).add_to(m)
     return m
 

@@ -432,6 +432,15 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
             "() => window.wangge && wangge.plannerState && wangge.plannerState.features.length > 0",
             timeout=20_000,
         )
+        # The page opens on the village at once: its grids are fetched for the view the planner
+        # sees, not for the map's starting view (a zoom animation would still answer that one).
+        first, view = page.evaluate(
+            "() => [performance.getEntriesByType('resource').map((e) => e.name)"
+            "          .find((u) => u.includes('/api/grids?')),"
+            "       wangge.plannerMap.getBounds().pad(0.2).toBBoxString()]"
+        )
+        asked = [float(v) for v in first.split("bbox=")[1].split("&")[0].split(",")]
+        assert asked == pytest.approx([float(v) for v in view.split(",")], abs=2e-5), (first, view)
         box = page.locator(".leaflet-container").bounding_box()
 
         def at(x: float, y: float) -> tuple[float, float]:
