@@ -26,6 +26,8 @@ class PlannerOptions:
     village: str
     village_name: str
     tolerance_m: float = 1.0
+    #: below this zoom (and below the village's own view) panning fetches no more grids
+    min_zoom: int = 13
 
 
 class PlannerPanel(JSCSSMixin, MacroElement):
@@ -36,7 +38,8 @@ class PlannerPanel(JSCSSMixin, MacroElement):
         var {{ this.get_name() }} = wangge.planner({{ this._parent.get_name() }}, {
             village: {{ this.options.village|tojson }},
             villageName: {{ this.options.village_name|tojson }},
-            toleranceM: {{ this.options.tolerance_m|tojson }}
+            toleranceM: {{ this.options.tolerance_m|tojson }},
+            minZoom: {{ this.options.min_zoom|tojson }}
         });
         {% endmacro %}
     """)

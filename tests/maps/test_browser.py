@@ -435,9 +435,7 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
         # The page opens on the village at once: its grids are fetched for the view the planner
         # sees, not for the map's starting view (a zoom animation would still answer that one).
         first, view = page.evaluate(
-            "() => [performance.getEntriesByType('resource').map((e) => e.name)"
-            "          .find((u) => u.includes('/api/grids?')),"
-            "       wangge.plannerMap.getBounds().pad(0.2).toBBoxString()]"
+            f"() => [({_GRID_REQUESTS})[0], wangge.plannerMap.getBounds().pad(0.2).toBBoxString()]"
         )
         asked = [float(v) for v in first.split("bbox=")[1].split("&")[0].split(",")]
         assert asked == pytest.approx([float(v) for v in view.split(",")], abs=2e-5), (first, view)
@@ -482,6 +480,17 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
                 text("SELECT count(*) FROM grid WHERE code = :c"), {"c": code}
             ).scalar_one()
         assert versions == 2
+        # With no edit set open, the grids follow the view: a pan past the fetched box fetches
+        # the grids around the new view.
+        asked_before = page.evaluate(_GRID_REQUESTS)
+        page.evaluate("wangge.plannerMap.panBy([1400, 0], {animate: false})")
+        page.wait_for_function(f"() => ({_GRID_REQUESTS}).length > {len(asked_before)}")
+        last, view = page.evaluate(
+            f"() => [({_GRID_REQUESTS}).pop(), wangge.plannerMap.getBounds().toBBoxString()]"
+        )
+        west_, south_, east_, north_ = (float(v) for v in last.split("bbox=")[1].split(","))
+        w, s, e, n = (float(v) for v in view.split(","))
+        assert west_ < w and south_ < s and east_ > e and north_ > n, (last, view)
         assert outside == [] and problems == [], (outside, problems)
     finally:
         page.close()
@@ -490,6 +499,12 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
                 for statement in PUT_BACK:
                     conn.execute(text(statement), {"e": edit_id, "s": str(edit_id)})
 
+
+#: the planner page's grid requests so far (their URLs, oldest first)
+_GRID_REQUESTS = (
+    "performance.getEntriesByType('resource').map((e) => e.name)"
+    ".filter((u) => u.includes('/api/grids?'))"
+)
 
 #: undo a committed edit set in the shared test database (cases re-located by the spine)
 PUT_BACK = [

@@ -87,14 +87,31 @@
                             body: JSON.stringify(body || {}) });
     }
 
+    /* the current grids around the view (with no edit set open); `loadedBox`: the box they were
+       fetched for, so a pan inside it fetches nothing, and only the newest view's answer is shown */
+    var loadedBox = null, loadSeq = 0;
     function loadCurrent() {
-      var b = map.getBounds().pad(0.2);
+      var b = map.getBounds().pad(0.2), mine = ++loadSeq;
       var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
       return getJson("/api/grids?bbox=" + bbox).then(function (fc) {
+        if (mine !== loadSeq) return;
         fc.features.forEach(function (f) { f.properties.state = "untouched"; });
+        loadedBox = b;
         show(fc);
       });
     }
+    var moved = null;
+    map.on("moveend", function () {
+      clearTimeout(moved);
+      moved = setTimeout(function () {
+        /* an open edit set shows its draft (refresh), not the current grids */
+        if (state.editId || state.status === "busy") return;
+        /* zoomed out beyond the village's own view and grid zoom: too many grids to draw */
+        if (map.getZoom() < Math.min(o.minZoom || 13, openZoom)) return;
+        if (loadedBox && loadedBox.contains(map.getBounds())) return;
+        loadCurrent().then(render).catch(failed);
+      }, 150);
+    });
     function show(fc) {
       state.features = fc.features;
       grids.clearLayers(); grids.addData(fc);
@@ -268,7 +285,8 @@
     var api = { state: state, refresh: refresh, grids: grids, findings: findings, map: map };
     wangge.plannerState = state;
     wangge.plannerMap = map;
-    map.whenReady(function () { loadCurrent().then(render).catch(failed); });
+    var openZoom = 0;
+    map.whenReady(function () { openZoom = map.getZoom(); loadCurrent().then(render).catch(failed); });
     render();
     return api;
   }
