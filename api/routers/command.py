@@ -34,9 +34,8 @@ Status = Annotated[
 
 
 def _bbox(value: str) -> BBox:
-    bbox = parse_bbox(value)
-    assert bbox is not None
-    return bbox
+    """A required bbox: an empty one is refused like a malformed one (422), not taken as none."""
+    return BBox.parse(value)
 
 
 def _filter(kind: CaseKind | None, category: str | None, status: str | None = None) -> CaseFilter:

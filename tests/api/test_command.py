@@ -162,8 +162,14 @@ def test_heat_from_rollups_matches_the_cases_and_the_jurisdiction(
         headers=login_as("township_operator"),
     )
     assert r.status_code == 404
-    for bad in ("bbox=1,2,3&zoom=12", f"bbox={bbox}&zoom=40", f"bbox={bbox}&zoom=12&status=x"):
-        assert anon_client.get(f"/api/heat?{bad}", headers=login_as("admin")).status_code == 422
+    for bad in (
+        "bbox=1,2,3&zoom=12",
+        "bbox=&zoom=12",  # empty: refused like a malformed one, not a 500
+        f"bbox={bbox}&zoom=40",
+        f"bbox={bbox}&zoom=12&status=x",
+    ):
+        r = anon_client.get(f"/api/heat?{bad}", headers=login_as("admin"))
+        assert r.status_code == 422, (bad, r.text)
 
 
 def test_grid_counts_for_the_choropleth(
@@ -216,6 +222,8 @@ def test_hotspots_find_a_cluster_with_its_dominant_category(
     assert other.json()["clusters"] == []
     bad = anon_client.get(f"/api/hotspots?bbox={bbox}&eps_m=1", headers=op)
     assert bad.status_code == 422
+    empty = anon_client.get("/api/hotspots?bbox=", headers=op)
+    assert empty.status_code == 422 and "bbox" in empty.json()["detail"], empty.text
 
 
 def test_live_layer_sees_new_reports_in_its_jurisdiction_only(

@@ -1,0 +1,84 @@
+"""Bad input gets a 4xx that says what was wrong, never a 5xx: every operation of the OpenAPI
+document, called by the demo admin with malformed path values, query values and bodies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.conftest import report_body
+
+#: malformed values for path and query parameters
+BAD_VALUES = ["x", "0", "-1", "99999999999999999999", "1e309", "NaN", "'; --", "中文", "", "[1]"]
+#: query values that look almost right
+NEAR_MISSES = ["2026-13-45", "1,2,3", "0,0,0,0", "-180,-90,180,90", "true"]
+_FIELDS = ["kind", "category", "location", "geometry", "op", "grid", "grids", "name", "code"]
+_FIELDS += ["status", "to", "note", "decision", "reports", "title", "parts", "reason", "rating"]
+#: malformed JSON bodies: not JSON, not an object, and objects of the usual fields, wrongly typed
+BAD_BODIES = ["{bad", "[]", "null", "{}"] + [
+    json.dumps(dict.fromkeys(_FIELDS, v)) for v in ("x", 1e308, [], {})
+]
+#: operations that end the caller's session (the rest of the test needs it)
+SKIPPED = ("/api/auth/logout",)
+
+
+def test_no_operation_answers_malformed_input_with_a_5xx(
+    client: TestClient, app_db: Session
+) -> None:
+    lon, lat = app_db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+                WHERE valid_to IS NULL ORDER BY code LIMIT 1) s""")
+    ).one()
+    created = client.post("/api/reports", json=report_body(lon, lat))
+    assert created.status_code == 201, created.text
+    real = [
+        created.json()["code"],
+        app_db.execute(text("SELECT code FROM grid WHERE valid_to IS NULL LIMIT 1")).scalar_one(),
+        app_db.execute(text("SELECT code FROM region WHERE level = 'township' LIMIT 1")).scalar(),
+        app_db.execute(text("SELECT min(id)::text FROM center")).scalar(),
+    ]
+    spec = client.get("/openapi.json").json()
+    answers = 0
+    failures = []
+    for path, operations in spec["paths"].items():
+        if path in SKIPPED:
+            continue
+        for method, operation in operations.items():
+            parameters = operation.get("parameters", [])
+            in_path = [p["name"] for p in parameters if p["in"] == "path"]
+            in_query = [p["name"] for p in parameters if p["in"] == "query"]
+            values = BAD_VALUES + [v for v in real if v] if in_path else ["x"]
+            for value in values:
+                url = path
+                for name in in_path:
+                    url = url.replace("{" + name + "}", value or "x")
+                calls: list[tuple[dict[str, str], str | None]] = [({}, None)]
+                # each malformed query value with no body, each malformed body with no query:
+                # with a malformed path value and with the new case's code
+                if value in ("x", real[0]):
+                    calls += [({q: v}, None) for q in in_query for v in BAD_VALUES + NEAR_MISSES]
+                    if "requestBody" in operation:
+                        calls += [({}, body) for body in BAD_BODIES]
+                for query, body in calls:
+                    try:  # the test client raises what the app did not handle
+                        status: int | str = client.request(
+                            method.upper(),
+                            url,
+                            params=query,
+                            content=body,
+                            headers={
+                                "Content-Type": "application/json",
+                                "Idempotency-Key": str(uuid.uuid4()),
+                            },
+                        ).status_code
+                    except Exception as e:
+                        status = repr(e)
+                    answers += 1
+                    if not isinstance(status, int) or status >= 500:
+                        failures.append((method.upper(), url, query, body, status))
+    assert answers > 500  # the document was walked
+    assert failures == []
