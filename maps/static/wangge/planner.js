@@ -94,7 +94,7 @@
       var b = map.getBounds().pad(0.2), mine = ++loadSeq;
       var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
       return getJson("/api/grids?bbox=" + bbox).then(function (fc) {
-        if (mine !== loadSeq) return;
+        if (mine !== loadSeq || state.editId) return;  /* a newer view, or an edit set opened */
         fc.features.forEach(function (f) { f.properties.state = "untouched"; });
         loadedBox = b;
         show(fc);
