@@ -264,7 +264,6 @@ def accept_reports(
     if created and not one_call:
         register_new_cases(
             session,
-            scope,
             created[0].report.reporter or "",
             [(w.case_id, w.method or "unassigned") for w in created if w.case_id is not None],
             _parties(created, cipher),

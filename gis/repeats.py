@@ -5,7 +5,10 @@
 * Repeat warning (高频线索): the same place (50 m) or the same resident (phone blind index) with
   ≥ 3 cases in 30 days puts ``repeat_place`` / ``repeat_resident`` counts in the case's flags.
 
-Both look only at cases the submitter may see (row-level security applies).
+Both look at every case of the deployment, not only at those the submitter may see: the rule is
+about the place and the resident (two grid workers of neighbouring villages reporting one fire on
+the road between them are linked).  A link is listed only to readers who may see both cases; the
+repeat counts in a new case's flags count every case (migration 0021).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
-from gis.scope import Scope
 
 DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
@@ -31,17 +33,17 @@ REGISTER_ARGS = (
     f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
 )
 
-# One call (migration 0017, ``wangge_intake_register``), planned once per connection.  Under
-# row-level security PostgreSQL may not use a spatial (non-leakproof) condition before the policy,
-# so nearby cases are found through the grids around each new case, looked up first (grids are
-# not under RLS: their GIST index applies), then by the indexed, leakproof grid_code.  Cases with
-# no grid are not considered.  New cases of one call see each other; a link goes from the newer
-# to the older case only.  The same statement writes the new cases' first events and their
-# (encrypted) parties: the cases were inserted by an earlier statement, so the event and party
-# policies see them.
+# One call (migration 0017, ``wangge_intake_register``; since 0021 with every case in sight),
+# planned once per connection.  Under row-level security PostgreSQL may not use a spatial
+# (non-leakproof) condition before the policy, so nearby cases are found through the grids around
+# each new case, looked up first (grids are not under RLS: their GIST index applies), then by the
+# indexed, leakproof grid_code.  Cases with no grid are not considered.  New cases of one call see
+# each other; a link goes from the newer to the older case only.  The same statement writes the
+# new cases' first events and their (encrypted) parties: the cases were inserted by an earlier
+# statement, so the event and party policies see them.
 _REGISTER = text(f"""
     SELECT links, flagged FROM wangge_intake_register(
-        :actor, :scope_column, :scope_code, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
+        :actor, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
         CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
         CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
         {REGISTER_ARGS})
@@ -62,7 +64,6 @@ class NewParty:
 
 def register_new_cases(
     session: Session,
-    scope: Scope,
     actor: str,
     cases: Sequence[tuple[int, str]],
     parties: Sequence[NewParty],
@@ -74,8 +75,6 @@ def register_new_cases(
         _REGISTER,
         {
             "actor": actor,
-            "scope_column": scope.case_column(),
-            "scope_code": scope.region_code,
             "ids": [case_id for case_id, _ in cases],
             "methods": [method for _, method in cases],
             "p_case": [p.case_id for p in parties],

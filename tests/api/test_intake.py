@@ -387,6 +387,75 @@ def test_a_nearby_report_of_the_same_kind_is_linked_not_merged(
     assert anon_client.post(path, headers=operator, json={"decision": "merge"}).status_code == 422
 
 
+def _across_a_village_boundary(demo_city: DemoCity) -> tuple[tuple, tuple]:
+    """A point in the village operator's village (990102001001) and one in a neighbouring
+    village of the same street, each about 15 m from their shared boundary."""
+    from shapely.geometry import LineString, Point
+
+    villages = {r.code: r.geom for r in demo_city.regions if r.level == "village"}
+    mine = villages["990102001001"]
+    other = next(
+        g
+        for code, g in sorted(villages.items())
+        if code != "990102001001"
+        and code.startswith("990102001")
+        and mine.boundary.intersection(g.boundary).length > 0.002
+    )
+    shared = mine.boundary.intersection(other.boundary)
+    lines = [p for p in getattr(shared, "geoms", [shared]) if isinstance(p, LineString)]
+    mid = max(lines, key=lambda line: line.length).interpolate(0.5, normalized=True)
+    circle = Point(mid.x, mid.y).buffer(0.00018)
+    here = circle.intersection(mine).representative_point()
+    there = circle.intersection(other).representative_point()
+    return (here.x, here.y), (there.x, there.y)
+
+
+def test_duplicates_and_repeats_are_found_beyond_what_the_reporter_may_see(
+    anon_client: TestClient, login_as: Callable, db: Session, demo_city: DemoCity
+) -> None:
+    """Two reports of one gas leak on the road between two villages: the village operator who
+    sees only their own village still gets the new case linked to the neighbour's, and the
+    street (township) that sees both is shown the link.  Repeat warnings count every case."""
+    here, there = _across_a_village_boundary(demo_city)
+    assert _metres(*here, *there) < 45
+    street, village = login_as("township_operator"), login_as("village_operator")
+    resident = {"role": "applicant", "name": "吴某某", "phone": "13700007777"}
+
+    def report(headers: dict, at: tuple, **extra: object) -> dict:
+        r = anon_client.post("/api/reports", headers=headers, json=report_body(*at, **extra))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    before = db.execute(
+        text("""
+        SELECT count(*) FROM cases
+        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
+          AND ST_DWithin(geom::geography,
+                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
+    """),
+        {"lon": here[0], "lat": here[1]},
+    ).scalar_one()
+    leak = {"kind": "hazard", "category": "gas", "description": "路边燃气管道漏气"}
+    first = report(street, there, **leak)
+    second = report(village, here, **leak)
+    assert first["grid_code"][:12] != "990102001001" == second["grid_code"][:12]
+    # the village operator may not see the neighbour's case: no link listed to them …
+    assert second["possible_duplicates"] == []
+    assert anon_client.get(f"/api/cases/{first['code']}", headers=village).status_code == 404
+    # … but the link is there, for the street that sees both
+    seen = anon_client.get(f"/api/cases/{second['code']}", headers=street).json()
+    assert [d["code"] for d in seen["possible_duplicates"]] == [first["code"]]
+
+    fire = report(village, here, kind="hazard", category="fire", description="楼道堆物")
+    assert fire["flags"]["repeat_place"] == before + 3  # the leak's two reports and itself
+
+    wage = {"kind": "dispute", "category": "labour_wage", "parties": [resident]}
+    for _ in range(2):
+        report(street, there, description="工地欠薪", **wage)
+    third = report(village, here, description="同一工地欠薪", **wage)
+    assert third["flags"]["repeat_resident"] == 3
+
+
 def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point: tuple) -> None:
     lon, lat, _ = grid_point
     flags = [
