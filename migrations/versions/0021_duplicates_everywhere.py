@@ -12,9 +12,9 @@ villages within a month raised no repeat warning.
   scope is back when it returns) and no longer takes the caller's jurisdiction.  It writes only
   for the cases it is given (their events, parties, links and flags), which the caller has just
   inserted in its own scope.
-* What the reporter learns stays within their scope: a link is listed with a case only where the
+* No reader is shown a case outside their scope: a link is listed with a case only where the
   reader may see the other case (``duplicate_links`` and the case view join ``cases`` under
-  row-level security); the repeat counts in the new case's flags count every case.
+  row-level security).  The repeat counts in the new case's flags are counts of every case.
 * ``wangge_intake_accept`` (same signature) calls the new registration.
 
 Revision ID: 0021
