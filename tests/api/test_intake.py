@@ -387,6 +387,19 @@ def test_a_nearby_report_of_the_same_kind_is_linked_not_merged(
     assert anon_client.post(path, headers=operator, json={"decision": "merge"}).status_code == 422
 
 
+def _repeat_place_count(db: Session, at: tuple[float, float]) -> int:
+    """The committed cases a repeat warning at ``at`` counts: in a grid, within 50 m, 30 days."""
+    return db.execute(
+        text("""
+        SELECT count(*) FROM cases
+        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
+          AND ST_DWithin(geom::geography,
+                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
+    """),
+        {"lon": at[0], "lat": at[1]},
+    ).scalar_one()
+
+
 def _across_a_village_boundary(demo_city: DemoCity) -> tuple[tuple, tuple]:
     """A point in the village operator's village (990102001001) and one in a neighbouring
     village of the same street, each about 15 m from their shared boundary."""
@@ -426,15 +439,7 @@ def test_duplicates_and_repeats_are_found_beyond_what_the_reporter_may_see(
         assert r.status_code == 201, r.text
         return r.json()
 
-    before = db.execute(
-        text("""
-        SELECT count(*) FROM cases
-        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
-          AND ST_DWithin(geom::geography,
-                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
-    """),
-        {"lon": here[0], "lat": here[1]},
-    ).scalar_one()
+    before = _repeat_place_count(db, here)
     leak = {"kind": "hazard", "category": "gas", "description": "路边燃气管道漏气"}
     first = report(street, there, **leak)
     second = report(village, here, **leak)
@@ -506,15 +511,7 @@ def test_a_batch_counts_each_report_once_for_a_repeat_place(
     not a replay in the same batch (its case is one of those already there)."""
     lon, lat, _ = grid_point
     here = _offset(lon, lat, 450)
-    before = db.execute(
-        text("""
-        SELECT count(*) FROM cases
-        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
-          AND ST_DWithin(geom::geography,
-                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
-    """),
-        {"lon": here[0], "lat": here[1]},
-    ).scalar_one()
+    before = _repeat_place_count(db, here)
     first = report_body(*here, kind="hazard", category="fire") | {
         "idempotency_key": str(uuid.uuid4())
     }
