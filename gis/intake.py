@@ -195,6 +195,9 @@ _ACCEPT_CASES = text(
 
 # Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point
 # outside the coverage — or else outside the caller's area.
+# A key's case is looked up by user *and* key through a lateral LIMIT: as a join (or with
+# ``= ANY``) the planner may read every case of the user and filter the keys after, when the
+# statistics have few cases with a reporter (a city with years of imported history).
 _PRECHECK = text("""
     SELECT i.idx, pg_try_advisory_xact_lock(i.lock) AS locked,
            c.code AS existing, c.request_fingerprint AS fingerprint,
@@ -206,14 +209,18 @@ _PRECHECK = text("""
     FROM unnest(CAST(:idx AS int[]), CAST(:lock AS bigint[]), CAST(:key AS uuid[]),
                 CAST(:category AS text[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))
          AS i(idx, lock, key, category, lon, lat)
-    LEFT JOIN cases c ON c.reporter_id = :user AND c.idempotency_key = i.key
+    LEFT JOIN LATERAL (SELECT c.code, c.request_fingerprint FROM cases c
+                       WHERE c.reporter_id = :user AND c.idempotency_key = i.key LIMIT 1) c
+           ON true
     LEFT JOIN category k ON k.code = i.category
     ORDER BY i.idx
 """)
 
 _KNOWN_KEYS = text("""
-    SELECT idempotency_key, code, request_fingerprint FROM cases
-    WHERE reporter_id = :user AND idempotency_key = ANY(CAST(:keys AS uuid[]))
+    SELECT c.idempotency_key, c.code, c.request_fingerprint
+    FROM unnest(CAST(:keys AS uuid[])) AS k(key)
+    CROSS JOIN LATERAL (SELECT idempotency_key, code, request_fingerprint FROM cases
+                        WHERE reporter_id = :user AND idempotency_key = k.key LIMIT 1) c
 """)
 
 

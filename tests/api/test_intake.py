@@ -571,3 +571,33 @@ def test_batch_deadlines_and_first_events_per_report(
         assert row.remind_ok and row.deadline_ok and row.notice_ok, row
         assert row.events == 1, row
     assert sum(row.parties for row in rows) == (1 if with_parties else 0)
+
+
+def _plan_nodes(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.parametrize("statement", ["_PRECHECK", "_KNOWN_KEYS"])
+def test_a_key_is_looked_up_by_user_and_key(db: Session, statement: str) -> None:
+    """With years of history imported, few cases have a reporter, and the planner takes
+    ``reporter_id = user`` for about one row for most users.  A key's case must still be found by
+    user *and* key, not by reading every case of the user (a grid worker may have thousands)."""
+    import gis.intake
+
+    db.execute(text("ANALYZE cases"))
+    user = 2_000_000_000  # not among the statistics' most common reporters: one of many
+    estimate = db.execute(
+        text("EXPLAIN (FORMAT JSON) SELECT 1 FROM cases WHERE reporter_id = :user"), {"user": user}
+    ).scalar_one()[0]["Plan"]["Plan Rows"]
+    assert estimate <= 5  # what makes the planner misjudge
+    key = str(uuid.uuid4())
+    params = {"user": user, "keys": [key], "idx": [0], "lock": [1], "key": [key],
+              "category": ["fire"], "lon": [113.9], "lat": [22.6]}  # fmt: skip
+    query = getattr(gis.intake, statement).text
+    plan = db.execute(text(f"EXPLAIN (FORMAT JSON) {query}"), params).scalar_one()
+    scans = [n for n in _plan_nodes(plan[0]["Plan"]) if n.get("Relation Name") == "cases"]
+    assert scans
+    for scan in scans:
+        assert "idempotency_key" in scan.get("Index Cond", ""), scan
