@@ -40,7 +40,7 @@ from gis.datum import to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
 from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
-from gis.repeats import REGISTER_ARGS, NewParty, register_new_cases
+from gis.repeats import PLACE_ARGS, REGISTER_ARGS, NewParty, register_new_cases
 from gis.scope import Scope
 
 MAX_BATCH = 500
@@ -183,7 +183,8 @@ _INSERT_ARGS = """
         CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
         CAST(:parties AS int[])"""
 _INSERT_CASES = text(
-    f"SELECT case_id, case_code, key, method FROM wangge_intake_insert({_INSERT_ARGS})"
+    "SELECT case_id, case_code, key, method "
+    f"FROM wangge_intake_insert({_INSERT_ARGS}, {PLACE_ARGS})"
 )
 # Reports without parties are registered in the same call (migration 0018,
 # ``wangge_intake_accept``): one round trip and one statement less.  Parties are encrypted bound

@@ -25,15 +25,17 @@ DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}
-#: the registration's distances and windows, the last arguments of ``wangge_intake_register``
-#: and of ``wangge_intake_accept`` (``gis.intake``, which registers reports without parties in
-#: the insert's call)
-REGISTER_ARGS = (
-    f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours', "
-    f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
-)
+_DUPLICATE_ARGS = f"{DUPLICATE_M}, {_NEAR_DEG[DUPLICATE_M]}, interval '{DUPLICATE_HOURS} hours'"
+_RESIDENT_ARGS = f"interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
+#: the repeat warning by place, the last arguments of ``wangge_intake_insert``: the insert counts
+#: the cases at each new case's place and writes the warning with the case (migration 0022)
+PLACE_ARGS = f"{REPEAT_M}, {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days', {REPEAT_MIN}"
+#: the last arguments of ``wangge_intake_accept`` (``gis.intake``, which registers reports
+#: without parties in the insert's call): the duplicates' distance and window, then the repeats'
+REGISTER_ARGS = f"{_DUPLICATE_ARGS}, {PLACE_ARGS}"
 
-# One call (migration 0017, ``wangge_intake_register``; since 0021 with every case in sight),
+# One call (migration 0017, ``wangge_intake_register``; since 0021 with every case in sight;
+# since 0022 without the repeat warning by place, which the insert writes with the case),
 # planned once per connection.  Under row-level security PostgreSQL may not use a spatial
 # (non-leakproof) condition before the policy, so nearby cases are found through the grids around
 # each new case, looked up first (grids are not under RLS: their GIST index applies), then by the
@@ -46,7 +48,7 @@ _REGISTER = text(f"""
         :actor, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
         CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
         CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
-        {REGISTER_ARGS})
+        {_DUPLICATE_ARGS}, {_RESIDENT_ARGS})
 """)
 
 
@@ -69,8 +71,8 @@ def register_new_cases(
     parties: Sequence[NewParty],
 ) -> None:
     """For new cases ``(id, assign method)``: their first event and their parties; then link
-    possible duplicates and write repeat warnings into their flags — one statement for any number
-    of cases."""
+    possible duplicates and write the repeat warning by resident into their flags — one
+    statement for any number of cases.  (The warning by place is written by the insert.)"""
     session.execute(
         _REGISTER,
         {
