@@ -14,11 +14,11 @@ fingerprint (:meth:`PiiCipher.fingerprint`).
 
 One report and a batch of 500 take the same path, set-based: a handful of statements whatever the
 number of reports — check (locks, known keys, categories, coverage), insert every accepted case
-with its assignment (``wangge_assign``), code, deadline and audit entry in one ``INSERT … SELECT``,
-then their first events, encrypted parties, duplicate links and repeat warnings
-(:func:`gis.repeats.register_new_cases`), then one read-back.  The two writing statements are
-PL/pgSQL functions (migrations 0017, 0018), planned once per connection; reports without parties
-are registered in the insert's call.
+with its assignment (``wangge_assign``), code, deadline, repeat warning by place and audit entry
+in one ``INSERT … SELECT``, then their first events, encrypted parties, duplicate links and the
+repeat warning by resident (:func:`gis.repeats.register_new_cases`), then one read-back.  The two
+writing statements are PL/pgSQL functions (migrations 0017, 0018, 0022), planned once per
+connection; reports without parties are registered in the insert's call.
 Each item is judged on its own: one bad item never fails the rest.
 """
 
