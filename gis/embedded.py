@@ -11,6 +11,9 @@ binaries (``pg_config --bindir`` or ``/usr/lib/postgresql/*/bin``) and PostGIS e
   free when it starts (never assumed to be 5432).  Two checkouts on one machine therefore never
   collide: each has its own data directory, socket directory and port.
 * The superuser ``wangge`` has a random password kept in ``.wangge/cluster.json`` (mode 0600).
+* The server's log is in ``.wangge/log/postgres-<weekday>.log`` (a week of it at most; each file
+  is emptied when its weekday comes round again); ``postgres.log`` there is pg_ctl's, with what
+  the server said before its log collector started (a port in use, a bad setting).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from gis.errors import ClusterError
 SUPERUSER = "wangge"
 APP_ROLE = "wangge_app"  # created by migration 0002; the app connects as this role
 DATABASE = "wangge"
+#: the server's log files under ``<data_dir>/log``: one per weekday (%a), kept for a week
+SERVER_LOG_PATTERN = "postgres-%a.log"
 OWNER_WHEN_ROOT = "postgres"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes; leave room for "/.s.PGSQL.NNNNN"
 
@@ -107,7 +112,7 @@ class EmbeddedCluster:
         self.pgdata = self.data_dir / "pgdata"
         self.state_file = self.data_dir / "cluster.json"
         self.log_dir = self.data_dir / "log"
-        self.log_file = self.log_dir / "postgres.log"
+        self.log_file = self.log_dir / "postgres.log"  # pg_ctl's: start-up and shutdown
         self._owner = _owner()
 
     # -- state ---------------------------------------------------------------------------------
@@ -287,7 +292,15 @@ class EmbeddedCluster:
             "work_mem = '32MB'\n"
             "maintenance_work_mem = '256MB'\n"
             "max_connections = 100\n"
-            "logging_collector = off\n"
+            # the server's log, one file per weekday, emptied when its day comes round again:
+            # at most a week of it is kept (a long-lived cluster never fills the disk with it)
+            "logging_collector = on\n"
+            f"log_directory = '{self.log_dir}'\n"
+            f"log_filename = '{SERVER_LOG_PATTERN}'\n"
+            "log_truncate_on_rotation = on\n"
+            "log_rotation_age = '1d'\n"
+            "log_rotation_size = 0\n"
+            "log_file_mode = 0600\n"
             "log_min_duration_statement = 2000\n"
             "timezone = 'UTC'\n"
         )
@@ -344,11 +357,19 @@ class EmbeddedCluster:
         self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
         return True
 
+    def server_logs(self) -> list[Path]:
+        """The server's log files (see :data:`SERVER_LOG_PATTERN`), newest last."""
+        return sorted(self.log_dir.glob("postgres-*.log"), key=lambda p: p.stat().st_mtime)
+
     def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        """The end of pg_ctl's log, and of the server's newest (written before it stopped)."""
+        tails = []
+        for path in [self.log_file, *self.server_logs()[-1:]]:
+            with contextlib.suppress(FileNotFoundError):
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                if text:
+                    tails.append(f"[{path.name}]\n" + "\n".join(text))
+        return "\n".join(tails) or "(no log)"
 
     # -- databases -----------------------------------------------------------------------------
     def _admin_connect(self):  # type: ignore[no-untyped-def]
@@ -402,6 +423,7 @@ class EmbeddedCluster:
             "pid": self.pid(),
             "port": self.port,
             "socket_dir": str(self.socket_dir),
+            "logs": [str(p) for p in self.server_logs()[-1:]] + [str(self.log_file)],
         }
         if running:
             with contextlib.suppress(Exception), self._admin_connect() as conn:

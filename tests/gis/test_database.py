@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gis import db as db_module
 from gis.db import check_database, make_engine
 from gis.embedded import EmbeddedCluster
-from gis.errors import DatabaseNotReady
+from gis.errors import ClusterError, DatabaseNotReady
 
 
 def test_embedded_cluster_listens_on_loopback_and_its_own_socket(cluster: EmbeddedCluster) -> None:
@@ -41,12 +41,40 @@ def test_second_checkout_gets_its_own_cluster(cluster: EmbeddedCluster, tmp_path
             conn.execute("CREATE TABLE kept (x int)")
             conn.execute("INSERT INTO kept VALUES (42)")
             conn.commit()
+            # the server logs through its collector into one file per weekday, emptied when
+            # the weekday comes round again: a week of log at most
+            conn.execute("DO $$ BEGIN RAISE LOG 'wangge log probe'; END $$")
+            logfile = Path(conn.execute("SELECT pg_current_logfile()").fetchone()[0])
+            settings = dict(conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('log_truncate_on_rotation',"
+                " 'log_rotation_age', 'log_rotation_size')").fetchall())  # fmt: skip
+        assert logfile.parent == other.log_dir
+        assert re.fullmatch(r"postgres-(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\.log", logfile.name)
+        assert settings == {
+            "log_truncate_on_rotation": "on",
+            "log_rotation_age": "1440",
+            "log_rotation_size": "0",
+        }
+        assert other.status()["logs"][0] == str(logfile)
         assert other.stop() and not other.is_running()
+        assert "wangge log probe" in logfile.read_text()
         other.start()  # data persists across restarts
         with psycopg.connect(other.url().replace("+psycopg", "")) as conn:
             assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
     finally:
         other.stop()
+
+
+def test_a_cluster_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """A bad setting stops the server before its log collector starts: the error quotes it."""
+    other = EmbeddedCluster(tmp_path / ".wangge")
+    other.init()
+    with open(other.pgdata / "postgresql.auto.conf", "a") as conf:
+        conf.write("shared_buffers = 'plenty'\n")
+    with pytest.raises(ClusterError, match="shared_buffers") as failed:
+        other.start(timeout_s=20)
+    assert "[postgres.log]" in str(failed.value)
+    assert not other.is_running()
 
 
 def test_check_database_accepts_the_test_database(db: Session) -> None:
