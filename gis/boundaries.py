@@ -7,6 +7,7 @@ Each function returns a FeatureCollection as JSON text (RFC 7946, WGS 84 lon/lat
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import text
@@ -154,6 +155,33 @@ def scope_name(session: Session, scope: Scope) -> str | None:
     return session.execute(
         text("SELECT name FROM region WHERE parent_id IS NULL ORDER BY level, code LIMIT 1")
     ).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class VillageEntry:
+    """A village (community) in a list to pick from, with the region above it."""
+
+    code: str
+    name: str
+    parent_code: str | None  # the township's, or the level above where a level is missing
+    parent_name: str | None
+    grids: int  # current grids
+
+
+def villages(session: Session, scope: Scope) -> list[VillageEntry]:
+    """The villages (communities) in ``scope``, by the region above them, then by code."""
+    rows = session.execute(
+        text(f"""
+        SELECT v.code, v.name, p.code AS parent_code, p.name AS parent_name,
+               (SELECT count(*) FROM grid g
+                WHERE g.village_id = v.id AND g.valid_to IS NULL)::integer AS grids
+        FROM region v LEFT JOIN region p ON p.id = v.parent_id
+        WHERE v.level = 'village' AND {scope.region_condition("v")}
+        ORDER BY p.code NULLS FIRST, v.code
+    """),
+        scope.params(),
+    ).all()
+    return [VillageEntry(*row) for row in rows]
 
 
 def narrow_scope(session: Session, scope: Scope, region_code: str | None) -> Scope:

@@ -76,6 +76,7 @@ def build_city_map(
     base: BaseMap | None = None,
     subtitle: str = "",
     user: str | None = None,
+    links: list[tuple[str, str]] | None = None,
     m: folium.Map | None = None,
 ) -> folium.Map:
     """The overview map.
@@ -152,7 +153,7 @@ def build_city_map(
         },
         fields=center_fields,
     ).add_to(m)
-    TitleBox(title, subtitle, user=user).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links).add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

@@ -76,6 +76,7 @@ def framed_map(
     base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> folium.Map:
     """A page map with its base tiles, fitted to ``bounds`` (west, south, east, north), with the
     title box; the pages add their layers, then :func:`finish_map`."""
@@ -90,7 +91,7 @@ def framed_map(
         ).add_to(m)
     if bounds is not None:
         fit_view(m, bounds)
-    TitleBox(title, subtitle, user=user).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links).add_to(m)
     return m
 
 
@@ -110,8 +111,9 @@ def build_command_map(
     base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> folium.Map:
     """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees."""
-    m = framed_map(title, bounds, base, subtitle, user)
+    m = framed_map(title, bounds, base, subtitle, user, links)
     CommandLayers(options).add_to(m)
     return finish_map(m)

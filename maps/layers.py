@@ -56,7 +56,8 @@ class ApiGeoJson(JSCSSMixin, Layer):
 
 
 class TitleBox(MacroElement):
-    """A box in a corner of the map with a title and a line of text (HTML-escaped)."""
+    """A box in a corner of the map with a title, a line of text, the user with a logout link and
+    links to the other pages (:func:`maps.nav.page_links`), all HTML-escaped."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -70,6 +71,12 @@ class TitleBox(MacroElement):
                     {% if this.user %}
                     + '<br><span class="wg-user">' + wangge.escapeHtml({{ this.user|tojson }})
                     + '<a class="wg-logout">退出登录</a></span>'
+                    {% endif %}
+                    {% if this.links %}
+                    + '<br><span class="wg-nav">' + {{ this.links|tojson }}.map(function (l) {
+                        return '<a href="' + wangge.escapeHtml(l[1]) + '">'
+                            + wangge.escapeHtml(l[0]) + '</a>';
+                    }).join('') + '</span>'
                     {% endif %};
                 var out = div.querySelector('.wg-logout');
                 if (out) out.addEventListener('click', wangge.logout);
@@ -82,7 +89,12 @@ class TitleBox(MacroElement):
     """)
 
     def __init__(
-        self, title: str, subtitle: str = "", position: str = "topleft", user: str | None = None
+        self,
+        title: str,
+        subtitle: str = "",
+        position: str = "topleft",
+        user: str | None = None,
+        links: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self._name = "TitleBox"
@@ -90,6 +102,7 @@ class TitleBox(MacroElement):
         self.subtitle = subtitle
         self.position = position
         self.user = user  # "name（role）" of the logged-in user, with a logout link
+        self.links = [list(link) for link in links or []]  # (label, path): the other pages
 
 
 class MetricScale(MacroElement):

@@ -43,6 +43,40 @@ def login_page(next_url: str = "/", title: str = "网格 wangge") -> str:
 """
 
 
+def planner_index_page(  # type: ignore[no-untyped-def]
+    region_name: str, user: str, villages, links: list[tuple[str, str]]
+) -> str:
+    """The planner's start: the villages (communities) of their area, by township, each a link
+    to its grid editor (grids are redrawn village by village).  ``villages``:
+    :class:`gis.boundaries.VillageEntry` in order."""
+    groups: dict[str | None, list] = {}
+    for v in villages:
+        groups.setdefault(v.parent_code, []).append(v)
+    sections = "".join(
+        f"<section><h2>{escape(vs[0].parent_name or region_name)}"
+        f'<small>（{len(vs)} 个村/社区）</small></h2><ul class="wg-villages">'
+        + "".join(
+            f'<li><a href="/maps/planner?village={escape(v.code)}">{escape(v.name)}</a>'
+            f"<small>{escape(v.code)} · {v.grids} 个网格</small></li>"
+            for v in vs
+        )
+        + "</ul></section>"
+        for vs in groups.values()
+    )
+    nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
+    return f"""{_case_page_head(f"网格调整 · {region_name}")}
+<body class="wg-track wg-index">
+<main>
+  <p class="wg-nav">{nav}<span class="wg-user">{escape(user)}</span></p>
+  <h1>网格调整 · {escape(region_name)}</h1>
+  <p>网格按村（社区）调整：请选择要调整的村（社区）。</p>
+  {sections or "<p>您的管辖范围内没有村（社区）。</p>"}
+</main>
+</body>
+</html>
+"""
+
+
 def _case_page_head(title: str, *, noindex: bool = False) -> str:
     """Doctype and head of the small case pages (tracking, receipt): local assets only."""
     robots = '<meta name="robots" content="noindex">\n' if noindex else ""

@@ -13,9 +13,12 @@ def phone_page(
     user: str,
     grid_codes: list[str] | None,
     bounds: tuple[float, float, float, float] | None,
+    links: list[tuple[str, str]] | None = None,
 ) -> str:
-    """``grid_codes``: the worker's own grids (highlighted; None for a center's desk)."""
+    """``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
+    ``links``: (label, path) of the other pages the user may open."""
     config = {"grids": grid_codes, "bounds": bounds}
+    nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -33,6 +36,7 @@ def phone_page(
   <span class="m-user">{escape(user)}</span>
   <span id="net" class="m-net" role="status">在线</span>
 </header>
+{f'<nav class="m-nav">{nav}</nav>' if nav else ""}
 <div id="map" class="m-map" aria-label="我的网格地图"></div>
 <form id="report" class="m-form" novalidate>
   <div class="m-row">

@@ -63,9 +63,10 @@ def build_planner_map(
     base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
+    links: list[tuple[str, str]] | None = None,
 ) -> folium.Map:
     """The planner's map of one village.  ``bounds``: (west, south, east, north) degrees."""
-    m = framed_map(title, bounds, base, subtitle, user)
+    m = framed_map(title, bounds, base, subtitle, user, links)
     Draw(
         position="topleft",
         show_geometry_on_click=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import (
@@ -19,16 +19,19 @@ from api.deps import (
 )
 from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases, mapdata, workflow
+from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
 from gis.settings import Settings
 from maps.city import BaseMap, build_city_map
 from maps.command import CommandOptions, build_command_map
+from maps.nav import page_links
 from maps.pages import (
     LETTERS,
     case_page,
     letter_page,
     login_page,
+    planner_index_page,
     qr_png,
     qr_svg,
     receipt_page,
@@ -56,9 +59,15 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
         if extent
         else [],
         base=BaseMap(settings.base_map().url, settings.base_map().attribution),
-        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+        user=_user(caller),
+        links=page_links(caller.can, "/"),
     )
     return HTMLResponse(m.get_root().render())
+
+
+def _user(caller: Principal) -> str:
+    """The logged-in user as the pages show them: name（role）."""
+    return f"{caller.display_name or caller.username}（{caller.role_name}）"
 
 
 def _categories(session: Session) -> list[tuple[str, str, str]]:
@@ -95,7 +104,8 @@ def command_map(
             region=region, categories=_categories(session), tile_datum=base.datum, as_of=as_of
         ),
         base=base,
-        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+        user=_user(caller),
+        links=page_links(caller.can, "/maps/command"),
     )
     return HTMLResponse(m.get_root().render())
 
@@ -129,7 +139,8 @@ def grid_map(
             case_min_zoom=13,
         ),
         base=base,
-        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+        user=_user(caller),
+        links=page_links(caller.can, ""),
     )
     return HTMLResponse(m.get_root().render())
 
@@ -140,11 +151,30 @@ def planner_map(
     settings: SettingsDep,
     caller: Planner,
     village: Annotated[
-        str, Query(pattern=r"^[0-9]{12}$", description="village code 村（社区）代码")
-    ],
-) -> HTMLResponse:
+        str | None,
+        Query(
+            pattern=r"^[0-9]{12}$",
+            description="village code 村（社区）代码; without it, the villages to pick from",
+        ),
+    ] = None,
+) -> Response:
     """The planner's map of one village: its grids, the Draw tools, the edit set's operations,
-    findings and preview on the map, commit or discard — 网格调整."""
+    findings and preview on the map, commit or discard — 网格调整.  Without ``village``: the
+    villages of the planner's area to choose from (a village's planner goes straight to it)."""
+    if village is None:
+        if caller.scope.level == "village":
+            return RedirectResponse(
+                f"/maps/planner?village={caller.scope.region_code}", status_code=303
+            )
+        name = boundaries.scope_name(session, caller.scope) or "网格 wangge"
+        return HTMLResponse(
+            planner_index_page(
+                name,
+                _user(caller),
+                boundaries.villages(session, caller.scope),
+                page_links(caller.can, "/maps/planner"),
+            )
+        )
     scope = boundaries.narrow_scope(session, caller.scope, village)
     if scope.level != "village":
         raise InvalidInput(
@@ -162,7 +192,8 @@ def planner_map(
                 extent.north + pad_y),
         options=PlannerOptions(village=village, village_name=str(scope.region_name)),
         base=settings.base_map(),
-        user=f"{caller.display_name or caller.username}（{caller.role_name}）",
+        user=_user(caller),
+        links=[("选择其他村（社区）", "/maps/planner"), *page_links(caller.can, "/maps/planner")],
     )  # fmt: skip
     return HTMLResponse(m.get_root().render())
 
@@ -292,8 +323,9 @@ def phone(session: SessionDep, caller: Reporter) -> HTMLResponse:
     grids = sorted(caller.scope.grid_codes) if caller.scope.grid_codes is not None else None
     return HTMLResponse(
         phone_page(
-            f"{caller.display_name or caller.username}（{caller.role_name}）",
+            _user(caller),
             grids,
             (extent.west, extent.south, extent.east, extent.north) if extent else None,
+            page_links(caller.can, "/m/"),
         )
     )

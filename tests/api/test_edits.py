@@ -4,6 +4,8 @@ untouched; racing planners; past layouts."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,8 +19,14 @@ import shapely
 from shapely.geometry import LineString, mapping
 from shapely.geometry.base import BaseGeometry
 
+from api.app import create_app
+from api.deps import get_session
+from gis.auth import issue_token
 from gis.geo import area_m2
+from gis.permissions import Role
 from gis.scope import Scope, bind_scope
+from gis.settings import Settings
+from gis.users import add_user
 from gis.worktime import SHANGHAI
 
 Headers = Callable[[str], dict[str, str]]
@@ -527,6 +535,58 @@ def test_jurisdiction_roles_and_lifecycle(
     assert anon_client.get("/api/edits/999999", headers=planner.headers).status_code == 404
     empty = planner.open()
     planner.commit(empty, 422)
+
+
+def test_planner_start_page_lists_the_villages_of_the_planners_area(
+    anon_client: TestClient, login_as: Headers, db: Session, settings: Settings
+) -> None:
+    headers = login_as(PLANNER) | {"Accept": "text/html"}
+    page = anon_client.get("/maps/planner", headers=headers)
+    assert page.status_code == 200, page.text
+    listed = re.findall(r'href="/maps/planner\?village=([0-9]{12})"', page.text)
+    district = db.execute(
+        text(
+            "SELECT r.id FROM region r JOIN app_user u ON u.region_id = r.id WHERE u.username = :u"
+        ),
+        {"u": PLANNER},
+    ).scalar_one()
+    expected = (
+        db.execute(
+            text(
+                "SELECT code FROM region WHERE level = 'village' AND :d = ANY(path) ORDER BY code"
+            ),
+            {"d": district},
+        )
+        .scalars()
+        .all()
+    )
+    assert sorted(listed) == expected and len(expected) > 1  # all of them, none of elsewhere
+    grids = db.execute(
+        text("""SELECT count(*) FROM grid g JOIN region v ON v.id = g.village_id
+                WHERE v.code = :v AND g.valid_to IS NULL"""),
+        {"v": VILLAGE},
+    ).scalar_one()
+    assert f"{VILLAGE} · {grids} 个网格" in page.text
+    township = db.execute(
+        text("SELECT p.name FROM region v JOIN region p ON p.id = v.parent_id WHERE v.code = :v"),
+        {"v": VILLAGE},
+    ).scalar_one()
+    assert f"<h2>{township}<small>" in page.text  # grouped by township
+    assert 'href="/"' in page.text and 'href="/maps/command"' in page.text  # the other pages
+    # a planner of one village goes straight to its map (the user is added by the owner, whose
+    # session this one app serves; the app role may not add users)
+    uid = add_user(db, "village_planner", Role.planner, "Plan#Village2026", region_code=VILLAGE)
+    mine = {"Authorization": f"Bearer {issue_token(db, uid, settings)}"}
+    owners = create_app(settings)
+    owners.dependency_overrides[get_session] = lambda: db
+    with TestClient(owners) as as_owner:
+        r = as_owner.get("/maps/planner", headers=mine, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/maps/planner?village={VILLAGE}"
+    # the village's map offers the way back to the list
+    page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=headers)
+    assert json.dumps(["选择其他村（社区）", "/maps/planner"]) in page.text  # (as tojson writes it)
+    refused = anon_client.get("/maps/planner", headers=login_as("district_operator"))
+    assert refused.status_code == 403
 
 
 def test_planner_page_and_past_layout_page(anon_client: TestClient, login_as: Headers) -> None:

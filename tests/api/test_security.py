@@ -145,6 +145,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/maps/grid/000000000000000", "map:view", 404),
         Call("GET", "/api/grids/000000000000000/history", "boundary:read", 404),
         Call("GET", "/maps/planner?village=000000000000", "boundary:edit", 404),
+        Call("GET", "/maps/planner", "boundary:edit"),  # the villages to pick from
         Call("POST", "/api/edits", "boundary:edit", 201),
         Call("GET", "/api/edits", "boundary:edit"),
         Call("GET", "/api/edits/999999", "boundary:edit", 404),

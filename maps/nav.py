@@ -1,0 +1,23 @@
+"""The pages a user can go to from any page: one menu, by permission.
+
+Every page's title box (and the phone page's header) lists the other pages the logged-in user may
+open, so an operator finds the command screen and a planner the grid editor without typing
+addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: the app's pages: (label, path, the permission it needs)
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("综治网格地图", "/", "map:view"),
+    ("指挥中心", "/maps/command", "map:view"),
+    ("网格调整", "/maps/planner", "boundary:edit"),
+    ("手机上报", "/m/", "case:report"),
+)
+
+
+def page_links(can: Callable[[str], bool], here: str) -> list[tuple[str, str]]:
+    """(label, path) of the pages ``can`` allows, but the one at ``here``."""
+    return [(label, path) for label, path, permission in PAGES if path != here and can(permission)]
