@@ -1,5 +1,7 @@
 """One table from errors to responses: domain errors keep their status; validation errors become
-422 with a message naming the field, in Chinese (or English by Accept-Language)."""
+422 with a message naming the field, in Chinese (or English by Accept-Language).  A browser
+asking for a page gets the same status as a small page with the message (:func:`_is_page`); the
+API gets JSON."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_lang
 from gis.errors import NotAuthenticated, WanggeError
+from maps.pages import error_page
 
 FIELD_NAMES = {
     "lon": ("经度", "longitude"),
@@ -118,10 +122,12 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     return {"field": field, "type": error["type"], "message": f"{name}{sep}{text}{suffix}"}
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     lang = request_lang(request)
     errors = [describe_error(e, lang) for e in exc.errors()]
     joiner = "; " if lang == "en" else "；"
+    if _is_page(request):
+        return _page(request, 422, joiner.join(e["message"] for e in errors))
     return JSONResponse(
         status_code=422,
         content={"detail": joiner.join(e["message"] for e in errors), "errors": errors},
@@ -132,6 +138,8 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
     if isinstance(exc, NotAuthenticated) and _is_page(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if _is_page(request):
+        return _page(request, exc.status, exc.localized(request_lang(request)))
     body: dict[str, Any] = {"detail": exc.localized(request_lang(request)), "code": exc.code}
     if "field" in exc.extra:
         body["errors"] = [
@@ -154,6 +162,41 @@ def _is_page(request: Request) -> bool:
         and not request.url.path.startswith("/api/")
         and "text/html" in request.headers.get("accept", "")
     )
+
+
+def _page(request: Request, status: int, message: str) -> HTMLResponse:
+    """The error as a page for a browser (same status): a sentence, not JSON."""
+    public = request.url.path.startswith("/t/")  # a resident's page: no link into the app
+    return HTMLResponse(
+        error_page(status, message, lang=request_lang(request), home=not public),
+        status_code=status,
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Starlette's own errors (no such address, method not allowed) in the user's language: a
+    page for a browser, JSON for the API."""
+    lang = request_lang(request)
+    if exc.status_code == 404:
+        detail = (
+            f"Nothing at {request.url.path}."
+            if lang == "en"
+            else f"没有这个地址：{request.url.path}，请检查链接。"
+        )
+    elif exc.status_code == 405:
+        detail = (
+            f"{request.url.path} does not take {request.method} requests."
+            if lang == "en"
+            else f"{request.url.path} 不支持 {request.method} 请求。"
+        )
+    else:
+        detail = str(exc.detail)
+    headers = getattr(exc, "headers", None)
+    if _is_page(request):
+        page = _page(request, exc.status_code, detail)
+        page.headers.update(headers or {})
+        return page
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=headers)
 
 
 async def _data_error(request: Request, exc: DataError) -> JSONResponse:
@@ -199,6 +242,7 @@ async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONRespons
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ the caller (the request) commits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -276,12 +277,18 @@ class PublicCase:
     rateable: bool = False  # resolved: the resident may rate the handling
 
 
+_PUBLIC_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
 def public_case(session: Session, token: str) -> PublicCase:
-    """The case behind a public tracking token (NotFound for any other token)."""
+    """The case behind a public tracking token (NotFound for any other token, well-formed or
+    not: to a resident, a mistyped link is one with no case behind it)."""
     row = (
         session.execute(text("SELECT * FROM wangge_public_case(:token)"), {"token": token})
         .mappings()
         .one_or_none()
+        if _PUBLIC_TOKEN.fullmatch(token)
+        else None
     )
     if row is None:
         raise NotFound("没有找到该案件，请核对二维码或链接。", "No such case; check the link.")

@@ -77,6 +77,36 @@ def planner_index_page(  # type: ignore[no-untyped-def]
 """
 
 
+#: an error page's heading by status: (Chinese, English)
+ERROR_TITLES = {
+    400: ("请求有误", "Bad request"),
+    401: ("请先登录", "Please log in"),
+    403: ("无权访问", "Not allowed"),
+    404: ("没有找到", "Not found"),
+    405: ("不支持的操作", "Not supported"),
+    409: ("操作冲突", "Conflict"),
+    422: ("请求有误", "Invalid request"),
+}
+
+
+def error_page(status: int, message: str, *, lang: str = "zh", home: bool = True) -> str:
+    """What a browser shows for a page that cannot be served: the reason, and (``home``) the way
+    back to the app's first page."""
+    zh, en = ERROR_TITLES.get(status, ("出错了", "Something went wrong"))
+    title, back = (en, "Back to the map") if lang == "en" else (zh, "返回首页")
+    link = f'<p><a href="/">{back}</a></p>' if home else ""
+    return f"""{_case_page_head(f"{title} · 网格 wangge", noindex=True)}
+<body class="wg-track wg-error-page">
+<main>
+  <h1>{escape(title)} <small>{status}</small></h1>
+  <p id="error-message">{escape(message)}</p>
+  {link}
+</main>
+</body>
+</html>
+"""
+
+
 def _case_page_head(title: str, *, noindex: bool = False) -> str:
     """Doctype and head of the small case pages (tracking, receipt): local assets only."""
     robots = '<meta name="robots" content="noindex">\n' if noindex else ""

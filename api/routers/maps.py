@@ -205,10 +205,11 @@ def _demo_subtitle(session: Session) -> str:
 
 @router.get("/t/{token}", response_class=HTMLResponse)
 def tracking(
-    token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="public tracking token")],
+    token: Annotated[str, Path(max_length=64, description="public tracking token (32 hex)")],
     session: SessionDep,
 ) -> HTMLResponse:
-    """The public case-tracking page (anonymous): status and steps, no personal data."""
+    """The public case-tracking page (anonymous): status and steps, no personal data.  A
+    malformed token is a link with no case behind it (404, the resident's wording), not a 422."""
     return HTMLResponse(tracking_page(cases.public_case(session, token)))
 
 

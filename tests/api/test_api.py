@@ -77,6 +77,30 @@ def test_errors_speak_english_on_request(client: TestClient) -> None:
     assert r.json()["detail"] == "lon must be ≤ 180; got 200"
 
 
+def test_a_browser_gets_errors_as_pages_and_the_api_as_json(client: TestClient) -> None:
+    page = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    # no such address: a page in Chinese (English on request), the same status
+    r = client.get("/command", headers=page)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "没有这个地址：/command" in r.text and 'href="/"' in r.text
+    r = client.get("/command", headers=page | {"Accept-Language": "en"})
+    assert r.status_code == 404 and "Nothing at /command." in r.text and 'lang="zh-CN"' in r.text
+    # a domain error and a validation error on a page
+    r = client.get("/maps/grid/000000000000000", headers=page)
+    assert r.status_code == 404 and "没有编码为 000000000000000 的现行网格" in r.text
+    r = client.get("/maps/command?region=abc", headers=page)
+    assert r.status_code == 422 and "<h1>请求有误" in r.text and "abc" in r.text
+    # the API keeps JSON, in the caller's language, with its headers
+    r = client.get("/api/nothing-here", headers=page)
+    assert r.status_code == 404 and r.json() == {
+        "detail": "没有这个地址：/api/nothing-here，请检查链接。"
+    }
+    r = client.delete("/api/health", headers={"Accept-Language": "en"})
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert r.json() == {"detail": "/api/health does not take DELETE requests."}
+    assert client.get("/maps/grid/000000000000000").json()["code"] == "not_found"
+
+
 # -- reports -------------------------------------------------------------------------------------
 
 

@@ -332,7 +332,9 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     lon_digits = f"{grid_point[0]:.4f}"
     assert lon_digits not in page.text and not re.search(r"\d{3}\.\d{4,}", page.text)
     assert anon_client.get("/t/" + "0" * 32).status_code == 404
-    assert anon_client.get("/t/nope").status_code == 422
+    mistyped = anon_client.get("/t/nope", headers={"Accept": "text/html"})
+    assert mistyped.status_code == 404 and "请核对二维码或链接" in mistyped.text
+    assert 'href="/"' not in mistyped.text  # a resident has no home in the app to go back to
 
 
 # -- same place, same trouble ----------------------------------------------------------------
