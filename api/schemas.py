@@ -364,6 +364,9 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds until the session ends at the latest")
+    home: str = Field(
+        "/", description="the user's first page: the phone page for a grid worker, else the map"
+    )
 
 
 class MeOut(BaseModel):

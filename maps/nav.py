@@ -21,3 +21,9 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 def page_links(can: Callable[[str], bool], here: str) -> list[tuple[str, str]]:
     """(label, path) of the pages ``can`` allows, but the one at ``here``."""
     return [(label, path) for label, path, permission in PAGES if path != here and can(permission)]
+
+
+def home_page(can: Callable[[str], bool]) -> str:
+    """Where a user lands after logging in: the phone page for those who report but do not
+    handle cases (grid workers), else the map."""
+    return "/m/" if can("case:report") and not can("case:handle") else "/"

@@ -15,9 +15,10 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def login_page(next_url: str = "/", title: str = "网格 wangge") -> str:
-    """The login form.  It posts JSON to ``/api/auth/login`` and then goes to ``next_url``."""
-    target = escape(safe_next(next_url), quote=True)
+def login_page(next_url: str | None = None, title: str = "网格 wangge") -> str:
+    """The login form.  It posts JSON to ``/api/auth/login`` and then goes to ``next_url``, or
+    without one to the user's first page (the answer's ``home``)."""
+    target = "" if next_url is None else escape(safe_next(next_url), quote=True)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>

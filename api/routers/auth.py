@@ -9,6 +9,7 @@ from api.schemas import LoginIn, MeOut, TokenOut
 from gis import auth
 from gis.errors import AccountLocked, NotAuthenticated
 from gis.permissions import ROLE_PERMISSIONS
+from maps.nav import home_page
 
 router = APIRouter(prefix="/api/auth", tags=["auth 登录"])
 
@@ -19,7 +20,9 @@ def login(
 ) -> TokenOut:
     """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps."""
     try:
-        token, _ = auth.login(session, body.username, body.password, settings, client_ip(request))
+        token, principal = auth.login(
+            session, body.username, body.password, settings, client_ip(request)
+        )
     except (NotAuthenticated, AccountLocked):
         session.commit()  # keep the failure count and the audit entry
         raise
@@ -34,7 +37,7 @@ def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    return TokenOut(access_token=token, expires_in=lifetime)
+    return TokenOut(access_token=token, expires_in=lifetime, home=home_page(principal.can))
 
 
 @router.post("/logout", status_code=204)

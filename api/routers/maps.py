@@ -214,8 +214,9 @@ def tracking(
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(next: str = "/") -> HTMLResponse:
-    """The login page (anonymous)."""
+def login_form(next: str | None = None) -> HTMLResponse:
+    """The login page (anonymous).  Without ``next``, the user goes to their first page (the
+    login answer's ``home``)."""
     return HTMLResponse(login_page(next))
 
 

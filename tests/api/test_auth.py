@@ -63,6 +63,22 @@ def test_login_returns_a_bearer_token_and_a_cookie(anon_client: TestClient) -> N
     assert me.json()["role"] == "operator" and me.json()["region_name"]
 
 
+def test_login_says_where_each_user_starts(anon_client: TestClient) -> None:
+    """A grid worker starts on the phone page, everyone else on the map; the login page without
+    ``next`` follows that, with ``next`` goes back where the user was sent from."""
+    users = ("grid_worker", "township_operator", "city_commander", "district_planner", "admin")
+    homes = {u: login(anon_client, u).json()["home"] for u in users}
+    assert homes == {
+        "grid_worker": "/m/",
+        "township_operator": "/",
+        "city_commander": "/",
+        "district_planner": "/",
+        "admin": "/",
+    }
+    assert 'data-next=""' in anon_client.get("/login").text
+    assert 'data-next="/maps/command"' in anon_client.get("/login?next=/maps/command").text
+
+
 def test_wrong_password_and_unknown_user_get_the_same_answer(anon_client: TestClient) -> None:
     a = login(anon_client, "township_operator", "Not-The-Password1")
     b = login(anon_client, "nobody_here", "Not-The-Password1")

@@ -107,6 +107,12 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     assert page.url == live_server + "/login"  # a deliberate logout, not a lost session
     page.goto(live_server + "/")
     assert "/login" in page.url  # the session is gone
+    # a grid worker logging in at the login page itself starts on the phone page
+    page.goto(live_server + "/login")
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
     page.close()
 
 

@@ -11,8 +11,8 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(data)
     }).then(function (r) {
-      if (r.ok) { window.location.assign(form.dataset.next || "/"); return; }
       return r.json().then(function (body) {
+        if (r.ok) { window.location.assign(form.dataset.next || body.home || "/"); return; }
         var detail = body && body.detail;
         error.textContent = typeof detail === "string" ? detail : "登录失败，请重试。";
       });
