@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from gis.cases import KIND_NAMES, SHANGHAI
@@ -64,14 +65,109 @@ def planner_index_page(  # type: ignore[no-untyped-def]
         + "</ul></section>"
         for vs in groups.values()
     )
-    nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
     return f"""{_case_page_head(f"网格调整 · {region_name}")}
 <body class="wg-track wg-index">
 <main>
-  <p class="wg-nav">{nav}<span class="wg-user">{escape(user)}</span></p>
+  {_nav(links, user)}
   <h1>网格调整 · {escape(region_name)}</h1>
   <p>网格按村（社区）调整：请选择要调整的村（社区）。</p>
   {sections or "<p>您的管辖范围内没有村（社区）。</p>"}
+</main>
+</body>
+</html>
+"""
+
+
+def _nav(links: list[tuple[str, str]], user: str) -> str:
+    """The line of links to the other pages, with the user, at the top of a plain page."""
+    items = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
+    return f'<p class="wg-nav">{items}<span class="wg-user">{escape(user)}</span></p>'
+
+
+QUEUE_PAGE_SIZE = 50
+
+
+def queue_page(  # type: ignore[no-untyped-def]
+    q, *, user: str, links: list[tuple[str, str]], filters: Mapping[str, object], offset: int
+) -> str:
+    """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
+    and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
+    ``filters``: the query parameters in force (status, overdue, due_within_hours, below)."""
+    from urllib.parse import urlencode
+
+    from gis.workflow import OPEN_STATES, STATE_NAMES
+
+    def href(**change: object) -> str:
+        """This page with ``change`` applied to the filters (None drops one); back to page 1."""
+        merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
+        query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
+        return escape("/queue" + (f"?{query}" if query else ""), quote=True)
+
+    def chip(label: str, target: str, on: bool) -> str:
+        return f'<a class="wg-chip{" on" if on else ""}" href="{target}">{escape(label)}</a>'
+
+    status = filters.get("status")
+    open_total = sum(n for s, n in q.counts.items() if s in OPEN_STATES)
+    states = [chip(f"全部在办 {open_total}", href(status=None), status is None)] + [
+        chip(f"{STATE_NAMES[s]} {q.counts[s]}", href(status=s), status == s)
+        for s in STATE_NAMES
+        if q.counts.get(s)
+    ]
+    toggles = [
+        chip("只看超期", href(overdue=not filters.get("overdue")), bool(filters.get("overdue"))),
+        chip(
+            "24 小时内到期",
+            href(due_within_hours=None if filters.get("due_within_hours") else 24),
+            bool(filters.get("due_within_hours")),
+        ),
+        chip("含下级中心", href(below=not filters.get("below")), bool(filters.get("below"))),
+    ]
+
+    def when(t) -> str:  # type: ignore[no-untyped-def]
+        return f"{t.astimezone(SHANGHAI):%m-%d %H:%M}" if t else "—"
+
+    def due(item) -> str:  # type: ignore[no-untyped-def]
+        if item.deadline is None:
+            return "—"
+        if item.overdue:
+            return f'<span class="wg-overdue">{when(item.deadline)} 已超期</span>'
+        left = item.work_hours_left
+        return when(item.deadline) + (f"<small>剩 {left:.0f} 工作小时</small>" if left else "")
+
+    rows = "".join(
+        f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
+        f'<td><a href="/cases/{escape(i.code)}">{escape(i.code)}</a></td>'
+        f"<td>{escape(KIND_NAMES[i.kind][0])} · {escape(i.category_name)}</td>"
+        f"<td>{escape(SEVERITY_NAMES.get(i.severity, i.severity))}</td>"
+        f"<td>{escape(STATE_NAMES.get(i.status, i.status))}</td>"
+        f"<td>{escape(i.grid_code or '未落入网格')}</td>"
+        f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
+        for i in q.items
+    )
+    shown = f"{offset + 1}–{offset + len(q.items)}" if q.items else "0"
+    pages = []
+    if offset > 0:
+        pages.append(
+            f'<a href="{href(offset=max(offset - QUEUE_PAGE_SIZE, 0) or None)}">上一页</a>'
+        )
+    if offset + len(q.items) < q.total:
+        pages.append(f'<a href="{href(offset=offset + QUEUE_PAGE_SIZE)}">下一页</a>')
+    title = f"待办案件 · {q.center}" if q.center else "待办案件 · 全部中心"
+    return f"""{_case_page_head(title)}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {_nav(links, user)}
+  <h1>{escape(title)}</h1>
+  <p class="wg-chips">{"".join(states)}</p>
+  <p class="wg-chips">{"".join(toggles)}</p>
+  <p>共 <b id="queue-total">{q.total}</b> 件，第 {shown} 件；
+     超期优先，其次按办理时限、严重程度。</p>
+  <table class="wg-list wg-queue-table">
+    <thead><tr><th>案件编号</th><th>类型 · 类别</th><th>严重程度</th><th>状态</th><th>网格</th>
+      <th>登记时间</th><th>办理时限</th></tr></thead>
+    <tbody>{rows or '<tr><td colspan="7">没有符合条件的案件。</td></tr>'}</tbody>
+  </table>
+  <p class="wg-pages">{" ".join(pages)}</p>
 </main>
 </body>
 </html>
@@ -367,7 +463,7 @@ def case_page(  # type: ignore[no-untyped-def]
       data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <main>
-  <p><a href="/">← 返回地图</a></p>
+  <p><a href="/">← 返回地图</a>{' <a href="/queue">待办案件</a>' if can_handle else ""}</p>
   <h1>案件 <span id="case-code">{escape(case.code)}</span>
       <span class="wg-status" id="case-status">{escape(status)}</span></h1>
   <table class="wg-receipt-table">

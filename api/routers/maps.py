@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.deps import (
     CaseReader,
     CipherDep,
+    Handler,
     MapViewer,
     Planner,
     Reporter,
@@ -28,12 +29,14 @@ from maps.command import CommandOptions, build_command_map
 from maps.nav import page_links
 from maps.pages import (
     LETTERS,
+    QUEUE_PAGE_SIZE,
     case_page,
     letter_page,
     login_page,
     planner_index_page,
     qr_png,
     qr_svg,
+    queue_page,
     receipt_page,
     tracking_page,
 )
@@ -315,6 +318,45 @@ def case_qr(
     case = cases.get_case(session, caller.scope, code, cipher)
     make, media_type = _QR[fmt]
     return Response(make(tracking_url(request, settings, case.public_token)), media_type=media_type)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    session: SessionDep,
+    caller: Handler,
+    status: Annotated[str | None, Query(description="one state (default: every open one)")] = None,
+    overdue: bool = False,
+    due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
+    below: Annotated[bool, Query(description="also the centers under yours")] = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    """The center desk's in-tray — 待办案件: its cases, most urgent first (``GET /api/queue``
+    as a page), with counts per state and one-click filters."""
+    q = workflow.queue(
+        session,
+        caller.scope,
+        statuses=[status] if status else [],
+        overdue=True if overdue else None,
+        due_within_hours=due_within_hours,
+        below=below,
+        limit=QUEUE_PAGE_SIZE,
+        offset=offset,
+    )
+    filters = {
+        "status": status,
+        "overdue": overdue,
+        "due_within_hours": due_within_hours and f"{due_within_hours:g}",
+        "below": below,
+    }
+    return HTMLResponse(
+        queue_page(
+            q,
+            user=_user(caller),
+            links=page_links(caller.can, "/queue"),
+            filters=filters,
+            offset=offset,
+        )
+    )
 
 
 @router.get("/m/", response_class=HTMLResponse)

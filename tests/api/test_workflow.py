@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -450,6 +451,62 @@ def test_the_queue_puts_the_most_urgent_first(
     assert all(i["overdue"] for i in only_late["items"])
     assert anon_client.get("/api/queue?status=nonsense", headers=op).status_code == 422
     assert anon_client.get("/api/queue", headers=login_as("grid_worker")).status_code == 403
+
+
+def _queue_rows(html: str) -> list[tuple[str, str, bool]]:
+    """(code, state name, overdue) of each row of the queue page."""
+    rows = []
+    for row in re.finditer(
+        r"<tr( class=wg-overdue-row)?><td><a href=\"/cases/(\w+)\">.*?</tr>", html
+    ):
+        cells = re.findall(r"<td>(.*?)</td>", row.group(0))
+        rows.append((row.group(2), cells[3], bool(row.group(1))))
+    return rows
+
+
+def test_the_queue_page_is_the_desks_in_tray(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    late = _report(anon_client, op, point)["code"]
+    app_db.execute(
+        text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"), {"c": late}
+    )
+    app_db.commit()  # (to the test's savepoint)
+    html = {"Accept": "text/html"}
+    page = anon_client.get("/queue?below=true", headers=op | html)
+    assert page.status_code == 200, page.text
+    api = anon_client.get("/api/queue?below=true&limit=50", headers=op).json()
+    assert f"待办案件 · {api['center']}" in page.text
+    assert f'<b id="queue-total">{api["total"]}</b>' in page.text
+    rows = _queue_rows(page.text)
+    assert [code for code, _, _ in rows] == [i["code"] for i in api["items"]]  # same order
+    assert [late for _, _, late in rows] == [i["overdue"] for i in api["items"]]
+    # one-click filters keep the others; the counts per state link to their state
+    assert 'href="/queue?overdue=true&amp;below=true"' in page.text
+    assert (
+        f'href="/queue?status=registered&amp;below=true">已登记 {api["counts"]["registered"]}'
+        in (page.text)
+    )
+    only_late = _queue_rows(anon_client.get("/queue?below=true&overdue=true", headers=op).text)
+    assert only_late and all(is_late for _, _, is_late in only_late)
+    registered = _queue_rows(
+        anon_client.get("/queue?below=true&status=registered", headers=op).text
+    )
+    assert registered and {name for _, name, _ in registered} == {"已登记"}
+    assert (late, "已登记", True) in registered
+    # pages of 50, the next one where the API's next one is
+    if api["total"] > 50:
+        second = anon_client.get("/queue?below=true&offset=50", headers=op).text
+        more = anon_client.get("/api/queue?below=true&limit=50&offset=50", headers=op).json()
+        assert [c for c, _, _ in _queue_rows(second)] == [i["code"] for i in more["items"]]
+    assert 'href="/queue?below=true&amp;offset=50">下一页' in page.text or api["total"] <= 50
+    # a case page offers the way back; others than the desk may not open it
+    assert '<a href="/queue">待办案件</a>' in anon_client.get(f"/cases/{late}", headers=op).text
+    refused = anon_client.get("/queue", headers=login_as("grid_worker") | html)
+    assert refused.status_code == 403 and "无权访问" in refused.text
+    bad = anon_client.get("/queue?status=nonsense", headers=op | html)
+    assert bad.status_code == 422 and "未知的状态" in bad.text
 
 
 def test_a_poor_rating_reopens_the_case_once(

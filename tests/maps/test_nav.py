@@ -21,10 +21,10 @@ Headers = Callable[[str], dict[str, str]]
     ("role", "expected"),
     [
         (Role.grid_worker, ["/maps/command", "/m/"]),
-        (Role.operator, ["/maps/command", "/m/"]),
+        (Role.operator, ["/maps/command", "/queue", "/m/"]),
         (Role.commander, ["/maps/command"]),
         (Role.planner, ["/maps/command", "/maps/planner"]),
-        (Role.admin, ["/maps/command", "/maps/planner", "/m/"]),
+        (Role.admin, ["/maps/command", "/queue", "/maps/planner", "/m/"]),
     ],
 )
 def test_each_role_is_offered_the_pages_it_may_open(role: Role, expected: list[str]) -> None:
