@@ -7,9 +7,11 @@ that day for the region's cases).  Figures and definitions as in :mod:`gis.stats
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
+from io import BytesIO
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,7 +38,19 @@ COLUMNS = [  # (header, value of Figures)
     ("平均评分", lambda f: round(float(f.score), 2) if f.score is not None else None),
     ("满意率", lambda f: f.rates["satisfaction_rate"]),
 ]
+#: the columns that are rates (0–1, shown as per cent); the others are counts, hours, scores
+RATES = frozenset({"办结率", "按期结案率", "延期率", "返工率", "满意率"})
 STAGE_NAMES = {"remind": "提醒函", "supervise": "督办函", "notify": "通报"}
+
+
+@dataclass(frozen=True)
+class Daily:
+    """The day's figures, the last 30 days' and the clock's supervision of the day."""
+
+    day: date
+    today: Stats
+    month: Stats
+    supervision: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -55,21 +69,16 @@ def _rows(s: Stats) -> list[tuple[str, str, Figures]]:
     ]
 
 
-def _fmt(value: object) -> str:
+def _fmt(header: str, value: object) -> str:
     if value is None:
         return "—"
-    if isinstance(value, float) and value <= 1 and value >= 0:
-        return f"{value:.1%}"
+    if header in RATES:
+        return f"{float(value):.1%}"  # type: ignore[arg-type]
     return str(value)
 
 
-def daily_report(
-    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path
-) -> DailyReport:
-    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
+def daily(session: Session, scope: Scope, region: str | None, day: date) -> Daily:
+    """The roll-up of ``day`` (Asia/Shanghai) for ``region`` (default: the caller's)."""
     start = datetime.combine(day, time(0), SHANGHAI)
     end = start + timedelta(days=1)
     today = stats(session, scope, region, start, end)
@@ -87,10 +96,21 @@ def daily_report(
             {"start": start, "end": end, "region": today.region},
         )
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"每日汇总-{today.region}-{day:%Y%m%d}"
+    return Daily(day, today, month, supervision)
+
+
+def daily_name(d: Daily) -> str:
+    """The files' name without suffix: ``每日汇总-<region>-<yyyymmdd>``."""
+    return f"每日汇总-{d.today.region}-{d.day:%Y%m%d}"
+
+
+def daily_xlsx(d: Daily) -> bytes:
+    """The roll-up as a workbook: the day, the last 30 days, the day's supervision."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     wb = Workbook()
-    sheets = ((f"{day:%m月%d日}", today), ("近30天", month))
+    sheets = ((f"{d.day:%m月%d日}", d.today), ("近30天", d.month))
     for i, (title, s) in enumerate(sheets):
         ws = wb.active if i == 0 else wb.create_sheet()
         assert ws is not None
@@ -105,6 +125,9 @@ def daily_report(
         ws.append(["区划代码", "区划"] + [h for h, _ in COLUMNS])
         for code, name, f in _rows(s):
             ws.append([code, name] + [get(f) for _, get in COLUMNS])
+            for column, (header, _) in enumerate(COLUMNS, start=3):
+                if header in RATES:
+                    ws.cell(ws.max_row, column).number_format = "0.0%"
         ws.append([])
         ws.append(["按状态"] + [f"{k}: {v}" for k, v in sorted(s.by_status.items())])
         ws.append(["按类型"] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
@@ -112,44 +135,69 @@ def daily_report(
     ws = wb.create_sheet("督办")
     ws.append(["当日督办", "件数"])
     for action, name in STAGE_NAMES.items():
-        ws.append([name, supervision.get(action, 0)])
-    xlsx = out_dir / f"{stem}.xlsx"
-    wb.save(xlsx)
+        ws.append([name, d.supervision.get(action, 0)])
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def daily_html(
+    d: Daily, *, head: str = "", top: str = "", region_href: Callable[[str], str] | None = None
+) -> str:
+    """The roll-up as a printable page (no outside resources).  For the web page: ``head`` goes
+    into ``<head>`` (stylesheets), ``top`` above the title (the menu, the day's links), and
+    ``region_href`` makes each child region's name a link (HTML-escaped here)."""
+
+    def name_cell(code: str, name: str) -> str:
+        if region_href is None or code == d.today.region:
+            return escape(name)
+        return f'<a href="{escape(region_href(code), quote=True)}">{escape(name)}</a>'
 
     def table(s: Stats) -> str:
-        head = "".join(f"<th>{escape(h)}</th>" for h, _ in COLUMNS)
+        head_row = "".join(f"<th>{escape(h)}</th>" for h, _ in COLUMNS)
         body = "".join(
-            f"<tr><td>{escape(code)}</td><td>{escape(name)}</td>"
-            + "".join(f"<td>{escape(_fmt(get(f)))}</td>" for _, get in COLUMNS)
+            f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td>"
+            + "".join(f"<td>{escape(_fmt(h, get(f)))}</td>" for h, get in COLUMNS)
             + "</tr>"
             for code, name, f in _rows(s)
         )
-        return f"<table><tr><th>区划代码</th><th>区划</th>{head}</tr>{body}</table>"
+        return f"<table><tr><th>区划代码</th><th>区划</th>{head_row}</tr>{body}</table>"
 
     stages = "".join(
-        f"<li>{name}：{supervision.get(action, 0)} 件</li>" for action, name in STAGE_NAMES.items()
+        f"<li>{name}：{d.supervision.get(action, 0)} 件</li>"
+        for action, name in STAGE_NAMES.items()
     )
-    html = out_dir / f"{stem}.html"
-    html.write_text(
-        f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
-<title>{escape(today.region_name)} 每日一汇总 {day:%Y-%m-%d}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(d.today.region_name)} 每日一汇总 {d.day:%Y-%m-%d}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head>
+@media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
+</style>{head}</head>
 <body>
-<h1>{escape(today.region_name)} 每日一汇总</h1>
-<p>{day:%Y年%m月%d日}（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，
+{top}
+<h1>{escape(d.today.region_name)} 每日一汇总</h1>
+<p>{d.day:%Y年%m月%d日}（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，
 延期率 = 延期案件 ÷ 受理案件，返工率 = 重启案件 ÷ 已结案）</p>
-<h2>当日</h2>{table(today)}
-<h2>近30天</h2>{table(month)}
+<h2>当日</h2>{table(d.today)}
+<h2>近30天</h2>{table(d.month)}
 <h2>当日督办</h2><ul>{stages}</ul>
 </body></html>
-""",
-        encoding="utf-8",
-    )
-    return DailyReport(day, today, month, supervision, xlsx, html)
+"""
+
+
+def daily_report(
+    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path
+) -> DailyReport:
+    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``."""
+    d = daily(session, scope, region, day)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xlsx = out_dir / f"{daily_name(d)}.xlsx"
+    xlsx.write_bytes(daily_xlsx(d))
+    html = out_dir / f"{daily_name(d)}.html"
+    html.write_text(daily_html(d), encoding="utf-8")
+    return DailyReport(day, d.today, d.month, d.supervision, xlsx, html)

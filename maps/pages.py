@@ -68,7 +68,7 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(f"网格调整 · {region_name}")}
 <body class="wg-track wg-index">
 <main>
-  {_nav(links, user)}
+  {nav_line(links, user)}
   <h1>网格调整 · {escape(region_name)}</h1>
   <p>网格按村（社区）调整：请选择要调整的村（社区）。</p>
   {sections or "<p>您的管辖范围内没有村（社区）。</p>"}
@@ -78,8 +78,9 @@ def planner_index_page(  # type: ignore[no-untyped-def]
 """
 
 
-def _nav(links: list[tuple[str, str]], user: str) -> str:
-    """The line of links to the other pages, with the user, at the top of a plain page."""
+def nav_line(links: list[tuple[str, str]], user: str) -> str:
+    """The line of links to the other pages, with the user, at the top of a plain page (needs
+    ``wangge.css``)."""
     items = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
     return f'<p class="wg-nav">{items}<span class="wg-user">{escape(user)}</span></p>'
 
@@ -156,7 +157,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(title)}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {_nav(links, user)}
+  {nav_line(links, user)}
   <h1>{escape(title)}</h1>
   <p class="wg-chips">{"".join(states)}</p>
   <p class="wg-chips">{"".join(toggles)}</p>

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from html import escape
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,11 +22,14 @@ from api.deps import (
     SettingsDep,
 )
 from api.schemas import CASE_CODE_PATTERN
-from gis import boundaries, cases, mapdata, workflow
+from gis import boundaries, cases, mapdata, report, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound
+from gis.report import Daily
 from gis.scope import Scope
 from gis.settings import Settings
+from gis.worktime import SHANGHAI
+from maps.assets import asset_url
 from maps.city import BaseMap, build_city_map
 from maps.command import CommandOptions, build_command_map
 from maps.nav import page_links
@@ -33,6 +39,7 @@ from maps.pages import (
     case_page,
     letter_page,
     login_page,
+    nav_line,
     planner_index_page,
     qr_png,
     qr_svg,
@@ -356,6 +363,78 @@ def queue(
             filters=filters,
             offset=offset,
         )
+    )
+
+
+RegionOptional = Annotated[
+    str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code (default: yours)")
+]
+DayOptional = Annotated[
+    date | None, Query(alias="date", description="YYYY-MM-DD, Asia/Shanghai (default: yesterday)")
+]
+
+
+def _daily(session: Session, caller: Principal, region: str | None, day: date | None) -> Daily:
+    today = datetime.now(SHANGHAI).date()
+    day = day or today - timedelta(days=1)
+    if day > today:
+        raise InvalidInput(
+            f"{day} 还没有到，请选择今天或以前的日期。",
+            f"{day} has not come yet; choose today or an earlier day.",
+            field="date",
+        )
+    return report.daily(session, caller.scope, region, day)
+
+
+@router.get("/reports/daily", response_class=HTMLResponse)
+def daily_page(
+    session: SessionDep,
+    caller: CaseReader,
+    region: RegionOptional = None,
+    day: DayOptional = None,
+) -> HTMLResponse:
+    """The daily roll-up (每日一汇总) of a region you may see, as a page: the day and the last 30
+    days per child region (each a link to its own roll-up), the day's supervision; the day
+    before and after, and the spreadsheet."""
+    d = _daily(session, caller, region, day)
+    code = d.today.region
+
+    def at(r: str, on: date) -> str:
+        return f"/reports/daily?region={r}&date={on:%Y-%m-%d}"
+
+    days = [("前一天", d.day - timedelta(days=1))]
+    if d.day < datetime.now(SHANGHAI).date():
+        days.append(("后一天", d.day + timedelta(days=1)))
+    links = " ".join(f'<a href="{escape(at(code, on))}">{label}</a>' for label, on in days)
+    xlsx = f"/reports/daily.xlsx?region={code}&date={d.day:%Y-%m-%d}"
+    menu = nav_line(page_links(caller.can, "/reports/daily"), _user(caller))
+    top = f"""<div class="wg-noprint">{menu}
+<p class="wg-days">{links} <a href="{escape(xlsx)}">下载 Excel</a></p></div>"""
+    return HTMLResponse(
+        report.daily_html(
+            d,
+            head=f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
+            f'<link rel="stylesheet" href="{asset_url("wangge.css")}">',
+            top=top,
+            region_href=lambda child: at(child, d.day),
+        )
+    )
+
+
+@router.get("/reports/daily.xlsx")
+def daily_xlsx(
+    session: SessionDep,
+    caller: CaseReader,
+    region: RegionOptional = None,
+    day: DayOptional = None,
+) -> Response:
+    """The daily roll-up as a spreadsheet (the same figures as the page)."""
+    d = _daily(session, caller, region, day)
+    name = quote(f"{report.daily_name(d)}.xlsx")
+    return Response(
+        report.daily_xlsx(d),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
 
 

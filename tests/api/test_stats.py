@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from io import BytesIO
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gis.report import daily_report
 from gis.scope import Scope, bind_scope
+from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
 
 Headers = Callable[[str], dict[str, str]]
@@ -131,3 +136,50 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     assert rows[2][0] == "990102001" and rows[2][2] == 4
     page = report.html.read_text(encoding="utf-8")
     assert "每日一汇总" in page and "按期结案率" in page and "http" not in page
+
+
+def test_daily_roll_up_page_and_spreadsheet(
+    anon_client: TestClient, login_as: Headers, hand_made: None
+) -> None:
+    op = login_as("township_operator")
+    day = "/reports/daily?region=990102001&date=2018-03-05"
+    page = anon_client.get(day, headers=op)
+    assert page.status_code == 200, page.text
+    assert "每日一汇总" in page.text and "2018年03月05日" in page.text
+    total = re.search(r"<tr><td>990102001</td><td>[^<]*（合计）</td><td>(\d+)</td>", page.text)
+    assert total is not None and total.group(1) == "4"
+    # each village opens its own roll-up; the days around it and the spreadsheet are linked
+    village = 'href="/reports/daily?region=990102001001&amp;date=2018-03-05"'
+    assert village in page.text
+    assert 'href="/reports/daily?region=990102001&amp;date=2018-03-04">前一天' in page.text
+    assert 'href="/reports/daily?region=990102001&amp;date=2018-03-06">后一天' in page.text
+    assert 'href="/reports/daily.xlsx?region=990102001&amp;date=2018-03-05">下载 Excel' in page.text
+    drilled = anon_client.get("/reports/daily?region=990102001001&date=2018-03-05", headers=op)
+    assert re.search(r"<td>990102001001</td><td>[^<]*（合计）</td><td>2</td>", drilled.text)
+    # rates as per cent, hours as hours (9.0, not 900.0 %)
+    assert "<td>50.0%</td>" in page.text and "<td>9.0</td>" in page.text
+    xlsx = anon_client.get(day.replace("daily?", "daily.xlsx?"), headers=op)
+    assert xlsx.status_code == 200 and "每日汇总-990102001-20180305.xlsx" in unquote(
+        xlsx.headers["content-disposition"]
+    )
+    wb = load_workbook(BytesIO(xlsx.content))
+    assert wb.sheetnames == ["03月05日", "近30天", "督办"]
+    rows = list(wb["03月05日"].iter_rows())
+    assert rows[2][0].value == "990102001" and rows[2][2].value == 4
+    assert rows[2][6].number_format == "0.0%"  # 办结率
+    # not another township's; not a day to come; yesterday by default
+    other = anon_client.get(day, headers=login_as("township_operator_b"))
+    assert other.status_code == 404
+    assert anon_client.get("/reports/daily?date=2999-01-01", headers=op).status_code == 422
+    yesterday = datetime.now(SHANGHAI).date() - timedelta(days=1)
+    default = anon_client.get("/reports/daily", headers=op)
+    assert default.status_code == 200 and f"{yesterday:%Y年%m月%d日}" in default.text
+
+
+def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
+    from gis.report import _fmt
+
+    assert _fmt("办结率", 0.5) == "50.0%" and _fmt("满意率", 1.0) == "100.0%"
+    assert _fmt("平均办理时长（工作小时）", 0.6) == "0.6"  # not "60.0%"
+    assert _fmt("平均评分", 1.0) == "1.0" and _fmt("受理案件", 0) == "0"
+    assert _fmt("办结率", None) == "—"

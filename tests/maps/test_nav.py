@@ -20,11 +20,11 @@ Headers = Callable[[str], dict[str, str]]
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.grid_worker, ["/maps/command", "/m/"]),
-        (Role.operator, ["/maps/command", "/queue", "/m/"]),
-        (Role.commander, ["/maps/command"]),
-        (Role.planner, ["/maps/command", "/maps/planner"]),
-        (Role.admin, ["/maps/command", "/queue", "/maps/planner", "/m/"]),
+        (Role.grid_worker, ["/maps/command", "/reports/daily", "/m/"]),
+        (Role.operator, ["/maps/command", "/queue", "/reports/daily", "/m/"]),
+        (Role.commander, ["/maps/command", "/reports/daily"]),
+        (Role.planner, ["/maps/command", "/reports/daily", "/maps/planner"]),
+        (Role.admin, ["/maps/command", "/queue", "/reports/daily", "/maps/planner", "/m/"]),
     ],
 )
 def test_each_role_is_offered_the_pages_it_may_open(role: Role, expected: list[str]) -> None:
@@ -52,10 +52,13 @@ def _links(html: str) -> list[str]:
 def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Headers) -> None:
     html = {"Accept": "text/html"}
     commander = anon_client.get("/", headers=login_as("city_commander") | html)
-    assert commander.status_code == 200 and _links(commander.text) == ["/maps/command"]
+    assert commander.status_code == 200 and _links(commander.text) == [
+        "/maps/command",
+        "/reports/daily",
+    ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
-    assert _links(planner.text) == ["/", "/maps/planner"]
+    assert _links(planner.text) == ["/", "/reports/daily", "/maps/planner"]
     phone = anon_client.get("/m/", headers=login_as("grid_worker") | html)
     nav = re.search(r'<nav class="m-nav">(.*?)</nav>', phone.text)
     assert nav is not None
-    assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["/", "/maps/command"]
+    assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["/", "/maps/command", "/reports/daily"]
