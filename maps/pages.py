@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from html import escape
 
 from gis.cases import KIND_NAMES, SHANGHAI
+from gis.plausibility import LOW_ACCURACY_M
+from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from maps.assets import asset_url
 
 
@@ -382,8 +384,17 @@ DISPATCH_NAMES = {
 }
 
 
+DUPLICATE_NAMES = {"suggested": "待确认", "confirmed": "已确认重复", "unlinked": "已解除"}
+
+
 def case_page(  # type: ignore[no-untyped-def]
-    case, wf, *, can_handle: bool, can_unmask: bool, tile_url: str | None = None
+    case,
+    wf,
+    *,
+    can_handle: bool,
+    can_unmask: bool,
+    can_triage: bool = False,
+    tile_url: str | None = None,
 ) -> str:
     """The operator's case page (Chinese): where, what, the timeline, documents, photos, parties
     (masked; unmasking is a separate, audited request) and the actions allowed now."""
@@ -459,6 +470,48 @@ def case_page(  # type: ignore[no-untyped-def]
     )
     status = STATE_NAMES.get(case.status, case.status)
     tiles = f' data-tiles="{escape(tile_url)}"' if tile_url else ""
+    flags = case.flags or {}
+    warnings = "".join(
+        f"<li>{escape(text)}</li>"
+        for key, text in (
+            (
+                "repeat_place",
+                f"高频线索：{REPEAT_M} 米内 {REPEAT_DAYS} 天已有 "
+                f"{flags.get('repeat_place')} 件案件",
+            ),
+            (
+                "repeat_resident",
+                f"高频线索：同一当事人 {REPEAT_DAYS} 天内 {flags.get('repeat_resident')} 件案件",
+            ),
+            ("low_accuracy", f"定位精度低于 {LOW_ACCURACY_M} 米，位置请核实"),
+        )
+        if flags.get(key)
+    )
+    duplicates = "".join(
+        f'<tr><td><a href="/cases/{escape(other)}">{escape(other)}</a></td>'
+        f"<td>{'—' if metres is None else f'{metres:.0f} 米'}</td>"
+        f"<td>{escape(DUPLICATE_NAMES.get(state, state))}</td><td>"
+        + (
+            "".join(
+                f'<button type="button" class="wg-duplicate" data-other="{escape(other)}" '
+                f'data-decision="{decision}">{label}</button>'
+                for decision, label in (("confirm", "确认重复"), ("unlink", "不是重复，解除"))
+                if (decision, state) not in (("confirm", "confirmed"), ("unlink", "unlinked"))
+            )
+            if can_triage
+            else ""
+        )
+        + "</td></tr>"
+        for other, state, metres in case.duplicates
+    )
+    duplicates_section = (
+        f"""<h2>疑似重复</h2>
+  <p>同类案件，相距 {DUPLICATE_M} 米、{DUPLICATE_HOURS} 小时以内：
+     请确认是否为同一事件（不会合并或删除任何案件）。</p>
+  <table class="wg-list" id="duplicates">{duplicates}</table>"""
+        if duplicates
+        else ""
+    )
     return f"""{_case_page_head(f"案件 {case.code}")}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"
       data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
@@ -477,7 +530,9 @@ def case_page(  # type: ignore[no-untyped-def]
     <tr><th>办理时限</th><td>{when(case.deadline)}（工作时间 {wf.allowed_hours or "—"} 小时；
         提醒 {when(wf.remind_at)}）</td></tr>
   </table>
+  {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
   <div id="case-map" style="height: 260px"></div>
+  {duplicates_section}
   <h2>可执行操作</h2>
   <div id="actions">{actions}</div>
   <form id="action-form" hidden>

@@ -272,6 +272,7 @@ def case_view(
             wf,
             can_handle=caller.can("case:handle"),
             can_unmask=caller.can("pii:read"),
+            can_triage=caller.can("case:triage"),
             tile_url=settings.tile_url,
         )
     )

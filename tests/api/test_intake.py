@@ -485,6 +485,27 @@ def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point
     assert "repeat_resident" not in got[1] and got[2]["repeat_resident"] == 3
 
 
+def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple) -> None:
+    lon, lat, _ = grid_point
+    made = []
+    for i in range(3):
+        body = report_body(*_offset(lon, lat, 10 * i), category="neighbour")
+        body["location"]["accuracy_m"] = 500 if i == 2 else 10
+        made.append(client.post("/api/reports", json=body).json())
+    last = made[2]
+    assert last["flags"]["low_accuracy"] and last["flags"]["repeat_place"] >= 3
+    page = client.get(f"/cases/{last['code']}", headers={"Accept": "text/html"}).text
+    warnings = re.search(r'<ul class="wg-warnings" id="warnings">(.*?)</ul>', page, re.S)
+    assert warnings is not None
+    assert f"50 米内 30 天已有 {last['flags']['repeat_place']} 件案件" in warnings.group(1)
+    assert "定位精度低于 200 米" in warnings.group(1)
+    # … and its possible duplicates (the same category within 100 m), for the desk to settle
+    assert {d["code"] for d in last["possible_duplicates"]} >= {made[0]["code"], made[1]["code"]}
+    assert f'data-other="{made[0]["code"]}" data-decision="confirm"' in page
+    first = client.get(f"/cases/{made[0]['code']}", headers={"Accept": "text/html"}).text
+    assert 'id="warnings"' not in first
+
+
 def test_repeat_warnings_see_the_other_reports_of_a_batch(
     client: TestClient, grid_point: tuple
 ) -> None:

@@ -279,6 +279,58 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.close()
 
 
+def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tokens: dict[str, str]
+) -> None:
+    """Two reports of one gas leak 20 m apart: the second case's page shows the first as a
+    possible duplicate; the desk confirms it with one click, and may still undo that."""
+    import uuid
+
+    import httpx
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (
+                    SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE code LIKE '990102001%'
+                    AND valid_to IS NULL ORDER BY code DESC LIMIT 1) s""")
+        ).one()
+    headers = {"Authorization": f"Bearer {tokens['township_operator']}"}
+    codes = []
+    for dlon in (0.0, 0.0002):  # ~20 m apart
+        body = {
+            "kind": "hazard",
+            "category": "gas",
+            "description": "闻到燃气味",
+            "location": {"lon": lon + dlon, "lat": lat, "datum": "wgs84"},
+            "reported_at": "2026-11-20T09:30:00+08:00",
+        }
+        r = httpx.post(
+            f"{live_server}/api/reports",
+            json=body,
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        codes.append(r.json()["code"])
+    first, second = codes
+    page = browser.new_page(viewport={"width": 1000, "height": 900}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/cases/{second}")
+    page.fill("input[name=username]", "township_operator")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    row = page.locator(f"#duplicates tr:has(a[href='/cases/{first}'])")
+    row.locator("text=待确认").wait_for()
+    row.locator(".wg-duplicate[data-decision=confirm]").click()
+    row.locator("text=已确认重复").wait_for()
+    assert row.locator(".wg-duplicate").count() == 1  # only the undo is left
+    row.locator(".wg-duplicate[data-decision=unlink]").click()
+    row.locator("text=已解除").wait_for()
+    assert errors == [], errors
+    page.close()
+
+
 def _command_page(browser, live_server: str, username: str, path: str):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     problems: list[str] = []

@@ -76,6 +76,13 @@
     });
   });
 
+  document.querySelectorAll(".wg-duplicate").forEach(function (button) {
+    button.addEventListener("click", function () {
+      post("/api/cases/" + code + "/duplicates/" + button.dataset.other,
+           { decision: button.dataset.decision });
+    });
+  });
+
   var unmask = document.getElementById("unmask");
   if (unmask) {
     unmask.addEventListener("click", function () {
