@@ -111,6 +111,7 @@ class PartyIn(BaseModel):
 
 class PartyOut(BaseModel):
     role: str
+    role_name: str = Field(description="the role in Chinese: 申请人, 被申请人, 当事人, 证人 …")
     name: str | None
     phone: str | None
     id_card: str | None

@@ -41,6 +41,11 @@ class PartyView:
     id_card: str | None
     masked: bool
 
+    @property
+    def role_name(self) -> str:
+        """The role in Chinese (申请人 …)."""
+        return PARTY_ROLES.get(self.role, self.role)
+
 
 def parties_of(
     session: Session, case_id: int, cipher: PiiCipher, *, unmask: bool = False

@@ -385,6 +385,7 @@ DISPATCH_NAMES = {
 
 
 DUPLICATE_NAMES = {"suggested": "待确认", "confirmed": "已确认重复", "unlinked": "已解除"}
+DUPLICATES_SHOWN = 30  # on the case page; the API lists them all
 
 
 def case_page(  # type: ignore[no-untyped-def]
@@ -439,7 +440,7 @@ def case_page(  # type: ignore[no-untyped-def]
         for d in wf.dispatches
     )
     parties = "".join(
-        f"<tr><td>{escape(p.role)}</td><td>{escape(p.name or '')}</td>"
+        f"<tr><td>{escape(p.role_name)}</td><td>{escape(p.name or '')}</td>"
         f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
         for p in case.parties
     )
@@ -502,8 +503,13 @@ def case_page(  # type: ignore[no-untyped-def]
             else ""
         )
         + "</td></tr>"
-        for other, state, metres in case.duplicates
+        for other, state, metres in sorted(  # those to settle first, then the nearest
+            case.duplicates, key=lambda d: (d[1] != "suggested", d[2] is None, d[2] or 0.0)
+        )[:DUPLICATES_SHOWN]
     )
+    if len(case.duplicates) > DUPLICATES_SHOWN:
+        more = len(case.duplicates) - DUPLICATES_SHOWN
+        duplicates += f'<tr><td colspan="4">另有 {more} 件未列出（同一地点的大量上报）</td></tr>'
     duplicates_section = (
         f"""<h2>疑似重复</h2>
   <p>同类案件，相距 {DUPLICATE_M} 米、{DUPLICATE_HOURS} 小时以内：

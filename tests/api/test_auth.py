@@ -207,6 +207,7 @@ def _report_with_parties(client: TestClient, headers: dict, lon: float, lat: flo
     parties = r.json()["parties"]
     assert parties[0] == {
         "role": "applicant",
+        "role_name": "申请人",
         "name": "王*红",
         "phone": "139****5678",
         "id_card": "1101**********002X",
@@ -256,12 +257,15 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
     plain = anon_client.get(f"/api/cases/{code}/parties?unmask=true", headers=operator).json()
     assert plain[0] == {
         "role": "applicant",
+        "role_name": "申请人",
         "name": "王小红",
         "phone": "13912345678",
         "id_card": "11010519491231002X",
         "masked": False,
     }
     assert plain[1]["phone"] == "13700001111"  # normalised
+    page = anon_client.get(f"/cases/{code}", headers=operator).text
+    assert "<tr><td>申请人</td><td>王*红</td>" in page  # the role in Chinese, the name masked
     row = app_db.execute(
         text("SELECT username, success FROM audit_log WHERE action = 'pii.view' AND object = :o"),
         {"o": f"case:{code}"},

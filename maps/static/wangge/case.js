@@ -93,7 +93,7 @@
           table.textContent = "";
           parties.forEach(function (p) {
             var tr = table.insertRow();
-            [p.role, p.name, p.phone, p.id_card].forEach(function (v) {
+            [p.role_name || p.role, p.name, p.phone, p.id_card].forEach(function (v) {
               tr.insertCell().textContent = v || "";
             });
           });
