@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
 from api.routers import (
+    audit,
     auth,
     boundaries,
     cases,
@@ -68,6 +69,7 @@ async def _run_clock(app: FastAPI, interval: float) -> None:
 
 ROUTERS = (
     auth.router,
+    audit.router,
     locate.router,
     cases.router,
     photos.router,

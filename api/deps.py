@@ -151,6 +151,7 @@ Reporter = Annotated[auth.Principal, Depends(require("case:report"))]
 LateReporter = Annotated[DeferredCaller, Depends(require_later("case:report"))]
 Triager = Annotated[auth.Principal, Depends(require("case:triage"))]
 Handler = Annotated[auth.Principal, Depends(require("case:handle"))]
+AuditReader = Annotated[auth.Principal, Depends(require("audit:read"))]
 
 
 def audit_caller(

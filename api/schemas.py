@@ -370,6 +370,22 @@ class TokenOut(BaseModel):
     )
 
 
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    username: str | None
+    action: str = Field(description="login, logout, pii.view, case.report, duplicate.confirm …")
+    object: str | None = Field(description="what it was done to, e.g. case:<code>")
+    success: bool
+    source_ip: str | None
+    detail: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    total: int = Field(description="entries matching the filters")
+    entries: list[AuditEntryOut] = Field(description="newest first")
+
+
 class MeOut(BaseModel):
     username: str
     display_name: str | None

@@ -9,6 +9,8 @@ on purpose.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -55,3 +57,59 @@ def audit_ip(value: str | None) -> str | None:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: int
+    at: datetime
+    username: str | None
+    action: str
+    object: str | None
+    success: bool
+    source_ip: str | None
+    detail: dict[str, Any]
+
+
+def entries(
+    session: Session,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    object: str | None = None,
+    success: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[Entry]]:
+    """The trail, newest first: (how many match, the page asked for).  ``action`` and
+    ``object`` match from their start (``pii`` finds ``pii.view`` and ``pii.lookup``;
+    ``case:9901…`` one case); ``until`` is excluded."""
+    where = ["true"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    for column, value in (("username", username), ("action", action), ("object", object)):
+        if value:
+            where.append(f"starts_with({column}, :{column})")
+            params[column] = value
+    if success is not None:
+        where.append("success = :success")
+        params["success"] = success
+    if since is not None:
+        where.append("at >= :since")
+        params["since"] = since
+    if until is not None:
+        where.append("at < :until")
+        params["until"] = until
+    cond = " AND ".join(where)
+    total = session.execute(
+        text(f"SELECT count(*) FROM audit_log WHERE {cond}"), params
+    ).scalar_one()
+    rows = session.execute(
+        text(f"""
+        SELECT id, at, username, action, object, success, host(source_ip) AS source_ip, detail
+        FROM audit_log WHERE {cond} ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset
+    """),
+        params,
+    ).all()
+    return int(total), [Entry(*row) for row in rows]

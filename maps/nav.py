@@ -17,6 +17,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("每日汇总", "/reports/daily", "case:read"),
     ("网格调整", "/maps/planner", "boundary:edit"),
     ("手机上报", "/m/", "case:report"),
+    ("审计日志", "/audit", "audit:read"),
 )
 
 

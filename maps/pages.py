@@ -177,6 +177,92 @@ def queue_page(  # type: ignore[no-untyped-def]
 """
 
 
+AUDIT_PAGE_SIZE = 100
+#: actions of the trail in words (others are shown as recorded)
+AUDIT_ACTIONS = {
+    "login": "登录",
+    "logout": "退出",
+    "pii.view": "查看个人信息",
+    "pii.lookup": "按电话查找",
+    "audit.read": "查看审计日志",
+}
+
+
+def audit_page(  # type: ignore[no-untyped-def]
+    total: int,
+    entries,
+    *,
+    user: str,
+    links: list[tuple[str, str]],
+    filters: Mapping[str, object],
+    offset: int,
+) -> str:
+    """The audit trail for the admin (审计日志): a filter form and the entries, newest first.
+    ``entries``: :class:`gis.audit.Entry`; ``filters``: the query parameters in force."""
+    import json
+    from urllib.parse import urlencode
+
+    def value(name: str) -> str:
+        v = filters.get(name)
+        return "" if v is None else escape(str(v), quote=True)
+
+    def selected(v: object) -> str:
+        return " selected" if filters.get("success") is v else ""
+
+    rows = "".join(
+        f"<tr{' class=wg-overdue-row' if not e.success else ''}>"
+        f"<td>{e.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}</td>"
+        f"<td>{escape(e.username or '—')}</td>"
+        f"<td>{escape(AUDIT_ACTIONS.get(e.action, e.action))}<small>{escape(e.action)}</small></td>"
+        f"<td>{escape(e.object or '')}</td><td>{'成功' if e.success else '失败'}</td>"
+        f"<td>{escape(e.source_ip or '')}</td>"
+        f"<td><small>{escape(json.dumps(e.detail, ensure_ascii=False)) if e.detail else ''}"
+        "</small></td></tr>"
+        for e in entries
+    )
+
+    def page_at(at: int) -> str:
+        kept = {k: v for k, v in filters.items() if v is not None}
+        kept = {k: ("true" if v is True else "false" if v is False else v) for k, v in kept.items()}
+        return escape("/audit?" + urlencode(kept | ({"offset": at} if at else {})), quote=True)
+
+    pages = []
+    if offset > 0:
+        pages.append(f'<a href="{page_at(max(offset - AUDIT_PAGE_SIZE, 0))}">上一页</a>')
+    if offset + len(entries) < total:
+        pages.append(f'<a href="{page_at(offset + AUDIT_PAGE_SIZE)}">下一页</a>')
+    shown = f"{offset + 1}–{offset + len(entries)}" if entries else "0"
+    return f"""{_case_page_head("审计日志 · 网格 wangge", noindex=True)}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {nav_line(links, user)}
+  <h1>审计日志</h1>
+  <form class="wg-filters" method="get" action="/audit">
+    <label>用户 <input name="username" value="{value("username")}" size="12"></label>
+    <label>操作 <input name="action" value="{value("action")}" size="12"
+      placeholder="如 pii、login"></label>
+    <label>对象 <input name="object" value="{value("object")}" size="18"
+      placeholder="如 case:9901"></label>
+    <label>结果 <select name="success"><option value=""{selected(None)}>全部</option>
+      <option value="true"{selected(True)}>成功</option>
+      <option value="false"{selected(False)}>失败</option></select></label>
+    <label>自 <input type="date" name="start" value="{value("start")}"></label>
+    <label>至 <input type="date" name="end" value="{value("end")}"></label>
+    <button type="submit">查询</button>
+  </form>
+  <p>共 <b id="audit-total">{total}</b> 条，第 {shown} 条，最新在前。查看本页也会记入日志。</p>
+  <table class="wg-list wg-queue-table" id="audit">
+    <thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>结果</th><th>来源地址</th>
+      <th>详情</th></tr></thead>
+    <tbody>{rows or '<tr><td colspan="7">没有符合条件的记录。</td></tr>'}</tbody>
+  </table>
+  <p class="wg-pages">{" ".join(pages)}</p>
+</main>
+</body>
+</html>
+"""
+
+
 #: an error page's heading by status: (Chinese, English)
 ERROR_TITLES = {
     400: ("请求有误", "Bad request"),

@@ -7,11 +7,12 @@ from html import escape
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import (
+    AuditReader,
     CaseReader,
     CipherDep,
     Handler,
@@ -21,6 +22,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
 )
+from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases, mapdata, report, workflow
 from gis.auth import Principal
@@ -34,8 +36,10 @@ from maps.city import BaseMap, build_city_map
 from maps.command import CommandOptions, build_command_map
 from maps.nav import page_links
 from maps.pages import (
+    AUDIT_PAGE_SIZE,
     LETTERS,
     QUEUE_PAGE_SIZE,
+    audit_page,
     case_page,
     letter_page,
     login_page,
@@ -436,6 +440,27 @@ def daily_xlsx(
         report.daily_xlsx(d),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_log_page(
+    session: SessionDep,
+    caller: AuditReader,
+    request: Request,
+    filters: Annotated[AuditFilters, Depends()],
+) -> HTMLResponse:
+    """The audit trail as a page (审计日志), with a filter form; reading it is recorded."""
+    total, found = read_trail(session, caller, request, filters, AUDIT_PAGE_SIZE)
+    return HTMLResponse(
+        audit_page(
+            total,
+            found,
+            user=_user(caller),
+            links=page_links(caller.can, "/audit"),
+            filters=filters.as_dict(),
+            offset=filters.offset,
+        )
     )
 
 

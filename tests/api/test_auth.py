@@ -405,3 +405,33 @@ def test_even_the_owner_cannot_change_the_audit_log(db: Session) -> None:
     db.execute(text("INSERT INTO audit_log (action, success) VALUES ('test', true)"))
     with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
         db.execute(text("UPDATE audit_log SET success = false"))
+
+
+def test_the_admin_reads_the_audit_trail_and_the_reading_is_recorded(
+    anon_client: TestClient, login_as: Callable
+) -> None:
+    admin = login_as("admin")
+    assert login(anon_client, "township_operator", "Not-The-Password1").status_code == 401
+    r = anon_client.get("/api/audit?action=login&success=false", headers=admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] >= 1 and body["entries"][0]["username"] == "township_operator"
+    assert all(e["action"] == "login" and not e["success"] for e in body["entries"])
+    stamps = [e["at"] for e in body["entries"]]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    # reading the trail is itself in the trail, with the filters used
+    read = anon_client.get("/api/audit?action=audit.read&limit=1", headers=admin).json()
+    assert read["entries"][0]["username"] == "admin"
+    assert read["entries"][0]["detail"] == {"action": "login", "success": False}
+    # the page, as its filter form sends it (empty fields mean "any")
+    form = "username=township&action=login&object=&success=false&start=&end="
+    page = anon_client.get(f"/audit?{form}", headers=admin)
+    assert page.status_code == 200 and 'id="audit-total"' in page.text
+    cells = re.findall(r"<tr class=wg-overdue-row><td>[^<]+</td><td>([^<]+)</td>", page.text)
+    assert cells and set(cells) == {"township_operator"}  # failures, highlighted
+    assert '<option value="false" selected>失败</option>' in page.text  # the form keeps them
+    # the admin's alone; a day that is not one is refused
+    assert anon_client.get("/api/audit", headers=login_as("city_operator")).status_code == 403
+    assert anon_client.get("/audit", headers=login_as("city_commander")).status_code == 403
+    bad = anon_client.get("/api/audit?start=2026-02-30", headers=admin)
+    assert bad.status_code == 422 and "start" in bad.json()["detail"]

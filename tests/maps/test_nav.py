@@ -24,7 +24,10 @@ Headers = Callable[[str], dict[str, str]]
         (Role.operator, ["/maps/command", "/queue", "/reports/daily", "/m/"]),
         (Role.commander, ["/maps/command", "/reports/daily"]),
         (Role.planner, ["/maps/command", "/reports/daily", "/maps/planner"]),
-        (Role.admin, ["/maps/command", "/queue", "/reports/daily", "/maps/planner", "/m/"]),
+        (
+            Role.admin,
+            ["/maps/command", "/queue", "/reports/daily", "/maps/planner", "/m/", "/audit"],
+        ),
     ],
 )
 def test_each_role_is_offered_the_pages_it_may_open(role: Role, expected: list[str]) -> None:
