@@ -54,11 +54,9 @@ class Daily:
 
 
 @dataclass(frozen=True)
-class DailyReport:
-    day: date
-    today: Stats
-    month: Stats
-    supervision: dict[str, int]
+class DailyReport(Daily):
+    """The roll-up and the two files it was written to."""
+
     xlsx: Path
     html: Path
 
