@@ -196,7 +196,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         page = _page(request, exc.status_code, detail)
         page.headers.update(headers or {})
         return page
-    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=headers)
+    content = {"detail": detail if exc.status_code in (404, 405) else exc.detail}  # as raised
+    return JSONResponse(status_code=exc.status_code, content=content, headers=headers)
 
 
 async def _data_error(request: Request, exc: DataError) -> JSONResponse:
