@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 
 from gis.cases import KIND_NAMES, SHANGHAI
@@ -90,6 +90,19 @@ def nav_line(links: list[tuple[str, str]], user: str) -> str:
 QUEUE_PAGE_SIZE = 50
 
 
+def _pager(
+    offset: int, count: int, total: int, size: int, href: Callable[[int], str]
+) -> tuple[str, str]:
+    """A paged list's "rows a–b" and its previous / next links; ``href(offset)`` is the address
+    of the page starting there (already escaped)."""
+    links = []
+    if offset > 0:
+        links.append(f'<a href="{href(max(offset - size, 0))}">上一页</a>')
+    if offset + count < total:
+        links.append(f'<a href="{href(offset + size)}">下一页</a>')
+    return (f"{offset + 1}–{offset + count}" if count else "0"), " ".join(links)
+
+
 def queue_page(  # type: ignore[no-untyped-def]
     q, *, user: str, links: list[tuple[str, str]], filters: Mapping[str, object], offset: int
 ) -> str:
@@ -147,14 +160,9 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
     )
-    shown = f"{offset + 1}–{offset + len(q.items)}" if q.items else "0"
-    pages = []
-    if offset > 0:
-        pages.append(
-            f'<a href="{href(offset=max(offset - QUEUE_PAGE_SIZE, 0) or None)}">上一页</a>'
-        )
-    if offset + len(q.items) < q.total:
-        pages.append(f'<a href="{href(offset=offset + QUEUE_PAGE_SIZE)}">下一页</a>')
+    shown, pages = _pager(
+        offset, len(q.items), q.total, QUEUE_PAGE_SIZE, lambda at: href(offset=at or None)
+    )
     title = f"待办案件 · {q.center}" if q.center else "待办案件 · 全部中心"
     return f"""{_case_page_head(title)}
 <body class="wg-track wg-index wg-queue">
@@ -170,7 +178,7 @@ def queue_page(  # type: ignore[no-untyped-def]
       <th>登记时间</th><th>办理时限</th></tr></thead>
     <tbody>{rows or '<tr><td colspan="7">没有符合条件的案件。</td></tr>'}</tbody>
   </table>
-  <p class="wg-pages">{" ".join(pages)}</p>
+  <p class="wg-pages">{pages}</p>
 </main>
 </body>
 </html>
@@ -226,12 +234,7 @@ def audit_page(  # type: ignore[no-untyped-def]
         kept = {k: ("true" if v is True else "false" if v is False else v) for k, v in kept.items()}
         return escape("/audit?" + urlencode(kept | ({"offset": at} if at else {})), quote=True)
 
-    pages = []
-    if offset > 0:
-        pages.append(f'<a href="{page_at(max(offset - AUDIT_PAGE_SIZE, 0))}">上一页</a>')
-    if offset + len(entries) < total:
-        pages.append(f'<a href="{page_at(offset + AUDIT_PAGE_SIZE)}">下一页</a>')
-    shown = f"{offset + 1}–{offset + len(entries)}" if entries else "0"
+    shown, pages = _pager(offset, len(entries), total, AUDIT_PAGE_SIZE, page_at)
     return f"""{_case_page_head("审计日志 · 网格 wangge", noindex=True)}
 <body class="wg-track wg-index wg-queue">
 <main>
@@ -256,7 +259,7 @@ def audit_page(  # type: ignore[no-untyped-def]
       <th>详情</th></tr></thead>
     <tbody>{rows or '<tr><td colspan="7">没有符合条件的记录。</td></tr>'}</tbody>
   </table>
-  <p class="wg-pages">{" ".join(pages)}</p>
+  <p class="wg-pages">{pages}</p>
 </main>
 </body>
 </html>
