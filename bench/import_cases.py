@@ -73,6 +73,9 @@ def raw_copy(engine, path: Path) -> float:  # type: ignore[no-untyped-def]
                 copy.write(path.read_bytes())
         took = time.perf_counter() - started
         raw.rollback()
+        # closed, not pooled: the import that follows gets a session without temporary tables,
+        # as a command-line import has (it then sizes their cache, importers.cases.TEMP_BUFFERS)
+        conn.invalidate()
     return took
 
 

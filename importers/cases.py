@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gis.datum import to_wgs84
@@ -80,6 +81,10 @@ STAGES = 8  # timed stages of an import (for the progress line)
 #: memory for each sort and hash of the import's transaction: the roll-up trigger aggregates and
 #: sorts three heat cells per case, which at the server's 32 MB spill to disk from ~100,000 rows
 WORK_MEM = "512MB"
+#: the session's cache for the import's temporary tables.  At PostgreSQL's 8 MB the locate join,
+#: which visits the staged points grid by grid, reads their pages from the kernel again and
+#: again: a million points took 13.6 s that way and 5.7 s with 1 GB (taken only as used)
+TEMP_BUFFERS = "1GB"
 
 
 @dataclass
@@ -207,6 +212,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     bind_scope(session, Scope.everything())
     with import_transaction(session, report, opts.commit):
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        _more_temp_buffers(session)
         stored = stored_cases(session) if opts.bulk else 0
         if opts.bulk and not pays_off(stored, n):  # the file's rows are the most it can add
             bulk[0] = False
@@ -249,9 +255,14 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + rec.tobytes() + b"\xff\xff")
         stage("COPY points (binary, numpy)")
         col = {k: f'"c{header.index(v)}"' for k, v in mapping.items()}
+        # an empty cell and a missing one mean the same here; as '' both join by equality (a
+        # hash join: IS NOT DISTINCT FROM compared every row with every pair, 2.2 s a million)
+        cell = {
+            k: f"coalesce({col[k]}, '')" if k in col else "''"
+            for k in ("kind", "category", "status")
+        }
         pairs = session.execute(
-            text(f"""SELECT DISTINCT {col.get("kind", "NULL")}, {col.get("category", "NULL")}
-                     FROM import_raw""")
+            text(f"SELECT DISTINCT {cell['kind']}, {cell['category']} FROM import_raw")
         ).all()
         matches = [(k, c, *match_category(catalogue, k, c)) for k, c in pairs]  # type: ignore[arg-type]
         for k, c, _, code, ok in matches:
@@ -272,7 +283,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         stage("categories (distinct values)")
         status_words = _word_map(STATUS_WORDS)
         statuses = (
-            session.execute(text(f"SELECT DISTINCT {col.get('status', 'NULL')} FROM import_raw"))
+            session.execute(text(f"SELECT DISTINCT {cell['status']} FROM import_raw"))
             .scalars()
             .all()
         )
@@ -305,9 +316,9 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                    coalesce({col.get("description", "NULL")}, '') AS description,
                    coalesce(st.status, 'closed') AS status
             FROM import_raw r JOIN import_pt p ON p.n = r.n
-            LEFT JOIN import_cat c ON c.raw_kind IS NOT DISTINCT FROM {col.get("kind", "NULL")}
-                 AND c.raw_category IS NOT DISTINCT FROM {col.get("category", "NULL")}
-            LEFT JOIN import_status st ON st.raw IS NOT DISTINCT FROM {col.get("status", "NULL")}
+            LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
+                 AND c.raw_category = {cell["category"]}
+            LEFT JOIN import_status st ON st.raw = {cell["status"]}
         """),
             {"time_re": _TIME},
         )
@@ -432,8 +443,27 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
     return data, [str(c) for c in header]
 
 
+def _more_temp_buffers(session: Session) -> None:
+    """:data:`TEMP_BUFFERS` for this transaction, if the session has not used a temporary table
+    yet (PostgreSQL sizes that cache at the first one; a command-line import always starts
+    fresh).  Otherwise the import goes on with the cache the session has."""
+    try:
+        with session.begin_nested():
+            session.execute(text(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'"))
+    except DBAPIError as e:
+        if not isinstance(e.orig, psycopg.errors.InvalidParameterValue):
+            raise
+
+
 def _locate(session: Session) -> None:
-    """``import_loc``: every staged case's owner, by the rules of ``locate_point`` at its time."""
+    """``import_loc``: every staged case's owner, by the rules of ``locate_point`` at its time.
+
+    The covering grids are found polygon by polygon (the grid outside, each one probing the
+    points' index, ``OFFSET 0`` keeping that order): PostGIS then prepares each polygon once and
+    tests all its points against it.  The planner's own choice, point by point with a polygon
+    looked up for each, prepares nothing: 1,000,000 points against 2,617 grids (in a plain table)
+    took 16.4 s that way and 4.7 s this way, with the same owner for every point.
+    """
     session.execute(text("CREATE INDEX ON import_case USING gist (pt)"))
     session.execute(text("CREATE INDEX ON import_case (n)"))
     session.execute(text("ANALYZE import_case"))
@@ -445,9 +475,11 @@ def _locate(session: Session) -> None:
                CAST(0 AS float8) AS distance_m, CAST(NULL AS varchar) AS village_code,
                CAST(NULL AS varchar) AS township_code, CAST(NULL AS varchar) AS district_code,
                CAST(NULL AS varchar) AS city_code, CAST(NULL AS int) AS center_id
-        FROM grid g JOIN import_case i
-          ON ST_Covers(g.geom, i.pt)
-         AND g.valid_from <= i.at AND (g.valid_to IS NULL OR g.valid_to > i.at)
+        FROM grid g
+        CROSS JOIN LATERAL (SELECT i.n FROM import_case i
+                            WHERE ST_Covers(g.geom, i.pt) AND g.valid_from <= i.at
+                              AND (g.valid_to IS NULL OR g.valid_to > i.at)
+                            OFFSET 0) i
         ORDER BY i.n, g.code
     """)
     )

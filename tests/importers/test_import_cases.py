@@ -11,10 +11,17 @@ from sqlalchemy.orm import Session
 import shapely
 
 from gis.datum import wgs84_to_gcj02
+from gis.db import make_engine
 from gis.errors import Conflict
 from gis.locate import locate_point
 from importers import bulk
-from importers.cases import CaseOptions, import_cases, match_category
+from importers.cases import (
+    TEMP_BUFFERS,
+    CaseOptions,
+    _more_temp_buffers,
+    import_cases,
+    match_category,
+)
 from importers.demo import DemoCity
 from tests.api.test_command import ROLLUP_MISMATCH
 
@@ -65,6 +72,66 @@ def test_match_category_by_code_or_name() -> None:
     assert match_category(catalogue, None, "劳资") == ("dispute", "labour_wage", True)
     assert match_category(catalogue, "隐患", "Fire safety") == ("hazard", "fire", True)
     assert match_category(catalogue, "纠纷", "外星人") == ("dispute", "dispute_other", False)
+
+
+def test_empty_and_missing_kind_or_category_cells_are_matched_alike(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """An unquoted empty cell (NULL to COPY) and a quoted one ('') are the same empty value:
+    matched the same way, warned about once."""
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [
+        ("E1", "", "邻里纠纷"),
+        ("E2", '""', "邻里纠纷"),
+        ("E3", "隐患", ""),
+        ("E4", "隐患", '""'),
+    ]
+    lines = [HEADER] + [
+        f"{sid},2026-03-05 09:30,{p.x!r},{p.y!r},WGS84,{kind},{category},空格\n"
+        for sid, kind, category in rows
+    ]
+    path = tmp_path / "空值.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    done = import_cases(db, path, CaseOptions(commit=True))
+    assert sorted(done.created) == ["E1", "E2", "E3", "E4"] and not done.rejected
+    got = db.execute(
+        text("SELECT source_id, kind, category FROM cases WHERE source_id LIKE 'E_' ORDER BY 1")
+    ).all()
+    assert [tuple(r) for r in got] == [
+        ("E1", "dispute", "neighbour"),
+        ("E2", "dispute", "neighbour"),
+        ("E3", "hazard", "hazard_other"),
+        ("E4", "hazard", "hazard_other"),
+    ]
+    unmatched = [w for w in done.warnings if "类别未能识别" in w]
+    assert len(unmatched) == 1 and "hazard_other" in unmatched[0]
+
+
+def test_a_fresh_session_imports_with_a_bigger_temp_table_cache(
+    database_url: str, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """PostgreSQL sizes a session's cache for temporary tables at its first one: a fresh session
+    gets TEMP_BUFFERS for the import; one that had a temporary table keeps its own cache, and
+    the import goes through all the same."""
+    p = demo_city.grids[0].geom.representative_point()
+    path = tmp_path / "缓存.csv"
+    path.write_text(f"{HEADER}T1,2026-03-05 09:30,{p.x!r},{p.y!r},WGS84,纠纷,邻里,缓存\n")
+    engine = make_engine(database_url, pool_size=1)  # one connection, opened here
+    try:
+        with Session(engine) as session, session.begin():
+            default = session.execute(text("SHOW temp_buffers")).scalar_one()
+            _more_temp_buffers(session)
+            assert session.execute(text("SHOW temp_buffers")).scalar_one() == TEMP_BUFFERS
+        with Session(engine) as session:  # the same connection, now with its cache in use
+            session.execute(text("CREATE TEMP TABLE earlier AS SELECT 1 AS x"))
+            session.commit()
+            assert import_cases(session, path, CaseOptions()).created == ["T1"]  # a dry run
+            session.rollback()
+            _more_temp_buffers(session)  # refused by PostgreSQL; the transaction lives on
+            assert session.execute(text("SHOW temp_buffers")).scalar_one() == default
+            session.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_cases_import_locates_like_locate_point_and_is_idempotent(
