@@ -262,6 +262,72 @@ def cases_geojson(
     return feature_collection(session, features, params, order="received_at DESC, code DESC")
 
 
+#: at most this many cases answer one search (the newest; the total is counted)
+FIND_LIMIT = 50
+#: a code's beginning finds cases only from the county and day on: 6 + 6 digits (4403052611 21…)
+FIND_PREFIX_MIN = 12
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCase:
+    code: str
+    kind: str
+    category_name: str
+    status: str
+    grid_code: str | None
+    received_at: datetime
+    source_id: str | None
+    matched: str  # code | prefix | source | phone: what in the case the words matched
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The answer to a search: the newest :data:`FIND_LIMIT` cases and how many matched."""
+
+    cases: list[FoundCase]
+    total: int
+
+
+def find_cases(
+    session: Session, scope: Scope, words: str, phone_index: bytes | None = None
+) -> Found:
+    """The cases in ``scope`` that ``words`` name: a case code (案件编号), or its beginning of at
+    least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day and after), the id an
+    imported case had in the source system (its ``source_id``), or — with ``phone_index``
+    (:meth:`PiiCipher.phone_index`, for those who may read personal data) — a party's phone.
+    Newest first.  Each branch is an index lookup; a beginning is a range of codes of digits,
+    which sorts the same in every collation."""
+    words = words.strip()
+    params: dict = scope.params() | {"words": words, "limit": FIND_LIMIT}
+    hits = [
+        "SELECT id, 'code' AS matched FROM cases WHERE code = :words",
+        "SELECT id, 'source' FROM cases WHERE source_id = :words",
+    ]
+    if words.isdigit() and words.isascii() and len(words) >= FIND_PREFIX_MIN:
+        after = str(int(words) + 1).zfill(len(words))
+        if len(after) == len(words):  # (all nines: nothing follows them)
+            hits.append("SELECT id, 'prefix' FROM cases WHERE code > :words AND code < :after")
+            params["after"] = after
+    if phone_index is not None:
+        hits.append("SELECT case_id, 'phone' FROM case_party WHERE phone_index = :pidx")
+        params["pidx"] = phone_index
+    rows = session.execute(
+        text(f"""
+        WITH hit AS (SELECT DISTINCT ON (id) id, matched
+                     FROM ({" UNION ALL ".join(hits)}) h ORDER BY id, matched)
+        SELECT c.code, CAST(c.kind AS text) AS kind, cat.name_zh AS category_name, c.status,
+               c.grid_code, c.received_at, c.source_id, hit.matched, count(*) OVER () AS total
+        FROM hit JOIN cases c ON c.id = hit.id JOIN category cat ON cat.code = c.category
+        WHERE {scope.case_condition("c")}
+        ORDER BY c.received_at DESC, c.code DESC
+        LIMIT :limit
+    """),
+        params,
+    ).all()
+    found = [FoundCase(*r[:-1]) for r in rows]
+    return Found(found, int(rows[0].total) if rows else 0)
+
+
 @dataclass(frozen=True, slots=True)
 class PublicCase:
     """What anyone holding the tracking link may see: no personal data, no exact location."""

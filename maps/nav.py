@@ -14,6 +14,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("综治网格地图", "/", "map:view"),
     ("指挥中心", "/maps/command", "map:view"),
     ("待办案件", "/queue", "case:handle"),
+    ("案件查询", "/find", "case:read"),
     ("每日汇总", "/reports/daily", "case:read"),
     ("网格调整", "/maps/planner", "boundary:edit"),
     ("手机上报", "/m/", "case:report"),

@@ -169,6 +169,7 @@ def queue_page(  # type: ignore[no-untyped-def]
 <main>
   {nav_line(links, user)}
   <h1>{escape(title)}</h1>
+  {find_form()}
   <p class="wg-chips">{"".join(states)}</p>
   <p class="wg-chips">{"".join(toggles)}</p>
   <p>共 <b id="queue-total">{q.total}</b> 件，第 {shown} 件；
@@ -179,6 +180,66 @@ def queue_page(  # type: ignore[no-untyped-def]
     <tbody>{rows or '<tr><td colspan="7">没有符合条件的案件。</td></tr>'}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
+</main>
+</body>
+</html>
+"""
+
+
+def find_form(words: str = "", *, autofocus: bool = False) -> str:
+    """The search box for a case (案件查询): by code, source id or a party's phone."""
+    return f"""<form class="wg-filters wg-find" method="get" action="/find" role="search">
+    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="24" maxlength="64"
+      required{" autofocus" if autofocus else ""}
+      placeholder="案件编号、原系统编号或当事人电话"></label>
+    <button type="submit">查询</button>
+  </form>"""
+
+
+def find_page(  # type: ignore[no-untyped-def]
+    words: str, found, *, user: str, links: list[tuple[str, str]], note: str = ""
+) -> str:
+    """The answer to a search for cases (``found``: :class:`gis.cases.Found`), or the empty
+    form; ``note`` says what the search could not do (a phone without the right to look)."""
+    from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN
+    from gis.workflow import STATE_NAMES
+
+    how = {"code": "案件编号", "prefix": "编号开头", "source": "原系统编号", "phone": "当事人电话"}
+    rows = "".join(
+        f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a></td>'
+        f"<td>{escape(KIND_NAMES[c.kind][0])} · {escape(c.category_name)}</td>"
+        f"<td>{escape(STATE_NAMES.get(c.status, c.status))}</td>"
+        f"<td>{escape(c.grid_code or '未落入网格')}</td>"
+        f"<td>{c.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}</td>"
+        f"<td>{escape(c.source_id or '—')}</td><td>{how[c.matched]}</td></tr>"
+        for c in (found.cases if found else [])
+    )
+    if found is None:
+        answer = (
+            "<p>输入完整的案件编号、历史案件在原系统中的编号，或当事人的电话号码"
+            f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
+            "（区县代码与日期）可查出该区县当天起的案件。</p>"
+        )
+    elif not found.total:
+        answer = (
+            f"<p>您的管辖范围内没有与“{escape(words)}”相符的案件。请核对编号，或输入更多位。</p>"
+        )
+    else:
+        more = f"，显示最新的 {FIND_LIMIT} 件" if found.total > len(found.cases) else ""
+        answer = f"""<p>找到 <b id="find-total">{found.total}</b> 件{more}，最新在前。</p>
+  <table class="wg-list wg-queue-table" id="found">
+    <thead><tr><th>案件编号</th><th>类型 · 类别</th><th>状态</th><th>网格</th><th>登记时间</th>
+      <th>原系统编号</th><th>匹配</th></tr></thead>
+    <tbody>{rows}</tbody>
+  </table>"""
+    return f"""{_case_page_head("案件查询 · 网格 wangge", noindex=True)}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {nav_line(links, user)}
+  <h1>案件查询</h1>
+  {find_form(words, autofocus=True)}
+  {f'<p class="wg-error" role="status">{escape(note)}</p>' if note else ""}
+  {answer}
 </main>
 </body>
 </html>

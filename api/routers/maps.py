@@ -21,12 +21,14 @@ from api.deps import (
     Reporter,
     SessionDep,
     SettingsDep,
+    audit_caller,
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases, mapdata, report, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound
+from gis.pii import validate_phone
 from gis.report import Daily
 from gis.scope import Scope
 from gis.settings import Settings
@@ -41,6 +43,7 @@ from maps.pages import (
     QUEUE_PAGE_SIZE,
     audit_page,
     case_page,
+    find_page,
     letter_page,
     login_page,
     nav_line,
@@ -369,6 +372,42 @@ def queue(
             offset=offset,
         )
     )
+
+
+@router.get("/find", response_class=HTMLResponse, response_model=None)
+def find(
+    session: SessionDep,
+    caller: CaseReader,
+    cipher: CipherDep,
+    request: Request,
+    q: Annotated[
+        str | None,
+        Query(max_length=64, description="case code (or its first 12+ digits), source id, phone"),
+    ] = None,
+) -> Response:
+    """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
+    was imported from, or a party's phone (with pii:read; audited).  One case by code or id:
+    its page at once (303); else the list."""
+    words = (q or "").strip()
+    found, note, phone_index = None, "", None
+    if words:
+        try:
+            phone = validate_phone(words, field="q")
+        except InvalidInput:
+            phone = None
+        if phone is not None and caller.can("pii:read"):
+            phone_index = cipher.phone_index(phone)
+        elif phone is not None:
+            note = "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
+        found = cases.find_cases(session, caller.scope, words, phone_index)
+        if phone_index is not None:
+            detail = {"via": "find"}
+            audit_caller(session, request, caller, "pii.lookup", "case_party:phone", detail)
+            session.commit()
+        if found.total == 1 and found.cases[0].matched in ("code", "source"):
+            return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
+    links = page_links(caller.can, "/find")
+    return HTMLResponse(find_page(words, found, user=_user(caller), links=links, note=note))
 
 
 RegionOptional = Annotated[

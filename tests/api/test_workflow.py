@@ -13,6 +13,7 @@ from datetime import datetime
 import chinese_calendar
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -507,6 +508,58 @@ def test_the_queue_page_is_the_desks_in_tray(
     assert refused.status_code == 403 and "无权访问" in refused.text
     bad = anon_client.get("/queue?status=nonsense", headers=op | html)
     assert bad.status_code == 422 and "未知的状态" in bad.text
+
+
+def test_a_case_is_found_by_code_source_id_or_phone(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """案件查询: a resident calls with a code, an old system's id or a phone number."""
+    op, html = login_as("township_operator"), {"Accept": "text/html"}
+    phone = "13987654321"
+    party = {"role": "applicant", "name": "孙查询", "phone": phone}
+    first = _report(anon_client, op, point, parties=[party])["code"]
+    second = _report(anon_client, op, point, parties=[party])["code"]
+    app_db.execute(
+        text("UPDATE cases SET source_id = 'OLD-2024-0815' WHERE code = :c"), {"c": second}
+    )
+    app_db.commit()  # (to the test's savepoint)
+
+    def find(q: str, who: dict = op) -> Response:
+        return anon_client.get("/find", params={"q": q}, headers=who | html, follow_redirects=False)
+
+    # one case by its code or its old id: straight to its page
+    for q, code in ((first, first), (f"  {first} ", first), ("OLD-2024-0815", second)):
+        r = find(q)
+        assert r.status_code == 303 and r.headers["location"] == f"/cases/{code}", q
+    # a phone: the list, both cases, and the lookup is in the audit trail
+    listed = find(phone)
+    assert listed.status_code == 200 and '<b id="find-total">2</b>' in listed.text
+    assert f'href="/cases/{first}"' in listed.text and "当事人电话" in listed.text
+    trail = app_db.execute(
+        text("SELECT detail FROM audit_log WHERE action = 'pii.lookup' ORDER BY id DESC LIMIT 1")
+    ).scalar_one()
+    assert trail == {"via": "find"}
+    # a code's first 12 digits: the county's cases of that day and after
+    day = find(first[:12])
+    assert f'href="/cases/{first}"' in day.text and f'href="/cases/{second}"' in day.text
+    assert "编号开头" in day.text
+    assert "没有与" in find(first[:12] + "9" * 8).text  # nothing after the last possible code
+    # without the right to personal data, the phone is not looked up, and the page says so
+    commander = find(phone, login_as("city_commander"))
+    assert commander.status_code == 200 and "需要查看个人信息的权限" in commander.text
+    assert "find-total" not in commander.text and "没有与" in commander.text
+    assert find(first, login_as("city_commander")).status_code == 303  # a code it may see
+    # another jurisdiction does not find it, by code or by phone
+    other = login_as("township_operator_b")
+    assert "没有与" in find(first, other).text and "没有与" in find(phone, other).text
+    # the empty form, a search box on the in-tray, the menu entry
+    empty = find("")
+    assert empty.status_code == 200 and 'action="/find"' in empty.text
+    assert "<table" not in empty.text
+    assert 'action="/find"' in anon_client.get("/queue", headers=op | html).text
+    assert '<a href="/find">案件查询</a>' in anon_client.get("/queue", headers=op | html).text
+    too_long = find("1" * 65)
+    assert too_long.status_code == 422 and "<html" in too_long.text
 
 
 def test_a_poor_rating_reopens_the_case_once(

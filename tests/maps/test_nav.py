@@ -20,13 +20,21 @@ Headers = Callable[[str], dict[str, str]]
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.grid_worker, ["/maps/command", "/reports/daily", "/m/"]),
-        (Role.operator, ["/maps/command", "/queue", "/reports/daily", "/m/"]),
-        (Role.commander, ["/maps/command", "/reports/daily"]),
-        (Role.planner, ["/maps/command", "/reports/daily", "/maps/planner"]),
+        (Role.grid_worker, ["/maps/command", "/find", "/reports/daily", "/m/"]),
+        (Role.operator, ["/maps/command", "/queue", "/find", "/reports/daily", "/m/"]),
+        (Role.commander, ["/maps/command", "/find", "/reports/daily"]),
+        (Role.planner, ["/maps/command", "/find", "/reports/daily", "/maps/planner"]),
         (
             Role.admin,
-            ["/maps/command", "/queue", "/reports/daily", "/maps/planner", "/m/", "/audit"],
+            [
+                "/maps/command",
+                "/queue",
+                "/find",
+                "/reports/daily",
+                "/maps/planner",
+                "/m/",
+                "/audit",
+            ],
         ),
     ],
 )
@@ -57,11 +65,17 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
     commander = anon_client.get("/", headers=login_as("city_commander") | html)
     assert commander.status_code == 200 and _links(commander.text) == [
         "/maps/command",
+        "/find",
         "/reports/daily",
     ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
-    assert _links(planner.text) == ["/", "/reports/daily", "/maps/planner"]
+    assert _links(planner.text) == ["/", "/find", "/reports/daily", "/maps/planner"]
     phone = anon_client.get("/m/", headers=login_as("grid_worker") | html)
     nav = re.search(r'<nav class="m-nav">(.*?)</nav>', phone.text)
     assert nav is not None
-    assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["/", "/maps/command", "/reports/daily"]
+    assert re.findall(r'href="([^"]+)"', nav.group(1)) == [
+        "/",
+        "/maps/command",
+        "/find",
+        "/reports/daily",
+    ]
