@@ -15,7 +15,7 @@ from tests.conftest import report_body
 #: malformed values for path and query parameters
 BAD_VALUES = ["x", "0", "-1", "99999999999999999999", "1e309", "NaN", "'; --", "中文", "", "[1]"]
 #: query values that look almost right
-NEAR_MISSES = ["2026-13-45", "1,2,3", "0,0,0,0", "-180,-90,180,90", "true"]
+NEAR_MISSES = ["2026-13-45", "1,2,3", "0,0,0,0", "-180,-90,180,90", "true", "a\x00b"]
 _FIELDS = ["kind", "category", "location", "geometry", "op", "grid", "grids", "name", "code"]
 _FIELDS += ["status", "to", "note", "decision", "reports", "title", "parts", "reason", "rating"]
 #: malformed JSON bodies: not JSON, not an object, and objects of the usual fields, wrongly typed
