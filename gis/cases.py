@@ -264,7 +264,7 @@ def cases_geojson(
 
 #: at most this many cases answer one search (the newest; the total is counted)
 FIND_LIMIT = 50
-#: a code's beginning finds cases only from the county and day on: 6 + 6 digits (4403052611 21…)
+#: a code's beginning finds cases from the county and the day on: 6 + 6 digits (440305 261121…)
 FIND_PREFIX_MIN = 12
 
 

@@ -546,9 +546,12 @@ def case_page(  # type: ignore[no-untyped-def]
     can_unmask: bool,
     can_triage: bool = False,
     tile_url: str | None = None,
+    links: list[tuple[str, str]] | None = None,
+    user: str = "",
 ) -> str:
     """The operator's case page (Chinese): where, what, the timeline, documents, photos, parties
-    (masked; unmasking is a separate, audited request) and the actions allowed now."""
+    (masked; unmasking is a separate, audited request) and the actions allowed now; above, the
+    menu of the pages ``links`` (and the ``user``)."""
     from gis.workflow import EVENT_NAMES, MOVES, STATE_NAMES
 
     loc = case.location
@@ -673,7 +676,7 @@ def case_page(  # type: ignore[no-untyped-def]
       data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <main>
-  <p><a href="/">← 返回地图</a>{' <a href="/queue">待办案件</a>' if can_handle else ""}</p>
+  {nav_line([("综治网格地图", "/")] if links is None else links, user)}
   <h1>案件 <span id="case-code">{escape(case.code)}</span>
       <span class="wg-status" id="case-status">{escape(status)}</span></h1>
   <table class="wg-receipt-table">

@@ -281,6 +281,8 @@ def case_view(
             can_unmask=caller.can("pii:read"),
             can_triage=caller.can("case:triage"),
             tile_url=settings.tile_url,
+            links=page_links(caller.can, ""),
+            user=_user(caller),
         )
     )
 

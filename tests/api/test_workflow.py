@@ -557,7 +557,8 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     assert empty.status_code == 200 and 'action="/find"' in empty.text
     assert "<table" not in empty.text
     assert 'action="/find"' in anon_client.get("/queue", headers=op | html).text
-    assert '<a href="/find">案件查询</a>' in anon_client.get("/queue", headers=op | html).text
+    for page in ("/queue", f"/cases/{first}"):  # the menu, on the in-tray and on a case page
+        assert '<a href="/find">案件查询</a>' in anon_client.get(page, headers=op | html).text
     too_long = find("1" * 65)
     assert too_long.status_code == 422 and "<html" in too_long.text
 
