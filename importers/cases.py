@@ -34,7 +34,7 @@ from gis.datum import to_wgs84
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
-from gis.worktime import DAY_HOURS
+from gis.worktime import DAY_HOURS, WINDOWS
 from importers.bulk import declined, lock_case_tables, pays_off, rebuilt_after, stored_cases
 from importers.core import (
     ImportReport,
@@ -506,6 +506,11 @@ def _locate(session: Session) -> None:
     session.execute(text("ANALYZE import_chain"))
 
 
+def _hhmm(hours: float) -> str:
+    """8.5 → '08:30'."""
+    return f"{int(hours):02d}:{round(hours % 1 * 60):02d}"
+
+
 def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     """``wangge_work_add(at, hours)`` for a whole table at once: (joins, expression).
 
@@ -514,15 +519,19 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     merge join, no per-row lookups): the start's day gives the working clock, and the deadline's
     working day is found from the clock itself, since every working day adds
     :data:`~gis.worktime.DAY_HOURS` hours, so that working days start exactly at multiples of it.
-    The same arithmetic as the functions of migration 0011
-    (``test_imported_deadlines_equal_wangge_work_add`` compares them at the awkward moments).
+    The same arithmetic as the functions of migration 0011, with the windows of
+    :data:`~gis.worktime.WINDOWS` (``test_imported_deadlines_equal_wangge_work_add`` compares
+    them at the awkward moments).
     """
     local = f"({at} AT TIME ZONE 'Asia/Shanghai')"
+    (am_start, am_end), (pm_start, pm_end) = WINDOWS  # hours since midnight
+    am, pm = f"time '{_hhmm(am_start)}'", f"time '{_hhmm(pm_start)}'"
     clock = (
         f"wd_from.cum_hours + CASE WHEN wd_from.workday THEN "
-        f"least(greatest(extract(epoch FROM {local}::time - time '08:30') / 3600, 0), 3.5) + "
-        f"least(greatest(extract(epoch FROM {local}::time - time '13:30') / 3600, 0), 4.5) "
-        f"ELSE 0 END + {hours}"
+        f"least(greatest(extract(epoch FROM {local}::time - {am}) / 3600, 0), "
+        f"{am_end - am_start}) + "
+        f"least(greatest(extract(epoch FROM {local}::time - {pm}) / 3600, 0), "
+        f"{pm_end - pm_start}) ELSE 0 END + {hours}"
     )
     day = DAY_HOURS
     joins = f"""
@@ -531,9 +540,10 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     LEFT JOIN work_calendar wd_to
            ON wd_to.workday AND wd_to.cum_hours = {day} * (ceil(wd_clock.due / {day}) - 1)"""
     rest = "(wd_clock.due - wd_to.cum_hours)"
-    expression = f"""(wd_to.day + CASE WHEN {rest} <= 3.5
-                                  THEN time '08:30' + {rest} * interval '1 hour'
-                                  ELSE time '13:30' + ({rest} - 3.5) * interval '1 hour' END)
+    morning = am_end - am_start
+    expression = f"""(wd_to.day + CASE WHEN {rest} <= {morning}
+                                  THEN {am} + {rest} * interval '1 hour'
+                                  ELSE {pm} + ({rest} - {morning}) * interval '1 hour' END)
                      AT TIME ZONE 'Asia/Shanghai'"""
     return joins, expression
 
