@@ -189,7 +189,7 @@ def queue_page(  # type: ignore[no-untyped-def]
 def find_form(words: str = "", *, autofocus: bool = False) -> str:
     """The search box for a case (案件查询): by code, source id or a party's phone."""
     return f"""<form class="wg-filters wg-find" method="get" action="/find" role="search">
-    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="24" maxlength="64"
+    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="64"
       required{" autofocus" if autofocus else ""}
       placeholder="案件编号、原系统编号或当事人电话"></label>
     <button type="submit">查询</button>
