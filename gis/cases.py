@@ -264,7 +264,7 @@ def cases_geojson(
 
 #: at most this many cases answer one search (the newest; the total is counted)
 FIND_LIMIT = 50
-#: a code's beginning finds cases from the county and the day on: 6 + 6 digits (440305 261121…)
+#: a code's beginning finds no fewer than a county's cases of one day: 6 + 6 digits (440305 261121)
 FIND_PREFIX_MIN = 12
 
 
@@ -292,7 +292,7 @@ def find_cases(
     session: Session, scope: Scope, words: str, phone_index: bytes | None = None
 ) -> Found:
     """The cases in ``scope`` that ``words`` name: a case code (案件编号), or its beginning of at
-    least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day and after), the id an
+    least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day, or fewer), the id an
     imported case had in the source system (its ``source_id``), or — with ``phone_index``
     (:meth:`PiiCipher.phone_index`, for those who may read personal data) — a party's phone.
     Newest first.  Each branch is an index lookup; a beginning is a range of codes of digits,

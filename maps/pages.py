@@ -218,7 +218,7 @@ def find_page(  # type: ignore[no-untyped-def]
         answer = (
             "<p>输入完整的案件编号、历史案件在原系统中的编号，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
-            "（区县代码与日期）可查出该区县当天起的案件。</p>"
+            "（区县代码与日期）可查出该区县当天的案件。</p>"
         )
     elif not found.total:
         answer = (

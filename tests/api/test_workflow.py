@@ -539,7 +539,7 @@ def test_a_case_is_found_by_code_source_id_or_phone(
         text("SELECT detail FROM audit_log WHERE action = 'pii.lookup' ORDER BY id DESC LIMIT 1")
     ).scalar_one()
     assert trail == {"via": "find"}
-    # a code's first 12 digits: the county's cases of that day and after
+    # a code's first 12 digits: the county's cases of that day
     day = find(first[:12])
     assert f'href="/cases/{first}"' in day.text and f'href="/cases/{second}"' in day.text
     assert "编号开头" in day.text
