@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -277,7 +278,7 @@ class FoundCase:
     grid_code: str | None
     received_at: datetime
     source_id: str | None
-    matched: str  # code | prefix | source | phone: what in the case the words matched
+    matched: str  # code | prefix | source | token | phone: what in the case the words matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,14 +296,20 @@ def find_cases(
     least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day, or fewer), the id an
     imported case had in the source system (its ``source_id``), or — with ``phone_index``
     (:meth:`PiiCipher.phone_index`, for those who may read personal data) — a party's phone.
-    Newest first.  Each branch is an index lookup; a beginning is a range of codes of digits,
-    which sorts the same in every collation."""
+    A link pasted whole finds its case: a case page's address, or the tracking link (一案一码)
+    a resident was given.  Newest first.  Each branch is an index lookup; a beginning is a range
+    of codes of digits, which sorts the same in every collation."""
     words = words.strip()
+    link = re.search(r"/(?:cases|t)/([^/?#\s]+)", words)
+    if link:
+        words = unquote(link.group(1))
     params: dict = scope.params() | {"words": words, "limit": FIND_LIMIT}
     hits = [
         "SELECT id, 'code' AS matched FROM cases WHERE code = :words",
         "SELECT id, 'source' FROM cases WHERE source_id = :words",
     ]
+    if _PUBLIC_TOKEN.fullmatch(words):
+        hits.append("SELECT id, 'token' FROM cases WHERE public_token = :words")
     if words.isdigit() and words.isascii() and len(words) >= FIND_PREFIX_MIN:
         after = str(int(words) + 1).zfill(len(words))
         if len(after) == len(words):  # (all nines: nothing follows them)

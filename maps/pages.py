@@ -189,7 +189,7 @@ def queue_page(  # type: ignore[no-untyped-def]
 def find_form(words: str = "", *, autofocus: bool = False) -> str:
     """The search box for a case (案件查询): by code, source id or a party's phone."""
     return f"""<form class="wg-filters wg-find" method="get" action="/find" role="search">
-    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="64"
+    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="200"
       required{" autofocus" if autofocus else ""}
       placeholder="案件编号、原系统编号或当事人电话"></label>
     <button type="submit">查询</button>
@@ -204,7 +204,8 @@ def find_page(  # type: ignore[no-untyped-def]
     from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN
     from gis.workflow import STATE_NAMES
 
-    how = {"code": "案件编号", "prefix": "编号开头", "source": "原系统编号", "phone": "当事人电话"}
+    how = {"code": "案件编号", "prefix": "编号开头", "source": "原系统编号", "token": "跟踪链接",
+           "phone": "当事人电话"}  # fmt: skip
     rows = "".join(
         f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a></td>'
         f"<td>{escape(KIND_NAMES[c.kind][0])} · {escape(c.category_name)}</td>"
@@ -216,7 +217,7 @@ def find_page(  # type: ignore[no-untyped-def]
     )
     if found is None:
         answer = (
-            "<p>输入完整的案件编号、历史案件在原系统中的编号，或当事人的电话号码"
+            "<p>输入完整的案件编号、历史案件在原系统中的编号、群众手中的案件跟踪链接，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
             "（区县代码与日期）可查出该区县当天的案件。</p>"
         )

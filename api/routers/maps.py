@@ -384,12 +384,15 @@ def find(
     request: Request,
     q: Annotated[
         str | None,
-        Query(max_length=64, description="case code (or its first 12+ digits), source id, phone"),
+        Query(
+            max_length=200,
+            description="case code (or its first 12+ digits), source id, tracking link, phone",
+        ),
     ] = None,
 ) -> Response:
     """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
-    was imported from, or a party's phone (with pii:read; audited).  One case by code or id:
-    its page at once (303); else the list."""
+    was imported from, its tracking link, or a party's phone (with pii:read; audited).  One
+    case by code, id or link: its page at once (303); else the list."""
     words = (q or "").strip()
     found, note, phone_index = None, "", None
     if words:
@@ -406,7 +409,7 @@ def find(
             detail = {"via": "find"}
             audit_caller(session, request, caller, "pii.lookup", "case_party:phone", detail)
             session.commit()
-        if found.total == 1 and found.cases[0].matched in ("code", "source"):
+        if found.total == 1 and found.cases[0].matched in ("code", "source", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
     links = page_links(caller.can, "/find")
     return HTMLResponse(find_page(words, found, user=_user(caller), links=links, note=note))

@@ -517,7 +517,8 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     op, html = login_as("township_operator"), {"Accept": "text/html"}
     phone = "13987654321"
     party = {"role": "applicant", "name": "孙查询", "phone": phone}
-    first = _report(anon_client, op, point, parties=[party])["code"]
+    first_case = _report(anon_client, op, point, parties=[party])
+    first = first_case["code"]
     second = _report(anon_client, op, point, parties=[party])["code"]
     app_db.execute(
         text("UPDATE cases SET source_id = 'OLD-2024-0815' WHERE code = :c"), {"c": second}
@@ -528,7 +529,14 @@ def test_a_case_is_found_by_code_source_id_or_phone(
         return anon_client.get("/find", params={"q": q}, headers=who | html, follow_redirects=False)
 
     # one case by its code or its old id: straight to its page
-    for q, code in ((first, first), (f"  {first} ", first), ("OLD-2024-0815", second)):
+    # … or a link pasted whole: the resident's tracking link, the case page's address
+    for q, code in (
+        (first, first),
+        (f"  {first} ", first),
+        ("OLD-2024-0815", second),
+        (first_case["tracking_url"], first),
+        (f"https://wangge.example.cn/cases/{second}?tab=events", second),
+    ):
         r = find(q)
         assert r.status_code == 303 and r.headers["location"] == f"/cases/{code}", q
     # a phone: the list, both cases, and the lookup is in the audit trail
@@ -559,7 +567,7 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     assert 'action="/find"' in anon_client.get("/queue", headers=op | html).text
     for page in ("/queue", f"/cases/{first}"):  # the menu, on the in-tray and on a case page
         assert '<a href="/find">案件查询</a>' in anon_client.get(page, headers=op | html).text
-    too_long = find("1" * 65)
+    too_long = find("1" * 201)
     assert too_long.status_code == 422 and "<html" in too_long.text
 
 
