@@ -173,3 +173,12 @@ def audit_caller(
         source_ip=client_ip(request),
         detail=detail,
     )
+
+
+def audit_phone_lookup(
+    session: Session, request: Request, caller: auth.Principal, detail: dict | None = None
+) -> None:
+    """Record a search of cases by a party's phone (``pii.lookup``), committed at once: the
+    answer has been computed, and the trail must hold even if sending it fails."""
+    audit_caller(session, request, caller, "pii.lookup", "case_party:phone", detail)
+    session.commit()

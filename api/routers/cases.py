@@ -22,6 +22,7 @@ from api.deps import (
     SessionDep,
     Triager,
     audit_caller,
+    audit_phone_lookup,
     client_ip,
     request_lang,
 )
@@ -312,8 +313,7 @@ def list_cases(
         reporter_id=caller.user_id if mine else None,
     )
     if phone_index is not None:
-        audit_caller(session, request, caller, "pii.lookup", "case_party:phone")
-        session.commit()
+        audit_phone_lookup(session, request, caller)
     return geojson_response(body)
 
 

@@ -21,7 +21,7 @@ from api.deps import (
     Reporter,
     SessionDep,
     SettingsDep,
-    audit_caller,
+    audit_phone_lookup,
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
@@ -406,9 +406,7 @@ def find(
             note = "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
         found = cases.find_cases(session, caller.scope, words, phone_index)
         if phone_index is not None:
-            detail = {"via": "find"}
-            audit_caller(session, request, caller, "pii.lookup", "case_party:phone", detail)
-            session.commit()
+            audit_phone_lookup(session, request, caller, {"via": "find"})
         if found.total == 1 and found.cases[0].matched in ("code", "source", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
     links = page_links(caller.can, "/find")
