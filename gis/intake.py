@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.audit import audit_ip
-from gis.cases import KIND_NAMES, CaseView, NewReport, get_cases, list_categories
+from gis.cases import KIND_NAMES, CaseView, NewReport, case_view, get_cases, list_categories
 from gis.datum import to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
@@ -88,6 +88,7 @@ class _Work:
     code: str | None = None  # the case, once created or found
     case_id: int | None = None
     method: str | None = None
+    doc: dict | None = None  # the new case as the insert's call returned it (``case_view``)
 
 
 def _lock_id(user_id: int, key: UUID) -> int:
@@ -188,9 +189,11 @@ _INSERT_CASES = text(
 )
 # Reports without parties are registered in the same call (migration 0018,
 # ``wangge_intake_accept``): one round trip and one statement less.  Parties are encrypted bound
-# to their new case's id, so reports with parties are registered in a second call.
+# to their new case's id, so reports with parties are registered in a second call.  The call
+# returns each new case's document too (migration 0023), from which the reply is built: no
+# read-back after it.
 _ACCEPT_CASES = text(
-    "SELECT case_id, case_code, key, method "
+    "SELECT case_id, case_code, key, method, doc "
     f"FROM wangge_intake_accept({_INSERT_ARGS}, {REGISTER_ARGS})"
 )
 
@@ -278,8 +281,10 @@ def accept_reports(
         )
     session.flush()
 
-    codes = [w.code for w in created + replays if w.code]
-    views = {v.code: v for v in get_cases(session, scope, codes, cipher)} if codes else {}
+    views = {w.code: case_view(w.doc, cipher) for w in created if w.doc is not None}
+    codes = [w.code for w in created + replays if w.code and w.code not in views]
+    if codes:
+        views |= {v.code: v for v in get_cases(session, scope, codes, cipher)}
     for w in created:
         results[w.item.index] = BatchResult(w.item.index, "created", 201, case=views[w.code or ""])
     for w in replays:
@@ -432,6 +437,8 @@ def _insert(
     for row in session.execute(_ACCEPT_CASES if register else _INSERT_CASES, params):
         w = by_key[row.key]
         w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
+        if register:
+            w.doc = row.doc
 
 
 def _parties(created: list[_Work], cipher: PiiCipher) -> list[NewParty]:

@@ -389,6 +389,34 @@ def test_a_nearby_report_of_the_same_kind_is_linked_not_merged(
     assert anon_client.post(path, headers=operator, json={"decision": "merge"}).status_code == 422
 
 
+def test_the_reply_to_a_report_is_the_case_as_read_again(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    """The reply is built from the document the intake's call returns (migration 0023), or from
+    a read-back when the report has parties: either way, the case as ``GET`` shows it."""
+    operator = login_as("township_operator")
+    lon, lat, _ = grid_point
+    body = report_body(lon, lat, kind="hazard", category="gas", description="燃气管道漏气")
+    near = report_body(*_offset(lon, lat, 30), kind="hazard", category="gas")
+    near["location"]["accuracy_m"] = 350  # flagged
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    party = {"parties": [{"role": "reporter", "name": "王五", "phone": "13800138000"}]}
+    replies = []
+    for headers, report, status in (
+        (operator, body, 201),
+        (operator | key, near, 201),  # a possible duplicate of the first
+        (operator, body | party, 201),
+        (operator | key, near, 200),  # a replay
+    ):
+        reply = anon_client.post("/api/reports", headers=headers, json=report)
+        assert reply.status_code == status, reply.text
+        again = anon_client.get(f"/api/cases/{reply.json()['code']}", headers=operator).json()
+        assert reply.json() == {k: again[k] for k in reply.json()}
+        replies.append(reply.json())
+    assert replies[1]["possible_duplicates"][0]["code"] == replies[0]["code"]
+    assert replies[1]["flags"] and replies[2]["parties"]
+
+
 def _repeat_place_count(db: Session, at: tuple[float, float]) -> int:
     """The committed cases a repeat warning at ``at`` counts: in a grid, within 50 m, 30 days."""
     return db.execute(
