@@ -49,6 +49,21 @@ STATE_NAMES = {
     "suspended": "已挂账",
     "reopened": "已重启",
 }
+#: the same states in English (the second locale)
+STATE_NAMES_EN = {
+    "registered": "Registered",
+    "accepted": "Accepted",
+    "dispatched": "Dispatched",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "verified": "Verified",
+    "closed": "Closed",
+    "returned": "Returned",
+    "transferred": "Transferred",
+    "escalated": "Escalated",
+    "suspended": "Suspended",
+    "reopened": "Reopened",
+}
 #: states the clock does not chase (the tick's SQL and its partial index name the same four)
 SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED

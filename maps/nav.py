@@ -22,9 +22,26 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def page_links(can: Callable[[str], bool], here: str) -> list[tuple[str, str]]:
-    """(label, path) of the pages ``can`` allows, but the one at ``here``."""
-    return [(label, path) for label, path, permission in PAGES if path != here and can(permission)]
+#: the same pages' labels in English (the second locale), by path
+PAGES_EN: dict[str, str] = {
+    "/": "Grid map",
+    "/maps/command": "Command center",
+    "/queue": "Case queue",
+    "/find": "Find a case",
+    "/reports/daily": "Daily roll-up",
+    "/maps/planner": "Grid planner",
+    "/m/": "Field reports",
+    "/audit": "Audit log",
+}
+
+
+def page_links(can: Callable[[str], bool], here: str, lang: str = "zh") -> list[tuple[str, str]]:
+    """(label, path) of the pages ``can`` allows, but the one at ``here``; labels in ``lang``."""
+    return [
+        (PAGES_EN[path] if lang == "en" else label, path)
+        for label, path, permission in PAGES
+        if path != here and can(permission)
+    ]
 
 
 def home_page(can: Callable[[str], bool]) -> str:

@@ -1,12 +1,105 @@
 """The grid worker's phone page (``/m/``): my grids, my position, a report form, my reports,
-and an offline queue.  The page is static HTML + ``phone.js``; data comes from the API."""
+and an offline queue.  The page is static HTML + ``phone.js``; data comes from the API.  In
+Chinese, or in English (the second locale) for ``?lang=en`` or an English browser."""
 
 from __future__ import annotations
 
 import json
 from html import escape
 
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import asset_url
+
+#: the page's words, Chinese first and English as the second locale: ``html`` for the page
+#: itself, ``js`` for what ``phone.js`` writes ({n}, {lon}, … are filled in there)
+TEXT: dict[str, dict[str, dict[str, str]]] = {
+    "zh": {
+        "html": {
+            "title": "网格员上报",
+            "map": "我的网格地图",
+            "kind": "类型",
+            "hazard": "安全隐患",
+            "dispute": "矛盾纠纷",
+            "category": "类别",
+            "description": "情况描述",
+            "hint": "时间、地点、人物、经过，简明扼要",
+            "locate": "📍 获取我的位置",
+            "nowhere": "尚未定位（也可在地图上点选）",
+            "photos": "现场照片（最多 6 张）",
+            "submit": "提交上报",
+            "queue": "待发送",
+            "queue_note": "（无信号时保存在本机，恢复网络后自动发送）",
+            "mine": "我的上报",
+            "other": "English",
+        },
+        "js": {
+            "online": "在线",
+            "offline": "离线",
+            "rejected": "未通过",
+            "photos_pending": "照片待传",
+            "queued": "待发送",
+            "delete": "删除",
+            "none": "无",
+            "no_reports": "暂无",
+            "sent": "已发送 {n} 条上报。",
+            "position": "经度 {lon}，纬度 {lat}",
+            "accuracy": "（精度约 {m} 米）",
+            "picked": "（地图点选）",
+            "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
+            "locating": "正在定位……",
+            "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
+            "need_position": "请先获取位置（或在地图上点选）。",
+            "need_description": "请填写情况描述。",
+            "too_many_photos": "最多 6 张照片。",
+            "saved_sending": "已保存，正在发送……",
+            "saved_offline": "当前无网络：已保存在本机，恢复网络后自动发送。",
+            "save_failed": "保存失败：本机存储不可用。",
+        },
+    },
+    "en": {
+        "html": {
+            "title": "Field reports",
+            "map": "Map of my grids",
+            "kind": "Kind",
+            "hazard": "Safety hazard",
+            "dispute": "Dispute",
+            "category": "Category",
+            "description": "What happened",
+            "hint": "When, where, who and what — briefly",
+            "locate": "📍 Use my location",
+            "nowhere": "No position yet (or tap the map)",
+            "photos": "Photos (up to 6)",
+            "submit": "Submit report",
+            "queue": "Waiting to send",
+            "queue_note": "(kept on this phone without signal, sent when the connection returns)",
+            "mine": "My reports",
+            "other": "中文",
+        },
+        "js": {
+            "online": "Online",
+            "offline": "Offline",
+            "rejected": "Rejected",
+            "photos_pending": "Photos waiting",
+            "queued": "Waiting",
+            "delete": "Delete",
+            "none": "None",
+            "no_reports": "None yet",
+            "sent": "{n} report(s) sent.",
+            "position": "Longitude {lon}, latitude {lat}",
+            "accuracy": " (accurate to about {m} m)",
+            "picked": " (picked on the map)",
+            "no_geolocation": "This device cannot locate itself; tap your position on the map.",
+            "locating": "Locating …",
+            "locate_failed": "Could not locate: allow location access, or tap the map.",
+            "need_position": "Get your position first (or tap the map).",
+            "need_description": "Describe what happened.",
+            "too_many_photos": "At most 6 photos.",
+            "saved_sending": "Saved; sending …",
+            "saved_offline": "No connection: kept on this phone, sent when it returns.",
+            "save_failed": "Could not save: this phone's storage is unavailable.",
+        },
+    },
+}
 
 
 def phone_page(
@@ -14,59 +107,71 @@ def phone_page(
     grid_codes: list[str] | None,
     bounds: tuple[float, float, float, float] | None,
     links: list[tuple[str, str]] | None = None,
+    lang: str = "zh",
 ) -> str:
     """``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
-    ``links``: (label, path) of the other pages the user may open."""
-    config = {"grids": grid_codes, "bounds": bounds}
+    ``links``: (label, path) of the other pages the user may open; ``lang``: ``zh`` or ``en``
+    (the page, what its script writes, the category names and the API's messages)."""
+    lang = "en" if lang == "en" else "zh"
+    t = TEXT[lang]["html"]
+    config = {
+        "grids": grid_codes,
+        "bounds": bounds,
+        "lang": lang,
+        "text": TEXT[lang]["js"],
+        "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
+    }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
+    other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>
-<html lang="zh-CN">
+<html lang="{"en" if lang == "en" else "zh-CN"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="theme-color" content="#b03a2e">
-<title>网格员上报 · 网格 wangge</title>
+<title>{t["title"]} · 网格 wangge</title>
 <link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <link rel="stylesheet" href="{asset_url("phone.css")}">
 </head>
 <body>
 <header class="m-bar">
-  <b>网格员上报</b>
+  <b>{t["title"]}</b>
   <span class="m-user">{escape(user)}</span>
-  <span id="net" class="m-net" role="status">在线</span>
+  <a class="m-lang" href="?lang={other}" hreflang="{other}" lang="{other}">{t["other"]}</a>
+  <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>
 {f'<nav class="m-nav">{nav}</nav>' if nav else ""}
-<div id="map" class="m-map" aria-label="我的网格地图"></div>
+<div id="map" class="m-map" aria-label="{t["map"]}"></div>
 <form id="report" class="m-form" novalidate>
   <div class="m-row">
-    <label>类型
+    <label>{t["kind"]}
       <select name="kind" required>
-        <option value="hazard">安全隐患</option>
-        <option value="dispute">矛盾纠纷</option>
+        <option value="hazard">{t["hazard"]}</option>
+        <option value="dispute">{t["dispute"]}</option>
       </select>
     </label>
-    <label>类别 <select name="category" required></select></label>
+    <label>{t["category"]} <select name="category" required></select></label>
   </div>
-  <label>情况描述
+  <label>{t["description"]}
     <textarea name="description" rows="3" maxlength="2000" required
-      placeholder="时间、地点、人物、经过，简明扼要"></textarea>
+      placeholder="{t["hint"]}"></textarea>
   </label>
   <div class="m-row">
-    <button type="button" id="locate">📍 获取我的位置</button>
-    <span id="where" class="m-where">尚未定位（也可在地图上点选）</span>
+    <button type="button" id="locate">{t["locate"]}</button>
+    <span id="where" class="m-where">{t["nowhere"]}</span>
   </div>
-  <label>现场照片（最多 6 张）
+  <label>{t["photos"]}
     <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple
       capture="environment">
   </label>
-  <button type="submit" class="m-submit">提交上报</button>
+  <button type="submit" class="m-submit">{t["submit"]}</button>
   <p id="message" class="m-message" role="alert"></p>
 </form>
 <section class="m-list">
-  <h2>待发送 <small>（无信号时保存在本机，恢复网络后自动发送）</small></h2>
+  <h2>{t["queue"]} <small>{t["queue_note"]}</small></h2>
   <ul id="queue"></ul>
-  <h2>我的上报</h2>
+  <h2>{t["mine"]}</h2>
   <ul id="mine"></ul>
 </section>
 <script id="config" type="application/json">{escape(json.dumps(config), quote=False)}</script>

@@ -22,6 +22,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     audit_phone_lookup,
+    request_lang,
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
@@ -507,16 +508,27 @@ def audit_log_page(
 
 
 @router.get("/m/", response_class=HTMLResponse)
-def phone(session: SessionDep, caller: Reporter) -> HTMLResponse:
+def phone(
+    session: SessionDep,
+    caller: Reporter,
+    request: Request,
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="页面语言 the page's language (default: the browser's)"),
+    ] = None,
+) -> HTMLResponse:
     """The grid worker's phone page: my grids, my position, the report form (with photos), my
-    reports, and an offline queue sent when the connection returns."""
+    reports, and an offline queue sent when the connection returns.  In Chinese, or in English
+    for ``?lang=en`` or a browser that prefers English."""
     extent = boundaries.scope_extent(session, caller.scope)
     grids = sorted(caller.scope.grid_codes) if caller.scope.grid_codes is not None else None
+    language = lang or request_lang(request)
     return HTMLResponse(
         phone_page(
             _user(caller),
             grids,
             (extent.west, extent.south, extent.east, extent.north) if extent else None,
-            page_links(caller.can, "/m/"),
+            page_links(caller.can, "/m/", language),
+            language,
         )
     )

@@ -231,6 +231,52 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     context.close()
 
 
+def test_phone_page_in_english(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A phone set to English gets the phone page in English: the page, what its script writes,
+    the category picker; and the switch at the top leads back to Chinese."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(g.geom) AS p FROM app_user u
+                JOIN worker_grid wg ON wg.worker_id = u.worker_id
+                JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+                WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
+        """)
+        ).one()
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale="en-US",
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(live_server + "/login?next=/m/")
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.select_option("select[name=kind]", "hazard")
+    assert "Fire safety" in page.locator("select[name=category]").inner_text()
+    assert page.locator("#net").inner_text() == "Online"
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('Longitude')")
+    page.click("button.m-submit")  # no description: the page says so, in English
+    assert page.locator("#message").inner_text() == "Describe what happened."
+    page.click("a.m-lang")
+    page.wait_for_url(live_server + "/m/?lang=zh")
+    page.wait_for_selector("#net:has-text('在线')")
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tmp_path: Path
 ) -> None:

@@ -79,3 +79,43 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/find",
         "/reports/daily",
     ]
+
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_the_phone_page_speaks_english_as_the_second_locale(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    """Chinese first; English for ``?lang=en`` or a browser that prefers it: the page, its menu,
+    what its script writes (config) and the state names, with a switch to the other language."""
+    headers = login_as("grid_worker") | {"Accept": "text/html"}
+    chinese = anon_client.get("/m/", headers=headers | {"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert chinese.status_code == 200 and '<html lang="zh-CN">' in chinese.text
+    assert "提交上报" in chinese.text and 'href="?lang=en"' in chinese.text
+
+    for english in (
+        anon_client.get("/m/?lang=en", headers=headers | {"Accept-Language": "zh-CN"}),
+        anon_client.get("/m/", headers=headers | {"Accept-Language": "en-GB,en;q=0.8"}),
+    ):
+        page = english.text
+        assert english.status_code == 200 and '<html lang="en">' in page
+        config = json.loads(re.search(r'<script id="config"[^>]*>(.*?)</script>', page).group(1))
+        assert config["lang"] == "en" and config["states"]["registered"] == "Registered"
+        assert not any(HAN.search(v) for v in config["text"].values())
+        # the page's own words are English: Chinese is left only in the user's name and the
+        # link back to Chinese
+        body = page.split("<body>", 1)[1].split('<script id="config"', 1)[0]
+        user = re.search(r'<span class="m-user">(.*?)</span>', body).group(1)
+        words = body.replace(user, "").replace(">中文<", "><")
+        assert not HAN.search(words), HAN.findall(words)
+        assert "Submit report" in page and ">Find a case</a>" in page
+        assert 'href="?lang=zh"' in page
+
+    # the same words in both languages, and no other
+    from maps.phone import TEXT
+
+    for part in ("html", "js"):
+        assert TEXT["zh"][part].keys() == TEXT["en"][part].keys()
+    wrong = anon_client.get("/m/?lang=fr", headers=headers)
+    assert wrong.status_code == 422

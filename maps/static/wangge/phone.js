@@ -17,11 +17,12 @@
   var where = document.getElementById("where");
   var queueList = document.getElementById("queue");
   var mineList = document.getElementById("mine");
-  var STATUS = {
-    registered: "已登记", accepted: "已受理", dispatched: "已派单", in_progress: "办理中",
-    resolved: "已办结", verified: "已回访", closed: "已结案", returned: "已退回",
-    transferred: "已转办", escalated: "已上报上级", suspended: "已挂起", reopened: "重新办理"
-  };
+  var T = config.text; // the page's words in its language (maps/phone.py)
+  var STATUS = config.states; // state → name, as the centers' pages name them
+  var LANG = config.lang; // the API answers (messages, categories) in the page's language
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
   var position = null; // {lon, lat, accuracy_m}
   var marker = null;
   var syncing = false;
@@ -84,19 +85,19 @@
       items.forEach(function (item) {
         var li = el("li", item.state === "rejected" ? "rejected" : "");
         li.dataset.key = item.key;
-        li.appendChild(el("span", "st", item.state === "rejected" ? "未通过" :
-          item.state === "photos" ? "照片待传" : "待发送"));
+        li.appendChild(el("span", "st", item.state === "rejected" ? T.rejected :
+          item.state === "photos" ? T.photos_pending : T.queued));
         li.appendChild(el("span", "", item.body.description.slice(0, 40)));
         li.appendChild(el("small", "", item.detail || item.body.reported_at));
         if (item.state === "rejected") {
-          var del = el("button", "", "删除");
+          var del = el("button", "", T.delete);
           del.type = "button";
           del.addEventListener("click", function () { drop(item.key).then(renderQueue); });
           li.appendChild(del);
         }
         queueList.appendChild(li);
       });
-      if (!items.length) queueList.appendChild(el("li", "", "无"));
+      if (!items.length) queueList.appendChild(el("li", "", T.none));
     });
   }
 
@@ -106,7 +107,7 @@
     var data = new FormData();
     photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
     return fetch("/api/cases/" + encodeURIComponent(code) + "/photos", {
-      method: "POST", credentials: "same-origin", body: data
+      method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
     }).then(function (r) { return r.ok || (r.status >= 400 && r.status < 500 && r.status !== 401); });
   }
 
@@ -127,7 +128,7 @@
         var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
         return fetch("/api/reports/batch", {
           method: "POST", credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "Accept": "application/json" },
+          headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
           body: JSON.stringify(body)
         });
       }).then(function (r) {
@@ -151,7 +152,7 @@
             return null; // conflict: in flight elsewhere, try again later
           });
           return Promise.all(steps).then(function () {
-            say("已发送 " + (out.created + out.replayed) + " 条上报。");
+            say(fill(T.sent, { n: out.created + out.replayed }));
           });
         });
       });
@@ -167,73 +168,81 @@
   function loadMine() {
     if (!navigator.onLine) return Promise.resolve();
     return fetch("/api/cases?mine=true&limit=20", {
-      credentials: "same-origin", headers: { "Accept": "application/json" }
+      credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (r.status === 401) { login(); return; }
       if (!r.ok) return;
-      return r.json().then(function (fc) {
-        mineList.textContent = "";
-        fc.features.forEach(function (f) {
-          var p = f.properties, li = el("li");
-          li.dataset.code = p.code;
-          li.appendChild(el("span", "st", STATUS[p.status] || p.status));
-          li.appendChild(el("span", "", p.category_name + " · " + p.code));
-          li.appendChild(el("small", "", (p.description || "").slice(0, 40) + " " + p.received_at.slice(0, 16).replace("T", " ")));
-          mineList.appendChild(li);
-        });
-        if (!fc.features.length) mineList.appendChild(el("li", "", "暂无"));
-      });
+      return r.json().then(renderMine);
     }).catch(function () { /* offline */ });
+  }
+  var mineShown = null; // the last answer, drawn again when the category names arrive
+  function renderMine(fc) {
+    mineShown = fc;
+    mineList.textContent = "";
+    fc.features.forEach(function (f) {
+      var p = f.properties, li = el("li");
+      li.dataset.code = p.code;
+      li.appendChild(el("span", "st", STATUS[p.status] || p.status));
+      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · " + p.code));
+      li.appendChild(el("small", "", (p.description || "").slice(0, 40) + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      mineList.appendChild(li);
+    });
+    if (!fc.features.length) mineList.appendChild(el("li", "", T.no_reports));
   }
 
   // ---------- form ----------
   var categories = [];
+  function categoryName(code, fallback) {
+    var c = categories.filter(function (x) { return x.code === code; })[0];
+    return c ? (LANG === "en" ? c.name_en : c.name_zh) : fallback;
+  }
   function fillCategories() {
     var kind = form.kind.value, select = form.category;
     select.textContent = "";
     categories.filter(function (c) { return c.kind === kind; }).forEach(function (c) {
-      var o = el("option", "", c.name_zh); o.value = c.code; select.appendChild(o);
+      var o = el("option", "", LANG === "en" ? c.name_en : c.name_zh); o.value = c.code; select.appendChild(o);
     });
   }
   function loadCategories() {
     var cached = localStorage.getItem("wangge-categories");
     if (cached) { categories = JSON.parse(cached); fillCategories(); }
-    return fetch("/api/categories", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    return fetch("/api/categories", { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })
       .then(function (r) { if (r.status === 401) { login(); return; } return r.ok ? r.json() : null; })
       .then(function (list) {
         if (!list) return;
         categories = list;
         localStorage.setItem("wangge-categories", JSON.stringify(list));
         fillCategories();
+        if (mineShown) renderMine(mineShown);
       }).catch(function () { /* offline: the cached catalogue serves */ });
   }
   form.kind.addEventListener("change", fillCategories);
 
   function setPosition(lon, lat, accuracy) {
     position = { lon: lon, lat: lat, datum: "wgs84", accuracy_m: accuracy };
-    where.textContent = "经度 " + lon.toFixed(6) + "，纬度 " + lat.toFixed(6) +
-      (accuracy != null ? "（精度约 " + Math.round(accuracy) + " 米）" : "（地图点选）");
+    where.textContent = fill(T.position, { lon: lon.toFixed(6), lat: lat.toFixed(6) }) +
+      (accuracy != null ? fill(T.accuracy, { m: Math.round(accuracy) }) : T.picked);
     if (map) {
       if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon]).addTo(map);
     }
   }
   document.getElementById("locate").addEventListener("click", function () {
-    if (!navigator.geolocation) { say("本设备不支持定位，请在地图上点选位置。", true); return; }
-    where.textContent = "正在定位……";
+    if (!navigator.geolocation) { say(T.no_geolocation, true); return; }
+    where.textContent = T.locating;
     navigator.geolocation.getCurrentPosition(function (p) {
       setPosition(p.coords.longitude, p.coords.latitude, p.coords.accuracy);
     }, function () {
-      where.textContent = "定位失败：请允许定位权限，或在地图上点选位置。";
+      where.textContent = T.locate_failed;
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!position) { say("请先获取位置（或在地图上点选）。", true); return; }
+    if (!position) { say(T.need_position, true); return; }
     var description = form.description.value.trim();
-    if (!description) { say("请填写情况描述。", true); return; }
+    if (!description) { say(T.need_description, true); return; }
     var files = Array.prototype.slice.call(form.photos.files || []);
-    if (files.length > 6) { say("最多 6 张照片。", true); return; }
+    if (files.length > 6) { say(T.too_many_photos, true); return; }
     var item = {
       key: uuid(), created: Date.now(), state: "queued",
       body: {
@@ -244,14 +253,14 @@
     };
     put(item).then(function () {
       form.description.value = ""; form.photos.value = "";
-      say(navigator.onLine ? "已保存，正在发送……" : "当前无网络：已保存在本机，恢复网络后自动发送。");
+      say(navigator.onLine ? T.saved_sending : T.saved_offline);
       return renderQueue();
-    }).then(sync).catch(function () { say("保存失败：本机存储不可用。", true); });
+    }).then(sync).catch(function () { say(T.save_failed, true); });
   });
 
   // ---------- connection ----------
   function showNet() {
-    net.textContent = navigator.onLine ? "在线" : "离线";
+    net.textContent = navigator.onLine ? T.online : T.offline;
     net.className = "m-net" + (navigator.onLine ? "" : " offline");
   }
   window.addEventListener("online", function () { showNet(); sync(); });
@@ -267,7 +276,7 @@
     L.control.scale({ metric: true, imperial: false }).addTo(map);
     map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
     if (b && navigator.onLine) {
-      fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (fc) {
           if (!fc) return;
