@@ -28,7 +28,7 @@ from gis.photos import PhotoView
 from gis.pii import PiiCipher
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
-from gis.workflow import EVENT_NAMES, OPEN_STATES, STATE_NAMES
+from gis.workflow import EVENT_NAMES, EVENT_NAMES_EN, OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
@@ -340,9 +340,10 @@ class PublicCase:
 _PUBLIC_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
-def public_case(session: Session, token: str) -> PublicCase:
+def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
     """The case behind a public tracking token (NotFound for any other token, well-formed or
-    not: to a resident, a mistyped link is one with no case behind it)."""
+    not: to a resident, a mistyped link is one with no case behind it); its names in ``lang``
+    (``zh`` or ``en``; place names stay as they are)."""
     row = (
         session.execute(text("SELECT * FROM wangge_public_case(:token)"), {"token": token})
         .mappings()
@@ -352,22 +353,24 @@ def public_case(session: Session, token: str) -> PublicCase:
     )
     if row is None:
         raise NotFound("没有找到该案件，请核对二维码或链接。", "No such case; check the link.")
+    english = lang == "en"
+    events, states = (EVENT_NAMES_EN, STATE_NAMES_EN) if english else (EVENT_NAMES, STATE_NAMES)
     steps = [
         (
             datetime.fromisoformat(e["at"]).astimezone(SHANGHAI),
-            EVENT_NAMES.get(e["action"], e["action"]),
-            STATE_NAMES.get(e["to"] or "", ""),
+            events.get(e["action"], e["action"]),
+            states.get(e["to"] or "", ""),
         )
         for e in row["events"]
     ]
     return PublicCase(
         code=row["code"],
-        category_name=row["category_name"],
+        category_name=row["category_name_en" if english else "category_name"],
         kind=str(row["kind"]),
-        status=STATE_NAMES.get(row["status"], row["status"]),
+        status=states.get(row["status"], row["status"]),
         received_at=row["received_at"].astimezone(SHANGHAI),
         deadline=row["deadline"].astimezone(SHANGHAI) if row["deadline"] else None,
-        place=row["place"],
+        place=row["place"] or ("(outside the grids)" if english else "（未落入网格）"),
         steps=steps,
         rateable=row["status"] in ("resolved", "verified", "closed"),
     )

@@ -138,6 +138,31 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "rate": "群众评价",
 }
 
+#: the same actions and events in English (the second locale: the public tracking page)
+EVENT_NAMES_EN = {
+    "accept": "Accepted",
+    "dispatch": "Dispatched",
+    "start": "Handling started",
+    "resolve": "Resolved",
+    "verify": "Follow-up visit",
+    "close": "Closed",
+    "return": "Returned",
+    "transfer": "Transferred",
+    "escalate": "Escalated",
+    "extend": "Deadline extended",
+    "suspend": "Suspended",
+    "resume": "Resumed",
+    "reopen": "Reopened",
+    "register": "Reported and registered",
+    "history": "Earlier handling",
+    "department_response": "Department's answer",
+    "dispatch_failed": "Dispatch failed",
+    "remind": "Reminder",
+    "supervise": "Supervision notice",
+    "notify": "Public notice",
+    "rate": "Rated by the resident",
+}
+
 
 @dataclass
 class ActionRequest:

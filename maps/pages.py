@@ -346,7 +346,7 @@ def error_page(status: int, message: str, *, lang: str = "zh", home: bool = True
     zh, en = ERROR_TITLES.get(status, ("出错了", "Something went wrong"))
     title, back = (en, "Back to the map") if lang == "en" else (zh, "返回首页")
     link = f'<p><a href="/">{back}</a></p>' if home else ""
-    return f"""{_case_page_head(f"{title} · 网格 wangge", noindex=True)}
+    return f"""{_case_page_head(f"{title} · 网格 wangge", noindex=True, lang=lang)}
 <body class="wg-track wg-error-page">
 <main>
   <h1>{escape(title)} <small>{status}</small></h1>
@@ -358,11 +358,11 @@ def error_page(status: int, message: str, *, lang: str = "zh", home: bool = True
 """
 
 
-def _case_page_head(title: str, *, noindex: bool = False) -> str:
+def _case_page_head(title: str, *, noindex: bool = False, lang: str = "zh") -> str:
     """Doctype and head of the small case pages (tracking, receipt): local assets only."""
     robots = '<meta name="robots" content="noindex">\n' if noindex else ""
     return f"""<!DOCTYPE html>
-<html lang="zh-CN">
+<html lang="{"en" if lang == "en" else "zh-CN"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -372,45 +372,133 @@ def _case_page_head(title: str, *, noindex: bool = False) -> str:
 </head>"""
 
 
-def _rating_form() -> str:
+#: the words of the resident's pages (tracking, receipt), Chinese first, English second
+RESIDENT_TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "dispute": "矛盾纠纷",
+        "hazard": "安全隐患",
+        "progress": "案件进度",
+        "progress_title": "案件进度查询",
+        "code": "案件编号",
+        "status": "当前状态：",
+        "received": "登记时间：",
+        "deadline": "办理时限：",
+        "steps": "办理过程",
+        "private": "本页不显示个人信息和具体位置。如有疑问请联系所属综治中心。",
+        "rate": "评价办理结果",
+        "points": "{n} 分",
+        "solved": "问题已经解决",
+        "comment": "意见（可选）",
+        "send_rating": "提交评价",
+        "receipt": "受理回执",
+        "receipt_title": "案件受理回执",
+        "kind": "类型",
+        "received_at": "登记时间",
+        "where": "所在地",
+        "outside": "（未落入网格）",
+        "handler": "承办单位",
+        "phone": "（电话 {phone}）",
+        "unassigned": "待分派",
+        "due": "办理时限",
+        "before": "{deadline} 前",
+        "scan": "微信或手机相机扫码，随时查看办理进度",
+        "keep": "请妥善保管本回执。进度页不显示个人信息和具体位置。",
+        "print": "打印回执",
+        "other": "English",
+    },
+    "en": {
+        "dispute": "Dispute",
+        "hazard": "Safety hazard",
+        "progress": "Case progress",
+        "progress_title": "Case progress",
+        "code": "Case number",
+        "status": "Status: ",
+        "received": "Registered: ",
+        "deadline": "To be handled by: ",
+        "steps": "Steps taken",
+        "private": "This page shows no personal data and no exact location. For questions, "
+        "contact the responsible governance center.",
+        "rate": "Rate the handling",
+        "points": "{n} points",
+        "solved": "The problem is solved",
+        "comment": "Comments (optional)",
+        "send_rating": "Send rating",
+        "receipt": "Receipt",
+        "receipt_title": "Case receipt",
+        "kind": "Kind",
+        "received_at": "Registered",
+        "where": "Place",
+        "outside": "(outside the grids)",
+        "handler": "Handled by",
+        "phone": " (tel. {phone})",
+        "unassigned": "To be assigned",
+        "due": "To be handled by",
+        "before": "{deadline}",
+        "scan": "Scan with WeChat or the phone's camera to follow the case",
+        "keep": "Please keep this receipt. The progress page shows no personal data and no exact "
+        "location.",
+        "print": "Print receipt",
+        "other": "中文",
+    },
+}
+
+
+def _words(lang: str) -> dict[str, str]:
+    return RESIDENT_TEXT["en" if lang == "en" else "zh"]
+
+
+def _switch(lang: str) -> str:
+    """The link to the same page in the other language."""
+    other = "zh" if lang == "en" else "en"
+    return (
+        f'<p class="wg-noprint wg-lang"><a href="?lang={other}" hreflang="{other}" '
+        f'lang="{other}">{_words(lang)["other"]}</a></p>'
+    )
+
+
+def _rating_form(lang: str = "zh") -> str:
+    w = _words(lang)
     stars = "".join(
         f'<label><input type="radio" name="score" value="{n}"{" checked" if n == 5 else ""}> '
-        f"{n} 分</label> "
+        f"{w['points'].format(n=n)}</label> "
         for n in range(5, 0, -1)
     )
     return f"""<form id="rating">
-  <h2>评价办理结果</h2>
+  <h2>{w["rate"]}</h2>
   <p>{stars}</p>
-  <p><label><input type="checkbox" name="resolved" checked> 问题已经解决</label></p>
-  <p><label>意见（可选）<br>
+  <p><label><input type="checkbox" name="resolved" checked> {w["solved"]}</label></p>
+  <p><label>{w["comment"]}<br>
      <textarea name="comment" rows="3" maxlength="500"></textarea></label></p>
-  <p><button type="submit">提交评价</button></p>
+  <p><button type="submit">{w["send_rating"]}</button></p>
   <p id="rating-result" role="status"></p>
 </form>"""
 
 
-def tracking_page(case) -> str:  # type: ignore[no-untyped-def]
-    """The public case page a resident opens from the QR code: status and steps only."""
-    kind = KIND_NAMES[case.kind][0]
+def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def]
+    """The public case page a resident opens from the QR code: status and steps only.  In
+    ``lang`` (``zh``, or ``en``: ``case`` read with the same language)."""
+    w = _words(lang)
+    colon = ": " if lang == "en" else "："
     steps = "".join(
         f"<li><time>{at:%Y-%m-%d %H:%M}</time> {escape(action)}"
-        f"{'：' + escape(status) if status else ''}</li>"
+        f"{colon + escape(status) if status else ''}</li>"
         for at, action, status in case.steps
     )
-    deadline = f"<p>办理时限：{case.deadline:%Y-%m-%d %H:%M}</p>" if case.deadline else ""
-    return f"""{_case_page_head(f"案件进度 · {case.code}", noindex=True)}
+    deadline = f"<p>{w['deadline']}{case.deadline:%Y-%m-%d %H:%M}</p>" if case.deadline else ""
+    return f"""{_case_page_head(f"{w['progress']} · {case.code}", noindex=True, lang=lang)}
 <body class="wg-track">
 <main>
-  <h1>案件进度查询</h1>
-  <p class="wg-code">案件编号 <b>{escape(case.code)}</b></p>
-  <p>{escape(kind)} · {escape(case.category_name)} · {escape(case.place)}</p>
-  <p class="wg-status">当前状态：<b>{escape(case.status)}</b></p>
-  <p>登记时间：{case.received_at:%Y-%m-%d %H:%M}</p>
+  {_switch(lang)}
+  <h1>{w["progress_title"]}</h1>
+  <p class="wg-code">{w["code"]} <b>{escape(case.code)}</b></p>
+  <p>{escape(w[case.kind])} · {escape(case.category_name)} · {escape(case.place)}</p>
+  <p class="wg-status">{w["status"]}<b>{escape(case.status)}</b></p>
+  <p>{w["received"]}{case.received_at:%Y-%m-%d %H:%M}</p>
   {deadline}
-  <h2>办理过程</h2>
+  <h2>{w["steps"]}</h2>
   <ol class="wg-steps">{steps}</ol>
-  {_rating_form() if case.rateable else ""}
-  <p class="wg-note">本页不显示个人信息和具体位置。如有疑问请联系所属综治中心。</p>
+  {_rating_form(lang) if case.rateable else ""}
+  <p class="wg-note">{w["private"]}</p>
 </main>
 <script src="{asset_url("track.js")}"></script>
 </body>
@@ -439,41 +527,49 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     return out.getvalue()
 
 
-def receipt_page(case, tracking_url: str) -> str:  # type: ignore[no-untyped-def]
+def receipt_page(  # type: ignore[no-untyped-def]
+    case, tracking_url: str, lang: str = "zh", category_name: str | None = None
+) -> str:
     """The printable receipt (回执) for a case: code, what, where (village), who handles it, by
-    when, and the QR code of the public tracking page.  No personal data."""
+    when, and the QR code of the public tracking page.  No personal data.  In ``lang``
+    (``category_name``: the category's name in it; place and center names stay as they are)."""
+    w = _words(lang)
     loc = case.location
     place = (
         " ".join(r.name for r in (loc.district, loc.township, loc.village) if r is not None)
-        or "（未落入网格）"
+        or w["outside"]
     )
     center = loc.center
     center_line = (
-        f"{escape(center.name)}" + (f"（电话 {escape(center.phone)}）" if center.phone else "")
+        f"{escape(center.name)}"
+        + (w["phone"].format(phone=escape(center.phone)) if center.phone else "")
         if center
-        else "待分派"
+        else w["unassigned"]
     )
-    kind = KIND_NAMES[case.kind][0]
-    deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
-    return f"""{_case_page_head(f"受理回执 · {case.code}")}
+    deadline = (
+        w["before"].format(deadline=f"{case.deadline:%Y-%m-%d %H:%M}") if case.deadline else "—"
+    )
+    category = category_name or case.category_name
+    return f"""{_case_page_head(f"{w['receipt']} · {case.code}", lang=lang)}
 <body class="wg-track wg-receipt">
 <main>
-  <h1>案件受理回执</h1>
+  {_switch(lang)}
+  <h1>{w["receipt_title"]}</h1>
   <table class="wg-receipt-table">
-    <tr><th>案件编号</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
-    <tr><th>类型</th><td>{escape(kind)} · {escape(case.category_name)}</td></tr>
-    <tr><th>登记时间</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
-    <tr><th>所在地</th><td>{escape(place)}</td></tr>
-    <tr><th>承办单位</th><td>{center_line}</td></tr>
-    <tr><th>办理时限</th><td>{deadline} 前</td></tr>
+    <tr><th>{w["code"]}</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
+    <tr><th>{w["kind"]}</th><td>{escape(w[case.kind])} · {escape(category)}</td></tr>
+    <tr><th>{w["received_at"]}</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
+    <tr><th>{w["where"]}</th><td>{escape(place)}</td></tr>
+    <tr><th>{w["handler"]}</th><td>{center_line}</td></tr>
+    <tr><th>{w["due"]}</th><td>{deadline}</td></tr>
   </table>
   <figure class="wg-qr">
     {qr_svg(tracking_url)}
-    <figcaption>微信或手机相机扫码，随时查看办理进度<br><small>{escape(tracking_url)}</small>
+    <figcaption>{w["scan"]}<br><small>{escape(tracking_url)}</small>
     </figcaption>
   </figure>
-  <p class="wg-note">请妥善保管本回执。进度页不显示个人信息和具体位置。</p>
-  <p class="wg-noprint"><button type="button" id="print">打印回执</button></p>
+  <p class="wg-note">{w["keep"]}</p>
+  <p class="wg-noprint"><button type="button" id="print">{w["print"]}</button></p>
 </main>
 <script src="{asset_url("receipt.js")}"></script>
 </body>

@@ -221,14 +221,25 @@ def _demo_subtitle(session: Session) -> str:
     return "示例数据（虚构城市）" if is_demo else ""
 
 
+#: ``?lang=`` of the pages that speak both languages (else the browser's Accept-Language)
+PageLang = Annotated[
+    Literal["zh", "en"] | None,
+    Query(description="页面语言 the page's language (default: the browser's)"),
+]
+
+
 @router.get("/t/{token}", response_class=HTMLResponse)
 def tracking(
     token: Annotated[str, Path(max_length=64, description="public tracking token (32 hex)")],
     session: SessionDep,
+    request: Request,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The public case-tracking page (anonymous): status and steps, no personal data.  A
-    malformed token is a link with no case behind it (404, the resident's wording), not a 422."""
-    return HTMLResponse(tracking_page(cases.public_case(session, token)))
+    malformed token is a link with no case behind it (404, the resident's wording), not a 422.
+    In Chinese, or in English for ``?lang=en`` or a browser that prefers English."""
+    language = lang or request_lang(request)
+    return HTMLResponse(tracking_page(cases.public_case(session, token, language), language))
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -255,11 +266,20 @@ def receipt(
     cipher: CipherDep,
     caller: CaseReader,
     request: Request,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The printable receipt for the resident (回执): case code, handling center, deadline and the
-    QR code of the public tracking page.  No personal data."""
+    QR code of the public tracking page.  No personal data.  In Chinese, or in English for
+    ``?lang=en`` or a browser that prefers English."""
     case = cases.get_case(session, caller.scope, code, cipher)
-    return HTMLResponse(receipt_page(case, tracking_url(request, settings, case.public_token)))
+    language = lang or request_lang(request)
+    category = None
+    if language == "en":
+        category = next(
+            (c.name_en for c in cases.list_categories(session) if c.code == case.category), None
+        )
+    url = tracking_url(request, settings, case.public_token)
+    return HTMLResponse(receipt_page(case, url, language, category))
 
 
 @router.get("/cases/{code}", response_class=HTMLResponse)
@@ -512,10 +532,7 @@ def phone(
     session: SessionDep,
     caller: Reporter,
     request: Request,
-    lang: Annotated[
-        Literal["zh", "en"] | None,
-        Query(description="页面语言 the page's language (default: the browser's)"),
-    ] = None,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The grid worker's phone page: my grids, my position, the report form (with photos), my
     reports, and an offline queue sent when the connection returns.  In Chinese, or in English

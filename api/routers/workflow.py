@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import CipherDep, Handler, SessionDep, audit_caller
+from api.deps import CipherDep, Handler, SessionDep, audit_caller, request_lang
 from api.schemas import (
     CASE_CODE_PATTERN,
     ActionIn,
@@ -119,14 +119,16 @@ def rate_case(
     token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="public tracking token")],
     body: RatingIn,
     session: SessionDep,
+    request: Request,
 ) -> dict:
     """The resident rates the handling (1–5, once per case, after it is resolved).  A score ≤ 2
-    or "not resolved" reopens the case."""
+    or "not resolved" reopens the case.  ``message`` is in the caller's language
+    (Accept-Language: Chinese, or English)."""
     bind_scope(session, Scope.everything())
     reopened = workflow.rate(session, token, body.score, body.resolved, body.comment)
     session.commit()
-    return {
-        "rated": True,
-        "reopened": reopened,
-        "message": "感谢您的评价，案件已重新办理。" if reopened else "感谢您的评价。",
-    }
+    if request_lang(request) == "en":
+        message = "Thank you; the case is being handled again." if reopened else "Thank you."
+    else:
+        message = "感谢您的评价，案件已重新办理。" if reopened else "感谢您的评价。"
+    return {"rated": True, "reopened": reopened, "message": message}

@@ -335,6 +335,19 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     mistyped = anon_client.get("/t/nope", headers={"Accept": "text/html"})
     assert mistyped.status_code == 404 and "请核对二维码或链接" in mistyped.text
     assert 'href="/"' not in mistyped.text  # a resident has no home in the app to go back to
+    # English, the second locale: asked for (?lang=en) or the browser's; the page's own words
+    # are English, and Chinese remains only in names (the place) and the switch back
+    english = anon_client.get(created["tracking_url"], headers={"Accept-Language": "en-US"})
+    assert english.text == anon_client.get(created["tracking_url"] + "?lang=en").text
+    assert '<html lang="en">' in english.text and "Reported and registered" in english.text
+    assert "Registered" in english.text and 'href="?lang=zh"' in english.text
+    words = english.text.replace(">中文<", "><")
+    for name in re.findall(r"[\u4e00-\u9fff]+", words):
+        assert (
+            name in created["location"]["village"]["name"] + created["location"]["township"]["name"]
+        ), name
+    lost = anon_client.get("/t/nope", headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert lost.status_code == 404 and "check the link" in lost.text
 
 
 # -- same place, same trouble ----------------------------------------------------------------

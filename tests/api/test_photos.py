@@ -201,3 +201,9 @@ def test_receipt_page_and_qr_code(anon_client: TestClient, login_as, grid_point)
         anon_client.get(case["receipt_url"], headers=login_as("township_operator_b")).status_code
         == 404
     )
+    english = anon_client.get(case["receipt_url"] + "?lang=en", headers=headers).text
+    assert '<html lang="en">' in english and "Case receipt" in english
+    assert "Print receipt" in english
+    # the category in English; the center's name is a name, and stays as it is
+    assert "Dispute · Neighbour" in english and case["location"]["center"]["name"] in english
+    assert 'href="?lang=zh"' in english and "<svg" in english

@@ -584,8 +584,15 @@ def test_a_poor_rating_reopens_the_case_once(
         _act(anon_client, op, code, action)
     page = anon_client.get(f"/t/{token}")
     assert 'id="rating"' in page.text and "评价" in page.text  # the form on the tracking page
-    r = anon_client.post(rating, json={"score": 2, "resolved": True, "comment": "处理太慢"})
+    english = anon_client.get(f"/t/{token}?lang=en").text
+    assert "Rate the handling" in english and "Resolved" in english  # form, state and step
+    r = anon_client.post(
+        rating,
+        json={"score": 2, "resolved": True, "comment": "处理太慢"},
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
     assert r.status_code == 200 and r.json()["reopened"]
+    assert r.json()["message"] == "Thank you; the case is being handled again."
     detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
     assert detail["status"] == "reopened" and detail["round"] == 2
     assert [e["action"] for e in detail["events"]][-2:] == ["rate", "reopen"]

@@ -4,6 +4,9 @@
   var form = document.getElementById("rating");
   if (!form) return;
   var token = window.location.pathname.split("/").filter(Boolean).pop();
+  var english = document.documentElement.lang === "en"; // the page's language, not the browser's
+  var T = english ? { failed: "Could not send; please try again later.", offline: "No connection; please try again later." }
+                  : { failed: "提交失败，请稍后再试。", offline: "网络不通，请稍后再试。" };
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var out = document.getElementById("rating-result");
@@ -15,13 +18,13 @@
     var comment = form.elements.comment.value.trim();
     if (comment) payload.comment = comment;
     fetch("/api/track/" + token + "/rating", {
-      method: "POST", headers: { "Content-Type": "application/json" },
+      method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": english ? "en" : "zh-CN" },
       body: JSON.stringify(payload)
     }).then(function (r) {
       return r.json().then(function (b) {
-        out.textContent = r.ok ? b.message : (b.detail || "提交失败，请稍后再试。");
+        out.textContent = r.ok ? b.message : (b.detail || T.failed);
         if (r.ok) form.querySelector("button").disabled = true;
       });
-    }).catch(function () { out.textContent = "网络不通，请稍后再试。"; });
+    }).catch(function () { out.textContent = T.offline; });
   });
 })();
