@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from gis import audit, auth
@@ -45,11 +46,33 @@ async def get_cipher(request: Request) -> PiiCipher:
     return request.app.state.cipher
 
 
+#: the cookie that keeps the language a user chose on a page (``?lang=``) for the next pages
+LANG_COOKIE = "wangge_lang"
+
+
 def request_lang(request: Request) -> str:
-    """``en`` when the caller prefers English (Accept-Language), else ``zh``."""
+    """``en`` or ``zh``: the language the user chose on a page (:data:`LANG_COOKIE`), else
+    ``en`` when the browser prefers English (Accept-Language), else ``zh``."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in ("zh", "en"):
+        return chosen
     header = request.headers.get("accept-language", "")
     first = header.split(",")[0].strip().lower()
     return "en" if first.startswith("en") else "zh"
+
+
+def page_lang(request: Request, asked: str | None) -> str:
+    """A page's language: ``asked`` (its ``?lang=``), else :func:`request_lang`."""
+    return asked or request_lang(request)
+
+
+def page_response(html: str, asked: str | None) -> HTMLResponse:
+    """A page; the language ``asked`` for (``?lang=``) is remembered for the next pages, the
+    login page and the pages after it included."""
+    response = HTMLResponse(html)
+    if asked:
+        response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax")
+    return response
 
 
 def client_ip(request: Request) -> str | None:

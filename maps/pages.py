@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from html import escape
+from urllib.parse import quote
 
 from gis.cases import KIND_NAMES, SHANGHAI
 from gis.plausibility import LOW_ACCURACY_M
@@ -18,27 +19,55 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def login_page(next_url: str | None = None, title: str = "网格 wangge") -> str:
+LOGIN_TEXT = {
+    "zh": {
+        "login": "登录",
+        "system": "综治中心网格化管理系统",
+        "username": "用户名",
+        "password": "密码",
+        "other": "English",
+    },
+    "en": {
+        "login": "Log in",
+        "system": "Grid management for social-governance centers",
+        "username": "User name",
+        "password": "Password",
+        "other": "中文",
+    },
+}
+
+
+def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: str = "zh") -> str:
     """The login form.  It posts JSON to ``/api/auth/login`` and then goes to ``next_url``, or
-    without one to the user's first page (the answer's ``home``)."""
+    without one to the user's first page (the answer's ``home``).  In ``lang`` (``zh``/``en``),
+    with a switch to the other language that keeps ``next_url``."""
+    lang = "en" if lang == "en" else "zh"
+    w = LOGIN_TEXT[lang]
     target = "" if next_url is None else escape(safe_next(next_url), quote=True)
+    other = "zh" if lang == "en" else "en"
+    switch = f"/login?lang={other}" + (
+        "" if next_url is None else "&amp;next=" + escape(quote(safe_next(next_url), safe="/"))
+    )
     return f"""<!DOCTYPE html>
-<html lang="zh-CN">
+<html lang="{"en" if lang == "en" else "zh-CN"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>登录 · {escape(title)}</title>
+<title>{w["login"]} · {escape(title)}</title>
 <link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">
 <link rel="stylesheet" href="{asset_url("wangge.css")}">
 </head>
 <body class="wg-login">
 <form id="login" class="wg-login-box" data-next="{target}">
+  <p class="wg-lang"><a href="{switch}" hreflang="{other}" lang="{other}">{w["other"]}</a></p>
   <h1>{escape(title)}</h1>
-  <p class="wg-sub">综治中心网格化管理系统</p>
-  <label>用户名 <input name="username" autocomplete="username" required autofocus></label>
-  <label>密码 <input name="password" type="password" autocomplete="current-password" required>
+  <p class="wg-sub">{w["system"]}</p>
+  <label>{w["username"]} <input name="username" autocomplete="username" required autofocus>
   </label>
-  <button type="submit">登录</button>
+  <label>{w["password"]}
+    <input name="password" type="password" autocomplete="current-password" required>
+  </label>
+  <button type="submit">{w["login"]}</button>
   <p id="error" class="wg-error" role="alert"></p>
 </form>
 <script src="{asset_url("login.js")}"></script>

@@ -22,7 +22,8 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     audit_phone_lookup,
-    request_lang,
+    page_lang,
+    page_response,
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
@@ -238,15 +239,15 @@ def tracking(
     """The public case-tracking page (anonymous): status and steps, no personal data.  A
     malformed token is a link with no case behind it (404, the resident's wording), not a 422.
     In Chinese, or in English for ``?lang=en`` or a browser that prefers English."""
-    language = lang or request_lang(request)
-    return HTMLResponse(tracking_page(cases.public_case(session, token, language), language))
+    language = page_lang(request, lang)
+    return page_response(tracking_page(cases.public_case(session, token, language), language), lang)
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(next: str | None = None) -> HTMLResponse:
+def login_form(request: Request, next: str | None = None, lang: PageLang = None) -> HTMLResponse:
     """The login page (anonymous).  Without ``next``, the user goes to their first page (the
     login answer's ``home``)."""
-    return HTMLResponse(login_page(next))
+    return page_response(login_page(next, lang=page_lang(request, lang)), lang)
 
 
 CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
@@ -272,14 +273,14 @@ def receipt(
     QR code of the public tracking page.  No personal data.  In Chinese, or in English for
     ``?lang=en`` or a browser that prefers English."""
     case = cases.get_case(session, caller.scope, code, cipher)
-    language = lang or request_lang(request)
+    language = page_lang(request, lang)
     category = None
     if language == "en":
         category = next(
             (c.name_en for c in cases.list_categories(session) if c.code == case.category), None
         )
     url = tracking_url(request, settings, case.public_token)
-    return HTMLResponse(receipt_page(case, url, language, category))
+    return page_response(receipt_page(case, url, language, category), lang)
 
 
 @router.get("/cases/{code}", response_class=HTMLResponse)
@@ -539,13 +540,14 @@ def phone(
     for ``?lang=en`` or a browser that prefers English."""
     extent = boundaries.scope_extent(session, caller.scope)
     grids = sorted(caller.scope.grid_codes) if caller.scope.grid_codes is not None else None
-    language = lang or request_lang(request)
-    return HTMLResponse(
+    language = page_lang(request, lang)
+    return page_response(
         phone_page(
             _user(caller),
             grids,
             (extent.west, extent.south, extent.east, extent.north) if extent else None,
             page_links(caller.can, "/m/", language),
             language,
-        )
+        ),
+        lang,
     )

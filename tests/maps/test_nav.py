@@ -119,3 +119,25 @@ def test_the_phone_page_speaks_english_as_the_second_locale(
         assert TEXT["zh"][part].keys() == TEXT["en"][part].keys()
     wrong = anon_client.get("/m/?lang=fr", headers=headers)
     assert wrong.status_code == 422
+
+
+def test_a_language_chosen_on_a_page_is_kept_for_the_next_pages(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    """``?lang=`` on any bilingual page is remembered (cookie): the login page in English leads
+    to the phone page in English, whatever the browser prefers, until Chinese is chosen again."""
+    chinese_browser = {"Accept": "text/html", "Accept-Language": "zh-CN,zh;q=0.9"}
+    login = anon_client.get("/login?lang=en&next=/m/", headers=chinese_browser)
+    assert login.status_code == 200 and '<html lang="en">' in login.text
+    assert ">Log in</button>" in login.text and 'data-next="/m/"' in login.text
+    assert 'href="/login?lang=zh&amp;next=/m/"' in login.text  # the switch keeps where to go
+    assert "wangge_lang=en" in login.headers["set-cookie"]
+    worker = login_as("grid_worker") | chinese_browser
+    assert '<html lang="en">' in anon_client.get("/m/", headers=worker).text
+    # an API error follows the chosen language too
+    missing = anon_client.get("/api/cases/NO-SUCH-CODE", headers=worker)
+    assert missing.status_code in (404, 422) and not HAN.search(missing.json()["detail"])
+    assert '<html lang="zh-CN">' in anon_client.get("/m/?lang=zh", headers=worker).text
+    assert '<html lang="zh-CN">' in anon_client.get("/m/", headers=worker).text
+    plain = anon_client.get("/login", headers=chinese_browser).text
+    assert ">登录</button>" in plain and 'href="/login?lang=en"' in plain

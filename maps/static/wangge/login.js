@@ -3,19 +3,23 @@
   "use strict";
   var form = document.getElementById("login");
   var error = document.getElementById("error");
+  var english = document.documentElement.lang === "en"; // the page's language, not the browser's
+  var T = english ? { failed: "Login failed; please try again.", offline: "Cannot reach the server; check the connection and try again." }
+                  : { failed: "登录失败，请重试。", offline: "无法连接服务器，请检查网络后重试。" };
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     error.textContent = "";
     var data = { username: form.username.value, password: form.password.value };
     fetch("/api/auth/login", {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: JSON.stringify(data)
+      headers: { "Content-Type": "application/json", "Accept-Language": english ? "en" : "zh-CN" },
+      body: JSON.stringify(data)
     }).then(function (r) {
       return r.json().then(function (body) {
         if (r.ok) { window.location.assign(form.dataset.next || body.home || "/"); return; }
         var detail = body && body.detail;
-        error.textContent = typeof detail === "string" ? detail : "登录失败，请重试。";
+        error.textContent = typeof detail === "string" ? detail : T.failed;
       });
-    }).catch(function () { error.textContent = "无法连接服务器，请检查网络后重试。"; });
+    }).catch(function () { error.textContent = T.offline; });
   });
 })();
