@@ -23,6 +23,14 @@ ROLE_NAMES = {
     Role.planner: "网格规划员",
     Role.admin: "系统管理员",
 }
+#: the same roles in English (the second locale)
+ROLE_NAMES_EN = {
+    Role.grid_worker: "grid worker",
+    Role.operator: "center operator",
+    Role.commander: "command center",
+    Role.planner: "grid planner",
+    Role.admin: "administrator",
+}
 
 #: Every permission an endpoint may declare, with what it lets one do.
 PERMISSIONS = {

@@ -163,6 +163,23 @@ EVENT_NAMES_EN = {
     "rate": "Rated by the resident",
 }
 
+#: the actions as their buttons say them in English
+ACTION_NAMES_EN = {
+    "accept": "Accept",
+    "dispatch": "Dispatch",
+    "start": "Start handling",
+    "resolve": "Resolve",
+    "verify": "Follow-up visit",
+    "close": "Close",
+    "return": "Return",
+    "transfer": "Transfer",
+    "escalate": "Escalate",
+    "extend": "Extend deadline",
+    "suspend": "Suspend",
+    "resume": "Resume",
+    "reopen": "Reopen",
+}
+
 
 @dataclass
 class ActionRequest:

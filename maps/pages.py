@@ -651,6 +651,7 @@ def letter_page(case, stage: str, event, tracking_url: str) -> str:  # type: ign
 
 
 SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
+SEVERITY_NAMES_EN = {"minor": "minor", "normal": "normal", "major": "major", "critical": "critical"}
 DISPATCH_NAMES = {
     "pending": "待接收",
     "accepted": "已接收",
@@ -658,9 +659,24 @@ DISPATCH_NAMES = {
     "cannot": "无法办理",
     "withdrawn": "已撤回",
 }
+DISPATCH_NAMES_EN = {
+    "pending": "waiting",
+    "accepted": "accepted",
+    "done": "done",
+    "cannot": "cannot handle",
+    "withdrawn": "withdrawn",
+}
+PARTY_ROLES_EN = {
+    "applicant": "Applicant",
+    "respondent": "Respondent",
+    "party": "Party",
+    "witness": "Witness",
+    "reporter": "Reporter",
+}
 
 
 DUPLICATE_NAMES = {"suggested": "待确认", "confirmed": "已确认重复", "unlinked": "已解除"}
+DUPLICATE_NAMES_EN = {"suggested": "to confirm", "confirmed": "confirmed", "unlinked": "unlinked"}
 DUPLICATES_SHOWN = 30  # on the case page; the API lists them all
 
 
@@ -674,43 +690,71 @@ def case_page(  # type: ignore[no-untyped-def]
     tile_url: str | None = None,
     links: list[tuple[str, str]] | None = None,
     user: str = "",
+    lang: str = "zh",
+    category_name: str | None = None,
 ) -> str:
-    """The operator's case page (Chinese): where, what, the timeline, documents, photos, parties
-    (masked; unmasking is a separate, audited request) and the actions allowed now; above, the
-    menu of the pages ``links`` (and the ``user``)."""
-    from gis.workflow import EVENT_NAMES, MOVES, STATE_NAMES
-
-    loc = case.location
-    place = (
-        " ".join(r.name for r in (loc.district, loc.township, loc.village) if r is not None)
-        or "（未落入网格）"
+    """The operator's case page: where, what, the timeline, documents, photos, parties (masked;
+    unmasking is a separate, audited request) and the actions allowed now; above, the menu of
+    the pages ``links`` (and the ``user``).  In ``lang`` (``zh``, or ``en`` with the category's
+    ``category_name`` in English); names, descriptions and notes stay as they were written."""
+    from gis.workflow import (
+        ACTION_NAMES_EN,
+        EVENT_NAMES,
+        EVENT_NAMES_EN,
+        MOVES,
+        STATE_NAMES,
+        STATE_NAMES_EN,
     )
+
+    en = lang == "en"
+
+    def t(zh: str, english: str) -> str:
+        return english if en else zh
+
+    events_named = EVENT_NAMES_EN if en else EVENT_NAMES
+    states = STATE_NAMES_EN if en else STATE_NAMES
+    dispatch_names = DISPATCH_NAMES_EN if en else DISPATCH_NAMES
+    duplicate_names = DUPLICATE_NAMES_EN if en else DUPLICATE_NAMES
+    loc = case.location
+    place = " ".join(
+        r.name for r in (loc.district, loc.township, loc.village) if r is not None
+    ) or t("（未落入网格）", "(outside the grids)")
     grid = loc.grid.code if loc.grid else "—"
 
     def when(t) -> str:  # type: ignore[no-untyped-def]
         return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if t else "—"
 
     events = "".join(
-        f"<li><time>{when(e.at)}</time> <b>{escape(EVENT_NAMES.get(e.action, e.action))}</b>"
+        f"<li><time>{when(e.at)}</time> <b>{escape(events_named.get(e.action, e.action))}</b>"
         f" {escape(e.actor or '')}"
-        + (f" → {escape(STATE_NAMES.get(e.to_status, e.to_status))}" if e.to_status else "")
-        + (f"<br><span class=wg-note>{escape(e.note)}</span>" if e.note else "")
+        + (f" → {escape(states.get(e.to_status, e.to_status))}" if e.to_status else "")
+        # (the system's own notes repeat the step's Chinese name: not shown again)
         + (
-            f' <a href="{escape(e.data["letter"])}">查看文书</a>'
+            f"<br><span class=wg-note>{escape(e.note)}</span>"
+            if e.note and e.note != EVENT_NAMES.get(e.action)
+            else ""
+        )
+        + (
+            f' <a href="{escape(e.data["letter"])}">{t("查看文书", "View the document")}</a>'
             if isinstance(e.data, dict) and e.data.get("letter")
             else ""
         )
         + "</li>"
         for e in wf.events
     )
+    answers = (
+        ("accepted", t("接收", "Accept")),
+        ("done", t("办结", "Done")),
+        ("cannot", t("无法办理", "Cannot handle")),
+    )
     dispatches = "".join(
-        f"<tr><td>{escape(d.department)}</td><td>{escape(DISPATCH_NAMES.get(d.status, d.status))}"
+        f"<tr><td>{escape(d.department)}</td><td>{escape(dispatch_names.get(d.status, d.status))}"
         f"</td><td>{escape(d.note or '')}</td><td>"
         + (
             "".join(
                 f'<button type="button" class="wg-respond" data-dispatch="{d.id}" '
                 f'data-response="{r}">{label}</button>'
-                for r, label in (("accepted", "接收"), ("done", "办结"), ("cannot", "无法办理"))
+                for r, label in answers
             )
             if can_handle and d.status in ("pending", "accepted")
             else ""
@@ -719,36 +763,39 @@ def case_page(  # type: ignore[no-untyped-def]
         for d in wf.dispatches
     )
     parties = "".join(
-        f"<tr><td>{escape(p.role_name)}</td><td>{escape(p.name or '')}</td>"
+        f"<tr><td>{escape(PARTY_ROLES_EN.get(p.role, p.role) if en else p.role_name)}</td>"
+        f"<td>{escape(p.name or '')}</td>"
         f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
         for p in case.parties
     )
     photos = "".join(
-        f'<a href="/api/photos/{p.id}"><img src="/api/photos/{p.id}/thumb" alt="现场照片" '
-        f'width="160"></a>'
+        f'<a href="/api/photos/{p.id}"><img src="/api/photos/{p.id}/thumb" '
+        f'alt="{t("现场照片", "Photo")}" width="160"></a>'
         for p in case.photos
     )
     actions = (
         "".join(
             f'<button type="button" class="wg-action" data-action="{a}">'
-            f"{escape(MOVES[a].name_zh)}</button>"
+            f"{escape(ACTION_NAMES_EN[a] if en else MOVES[a].name_zh)}</button>"
             for a in wf.allowed_actions
         )
         if can_handle
-        else "<p>您的角色只能查看。</p>"
+        else t("<p>您的角色只能查看。</p>", "<p>Your role may only look.</p>")
     )
     letters = "".join(
-        f'<li><a href="{escape(e.data["letter"])}">{escape(EVENT_NAMES[e.action])}'
-        f"（{when(e.at)}）</a></li>"
+        f'<li><a href="{escape(e.data["letter"])}">{escape(events_named[e.action])}'
+        f"{t('（', ' (')}{when(e.at)}{t('）', ')')}</a></li>"
         for e in wf.events
         if isinstance(e.data, dict) and e.data.get("letter")
     )
     unmask = (
-        '<button type="button" id="unmask">查看完整信息（将记录审计）</button>'
+        '<button type="button" id="unmask">'
+        + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
+        + "</button>"
         if can_unmask
         else ""
     )
-    status = STATE_NAMES.get(case.status, case.status)
+    status = states.get(case.status, case.status)
     tiles = f' data-tiles="{escape(tile_url)}"' if tile_url else ""
     flags = case.flags or {}
     warnings = "".join(
@@ -756,26 +803,45 @@ def case_page(  # type: ignore[no-untyped-def]
         for key, text in (
             (
                 "repeat_place",
-                f"高频线索：{REPEAT_M} 米内 {REPEAT_DAYS} 天已有 "
-                f"{flags.get('repeat_place')} 件案件",
+                t(
+                    f"高频线索：{REPEAT_M} 米内 {REPEAT_DAYS} 天已有 "
+                    f"{flags.get('repeat_place')} 件案件",
+                    f"Repeat warning: {flags.get('repeat_place')} cases within {REPEAT_M} m "
+                    f"in {REPEAT_DAYS} days",
+                ),
             ),
             (
                 "repeat_resident",
-                f"高频线索：同一当事人 {REPEAT_DAYS} 天内 {flags.get('repeat_resident')} 件案件",
+                t(
+                    f"高频线索：同一当事人 {REPEAT_DAYS} 天内 "
+                    f"{flags.get('repeat_resident')} 件案件",
+                    f"Repeat warning: the same resident in {flags.get('repeat_resident')} cases "
+                    f"in {REPEAT_DAYS} days",
+                ),
             ),
-            ("low_accuracy", f"定位精度低于 {LOW_ACCURACY_M} 米，位置请核实"),
+            (
+                "low_accuracy",
+                t(
+                    f"定位精度低于 {LOW_ACCURACY_M} 米，位置请核实",
+                    f"Position less accurate than {LOW_ACCURACY_M} m: check the place",
+                ),
+            ),
         )
         if flags.get(key)
     )
+    choices = (
+        ("confirm", t("确认重复", "Confirm duplicate")),
+        ("unlink", t("不是重复，解除", "Not a duplicate: unlink")),
+    )
     duplicates = "".join(
         f'<tr><td><a href="/cases/{escape(other)}">{escape(other)}</a></td>'
-        f"<td>{'—' if metres is None else f'{metres:.0f} 米'}</td>"
-        f"<td>{escape(DUPLICATE_NAMES.get(state, state))}</td><td>"
+        f"<td>{'—' if metres is None else f'{metres:.0f} ' + t('米', 'm')}</td>"
+        f"<td>{escape(duplicate_names.get(state, state))}</td><td>"
         + (
             "".join(
                 f'<button type="button" class="wg-duplicate" data-other="{escape(other)}" '
                 f'data-decision="{decision}">{label}</button>'
-                for decision, label in (("confirm", "确认重复"), ("unlink", "不是重复，解除"))
+                for decision, label in choices
                 if (decision, state) not in (("confirm", "confirmed"), ("unlink", "unlinked"))
             )
             if can_triage
@@ -788,59 +854,103 @@ def case_page(  # type: ignore[no-untyped-def]
     )
     if len(case.duplicates) > DUPLICATES_SHOWN:
         more = len(case.duplicates) - DUPLICATES_SHOWN
-        duplicates += f'<tr><td colspan="4">另有 {more} 件未列出（同一地点的大量上报）</td></tr>'
+        duplicates += (
+            '<tr><td colspan="4">'
+            + t(
+                f"另有 {more} 件未列出（同一地点的大量上报）",
+                f"{more} more not listed (many reports at the same place)",
+            )
+            + "</td></tr>"
+        )
     duplicates_section = (
-        f"""<h2>疑似重复</h2>
-  <p>同类案件，相距 {DUPLICATE_M} 米、{DUPLICATE_HOURS} 小时以内：
-     请确认是否为同一事件（不会合并或删除任何案件）。</p>
+        f"""<h2>{t("疑似重复", "Possible duplicates")}</h2>
+  <p>{
+            t(
+                f"同类案件，相距 {DUPLICATE_M} 米、{DUPLICATE_HOURS} 小时以内："
+                "请确认是否为同一事件（不会合并或删除任何案件）。",
+                f"Cases of the same category within {DUPLICATE_M} m and {DUPLICATE_HOURS} hours: "
+                "confirm whether they are the same event (no case is merged or deleted).",
+            )
+        }</p>
   <table class="wg-list" id="duplicates">{duplicates}</table>"""
         if duplicates
         else ""
     )
-    return f"""{_case_page_head(f"案件 {case.code}")}
+    kind = t(KIND_NAMES[case.kind][0], RESIDENT_TEXT["en"][case.kind])
+    severity = (SEVERITY_NAMES_EN if en else SEVERITY_NAMES).get(case.severity, case.severity)
+    category = (category_name or case.category_name) if en else case.category_name
+    what = f"{kind} · {category}" + t(f"（{severity}）", f" ({severity})")
+    other = "zh" if en else "en"
+    switch = (
+        f'<a class="wg-lang" href="?lang={other}" hreflang="{other}" lang="{other}">'
+        f"{t('English', '中文')}</a>"
+    )
+    menu = [(t("综治网格地图", "Grid map"), "/")] if links is None else links
+    return f"""{_case_page_head(t("案件 ", "Case ") + case.code, lang=lang)}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"
       data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <main>
-  {nav_line([("综治网格地图", "/")] if links is None else links, user)}
-  <h1>案件 <span id="case-code">{escape(case.code)}</span>
+  {switch}{nav_line(menu, user)}
+  <h1>{t("案件", "Case")} <span id="case-code">{escape(case.code)}</span>
       <span class="wg-status" id="case-status">{escape(status)}</span></h1>
   <table class="wg-receipt-table">
-    <tr><th>类型</th><td>{escape(KIND_NAMES[case.kind][0])} · {escape(case.category_name)}
-        （{escape(SEVERITY_NAMES.get(case.severity, case.severity))}）</td></tr>
-    <tr><th>描述</th><td>{escape(case.description)}</td></tr>
-    <tr><th>位置</th><td>{escape(place)} · 网格 {escape(grid)}</td></tr>
-    <tr><th>负责中心</th><td>{escape(wf.center or "—")}</td></tr>
-    <tr><th>登记时间</th><td>{when(case.received_at)}</td></tr>
-    <tr><th>办理时限</th><td>{when(case.deadline)}（工作时间 {wf.allowed_hours or "—"} 小时；
-        提醒 {when(wf.remind_at)}）</td></tr>
+    <tr><th>{t("类型", "Kind")}</th><td>{escape(what)}</td></tr>
+    <tr><th>{t("描述", "Description")}</th><td>{escape(case.description)}</td></tr>
+    <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
+        escape(grid)
+    }</td></tr>
+    <tr><th>{t("负责中心", "Responsible center")}</th><td>{escape(wf.center or "—")}</td></tr>
+    <tr><th>{t("登记时间", "Registered")}</th><td>{when(case.received_at)}</td></tr>
+    <tr><th>{t("办理时限", "Deadline")}</th><td>{when(case.deadline)}{
+        t(
+            f"（工作时间 {wf.allowed_hours or '—'} 小时；提醒 {when(wf.remind_at)}）",
+            f" ({wf.allowed_hours or '—'} working hours; reminder {when(wf.remind_at)})",
+        )
+    }</td></tr>
   </table>
   {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
   <div id="case-map" style="height: 260px"></div>
   {duplicates_section}
-  <h2>可执行操作</h2>
+  <h2>{t("可执行操作", "Actions")}</h2>
   <div id="actions">{actions}</div>
   <form id="action-form" hidden>
     <p id="action-title"></p>
-    <label>说明／理由 <textarea name="note" rows="2"></textarea></label>
-    <label data-for="dispatch">部门（留空用类别默认部门；多个用逗号分隔，如 police,judicial）
+    <label>{t("说明／理由", "Note / reason")} <textarea name="note" rows="2"></textarea></label>
+    <label data-for="dispatch">{
+        t(
+            "部门（留空用类别默认部门；多个用逗号分隔，如 police,judicial）",
+            "Departments (empty: the category's own; several separated by commas, e.g. "
+            "police,judicial)",
+        )
+    }
       <input name="departments"></label>
-    <label data-for="transfer">目标区划代码 <input name="to_region"></label>
-    <label data-for="extend">延长工作小时 <input name="extra_hours" type="number" min="1"></label>
-    <label data-for="verify"><input name="resolved" type="checkbox" checked> 群众认可已解决</label>
-    <button type="submit">确定</button> <button type="button" id="action-cancel">取消</button>
+    <label data-for="transfer">{t("目标区划代码", "Code of the target region")}
+      <input name="to_region"></label>
+    <label data-for="extend">{t("延长工作小时", "Working hours to add")}
+      <input name="extra_hours" type="number" min="1"></label>
+    <label data-for="verify"><input name="resolved" type="checkbox" checked>
+      {t("群众认可已解决", "The resident confirms it is solved")}</label>
+    <button type="submit">{t("确定", "OK")}</button>
+    <button type="button" id="action-cancel">{t("取消", "Cancel")}</button>
   </form>
   <p id="action-error" class="wg-error" role="alert"></p>
-  <h2>部门派遣</h2>
-  <table class="wg-list">{dispatches or "<tr><td>尚未派遣</td></tr>"}</table>
-  <h2>办理过程</h2>
+  <h2>{t("部门派遣", "Department dispatch")}</h2>
+  <table class="wg-list">{
+        dispatches or t("<tr><td>尚未派遣</td></tr>", "<tr><td>Not dispatched yet</td></tr>")
+    }</table>
+  <h2>{t("办理过程", "Steps taken")}</h2>
   <ol class="wg-timeline">{events}</ol>
-  <h2>文书</h2>
-  <ul><li><a href="/cases/{escape(case.code)}/receipt">受理回执</a></li>{letters}</ul>
-  <h2>现场照片</h2>
-  <div class="wg-photos">{photos or "无"}</div>
-  <h2>当事人</h2>
-  <table class="wg-list" id="parties">{parties or "<tr><td>无</td></tr>"}</table>
+  <h2>{t("文书", "Documents")}</h2>
+  <ul><li><a href="/cases/{escape(case.code)}/receipt">{t("受理回执", "Receipt")}</a></li>{
+        letters
+    }</ul>
+  <h2>{t("现场照片", "Photos")}</h2>
+  <div class="wg-photos">{photos or t("无", "None")}</div>
+  <h2>{t("当事人", "Parties")}</h2>
+  <table class="wg-list" id="parties">{
+        parties or t("<tr><td>无</td></tr>", "<tr><td>None</td></tr>")
+    }</table>
   {unmask}
 </main>
 <script src="{asset_url("leaflet")}"></script>

@@ -30,6 +30,7 @@ from api.schemas import CASE_CODE_PATTERN
 from gis import boundaries, cases, mapdata, report, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound
+from gis.permissions import ROLE_NAMES_EN
 from gis.pii import validate_phone
 from gis.report import Daily
 from gis.scope import Scope
@@ -84,9 +85,12 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
     return HTMLResponse(m.get_root().render())
 
 
-def _user(caller: Principal) -> str:
-    """The logged-in user as the pages show them: name（role）."""
-    return f"{caller.display_name or caller.username}（{caller.role_name}）"
+def _user(caller: Principal, lang: str = "zh") -> str:
+    """The logged-in user as the pages show them: name（role）, or name (role) in English."""
+    name = caller.display_name or caller.username
+    if lang == "en":
+        return f"{name} ({ROLE_NAMES_EN[caller.role]})"
+    return f"{name}（{caller.role_name}）"
 
 
 def _categories(session: Session) -> list[tuple[str, str, str]]:
@@ -274,13 +278,16 @@ def receipt(
     ``?lang=en`` or a browser that prefers English."""
     case = cases.get_case(session, caller.scope, code, cipher)
     language = page_lang(request, lang)
-    category = None
-    if language == "en":
-        category = next(
-            (c.name_en for c in cases.list_categories(session) if c.code == case.category), None
-        )
+    category = _category_name(session, case.category, language)
     url = tracking_url(request, settings, case.public_token)
     return page_response(receipt_page(case, url, language, category), lang)
+
+
+def _category_name(session: Session, code: str, lang: str) -> str | None:
+    """A category's English name for a page in English (None in Chinese: the case's own)."""
+    if lang != "en":
+        return None
+    return next((c.name_en for c in cases.list_categories(session) if c.code == code), None)
 
 
 @router.get("/cases/{code}", response_class=HTMLResponse)
@@ -290,12 +297,16 @@ def case_view(
     settings: SettingsDep,
     cipher: CipherDep,
     caller: CaseReader,
+    request: Request,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The operator's case page (案件详情): the spot on a map, the timeline of events, documents,
-    photos, parties (masked) and the actions allowed now."""
+    photos, parties (masked) and the actions allowed now.  In Chinese, or in English for
+    ``?lang=en``, a browser that prefers English or English chosen on another page."""
     case = cases.get_case(session, caller.scope, code, cipher)
     wf = workflow.workflow_view(session, caller.scope, code)
-    return HTMLResponse(
+    language = page_lang(request, lang)
+    return page_response(
         case_page(
             case,
             wf,
@@ -303,9 +314,12 @@ def case_view(
             can_unmask=caller.can("pii:read"),
             can_triage=caller.can("case:triage"),
             tile_url=settings.tile_url,
-            links=page_links(caller.can, ""),
-            user=_user(caller),
-        )
+            links=page_links(caller.can, "", language),
+            user=_user(caller, language),
+            lang=language,
+            category_name=_category_name(session, case.category, language),
+        ),
+        lang,
     )
 
 
@@ -543,7 +557,7 @@ def phone(
     language = page_lang(request, lang)
     return page_response(
         phone_page(
-            _user(caller),
+            _user(caller, language),
             grids,
             (extent.west, extent.south, extent.east, extent.north) if extent else None,
             page_links(caller.can, "/m/", language),

@@ -545,6 +545,22 @@ def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple)
     assert 'class="wg-duplicate"' in page and 'data-decision="confirm"' in page
     first = client.get(f"/cases/{made[0]['code']}", headers={"Accept": "text/html"}).text
     assert ('id="warnings"' in first) == bool(made[0]["flags"])  # a warning only with a flag
+    # in English (the second locale): the page's own words, the warnings, the actions, the
+    # category; Chinese is left only in what people wrote and named (description, places,
+    # center), and in the switch back
+    english = client.get(f"/cases/{last['code']}?lang=en", headers={"Accept": "text/html"}).text
+    assert '<html lang="en">' in english and "Possible duplicates" in english
+    assert f"Repeat warning: {last['flags']['repeat_place']} cases within 50 m" in english
+    assert "Position less accurate than 200 m" in english and ">Accept</button>" in english
+    assert "Dispute · Neighbour (minor)" in english and ">Confirm duplicate</button>" in english
+    loc = last["location"]
+    written = [last["description"], loc["center"]["name"]] + [
+        loc[level]["name"] for level in ("district", "township", "village") if loc.get(level)
+    ]
+    user = re.search(r'<span class="wg-user">(.*?) \(administrator\)</span>', english)
+    assert user is not None  # the user's own name, and the role in English
+    for run in re.findall(r"[\u4e00-\u9fff]+", english.replace(">中文<", "><")):
+        assert any(run in w for w in [*written, user.group(1)]), run
 
 
 def test_repeat_warnings_see_the_other_reports_of_a_batch(

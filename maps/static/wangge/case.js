@@ -20,11 +20,14 @@
       .then(function (g) { if (g) L.geoJSON(g, { style: { weight: 1, fill: false } }).addTo(map); });
   }
 
+  var english = document.documentElement.lang === "en"; // the page's language, not the browser's
+  var LANG = english ? "en" : "zh-CN"; // the API answers (messages) in it
+
   function post(url, payload) {
     errorBox.textContent = "";
     return fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
       body: JSON.stringify(payload)
     }).then(function (r) {
       return r.json().then(function (b) {
@@ -68,7 +71,7 @@
     button.addEventListener("click", function () {
       var payload = { response: button.dataset.response };
       if (payload.response === "cannot") {
-        var why = window.prompt("无法办理的理由：");
+        var why = window.prompt(english ? "Why can it not be handled?" : "无法办理的理由：");
         if (!why) return;
         payload.note = why;
       }
@@ -86,7 +89,7 @@
   var unmask = document.getElementById("unmask");
   if (unmask) {
     unmask.addEventListener("click", function () {
-      fetch("/api/cases/" + code + "/parties?unmask=true", { credentials: "same-origin" })
+      fetch("/api/cases/" + code + "/parties?unmask=true", { credentials: "same-origin", headers: { "Accept-Language": LANG } })
         .then(function (r) { return r.json(); })
         .then(function (parties) {
           var table = document.getElementById("parties");
