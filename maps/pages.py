@@ -119,28 +119,71 @@ def nav_line(links: list[tuple[str, str]], user: str) -> str:
 QUEUE_PAGE_SIZE = 50
 
 
+def _tr(lang: str) -> Callable[[str, str], str]:
+    """``t(zh, en)``: the words of a page in its language (Chinese first, English second)."""
+    if lang == "en":
+        return lambda zh, en: en
+    return lambda zh, en: zh
+
+
 def _pager(
-    offset: int, count: int, total: int, size: int, href: Callable[[int], str]
+    offset: int,
+    count: int,
+    total: int,
+    size: int,
+    href: Callable[[int], str],
+    lang: str = "zh",
 ) -> tuple[str, str]:
     """A paged list's "rows a–b" and its previous / next links; ``href(offset)`` is the address
     of the page starting there (already escaped)."""
+    t = _tr(lang)
     links = []
     if offset > 0:
-        links.append(f'<a href="{href(max(offset - size, 0))}">上一页</a>')
+        links.append(f'<a href="{href(max(offset - size, 0))}">{t("上一页", "Previous")}</a>')
     if offset + count < total:
-        links.append(f'<a href="{href(offset + size)}">下一页</a>')
+        links.append(f'<a href="{href(offset + size)}">{t("下一页", "Next")}</a>')
     return (f"{offset + 1}–{offset + count}" if count else "0"), " ".join(links)
 
 
+def _kind_and_category(kind: str, name_zh: str, lang: str, name_en: str | None) -> str:
+    """Kind and category: 矛盾纠纷 · 邻里纠纷, or in English Dispute · Neighbour."""
+    if lang == "en":
+        return f"{RESIDENT_TEXT['en'][kind]} · {name_en or name_zh}"
+    return f"{KIND_NAMES[kind][0]} · {name_zh}"
+
+
+def _switch_link(lang: str, href: str = "") -> str:
+    """The link to this page in the other language (``href``: the page's query, if any, with
+    ``lang`` to be added)."""
+    other = "zh" if lang == "en" else "en"
+    joiner = "&amp;" if "?" in href else "?"
+    return (
+        f'<a class="wg-lang" href="{href}{joiner}lang={other}" hreflang="{other}" '
+        f'lang="{other}">{"中文" if lang == "en" else "English"}</a>'
+    )
+
+
 def queue_page(  # type: ignore[no-untyped-def]
-    q, *, user: str, links: list[tuple[str, str]], filters: Mapping[str, object], offset: int
+    q,
+    *,
+    user: str,
+    links: list[tuple[str, str]],
+    filters: Mapping[str, object],
+    offset: int,
+    lang: str = "zh",
+    category_names: Mapping[str, str] | None = None,
 ) -> str:
     """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
     and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
-    ``filters``: the query parameters in force (status, overdue, due_within_hours, below)."""
+    ``filters``: the query parameters in force (status, overdue, due_within_hours, below).  In
+    ``lang`` (``category_names``: the categories' English names by code)."""
     from urllib.parse import urlencode
 
-    from gis.workflow import OPEN_STATES, STATE_NAMES
+    from gis.workflow import OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
+
+    t = _tr(lang)
+    state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
+    severities = SEVERITY_NAMES_EN if lang == "en" else SEVERITY_NAMES
 
     def href(**change: object) -> str:
         """This page with ``change`` applied to the filters (None drops one); back to page 1."""
@@ -153,19 +196,30 @@ def queue_page(  # type: ignore[no-untyped-def]
 
     status = filters.get("status")
     open_total = sum(n for s, n in q.counts.items() if s in OPEN_STATES)
-    states = [chip(f"全部在办 {open_total}", href(status=None), status is None)] + [
-        chip(f"{STATE_NAMES[s]} {q.counts[s]}", href(status=s), status == s)
+    states = [
+        chip(t("全部在办 ", "All open ") + str(open_total), href(status=None), status is None)
+    ]
+    states += [
+        chip(f"{state_names[s]} {q.counts[s]}", href(status=s), status == s)
         for s in STATE_NAMES
         if q.counts.get(s)
     ]
     toggles = [
-        chip("只看超期", href(overdue=not filters.get("overdue")), bool(filters.get("overdue"))),
         chip(
-            "24 小时内到期",
+            t("只看超期", "Overdue only"),
+            href(overdue=not filters.get("overdue")),
+            bool(filters.get("overdue")),
+        ),
+        chip(
+            t("24 小时内到期", "Due within 24 hours"),
             href(due_within_hours=None if filters.get("due_within_hours") else 24),
             bool(filters.get("due_within_hours")),
         ),
-        chip("含下级中心", href(below=not filters.get("below")), bool(filters.get("below"))),
+        chip(
+            t("含下级中心", "Centers below too"),
+            href(below=not filters.get("below")),
+            bool(filters.get("below")),
+        ),
     ]
 
     def when(t) -> str:  # type: ignore[no-untyped-def]
@@ -175,38 +229,53 @@ def queue_page(  # type: ignore[no-untyped-def]
         if item.deadline is None:
             return "—"
         if item.overdue:
-            return f'<span class="wg-overdue">{when(item.deadline)} 已超期</span>'
+            late = t(" 已超期", " overdue")
+            return f'<span class="wg-overdue">{when(item.deadline)}{late}</span>'
         left = item.work_hours_left
-        return when(item.deadline) + (f"<small>剩 {left:.0f} 工作小时</small>" if left else "")
+        return when(item.deadline) + (
+            "<small>" + t(f"剩 {left:.0f} 工作小时", f"{left:.0f} working hours left") + "</small>"
+            if left
+            else ""
+        )
 
+    names = category_names or {}
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
         f'<td><a href="/cases/{escape(i.code)}">{escape(i.code)}</a></td>'
-        f"<td>{escape(KIND_NAMES[i.kind][0])} · {escape(i.category_name)}</td>"
-        f"<td>{escape(SEVERITY_NAMES.get(i.severity, i.severity))}</td>"
-        f"<td>{escape(STATE_NAMES.get(i.status, i.status))}</td>"
-        f"<td>{escape(i.grid_code or '未落入网格')}</td>"
+        f"<td>{escape(_kind_and_category(i.kind, i.category_name, lang, names.get(i.category)))}"
+        "</td>"
+        f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
+        f"<td>{escape(state_names.get(i.status, i.status))}</td>"
+        f"<td>{escape(i.grid_code or t('未落入网格', 'outside the grids'))}</td>"
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
     )
     shown, pages = _pager(
-        offset, len(q.items), q.total, QUEUE_PAGE_SIZE, lambda at: href(offset=at or None)
+        offset, len(q.items), q.total, QUEUE_PAGE_SIZE, lambda at: href(offset=at or None), lang
     )
-    title = f"待办案件 · {q.center}" if q.center else "待办案件 · 全部中心"
-    return f"""{_case_page_head(title)}
+    title = t("待办案件 · ", "Case queue · ") + (q.center or t("全部中心", "all centers"))
+    total = f'<b id="queue-total">{q.total}</b>'
+    total_line = t(
+        f"共 {total} 件，第 {shown} 件；超期优先，其次按办理时限、严重程度。",
+        f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
+    )
+    return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {nav_line(links, user)}
+  {_switch_link(lang, href())}{nav_line(links, user)}
   <h1>{escape(title)}</h1>
-  {find_form()}
+  {find_form(lang=lang)}
   <p class="wg-chips">{"".join(states)}</p>
   <p class="wg-chips">{"".join(toggles)}</p>
-  <p>共 <b id="queue-total">{q.total}</b> 件，第 {shown} 件；
-     超期优先，其次按办理时限、严重程度。</p>
+  <p>{total_line}</p>
   <table class="wg-list wg-queue-table">
-    <thead><tr><th>案件编号</th><th>类型 · 类别</th><th>严重程度</th><th>状态</th><th>网格</th>
-      <th>登记时间</th><th>办理时限</th></tr></thead>
-    <tbody>{rows or '<tr><td colspan="7">没有符合条件的案件。</td></tr>'}</tbody>
+    <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
+      <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th><th>{t("网格", "Grid")}</th>
+      <th>{t("登记时间", "Registered")}</th><th>{t("办理时限", "Deadline")}</th></tr></thead>
+    <tbody>{
+        rows
+        or '<tr><td colspan="7">' + t("没有符合条件的案件。", "No case matches.") + "</td></tr>"
+    }</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
 </main>
@@ -215,59 +284,96 @@ def queue_page(  # type: ignore[no-untyped-def]
 """
 
 
-def find_form(words: str = "", *, autofocus: bool = False) -> str:
+def find_form(words: str = "", *, autofocus: bool = False, lang: str = "zh") -> str:
     """The search box for a case (案件查询): by code, source id or a party's phone."""
+    t = _tr(lang)
+    hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
     return f"""<form class="wg-filters wg-find" method="get" action="/find" role="search">
-    <label>案件查询 <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="200"
+    <label>{t("案件查询", "Find a case")}
+      <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="200"
       required{" autofocus" if autofocus else ""}
-      placeholder="案件编号、原系统编号或当事人电话"></label>
-    <button type="submit">查询</button>
+      placeholder="{t("案件编号、原系统编号或当事人电话", "code, former id or a party's phone")}">
+    </label>{hidden}
+    <button type="submit">{t("查询", "Find")}</button>
   </form>"""
 
 
 def find_page(  # type: ignore[no-untyped-def]
-    words: str, found, *, user: str, links: list[tuple[str, str]], note: str = ""
+    words: str,
+    found,
+    *,
+    user: str,
+    links: list[tuple[str, str]],
+    note: str = "",
+    lang: str = "zh",
+    category_names: Mapping[str, str] | None = None,
 ) -> str:
     """The answer to a search for cases (``found``: :class:`gis.cases.Found`), or the empty
-    form; ``note`` says what the search could not do (a phone without the right to look)."""
-    from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN
-    from gis.workflow import STATE_NAMES
+    form; ``note`` says what the search could not do (a phone without the right to look).  In
+    ``lang`` (``category_names``: the categories' English names by Chinese name)."""
+    from urllib.parse import urlencode
 
-    how = {"code": "案件编号", "prefix": "编号开头", "source": "原系统编号", "token": "跟踪链接",
-           "phone": "当事人电话"}  # fmt: skip
+    from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN
+    from gis.workflow import STATE_NAMES, STATE_NAMES_EN
+
+    t = _tr(lang)
+    state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
+    how = {"code": t("案件编号", "case code"), "prefix": t("编号开头", "start of the code"),
+           "source": t("原系统编号", "former system's id"), "token": t("跟踪链接", "tracking link"),
+           "phone": t("当事人电话", "party's phone")}  # fmt: skip
+    en = (category_names or {}).get  # by Chinese name
     rows = "".join(
         f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a></td>'
-        f"<td>{escape(KIND_NAMES[c.kind][0])} · {escape(c.category_name)}</td>"
-        f"<td>{escape(STATE_NAMES.get(c.status, c.status))}</td>"
-        f"<td>{escape(c.grid_code or '未落入网格')}</td>"
+        f"<td>{escape(_kind_and_category(c.kind, c.category_name, lang, en(c.category_name)))}"
+        "</td>"
+        f"<td>{escape(state_names.get(c.status, c.status))}</td>"
+        f"<td>{escape(c.grid_code or t('未落入网格', 'outside the grids'))}</td>"
         f"<td>{c.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}</td>"
         f"<td>{escape(c.source_id or '—')}</td><td>{how[c.matched]}</td></tr>"
         for c in (found.cases if found else [])
     )
     if found is None:
-        answer = (
+        answer = t(
             "<p>输入完整的案件编号、历史案件在原系统中的编号、群众手中的案件跟踪链接，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
-            "（区县代码与日期）可查出该区县当天的案件。</p>"
+            "（区县代码与日期）可查出该区县当天的案件。</p>",
+            "<p>Enter a whole case code, the id a historical case had in its former system, the "
+            "tracking link a resident holds, or a party's phone number (with the right to see "
+            f"personal data); the first {FIND_PREFIX_MIN} or more digits of a code (county code "
+            "and date) find that county's cases of the day.</p>",
         )
     elif not found.total:
-        answer = (
-            f"<p>您的管辖范围内没有与“{escape(words)}”相符的案件。请核对编号，或输入更多位。</p>"
+        answer = t(
+            f"<p>您的管辖范围内没有与“{escape(words)}”相符的案件。请核对编号，或输入更多位。</p>",
+            f"<p>No case in your jurisdiction matches “{escape(words)}”. Check the code, or "
+            "enter more of it.</p>",
         )
     else:
-        more = f"，显示最新的 {FIND_LIMIT} 件" if found.total > len(found.cases) else ""
-        answer = f"""<p>找到 <b id="find-total">{found.total}</b> 件{more}，最新在前。</p>
+        more = (
+            t(f"，显示最新的 {FIND_LIMIT} 件", f"; the newest {FIND_LIMIT} shown")
+            if found.total > len(found.cases)
+            else ""
+        )
+        found_line = t(
+            f'找到 <b id="find-total">{found.total}</b> 件{more}，最新在前。',
+            f'<b id="find-total">{found.total}</b> found{more}, newest first.',
+        )
+        answer = f"""<p>{found_line}</p>
   <table class="wg-list wg-queue-table" id="found">
-    <thead><tr><th>案件编号</th><th>类型 · 类别</th><th>状态</th><th>网格</th><th>登记时间</th>
-      <th>原系统编号</th><th>匹配</th></tr></thead>
+    <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
+      <th>{t("状态", "Status")}</th><th>{t("网格", "Grid")}</th>
+      <th>{t("登记时间", "Registered")}</th><th>{t("原系统编号", "Former id")}</th>
+      <th>{t("匹配", "Matched by")}</th></tr></thead>
     <tbody>{rows}</tbody>
   </table>"""
-    return f"""{_case_page_head("案件查询 · 网格 wangge", noindex=True)}
+    here = escape("/find" + (f"?{urlencode({'q': words})}" if words else ""), quote=True)
+    head = _case_page_head(t("案件查询", "Find a case") + " · 网格 wangge", noindex=True, lang=lang)
+    return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {nav_line(links, user)}
-  <h1>案件查询</h1>
-  {find_form(words, autofocus=True)}
+  {_switch_link(lang, here)}{nav_line(links, user)}
+  <h1>{t("案件查询", "Find a case")}</h1>
+  {find_form(words, autofocus=True, lang=lang)}
   {f'<p class="wg-error" role="status">{escape(note)}</p>' if note else ""}
   {answer}
 </main>

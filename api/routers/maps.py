@@ -278,16 +278,17 @@ def receipt(
     ``?lang=en`` or a browser that prefers English."""
     case = cases.get_case(session, caller.scope, code, cipher)
     language = page_lang(request, lang)
-    category = _category_name(session, case.category, language)
+    category = _categories_en(session, language).get(case.category)
     url = tracking_url(request, settings, case.public_token)
     return page_response(receipt_page(case, url, language, category), lang)
 
 
-def _category_name(session: Session, code: str, lang: str) -> str | None:
-    """A category's English name for a page in English (None in Chinese: the case's own)."""
+def _categories_en(session: Session, lang: str) -> dict[str, str]:
+    """For a page in English, the categories' English names by code and by Chinese name (empty
+    for a page in Chinese: the cases carry their Chinese names)."""
     if lang != "en":
-        return None
-    return next((c.name_en for c in cases.list_categories(session) if c.code == code), None)
+        return {}
+    return {k: c.name_en for c in cases.list_categories(session) for k in (c.code, c.name_zh)}
 
 
 @router.get("/cases/{code}", response_class=HTMLResponse)
@@ -317,7 +318,7 @@ def case_view(
             links=page_links(caller.can, "", language),
             user=_user(caller, language),
             lang=language,
-            category_name=_category_name(session, case.category, language),
+            category_name=_categories_en(session, language).get(case.category),
         ),
         lang,
     )
@@ -377,14 +378,16 @@ def case_qr(
 def queue(
     session: SessionDep,
     caller: Handler,
+    request: Request,
     status: Annotated[str | None, Query(description="one state (default: every open one)")] = None,
     overdue: bool = False,
     due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
     below: Annotated[bool, Query(description="also the centers under yours")] = False,
     offset: Annotated[int, Query(ge=0)] = 0,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The center desk's in-tray — 待办案件: its cases, most urgent first (``GET /api/queue``
-    as a page), with counts per state and one-click filters."""
+    as a page), with counts per state and one-click filters.  In Chinese, or in English."""
     q = workflow.queue(
         session,
         caller.scope,
@@ -401,14 +404,18 @@ def queue(
         "due_within_hours": due_within_hours and f"{due_within_hours:g}",
         "below": below,
     }
-    return HTMLResponse(
+    language = page_lang(request, lang)
+    return page_response(
         queue_page(
             q,
-            user=_user(caller),
-            links=page_links(caller.can, "/queue"),
+            user=_user(caller, language),
+            links=page_links(caller.can, "/queue", language),
             filters=filters,
             offset=offset,
-        )
+            lang=language,
+            category_names=_categories_en(session, language),
+        ),
+        lang,
     )
 
 
@@ -425,11 +432,13 @@ def find(
             description="case code (or its first 12+ digits), source id, tracking link, phone",
         ),
     ] = None,
+    lang: PageLang = None,
 ) -> Response:
     """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
     was imported from, its tracking link, or a party's phone (with pii:read; audited).  One
     case by code, id or link: its page at once (303); else the list."""
     words = (q or "").strip()
+    language = page_lang(request, lang)
     found, note, phone_index = None, "", None
     if words:
         try:
@@ -439,14 +448,27 @@ def find(
         if phone is not None and caller.can("pii:read"):
             phone_index = cipher.phone_index(phone)
         elif phone is not None:
-            note = "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
+            note = (
+                "Finding by a party's phone needs the right to see personal data; "
+                "searched by codes only."
+                if language == "en"
+                else "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
+            )
         found = cases.find_cases(session, caller.scope, words, phone_index)
         if phone_index is not None:
             audit_phone_lookup(session, request, caller, {"via": "find"})
         if found.total == 1 and found.cases[0].matched in ("code", "source", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
-    links = page_links(caller.can, "/find")
-    return HTMLResponse(find_page(words, found, user=_user(caller), links=links, note=note))
+    page = find_page(
+        words,
+        found,
+        user=_user(caller, language),
+        links=page_links(caller.can, "/find", language),
+        note=note,
+        lang=language,
+        category_names=_categories_en(session, language),
+    )
+    return page_response(page, lang)
 
 
 RegionOptional = Annotated[

@@ -508,6 +508,17 @@ def test_the_queue_page_is_the_desks_in_tray(
     assert refused.status_code == 403 and "无权访问" in refused.text
     bad = anon_client.get("/queue?status=nonsense", headers=op | html)
     assert bad.status_code == 422 and "未知的状态" in bad.text
+    # in English: the same rows, in the same order, the page's words in English
+    english = anon_client.get("/queue?below=true&lang=en", headers=op | html).text
+    assert f"Case queue · {api['center']}" in english and "Overdue only" in english
+    assert [c for c, _, _ in _queue_rows(english)] == [i["code"] for i in api["items"]]
+    assert f'status=registered&amp;below=true">Registered {api["counts"]["registered"]}' in english
+    assert 'href="/queue?below=true&amp;lang=zh"' in english  # back to Chinese, same filters
+    assert ">Find a case</a>" in english and "<th>Kind · category</th>" in english
+    user = re.search(r'<span class="wg-user">(.*?)</span>', english)
+    assert user is not None
+    for run in re.findall(r"[\u4e00-\u9fff]+", english.replace(">中文<", "><")):
+        assert run in api["center"] + user.group(1), run  # only names are left in Chinese
 
 
 def test_a_case_is_found_by_code_source_id_or_phone(
@@ -569,6 +580,12 @@ def test_a_case_is_found_by_code_source_id_or_phone(
         assert '<a href="/find">案件查询</a>' in anon_client.get(page, headers=op | html).text
     too_long = find("1" * 201)
     assert too_long.status_code == 422 and "<html" in too_long.text
+    # in English (asked once, then kept): the list, how each case matched, the note
+    english = anon_client.get("/find", params={"q": phone, "lang": "en"}, headers=op | html)
+    assert '<b id="find-total">2</b> found' in english.text and "party's phone" in english.text
+    by_day = find(first[:12]).text
+    assert '<html lang="en">' in by_day and "start of the code" in by_day
+    assert "needs the right to see personal data" in find(phone, login_as("city_commander")).text
 
 
 def test_a_poor_rating_reopens_the_case_once(
