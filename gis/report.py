@@ -21,26 +21,91 @@ from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
 from gis.worktime import SHANGHAI
 
-COLUMNS = [  # (header, value of Figures)
-    ("受理案件", lambda f: f.cases),
-    ("已办结", lambda f: f.resolved),
-    ("已结案", lambda f: f.closed),
-    ("按期办结", lambda f: f.on_time),
-    ("办结率", lambda f: f.rates["resolution_rate"]),
-    ("按期结案率", lambda f: f.rates["on_time_rate"]),
-    ("延期率", lambda f: f.rates["extension_rate"]),
-    ("返工率", lambda f: f.rates["rework_rate"]),
-    (
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the roll-up: its header in Chinese and English, its value, and whether it is
+    a rate (0–1, shown as per cent; the others are counts, hours, scores)."""
+
+    zh: str
+    en: str
+    get: Callable[[Figures], object]
+    rate: bool = False
+
+    def header(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+COLUMNS = [
+    Column("受理案件", "Cases received", lambda f: f.cases),
+    Column("已办结", "Resolved", lambda f: f.resolved),
+    Column("已结案", "Closed", lambda f: f.closed),
+    Column("按期办结", "Resolved on time", lambda f: f.on_time),
+    Column("办结率", "Resolution rate", lambda f: f.rates["resolution_rate"], rate=True),
+    Column("按期结案率", "On-time rate", lambda f: f.rates["on_time_rate"], rate=True),
+    Column("延期率", "Extension rate", lambda f: f.rates["extension_rate"], rate=True),
+    Column("返工率", "Rework rate", lambda f: f.rates["rework_rate"], rate=True),
+    Column(
         "平均办理时长（工作小时）",
+        "Mean handling time (working hours)",
         lambda f: round(f.handling_hours, 1) if f.handling_hours else None,
     ),
-    ("评价数", lambda f: f.rated),
-    ("平均评分", lambda f: round(float(f.score), 2) if f.score is not None else None),
-    ("满意率", lambda f: f.rates["satisfaction_rate"]),
+    Column("评价数", "Ratings", lambda f: f.rated),
+    Column(
+        "平均评分",
+        "Mean score",
+        lambda f: round(float(f.score), 2) if f.score is not None else None,
+    ),
+    Column("满意率", "Satisfaction rate", lambda f: f.rates["satisfaction_rate"], rate=True),
 ]
-#: the columns that are rates (0–1, shown as per cent); the others are counts, hours, scores
-RATES = frozenset({"办结率", "按期结案率", "延期率", "返工率", "满意率"})
 STAGE_NAMES = {"remind": "提醒函", "supervise": "督办函", "notify": "通报"}
+STAGE_NAMES_EN = {"remind": "Reminders", "supervise": "Supervision notices", "notify": "Notices"}
+#: the other words of the roll-up, Chinese first and English second
+WORDS = {
+    "zh": {
+        "total": "{name}（合计）",
+        "title": "{name} 每日一汇总",
+        "code": "区划代码",
+        "region": "区划",
+        "day": "当日",
+        "month": "近30天",
+        "supervision": "当日督办",
+        "count": "件数",
+        "stage": "{name}：{n} 件",
+        "by_status": "按状态",
+        "by_kind": "按类型",
+        "by_category": "按类别",
+        "period": "{start} 至 {end}",
+        "heading": "{name} 每日一汇总 · {sheet}（{period}）",
+        "note": "（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，"
+        "延期率 = 延期案件 ÷ 受理案件，返工率 = 重启案件 ÷ 已结案）",
+        "date": "{day:%Y年%m月%d日}",
+        "sheet_day": "{day:%m月%d日}",
+        "sheet_supervision": "督办",
+    },
+    "en": {
+        "total": "{name} (total)",
+        "title": "{name} daily roll-up",
+        "code": "Region code",
+        "region": "Region",
+        "day": "The day",
+        "month": "Last 30 days",
+        "supervision": "Supervision of the day",
+        "count": "Count",
+        "stage": "{name}: {n}",
+        "by_status": "By status",
+        "by_kind": "By kind",
+        "by_category": "By category",
+        "period": "{start} to {end}",
+        "heading": "{name} daily roll-up · {sheet} ({period})",
+        "note": " (by the time cases were received; on-time rate = resolved on time ÷ "
+        "resolved, extension rate = extended cases ÷ cases received, rework rate = reopened "
+        "cases ÷ closed cases)",
+        "date": "{day:%Y-%m-%d}",
+        "sheet_day": "{day:%m-%d}",
+        "sheet_supervision": "Supervision",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -61,16 +126,21 @@ class DailyReport(Daily):
     html: Path
 
 
-def _rows(s: Stats) -> list[tuple[str, str, Figures]]:
-    return [(s.region, f"{s.region_name}（合计）", s.total)] + [
+def _words(lang: str) -> dict[str, str]:
+    return WORDS["en" if lang == "en" else "zh"]
+
+
+def _rows(s: Stats, lang: str = "zh") -> list[tuple[str, str, Figures]]:
+    total = _words(lang)["total"].format(name=s.region_name)
+    return [(s.region, total, s.total)] + [
         (code, name, f) for code, (name, f) in s.children.items()
     ]
 
 
-def _fmt(header: str, value: object) -> str:
+def _fmt(column: Column, value: object) -> str:
     if value is None:
         return "—"
-    if header in RATES:
+    if column.rate:
         return f"{float(value):.1%}"  # type: ignore[arg-type]
     return str(value)
 
@@ -102,37 +172,37 @@ def daily_name(d: Daily) -> str:
     return f"每日汇总-{d.today.region}-{d.day:%Y%m%d}"
 
 
-def daily_xlsx(d: Daily) -> bytes:
-    """The roll-up as a workbook: the day, the last 30 days, the day's supervision."""
+def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
+    """The roll-up as a workbook: the day, the last 30 days, the day's supervision; headers in
+    ``lang`` (``zh`` or ``en``)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    w = _words(lang)
     wb = Workbook()
-    sheets = ((f"{d.day:%m月%d日}", d.today), ("近30天", d.month))
+    sheets = ((w["sheet_day"].format(day=d.day), d.today), (w["month"], d.month))
     for i, (title, s) in enumerate(sheets):
         ws = wb.active if i == 0 else wb.create_sheet()
         assert ws is not None
         ws.title = title
-        ws.append(
-            [
-                f"{s.region_name} 每日一汇总 · {title}（{s.start:%Y-%m-%d} 至 "
-                f"{s.end - timedelta(days=1):%Y-%m-%d}）"
-            ]
+        period = w["period"].format(
+            start=f"{s.start:%Y-%m-%d}", end=f"{s.end - timedelta(days=1):%Y-%m-%d}"
         )
+        ws.append([w["heading"].format(name=s.region_name, sheet=title, period=period)])
         ws["A1"].font = Font(bold=True, size=14)
-        ws.append(["区划代码", "区划"] + [h for h, _ in COLUMNS])
-        for code, name, f in _rows(s):
-            ws.append([code, name] + [get(f) for _, get in COLUMNS])
-            for column, (header, _) in enumerate(COLUMNS, start=3):
-                if header in RATES:
-                    ws.cell(ws.max_row, column).number_format = "0.0%"
+        ws.append([w["code"], w["region"]] + [c.header(lang) for c in COLUMNS])
+        for code, name, f in _rows(s, lang):
+            ws.append([code, name] + [c.get(f) for c in COLUMNS])
+            for number, c in enumerate(COLUMNS, start=3):
+                if c.rate:
+                    ws.cell(ws.max_row, number).number_format = "0.0%"
         ws.append([])
-        ws.append(["按状态"] + [f"{k}: {v}" for k, v in sorted(s.by_status.items())])
-        ws.append(["按类型"] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
-        ws.append(["按类别"] + [f"{k}: {v}" for k, v in sorted(s.by_category.items())])
-    ws = wb.create_sheet("督办")
-    ws.append(["当日督办", "件数"])
-    for action, name in STAGE_NAMES.items():
+        ws.append([w["by_status"]] + [f"{k}: {v}" for k, v in sorted(s.by_status.items())])
+        ws.append([w["by_kind"]] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
+        ws.append([w["by_category"]] + [f"{k}: {v}" for k, v in sorted(s.by_category.items())])
+    ws = wb.create_sheet(w["sheet_supervision"])
+    ws.append([w["supervision"], w["count"]])
+    for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
         ws.append([name, d.supervision.get(action, 0)])
     out = BytesIO()
     wb.save(out)
@@ -140,11 +210,18 @@ def daily_xlsx(d: Daily) -> bytes:
 
 
 def daily_html(
-    d: Daily, *, head: str = "", top: str = "", region_href: Callable[[str], str] | None = None
+    d: Daily,
+    *,
+    head: str = "",
+    top: str = "",
+    region_href: Callable[[str], str] | None = None,
+    lang: str = "zh",
 ) -> str:
     """The roll-up as a printable page (no outside resources).  For the web page: ``head`` goes
     into ``<head>`` (stylesheets), ``top`` above the title (the menu, the day's links), and
-    ``region_href`` makes each child region's name a link (HTML-escaped here)."""
+    ``region_href`` makes each child region's name a link (HTML-escaped here).  In ``lang``
+    (``zh`` or ``en``; region names stay as they are)."""
+    w = _words(lang)
 
     def name_cell(code: str, name: str) -> str:
         if region_href is None or code == d.today.region:
@@ -152,23 +229,24 @@ def daily_html(
         return f'<a href="{escape(region_href(code), quote=True)}">{escape(name)}</a>'
 
     def table(s: Stats) -> str:
-        head_row = "".join(f"<th>{escape(h)}</th>" for h, _ in COLUMNS)
+        head_row = "".join(f"<th>{escape(c.header(lang))}</th>" for c in COLUMNS)
         body = "".join(
             f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td>"
-            + "".join(f"<td>{escape(_fmt(h, get(f)))}</td>" for h, get in COLUMNS)
+            + "".join(f"<td>{escape(_fmt(c, c.get(f)))}</td>" for c in COLUMNS)
             + "</tr>"
-            for code, name, f in _rows(s)
+            for code, name, f in _rows(s, lang)
         )
-        return f"<table><tr><th>区划代码</th><th>区划</th>{head_row}</tr>{body}</table>"
+        return f"<table><tr><th>{w['code']}</th><th>{w['region']}</th>{head_row}</tr>{body}</table>"
 
     stages = "".join(
-        f"<li>{name}：{d.supervision.get(action, 0)} 件</li>"
-        for action, name in STAGE_NAMES.items()
+        f"<li>{w['stage'].format(name=name, n=d.supervision.get(action, 0))}</li>"
+        for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items()
     )
+    title = escape(w["title"].format(name=d.today.region_name))
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
+<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(d.today.region_name)} 每日一汇总 {d.day:%Y-%m-%d}</title>
+<title>{title} {d.day:%Y-%m-%d}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
@@ -178,12 +256,11 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 </style>{head}</head>
 <body>
 {top}
-<h1>{escape(d.today.region_name)} 每日一汇总</h1>
-<p>{d.day:%Y年%m月%d日}（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，
-延期率 = 延期案件 ÷ 受理案件，返工率 = 重启案件 ÷ 已结案）</p>
-<h2>当日</h2>{table(d.today)}
-<h2>近30天</h2>{table(d.month)}
-<h2>当日督办</h2><ul>{stages}</ul>
+<h1>{title}</h1>
+<p>{w["date"].format(day=d.day)}{w["note"]}</p>
+<h2>{w["day"]}</h2>{table(d.today)}
+<h2>{w["month"]}</h2>{table(d.month)}
+<h2>{w["supervision"]}</h2><ul>{stages}</ul>
 </body></html>
 """
 

@@ -495,34 +495,46 @@ def _daily(session: Session, caller: Principal, region: str | None, day: date | 
 def daily_page(
     session: SessionDep,
     caller: CaseReader,
+    request: Request,
     region: RegionOptional = None,
     day: DayOptional = None,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The daily roll-up (每日一汇总) of a region you may see, as a page: the day and the last 30
     days per child region (each a link to its own roll-up), the day's supervision; the day
-    before and after, and the spreadsheet."""
+    before and after, and the spreadsheet.  In Chinese, or in English."""
     d = _daily(session, caller, region, day)
     code = d.today.region
+    language = page_lang(request, lang)
+    en = language == "en"
 
     def at(r: str, on: date) -> str:
         return f"/reports/daily?region={r}&date={on:%Y-%m-%d}"
 
-    days = [("前一天", d.day - timedelta(days=1))]
+    days = [("Previous day" if en else "前一天", d.day - timedelta(days=1))]
     if d.day < datetime.now(SHANGHAI).date():
-        days.append(("后一天", d.day + timedelta(days=1)))
+        days.append(("Next day" if en else "后一天", d.day + timedelta(days=1)))
     links = " ".join(f'<a href="{escape(at(code, on))}">{label}</a>' for label, on in days)
-    xlsx = f"/reports/daily.xlsx?region={code}&date={d.day:%Y-%m-%d}"
-    menu = nav_line(page_links(caller.can, "/reports/daily"), _user(caller))
-    top = f"""<div class="wg-noprint">{menu}
-<p class="wg-days">{links} <a href="{escape(xlsx)}">下载 Excel</a></p></div>"""
-    return HTMLResponse(
+    xlsx = f"/reports/daily.xlsx?region={code}&date={d.day:%Y-%m-%d}" + ("&lang=en" if en else "")
+    other = "zh" if en else "en"
+    switch = (
+        f'<a class="wg-lang" href="{escape(at(code, d.day))}&amp;lang={other}" '
+        f'hreflang="{other}" lang="{other}">{"中文" if en else "English"}</a>'
+    )
+    menu = nav_line(page_links(caller.can, "/reports/daily", language), _user(caller, language))
+    download = "Download Excel" if en else "下载 Excel"
+    top = f"""<div class="wg-noprint">{switch}{menu}
+<p class="wg-days">{links} <a href="{escape(xlsx)}">{download}</a></p></div>"""
+    return page_response(
         report.daily_html(
             d,
             head=f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
             f'<link rel="stylesheet" href="{asset_url("wangge.css")}">',
             top=top,
             region_href=lambda child: at(child, d.day),
-        )
+            lang=language,
+        ),
+        lang,
     )
 
 
@@ -530,14 +542,17 @@ def daily_page(
 def daily_xlsx(
     session: SessionDep,
     caller: CaseReader,
+    request: Request,
     region: RegionOptional = None,
     day: DayOptional = None,
+    lang: PageLang = None,
 ) -> Response:
-    """The daily roll-up as a spreadsheet (the same figures as the page)."""
+    """The daily roll-up as a spreadsheet (the same figures as the page; headers in Chinese, or
+    in English)."""
     d = _daily(session, caller, region, day)
     name = quote(f"{report.daily_name(d)}.xlsx")
     return Response(
-        report.daily_xlsx(d),
+        report.daily_xlsx(d, page_lang(request, lang)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )

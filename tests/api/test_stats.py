@@ -174,12 +174,32 @@ def test_daily_roll_up_page_and_spreadsheet(
     yesterday = datetime.now(SHANGHAI).date() - timedelta(days=1)
     default = anon_client.get("/reports/daily", headers=op)
     assert default.status_code == 200 and f"{yesterday:%Y年%m月%d日}" in default.text
+    # in English (the second locale): the page and, from its link, the spreadsheet
+    english = anon_client.get(day + "&lang=en", headers=op)
+    assert '<html lang="en">' in english.text and "daily roll-up" in english.text
+    assert re.search(r"<td>990102001</td><td>[^<]* \(total\)</td><td>4</td>", english.text)
+    assert "<th>On-time rate</th>" in english.text and ">Previous day</a>" in english.text
+    assert "Supervision notices: 0" in english.text
+    link = 'href="/reports/daily.xlsx?region=990102001&amp;date=2018-03-05&amp;lang=en"'
+    assert link in english.text
+    wb = load_workbook(
+        BytesIO(
+            anon_client.get(day.replace("daily?", "daily.xlsx?") + "&lang=en", headers=op).content
+        )
+    )
+    assert wb.sheetnames == ["03-05", "Last 30 days", "Supervision"]
+    assert list(wb["03-05"].iter_rows(values_only=True))[1][:3] == (
+        "Region code",
+        "Region",
+        "Cases received",
+    )
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
-    from gis.report import _fmt
+    from gis.report import COLUMNS, _fmt
 
-    assert _fmt("办结率", 0.5) == "50.0%" and _fmt("满意率", 1.0) == "100.0%"
-    assert _fmt("平均办理时长（工作小时）", 0.6) == "0.6"  # not "60.0%"
-    assert _fmt("平均评分", 1.0) == "1.0" and _fmt("受理案件", 0) == "0"
-    assert _fmt("办结率", None) == "—"
+    c = {column.zh: column for column in COLUMNS}
+    assert _fmt(c["办结率"], 0.5) == "50.0%" and _fmt(c["满意率"], 1.0) == "100.0%"
+    assert _fmt(c["平均办理时长（工作小时）"], 0.6) == "0.6"  # not "60.0%"
+    assert _fmt(c["平均评分"], 1.0) == "1.0" and _fmt(c["受理案件"], 0) == "0"
+    assert _fmt(c["办结率"], None) == "—"
