@@ -391,6 +391,13 @@ AUDIT_ACTIONS = {
     "pii.lookup": "按电话查找",
     "audit.read": "查看审计日志",
 }
+AUDIT_ACTIONS_EN = {
+    "login": "Log in",
+    "logout": "Log out",
+    "pii.view": "Personal data seen",
+    "pii.lookup": "Looked up by phone",
+    "audit.read": "Audit log read",
+}
 
 
 def audit_page(  # type: ignore[no-untyped-def]
@@ -401,11 +408,16 @@ def audit_page(  # type: ignore[no-untyped-def]
     links: list[tuple[str, str]],
     filters: Mapping[str, object],
     offset: int,
+    lang: str = "zh",
 ) -> str:
     """The audit trail for the admin (审计日志): a filter form and the entries, newest first.
-    ``entries``: :class:`gis.audit.Entry`; ``filters``: the query parameters in force."""
+    ``entries``: :class:`gis.audit.Entry`; ``filters``: the query parameters in force.  In
+    ``lang`` (``zh`` or ``en``; the entries' own words are shown as recorded)."""
     import json
     from urllib.parse import urlencode
+
+    t = _tr(lang)
+    actions = AUDIT_ACTIONS_EN if lang == "en" else AUDIT_ACTIONS
 
     def value(name: str) -> str:
         v = filters.get(name)
@@ -414,47 +426,63 @@ def audit_page(  # type: ignore[no-untyped-def]
     def selected(v: object) -> str:
         return " selected" if filters.get("success") is v else ""
 
+    ok, failed = t("成功", "success"), t("失败", "failed")
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if not e.success else ''}>"
         f"<td>{e.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}</td>"
         f"<td>{escape(e.username or '—')}</td>"
-        f"<td>{escape(AUDIT_ACTIONS.get(e.action, e.action))}<small>{escape(e.action)}</small></td>"
-        f"<td>{escape(e.object or '')}</td><td>{'成功' if e.success else '失败'}</td>"
+        f"<td>{escape(actions.get(e.action, e.action))}<small>{escape(e.action)}</small></td>"
+        f"<td>{escape(e.object or '')}</td><td>{ok if e.success else failed}</td>"
         f"<td>{escape(e.source_ip or '')}</td>"
         f"<td><small>{escape(json.dumps(e.detail, ensure_ascii=False)) if e.detail else ''}"
         "</small></td></tr>"
         for e in entries
     )
 
-    def page_at(at: int) -> str:
-        kept = {k: v for k, v in filters.items() if v is not None}
-        kept = {k: ("true" if v is True else "false" if v is False else v) for k, v in kept.items()}
-        return escape("/audit?" + urlencode(kept | ({"offset": at} if at else {})), quote=True)
+    def kept() -> dict[str, object]:
+        found = {k: v for k, v in filters.items() if v is not None}
+        return {
+            k: ("true" if v is True else "false" if v is False else v) for k, v in found.items()
+        }
 
-    shown, pages = _pager(offset, len(entries), total, AUDIT_PAGE_SIZE, page_at)
-    return f"""{_case_page_head("审计日志 · 网格 wangge", noindex=True)}
+    def page_at(at: int) -> str:
+        return escape("/audit?" + urlencode(kept() | ({"offset": at} if at else {})), quote=True)
+
+    shown, pages = _pager(offset, len(entries), total, AUDIT_PAGE_SIZE, page_at, lang)
+    here = page_at(offset)
+    total_b = f'<b id="audit-total">{total}</b>'
+    summary = t(
+        f"共 {total_b} 条，第 {shown} 条，最新在前。查看本页也会记入日志。",
+        f"{total_b} entries, showing {shown}, newest first. Reading this page is recorded too.",
+    )
+    hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
+    empty = t("没有符合条件的记录。", "No entry matches.")
+    head = _case_page_head(t("审计日志", "Audit log") + " · 网格 wangge", noindex=True, lang=lang)
+    return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {nav_line(links, user)}
-  <h1>审计日志</h1>
+  {_switch_link(lang, here)}{nav_line(links, user)}
+  <h1>{t("审计日志", "Audit log")}</h1>
   <form class="wg-filters" method="get" action="/audit">
-    <label>用户 <input name="username" value="{value("username")}" size="12"></label>
-    <label>操作 <input name="action" value="{value("action")}" size="12"
-      placeholder="如 pii、login"></label>
-    <label>对象 <input name="object" value="{value("object")}" size="18"
-      placeholder="如 case:9901"></label>
-    <label>结果 <select name="success"><option value=""{selected(None)}>全部</option>
-      <option value="true"{selected(True)}>成功</option>
-      <option value="false"{selected(False)}>失败</option></select></label>
-    <label>自 <input type="date" name="start" value="{value("start")}"></label>
-    <label>至 <input type="date" name="end" value="{value("end")}"></label>
-    <button type="submit">查询</button>
+    <label>{t("用户", "User")} <input name="username" value="{value("username")}" size="12"></label>
+    <label>{t("操作", "Action")} <input name="action" value="{value("action")}" size="12"
+      placeholder="{t("如 pii、login", "e.g. pii, login")}"></label>
+    <label>{t("对象", "Object")} <input name="object" value="{value("object")}" size="18"
+      placeholder="{t("如 case:9901", "e.g. case:9901")}"></label>
+    <label>{t("结果", "Result")} <select name="success">
+      <option value=""{selected(None)}>{t("全部", "all")}</option>
+      <option value="true"{selected(True)}>{ok}</option>
+      <option value="false"{selected(False)}>{failed}</option></select></label>
+    <label>{t("自", "From")} <input type="date" name="start" value="{value("start")}"></label>
+    <label>{t("至", "To")} <input type="date" name="end" value="{value("end")}"></label>{hidden}
+    <button type="submit">{t("查询", "Find")}</button>
   </form>
-  <p>共 <b id="audit-total">{total}</b> 条，第 {shown} 条，最新在前。查看本页也会记入日志。</p>
+  <p>{summary}</p>
   <table class="wg-list wg-queue-table" id="audit">
-    <thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>结果</th><th>来源地址</th>
-      <th>详情</th></tr></thead>
-    <tbody>{rows or '<tr><td colspan="7">没有符合条件的记录。</td></tr>'}</tbody>
+    <thead><tr><th>{t("时间", "Time")}</th><th>{t("用户", "User")}</th>
+      <th>{t("操作", "Action")}</th><th>{t("对象", "Object")}</th><th>{t("结果", "Result")}</th>
+      <th>{t("来源地址", "Source address")}</th><th>{t("详情", "Detail")}</th></tr></thead>
+    <tbody>{rows or f'<tr><td colspan="7">{empty}</td></tr>'}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
 </main>

@@ -564,18 +564,23 @@ def audit_log_page(
     caller: AuditReader,
     request: Request,
     filters: Annotated[AuditFilters, Depends()],
+    lang: PageLang = None,
 ) -> HTMLResponse:
-    """The audit trail as a page (审计日志), with a filter form; reading it is recorded."""
+    """The audit trail as a page (审计日志), with a filter form; reading it is recorded.  In
+    Chinese, or in English."""
     total, found = read_trail(session, caller, request, filters, AUDIT_PAGE_SIZE)
-    return HTMLResponse(
+    language = page_lang(request, lang)
+    return page_response(
         audit_page(
             total,
             found,
-            user=_user(caller),
-            links=page_links(caller.can, "/audit"),
+            user=_user(caller, language),
+            links=page_links(caller.can, "/audit", language),
             filters=filters.as_dict(),
             offset=filters.offset,
-        )
+            lang=language,
+        ),
+        lang,
     )
 
 

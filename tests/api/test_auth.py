@@ -430,6 +430,10 @@ def test_the_admin_reads_the_audit_trail_and_the_reading_is_recorded(
     cells = re.findall(r"<tr class=wg-overdue-row><td>[^<]+</td><td>([^<]+)</td>", page.text)
     assert cells and set(cells) == {"township_operator"}  # failures, highlighted
     assert '<option value="false" selected>失败</option>' in page.text  # the form keeps them
+    english = anon_client.get(f"/audit?{form}&lang=en", headers=admin).text
+    assert '<html lang="en">' in english and "<h1>Audit log</h1>" in english
+    assert '<option value="false" selected>failed</option>' in english
+    assert '<input type="hidden" name="lang" value="en">' in english  # filtering stays English
     # the admin's alone; a day that is not one is refused
     assert anon_client.get("/api/audit", headers=login_as("city_operator")).status_code == 403
     assert anon_client.get("/audit", headers=login_as("city_commander")).status_code == 403
