@@ -32,6 +32,71 @@ class BaseMap:
     attribution: str | None = None
 
 
+#: the words of the map pages drawn in Python (layers, popups' fields, controls)
+MAP_WORDS = {
+    "zh": {
+        "base": "底图",
+        "logout": "退出登录",
+        "fullscreen": "全屏",
+        "fullscreen_off": "退出全屏",
+        "grids": "网格",
+        "grid_code": "网格编码",
+        "grid": "网格",
+        "village": "村/社区",
+        "households": "户数",
+        "population": "人口",
+        "workers": "网格员",
+        "townships": "乡镇（街道）界",
+        "township": "乡镇（街道）",
+        "code": "编码",
+        "districts": "区县界",
+        "district": "区县",
+        "heat": "案件热力",
+        "name": "名称",
+        "level": "级别",
+        "phone": "电话",
+        "address": "地址",
+        "stations": "村（社区）综治服务站",
+        "centers": "综治中心",
+    },
+    "en": {
+        "base": "Base map",
+        "logout": "Log out",
+        "fullscreen": "Full screen",
+        "fullscreen_off": "Leave full screen",
+        "grids": "Grids",
+        "grid_code": "Grid code",
+        "grid": "Grid",
+        "village": "Village/community",
+        "households": "Households",
+        "population": "Population",
+        "workers": "Grid workers",
+        "townships": "Township outlines",
+        "township": "Township",
+        "code": "Code",
+        "districts": "District outlines",
+        "district": "District",
+        "heat": "Case heat",
+        "name": "Name",
+        "level": "Level",
+        "phone": "Phone",
+        "address": "Address",
+        "stations": "Village service stations",
+        "centers": "Governance centers",
+    },
+}
+
+
+def map_words(lang: str) -> dict[str, str]:
+    return MAP_WORDS["en" if lang == "en" else "zh"]
+
+
+def render_page(m: folium.Map, lang: str = "zh") -> str:
+    """The page of map ``m`` as HTML, its ``<html>`` tagged with the page's language."""
+    html = m.get_root().render()
+    return html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
+
+
 def page_map(title: str) -> folium.Map:
     """An empty full-page map (no tiles) in a page titled ``title``, with viewport and icon."""
     figure = Figure(title=title)
@@ -78,59 +143,61 @@ def build_city_map(
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
     m: folium.Map | None = None,
+    lang: str = "zh",
 ) -> folium.Map:
     """The overview map.
 
     ``bounds`` is (west, south, east, north) in WGS 84 degrees; ``heat`` is ``(lat, lon, count)``
-    bins.  folium takes (lat, lon) pairs where shapely has (lon, lat).
+    bins.  folium takes (lat, lon) pairs where shapely has (lon, lat).  Its words in ``lang``.
     """
+    w = map_words(lang)
     if m is None:
         m = page_map(title)
     if base is not None and base.url:
         folium.TileLayer(
-            base.url, attr=base.attribution or "底图", name="底图", overlay=False
+            base.url, attr=base.attribution or w["base"], name=w["base"], overlay=False
         ).add_to(m)
     if bounds is not None:
         fit_view(m, bounds)
 
     ApiGeoJson(
         "/api/grids",
-        "网格",
+        w["grids"],
         style={"color": "#2874a6", "weight": 1, "fillOpacity": 0.03},
         fields=[
-            ("code", "网格编码"),
-            ("name", "网格"),
-            ("village_name", "村/社区"),
-            ("households", "户数"),
-            ("population", "人口"),
-            ("workers", "网格员"),
+            ("code", w["grid_code"]),
+            ("name", w["grid"]),
+            ("village_name", w["village"]),
+            ("households", w["households"]),
+            ("population", w["population"]),
+            ("workers", w["workers"]),
         ],
     ).add_to(m)
     ApiGeoJson(
         "/api/regions?level=township",
-        "乡镇（街道）界",
+        w["townships"],
         style={"color": LEVEL_COLORS["township"], "weight": 2, "dashArray": "6 4", "fill": False},
-        fields=[("name", "乡镇（街道）"), ("code", "编码")],
+        fields=[("name", w["township"]), ("code", w["code"])],
     ).add_to(m)
     ApiGeoJson(
         "/api/regions?level=district",
-        "区县界",
+        w["districts"],
         style={"color": LEVEL_COLORS["district"], "weight": 3, "fill": False},
-        fields=[("name", "区县"), ("code", "编码")],
+        fields=[("name", w["district"]), ("code", w["code"])],
     ).add_to(m)
     if heat:
         HeatMap(
-            heat_weights(heat), name="案件热力", radius=12, blur=15, min_opacity=0.25, max_zoom=12
+            heat_weights(heat), name=w["heat"], radius=12, blur=15, min_opacity=0.25, max_zoom=12
         ).add_to(m)
     center_fields = [
-        ("name", "名称"),
-        ("level_name", "级别"),
-        ("phone", "电话"),
-        ("address", "地址"),
+        ("name", w["name"]),
+        ("level_name", w["level"]),
+        ("phone", w["phone"]),
+        ("address", w["address"]),
     ]
     ApiGeoJson(
         "/api/centers?level=village",
-        "村（社区）综治服务站",
+        w["stations"],
         marker={
             "radius": 4,
             "color": "#1f618d",
@@ -143,7 +210,7 @@ def build_city_map(
     ).add_to(m)
     ApiGeoJson(
         "/api/centers?level=city&level=district&level=township",
-        "综治中心",
+        w["centers"],
         marker={
             "radius": 7,
             "color": "#7b241c",
@@ -153,9 +220,9 @@ def build_city_map(
         },
         fields=center_fields,
     ).add_to(m)
-    TitleBox(title, subtitle, user=user, links=links).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     MetricScale().add_to(m)
-    Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
+    Fullscreen(title=w["fullscreen"], title_cancel=w["fullscreen_off"]).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     localize(m.get_root())
     return m

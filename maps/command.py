@@ -18,8 +18,108 @@ from folium.plugins import Fullscreen
 
 from gis.settings import BaseMapSpec
 from maps.assets import localize
-from maps.city import fit_view, page_map
+from maps.city import fit_view, map_words, page_map
 from maps.layers import MetricScale, TitleBox
+
+#: what command.js writes, Chinese first and English second ({n}, {name} … filled in there)
+COMMAND_TEXT = {
+    "zh": {
+        "named": "{name}（{code}）",
+        "overdue": "超期",
+        "overdue_mark": "（超期）",
+        "grid_code": "网格编码",
+        "village": "村（社区）",
+        "workers": "网格员",
+        "list_sep": "、",
+        "households": "户数",
+        "open_cases": "在办案件 {open}，超期 {overdue}",
+        "hotspot": "热点：{n} 件，主要为 {category}",
+        "center_open": "在办 {n} 件",
+        "center_overdue": "超期 {n} 件",
+        "sep": "，",
+        "kind": "类型",
+        "all": "全部",
+        "dispute": "矛盾纠纷",
+        "hazard": "安全隐患",
+        "category": "类别",
+        "all_categories": "全部类别",
+        "period": "时段",
+        "last_days": "近{n}天",
+        "last_year": "近一年",
+        "status": "状态",
+        "open": "未办结",
+        "measure": "网格设色",
+        "count": "案件数",
+        "per_1000": "每千户案件数",
+        "by_day": "逐日",
+        "in_view": "视图内案件 {n} 件",
+        "too_many": " · 热点：案件过多，请放大或缩短时段",
+        "hotspots": " · 热点 {n} 处",
+        "live_new": " · 实时新增 {n} 件",
+        "grid_cases": "网格案件数",
+        "zoom_in": "放大后显示网格",
+        "no_cases": "无案件",
+        "quantiles": "（分位数分级）",
+        "layer_heat": "案件热力",
+        "layer_grids": "网格（分级设色）",
+        "layer_hot": "热点",
+        "layer_centers": "综治中心（在办/超期）",
+        "layer_cases": "案件（放大后显示，超期标红）",
+        "layer_live": "实时新案件",
+        "layer_districts": "区县界",
+        "layer_townships": "乡镇（街道）界",
+        "layer_villages": "村（社区）界",
+        "layer_names": "地名",
+    },
+    "en": {
+        "named": "{name} ({code})",
+        "overdue": "overdue",
+        "overdue_mark": " (overdue)",
+        "grid_code": "Grid code",
+        "village": "Village/community",
+        "workers": "Grid workers",
+        "list_sep": ", ",
+        "households": "Households",
+        "open_cases": "Open cases {open}, overdue {overdue}",
+        "hotspot": "Hotspot: {n} cases, mostly {category}",
+        "center_open": "{n} open",
+        "center_overdue": "{n} overdue",
+        "sep": ", ",
+        "kind": "Kind",
+        "all": "all",
+        "dispute": "Dispute",
+        "hazard": "Safety hazard",
+        "category": "Category",
+        "all_categories": "all categories",
+        "period": "Period",
+        "last_days": "last {n} days",
+        "last_year": "last year",
+        "status": "Status",
+        "open": "open",
+        "measure": "Grid shading",
+        "count": "cases",
+        "per_1000": "cases per 1,000 households",
+        "by_day": "Day by day",
+        "in_view": "{n} cases in view",
+        "too_many": " · hotspots: too many cases, zoom in or shorten the period",
+        "hotspots": " · {n} hotspots",
+        "live_new": " · {n} new, live",
+        "grid_cases": "Cases per grid",
+        "zoom_in": "Zoom in to see the grids",
+        "no_cases": "No cases",
+        "quantiles": " (quantile classes)",
+        "layer_heat": "Case heat",
+        "layer_grids": "Grids (shaded)",
+        "layer_hot": "Hotspots",
+        "layer_centers": "Centers (open/overdue)",
+        "layer_cases": "Cases (zoomed in; overdue in red)",
+        "layer_live": "New cases, live",
+        "layer_districts": "District outlines",
+        "layer_townships": "Township outlines",
+        "layer_villages": "Village outlines",
+        "layer_names": "Place names",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +136,17 @@ class CommandOptions:
     live_poll_ms: int = 1000
     focus_grid: str | None = None  # /maps/grid/{code}: the grid drawn bold with its popup open
     as_of: str | None = None  # a past layout of the grids (date or ISO time)
+    lang: str = "zh"  # the words of the map (COMMAND_TEXT), the state names
+
+    @property
+    def text(self) -> dict[str, str]:
+        return COMMAND_TEXT["en" if self.lang == "en" else "zh"]
+
+    @property
+    def states(self) -> dict[str, str]:
+        from gis.workflow import STATE_NAMES, STATE_NAMES_EN
+
+        return STATE_NAMES_EN if self.lang == "en" else STATE_NAMES
 
 
 class CommandLayers(JSCSSMixin, MacroElement):
@@ -53,7 +164,9 @@ class CommandLayers(JSCSSMixin, MacroElement):
             hotspotN: {{ this.options.hotspot_n|tojson }},
             livePollMs: {{ this.options.live_poll_ms|tojson }},
             focusGrid: {{ this.options.focus_grid|tojson }},
-            asOf: {{ this.options.as_of|tojson }}
+            asOf: {{ this.options.as_of|tojson }},
+            text: {{ this.options.text|tojson }},
+            states: {{ this.options.states|tojson }}
         });
         {% endmacro %}
     """)
@@ -77,28 +190,31 @@ def framed_map(
     subtitle: str = "",
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
+    lang: str = "zh",
 ) -> folium.Map:
     """A page map with its base tiles, fitted to ``bounds`` (west, south, east, north), with the
     title box; the pages add their layers, then :func:`finish_map`."""
+    w = map_words(lang)
     m = page_map(title)
     if base is not None and base.url:
         folium.TileLayer(
             base.url,
-            attr=base.attribution or "底图",
-            name="底图",
+            attr=base.attribution or w["base"],
+            name=w["base"],
             overlay=False,
             subdomains=base.subdomains,
         ).add_to(m)
     if bounds is not None:
         fit_view(m, bounds)
-    TitleBox(title, subtitle, user=user, links=links).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     return m
 
 
-def finish_map(m: folium.Map) -> folium.Map:
+def finish_map(m: folium.Map, lang: str = "zh") -> folium.Map:
     """Scale bar and fullscreen button; every asset pointed at local files."""
+    w = map_words(lang)
     MetricScale().add_to(m)
-    Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
+    Fullscreen(title=w["fullscreen"], title_cancel=w["fullscreen_off"]).add_to(m)
     localize(m.get_root())
     return m
 
@@ -113,7 +229,8 @@ def build_command_map(
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
 ) -> folium.Map:
-    """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees."""
-    m = framed_map(title, bounds, base, subtitle, user, links)
+    """The command map.  ``bounds``: (west, south, east, north) WGS 84 degrees; its words in
+    ``options.lang``."""
+    m = framed_map(title, bounds, base, subtitle, user, links, options.lang)
     CommandLayers(options).add_to(m)
-    return finish_map(m)
+    return finish_map(m, options.lang)

@@ -70,7 +70,8 @@ class TitleBox(MacroElement):
                     + wangge.escapeHtml({{ this.subtitle|tojson }}) + '</span>'
                     {% if this.user %}
                     + '<br><span class="wg-user">' + wangge.escapeHtml({{ this.user|tojson }})
-                    + '<a class="wg-logout">退出登录</a></span>'
+                    + '<a class="wg-logout">' + wangge.escapeHtml({{ this.logout|tojson }})
+                    + '</a></span>'
                     {% endif %}
                     {% if this.links %}
                     + '<br><span class="wg-nav">' + {{ this.links|tojson }}.map(function (l) {
@@ -95,9 +96,11 @@ class TitleBox(MacroElement):
         position: str = "topleft",
         user: str | None = None,
         links: list[tuple[str, str]] | None = None,
+        logout: str = "退出登录",
     ) -> None:
         super().__init__()
         self._name = "TitleBox"
+        self.logout = logout  # the logout link's words
         self.title = title
         self.subtitle = subtitle
         self.position = position

@@ -37,7 +37,7 @@ from gis.scope import Scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
-from maps.city import BaseMap, build_city_map
+from maps.city import BaseMap, build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
 from maps.nav import page_links
 from maps.pages import (
@@ -63,15 +63,29 @@ from maps.planner import PlannerOptions, build_planner_map
 router = APIRouter(tags=["maps 地图"])
 
 
+#: ``?lang=`` of the pages that speak both languages (else the browser's Accept-Language)
+PageLang = Annotated[
+    Literal["zh", "en"] | None,
+    Query(description="页面语言 the page's language (default: the browser's)"),
+]
+
+
 @router.get("/", response_class=HTMLResponse)
-def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> HTMLResponse:
-    """The overview map of your jurisdiction: outlines, grids, centers and a heatmap of cases."""
+def city_map(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: MapViewer,
+    request: Request,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """The overview map of your jurisdiction: outlines, grids, centers and a heatmap of cases.
+    In Chinese, or in English."""
+    language = page_lang(request, lang)
     extent = boundaries.scope_extent(session, caller.scope)
     name = boundaries.scope_name(session, caller.scope) or "网格 wangge"
-    is_demo = boundaries.scope_name(session, Scope.everything()) == "示例市"
     m = build_city_map(
-        title=f"{name} · 综治网格地图",
-        subtitle="示例数据（虚构城市）" if is_demo else "",
+        title=f"{name} · " + ("grid map" if language == "en" else "综治网格地图"),
+        subtitle=_demo_subtitle(session, language),
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
         heat=mapdata.heat(
             session, caller.scope, extent, zoom=10, period=mapdata.Period.of(180)
@@ -79,10 +93,17 @@ def city_map(session: SessionDep, settings: SettingsDep, caller: MapViewer) -> H
         if extent
         else [],
         base=BaseMap(settings.base_map().url, settings.base_map().attribution),
-        user=_user(caller),
-        links=page_links(caller.can, "/"),
+        user=_user(caller, language),
+        links=_map_links(caller, "/", language),
+        lang=language,
     )
-    return HTMLResponse(m.get_root().render())
+    return page_response(render_page(m, language), lang)
+
+
+def _map_links(caller: Principal, here: str, lang: str) -> list[tuple[str, str]]:
+    """A map page's menu, and the switch to the same map in the other language (last)."""
+    other = ("中文", "?lang=zh") if lang == "en" else ("English", "?lang=en")
+    return [*page_links(caller.can, here, lang), other]
 
 
 def _user(caller: Principal, lang: str = "zh") -> str:
@@ -93,8 +114,11 @@ def _user(caller: Principal, lang: str = "zh") -> str:
     return f"{name}（{caller.role_name}）"
 
 
-def _categories(session: Session) -> list[tuple[str, str, str]]:
-    return [(c.code, c.name_zh, c.kind) for c in cases.list_categories(session)]
+def _categories(session: Session, lang: str = "zh") -> list[tuple[str, str, str]]:
+    return [
+        (c.code, c.name_en if lang == "en" else c.name_zh, c.kind)
+        for c in cases.list_categories(session)
+    ]
 
 
 @router.get("/maps/command", response_class=HTMLResponse)
@@ -102,6 +126,7 @@ def command_map(
     session: SessionDep,
     settings: SettingsDep,
     caller: MapViewer,
+    request: Request,
     region: Annotated[
         str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code 区划代码")
     ] = None,
@@ -109,6 +134,7 @@ def command_map(
         str | None,
         Query(description="draw the grid layout of a past date (or ISO time) 历史网格划分"),
     ] = None,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """The command view of a region you may see (default: your whole jurisdiction): outlines,
     grid choropleth, heatmap with filters and a 30-day slider, hotspots, centers' load, overdue
@@ -119,18 +145,27 @@ def command_map(
     extent = boundaries.scope_extent(session, scope)
     name = boundaries.scope_name(session, scope) or "网格 wangge"
     base = settings.base_map()
+    language = page_lang(request, lang)
+    if language == "en":
+        title = f"{name} · command center" + (f" (grids as of {as_of})" if as_of else "")
+    else:
+        title = f"{name} · 指挥中心" + (f"（{as_of} 的网格划分）" if as_of else "")
     m = build_command_map(
-        title=f"{name} · 指挥中心" + (f"（{as_of} 的网格划分）" if as_of else ""),
-        subtitle=_demo_subtitle(session),
+        title=title,
+        subtitle=_demo_subtitle(session, language),
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
         options=CommandOptions(
-            region=region, categories=_categories(session), tile_datum=base.datum, as_of=as_of
+            region=region,
+            categories=_categories(session, language),
+            tile_datum=base.datum,
+            as_of=as_of,
+            lang=language,
         ),
         base=base,
-        user=_user(caller),
-        links=page_links(caller.can, "/maps/command"),
+        user=_user(caller, language),
+        links=_map_links(caller, "/maps/command", language),
     )
-    return HTMLResponse(m.get_root().render())
+    return page_response(render_page(m, language), lang)
 
 
 @router.get("/maps/grid/{code}", response_class=HTMLResponse)
@@ -139,6 +174,8 @@ def grid_map(
     session: SessionDep,
     settings: SettingsDep,
     caller: MapViewer,
+    request: Request,
+    lang: PageLang = None,
 ) -> HTMLResponse:
     """One grid and its surroundings, for the grid worker and the operator — 网格地图."""
     grid = boundaries.grid_extent(session, caller.scope, code)
@@ -150,22 +187,24 @@ def grid_map(
     name, (west, south, east, north) = grid
     pad_x, pad_y = (east - west) * 0.6, (north - south) * 0.6
     base = settings.base_map()
+    language = page_lang(request, lang)
     m = build_command_map(
-        title=f"{name}（{code}）",
-        subtitle=_demo_subtitle(session),
+        title=f"{name} ({code})" if language == "en" else f"{name}（{code}）",
+        subtitle=_demo_subtitle(session, language),
         bounds=(west - pad_x, south - pad_y, east + pad_x, north + pad_y),
         options=CommandOptions(
-            categories=_categories(session),
+            categories=_categories(session, language),
             tile_datum=base.datum,
             focus_grid=code,
             grid_min_zoom=10,
             case_min_zoom=13,
+            lang=language,
         ),
         base=base,
-        user=_user(caller),
-        links=page_links(caller.can, ""),
+        user=_user(caller, language),
+        links=_map_links(caller, "", language),
     )
-    return HTMLResponse(m.get_root().render())
+    return page_response(render_page(m, language), lang)
 
 
 @router.get("/maps/planner", response_class=HTMLResponse)
@@ -221,16 +260,11 @@ def planner_map(
     return HTMLResponse(m.get_root().render())
 
 
-def _demo_subtitle(session: Session) -> str:
-    is_demo = boundaries.scope_name(session, Scope.everything()) == "示例市"
-    return "示例数据（虚构城市）" if is_demo else ""
-
-
-#: ``?lang=`` of the pages that speak both languages (else the browser's Accept-Language)
-PageLang = Annotated[
-    Literal["zh", "en"] | None,
-    Query(description="页面语言 the page's language (default: the browser's)"),
-]
+def _demo_subtitle(session: Session, lang: str = "zh") -> str:
+    """Says that the data are the demo's, on a demo deployment."""
+    if boundaries.scope_name(session, Scope.everything()) != "示例市":
+        return ""
+    return "Demo data (a fictional city)" if lang == "en" else "示例数据（虚构城市）"
 
 
 @router.get("/t/{token}", response_class=HTMLResponse)

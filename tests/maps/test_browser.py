@@ -507,6 +507,25 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
     page.close()
 
 
+def test_grid_page_in_english(  # type: ignore[no-untyped-def]
+    live_server: str, browser
+) -> None:
+    """The same map in English: its popup, filter panel, legend and layer control."""
+    page, problems, outside = _command_page(
+        browser, live_server, "village_operator", "/maps/grid/990102001001002?lang=en"
+    )
+    page.wait_for_selector(".wg-grid-pop:has-text('990102001001002')", timeout=20_000)
+    popup = page.locator(".wg-grid-pop").inner_text()
+    assert "Grid workers" in popup and "Open cases" in popup
+    panel = page.locator(".wg-panel").inner_text()
+    assert "Period" in panel and "last 30 days" in panel and "Grid shading" in panel
+    assert "Cases per grid" in page.locator(".wg-legend").inner_text()
+    assert "Case heat" in (page.locator(".leaflet-control-layers").text_content() or "")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()
+
+
 def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tmp_path: Path
 ) -> None:

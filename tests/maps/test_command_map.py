@@ -14,7 +14,7 @@ from folium.plugins import Fullscreen
 
 from gis.settings import BaseMapSpec, Settings
 from maps.assets import asset_path
-from maps.command import CommandLayers, CommandOptions, build_command_map
+from maps.command import COMMAND_TEXT, CommandLayers, CommandOptions, build_command_map
 from maps.layers import MetricScale, TitleBox
 
 BOUNDS = (113.8, 22.9, 114.0, 23.0)
@@ -25,7 +25,7 @@ CATEGORIES = [("neighbour", "邻里纠纷", "dispute"), ("fire", "消防安全�
 def _options(html: str) -> dict:
     m = re.search(r"wangge\.command\([^,]+, (\{.*?\})\);", html, re.S)
     assert m, "the page does not start the command layers"
-    body = re.sub(r"(\w+):", r'"\1":', m.group(1))  # JS object literal → JSON
+    body = re.sub(r"^(\s*)(\w+):", r'\1"\2":', m.group(1), flags=re.M)  # JS literal → JSON
     return json.loads(body)
 
 
@@ -50,16 +50,24 @@ def test_builder_adds_the_command_layers_and_controls() -> None:
         assert path is not None and path.exists(), url
     assert "command.js" in html and "leaflet-heat.js" in html
     js = (asset_path("/static/wangge/command.js") or "").read_text(encoding="utf-8")  # type: ignore[union-attr]
-    for label in (
-        "案件热力",
-        "网格（分级设色）",
-        "热点",
-        "综治中心（在办/超期）",
-        "实时新案件",
-        "逐日",
-    ):
-        assert label in js, label
+    words = opts["text"]
+    labels = ("案件热力", "网格（分级设色）", "热点", "综治中心（在办/超期）", "实时新案件", "逐日")
+    for label in labels:
+        assert label in words.values(), label
+    assert opts["states"]["verified"] == "已回访"  # the centers' own names of the states
     assert "L.control.layers" in js and "/api/live" in js and "/api/heat" in js
+    # every word the script asks for exists in both languages, and none is written in it
+    used = set(re.findall(r"\bT\.(\w+)", js)) | set(re.findall(r'\["(layer_\w+)"', js))
+    assert used and used <= COMMAND_TEXT["zh"].keys() == COMMAND_TEXT["en"].keys()
+    assert not re.search(r"[\u4e00-\u9fff]", js.split("\n", 1)[1])  # (but its comment line)
+    english = _options(
+        build_command_map(
+            title="t", bounds=BOUNDS, options=CommandOptions(categories=CATEGORIES, lang="en")
+        )
+        .get_root()
+        .render()
+    )
+    assert english["text"]["layer_heat"] == "Case heat" and english["states"]["closed"] == "Closed"
 
 
 def test_gcj02_tiles_shift_the_overlays_and_presets_resolve() -> None:

@@ -56,8 +56,11 @@ def test_the_menu_asks_for_what_each_page_needs() -> None:
 
 
 def _links(html: str) -> list[str]:
+    """The pages a map's menu offers (not its switch to the other language, checked below)."""
     found = re.search(r"\+ (\[\[.*?\]\])\.map", html)
-    return [path for _, path in json.loads(found.group(1))] if found else []
+    paths = [path for _, path in json.loads(found.group(1))] if found else []
+    assert not found or paths[-1] in ("?lang=en", "?lang=zh")  # the switch comes last
+    return paths[:-1]
 
 
 def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Headers) -> None:
@@ -141,3 +144,22 @@ def test_a_language_chosen_on_a_page_is_kept_for_the_next_pages(
     assert '<html lang="zh-CN">' in anon_client.get("/m/", headers=worker).text
     plain = anon_client.get("/login", headers=chinese_browser).text
     assert ">登录</button>" in plain and 'href="/login?lang=en"' in plain
+
+
+def test_the_map_pages_speak_english_as_the_second_locale(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    """The overview, command and grid maps in English: the page, its layers and controls, the
+    words the command script writes, and the menu with its switch back to Chinese."""
+    headers = login_as("city_commander") | {"Accept": "text/html"}
+    city = anon_client.get("/?lang=en", headers=headers).text
+    assert city.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '"Grid code"' in city and '"Governance centers"' in city and '"Log out"' in city
+    assert f'[{json.dumps("中文")}, "?lang=zh"]' in city and '["Find a case", "/find"]' in city
+    command = anon_client.get("/maps/command", headers=headers).text  # English kept (cookie)
+    assert '<html lang="en">' in command and "command center" in command
+    assert '"layer_heat": "Case heat"' in command and '"registered": "Registered"' in command
+    assert '"Full screen"' in command
+    chinese = anon_client.get("/maps/command?lang=zh", headers=headers).text
+    assert '<html lang="zh-CN">' in chinese and f'"layer_heat": {json.dumps("案件热力")}' in chinese
+    assert '["English", "?lang=en"]' in chinese

@@ -55,12 +55,16 @@
   }
 
   var COLORS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
-  var STATUS = { registered: "已登记", accepted: "已受理", dispatched: "已派遣", in_progress: "处置中",
-    resolved: "已办结", verified: "已核查", closed: "已结案", returned: "已退回", transferred: "已转办",
-    escalated: "已上报", suspended: "已挂起", reopened: "已重启" };
+  var T = {}, STATUS = {}, CATEGORY = {}; // the page's words, state and category names (command.py)
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
+  function categoryName(code, fallback) { return CATEGORY[code] || fallback || code; }
 
   function command(map, o) {
     gcj = o.tileDatum === "gcj02";
+    T = o.text; STATUS = o.states;
+    o.categories.forEach(function (c) { CATEGORY[c[0]] = c[1]; });
     var state = { kind: "", category: "", days: 30, day: "", status: "", measure: "count" };
     var status = { heat: null, grids: null, hotspots: null, live: 0, errors: 0 };
     var region = o.region ? "&region=" + encodeURIComponent(o.region) : "";
@@ -112,19 +116,19 @@
     var grids = L.geoJSON(null, { style: gridStyle, coordsToLatLng: coordsToLatLng,
       onEachFeature: function (f, l) {
         l.on("click", function (e) { gridPopup(f.properties.code, e.latlng); });
-        l.bindTooltip(esc(f.properties.name) + "（" + esc(f.properties.code) + "）", { sticky: true });
+        l.bindTooltip(fill(T.named, { name: esc(f.properties.name), code: esc(f.properties.code) }), { sticky: true });
       } });
     function gridPopup(code, at) {
       getJson("/api/grids/" + code + "/summary").then(function (g) {
         var workers = g.workers.map(function (w) { return esc(w.name) + (w.phone ? " " + esc(w.phone) : ""); });
         var list = g.open_cases.map(function (c) {
-          return '<li><a href="/cases/' + esc(c.code) + '">' + esc(c.code) + "</a> " + esc(c.category_name) +
-            " · " + esc(STATUS[c.status] || c.status) + (c.overdue ? ' <b class="wg-overdue">超期</b>' : "") + "</li>";
+          return '<li><a href="/cases/' + esc(c.code) + '">' + esc(c.code) + "</a> " + esc(categoryName(c.category, c.category_name)) +
+            " · " + esc(STATUS[c.status] || c.status) + (c.overdue ? ' <b class="wg-overdue">' + T.overdue + "</b>" : "") + "</li>";
         });
-        var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>网格编码 " + esc(g.code) +
-          "<br>村（社区） " + esc(g.village) + "<br>网格员 " + (workers.join("、") || "—") +
-          "<br>户数 " + esc(g.households === null ? "—" : g.households) +
-          "<br>在办案件 " + g.open + "，超期 " + g.overdue +
+        var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>" + T.grid_code + " " + esc(g.code) +
+          "<br>" + T.village + " " + esc(g.village) + "<br>" + T.workers + " " + (workers.join(T.list_sep) || "—") +
+          "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) +
+          "<br>" + fill(T.open_cases, { open: g.open, overdue: g.overdue }) +
           (list.length ? "<ul>" + list.join("") + "</ul>" : "") + "</div>";
         L.popup({ maxWidth: 320 }).setLatLng(at).setContent(html).openOn(map);
       }).catch(fail("grid summary"));
@@ -196,7 +200,7 @@
         d.clusters.forEach(function (c) {
           var p = toMap(c.lat, c.lon);
           L.circle(p, { radius: Math.max(30, c.radius_m), color: "#922b21", weight: 2, fillOpacity: 0.15 })
-            .bindTooltip("热点：" + c.n + " 件，主要为 " + esc(c.category_name || c.category)).addTo(hot);
+            .bindTooltip(fill(T.hotspot, { n: c.n, category: esc(categoryName(c.category, c.category_name)) })).addTo(hot);
           L.marker(p, { interactive: false, icon: L.divIcon({ className: "wg-hot", html: String(c.n), iconSize: [28, 28] }) })
             .addTo(hot);
         });
@@ -214,8 +218,8 @@
       },
       onEachFeature: function (f, l) {
         var p = f.properties;
-        l.bindTooltip("<b>" + esc(p.name) + "</b><br>在办 " + p.open + " 件" +
-          (p.overdue ? '，<b class="wg-overdue">超期 ' + p.overdue + " 件</b>" : ""));
+        l.bindTooltip("<b>" + esc(p.name) + "</b><br>" + fill(T.center_open, { n: p.open }) +
+          (p.overdue ? T.sep + '<b class="wg-overdue">' + fill(T.center_overdue, { n: p.overdue }) + "</b>" : ""));
       } });
     function loadCenters() {
       if (!map.hasLayer(centers)) return;
@@ -234,8 +238,8 @@
     }
     function caseInfo(f, l) {
       var p = f.properties;
-      l.bindTooltip(esc(p.category_name || p.category) + " · " + esc(STATUS[p.status] || p.status) +
-        (p.overdue ? "（超期）" : ""));
+      l.bindTooltip(esc(categoryName(p.category, p.category_name)) + " · " + esc(STATUS[p.status] || p.status) +
+        (p.overdue ? T.overdue_mark : ""));
       l.on("click", function () { window.location.assign("/cases/" + encodeURIComponent(p.code)); });
     }
     var cases = L.geoJSON(null, { coordsToLatLng: coordsToLatLng, pointToLayer: caseMarker, onEachFeature: caseInfo });
@@ -291,17 +295,17 @@
         return '<option value="' + esc(c[0]) + '" data-kind="' + esc(c[2]) + '">' + esc(c[1]) + "</option>";
       }).join("");
       div.innerHTML =
-        '<label>类型 <select name="kind"><option value="">全部</option><option value="dispute">矛盾纠纷</option>' +
-        '<option value="hazard">安全隐患</option></select></label>' +
-        '<label>类别 <select name="category"><option value="">全部类别</option>' + cats + "</select></label>" +
-        '<label>时段 <select name="days"><option value="7">近7天</option><option value="30" selected>近30天</option>' +
-        '<option value="90">近90天</option><option value="180">近180天</option><option value="365">近一年</option></select></label>' +
-        '<label>状态 <select name="status"><option value="">全部</option><option value="open">未办结</option>' +
-        '<option value="overdue">超期</option></select></label>' +
-        '<label>网格设色 <select name="measure"><option value="count">案件数</option>' +
-        '<option value="per_1000">每千户案件数</option></select></label>' +
-        '<label class="wg-slider">逐日 <input type="range" name="day" min="0" max="30" value="0">' +
-        ' <output name="dayout">全部</output></label>' +
+        "<label>" + T.kind + ' <select name="kind"><option value="">' + T.all + '</option><option value="dispute">' + T.dispute + "</option>" +
+        '<option value="hazard">' + T.hazard + "</option></select></label>" +
+        "<label>" + T.category + ' <select name="category"><option value="">' + T.all_categories + "</option>" + cats + "</select></label>" +
+        "<label>" + T.period + ' <select name="days"><option value="7">' + fill(T.last_days, { n: 7 }) + '</option><option value="30" selected>' + fill(T.last_days, { n: 30 }) + "</option>" +
+        '<option value="90">' + fill(T.last_days, { n: 90 }) + '</option><option value="180">' + fill(T.last_days, { n: 180 }) + '</option><option value="365">' + T.last_year + "</option></select></label>" +
+        "<label>" + T.status + ' <select name="status"><option value="">' + T.all + '</option><option value="open">' + T.open + "</option>" +
+        '<option value="overdue">' + T.overdue + "</option></select></label>" +
+        "<label>" + T.measure + ' <select name="measure"><option value="count">' + T.count + "</option>" +
+        '<option value="per_1000">' + T.per_1000 + "</option></select></label>" +
+        '<label class="wg-slider">' + T.by_day + ' <input type="range" name="day" min="0" max="30" value="0">' +
+        ' <output name="dayout">' + T.all + "</output></label>" +
         '<div class="wg-summary" aria-live="polite"></div>';
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
@@ -315,7 +319,7 @@
       var slider = div.querySelector('input[name="day"]'), out = div.querySelector("output");
       slider.addEventListener("input", function () {
         var k = parseInt(slider.value, 10);
-        if (!k) { state.day = ""; out.textContent = "全部"; }
+        if (!k) { state.day = ""; out.textContent = T.all; }
         else {
           var d = new Date(Date.now() + 8 * 3600000 - (30 - k) * 86400000);  /* Asia/Shanghai days */
           state.day = d.toISOString().slice(0, 10);
@@ -331,10 +335,10 @@
       var el = document.querySelector(".wg-summary");
       if (!el) return;
       var h = status.heat;
-      el.textContent = (h ? "视图内案件 " + h.total + " 件" : "") +
-        (status.hotspots === "too_many" ? " · 热点：案件过多，请放大或缩短时段" :
-          status.hotspots !== null ? " · 热点 " + status.hotspots + " 处" : "") +
-        (status.live ? " · 实时新增 " + status.live + " 件" : "");
+      el.textContent = (h ? fill(T.in_view, { n: h.total }) : "") +
+        (status.hotspots === "too_many" ? T.too_many :
+          status.hotspots !== null ? fill(T.hotspots, { n: status.hotspots }) : "") +
+        (status.live ? fill(T.live_new, { n: status.live }) : "");
     }
 
     /* legend of the choropleth */
@@ -343,9 +347,9 @@
     legend.update = function () {
       if (!this._div) return;
       var b = counts.breaks[state.measure] || [];
-      var title = state.measure === "count" ? "网格案件数" : "每千户案件数";
+      var title = state.measure === "count" ? T.grid_cases : T.per_1000;
       if (map.getZoom() < o.gridMinZoom || !b.length) {
-        this._div.innerHTML = "<b>" + title + "</b><br>" + (map.getZoom() < o.gridMinZoom ? "放大后显示网格" : "无案件");
+        this._div.innerHTML = "<b>" + title + "</b><br>" + (map.getZoom() < o.gridMinZoom ? T.zoom_in : T.no_cases);
         return;
       }
       var rows = [], lo = 0, off = COLORS.length - b.length;
@@ -356,7 +360,7 @@
         rows.push('<i style="background:' + COLORS[i + off] + '"></i> ' + text);
         lo = hi;
       });
-      this._div.innerHTML = "<b>" + title + "</b>（分位数分级）<br>" + rows.join("<br>");
+      this._div.innerHTML = "<b>" + title + "</b>" + T.quantiles + "<br>" + rows.join("<br>");
     };
     legend.addTo(map);
 
@@ -369,11 +373,11 @@
     heat.on("add", loadHeat); grids.on("add", loadGrids); hot.on("add", loadHotspots);
     centers.on("add", loadCenters); cases.on("add", loadCases); names.on("add", loadNames);
 
-    var overlays = {
-      "案件热力": heat, "网格（分级设色）": grids, "热点": hot, "综治中心（在办/超期）": centers,
-      "案件（放大后显示，超期标红）": cases, "实时新案件": live, "区县界": districts,
-      "乡镇（街道）界": townships, "村（社区）界": villages, "地名": names
-    };
+    var overlays = {};
+    [["layer_heat", heat], ["layer_grids", grids], ["layer_hot", hot], ["layer_centers", centers],
+     ["layer_cases", cases], ["layer_live", live], ["layer_districts", districts],
+     ["layer_townships", townships], ["layer_villages", villages], ["layer_names", names]]
+      .forEach(function (pair) { overlays[T[pair[0]]] = pair[1]; });
     [heat, grids, hot, centers, cases, live, districts, townships, villages, names].forEach(function (l) { l.addTo(map); });
     L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
     pollLive();
