@@ -77,32 +77,41 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
 
 
 def planner_index_page(  # type: ignore[no-untyped-def]
-    region_name: str, user: str, villages, links: list[tuple[str, str]]
+    region_name: str, user: str, villages, links: list[tuple[str, str]], lang: str = "zh"
 ) -> str:
     """The planner's start: the villages (communities) of their area, by township, each a link
     to its grid editor (grids are redrawn village by village).  ``villages``:
-    :class:`gis.boundaries.VillageEntry` in order."""
+    :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh`` or ``en``)."""
+    t = _tr(lang)
     groups: dict[str | None, list] = {}
     for v in villages:
         groups.setdefault(v.parent_code, []).append(v)
     sections = "".join(
         f"<section><h2>{escape(vs[0].parent_name or region_name)}"
-        f'<small>（{len(vs)} 个村/社区）</small></h2><ul class="wg-villages">'
+        f"<small>{t(f'（{len(vs)} 个村/社区）', f' ({len(vs)} villages)')}</small></h2>"
+        '<ul class="wg-villages">'
         + "".join(
             f'<li><a href="/maps/planner?village={escape(v.code)}">{escape(v.name)}</a>'
-            f"<small>{escape(v.code)} · {v.grids} 个网格</small></li>"
+            f"<small>{escape(v.code)} · {t(f'{v.grids} 个网格', f'{v.grids} grids')}</small></li>"
             for v in vs
         )
         + "</ul></section>"
         for vs in groups.values()
     )
-    return f"""{_case_page_head(f"网格调整 · {region_name}")}
+    title = t("网格调整 · ", "Grid edits · ") + region_name
+    empty = t("<p>您的管辖范围内没有村（社区）。</p>", "<p>No village in your jurisdiction.</p>")
+    return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index">
 <main>
-  {nav_line(links, user)}
-  <h1>网格调整 · {escape(region_name)}</h1>
-  <p>网格按村（社区）调整：请选择要调整的村（社区）。</p>
-  {sections or "<p>您的管辖范围内没有村（社区）。</p>"}
+  {_switch_link(lang, "/maps/planner")}{nav_line(links, user)}
+  <h1>{escape(title)}</h1>
+  <p>{
+        t(
+            "网格按村（社区）调整：请选择要调整的村（社区）。",
+            "Grids are edited village by village: choose the village (community) to edit.",
+        )
+    }</p>
+  {sections or empty}
 </main>
 </body>
 </html>

@@ -18,6 +18,95 @@ from folium.plugins import Draw
 from gis.settings import BaseMapSpec
 from maps.command import finish_map, framed_map
 
+#: what planner.js writes, Chinese first and English second ({n}, {village} … filled in there)
+PLANNER_TEXT: dict[str, dict] = {
+    "zh": {
+        "lang": "zh",
+        "states": {"added": "新增", "changed": "调整", "retired": "撤销", "unchanged": "未变"},
+        "edit_title": "{village} 网格调整",
+        "pick_first": "请先点选要拆分的网格",
+        "new_name": "新名称",
+        "help": "点选网格（可多选）；用左侧工具画分割线或新边界（{m} 米内自动吸附相邻边界）。",
+        "selected": "已选：",
+        "list_sep": "、",
+        "none": "（无）",
+        "nothing": "无",
+        "colon": "：",
+        "split": "按线拆分",
+        "carve": "拆出所画区域",
+        "redraw": "重绘所选网格",
+        "create": "新建网格",
+        "merge": "合并所选",
+        "retire": "撤销（并入相邻）",
+        "uncover": "撤销（留空）",
+        "rename": "改名",
+        "clear": "清除所画",
+        "edit_set": "调整方案 #",
+        "valid": "✅ 校验通过",
+        "blocking": "⛔ {n} 处问题须先解决",
+        "preview": "新增 {added}，调整 {changed}，撤销 {retired} 个网格；在办案件改派 {cases} 件",
+        "center_changed": "（其中 {n} 件责任中心变化）",
+        "workers_moved": "；网格员变动 {n} 人",
+        "cases_moved": "改派案件",
+        "workers_changed": "网格员变动",
+        "commit": "提交方案",
+        "discard": "放弃方案",
+        "committed": "已提交方案 #{id}：新增 {added}，调整 {changed}，撤销 {retired}；"
+        "改派案件 {cases} 件",
+        "ops": {},
+    },
+    "en": {
+        "lang": "en",
+        "states": {
+            "added": "added",
+            "changed": "changed",
+            "retired": "retired",
+            "unchanged": "unchanged",
+        },
+        "edit_title": "{village}: grid edits",
+        "pick_first": "Select the grid to split first",
+        "new_name": "New name",
+        "help": "Click grids to select them (several for a merge); draw a split line or a new "
+        "boundary with the tools on the left (edges within {m} m snap to their neighbours).",
+        "selected": "Selected: ",
+        "list_sep": ", ",
+        "none": "(none)",
+        "nothing": "none",
+        "colon": ": ",
+        "split": "Split along the line",
+        "carve": "Carve out the drawn area",
+        "redraw": "Redraw the grid",
+        "create": "New grid",
+        "merge": "Merge the selected",
+        "retire": "Retire (into neighbours)",
+        "uncover": "Retire (leave uncovered)",
+        "rename": "Rename",
+        "clear": "Clear the drawing",
+        "edit_set": "Edit set #",
+        "valid": "✅ Checks passed",
+        "blocking": "⛔ {n} problem(s) to solve first",
+        "preview": "{added} grids added, {changed} changed, {retired} retired; {cases} open cases "
+        "reassigned",
+        "center_changed": " ({n} to another center)",
+        "workers_moved": "; {n} grid worker(s) affected",
+        "cases_moved": "Cases reassigned",
+        "workers_changed": "Grid workers affected",
+        "commit": "Commit",
+        "discard": "Discard",
+        "committed": "Edit set #{id} committed: {added} added, {changed} changed, {retired} "
+        "retired; {cases} cases reassigned",
+        "ops": {
+            "split": "Split",
+            "merge": "Merge",
+            "redraw": "Redraw",
+            "create": "New grid",
+            "retire": "Retire",
+            "recode": "Rename / new code",
+            "assign": "Grid workers",
+        },
+    },
+}
+
 
 @dataclass(frozen=True)
 class PlannerOptions:
@@ -28,6 +117,11 @@ class PlannerOptions:
     tolerance_m: float = 1.0
     #: below this zoom (and below the village's own view) panning fetches no more grids
     min_zoom: int = 13
+    lang: str = "zh"  # the words of the panel (PLANNER_TEXT)
+
+    @property
+    def text(self) -> dict:
+        return PLANNER_TEXT["en" if self.lang == "en" else "zh"]
 
 
 class PlannerPanel(JSCSSMixin, MacroElement):
@@ -39,7 +133,8 @@ class PlannerPanel(JSCSSMixin, MacroElement):
             village: {{ this.options.village|tojson }},
             villageName: {{ this.options.village_name|tojson }},
             toleranceM: {{ this.options.tolerance_m|tojson }},
-            minZoom: {{ this.options.min_zoom|tojson }}
+            minZoom: {{ this.options.min_zoom|tojson }},
+            text: {{ this.options.text|tojson }}
         });
         {% endmacro %}
     """)
@@ -65,8 +160,9 @@ def build_planner_map(
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
 ) -> folium.Map:
-    """The planner's map of one village.  ``bounds``: (west, south, east, north) degrees."""
-    m = framed_map(title, bounds, base, subtitle, user, links)
+    """The planner's map of one village.  ``bounds``: (west, south, east, north) degrees; its
+    words in ``options.lang``."""
+    m = framed_map(title, bounds, base, subtitle, user, links, options.lang)
     Draw(
         position="topleft",
         show_geometry_on_click=False,
@@ -81,4 +177,4 @@ def build_planner_map(
         edit_options={"edit": False, "remove": True},
     ).add_to(m)
     PlannerPanel(options).add_to(m)
-    return finish_map(m)
+    return finish_map(m, options.lang)

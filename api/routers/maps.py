@@ -212,6 +212,7 @@ def planner_map(
     session: SessionDep,
     settings: SettingsDep,
     caller: Planner,
+    request: Request,
     village: Annotated[
         str | None,
         Query(
@@ -219,23 +220,28 @@ def planner_map(
             description="village code 村（社区）代码; without it, the villages to pick from",
         ),
     ] = None,
+    lang: PageLang = None,
 ) -> Response:
     """The planner's map of one village: its grids, the Draw tools, the edit set's operations,
     findings and preview on the map, commit or discard — 网格调整.  Without ``village``: the
-    villages of the planner's area to choose from (a village's planner goes straight to it)."""
+    villages of the planner's area to choose from (a village's planner goes straight to it).
+    In Chinese, or in English."""
+    language = page_lang(request, lang)
     if village is None:
         if caller.scope.level == "village":
             return RedirectResponse(
                 f"/maps/planner?village={caller.scope.region_code}", status_code=303
             )
         name = boundaries.scope_name(session, caller.scope) or "网格 wangge"
-        return HTMLResponse(
+        return page_response(
             planner_index_page(
                 name,
-                _user(caller),
+                _user(caller, language),
                 boundaries.villages(session, caller.scope),
-                page_links(caller.can, "/maps/planner"),
-            )
+                page_links(caller.can, "/maps/planner", language),
+                language,
+            ),
+            lang,
         )
     scope = boundaries.narrow_scope(session, caller.scope, village)
     if scope.level != "village":
@@ -247,17 +253,21 @@ def planner_map(
     extent = boundaries.scope_extent(session, scope)
     assert extent is not None  # the village exists (narrow_scope found it)
     pad_x, pad_y = (extent.east - extent.west) * 0.15, (extent.north - extent.south) * 0.15
+    en = language == "en"
+    others = ("Another village", "/maps/planner") if en else ("选择其他村（社区）", "/maps/planner")
     m = build_planner_map(
-        title=f"{scope.region_name} · 网格调整",
-        subtitle=_demo_subtitle(session),
+        title=f"{scope.region_name} · " + ("grid edits" if en else "网格调整"),
+        subtitle=_demo_subtitle(session, language),
         bounds=(extent.west - pad_x, extent.south - pad_y, extent.east + pad_x,
                 extent.north + pad_y),
-        options=PlannerOptions(village=village, village_name=str(scope.region_name)),
+        options=PlannerOptions(
+            village=village, village_name=str(scope.region_name), lang=language
+        ),
         base=settings.base_map(),
-        user=_user(caller),
-        links=[("选择其他村（社区）", "/maps/planner"), *page_links(caller.can, "/maps/planner")],
+        user=_user(caller, language),
+        links=[others, *_map_links(caller, "/maps/planner", language)],
     )  # fmt: skip
-    return HTMLResponse(m.get_root().render())
+    return page_response(render_page(m, language), lang)
 
 
 def _demo_subtitle(session: Session, lang: str = "zh") -> str:

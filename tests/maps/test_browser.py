@@ -526,6 +526,24 @@ def test_grid_page_in_english(  # type: ignore[no-untyped-def]
     page.close()
 
 
+def test_planner_in_english(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The planner's panel in English, and a refused operation explained in English."""
+    page, problems, outside = _command_page(
+        browser, live_server, "district_planner", "/maps/planner?village=990102001001&lang=en"
+    )
+    page.wait_for_function(
+        "() => window.wangge && wangge.plannerState && wangge.plannerState.features.length > 0",
+        timeout=20_000,
+    )
+    panel = page.locator(".wg-planner-help").locator("..")
+    text = panel.inner_text()
+    assert "Split along the line" in text and "Selected: (none)" in text
+    assert "Merge the selected" in text and "edges within 1" in text
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()
+
+
 def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tmp_path: Path
 ) -> None:

@@ -163,3 +163,21 @@ def test_the_map_pages_speak_english_as_the_second_locale(
     chinese = anon_client.get("/maps/command?lang=zh", headers=headers).text
     assert '<html lang="zh-CN">' in chinese and f'"layer_heat": {json.dumps("案件热力")}' in chinese
     assert '["English", "?lang=en"]' in chinese
+
+
+def test_the_planner_speaks_english_as_the_second_locale(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    headers = login_as("district_planner") | {"Accept": "text/html"}
+    index = anon_client.get("/maps/planner?lang=en", headers=headers).text
+    assert '<html lang="en">' in index and "Grid edits · " in index
+    assert "choose the village (community) to edit" in index and " grids</small>" in index
+    village = re.search(r'href="/maps/planner\?village=(\d{12})"', index)
+    assert village is not None
+    page = anon_client.get(f"/maps/planner?village={village.group(1)}", headers=headers).text
+    assert (
+        '<html lang="en">' in page and '"commit": "Commit"' in page and '"Another village"' in page
+    )
+    from maps.planner import PLANNER_TEXT
+
+    assert PLANNER_TEXT["zh"].keys() == PLANNER_TEXT["en"].keys()

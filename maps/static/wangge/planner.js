@@ -10,7 +10,10 @@
     added: { color: "#1a9641", weight: 2, fillColor: "#a6d96a", fillOpacity: 0.4 },
     retired: { color: "#888", weight: 1, dashArray: "4 4", fillColor: "#ccc", fillOpacity: 0.3 }
   };
-  var STATE_NAME = { added: "新增", changed: "调整", retired: "撤销", unchanged: "未变", untouched: "" };
+  var T = {}; // the page's words (maps/planner.py PLANNER_TEXT), set by planner()
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
   var FINDING_COLOR = { blocking: "#d7191c", warning: "#fdae61", declared_gap: "#878787" };
 
   function pointInRing(x, y, ring) {
@@ -29,6 +32,7 @@
   }
 
   function planner(map, o) {
+    T = o.text;
     var state = { editId: null, selected: [], drawn: null, status: "ready", lastResult: null,
                   lastError: null, preview: null, features: [] };
     var grids = L.geoJSON(null, {
@@ -39,7 +43,7 @@
       },
       onEachFeature: function (f, layer) {
         layer.bindTooltip(esc(f.properties.code) + "<br>" + esc(f.properties.name || "") +
-          (STATE_NAME[f.properties.state] ? "<br><b>" + STATE_NAME[f.properties.state] + "</b>" : ""));
+          (T.states[f.properties.state] ? "<br><b>" + T.states[f.properties.state] + "</b>" : ""));
         layer.on("click", function () {
           if (f.properties.state === "retired") return;
           var i = state.selected.indexOf(f.properties.code);
@@ -72,7 +76,9 @@
     panel.addTo(map);
 
     function getJson(url, options) {
-      return fetch(url, L.extend({ credentials: "same-origin" }, options || {})).then(function (r) {
+      var asked = L.extend({ credentials: "same-origin" }, options || {});
+      asked.headers = L.extend({ "Accept-Language": T.lang }, asked.headers || {}); // the API answers in it
+      return fetch(url, asked).then(function (r) {
         if (r.status === 401) {
           window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
         }
@@ -135,7 +141,7 @@
     }
     function ensureEdit() {
       if (state.editId) return Promise.resolve(state.editId);
-      return post("/api/edits", { title: o.villageName + " 网格调整" }).then(function (e) {
+      return post("/api/edits", { title: fill(T.edit_title, { village: o.villageName }) }).then(function (e) {
         state.editId = e.id; state.operations = []; return e.id;
       });
     }
@@ -171,7 +177,7 @@
     var ACTIONS = {
       split: function () {
         var grid = gridUnder(state.drawn.geometry);
-        if (!grid) { state.lastError = "请先点选要拆分的网格"; return render(); }
+        if (!grid) { state.lastError = T.pick_first; return render(); }
         operate({ op: "split", grid: grid, line: state.drawn.geometry });
       },
       carve: function () { operate({ op: "split", grid: state.selected[0], parts: [state.drawn.geometry] }); },
@@ -181,7 +187,7 @@
       retire: function () { operate({ op: "retire", grid: state.selected[0], to: "neighbours" }); },
       uncover: function () { operate({ op: "retire", grid: state.selected[0], to: "uncovered" }); },
       rename: function () {
-        var name = window.prompt("新名称", "");
+        var name = window.prompt(T.new_name, "");
         if (name) operate({ op: "recode", grid: state.selected[0], name: name });
       },
       commit: function () {
@@ -209,6 +215,11 @@
         if (x) map.setView([x.lat, x.lon], Math.max(map.getZoom(), 16));
       }
     }
+    function opText(op) { /* in English: the operation and the grids it touched (its message is Chinese) */
+      if (T.lang !== "en") return op.message;
+      var grids = op.grids && op.grids.length !== undefined ? op.grids : [];
+      return (T.ops[op.op] || op.op) + (grids.length ? ": " + grids.join(", ") : "");
+    }
     function button(action, label, enabled) {
       return '<button type="button" data-action="' + action + '"' + (enabled ? "" : " disabled") +
         ' style="margin:2px">' + label + "</button>";
@@ -217,61 +228,60 @@
       if (!div) return;
       var sel = state.selected, drawn = state.drawn, busy = state.status === "busy";
       var line = drawn && drawn.geometry.type === "LineString", poly = drawn && drawn.geometry.type === "Polygon";
-      var h = "<b>网格调整 · " + esc(o.villageName) + "</b>";
-      h += '<div class="wg-planner-help" style="font-size:12px;color:#555">点选网格（可多选）；用左侧工具画分割线或新边界（' +
-        o.toleranceM + " 米内自动吸附相邻边界）。</div>";
-      h += "<div>已选：" + (sel.length ? esc(sel.join("、")) : "（无）") + "</div>";
+      var h = "<b>" + esc(fill(T.edit_title, { village: o.villageName })) + "</b>";
+      h += '<div class="wg-planner-help" style="font-size:12px;color:#555">' + fill(T.help, { m: o.toleranceM }) + "</div>";
+      h += "<div>" + T.selected + (sel.length ? esc(sel.join(T.list_sep)) : T.none) + "</div>";
       h += "<div>" +
-        button("split", "按线拆分", line && !busy) +
-        button("carve", "拆出所画区域", poly && sel.length === 1 && !busy) +
-        button("redraw", "重绘所选网格", poly && sel.length === 1 && !busy) +
-        button("create", "新建网格", poly && !busy) +
-        button("merge", "合并所选", sel.length >= 2 && !busy) +
-        button("retire", "撤销（并入相邻）", sel.length === 1 && !busy) +
-        button("uncover", "撤销（留空）", sel.length === 1 && !busy) +
-        button("rename", "改名", sel.length === 1 && !busy) +
-        (drawn ? button("clear", "清除所画", true) : "") + "</div>";
+        button("split", T.split, line && !busy) +
+        button("carve", T.carve, poly && sel.length === 1 && !busy) +
+        button("redraw", T.redraw, poly && sel.length === 1 && !busy) +
+        button("create", T.create, poly && !busy) +
+        button("merge", T.merge, sel.length >= 2 && !busy) +
+        button("retire", T.retire, sel.length === 1 && !busy) +
+        button("uncover", T.uncover, sel.length === 1 && !busy) +
+        button("rename", T.rename, sel.length === 1 && !busy) +
+        (drawn ? button("clear", T.clear, true) : "") + "</div>";
       if (state.lastError) h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + "</div>";
       if (state.editId) {
-        h += "<hr><div>调整方案 #" + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
-        (state.operations || []).forEach(function (op) { h += "<li>" + esc(op.message) + "</li>"; });
+        h += "<hr><div>" + T.edit_set + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
+        (state.operations || []).forEach(function (op) { h += "<li>" + esc(opText(op)) + "</li>"; });
         h += "</ol>";
         var p = state.preview;
         if (p) {
           var v = p.validation, c = p.counts;
-          h += '<div class="wg-planner-validation">' + (v.ok ? "✅ 校验通过" : "⛔ " + v.blocking + " 处问题须先解决") + "</div>";
+          h += '<div class="wg-planner-validation">' + (v.ok ? T.valid : fill(T.blocking, { n: v.blocking })) + "</div>";
           h += "<ul style=\"padding-left:18px;margin:4px 0;font-size:12px\">";
           v.findings.forEach(function (f, i) {
             h += '<li><a data-finding="' + i + '" style="cursor:pointer;color:' +
-              (f.blocking ? "#d7191c" : "#666") + '">' + esc(f.message) + "</a></li>";
+              (f.blocking ? "#d7191c" : "#666") + '">' + esc(T.lang === "en" ? f.message_en || f.message : f.message) + "</a></li>";
           });
           h += "</ul>";
-          h += '<div class="wg-planner-preview">新增 ' + (c.added || 0) + "，调整 " + (c.changed || 0) +
-            "，撤销 " + (c.retired || 0) + " 个网格；在办案件改派 " + p.cases.count + " 件" +
-            (p.cases.center_changed ? "（其中 " + p.cases.center_changed + " 件责任中心变化）" : "") +
-            "；网格员变动 " + p.workers.length + " 人</div>";
+          h += '<div class="wg-planner-preview">' +
+            fill(T.preview, { added: c.added || 0, changed: c.changed || 0, retired: c.retired || 0, cases: p.cases.count }) +
+            (p.cases.center_changed ? fill(T.center_changed, { n: p.cases.center_changed }) : "") +
+            fill(T.workers_moved, { n: p.workers.length }) + "</div>";
           if (p.cases.list.length) {
-            h += "<details><summary>改派案件</summary><ul style=\"font-size:12px;padding-left:18px\">";
+            h += "<details><summary>" + T.cases_moved + "</summary><ul style=\"font-size:12px;padding-left:18px\">";
             p.cases.list.slice(0, 50).forEach(function (k) {
-              h += "<li>" + esc(k.code) + "：" + esc(k.old_grid || "无") + " → " + esc(k.new_grid || "无") + "</li>";
+              h += "<li>" + esc(k.code) + T.colon + esc(k.old_grid || T.nothing) + " → " + esc(k.new_grid || T.nothing) + "</li>";
             });
             h += "</ul></details>";
           }
           if (p.workers.length) {
-            h += "<details><summary>网格员变动</summary><ul style=\"font-size:12px;padding-left:18px\">";
+            h += "<details><summary>" + T.workers_changed + "</summary><ul style=\"font-size:12px;padding-left:18px\">";
             p.workers.forEach(function (w) {
-              h += "<li>" + esc(w.name) + "：" + esc(w.before.join("、") || "无") + " → " + esc(w.after.join("、") || "无") + "</li>";
+              h += "<li>" + esc(w.name) + T.colon + esc(w.before.join(T.list_sep) || T.nothing) + " → " + esc(w.after.join(T.list_sep) || T.nothing) + "</li>";
             });
             h += "</ul></details>";
           }
-          h += "<div>" + button("commit", "提交方案", v.ok && !busy) + button("discard", "放弃方案", !busy) + "</div>";
+          h += "<div>" + button("commit", T.commit, v.ok && !busy) + button("discard", T.discard, !busy) + "</div>";
         }
       }
       if (state.lastResult) {
         var r = state.lastResult;
-        h += '<div class="wg-planner-result" style="color:#1a9641">已提交方案 #' + r.id + "：新增 " +
-          r.grids.added.length + "，调整 " + r.grids.changed.length + "，撤销 " + r.grids.retired.length +
-          "；改派案件 " + r.cases_reassigned + " 件</div>";
+        h += '<div class="wg-planner-result" style="color:#1a9641">' + fill(T.committed, { id: r.id,
+          added: r.grids.added.length, changed: r.grids.changed.length, retired: r.grids.retired.length,
+          cases: r.cases_reassigned }) + "</div>";
       }
       div.innerHTML = h;
     }
