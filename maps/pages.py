@@ -758,34 +758,63 @@ LETTERS = {  # stage → (title, what it says)
     ),
     "notice": ("通报", "该案件超过办理时限一倍仍未办结，现予通报，抄送区综治中心。"),
 }
+LETTERS_EN = {
+    "reminder": (
+        "Reminder",
+        "80 % of the time allowed for this case has passed: please finish it by its deadline.",
+    ),
+    "supervision": (
+        "Supervision notice",
+        "This case is past its deadline and not resolved: it is now supervised and has been "
+        "reported to the center above. Please explain the situation and act on it as soon as "
+        "you receive this notice.",
+    ),
+    "notice": (
+        "Public notice",
+        "This case is past twice the time allowed and still not resolved: it is hereby "
+        "notified, with a copy to the district's center.",
+    ),
+}
 
 
-def letter_page(case, stage: str, event, tracking_url: str) -> str:  # type: ignore[no-untyped-def]
+def letter_page(  # type: ignore[no-untyped-def]
+    case, stage: str, event, tracking_url: str, lang: str = "zh", category_name: str | None = None
+) -> str:
     """A printable supervision document (两函一通报) for one case: which letter, when the clock
-    issued it, to which center, the case's code, deadline and the tracking QR."""
-    title, body = LETTERS[stage]
+    issued it, to which center, the case's code, deadline and the tracking QR.  In ``lang``
+    (``category_name``: the category's English name)."""
+    from gis.workflow import STATE_NAMES, STATE_NAMES_EN
+
+    t = _tr(lang)
+    title, body = (LETTERS_EN if lang == "en" else LETTERS)[stage]
     center = case.location.center
     deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
     issued = f"{event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-    return f"""{_case_page_head(f"{title} · {case.code}")}
+    status = (STATE_NAMES_EN if lang == "en" else STATE_NAMES).get(case.status, case.status)
+    kind = _kind_and_category(case.kind, case.category_name, lang, category_name)
+    addressee = escape(center.name) if center else t("承办单位", "To the responsible center")
+    return f"""{_case_page_head(f"{title} · {case.code}", lang=lang)}
 <body class="wg-track wg-receipt wg-letter">
 <main>
+  {_switch_link(lang)}
   <h1>{title}</h1>
-  <p>{escape(center.name) if center else "承办单位"}：</p>
+  <p>{addressee}{t("：", ":")}</p>
   <p>{body}</p>
   <table class="wg-receipt-table">
-    <tr><th>案件编号</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
-    <tr><th>类型</th><td>{escape(KIND_NAMES[case.kind][0])} · {escape(case.category_name)}</td></tr>
-    <tr><th>登记时间</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
-    <tr><th>办理时限</th><td>{deadline}</td></tr>
-    <tr><th>当前状态</th><td>{escape(case.status)}</td></tr>
-    <tr><th>发出时间</th><td>{issued}（系统督办时钟）</td></tr>
+    <tr><th>{t("案件编号", "Case")}</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
+    <tr><th>{t("类型", "Kind")}</th><td>{escape(kind)}</td></tr>
+    <tr><th>{t("登记时间", "Registered")}</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
+    <tr><th>{t("办理时限", "Deadline")}</th><td>{deadline}</td></tr>
+    <tr><th>{t("当前状态", "Status")}</th><td>{escape(status)}</td></tr>
+    <tr><th>{t("发出时间", "Issued")}</th>
+      <td>{issued}{t("（系统督办时钟）", " (by the supervision clock)")}</td></tr>
   </table>
   <figure class="wg-qr">
     {qr_svg(tracking_url)}
-    <figcaption>扫码查看办理进度<br><small>{escape(tracking_url)}</small></figcaption>
+    <figcaption>{t("扫码查看办理进度", "Scan to follow the case")}<br>
+      <small>{escape(tracking_url)}</small></figcaption>
   </figure>
-  <p class="wg-noprint"><button type="button" id="print">打印</button></p>
+  <p class="wg-noprint"><button type="button" id="print">{t("打印", "Print")}</button></p>
 </main>
 <script src="{asset_url("receipt.js")}"></script>
 </body>

@@ -380,8 +380,10 @@ def supervision_letter(
     cipher: CipherDep,
     caller: CaseReader,
     request: Request,
+    lang: PageLang = None,
 ) -> HTMLResponse:
-    """A printable supervision document the deadline clock issued for the case (latest round)."""
+    """A printable supervision document the deadline clock issued for the case (latest round).
+    In Chinese, or in English."""
     case = cases.get_case(session, caller.scope, code, cipher)
     event = next(
         (
@@ -396,7 +398,9 @@ def supervision_letter(
             f"该案件尚未发出{LETTERS[stage][0]}。", f"No {stage} letter was issued for this case."
         )
     url = tracking_url(request, settings, case.public_token)
-    return HTMLResponse(letter_page(case, stage, event, url))
+    language = page_lang(request, lang)
+    category = _categories_en(session, language).get(case.category)
+    return page_response(letter_page(case, stage, event, url, language, category), lang)
 
 
 _QR = {"svg": (qr_svg, "image/svg+xml"), "png": (qr_png, "image/png")}

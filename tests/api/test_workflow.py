@@ -351,8 +351,12 @@ def test_the_clock_reminds_supervises_escalates_and_notifies_once(
     tick(app_db, row.notice_at)
     tick(app_db, row.notice_at)
     assert stages() == ["remind", "supervise", "notify"]
+    app_db.commit()  # (to the test's savepoint: each request's end rolls back to it)
     letter = anon_client.get(f"/cases/{code}/letters/supervision", headers=op)
     assert letter.status_code == 200 and "督办函" in letter.text and code in letter.text
+    assert "<td>已上报</td>" in letter.text  # the state by its name, not its code
+    english = anon_client.get(f"/cases/{code}/letters/supervision?lang=en", headers=op).text
+    assert "<h1>Supervision notice</h1>" in english and "<td>Escalated</td>" in english
 
 
 def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
