@@ -84,7 +84,7 @@ def test_a_browser_gets_errors_as_pages_and_the_api_as_json(client: TestClient) 
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert "没有这个地址：/command" in r.text and 'href="/"' in r.text
     r = client.get("/command", headers=page | {"Accept-Language": "en"})
-    assert r.status_code == 404 and "Nothing at /command." in r.text and 'lang="zh-CN"' in r.text
+    assert r.status_code == 404 and "Nothing at /command." in r.text and 'lang="en"' in r.text
     # a domain error and a validation error on a page
     r = client.get("/maps/grid/000000000000000", headers=page)
     assert r.status_code == 404 and "没有编码为 000000000000000 的现行网格" in r.text
