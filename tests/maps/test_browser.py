@@ -116,16 +116,9 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     page.close()
 
 
-def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[no-untyped-def]
-    live_server: str, browser, engine, tmp_path: Path
-) -> None:
-    """The grid worker's phone loses its signal: reports are kept on the device; when the
-    connection returns they are sent — and when the answer to that send is lost, sending again
-    creates nothing twice."""
-    import io
-    import uuid
-
-    from PIL import Image
+def _phone(browser, engine, locale: str):  # type: ignore[no-untyped-def]
+    """A phone's browser (390×844, ``locale``) standing in the demo grid worker's first grid,
+    with its position allowed."""
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -138,6 +131,26 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
                 WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
         """)
         ).one()
+    return browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale=locale,
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
+        permissions=["geolocation"],
+    )
+
+
+def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """The grid worker's phone loses its signal: reports are kept on the device; when the
+    connection returns they are sent — and when the answer to that send is lost, sending again
+    creates nothing twice."""
+    import io
+    import uuid
+
+    from PIL import Image
+    from sqlalchemy import text
+
     tag = uuid.uuid4().hex[:10]
 
     def stored() -> dict[str, tuple[int, int]]:
@@ -154,12 +167,7 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
 
     png = io.BytesIO()
     Image.new("RGB", (200, 100), "orange").save(png, "PNG")
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        locale="zh-CN",
-        geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
-        permissions=["geolocation"],
-    )
+    context = _phone(browser, engine, "zh-CN")
     page = context.new_page()
     requests: list[str] = []
     page_errors: list[str] = []
@@ -236,24 +244,7 @@ def test_phone_page_in_english(  # type: ignore[no-untyped-def]
 ) -> None:
     """A phone set to English gets the phone page in English: the page, what its script writes,
     the category picker; and the switch at the top leads back to Chinese."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        lon, lat = conn.execute(
-            text("""
-            SELECT ST_X(p), ST_Y(p) FROM (
-                SELECT ST_PointOnSurface(g.geom) AS p FROM app_user u
-                JOIN worker_grid wg ON wg.worker_id = u.worker_id
-                JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
-                WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
-        """)
-        ).one()
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        locale="en-US",
-        geolocation={"longitude": lon, "latitude": lat, "accuracy": 12},
-        permissions=["geolocation"],
-    )
+    context = _phone(browser, engine, "en-US")
     page = context.new_page()
     page_errors: list[str] = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
@@ -495,27 +486,22 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     other.close()
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def]
-    live_server: str, browser
+    live_server: str, browser, lang: str
 ) -> None:
+    """The grid's map opens with its popup; in English, its popup, filter panel, legend and layer
+    control are English too."""
     page, problems, outside = _command_page(
-        browser, live_server, "village_operator", "/maps/grid/990102001001002"
-    )
-    page.wait_for_selector(".wg-grid-pop:has-text('990102001001002')", timeout=20_000)
-    assert "网格员" in page.locator(".wg-grid-pop").inner_text()
-    assert outside == [] and problems == [], (outside, problems)
-    page.close()
-
-
-def test_grid_page_in_english(  # type: ignore[no-untyped-def]
-    live_server: str, browser
-) -> None:
-    """The same map in English: its popup, filter panel, legend and layer control."""
-    page, problems, outside = _command_page(
-        browser, live_server, "village_operator", "/maps/grid/990102001001002?lang=en"
+        browser, live_server, "village_operator", f"/maps/grid/990102001001002?lang={lang}"
     )
     page.wait_for_selector(".wg-grid-pop:has-text('990102001001002')", timeout=20_000)
     popup = page.locator(".wg-grid-pop").inner_text()
+    if lang == "zh":
+        assert "网格员" in popup
+        assert outside == [] and problems == [], (outside, problems)
+        page.close()
+        return
     assert "Grid workers" in popup and "Open cases" in popup
     panel = page.locator(".wg-panel").inner_text()
     assert "Period" in panel and "last 30 days" in panel and "Grid shading" in panel
