@@ -1,4 +1,5 @@
-"""Plain HTML pages around the maps (login).  Local assets only, Chinese first."""
+"""Plain HTML pages around the maps (login, case pages, lists).  Local assets only; Chinese first,
+English as the second locale (``lang``)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index">
 <main>
-  {_switch_link(lang, "/maps/planner")}{nav_line(links, user)}
+  {language_switch(lang, "/maps/planner")}{nav_line(links, user)}
   <h1>{escape(title)}</h1>
   <p>{
         t(
@@ -161,7 +162,7 @@ def _kind_and_category(kind: str, name_zh: str, lang: str, name_en: str | None) 
     return f"{KIND_NAMES[kind][0]} · {name_zh}"
 
 
-def _switch_link(lang: str, href: str = "") -> str:
+def language_switch(lang: str, href: str = "") -> str:
     """The link to this page in the other language (``href``: the page's query, if any, with
     ``lang`` to be added)."""
     other = "zh" if lang == "en" else "en"
@@ -271,7 +272,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {_switch_link(lang, href())}{nav_line(links, user)}
+  {language_switch(lang, href())}{nav_line(links, user)}
   <h1>{escape(title)}</h1>
   {find_form(lang=lang)}
   <p class="wg-chips">{"".join(states)}</p>
@@ -380,7 +381,7 @@ def find_page(  # type: ignore[no-untyped-def]
     return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {_switch_link(lang, here)}{nav_line(links, user)}
+  {language_switch(lang, here)}{nav_line(links, user)}
   <h1>{t("案件查询", "Find a case")}</h1>
   {find_form(words, autofocus=True, lang=lang)}
   {f'<p class="wg-error" role="status">{escape(note)}</p>' if note else ""}
@@ -470,7 +471,7 @@ def audit_page(  # type: ignore[no-untyped-def]
     return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {_switch_link(lang, here)}{nav_line(links, user)}
+  {language_switch(lang, here)}{nav_line(links, user)}
   <h1>{t("审计日志", "Audit log")}</h1>
   <form class="wg-filters" method="get" action="/audit">
     <label>{t("用户", "User")} <input name="username" value="{value("username")}" size="12"></label>
@@ -620,12 +621,8 @@ def _words(lang: str) -> dict[str, str]:
 
 
 def _switch(lang: str) -> str:
-    """The link to the same page in the other language."""
-    other = "zh" if lang == "en" else "en"
-    return (
-        f'<p class="wg-noprint wg-lang"><a href="?lang={other}" hreflang="{other}" '
-        f'lang="{other}">{_words(lang)["other"]}</a></p>'
-    )
+    """The link to the same page in the other language, not printed."""
+    return f'<p class="wg-noprint">{language_switch(lang)}</p>'
 
 
 def _rating_form(lang: str = "zh") -> str:
@@ -796,7 +793,7 @@ def letter_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(f"{title} · {case.code}", lang=lang)}
 <body class="wg-track wg-receipt wg-letter">
 <main>
-  {_switch_link(lang)}
+  {language_switch(lang)}
   <h1>{title}</h1>
   <p>{addressee}{t("：", ":")}</p>
   <p>{body}</p>
@@ -879,9 +876,7 @@ def case_page(  # type: ignore[no-untyped-def]
     )
 
     en = lang == "en"
-
-    def t(zh: str, english: str) -> str:
-        return english if en else zh
+    t = _tr(lang)
 
     events_named = EVENT_NAMES_EN if en else EVENT_NAMES
     states = STATE_NAMES_EN if en else STATE_NAMES
@@ -1052,11 +1047,7 @@ def case_page(  # type: ignore[no-untyped-def]
     severity = (SEVERITY_NAMES_EN if en else SEVERITY_NAMES).get(case.severity, case.severity)
     category = (category_name or case.category_name) if en else case.category_name
     what = f"{kind} · {category}" + t(f"（{severity}）", f" ({severity})")
-    other = "zh" if en else "en"
-    switch = (
-        f'<a class="wg-lang" href="?lang={other}" hreflang="{other}" lang="{other}">'
-        f"{t('English', '中文')}</a>"
-    )
+    switch = language_switch(lang)
     menu = [(t("综治网格地图", "Grid map"), "/")] if links is None else links
     return f"""{_case_page_head(t("案件 ", "Case ") + case.code, lang=lang)}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"

@@ -47,6 +47,7 @@ from maps.pages import (
     audit_page,
     case_page,
     find_page,
+    language_switch,
     letter_page,
     login_page,
     nav_line,
@@ -564,11 +565,7 @@ def daily_page(
         days.append(("Next day" if en else "后一天", d.day + timedelta(days=1)))
     links = " ".join(f'<a href="{escape(at(code, on))}">{label}</a>' for label, on in days)
     xlsx = f"/reports/daily.xlsx?region={code}&date={d.day:%Y-%m-%d}" + ("&lang=en" if en else "")
-    other = "zh" if en else "en"
-    switch = (
-        f'<a class="wg-lang" href="{escape(at(code, d.day))}&amp;lang={other}" '
-        f'hreflang="{other}" lang="{other}">{"中文" if en else "English"}</a>'
-    )
+    switch = language_switch(language, escape(at(code, d.day)))
     menu = nav_line(page_links(caller.can, "/reports/daily", language), _user(caller, language))
     download = "Download Excel" if en else "下载 Excel"
     top = f"""<div class="wg-noprint">{switch}{menu}
