@@ -23,6 +23,15 @@ LEVEL_NAME_SQL = (
     "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
     "WHEN 'township' THEN '乡镇/街道' ELSE '村/社区' END"
 )
+LEVEL_NAME_SQL_EN = (
+    "CASE {col} WHEN 'city' THEN 'city' WHEN 'district' THEN 'district' "
+    "WHEN 'township' THEN 'township' ELSE 'village/community' END"
+)
+
+
+def _level_name(col: str, lang: str) -> str:
+    """The SQL naming a region level, in ``lang`` (``zh`` or ``en``)."""
+    return (LEVEL_NAME_SQL_EN if lang == "en" else LEVEL_NAME_SQL).format(col=col)
 
 
 def as_of_moment(value: str) -> datetime:
@@ -79,9 +88,14 @@ def grids_geojson(
 
 
 def regions_geojson(
-    session: Session, scope: Scope, level: RegionLevel | None = None, bbox: BBox | None = None
+    session: Session,
+    scope: Scope,
+    level: RegionLevel | None = None,
+    bbox: BBox | None = None,
+    lang: str = "zh",
 ) -> str:
-    """Regions of one level (or all) in ``scope``, with their parent's code."""
+    """Regions of one level (or all) in ``scope``, with their parent's code; ``level_name`` in
+    ``lang``."""
     conditions = [scope.region_condition("r")]
     params: dict = scope.params()
     if level is not None:
@@ -96,7 +110,7 @@ def regions_geojson(
             'geometry', ST_AsGeoJSON(r.geom, 6)::json,
             'properties', json_build_object(
                 'code', r.code, 'name', r.name, 'level', r.level,
-                'level_name', {LEVEL_NAME_SQL.format(col="r.level")}, 'parent_code', p.code)) AS f
+                'level_name', {_level_name("r.level", lang)}, 'parent_code', p.code)) AS f
         FROM region r LEFT JOIN region p ON p.id = r.parent_id
         WHERE {" AND ".join(conditions)}
     """
@@ -108,10 +122,12 @@ def centers_geojson(
     scope: Scope,
     bbox: BBox | None = None,
     levels: list[RegionLevel] | None = None,
+    lang: str = "zh",
 ) -> str:
     """Governance centers and village service stations in ``scope``, with the region each serves.
 
-    ``levels`` keeps the centers serving regions of those levels (all when None or empty).
+    ``levels`` keeps the centers serving regions of those levels (all when None or empty);
+    ``level_name`` in ``lang``.
     """
     conditions = [scope.region_condition("r")]
     params: dict = scope.params()
@@ -127,7 +143,7 @@ def centers_geojson(
             'geometry', ST_AsGeoJSON(c.geom, 6)::json,
             'properties', json_build_object(
                 'id', c.id, 'name', c.name, 'level', r.level,
-                'level_name', {LEVEL_NAME_SQL.format(col="r.level")}, 'region_code', r.code,
+                'level_name', {_level_name("r.level", lang)}, 'region_code', r.code,
                 'region_name', r.name, 'phone', c.phone, 'address', c.address)) AS f
         FROM center c JOIN region r ON r.id = c.region_id
         WHERE {" AND ".join(conditions)}

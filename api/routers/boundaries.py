@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from geojson_pydantic import FeatureCollection
 
-from api.deps import BoundaryReader, SessionDep
+from api.deps import BoundaryReader, SessionDep, request_lang
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from gis import boundaries
 from gis.models import RegionLevel
@@ -53,12 +53,16 @@ def grid_history(
 def list_regions(
     session: SessionDep,
     caller: BoundaryReader,
+    request: Request,
     level: RegionLevel | None = None,
     bbox: BBoxQuery = None,
 ) -> Response:
-    """Regions (city, district, township, village) in your jurisdiction, as GeoJSON."""
+    """Regions (city, district, township, village) in your jurisdiction, as GeoJSON
+    (``level_name`` in the caller's language)."""
     return geojson_response(
-        boundaries.regions_geojson(session, caller.scope, level, parse_bbox(bbox))
+        boundaries.regions_geojson(
+            session, caller.scope, level, parse_bbox(bbox), request_lang(request)
+        )
     )
 
 
@@ -66,12 +70,16 @@ def list_regions(
 def list_centers(
     session: SessionDep,
     caller: BoundaryReader,
+    request: Request,
     bbox: BBoxQuery = None,
     level: Annotated[
         list[RegionLevel] | None, Query(description="repeatable: level=township&level=district")
     ] = None,
 ) -> Response:
-    """Governance centers (综治中心) and village service stations in your jurisdiction."""
+    """Governance centers (综治中心) and village service stations in your jurisdiction
+    (``level_name`` in the caller's language)."""
     return geojson_response(
-        boundaries.centers_geojson(session, caller.scope, parse_bbox(bbox), level)
+        boundaries.centers_geojson(
+            session, caller.scope, parse_bbox(bbox), level, request_lang(request)
+        )
     )

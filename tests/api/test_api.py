@@ -301,6 +301,13 @@ def test_centers(client: TestClient, demo_city: DemoCity) -> None:
     assert len(fc["features"]) == len(demo_city.centers)
     levels = {f["properties"]["level_name"] for f in fc["features"]}
     assert levels == {"市", "区/县", "乡镇/街道", "村/社区"}
+    english = client.get("/api/centers", headers={"Accept-Language": "en"}).json()
+    assert {f["properties"]["level_name"] for f in english["features"]} == {
+        "city",
+        "district",
+        "township",
+        "village/community",
+    }
     upper = client.get("/api/centers", params=[("level", "city"), ("level", "township")]).json()
     assert {f["properties"]["level"] for f in upper["features"]} == {"city", "township"}
     assert len(upper["features"]) == sum(r.level in ("city", "township") for r in demo_city.regions)
