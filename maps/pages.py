@@ -3,6 +3,7 @@ English as the second locale (``lang``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from html import escape
 from urllib.parse import quote
@@ -423,7 +424,6 @@ def audit_page(  # type: ignore[no-untyped-def]
     """The audit trail for the admin (审计日志): a filter form and the entries, newest first.
     ``entries``: :class:`gis.audit.Entry`; ``filters``: the query parameters in force.  In
     ``lang`` (``zh`` or ``en``; the entries' own words are shown as recorded)."""
-    import json
     from urllib.parse import urlencode
 
     t = _tr(lang)
@@ -1048,6 +1048,9 @@ def case_page(  # type: ignore[no-untyped-def]
     category = (category_name or case.category_name) if en else case.category_name
     what = f"{kind} · {category}" + t(f"（{severity}）", f" ({severity})")
     switch = language_switch(lang)
+    # the roles' names for case.js when it shows the parties unmasked (the API names them in
+    # Chinese)
+    roles = f" data-roles='{escape(json.dumps(PARTY_ROLES_EN))}'" if en else ""
     menu = [(t("综治网格地图", "Grid map"), "/")] if links is None else links
     return f"""{_case_page_head(t("案件 ", "Case ") + case.code, lang=lang)}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"
@@ -1111,7 +1114,7 @@ def case_page(  # type: ignore[no-untyped-def]
   <h2>{t("现场照片", "Photos")}</h2>
   <div class="wg-photos">{photos or t("无", "None")}</div>
   <h2>{t("当事人", "Parties")}</h2>
-  <table class="wg-list" id="parties">{
+  <table class="wg-list" id="parties"{roles}>{
         parties or t("<tr><td>无</td></tr>", "<tr><td>None</td></tr>")
     }</table>
   {unmask}

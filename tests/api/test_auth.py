@@ -266,6 +266,9 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
     assert plain[1]["phone"] == "13700001111"  # normalised
     page = anon_client.get(f"/cases/{code}", headers=operator).text
     assert "<tr><td>申请人</td><td>王*红</td>" in page  # the role in Chinese, the name masked
+    english = anon_client.get(f"/cases/{code}?lang=en", headers=operator).text
+    assert "<tr><td>Applicant</td><td>王*红</td>" in english  # a name stays as written
+    assert "data-roles=" in english and "&quot;applicant&quot;: &quot;Applicant&quot;" in english
     row = app_db.execute(
         text("SELECT username, success FROM audit_log WHERE action = 'pii.view' AND object = :o"),
         {"o": f"case:{code}"},

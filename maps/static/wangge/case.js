@@ -93,10 +93,11 @@
         .then(function (r) { return r.json(); })
         .then(function (parties) {
           var table = document.getElementById("parties");
+          var roles = JSON.parse(table.dataset.roles || "{}"); // English names, on a page in English
           table.textContent = "";
           parties.forEach(function (p) {
             var tr = table.insertRow();
-            [p.role_name || p.role, p.name, p.phone, p.id_card].forEach(function (v) {
+            [roles[p.role] || p.role_name || p.role, p.name, p.phone, p.id_card].forEach(function (v) {
               tr.insertCell().textContent = v || "";
             });
           });
