@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from html import escape
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -95,16 +95,19 @@ def city_map(
         else [],
         base=BaseMap(settings.base_map().url, settings.base_map().attribution),
         user=_user(caller, language),
-        links=_map_links(caller, "/", language),
+        links=_map_links(caller, "/", language, request),
         lang=language,
     )
     return page_response(render_page(m, language), lang)
 
 
-def _map_links(caller: Principal, here: str, lang: str) -> list[tuple[str, str]]:
-    """A map page's menu, and the switch to the same map in the other language (last)."""
-    other = ("中文", "?lang=zh") if lang == "en" else ("English", "?lang=en")
-    return [*page_links(caller.can, here, lang), other]
+def _map_links(caller: Principal, here: str, lang: str, request: Request) -> list[tuple[str, str]]:
+    """A map page's menu, and the switch to the same map (same region, village, moment) in the
+    other language (last)."""
+    other = "zh" if lang == "en" else "en"
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+    href = f"{request.url.path}?{query + '&' if query else ''}lang={other}"
+    return [*page_links(caller.can, here, lang), ("中文" if lang == "en" else "English", href)]
 
 
 def _user(caller: Principal, lang: str = "zh") -> str:
@@ -164,7 +167,7 @@ def command_map(
         ),
         base=base,
         user=_user(caller, language),
-        links=_map_links(caller, "/maps/command", language),
+        links=_map_links(caller, "/maps/command", language, request),
     )
     return page_response(render_page(m, language), lang)
 
@@ -203,7 +206,7 @@ def grid_map(
         ),
         base=base,
         user=_user(caller, language),
-        links=_map_links(caller, "", language),
+        links=_map_links(caller, "", language, request),
     )
     return page_response(render_page(m, language), lang)
 
@@ -266,7 +269,7 @@ def planner_map(
         ),
         base=settings.base_map(),
         user=_user(caller, language),
-        links=[others, *_map_links(caller, "/maps/planner", language)],
+        links=[others, *_map_links(caller, "/maps/planner", language, request)],
     )  # fmt: skip
     return page_response(render_page(m, language), lang)
 

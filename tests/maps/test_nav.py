@@ -59,7 +59,7 @@ def _links(html: str) -> list[str]:
     """The pages a map's menu offers (not its switch to the other language, checked below)."""
     found = re.search(r"\+ (\[\[.*?\]\])\.map", html)
     paths = [path for _, path in json.loads(found.group(1))] if found else []
-    assert not found or paths[-1] in ("?lang=en", "?lang=zh")  # the switch comes last
+    assert not found or re.search(r"[?&]lang=(en|zh)$", paths[-1])  # the switch comes last
     return paths[:-1]
 
 
@@ -155,14 +155,17 @@ def test_the_map_pages_speak_english_as_the_second_locale(
     city = anon_client.get("/?lang=en", headers=headers).text
     assert city.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert '"Grid code"' in city and '"Governance centers"' in city and '"Log out"' in city
-    assert f'[{json.dumps("中文")}, "?lang=zh"]' in city and '["Find a case", "/find"]' in city
+    assert f'[{json.dumps("中文")}, "/?lang=zh"]' in city and '["Find a case", "/find"]' in city
     command = anon_client.get("/maps/command", headers=headers).text  # English kept (cookie)
     assert '<html lang="en">' in command and "command center" in command
     assert '"layer_heat": "Case heat"' in command and '"registered": "Registered"' in command
     assert '"Full screen"' in command
     chinese = anon_client.get("/maps/command?lang=zh", headers=headers).text
     assert '<html lang="zh-CN">' in chinese and f'"layer_heat": {json.dumps("案件热力")}' in chinese
-    assert '["English", "?lang=en"]' in chinese
+    assert '["English", "/maps/command?lang=en"]' in chinese
+    # the switch keeps what the map shows (here its region)
+    region = anon_client.get("/maps/command?region=990102&lang=en", headers=headers).text
+    assert '"/maps/command?region=990102\\u0026lang=zh"]' in region  # (& as tojson writes it)
 
 
 def test_the_planner_speaks_english_as_the_second_locale(
