@@ -4,6 +4,7 @@ English as the second locale (``lang``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from html import escape
 from urllib.parse import quote
@@ -295,15 +296,28 @@ def queue_page(  # type: ignore[no-untyped-def]
 """
 
 
+def _marked(excerpt: str, terms: list[str]) -> str:
+    """``excerpt`` as HTML, each of ``terms`` in it marked (upper or lower case alike)."""
+    if not terms:
+        return escape(excerpt)
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    out, at = [], 0
+    for m in pattern.finditer(excerpt):
+        out += [escape(excerpt[at : m.start()]), f"<mark>{escape(m.group())}</mark>"]
+        at = m.end()
+    return "".join(out) + escape(excerpt[at:])
+
+
 def find_form(words: str = "", *, autofocus: bool = False, lang: str = "zh") -> str:
-    """The search box for a case (案件查询): by code, source id or a party's phone."""
+    """The search box for a case (案件查询): by code, source id, a party's phone or words."""
     t = _tr(lang)
     hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
+    hint = t("案件编号、原系统编号、当事人电话或描述中的字词", "code, former id, phone or words")
     return f"""<form class="wg-filters wg-find" method="get" action="/find" role="search">
     <label>{t("案件查询", "Find a case")}
       <input name="q" value="{escape(words, quote=True)}" size="34" maxlength="200"
       required{" autofocus" if autofocus else ""}
-      placeholder="{t("案件编号、原系统编号或当事人电话", "code, former id or a party's phone")}">
+      placeholder="{hint}">
     </label>{hidden}
     <button type="submit">{t("查询", "Find")}</button>
   </form>"""
@@ -324,15 +338,16 @@ def find_page(  # type: ignore[no-untyped-def]
     ``lang`` (``category_names``: the categories' English names by Chinese name)."""
     from urllib.parse import urlencode
 
-    from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN
+    from gis.cases import FIND_LIMIT, FIND_PREFIX_MIN, text_terms
     from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 
     t = _tr(lang)
     state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
     how = {"code": t("案件编号", "case code"), "prefix": t("编号开头", "start of the code"),
            "source": t("原系统编号", "former system's id"), "token": t("跟踪链接", "tracking link"),
-           "phone": t("当事人电话", "party's phone")}  # fmt: skip
+           "phone": t("当事人电话", "party's phone"), "text": t("描述", "description")}  # fmt: skip
     en = (category_names or {}).get  # by Chinese name
+    terms = text_terms(words)
     rows = "".join(
         f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a></td>'
         f"<td>{escape(_kind_and_category(c.kind, c.category_name, lang, en(c.category_name)))}"
@@ -340,24 +355,28 @@ def find_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(state_names.get(c.status, c.status))}</td>"
         f"<td>{escape(c.grid_code or t('未落入网格', 'outside the grids'))}</td>"
         f"<td>{c.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}</td>"
-        f"<td>{escape(c.source_id or '—')}</td><td>{how[c.matched]}</td></tr>"
+        f"<td>{escape(c.source_id or '—')}</td><td>{how[c.matched]}</td>"
+        f'<td class="wg-excerpt">{_marked(c.description, terms)}</td></tr>'
         for c in (found.cases if found else [])
     )
     if found is None:
         answer = t(
             "<p>输入完整的案件编号、历史案件在原系统中的编号、群众手中的案件跟踪链接，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
-            "（区县代码与日期）可查出该区县当天的案件。</p>",
+            "（区县代码与日期）可查出该区县当天的案件。也可输入描述中的字词，"
+            "多个字词用空格隔开（如“燃气 泄漏”），查出同时含有这些字词的案件。</p>",
             "<p>Enter a whole case code, the id a historical case had in its former system, the "
             "tracking link a resident holds, or a party's phone number (with the right to see "
             f"personal data); the first {FIND_PREFIX_MIN} or more digits of a code (county code "
-            "and date) find that county's cases of the day.</p>",
+            "and date) find that county's cases of the day. Words of the description find the "
+            "cases whose description holds them all (separate them with spaces: gas leak).</p>",
         )
     elif not found.total:
         answer = t(
-            f"<p>您的管辖范围内没有与“{escape(words)}”相符的案件。请核对编号，或输入更多位。</p>",
-            f"<p>No case in your jurisdiction matches “{escape(words)}”. Check the code, or "
-            "enter more of it.</p>",
+            f"<p>您的管辖范围内没有与“{escape(words)}”相符的案件。请核对编号或输入更多位，"
+            "或换用描述中的其他字词。</p>",
+            f"<p>No case in your jurisdiction matches “{escape(words)}”. Check the code or "
+            "enter more of it, or try other words of the description.</p>",
         )
     else:
         more = (
@@ -374,7 +393,7 @@ def find_page(  # type: ignore[no-untyped-def]
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
       <th>{t("状态", "Status")}</th><th>{t("网格", "Grid")}</th>
       <th>{t("登记时间", "Registered")}</th><th>{t("原系统编号", "Former id")}</th>
-      <th>{t("匹配", "Matched by")}</th></tr></thead>
+      <th>{t("匹配", "Matched by")}</th><th>{t("描述", "Description")}</th></tr></thead>
     <tbody>{rows}</tbody>
   </table>"""
     here = escape("/find" + (f"?{urlencode({'q': words})}" if words else ""), quote=True)

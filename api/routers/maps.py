@@ -481,14 +481,15 @@ def find(
         str | None,
         Query(
             max_length=200,
-            description="case code (or its first 12+ digits), source id, tracking link, phone",
+            description="case code (or its first 12+ digits), source id, tracking link, "
+            "phone, or words of the description (all of them, separated by spaces)",
         ),
     ] = None,
     lang: PageLang = None,
 ) -> Response:
     """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
-    was imported from, its tracking link, or a party's phone (with pii:read; audited).  One
-    case by code, id or link: its page at once (303); else the list."""
+    was imported from, its tracking link, a party's phone (with pii:read; audited) or words of
+    its description.  One case by code, id or link: its page at once (303); else the list."""
     words = (q or "").strip()
     language = page_lang(request, lang)
     found, note, phone_index = None, "", None
@@ -502,15 +503,21 @@ def find(
         elif phone is not None:
             note = (
                 "Finding by a party's phone needs the right to see personal data; "
-                "searched by codes only."
+                "searched by codes and descriptions only."
                 if language == "en"
-                else "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
+                else "按当事人电话查询需要查看个人信息的权限，已只按编号和描述查询。"
             )
         found = cases.find_cases(session, caller.scope, words, phone_index)
         if phone_index is not None:
             audit_phone_lookup(session, request, caller, {"via": "find"})
         if found.total == 1 and found.cases[0].matched in ("code", "source", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
+        if not found.total and not note and not cases.text_terms(words):
+            note = (
+                f"Words of a description are looked for from {cases.FIND_TEXT_MIN} characters."
+                if language == "en"
+                else f"按描述查询至少需要 {cases.FIND_TEXT_MIN} 个字。"
+            )
     page = find_page(
         words,
         found,

@@ -592,6 +592,38 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     assert "needs the right to see personal data" in find(phone, login_as("city_commander")).text
 
 
+def test_a_case_is_found_by_words_of_its_description(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    """案件查询 by words: a caller remembers what happened, not the code."""
+    op, html = login_as("township_operator"), {"Accept": "text/html"}
+    said = "东门菜市场燃气罐 LEAK，约50%摊位受影响_请速查"
+    code = _report(anon_client, op, point, description=said)["code"]
+    other = _report(anon_client, op, point, description="东门菜市场门口占道经营")["code"]
+
+    def find(q: str, who: dict = op) -> str:
+        r = anon_client.get("/find", params={"q": q}, headers=who | html, follow_redirects=False)
+        assert r.status_code == 200, (q, r.status_code)  # words: a list, never a jump
+        return r.text
+
+    # every word, in any order, upper or lower case; the words marked in an excerpt
+    for q in ("燃气罐", "leak 燃气罐", "东门菜市场\u3000Leak", "50%摊位", "受影响_请"):
+        page = find(q)
+        assert '<b id="find-total">1</b>' in page and f'href="/cases/{code}"' in page, q
+        assert f'href="/cases/{other}"' not in page and ">描述</td>" in page, q
+    assert "<mark>燃气罐</mark>" in find("燃气罐") and "<mark>LEAK</mark>" in find("leak")
+    both = find("东门菜市场")
+    assert '<b id="find-total">2</b>' in both and f'href="/cases/{other}"' in both
+    # LIKE's wildcards are taken as they are written; a single character is too little
+    for q in ("%%", "_%", "\\%", "菜"):
+        assert "没有与" in find(q), q
+    assert "至少需要 2 个字" in find("菜") and "至少需要" not in find("%%")
+    # another jurisdiction's operator does not find it; in English the column is named
+    assert "没有与" in find("燃气罐", login_as("township_operator_b"))
+    english = anon_client.get("/find", params={"q": "燃气罐", "lang": "en"}, headers=op | html)
+    assert ">description</td>" in english.text and "<th>Description</th>" in english.text
+
+
 def test_a_poor_rating_reopens_the_case_once(
     anon_client: TestClient, login_as: Headers, point: tuple
 ) -> None:
