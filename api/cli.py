@@ -406,6 +406,10 @@ def report_daily(
     region: Annotated[str, typer.Option("--region", help="region code 区划代码")],
     date_: Annotated[str, typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai)")],
     out: Annotated[str, typer.Option(help="output directory")] = ".",
+    lang: Annotated[
+        str | None,
+        typer.Option(help="zh | en: the files' language (default: from LANG, else Chinese)"),
+    ] = None,
 ) -> None:
     """写出每日一汇总（xlsx 与可打印的 HTML）— the daily roll-up as a spreadsheet and a page."""
     from datetime import date
@@ -414,17 +418,33 @@ def report_daily(
     from gis.report import daily_report
     from gis.scope import Scope, bind_scope
 
+    language = (lang or _lang()).lower()
+    if language not in ("zh", "en"):
+        typer.secho(
+            f"--lang 须为 zh 或 en，收到 {lang!r} (--lang must be zh or en)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         day = date.fromisoformat(date_)
     except ValueError:
-        typer.secho(f"--date 须为 YYYY-MM-DD，收到 {date_!r}", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"--date 须为 YYYY-MM-DD，收到 {date_!r} (--date must be YYYY-MM-DD)",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(2) from None
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
-        report = daily_report(session, Scope.everything(), region, day, Path(out))
+        report = daily_report(session, Scope.everything(), region, day, Path(out), language)
+    total = report.today.total
     typer.echo(
-        f"{report.today.region_name} {day}：受理 {report.today.total.cases} 件，"
-        f"办结 {report.today.total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
+        f"{report.today.region_name} {day}: {total.cases} received, {total.resolved} resolved. "
+        f"Written: {report.xlsx} and {report.html}"
+        if language == "en"
+        else f"{report.today.region_name} {day}：受理 {total.cases} 件，"
+        f"办结 {total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
     )
 
 

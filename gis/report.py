@@ -167,9 +167,10 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
     return Daily(day, today, month, supervision)
 
 
-def daily_name(d: Daily) -> str:
-    """The files' name without suffix: ``每日汇总-<region>-<yyyymmdd>``."""
-    return f"每日汇总-{d.today.region}-{d.day:%Y%m%d}"
+def daily_name(d: Daily, lang: str = "zh") -> str:
+    """The files' name without suffix: ``每日汇总-<region>-<yyyymmdd>`` (``daily-…`` in
+    English)."""
+    return f"{'daily' if lang == 'en' else '每日汇总'}-{d.today.region}-{d.day:%Y%m%d}"
 
 
 def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
@@ -266,13 +267,13 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 
 
 def daily_report(
-    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path
+    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path, lang: str = "zh"
 ) -> DailyReport:
-    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``."""
+    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``, in ``lang``."""
     d = daily(session, scope, region, day)
     out_dir.mkdir(parents=True, exist_ok=True)
-    xlsx = out_dir / f"{daily_name(d)}.xlsx"
-    xlsx.write_bytes(daily_xlsx(d))
-    html = out_dir / f"{daily_name(d)}.html"
-    html.write_text(daily_html(d), encoding="utf-8")
+    xlsx = out_dir / f"{daily_name(d, lang)}.xlsx"
+    xlsx.write_bytes(daily_xlsx(d, lang))
+    html = out_dir / f"{daily_name(d, lang)}.html"
+    html.write_text(daily_html(d, lang=lang), encoding="utf-8")
     return DailyReport(day, d.today, d.month, d.supervision, xlsx, html)

@@ -605,9 +605,10 @@ def daily_xlsx(
     """The daily roll-up as a spreadsheet (the same figures as the page; headers in Chinese, or
     in English)."""
     d = _daily(session, caller, region, day)
-    name = quote(f"{report.daily_name(d)}.xlsx")
+    language = page_lang(request, lang)
+    name = quote(f"{report.daily_name(d, language)}.xlsx")
     return Response(
-        report.daily_xlsx(d, page_lang(request, lang)),
+        report.daily_xlsx(d, language),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )

@@ -160,6 +160,20 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     assert {p.suffix for p in tmp_path.iterdir()} == {".xlsx", ".html"}
     bad = run("report", "daily", "--region", "990102", "--date", "20.11.2026", env=env)
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    # in English: asked for, or the shell's language
+    english = tmp_path / "en"
+    for asked in (("--lang", "en"), ()):
+        result = run(
+            "report", "daily", "--region", "990102", "--date", "2026-11-20",
+            "--out", str(english), *asked, env=env | {"LANG": "en_GB.UTF-8" if not asked else "C"},
+        )  # fmt: skip
+        assert result.exit_code == 0 and "received" in result.output, result.output
+    page = (english / "daily-990102-20261120.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "每日" not in page
+    assert sorted(p.name for p in english.iterdir()) == [
+        "daily-990102-20261120.html", "daily-990102-20261120.xlsx"]  # fmt: skip
+    wrong = run("report", "daily", "--region", "990102", "--date", "2026-11-20", "--lang", "fr")
+    assert wrong.exit_code == 2 and "zh" in wrong.output
     unknown = run("report", "daily", "--region", "123456", "--date", "2026-11-20", env=env)
     assert unknown.exit_code == 1 and "Traceback" not in unknown.output
 
