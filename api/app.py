@@ -28,6 +28,7 @@ from api.routers import (
     maps,
     photos,
     stats,
+    users,
     workflow,
 )
 from gis.db import (
@@ -80,6 +81,7 @@ ROUTERS = (
     stats.router,
     command.router,
     edits.router,
+    users.router,
 )
 
 DESCRIPTION = """

@@ -175,6 +175,7 @@ LateReporter = Annotated[DeferredCaller, Depends(require_later("case:report"))]
 Triager = Annotated[auth.Principal, Depends(require("case:triage"))]
 Handler = Annotated[auth.Principal, Depends(require("case:handle"))]
 AuditReader = Annotated[auth.Principal, Depends(require("audit:read"))]
+UserManager = Annotated[auth.Principal, Depends(require("user:manage"))]
 
 
 def audit_caller(

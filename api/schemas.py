@@ -26,6 +26,7 @@ from gis.intake import MAX_BATCH, BatchStatus
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, Severity
 from gis.parties import NewParty
+from gis.permissions import Role
 from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
 
@@ -394,6 +395,64 @@ class MeOut(BaseModel):
     region_code: str | None
     region_name: str | None
     permissions: list[str]
+
+
+UserName = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.-]{2,64}$")
+]
+NewPassword = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=256,
+        description="omit it for a random initial password, shown once in the answer",
+    ),
+]
+
+
+class UserCreate(BaseModel):
+    """A new account (用户): its role and region are set here, once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: UserName = Field(description="letters, digits, _ . -; 2–64 characters")
+    role: Role
+    region: Annotated[str | None, Field(pattern=r"^[0-9]{6,12}$")] = Field(
+        None, description="region code (default: yours); an administrator of the whole "
+        "deployment has none"
+    )  # fmt: skip
+    worker: Annotated[str | None, Field(max_length=20)] = Field(
+        None, description="a grid worker's worker code: their grids, and by default their village"
+    )
+    display_name: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = (
+        None
+    )
+    password: NewPassword = None
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: NewPassword = None
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str | None
+    role: Role
+    role_name: str = Field(description="the role's name in the caller's language")
+    region_code: str | None
+    region_name: str | None
+    worker_code: str | None
+    disabled: bool
+    locked_until: datetime | None = Field(description="locked after failed logins until then")
+    failed_logins: int
+    created_at: datetime
+    password_changed_at: datetime
+    last_seen_at: datetime | None = Field(description="the last request of any of its sessions")
+    initial_password: str | None = Field(
+        None, description="the password just set at random: shown this once, never stored plain"
+    )
 
 
 class BatchIn(BaseModel):

@@ -1,18 +1,145 @@
-"""User accounts: create, change password, disable.  Used by ``wangge user …`` and the demo."""
+"""User accounts: list, create, change password, disable, enable, unlock.
+
+Used by ``wangge user …`` (the database owner, every account), the roster import, the demo and
+the web's user management (用户管理, ``user:manage``).  From the web an administrator (an
+:class:`Admin`) acts only on accounts in their jurisdiction — others are "not found", as cases
+are; only a deployment-wide administrator adds administrators or acts on one; nobody disables
+their own account.  Every change is in the audit trail, with who did it and from where.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
-from gis.errors import Conflict, InvalidInput, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.passwords import check_password_policy, hash_password
 from gis.permissions import Role
+from gis.scope import Scope
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+#: at most this many accounts in one list (narrow it with words, a role or a region)
+LIST_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """Who manages accounts from the web: their account, jurisdiction and address."""
+
+    user_id: int
+    username: str
+    scope: Scope
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One user account as the administrator sees it (never its password hash)."""
+
+    username: str
+    display_name: str | None
+    role: Role
+    region_code: str | None
+    region_name: str | None
+    worker_code: str | None
+    disabled: bool
+    locked_until: datetime | None
+    failed_logins: int
+    created_at: datetime
+    password_changed_at: datetime
+    last_seen_at: datetime | None
+
+
+_ACCOUNTS = """
+    SELECT u.username, u.display_name, CAST(u.role AS text) AS role, r.code AS region_code,
+           r.name AS region_name, w.code AS worker_code, u.disabled,
+           CASE WHEN u.locked_until > now() THEN u.locked_until END AS locked_until,
+           u.failed_logins, u.created_at, u.password_changed_at,
+           (SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id) AS last_seen_at
+    FROM app_user u LEFT JOIN region r ON r.id = u.region_id
+    LEFT JOIN worker w ON w.id = u.worker_id
+"""
+
+
+def _in_scope(scope: Scope) -> str:
+    """SQL: account ``u`` (its region ``r``) lies in ``scope``; the deployment's administrators
+    (no region) only in the whole deployment's.  Not the app-level filter of cases: accounts
+    have no second wall of row-level security, so this check is always made."""
+    return "true" if scope.is_everything else f"({int(scope.region_id or 0)} = ANY(r.path))"
+
+
+def _account(row: object) -> Account:
+    values = dict(row._mapping)  # type: ignore[attr-defined]
+    values["role"] = Role(values["role"])
+    return Account(**values)
+
+
+def list_accounts(
+    session: Session,
+    scope: Scope,
+    *,
+    words: str | None = None,
+    role: Role | None = None,
+    region_code: str | None = None,
+) -> list[Account]:
+    """The accounts in ``scope``, by region then user name: those whose user name or name holds
+    ``words``, of ``role``, in ``region_code`` or under it; at most :data:`LIST_LIMIT`."""
+    where, params = [_in_scope(scope)], dict[str, object](limit=LIST_LIMIT)
+    if words:
+        where.append("(u.username ILIKE :words OR u.display_name ILIKE :words)")
+        params["words"] = "%" + re.sub(r"([%_\\])", r"\\\1", words.strip()) + "%"
+    if role is not None:
+        where.append("u.role = CAST(:role AS user_role)")
+        params["role"] = role.value
+    if region_code:
+        where.append("(SELECT id FROM region WHERE code = :region) = ANY(r.path)")
+        params["region"] = region_code
+    rows = session.execute(
+        text(f"{_ACCOUNTS} WHERE {' AND '.join(where)} ORDER BY r.code NULLS FIRST, u.username "
+             "LIMIT :limit"),
+        params,
+    ).all()  # fmt: skip
+    return [_account(r) for r in rows]
+
+
+def get_account(session: Session, scope: Scope, username: str) -> Account:
+    """One account in ``scope`` (404 if there is none, or it is outside)."""
+    row = session.execute(
+        text(f"{_ACCOUNTS} WHERE u.username = :username AND {_in_scope(scope)}"),
+        {"username": username},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"您的管辖范围内没有用户 {username}。", f"No user {username} in your area.")
+    return _account(row)
+
+
+def _may_act_on(by: Admin, account: Account, what: tuple[str, str]) -> None:
+    """Refuse (403) what only a deployment-wide administrator may do to an administrator."""
+    if account.role is Role.admin and not by.scope.is_everything:
+        raise Forbidden(
+            f"只有全系统的管理员才能{what[0]}管理员账号 {account.username}。",
+            f"Only a deployment-wide administrator may {what[1]} the administrator "
+            f"{account.username}.",
+        )
+
+
+def _audit(session: Session, by: Admin | None, actor: str, action: str, username: str,
+           detail: dict | None = None) -> None:  # fmt: skip
+    audit.record(
+        session,
+        action,
+        success=True,
+        user_id=by.user_id if by else None,
+        username=by.username if by else actor,
+        object=f"user:{username}",
+        source_ip=by.source_ip if by else None,
+        detail=(detail or {}) | ({"via": "web"} if by else {}),
+    )
 
 
 def add_user(
@@ -25,9 +152,17 @@ def add_user(
     worker_code: str | None = None,
     display_name: str | None = None,
     actor: str = "cli",
+    by: Admin | None = None,
 ) -> int:
     """Create a user; returns its id.  Non-admins need a region; a grid worker may be linked to a
-    worker record (their grids), and then defaults to that worker's village."""
+    worker record (their grids), and then defaults to that worker's village.  ``by``: an
+    administrator on the web, who adds accounts in their jurisdiction only (and administrators
+    only if deployment-wide)."""
+    if by is not None and role is Role.admin and not by.scope.is_everything:
+        raise Forbidden(
+            "只有全系统的管理员才能新建管理员账号。",
+            "Only a deployment-wide administrator may add administrators.",
+        )
     if not _USERNAME.match(username):
         raise InvalidInput(
             "用户名只能包含字母、数字、下划线、点和连字符，2–64 个字符。",
@@ -37,23 +172,34 @@ def add_user(
     check_password_policy(username, password)
     worker_id = None
     if worker_code:
+        where = _in_scope(by.scope) if by else "true"
         worker = session.execute(
             text(
                 "SELECT w.id, r.code FROM worker w LEFT JOIN region r ON r.id = w.region_id "
-                "WHERE w.code = :code"
+                f"WHERE w.code = :code AND {where}"
             ),
             {"code": worker_code},
         ).one_or_none()
         if worker is None:
-            raise NotFound(f"没有编码为 {worker_code} 的网格员。", f"No worker {worker_code}.")
+            raise (InvalidInput if by else NotFound)(
+                f"{'您的管辖范围内' if by else ''}没有编码为 {worker_code} 的网格员。",
+                f"No worker {worker_code}" + (" in your area." if by else "."),
+                field="worker",
+            )
         worker_id, region_code = worker[0], region_code or worker[1]
     region_id = None
     if region_code:
+        scope = by.scope if by else Scope.everything()
         region_id = session.execute(
-            text("SELECT id FROM region WHERE code = :code"), {"code": region_code}
+            text(f"SELECT r.id FROM region r WHERE r.code = :code AND {_in_scope(scope)}"),
+            {"code": region_code},
         ).scalar()
         if region_id is None:
-            raise NotFound(f"没有编码为 {region_code} 的行政区划。", f"No region {region_code}.")
+            raise (InvalidInput if by else NotFound)(  # in a form: the field is wrong (422)
+                f"{'您的管辖范围内' if by else ''}没有编码为 {region_code} 的行政区划。",
+                f"No region {region_code}" + (" in your area." if by else "."),
+                field="region",
+            )
     elif role is not Role.admin:
         raise InvalidInput(
             "除系统管理员外，用户必须属于一个行政区划（--region CODE）。",
@@ -77,19 +223,18 @@ def add_user(
             "hash": hash_password(password),
         },
     ).scalar_one()
-    audit.record(
-        session,
-        "user.add",
-        success=True,
-        username=actor,
-        object=f"user:{username}",
-        detail={"role": role.value, "region": region_code},
-    )
+    _audit(session, by, actor, "user.add", username, {"role": role.value, "region": region_code})
     return int(user_id)
 
 
-def set_password(session: Session, username: str, password: str, actor: str = "cli") -> None:
-    """Change a password (policy checked) and end the user's sessions."""
+def set_password(
+    session: Session, username: str, password: str, actor: str = "cli", by: Admin | None = None
+) -> None:
+    """Change a password (policy checked), unlock the account and end the user's sessions."""
+    if by is not None:
+        _may_act_on(
+            by, get_account(session, by.scope, username), ("重设密码", "reset the password of")
+        )
     check_password_policy(username, password)
     user_id = session.execute(
         text("""
@@ -102,11 +247,20 @@ def set_password(session: Session, username: str, password: str, actor: str = "c
     if user_id is None:
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
     end_sessions(session, user_id)
-    audit.record(session, "user.passwd", success=True, username=actor, object=f"user:{username}")
+    _audit(session, by, actor, "user.passwd", username)
 
 
-def disable_user(session: Session, username: str, actor: str = "cli") -> None:
+def disable_user(
+    session: Session, username: str, actor: str = "cli", by: Admin | None = None
+) -> None:
     """Disable an account and end its sessions (the row stays, for the audit trail)."""
+    if by is not None:
+        _may_act_on(by, get_account(session, by.scope, username), ("停用", "disable"))
+        if username == by.username:
+            raise Conflict(
+                "不能停用自己的账号（请另一位管理员操作）。",
+                "You cannot disable your own account (ask another administrator).",
+            )
     user_id = session.execute(
         text("UPDATE app_user SET disabled = true WHERE username = :username RETURNING id"),
         {"username": username},
@@ -114,7 +268,27 @@ def disable_user(session: Session, username: str, actor: str = "cli") -> None:
     if user_id is None:
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
     end_sessions(session, user_id)
-    audit.record(session, "user.disable", success=True, username=actor, object=f"user:{username}")
+    _audit(session, by, actor, "user.disable", username)
+
+
+def enable_user(session: Session, username: str, by: Admin) -> None:
+    """Let a disabled account log in again (with the password it had)."""
+    _may_act_on(by, get_account(session, by.scope, username), ("启用", "enable"))
+    session.execute(
+        text("UPDATE app_user SET disabled = false WHERE username = :username"),
+        {"username": username},
+    )
+    _audit(session, by, "", "user.enable", username)
+
+
+def unlock_user(session: Session, username: str, by: Admin) -> None:
+    """End the lock of an account after failed logins (it may try again at once)."""
+    _may_act_on(by, get_account(session, by.scope, username), ("解锁", "unlock"))
+    session.execute(
+        text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE username = :u"),
+        {"u": username},
+    )
+    _audit(session, by, "", "user.unlock", username)
 
 
 def end_sessions(session: Session, user_id: int) -> None:

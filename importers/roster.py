@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from gis import audit
 from gis.errors import InvalidInput
-from gis.passwords import check_password_policy
+from gis.passwords import initial_password
 from gis.permissions import Role
 from gis.users import add_user, end_sessions
 from importers.core import (
@@ -103,19 +101,6 @@ def role_of(word: str | None, has_grids: bool) -> Role | None:
         return Role.grid_worker if has_grids else None
     name = _ROLE_OF.get(w)
     return Role(name) if name else None
-
-
-def initial_password() -> str:
-    """A random initial password that passes the policy (four classes, 14 characters)."""
-    alphabet = string.ascii_letters + string.digits + "#%+=@"
-    while True:
-        p = "".join(secrets.choice(alphabet) for _ in range(14))
-        try:
-            check_password_policy("", p)
-        except InvalidInput:
-            continue
-        if sum((any(c.isdigit() for c in p), any(not c.isalnum() for c in p))) == 2:
-            return p
 
 
 @dataclass

@@ -41,6 +41,7 @@ OWN_ASSETS: dict[str, str] = {
     "track.js": "track.js",
     "command.js": "command.js",
     "planner.js": "planner.js",
+    "users.js": "users.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

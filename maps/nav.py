@@ -18,6 +18,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("每日汇总", "/reports/daily", "case:read"),
     ("网格调整", "/maps/planner", "boundary:edit"),
     ("手机上报", "/m/", "case:report"),
+    ("用户管理", "/users", "user:manage"),
     ("审计日志", "/audit", "audit:read"),
 )
 
@@ -31,6 +32,7 @@ PAGES_EN: dict[str, str] = {
     "/reports/daily": "Daily roll-up",
     "/maps/planner": "Grid planner",
     "/m/": "Field reports",
+    "/users": "Users",
     "/audit": "Audit log",
 }
 

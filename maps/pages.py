@@ -420,6 +420,12 @@ AUDIT_ACTIONS = {
     "pii.view": "查看个人信息",
     "pii.lookup": "按电话查找",
     "audit.read": "查看审计日志",
+    "user.add": "新建用户",
+    "user.update": "更新用户",
+    "user.passwd": "重设密码",
+    "user.disable": "停用用户",
+    "user.enable": "启用用户",
+    "user.unlock": "解除锁定",
 }
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
@@ -427,6 +433,12 @@ AUDIT_ACTIONS_EN = {
     "pii.view": "Personal data seen",
     "pii.lookup": "Looked up by phone",
     "audit.read": "Audit log read",
+    "user.add": "User added",
+    "user.update": "User updated",
+    "user.passwd": "Password reset",
+    "user.disable": "User disabled",
+    "user.enable": "User enabled",
+    "user.unlock": "User unlocked",
 }
 
 

@@ -161,6 +161,14 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/api/edits/999999/draft", "boundary:edit", 404),
         Call("POST", "/api/edits/999999/commit", "boundary:edit", 404),
         Call("POST", "/api/edits/999999/discard", "boundary:edit", 404),
+        Call("GET", "/api/users", "user:manage"),
+        Call("POST", "/api/users", "user:manage", 422),  # (an empty form)
+        Call("GET", "/api/users/nobody", "user:manage", 404),
+        Call("POST", "/api/users/nobody/password", "user:manage", 404),
+        Call("POST", "/api/users/nobody/disable", "user:manage", 404),
+        Call("POST", "/api/users/nobody/enable", "user:manage", 404),
+        Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
+        Call("GET", "/users", "user:manage"),
     ]
 
 
@@ -218,6 +226,14 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/edits/{edit_id}/draft"),
     ("POST", "/api/edits/{edit_id}/commit"),
     ("POST", "/api/edits/{edit_id}/discard"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/{username}"),
+    ("POST", "/api/users/{username}/password"),
+    ("POST", "/api/users/{username}/disable"),
+    ("POST", "/api/users/{username}/enable"),
+    ("POST", "/api/users/{username}/unlock"),
+    ("GET", "/users"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
@@ -308,6 +324,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"op": "recode", "grid": "000000000000000", "name": "矩阵"}
         elif call.path.startswith("/api/edits/"):
             kwargs["json"] = None
+        elif call.path.startswith("/api/users"):
+            kwargs["json"] = {}
         elif call.path.endswith("/photos") and call.method == "POST":
             kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -314,6 +315,52 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
         page.screenshot(path=str(Path(shots) / "case.png"))
     assert outside == [] and errors == [], (outside, errors)
     page.close()
+
+
+def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """用户管理 in the browser: the new account's random password is shown once and works; the
+    account is then disabled with the confirmation the page asks for."""
+    from sqlalchemy import text
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{live_server}/users")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("h1:has-text('用户管理')")
+        form = page.locator("#user-add")
+        form.locator("input[name=username]").fill("browser.desk")
+        form.locator("input[name=display_name]").fill("浏览器测试")
+        form.locator("select[name=role]").select_option("operator")
+        form.locator("input[name=region]").fill("990102001")
+        form.locator("button[type=submit]").click()
+        password = page.wait_for_selector("#initial-password").inner_text()
+        check = httpx.post(  # (not through the page: its cookie would log the admin out)
+            f"{live_server}/api/auth/login",
+            json={"username": "browser.desk", "password": password},
+        )
+        assert check.status_code == 200
+        page.click("#user-message a")  # noted: the list again, with the new account
+        row = page.locator("tr[data-user='browser.desk']")
+        assert "浏览器测试" in row.inner_text() and "正常" in row.inner_text()
+        page.once("dialog", lambda d: d.accept())
+        row.locator("button[data-act=disable]").click()
+        page.wait_for_selector("tr[data-user='browser.desk']:has-text('已停用')")
+        if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+            page.screenshot(path=str(Path(shots) / "users.png"), full_page=True)
+        assert errors == [], errors
+    finally:
+        page.close()
+        with engine.begin() as conn:  # the account was committed: later tests count accounts
+            conn.execute(text("""DELETE FROM auth_session WHERE user_id IN
+                                 (SELECT id FROM app_user WHERE username = 'browser.desk')"""))
+            conn.execute(text("DELETE FROM app_user WHERE username = 'browser.desk'"))
 
 
 def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: ignore[no-untyped-def]

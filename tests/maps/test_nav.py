@@ -33,6 +33,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/daily",
                 "/maps/planner",
                 "/m/",
+                "/users",
                 "/audit",
             ],
         ),

@@ -1,0 +1,181 @@
+"""User accounts from the web (用户管理): for those holding ``user:manage`` (administrators).
+
+The accounts of the administrator's jurisdiction: listed, added, a password reset (given, or
+random and shown once), disabled, enabled again, unlocked.  ``gis.users`` holds the rules and
+writes the audit trail; an account outside the jurisdiction is "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep, UserManager, client_ip, page_lang, page_response, request_lang
+from api.routers.maps import PageLang, _user
+from api.schemas import PasswordIn, UserCreate, UserOut
+from gis import users
+from gis.auth import Principal
+from gis.passwords import initial_password
+from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
+from maps.nav import page_links
+from maps.users import users_page
+
+router = APIRouter(tags=["users 用户管理"])
+
+UserPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{2,64}$", description="user name")]
+Words = Annotated[str | None, Query(max_length=64, description="in the user name or name")]
+RoleQuery = Annotated[Role | None, Query(description="only this role")]
+RegionQuery = Annotated[
+    str | None, Query(pattern=r"^([0-9]{6,12})?$", description="in this region or under it")
+]
+
+
+def _admin(caller: Principal, request: Request) -> users.Admin:
+    return users.Admin(caller.user_id, caller.username, caller.scope, client_ip(request))
+
+
+def _out(account: users.Account, lang: str, password: str | None = None) -> UserOut:
+    names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
+    return UserOut(
+        **{k: getattr(account, k) for k in users.Account.__dataclass_fields__},
+        role_name=names[account.role],
+        initial_password=password,
+    )
+
+
+def _roles(caller: Principal) -> list[Role]:
+    """The roles ``caller`` may give: all, but administrator only deployment-wide."""
+    return [r for r in Role if r is not Role.admin or caller.scope.is_everything]
+
+
+@router.get("/api/users", response_model=list[UserOut])
+def list_users(
+    session: SessionDep,
+    caller: UserManager,
+    request: Request,
+    q: Words = None,
+    role: RoleQuery = None,
+    region: RegionQuery = None,
+) -> list[UserOut]:
+    """The accounts of your jurisdiction, by region and user name (at most 500)."""
+    found = users.list_accounts(session, caller.scope, words=q, role=role, region_code=region)
+    lang = request_lang(request)
+    return [_out(a, lang) for a in found]
+
+
+@router.post("/api/users", response_model=UserOut, status_code=201)
+def add_user(
+    session: SessionDep, caller: UserManager, request: Request, body: UserCreate
+) -> UserOut:
+    """Add an account in your jurisdiction (its region: yours unless given).  Without a
+    password, a random one is set and returned once, in ``initial_password``."""
+    password = body.password or initial_password()
+    region = body.region
+    if region is None and body.worker is None and body.role is not Role.admin:
+        region = caller.scope.region_code
+    users.add_user(
+        session,
+        body.username,
+        body.role,
+        password,
+        region_code=region,
+        worker_code=body.worker,
+        display_name=body.display_name or None,
+        by=_admin(caller, request),
+    )
+    account = users.get_account(session, caller.scope, body.username)
+    session.commit()
+    return _out(account, request_lang(request), None if body.password else password)
+
+
+@router.get("/api/users/{username}", response_model=UserOut)
+def get_user(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """One account of your jurisdiction."""
+    return _out(users.get_account(session, caller.scope, username), request_lang(request))
+
+
+@router.post("/api/users/{username}/password", response_model=UserOut)
+def reset_password(
+    session: SessionDep,
+    caller: UserManager,
+    request: Request,
+    username: UserPath,
+    body: PasswordIn | None = None,
+) -> UserOut:
+    """Set a new password (given, or random and returned once in ``initial_password``); the
+    account is unlocked and its sessions end."""
+    given = body.password if body else None
+    password = given or initial_password()
+    users.set_password(session, username, password, by=_admin(caller, request))
+    account = users.get_account(session, caller.scope, username)
+    session.commit()
+    return _out(account, request_lang(request), None if given else password)
+
+
+def _change(
+    session: SessionDep,
+    caller: Principal,
+    request: Request,
+    username: str,
+    change: Callable[..., None],
+) -> UserOut:
+    change(session, username, by=_admin(caller, request))
+    account = users.get_account(session, caller.scope, username)
+    session.commit()
+    return _out(account, request_lang(request))
+
+
+@router.post("/api/users/{username}/disable", response_model=UserOut)
+def disable_user(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """Disable an account (never your own); its sessions end.  The account and its trail stay."""
+    return _change(session, caller, request, username, users.disable_user)
+
+
+@router.post("/api/users/{username}/enable", response_model=UserOut)
+def enable_user(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """Let a disabled account log in again."""
+    return _change(session, caller, request, username, users.enable_user)
+
+
+@router.post("/api/users/{username}/unlock", response_model=UserOut)
+def unlock_user(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """End the lock after failed logins."""
+    return _change(session, caller, request, username, users.unlock_user)
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_list_page(
+    session: SessionDep,
+    caller: UserManager,
+    request: Request,
+    q: Words = None,
+    role: RoleQuery = None,
+    region: RegionQuery = None,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """The accounts of your jurisdiction as a page (用户管理), with a filter form, a form to add
+    one and a button for each change.  In Chinese, or in English."""
+    found = users.list_accounts(session, caller.scope, words=q, role=role, region_code=region)
+    language = page_lang(request, lang)
+    filters = {"q": q or "", "role": role.value if role else "", "region": region or ""}
+    page = users_page(
+        found,
+        me=caller.username,
+        user=_user(caller, language),
+        links=page_links(caller.can, "/users", language),
+        filters=filters,
+        roles=_roles(caller),
+        lang=language,
+    )
+    return page_response(page, lang)

@@ -1,0 +1,160 @@
+"""The administrator's page of user accounts (用户管理): find, add, reset, disable, unlock.
+
+A plain page: the accounts of the administrator's jurisdiction in a table with a filter form,
+and a form to add one.  ``users.js`` sends each change to ``/api/users…`` and shows the answer —
+a password set at random is shown there once (it is stored only as a hash).  Chinese first,
+English as the second locale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from urllib.parse import urlencode
+
+from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
+from gis.users import LIST_LIMIT, Account
+from gis.worktime import SHANGHAI
+from maps.assets import asset_url
+from maps.pages import _case_page_head, _tr, language_switch, nav_line
+
+
+def _when(at: object) -> str:
+    return f"{at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if at else "—"  # type: ignore[attr-defined]
+
+
+def users_page(
+    accounts: Sequence[Account],
+    *,
+    me: str,
+    user: str,
+    links: list[tuple[str, str]],
+    filters: dict[str, str],
+    roles: Sequence[Role],
+    lang: str = "zh",
+) -> str:
+    """The page; ``accounts``: those the filters found; ``me``: the administrator's user name
+    (no button disables it); ``roles``: the roles the administrator may give."""
+    t = _tr(lang)
+    names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
+
+    def state(a: Account) -> str:
+        if a.disabled:
+            return f'<span class="wg-overdue">{t("已停用", "disabled")}</span>'
+        if a.locked_until:
+            return (
+                f'<span class="wg-overdue">{t("已锁定至", "locked until")} '
+                f"{_when(a.locked_until)}</span>"
+            )
+        return t("正常", "active")
+
+    def buttons(a: Account) -> str:
+        name = escape(a.username, quote=True)
+        out = [f'<button type="button" data-act="password" data-user="{name}">'
+               f'{t("重设密码", "Reset password")}</button>']  # fmt: skip
+        if a.locked_until:
+            out.append(f'<button type="button" data-act="unlock" data-user="{name}">'
+                       f'{t("解锁", "Unlock")}</button>')  # fmt: skip
+        if a.disabled:
+            out.append(f'<button type="button" data-act="enable" data-user="{name}">'
+                       f'{t("启用", "Enable")}</button>')  # fmt: skip
+        elif a.username != me:
+            out.append(f'<button type="button" data-act="disable" data-user="{name}">'
+                       f'{t("停用", "Disable")}</button>')  # fmt: skip
+        return " ".join(out)
+
+    rows = "".join(
+        f'<tr data-user="{escape(a.username, quote=True)}"'
+        f"{' class=wg-muted' if a.disabled else ''}>"
+        f"<td>{escape(a.username)}<small>{escape(a.display_name or '')}</small></td>"
+        f"<td>{escape(names[a.role])}</td>"
+        f"<td>{escape(a.region_name or t('全系统', 'whole deployment'))}"
+        f"<small>{escape(a.region_code or '')}</small></td>"
+        f"<td>{escape(a.worker_code or '—')}</td>"
+        f"<td>{state(a)}</td><td>{_when(a.last_seen_at)}</td>"
+        f"<td>{_when(a.password_changed_at)}</td><td>{buttons(a)}</td></tr>"
+        for a in accounts
+    )
+    more = (
+        t(f"（只列出前 {LIST_LIMIT} 个，请缩小范围）", f" (the first {LIST_LIMIT}; narrow it)")
+        if len(accounts) >= LIST_LIMIT
+        else ""
+    )
+
+    def value(name: str) -> str:
+        return escape(filters.get(name, ""), quote=True)
+
+    def role_options(chosen: str, blank: str | None) -> str:
+        first = f'<option value="">{blank}</option>' if blank is not None else ""
+        return first + "".join(
+            f'<option value="{r.value}"{" selected" if r.value == chosen else ""}>'
+            f"{escape(names[r])}</option>"
+            for r in roles
+        )
+
+    hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
+    query = {k: v for k, v in filters.items() if v}
+    here = escape("/users" + (f"?{urlencode(query)}" if query else ""), quote=True)
+    head = _case_page_head(t("用户管理", "Users") + " · 网格 wangge", noindex=True, lang=lang)
+    return f"""{head}
+<body class="wg-track wg-index wg-queue wg-users">
+<main>
+  {language_switch(lang, here)}{nav_line(links, user)}
+  <h1>{t("用户管理", "Users")}</h1>
+  <form class="wg-filters" method="get" action="/users" role="search">
+    <label>{t("用户名或姓名", "User name or name")}
+      <input name="q" value="{value("q")}" maxlength="64"></label>
+    <label>{t("角色", "Role")} <select name="role">{
+        role_options(filters.get("role", ""), t("全部", "all"))
+    }</select></label>
+    <label>{t("区划代码", "Region code")}
+      <input name="region" value="{value("region")}" maxlength="12" size="12"
+      pattern="[0-9]{{6,12}}"></label>{hidden}
+    <button type="submit">{t("筛选", "Filter")}</button>
+  </form>
+  <p id="user-message" class="wg-note" role="status" aria-live="polite"></p>
+  <p class="wg-error" id="user-error" role="alert"></p>
+  <p>{
+        t(
+            f'共 <b id="user-total">{len(accounts)}</b> 个账号{more}。',
+            f'<b id="user-total">{len(accounts)}</b> accounts{more}.',
+        )
+    }</p>
+  <table class="wg-list wg-queue-table" id="users">
+    <thead><tr><th>{t("用户名 · 姓名", "User · name")}</th><th>{t("角色", "Role")}</th>
+      <th>{t("所属区划", "Region")}</th><th>{t("网格员编码", "Worker code")}</th>
+      <th>{t("状态", "State")}</th><th>{t("最近使用", "Last seen")}</th>
+      <th>{t("密码修改于", "Password set")}</th><th>{t("操作", "Actions")}</th></tr></thead>
+    <tbody>{rows}</tbody>
+  </table>
+  <h2>{t("新建用户", "Add a user")}</h2>
+  <form id="user-add" class="wg-filters">
+    <label>{t("用户名", "User name")} <input name="username" required maxlength="64"
+      pattern="[A-Za-z0-9_.\\-]{{2,64}}"></label>
+    <label>{t("姓名", "Name")} <input name="display_name" maxlength="64"></label>
+    <label>{t("角色", "Role")} <select name="role" required>{
+        role_options("", None)
+    }</select></label>
+    <label>{t("区划代码", "Region code")} <input name="region" maxlength="12" size="12"
+      pattern="[0-9]{{6,12}}" placeholder="{t("默认：您的区划", "default: yours")}"></label>
+    <label>{t("网格员编码", "Worker code")} <input name="worker" maxlength="20" size="14"
+      placeholder="{t("网格员可填", "grid workers")}"></label>
+    <label>{t("密码", "Password")} <input name="password" type="password" maxlength="256"
+      autocomplete="new-password" placeholder="{
+        t("留空则随机生成", "empty: a random one")
+    }"></label>
+    <button type="submit">{t("新建", "Add")}</button>
+  </form>
+  <p class="wg-note">{
+        t(
+            "随机生成的初始密码只显示这一次，请当面或通过安全渠道交给本人。重设密码、停用账号都会使该用户"
+            "已登录的会话立即失效；所有操作记入审计日志。",
+            "A random initial password is shown this once: hand it over in person or by a safe "
+            "channel. Resetting a password or disabling an account ends the user's sessions "
+            "at once; every change is in the audit log.",
+        )
+    }</p>
+</main>
+<script src="{asset_url("users.js")}"></script>
+</body>
+</html>"""

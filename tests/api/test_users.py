@@ -1,0 +1,202 @@
+"""User accounts from the web (用户管理): the administrator's list, additions and changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.passwords import check_password_policy
+from gis.permissions import Role
+from gis.users import add_user
+from importers.demo import DemoCity
+from importers.demo_users import DEMO_PASSWORD
+
+Headers = Callable[[str], dict[str, str]]
+NEW_PASSWORD = "Lantern-river-4812"
+
+
+def _login(client: TestClient, username: str, password: str = DEMO_PASSWORD) -> int:
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    return r.status_code
+
+
+def _token(client: TestClient, username: str, password: str) -> dict[str, str]:
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _trail(db: Session, username: str) -> list[tuple]:
+    return [
+        tuple(r)
+        for r in db.execute(
+            text("""SELECT action, username, detail->>'via' FROM audit_log
+                    WHERE object = :o ORDER BY id"""),
+            {"o": f"user:{username}"},
+        )
+    ]
+
+
+def test_the_admin_lists_adds_and_hands_over_an_account(
+    anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
+) -> None:
+    admin = login_as("admin")
+    listed = anon_client.get("/api/users", headers=admin)
+    assert listed.status_code == 200
+    names = [u["username"] for u in listed.json()]
+    assert {"admin", "grid_worker", "township_operator_b"} <= set(names)
+    assert not any("password_hash" in u for u in listed.json())
+    operators = anon_client.get("/api/users", params={"role": "operator"}, headers=admin).json()
+    assert {u["role"] for u in operators} == {"operator"} and len(operators) >= 5
+    english = anon_client.get(
+        "/api/users", params={"q": "village_op"}, headers=admin | {"Accept-Language": "en"}
+    ).json()
+    assert [u["role_name"] for u in english] == ["center operator"]
+    # a grid worker's account from their worker record: their village, a random password once
+    worker = demo_city.workers[5]
+    r = anon_client.post(
+        "/api/users",
+        headers=admin,
+        json={"username": "wang.wu", "role": "grid_worker", "worker": worker.code,
+              "display_name": "王五"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["region_code"] == worker.village_code and body["worker_code"] == worker.code
+    password = body["initial_password"]
+    check_password_policy("wang.wu", password)  # it passes the policy it is held to
+    assert _login(anon_client, "wang.wu", password) == 200
+    again = anon_client.get("/api/users/wang.wu", headers=admin).json()
+    assert again["initial_password"] is None and again["last_seen_at"] is not None
+    assert _trail(app_db, "wang.wu") == [("user.add", "admin", "web")]
+    # what is refused, with the reason: a weak password, a name taken, server-owned fields
+    weak = anon_client.post(
+        "/api/users", headers=admin,
+        json={"username": "zhao", "role": "operator", "region": "990102", "password": "123456"},
+    )  # fmt: skip
+    assert weak.status_code == 422 and "密码" in weak.json()["detail"]
+    taken = anon_client.post("/api/users", headers=admin, json={"username": "wang.wu",
+                                                                "role": "planner",
+                                                                "region": "990102"})  # fmt: skip
+    assert taken.status_code == 409 and "已存在" in taken.json()["detail"]
+    for extra in ({"disabled": False}, {"password_hash": "x"}, {"username": "a b"}):
+        bad = {"username": "qian", "role": "operator", "region": "990102"} | extra
+        assert anon_client.post("/api/users", headers=admin, json=bad).status_code == 422, extra
+    nowhere = anon_client.post(
+        "/api/users", headers=admin, json={"username": "sun", "role": "operator",
+                                           "region": "990999"}
+    )  # fmt: skip
+    assert nowhere.status_code == 422 and "990999" in nowhere.json()["detail"]
+    # only administrators manage accounts
+    for who in ("city_operator", "city_commander", "grid_worker"):
+        assert anon_client.get("/api/users", headers=login_as(who)).status_code == 403
+
+
+def test_reset_disable_enable_unlock(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    admin = login_as("admin")
+    old = _token(anon_client, "village_operator", DEMO_PASSWORD)
+    # a password given: the old sessions end, the new one works, the old one no more
+    r = anon_client.post(
+        "/api/users/village_operator/password", headers=admin, json={"password": NEW_PASSWORD}
+    )
+    assert r.status_code == 200 and r.json()["initial_password"] is None
+    assert anon_client.get("/api/auth/me", headers=old).status_code == 401
+    assert _login(anon_client, "village_operator") == 401
+    assert _login(anon_client, "village_operator", NEW_PASSWORD) == 200
+    # or a random one, shown once
+    random = anon_client.post("/api/users/village_operator/password", headers=admin).json()
+    assert _login(anon_client, "village_operator", random["initial_password"]) == 200
+    # locked after five failures: unlocked by the admin, at once
+    for _ in range(5):
+        _login(anon_client, "district_planner", "Wrong-Password-1")
+    assert _login(anon_client, "district_planner") == 423
+    listed = anon_client.get("/api/users", params={"q": "district_planner"}, headers=admin)
+    assert listed.json()[0]["locked_until"] is not None
+    unlocked = anon_client.post("/api/users/district_planner/unlock", headers=admin).json()
+    assert unlocked["locked_until"] is None and unlocked["failed_logins"] == 0
+    assert _login(anon_client, "district_planner") == 200
+    # disabled: no login, no session; enabled again: the same password works
+    planner = _token(anon_client, "district_planner", DEMO_PASSWORD)
+    off = anon_client.post("/api/users/district_planner/disable", headers=admin)
+    assert off.status_code == 200 and off.json()["disabled"] is True
+    assert anon_client.get("/api/auth/me", headers=planner).status_code == 401
+    assert _login(anon_client, "district_planner") != 200
+    assert anon_client.post("/api/users/district_planner/enable", headers=admin).status_code == 200
+    assert _login(anon_client, "district_planner") == 200
+    # nobody disables themselves; an unknown account is not found
+    me = anon_client.post("/api/users/admin/disable", headers=admin)
+    assert me.status_code == 409 and "自己" in me.json()["detail"]
+    assert anon_client.post("/api/users/nobody/unlock", headers=admin).status_code == 404
+    assert [(a, who) for a, who, via in _trail(app_db, "district_planner") if via] == [
+        ("user.unlock", "admin"), ("user.disable", "admin"), ("user.enable", "admin")]  # fmt: skip
+
+
+def test_a_district_admin_manages_only_their_district(
+    anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
+) -> None:
+    """An administrator with a region: the accounts under it, and no administrators."""
+    district = "990102"
+    add_user(app_db, "district_admin", Role.admin, NEW_PASSWORD, region_code=district)
+    app_db.commit()  # (to the test's savepoint)
+    mine = _token(anon_client, "district_admin", NEW_PASSWORD)
+    names = {u["username"] for u in anon_client.get("/api/users", headers=mine).json()}
+    regions = {u["region_code"] for u in anon_client.get("/api/users", headers=mine).json()}
+    assert "district_operator" in names and "township_operator" in names
+    assert not names & {"admin", "city_operator", "township_operator_b"}
+    assert all(r.startswith(district) for r in regions)
+    # another district's accounts are "not found", to read or to change
+    for path in ("/api/users/township_operator_b", "/api/users/city_operator"):
+        assert anon_client.get(path, headers=mine).status_code == 404
+    for action in ("password", "disable", "enable", "unlock"):
+        r = anon_client.post(f"/api/users/township_operator_b/{action}", headers=mine)
+        assert r.status_code == 404, action
+    # a new account: in the district by default, not outside it, and no administrator
+    added = anon_client.post(
+        "/api/users", headers=mine, json={"username": "li.si", "role": "operator"}
+    )
+    assert added.status_code == 201 and added.json()["region_code"] == district
+    outside = anon_client.post(
+        "/api/users", headers=mine, json={"username": "li.er", "role": "operator",
+                                          "region": "990101"}
+    )  # fmt: skip
+    assert outside.status_code == 422 and "管辖范围" in outside.json()["detail"]
+    other = next(w for w in demo_city.workers if not w.village_code.startswith(district))
+    stranger = anon_client.post(
+        "/api/users", headers=mine, json={"username": "li.yi", "role": "grid_worker",
+                                          "worker": other.code}
+    )  # fmt: skip
+    assert stranger.status_code == 422
+    boss = anon_client.post(
+        "/api/users", headers=mine, json={"username": "li.da", "role": "admin"}
+    )
+    assert boss.status_code == 403
+    # the whole deployment's administrator is the one who resets a district administrator
+    assert anon_client.post("/api/users/district_admin/password", headers=mine).status_code == 403
+    page = anon_client.get("/users", headers=mine | {"Accept": "text/html"})
+    assert 'value="admin"' not in page.text  # no administrator to give in the form
+    reset = anon_client.post("/api/users/district_admin/password", headers=login_as("admin"))
+    assert reset.status_code == 200
+
+
+def test_the_users_page(anon_client: TestClient, login_as: Headers) -> None:
+    admin, html = login_as("admin"), {"Accept": "text/html"}
+    page = anon_client.get("/users", headers=admin | html)
+    assert page.status_code == 200 and "<h1>用户管理</h1>" in page.text
+    assert 'data-user="township_operator"' in page.text and "users.js" in page.text
+    assert 'data-act="disable" data-user="admin"' not in page.text  # not one's own
+    assert '<option value="admin">系统管理员</option>' in page.text
+    narrowed = anon_client.get("/users", params={"role": "grid_worker"}, headers=admin | html)
+    assert '<b id="user-total">1</b>' in narrowed.text
+    # the menu: administrators find it; others neither see it nor open it
+    assert '<a href="/users">用户管理</a>' in anon_client.get("/audit", headers=admin | html).text
+    operator = login_as("city_operator")
+    assert "/users" not in anon_client.get("/queue", headers=operator | html).text
+    assert anon_client.get("/users", headers=operator | html).status_code == 403
+    english = anon_client.get("/users", params={"lang": "en"}, headers=admin | html)
+    assert '<html lang="en">' in english.text and "<h1>Users</h1>" in english.text
+    assert "center operator" in english.text and "用户管理" not in english.text
