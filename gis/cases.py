@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.db import like_containing
 from gis.errors import NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import Location, location_from_row
@@ -316,7 +317,7 @@ def find_cases(
             for i, t in enumerate(terms)
         )
         hits.append(f"SELECT id, 'text' FROM cases c WHERE {scope.case_condition('c')} AND {likes}")
-        params |= {f"like{i}": f"%{_like_escaped(t)}%" for i, t in enumerate(terms)}
+        params |= {f"like{i}": like_containing(t) for i, t in enumerate(terms)}
     if _PUBLIC_TOKEN.fullmatch(words):
         hits.append("SELECT id, 'token' FROM cases WHERE public_token = :words")
     if words.isdigit() and words.isascii() and len(words) >= FIND_PREFIX_MIN:
@@ -355,11 +356,6 @@ def text_terms(words: str) -> list[str]:
     once; none if any is shorter than :data:`FIND_TEXT_MIN` characters altogether."""
     terms = list(dict.fromkeys(words.split()))
     return terms if sum(len(t) for t in terms) >= FIND_TEXT_MIN else []
-
-
-def _like_escaped(term: str) -> str:
-    """``term`` taken literally by LIKE: its ``%``, ``_`` and backslashes escaped."""
-    return re.sub(r"([%_\\])", r"\\\1", term)
 
 
 def excerpt(description: str, terms: Sequence[str] = ()) -> str:

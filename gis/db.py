@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,3 +249,9 @@ def migrate(url: str, revision: str = "head") -> None:
 def is_empty(session: Session) -> bool:
     """True when no region has been loaded yet."""
     return not session.execute(text("SELECT EXISTS (SELECT 1 FROM region)")).scalar()
+
+
+def like_containing(words: str) -> str:
+    """A LIKE pattern for text that holds ``words`` as written: their ``%``, ``_`` and
+    backslashes escaped (LIKE's default escape is the backslash)."""
+    return "%" + re.sub(r"([%_\\])", r"\\\1", words) + "%"

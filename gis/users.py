@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
+from gis.db import like_containing
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.passwords import check_password_policy, hash_password
 from gis.permissions import Role
@@ -92,7 +93,7 @@ def list_accounts(
     where, params = [_in_scope(scope)], dict[str, object](limit=LIST_LIMIT)
     if words:
         where.append("(u.username ILIKE :words OR u.display_name ILIKE :words)")
-        params["words"] = "%" + re.sub(r"([%_\\])", r"\\\1", words.strip()) + "%"
+        params["words"] = like_containing(words.strip())
     if role is not None:
         where.append("u.role = CAST(:role AS user_role)")
         params["role"] = role.value

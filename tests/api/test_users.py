@@ -171,9 +171,7 @@ def test_a_district_admin_manages_only_their_district(
                                           "worker": other.code}
     )  # fmt: skip
     assert stranger.status_code == 422
-    boss = anon_client.post(
-        "/api/users", headers=mine, json={"username": "li.da", "role": "admin"}
-    )
+    boss = anon_client.post("/api/users", headers=mine, json={"username": "li.da", "role": "admin"})
     assert boss.status_code == 403
     # the whole deployment's administrator is the one who resets a district administrator
     assert anon_client.post("/api/users/district_admin/password", headers=mine).status_code == 403

@@ -358,8 +358,10 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
     finally:
         page.close()
         with engine.begin() as conn:  # the account was committed: later tests count accounts
-            conn.execute(text("""DELETE FROM auth_session WHERE user_id IN
-                                 (SELECT id FROM app_user WHERE username = 'browser.desk')"""))
+            conn.execute(
+                text("""DELETE FROM auth_session WHERE user_id IN
+                                 (SELECT id FROM app_user WHERE username = 'browser.desk')""")
+            )
             conn.execute(text("DELETE FROM app_user WHERE username = 'browser.desk'"))
 
 
