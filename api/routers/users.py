@@ -27,7 +27,10 @@ router = APIRouter(tags=["users 用户管理"])
 
 UserPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{2,64}$", description="user name")]
 Words = Annotated[str | None, Query(max_length=64, description="in the user name or name")]
-RoleQuery = Annotated[Role | None, Query(description="only this role")]
+RoleQuery = Annotated[  # (a filter form sends "all" as an empty value)
+    str | None,
+    Query(pattern=f"^({'|'.join(r.value for r in Role)})?$", description="only this role"),
+]
 RegionQuery = Annotated[
     str | None, Query(pattern=r"^([0-9]{6,12})?$", description="in this region or under it")
 ]
@@ -61,7 +64,9 @@ def list_users(
     region: RegionQuery = None,
 ) -> list[UserOut]:
     """The accounts of your jurisdiction, by region and user name (at most 500)."""
-    found = users.list_accounts(session, caller.scope, words=q, role=role, region_code=region)
+    found = users.list_accounts(
+        session, caller.scope, words=q, role=Role(role) if role else None, region_code=region
+    )
     lang = request_lang(request)
     return [_out(a, lang) for a in found]
 
@@ -166,9 +171,11 @@ def users_list_page(
 ) -> HTMLResponse:
     """The accounts of your jurisdiction as a page (用户管理), with a filter form, a form to add
     one and a button for each change.  In Chinese, or in English."""
-    found = users.list_accounts(session, caller.scope, words=q, role=role, region_code=region)
+    found = users.list_accounts(
+        session, caller.scope, words=q, role=Role(role) if role else None, region_code=region
+    )
     language = page_lang(request, lang)
-    filters = {"q": q or "", "role": role.value if role else "", "region": region or ""}
+    filters = {"q": q or "", "role": role or "", "region": region or ""}
     page = users_page(
         found,
         me=caller.username,

@@ -190,6 +190,12 @@ def test_the_users_page(anon_client: TestClient, login_as: Headers) -> None:
     assert '<option value="admin">系统管理员</option>' in page.text
     narrowed = anon_client.get("/users", params={"role": "grid_worker"}, headers=admin | html)
     assert '<b id="user-total">1</b>' in narrowed.text
+    assert '<option value="grid_worker" selected>' in narrowed.text
+    # the filter form as a browser sends it: its empty fields mean "any"
+    everyone = anon_client.get("/users?q=&role=&region=", headers=admin | html)
+    assert everyone.status_code == 200 and 'data-user="grid_worker"' in everyone.text
+    wrong = anon_client.get("/users", params={"role": "mayor"}, headers=admin | html)
+    assert wrong.status_code == 422
     # the menu: administrators find it; others neither see it nor open it
     assert '<a href="/users">用户管理</a>' in anon_client.get("/audit", headers=admin | html).text
     operator = login_as("city_operator")
