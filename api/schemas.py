@@ -430,6 +430,22 @@ class UserCreate(BaseModel):
     password: NewPassword = None
 
 
+class UserUpdate(BaseModel):
+    """What changes of an account (the fields given; the others stay).  A new role or region
+    ends the account's sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = (
+        None
+    )
+    role: Role | None = None
+    region: Annotated[str | None, Field(pattern=r"^[0-9]{6,12}$")] = None
+    worker: Annotated[str | None, Field(max_length=20)] = Field(
+        None, description='a worker code; "" unlinks the account from its worker record'
+    )
+
+
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

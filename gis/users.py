@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -290,6 +291,110 @@ def unlock_user(session: Session, username: str, by: Admin) -> None:
         {"u": username},
     )
     _audit(session, by, "", "user.unlock", username)
+
+
+def _region_id(session: Session, scope: Scope, code: str) -> int:
+    """The id of region ``code`` in ``scope`` (422 naming it otherwise)."""
+    region_id = session.execute(
+        text(f"SELECT r.id FROM region r WHERE r.code = :code AND {_in_scope(scope)}"),
+        {"code": code},
+    ).scalar()
+    if region_id is None:
+        raise InvalidInput(
+            f"您的管辖范围内没有编码为 {code} 的行政区划。",
+            f"No region {code} in your area.",
+            field="region",
+        )
+    return int(region_id)
+
+
+def update_user(
+    session: Session,
+    username: str,
+    by: Admin,
+    *,
+    display_name: str | None = None,
+    role: Role | None = None,
+    region_code: str | None = None,
+    worker_code: str | None = None,
+) -> dict[str, list[object]]:
+    """Change an account's name, role, region or worker record (those given; ``worker_code``
+    "" unlinks it).  A worker record given without a region moves the account to the worker's
+    village.  A new role or region ends the account's sessions (they were opened under the old
+    one).  Returns what changed, ``{field: [before, after]}`` (also in the audit trail)."""
+    account = get_account(session, by.scope, username)
+    _may_act_on(by, account, ("修改", "change"))
+    if role is not None and role is not account.role:
+        if username == by.username:
+            raise Conflict(
+                "不能修改自己的角色（请另一位管理员操作）。",
+                "You cannot change your own role (ask another administrator).",
+                field="role",
+            )
+        if role is Role.admin and not by.scope.is_everything:
+            raise Forbidden(
+                "只有全系统的管理员才能授予管理员角色。",
+                "Only a deployment-wide administrator may make an administrator.",
+            )
+    worker_id: int | None = None
+    if worker_code:
+        worker = session.execute(
+            text(
+                "SELECT w.id, r.code FROM worker w LEFT JOIN region r ON r.id = w.region_id "
+                f"WHERE w.code = :code AND {_in_scope(by.scope)}"
+            ),
+            {"code": worker_code},
+        ).one_or_none()
+        if worker is None:
+            raise InvalidInput(
+                f"您的管辖范围内没有编码为 {worker_code} 的网格员。",
+                f"No worker {worker_code} in your area.",
+                field="worker",
+            )
+        worker_id, region_code = worker[0], region_code or worker[1]
+    after: dict[str, Any] = {
+        "display_name": account.display_name if display_name is None else display_name or None,
+        "role": role or account.role,
+        "region_code": region_code or account.region_code,
+        "worker_code": account.worker_code if worker_code is None else worker_code or None,
+    }
+    if after["role"] is not Role.admin and after["region_code"] is None:
+        raise InvalidInput(
+            "除系统管理员外，用户必须属于一个行政区划。",
+            "Every user but an administrator belongs to a region.",
+            field="region",
+        )
+    before = {k: getattr(account, k) for k in after}
+    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if not changed:
+        return {}
+    params: dict[str, object] = {
+        "username": username,
+        "display_name": after["display_name"],
+        "role": Role(after["role"]).value,
+        "region_id": _region_id(session, by.scope, str(after["region_code"]))
+        if region_code
+        else None,
+        "keep_region": not region_code,
+        "worker_id": worker_id,
+        "keep_worker": worker_code is None,
+    }
+    user_id = session.execute(
+        text("""
+        UPDATE app_user SET display_name = :display_name, role = CAST(:role AS user_role),
+            region_id = CASE WHEN :keep_region THEN region_id ELSE :region_id END,
+            worker_id = CASE WHEN :keep_worker THEN worker_id ELSE :worker_id END
+        WHERE username = :username RETURNING id
+    """),
+        params,
+    ).scalar_one()
+    if "role" in changed or "region_code" in changed:
+        end_sessions(session, user_id)
+    detail = {
+        k: [str(v) if isinstance(v, Role) else v for v in pair] for k, pair in changed.items()
+    }
+    _audit(session, by, "", "user.update", username, {"changed": detail})
+    return detail  # type: ignore[return-value]
 
 
 def end_sessions(session: Session, user_id: int) -> None:

@@ -1,4 +1,5 @@
-"""The administrator's page of user accounts (用户管理): find, add, reset, disable, unlock.
+"""The administrator's page of user accounts (用户管理): find, add, edit, reset, disable,
+unlock.
 
 A plain page: the accounts of the administrator's jurisdiction in a table with a filter form,
 and a form to add one.  ``users.js`` sends each change to ``/api/users…`` and shows the answer —
@@ -50,7 +51,13 @@ def users_page(
 
     def buttons(a: Account) -> str:
         name = escape(a.username, quote=True)
-        out = [f'<button type="button" data-act="password" data-user="{name}">'
+        now = {"display_name": a.display_name or "", "role": a.role.value,
+               "region": a.region_code or "", "worker": a.worker_code or ""}  # fmt: skip
+        current = "".join(f' data-{k.replace("_", "-")}="{escape(v, quote=True)}"'
+                          for k, v in now.items())  # fmt: skip
+        out = [f'<button type="button" data-act="edit" data-user="{name}"{current}>'
+               f'{t("修改", "Edit")}</button>',
+               f'<button type="button" data-act="password" data-user="{name}">'
                f'{t("重设密码", "Reset password")}</button>']  # fmt: skip
         if a.locked_until:
             out.append(f'<button type="button" data-act="unlock" data-user="{name}">'
@@ -92,6 +99,7 @@ def users_page(
             for r in roles
         )
 
+    edit_roles = role_options("", None)
     hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
     query = {k: v for k, v in filters.items() if v}
     here = escape("/users" + (f"?{urlencode(query)}" if query else ""), quote=True)
@@ -127,6 +135,22 @@ def users_page(
       <th>{t("密码修改于", "Password set")}</th><th>{t("操作", "Actions")}</th></tr></thead>
     <tbody>{rows}</tbody>
   </table>
+  <form id="user-edit" class="wg-filters" hidden>
+    <h2>{t("修改用户", "Edit user")} <span id="user-edit-name"></span></h2>
+    <label>{t("姓名", "Name")} <input name="display_name" maxlength="64"></label>
+    <label>{t("角色", "Role")} <select name="role" required>{edit_roles}</select></label>
+    <label>{t("区划代码", "Region code")} <input name="region" maxlength="12" size="12"
+      pattern="[0-9]{{6,12}}"></label>
+    <label>{t("网格员编码", "Worker code")} <input name="worker" maxlength="20" size="14"></label>
+    <button type="submit">{t("保存", "Save")}</button>
+    <button type="button" id="user-edit-cancel">{t("取消", "Cancel")}</button>
+    <small>{
+        t(
+            "改变角色或区划会使该用户已登录的会话失效。",
+            "A new role or region ends the user's sessions.",
+        )
+    }</small>
+  </form>
   <h2>{t("新建用户", "Add a user")}</h2>
   <form id="user-add" class="wg-filters">
     <label>{t("用户名", "User name")} <input name="username" required maxlength="64"

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, UserManager, client_ip, page_lang, page_response, request_lang
 from api.routers.maps import PageLang, _user
-from api.schemas import PasswordIn, UserCreate, UserOut
+from api.schemas import PasswordIn, UserCreate, UserOut, UserUpdate
 from gis import users
 from gis.auth import Principal
 from gis.passwords import initial_password
@@ -102,6 +102,31 @@ def get_user(
 ) -> UserOut:
     """One account of your jurisdiction."""
     return _out(users.get_account(session, caller.scope, username), request_lang(request))
+
+
+@router.patch("/api/users/{username}", response_model=UserOut)
+def update_user(
+    session: SessionDep,
+    caller: UserManager,
+    request: Request,
+    username: UserPath,
+    body: UserUpdate,
+) -> UserOut:
+    """Change an account's name, role, region or worker record (the fields given).  A new role
+    or region ends its sessions; a worker record without a region moves it to the worker's
+    village."""
+    users.update_user(
+        session,
+        username,
+        _admin(caller, request),
+        display_name=body.display_name,
+        role=body.role,
+        region_code=body.region,
+        worker_code=body.worker,
+    )
+    account = users.get_account(session, caller.scope, username)
+    session.commit()
+    return _out(account, request_lang(request))
 
 
 @router.post("/api/users/{username}/password", response_model=UserOut)

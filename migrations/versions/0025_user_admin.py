@@ -2,11 +2,11 @@
 
 Until now only the command line (``wangge user …``, as the database owner) could add a user,
 change a password or disable an account; the app role could only count failed logins.  The app
-role may now insert users and change the columns an administrator changes: the password, the
-account's being disabled, the lock.  Role and region are set once, when a user is added (a
-transfer is a new account: the old one's trail stays with it).  ``gis.users`` holds the rules:
-an administrator acts only on accounts in their own jurisdiction, only a deployment-wide one
-adds administrators, and nobody disables or demotes themselves.
+role may now insert users and change the columns an administrator changes: the name, role,
+region and worker record, the password, the account's being disabled, the lock.  ``gis.users``
+holds the rules: an administrator acts only on accounts in their own jurisdiction, only a
+deployment-wide one makes or changes administrators, and nobody disables or demotes
+themselves.
 
 Revision ID: 0025
 Revises: 0024
@@ -20,20 +20,21 @@ down_revision = "0024"
 branch_labels = None
 depends_on = None
 
+INSERTED = "username, display_name, role, region_id, worker_id, password_hash"
+UPDATED = "display_name, role, region_id, worker_id, password_hash, password_changed_at, disabled"
+
 
 def upgrade() -> None:
-    op.execute("""
-        GRANT INSERT (username, display_name, role, region_id, worker_id, password_hash)
-            ON app_user TO wangge_app;
-        GRANT UPDATE (password_hash, password_changed_at, disabled) ON app_user TO wangge_app;
+    op.execute(f"""
+        GRANT INSERT ({INSERTED}) ON app_user TO wangge_app;
+        GRANT UPDATE ({UPDATED}) ON app_user TO wangge_app;
         GRANT USAGE ON SEQUENCE app_user_id_seq TO wangge_app;
     """)
 
 
 def downgrade() -> None:
-    op.execute("""
+    op.execute(f"""
         REVOKE USAGE ON SEQUENCE app_user_id_seq FROM wangge_app;
-        REVOKE UPDATE (password_hash, password_changed_at, disabled) ON app_user FROM wangge_app;
-        REVOKE INSERT (username, display_name, role, region_id, worker_id, password_hash)
-            ON app_user FROM wangge_app;
+        REVOKE UPDATE ({UPDATED}) ON app_user FROM wangge_app;
+        REVOKE INSERT ({INSERTED}) ON app_user FROM wangge_app;
     """)

@@ -164,6 +164,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/api/users", "user:manage"),
         Call("POST", "/api/users", "user:manage", 422),  # (an empty form)
         Call("GET", "/api/users/nobody", "user:manage", 404),
+        Call("PATCH", "/api/users/nobody", "user:manage", 404),
         Call("POST", "/api/users/nobody/password", "user:manage", 404),
         Call("POST", "/api/users/nobody/disable", "user:manage", 404),
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
@@ -229,6 +230,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/users"),
     ("POST", "/api/users"),
     ("GET", "/api/users/{username}"),
+    ("PATCH", "/api/users/{username}"),
     ("POST", "/api/users/{username}/password"),
     ("POST", "/api/users/{username}/disable"),
     ("POST", "/api/users/{username}/enable"),

@@ -136,6 +136,61 @@ def test_reset_disable_enable_unlock(
         ("user.unlock", "admin"), ("user.disable", "admin"), ("user.enable", "admin")]  # fmt: skip
 
 
+def test_the_admin_moves_an_account_to_another_place_and_role(
+    anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
+) -> None:
+    """A grid worker becomes a township's desk operator: new role and region, old sessions
+    ended; a field not given stays as it was."""
+    admin = login_as("admin")
+    session = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    same = anon_client.patch(
+        "/api/users/grid_worker", headers=admin, json={"display_name": "张网格"}
+    )
+    assert same.status_code == 200 and same.json()["display_name"] == "张网格"
+    assert anon_client.get("/api/auth/me", headers=session).status_code == 200  # still in
+    moved = anon_client.patch(
+        "/api/users/grid_worker",
+        headers=admin,
+        json={"role": "operator", "region": "990102001", "worker": ""},
+    )
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert (body["role"], body["region_code"], body["worker_code"]) == (
+        "operator", "990102001", None)  # fmt: skip
+    assert body["display_name"] == "张网格"
+    assert anon_client.get("/api/auth/me", headers=session).status_code == 401
+    me = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    assert anon_client.get("/api/queue", headers=me).status_code == 200  # a desk's in-tray now
+    change = app_db.execute(
+        text("""SELECT detail->'changed' FROM audit_log WHERE action = 'user.update'
+                AND object = 'user:grid_worker' ORDER BY id DESC LIMIT 1""")
+    ).scalar_one()
+    assert change["role"] == ["grid_worker", "operator"] and "display_name" not in change
+    # a worker record given alone: the account follows the worker to their village
+    worker = next(w for w in demo_city.workers if w.village_code.startswith("990103"))
+    back = anon_client.patch(
+        "/api/users/grid_worker", headers=admin, json={"role": "grid_worker", "worker": worker.code}
+    ).json()
+    assert (back["region_code"], back["worker_code"]) == (worker.village_code, worker.code)
+    # refused: one's own role, a region that is not there, unknown fields
+    own = anon_client.patch("/api/users/admin", headers=admin, json={"role": "operator"})
+    assert own.status_code == 409 and "自己" in own.json()["detail"]
+    assert (
+        anon_client.patch(
+            "/api/users/grid_worker", headers=admin, json={"region": "990999"}
+        ).status_code
+        == 422
+    )
+    assert (
+        anon_client.patch(
+            "/api/users/grid_worker", headers=admin, json={"disabled": True}
+        ).status_code
+        == 422
+    )
+    nothing = anon_client.patch("/api/users/grid_worker", headers=admin, json={})
+    assert nothing.status_code == 200
+
+
 def test_a_district_admin_manages_only_their_district(
     anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
 ) -> None:
@@ -155,6 +210,15 @@ def test_a_district_admin_manages_only_their_district(
     for action in ("password", "disable", "enable", "unlock"):
         r = anon_client.post(f"/api/users/township_operator_b/{action}", headers=mine)
         assert r.status_code == 404, action
+    r = anon_client.patch("/api/users/township_operator_b", headers=mine, json={"role": "planner"})
+    assert r.status_code == 404
+    # nor moved out of the district, nor made an administrator
+    away = anon_client.patch(
+        "/api/users/township_operator", headers=mine, json={"region": "990103"}
+    )
+    assert away.status_code == 422 and "管辖范围" in away.json()["detail"]
+    up = anon_client.patch("/api/users/township_operator", headers=mine, json={"role": "admin"})
+    assert up.status_code == 403
     # a new account: in the district by default, not outside it, and no administrator
     added = anon_client.post(
         "/api/users", headers=mine, json={"username": "li.si", "role": "operator"}

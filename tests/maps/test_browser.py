@@ -349,6 +349,12 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         page.click("#user-message a")  # noted: the list again, with the new account
         row = page.locator("tr[data-user='browser.desk']")
         assert "浏览器测试" in row.inner_text() and "正常" in row.inner_text()
+        row.locator("button[data-act=edit]").click()  # the form, filled with what it is now
+        edit = page.locator("#user-edit")
+        assert edit.locator("input[name=region]").input_value() == "990102001"
+        edit.locator("input[name=display_name]").fill("浏览器测试·改")
+        edit.locator("button[type=submit]").click()
+        page.wait_for_selector("tr[data-user='browser.desk']:has-text('浏览器测试·改')")
         page.once("dialog", lambda d: d.accept())
         row.locator("button[data-act=disable]").click()
         page.wait_for_selector("tr[data-user='browser.desk']:has-text('已停用')")

@@ -10,11 +10,11 @@
 
   function say(zh, en) { return english ? en : zh; }
 
-  function send(url, payload) {
+  function send(url, payload, method) {
     errorBox.textContent = "";
     message.textContent = "";
     return fetch(url, {
-      method: "POST", credentials: "same-origin",
+      method: method || "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
       body: JSON.stringify(payload || {})
     }).then(function (r) {
@@ -55,11 +55,34 @@
     send("/api/users", payload);
   });
 
+  var edit = document.getElementById("user-edit");
+  edit.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = edit.elements;
+    var payload = { display_name: f.display_name.value.trim(), role: f.role.value,
+                    worker: f.worker.value.trim() };
+    if (f.region.value.trim()) payload.region = f.region.value.trim();
+    send("/api/users/" + encodeURIComponent(edit.dataset.user), payload, "PATCH");
+  });
+  document.getElementById("user-edit-cancel").addEventListener("click", function () {
+    edit.hidden = true;
+  });
+
   document.querySelectorAll("button[data-act]").forEach(function (button) {
     button.addEventListener("click", function () {
       var user = button.dataset.user, act = button.dataset.act;
       var url = "/api/users/" + encodeURIComponent(user) + "/" + act;
-      if (act === "password") {
+      if (act === "edit") {
+        var f = edit.elements;
+        edit.dataset.user = user;
+        document.getElementById("user-edit-name").textContent = user;
+        f.display_name.value = button.dataset.displayName;
+        f.role.value = button.dataset.role;
+        f.region.value = button.dataset.region;
+        f.worker.value = button.dataset.worker;
+        edit.hidden = false;
+        f.display_name.focus();
+      } else if (act === "password") {
         var pw = window.prompt(say("为 " + user + " 设置新密码（留空则随机生成）：",
                                    "New password for " + user + " (empty: a random one):"), "");
         if (pw === null) return;
