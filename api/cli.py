@@ -283,6 +283,28 @@ def user_disable(name: str) -> None:
     typer.echo(f"用户 {name} 已停用。")
 
 
+@user_app.command("enable")
+@reports_errors
+def user_enable(name: str) -> None:
+    """重新启用已停用的用户 — let a disabled user log in again."""
+    from gis.users import enable_user
+
+    with _owner_session() as session:
+        enable_user(session, name, actor=_actor())
+    typer.echo(f"用户 {name} 已启用。")
+
+
+@user_app.command("unlock")
+@reports_errors
+def user_unlock(name: str) -> None:
+    """解除登录失败造成的锁定 — end the lock after failed logins."""
+    from gis.users import unlock_user
+
+    with _owner_session() as session:
+        unlock_user(session, name, actor=_actor())
+    typer.echo(f"用户 {name} 已解除锁定。")
+
+
 @app.command("tick")
 @reports_errors
 def tick_cmd() -> None:

@@ -273,24 +273,33 @@ def disable_user(
     _audit(session, by, actor, "user.disable", username)
 
 
-def enable_user(session: Session, username: str, by: Admin) -> None:
+def enable_user(
+    session: Session, username: str, actor: str = "cli", by: Admin | None = None
+) -> None:
     """Let a disabled account log in again (with the password it had)."""
-    _may_act_on(by, get_account(session, by.scope, username), ("启用", "enable"))
-    session.execute(
-        text("UPDATE app_user SET disabled = false WHERE username = :username"),
-        {"username": username},
-    )
-    _audit(session, by, "", "user.enable", username)
+    _set_state(session, username, actor, by, "enable", "disabled = false")
 
 
-def unlock_user(session: Session, username: str, by: Admin) -> None:
+def unlock_user(
+    session: Session, username: str, actor: str = "cli", by: Admin | None = None
+) -> None:
     """End the lock of an account after failed logins (it may try again at once)."""
-    _may_act_on(by, get_account(session, by.scope, username), ("解锁", "unlock"))
-    session.execute(
-        text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE username = :u"),
+    _set_state(session, username, actor, by, "unlock", "failed_logins = 0, locked_until = NULL")
+
+
+def _set_state(
+    session: Session, username: str, actor: str, by: Admin | None, action: str, assignments: str
+) -> None:
+    if by is not None:
+        what = {"enable": ("启用", "enable"), "unlock": ("解锁", "unlock")}[action]
+        _may_act_on(by, get_account(session, by.scope, username), what)
+    found = session.execute(
+        text(f"UPDATE app_user SET {assignments} WHERE username = :u RETURNING id"),
         {"u": username},
-    )
-    _audit(session, by, "", "user.unlock", username)
+    ).scalar()
+    if found is None:
+        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+    _audit(session, by, actor, f"user.{action}", username)
 
 
 def _region_id(session: Session, scope: Scope, code: str) -> int:

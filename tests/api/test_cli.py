@@ -80,7 +80,7 @@ def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-
     assert result.exit_code == 1 and "无法连接数据库" in result.output
 
 
-def test_user_add_passwd_disable(run, database_url: str, engine, demo_city) -> None:  # type: ignore[no-untyped-def]
+def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, demo_city) -> None:  # type: ignore[no-untyped-def]
     """Accounts made on the command line (committed to the test database, then disabled)."""
     from sqlalchemy import text
 
@@ -128,6 +128,21 @@ def test_user_add_passwd_disable(run, database_url: str, engine, demo_city) -> N
             .all()
         )
     assert actions == ["user.add", "user.disable"]
+    # enabled again, and unlocked (after five wrong passwords it would be locked)
+    assert run("user", "enable", "cli_operator", env=env).exit_code == 0
+    assert run("user", "unlock", "cli_operator", env=env).exit_code == 0
+    missing = run("user", "unlock", "nobody_at_all", env=env)
+    assert missing.exit_code == 1 and "nobody_at_all" in missing.output
+    with engine.connect() as conn:
+        state = conn.execute(
+            text("SELECT disabled, failed_logins FROM app_user WHERE username = 'cli_operator'")
+        ).one()
+        last = conn.execute(
+            text("""SELECT action, username FROM audit_log WHERE object = 'user:cli_operator'
+                    ORDER BY id DESC LIMIT 2""")
+        ).all()
+    assert tuple(state) == (False, 0)
+    assert [a for a, _ in last] == ["user.unlock", "user.enable"] and last[0][1] != "web"
 
 
 def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
