@@ -272,37 +272,33 @@ def user_passwd(
     typer.echo(f"用户 {name} 的密码已修改，原有登录已失效。")
 
 
+def _change_user(name: str, change: str, done: str) -> None:
+    import gis.users
+
+    with _owner_session() as session:
+        getattr(gis.users, f"{change}_user")(session, name, actor=_actor())
+    typer.echo(f"用户 {name} {done}。")
+
+
 @user_app.command("disable")
 @reports_errors
 def user_disable(name: str) -> None:
     """停用用户（并使其所有会话失效）— disable a user and end their sessions."""
-    from gis.users import disable_user
-
-    with _owner_session() as session:
-        disable_user(session, name, actor=_actor())
-    typer.echo(f"用户 {name} 已停用。")
+    _change_user(name, "disable", "已停用")
 
 
 @user_app.command("enable")
 @reports_errors
 def user_enable(name: str) -> None:
     """重新启用已停用的用户 — let a disabled user log in again."""
-    from gis.users import enable_user
-
-    with _owner_session() as session:
-        enable_user(session, name, actor=_actor())
-    typer.echo(f"用户 {name} 已启用。")
+    _change_user(name, "enable", "已启用")
 
 
 @user_app.command("unlock")
 @reports_errors
 def user_unlock(name: str) -> None:
     """解除登录失败造成的锁定 — end the lock after failed logins."""
-    from gis.users import unlock_user
-
-    with _owner_session() as session:
-        unlock_user(session, name, actor=_actor())
-    typer.echo(f"用户 {name} 已解除锁定。")
+    _change_user(name, "unlock", "已解除锁定")
 
 
 @app.command("tick")

@@ -174,34 +174,11 @@ def add_user(
     check_password_policy(username, password)
     worker_id = None
     if worker_code:
-        where = _in_scope(by.scope) if by else "true"
-        worker = session.execute(
-            text(
-                "SELECT w.id, r.code FROM worker w LEFT JOIN region r ON r.id = w.region_id "
-                f"WHERE w.code = :code AND {where}"
-            ),
-            {"code": worker_code},
-        ).one_or_none()
-        if worker is None:
-            raise (InvalidInput if by else NotFound)(
-                f"{'您的管辖范围内' if by else ''}没有编码为 {worker_code} 的网格员。",
-                f"No worker {worker_code}" + (" in your area." if by else "."),
-                field="worker",
-            )
-        worker_id, region_code = worker[0], region_code or worker[1]
+        worker_id, worker_region = _worker(session, by, worker_code)
+        region_code = region_code or worker_region
     region_id = None
     if region_code:
-        scope = by.scope if by else Scope.everything()
-        region_id = session.execute(
-            text(f"SELECT r.id FROM region r WHERE r.code = :code AND {_in_scope(scope)}"),
-            {"code": region_code},
-        ).scalar()
-        if region_id is None:
-            raise (InvalidInput if by else NotFound)(  # in a form: the field is wrong (422)
-                f"{'您的管辖范围内' if by else ''}没有编码为 {region_code} 的行政区划。",
-                f"No region {region_code}" + (" in your area." if by else "."),
-                field="region",
-            )
+        region_id = _region_id(session, by, region_code)
     elif role is not Role.admin:
         raise InvalidInput(
             "除系统管理员外，用户必须属于一个行政区划（--region CODE）。",
@@ -302,19 +279,43 @@ def _set_state(
     _audit(session, by, actor, f"user.{action}", username)
 
 
-def _region_id(session: Session, scope: Scope, code: str) -> int:
-    """The id of region ``code`` in ``scope`` (422 naming it otherwise)."""
+def _not_found(by: Admin | None, what: tuple[str, str], code: str, field: str) -> Exception:
+    """A region or worker record that is not there: for an administrator on the web, a wrong
+    field of a form (422, "in your area"); on the command line, 404."""
+    return (InvalidInput if by else NotFound)(
+        f"{'您的管辖范围内' if by else ''}没有编码为 {code} 的{what[0]}。",
+        f"No {what[1]} {code}" + (" in your area." if by else "."),
+        field=field,
+    )
+
+
+def _region_id(session: Session, by: Admin | None, code: str) -> int:
+    """The id of region ``code`` (in ``by``'s jurisdiction)."""
     region_id = session.execute(
-        text(f"SELECT r.id FROM region r WHERE r.code = :code AND {_in_scope(scope)}"),
+        text(f"SELECT r.id FROM region r WHERE r.code = :code AND {_in_scope(_scope(by))}"),
         {"code": code},
     ).scalar()
     if region_id is None:
-        raise InvalidInput(
-            f"您的管辖范围内没有编码为 {code} 的行政区划。",
-            f"No region {code} in your area.",
-            field="region",
-        )
+        raise _not_found(by, ("行政区划", "region"), code, "region")
     return int(region_id)
+
+
+def _worker(session: Session, by: Admin | None, code: str) -> tuple[int, str | None]:
+    """The id and village of worker record ``code`` (in ``by``'s jurisdiction)."""
+    worker = session.execute(
+        text(
+            "SELECT w.id, r.code FROM worker w LEFT JOIN region r ON r.id = w.region_id "
+            f"WHERE w.code = :code AND {_in_scope(_scope(by))}"
+        ),
+        {"code": code},
+    ).one_or_none()
+    if worker is None:
+        raise _not_found(by, ("网格员", "worker"), code, "worker")
+    return int(worker[0]), worker[1]
+
+
+def _scope(by: Admin | None) -> Scope:
+    return by.scope if by else Scope.everything()
 
 
 def update_user(
@@ -347,20 +348,8 @@ def update_user(
             )
     worker_id: int | None = None
     if worker_code:
-        worker = session.execute(
-            text(
-                "SELECT w.id, r.code FROM worker w LEFT JOIN region r ON r.id = w.region_id "
-                f"WHERE w.code = :code AND {_in_scope(by.scope)}"
-            ),
-            {"code": worker_code},
-        ).one_or_none()
-        if worker is None:
-            raise InvalidInput(
-                f"您的管辖范围内没有编码为 {worker_code} 的网格员。",
-                f"No worker {worker_code} in your area.",
-                field="worker",
-            )
-        worker_id, region_code = worker[0], region_code or worker[1]
+        worker_id, worker_region = _worker(session, by, worker_code)
+        region_code = region_code or worker_region
     after: dict[str, Any] = {
         "display_name": account.display_name if display_name is None else display_name or None,
         "role": role or account.role,
@@ -381,9 +370,7 @@ def update_user(
         "username": username,
         "display_name": after["display_name"],
         "role": Role(after["role"]).value,
-        "region_id": _region_id(session, by.scope, str(after["region_code"]))
-        if region_code
-        else None,
+        "region_id": _region_id(session, by, str(after["region_code"])) if region_code else None,
         "keep_region": not region_code,
         "worker_id": worker_id,
         "keep_worker": worker_code is None,
