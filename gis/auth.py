@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -131,13 +132,36 @@ def login(
     Raises :class:`NotAuthenticated` (wrong name or password — the same message for both) or
     :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
     """
+    row = check_credentials(session, username, password, settings, source_ip)
+    token = issue_token(session, row["user_id"], settings, source_ip)
+    audit.record(
+        session,
+        "login",
+        success=True,
+        user_id=row["user_id"],
+        username=username,
+        source_ip=source_ip,
+    )
+    return token, _principal(session, dict(row))
+
+
+def check_credentials(
+    session: Session,
+    username: str,
+    password: str,
+    settings: Settings,
+    source_ip: str | None = None,
+    action: str = "login",
+) -> Any:
+    """The account's row if ``password`` is its password; else the failure is counted (five in a
+    row lock the account), audited as ``action`` and raised as in :func:`login`."""
     row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
     now = _now()
 
     def fail(reason: str) -> None:
         audit.record(
             session,
-            "login",
+            action,
             success=False,
             username=username,
             source_ip=source_ip,
@@ -183,16 +207,7 @@ def login(
             text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
             {"id": row["user_id"]},
         )
-    token = issue_token(session, row["user_id"], settings, source_ip)
-    audit.record(
-        session,
-        "login",
-        success=True,
-        user_id=row["user_id"],
-        username=username,
-        source_ip=source_ip,
-    )
-    return token, _principal(session, dict(row))
+    return row
 
 
 def authenticate(session: Session, token: str, settings: Settings) -> Principal:

@@ -18,11 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
+from gis.auth import Principal, check_credentials
 from gis.db import like_containing
-from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gis.passwords import check_password_policy, hash_password
 from gis.permissions import Role
 from gis.scope import Scope
+from gis.settings import Settings
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 #: at most this many accounts in one list (narrow it with words, a role or a region)
@@ -227,6 +229,51 @@ def set_password(
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
     end_sessions(session, user_id)
     _audit(session, by, actor, "user.passwd", username)
+
+
+def change_own_password(
+    session: Session,
+    caller: Principal,
+    current: str,
+    new: str,
+    settings: Settings,
+    source_ip: str | None = None,
+) -> None:
+    """A user changes their own password: the current one checked (a wrong one counts as a
+    failed login), the new one held to the policy; their other sessions end, this one stays."""
+    try:
+        check_credentials(session, caller.username, current, settings, source_ip, "user.passwd")
+    except NotAuthenticated:
+        raise InvalidInput(
+            "当前密码不正确。", "The current password is wrong.", field="current_password"
+        ) from None
+    if new == current:
+        raise InvalidInput(
+            "新密码不能与当前密码相同。",
+            "The new password must differ from the current one.",
+            field="new_password",
+        )
+    check_password_policy(caller.username, new)
+    session.execute(
+        text("""UPDATE app_user SET password_hash = :hash, password_changed_at = clock_timestamp()
+                WHERE id = :id"""),
+        {"hash": hash_password(new), "id": caller.user_id},
+    )
+    session.execute(
+        text("""UPDATE auth_session SET revoked_at = clock_timestamp()
+                WHERE user_id = :user AND revoked_at IS NULL AND id IS DISTINCT FROM :keep"""),
+        {"user": caller.user_id, "keep": caller.session_id},
+    )
+    audit.record(
+        session,
+        "user.passwd",
+        success=True,
+        user_id=caller.user_id,
+        username=caller.username,
+        object=f"user:{caller.username}",
+        source_ip=source_ip,
+        detail={"via": "self"},
+    )
 
 
 def disable_user(

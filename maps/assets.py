@@ -42,6 +42,7 @@ OWN_ASSETS: dict[str, str] = {
     "command.js": "command.js",
     "planner.js": "planner.js",
     "users.js": "users.js",
+    "account.js": "account.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -34,15 +34,18 @@ PAGES_EN: dict[str, str] = {
     "/m/": "Field reports",
     "/users": "Users",
     "/audit": "Audit log",
+    "/account": "My account",
 }
+#: every user's own page (password), last in every menu
+ACCOUNT = ("我的账号", "/account")
 
 
 def page_links(can: Callable[[str], bool], here: str, lang: str = "zh") -> list[tuple[str, str]]:
-    """(label, path) of the pages ``can`` allows, but the one at ``here``; labels in ``lang``."""
+    """(label, path) of the pages ``can`` allows, then the user's own account page, but the
+    one at ``here``; labels in ``lang``."""
+    pages = [(label, path) for label, path, permission in PAGES if can(permission)] + [ACCOUNT]
     return [
-        (PAGES_EN[path] if lang == "en" else label, path)
-        for label, path, permission in PAGES
-        if path != here and can(permission)
+        (PAGES_EN[path] if lang == "en" else label, path) for label, path in pages if path != here
     ]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlencode
 
+from gis.passwords import MIN_LENGTH
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
 from gis.users import LIST_LIMIT, Account
 from gis.worktime import SHANGHAI
@@ -180,5 +181,67 @@ def users_page(
     }</p>
 </main>
 <script src="{asset_url("users.js")}"></script>
+</body>
+</html>"""
+
+
+def account_page(
+    *,
+    username: str,
+    display_name: str | None,
+    role: Role,
+    region: str | None,
+    user: str,
+    links: list[tuple[str, str]],
+    lang: str = "zh",
+) -> str:
+    """A user's own page (我的账号): who they are logged in as, and a form to change their
+    password (``account.js`` sends it to ``POST /api/auth/password``)."""
+    t = _tr(lang)
+    names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
+    head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
+    rows = (
+        (t("用户名", "User name"), username),
+        (t("姓名", "Name"), display_name or "—"),
+        (t("角色", "Role"), names[role]),
+        (t("所属区划", "Region"), region or t("全系统", "whole deployment")),
+    )
+    facts = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in rows)
+    return f"""{head}
+<body class="wg-track wg-index wg-account">
+<main>
+  {language_switch(lang, "/account")}{nav_line(links, user)}
+  <h1>{t("我的账号", "My account")}</h1>
+  <dl class="wg-facts">{facts}</dl>
+  <h2>{t("修改密码", "Change the password")}</h2>
+  <form id="password-form" class="wg-stack">
+    <label>{t("当前密码", "Current password")}
+      <input name="current_password" type="password" required autocomplete="current-password"
+      maxlength="256"></label>
+    <label>{t("新密码", "New password")}
+      <input name="new_password" type="password" required autocomplete="new-password"
+      minlength="{MIN_LENGTH}" maxlength="256"></label>
+    <label>{t("再输入一次新密码", "The new password again")}
+      <input name="repeat" type="password" required autocomplete="new-password"
+      maxlength="256"></label>
+    <button type="submit">{t("修改密码", "Change the password")}</button>
+  </form>
+  <p class="wg-error" id="password-error" role="alert"></p>
+  <p class="wg-note" id="password-done" role="status" hidden>{
+        t(
+            "密码已修改。您在其他设备上的登录已失效，本页面的登录保持有效。",
+            "The password is changed. Your sessions on other devices have ended; this one stays.",
+        )
+    }</p>
+  <p class="wg-note">{
+        t(
+            f"新密码至少 {MIN_LENGTH} 个字符，含小写字母、大写字母、数字、符号中的至少三类，"
+            "不能包含用户名，也不能是常见密码。",
+            f"At least {MIN_LENGTH} characters of three kinds (lower case, upper case, digits, "
+            "symbols), without the user name, and not a common password.",
+        )
+    }</p>
+</main>
+<script src="{asset_url("account.js")}"></script>
 </body>
 </html>"""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api.deps import SESSION_COOKIE, Authenticated, SessionDep, SettingsDep, client_ip
-from api.schemas import LoginIn, MeOut, TokenOut
-from gis import auth
-from gis.errors import AccountLocked, NotAuthenticated
+from api.schemas import LoginIn, MeOut, OwnPasswordIn, TokenOut
+from gis import auth, users
+from gis.errors import AccountLocked, InvalidInput, NotAuthenticated
 from gis.permissions import ROLE_PERMISSIONS
 from maps.nav import home_page
 
@@ -48,6 +48,28 @@ def logout(session: SessionDep, caller: Authenticated, request: Request) -> Resp
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    body: OwnPasswordIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Authenticated,
+    request: Request,
+) -> Response:
+    """Change your own password (修改密码): the current one, then the new one (held to the
+    password policy).  Your other sessions end; this one stays.  A wrong current password
+    counts as a failed login."""
+    try:
+        users.change_own_password(
+            session, caller, body.current_password, body.new_password, settings, client_ip(request)
+        )
+    except (InvalidInput, AccountLocked):
+        session.commit()  # keep the failure count and the audit entry (a policy refusal: none)
+        raise
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut)

@@ -13,7 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import SessionDep, UserManager, client_ip, page_lang, page_response, request_lang
+from api.deps import (
+    Authenticated,
+    SessionDep,
+    UserManager,
+    client_ip,
+    page_lang,
+    page_response,
+    request_lang,
+)
 from api.routers.maps import PageLang, _user
 from api.schemas import PasswordIn, UserCreate, UserOut, UserUpdate
 from gis import users
@@ -21,7 +29,7 @@ from gis.auth import Principal
 from gis.passwords import initial_password
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
 from maps.nav import page_links
-from maps.users import users_page
+from maps.users import account_page, users_page
 
 router = APIRouter(tags=["users 用户管理"])
 
@@ -208,6 +216,25 @@ def users_list_page(
         links=page_links(caller.can, "/users", language),
         filters=filters,
         roles=_roles(caller),
+        lang=language,
+    )
+    return page_response(page, lang)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(caller: Authenticated, request: Request, lang: PageLang = None) -> HTMLResponse:
+    """Your own account (我的账号): who you are logged in as, and the form to change your
+    password.  In Chinese, or in English."""
+    language = page_lang(request, lang)
+    scope = caller.scope
+    region = f"{scope.region_name}（{scope.region_code}）" if scope.region_code else None
+    page = account_page(
+        username=caller.username,
+        display_name=caller.display_name,
+        role=caller.role,
+        region=region,
+        user=_user(caller, language),
+        links=page_links(caller.can, "/account", language),
         lang=language,
     )
     return page_response(page, lang)

@@ -170,6 +170,9 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
         Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
         Call("GET", "/users", "user:manage"),
+        Call("GET", "/account", None),
+        # (the body's current password is wrong: refused after the login check)
+        Call("POST", "/api/auth/password", None, 422),
     ]
 
 
@@ -236,6 +239,8 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/users/{username}/enable"),
     ("POST", "/api/users/{username}/unlock"),
     ("GET", "/users"),
+    ("GET", "/account"),
+    ("POST", "/api/auth/password"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place
@@ -328,6 +333,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = None
         elif call.path.startswith("/api/users"):
             kwargs["json"] = {}
+        elif call.path == "/api/auth/password":
+            kwargs["json"] = {"current_password": "x", "new_password": "Not-used-2026"}
         elif call.path.endswith("/photos") and call.method == "POST":
             kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":

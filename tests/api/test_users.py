@@ -268,3 +268,60 @@ def test_the_users_page(anon_client: TestClient, login_as: Headers) -> None:
     english = anon_client.get("/users", params={"lang": "en"}, headers=admin | html)
     assert '<html lang="en">' in english.text and "<h1>Users</h1>" in english.text
     assert "center operator" in english.text and "用户管理" not in english.text
+
+
+def test_a_user_changes_their_own_password(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """我的账号: every role may change its own password, knowing the current one."""
+    here = _token(anon_client, "township_operator", DEMO_PASSWORD)
+    elsewhere = _token(anon_client, "township_operator", DEMO_PASSWORD)
+
+    def change(current: str, new: str, who: dict = here) -> object:
+        return anon_client.post(
+            "/api/auth/password",
+            headers=who,
+            json={"current_password": current, "new_password": new},
+        )
+
+    wrong = change("Not-the-password-1", NEW_PASSWORD)
+    assert wrong.status_code == 422 and "当前密码不正确" in wrong.json()["detail"]
+    weak = change(DEMO_PASSWORD, "township_operator2026!")
+    assert weak.status_code == 422 and "用户名" in weak.json()["detail"]
+    assert change(DEMO_PASSWORD, DEMO_PASSWORD).status_code == 422
+    assert change(DEMO_PASSWORD, NEW_PASSWORD).status_code == 204
+    # this session stays, the other one ends; the new password logs in, the old one not
+    assert anon_client.get("/api/auth/me", headers=here).status_code == 200
+    assert anon_client.get("/api/auth/me", headers=elsewhere).status_code == 401
+    assert _login(anon_client, "township_operator") == 401
+    assert _login(anon_client, "township_operator", NEW_PASSWORD) == 200
+    trail = _trail(app_db, "township_operator")
+    assert ("user.passwd", "township_operator", "self") in trail
+    failed = app_db.execute(
+        text("""SELECT count(*) FROM audit_log WHERE action = 'user.passwd' AND NOT success
+                AND username = 'township_operator'""")
+    ).scalar_one()
+    assert failed == 1  # the wrong current password, counted as a failed login
+    # wrong current passwords lock the account like wrong logins do
+    grid = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    answers = [change("Not-the-password-1", NEW_PASSWORD, grid).status_code for _ in range(5)]
+    assert answers[-1] == 423 and _login(anon_client, "grid_worker") == 423
+    anon_client.cookies.clear()  # (the logins above left their session cookie)
+    nobody = {"current_password": DEMO_PASSWORD, "new_password": NEW_PASSWORD}
+    assert anon_client.post("/api/auth/password", json=nobody).status_code == 401
+
+
+def test_the_account_page(anon_client: TestClient, login_as: Headers) -> None:
+    html = {"Accept": "text/html"}
+    page = anon_client.get("/account", headers=login_as("grid_worker") | html)
+    assert page.status_code == 200 and "<h1>我的账号</h1>" in page.text
+    assert "grid_worker" in page.text and "网格员" in page.text and "account.js" in page.text
+    assert 'name="current_password"' in page.text
+    # every page's menu leads to it, for every role
+    for who, where in (("city_commander", "/find"), ("admin", "/users")):
+        assert 'href="/account"' in anon_client.get(where, headers=login_as(who) | html).text
+    english = anon_client.get("/account", params={"lang": "en"}, headers=login_as("admin") | html)
+    assert "<h1>My account</h1>" in english.text and "administrator" in english.text
+    assert "whole deployment" in english.text
+    assert anon_client.get("/account", headers=html, follow_redirects=False).status_code in (
+        303, 401)  # fmt: skip

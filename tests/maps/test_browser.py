@@ -346,6 +346,25 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
             json={"username": "browser.desk", "password": password},
         )
         assert check.status_code == 200
+        # the new user changes the password they were given, on their own page
+        own = browser.new_page(viewport={"width": 800, "height": 700}, locale="zh-CN")
+        own.on("pageerror", lambda e: errors.append(str(e)))
+        own.goto(f"{live_server}/account")
+        own.fill("input[name=username]", "browser.desk")
+        own.fill("input[name=password]", password)
+        own.click("button[type=submit]")
+        own.wait_for_selector("h1:has-text('我的账号')")
+        own.fill("input[name=current_password]", password)
+        own.fill("input[name=new_password]", "Harbour-lights-5093")
+        own.fill("input[name=repeat]", "Harbour-lights-5094")
+        own.click("#password-form button[type=submit]")
+        assert "不一致" in own.locator("#password-error").inner_text()  # caught on the page
+        own.fill("input[name=repeat]", "Harbour-lights-5093")
+        own.click("#password-form button[type=submit]")
+        own.wait_for_selector("#password-done:not([hidden])")
+        if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+            own.screenshot(path=str(Path(shots) / "account.png"), full_page=True)
+        own.close()
         page.click("#user-message a")  # noted: the list again, with the new account
         row = page.locator("tr[data-user='browser.desk']")
         assert "浏览器测试" in row.inner_text() and "正常" in row.inner_text()

@@ -20,10 +20,10 @@ Headers = Callable[[str], dict[str, str]]
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.grid_worker, ["/maps/command", "/find", "/reports/daily", "/m/"]),
-        (Role.operator, ["/maps/command", "/queue", "/find", "/reports/daily", "/m/"]),
-        (Role.commander, ["/maps/command", "/find", "/reports/daily"]),
-        (Role.planner, ["/maps/command", "/find", "/reports/daily", "/maps/planner"]),
+        (Role.grid_worker, ["/maps/command", "/find", "/reports/daily", "/m/", "/account"]),
+        (Role.operator, ["/maps/command", "/queue", "/find", "/reports/daily", "/m/", "/account"]),
+        (Role.commander, ["/maps/command", "/find", "/reports/daily", "/account"]),
+        (Role.planner, ["/maps/command", "/find", "/reports/daily", "/maps/planner", "/account"]),
         (
             Role.admin,
             [
@@ -35,6 +35,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/m/",
                 "/users",
                 "/audit",
+                "/account",
             ],
         ),
     ],
@@ -71,9 +72,10 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/maps/command",
         "/find",
         "/reports/daily",
+        "/account",
     ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
-    assert _links(planner.text) == ["/", "/find", "/reports/daily", "/maps/planner"]
+    assert _links(planner.text) == ["/", "/find", "/reports/daily", "/maps/planner", "/account"]
     phone = anon_client.get("/m/", headers=login_as("grid_worker") | html)
     nav = re.search(r'<nav class="m-nav">(.*?)</nav>', phone.text)
     assert nav is not None
@@ -82,6 +84,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/maps/command",
         "/find",
         "/reports/daily",
+        "/account",
     ]
 
 
