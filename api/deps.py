@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from gis import audit, auth
-from gis.errors import Forbidden, NotAuthenticated
+from gis.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
 from gis.permissions import ROLE_NAMES
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
@@ -104,6 +104,11 @@ def current_principal(
 
 
 def _check_permission(principal: auth.Principal, permission: str) -> None:
+    if principal.must_change_password:
+        raise PasswordChangeRequired(
+            "您的密码由管理员设置，请先在“我的账号”（/account）修改密码。",
+            "Your password was set by an administrator: change it first at My account (/account).",
+        )
     if not principal.can(permission):
         raise Forbidden(
             f"您的角色（{ROLE_NAMES[principal.role]}）无权执行此操作（需要 {permission}）。",

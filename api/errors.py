@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_lang
-from gis.errors import NotAuthenticated, WanggeError
+from gis.errors import NotAuthenticated, PasswordChangeRequired, WanggeError
 from maps.pages import error_page
 
 FIELD_NAMES = {
@@ -138,6 +138,8 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
     if isinstance(exc, NotAuthenticated) and _is_page(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if isinstance(exc, PasswordChangeRequired) and _is_page(request):
+        return RedirectResponse("/account", status_code=303)
     if _is_page(request):
         return _page(request, exc.status, exc.localized(request_lang(request)))
     body: dict[str, Any] = {"detail": exc.localized(request_lang(request)), "code": exc.code}

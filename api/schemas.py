@@ -374,7 +374,14 @@ class TokenOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds until the session ends at the latest")
     home: str = Field(
-        "/", description="the user's first page: the phone page for a grid worker, else the map"
+        "/",
+        description="the user's first page: the phone page for a grid worker, else the map; "
+        "/account while the password must be changed",
+    )
+    password_change_required: bool = Field(
+        False,
+        description="the password was set by someone else: until the user changes it "
+        "(POST /api/auth/password), every other call is refused (403)",
     )
 
 
@@ -473,6 +480,9 @@ class UserOut(BaseModel):
     created_at: datetime
     password_changed_at: datetime
     last_seen_at: datetime | None = Field(description="the last request of any of its sessions")
+    must_change_password: bool = Field(
+        description="its password was set by someone else: its user must change it first"
+    )
     initial_password: str | None = Field(
         None, description="the password just set at random: shown this once, never stored plain"
     )

@@ -37,6 +37,8 @@ class Principal:
     role: Role
     scope: Scope
     session_id: int | None = None
+    #: a password set by someone else: only changing it (and logging out) is allowed
+    must_change_password: bool = False
 
     def can(self, permission: str) -> bool:
         return allows(self.role, permission)
@@ -56,7 +58,7 @@ def _token_hash(token: str) -> bytes:
 
 _USER_COLUMNS = """
     u.id AS user_id, u.username, u.display_name, u.role::text AS role, u.disabled,
-    u.password_hash, u.failed_logins, u.locked_until, u.worker_id,
+    u.password_hash, u.failed_logins, u.locked_until, u.worker_id, u.must_change_password,
     r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
 """
 _USER_BY_NAME = text(f"""
@@ -94,7 +96,15 @@ def _principal(session: Session, row: dict, session_id: int | None = None) -> Pr
             row["region_id"], row["region_code"], row["level"], row["region_name"], grid_codes
         )
     )
-    return Principal(row["user_id"], row["username"], row["display_name"], role, scope, session_id)
+    return Principal(
+        row["user_id"],
+        row["username"],
+        row["display_name"],
+        role,
+        scope,
+        session_id,
+        bool(row["must_change_password"]),
+    )
 
 
 def issue_token(

@@ -81,6 +81,12 @@ class Forbidden(WanggeError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The caller's password was set by someone else: they change it before anything else."""
+
+    code = "password_change_required"
+
+
 class AccountLocked(WanggeError):
     status = 423
     code = "account_locked"

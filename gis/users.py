@@ -57,6 +57,7 @@ class Account:
     created_at: datetime
     password_changed_at: datetime
     last_seen_at: datetime | None
+    must_change_password: bool
 
 
 _ACCOUNTS = """
@@ -64,7 +65,8 @@ _ACCOUNTS = """
            r.name AS region_name, w.code AS worker_code, u.disabled,
            CASE WHEN u.locked_until > now() THEN u.locked_until END AS locked_until,
            u.failed_logins, u.created_at, u.password_changed_at,
-           (SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id) AS last_seen_at
+           (SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id) AS last_seen_at,
+           u.must_change_password
     FROM app_user u LEFT JOIN region r ON r.id = u.region_id
     LEFT JOIN worker w ON w.id = u.worker_id
 """
@@ -157,11 +159,13 @@ def add_user(
     display_name: str | None = None,
     actor: str = "cli",
     by: Admin | None = None,
+    must_change: bool | None = None,
 ) -> int:
     """Create a user; returns its id.  Non-admins need a region; a grid worker may be linked to a
     worker record (their grids), and then defaults to that worker's village.  ``by``: an
     administrator on the web, who adds accounts in their jurisdiction only (and administrators
-    only if deployment-wide)."""
+    only if deployment-wide).  The user must change the password at the first login when
+    ``must_change`` (by default: when an administrator on the web set it)."""
     if by is not None and role is Role.admin and not by.scope.is_everything:
         raise Forbidden(
             "只有全系统的管理员才能新建管理员账号。",
@@ -191,8 +195,10 @@ def add_user(
         raise Conflict(f"用户名 {username} 已存在。", f"User {username} already exists.")
     user_id = session.execute(
         text("""
-        INSERT INTO app_user (username, display_name, role, region_id, worker_id, password_hash)
-        VALUES (:username, :display_name, CAST(:role AS user_role), :region_id, :worker_id, :hash)
+        INSERT INTO app_user (username, display_name, role, region_id, worker_id, password_hash,
+                              must_change_password)
+        VALUES (:username, :display_name, CAST(:role AS user_role), :region_id, :worker_id, :hash,
+                :must_change)
         RETURNING id
     """),
         {
@@ -202,6 +208,7 @@ def add_user(
             "region_id": region_id,
             "worker_id": worker_id,
             "hash": hash_password(password),
+            "must_change": by is not None if must_change is None else must_change,
         },
     ).scalar_one()
     _audit(session, by, actor, "user.add", username, {"role": role.value, "region": region_code})
@@ -211,7 +218,8 @@ def add_user(
 def set_password(
     session: Session, username: str, password: str, actor: str = "cli", by: Admin | None = None
 ) -> None:
-    """Change a password (policy checked), unlock the account and end the user's sessions."""
+    """Change a password (policy checked), unlock the account and end the user's sessions.
+    One set by an administrator on the web (``by``) must be changed at the next login."""
     if by is not None:
         _may_act_on(
             by, get_account(session, by.scope, username), ("重设密码", "reset the password of")
@@ -220,10 +228,10 @@ def set_password(
     user_id = session.execute(
         text("""
         UPDATE app_user SET password_hash = :hash, password_changed_at = clock_timestamp(),
-                            failed_logins = 0, locked_until = NULL
+                            failed_logins = 0, locked_until = NULL, must_change_password = :web
         WHERE username = :username RETURNING id
     """),
-        {"hash": hash_password(password), "username": username},
+        {"hash": hash_password(password), "username": username, "web": by is not None},
     ).scalar()
     if user_id is None:
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
@@ -255,7 +263,8 @@ def change_own_password(
         )
     check_password_policy(caller.username, new)
     session.execute(
-        text("""UPDATE app_user SET password_hash = :hash, password_changed_at = clock_timestamp()
+        text("""UPDATE app_user SET password_hash = :hash, password_changed_at = clock_timestamp(),
+                       must_change_password = false
                 WHERE id = :id"""),
         {"hash": hash_password(new), "id": caller.user_id},
     )

@@ -453,6 +453,7 @@ def _upsert_user(session: Session, p: _Person, old: Any) -> tuple[str, str | Non
         worker_code=worker,
         display_name=display,
         actor="import",
+        must_change=True,  # an initial password, handed over: its user replaces it
     )
     return "created", password
 

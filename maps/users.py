@@ -48,6 +48,8 @@ def users_page(
                 f'<span class="wg-overdue">{t("已锁定至", "locked until")} '
                 f"{_when(a.locked_until)}</span>"
             )
+        if a.must_change_password:
+            return t("待用户改密码", "password to be changed")
         return t("正常", "active")
 
     def buttons(a: Account) -> str:
@@ -193,10 +195,14 @@ def account_page(
     region: str | None,
     user: str,
     links: list[tuple[str, str]],
+    must_change: bool = False,
+    home: str = "/",
     lang: str = "zh",
 ) -> str:
     """A user's own page (我的账号): who they are logged in as, and a form to change their
-    password (``account.js`` sends it to ``POST /api/auth/password``)."""
+    password (``account.js`` sends it to ``POST /api/auth/password``).  ``must_change``: the
+    password was set by someone else and nothing else works until it is changed; then the
+    page leads on to ``home``."""
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
     head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
@@ -207,12 +213,28 @@ def account_page(
         (t("所属区划", "Region"), region or t("全系统", "whole deployment")),
     )
     facts = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in rows)
+    first = (
+        '<p class="wg-error" id="password-first">'
+        + t(
+            "您的密码由管理员设置（或为初始密码）。请先修改密码，然后才能使用系统。",
+            "Your password was set by an administrator (or is an initial one). Change it "
+            "before anything else.",
+        )
+        + "</p>"
+        if must_change
+        else ""
+    )
+    onward = (
+        f' <a href="{escape(home, quote=True)}">{t("继续使用", "Continue")}</a>'
+        if must_change
+        else ""
+    )
     return f"""{head}
 <body class="wg-track wg-index wg-account">
 <main>
   {language_switch(lang, "/account")}{nav_line(links, user)}
   <h1>{t("我的账号", "My account")}</h1>
-  <dl class="wg-facts">{facts}</dl>
+  {first}<dl class="wg-facts">{facts}</dl>
   <h2>{t("修改密码", "Change the password")}</h2>
   <form id="password-form" class="wg-stack">
     <label>{t("当前密码", "Current password")}
@@ -232,7 +254,7 @@ def account_page(
             "密码已修改。您在其他设备上的登录已失效，本页面的登录保持有效。",
             "The password is changed. Your sessions on other devices have ended; this one stays.",
         )
-    }</p>
+    }{onward}</p>
   <p class="wg-note">{
         t(
             f"新密码至少 {MIN_LENGTH} 个字符，含小写字母、大写字母、数字、符号中的至少三类，"

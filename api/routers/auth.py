@@ -37,7 +37,13 @@ def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    return TokenOut(access_token=token, expires_in=lifetime, home=home_page(principal.can))
+    must_change = principal.must_change_password
+    return TokenOut(
+        access_token=token,
+        expires_in=lifetime,
+        home="/account" if must_change else home_page(principal.can),
+        password_change_required=must_change,
+    )
 
 
 @router.post("/logout", status_code=204)

@@ -28,7 +28,7 @@ from gis import users
 from gis.auth import Principal
 from gis.passwords import initial_password
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
-from maps.nav import page_links
+from maps.nav import home_page, page_links
 from maps.users import account_page, users_page
 
 router = APIRouter(tags=["users 用户管理"])
@@ -234,7 +234,9 @@ def account(caller: Authenticated, request: Request, lang: PageLang = None) -> H
         role=caller.role,
         region=region,
         user=_user(caller, language),
-        links=page_links(caller.can, "/account", language),
+        links=[] if caller.must_change_password else page_links(caller.can, "/account", language),
+        must_change=caller.must_change_password,
+        home=home_page(caller.can),
         lang=language,
     )
     return page_response(page, lang)

@@ -16,7 +16,7 @@
       body: JSON.stringify(data)
     }).then(function (r) {
       return r.json().then(function (body) {
-        if (r.ok) { window.location.assign(form.dataset.next || body.home || "/"); return; }
+        if (r.ok) { window.location.assign(body.password_change_required ? "/account" : (form.dataset.next || body.home || "/")); return; }
         var detail = body && body.detail;
         error.textContent = typeof detail === "string" ? detail : T.failed;
       });
