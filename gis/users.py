@@ -144,7 +144,7 @@ def _audit(session: Session, by: Admin | None, actor: str, action: str, username
         username=by.username if by else actor,
         object=f"user:{username}",
         source_ip=by.source_ip if by else None,
-        detail=(detail or {}) | ({"via": "web"} if by else {}),
+        detail=({"via": "web"} if by else {}) | (detail or {}),
     )
 
 
@@ -268,21 +268,9 @@ def change_own_password(
                 WHERE id = :id"""),
         {"hash": hash_password(new), "id": caller.user_id},
     )
-    session.execute(
-        text("""UPDATE auth_session SET revoked_at = clock_timestamp()
-                WHERE user_id = :user AND revoked_at IS NULL AND id IS DISTINCT FROM :keep"""),
-        {"user": caller.user_id, "keep": caller.session_id},
-    )
-    audit.record(
-        session,
-        "user.passwd",
-        success=True,
-        user_id=caller.user_id,
-        username=caller.username,
-        object=f"user:{caller.username}",
-        source_ip=source_ip,
-        detail={"via": "self"},
-    )
+    end_sessions(session, caller.user_id, keep=caller.session_id)
+    me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
+    _audit(session, me, "", "user.passwd", caller.username, {"via": "self"})
 
 
 def disable_user(
@@ -449,12 +437,13 @@ def update_user(
     return detail  # type: ignore[return-value]
 
 
-def end_sessions(session: Session, user_id: int) -> None:
-    """Revoke every open session of a user (their role, jurisdiction or password changed)."""
+def end_sessions(session: Session, user_id: int, keep: int | None = None) -> None:
+    """Revoke every open session of a user (their role, jurisdiction or password changed), but
+    ``keep`` (the one in which they changed their own password)."""
     session.execute(
         text(
             "UPDATE auth_session SET revoked_at = clock_timestamp() "
-            "WHERE user_id = :id AND revoked_at IS NULL"
+            "WHERE user_id = :id AND revoked_at IS NULL AND id IS DISTINCT FROM :keep"
         ),
-        {"id": user_id},
+        {"id": user_id, "keep": keep},
     )
