@@ -53,6 +53,17 @@ OP_NAMES = {
     "recode": "改编码/改名",
     "assign": "配置网格员",
 }
+OP_NAMES_EN = {
+    "split": "split",
+    "merge": "merge",
+    "redraw": "redraw",
+    "create": "create",
+    "retire": "retire",
+    "recode": "recode / rename",
+    "assign": "assign workers",
+}
+#: what an operation did, in Chinese and in English
+Said = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -421,6 +432,7 @@ def get_edit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
             "seq": r.seq,
             "op": r.op,
             "op_name": OP_NAMES.get(r.op, r.op),
+            "op_name_en": OP_NAMES_EN.get(r.op, r.op),
             "at": r.at,
             "body": r.body,
             "summary": r.summary,
@@ -555,7 +567,7 @@ def add_operation(
             )
         village_id = villages.pop()
     layout = _load(session, edit_id, village_id)
-    message = _APPLY[op](session, layout, body)
+    message, message_en = _APPLY[op](session, layout, body)
     touched = _save(session, layout)
     seq = session.execute(
         text("""
@@ -568,13 +580,24 @@ def add_operation(
             "e": edit_id,
             "op": op,
             "body": json.dumps(body, ensure_ascii=False),
-            "summary": json.dumps({"grids": touched, "message": message}, ensure_ascii=False),
+            "summary": json.dumps(
+                {"grids": touched, "message": message, "message_en": message_en},
+                ensure_ascii=False,
+            ),
         },
     ).scalar_one()
     session.execute(
         text("UPDATE grid_edit SET updated_at = clock_timestamp() WHERE id = :e"), {"e": edit_id}
     )
-    return {"seq": seq, "op": op, "op_name": OP_NAMES[op], "grids": touched, "message": message}
+    return {
+        "seq": seq,
+        "op": op,
+        "op_name": OP_NAMES[op],
+        "op_name_en": OP_NAMES_EN[op],
+        "grids": touched,
+        "message": message,
+        "message_en": message_en,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,7 +614,7 @@ def _names_for(layout: Layout, body: dict, codes: list[str]) -> list[str]:
     return [given[i] if i < len(given) else layout.default_name(c) for i, c in enumerate(codes)]
 
 
-def _split(session: Session, layout: Layout, body: dict) -> str:
+def _split(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
     if body.get("line") is not None:
         line = parse_geometry(body["line"], "line", ("LineString", "MultiLineString"))
@@ -665,7 +688,10 @@ def _split(session: Session, layout: Layout, body: dict) -> str:
     item.households = households[0] if households else None
     item.population = None
     item.touch()
-    return f"网格 {item.code} 拆分为 {1 + len(others)} 块：{item.code}、{'、'.join(codes)}"
+    return (
+        f"网格 {item.code} 拆分为 {1 + len(others)} 块：{item.code}、{'、'.join(codes)}",
+        f"Grid {item.code} split into {1 + len(others)}: {item.code}, {', '.join(codes)}",
+    )
 
 
 def _current_workers(session: Session, codes: list[str]) -> dict[str, list[str]]:
@@ -692,7 +718,7 @@ def _workers_of(session: Session, item: Item) -> list[str]:
     return _current_workers(session, [code])[code]
 
 
-def _merge(session: Session, layout: Layout, body: dict) -> str:
+def _merge(session: Session, layout: Layout, body: dict) -> Said:
     codes = list(dict.fromkeys(body["grids"]))
     if len(codes) < 2:
         raise InvalidInput(
@@ -738,8 +764,11 @@ def _merge(session: Session, layout: Layout, body: dict) -> str:
     survivor.population = sum(pop) if None not in pop else None  # type: ignore[arg-type]
     survivor.workers = workers
     survivor.touch()
-    others = "、".join(c for c in codes if c != survivor_code)
-    return f"网格 {others} 并入 {survivor_code}"
+    others = [c for c in codes if c != survivor_code]
+    return (
+        f"网格 {'、'.join(others)} 并入 {survivor_code}",
+        f"Grid(s) {', '.join(others)} merged into {survivor_code}",
+    )
 
 
 def _give(layout: Layout, piece: BaseGeometry, item: Item, release_to: str) -> str | None:
@@ -764,7 +793,7 @@ def _give(layout: Layout, piece: BaseGeometry, item: Item, release_to: str) -> s
     return neighbour.code
 
 
-def _redraw(session: Session, layout: Layout, body: dict) -> str:
+def _redraw(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
     release_to = body.get("release_to") or "neighbours"
     drawn = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
@@ -793,21 +822,23 @@ def _redraw(session: Session, layout: Layout, body: dict) -> str:
         other.lineage |= {item.from_id} if item.from_id else set()
         other.touch()
         changed.append(other.code)
-    given = []
+    given: list[str | None] = []
     for piece in _pieces(old.difference(new)):  # land given up
-        to = _give(layout, piece, item, release_to)
-        given.append(to or "未覆盖")
+        given.append(_give(layout, piece, item, release_to))
     item.geom = new
     item.touch()
-    parts = [f"网格 {item.code} 边界已重绘"]
+    parts = [(f"网格 {item.code} 边界已重绘", f"Grid {item.code} redrawn")]
     if changed:
-        parts.append(f"相邻网格 {'、'.join(sorted(set(changed)))} 让出土地")
+        near = sorted(set(changed))
+        parts.append((f"相邻网格 {'、'.join(near)} 让出土地", f"land taken from {', '.join(near)}"))
     if given:
-        parts.append(f"让出的土地归入 {'、'.join(sorted(set(given)))}")
-    return "；".join(parts)
+        zh = sorted({to or "未覆盖" for to in given})
+        en = sorted({to or "uncovered" for to in given})
+        parts.append((f"让出的土地归入 {'、'.join(zh)}", f"land given up went to {', '.join(en)}"))
+    return "；".join(z for z, _ in parts), "; ".join(e for _, e in parts)
 
 
-def _create(session: Session, layout: Layout, body: dict) -> str:
+def _create(session: Session, layout: Layout, body: dict) -> Said:
     drawn = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
     geom = polygonal(layout.snap(drawn))
     if body.get("clip", True) and geom is not None:
@@ -833,7 +864,11 @@ def _create(session: Session, layout: Layout, body: dict) -> str:
             workers=body.get("workers"),
         )
     )
-    return f"新建网格 {code}（{name}），{area_m2(geom):,.0f} 平方米"
+    area = area_m2(geom)
+    return (
+        f"新建网格 {code}（{name}），{area:,.0f} 平方米",
+        f"New grid {code} ({name}), {area:,.0f} m²",
+    )
 
 
 def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, BaseGeometry]:
@@ -863,13 +898,16 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
     }
 
 
-def _retire(session: Session, layout: Layout, body: dict) -> str:
+def _retire(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
     to = body.get("to") or "neighbours"
     if to == "uncovered":
         layout.declare_uncovered(item.geom)
         layout.retire(item)
-        return f"网格 {item.code} 撤销，其区域声明为未覆盖"
+        return (
+            f"网格 {item.code} 撤销，其区域声明为未覆盖",
+            f"Grid {item.code} retired; its land declared uncovered",
+        )
     if to == "neighbours":
         near = [n for _, n in layout.neighbours(item.geom, but=item)]
     else:
@@ -893,22 +931,26 @@ def _retire(session: Session, layout: Layout, body: dict) -> str:
         n.lineage |= {item.from_id} if item.from_id else set()
         n.touch()
     layout.retire(item)
-    return f"网格 {item.code} 撤销，区域并入 {'、'.join(near[k].code for k in sorted(shares))}"
+    heirs = [near[k].code for k in sorted(shares)]
+    return (
+        f"网格 {item.code} 撤销，区域并入 {'、'.join(heirs)}",
+        f"Grid {item.code} retired; its land went to {', '.join(heirs)}",
+    )
 
 
-def _recode(session: Session, layout: Layout, body: dict) -> str:
+def _recode(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
-    said = []
+    said: list[Said] = []
     if body.get("code") and body["code"] != item.code:
-        said.append(f"编码 {item.code} → {body['code']}")
+        said.append((f"编码 {item.code} → {body['code']}", f"code {item.code} → {body['code']}"))
         item.code = body["code"]
     if body.get("name") and body["name"] != item.name:
-        said.append(f"名称改为 {body['name']}")
+        said.append((f"名称改为 {body['name']}", f"renamed {body['name']}"))
         item.name = body["name"]
     for key, label in (("households", "户数"), ("population", "人口")):
         if body.get(key) is not None:
             setattr(item, key, body[key])
-            said.append(f"{label} {body[key]}")
+            said.append((f"{label} {body[key]}", f"{key} {body[key]}"))
     if not said:
         raise InvalidInput(
             "改编码/改名需要新的 code、name、households 或 population",
@@ -916,10 +958,13 @@ def _recode(session: Session, layout: Layout, body: dict) -> str:
             field="code",
         )
     item.touch()
-    return f"网格 {body['grid']}：{'，'.join(said)}"
+    return (
+        f"网格 {body['grid']}：{'，'.join(z for z, _ in said)}",
+        f"Grid {body['grid']}: {', '.join(e for _, e in said)}",
+    )
 
 
-def _assign(session: Session, layout: Layout, body: dict) -> str:
+def _assign(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
     wanted = list(dict.fromkeys(body.get("workers") or []))
     known = set(
@@ -936,7 +981,10 @@ def _assign(session: Session, layout: Layout, body: dict) -> str:
         )
     item.workers = wanted
     item.touch()
-    return f"网格 {item.code} 的网格员：{'、'.join(wanted) or '（无）'}"
+    return (
+        f"网格 {item.code} 的网格员：{'、'.join(wanted) or '（无）'}",
+        f"Workers of grid {item.code}: {', '.join(wanted) or '(none)'}",
+    )
 
 
 _APPLY = {

@@ -77,8 +77,10 @@ class OperationOut(BaseModel):
     seq: int
     op: str
     op_name: str
+    op_name_en: str
     grids: list[str]
     message: str
+    message_en: str
 
 
 def actor_of(caller: Principal) -> edits.Actor:

@@ -85,7 +85,7 @@ def city_map(
     extent = boundaries.scope_extent(session, caller.scope)
     name = boundaries.scope_name(session, caller.scope) or "网格 wangge"
     m = build_city_map(
-        title=f"{name} · " + ("grid map" if language == "en" else "综治网格地图"),
+        title=f"{name} · " + ("Grid map" if language == "en" else "综治网格地图"),
         subtitle=_demo_subtitle(session, language),
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
         heat=mapdata.heat(
@@ -151,7 +151,7 @@ def command_map(
     base = settings.base_map()
     language = page_lang(request, lang)
     if language == "en":
-        title = f"{name} · command center" + (f" (grids as of {as_of})" if as_of else "")
+        title = f"{name} · Command center" + (f" (grids as of {as_of})" if as_of else "")
     else:
         title = f"{name} · 指挥中心" + (f"（{as_of} 的网格划分）" if as_of else "")
     m = build_command_map(

@@ -204,7 +204,13 @@ def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
     union = geom(app_db, a).union(geom(app_db, b))
     edit = planner.open()
     done = planner.op(edit, op="merge", grids=[a, b], name="合并后的网格")
-    assert done["op_name"] == "合并"
+    assert done["op_name"] == "合并" and done["op_name_en"] == "merge"
+    # what it did, in both languages, as answered and as kept with the edit set
+    assert done["message"] == f"网格 {b} 并入 {a}"
+    assert done["message_en"] == f"Grid(s) {b} merged into {a}"
+    kept = planner.client.get(f"/api/edits/{edit}", headers=planner.headers).json()
+    assert kept["operations"][0]["summary"]["message_en"] == done["message_en"]
+    assert kept["operations"][0]["op_name_en"] == "merge"
     p = planner.preview(edit)
     assert {r["code"]: r["state"] for r in p["grids"]} == {a: "changed", b: "retired"}
     # b's worker moves to a
@@ -258,6 +264,8 @@ def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
     edit = planner.open("东边界外移")
     done = planner.op(edit, op="redraw", grid=a, geometry=mapping(ga.union(strip)))
     assert b in done["grids"], done
+    assert done["message"] == f"网格 {a} 边界已重绘；相邻网格 {b} 让出土地"
+    assert done["message_en"] == f"Grid {a} redrawn; land taken from {b}"
     p = planner.preview(edit)
     assert p["validation"]["ok"], p["validation"]["findings"]
     assert {r["code"]: r["state"] for r in p["grids"]} == {a: "changed", b: "changed"}
@@ -327,7 +335,8 @@ def test_create_on_uncovered_land_after_retiring_to_uncovered(
     a, b, _ = adjacent_pair(app_db)
     ga = geom(app_db, a)
     edit = planner.open()
-    planner.op(edit, op="retire", grid=a, to="uncovered")
+    done = planner.op(edit, op="retire", grid=a, to="uncovered")
+    assert done["message_en"] == f"Grid {a} retired; its land declared uncovered"
     p = planner.preview(edit)
     assert p["validation"]["ok"]
     assert any(f["kind"] == "declared_gap" for f in p["validation"]["findings"])
@@ -335,6 +344,9 @@ def test_create_on_uncovered_land_after_retiring_to_uncovered(
     done = planner.op(edit, op="create", geometry=mapping(ga.buffer(0.0005)), name="新网格")
     new_code = done["grids"][0]
     assert new_code.startswith(VILLAGE)
+    assert done["message"].startswith(f"新建网格 {new_code}（新网格），")
+    assert done["message_en"].startswith(f"New grid {new_code} (新网格), ")
+    assert done["message_en"].endswith(" m²")
     result = planner.commit(edit)
     assert result["grids"]["added"] == [new_code] and result["grids"]["retired"] == [a]
     assert geom(app_db, new_code).symmetric_difference(ga).area < 1e-10
@@ -435,9 +447,14 @@ def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> 
     v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
     assert [f["kind"] for f in v["findings"] if f["blocking"]] == ["code_format"]
     edit2 = planner.open()
-    planner.op(edit2, op="recode", grid=g(3), code=g(901), name="滨河网格", households=321)
+    done = planner.op(edit2, op="recode", grid=g(3), code=g(901), name="滨河网格", households=321)
+    assert done["message"] == f"网格 {g(3)}：编码 {g(3)} → {g(901)}，名称改为 滨河网格，户数 321"
+    assert done["message_en"] == (
+        f"Grid {g(3)}: code {g(3)} → {g(901)}, renamed 滨河网格, households 321"
+    )
     worker = app_db.execute(text("SELECT code FROM worker ORDER BY code LIMIT 1")).scalar_one()
-    planner.op(edit2, op="assign", grid=g(901), workers=[worker])
+    done = planner.op(edit2, op="assign", grid=g(901), workers=[worker])
+    assert done["message_en"] == f"Workers of grid {g(901)}: {worker}"
     planner.op(edit2, 422, op="assign", grid=g(901), workers=["W000"])
     p = planner.preview(edit2)
     assert p["validation"]["ok"]

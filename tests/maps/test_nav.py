@@ -161,7 +161,7 @@ def test_the_map_pages_speak_english_as_the_second_locale(
     assert '"Grid code"' in city and '"Governance centers"' in city and '"Log out"' in city
     assert f'[{json.dumps("中文")}, "/?lang=zh"]' in city and '["Find a case", "/find"]' in city
     command = anon_client.get("/maps/command", headers=headers).text  # English kept (cookie)
-    assert '<html lang="en">' in command and "command center" in command
+    assert '<html lang="en">' in command and "示例市 · Command center" in command
     assert '"layer_heat": "Case heat"' in command and '"registered": "Registered"' in command
     assert '"Full screen"' in command
     chinese = anon_client.get("/maps/command?lang=zh", headers=headers).text

@@ -215,8 +215,9 @@
         if (x) map.setView([x.lat, x.lon], Math.max(map.getZoom(), 16));
       }
     }
-    function opText(op) { /* in English: the operation and the grids it touched (its message is Chinese) */
+    function opText(op) { /* in English: its English message, or the operation and the grids it touched */
       if (T.lang !== "en") return op.message;
+      if (op.message_en) return op.message_en;
       var grids = op.grids && op.grids.length !== undefined ? op.grids : [];
       return (T.ops[op.op] || op.op) + (grids.length ? ": " + grids.join(", ") : "");
     }
