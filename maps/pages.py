@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
@@ -234,8 +235,14 @@ def queue_page(  # type: ignore[no-untyped-def]
         ),
     ]
 
+    this_year = datetime.now(SHANGHAI).year
+
     def when(t) -> str:  # type: ignore[no-untyped-def]
-        return f"{t.astimezone(SHANGHAI):%m-%d %H:%M}" if t else "—"
+        """Month, day and time; the year too when it is not this one (a case from last June)."""
+        if not t:
+            return "—"
+        local = t.astimezone(SHANGHAI)
+        return f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d %H:%M}"
 
     def due(item) -> str:  # type: ignore[no-untyped-def]
         if item.deadline is None:

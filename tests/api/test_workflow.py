@@ -518,6 +518,18 @@ def test_the_queue_page_is_the_desks_in_tray(
     assert [c for c, _, _ in _queue_rows(english)] == [i["code"] for i in api["items"]]
     assert f'status=registered&amp;below=true">Registered {api["counts"]["registered"]}' in english
     assert 'href="/queue?below=true&amp;lang=zh"' in english  # back to Chinese, same filters
+    # times of this year without the year; of another year with it
+    received = app_db.execute(
+        text("SELECT received_at AT TIME ZONE 'Asia/Shanghai' FROM cases WHERE code = :c"),
+        {"c": late},
+    ).scalar_one()
+    app_db.execute(
+        text("UPDATE cases SET deadline = '2024-06-10 10:00+08' WHERE code = :c"), {"c": late}
+    )
+    app_db.commit()
+    page = anon_client.get("/queue?below=true&overdue=true", headers=op | html).text
+    row = page[page.index(f">{late}</a>") :].split("</tr>")[0]
+    assert f"<td>{received:%m-%d %H:%M}</td>" in row and "2024-06-10 10:00" in row, row
     assert ">Find a case</a>" in english and "<th>Kind · category</th>" in english
     user = re.search(r'<span class="wg-user">(.*?)</span>', english)
     assert user is not None
