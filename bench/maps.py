@@ -8,8 +8,9 @@ this measures reading, not locating; the roll-ups are kept current by the same t
 insert).  Through the app (in-process, as the city operator and a township operator), median and
 p95 of ``--runs``:
 
-* heat bins for the whole city (zoom 10) and a township view (zoom 13), next to binning the same
-  raw points per request (what the roll-ups replace) and a bare ``/api/health`` round trip;
+* heat bins for the whole city (zoom 10), a township view (zoom 13) and a street view (zoom 15),
+  next to binning the same raw points per request (what the roll-ups replace) and a bare
+  ``/api/health`` round trip;
 * a grid tile at z12 and z15 and a cases tile at z10 (cells) and z15 (points), with their sizes;
 * the bbox GeoJSON of a township's grids, its grid counts and its hotspots (30 days);
 
@@ -263,6 +264,10 @@ def main() -> None:
     app = create_app(settings.model_copy(update={"clock_interval_s": 0}))
     city_bbox = ",".join(f"{v:.5f}" for v in ext[city])
     tsp_bbox = ",".join(f"{v:.5f}" for v in ext[tsp])
+    # a phone-sized street view at z15 (~1.2 × 0.8 km) around the township's first grid
+    street = (
+        f"{busy[0] - 0.006:.5f},{busy[1] - 0.004:.5f},{busy[0] + 0.006:.5f},{busy[1] + 0.004:.5f}"
+    )
     with TestClient(app) as client:
         op, cop = tokens["township_operator"], tokens["city_operator"]
         tiles = [
@@ -279,6 +284,8 @@ def main() -> None:
                 op,
             ),
             ("heat, township, one day (slider)", f"/api/heat?bbox={tsp_bbox}&zoom=13&days=1", op),
+            ("heat, street view, 30 days (z15)", f"/api/heat?bbox={street}&zoom=15&days=30", op),
+            ("heat, street view, a year (z15)", f"/api/heat?bbox={street}&zoom=15&days=365", op),
             *tiles,
             ("grids GeoJSON, township bbox", f"/api/grids?bbox={tsp_bbox}", op),
             ("grid counts, township, 30 days", f"/api/grid-counts?bbox={tsp_bbox}&days=30", op),

@@ -1,9 +1,11 @@
 """Data for the command-center maps, sized by the view and never by the number of cases.
 
 * **heat** — cases counted per cell of a pyramid (100 m / 400 m / 1.6 km, chosen by zoom) for the
-  current view: read from the ``case_heat`` roll-up that the insert keeps current (migration
-  0013) when the viewer's scope is a township or larger, from the raw points otherwise (a village
-  has few) and when filtering by status (statuses move; the roll-up counts arrivals).
+  current view: the 400 m and 1.6 km cells read from the ``case_heat`` roll-up that the insert
+  keeps current (migrations 0013, 0026) when the viewer's scope is a township or larger; binned
+  from the raw points otherwise: at street zoom (100 m cells: a street view holds few cases, and
+  a roll-up of them would hold about as many rows as cases), for a village (it has few), and
+  when filtering by status (statuses move; the roll-up counts arrivals).
 * **grid counts** — cases per grid for the period (``case_grid_day``), per 1,000 households too,
   with quantile class breaks for the choropleth.
 * **hotspots** — ``ST_ClusterDBSCAN`` in Web-Mercator metres (eps scaled by 1/cos φ so that
@@ -34,8 +36,10 @@ from gis.workflow import OPEN_STATES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARTH_R = 6378137.0
-#: cell size (Web-Mercator metres) of each level of the roll-up pyramid (migration 0013)
+#: cell size (Web-Mercator metres) of each level of the heat pyramid (migration 0013)
 CELL_SIZES = (100.0, 400.0, 1600.0)
+#: the finest level the ``case_heat`` roll-up keeps (migration 0026); finer ones are binned raw
+ROLLUP_RES = 1
 #: never more points than this to the browser or to DBSCAN
 MAX_POINTS = 50_000
 _ROLLUP_COLUMN = {"city": "city_code", "district": "district_code", "township": "township_code"}
@@ -160,7 +164,7 @@ def heat(
         "y0": math.floor(y0 / size),
         "y1": math.floor(y1 / size),
     }
-    if _uses_rollup(scope, flt):
+    if res >= ROLLUP_RES and _uses_rollup(scope, flt):
         source = "rollup"
         conditions, fparams = flt.sql("h", statuses=False)
         sql = f"""
@@ -171,20 +175,24 @@ def heat(
             GROUP BY cx, cy HAVING sum(n) > 0
         """
         params |= fparams | {"d0": period.first, "d1": period.last}
-    else:
+    else:  # binned by the database's owner, within the policy's rows (migration 0026)
         source = "raw"
-        conditions, fparams = flt.sql("c")
-        params |= fparams | bbox.params() | scope.params()
         start, end = period.bounds()
-        params |= {"t0": start, "t1": end}
-        sql = f"""
-            SELECT floor(ST_X(m) / :size)::integer AS cx, floor(ST_Y(m) / :size)::integer AS cy,
-                   count(*)::integer AS n
-            FROM (SELECT ST_Transform(c.geom, 3857) AS m FROM cases c
-                  WHERE {scope.case_condition("c")} AND {BBOX_SQL.format(col="c.geom")}
-                    AND c.received_at >= :t0 AND c.received_at < :t1
-                    {"".join(" AND " + c for c in conditions)}) s
-            GROUP BY 1, 2
+        params |= bbox.params() | {
+            "t0": start,
+            "t1": end,
+            "scope_column": scope.case_column(),
+            "scope_code": scope.region_code,
+            "kind": flt.kind,
+            "category": flt.category,
+            "open_states": sorted(OPEN_STATES) if flt.status in ("open", "overdue") else None,
+            "overdue": flt.status == "overdue",
+            "street": res < ROLLUP_RES,
+        }
+        sql = """
+            SELECT cx, cy, n FROM wangge_heat_bins(
+                :west, :south, :east, :north, :t0, :t1, :size, :scope_column, :scope_code,
+                :kind, :category, CAST(:open_states AS text[]), :overdue, :street)
         """
     rows = session.execute(text(sql), params).all()
     bins = []
@@ -484,7 +492,7 @@ def tile(
             SELECT ST_AsMVT(t, 'cases', 4096, 'geom') FROM t WHERE geom IS NOT NULL
         """
     elif layer == "cases":
-        res = res_for_zoom(z)  # 1.6 km cells on a z10 tile: ~10 px each
+        res = max(res_for_zoom(z), ROLLUP_RES)  # 1.6 km cells on a z10 tile: ~10 px each
         params |= {"res": res, "size": CELL_SIZES[res]}
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),

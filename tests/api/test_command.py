@@ -118,7 +118,7 @@ def test_heat_from_rollups_matches_the_cases_and_the_jurisdiction(
         f"/api/heat?bbox={bbox}&zoom=14&{ALL_TIME}&kind=dispute",
         headers=login_as("township_operator"),
     ).json()
-    assert a["source"] == "rollup" and a["cell_m"] == 100
+    assert a["source"] == "raw" and a["cell_m"] == 100  # street zoom: the roll-up stops at 400 m
     assert a["total"] == _count(db, "township_code = :t AND kind = 'dispute'", t=TOWNSHIP_A)
     b = anon_client.get(
         f"/api/heat?bbox={bbox}&zoom=12&{ALL_TIME}", headers=login_as("township_operator_b")
@@ -156,6 +156,33 @@ def test_heat_from_rollups_matches_the_cases_and_the_jurisdiction(
         t=TOWNSHIP_A,
         d=day,
     )
+    # a street view (z15) across the border of two townships: the city desk counts the cases
+    # of both, each township desk its own (binned raw, within the policy: migration 0026)
+    x, y = db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (
+                    SELECT ST_ClosestPoint(a.geom, b.geom) AS p FROM region a, region b
+                    WHERE a.code = :a AND b.code = :b) s"""),
+        {"a": TOWNSHIP_A, "b": _township_b(db)},
+    ).one()
+    street = f"{x - 0.01},{y - 0.006},{x + 0.01},{y + 0.006}"
+    in_view = "ST_Intersects(geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))"
+    box = {"w": x - 0.01, "s": y - 0.006, "e": x + 0.01, "n": y + 0.006}
+    seen = {}
+    for who, where in (
+        ("city_operator", "true"),
+        ("township_operator", "township_code = :t"),
+        ("township_operator_b", "township_code = :tb"),
+    ):
+        heat = anon_client.get(
+            f"/api/heat?bbox={street}&zoom=15&{ALL_TIME}", headers=login_as(who)
+        ).json()
+        assert heat["source"] == "raw" and heat["cell_m"] == 100
+        expected = _count(db, f"{in_view} AND {where}", t=TOWNSHIP_A, tb=_township_b(db), **box)
+        assert heat["total"] == expected, who
+        seen[who] = expected
+    assert seen["township_operator"] and seen["township_operator_b"]
+    assert seen["city_operator"] >= seen["township_operator"] + seen["township_operator_b"]
+    assert db.execute(text("SELECT count(*) FROM case_heat WHERE res = 0")).scalar_one() == 0
     # another township named explicitly: not found, not empty
     r = anon_client.get(
         f"/api/heat?bbox={bbox}&zoom=12&region={_township_b(db)}",
