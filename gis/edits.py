@@ -54,13 +54,13 @@ OP_NAMES = {
     "assign": "配置网格员",
 }
 OP_NAMES_EN = {
-    "split": "split",
-    "merge": "merge",
-    "redraw": "redraw",
-    "create": "create",
-    "retire": "retire",
-    "recode": "recode / rename",
-    "assign": "assign workers",
+    "split": "Split",
+    "merge": "Merge",
+    "redraw": "Redraw",
+    "create": "New grid",
+    "retire": "Retire",
+    "recode": "Rename / new code",
+    "assign": "Grid workers",
 }
 #: what an operation did, in Chinese and in English
 Said = tuple[str, str]

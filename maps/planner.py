@@ -15,6 +15,7 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.plugins import Draw
 
+from gis.edits import OP_NAMES_EN
 from gis.settings import BaseMapSpec
 from maps.command import finish_map, framed_map
 
@@ -95,15 +96,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "discard": "Discard",
         "committed": "Edit set #{id} committed: {added} added, {changed} changed, {retired} "
         "retired; {cases} cases reassigned",
-        "ops": {
-            "split": "Split",
-            "merge": "Merge",
-            "redraw": "Redraw",
-            "create": "New grid",
-            "retire": "Retire",
-            "recode": "Rename / new code",
-            "assign": "Grid workers",
-        },
+        "ops": dict(OP_NAMES_EN),
     },
 }
 

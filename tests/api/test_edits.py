@@ -204,13 +204,13 @@ def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
     union = geom(app_db, a).union(geom(app_db, b))
     edit = planner.open()
     done = planner.op(edit, op="merge", grids=[a, b], name="合并后的网格")
-    assert done["op_name"] == "合并" and done["op_name_en"] == "merge"
+    assert done["op_name"] == "合并" and done["op_name_en"] == "Merge"
     # what it did, in both languages, as answered and as kept with the edit set
     assert done["message"] == f"网格 {b} 并入 {a}"
     assert done["message_en"] == f"Grid(s) {b} merged into {a}"
     kept = planner.client.get(f"/api/edits/{edit}", headers=planner.headers).json()
     assert kept["operations"][0]["summary"]["message_en"] == done["message_en"]
-    assert kept["operations"][0]["op_name_en"] == "merge"
+    assert kept["operations"][0]["op_name_en"] == "Merge"
     p = planner.preview(edit)
     assert {r["code"]: r["state"] for r in p["grids"]} == {a: "changed", b: "retired"}
     # b's worker moves to a
