@@ -12,7 +12,8 @@ p95 of ``--runs``:
   next to binning the same raw points per request (what the roll-ups replace) and a bare
   ``/api/health`` round trip;
 * a grid tile at z12 and z15 and a cases tile at z10 (cells) and z15 (points), with their sizes;
-* the bbox GeoJSON of a township's grids, its grid counts and its hotspots (30 days);
+* the bbox GeoJSON of a township's grids, its grid counts and its hotspots (30 days), and the
+  hotspots of a street view for the city's desk (a year);
 
 then in headless Chromium (Debian's ``chromium``): time until the command page has drawn its
 heat and grids, bytes shipped, and the submit-to-visible latency of the live layer.
@@ -286,10 +287,16 @@ def main() -> None:
             ("heat, township, one day (slider)", f"/api/heat?bbox={tsp_bbox}&zoom=13&days=1", op),
             ("heat, street view, 30 days (z15)", f"/api/heat?bbox={street}&zoom=15&days=30", op),
             ("heat, street view, a year (z15)", f"/api/heat?bbox={street}&zoom=15&days=365", op),
+            (
+                "heat, street view, a year (z15, city)",
+                f"/api/heat?bbox={street}&zoom=15&days=365",
+                cop,
+            ),
             *tiles,
             ("grids GeoJSON, township bbox", f"/api/grids?bbox={tsp_bbox}", op),
             ("grid counts, township, 30 days", f"/api/grid-counts?bbox={tsp_bbox}&days=30", op),
             ("hotspots, township, 30 days", f"/api/hotspots?bbox={tsp_bbox}&days=30", op),
+            ("hotspots, street view, a year (city)", f"/api/hotspots?bbox={street}&days=365", cop),
             ("centers' load, whole city", "/api/centers/load", cop),
         ]
         rows = [(name, _time(client, url, who, args.runs)) for name, url, who in requests]

@@ -3,13 +3,13 @@
 * **heat** — cases counted per cell of a pyramid (100 m / 400 m / 1.6 km, chosen by zoom) for the
   current view: the 400 m and 1.6 km cells read from the ``case_heat`` roll-up that the insert
   keeps current (migrations 0013, 0026) when the viewer's scope is a township or larger; binned
-  from the raw points otherwise: at street zoom (100 m cells: a street view holds few cases, and
-  a roll-up of them would hold about as many rows as cases), for a village (it has few), and
-  when filtering by status (statuses move; the roll-up counts arrivals).
+  from the cases in view otherwise (``IN_VIEW_SQL``): at street zoom (100 m cells: a street view
+  holds few cases, and a roll-up of them would hold about as many rows as cases), for a village
+  (it has few), and when filtering by status (statuses move; the roll-up counts arrivals).
 * **grid counts** — cases per grid for the period (``case_grid_day``), per 1,000 households too,
   with quantile class breaks for the choropleth.
 * **hotspots** — ``ST_ClusterDBSCAN`` in Web-Mercator metres (eps scaled by 1/cos φ so that
-  ``eps_m`` is ground metres) over the view's cases of the last ``days`` days.
+  ``eps_m`` is ground metres) over the view's cases of the last ``days`` days (``IN_VIEW_SQL``).
 * **centers' load** — open and overdue cases per center (partial index of open cases).
 * **live** — cases that arrived after a cursor, for a polling layer.
 * **vector tiles** — ``ST_AsMVT`` of grids and cases (points from z12, pyramid cells below).
@@ -119,6 +119,35 @@ def _uses_rollup(scope: Scope, flt: CaseFilter) -> bool:
     return flt.status is None and (scope.is_everything or str(scope.level) in _ROLLUP_COLUMN)
 
 
+#: the cases of a view, period and filter that the caller may see (their category and place ``m``
+#: in Web-Mercator metres), read as the database's owner within the policy's own condition
+#: (migration 0026: under row-level security the box would be checked only after the policy,
+#: on every case of the jurisdiction); at most ``:limit`` of them (NULL: all)
+IN_VIEW_SQL = """wangge_cases_in_view(
+    :west, :south, :east, :north, :t0, :t1, :scope_column, :scope_code, :kind, :category,
+    CAST(:open_states AS text[]), :overdue, :street, :limit)"""
+#: a view this small (square degrees: about a z13 screen) holds few cases: its box leads
+STREET_DEG2 = 0.002
+
+
+def _in_view_params(
+    scope: Scope, bbox: BBox, period: Period, flt: CaseFilter, limit: int | None = None
+) -> dict[str, Any]:
+    start, end = period.bounds()
+    return bbox.params() | {
+        "t0": start,
+        "t1": end,
+        "scope_column": scope.case_column(),
+        "scope_code": scope.region_code,
+        "kind": flt.kind,
+        "category": flt.category,
+        "open_states": sorted(OPEN_STATES) if flt.status in ("open", "overdue") else None,
+        "overdue": flt.status == "overdue",
+        "street": (bbox.east - bbox.west) * (bbox.north - bbox.south) <= STREET_DEG2,
+        "limit": limit,
+    }
+
+
 def _rollup_scope(scope: Scope) -> str:
     if scope.is_everything:
         return "true"
@@ -175,24 +204,13 @@ def heat(
             GROUP BY cx, cy HAVING sum(n) > 0
         """
         params |= fparams | {"d0": period.first, "d1": period.last}
-    else:  # binned by the database's owner, within the policy's rows (migration 0026)
+    else:
         source = "raw"
-        start, end = period.bounds()
-        params |= bbox.params() | {
-            "t0": start,
-            "t1": end,
-            "scope_column": scope.case_column(),
-            "scope_code": scope.region_code,
-            "kind": flt.kind,
-            "category": flt.category,
-            "open_states": sorted(OPEN_STATES) if flt.status in ("open", "overdue") else None,
-            "overdue": flt.status == "overdue",
-            "street": res < ROLLUP_RES,
-        }
-        sql = """
-            SELECT cx, cy, n FROM wangge_heat_bins(
-                :west, :south, :east, :north, :t0, :t1, :size, :scope_column, :scope_code,
-                :kind, :category, CAST(:open_states AS text[]), :overdue, :street)
+        params |= _in_view_params(scope, bbox, period, flt)
+        sql = f"""
+            SELECT floor(ST_X(m) / :size)::integer AS cx, floor(ST_Y(m) / :size)::integer AS cy,
+                   count(*)::integer AS n
+            FROM {IN_VIEW_SQL} GROUP BY 1, 2
         """
     rows = session.execute(text(sql), params).all()
     bins = []
@@ -273,35 +291,17 @@ def hotspots(
             "eps_m must be 10–5000 m and min_cases 2–1000.",
             field="eps_m",
         )
-    conditions, params = flt.sql("c")
-    start, end = period.bounds()
     mid_lat = (bbox.south + bbox.north) / 2
-    params |= (
-        scope.params()
-        | bbox.params()
-        | {
-            "t0": start,
-            "t1": end,
-            "eps": eps_m / math.cos(math.radians(mid_lat)),
-            "min_n": min_cases,
-            "cap": MAX_POINTS + 1,
-        }
-    )
-    where = (
-        f"{scope.case_condition('c')} AND {BBOX_SQL.format(col='c.geom')} "
-        f"AND c.received_at >= :t0 AND c.received_at < :t1"
-        + "".join(" AND " + c for c in conditions)
-    )
-    n = session.execute(
-        text(f"SELECT count(*) FROM (SELECT 1 FROM cases c WHERE {where} LIMIT :cap) s"), params
-    ).scalar_one()
+    params = _in_view_params(scope, bbox, period, flt, limit=MAX_POINTS + 1) | {
+        "eps": eps_m / math.cos(math.radians(mid_lat)),
+        "min_n": min_cases,
+    }
+    n = session.execute(text(f"SELECT count(*) FROM {IN_VIEW_SQL}"), params).scalar_one()
     if n > MAX_POINTS:
         return {"too_many": True, "points": n, "clusters": []}
     rows = session.execute(
         text(f"""
-        WITH pts AS (
-            SELECT c.category, ST_Transform(c.geom, 3857) AS m FROM cases c WHERE {where}
-        ),
+        WITH pts AS (SELECT category, m FROM {IN_VIEW_SQL}),
         cl AS (
             SELECT category, m, ST_ClusterDBSCAN(m, eps := :eps, minpoints := :min_n) OVER () AS k
             FROM pts

@@ -247,6 +247,18 @@ def test_hotspots_find_a_cluster_with_its_dominant_category(
         headers=login_as("township_operator_b"),
     )
     assert other.json()["clusters"] == []
+    # the city's desk sees it too; a view larger than a street's (the planner may start from the
+    # jurisdiction or the period instead of the box: migration 0026) finds the same
+    city = anon_client.get(
+        f"/api/hotspots?bbox={bbox}&days=1&eps_m=50&min_cases=5", headers=login_as("city_operator")
+    ).json()["clusters"]
+    assert city and city[0]["n"] == top["n"]
+    wide = f"{lon - 0.05},{lat - 0.05},{lon + 0.05},{lat + 0.05}"
+    for who, found in (("township_operator", True), ("township_operator_b", False)):
+        w = anon_client.get(
+            f"/api/hotspots?bbox={wide}&days=1&eps_m=50&min_cases=5", headers=login_as(who)
+        ).json()["clusters"]
+        assert (w[0]["n"], w[0]["category"]) == (top["n"], "fire") if found else w == [], who
     bad = anon_client.get(f"/api/hotspots?bbox={bbox}&eps_m=1", headers=op)
     assert bad.status_code == 422
     empty = anon_client.get("/api/hotspots?bbox=", headers=op)
