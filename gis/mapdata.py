@@ -296,28 +296,32 @@ def hotspots(
         "eps": eps_m / math.cos(math.radians(mid_lat)),
         "min_n": min_cases,
     }
-    n = session.execute(text(f"SELECT count(*) FROM {IN_VIEW_SQL}"), params).scalar_one()
-    if n > MAX_POINTS:
-        return {"too_many": True, "points": n, "clusters": []}
+    # one read of the view's cases (up to one more than MAX_POINTS): counted, and clustered
+    # only if there are not too many
     rows = session.execute(
         text(f"""
-        WITH pts AS (SELECT category, m FROM {IN_VIEW_SQL}),
+        WITH pts AS MATERIALIZED (SELECT category, m FROM {IN_VIEW_SQL}),
+        total AS (SELECT count(*)::integer AS points FROM pts),
         cl AS (
             SELECT category, m, ST_ClusterDBSCAN(m, eps := :eps, minpoints := :min_n) OVER () AS k
-            FROM pts
+            FROM pts WHERE (SELECT points FROM total) <= :max_points
         )
-        SELECT s.*, cat.name_zh AS category_name FROM (
+        SELECT total.points, s.*, cat.name_zh AS category_name
+        FROM total LEFT JOIN (
             SELECT count(*)::integer AS n,
                    ST_Y(ST_Transform(ST_Centroid(ST_Collect(m)), 4326)) AS lat,
                    ST_X(ST_Transform(ST_Centroid(ST_Collect(m)), 4326)) AS lon,
                    (ST_MinimumBoundingRadius(ST_Collect(m))).radius AS radius,
                    mode() WITHIN GROUP (ORDER BY category) AS category
-            FROM cl WHERE k IS NOT NULL GROUP BY k) s
+            FROM cl WHERE k IS NOT NULL GROUP BY k) s ON true
         LEFT JOIN category cat ON cat.code = s.category
-        ORDER BY s.n DESC LIMIT 500
+        ORDER BY s.n DESC NULLS LAST LIMIT 500
     """),
-        params,
+        params | {"max_points": MAX_POINTS},
     ).all()
+    n = rows[0].points  # total has one row: the answer has at least one
+    if n > MAX_POINTS:
+        return {"too_many": True, "points": n, "clusters": []}
     clusters = [
         {
             "n": r.n,
@@ -328,6 +332,7 @@ def hotspots(
             "category_name": r.category_name,
         }
         for r in rows
+        if r.n is not None
     ]
     return {"too_many": False, "points": n, "clusters": clusters}
 

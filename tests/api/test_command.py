@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import boundaries
+from gis import boundaries, mapdata
 from gis.mapdata import Period, mercator, quantile_breaks, res_for_zoom, unmercator
 from gis.scope import Scope
 from tests.conftest import report_body
@@ -221,7 +222,7 @@ def test_grid_counts_for_the_choropleth(
 
 
 def test_hotspots_find_a_cluster_with_its_dominant_category(
-    app_db: Session, anon_client: TestClient, login_as: Headers
+    app_db: Session, anon_client: TestClient, login_as: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     op = login_as("township_operator")
     grid = anon_client.get("/api/grids/990102001001001/summary", headers=op).json()
@@ -259,6 +260,10 @@ def test_hotspots_find_a_cluster_with_its_dominant_category(
             f"/api/hotspots?bbox={wide}&days=1&eps_m=50&min_cases=5", headers=login_as(who)
         ).json()["clusters"]
         assert (w[0]["n"], w[0]["category"]) == (top["n"], "fire") if found else w == [], who
+    # more cases in view than DBSCAN is given: counted (up to one more), not clustered
+    monkeypatch.setattr(mapdata, "MAX_POINTS", 3)
+    many = anon_client.get(f"/api/hotspots?bbox={bbox}&days=1", headers=op).json()
+    assert many == {"too_many": True, "points": 4, "clusters": []}
     bad = anon_client.get(f"/api/hotspots?bbox={bbox}&eps_m=1", headers=op)
     assert bad.status_code == 422
     empty = anon_client.get("/api/hotspots?bbox=", headers=op)
