@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from importers.cases import (
     TEMP_BUFFERS,
     CaseOptions,
     _more_temp_buffers,
+    fast_times,
     import_cases,
     match_category,
 )
@@ -195,6 +198,66 @@ def test_cases_are_located_in_the_grid_of_their_own_time(
         ).all()
     )
     assert got["NEW1"] == grid.code and got["OLD1"] != grid.code
+
+
+# each spelling of a time a file may use, the instant it names (UTC), and whether pandas reads
+# it (fast_times) or PostgreSQL (wangge_read_time)
+TIMES = [
+    ("2026-03-05 09:30:00", "2026-03-05 01:30:00", True),  # the usual
+    ("2026-3-5 9:30:00", "2026-03-05 01:30:00", True),  # unpadded
+    ("2026/03/05 09:30", "2026-03-05 01:30:00", True),
+    ("2026/3/5 9:30", "2026-03-05 01:30:00", True),
+    ("2026-03-05", "2026-03-04 16:00:00", True),  # midnight in Shanghai (the "-05" is no offset)
+    ("2026/03/05 23:59:59", "2026-03-05 15:59:59", True),
+    ("2026-03-05T09:30:00+08:00", "2026-03-05 01:30:00", True),  # with an offset
+    ("2026-03-05T01:30:00Z", "2026-03-05 01:30:00", True),
+    ("2026-03-05 09:30:00+0800", "2026-03-05 01:30:00", True),
+    ("2026-03-05T09:30:00", "2026-03-05 01:30:00", True),
+    ("1992-01-01 00:00:00", "1991-12-31 16:00:00", True),  # UTC+8 all year from 1992
+    ("2300-01-01 08:00:00", "2300-01-01 00:00:00", True),  # past pandas' old nanosecond range
+    ("1991-12-31 23:59:59", "1991-12-31 15:59:59", False),
+    ("1990-07-01 10:00:00", "1990-07-01 01:00:00", False),  # summer time (UTC+9) that year
+    ("1990-07-01T10:00:00+08:00", "1990-07-01 02:00:00", True),  # its offset says otherwise
+    ("2026-03-05 09:30-08", "2026-03-05 17:30:00", False),  # a short offset
+    (" 2026-03-05 09:30:00 ", "2026-03-05 01:30:00", False),  # blanks around
+    ("2026-03-05 09:30:00.250", "2026-03-05 01:30:00.250", False),  # a fraction of a second
+    ("2026-03-05 24:00:00", "2026-03-05 16:00:00", False),  # midnight at the end of the day
+    ("2026-02-30 10:00:00", None, False),  # no such day: the row is rejected, not the file
+    ("2026-03-05 25:00", None, False),
+    ("2026-03-05-08", None, False),  # an offset needs a time
+]
+
+
+def test_times_read_by_pandas_or_postgresql_name_the_same_instant(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Whichever side reads a time, the case gets the instant it names: with its offset if it
+    has one, else as a time in Shanghai; a time that names none rejects its row only."""
+    fast = fast_times(pd.Series([t for t, _, _ in TIMES]))
+    by_pandas = [bool(at != np.iinfo(np.int64).max) for at in fast]
+    assert by_pandas == [f for _, _, f in TIMES]
+    lon, lat = _points(demo_city)[0]
+    path = tmp_path / "times.csv"
+    path.write_text(
+        HEADER
+        + "".join(f'T{i:03d},"{t}",{lon!r},{lat!r},WGS84,纠纷,邻里,\n' for i, (t, _, _) in
+                  enumerate(TIMES)),
+        encoding="utf-8",
+    )  # fmt: skip
+    report = import_cases(db, path, CaseOptions(commit=True))
+    unreadable = {f"T{i:03d}" for i, (_, utc, _) in enumerate(TIMES) if utc is None}
+    assert {r.code for r in report.rejected} == unreadable
+    assert all("上报时间无法识别" in r.reason for r in report.rejected)
+    got = dict(
+        db.execute(
+            text("""SELECT source_id, to_char(reported_at AT TIME ZONE 'UTC',
+                                              'YYYY-MM-DD HH24:MI:SS.MS')
+                    FROM cases WHERE source_id LIKE 'T%'""")
+        ).all()
+    )
+    for i, (spelled, utc, _) in enumerate(TIMES):
+        if utc is not None:
+            assert got[f"T{i:03d}"] == utc + ("" if "." in utc else ".000"), spelled
 
 
 def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
