@@ -537,7 +537,10 @@ class ActionIn(BaseModel):
     )
     to_region: str | None = Field(default=None, description="transfer: target center's region")
     extra_hours: float | None = Field(default=None, gt=0, le=2000, description="extend")
-    new_deadline: datetime | None = Field(default=None, description="extend")
+    new_deadline: datetime | None = Field(
+        default=None,
+        description="extend: new deadline, ISO 8601 (no offset: Beijing time)",
+    )
     resolved: bool | None = Field(default=None, description="verify: resident confirms")
 
 

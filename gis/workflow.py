@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.scope import Scope
+from gis.worktime import SHANGHAI
 
 STATE_NAMES = {
     "registered": "已登记",
@@ -412,10 +413,13 @@ def _transfer(session: Session, actor: Actor, case: dict, req: ActionRequest) ->
 
 def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
     if req.new_deadline is not None:
+        new = req.new_deadline
+        if new.tzinfo is None:  # a desk's local time (as ``since`` and ``as_of`` read it)
+            new = new.replace(tzinfo=SHANGHAI)
         hours = float(
             session.execute(
                 text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
-                {"a": case["deadline"], "b": req.new_deadline},
+                {"a": case["deadline"], "b": new},
             ).scalar_one()
         )
     elif req.extra_hours is not None:

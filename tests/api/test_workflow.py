@@ -194,6 +194,26 @@ def test_roles_and_jurisdiction(anon_client: TestClient, login_as: Headers, poin
     assert after["deadline"] > before and after["allowed_hours"] == 24
 
 
+def test_a_new_deadline_without_offset_is_beijing_time(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """A desk's form sends the new deadline as a local time ("2026-12-10T16:00"): the deadline
+    is then 16:00 in Beijing, not 16:00 UTC (midnight past in Beijing)."""
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    _act(anon_client, op, code, "accept")
+    before = datetime.fromisoformat(
+        anon_client.get(f"/api/cases/{code}", headers=op).json()["deadline"]
+    )
+    wanted = add_work_hours(app_db, before, 20)  # within working hours, on a working day
+    local = wanted.astimezone(SHANGHAI).replace(tzinfo=None).isoformat()
+    after = _act(anon_client, op, code, "extend", note="需要鉴定", new_deadline=local)
+    assert datetime.fromisoformat(after["deadline"]) == wanted
+    later = add_work_hours(app_db, wanted, 4)
+    again = _act(anon_client, op, code, "extend", note="再延", new_deadline=later.isoformat())
+    assert datetime.fromisoformat(again["deadline"]) == later  # with an offset: as it says
+
+
 def test_transfer_and_return(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
     op = login_as("township_operator")
     code = _report(anon_client, op, point)["code"]
