@@ -18,6 +18,7 @@ from gis.pii import load_cipher
 from gis.settings import Settings, get_settings
 
 BENCH_DB = "wangge_bench"
+ROOT = Path(__file__).resolve().parent.parent  # the project
 
 
 def load_map_package() -> None:
@@ -45,6 +46,9 @@ def bench_settings() -> Settings:
     settings = get_settings()
     if settings.database_url:
         return settings
+    if settings.data_dir == Path.cwd().absolute() / ".wangge":  # the default, under the cwd
+        # run from elsewhere (inside bench/, say): the project's cluster, not a new one there
+        settings = settings.model_copy(update={"data_dir": ROOT / ".wangge"})
     cluster = EmbeddedCluster(settings.data_dir)
     cluster.start()
     cluster.create_database(BENCH_DB)
