@@ -1,11 +1,12 @@
 """Data for the command-center maps, sized by the view and never by the number of cases.
 
 * **heat** — cases counted per cell of a pyramid (100 m / 400 m / 1.6 km, chosen by zoom) for the
-  current view: the 400 m and 1.6 km cells read from the ``case_heat`` roll-up that the insert
-  keeps current (migrations 0013, 0026) when the viewer's scope is a township or larger; binned
-  from the cases in view otherwise (``IN_VIEW_SQL``): at street zoom (100 m cells: a street view
-  holds few cases, and a roll-up of them would hold about as many rows as cases), for a village
-  (it has few), and when filtering by status (statuses move; the roll-up counts arrivals).
+  current view: the 400 m cells read from the ``case_heat`` roll-up that the insert keeps
+  current (migrations 0013, 0026, 0030), and the 1.6 km ones summed from them, when the viewer's
+  scope is a township or larger; binned from the cases in view otherwise (``IN_VIEW_SQL``): at
+  street zoom (100 m cells: a street view holds few cases, and a roll-up of them would hold
+  about as many rows as cases), for a village (it has few), and when filtering by status
+  (statuses move; the roll-up counts arrivals).
 * **grid counts** — cases per grid for the period (``case_grid_day``), per 1,000 households too,
   with quantile class breaks for the choropleth.
 * **hotspots** — ``ST_ClusterDBSCAN`` in Web-Mercator metres (eps scaled by 1/cos φ so that
@@ -38,7 +39,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARTH_R = 6378137.0
 #: cell size (Web-Mercator metres) of each level of the heat pyramid (migration 0013)
 CELL_SIZES = (100.0, 400.0, 1600.0)
-#: the finest level the ``case_heat`` roll-up keeps (migration 0026); finer ones are binned raw
+#: the level the ``case_heat`` roll-up keeps (migrations 0026, 0030): finer ones are binned raw,
+#: coarser ones summed from its cells (Web-Mercator cells nest: see :func:`_rollup_cells`)
 ROLLUP_RES = 1
 #: never more points than this to the browser or to DBSCAN
 MAX_POINTS = 50_000
@@ -148,6 +150,20 @@ def _in_view_params(
     }
 
 
+def _rollup_cells(res: int) -> tuple[str, int]:
+    """How to read level ``res`` (≥ :data:`ROLLUP_RES`) from ``case_heat h``: the SQL of its
+    ``cx, cy``, and how many roll-up cells one of its cells spans on a side.  A 1.6 km cell is
+    the 4 × 4 cells of 400 m under it, exactly: ``floor(x / 1600) = floor(floor(x / 400) / 4)``
+    (migration 0030)."""
+    k = round(CELL_SIZES[res] / CELL_SIZES[ROLLUP_RES])
+    if k == 1:
+        return "h.cx AS cx, h.cy AS cy", 1
+    return (
+        f"floor(h.cx / {k}.0::float8)::integer AS cx, floor(h.cy / {k}.0::float8)::integer AS cy",
+        k,
+    )
+
+
 def _rollup_scope(scope: Scope) -> str:
     if scope.is_everything:
         return "true"
@@ -196,14 +212,23 @@ def heat(
     if res >= ROLLUP_RES and _uses_rollup(scope, flt):
         source = "rollup"
         conditions, fparams = flt.sql("h", statuses=False)
+        cells, k = _rollup_cells(res)
         sql = f"""
-            SELECT cx, cy, sum(n)::integer AS n FROM case_heat h
-            WHERE res = :res AND {_rollup_scope(scope)} AND day BETWEEN :d0 AND :d1
-              AND cx BETWEEN :x0 AND :x1 AND cy BETWEEN :y0 AND :y1
+            SELECT {cells}, sum(h.n)::integer AS n FROM case_heat h
+            WHERE h.res = :rollup_res AND {_rollup_scope(scope)} AND h.day BETWEEN :d0 AND :d1
+              AND h.cx BETWEEN :hx0 AND :hx1 AND h.cy BETWEEN :hy0 AND :hy1
               {"".join(" AND " + c for c in conditions)}
-            GROUP BY cx, cy HAVING sum(n) > 0
+            GROUP BY 1, 2 HAVING sum(h.n) > 0
         """
-        params |= fparams | {"d0": period.first, "d1": period.last}
+        params |= fparams | {
+            "d0": period.first,
+            "d1": period.last,
+            "rollup_res": ROLLUP_RES,
+            "hx0": params["x0"] * k,
+            "hx1": params["x1"] * k + k - 1,
+            "hy0": params["y0"] * k,
+            "hy1": params["y1"] * k + k - 1,
+        }
     else:
         source = "raw"
         params |= _in_view_params(scope, bbox, period, flt)
@@ -498,15 +523,19 @@ def tile(
         """
     elif layer == "cases":
         res = max(res_for_zoom(z), ROLLUP_RES)  # 1.6 km cells on a z10 tile: ~10 px each
-        params |= {"res": res, "size": CELL_SIZES[res]}
+        cells, k = _rollup_cells(res)
+        params |= {"rollup_res": ROLLUP_RES, "size": CELL_SIZES[res], "k": k}
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
             cells AS (
-                SELECT h.cx, h.cy, sum(h.n)::integer AS n FROM case_heat h, b
-                WHERE h.res = :res AND {_rollup_scope(scope)} AND h.day BETWEEN :d0 AND :d1
-                  AND h.cx BETWEEN floor(ST_XMin(b.env) / :size) AND floor(ST_XMax(b.env) / :size)
-                  AND h.cy BETWEEN floor(ST_YMin(b.env) / :size) AND floor(ST_YMax(b.env) / :size)
-                GROUP BY h.cx, h.cy HAVING sum(h.n) > 0),
+                SELECT {cells}, sum(h.n)::integer AS n FROM case_heat h, b
+                WHERE h.res = :rollup_res AND {_rollup_scope(scope)}
+                  AND h.day BETWEEN :d0 AND :d1
+                  AND h.cx BETWEEN floor(ST_XMin(b.env) / :size) * :k
+                               AND floor(ST_XMax(b.env) / :size) * :k + :k - 1
+                  AND h.cy BETWEEN floor(ST_YMin(b.env) / :size) * :k
+                               AND floor(ST_YMax(b.env) / :size) * :k + :k - 1
+                GROUP BY 1, 2 HAVING sum(h.n) > 0),
             t AS (
                 SELECT cells.n, ST_AsMVTGeom(
                     ST_MakePoint((cells.cx + 0.5) * :size, (cells.cy + 0.5) * :size), b.env,
