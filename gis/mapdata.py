@@ -33,7 +33,7 @@ from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.scope import Scope
-from gis.workflow import OPEN_STATES
+from gis.workflow import OPEN_STATES, open_sql
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARTH_R = 6378137.0
@@ -45,7 +45,6 @@ ROLLUP_RES = 1
 #: never more points than this to the browser or to DBSCAN
 MAX_POINTS = 50_000
 _ROLLUP_COLUMN = {"city": "city_code", "district": "district_code", "township": "township_code"}
-_OPEN_SQL = "c.status = ANY(CAST(:open_states AS varchar[]))"
 
 
 def res_for_zoom(zoom: int) -> int:
@@ -110,8 +109,7 @@ class CaseFilter:
             conditions.append(f"{alias}.category = :category")
             params["category"] = self.category
         if statuses and self.status in ("open", "overdue"):
-            conditions.append(_OPEN_SQL.replace("c.", f"{alias}."))
-            params["open_states"] = sorted(OPEN_STATES)
+            conditions.append(open_sql(alias))
             if self.status == "overdue":
                 conditions.append(f"{alias}.deadline < now()")
         return conditions, params
@@ -364,7 +362,7 @@ def hotspots(
 
 def center_load(session: Session, scope: Scope, bbox: BBox | None = None) -> str:
     """Centers in the scope (and view) as GeoJSON with their open and overdue case counts."""
-    params: dict[str, Any] = scope.params() | {"open_states": sorted(OPEN_STATES)}
+    params: dict[str, Any] = scope.params()
     where = scope.region_condition("r")
     if bbox is not None:
         where += f" AND {BBOX_SQL.format(col='ce.geom')}"
@@ -380,7 +378,7 @@ def center_load(session: Session, scope: Scope, bbox: BBox | None = None) -> str
         CROSS JOIN LATERAL (
             SELECT count(*)::integer AS open,
                    count(*) FILTER (WHERE c.deadline < now())::integer AS overdue
-            FROM cases c WHERE c.center_id = ce.id AND {_OPEN_SQL}) load
+            FROM cases c WHERE c.center_id = ce.id AND {open_sql("c")}) load
         WHERE {where}
     """
     return feature_collection(session, features, params)
@@ -449,10 +447,10 @@ def grid_summary(session: Session, scope: Scope, code: str) -> dict[str, Any] | 
         SELECT c.code, c.status, c.kind, cat.name_zh AS category_name,
                c.deadline < now() AS overdue
         FROM cases c JOIN category cat ON cat.code = c.category
-        WHERE c.grid_code = :code AND {_OPEN_SQL} AND {scope.case_condition("c")}
+        WHERE c.grid_code = :code AND {open_sql("c")} AND {scope.case_condition("c")}
         ORDER BY c.received_at DESC
     """),
-        scope.params() | {"code": code, "open_states": sorted(OPEN_STATES)},
+        scope.params() | {"code": code},
     ).all()
     return {
         "code": row.code,

@@ -70,6 +70,15 @@ SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED
 
 
+def open_sql(alias: str = "c") -> str:
+    """SQL: case ``alias`` is open, in the very words of the partial indexes of open cases
+    (``status NOT IN`` the settled or paused states, as constants).  The open states as a
+    parameter (``status = ANY(:states)``) read the same, but a prepared statement's generic plan
+    cannot tell that they imply the indexes' predicate: it then reads every case of a center or
+    grid through the plain index, open or not (the centers' load on a million cases: 1.4 s)."""
+    return f"{alias}.status NOT IN ({', '.join(repr(s) for s in sorted(SETTLED_OR_PAUSED))})"
+
+
 @dataclass(frozen=True)
 class Move:
     """An action: the states it leaves, the state it reaches (None: computed), what it needs."""
@@ -820,8 +829,7 @@ def queue(
         where.append("c.status = ANY(CAST(:statuses AS text[]))")
         params["statuses"] = list(statuses)
     else:
-        where.append("c.status = ANY(CAST(:statuses AS text[]))")
-        params["statuses"] = sorted(OPEN_STATES)
+        where.append(open_sql("c"))
     if category:
         where.append("c.category = :category")
         params["category"] = category

@@ -157,6 +157,25 @@ def test_sql_that_reads_open_cases_names_the_workflow_s_settled_statuses(db: Ses
         assert set(re.findall(r"'(\w+)'", listed.group(1))) == set(SETTLED_OR_PAUSED), name
 
 
+def test_open_cases_are_read_through_the_partial_indexes_by_any_plan(db: Session) -> None:
+    """``open_sql`` is the partial indexes' own predicate: even a prepared statement's generic
+    plan (the one a pooled connection settles on) reads a center's open cases through
+    ``cases_open_center``, not all its cases through ``cases_center``."""
+    from gis.workflow import open_sql
+
+    db.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    db.execute(text("SET LOCAL enable_seqscan = off"))  # a small table: the plan that is possible
+    db.execute(
+        text(f"""PREPARE open_of_center(integer) AS
+                 SELECT count(*) FROM cases c WHERE c.center_id = $1 AND {open_sql("c")}""")
+    )
+    try:
+        plan = "\n".join(db.execute(text("EXPLAIN EXECUTE open_of_center(1)")).scalars())
+    finally:
+        db.execute(text("DEALLOCATE open_of_center"))
+    assert "cases_open_center" in plan, plan
+
+
 def _dropped_then_used(url: str, monkeypatch: pytest.MonkeyPatch, idle_s: float) -> None:
     """A pooled connection is killed by the server; the next checkout runs a statement."""
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", idle_s)
