@@ -653,13 +653,33 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
         page.mouse.click(*at(lon, lat))  # select the grid
         page.wait_for_function(f"() => wangge.plannerState.selected.includes('{code}')")
         pad = (east - west) * 0.15
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        vertices = "document.querySelectorAll('.leaflet-editing-icon').length"
+        before = page.evaluate(f"() => {vertices}")
         page.click(".leaflet-draw-draw-polyline")
-        for x in (west - pad, east + pad):  # one vertex per press, as a hand would
-            page.mouse.move(*at(x, lat), steps=4)
-            page.mouse.down()
-            page.mouse.up()
-            page.wait_for_timeout(300)
-        page.click(".leaflet-draw-actions a:has-text('Finish')")
+        for n, x in enumerate((west - pad, east + pad), start=1):  # one vertex per press
+            # Pressed again if the line did not take it, as a hand would.  On a loaded machine
+            # Leaflet.draw can miss a press: its invisible marker, which takes the presses, may
+            # not have followed the cursor yet, or its 50 ms pause after a press not be over (a
+            # fresh-clone CI run on a busy host once timed out waiting for the drawn line).  Each
+            # vertex is checked, so a press that is never taken says so.
+            for _ in range(3):
+                px, py = at(x, lat)
+                page.mouse.move(px + 2, py, steps=2)
+                page.mouse.move(px, py, steps=2)
+                page.mouse.down()
+                page.mouse.up()
+                try:
+                    page.wait_for_function(f"() => {vertices} >= {before + n}", timeout=3_000)
+                    break
+                except PlaywrightTimeout:
+                    continue
+            else:
+                raise AssertionError(f"the line's vertex {n} was never taken")
+            page.wait_for_timeout(100)  # Leaflet.draw's 50 ms pause after a press
+        if page.evaluate("() => wangge.plannerState.drawn === null"):
+            page.click(".leaflet-draw-actions a:has-text('Finish')")
         page.wait_for_function("() => wangge.plannerState.drawn !== null")
         page.click("button[data-action=split]")
         page.wait_for_function(
