@@ -75,7 +75,7 @@ def open_sql(alias: str = "c") -> str:
     (``status NOT IN`` the settled or paused states, as constants).  The open states as a
     parameter (``status = ANY(:states)``) read the same, but a prepared statement's generic plan
     cannot tell that they imply the indexes' predicate: it then reads every case of a center or
-    grid through the plain index, open or not (the centers' load on a million cases: 1.4 s)."""
+    grid through the plain index, open or not."""
     return f"{alias}.status NOT IN ({', '.join(repr(s) for s in sorted(SETTLED_OR_PAUSED))})"
 
 
