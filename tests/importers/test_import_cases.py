@@ -313,7 +313,8 @@ def test_imported_deadlines_equal_wangge_work_add(
 
 
 _IMPORTED = """SELECT source_id, kind, category, severity, grid_code, village_code, township_code,
-                      center_id, assign_method, status, reported_at, deadline, closed_at
+                      center_id, assign_method, status, reported_at, deadline, closed_at,
+                      left(code, 12) AS county_day
                FROM cases WHERE source_id LIKE 'H%' ORDER BY source_id"""
 
 
@@ -354,6 +355,28 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     assert len(expected) == len(done.created) > 100
     assert _index_definitions(db) == indexes  # every index back, from its own definition
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0  # counted again, exactly
+    # ids and code numbers drawn as one block, in the cases' time order, the sequences past it
+    numbers = db.execute(
+        text("""SELECT count(*) AS n,
+                       count(*) FILTER (WHERE id - first_id <> rn - 1) AS ids_off,
+                       count(*) FILTER (WHERE number - first_number <> rn - 1) AS codes_off,
+                       count(*) FILTER (WHERE code <> wangge_case_code_of(received_at,
+                                                                          district_code, number))
+                           AS misspelt,
+                       count(DISTINCT public_token) AS tokens,
+                       count(*) FILTER (WHERE public_token !~ '^[0-9a-f]{32}$') AS odd_tokens,
+                       max(id) < nextval('cases_id_seq') AS ids_ahead,
+                       max(number) < nextval('case_code_seq') AS codes_ahead
+                FROM (SELECT id, code, received_at, district_code, public_token,
+                             CAST(substr(code, 13) AS bigint) AS number,
+                             row_number() OVER (ORDER BY received_at, source_id) AS rn,
+                             min(id) OVER () AS first_id,
+                             min(CAST(substr(code, 13) AS bigint)) OVER () AS first_number
+                      FROM cases WHERE source_id LIKE 'H%') c""")
+    ).one()
+    assert numbers.n == len(expected) == numbers.tokens
+    assert numbers.ids_off == numbers.codes_off == numbers.misspelt == numbers.odd_tokens == 0
+    assert numbers.ids_ahead and numbers.codes_ahead
 
     # the roll-up trigger is on again: the next insert is counted as usual
     db.execute(
