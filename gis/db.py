@@ -10,6 +10,7 @@ from time import monotonic
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -255,3 +256,24 @@ def like_containing(words: str) -> str:
     """A LIKE pattern for text that holds ``words`` as written: their ``%``, ``_`` and
     backslashes escaped (LIKE's default escape is the backslash)."""
     return "%" + re.sub(r"([%_\\])", r"\\\1", words) + "%"
+
+
+# a ``:name`` bind as ``text()`` reads it (not the second colon of a ``::`` cast)
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def execute_arrays(session: Session, statement: str, params: dict[str, Any]) -> CursorResult[Any]:
+    """Run ``statement`` (binds written ``:name``, as for ``text()``) with its list parameters
+    sent as arrays in PostgreSQL's binary format, the others as usual.
+
+    psycopg sends a list in the text format unless told otherwise, spelling its elements one by
+    one in Python (escaping each ``bytea``) for the server to parse again: a statement taking
+    the 17 arrays of a 500-report batch, and doing nothing else, took 28.8 ms a round trip that
+    way and 5.7 ms in binary."""
+
+    def placeholder(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return f"%({name})b" if isinstance(params[name], list) else f"%({name})s"
+
+    sql = _BIND.sub(placeholder, statement.replace("%", "%%"))
+    return session.connection().exec_driver_sql(sql, params)

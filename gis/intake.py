@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from gis.audit import audit_ip
 from gis.cases import KIND_NAMES, CaseView, NewReport, case_view, get_cases, list_categories
 from gis.datum import to_wgs84
+from gis.db import execute_arrays
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
 from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
@@ -183,7 +184,7 @@ _INSERT_ARGS = """
         CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
         CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
         CAST(:parties AS int[])"""
-_INSERT_CASES = text(
+_INSERT_CASES = (
     "SELECT case_id, case_code, key, method "
     f"FROM wangge_intake_insert({_INSERT_ARGS}, {PLACE_ARGS})"
 )
@@ -192,7 +193,7 @@ _INSERT_CASES = text(
 # to their new case's id, so reports with parties are registered in a second call.  The call
 # returns each new case's document too (migration 0023), from which the reply is built: no
 # read-back after it.
-_ACCEPT_CASES = text(
+_ACCEPT_CASES = (
     "SELECT case_id, case_code, key, method, doc "
     f"FROM wangge_intake_accept({_INSERT_ARGS}, {REGISTER_ARGS})"
 )
@@ -434,7 +435,9 @@ def _insert(
         "parties": [len(r.parties) for r in reports],
     }
     by_key = {w.key: w for w in work}
-    for row in session.execute(_ACCEPT_CASES if register else _INSERT_CASES, params):
+    # the arrays in the binary format (gis.db.execute_arrays): a 500-report batch's cost
+    # 23 ms more to send as text
+    for row in execute_arrays(session, _ACCEPT_CASES if register else _INSERT_CASES, params):
         w = by_key[row.key]
         w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
         if register:

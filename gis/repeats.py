@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound
 
 DUPLICATE_M, DUPLICATE_HOURS = 100, 72
@@ -42,14 +43,15 @@ REGISTER_ARGS = f"{_DUPLICATE_ARGS}, {PLACE_ARGS}"
 # indexed, leakproof grid_code.  Cases with no grid are not considered.  New cases of one call see
 # each other; a link goes from the newer to the older case only.  The same statement writes the
 # new cases' first events and their (encrypted) parties: the cases were inserted by an earlier
-# statement, so the event and party policies see them.
-_REGISTER = text(f"""
+# statement, so the event and party policies see them.  (Its arrays go in the binary format:
+# ``gis.db.execute_arrays``.)
+_REGISTER = f"""
     SELECT links, flagged FROM wangge_intake_register(
         :actor, CAST(:ids AS bigint[]), CAST(:methods AS text[]),
         CAST(:p_case AS bigint[]), CAST(:p_role AS text[]), CAST(:p_name AS bytea[]),
         CAST(:p_phone AS bytea[]), CAST(:p_id_card AS bytea[]), CAST(:p_index AS bytea[]),
         {_DUPLICATE_ARGS}, {_RESIDENT_ARGS})
-""")
+"""
 
 
 @dataclass
@@ -73,7 +75,8 @@ def register_new_cases(
     """For new cases ``(id, assign method)``: their first event and their parties; then link
     possible duplicates and write the repeat warning by resident into their flags — one
     statement for any number of cases.  (The warning by place is written by the insert.)"""
-    session.execute(
+    execute_arrays(
+        session,
         _REGISTER,
         {
             "actor": actor,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gis import db as db_module
-from gis.db import check_database, make_engine
+from gis.db import check_database, execute_arrays, make_engine
 from gis.embedded import EmbeddedCluster
 from gis.errors import ClusterError, DatabaseNotReady
 
@@ -204,3 +204,23 @@ def test_a_just_used_pooled_connection_is_not_pinged(
     fails its next statement (and SQLAlchemy then discards the pool)."""
     with pytest.raises(OperationalError):
         _dropped_then_used(database_url, monkeypatch, idle_s=3600.0)
+
+
+def test_execute_arrays_sends_lists_in_binary_and_reads_binds_as_text_does(db: Session) -> None:
+    """``:name`` binds (not a ``::`` cast, not a time's minutes), a literal ``%``, and lists
+    that arrive whole: bytes with every byte value, NULLs, an empty list."""
+    every_byte = bytes(range(256))
+    row = execute_arrays(
+        db,
+        """SELECT CAST(:blobs AS bytea[]) AS blobs, :n::int + 1 AS n, '50%' AS pct,
+                  time '08:30' AS at, CAST(:none AS text[]) AS none, CAST(:ids AS int[]) AS ids""",
+        {"blobs": [every_byte, None, b""], "n": 1, "none": [None, "李"], "ids": []},
+    ).one()
+    assert row.blobs == [every_byte, None, b""]
+    assert (row.n, row.pct, str(row.at), row.none, row.ids) == (
+        2,
+        "50%",
+        "08:30:00",
+        [None, "李"],
+        [],
+    )
