@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
@@ -157,7 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         check_database(engine)
         check_app_role(engine)
         app.state.engine = engine
-        app.state.cipher = load_cipher(settings)
+        with Session(engine) as session:  # the key must read the personal data stored
+            app.state.cipher = load_cipher(settings, session)
         app.state.sessionmaker = make_sessionmaker(engine)
         clock = None
         if settings.clock_interval_s > 0:

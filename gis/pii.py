@@ -17,11 +17,14 @@ import re
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput
+from gis.errors import DatabaseNotReady, InvalidInput
 from gis.settings import Settings
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -127,18 +130,67 @@ class PiiCipher:
         return hmac.new(self._index_key, b"fingerprint:" + data, hashlib.sha256).digest()
 
 
-def load_cipher(settings: Settings) -> PiiCipher:
-    """The cipher: ``WANGGE_PII_KEY``, else ``<data_dir>/pii.key`` (created on first use)."""
+def load_cipher(settings: Settings, session: Session | None = None) -> PiiCipher:
+    """The cipher: ``WANGGE_PII_KEY``, else ``<data_dir>/pii.key`` (created on first use).
+
+    With ``session``, the key is first tried on a party stored in the database: a process
+    started with another data directory (another working directory, a service's unit) would
+    otherwise make itself a new key, encrypt new parties with it and fail to read the old ones
+    — and its blind indexes would no longer find a resident's earlier cases.  It refuses to
+    start instead (503), and creates no key where the database already holds personal data."""
+    sample = _stored_party(session) if session is not None else None
     if settings.pii_key:
         try:
             key = base64.b64decode(settings.pii_key, validate=True)
         except ValueError as e:
             raise ValueError("WANGGE_PII_KEY must be 32 bytes, base64-encoded") from e
-        return PiiCipher(key)
+        return _checked(PiiCipher(key), sample, "WANGGE_PII_KEY")
     path = Path(settings.data_dir) / "pii.key"
     if not path.exists():
+        if sample is not None:
+            raise DatabaseNotReady(
+                f"数据库中已有加密的当事人信息，但密钥文件 {path} 不存在（未新建：新密钥读不了这些"
+                "数据）。请在原来的数据目录下运行（或设置 WANGGE_DATA_DIR 指向它），或把原来的 "
+                "pii.key 放到该处，或设置 WANGGE_PII_KEY。",
+                f"The database holds encrypted personal data, but the key file {path} does not "
+                "exist (none was created: a new key cannot read that data). Run from the original "
+                "data directory (or point WANGGE_DATA_DIR to it), put the original pii.key there, "
+                "or set WANGGE_PII_KEY.",
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-    return PiiCipher(base64.b64decode(path.read_text().strip()))
+    return _checked(PiiCipher(base64.b64decode(path.read_text().strip())), sample, str(path))
+
+
+def _stored_party(session: Session) -> tuple[int, bytes] | None:
+    """One stored party's case and encrypted name (any jurisdiction's), or None if none is."""
+    look = session.begin_nested()  # rolled back after: the scope set here goes with it
+    try:
+        session.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+        row = session.execute(
+            text("""SELECT case_id, name_enc FROM case_party WHERE name_enc IS NOT NULL
+                    ORDER BY id LIMIT 1""")
+        ).first()
+    finally:
+        look.rollback()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def _checked(cipher: PiiCipher, sample: tuple[int, bytes] | None, source: str) -> PiiCipher:
+    if sample is not None:
+        case_id, blob = sample
+        try:
+            cipher.decrypt(blob, f"{case_id}:name")
+        except InvalidTag:
+            raise DatabaseNotReady(
+                f"个人信息密钥（{source}）与数据库中已加密的当事人信息不符，拒绝启动：用它会读不出"
+                "已有数据，新数据也会用另一把密钥加密。请使用原来的密钥（原数据目录下的 pii.key，"
+                "或 WANGGE_PII_KEY）。",
+                f"The personal-data key ({source}) does not match the encrypted party data in the "
+                "database; refusing to start: with it the stored data could not be read and new "
+                "data would be encrypted under another key. Use the original key (pii.key in the "
+                "original data directory, or WANGGE_PII_KEY).",
+            ) from None
+    return cipher
