@@ -165,7 +165,10 @@ def load_cipher(settings: Settings, session: Session | None = None) -> PiiCipher
 
 
 def _stored_party(session: Session) -> tuple[int, bytes] | None:
-    """One stored party's case and encrypted name (any jurisdiction's), or None if none is."""
+    """One stored party's case and encrypted name (any jurisdiction's), or None if none is (or
+    the database is not migrated yet)."""
+    if session.execute(text("SELECT to_regclass('case_party')")).scalar() is None:
+        return None
     look = session.begin_nested()  # rolled back after: the scope set here goes with it
     try:
         session.execute(text("SELECT set_config('wangge.scope', '*', true)"))

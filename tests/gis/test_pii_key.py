@@ -64,3 +64,12 @@ def test_a_database_without_parties_gets_a_new_key_file(
     assert (tmp_path / ".wangge" / "pii.key").stat().st_mode & 0o777 == 0o600
     assert load_cipher(fresh, db).decrypt(cipher.encrypt("李明", "1:name"), "1:name") == "李明"
     assert db.execute(text("SELECT current_setting('wangge.scope', true)")).scalar() in ("", None)
+
+
+def test_a_database_not_migrated_yet_has_no_parties_to_check(
+    settings: Settings, db: Session, tmp_path: Path
+) -> None:
+    db.execute(text("SET LOCAL search_path = pg_catalog"))  # no case_party table in sight
+    fresh = _with(settings, pii_key=None, data_dir=tmp_path / ".wangge")
+    assert load_cipher(fresh, db).decrypt(load_cipher(fresh).encrypt("x", "1:name"), "1:name")
+    assert (tmp_path / ".wangge" / "pii.key").exists()
