@@ -46,7 +46,7 @@ from importers.core import (
     pick_fields,
     require_fields,
 )
-from importers.covers import covering_grids, load_grids
+from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
 
 CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "source_id": ("编号", "案件编号", "ID", "源编号", "SOURCE_ID"),
@@ -84,10 +84,9 @@ _FAST_TIMES = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%
 #: China has kept UTC+8 all year since 1992 (summer time 1986–1991): from then on a local time
 #: is UTC 8 hours later, and pandas needs no time-zone rules to say so
 _FIXED_UTC8_FROM = pd.Timestamp("1992-01-01")
-#: PostgreSQL's binary ``timestamptz``: microseconds since 2000-01-01 UTC; its largest value is
-#: ``'infinity'``, which here means "read this row's time in SQL"
-_PG_EPOCH_US = 946_684_800_000_000
-_PG_INFINITY = np.iinfo(np.int64).max
+# times go to PostgreSQL as binary ``timestamptz`` (microseconds since 2000-01-01 UTC,
+# ``importers.covers.PG_EPOCH_US``); its largest value, ``'infinity'`` (``NEVER``), here means
+# "read this row's time in SQL"
 
 
 STAGES = 8  # timed stages of an import (for the progress line)
@@ -441,7 +440,7 @@ def fast_times(raw: pd.Series) -> np.ndarray:
     takes about 6 s; here about 0.2 s, for a file in one of these spellings.  A spelling is
     tried on the rows still unread only if some of the first of them have it (a million rows
     of another spelling cost pandas a second to refuse)."""
-    out = np.full(len(raw), _PG_INFINITY, dtype=np.int64)
+    out = np.full(len(raw), NEVER, dtype=np.int64)
     todo = np.arange(len(raw))
     for spelling in _FAST_TIMES:
         if not len(todo):
@@ -460,7 +459,7 @@ def fast_times(raw: pd.Series) -> np.ndarray:
         else:  # a local time in Shanghai
             ok = (at >= _FIXED_UTC8_FROM).to_numpy()  # NaT (not this spelling) compares False
             utc = at[ok].to_numpy() - np.timedelta64(8, "h")
-        out[todo[ok]] = utc.astype("datetime64[us]").astype(np.int64) - _PG_EPOCH_US
+        out[todo[ok]] = utc.astype("datetime64[us]").astype(np.int64) - PG_EPOCH_US
         todo = todo[~ok]
     return out
 

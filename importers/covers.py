@@ -32,7 +32,8 @@ EPS = 1e-9
 #: "no end" for a grid still valid, and "not read" for a time (as ``importers.cases`` marks one):
 #: PostgreSQL's ``'infinity'`` in binary ``timestamptz``
 NEVER = np.iinfo(np.int64).max
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, PostgreSQL's zero, in Unix microseconds
+#: 2000-01-01 UTC, PostgreSQL's zero time, in Unix microseconds
+PG_EPOCH_US = 946_684_800_000_000
 
 
 @dataclass
@@ -62,9 +63,9 @@ def load_grids(session: Session, bounds: tuple[float, float, float, float]) -> G
     return Grids(
         ids=np.array([r.id for r in rows], dtype=np.int64),
         rank=np.array([r.rank for r in rows], dtype=np.int64),
-        valid_from=np.array([r.valid_from - _PG_EPOCH_US for r in rows], dtype=np.int64),
+        valid_from=np.array([r.valid_from - PG_EPOCH_US for r in rows], dtype=np.int64),
         valid_to=np.array(
-            [NEVER if r.valid_to is None else r.valid_to - _PG_EPOCH_US for r in rows],
+            [NEVER if r.valid_to is None else r.valid_to - PG_EPOCH_US for r in rows],
             dtype=np.int64,
         ),
         geoms=shapely.from_wkb([bytes(r.wkb) for r in rows]),

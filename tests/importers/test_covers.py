@@ -10,16 +10,14 @@ from sqlalchemy.orm import Session
 
 import shapely
 
-from importers.covers import NEVER, covering_grids, load_grids
+from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
 from importers.demo import DemoCity
-
-_PG_EPOCH_US = 946_684_800_000_000
 
 
 def _now_us(db: Session) -> int:
     return int(
         db.execute(text("SELECT CAST(extract(epoch FROM now()) * 1000000 AS int8)")).scalar_one()
-        - _PG_EPOCH_US
+        - PG_EPOCH_US
     )
 
 
