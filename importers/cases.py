@@ -696,9 +696,12 @@ def _reserve(session: Session) -> dict[str, int]:
     """The first id and code number of a bulk import's block (:func:`_insert_sql`).
 
     The import holds ``cases`` exclusively (:func:`importers.bulk.lock_case_tables`), and both
-    sequences are only drawn from by inserts into it: until it commits, nobody else takes a
-    number, and :func:`_close_blocks` moves both sequences past the block.  Drawing a million
-    numbers one by one (and a PL/pgSQL call for each code) took about 3 s."""
+    sequences are drawn from by inserts into it: until it commits, nobody else takes a number,
+    and :func:`_close_blocks` moves both sequences past the block.  (The one exception, the
+    demo loader, takes its case ids before its insert, and only into an empty database: loaded
+    at the same moment as a bulk import, an id of both would fail the demo's insert on the
+    primary key, which rolls it back.)  Drawing a million numbers one by one (and a PL/pgSQL
+    call for each code) took about 3 s."""
     id0, code0 = session.execute(
         text("SELECT nextval('cases_id_seq'), nextval('case_code_seq')")
     ).one()
