@@ -60,9 +60,18 @@ def _cluster(settings: Settings):  # type: ignore[no-untyped-def]
 @db_app.command("start")
 @reports_errors
 def db_start() -> None:
-    """启动嵌入式 PostGIS（首次运行时创建于 ./.wangge/）— start the embedded cluster."""
+    """启动嵌入式 PostGIS（当前目录或上级最近的 .wangge/；都没有时在当前目录创建）— start the
+    embedded cluster (the nearest .wangge/ from here up; none: a new one here)."""
     cluster = _cluster(get_settings())
+    new = not cluster.initialized
     cluster.start()
+    if new:
+        typer.echo(
+            f"在 {cluster.data_dir} 新建了空的嵌入式集群（当前目录及其上级目录都没有 .wangge/；"
+            "要用已有的集群，请在其目录下运行或设置 WANGGE_DATA_DIR）— created a new, empty "
+            f"cluster in {cluster.data_dir}: no .wangge/ here or above (run from the checkout "
+            "that has one, or set WANGGE_DATA_DIR)."
+        )
     typer.echo(f"嵌入式 PostGIS 已运行：127.0.0.1:{cluster.port}（数据目录 {cluster.pgdata}）")
 
 

@@ -16,6 +16,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TILE_PRESETS = ("none", "osm", "tianditu", "intranet")
 
 
+def find_data_dir(start: Path | None = None) -> Path:
+    """``.wangge`` of the nearest folder, from ``start`` (the working directory) up, that has
+    one, the way git finds ``.git``; else ``.wangge`` of ``start`` itself.
+
+    So a command run from a sub-folder of the checkout (``cd maps && wangge serve``) uses the
+    checkout's cluster, key and photos, instead of making a new, empty cluster and a new key
+    beside it."""
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        if (folder / ".wangge").is_dir():
+            return folder / ".wangge"
+    return here / ".wangge"
+
+
 @dataclass(frozen=True)
 class BaseMapSpec:
     """A base map: tile URL template (None: no base map), attribution, the tiles' datum."""
@@ -39,7 +53,8 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = Field(default_factory=lambda: Path.cwd() / ".wangge")
+    #: The cluster, the personal-data key and the photos.  Unset: :func:`find_data_dir`.
+    data_dir: Path = Field(default_factory=lambda: find_data_dir())
     #: Base-map tile URL template (``{z}/{x}/{y}``).  None: no base map, the map draws outlines on
     #: a plain background and makes no request outside the server's origin.
     tile_url: str | None = None

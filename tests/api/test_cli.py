@@ -46,6 +46,20 @@ def test_db_status_and_url_of_the_embedded_cluster(run, cluster: EmbeddedCluster
     assert url.output.strip() == cluster.url()
 
 
+def test_a_sub_folder_of_the_checkout_uses_the_checkout_cluster(  # type: ignore[no-untyped-def]
+    run, cluster: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(cluster.data_dir.parent / "maps")
+    status = run("db", "status")  # no WANGGE_DATA_DIR: the nearest .wangge/ up
+    assert status.exit_code == 0, status.output
+    info = json.loads(status.output)
+    assert info["data_dir"] == str(cluster.data_dir)
+    assert info["running"] is True and info["port"] == cluster.port
+    started = run("db", "start")  # already running: started again, nothing new created
+    assert started.exit_code == 0, started.output
+    assert "新建" not in started.output and str(cluster.pgdata) in started.output
+
+
 def test_migrate_is_idempotent(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
     result = run("migrate", env={"DATABASE_URL": database_url})
     assert result.exit_code == 0, result.output
