@@ -18,6 +18,7 @@ the headers of any demo user; ``anon_client`` sends no credentials.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import secrets
 import uuid
@@ -51,13 +52,36 @@ def _libpq(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[EmbeddedCluster]:
-    """The checkout's embedded cluster, started for the session if it was not running."""
+    """The checkout's embedded cluster, started for the session if it was not running.
+
+    Test runs in one checkout may overlap (each has its own database).  Each holds a shared
+    lock on ``.wangge/tests.lock`` while it runs; a run that started the cluster leaves a mark,
+    and the cluster is stopped by the last run to finish (the one that then gets the lock to
+    itself), never under another run's feet."""
     cluster = EmbeddedCluster(ROOT / ".wangge")
-    was_running = cluster.is_running()
-    cluster.start()
-    yield cluster
-    if not was_running:
-        cluster.stop()
+    cluster.data_dir.mkdir(parents=True, exist_ok=True)
+    started_mark = cluster.data_dir / "tests.started"
+    with open(cluster.data_dir / "tests.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the only run: start it if need be
+        except BlockingIOError:
+            pass  # another run is here: it started the cluster, or is starting it
+        else:
+            if cluster.is_running():
+                started_mark.unlink(missing_ok=True)  # started outside the tests: left running
+            else:
+                started_mark.touch()
+                cluster.start()
+        fcntl.flock(lock, fcntl.LOCK_SH)  # (waits while another run starts the cluster)
+        cluster.start()  # running by now: only checks (and creates the database if missing)
+        yield cluster
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last run out
+        except BlockingIOError:
+            return  # another run still uses the cluster: the last one stops it
+        if started_mark.exists():
+            cluster.stop()
+            started_mark.unlink()
 
 
 @pytest.fixture(scope="session")
