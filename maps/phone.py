@@ -7,8 +7,13 @@ from __future__ import annotations
 import json
 from html import escape
 
+from gis.intake import MAX_BATCH
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import asset_url
+
+#: how long the phone waits for an answer before it gives a send up and tries again later (on one
+#: bar of signal a request may otherwise hang for minutes, and hold up everything queued after it)
+SEND_TIMEOUT_MS = 60_000
 
 #: the page's words, Chinese first and English as the second locale: ``html`` for the page
 #: itself, ``js`` for what ``phone.js`` writes ({n}, {lon}, … are filled in there)
@@ -120,6 +125,8 @@ def phone_page(
         "lang": lang,
         "text": TEXT[lang]["js"],
         "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
+        "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
+        "send_timeout_ms": SEND_TIMEOUT_MS,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
     other = "zh" if lang == "en" else "en"

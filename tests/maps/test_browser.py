@@ -240,6 +240,91 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     context.close()
 
 
+def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A queue longer than one batch may carry goes out oldest first, a batch at a time, until
+    it is empty (the server refuses a batch of more than 500: sent whole, it would never go).
+    A send that hangs without an answer is given up and sent again.  Here the page is told 2
+    reports a batch instead of 500, and to give up after 1 s instead of 60."""
+    import json
+    import uuid
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import text
+
+    from gis.intake import MAX_BATCH
+    from maps.phone import SEND_TIMEOUT_MS
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    batches: list[list[str]] = []
+    page.on(
+        "request",
+        lambda r: (
+            batches.append([x["description"] for x in json.loads(r.post_data)["reports"]])
+            if r.url.endswith("/api/reports/batch")
+            else None
+        ),
+    )
+    served = f'"batch_max": {MAX_BATCH}, "send_timeout_ms": {SEND_TIMEOUT_MS}'
+    pages: list[str] = []
+
+    def two_a_batch(route) -> None:  # type: ignore[no-untyped-def]
+        response = route.fetch()
+        pages.append(response.text())
+        told = '"batch_max": 2, "send_timeout_ms": 1000'
+        route.fulfill(response=response, body=pages[-1].replace(served, told))
+
+    hung: list[bool] = []
+
+    def first_send_hangs(route) -> None:  # type: ignore[no-untyped-def]
+        if not hung:
+            hung.append(True)  # no answer, ever: the page must give up on it
+        else:
+            route.continue_()
+
+    page.route(lambda url: urlsplit(url).path == "/m/", two_a_batch)
+    page.route("**/api/reports/batch", first_send_hangs)
+    page.goto(live_server + "/login?next=/m/")
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
+    assert served in pages[-1]  # the page is told the server's limit
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    descriptions = [f"排队上报 {tag} 第{i}条：路灯不亮" for i in range(1, 6)]
+    for i, description in enumerate(descriptions, 1):
+        page.select_option("select[name=kind]", "hazard")
+        page.select_option("select[name=category]", "fire")
+        page.fill("textarea[name=description]", description)
+        page.click("button.m-submit")
+        page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {i}")
+    assert batches == []
+    context.set_offline(False)  # the first send hangs; the next sync (every 15 s) sends again
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=40_000
+    )
+    first, *rest = batches
+    assert first == descriptions[0:2]  # (unanswered)
+    assert rest == [descriptions[0:2], descriptions[2:4], descriptions[4:]]
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT description, count(*) FROM cases WHERE description LIKE :t GROUP BY 1"),
+            {"t": f"%{tag}%"},
+        ).all()
+    assert sorted(stored) == sorted((d, 1) for d in descriptions)
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -6,6 +6,10 @@
  * under the same key and the server answers with the original case ("replayed"): nothing is lost
  * and nothing is created twice.  Photos follow through POST /api/cases/{code}/photos (the server
  * keeps one copy of a photo sent twice).
+ *
+ * A long queue goes out oldest first, config.batch_max reports a request, one request after the
+ * other.  A request that gets no answer within config.send_timeout_ms is given up (on one bar
+ * of signal the browser may wait for minutes) and tried again at the next sync.
  */
 (function () {
   "use strict";
@@ -20,6 +24,8 @@
   var T = config.text; // the page's words in its language (maps/phone.py)
   var STATUS = config.states; // state → name, as the centers' pages name them
   var LANG = config.lang; // the API answers (messages, categories) in the page's language
+  var BATCH_MAX = config.batch_max || 500;
+  var SEND_TIMEOUT_MS = config.send_timeout_ms || 60000;
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
@@ -102,11 +108,20 @@
   }
 
   // ---------- sending ----------
+  function send(url, options) { // fetch, given up after SEND_TIMEOUT_MS without an answer
+    if (!window.AbortController) return fetch(url, options);
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, SEND_TIMEOUT_MS);
+    return fetch(url, Object.assign({ signal: abort.signal }, options)).then(function (r) {
+      clearTimeout(timer); return r;
+    }, function (e) { clearTimeout(timer); throw e; });
+  }
+
   function uploadPhotos(code, photos) {
     if (!photos || !photos.length) return Promise.resolve(true);
     var data = new FormData();
     photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
-    return fetch("/api/cases/" + encodeURIComponent(code) + "/photos", {
+    return send("/api/cases/" + encodeURIComponent(code) + "/photos", {
       method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
     }).then(function (r) { return r.ok || (r.status >= 400 && r.status < 500 && r.status !== 401); });
   }
@@ -114,9 +129,13 @@
   function sync() {
     if (syncing || !navigator.onLine) return Promise.resolve();
     syncing = true;
+    var more = false; // a longer queue than one batch: the next batch follows at once
     return allQueued().then(function (items) {
       var photosPending = items.filter(function (i) { return i.state === "photos"; });
       var pending = items.filter(function (i) { return i.state === "queued"; });
+      pending.sort(function (a, b) { return a.created - b.created; });
+      more = pending.length > BATCH_MAX;
+      pending = pending.slice(0, BATCH_MAX);
       var chain = Promise.resolve();
       photosPending.forEach(function (item) {
         chain = chain.then(function () {
@@ -126,13 +145,13 @@
       if (!pending.length) return chain;
       return chain.then(function () {
         var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
-        return fetch("/api/reports/batch", {
+        return send("/api/reports/batch", {
           method: "POST", credentials: "same-origin",
           headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
           body: JSON.stringify(body)
         });
       }).then(function (r) {
-        if (r.status === 401) { login(); return; }
+        if (r.status === 401) { more = false; login(); return; }
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json().then(function (out) {
           var steps = out.results.map(function (res) {
@@ -151,6 +170,8 @@
             }
             return null; // conflict: in flight elsewhere, try again later
           });
+          // (the next batch only if this one moved the queue: conflicts alone wait for later)
+          more = more && out.created + out.replayed + out.rejected > 0;
           return Promise.all(steps).then(function () {
             say(fill(T.sent, { n: out.created + out.replayed }));
           });
@@ -158,8 +179,10 @@
       });
     }).catch(function () {
       // no connection or the answer was lost: everything stays queued, sent again later
+      more = false;
     }).then(function () {
       syncing = false;
+      if (more) return renderQueue().then(sync);
       return Promise.all([renderQueue(), loadMine()]);
     });
   }
