@@ -41,6 +41,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "online": "在线",
             "offline": "离线",
             "rejected": "未通过",
+            "photos_refused": "照片未通过",
+            "photos_refused_detail": "案件 {code} 已登记，但照片未被接受：{reason}",
             "photos_pending": "照片待传",
             "queued": "待发送",
             "delete": "删除",
@@ -84,6 +86,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "online": "Online",
             "offline": "Offline",
             "rejected": "Rejected",
+            "photos_refused": "Photos refused",
+            "photos_refused_detail": (
+                "Case {code} is registered, but its photos were refused: {reason}"
+            ),
             "photos_pending": "Photos waiting",
             "queued": "Waiting",
             "delete": "Delete",

@@ -325,6 +325,59 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
     context.close()
 
 
+def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A photo the server refuses (here not an image at all) is not dropped in silence: the
+    report is registered, and the queue keeps a line saying so, with the case code and the
+    server's reason, until the worker deletes it."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(live_server + "/login?next=/m/")
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", f"照片有误 {tag}：消防通道堵塞")
+    page.set_input_files(
+        "input[name=photos]",
+        files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture" * 10}],
+    )
+    page.click("button.m-submit")
+    line = page.locator("#queue li.rejected")
+    line.wait_for(timeout=20_000)
+    with engine.connect() as conn:
+        code, photos = conn.execute(
+            text("""SELECT c.code, count(ph.id) FROM cases c
+                    LEFT JOIN case_photo ph ON ph.case_id = c.id
+                    WHERE c.description LIKE :t GROUP BY c.code"""),
+            {"t": f"%{tag}%"},
+        ).one()
+    assert photos == 0
+    said = line.inner_text()
+    assert "照片未通过" in said and f"案件 {code} 已登记" in said, said
+    assert "不是可识别的 JPEG、PNG 或 WebP 图片" in said, said  # and why
+    line.locator("button").click()  # read: deleted from the phone
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 0")
+    page.reload()
+    page.wait_for_selector("#queue li:not([data-key])")  # and it stays gone
+    assert page.locator("#queue li[data-key]").count() == 0
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -89,13 +89,15 @@
       queueList.textContent = "";
       items.sort(function (a, b) { return a.created - b.created; });
       items.forEach(function (item) {
-        var li = el("li", item.state === "rejected" ? "rejected" : "");
+        var refused = item.state === "rejected" || item.state === "photos_refused";
+        var li = el("li", refused ? "rejected" : "");
         li.dataset.key = item.key;
         li.appendChild(el("span", "st", item.state === "rejected" ? T.rejected :
+          item.state === "photos_refused" ? T.photos_refused :
           item.state === "photos" ? T.photos_pending : T.queued));
         li.appendChild(el("span", "", item.body.description.slice(0, 40)));
         li.appendChild(el("small", "", item.detail || item.body.reported_at));
-        if (item.state === "rejected") {
+        if (refused) { // kept until the worker has read why, and deletes it
           var del = el("button", "", T.delete);
           del.type = "button";
           del.addEventListener("click", function () { drop(item.key).then(renderQueue); });
@@ -117,13 +119,25 @@
     }, function (e) { clearTimeout(timer); throw e; });
   }
 
-  function uploadPhotos(code, photos) {
-    if (!photos || !photos.length) return Promise.resolve(true);
+  // A registered report's photos: sent, the item leaves the queue; refused (a 4xx: too large,
+  // not an image …), the item stays with the server's reason until the worker deletes it;
+  // not sent (no answer, 5xx, logged out), it stays to be sent again.
+  function sendPhotos(item) {
+    if (!item.photos || !item.photos.length) return drop(item.key);
     var data = new FormData();
-    photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
-    return send("/api/cases/" + encodeURIComponent(code) + "/photos", {
+    item.photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
+    return send("/api/cases/" + encodeURIComponent(item.code) + "/photos", {
       method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
-    }).then(function (r) { return r.ok || (r.status >= 400 && r.status < 500 && r.status !== 401); });
+    }).then(function (r) {
+      if (r.ok) return drop(item.key);
+      if (r.status < 400 || r.status >= 500 || r.status === 401) return null;
+      return r.json().catch(function () { return {}; }).then(function (e) {
+        item.state = "photos_refused"; item.photos = [];
+        var reason = typeof e.detail === "string" ? e.detail : "HTTP " + r.status;
+        item.detail = fill(T.photos_refused_detail, { code: item.code, reason: reason });
+        return put(item);
+      });
+    }, function () { return null; });
   }
 
   function sync() {
@@ -139,7 +153,7 @@
       var chain = Promise.resolve();
       photosPending.forEach(function (item) {
         chain = chain.then(function () {
-          return uploadPhotos(item.code, item.photos).then(function (ok) { if (ok) return drop(item.key); });
+          return sendPhotos(item);
         });
       });
       if (!pending.length) return chain;
@@ -159,8 +173,7 @@
             if (res.status === "created" || res.status === "replayed") {
               if (item.photos && item.photos.length) {
                 item.state = "photos"; item.code = res.case.code;
-                return put(item).then(function () { return uploadPhotos(item.code, item.photos); })
-                  .then(function (ok) { if (ok) return drop(item.key); });
+                return put(item).then(function () { return sendPhotos(item); });
               }
               return drop(item.key);
             }
