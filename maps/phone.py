@@ -47,6 +47,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queued": "待发送",
             "delete": "删除",
             "none": "无",
+            "others_waiting": "本机另有 {n} 条其他账号的上报，待该账号登录后发送。",
             "no_reports": "暂无",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -94,6 +95,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queued": "Waiting",
             "delete": "Delete",
             "none": "None",
+            "others_waiting": (
+                "{n} report(s) of another account wait on this phone until it logs in."
+            ),
             "no_reports": "None yet",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
@@ -119,13 +123,17 @@ def phone_page(
     bounds: tuple[float, float, float, float] | None,
     links: list[tuple[str, str]] | None = None,
     lang: str = "zh",
+    account: str | None = None,
 ) -> str:
-    """``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
+    """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
+    report (a phone shared by two workers sends each one's reports under their own account);
+    ``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
     ``links``: (label, path) of the other pages the user may open; ``lang``: ``zh`` or ``en``
     (the page, what its script writes, the category names and the API's messages)."""
     lang = "en" if lang == "en" else "zh"
     t = TEXT[lang]["html"]
     config = {
+        "account": account,
         "grids": grid_codes,
         "bounds": bounds,
         "lang": lang,

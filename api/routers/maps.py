@@ -660,6 +660,7 @@ def phone(
             (extent.west, extent.south, extent.east, extent.north) if extent else None,
             page_links(caller.can, "/m/", language),
             language,
+            account=caller.username,
         ),
         lang,
     )

@@ -378,6 +378,76 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     context.close()
 
 
+def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """Two accounts on one phone: the grid worker's report queued offline is not sent while the
+    village desk is logged in (it would be stored as the desk's report), only once the worker
+    logs in again."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+
+    def log_in(username: str):  # type: ignore[no-untyped-def]
+        page = context.new_page()
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.goto(live_server + "/login?next=/m/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server + "/m/")
+        return page
+
+    def stored() -> list[str]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("""SELECT u.username FROM cases c JOIN app_user u ON u.id = c.reporter_id
+                            WHERE c.description LIKE :t"""),
+                    {"t": f"%{tag}%"},
+                ).scalars()
+            )
+
+    page = log_in("grid_worker")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", f"共用手机 {tag}：电动车楼道充电")
+    page.click("button.m-submit")
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 1")
+    page.close()
+
+    context.clear_cookies()  # the worker is logged out; the village desk takes the phone
+    context.set_offline(False)
+    page = log_in("village_operator")
+    note = page.locator("#queue li.others")
+    note.wait_for()
+    assert "另有 1 条其他账号的上报" in note.inner_text()
+    assert page.locator("#queue li[data-key]").count() == 0
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # a sync: nothing of theirs
+    page.wait_for_timeout(1500)
+    assert stored() == []
+    page.close()
+
+    context.clear_cookies()
+    page = log_in("grid_worker")  # back: the worker's report goes, as the worker's
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
+    )
+    assert stored() == ["grid_worker"]
+    assert page.locator("#queue li.others").count() == 0
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

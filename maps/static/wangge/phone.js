@@ -7,6 +7,9 @@
  * and nothing is created twice.  Photos follow through POST /api/cases/{code}/photos (the server
  * keeps one copy of a photo sent twice).
  *
+ * Each queued report keeps the account it was made under: on a phone that two workers share, a
+ * report goes out only while its own account is logged in, never under another's name.
+ *
  * A long queue goes out oldest first, config.batch_max reports a request, one request after the
  * other.  A request that gets no answer within config.send_timeout_ms is given up (on one bar
  * of signal the browser may wait for minutes) and tried again at the next sync.
@@ -80,12 +83,16 @@
       });
     });
   }
-  function allQueued() { return store("readonly", function (s) { return s.getAll(); }); }
+  function everyQueued() { return store("readonly", function (s) { return s.getAll(); }); }
+  // (a report queued before reports kept their account counts as the logged-in account's)
+  function mine(item) { return !item.account || item.account === config.account; }
+  function myQueued() { return everyQueued().then(function (items) { return items.filter(mine); }); }
   function put(item) { return store("readwrite", function (s) { s.put(item); }); }
   function drop(key) { return store("readwrite", function (s) { s.delete(key); }); }
 
   function renderQueue() {
-    return allQueued().then(function (items) {
+    return everyQueued().then(function (every) {
+      var items = every.filter(mine);
       queueList.textContent = "";
       items.sort(function (a, b) { return a.created - b.created; });
       items.forEach(function (item) {
@@ -106,6 +113,8 @@
         queueList.appendChild(li);
       });
       if (!items.length) queueList.appendChild(el("li", "", T.none));
+      var others = every.length - items.length;
+      if (others) queueList.appendChild(el("li", "others", fill(T.others_waiting, { n: others })));
     });
   }
 
@@ -144,7 +153,7 @@
     if (syncing || !navigator.onLine) return Promise.resolve();
     syncing = true;
     var more = false; // a longer queue than one batch: the next batch follows at once
-    return allQueued().then(function (items) {
+    return myQueued().then(function (items) {
       var photosPending = items.filter(function (i) { return i.state === "photos"; });
       var pending = items.filter(function (i) { return i.state === "queued"; });
       pending.sort(function (a, b) { return a.created - b.created; });
@@ -280,7 +289,7 @@
     var files = Array.prototype.slice.call(form.photos.files || []);
     if (files.length > 6) { say(T.too_many_photos, true); return; }
     var item = {
-      key: uuid(), created: Date.now(), state: "queued",
+      key: uuid(), created: Date.now(), state: "queued", account: config.account,
       body: {
         kind: form.kind.value, category: form.category.value, description: description,
         location: position, reported_at: isoNow()
