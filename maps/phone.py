@@ -4,12 +4,19 @@ Chinese, or in English (the second locale) for ``?lang=en`` or an English browse
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import lru_cache
 from html import escape
 
 from gis.intake import MAX_BATCH
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
-from maps.assets import asset_url
+from maps.assets import OWN_DIR, asset_path, asset_url
+
+#: the files the phone page needs to open without a network, kept by its service worker
+OFFLINE_ASSETS = ("favicon.svg", "leaflet_css", "phone.css", "leaflet", "phone.js")
+#: where the page registers its service worker (its scope: /m/)
+SERVICE_WORKER_URL = "/m/sw.js"
 
 #: how long the phone waits for an answer before it gives a send up and tries again later (on one
 #: bar of signal a request may otherwise hang for minutes, and hold up everything queued after it)
@@ -117,6 +124,24 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+@lru_cache
+def service_worker() -> str:
+    """The phone page's service worker (``phone-sw.js``) with the files it keeps and their
+    version: a checksum of those files and of itself, so that a change to any of them installs
+    a new worker, which keeps the new files and drops the old ones."""
+    urls = [asset_url(name) for name in OFFLINE_ASSETS]
+    source = (OWN_DIR / "phone-sw.js").read_text(encoding="utf-8")
+    digest = hashlib.sha256(source.encode())
+    for url in urls:
+        path = asset_path(url)
+        assert path is not None, url
+        digest.update(path.read_bytes())
+    return (
+        f"var VERSION = {json.dumps(digest.hexdigest()[:16])};\n"
+        f"var ASSETS = {json.dumps(urls)};\n" + source
+    )
+
+
 def phone_page(
     user: str,
     grid_codes: list[str] | None,
@@ -141,6 +166,7 @@ def phone_page(
         "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
         "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
         "send_timeout_ms": SEND_TIMEOUT_MS,
+        "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
     other = "zh" if lang == "en" else "en"

@@ -58,7 +58,7 @@ from maps.pages import (
     receipt_page,
     tracking_page,
 )
-from maps.phone import phone_page
+from maps.phone import SERVICE_WORKER_URL, phone_page, service_worker
 from maps.planner import PlannerOptions, build_planner_map
 
 router = APIRouter(tags=["maps 地图"])
@@ -637,6 +637,18 @@ def audit_log_page(
             lang=language,
         ),
         lang,
+    )
+
+
+@router.get(SERVICE_WORKER_URL, include_in_schema=False)
+def phone_service_worker() -> Response:
+    """The phone page's service worker: it keeps the page and its files, so that the page opens
+    without a network.  Public (it holds no data); never cached by the browser as a file, so a
+    new version is found at the next visit."""
+    return Response(
+        service_worker(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

@@ -247,6 +247,7 @@ PUBLIC = {
     ("POST", "/api/track/{token}/rating"),  # the resident's rating: the token is the key
     ("POST", "/api/auth/login"),
     ("GET", "/api/health"),
+    ("GET", "/m/sw.js"),  # the phone page's service worker: code only, no data
     ("GET", "/login"),
     ("GET", "/docs"),
     ("GET", "/openapi.json"),

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,15 +33,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    base_settings: Settings, demo_city: DemoCity, committed_cases_removed: None
-) -> Iterator[str]:
-    """The real app (its own sessions as wangge_app, committed data) on a free loopback port."""
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = base_settings
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _serving(settings: Settings, port: int) -> Iterator[str]:
+    """The real app on ``port`` of the loopback while inside; switched off after."""
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -50,9 +51,20 @@ def live_server(
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    base_settings: Settings, demo_city: DemoCity, committed_cases_removed: None
+) -> Iterator[str]:
+    """The real app (its own sessions as wangge_app, committed data) on a free loopback port."""
+    with _serving(base_settings, _free_port()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -444,6 +456,66 @@ def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore
     )
     assert stored() == ["grid_worker"]
     assert page.locator("#queue li.others").count() == 0
+    assert page_errors == [], page_errors
+    context.close()
+
+
+def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
+    base_settings: Settings, live_server: str, browser, engine
+) -> None:
+    """Opened once with signal, the phone page opens again with none (its service worker keeps
+    the page, its files, the category list and the grids): a report made there waits on the
+    phone and goes out when a network is back.  Here the server itself is switched off."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    port = _free_port()
+    context = _phone(browser, engine, "zh-CN")
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    with _serving(base_settings, port) as url:
+        page.goto(url + "/login?next=/m/")
+        page.fill("input[name=username]", "grid_worker")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(url + "/m/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+        page.reload()  # now through the worker, which keeps the page and what it reads
+        page.wait_for_function(
+            "document.querySelectorAll('select[name=category] option').length > 5"
+        )
+        page.wait_for_selector(".leaflet-interactive")  # my grids
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/api/health", timeout=2)  # no server, no network
+    context.set_offline(True)
+
+    shown = page.reload()
+    assert shown is not None and shown.from_service_worker
+    page.wait_for_selector("#net:has-text('离线')")
+    assert "网格员" in page.locator(".m-user").inner_text()
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.wait_for_selector(".leaflet-interactive")  # the grids kept last time
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", f"无网络时打开 {tag}：消防栓损坏")
+    page.click("button.m-submit")
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 1")
+
+    with _serving(base_settings, port):  # signal again
+        context.set_offline(False)
+        page.wait_for_function(
+            "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
+        )
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM cases WHERE description LIKE :t"), {"t": f"%{tag}%"}
+        ).scalar_one()
+    assert n == 1
     assert page_errors == [], page_errors
     context.close()
 

@@ -188,3 +188,24 @@ def test_the_planner_speaks_english_as_the_second_locale(
     from maps.planner import PLANNER_TEXT
 
     assert PLANNER_TEXT["zh"].keys() == PLANNER_TEXT["en"].keys()
+
+
+def test_the_phone_page_service_worker_keeps_what_the_page_loads(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    """``/m/sw.js`` is public (code, no data), read again at every visit, and keeps exactly the
+    local files the phone page loads, under a version that changes with them."""
+    worker = anon_client.get("/m/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    head = worker.text.split("\n", 2)
+    assert re.fullmatch(r'var VERSION = "[0-9a-f]{16}";', head[0])
+    kept = json.loads(re.fullmatch(r"var ASSETS = (.*);", head[1]).group(1))
+    page = anon_client.get("/m/", headers=login_as("grid_worker") | {"Accept": "text/html"})
+    loaded = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert sorted(kept) == sorted(loaded)
+    for url in kept:
+        assert anon_client.get(url).status_code == 200, url
+    config = json.loads(re.search(r'<script id="config"[^>]*>(.*?)</script>', page.text).group(1))
+    assert config["service_worker"] == "/m/sw.js"

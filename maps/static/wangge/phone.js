@@ -320,7 +320,7 @@
     if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); else map.setView([23, 113.9], 12);
     L.control.scale({ metric: true, imperial: false }).addTo(map);
     map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
-    if (b && navigator.onLine) {
+    if (b) { // (offline, the service worker answers with the grids kept last time)
       fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (fc) {
@@ -340,4 +340,9 @@
   showNet();
   loadCategories();
   renderQueue().then(sync);
+  // the page opens without a network next time (phone-sw.js); on plain http outside localhost
+  // the browser refuses service workers, and the page works as before while it is open
+  if ("serviceWorker" in navigator && config.service_worker) {
+    navigator.serviceWorker.register(config.service_worker, { scope: "/m/" }).catch(function () {});
+  }
 })();
