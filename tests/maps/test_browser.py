@@ -152,6 +152,28 @@ def _phone(browser, engine, locale: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _logged_in(context, base: str, errors: list[str], username: str = "grid_worker"):  # type: ignore[no-untyped-def]
+    """A new page of ``context`` logged in as ``username`` and on the phone page of ``base``;
+    its script errors go to ``errors``."""
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/login?next=/m/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/m/")
+    return page
+
+
+def _queue_a_fire_hazard(page, description: str, queued: int) -> None:  # type: ignore[no-untyped-def]
+    """Submit a fire hazard from the phone page's form; ``queued`` lines are then waiting."""
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", description)
+    page.click("button.m-submit")
+    page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {queued}")
+
+
 def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tmp_path: Path
 ) -> None:
@@ -270,11 +292,9 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
 
     tag = uuid.uuid4().hex[:10]
     context = _phone(browser, engine, "zh-CN")
-    page = context.new_page()
     page_errors: list[str] = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
     batches: list[list[str]] = []
-    page.on(
+    context.on(
         "request",
         lambda r: (
             batches.append([x["description"] for x in json.loads(r.post_data)["reports"]])
@@ -299,13 +319,9 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
         else:
             route.continue_()
 
-    page.route(lambda url: urlsplit(url).path == "/m/", two_a_batch)
-    page.route("**/api/reports/batch", first_send_hangs)
-    page.goto(live_server + "/login?next=/m/")
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server + "/m/")
+    context.route(lambda url: urlsplit(url).path == "/m/", two_a_batch)
+    context.route("**/api/reports/batch", first_send_hangs)
+    page = _logged_in(context, live_server, page_errors)
     assert served in pages[-1]  # the page is told the server's limit
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.click("#locate")
@@ -314,11 +330,7 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
     page.wait_for_selector("#net:has-text('离线')")
     descriptions = [f"排队上报 {tag} 第{i}条：路灯不亮" for i in range(1, 6)]
     for i, description in enumerate(descriptions, 1):
-        page.select_option("select[name=kind]", "hazard")
-        page.select_option("select[name=category]", "fire")
-        page.fill("textarea[name=description]", description)
-        page.click("button.m-submit")
-        page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {i}")
+        _queue_a_fire_hazard(page, description, queued=i)
     assert batches == []
     context.set_offline(False)  # the first send hangs; the next sync (every 15 s) sends again
     page.wait_for_function(
@@ -349,14 +361,8 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
 
     tag = uuid.uuid4().hex[:10]
     context = _phone(browser, engine, "zh-CN")
-    page = context.new_page()
     page_errors: list[str] = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
-    page.goto(live_server + "/login?next=/m/")
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server + "/m/")
+    page = _logged_in(context, live_server, page_errors)
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.click("#locate")
     page.wait_for_selector("#where:has-text('经度')")
@@ -405,14 +411,7 @@ def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore
     page_errors: list[str] = []
 
     def log_in(username: str):  # type: ignore[no-untyped-def]
-        page = context.new_page()
-        page.on("pageerror", lambda e: page_errors.append(str(e)))
-        page.goto(live_server + "/login?next=/m/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server + "/m/")
-        return page
+        return _logged_in(context, live_server, page_errors, username)
 
     def stored() -> list[str]:
         with engine.connect() as conn:
@@ -430,11 +429,7 @@ def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore
     page.wait_for_selector("#where:has-text('经度')")
     context.set_offline(True)
     page.wait_for_selector("#net:has-text('离线')")
-    page.select_option("select[name=kind]", "hazard")
-    page.select_option("select[name=category]", "fire")
-    page.fill("textarea[name=description]", f"共用手机 {tag}：电动车楼道充电")
-    page.click("button.m-submit")
-    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 1")
+    _queue_a_fire_hazard(page, f"共用手机 {tag}：电动车楼道充电", queued=1)
     page.close()
 
     context.clear_cookies()  # the worker is logged out; the village desk takes the phone
@@ -473,15 +468,9 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     tag = uuid.uuid4().hex[:10]
     port = _free_port()
     context = _phone(browser, engine, "zh-CN")
-    page = context.new_page()
     page_errors: list[str] = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
     with _serving(base_settings, port) as url:
-        page.goto(url + "/login?next=/m/")
-        page.fill("input[name=username]", "grid_worker")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(url + "/m/")
+        page = _logged_in(context, url, page_errors)
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
         page.reload()  # now through the worker, which keeps the page and what it reads
         page.wait_for_function(
@@ -500,11 +489,7 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     page.wait_for_selector(".leaflet-interactive")  # the grids kept last time
     page.click("#locate")
     page.wait_for_selector("#where:has-text('经度')")
-    page.select_option("select[name=kind]", "hazard")
-    page.select_option("select[name=category]", "fire")
-    page.fill("textarea[name=description]", f"无网络时打开 {tag}：消防栓损坏")
-    page.click("button.m-submit")
-    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 1")
+    _queue_a_fire_hazard(page, f"无网络时打开 {tag}：消防栓损坏", queued=1)
 
     with _serving(base_settings, port):  # signal again
         context.set_offline(False)
@@ -526,14 +511,8 @@ def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     """A phone set to English gets the phone page in English: the page, what its script writes,
     the category picker; and the switch at the top leads back to Chinese."""
     context = _phone(browser, engine, "en-US")
-    page = context.new_page()
     page_errors: list[str] = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
-    page.goto(live_server + "/login?next=/m/")
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server + "/m/")
+    page = _logged_in(context, live_server, page_errors)
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.select_option("select[name=kind]", "hazard")
     assert "Fire safety" in page.locator("select[name=category]").inner_text()
