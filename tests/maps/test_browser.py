@@ -265,11 +265,18 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     )
     result = stored()
     assert sorted(result.values()) == [(1, 0), (1, 1)], result  # each once; the photo followed
+    # each of my reports opens its receipt, whose QR code the resident scans
+    mine = page.locator("#mine li[data-code]").first
+    code = mine.get_attribute("data-code")
+    assert mine.locator("a").get_attribute("href") == f"/cases/{code}/receipt"
     page.screenshot(path=str(tmp_path / "phone.png"))
     if shots := os.environ.get("WANGGE_SCREENSHOTS"):
         page.screenshot(path=str(Path(shots) / "phone.png"))
     outside = [u for u in requests if not u.startswith(live_server) and not u.startswith("data:")]
     assert outside == [], outside[:3]
+    mine.locator("a").click()
+    page.wait_for_url(live_server + f"/cases/{code}/receipt")
+    assert code in page.content() and page.locator("svg, img").count() > 0  # the QR code
     assert page_errors == [], page_errors
     context.close()
 

@@ -228,7 +228,10 @@
       var p = f.properties, li = el("li");
       li.dataset.code = p.code;
       li.appendChild(el("span", "st", STATUS[p.status] || p.status));
-      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · " + p.code));
+      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
+      var receipt = el("a", "", p.code); // the receipt with the case's QR code, for the resident
+      receipt.href = "/cases/" + encodeURIComponent(p.code) + "/receipt";
+      li.appendChild(receipt);
       li.appendChild(el("small", "", (p.description || "").slice(0, 40) + " " + p.received_at.slice(0, 16).replace("T", " ")));
       mineList.appendChild(li);
     });
