@@ -43,6 +43,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue_note": "（无信号时保存在本机，恢复网络后自动发送）",
             "mine": "我的上报",
             "other": "English",
+            "logout": "退出",
         },
         "js": {
             "online": "在线",
@@ -69,6 +70,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saved_sending": "已保存，正在发送……",
             "saved_offline": "当前无网络：已保存在本机，恢复网络后自动发送。",
             "save_failed": "保存失败：本机存储不可用。",
+            "logout_offline": "无网络，无法退出登录：恢复网络后再试。",
         },
     },
     "en": {
@@ -89,6 +91,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue_note": "(kept on this phone without signal, sent when the connection returns)",
             "mine": "My reports",
             "other": "中文",
+            "logout": "Log out",
         },
         "js": {
             "online": "Online",
@@ -119,6 +122,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saved_sending": "Saved; sending …",
             "saved_offline": "No connection: kept on this phone, sent when it returns.",
             "save_failed": "Could not save: this phone's storage is unavailable.",
+            "logout_offline": "No network: you cannot log out until it returns.",
         },
     },
 }
@@ -185,6 +189,7 @@ def phone_page(
 <header class="m-bar">
   <b>{t["title"]}</b>
   <span class="m-user">{escape(user)}</span>
+  <a id="logout" class="m-logout" href="/login?next=/m/">{t["logout"]}</a>
   <a class="m-lang" href="?lang={other}" hreflang="{other}" lang="{other}">{t["other"]}</a>
   <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>

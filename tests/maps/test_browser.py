@@ -512,6 +512,39 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     context.close()
 
 
+_KEPT_PATHS = """async () => {
+    const paths = [];
+    for (const name of await caches.keys()) {
+        const cache = await caches.open(name);
+        for (const r of await cache.keys()) paths.push(new URL(r.url).pathname);
+    }
+    return paths;
+}"""
+
+
+def test_logging_out_of_the_phone_forgets_the_kept_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The phone page's 退出 ends the session and forgets the copy of the page the service
+    worker kept (the user's name and grids); the scripts and styles stay kept."""
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20_000)
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.wait_for_function(f"({_KEPT_PATHS})().then(p => p.includes('/m/'))")
+    page.click("#logout")
+    page.wait_for_url(re.compile(r".*/login\?next="))
+    kept = page.evaluate(_KEPT_PATHS)
+    assert "/m/" not in kept and "/static/wangge/phone.js" in kept, kept
+    assert not any(path.startswith("/api/") for path in kept), kept
+    page.goto(live_server + "/m/")
+    assert "/login" in page.url  # the session has ended
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

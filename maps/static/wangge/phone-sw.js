@@ -61,7 +61,7 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(networkFirst(request, PAGE + url.search, PAGE));
   } else if (ASSETS.indexOf(url.pathname) >= 0) {
     event.respondWith(caches.match(url.pathname).then(function (kept) {
-      return kept || fetch(request);
+      return kept || networkFirst(request, url.pathname);
     }));
   } else if (KEPT.indexOf(url.pathname) >= 0) {
     event.respondWith(networkFirst(request, url.pathname + url.search));

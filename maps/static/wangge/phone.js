@@ -306,6 +306,33 @@
     }).then(sync).catch(function () { say(T.save_failed, true); });
   });
 
+  // ---------- logging out ----------
+  // The session ends on the server, and the copy of this page that the service worker keeps
+  // (with this user's name and grids) is forgotten; its scripts and styles stay.  Reports still
+  // queued stay on the phone, sent when their account logs in again.
+  function forgetKeptPages() {
+    if (!window.caches) return Promise.resolve();
+    return caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) { return n.indexOf("wangge-phone-") === 0; })
+        .map(function (n) {
+          return caches.open(n).then(function (cache) {
+            return cache.keys().then(function (kept) {
+              return Promise.all(kept.filter(function (r) {
+                return new URL(r.url).pathname.indexOf("/static/") !== 0;
+              }).map(function (r) { return cache.delete(r); }));
+            });
+          });
+        }));
+    });
+  }
+  document.getElementById("logout").addEventListener("click", function (event) {
+    event.preventDefault();
+    if (!navigator.onLine) { say(T.logout_offline, true); return; }
+    send("/api/auth/logout", { method: "POST", credentials: "same-origin" })
+      .then(forgetKeptPages).catch(function () {})
+      .then(function () { login(); });
+  });
+
   // ---------- connection ----------
   function showNet() {
     net.textContent = navigator.onLine ? T.online : T.offline;
