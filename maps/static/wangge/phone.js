@@ -328,9 +328,9 @@
   document.getElementById("logout").addEventListener("click", function (event) {
     event.preventDefault();
     if (!navigator.onLine) { say(T.logout_offline, true); return; }
-    send("/api/auth/logout", { method: "POST", credentials: "same-origin" })
-      .then(forgetKeptPages).catch(function () {})
-      .then(function () { login(); });
+    send("/api/auth/logout", { method: "POST", credentials: "same-origin" }).then(function () {
+      return forgetKeptPages().catch(function () {}).then(login);
+    }, function () { say(T.logout_offline, true); }); // no answer: the session may still be on
   });
 
   // ---------- connection ----------
