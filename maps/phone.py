@@ -141,6 +141,7 @@ def service_worker() -> str:
         assert path is not None, url
         digest.update(path.read_bytes())
     return (
+        '"use strict";\n'
         f"var VERSION = {json.dumps(digest.hexdigest()[:16])};\n"
         f"var ASSETS = {json.dumps(urls)};\n" + source
     )

@@ -199,9 +199,10 @@ def test_the_phone_page_service_worker_keeps_what_the_page_loads(
     assert worker.status_code == 200
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"
-    head = worker.text.split("\n", 2)
-    assert re.fullmatch(r'var VERSION = "[0-9a-f]{16}";', head[0])
-    kept = json.loads(re.fullmatch(r"var ASSETS = (.*);", head[1]).group(1))
+    head = worker.text.split("\n", 3)
+    assert head[0] == '"use strict";'
+    assert re.fullmatch(r'var VERSION = "[0-9a-f]{16}";', head[1])
+    kept = json.loads(re.fullmatch(r"var ASSETS = (.*);", head[2]).group(1))
     page = anon_client.get("/m/", headers=login_as("grid_worker") | {"Accept": "text/html"})
     loaded = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
     assert sorted(kept) == sorted(loaded)

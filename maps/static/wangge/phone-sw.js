@@ -1,7 +1,7 @@
 /* 网格员手机页的 service worker：没有信号时也能打开手机页。
  *
- * Served as /m/sw.js (scope /m/) after two lines the server writes: the cache's VERSION (a
- * checksum of the files below) and ASSETS (the page's script, styles and Leaflet).
+ * Served as /m/sw.js (scope /m/) after the lines the server writes ("use strict", the cache's
+ * VERSION: a checksum of the files below, and ASSETS: the page's script, styles and Leaflet).
  *
  * - ASSETS: kept at install, served from the cache (a new version of any of them is a new
  *   service worker, which keeps the new files and deletes the old cache).
@@ -12,7 +12,6 @@
  *   personal is kept here.  Reports made offline wait in the page's own queue (IndexedDB).
  */
 /* global VERSION, ASSETS */
-"use strict";
 
 var CACHE = "wangge-phone-" + VERSION;
 var PAGE = "/m/";
