@@ -1,4 +1,5 @@
-"""Configuration, read from the environment (``WANGGE_`` prefix) and ``.env``.
+"""Configuration, read from the environment (``WANGGE_`` prefix) and ``.env``
+(:func:`find_env_file`).
 
 Settings are built by :func:`get_settings` when first asked for, never at import time, so a test
 can build an app from explicit :class:`Settings`.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +32,21 @@ def find_data_dir(start: Path | None = None) -> Path:
     return here / ".wangge"
 
 
+def find_env_file(start: Path | None = None) -> Path:
+    """The ``.env`` to read: the one in ``start`` (the working directory) if there is one, else
+    the one beside the data folder :func:`find_data_dir` finds (whether or not it exists).
+
+    So a command run from a sub-folder of the checkout reads the checkout's ``.env`` (its
+    ``DATABASE_URL``, its ``WANGGE_PII_KEY``) along with its ``.wangge/``, instead of running
+    on the defaults: another database, another key.  A ``.env`` higher up that has no
+    ``.wangge/`` beside it (say, in the home folder) belongs to something else and is never
+    read."""
+    here = (start or Path.cwd()).absolute()
+    if (here / ".env").is_file():
+        return here / ".env"
+    return find_data_dir(here).parent / ".env"
+
+
 @dataclass(frozen=True)
 class BaseMapSpec:
     """A base map: tile URL template (None: no base map), attribution, the tiles' datum."""
@@ -47,6 +64,11 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="WANGGE_", env_file=".env", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        # ``.env``: :func:`find_env_file`, unless the caller names one (``_env_file``)
+        values.setdefault("_env_file", find_env_file())
+        super().__init__(**values)
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL")
