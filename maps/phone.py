@@ -57,6 +57,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "none": "无",
             "others_waiting": "本机另有 {n} 条其他账号的上报，待该账号登录后发送。",
             "no_reports": "暂无",
+            "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
             "accuracy": "（精度约 {m} 米）",
@@ -109,6 +110,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "{n} report(s) of another account wait on this phone until it logs in."
             ),
             "no_reports": "None yet",
+            "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
             "accuracy": " (accurate to about {m} m)",

@@ -91,6 +91,22 @@ def test_poor_accuracy_is_accepted_and_flagged(client: TestClient, grid_point: t
     assert r.status_code == 201 and r.json()["flags"] == {"low_accuracy": True}
 
 
+def test_my_reports_carry_the_start_of_each_description(
+    client: TestClient, grid_point: tuple
+) -> None:
+    """The phone's "my reports": several reports of one category are told apart by their
+    words.  A map's list of cases goes without them."""
+    words = "村口路灯损坏，夜间行人看不清路面，已有老人摔倒。" * 4
+    r = client.post("/api/reports", json=report_body(*grid_point[:2], description=words))
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    mine = client.get("/api/cases?mine=true&limit=5").json()["features"]
+    (props,) = [f["properties"] for f in mine if f["properties"]["code"] == code]
+    assert props["description"] == words[:40] and len(words) > 40
+    listed = client.get("/api/cases?limit=5").json()["features"]
+    assert listed and all("description" not in f["properties"] for f in listed)
+
+
 # -- exactly once ----------------------------------------------------------------------------
 
 

@@ -492,6 +492,8 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     assert shown is not None and shown.from_service_worker
     page.wait_for_selector("#net:has-text('离线')")
     assert "网格员" in page.locator(".m-user").inner_text()
+    # my reports are not kept on the phone: the list says why it is empty, not 暂无
+    page.wait_for_selector("#mine li.unknown:has-text('恢复网络后显示')")
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.wait_for_selector(".leaflet-interactive")  # the grids kept last time
     page.click("#locate")
@@ -503,11 +505,13 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
         page.wait_for_function(
             "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
         )
+        page.wait_for_selector("#mine li[data-code]")  # my reports, now that they can be read
+        assert page.locator("#mine li.unknown").count() == 0
     with engine.connect() as conn:
-        n = conn.execute(
-            text("SELECT count(*) FROM cases WHERE description LIKE :t"), {"t": f"%{tag}%"}
-        ).scalar_one()
-    assert n == 1
+        (code,) = conn.execute(  # one case, no more
+            text("SELECT code FROM cases WHERE description LIKE :t"), {"t": f"%{tag}%"}
+        ).scalars()
+    assert tag in page.locator(f"#mine li[data-code='{code}']").inner_text()
     assert page_errors == [], page_errors
     context.close()
 

@@ -211,14 +211,20 @@
 
   // ---------- my reports ----------
   function loadMine() {
-    if (!navigator.onLine) return Promise.resolve();
+    // (not kept on the phone: without an answer, the list shown stays, or says why it is empty)
+    if (!navigator.onLine) { mineUnknown(); return Promise.resolve(); }
     return fetch("/api/cases?mine=true&limit=20", {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (r.status === 401) { login(); return; }
-      if (!r.ok) return;
+      if (!r.ok) { mineUnknown(); return; }
       return r.json().then(renderMine);
-    }).catch(function () { /* offline */ });
+    }).catch(mineUnknown);
+  }
+  function mineUnknown() {
+    if (mineShown) return;
+    mineList.textContent = "";
+    mineList.appendChild(el("li", "unknown", T.mine_offline));
   }
   var mineShown = null; // the last answer, drawn again when the category names arrive
   function renderMine(fc) {
@@ -232,7 +238,7 @@
       var receipt = el("a", "", p.code); // the receipt with the case's QR code, for the resident
       receipt.href = "/cases/" + encodeURIComponent(p.code) + "/receipt";
       li.appendChild(receipt);
-      li.appendChild(el("small", "", (p.description || "").slice(0, 40) + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      li.appendChild(el("small", "", (p.description || "") + " " + p.received_at.slice(0, 16).replace("T", " ")));
       mineList.appendChild(li);
     });
     if (!fc.features.length) mineList.appendChild(el("li", "", T.no_reports));
@@ -369,7 +375,7 @@
 
   showNet();
   loadCategories();
-  renderQueue().then(sync);
+  renderQueue().then(function () { return navigator.onLine ? sync() : loadMine(); });
   // the page opens without a network next time (phone-sw.js); on plain http outside localhost
   // the browser refuses service workers, and the page works as before while it is open
   if ("serviceWorker" in navigator && config.service_worker) {
