@@ -21,6 +21,15 @@ SERVICE_WORKER_URL = "/m/sw.js"
 #: how long the phone waits for an answer before it gives a send up and tries again later (on one
 #: bar of signal a request may otherwise hang for minutes, and hold up everything queued after it)
 SEND_TIMEOUT_MS = 60_000
+#: a photo's send is given SEND_TIMEOUT_MS plus its size at this rate (about a weak 2G link): it
+#: is slow, not lost, and giving it up would only send it again from the start
+SLOW_LINK_BYTES_PER_S = 2_000
+#: photos are made smaller on the phone before they are queued: the longest side at most this
+#: many pixels, re-encoded as JPEG (a phone camera's 3–8 MB becomes some hundreds of kB, and
+#: its EXIF, GPS position included, never leaves the phone).  Smaller photos go as they are.
+PHOTO_MAX_PX = 1920
+PHOTO_KEEP_BYTES = 500_000
+PHOTO_QUALITY = 0.85
 
 #: the page's words, Chinese first and English as the second locale: ``html`` for the page
 #: itself, ``js`` for what ``phone.js`` writes ({n}, {lon}, … are filled in there)
@@ -173,6 +182,10 @@ def phone_page(
         "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
         "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
         "send_timeout_ms": SEND_TIMEOUT_MS,
+        "slow_link_bytes_per_s": SLOW_LINK_BYTES_PER_S,
+        "photo_max_px": PHOTO_MAX_PX,
+        "photo_keep_bytes": PHOTO_KEEP_BYTES,
+        "photo_quality": PHOTO_QUALITY,
         "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -272,7 +273,9 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     page.screenshot(path=str(tmp_path / "phone.png"))
     if shots := os.environ.get("WANGGE_SCREENSHOTS"):
         page.screenshot(path=str(Path(shots) / "phone.png"))
-    outside = [u for u in requests if not u.startswith(live_server) and not u.startswith("data:")]
+    # (blob: the page reading the photo it makes smaller, from the phone itself)
+    local = (live_server, "data:", "blob:" + live_server)
+    outside = [u for u in requests if not u.startswith(local)]
     assert outside == [], outside[:3]
     mine.locator("a").click()
     page.wait_for_url(live_server + f"/cases/{code}/receipt")
@@ -290,7 +293,6 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
     reports a batch instead of 500, and to give up after 1 s instead of 60."""
     import json
     import uuid
-    from urllib.parse import urlsplit
 
     from sqlalchemy import text
 
@@ -360,8 +362,8 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     live_server: str, browser, engine
 ) -> None:
     """A photo the server refuses (here not an image at all) is not dropped in silence: the
-    report is registered, and the queue keeps a line saying so, with the case code and the
-    server's reason, until the worker deletes it."""
+    report is registered with its other photos, and the queue keeps a line saying so, with the
+    case code and the server's reason, until the worker deletes it."""
     import uuid
 
     from sqlalchemy import text
@@ -378,7 +380,10 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     page.fill("textarea[name=description]", f"照片有误 {tag}：消防通道堵塞")
     page.set_input_files(
         "input[name=photos]",
-        files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture" * 10}],
+        files=[
+            {"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture" * 10},
+            {"name": "门口.png", "mimeType": "image/png", "buffer": _picture("PNG", 200, 120)},
+        ],
     )
     page.click("button.m-submit")
     line = page.locator("#queue li.rejected")
@@ -390,7 +395,7 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
                     WHERE c.description LIKE :t GROUP BY c.code"""),
             {"t": f"%{tag}%"},
         ).one()
-    assert photos == 0
+    assert photos == 1  # the picture; not the file that is none
     said = line.inner_text()
     assert "照片未通过" in said and f"案件 {code} 已登记" in said, said
     assert "不是可识别的 JPEG、PNG 或 WebP 图片" in said, said  # and why
@@ -399,6 +404,109 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     page.reload()
     page.wait_for_selector("#queue li:not([data-key])")  # and it stays gone
     assert page.locator("#queue li[data-key]").count() == 0
+    assert page_errors == [], page_errors
+    context.close()
+
+
+def _picture(fmt: str, width: int, height: int, gps: bool = False) -> bytes:
+    """A picture of ``width``×``height`` that compresses about as badly as a photo, with a GPS
+    position in its EXIF if ``gps``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([(x / 16) % 256, (y / 12) % 256, ((x + y) / 20) % 256], axis=-1)
+    noise = np.random.default_rng(7).integers(0, 60, size=(height, width, 3))
+    image = Image.fromarray(np.clip(base + noise, 0, 255).astype("uint8"))
+    exif = Image.Exif()
+    if gps:
+        exif[0x8825] = {1: "N", 2: (22.0, 57.0, 40.2), 3: "E", 4: (113.0, 56.0, 22.4)}
+    out = io.BytesIO()
+    image.save(out, fmt, quality=85, exif=exif.tobytes())
+    return out.getvalue()
+
+
+#: (init script) every fetch of the page is noted in ``window.sentForms``, with the files of a
+#: FormData body: what the page sends, which the browser's request events do not show for files
+_FORMS_SENT = """
+    window.sentForms = [];
+    const fetchNoted = window.fetch;
+    window.fetch = function (url, options) {
+        const files = [];
+        if (options && options.body instanceof FormData) {
+            for (const [, value] of options.body.entries()) {
+                if (value instanceof Blob) files.push(value);
+            }
+        }
+        window.sentForms.push([String(url), files]);
+        return fetchNoted.apply(this, arguments);
+    };
+"""
+#: ``window.sentForms`` as [url, [{name, type, size, head: the first 64 bytes as text}]]
+_FORMS_SENT_READ = """async () => Promise.all(window.sentForms
+    .filter(([url]) => url.startsWith("/api/reports/batch") || url.endsWith("/photos"))
+    .map(async ([url, files]) => [url, await Promise.all(files.map(async (f) => ({
+        name: f.name, type: f.type, size: f.size,
+        head: String.fromCharCode(...new Uint8Array(await f.slice(0, 64).arrayBuffer())),
+    })))]))"""
+
+
+def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """On one bar of signal a camera's 4 MB photo would never arrive: the phone draws it again at
+    1920 pixels at most (as a JPEG without EXIF: the position stays on the phone) and sends each
+    photo in its own request, after the report itself."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    big = _picture("JPEG", 4000, 3000, gps=True)
+    small = _picture("PNG", 300, 200)
+    assert len(big) > 3_000_000 and b"Exif" in big[:200]
+    context = _phone(browser, engine, "zh-CN")
+    context.add_init_script(_FORMS_SENT)
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", f"大照片 {tag}：楼道堆放杂物")
+    page.set_input_files(
+        "input[name=photos]",
+        files=[
+            {"name": "楼道.jpg", "mimeType": "image/jpeg", "buffer": big},
+            {"name": "门牌.png", "mimeType": "image/png", "buffer": small},
+        ],
+    )
+    page.click("button.m-submit")
+    page.wait_for_selector("#message:has-text('已发送')", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("""SELECT ph.content_type, ph.width, ph.height FROM cases c
+                    JOIN case_photo ph ON ph.case_id = c.id
+                    WHERE c.description LIKE :t ORDER BY ph.id"""),
+            {"t": f"%{tag}%"},
+        ).all()
+    assert [tuple(r) for r in stored] == [("image/jpeg", 1920, 1440), ("image/png", 300, 200)]
+    sent = page.evaluate(_FORMS_SENT_READ)
+    assert [(urlsplit(url).path.split("/")[-1], len(files)) for url, files in sent] == [
+        ("batch", 0),  # the report first
+        ("photos", 1),  # then one photo a request
+        ("photos", 1),
+    ]
+    (shrunk,), (as_it_was,) = sent[1][1], sent[2][1]
+    assert shrunk["name"] == "楼道.jpg" and shrunk["type"] == "image/jpeg"
+    assert shrunk["size"] < 1_000_000 and "Exif" not in shrunk["head"]  # the position stayed
+    assert as_it_was["name"] == "门牌.png" and as_it_was["size"] == len(small)
     assert page_errors == [], page_errors
     context.close()
 

@@ -4,15 +4,18 @@
  * Idempotency-Key), then sent.  Without signal it stays queued; when the connection returns the
  * queue goes out through POST /api/reports/batch.  A report whose answer was lost is sent again
  * under the same key and the server answers with the original case ("replayed"): nothing is lost
- * and nothing is created twice.  Photos follow through POST /api/cases/{code}/photos (the server
- * keeps one copy of a photo sent twice).
+ * and nothing is created twice.  Photos follow through POST /api/cases/{code}/photos, one photo
+ * a request, once the queued reports have gone (the server keeps one copy of a photo sent twice).
+ * They are made smaller before they are queued (config.photo_max_px, JPEG): on one bar of signal
+ * a camera's 5 MB would never arrive.
  *
  * Each queued report keeps the account it was made under: on a phone that two workers share, a
  * report goes out only while its own account is logged in, never under another's name.
  *
  * A long queue goes out oldest first, config.batch_max reports a request, one request after the
  * other.  A request that gets no answer within config.send_timeout_ms is given up (on one bar
- * of signal the browser may wait for minutes) and tried again at the next sync.
+ * of signal the browser may wait for minutes) and tried again at the next sync; a photo gets
+ * more time by its size (config.slow_link_bytes_per_s).
  */
 (function () {
   "use strict";
@@ -29,6 +32,7 @@
   var LANG = config.lang; // the API answers (messages, categories) in the page's language
   var BATCH_MAX = config.batch_max || 500;
   var SEND_TIMEOUT_MS = config.send_timeout_ms || 60000;
+  var SLOW_BYTES_PER_MS = (config.slow_link_bytes_per_s || 2000) / 1000;
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
@@ -119,62 +123,76 @@
   }
 
   // ---------- sending ----------
-  function send(url, options) { // fetch, given up after SEND_TIMEOUT_MS without an answer
+  function send(url, options, ms) { // fetch, given up after ms (SEND_TIMEOUT_MS) without an answer
     if (!window.AbortController) return fetch(url, options);
     var abort = new AbortController();
-    var timer = setTimeout(function () { abort.abort(); }, SEND_TIMEOUT_MS);
+    var timer = setTimeout(function () { abort.abort(); }, ms || SEND_TIMEOUT_MS);
     return fetch(url, Object.assign({ signal: abort.signal }, options)).then(function (r) {
       clearTimeout(timer); return r;
     }, function (e) { clearTimeout(timer); throw e; });
   }
 
-  // A registered report's photos: sent, the item leaves the queue; refused (a 4xx: too large,
-  // not an image …), the item stays with the server's reason until the worker deletes it;
-  // not sent (no answer, 5xx, logged out), it stays to be sent again.
+  // A registered report's photos, one a request, oldest first.  Each one sent leaves the item;
+  // refused (a 4xx: too large, not an image …), its reason is kept; not sent (no answer, 5xx,
+  // logged out), it stays, and so do the photos after it, to be sent at the next sync.  With
+  // none left the item leaves the queue, unless some were refused: then it stays with the
+  // server's reasons until the worker deletes it.  Resolves false when sending should stop.
   function sendPhotos(item) {
-    if (!item.photos || !item.photos.length) return drop(item.key);
-    var data = new FormData();
-    item.photos.forEach(function (p) { data.append("photos", p.blob, p.name); });
+    var photos = item.photos || [];
+    if (!photos.length) return finishPhotos(item).then(function () { return true; });
+    var photo = photos[0], data = new FormData();
+    data.append("photos", photo.blob, photo.name);
     return send("/api/cases/" + encodeURIComponent(item.code) + "/photos", {
       method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
-    }).then(function (r) {
-      if (r.ok) return drop(item.key);
-      if (r.status < 400 || r.status >= 500 || r.status === 401) return null;
+    }, SEND_TIMEOUT_MS + Math.ceil((photo.blob.size || 0) / SLOW_BYTES_PER_MS)).then(function (r) {
+      if (r.ok) return null;
+      if (r.status < 400 || r.status >= 500 || r.status === 401) return false;
       return r.json().catch(function () { return {}; }).then(function (e) {
-        item.state = "photos_refused"; item.photos = [];
-        var reason = typeof e.detail === "string" ? e.detail : "HTTP " + r.status;
-        item.detail = fill(T.photos_refused_detail, { code: item.code, reason: reason });
-        return put(item);
+        return typeof e.detail === "string" ? e.detail : "HTTP " + r.status;
       });
-    }, function () { return null; });
+    }, function () { return false; }).then(function (refused) {
+      if (refused === false) return false;
+      if (refused) item.refused = (item.refused || []).concat([refused]);
+      item.photos = photos.slice(1);
+      return put(item).then(function () { return sendPhotos(item); });
+    });
+  }
+  function finishPhotos(item) {
+    if (!item.refused || !item.refused.length) return drop(item.key);
+    item.state = "photos_refused";
+    item.detail = fill(T.photos_refused_detail, { code: item.code, reason: item.refused.join("；") });
+    return put(item);
+  }
+  function sendAllPhotos() {
+    return myQueued().then(function (items) {
+      var waiting = items.filter(function (i) { return i.state === "photos"; });
+      waiting.sort(function (a, b) { return a.created - b.created; });
+      return waiting.reduce(function (chain, item) {
+        return chain.then(function (go) { return go === false ? false : sendPhotos(item); });
+      }, Promise.resolve(true));
+    });
   }
 
+  // The queued reports go first, config.batch_max a request (each one's photos wait in the
+  // queue with its case code), then the photos: a slow photo never holds up a report.
   function sync() {
     if (syncing || !navigator.onLine) return Promise.resolve();
     syncing = true;
     var more = false; // a longer queue than one batch: the next batch follows at once
+    var away = false; // logged out: the login page is on its way
     return myQueued().then(function (items) {
-      var photosPending = items.filter(function (i) { return i.state === "photos"; });
       var pending = items.filter(function (i) { return i.state === "queued"; });
       pending.sort(function (a, b) { return a.created - b.created; });
       more = pending.length > BATCH_MAX;
       pending = pending.slice(0, BATCH_MAX);
-      var chain = Promise.resolve();
-      photosPending.forEach(function (item) {
-        chain = chain.then(function () {
-          return sendPhotos(item);
-        });
-      });
-      if (!pending.length) return chain;
-      return chain.then(function () {
-        var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
-        return send("/api/reports/batch", {
-          method: "POST", credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
-          body: JSON.stringify(body)
-        });
+      if (!pending.length) return;
+      var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
+      return send("/api/reports/batch", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+        body: JSON.stringify(body)
       }).then(function (r) {
-        if (r.status === 401) { more = false; login(); return; }
+        if (r.status === 401) { more = false; away = true; login(); return; }
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json().then(function (out) {
           var steps = out.results.map(function (res) {
@@ -182,7 +200,7 @@
             if (res.status === "created" || res.status === "replayed") {
               if (item.photos && item.photos.length) {
                 item.state = "photos"; item.code = res.case.code;
-                return put(item).then(function () { return sendPhotos(item); });
+                return put(item);
               }
               return drop(item.key);
             }
@@ -199,6 +217,8 @@
           });
         });
       });
+    }).then(function () {
+      if (!more && !away) return renderQueue().then(sendAllPhotos);
     }).catch(function () {
       // no connection or the answer was lost: everything stays queued, sent again later
       more = false;
@@ -302,15 +322,48 @@
       body: {
         kind: form.kind.value, category: form.category.value, description: description,
         location: position, reported_at: isoNow()
-      },
-      photos: files.map(function (f) { return { name: f.name, blob: f }; })
+      }
     };
-    put(item).then(function () {
+    Promise.all(files.map(shrink)).then(function (photos) {
+      item.photos = photos;
+      return put(item);
+    }).then(function () {
       form.description.value = ""; form.photos.value = "";
       say(navigator.onLine ? T.saved_sending : T.saved_offline);
       return renderQueue();
     }).then(sync).catch(function () { say(T.save_failed, true); });
   });
+
+  // A photo as it will be queued: {name, blob}.  One larger than config.photo_max_px or
+  // config.photo_keep_bytes is drawn again, smaller, as a JPEG (upright, as the browser shows
+  // it; without EXIF).  One the browser cannot read goes as it is (the server judges it).
+  var PHOTO_MAX_PX = config.photo_max_px || 1920;
+  function shrink(file) {
+    var kept = { name: file.name, blob: file };
+    if (!window.URL || !URL.createObjectURL) return Promise.resolve(kept);
+    return new Promise(function (resolve) {
+      var url = URL.createObjectURL(file), img = new Image();
+      img.onload = function () {
+        var w = img.naturalWidth, h = img.naturalHeight;
+        var scale = Math.min(1, PHOTO_MAX_PX / Math.max(w, h, 1));
+        if (scale === 1 && file.size <= config.photo_keep_bytes) { URL.revokeObjectURL(url); resolve(kept); return; }
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(w * scale));
+        canvas.height = Math.max(1, Math.round(h * scale));
+        var ctx = canvas.getContext("2d");
+        ctx.fillStyle = "#fff"; // a transparent PNG on white, not black
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+        URL.revokeObjectURL(url);
+        canvas.toBlob(function (blob) {
+          if (!blob || blob.size >= file.size) resolve(kept);
+          else resolve({ name: file.name.replace(/\.[^.]*$/, "") + ".jpg", blob: blob });
+        }, "image/jpeg", config.photo_quality || 0.85);
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); resolve(kept); };
+      img.src = url;
+    });
+  }
 
   // ---------- logging out ----------
   // The session ends on the server, and the copy of this page that the service worker keeps
