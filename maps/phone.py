@@ -21,6 +21,12 @@ SERVICE_WORKER_URL = "/m/sw.js"
 #: how long the phone waits for an answer before it gives a send up and tries again later (on one
 #: bar of signal a request may otherwise hang for minutes, and hold up everything queued after it)
 SEND_TIMEOUT_MS = 60_000
+#: the queue is sent every so often while there is signal (and whenever it comes back)
+SYNC_INTERVAL_MS = 15_000
+#: "my reports" are read again after a sync that sent something, when the page is looked at again,
+#: and else this often: read at every sync, ten thousand phones would ask for them 700 times a
+#: second
+MINE_REFRESH_MS = 300_000
 #: a photo's send is given SEND_TIMEOUT_MS plus its size at this rate (about a weak 2G link): it
 #: is slow, not lost, and giving it up would only send it again from the start
 SLOW_LINK_BYTES_PER_S = 2_000
@@ -183,6 +189,8 @@ def phone_page(
         "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
         "send_timeout_ms": SEND_TIMEOUT_MS,
         "slow_link_bytes_per_s": SLOW_LINK_BYTES_PER_S,
+        "sync_interval_ms": SYNC_INTERVAL_MS,
+        "mine_refresh_ms": MINE_REFRESH_MS,
         "photo_max_px": PHOTO_MAX_PX,
         "photo_keep_bytes": PHOTO_KEEP_BYTES,
         "photo_quality": PHOTO_QUALITY,

@@ -511,6 +511,62 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
     context.close()
 
 
+def test_phone_page_reads_my_reports_only_when_they_may_have_changed(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The queue is looked at every 15 s, but my reports are read again only after a sync that
+    sent something (or every 5 minutes): ten thousand phones reading them at every sync would
+    ask 700 times a second.  Here the page is told to look at its queue every 0.2 s, and its
+    first send gets a 503."""
+    import uuid
+
+    from maps.phone import MINE_REFRESH_MS, SYNC_INTERVAL_MS
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    served = f'"sync_interval_ms": {SYNC_INTERVAL_MS}, "mine_refresh_ms": {MINE_REFRESH_MS}'
+    pages: list[str] = []
+
+    def often(route) -> None:  # type: ignore[no-untyped-def]
+        response = route.fetch()
+        pages.append(response.text())
+        told = f'"sync_interval_ms": 200, "mine_refresh_ms": {MINE_REFRESH_MS}'
+        route.fulfill(response=response, body=pages[-1].replace(served, told))
+
+    refused: list[bool] = []
+
+    def first_send_fails(route) -> None:  # type: ignore[no-untyped-def]
+        if refused:
+            route.continue_()
+        else:
+            refused.append(True)
+            route.fulfill(status=503, json={"detail": "稍后重试"})
+
+    context.route(lambda url: urlsplit(url).path == "/m/", often)
+    context.route("**/api/reports/batch", first_send_fails)
+    reads: list[str] = []
+    context.on("request", lambda r: reads.append(r.url) if "mine=true" in r.url else None)
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    assert served in pages[-1]
+    page.wait_for_selector("#mine li")  # read once, as the page opens
+    page.wait_for_timeout(3000)  # some fifteen looks at an empty queue
+    assert len(reads) == 1, reads
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=category]", "fire")
+    page.fill("textarea[name=description]", f"我的上报 {tag}：配电箱门损坏")
+    page.click("button.m-submit")
+    # refused once (nothing sent: not read again), sent at the next look: read again
+    page.wait_for_selector(f"#mine li[data-code]:has-text('{tag}')", timeout=5000)
+    page.wait_for_timeout(1000)
+    assert refused and len(reads) == 2, reads
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

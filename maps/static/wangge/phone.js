@@ -33,12 +33,16 @@
   var BATCH_MAX = config.batch_max || 500;
   var SEND_TIMEOUT_MS = config.send_timeout_ms || 60000;
   var SLOW_BYTES_PER_MS = (config.slow_link_bytes_per_s || 2000) / 1000;
+  var SYNC_INTERVAL_MS = config.sync_interval_ms || 15000;
+  var MINE_REFRESH_MS = config.mine_refresh_ms || 300000;
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
   var position = null; // {lon, lat, accuracy_m}
   var marker = null;
   var syncing = false;
+  var moved = false; // a sync sent something: my reports have changed
+  var mineAt = 0; // when my reports were read last
 
   // ---------- small helpers ----------
   function uuid() {
@@ -152,6 +156,7 @@
       });
     }, function () { return false; }).then(function (refused) {
       if (refused === false) return false;
+      moved = moved || !refused;
       if (refused) item.refused = (item.refused || []).concat([refused]);
       item.photos = photos.slice(1);
       return put(item).then(function () { return sendPhotos(item); });
@@ -212,6 +217,7 @@
           });
           // (the next batch only if this one moved the queue: conflicts alone wait for later)
           more = more && out.created + out.replayed + out.rejected > 0;
+          moved = moved || out.created + out.replayed > 0;
           return Promise.all(steps).then(function () {
             say(fill(T.sent, { n: out.created + out.replayed }));
           });
@@ -225,7 +231,11 @@
     }).then(function () {
       syncing = false;
       if (more) return renderQueue().then(sync);
-      return Promise.all([renderQueue(), loadMine()]);
+      // my reports: read again when this sync sent something, else every MINE_REFRESH_MS (the
+      // sync runs every SYNC_INTERVAL_MS: thousands of phones must not read them that often)
+      var stale = moved || Date.now() - mineAt >= MINE_REFRESH_MS;
+      moved = false;
+      return Promise.all([renderQueue(), stale ? loadMine() : null]);
     });
   }
 
@@ -238,7 +248,7 @@
     }).then(function (r) {
       if (r.status === 401) { login(); return; }
       if (!r.ok) { mineUnknown(); return; }
-      return r.json().then(renderMine);
+      return r.json().then(function (fc) { mineAt = Date.now(); renderMine(fc); });
     }).catch(mineUnknown);
   }
   function mineUnknown() {
@@ -397,9 +407,18 @@
     net.textContent = navigator.onLine ? T.online : T.offline;
     net.className = "m-net" + (navigator.onLine ? "" : " offline");
   }
-  window.addEventListener("online", function () { showNet(); sync(); });
+  window.addEventListener("online", function () {
+    if (!mineShown) mineAt = 0; // the list said it shows once the network is back
+    showNet(); sync();
+  });
   window.addEventListener("offline", showNet);
-  setInterval(function () { if (navigator.onLine) sync(); }, 15000);
+  setInterval(function () { if (navigator.onLine) sync(); }, SYNC_INTERVAL_MS);
+  // back to the page (the phone out of the pocket): my reports as they are now, if older than 30 s
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible") return;
+    if (Date.now() - mineAt > 30000) mineAt = 0;
+    showNet(); sync();
+  });
 
   // ---------- map ----------
   var map = null;
