@@ -86,6 +86,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saved_sending": "已保存，正在发送……",
             "saved_offline": "当前无网络：已保存在本机，恢复网络后自动发送。",
             "save_failed": "保存失败：本机存储不可用。",
+            "session_expired": "登录已过期。正在填写的上报请先点「提交上报」保存在本机，重新登录后"
+            "自动发送。",
+            "login_again": "重新登录",
+            "saved_logged_out": "已保存在本机：重新登录后自动发送。",
             "logout_offline": "无网络，无法退出登录：恢复网络后再试。",
         },
     },
@@ -139,6 +143,12 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saved_sending": "Saved; sending …",
             "saved_offline": "No connection: kept on this phone, sent when it returns.",
             "save_failed": "Could not save: this phone's storage is unavailable.",
+            "session_expired": (
+                "Your session has ended. Submit the report you are writing first: it is kept on "
+                "this phone and sent once you log in again."
+            ),
+            "login_again": "Log in again",
+            "saved_logged_out": "Kept on this phone: sent once you log in again.",
             "logout_offline": "No network: you cannot log out until it returns.",
         },
     },

@@ -567,6 +567,61 @@ def test_phone_page_reads_my_reports_only_when_they_may_have_changed(  # type: i
     context.close()
 
 
+def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The session ends (idle timeout, revoked) while the worker is writing a report: the page
+    does not leave for the login page and throw it away.  It says so and links to the login;
+    the report submitted meanwhile waits on the phone and goes out after the login, with the
+    one queued before."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    _queue_a_fire_hazard(page, f"过期前 {tag}：灭火器过期", queued=1)
+    page.fill("textarea[name=description]", f"过期后 {tag}：楼道灯不亮")  # being written
+    with engine.begin() as conn:
+        conn.execute(
+            text("""UPDATE auth_session SET revoked_at = now() WHERE revoked_at IS NULL
+                    AND user_id = (SELECT id FROM app_user WHERE username = 'grid_worker')""")
+        )
+    context.set_offline(False)  # the sync is answered 401
+    notice = page.locator(".m-expired")
+    notice.wait_for()
+    assert "登录已过期" in notice.inner_text()
+    assert urlsplit(page.url).path == "/m/"
+    assert page.input_value("textarea[name=description]") == f"过期后 {tag}：楼道灯不亮"
+    page.click("button.m-submit")
+    page.wait_for_selector("#message:has-text('重新登录后自动发送')")
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 2")
+    notice.locator("a").click()
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("input[name=username]", "grid_worker")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(live_server + "/m/")
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
+    )
+    with engine.connect() as conn:
+        described = conn.execute(
+            text("SELECT description FROM cases WHERE description LIKE :t ORDER BY id"),
+            {"t": f"%{tag}%"},
+        ).scalars()
+        assert [d.split(" ")[0] for d in described] == ["过期前", "过期后"]
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -72,7 +72,23 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function login() { window.location.assign("/login?next=" + encodeURIComponent("/m/")); }
+  // The session ended while the page was open (an answer was 401): to the login page — unless a
+  // report is being written, which would be thrown away.  Then the page stays and says so, with
+  // a link to the login page; the report submitted meanwhile waits on the phone.
+  var LOGIN_URL = "/login?next=" + encodeURIComponent("/m/");
+  var loggedOut = false;
+  function login() {
+    if (loggedOut) return;
+    loggedOut = true;
+    var writing = form.description.value.trim() || (form.photos.files && form.photos.files.length);
+    if (!writing) { window.location.assign(LOGIN_URL); return; }
+    var notice = el("p", "m-expired", T.session_expired + " ");
+    notice.setAttribute("role", "alert");
+    var again = el("a", "", T.login_again);
+    again.href = LOGIN_URL;
+    notice.appendChild(again);
+    form.parentNode.insertBefore(notice, form);
+  }
 
   // ---------- the queue (IndexedDB) ----------
   var dbPromise = new Promise(function (resolve, reject) {
@@ -181,7 +197,7 @@
   // The queued reports go first, config.batch_max a request (each one's photos wait in the
   // queue with its case code), then the photos: a slow photo never holds up a report.
   function sync() {
-    if (syncing || !navigator.onLine) return Promise.resolve();
+    if (syncing || loggedOut || !navigator.onLine) return Promise.resolve();
     syncing = true;
     var more = false; // a longer queue than one batch: the next batch follows at once
     var away = false; // logged out: the login page is on its way
@@ -339,7 +355,7 @@
       return put(item);
     }).then(function () {
       form.description.value = ""; form.photos.value = "";
-      say(navigator.onLine ? T.saved_sending : T.saved_offline);
+      say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
       return renderQueue();
     }).then(sync).catch(function () { say(T.save_failed, true); });
   });
