@@ -89,6 +89,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "session_expired": "登录已过期。正在填写的上报请先点「提交上报」保存在本机，重新登录后"
             "自动发送。",
             "login_again": "重新登录",
+            "draft_restored": "已恢复上次未提交的内容。",
             "saved_logged_out": "已保存在本机：重新登录后自动发送。",
             "logout_offline": "无网络，无法退出登录：恢复网络后再试。",
         },
@@ -148,6 +149,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "this phone and sent once you log in again."
             ),
             "login_again": "Log in again",
+            "draft_restored": "Restored what you had not submitted yet.",
             "saved_logged_out": "Kept on this phone: sent once you log in again.",
             "logout_offline": "No network: you cannot log out until it returns.",
         },

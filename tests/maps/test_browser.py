@@ -622,6 +622,47 @@ def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type
     context.close()
 
 
+def test_phone_page_keeps_the_report_being_written_if_the_page_is_dropped(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """On a phone short of memory the browser may drop the page while the camera is open: what
+    was written (kind, category, words, position) is back when the page opens again, for its
+    own account only, and forgotten once submitted."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.select_option("select[name=kind]", "dispute")
+    page.select_option("select[name=category]", "labour_wage")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+    where = page.inner_text("#where")
+    page.fill("textarea[name=description]", f"草稿 {tag}：工地拖欠工资三个月")
+    page.reload()  # the page dropped and opened again
+    page.wait_for_selector("#message:has-text('已恢复上次未提交的内容')")
+    assert page.input_value("textarea[name=description]") == f"草稿 {tag}：工地拖欠工资三个月"
+    assert page.input_value("select[name=kind]") == "dispute"
+    chosen = "document.querySelector('select[name=category]').value === 'labour_wage'"
+    page.wait_for_function(chosen)
+    assert page.inner_text("#where") == where
+    other = _logged_in(context, live_server, page_errors, "village_operator")  # same phone
+    assert other.input_value("textarea[name=description]") == ""  # not another account's
+    other.close()
+    page = _logged_in(context, live_server, page_errors)
+    assert page.input_value("textarea[name=description]") == f"草稿 {tag}：工地拖欠工资三个月"
+    page.click("button.m-submit")
+    page.wait_for_selector(f"#mine li[data-code]:has-text('{tag}')", timeout=20_000)
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    assert page.input_value("textarea[name=description]") == ""  # submitted: forgotten
+    assert "已恢复" not in page.inner_text("#message")
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

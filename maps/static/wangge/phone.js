@@ -296,11 +296,12 @@
     var c = categories.filter(function (x) { return x.code === code; })[0];
     return c ? (LANG === "en" ? c.name_en : c.name_zh) : fallback;
   }
-  function fillCategories() {
-    var kind = form.kind.value, select = form.category;
+  function fillCategories() { // (the category chosen stays, when the list is read again)
+    var kind = form.kind.value, select = form.category, chosen = draftCategory || select.value;
     select.textContent = "";
     categories.filter(function (c) { return c.kind === kind; }).forEach(function (c) {
       var o = el("option", "", LANG === "en" ? c.name_en : c.name_zh); o.value = c.code; select.appendChild(o);
+      if (c.code === chosen) { o.selected = true; draftCategory = null; }
     });
   }
   function loadCategories() {
@@ -316,7 +317,42 @@
         if (mineShown) renderMine(mineShown);
       }).catch(function () { /* offline: the cached catalogue serves */ });
   }
-  form.kind.addEventListener("change", fillCategories);
+  form.kind.addEventListener("change", function () { draftCategory = null; fillCategories(); });
+
+  // ---------- draft ----------
+  // What is being written is kept on the phone as it is typed, under the account (the browser
+  // may drop the page while the camera is open, on a phone short of memory), and put back when
+  // the page opens again within DRAFT_MAX_AGE_MS.  Submitted, it is forgotten.
+  var DRAFT = "wangge-draft:" + config.account;
+  var DRAFT_MAX_AGE_MS = 24 * 3600 * 1000;
+  var draftCategory = null; // a restored draft's category, until the catalogue has it
+  function saveDraft() {
+    try {
+      var text = form.description.value;
+      if (!text.trim()) { localStorage.removeItem(DRAFT); return; }
+      localStorage.setItem(DRAFT, JSON.stringify({
+        kind: form.kind.value, category: form.category.value || draftCategory,
+        description: text, position: position, at: Date.now()
+      }));
+    } catch (e) { /* storage full or refused: the form works without */ }
+  }
+  function restoreDraft() {
+    var draft = null;
+    try { draft = JSON.parse(localStorage.getItem(DRAFT) || "null"); } catch (e) { draft = null; }
+    if (!draft || !draft.description || !(Date.now() - draft.at < DRAFT_MAX_AGE_MS)) {
+      dropDraft();
+      return;
+    }
+    if (draft.kind) form.kind.value = draft.kind;
+    draftCategory = draft.category || null;
+    fillCategories();
+    form.description.value = draft.description;
+    if (draft.position) setPosition(draft.position.lon, draft.position.lat, draft.position.accuracy_m);
+    say(T.draft_restored);
+  }
+  function dropDraft() { try { localStorage.removeItem(DRAFT); } catch (e) { /* none kept */ } }
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
 
   function setPosition(lon, lat, accuracy) {
     position = { lon: lon, lat: lat, datum: "wgs84", accuracy_m: accuracy };
@@ -325,6 +361,7 @@
     if (map) {
       if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon]).addTo(map);
     }
+    saveDraft();
   }
   document.getElementById("locate").addEventListener("click", function () {
     if (!navigator.geolocation) { say(T.no_geolocation, true); return; }
@@ -355,6 +392,7 @@
       return put(item);
     }).then(function () {
       form.description.value = ""; form.photos.value = "";
+      dropDraft();
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
       return renderQueue();
     }).then(sync).catch(function () { say(T.save_failed, true); });
@@ -414,7 +452,9 @@
     event.preventDefault();
     if (!navigator.onLine) { say(T.logout_offline, true); return; }
     send("/api/auth/logout", { method: "POST", credentials: "same-origin" }).then(function () {
-      return forgetKeptPages().catch(function () {}).then(login);
+      return forgetKeptPages().catch(function () {}).then(function () {
+        window.location.assign(LOGIN_URL);
+      });
     }, function () { say(T.logout_offline, true); }); // no answer: the session may still be on
   });
 
@@ -429,10 +469,14 @@
   });
   window.addEventListener("offline", showNet);
   setInterval(function () { if (navigator.onLine) sync(); }, SYNC_INTERVAL_MS);
-  // back to the page (the phone out of the pocket): my reports as they are now, if older than 30 s
+  // back to the page after 30 s or more away (the phone out of the pocket): my reports as they
+  // are now
+  var hiddenAt = null;
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState !== "visible") return;
-    if (Date.now() - mineAt > 30000) mineAt = 0;
+    if (document.visibilityState !== "visible") { hiddenAt = Date.now(); return; }
+    if (hiddenAt === null) return;
+    if (Date.now() - hiddenAt >= 30000) mineAt = 0;
+    hiddenAt = null;
     showNet(); sync();
   });
 
@@ -463,6 +507,7 @@
 
   showNet();
   loadCategories();
+  restoreDraft();
   renderQueue().then(function () { return navigator.onLine ? sync() : loadMine(); });
   // the page opens without a network next time (phone-sw.js); on plain http outside localhost
   // the browser refuses service workers, and the page works as before while it is open
