@@ -10,6 +10,7 @@ from functools import lru_cache
 from html import escape
 
 from gis.intake import MAX_BATCH
+from gis.photos import MAX_PER_CASE
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
 
@@ -53,6 +54,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate": "📍 获取我的位置",
             "nowhere": "尚未定位（也可在地图上点选）",
             "photos": "现场照片（最多 6 张）",
+            "add_photo": "＋ 拍照或选择照片",
             "submit": "提交上报",
             "queue": "待发送",
             "queue_note": "（无信号时保存在本机，恢复网络后自动发送）",
@@ -83,6 +85,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "need_position": "请先获取位置（或在地图上点选）。",
             "need_description": "请填写情况描述。",
             "too_many_photos": "最多 6 张照片。",
+            "remove_photo": "移除",
             "saved_sending": "已保存，正在发送……",
             "saved_offline": "当前无网络：已保存在本机，恢复网络后自动发送。",
             "save_failed": "保存失败：本机存储不可用。",
@@ -107,6 +110,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate": "📍 Use my location",
             "nowhere": "No position yet (or tap the map)",
             "photos": "Photos (up to 6)",
+            "add_photo": "+ Take or choose photos",
             "submit": "Submit report",
             "queue": "Waiting to send",
             "queue_note": "(kept on this phone without signal, sent when the connection returns)",
@@ -141,6 +145,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "need_position": "Get your position first (or tap the map).",
             "need_description": "Describe what happened.",
             "too_many_photos": "At most 6 photos.",
+            "remove_photo": "Remove",
             "saved_sending": "Saved; sending …",
             "saved_offline": "No connection: kept on this phone, sent when it returns.",
             "save_failed": "Could not save: this phone's storage is unavailable.",
@@ -206,6 +211,7 @@ def phone_page(
         "photo_max_px": PHOTO_MAX_PX,
         "photo_keep_bytes": PHOTO_KEEP_BYTES,
         "photo_quality": PHOTO_QUALITY,
+        "max_photos": MAX_PER_CASE,
         "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
@@ -249,10 +255,12 @@ def phone_page(
     <button type="button" id="locate">{t["locate"]}</button>
     <span id="where" class="m-where">{t["nowhere"]}</span>
   </div>
-  <label>{t["photos"]}
-    <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple
-      capture="environment">
-  </label>
+  <div class="m-photos">{t["photos"]}
+    <label class="m-add-photo">{t["add_photo"]}
+      <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple>
+    </label>
+    <ul id="chosen" class="m-chosen"></ul>
+  </div>
   <button type="submit" class="m-submit">{t["submit"]}</button>
   <p id="message" class="m-message" role="alert"></p>
 </form>

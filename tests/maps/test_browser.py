@@ -458,7 +458,8 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
 ) -> None:
     """On one bar of signal a camera's 4 MB photo would never arrive: the phone draws it again at
     1920 pixels at most (as a JPEG without EXIF: the position stays on the phone) and sends each
-    photo in its own request, after the report itself."""
+    photo in its own request, after the report itself.  Photos are chosen one at a time, as a
+    camera gives them, and one chosen by mistake is taken out again."""
     import uuid
 
     from sqlalchemy import text
@@ -477,13 +478,18 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
     page.select_option("select[name=kind]", "hazard")
     page.select_option("select[name=category]", "fire")
     page.fill("textarea[name=description]", f"大照片 {tag}：楼道堆放杂物")
-    page.set_input_files(
-        "input[name=photos]",
-        files=[
-            {"name": "楼道.jpg", "mimeType": "image/jpeg", "buffer": big},
-            {"name": "门牌.png", "mimeType": "image/png", "buffer": small},
-        ],
-    )
+    # one photo a choice, as a camera gives them: each choice adds to the photos chosen
+    for name, kind, data in (
+        ("楼道.jpg", "image/jpeg", big),
+        ("拍错了.png", "image/png", _picture("PNG", 64, 64)),
+        ("门牌.png", "image/png", small),
+    ):
+        page.set_input_files(
+            "input[name=photos]", files=[{"name": name, "mimeType": kind, "buffer": data}]
+        )
+    page.wait_for_function("document.querySelectorAll('#chosen li').length === 3")
+    page.locator("#chosen li:has-text('拍错了.png') button").click()  # taken out again
+    assert page.locator("#chosen li span").all_inner_texts() == ["楼道.jpg", "门牌.png"]
     page.click("button.m-submit")
     page.wait_for_selector("#message:has-text('已发送')", timeout=30_000)
     page.wait_for_function(

@@ -80,7 +80,7 @@
   function login() {
     if (loggedOut) return;
     loggedOut = true;
-    var writing = form.description.value.trim() || (form.photos.files && form.photos.files.length);
+    var writing = form.description.value.trim() || chosen.length;
     if (!writing) { window.location.assign(LOGIN_URL); return; }
     var notice = el("p", "m-expired", T.session_expired + " ");
     notice.setAttribute("role", "alert");
@@ -373,13 +373,45 @@
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   });
 
+  // Each choice adds to the photos chosen (a camera gives one photo a choice), up to
+  // config.max_photos, each shown with a button that takes it out again.
+  var MAX_PHOTOS = config.max_photos || 6;
+  var chosen = []; // the files chosen, in order
+  var chosenList = document.getElementById("chosen");
+  function renderChosen() {
+    Array.prototype.forEach.call(chosenList.querySelectorAll("img"), function (img) {
+      URL.revokeObjectURL(img.src);
+    });
+    chosenList.textContent = "";
+    chosen.forEach(function (file, i) {
+      var li = el("li");
+      if (window.URL && URL.createObjectURL) {
+        var img = el("img");
+        img.src = URL.createObjectURL(file); img.alt = file.name;
+        li.appendChild(img);
+      }
+      li.appendChild(el("span", "", file.name));
+      var out = el("button", "", T.remove_photo);
+      out.type = "button";
+      out.addEventListener("click", function () { chosen.splice(i, 1); renderChosen(); });
+      li.appendChild(out);
+      chosenList.appendChild(li);
+    });
+  }
+  form.photos.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(form.photos.files || []);
+    form.photos.value = ""; // (so that a photo taken out may be chosen again)
+    if (chosen.length + files.length > MAX_PHOTOS) say(T.too_many_photos, true);
+    chosen = chosen.concat(files).slice(0, MAX_PHOTOS);
+    renderChosen();
+  });
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (!position) { say(T.need_position, true); return; }
     var description = form.description.value.trim();
     if (!description) { say(T.need_description, true); return; }
-    var files = Array.prototype.slice.call(form.photos.files || []);
-    if (files.length > 6) { say(T.too_many_photos, true); return; }
+    var files = chosen.slice(0, MAX_PHOTOS);
     var item = {
       key: uuid(), created: Date.now(), state: "queued", account: config.account,
       body: {
@@ -391,7 +423,7 @@
       item.photos = photos;
       return put(item);
     }).then(function () {
-      form.description.value = ""; form.photos.value = "";
+      form.description.value = ""; chosen = []; renderChosen();
       dropDraft();
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
       return renderQueue();
