@@ -490,7 +490,8 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
     page.wait_for_function("document.querySelectorAll('#chosen li').length === 3")
     page.locator("#chosen li:has-text('拍错了.png') button").click()  # taken out again
     assert page.locator("#chosen li span").all_inner_texts() == ["楼道.jpg", "门牌.png"]
-    page.click("button.m-submit")
+    # tapped twice while the photos are made smaller: one report
+    page.evaluate("() => { for (const i of [1, 2]) document.forms.report.requestSubmit(); }")
     page.wait_for_selector("#message:has-text('已发送')", timeout=30_000)
     page.wait_for_function(
         "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
@@ -503,6 +504,11 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
             {"t": f"%{tag}%"},
         ).all()
     assert [tuple(r) for r in stored] == [("image/jpeg", 1920, 1440), ("image/png", 300, 200)]
+    with engine.connect() as conn:
+        reports = conn.execute(
+            text("SELECT count(*) FROM cases WHERE description LIKE :t"), {"t": f"%{tag}%"}
+        ).scalar_one()
+    assert reports == 1
     sent = page.evaluate(_FORMS_SENT_READ)
     assert [(urlsplit(url).path.split("/")[-1], len(files)) for url, files in sent] == [
         ("batch", 0),  # the report first

@@ -406,8 +406,12 @@
     renderChosen();
   });
 
+  // (one report a tap: while its photos are made smaller, a second tap would make a second report)
+  var submitButton = form.querySelector("button[type=submit]");
+  var saving = false;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (saving) return;
     if (!position) { say(T.need_position, true); return; }
     var description = form.description.value.trim();
     if (!description) { say(T.need_description, true); return; }
@@ -419,15 +423,26 @@
         location: position, reported_at: isoNow()
       }
     };
-    Promise.all(files.map(shrink)).then(function (photos) {
+    saving = true; submitButton.disabled = true;
+    if (files.length) say(T.saving);
+    // one photo after the other: a phone short of memory might drop the page decoding six at once
+    files.reduce(function (chain, file) {
+      return chain.then(function (photos) {
+        return shrink(file).then(function (photo) { return photos.concat([photo]); });
+      });
+    }, Promise.resolve([])).then(function (photos) {
       item.photos = photos;
       return put(item);
     }).then(function () {
       form.description.value = ""; chosen = []; renderChosen();
       dropDraft();
+      saving = false; submitButton.disabled = false;
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
-      return renderQueue();
-    }).then(sync).catch(function () { say(T.save_failed, true); });
+      return renderQueue().then(sync);
+    }, function () {
+      saving = false; submitButton.disabled = false;
+      say(T.save_failed, true);
+    });
   });
 
   // A photo as it will be queued: {name, blob}.  One larger than config.photo_max_px or
