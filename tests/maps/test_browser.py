@@ -166,11 +166,23 @@ def _logged_in(context, base: str, errors: list[str], username: str = "grid_work
     return page
 
 
-def _queue_a_fire_hazard(page, description: str, queued: int) -> None:  # type: ignore[no-untyped-def]
-    """Submit a fire hazard from the phone page's form; ``queued`` lines are then waiting."""
+def _located(page) -> None:  # type: ignore[no-untyped-def]
+    """The phone page's categories are in and its position is taken (from the browser's)."""
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.click("#locate")
+    page.wait_for_selector("#where:has-text('经度')")
+
+
+def _fire_hazard(page, description: str) -> None:  # type: ignore[no-untyped-def]
+    """A fire hazard written in the phone page's form, not yet submitted."""
     page.select_option("select[name=kind]", "hazard")
     page.select_option("select[name=category]", "fire")
     page.fill("textarea[name=description]", description)
+
+
+def _queue_a_fire_hazard(page, description: str, queued: int) -> None:  # type: ignore[no-untyped-def]
+    """Submit a fire hazard from the phone page's form; ``queued`` lines are then waiting."""
+    _fire_hazard(page, description)
     page.click("button.m-submit")
     page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {queued}")
 
@@ -332,9 +344,7 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
     context.route("**/api/reports/batch", first_send_hangs)
     page = _logged_in(context, live_server, page_errors)
     assert served in pages[-1]  # the page is told the server's limit
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
+    _located(page)
     context.set_offline(True)
     page.wait_for_selector("#net:has-text('离线')")
     descriptions = [f"排队上报 {tag} 第{i}条：路灯不亮" for i in range(1, 6)]
@@ -372,12 +382,8 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     context = _phone(browser, engine, "zh-CN")
     page_errors: list[str] = []
     page = _logged_in(context, live_server, page_errors)
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
-    page.select_option("select[name=kind]", "hazard")
-    page.select_option("select[name=category]", "fire")
-    page.fill("textarea[name=description]", f"照片有误 {tag}：消防通道堵塞")
+    _located(page)
+    _fire_hazard(page, f"照片有误 {tag}：消防通道堵塞")
     page.set_input_files(
         "input[name=photos]",
         files=[
@@ -472,12 +478,8 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
     context.add_init_script(_FORMS_SENT)
     page_errors: list[str] = []
     page = _logged_in(context, live_server, page_errors)
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
-    page.select_option("select[name=kind]", "hazard")
-    page.select_option("select[name=category]", "fire")
-    page.fill("textarea[name=description]", f"大照片 {tag}：楼道堆放杂物")
+    _located(page)
+    _fire_hazard(page, f"大照片 {tag}：楼道堆放杂物")
     # one photo a choice, as a camera gives them: each choice adds to the photos chosen
     for name, kind, data in (
         ("楼道.jpg", "image/jpeg", big),
@@ -528,8 +530,8 @@ def test_phone_page_reads_my_reports_only_when_they_may_have_changed(  # type: i
 ) -> None:
     """The queue is looked at every 15 s, but my reports are read again only after a sync that
     sent something (or every 5 minutes): ten thousand phones reading them at every sync would
-    ask 700 times a second.  Here the page is told to look at its queue every 0.2 s, and its
-    first send gets a 503."""
+    ask 700 times a second.  Here the page is told to look at its queue every 0.2 s, its first
+    send gets a 503, and its reads take 0.6 s."""
     import uuid
 
     from maps.phone import MINE_REFRESH_MS, SYNC_INTERVAL_MS
@@ -554,8 +556,13 @@ def test_phone_page_reads_my_reports_only_when_they_may_have_changed(  # type: i
             refused.append(True)
             route.fulfill(status=503, json={"detail": "稍后重试"})
 
+    def slowly(route) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(0.6)  # a slow answer: syncs end while it is on its way
+        route.continue_()
+
     context.route(lambda url: urlsplit(url).path == "/m/", often)
     context.route("**/api/reports/batch", first_send_fails)
+    context.route(lambda url: "mine=true" in url, slowly)
     reads: list[str] = []
     context.on("request", lambda r: reads.append(r.url) if "mine=true" in r.url else None)
     page_errors: list[str] = []
@@ -564,12 +571,8 @@ def test_phone_page_reads_my_reports_only_when_they_may_have_changed(  # type: i
     page.wait_for_selector("#mine li")  # read once, as the page opens
     page.wait_for_timeout(3000)  # some fifteen looks at an empty queue
     assert len(reads) == 1, reads
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
-    page.select_option("select[name=kind]", "hazard")
-    page.select_option("select[name=category]", "fire")
-    page.fill("textarea[name=description]", f"我的上报 {tag}：配电箱门损坏")
+    _located(page)
+    _fire_hazard(page, f"我的上报 {tag}：配电箱门损坏")
     page.click("button.m-submit")
     # refused once (nothing sent: not read again), sent at the next look: read again
     page.wait_for_selector(f"#mine li[data-code]:has-text('{tag}')", timeout=5000)
@@ -593,19 +596,22 @@ def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type
     tag = uuid.uuid4().hex[:10]
     context = _phone(browser, engine, "zh-CN")
     page_errors: list[str] = []
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
     page = _logged_in(context, live_server, page_errors)
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
+    _located(page)
     context.set_offline(True)
     page.wait_for_selector("#net:has-text('离线')")
     _queue_a_fire_hazard(page, f"过期前 {tag}：灭火器过期", queued=1)
     page.fill("textarea[name=description]", f"过期后 {tag}：楼道灯不亮")  # being written
-    with engine.begin() as conn:
-        conn.execute(
-            text("""UPDATE auth_session SET revoked_at = now() WHERE revoked_at IS NULL
-                    AND user_id = (SELECT id FROM app_user WHERE username = 'grid_worker')""")
-        )
+    with engine.begin() as conn:  # this phone's session (not the other tests' logins)
+        ended = conn.execute(
+            text("""UPDATE auth_session SET revoked_at = now()
+                    WHERE revoked_at IS NULL AND created_at >= :before
+                      AND user_id = (SELECT id FROM app_user WHERE username = 'grid_worker')"""),
+            {"before": before},
+        ).rowcount
+    assert ended == 1
     context.set_offline(False)  # the sync is answered 401
     notice = page.locator(".m-expired")
     notice.wait_for()
@@ -703,9 +709,7 @@ def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore
             )
 
     page = log_in("grid_worker")
-    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
-    page.click("#locate")
-    page.wait_for_selector("#where:has-text('经度')")
+    _located(page)
     context.set_offline(True)
     page.wait_for_selector("#net:has-text('离线')")
     _queue_a_fire_hazard(page, f"共用手机 {tag}：电动车楼道充电", queued=1)

@@ -249,23 +249,25 @@
       if (more) return renderQueue().then(sync);
       // my reports: read again when this sync sent something, else every MINE_REFRESH_MS (the
       // sync runs every SYNC_INTERVAL_MS: thousands of phones must not read them that often)
-      var stale = moved || Date.now() - mineAt >= MINE_REFRESH_MS;
+      var stale = moved || (!mineReading && Date.now() - mineAt >= MINE_REFRESH_MS);
       moved = false;
       return Promise.all([renderQueue(), stale ? loadMine() : null]);
     });
   }
 
   // ---------- my reports ----------
+  var mineReading = false; // (a sync that ends meanwhile does not ask again)
   function loadMine() {
     // (not kept on the phone: without an answer, the list shown stays, or says why it is empty)
     if (!navigator.onLine) { mineUnknown(); return Promise.resolve(); }
+    mineReading = true;
     return fetch("/api/cases?mine=true&limit=20", {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (r.status === 401) { login(); return; }
       if (!r.ok) { mineUnknown(); return; }
       return r.json().then(function (fc) { mineAt = Date.now(); renderMine(fc); });
-    }).catch(mineUnknown);
+    }).catch(mineUnknown).then(function () { mineReading = false; });
   }
   function mineUnknown() {
     if (mineShown) return;
