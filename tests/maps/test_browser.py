@@ -640,6 +640,30 @@ def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type
     context.close()
 
 
+def test_a_session_that_ends_before_the_photos_goes_to_the_login(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The report is stored, then its photo is answered 401: with nothing being written the
+    page goes to the login (the photo waits on the phone), instead of trying in silence."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    context.route("**/api/cases/*/photos", lambda route: route.fulfill(status=401, json={}))
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    _located(page)
+    _fire_hazard(page, f"照片前过期 {tag}：消防门被锁")
+    page.set_input_files(
+        "input[name=photos]",
+        files=[{"name": "门.png", "mimeType": "image/png", "buffer": _picture("PNG", 64, 64)}],
+    )
+    page.click("button.m-submit")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_page_keeps_the_report_being_written_if_the_page_is_dropped(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

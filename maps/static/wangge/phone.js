@@ -166,7 +166,8 @@
       method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
     }, SEND_TIMEOUT_MS + Math.ceil((photo.blob.size || 0) / SLOW_BYTES_PER_MS)).then(function (r) {
       if (r.ok) return null;
-      if (r.status < 400 || r.status >= 500 || r.status === 401) return false;
+      if (r.status === 401) { login(); return false; }
+      if (r.status < 400 || r.status >= 500) return false;
       return r.json().catch(function () { return {}; }).then(function (e) {
         return typeof e.detail === "string" ? e.detail : "HTTP " + r.status;
       });
