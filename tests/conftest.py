@@ -36,7 +36,7 @@ from api.app import create_app
 from api.deps import get_session
 from gis.auth import issue_token
 from gis.db import enable_app_login, make_engine, migrate, session_scope
-from gis.embedded import APP_ROLE, EmbeddedCluster
+from gis.embedded import APP_ROLE, EmbeddedCluster, create_database_sql
 from gis.pii import PiiCipher
 from gis.settings import Settings
 from importers.demo import DemoCity, generate_demo_city
@@ -99,7 +99,7 @@ def database_url(request: pytest.FixtureRequest, app_password: str) -> Iterator[
     admin = os.environ.get("WANGGE_TEST_ADMIN_URL")
     if admin:
         with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(create_database_sql(name))
         url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     else:
         cluster: EmbeddedCluster = request.getfixturevalue("cluster")

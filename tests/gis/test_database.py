@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis import db as db_module
 from gis.db import check_database, execute_arrays, make_engine
-from gis.embedded import EmbeddedCluster
+from gis.embedded import COLLATE, CTYPE, EmbeddedCluster
 from gis.errors import ClusterError, DatabaseNotReady
 
 
@@ -80,6 +80,21 @@ def test_a_cluster_that_cannot_start_says_why(tmp_path: Path) -> None:
 def test_check_database_accepts_the_test_database(db: Session) -> None:
     found = check_database(db.get_bind().engine)  # type: ignore[union-attr]
     assert found["fsync"] == "on" and found["postgis"]
+
+
+def test_text_is_ordered_by_code_point_and_compared_by_bytes(db: Session) -> None:
+    """The databases wangge makes order text in "C" (PostgreSQL's fast path for codes and
+    tokens: ``memcmp``, abbreviated keys), and keep ``C.UTF-8``'s character classes."""
+    collate, ctype = db.execute(
+        text("SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()")
+    ).one()
+    assert (collate, ctype) == (COLLATE, CTYPE) == ("C", "C.UTF-8")
+    names = ["网格", "Zhang", "邻里", "a", "Ärger", "张", "110105"]
+    ordered = db.execute(
+        text("SELECT array_agg(n ORDER BY n) FROM unnest(CAST(:n AS text[])) n"), {"n": names}
+    ).scalar_one()
+    assert ordered == sorted(names)  # Python orders str by code point
+    assert db.execute(text("SELECT upper('ärger'), 'é' ~ '^[[:alpha:]]$'")).one() == ("ÄRGER", True)
 
 
 def test_check_database_refuses_synchronous_commit_off(database_url: str) -> None:
