@@ -606,11 +606,12 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     local = f"({at} AT TIME ZONE 'Asia/Shanghai')"
     (am_start, am_end), (pm_start, pm_end) = WINDOWS  # hours since midnight
     am, pm = f"time '{_hhmm(am_start)}'", f"time '{_hhmm(pm_start)}'"
+    # date_part, not extract: extract's numeric arithmetic took 4 of a million deadlines' 6 s
     clock = (
         f"wd_from.cum_hours + CASE WHEN wd_from.workday THEN "
-        f"least(greatest(extract(epoch FROM {local}::time - {am}) / 3600, 0), "
+        f"least(greatest(date_part('epoch', {local}::time - {am}) / 3600, 0), "
         f"{am_end - am_start}) + "
-        f"least(greatest(extract(epoch FROM {local}::time - {pm}) / 3600, 0), "
+        f"least(greatest(date_part('epoch', {local}::time - {pm}) / 3600, 0), "
         f"{pm_end - pm_start}) ELSE 0 END + {hours}"
     )
     day = DAY_HOURS
