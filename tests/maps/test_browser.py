@@ -705,6 +705,70 @@ def test_phone_page_keeps_the_report_being_written_if_the_page_is_dropped(  # ty
     context.close()
 
 
+def test_phone_page_keeps_the_photos_chosen_if_the_page_is_dropped(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A photo chosen, then the camera opened for the next one, and the browser drops the page:
+    the photos chosen are back with the words, for their own account only, and are sent with
+    the report; once it is saved they are forgotten.  Photos alone are kept too."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    _located(page)
+    page.fill("textarea[name=description]", f"照片草稿 {tag}：楼道堆放杂物")
+    pictures = (("楼道.png", _picture("PNG", 320, 240)), ("门牌.png", _picture("PNG", 200, 100)))
+    for name, data in pictures:
+        page.set_input_files(
+            "input[name=photos]", files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+        )
+    page.wait_for_function("document.querySelectorAll('#chosen li').length === 2")
+    page.reload()  # the page dropped while the camera was open
+    page.wait_for_selector("#message:has-text('已恢复上次未提交的内容')")
+    page.wait_for_function("document.querySelectorAll('#chosen li').length === 2")
+    assert page.locator("#chosen li span").all_inner_texts() == ["楼道.png", "门牌.png"]
+    assert page.input_value("textarea[name=description]") == f"照片草稿 {tag}：楼道堆放杂物"
+    page.locator("#chosen li:has-text('门牌.png') button").click()  # taken out: stays out
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#chosen li').length === 1")
+    other = _logged_in(context, live_server, page_errors, "village_operator")  # same phone
+    other.wait_for_selector("#message")
+    assert other.locator("#chosen li").count() == 0  # not another account's
+    other.close()
+    page.click("button.m-submit")
+    page.wait_for_selector(f"#mine li[data-code]:has-text('{tag}')", timeout=20_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("""SELECT ph.width, ph.height FROM cases c JOIN case_photo ph ON ph.case_id = c.id
+                    WHERE c.description LIKE :t"""),
+            {"t": f"%{tag}%"},
+        ).all()
+    assert [tuple(r) for r in stored] == [(320, 240)]
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    page.wait_for_timeout(500)  # (the photos are read from IndexedDB after the page opens)
+    assert page.locator("#chosen li").count() == 0  # saved: forgotten
+    # photos chosen before a word is written are kept as well
+    page.set_input_files(
+        "input[name=photos]",
+        files=[{"name": "现场.png", "mimeType": "image/png", "buffer": _picture("PNG", 64, 64)}],
+    )
+    page.wait_for_function("document.querySelectorAll('#chosen li').length === 1")
+    page.reload()
+    page.wait_for_selector("#message:has-text('已恢复上次未提交的内容')")
+    assert page.locator("#chosen li span").all_inner_texts() == ["现场.png"]
+    page.locator("#chosen li button").click()
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -90,18 +90,27 @@
     form.parentNode.insertBefore(notice, form);
   }
 
-  // ---------- the queue (IndexedDB) ----------
+  // ---------- the queue and the draft's photos (IndexedDB) ----------
   var dbPromise = new Promise(function (resolve, reject) {
-    var req = indexedDB.open("wangge-phone", 1);
-    req.onupgradeneeded = function () { req.result.createObjectStore("queue", { keyPath: "key" }); };
-    req.onsuccess = function () { resolve(req.result); };
+    var req = indexedDB.open("wangge-phone", 2);
+    req.onupgradeneeded = function () { // 1: the queue; 2: the photos of the draft, by account
+      var names = req.result.objectStoreNames;
+      if (!names.contains("queue")) req.result.createObjectStore("queue", { keyPath: "key" });
+      if (!names.contains("draft")) req.result.createObjectStore("draft", { keyPath: "account" });
+    };
+    req.onsuccess = function () {
+      // (a newer page in another tab needs the database upgraded: let it, and reload this one)
+      req.result.onversionchange = function () { req.result.close(); window.location.reload(); };
+      resolve(req.result);
+    };
     req.onerror = function () { reject(req.error); };
   });
-  function store(mode, fn) {
+  function store(mode, fn, name) {
+    name = name || "queue";
     return dbPromise.then(function (db) {
       return new Promise(function (resolve, reject) {
-        var tx = db.transaction("queue", mode);
-        var result = fn(tx.objectStore("queue"));
+        var tx = db.transaction(name, mode);
+        var result = fn(tx.objectStore(name));
         tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
         tx.onerror = function () { reject(tx.error); };
       });
@@ -325,7 +334,9 @@
   // ---------- draft ----------
   // What is being written is kept on the phone as it is typed, under the account (the browser
   // may drop the page while the camera is open, on a phone short of memory), and put back when
-  // the page opens again within DRAFT_MAX_AGE_MS.  Submitted, it is forgotten.
+  // the page opens again within DRAFT_MAX_AGE_MS.  Submitted, it is forgotten.  The words, kind,
+  // category and position are kept in localStorage; the photos chosen, too big for it, in
+  // IndexedDB ("draft", as they were chosen: made smaller only when the report is saved).
   var DRAFT = "wangge-draft:" + config.account;
   var DRAFT_MAX_AGE_MS = 24 * 3600 * 1000;
   var draftCategory = null; // a restored draft's category, until the catalogue has it
@@ -342,8 +353,9 @@
   function restoreDraft() {
     var draft = null;
     try { draft = JSON.parse(localStorage.getItem(DRAFT) || "null"); } catch (e) { draft = null; }
+    restoreDraftPhotos(!!(draft && draft.description));
     if (!draft || !draft.description || !(Date.now() - draft.at < DRAFT_MAX_AGE_MS)) {
-      dropDraft();
+      try { localStorage.removeItem(DRAFT); } catch (e) { /* none kept */ }
       return;
     }
     if (draft.kind) form.kind.value = draft.kind;
@@ -353,7 +365,27 @@
     if (draft.position) setPosition(draft.position.lon, draft.position.lat, draft.position.accuracy_m);
     say(T.draft_restored);
   }
-  function dropDraft() { try { localStorage.removeItem(DRAFT); } catch (e) { /* none kept */ } }
+  function dropDraft() {
+    try { localStorage.removeItem(DRAFT); } catch (e) { /* none kept */ }
+    saveDraftPhotos([]);
+  }
+  function saveDraftPhotos(files) {
+    return store("readwrite", function (s) {
+      if (files.length) s.put({ account: config.account, files: files, at: Date.now() });
+      else s.delete(config.account);
+    }, "draft").catch(function () { /* storage full or refused: the form works without */ });
+  }
+  // (`told`: the words were put back and said so already)
+  function restoreDraftPhotos(told) {
+    store("readonly", function (s) { return s.get(config.account); }, "draft").then(function (kept) {
+      if (!kept || !kept.files || !kept.files.length) return;
+      if (!(Date.now() - kept.at < DRAFT_MAX_AGE_MS)) { saveDraftPhotos([]); return; }
+      // (before any photo chosen meanwhile)
+      chosen = kept.files.concat(chosen).slice(0, MAX_PHOTOS);
+      renderChosen();
+      if (!told) say(T.draft_restored);
+    }).catch(function () { /* none kept */ });
+  }
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
 
@@ -396,7 +428,9 @@
       li.appendChild(el("span", "", file.name));
       var out = el("button", "", T.remove_photo);
       out.type = "button";
-      out.addEventListener("click", function () { chosen.splice(i, 1); renderChosen(); });
+      out.addEventListener("click", function () {
+        chosen.splice(i, 1); renderChosen(); saveDraftPhotos(chosen);
+      });
       li.appendChild(out);
       chosenList.appendChild(li);
     });
@@ -407,6 +441,7 @@
     if (chosen.length + files.length > MAX_PHOTOS) say(T.too_many_photos, true);
     chosen = chosen.concat(files).slice(0, MAX_PHOTOS);
     renderChosen();
+    saveDraftPhotos(chosen);
   });
 
   // (one report a tap: while its photos are made smaller, a second tap would make a second report)
