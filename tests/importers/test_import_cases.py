@@ -21,6 +21,7 @@ from importers.cases import (
     TEMP_BUFFERS,
     CaseOptions,
     _more_temp_buffers,
+    _read_points,
     fast_times,
     import_cases,
     match_category,
@@ -62,6 +63,19 @@ def _csv(path: Path, points: list[tuple[float, float]], start: int = 1) -> None:
     lines.append(f"H{start + 900000},2026-03-05,NaN,23.0,GCJ02,纠纷,邻里,坐标坏了\n")
     lines.append(f"H{start + 900001},昨天下午,113.9,22.9,GCJ02,纠纷,邻里,时间坏了\n")
     path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_coordinates_are_read_as_numbers_and_as_text_when_a_cell_is_not_one() -> None:
+    """Clean coordinates are read as floats at once (three times faster than text converted);
+    a word or an empty cell in them reads the file as text, and only that row is bad."""
+    clean = "编号,经度,纬度\nA,113.25,23.5\nB,-0.5,1e1\n".encode()
+    read = _read_points(clean, ["经度", "纬度"], ("经度", "纬度"))
+    assert str(read["经度"].dtype) == "float64" and read["纬度"].tolist() == [23.5, 10.0]
+    for bad in ("东经113", "", "NaN"):
+        data = f"编号,经度,纬度\nA,113.25,23.5\nB,{bad},23\n".encode()
+        read = _read_points(data, ["经度", "纬度"], ("经度", "纬度"))
+        lon = pd.to_numeric(read["经度"], errors="coerce").to_numpy(dtype=float)
+        assert lon[0] == 113.25 and np.isnan(lon[1])
 
 
 def test_match_category_by_code_or_name() -> None:
