@@ -357,10 +357,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             report.rejected.append(
                 Issue("rejected", r.source_id, f"第 {r.n + 1} 行：{why}", *where)
             )
-        session.execute(
-            text("""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR source_id IS NULL
-                    OR source_id = ''""")
-        )
+        if rejected:  # (a scan of every row)
+            session.execute(
+                text("""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR source_id IS NULL
+                        OR source_id = ''""")
+            )
         dupes = session.execute(
             text("""SELECT source_id, count(*) FROM import_case GROUP BY 1 HAVING count(*) > 1
                     ORDER BY 1""")
