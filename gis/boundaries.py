@@ -17,7 +17,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.models import RegionLevel
 from gis.scope import Scope
-from gis.worktime import SHANGHAI
+from gis.worktime import SHANGHAI, plausible_day
 
 LEVEL_NAME_SQL = (
     "CASE {col} WHEN 'city' THEN '市' WHEN 'district' THEN '区/县' "
@@ -39,7 +39,7 @@ def as_of_moment(value: str) -> datetime:
     (Asia/Shanghai), i.e. with that day's changes; an ISO 8601 time is taken as it is."""
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
+            day = plausible_day(date.fromisoformat(value), "as_of")
             return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI) - timedelta(
                 microseconds=1
             )
@@ -50,6 +50,7 @@ def as_of_moment(value: str) -> datetime:
             f"as_of must be a date (e.g. 2026-10-01) or an ISO 8601 time; got {value!r}",
             field="as_of",
         ) from None
+    plausible_day(moment.date(), "as_of")
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 

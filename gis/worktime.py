@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.errors import InvalidInput
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY_HOURS = 8.0
 #: working windows (local time, hours since midnight)
@@ -30,6 +32,20 @@ WINDOWS = ((8.5, 12.0), (13.5, 18.0))
 CALENDAR_START = date(2004, 1, 1)
 #: years beyond the library's last that the weekday rule fills in
 YEARS_AHEAD = 5
+#: the days a date asked for may be (a day before or after is counted with them: Python's dates
+#: end at 0001-01-01 and 9999-12-31)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def plausible_day(day: date, field: str) -> date:
+    """``day``, if between :data:`FIRST_DAY` and :data:`LAST_DAY`; else a 422 naming ``field``."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(
+            f"{field} 日期超出范围：{day}（应在 {FIRST_DAY} 至 {LAST_DAY} 之间）。",
+            f"{field} is out of range: {day} (between {FIRST_DAY} and {LAST_DAY}).",
+            field=field,
+        )
+    return day
 
 
 def official_days() -> tuple[list[tuple[date, bool, str]], int]:

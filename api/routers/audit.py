@@ -11,7 +11,7 @@ from api.deps import AuditReader, SessionDep, audit_caller
 from api.schemas import AuditEntryOut, AuditOut
 from gis import audit
 from gis.errors import InvalidInput
-from gis.worktime import SHANGHAI
+from gis.worktime import SHANGHAI, plausible_day
 
 router = APIRouter(prefix="/api", tags=["audit 审计"])
 
@@ -23,13 +23,14 @@ def _day(value: str | None, field: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"{field} 不是有效日期：{value}（格式 YYYY-MM-DD）。",
             f"{field} is not a valid date: {value} (YYYY-MM-DD).",
             field=field,
         ) from None
+    return plausible_day(day, field)
 
 
 class AuditFilters:

@@ -35,7 +35,7 @@ from gis.pii import validate_phone
 from gis.report import Daily
 from gis.scope import Scope
 from gis.settings import Settings
-from gis.worktime import SHANGHAI
+from gis.worktime import SHANGHAI, plausible_day
 from maps.assets import asset_url
 from maps.city import BaseMap, build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
@@ -540,7 +540,7 @@ DayOptional = Annotated[
 
 def _daily(session: Session, caller: Principal, region: str | None, day: date | None) -> Daily:
     today = datetime.now(SHANGHAI).date()
-    day = day or today - timedelta(days=1)
+    day = plausible_day(day, "date") if day else today - timedelta(days=1)
     if day > today:
         raise InvalidInput(
             f"{day} 还没有到，请选择今天或以前的日期。",

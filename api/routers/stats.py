@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import CaseReader, SessionDep
 from api.schemas import StatsOut
 from gis import stats
-from gis.worktime import SHANGHAI
+from gis.worktime import SHANGHAI, plausible_day
 
 router = APIRouter(prefix="/api", tags=["stats 统计"])
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/api", tags=["stats 统计"])
 def period(start: date | None, end: date | None, days: int = 30) -> tuple[datetime, datetime]:
     """Dates (Asia/Shanghai) → ``[start 00:00, end + 1 day 00:00)``; default: the last ``days``
     days up to today."""
-    last = end or datetime.now(SHANGHAI).date()
-    first = start or (last - timedelta(days=days - 1))
+    last = plausible_day(end, "end") if end else datetime.now(SHANGHAI).date()
+    first = plausible_day(start, "start") if start else (last - timedelta(days=days - 1))
     return (
         datetime.combine(first, time(0), SHANGHAI),
         datetime.combine(last + timedelta(days=1), time(0), SHANGHAI),

@@ -203,3 +203,28 @@ def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
     assert _fmt(c["平均办理时长（工作小时）"], 0.6) == "0.6"  # not "60.0%"
     assert _fmt(c["平均评分"], 1.0) == "1.0" and _fmt(c["受理案件"], 0) == "0"
     assert _fmt(c["办结率"], None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/stats?end=9999-12-31", "end"),
+        ("/api/stats?start=0001-01-01&end=2026-01-01", "start"),
+        ("/api/audit?end=9999-12-31", "end"),
+        ("/audit?start=0001-01-01", "start"),
+        ("/api/grids?as_of=9999-12-31", "as_of"),
+        ("/api/grids?as_of=9999-12-31T23:59:00", "as_of"),
+        ("/maps/command?as_of=0001-01-01", "as_of"),
+        ("/reports/daily?date=0001-01-01", "date"),
+        ("/reports/daily.xlsx?date=0001-01-01", "date"),
+    ],
+)
+def test_a_day_at_the_calendar_s_ends_is_a_clear_422(
+    anon_client: TestClient, login_as: Headers, url: str, field: str
+) -> None:
+    """Python's dates stop at 0001-01-01 and 9999-12-31: a day there, with the day after or
+    before it that these pages count, answered 500.  Now: which field, and the days allowed."""
+    r = anon_client.get(url, headers=login_as("admin"))
+    assert r.status_code == 422, (url, r.status_code)
+    assert r.json()["errors"][0]["field"] == field
+    assert "1900-01-01" in r.json()["detail"] and "9998-12-31" in r.json()["detail"]
