@@ -101,6 +101,85 @@ def db_url() -> None:
     typer.echo(_cluster(settings).url())
 
 
+def _summary_line(counts: dict[str, int]) -> str:
+    names = {
+        "region": "行政区划",
+        "grid": "网格",
+        "center": "综治中心",
+        "worker": "网格员",
+        "app_user": "账号",
+        "cases": "案件",
+        "case_event": "案件记录",
+        "case_photo": "照片",
+    }
+    return "，".join(f"{names.get(t, t)} {n:,}" for t, n in counts.items())
+
+
+@db_app.command("backup")
+@reports_errors
+def db_backup(
+    path: Annotated[
+        str | None,
+        typer.Argument(help="the file to write (default: <data_dir>/backups/wangge-<time>.dump)"),
+    ] = None,
+) -> None:
+    """备份整个数据库到一个文件（pg_dump 自定义格式，不含个人信息密钥）— back the whole database
+    up to a file (pg_dump's custom format; the personal-data key is not in it)."""
+    from pathlib import Path
+
+    from gis import backup
+    from gis.db import resolve_database_url
+
+    settings = get_settings()
+    target = Path(path) if path else backup.default_path(settings.data_dir)
+    done = backup.backup(resolve_database_url(settings), target)
+    typer.echo(
+        f"已备份到 {done.path}（{done.size / 1e6:.1f} MB）：{_summary_line(done.counts)}。\n"
+        "当事人信息以密钥加密，密钥不在备份中：请把 pii.key（或 WANGGE_PII_KEY）另行妥善保存，"
+        "恢复时需要它 — the personal-data key is not in the backup: keep pii.key (or "
+        "WANGGE_PII_KEY) safe elsewhere; a restore needs it."
+    )
+    if done.counts.get("case_photo"):
+        typer.echo(
+            f"照片文件在 {settings.photos_path}，不在数据库备份中：请一并复制 — the photos' "
+            f"files are in {settings.photos_path}, not in the database backup: copy them too."
+        )
+
+
+@db_app.command("restore")
+@reports_errors
+def db_restore(
+    path: Annotated[str, typer.Argument(help="a file written by wangge db backup")],
+) -> None:
+    """把备份恢复到空数据库（不覆盖现有数据），然后迁移到当前版本 — restore a backup into an
+    empty database (never over data), then migrate it to this version."""
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from gis import backup
+    from gis.db import make_engine, prepare_database, resolve_database_url
+    from gis.embedded import DATABASE, EmbeddedCluster
+    from gis.errors import DatabaseNotReady
+    from gis.pii import load_cipher
+
+    settings = get_settings()
+    url = resolve_database_url(settings)  # (the embedded cluster must be running)
+    if not settings.database_url:
+        EmbeddedCluster(settings.data_dir).create_database(DATABASE)
+    done = backup.restore(url, Path(path))
+    prepare_database(settings)
+    typer.echo(f"已从 {done.path} 恢复并迁移到当前版本：{_summary_line(done.counts)}。")
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            load_cipher(settings, session)
+    except DatabaseNotReady as e:
+        typer.secho(e.localized(_lang()), fg=typer.colors.YELLOW, err=True)
+    finally:
+        engine.dispose()
+
+
 @app.command("migrate")
 @reports_errors
 def migrate_cmd() -> None:

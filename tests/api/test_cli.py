@@ -250,3 +250,65 @@ def test_import_workers_needs_a_password_file_to_create_accounts(  # type: ignor
     refused = run("import", "workers", str(path), "--commit", env=env)
     assert refused.exit_code == 1 and "--passwords" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-untyped-def]
+    run, cluster: EmbeddedCluster, database_url: str, demo_city, pii_key: bytes, tmp_path
+) -> None:
+    """A backup of the whole database, restored into an empty one: the same rows, migrated,
+    and the personal-data key tried on them.  Never over data, never over a file."""
+    import base64
+    import secrets
+    import uuid
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    def libpq(url: str) -> str:
+        return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def counts(url: str) -> tuple[int, ...]:
+        with psycopg.connect(libpq(url)) as conn:
+            tables = ("cases", "case_event", "case_party", "grid", "app_user", "region")
+            return tuple(
+                conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                for t in tables
+            )
+
+    dump = tmp_path / "备份" / "wangge.dump"
+    data_dir = str(tmp_path / "data")
+    key = base64.b64encode(pii_key).decode()
+    made = run("db", "backup", str(dump), env={"DATABASE_URL": database_url})
+    assert made.exit_code == 0, made.output
+    assert "案件 " in made.output and "密钥不在备份中" in made.output
+    assert dump.stat().st_mode & 0o777 == 0o600  # password hashes, ciphertext
+    again = run("db", "backup", str(dump), env={"DATABASE_URL": database_url})
+    assert again.exit_code == 1 and "不覆盖" in again.output
+    not_a_backup = tmp_path / "x.dump"
+    not_a_backup.write_bytes(b"PGDMP but not really")
+    name = f"wangge_test_restore_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    target = cluster.url(name)
+    env = {"DATABASE_URL": target, "WANGGE_PII_KEY": key, "WANGGE_DATA_DIR": data_dir}
+    try:
+        bad = run("db", "restore", str(not_a_backup), env=env)
+        assert bad.exit_code == 1 and "不是 wangge db backup 生成的备份" in bad.output
+        done = run("db", "restore", str(dump), env=env)
+        assert done.exit_code == 0, done.output
+        assert "已从" in done.output and "密钥" not in done.output  # the key reads the parties
+        assert counts(target) == counts(database_url) and counts(target)[2] > 0
+        with psycopg.connect(libpq(target)) as conn:
+            versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        with psycopg.connect(libpq(database_url)) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == versions
+        over = run("db", "restore", str(dump), env=env)  # never over data
+        assert over.exit_code == 1 and "不是空的" in over.output
+        assert counts(target) == counts(database_url)
+        cluster.drop_database(name)
+        cluster.create_database(name)
+        other = base64.b64encode(secrets.token_bytes(32)).decode()
+        wrong = run("db", "restore", str(dump), env={**env, "WANGGE_PII_KEY": other})
+        assert wrong.exit_code == 0, wrong.output  # restored; the server would refuse the key
+        assert "个人信息密钥" in wrong.output and "不符" in wrong.output
+    finally:
+        cluster.drop_database(name)
