@@ -122,6 +122,10 @@ def db_backup(
         str | None,
         typer.Argument(help="the file to write (default: <data_dir>/backups/wangge-<time>.dump)"),
     ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(help="then keep only the N newest wangge-<time>.dump beside it (for cron)"),
+    ] = None,
 ) -> None:
     """备份整个数据库到一个文件（pg_dump 自定义格式，不含个人信息密钥）— back the whole database
     up to a file (pg_dump's custom format; the personal-data key is not in it)."""
@@ -132,6 +136,8 @@ def db_backup(
 
     settings = get_settings()
     target = Path(path) if path else backup.default_path(settings.data_dir)
+    if keep is not None and keep < 1:  # (refused before the backup, not after)
+        backup.prune(target.parent, keep)
     done = backup.backup(resolve_database_url(settings), target)
     typer.echo(
         f"已备份到 {done.path}（{done.size / 1e6:.1f} MB）：{_summary_line(done.counts)}。\n"
@@ -139,6 +145,9 @@ def db_backup(
         "恢复时需要它 — the personal-data key is not in the backup: keep pii.key (or "
         "WANGGE_PII_KEY) safe elsewhere; a restore needs it."
     )
+    if keep is not None:
+        for gone in backup.prune(target.parent, keep):
+            typer.echo(f"已删除旧备份 {gone} — deleted the older backup {gone}")
     if done.counts.get("case_photo"):
         typer.echo(
             f"照片文件在 {settings.photos_path}，不在数据库备份中：请一并复制 — the photos' "

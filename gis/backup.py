@@ -55,6 +55,22 @@ def default_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / "backups" / f"wangge-{stamp}.dump"
 
 
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest ``wangge-*.dump`` in ``folder`` (by the time in their
+    names, which :func:`default_path` writes); returns those deleted.  Other files stay."""
+    if keep < 1:
+        raise InvalidInput(
+            "--keep 至少为 1（最新的备份总要留着）。",
+            "--keep must be at least 1 (the newest backup always stays).",
+            field="keep",
+        )
+    made = sorted(folder.glob("wangge-[0-9]*-[0-9]*.dump"), key=lambda p: p.name, reverse=True)
+    old = made[keep:]
+    for path in old:
+        path.unlink()
+    return old
+
+
 def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 

@@ -312,3 +312,26 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
         assert "个人信息密钥" in wrong.output and "不符" in wrong.output
     finally:
         cluster.drop_database(name)
+
+
+def test_db_backup_keeps_only_the_newest_when_asked(run, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """For a nightly cron: --keep N leaves the N newest backups of wangge's naming, and nothing
+    else is touched; --keep 0 is refused before anything is written."""
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for name in ("wangge-20200101-000000.dump", "wangge-20210101-000000.dump", "notes.txt"):
+        (folder / name).write_text("x")
+    env = {"DATABASE_URL": database_url}
+    later = folder / "wangge-20230101-000000.dump"
+    refused = run("db", "backup", str(later), "--keep", "0", env=env)
+    assert refused.exit_code == 1 and "--keep" in refused.output
+    assert not later.exists()
+    newest = folder / "wangge-20220101-000000.dump"
+    done = run("db", "backup", str(newest), "--keep", "2", env=env)
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "notes.txt",
+        "wangge-20210101-000000.dump",
+        "wangge-20220101-000000.dump",
+    ]
+    assert "wangge-20200101-000000.dump" in done.output
