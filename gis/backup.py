@@ -127,6 +127,36 @@ def _has_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
+def backup_version(path: Path) -> str | None:
+    """The migration the backed-up database was at (its ``alembic_version``), if it had one."""
+    data = _run("pg_restore", ["--data-only", "--table=alembic_version", "--file=-", str(path)])
+    lines = data.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("COPY ") and "alembic_version" in line and i + 1 < len(lines):
+            return None if lines[i + 1] == "\\." else lines[i + 1].strip()
+    return None
+
+
+def _known_version(path: Path) -> None:
+    """Refuse a backup made by a newer wangge (the migrations here could not carry it on)."""
+    from alembic.script import ScriptDirectory
+
+    from gis.db import MIGRATIONS_DIR
+
+    version = backup_version(path)
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    known = {s.revision for s in scripts.walk_revisions()}
+    if version is not None and version not in known:
+        head = scripts.get_current_head()
+        raise Conflict(
+            f"{path} 来自更新版本的 wangge（迁移 {version}，本版本最新为 {head}）：请先升级 "
+            "wangge，再恢复。",
+            f"{path} comes from a newer wangge (migration {version}; this version ends at "
+            f"{head}): upgrade wangge first, then restore.",
+            field="path",
+        )
+
+
 def restore(owner_url: str, path: Path) -> Summary:
     """Bring the backup ``path`` back into the (empty) database of ``owner_url``.  The caller
     migrates after (:func:`gis.db.prepare_database`)."""
@@ -140,6 +170,7 @@ def restore(owner_url: str, path: Path) -> Summary:
             f"{path} is not a backup made by wangge db backup (pg_dump's custom format).",
             field="path",
         ) from None
+    _known_version(path)
     with psycopg.connect(_libpq(owner_url), autocommit=True) as conn:
         tables = _has_tables(conn)
         if tables:

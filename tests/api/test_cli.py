@@ -310,6 +310,17 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
         wrong = run("db", "restore", str(dump), env={**env, "WANGGE_PII_KEY": other})
         assert wrong.exit_code == 0, wrong.output  # restored; the server would refuse the key
         assert "个人信息密钥" in wrong.output and "不符" in wrong.output
+        # a backup of a newer wangge (a migration this one lacks) is refused before anything
+        with psycopg.connect(libpq(target)) as conn:
+            conn.execute("UPDATE alembic_version SET version_num = '9999'")
+        newer = tmp_path / "newer.dump"
+        assert run("db", "backup", str(newer), env=env).exit_code == 0
+        cluster.drop_database(name)
+        cluster.create_database(name)
+        refused = run("db", "restore", str(newer), env=env)
+        assert refused.exit_code == 1 and "更新版本" in refused.output
+        with psycopg.connect(libpq(target)) as conn:
+            assert conn.execute("SELECT to_regclass('cases')").fetchone() == (None,)
     finally:
         cluster.drop_database(name)
 
