@@ -8,7 +8,8 @@ A restore goes into an *empty* database only — the embedded cluster's own, cre
 or ``DATABASE_URL``'s — in one transaction (``--single-transaction``): a failure leaves it empty.
 It never overwrites: to go back to a backup, stop the server, rename or drop the database, and
 restore.  The app role ``wangge_app`` is a cluster's, not a database's: it is created first if
-the cluster has none.  The migrations then bring an older backup up to the running version.
+the cluster has none.  The migrations then bring an older backup up to the running version; one
+made by a newer wangge (a migration this one lacks) is refused before anything is written.
 
 The photos' files (``WANGGE_PHOTO_DIR``, default ``<data_dir>/photos``) are not in the database
 and not in its backup: the command says where they are when the database has any.
