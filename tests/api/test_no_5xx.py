@@ -16,6 +16,8 @@ from tests.conftest import report_body
 BAD_VALUES = ["x", "0", "-1", "99999999999999999999", "1e309", "NaN", "'; --", "中文", "", "[1]"]
 #: query values that look almost right
 NEAR_MISSES = ["2026-13-45", "1,2,3", "0,0,0,0", "-180,-90,180,90", "true", "a\x00b"]
+#: days at the ends of Python's calendar: a day after or before them does not exist
+NEAR_MISSES += ["0001-01-01", "9999-12-31"]
 _FIELDS = ["kind", "category", "location", "geometry", "op", "grid", "grids", "name", "code"]
 _FIELDS += ["status", "to", "note", "decision", "reports", "title", "parts", "reason", "rating"]
 #: malformed JSON bodies: not JSON, not an object, and objects of the usual fields, wrongly typed
