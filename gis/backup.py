@@ -76,10 +76,19 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _run(tool: str, args: list[str]) -> str:
-    """Run ``pg_dump``/``pg_restore`` of the newest PostgreSQL here; its stderr on failure."""
+def _run(tool: str, args: list[str], url: str | None = None) -> str:
+    """Run ``pg_dump``/``pg_restore`` of the newest PostgreSQL here on the database of ``url``;
+    its stderr on failure.  The password goes in the environment, not on the command line
+    (where ``ps`` shows it to every user of the machine)."""
+    env = dict(os.environ)
+    if url is not None:
+        parsed = make_url(url)
+        if parsed.password is not None:
+            env["PGPASSWORD"] = str(parsed.password)
+        bare = parsed.set(drivername="postgresql", password=None)
+        args = [*args, f"--dbname={bare.render_as_string(hide_password=False)}"]
     done = subprocess.run(
-        [str(find_bindir() / tool), *args], capture_output=True, text=True, check=False
+        [str(find_bindir() / tool), *args], capture_output=True, text=True, check=False, env=env
     )
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}")[-2000:]
@@ -108,8 +117,9 @@ def backup(owner_url: str, path: Path) -> Summary:
     part = path.with_name(path.name + ".part")
     part.unlink(missing_ok=True)
     try:
-        _run("pg_dump", ["--format=custom", f"--file={part}", f"--dbname={_libpq(owner_url)}"])
-        os.chmod(part, 0o600)  # (it holds password hashes and the parties' ciphertext)
+        # readable by its owner only from the first byte (password hashes, the parties' ciphertext)
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        _run("pg_dump", ["--format=custom", f"--file={part}"], owner_url)
         part.rename(path)
     finally:
         part.unlink(missing_ok=True)
@@ -198,9 +208,9 @@ def restore(owner_url: str, path: Path) -> Summary:
             "--exit-on-error",
             "--no-owner",  # the restoring owner's, as the migrations' would be
             "--no-comments",  # (the extensions' comments are their owner's to write)
-            f"--dbname={_libpq(owner_url)}",
             str(path),
         ],
+        owner_url,
     )
     with psycopg.connect(_libpq(owner_url)) as conn:
         counts = _counts(conn)
