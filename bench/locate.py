@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 import shapely
 
 from gis.auth import issue_token
-from gis.db import make_engine, session_scope
+from gis.db import libpq_url, make_engine, session_scope
 from gis.locate import _LOCATE_SQL, locate_point
 from gis.settings import Settings
 
@@ -69,7 +69,7 @@ def summarise(name: str, runs: list[np.ndarray], base: list[np.ndarray] | None =
 
 
 def bench_locate(url: str, n: int, runs: int) -> None:
-    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    libpq = libpq_url(url)
     engine = make_engine(url)
     select1, raw_pip, raw_locate, orm_locate = [], [], [], []
     with psycopg.connect(libpq, autocommit=True) as conn, Session(engine) as session:

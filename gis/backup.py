@@ -32,6 +32,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from gis.db import libpq_url
 from gis.embedded import APP_ROLE, find_bindir
 from gis.errors import Conflict, DatabaseNotReady, InvalidInput
 from gis.worktime import SHANGHAI
@@ -70,10 +71,6 @@ def prune(folder: Path, keep: int) -> list[Path]:
     for path in old:
         path.unlink()
     return old
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _run(tool: str, args: list[str], url: str | None = None) -> str:
@@ -123,7 +120,7 @@ def backup(owner_url: str, path: Path) -> Summary:
         part.rename(path)
     finally:
         part.unlink(missing_ok=True)
-    with psycopg.connect(_libpq(owner_url)) as conn:
+    with psycopg.connect(libpq_url(owner_url)) as conn:
         counts = _counts(conn)
     return Summary(path, path.stat().st_size, counts)
 
@@ -182,7 +179,7 @@ def restore(owner_url: str, path: Path) -> Summary:
             field="path",
         ) from None
     _known_version(path)
-    with psycopg.connect(_libpq(owner_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
         tables = _has_tables(conn)
         if tables:
             name = make_url(owner_url).database
@@ -212,6 +209,6 @@ def restore(owner_url: str, path: Path) -> Summary:
         ],
         owner_url,
     )
-    with psycopg.connect(_libpq(owner_url)) as conn:
+    with psycopg.connect(libpq_url(owner_url)) as conn:
         counts = _counts(conn)
     return Summary(path, path.stat().st_size, counts)

@@ -57,13 +57,17 @@ def app_role_password(settings: Settings) -> str | None:
     return EmbeddedCluster(settings.data_dir).app_password()
 
 
+def libpq_url(url: str) -> str:
+    """``url`` (SQLAlchemy's ``postgresql+psycopg://…``) as libpq and psycopg take it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def enable_app_login(owner_url: str, password: str) -> None:
     """Let ``wangge_app`` log in with ``password`` (the role itself comes from migration 0002)."""
     import psycopg
     from psycopg import sql
 
-    libpq = make_url(owner_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
+    with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
                 sql.Identifier(APP_ROLE), sql.Literal(password)

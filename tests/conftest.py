@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session
 from gis.auth import issue_token
-from gis.db import enable_app_login, make_engine, migrate, session_scope
+from gis.db import enable_app_login, libpq_url, make_engine, migrate, session_scope
 from gis.embedded import APP_ROLE, EmbeddedCluster, create_database_sql
 from gis.pii import PiiCipher
 from gis.settings import Settings
@@ -44,10 +44,6 @@ from importers.demo_load import load_demo_city
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = 7
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +94,7 @@ def database_url(request: pytest.FixtureRequest, app_password: str) -> Iterator[
     name = f"wangge_test_{uuid.uuid4().hex[:10]}"
     admin = os.environ.get("WANGGE_TEST_ADMIN_URL")
     if admin:
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
             conn.execute(create_database_sql(name))
         url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     else:
@@ -109,7 +105,7 @@ def database_url(request: pytest.FixtureRequest, app_password: str) -> Iterator[
     enable_app_login(url, app_password)
     yield url
     if admin:
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

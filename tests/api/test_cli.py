@@ -262,10 +262,8 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
     import uuid
 
     import psycopg
-    from sqlalchemy import make_url
 
-    def libpq(url: str) -> str:
-        return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    from gis.db import libpq_url as libpq
 
     def counts(url: str) -> tuple[int, ...]:
         with psycopg.connect(libpq(url)) as conn:
