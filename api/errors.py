@@ -34,6 +34,7 @@ FIELD_NAMES = {
     "since": ("起始时间", "since"),
     "level": ("级别", "level"),
     "limit": ("数量上限", "limit"),
+    "source": ("案件来源", "source"),
 }
 
 # pydantic error type → (Chinese, English); {ge}, {le}, {expected} … come from the error's ctx
@@ -102,6 +103,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     }
     zh, en = MESSAGES.get(error["type"], (error.get("msg", "无效"), error.get("msg", "invalid")))
     template = en if lang == "en" else zh
+    if lang != "en" and isinstance(ctx.get("expected"), str):  # 'a', 'b' or 'c' → 'a'、'b'、'c'
+        ctx["expected"] = ctx["expected"].replace(", ", "、").replace(" or ", "、")
     try:
         text = template.format(**ctx)
     except (KeyError, IndexError):

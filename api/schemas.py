@@ -20,11 +20,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from gis.cases import CaseView, CategoryView, NewReport
+from gis.cases import SOURCE_NAMES, CaseView, CategoryView, NewReport, default_source
 from gis.errors import InvalidInput
 from gis.intake import MAX_BATCH, BatchStatus
 from gis.locate import Location
-from gis.models import AssignMethod, CaseKind, Severity
+from gis.models import AssignMethod, CaseKind, CaseSource, Severity
 from gis.parties import NewParty
 from gis.permissions import Role
 from gis.photos import PhotoView
@@ -166,8 +166,15 @@ class ReportCreate(BaseModel):
     reported_at: AwareDatetime = Field(description="device time, ISO 8601 with offset")
     severity: Severity | None = Field(default=None, description="default: the category's")
     parties: list[PartyIn] = Field(default_factory=list, max_length=20)
+    source: CaseSource | None = Field(
+        default=None,
+        description="where the case came from (案件来源): grid_worker 网格员上报 | "
+        "walk_in 群众来访 | hotline 12345热线 | police_diversion 110非警务警情分流 | "
+        "petition 信访 | online 网上反映 | other 其他; default: grid_worker for a grid worker, "
+        "other for anyone else",
+    )
 
-    def to_domain(self, reporter: str) -> NewReport:
+    def to_domain(self, reporter: str, role: str = "grid_worker") -> NewReport:
         return NewReport(
             kind=self.kind,
             category=self.category,
@@ -180,11 +187,15 @@ class ReportCreate(BaseModel):
             accuracy_m=self.location.accuracy_m,
             reporter=reporter,
             parties=tuple(p.to_domain() for p in self.parties),
+            source=self.source or default_source(role),
         )
 
     def content(self) -> bytes:
-        """Canonical content, for telling a replay from a different report under one key."""
-        return self.model_dump_json(exclude={"idempotency_key"}).encode()
+        """Canonical content, for telling a replay from a different report under one key.  A
+        report that does not name its source has the content it had before sources existed
+        (its replays still match)."""
+        exclude = {"idempotency_key"} | ({"source"} if self.source is None else set())
+        return self.model_dump_json(exclude=exclude).encode()
 
 
 class BatchReportIn(ReportCreate):
@@ -291,6 +302,8 @@ class CaseOut(BaseModel):
     category_name: str
     severity: str
     status: str
+    source: str = Field(description="where the case came from (案件来源), e.g. hotline")
+    source_name: str = Field(description="the source in Chinese, e.g. 12345热线")
     description: str
     lon: float
     lat: float
@@ -320,6 +333,8 @@ class CaseOut(BaseModel):
             category_name=case.category_name,
             severity=case.severity,
             status=case.status,
+            source=case.source,
+            source_name=SOURCE_NAMES[case.source][0],
             description=case.description,
             lon=case.lon,
             lat=case.lat,
@@ -683,6 +698,10 @@ class StatsOut(BaseModel):
     by_status: dict[str, int]
     by_kind: dict[str, int]
     by_category: dict[str, int]
+    by_source: dict[str, int] = Field(
+        description="cases by where they came from (案件来源): grid_worker, walk_in, hotline, "
+        "police_diversion, petition, online, other"
+    )
     children: list[ChildStatsOut] = Field(description="the same figures per child region")
     trace: str = Field(description="how to list the cases behind a figure")
 
@@ -698,6 +717,7 @@ class StatsOut(BaseModel):
             by_status=s.by_status,
             by_kind=s.by_kind,
             by_category=s.by_category,
+            by_source=s.by_source,
             children=[
                 ChildStatsOut(code=c, name=n, figures=FiguresOut.of(f))
                 for c, (n, f) in s.children.items()

@@ -35,6 +35,21 @@ from gis.workflow import EVENT_NAMES, EVENT_NAMES_EN, OPEN_STATES, STATE_NAMES, 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
 KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患", "hazard")}
+#: where a case came from (案件来源, migration 0034): its code, Chinese name and English name
+SOURCE_NAMES = {
+    "grid_worker": ("网格员上报", "grid worker"),
+    "walk_in": ("群众来访", "walk-in"),
+    "hotline": ("12345热线", "12345 hotline"),
+    "police_diversion": ("110非警务警情分流", "diverted from 110"),
+    "petition": ("信访", "petition"),
+    "online": ("网上反映", "online"),
+    "other": ("其他", "other"),
+}
+
+
+def default_source(role: str) -> str:
+    """A report's channel when it does not say: a grid worker's own, else ``other``."""
+    return "grid_worker" if role == "grid_worker" else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,7 @@ class NewReport:
     accuracy_m: float | None = None
     reporter: str | None = None
     parties: tuple[NewParty, ...] = ()
+    source: str = "other"  # a key of SOURCE_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,7 @@ class CaseView:
     #: possible duplicates: (other case code, suggested | confirmed | unlinked, metres)
     duplicates: tuple[tuple[str, str, float | None], ...] = ()
     photos: tuple[PhotoView, ...] = ()
+    source: str = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +203,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
         flags=r["flags"],
         duplicates=tuple((o, st, d) for o, st, d in r["links"] or ()),
         photos=tuple(PhotoView(*p) for p in r["photos"] or ()),
+        source=r.get("source") or "other",
     )
 
 
@@ -246,7 +264,7 @@ def cases_geojson(
                 'thumb_url', (SELECT '/api/photos/' || min(ph.id) || '/thumb'
                               FROM case_photo ph WHERE ph.case_id = c.id),
                 'category', c.category, 'category_name', cat.name_zh, {described}
-                'severity', c.severity, 'status', c.status,
+                'severity', c.severity, 'status', c.status, 'source', c.source,
                 'overdue', c.deadline < now() AND c.status = ANY(CAST(:open_states AS varchar[])),
                 'center_id', c.center_id, 'assign_method', c.assign_method,
                 'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}),

@@ -183,7 +183,7 @@ _INSERT_ARGS = """
         CAST(:received_lat AS float8[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
         CAST(:accuracy_m AS float8[]), CAST(:reported_at AS timestamptz[]),
         CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]), CAST(:flags AS text[]),
-        CAST(:parties AS int[])"""
+        CAST(:parties AS int[]), CAST(:source AS text[])"""
 _INSERT_CASES = (
     "SELECT case_id, case_code, key, method "
     f"FROM wangge_intake_insert({_INSERT_ARGS}, {PLACE_ARGS})"
@@ -433,6 +433,7 @@ def _insert(
         "fingerprint": [w.fingerprint for w in work],
         "flags": [json.dumps(w.flags) for w in work],
         "parties": [len(r.parties) for r in reports],
+        "source": [r.source for r in reports],
     }
     by_key = {w.key: w for w in work}
     # the arrays in the binary format (gis.db.execute_arrays): a 500-report batch's cost

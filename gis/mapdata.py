@@ -411,7 +411,7 @@ def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -
             'properties', json_build_object(
                 'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
                 'category', c.category, 'category_name', cat.name_zh, 'status', c.status,
-                'severity', c.severity,
+                'severity', c.severity, 'source', c.source,
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai',
                                        {ISO_SHANGHAI}))) AS f
         FROM cases c JOIN category cat ON cat.code = c.category

@@ -54,6 +54,18 @@ class Severity(enum.StrEnum):
     critical = "critical"  # 重大
 
 
+class CaseSource(enum.StrEnum):
+    """Where a case came from (案件来源; names in ``gis.cases.SOURCE_NAMES``)."""
+
+    grid_worker = "grid_worker"  # 网格员上报
+    walk_in = "walk_in"  # 群众来访
+    hotline = "hotline"  # 12345热线
+    police_diversion = "police_diversion"  # 110非警务警情分流
+    petition = "petition"  # 信访
+    online = "online"  # 网上反映
+    other = "other"  # 其他
+
+
 class AssignMethod(enum.StrEnum):
     """How a point got its owner (see :mod:`gis.locate`)."""
 
@@ -218,6 +230,9 @@ class Case(Base):
     assign_method: Mapped[AssignMethod] = mapped_column(_method)
     assign_distance_m: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="registered")
+    source: Mapped[CaseSource] = mapped_column(
+        ENUM(CaseSource, name="case_source", create_type=False), server_default="other"
+    )
 
 
 class CaseEvent(Base):

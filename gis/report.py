@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.cases import SOURCE_NAMES
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -75,6 +76,9 @@ WORDS = {
         "by_status": "按状态",
         "by_kind": "按类型",
         "by_category": "按类别",
+        "by_source": "按来源",
+        "sources": "案件来源：{list}",
+        "source_item": "{name} {n} 件",
         "period": "{start} 至 {end}",
         "heading": "{name} 每日一汇总 · {sheet}（{period}）",
         "note": "（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，"
@@ -96,6 +100,9 @@ WORDS = {
         "by_status": "By status",
         "by_kind": "By kind",
         "by_category": "By category",
+        "by_source": "By source",
+        "sources": "Where the cases came from: {list}",
+        "source_item": "{name} {n}",
         "period": "{start} to {end}",
         "heading": "{name} daily roll-up · {sheet} ({period})",
         "note": " (by the time cases were received; on-time rate = resolved on time ÷ "
@@ -128,6 +135,13 @@ class DailyReport(Daily):
 
 def _words(lang: str) -> dict[str, str]:
     return WORDS["en" if lang == "en" else "zh"]
+
+
+def _sources(s: Stats, lang: str) -> list[tuple[str, int]]:
+    """The cases by source (案件来源), named in ``lang``, in the order of ``SOURCE_NAMES``."""
+    column = 1 if lang == "en" else 0
+    counts = s.by_source
+    return [(names[column], counts[k]) for k, names in SOURCE_NAMES.items() if k in counts]
 
 
 def _rows(s: Stats, lang: str = "zh") -> list[tuple[str, str, Figures]]:
@@ -201,6 +215,7 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
         ws.append([w["by_status"]] + [f"{k}: {v}" for k, v in sorted(s.by_status.items())])
         ws.append([w["by_kind"]] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
         ws.append([w["by_category"]] + [f"{k}: {v}" for k, v in sorted(s.by_category.items())])
+        ws.append([w["by_source"]] + [f"{k}: {v}" for k, v in _sources(s, lang)])
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
     for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
@@ -237,7 +252,14 @@ def daily_html(
             + "</tr>"
             for code, name, f in _rows(s, lang)
         )
-        return f"<table><tr><th>{w['code']}</th><th>{w['region']}</th>{head_row}</tr>{body}</table>"
+        sources = w["sources"].format(
+            list=" · ".join(w["source_item"].format(name=n, n=k) for n, k in _sources(s, lang))
+            or "—"
+        )
+        return (
+            f"<table><tr><th>{w['code']}</th><th>{w['region']}</th>{head_row}</tr>{body}</table>"
+            f'<p class="wg-sources">{escape(sources)}</p>'
+        )
 
     stages = "".join(
         f"<li>{w['stage'].format(name=name, n=d.supervision.get(action, 0))}</li>"

@@ -37,7 +37,8 @@ FIGURES = ("cases", "resolved", "closed", "on_time", "extended", "reworked", "ra
 
 _BASE = """
     WITH base AS MATERIALIZED (
-        SELECT c.id, c.code, c.status, c.kind::text AS kind, c.category, c.deadline,
+        SELECT c.id, c.code, c.status, c.kind::text AS kind, c.category,
+               c.source::text AS source, c.deadline,
                c.received_at, {child} AS child,
                h.handled_at, h.extended, h.reworked, rt.score
         FROM cases c
@@ -79,6 +80,7 @@ _BREAKDOWN = """
     SELECT 'status' AS dim, status AS key, count(*) AS n FROM flagged GROUP BY status
     UNION ALL SELECT 'kind', kind, count(*) FROM flagged GROUP BY kind
     UNION ALL SELECT 'category', category, count(*) FROM flagged GROUP BY category
+    UNION ALL SELECT 'source', source, count(*) FROM flagged GROUP BY source
 """
 
 _TRACE = {
@@ -132,6 +134,8 @@ class Stats:
     by_kind: dict[str, int]
     by_category: dict[str, int]
     children: dict[str, tuple[str, Figures]] = field(default_factory=dict)
+    #: cases by where they came from (案件来源: ``gis.cases.SOURCE_NAMES``)
+    by_source: dict[str, int] = field(default_factory=dict)
 
 
 def _region(session: Session, scope: Scope, code: str | None) -> tuple[str, str, str]:
@@ -198,7 +202,9 @@ def stats(
         for r in rows
     }
     total = figures.get((False, None)) or Figures(0, 0, 0, 0, 0, 0, None, 0, None, 0)
-    breakdown: dict[str, dict[str, int]] = {"status": {}, "kind": {}, "category": {}}
+    breakdown: dict[str, dict[str, int]] = {
+        "status": {}, "kind": {}, "category": {}, "source": {}
+    }  # fmt: skip
     for r in session.execute(text(base + _BREAKDOWN), params):
         breakdown[r.dim][r.key] = r.n
     children: dict[str, tuple[str, Figures]] = {}
@@ -213,7 +219,7 @@ def stats(
         children = {c: (names.get(c, c), figures[(True, c)]) for c in sorted(child_codes)}
     return Stats(
         code, name, level, start, end, total, breakdown["status"], breakdown["kind"],
-        breakdown["category"], children,
+        breakdown["category"], children, breakdown["source"],
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from gis.cases import KIND_NAMES, SHANGHAI
+from gis.cases import KIND_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from maps.assets import asset_url
@@ -1101,6 +1101,9 @@ def case_page(  # type: ignore[no-untyped-def]
   <table class="wg-receipt-table">
     <tr><th>{t("类型", "Kind")}</th><td>{escape(what)}</td></tr>
     <tr><th>{t("描述", "Description")}</th><td>{escape(case.description)}</td></tr>
+    <tr><th>{t("来源", "Source")}</th><td id="case-source">{
+        escape(SOURCE_NAMES[case.source][1 if en else 0])
+    }</td></tr>
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
         escape(grid)
     }</td></tr>

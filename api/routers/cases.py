@@ -176,7 +176,7 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
             principal.scope,
             principal.user_id,
             key,
-            report.to_domain(principal.username),
+            report.to_domain(principal.username, principal.role),
             report.content(),
             state.cipher,
             client_ip(request),
@@ -213,7 +213,10 @@ def submit_batch(
     """Reports kept on a device while offline (≤ 500): each created, replayed, in conflict or
     rejected on its own; one bad item never fails the rest."""
     lang = request_lang(request)
-    items = [_batch_item(i, raw, caller.username, lang) for i, raw in enumerate(body.reports)]
+    items = [
+        _batch_item(i, raw, caller.username, caller.role, lang)
+        for i, raw in enumerate(body.reports)
+    ]
     results = intake.submit_batch(
         session, caller.scope, caller.user_id, items, cipher, client_ip(request)
     )
@@ -242,7 +245,7 @@ def _parse_key(value: str | None) -> UUID:
         ) from e
 
 
-def _batch_item(index: int, raw: dict, reporter: str, lang: str) -> intake.BatchItem:
+def _batch_item(index: int, raw: dict, reporter: str, role: str, lang: str) -> intake.BatchItem:
     try:
         item = BatchReportIn.model_validate(raw)
     except ValidationError as e:
@@ -259,7 +262,9 @@ def _batch_item(index: int, raw: dict, reporter: str, lang: str) -> intake.Batch
                 raw_key=key,
             ),
         )
-    return intake.BatchItem(index, item.idempotency_key, item.to_domain(reporter), item.content())
+    return intake.BatchItem(
+        index, item.idempotency_key, item.to_domain(reporter, role), item.content()
+    )
 
 
 def _batch_result(r: intake.BatchResult, item: intake.BatchItem, lang: str) -> BatchItemOut:

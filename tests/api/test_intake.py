@@ -697,3 +697,110 @@ def test_a_key_is_looked_up_by_user_and_key(db: Session, statement: str) -> None
     assert scans
     for scan in scans:
         assert "idempotency_key" in scan.get("Index Cond", ""), scan
+
+
+# -- where a case came from (案件来源) --------------------------------------------------------
+
+
+@pytest.fixture
+def worker_point(engine: Engine) -> tuple[float, float]:
+    """A point inside one of the demo grid worker's own grids."""
+    with engine.connect() as conn:
+        x, y = conn.execute(
+            text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(g.geom) AS p FROM grid g
+                JOIN worker_grid wg ON wg.grid_code = g.code
+                JOIN app_user u ON u.worker_id = wg.worker_id
+                WHERE u.username = 'grid_worker' AND g.valid_to IS NULL
+                ORDER BY g.code LIMIT 1) s
+        """)
+        ).one()
+    return float(x), float(y)
+
+
+def test_a_desk_says_where_each_case_came_from(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    """A center's desk registers calls from the 12345 hotline, residents at the desk …: each
+    case keeps its channel, in the reply, the case, the lists and the case page."""
+    desk = login_as("township_operator")
+    r = anon_client.post(
+        "/api/reports", json=report_body(*grid_point[:2], source="hotline"), headers=desk
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert (case["source"], case["source_name"]) == ("hotline", "12345热线")
+    assert anon_client.get(f"/api/cases/{case['code']}", headers=desk).json()["source"] == "hotline"
+    listed = anon_client.get("/api/cases?limit=20", headers=desk).json()["features"]
+    (props,) = [f["properties"] for f in listed if f["properties"]["code"] == case["code"]]
+    assert props["source"] == "hotline"
+    page = anon_client.get(f"/cases/{case['code']}", headers=desk | {"Accept": "text/html"})
+    assert '<td id="case-source">12345热线</td>' in page.text
+    english = anon_client.get(
+        f"/cases/{case['code']}?lang=en", headers=desk | {"Accept": "text/html"}
+    )
+    assert '<td id="case-source">12345 hotline</td>' in english.text
+    # a batch from the desk: each item its own channel
+    items = [
+        report_body(*grid_point[:2], source=s, idempotency_key=str(uuid.uuid4()))
+        for s in ("walk_in", "police_diversion", "petition", "online")
+    ]
+    out = anon_client.post("/api/reports/batch", json={"reports": items}, headers=desk).json()
+    assert [x["case"]["source"] for x in out["results"]] == [
+        "walk_in",
+        "police_diversion",
+        "petition",
+        "online",
+    ]
+
+
+def test_a_report_that_does_not_say_where_it_came_from(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple, worker_point: tuple
+) -> None:
+    """A grid worker's report is the grid worker's own; a desk's that does not say is
+    ``other`` (其他), never guessed."""
+    worker = anon_client.post(
+        "/api/reports", json=report_body(*worker_point), headers=login_as("grid_worker")
+    )
+    assert worker.status_code == 201, worker.text
+    assert (worker.json()["source"], worker.json()["source_name"]) == ("grid_worker", "网格员上报")
+    desk = anon_client.post(
+        "/api/reports", json=report_body(*grid_point[:2]), headers=login_as("township_operator")
+    )
+    assert (desk.json()["source"], desk.json()["source_name"]) == ("other", "其他")
+
+
+def test_an_unknown_source_is_refused_with_the_valid_ones(
+    client: TestClient, grid_point: tuple
+) -> None:
+    r = client.post("/api/reports", json=report_body(*grid_point[:2], source="wechat"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "source"
+    detail = r.json()["detail"]
+    assert detail.startswith("source（案件来源）取值无效，可选：'grid_worker'、'walk_in'、")
+    assert "'online'、'other'，收到 wechat" in detail
+    batch = client.post(
+        "/api/reports/batch",
+        json={
+            "reports": [
+                report_body(*grid_point[:2], source="wechat", idempotency_key=str(uuid.uuid4()))
+            ]
+        },
+    ).json()
+    assert batch["rejected"] == 1 and "hotline" in batch["results"][0]["detail"]
+
+
+def test_a_retry_without_a_source_is_still_the_same_report(
+    client: TestClient, grid_point: tuple
+) -> None:
+    """A report that names no source has the content it had before sources existed: a phone
+    that queued it then and retries it now gets its case back, not a refusal."""
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = report_body(*grid_point[:2])
+    first = client.post("/api/reports", json=body, headers=key)
+    again = client.post("/api/reports", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["code"] == first.json()["code"]
+    other = client.post("/api/reports", json=body | {"source": "hotline"}, headers=key)
+    assert other.status_code == 422  # the same key for another report

@@ -30,6 +30,13 @@ CASES = {  # code: (kind, status, resolved at, extended, reopened, rating, villa
     "STATS0000003": ("dispute", "in_progress", None, True, False, None, "990102001002"),
     "STATS0000004": ("hazard", "registered", None, False, False, None, "990102001002"),
 }
+#: where each came from (案件来源)
+SOURCES = {
+    "STATS0000001": "hotline",
+    "STATS0000002": "walk_in",
+    "STATS0000003": "hotline",
+    "STATS0000004": "grid_worker",
+}
 
 
 @pytest.fixture
@@ -42,12 +49,13 @@ def hand_made(app_db: Session, demo_city: DemoCity) -> None:
             INSERT INTO cases (code, kind, category, severity, description, received_lon,
                                received_lat, geom, reported_at, received_at, grid_code,
                                village_code, township_code, district_code, city_code,
-                               assign_method, status, allowed_hours, deadline, closed_at)
+                               assign_method, status, allowed_hours, deadline, closed_at,
+                               source)
             SELECT :code, CAST(:kind AS case_kind), :category, 'minor', '统计测试',
                    ST_X(p), ST_Y(p), p, t, t, g.code, CAST(:village AS varchar), '990102001',
                    '990102',
                    '990100', 'covers', :status, 8, wangge_work_add(t, 8),
-                   CAST(:closed_at AS timestamptz)
+                   CAST(:closed_at AS timestamptz), CAST(:source AS case_source)
             FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM grid
                   WHERE code LIKE CAST(:village AS varchar) || '%' ORDER BY code LIMIT 1) g,
                  (SELECT CAST(:mon AS timestamptz) AS t) x
@@ -62,6 +70,7 @@ def hand_made(app_db: Session, demo_city: DemoCity) -> None:
                 "village": village,
                 "mon": MON,
                 "closed_at": resolved if status == "closed" else None,
+                "source": SOURCES[code],
             },
         ).scalar_one()
         events = [("register", None, "registered", MON)]
@@ -103,6 +112,7 @@ def test_stats_on_known_cases(anon_client: TestClient, login_as: Headers, hand_m
     assert f["handling_hours"] == 9.0
     assert s["by_status"] == {"closed": 2, "in_progress": 1, "registered": 1}
     assert s["by_kind"] == {"dispute": 3, "hazard": 1}
+    assert s["by_source"] == {"hotline": 2, "walk_in": 1, "grid_worker": 1}
     children = {c["code"]: c["figures"] for c in s["children"]}
     assert children["990102001001"]["cases"] == 2 and children["990102001002"]["cases"] == 2
     assert children["990102001001"]["on_time_rate"] == 0.5
@@ -156,6 +166,8 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert 'href="/reports/daily.xlsx?region=990102001&amp;date=2018-03-05">下载 Excel' in page.text
     drilled = anon_client.get("/reports/daily?region=990102001001&date=2018-03-05", headers=op)
     assert re.search(r"<td>990102001001</td><td>[^<]*（合计）</td><td>2</td>", drilled.text)
+    # where the cases came from, in the order of the channels
+    assert "案件来源：网格员上报 1 件 · 群众来访 1 件 · 12345热线 2 件" in page.text
     # rates as per cent, hours as hours (9.0, not 900.0 %)
     assert "<td>50.0%</td>" in page.text and "<td>9.0</td>" in page.text
     xlsx = anon_client.get(day.replace("daily?", "daily.xlsx?"), headers=op)
@@ -180,6 +192,7 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert re.search(r"<td>990102001</td><td>[^<]* \(total\)</td><td>4</td>", english.text)
     assert "<th>On-time rate</th>" in english.text and ">Previous day</a>" in english.text
     assert "Supervision notices: 0" in english.text
+    assert "Where the cases came from: grid worker 1 · walk-in 1 · 12345 hotline 2" in english.text
     link = 'href="/reports/daily.xlsx?region=990102001&amp;date=2018-03-05&amp;lang=en"'
     assert link in english.text
     wb = load_workbook(
@@ -193,6 +206,8 @@ def test_daily_roll_up_page_and_spreadsheet(
         "Region",
         "Cases received",
     )
+    by_source = [r for r in wb["03-05"].iter_rows(values_only=True) if r[0] == "By source"]
+    assert by_source[0][1:4] == ("grid worker: 1", "walk-in: 1", "12345 hotline: 2")
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
