@@ -103,8 +103,9 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     }
     zh, en = MESSAGES.get(error["type"], (error.get("msg", "无效"), error.get("msg", "invalid")))
     template = en if lang == "en" else zh
-    if lang != "en" and isinstance(ctx.get("expected"), str):  # 'a', 'b' or 'c' → 'a'、'b'、'c'
-        ctx["expected"] = ctx["expected"].replace(", ", "、").replace(" or ", "、")
+    expected = ctx.get("expected")
+    if lang != "en" and isinstance(expected, str):  # 'a', 'b' or 'c' → 'a'、'b'、'c'
+        ctx["expected"] = expected.replace(", ", "、").replace(" or ", "、")
     try:
         text = template.format(**ctx)
     except (KeyError, IndexError):
