@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gis.cases import SOURCE_NAMES
 from gis.datum import to_wgs84
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
@@ -59,6 +60,22 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "description": ("描述", "内容", "案件描述", "DESCRIPTION"),
     "status": ("状态", "STATUS"),
     "severity": ("严重程度", "等级", "SEVERITY"),
+    "channel": ("来源", "案件来源", "来源渠道", "渠道", "CHANNEL", "ORIGIN"),
+}
+#: where a case came from (案件来源, ``gis.cases.SOURCE_NAMES``): its code, its names and the
+#: other usual spellings
+_MORE_SOURCE_WORDS = {
+    "grid_worker": ("网格员", "网格上报", "网格巡查", "巡查发现"),
+    "walk_in": ("来访", "走访", "窗口登记", "现场登记", "walk in"),
+    "hotline": ("12345", "热线", "市长热线", "政务服务热线", "hotline 12345"),
+    "police_diversion": ("110", "110分流", "警情分流", "非警务警情", "110 diversion"),
+    "petition": ("来信", "信访件"),
+    "online": ("网上", "网络", "网络平台", "微信", "小程序", "app"),
+    "other": ("其它",),
+}
+SOURCE_WORDS = {
+    code: (code, zh, en, *_MORE_SOURCE_WORDS.get(code, ()))
+    for code, (zh, en) in SOURCE_NAMES.items()
 }
 KIND_WORDS = {
     "dispute": ("矛盾纠纷", "纠纷", "矛盾", "dispute", "disputes"),
@@ -280,7 +297,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         # hash join: IS NOT DISTINCT FROM compared every row with every pair, 2.2 s a million)
         cell = {
             k: f"coalesce({col[k]}, '')" if k in col else "''"
-            for k in ("kind", "category", "status")
+            for k in ("kind", "category", "status", "channel")
         }
         pairs = session.execute(
             text(f"SELECT DISTINCT {cell['kind']}, {cell['category']} FROM import_raw")
@@ -321,6 +338,26 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("INSERT INTO import_status VALUES (:r, :s)"),
             [{"r": r, "s": s} for r, s in status_map.items()],
         )
+        # where each came from: the file's own words, else not recorded (other)
+        source_words = _word_map(SOURCE_WORDS)
+        channels = (
+            session.execute(text(f"SELECT DISTINCT {cell['channel']} FROM import_raw"))
+            .scalars()
+            .all()
+        )
+        channel_map = {c: source_words.get(str(c or "").strip().lower(), "other") for c in channels}
+        for c in channel_map:
+            if c and str(c).strip().lower() not in source_words:
+                report.warnings.append(
+                    f"来源 {c!r} 无法识别，按“其他”导入 (unknown source → other)"
+                )
+        session.execute(
+            text("CREATE TEMP TABLE import_channel (raw text, source text) ON COMMIT DROP")
+        )
+        session.execute(
+            text("INSERT INTO import_channel VALUES (:r, :s)"),
+            [{"r": r, "s": s} for r, s in channel_map.items()],
+        )
         # the staged cases: parsed times, points, categories; rejected rows listed
         session.execute(
             text(f"""
@@ -332,11 +369,13 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                    p.raw_lon, p.raw_lat, rtrim(p.datum) AS datum, p.tok,
                    c.kind, c.category,
                    coalesce({col.get("description", "NULL")}, '') AS description,
-                   coalesce(st.status, 'closed') AS status
+                   coalesce(st.status, 'closed') AS status,
+                   CAST(coalesce(ch.source, 'other') AS case_source) AS source
             FROM import_raw r JOIN import_pt p ON p.n = r.n
             LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
                  AND c.raw_category = {cell["category"]}
             LEFT JOIN import_status st ON st.raw = {cell["status"]}
+            LEFT JOIN import_channel ch ON ch.raw = {cell["channel"]}
         """)
         )
         rejected = session.execute(
@@ -426,8 +465,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             )
         report.assigned = methods
         session.execute(
-            text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_case,
-                    import_cover, import_loc, import_chain, import_new""")
+            text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_channel,
+                    import_case, import_cover, import_loc, import_chain, import_new""")
         )
     progress[0].done()
     report.seconds = round(time.perf_counter() - started, 3)
@@ -653,7 +692,7 @@ _INSERT = """
                        received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                        grid_code, village_code, township_code, district_code, city_code,
                        center_id, assign_method, assign_distance_m, status, source_id,
-                       allowed_hours, deadline, closed_at, public_token)
+                       allowed_hours, deadline, closed_at, public_token, source)
     SELECT {id}{code}, CAST(i.kind AS case_kind), i.category,
            k.default_severity, i.description, i.datum, i.raw_lon, i.raw_lat, i.pt, NULL, i.at,
            i.at,
@@ -662,7 +701,7 @@ _INSERT = """
            coalesce(ch.city_code, l.city_code), coalesce(ch.center_id, l.center_id), l.method,
            l.distance_m, i.status, i.source_id,
            k.deadline_hours, {deadline},
-           CASE WHEN i.status = 'closed' THEN i.at END, encode(i.tok, 'hex')
+           CASE WHEN i.status = 'closed' THEN i.at END, encode(i.tok, 'hex'), i.source
     FROM import_case i
     JOIN import_loc l ON l.n = i.n
     LEFT JOIN import_chain ch ON ch.village_id = l.village_id

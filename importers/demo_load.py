@@ -66,12 +66,18 @@ SELECT w.id, unnest(d.grid_codes) FROM demo_worker d JOIN worker w ON w.code = d
 INSERT INTO cases (id, code, kind, category, severity, description, datum, received_lon,
                    received_lat, geom, accuracy_m, reported_at, received_at, grid_id, grid_code,
                    village_code, township_code, district_code, city_code, center_id,
-                   assign_method, assign_distance_m, status)
+                   assign_method, assign_distance_m, status, source)
 SELECT s.id, wangge_case_code(s.received_at, a.district_code), s.kind, s.category,
        s.severity, s.description, 'wgs84',
        s.lon, s.lat, s.pt, 10, s.reported_at, s.received_at, a.grid_id, a.grid_code,
        a.village_code, a.township_code, a.district_code, a.city_code, a.center_id, a.method,
-       a.distance_m, s.status
+       a.distance_m, s.status,
+       -- where each came from: most from the grid workers, the rest from the desk's channels
+       CAST((ARRAY['grid_worker', 'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker',
+                   'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker',
+                   'grid_worker', 'grid_worker', 'hotline', 'hotline', 'hotline', 'walk_in',
+                   'walk_in', 'police_diversion', 'petition', 'online'])[1 + s.id % 20]
+            AS case_source)
 FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
       FROM demo_case ORDER BY received_at) s
 CROSS JOIN LATERAL wangge_assign(s.pt) a;
@@ -85,8 +91,11 @@ FROM deadline_rule r, (SELECT id, wangge_work_clock(received_at) AS clock FROM c
 WHERE r.category = c.category AND r.severity = c.severity AND x.id = c.id;
 
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
-SELECT id, received_at, 'demo', 'register', NULL, 'registered', '示例数据：网格员上报'
-FROM cases;
+SELECT c.id, c.received_at, 'demo', 'register', NULL, 'registered', '示例数据：' || n.name
+FROM cases c
+JOIN (VALUES ('grid_worker', '网格员上报'), ('hotline', '12345热线'), ('walk_in', '群众来访'),
+             ('police_diversion', '110非警务警情分流'), ('petition', '信访'),
+             ('online', '网上反映')) AS n(source, name) ON n.source = c.source::text;
 
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
 SELECT id, received_at + interval '1 hour', 'demo', 'history', 'registered', status,

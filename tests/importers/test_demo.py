@@ -104,6 +104,12 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     assert "unassigned" not in methods
     events = db.execute(text("SELECT count(DISTINCT case_id) FROM case_event")).scalar()
     assert events == db.execute(text("SELECT count(*) FROM cases")).scalar()
+    # most from the grid workers, the rest from the desk's channels (案件来源)
+    sources = dict(db.execute(text("SELECT source::text, count(*) FROM cases GROUP BY 1")).all())
+    assert set(sources) == {
+        "grid_worker", "hotline", "walk_in", "police_diversion", "petition", "online"
+    }  # fmt: skip
+    assert sources["grid_worker"] > 0.5 * sum(sources.values())
 
 
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:

@@ -274,6 +274,38 @@ def test_times_read_by_pandas_or_postgresql_name_the_same_instant(
             assert got[f"T{i:03d}"] == utc + ("" if "." in utc else ".000"), spelled
 
 
+def test_where_each_case_came_from_is_read_in_the_usual_words(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """The 来源 column, as city systems spell it; a word it cannot read is imported as 其他
+    (other) with a warning, never dropped.  A file without the column: all ``other``."""
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [
+        ("S1", "12345热线"), ("S2", "群众来访"), ("S3", "网格员"), ("S4", "110分流"),
+        ("S5", "信访"), ("S6", "微信"), ("S7", "路人甲"), ("S8", ""), ("S9", " Hotline "),
+    ]  # fmt: skip
+    lines = ["编号,上报时间,经度,纬度,类型,类别,来源\n"] + [
+        f"{sid},2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,{channel}\n" for sid, channel in rows
+    ]
+    path = tmp_path / "来源.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    done = import_cases(db, path, CaseOptions(commit=True))
+    assert done.mapping["channel"] == "来源" and len(done.created) == 9
+    sql = "SELECT source_id, source::text FROM cases WHERE source_id LIKE 'S_'"
+    got = {sid: source for sid, source in db.execute(text(sql))}
+    assert got == {
+        "S1": "hotline", "S2": "walk_in", "S3": "grid_worker", "S4": "police_diversion",
+        "S5": "petition", "S6": "online", "S7": "other", "S8": "other", "S9": "hotline",
+    }  # fmt: skip
+    (unknown,) = [w for w in done.warnings if "来源" in w]
+    assert "路人甲" in unknown and "其他" in unknown
+    plain = tmp_path / "无来源.csv"
+    plain.write_text(HEADER + f"T1,2026-03-05 09:30,{p.x!r},{p.y!r},WGS84,纠纷,邻里,无\n")
+    assert import_cases(db, plain, CaseOptions(commit=True)).created == ["T1"]
+    stored = db.execute(text("SELECT source::text FROM cases WHERE source_id = 'T1'")).scalar()
+    assert stored == "other"
+
+
 def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     lon, lat = _points(demo_city)[0]
