@@ -9,6 +9,7 @@ import json
 from functools import lru_cache
 from html import escape
 
+from gis.cases import SOURCE_NAMES
 from gis.intake import MAX_BATCH
 from gis.photos import MAX_PER_CASE
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
@@ -49,6 +50,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "hazard": "安全隐患",
             "dispute": "矛盾纠纷",
             "category": "类别",
+            "source": "案件来源",
+            "choose_source": "请选择来源",
             "description": "情况描述",
             "hint": "时间、地点、人物、经过，简明扼要",
             "locate": "📍 获取我的位置",
@@ -84,6 +87,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
             "need_position": "请先获取位置（或在地图上点选）。",
             "need_description": "请填写情况描述。",
+            "need_source": "请选择案件来源（群众来访、12345热线等）。",
             "too_many_photos": "最多 6 张照片。",
             "remove_photo": "移除",
             "saved_sending": "已保存，正在发送……",
@@ -106,6 +110,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "hazard": "Safety hazard",
             "dispute": "Dispute",
             "category": "Category",
+            "source": "Source",
+            "choose_source": "Choose where it came from",
             "description": "What happened",
             "hint": "When, where, who and what — briefly",
             "locate": "📍 Use my location",
@@ -145,6 +151,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate_failed": "Could not locate: allow location access, or tap the map.",
             "need_position": "Get your position first (or tap the map).",
             "need_description": "Describe what happened.",
+            "need_source": "Choose where the case came from (walk-in, 12345 hotline …).",
             "too_many_photos": "At most 6 photos.",
             "remove_photo": "Remove",
             "saved_sending": "Saved; sending …",
@@ -190,9 +197,13 @@ def phone_page(
     links: list[tuple[str, str]] | None = None,
     lang: str = "zh",
     account: str | None = None,
+    desk: bool = False,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
+    ``desk``: a center's desk, which registers cases from residents at the desk, the 12345
+    hotline, 110 and so on: the form asks where each came from (案件来源; a grid worker's
+    reports are the grid worker's own);
     ``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
     ``links``: (label, path) of the other pages the user may open; ``lang``: ``zh`` or ``en``
     (the page, what its script writes, the category names and the API's messages)."""
@@ -217,6 +228,16 @@ def phone_page(
         "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
+    source = ""
+    if desk:
+        options = "".join(
+            f'<option value="{code}">{escape(names[1 if lang == "en" else 0])}</option>'
+            for code, names in SOURCE_NAMES.items()
+        )
+        source = (
+            f'\n  <label>{t["source"]} <select name="source" required>'
+            f'<option value="">{t["choose_source"]}</option>{options}</select></label>'
+        )
     other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}">
@@ -248,7 +269,7 @@ def phone_page(
       </select>
     </label>
     <label>{t["category"]} <select name="category" required></select></label>
-  </div>
+  </div>{source}
   <label>{t["description"]}
     <textarea name="description" rows="3" maxlength="2000" required
       placeholder="{t["hint"]}"></textarea>

@@ -673,6 +673,7 @@ def phone(
             page_links(caller.can, "/m/", language),
             language,
             account=caller.username,
+            desk=caller.role != "grid_worker",
         ),
         lang,
     )

@@ -1410,3 +1410,43 @@ PUT_BACK = [
     "DELETE FROM case_event WHERE action = 'regrid' AND data ->> 'edit_id' = :s",
     "DELETE FROM grid_edit WHERE id = :e",
 ]
+
+
+def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A center's desk registers calls and visitors on the same form: it must say where each
+    case came from (12345 热线, 群众来访 …) before it is saved, and chooses again for the next."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors, "township_operator")
+    _located(page)
+    assert page.locator("select[name=source] option").count() == 8  # 请选择来源 + 7
+    _fire_hazard(page, f"热线来电 {tag}：小区消防通道被占用")
+    page.click("button.m-submit")
+    assert "请选择案件来源" in page.locator("#message").inner_text()
+    assert page.locator("#queue li[data-key]").count() == 0  # not saved without it
+    page.select_option("select[name=source]", "hotline")
+    page.click("button.m-submit")
+    page.wait_for_function(
+        "document.querySelectorAll('#mine li[data-code]').length >= 1", timeout=20_000
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT source::text FROM cases WHERE description LIKE :t"),
+                {"t": f"%{tag}%"},
+            ).all()
+        if stored or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert [s for (s,) in stored] == ["hotline"]
+    assert page.locator("select[name=source]").input_value() == ""  # asked again next time
+    assert errors == [], errors
+    context.close()

@@ -79,6 +79,10 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
     phone = anon_client.get("/m/", headers=login_as("grid_worker") | html)
     nav = re.search(r'<nav class="m-nav">(.*?)</nav>', phone.text)
     assert nav is not None
+    # a grid worker's reports are their own; a desk says where each case came from
+    assert 'name="source"' not in phone.text
+    desk = anon_client.get("/m/", headers=login_as("township_operator") | html)
+    assert '<select name="source" required>' in desk.text and "12345热线" in desk.text
     assert re.findall(r'href="([^"]+)"', nav.group(1)) == [
         "/",
         "/maps/command",

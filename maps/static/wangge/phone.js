@@ -453,6 +453,8 @@
     if (!position) { say(T.need_position, true); return; }
     var description = form.description.value.trim();
     if (!description) { say(T.need_description, true); return; }
+    // a center's desk says where each case came from (a grid worker's reports are their own)
+    if (form.source && !form.source.value) { say(T.need_source, true); return; }
     var files = chosen.slice(0, MAX_PHOTOS);
     var item = {
       key: uuid(), created: Date.now(), state: "queued", account: config.account,
@@ -461,6 +463,7 @@
         location: position, reported_at: isoNow()
       }
     };
+    if (form.source) item.body.source = form.source.value;
     saving = true; submitButton.disabled = true;
     if (files.length) say(T.saving);
     // one photo after the other: a phone short of memory might drop the page decoding six at once
@@ -473,6 +476,7 @@
       return put(item);
     }).then(function () {
       form.description.value = ""; chosen = []; renderChosen();
+      if (form.source) form.source.value = ""; // each case its own: asked again
       dropDraft();
       saving = false; submitButton.disabled = false;
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
