@@ -226,8 +226,10 @@ def cases_geojson(
     limit: int = 5000,
     party_phone_index: bytes | None = None,
     reporter_id: int | None = None,
+    source: str | None = None,
 ) -> str:
-    """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``.
+    """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
+    only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given.
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
@@ -254,6 +256,9 @@ def cases_geojson(
     if since is not None:
         conditions.append("c.received_at >= :since")
         params["since"] = since
+    if source is not None:
+        conditions.append("c.source = CAST(:source AS case_source)")
+        params["source"] = source
     features = f"""
         SELECT c.received_at, c.code, json_build_object(
             'type', 'Feature', 'id', c.code,

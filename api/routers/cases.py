@@ -52,6 +52,7 @@ from gis.errors import (
     UnsupportedMediaType,
     WanggeError,
 )
+from gis.models import CaseSource
 from gis.pii import validate_phone
 
 router = APIRouter(prefix="/api", tags=["cases 案件"])
@@ -298,6 +299,10 @@ def list_cases(
         str | None, Query(max_length=20, description="cases with this party phone (pii:read)")
     ] = None,
     mine: Annotated[bool, Query(description="only the cases I submitted")] = False,
+    source: Annotated[
+        CaseSource | None,
+        Query(description="only the cases from this source (案件来源), e.g. hotline"),
+    ] = None,
 ) -> Response:
     """Cases in your jurisdiction as GeoJSON, newest first.  A ``since`` without offset is read
     as Beijing time."""
@@ -316,6 +321,7 @@ def list_cases(
         limit,
         phone_index,
         reporter_id=caller.user_id if mine else None,
+        source=source.value if source else None,
     )
     if phone_index is not None:
         audit_phone_lookup(session, request, caller)

@@ -735,6 +735,13 @@ def test_a_desk_says_where_each_case_came_from(
     listed = anon_client.get("/api/cases?limit=20", headers=desk).json()["features"]
     (props,) = [f["properties"] for f in listed if f["properties"]["code"] == case["code"]]
     assert props["source"] == "hotline"
+    hotline = anon_client.get("/api/cases?source=hotline&limit=50", headers=desk).json()
+    assert case["code"] in [f["properties"]["code"] for f in hotline["features"]]
+    assert {f["properties"]["source"] for f in hotline["features"]} == {"hotline"}
+    walk_ins = anon_client.get("/api/cases?source=walk_in&limit=50", headers=desk).json()
+    assert case["code"] not in [f["properties"]["code"] for f in walk_ins["features"]]
+    bad = anon_client.get("/api/cases?source=wechat", headers=desk)
+    assert bad.status_code == 422 and "hotline" in bad.json()["detail"]
     page = anon_client.get(f"/cases/{case['code']}", headers=desk | {"Accept": "text/html"})
     assert '<td id="case-source">12345热线</td>' in page.text
     english = anon_client.get(
