@@ -637,6 +637,7 @@ class QueueItemOut(BaseModel):
     overdue: bool
     work_hours_left: float | None = Field(description="working hours to the deadline (<0: late)")
     version: int
+    source: str = Field(description="where the case came from (案件来源), e.g. hotline")
 
 
 class QueueOut(BaseModel):

@@ -755,6 +755,7 @@ class QueueItem:
     overdue: bool
     work_hours_left: float | None
     version: int
+    source: str = "other"  # 案件来源 (gis.cases.SOURCE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -853,7 +854,7 @@ def queue(
                coalesce(c.deadline < now(), false) AS overdue,
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
-               c.version
+               c.version, c.source::text AS source
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
         ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,

@@ -265,6 +265,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         "</td>"
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
         f"<td>{escape(state_names.get(i.status, i.status))}</td>"
+        f"<td>{escape(SOURCE_NAMES[i.source][1 if lang == 'en' else 0])}</td>"
         f"<td>{escape(i.grid_code or t('未落入网格', 'outside the grids'))}</td>"
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
@@ -289,11 +290,12 @@ def queue_page(  # type: ignore[no-untyped-def]
   <p>{total_line}</p>
   <table class="wg-list wg-queue-table">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
-      <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th><th>{t("网格", "Grid")}</th>
+      <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th>
+      <th>{t("来源", "Source")}</th><th>{t("网格", "Grid")}</th>
       <th>{t("登记时间", "Registered")}</th><th>{t("办理时限", "Deadline")}</th></tr></thead>
     <tbody>{
         rows
-        or '<tr><td colspan="7">' + t("没有符合条件的案件。", "No case matches.") + "</td></tr>"
+        or '<tr><td colspan="8">' + t("没有符合条件的案件。", "No case matches.") + "</td></tr>"
     }</tbody>
   </table>
   <p class="wg-pages">{pages}</p>

@@ -507,6 +507,11 @@ def test_the_queue_page_is_the_desks_in_tray(
     rows = _queue_rows(page.text)
     assert [code for code, _, _ in rows] == [i["code"] for i in api["items"]]  # same order
     assert [late for _, _, late in rows] == [i["overdue"] for i in api["items"]]
+    # where each came from (the desk's own reports here name none: 其他)
+    (own,) = [i for i in api["items"] if i["code"] == late]
+    assert own["source"] == "other"
+    row = re.search(rf'<a href="/cases/{late}">.*?</tr>', page.text)
+    assert row is not None and "<td>其他</td>" in row.group(0)
     # one-click filters keep the others; the counts per state link to their state
     assert 'href="/queue?overdue=true&amp;below=true"' in page.text
     assert (
