@@ -338,12 +338,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("INSERT INTO import_status VALUES (:r, :s)"),
             [{"r": r, "s": s} for r, s in status_map.items()],
         )
-        # where each came from: the file's own words, else not recorded (other)
+        # where each came from: the file's own words, else not recorded (other; without the
+        # column, no scan of the rows for it and no join)
         source_words = _word_map(SOURCE_WORDS)
         channels = (
             session.execute(text(f"SELECT DISTINCT {cell['channel']} FROM import_raw"))
             .scalars()
             .all()
+            if "channel" in col
+            else []
         )
         channel_map = {c: source_words.get(str(c or "").strip().lower(), "other") for c in channels}
         for c in channel_map:
@@ -354,10 +357,17 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         session.execute(
             text("CREATE TEMP TABLE import_channel (raw text, source text) ON COMMIT DROP")
         )
-        session.execute(
-            text("INSERT INTO import_channel VALUES (:r, :s)"),
-            [{"r": r, "s": s} for r, s in channel_map.items()],
-        )
+        if channel_map:
+            session.execute(
+                text("INSERT INTO import_channel VALUES (:r, :s)"),
+                [{"r": r, "s": s} for r, s in channel_map.items()],
+            )
+        channel_value, channel_join = (
+            ("CAST(coalesce(ch.source, 'other') AS case_source)",
+             f"LEFT JOIN import_channel ch ON ch.raw = {cell['channel']}")
+            if "channel" in col
+            else ("CAST('other' AS case_source)", "")
+        )  # fmt: skip
         # the staged cases: parsed times, points, categories; rejected rows listed
         session.execute(
             text(f"""
@@ -370,12 +380,12 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                    c.kind, c.category,
                    coalesce({col.get("description", "NULL")}, '') AS description,
                    coalesce(st.status, 'closed') AS status,
-                   CAST(coalesce(ch.source, 'other') AS case_source) AS source
+                   {channel_value} AS source
             FROM import_raw r JOIN import_pt p ON p.n = r.n
             LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
                  AND c.raw_category = {cell["category"]}
             LEFT JOIN import_status st ON st.raw = {cell["status"]}
-            LEFT JOIN import_channel ch ON ch.raw = {cell["channel"]}
+            {channel_join}
         """)
         )
         rejected = session.execute(
