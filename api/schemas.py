@@ -174,7 +174,9 @@ class ReportCreate(BaseModel):
         "other for anyone else",
     )
 
-    def to_domain(self, reporter: str, role: str = "grid_worker") -> NewReport:
+    def to_domain(self, reporter: str, role: str) -> NewReport:
+        """The report, from ``reporter`` whose role is ``role`` (a report that does not name its
+        source is a grid worker's own, or else ``other``)."""
         return NewReport(
             kind=self.kind,
             category=self.category,

@@ -97,6 +97,14 @@ def test_text_is_ordered_by_code_point_and_compared_by_bytes(db: Session) -> Non
     assert db.execute(text("SELECT upper('ärger'), 'é' ~ '^[[:alpha:]]$'")).one() == ("ÄRGER", True)
 
 
+def test_case_sources_are_the_same_in_the_database_the_model_and_the_names(db: Session) -> None:
+    from gis.cases import SOURCE_NAMES
+    from gis.models import CaseSource
+
+    stored = db.execute(text("SELECT enum_range(NULL::case_source)::text[]")).scalar()
+    assert stored == list(SOURCE_NAMES) == [s.value for s in CaseSource]
+
+
 def test_check_database_refuses_synchronous_commit_off(database_url: str) -> None:
     engine = make_engine(database_url)
     engine.pool.dispose()
