@@ -1432,6 +1432,12 @@ def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignor
     assert "请选择案件来源" in page.locator("#message").inner_text()
     assert page.locator("#queue li[data-key]").count() == 0  # not saved without it
     page.select_option("select[name=source]", "hotline")
+    # (the choice is part of what is kept while writing: the page may be dropped)
+    page.fill("textarea[name=description]", f"热线来电 {tag}：小区消防通道被占用，堵了三天")
+    page.reload()
+    page.wait_for_function("document.querySelector('textarea[name=description]').value !== ''")
+    assert page.locator("select[name=source]").input_value() == "hotline"
+    _located(page)
     page.click("button.m-submit")
     page.wait_for_function(
         "document.querySelectorAll('#mine li[data-code]').length >= 1", timeout=20_000

@@ -335,8 +335,9 @@
   // What is being written is kept on the phone as it is typed, under the account (the browser
   // may drop the page while the camera is open, on a phone short of memory), and put back when
   // the page opens again within DRAFT_MAX_AGE_MS.  Submitted, it is forgotten.  The words, kind,
-  // category and position are kept in localStorage; the photos chosen, too big for it, in
-  // IndexedDB ("draft", as they were chosen: made smaller only when the report is saved).
+  // category, source (a desk's) and position are kept in localStorage; the photos chosen, too
+  // big for it, in IndexedDB ("draft", as they were chosen: made smaller only when the report is
+  // saved).
   var DRAFT = "wangge-draft:" + config.account;
   var DRAFT_MAX_AGE_MS = 24 * 3600 * 1000;
   var draftCategory = null; // a restored draft's category, until the catalogue has it
@@ -346,6 +347,7 @@
       if (!text.trim()) { localStorage.removeItem(DRAFT); return; }
       localStorage.setItem(DRAFT, JSON.stringify({
         kind: form.kind.value, category: form.category.value || draftCategory,
+        source: form.source ? form.source.value : null,
         description: text, position: position, at: Date.now()
       }));
     } catch (e) { /* storage full or refused: the form works without */ }
@@ -359,6 +361,7 @@
       return;
     }
     if (draft.kind) form.kind.value = draft.kind;
+    if (draft.source && form.source) form.source.value = draft.source;
     draftCategory = draft.category || null;
     fillCategories();
     form.description.value = draft.description;
