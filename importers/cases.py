@@ -464,16 +464,19 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         report.created = list(
             session.execute(text("SELECT source_id FROM import_new ORDER BY id")).scalars()
         )
-        methods: dict[str, int] = dict(
-            session.execute(  # of the cases created (a re-import's known rows are not)
-                text("SELECT assign_method::text, count(*) FROM import_new GROUP BY 1")
-            ).all()
-        )
+        methods: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        for method, source, k in session.execute(  # of the cases created (not the known ones)
+            text("SELECT assign_method::text, source::text, count(*) FROM import_new GROUP BY 1, 2")
+        ):
+            methods[method] = methods.get(method, 0) + k
+            sources[source] = sources.get(source, 0) + k
         if methods.get("unassigned"):
             report.warnings.append(
                 f"{methods['unassigned']} 件案件在覆盖范围之外，已导入但未分派 (outside coverage)"
             )
         report.assigned = methods
+        report.sources = sources
         session.execute(
             text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_channel,
                     import_case, import_cover, import_loc, import_chain, import_new""")
@@ -725,7 +728,7 @@ _INSERT = """
     -- grow at one end instead of at random places (200k rows: 26.7 s → 22.6 s), and the codes'
     -- sequence numbers follow the cases' own times
     ORDER BY i.at, i.n
-    RETURNING id, source_id, received_at, status, assign_method)
+    RETURNING id, source_id, received_at, status, assign_method, source)
     SELECT * FROM inserted
 """
 _JOINS, _DEADLINE = _deadline_sql("i.at", "k.deadline_hours")

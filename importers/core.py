@@ -38,6 +38,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis.cases import SOURCE_NAMES
 from gis.errors import InvalidInput
 from gis.geo import area_m2
 
@@ -126,6 +127,7 @@ class ImportReport:
     problems: list[Issue] = field(default_factory=list)  # overlaps, gaps, children outside
     linked: dict[str, str] = field(default_factory=dict)  # code → rule that found its parent
     assigned: dict[str, int] = field(default_factory=dict)  # cases: assignment method → count
+    sources: dict[str, int] = field(default_factory=dict)  # cases: source (案件来源) → count
     warnings: list[str] = field(default_factory=list)
     committed: bool = False
     seconds: float = 0.0
@@ -157,6 +159,15 @@ class ImportReport:
                     "  assigned by "
                     + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.assigned.items()))
                 )
+            if self.sources:
+                lines.append(
+                    "  sources: "
+                    + ", ".join(
+                        f"{names[1]}: {self.sources[k]:,}"
+                        for k, names in SOURCE_NAMES.items()
+                        if k in self.sources
+                    )
+                )
         else:
             source_zh = "文件声明" if self.crs_source == "file" else "--crs 指定"
             lines = [
@@ -175,6 +186,15 @@ class ImportReport:
                     f"{ASSIGN_NAMES.get(k, k)} {v:,} 件" for k, v in sorted(self.assigned.items())
                 ]
                 lines.append("  分派方式：" + "，".join(methods))
+            if self.sources:
+                lines.append(
+                    "  案件来源："
+                    + "，".join(
+                        f"{names[0]} {self.sources[k]:,} 件"
+                        for k, names in SOURCE_NAMES.items()
+                        if k in self.sources
+                    )
+                )
         for issue in (self.rejected + self.repaired + self.problems)[:20]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""

@@ -299,6 +299,12 @@ def test_where_each_case_came_from_is_read_in_the_usual_words(
     }  # fmt: skip
     (unknown,) = [w for w in done.warnings if "来源" in w]
     assert "路人甲" in unknown and "其他" in unknown
+    assert done.sources == {
+        "hotline": 2, "walk_in": 1, "grid_worker": 1, "police_diversion": 1, "petition": 1,
+        "online": 1, "other": 2,
+    }  # fmt: skip
+    assert "案件来源：网格员上报 1 件，群众来访 1 件，12345热线 2 件" in done.summary()
+    assert "sources: grid worker: 1, walk-in: 1, 12345 hotline: 2" in done.summary("en")
     plain = tmp_path / "无来源.csv"
     plain.write_text(HEADER + f"T1,2026-03-05 09:30,{p.x!r},{p.y!r},WGS84,纠纷,邻里,无\n")
     assert import_cases(db, plain, CaseOptions(commit=True)).created == ["T1"]
