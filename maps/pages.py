@@ -607,6 +607,7 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "receipt_title": "案件受理回执",
         "kind": "类型",
         "received_at": "登记时间",
+        "source": "受理渠道",
         "where": "所在地",
         "outside": "（未落入网格）",
         "handler": "承办单位",
@@ -640,6 +641,7 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "receipt_title": "Case receipt",
         "kind": "Kind",
         "received_at": "Registered",
+        "source": "Received through",
         "where": "Place",
         "outside": "(outside the grids)",
         "handler": "Handled by",
@@ -768,6 +770,9 @@ def receipt_page(  # type: ignore[no-untyped-def]
     <tr><th>{w["code"]}</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
     <tr><th>{w["kind"]}</th><td>{escape(w[case.kind])} · {escape(category)}</td></tr>
     <tr><th>{w["received_at"]}</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
+    <tr><th>{w["source"]}</th><td id="case-source">{
+        escape(SOURCE_NAMES[case.source][1 if lang == "en" else 0])
+    }</td></tr>
     <tr><th>{w["where"]}</th><td>{escape(place)}</td></tr>
     <tr><th>{w["handler"]}</th><td>{center_line}</td></tr>
     <tr><th>{w["due"]}</th><td>{deadline}</td></tr>

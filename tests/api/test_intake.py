@@ -748,6 +748,8 @@ def test_a_desk_says_where_each_case_came_from(
         f"/cases/{case['code']}?lang=en", headers=desk | {"Accept": "text/html"}
     )
     assert '<td id="case-source">12345 hotline</td>' in english.text
+    receipt = anon_client.get(f"/cases/{case['code']}/receipt?lang=zh", headers=desk)
+    assert '<th>受理渠道</th><td id="case-source">12345热线</td>' in receipt.text
     # a batch from the desk: each item its own channel
     items = [
         report_body(*grid_point[:2], source=s, idempotency_key=str(uuid.uuid4()))
