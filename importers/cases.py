@@ -319,51 +319,18 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 [{"rk": k, "rc": c, "k": kind, "c": code} for k, c, kind, code, _ in matches],
             )
         stage("categories (distinct values)")
-        status_words = _word_map(STATUS_WORDS)
-        statuses = (
-            session.execute(text(f"SELECT DISTINCT {cell['status']} FROM import_raw"))
-            .scalars()
-            .all()
-        )
-        status_map = {s: status_words.get(str(s or "").strip().lower(), "closed") for s in statuses}
-        for s in status_map:
-            if s and str(s).strip().lower() not in status_words:
-                report.warnings.append(
-                    f"状态 {s!r} 无法识别，按已结案导入 (unknown status → closed)"
-                )
-        session.execute(
-            text("CREATE TEMP TABLE import_status (raw text, status text) ON COMMIT DROP")
-        )
-        session.execute(
-            text("INSERT INTO import_status VALUES (:r, :s)"),
-            [{"r": r, "s": s} for r, s in status_map.items()],
-        )
+        _lookup_words(
+            session, report, cell["status"], STATUS_WORDS, "closed", "import_status",
+            "状态 {!r} 无法识别，按已结案导入 (unknown status → closed)",
+        )  # fmt: skip
         # where each came from: the file's own words, else not recorded (other; without the
         # column, no scan of the rows for it and no join)
-        source_words = _word_map(SOURCE_WORDS)
-        channels = (
-            session.execute(text(f"SELECT DISTINCT {cell['channel']} FROM import_raw"))
-            .scalars()
-            .all()
-            if "channel" in col
-            else []
-        )
-        channel_map = {c: source_words.get(str(c or "").strip().lower(), "other") for c in channels}
-        for c in channel_map:
-            if c and str(c).strip().lower() not in source_words:
-                report.warnings.append(
-                    f"来源 {c!r} 无法识别，按“其他”导入 (unknown source → other)"
-                )
-        session.execute(
-            text("CREATE TEMP TABLE import_channel (raw text, source text) ON COMMIT DROP")
-        )
-        if channel_map:
-            session.execute(
-                text("INSERT INTO import_channel VALUES (:r, :s)"),
-                [{"r": r, "s": s} for r, s in channel_map.items()],
-            )
+        _lookup_words(
+            session, report, cell["channel"] if "channel" in col else None, SOURCE_WORDS,
+            "other", "import_channel", "来源 {!r} 无法识别，按“其他”导入 (unknown source → other)",
+        )  # fmt: skip
         channel_value, channel_join = (
-            ("CAST(coalesce(ch.source, 'other') AS case_source)",
+            ("CAST(coalesce(ch.code, 'other') AS case_source)",
              f"LEFT JOIN import_channel ch ON ch.raw = {cell['channel']}")
             if "channel" in col
             else ("CAST('other' AS case_source)", "")
@@ -379,7 +346,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                    p.raw_lon, p.raw_lat, rtrim(p.datum) AS datum, p.tok,
                    c.kind, c.category,
                    coalesce({col.get("description", "NULL")}, '') AS description,
-                   coalesce(st.status, 'closed') AS status,
+                   coalesce(st.code, 'closed') AS status,
                    {channel_value} AS source
             FROM import_raw r JOIN import_pt p ON p.n = r.n
             LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
@@ -485,6 +452,37 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     report.seconds = round(time.perf_counter() - started, 3)
     report.stages = stages
     return report
+
+
+def _lookup_words(
+    session: Session,
+    report: ImportReport,
+    cell: str | None,
+    words: dict[str, tuple[str, ...]],
+    default: str,
+    table: str,
+    unknown: str,
+) -> None:
+    """The temporary table ``table`` (raw, code): each distinct value of the column ``cell`` (SQL
+    over ``import_raw``) and the code its words name, else ``default`` — a value it cannot read
+    is warned about with ``unknown`` (formatted with it).  ``cell`` None: no such column, an empty
+    table and no scan."""
+    known = _word_map(words)
+    values = (
+        session.execute(text(f"SELECT DISTINCT {cell} FROM import_raw")).scalars().all()
+        if cell is not None
+        else []
+    )
+    codes = {v: known.get(str(v or "").strip().lower(), default) for v in values}
+    report.warnings += [
+        unknown.format(v) for v in codes if v and str(v).strip().lower() not in known
+    ]
+    session.execute(text(f"CREATE TEMP TABLE {table} (raw text, code text) ON COMMIT DROP"))
+    if codes:
+        session.execute(
+            text(f"INSERT INTO {table} VALUES (:r, :c)"),
+            [{"r": r, "c": c} for r, c in codes.items()],
+        )
 
 
 def _read_points(data: bytes, usecols: list[str], numbers: tuple[str, ...]) -> pd.DataFrame:

@@ -312,6 +312,26 @@ def test_where_each_case_came_from_is_read_in_the_usual_words(
     assert stored == "other"
 
 
+def test_statuses_are_read_in_their_words_and_an_unknown_one_is_closed_with_a_warning(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [("Z1", "处置中"), ("Z2", "已结案"), ("Z3", "resolved"), ("Z4", "待定"), ("Z5", "")]
+    lines = ["编号,上报时间,经度,纬度,类型,类别,状态\n"] + [
+        f"{sid},2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,{status}\n" for sid, status in rows
+    ]
+    path = tmp_path / "状态.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    done = import_cases(db, path, CaseOptions(commit=True))
+    sql = "SELECT source_id, status FROM cases WHERE source_id LIKE 'Z_'"
+    got = {sid: status for sid, status in db.execute(text(sql))}
+    assert got == {
+        "Z1": "in_progress", "Z2": "closed", "Z3": "resolved", "Z4": "closed", "Z5": "closed"
+    }  # fmt: skip
+    (unknown,) = [w for w in done.warnings if "状态" in w]
+    assert "待定" in unknown and "已结案" in unknown
+
+
 def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     lon, lat = _points(demo_city)[0]
