@@ -241,6 +241,21 @@ def login_as(tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
     return lambda username: {"Authorization": f"Bearer {tokens[username]}"}
 
 
+def grid_worker_point(engine: Engine) -> tuple[float, float]:
+    """A point inside the first of the demo grid worker's own grids."""
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""
+            SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT ST_PointOnSurface(g.geom) AS p FROM app_user u
+                JOIN worker_grid wg ON wg.worker_id = u.worker_id
+                JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+                WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
+        """)
+        ).one()
+    return float(lon), float(lat)
+
+
 def report_body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -> dict:
     """A valid report at (lon, lat) in ``datum``; ``extra`` overrides top-level fields."""
     body: dict = {

@@ -19,7 +19,7 @@ from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
 from gis.settings import Settings
 from importers.demo import DemoCity
-from tests.conftest import report_body
+from tests.conftest import grid_worker_point, report_body
 
 
 @pytest.fixture
@@ -704,19 +704,7 @@ def test_a_key_is_looked_up_by_user_and_key(db: Session, statement: str) -> None
 
 @pytest.fixture
 def worker_point(engine: Engine) -> tuple[float, float]:
-    """A point inside one of the demo grid worker's own grids."""
-    with engine.connect() as conn:
-        x, y = conn.execute(
-            text("""
-            SELECT ST_X(p), ST_Y(p) FROM (
-                SELECT ST_PointOnSurface(g.geom) AS p FROM grid g
-                JOIN worker_grid wg ON wg.grid_code = g.code
-                JOIN app_user u ON u.worker_id = wg.worker_id
-                WHERE u.username = 'grid_worker' AND g.valid_to IS NULL
-                ORDER BY g.code LIMIT 1) s
-        """)
-        ).one()
-    return float(x), float(y)
+    return grid_worker_point(engine)
 
 
 def test_a_desk_says_where_each_case_came_from(

@@ -21,6 +21,7 @@ from api.app import create_app
 from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
+from tests.conftest import grid_worker_point
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -133,18 +134,7 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
 def _phone(browser, engine, locale: str):  # type: ignore[no-untyped-def]
     """A phone's browser (390×844, ``locale``) standing in the demo grid worker's first grid,
     with its position allowed."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        lon, lat = conn.execute(
-            text("""
-            SELECT ST_X(p), ST_Y(p) FROM (
-                SELECT ST_PointOnSurface(g.geom) AS p FROM app_user u
-                JOIN worker_grid wg ON wg.worker_id = u.worker_id
-                JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
-                WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1) s
-        """)
-        ).one()
+    lon, lat = grid_worker_point(engine)
     return browser.new_context(
         viewport={"width": 390, "height": 844},
         locale=locale,
