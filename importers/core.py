@@ -159,15 +159,6 @@ class ImportReport:
                     "  assigned by "
                     + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.assigned.items()))
                 )
-            if self.sources:
-                lines.append(
-                    "  sources: "
-                    + ", ".join(
-                        f"{names[1]}: {self.sources[k]:,}"
-                        for k, names in SOURCE_NAMES.items()
-                        if k in self.sources
-                    )
-                )
         else:
             source_zh = "文件声明" if self.crs_source == "file" else "--crs 指定"
             lines = [
@@ -186,15 +177,14 @@ class ImportReport:
                     f"{ASSIGN_NAMES.get(k, k)} {v:,} 件" for k, v in sorted(self.assigned.items())
                 ]
                 lines.append("  分派方式：" + "，".join(methods))
-            if self.sources:
-                lines.append(
-                    "  案件来源："
-                    + "，".join(
-                        f"{names[0]} {self.sources[k]:,} 件"
-                        for k, names in SOURCE_NAMES.items()
-                        if k in self.sources
-                    )
-                )
+        if self.sources:  # in the order of SOURCE_NAMES, named in the summary's language
+            en = lang == "en"
+            counts = [
+                f"{names[1]}: {n:,}" if en else f"{names[0]} {n:,} 件"
+                for k, names in SOURCE_NAMES.items()
+                if (n := self.sources.get(k))
+            ]
+            lines.append(("  sources: " if en else "  案件来源：") + ("，", ", ")[en].join(counts))
         for issue in (self.rejected + self.repaired + self.problems)[:20]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
