@@ -49,7 +49,9 @@ log = logging.getLogger("wangge")
 #: every router of the app (tests walk them to check each route declares its permission)
 async def _run_clock(app: FastAPI, interval: float) -> None:
     """The deadline clock (:mod:`gis.supervision`), in the server: one tick per ``interval``
-    seconds, in a worker thread.  A failed tick is logged and retried at the next interval."""
+    seconds, in a worker thread; then yesterday's safety index, if not yet published
+    (:mod:`gis.safety`).  A failed tick is logged and retried at the next interval."""
+    from gis.safety import publish_due
     from gis.scope import Scope, bind_scope
     from gis.supervision import tick
 
@@ -60,6 +62,12 @@ async def _run_clock(app: FastAPI, interval: float) -> None:
             session.commit()
         if report.reminders or report.supervisions or report.notices:
             log.info("clock: %s", report.summary())
+        with app.state.sessionmaker() as session:  # yesterday's safety index, once
+            bind_scope(session, Scope.everything())
+            published = publish_due(session)
+            session.commit()
+        if published:
+            log.info("clock: yesterday's safety index published for %d regions", published)
 
     while True:
         try:

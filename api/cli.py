@@ -403,6 +403,7 @@ def user_unlock(name: str) -> None:
 def tick_cmd() -> None:
     """运行一次督办时钟（提醒函、督办函与自动上报、通报），可由 cron 调用
     — run the deadline clock once (safe to run twice or concurrently)."""
+    from gis.safety import publish_due
     from gis.scope import Scope, bind_scope
     from gis.supervision import tick
 
@@ -410,6 +411,11 @@ def tick_cmd() -> None:
         bind_scope(session, Scope.everything())
         report = tick(session)
     typer.echo(report.summary())
+    with _owner_session() as session:  # on its own: a failure here keeps the letters sent
+        bind_scope(session, Scope.everything())
+        published = publish_due(session)
+    if published:
+        typer.echo(f"已发布昨日平安指数：{published} 个区划。")
 
 
 @app.command("import")
@@ -561,6 +567,47 @@ def report_daily(
         else f"{report.today.region_name} {day}：受理 {total.cases} 件，"
         f"办结 {total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
     )
+
+
+safety_app = typer.Typer(help="平安指数 — the safety index", no_args_is_help=True)
+app.add_typer(safety_app, name="safety")
+
+
+@safety_app.command("publish")
+@reports_errors
+def safety_publish(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD, the last day (default: yesterday)")
+    ] = None,
+    days: Annotated[int, typer.Option(help="this many days up to --date", min=1, max=366)] = 1,
+) -> None:
+    """发布平安指数（已发布的日期不变），用于补发 — publish the safety index of a day, or of the
+    days up to it (a day published already stays as it was)."""
+    from datetime import date, timedelta
+
+    from gis.safety import publish
+    from gis.scope import Scope, bind_scope
+    from gis.worktime import report_day
+
+    try:
+        last = report_day(date.fromisoformat(date_) if date_ else None)
+    except ValueError:
+        typer.secho(
+            f"--date 须为 YYYY-MM-DD，收到 {date_!r} (--date must be YYYY-MM-DD)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    for back in range(days - 1, -1, -1):
+        day = last - timedelta(days=back)
+        with _owner_session() as session:
+            bind_scope(session, Scope.everything())
+            n = publish(session, day)
+        typer.echo(
+            f"{day}：已发布 {n} 个区划 ({n} regions published)"
+            if n
+            else f"{day}：此前已发布，未改变 (published before; unchanged)"
+        )
 
 
 def main() -> None:  # pragma: no cover - console entry point

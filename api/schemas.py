@@ -728,3 +728,89 @@ class StatsOut(BaseModel):
             trace="add &trace=<figure> (cases, resolved, closed, on_time, extended, reworked, "
             "rated) for the case codes counted",
         )
+
+
+class SafetyFiguresOut(BaseModel):
+    cases: int = Field(description="received in the 30 days")
+    minor: int
+    normal: int
+    major: int
+    critical: int
+    due: int = Field(description="whose deadline fell in the window (not suspended)")
+    overdue: int = Field(description="of those, not resolved by the deadline")
+    repeats: int = Field(description="with a repeat warning (高频线索)")
+    rated: int
+    dissatisfied: int = Field(description="rated below 4")
+    population: int | None = Field(description="residents of the region's grids (None: unknown)")
+    grids: int
+    grids_counted: int = Field(description="grids whose population is known")
+
+
+class SafetyEntryOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    score: float = Field(description="平安指数 0–100")
+    band: str = Field(description="safe | fair | watch | unsafe")
+    band_name: str = Field(description="平安 / 基本平安 / 需关注 / 不平安")
+    rank: int | None = Field(None, description="among the child regions, 1 = safest")
+    week_before: float | None = Field(description="the index 7 days before")
+    change: float | None = Field(description="score − week_before")
+    deductions: dict[str, float] = Field(description="points taken off, per part")
+    figures: SafetyFiguresOut
+
+    @classmethod
+    def of(cls, e: Any, rank: int | None = None) -> SafetyEntryOut:
+        return cls(
+            code=e.code, name=e.name, level=e.level, score=e.score, band=e.band.key,
+            band_name=e.band.zh, rank=rank, week_before=e.week_before, change=e.change,
+            deductions=e.deductions,
+            figures=SafetyFiguresOut.model_validate(e.figures, from_attributes=True),
+        )  # fmt: skip
+
+
+class SafetyPartOut(BaseModel):
+    key: str
+    name: str
+    name_en: str
+    cap: float
+    rule: str
+    rule_en: str
+
+
+class SafetyBandOut(BaseModel):
+    key: str
+    name: str
+    name_en: str
+    floor: float
+    color: str
+
+
+class SafetyIndexOut(BaseModel):
+    day: str = Field(description="the last day of the 30-day window (Asia/Shanghai)")
+    start: datetime
+    end: datetime
+    published: bool = Field(description="false: computed now, provisional")
+    published_at: datetime | None
+    region: SafetyEntryOut
+    children: list[SafetyEntryOut] = Field(description="ranked, safest first")
+    parts: list[SafetyPartOut] = Field(description="how the index is counted")
+    bands: list[SafetyBandOut]
+
+    @classmethod
+    def of(cls, s: Any, parts: Any, bands: Any) -> SafetyIndexOut:
+        return cls(
+            day=s.day.isoformat(), start=s.start, end=s.end,
+            published=s.published_at is not None, published_at=s.published_at,
+            region=SafetyEntryOut.of(s.region),
+            children=[SafetyEntryOut.of(c, s.ranks.get(c.code)) for c in s.children],
+            parts=[
+                SafetyPartOut(key=p.key, name=p.zh, name_en=p.en, cap=p.cap, rule=p.rule_zh,
+                              rule_en=p.rule_en)
+                for p in parts
+            ],
+            bands=[
+                SafetyBandOut(key=b.key, name=b.zh, name_en=b.en, floor=b.floor, color=b.color)
+                for b in bands
+            ],
+        )  # fmt: skip

@@ -1,8 +1,9 @@
 """The daily roll-up (每日一汇总): a spreadsheet and a printable page for a region and a day.
 
 Sheets/sections: the day (cases received that day, per child region), the last 30 days (the same
-figures), and the clock's supervision of the day (reminders, supervision letters, notices issued
-that day for the region's cases).  Figures and definitions as in :mod:`gis.stats`.
+figures), the safety index (平安指数) of the 30 days ending with the day, per child region, and
+the clock's supervision of the day (reminders, supervision letters, notices issued that day for
+the region's cases).  Figures and definitions as in :mod:`gis.stats` and :mod:`gis.safety`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases import SOURCE_NAMES
+from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -61,6 +63,11 @@ COLUMNS = [
 ]
 STAGE_NAMES = {"remind": "提醒函", "supervise": "督办函", "notify": "通报"}
 STAGE_NAMES_EN = {"remind": "Reminders", "supervise": "Supervision notices", "notify": "Notices"}
+#: the safety index's columns, Chinese and English
+SAFETY_HEADERS = {
+    "zh": ("区划代码", "区划", "平安指数", "等级", "较上周", "主要扣分"),
+    "en": ("Region code", "Region", "Index", "Band", "vs last week", "Main deduction"),
+}
 #: the other words of the roll-up, Chinese first and English second
 WORDS = {
     "zh": {
@@ -86,6 +93,9 @@ WORDS = {
         "date": "{day:%Y年%m月%d日}",
         "sheet_day": "{day:%m月%d日}",
         "sheet_supervision": "督办",
+        "safety": "平安指数（近30天）",
+        "safety_status": "（已于 {at:%Y-%m-%d %H:%M} 发布）",
+        "safety_provisional": "（尚未发布，按现有数据计算）",
     },
     "en": {
         "total": "{name} (total)",
@@ -111,6 +121,9 @@ WORDS = {
         "date": "{day:%Y-%m-%d}",
         "sheet_day": "{day:%m-%d}",
         "sheet_supervision": "Supervision",
+        "safety": "Safety index (last 30 days)",
+        "safety_status": " (published {at:%Y-%m-%d %H:%M})",
+        "safety_provisional": " (not published yet: computed from the data as it stands)",
     },
 }
 
@@ -123,6 +136,8 @@ class Daily:
     today: Stats
     month: Stats
     supervision: dict[str, int]
+    #: the safety index of the 30 days ending with the day (平安指数, :mod:`gis.safety`)
+    safety: SafetyIndex
 
 
 @dataclass(frozen=True)
@@ -149,6 +164,23 @@ def _rows(s: Stats, lang: str = "zh") -> list[tuple[str, str, Figures]]:
     return [(s.region, total, s.total)] + [
         (code, name, f) for code, (name, f) in s.children.items()
     ]
+
+
+def _safety_rows(s: SafetyIndex, lang: str) -> list[tuple[str, str, float, str, str, str]]:
+    """The region's index (first), then its child regions' by rank."""
+    total = _words(lang)["total"].format(name=s.region.name)
+    return [
+        (e.code, total if e is s.region else e.name, e.score, e.band_name(lang),
+         e.change_text(), e.main_text(lang))
+        for e in [s.region, *s.children]
+    ]  # fmt: skip
+
+
+def _safety_status(s: SafetyIndex, lang: str) -> str:
+    w = _words(lang)
+    if s.published_at is None:
+        return w["safety_provisional"]
+    return w["safety_status"].format(at=s.published_at.astimezone(SHANGHAI))
 
 
 def _fmt(column: Column, value: object) -> str:
@@ -178,7 +210,7 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
             {"start": start, "end": end, "region": today.region},
         )
     }
-    return Daily(day, today, month, supervision)
+    return Daily(day, today, month, supervision, safety_index(session, scope, today.region, day))
 
 
 def daily_name(d: Daily, lang: str = "zh") -> str:
@@ -216,6 +248,12 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
         ws.append([w["by_kind"]] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
         ws.append([w["by_category"]] + [f"{k}: {v}" for k, v in sorted(s.by_category.items())])
         ws.append([w["by_source"]] + [f"{k}: {v}" for k, v in _sources(s, lang)])
+    ws = wb.create_sheet(w["safety"][:31])  # (a sheet's name: at most 31 characters)
+    ws.append([w["safety"] + _safety_status(d.safety, lang)])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(list(SAFETY_HEADERS["en" if lang == "en" else "zh"]))
+    for row in _safety_rows(d.safety, lang):
+        ws.append(list(row))
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
     for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
@@ -266,6 +304,14 @@ def daily_html(
         for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items()
     )
     title = escape(w["title"].format(name=d.today.region_name))
+    headers = SAFETY_HEADERS["en" if lang == "en" else "zh"]
+    safety_head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    safety_body = "".join(
+        f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{score:.1f}</td>"
+        f"<td>{escape(band)}</td><td>{escape(change)}</td><td>{escape(main)}</td></tr>"
+        for code, name, score, band, change, main in _safety_rows(d.safety, lang)
+    )
+    safety_table = f"<table><tr>{safety_head}</tr>{safety_body}</table>"
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -283,6 +329,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 <p>{w["date"].format(day=d.day)}{w["note"]}</p>
 <h2>{w["day"]}</h2>{table(d.today)}
 <h2>{w["month"]}</h2>{table(d.month)}
+<h2>{escape(w["safety"] + _safety_status(d.safety, lang))}</h2>{safety_table}
 <h2>{w["supervision"]}</h2><ul>{stages}</ul>
 </body></html>
 """
@@ -298,4 +345,4 @@ def daily_report(
     xlsx.write_bytes(daily_xlsx(d, lang))
     html = out_dir / f"{daily_name(d, lang)}.html"
     html.write_text(daily_html(d, lang=lang), encoding="utf-8")
-    return DailyReport(day, d.today, d.month, d.supervision, xlsx, html)
+    return DailyReport(day, d.today, d.month, d.supervision, d.safety, xlsx, html)

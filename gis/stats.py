@@ -138,7 +138,9 @@ class Stats:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
-def _region(session: Session, scope: Scope, code: str | None) -> tuple[str, str, str]:
+def find_region(session: Session, scope: Scope, code: str | None) -> tuple[str, str, str]:
+    """Code, name and level of region ``code`` (default: the caller's), which must lie in
+    ``scope`` (else 404)."""
     row: Any
     if code is None:
         if scope.is_everything:
@@ -191,7 +193,7 @@ def stats(
 ) -> Stats:
     """The roll-up for ``region`` (default: the caller's) over ``[start, end)``."""
     _check_period(start, end)
-    code, name, level = _region(session, scope, region)
+    code, name, level = find_region(session, scope, region)
     params: dict[str, Any] = {"region": code, "start": start, "end": end}
     base = _base(scope, level)
     rows = session.execute(text(base + _FIGURES), params).mappings().all()
@@ -240,7 +242,7 @@ def trace(
             field="trace",
         )
     _check_period(start, end)
-    code, _, level = _region(session, scope, region)
+    code, _, level = find_region(session, scope, region)
     sql = (
         _base(scope, level) + f"SELECT code FROM flagged WHERE {_TRACE[figure]} "
         "ORDER BY code LIMIT :limit"

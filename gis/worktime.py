@@ -48,6 +48,22 @@ def plausible_day(day: date, field: str) -> date:
     return day
 
 
+def report_day(day: date | None, field: str = "date") -> date:
+    """The day a report is asked for: ``day`` (plausible, and not after today), else yesterday
+    (Asia/Shanghai); a day still to come is a 422 naming ``field``."""
+    today = datetime.now(SHANGHAI).date()
+    if day is None:
+        return today - timedelta(days=1)
+    plausible_day(day, field)
+    if day > today:
+        raise InvalidInput(
+            f"{day} 还没有到，请选择今天或以前的日期。",
+            f"{day} has not come yet; choose today or an earlier day.",
+            field=field,
+        )
+    return day
+
+
 def official_days() -> tuple[list[tuple[date, bool, str]], int]:
     """Every day from :data:`CALENDAR_START`: (day, working day?, source) and the library's last
     year."""

@@ -27,7 +27,7 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import boundaries, cases, mapdata, report, workflow
+from gis import boundaries, cases, mapdata, report, safety, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound
 from gis.permissions import ROLE_NAMES_EN
@@ -35,7 +35,7 @@ from gis.pii import validate_phone
 from gis.report import Daily
 from gis.scope import Scope
 from gis.settings import Settings
-from gis.worktime import SHANGHAI, plausible_day
+from gis.worktime import SHANGHAI, report_day
 from maps.assets import asset_url
 from maps.city import BaseMap, build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
@@ -60,6 +60,7 @@ from maps.pages import (
 )
 from maps.phone import SERVICE_WORKER_URL, phone_page, service_worker
 from maps.planner import PlannerOptions, build_planner_map
+from maps.safety import build_safety_map
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -68,6 +69,14 @@ router = APIRouter(tags=["maps 地图"])
 PageLang = Annotated[
     Literal["zh", "en"] | None,
     Query(description="页面语言 the page's language (default: the browser's)"),
+]
+
+
+RegionOptional = Annotated[
+    str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code (default: yours)")
+]
+DayOptional = Annotated[
+    date | None, Query(alias="date", description="YYYY-MM-DD, Asia/Shanghai (default: yesterday)")
 ]
 
 
@@ -168,6 +177,39 @@ def command_map(
         base=base,
         user=_user(caller, language),
         links=_map_links(caller, "/maps/command", language, request),
+    )
+    return page_response(render_page(m, language), lang)
+
+
+@router.get("/maps/safety", response_class=HTMLResponse)
+def safety_map(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    day: DayOptional = None,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """平安指数地图: the safety index of a region you may see (default: yours) for the 30 days
+    ending with ``date`` (default: yesterday) — its child regions coloured by band and ranked,
+    each with its main deduction and the change from a week before; a click goes one level
+    down.  In Chinese, or in English."""
+    index = safety.safety_index(session, caller.scope, region, report_day(day))
+    code = index.region.code
+    language = page_lang(request, lang)
+    suffix = "&lang=en" if language == "en" else ""
+    base = settings.base_map()
+    m = build_safety_map(
+        index=index,
+        outlines=safety.outlines(session, [code, *(c.code for c in index.children)]),
+        href=lambda r: f"/maps/safety?region={r}{suffix}",
+        up=safety.parent_code(session, caller.scope, code),
+        base=BaseMap(base.url, base.attribution),
+        tile_datum=base.datum,
+        user=_user(caller, language),
+        links=_map_links(caller, "/maps/safety", language, request),
+        lang=language,
     )
     return page_response(render_page(m, language), lang)
 
@@ -530,24 +572,8 @@ def find(
     return page_response(page, lang)
 
 
-RegionOptional = Annotated[
-    str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code (default: yours)")
-]
-DayOptional = Annotated[
-    date | None, Query(alias="date", description="YYYY-MM-DD, Asia/Shanghai (default: yesterday)")
-]
-
-
 def _daily(session: Session, caller: Principal, region: str | None, day: date | None) -> Daily:
-    today = datetime.now(SHANGHAI).date()
-    day = plausible_day(day, "date") if day else today - timedelta(days=1)
-    if day > today:
-        raise InvalidInput(
-            f"{day} 还没有到，请选择今天或以前的日期。",
-            f"{day} has not come yet; choose today or an earlier day.",
-            field="date",
-        )
-    return report.daily(session, caller.scope, region, day)
+    return report.daily(session, caller.scope, region, report_day(day))
 
 
 @router.get("/reports/daily", response_class=HTMLResponse)

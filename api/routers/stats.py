@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CaseReader, SessionDep
-from api.schemas import StatsOut
-from gis import stats
-from gis.worktime import SHANGHAI, plausible_day
+from api.schemas import SafetyIndexOut, StatsOut
+from gis import safety, stats
+from gis.worktime import SHANGHAI, plausible_day, report_day
 
 router = APIRouter(prefix="/api", tags=["stats 统计"])
 
@@ -44,3 +44,23 @@ def get_stats(
     if trace:
         return stats.trace(session, caller.scope, region, since, until, trace)
     return StatsOut.of(stats.stats(session, caller.scope, region, since, until))
+
+
+@router.get("/safety-index", response_model=SafetyIndexOut)
+def get_safety_index(
+    session: SessionDep,
+    caller: CaseReader,
+    region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="last day of the 30 days, YYYY-MM-DD (default: yesterday)"),
+    ] = None,
+) -> SafetyIndexOut:
+    """平安指数: the safety index (0–100) of a region and of each of its child regions, ranked,
+    for the 30 days ending with ``date`` — 100 less deductions for incidence per 10,000
+    residents, serious cases, overdue cases, repeat warnings and dissatisfied residents (``parts``
+    says how each is counted); with its band, the figures behind it and the change from a week
+    before.  The published index where the day has been published, else computed now
+    (``published`` false)."""
+    entry = safety.safety_index(session, caller.scope, region, report_day(day))
+    return SafetyIndexOut.of(entry, safety.PARTS, safety.BANDS)

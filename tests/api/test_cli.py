@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -344,3 +345,23 @@ def test_db_backup_keeps_only_the_newest_when_asked(run, database_url: str, tmp_
         "wangge-20220101-000000.dump",
     ]
     assert "wangge-20200101-000000.dump" in done.output
+
+
+@pytest.fixture
+def forgotten_day(engine: Engine, demo_city: object) -> Iterator[str]:
+    """A day long before the demo's cases, its published rows removed afterwards (the command
+    line commits)."""
+    yield "2017-06-30"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM safety_index WHERE day IN ('2017-06-29', '2017-06-30')"))
+
+
+def test_command_line_publishes_missing_days(run, database_url: str, forgotten_day: str) -> None:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": database_url}
+    first = run("safety", "publish", "--date", forgotten_day, "--days", "2", env=env)
+    assert first.exit_code == 0, first.output
+    assert "2017-06-29：已发布" in first.output and "2017-06-30：已发布" in first.output
+    again = run("safety", "publish", "--date", forgotten_day, env=env)
+    assert again.exit_code == 0 and "此前已发布，未改变" in again.output
+    future = run("safety", "publish", "--date", "2999-01-01", env=env)
+    assert future.exit_code != 0 and "还没有到" in future.output

@@ -140,7 +140,7 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     report = daily_report(app_db, Scope.everything(), "990102001", date(2018, 3, 5), tmp_path)
     assert report.today.total.cases == 4
     wb = load_workbook(report.xlsx)
-    assert wb.sheetnames == ["03月05日", "近30天", "督办"]
+    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "督办"]
     rows = list(wb["03月05日"].iter_rows(values_only=True))
     assert rows[1][:3] == ("区划代码", "区划", "受理案件")
     assert rows[2][0] == "990102001" and rows[2][2] == 4
@@ -175,7 +175,7 @@ def test_daily_roll_up_page_and_spreadsheet(
         xlsx.headers["content-disposition"]
     )
     wb = load_workbook(BytesIO(xlsx.content))
-    assert wb.sheetnames == ["03月05日", "近30天", "督办"]
+    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "督办"]
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
     assert rows[2][6].number_format == "0.0%"  # 办结率
@@ -200,7 +200,7 @@ def test_daily_roll_up_page_and_spreadsheet(
             anon_client.get(day.replace("daily?", "daily.xlsx?") + "&lang=en", headers=op).content
         )
     )
-    assert wb.sheetnames == ["03-05", "Last 30 days", "Supervision"]
+    assert wb.sheetnames == ["03-05", "Last 30 days", "Safety index (last 30 days)", "Supervision"]
     assert list(wb["03-05"].iter_rows(values_only=True))[1][:3] == (
         "Region code",
         "Region",

@@ -20,10 +20,34 @@ Headers = Callable[[str], dict[str, str]]
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.grid_worker, ["/maps/command", "/find", "/reports/daily", "/m/", "/account"]),
-        (Role.operator, ["/maps/command", "/queue", "/find", "/reports/daily", "/m/", "/account"]),
-        (Role.commander, ["/maps/command", "/find", "/reports/daily", "/account"]),
-        (Role.planner, ["/maps/command", "/find", "/reports/daily", "/maps/planner", "/account"]),
+        (
+            Role.grid_worker,
+            ["/maps/command", "/find", "/reports/daily", "/maps/safety", "/m/", "/account"],
+        ),
+        (
+            Role.operator,
+            [
+                "/maps/command",
+                "/queue",
+                "/find",
+                "/reports/daily",
+                "/maps/safety",
+                "/m/",
+                "/account",
+            ],
+        ),
+        (Role.commander, ["/maps/command", "/find", "/reports/daily", "/maps/safety", "/account"]),
+        (
+            Role.planner,
+            [
+                "/maps/command",
+                "/find",
+                "/reports/daily",
+                "/maps/safety",
+                "/maps/planner",
+                "/account",
+            ],
+        ),
         (
             Role.admin,
             [
@@ -31,6 +55,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/queue",
                 "/find",
                 "/reports/daily",
+                "/maps/safety",
                 "/maps/planner",
                 "/m/",
                 "/users",
@@ -72,10 +97,18 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/maps/command",
         "/find",
         "/reports/daily",
+        "/maps/safety",
         "/account",
     ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
-    assert _links(planner.text) == ["/", "/find", "/reports/daily", "/maps/planner", "/account"]
+    assert _links(planner.text) == [
+        "/",
+        "/find",
+        "/reports/daily",
+        "/maps/safety",
+        "/maps/planner",
+        "/account",
+    ]
     phone = anon_client.get("/m/", headers=login_as("grid_worker") | html)
     nav = re.search(r'<nav class="m-nav">(.*?)</nav>', phone.text)
     assert nav is not None
@@ -88,6 +121,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/maps/command",
         "/find",
         "/reports/daily",
+        "/maps/safety",
         "/account",
     ]
 
