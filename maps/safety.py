@@ -48,6 +48,9 @@ WORDS = {
         "up": "上一级",
         "own": "{name}：{score:.1f}（{band}）",
         "no_children": "无下级区划",
+        "figures": "案件 {cases} 件（重大 {critical}）· 人口 {population} · 期限已到 {due} 件，"
+        "未按期办结 {overdue} 件 · 高频线索 {repeats} 件 · 评价 {rated} 件，"
+        "不满意 {dissatisfied} 件",
     },
     "en": {
         "title": "{name} · Safety index",
@@ -69,6 +72,9 @@ WORDS = {
         "up": "One level up",
         "own": "{name}: {score:.1f} ({band})",
         "no_children": "No child regions",
+        "figures": "{cases} cases ({critical} critical) · population {population} · {due} due, "
+        "{overdue} not resolved by the deadline · {repeats} repeat warnings · {rated} ratings, "
+        "{dissatisfied} dissatisfied",
     },
 }
 
@@ -137,6 +143,10 @@ class HtmlControl(JSCSSMixin, MacroElement):
         self.css = css
 
 
+def _points(p: float) -> str:
+    return f"−{p:g}" if p else "0"
+
+
 def _trend(e: Entry) -> str:
     """The change's colour: better (up) green, worse (down) red."""
     c = e.change
@@ -172,7 +182,16 @@ def panel_html(
         + escape(w["own"].format(name=own.name, score=own.score, band=own.band_name(lang)))
         + f' <small class="{_trend(own)}">{escape(own.change_text())}</small></div>'
     )
-    notes = []
+    f = own.figures
+    breakdown = " · ".join(
+        f"{p.en if lang == 'en' else p.zh} {_points(own.deductions[p.key])}" for p in PARTS
+    )
+    figures = w["figures"].format(
+        **{k: getattr(f, k) for k in ("cases", "critical", "due", "overdue", "repeats", "rated",
+                                      "dissatisfied")},
+        population=f"{f.population:,}" if f.population else "?",
+    )  # fmt: skip
+    notes = [f'<div class="wg-summary">{escape(breakdown)}<br>{escape(figures)}</div>']
     if own.figures.population is None:
         notes.append(f'<div class="wg-overdue">{escape(w["unknown_population"])}</div>')
     rows = "".join(
@@ -189,6 +208,8 @@ def panel_html(
         f"<th>{w['score']}</th><th>{w['change']}</th><th>{w['main']}</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"
         if index.children
+        else ""
+        if own.level == "village"
         else f"<div>{w['no_children']}</div>"
     )
     legend = " ".join(
@@ -216,7 +237,7 @@ def _tip(e: Entry, rank: int | None, lang: str) -> str:
     w = WORDS["en" if lang == "en" else "zh"]
     population = f"{e.figures.population:,}" if e.figures.population else "?"
     parts = "".join(
-        f"<br>{escape(PART[k].en if lang == 'en' else PART[k].zh)} −{v:g}"
+        f"<br>{escape(PART[k].en if lang == 'en' else PART[k].zh)} {_points(v)}"
         for k, v in e.deductions.items()
         if v > 0
     )

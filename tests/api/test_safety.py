@@ -241,6 +241,9 @@ def test_safety_map_page(anon_client: TestClient, login_as: Headers, hand_made: 
     assert f"/maps/safety?region={VILLAGE}&amp;date={DAY}" in html
     assert f"/maps/safety?region={TOWNSHIP}&amp;date=2018-03-29" in html
     assert "办理超期" in html and "计分办法" in html
+    # what the township's own index is made of
+    assert "案件 4 件（重大 1）" in html and "期限已到 3 件，未按期办结 2 件" in html
+    assert "高频线索 1 件 · 评价 2 件，不满意 1 件" in html
     # the level above: for a desk that may see it, not for the township's own desk
     assert "上一级" not in html
     district = anon_client.get(

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from gis.safety import BANDS
 from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
@@ -1446,3 +1447,31 @@ def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignor
     assert page.locator("select[name=source]").input_value() == ""  # asked again next time
     assert errors == [], errors
     context.close()
+
+
+def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The city's safety index: a district per region shape, each coloured by its band; the
+    panel in the map ranks them; a click on one opens its own map, its townships ranked."""
+    page, problems, outside = _command_page(browser, live_server, "city_commander", "/maps/safety")
+    page.wait_for_selector(".leaflet-control.wg-safety table", timeout=20_000)
+    rows = page.locator(".wg-safety-table tbody tr")
+    shapes = page.evaluate("window.wgSafetyLayer.getLayers().length")
+    assert rows.count() >= 2 and shapes == rows.count() + 1  # the city's outline as well
+    scores = [float(s) for s in rows.locator("td:nth-child(3)").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+    colours = page.evaluate(
+        "window.wgSafetyLayer.getLayers().filter(l => !l.feature.properties.own)"
+        ".map(l => l.options.fillColor)"
+    )
+    assert set(colours) <= {b.color for b in BANDS}
+    first = rows.first.get_attribute("data-code")
+    page.evaluate(
+        "code => window.wgSafetyLayer.getLayers()"
+        ".find(l => l.feature.properties.code === code).fire('click')",
+        first,
+    )
+    page.wait_for_url(f"**/maps/safety?region={first}**")
+    page.wait_for_selector(".leaflet-control.wg-safety", timeout=20_000)
+    assert "上一级" in page.locator(".wg-safety").inner_text()
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()
