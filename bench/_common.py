@@ -107,22 +107,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def clone_cases_sql(prefix: str, statuses: list[str], spread_minutes: int, where: str = "") -> str:
+def clone_cases_sql(
+    prefix: str,
+    statuses: list[str],
+    spread_minutes: int,
+    where: str = "",
+    extra: dict[str, str] | None = None,
+) -> str:
     """``INSERT … SELECT`` of ``:n`` copies of the cases matching ``where`` (``:have`` of them,
     taken in turn): same place, assignment and category, code ``prefix`` + a sequence number,
-    received over the last ``spread_minutes`` and given ``statuses`` in turn."""
+    received over the last ``spread_minutes`` and given ``statuses`` in turn; ``extra``: more
+    columns and their SQL (``t`` is the time received, ``c`` the case copied)."""
     status_array = ", ".join(f"'{s}'" for s in statuses)
+    more = extra or {}
+    columns = "".join(f", {k}" for k in more)
+    values = "".join(f", {v}" for v in more.values())
     return f"""
     INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
                        received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                        grid_code, village_code, township_code, district_code, city_code,
-                       center_id, assign_method, assign_distance_m, status, allowed_hours)
+                       center_id, assign_method, assign_distance_m, status, allowed_hours
+                       {columns})
     SELECT '{prefix}' || lpad(nextval('case_code_seq')::text, 12, '0'), c.kind, c.category,
            c.severity, c.description, c.datum, c.received_lon, c.received_lat, c.geom,
            c.accuracy_m, t, t, c.grid_id, c.grid_code, c.village_code, c.township_code,
            c.district_code, c.city_code, c.center_id, c.assign_method, c.assign_distance_m,
            (ARRAY[{status_array}])[1 + g % {len(statuses)}],
-           c.allowed_hours
+           c.allowed_hours {values}
     FROM generate_series(1, :n) g
     JOIN (SELECT row_number() OVER (ORDER BY id) AS rn, * FROM cases {where}) c
       ON c.rn = 1 + g % :have
