@@ -35,6 +35,7 @@ FIELD_NAMES = {
     "level": ("级别", "level"),
     "limit": ("数量上限", "limit"),
     "source": ("案件来源", "source"),
+    "source_ref": ("来源编号", "source_ref"),
 }
 
 # pydantic error type → (Chinese, English); {ge}, {le}, {expected} … come from the error's ctx

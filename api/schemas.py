@@ -69,6 +69,13 @@ CategoryCode = Annotated[
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), _NoControl
 ]
+#: a case's number in its channel (来源编号): one line, no control characters
+SourceRef = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
 #: Case codes: letters, digits, hyphens (一案一码 such as WG26112100000042).
 CASE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 
@@ -173,6 +180,16 @@ class ReportCreate(BaseModel):
         "petition 信访 | online 网上反映 | other 其他; default: grid_worker for a grid worker, "
         "other for anyone else",
     )
+    source_ref: SourceRef | None = Field(
+        default=None,
+        description="its number in that channel (来源编号): the 12345 work order (工单号), the "
+        "110 incident number …; at most 64 characters (blank: none)",
+    )
+
+    @field_validator("source_ref", mode="before")
+    @classmethod
+    def _blank_ref_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def to_domain(self, reporter: str, role: str) -> NewReport:
         """The report, from ``reporter`` whose role is ``role`` (a report that does not name its
@@ -190,13 +207,16 @@ class ReportCreate(BaseModel):
             reporter=reporter,
             parties=tuple(p.to_domain() for p in self.parties),
             source=self.source or default_source(role),
+            source_ref=self.source_ref,
         )
 
     def content(self) -> bytes:
         """Canonical content, for telling a replay from a different report under one key.  A
-        report that does not name its source has the content it had before sources existed
-        (its replays still match)."""
-        exclude = {"idempotency_key"} | ({"source"} if self.source is None else set())
+        report that does not name its source (or its number there) has the content it had
+        before sources existed (its replays still match)."""
+        exclude = {"idempotency_key"} | {
+            name for name in ("source", "source_ref") if getattr(self, name) is None
+        }
         return self.model_dump_json(exclude=exclude).encode()
 
 
@@ -306,6 +326,9 @@ class CaseOut(BaseModel):
     status: str
     source: str = Field(description="where the case came from (案件来源), e.g. hotline")
     source_name: str = Field(description="the source in Chinese, e.g. 12345热线")
+    source_ref: str | None = Field(
+        None, description="its number in that channel (来源编号), e.g. the 12345 work order"
+    )
     description: str
     lon: float
     lat: float
@@ -337,6 +360,7 @@ class CaseOut(BaseModel):
             status=case.status,
             source=case.source,
             source_name=SOURCE_NAMES[case.source][0],
+            source_ref=case.source_ref,
             description=case.description,
             lon=case.lon,
             lat=case.lat,

@@ -69,6 +69,8 @@ class NewReport:
     reporter: str | None = None
     parties: tuple[NewParty, ...] = ()
     source: str = "other"  # a key of SOURCE_NAMES
+    #: its number in that channel: a 12345 work order (工单号), a 110 incident … (来源编号)
+    source_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class CaseView:
     duplicates: tuple[tuple[str, str, float | None], ...] = ()
     photos: tuple[PhotoView, ...] = ()
     source: str = "other"
+    source_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
         duplicates=tuple((o, st, d) for o, st, d in r["links"] or ()),
         photos=tuple(PhotoView(*p) for p in r["photos"] or ()),
         source=r.get("source") or "other",
+        source_ref=r.get("source_ref"),
     )
 
 
@@ -290,7 +294,7 @@ FIND_PREFIX_MIN = 12
 #: words of at least this many characters are also looked for in the cases' descriptions
 FIND_TEXT_MIN = 2
 #: how a case matched, most telling first: a case several branches find is shown by the first
-FIND_MATCHES = ("code", "token", "source", "phone", "prefix", "text")
+FIND_MATCHES = ("code", "token", "source", "ref", "phone", "prefix", "text")
 #: characters of description shown around the first word found (and of any other case)
 EXCERPT = 40
 
@@ -321,7 +325,8 @@ def find_cases(
 ) -> Found:
     """The cases in ``scope`` that ``words`` name: a case code (案件编号), or its beginning of at
     least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day, or fewer), the id an
-    imported case had in the source system (its ``source_id``), or — with ``phone_index``
+    imported case had in the source system (its ``source_id``), its number in the channel it came
+    from (a 12345 work order, ``source_ref``), or — with ``phone_index``
     (:meth:`PiiCipher.phone_index`, for those who may read personal data) — a party's phone.
     A link pasted whole finds its case: a case page's address, or the tracking link (一案一码)
     a resident was given.  Words that are not a link are also looked for in the descriptions
@@ -340,6 +345,7 @@ def find_cases(
     hits = [
         "SELECT id, 'code' AS matched FROM cases WHERE code = :words",
         "SELECT id, 'source' FROM cases WHERE source_id = :words",
+        "SELECT id, 'ref' FROM cases WHERE source_ref = :words",
     ]
     terms = [] if link else text_terms(words)
     if terms:

@@ -229,6 +229,14 @@ _KNOWN_KEYS = text("""
 """)
 
 
+# each new case's number in its channel (来源编号, migration 0036), where the report gave one
+_SOURCE_REFS = text("""
+    UPDATE cases c SET source_ref = r.ref
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:refs AS text[])) AS r(id, ref)
+    WHERE c.id = r.id
+""")
+
+
 def accept_reports(
     session: Session,
     scope: Scope,
@@ -280,6 +288,15 @@ def accept_reports(
             [(w.case_id, w.method or "unassigned") for w in created if w.case_id is not None],
             _parties(created, cipher),
         )
+    refs = [w for w in created if w.report.source_ref]
+    if refs:  # (a desk's 12345 work order …: a statement more, for those reports only)
+        session.execute(
+            _SOURCE_REFS,
+            {"ids": [w.case_id for w in refs], "refs": [w.report.source_ref for w in refs]},
+        )
+        for w in refs:
+            if w.doc is not None:
+                w.doc["source_ref"] = w.report.source_ref
     session.flush()
 
     views = {w.code: case_view(w.doc, cipher) for w in created if w.doc is not None}

@@ -61,6 +61,8 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "status": ("状态", "STATUS"),
     "severity": ("严重程度", "等级", "SEVERITY"),
     "channel": ("来源", "案件来源", "来源渠道", "渠道", "CHANNEL", "ORIGIN"),
+    # its number in that channel (来源编号): a 12345 work order, a 110 incident …
+    "source_ref": ("来源编号", "工单号", "工单编号", "SOURCE_REF", "WORK_ORDER", "ORDER_NO"),
 }
 #: where a case came from (案件来源, ``gis.cases.SOURCE_NAMES``): its code, its names and the
 #: other usual spellings
@@ -335,6 +337,22 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             if "channel" in col
             else ("CAST('other' AS case_source)", "")
         )  # fmt: skip
+        # a number in the channel: as given, trimmed; one that is not a number (longer than 64
+        # characters, or with control characters) is left out, with a warning — the case stays
+        ref_value = "CAST(NULL AS varchar)"
+        if "source_ref" in col:
+            ref = f"btrim({col['source_ref']})"
+            unfit = f"(length({ref}) > 64 OR {ref} ~ '[[:cntrl:]]')"
+            ref_value = f"CASE WHEN {ref} <> '' AND NOT {unfit} THEN {ref} END"
+            dropped = session.execute(
+                text(f"SELECT count(*) FROM import_raw WHERE {unfit}")
+            ).scalar_one()
+            if dropped:
+                report.warnings.append(
+                    f"{dropped} 行的来源编号超过 64 个字符或含控制字符，案件已导入但未记该编号 "
+                    f"({dropped} source numbers longer than 64 characters or with control "
+                    "characters were left out; their cases were imported)"
+                )
         # the staged cases: parsed times, points, categories; rejected rows listed
         session.execute(
             text(f"""
@@ -347,7 +365,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                    c.kind, c.category,
                    coalesce({col.get("description", "NULL")}, '') AS description,
                    coalesce(st.code, 'closed') AS status,
-                   {channel_value} AS source
+                   {channel_value} AS source, {ref_value} AS source_ref
             FROM import_raw r JOIN import_pt p ON p.n = r.n
             LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
                  AND c.raw_category = {cell["category"]}
@@ -703,7 +721,8 @@ _INSERT = """
                        received_lat, geom, accuracy_m, reported_at, received_at, grid_id,
                        grid_code, village_code, township_code, district_code, city_code,
                        center_id, assign_method, assign_distance_m, status, source_id,
-                       allowed_hours, deadline, closed_at, public_token, source)
+                       allowed_hours, deadline, closed_at, public_token, source,
+                       source_ref)
     SELECT {id}{code}, CAST(i.kind AS case_kind), i.category,
            k.default_severity, i.description, i.datum, i.raw_lon, i.raw_lat, i.pt, NULL, i.at,
            i.at,
@@ -712,7 +731,8 @@ _INSERT = """
            coalesce(ch.city_code, l.city_code), coalesce(ch.center_id, l.center_id), l.method,
            l.distance_m, i.status, i.source_id,
            k.deadline_hours, {deadline},
-           CASE WHEN i.status = 'closed' THEN i.at END, encode(i.tok, 'hex'), i.source
+           CASE WHEN i.status = 'closed' THEN i.at END, encode(i.tok, 'hex'), i.source,
+           i.source_ref
     FROM import_case i
     JOIN import_loc l ON l.n = i.n
     LEFT JOIN import_chain ch ON ch.village_id = l.village_id

@@ -354,6 +354,7 @@ def find_page(  # type: ignore[no-untyped-def]
     state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
     how = {"code": t("案件编号", "case code"), "prefix": t("编号开头", "start of the code"),
            "source": t("原系统编号", "former system's id"), "token": t("跟踪链接", "tracking link"),
+           "ref": t("来源编号（工单号）", "channel's number (work order)"),
            "phone": t("当事人电话", "party's phone"), "text": t("描述", "description")}  # fmt: skip
     en = (category_names or {}).get  # by Chinese name
     terms = text_terms(words)
@@ -370,12 +371,14 @@ def find_page(  # type: ignore[no-untyped-def]
     )
     if found is None:
         answer = t(
-            "<p>输入完整的案件编号、历史案件在原系统中的编号、群众手中的案件跟踪链接，或当事人的电话号码"
+            "<p>输入完整的案件编号、历史案件在原系统中的编号、12345 工单号等来源编号、"
+            "群众手中的案件跟踪链接，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
             "（区县代码与日期）可查出该区县当天的案件。也可输入描述中的字词，"
             "多个字词用空格隔开（如“燃气 泄漏”），查出同时含有这些字词的案件。</p>",
-            "<p>Enter a whole case code, the id a historical case had in its former system, the "
-            "tracking link a resident holds, or a party's phone number (with the right to see "
+            "<p>Enter a whole case code, the id a historical case had in its former system, its "
+            "number in the channel it came from (a 12345 work order), the tracking link a "
+            "resident holds, or a party's phone number (with the right to see "
             f"personal data); the first {FIND_PREFIX_MIN} or more digits of a code (county code "
             "and date) find that county's cases of the day. Words of the description find the "
             "cases whose description holds them all (separate them with spaces: gas leak).</p>",
@@ -738,6 +741,17 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     return out.getvalue()
 
 
+def source_line(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def]
+    """Where ``case`` came from, with its number there: ``12345热线（工单号 GD2026…）``."""
+    name = SOURCE_NAMES[case.source][1 if lang == "en" else 0]
+    if not case.source_ref:
+        return name
+    if lang == "en":
+        label = "work order" if case.source == "hotline" else "no."
+        return f"{name} ({label} {case.source_ref})"
+    return f"{name}（{'工单号' if case.source == 'hotline' else '编号'} {case.source_ref}）"
+
+
 def receipt_page(  # type: ignore[no-untyped-def]
     case, tracking_url: str, lang: str = "zh", category_name: str | None = None
 ) -> str:
@@ -770,9 +784,7 @@ def receipt_page(  # type: ignore[no-untyped-def]
     <tr><th>{w["code"]}</th><td><b id="case-code">{escape(case.code)}</b></td></tr>
     <tr><th>{w["kind"]}</th><td>{escape(w[case.kind])} · {escape(category)}</td></tr>
     <tr><th>{w["received_at"]}</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
-    <tr><th>{w["source"]}</th><td id="case-source">{
-        escape(SOURCE_NAMES[case.source][1 if lang == "en" else 0])
-    }</td></tr>
+    <tr><th>{w["source"]}</th><td id="case-source">{escape(source_line(case, lang))}</td></tr>
     <tr><th>{w["where"]}</th><td>{escape(place)}</td></tr>
     <tr><th>{w["handler"]}</th><td>{center_line}</td></tr>
     <tr><th>{w["due"]}</th><td>{deadline}</td></tr>
@@ -1109,7 +1121,7 @@ def case_page(  # type: ignore[no-untyped-def]
     <tr><th>{t("类型", "Kind")}</th><td>{escape(what)}</td></tr>
     <tr><th>{t("描述", "Description")}</th><td>{escape(case.description)}</td></tr>
     <tr><th>{t("来源", "Source")}</th><td id="case-source">{
-        escape(SOURCE_NAMES[case.source][1 if en else 0])
+        escape(source_line(case, lang))
     }</td></tr>
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
         escape(grid)

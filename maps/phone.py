@@ -52,6 +52,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "category": "类别",
             "source": "案件来源",
             "choose_source": "请选择来源",
+            "source_ref": "来源编号",
+            "source_ref_hint": "12345 工单号等（可不填）",
             "description": "情况描述",
             "hint": "时间、地点、人物、经过，简明扼要",
             "locate": "📍 获取我的位置",
@@ -112,6 +114,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "category": "Category",
             "source": "Source",
             "choose_source": "Choose where it came from",
+            "source_ref": "Its number there",
+            "source_ref_hint": "12345 work order … (optional)",
             "description": "What happened",
             "hint": "When, where, who and what — briefly",
             "locate": "📍 Use my location",
@@ -237,6 +241,8 @@ def phone_page(
         source = (
             f'\n  <label>{t["source"]} <select name="source" required>'
             f'<option value="">{t["choose_source"]}</option>{options}</select></label>'
+            f'\n  <label>{t["source_ref"]} <input name="source_ref" maxlength="64" '
+            f'autocomplete="off" placeholder="{t["source_ref_hint"]}"></label>'
         )
     other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>

@@ -523,15 +523,17 @@ def find(
         str | None,
         Query(
             max_length=200,
-            description="case code (or its first 12+ digits), source id, tracking link, "
-            "phone, or words of the description (all of them, separated by spaces)",
+            description="case code (or its first 12+ digits), source id, the number in its "
+            "channel (12345 work order), tracking link, phone, or words of the description "
+            "(all of them, separated by spaces)",
         ),
     ] = None,
     lang: PageLang = None,
 ) -> Response:
     """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
-    was imported from, its tracking link, a party's phone (with pii:read; audited) or words of
-    its description.  One case by code, id or link: its page at once (303); else the list."""
+    was imported from, its number in its channel (a 12345 work order), its tracking link, a
+    party's phone (with pii:read; audited) or words of its description.  One case by code, id,
+    number or link: its page at once (303); else the list."""
     words = (q or "").strip()
     language = page_lang(request, lang)
     found, note, phone_index = None, "", None
@@ -552,7 +554,7 @@ def find(
         found = cases.find_cases(session, caller.scope, words, phone_index)
         if phone_index is not None:
             audit_phone_lookup(session, request, caller, {"via": "find"})
-        if found.total == 1 and found.cases[0].matched in ("code", "source", "token"):
+        if found.total == 1 and found.cases[0].matched in ("code", "source", "ref", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)
         if not found.total and not note and not cases.text_terms(words):
             note = (

@@ -801,3 +801,56 @@ def test_a_retry_without_a_source_is_still_the_same_report(
     assert again.json()["code"] == first.json()["code"]
     other = client.post("/api/reports", json=body | {"source": "hotline"}, headers=key)
     assert other.status_code == 422  # the same key for another report
+
+
+def test_a_desk_writes_down_the_work_order_and_finds_the_case_by_it(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    """A 12345 call is registered with its work order's number (来源编号): it is stored trimmed,
+    shown on the case and its receipt, and finds the case; a retry with another number under the
+    same key is another report."""
+    desk = login_as("township_operator")
+    order = f"GD{uuid.uuid4().hex[:12].upper()}"
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = report_body(*grid_point[:2], source="hotline", source_ref=f"  {order} ")
+    r = anon_client.post("/api/reports", json=body, headers=desk | key)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert (case["source"], case["source_ref"]) == ("hotline", order)
+    assert anon_client.get(f"/api/cases/{case['code']}", headers=desk).json()["source_ref"] == order
+    again = anon_client.post("/api/reports", json=body, headers=desk | key)
+    assert again.status_code == 200 and again.json()["source_ref"] == order
+    other = anon_client.post(
+        "/api/reports", json=body | {"source_ref": order + "X"}, headers=desk | key
+    )
+    assert other.status_code == 422
+    page = anon_client.get(f"/cases/{case['code']}", headers=desk).text
+    assert f"12345热线（工单号 {order}）" in page
+    receipt = anon_client.get(f"/cases/{case['code']}/receipt", headers=desk).text
+    assert f"12345热线（工单号 {order}）" in receipt
+    found = anon_client.get(f"/find?q={order}", headers=desk, follow_redirects=False)
+    assert found.status_code in (302, 303, 307) and found.headers["location"].endswith(
+        f"/cases/{case['code']}"
+    )
+    # blank is none; too long, or with a control character, is refused by name
+    blank = anon_client.post(
+        "/api/reports", json=report_body(*grid_point[:2], source_ref="   "), headers=desk
+    )
+    assert blank.status_code == 201 and blank.json()["source_ref"] is None
+    for bad in ("9" * 65, "GD\n1"):
+        refused = anon_client.post(
+            "/api/reports", json=report_body(*grid_point[:2], source_ref=bad), headers=desk
+        )
+        assert refused.status_code == 422 and "来源编号" in refused.json()["detail"], bad
+    # in a batch, each item its own number
+    batch = anon_client.post(
+        "/api/reports/batch",
+        json={"reports": [
+            report_body(*grid_point[:2], source="hotline", source_ref=f"{order}-{i}",
+                        idempotency_key=str(uuid.uuid4()))
+            for i in range(3)
+        ] + [report_body(*grid_point[:2], idempotency_key=str(uuid.uuid4()))]},
+        headers=desk,
+    ).json()  # fmt: skip
+    refs = [item["case"]["source_ref"] for item in batch["results"]]
+    assert batch["created"] == 4 and refs == [f"{order}-0", f"{order}-1", f"{order}-2", None]

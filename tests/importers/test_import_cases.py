@@ -312,6 +312,34 @@ def test_where_each_case_came_from_is_read_in_the_usual_words(
     assert stored == "other"
 
 
+@pytest.mark.parametrize("bulk_path", [False, True])
+def test_a_work_order_number_is_kept_as_given_or_left_out_with_a_warning(
+    db: Session,
+    demo_city: DemoCity,
+    tmp_path: Path,
+    bulk_path: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 工单号 column (来源编号): trimmed; blank is none; one that is not a number (too long,
+    a control character) is left out with a warning, and its case imported all the same."""
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [("W1", " GD20260305001 "), ("W2", ""), ("W3", "9" * 65), ("W4", '"GD\t7"')]
+    lines = ["编号,上报时间,经度,纬度,类型,类别,来源,工单号\n"] + [
+        f"{sid},2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,12345热线,{ref}\n" for sid, ref in rows
+    ]
+    path = tmp_path / "工单.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(bulk, "MIN_SHARE", 0)  # (the demo's cases outnumber these)
+    done = import_cases(db, path, CaseOptions(commit=True, bulk=bulk_path))
+    assert not any("未按 --bulk" in w for w in done.warnings)
+    assert done.mapping["source_ref"] == "工单号" and len(done.created) == 4
+    sql = "SELECT source_id, source_ref FROM cases WHERE source_id LIKE 'W_'"
+    got = dict(db.execute(text(sql)).all())
+    assert got == {"W1": "GD20260305001", "W2": None, "W3": None, "W4": None}
+    (left_out,) = [w for w in done.warnings if "来源编号" in w]
+    assert left_out.startswith("2 行的来源编号")
+
+
 def test_statuses_are_read_in_their_words_and_an_unknown_one_is_closed_with_a_warning(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:

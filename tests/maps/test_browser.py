@@ -1423,11 +1423,13 @@ def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignor
     assert "请选择案件来源" in page.locator("#message").inner_text()
     assert page.locator("#queue li[data-key]").count() == 0  # not saved without it
     page.select_option("select[name=source]", "hotline")
+    page.fill("input[name=source_ref]", f" GD{tag} ")  # the work order's number
     # (the choice is part of what is kept while writing: the page may be dropped)
     page.fill("textarea[name=description]", f"热线来电 {tag}：小区消防通道被占用，堵了三天")
     page.reload()
     page.wait_for_function("document.querySelector('textarea[name=description]').value !== ''")
     assert page.locator("select[name=source]").input_value() == "hotline"
+    assert page.locator("input[name=source_ref]").input_value() == f" GD{tag} "
     _located(page)
     page.click("button.m-submit")
     page.wait_for_function(
@@ -1437,14 +1439,15 @@ def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignor
     while True:
         with engine.connect() as conn:
             stored = conn.execute(
-                text("SELECT source::text FROM cases WHERE description LIKE :t"),
+                text("SELECT source::text, source_ref FROM cases WHERE description LIKE :t"),
                 {"t": f"%{tag}%"},
             ).all()
         if stored or time.monotonic() > deadline:
             break
         page.wait_for_timeout(200)
-    assert [s for (s,) in stored] == ["hotline"]
+    assert [tuple(s) for s in stored] == [("hotline", f"GD{tag}")]
     assert page.locator("select[name=source]").input_value() == ""  # asked again next time
+    assert page.locator("input[name=source_ref]").input_value() == ""
     assert errors == [], errors
     context.close()
 

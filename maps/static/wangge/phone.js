@@ -348,6 +348,7 @@
       localStorage.setItem(DRAFT, JSON.stringify({
         kind: form.kind.value, category: form.category.value || draftCategory,
         source: form.source ? form.source.value : null,
+        source_ref: form.source_ref ? form.source_ref.value : null,
         description: text, position: position, at: Date.now()
       }));
     } catch (e) { /* storage full or refused: the form works without */ }
@@ -362,6 +363,7 @@
     }
     if (draft.kind) form.kind.value = draft.kind;
     if (draft.source && form.source) form.source.value = draft.source;
+    if (draft.source_ref && form.source_ref) form.source_ref.value = draft.source_ref;
     draftCategory = draft.category || null;
     fillCategories();
     form.description.value = draft.description;
@@ -467,6 +469,9 @@
       }
     };
     if (form.source) item.body.source = form.source.value;
+    if (form.source_ref && form.source_ref.value.trim()) {
+      item.body.source_ref = form.source_ref.value.trim();
+    }
     saving = true; submitButton.disabled = true;
     if (files.length) say(T.saving);
     // one photo after the other: a phone short of memory might drop the page decoding six at once
@@ -480,6 +485,7 @@
     }).then(function () {
       form.description.value = ""; chosen = []; renderChosen();
       if (form.source) form.source.value = ""; // each case its own: asked again
+      if (form.source_ref) form.source_ref.value = "";
       dropDraft();
       saving = false; submitButton.disabled = false;
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
