@@ -6,6 +6,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -517,6 +518,19 @@ def import_cmd(
     typer.echo(result.summary(_lang()))
 
 
+def _date_option(value: str) -> date:
+    """``--date``'s day, or a clear error and exit status 2."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        typer.secho(
+            f"--date 须为 YYYY-MM-DD，收到 {value!r} (--date must be YYYY-MM-DD)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
+
 report_app = typer.Typer(help="报表 — reports", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
@@ -533,7 +547,6 @@ def report_daily(
     ] = None,
 ) -> None:
     """写出每日一汇总（xlsx 与可打印的 HTML）— the daily roll-up as a spreadsheet and a page."""
-    from datetime import date
     from pathlib import Path
 
     from gis.report import daily_report
@@ -547,15 +560,7 @@ def report_daily(
             err=True,
         )
         raise typer.Exit(2)
-    try:
-        day = date.fromisoformat(date_)
-    except ValueError:
-        typer.secho(
-            f"--date 须为 YYYY-MM-DD，收到 {date_!r} (--date must be YYYY-MM-DD)",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(2) from None
+    day = _date_option(date_)
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
         report = daily_report(session, Scope.everything(), region, day, Path(out), language)
@@ -583,21 +588,13 @@ def safety_publish(
 ) -> None:
     """发布平安指数（已发布的日期不变），用于补发 — publish the safety index of a day, or of the
     days up to it (a day published already stays as it was)."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from gis.safety import publish
     from gis.scope import Scope, bind_scope
     from gis.worktime import report_day
 
-    try:
-        last = report_day(date.fromisoformat(date_) if date_ else None)
-    except ValueError:
-        typer.secho(
-            f"--date 须为 YYYY-MM-DD，收到 {date_!r} (--date must be YYYY-MM-DD)",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(2) from None
+    last = report_day(_date_option(date_) if date_ else None)
     for back in range(days - 1, -1, -1):
         day = last - timedelta(days=back)
         with _owner_session() as session:

@@ -365,3 +365,5 @@ def test_command_line_publishes_missing_days(run, database_url: str, forgotten_d
     assert again.exit_code == 0 and "此前已发布，未改变" in again.output
     future = run("safety", "publish", "--date", "2999-01-01", env=env)
     assert future.exit_code != 0 and "还没有到" in future.output
+    garbled = run("safety", "publish", "--date", "30.6.2017", env=env)
+    assert garbled.exit_code == 2 and "--date 须为 YYYY-MM-DD" in garbled.output
