@@ -57,10 +57,10 @@ def get_safety_index(
     ] = None,
 ) -> SafetyIndexOut:
     """平安指数: the safety index (0–100) of a region and of each of its child regions, ranked,
-    for the 30 days ending with ``date`` — 100 less deductions for incidence per 10,000
-    residents, serious cases, overdue cases, repeat warnings and dissatisfied residents (``parts``
-    says how each is counted); with its band, the figures behind it and the change from a week
-    before.  The published index where the day has been published, else computed now
+    for the 30 days ending with ``date`` — 100 less deductions for incidence and critical cases
+    per 10,000 residents (``serious``), overdue cases, repeat warnings and dissatisfied residents
+    (``parts`` says how each is counted); with its band, the figures behind it and the change from
+    a week before.  The published index where the day has been published, else computed now
     (``published`` false)."""
     entry = safety.safety_index(session, caller.scope, region, report_day(day))
     return SafetyIndexOut.of(entry, safety.PARTS, safety.BANDS)
