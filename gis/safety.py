@@ -256,6 +256,12 @@ _CASES = """
     GROUP BY u.code
 """
 
+#: the figures ``_CASES`` counts, per region
+_CASE_FIGURES = (
+    "cases", "minor", "normal", "major", "critical", "due", "overdue", "repeats", "rated",
+    "dissatisfied",
+)  # fmt: skip
+
 # the regions asked for, with the residents of their current grids
 _REGIONS = """
     WITH r AS (SELECT r.id, r.code, r.name, r.level FROM region r WHERE {where}),
@@ -302,12 +308,6 @@ def compute(session: Session, day: date, region: tuple[int, str, str] | None = N
         points = deductions(figures)
         entries.append(Entry(r["code"], r["name"], r["level"], score(points), points, figures))
     return entries
-
-
-_CASE_FIGURES = (
-    "cases", "minor", "normal", "major", "critical", "due", "overdue", "repeats", "rated",
-    "dissatisfied",
-)  # fmt: skip
 
 
 def publish(session: Session, day: date) -> int:

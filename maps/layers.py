@@ -121,3 +121,36 @@ class MetricScale(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "MetricScale"
+
+
+class HtmlControl(JSCSSMixin, MacroElement):
+    """A Leaflet control holding ``html`` (built and escaped by the caller): written into the
+    page's body as HTML (readable without the script), then moved into the control.  It brings
+    the app's script and style sheet (the title box needs them)."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div id="{{ this.get_name() }}" class="{{ this.css }}">{{ this.content }}</div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+            var box = L.control({position: {{ this.position|tojson }}});
+            box.onAdd = function () {
+                var div = document.getElementById({{ this.get_name()|tojson }});
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            box.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+    default_js = [("wangge.js", "wangge.js")]  # noqa: RUF012 - folium's own attribute
+    default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012
+
+    def __init__(self, html: str, position: str = "topright", css: str = "wg-panel") -> None:
+        super().__init__()
+        self._name = "HtmlControl"
+        self.content = html
+        self.position = position
+        self.css = css

@@ -18,14 +18,13 @@ from jinja2 import Template
 
 import folium
 from branca.element import MacroElement
-from folium.elements import JSCSSMixin
 from folium.plugins import Fullscreen
 
 from gis.safety import BANDS, PART, PARTS, Entry, SafetyIndex
 from gis.worktime import SHANGHAI
 from maps.assets import localize
 from maps.city import BaseMap, fit_view, map_words, page_map
-from maps.layers import MetricScale, TitleBox
+from maps.layers import HtmlControl, MetricScale, TitleBox
 
 WORDS = {
     "zh": {
@@ -108,39 +107,6 @@ class Choropleth(MacroElement):
         super().__init__()
         self._name = "Choropleth"
         self.data = data
-
-
-class HtmlControl(JSCSSMixin, MacroElement):
-    """A Leaflet control holding ``html`` (built and escaped by the caller): written into the
-    page's body as HTML (readable without the script), then moved into the control.  It brings
-    the app's script and style sheet (the title box needs them)."""
-
-    _template = Template("""
-        {% macro html(this, kwargs) %}
-        <div id="{{ this.get_name() }}" class="{{ this.css }}">{{ this.content }}</div>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function () {
-            var box = L.control({position: {{ this.position|tojson }}});
-            box.onAdd = function () {
-                var div = document.getElementById({{ this.get_name()|tojson }});
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            box.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-    """)
-    default_js = [("wangge.js", "wangge.js")]  # noqa: RUF012 - folium's own attribute
-    default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012
-
-    def __init__(self, html: str, position: str = "topright", css: str = "wg-panel") -> None:
-        super().__init__()
-        self._name = "HtmlControl"
-        self.content = html
-        self.position = position
-        self.css = css
 
 
 def _points(p: float) -> str:
