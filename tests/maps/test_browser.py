@@ -171,6 +171,19 @@ def _fire_hazard(page, description: str) -> None:  # type: ignore[no-untyped-def
     page.fill("textarea[name=description]", description)
 
 
+def _queue_sent(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page has shown its queue with nothing of this account's left in it.
+
+    Right after a page opens, ``#queue`` is empty until the phone's store has been read: no
+    line waiting is not yet "all sent".  The page always writes a line once it has read the
+    store (the "无" line when nothing waits), so that line is waited for too."""
+    page.wait_for_function(
+        "document.querySelector('#queue li') !== null"
+        " && document.querySelectorAll('#queue li[data-key]').length === 0",
+        timeout=timeout,
+    )
+
+
 def _queue_a_fire_hazard(page, description: str, queued: int) -> None:  # type: ignore[no-untyped-def]
     """Submit a fire hazard from the phone page's form; ``queued`` lines are then waiting."""
     _fire_hazard(page, description)
@@ -261,9 +274,7 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     assert len(stored()) == 2  # … though the server has them
 
     page.reload()  # the queue survives a reload (IndexedDB), then goes out again
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
-    )
+    _queue_sent(page, timeout=30_000)
     page.wait_for_function(
         "document.querySelectorAll('#mine li[data-code]').length >= 2", timeout=10_000
     )
@@ -343,9 +354,7 @@ def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-de
         _queue_a_fire_hazard(page, description, queued=i)
     assert batches == []
     context.set_offline(False)  # the first send hangs; the next sync (every 15 s) sends again
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=40_000
-    )
+    _queue_sent(page, timeout=40_000)
     first, *rest = batches
     assert first == descriptions[0:2]  # (unanswered)
     assert rest == [descriptions[0:2], descriptions[2:4], descriptions[4:]]
@@ -397,7 +406,7 @@ def test_phone_page_says_which_photos_the_server_refused(  # type: ignore[no-unt
     assert "照片未通过" in said and f"案件 {code} 已登记" in said, said
     assert "不是可识别的 JPEG、PNG 或 WebP 图片" in said, said  # and why
     line.locator("button").click()  # read: deleted from the phone
-    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 0")
+    _queue_sent(page)
     page.reload()
     page.wait_for_selector("#queue li:not([data-key])")  # and it stays gone
     assert page.locator("#queue li[data-key]").count() == 0
@@ -486,9 +495,7 @@ def test_phone_page_sends_photos_small_and_one_at_a_time(  # type: ignore[no-unt
     # tapped twice while the photos are made smaller: one report
     page.evaluate("() => { for (const i of [1, 2]) document.forms.report.requestSubmit(); }")
     page.wait_for_selector("#message:has-text('已发送')", timeout=30_000)
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
-    )
+    _queue_sent(page, timeout=30_000)
     with engine.connect() as conn:
         stored = conn.execute(
             text("""SELECT ph.content_type, ph.width, ph.height FROM cases c
@@ -618,9 +625,7 @@ def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(live_server + "/m/")
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
-    )
+    _queue_sent(page, timeout=20_000)
     with engine.connect() as conn:
         described = conn.execute(
             text("SELECT description FROM cases WHERE description LIKE :t ORDER BY id"),
@@ -732,9 +737,7 @@ def test_phone_page_keeps_the_photos_chosen_if_the_page_is_dropped(  # type: ign
     other.close()
     page.click("button.m-submit")
     page.wait_for_selector(f"#mine li[data-code]:has-text('{tag}')", timeout=20_000)
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=30_000
-    )
+    _queue_sent(page, timeout=30_000)
     with engine.connect() as conn:
         stored = conn.execute(
             text("""SELECT ph.width, ph.height FROM cases c JOIN case_photo ph ON ph.case_id = c.id
@@ -808,9 +811,7 @@ def test_a_shared_phone_sends_each_report_under_its_own_account(  # type: ignore
 
     context.clear_cookies()
     page = log_in("grid_worker")  # back: the worker's report goes, as the worker's
-    page.wait_for_function(
-        "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
-    )
+    _queue_sent(page, timeout=20_000)
     assert stored() == ["grid_worker"]
     assert page.locator("#queue li.others").count() == 0
     assert page_errors == [], page_errors
@@ -857,9 +858,7 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
 
     with _serving(base_settings, port):  # signal again
         context.set_offline(False)
-        page.wait_for_function(
-            "document.querySelectorAll('#queue li[data-key]').length === 0", timeout=20_000
-        )
+        _queue_sent(page, timeout=20_000)
         page.wait_for_selector("#mine li[data-code]")  # my reports, now that they can be read
         assert page.locator("#mine li.unknown").count() == 0
     with engine.connect() as conn:
