@@ -919,6 +919,11 @@ def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     page.wait_for_selector("#where:has-text('Longitude')")
     page.click("button.m-submit")  # no description: the page says so, in English
     assert page.locator("#message").inner_text() == "Describe what happened."
+    # the menu is one line, scrolled sideways on a narrow phone: no link broken over two lines
+    lines = page.evaluate("""() => [...document.querySelectorAll('.m-nav a')].map(a => {
+        const r = document.createRange(); r.selectNodeContents(a);
+        return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })""")
+    assert len(lines) >= 4 and set(lines) == {1}, lines
     page.click("a.m-lang")
     page.wait_for_url(live_server + "/m/?lang=zh")
     page.wait_for_selector("#net:has-text('在线')")
