@@ -65,9 +65,11 @@ class TitleBox(MacroElement):
             var box = L.control({position: {{ this.position|tojson }}});
             box.onAdd = function () {
                 var div = L.DomUtil.create('div', 'wg-title');
-                div.innerHTML = '<b>' + wangge.escapeHtml({{ this.title|tojson }}) + '</b><br>'
-                    + '<span class="wg-demo">'
+                div.innerHTML = '<b>' + wangge.escapeHtml({{ this.title|tojson }}) + '</b>'
+                    {% if this.subtitle %}
+                    + '<br><span class="wg-demo">'
                     + wangge.escapeHtml({{ this.subtitle|tojson }}) + '</span>'
+                    {% endif %}
                     {% if this.user %}
                     + '<br><span class="wg-user">' + wangge.escapeHtml({{ this.user|tojson }})
                     + '<a class="wg-logout">' + wangge.escapeHtml({{ this.logout|tojson }})
@@ -154,3 +156,34 @@ class HtmlControl(JSCSSMixin, MacroElement):
         self.content = html
         self.position = position
         self.css = css
+
+
+class FitBeside(MacroElement):
+    """Open the map on ``bounds`` ((south, west), (north, east)) at once, beside the control of
+    CSS class ``panel``: on a wide screen the area is fitted left of the panel (a panel in the
+    top right corner would otherwise hide the east of it), on a narrow one below it, and when
+    the panel fills more than half the map either way, in the whole map.  Add it after the
+    panel, so that its size is known.  No zoom animation (see :func:`maps.city.fit_view`)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }}, size = map.getSize();
+            var box = map.getContainer().querySelector("." + {{ this.panel|tojson }});
+            var fit = {animate: false};
+            if (box) {
+                var w = box.offsetWidth + 20, h = box.offsetHeight + 20;
+                // (Leaflet pads top-left and bottom-right only: the right, then, from below)
+                if (w < size.x / 2) fit.paddingBottomRight = [w, 0];
+                else if (h < size.y / 2) fit.paddingTopLeft = [0, h];
+            }
+            map.fitBounds({{ this.bounds|tojson }}, fit);
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds: list[list[float]], panel: str) -> None:
+        super().__init__()
+        self._name = "FitBeside"
+        self.bounds = bounds
+        self.panel = panel

@@ -23,8 +23,8 @@ from folium.plugins import Fullscreen
 from gis.safety import BANDS, PART, PARTS, Entry, SafetyIndex
 from gis.worktime import SHANGHAI
 from maps.assets import localize
-from maps.city import BaseMap, fit_view, map_words, page_map
-from maps.layers import HtmlControl, MetricScale, TitleBox
+from maps.city import BaseMap, map_words, page_map
+from maps.layers import FitBeside, HtmlControl, MetricScale, TitleBox
 
 WORDS = {
     "zh": {
@@ -41,7 +41,7 @@ WORDS = {
         "population": "人口",
         "unknown_population": "人口未知：未计发案与重大案件扣分",
         "rules": "计分办法（100 分减各项扣分）",
-        "cap": "（最多 {cap:g} 分）",
+        "cap": "（最多 {cap:g} 分）：",
         "previous": "前一天",
         "next": "后一天",
         "up": "上一级",
@@ -65,7 +65,7 @@ WORDS = {
         "population": "Population",
         "unknown_population": "Population unknown: no incidence or critical-case deduction",
         "rules": "How it is counted (100 less the deductions)",
-        "cap": " (at most {cap:g})",
+        "cap": " (at most {cap:g}): ",
         "previous": "Previous day",
         "next": "Next day",
         "up": "One level up",
@@ -185,7 +185,7 @@ def panel_html(
         for b in BANDS
     )
     rules = "".join(
-        f"<li>{escape(p.en if lang == 'en' else p.zh)}{escape(w['cap'].format(cap=p.cap))}："
+        f"<li>{escape(p.en if lang == 'en' else p.zh)}{escape(w['cap'].format(cap=p.cap))}"
         f"{escape(p.rule_en if lang == 'en' else p.rule_zh)}</li>"
         for p in PARTS
     )
@@ -223,6 +223,7 @@ def build_safety_map(
     up: str | None = None,
     base: BaseMap | None = None,
     tile_datum: str = "wgs84",
+    subtitle: str = "",
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
     lang: str = "zh",
@@ -240,6 +241,7 @@ def build_safety_map(
             base.url, attr=base.attribution or mw["base"], name=mw["base"], overlay=False
         ).add_to(m)
     features = []
+    bounds = None
     for e in [index.region, *index.children]:
         geometry = outlines.get(e.code)
         if geometry is None:
@@ -247,6 +249,8 @@ def build_safety_map(
         if base is not None and base.url:
             geometry = in_datum(geometry, tile_datum)
         own = e.code == index.region.code
+        if own:
+            bounds = _bounds(geometry)  # as drawn (shifted into the tiles' datum)
         down = None if own or e.level == "village" else href(e.code) + f"&date={index.day}"
         features.append({
             "type": "Feature",
@@ -261,11 +265,11 @@ def build_safety_map(
             },
         })  # fmt: skip
     Choropleth({"type": "FeatureCollection", "features": features}).add_to(m)
-    bounds = _bounds(outlines.get(index.region.code))
-    if bounds:
-        fit_view(m, bounds)
-    TitleBox(title, "", user=user, links=links, logout=mw["logout"]).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links, logout=mw["logout"]).add_to(m)
     HtmlControl(panel_html(index, href, lang, up), css="wg-panel wg-safety").add_to(m)
+    if bounds:
+        west, south, east, north = bounds
+        FitBeside([[south, west], [north, east]], panel="wg-safety").add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title=mw["fullscreen"], title_cancel=mw["fullscreen_off"]).add_to(m)
     localize(m.get_root())

@@ -207,6 +207,7 @@ def safety_map(
         up=safety.parent_code(session, caller.scope, code),
         base=BaseMap(base.url, base.attribution),
         tile_datum=base.datum,
+        subtitle=_demo_subtitle(session, language),
         user=_user(caller, language),
         links=_map_links(caller, "/maps/safety", language, request),
         lang=language,

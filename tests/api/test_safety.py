@@ -3,6 +3,7 @@ there), published and provisional, through the API, the map page and the command
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime
 from io import BytesIO
@@ -241,6 +242,8 @@ def test_safety_map_page(anon_client: TestClient, login_as: Headers, hand_made: 
     assert f"/maps/safety?region={VILLAGE}&amp;date={DAY}" in html
     assert f"/maps/safety?region={TOWNSHIP}&amp;date=2018-03-29" in html
     assert "办理超期" in html and "计分办法" in html
+    assert "<li>办理超期（最多 20 分）：期限已到" in html  # how each deduction is counted
+    assert json.dumps("示例数据（虚构城市）") in html  # as on the other maps of the demo (in JS)
     # what the township's own index is made of
     assert "案件 4 件（重大 1）" in html and "期限已到 3 件，未按期办结 2 件" in html
     assert "高频线索 1 件 · 评价 2 件，不满意 1 件" in html
@@ -256,6 +259,7 @@ def test_safety_map_page(anon_client: TestClient, login_as: Headers, hand_made: 
     english = anon_client.get(f"/maps/safety?region={TOWNSHIP}&date={DAY}&lang=en", headers=op)
     assert '<html lang="en">' in english.text and "Safety index" in english.text
     assert "Not published yet" in english.text and "Overdue" in english.text
+    assert "<li>Overdue (at most 20): share of the cases due" in english.text  # (no '：')
     assert f"/maps/safety?region={VILLAGE}&amp;lang=en&amp;date={DAY}" in english.text
 
 

@@ -1471,6 +1471,15 @@ def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browse
         ".map(l => l.options.fillColor)"
     )
     assert set(colours) <= {b.color for b in BANDS}
+    # the city is fitted beside the panel (top right), not under it
+    right, panel_left = page.evaluate("""() => {
+        const own = window.wgSafetyLayer.getLayers().find(l => l.feature.properties.own);
+        const map = own._map, east = own.getBounds().getNorthEast();
+        const panel = document.querySelector('.leaflet-control.wg-safety').getBoundingClientRect();
+        const box = map.getContainer().getBoundingClientRect();
+        return [map.latLngToContainerPoint(east).x + box.left, panel.left];
+    }""")
+    assert right <= panel_left, (right, panel_left)
     first = rows.first.get_attribute("data-code")
     page.evaluate(
         "code => window.wgSafetyLayer.getLayers()"
