@@ -288,7 +288,7 @@ def queue_page(  # type: ignore[no-untyped-def]
   <p class="wg-chips">{"".join(states)}</p>
   <p class="wg-chips">{"".join(toggles)}</p>
   <p>{total_line}</p>
-  <table class="wg-list wg-queue-table">
+  <table class="wg-list wg-queue-table wg-open-queue">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
       <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th>
       <th>{t("来源", "Source")}</th><th>{t("网格", "Grid")}</th>
