@@ -86,7 +86,8 @@ UPDATE cases c SET allowed_hours = r.work_hours,
        remind_at = wangge_work_at(x.clock + 0.8 * r.work_hours),
        deadline = wangge_work_at(x.clock + r.work_hours),
        notice_at = wangge_work_at(x.clock + 2 * r.work_hours),
-       closed_at = CASE WHEN c.status = 'closed' THEN c.received_at + interval '1 hour' END
+       closed_at = CASE WHEN c.status = 'closed'  -- (not after now: a case of the last hour)
+                        THEN least(c.received_at + interval '1 hour', now()) END
 FROM deadline_rule r, (SELECT id, wangge_work_clock(received_at) AS clock FROM cases) x
 WHERE r.category = c.category AND r.severity = c.severity AND x.id = c.id;
 
@@ -98,9 +99,22 @@ JOIN (VALUES ('grid_worker', '网格员上报'), ('hotline', '12345热线'), ('w
              ('online', '网上反映')) AS n(source, name) ON n.source = c.source::text;
 
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
-SELECT id, received_at + interval '1 hour', 'demo', 'history', 'registered', status,
+SELECT id, least(received_at + interval '1 hour', now()), 'demo', 'history', 'registered', status,
        '示例数据：历史流转从略'
 FROM cases WHERE status <> 'registered';
+
+-- the residents' ratings (群众评价), the loop's last step: three in five closed cases, a few
+-- hours to two days after closing; most satisfied, some only fairly (3).  None poor: a poor
+-- rating reopens its case, and no case of this history was reopened
+INSERT INTO case_rating (case_id, score, resolved, at)
+SELECT id, (ARRAY[5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 3, 3, 3])[1 + id * 7 % 20],
+       true, least(closed_at + (2 + id % 46) * interval '1 hour', now())
+FROM cases WHERE status = 'closed' AND id % 5 < 3;
+
+INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, data)
+SELECT case_id, at, '群众', 'rate', 'closed', 'closed',
+       jsonb_build_object('score', score, 'resolved', resolved)
+FROM case_rating;
 """
 
 

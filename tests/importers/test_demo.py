@@ -110,6 +110,23 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
         "grid_worker", "hotline", "walk_in", "police_diversion", "petition", "online"
     }  # fmt: skip
     assert sources["grid_worker"] > 0.5 * sum(sources.values())
+    # residents rated most closed cases (the loop's last step), after closing, each in the
+    # case's timeline; none poorly (that would have reopened it)
+    rated, closed, scores, misplaced, events = db.execute(
+        text("""
+        SELECT count(r.case_id), count(*), array_agg(DISTINCT r.score),
+               count(*) FILTER (WHERE r.at < c.closed_at OR r.at > now()),
+               count(e.case_id)
+        FROM cases c LEFT JOIN case_rating r ON r.case_id = c.id
+        LEFT JOIN case_event e ON e.case_id = r.case_id AND e.action = 'rate' AND e.at = r.at
+                              AND (e.data->>'score')::int = r.score
+        WHERE c.status = 'closed' AND c.code NOT LIKE 'RU%'
+    """)
+    ).one()
+    assert 0.5 * closed < rated < 0.7 * closed and misplaced == 0 and events == rated
+    assert set(scores) - {None} == {3, 4, 5}
+    assert db.execute(text("SELECT count(*) FROM case_rating r JOIN cases c ON c.id = r.case_id "
+                           "WHERE c.status <> 'closed'")).scalar() == 0  # fmt: skip
 
 
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:
