@@ -64,6 +64,8 @@ bench: setup
 	$(BIN)/python bench/import_cases.py
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/redraw.py
+	$(BIN)/python bench/safety.py
+	$(BIN)/python bench/rollup_update.py
 
 db-start: setup
 	$(BIN)/wangge db start
