@@ -28,6 +28,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "pick_first": "请先点选要拆分的网格",
         "new_name": "新名称",
         "help": "点选网格（可多选）；用左侧工具画分割线或新边界（{m} 米内自动吸附相邻边界）。",
+        "other_village": "属于{village}：请在该村（社区）的网格调整页面修改",
         "selected": "已选：",
         "list_sep": "、",
         "none": "（无）",
@@ -69,6 +70,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "new_name": "New name",
         "help": "Click grids to select them (several for a merge); draw a split line or a new "
         "boundary with the tools on the left (edges within {m} m snap to their neighbours).",
+        "other_village": "In {village}: edit it on that village's grid-edit page",
         "selected": "Selected: ",
         "list_sep": ", ",
         "none": "(none)",

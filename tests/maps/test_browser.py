@@ -1314,6 +1314,28 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
 
         page.mouse.click(*at(lon, lat))  # select the grid
         page.wait_for_function(f"() => wangge.plannerState.selected.includes('{code}')")
+        # a neighbouring village's grid is drawn faintly, for context, and is not selectable
+        with engine.connect() as conn:
+            other, other_lon, other_lat = conn.execute(
+                text("""
+                SELECT g.code, ST_X(p), ST_Y(p) FROM grid g JOIN region v ON v.id = g.village_id
+                JOIN region me ON me.code = :village,
+                     LATERAL (SELECT ST_PointOnSurface(g.geom) AS p) s
+                WHERE g.valid_to IS NULL AND v.code <> :village AND ST_Intersects(g.geom, me.geom)
+                ORDER BY ST_Distance(p, ST_Centroid(me.geom)) LIMIT 1
+            """),
+                {"village": village},
+            ).one()
+        page.mouse.click(*at(other_lon, other_lat))
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => wangge.plannerState.selected") == [code]
+        faint = page.evaluate(
+            "c => { let s; wangge.plannerMap.eachLayer(l => { if (l.feature && "
+            "l.feature.properties.code === c && l.options.fillOpacity !== undefined) "
+            "s = l.options.color; }); return s; }",
+            other,
+        )
+        assert faint == "#aaa", faint
         pad = (east - west) * 0.15
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 

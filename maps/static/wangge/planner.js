@@ -4,11 +4,13 @@
   "use strict";
   var esc = function (v) { return wangge.escapeHtml(v === null || v === undefined ? "" : v); };
   var STATE_STYLE = {
-    untouched: { color: "#555", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.15 },
-    unchanged: { color: "#555", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.15 },
+    untouched: { color: "#3a6f99", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.3 },
+    unchanged: { color: "#3a6f99", weight: 1, fillColor: "#9ecae1", fillOpacity: 0.3 },
     changed: { color: "#e66101", weight: 2, fillColor: "#fdb863", fillOpacity: 0.35 },
     added: { color: "#1a9641", weight: 2, fillColor: "#a6d96a", fillOpacity: 0.4 },
-    retired: { color: "#888", weight: 1, dashArray: "4 4", fillColor: "#ccc", fillOpacity: 0.3 }
+    retired: { color: "#888", weight: 1, dashArray: "4 4", fillColor: "#ccc", fillOpacity: 0.3 },
+    /* a grid of a neighbouring village: context only (edits go village by village) */
+    other: { color: "#aaa", weight: 1, fillColor: "#ddd", fillOpacity: 0.05 }
   };
   var T = {}; // the page's words (maps/planner.py PLANNER_TEXT), set by planner()
   function fill(text, values) {
@@ -35,17 +37,23 @@
     T = o.text;
     var state = { editId: null, selected: [], drawn: null, status: "ready", lastResult: null,
                   lastError: null, preview: null, features: [] };
+    /* a grid of another village (the current grids carry their village; a draft's are this one's) */
+    function elsewhere(f) {
+      return !!f.properties.village_code && f.properties.village_code !== o.village;
+    }
     var grids = L.geoJSON(null, {
       style: function (f) {
+        if (elsewhere(f)) return STATE_STYLE.other;
         var s = STATE_STYLE[f.properties.state || "untouched"] || STATE_STYLE.untouched;
         var sel = state.selected.indexOf(f.properties.code) >= 0;
         return L.extend({}, s, sel ? { color: "#2c7bb6", weight: 4 } : {});
       },
       onEachFeature: function (f, layer) {
         layer.bindTooltip(esc(f.properties.code) + "<br>" + esc(f.properties.name || "") +
+          (elsewhere(f) ? "<br>" + esc(fill(T.other_village, { village: f.properties.village_name || f.properties.village_code })) : "") +
           (T.states[f.properties.state] ? "<br><b>" + T.states[f.properties.state] + "</b>" : ""));
         layer.on("click", function () {
-          if (f.properties.state === "retired") return;
+          if (f.properties.state === "retired" || elsewhere(f)) return;
           var i = state.selected.indexOf(f.properties.code);
           if (i >= 0) state.selected.splice(i, 1); else state.selected.push(f.properties.code);
           grids.setStyle(grids.options.style);
@@ -121,6 +129,7 @@
     function show(fc) {
       state.features = fc.features;
       grids.clearLayers(); grids.addData(fc);
+      grids.eachLayer(function (l) { if (elsewhere(l.feature)) l.bringToBack(); });  /* the village's edges on top */
       state.selected = state.selected.filter(function (c) {
         return fc.features.some(function (f) { return f.properties.code === c && f.properties.state !== "retired"; });
       });
