@@ -201,6 +201,46 @@ def villages(session: Session, scope: Scope) -> list[VillageEntry]:
     return [VillageEntry(*row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Overview:
+    """The villages of an area drawn as SVG paths (``ST_AsSVG``: x = longitude, y = −latitude),
+    simplified for a picture of the whole area, with the box they fill."""
+
+    paths: dict[str, str]  # village code → path data
+    points: dict[str, tuple[float, float]]  # village code → a point inside it (lon, lat)
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+def village_overview(session: Session, scope: Scope) -> Overview | None:
+    """Each village's outline in ``scope``, simplified to about a 600th of the area's size (a
+    picture some 600 pixels wide loses nothing it could show).  None: no village."""
+    rows = session.execute(
+        text(f"""
+        WITH v AS (SELECT code, geom FROM region v
+                   WHERE v.level = 'village' AND {scope.region_condition("v")}),
+             box AS (SELECT ST_Extent(geom) AS b FROM v)
+        SELECT v.code,
+               ST_AsSVG(ST_SimplifyPreserveTopology(
+                   v.geom, greatest(ST_XMax(b) - ST_XMin(b), ST_YMax(b) - ST_YMin(b)) / 600),
+                   0, 5) AS d,
+               ST_X(ST_PointOnSurface(v.geom)), ST_Y(ST_PointOnSurface(v.geom)),
+               ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+        FROM v, box
+        ORDER BY v.code
+    """),
+        scope.params(),
+    ).all()
+    if not rows:
+        return None
+    *_, west, south, east, north = rows[0]
+    return Overview(
+        {r[0]: r[1] for r in rows}, {r[0]: (r[2], r[3]) for r in rows}, west, south, east, north
+    )
+
+
 def narrow_scope(session: Session, scope: Scope, region_code: str | None) -> Scope:
     """``scope`` narrowed to one region the caller may see (``NotFound`` for any other)."""
     if not region_code:

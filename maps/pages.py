@@ -81,15 +81,22 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
 
 
 def planner_index_page(  # type: ignore[no-untyped-def]
-    region_name: str, user: str, villages, links: list[tuple[str, str]], lang: str = "zh"
+    region_name: str,
+    user: str,
+    villages,
+    links: list[tuple[str, str]],
+    lang: str = "zh",
+    overview=None,
 ) -> str:
     """The planner's start: the villages (communities) of their area, by township, each a link
-    to its grid editor (grids are redrawn village by village).  ``villages``:
+    to its grid editor (grids are redrawn village by village) — on a map of them all
+    (``overview``, :class:`gis.boundaries.Overview`) and in a list.  ``villages``:
     :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh`` or ``en``)."""
     t = _tr(lang)
     groups: dict[str | None, list] = {}
     for v in villages:
         groups.setdefault(v.parent_code, []).append(v)
+    picture = _overview_svg(overview, groups, t) if overview is not None else ""
     sections = "".join(
         f"<section><h2>{escape(vs[0].parent_name or region_name)}"
         f"<small>{t(f'（{len(vs)} 个村/社区）', f' ({len(vs)} villages)')}</small></h2>"
@@ -115,11 +122,55 @@ def planner_index_page(  # type: ignore[no-untyped-def]
             "Grids are edited village by village: choose the village (community) to edit.",
         )
     }</p>
+  {picture}
   {sections or empty}
 </main>
 </body>
 </html>
 """
+
+
+def _overview_svg(overview, groups: dict, t) -> str:  # type: ignore[no-untyped-def]
+    """The villages as one SVG picture, each shape a link to its editor, coloured by township.
+    Longitudes are narrowed by the cosine of the latitude, so that the area keeps its shape."""
+    from math import cos, radians
+
+    o = overview
+    k = cos(radians((o.south + o.north) / 2))
+    shapes, labels = [], []
+    size = (o.north - o.south) / 28  # the townships' names: a 28th of the picture's height
+    for i, vs in enumerate(groups.values()):
+        inside = [o.points[v.code] for v in vs if v.code in o.points]
+        if inside and vs[0].parent_name:  # at the middle of its villages' inner points
+            x = sum(p[0] for p in inside) / len(inside) * k
+            y = -sum(p[1] for p in inside) / len(inside)
+            labels.append(
+                f'<text x="{x:.6f}" y="{y:.6f}" font-size="{size:.6f}" '
+                f'stroke-width="{size / 5:.6f}">'
+                f"{escape(vs[0].parent_name)}</text>"
+            )
+        for v in vs:
+            d = o.paths.get(v.code)
+            if not d:
+                continue
+            tip = t(
+                f"{v.name}（{v.code}，{v.grids} 个网格）", f"{v.name} ({v.code}, {v.grids} grids)"
+            )
+            shapes.append(
+                f'<a href="/maps/planner?village={escape(v.code)}"><path class="wg-t{i % 8}" '
+                f'd="{escape(d)}"><title>{escape(tip)}</title></path></a>'
+            )
+    label = t(
+        "村（社区）分布图：点击进入该村（社区）的网格调整",
+        "Map of the villages: click one to edit its grids",
+    )
+    box = f"{o.west * k:.6f} {-o.north:.6f} {(o.east - o.west) * k:.6f} {o.north - o.south:.6f}"
+    return (
+        # (links inside: not role="img", which would hide them from screen readers)
+        f'<figure class="wg-overview"><svg viewBox="{box}" aria-label="{escape(label)}">'
+        f'<g transform="scale({k:.6f},1)">{"".join(shapes)}</g>{"".join(labels)}</svg>'
+        f"<figcaption>{escape(label)}</figcaption></figure>"
+    )
 
 
 def nav_line(links: list[tuple[str, str]], user: str) -> str:

@@ -287,6 +287,7 @@ def planner_map(
                 boundaries.villages(session, caller.scope),
                 page_links(caller.can, "/maps/planner", language),
                 language,
+                boundaries.village_overview(session, caller.scope),
             ),
             lang,
         )

@@ -560,7 +560,9 @@ def test_planner_start_page_lists_the_villages_of_the_planners_area(
     headers = login_as(PLANNER) | {"Accept": "text/html"}
     page = anon_client.get("/maps/planner", headers=headers)
     assert page.status_code == 200, page.text
-    listed = re.findall(r'href="/maps/planner\?village=([0-9]{12})"', page.text)
+    listed = re.findall(r'<li><a href="/maps/planner\?village=([0-9]{12})"', page.text)
+    # and on a map of them all: a shape per village, each a link to its editor
+    drawn = re.findall(r'<a href="/maps/planner\?village=([0-9]{12})"><path [^>]*d="M ', page.text)
     district = db.execute(
         text(
             "SELECT r.id FROM region r JOIN app_user u ON u.region_id = r.id WHERE u.username = :u"
@@ -578,6 +580,7 @@ def test_planner_start_page_lists_the_villages_of_the_planners_area(
         .all()
     )
     assert sorted(listed) == expected and len(expected) > 1  # all of them, none of elsewhere
+    assert sorted(drawn) == expected
     grids = db.execute(
         text("""SELECT count(*) FROM grid g JOIN region v ON v.id = g.village_id
                 WHERE v.code = :v AND g.valid_to IS NULL"""),
@@ -589,6 +592,7 @@ def test_planner_start_page_lists_the_villages_of_the_planners_area(
         {"v": VILLAGE},
     ).scalar_one()
     assert f"<h2>{township}<small>" in page.text  # grouped by township
+    assert re.search(rf"<text [^>]*>{township}</text>", page.text)  # named on the map
     assert 'href="/"' in page.text and 'href="/maps/command"' in page.text  # the other pages
     # a planner of one village goes straight to its map (the user is added by the owner, whose
     # session this one app serves; the app role may not add users)
