@@ -730,7 +730,7 @@ def _rating_form(lang: str = "zh") -> str:
     )
     return f"""<form id="rating">
   <h2>{w["rate"]}</h2>
-  <p>{stars}</p>
+  <p class="wg-scores">{stars}</p>
   <p><label><input type="checkbox" name="resolved" checked> {w["solved"]}</label></p>
   <p><label>{w["comment"]}<br>
      <textarea name="comment" rows="3" maxlength="500"></textarea></label></p>
