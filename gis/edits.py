@@ -137,6 +137,17 @@ def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseG
             "empty",
             field=field_name,
         )
+    if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
+        # a ring that crosses itself (a bow-tie), or an unclosed one: repaired as an import
+        # repairs it (its polygonal parts), so that no later overlay meets an invalid shape
+        repaired = polygonal(geom)
+        if repaired is None:
+            raise InvalidInput(
+                f"{field_name} 没有面积（各点重合或在一条线上）：请重新画一个面。",
+                f"{field_name} has no area (its points coincide or lie on one line): draw an area.",
+                field=field_name,
+            )
+        geom = repaired
     return geom
 
 
@@ -209,13 +220,14 @@ class Layout:
             field="grid",
         )
 
-    def snap(self, geom: BaseGeometry, *, but: Item | None = None) -> BaseGeometry:
-        """``geom`` with its vertices moved onto the other grids' and the village's edges and
-        vertices within the tolerance."""
+    def snap(self, geom: BaseGeometry, *, but: Item | None = None) -> BaseGeometry | None:
+        """``geom`` (polygonal) with its vertices moved onto the other grids' and the village's
+        edges and vertices within the tolerance, made valid again (moving vertices can make a
+        ring cross itself); None when nothing with an area is left."""
         reference = shapely.union_all(
             [i.geom.boundary for i in self.live(but=but)] + [self.village.geom.boundary]
         )
-        return shapely.snap(geom, reference, TOL_DEG)
+        return polygonal(shapely.snap(geom, reference, TOL_DEG))
 
     def new_code(self, session: Session) -> str:
         """The next unused code of the village (never a code used by any version or draft)."""
@@ -645,7 +657,8 @@ def _split(session: Session, layout: Layout, body: dict) -> Said:
         rest = item.geom
         for k, raw_part in enumerate(body["parts"]):
             drawn = parse_geometry(raw_part, f"parts.{k}", ("Polygon", "MultiPolygon"))
-            part = polygonal(layout.snap(drawn, but=item).intersection(rest))
+            snapped = layout.snap(drawn, but=item)
+            part = None if snapped is None else polygonal(snapped.intersection(rest))
             if not significant(part):
                 raise InvalidInput(
                     f"第 {k + 1} 块与网格 {item.code} 剩余部分没有重叠"

@@ -360,6 +360,57 @@ def test_create_refuses_covered_land(planner: Planner, app_db: Session) -> None:
     assert "未划入网格" in r["detail"]
 
 
+def bow_tie(shape: BaseGeometry, margin: float = 0.0005) -> dict:
+    """A ring drawn across itself over ``shape``'s bounds (plus ``margin``): two triangles
+    meeting at the middle, as a hurried hand draws them."""
+    minx, miny, maxx, maxy = shape.bounds
+    minx, miny, maxx, maxy = minx - margin, miny - margin, maxx + margin, maxy + margin
+    ring = [(minx, miny), (maxx, maxy), (maxx, miny), (minx, maxy), (minx, miny)]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_a_ring_drawn_across_itself_is_repaired_not_refused_with_a_5xx(
+    planner: Planner, app_db: Session
+) -> None:
+    """A bow-tie is an invalid polygon: GEOS refuses overlays with it.  Drawn for a new grid or
+    as a split's part, it is taken as its two triangles (as an import repairs it); drawn with
+    no area at all, it is a 422 that says so."""
+    a, _b, _ = adjacent_pair(app_db)
+    ga = geom(app_db, a)
+    edit = planner.open()
+    planner.op(edit, op="retire", grid=a, to="uncovered")
+    done = planner.op(edit, op="create", geometry=bow_tie(ga))
+    new_code = done["grids"][0]
+    created = app_db.execute(
+        text("""SELECT ST_IsValid(geom) AS valid, ST_Area(geom::geography) AS m2
+                FROM grid_edit_item WHERE edit_id = :e AND code = :c"""),
+        {"e": edit, "c": new_code},
+    ).one()
+    assert created.valid and created.m2 > 0
+    # the triangles meet at the middle: the land left and right of it stays uncovered
+    assert created.m2 < 0.75 * float(
+        app_db.execute(
+            text("SELECT ST_Area(ST_GeomFromWKB(:w, 4326)::geography)"),
+            {"w": shapely.to_wkb(ga)},
+        ).scalar_one()
+    )
+
+    other = planner.open()
+    target = geom(app_db, g(2))
+    done = planner.op(other, op="split", grid=g(2), parts=[bow_tie(target, margin=-0.0003)])
+    assert len(done["grids"]) >= 2
+    valid = app_db.execute(
+        text("SELECT bool_and(ST_IsValid(geom)) FROM grid_edit_item WHERE edit_id = :e"),
+        {"e": other},
+    ).scalar_one()
+    assert valid
+
+    x, y = target.representative_point().coords[0]
+    flat = {"type": "Polygon", "coordinates": [[(x, y), (x + 0.001, y), (x + 0.002, y), (x, y)]]}
+    r = planner.op(other, 422, op="redraw", grid=g(2), geometry=flat)
+    assert "没有面积" in r["detail"] and r["errors"][0]["field"] == "geometry"
+
+
 def test_retire_to_neighbours_keeps_the_village_covered(planner: Planner, app_db: Session) -> None:
     a, _, _ = adjacent_pair(app_db)
     total = shapely.union_all([geom(app_db, c) for c in current_codes(app_db)])
