@@ -528,12 +528,15 @@ def _village_of_area(
     """The village a drawn area lies in (the one it overlaps most), in the jurisdiction."""
     row = session.execute(
         text(f"""
-        SELECT v.id FROM region v
+        SELECT v.id FROM region v,
+             LATERAL (SELECT ST_SetSRID(ST_GeomFromWKB(:wkb), 4326) AS drawn) d,
+             -- an overlay, not ST_Intersects: GEOS 3.11's relate graph can throw on edges a
+             -- hair's breadth apart (migration 0038)
+             LATERAL (SELECT ST_Area(ST_Intersection(v.geom, d.drawn)) AS shared) x
         WHERE v.level = 'village' AND {actor.scope.region_condition("v")}
           AND (CAST(:code AS text) IS NULL OR v.code = :code)
-          AND ST_Intersects(v.geom, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))
-        ORDER BY ST_Area(ST_Intersection(v.geom, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))) DESC,
-                 v.code
+          AND v.geom && d.drawn AND x.shared > 0
+        ORDER BY x.shared DESC, v.code
         LIMIT 1
     """),
         {"code": village_code, "wkb": _wkb(geom)},
@@ -900,7 +903,12 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
     cells = shapely.voronoi_polygons(shapely.MultiPoint(points), extend_to=item.geom.envelope)
     tree = shapely.STRtree(points)
     shares: dict[int, list[BaseGeometry]] = {}
-    for cell in shapely.get_parts(cells):
+    for raw_cell in shapely.get_parts(cells):
+        # GEOS may return a cell that crosses itself where the points are nearly in line (seen
+        # on a retired grid's edges): made valid first, or the union below fails
+        cell = polygonal(raw_cell)
+        if cell is None:
+            continue
         hits = tree.query(cell, predicate="intersects")
         if len(hits):
             shares.setdefault(owners[int(hits[0])], []).append(cell)
