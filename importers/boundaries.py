@@ -13,6 +13,7 @@ with ``valid_to``), so cases keep pointing at the cell they were located in.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,13 +118,18 @@ def _frame(
     overrides = {"code": opts.code_field, "name": opts.name_field, "parent": opts.parent_field}
     mapping = pick_fields(table.columns, roles, overrides)
     if not isinstance(table, gpd.GeoDataFrame):
-        table = geometries_from_table(table, mapping, points)
+        # the geometry's own columns: a WKT column (any import), lon/lat (points)
+        shape_roles = [r for r in ("wkt", "lon", "lat") if r not in mapping]
+        taken = set(mapping.values())
+        found = pick_fields([c for c in table.columns if c not in taken], shape_roles, {})
+        table = geometries_from_table(table, mapping | found, points)
         if opts.crs is None:
             table = table.set_crs("EPSG:4326")
     report.rows = len(table)
     repairs = table.attrs.get("parse_repairs", {})
+    failures = table.attrs.get("parse_failures", {})
     gdf = to_wgs84_frame(table, opts.crs, report, _near_lon(session))
-    gdf.attrs["parse_repairs"] = repairs
+    gdf.attrs["parse_repairs"], gdf.attrs["parse_failures"] = repairs, failures
     return gdf, mapping
 
 
@@ -149,7 +155,11 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
     report.mapping = mapping
     codes = [_code(v) for v in gdf[mapping["code"]]]
     geoms = clean_polygons(
-        gdf.geometry.to_numpy(), codes, report, parse_repairs=gdf.attrs.get("parse_repairs")
+        gdf.geometry.to_numpy(),
+        codes,
+        report,
+        parse_repairs=gdf.attrs.get("parse_repairs"),
+        parse_failures=gdf.attrs.get("parse_failures"),
     )
     rows: list[_Row] = []
     seen: set[str] = set()
@@ -384,6 +394,19 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
         except Exception as e:  # an unknown datum name
             report.rejected.append(Issue("rejected", region, f"坐标系无效 bad datum: {e}"))
             continue
+        if not (
+            math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90
+        ) or (lon == 0 and lat == 0):
+            swapped = abs(geom.y) <= 180 and abs(geom.x) <= 90 < abs(geom.y)
+            hint = "（经纬度是否填反了？ longitude and latitude swapped?）" if swapped else ""
+            report.rejected.append(
+                Issue(
+                    "rejected",
+                    region,
+                    f"坐标无效 bad coordinates: {geom.x:.6g}, {geom.y:.6g}{hint}",
+                )
+            )
+            continue
         items.append(
             {
                 "region": region,
@@ -453,7 +476,11 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
     report.mapping = mapping
     codes = [_code(v) for v in gdf[mapping["code"]]]
     geoms = clean_polygons(
-        gdf.geometry.to_numpy(), codes, report, parse_repairs=gdf.attrs.get("parse_repairs")
+        gdf.geometry.to_numpy(),
+        codes,
+        report,
+        parse_repairs=gdf.attrs.get("parse_repairs"),
+        parse_failures=gdf.attrs.get("parse_failures"),
     )
     villages = {
         c: shapely.from_wkb(bytes(g))

@@ -208,6 +208,12 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     usecols = [mapping[k] for k in ("lon", "lat", "datum", "reported_at") if k in mapping]
     num = _read_points(csv_bytes, usecols, (mapping["lon"], mapping["lat"]))
     n = len(num)
+    if n == 0:
+        raise InvalidInput(
+            f"{path.name} 只有表头，没有数据行：没有可导入的案件。",
+            f"{path.name} has a header and no rows: no cases to import.",
+            field="file",
+        )
     report.rows = n
     progress.append(Progress("导入案件 cases", n))
     lon = pd.to_numeric(num[mapping["lon"]], errors="coerce").to_numpy(dtype=float)

@@ -238,10 +238,13 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig")
-        if suffix in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=str)
-        return _read_gdal(path, encoding)
+            table = pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig")
+        elif suffix in (".xlsx", ".xls"):
+            table = pd.read_excel(path, dtype=str)
+        else:
+            table = _read_gdal(path, encoding)
+    except InvalidInput:
+        raise
     except UnicodeDecodeError as e:
         raise InvalidInput(
             f"无法按 {encoding or 'UTF-8'} 读取 {path.name}："
@@ -250,10 +253,19 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
             "pass --encoding GBK.",
             field="encoding",
         ) from e
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame()
     except Exception as e:  # GDAL's many ways to say "not a file I can read"
         raise InvalidInput(
             f"无法读取 {path.name}：{e}", f"Cannot read {path.name}: {e}", field="file"
         ) from e
+    if len(table) == 0:
+        raise InvalidInput(
+            f"{path.name} 中没有任何数据行或要素：没有可导入的内容（是否选错了文件或图层？）。",
+            f"{path.name} holds no rows or features: nothing to import (the wrong file or layer?).",
+            field="file",
+        )
+    return table
 
 
 def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
@@ -261,8 +273,17 @@ def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
     fixed where possible and noted in ``attrs["parse_repairs"]`` instead of failing the file."""
     import warnings
 
+    import pyogrio
     from pyogrio.raw import read
 
+    if len(pyogrio.list_layers(path)) == 0:  # an empty KML, a folder without a Shapefile …
+        raise InvalidInput(
+            f"{path.name} 中没有可读的图层（要素类）：请给出含有图层的文件（如 .shp、.gpkg、"
+            ".geojson）。",
+            f"{path.name} holds no layer GDAL can read: give a file with a layer (.shp, .gpkg, "
+            ".geojson …).",
+            field="file",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's "non closed ring detected"
         meta, _, wkb, fields = read(path, encoding=encoding)
@@ -432,15 +453,82 @@ def to_wgs84_frame(
     else:
         report.crs_source = "file"
     report.crs = gdf.crs.to_string() if gdf.crs is not None else None
-    return gdf.to_crs(WGS84)
+    out = gdf.to_crs(WGS84)
+    off = _off_the_globe(out)
+    if off.sum() > 0.5 * max(1, (~out.geometry.is_empty & out.geometry.notna()).sum()):
+        # most rows fall off the globe as degrees: the CRS is wrong, not the rows (a GeoJSON
+        # is WGS 84 by definition, and a wrong .prj says what it says).  A few such rows are
+        # rejected each on its own (clean_polygons, the point importers).
+        before = _finite_bounds(gdf[off])
+        guess = guess_crs(before, near_lon) if before is not None else ""
+        zh, en = _describe_guess(guess)
+        x0, y0, x1, y1 = before or (math.nan,) * 4
+        if not guess and -90 <= x0 <= x1 <= 90 and -180 <= y0 <= y1 <= 180:
+            zh, en = (
+                "纬度在前、经度在后（经纬度填反了）",
+                "latitude first, then longitude (swapped)",
+            )
+            guess = "swapped"
+        source_zh = "文件声明的" if report.crs_source == "file" else "--crs 指定的"
+        source_en = "the file declares" if report.crs_source == "file" else "--crs gives"
+        raise InvalidInput(
+            f"坐标值与{source_zh}坐标系 {report.crs} 不符：{off.sum()} 行（共 {len(out)} 行）"
+            "换算成经纬度后超出范围。"
+            + (
+                f"坐标值看起来是{zh}，请交换经度、纬度两列。"
+                if guess == "swapped"
+                else f"坐标值看起来是{zh}；是否应加 --crs {guess}？"
+                if guess
+                else "请用 --crs 指定。"
+            ),
+            f"The coordinates do not fit the CRS {source_en} ({report.crs}): {off.sum()} of "
+            f"{len(out)} rows fall off the globe as degrees. "
+            + (
+                f"They look like {en}: exchange the longitude and latitude columns."
+                if guess == "swapped"
+                else f"They look like {en}; pass --crs {guess}?"
+                if guess
+                else "Pass --crs."
+            ),
+            field="crs",
+            guess=guess,
+        )
+    return out
+
+
+def _off_the_globe(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """Rows with a finite coordinate outside longitude -180…180 or latitude -90…90."""
+    out = np.zeros(len(gdf), dtype=bool)
+    xy, rows = shapely.get_coordinates(gdf.geometry.to_numpy(), return_index=True)
+    finite = np.isfinite(xy).all(axis=1)
+    bad = finite & ((np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90))
+    out[np.unique(rows[bad])] = True
+    return out
+
+
+def _finite_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """The bounds of the finite coordinates (a row with NaN or ∞ is rejected on its own)."""
+    xy = shapely.get_coordinates(gdf.geometry.to_numpy())
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if not len(xy):
+        return None
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def geometries_from_table(
     df: pd.DataFrame, mapping: dict[str, str], points: bool
 ) -> gpd.GeoDataFrame:
     """CSV/XLSX: a WKT column, or (points) lon/lat columns; declared as WGS 84 unless --crs."""
+    failures: dict[int, str] = {}
     if "wkt" in mapping:
-        geoms = shapely.from_wkt(df[mapping["wkt"]].fillna("").to_numpy(), on_invalid="ignore")
+        raw = df[mapping["wkt"]].fillna("").astype(str).to_numpy()
+        geoms = shapely.from_wkt(raw, on_invalid="ignore")
+        failures = {
+            i: f"WKT 无法解析 unreadable WKT: {text.strip()[:40]!r}"
+            for i, (g, text) in enumerate(zip(geoms, raw, strict=True))
+            if g is None and text.strip()
+        }
     elif points and "lon" in mapping and "lat" in mapping:
         lon = pd.to_numeric(df[mapping["lon"]], errors="coerce").to_numpy()
         lat = pd.to_numeric(df[mapping["lat"]], errors="coerce").to_numpy()
@@ -454,7 +542,9 @@ def geometries_from_table(
             f"(it has: {', '.join(df.columns)}).",
             field="fields",
         )
-    return gpd.GeoDataFrame(df, geometry=list(geoms), crs=None)
+    gdf = gpd.GeoDataFrame(df, geometry=list(geoms), crs=None)
+    gdf.attrs["parse_failures"] = failures
+    return gdf
 
 
 # --- geometry quality ---------------------------------------------------------------------
@@ -466,6 +556,7 @@ def clean_polygons(
     report: ImportReport,
     min_area_m2: float = 1.0,
     parse_repairs: dict[int, str] | None = None,
+    parse_failures: dict[int, str] | None = None,
 ) -> list[BaseGeometry | None]:
     """Repair what can be repaired (polygonal parts only, never a GeometryCollection), reject
     empty and degenerate geometries; every one listed in the report.  None = rejected."""
@@ -478,9 +569,24 @@ def clean_polygons(
             p = geom.representative_point()
             report.repaired.append(Issue("repaired", code, parse_repairs[i], p.x, p.y))
         if geom is None or geom.is_empty:
-            report.rejected.append(Issue("rejected", code, "空几何 empty geometry"))
+            reason = (parse_failures or {}).get(i, "空几何 empty geometry")
+            report.rejected.append(Issue("rejected", code, reason))
             out.append(None)
             continue
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            report.rejected.append(
+                Issue("rejected", code, "坐标含非数值或无穷大 NaN or infinite coordinates")
+            )
+            out.append(None)
+            continue
+        xy = shapely.get_coordinates(geom)
+        if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
+            report.rejected.append(
+                Issue("rejected", code, "坐标超出经纬度范围 coordinates off the globe")
+            )
+            out.append(None)
+            continue
+        geom = shapely.force_2d(geom)  # heights (Z) have no place in a boundary
         fixed = geom
         if not geom.is_valid:
             reason = shapely.is_valid_reason(geom)

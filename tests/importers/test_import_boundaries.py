@@ -295,3 +295,112 @@ def test_grids_outside_their_village_overlapping_or_unplaceable(
     assert [i.code for i in report.rejected] == ["990000000000001"]
     with pytest.raises(InvalidInput):
         import_grids(db, path, Options(strict=True, commit=True))
+
+
+# --- what a fuzzed set of hand-made files found (each was a traceback, or a silent wrong row) ---
+
+
+def test_metres_in_a_file_declared_as_degrees_are_refused_with_a_guess(
+    db: Session, tmp_path: Path
+) -> None:
+    """A GeoJSON is WGS 84 by definition: a city's Gauss–Krüger metres exported as GeoJSON (or a
+    Shapefile with a wrong .prj) would have been stored at longitude 38,500,000."""
+    path = tmp_path / "metres.geojson"
+    metres = _city().to_crs("EPSG:4526").set_crs("EPSG:4326", allow_override=True)
+    metres.to_file(path, engine="pyogrio")
+    with pytest.raises(InvalidInput) as e:
+        import_regions(db, path, Options())
+    assert "EPSG:4526" in str(e.value) and "8 行（共 8 行）" in str(e.value)
+    assert e.value.extra["guess"] == "EPSG:4526"
+    assert len(import_regions(db, path, Options(crs="EPSG:4526")).created) == 8
+    assert _count(db) == 0
+
+
+def test_rows_off_the_globe_infinite_or_with_heights_are_judged_one_by_one(
+    db: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.geojson"
+    rows = [
+        ("880100", box(X0, Y0, X0 + 0.2, Y0 + 0.1)),  # good
+        ("880102", shapely.Polygon([(X0, Y0, 5), (X0 + 0.2, Y0, 5), (X0 + 0.2, Y0 + 0.1, 7)])),
+        ("880103", box(X0 + 300, Y0, X0 + 300.2, Y0 + 0.1)),  # one row off the globe
+        ("880104", shapely.Polygon([(float("inf"), Y0), (X0, Y0), (X0, Y0 + 0.1)])),
+    ]
+    features = [
+        {"type": "Feature", "properties": {"code": c, "name": c}, "geometry": g.__geo_interface__}
+        for c, g in rows
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    report = import_regions(db, path, Options(commit=True))
+    assert report.created == ["880100", "880102"]
+    assert {i.code: i.reason[:6] for i in report.rejected} == {
+        "880103": "坐标超出经纬",
+        "880104": "坐标含非数值",
+    }
+    dims = db.execute(text("SELECT ST_NDims(geom) FROM region WHERE code = '880102'")).scalar()
+    assert dims == 2  # the heights are dropped, the outline kept
+
+
+def test_a_wkt_column_draws_regions_and_grids_from_a_table(db: Session, tmp_path: Path) -> None:
+    """``WKT`` was found for centers only: a table of regions or grids with one was refused for
+    lacking it.  A cell that is not WKT is named as such, not as an empty geometry."""
+    path = tmp_path / "区划.csv"
+    city = _city()
+    table = pd.DataFrame(
+        {"编码": city["行政区代码"], "名称": city["名称"], "WKT": city.to_wkt().geometry}
+    )
+    table.loc[len(table)] = ["880102009", "坏行", "POLYGON((nonsense))"]
+    table.to_csv(path, index=False)
+    report = import_regions(db, path, Options())
+    assert len(report.created) == 8
+    assert [(i.code, i.reason) for i in report.rejected] == [
+        ("880102009", "WKT 无法解析 unreadable WKT: 'POLYGON((nonsense))'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("empty.geojson", '{"type": "FeatureCollection", "features": []}', "没有任何数据行或要素"),
+        ("empty.kml", '<?xml version="1.0"?><kml><Document></Document></kml>', "没有可读的图层"),
+        ("empty.csv", "", "没有任何数据行或要素"),
+        ("header.csv", "编码,名称,WKT\n", "没有任何数据行或要素"),
+    ],
+)
+def test_a_file_with_nothing_in_it_says_so(
+    db: Session, tmp_path: Path, name: str, content: str, said: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InvalidInput, match=said):
+        import_regions(db, path, Options())
+
+
+def test_centers_with_swapped_or_impossible_coordinates_are_rejected_or_refused(
+    db: Session, tmp_path: Path
+) -> None:
+    import_regions(db, _write(_city(), tmp_path / "city.geojson"), Options(commit=True))
+    one = tmp_path / "one.csv"
+    one.write_text(
+        "名称,区划代码,经度,纬度\n"
+        f"第1街道综治中心,880102001,{X0 + 0.05},{Y0 + 0.05}\n"
+        f"第2街道综治中心,880102002,{Y0 + 0.05},{X0 + 0.15}\n"
+        "新区综治中心,880102,inf,inf\n",
+        encoding="utf-8",
+    )
+    report = import_centers(db, one, Options())
+    assert report.created == ["880102001"]
+    reasons = {i.code: i.reason for i in report.rejected}
+    assert "经纬度是否填反了" in reasons["880102002"] and "坐标无效" in reasons["880102"]
+    every = tmp_path / "every.csv"
+    every.write_text(
+        f"名称,区划代码,经度,纬度\n第2街道综治中心,880102002,{Y0 + 0.05},{X0 + 0.15}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput, match="请交换经度、纬度两列"):
+        import_centers(db, every, Options())
+
+
+def _write(gdf: gpd.GeoDataFrame, path: Path) -> Path:
+    gdf.to_file(path, engine="pyogrio")
+    return path

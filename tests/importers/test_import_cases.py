@@ -14,7 +14,7 @@ import shapely
 
 from gis.datum import wgs84_to_gcj02
 from gis.db import make_engine
-from gis.errors import Conflict
+from gis.errors import Conflict, InvalidInput
 from gis.locate import locate_point
 from importers import bulk
 from importers.cases import (
@@ -553,3 +553,10 @@ def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
     imported = text("SELECT count(*) FROM cases WHERE source_id LIKE 'H%'")
     assert db.execute(imported).scalar_one() == 0
     assert import_cases(db, path, CaseOptions(commit=True)).created  # the normal path still works
+
+
+def test_a_file_of_cases_with_a_header_and_no_rows_says_so(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(HEADER, encoding="utf-8")  # was a traceback: a reduction over no rows
+    with pytest.raises(InvalidInput, match="只有表头，没有数据行"):
+        import_cases(db, path, CaseOptions())
