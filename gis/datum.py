@@ -102,8 +102,11 @@ def to_wgs84(lon: T, lat: T, datum: str) -> tuple[T, T]:
     """The WGS 84 position of a point given in ``datum`` (CGCS2000 is taken as WGS 84)."""
     if datum in ("wgs84", "cgcs2000"):
         return lon, lat
-    if datum == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if datum == "bd09":
-        return bd09_to_wgs84(lon, lat)
+    # NaN or ∞ in an imported column goes through as NaN (the row is rejected after), without
+    # numpy's warnings on the importer's terminal
+    with np.errstate(invalid="ignore", over="ignore"):
+        if datum == "gcj02":
+            return gcj02_to_wgs84(lon, lat)
+        if datum == "bd09":
+            return bd09_to_wgs84(lon, lat)
     raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")

@@ -109,6 +109,8 @@ _FIXED_UTC8_FROM = pd.Timestamp("1992-01-01")
 
 
 STAGES = 8  # timed stages of an import (for the progress line)
+#: a case received after this was not received yet (a day of clock skew allowed): rejected
+_FUTURE = "now() + interval '1 day'"
 #: memory for each sort and hash of the import's transaction: the roll-up trigger aggregates and
 #: sorts three heat cells per case, which at the server's 32 MB spill to disk from ~100,000 rows
 WORK_MEM = "512MB"
@@ -380,17 +382,20 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         """)
         )
         rejected = session.execute(
-            text("""SELECT n, source_id, CASE WHEN NOT ok THEN 'coords'
-                                              WHEN at IS NULL THEN 'time'
-                                              ELSE 'id' END AS why, lon, lat
-                    FROM import_case
-                    WHERE NOT ok OR at IS NULL OR source_id IS NULL OR source_id = ''
-                    ORDER BY n""")
+            text(f"""SELECT n, source_id, CASE WHEN NOT ok THEN 'coords'
+                                               WHEN at IS NULL THEN 'time'
+                                               WHEN at > {_FUTURE} THEN 'future'
+                                               ELSE 'id' END AS why, lon, lat
+                     FROM import_case
+                     WHERE NOT ok OR at IS NULL OR at > {_FUTURE} OR source_id IS NULL
+                        OR source_id = ''
+                     ORDER BY n""")
         ).all()
         for r in rejected:
             why = {
                 "coords": str(reasons[r.n - 1]),
                 "time": "上报时间无法识别 unreadable time",
+                "future": "上报时间在未来 reported in the future",
                 "id": "缺少编号 missing source id",
             }[r.why]
             where = (r.lon, r.lat) if r.why != "coords" else (None, None)
@@ -399,8 +404,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             )
         if rejected:  # (a scan of every row)
             session.execute(
-                text("""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR source_id IS NULL
-                        OR source_id = ''""")
+                text(f"""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR at > {_FUTURE}
+                         OR source_id IS NULL OR source_id = ''""")
             )
         dupes = session.execute(
             text("""SELECT source_id, count(*) FROM import_case GROUP BY 1 HAVING count(*) > 1

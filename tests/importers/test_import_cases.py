@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -560,3 +561,25 @@ def test_a_file_of_cases_with_a_header_and_no_rows_says_so(db: Session, tmp_path
     path.write_text(HEADER, encoding="utf-8")  # was a traceback: a reduction over no rows
     with pytest.raises(InvalidInput, match="只有表头，没有数据行"):
         import_cases(db, path, CaseOptions())
+
+
+def test_a_case_reported_in_the_future_is_rejected_and_nan_says_nothing_on_the_terminal(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    lon, lat = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        HEADER
+        + f"F1,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,昨天\n"
+        + f"F2,2999-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,时钟错了\n"
+        + "F3,2026-03-05 09:30,inf,NaN,GCJ02,纠纷,邻里,坐标坏了\n",
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():  # numpy's, over the NaN and ∞, were printed to the user
+        warnings.simplefilter("error", RuntimeWarning)
+        report = import_cases(db, path, CaseOptions())
+    assert report.created == ["F1"]
+    assert [(i.code, i.reason) for i in report.rejected] == [
+        ("F2", "第 3 行：上报时间在未来 reported in the future"),
+        ("F3", "第 4 行：坐标无效 bad coordinates"),
+    ]
