@@ -121,7 +121,10 @@ def _summary_line(counts: dict[str, int]) -> str:
 def db_backup(
     path: Annotated[
         str | None,
-        typer.Argument(help="the file to write (default: <data_dir>/backups/wangge-<time>.dump)"),
+        typer.Argument(
+            help="the file to write, or a folder to write wangge-<time>.dump in (default: "
+            "<data_dir>/backups/wangge-<time>.dump)"
+        ),
     ] = None,
     keep: Annotated[
         int | None,
@@ -137,6 +140,8 @@ def db_backup(
 
     settings = get_settings()
     target = Path(path) if path else backup.default_path(settings.data_dir)
+    if target.is_dir():  # a folder for backups: a new file in it (and --keep prunes there)
+        target = backup.file_in(target)
     if keep is not None and keep < 1:  # (refused before the backup, not after)
         backup.prune(target.parent, keep)
     done = backup.backup(resolve_database_url(settings), target)

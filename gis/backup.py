@@ -53,8 +53,14 @@ class Summary:
 
 def default_path(data_dir: str | Path) -> Path:
     """``<data_dir>/backups/wangge-YYYYmmdd-HHMMSS.dump`` (Asia/Shanghai)."""
+    return file_in(Path(data_dir) / "backups")
+
+
+def file_in(folder: Path) -> Path:
+    """A new backup's file in ``folder``: ``wangge-YYYYmmdd-HHMMSS.dump`` (Asia/Shanghai), the
+    names :func:`prune` knows."""
     stamp = datetime.now(SHANGHAI).strftime("%Y%m%d-%H%M%S")
-    return Path(data_dir) / "backups" / f"wangge-{stamp}.dump"
+    return folder / f"wangge-{stamp}.dump"
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
@@ -110,12 +116,19 @@ def backup(owner_url: str, path: Path) -> Summary:
             f"{path} exists: a backup never overwrites a file; choose another name.",
             field="path",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
-    part.unlink(missing_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.unlink(missing_ok=True)
         # readable by its owner only from the first byte (password hashes, the parties' ciphertext)
         os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as e:
+        raise InvalidInput(
+            f"无法在 {path.parent} 写入备份：{e.strerror}。请换一个可写的位置。",
+            f"Cannot write a backup in {path.parent}: {e.strerror}. Choose a writable place.",
+            field="path",
+        ) from None
+    try:
         _run("pg_dump", ["--format=custom", f"--file={part}"], owner_url)
         part.rename(path)
     finally:
@@ -168,6 +181,14 @@ def _known_version(path: Path) -> None:
 def restore(owner_url: str, path: Path) -> Summary:
     """Bring the backup ``path`` back into the (empty) database of ``owner_url``.  The caller
     migrates after (:func:`gis.db.prepare_database`)."""
+    if path.is_dir():
+        made = sorted(path.glob("wangge-[0-9]*-[0-9]*.dump"))
+        example = made[-1] if made else path / "wangge-20261203-020000.dump"
+        raise InvalidInput(
+            f"{path} 是一个目录：请给出其中的备份文件（如 {example}）。",
+            f"{path} is a folder: name the backup file in it (such as {example}).",
+            field="path",
+        )
     if not path.is_file():
         raise InvalidInput(f"找不到备份文件 {path}。", f"No backup file at {path}.", field="path")
     try:

@@ -283,6 +283,17 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
     assert dump.stat().st_mode & 0o777 == 0o600  # password hashes, ciphertext
     again = run("db", "backup", str(dump), env={"DATABASE_URL": database_url})
     assert again.exit_code == 1 and "不覆盖" in again.output
+    # a folder: a new wangge-<time>.dump in it (was "exists"), which --keep prunes beside
+    folder = dump.parent
+    into = run("db", "backup", str(folder), "--keep", "5", env={"DATABASE_URL": database_url})
+    assert into.exit_code == 0, into.output
+    (inside,) = folder.glob("wangge-*.dump")
+    assert str(inside) in into.output
+    # nowhere to write: said, not a traceback
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    nowhere = run("db", "backup", str(blocked / "x.dump"), env={"DATABASE_URL": database_url})
+    assert nowhere.exit_code == 1 and "无法在" in nowhere.output, nowhere.output
     not_a_backup = tmp_path / "x.dump"
     not_a_backup.write_bytes(b"PGDMP but not really")
     name = f"wangge_test_restore_{uuid.uuid4().hex[:8]}"
@@ -292,6 +303,10 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
     try:
         bad = run("db", "restore", str(not_a_backup), env=env)
         assert bad.exit_code == 1 and "不是 wangge db backup 生成的备份" in bad.output
+        a_folder = run("db", "restore", str(folder), env=env)
+        assert a_folder.exit_code == 1 and f"是一个目录：请给出其中的备份文件（如 {inside}）" in (
+            a_folder.output
+        )
         done = run("db", "restore", str(dump), env=env)
         assert done.exit_code == 0, done.output
         assert "已从" in done.output and "密钥" not in done.output  # the key reads the parties
