@@ -29,6 +29,11 @@ from gis.parties import NewParty
 from gis.permissions import Role
 from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
+from gis.users import DISPLAY_NAME_MAX
+
+DisplayName = Annotated[
+    str | None, StringConstraints(strip_whitespace=True, max_length=DISPLAY_NAME_MAX)
+]
 
 Lon = Annotated[
     float,
@@ -479,9 +484,7 @@ class UserCreate(BaseModel):
     worker: Annotated[str | None, Field(max_length=20)] = Field(
         None, description="a grid worker's worker code: their grids, and by default their village"
     )
-    display_name: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = (
-        None
-    )
+    display_name: DisplayName = None
     password: NewPassword = None
 
 
@@ -491,9 +494,7 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=64)] = (
-        None
-    )
+    display_name: DisplayName = None
     role: Role | None = None
     region: Annotated[str | None, Field(pattern=r"^[0-9]{6,12}$")] = None
     worker: Annotated[str | None, Field(max_length=20)] = Field(

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases import SOURCE_NAMES
+from gis.errors import InvalidInput
 from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
@@ -340,9 +341,16 @@ def daily_report(
 ) -> DailyReport:
     """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``, in ``lang``."""
     d = daily(session, scope, region, day)
-    out_dir.mkdir(parents=True, exist_ok=True)
     xlsx = out_dir / f"{daily_name(d, lang)}.xlsx"
-    xlsx.write_bytes(daily_xlsx(d, lang))
     html = out_dir / f"{daily_name(d, lang)}.html"
-    html.write_text(daily_html(d, lang=lang), encoding="utf-8")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        xlsx.write_bytes(daily_xlsx(d, lang))
+        html.write_text(daily_html(d, lang=lang), encoding="utf-8")
+    except OSError as e:
+        raise InvalidInput(
+            f"无法把报表写入 {out_dir}：{e.strerror}。请用 --out 换一个可写的目录。",
+            f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
+            field="out",
+        ) from None
     return DailyReport(day, d.today, d.month, d.supervision, d.safety, xlsx, html)

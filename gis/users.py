@@ -148,6 +148,10 @@ def _audit(session: Session, by: Admin | None, actor: str, action: str, username
     )
 
 
+#: the longest display name (the API's schema, api.schemas, uses the same)
+DISPLAY_NAME_MAX = 64
+
+
 def add_user(
     session: Session,
     username: str,
@@ -176,6 +180,12 @@ def add_user(
             "用户名只能包含字母、数字、下划线、点和连字符，2–64 个字符。",
             "User names use letters, digits, _ . - only, 2–64 characters.",
             field="username",
+        )
+    if display_name is not None and len(display_name.strip()) > DISPLAY_NAME_MAX:
+        raise InvalidInput(  # (the API's schema says so too: the command line did not)
+            f"显示名称至多 {DISPLAY_NAME_MAX} 个字符。",
+            f"A display name has at most {DISPLAY_NAME_MAX} characters.",
+            field="display_name",
         )
     check_password_policy(username, password)
     worker_id = None

@@ -166,6 +166,8 @@ def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type:
         (["--role", "operator"], "--region"),
         (["--role", "mayor", "--region", "990102"], "--role"),
         (["--role", "operator", "--region", "123456789"], "123456789"),
+        # as long as the web form allows, no longer (it took 500 characters)
+        (["--role", "operator", "--region", "990102", "--display-name", "名" * 65], "至多 64"),
     ):
         result = run(
             "user",
@@ -206,6 +208,14 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     assert wrong.exit_code == 2 and "zh" in wrong.output
     unknown = run("report", "daily", "--region", "123456", "--date", "2026-11-20", env=env)
     assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    nowhere = run(
+        "report", "daily", "--region", "990102", "--date", "2026-11-20",
+        "--out", str(a_file / "reports"), env=env,
+    )  # fmt: skip
+    assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
+    assert "Not a directory" in nowhere.output or "无法把报表写入" in nowhere.output
 
 
 def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[no-untyped-def]
