@@ -814,13 +814,22 @@ def _redraw(session: Session, layout: Layout, body: dict) -> Said:
     release_to = body.get("release_to") or "neighbours"
     drawn = parse_geometry(body.get("geometry"), "geometry", ("Polygon", "MultiPolygon"))
     new = polygonal(layout.snap(drawn, but=item))
+    old = item.geom
+    trimmed = 0.0
+    if body.get("clip", True) and new is not None:
+        # a grid lies in its village: what the drawing puts beyond it is cut off (and said), as
+        # a new grid is clipped; without, it is an "outside" finding that blocks the commit
+        village = layout.village.geom
+        beyond = polygonal(new.difference(village))
+        trimmed = area_m2(beyond) if significant(beyond) else 0.0
+        new = polygonal(new.intersection(village))
+        old = polygonal(old.intersection(village)) or old  # what stuck out is not given away
     if not significant(new):
         raise InvalidInput(
             f"新边界太窄或为空（窄于 {TOLERANCE_M:g} 米）",
             f"The new boundary is empty or thinner than {TOLERANCE_M:g} m",
             field="geometry",
         )
-    old = item.geom
     changed = []
     for other in layout.live(but=item):  # land taken from neighbours
         if not other.geom.intersects(new):
@@ -851,6 +860,13 @@ def _redraw(session: Session, layout: Layout, body: dict) -> Said:
         zh = sorted({to or "未覆盖" for to in given})
         en = sorted({to or "uncovered" for to in given})
         parts.append((f"让出的土地归入 {'、'.join(zh)}", f"land given up went to {', '.join(en)}"))
+    if trimmed:
+        parts.append(
+            (
+                f"超出村（社区）边界的 {trimmed:,.0f} 平方米已裁去",
+                f"{trimmed:,.0f} m² beyond the village boundary cut off",
+            )
+        )
     return "；".join(z for z, _ in parts), "; ".join(e for _, e in parts)
 
 

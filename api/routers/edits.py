@@ -32,8 +32,9 @@ class OperationIn(BaseModel):
       ``households`` per part (the grid's own first);
     * ``merge``: ``grids`` (two or more adjacent grids of one village), optional ``code`` (the one
       kept; default the first) and ``name``;
-    * ``redraw``: ``grid`` and its new ``geometry``; land taken from neighbours leaves them, land
-      given up goes to the neighbour sharing the longest edge (or ``release_to: "uncovered"``);
+    * ``redraw``: ``grid`` and its new ``geometry`` (clipped to the village unless ``clip`` is
+      false); land taken from neighbours leaves them, land given up goes to the neighbour
+      sharing the longest edge (or ``release_to: "uncovered"``);
     * ``create``: ``geometry`` (clipped to uncovered land of the village unless ``clip`` is
       false), optional ``code``, ``name``, ``households``, ``population``, ``workers``,
       ``village``;

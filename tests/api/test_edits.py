@@ -314,6 +314,41 @@ def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
     assert versions[far["grid_id"]] is True and versions[before_closed["grid_id"]] is False
 
 
+def test_a_redraw_past_the_village_edge_is_cut_off_there_unless_clip_is_false(
+    planner: Planner, app_db: Session
+) -> None:
+    """A grid on the village's edge, redrawn 80 m wider all round: the part beyond the village is
+    cut off and said (a new grid is clipped the same way), and the edit set is valid; with
+    ``clip: false`` it stays, as a finding that blocks the commit."""
+    code = app_db.execute(
+        text("""SELECT g.code FROM grid g JOIN region v ON v.id = g.village_id
+                WHERE g.valid_to IS NULL AND v.code = :v
+                  AND ST_Length(ST_Intersection(ST_Boundary(g.geom), ST_Boundary(v.geom))) > 0
+                ORDER BY g.code LIMIT 1"""),
+        {"v": VILLAGE},
+    ).scalar_one()
+    wider = mapping(geom(app_db, code).buffer(0.0008, join_style="mitre"))
+    edit = planner.open()
+    done = planner.op(edit, op="redraw", grid=code, geometry=wider)
+    assert "超出村（社区）边界的" in done["message"] and "beyond the village" in done["message_en"]
+    p = planner.preview(edit)
+    assert not any(f["kind"] == "outside" for f in p["validation"]["findings"])
+    stored = app_db.execute(
+        text("""SELECT ST_CoveredBy(i.geom, ST_Buffer(v.geom, 1e-9))
+                FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+                WHERE i.edit_id = :e AND i.code = :c"""),
+        {"e": edit, "c": code},
+    ).scalar_one()
+    assert stored
+
+    other = planner.open()
+    done = planner.op(other, op="redraw", grid=code, geometry=wider, clip=False)
+    assert "超出村" not in done["message"]
+    p = planner.preview(other)
+    outside = [f for f in p["validation"]["findings"] if f["kind"] == "outside"]
+    assert outside and outside[0]["grids"] == [code] and outside[0]["blocking"]
+
+
 def test_stats_of_last_month_do_not_move(
     planner: Planner, app_db: Session, anon_client: TestClient, login_as: Headers
 ) -> None:
