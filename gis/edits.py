@@ -642,6 +642,11 @@ def _split(session: Session, layout: Layout, body: dict) -> Said:
             {"g": _wkb(item.geom), "l": _wkb(line)},
         ).scalars()
         raw = [g for r in rows if (g := _geom(r)) is not None]
+        # GEOS (ST_Split, shapely's split alike) can drop a face where the line runs a hair's
+        # breadth from a vertex: a split of a 15,000 m² grid lost 530 m² to no grid at all.
+        # What the pieces miss of the grid is put back, as pieces of its own (or slivers below)
+        missing = polygonal(item.geom.difference(shapely.union_all(raw))) if raw else None
+        raw += list(shapely.get_parts(missing)) if missing is not None else []
         parts = [p for p in raw if significant(p)]
         if len(parts) < 2:
             raise InvalidInput(
