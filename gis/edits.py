@@ -923,21 +923,40 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
             owners.append(k)
     cells = shapely.voronoi_polygons(shapely.MultiPoint(points), extend_to=item.geom.envelope)
     tree = shapely.STRtree(points)
+    around = item.geom.buffer(TOL_DEG * 10).bounds
     shares: dict[int, list[BaseGeometry]] = {}
     for raw_cell in shapely.get_parts(cells):
         # GEOS may return a cell that crosses itself where the points are nearly in line (seen
-        # on a retired grid's edges): made valid first, or the union below fails
-        cell = polygonal(raw_cell)
+        # on a retired grid's edges): clipped to the grid's box and made valid first, or the
+        # union below fails; one GEOS cannot even check is left out (its land: see below)
+        try:
+            cell = polygonal(shapely.clip_by_rect(raw_cell, *around))
+        except shapely.errors.GEOSException:
+            continue
         if cell is None:
             continue
         hits = tree.query(cell, predicate="intersects")
         if len(hits):
             shares.setdefault(owners[int(hits[0])], []).append(cell)
-    return {
+    out = {
         k: g
         for k, cells_k in shares.items()
         if (g := polygonal(shapely.union_all(cells_k).intersection(item.geom))) is not None
     }
+    if not out:  # (GEOS could not draw the diagram at all)
+        raise InvalidInput(
+            f"无法自动把网格 {item.code} 的区域分给相邻网格：请指定接收的网格（to: 网格编码）。",
+            f"Grid {item.code}'s land could not be shared among its neighbours automatically: "
+            "name the grid that takes it (to: a grid code).",
+            field="to",
+        )
+    # what no share holds (a cell left out above, or a hair between cells) goes to the share it
+    # borders most: the retired grid's land is handed out whole
+    left = polygonal(item.geom.difference(shapely.union_all(list(out.values()))))
+    for piece in shapely.get_parts(left) if left is not None else []:
+        k = max(out, key=lambda k: out[k].boundary.intersection(piece.boundary).length)
+        out[k] = polygonal(out[k].union(piece)) or out[k]
+    return out
 
 
 def _retire(session: Session, layout: Layout, body: dict) -> Said:
