@@ -921,21 +921,26 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
         for x, y in shapely.get_coordinates(dense):
             points.append(shapely.Point(x, y))
             owners.append(k)
-    cells = shapely.voronoi_polygons(shapely.MultiPoint(points), extend_to=item.geom.envelope)
+    # points closer than the tolerance taken as one: GEOS' diagram of points a hair apart came
+    # out with cells over each other (2.97 times the area they covered; one neighbour took all
+    # the land)
+    cells = shapely.voronoi_polygons(
+        shapely.MultiPoint(points), extend_to=item.geom.envelope, tolerance=TOL_DEG
+    )
     tree = shapely.STRtree(points)
-    around = item.geom.buffer(TOL_DEG * 10).bounds
     shares: dict[int, list[BaseGeometry]] = {}
     for raw_cell in shapely.get_parts(cells):
         # GEOS may return a cell that crosses itself where the points are nearly in line (seen
-        # on a retired grid's edges): clipped to the grid's box and made valid first, or the
-        # union below fails; one GEOS cannot even check is left out (its land: see below)
+        # on a retired grid's edges): made valid first, or the union below fails; one GEOS
+        # cannot even check is left out (its land: see below).  (Not clip_by_rect first: on such
+        # a cell it returned the whole box, and one neighbour took all the land.)
         try:
-            cell = polygonal(shapely.clip_by_rect(raw_cell, *around))
+            cell = polygonal(raw_cell)
         except shapely.errors.GEOSException:
             continue
         if cell is None:
             continue
-        hits = tree.query(cell, predicate="intersects")
+        hits = tree.query(cell, predicate="contains")  # its own point(s)
         if len(hits):
             shares.setdefault(owners[int(hits[0])], []).append(cell)
     out = {
