@@ -573,13 +573,13 @@ def clean_polygons(
             report.rejected.append(Issue("rejected", code, reason))
             out.append(None)
             continue
-        if not np.isfinite(shapely.get_coordinates(geom)).all():
+        xy = shapely.get_coordinates(geom)
+        if not np.isfinite(xy).all():
             report.rejected.append(
                 Issue("rejected", code, "坐标含非数值或无穷大 NaN or infinite coordinates")
             )
             out.append(None)
             continue
-        xy = shapely.get_coordinates(geom)
         if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
             report.rejected.append(
                 Issue("rejected", code, "坐标超出经纬度范围 coordinates off the globe")
