@@ -345,7 +345,11 @@ class CaseOut(BaseModel):
     received: ReceivedOut = Field(description="the point as the device sent it")
     deadline: datetime | None
     tracking_url: str = Field(description="public page for the resident (no personal data)")
-    flags: dict[str, Any] = Field(description="e.g. low_accuracy: worse than 200 m")
+    flags: dict[str, Any] = Field(
+        description="e.g. low_accuracy: worse than 200 m; clock_suspect: the device time "
+        "more than 10 minutes ahead of the server's or 30 days behind it; repeat_place, "
+        "repeat_resident: repeat warnings (counts)",
+    )
     parties: list[PartyOut] = Field(description="masked: 李*明, 138****5678, 4419**********123X")
     possible_duplicates: list[DuplicateOut] = Field(
         description="open cases of the same category within 100 m and 72 h"

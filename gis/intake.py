@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -253,6 +254,7 @@ def accept_reports(
     first_of_key: dict[UUID, _Work] = {}
     repeats: list[_Work] = []  # a key seen earlier in the same batch
     work: list[_Work] = []
+    now = datetime.now(UTC)  # the device times are judged against it (``clock_suspect``)
     for item in items:
         if item.error is not None or item.report is None or item.key is None:
             error = item.error or InvalidInput("缺少上报内容。", "Missing report.")
@@ -270,7 +272,7 @@ def accept_reports(
         except WanggeError as e:
             results[item.index] = BatchResult(item.index, "rejected", e.status, error=e)
             continue
-        w.flags = flags_for(w.report.accuracy_m)
+        w.flags = flags_for(w.report.accuracy_m, w.report.reported_at, now)
         work.append(w)
 
     replays: list[_Work] = []

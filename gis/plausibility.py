@@ -2,10 +2,13 @@
 
 Checked after datum conversion, against the deployment's coverage (its top regions):
 (0, 0) — a failed fix; more than 20 km outside the coverage; and a point that only lands inside
-the coverage with longitude and latitude swapped.  Poor accuracy is not a refusal: it is flagged.
+the coverage with longitude and latitude swapped.  Poor accuracy is not a refusal: it is flagged,
+and so is a device time far from the server's (:func:`flags_for`).
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -14,6 +17,11 @@ from gis.errors import InvalidInput
 
 MAX_OUTSIDE_M = 20_000
 LOW_ACCURACY_M = 200
+#: a device time this far after the server's is a clock running ahead
+CLOCK_AHEAD = timedelta(minutes=10)
+#: a device time this far before the server's is a report queued offline for over a month (worth
+#: a look too), or a clock reset (a phone with a flat battery may start at 1970-01-01 or 2000-01-01)
+CLOCK_BEHIND = timedelta(days=30)
 
 _INSIDE = text("""
     SELECT NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
@@ -61,6 +69,20 @@ def check_location(session: Session, lon: float, lat: float) -> None:
     )
 
 
-def flags_for(accuracy_m: float | None) -> dict[str, bool]:
-    """Flags for the operator: an accepted report whose position may be off."""
-    return {"low_accuracy": True} if accuracy_m is not None and accuracy_m > LOW_ACCURACY_M else {}
+def flags_for(
+    accuracy_m: float | None, reported_at: datetime | None = None, now: datetime | None = None
+) -> dict[str, bool]:
+    """Flags for the operator on an accepted report: its position may be off (``low_accuracy``),
+    or its device time (``clock_suspect``: more than :data:`CLOCK_AHEAD` after ``now``, the
+    server's time, or more than :data:`CLOCK_BEHIND` before it).  Neither refuses the report:
+    what happened is what the grid worker saw; the operator checks the place or the time."""
+    flags = {}
+    if accuracy_m is not None and accuracy_m > LOW_ACCURACY_M:
+        flags["low_accuracy"] = True
+    if (
+        reported_at is not None
+        and now is not None
+        and not now - CLOCK_BEHIND <= reported_at <= now + CLOCK_AHEAD
+    ):
+        flags["clock_suspect"] = True
+    return flags

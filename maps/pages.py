@@ -1101,6 +1101,15 @@ def case_page(  # type: ignore[no-untyped-def]
                     f"Position less accurate than {LOW_ACCURACY_M} m: check the place",
                 ),
             ),
+            (
+                "clock_suspect",
+                t(
+                    f"设备上报时间（{when(case.reported_at)}）与接收时间（{when(case.received_at)}）"
+                    "相差过大，设备时钟可能有误，发生时间请核实",
+                    f"The device's time ({when(case.reported_at)}) is far from the time received "
+                    f"({when(case.received_at)}): its clock may be wrong, check when it happened",
+                ),
+            ),
         )
         if flags.get(key)
     )

@@ -23,6 +23,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -263,7 +264,8 @@ def report_body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -
         "category": "neighbour",
         "description": "楼上楼下因噪音发生争执",
         "location": {"lon": lon, "lat": lat, "datum": datum},
-        "reported_at": "2026-11-20T09:30:00+08:00",
+        # a few minutes ago on the device (a time weeks off is flagged: ``clock_suspect``)
+        "reported_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds"),
     }
     body.update(extra)
     return body

@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -89,6 +90,37 @@ def test_poor_accuracy_is_accepted_and_flagged(client: TestClient, grid_point: t
     body["location"]["accuracy_m"] = 350
     r = client.post("/api/reports", json=body)
     assert r.status_code == 201 and r.json()["flags"] == {"low_accuracy": True}
+
+
+@pytest.mark.parametrize(
+    ("device_time", "flagged"),
+    [
+        (timedelta(minutes=-5), False),  # just now
+        (timedelta(days=-6), False),  # kept offline for most of a week
+        (timedelta(minutes=8), False),  # a phone a few minutes fast
+        (timedelta(hours=3), True),  # a clock running ahead
+        (timedelta(days=-45), True),  # older than any draft a phone keeps
+        (None, True),  # a phone whose clock restarted at 1970-01-01 after a flat battery
+    ],
+)
+def test_a_device_time_far_from_now_is_accepted_and_flagged(
+    client: TestClient, grid_point: tuple, device_time: timedelta | None, flagged: bool
+) -> None:
+    """The report is what the grid worker saw, whatever the phone's clock says: it is taken in,
+    and the operator is asked to check when it happened."""
+    at = (
+        datetime(1970, 1, 1, 8, 0, tzinfo=UTC)
+        if device_time is None
+        else datetime.now(UTC) + device_time
+    )
+    body = report_body(*grid_point[:2], reported_at=at.isoformat())
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["flags"] == ({"clock_suspect": True} if flagged else {})
+    page = client.get(f"/cases/{r.json()['code']}").text
+    assert ("设备时钟可能有误" in page) is flagged
+    if device_time is None:
+        assert "1970-01-01 16:00" in page  # the device's time, in Beijing time
 
 
 def test_my_reports_carry_the_start_of_each_description(
