@@ -111,6 +111,10 @@ _FIXED_UTC8_FROM = pd.Timestamp("1992-01-01")
 STAGES = 8  # timed stages of an import (for the progress line)
 #: a case received after this was not received yet (a day of clock skew allowed): rejected
 _FUTURE = "now() + interval '1 day'"
+#: a case received before this is an empty date read as a time (Excel's day 0, 1899-12-30 or
+#: 1900-01-01, or Unix's 1970-01-01), not a case of a city's records: rejected
+_EARLIEST = "1980-01-01"
+_PAST = f"timestamptz '{_EARLIEST} 00:00:00+08'"
 #: memory for each sort and hash of the import's transaction: the roll-up trigger aggregates and
 #: sorts three heat cells per case, which at the server's 32 MB spill to disk from ~100,000 rows
 WORK_MEM = "512MB"
@@ -385,9 +389,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text(f"""SELECT n, source_id, CASE WHEN NOT ok THEN 'coords'
                                                WHEN at IS NULL THEN 'time'
                                                WHEN at > {_FUTURE} THEN 'future'
+                                               WHEN at < {_PAST} THEN 'past'
                                                ELSE 'id' END AS why, lon, lat
                      FROM import_case
-                     WHERE NOT ok OR at IS NULL OR at > {_FUTURE} OR source_id IS NULL
+                     WHERE NOT ok OR at IS NULL OR at > {_FUTURE} OR at < {_PAST}
+                        OR source_id IS NULL
                         OR source_id = ''
                      ORDER BY n""")
         ).all()
@@ -396,6 +402,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 "coords": str(reasons[r.n - 1]),
                 "time": "上报时间无法识别 unreadable time",
                 "future": "上报时间在未来 reported in the future",
+                "past": f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"
+                f"1970-01-01）reported before {_EARLIEST[:4]}: usually an empty date",
                 "id": "缺少编号 missing source id",
             }[r.why]
             where = (r.lon, r.lat) if r.why != "coords" else (None, None)
@@ -405,7 +413,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         if rejected:  # (a scan of every row)
             session.execute(
                 text(f"""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR at > {_FUTURE}
-                         OR source_id IS NULL OR source_id = ''""")
+                         OR at < {_PAST} OR source_id IS NULL OR source_id = ''""")
             )
         dupes = session.execute(
             text("""SELECT source_id, count(*) FROM import_case GROUP BY 1 HAVING count(*) > 1

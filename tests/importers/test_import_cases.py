@@ -571,23 +571,35 @@ def test_a_file_of_cases_with_a_header_and_no_rows_says_so(db: Session, tmp_path
         import_cases(db, path, CaseOptions())
 
 
-def test_a_case_reported_in_the_future_is_rejected_and_nan_says_nothing_on_the_terminal(
+def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_says_nothing(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
+    """A time in the future, or an empty date a spreadsheet or database wrote as a time
+    (1899-12-30, 1900-01-01, 1970-01-01), rejects its row and says why; a case of 1985 is
+    imported.  NaN and ∞ print nothing on the terminal."""
     lon, lat = _points(demo_city)[0]
     path = tmp_path / "cases.csv"
     path.write_text(
         HEADER
         + f"F1,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,昨天\n"
         + f"F2,2999-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,时钟错了\n"
-        + "F3,2026-03-05 09:30,inf,NaN,GCJ02,纠纷,邻里,坐标坏了\n",
+        + "F3,2026-03-05 09:30,inf,NaN,GCJ02,纠纷,邻里,坐标坏了\n"
+        + f"F4,1899-12-30,{lon},{lat},WGS84,纠纷,邻里,Excel 的空日期\n"
+        + f"F5,1900-01-01 00:00:00,{lon},{lat},WGS84,纠纷,邻里,空日期\n"
+        + f"F6,1970-01-01T00:00:00Z,{lon},{lat},WGS84,纠纷,邻里,Unix 的 0\n"
+        + f"F7,1985-06-01 10:00,{lon},{lat},WGS84,纠纷,邻里,老档案\n",
         encoding="utf-8",
     )
     with warnings.catch_warnings():  # numpy's, over the NaN and ∞, were printed to the user
         warnings.simplefilter("error", RuntimeWarning)
         report = import_cases(db, path, CaseOptions())
-    assert report.created == ["F1"]
-    assert [(i.code, i.reason) for i in report.rejected] == [
+    assert sorted(report.created) == ["F1", "F7"]
+    empty = "上报时间早于 1980 年，多为空日期"
+    assert [(i.code, i.reason.split("（")[0]) for i in report.rejected] == [
         ("F2", "第 3 行：上报时间在未来 reported in the future"),
         ("F3", "第 4 行：坐标无效 bad coordinates"),
+        ("F4", f"第 5 行：{empty}"),
+        ("F5", f"第 6 行：{empty}"),
+        ("F6", f"第 7 行：{empty}"),
     ]
+    assert report.rejected[-1].reason.endswith("reported before 1980: usually an empty date")
