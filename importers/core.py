@@ -44,6 +44,10 @@ from gis.geo import area_m2
 
 WGS84 = "EPSG:4326"
 TABULAR = {".csv", ".txt", ".xlsx", ".xls"}
+#: the widest a region or grid may be, in degrees of longitude and latitude: all of mainland
+#: China spans about 62° and 36°.  (A polygon round the whole world has no geodesic area, and
+#: was rejected as degenerate.)
+MAX_SPAN_DEG = (90.0, 60.0)
 
 #: candidate column names (compared case-insensitively, after stripping)
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -619,6 +623,22 @@ def clean_polygons(
                 report.rejected.append(Issue("rejected", code, "不是面 not a polygon"))
                 out.append(None)
                 continue
+        west, south, east, north = fixed.bounds
+        if east - west > MAX_SPAN_DEG[0] or north - south > MAX_SPAN_DEG[1]:
+            p = fixed.representative_point()
+            report.rejected.append(
+                Issue(
+                    "rejected",
+                    code,
+                    f"范围过大（经度跨 {east - west:.0f}°、纬度跨 {north - south:.0f}°），不像一个"
+                    f"行政区划或网格，请核对坐标 too large to be a region or grid "
+                    f"({east - west:.0f}° of longitude, {north - south:.0f}° of latitude)",
+                    p.x,
+                    p.y,
+                )
+            )
+            out.append(None)
+            continue
         if area_m2(fixed) < min_area_m2:
             p = fixed.representative_point()
             report.rejected.append(

@@ -325,6 +325,7 @@ def test_rows_off_the_globe_infinite_or_with_heights_are_judged_one_by_one(
         ("880102", shapely.Polygon([(X0, Y0, 5), (X0 + 0.2, Y0, 5), (X0 + 0.2, Y0 + 0.1, 7)])),
         ("880103", box(X0 + 300, Y0, X0 + 300.2, Y0 + 0.1)),  # one row off the globe
         ("880104", shapely.Polygon([(float("inf"), Y0), (X0, Y0), (X0, Y0 + 0.1)])),
+        ("880105", box(-180, -90, 180, 90)),  # the world (its geodesic area is 0)
     ]
     features = [
         {"type": "Feature", "properties": {"code": c, "name": c}, "geometry": g.__geo_interface__}
@@ -336,6 +337,7 @@ def test_rows_off_the_globe_infinite_or_with_heights_are_judged_one_by_one(
     assert {i.code: i.reason[:6] for i in report.rejected} == {
         "880103": "坐标超出经纬",
         "880104": "坐标含非数值",
+        "880105": "范围过大（经",
     }
     dims = db.execute(text("SELECT ST_NDims(geom) FROM region WHERE code = '880102'")).scalar()
     assert dims == 2  # the heights are dropped, the outline kept
