@@ -945,11 +945,22 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
         hits = tree.query(cell, predicate="contains")  # its own point(s)
         if len(hits):
             shares.setdefault(owners[int(hits[0])], []).append(cell)
-    out = {
+    # the shares made disjoint: each, from the smallest up, less what the smaller ones hold.
+    # GEOS once drew a cell 9.2 times the grid's bounding box: the neighbour it went to took all
+    # the land, and another its own share too.  Such a share is the whole grid, so it comes last
+    # and keeps only what the others do not hold.
+    whole = {
         k: g
         for k, cells_k in shares.items()
         if (g := polygonal(shapely.union_all(cells_k).intersection(item.geom))) is not None
     }
+    out: dict[int, BaseGeometry] = {}
+    held: BaseGeometry | None = None
+    for k in sorted(whole, key=lambda k: (whole[k].area, k)):
+        g = whole[k] if held is None else polygonal(whole[k].difference(held))
+        if g is not None and significant(g):
+            out[k] = g
+            held = g if held is None else held.union(g)
     if not out:  # (GEOS could not draw the diagram at all)
         raise InvalidInput(
             f"无法自动把网格 {item.code} 的区域分给相邻网格：请指定接收的网格（to: 网格编码）。",

@@ -521,6 +521,9 @@ def test_findings_of_grids_a_hair_apart_are_taken_from_overlays(
         # they covered), and the neighbour with the smallest share took the whole grid — three
         # overlaps of 15,000–32,000 m² blocking the commit
         ("retire_voronoi_overlap.json", 4),
+        # a cell 9.2 times the grid's bounding box: the neighbour it went to took all the land,
+        # and the other its share as well — 2,063 m² held by both
+        ("retire_voronoi_frame.json", 2),
     ],
 )
 def test_a_retired_grids_land_is_shared_among_its_neighbours_exactly(
