@@ -584,7 +584,17 @@ def add_operation(
             )
         village_id = villages.pop()
     layout = _load(session, edit_id, village_id)
-    message, message_en = _APPLY[op](session, layout, body)
+    try:
+        message, message_en = _APPLY[op](session, layout, body)
+    except shapely.errors.GEOSException as e:  # nothing is saved: the edit set is as it was
+        raise InvalidInput(
+            f"「{OP_NAMES[op]}」操作的几何运算失败（{e}）：该处边界可能有极窄的缝隙或几乎重合的边。"
+            "请换一种方式完成，例如先重绘相邻网格，或指定接收的网格后重试。",
+            f'The operation "{OP_NAMES_EN[op]}" failed in its geometry ({e}): the edges there may '
+            "have a hair-thin gap or nearly coincide. Do it another way, e.g. redraw a "
+            "neighbour first, or name the grid that takes the land.",
+            field="op",
+        ) from e
     touched = _save(session, layout)
     seq = session.execute(
         text("""
@@ -926,9 +936,15 @@ def _voronoi_shares(layout: Layout, item: Item, near: list[Item]) -> dict[int, B
     # points closer than the tolerance taken as one: GEOS' diagram of points a hair apart came
     # out with cells over each other (2.97 times the area they covered; one neighbour took all
     # the land)
-    cells = shapely.voronoi_polygons(
-        shapely.MultiPoint(points), extend_to=item.geom.envelope, tolerance=TOL_DEG
-    )
+    cells: BaseGeometry = shapely.GeometryCollection()
+    for tolerance in (TOL_DEG, 0.0):  # GEOS may throw on one ('side location conflict', fuzzed)
+        try:
+            cells = shapely.voronoi_polygons(
+                shapely.MultiPoint(points), extend_to=item.geom.envelope, tolerance=tolerance
+            )
+            break
+        except shapely.errors.GEOSException:
+            continue
     tree = shapely.STRtree(points)
     shares: dict[int, list[BaseGeometry]] = {}
     for raw_cell in shapely.get_parts(cells):

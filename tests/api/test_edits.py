@@ -567,6 +567,33 @@ def test_a_voronoi_cell_geos_cannot_handle_does_not_lose_its_land(
     assert whole.symmetric_difference(item.geom).area < 1e-9 * item.geom.area
 
 
+def test_geometry_geos_cannot_compute_is_a_422_and_changes_nothing(
+    planner: Planner, app_db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GEOS threw 'side location conflict' while drawing a fuzzed retirement's Voronoi diagram
+    (a 500).  The diagram is tried again without snapping; if GEOS still cannot, the planner is
+    asked to name the grid that takes the land.  Any other geometry GEOS cannot compute in an
+    operation is a 422 that says what to try, and the edit set is left as it was."""
+    a, _, _ = adjacent_pair(app_db)
+    edit = planner.open()
+
+    def throws(*args: object, **kwargs: object) -> None:
+        raise shapely.errors.GEOSException("TopologyException: side location conflict at 1 2")
+
+    monkeypatch.setattr(shapely, "voronoi_polygons", throws)
+    r = planner.op(edit, 422, op="retire", grid=a)
+    assert "请指定接收的网格" in r["detail"]
+    monkeypatch.setattr(edits, "_voronoi_shares", throws)
+    r = planner.op(edit, 422, op="retire", grid=a)
+    assert "「撤销」操作的几何运算失败" in r["detail"] and r["errors"][0]["field"] == "op"
+    got = planner.client.get(f"/api/edits/{edit}", headers=planner.headers).json()
+    assert got["operations"] == []  # nothing was recorded
+    monkeypatch.undo()
+    planner.op(edit, op="retire", grid=a)  # GEOS willing, the same operation goes through
+    got = planner.client.get(f"/api/edits/{edit}", headers=planner.headers).json()
+    assert [o["op"] for o in got["operations"]] == ["retire"]
+
+
 def test_retire_to_neighbours_keeps_the_village_covered(planner: Planner, app_db: Session) -> None:
     a, _, _ = adjacent_pair(app_db)
     total = shapely.union_all([geom(app_db, c) for c in current_codes(app_db)])
