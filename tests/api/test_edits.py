@@ -656,6 +656,67 @@ def test_an_overlap_postgis_invents_does_not_block_the_commit(db: Session) -> No
     assert not [f for f in found if f["kind"] == "overlap"], found
 
 
+def test_a_union_postgis_makes_invalid_does_not_break_the_validation(db: Session) -> None:
+    """Migration 0039.  A village's 39 valid grids as a fuzzed session had redrawn them
+    (tests/data): PostGIS (GEOS 3.11) unions them into a MultiPolygon with nested shells, and
+    the gap check's difference threw — the validation, preview and commit were a 500.  Now the
+    findings come, and the union keeps all the land."""
+    data = json.loads(
+        (Path(__file__).parent.parent / "data" / "union_nested_shells.json").read_text()
+    )
+    grids = list(data["grids"].values())
+    union = """SELECT ST_Union(ST_GeomFromWKB(decode(w, 'hex'), 4326))
+               FROM unnest(CAST(:w AS text[])) w"""
+    assert db.execute(text(f"SELECT ST_IsValid(({union}))"), {"w": grids}).scalar() is False
+    edit = db.execute(
+        text("INSERT INTO grid_edit (created_by) VALUES ('planner') RETURNING id")
+    ).scalar_one()
+    village = db.execute(text("SELECT min(id) FROM region WHERE level = 'village'")).scalar_one()
+    db.execute(  # the village's outline, where the fuzzed one was (rolled back after the test)
+        text("UPDATE region SET geom = ST_GeomFromWKB(decode(:w, 'hex'), 4326) WHERE id = :v"),
+        {"w": data["village"], "v": village},
+    )
+    db.execute(
+        text("""INSERT INTO grid_edit_item (edit_id, code, name, village_id, geom)
+                SELECT :e, 'X' || n, 'X' || n, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
+                FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS x(w, n)"""),
+        {"e": edit, "v": village, "w": grids},
+    )
+    found = edits._validate(db, edit)["findings"]  # (threw)
+    # the layout is the one a wrong union in Python made (test below): grid 074 drawn on top
+    # of two others, and that overlap is found, all of it
+    overlaps = [f for f in found if f["kind"] == "overlap"]
+    drawn_on_top = f"X{list(data['grids']).index('990103104206074') + 1}"
+    assert overlaps and all(drawn_on_top in f["grids"] for f in overlaps)
+    assert abs(sum(f["area_m2"] for f in overlaps) - 18_454.5) < 5
+    # the union made valid keeps every shell's land, as a checked union has it (made valid
+    # the default way, the nested shell would become a hole: 18,454 m² of false gap)
+    whole = area_m2(edits.union_of([shapely.from_wkb(w) for w in grids]))
+    kept = db.execute(
+        text(f"SELECT ST_Area(wangge_valid(({union}))::geography)"), {"w": grids}
+    ).scalar_one()
+    assert abs(kept - whole) < 1e-5 * whole, (kept, whole)
+
+
+def test_a_union_geos_gets_wrong_is_taken_again() -> None:
+    """The same village without the grid 074 a fuzzed session then drew with ``clip``: GEOS'
+    own union of the other 38 grids is valid but lacks 2,600 m² of one of them, and 074's
+    land, though held by two grids, was "uncovered" and given to the new grid as well.
+    ``union_of`` checks the union against its inputs and takes it again snap-rounded."""
+    data = json.loads(
+        (Path(__file__).parent.parent / "data" / "union_nested_shells.json").read_text()
+    )
+    grids = {code: shapely.from_wkb(w) for code, w in data["grids"].items()}
+    drawn = grids.pop("990103104206074")
+    others = list(grids.values())
+    plain = shapely.union_all(others)
+    assert any(edits.significant(edits.polygonal(g.difference(plain))) for g in others)
+    checked = edits.union_of(others)
+    assert checked.is_valid
+    assert not any(edits.significant(edits.polygonal(g.difference(checked))) for g in others)
+    assert not edits.significant(edits.polygonal(drawn.difference(checked)))  # no land to take
+
+
 def test_gap_is_reported_with_its_area(planner: Planner, app_db: Session) -> None:
     a, b, strip = _strip(app_db)
     edit = planner.open()
