@@ -741,6 +741,58 @@ def test_a_union_postgis_makes_invalid_does_not_break_the_validation(db: Session
     assert abs(kept - whole) < 1e-5 * whole, (kept, whole)
 
 
+def test_findings_survive_a_union_postgis_throws_on(db: Session) -> None:
+    """Migration 0040.  A fuzzed edit set's 25 declared-uncovered areas and its drafted grids
+    (tests/data): PostGIS (GEOS 3.11) throws 'found non-noded intersection' on the union of
+    the areas, and the validation was a 500.  The findings now come from the snap-rounded twin
+    of the check, and the transaction goes on."""
+    data = json.loads((Path(__file__).parent.parent / "data" / "union_throws.json").read_text())
+    with pytest.raises(DBAPIError, match="non-noded intersection"), db.begin_nested():
+        db.execute(
+            text("""SELECT ST_Union(ST_GeomFromWKB(decode(w, 'hex'), 4326))
+                    FROM unnest(CAST(:w AS text[])) w"""),
+            {"w": data["declared"]},
+        )
+    edit = db.execute(
+        text("INSERT INTO grid_edit (created_by) VALUES ('planner') RETURNING id")
+    ).scalar_one()
+    village = db.execute(text("SELECT min(id) FROM region WHERE level = 'village'")).scalar_one()
+    db.execute(
+        text("UPDATE region SET geom = ST_GeomFromWKB(decode(:w, 'hex'), 4326) WHERE id = :v"),
+        {"w": data["village"], "v": village},
+    )
+    db.execute(
+        text("""INSERT INTO grid_edit_item (edit_id, code, name, village_id, geom)
+                SELECT :e, 'X' || n, 'X' || n, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
+                FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS x(w, n)"""),
+        {"e": edit, "v": village, "w": list(data["grids"].values())},
+    )
+    db.execute(
+        text("""INSERT INTO grid_edit_gap (edit_id, village_id, geom)
+                SELECT :e, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
+                FROM unnest(CAST(:w AS text[])) w"""),
+        {"e": edit, "v": village, "w": data["declared"]},
+    )
+    with pytest.raises(DBAPIError, match="non-noded intersection"), db.begin_nested():
+        db.execute(
+            text("SELECT * FROM wangge_edit_findings(:e, :t)"), {"e": edit, "t": edits.TOL_DEG}
+        )
+    result = edits._validate(db, edit)  # (threw)
+    assert result["ok"] is (result["blocking"] == 0)
+    # the same findings as the unsnapped check gives once the union no longer throws: the
+    # areas merged first, in Python, then stored as one (the transaction is usable after)
+    merged = edits.union_of([shapely.from_wkb(w) for w in data["declared"]])
+    db.execute(text("DELETE FROM grid_edit_gap WHERE edit_id = :e"), {"e": edit})
+    db.execute(
+        text("""INSERT INTO grid_edit_gap (edit_id, village_id, geom)
+                VALUES (:e, :v, ST_Multi(ST_GeomFromWKB(:w, 4326)))"""),
+        {"e": edit, "v": village, "w": merged.wkb},
+    )
+    plain = edits._validate(db, edit)
+    key = [(f["kind"], f["grids"], round(f["area_m2"])) for f in result["findings"]]
+    assert key == [(f["kind"], f["grids"], round(f["area_m2"])) for f in plain["findings"]]
+
+
 def test_a_union_geos_gets_wrong_is_taken_again() -> None:
     """The same village without the grid 074 a fuzzed session then drew with ``clip``: GEOS'
     own union of the other 38 grids is valid but lacks 2,600 m² of one of them, and 074's
