@@ -699,6 +699,27 @@ def test_an_overlap_postgis_invents_does_not_block_the_commit(db: Session) -> No
     assert not [f for f in found if f["kind"] == "overlap"], found
 
 
+def _fuzzed_layout(db: Session, data: dict) -> tuple[int, int]:
+    """An edit set drafting a fuzzed village's grids (``data``: its outline and grids, WKB hex)
+    as new grids X1, X2 … of a demo village given that outline (rolled back after the test):
+    (edit set, village)."""
+    edit = db.execute(
+        text("INSERT INTO grid_edit (created_by) VALUES ('planner') RETURNING id")
+    ).scalar_one()
+    village = db.execute(text("SELECT min(id) FROM region WHERE level = 'village'")).scalar_one()
+    db.execute(
+        text("UPDATE region SET geom = ST_GeomFromWKB(decode(:w, 'hex'), 4326) WHERE id = :v"),
+        {"w": data["village"], "v": village},
+    )
+    db.execute(
+        text("""INSERT INTO grid_edit_item (edit_id, code, name, village_id, geom)
+                SELECT :e, 'X' || n, 'X' || n, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
+                FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS x(w, n)"""),
+        {"e": edit, "v": village, "w": list(data["grids"].values())},
+    )
+    return int(edit), int(village)
+
+
 def test_a_union_postgis_makes_invalid_does_not_break_the_validation(db: Session) -> None:
     """Migration 0039.  A village's 39 valid grids as a fuzzed session had redrawn them
     (tests/data): PostGIS (GEOS 3.11) unions them into a MultiPolygon with nested shells, and
@@ -711,20 +732,7 @@ def test_a_union_postgis_makes_invalid_does_not_break_the_validation(db: Session
     union = """SELECT ST_Union(ST_GeomFromWKB(decode(w, 'hex'), 4326))
                FROM unnest(CAST(:w AS text[])) w"""
     assert db.execute(text(f"SELECT ST_IsValid(({union}))"), {"w": grids}).scalar() is False
-    edit = db.execute(
-        text("INSERT INTO grid_edit (created_by) VALUES ('planner') RETURNING id")
-    ).scalar_one()
-    village = db.execute(text("SELECT min(id) FROM region WHERE level = 'village'")).scalar_one()
-    db.execute(  # the village's outline, where the fuzzed one was (rolled back after the test)
-        text("UPDATE region SET geom = ST_GeomFromWKB(decode(:w, 'hex'), 4326) WHERE id = :v"),
-        {"w": data["village"], "v": village},
-    )
-    db.execute(
-        text("""INSERT INTO grid_edit_item (edit_id, code, name, village_id, geom)
-                SELECT :e, 'X' || n, 'X' || n, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
-                FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS x(w, n)"""),
-        {"e": edit, "v": village, "w": grids},
-    )
+    edit, _ = _fuzzed_layout(db, data)
     found = edits._validate(db, edit)["findings"]  # (threw)
     # the layout is the one a wrong union in Python made (test below): grid 074 drawn on top
     # of two others, and that overlap is found, all of it
@@ -753,20 +761,7 @@ def test_findings_survive_a_union_postgis_throws_on(db: Session) -> None:
                     FROM unnest(CAST(:w AS text[])) w"""),
             {"w": data["declared"]},
         )
-    edit = db.execute(
-        text("INSERT INTO grid_edit (created_by) VALUES ('planner') RETURNING id")
-    ).scalar_one()
-    village = db.execute(text("SELECT min(id) FROM region WHERE level = 'village'")).scalar_one()
-    db.execute(
-        text("UPDATE region SET geom = ST_GeomFromWKB(decode(:w, 'hex'), 4326) WHERE id = :v"),
-        {"w": data["village"], "v": village},
-    )
-    db.execute(
-        text("""INSERT INTO grid_edit_item (edit_id, code, name, village_id, geom)
-                SELECT :e, 'X' || n, 'X' || n, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
-                FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS x(w, n)"""),
-        {"e": edit, "v": village, "w": list(data["grids"].values())},
-    )
+    edit, village = _fuzzed_layout(db, data)
     db.execute(
         text("""INSERT INTO grid_edit_gap (edit_id, village_id, geom)
                 SELECT :e, :v, ST_GeomFromWKB(decode(w, 'hex'), 4326)
