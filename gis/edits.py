@@ -39,7 +39,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.geo import area_m2
+from gis.geo import SNAP_GRID_DEG, area_m2
 from gis.scope import Scope
 
 #: snapping and validation tolerance, metres
@@ -99,7 +99,7 @@ def polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
 
 
 #: the grid the coordinates of a union are rounded to when GEOS' own union goes wrong (0.1 mm)
-UNION_GRID_DEG = 1e-9
+UNION_GRID_DEG = SNAP_GRID_DEG
 
 
 def union_of(geoms: list[BaseGeometry]) -> BaseGeometry:

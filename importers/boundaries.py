@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import to_wgs84
-from gis.geo import area_m2
+from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     ImportReport,
     Issue,
@@ -223,7 +223,7 @@ def _link_parents(session: Session, rows: list[_Row], report: ImportReport) -> N
                     code, level, geom = higher[int(j)]
                     if RANK[level] >= rank:
                         continue
-                    overlap = r.geom.intersection(geom).area
+                    overlap = intersection(r.geom, geom).area
                     # the nearest level up wins among equally good containers
                     if overlap > best_area * 1.000001 or (
                         best is not None
@@ -258,7 +258,7 @@ def _check_hierarchy(
             for j in tree.query(k.geom, predicate="intersects"):
                 if int(j) <= i:
                     continue
-                inter = k.geom.intersection(kids[int(j)].geom)
+                inter = intersection(k.geom, kids[int(j)].geom)
                 if inter.is_empty:
                     continue
                 a = area_m2(inter) if inter.area > 0 else 0.0
@@ -278,7 +278,7 @@ def _check_hierarchy(
             continue
         pgeom = known[parent][1]
         for k in kids:  # children sticking out
-            out = k.geom.difference(pgeom)
+            out = difference(k.geom, pgeom)
             if not out.is_empty and area_m2(out) > tolerance_m2:
                 p = out.representative_point()
                 report.problems.append(
@@ -291,7 +291,7 @@ def _check_hierarchy(
                         round(area_m2(out), 1),
                     )
                 )
-        gap = pgeom.difference(shapely.union_all([k.geom for k in kids]))
+        gap = difference(pgeom, union([k.geom for k in kids]))
         for part in shapely.get_parts(gap):  # gaps inside the parent
             if part.is_empty or part.area == 0:
                 continue
@@ -512,7 +512,7 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
         else:
             best, best_area = None, 0.0
             for j in tree.query(geom, predicate="intersects") if tree is not None else ():
-                overlap = geom.intersection(villages[vcodes[int(j)]]).area
+                overlap = intersection(geom, villages[vcodes[int(j)]]).area
                 if overlap > best_area:
                     best, best_area = vcodes[int(j)], overlap
             if best is None or best_area <= 0.5 * geom.area:
@@ -563,7 +563,7 @@ def _check_grids(
         for j in tree.query(r["geom"], predicate="intersects"):
             if int(j) <= i:
                 continue
-            inter = r["geom"].intersection(geoms[int(j)])
+            inter = intersection(r["geom"], geoms[int(j)])
             if not inter.is_empty and inter.area > 0 and area_m2(inter) > tolerance_m2:
                 p = inter.representative_point()
                 report.problems.append(
@@ -576,7 +576,7 @@ def _check_grids(
                         round(area_m2(inter), 1),
                     )
                 )
-        out = r["geom"].difference(villages[r["village"]])
+        out = difference(r["geom"], villages[r["village"]])
         if not out.is_empty and area_m2(out) > tolerance_m2:
             p = out.representative_point()
             report.problems.append(
@@ -593,7 +593,7 @@ def _check_grids(
     for r in rows:
         by_village.setdefault(r["village"], []).append(r["geom"])
     for village, parts in by_village.items():
-        gap = villages[village].difference(shapely.union_all(parts))
+        gap = difference(villages[village], union(parts))
         for part in shapely.get_parts(gap):
             if not part.is_empty and part.area > 0 and area_m2(part) > tolerance_m2:
                 p = part.representative_point()
