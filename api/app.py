@@ -97,7 +97,9 @@ DESCRIPTION = """
 网格 wangge — 综治中心网格化管理系统 API。Grid management for social-governance centers.
 
 坐标均为 WGS 84 经纬度（度）。Coordinates are WGS 84 longitude/latitude in degrees.
-错误信息默认中文；请求头 `Accept-Language: en` 返回英文。
+错误信息与案件类别、来源名称默认中文；请求头 `Accept-Language: en` 返回英文。
+Messages and the names of case categories and sources are Chinese; `Accept-Language: en`
+gives English.
 """
 
 

@@ -61,6 +61,14 @@ def request_lang(request: Request) -> str:
     return "en" if first.startswith("en") else "zh"
 
 
+def names_en(session: Session, request: Request) -> dict[str, str] | None:
+    """The categories' English names by code when the caller asked for English
+    (:func:`request_lang`), else None: what the API's case replies name categories with."""
+    from gis.cases import category_names_en
+
+    return category_names_en(session) if request_lang(request) == "en" else None
+
+
 def page_lang(request: Request, asked: str | None) -> str:
     """A page's language: ``asked`` (its ``?lang=``), else :func:`request_lang`."""
     return asked or request_lang(request)

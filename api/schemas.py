@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -330,7 +331,9 @@ class CaseOut(BaseModel):
     severity: str
     status: str
     source: str = Field(description="where the case came from (案件来源), e.g. hotline")
-    source_name: str = Field(description="the source in Chinese, e.g. 12345热线")
+    source_name: str = Field(
+        description="the source's name, e.g. 12345热线 (English if asked: Accept-Language)"
+    )
     source_ref: str | None = Field(
         None, description="its number in that channel (来源编号), e.g. the 12345 work order"
     )
@@ -359,16 +362,19 @@ class CaseOut(BaseModel):
     qr_url: str = Field(description="the tracking QR code (SVG; .png for PNG)")
 
     @classmethod
-    def of(cls, case: CaseView) -> CaseOut:
+    def of(cls, case: CaseView, names_en: Mapping[str, str] | None = None) -> CaseOut:
+        """``names_en``: the categories' English names by code, for a caller who asked for
+        English (the category and source then named in English), else None."""
+        en = names_en is not None
         return cls(
             code=case.code,
             kind=case.kind,
             category=case.category,
-            category_name=case.category_name,
+            category_name=(names_en or {}).get(case.category, case.category_name),
             severity=case.severity,
             status=case.status,
             source=case.source,
-            source_name=SOURCE_NAMES[case.source][0],
+            source_name=SOURCE_NAMES[case.source][1 if en else 0],
             source_ref=case.source_ref,
             description=case.description,
             lon=case.lon,
@@ -639,8 +645,10 @@ class CaseDetailOut(CaseOut):
     dispatches: list[DispatchOut]
 
     @classmethod
-    def of_workflow(cls, case: CaseView, wf: Any) -> CaseDetailOut:
-        base = CaseOut.of(case).model_dump()
+    def of_workflow(
+        cls, case: CaseView, wf: Any, names_en: Mapping[str, str] | None = None
+    ) -> CaseDetailOut:
+        base = CaseOut.of(case, names_en).model_dump()
         return cls(
             **base,
             version=wf.version,

@@ -30,7 +30,14 @@ from gis.photos import PhotoView
 from gis.pii import PiiCipher
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
-from gis.workflow import EVENT_NAMES, EVENT_NAMES_EN, OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
+from gis.workflow import (
+    EVENT_NAMES,
+    EVENT_NAMES_EN,
+    OPEN_STATES,
+    STATE_NAMES,
+    STATE_NAMES_EN,
+    category_name_sql,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
@@ -118,6 +125,12 @@ class CategoryView:
     name_en: str
     default_severity: str
     deadline_hours: int
+
+
+def category_names_en(session: Session) -> dict[str, str]:
+    """The categories' English names by code."""
+    rows = session.execute(text("SELECT code, name_en FROM category"))
+    return {code: name for code, name in rows}
 
 
 def list_categories(session: Session) -> list[CategoryView]:
@@ -231,6 +244,7 @@ def cases_geojson(
     party_phone_index: bytes | None = None,
     reporter_id: int | None = None,
     source: str | None = None,
+    lang: str = "zh",
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
     only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given.
@@ -272,7 +286,8 @@ def cases_geojson(
                 'photo_count', (SELECT count(*) FROM case_photo ph WHERE ph.case_id = c.id),
                 'thumb_url', (SELECT '/api/photos/' || min(ph.id) || '/thumb'
                               FROM case_photo ph WHERE ph.case_id = c.id),
-                'category', c.category, 'category_name', cat.name_zh, {described}
+                'category', c.category, 'category_name', {category_name_sql(lang, "cat")},
+                {described}
                 'severity', c.severity, 'status', c.status, 'source', c.source,
                 'overdue', c.deadline < now() AND c.status = ANY(CAST(:open_states AS varchar[])),
                 'center_id', c.center_id, 'assign_method', c.assign_method,

@@ -33,7 +33,7 @@ from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.scope import Scope
-from gis.workflow import OPEN_STATES, open_sql
+from gis.workflow import OPEN_STATES, category_name_sql, open_sql
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARTH_R = 6378137.0
@@ -306,8 +306,10 @@ def hotspots(
     eps_m: float = 100.0,
     min_cases: int = 5,
     flt: CaseFilter = CaseFilter(),
+    lang: str = "zh",
 ) -> dict[str, Any]:
-    """Clusters of ≥ ``min_cases`` cases within ``eps_m`` metres (DBSCAN) in the view."""
+    """Clusters of ≥ ``min_cases`` cases within ``eps_m`` metres (DBSCAN) in the view (their
+    main category named in ``lang``)."""
     if not 10 <= eps_m <= 5000 or not 2 <= min_cases <= 1000:
         raise InvalidInput(
             "聚集距离须在 10–5000 米之间，最少案件数须在 2–1000 之间。",
@@ -329,7 +331,7 @@ def hotspots(
             SELECT category, m, ST_ClusterDBSCAN(m, eps := :eps, minpoints := :min_n) OVER () AS k
             FROM pts WHERE (SELECT points FROM total) <= :max_points
         )
-        SELECT total.points, s.*, cat.name_zh AS category_name
+        SELECT total.points, s.*, {category_name_sql(lang, "cat")} AS category_name
         FROM total LEFT JOIN (
             SELECT count(*)::integer AS n,
                    ST_Y(ST_Transform(ST_Centroid(ST_Collect(m)), 4326)) AS lat,
@@ -384,7 +386,9 @@ def center_load(session: Session, scope: Scope, bbox: BBox | None = None) -> str
     return feature_collection(session, features, params)
 
 
-def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -> dict[str, Any]:
+def live(
+    session: Session, scope: Scope, after: int | None, bbox: BBox | None, lang: str = "zh"
+) -> dict[str, Any]:
     """Cases that arrived after ``after`` (a cursor from an earlier answer) in the view.
 
     Ids are taken before commit, so a case may become visible after one with a higher id; the
@@ -410,7 +414,8 @@ def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -
             'geometry', ST_AsGeoJSON(c.geom, 6)::json,
             'properties', json_build_object(
                 'code', c.code, 'grid_code', c.grid_code, 'kind', c.kind,
-                'category', c.category, 'category_name', cat.name_zh, 'status', c.status,
+                'category', c.category, 'category_name', {category_name_sql(lang, "cat")},
+                'status', c.status,
                 'severity', c.severity, 'source', c.source,
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai',
                                        {ISO_SHANGHAI}))) AS f
@@ -426,7 +431,9 @@ def live(session: Session, scope: Scope, after: int | None, bbox: BBox | None) -
     return {"cursor": cursor, "features": [r[1] for r in rows]}
 
 
-def grid_summary(session: Session, scope: Scope, code: str) -> dict[str, Any] | None:
+def grid_summary(
+    session: Session, scope: Scope, code: str, lang: str = "zh"
+) -> dict[str, Any] | None:
     """One current grid for its popup: workers, households, and its open cases (newest 20)."""
     row = session.execute(
         text(f"""
@@ -444,7 +451,7 @@ def grid_summary(session: Session, scope: Scope, code: str) -> dict[str, Any] | 
         return None
     open_cases = session.execute(
         text(f"""
-        SELECT c.code, c.status, c.kind, cat.name_zh AS category_name,
+        SELECT c.code, c.status, c.kind, {category_name_sql(lang, "cat")} AS category_name,
                c.deadline < now() AS overdue
         FROM cases c JOIN category cat ON cat.code = c.category
         WHERE c.grid_code = :code AND {open_sql("c")} AND {scope.case_condition("c")}

@@ -70,6 +70,12 @@ SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED
 
 
+def category_name_sql(lang: str, alias: str) -> str:
+    """The SQL of the name of the category row ``alias`` in ``lang``: English for ``en``, else
+    Chinese (what an API client that asked for English by Accept-Language gets)."""
+    return f"{alias}.name_en" if lang == "en" else f"{alias}.name_zh"
+
+
 def open_sql(alias: str = "c") -> str:
     """SQL: case ``alias`` is open, in the very words of the partial indexes of open cases
     (``status NOT IN`` the settled or paused states, as constants).  The open states as a
@@ -782,11 +788,12 @@ def queue(
     below: bool = False,
     limit: int = 100,
     offset: int = 0,
+    lang: str = "zh",
 ) -> Queue:
     """The caller's center's work: its open cases (or those filtered), most urgent first —
     overdue first, then by deadline, then by severity; with counts per state.  ``below``: also the
     centers under it (a township's village stations).  A caller with the whole deployment in
-    scope sees every center's."""
+    scope sees every center's.  Category names in ``lang``."""
     where = [scope.case_condition("c")]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     center_name = None
@@ -849,7 +856,8 @@ def queue(
     total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
     rows = session.execute(
         text(f"""
-        SELECT c.code, c.status, c.kind::text AS kind, c.category, k.name_zh AS category_name,
+        SELECT c.code, c.status, c.kind::text AS kind, c.category,
+               {category_name_sql(lang, "k")} AS category_name,
                c.severity::text AS severity, c.grid_code, c.received_at, c.deadline,
                coalesce(c.deadline < now(), false) AS overdue,
                CASE WHEN c.deadline IS NOT NULL

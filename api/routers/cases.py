@@ -24,6 +24,7 @@ from api.deps import (
     audit_caller,
     audit_phone_lookup,
     client_ip,
+    names_en,
     request_lang,
 )
 from api.errors import describe_error
@@ -166,7 +167,7 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
     state = request.app.state
     header = request.headers.get("idempotency-key")
 
-    def work() -> intake.Submission:
+    def work() -> tuple[intake.Submission, dict[str, str] | None]:
         principal = caller.authenticate(session)
         key = _parse_key(header)
         if unreadable is not None:
@@ -195,12 +196,12 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
                 done.replayed,
             )
         session.commit()
-        return done
+        return done, names_en(session, request)
 
-    done = await run_in_threadpool(work)
+    done, names = await run_in_threadpool(work)
     # Returned as it is: the model was built from the database's own row.
     return Response(
-        CaseOut.of(done.case).model_dump_json(),
+        CaseOut.of(done.case, names).model_dump_json(),
         status_code=status.HTTP_200_OK if done.replayed else status.HTTP_201_CREATED,
         media_type="application/json",
         headers={"Idempotent-Replayed": "true"} if done.replayed else None,
@@ -222,7 +223,8 @@ def submit_batch(
         session, caller.scope, caller.user_id, items, cipher, client_ip(request)
     )
     session.commit()
-    out = [_batch_result(r, items[r.index], lang) for r in results]
+    names = cases.category_names_en(session) if lang == "en" else None
+    out = [_batch_result(r, items[r.index], lang, names) for r in results]
     counts = {
         s: sum(r.status == s for r in results)
         for s in ("created", "replayed", "conflict", "rejected")
@@ -268,13 +270,15 @@ def _batch_item(index: int, raw: dict, reporter: str, role: str, lang: str) -> i
     )
 
 
-def _batch_result(r: intake.BatchResult, item: intake.BatchItem, lang: str) -> BatchItemOut:
+def _batch_result(
+    r: intake.BatchResult, item: intake.BatchItem, lang: str, names: dict[str, str] | None
+) -> BatchItemOut:
     if r.error is None:
         return BatchItemOut(
             index=r.index,
             status=r.status,
             http_status=r.http_status,
-            case=CaseOut.of(r.case) if r.case else None,
+            case=CaseOut.of(r.case, names) if r.case else None,
         )
     errors = r.error.extra.get("errors")
     return BatchItemOut(
@@ -322,6 +326,7 @@ def list_cases(
         phone_index,
         reporter_id=caller.user_id if mine else None,
         source=source.value if source else None,
+        lang=request_lang(request),
     )
     if phone_index is not None:
         audit_phone_lookup(session, request, caller)
@@ -330,11 +335,11 @@ def list_cases(
 
 @router.get("/cases/{code}", response_model=CaseDetailOut)
 def get_case(
-    code: CaseCode, session: SessionDep, caller: CaseReader, cipher: CipherDep
+    code: CaseCode, session: SessionDep, caller: CaseReader, cipher: CipherDep, request: Request
 ) -> CaseDetailOut:
     """One case in your jurisdiction: assignment chain, masked parties, its events (the whole
     timeline), department dispatches, working-time deadlines and the actions allowed now."""
-    return case_detail(session, caller.scope, code, cipher)
+    return case_detail(session, caller.scope, code, cipher, request)
 
 
 @router.get("/cases/{code}/parties", response_model=list[PartyOut])
@@ -376,7 +381,7 @@ def decide_duplicate(
         session, request, caller, f"duplicate.{body.decision}", f"case:{code}", {"other": other}
     )
     session.commit()
-    return CaseOut.of(case)
+    return CaseOut.of(case, names_en(session, request))
 
 
 @router.get("/categories", response_model=list[CategoryOut])

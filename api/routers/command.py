@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import CaseReader, SessionDep
+from api.deps import CaseReader, SessionDep, request_lang
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
 from gis import boundaries, mapdata
 from gis.errors import NotFound
@@ -87,6 +87,7 @@ def grid_counts(
 def hotspots(
     session: SessionDep,
     caller: CaseReader,
+    request: Request,
     bbox: BBoxRequired,
     days: Days = 30,
     eps_m: Annotated[float, Query(ge=10, le=5000, description="D: metres")] = 100.0,
@@ -99,7 +100,14 @@ def hotspots(
     热点（聚集）."""
     scope = boundaries.narrow_scope(session, caller.scope, region)
     return mapdata.hotspots(
-        session, scope, _bbox(bbox), Period.of(days), eps_m, min_cases, _filter(kind, category)
+        session,
+        scope,
+        _bbox(bbox),
+        Period.of(days),
+        eps_m,
+        min_cases,
+        _filter(kind, category),
+        request_lang(request),
     )
 
 
@@ -116,6 +124,7 @@ def centers_load(
 def live(
     session: SessionDep,
     caller: CaseReader,
+    request: Request,
     after: Annotated[int | None, Query(ge=0, description="cursor of the previous answer")] = None,
     bbox: BBoxOptional = None,
     region: RegionQuery = None,
@@ -123,17 +132,18 @@ def live(
     """New cases since ``after`` (poll it every second; first call without ``after`` gives the
     cursor) — 实时新案件."""
     scope = boundaries.narrow_scope(session, caller.scope, region)
-    return mapdata.live(session, scope, after, parse_bbox(bbox))
+    return mapdata.live(session, scope, after, parse_bbox(bbox), request_lang(request))
 
 
 @router.get("/api/grids/{code}/summary")
 def grid_summary(
     session: SessionDep,
     caller: CaseReader,
+    request: Request,
     code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
 ) -> dict[str, Any]:
     """One grid for its popup: workers, households, open and overdue cases — 网格概况."""
-    summary = mapdata.grid_summary(session, caller.scope, code)
+    summary = mapdata.grid_summary(session, caller.scope, code, request_lang(request))
     if summary is None:
         raise NotFound(
             f"没有编码为 {code} 的现行网格，或不在您的管辖范围内。",

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import CipherDep, Handler, SessionDep, audit_caller, request_lang
+from api.deps import CipherDep, Handler, SessionDep, audit_caller, names_en, request_lang
 from api.schemas import (
     CASE_CODE_PATTERN,
     ActionIn,
@@ -29,10 +29,15 @@ def actor_of(caller: Principal) -> workflow.Actor:
     return workflow.Actor(caller.username, caller.scope, caller.can("case:handle"))
 
 
-def case_detail(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> CaseDetailOut:
-    """A case with its workflow (events, dispatches, version, allowed actions)."""
+def case_detail(
+    session: Session, scope: Scope, code: str, cipher: PiiCipher, request: Request
+) -> CaseDetailOut:
+    """A case with its workflow (events, dispatches, version, allowed actions); its category
+    and source named in the caller's language."""
     return CaseDetailOut.of_workflow(
-        cases.get_case(session, scope, code, cipher), workflow.workflow_view(session, scope, code)
+        cases.get_case(session, scope, code, cipher),
+        workflow.workflow_view(session, scope, code),
+        names_en(session, request),
     )
 
 
@@ -52,7 +57,7 @@ def case_action(
     workflow.act(session, actor_of(caller), code, workflow.ActionRequest(**body.model_dump()))
     audit_caller(session, request, caller, f"case.{body.action}", f"case:{code}")
     session.commit()
-    return case_detail(session, caller.scope, code, cipher)
+    return case_detail(session, caller.scope, code, cipher, request)
 
 
 @router.post("/cases/{code}/dispatches/{dispatch_id}", response_model=CaseDetailOut)
@@ -77,13 +82,14 @@ def dispatch_response(
         {"dispatch": dispatch_id},
     )
     session.commit()
-    return case_detail(session, caller.scope, code, cipher)
+    return case_detail(session, caller.scope, code, cipher, request)
 
 
 @router.get("/queue", response_model=QueueOut)
 def get_queue(
     session: SessionDep,
     caller: Handler,
+    request: Request,
     status: Annotated[list[str], Query(description="states (default: every open one)")] = [],  # noqa: B006
     category: str | None = None,
     grid: str | None = None,
@@ -110,6 +116,7 @@ def get_queue(
         below=below,
         limit=limit,
         offset=offset,
+        lang=request_lang(request),
     )
     return QueueOut.of(q)
 

@@ -4,6 +4,7 @@ answered for the view and only within the caller's jurisdiction."""
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import boundaries, mapdata
+from gis.cases import SOURCE_NAMES
 from gis.mapdata import Period, mercator, quantile_breaks, res_for_zoom, unmercator
 from gis.scope import Scope
 from tests.conftest import report_body
@@ -387,3 +389,53 @@ def test_vector_tiles_of_grids_and_cases(
     assert anon_client.get("/tiles/grids/3/9/1.mvt", headers=op).status_code == 422
     assert anon_client.get("/tiles/roads/3/1/1.mvt", headers=op).status_code == 422
     assert anon_client.get(f"/tiles/grids/15/{x}/{y}.mvt").status_code == 401
+
+
+def test_the_api_names_categories_in_the_language_asked_for(
+    app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    """Accept-Language: en gets the categories' (and sources') English names in every JSON
+    reply that names them; Chinese stays the default.  (They were Chinese whatever was asked.)"""
+    zh, en = app_db.execute(text("SELECT name_zh, name_en FROM category WHERE code = 'fire'")).one()
+    assert zh != en
+    op = login_as("township_operator")
+    op_en = op | {"Accept-Language": "en"}
+    lon, lat = app_db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
+             "WHERE code = '990102001001001' AND valid_to IS NULL) s")
+    ).one()  # fmt: skip
+    start = anon_client.get("/api/live", headers=op).json()["cursor"]
+    created = []
+    for i in range(5):  # five within ~12 m: a hotspot too
+        body = report_body(lon + i * 0.00003, lat, category="fire", kind="hazard")
+        r = anon_client.post("/api/reports", json=body, headers=op_en if i else op)
+        assert r.status_code == 201, r.text
+        created.append(r.json())
+    source_zh, source_en = SOURCE_NAMES[created[0]["source"]]
+    assert (created[0]["category_name"], created[0]["source_name"]) == (zh, source_zh)
+    assert (created[1]["category_name"], created[1]["source_name"]) == (en, source_en)
+    code = created[0]["code"]
+    bbox = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+    for headers, name in ((op, zh), (op_en, en)):
+        case = anon_client.get(f"/api/cases/{code}", headers=headers).json()
+        assert case["category_name"] == name, headers
+        listed = anon_client.get(f"/api/cases?bbox={bbox}", headers=headers).json()
+        fires = [f["properties"] for f in listed["features"] if f["properties"]["code"] == code]
+        assert [p["category_name"] for p in fires] == [name]
+        live = anon_client.get(f"/api/live?after={start}", headers=headers).json()
+        assert {f["properties"]["category_name"] for f in live["features"]} == {name}
+        spots = anon_client.get(
+            f"/api/hotspots?bbox={bbox}&days=1&eps_m=50&min_cases=5", headers=headers
+        ).json()["clusters"]
+        assert spots[0]["category_name"] == name
+        grid = anon_client.get("/api/grids/990102001001001/summary", headers=headers).json()
+        assert name in {c["category_name"] for c in grid["open_cases"]}
+        queue = anon_client.get("/api/queue?category=fire&below=true", headers=headers).json()
+        assert {i["category_name"] for i in queue["items"]} == {name}
+    batch = anon_client.post(
+        "/api/reports/batch",
+        json={"reports": [report_body(lon, lat, category="fire", kind="hazard",
+                                      idempotency_key=str(uuid.uuid4()))]},
+        headers=op_en,
+    ).json()  # fmt: skip
+    assert batch["results"][0]["case"]["category_name"] == en, batch
