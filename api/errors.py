@@ -36,6 +36,15 @@ FIELD_NAMES = {
     "limit": ("数量上限", "limit"),
     "source": ("案件来源", "source"),
     "source_ref": ("来源编号", "source_ref"),
+    "parties": ("当事人", "parties"),
+    "photos": ("照片", "photos"),
+    "reports": ("上报", "reports"),
+    "version": ("版本号", "version"),
+    "action": ("操作", "action"),
+    "note": ("说明", "note"),
+    "score": ("评分", "score"),
+    "username": ("用户名", "username"),
+    "password": ("密码", "password"),
 }
 
 # pydantic error type → (Chinese, English); {ge}, {le}, {expected} … come from the error's ctx
@@ -46,6 +55,33 @@ MESSAGES = {
         "must be a finite number (not NaN or infinity)",
     ),
     "float_parsing": ("必须是数字", "must be a number"),
+    "int_type": ("必须是整数", "must be an integer"),
+    "int_from_float": ("必须是整数（不能有小数）", "must be a whole number"),
+    "bool_type": ("必须是 true 或 false", "must be true or false"),
+    "bool_parsing": ("必须是 true 或 false", "must be true or false"),
+    "string_type": ("必须是文本（字符串）", "must be a string"),
+    "list_type": ("必须是数组（列表）", "must be an array (a list)"),
+    "too_short": ("太少（至少 {min_length} 项）", "has too few items (at least {min_length})"),
+    "uuid_type": (
+        "应为 UUID（如 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13）",
+        "must be a UUID (e.g. 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13)",
+    ),
+    "date_type": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
+    "date_parsing": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
+    "date_from_datetime_parsing": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
+    "uuid_parsing": (
+        "应为 UUID（如 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13）",
+        "must be a UUID (e.g. 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13)",
+    ),
+    "date_from_datetime_inexact": (
+        "应为日期（如 2026-11-21），不带时刻",
+        "must be a date (e.g. 2026-11-21), without a time of day",
+    ),
+    "timezone_aware": ("须带时区（如 +08:00）", "must have a time zone (e.g. +08:00)"),
+    "extra_forbidden": (
+        "不是可接受的字段，请检查拼写",
+        "is not an accepted field; check the spelling",
+    ),
     "float_type": ("必须是数字", "must be a number"),
     "int_parsing": ("必须是整数", "must be an integer"),
     "greater_than_equal": ("不能小于 {ge}", "must be ≥ {ge}"),
@@ -68,9 +104,13 @@ MESSAGES = {
         "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
     ),
     "json_invalid": ("请求体不是有效的 JSON", "the request body is not valid JSON"),
-    "model_attributes_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
-    "dict_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
-    "model_type": ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+    "datetime_type": (
+        "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
+        "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
+    ),
+    "model_attributes_type": ("应为 JSON 对象", "must be a JSON object"),
+    "dict_type": ("应为 JSON 对象", "must be a JSON object"),
+    "model_type": ("应为 JSON 对象", "must be a JSON object"),
     "control_characters": (
         "不能包含控制字符（如 NUL）",
         "must not contain control characters (such as NUL)",
@@ -90,6 +130,13 @@ MESSAGES = {
 }
 
 
+#: the messages of the body as a whole, when they differ from a field's
+BODY_MESSAGES = dict.fromkeys(
+    ("model_attributes_type", "dict_type", "model_type"),
+    ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -102,7 +149,10 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
         k: int(v) if isinstance(v, float) and v.is_integer() else v
         for k, v in (error.get("ctx") or {}).items()
     }
-    zh, en = MESSAGES.get(error["type"], (error.get("msg", "无效"), error.get("msg", "invalid")))
+    msg = error.get("msg", "invalid")
+    zh, en = MESSAGES.get(error["type"], (f"取值无效（{msg}）", msg))  # (one not foreseen)
+    if field == "body":
+        zh, en = BODY_MESSAGES.get(error["type"], (zh, en))
     template = en if lang == "en" else zh
     expected = ctx.get("expected")
     if lang != "en" and isinstance(expected, str):  # 'a', 'b' or 'c' → 'a'、'b'、'c'
@@ -114,6 +164,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     label = FIELD_NAMES.get(field.split(".")[-1], (field, field))
     if field == "body":
         name = ""
+    elif error["type"] == "party_invalid":  # its message begins with the party's field's name
+        name = f"{field}."
     elif lang != "en" and label[0] != field:
         name = f"{field}（{label[0]}）"
     else:
@@ -123,7 +175,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     if error["type"] not in ("missing", "json_invalid") and isinstance(received, int | float | str):
         shown = received if received != "" else "''"
         suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
-    sep = " " if lang == "en" and name else ""
+    # a space after a field's name, unless it ends in its Chinese label: 'after 必须是整数'
+    sep = " " if name and not name.endswith(("）", ".")) else ""
     return {"field": field, "type": error["type"], "message": f"{name}{sep}{text}{suffix}"}
 
 

@@ -197,6 +197,11 @@ class ReportCreate(BaseModel):
     def _blank_ref_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("parties", mode="before")
+    @classmethod
+    def _null_parties_are_none(cls, value: Any) -> Any:
+        return [] if value is None else value  # (many clients write a list they lack as null)
+
     def to_domain(self, reporter: str, role: str) -> NewReport:
         """The report, from ``reporter`` whose role is ``role`` (a report that does not name its
         source is a grid worker's own, or else ``other``)."""

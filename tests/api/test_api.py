@@ -77,6 +77,45 @@ def test_errors_speak_english_on_request(client: TestClient) -> None:
     assert r.json()["detail"] == "lon must be ≤ 180; got 200"
 
 
+#: wrongly typed values the schemas' messages did not cover: each came out as pydantic's English
+#: glued to the field's name ('versionInput should be a valid integer')
+WRONG_TYPES = [
+    ("/api/reports", {"parties": [{"name": ["李明"]}]}, "parties.0.name 必须是文本（字符串）"),
+    ("/api/reports", {"parties": [{"id_card": "x"}]}, "parties.0.id_card（身份证号）应为 18 位"),
+    ("/api/reports", {"reported_at": None}, "reported_at（上报时间）应为 ISO 8601 时间"),
+    ("/api/reports", {"location": []}, "location（位置）应为 JSON 对象"),
+    ("/api/reports/batch", {"reports": []}, "reports（上报）太少（至少 1 项）"),
+    ("/api/auth/login", {"username": 7, "password": "x"}, "username（用户名）必须是文本（字符串）"),
+    ("/api/cases/x/actions", {"version": 1.5}, "version（版本号）必须是整数（不能有小数）"),
+    ("/api/cases/x/actions", {"version": []}, "version（版本号）必须是整数"),
+]
+
+
+@pytest.mark.parametrize(("url", "fields", "message"), WRONG_TYPES)
+def test_a_wrongly_typed_field_is_named_in_chinese_and_in_english(
+    client: TestClient, url: str, fields: dict, message: str
+) -> None:
+    for lang in ("zh", "en"):
+        r = client.post(url, json=fields, headers={"Accept-Language": lang})
+        assert r.status_code == 422, r.text
+        found = [e["message"] for e in r.json()["errors"] if e["field"].startswith(tuple(fields))]
+        assert found, r.text
+        if lang == "zh":
+            assert any(m.startswith(message) for m in found), found
+        # nothing of pydantic's own wording is left, in either language
+        assert not any("Input should" in m or "should have" in m for m in found), found
+
+
+def test_parties_given_as_null_are_none(client: TestClient, app_db: Session) -> None:
+    lon, lat = app_db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+                WHERE valid_to IS NULL ORDER BY code LIMIT 1) s""")
+    ).one()
+    r = client.post("/api/reports", json=report_body(lon, lat, parties=None))
+    assert r.status_code == 201, r.text
+    assert r.json()["parties"] == []
+
+
 def test_a_browser_gets_errors_as_pages_and_the_api_as_json(client: TestClient) -> None:
     page = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     # no such address: a page in Chinese (English on request), the same status
