@@ -45,6 +45,7 @@ from importers.core import (
     Progress,
     import_transaction,
     pick_fields,
+    read_excel,
     require_fields,
 )
 from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
@@ -571,7 +572,9 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
-        frame = pd.read_excel(path, dtype=str)
+        frame = read_excel(path)
+        if len(frame.columns) == 0:  # (a header alone is told as such below)
+            raise _nothing_in(path)
         data = frame.to_csv(index=False).encode("utf-8")
         return data, [str(c) for c in frame.columns]
     if suffix not in (".csv", ".txt"):
@@ -580,7 +583,20 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
         )
     data = path.read_bytes()
     if encoding and encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
-        data = data.decode(encoding).encode("utf-8")
+        try:
+            data = data.decode(encoding).encode("utf-8")
+        except LookupError as e:
+            raise InvalidInput(
+                f"不认识的编码 {encoding!r}；常用的有 UTF-8、GBK、GB18030。",
+                f"Unknown encoding {encoding!r}; common ones are UTF-8, GBK and GB18030.",
+                field="encoding",
+            ) from e
+        except UnicodeDecodeError as e:
+            raise InvalidInput(
+                f"无法按 {encoding} 读取 {path.name}（第 {e.start} 字节起）；请核对 --encoding。",
+                f"Cannot read {path.name} as {encoding} (from byte {e.start}); check --encoding.",
+                field="encoding",
+            ) from e
     else:
         try:
             data.decode("utf-8")
@@ -592,8 +608,19 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
             ) from e
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    header = pd.read_csv(io.BytesIO(data), nrows=0).columns
+    try:
+        header = pd.read_csv(io.BytesIO(data), nrows=0).columns
+    except pd.errors.EmptyDataError:
+        raise _nothing_in(path) from None
     return data, [str(c) for c in header]
+
+
+def _nothing_in(path: Path) -> InvalidInput:
+    return InvalidInput(
+        f"{path.name} 中没有任何数据行：没有可导入的内容（是否选错了文件？）。",
+        f"{path.name} holds no rows: nothing to import (the wrong file?).",
+        field="file",
+    )
 
 
 def _more_temp_buffers(session: Session) -> None:

@@ -244,7 +244,7 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
         if suffix in (".csv", ".txt"):
             table = pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig")
         elif suffix in (".xlsx", ".xls"):
-            table = pd.read_excel(path, dtype=str)
+            table = read_excel(path)
         else:
             table = _read_gdal(path, encoding)
     except InvalidInput:
@@ -270,6 +270,21 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
             field="file",
         )
     return table
+
+
+def read_excel(path: Path) -> pd.DataFrame:
+    """The first sheet of a spreadsheet, every cell as text; a file that is not one (or a damaged
+    one) is refused with a message (pandas' own, e.g. 'zip', says nothing to a user)."""
+    try:
+        return pd.read_excel(path, dtype=str)
+    except Exception as e:
+        raise InvalidInput(
+            f"无法读取 {path.name}：不是有效的 Excel 文件，或文件已损坏。请在 Excel 或 WPS 中打开后"
+            "另存为 .xlsx 再试，或另存为 CSV。",
+            f"Cannot read {path.name}: not a valid Excel file, or a damaged one. Open it in Excel "
+            "or WPS and save it again as .xlsx, or as CSV.",
+            field="file",
+        ) from e
 
 
 def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:

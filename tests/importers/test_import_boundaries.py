@@ -474,3 +474,10 @@ def test_regions_whose_union_geos_throws_on_are_checked_not_a_traceback(
     assert len(report.created) == 1 + len(parts) and report.rejected == []
     kinds = [p.kind for p in report.problems]
     assert kinds.count("overlap") > 20 and "gap" in kinds
+
+
+def test_a_damaged_spreadsheet_is_named_as_such(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "网格.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")  # pandas said only 'zip'
+    with pytest.raises(InvalidInput, match="不是有效的 Excel 文件，或文件已损坏"):
+        import_grids(db, path, Options())

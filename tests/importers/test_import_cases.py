@@ -571,6 +571,29 @@ def test_a_file_of_cases_with_a_header_and_no_rows_says_so(db: Session, tmp_path
         import_cases(db, path, CaseOptions())
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "encoding", "field", "words"),
+    [
+        ("empty.csv", b"", None, "file", "没有任何数据行"),
+        ("bom.csv", b"\xef\xbb\xbf", None, "file", "没有任何数据行"),
+        ("damaged.xlsx", b"PK\x03\x04 not really a zip", None, "file", "不是有效的 Excel 文件"),
+        ("random.xlsx", bytes(range(256)) * 8, None, "file", "不是有效的 Excel 文件"),
+        ("cases.csv", HEADER.encode(), "no-such-encoding", "encoding", "不认识的编码"),
+        ("cases.csv", "编号\n甲\n".encode(), "ascii", "encoding", "无法按 ascii 读取"),
+    ],
+)
+def test_a_file_that_cannot_be_read_says_why(
+    db: Session, tmp_path: Path, name: str, content: bytes, encoding: str | None, field: str,
+    words: str,
+) -> None:  # fmt: skip
+    """Each was a traceback (pandas' EmptyDataError, 'zip', LookupError, UnicodeDecodeError)."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput, match=words) as e:
+        import_cases(db, path, CaseOptions(encoding=encoding))
+    assert e.value.extra["field"] == field
+
+
 def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_says_nothing(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
