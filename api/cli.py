@@ -432,7 +432,10 @@ def import_cmd(
     commit: Annotated[bool, typer.Option("--commit", help="write (default: a dry run)")] = False,
     encoding: Annotated[str | None, typer.Option(help="e.g. GBK for old DBFs")] = None,
     crs: Annotated[str | None, typer.Option(help="e.g. EPSG:4547 when the file has none")] = None,
-    datum: Annotated[str | None, typer.Option(help="points: wgs84|cgcs2000|gcj02|bd09")] = None,
+    datum: Annotated[
+        str | None,
+        typer.Option(help="points: wgs84|cgcs2000|gcj02|bd09 (also GCJ-02, 高德, 百度 …)"),
+    ] = None,
     code_field: Annotated[str | None, typer.Option("--code-field")] = None,
     name_field: Annotated[str | None, typer.Option("--name-field")] = None,
     parent_field: Annotated[str | None, typer.Option("--parent-field")] = None,

@@ -20,9 +20,23 @@ A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 EE = 0.00669342162296594323
 X_PI = np.pi * 3000.0 / 180.0
 DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+#: how files and people name the datums (matched trimmed, in lower case)
+DATUM_WORDS = {
+    "wgs84": ("wgs84", "wgs-84", "wgs 84", "gps", "epsg:4326"),
+    "cgcs2000": ("cgcs2000", "cgcs-2000", "国家2000", "2000", "epsg:4490"),
+    "gcj02": ("gcj02", "gcj-02", "火星", "火星坐标", "高德", "腾讯"),
+    "bd09": ("bd09", "bd-09", "百度", "baidu"),
+}
+_NAMED = {w: code for code, words in DATUM_WORDS.items() for w in words}
 _TOLERANCE_DEG = 1e-9
 
 T = TypeVar("T", float, np.ndarray)
+
+
+def datum_named(word: str) -> str | None:
+    """The datum (one of :data:`DATUMS`) that ``word`` names — 'GCJ-02', '高德', 'WGS84' … —
+    or None."""
+    return _NAMED.get(word.strip().lower())
 
 
 def out_of_china(lon: T, lat: T) -> T:

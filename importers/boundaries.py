@@ -27,12 +27,14 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
-from gis.datum import to_wgs84
+from gis.datum import datum_named, to_wgs84
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
+    DATUM_HINT,
     ImportReport,
     Issue,
     clean_polygons,
+    datum_option,
     geometries_from_table,
     import_transaction,
     pick_fields,
@@ -377,6 +379,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
         mapping["region"] = mapping.pop("code")
     require_fields(mapping, ["name", "region"], gdf.columns)
     report.mapping = mapping
+    default = datum_option(opts.datum)
     items: list[dict[str, Any]] = []
     for i in range(len(gdf)):
         region = _code(gdf[mapping["region"]].iloc[i])
@@ -384,16 +387,18 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
         if geom is None or geom.is_empty or geom.geom_type != "Point":
             report.rejected.append(Issue("rejected", region, "缺少点位 no point"))
             continue
-        datum = (
-            str(gdf[mapping["datum"]].iloc[i]).strip().lower()
-            if "datum" in mapping and gdf[mapping["datum"]].iloc[i]
-            else (opts.datum or "wgs84")
-        )
-        try:
-            lon, lat = to_wgs84(geom.x, geom.y, datum)
-        except Exception as e:  # an unknown datum name
-            report.rejected.append(Issue("rejected", region, f"坐标系无效 bad datum: {e}"))
+        given = gdf[mapping["datum"]].iloc[i] if "datum" in mapping else None
+        datum = datum_named(str(given)) if given else default
+        if datum is None:
+            report.rejected.append(
+                Issue(
+                    "rejected",
+                    region,
+                    f"坐标系无法识别 unknown datum {str(given)!r}（{DATUM_HINT}）",
+                )
+            )
             continue
+        lon, lat = to_wgs84(geom.x, geom.y, datum)
         if not (
             math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90
         ) or (lon == 0 and lat == 0):

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gis.cases import SOURCE_NAMES
-from gis.datum import to_wgs84
+from gis.datum import DATUM_WORDS, to_wgs84
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
@@ -43,6 +43,7 @@ from importers.core import (
     ImportReport,
     Issue,
     Progress,
+    datum_option,
     import_transaction,
     pick_fields,
     read_excel,
@@ -83,12 +84,6 @@ SOURCE_WORDS = {
 KIND_WORDS = {
     "dispute": ("矛盾纠纷", "纠纷", "矛盾", "dispute", "disputes"),
     "hazard": ("安全隐患", "隐患", "hazard", "hazards"),
-}
-DATUM_WORDS = {
-    "wgs84": ("wgs84", "wgs-84", "wgs 84", "gps", "epsg:4326"),
-    "cgcs2000": ("cgcs2000", "国家2000", "2000", "epsg:4490"),
-    "gcj02": ("gcj02", "gcj-02", "火星", "火星坐标", "高德", "腾讯"),
-    "bd09": ("bd09", "bd-09", "百度", "baidu"),
 }
 STATUS_WORDS = {code: (code, name) for code, name in STATE_NAMES.items()} | {
     "closed": ("closed", "已结案", "结案", "办结归档"),
@@ -196,6 +191,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             progress[0].update(int(progress[0].total * len(stages) / total), name)
 
     report = ImportReport("cases 历史案件", path.name)
+    default = datum_option(opts.datum)  # (refused before a million rows are read)
     csv_bytes, header = _as_csv(path, opts.encoding)
     overrides = {"source_id": opts.source_field}
     import importers.core as core
@@ -225,7 +221,6 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     progress.append(Progress("导入案件 cases", n))
     lon = pd.to_numeric(num[mapping["lon"]], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(num[mapping["lat"]], errors="coerce").to_numpy(dtype=float)
-    default = (opts.datum or "wgs84").lower()
     words = _word_map(DATUM_WORDS)
     if "datum" in mapping:  # a few spellings in a million rows: each looked up once
         codes, spellings = pd.factorize(num[mapping["datum"]])

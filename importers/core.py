@@ -39,6 +39,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.cases import SOURCE_NAMES
+from gis.datum import datum_named
 from gis.errors import InvalidInput
 from gis.geo import area_m2
 
@@ -270,6 +271,26 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
             field="file",
         )
     return table
+
+
+#: the datums' names, for the messages about one that is not known
+DATUM_HINT = "可用 wgs84、cgcs2000、gcj02（高德、腾讯）、bd09（百度）"
+
+
+def datum_option(value: str | None) -> str:
+    """The datum ``--datum`` names (:func:`gis.datum.datum_named`; default WGS 84), or a
+    refusal before any row is read: a wrong one would have rejected every row."""
+    if value is None:
+        return "wgs84"
+    datum = datum_named(value)
+    if datum is None:
+        raise InvalidInput(
+            f"--datum {value!r} 无法识别：{DATUM_HINT}。",
+            f"--datum {value!r} is not a datum: use wgs84, cgcs2000, gcj02 (Amap, Tencent) or "
+            "bd09 (Baidu).",
+            field="datum",
+        )
+    return datum
 
 
 def read_excel(path: Path) -> pd.DataFrame:

@@ -224,6 +224,39 @@ def test_centers_from_a_csv_in_gcj02(db: Session, tmp_path: Path) -> None:
     assert shapely.Point(x, y).within(box(X0, Y0, X0 + 0.1, Y0 + 0.1))
 
 
+def test_centers_datums_in_the_words_people_use(db: Session, tmp_path: Path) -> None:
+    """'GCJ02' or '高德' in the datum column or --datum was 'unknown datum' (only 'gcj02' was
+    known); a --datum that names none is refused before any row, instead of every row."""
+    from gis.datum import wgs84_to_gcj02
+
+    path = tmp_path / "city.geojson"
+    _city().to_file(path, engine="pyogrio")
+    import_regions(db, path, Options(commit=True))
+    lon, lat = (float(v) for v in wgs84_to_gcj02(X0 + 0.05, Y0 + 0.05))
+    csv = tmp_path / "centers.csv"
+    csv.write_text(
+        "名称,区划代码,经度,纬度,坐标系\n"
+        f"第1街道综治中心,880102001,{lon},{lat},高德\n"
+        f"第2街道综治中心,880102002,{lon + 0.1},{lat}, GCJ-02\n"
+        f"新区综治中心,880102,{lon},{lat},mars\n",
+        encoding="utf-8",
+    )
+    report = import_centers(db, csv, Options(commit=True))
+    assert sorted(report.created) == ["880102001", "880102002"]
+    assert [(i.code, "'mars'" in i.reason) for i in report.rejected] == [("880102", True)]
+    x = db.execute(
+        text("""SELECT ST_X(c.geom) FROM center c JOIN region r ON r.id = c.region_id
+                WHERE r.code = '880102001'""")
+    ).scalar_one()
+    assert abs(x - (X0 + 0.05)) < 1e-5  # converted from GCJ-02
+    plain = tmp_path / "plain.csv"
+    plain.write_text(f"名称,区划代码,经度,纬度\n新区中心,880102,{lon},{lat}\n", encoding="utf-8")
+    assert import_centers(db, plain, Options(datum="GCJ02")).created == ["880102"]
+    with pytest.raises(InvalidInput, match="--datum 'mars' 无法识别") as e:
+        import_centers(db, plain, Options(datum="mars"))
+    assert e.value.extra["field"] == "datum"
+
+
 def _grids(village: str = "880102001001", n: int = 4) -> gpd.GeoDataFrame:
     """``n`` grids tiling the village's box (the first village of _city())."""
     w = 0.1 / n

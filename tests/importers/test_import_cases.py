@@ -594,6 +594,19 @@ def test_a_file_that_cannot_be_read_says_why(
     assert e.value.extra["field"] == field
 
 
+def test_a_datum_option_that_names_none_is_refused_before_the_rows(
+    db: Session, tmp_path: Path
+) -> None:
+    """Each row was rejected as 'unknown datum' (a million rejections for one typo); 'GCJ-02' or
+    '高德' are the words people use for gcj02."""
+    path = tmp_path / "cases.csv"
+    path.write_text(HEADER + "A1,2026-01-01 10:00,113.95,22.95,,,,\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="--datum 'mars' 无法识别"):
+        import_cases(db, path, CaseOptions(datum="mars"))
+    for word in ("GCJ-02", "高德"):
+        assert not import_cases(db, path, CaseOptions(datum=word)).rejected
+
+
 def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_says_nothing(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
