@@ -493,6 +493,7 @@ def to_wgs84_frame(
     else:
         report.crs_source = "file"
     report.crs = gdf.crs.to_string() if gdf.crs is not None else None
+    _refuse_degrees_in_metres(gdf, report)
     out = gdf.to_crs(WGS84)
     off = _off_the_globe(out)
     if off.sum() > 0.5 * max(1, (~out.geometry.is_empty & out.geometry.notna()).sum()):
@@ -534,6 +535,32 @@ def to_wgs84_frame(
             guess=guess,
         )
     return out
+
+
+def _refuse_degrees_in_metres(gdf: gpd.GeoDataFrame, report: ImportReport) -> None:
+    """Refuse degrees under a projected CRS: as metres they all land within a few hundred
+    metres of where the projection starts (for Web Mercator, (0°, 0°) in the Gulf of Guinea; for
+    a Gauss–Krüger zone, hundreds of kilometres off it), and were then rejected row by row as
+    'no area' or 'no village found', which says nothing of the cause."""
+    if gdf.crs is None or not gdf.crs.is_projected:
+        return
+    bounds = _finite_bounds(gdf)
+    # (China's longitudes and latitudes: a local grid in metres is not taken for degrees)
+    if bounds is None or not (
+        73 <= bounds[0] <= bounds[2] <= 136 and 3 <= bounds[1] <= bounds[3] <= 54
+    ):
+        return
+    source_zh = "文件声明的" if report.crs_source == "file" else "--crs 指定的"
+    source_en = "the file declares" if report.crs_source == "file" else "--crs gives"
+    raise InvalidInput(
+        f"坐标值看起来是经纬度（度），而{source_zh}坐标系 {report.crs} 以米为单位：按米换算，"
+        "整个文件都落在几百米之内。是否应加 --crs EPSG:4490？",
+        f"The coordinates look like degrees of longitude/latitude, but the CRS {source_en} "
+        f"({report.crs}) is in metres: read as metres, the whole file fits in a few hundred "
+        "metres. Pass --crs EPSG:4490?",
+        field="crs",
+        guess="EPSG:4490",
+    )
 
 
 def _off_the_globe(gdf: gpd.GeoDataFrame) -> np.ndarray:

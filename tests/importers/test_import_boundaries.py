@@ -350,6 +350,27 @@ def test_metres_in_a_file_declared_as_degrees_are_refused_with_a_guess(
     assert _count(db) == 0
 
 
+def test_degrees_in_a_file_declared_as_metres_are_refused_with_a_guess(
+    db: Session, tmp_path: Path
+) -> None:
+    """The reverse: degrees under a Gauss–Krüger .prj (or --crs EPSG:3857) landed as metres
+    within a few hundred metres of the projection's origin, and every row was rejected as 'no
+    area' or 'no village found', which said nothing of the cause."""
+    path = tmp_path / "区划.gpkg"
+    _city().set_crs("EPSG:4547", allow_override=True).to_file(path, engine="pyogrio")
+    with pytest.raises(InvalidInput, match="看起来是经纬度") as e:
+        import_regions(db, path, Options())
+    assert e.value.extra["guess"] == "EPSG:4490" and "EPSG:4547" in str(e.value)
+    with pytest.raises(InvalidInput, match="--crs 指定的坐标系 EPSG:3857"):
+        import_regions(db, path, Options(crs="EPSG:3857"))
+    assert len(import_regions(db, path, Options(crs="EPSG:4490")).created) == 8
+    # a local grid in metres near its own origin is not taken for degrees
+    local = _city().set_crs("EPSG:4326", allow_override=True)
+    local.geometry = local.geometry.translate(-X0, -Y0).scale(1000, 1000, origin=(0, 0))
+    local.set_crs("EPSG:3857", allow_override=True).to_file(tmp_path / "local.gpkg")
+    assert len(import_regions(db, tmp_path / "local.gpkg", Options()).created) == 8
+
+
 def test_rows_off_the_globe_infinite_or_with_heights_are_judged_one_by_one(
     db: Session, tmp_path: Path
 ) -> None:
