@@ -547,7 +547,10 @@ app.add_typer(report_app, name="report")
 @reports_errors
 def report_daily(
     region: Annotated[str, typer.Option("--region", help="region code 区划代码")],
-    date_: Annotated[str, typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai)")],
+    date_: Annotated[
+        str | None,
+        typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai; default: yesterday)"),
+    ] = None,
     out: Annotated[str, typer.Option(help="output directory")] = ".",
     lang: Annotated[
         str | None,
@@ -568,7 +571,9 @@ def report_daily(
             err=True,
         )
         raise typer.Exit(2)
-    day = _date_option(date_)
+    from gis.worktime import report_day
+
+    day = report_day(_date_option(date_) if date_ else None)  # (not a day still to come)
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
         report = daily_report(session, Scope.everything(), region, day, Path(out), language)

@@ -216,6 +216,16 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     )  # fmt: skip
     assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
     assert "Not a directory" in nowhere.output or "无法把报表写入" in nowhere.output
+    # a day still to come is refused (it wrote an empty report); without --date: yesterday
+    future = run("report", "daily", "--region", "990102", "--date", "2099-01-01", env=env)
+    assert future.exit_code == 1 and ("还没有到" in future.output or "not come" in future.output)
+    assert not list(tmp_path.glob("*2099*"))
+    latest = tmp_path / "latest"
+    done = run("report", "daily", "--region", "990102", "--out", str(latest), env=env)
+    assert done.exit_code == 0, done.output
+    from gis.worktime import report_day
+
+    assert len(list(latest.glob(f"*{report_day(None):%Y%m%d}.xlsx"))) == 1
 
 
 def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[no-untyped-def]
