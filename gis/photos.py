@@ -105,9 +105,16 @@ def clean_photo(upload: bytes, name: str = "") -> CleanPhoto:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(upload), formats=list(FORMATS))
             if image.width * image.height > MAX_PIXELS:
-                raise _bad("像素过多。", "too many pixels.", name)
+                raise Image.DecompressionBombError(name)
             image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bad(  # (Pillow's own check stops one far above the limit before we see its size)
+            f"像素过多（上限 {MAX_PIXELS / 1e6:.0f} 百万像素）；请缩小后重新上传。",
+            f"too many pixels (at most {MAX_PIXELS / 1e6:.0f} megapixels); shrink it and upload "
+            "again.",
+            name,
+        ) from None
+    except UnidentifiedImageError:
         raise _bad(
             "不是可识别的 JPEG、PNG 或 WebP 图片（按文件内容判断，与文件名无关）。",
             "not a JPEG, PNG or WebP image (judged by its content, not its name).",

@@ -128,6 +128,37 @@ def test_limits_and_retries(anon_client: TestClient, login_as, grid_point) -> No
     assert len(anon_client.get(f"/api/cases/{code}/photos", headers=headers).json()) == 3
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` × ``height`` pixels (its data holds one row)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1))) + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("side", [9_000, 60_000])  # above our limit; far above Pillow's own
+def test_a_decompression_bomb_is_refused_for_its_size(  # type: ignore[no-untyped-def]
+    anon_client: TestClient, login_as, grid_point, side: int
+) -> None:
+    """Far above Pillow's own limit it was 'not a JPEG, PNG or WebP image'."""
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("bomb.png", _png_claiming(side, side), "image/png"))],
+        headers=headers,
+    )
+    assert r.status_code == 422 and "像素过多" in r.json()["detail"], r.text
+
+
 def test_photos_in_the_same_call_as_the_report(
     anon_client: TestClient, login_as, grid_point
 ) -> None:  # type: ignore[no-untyped-def]
