@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.scope import Scope
-from gis.stats import LEVEL_COLUMN, find_region
+from gis.stats import CHILD_COLUMN, LEVEL_COLUMN, find_region
 from gis.worktime import SHANGHAI
 
 WINDOW_DAYS = 30
@@ -224,10 +224,11 @@ def window(day: date) -> tuple[datetime, datetime]:
 
 
 # the cases of the window per region code, every level at once (a case counts in its village,
-# township, district and city); {where} narrows to one region's cases
+# township, district and city); {where} narrows to one region's cases, {codes} to the levels asked
+_ALL_LEVELS = "c.city_code, c.district_code, c.township_code, c.village_code"
 _CASES = """
     WITH c AS MATERIALIZED (
-        SELECT ARRAY[c.city_code, c.district_code, c.township_code, c.village_code] AS codes,
+        SELECT ARRAY[{codes}] AS codes,
                c.severity::text AS severity,
                c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AS repeat, rt.score,
                d.due,
@@ -286,15 +287,22 @@ def compute(session: Session, day: date, region: tuple[int, str, str] | None = N
     start, end = window(day)
     params: dict[str, Any] = {"start": start, "end": end}
     if region is None:
-        where_cases, where_regions = "", "true"
+        where_cases, where_regions, codes = "", "true", _ALL_LEVELS
     else:
         rid, code, level = region
         where_cases = f"AND c.{LEVEL_COLUMN[level]} = :code"
+        # the region's own and its children's codes only (not those of the levels below: half
+        # the rows to count, for a city)
+        codes = ", ".join(
+            f"c.{col}" for col in (LEVEL_COLUMN[level], CHILD_COLUMN.get(level)) if col
+        )
         where_regions = "r.id = :id OR r.parent_id = :id"
         params |= {"id": rid, "code": code}
     counted = {
         r["code"]: dict(r)
-        for r in session.execute(text(_CASES.format(where=where_cases)), params).mappings()
+        for r in session.execute(
+            text(_CASES.format(where=where_cases, codes=codes)), params
+        ).mappings()
     }
     entries = []
     for r in session.execute(text(_REGIONS.format(where=where_regions)), params).mappings():
