@@ -134,6 +134,14 @@ def _pieces(geom: BaseGeometry | None) -> list[BaseGeometry]:
     return [p for p in shapely.get_parts(g) if significant(p)] if g is not None else []
 
 
+#: the most vertices one drawn geometry may have (a village's outline has a few thousand)
+MAX_VERTICES = 20_000
+#: vertices of a drawn geometry closer than this (degrees, about 1 cm) are taken as one: far
+#: below the tolerance, and a ring of thousands of vertices a hair apart took GEOS minutes and
+#: gigabytes to make valid once snapped (a fuzzed 5,000-vertex zigzag: 15 GB, the server stuck)
+DENSE_DEG = 1e-7
+
+
 def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseGeometry:
     """A GeoJSON geometry (or Feature) in WGS 84 lon/lat, of one of ``kinds``."""
     if isinstance(value, dict) and value.get("type") == "Feature":
@@ -165,16 +173,28 @@ def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseG
             "empty",
             field=field_name,
         )
+    if len(coords) > MAX_VERTICES:
+        raise InvalidInput(
+            f"{field_name} 有 {len(coords):,} 个顶点，超过 {MAX_VERTICES:,} 个：请简化后再提交。",
+            f"{field_name} has {len(coords):,} vertices, more than {MAX_VERTICES:,}: simplify it "
+            "and send it again.",
+            field=field_name,
+        )
+    no_area = InvalidInput(
+        f"{field_name} 没有面积（各点重合或在一条线上）：请重新画一个面。",
+        f"{field_name} has no area (its points coincide or lie on one line): draw an area.",
+        field=field_name,
+    )
+    try:
+        geom = shapely.remove_repeated_points(geom, tolerance=DENSE_DEG)
+    except shapely.errors.GEOSException:  # a ring of fewer than three points once thinned
+        raise no_area from None
     if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
         # a ring that crosses itself (a bow-tie), or an unclosed one: repaired as an import
         # repairs it (its polygonal parts), so that no later overlay meets an invalid shape
         repaired = polygonal(geom)
         if repaired is None:
-            raise InvalidInput(
-                f"{field_name} 没有面积（各点重合或在一条线上）：请重新画一个面。",
-                f"{field_name} has no area (its points coincide or lie on one line): draw an area.",
-                field=field_name,
-            )
+            raise no_area
         geom = repaired
     return geom
 

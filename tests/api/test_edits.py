@@ -27,6 +27,7 @@ from api.app import create_app
 from api.deps import get_session
 from gis import edits
 from gis.auth import issue_token
+from gis.errors import InvalidInput
 from gis.geo import area_m2
 from gis.permissions import Role
 from gis.scope import Scope, bind_scope
@@ -1047,3 +1048,26 @@ def test_planner_page_and_past_layout_page(anon_client: TestClient, login_as: He
     assert past.status_code == 200 and "2026-01-01 的网格划分" in past.text
     assert '"2026-01-01"' in past.text  # handed to command.js, which asks /api/grids?as_of=
     assert anon_client.get("/maps/command?as_of=soon", headers=headers).status_code == 422
+
+
+def test_a_drawn_geometry_is_thinned_and_bounded_before_any_overlay() -> None:
+    """A fuzzed 5,000-vertex zigzag, its vertices 1e-9° apart, drawn at a grid's corner: once
+    snapped, GEOS took minutes and 15 GB to make it valid, and the server was stuck.  Vertices
+    closer than about 1 cm are now taken as one (far below the tolerance), a ring that leaves
+    fewer than three has no area, and more than MAX_VERTICES are refused."""
+    x0, y0 = 113.945468, 23.018716
+    zigzag = [[x0 + i * 1e-9, y0 + (i % 2) * 1e-9] for i in range(5000)] + [[x0, y0]]
+    polygons = ("Polygon", "MultiPolygon")
+    drawn = {"type": "Polygon", "coordinates": [zigzag]}
+    thinned = edits.parse_geometry(drawn, "geometry", polygons)
+    assert len(shapely.get_coordinates(thinned)) < 100
+    hair = [[x0, y0], [x0 + 1e-8, y0], [x0, y0 + 1e-8], [x0, y0]]
+    with pytest.raises(InvalidInput, match="没有面积"):
+        edits.parse_geometry({"type": "Polygon", "coordinates": [hair]}, "geometry", polygons)
+    many = [[x0 + i * 1e-6, y0 + (i % 2) * 1e-6] for i in range(edits.MAX_VERTICES)] + [[x0, y0]]
+    with pytest.raises(InvalidInput, match="个顶点，超过"):
+        edits.parse_geometry({"type": "LineString", "coordinates": many}, "line", ("LineString",))
+    # a drawing at a desk keeps its shape: a square with a vertex every 2 cm loses none
+    square = shapely.box(x0, y0, x0 + 0.0002, y0 + 0.0002).segmentize(2e-7)
+    kept = edits.parse_geometry(shapely.geometry.mapping(square), "geometry", polygons)
+    assert len(shapely.get_coordinates(kept)) == len(shapely.get_coordinates(square))
