@@ -38,8 +38,9 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from gis import geo
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.geo import SNAP_GRID_DEG, area_m2
+from gis.geo import area_m2
 from gis.scope import Scope
 
 #: snapping and validation tolerance, metres
@@ -98,10 +99,6 @@ def polygonal(geom: BaseGeometry | None) -> BaseGeometry | None:
     return shapely.MultiPolygon(polys) if polys else None
 
 
-#: the grid the coordinates of a union are rounded to when GEOS' own union goes wrong (0.1 mm)
-UNION_GRID_DEG = SNAP_GRID_DEG
-
-
 def union_of(geoms: list[BaseGeometry]) -> BaseGeometry:
     """The union of polygonal ``geoms``, checked.
 
@@ -111,16 +108,13 @@ def union_of(geoms: list[BaseGeometry]) -> BaseGeometry:
     more it returned an invalid union (nested shells), and on a fuzzed edit set's declared gaps
     it threw ('Ring edge missing').  So the union must come, be valid and hold
     every input (what an input has outside it no wider than the tolerance); else it is taken
-    again with snap-rounding to :data:`UNION_GRID_DEG`, which is robust by construction."""
-    try:
-        union = shapely.union_all(geoms)
-        if union.is_valid and not any(
-            significant(polygonal(rest)) for rest in shapely.difference(geoms, union)
-        ):
-            return union
-    except shapely.errors.GEOSException:
-        pass
-    return shapely.union_all(geoms, grid_size=UNION_GRID_DEG)
+    again with snap-rounding to :data:`gis.geo.SNAP_GRID_DEG`, robust by construction."""
+    return geo.union(
+        geoms,
+        lambda whole: (
+            not any(significant(polygonal(rest)) for rest in shapely.difference(geoms, whole))
+        ),
+    )
 
 
 def significant(geom: BaseGeometry | None) -> bool:

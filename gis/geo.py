@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -110,13 +110,15 @@ def difference(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
         return shapely.difference(a, b, grid_size=SNAP_GRID_DEG)
 
 
-def union(geoms: Sequence[BaseGeometry]) -> BaseGeometry:
+def union(
+    geoms: Sequence[BaseGeometry], right: Callable[[BaseGeometry], bool] | None = None
+) -> BaseGeometry:
     """The union of polygonal ``geoms``, snap-rounded if GEOS throws on the exact one (it threw
-    'Ring edge missing' on 25 valid polygons, ``tests/data/union_throws.json``) or returns an
-    invalid one."""
+    'Ring edge missing' on 25 valid polygons, ``tests/data/union_throws.json``), returns an
+    invalid one, or one that ``right`` (a further check of it) rejects."""
     try:
         whole = shapely.union_all(geoms)
-        if whole.is_valid:
+        if whole.is_valid and (right is None or right(whole)):
             return whole
     except shapely.errors.GEOSException:
         pass
