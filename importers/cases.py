@@ -45,6 +45,7 @@ from importers.core import (
     Progress,
     datum_option,
     import_transaction,
+    nothing_in,
     pick_fields,
     read_excel,
     require_fields,
@@ -569,7 +570,7 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
     if suffix in (".xlsx", ".xls"):
         frame = read_excel(path)
         if len(frame.columns) == 0:  # (a header alone is told as such below)
-            raise _nothing_in(path)
+            raise nothing_in(path)
         data = frame.to_csv(index=False).encode("utf-8")
         return data, [str(c) for c in frame.columns]
     if suffix not in (".csv", ".txt"):
@@ -606,16 +607,8 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
     try:
         header = pd.read_csv(io.BytesIO(data), nrows=0).columns
     except pd.errors.EmptyDataError:
-        raise _nothing_in(path) from None
+        raise nothing_in(path) from None
     return data, [str(c) for c in header]
-
-
-def _nothing_in(path: Path) -> InvalidInput:
-    return InvalidInput(
-        f"{path.name} 中没有任何数据行：没有可导入的内容（是否选错了文件？）。",
-        f"{path.name} holds no rows: nothing to import (the wrong file?).",
-        field="file",
-    )
 
 
 def _more_temp_buffers(session: Session) -> None:

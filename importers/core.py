@@ -265,11 +265,7 @@ def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd
             f"无法读取 {path.name}：{e}", f"Cannot read {path.name}: {e}", field="file"
         ) from e
     if len(table) == 0:
-        raise InvalidInput(
-            f"{path.name} 中没有任何数据行或要素：没有可导入的内容（是否选错了文件或图层？）。",
-            f"{path.name} holds no rows or features: nothing to import (the wrong file or layer?).",
-            field="file",
-        )
+        raise nothing_in(path)
     return table
 
 
@@ -291,6 +287,15 @@ def datum_option(value: str | None) -> str:
             field="datum",
         )
     return datum
+
+
+def nothing_in(path: Path) -> InvalidInput:
+    """The refusal of a file with no rows or features."""
+    return InvalidInput(
+        f"{path.name} 中没有任何数据行或要素：没有可导入的内容（是否选错了文件或图层？）。",
+        f"{path.name} holds no rows or features: nothing to import (the wrong file or layer?).",
+        field="file",
+    )
 
 
 def read_excel(path: Path) -> pd.DataFrame:
