@@ -223,7 +223,7 @@ def submit_batch(
         session, caller.scope, caller.user_id, items, cipher, client_ip(request)
     )
     session.commit()
-    names = cases.category_names_en(session) if lang == "en" else None
+    names = names_en(session, request)
     out = [_batch_result(r, items[r.index], lang, names) for r in results]
     counts = {
         s: sum(r.status == s for r in results)
