@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from time import monotonic
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
@@ -19,6 +21,21 @@ from gis.errors import DatabaseNotReady
 from gis.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def earlier_migration(name: str) -> ModuleType:
+    """An earlier migration's module, by its file name under ``migrations/versions`` (a name
+    that starts with a digit cannot be imported plainly): for a migration that builds on the
+    SQL text of one before it."""
+    spec = importlib.util.spec_from_file_location(
+        f"wangge_migration_{name[:4]}", MIGRATIONS_DIR / "versions" / name
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _DURABLE_SYNC_COMMIT = {"on", "local", "remote_write", "remote_apply"}
 
 

@@ -23,18 +23,15 @@ Revises: 0021
 Create Date: 2026-11-22
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from gis.db import earlier_migration as _migration
 
 revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
 
-HERE = Path(__file__).parent
 
 _INSERT_ARGS = """
     p_user integer, p_actor text, p_source_ip inet, p_batch boolean,
@@ -293,15 +290,6 @@ _CALLS_0022 = (
             '{}', '{}', '{}', '{}', '{}', '{}',
             p_duplicate_m, p_duplicate_deg, p_duplicate_window, p_repeat_window, p_repeat_min);""",
 )
-
-
-def _migration(name: str) -> ModuleType:
-    """An earlier migration's module (its file name starts with a digit: no plain import)."""
-    spec = importlib.util.spec_from_file_location(f"wangge_migration_{name[:4]}", HERE / name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _accept(calls: tuple[str, str]) -> str:

@@ -18,18 +18,15 @@ Revises: 0022
 Create Date: 2026-12-02
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from gis.db import earlier_migration as _migration
 
 revision = "0023"
 down_revision = "0022"
 branch_labels = None
 depends_on = None
 
-HERE = Path(__file__).parent
 
 CASE_DOC = """
 CREATE FUNCTION wangge_case_doc(p_ids bigint[])
@@ -105,15 +102,6 @@ _RETURN = (
     FROM unnest(ids, codes, keys, methods) AS n(i, c, k, m)
     LEFT JOIN wangge_case_doc(ids) d ON d.id = n.i;""",
 )
-
-
-def _migration(name: str) -> ModuleType:
-    """An earlier migration's module (its file name starts with a digit: no plain import)."""
-    spec = importlib.util.spec_from_file_location(f"wangge_migration_{name[:4]}", HERE / name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _accept_0022() -> str:

@@ -18,27 +18,14 @@ Revises: 0038
 Create Date: 2026-12-04
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from gis.db import earlier_migration as _migration
 
 revision = "0039"
 down_revision = "0038"
 branch_labels = None
 depends_on = None
-
-HERE = Path(__file__).resolve().parent
-
-
-def _migration(name: str) -> ModuleType:
-    """An earlier migration's module (its file name starts with a digit: no plain import)."""
-    spec = importlib.util.spec_from_file_location(f"wangge_migration_{name[:4]}", HERE / name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 VALID = r"""

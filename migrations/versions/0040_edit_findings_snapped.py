@@ -16,28 +16,16 @@ Revises: 0039
 Create Date: 2026-12-04
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from gis.db import earlier_migration as _migration
 
 revision = "0040"
 down_revision = "0039"
 branch_labels = None
 depends_on = None
 
-HERE = Path(__file__).resolve().parent
 GRID = "1e-9"
-
-
-def _migration(name: str) -> ModuleType:
-    """An earlier migration's module (its file name starts with a digit: no plain import)."""
-    spec = importlib.util.spec_from_file_location(f"wangge_migration_{name[:4]}", HERE / name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # (0039's text, the snapped one), in this order
