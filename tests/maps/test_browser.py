@@ -960,6 +960,8 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("#case-status:has-text('已登记')")
+    # (the status is in the page's HTML; case.js draws the map once it has run)
+    page.wait_for_selector(".leaflet-container")
     assert page.locator(".leaflet-container").count() == 1
     page.click(".wg-action[data-action=accept]")
     page.fill("textarea[name=note]", "已受理，转司法所")
