@@ -136,10 +136,85 @@ MAX_VERTICES = 20_000
 DENSE_DEG = 1e-7
 
 
+#: how deep each kind's coordinates nest above its positions, and the fewest positions of the
+#: innermost list (a ring's closing position repeats its first, which shapely adds if missing)
+_NESTING = {"LineString": (1, 2), "MultiLineString": (2, 2), "Polygon": (2, 3),
+            "MultiPolygon": (3, 3)}  # fmt: skip
+
+
+def _brief(value: Any) -> str:
+    text_ = json.dumps(value, ensure_ascii=False, default=str)
+    return text_ if len(text_) <= 40 else text_[:37] + "…"
+
+
+def _check_structure(value: Any, field_name: str, kinds: tuple[str, ...]) -> None:
+    """Refuse malformed GeoJSON with a message that names the place and the fault (shapely's own
+    errors are Python's: 'list index out of range', 'inhomogeneous shape after 1 dimensions')."""
+
+    def refuse(zh: str, en: str) -> InvalidInput:
+        return InvalidInput(zh, en, field=field_name)
+
+    wanted_zh, wanted_en = " 或 ".join(kinds), " or ".join(kinds)
+    if not isinstance(value, dict):
+        raise refuse(
+            f"{field_name} 应为 GeoJSON 几何对象（{wanted_zh}，含 type 与 coordinates），"
+            f"收到 {_brief(value)}",
+            f"{field_name} must be a GeoJSON geometry object ({wanted_en}, with type and "
+            f"coordinates); got {_brief(value)}",
+        )
+    kind = value.get("type")
+    if kind not in kinds:
+        raise refuse(
+            f"{field_name} 应为 {wanted_zh}，收到 {_brief(kind)}",
+            f"{field_name} must be a {wanted_en}; got {_brief(kind)}",
+        )
+    if "coordinates" not in value:
+        raise refuse(f"{field_name} 缺少 coordinates", f"{field_name} has no coordinates")
+    depth, fewest = _NESTING[kind]
+
+    def walk(node: Any, level: int, where: str) -> None:
+        if level == 0:  # a position
+            if (
+                not isinstance(node, list | tuple)
+                or len(node) not in (2, 3)
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in node)
+            ):
+                raise refuse(
+                    f"{where} 应为坐标 [经度, 纬度]，收到 {_brief(node)}",
+                    f"{where} must be a position [lon, lat]; got {_brief(node)}",
+                )
+            return
+        if not isinstance(node, list | tuple):
+            raise refuse(
+                f"{where} 应为数组，收到 {_brief(node)}",
+                f"{where} must be an array; got {_brief(node)}",
+            )
+        for k, child in enumerate(node):
+            walk(child, level - 1, f"{where}[{k}]")
+        if level == 1 and node:  # a line or a ring
+            closed = len(node) > 1 and node[0] == node[-1]
+            if len(node) - closed < fewest:
+                shape_zh, shape_en = ("这条线", "line") if fewest == 2 else ("这个环", "ring")
+                raise refuse(
+                    f"{where} {shape_zh}只有 {len(node) - closed} 个点（不计闭合点），"
+                    f"至少需要 {fewest} 个",
+                    f"{where}: this {shape_en} has {len(node) - closed} points (not counting "
+                    f"the closing one); it needs at least {fewest}",
+                )
+        if not node and level < depth and where.count("[") > 0:
+            raise refuse(
+                f"{where} 是空的：删去它，或给出它的坐标",
+                f"{where} is empty: remove it or give its coordinates",
+            )
+
+    walk(value["coordinates"], depth, f"{field_name}.coordinates")
+
+
 def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseGeometry:
     """A GeoJSON geometry (or Feature) in WGS 84 lon/lat, of one of ``kinds``."""
     if isinstance(value, dict) and value.get("type") == "Feature":
         value = value.get("geometry")
+    _check_structure(value, field_name, kinds)
     try:
         geom = shape(value)
     except Exception as exc:  # shapely raises several types for malformed GeoJSON

@@ -205,6 +205,40 @@ def test_split_line_must_cross_the_grid(planner: Planner, app_db: Session) -> No
     planner.op(edit, 422, op="split", grid=g(1))
 
 
+def test_malformed_geojson_is_a_422_that_names_the_place_and_the_fault(
+    planner: Planner, app_db: Session
+) -> None:
+    """Shapely's own errors were Python's ('list index out of range' for a MultiPolygon with an
+    empty part); the reply now says where in the GeoJSON the fault is and what it should be,
+    and the edit set is left as it was."""
+    x, y = geom(app_db, g(1)).representative_point().coords[0]
+    ring = [[x, y], [x + 1e-4, y], [x + 1e-4, y + 1e-4], [x, y]]
+    edit = planner.open()
+    expected = {
+        "coordinates[1] 是空的": {"type": "MultiPolygon", "coordinates": [[ring], []]},
+        "coordinates[0][2] 应为坐标 [经度, 纬度]，收到 [null, 0]": {
+            "type": "Polygon", "coordinates": [[ring[0], ring[1], [None, 0], ring[0]]]},
+        "coordinates[0] 这个环只有 2 个点": {
+            "type": "Polygon", "coordinates": [[ring[0], ring[1], ring[0]]]},
+        "coordinates 应为数组": {"type": "Polygon", "coordinates": "x"},
+        "缺少 coordinates": {"type": "Polygon"},
+        "应为 Polygon 或 MultiPolygon，收到 \"Point\"": {"type": "Point", "coordinates": [x, y]},
+        "geometry 应为 JSON 对象": [ring],  # the schema's own check
+    }  # fmt: skip
+    for words, drawn in expected.items():
+        r = planner.op(edit, 422, op="redraw", grid=g(1), geometry=drawn)
+        assert words in r["detail"], (words, r["detail"])
+        assert "index" not in r["detail"] and "Error" not in r["detail"]
+        assert r["errors"][0]["field"] == "geometry"
+    r = planner.op(
+        edit, 422, op="split", grid=g(1), line={"type": "LineString", "coordinates": [[x, y]]}
+    )
+    assert "line.coordinates 这条线只有 1 个点" in r["detail"]
+    assert not app_db.execute(
+        text("SELECT count(*) FROM grid_edit_item WHERE edit_id = :e"), {"e": edit}
+    ).scalar_one()
+
+
 def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
     a, b, _ = adjacent_pair(app_db)
     union = geom(app_db, a).union(geom(app_db, b))
