@@ -1583,7 +1583,11 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     # one committer per village at a time (the later statements see the other's result), then
     # the grids the set was drawn on, locked (the village locks come first: the scan asks for
     # them before its first row): how many have been superseded since.  A row another commit
-    # superseded while this one waited is re-read in its latest version by FOR UPDATE.
+    # superseded while this one waited is re-read in its latest version by the row lock.  The
+    # lock is FOR NO KEY UPDATE, the one the closing UPDATE takes (it sets valid_to, no key):
+    # FOR UPDATE also waited for every foreign-key check on those grids (KEY SHARE: another
+    # planner's draft, a report assigned there), which deadlocked a commit with a draft that
+    # had locked the same grids in another order (found by a race of planners and operators).
     superseded = session.execute(
         text("""
         WITH locked AS MATERIALIZED (
@@ -1594,7 +1598,7 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
             SELECT valid_to FROM grid
             WHERE id IN (SELECT from_id FROM grid_edit_item WHERE edit_id = :e)
               AND (SELECT n FROM locked) >= 0
-            ORDER BY id FOR UPDATE) g
+            ORDER BY id FOR NO KEY UPDATE) g
     """),
         {"e": edit_id},
     ).scalar_one()
