@@ -5,19 +5,22 @@ API gets JSON."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_lang
 from gis.errors import NotAuthenticated, PasswordChangeRequired, WanggeError
 from maps.pages import error_page
+
+log = logging.getLogger(__name__)
 
 FIELD_NAMES = {
     "lon": ("经度", "longitude"),
@@ -272,19 +275,43 @@ async def _data_error(request: Request, exc: DataError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail, "code": "unstorable_value"})
 
 
+#: what PostgreSQL answers when a concurrent transaction got in the way: deadlock detected,
+#: serialization failure, lock not available.  The request's transaction is rolled back whole.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+async def _transient(request: Request, exc: OperationalError) -> JSONResponse:
+    """A concurrent transaction got in the way (a deadlock, say): nothing of this request was
+    written, and sending it again will do — the answer of a busy pool (503, Retry-After), not a
+    500.  Logged, since a deadlock that recurs is a lock order to mend."""
+    if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+        raise exc
+    log.warning("%s %s: %s", request.method, request.url.path, str(exc.orig).splitlines()[0])
+    return _retry_later(
+        request,
+        "本次请求与同时进行的另一项操作冲突，未保存任何内容，请几秒后重试"
+        "（上报请使用同一个 Idempotency-Key）。",
+        "This request collided with another operation at the same time: nothing of it was "
+        "saved. Please retry in a few seconds (a report with the same Idempotency-Key).",
+    )
+
+
 async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
     """Every database connection stayed in use for the pool's whole timeout: nothing of this
     request was written, and the client may send it again (with the same Idempotency-Key)."""
-    lang = request_lang(request)
-    detail = (
+    return _retry_later(
+        request,
+        "服务器繁忙，本次请求未保存任何内容，请几秒后重试（上报请使用同一个 Idempotency-Key）。",
         "The server is busy: nothing of this request was saved. Please retry in a few seconds "
-        "(a report with the same Idempotency-Key)."
-        if lang == "en"
-        else "服务器繁忙，本次请求未保存任何内容，请几秒后重试"
-        "（上报请使用同一个 Idempotency-Key）。"
+        "(a report with the same Idempotency-Key).",
     )
+
+
+def _retry_later(request: Request, zh: str, en: str) -> JSONResponse:
     return JSONResponse(
-        status_code=503, content={"detail": detail, "code": "busy"}, headers={"Retry-After": "5"}
+        status_code=503,
+        content={"detail": en if request_lang(request) == "en" else zh, "code": "busy"},
+        headers={"Retry-After": "5"},
     )
 
 
@@ -308,3 +335,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, _busy)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _transient)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -944,6 +946,109 @@ def test_racing_planners_second_gets_409(
             text("SELECT name FROM grid WHERE code = :c AND valid_to IS NULL"), {"c": b}
         ).scalar_one()
         != "抢先改名"
+    )
+
+
+def test_a_commit_does_not_wait_for_others_holding_its_grids_by_reference(
+    planner: Planner, app_db: Session, engine: Engine
+) -> None:
+    """Another planner's draft (``grid_edit_item.from_id``) and a report assigned to a grid
+    (``cases.grid_id``) hold the grid's row in KEY SHARE while their transaction lasts.  A
+    commit locked the grids it closes FOR UPDATE, which waits for those: a race of planners
+    and operators deadlocked a commit with a draft that had locked the same two grids in the
+    other order (a 500).  The commit's lock is now FOR NO KEY UPDATE, which they do not block;
+    two commits still exclude each other.  A watcher cancels the commit if it ever waits on
+    the other transaction, so the test fails at once instead of hanging."""
+    a, _b, strip = _strip(app_db)
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    drawn_on = app_db.execute(
+        text("SELECT array_agg(from_id) FROM grid_edit_item WHERE edit_id = :e"), {"e": edit}
+    ).scalar_one()
+    done, blocked = threading.Event(), threading.Event()
+    with engine.connect() as other:
+        holder = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        other.execute(
+            text("SELECT 1 FROM grid WHERE id = ANY(:ids) FOR KEY SHARE"), {"ids": drawn_on}
+        )
+
+        def watch() -> None:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as w:
+                while not done.wait(0.01):
+                    waiting = w.execute(
+                        text("SELECT pid FROM pg_stat_activity "
+                             "WHERE :h = ANY(pg_blocking_pids(pid))"), {"h": holder}
+                    ).scalars().all()  # fmt: skip
+                    for pid in waiting:
+                        blocked.set()
+                        w.execute(text("SELECT pg_cancel_backend(:p)"), {"p": pid})
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            r = planner.client.post(f"/api/edits/{edit}/commit", headers=planner.headers)
+        finally:
+            done.set()
+            watcher.join()
+        other.rollback()
+    assert not blocked.is_set(), (
+        "the commit waited for a transaction holding its grids in KEY SHARE"
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_deadlock_is_a_503_to_retry_and_changes_nothing(
+    planner: Planner, app_db: Session, engine: Engine
+) -> None:
+    """A transaction that locks the commit's grids in the other order: PostgreSQL aborts one
+    of the two (the commit: the other's deadlock_timeout is set longer).  The planner gets a
+    503 that says nothing was saved and to retry (not a 500), and the layout is as it was."""
+    a, b, strip = _strip(app_db)
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    planner.op(edit, op="redraw", grid=b, geometry=mapping(geom(app_db, b).difference(strip)))
+    low, high = app_db.execute(
+        text("SELECT min(from_id), max(from_id) FROM grid_edit_item WHERE edit_id = :e"),
+        {"e": edit},
+    ).one()
+    done = threading.Event()
+
+    def other_order() -> None:  # the higher grid first, then, once the commit waits, the lower
+        with engine.connect() as other:
+            me = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            other.execute(text("SET lock_timeout = '10s'"))  # never a hung test
+            other.execute(text("SET deadlock_timeout = '5s'"))  # the commit's check comes first
+            lock = "SELECT 1 FROM grid WHERE id = :g FOR NO KEY UPDATE"
+            other.execute(text(lock), {"g": high})
+            locked.set()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as w:
+                blocked = (
+                    "SELECT count(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))"
+                )
+                while not done.is_set() and not w.execute(text(blocked), {"me": me}).scalar():
+                    time.sleep(0.01)
+            if not done.is_set():
+                other.execute(text(lock), {"g": low})
+            other.rollback()
+
+    locked = threading.Event()
+    thread = threading.Thread(target=other_order)
+    thread.start()
+    locked.wait(10)
+    try:
+        r = planner.client.post(f"/api/edits/{edit}/commit", headers=planner.headers)
+    finally:
+        done.set()
+        thread.join()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "5" and r.json()["code"] == "busy"
+    assert "未保存任何内容" in r.json()["detail"] and "冲突" in r.json()["detail"]
+    assert (
+        app_db.execute(
+            text("SELECT count(*) FROM grid WHERE id IN (:l, :h) AND valid_to IS NULL"),
+            {"l": low, "h": high},
+        ).scalar_one()
+        == 2
     )
 
 
