@@ -128,6 +128,11 @@ def _pieces(geom: BaseGeometry | None) -> list[BaseGeometry]:
     return [p for p in shapely.get_parts(g) if significant(p)] if g is not None else []
 
 
+#: the advisory lock on the grid layout: a commit takes it exclusive, the intake shared before it
+#: locates a report (migration 0041), so that a report is located on the layout before a commit
+#: or after it, never on the old one and left there by the commit
+LAYOUT_LOCK = (74111, 0)
+
 #: the most vertices one drawn geometry may have (a village's outline has a few thousand)
 MAX_VERTICES = 20_000
 #: vertices of a drawn geometry closer than this (degrees, about 1 cm) are taken as one: far
@@ -1580,6 +1585,9 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     """Apply the edit set in the caller's transaction: 409 if any grid it was drawn on changed
     since, 422 with the findings if validation blocks."""
     _edit(session, actor, edit_id, write=True)
+    # the layout to itself against reports being located (migration 0041): those under way are
+    # waited for, and moved below with the rest; new ones wait until this transaction ends
+    session.execute(text(f"SELECT pg_advisory_xact_lock{LAYOUT_LOCK}"))
     # one committer per village at a time (the later statements see the other's result), then
     # the grids the set was drawn on, locked (the village locks come first: the scan asks for
     # them before its first row): how many have been superseded since.  A row another commit

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,6 +36,7 @@ from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.users import add_user
 from gis.worktime import SHANGHAI
+from tests.conftest import report_body
 
 Headers = Callable[[str], dict[str, str]]
 VILLAGE = "990102001001"
@@ -1050,6 +1051,93 @@ def test_a_deadlock_is_a_503_to_retry_and_changes_nothing(
         ).scalar_one()
         == 2
     )
+
+
+_WAITS_ON = "SELECT count(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))"
+
+
+def _waits_for(engine: Engine, lock: str, request: Callable[[], Any]) -> tuple[bool, Any]:
+    """Send ``request`` while another transaction holds ``lock``; the holder lets go as soon as
+    the request waits for it (or after 10 s).  Whether the request waited, and its response."""
+    ready, done, waited = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.connect() as holder:
+            me = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            holder.execute(text("SET lock_timeout = '10s'"))  # never a hung test
+            try:
+                holder.execute(text(lock))
+            finally:
+                ready.set()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as w:
+                deadline = time.monotonic() + 10
+                while not done.is_set() and time.monotonic() < deadline:
+                    if w.execute(text(_WAITS_ON), {"me": me}).scalar_one():
+                        waited.set()
+                        break
+                    time.sleep(0.01)
+            holder.rollback()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    ready.wait(10)
+    try:
+        response = request()
+    finally:
+        done.set()
+        thread.join()
+    return waited.is_set(), response
+
+
+_EXCLUSIVE = f"SELECT pg_advisory_xact_lock{edits.LAYOUT_LOCK}"
+_SHARED = f"SELECT pg_advisory_xact_lock_shared{edits.LAYOUT_LOCK}"
+
+
+@pytest.mark.parametrize("path", ["/api/reports", "/api/reports/batch"])
+def test_a_report_is_located_before_a_layout_commit_or_after_it_never_during(
+    path: str, planner: Planner, app_db: Session, engine: Engine, login_as: Headers
+) -> None:
+    """A report located while a commit ran stayed on the grid version the commit closed (a race
+    of planners and devices left 200 of 2,500 reports open on closed versions).  The commit
+    takes the layout lock exclusive, the intake shared before it locates (migration 0041):
+    reports and batches wait for a commit to end, then locate on what it made.  (One request
+    per test: the test's transaction keeps the shared lock its report took.)"""
+    x, y = geom(app_db, g(1)).representative_point().coords[0]
+    key = str(uuid.uuid4())
+    body = (
+        report_body(x, y) if path == "/api/reports"
+        else {"reports": [report_body(x, y, idempotency_key=key)]}
+    )  # fmt: skip
+    headers = login_as("admin") | {"Idempotency-Key": key}
+    waited, r = _waits_for(
+        engine, _EXCLUSIVE, lambda: planner.client.post(path, json=body, headers=headers)
+    )
+    assert r.status_code in (200, 201), r.text
+    assert waited, "the report did not wait for the layout commit"
+    case = r.json() if path == "/api/reports" else r.json()["results"][0]["case"]
+    assert case["grid_code"] == g(1)
+
+
+def test_a_commit_waits_for_reports_under_way_and_reports_not_for_each_other(
+    planner: Planner, app_db: Session, engine: Engine, login_as: Headers
+) -> None:
+    x, y = geom(app_db, g(1)).representative_point().coords[0]
+    headers = login_as("admin") | {"Idempotency-Key": str(uuid.uuid4())}
+    waited, r = _waits_for(
+        engine, _SHARED,
+        lambda: planner.client.post("/api/reports", json=report_body(x, y), headers=headers),
+    )  # fmt: skip
+    assert r.status_code == 201 and not waited, r.text
+
+    a, _b, strip = _strip(app_db)
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    waited, r = _waits_for(
+        engine, _SHARED,
+        lambda: planner.client.post(f"/api/edits/{edit}/commit", headers=planner.headers),
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert waited, "the commit did not wait for the report under way"
 
 
 def test_as_of_and_history_show_the_old_layout(
