@@ -33,12 +33,15 @@ from psycopg import sql
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
+from shapely.geometry.base import BaseGeometry
+
 from api.app import create_app
 from api.deps import get_session
 from gis.auth import issue_token
 from gis.db import enable_app_login, libpq_url, make_engine, migrate, session_scope
 from gis.embedded import APP_ROLE, EmbeddedCluster, create_database_sql
 from gis.pii import PiiCipher
+from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from importers.demo import DemoCity, generate_demo_city
 from importers.demo_load import load_demo_city
@@ -305,3 +308,29 @@ def client(anon_client: TestClient, tokens: dict[str, str]) -> TestClient:
     """``anon_client`` logged in as the demo admin (the whole deployment)."""
     anon_client.headers["Authorization"] = f"Bearer {tokens['admin']}"
     return anon_client
+
+
+def put_case(session: Session, point: BaseGeometry, status: str = "registered",
+             received: datetime | None = None) -> str:  # fmt: skip
+    """A case at ``point`` located through the spine (as intake does), in ``status``."""
+    bind_scope(session, Scope.everything())
+    code = "E" + uuid.uuid4().hex[:12].upper()
+    session.execute(
+        text("""
+        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                           received_lat, geom, reported_at, received_at, grid_id, grid_code,
+                           village_code, township_code, district_code, city_code, center_id,
+                           assign_method, assign_distance_m, status, allowed_hours, deadline,
+                           closed_at)
+        SELECT :code, 'dispute', 'neighbour', 'minor', '调整测试', 'wgs84', :lon, :lat, x.p, x.t,
+               x.t, a.grid_id, a.grid_code, a.village_code, a.township_code, a.district_code,
+               a.city_code, a.center_id, a.method, a.distance_m, CAST(:status AS varchar), 8,
+               wangge_work_add(x.t, 8), CASE WHEN CAST(:status AS varchar) = 'closed' THEN x.t END
+        FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p,
+                     coalesce(CAST(:t AS timestamptz), now()) AS t) x,
+             wangge_assign(x.p) a
+    """),
+        {"code": code, "lon": point.x, "lat": point.y, "status": status, "t": received},
+    )
+    session.commit()
+    return code

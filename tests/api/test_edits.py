@@ -36,7 +36,7 @@ from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.users import add_user
 from gis.worktime import SHANGHAI
-from tests.conftest import report_body
+from tests.conftest import put_case, report_body
 
 Headers = Callable[[str], dict[str, str]]
 VILLAGE = "990102001001"
@@ -71,32 +71,6 @@ def adjacent_pair(session: Session) -> tuple[str, str, BaseGeometry]:
         {"v": VILLAGE},
     ).one()
     return row[0], row[1], shapely.from_wkb(bytes(row[2]))
-
-
-def put_case(session: Session, point: BaseGeometry, status: str = "registered",
-             received: datetime | None = None) -> str:  # fmt: skip
-    """A case at ``point`` located through the spine (as intake does), in ``status``."""
-    bind_scope(session, Scope.everything())
-    code = "E" + uuid.uuid4().hex[:12].upper()
-    session.execute(
-        text("""
-        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
-                           received_lat, geom, reported_at, received_at, grid_id, grid_code,
-                           village_code, township_code, district_code, city_code, center_id,
-                           assign_method, assign_distance_m, status, allowed_hours, deadline,
-                           closed_at)
-        SELECT :code, 'dispute', 'neighbour', 'minor', '调整测试', 'wgs84', :lon, :lat, x.p, x.t,
-               x.t, a.grid_id, a.grid_code, a.village_code, a.township_code, a.district_code,
-               a.city_code, a.center_id, a.method, a.distance_m, CAST(:status AS varchar), 8,
-               wangge_work_add(x.t, 8), CASE WHEN CAST(:status AS varchar) = 'closed' THEN x.t END
-        FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS p,
-                     coalesce(CAST(:t AS timestamptz), now()) AS t) x,
-             wangge_assign(x.p) a
-    """),
-        {"code": code, "lon": point.x, "lat": point.y, "status": status, "t": received},
-    )
-    session.commit()
-    return code
 
 
 def case_row(session: Session, code: str) -> dict:
