@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import datum_named, to_wgs84
+from gis.edits import LAYOUT_LOCK
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     DATUM_HINT,
@@ -618,6 +619,9 @@ def _write_grids(
     session: Session, rows: list[dict[str, Any]], report: ImportReport, commit: bool
 ) -> None:
     with import_transaction(session, report, commit):
+        # the layout to itself, as a planner's commit takes it: reports being located are
+        # waited for (and moved below with the rest), new ones wait for this transaction
+        session.execute(text(f"SELECT pg_advisory_xact_lock{LAYOUT_LOCK}"))
         session.execute(
             text("""CREATE TEMP TABLE import_grid (code text, name text, village text,
                     geom geometry, households int, population int) ON COMMIT DROP""")
@@ -692,7 +696,39 @@ def _write_grids(
                   IS DISTINCT FROM (i.name, v.id, i.households, i.population)
         """)
         )
+        _reassign_open_cases(session, report)
         session.execute(text("DROP TABLE import_grid"))
+
+
+def _reassign_open_cases(session: Session, report: ImportReport) -> None:
+    """The open cases of the grids the import created or changed, and the uncovered ones of
+    their villages, located again on the new layout (as a planner's commit moves them, with a
+    ``regrid`` event each): a grid redrawn by a re-import left its open cases on the closed
+    version."""
+    changed = sorted(set(report.created) | set(report.updated))
+    if not changed:
+        return
+    villages = (
+        session.execute(
+            text("SELECT DISTINCT village FROM import_grid WHERE code = ANY(:c) ORDER BY 1"),
+            {"c": changed},
+        )
+        .scalars()
+        .all()
+    )
+    moved = session.execute(
+        text("""SELECT * FROM wangge_edit_reassign(
+            NULL, CAST(:codes AS text[]), CAST(:villages AS text[]), NULL, NULL, 'import',
+            now(), '{}')"""),
+        {"codes": changed, "villages": list(villages)},
+    ).one()
+    if moved.updated:
+        report.warnings.append(
+            f"{moved.updated:,} 件未结案件改按新版本网格分派，其中 {moved.events:,} 件换了网格"
+            f"或责任中心（各记一条“网格调整”事件） ({moved.updated:,} open cases moved to the "
+            f"new grid versions; {moved.events:,} of them changed grid or center, a regrid "
+            "event each)"
+        )
 
 
 IMPORTS = {"regions": import_regions, "grids": import_grids, "centers": import_centers}

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 import importers.boundaries as boundaries
 from gis.errors import InvalidInput
 from gis.geo import area_m2
 from importers.boundaries import Options, import_centers, import_grids, import_regions
+from tests.conftest import put_case
 
 # A second, made-up city (880100) far from the demo city's codes, near 114°E / 23°N.
 X0, Y0 = 114.30, 23.30
@@ -282,6 +283,10 @@ def test_grids_are_linked_to_villages_and_keep_their_history(db: Session, tmp_pa
     assert len(first.created) == 4 and first.problems == [] and first.rejected == []
     assert set(first.linked.values()) == {"code-prefix 编码前缀"}
     assert import_grids(db, path, Options(commit=True)).unchanged == first.created
+    # open cases in grid 2 by the line about to move, in grid 1, and a closed one in grid 2
+    crossing = put_case(db, Point(X0 + 0.0275, Y0 + 0.025))
+    staying = put_case(db, Point(X0 + 0.01, Y0 + 0.025))
+    closed = put_case(db, Point(X0 + 0.028, Y0 + 0.025), "closed")
     # the planners moved the line between grids 1 and 2, and renamed grid 4
     moved = _grids()
     moved.loc[0, "geometry"] = box(X0, Y0, X0 + 0.03, Y0 + 0.05)
@@ -294,7 +299,11 @@ def test_grids_are_linked_to_villages_and_keep_their_history(db: Session, tmp_pa
         text("SELECT code, count(*) FROM grid WHERE code LIKE '880102001001%' GROUP BY code")
     ).all()
     assert {c: n for c, n in versions} == {g: 1 for g in first.created}  # the dry run wrote nothing
-    import_grids(db, path, Options(commit=True))
+    assert any("2 件未结案件改按新版本网格分派，其中 1 件换了网格" in w for w in dry.warnings)
+    again = import_grids(db, path, Options(commit=True))
+    assert any(
+        "2 open cases moved to the new grid versions; 1 of them" in w for w in again.warnings
+    )
     history = db.execute(
         text("""SELECT code, version, valid_to IS NULL AS current, name FROM grid
                 WHERE code LIKE '880102001001%' ORDER BY code, version""")
@@ -304,6 +313,26 @@ def test_grids_are_linked_to_villages_and_keep_their_history(db: Session, tmp_pa
         ("003", 1, True), ("004", 1, True),
     ]  # fmt: skip
     assert history[-1].name == "第四网格"  # renamed in place: same cell, same version
+    # the open cases are on the current versions, the one across the line in grid 1 now, with
+    # a regrid event; the closed case keeps the version it was handled under
+    cases = {
+        r.code: r
+        for r in db.execute(
+            text("""SELECT c.code, c.grid_code, g.version, g.valid_to IS NULL AS current,
+                           (SELECT string_agg(e.actor || ' ' || e.note, '; ') FROM case_event e
+                            WHERE e.case_id = c.id AND e.action = 'regrid') AS regrid
+                    FROM cases c JOIN grid g ON g.id = c.grid_id
+                    WHERE c.code IN (:a, :b, :c)"""),
+            {"a": crossing, "b": staying, "c": closed},
+        )
+    }
+    assert (cases[crossing].grid_code, cases[crossing].current) == ("880102001001001", True)
+    assert cases[crossing].regrid == "import 网格调整：880102001001002 → 880102001001001"
+    assert (cases[staying].grid_code, cases[staying].version, cases[staying].current) == (
+        "880102001001001", 2, True,
+    )  # fmt: skip
+    assert cases[staying].regrid is None  # same grid, same center: no event to read
+    assert (cases[closed].grid_code, cases[closed].version) == ("880102001001002", 1)
 
 
 def test_grids_outside_their_village_overlapping_or_unplaceable(
