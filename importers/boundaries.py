@@ -702,9 +702,9 @@ def _write_grids(
 
 def _reassign_open_cases(session: Session, report: ImportReport) -> None:
     """The open cases of the grids the import created or changed, and the uncovered ones of
-    their villages, located again on the new layout (as a planner's commit moves them, with a
-    ``regrid`` event each): a grid redrawn by a re-import left its open cases on the closed
-    version."""
+    their villages, located again on the new layout as a planner's commit moves them (a
+    ``regrid`` event for each case whose grid or center changed): a grid redrawn by a re-import
+    left its open cases on the closed version."""
     changed = sorted(set(report.created) | set(report.updated))
     if not changed:
         return
