@@ -326,6 +326,51 @@ def test_redraw_moves_the_shared_edge_and_reassigns_open_cases(
     assert versions[far["grid_id"]] is True and versions[before_closed["grid_id"]] is False
 
 
+def test_a_redraw_keeps_the_center_the_workflow_gave_a_case(
+    planner: Planner, app_db: Session
+) -> None:
+    """A case escalated to its township's center (by an operator or by the supervision clock)
+    went back to the village's station at the next commit that touched its grid, even when its
+    grid stayed the same.  Grid edits stay inside a village, so a case now keeps its center."""
+    a, b, strip = _strip(app_db)
+    ga, gb = geom(app_db, a), geom(app_db, b)
+    crossing = put_case(app_db, strip.representative_point())
+    staying = put_case(app_db, gb.difference(strip.buffer(0.0005)).representative_point())
+    plain = put_case(app_db, strip.buffer(-0.00005).representative_point())
+    township = app_db.execute(
+        text("""SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id
+                WHERE r.code = :t"""),
+        {"t": VILLAGE[:9]},
+    ).scalar_one()
+    app_db.execute(
+        text("UPDATE cases SET center_id = :t, status = 'escalated' WHERE code IN (:a, :b)"),
+        {"t": township, "a": crossing, "b": staying},
+    )
+    app_db.commit()
+    station = app_db.execute(
+        text("SELECT center_id FROM cases WHERE code = :c"), {"c": plain}
+    ).scalar_one()
+    assert station != township
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(ga.union(strip)))
+    planner.commit(edit)
+    rows = {
+        r.code: r
+        for r in app_db.execute(
+            text("""SELECT c.code, c.grid_code, c.center_id, g.valid_to IS NULL AS current
+                    FROM cases c JOIN grid g ON g.id = c.grid_id
+                    WHERE c.code IN (:a, :b, :c)"""),
+            {"a": crossing, "b": staying, "c": plain},
+        )
+    }
+    assert (rows[crossing].grid_code, rows[crossing].center_id) == (a, township)
+    assert case_row(app_db, crossing)["note"] == f"网格调整：{b} → {a}"  # no center moved
+    assert (rows[staying].grid_code, rows[staying].center_id) == (b, township)
+    assert case_row(app_db, staying)["regrids"] == 0  # a new version of b, nothing to read
+    assert (rows[plain].grid_code, rows[plain].center_id) == (a, station)
+    assert all(r.current for r in rows.values())
+
+
 def test_a_redraw_past_the_village_edge_is_cut_off_there_unless_clip_is_false(
     planner: Planner, app_db: Session
 ) -> None:
