@@ -310,6 +310,34 @@ def act(session: Session, actor: Actor, code: str, req: ActionRequest) -> None:
     handler = _HANDLERS.get(req.action, _plain)
     target, sets, data = handler(session, actor, case, req)
     _apply(session, actor, case, req, target, sets, data)
+    if case["status"] in SETTLED_OR_PAUSED and target in OPEN_STATES:
+        _relocate_if_superseded(session, actor, case["id"])
+
+
+# A redraw moves the open cases of its grids only: a case resolved, closed or suspended then
+# kept the version it was handled under.  Open again (resumed, reopened), it is located on the
+# layout as it stands now, as the redraw would have moved it (wangge_edit_reassign: its grid's
+# open cases, and the uncovered ones of its village; a regrid event if its grid or center
+# changes).  Nothing to do, and no call, when its grid version is current and it was covered.
+_SUPERSEDED = text("""
+    SELECT c.grid_code, c.village_code,
+           g.valid_to IS NOT NULL AS superseded, c.assign_method <> 'covers' AS uncovered
+    FROM cases c LEFT JOIN grid g ON g.id = c.grid_id WHERE c.id = :id
+""")
+_RELOCATE = text("""
+    SELECT * FROM wangge_edit_reassign(
+        NULL, CAST(:codes AS text[]), CAST(:villages AS text[]), NULL, NULL, :actor, now(), '{}')
+""")
+
+
+def _relocate_if_superseded(session: Session, actor: Actor, case_id: int) -> None:
+    row = session.execute(_SUPERSEDED, {"id": case_id}).one()
+    codes = [row.grid_code] if row.superseded and row.grid_code else []
+    villages = [row.village_code] if row.uncovered and row.village_code else []
+    if codes or villages:
+        session.execute(
+            _RELOCATE, {"codes": codes, "villages": villages, "actor": actor.username}
+        ).one()
 
 
 Change = tuple[str, dict[str, Any], dict[str, Any]]  # target status, SET params, event data

@@ -371,6 +371,40 @@ def test_a_redraw_keeps_the_center_the_workflow_gave_a_case(
     assert all(r.current for r in rows.values())
 
 
+def test_a_case_opened_again_after_a_redraw_is_located_on_the_new_grids(
+    planner: Planner, app_db: Session, login_as: Headers
+) -> None:
+    """A redraw moves open cases only: a closed or suspended case keeps the version it was
+    handled under.  Reopened or resumed, it stayed on that closed version (a race of planners
+    and operators left three so).  It is now located on the layout as it stands."""
+    a, b, strip = _strip(app_db)
+    closed = put_case(app_db, strip.representative_point(), "closed")
+    paused = put_case(app_db, strip.buffer(-0.00005).representative_point(), "suspended")
+    app_db.execute(
+        text("""UPDATE cases SET paused_at = now(), status_before_pause = 'accepted'
+                WHERE code = :c"""),
+        {"c": paused},
+    )
+    app_db.commit()
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    planner.commit(edit)
+    assert case_row(app_db, closed)["grid_code"] == b  # handled under b's old version
+    admin = login_as("admin")
+    for code, action in ((closed, "reopen"), (paused, "resume")):
+        r = planner.client.post(
+            f"/api/cases/{code}/actions", headers=admin, json={"action": action, "note": "复查"}
+        )
+        assert r.status_code == 200, r.text
+        row = case_row(app_db, code)
+        assert row["grid_code"] == a and row["note"] == f"网格调整：{b} → {a}", row
+        current = app_db.execute(
+            text("SELECT valid_to IS NULL FROM grid WHERE id = :g"), {"g": row["grid_id"]}
+        ).scalar_one()
+        assert current
+        assert r.json()["version"] == row["version"]  # the reply shows the case as it is now
+
+
 def test_a_redraw_past_the_village_edge_is_cut_off_there_unless_clip_is_false(
     planner: Planner, app_db: Session
 ) -> None:
