@@ -1335,7 +1335,12 @@ _ITEM_STATES = """
 SELECT i.id, i.code, i.from_id, g.code AS from_code, g.version AS from_version,
        g.valid_to IS NULL AS still_current, i.name, g.name AS old_name, v.code AS village,
        i.geom IS NULL AS retired,
-       i.geom IS NOT NULL AND g.id IS NOT NULL AND ST_Equals(i.geom, g.geom) AS same_geom,
+       i.geom IS NOT NULL AND g.id IS NOT NULL AND i.geom = g.geom AS same_geom,
+       -- a shape that is not the same vertex for vertex: compared by shapely (_states)
+       CASE WHEN i.geom IS NOT NULL AND g.id IS NOT NULL AND NOT i.geom = g.geom
+            THEN ST_AsBinary(i.geom) END AS new_wkb,
+       CASE WHEN i.geom IS NOT NULL AND g.id IS NOT NULL AND NOT i.geom = g.geom
+            THEN ST_AsBinary(g.geom) END AS old_wkb,
        CASE WHEN :areas AND i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
        CASE WHEN :areas AND g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
        i.households, g.households AS old_households, i.population, g.population AS old_population,
@@ -1372,9 +1377,17 @@ class _State:
 
 
 def _states(session: Session, edit_id: int, *, areas: bool = False) -> _State:
-    """The drafted grids, each with what it was drawn on (and, with ``areas``, both areas)."""
-    rows = session.execute(text(_ITEM_STATES), {"e": edit_id, "areas": areas}).mappings()
-    return _State([dict(r) for r in rows])
+    """The drafted grids, each with what it was drawn on (and, with ``areas``, both areas).
+    Whether a drafted shape is the one it was drawn on is decided here, by :func:`geo.equal`:
+    PostGIS's ``ST_Equals`` threw on a valid pair, and the commit was a 500."""
+    rows = []
+    for r in session.execute(text(_ITEM_STATES), {"e": edit_id, "areas": areas}).mappings():
+        row = dict(r)
+        new_wkb, old_wkb = row.pop("new_wkb"), row.pop("old_wkb")
+        if new_wkb is not None:
+            row["same_geom"] = geo.equal(shapely.from_wkb(new_wkb), shapely.from_wkb(old_wkb))
+        rows.append(row)
+    return _State(rows)
 
 
 def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
