@@ -340,7 +340,7 @@ def _write_regions(session: Session, rows: list[_Row], report: ImportReport, com
             SELECT i.code, CASE WHEN r.id IS NULL THEN 'created'
                    WHEN r.name = i.name AND r.level = i.level
                         AND p.code IS NOT DISTINCT FROM i.parent_code
-                        AND ST_Equals(r.geom, ST_Multi(i.geom)) THEN 'unchanged'
+                        AND wangge_equals(r.geom, ST_Multi(i.geom)) THEN 'unchanged'
                    ELSE 'updated' END
             FROM import_region i LEFT JOIN region r ON r.code = i.code
             LEFT JOIN region p ON p.id = r.parent_id ORDER BY i.code
@@ -359,7 +359,7 @@ def _write_regions(session: Session, rows: list[_Row], report: ImportReport, com
                     parent_id = excluded.parent_id, geom = excluded.geom
                 WHERE (region.name, region.level, region.parent_id)
                       IS DISTINCT FROM (excluded.name, excluded.level, excluded.parent_id)
-                   OR NOT ST_Equals(region.geom, excluded.geom)
+                   OR NOT wangge_equals(region.geom, excluded.geom)
             """),
                 {"level": level},
             )
@@ -451,7 +451,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
                         geom = excluded.geom, phone = excluded.phone, address = excluded.address
                     WHERE (center.name, center.phone, center.address)
                           IS DISTINCT FROM (excluded.name, excluded.phone, excluded.address)
-                       OR NOT ST_Equals(center.geom, excluded.geom)
+                       OR NOT wangge_equals(center.geom, excluded.geom)
                     RETURNING 1)
                 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM old) THEN 'created'
                             WHEN EXISTS (SELECT 1 FROM up) THEN 'updated'
@@ -637,7 +637,7 @@ def _write_grids(
             text("""
             SELECT i.code, CASE
                 WHEN g.id IS NULL THEN 'created'
-                WHEN NOT ST_Equals(g.geom, i.geom) THEN 'redrawn'
+                WHEN NOT wangge_equals(g.geom, i.geom) THEN 'redrawn'
                 WHEN (g.name, v.code, g.households, g.population)
                      IS DISTINCT FROM (i.name, i.village, i.households, i.population)
                      THEN 'updated'
@@ -661,7 +661,7 @@ def _write_grids(
                 text("""
                 UPDATE grid g SET valid_to = now()
                 FROM import_grid i
-                WHERE g.code = i.code AND g.valid_to IS NULL AND NOT ST_Equals(g.geom, i.geom)
+                WHERE g.code = i.code AND g.valid_to IS NULL AND NOT wangge_equals(g.geom, i.geom)
                 RETURNING g.code, g.version
             """)
             ).all()
@@ -691,7 +691,7 @@ def _write_grids(
             UPDATE grid g SET name = i.name, village_id = v.id, households = i.households,
                    population = i.population
             FROM import_grid i JOIN region v ON v.code = i.village
-            WHERE g.code = i.code AND g.valid_to IS NULL AND ST_Equals(g.geom, i.geom)
+            WHERE g.code = i.code AND g.valid_to IS NULL AND wangge_equals(g.geom, i.geom)
               AND (g.name, g.village_id, g.households, g.population)
                   IS DISTINCT FROM (i.name, v.id, i.households, i.population)
         """)

@@ -564,3 +564,19 @@ def test_a_damaged_spreadsheet_is_named_as_such(db: Session, tmp_path: Path) -> 
     path.write_bytes(b"PK\x03\x04 not really a zip")  # pandas said only 'zip'
     with pytest.raises(InvalidInput, match="不是有效的 Excel 文件，或文件已损坏"):
         import_grids(db, path, Options())
+
+
+def test_shapes_are_compared_without_geos_throwing(db: Session) -> None:
+    """A re-import compares each grid, region or center with the stored one in SQL.  PostGIS's
+    ST_Equals threw on a valid pair (tests/data/equals_throws.json); ``wangge_equals``
+    (migration 0043) answers for it, and as ST_Equals does elsewhere."""
+    pair = json.loads((Path(__file__).parent.parent / "data" / "equals_throws.json").read_text())
+    same = db.execute(
+        text("""SELECT wangge_equals(ST_GeomFromText(:a), ST_GeomFromText(:b)),
+                       wangge_equals(ST_GeomFromText(:b), ST_GeomFromText(:b)),
+                       wangge_equals(ST_GeomFromText(:b), ST_Normalize(ST_GeomFromText(:b))),
+                       wangge_equals('POINT(1 2)', 'POINT(1 2)'),
+                       wangge_equals('POINT(1 2)', 'POINT(1 3)')"""),
+        {"a": pair["item"], "b": pair["grid"]},
+    ).one()
+    assert tuple(same) == (False, True, True, True, False)
