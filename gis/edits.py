@@ -128,9 +128,10 @@ def _pieces(geom: BaseGeometry | None) -> list[BaseGeometry]:
     return [p for p in shapely.get_parts(g) if significant(p)] if g is not None else []
 
 
-#: the advisory lock on the grid layout: a commit takes it exclusive, the intake shared before it
-#: locates a report (migration 0041), so that a report is located on the layout before a commit
-#: or after it, never on the old one and left there by the commit
+#: the advisory lock on the grid layout: a commit (and a grid import) takes it exclusive, the
+#: intake shared before it locates a report (migration 0041), so that a report is located on the
+#: layout before a commit or after it, never on the old one and left there by the commit; the
+#: deadline clock takes it shared too (its bulk update of cases could deadlock with a commit's)
 LAYOUT_LOCK = (74111, 0)
 
 #: the most vertices one drawn geometry may have (a village's outline has a few thousand)

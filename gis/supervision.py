@@ -22,6 +22,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.edits import LAYOUT_LOCK
+
 STAGES = {
     "reminder": ("remind", "提醒函", "Reminder"),
     "supervision": ("supervise", "督办函", "Supervision letter"),
@@ -102,6 +104,9 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     """One run of the clock at ``now`` (default: the database's now).  The session must see every
     case (scope ``*``); the caller commits."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+    # not while a planner's commit moves cases: both update many cases in one statement, in no
+    # common order, and can deadlock (in a race, a commit did with another such bulk UPDATE)
+    session.execute(text(f"SELECT pg_advisory_xact_lock_shared{LAYOUT_LOCK}"))
     if now is None:
         now = session.execute(text("SELECT now()")).scalar_one()
     rows = session.execute(text(_TICK), {"now": now, "actor": CLOCK_ACTOR}).all()

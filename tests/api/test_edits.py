@@ -34,6 +34,7 @@ from gis.geo import area_m2
 from gis.permissions import Role
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
+from gis.supervision import tick
 from gis.users import add_user
 from gis.worktime import SHANGHAI
 from tests.conftest import put_case, report_body
@@ -1223,6 +1224,16 @@ def test_a_commit_waits_for_reports_under_way_and_reports_not_for_each_other(
     )  # fmt: skip
     assert r.status_code == 200, r.text
     assert waited, "the commit did not wait for the report under way"
+
+
+def test_the_deadline_clock_does_not_run_while_a_commit_moves_cases(
+    db: Session, engine: Engine
+) -> None:
+    """The clock's tick and a commit's re-assignment each update many cases in one statement,
+    in no common order: the tick takes the layout lock shared, and waits for a commit."""
+    bind_scope(db, Scope.everything())
+    waited, report = _waits_for(engine, _EXCLUSIVE, lambda: tick(db))
+    assert waited and report is not None
 
 
 def test_as_of_and_history_show_the_old_layout(
