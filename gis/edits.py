@@ -1478,6 +1478,17 @@ _REASSIGN_WRITE = """SELECT * FROM wangge_edit_reassign(
     :now, CAST(:result AS jsonb))"""
 
 
+_RELOCATE = text("""SELECT * FROM wangge_edit_reassign(
+    NULL, CAST(:codes AS text[]), CAST(:villages AS text[]), NULL, NULL, :actor, now(), '{}')""")
+
+
+def relocate_open_cases(session: Session, codes: list[str], villages: list[str], actor: str) -> Any:
+    """The open cases of the grids ``codes`` and the uncovered ones of ``villages``, located
+    again on the layout as it stands, outside any edit set: as a commit moves them (a ``regrid``
+    event for each whose grid or center changes).  The counts: updated, events, kept."""
+    return session.execute(_RELOCATE, {"codes": codes, "villages": villages, "actor": actor}).one()
+
+
 def _reassign_params(st: _State, actor: Actor, edit_id: int, now: Any) -> dict[str, Any]:
     codes = sorted(
         {r["from_code"] for r in st.rows if st.state(r) in ("changed", "retired")}

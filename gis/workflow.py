@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.edits import relocate_open_cases
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
@@ -324,10 +325,6 @@ _SUPERSEDED = text("""
            g.valid_to IS NOT NULL AS superseded, c.assign_method <> 'covers' AS uncovered
     FROM cases c LEFT JOIN grid g ON g.id = c.grid_id WHERE c.id = :id
 """)
-_RELOCATE = text("""
-    SELECT * FROM wangge_edit_reassign(
-        NULL, CAST(:codes AS text[]), CAST(:villages AS text[]), NULL, NULL, :actor, now(), '{}')
-""")
 
 
 def _relocate_if_superseded(session: Session, actor: Actor, case_id: int) -> None:
@@ -335,9 +332,7 @@ def _relocate_if_superseded(session: Session, actor: Actor, case_id: int) -> Non
     codes = [row.grid_code] if row.superseded and row.grid_code else []
     villages = [row.village_code] if row.uncovered and row.village_code else []
     if codes or villages:
-        session.execute(
-            _RELOCATE, {"codes": codes, "villages": villages, "actor": actor.username}
-        ).one()
+        relocate_open_cases(session, codes, villages, actor.username)
 
 
 Change = tuple[str, dict[str, Any], dict[str, Any]]  # target status, SET params, event data

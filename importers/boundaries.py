@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import datum_named, to_wgs84
-from gis.edits import LAYOUT_LOCK
+from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     DATUM_HINT,
@@ -716,12 +716,7 @@ def _reassign_open_cases(session: Session, report: ImportReport) -> None:
         .scalars()
         .all()
     )
-    moved = session.execute(
-        text("""SELECT * FROM wangge_edit_reassign(
-            NULL, CAST(:codes AS text[]), CAST(:villages AS text[]), NULL, NULL, 'import',
-            now(), '{}')"""),
-        {"codes": changed, "villages": list(villages)},
-    ).one()
+    moved = relocate_open_cases(session, changed, list(villages), "import")
     if moved.updated:
         report.warnings.append(
             f"{moved.updated:,} 件未结案件改按新版本网格分派，其中 {moved.events:,} 件换了网格"
