@@ -50,6 +50,12 @@ FIELD_NAMES = {
     "password": ("密码", "password"),
 }
 
+_A_UUID = (
+    "应为 UUID（如 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13）",
+    "must be a UUID (e.g. 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13)",
+)
+_A_DATE = ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)")
+
 # pydantic error type → (Chinese, English); {ge}, {le}, {expected} … come from the error's ctx
 MESSAGES = {
     "missing": ("缺少必填字段", "is required"),
@@ -65,17 +71,11 @@ MESSAGES = {
     "string_type": ("必须是文本（字符串）", "must be a string"),
     "list_type": ("必须是数组（列表）", "must be an array (a list)"),
     "too_short": ("太少（至少 {min_length} 项）", "has too few items (at least {min_length})"),
-    "uuid_type": (
-        "应为 UUID（如 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13）",
-        "must be a UUID (e.g. 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13)",
-    ),
-    "date_type": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
-    "date_parsing": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
-    "date_from_datetime_parsing": ("应为日期（如 2026-11-21）", "must be a date (e.g. 2026-11-21)"),
-    "uuid_parsing": (
-        "应为 UUID（如 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13）",
-        "must be a UUID (e.g. 3f2b8c1e-6d4a-4b7e-9a51-2c8d0e7f6a13)",
-    ),
+    "uuid_type": _A_UUID,
+    "date_type": _A_DATE,
+    "date_parsing": _A_DATE,
+    "date_from_datetime_parsing": _A_DATE,
+    "uuid_parsing": _A_UUID,
     "date_from_datetime_inexact": (
         "应为日期（如 2026-11-21），不带时刻",
         "must be a date (e.g. 2026-11-21), without a time of day",
