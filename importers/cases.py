@@ -38,7 +38,14 @@ from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
 from gis.worktime import DAY_HOURS, WINDOWS
-from importers.bulk import declined, lock_case_tables, pays_off, rebuilt_after, stored_cases
+from importers.bulk import (
+    declined,
+    lock_case_tables,
+    pays_off,
+    rebuilt_after,
+    rewrite_pays_off,
+    stored_cases,
+)
 from importers.core import (
     ImportReport,
     Issue,
@@ -435,13 +442,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             .all()
         )
         report.unchanged = list(known)
+        rewrite = False
         if bulk[0]:  # the tables are locked; a file of cases stored already needs no rebuild
             new = session.execute(text("SELECT count(*) FROM import_case")).scalar_one()
             new -= len(known)
             if not pays_off(stored, new):
                 bulk[0] = False
                 report.warnings.append(declined(stored, new))
-        with rebuilt_after(session) if bulk[0] else nullcontext():
+            rewrite = bulk[0] and rewrite_pays_off(session, stored, new)
+        with rebuilt_after(session, rewrite) if bulk[0] else nullcontext():
             if bulk[0]:
                 block = _reserve(session)
                 session.execute(text(_insert_sql(True)), block)
