@@ -2,6 +2,8 @@
 
 * A new case within 100 m and 72 h of an *open* case of the same category is linked to it as a
   possible duplicate — both stay; an operator confirms or unlinks (:func:`decide_duplicate`).
+  Where there are many (a hot spot: a flood, a fire, every grid worker around reporting one
+  incident), to the :data:`DUPLICATE_LINKS` nearest and to the first one (migration 0044).
 * Repeat warning (高频线索): the same place (50 m) or the same resident (phone blind index) with
   ≥ 3 cases in 30 days puts ``repeat_place`` / ``repeat_resident`` counts in the case's flags.
 
@@ -23,6 +25,9 @@ from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound
 
 DUPLICATE_M, DUPLICATE_HOURS = 100, 72
+#: the most nearest possible duplicates a new case is linked to, besides the first one (written
+#: into ``wangge_intake_register`` by migration 0044)
+DUPLICATE_LINKS = 10
 REPEAT_M, REPEAT_DAYS, REPEAT_MIN = 50, 30, 3
 # degrees that surely span the distances in China (lat < 54°): a GIST prefilter, metres after
 _NEAR_DEG = {DUPLICATE_M: 0.002, REPEAT_M: 0.001}

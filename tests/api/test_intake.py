@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
+from gis.repeats import DUPLICATE_LINKS
 from gis.settings import Settings
 from importers.demo import DemoCity
 from tests.conftest import grid_worker_point, report_body
@@ -448,6 +449,41 @@ def test_a_nearby_report_of_the_same_kind_is_linked_not_merged(
     unlinked = anon_client.post(path, headers=operator, json={"decision": "unlink"})
     assert unlinked.json()["possible_duplicates"][0]["status"] == "unlinked"
     assert anon_client.post(path, headers=operator, json={"decision": "merge"}).status_code == 422
+
+
+def test_a_hot_spot_links_a_report_to_its_nearest_and_the_first_not_to_all(
+    anon_client: TestClient, login_as: Callable, grid_point: tuple
+) -> None:
+    """Where many report one incident, a new report is linked to its ten nearest possible
+    duplicates and to the first report, not to every one before it (migration 0044): the links
+    grew with the square of the reports, and the time to take one in with their number."""
+    operator = login_as("township_operator")
+    lon, lat, _ = grid_point
+
+    def gas(east_m: float) -> dict:
+        return report_body(*_offset(lon, lat, east_m), kind="hazard", category="gas")
+
+    # the first report is the farthest (90 m west), then twelve at 5, 10 … 60 m west
+    earlier = [gas(-90)] + [gas(-5 * k) for k in range(1, 13)]
+    batch = [r | {"idempotency_key": str(uuid.uuid4())} for r in earlier]
+    out = anon_client.post("/api/reports/batch", headers=operator, json={"reports": batch})
+    assert out.json()["created"] == 13, out.text
+    codes = [r["case"]["code"] for r in out.json()["results"]]
+    last = anon_client.post("/api/reports", headers=operator, json=gas(0))
+    assert last.status_code == 201, last.text
+    linked = {d["code"]: d["distance_m"] for d in last.json()["possible_duplicates"]}
+    # the ten nearest (5 … 50 m) and the first (90 m); not those at 55 and 60 m
+    assert DUPLICATE_LINKS == 10 and len(linked) == DUPLICATE_LINKS + 1
+    assert set(linked) == {codes[0], *codes[1:11]}
+    assert 85 < linked[codes[0]] < 95
+    # in one call as well: the last of the batch (60 m) to its ten nearest of the twelve before
+    # it; the first, 30 m away, is one of them
+    in_batch = anon_client.get(f"/api/cases/{codes[12]}", headers=operator).json()
+    own = {d["code"] for d in in_batch["possible_duplicates"]} - {last.json()["code"]}
+    assert own == {codes[0], *codes[3:12]}
+    # the first report gathers them all: each later one is linked to it
+    first = anon_client.get(f"/api/cases/{codes[0]}", headers=operator).json()
+    assert {d["code"] for d in first["possible_duplicates"]} == {*codes[1:], last.json()["code"]}
 
 
 def test_the_reply_to_a_report_is_the_case_as_read_again(
