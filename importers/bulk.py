@@ -126,10 +126,11 @@ def rewrite_pays_off(session: Session, stored: int, new: int) -> bool:
     With ``wal_level = minimal`` (the embedded cluster's, :mod:`gis.embedded`), rows written
     into a file that the same transaction created need no WAL: the file is synced to disk at
     commit instead.  ``CLUSTER`` gives ``cases`` and ``case_event`` new files, copying the stored
-    rows; the million new cases and their events then go in without a WAL record each
-    (measured: 1,012,000 cases took 8.0 s with their WAL and 5.9 s without).  The copy costs
-    about 3.4 µs per stored case and the WAL about 2 µs per new case and 1 µs per event: worth
-    it for a first load into a young database, not for a large addition to a large one."""
+    rows; the million new cases and their events then go in without a WAL record each.
+    Measured: a plain insert of 1,012,000 cases took 8.0 s with their WAL and 5.9 s without; in
+    the benchmark's import, the insert stage took about 1 s less (of 14).  The copy costs about
+    3.4 µs per stored case, the WAL about 2 µs per new one: worth it for a first load into a
+    young database, not for a large addition to a large one."""
     level = session.execute(text("SELECT current_setting('wal_level')")).scalar_one()
     return level == "minimal" and REWRITE_SHARE * new >= stored
 
@@ -152,25 +153,25 @@ def rebuilt_after(session: Session, rewrite: bool = False) -> Iterator[None]:
     index and constraint built and checked again from its own definition.  ``rewrite``: the
     tables the insert adds to get new files first (:func:`rewrite_pays_off`).  Call
     :func:`lock_case_tables` first."""
-    restore: list[tuple[int, str]] = []  # the statements that put them back
-    dropped = session.execute(_DROPPED, {"tables": list(TABLES)}).all()
-    keys = {}  # the primary keys the rewrite orders by: dropped after it, if at all
-    if rewrite:
-        for table in _REWRITTEN:
-            keys[table] = session.execute(_PRIMARY_KEY, {"table": table}).scalar_one()
-    # foreign keys, plain indexes, constraints: the rewrite copies only the indexes left
-    for step, table, name, definition in sorted(dropped, key=lambda d: (d[0] == 2, d[0])):
-        if step == 2 and keys:
-            _rewrite(session, keys)
-            keys = {}
+    restore: list[str] = []  # the statements that put them back
+
+    def drop(step: int, table: str, name: str, definition: str) -> None:
         if step == 3:
             session.execute(text(f"DROP INDEX {name}"))
-            restore.append((step, definition))
+            restore.append(definition)
         else:
             session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
-            restore.append((step, f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
-    if keys:
-        _rewrite(session, keys)
+            restore.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+
+    dropped = session.execute(_DROPPED, {"tables": list(TABLES)}).all()
+    for step, table, name, definition in dropped:  # foreign keys and plain indexes
+        if step != 2:
+            drop(step, table, name, definition)
+    if rewrite:  # before the keys go: it orders by them, and copies only the indexes left
+        _rewrite(session)
+    for step, table, name, definition in dropped:  # primary keys, unique constraints
+        if step == 2:
+            drop(step, table, name, definition)
     # migration 0013's trigger; the roll-ups are counted once below instead
     session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
     yield
@@ -181,16 +182,16 @@ def rebuilt_after(session: Session, rewrite: bool = False) -> Iterator[None]:
     # cases took 12 s instead of 8 (the indexes built after need no other statistics)
     session.execute(text("ANALYZE cases"))
     session.execute(text("SELECT wangge_rollup_rebuild()"))
-    # indexes, then keys, then the references to them
-    for _, statement in sorted(restore, key=lambda r: -r[0]):
+    for statement in reversed(restore):  # keys, indexes, then the references to the keys
         session.connection().exec_driver_sql(statement)
     for table in TABLES:
         if table != "cases":
             session.execute(text(f"ANALYZE {table}"))
 
 
-def _rewrite(session: Session, keys: dict[str, str]) -> None:
-    """Copy each table into a new file, in the order of its primary key (``keys``)."""
-    for table, key in keys.items():
+def _rewrite(session: Session) -> None:
+    """Copy each table the insert adds to into a new file, in the order of its primary key."""
+    for table in _REWRITTEN:
+        key = session.execute(_PRIMARY_KEY, {"table": table}).scalar_one()
         session.execute(text(f"CLUSTER {table} USING {key}"))
         session.execute(text(f"ALTER TABLE {table} SET WITHOUT CLUSTER"))  # as it was
