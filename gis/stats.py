@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
+from gis.worktime import clock_sql
 
 CHILD_COLUMN = {"city": "district_code", "district": "township_code", "township": "village_code"}
 LEVEL_COLUMN = {
@@ -64,6 +65,10 @@ _BASE = """
 # the figures of the whole region and of each child region, and the cases counted by status, kind,
 # category and source: one pass over the cases (the breakdowns' columns of figures are not read)
 _DIMS = ("child", "status", "kind", "category", "source")
+# the working hours from receipt to resolution, as ``wangge_work_hours`` counts them: the
+# calendar joined for both days (a PL/pgSQL call per clock took 1.4 of 3.3 s for 114,000 cases)
+_JOIN_FROM, _CLOCK_FROM = clock_sql("f0.received_at", "wc_from")
+_JOIN_TO, _CLOCK_TO = clock_sql("f0.handled_at", "wc_to")
 _FIGURES = f"""
     SELECT CASE {" ".join(f"WHEN grouping({d}) = 0 THEN '{d}'" for d in _DIMS)} END AS dim,
            coalesce({", ".join(_DIMS)}) AS key,
@@ -76,9 +81,10 @@ _FIGURES = f"""
            avg(hours) AS handling_hours,
            count(score) AS rated, avg(score) AS score,
            count(*) FILTER (WHERE score >= 4) AS satisfied
-    FROM (SELECT *, CASE WHEN is_resolved AND handled_at IS NOT NULL
-                         THEN wangge_work_hours(received_at, handled_at) END AS hours
-          FROM flagged OFFSET 0) f  -- (OFFSET 0: the hours once per case, not once per set)
+    FROM (SELECT f0.*, CASE WHEN f0.is_resolved AND f0.handled_at IS NOT NULL
+                            THEN ({_CLOCK_TO}) - ({_CLOCK_FROM}) END AS hours
+          FROM flagged f0 {_JOIN_FROM} {_JOIN_TO}
+          OFFSET 0) f  -- (OFFSET 0: the hours once per case, not once per set)
     GROUP BY GROUPING SETS ((), {", ".join(f"({d})" for d in _DIMS)})
 """
 

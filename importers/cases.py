@@ -37,7 +37,7 @@ from gis.datum import DATUM_WORDS, to_wgs84
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES
-from gis.worktime import DAY_HOURS, WINDOWS
+from gis.worktime import DAY_HOURS, WINDOWS, clock_sql, hhmm
 from importers.bulk import (
     declined,
     lock_case_tables,
@@ -711,11 +711,6 @@ def _locate(
     session.execute(text("ANALYZE import_chain"))
 
 
-def _hhmm(hours: float) -> str:
-    """8.5 → '08:30'."""
-    return f"{int(hours):02d}:{round(hours % 1 * 60):02d}"
-
-
 def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     """``wangge_work_add(at, hours)`` for a whole table at once: (joins, expression).
 
@@ -728,21 +723,13 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
     :data:`~gis.worktime.WINDOWS` (``test_imported_deadlines_equal_wangge_work_add`` compares
     them at the awkward moments).
     """
-    local = f"({at} AT TIME ZONE 'Asia/Shanghai')"
-    (am_start, am_end), (pm_start, pm_end) = WINDOWS  # hours since midnight
-    am, pm = f"time '{_hhmm(am_start)}'", f"time '{_hhmm(pm_start)}'"
-    # date_part, not extract: extract's numeric arithmetic took 4 of a million deadlines' 6 s
-    clock = (
-        f"wd_from.cum_hours + CASE WHEN wd_from.workday THEN "
-        f"least(greatest(date_part('epoch', {local}::time - {am}) / 3600, 0), "
-        f"{am_end - am_start}) + "
-        f"least(greatest(date_part('epoch', {local}::time - {pm}) / 3600, 0), "
-        f"{pm_end - pm_start}) ELSE 0 END + {hours}"
-    )
+    (am_start, am_end), (pm_start, _) = WINDOWS  # hours since midnight
+    am, pm = f"time '{hhmm(am_start)}'", f"time '{hhmm(pm_start)}'"
+    join_from, clock_from = clock_sql(at, "wd_from")
     day = DAY_HOURS
     joins = f"""
-    LEFT JOIN work_calendar wd_from ON wd_from.day = CAST({local} AS date)
-    CROSS JOIN LATERAL (SELECT {clock} AS due) wd_clock
+    {join_from}
+    CROSS JOIN LATERAL (SELECT {clock_from} + {hours} AS due) wd_clock
     LEFT JOIN work_calendar wd_to
            ON wd_to.workday AND wd_to.cum_hours = {day} * (ceil(wd_clock.due / {day}) - 1)"""
     rest = "(wd_clock.due - wd_to.cum_hours)"
