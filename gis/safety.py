@@ -239,7 +239,10 @@ _CASES = """
                    'infinity') > c.deadline AS overdue
         FROM cases c
         CROSS JOIN LATERAL (SELECT c.deadline < :end AND c.status <> 'suspended' AS due) d
-        LEFT JOIN case_rating rt ON rt.case_id = c.id
+        -- each case's rating looked up by its key: joined, the ratings were read whole, and
+        -- their row-level policy hashed every case stored (a million: 0.7 s)
+        LEFT JOIN LATERAL (SELECT r.score FROM case_rating r WHERE r.case_id = c.id
+                           OFFSET 0) rt ON true
         WHERE c.received_at >= :start AND c.received_at < :end {where}
     )
     SELECT u.code, count(*) AS cases,

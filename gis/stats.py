@@ -50,7 +50,10 @@ _BASE = """
                    coalesce(bool_or(e.action = 'extend'), false) AS extended,
                    coalesce(bool_or(e.to_status = 'reopened'), false) AS reworked
             FROM case_event e WHERE e.case_id = c.id) h
-        LEFT JOIN case_rating rt ON rt.case_id = c.id
+        -- each case's rating looked up by its key: joined, the ratings were read whole, and
+        -- their row-level policy hashed every case stored (a million: 0.7 s)
+        LEFT JOIN LATERAL (SELECT r.score FROM case_rating r WHERE r.case_id = c.id
+                           OFFSET 0) rt ON true
         WHERE c.{level_col} = :region AND c.received_at >= :start AND c.received_at < :end
           AND {in_scope}
     ), flagged AS (
