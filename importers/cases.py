@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session
 
 from gis.cases import SOURCE_NAMES
 from gis.datum import DATUM_WORDS, to_wgs84
+from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
-from gis.workflow import STATE_NAMES
+from gis.workflow import SETTLED_OR_PAUSED, STATE_NAMES
 from gis.worktime import DAY_HOURS, WINDOWS, clock_sql, hhmm
 from importers.bulk import (
     declined,
@@ -268,6 +269,10 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             report.warnings.append(declined(stored, n))
         if bulk[0]:  # before any work: refuse at once if the tables are in use
             lock_case_tables(session)
+        if opts.commit:  # located on the layout before a planner's commit or after it, as a
+            # report is (migration 0041): never on the old one, with the commit moving only the
+            # open cases it can see
+            session.execute(text(f"SELECT pg_advisory_xact_lock_shared{LAYOUT_LOCK}"))
         cols = ", ".join(f'"c{i}" text' for i in range(len(header)))
         session.execute(text(f"CREATE TEMP TABLE import_raw (n bigserial, {cols}) ON COMMIT DROP"))
         raw_conn = cast(psycopg.Connection, session.connection().connection.dbapi_connection)
@@ -471,6 +476,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             stage("events")
         if bulk[0]:
             stage("rebuild indexes, keys + roll-ups (bulk)")
+        _open_cases_to_current_layout(session, report)
         report.created = list(
             session.execute(text("SELECT source_id FROM import_new ORDER BY id")).scalars()
         )
@@ -495,6 +501,40 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     report.seconds = round(time.perf_counter() - started, 3)
     report.stages = stages
     return report
+
+
+# the new open cases whose grid of their time is retired, and those no grid covered then (the
+# layout may cover them now): their grids' codes and villages
+_STALE_OPEN = text(f"""
+    SELECT coalesce(array_agg(DISTINCT c.grid_code)
+                    FILTER (WHERE g.valid_to IS NOT NULL), '{{}}'),
+           coalesce(array_agg(DISTINCT c.village_code)
+                    FILTER (WHERE c.assign_method <> 'covers' AND c.village_code IS NOT NULL),
+                    '{{}}')
+    FROM import_new n JOIN cases c ON c.id = n.id LEFT JOIN grid g ON g.id = c.grid_id
+    WHERE n.status NOT IN ({", ".join(f"'{s}'" for s in sorted(SETTLED_OR_PAUSED))})
+""")
+
+
+def _open_cases_to_current_layout(session: Session, report: ImportReport) -> None:
+    """Move the new cases still open onto the layout as it stands, as a planner's commit moves
+    the open cases (a ``regrid`` event each): each was located in the grid of its own time, and
+    an open case left on a retired grid is in no worker's list.  Settled ones keep the grid they
+    were handled in."""
+    codes, villages = session.execute(_STALE_OPEN).one()
+    if not codes and not villages:
+        return
+    moved = relocate_open_cases(session, list(codes), list(villages), "import")
+    if not moved.updated:
+        return
+    n, events, more = moved.updated, moved.events, len(codes) > 5
+    zh = f"（停用的网格 {'、'.join(codes[:5])}{'等' if more else ''}）" if codes else ""
+    en = f" from retired grids {', '.join(codes[:5])}{' …' if more else ''}" if codes else ""
+    report.warnings.append(
+        f"{n:,} 件未结案件改按现行网格分派{zh}，其中 {events:,} 件换了网格或责任中心（各记一条"
+        f"“网格调整”事件） ({n:,} open case{'s' if n != 1 else ''} moved to the current "
+        f"grids{en}; {events:,} of them changed grid or center, a regrid event each)"
+    )
 
 
 def _lookup_words(

@@ -30,6 +30,7 @@ from importers.cases import (
 )
 from importers.demo import DemoCity
 from tests.api.test_command import ROLLUP_MISMATCH
+from tests.api.test_edits import _EXCLUSIVE, _waits_for
 
 HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
 
@@ -214,6 +215,71 @@ def test_cases_are_located_in_the_grid_of_their_own_time(
         ).all()
     )
     assert got["NEW1"] == grid.code and got["OLD1"] != grid.code
+
+
+def test_an_open_case_of_a_retired_grid_is_moved_to_the_current_layout(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """A case is located in the grid of its own time; one still open is then on the layout as
+    it stands, as a planner's commit moves the open cases (a ``regrid`` event says so): no open
+    case is left on a grid that no longer exists, where no worker sees it."""
+    grid = demo_city.grids[0]
+    p = grid.geom.representative_point()
+    retired = "9" * 15  # the same ground under another code until 2026-06-01
+    db.execute(
+        text("""INSERT INTO grid (code, version, name, village_id, geom, valid_from, valid_to)
+                SELECT :old, 1, '旧网格', village_id, geom, '2020-01-01', '2026-06-01'
+                FROM grid WHERE code = :c AND valid_to IS NULL"""),
+        {"old": retired, "c": grid.code},
+    )
+    db.execute(
+        text("UPDATE grid SET valid_from = '2026-06-01' WHERE code = :c AND valid_to IS NULL"),
+        {"c": grid.code},
+    )
+    path = tmp_path / "open.csv"
+    path.write_text(
+        "编号,上报时间,经度,纬度,类型,类别,状态\n"
+        + f"OPEN1,2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,处置中\n"
+        + f"DONE1,2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,已结案\n"
+        + f"OPEN2,2026-07-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,已受理\n",
+        encoding="utf-8",
+    )
+    dry = import_cases(db, path, CaseOptions())
+    assert any("1 件未结案件" in w and retired in w for w in dry.warnings), dry.warnings
+    done = import_cases(db, path, CaseOptions(commit=True))
+    (moved,) = [w for w in done.warnings if "1 open case moved" in w]
+    assert retired in moved
+    got = {
+        r.source_id: r
+        for r in db.execute(
+            text("""SELECT c.source_id, c.grid_code, g.valid_to IS NULL AS current,
+                           (SELECT string_agg(e.actor || ' ' || e.note, '; ') FROM case_event e
+                            WHERE e.case_id = c.id AND e.action = 'regrid') AS regrid
+                    FROM cases c JOIN grid g ON g.id = c.grid_id
+                    WHERE c.source_id IN ('OPEN1', 'DONE1', 'OPEN2')""")
+        )
+    }
+    assert (got["OPEN1"].grid_code, got["OPEN1"].current) == (grid.code, True)
+    assert got["OPEN1"].regrid == f"import 网格调整：{retired} → {grid.code}"
+    assert (got["DONE1"].grid_code, got["DONE1"].current) == (retired, False)  # history
+    assert (got["OPEN2"].grid_code, got["OPEN2"].regrid) == (grid.code, None)
+
+
+def test_a_committing_import_is_located_before_a_layout_commit_or_after_it(
+    db: Session, demo_city: DemoCity, engine: Engine, tmp_path: Path
+) -> None:
+    """As a report does (migration 0041): the import takes the layout lock shared before it
+    locates, so a planner's commit under way is waited for (and one that starts later waits for
+    the import), and the commit's moving of open cases never misses the import's.  A dry run
+    writes nothing and waits for nobody."""
+    path = tmp_path / "wait.csv"
+    _csv(path, _points(demo_city)[:3])
+    waited, dry = _waits_for(engine, _EXCLUSIVE, lambda: import_cases(db, path, CaseOptions()))
+    assert not waited and dry.created and not dry.committed
+    waited, done = _waits_for(
+        engine, _EXCLUSIVE, lambda: import_cases(db, path, CaseOptions(commit=True))
+    )
+    assert waited and len(done.created) == 3
 
 
 # each spelling of a time a file may use, the instant it names (UTC), and whether pandas reads
