@@ -17,6 +17,7 @@ from gis import db as db_module
 from gis.db import check_database, execute_arrays, make_engine
 from gis.embedded import COLLATE, CTYPE, EmbeddedCluster
 from gis.errors import ClusterError, DatabaseNotReady
+from importers.demo import DemoCity
 
 
 def test_embedded_cluster_listens_on_loopback_and_its_own_socket(cluster: EmbeddedCluster) -> None:
@@ -230,6 +231,55 @@ def test_open_cases_are_read_through_the_partial_indexes_by_any_plan(db: Session
     finally:
         db.execute(text("DEALLOCATE open_of_center"))
     assert "cases_open_center" in plan, plan
+
+
+def test_migration_0045_moves_open_cases_off_closed_grid_versions(
+    db: Session, demo_city: DemoCity
+) -> None:
+    """Cases that a commit left on a grid version it closed (before migration 0041) go onto the
+    layout as it stands if still open, with a regrid event; settled ones stay (their history)."""
+    from gis.db import earlier_migration
+
+    repair = earlier_migration("0045_stale_open_cases_repaired.py")
+    grid = demo_city.grids[0]
+    retired = "9" * 15  # the same ground under another code, closed by a commit
+    db.execute(
+        text("""INSERT INTO grid (code, version, name, village_id, geom, valid_from, valid_to)
+                SELECT :old, 1, '旧网格', village_id, geom, valid_from - interval '1 year',
+                       valid_from
+                FROM grid WHERE code = :c AND valid_to IS NULL"""),
+        {"old": retired, "c": grid.code},
+    )
+    db.execute(text(repair.SCOPE))
+    ids = (
+        db.execute(
+            text("SELECT id FROM cases WHERE grid_code = :c ORDER BY id LIMIT 2"), {"c": grid.code}
+        )
+        .scalars()
+        .all()
+    )
+    assert len(ids) == 2
+    for case_id, status in zip(ids, ("in_progress", "closed"), strict=True):
+        db.execute(
+            text("""UPDATE cases SET status = :s, grid_code = CAST(:old AS varchar),
+                        grid_id = (SELECT id FROM grid WHERE code = :old)
+                    WHERE id = :id"""),
+            {"s": status, "old": retired, "id": case_id},
+        )
+    assert db.execute(text(repair.REPAIR)).one().updated == 1
+    got = db.execute(
+        text("""SELECT c.grid_code, g.valid_to IS NULL AS current,
+                       (SELECT string_agg(e.actor || ' ' || e.note, '; ') FROM case_event e
+                        WHERE e.case_id = c.id AND e.action = 'regrid') AS regrid
+                FROM cases c JOIN grid g ON g.id = c.grid_id
+                WHERE c.id = ANY(:ids) ORDER BY c.id"""),
+        {"ids": list(ids)},
+    ).all()
+    assert [tuple(r) for r in got] == [
+        (grid.code, True, f"系统升级 网格调整：{retired} → {grid.code}"),
+        (retired, False, None),
+    ]
+    assert db.execute(text(repair.REPAIR)).one().updated == 0  # nothing left to move
 
 
 def _dropped_then_used(url: str, monkeypatch: pytest.MonkeyPatch, idle_s: float) -> None:
