@@ -372,6 +372,72 @@ def test_a_redraw_keeps_the_center_the_workflow_gave_a_case(
     assert all(r.current for r in rows.values())
 
 
+def test_a_case_moved_into_another_village_keeps_an_escalation_that_still_covers_it(
+    db: Session,
+) -> None:
+    """A case changes village when a new grid covers land that had none (the case had gone to
+    the nearest grid, in the next village) or a grid import re-parents a grid.  Escalated to
+    its township, it went back down to the new village's station (migration 0046).  Now it
+    keeps a center the workflow gave it while that center covers the new place; one its old
+    village's station held by default, and one transferred to a center that does not cover
+    the new place, go to the new village's station."""
+    bind_scope(db, Scope.everything())
+    center = dict(
+        db.execute(text("SELECT r.code, ce.id FROM center ce JOIN region r ON r.id = ce.region_id"))
+        .tuples()
+        .all()
+    )
+    here, there, township = VILLAGE, "990102001002", VILLAGE[:9]  # two villages of a township
+    x, y = db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+                WHERE code = :g AND valid_to IS NULL) s"""),
+        {"g": g(1)},
+    ).one()
+    nearest = db.execute(
+        text("""SELECT min(code) FROM grid WHERE valid_to IS NULL AND code LIKE :v || '%'"""),
+        {"v": there},
+    ).scalar_one()
+    ids = (
+        db.execute(
+            text("""SELECT id FROM cases WHERE status NOT IN ('resolved', 'verified', 'closed',
+                                                              'suspended') ORDER BY id LIMIT 3""")
+        )
+        .scalars()
+        .all()
+    )
+    assert len(ids) == 3
+    held = {  # each in grid 1 of `here`, held as it was before that grid covered its place
+        ids[0]: (center[township], "escalated"),
+        ids[1]: (center[there], "accepted"),  # the old village's station, by default
+        ids[2]: (center["990102002"], "transferred"),  # another township's center
+    }
+    for case_id, (center_id, status) in held.items():
+        db.execute(
+            text("""UPDATE cases SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4326),
+                        grid_id = (SELECT id FROM grid WHERE code = :g AND valid_to IS NULL),
+                        grid_code = :g, village_code = :v, township_code = :t,
+                        district_code = '990102', city_code = '990100',
+                        assign_method = 'nearest', assign_distance_m = 20,
+                        center_id = :c, status = :s
+                    WHERE id = :id"""),
+            {"x": x, "y": y, "g": nearest, "v": there, "t": township, "c": center_id,
+             "s": status, "id": case_id},
+        )  # fmt: skip
+    edits.relocate_open_cases(db, [nearest], [], "test")
+    got = {
+        r.id: (r.grid_code, r.village_code, r.center_id)
+        for r in db.execute(
+            text("SELECT id, grid_code, village_code, center_id FROM cases WHERE id = ANY(:ids)"),
+            {"ids": list(ids)},
+        )
+    }
+    assert got == {
+        ids[0]: (g(1), here, center[township]),  # still the township's: it covers `here`
+        ids[1]: (g(1), here, center[here]),
+        ids[2]: (g(1), here, center[here]),
+    }
+
+
 def test_a_case_opened_again_after_a_redraw_is_located_on_the_new_grids(
     planner: Planner, app_db: Session, login_as: Headers
 ) -> None:
