@@ -382,11 +382,12 @@ def test_a_case_moved_into_another_village_keeps_an_escalation_that_still_covers
     village's station held by default, and one transferred to a center that does not cover
     the new place, go to the new village's station."""
     bind_scope(db, Scope.everything())
-    center = dict(
-        db.execute(text("SELECT r.code, ce.id FROM center ce JOIN region r ON r.id = ce.region_id"))
-        .tuples()
-        .all()
-    )
+    center = {
+        code: center_id
+        for code, center_id in db.execute(
+            text("SELECT r.code, ce.id FROM center ce JOIN region r ON r.id = ce.region_id")
+        )
+    }
     here, there, township = VILLAGE, "990102001002", VILLAGE[:9]  # two villages of a township
     x, y = db.execute(
         text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
