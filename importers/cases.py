@@ -37,7 +37,7 @@ from gis.datum import DATUM_WORDS, to_wgs84
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
-from gis.workflow import SETTLED_OR_PAUSED, STATE_NAMES
+from gis.workflow import STATE_NAMES, open_sql
 from gis.worktime import DAY_HOURS, WINDOWS, clock_sql, hhmm
 from importers.bulk import (
     declined,
@@ -512,7 +512,7 @@ _STALE_OPEN = text(f"""
                     FILTER (WHERE c.assign_method <> 'covers' AND c.village_code IS NOT NULL),
                     '{{}}')
     FROM import_new n JOIN cases c ON c.id = n.id LEFT JOIN grid g ON g.id = c.grid_id
-    WHERE n.status NOT IN ({", ".join(f"'{s}'" for s in sorted(SETTLED_OR_PAUSED))})
+    WHERE {open_sql("n")}
 """)
 
 
