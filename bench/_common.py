@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -90,6 +91,19 @@ def prepare_bench_database(settings: Settings) -> str:
             ensure_demo_users(session)
     engine.dispose()
     return url
+
+
+def bench_routes_first(app: Any) -> None:
+    """Put the app's ``/bench/`` routes (a baseline's) first in its routing order.
+
+    Routing walks the routes in order, router by router: FastAPI 0.165 matches an included
+    router's routes one by one, and the chosen router's twice.  Added after the app's own
+    routers, a bare endpoint paid about 170 µs a request to be found where ``POST /api/reports``
+    pays about 20: a baseline slowed by a tenth of its Python time, and a ratio flattered by as
+    much.  First, it pays about 2."""
+    routes = app.router.routes
+    bench = [r for r in routes if str(getattr(r, "path", "")).startswith("/bench/")]
+    routes[:] = bench + [r for r in routes if r not in bench]
 
 
 def median_of(runs: list[float]) -> float:

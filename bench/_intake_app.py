@@ -1,9 +1,10 @@
 """The app under benchmark, plus a bare endpoint: no login, one INSERT, commit.
 
 Served by ``bench/intake.py`` in its own process (``uvicorn --app-dir bench _intake_app:app``).
+The bench endpoints are matched before the app's own routes (``_common.bench_routes_first``).
 """
 
-from _common import load_map_package
+from _common import bench_routes_first, load_map_package
 from fastapi import Request
 from sqlalchemy import text
 
@@ -30,3 +31,6 @@ def empty() -> dict:
 @app.get("/bench/empty-async")
 async def empty_async() -> dict:
     return {}
+
+
+bench_routes_first(app)

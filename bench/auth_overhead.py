@@ -21,7 +21,13 @@ from typing import Annotated
 
 import httpx
 import uvicorn
-from _common import bench_settings, free_port, median_of, prepare_bench_database
+from _common import (
+    bench_routes_first,
+    bench_settings,
+    free_port,
+    median_of,
+    prepare_bench_database,
+)
 from fastapi import Depends, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -69,6 +75,8 @@ def main() -> None:
         return Response(
             cases.cases_geojson(session, scope, limit=limit), media_type="application/geo+json"
         )
+
+    bench_routes_first(app)
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
