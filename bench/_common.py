@@ -8,9 +8,9 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from gis.db import is_empty, make_engine, prepare_database, session_scope
@@ -93,7 +93,7 @@ def prepare_bench_database(settings: Settings) -> str:
     return url
 
 
-def bench_routes_first(app: Any) -> None:
+def bench_routes_first(app: FastAPI) -> None:
     """Put the app's ``/bench/`` routes (a baseline's) first in its routing order.
 
     Routing walks the routes in order, router by router: FastAPI 0.165 matches an included
