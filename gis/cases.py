@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.db import like_containing
-from gis.errors import NotFound
+from gis.errors import InvalidInput, NotFound
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.locate import Location, location_from_row
 from gis.models import CaseKind, Severity
@@ -37,6 +37,8 @@ from gis.workflow import (
     STATE_NAMES,
     STATE_NAMES_EN,
     category_name_sql,
+    open_sql,
+    states_of,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -144,6 +146,20 @@ def list_categories(session: Session) -> list[CategoryView]:
     return [CategoryView(*row) for row in rows]
 
 
+def check_category(session: Session, code: str) -> None:
+    """A filter's category: one of the catalogue's codes, or 422 naming them all (a misspelt
+    code would otherwise match nothing, and look like a quiet month)."""
+    catalogue = list_categories(session)
+    if any(c.code == code for c in catalogue):
+        return
+    valid = ", ".join(c.code for c in catalogue)
+    raise InvalidInput(
+        f"未知的案件类别 {code!r}。有效类别：{valid}",
+        f"Unknown category {code!r}. Valid categories: {valid}",
+        field="category",
+    )
+
+
 # A whole case as one JSON document (migration 0023, ``wangge_case_doc``): its category name,
 # parties, photos, possible duplicates and assignment chain (the columns of
 # ``gis.locate.CHAIN_COLUMNS``).  One column, not forty: the driver's and SQLAlchemy's handling
@@ -245,9 +261,18 @@ def cases_geojson(
     reporter_id: int | None = None,
     source: str | None = None,
     lang: str = "zh",
+    *,
+    kind: str | None = None,
+    category: str | None = None,
+    statuses: Sequence[str] = (),
+    overdue: bool | None = None,
+    grid: str | None = None,
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
-    only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given.
+    only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given, of ``kind``,
+    of ``category``, in one of ``statuses`` (:func:`gis.workflow.states_of`: ``open`` is every
+    open state), overdue or not (``overdue``: open and past the deadline), in ``grid`` (its
+    code).
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
@@ -277,6 +302,22 @@ def cases_geojson(
     if source is not None:
         conditions.append("c.source = CAST(:source AS case_source)")
         params["source"] = source
+    if kind is not None:
+        conditions.append("c.kind = CAST(:kind AS case_kind)")
+        params["kind"] = kind
+    if category is not None:
+        check_category(session, category)
+        conditions.append("c.category = :category")
+        params["category"] = category
+    if statuses:
+        conditions.append("c.status = ANY(CAST(:statuses AS varchar[]))")
+        params["statuses"] = states_of(statuses)
+    if overdue is not None:
+        overdue_sql = f"({open_sql('c')} AND c.deadline < now())"
+        conditions.append(overdue_sql if overdue else f"NOT {overdue_sql}")
+    if grid is not None:
+        conditions.append("c.grid_code = :grid")
+        params["grid"] = grid
     features = f"""
         SELECT c.received_at, c.code, json_build_object(
             'type', 'Feature', 'id', c.code,

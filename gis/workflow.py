@@ -77,6 +77,21 @@ def category_name_sql(lang: str, alias: str) -> str:
     return f"{alias}.name_en" if lang == "en" else f"{alias}.name_zh"
 
 
+def states_of(values: Sequence[str]) -> list[str]:
+    """A filter's ``status`` values as states: each one of :data:`STATE_NAMES`, or ``open`` for
+    every open state; any other is a 422 that lists them."""
+    unknown = [v for v in values if v != "open" and v not in STATE_NAMES]
+    if unknown:
+        valid = ", ".join(["open", *STATE_NAMES])
+        raise InvalidInput(
+            f"未知的状态：{', '.join(unknown)}（可用：{valid}）。",
+            f"Unknown status: {', '.join(unknown)} (valid: {valid}).",
+            field="status",
+        )
+    states = {v for v in values if v != "open"} | (OPEN_STATES if "open" in values else set())
+    return sorted(states)
+
+
 def open_sql(alias: str = "c") -> str:
     """SQL: case ``alias`` is open, in the very words of the partial indexes of open cases
     (``status NOT IN`` the settled or paused states, as constants).  The open states as a
@@ -850,15 +865,8 @@ def queue(
         )
     }
     if statuses:
-        unknown = [x for x in statuses if x not in STATE_NAMES]
-        if unknown:
-            raise InvalidInput(
-                f"未知的状态：{', '.join(unknown)}（可用：{', '.join(STATE_NAMES)}）。",
-                f"Unknown status: {', '.join(unknown)}.",
-                field="status",
-            )
         where.append("c.status = ANY(CAST(:statuses AS text[]))")
-        params["statuses"] = list(statuses)
+        params["statuses"] = states_of(statuses)
     else:
         where.append(open_sql("c"))
     if category:

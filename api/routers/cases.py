@@ -28,7 +28,15 @@ from api.deps import (
     request_lang,
 )
 from api.errors import describe_error
-from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
+from api.routers.geojson import (
+    BBOX_DOC,
+    GEOJSON_RESPONSES,
+    Category,
+    Kind,
+    RegionQuery,
+    geojson_response,
+    parse_bbox,
+)
 from api.routers.photos import read_uploads
 from api.routers.workflow import case_detail
 from api.schemas import (
@@ -44,7 +52,7 @@ from api.schemas import (
     PartyOut,
     ReportCreate,
 )
-from gis import cases, intake, photos
+from gis import boundaries, cases, intake, photos
 from gis.cases import SHANGHAI
 from gis.errors import (
     BadRequest,
@@ -307,9 +315,23 @@ def list_cases(
         CaseSource | None,
         Query(description="only the cases from this source (案件来源), e.g. hotline"),
     ] = None,
+    kind: Kind = None,
+    category: Category = None,
+    status: Annotated[
+        list[str],
+        Query(description="states 状态 (repeatable); open: every open one 未办结"),
+    ] = [],  # noqa: B006 - FastAPI copies it
+    overdue: Annotated[
+        bool | None, Query(description="true: open and past the deadline 超期; false: not")
+    ] = None,
+    grid: Annotated[
+        str | None, Query(pattern=r"^[0-9]{15}$", description="grid code 网格编码")
+    ] = None,
+    region: RegionQuery = None,
 ) -> Response:
-    """Cases in your jurisdiction as GeoJSON, newest first.  A ``since`` without offset is read
-    as Beijing time."""
+    """Cases in your jurisdiction (or in one ``region`` of it) as GeoJSON, newest first.  A
+    ``since`` without offset is read as Beijing time.  The filters add up; an unknown category
+    or status is refused (422) with the valid ones, not answered with no cases."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=SHANGHAI)
     phone_index = None
@@ -319,7 +341,7 @@ def list_cases(
         phone_index = cipher.phone_index(validate_phone(party_phone, field="party_phone"))
     body = cases.cases_geojson(
         session,
-        caller.scope,
+        boundaries.narrow_scope(session, caller.scope, region),
         parse_bbox(bbox),
         since,
         limit,
@@ -327,6 +349,11 @@ def list_cases(
         reporter_id=caller.user_id if mine else None,
         source=source.value if source else None,
         lang=request_lang(request),
+        kind=kind.value if kind else None,
+        category=category,
+        statuses=status,
+        overdue=overdue,
+        grid=grid,
     )
     if phone_index is not None:
         audit_phone_lookup(session, request, caller)

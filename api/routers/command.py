@@ -8,10 +8,20 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from api.deps import CaseReader, SessionDep, request_lang
-from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
-from gis import boundaries, mapdata
+from api.routers.geojson import (
+    BBOX_DOC,
+    GEOJSON_RESPONSES,
+    Category,
+    Kind,
+    RegionQuery,
+    Status,
+    geojson_response,
+    parse_bbox,
+)
+from gis import boundaries, cases, mapdata
 from gis.errors import NotFound
 from gis.geo import BBox
 from gis.mapdata import CaseFilter, Period
@@ -21,16 +31,8 @@ router = APIRouter(tags=["command 指挥地图"])
 
 BBoxRequired = Annotated[str, Query(description=BBOX_DOC, examples=["113.8,22.9,114.0,23.0"])]
 BBoxOptional = Annotated[str | None, Query(description=BBOX_DOC)]
-RegionQuery = Annotated[
-    str | None, Query(pattern=r"^[0-9]{6,12}$", description="narrow to this region 区划代码")
-]
 Days = Annotated[int, Query(ge=1, le=3660, description="the last N days (Asia/Shanghai)")]
 Day = Annotated[date | None, Query(description="one day YYYY-MM-DD (the time slider)")]
-Kind = Annotated[CaseKind | None, Query(description="dispute 矛盾纠纷 | hazard 安全隐患")]
-Category = Annotated[str | None, Query(max_length=32, description="category code 类别编码")]
-Status = Annotated[
-    Literal["open", "overdue"] | None, Query(description="open 未办结 | overdue 超期")
-]
 
 
 def _bbox(value: str) -> BBox:
@@ -38,7 +40,12 @@ def _bbox(value: str) -> BBox:
     return BBox.parse(value)
 
 
-def _filter(kind: CaseKind | None, category: str | None, status: str | None = None) -> CaseFilter:
+def _filter(
+    session: Session, kind: CaseKind | None, category: str | None, status: str | None = None
+) -> CaseFilter:
+    """The filter of the query, its category checked against the catalogue (422 if unknown)."""
+    if category:
+        cases.check_category(session, category)
     return CaseFilter(kind.value if kind else None, category, status)
 
 
@@ -59,7 +66,12 @@ def heat(
     ``[lat, lon, count]`` at cell centres — 热力图数据（服务端分箱）."""
     scope = boundaries.narrow_scope(session, caller.scope, region)
     result = mapdata.heat(
-        session, scope, _bbox(bbox), zoom, Period.of(days, day), _filter(kind, category, status)
+        session,
+        scope,
+        _bbox(bbox),
+        zoom,
+        Period.of(days, day),
+        _filter(session, kind, category, status),
     )
     return result.as_json()
 
@@ -79,7 +91,7 @@ def grid_counts(
     网格案件数（分级设色）."""
     scope = boundaries.narrow_scope(session, caller.scope, region)
     return mapdata.grid_counts(
-        session, scope, parse_bbox(bbox), Period.of(days, day), _filter(kind, category)
+        session, scope, parse_bbox(bbox), Period.of(days, day), _filter(session, kind, category)
     )
 
 
@@ -106,7 +118,7 @@ def hotspots(
         Period.of(days),
         eps_m,
         min_cases,
-        _filter(kind, category),
+        _filter(session, kind, category),
         request_lang(request),
     )
 

@@ -104,6 +104,8 @@ def get_queue(
 ) -> QueueOut:
     """Your center's cases, most urgent first (overdue, then deadline, then severity), with
     counts per state."""
+    if category:
+        cases.check_category(session, category)
     q = workflow.queue(
         session,
         caller.scope,
