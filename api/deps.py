@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from gis import audit, auth
-from gis.errors import Forbidden, NotAuthenticated, PasswordChangeRequired
+from gis.errors import Forbidden, InvalidInput, NotAuthenticated, PasswordChangeRequired
 from gis.permissions import ROLE_NAMES
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
@@ -44,6 +46,48 @@ async def get_app_settings(request: Request) -> Settings:
 
 async def get_cipher(request: Request) -> PiiCipher:
     return request.app.state.cipher
+
+
+#: what each API route takes in its query string, by the route's id (filled as the routes are
+#: first called; APIRoute is not hashable, and the route is kept to tell a reused id)
+_TAKES: dict[int, tuple[APIRoute, frozenset[str]]] = {}
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route takes: its own and its dependencies'."""
+    names: set[str] = set()
+    todo = [dependant]
+    while todo:
+        d = todo.pop()
+        names.update(f.alias for f in d.query_params)
+        todo.extend(d.dependencies)
+    return frozenset(names)
+
+
+async def known_query(request: Request) -> None:
+    """An API route refuses a query parameter it does not take (422, naming those it takes).
+
+    FastAPI passes over parameters a route does not declare: a misspelt filter (``catgory=``)
+    would be dropped and the answer, unfiltered, taken for a filtered one.  Pages (``?lang=`` and
+    the like) are left alone."""
+    if not request.scope.get("query_string") or not request.url.path.startswith("/api/"):
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _TAKES.get(id(route))
+    if known is None or known[0] is not route:
+        known = _TAKES[id(route)] = (route, query_names(route.dependant))
+    takes = known[1]
+    unknown = sorted(set(request.query_params) - takes)
+    if unknown:
+        names, valid = ", ".join(unknown), ", ".join(sorted(takes)) or "—"
+        raise InvalidInput(
+            f"本接口没有查询参数 {names}（可用：{valid}）。请检查拼写。",
+            f"This endpoint takes no query parameter {names} (it takes: {valid}). Check the "
+            "spelling.",
+            field=unknown[0],
+        )
 
 
 #: the cookie that keeps the language a user chose on a page (``?lang=``) for the next pages

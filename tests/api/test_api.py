@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.deps import get_session
+from api.app import ROUTERS, create_app
+from api.deps import get_session, query_names
 from api.schemas import _no_control_characters
 from importers.demo import DemoCity
 from tests.conftest import report_body
@@ -434,6 +435,39 @@ def test_cases_filtered_by_kind_category_status_grid_and_region(
     queue = client.get("/api/queue", params={"category": "fires"})
     assert queue.status_code == 422 and "fire" in queue.json()["detail"]
     assert client.get("/api/queue", params={"status": "open"}).status_code == 200
+
+
+def test_a_query_parameter_an_api_route_does_not_take_is_a_422_naming_those_it_does(
+    client: TestClient, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt filter is refused, not dropped: dropped, the unfiltered answer would pass for
+    a filtered one.  Pages keep taking what they like (``?lang=`` …)."""
+    r = client.get("/api/cases", params={"catgory": "fire", "limit": 5})
+    assert r.status_code == 422, r.text
+    assert "catgory" in r.json()["detail"] and "category" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "catgory"
+    english = client.get("/api/cases?catgory=fire", headers={"Accept-Language": "en"})
+    assert "takes no query parameter catgory" in english.json()["detail"]
+    # a dependency's own parameters count (the queue's caller; /api/heat's bbox and zoom)
+    assert client.get("/api/cases", params={"limit": 5, "mine": "true"}).status_code == 200
+    assert client.get("/api/categories?x=1").status_code == 422
+    assert client.get("/api/categories").status_code == 200
+    assert client.get("/login?next=/queue&utm_source=sms").status_code == 200
+    # what a route takes is what its OpenAPI says it takes, route by route
+    spec = create_app(settings).openapi()["paths"]
+    checked = 0
+    for route in (route for router in ROUTERS for route in router.routes):
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+            continue
+        for method in route.methods - {"HEAD"}:
+            documented = {
+                p["name"]
+                for p in spec[route.path][method.lower()].get("parameters", [])
+                if p["in"] == "query"
+            }
+            assert query_names(route.dependant) == documented, (method, route.path)
+            checked += 1
+    assert checked > 40
 
 
 def test_categories(client: TestClient) -> None:
