@@ -83,9 +83,11 @@ def states_of(values: Sequence[str]) -> list[str]:
     unknown = [v for v in values if v != "open" and v not in STATE_NAMES]
     if unknown:
         valid = ", ".join(["open", *STATE_NAMES])
+        hint = ("超期的案件请用 overdue=true。", " For overdue cases: overdue=true.")
+        late = "overdue" in unknown  # (the maps' word: there it is a status filter)
         raise InvalidInput(
-            f"未知的状态：{', '.join(unknown)}（可用：{valid}）。",
-            f"Unknown status: {', '.join(unknown)} (valid: {valid}).",
+            f"未知的状态：{', '.join(unknown)}（可用：{valid}）。{hint[0] if late else ''}",
+            f"Unknown status: {', '.join(unknown)} (valid: {valid}).{hint[1] if late else ''}",
             field="status",
         )
     states = {v for v in values if v != "open"} | (OPEN_STATES if "open" in values else set())

@@ -425,6 +425,8 @@ def test_cases_filtered_by_kind_category_status_grid_and_region(
     assert misspelt.json()["errors"][0]["field"] == "category"
     unknown = client.get("/api/cases", params={"status": "done"})
     assert unknown.status_code == 422 and "open" in unknown.json()["detail"]
+    late = client.get("/api/cases", params={"status": "overdue"})  # the maps' word for it
+    assert late.status_code == 422 and "overdue=true" in late.json()["detail"]
     assert client.get("/api/cases", params={"kind": "crime"}).status_code == 422
     assert client.get("/api/cases", params={"grid": "12345"}).status_code == 422
     assert client.get("/api/cases", params={"region": "999999999999"}).status_code == 404
