@@ -451,6 +451,15 @@ def find_page(  # type: ignore[no-untyped-def]
             f'找到 <b id="find-total">{found.total}</b> 件{more}，最新在前。',
             f'<b id="find-total">{found.total}</b> found{more}, newest first.',
         )
+        if found.descriptions_skipped:
+            also = escape("/find?" + urlencode({"q": words, "descriptions": "true"}), quote=True)
+            found_line += t(
+                f' 只列出编号相符的案件；<a id="find-descriptions" href="{also}">'
+                f"也查找描述中提到“{escape(words)}”的案件</a>",
+                f' Only the cases whose numbers match are listed; <a id="find-descriptions" '
+                f'href="{also}">also find the cases whose description mentions '
+                f"“{escape(words)}”</a>.",
+            )
         answer = f"""<p>{found_line}</p>
   <table class="wg-list wg-queue-table" id="found">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>

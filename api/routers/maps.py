@@ -530,12 +530,21 @@ def find(
             "(all of them, separated by spaces)",
         ),
     ] = None,
+    descriptions: Annotated[
+        bool,
+        Query(
+            description="also list the cases whose description mentions a number that a case "
+            "code, id, work order or phone matched (read otherwise only when none did)"
+        ),
+    ] = False,
     lang: PageLang = None,
 ) -> Response:
     """Find a case (案件查询) in your jurisdiction by its code, the id it had in the system it
     was imported from, its number in its channel (a 12345 work order), its tracking link, a
     party's phone (with pii:read; audited) or words of its description.  One case by code, id,
-    number or link: its page at once (303); else the list."""
+    number or link: its page at once (303); else the list.  A number that one of these matched
+    is not looked for in the descriptions (a second or more over a city's million cases) unless
+    ``descriptions`` is set."""
     words = (q or "").strip()
     language = page_lang(request, lang)
     found, note, phone_index = None, "", None
@@ -553,7 +562,7 @@ def find(
                 if language == "en"
                 else "按当事人电话查询需要查看个人信息的权限，已只按编号和描述查询。"
             )
-        found = cases.find_cases(session, caller.scope, words, phone_index)
+        found = cases.find_cases(session, caller.scope, words, phone_index, descriptions)
         if phone_index is not None:
             audit_phone_lookup(session, request, caller, {"via": "find"})
         if found.total == 1 and found.cases[0].matched in ("code", "source", "ref", "token"):

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from html import unescape
 
 import chinese_calendar
 import pytest
@@ -660,6 +661,50 @@ def test_a_case_is_found_by_words_of_its_description(
     assert "没有与" in find("燃气罐", login_as("township_operator_b"))
     english = anon_client.get("/find", params={"q": "燃气罐", "lang": "en"}, headers=op | html)
     assert ">description</td>" in english.text and "<th>Description</th>" in english.text
+
+
+def test_a_number_that_names_a_case_is_looked_for_in_descriptions_only_when_asked(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """案件查询 with a number: its case at once.  The descriptions, which have no index (a
+    second or more over a city's million cases), are read for it only when no code, id, work
+    order or phone matched it, or when asked; the page offers that."""
+    op, html = login_as("township_operator"), {"Accept": "text/html"}
+    named = _report(anon_client, op, point)["code"]
+    app_db.execute(text("UPDATE cases SET source_id = 'SYN-0042' WHERE code = :c"), {"c": named})
+    app_db.commit()  # (to the test's savepoint)
+    mentions = _report(anon_client, op, point, description="与 SYN-0042 同一地点再次发生纠纷")
+    only_text = _report(anon_client, op, point, description="参见工单 A-17 的处理情况")
+
+    def find(who: dict = op, **params: str) -> Response:
+        return anon_client.get("/find", params=params, headers=who | html, follow_redirects=False)
+
+    # the id: its case, though another case's description mentions it
+    r = find(q="SYN-0042")
+    assert r.status_code == 303 and r.headers["location"] == f"/cases/{named}"
+    # asked for: both, each with how it matched
+    both = find(q="SYN-0042", descriptions="true").text
+    assert '<b id="find-total">2</b>' in both and 'id="find-descriptions"' not in both
+    assert f'href="/cases/{named}"' in both and f'href="/cases/{mentions["code"]}"' in both
+    assert ">原系统编号</td>" in both and ">描述</td>" in both
+    # a number that names no case is looked for in the descriptions straight away
+    r = find(q="A-17")
+    assert r.status_code == 200 and '<b id="find-total">1</b>' in r.text
+    assert f'href="/cases/{only_text["code"]}"' in r.text and "<mark>A-17</mark>" in r.text
+    # a list found by number (the code's beginning: the county's cases of the day) links to
+    # the search of the descriptions
+    day = find(q=named[:12]).text
+    assert all(f'href="/cases/{c}"' in day for c in (named, mentions["code"], only_text["code"]))
+    assert "只列出编号相符的案件" in day and ">编号开头</td>" in day
+    link = re.search(r'id="find-descriptions" href="([^"]+)"', day)
+    assert link is not None and unescape(link.group(1)) == (
+        f"/find?q={named[:12]}&descriptions=true"
+    )
+    english = find(q=named[:12], lang="en").text
+    assert "Only the cases whose numbers match are listed" in english
+    # words with no digit are always looked for in the descriptions
+    words = find(q="同一地点").text
+    assert '<b id="find-total">1</b>' in words and f'href="/cases/{mentions["code"]}"' in words
 
 
 def test_a_poor_rating_reopens_the_case_once(
