@@ -425,7 +425,10 @@ def find_cases(
             f"c.description {'LIKE' if t.lower() == t.upper() else 'ILIKE'} :like{i}"
             for i, t in enumerate(terms)
         )
-        in_text = f"SELECT id, 'text' FROM cases c WHERE {scope.case_condition('c')} AND {likes}"
+        in_text = (
+            f"SELECT id, 'text' AS matched FROM cases c WHERE {scope.case_condition('c')} "
+            f"AND {likes}"
+        )
         params |= {f"like{i}": like_containing(t) for i, t in enumerate(terms)}
     if _PUBLIC_TOKEN.fullmatch(words):
         hits.append("SELECT id, 'token' FROM cases WHERE public_token = :words")
@@ -441,6 +444,7 @@ def find_cases(
         found = _found(session, scope, hits, params, terms)
         if found.total:
             return Found(found.cases, found.total, descriptions_skipped=True)
+        hits = []  # (none of them found a case: only the descriptions are left to read)
     return _found(session, scope, [*hits, in_text] if in_text else hits, params, terms)
 
 
