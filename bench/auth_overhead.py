@@ -95,7 +95,7 @@ def main() -> None:
                 bare_n = client.get(f"/bench/cases-bare?limit={limit}").json()["features"]
                 full_n = client.get(f"/api/cases?limit={limit}", headers=auth).json()["features"]
                 assert [f["id"] for f in bare_n] == [f["id"] for f in full_n], "not the same cases"
-                rps = {"bare": [], "full": []}
+                rps: dict[str, list[float]] = {"bare": [], "full": []}
                 for _ in range(args.rounds):
                     for name, path, headers in (
                         ("bare", f"/bench/cases-bare?limit={limit}", {}),

@@ -95,7 +95,7 @@ def main() -> None:
     owner_url = prepare_bench_database(settings)
     engine = make_engine(owner_url)
     with Session(engine) as session:
-        anchors = np.array(
+        anchors: np.ndarray = np.array(
             session.execute(
                 text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p
                         FROM grid WHERE valid_to IS NULL) s""")

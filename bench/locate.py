@@ -117,8 +117,8 @@ def bench_reports(owner_url: str, settings: Settings, n: int, runs: int) -> None
     engine = make_engine(owner_url)
     with session_scope(engine) as session:
         points = random_points(session, n * runs, seed=99)
-        admin = session.execute(text("SELECT id FROM app_user WHERE username = 'admin'")).scalar()
-        token = issue_token(session, int(admin), settings)
+        admin = session.execute(text("SELECT id FROM app_user WHERE username = 'admin'"))
+        token = issue_token(session, int(admin.scalar_one()), settings)
     engine.dispose()
     base, posts = [], []
     with TestClient(create_app(settings)) as client:

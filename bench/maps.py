@@ -107,7 +107,7 @@ def _browser(settings, runs: int) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
     import uvicorn
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Response, sync_playwright
 
     from api.app import create_app
     from importers.demo_users import DEMO_PASSWORD
@@ -140,12 +140,11 @@ def _browser(settings, runs: int) -> None:  # type: ignore[no-untyped-def]
                 )
                 assert r.ok, r.text()
                 sizes: list[int] = []
-                page.on(
-                    "response",
-                    lambda resp, sizes=sizes: sizes.append(
-                        int(resp.headers.get("content-length") or 0)
-                    ),
-                )
+
+                def count(resp: Response, sizes: list[int] = sizes) -> None:
+                    sizes.append(int(resp.headers.get("content-length") or 0))
+
+                page.on("response", count)
                 started = time.perf_counter()
                 page.goto(base + "/maps/command")
                 page.wait_for_function(

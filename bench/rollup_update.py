@@ -75,7 +75,8 @@ def main() -> None:
                              "FROM cases)"))  # fmt: skip
         print(f"one UPDATE of {args.cases:,} cases, median of {args.runs} runs:")
         for label, sql in UPDATES.items():
-            on, off = [], []
+            on: list[float] = []
+            off: list[float] = []
             for i in range(args.runs):  # alternated: the rolled-back rows' dead tuples grow
                 for trigger in (True, False) if i % 2 == 0 else (False, True):
                     (on if trigger else off).append(timed(session, sql, trigger))
