@@ -439,6 +439,15 @@ def import_cmd(
     code_field: Annotated[str | None, typer.Option("--code-field")] = None,
     name_field: Annotated[str | None, typer.Option("--name-field")] = None,
     parent_field: Annotated[str | None, typer.Option("--parent-field")] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="ROLE=COLUMN, repeatable: which column holds what, e.g. --field 经度=X坐标 "
+            "--field reported_at=发生时间 (roles as the report names them, or their usual "
+            "Chinese names)",
+        ),
+    ] = None,
     level: Annotated[str | None, typer.Option(help="city|district|township|village")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="any problem is fatal")] = False,
     bulk: Annotated[
@@ -478,6 +487,7 @@ def import_cmd(
                     passwords=Path(passwords) if passwords else None,
                     code_field=code_field,
                     name_field=name_field,
+                    fields=field,
                 ),
             )
         if report:
@@ -498,6 +508,7 @@ def import_cmd(
                     datum=datum,
                     source_field=code_field,
                     bulk=bulk,
+                    fields=field,
                 ),
             )
         if report:
@@ -517,7 +528,7 @@ def import_cmd(
     opts = Options(
         commit=commit, encoding=encoding, crs=crs, datum=datum, code_field=code_field,
         name_field=name_field, parent_field=parent_field, level=level, strict=strict,
-        tolerance_m2=tolerance_m2,
+        tolerance_m2=tolerance_m2, fields=field,
     )  # fmt: skip
     with _owner_session() as session:
         result = IMPORTS[what](session, Path(file), opts)

@@ -32,16 +32,19 @@ from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     DATUM_HINT,
+    FIELD_CANDIDATES,
     ImportReport,
     Issue,
     clean_polygons,
     datum_option,
+    field_options,
     geometries_from_table,
     import_transaction,
     pick_fields,
     read_table,
     refuse_if_strict,
     require_fields,
+    sheet_notes,
     to_wgs84_frame,
 )
 
@@ -68,6 +71,7 @@ class Options:
     level: str | None = None
     strict: bool = False
     tolerance_m2: float = 100.0
+    fields: list[str] | None = None  # --field ROLE=COLUMN (core.field_options)
 
 
 def _code(value: Any) -> str:
@@ -118,17 +122,26 @@ def _frame(
     points: bool = False,
 ) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
     table = read_table(path, opts.encoding)
-    overrides = {"code": opts.code_field, "name": opts.name_field, "parent": opts.parent_field}
+    sheet_notes(table, report)  # (a CSV/XLSX: the rows it left out, and why)
+    overrides = field_options(
+        opts.fields,
+        FIELD_CANDIDATES,
+        {"code": opts.code_field, "name": opts.name_field, "parent": opts.parent_field},
+    )
     mapping = pick_fields(table.columns, roles, overrides)
     if not isinstance(table, gpd.GeoDataFrame):
         # the geometry's own columns: a WKT column (any import), lon/lat (points)
         shape_roles = [r for r in ("wkt", "lon", "lat") if r not in mapping]
         taken = set(mapping.values())
-        found = pick_fields([c for c in table.columns if c not in taken], shape_roles, {})
+        found = pick_fields(
+            [c for c in table.columns if c not in taken],
+            shape_roles,
+            {r: overrides.get(r) for r in shape_roles},
+        )
         table = geometries_from_table(table, mapping | found, points)
         if opts.crs is None:
             table = table.set_crs("EPSG:4326")
-    report.rows = len(table)
+    report.rows = len(table) + len(report.rejected)  # (rows a Sheet rejected: too wide)
     repairs = table.attrs.get("parse_repairs", {})
     failures = table.attrs.get("parse_failures", {})
     gdf = to_wgs84_frame(table, opts.crs, report, _near_lon(session))

@@ -48,33 +48,45 @@ from importers.bulk import (
     stored_cases,
 )
 from importers.core import (
+    HEADER_SEARCH_ROWS,
+    TOTAL_WORDS,
     ImportReport,
     Issue,
     Progress,
+    Sheet,
+    csv_rows,
     datum_option,
+    excel_rows,
+    field_options,
+    header_names,
+    header_row,
     import_transaction,
     nothing_in,
     pick_fields,
-    read_excel,
     require_fields,
 )
 from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
 
 CASE_FIELDS: dict[str, tuple[str, ...]] = {
-    "source_id": ("编号", "案件编号", "ID", "源编号", "SOURCE_ID"),
-    "reported_at": ("上报时间", "登记时间", "时间", "REPORTED_AT", "TIME"),
-    "lon": ("经度", "LON", "LNG", "LONGITUDE"),
-    "lat": ("纬度", "LAT", "LATITUDE"),
-    "datum": ("坐标系", "DATUM"),
-    "kind": ("类型", "案件类型", "KIND", "TYPE"),
-    "category": ("类别", "案件类别", "CATEGORY"),
-    "description": ("描述", "内容", "案件描述", "DESCRIPTION"),
-    "status": ("状态", "STATUS"),
-    "severity": ("严重程度", "等级", "SEVERITY"),
+    "source_id": ("编号", "案件编号", "事件编号", "事项编号", "案件号", "ID", "源编号", "SOURCE_ID",
+                  "CASE_ID", "CASE_NO"),
+    "reported_at": ("上报时间", "登记时间", "时间", "上报日期", "登记日期", "发现时间", "发生时间",
+                    "事发时间", "受理时间", "报告时间", "创建时间", "日期", "REPORTED_AT", "TIME",
+                    "DATE"),
+    "lon": ("经度", "经度坐标", "GPS经度", "东经", "LON", "LNG", "LONGITUDE"),
+    "lat": ("纬度", "纬度坐标", "GPS纬度", "北纬", "LAT", "LATITUDE"),
+    "datum": ("坐标系", "坐标系统", "DATUM"),
+    "kind": ("类型", "案件类型", "大类", "案件大类", "KIND", "TYPE"),
+    "category": ("类别", "案件类别", "事件类别", "问题类别", "问题类型", "纠纷类型", "隐患类型",
+                 "小类", "案件小类", "CATEGORY"),
+    "description": ("描述", "内容", "案件描述", "事件描述", "问题描述", "情况描述", "简要情况",
+                    "基本情况", "事件内容", "事由", "DESCRIPTION"),
+    "status": ("状态", "案件状态", "办理状态", "处置状态", "STATUS"),
+    "severity": ("严重程度", "等级", "紧急程度", "SEVERITY"),
     "channel": ("来源", "案件来源", "来源渠道", "渠道", "CHANNEL", "ORIGIN"),
     # its number in that channel (来源编号): a 12345 work order, a 110 incident …
     "source_ref": ("来源编号", "工单号", "工单编号", "SOURCE_REF", "WORK_ORDER", "ORDER_NO"),
-}
+}  # fmt: skip
 #: where a case came from (案件来源, ``gis.cases.SOURCE_NAMES``): its code, its names and the
 #: other usual spellings
 _MORE_SOURCE_WORDS = {
@@ -136,6 +148,7 @@ class CaseOptions:
     datum: str | None = None
     source_field: str | None = None
     bulk: bool = False  # a first load: tables locked; indexes, keys, roll-ups rebuilt once after
+    fields: list[str] | None = None  # --field ROLE=COLUMN (core.field_options)
 
 
 def _norm(s: str) -> str:
@@ -201,8 +214,9 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
 
     report = ImportReport("cases 历史案件", path.name)
     default = datum_option(opts.datum)  # (refused before a million rows are read)
-    csv_bytes, header = _as_csv(path, opts.encoding)
-    overrides = {"source_id": opts.source_field}
+    read = _as_csv(path, opts.encoding)
+    csv_bytes, header = read.data, read.header
+    overrides = field_options(opts.fields, CASE_FIELDS, {"source_id": opts.source_field})
     import importers.core as core
 
     saved = dict(core.FIELD_CANDIDATES)
@@ -212,7 +226,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     finally:
         core.FIELD_CANDIDATES.clear()
         core.FIELD_CANDIDATES.update(saved)
-    require_fields(mapping, ["source_id", "reported_at", "lon", "lat"], header)
+    require_fields(mapping, ["source_id", "reported_at", "lon", "lat"], header, CASE_FIELDS)
     report.mapping = mapping
     report.crs, report.crs_source = "EPSG:4326 (经纬度)", "file"
 
@@ -226,7 +240,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             f"{path.name} has a header and no rows: no cases to import.",
             field="file",
         )
-    report.rows = n
+    read.tell(report)
+    report.rows = n + len(report.rejected)  # (rows wider than the header: rejected already)
     progress.append(Progress("导入案件 cases", n))
     lon = pd.to_numeric(num[mapping["lon"]], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(num[mapping["lat"]], errors="coerce").to_numpy(dtype=float)
@@ -417,7 +432,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             }[r.why]
             where = (r.lon, r.lat) if r.why != "coords" else (None, None)
             report.rejected.append(
-                Issue("rejected", r.source_id, f"第 {r.n + 1} 行：{why}", *where)
+                Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}", *where)
             )
         if rejected:  # (a scan of every row)
             session.execute(
@@ -608,20 +623,134 @@ def fast_times(raw: pd.Series) -> np.ndarray:
             utc = at[ok].to_numpy() - np.timedelta64(8, "h")
         out[todo[ok]] = utc.astype("datetime64[us]").astype(np.int64) - PG_EPOCH_US
         todo = todo[~ok]
+    if len(todo):
+        out[todo] = ledger_times(raw.iloc[todo])
     return out
 
 
-def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
-    """The file as UTF-8 CSV bytes (a CSV as it is; a spreadsheet converted) and its header."""
+#: a date as ledgers write it: 2025年3月6日, 2025.3.6, 2025/3/6, 2025-03-06, then perhaps a time:
+#: 14:20, 14：20:05, 14时20分, 2点, 下午2:20 (上午/下午/晚上/中午/凌晨/早上)
+_LEDGER_TIME = re.compile(
+    r"^\s*(?P<y>\d{4})\s*[年./-]\s*(?P<mo>\d{1,2})\s*[月./-]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:[\sT]*(?P<ap>上午|下午|晚上|中午|凌晨|早上)?\s*(?P<h>\d{1,2})\s*(?:[:：时点]\s*"
+    r"(?P<mi>\d{1,2})?\s*分?\s*(?:[:：]?\s*(?P<s>\d{1,2})\s*秒?)?)?)?\s*$"
+)
+#: a system's export: 20250306, 20250306 1420, 20250306142005
+_COMPACT_TIME = re.compile(
+    r"^\s*(?P<y>(?:19|20)\d{2})(?P<mo>\d{2})(?P<d>\d{2})"
+    r"(?:\s*(?P<h>\d{2}):?(?P<mi>\d{2})(?::?(?P<s>\d{2}))?)?\s*$"
+)
+#: a number: Excel's day count (a date cell saved as a number, 1980–2099), or Unix seconds or
+#: milliseconds (10 or 13 digits)
+_NUMBER_TIME = re.compile(r"^\s*(?:(?P<excel>\d{5}(?:\.\d+)?)|(?P<unix>\d{10}|\d{13}))\s*$")
+_EXCEL_DAYS = (29221.0, 73051.0)  # 1980-01-01, 2099-12-31
+_EXCEL_DAY0 = np.datetime64("1899-12-30")
+
+
+def ledger_times(raw: pd.Series) -> np.ndarray:
+    """The times pandas' spellings (:data:`_FAST_TIMES`) missed, where a ledger spells them in
+    one of the usual other ways (:data:`_LEDGER_TIME`, :data:`_COMPACT_TIME`, a number:
+    :data:`_NUMBER_TIME`), as binary ``timestamptz`` (local times in Shanghai, with its summer
+    time of 1986–1991); ``'infinity'`` (:data:`NEVER`) for the rest, left to SQL."""
+    out = np.full(len(raw), NEVER, dtype=np.int64)
+    text = raw.fillna("").astype(str)
+    for pattern in (_LEDGER_TIME, _COMPACT_TIME):
+        parts = text.str.extract(pattern)
+        hit = parts["y"].notna().to_numpy() & (out == NEVER)
+        if not hit.any():
+            continue
+        p = parts[hit]
+        hour = pd.to_numeric(p["h"], errors="coerce").fillna(0)
+        minute = pd.to_numeric(p["mi"], errors="coerce").fillna(0)
+        second = pd.to_numeric(p["s"], errors="coerce").fillna(0)
+        if "ap" in p:
+            later = p["ap"].isin(["下午", "晚上"]) & (hour < 12) | (p["ap"] == "中午") & (hour < 6)
+            hour = hour.where(~later, hour + 12)
+        # pandas would carry 25:00 into the next day: only 24:00 (the day's end) may
+        real = (minute < 60) & (second < 60) & ((hour < 24) | (hour == 24) & (minute + second == 0))
+        local = pd.to_datetime(
+            pd.DataFrame(
+                {
+                    "year": pd.to_numeric(p["y"]),
+                    "month": pd.to_numeric(p["mo"]),
+                    "day": pd.to_numeric(p["d"]),
+                    "hour": hour,
+                    "minute": minute,
+                    "second": second,
+                }
+            ),
+            errors="coerce",
+        ).where(real)
+        out[np.flatnonzero(hit)] = _shanghai_to_pg(local)
+    numbers = text.str.extract(_NUMBER_TIME)
+    excel = pd.to_numeric(numbers["excel"], errors="coerce").to_numpy()
+    days = (excel >= _EXCEL_DAYS[0]) & (excel <= _EXCEL_DAYS[1]) & (out == NEVER)
+    if days.any():  # a local date and time, counted in days (and their fractions) from day 0
+        us = np.round(excel[days] * 86_400e6).astype(np.int64)
+        local = pd.Series(_EXCEL_DAY0.astype("datetime64[us]") + us.astype("timedelta64[us]"))
+        out[np.flatnonzero(days)] = _shanghai_to_pg(local)
+    unix = numbers["unix"].to_numpy(dtype=object)
+    instants = pd.notna(unix) & (out == NEVER)
+    if instants.any():  # an instant: seconds (10 digits) or milliseconds (13) since 1970, UTC
+        value = np.array([int(v) for v in unix[instants]], dtype=np.int64)
+        us = np.where(value >= 10**12, value * 1000, value * 1_000_000)
+        out[np.flatnonzero(instants)] = us - PG_EPOCH_US
+    return out
+
+
+def _shanghai_to_pg(local: pd.Series) -> np.ndarray:
+    """Local times in Shanghai (NaT: none) as binary ``timestamptz``, NaT as :data:`NEVER`."""
+    utc = pd.Series(local).dt.tz_localize("Asia/Shanghai", ambiguous="NaT", nonexistent="NaT")
+    utc = utc.dt.tz_convert("UTC").dt.tz_localize(None)
+    ok = utc.notna().to_numpy()
+    out = np.full(len(utc), NEVER, dtype=np.int64)
+    out[ok] = utc[ok].to_numpy().astype("datetime64[us]").astype(np.int64) - PG_EPOCH_US
+    return out
+
+
+@dataclass
+class _Csv:
+    """A file of cases as what ``COPY … (FORMAT csv, HEADER)`` and pandas read alike: UTF-8,
+    the header first, every record as wide as the header."""
+
+    data: bytes
+    header: list[str]
+    title_rows: int = 0  # lines above the header, left out (a ledger's title, unit, date)
+    sheet: Sheet | None = None  # when the records themselves needed mending (Sheet)
+
+    def line(self, n: int) -> int:
+        """The line of the file that record ``n`` (from 1) came from."""
+        return self.sheet.lines[n - 1] if self.sheet else self.title_rows + 1 + n
+
+    def tell(self, report: ImportReport) -> None:
+        """What was left out, in ``report``: rows above the header, blank and total rows, rows
+        wider than the header (rejected)."""
+        if self.sheet:
+            report.warnings.extend(self.sheet.notes())
+            report.rejected.extend(self.sheet.rejections())
+        elif self.title_rows:
+            report.warnings.extend(Sheet([], [], [], title_rows=self.title_rows).notes())
+
+
+#: every usual name of a case's fields: the header is the row with the most of them
+_CASE_NAMES = [name for names in CASE_FIELDS.values() for name in names]
+#: in a CSV's records, what only :class:`Sheet` reads right: a quoted cell (it may hold commas
+#: or lines), a blank line, a row of empty cells or one opening with an empty cell, a total
+_MENDED = (b'"', b"\n\n", b"\n\r\n", b"\n,", *(w.encode() for w in TOTAL_WORDS))
+
+
+def _as_csv(path: Path, encoding: str | None) -> _Csv:
+    """The file as UTF-8 CSV for COPY and pandas (a spreadsheet converted), its header found
+    below any title rows.  A plain CSV is passed on as it is (a million rows are only counted):
+    only one with quoted cells, blank or short or long rows or totals is read row by row."""
     if not path.exists():
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
-        frame = read_excel(path)
-        if len(frame.columns) == 0:  # (a header alone is told as such below)
+        sheet = Sheet.of(excel_rows(path), _CASE_NAMES)
+        if not sheet.header:  # (a header alone is told as such below)
             raise nothing_in(path)
-        data = frame.to_csv(index=False).encode("utf-8")
-        return data, [str(c) for c in frame.columns]
+        return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet)
     if suffix not in (".csv", ".txt"):
         raise InvalidInput(
             "历史案件请用 CSV 或 XLSX 文件。", "Historical cases come as CSV or XLSX.", field="file"
@@ -653,11 +782,21 @@ def _as_csv(path: Path, encoding: str | None) -> tuple[bytes, list[str]]:
             ) from e
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        header = pd.read_csv(io.BytesIO(data), nrows=0).columns
-    except pd.errors.EmptyDataError:
-        raise nothing_in(path) from None
-    return data, [str(c) for c in header]
+    # the header: among the first lines (a title above it holds no quoted line break)
+    first = data.split(b"\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS]
+    head = [cells for _, cells in csv_rows(b"\n".join(first).decode("utf-8", "replace"))]
+    if not head:
+        raise nothing_in(path)
+    at = header_row(head, _CASE_NAMES)
+    cut = sum(len(line) + 1 for line in first[:at])
+    body, header = data[cut:], header_names(head[at])
+    # a plain file: as many commas on each line as between the header's names
+    records = body.count(b"\n") + (not body.endswith(b"\n"))
+    plain = body.count(b",") == (len(header) - 1) * records
+    if plain and not any(mark in body for mark in _MENDED):
+        return _Csv(body, header, at)
+    sheet = Sheet.of(csv_rows(data.decode("utf-8")), _CASE_NAMES)
+    return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet)
 
 
 def _more_temp_buffers(session: Session) -> None:

@@ -3,13 +3,14 @@
 Every import (``wangge import regions|grids|centers FILE``) goes the same way:
 
 1. **read** anything GDAL reads (Shapefile with its ``.cpg`` or ``--encoding GBK``, GeoPackage,
-   GeoJSON, TopoJSON, KML, File Geodatabase) or CSV/XLSX with a WKT column or lon/lat columns;
+   GeoJSON, TopoJSON, KML, File Geodatabase) or CSV/XLSX with a WKT column or lon/lat columns
+   (a :class:`Sheet`: its header found below a ledger's title, blank and total rows left out);
 2. **coordinates**: the file's CRS is honoured and reprojected to WGS 84; with none declared the
    import refuses and guesses from the coordinate ranges (degrees, Gauss–Krüger 3° zones with or
    without the zone prefix, Web Mercator), unless ``--crs`` is given;
 3. **fields**: the usual Chinese and English names for code, name, level and parent are
-   recognised (the mapping chosen is printed); ``--code-field`` etc. override; none found → an
-   error listing the fields the file has;
+   recognised (the mapping chosen is printed); ``--code-field`` etc. and ``--field ROLE=COLUMN``
+   override; none found → an error listing the fields the file has and the options to use;
 4. **geometry**: invalid geometries are repaired (make-valid, polygonal parts only) and listed with
    the reason; empty or degenerate ones are rejected and listed — nothing invalid is ever stored;
 5. **write** in one transaction, upserting by code (a second run changes nothing); a dry run (the
@@ -20,10 +21,14 @@ The report (:class:`ImportReport`) is JSON for ``--report`` and a summary in Chi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import re
 import sys
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -50,7 +55,8 @@ TABULAR = {".csv", ".txt", ".xlsx", ".xls"}
 #: was rejected as degenerate.)
 MAX_SPAN_DEG = (90.0, 60.0)
 
-#: candidate column names (compared case-insensitively, after stripping)
+#: candidate column names (compared as :func:`field_key` spells them: case, spaces, full-width
+#: letters, a leading "*" and a unit in brackets at the end make no difference)
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "code": (
         "编码",
@@ -236,16 +242,183 @@ class Progress:
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_table(path: Path, encoding: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
-    """The file as a (Geo)DataFrame: GDAL formats through pyogrio, CSV/XLSX through pandas."""
+# --- ledgers as offices keep them ---------------------------------------------------------
+
+#: how far down a spreadsheet its header may be: above it a ledger has its title (…排查台账),
+#: the unit that filled it in and the date
+HEADER_SEARCH_ROWS = 10
+#: a row whose first filled cell is one of these is a total (合计 3 件), not a record
+TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "累计", "TOTAL", "SUBTOTAL"})
+_UNIT = re.compile(r"\([^()]*\)$|\[[^\[\]]*\]$|【[^【】]*】$")
+
+
+def field_key(name: object) -> str:
+    """A column name as it is compared with the usual names: full-width letters and brackets as
+    ASCII (NFKC), no spaces, no required-mark ``*``, no unit or note in brackets at the end
+    (``经度(°)``, ``上报时间（必填）``, ``*姓名``), upper case."""
+    key = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name))).lstrip("*")
+    return _UNIT.sub("", key).upper() or key.upper()
+
+
+def header_row(rows: list[list[str]], candidates: Iterable[str]) -> int:
+    """Which of the first rows is the header: the first with the most cells that are usual field
+    names, if that is at least two and more than the first row has (a title or the line of the
+    unit that filled the ledger in names no field); else the first row."""
+    known = {field_key(c) for c in candidates}
+    scores = [
+        sum(1 for v in row if v and field_key(v) in known) for row in rows[:HEADER_SEARCH_ROWS]
+    ]
+    best = max(scores, default=0)
+    return scores.index(best) if best >= 2 and best > scores[0] else 0
+
+
+def _total(row: list[str]) -> bool:
+    first = next((v for v in row if v.strip()), "")
+    return re.sub(r"\s+", "", first).upper() in TOTAL_WORDS
+
+
+@dataclass
+class Sheet:
+    """A CSV or a spreadsheet as its rows of text: the header found (:func:`header_row`), and
+    its records, each as wide as the header, with the line of the file it is on.  Left out and
+    said so (:meth:`notes`): the rows above the header, blank rows and totals; a row with more
+    filled cells than the header has names is rejected (:attr:`rejected`), never cut short."""
+
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+    title_rows: int = 0
+    blank: int = 0
+    totals: int = 0
+    rejected: list[tuple[int, str, int]] = field(default_factory=list)  # (line, first cell, width)
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[int, list[str]]], candidates: Iterable[str]) -> Sheet:
+        """From ``(line, cells)`` pairs in the file's order."""
+        it = iter(rows)
+        head = [r for _, r in zip(range(HEADER_SEARCH_ROWS), it, strict=False)]
+        at = header_row([cells for _, cells in head], candidates)
+        if not head:
+            return cls([], [], [])
+        line0, names = head[at]
+        header = header_names(names)
+        sheet = cls(header, [], [], title_rows=line0 - 1)
+        width = len(header)
+        for line, cells in [*head[at + 1 :], *it]:
+            cells = [v.strip() if isinstance(v, str) else "" for v in cells]
+            if not any(cells):
+                sheet.blank += 1
+            elif _total(cells):
+                sheet.totals += 1
+            elif len(cells) > width and any(cells[width:]):
+                sheet.rejected.append((line, cells[0], len(cells)))
+            else:
+                sheet.rows.append((cells + [""] * width)[:width])
+                sheet.lines.append(line)
+        return sheet
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=self.header, dtype=str)
+
+    def csv_bytes(self) -> bytes:
+        """Header and records as UTF-8 CSV (what ``COPY … FORMAT csv, HEADER`` reads)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.header)
+        writer.writerows(self.rows)
+        return out.getvalue().encode("utf-8")
+
+    def notes(self) -> list[str]:
+        """The report's warnings about the rows left out (none for a plain table)."""
+        out = []
+        if self.title_rows:
+            out.append(
+                f"表头在第 {self.title_rows + 1} 行，其上 {self.title_rows} 行（标题、填报单位等）"
+                f"未导入 (the header is on line {self.title_rows + 1}; the {self.title_rows} "
+                "lines above it were left out)"
+            )
+        if self.totals:  # (blank rows hold nothing to tell of)
+            out.append(f"合计/小计行 {self.totals} 行未导入 ({self.totals} total rows left out)")
+        return out
+
+    def rejections(self) -> list[Issue]:
+        return [
+            Issue(
+                "rejected",
+                first or None,
+                f"第 {line} 行：有 {n} 列，表头只有 {len(self.header)} 列——内容里的英文逗号须"
+                "用英文双引号括起，或在 Excel/WPS 中另存为 XLSX (line has more cells than the "
+                "header: quote commas inside a cell, or save the file as XLSX)",
+            )
+            for line, first, n in self.rejected
+        ]
+
+
+def header_names(cells: list[str]) -> list[str]:
+    """The header's names: an empty one as pandas names it (``Unnamed: 3``), a repeated one with
+    ``.1``, ``.2`` … after it."""
+    names: list[str] = []
+    for i, v in enumerate(cells):
+        name = v.strip() if isinstance(v, str) and v.strip() else f"Unnamed: {i}"
+        base, k = name, 0
+        while name in names:
+            k += 1
+            name = f"{base}.{k}"
+        names.append(name)
+    return names
+
+
+def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The records of a CSV text with the line each starts on (a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(text))
+    line = 1
+    for cells in reader:
+        yield line, cells
+        line = reader.line_num + 1
+
+
+def excel_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows as text, with their row numbers (blank rows included)."""
+    frame = read_excel(path, header=None)
+    for i, values in enumerate(frame.itertuples(index=False, name=None)):
+        yield i + 1, ["" if v is None or v != v else str(v) for v in values]
+
+
+def read_sheet(path: Path, encoding: str | None, candidates: Iterable[str]) -> Sheet:
+    """A CSV (in ``encoding``, default UTF-8 with or without BOM) or XLSX as a :class:`Sheet`."""
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        return Sheet.of(excel_rows(path), candidates)
+    data = path.read_bytes()
+    return Sheet.of(csv_rows(data.decode(encoding or "utf-8-sig")), candidates)
+
+
+def sheet_notes(table: pd.DataFrame, report: ImportReport) -> list[int] | None:
+    """What :func:`read_table` left out of a CSV/XLSX, told in ``report``; the line of each of
+    the table's rows in the file (None for a GDAL file: its features have no lines)."""
+    sheet = table.attrs.get("sheet")
+    if sheet is None:
+        return None
+    report.warnings.extend(sheet.notes())
+    report.rejected.extend(sheet.rejections())
+    return list(sheet.lines)
+
+
+def read_table(
+    path: Path, encoding: str | None = None, candidates: Iterable[str] | None = None
+) -> gpd.GeoDataFrame | pd.DataFrame:
+    """The file as a (Geo)DataFrame: GDAL formats through pyogrio, CSV/XLSX as a :class:`Sheet`
+    (its header found among the usual field names ``candidates``, default every name of
+    :data:`FIELD_CANDIDATES`; what it left out in ``attrs["sheet"]``)."""
     if not path.exists():
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
+    if candidates is None:
+        candidates = [c for names in FIELD_CANDIDATES.values() for c in names]
     try:
-        if suffix in (".csv", ".txt"):
-            table = pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig")
-        elif suffix in (".xlsx", ".xls"):
-            table = read_excel(path)
+        if suffix in (".csv", ".txt", ".xlsx", ".xls"):
+            sheet = read_sheet(path, encoding, candidates)
+            table = sheet.frame()
+            table.attrs["sheet"] = sheet
         else:
             table = _read_gdal(path, encoding)
     except InvalidInput:
@@ -298,11 +471,11 @@ def nothing_in(path: Path) -> InvalidInput:
     )
 
 
-def read_excel(path: Path) -> pd.DataFrame:
+def read_excel(path: Path, header: int | None = 0) -> pd.DataFrame:
     """The first sheet of a spreadsheet, every cell as text; a file that is not one (or a damaged
     one) is refused with a message (pandas' own, e.g. 'zip', says nothing to a user)."""
     try:
-        return pd.read_excel(path, dtype=str)
+        return pd.read_excel(path, dtype=str, header=header)
     except Exception as e:
         raise InvalidInput(
             f"无法读取 {path.name}：不是有效的 Excel 文件，或文件已损坏。请在 Excel 或 WPS 中打开后"
@@ -390,33 +563,91 @@ def pick_fields(
     (the caller decides which are required)."""
     candidates = FIELD_CANDIDATES if candidates is None else candidates
     cols = [c for c in columns if c != "geometry"]
-    norm = {c.strip().upper(): c for c in cols}
+    norm: dict[str, str] = {}
+    for c in cols:
+        norm.setdefault(field_key(c), c)
     mapping: dict[str, str] = {}
     for role in wanted:
         chosen = overrides.get(role)
         if chosen:
             if chosen not in cols:
+                option = (
+                    f"{ROLE_OPTIONS[role]} {chosen}"
+                    if role in ROLE_OPTIONS
+                    else f"--field {role}={chosen}"
+                )
                 raise InvalidInput(
-                    f"文件中没有字段 {chosen!r}（--{role}-field）；现有字段：{', '.join(cols)}。",
-                    f"The file has no field {chosen!r} (--{role}-field); it has: "
-                    f"{', '.join(cols)}.",
+                    f"文件中没有字段 {chosen!r}（{option}）；现有字段：{', '.join(cols)}。",
+                    f"The file has no field {chosen!r} ({option}); it has: {', '.join(cols)}.",
                     field=f"{role}_field",
                 )
             mapping[role] = chosen
             continue
         for candidate in candidates.get(role, ()):
-            if candidate.upper() in norm and norm[candidate.upper()] not in mapping.values():
-                mapping[role] = norm[candidate.upper()]
+            key = field_key(candidate)
+            if key in norm and norm[key] not in mapping.values():
+                mapping[role] = norm[key]
                 break
     return mapping
 
 
-def require_fields(mapping: dict[str, str], roles: Iterable[str], columns: Iterable[str]) -> None:
+#: the roles that have an option of their own (any role can be named with ``--field``); a
+#: case's own id (``source_id``) is its code
+ROLE_OPTIONS = {
+    "code": "--code-field",
+    "name": "--name-field",
+    "parent": "--parent-field",
+    "source_id": "--code-field",
+}
+
+
+def field_options(
+    given: Iterable[str] | None,
+    candidates: dict[str, tuple[str, ...]],
+    overrides: dict[str, str | None],
+) -> dict[str, str | None]:
+    """``overrides`` with the columns named by ``--field ROLE=COLUMN`` (repeatable).  The role
+    is named as the report names it (``lon``, ``reported_at``) or by any usual column name of it
+    (``经度``, ``上报时间``): ``--field 经度=X坐标``."""
+    out = dict(overrides)
+    for pair in given or ():
+        role_name, sep, column = pair.partition("=")
+        role = role_name.strip()
+        if role not in candidates:
+            key = field_key(role)
+            role = next((r for r, names in candidates.items() if key in map(field_key, names)), "")
+        if not sep or not column.strip() or not role:
+            roles = "、".join(f"{r}（{names[0]}）" for r, names in candidates.items())
+            raise InvalidInput(
+                f"--field {pair!r} 无法识别：请写成 --field 字段用途=文件中的列名，如 "
+                f"--field 经度=X坐标。可用的字段用途：{roles}。",
+                f"--field {pair!r}: write it as --field ROLE=COLUMN, e.g. --field lon=X. "
+                f"Roles: {', '.join(candidates)}.",
+                field="field",
+            )
+        out[role] = column.strip()
+    return out
+
+
+def require_fields(
+    mapping: dict[str, str],
+    roles: Iterable[str],
+    columns: Iterable[str],
+    candidates: dict[str, tuple[str, ...]] | None = None,
+) -> None:
+    """Refuse, naming the fields the file has and the options that name a column (a role's own,
+    :data:`ROLE_OPTIONS`, else ``--field ROLE=…``), unless every one of ``roles`` was found.
+    The Chinese message names a role by its usual name too (the first of ``candidates``,
+    default :data:`FIELD_CANDIDATES`)."""
+    candidates = FIELD_CANDIDATES if candidates is None else candidates
     missing = [r for r in roles if r not in mapping]
     if missing:
+        named = [f"{candidates[r][0]}（{r}）" if candidates.get(r) else r for r in missing]
         names = [c for c in columns if c != "geometry"]
         cols = ", ".join(names)
-        flags = " ".join(f"--{r}-field" for r in missing)
+        flags = " ".join(
+            f"{ROLE_OPTIONS[r]} …" if r in ROLE_OPTIONS else f"--field {r}=…" for r in missing
+        )
         garbled = any(ch and all("\x80" <= c <= "\xff" for c in ch) for ch in names)
         hint_zh = "字段名像是乱码：旧版 DBF 常为 GBK 编码，请加 --encoding GBK。" if garbled else ""
         hint_en = (
@@ -425,7 +656,7 @@ def require_fields(mapping: dict[str, str], roles: Iterable[str], columns: Itera
             else ""
         )
         raise InvalidInput(
-            f"认不出{'、'.join(missing)}字段；文件中的字段：{cols}。请用 {flags} 指定。{hint_zh}",
+            f"认不出{'、'.join(named)}字段；文件中的字段：{cols}。请用 {flags} 指定。{hint_zh}",
             f"Could not tell which field is the {', '.join(missing)}; the file has: {cols}. "
             f"Name it with {flags}.{hint_en}",
             field="fields",

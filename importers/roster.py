@@ -38,18 +38,31 @@ from importers.core import (
     ImportReport,
     Issue,
     Progress,
+    field_options,
     import_transaction,
     pick_fields,
     read_table,
     refuse_if_strict,
     require_fields,
+    sheet_notes,
 )
 
-#: usual column names of a roster (compared case-insensitively)
+#: usual column names of a roster (compared as ``core.field_key`` spells them)
 ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
     "code": ("工号", "人员编号", "网格员编号", "编号", "CODE", "WORKER_CODE", "ID"),
     "name": ("姓名", "名字", "NAME", "XM"),
-    "phone": ("手机", "手机号", "手机号码", "联系电话", "电话", "PHONE", "MOBILE", "TEL"),
+    "phone": (
+        "手机",
+        "手机号",
+        "手机号码",
+        "联系电话",
+        "联系方式",
+        "移动电话",
+        "电话",
+        "PHONE",
+        "MOBILE",
+        "TEL",
+    ),
     "role": ("角色", "岗位", "职务", "人员类型", "ROLE"),
     "region": (
         "所属区划",
@@ -58,11 +71,24 @@ ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
         "所属社区",
         "所属村社区",
         "村社区代码",
+        "所属村",
+        "所属村居",
         "社区编码",
         "REGION",
         "REGION_CODE",
     ),
-    "grids": ("网格编码", "负责网格", "所属网格", "网格", "GRIDS", "GRID_CODES", "GRID"),
+    "grids": (
+        "网格编码",
+        "网格编号",
+        "负责网格",
+        "负责网格编码",
+        "所属网格",
+        "所属网格编码",
+        "网格",
+        "GRIDS",
+        "GRID_CODES",
+        "GRID",
+    ),
     "username": ("用户名", "账号", "登录名", "登录账号", "USERNAME", "LOGIN", "ACCOUNT"),
 }
 
@@ -111,6 +137,7 @@ class RosterOptions:
     passwords: Path | None = None  # where new accounts' initial passwords go (CSV, mode 0600)
     code_field: str | None = None
     name_field: str | None = None
+    fields: list[str] | None = None  # --field ROLE=COLUMN (core.field_options)
 
 
 @dataclass
@@ -138,21 +165,24 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
     """Workers and user accounts from a roster (CSV/XLSX); see the module's doc."""
     started = time.perf_counter()
     report = ImportReport("workers 网格员与用户", path.name)
-    frame = read_table(path, opts.encoding)
+    frame = read_table(path, opts.encoding, [c for names in ROSTER_FIELDS.values() for c in names])
+    lines = sheet_notes(frame, report)
     roles = ["code", "name", "phone", "role", "region", "grids", "username"]
     mapping = pick_fields(
         frame.columns,
         roles,
-        {"code": opts.code_field, "name": opts.name_field},
+        field_options(
+            opts.fields, ROSTER_FIELDS, {"code": opts.code_field, "name": opts.name_field}
+        ),
         candidates=ROSTER_FIELDS,
     )
-    require_fields(mapping, ["name"], frame.columns)
+    require_fields(mapping, ["name"], frame.columns, ROSTER_FIELDS)
     if "grids" not in mapping and "username" not in mapping:
-        require_fields(mapping, ["grids"], frame.columns)
+        require_fields(mapping, ["grids"], frame.columns, ROSTER_FIELDS)
     report.mapping = mapping
-    report.rows = len(frame)
+    report.rows = len(frame) + len(report.rejected)  # (rows a Sheet rejected: too wide)
 
-    people = _parse_rows(frame, mapping, report)
+    people = _parse_rows(frame, mapping, report, lines)
     grid_village: dict[str, str] = dict(
         session.execute(
             text("""
@@ -234,14 +264,14 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
 
 
 def _parse_rows(
-    frame: pd.DataFrame, mapping: dict[str, str], report: ImportReport
+    frame: pd.DataFrame, mapping: dict[str, str], report: ImportReport, lines: list[int] | None
 ) -> list[_Person]:
     people: list[_Person] = []
     seen_code: dict[str, int] = {}
     seen_phone: dict[str, int] = {}
     seen_user: dict[str, int] = {}
     for i in range(len(frame)):
-        line = i + 2  # the header is line 1
+        line = lines[i] if lines else i + 2  # (the header on line 1)
         name = _cell(frame, mapping, "name", i)
         grids = [g for g in _GRID_SEPARATORS.split(_cell(frame, mapping, "grids", i)) if g]
         raw_phone = _cell(frame, mapping, "phone", i)

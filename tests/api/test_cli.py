@@ -257,6 +257,22 @@ def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[
     assert missing.exit_code == 1 and "找不到文件" in missing.output
 
 
+def test_import_names_a_file_s_own_fields_with_field_options(  # type: ignore[no-untyped-def]
+    run, database_url: str, demo_city, tmp_path
+) -> None:
+    """--field ROLE=COLUMN, repeated, for any import; the refusal names options that exist."""
+    lon, lat = demo_city.grids[0].geom.representative_point().coords[0]
+    path = tmp_path / "案件.csv"
+    path.write_text(f"案卷号,时刻,X坐标,Y坐标\nK1,2026年3月5日 9:30,{lon},{lat}\n", "utf-8")
+    env = {"DATABASE_URL": database_url}
+    refused = run("import", "cases", str(path), env=env)
+    assert refused.exit_code == 1 and "--field lon=…" in refused.output
+    fields = ["--field", "上报时间=时刻", "--field", "lon=X坐标", "--field", "lat=Y坐标"]
+    done = run("import", "cases", str(path), "--code-field", "案卷号", *fields, env=env)
+    assert done.exit_code == 0, done.output
+    assert "新增 1" in done.output and "reported_at←时刻" in done.output
+
+
 def test_import_workers_needs_a_password_file_to_create_accounts(  # type: ignore[no-untyped-def]
     run, database_url: str, demo_city, tmp_path
 ) -> None:

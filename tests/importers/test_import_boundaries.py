@@ -580,3 +580,16 @@ def test_shapes_are_compared_without_geos_throwing(db: Session) -> None:
         {"a": pair["item"], "b": pair["grid"]},
     ).one()
     assert tuple(same) == (False, True, True, True, False)
+
+
+def test_field_names_compare_without_units_marks_or_full_width_letters() -> None:
+    from importers.core import field_key, header_row
+
+    assert field_key(" 经度(°) ") == field_key("经度（度）") == field_key("经 度") == "经度"
+    assert field_key("*姓名") == field_key("＊姓名") == "姓名"
+    assert field_key("上报时间【必填】") == "上报时间" and field_key("ＬＯＮ") == "LON"
+    assert field_key("(备注)") == "(备注)"  # a name that is all brackets stays itself
+    rows = [["某某台账"], ["填报单位：某中心", "", "日期"], ["编码", "名称"], ["1", "甲"]]
+    assert header_row(rows, ["编码", "名称"]) == 2
+    assert header_row([["编码", "名称"], ["编码", "名称"]], ["编码", "名称"]) == 0
+    assert header_row([["标题"], ["编码", "x"]], ["编码", "名称"]) == 0  # one name is no header

@@ -297,16 +297,37 @@ TIMES = [
     ("2026-03-05T09:30:00", "2026-03-05 01:30:00", True),
     ("1992-01-01 00:00:00", "1991-12-31 16:00:00", True),  # UTC+8 all year from 1992
     ("2300-01-01 08:00:00", "2300-01-01 00:00:00", True),  # past pandas' old nanosecond range
-    ("1991-12-31 23:59:59", "1991-12-31 15:59:59", False),
-    ("1990-07-01 10:00:00", "1990-07-01 01:00:00", False),  # summer time (UTC+9) that year
+    ("1991-12-31 23:59:59", "1991-12-31 15:59:59", True),  # (ledger_times: time-zone rules)
+    ("1990-07-01 10:00:00", "1990-07-01 01:00:00", True),  # summer time (UTC+9) that year
     ("1990-07-01T10:00:00+08:00", "1990-07-01 02:00:00", True),  # its offset says otherwise
     ("2026-03-05 09:30-08", "2026-03-05 17:30:00", False),  # a short offset
-    (" 2026-03-05 09:30:00 ", "2026-03-05 01:30:00", False),  # blanks around
+    (" 2026-03-05 09:30:00 ", "2026-03-05 01:30:00", True),  # blanks around
     ("2026-03-05 09:30:00.250", "2026-03-05 01:30:00.250", False),  # a fraction of a second
-    ("2026-03-05 24:00:00", "2026-03-05 16:00:00", False),  # midnight at the end of the day
+    ("2026-03-05 24:00:00", "2026-03-05 16:00:00", True),  # midnight at the end of the day
     ("2026-02-30 10:00:00", None, False),  # no such day: the row is rejected, not the file
     ("2026-03-05 25:00", None, False),
+    ("2026-03-05 09:60", None, False),
     ("2026-03-05-08", None, False),  # an offset needs a time
+    # as ledgers spell them (ledger_times)
+    ("2026年3月5日 9:30", "2026-03-05 01:30:00", True),
+    ("2026年3月5日9时30分", "2026-03-05 01:30:00", True),
+    ("2026年03月05日 09时30分15秒", "2026-03-05 01:30:15", True),
+    ("2026年3月5日", "2026-03-04 16:00:00", True),
+    ("2026.3.5 14:30", "2026-03-05 06:30:00", True),
+    ("2026/3/5 下午2:30", "2026-03-05 06:30:00", True),
+    ("2026年3月5日 晚上9点", "2026-03-05 13:00:00", True),
+    ("2026年3月5日 上午9点", "2026-03-05 01:00:00", True),
+    ("2026-03-05 9：30", "2026-03-05 01:30:00", True),  # a full-width colon
+    ("20260305", "2026-03-04 16:00:00", True),  # a system's export
+    ("20260305093000", "2026-03-05 01:30:00", True),
+    ("20260305 0930", "2026-03-05 01:30:00", True),
+    ("46086.5", "2026-03-05 04:00:00", True),  # Excel's day count (a date cell saved as a number)
+    ("1772674200", "2026-03-05 01:30:00", True),  # Unix seconds
+    ("1772674200000", "2026-03-05 01:30:00", True),  # Unix milliseconds
+    ("2026年13月5日", None, False),
+    ("2026年2月30日", None, False),
+    ("12345", None, False),  # a number that is no time: too early for Excel's days
+    ("昨天下午", None, False),
 ]
 
 
@@ -730,3 +751,115 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
         ("F6", f"第 7 行：{empty}"),
     ]
     assert report.rejected[-1].reason.endswith("reported before 1980: usually an empty date")
+
+
+def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
+    """A spreadsheet as a township hands it over: the ledger's title and the unit that filled it
+    in above the header, its own names for the fields (units in brackets), dates as ledgers
+    write them (a date cell, 年月日 with 下午, a day count), blank rows, a subtotal and a total.
+    The header is found, every case is read, what was left out is said, and a rejected row is
+    named by its row in the spreadsheet.  Such a file was refused: its title was taken for the
+    header ("cannot tell which field is the source_id … Unnamed: 1, Unnamed: 2")."""
+    import openpyxl
+
+    (lon, lat), (lon2, lat2) = _points(demo_city)[0], _points(demo_city)[3]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["示例市城中区2026年矛盾纠纷排查化解台账"])
+    sheet.merge_cells("A1:G1")
+    sheet.append(["填报单位：城中区综治中心", None, None, None, "填报日期：2026年3月31日"])
+    sheet.append(["事件编号", "发生时间", "经度(°)", "纬度（°）", "大类", "小类", "事件描述"])
+    sheet.append(["L001", datetime(2026, 3, 5, 9, 30), lon, lat, "矛盾纠纷", "邻里纠纷", "漏水"])
+    sheet.append(["L002", "2026年3月5日 下午2:30", lon2, lat2, "安全隐患", "消防", "堆物"])
+    sheet.append([None] * 7)
+    sheet.append(["L003", "2026.3.5", "东经113度", lat, "矛盾纠纷", "劳资", "欠薪"])
+    sheet.append(["小计", "3 件"])
+    sheet.append(["L004", 46086.5, lon, lat, "矛盾纠纷", "邻里纠纷", "吵闹"])
+    sheet.append([None] * 7)
+    sheet.append(["合 计", "4 件"])
+    path = tmp_path / "台账.xlsx"
+    book.save(path)
+
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert report.mapping["source_id"] == "事件编号"
+    assert report.mapping["reported_at"] == "发生时间"
+    assert (report.mapping["lon"], report.mapping["lat"]) == ("经度(°)", "纬度（°）")
+    assert (report.mapping["kind"], report.mapping["category"]) == ("大类", "小类")
+    assert sorted(report.created) == ["L001", "L002", "L004"] and report.rows == 4
+    assert [(i.code, i.reason.split("：")[0]) for i in report.rejected] == [("L003", "第 7 行")]
+    assert any("表头在第 3 行，其上 2 行" in w for w in report.warnings)
+    assert any("合计/小计行 2 行未导入" in w for w in report.warnings)
+    got = dict(
+        db.execute(
+            text("""SELECT source_id, to_char(reported_at AT TIME ZONE 'UTC',
+                                              'YYYY-MM-DD HH24:MI')
+                    FROM cases WHERE source_id LIKE 'L00_'""")
+        ).all()
+    )
+    assert got == {"L001": "2026-03-05 01:30", "L002": "2026-03-05 06:30",
+                   "L004": "2026-03-05 04:00"}  # fmt: skip
+    category = db.execute(text("SELECT category FROM cases WHERE source_id = 'L002'")).scalar()
+    assert category == "fire"
+
+
+def test_blank_short_and_too_wide_rows_of_a_csv(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Blank lines (in the middle, at the end), a row of empty cells, a row short of its last
+    cells and one with empty cells past the header are read; a row with more filled cells than
+    the header names is rejected and says why (an unquoted comma), never cut short.  Each was
+    a traceback (COPY: "missing data for column", "extra data after last expected column").
+    Lines are the file's, a quoted cell over two lines included."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        HEADER  # line 1
+        + f"B1,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,好的\n"  # 2
+        + "\n"  # 3
+        + f"B2,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,楼上漏水,楼下不满\n"  # 4: too wide
+        + f"B3,2026-03-05 09:30,{lon},{lat},WGS84,纠纷\n"  # 5: short
+        + f"B4,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,多了空列,,\n"  # 6
+        + ",,,,,,,\n"  # 7
+        + f'B5,2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,"两行\n的描述"\n'  # 8–9
+        + "B6,2026-03-05 09:30,abc,23,WGS84,纠纷,邻里,坏坐标\n"  # 10
+        + "\n\n",
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert sorted(report.created) == ["B1", "B3", "B4", "B5"] and report.rows == 6
+    assert [(i.code, i.reason.split("：")[0]) for i in report.rejected] == [
+        ("B2", "第 4 行"),
+        ("B6", "第 10 行"),
+    ]
+    assert "有 9 列，表头只有 8 列" in report.rejected[0].reason
+    sql = "SELECT source_id, description FROM cases WHERE source_id LIKE 'B_'"
+    stored = {source_id: description for source_id, description in db.execute(text(sql))}
+    assert stored == {"B1": "好的", "B3": "", "B4": "多了空列", "B5": "两行\n的描述"}
+
+
+def test_fields_of_other_names_are_named_with_options(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """A file whose fields have names of its own: the refusal names the options that exist
+    (it named --source_id-field, --lon-field …, which do not), and --code-field with
+    --field ROLE=COLUMN (the role in English or by its usual Chinese name) imports it."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        f"案卷号,时刻,X坐标,Y坐标,摘要\nK1,2026-03-05 09:30,{lon},{lat},邻里吵闹\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput) as e:
+        import_cases(db, path, CaseOptions())
+    message = str(e.value)
+    assert "--code-field" in message and "--field reported_at=" in message
+    assert "--field lon=" in message and "-field lat=" in message
+    assert "--source_id-field" not in message and "--lon-field" not in message
+    fields = ["上报时间=时刻", "lon=X坐标", " 纬度 = Y坐标", "描述=摘要"]
+    report = import_cases(db, path, CaseOptions(source_field="案卷号", fields=fields))
+    assert report.created == ["K1"] and report.mapping["description"] == "摘要"
+    for bad, words in (("时刻", "--field '时刻' 无法识别"), ("时辰=时刻", "可用的字段用途"),
+                       ("lon=经度", "文件中没有字段 '经度'（--field lon=经度）")):  # fmt: skip
+        with pytest.raises(InvalidInput, match=words):
+            import_cases(db, path, CaseOptions(source_field="案卷号", fields=[bad]))

@@ -191,3 +191,31 @@ def test_an_existing_administrator_is_never_changed(db: Session, tmp_path: Path)
     assert report.updated == [] and "系统管理员" in report.rejected[0].reason
     role = db.execute(text("SELECT role::text FROM app_user WHERE username = 'admin'")).scalar()
     assert role == "admin"
+
+
+def test_a_roster_under_a_title_with_its_own_names_for_the_fields(
+    db: Session, tmp_path: Path
+) -> None:
+    """A roster as offices keep it: a title and a note above the header, required fields marked
+    with *, 联系方式 for the phone, 所属村（社区）, 网格编号.  The header is found and a rejected
+    row is named by its row in the spreadsheet (it was refused: the title was taken for the
+    header)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["城中区专职网格员花名册"])
+    sheet.append(["（带 * 为必填项）"])
+    sheet.append(["序号", "*姓名", "联系方式", "*岗位", "所属村（社区）", "网格编号", "工号"])
+    sheet.append([1, "林小梅", 13900001111, "专职网格员", VILLAGE, f"{VILLAGE}005", "WT-01"])
+    sheet.append([2, "王五", "12345", "网格员", VILLAGE, f"{VILLAGE}003", "WT-02"])
+    path = tmp_path / "花名册.xlsx"
+    book.save(path)
+    report = import_workers(db, path, RosterOptions(commit=True))
+    assert report.mapping["name"] == "*姓名" and report.mapping["phone"] == "联系方式"
+    assert report.mapping["region"] == "所属村（社区）" and report.mapping["grids"] == "网格编号"
+    assert report.created == ["worker:WT-01"]
+    assert [i.reason.split("：")[0] for i in report.rejected] == ["第 5 行"]
+    assert any("表头在第 3 行" in w for w in report.warnings)
+    assert _worker(db, "WT-01") == ("林小梅", "13900001111", VILLAGE, [f"{VILLAGE}005"])
