@@ -56,7 +56,7 @@ from importers.core import (
     Sheet,
     csv_rows,
     datum_option,
-    excel_rows,
+    excel_sheet,
     field_options,
     header_names,
     header_row,
@@ -747,7 +747,7 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
-        sheet = Sheet.of(excel_rows(path), _CASE_NAMES)
+        sheet = excel_sheet(path, _CASE_NAMES)
         if not sheet.header:  # (a header alone is told as such below)
             raise nothing_in(path)
         return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet)

@@ -291,6 +291,7 @@ class Sheet:
     blank: int = 0
     totals: int = 0
     rejected: list[tuple[int, str, int]] = field(default_factory=list)  # (line, first cell, width)
+    worksheet: str | None = None  # a workbook's sheet read when it was not the first
 
     @classmethod
     def of(cls, rows: Iterable[tuple[int, list[str]]], candidates: Iterable[str]) -> Sheet:
@@ -331,6 +332,11 @@ class Sheet:
     def notes(self) -> list[str]:
         """The report's warnings about the rows left out (none for a plain table)."""
         out = []
+        if self.worksheet:
+            out.append(
+                f"读取工作表“{self.worksheet}”：前面的工作表没有可识别的表头 (read the sheet "
+                f"{self.worksheet!r}: the sheets before it have no header)"
+            )
         if self.title_rows:
             out.append(
                 f"表头在第 {self.title_rows + 1} 行，其上 {self.title_rows} 行（标题、填报单位等）"
@@ -377,17 +383,39 @@ def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
         line = reader.line_num + 1
 
 
-def excel_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """The first sheet's rows as text, with their row numbers (blank rows included)."""
-    frame = read_excel(path, header=None)
-    for i, values in enumerate(frame.itertuples(index=False, name=None)):
-        yield i + 1, ["" if v is None or v != v else str(v) for v in values]
+def excel_sheet(path: Path, candidates: Iterable[str]) -> Sheet:
+    """The workbook's first worksheet with a header (:func:`header_row`: two usual field names
+    in a row), else its first, as a :class:`Sheet` (row numbers as Excel shows them).  A ledger
+    often opens with a sheet of instructions (填表说明) and keeps its records in the next."""
+    candidates = list(candidates)
+    known = {field_key(c) for c in candidates}
+    frames = read_excel(path, header=None, sheet_name=None)
+    chosen = next(
+        (
+            name
+            for name, frame in frames.items()
+            if any(
+                sum(1 for v in row if isinstance(v, str) and field_key(v) in known) >= 2
+                for row in frame.head(HEADER_SEARCH_ROWS).itertuples(index=False, name=None)
+            )
+        ),
+        next(iter(frames), None),
+    )
+    frame = frames[chosen] if chosen is not None else pd.DataFrame()
+    rows = (
+        (i + 1, ["" if v is None or v != v else str(v) for v in values])
+        for i, values in enumerate(frame.itertuples(index=False, name=None))
+    )
+    sheet = Sheet.of(rows, candidates)
+    if chosen is not None and chosen != next(iter(frames)):
+        sheet.worksheet = str(chosen)
+    return sheet
 
 
 def read_sheet(path: Path, encoding: str | None, candidates: Iterable[str]) -> Sheet:
     """A CSV (in ``encoding``, default UTF-8 with or without BOM) or XLSX as a :class:`Sheet`."""
     if path.suffix.lower() in (".xlsx", ".xls"):
-        return Sheet.of(excel_rows(path), candidates)
+        return excel_sheet(path, candidates)
     data = path.read_bytes()
     return Sheet.of(csv_rows(data.decode(encoding or "utf-8-sig")), candidates)
 
@@ -471,11 +499,12 @@ def nothing_in(path: Path) -> InvalidInput:
     )
 
 
-def read_excel(path: Path, header: int | None = 0) -> pd.DataFrame:
-    """The first sheet of a spreadsheet, every cell as text; a file that is not one (or a damaged
-    one) is refused with a message (pandas' own, e.g. 'zip', says nothing to a user)."""
+def read_excel(path: Path, header: int | None = 0, sheet_name: Any = 0) -> Any:
+    """A spreadsheet's first sheet (or ``sheet_name``'s; None: a dict of all), every cell as text;
+    a file that is not one (or a damaged one) is refused with a message (pandas' own, e.g.
+    'zip', says nothing to a user)."""
     try:
-        return pd.read_excel(path, dtype=str, header=header)
+        return pd.read_excel(path, dtype=str, header=header, sheet_name=sheet_name)
     except Exception as e:
         raise InvalidInput(
             f"无法读取 {path.name}：不是有效的 Excel 文件，或文件已损坏。请在 Excel 或 WPS 中打开后"

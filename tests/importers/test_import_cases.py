@@ -754,18 +754,23 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
 
 
 def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
-    """A spreadsheet as a township hands it over: the ledger's title and the unit that filled it
-    in above the header, its own names for the fields (units in brackets), dates as ledgers
-    write them (a date cell, 年月日 with 下午, a day count), blank rows, a subtotal and a total.
-    The header is found, every case is read, what was left out is said, and a rejected row is
-    named by its row in the spreadsheet.  Such a file was refused: its title was taken for the
+    """A workbook as a township hands it over: a sheet of instructions first; then the ledger,
+    with its title and the unit that filled it in above the header, its own names for the
+    fields (units in brackets), dates as ledgers write them (a date cell, 年月日 with 下午, a
+    day count), blank rows, a subtotal and a total.  The sheet and the header are found, every
+    case is read, what was left out is said, and a rejected row is named by its row in the
+    spreadsheet.  Such a file was refused: the instructions, or the title, were taken for the
     header ("cannot tell which field is the source_id … Unnamed: 1, Unnamed: 2")."""
     import openpyxl
 
     (lon, lat), (lon2, lat2) = _points(demo_city)[0], _points(demo_city)[3]
     book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
+    instructions = book.active
+    assert instructions is not None
+    instructions.title = "填表说明"
+    instructions.append(["1. 编号、发生时间、经度、纬度为必填项。"])
+    instructions.append(["2. 坐标请用 WGS84。"])
+    sheet = book.create_sheet("排查台账")
     sheet.append(["示例市城中区2026年矛盾纠纷排查化解台账"])
     sheet.merge_cells("A1:G1")
     sheet.append(["填报单位：城中区综治中心", None, None, None, "填报日期：2026年3月31日"])
@@ -788,6 +793,7 @@ def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_pa
     assert (report.mapping["kind"], report.mapping["category"]) == ("大类", "小类")
     assert sorted(report.created) == ["L001", "L002", "L004"] and report.rows == 4
     assert [(i.code, i.reason.split("：")[0]) for i in report.rejected] == [("L003", "第 7 行")]
+    assert any("读取工作表“排查台账”" in w for w in report.warnings)
     assert any("表头在第 3 行，其上 2 行" in w for w in report.warnings)
     assert any("合计/小计行 2 行未导入" in w for w in report.warnings)
     got = dict(
