@@ -56,6 +56,7 @@ from importers.core import (
     Sheet,
     csv_rows,
     datum_option,
+    degrees,
     excel_sheet,
     field_options,
     header_names,
@@ -243,8 +244,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     read.tell(report)
     report.rows = n + len(report.rejected)  # (rows wider than the header: rejected already)
     progress.append(Progress("导入案件 cases", n))
-    lon = pd.to_numeric(num[mapping["lon"]], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(num[mapping["lat"]], errors="coerce").to_numpy(dtype=float)
+    lon, lat = degrees(num[mapping["lon"]]), degrees(num[mapping["lat"]])
     words = _word_map(DATUM_WORDS)
     if "datum" in mapping:  # a few spellings in a million rows: each looked up once
         codes, spellings = pd.factorize(num[mapping["datum"]])

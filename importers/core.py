@@ -695,6 +695,33 @@ def require_fields(
 # --- coordinates --------------------------------------------------------------------------
 
 
+#: an angle as people write it: 113°56′12.5″, 113°56'12.5", 113度56分12.5秒, 113°56.21′,
+#: 113.9368°, with a hemisphere before or after it (东经, 北纬, E, N; 西经, 南纬, W, S: negative)
+_DMS = re.compile(
+    r"^\s*(?P<h1>东经|西经|北纬|南纬|[EWNSewns])?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|º|度)?\s*"
+    r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:′|'|’|分))?\s*(?:(?P<s>\d+(?:\.\d+)?)\s*(?:″|\"|”|''|秒))?"
+    r"\s*(?P<h2>东经|西经|北纬|南纬|[EWNSewns])?\s*$"
+)
+
+
+def degrees(values: pd.Series) -> np.ndarray:
+    """Decimal degrees of a column of coordinates: numbers as they are; text in degrees, minutes
+    and seconds (:data:`_DMS`) converted; anything else NaN (rejected by the caller)."""
+    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, copy=True)
+    todo = np.flatnonzero(np.isnan(out) & values.notna().to_numpy())
+    if not len(todo):
+        return out
+    parts = values.iloc[todo].astype(str).str.extract(_DMS)
+    d = pd.to_numeric(parts["d"], errors="coerce")
+    m = pd.to_numeric(parts["m"], errors="coerce").fillna(0)
+    sec = pd.to_numeric(parts["s"], errors="coerce").fillna(0)
+    hemisphere = parts["h1"].fillna(parts["h2"]).fillna("").str.upper()
+    sign = np.where(hemisphere.isin(["W", "S", "西经", "南纬"]), -1.0, 1.0)
+    value = (d + m / 60 + sec / 3600).where((m < 60) & (sec < 60)).to_numpy(dtype=float)
+    out[todo] = sign * value
+    return out
+
+
 def guess_crs(bounds: tuple[float, float, float, float], near_lon: float | None) -> str:
     """What the coordinate ranges look like, as a suggestion for ``--crs``."""
     minx, miny, maxx, maxy = bounds
@@ -862,8 +889,7 @@ def geometries_from_table(
             if g is None and text.strip()
         }
     elif points and "lon" in mapping and "lat" in mapping:
-        lon = pd.to_numeric(df[mapping["lon"]], errors="coerce").to_numpy()
-        lat = pd.to_numeric(df[mapping["lat"]], errors="coerce").to_numpy()
+        lon, lat = degrees(df[mapping["lon"]]), degrees(df[mapping["lat"]])
         geoms = shapely.points(lon, lat)
         geoms[np.isnan(lon) | np.isnan(lat)] = None
     else:

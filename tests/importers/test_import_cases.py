@@ -778,7 +778,7 @@ def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_pa
     sheet.append(["L001", datetime(2026, 3, 5, 9, 30), lon, lat, "矛盾纠纷", "邻里纠纷", "漏水"])
     sheet.append(["L002", "2026年3月5日 下午2:30", lon2, lat2, "安全隐患", "消防", "堆物"])
     sheet.append([None] * 7)
-    sheet.append(["L003", "2026.3.5", "东经113度", lat, "矛盾纠纷", "劳资", "欠薪"])
+    sheet.append(["L003", "2026.3.5", "东经一百一十三度", lat, "矛盾纠纷", "劳资", "欠薪"])
     sheet.append(["小计", "3 件"])
     sheet.append(["L004", 46086.5, lon, lat, "矛盾纠纷", "邻里纠纷", "吵闹"])
     sheet.append([None] * 7)
@@ -869,3 +869,50 @@ def test_fields_of_other_names_are_named_with_options(
                        ("lon=经度", "文件中没有字段 '经度'（--field lon=经度）")):  # fmt: skip
         with pytest.raises(InvalidInput, match=words):
             import_cases(db, path, CaseOptions(source_field="案卷号", fields=[bad]))
+
+
+def _dms(value: float, positive: str, negative: str) -> str:
+    """``value`` in degrees, minutes and seconds (to 1 mm), as a GPS device writes it."""
+    hemisphere = positive if value >= 0 else negative
+    value = abs(value)
+    d = int(value)
+    m = int((value - d) * 60)
+    s = (value - d - m / 60) * 3600
+    return f"{hemisphere}{d}°{m}′{s:.5f}″"
+
+
+def test_coordinates_in_degrees_minutes_and_seconds(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Ledgers copied from a GPS device write 东经113°56′12.5″: read to the millimetre, in the
+    grid locate_point names (each row was rejected as bad coordinates)."""
+    from importers.core import degrees
+
+    spelled = pd.Series(["113°56′12.5″", "113度56分12.5秒", "E113°56'12.5\"", "113°56.20833′",
+                         "西经73°59′", "22°70′", "一百一十三度"])  # fmt: skip
+    got = degrees(spelled)
+    assert np.allclose(got[:4], 113.9368056, atol=1e-6) and got[4] == -(73 + 59 / 60)
+    assert np.isnan(got[5:]).all()  # 70 minutes; no number
+    points = _points(demo_city)[:9]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "编号,上报时间,经度,纬度\n"
+        + "".join(
+            f"D{i},2026-03-05 09:30,{_dms(x, '东经', '西经')},{_dms(y, '北纬', '南纬')}\n"
+            for i, (x, y) in enumerate(points)
+        ),
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert len(report.created) == len(points) and not report.rejected
+    for i, (x, y) in enumerate(points):
+        row = db.execute(
+            text("""SELECT grid_code, ST_X(geom) AS lon, ST_Y(geom) AS lat,
+                           ST_Distance(geom::geography,
+                                       ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) AS far
+                    FROM cases WHERE source_id = :id"""),
+            {"x": x, "y": y, "id": f"D{i}"},
+        ).one()
+        assert row.far < 0.005
+        expected = locate_point(db, row.lon, row.lat)  # (an edge point: the side it came to)
+        assert row.grid_code == (expected.grid.code if expected.grid else None)
