@@ -49,6 +49,8 @@ from importers.bulk import (
 )
 from importers.core import (
     HEADER_SEARCH_ROWS,
+    SCIENTIFIC,
+    SCIENTIFIC_FIX,
     TOTAL_WORDS,
     ImportReport,
     Issue,
@@ -443,8 +445,21 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("""SELECT source_id, count(*) FROM import_case GROUP BY 1 HAVING count(*) > 1
                     ORDER BY 1""")
         ).all()
+        lost = [source_id for source_id, _ in dupes if SCIENTIFIC.match(source_id)]
+        if lost:  # Excel kept six digits of each: the rows can no longer be told apart
+            raise InvalidInput(
+                f"编号列被 Excel 写成了科学计数法（如 {lost[0]}），{len(lost)} 个编号已无法区分，"
+                f"未导入任何案件。{SCIENTIFIC_FIX[0]}",
+                f"The id column was written by Excel in scientific format (e.g. {lost[0]}): "
+                f"{len(lost)} ids can no longer be told apart; nothing was imported. "
+                f"{SCIENTIFIC_FIX[1]}",
+                field="source_id",
+            )
         for source_id, k in dupes:
-            report.warnings.append(f"编号 {source_id} 在文件中出现 {k} 次，只导入第一行")
+            report.warnings.append(
+                f"编号 {source_id} 在文件中出现 {k} 次，只导入第一行 (id {source_id} is in the "
+                f"file {k} times: only its first row is imported)"
+            )
         if dupes:  # a self-join over every row: only when some id is there twice
             session.execute(
                 text("""DELETE FROM import_case a USING import_case b

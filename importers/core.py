@@ -704,6 +704,17 @@ _DMS = re.compile(
 )
 
 
+#: a number as Excel writes it in its scientific format (1.39E+10): past the first digits, the
+#: number is lost when the sheet is saved as CSV
+SCIENTIFIC = re.compile(r"^\s*\d(?:\.\d+)?[Ee]\+\d+\s*$")
+#: what to do about it
+SCIENTIFIC_FIX = (
+    "请在 Excel 或 WPS 中把该列设为“文本”，补回原来的数字后重新导出（或直接导入原 XLSX 文件）。",
+    "Format the column as text in Excel or WPS, restore the numbers and export again (or "
+    "import the original XLSX).",
+)
+
+
 def degrees(values: pd.Series) -> np.ndarray:
     """Decimal degrees of a column of coordinates: numbers as they are; text in degrees, minutes
     and seconds (:data:`_DMS`) converted; anything else NaN (rejected by the caller)."""

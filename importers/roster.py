@@ -35,6 +35,8 @@ from gis.passwords import initial_password
 from gis.permissions import Role
 from gis.users import add_user, end_sessions
 from importers.core import (
+    SCIENTIFIC,
+    SCIENTIFIC_FIX,
     ImportReport,
     Issue,
     Progress,
@@ -294,6 +296,12 @@ def _parse_rows(
             )
         elif role is Role.admin:
             reject("系统管理员账号不能批量导入", "administrators are not imported")
+        elif raw_phone and phone is None and SCIENTIFIC.match(raw_phone):
+            reject(
+                f"手机号 {raw_phone!r} 被 Excel 写成了科学计数法，号码已丢失。{SCIENTIFIC_FIX[0]}",
+                f"the phone was written by Excel in scientific format and is lost. "
+                f"{SCIENTIFIC_FIX[1]}",
+            )
         elif raw_phone and phone is None:
             reject(f"手机号 {raw_phone!r} 不是有效的大陆手机号", "not a mainland mobile number")
         elif role is Role.grid_worker and phone is None:

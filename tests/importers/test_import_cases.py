@@ -916,3 +916,24 @@ def test_coordinates_in_degrees_minutes_and_seconds(
         assert row.far < 0.005
         expected = locate_point(db, row.lon, row.lat)  # (an edge point: the side it came to)
         assert row.grid_code == (expected.grid.code if expected.grid else None)
+
+
+def test_ids_that_excel_wrote_in_scientific_format_are_refused(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Long ids saved from Excel as 1.23457E+17 can no longer be told apart: the import refuses
+    and says how to mend the file (all but the first row of each were dropped as repeats)."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "编号,上报时间,经度,纬度\n"
+        + f"1.23457E+17,2026-03-05 09:30,{lon},{lat}\n"
+        + f"1.23457E+17,2026-03-05 10:30,{lon},{lat}\n"
+        + f"1.23458E+17,2026-03-05 11:30,{lon},{lat}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput, match=r"科学计数法（如 1\.23457E\+17），1 个编号") as e:
+        import_cases(db, path, CaseOptions(commit=True))
+    assert "设为“文本”" in str(e.value) and e.value.extra["field"] == "source_id"
+    count = "SELECT count(*) FROM cases WHERE source_id LIKE '1.2345%'"
+    assert db.execute(text(count)).scalar() == 0

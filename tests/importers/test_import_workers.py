@@ -210,12 +210,14 @@ def test_a_roster_under_a_title_with_its_own_names_for_the_fields(
     sheet.append(["序号", "*姓名", "联系方式", "*岗位", "所属村（社区）", "网格编号", "工号"])
     sheet.append([1, "林小梅", 13900001111, "专职网格员", VILLAGE, f"{VILLAGE}005", "WT-01"])
     sheet.append([2, "王五", "12345", "网格员", VILLAGE, f"{VILLAGE}003", "WT-02"])
+    sheet.append([3, "赵六", "1.39E+10", "网格员", VILLAGE, f"{VILLAGE}004", "WT-03"])
     path = tmp_path / "花名册.xlsx"
     book.save(path)
     report = import_workers(db, path, RosterOptions(commit=True))
     assert report.mapping["name"] == "*姓名" and report.mapping["phone"] == "联系方式"
     assert report.mapping["region"] == "所属村（社区）" and report.mapping["grids"] == "网格编号"
     assert report.created == ["worker:WT-01"]
-    assert [i.reason.split("：")[0] for i in report.rejected] == ["第 5 行"]
+    assert [i.reason.split("：")[0] for i in report.rejected] == ["第 5 行", "第 6 行"]
+    assert "科学计数法" in report.rejected[1].reason  # Excel's 1.39E+10: the number is lost
     assert any("表头在第 3 行" in w for w in report.warnings)
     assert _worker(db, "WT-01") == ("林小梅", "13900001111", VILLAGE, [f"{VILLAGE}005"])
