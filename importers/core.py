@@ -272,7 +272,8 @@ def header_row(rows: list[list[str]], candidates: Iterable[str]) -> int:
     return scores.index(best) if best >= 2 and best > scores[0] else 0
 
 
-def _total(row: list[str]) -> bool:
+def total_row(row: list[str]) -> bool:
+    """Whether a row is a total (合计 …), not a record: its first filled cell says so."""
     first = next((v for v in row if v.strip()), "")
     return re.sub(r"\s+", "", first).upper() in TOTAL_WORDS
 
@@ -309,7 +310,7 @@ class Sheet:
             cells = [v.strip() if isinstance(v, str) else "" for v in cells]
             if not any(cells):
                 sheet.blank += 1
-            elif _total(cells):
+            elif total_row(cells):
                 sheet.totals += 1
             elif len(cells) > width and any(cells[width:]):
                 sheet.rejected.append((line, cells[0], len(cells)))

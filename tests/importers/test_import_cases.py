@@ -937,3 +937,30 @@ def test_ids_that_excel_wrote_in_scientific_format_are_refused(
     assert "设为“文本”" in str(e.value) and e.value.extra["field"] == "source_id"
     count = "SELECT count(*) FROM cases WHERE source_id LIKE '1.2345%'"
     assert db.execute(text(count)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("last", "left_out"),
+    [("合 计,3,,,,,,", "合计/小计行 1 行"), ("Total,3,,,,,,", "合计/小计行 1 行"), ("", None)],
+)
+def test_a_plain_csv_with_a_total_row_leaves_it_out(
+    db: Session, demo_city: DemoCity, tmp_path: Path, last: str, left_out: str | None
+) -> None:
+    """A CSV with nothing quoted goes to COPY as it is, unless a line is a total: then it is
+    read row by row like any other file, and the total is left out, not rejected."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    rows = "".join(f"P{i},2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里,无\n" for i in range(3))
+    path.write_text(HEADER + rows + (last + "\n" if last else ""), encoding="utf-8")
+    report = import_cases(db, path, CaseOptions())
+    assert len(report.created) == 3 and not report.rejected
+    assert any(left_out in w for w in report.warnings) if left_out else not report.warnings
+
+
+def test_a_csv_with_a_nul_character_is_refused_with_its_line(db: Session, tmp_path: Path) -> None:
+    """It was a database error (COPY: invalid byte sequence 0x00), shown as a traceback."""
+    path = tmp_path / "cases.csv"
+    path.write_bytes((HEADER + "N1,2026-03-05 09:30,113.9,23.0,,,,\n").encode() + b"N2,\x00\n")
+    with pytest.raises(InvalidInput, match="第 3 行含有空字符") as e:
+        import_cases(db, path, CaseOptions())
+    assert e.value.extra["field"] == "file"
