@@ -1,7 +1,8 @@
 """Importing the roster: grid workers (网格员) and user accounts from CSV/XLSX.
 
-One row per person: name, mobile phone, role, region code, grid codes (separated by ``;`` ``，``
-``、`` or spaces), and optionally a worker code (工号) and a user name (用户名).
+One row per person: name, mobile phone, role, region, grids (separated by ``;`` ``，`` ``、`` or
+spaces), and optionally a worker code (工号) and a user name (用户名).  Regions and grids are
+given by code or by name (:func:`_named_places`).
 
 - A **grid worker** row becomes a ``worker`` with exactly the grids listed (current grids of one
   village; the village is the row's region, or found from the grids).  Upsert by worker code; a
@@ -185,6 +186,7 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
     report.rows = len(frame) + len(report.rejected)  # (rows a Sheet rejected: too wide)
 
     people = _parse_rows(frame, mapping, report, lines)
+    people = _named_places(session, people, report)
     grid_village: dict[str, str] = dict(
         session.execute(
             text("""
@@ -330,6 +332,80 @@ def _parse_rows(
             region = _cell(frame, mapping, "region", i) or None
             people.append(_Person(line, name, role, phone, region, grids, code, username))
     return people
+
+
+#: a region's or grid's code: digits; anything else in those columns is a name
+_CODE = re.compile(r"^\d+$")
+
+
+def _named_places(session: Session, people: list[_Person], report: ImportReport) -> list[_Person]:
+    """Regions and grids a roster names instead of giving their codes, as rosters kept by hand
+    do (所属社区 兴沙社区, 网格 兴沙社区第1网格, or 第1网格 within the row's village), read as
+    their codes.  A name that several regions or current grids share rejects its row, listing
+    them with their parents; a name nothing has is left for the checks (unknown region, grid)."""
+    region_names = sorted({p.region for p in people if p.region and not _CODE.match(p.region)})
+    regions: dict[str, list[tuple[str, str, str]]] = {}  # name → (code, level, parent's name)
+    for code, name, level, parent in session.execute(
+        text("""SELECT r.code, r.name, r.level::text, coalesce(up.name, '')
+                FROM region r LEFT JOIN region up ON up.id = r.parent_id
+                WHERE r.name = ANY(CAST(:names AS text[])) ORDER BY r.code"""),
+        {"names": region_names},
+    ):
+        regions.setdefault(name, []).append((code, level, parent))
+    kept, by_name = [], 0
+    for p in people:
+
+        def reject(zh: str, en: str, p: _Person = p) -> None:
+            report.rejected.append(Issue("rejected", p.name, f"第 {p.line} 行：{zh} {en}"))
+
+        if p.region and not _CODE.match(p.region):
+            found = regions.get(p.region, [])
+            if p.role is Role.grid_worker and len(found) > 1:
+                found = [r for r in found if r[1] == "village"] or found
+            if len(found) > 1:
+                listed = "、".join(f"{code}（{parent}）" for code, _, parent in found)
+                reject(f"区划名称 {p.region} 有 {len(found)} 个：{listed}，请写区划代码",
+                       "region name shared: write its code")  # fmt: skip
+                continue
+            if found:
+                p.region, by_name = found[0][0], by_name + 1
+        kept.append(p)
+    named = [(p.region or "", g) for p in kept for g in p.grids if not _CODE.match(g)]
+    grids: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (village, name) → grid, village
+    for village, word, code, of in session.execute(
+        text("""SELECT n.village, n.word, g.code, r.code
+                FROM unnest(CAST(:villages AS text[]), CAST(:words AS text[])) AS n(village, word)
+                JOIN grid g ON g.valid_to IS NULL
+                JOIN region r ON r.id = g.village_id
+                WHERE (g.name = n.word AND (n.village = '' OR r.code = n.village))
+                   OR (r.code = n.village AND g.name = r.name || n.word)
+                ORDER BY g.code"""),
+        {"villages": [v for v, _ in named], "words": [w for _, w in named]},
+    ):
+        grids.setdefault((village, word), []).append((code, of))
+    out = []
+    for p in kept:
+        codes, ok = [], True
+        for g in p.grids:
+            hits = grids.get((p.region or "", g), []) if not _CODE.match(g) else [(g, "")]
+            if len(hits) > 1:
+                listed = "、".join(f"{code}（{village}）" for code, village in hits)
+                report.rejected.append(
+                    Issue("rejected", p.name, f"第 {p.line} 行：网格名称 {g} 有 {len(hits)} 个："
+                          f"{listed}，请写网格编码或所属村（社区） grid name shared")
+                )  # fmt: skip
+                ok = False
+                break
+            codes.append(hits[0][0] if hits else g)
+            by_name += bool(hits) and hits[0][0] != g
+        if ok:
+            p.grids = codes
+            out.append(p)
+    if by_name:
+        report.warnings.append(
+            f"{by_name} 个区划或网格按名称找到了编码 ({by_name} regions or grids found by name)"
+        )
+    return out
 
 
 def _check_places(

@@ -221,3 +221,54 @@ def test_a_roster_under_a_title_with_its_own_names_for_the_fields(
     assert "科学计数法" in report.rejected[1].reason  # Excel's 1.39E+10: the number is lost
     assert any("表头在第 3 行" in w for w in report.warnings)
     assert _worker(db, "WT-01") == ("林小梅", "13900001111", VILLAGE, [f"{VILLAGE}005"])
+
+
+def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -> None:
+    """Rosters kept by hand name the village and the grid (兴沙社区, 兴沙社区第6网格, or 第5网格
+    under its village): each is read as its code.  A name two regions share rejects the row
+    and lists them; a name nothing has is an unknown region.  (Each was rejected as "区划
+    兴沙社区 不存在".)"""
+    names = {code: name for code, name in db.execute(text("SELECT code, name FROM region"))}
+    sql = "SELECT code, name FROM grid WHERE valid_to IS NULL"
+    grid = {code: name for code, name in db.execute(text(sql))}
+    village, township = names[VILLAGE], names[VILLAGE[:9]]
+    fifth = grid[f"{VILLAGE}005"].removeprefix(village)  # 第5网格
+    path = tmp_path / "花名册.csv"
+    path.write_text(
+        "姓名,手机号码,岗位,所属社区,网格,用户名\n"
+        f"林小梅,13900001111,网格员,{village},{fifth},\n"
+        f"何小海,13900002222,网格员,,{grid[f'{VILLAGE}006']},\n"
+        f"赵敏,,综治中心工作人员,{township},,zhao_by_name\n"
+        "钱七,13900003333,网格员,没有这个社区,第3网格,\n",
+        encoding="utf-8",
+    )
+    report = import_workers(db, path, RosterOptions(commit=True, passwords=tmp_path / "pw.csv"))
+    assert len(report.created) == 3, report.summary()
+    assert any("按名称找到了编码" in w for w in report.warnings)
+    workers = dict(
+        db.execute(
+            text("""SELECT w.name, array_agg(g.grid_code ORDER BY g.grid_code)
+                    FROM worker w JOIN worker_grid g ON g.worker_id = w.id
+                    WHERE w.name IN ('林小梅', '何小海') GROUP BY w.name""")
+        ).all()
+    )
+    assert workers == {"林小梅": [f"{VILLAGE}005"], "何小海": [f"{VILLAGE}006"]}
+    region = db.execute(
+        text("""SELECT r.code FROM app_user u JOIN region r ON r.id = u.region_id
+                WHERE u.username = 'zhao_by_name'""")
+    ).scalar()
+    assert region == VILLAGE[:9]
+    assert [i.reason.split("：")[1] for i in report.rejected] == [
+        "区划 没有这个社区 不存在 unknown region"
+    ]
+
+    db.execute(
+        text("UPDATE region SET name = :n WHERE code = :c"), {"n": village, "c": OTHER_VILLAGE}
+    )
+    path.write_text(
+        f"姓名,手机号码,岗位,所属社区,网格\n孙八,13900004444,网格员,{village},第7网格\n",
+        encoding="utf-8",
+    )
+    shared = import_workers(db, path, RosterOptions()).rejected
+    assert len(shared) == 1
+    assert f"有 2 个：{VILLAGE}（{township}）、{OTHER_VILLAGE}" in shared[0].reason
