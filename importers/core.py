@@ -453,11 +453,13 @@ def read_table(
     except InvalidInput:
         raise
     except UnicodeDecodeError as e:
+        what = ("Excel 导出的 CSV", "CSVs exported by Excel are") if suffix in TABULAR else (
+            "旧版 DBF", "old DBFs are")  # fmt: skip
         raise InvalidInput(
-            f"无法按 {encoding or 'UTF-8'} 读取 {path.name}："
-            "旧版 DBF 常为 GBK，请加 --encoding GBK。",
-            f"Cannot read {path.name} as {encoding or 'UTF-8'}; old DBFs are often GBK: "
-            "pass --encoding GBK.",
+            f"无法按 {encoding or 'UTF-8'} 读取 {path.name}：{what[0]} 常为 GBK，"
+            "请加 --encoding GBK。",
+            f"Cannot read {path.name} as {encoding or 'UTF-8'}; {what[1]} often GBK: pass "
+            "--encoding GBK.",
             field="encoding",
         ) from e
     except pd.errors.EmptyDataError:
