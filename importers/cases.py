@@ -67,6 +67,7 @@ from importers.core import (
     nothing_in,
     pick_fields,
     require_fields,
+    split_part,
     total_row,
 )
 from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
@@ -793,11 +794,12 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
     """The file as UTF-8 CSV for COPY and pandas (a spreadsheet converted), its header found
     below any title rows.  A plain CSV is passed on as it is (a million rows are only counted):
     only one with quoted cells, blank or short or long rows or totals is read row by row."""
+    path, part = split_part(path)  # (FILE.xlsx!台账: that worksheet)
     if not path.exists():
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
-        sheet = excel_sheet(path, _CASE_NAMES)
+        sheet = excel_sheet(path, _CASE_NAMES, part)
         if not sheet.header:  # (a header alone is told as such below)
             raise nothing_in(path)
         return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet)

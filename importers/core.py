@@ -384,23 +384,35 @@ def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
         line = reader.line_num + 1
 
 
-def excel_sheet(path: Path, candidates: Iterable[str]) -> Sheet:
-    """The workbook's first worksheet with a header (:func:`header_row`: two usual field names
-    in a row), else its first, as a :class:`Sheet` (row numbers as Excel shows them).  A ledger
-    often opens with a sheet of instructions (填表说明) and keeps its records in the next."""
+def excel_sheet(path: Path, candidates: Iterable[str], name: str | None = None) -> Sheet:
+    """The worksheet ``name`` (``FILE.xlsx!台账``), else the workbook's first with a header
+    (:func:`header_row`: two usual field names in a row), else its first, as a :class:`Sheet`
+    (row numbers as Excel shows them).  A ledger often opens with a sheet of instructions
+    (填表说明) and keeps its records in the next."""
     candidates = list(candidates)
     known = {field_key(c) for c in candidates}
     frames = read_excel(path, header=None, sheet_name=None)
-    chosen = next(
-        (
-            name
-            for name, frame in frames.items()
-            if any(
-                sum(1 for v in row if isinstance(v, str) and field_key(v) in known) >= 2
-                for row in frame.head(HEADER_SEARCH_ROWS).itertuples(index=False, name=None)
-            )
-        ),
-        next(iter(frames), None),
+    if name is not None and name not in frames:
+        listed = "、".join(map(str, frames))
+        raise InvalidInput(
+            f"{path.name} 中没有工作表 {name!r}：有 {listed}。",
+            f"{path.name} has no sheet {name!r}: it has {', '.join(map(str, frames))}.",
+            field="file",
+        )
+    chosen = (
+        name
+        if name is not None
+        else next(
+            (
+                name
+                for name, frame in frames.items()
+                if any(
+                    sum(1 for v in row if isinstance(v, str) and field_key(v) in known) >= 2
+                    for row in frame.head(HEADER_SEARCH_ROWS).itertuples(index=False, name=None)
+                )
+            ),
+            next(iter(frames), None),
+        )
     )
     frame = frames[chosen] if chosen is not None else pd.DataFrame()
     rows = (
@@ -413,10 +425,13 @@ def excel_sheet(path: Path, candidates: Iterable[str]) -> Sheet:
     return sheet
 
 
-def read_sheet(path: Path, encoding: str | None, candidates: Iterable[str]) -> Sheet:
-    """A CSV (in ``encoding``, default UTF-8 with or without BOM) or XLSX as a :class:`Sheet`."""
+def read_sheet(
+    path: Path, encoding: str | None, candidates: Iterable[str], part: str | None = None
+) -> Sheet:
+    """A CSV (in ``encoding``, default UTF-8 with or without BOM) or XLSX (its worksheet
+    ``part``, if named) as a :class:`Sheet`."""
     if path.suffix.lower() in (".xlsx", ".xls"):
-        return excel_sheet(path, candidates)
+        return excel_sheet(path, candidates, part)
     data = path.read_bytes()
     return Sheet.of(csv_rows(data.decode(encoding or "utf-8-sig")), candidates)
 
@@ -438,6 +453,7 @@ def read_table(
     """The file as a (Geo)DataFrame: GDAL formats through pyogrio, CSV/XLSX as a :class:`Sheet`
     (its header found among the usual field names ``candidates``, default every name of
     :data:`FIELD_CANDIDATES`; what it left out in ``attrs["sheet"]``)."""
+    path, part = split_part(path)
     if not path.exists():
         raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
     suffix = path.suffix.lower()
@@ -445,11 +461,11 @@ def read_table(
         candidates = [c for names in FIELD_CANDIDATES.values() for c in names]
     try:
         if suffix in (".csv", ".txt", ".xlsx", ".xls"):
-            sheet = read_sheet(path, encoding, candidates)
+            sheet = read_sheet(path, encoding, candidates, part)
             table = sheet.frame()
             table.attrs["sheet"] = sheet
         else:
-            table = _read_gdal(path, encoding)
+            table = _read_gdal(path, encoding, part)
     except InvalidInput:
         raise
     except UnicodeDecodeError as e:
@@ -518,15 +534,64 @@ def read_excel(path: Path, header: int | None = 0, sheet_name: Any = 0) -> Any:
         ) from e
 
 
-def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
+def split_part(path: Path) -> tuple[Path, str | None]:
+    """``FILE!PART``: a file and the part of it to read (a zip archive's member, a layer)."""
+    head, bang, part = str(path).rpartition("!")
+    if bang and part and not path.exists() and Path(head).exists():
+        return Path(head), part
+    return path, None
+
+
+#: the GIS files a zip archive is searched for (a Shapefile by its .shp; a File Geodatabase is
+#: a folder ending in .gdb)
+ZIPPED_GIS = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".kml", ".gml", ".tab", ".mif")
+
+
+def _zip_source(path: Path, part: str | None) -> tuple[str, str | None]:
+    """What GDAL opens in a zip archive (``/vsizip/…``), and the layer still to choose: the GIS
+    file ``part`` names, else the archive's only one (at any depth: 成果/矢量/区划.shp), else
+    a refusal that lists them."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = archive.namelist()
+    found = {m for m in members if m.lower().endswith(ZIPPED_GIS) and not m.endswith("/")}
+    found |= {m[: m.lower().index(".gdb/") + 4] for m in members if ".gdb/" in m.lower()}
+    datasets = sorted(found)
+    if part is not None and part.rstrip("/") in datasets:
+        return f"/vsizip/{path}/{part.rstrip('/')}", None
+    if len(datasets) == 1:
+        return f"/vsizip/{path}/{datasets[0]}", part
+    if not datasets:
+        raise InvalidInput(
+            f"压缩包 {path.name} 中没有 GIS 数据文件（.shp、.gpkg、.geojson、.kml、.gdb 等）。",
+            f"The archive {path.name} holds no GIS file (.shp, .gpkg, .geojson, .kml, .gdb …).",
+            field="file",
+        )
+    listed = "、".join(datasets[:20])
+    raise InvalidInput(
+        f"压缩包 {path.name} 中有 {len(datasets)} 个数据文件：{listed}。请在文件名后用 ! 指定"
+        f"其一，如 {path.name}!{datasets[0]}",
+        f"The archive {path.name} holds {len(datasets)} GIS files: {', '.join(datasets[:20])}. "
+        f"Name one after a !, e.g. {path.name}!{datasets[0]}",
+        field="file",
+    )
+
+
+def _read_gdal(path: Path, encoding: str | None, part: str | None = None) -> gpd.GeoDataFrame:
     """Through GDAL, geometry by geometry: one that GEOS cannot even build (an unclosed ring) is
-    fixed where possible and noted in ``attrs["parse_repairs"]`` instead of failing the file."""
+    fixed where possible and noted in ``attrs["parse_repairs"]`` instead of failing the file.
+    A zip archive is read from its GIS file (:func:`_zip_source`); a file of several layers
+    (a GeoPackage, a File Geodatabase, a KML's folders) only from the one ``part`` names: which
+    one is meant is not guessed."""
     import warnings
 
     import pyogrio
     from pyogrio.raw import read
 
-    if len(pyogrio.list_layers(path)) == 0:  # an empty KML, a folder without a Shapefile …
+    source, layer = _zip_source(path, part) if path.suffix.lower() == ".zip" else (str(path), part)
+    layers = [str(name) for name, _ in pyogrio.list_layers(source)]
+    if not layers:  # an empty KML, a folder without a Shapefile …
         raise InvalidInput(
             f"{path.name} 中没有可读的图层（要素类）：请给出含有图层的文件（如 .shp、.gpkg、"
             ".geojson）。",
@@ -534,9 +599,20 @@ def _read_gdal(path: Path, encoding: str | None) -> gpd.GeoDataFrame:
             ".geojson …).",
             field="file",
         )
+    if (layer is None and len(layers) > 1) or (layer is not None and layer not in layers):
+        listed = "、".join(layers[:30])
+        name = str(path.name) + (f"!{part}" if part and layer is None else "")
+        raise InvalidInput(
+            (f"{name} 中没有图层 {layer!r}" if layer else f"{name} 有 {len(layers)} 个图层")
+            + f"：{listed}。请在文件名后用 ! 指定要导入的图层，如 {name}!{layers[0]}",
+            (f"{name} has no layer {layer!r}" if layer else f"{name} has {len(layers)} layers")
+            + f": {', '.join(layers[:30])}. Name the one to import after a !, e.g. "
+            f"{name}!{layers[0]}",
+            field="file",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's "non closed ring detected"
-        meta, _, wkb, fields = read(path, encoding=encoding)
+        meta, _, wkb, fields = read(source, layer=layer, encoding=encoding)
     columns = {str(name): values for name, values in zip(meta["fields"], fields, strict=True)}
     frame = pd.DataFrame(columns)
     repairs: dict[int, str] = {}

@@ -593,3 +593,37 @@ def test_field_names_compare_without_units_marks_or_full_width_letters() -> None
     assert header_row(rows, ["编码", "名称"]) == 2
     assert header_row([["编码", "名称"], ["编码", "名称"]], ["编码", "名称"]) == 0
     assert header_row([["标题"], ["编码", "x"]], ["编码", "名称"]) == 0  # one name is no header
+
+
+def test_a_zip_archive_and_a_file_of_several_layers(db: Session, tmp_path: Path) -> None:
+    """A Shapefile handed over zipped, in the folders of a survey's deliverables (成果/矢量/…),
+    is read from the archive (it was "not recognized as being in a supported file format");
+    an archive of two, or a GeoPackage of two layers, is refused with their names until one is
+    named after a ! (a GeoPackage's first layer was read, whichever it was)."""
+    import zipfile
+
+    city = _city()
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    city.to_file(folder / "区划.shp", engine="pyogrio", encoding="GBK")  # (with its .cpg)
+    city.iloc[:1].to_file(folder / "市界.shp", engine="pyogrio", encoding="GBK")
+    one, two = tmp_path / "成果.zip", tmp_path / "两个.zip"
+    with zipfile.ZipFile(one, "w") as a, zipfile.ZipFile(two, "w") as b:
+        for f in sorted(folder.iterdir()):
+            if f.stem == "区划":
+                a.write(f, f"成果/矢量/{f.name}")
+            b.write(f, f"矢量/{f.name}")
+    assert len(import_regions(db, one, Options()).created) == 8
+    with pytest.raises(InvalidInput, match=r"有 2 个数据文件：矢量/区划\.shp、矢量/市界\.shp") as e:
+        import_regions(db, two, Options())
+    assert "两个.zip!矢量/区划.shp" in str(e.value)
+    assert len(import_regions(db, Path(f"{two}!矢量/市界.shp"), Options()).created) == 1
+
+    package = tmp_path / "成果.gpkg"
+    city.to_file(package, layer="行政区划", engine="pyogrio")
+    city.iloc[:1].to_file(package, layer="市界", engine="pyogrio")
+    with pytest.raises(InvalidInput, match="有 2 个图层：行政区划、市界。请在文件名后用 !"):
+        import_regions(db, package, Options())
+    with pytest.raises(InvalidInput, match="没有图层 '网格'"):
+        import_regions(db, Path(f"{package}!网格"), Options())
+    assert len(import_regions(db, Path(f"{package}!行政区划"), Options()).created) == 8

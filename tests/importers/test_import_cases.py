@@ -964,3 +964,28 @@ def test_a_csv_with_a_nul_character_is_refused_with_its_line(db: Session, tmp_pa
     with pytest.raises(InvalidInput, match="第 3 行含有空字符") as e:
         import_cases(db, path, CaseOptions())
     assert e.value.extra["field"] == "file"
+
+
+def test_a_worksheet_is_named_after_a_bang(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """FILE.xlsx!SHEET reads that worksheet; a sheet the workbook does not have is refused with
+    the names of those it has."""
+    import openpyxl
+
+    (lon, lat) = _points(demo_city)[0]
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "2025年"
+    first.append(["编号", "上报时间", "经度", "纬度"])
+    first.append(["Y2025", "2025-03-05 09:30", lon, lat])
+    second = book.create_sheet("2026年")
+    second.append(["编号", "上报时间", "经度", "纬度"])
+    second.append(["Y2026", "2026-03-05 09:30", lon, lat])
+    path = tmp_path / "台账.xlsx"
+    book.save(path)
+    assert import_cases(db, path, CaseOptions()).created == ["Y2025"]
+    assert import_cases(db, Path(f"{path}!2026年"), CaseOptions()).created == ["Y2026"]
+    with pytest.raises(InvalidInput, match="没有工作表 '2027年'：有 2025年、2026年"):
+        import_cases(db, Path(f"{path}!2027年"), CaseOptions())
