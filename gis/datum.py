@@ -12,6 +12,8 @@ takes and returns longitude, latitude in degrees and works on floats or numpy ar
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import TypeVar
 
 import numpy as np
@@ -20,23 +22,34 @@ A = 6378245.0  # Krasovsky 1940 semi-major axis used by GCJ-02
 EE = 0.00669342162296594323
 X_PI = np.pi * 3000.0 / 180.0
 DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-#: how files and people name the datums (matched trimmed, in lower case)
+#: how files and people name the datums (matched as :func:`datum_named` reads them).  天地图
+#: and 北斗 are CGCS2000's; Google's map of China, like Amap and Tencent, is GCJ-02
 DATUM_WORDS = {
-    "wgs84": ("wgs84", "wgs-84", "wgs 84", "gps", "epsg:4326"),
-    "cgcs2000": ("cgcs2000", "cgcs-2000", "国家2000", "2000", "epsg:4490"),
-    "gcj02": ("gcj02", "gcj-02", "火星", "火星坐标", "高德", "腾讯"),
-    "bd09": ("bd09", "bd-09", "百度", "baidu"),
-}
+    "wgs84": ("wgs84", "wgs-84", "wgs 84", "wgs", "gps", "epsg:4326", "4326", "原始gps"),
+    "cgcs2000": ("cgcs2000", "cgcs-2000", "cgcs", "国家2000", "2000", "epsg:4490", "4490",
+                 "天地图", "北斗"),
+    "gcj02": ("gcj02", "gcj-02", "gcj", "火星", "火星坐标", "国测局", "高德", "腾讯", "谷歌",
+              "google", "amap", "gcj02ll"),
+    "bd09": ("bd09", "bd-09", "bd09ll", "百度", "baidu"),
+}  # fmt: skip
 _NAMED = {w: code for code, words in DATUM_WORDS.items() for w in words}
+#: what a datum's name may have after it: 百度坐标, 高德地图, CGCS2000国家大地坐标系, WGS84坐标系
+_DATUM_SUFFIX = re.compile(r"(国家大地坐标系|大地坐标系|坐标系统|坐标系|坐标|地图|经纬度|系)$")
 _TOLERANCE_DEG = 1e-9
 
 T = TypeVar("T", float, np.ndarray)
 
 
 def datum_named(word: str) -> str | None:
-    """The datum (one of :data:`DATUMS`) that ``word`` names — 'GCJ-02', '高德', 'WGS84' … —
-    or None."""
-    return _NAMED.get(word.strip().lower())
+    """The datum (one of :data:`DATUMS`) that ``word`` names — 'GCJ-02', '高德', 'WGS84',
+    '百度坐标', 'CGCS2000国家大地坐标系' … (full-width letters and spaces around make no
+    difference) — or None."""
+    w = unicodedata.normalize("NFKC", word).strip().lower()
+    if w in _NAMED:
+        return _NAMED[w]
+    for _ in range(2):  # 高德地图坐标系
+        w = _DATUM_SUFFIX.sub("", w).strip()
+    return _NAMED.get(w)
 
 
 def out_of_china(lon: T, lat: T) -> T:

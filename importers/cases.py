@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gis.cases import SOURCE_NAMES
-from gis.datum import DATUM_WORDS, to_wgs84
+from gis.datum import datum_named, to_wgs84
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
@@ -249,13 +249,12 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     report.rows = n + len(report.rejected)  # (rows wider than the header: rejected already)
     progress.append(Progress("导入案件 cases", n))
     lon, lat = degrees(num[mapping["lon"]]), degrees(num[mapping["lat"]])
-    words = _word_map(DATUM_WORDS)
     if "datum" in mapping:  # a few spellings in a million rows: each looked up once
         codes, spellings = pd.factorize(num[mapping["datum"]])
-        found = [words.get(v, "?" if v else default) for v in spellings.str.strip().str.lower()]
+        found = [datum_named(v) or ("?" if v.strip() else default) for v in spellings]
         datums = np.array(found, dtype=object)[codes]
     else:
-        datums = np.full(n, words.get(default, "?"), dtype=object)
+        datums = np.full(n, default, dtype=object)
     x, y = np.full(n, np.nan), np.full(n, np.nan)
     for d in ("wgs84", "cgcs2000", "gcj02", "bd09"):
         m = datums == d

@@ -8,6 +8,7 @@ import pytest
 from gis.datum import (
     bd09_to_gcj02,
     bd09_to_wgs84,
+    datum_named,
     gcj02_to_bd09,
     gcj02_to_wgs84,
     to_wgs84,
@@ -74,3 +75,16 @@ def test_to_wgs84_by_datum() -> None:
     assert to_wgs84(113.95, 22.98, "cgcs2000") == (113.95, 22.98)
     with pytest.raises(ValueError):
         to_wgs84(1.0, 1.0, "mars")
+
+
+@pytest.mark.parametrize(
+    ("word", "datum"),
+    [("百度坐标", "bd09"), ("BD-09", "bd09"), ("高德地图", "gcj02"), ("火星坐标系", "gcj02"),
+     ("腾讯地图坐标", "gcj02"), ("谷歌", "gcj02"), ("GCJ-02坐标", "gcj02"), ("GPS坐标", "wgs84"),
+     ("ＷＧＳ８４", "wgs84"), (" wgs 84 ", "wgs84"), ("EPSG:4326", "wgs84"),
+     ("CGCS2000国家大地坐标系", "cgcs2000"), ("2000坐标系", "cgcs2000"), ("天地图", "cgcs2000"),
+     ("北斗", "cgcs2000"), ("4490", "cgcs2000"), ("地图", None), ("坐标系", None), ("", None),
+     ("mars", None)],
+)  # fmt: skip
+def test_datums_are_named_in_the_words_ledgers_use(word: str, datum: str | None) -> None:
+    assert datum_named(word) == datum

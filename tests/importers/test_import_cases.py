@@ -989,3 +989,39 @@ def test_a_worksheet_is_named_after_a_bang(
     assert import_cases(db, Path(f"{path}!2026年"), CaseOptions()).created == ["Y2026"]
     with pytest.raises(InvalidInput, match="没有工作表 '2027年'：有 2025年、2026年"):
         import_cases(db, Path(f"{path}!2027年"), CaseOptions())
+
+
+def test_each_row_s_datum_in_the_words_ledgers_use(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """坐标系 as ledgers write it (百度坐标, 高德地图, CGCS2000国家大地坐标系, 天地图,
+    ＷＧＳ８４): each row converted by its own datum, back to within 0.5 m (百度坐标 and the
+    like were rejected as an unknown datum)."""
+    from gis.datum import wgs84_to_bd09
+
+    (lon, lat) = _points(demo_city)[0]
+    spelled = {
+        "百度坐标": wgs84_to_bd09(lon, lat),
+        "高德地图": wgs84_to_gcj02(lon, lat),
+        "CGCS2000国家大地坐标系": (lon, lat),
+        "天地图": (lon, lat),
+        "ＷＧＳ８４": (lon, lat),
+    }
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "编号,上报时间,经度,纬度,坐标系\n"
+        + "".join(
+            f"G{i},2026-03-05 09:30,{float(x)!r},{float(y)!r},{word}\n"
+            for i, (word, (x, y)) in enumerate(spelled.items())
+        ),
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert len(report.created) == len(spelled) and not report.rejected
+    far = db.execute(
+        text("""SELECT max(ST_Distance(geom::geography,
+                                       ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography))
+                FROM cases WHERE source_id LIKE 'G_'"""),
+        {"x": lon, "y": lat},
+    ).scalar()
+    assert far < 0.5
