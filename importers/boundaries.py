@@ -45,6 +45,7 @@ from importers.core import (
     refuse_if_strict,
     require_fields,
     sheet_notes,
+    short_code,
     to_wgs84_frame,
 )
 
@@ -82,6 +83,11 @@ def _code(value: Any) -> str:
     if s.endswith(".0") and s[:-2].isdigit():
         s = s[:-2]
     return s
+
+
+def region_code(value: Any) -> str:
+    """A region's code in this scheme's lengths (:func:`_code`, then :func:`short_code`)."""
+    return short_code(_code(value))
 
 
 def _level_of(code: str, word: str | None) -> str | None:
@@ -169,7 +175,15 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
     gdf, mapping = _frame(path, opts, session, report, ["code", "name", "level", "parent"])
     require_fields(mapping, ["code", "name"], gdf.columns)
     report.mapping = mapping
-    codes = [_code(v) for v in gdf[mapping["code"]]]
+    raw = [_code(v) for v in gdf[mapping["code"]]]
+    codes = [short_code(c) for c in raw]
+    padded = [(r, c) for r, c in zip(raw, codes, strict=True) if r != c]
+    if padded:
+        r, c = padded[0]
+        report.warnings.append(
+            f"{len(padded)} 个 12 位补零的统计用区划代码已按级别缩短（如 {r} → {c}）"
+            f"({len(padded)} zero-padded 12-digit codes shortened to their level, e.g. {r} → {c})"
+        )
     geoms = clean_polygons(
         gdf.geometry.to_numpy(),
         codes,
@@ -200,7 +214,7 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
             report.rejected.append(Issue("rejected", code or None, reason, p.x, p.y))
             continue
         seen.add(code)
-        parent = _code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else None
+        parent = region_code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else None
         rows.append(_Row(code, name, str(level), geom, parent or None))
     _link_parents(session, rows, report)
     _check_hierarchy(session, rows, report, opts.tolerance_m2)
@@ -396,7 +410,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
     default = datum_option(opts.datum)
     items: list[dict[str, Any]] = []
     for i in range(len(gdf)):
-        region = _code(gdf[mapping["region"]].iloc[i])
+        region = region_code(gdf[mapping["region"]].iloc[i])
         geom = gdf.geometry.iloc[i]
         if geom is None or geom.is_empty or geom.geom_type != "Point":
             report.rejected.append(Issue("rejected", region, "缺少点位 no point"))
@@ -523,7 +537,7 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
             )
             report.rejected.append(Issue("rejected", code or None, why, p.x, p.y))
             continue
-        parent = _code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else ""
+        parent = region_code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else ""
         if code[:12] in villages:
             village, rule = code[:12], "code-prefix 编码前缀"
         elif parent in villages:

@@ -252,6 +252,18 @@ TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "累计", "TOTA
 _UNIT = re.compile(r"\([^()]*\)$|\[[^\[\]]*\]$|【[^【】]*】$")
 
 
+def short_code(code: str) -> str:
+    """A region code in this scheme's lengths (city and district 6 digits, township 9, village
+    12) from the national statistical code, which pads every level to 12 digits with zeros:
+    880102000000 → 880102 (a district), 880102001000 → 880102001 (a township); a village's
+    880102001001 and anything not 12 or 9 digits stay as they are."""
+    if code.isdigit() and len(code) == 12 and code.endswith("000"):
+        code = code[:9]
+    if code.isdigit() and len(code) == 9 and code.endswith("000"):
+        code = code[:6]
+    return code
+
+
 def field_key(name: object) -> str:
     """A column name as it is compared with the usual names: full-width letters and brackets as
     ASCII (NFKC), no spaces, no required-mark ``*``, no unit or note in brackets at the end

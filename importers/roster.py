@@ -48,6 +48,7 @@ from importers.core import (
     refuse_if_strict,
     require_fields,
     sheet_notes,
+    short_code,
 )
 
 #: usual column names of a roster (compared as ``core.field_key`` spells them)
@@ -329,7 +330,7 @@ def _parse_rows(
                 seen_phone[str(phone)] = line
             if username:
                 seen_user[username] = line
-            region = _cell(frame, mapping, "region", i) or None
+            region = short_code(_cell(frame, mapping, "region", i)) or None
             people.append(_Person(line, name, role, phone, region, grids, code, username))
     return people
 

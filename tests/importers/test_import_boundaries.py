@@ -627,3 +627,33 @@ def test_a_zip_archive_and_a_file_of_several_layers(db: Session, tmp_path: Path)
     with pytest.raises(InvalidInput, match="没有图层 '网格'"):
         import_regions(db, Path(f"{package}!网格"), Options())
     assert len(import_regions(db, Path(f"{package}!行政区划"), Options()).created) == 8
+
+
+def test_national_twelve_digit_codes_padded_with_zeros(db: Session, tmp_path: Path) -> None:
+    """The national statistical codes pad every level to 12 digits (880102000000 a district,
+    880102001000 a township): read at their level, linked by prefix as usual.  Every region was
+    taken for a village, and all overlapped one another."""
+    city = _city()
+    city["行政区代码"] = [c.ljust(12, "0") for c in city["行政区代码"]]
+    path = tmp_path / "统计用区划代码.geojson"
+    city.to_file(path, engine="pyogrio")
+    report = import_regions(db, path, Options(commit=True))
+    assert len(report.created) == 8 and not report.problems and not report.rejected
+    assert any("12 位补零" in w and "880100000000 → 880100" in w for w in report.warnings)
+    levels = dict(
+        db.execute(
+            text("""SELECT r.code, r.level::text || ' < ' || coalesce(p.code, '-')
+                    FROM region r LEFT JOIN region p ON p.id = r.parent_id
+                    WHERE r.code LIKE '88%'""")
+        ).all()
+    )
+    assert levels == {
+        "880100": "city < -",
+        "880102": "district < 880100",
+        "880102001": "township < 880102",
+        "880102002": "township < 880102",
+        "880102001001": "village < 880102001",
+        "880102001002": "village < 880102001",
+        "880102002001": "village < 880102002",
+        "880102002002": "village < 880102002",
+    }

@@ -239,11 +239,12 @@ def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -
         f"林小梅,13900001111,网格员,{village},{fifth},\n"
         f"何小海,13900002222,网格员,,{grid[f'{VILLAGE}006']},\n"
         f"赵敏,,综治中心工作人员,{township},,zhao_by_name\n"
+        f"周九,,综治中心工作人员,{VILLAGE[:9]}000,,zhou_padded\n"  # the national 12 digits
         "钱七,13900003333,网格员,没有这个社区,第3网格,\n",
         encoding="utf-8",
     )
     report = import_workers(db, path, RosterOptions(commit=True, passwords=tmp_path / "pw.csv"))
-    assert len(report.created) == 3, report.summary()
+    assert len(report.created) == 4, report.summary()
     assert any("按名称找到了编码" in w for w in report.warnings)
     workers = dict(
         db.execute(
@@ -253,11 +254,13 @@ def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -
         ).all()
     )
     assert workers == {"林小梅": [f"{VILLAGE}005"], "何小海": [f"{VILLAGE}006"]}
-    region = db.execute(
-        text("""SELECT r.code FROM app_user u JOIN region r ON r.id = u.region_id
-                WHERE u.username = 'zhao_by_name'""")
-    ).scalar()
-    assert region == VILLAGE[:9]
+    regions = dict(
+        db.execute(
+            text("""SELECT u.username, r.code FROM app_user u JOIN region r ON r.id = u.region_id
+                    WHERE u.username IN ('zhao_by_name', 'zhou_padded')""")
+        ).all()
+    )
+    assert regions == {"zhao_by_name": VILLAGE[:9], "zhou_padded": VILLAGE[:9]}
     assert [i.reason.split("：")[1] for i in report.rejected] == [
         "区划 没有这个社区 不存在 unknown region"
     ]
