@@ -14,7 +14,9 @@ with ``valid_to``), so cases keep pointing at the cell they were located in.
 from __future__ import annotations
 
 import math
+import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,11 +55,16 @@ LEVELS = ("city", "district", "township", "village")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 CODE_LENGTH = {"city": 6, "district": 6, "township": 9, "village": 12}
 LEVEL_WORDS = {
-    "city": ("市", "地级市", "CITY", "地市"),
-    "district": ("区", "县", "县级市", "旗", "DISTRICT", "COUNTY", "区县"),
-    "township": ("街道", "乡", "镇", "乡镇", "苏木", "TOWNSHIP", "STREET", "TOWN"),
-    "village": ("村", "社区", "居委会", "村委会", "嘎查", "VILLAGE", "COMMUNITY"),
-}
+    "city": ("市", "地级市", "CITY", "地市", "地级", "自治州", "盟"),
+    "district": ("区", "县", "县级市", "旗", "DISTRICT", "COUNTY", "区县", "县区", "市辖区",
+                 "自治县", "自治旗"),
+    "township": ("街道", "乡", "镇", "乡镇", "苏木", "TOWNSHIP", "STREET", "TOWN", "镇街",
+                 "街道办", "街道办事处", "民族乡", "乡镇街道"),
+    "village": ("村", "社区", "居委会", "村委会", "嘎查", "VILLAGE", "COMMUNITY", "村居", "行政村",
+                "村社区", "社区居委会", "村民委员会", "居民委员会"),
+}  # fmt: skip
+#: a level word's spellings: 市级, 村（社区）, 乡镇/街道
+_LEVEL_NOISE = re.compile(r"级$|[/、()]")
 
 
 @dataclass
@@ -92,7 +99,7 @@ def region_code(value: Any) -> str:
 
 def _level_of(code: str, word: str | None) -> str | None:
     if word:
-        w = str(word).strip().upper()
+        w = _LEVEL_NOISE.sub("", unicodedata.normalize("NFKC", str(word)).strip().upper())
         for level, words in LEVEL_WORDS.items():
             if w == level.upper() or w in words:
                 return level

@@ -657,3 +657,14 @@ def test_national_twelve_digit_codes_padded_with_zeros(db: Session, tmp_path: Pa
         "880102002001": "village < 880102002",
         "880102002002": "village < 880102002",
     }
+
+
+@pytest.mark.parametrize(
+    ("word", "level"),
+    [("市级", "city"), ("地级市", "city"), ("县级", "district"), ("市辖区", "district"),
+     ("自治县", "district"), ("街道办事处", "township"), ("乡镇/街道", "township"),
+     ("民族乡", "township"), ("村（社区）", "village"), ("社区居委会", "village"),
+     ("村民委员会", "village"), ("行政村", "village"), ("Ｖｉｌｌａｇｅ", "village")],
+)  # fmt: skip
+def test_level_words_as_ledgers_write_them(word: str, level: str) -> None:
+    assert boundaries._level_of("990102001", word) == level
