@@ -45,6 +45,7 @@ from importers.core import (
     pick_fields,
     read_table,
     refuse_if_strict,
+    regions_named,
     require_fields,
     sheet_notes,
     short_code,
@@ -457,6 +458,19 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
                 "address": _text(gdf, mapping, "address", i),
             }
         )
+    # a region given by its name (南洲街道), as a list kept by hand gives it
+    named = regions_named(session, [it["region"] for it in items if not it["region"].isdigit()])
+    for it in list(items):
+        found = named.get(it["region"], [])
+        if len(found) == 1:
+            it["region"] = found[0][0]
+        elif found:
+            listed = "、".join(f"{code}（{parent}）" for code, _, parent in found)
+            report.rejected.append(
+                Issue("rejected", it["region"], f"区划名称有 {len(found)} 个：{listed}，请写区划"
+                      "代码 region name shared: write its code", it["lon"], it["lat"])
+            )  # fmt: skip
+            items.remove(it)
     with import_transaction(session, report, opts.commit):
         known = set(
             session.execute(

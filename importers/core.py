@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -93,7 +94,20 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "population": ("人口", "人数", "POPULATION", "RK"),
     "phone": ("电话", "联系电话", "PHONE", "TEL"),
     "address": ("地址", "ADDRESS", "DZ"),
-    "region": ("区划代码", "所在区划", "所属区划代码", "REGION", "REGION_CODE"),
+    "region": (
+        "区划代码",
+        "所在区划",
+        "所属区划代码",
+        "所属区划",
+        "区划",
+        "区划名称",
+        "所属乡镇",
+        "所属街道",
+        "所属社区",
+        "所在社区",
+        "REGION",
+        "REGION_CODE",
+    ),
     "lon": ("经度", "LON", "LNG", "LONGITUDE", "X"),
     "lat": ("纬度", "LAT", "LATITUDE", "Y"),
     "wkt": ("WKT", "GEOMETRY", "几何", "GEOM", "SHAPE"),
@@ -250,6 +264,19 @@ HEADER_SEARCH_ROWS = 10
 #: a row whose first filled cell is one of these is a total (合计 3 件), not a record
 TOTAL_WORDS = frozenset({"合计", "总计", "小计", "共计", "累计", "TOTAL", "SUBTOTAL"})
 _UNIT = re.compile(r"\([^()]*\)$|\[[^\[\]]*\]$|【[^【】]*】$")
+
+
+def regions_named(session: Session, names: Iterable[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """The regions each of ``names`` names: (code, level, its parent's name), by code."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for code, name, level, parent in session.execute(
+        text("""SELECT r.code, r.name, r.level::text, coalesce(up.name, '')
+                FROM region r LEFT JOIN region up ON up.id = r.parent_id
+                WHERE r.name = ANY(CAST(:names AS text[])) ORDER BY r.code"""),
+        {"names": sorted(set(names))},
+    ):
+        out.setdefault(name, []).append((code, level, parent))
+    return out
 
 
 def short_code(code: str) -> str:

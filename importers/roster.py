@@ -46,6 +46,7 @@ from importers.core import (
     pick_fields,
     read_table,
     refuse_if_strict,
+    regions_named,
     require_fields,
     sheet_notes,
     short_code,
@@ -344,15 +345,9 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
     do (所属社区 兴沙社区, 网格 兴沙社区第1网格, or 第1网格 within the row's village), read as
     their codes.  A name that several regions or current grids share rejects its row, listing
     them with their parents; a name nothing has is left for the checks (unknown region, grid)."""
-    region_names = sorted({p.region for p in people if p.region and not _CODE.match(p.region)})
-    regions: dict[str, list[tuple[str, str, str]]] = {}  # name → (code, level, parent's name)
-    for code, name, level, parent in session.execute(
-        text("""SELECT r.code, r.name, r.level::text, coalesce(up.name, '')
-                FROM region r LEFT JOIN region up ON up.id = r.parent_id
-                WHERE r.name = ANY(CAST(:names AS text[])) ORDER BY r.code"""),
-        {"names": region_names},
-    ):
-        regions.setdefault(name, []).append((code, level, parent))
+    regions = regions_named(
+        session, [p.region for p in people if p.region and not _CODE.match(p.region)]
+    )
     kept, by_name = [], 0
     for p in people:
 

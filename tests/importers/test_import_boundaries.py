@@ -668,3 +668,27 @@ def test_national_twelve_digit_codes_padded_with_zeros(db: Session, tmp_path: Pa
 )  # fmt: skip
 def test_level_words_as_ledgers_write_them(word: str, level: str) -> None:
     assert boundaries._level_of("990102001", word) == level
+
+
+def test_centers_of_regions_given_by_name(db: Session, tmp_path: Path) -> None:
+    """所属区划 第1街道 (a name) is read as its code; a name two regions share is rejected with
+    their codes; a name nothing has is an unknown region (each was 'unknown region')."""
+    path = tmp_path / "city.geojson"
+    city = _city()
+    city.loc[city["行政区代码"] == "880102002002", "名称"] = "第1街道2社区"  # a shared name
+    city.to_file(path, engine="pyogrio")
+    import_regions(db, path, Options(commit=True))
+    p = f"{X0 + 0.05},{Y0 + 0.05}"
+    csv = tmp_path / "centers.csv"
+    csv.write_text(
+        "名称,所属区划,经度,纬度\n"
+        f"第1街道综治中心,第1街道,{p}\n"
+        f"社区工作站,第1街道2社区,{p}\n"
+        f"不知所属,没有这个街道,{p}\n",
+        encoding="utf-8",
+    )
+    report = import_centers(db, csv, Options(commit=True))
+    assert report.created == ["880102001"]
+    reasons = [i.reason for i in report.rejected]
+    assert "区划名称有 2 个：880102001002（第1街道）、880102002002（第2街道）" in reasons[0]
+    assert reasons[1] == "区划不存在 unknown region"
