@@ -168,16 +168,48 @@ def _word_map(words: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {w.lower(): code for code, ws in words.items() for w in ws}
 
 
+#: between a kind and a category written in one cell: 矛盾纠纷/邻里纠纷, 安全隐患-消防
+_KIND_SPLIT = re.compile(r"\s*[/／\-－—>＞·:：|]\s*")
+#: words in a ledger's category that name one of ours (when its name does not): a category is
+#: matched by them only if no other category of the kind has one of its words in the cell
+CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
+    "marriage_family": ("婚姻", "家庭", "婚恋", "恋爱", "离婚", "赡养", "抚养", "继承", "家暴",
+                        "夫妻", "婆媳"),
+    "neighbour": ("邻里", "邻居", "噪音", "噪声", "漏水", "相邻", "采光", "养犬"),
+    "housing_homestead": ("宅基地", "房屋买卖", "房产", "建房"),
+    "land_forest": ("山林", "林地", "土地", "耕地", "承包地"),
+    "labour_wage": ("劳资", "欠薪", "工资", "讨薪", "劳动", "工伤", "农民工", "劳务"),
+    "property_mgmt": ("物业", "业委会", "停车"),
+    "consumer": ("消费", "退款", "购物", "商品质量", "预付卡"),
+    "medical": ("医患", "医疗", "医闹", "医院"),
+    "traffic_accident": ("交通事故", "车祸", "碰撞", "刮擦"),
+    "land_requisition": ("征地", "拆迁", "征收", "补偿安置"),
+    "contract_debt": ("合同", "债务", "借贷", "欠款", "借款"),
+    "fire": ("消防", "火灾", "电动车", "飞线", "充电", "电线", "堆物", "堆放"),
+    "public_order": ("治安", "打架", "斗殴", "盗窃", "赌博", "涉黄", "可疑"),
+    "building_safety": ("房屋安全", "危房", "裂缝", "倒塌", "违建", "违法建筑"),
+    "gas": ("燃气", "煤气", "液化气", "天然气"),
+    "traffic_safety": ("交通安全", "井盖", "路面", "道路"),
+    "flood": ("防汛", "内涝", "积水", "水浸", "山洪", "台风"),
+    "rental_housing": ("出租屋", "出租房", "群租"),
+    "small_venues": ("三小", "小作坊", "小档口", "小场所", "小餐饮", "小娱乐"),
+    "food_safety": ("食品", "过期"),
+}  # fmt: skip
+
+
 def match_category(
     catalogue: list[tuple[str, str, str, str]], raw_kind: str | None, raw_category: str | None
 ) -> tuple[str, str, bool]:
     """(kind, category code, matched?) for a kind and category given as codes or names, in
     Chinese or English.  Unmatched → the kind's "other" category (matched False)."""
     kinds = _word_map(KIND_WORDS)
-    kind = kinds.get(str(raw_kind or "").strip().lower()) or (
-        raw_kind if raw_kind in ("dispute", "hazard") else None
-    )
-    raw = str(raw_category or "").strip()
+    raw_kind, raw = str(raw_kind or "").strip(), str(raw_category or "").strip()
+    for cell in (raw_kind, raw):  # 矛盾纠纷/邻里纠纷 in one cell: the kind, then the category
+        first, rest = (*_KIND_SPLIT.split(cell, maxsplit=1), "")[:2]
+        if rest and kinds.get(first.strip().lower()) and (cell == raw or not raw):
+            raw_kind, raw = first.strip(), rest.strip()
+            break
+    kind = kinds.get(raw_kind.lower()) or (raw_kind if raw_kind in ("dispute", "hazard") else None)
     candidates = [c for c in catalogue if kind is None or c[1] == kind]
     found = None
     if raw:
@@ -192,6 +224,10 @@ def match_category(
                 break
         if found is None and _norm(raw):
             hits = [c for c in candidates if _norm(raw) in _norm(c[2]) or _norm(c[2]) in _norm(raw)]
+            if len(hits) == 1:
+                found = hits[0]
+        if found is None:  # the words ledgers use for it: 欠薪, 噪音, 飞线充电, 内涝 …
+            hits = [c for c in candidates if any(w in raw for w in CATEGORY_WORDS.get(c[0], ()))]
             if len(hits) == 1:
                 found = hits[0]
     if found is not None:

@@ -94,6 +94,26 @@ def test_match_category_by_code_or_name() -> None:
     assert match_category(catalogue, "纠纷", "外星人") == ("dispute", "dispute_other", False)
 
 
+@pytest.mark.parametrize(
+    ("kind", "category", "code"),
+    [("矛盾纠纷/邻里纠纷", "", "neighbour"),  # kind and category in one cell
+     ("", "安全隐患-消防", "fire"), ("矛盾纠纷－劳资", None, "labour_wage"),
+     ("", "欠薪", "labour_wage"), ("", "拖欠农民工工资", "labour_wage"),  # a ledger's words
+     ("矛盾纠纷", "婚恋纠纷", "marriage_family"), ("", "医疗纠纷", "medical"),
+     ("", "电动车飞线充电", "fire"), ("安全隐患", "楼道堆物", "fire"), ("隐患", "内涝", "flood"),
+     ("", "群租房", "rental_housing"), ("", "民间借贷", "contract_debt"),
+     ("安全隐患", "道路积水", "hazard_other"),  # 道路 (traffic) or 积水 (flood): not guessed
+     ("", "A-17", "dispute_other")],
+)  # fmt: skip
+def test_categories_in_the_words_ledgers_use(
+    db: Session, kind: str, category: str | None, code: str
+) -> None:
+    catalogue = [tuple(r) for r in db.execute(
+        text("SELECT code, kind::text, name_zh, name_en FROM category"))]  # fmt: skip
+    got = match_category(catalogue, kind, category)  # type: ignore[arg-type]
+    assert got[1] == code and got[2] == (not code.endswith("_other"))
+
+
 def test_empty_and_missing_kind_or_category_cells_are_matched_alike(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
