@@ -793,16 +793,24 @@ _TOTAL_ASCII = [w.encode() for w in TOTAL_WORDS if w.isascii()]
 
 def _plain_csv(body: bytes, width: int) -> bool:
     """Whether ``body`` (a CSV's header and records) is read alike by COPY and pandas as it is,
-    and holds nothing that :class:`Sheet` leaves out or rejects: no quoted cell (it may hold
-    commas or lines), as many commas on every line as between the header's ``width`` names
-    (none blank, short or long), none opening with an empty cell, no total.  Over the bytes
-    with numpy: about 0.2 s for a million rows (searching them for each mark took 0.7 s)."""
-    if b'"' in body:
-        return False
+    and holds nothing that :class:`Sheet` leaves out or rejects: as many commas on every line as
+    between the header's ``width`` names (none blank, short or long), none opening with an
+    empty cell, no total, no cell of two lines.  Commas inside quoted cells (a description with
+    a comma, as Excel writes it) are not counted: what lies between an odd and an even quote is
+    inside one.  Over the bytes with numpy: about 0.25 s a million rows, 0.6 s with quoted
+    cells (reading them as a :class:`Sheet` took 11 s; searching for each mark 0.7 s)."""
     a = np.frombuffer(body, dtype=np.uint8)
-    starts = np.concatenate(([0], np.flatnonzero(a == ord("\n")) + 1))
+    ends = np.flatnonzero(a == ord("\n"))
+    at = np.flatnonzero(a == ord(","))
+    quotes = np.flatnonzero(a == ord('"'))
+    if len(quotes):  # ("" inside a quoted cell is two quotes: the parity holds)
+        if len(quotes) % 2:
+            return False  # a quote left open: let the csv module say what it makes of it
+        if (np.searchsorted(quotes, ends) % 2).any():
+            return False  # a cell of two lines: records are not lines (the report's numbers)
+        at = at[np.searchsorted(quotes, at) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
     starts = starts[starts < len(a)]
-    at = np.flatnonzero(a == ord(","))  # (np.add.reduceat over the bytes took 0.2–2 s)
     commas = np.diff(np.append(np.searchsorted(at, starts), len(at)))
     if not (commas == width - 1).all():
         return False
