@@ -820,8 +820,8 @@ def _plain_csv(body: bytes, width: int) -> bool:
     upper = np.where((head >= ord("a")) & (head <= ord("z")), head - 32, head)
     for word in _TOTAL_ASCII:
         n = len(word)
-        ends = np.isin(head[:, n], (ord(","), ord("\r"), ord("\n"))) if n < 9 else True
-        if ((upper[:, :n] == np.frombuffer(word, np.uint8)).all(axis=1) & ends).any():
+        closed = np.isin(head[:, n], (ord(","), ord("\r"), ord("\n"))) if n < 9 else True
+        if ((upper[:, :n] == np.frombuffer(word, np.uint8)).all(axis=1) & closed).any():
             return False
     chinese = np.flatnonzero(np.isin(head[:, 0], [w[0] for w in _TOTAL_STARTS]))
     for start in _TOTAL_STARTS:  # (a line opening with 合, 小 …: its first cell read)
