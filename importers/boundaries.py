@@ -145,7 +145,7 @@ def _frame(
     mapping = pick_fields(table.columns, roles, overrides)
     if not isinstance(table, gpd.GeoDataFrame):
         # the geometry's own columns: a WKT column (any import), lon/lat (points)
-        shape_roles = [r for r in ("wkt", "lon", "lat") if r not in mapping]
+        shape_roles = [r for r in ("wkt", "lon", "lat", "lonlat") if r not in mapping]
         taken = set(mapping.values())
         found = pick_fields(
             [c for c in table.columns if c not in taken],

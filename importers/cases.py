@@ -64,6 +64,7 @@ from importers.core import (
     header_names,
     header_row,
     import_transaction,
+    lon_lat,
     nothing_in,
     pick_fields,
     require_fields,
@@ -80,6 +81,9 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
                     "DATE"),
     "lon": ("经度", "经度坐标", "GPS经度", "东经", "LON", "LNG", "LONGITUDE"),
     "lat": ("纬度", "纬度坐标", "GPS纬度", "北纬", "LAT", "LATITUDE"),
+    # both in one cell: 113.9435,23.0113 (core.lon_lat)
+    "lonlat": ("经纬度", "坐标", "经纬度坐标", "位置坐标", "GPS坐标", "GPS", "LNGLAT", "LONLAT",
+               "LNG_LAT", "LON_LAT", "COORDINATES"),
     "datum": ("坐标系", "坐标系统", "DATUM"),
     "kind": ("类型", "案件类型", "大类", "案件大类", "KIND", "TYPE"),
     "category": ("类别", "案件类别", "事件类别", "问题类别", "问题类型", "纠纷类型", "隐患类型",
@@ -267,13 +271,22 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     finally:
         core.FIELD_CANDIDATES.clear()
         core.FIELD_CANDIDATES.update(saved)
-    require_fields(mapping, ["source_id", "reported_at", "lon", "lat"], header, CASE_FIELDS)
+    pair = "lonlat" in mapping and not ("lon" in mapping and "lat" in mapping)
+    if pair:  # both in one column (经纬度 113.9435,23.0113): read from it, whatever else was found
+        mapping.pop("lon", None), mapping.pop("lat", None)
+    else:
+        mapping.pop("lonlat", None)
+    require_fields(
+        mapping, ["source_id", "reported_at", *(["lonlat"] if pair else ["lon", "lat"])], header,
+        CASE_FIELDS,
+    )  # fmt: skip
     report.mapping = mapping
     report.crs, report.crs_source = "EPSG:4326 (经纬度)", "file"
 
     # coordinates: numpy, per datum
-    usecols = [mapping[k] for k in ("lon", "lat", "datum", "reported_at") if k in mapping]
-    num = _read_points(csv_bytes, usecols, (mapping["lon"], mapping["lat"]))
+    usecols = [mapping[k] for k in ("lon", "lat", "lonlat", "datum", "reported_at") if k in mapping]
+    numbers = () if pair else (mapping["lon"], mapping["lat"])
+    num = _read_points(csv_bytes, usecols, numbers)
     n = len(num)
     if n == 0:
         raise InvalidInput(
@@ -284,7 +297,10 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     read.tell(report)
     report.rows = n + len(report.rejected)  # (rows wider than the header: rejected already)
     progress.append(Progress("导入案件 cases", n))
-    lon, lat = degrees(num[mapping["lon"]]), degrees(num[mapping["lat"]])
+    if pair:
+        lon, lat = lon_lat(num[mapping["lonlat"]])
+    else:
+        lon, lat = degrees(num[mapping["lon"]]), degrees(num[mapping["lat"]])
     if "datum" in mapping:  # a few spellings in a million rows: each looked up once
         codes, spellings = pd.factorize(num[mapping["datum"]])
         found = [datum_named(v) or ("?" if v.strip() else default) for v in spellings]

@@ -110,6 +110,7 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "lon": ("经度", "LON", "LNG", "LONGITUDE", "X"),
     "lat": ("纬度", "LAT", "LATITUDE", "Y"),
+    "lonlat": ("经纬度", "坐标", "经纬度坐标", "位置坐标", "GPS坐标", "LNGLAT", "LONLAT"),
     "wkt": ("WKT", "GEOMETRY", "几何", "GEOM", "SHAPE"),
     "datum": ("坐标系", "DATUM"),
 }
@@ -851,6 +852,24 @@ def degrees(values: pd.Series) -> np.ndarray:
     return out
 
 
+#: between the two numbers of a point in one cell: 113.9435,23.0113 · 113.9435 23.0113 · （，；）
+_PAIR = re.compile(r"\s*[,，;；]\s*|\s+")
+
+
+def lon_lat(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude from one column holding both (经纬度 ``113.9435,23.0113``, in
+    degrees or :func:`degrees`' other spellings).  In China a longitude (73–135°) is always the
+    larger: a cell written latitude first (``23.0113,113.9435``) is read the right way round."""
+    text = values.fillna("").astype(str).str.strip().str.strip("()（）[]")
+    parts = text.str.split(_PAIR, n=1, expand=True, regex=True)
+    if parts.shape[1] < 2:
+        nan = np.full(len(values), np.nan)
+        return nan, nan.copy()
+    a, b = degrees(parts[0]), degrees(parts[1].fillna(""))
+    swapped = np.abs(a) < np.abs(b)
+    return np.where(swapped, b, a), np.where(swapped, a, b)
+
+
 def guess_crs(bounds: tuple[float, float, float, float], near_lon: float | None) -> str:
     """What the coordinate ranges look like, as a suggestion for ``--crs``."""
     minx, miny, maxx, maxy = bounds
@@ -1017,8 +1036,11 @@ def geometries_from_table(
             for i, (g, text) in enumerate(zip(geoms, raw, strict=True))
             if g is None and text.strip()
         }
-    elif points and "lon" in mapping and "lat" in mapping:
-        lon, lat = degrees(df[mapping["lon"]]), degrees(df[mapping["lat"]])
+    elif points and (("lon" in mapping and "lat" in mapping) or "lonlat" in mapping):
+        if "lon" in mapping and "lat" in mapping:
+            lon, lat = degrees(df[mapping["lon"]]), degrees(df[mapping["lat"]])
+        else:  # both in one column: 经纬度 113.9435,23.0113
+            lon, lat = lon_lat(df[mapping["lonlat"]])
         geoms = shapely.points(lon, lat)
         geoms[np.isnan(lon) | np.isnan(lat)] = None
     else:

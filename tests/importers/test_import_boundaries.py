@@ -692,3 +692,21 @@ def test_centers_of_regions_given_by_name(db: Session, tmp_path: Path) -> None:
     reasons = [i.reason for i in report.rejected]
     assert "区划名称有 2 个：880102001002（第1街道）、880102002002（第2街道）" in reasons[0]
     assert reasons[1] == "区划不存在 unknown region"
+
+
+def test_centers_with_longitude_and_latitude_in_one_column(db: Session, tmp_path: Path) -> None:
+    path = tmp_path / "city.geojson"
+    _city().to_file(path, engine="pyogrio")
+    import_regions(db, path, Options(commit=True))
+    csv = tmp_path / "centers.csv"
+    csv.write_text(
+        f'名称,区划代码,经纬度\n第1街道综治中心,880102001,"{X0 + 0.05}, {Y0 + 0.05}"\n',
+        encoding="utf-8",
+    )
+    report = import_centers(db, csv, Options(commit=True))
+    assert report.created == ["880102001"]
+    x, y = db.execute(
+        text("""SELECT ST_X(c.geom), ST_Y(c.geom) FROM center c JOIN region r
+                ON r.id = c.region_id WHERE r.code = '880102001'""")
+    ).one()
+    assert abs(x - (X0 + 0.05)) < 1e-9 and abs(y - (Y0 + 0.05)) < 1e-9

@@ -1058,3 +1058,34 @@ def test_which_csv_goes_to_copy_as_it_is() -> None:
     for body in (b"1,2,3\n\n4,5,6\n", b"1,2\n", b"1,2,3,4\n", b',2,3\n', b'1,"open,3\n',
                  b'1,"two\nlines",3\n', "合计,2,3\n".encode(), b"total,2,3\n"):  # fmt: skip
         assert not _plain_csv(head + body, 3), body
+
+
+def test_longitude_and_latitude_in_one_column(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """经纬度 in one cell, as many ledgers keep it: comma (quoted), space or full-width comma
+    between, latitude first or in degrees and minutes; an empty cell is that row's bad
+    coordinates (the file was refused: no 经度 and 纬度 fields)."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "编号,上报时间,经纬度\n"
+        f'Q1,2026-03-05 09:30,"{lon},{lat}"\n'
+        f"Q2,2026-03-05 09:30,{lon} {lat}\n"
+        f"Q3,2026-03-05 09:30,{lat}，{lon}\n"
+        "Q4,2026-03-05 09:30,\n",
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert report.mapping["lonlat"] == "经纬度" and "lon" not in report.mapping
+    assert sorted(report.created) == ["Q1", "Q2", "Q3"]
+    assert [(i.code, i.reason) for i in report.rejected] == [
+        ("Q4", "第 5 行：坐标无效 bad coordinates")
+    ]
+    far = db.execute(
+        text("""SELECT max(ST_Distance(geom::geography,
+                                       ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography))
+                FROM cases WHERE source_id LIKE 'Q_'"""),
+        {"x": lon, "y": lat},
+    ).scalar()
+    assert far < 0.01
