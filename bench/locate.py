@@ -14,6 +14,7 @@ import argparse
 import os
 import statistics
 import time
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -134,9 +135,10 @@ def bench_reports(owner_url: str, settings: Settings, n: int, runs: int) -> None
                         "kind": "hazard",
                         "category": "fire",
                         "description": "基准测试：消防通道堵塞",
-                        "lon": lon,
-                        "lat": lat,
+                        "location": {"lon": lon, "lat": lat, "datum": "wgs84", "accuracy_m": 8},
+                        "reported_at": "2026-11-21T09:00:00+08:00",
                     },
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
                 )
                 assert r.status_code == 201, r.text
 
