@@ -830,9 +830,16 @@ def _plain_csv(body: bytes, width: int) -> bool:
     commas = np.diff(np.append(np.searchsorted(at, starts), len(at)))
     if not (commas == width - 1).all():
         return False
-    head = a[np.minimum(starts[:, None] + np.arange(9), len(a) - 1)]  # each line's first bytes
+    head = a[np.minimum(starts[:, None] + np.arange(10), len(a) - 1)]  # each line's first bytes
     if width > 1 and (head[:, 0] == ord(",")).any():
         return False
+    quoted = np.flatnonzero(head[:, 0] == ord('"'))  # ("合计",…: read from after the quote,
+    head = head[:, :-1]  # its closing quote read as the cell's end)
+    if len(quoted):
+        head[quoted] = a[np.minimum(starts[quoted, None] + np.arange(1, 10), len(a) - 1)]
+        close = head[quoted] == ord('"')
+        closed_in = close.any(axis=1)
+        head[quoted[closed_in], close[closed_in].argmax(axis=1)] = ord(",")
     upper = np.where((head >= ord("a")) & (head <= ord("z")), head - 32, head)
     for word in _TOTAL_ASCII:
         n = len(word)
@@ -844,7 +851,7 @@ def _plain_csv(body: bytes, width: int) -> bool:
         opening = (head[chinese, :3] == np.frombuffer(start, np.uint8)).all(axis=1)
         for line in chinese[opening]:
             cell = body[starts[line] : starts[line] + 64].split(b",")[0]
-            if total_row([cell.decode("utf-8", "ignore")]):
+            if total_row([cell.decode("utf-8", "ignore").strip('"')]):
                 return False
     return True
 

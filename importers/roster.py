@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,17 @@ ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
 
 #: role words of real rosters → role; compared after removing spaces, case-insensitively
 ROLE_WORDS: dict[str, tuple[str, ...]] = {
-    "grid_worker": ("网格员", "专职网格员", "兼职网格员", "专属网格员", "GRID_WORKER", "WORKER"),
-    "operator": ("综治中心工作人员", "工作人员", "综治专干", "受理员", "坐席", "OPERATOR"),
-    "commander": ("指挥中心", "指挥", "领导", "值班领导", "COMMANDER"),
+    "grid_worker": ("网格员", "专职网格员", "兼职网格员", "专属网格员", "社区网格员", "村网格员",
+                    "网格长", "网格管理员", "专职网格管理员", "网格信息员", "网格专干",
+                    "GRID_WORKER", "WORKER"),
+    "operator": ("综治中心工作人员", "工作人员", "综治专干", "受理员", "坐席", "综治中心人员",
+                 "中心工作人员", "综治办工作人员", "调解员", "人民调解员", "接线员", "值班员",
+                 "OPERATOR"),
+    "commander": ("指挥中心", "指挥", "领导", "值班领导", "中心主任", "综治中心主任", "分管领导",
+                  "COMMANDER"),
     "planner": ("网格规划员", "规划员", "PLANNER"),
     "admin": ("系统管理员", "管理员", "ADMIN"),
-}
+}  # fmt: skip
 _ROLE_OF = {w.upper(): role for role, words in ROLE_WORDS.items() for w in words}
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -127,10 +133,10 @@ def normalise_phone(raw: str | None) -> str | None:
 
 def role_of(word: str | None, has_grids: bool) -> Role | None:
     """The role a roster's word names; an empty word means a grid worker when grids are listed."""
-    w = re.sub(r"\s+", "", word or "").upper()
+    w = re.sub(r"\s+", "", unicodedata.normalize("NFKC", word or "")).upper()
     if not w:
         return Role.grid_worker if has_grids else None
-    name = _ROLE_OF.get(w)
+    name = _ROLE_OF.get(w) or _ROLE_OF.get(re.sub(r"\([^()]*\)", "", w))  # 网格员（专职）
     return Role(name) if name else None
 
 

@@ -1055,8 +1055,10 @@ def test_which_csv_goes_to_copy_as_it_is() -> None:
     head = b"a,b,c\n"
     assert _plain_csv(head + b"1,2,3\n4,5,6", 3)
     assert _plain_csv(head + b'1,"x, y",3\n4,"say ""hi"", ok",6\n', 3)
+    assert _plain_csv(head + b'"TOTALLY",2,3\n"x",2,3\n"",2,3\n"012345678901",2,3\n', 3)
     for body in (b"1,2,3\n\n4,5,6\n", b"1,2\n", b"1,2,3,4\n", b',2,3\n', b'1,"open,3\n',
-                 b'1,"two\nlines",3\n', "合计,2,3\n".encode(), b"total,2,3\n"):  # fmt: skip
+                 b'1,"two\nlines",3\n', "合计,2,3\n".encode(), b"total,2,3\n",
+                 '"合 计",2,3\n'.encode(), b'"Total",2,3\n'):  # fmt: skip
         assert not _plain_csv(head + body, 3), body
 
 

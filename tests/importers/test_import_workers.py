@@ -275,3 +275,14 @@ def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -
     shared = import_workers(db, path, RosterOptions()).rejected
     assert len(shared) == 1
     assert f"有 2 个：{VILLAGE}（{township}）、{OTHER_VILLAGE}" in shared[0].reason
+
+
+@pytest.mark.parametrize(
+    ("word", "role"),
+    [("网格员（专职）", "grid_worker"), ("网格长", "grid_worker"), ("社区网格员", "grid_worker"),
+     ("人民调解员", "operator"), ("值班员", "operator"), ("综治中心主任", "commander"),
+     ("ＧＲＩＤ_ＷＯＲＫＥＲ", "grid_worker"), ("保安", None)],
+)  # fmt: skip
+def test_roles_in_the_words_rosters_use(word: str, role: str | None) -> None:
+    got = role_of(word, has_grids=False)
+    assert (got.value if got else None) == role
