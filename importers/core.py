@@ -431,7 +431,7 @@ def excel_sheet(path: Path, candidates: Iterable[str], name: str | None = None) 
     (填表说明) and keeps its records in the next."""
     candidates = list(candidates)
     known = {field_key(c) for c in candidates}
-    frames = read_excel(path, header=None, sheet_name=None)
+    frames = read_excel(path)
     if name is not None and name not in frames:
         listed = "、".join(map(str, frames))
         raise InvalidInput(
@@ -558,12 +558,12 @@ def nothing_in(path: Path) -> InvalidInput:
     )
 
 
-def read_excel(path: Path, header: int | None = 0, sheet_name: Any = 0) -> Any:
-    """A spreadsheet's first sheet (or ``sheet_name``'s; None: a dict of all), every cell as text;
-    a file that is not one (or a damaged one) is refused with a message (pandas' own, e.g.
-    'zip', says nothing to a user)."""
+def read_excel(path: Path) -> dict[str, pd.DataFrame]:
+    """A workbook's sheets by name, every cell as text and no row taken for a header; a file
+    that is not one (or a damaged one) is refused with a message (pandas' own, e.g. 'zip', says
+    nothing to a user)."""
     try:
-        return pd.read_excel(path, dtype=str, header=header, sheet_name=sheet_name)
+        return pd.read_excel(path, dtype=str, header=None, sheet_name=None)
     except Exception as e:
         raise InvalidInput(
             f"无法读取 {path.name}：不是有效的 Excel 文件，或文件已损坏。请在 Excel 或 WPS 中打开后"

@@ -68,6 +68,19 @@ def _csv(path: Path, points: list[tuple[float, float]], start: int = 1) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
+def _farthest(db: Session, ids: str, lon: float, lat: float) -> float:
+    """How far, in metres, the farthest of the cases whose source id is LIKE ``ids`` lies from
+    (lon, lat)."""
+    return float(
+        db.execute(
+            text("""SELECT max(ST_Distance(geom::geography,
+                                           ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography))
+                    FROM cases WHERE source_id LIKE :ids"""),
+            {"x": lon, "y": lat, "ids": ids},
+        ).scalar_one()
+    )
+
+
 def test_coordinates_are_read_as_numbers_and_as_text_when_a_cell_is_not_one() -> None:
     """Clean coordinates are read as floats at once (three times faster than text converted);
     a word or an empty cell in them reads the file as text, and only that row is bad."""
@@ -1038,13 +1051,7 @@ def test_each_row_s_datum_in_the_words_ledgers_use(
     )
     report = import_cases(db, path, CaseOptions(commit=True))
     assert len(report.created) == len(spelled) and not report.rejected
-    far = db.execute(
-        text("""SELECT max(ST_Distance(geom::geography,
-                                       ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography))
-                FROM cases WHERE source_id LIKE 'G_'"""),
-        {"x": lon, "y": lat},
-    ).scalar()
-    assert far < 0.5
+    assert _farthest(db, "G_", lon, lat) < 0.5
 
 
 def test_which_csv_goes_to_copy_as_it_is() -> None:
@@ -1084,10 +1091,4 @@ def test_longitude_and_latitude_in_one_column(
     assert [(i.code, i.reason) for i in report.rejected] == [
         ("Q4", "第 5 行：坐标无效 bad coordinates")
     ]
-    far = db.execute(
-        text("""SELECT max(ST_Distance(geom::geography,
-                                       ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography))
-                FROM cases WHERE source_id LIKE 'Q_'"""),
-        {"x": lon, "y": lat},
-    ).scalar()
-    assert far < 0.01
+    assert _farthest(db, "Q_", lon, lat) < 0.01
