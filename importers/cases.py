@@ -141,6 +141,11 @@ _FUTURE = "now() + interval '1 day'"
 #: 1900-01-01, or Unix's 1970-01-01), not a case of a city's records: rejected
 _EARLIEST = "1980-01-01"
 _PAST = f"timestamptz '{_EARLIEST} 00:00:00+08'"
+#: the longest source id a case keeps (``cases.source_id``, migration 0012)
+_ID_LENGTH = 64
+#: a staged case that is rejected: bad coordinates or time, no id or one too long
+_REJECTED = f"""NOT ok OR at IS NULL OR at > {_FUTURE} OR at < {_PAST} OR source_id IS NULL
+                OR source_id = '' OR length(source_id) > {_ID_LENGTH}"""
 #: memory for each sort and hash of the import's transaction: the roll-up trigger aggregates and
 #: sorts three heat cells per case, which at the server's 32 MB spill to disk from ~100,000 rows
 WORK_MEM = "512MB"
@@ -465,15 +470,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         """)
         )
         rejected = session.execute(
-            text(f"""SELECT n, source_id, CASE WHEN NOT ok THEN 'coords'
-                                               WHEN at IS NULL THEN 'time'
-                                               WHEN at > {_FUTURE} THEN 'future'
-                                               WHEN at < {_PAST} THEN 'past'
-                                               ELSE 'id' END AS why, lon, lat
+            text(f"""SELECT n, left(source_id, {_ID_LENGTH}) AS source_id,
+                            CASE WHEN NOT ok THEN 'coords'
+                                 WHEN at IS NULL THEN 'time'
+                                 WHEN at > {_FUTURE} THEN 'future'
+                                 WHEN at < {_PAST} THEN 'past'
+                                 WHEN length(source_id) > {_ID_LENGTH} THEN 'long'
+                                 ELSE 'id' END AS why, lon, lat
                      FROM import_case
-                     WHERE NOT ok OR at IS NULL OR at > {_FUTURE} OR at < {_PAST}
-                        OR source_id IS NULL
-                        OR source_id = ''
+                     WHERE {_REJECTED}
                      ORDER BY n""")
         ).all()
         for r in rejected:
@@ -484,16 +489,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 "past": f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"
                 f"1970-01-01）reported before {_EARLIEST[:4]}: usually an empty date",
                 "id": "缺少编号 missing source id",
+                "long": f"编号超过 {_ID_LENGTH} 个字符：是否选错了编号列？ source id longer than "
+                f"{_ID_LENGTH} characters: the wrong column?",
             }[r.why]
             where = (r.lon, r.lat) if r.why != "coords" else (None, None)
             report.rejected.append(
                 Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}", *where)
             )
         if rejected:  # (a scan of every row)
-            session.execute(
-                text(f"""DELETE FROM import_case WHERE NOT ok OR at IS NULL OR at > {_FUTURE}
-                         OR at < {_PAST} OR source_id IS NULL OR source_id = ''""")
-            )
+            session.execute(text(f"DELETE FROM import_case WHERE {_REJECTED}"))
         dupes = session.execute(
             text("""SELECT source_id, count(*) FROM import_case GROUP BY 1 HAVING count(*) > 1
                     ORDER BY 1""")
@@ -819,12 +823,20 @@ def _plain_csv(body: bytes, width: int) -> bool:
     ends = np.flatnonzero(a == ord("\n"))
     at = np.flatnonzero(a == ord(","))
     quotes = np.flatnonzero(a == ord('"'))
+    cr = np.flatnonzero(a == ord("\r"))
+    crlf = np.count_nonzero(a[np.minimum(cr + 1, len(a) - 1)] == ord("\n"))
+    if 0 < crlf < len(ends):
+        return False  # line ends of both kinds: COPY takes the first line's for all
+    cr = cr[a[np.minimum(cr + 1, len(a) - 1)] != ord("\n")]  # not ending a line: COPY refuses
     if len(quotes):  # ("" inside a quoted cell is two quotes: the parity holds)
         if len(quotes) % 2:
             return False  # a quote left open: let the csv module say what it makes of it
         if (np.searchsorted(quotes, ends) % 2).any():
             return False  # a cell of two lines: records are not lines (the report's numbers)
         at = at[np.searchsorted(quotes, at) % 2 == 0]
+        cr = cr[np.searchsorted(quotes, cr) % 2 == 0]
+    if len(cr):  # (a lone \r in a cell: written out again, as a line break inside quotes)
+        return False
     starts = np.concatenate(([0], ends + 1))
     starts = starts[starts < len(a)]
     commas = np.diff(np.append(np.searchsorted(at, starts), len(at)))

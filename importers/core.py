@@ -367,7 +367,9 @@ class Sheet:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(self.header)
-        writer.writerows(self.rows)
+        # a lone \r (an old Mac's line break) as \n: quoted then, where COPY refuses a bare \r
+        writer.writerows([[v.replace("\r\n", "\n").replace("\r", "\n") for v in row]
+                          for row in self.rows])  # fmt: skip
         return out.getvalue().encode("utf-8")
 
     def notes(self) -> list[str]:
@@ -417,7 +419,7 @@ def header_names(cells: list[str]) -> list[str]:
 
 def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     """The records of a CSV text with the line each starts on (a quoted cell may span lines)."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # (a lone \r inside a cell is data)
     line = 1
     for cells in reader:
         yield line, cells

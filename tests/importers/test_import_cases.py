@@ -1063,9 +1063,11 @@ def test_which_csv_goes_to_copy_as_it_is() -> None:
     assert _plain_csv(head + b"1,2,3\n4,5,6", 3)
     assert _plain_csv(head + b'1,"x, y",3\n4,"say ""hi"", ok",6\n', 3)
     assert _plain_csv(head + b'"TOTALLY",2,3\n"x",2,3\n"",2,3\n"012345678901",2,3\n', 3)
+    assert _plain_csv(b"a,b,c\r\n1,2,3\r\n", 3) and _plain_csv(head + b'1,"2\r",3\n', 3)
     for body in (b"1,2,3\n\n4,5,6\n", b"1,2\n", b"1,2,3,4\n", b',2,3\n', b'1,"open,3\n',
                  b'1,"two\nlines",3\n', "合计,2,3\n".encode(), b"total,2,3\n",
-                 '"合 计",2,3\n'.encode(), b'"Total",2,3\n'):  # fmt: skip
+                 '"合 计",2,3\n'.encode(), b'"Total",2,3\n', b"1,2,3\r\n4,5,6\n",
+                 b"1,2\r,3\n"):  # fmt: skip
         assert not _plain_csv(head + body, 3), body
 
 
@@ -1092,3 +1094,25 @@ def test_longitude_and_latitude_in_one_column(
         ("Q4", "第 5 行：坐标无效 bad coordinates")
     ]
     assert _farthest(db, "Q_", lon, lat) < 0.01
+
+
+def test_line_ends_of_both_kinds_a_lone_return_and_an_id_too_long(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Found by a fuzzer of messy ledgers, each a traceback: line ends of both kinds in one file
+    (COPY: "unquoted carriage return"), a lone carriage return (csv: "new-line character seen
+    in unquoted field"; it ends a line, as old Macs wrote them), and an id longer than the 64
+    characters a case keeps (a database error at the insert).  Lines are counted as the file's."""
+    (lon, lat) = _points(demo_city)[0]
+    row = f"2026-03-05 09:30,{lon},{lat},WGS84,纠纷,邻里"
+    path = tmp_path / "cases.csv"
+    text_ = (HEADER + f"R1,{row},第一行\r\nR2,{row},旧式\r换行\n" + "R" * 65 + f",{row},太长\n"
+             + f"R3,{row},多,一列\n")  # fmt: skip
+    path.write_bytes(text_.encode())
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert sorted(report.created) == ["R1", "R2"]
+    lines = [i.reason.split("：")[0] for i in report.rejected]
+    assert lines == ["第 6 行", "第 4 行", "第 5 行"]  # too wide; 换行 alone; the long id
+    assert "编号超过 64 个字符" in report.rejected[2].reason
+    stored = db.execute(text("SELECT description FROM cases WHERE source_id = 'R2'")).scalar()
+    assert stored == "旧式"
