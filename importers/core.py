@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -346,7 +347,7 @@ class Sheet:
         header = header_names(names)
         sheet = cls(header, [], [], title_rows=line0 - 1)
         width = len(header)
-        for line, cells in [*head[at + 1 :], *it]:
+        for line, cells in itertools.chain(head[at + 1 :], it):  # (not a list: a million rows)
             cells = [v.strip() if isinstance(v, str) else "" for v in cells]
             if not any(cells):
                 sheet.blank += 1
