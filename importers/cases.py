@@ -69,6 +69,7 @@ from importers.core import (
     pick_fields,
     require_fields,
     split_part,
+    title_note,
     total_row,
 )
 from importers.covers import NEVER, PG_EPOCH_US, covering_grids, load_grids
@@ -801,7 +802,7 @@ class _Csv:
             report.warnings.extend(self.sheet.notes())
             report.rejected.extend(self.sheet.rejections())
         elif self.title_rows:
-            report.warnings.extend(Sheet([], [], [], title_rows=self.title_rows).notes())
+            report.warnings.append(title_note(self.title_rows))
 
 
 #: every usual name of a case's fields: the header is the row with the most of them

@@ -319,6 +319,14 @@ def total_row(row: list[str]) -> bool:
     return re.sub(r"\s+", "", first).upper() in TOTAL_WORDS
 
 
+def title_note(rows: int) -> str:
+    """The report's warning that the ``rows`` lines above a header were left out."""
+    return (
+        f"表头在第 {rows + 1} 行，其上 {rows} 行（标题、填报单位等）未导入 (the header is on "
+        f"line {rows + 1}; the {rows} lines above it were left out)"
+    )
+
+
 @dataclass
 class Sheet:
     """A CSV or a spreadsheet as its rows of text: the header found (:func:`header_row`), and
@@ -382,11 +390,7 @@ class Sheet:
                 f"{self.worksheet!r}: the sheets before it have no header)"
             )
         if self.title_rows:
-            out.append(
-                f"表头在第 {self.title_rows + 1} 行，其上 {self.title_rows} 行（标题、填报单位等）"
-                f"未导入 (the header is on line {self.title_rows + 1}; the {self.title_rows} "
-                "lines above it were left out)"
-            )
+            out.append(title_note(self.title_rows))
         if self.totals:  # (blank rows hold nothing to tell of)
             out.append(f"合计/小计行 {self.totals} 行未导入 ({self.totals} total rows left out)")
         return out
