@@ -114,7 +114,7 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index">
 <main>
-  {language_switch(lang, "/maps/planner")}{nav_line(links, user)}
+  {language_switch(lang, "/maps/planner")}{nav_line(links, user, lang)}
   <h1>{escape(title)}</h1>
   <p>{
         t(
@@ -173,11 +173,16 @@ def _overview_svg(overview, groups: dict, t) -> str:  # type: ignore[no-untyped-
     )
 
 
-def nav_line(links: list[tuple[str, str]], user: str) -> str:
-    """The line of links to the other pages, with the user, at the top of a plain page (needs
-    ``wangge.css``)."""
+def nav_line(links: list[tuple[str, str]], user: str, lang: str = "zh") -> str:
+    """The line of links to the other pages, with the user and their 退出登录 (a form posted to
+    ``/logout``: it works without script), at the top of a plain page (needs ``wangge.css``)."""
     items = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
-    return f'<p class="wg-nav">{items}<span class="wg-user">{escape(user)}</span></p>'
+    out = _tr(lang)("退出登录", "Log out")
+    return (  # (the form after the line: a <form> would end the <p> it stood in)
+        f'<p class="wg-nav">{items}<span class="wg-user">{escape(user)}'
+        f'<button type="submit" form="wg-logout" class="wg-logout">{out}</button></span></p>'
+        '<form id="wg-logout" method="post" action="/logout" hidden></form>'
+    )
 
 
 QUEUE_PAGE_SIZE = 50
@@ -333,7 +338,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {language_switch(lang, href())}{nav_line(links, user)}
+  {language_switch(lang, href())}{nav_line(links, user, lang)}
   <h1>{escape(title)}</h1>
   {find_form(lang=lang)}
   <p class="wg-chips">{"".join(states)}</p>
@@ -473,7 +478,7 @@ def find_page(  # type: ignore[no-untyped-def]
     return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {language_switch(lang, here)}{nav_line(links, user)}
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
   <h1>{t("案件查询", "Find a case")}</h1>
   {find_form(words, autofocus=True, lang=lang)}
   {f'<p class="wg-error" role="status">{escape(note)}</p>' if note else ""}
@@ -574,7 +579,7 @@ def audit_page(  # type: ignore[no-untyped-def]
     return f"""{head}
 <body class="wg-track wg-index wg-queue">
 <main>
-  {language_switch(lang, here)}{nav_line(links, user)}
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
   <h1>{t("审计日志", "Audit log")}</h1>
   <form class="wg-filters" method="get" action="/audit">
     <label>{t("用户", "User")} <input name="username" value="{value("username")}" size="12"></label>
@@ -1183,7 +1188,7 @@ def case_page(  # type: ignore[no-untyped-def]
       data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <main>
-  {switch}{nav_line(menu, user)}
+  {switch}{nav_line(menu, user, lang)}
   <h1>{t("案件", "Case")} <span id="case-code">{escape(case.code)}</span>
       <span class="wg-status" id="case-status">{escape(status)}</span></h1>
   <table class="wg-receipt-table">

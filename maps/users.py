@@ -110,7 +110,7 @@ def users_page(
     return f"""{head}
 <body class="wg-track wg-index wg-queue wg-users">
 <main>
-  {language_switch(lang, here)}{nav_line(links, user)}
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
   <h1>{t("用户管理", "Users")}</h1>
   <form class="wg-filters" method="get" action="/users" role="search">
     <label>{t("用户名或姓名", "User name or name")}
@@ -232,7 +232,7 @@ def account_page(
     return f"""{head}
 <body class="wg-track wg-index wg-account">
 <main>
-  {language_switch(lang, "/account")}{nav_line(links, user)}
+  {language_switch(lang, "/account")}{nav_line(links, user, lang)}
   <h1>{t("我的账号", "My account")}</h1>
   {first}<dl class="wg-facts">{facts}</dl>
   <h2>{t("修改密码", "Change the password")}</h2>

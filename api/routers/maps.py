@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import (
+    SESSION_COOKIE,
     AuditReader,
     CaseReader,
     CipherDep,
@@ -22,14 +23,15 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     audit_phone_lookup,
+    client_ip,
     page_lang,
     page_response,
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import boundaries, cases, mapdata, report, safety, workflow
+from gis import auth, boundaries, cases, mapdata, report, safety, workflow
 from gis.auth import Principal
-from gis.errors import InvalidInput, NotFound
+from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
 from gis.pii import validate_phone
 from gis.report import Daily
@@ -346,6 +348,25 @@ def login_form(request: Request, next: str | None = None, lang: PageLang = None)
     return page_response(login_page(next, lang=page_lang(request, lang)), lang)
 
 
+@router.post("/logout", include_in_schema=False)
+def logout_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The pages' 退出登录 (a form, no script needed): the session ends as with
+    ``POST /api/auth/logout``, its cookie goes, and the browser goes to the login page.  A
+    session already over (expired, revoked) goes there too: the user wanted out, and is out."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        try:
+            caller = auth.authenticate(session, token, settings)
+        except WanggeError:
+            caller = None
+        if caller is not None:
+            auth.logout(session, caller, client_ip(request))
+            session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
 
 
@@ -615,7 +636,9 @@ def daily_page(
     links = " ".join(f'<a href="{escape(at(code, on))}">{label}</a>' for label, on in days)
     xlsx = f"/reports/daily.xlsx?region={code}&date={d.day:%Y-%m-%d}" + ("&lang=en" if en else "")
     switch = language_switch(language, escape(at(code, d.day)))
-    menu = nav_line(page_links(caller.can, "/reports/daily", language), _user(caller, language))
+    menu = nav_line(
+        page_links(caller.can, "/reports/daily", language), _user(caller, language), language
+    )
     download = "Download Excel" if en else "下载 Excel"
     top = f"""<div class="wg-noprint">{switch}{menu}
 <p class="wg-days">{links} <a href="{escape(xlsx)}">{download}</a></p></div>"""

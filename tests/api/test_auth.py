@@ -95,6 +95,32 @@ def test_logout_revokes_the_token(anon_client: TestClient) -> None:
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
 
+def test_the_pages_logout_form_ends_the_session(anon_client: TestClient, app_db: Session) -> None:
+    """The 退出登录 of the plain pages (queue, case, daily report …) posts a form to /logout:
+    the session ends, its cookie goes, and the browser lands on the login page."""
+    token = login(anon_client, "city_operator").json()["access_token"]
+    assert anon_client.cookies.get(SESSION_COOKIE) == token
+    assert anon_client.get("/queue").status_code == 200  # by the cookie
+    r = anon_client.post("/logout", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert f'{SESSION_COOKIE}=""' in r.headers["set-cookie"]  # deleted
+    assert anon_client.cookies.get(SESSION_COOKIE) is None
+    gone = anon_client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 401
+    audited = app_db.execute(
+        text("SELECT username FROM audit_log WHERE action = 'logout' ORDER BY id DESC LIMIT 1")
+    ).scalar_one()
+    assert audited == "city_operator"
+    # pressed again (the page was open in two tabs), or with a session long expired: the login
+    # page all the same, never an error
+    for cookie in (token, "not-a-session", None):
+        anon_client.cookies.clear()
+        if cookie:
+            anon_client.cookies.set(SESSION_COOKIE, cookie)
+        again = anon_client.post("/logout", follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"] == "/login"
+
+
 def test_five_failures_lock_the_account(settings: Settings, app_db: Session) -> None:
     with app_with(settings, app_db, lockout_minutes=0.02) as client:
         for _ in range(4):

@@ -253,6 +253,7 @@ PUBLIC = {
     ("GET", "/api/health"),
     ("GET", "/m/sw.js"),  # the phone page's service worker: code only, no data
     ("GET", "/login"),
+    ("POST", "/logout"),  # the pages' logout form: ends the session of its own cookie, if any
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
 }

@@ -1028,6 +1028,10 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         own.wait_for_selector("#password-done:not([hidden])")
         if shots := os.environ.get("WANGGE_SCREENSHOTS"):
             own.screenshot(path=str(Path(shots) / "account.png"), full_page=True)
+        own.click("button.wg-logout")  # the plain pages' 退出登录: a form, no script
+        own.wait_for_url(f"{live_server}/login")
+        own.goto(f"{live_server}/account")
+        own.wait_for_selector("input[name=password]")  # the session is over: the login again
         own.close()
         page.click("#user-message a")  # noted: the list again, with the new account
         row = page.locator("tr[data-user='browser.desk']")

@@ -248,3 +248,27 @@ def test_the_phone_page_service_worker_keeps_what_the_page_loads(
         assert anon_client.get(url).status_code == 200, url
     config = json.loads(re.search(r'<script id="config"[^>]*>(.*?)</script>', page.text).group(1))
     assert config["service_worker"] == "/m/sw.js"
+
+
+@pytest.mark.parametrize(
+    ("username", "path"),
+    [
+        ("city_operator", "/queue"),
+        ("city_operator", "/find"),
+        ("city_operator", "/reports/daily"),
+        ("city_operator", "/account"),
+        ("district_planner", "/maps/planner"),
+        ("admin", "/users"),
+        ("admin", "/audit"),
+    ],
+)
+def test_every_plain_page_has_a_logout(
+    anon_client: TestClient, login_as: Headers, username: str, path: str
+) -> None:
+    """A center's computer is shared: wherever an operator is, 退出登录 is on the page (the
+    maps have theirs in the title box, the phone page in its header)."""
+    for lang, words in (("zh", "退出登录"), ("en", "Log out")):
+        page = anon_client.get(f"{path}?lang={lang}", headers=login_as(username))
+        assert page.status_code == 200, page.text
+        assert f'form="wg-logout" class="wg-logout">{words}</button>' in page.text
+        assert '<form id="wg-logout" method="post" action="/logout" hidden></form>' in page.text
