@@ -179,8 +179,9 @@ def nav_line(links: list[tuple[str, str]], user: str, lang: str = "zh") -> str:
     items = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
     out = _tr(lang)("退出登录", "Log out")
     return (  # (the form after the line: a <form> would end the <p> it stood in)
-        f'<p class="wg-nav">{items}<span class="wg-user">{escape(user)}'
-        f'<button type="submit" form="wg-logout" class="wg-logout">{out}</button></span></p>'
+        f'<p class="wg-nav">{items}<span class="wg-who"><span class="wg-user">{escape(user)}'
+        f'</span><button type="submit" form="wg-logout" class="wg-logout">{out}</button></span>'
+        "</p>"
         '<form id="wg-logout" method="post" action="/logout" hidden></form>'
     )
 
