@@ -1082,7 +1082,7 @@ def case_page(  # type: ignore[no-untyped-def]
         '<button type="button" id="unmask">'
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
-        if can_unmask
+        if can_unmask and case.parties  # (none: nothing to show, and nothing to audit)
         else ""
     )
     status = states.get(case.status, case.status)

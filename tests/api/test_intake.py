@@ -647,6 +647,20 @@ def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple)
         assert any(run in w for w in [*written, user.group(1)]), run
 
 
+def test_the_case_page_offers_to_unmask_only_parties_it_has(
+    client: TestClient, grid_point: tuple
+) -> None:
+    """查看完整信息 (recorded in the audit log) only where there is someone to show in full."""
+    lon, lat, _ = grid_point
+    party = {"role": "applicant", "name": "周某某", "phone": "13700001234"}
+    with_party = client.post("/api/reports", json=report_body(lon, lat, parties=[party])).json()
+    without = client.post("/api/reports", json=report_body(*_offset(lon, lat, 400))).json()
+    html = {"Accept": "text/html"}
+    page = client.get(f"/cases/{with_party['code']}", headers=html).text
+    assert 'id="unmask"' in page and "周*某" in page
+    assert 'id="unmask"' not in client.get(f"/cases/{without['code']}", headers=html).text
+
+
 def test_repeat_warnings_see_the_other_reports_of_a_batch(
     client: TestClient, grid_point: tuple
 ) -> None:
