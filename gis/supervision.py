@@ -64,16 +64,21 @@ _TICK = """
         SELECT w.case_id, :now, :actor,
                CASE w.stage WHEN 'reminder' THEN 'remind' WHEN 'supervision' THEN 'supervise'
                             ELSE 'notify' END,
-               c.status,
-               CASE WHEN p.center_id IS NOT NULL THEN 'escalated' ELSE c.status END,
+               -- (stages come due together when a tick is late: the reminder is before the
+               -- escalation, the notice after it)
+               CASE WHEN w.stage = 'notice' AND p.center_id IS NOT NULL THEN 'escalated'
+                    ELSE c.status END,
+               CASE WHEN w.stage <> 'reminder' AND p.center_id IS NOT NULL THEN 'escalated'
+                    ELSE c.status END,
                CASE w.stage WHEN 'reminder' THEN '提醒函：办理时限已过 80%'
                             WHEN 'supervision' THEN '督办函：已到办理期限，自动上报上级综治中心'
                             ELSE '通报：超过办理时限一倍，通报区综治中心' END,
                jsonb_strip_nulls(jsonb_build_object(
                    'stage', w.stage, 'round', c.round,
                    'letter', '/cases/' || c.code || '/letters/' || w.stage,
-                   'from_center', CASE WHEN p.center_id IS NOT NULL THEN c.center_id END,
-                   'to_center', p.center_id,
+                   'from_center', CASE WHEN w.stage = 'supervision' AND p.center_id IS NOT NULL
+                                       THEN c.center_id END,
+                   'to_center', CASE WHEN w.stage = 'supervision' THEN p.center_id END,
                    'district_center', CASE WHEN w.stage = 'notice' THEN (
                        SELECT dc.id FROM center dc JOIN region dr ON dr.id = dc.region_id
                        WHERE dr.code = c.district_code) END))

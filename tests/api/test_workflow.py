@@ -380,6 +380,37 @@ def test_the_clock_reminds_supervises_escalates_and_notifies_once(
     assert "<h1>Supervision notice</h1>" in english and "<td>Escalated</td>" in english
 
 
+def test_a_late_tick_records_each_stage_with_its_own_states(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """The clock down for days (or history imported open): the reminder, the supervision letter
+    and the notice come due in one tick.  Only the letter escalates: the reminder is recorded
+    before it (status unchanged), the notice after it (already escalated)."""
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point, kind="hazard", category="fire")["code"]
+    row = app_db.execute(
+        text("SELECT id, notice_at, center_id, status FROM cases WHERE code = :c"), {"c": code}
+    ).one()
+    bind_scope(app_db, Scope.everything())
+    report = tick(app_db, row.notice_at)
+    assert (report.reminders, report.supervisions, report.notices) >= (1, 1, 1)
+    events = app_db.execute(
+        text("""SELECT action, from_status, to_status, data FROM case_event
+                WHERE case_id = :i AND actor = '系统时钟' ORDER BY id"""),
+        {"i": row.id},
+    ).all()
+    before = row.status
+    assert [(e.action, e.from_status, e.to_status) for e in events] == [
+        ("remind", before, before),
+        ("supervise", before, "escalated"),
+        ("notify", "escalated", "escalated"),
+    ]
+    remind, supervise, notify = (e.data for e in events)
+    assert supervise["from_center"] == row.center_id and supervise["to_center"] != row.center_id
+    assert "to_center" not in remind and "to_center" not in notify
+    assert "district_center" in notify
+
+
 def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
     engine: Engine, app_engine: Engine, demo_city: DemoCity
 ) -> None:
