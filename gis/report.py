@@ -8,6 +8,7 @@ the region's cases).  Figures and definitions as in :mod:`gis.stats` and :mod:`g
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,11 +19,12 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.cases import SOURCE_NAMES
+from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.errors import InvalidInput
 from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from gis.worktime import SHANGHAI
 
 
@@ -139,6 +141,8 @@ class Daily:
     supervision: dict[str, int]
     #: the safety index of the 30 days ending with the day (平安指数, :mod:`gis.safety`)
     safety: SafetyIndex
+    #: the categories' names by code, Chinese and English (the workbook's 按类别 row)
+    category_names: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,27 @@ def _sources(s: Stats, lang: str) -> list[tuple[str, int]]:
     column = 1 if lang == "en" else 0
     counts = s.by_source
     return [(names[column], counts[k]) for k, names in SOURCE_NAMES.items() if k in counts]
+
+
+def _breakdowns(d: Daily, s: Stats, lang: str) -> list[tuple[str, list[str]]]:
+    """The cases by status (in the order of the closed loop), kind and category (most first),
+    and source, each as "name: count" in ``lang``: the words a reader knows, not the codes."""
+    en = lang == "en"
+    w = _words(lang)
+    states = STATE_NAMES_EN if en else STATE_NAMES
+    by_status = [(states[k], s.by_status[k]) for k in states if k in s.by_status]
+    by_status += [(k, n) for k, n in s.by_status.items() if k not in states]
+    by_kind = [(KIND_NAMES.get(k, (k, k))[1 if en else 0], n) for k, n in s.by_kind.items()]
+    by_category = [
+        (d.category_names.get(k, (k, k))[1 if en else 0], n) for k, n in s.by_category.items()
+    ]
+    rows = (
+        ("by_status", by_status),
+        ("by_kind", sorted(by_kind, key=lambda kn: -kn[1])),
+        ("by_category", sorted(by_category, key=lambda kn: -kn[1])),
+        ("by_source", _sources(s, lang)),
+    )
+    return [(w[key], [f"{name}: {n}" for name, n in counts]) for key, counts in rows]
 
 
 def _rows(s: Stats, lang: str = "zh") -> list[tuple[str, str, Figures]]:
@@ -211,7 +236,17 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
             {"start": start, "end": end, "region": today.region},
         )
     }
-    return Daily(day, today, month, supervision, safety_index(session, scope, today.region, day))
+    categories = {
+        r.code: (r.name_zh, r.name_en)
+        for r in session.execute(text("SELECT code, name_zh, name_en FROM category"))
+    }
+    safety = safety_index(session, scope, today.region, day)
+    return Daily(day, today, month, supervision, safety, categories)
+
+
+def _width(text: str) -> int:
+    """A text's width in a spreadsheet's columns: a wide (CJK) character counts two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def daily_name(d: Daily, lang: str = "zh") -> str:
@@ -225,6 +260,7 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     ``lang`` (``zh`` or ``en``)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     w = _words(lang)
     wb = Workbook()
@@ -245,10 +281,16 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
                 if c.rate:
                     ws.cell(ws.max_row, number).number_format = "0.0%"
         ws.append([])
-        ws.append([w["by_status"]] + [f"{k}: {v}" for k, v in sorted(s.by_status.items())])
-        ws.append([w["by_kind"]] + [f"{k}: {v}" for k, v in sorted(s.by_kind.items())])
-        ws.append([w["by_category"]] + [f"{k}: {v}" for k, v in sorted(s.by_category.items())])
-        ws.append([w["by_source"]] + [f"{k}: {v}" for k, v in _sources(s, lang)])
+        for label, items in _breakdowns(d, s, lang):
+            ws.append([label, *items])
+        # readable as it opens: the headers and the regions stay in view, the columns are
+        # wide enough for their headers (Chinese characters count double)
+        ws.freeze_panes = "C3"
+        for number, header in enumerate(
+            [w["code"], w["region"], *[c.header(lang) for c in COLUMNS]], start=1
+        ):
+            ws.column_dimensions[get_column_letter(number)].width = max(10, _width(header) + 2)
+        ws.column_dimensions["B"].width = max(18, ws.column_dimensions["B"].width)
     ws = wb.create_sheet(w["safety"][:31])  # (a sheet's name: at most 31 characters)
     ws.append([w["safety"] + _safety_status(d.safety, lang)])
     ws["A1"].font = Font(bold=True, size=14)
@@ -353,4 +395,4 @@ def daily_report(
             f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
             field="out",
         ) from None
-    return DailyReport(day, d.today, d.month, d.supervision, d.safety, xlsx, html)
+    return DailyReport(day, d.today, d.month, d.supervision, d.safety, d.category_names, xlsx, html)

@@ -172,6 +172,17 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     rows = list(wb["03月05日"].iter_rows(values_only=True))
     assert rows[1][:3] == ("区划代码", "区划", "受理案件")
     assert rows[2][0] == "990102001" and rows[2][2] == 4
+    # the breakdowns in words, not codes: states in the order of the loop, the rest most first
+    rows_named = {r[0]: [v for v in r[1:] if v] for r in rows if r and r[0]}
+    assert rows_named["按状态"] == ["已登记: 1", "处置中: 1", "已结案: 2"]
+    assert rows_named["按类型"] == ["矛盾纠纷: 3", "安全隐患: 1"]
+    assert rows_named["按类别"] and not any(
+        re.search(r"[a-z_]{3}", item) for item in rows_named["按类别"]
+    )
+    # it opens readable: headers and regions stay in view, columns as wide as their headers
+    sheet = wb["03月05日"]
+    assert sheet.freeze_panes == "C3"
+    assert sheet.column_dimensions["K"].width >= 24  # 平均办理时长（工作小时）
     page = report.html.read_text(encoding="utf-8")
     assert "每日一汇总" in page and "按期结案率" in page and "http" not in page
 
@@ -236,6 +247,8 @@ def test_daily_roll_up_page_and_spreadsheet(
     )
     by_source = [r for r in wb["03-05"].iter_rows(values_only=True) if r[0] == "By source"]
     assert by_source[0][1:4] == ("grid worker: 1", "walk-in: 1", "12345 hotline: 2")
+    by_status = [r for r in wb["03-05"].iter_rows(values_only=True) if r[0] == "By status"]
+    assert by_status[0][1:4] == ("Registered: 1", "In progress: 1", "Closed: 2")
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
