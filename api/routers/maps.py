@@ -352,7 +352,11 @@ def login_form(request: Request, next: str | None = None, lang: PageLang = None)
 def logout_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The pages' 退出登录 (a form, no script needed): the session ends as with
     ``POST /api/auth/logout``, its cookie goes, and the browser goes to the login page.  A
-    session already over (expired, revoked) goes there too: the user wanted out, and is out."""
+    session already over (expired, revoked) goes there too: the user wanted out, and is out.
+    A form posted from another site ends nothing (the browser says so in ``Sec-Fetch-Site``,
+    whatever proxy stands in front)."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return RedirectResponse("/login", status_code=303)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:

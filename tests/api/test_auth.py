@@ -101,7 +101,15 @@ def test_the_pages_logout_form_ends_the_session(anon_client: TestClient, app_db:
     token = login(anon_client, "city_operator").json()["access_token"]
     assert anon_client.cookies.get(SESSION_COOKIE) == token
     assert anon_client.get("/queue").status_code == 200  # by the cookie
-    r = anon_client.post("/logout", follow_redirects=False)
+    # a form on another site posting here ends nothing
+    forged = anon_client.post(
+        "/logout", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
+    )
+    assert forged.status_code == 303 and "set-cookie" not in forged.headers
+    assert anon_client.get("/api/auth/me").status_code == 200
+    r = anon_client.post(
+        "/logout", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert f'{SESSION_COOKIE}=""' in r.headers["set-cookie"]  # deleted
     assert anon_client.cookies.get(SESSION_COOKIE) is None
