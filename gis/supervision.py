@@ -30,6 +30,18 @@ STAGES = {
     "notice": ("notify", "通报", "Notice"),
 }
 CLOCK_ACTOR = "系统时钟"
+#: the note each stage's event carries, Chinese (stored) and English (shown on English pages)
+STAGE_NOTES = {
+    "reminder": ("提醒函：办理时限已过 80%", "Reminder: 80 % of the time allowed has passed"),
+    "supervision": (
+        "督办函：已到办理期限，自动上报上级综治中心",
+        "Supervision notice: the deadline has come; escalated to the center above",
+    ),
+    "notice": (
+        "通报：超过办理时限一倍，通报区综治中心",
+        "Public notice: twice the time allowed has passed; the district center is notified",
+    ),
+}
 _LOCK = 0x77616E67_6765  # "wangge": one tick at a time
 
 _TICK = """
@@ -70,9 +82,8 @@ _TICK = """
                     ELSE c.status END,
                CASE WHEN w.stage <> 'reminder' AND p.center_id IS NOT NULL THEN 'escalated'
                     ELSE c.status END,
-               CASE w.stage WHEN 'reminder' THEN '提醒函：办理时限已过 80%'
-                            WHEN 'supervision' THEN '督办函：已到办理期限，自动上报上级综治中心'
-                            ELSE '通报：超过办理时限一倍，通报区综治中心' END,
+               CASE w.stage WHEN 'reminder' THEN :note_reminder
+                            WHEN 'supervision' THEN :note_supervision ELSE :note_notice END,
                jsonb_strip_nulls(jsonb_build_object(
                    'stage', w.stage, 'round', c.round,
                    'letter', '/cases/' || c.code || '/letters/' || w.stage,
@@ -114,7 +125,8 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     session.execute(text(f"SELECT pg_advisory_xact_lock_shared{LAYOUT_LOCK}"))
     if now is None:
         now = session.execute(text("SELECT now()")).scalar_one()
-    rows = session.execute(text(_TICK), {"now": now, "actor": CLOCK_ACTOR}).all()
+    notes = {f"note_{stage}": zh for stage, (zh, _) in STAGE_NOTES.items()}
+    rows = session.execute(text(_TICK), {"now": now, "actor": CLOCK_ACTOR} | notes).all()
     counts = {r.stage: (r.n, r.escalated) for r in rows}
     return TickReport(
         reminders=counts.get("reminder", (0, 0))[0],

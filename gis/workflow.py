@@ -37,6 +37,13 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
 
+#: who a resident's rating is recorded as, and the note of the reopening it may cause (Chinese,
+#: English)
+RESIDENT_ACTOR = "群众"
+REOPENED_NOTE = (
+    "群众评价不满意或未解决，案件重启",
+    "The resident was not satisfied or the matter is not solved: the case is reopened",
+)
 STATE_NAMES = {
     "registered": "已登记",
     "accepted": "已受理",
@@ -945,11 +952,18 @@ def rate(session: Session, token: str, score: int, resolved: bool, comment: str 
     session.execute(
         text("""
         INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
-        VALUES (:id, '群众', 'rate', :s, :s, :comment,
+        VALUES (:id, :actor, 'rate', :s, :s, :comment,
                 jsonb_build_object('score', CAST(:score AS int),
                                    'resolved', CAST(:resolved AS boolean)))
     """),
-        {"id": case.id, "s": case.status, "comment": comment, "score": score, "resolved": resolved},
+        {
+            "id": case.id,
+            "actor": RESIDENT_ACTOR,
+            "s": case.status,
+            "comment": comment,
+            "score": score,
+            "resolved": resolved,
+        },
     )
     if reopen:
         row = dict(
@@ -957,7 +971,7 @@ def rate(session: Session, token: str, score: int, resolved: bool, comment: str 
             .mappings()
             .one()
         )
-        note = "群众评价不满意或未解决，案件重启"
+        note = REOPENED_NOTE[0]
         _apply(
             session,
             Actor("群众", Scope.everything(), True),

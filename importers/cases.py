@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from gis.cases import SOURCE_NAMES
+from gis.cases import IMPORT_NOTE, SOURCE_NAMES
 from gis.datum import datum_named, to_wgs84
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
@@ -555,11 +555,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 text("""
                 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note,
                                         data)
-                SELECT n.id, n.received_at, 'import', 'import', NULL, n.status, '历史案件导入',
+                SELECT n.id, n.received_at, 'import', 'import', NULL, n.status, :note,
                        jsonb_build_object('file', CAST(:file AS text), 'source_id', n.source_id)
                 FROM import_new n ORDER BY n.id
             """),
-                {"file": path.name},
+                {"file": path.name, "note": IMPORT_NOTE[0]},
             )
             stage("events")
         if bulk[0]:

@@ -972,6 +972,25 @@ DUPLICATE_NAMES_EN = {"suggested": "to confirm", "confirmed": "confirmed", "unli
 DUPLICATES_SHOWN = 30  # on the case page; the API lists them all
 
 
+def _system_words_en() -> dict[str, str]:
+    """What the system itself writes into a case's history (who acted, the note), in English:
+    for the English case page.  What people wrote stays as they wrote it."""
+    from gis.cases import IMPORT_NOTE
+    from gis.supervision import CLOCK_ACTOR, STAGE_NOTES
+    from gis.workflow import REOPENED_NOTE, RESIDENT_ACTOR
+
+    notes = [IMPORT_NOTE, REOPENED_NOTE, *STAGE_NOTES.values()]
+    return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes)
+
+
+def _regrid_note_en(data: dict) -> str:
+    """A planner's commit's note on a moved case (migration 0015 writes it in Chinese)."""
+    note = f"Grid changed: {data.get('from_grid') or 'none'} → {data.get('to_grid') or 'none'}"
+    if data.get("from_center") != data.get("to_center"):
+        note += "; the responsible center changed"
+    return note
+
+
 def case_page(  # type: ignore[no-untyped-def]
     case,
     wf,
@@ -1014,13 +1033,20 @@ def case_page(  # type: ignore[no-untyped-def]
     def when(t) -> str:  # type: ignore[no-untyped-def]
         return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if t else "—"
 
+    system = _system_words_en() if en else {}
+
+    def note_of(e) -> str:  # type: ignore[no-untyped-def]
+        if en and e.action == "regrid" and isinstance(e.data, dict):
+            return _regrid_note_en(e.data)
+        return system.get(e.note, e.note)
+
     events = "".join(
         f"<li><time>{when(e.at)}</time> <b>{escape(events_named.get(e.action, e.action))}</b>"
-        f" {escape(e.actor or '')}"
+        f" {escape(system.get(e.actor or '', e.actor or ''))}"
         + (f" → {escape(states.get(e.to_status, e.to_status))}" if e.to_status else "")
         # (the system's own notes repeat the step's Chinese name: not shown again)
         + (
-            f"<br><span class=wg-note>{escape(e.note)}</span>"
+            f"<br><span class=wg-note>{escape(note_of(e))}</span>"
             if e.note and e.note != EVENT_NAMES.get(e.action)
             else ""
         )

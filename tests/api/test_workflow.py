@@ -409,6 +409,13 @@ def test_a_late_tick_records_each_stage_with_its_own_states(
     assert supervise["from_center"] == row.center_id and supervise["to_center"] != row.center_id
     assert "to_center" not in remind and "to_center" not in notify
     assert "district_center" in notify
+    # the clock's own words on the case page: in Chinese as stored, in English when asked
+    app_db.commit()  # (to the test's savepoint: each request's end rolls back to it)
+    zh = anon_client.get(f"/cases/{code}", headers=op).text
+    assert "系统时钟" in zh and "提醒函：办理时限已过 80%" in zh
+    en = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
+    assert "System clock" in en and "系统时钟" not in en and "提醒函" not in en
+    assert "Reminder: 80 % of the time allowed has passed" in en
 
 
 def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
