@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.edits import LAYOUT_LOCK
+from gis.locate import CenterRef
 
 STAGES = {
     "reminder": ("remind", "提醒函", "Reminder"),
@@ -86,6 +87,10 @@ _TICK = """
                             WHEN 'supervision' THEN :note_supervision ELSE :note_notice END,
                jsonb_strip_nulls(jsonb_build_object(
                    'stage', w.stage, 'round', c.round,
+                   -- the letter's addressee: the center responsible when it was issued (the
+                   -- notice of a case escalated in the same tick goes to the center above)
+                   'center', CASE WHEN w.stage = 'notice' AND p.center_id IS NOT NULL
+                                  THEN p.center_id ELSE c.center_id END,
                    'letter', '/cases/' || c.code || '/letters/' || w.stage,
                    'from_center', CASE WHEN w.stage = 'supervision' AND p.center_id IS NOT NULL
                                        THEN c.center_id END,
@@ -134,3 +139,17 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
         notices=counts.get("notice", (0, 0))[0],
         escalations=counts.get("supervision", (0, 0))[1],
     )
+
+
+def addressee(session: Session, stage: str, data: dict, current: CenterRef | None) -> str | None:
+    """The name of the center a letter of ``stage`` (its event's ``data``) was addressed to: the
+    center responsible when the clock issued it, not whoever holds the case now (after a
+    supervision letter, the center above).  Letters issued before their events named it
+    (2026-12-05) name it only when they escalated; the others go to the current center."""
+    center_id = data.get("center") or (data.get("from_center") if stage == "supervision" else None)
+    if not center_id or (current is not None and current.id == center_id):
+        return current.name if current else None
+    name = session.execute(
+        text("SELECT name FROM center WHERE id = :id"), {"id": center_id}
+    ).scalar_one_or_none()
+    return str(name) if name is not None else (current.name if current else None)

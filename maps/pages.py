@@ -898,27 +898,34 @@ LETTERS_EN = {
 
 
 def letter_page(  # type: ignore[no-untyped-def]
-    case, stage: str, event, tracking_url: str, lang: str = "zh", category_name: str | None = None
+    case,
+    stage: str,
+    event,
+    tracking_url: str,
+    lang: str = "zh",
+    category_name: str | None = None,
+    *,
+    addressee: str | None = None,
 ) -> str:
     """A printable supervision document (两函一通报) for one case: which letter, when the clock
-    issued it, to which center, the case's code, deadline and the tracking QR.  In ``lang``
-    (``category_name``: the category's English name)."""
+    issued it, to which center (``addressee``: :func:`gis.supervision.addressee`), the case's
+    code, deadline and the tracking QR.  In ``lang`` (``category_name``: the category's English
+    name)."""
     from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 
     t = _tr(lang)
     title, body = (LETTERS_EN if lang == "en" else LETTERS)[stage]
-    center = case.location.center
     deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
     issued = f"{event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
     status = (STATE_NAMES_EN if lang == "en" else STATE_NAMES).get(case.status, case.status)
     kind = _kind_and_category(case.kind, case.category_name, lang, category_name)
-    addressee = escape(center.name) if center else t("承办单位", "To the responsible center")
+    to = escape(addressee) if addressee else t("承办单位", "To the responsible center")
     return f"""{_case_page_head(f"{title} · {case.code}", lang=lang)}
 <body class="wg-track wg-receipt wg-letter">
 <main>
   {language_switch(lang)}
   <h1>{title}</h1>
-  <p>{addressee}{t("：", ":")}</p>
+  <p id="addressee">{to}{t("：", ":")}</p>
   <p>{body}</p>
   <table class="wg-receipt-table">
     <tr><th>{t("案件编号", "Case")}</th><td><b id="case-code">{escape(case.code)}</b></td></tr>

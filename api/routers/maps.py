@@ -29,7 +29,7 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import auth, boundaries, cases, mapdata, report, safety, workflow
+from gis import auth, boundaries, cases, mapdata, report, safety, supervision, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
@@ -473,7 +473,10 @@ def supervision_letter(
     url = tracking_url(request, settings, case.public_token)
     language = page_lang(request, lang)
     category = _categories_en(session, language).get(case.category)
-    return page_response(letter_page(case, stage, event, url, language, category), lang)
+    addressee = supervision.addressee(session, stage, event.data, case.location.center)
+    return page_response(
+        letter_page(case, stage, event, url, language, category, addressee=addressee), lang
+    )
 
 
 _QR = {"svg": (qr_svg, "image/svg+xml"), "png": (qr_png, "image/png")}

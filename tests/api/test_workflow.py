@@ -416,6 +416,19 @@ def test_a_late_tick_records_each_stage_with_its_own_states(
     en = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
     assert "System clock" in en and "系统时钟" not in en and "提醒函" not in en
     assert "Reminder: 80 % of the time allowed has passed" in en
+    # each letter is addressed to the center responsible when it was issued: the reminder and
+    # the supervision letter to the one that let the time pass, the notice to the one above
+    # that holds the case since
+    names = dict(
+        app_db.execute(
+            text("SELECT id, name FROM center WHERE id IN (:a, :b)"),
+            {"a": row.center_id, "b": supervise["to_center"]},
+        ).all()
+    )
+    below, above = names[row.center_id], names[supervise["to_center"]]
+    for stage, to in (("reminder", below), ("supervision", below), ("notice", above)):
+        letter = anon_client.get(f"/cases/{code}/letters/{stage}?lang=zh", headers=op).text
+        assert f'<p id="addressee">{to}：</p>' in letter, stage
 
 
 def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
