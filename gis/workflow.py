@@ -44,6 +44,12 @@ REOPENED_NOTE = (
     "群众评价不满意或未解决，案件重启",
     "The resident was not satisfied or the matter is not solved: the case is reopened",
 )
+#: the notes of a dispatch settled by the departments' answers (Chinese, English)
+DEPARTMENTS_DONE = ("各部门已全部办结", "Every department has finished")
+DEPARTMENTS_FAILED = (
+    "派遣部门均无法办理，请重新派遣",
+    "No department dispatched to can handle it: dispatch again",
+)
 STATE_NAMES = {
     "registered": "已登记",
     "accepted": "已受理",
@@ -707,9 +713,7 @@ def respond(
         return
     target, action = ("resolved", "resolve") if left.done else ("accepted", "dispatch_failed")
     system = Actor(actor.username, actor.scope, True)
-    req = ActionRequest(
-        action, note="各部门已全部办结" if left.done else "派遣部门均无法办理，请重新派遣"
-    )
+    req = ActionRequest(action, note=(DEPARTMENTS_DONE if left.done else DEPARTMENTS_FAILED)[0])
     fresh = dict(session.execute(text(sql), {"code": code}).mappings().one())
     _apply(session, system, fresh, req, target, {}, {"departments_done": int(left.done)})
 

@@ -984,9 +984,15 @@ def _system_words_en() -> dict[str, str]:
     for the English case page.  What people wrote stays as they wrote it."""
     from gis.cases import IMPORT_NOTE
     from gis.supervision import CLOCK_ACTOR, STAGE_NOTES
-    from gis.workflow import REOPENED_NOTE, RESIDENT_ACTOR
+    from gis.workflow import (
+        DEPARTMENTS_DONE,
+        DEPARTMENTS_FAILED,
+        REOPENED_NOTE,
+        RESIDENT_ACTOR,
+    )
 
-    notes = [IMPORT_NOTE, REOPENED_NOTE, *STAGE_NOTES.values()]
+    notes = [IMPORT_NOTE, REOPENED_NOTE, DEPARTMENTS_DONE, DEPARTMENTS_FAILED]
+    notes += STAGE_NOTES.values()
     return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes)
 
 

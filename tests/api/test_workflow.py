@@ -75,6 +75,9 @@ def test_a_dispute_goes_round_the_whole_loop_with_a_department(
     assert r.json()["status"] == "dispatched"
     r = anon_client.post(url, headers=op, json={"response": "done", "note": "调解成功"})
     assert r.json()["status"] == "resolved"  # every department done → resolved
+    page = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
+    assert "Every department has finished" in page and "各部门已全部办结" not in page
+    assert "调解成功" in page  # what people wrote stays as written
     again = anon_client.post(url, headers=op, json={"response": "done"})
     assert again.status_code == 409
 
