@@ -1239,6 +1239,16 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
     )
     page.wait_for_selector(".wg-grid-pop:has-text('990102001001002')", timeout=20_000)
     popup = page.locator(".wg-grid-pop").inner_text()
+    if lang == "zh":  # on a laptop's screen, the whole popup in view: not under the title box,
+        # which stands above it (the map pans it clear)
+        page.set_viewport_size({"width": 1280, "height": 560})
+        page.reload()
+        page.wait_for_selector(".wg-grid-pop", timeout=20_000)
+        page.wait_for_timeout(500)
+        title = page.locator(".wg-title").bounding_box()
+        pop = page.locator(".leaflet-popup").bounding_box()
+        assert title is not None and pop is not None
+        assert pop["y"] >= title["y"] + title["height"], (pop, title)
     if lang == "zh":
         assert "网格员" in popup
         assert outside == [] and problems == [], (outside, problems)

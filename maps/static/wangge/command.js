@@ -118,6 +118,11 @@
         l.on("click", function (e) { gridPopup(f.properties.code, e.latlng); });
         l.bindTooltip(fill(T.named, { name: esc(f.properties.name), code: esc(f.properties.code) }), { sticky: true });
       } });
+    function belowTitle() {  /* a popup opens clear of the title box (it stands above popups) */
+      var box = map.getContainer().querySelector(".wg-title"), top = 10;
+      if (box) top = Math.max(top, box.getBoundingClientRect().bottom - map.getContainer().getBoundingClientRect().top + 10);
+      return L.point(10, top);
+    }
     function gridPopup(code, at) {
       getJson("/api/grids/" + code + "/summary").then(function (g) {
         var workers = g.workers.map(function (w) { return esc(w.name) + (w.phone ? " " + esc(w.phone) : ""); });
@@ -130,7 +135,7 @@
           "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) +
           "<br>" + fill(T.open_cases, { open: g.open, overdue: g.overdue }) +
           (list.length ? "<ul>" + list.join("") + "</ul>" : "") + "</div>";
-        L.popup({ maxWidth: 320 }).setLatLng(at).setContent(html).openOn(map);
+        L.popup({ maxWidth: 320, autoPanPaddingTopLeft: belowTitle() }).setLatLng(at).setContent(html).openOn(map);
       }).catch(fail("grid summary"));
     }
     var gridSeq = 0;
