@@ -504,6 +504,8 @@ AUDIT_ACTIONS = {
     "user.disable": "停用用户",
     "user.enable": "启用用户",
     "user.unlock": "解除锁定",
+    "case.create": "登记案件",
+    "photo.add": "上传照片",
 }
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
@@ -517,6 +519,8 @@ AUDIT_ACTIONS_EN = {
     "user.disable": "User disabled",
     "user.enable": "User enabled",
     "user.unlock": "User unlocked",
+    "case.create": "Case registered",
+    "photo.add": "Photos added",
 }
 
 

@@ -23,6 +23,7 @@ from gis.pii import mask_id_card, mask_name, mask_phone, validate_id_card
 from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
+from maps.pages import AUDIT_ACTIONS, AUDIT_ACTIONS_EN
 
 # word boundaries on both sides: folium's random hex element ids may hold 11 digits in a row
 MOBILE = re.compile(r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z_])")
@@ -426,6 +427,13 @@ def test_logins_writes_and_failures_are_audited(
         ("login", True, "village_operator", None),
         ("login", False, "village_operator", None),
     ]
+    # every action the code records has a name on the admin's page, in both languages (the
+    # writes: case.create, in migrations' SQL; photo.add, by the photos' route)
+    recorded = {"login", "logout", "pii.view", "pii.lookup", "audit.read", "case.create"}
+    recorded |= {"photo.add", "user.add", "user.update", "user.passwd", "user.disable"}
+    assert recorded <= set(AUDIT_ACTIONS) and recorded <= set(AUDIT_ACTIONS_EN)
+    page = anon_client.get("/audit?action=case.create", headers=login_as("admin")).text
+    assert "登记案件" in page
 
 
 def test_the_app_role_cannot_change_the_audit_log(app_db: Session) -> None:
