@@ -91,6 +91,7 @@ _TICK = """
                    -- notice of a case escalated in the same tick goes to the center above)
                    'center', CASE WHEN w.stage = 'notice' AND p.center_id IS NOT NULL
                                   THEN p.center_id ELSE c.center_id END,
+                   'deadline', c.deadline,  -- as it stood (an extension moves it later)
                    'letter', '/cases/' || c.code || '/letters/' || w.stage,
                    'from_center', CASE WHEN w.stage = 'supervision' AND p.center_id IS NOT NULL
                                        THEN c.center_id END,

@@ -919,7 +919,11 @@ def letter_page(  # type: ignore[no-untyped-def]
 
     t = _tr(lang)
     title, body = (LETTERS_EN if lang == "en" else LETTERS)[stage]
-    deadline = f"{case.deadline:%Y-%m-%d %H:%M}" if case.deadline else "—"
+    # the deadline the letter was about (letters issued before their events kept it: the
+    # case's own, which an extension may have moved since)
+    due = event.data.get("deadline") if isinstance(event.data, dict) else None
+    due_at = datetime.fromisoformat(due) if due else case.deadline
+    deadline = f"{due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if due_at else "—"
     issued = f"{event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
     status = (STATE_NAMES_EN if lang == "en" else STATE_NAMES).get(case.status, case.status)
     kind = _kind_and_category(case.kind, case.category_name, lang, category_name)

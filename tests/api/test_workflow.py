@@ -432,6 +432,15 @@ def test_a_late_tick_records_each_stage_with_its_own_states(
     for stage, to in (("reminder", below), ("supervision", below), ("notice", above)):
         letter = anon_client.get(f"/cases/{code}/letters/{stage}?lang=zh", headers=op).text
         assert f'<p id="addressee">{to}：</p>' in letter, stage
+    # … and names the deadline it was about, even once an extension has moved it
+    was = app_db.execute(text("SELECT deadline FROM cases WHERE id = :i"), {"i": row.id}).scalar()
+    app_db.execute(
+        text("UPDATE cases SET deadline = deadline + interval '3 days' WHERE id = :i"),
+        {"i": row.id},
+    )
+    app_db.commit()
+    letter = anon_client.get(f"/cases/{code}/letters/supervision?lang=zh", headers=op).text
+    assert f"<td>{was.astimezone(SHANGHAI):%Y-%m-%d %H:%M}</td>" in letter
 
 
 def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
