@@ -365,6 +365,8 @@ table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 @media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
+@media (max-width: 640px) {{ body {{ margin: 1em; }}
+  table {{ display: block; overflow-x: auto; max-width: 100%; }} }}
 </style>{head}</head>
 <body>
 {top}
