@@ -366,7 +366,8 @@ th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 @media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
 @media (max-width: 640px) {{ body {{ margin: 1em; }}
-  table {{ display: block; overflow-x: auto; max-width: 100%; }} }}
+  table {{ display: block; overflow-x: auto; max-width: 100%; }}
+  th, td {{ white-space: nowrap; }} }}
 </style>{head}</head>
 <body>
 {top}
