@@ -1,7 +1,9 @@
 """The closed loop (研交办督结评): one transition function for every move a case makes.
 
 States: registered → accepted → dispatched → in_progress → resolved → verified → closed, with
-returned, transferred, escalated, suspended and reopened.  :data:`MOVES` is the whole table:
+returned, transferred, escalated, suspended and reopened (退回 sends a case up to the center
+that assigns it again, and an escalated one back down to the center it came up from).
+:data:`MOVES` is the whole table:
 which action leaves which states for which state, and what it needs.  :func:`act` is the only
 code that changes a case's status; it
 
@@ -419,8 +421,31 @@ def _parent_center(session: Session, case: dict) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
+# the center an escalated case came up from, by the escalation that brought it to its center
+# (the escalate action's event, or the clock's supervision letter: both name the two centers)
+_ESCALATED_FROM = text("""
+    SELECT ce.id, r.code FROM case_event e
+    JOIN center ce ON ce.id = CAST(e.data->>'from_center' AS int)
+    JOIN region r ON r.id = ce.region_id
+    WHERE e.case_id = :case AND e.to_status = 'escalated'
+      AND e.data->>'to_center' = CAST(:center AS text)
+    ORDER BY e.id DESC LIMIT 1
+""")
+
+
 def _upward(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
-    """return / escalate: to the center above."""
+    """escalate: to the center above.  return: to the center above, except an escalated case,
+    which goes back down to the center it came up from (the center above sends it back)."""
+    if req.action == "return" and case["status"] == "escalated":
+        below = session.execute(
+            _ESCALATED_FROM, {"case": case["id"], "center": case["center_id"]}
+        ).first()
+        if below is not None:
+            return (
+                "returned",
+                {"center_id": below.id},
+                {"from_center": case["center_id"], "to_center": below.id, "to_region": below.code},
+            )
     parent = _parent_center(session, case)
     if parent is None:
         raise Conflict(

@@ -102,7 +102,7 @@ def test_a_hazard_handled_by_the_center_itself_and_escalated(
     detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
     assert detail["allowed_hours"] == 4  # fire: four working hours
     _act(anon_client, op, code, "accept")
-    _act(anon_client, op, code, "start")
+    before_up = _act(anon_client, op, code, "start")
     up = _act(anon_client, op, code, "escalate", note="需街道统一协调")
     assert up["status"] == "escalated"
     assert up["events"][-1]["data"]["to_region"] == "990102001"  # the township's center
@@ -113,6 +113,13 @@ def test_a_hazard_handled_by_the_center_itself_and_escalated(
         json={"action": "accept"},
     )
     assert r.status_code == 403
+    # the township sends it back: down to the village it came from, not further up
+    back = _act(anon_client, op, code, "return", note="请村里先行处置")
+    assert back["status"] == "returned"
+    assert back["events"][-1]["data"]["to_region"] == "990102001001"
+    assert back["responsible_center"] == before_up["responsible_center"]
+    up = _act(anon_client, op, code, "escalate", note="村里无法处置")
+    assert up["events"][-1]["data"]["to_region"] == "990102001"
     # … the township is
     _act(anon_client, op, code, "accept")
     _act(anon_client, op, code, "start")
@@ -372,15 +379,26 @@ def test_the_clock_reminds_supervises_escalates_and_notifies_once(
         text("SELECT status, center_id FROM cases WHERE id = :i"), {"i": row.id}
     ).one()
     assert after.status == "escalated" and after.center_id != row.center_id
+    # the center above may send the case back down to the center that let the time pass
+    act(
+        app_db,
+        Actor("township_op", Scope.everything(), True),
+        code,
+        ActionRequest("return", note="请按期办理"),
+    )
+    back = app_db.execute(
+        text("SELECT status, center_id FROM cases WHERE id = :i"), {"i": row.id}
+    ).one()
+    assert back.status == "returned" and back.center_id == row.center_id
     tick(app_db, row.notice_at)
     tick(app_db, row.notice_at)
     assert stages() == ["remind", "supervise", "notify"]
     app_db.commit()  # (to the test's savepoint: each request's end rolls back to it)
     letter = anon_client.get(f"/cases/{code}/letters/supervision", headers=op)
     assert letter.status_code == 200 and "督办函" in letter.text and code in letter.text
-    assert "<td>已上报</td>" in letter.text  # the state by its name, not its code
+    assert "<td>已退回</td>" in letter.text  # the state (now) by its name, not its code
     english = anon_client.get(f"/cases/{code}/letters/supervision?lang=en", headers=op).text
-    assert "<h1>Supervision notice</h1>" in english and "<td>Escalated</td>" in english
+    assert "<h1>Supervision notice</h1>" in english and "<td>Returned</td>" in english
 
 
 def test_a_late_tick_records_each_stage_with_its_own_states(
