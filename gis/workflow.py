@@ -3,9 +3,8 @@
 States: registered → accepted → dispatched → in_progress → resolved → verified → closed, with
 returned, transferred, escalated, suspended and reopened (退回 sends a case up to the center
 that assigns it again, and an escalated one back down to the center it came up from).
-:data:`MOVES` is the whole table:
-which action leaves which states for which state, and what it needs.  :func:`act` is the only
-code that changes a case's status; it
+:data:`MOVES` is the whole table: which action leaves which states for which state, and what it
+needs.  :func:`act` is the only code that changes a case's status; it
 
 * checks the actor: the ``case:handle`` permission, the case in their jurisdiction, and their
   center — the case's responsible center or one above it; extending and suspending need the
