@@ -86,7 +86,18 @@ class TitleBox(MacroElement):
                 L.DomEvent.disableClickPropagation(div);
                 return div;
             };
-            box.addTo({{ this._parent.get_name() }});
+            var map = {{ this._parent.get_name() }};
+            box.addTo(map);
+            {% if this.position == "topleft" %}
+            // on a narrow screen the panels of the top right corner (filters, a ranking) would
+            // cover the title and its links: there they start below it
+            var corner = map.getContainer().querySelector('.leaflet-top.leaflet-right');
+            var clear = function () {
+                var div = box.getContainer(), narrow = map.getSize().x < 640;
+                corner.style.top = narrow ? (div.offsetTop + div.offsetHeight) + 'px' : '';
+            };
+            if (corner) { clear(); map.on('resize', clear); }
+            {% endif %}
         })();
         {% endmacro %}
     """)
@@ -143,7 +154,18 @@ class HtmlControl(JSCSSMixin, MacroElement):
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
             };
-            box.addTo({{ this._parent.get_name() }});
+            var map = {{ this._parent.get_name() }};
+            box.addTo(map);
+            {% if this.position == "topleft" %}
+            // on a narrow screen the panels of the top right corner (filters, a ranking) would
+            // cover the title and its links: there they start below it
+            var corner = map.getContainer().querySelector('.leaflet-top.leaflet-right');
+            var clear = function () {
+                var div = box.getContainer(), narrow = map.getSize().x < 640;
+                corner.style.top = narrow ? (div.offsetTop + div.offsetHeight) + 'px' : '';
+            };
+            if (corner) { clear(); map.on('resize', clear); }
+            {% endif %}
         })();
         {% endmacro %}
     """)
@@ -162,20 +184,27 @@ class FitBeside(MacroElement):
     """Open the map on ``bounds`` ((south, west), (north, east)) at once, beside the control of
     CSS class ``panel``: on a wide screen the area is fitted left of the panel (a panel in the
     top right corner would otherwise hide the east of it), on a narrow one below it, and when
-    the panel fills more than half the map either way, in the whole map.  Add it after the
-    panel, so that its size is known.  No zoom animation (see :func:`maps.city.fit_view`)."""
+    the panel fills more than half the map's width and all but 160 px of its height, in the whole
+    map.  The title box (:class:`TitleBox`, top left) is kept clear too: the area starts below
+    it.  Add it after the panel and the title, so that their sizes are known.  No zoom animation
+    (see :func:`maps.city.fit_view`)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }}, size = map.getSize();
+            var frame = map.getContainer().getBoundingClientRect();
             var box = map.getContainer().querySelector("." + {{ this.panel|tojson }});
-            var fit = {animate: false};
-            if (box) {
-                var w = box.offsetWidth + 20, h = box.offsetHeight + 20;
+            var title = map.getContainer().querySelector(".wg-title");
+            var top = title ? title.getBoundingClientRect().bottom - frame.top + 10 : 0;
+            if (top > size.y / 3) top = 0;  // a title that tall: the whole map
+            var fit = {animate: false, paddingTopLeft: [0, top]};
+            if (box) {  // (on a phone the panel stands below the title: TitleBox)
+                var edges = box.getBoundingClientRect();
+                var w = frame.right - edges.left + 10, h = edges.bottom - frame.top + 10;
                 // (Leaflet pads top-left and bottom-right only: the right, then, from below)
                 if (w < size.x / 2) fit.paddingBottomRight = [w, 0];
-                else if (h < size.y / 2) fit.paddingTopLeft = [0, h];
+                else if (size.y - h >= 160) fit.paddingTopLeft = [0, Math.max(h, top)];
             }
             map.fitBounds({{ this.bounds|tojson }}, fit);
         })();

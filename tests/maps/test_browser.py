@@ -1536,15 +1536,9 @@ def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browse
         ".map(l => l.options.fillColor)"
     )
     assert set(colours) <= {b.color for b in BANDS}
-    # the city is fitted beside the panel (top right), not under it
-    right, panel_left = page.evaluate("""() => {
-        const own = window.wgSafetyLayer.getLayers().find(l => l.feature.properties.own);
-        const map = own._map, east = own.getBounds().getNorthEast();
-        const panel = document.querySelector('.leaflet-control.wg-safety').getBoundingClientRect();
-        const box = map.getContainer().getBoundingClientRect();
-        return [map.latLngToContainerPoint(east).x + box.left, panel.left];
-    }""")
-    assert right <= panel_left, (right, panel_left)
+    # the city is fitted beside the panel (top right) and below the title (top left), under
+    # neither; on a phone the panel stands below the title, the city below both
+    assert _safety_fit(page) == {"beside": True, "below_title": True}, _safety_fit(page)
     first = rows.first.get_attribute("data-code")
     page.evaluate(
         "code => window.wgSafetyLayer.getLayers()"
@@ -1555,4 +1549,24 @@ def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browse
     page.wait_for_selector(".leaflet-control.wg-safety", timeout=20_000)
     assert "上一级" in page.locator(".wg-safety").inner_text()
     assert outside == [] and problems == [], (outside, problems)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/maps/safety")
+    page.wait_for_selector(".leaflet-control.wg-safety table", timeout=20_000)
+    assert _safety_fit(page) == {"panel_below_title": True, "below_panel": True}
     page.close()
+
+
+def _safety_fit(page) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """Where the safety map put the region's outline, against its title box and its panel."""
+    return page.evaluate("""() => {
+        const own = window.wgSafetyLayer.getLayers().find(l => l.feature.properties.own);
+        const map = own._map, frame = map.getContainer().getBoundingClientRect();
+        const at = p => map.latLngToContainerPoint(p);
+        const north = at(own.getBounds().getNorthEast()).y + frame.top;
+        const east = at(own.getBounds().getNorthEast()).x + frame.left;
+        const panel = document.querySelector('.leaflet-control.wg-safety').getBoundingClientRect();
+        const title = document.querySelector('.wg-title').getBoundingClientRect();
+        if (frame.width >= 640)
+            return {beside: east <= panel.left, below_title: north >= title.bottom};
+        return {panel_below_title: panel.top >= title.bottom, below_panel: north >= panel.bottom};
+    }""")
