@@ -33,6 +33,7 @@ WORDS = {
         "published": "已于 {at} 发布",
         "provisional": "尚未发布：按现有数据实时计算，仅供参考",
         "rank": "排名",
+        "rank_of": "（第 {rank} 名）",
         "region": "区划",
         "score": "指数",
         "change": "较上周",
@@ -57,6 +58,7 @@ WORDS = {
         "published": "Published {at}",
         "provisional": "Not published yet: computed now from the data as it stands",
         "rank": "Rank",
+        "rank_of": " (rank {rank})",
         "region": "Region",
         "score": "Index",
         "change": "vs last week",
@@ -208,7 +210,7 @@ def _tip(e: Entry, rank: int | None, lang: str) -> str:
         if v > 0
     )
     return (
-        f"<b>{escape(e.name)}</b>{f'（{rank}）' if rank else ''}<br>"
+        f"<b>{escape(e.name)}</b>{w['rank_of'].format(rank=rank) if rank else ''}<br>"
         f"{w['score']} {e.score:.1f} · {escape(e.band_name(lang))} · {w['change']} "
         f"{escape(e.change_text())}<br>{w['cases']} {e.figures.cases} · {w['population']} "
         f"{population}{parts}"

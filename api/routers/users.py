@@ -227,7 +227,13 @@ def account(caller: Authenticated, request: Request, lang: PageLang = None) -> H
     password.  In Chinese, or in English."""
     language = page_lang(request, lang)
     scope = caller.scope
-    region = f"{scope.region_name}（{scope.region_code}）" if scope.region_code else None
+    region = None
+    if scope.region_code:  # the brackets of each language
+        region = (
+            f"{scope.region_name} ({scope.region_code})"
+            if language == "en"
+            else f"{scope.region_name}（{scope.region_code}）"
+        )
     page = account_page(
         username=caller.username,
         display_name=caller.display_name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -323,6 +324,9 @@ def test_the_account_page(anon_client: TestClient, login_as: Headers) -> None:
     english = anon_client.get("/account", params={"lang": "en"}, headers=login_as("admin") | html)
     assert "<h1>My account</h1>" in english.text and "administrator" in english.text
     assert "whole deployment" in english.text
+    worker = {"lang": "en"}
+    english = anon_client.get("/account", params=worker, headers=login_as("grid_worker") | html)
+    assert re.search(r"<dd>[^<（]+ \(\d{6,12}\)</dd>", english.text)  # its own brackets
     assert anon_client.get("/account", headers=html, follow_redirects=False).status_code in (
         303, 401)  # fmt: skip
 
