@@ -292,6 +292,24 @@ class LocationOut(BaseModel):
         )
 
 
+class PlaceOut(BaseModel):
+    """A region or current grid found by name or code (``GET /api/places``)."""
+
+    kind: Literal["city", "district", "township", "village", "grid"]
+    kind_name: str = Field(description="the kind in the caller's language: 乡镇/街道, 网格 …")
+    code: str
+    name: str
+    context: str = Field(description="the regions above it, nearest first: 桥园镇 · 南江区")
+    bbox: tuple[float, float, float, float] = Field(description="west, south, east, north")
+    outline: dict[str, Any] = Field(
+        description="GeoJSON geometry (WGS 84), simplified to about 10 m: to draw, not to measure"
+    )
+
+
+class PlacesOut(BaseModel):
+    places: list[PlaceOut]
+
+
 class DuplicateOut(BaseModel):
     code: str
     status: str = Field(description="suggested | confirmed | unlinked")

@@ -309,3 +309,112 @@ def grid_history(session: Session, scope: Scope, code: str) -> str:
             f"No grid {code} (any version) in your jurisdiction.",
         )
     return result
+
+
+@dataclass(frozen=True)
+class Place:
+    """A region or current grid found by :func:`find_places`."""
+
+    kind: str  # the region level, or "grid"
+    kind_name: str
+    code: str
+    name: str
+    context: str  # the regions above it, nearest first, below the scope's: "桥园镇 · 南江区"
+    bbox: tuple[float, float, float, float]  # west, south, east, north
+    outline: dict  # GeoJSON geometry, simplified to about 10 m (to draw, not to measure)
+
+
+#: longest search text: longer than any place's name
+PLACE_QUERY_MAX = 40
+#: how far a found place's outline may stray from its boundary (degrees: about 10 m)
+OUTLINE_TOLERANCE_DEG = 0.0001
+# Regions and current grids in scope whose name contains the words, or whose code starts with
+# them; the best first: the name itself, then names that start with it, higher levels before
+# lower, shorter names before longer.  Their extents are read for the few kept only.
+_PLACES = """
+    WITH hit AS (
+        SELECT r.level::text AS kind, r.code, r.name, r.id AS region_id, r.path, 0 AS is_grid,
+               array_position(ARRAY['city', 'district', 'township', 'village'], r.level::text)
+                   AS rank
+        FROM region r
+        WHERE {in_region} AND (r.name ILIKE :contains ESCAPE '\\' OR r.code LIKE :starts)
+        UNION ALL
+        SELECT 'grid', g.code, g.name, NULL, v.path, 1, 5
+        FROM grid g JOIN region v ON v.id = g.village_id
+        WHERE g.valid_to IS NULL AND {in_village}
+          AND (g.name ILIKE :contains ESCAPE '\\' OR g.code LIKE :starts)
+    ), best AS (
+        SELECT * FROM hit
+        ORDER BY lower(name) = lower(:words) DESC, name ILIKE :begins ESCAPE '\\' DESC, rank,
+                 length(name), code
+        LIMIT :limit
+    )
+    SELECT b.kind, {kind_name} AS kind_name, b.code, b.name,
+           (SELECT string_agg(p.name, ' · ' ORDER BY array_position(b.path, p.id) DESC)
+            FROM region p
+            WHERE p.id = ANY(b.path) AND p.id IS DISTINCT FROM b.region_id
+              AND p.id <> ALL(coalesce((SELECT s.path FROM region s
+                                        WHERE s.id = :scope_region_id), '{{}}'))) AS context,
+           ST_XMin(e.geom), ST_YMin(e.geom), ST_XMax(e.geom), ST_YMax(e.geom),
+           ST_AsGeoJSON(ST_SimplifyPreserveTopology(e.geom, :simplify), 6) AS outline
+    FROM best b
+    CROSS JOIN LATERAL (
+        SELECT coalesce((SELECT r.geom FROM region r WHERE r.code = b.code AND b.is_grid = 0),
+                        (SELECT g.geom FROM grid g
+                         WHERE g.code = b.code AND g.valid_to IS NULL AND b.is_grid = 1)) AS geom
+    ) e
+    ORDER BY lower(b.name) = lower(:words) DESC, b.name ILIKE :begins ESCAPE '\\' DESC, b.rank,
+             length(b.name), b.code
+"""
+
+
+def find_places(
+    session: Session, scope: Scope, words: str, lang: str = "zh", limit: int = 10
+) -> list[Place]:
+    """Regions (city to village) and current grids in ``scope`` by name or code: what a desk
+    types to find a village on the map ("东坪", "东坪社区第2网格", "990102001")."""
+    words = " ".join(words.split())
+    if not words:
+        raise InvalidInput(
+            "请输入要查找的地名或代码（村/社区、乡镇/街道、网格）。",
+            "Type a place's name or code to look for (village, township, grid).",
+            field="q",
+        )
+    if len(words) > PLACE_QUERY_MAX:
+        raise InvalidInput(
+            f"查找的文字太长（{len(words)} 个字符，最多 {PLACE_QUERY_MAX} 个）。",
+            f"The search text is too long ({len(words)} characters, at most {PLACE_QUERY_MAX}).",
+            field="q",
+        )
+    like = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    grid_name = "'grid'" if lang == "en" else "'网格'"
+    sql = _PLACES.format(
+        in_region=scope.region_condition("r"),
+        in_village=scope.region_condition("v"),
+        kind_name=f"CASE b.kind WHEN 'grid' THEN {grid_name} ELSE "
+        f"{_level_name('b.kind', lang)} END",
+    )
+    rows = session.execute(
+        text(sql),
+        scope.params()
+        | {
+            "words": words,
+            "contains": f"%{like}%",
+            "begins": f"{like}%",
+            "starts": f"{words}%" if words.isdigit() else "",
+            "limit": limit,
+            "simplify": OUTLINE_TOLERANCE_DEG,
+        },
+    ).all()
+    return [
+        Place(
+            r.kind,
+            r.kind_name,
+            r.code,
+            r.name,
+            r.context or "",
+            (r[5], r[6], r[7], r[8]),
+            json.loads(r.outline),
+        )
+        for r in rows
+    ]

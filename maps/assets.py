@@ -43,6 +43,7 @@ OWN_ASSETS: dict[str, str] = {
     "planner.js": "planner.js",
     "users.js": "users.js",
     "account.js": "account.js",
+    "places.js": "places.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -25,6 +25,9 @@ from maps.layers import MetricScale, TitleBox
 COMMAND_TEXT = {
     "zh": {
         "named": "{name}（{code}）",
+        "place_search": "查找地名：村/社区、街道、网格",
+        "place_none": "没有找到：请换个说法，或输入区划、网格代码",
+        "place_offline": "没有网络，暂时不能查找地名",
         "overdue": "超期",
         "overdue_mark": "（超期）",
         "grid_code": "网格编码",
@@ -73,6 +76,9 @@ COMMAND_TEXT = {
     },
     "en": {
         "named": "{name} ({code})",
+        "place_search": "Find a place: village, township, grid",
+        "place_none": "Nothing found: try other words, or a region or grid code",
+        "place_offline": "No network: places cannot be searched now",
         "overdue": "overdue",
         "overdue_mark": " (overdue)",
         "grid_code": "Grid code",
@@ -165,6 +171,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
             livePollMs: {{ this.options.live_poll_ms|tojson }},
             focusGrid: {{ this.options.focus_grid|tojson }},
             asOf: {{ this.options.as_of|tojson }},
+            lang: {{ this.options.lang|tojson }},
             text: {{ this.options.text|tojson }},
             states: {{ this.options.states|tojson }}
         });
@@ -173,6 +180,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
     default_js = [  # noqa: RUF012 - folium's own attribute
         ("leaflet-heat.js", "leaflet-heat.js"),
         ("wangge.js", "wangge.js"),
+        ("places.js", "places.js"),
         ("command.js", "command.js"),
     ]
     default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012

@@ -16,7 +16,7 @@ from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
 
 #: the files the phone page needs to open without a network, kept by its service worker
-OFFLINE_ASSETS = ("favicon.svg", "leaflet_css", "phone.css", "leaflet", "phone.js")
+OFFLINE_ASSETS = ("favicon.svg", "leaflet_css", "phone.css", "leaflet", "places.js", "phone.js")
 #: where the page registers its service worker (its scope: /m/)
 SERVICE_WORKER_URL = "/m/sw.js"
 
@@ -46,6 +46,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
         "html": {
             "title": "网格员上报",
             "map": "我的网格地图",
+            "place_search": "查找地名：村/社区、网格",
             "kind": "类型",
             "hazard": "安全隐患",
             "dispute": "矛盾纠纷",
@@ -84,6 +85,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "position": "经度 {lon}，纬度 {lat}",
             "accuracy": "（精度约 {m} 米）",
             "picked": "（地图点选）",
+            "place_none": "没有找到：请换个说法，或输入村/社区、网格代码",
+            "place_offline": "没有网络，暂时不能查找地名",
             "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
             "locating": "正在定位……",
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
@@ -108,6 +111,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
         "html": {
             "title": "Field reports",
             "map": "Map of my grids",
+            "place_search": "Find a place: village, grid",
             "kind": "Kind",
             "hazard": "Safety hazard",
             "dispute": "Dispute",
@@ -150,6 +154,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "position": "Longitude {lon}, latitude {lat}",
             "accuracy": " (accurate to about {m} m)",
             "picked": " (picked on the map)",
+            "place_none": "Nothing found: try other words, or a village or grid code",
+            "place_offline": "No network: places cannot be searched now",
             "no_geolocation": "This device cannot locate itself; tap your position on the map.",
             "locating": "Locating …",
             "locate_failed": "Could not locate: allow location access, or tap the map.",
@@ -265,6 +271,11 @@ def phone_page(
   <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>
 {f'<nav class="m-nav">{nav}</nav>' if nav else ""}
+<div class="m-places">
+  <input type="search" id="place" name="place" autocomplete="off"
+    aria-label="{t["place_search"]}" placeholder="{t["place_search"]}">
+  <ul id="place-list" class="wg-place-list" hidden></ul>
+</div>
 <div id="map" class="m-map" aria-label="{t["map"]}"></div>
 <form id="report" class="m-form" novalidate>
   <div class="m-row">
@@ -301,6 +312,7 @@ def phone_page(
 </section>
 <script id="config" type="application/json">{escape(json.dumps(config), quote=False)}</script>
 <script src="{asset_url("leaflet")}"></script>
+<script src="{asset_url("places.js")}"></script>
 <script src="{asset_url("phone.js")}"></script>
 </body>
 </html>

@@ -9,6 +9,7 @@ from geojson_pydantic import FeatureCollection
 
 from api.deps import BoundaryReader, SessionDep, request_lang
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
+from api.schemas import PlaceOut, PlacesOut
 from gis import boundaries
 from gis.models import RegionLevel
 
@@ -47,6 +48,27 @@ def grid_history(
     """Every version of a grid, oldest first: when it was valid, its area and households, the
     edit set that made it, the grids its land came from and the grids that took it over."""
     return geojson_response(boundaries.grid_history(session, caller.scope, code))
+
+
+@router.get("/places", response_model=PlacesOut)
+def find_places(
+    session: SessionDep,
+    caller: BoundaryReader,
+    request: Request,
+    q: Annotated[
+        str,
+        Query(
+            description="a place's name or part of it, or the start of its code",
+            examples=["东坪", "990102001"],
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> PlacesOut:
+    """地名查找: regions (city to village) and current grids in your jurisdiction whose name
+    contains ``q`` or whose code starts with it, the best first (the name itself, then names
+    starting with it, higher levels first), each with its extent to show on a map."""
+    places = boundaries.find_places(session, caller.scope, q, request_lang(request), limit)
+    return PlacesOut(places=[PlaceOut(**vars(p)) for p in places])
 
 
 @router.get("/regions", response_model=FeatureCollection, responses=GEOJSON_RESPONSES)

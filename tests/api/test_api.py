@@ -338,6 +338,53 @@ def test_regions_by_level(client: TestClient, demo_city: DemoCity) -> None:
     assert bad.status_code == 422 and "level" in bad.json()["detail"]
 
 
+def test_places_by_name_and_code_best_first(
+    client: TestClient, login_as: Callable[[str], dict[str, str]], demo_city: DemoCity
+) -> None:
+    """地名查找: a desk types part of a name (or the start of a code) and gets regions and grids
+    to show on its map, the place named exactly first, each with its extent and outline."""
+    village = next(r for r in demo_city.regions if r.level == "village")
+    township = next(r for r in demo_city.regions if r.code == village.parent_code)
+    grids = [g for g in demo_city.grids if g.village_code == village.code]
+    places = client.get("/api/places", params={"q": village.name}).json()["places"]
+    first = places[0]
+    assert (first["kind"], first["code"], first["kind_name"]) == (
+        "village",
+        village.code,
+        "村/社区",
+    )
+    assert first["context"].startswith(township.name)  # the regions above, nearest first
+    west, south, east, north = first["bbox"]
+    assert (west, south, east, north) == pytest.approx(village.geom.bounds, abs=1e-6)
+    assert first["outline"]["type"] in ("Polygon", "MultiPolygon")
+    # its grids follow (their names contain the village's), each inside its extent
+    found = {p["code"] for p in places if p["kind"] == "grid"}
+    assert found and found <= {g.code for g in grids}
+    # part of a name; the start of a code, in the words of the page's language
+    part = client.get("/api/places", params={"q": township.name[:2], "limit": 50}).json()
+    assert township.code in {p["code"] for p in part["places"]}
+    english = client.get(
+        "/api/places", params={"q": grids[0].code}, headers={"Accept-Language": "en"}
+    ).json()["places"]
+    assert [(p["code"], p["kind_name"]) for p in english] == [(grids[0].code, "grid")]
+    # wildcards are letters; a search finds nothing outside the caller's jurisdiction
+    assert client.get("/api/places", params={"q": "%"}).json()["places"] == []
+    assert client.get("/api/places", params={"q": "_"}).json()["places"] == []
+    mine = login_as("township_operator")
+    me = client.get("/api/auth/me", headers=mine).json()
+    other = next(
+        r for r in demo_city.regions if r.level == "village" and r.parent_code != me["region_code"]
+    )
+    own = client.get("/api/places", params={"q": other.name}, headers=mine).json()["places"]
+    assert other.code not in {p["code"] for p in own}
+    assert client.get("/api/places", params={"q": other.name}).json()["places"]  # (the admin)
+    # what cannot be searched says so
+    for q in ("", "   ", "字" * 41):
+        r = client.get("/api/places", params={"q": q})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "q", r.text
+    assert client.get("/api/places").status_code == 422
+
+
 def test_centers(client: TestClient, demo_city: DemoCity) -> None:
     fc = client.get("/api/centers").json()
     assert len(fc["features"]) == len(demo_city.centers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 from fastapi.routing import APIRoute
@@ -117,6 +118,7 @@ def calls_for(s: Sample) -> list[Call]:
         ),
         Call("GET", "/api/regions?level=village", "boundary:read"),
         Call("GET", "/api/centers", "boundary:read"),
+        Call("GET", "/api/places?q=社区", "boundary:read"),
         Call("GET", "/api/auth/me", None),
         Call("GET", "/", "map:view"),
         Call("GET", "/m/", "case:report"),
@@ -188,6 +190,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/grids"),
     ("GET", "/api/regions"),
     ("GET", "/api/centers"),
+    ("GET", "/api/places"),
     ("GET", "/api/auth/me"),
     ("GET", "/"),
     ("POST", "/api/auth/logout"),  # test_logout_needs_a_session
@@ -469,6 +472,9 @@ def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
                 },
             )
         )
+    # 地名查找 by B's own names (its villages, their centers) and by its code
+    for words in [*sorted(s for s in b.secrets if not s.isdigit())[:12], b.code, b.code[:6]]:
+        out.append(("GET", f"/api/places?q={quote(words)}&limit=50", None))
     out += [
         ("GET", "/api/cases?since=2000-01-01T00:00:00%2B08:00&limit=50000", None),
         ("GET", "/api/regions", None),

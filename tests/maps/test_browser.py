@@ -1255,6 +1255,61 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     other.close()
 
 
+def test_a_desk_finds_a_place_by_name_and_the_maps_go_there(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """地名查找: on the command map a desk types part of a village's name, sees the village
+    among the answers and goes there with Enter; on the phone page a tap on an answer outlines
+    it on the map.  Places outside the desk's township are not offered."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        code, name, west, south, east, north = conn.execute(
+            text("""SELECT code, name, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)
+                    FROM region WHERE code = '990102001002'""")
+        ).one()
+        elsewhere = conn.execute(
+            text("SELECT name FROM region WHERE level = 'village' AND code NOT LIKE '990102001%'"
+                 " ORDER BY code LIMIT 1")
+        ).scalar_one()  # fmt: skip
+    page, problems, outside = _command_page(browser, live_server, "township_operator",
+                                            "/maps/command")  # fmt: skip
+    box = page.locator(".wg-places input")
+    box.fill(name[:-1])  # 瑞沙社 …
+    page.wait_for_selector(f'.wg-place-list button[data-code="{code}"]', timeout=10_000)
+    assert name in page.locator(".wg-place-list").inner_text()
+    box.fill(name)
+    box.press("Enter")  # the first answer, for the words as they are now: the village itself
+    page.wait_for_selector(f'.wg-places input[data-shown="{code}"]', timeout=10_000)
+    inside = page.evaluate(
+        """([w, s, e, n]) => {
+            const b = wangge.commandMap.getBounds(), c = [(s + n) / 2, (w + e) / 2];
+            return b.contains(c) && wangge.commandMap.getZoom() >= 14;
+        }""",
+        [west, south, east, north],
+    )
+    assert inside
+    box.fill(elsewhere)
+    page.wait_for_selector(".wg-place-list .wg-place-none", timeout=10_000)
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                  is_mobile=True, has_touch=True)  # fmt: skip
+    phone = context.new_page()
+    phone.goto(f"{live_server}/login")
+    phone.fill("input[name=username]", "township_operator")
+    phone.fill("input[name=password]", DEMO_PASSWORD)
+    phone.click("button[type=submit]")
+    phone.wait_for_load_state("networkidle")
+    phone.goto(f"{live_server}/m/")
+    phone.fill("#place", name)
+    phone.locator(f'#place-list button[data-code="{code}"]').tap()
+    phone.wait_for_selector(f'#place[data-shown="{code}"]', timeout=10_000)
+    assert phone.locator('.leaflet-overlay-pane path[stroke="#d35400"]').count() >= 1
+    context.close()
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def]
     live_server: str, browser, lang: str
@@ -1282,8 +1337,10 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
         page.close()
         return
     assert "Grid workers" in popup and "Open cases" in popup
-    panel = page.locator(".wg-panel").inner_text()
+    panel = page.locator(".wg-filters").inner_text()
     assert "Period" in panel and "last 30 days" in panel and "Grid shading" in panel
+    assert page.locator(".wg-places input").get_attribute("placeholder") == (
+        "Find a place: village, township, grid")  # fmt: skip
     assert "Cases per grid" in page.locator(".wg-legend").inner_text()
     assert "Case heat" in (page.locator(".leaflet-control-layers").text_content() or "")
     assert page.evaluate("document.documentElement.lang") == "en"

@@ -586,6 +586,10 @@
     if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); else map.setView([23, 113.9], 12);
     L.control.scale({ metric: true, imperial: false }).addTo(map);
     map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
+    if (window.wgPlaces) {  // 地名查找: a desk taking a call finds the caller's village
+      wgPlaces(map, document.getElementById("place"), document.getElementById("place-list"),
+        { none: T.place_none, offline: T.place_offline, lang: LANG });
+    }
     if (b) { // (offline, the service worker answers with the grids kept last time)
       fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })
         .then(function (r) { return r.ok ? r.json() : null; })
