@@ -14,7 +14,7 @@ from branca.element import Element, Figure
 from folium.plugins import Fullscreen, HeatMap
 
 from maps.assets import asset_url, localize
-from maps.layers import ApiGeoJson, MetricScale, TitleBox
+from maps.layers import ApiGeoJson, MetricScale, PlaceSearch, TitleBox
 
 LEVEL_COLORS = {
     "city": "#7b241c",
@@ -37,6 +37,9 @@ MAP_WORDS = {
     "zh": {
         "base": "底图",
         "logout": "退出登录",
+        "place_search": "查找村/社区、街道、网格",
+        "place_none": "没有找到：请换个说法，或输入区划、网格代码",
+        "place_offline": "没有网络，暂时不能查找地名",
         "fullscreen": "全屏",
         "fullscreen_off": "退出全屏",
         "grids": "网格",
@@ -62,6 +65,9 @@ MAP_WORDS = {
     "en": {
         "base": "Base map",
         "logout": "Log out",
+        "place_search": "Find a village, township or grid",
+        "place_none": "Nothing found: try other words, or a region or grid code",
+        "place_offline": "No network: places cannot be searched now",
         "fullscreen": "Full screen",
         "fullscreen_off": "Leave full screen",
         "grids": "Grids",
@@ -221,6 +227,7 @@ def build_city_map(
         fields=center_fields,
     ).add_to(m)
     TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
+    PlaceSearch(w, lang).add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title=w["fullscreen"], title_cancel=w["fullscreen_off"]).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

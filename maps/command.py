@@ -19,15 +19,12 @@ from folium.plugins import Fullscreen
 from gis.settings import BaseMapSpec
 from maps.assets import localize
 from maps.city import fit_view, map_words, page_map
-from maps.layers import MetricScale, TitleBox
+from maps.layers import MetricScale, PlaceSearch, TitleBox
 
 #: what command.js writes, Chinese first and English second ({n}, {name} … filled in there)
 COMMAND_TEXT = {
     "zh": {
         "named": "{name}（{code}）",
-        "place_search": "查找地名：村/社区、街道、网格",
-        "place_none": "没有找到：请换个说法，或输入区划、网格代码",
-        "place_offline": "没有网络，暂时不能查找地名",
         "overdue": "超期",
         "overdue_mark": "（超期）",
         "grid_code": "网格编码",
@@ -76,9 +73,6 @@ COMMAND_TEXT = {
     },
     "en": {
         "named": "{name} ({code})",
-        "place_search": "Find a place: village, township, grid",
-        "place_none": "Nothing found: try other words, or a region or grid code",
-        "place_offline": "No network: places cannot be searched now",
         "overdue": "overdue",
         "overdue_mark": " (overdue)",
         "grid_code": "Grid code",
@@ -171,7 +165,6 @@ class CommandLayers(JSCSSMixin, MacroElement):
             livePollMs: {{ this.options.live_poll_ms|tojson }},
             focusGrid: {{ this.options.focus_grid|tojson }},
             asOf: {{ this.options.as_of|tojson }},
-            lang: {{ this.options.lang|tojson }},
             text: {{ this.options.text|tojson }},
             states: {{ this.options.states|tojson }}
         });
@@ -180,7 +173,6 @@ class CommandLayers(JSCSSMixin, MacroElement):
     default_js = [  # noqa: RUF012 - folium's own attribute
         ("leaflet-heat.js", "leaflet-heat.js"),
         ("wangge.js", "wangge.js"),
-        ("places.js", "places.js"),
         ("command.js", "command.js"),
     ]
     default_css = [("wangge.css", "wangge.css")]  # noqa: RUF012
@@ -215,6 +207,7 @@ def framed_map(
     if bounds is not None:
         fit_view(m, bounds)
     TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
+    PlaceSearch(w, lang).add_to(m)  # (above the page's own panels in the same corner)
     return m
 
 

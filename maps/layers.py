@@ -121,6 +121,52 @@ class TitleBox(MacroElement):
         self.links = [list(link) for link in links or []]  # (label, path): the other pages
 
 
+class PlaceSearch(JSCSSMixin, MacroElement):
+    """地名查找: a search box in the top right corner that finds regions and grids by name or
+    code (``GET /api/places``, ``places.js``) and takes the map to the one chosen, outlined.
+    Add it before the corner's other panels, to stand above them.  On a map whose base tiles
+    are GCJ-02 (the command map) the outline is shifted as its other layers (``wangge.toMap``).
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }}, words = {{ this.words|tojson }};
+            var box = L.control({position: "topright"});
+            box.onAdd = function () {
+                var div = L.DomUtil.create("div", "wg-panel wg-places");
+                var input = L.DomUtil.create("input", "", div);
+                input.type = "search";
+                input.name = "place";
+                input.autocomplete = "off";
+                input.placeholder = words.place_search;
+                input.setAttribute("aria-label", words.place_search);
+                var list = L.DomUtil.create("ul", "wg-place-list", div);
+                list.hidden = true;
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                wgPlaces(map, input, list, {
+                    none: words.place_none, offline: words.place_offline, lang: words.lang,
+                    toMap: function (lat, lon) {
+                        return window.wangge && wangge.toMap ? wangge.toMap(lat, lon)
+                                                             : L.latLng(lat, lon);
+                    }
+                });
+                return div;
+            };
+            box.addTo(map);
+        })();
+        {% endmacro %}
+    """)
+    default_js = [("places.js", "places.js")]  # noqa: RUF012 - folium's own attribute
+
+    def __init__(self, words: dict[str, str], lang: str) -> None:
+        super().__init__()
+        self._name = "PlaceSearch"
+        keys = ("place_search", "place_none", "place_offline")
+        self.words = {k: words[k] for k in keys} | {"lang": "en" if lang == "en" else "zh"}
+
+
 class MetricScale(MacroElement):
     """A metric-only scale bar (folium's ``control_scale`` also shows miles)."""
 

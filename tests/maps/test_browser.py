@@ -111,6 +111,8 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
     grids = page.evaluate("wangge.loaded['/api/grids']")
     assert grids > 10
+    page.fill(".wg-places input", "990102001")  # 地名查找 by code: the township first
+    page.wait_for_selector('.wg-place-list li:first-child button[data-code="990102001"]')
     page.screenshot(path=str(tmp_path / "city.png"))
     if shots := os.environ.get("WANGGE_SCREENSHOTS"):
         page.screenshot(path=str(Path(shots) / "city.png"))
@@ -1340,7 +1342,7 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
     panel = page.locator(".wg-filters").inner_text()
     assert "Period" in panel and "last 30 days" in panel and "Grid shading" in panel
     assert page.locator(".wg-places input").get_attribute("placeholder") == (
-        "Find a place: village, township, grid")  # fmt: skip
+        "Find a village, township or grid")  # fmt: skip
     assert "Cases per grid" in page.locator(".wg-legend").inner_text()
     assert "Case heat" in (page.locator(".leaflet-control-layers").text_content() or "")
     assert page.evaluate("document.documentElement.lang") == "en"

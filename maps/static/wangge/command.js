@@ -292,22 +292,6 @@
       });
     }
 
-    /* the place search, above the filters */
-    if (window.wgPlaces) {
-      var finder = L.control({ position: "topright" });
-      finder.onAdd = function () {
-        var div = L.DomUtil.create("div", "wg-panel wg-places");
-        div.innerHTML = '<input type="search" name="place" autocomplete="off" aria-label="' + esc(T.place_search) +
-          '" placeholder="' + esc(T.place_search) + '"><ul class="wg-place-list" hidden></ul>';
-        L.DomEvent.disableClickPropagation(div);
-        L.DomEvent.disableScrollPropagation(div);
-        wgPlaces(map, div.querySelector("input"), div.querySelector("ul"),
-          { none: T.place_none, offline: T.place_offline, lang: o.lang, toMap: toMap });
-        return div;
-      };
-      finder.addTo(map);
-    }
-
     /* the filter panel and the time slider */
     var panel = L.control({ position: "topright" });
     panel.onAdd = function () {
