@@ -200,18 +200,7 @@ class HtmlControl(JSCSSMixin, MacroElement):
                 L.DomEvent.disableScrollPropagation(div);
                 return div;
             };
-            var map = {{ this._parent.get_name() }};
-            box.addTo(map);
-            {% if this.position == "topleft" %}
-            // on a narrow screen the panels of the top right corner (filters, a ranking) would
-            // cover the title and its links: there they start below it
-            var corner = map.getContainer().querySelector('.leaflet-top.leaflet-right');
-            var clear = function () {
-                var div = box.getContainer(), narrow = map.getSize().x < 640;
-                corner.style.top = narrow ? (div.offsetTop + div.offsetHeight) + 'px' : '';
-            };
-            if (corner) { clear(); map.on('resize', clear); }
-            {% endif %}
+            box.addTo({{ this._parent.get_name() }});
         })();
         {% endmacro %}
     """)
