@@ -344,10 +344,10 @@ _PLACES = """
         WHERE g.valid_to IS NULL AND {in_village}
           AND (g.name ILIKE :contains ESCAPE '\\' OR g.code LIKE :starts)
     ), best AS (
-        SELECT * FROM hit
-        ORDER BY lower(name) = lower(:words) DESC, name ILIKE :begins ESCAPE '\\' DESC, rank,
-                 length(name), code
-        LIMIT :limit
+        SELECT *, row_number() OVER (ORDER BY lower(name) = lower(:words) DESC,
+                                              name ILIKE :begins ESCAPE '\\' DESC,
+                                              rank, length(name), code) AS place
+        FROM hit ORDER BY place LIMIT :limit
     )
     SELECT b.kind, {kind_name} AS kind_name, b.code, b.name,
            (SELECT string_agg(p.name, ' · ' ORDER BY array_position(b.path, p.id) DESC)
@@ -355,7 +355,8 @@ _PLACES = """
             WHERE p.id = ANY(b.path) AND p.id IS DISTINCT FROM b.region_id
               AND p.id <> ALL(coalesce((SELECT s.path FROM region s
                                         WHERE s.id = :scope_region_id), '{{}}'))) AS context,
-           ST_XMin(e.geom), ST_YMin(e.geom), ST_XMax(e.geom), ST_YMax(e.geom),
+           ST_XMin(e.geom) AS west, ST_YMin(e.geom) AS south, ST_XMax(e.geom) AS east,
+           ST_YMax(e.geom) AS north,
            ST_AsGeoJSON(ST_SimplifyPreserveTopology(e.geom, :simplify), 6) AS outline
     FROM best b
     CROSS JOIN LATERAL (
@@ -363,8 +364,7 @@ _PLACES = """
                         (SELECT g.geom FROM grid g
                          WHERE g.code = b.code AND g.valid_to IS NULL AND b.is_grid = 1)) AS geom
     ) e
-    ORDER BY lower(b.name) = lower(:words) DESC, b.name ILIKE :begins ESCAPE '\\' DESC, b.rank,
-             length(b.name), b.code
+    ORDER BY b.place
 """
 
 
@@ -413,7 +413,7 @@ def find_places(
             r.code,
             r.name,
             r.context or "",
-            (r[5], r[6], r[7], r[8]),
+            (r.west, r.south, r.east, r.north),
             json.loads(r.outline),
         )
         for r in rows
