@@ -1309,6 +1309,8 @@ def test_a_desk_finds_a_place_by_name_and_the_maps_go_there(  # type: ignore[no-
     phone.locator(f'#place-list button[data-code="{code}"]').tap()
     phone.wait_for_selector(f'#place[data-shown="{code}"]', timeout=10_000)
     assert phone.locator('.leaflet-overlay-pane path[stroke="#d35400"]').count() >= 1
+    phone.fill("#place", "")  # emptied: the outline goes
+    phone.wait_for_selector('.leaflet-overlay-pane path[stroke="#d35400"]', state="detached")
     context.close()
 
 

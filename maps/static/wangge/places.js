@@ -53,7 +53,12 @@
     }
     function search(thenGo) {
       var q = input.value.trim(), mine = ++seq;
-      if (!q) { clear(); return; }
+      if (!q) {  // the box emptied (its ✕): the outline goes too
+        clear();
+        if (outline) { map.removeLayer(outline); outline = null; }
+        input.removeAttribute("data-shown");
+        return;
+      }
       if (navigator.onLine === false) { say(words.offline); return; }
       fetch("/api/places?limit=8&q=" + encodeURIComponent(q), {
         credentials: "same-origin",
