@@ -1296,17 +1296,10 @@ def test_a_desk_finds_a_place_by_name_and_the_maps_go_there(  # type: ignore[no-
     assert outside == [] and problems == [], (outside, problems)
     page.close()
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                  is_mobile=True, has_touch=True)  # fmt: skip
-    phone = context.new_page()
-    phone.goto(f"{live_server}/login")
-    phone.fill("input[name=username]", "township_operator")
-    phone.fill("input[name=password]", DEMO_PASSWORD)
-    phone.click("button[type=submit]")
-    phone.wait_for_load_state("networkidle")
-    phone.goto(f"{live_server}/m/")
+    context = _phone(browser, engine, "zh-CN")
+    phone = _logged_in(context, live_server, problems, "township_operator")
     phone.fill("#place", name)
-    phone.locator(f'#place-list button[data-code="{code}"]').tap()
+    phone.locator(f'#place-list button[data-code="{code}"]').click()
     phone.wait_for_selector(f'#place[data-shown="{code}"]', timeout=10_000)
     assert phone.locator('.leaflet-overlay-pane path[stroke="#d35400"]').count() >= 1
     phone.fill("#place", "")  # emptied: the outline goes
