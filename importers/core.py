@@ -30,6 +30,7 @@ import re
 import sys
 import time
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -594,21 +595,46 @@ def split_part(path: Path) -> tuple[Path, str | None]:
 ZIPPED_GIS = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".kml", ".gml", ".tab", ".mif")
 
 
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as its maker wrote it.  An archive made on a Chinese Windows (its
+    Explorer, older WinRAR or 7-Zip) stores names in GBK without the UTF-8 flag; Python and
+    GDAL both read those as CP437 (``╟°╗«.shp`` for 区划.shp).  Such a name is read as UTF-8
+    (some Linux and macOS tools leave the flag out too) or else as GB 18030 (a superset of
+    GBK), whichever its bytes are."""
+    if info.flag_bits & 0x800 or info.filename.isascii():
+        return info.filename
+    raw = info.filename.encode("cp437")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return info.filename
+
+
 def _zip_source(path: Path, part: str | None) -> tuple[str, str | None]:
     """What GDAL opens in a zip archive (``/vsizip/…``), and the layer still to choose: the GIS
     file ``part`` names, else the archive's only one (at any depth: 成果/矢量/区划.shp), else
     a refusal that lists them."""
-    import zipfile
-
     with zipfile.ZipFile(path) as archive:
-        members = archive.namelist()
+        stored = {_member_name(info): info.filename for info in archive.infolist()}
+    members = list(stored)
     found = {m for m in members if m.lower().endswith(ZIPPED_GIS) and not m.endswith("/")}
     found |= {m[: m.lower().index(".gdb/") + 4] for m in members if ".gdb/" in m.lower()}
     datasets = sorted(found)
+
+    def source(name: str) -> str:  # the path GDAL knows the member by
+        if name in stored:
+            return f"/vsizip/{path}/{stored[name]}"
+        # a .gdb folder: the same leading parts of one of its files' stored name ("/" is never
+        # part of a GBK character)
+        inside = stored[next(m for m in members if m.startswith(name + "/"))]
+        return f"/vsizip/{path}/{'/'.join(inside.split('/')[: name.count('/') + 1])}"
+
     if part is not None and part.rstrip("/") in datasets:
-        return f"/vsizip/{path}/{part.rstrip('/')}", None
+        return source(part.rstrip("/")), None
     if len(datasets) == 1:
-        return f"/vsizip/{path}/{datasets[0]}", part
+        return source(datasets[0]), part
     if not datasets:
         raise InvalidInput(
             f"压缩包 {path.name} 中没有 GIS 数据文件（.shp、.gpkg、.geojson、.kml、.gdb 等）。",

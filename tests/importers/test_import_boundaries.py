@@ -629,6 +629,42 @@ def test_a_zip_archive_and_a_file_of_several_layers(db: Session, tmp_path: Path)
     assert len(import_regions(db, Path(f"{package}!行政区划"), Options()).created) == 8
 
 
+def test_a_zip_made_on_chinese_windows(
+    db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' own 压缩 (and older WinRAR, 7-Zip) store member names in GBK without the UTF-8
+    flag.  They were listed as CP437 (╩╕┴┐/╟°╗«.shp for 矢量/区划.shp) and could not be named
+    after a ! in Chinese; a name whose bytes are UTF-8 without the flag is read as UTF-8."""
+    import zipfile
+
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    _city().to_file(folder / "区划.shp", engine="pyogrio", encoding="GBK")
+    _city().iloc[:1].to_file(folder / "市界.shp", engine="pyogrio", encoding="GBK")
+
+    def unflagged(encoding: str):  # type: ignore[no-untyped-def]
+        def encode(self: zipfile.ZipInfo) -> tuple[bytes, int]:
+            return self.filename.encode(encoding), self.flag_bits & ~0x800
+
+        return encode
+
+    archives = {"gbk": tmp_path / "两个.zip", "utf-8": tmp_path / "单个.zip"}
+    for encoding, archive in archives.items():
+        monkeypatch.setattr(zipfile.ZipInfo, "_encodeFilenameFlags", unflagged(encoding))
+        with zipfile.ZipFile(archive, "w") as z:
+            for f in sorted(folder.iterdir()):
+                if encoding == "gbk" or f.stem == "区划":
+                    z.write(f, f"矢量/{f.name}")
+        monkeypatch.undo()
+        assert "矢量/区划.shp" not in zipfile.ZipFile(archive).namelist()  # stored unflagged
+
+    with pytest.raises(InvalidInput, match=r"有 2 个数据文件：矢量/区划\.shp、矢量/市界\.shp") as e:
+        import_regions(db, archives["gbk"], Options())
+    assert "两个.zip!矢量/区划.shp" in str(e.value)
+    assert len(import_regions(db, Path(f"{archives['gbk']}!矢量/市界.shp"), Options()).created) == 1
+    assert len(import_regions(db, archives["utf-8"], Options()).created) == 8
+
+
 def test_national_twelve_digit_codes_padded_with_zeros(db: Session, tmp_path: Path) -> None:
     """The national statistical codes pad every level to 12 digits (880102000000 a district,
     880102001000 a township): read at their level, linked by prefix as usual.  Every region was
