@@ -79,7 +79,7 @@ class TitleBox(MacroElement):
                     + '<br><span class="wg-nav">' + {{ this.links|tojson }}.map(function (l) {
                         return '<a href="' + wangge.escapeHtml(l[1]) + '">'
                             + wangge.escapeHtml(l[0]) + '</a>';
-                    }).join('') + '</span>'
+                    }).join(' ') + '</span>'
                     {% endif %};
                 var out = div.querySelector('.wg-logout');
                 if (out) out.addEventListener('click', wangge.logout);

@@ -176,7 +176,8 @@ def _overview_svg(overview, groups: dict, t) -> str:  # type: ignore[no-untyped-
 def nav_line(links: list[tuple[str, str]], user: str, lang: str = "zh") -> str:
     """The line of links to the other pages, with the user and their 退出登录 (a form posted to
     ``/logout``: it works without script), at the top of a plain page (needs ``wangge.css``)."""
-    items = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
+    # (spaces between the links: the only places an English line of them may break)
+    items = " ".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links)
     out = _tr(lang)("退出登录", "Log out")
     return (  # (the form after the line: a <form> would end the <p> it stood in)
         f'<p class="wg-nav">{items}<span class="wg-who"><span class="wg-user">{escape(user)}'

@@ -986,28 +986,30 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
 def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
     """A grid worker opens 案件查询, the daily roll-up and a case from the phone page, and a desk
     may too: on a 390 px screen no page is wider than the screen (wide lists scroll sideways
-    inside it, a case's 20-digit code wraps)."""
+    inside it, a case's 20-digit code wraps), in Chinese and in English (whose line of links
+    to the other pages had no place to break: 900 px wide)."""
     from sqlalchemy import text
 
     with engine.connect() as conn:
         code = conn.execute(
             text("SELECT code FROM cases WHERE township_code = '990102001' ORDER BY id LIMIT 1")
         ).scalar_one()
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
-    )
-    page = context.new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "township_operator")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    for path in ("/queue", "/find?q=纠纷", "/reports/daily", f"/cases/{code}", "/account"):
-        page.goto(live_server + path)
+    for locale in ("zh-CN", "en-US"):
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, locale=locale, is_mobile=True, has_touch=True
+        )
+        page = context.new_page()
+        page.goto(f"{live_server}/login")
+        page.fill("input[name=username]", "township_operator")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
         page.wait_for_load_state("networkidle")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, (path, width)
-    context.close()
+        for path in ("/queue", "/find?q=纠纷", "/reports/daily", f"/cases/{code}", "/account"):
+            page.goto(live_server + path)
+            page.wait_for_load_state("networkidle")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (locale, path, width)
+        context.close()
 
 
 def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ignore[no-untyped-def]
