@@ -926,7 +926,16 @@ def letter_page(  # type: ignore[no-untyped-def]
     due_at = datetime.fromisoformat(due) if due else case.deadline
     deadline = f"{due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if due_at else "—"
     issued = f"{event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-    status = (STATE_NAMES_EN if lang == "en" else STATE_NAMES).get(case.status, case.status)
+    names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
+    # the state the letter was about (before a supervision letter's own escalation), and the
+    # case's state now where it has moved on since: a letter printed later is still of its day
+    then = event.from_status or case.status
+    status = f"""<tr><th>{t("发函时状态", "Status when issued")}</th>
+      <td id="status-then">{escape(names.get(then, then))}</td></tr>"""
+    if case.status != then:
+        status += f"""
+    <tr><th>{t("当前状态", "Status now")}</th>
+      <td id="status-now">{escape(names.get(case.status, case.status))}</td></tr>"""
     kind = _kind_and_category(case.kind, case.category_name, lang, category_name)
     to = escape(addressee) if addressee else t("承办单位", "To the responsible center")
     return f"""{_case_page_head(f"{title} · {case.code}", lang=lang)}
@@ -941,7 +950,7 @@ def letter_page(  # type: ignore[no-untyped-def]
     <tr><th>{t("类型", "Kind")}</th><td>{escape(kind)}</td></tr>
     <tr><th>{t("登记时间", "Registered")}</th><td>{case.received_at:%Y-%m-%d %H:%M}</td></tr>
     <tr><th>{t("办理时限", "Deadline")}</th><td>{deadline}</td></tr>
-    <tr><th>{t("当前状态", "Status")}</th><td>{escape(status)}</td></tr>
+    {status}
     <tr><th>{t("发出时间", "Issued")}</th>
       <td>{issued}{t("（系统督办时钟）", " (by the supervision clock)")}</td></tr>
   </table>

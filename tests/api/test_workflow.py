@@ -396,9 +396,13 @@ def test_the_clock_reminds_supervises_escalates_and_notifies_once(
     app_db.commit()  # (to the test's savepoint: each request's end rolls back to it)
     letter = anon_client.get(f"/cases/{code}/letters/supervision", headers=op)
     assert letter.status_code == 200 and "督办函" in letter.text and code in letter.text
-    assert "<td>已退回</td>" in letter.text  # the state (now) by its name, not its code
+    # the state the letter was about, and the case's state now (by their names, not codes)
+    assert '<td id="status-then">已登记</td>' in letter.text
+    assert '<td id="status-now">已退回</td>' in letter.text
     english = anon_client.get(f"/cases/{code}/letters/supervision?lang=en", headers=op).text
-    assert "<h1>Supervision notice</h1>" in english and "<td>Returned</td>" in english
+    assert "<h1>Supervision notice</h1>" in english
+    assert '<td id="status-then">Registered</td>' in english
+    assert '<td id="status-now">Returned</td>' in english
 
 
 def test_a_late_tick_records_each_stage_with_its_own_states(
