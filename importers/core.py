@@ -867,21 +867,29 @@ SCIENTIFIC_FIX = (
 )
 
 
+#: full-width forms (Ｕ+FF01–FF5E) as their ASCII letters: a Chinese input method left in
+#: full-width mode types １１３．９４３６ and ２３°０′４１″Ｎ
+HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(0x5E)} | {0x3000: 0x20}
+
+
 def degrees(values: pd.Series) -> np.ndarray:
-    """Decimal degrees of a column of coordinates: numbers as they are; text in degrees, minutes
-    and seconds (:data:`_DMS`) converted; anything else NaN (rejected by the caller)."""
+    """Decimal degrees of a column of coordinates: numbers as they are (also typed in full-width
+    digits); text in degrees, minutes and seconds (:data:`_DMS`) converted; anything else NaN
+    (rejected by the caller)."""
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, copy=True)
     todo = np.flatnonzero(np.isnan(out) & values.notna().to_numpy())
     if not len(todo):
         return out
-    parts = values.iloc[todo].astype(str).str.extract(_DMS)
+    typed = values.iloc[todo].astype(str).str.translate(HALF_WIDTH)
+    plain = pd.to_numeric(typed, errors="coerce").to_numpy(dtype=float)
+    parts = typed.str.extract(_DMS)
     d = pd.to_numeric(parts["d"], errors="coerce")
     m = pd.to_numeric(parts["m"], errors="coerce").fillna(0)
     sec = pd.to_numeric(parts["s"], errors="coerce").fillna(0)
     hemisphere = parts["h1"].fillna(parts["h2"]).fillna("").str.upper()
     sign = np.where(hemisphere.isin(["W", "S", "西经", "南纬"]), -1.0, 1.0)
     value = (d + m / 60 + sec / 3600).where((m < 60) & (sec < 60)).to_numpy(dtype=float)
-    out[todo] = sign * value
+    out[todo] = np.where(np.isnan(plain), sign * value, plain)
     return out
 
 

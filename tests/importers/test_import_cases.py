@@ -926,6 +926,10 @@ def test_coordinates_in_degrees_minutes_and_seconds(
     got = degrees(spelled)
     assert np.allclose(got[:4], 113.9368056, atol=1e-6) and got[4] == -(73 + 59 / 60)
     assert np.isnan(got[5:]).all()  # 70 minutes; no number
+    # typed with a Chinese input method in full-width mode (each was rejected)
+    typed = ["１１３．９３６８０５６", "Ｅ１１３°５６′１２．５″", "－７３．５"]
+    full_width = degrees(pd.Series(typed))
+    assert np.allclose(full_width, [113.9368056, 113.9368056, -73.5], atol=1e-6)
     points = _points(demo_city)[:9]
     path = tmp_path / "cases.csv"
     path.write_text(
