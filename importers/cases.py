@@ -326,6 +326,15 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         | ((x == 0) & (y == 0))
     )
     reasons = np.where(datums == "?", "坐标系无法识别 unknown datum", "坐标无效 bad coordinates")
+    coordinates = [num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat"))]
+
+    def as_written(i: int) -> str:
+        """The row's coordinate cells as the file has them, for its rejection."""
+        cells = [c.iloc[i] for c in coordinates]
+        shown = ["空 empty" if pd.isna(v) or not str(v).strip() else repr(str(v)) for v in cells]
+        names = ["经纬度 lon,lat"] if pair else ["经度 lon", "纬度 lat"]
+        return "，".join(f"{name} {v}" for name, v in zip(names, shown, strict=True))
+
     at_us = fast_times(num[mapping["reported_at"]])
     stage("read + datums (numpy)")
 
@@ -484,7 +493,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         ).all()
         for r in rejected:
             why = {
-                "coords": str(reasons[r.n - 1]),
+                "coords": f"{reasons[r.n - 1]}（{as_written(r.n - 1)}）",
                 "time": "上报时间无法识别 unreadable time",
                 "future": "上报时间在未来 reported in the future",
                 "past": f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"

@@ -783,6 +783,8 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
         ("F5", f"第 6 行：{empty}"),
         ("F6", f"第 7 行：{empty}"),
     ]
+    # a rejected point names its cells as the file has them
+    assert report.rejected[1].reason.endswith("（经度 lon 'inf'，纬度 lat 'NaN'）")
     assert report.rejected[-1].reason.endswith("reported before 1980: usually an empty date")
 
 
@@ -1095,7 +1097,7 @@ def test_longitude_and_latitude_in_one_column(
     assert report.mapping["lonlat"] == "经纬度" and "lon" not in report.mapping
     assert sorted(report.created) == ["Q1", "Q2", "Q3"]
     assert [(i.code, i.reason) for i in report.rejected] == [
-        ("Q4", "第 5 行：坐标无效 bad coordinates")
+        ("Q4", "第 5 行：坐标无效 bad coordinates（经纬度 lon,lat 空 empty）")
     ]
     assert _farthest(db, "Q_", lon, lat) < 0.01
 
