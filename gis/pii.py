@@ -15,6 +15,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -34,11 +35,15 @@ _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 
 
 def normalize_phone(phone: str) -> str:
-    """Digits only, without a +86 / 0086 prefix."""
-    digits = re.sub(r"[\s\-()]", "", phone)
+    """Digits only: typed in full-width (a Chinese input method's full-width mode: １３９…),
+    with spaces, dashes or brackets, or with the country code (+86, 0086, 86 before a mobile
+    number), the same number."""
+    digits = re.sub(r"[\s\-–—()]", "", unicodedata.normalize("NFKC", phone))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix) :]
+    if len(digits) == 13 and digits.startswith("861"):
+        digits = digits[2:]
     return digits
 
 

@@ -35,6 +35,7 @@ from gis import audit
 from gis.errors import InvalidInput
 from gis.passwords import initial_password
 from gis.permissions import Role
+from gis.pii import normalize_phone
 from gis.users import add_user, end_sessions
 from importers.core import (
     SCIENTIFIC,
@@ -118,16 +119,11 @@ _GRID_SEPARATORS = re.compile(r"[;；,，、/|\s]+")
 
 
 def normalise_phone(raw: str | None) -> str | None:
-    """A mainland mobile number as 11 digits (spaces, dashes, ``+86`` and a spreadsheet's ``.0``
-    removed), or None when it is not one."""
+    """A mainland mobile number as 11 digits (as :func:`gis.pii.normalize_phone` reads it, and
+    without a spreadsheet's ``.0``), or None when it is not one."""
     if not raw:
         return None
-    s = re.sub(r"[\s\-－—()（）]", "", str(raw))
-    s = s.removesuffix(".0")
-    for prefix in ("+86", "0086"):
-        s = s.removeprefix(prefix)
-    if len(s) == 13 and s.startswith("86"):
-        s = s[2:]
+    s = normalize_phone(unicodedata.normalize("NFKC", str(raw)).strip().removesuffix(".0"))
     return s if _MOBILE.match(s) else None
 
 

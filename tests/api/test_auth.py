@@ -318,6 +318,9 @@ def test_lookup_by_phone_uses_the_blind_index(
     code = _report_with_parties(anon_client, operator, *point_a)
     fc = anon_client.get("/api/cases?party_phone=139-1234-5678", headers=operator).json()
     assert [f["id"] for f in fc["features"]] == [code]
+    # the same number typed in full-width digits (a Chinese input method's full-width mode)
+    wide = anon_client.get("/api/cases?party_phone=１３９１２３４５６７８", headers=operator).json()
+    assert [f["id"] for f in wide["features"]] == [code]
     none = anon_client.get("/api/cases?party_phone=13912345679", headers=operator).json()
     assert none["features"] == []
     assert (
@@ -333,7 +336,7 @@ def test_lookup_by_phone_uses_the_blind_index(
                 " AND username = 'township_operator'"
             )
         ).scalar()
-        == 2
+        == 3
     )
 
 

@@ -71,6 +71,10 @@ def test_phones_roles_and_initial_passwords() -> None:
     assert normalise_phone("139-0752-2966") == "13907522966"
     assert normalise_phone("+86 139 0752 2966") == "13907522966"
     assert normalise_phone("13907522966.0") == "13907522966"
+    # typed with a Chinese input method in full-width mode; a long dash; 86 without the +
+    assert normalise_phone("１３９０７５２２９６６") == "13907522966"
+    assert normalise_phone("（＋８６）139—0752—2966") == "13907522966"
+    assert normalise_phone("8613907522966") == "13907522966"
     assert normalise_phone("12345") is None
     assert normalise_phone("12907522966") is None  # no mobile number starts 12
     assert normalise_phone("0752-1234567") is None  # a landline is no grid worker's phone
