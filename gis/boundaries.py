@@ -7,6 +7,7 @@ Each function returns a FeatureCollection as JSON text (RFC 7946, WGS 84 lon/lat
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -387,6 +388,7 @@ def find_places(
             field="q",
         )
     like = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    digits = unicodedata.normalize("NFKC", words)  # a code typed in full-width: ９９０１０２
     grid_name = "'grid'" if lang == "en" else "'网格'"
     sql = _PLACES.format(
         in_region=scope.region_condition("r"),
@@ -401,7 +403,7 @@ def find_places(
             "words": words,
             "contains": f"%{like}%",
             "begins": f"{like}%",
-            "starts": f"{words}%" if words.isdigit() else "",
+            "starts": f"{digits}%" if digits.isdigit() and digits.isascii() else "",
             "limit": limit,
             "simplify": OUTLINE_TOLERANCE_DEG,
         },

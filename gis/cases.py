@@ -10,6 +10,7 @@ the caller (the request) commits.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -414,11 +415,14 @@ def find_cases(
     link = re.search(r"/(?:cases|t)/([^/?#\s]+)", words)
     if link:
         words = unquote(link.group(1))
-    params: dict = scope.params() | {"words": words, "limit": FIND_LIMIT}
+    # an identifier typed in full-width (a Chinese input method's full-width mode: ９９０１…)
+    # is the same identifier; the descriptions are looked for as typed
+    key = unicodedata.normalize("NFKC", words)
+    params: dict = scope.params() | {"words": words, "key": key, "limit": FIND_LIMIT}
     hits = [
-        "SELECT id, 'code' AS matched FROM cases WHERE code = :words",
-        "SELECT id, 'source' FROM cases WHERE source_id = :words",
-        "SELECT id, 'ref' FROM cases WHERE source_ref = :words",
+        "SELECT id, 'code' AS matched FROM cases WHERE code IN (:words, :key)",
+        "SELECT id, 'source' FROM cases WHERE source_id IN (:words, :key)",
+        "SELECT id, 'ref' FROM cases WHERE source_ref IN (:words, :key)",
     ]
     terms = [] if link else text_terms(words)
     in_text = None
@@ -432,17 +436,17 @@ def find_cases(
             f"AND {likes}"
         )
         params |= {f"like{i}": like_containing(t) for i, t in enumerate(terms)}
-    if _PUBLIC_TOKEN.fullmatch(words):
-        hits.append("SELECT id, 'token' FROM cases WHERE public_token = :words")
-    if words.isdigit() and words.isascii() and len(words) >= FIND_PREFIX_MIN:
-        after = str(int(words) + 1).zfill(len(words))
-        if len(after) == len(words):  # (all nines: nothing follows them)
-            hits.append("SELECT id, 'prefix' FROM cases WHERE code > :words AND code < :after")
+    if _PUBLIC_TOKEN.fullmatch(key):
+        hits.append("SELECT id, 'token' FROM cases WHERE public_token = :key")
+    if key.isdigit() and key.isascii() and len(key) >= FIND_PREFIX_MIN:
+        after = str(int(key) + 1).zfill(len(key))
+        if len(after) == len(key):  # (all nines: nothing follows them)
+            hits.append("SELECT id, 'prefix' FROM cases WHERE code > :key AND code < :after")
             params["after"] = after
     if phone_index is not None:
         hits.append("SELECT case_id, 'phone' FROM case_party WHERE phone_index = :pidx")
         params["pidx"] = phone_index
-    if in_text and not descriptions and _IDENTIFIER.fullmatch(words):
+    if in_text and not descriptions and _IDENTIFIER.fullmatch(key):
         found = _found(session, scope, hits, params, terms)
         if found.total:
             return Found(found.cases, found.total, descriptions_skipped=True)

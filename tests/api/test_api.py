@@ -367,6 +367,10 @@ def test_places_by_name_and_code_best_first(
         "/api/places", params={"q": grids[0].code}, headers={"Accept-Language": "en"}
     ).json()["places"]
     assert [(p["code"], p["kind_name"]) for p in english] == [(grids[0].code, "grid")]
+    # a code typed in full-width digits (a Chinese input method's full-width mode)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in grids[0].code)
+    typed = client.get("/api/places", params={"q": wide}).json()["places"]
+    assert [p["code"] for p in typed] == [grids[0].code]
     # wildcards are letters; a search finds nothing outside the caller's jurisdiction
     assert client.get("/api/places", params={"q": "%"}).json()["places"] == []
     assert client.get("/api/places", params={"q": "_"}).json()["places"] == []

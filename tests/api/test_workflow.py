@@ -675,6 +675,8 @@ def test_a_case_is_found_by_code_source_id_or_phone(
         ("OLD-2024-0815", second),
         (first_case["tracking_url"], first),
         (f"https://wangge.example.cn/cases/{second}?tab=events", second),
+        ("".join(chr(ord(c) + 0xFEE0) for c in first), first),  # full-width: ９９０１…
+        ("ＯＬＤ－２０２４－０８１５", second),
     ):
         r = find(q)
         assert r.status_code == 303 and r.headers["location"] == f"/cases/{code}", q
@@ -689,6 +691,8 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     # a code's first 12 digits: the county's cases of that day
     day = find(first[:12])
     assert f'href="/cases/{first}"' in day.text and f'href="/cases/{second}"' in day.text
+    wide = find("".join(chr(ord(c) + 0xFEE0) for c in first[:12])).text  # (full-width)
+    assert f'href="/cases/{first}"' in wide and f'href="/cases/{second}"' in wide
     assert "编号开头" in day.text
     assert "没有与" in find(first[:12] + "9" * 8).text  # nothing after the last possible code
     # without the right to personal data, the phone is not looked up, and the page says so
