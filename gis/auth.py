@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,7 +150,7 @@ def login(
         "login",
         success=True,
         user_id=row["user_id"],
-        username=username,
+        username=row["username"],
         source_ip=source_ip,
     )
     return token, _principal(session, dict(row))
@@ -165,6 +166,9 @@ def check_credentials(
 ) -> Any:
     """The account's row if ``password`` is its password; else the failure is counted (five in a
     row lock the account), audited as ``action`` and raised as in :func:`login`."""
+    # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
+    # Chinese input method in full-width mode; a user name has neither (a password is as typed)
+    username = unicodedata.normalize("NFKC", username).strip()
     row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
     now = _now()
 

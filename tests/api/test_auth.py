@@ -64,6 +64,21 @@ def test_login_returns_a_bearer_token_and_a_cookie(anon_client: TestClient) -> N
     assert me.json()["role"] == "operator" and me.json()["region_name"]
 
 
+def test_a_user_name_typed_on_a_phone_keyboard(anon_client: TestClient) -> None:
+    """A space after the name (a keyboard's suggestion) or full-width letters (a Chinese input
+    method in full-width mode) is the same user name; the password is as typed."""
+    for typed in ("grid_worker ", "ｇｒｉｄ＿ｗｏｒｋｅｒ"):
+        r = anon_client.post("/api/auth/login", json={"username": typed, "password": DEMO_PASSWORD})
+        assert r.status_code == 200, typed
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in DEMO_PASSWORD)
+    assert (
+        anon_client.post(
+            "/api/auth/login", json={"username": "grid_worker", "password": wide}
+        ).status_code
+        == 401
+    )
+
+
 def test_login_says_where_each_user_starts(anon_client: TestClient) -> None:
     """A grid worker starts on the phone page, everyone else on the map; the login page without
     ``next`` follows that, with ``next`` goes back where the user was sent from."""
