@@ -471,67 +471,22 @@ def import_cmd(
     idempotent)."""
     from pathlib import Path
 
-    from importers.boundaries import IMPORTS, Options
-    from importers.cases import CaseOptions, import_cases
-    from importers.roster import RosterOptions, import_workers
+    from gis.errors import InvalidInput
+    from importers.run import ImportRequest, check_request, run_import
 
-    if what == "workers":
-        with _owner_session() as session:
-            result = import_workers(
-                session,
-                Path(file),
-                RosterOptions(
-                    commit=commit,
-                    encoding=encoding,
-                    strict=strict,
-                    passwords=Path(passwords) if passwords else None,
-                    code_field=code_field,
-                    name_field=name_field,
-                    fields=field,
-                ),
-            )
-        if report:
-            Path(report).write_text(result.to_json(), encoding="utf-8")
-        typer.echo(result.summary(_lang()))
-        return
-    if bulk and what != "cases":
-        typer.secho(f"--bulk 只用于历史案件（cases），不用于 {what}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    if what == "cases":
-        with _owner_session() as session:
-            result = import_cases(
-                session,
-                Path(file),
-                CaseOptions(
-                    commit=commit,
-                    encoding=encoding,
-                    datum=datum,
-                    source_field=code_field,
-                    bulk=bulk,
-                    fields=field,
-                ),
-            )
-        if report:
-            Path(report).write_text(result.to_json(), encoding="utf-8")
-        typer.echo(result.summary(_lang()))
-        return
-    if what not in IMPORTS:
-        typer.secho(
-            f"只能导入 {' | '.join([*IMPORTS, 'workers', 'cases'])}（收到 {what!r}）",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(2)
-    if level is not None and level not in ("city", "district", "township", "village"):
-        typer.secho("--level 只能是 city|district|township|village", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    opts = Options(
-        commit=commit, encoding=encoding, crs=crs, datum=datum, code_field=code_field,
-        name_field=name_field, parent_field=parent_field, level=level, strict=strict,
-        tolerance_m2=tolerance_m2, fields=field,
+    req = ImportRequest(
+        what=what, commit=commit, encoding=encoding, crs=crs, datum=datum,
+        code_field=code_field, name_field=name_field, parent_field=parent_field, fields=field,
+        level=level, strict=strict, bulk=bulk, tolerance_m2=tolerance_m2,
+        passwords=Path(passwords) if passwords else None,
     )  # fmt: skip
+    try:
+        check_request(req)
+    except InvalidInput as e:  # the command line itself: a usage error
+        typer.secho(e.localized(_lang()), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from e
     with _owner_session() as session:
-        result = IMPORTS[what](session, Path(file), opts)
+        result = run_import(session, Path(file), req)
     if report:
         Path(report).write_text(result.to_json(), encoding="utf-8")
     typer.echo(result.summary(_lang()))
