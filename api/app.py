@@ -26,6 +26,7 @@ from api.routers import (
     command,
     edits,
     health,
+    imports,
     locate,
     maps,
     photos,
@@ -92,6 +93,7 @@ ROUTERS = (
     command.router,
     edits.router,
     users.router,
+    imports.router,
 )
 
 DESCRIPTION = """

@@ -233,6 +233,7 @@ Triager = Annotated[auth.Principal, Depends(require("case:triage"))]
 Handler = Annotated[auth.Principal, Depends(require("case:handle"))]
 AuditReader = Annotated[auth.Principal, Depends(require("audit:read"))]
 UserManager = Annotated[auth.Principal, Depends(require("user:manage"))]
+DataImporter = Annotated[auth.Principal, Depends(require("data:import"))]
 
 
 def audit_caller(

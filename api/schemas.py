@@ -541,6 +541,23 @@ class PasswordIn(BaseModel):
     password: NewPassword = None
 
 
+class InitialPassword(BaseModel):
+    username: str
+    password: str
+
+
+class ImportOut(BaseModel):
+    """What an import found or did (``wangge import``'s ``--report``)."""
+
+    report: dict = Field(
+        description="what, file, rows, crs, mapping, created, updated, unchanged, repaired, "
+        "rejected, problems, linked, assigned, sources, warnings, committed, seconds"
+    )
+    passwords: list[InitialPassword] | None = Field(
+        None, description="new accounts of a roster and their initial passwords (shown once)"
+    )
+
+
 class UserOut(BaseModel):
     username: str
     display_name: str | None

@@ -46,6 +46,7 @@ PERMISSIONS = {
     "pii:read": "see residents' personal data unmasked (each view audited)",
     "user:manage": "manage users",
     "audit:read": "read the audit log",
+    "data:import": "import boundaries, rosters and case history from files (数据导入)",
 }
 
 _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}

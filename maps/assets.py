@@ -44,6 +44,7 @@ OWN_ASSETS: dict[str, str] = {
     "users.js": "users.js",
     "account.js": "account.js",
     "places.js": "places.js",
+    "imports.js": "imports.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

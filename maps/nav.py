@@ -21,6 +21,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("手机上报", "/m/", "case:report"),
     ("用户管理", "/users", "user:manage"),
     ("审计日志", "/audit", "audit:read"),
+    ("数据导入", "/imports", "data:import"),
 )
 
 
@@ -36,6 +37,7 @@ PAGES_EN: dict[str, str] = {
     "/m/": "Field reports",
     "/users": "Users",
     "/audit": "Audit log",
+    "/imports": "Data import",
     "/account": "My account",
 }
 #: every user's own page (password), last in every menu

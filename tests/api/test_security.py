@@ -174,6 +174,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
         Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
         Call("GET", "/users", "user:manage"),
+        Call("POST", "/api/imports", "data:import", 422),  # (an empty form)
+        Call("GET", "/imports", "data:import"),
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
@@ -246,6 +248,8 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/users/{username}/enable"),
     ("POST", "/api/users/{username}/unlock"),
     ("GET", "/users"),
+    ("POST", "/api/imports"),
+    ("GET", "/imports"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
 }

@@ -60,6 +60,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/m/",
                 "/users",
                 "/audit",
+                "/imports",
                 "/account",
             ],
         ),

@@ -1,0 +1,144 @@
+"""数据导入 from the web: ``POST /api/imports`` runs ``wangge import`` as its own process.
+
+That process connects as the database owner and commits on its own, outside the test's
+rolled-back transaction: what a test writes through it is removed afterwards."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from gis.passwords import verify_password
+from tests.importers.test_import_boundaries import _city
+
+Headers = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def removed_afterwards(engine: Engine) -> Iterator[None]:
+    """Whatever the imports commit, taken out again (city 880100, account web_import_test).
+    First among a test's fixtures, so that it runs after their transactions have ended."""
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM region WHERE code LIKE '88%'"))
+        conn.execute(
+            text("""DELETE FROM auth_session WHERE user_id IN
+                    (SELECT id FROM app_user WHERE username = 'web_import_test')""")
+        )
+        conn.execute(text("DELETE FROM app_user WHERE username = 'web_import_test'"))
+
+
+def _zipped_city(tmp_path) -> bytes:  # type: ignore[no-untyped-def]
+    """City 880100 as a government hands it over: a GBK Shapefile in EPSG:4547, zipped."""
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    _city().to_crs("EPSG:4547").to_file(folder / "区划.shp", encoding="GBK", engine="pyogrio")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, f"成果/{f.name}")
+    return out.getvalue()
+
+
+def _post(client: TestClient, who: dict, what: str, name: str, data: bytes, **form: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/api/imports", headers=who, data={"what": what, **form}, files={"file": (name, data)}
+    )
+
+
+def test_a_zipped_shapefile_checked_then_written_from_the_web(  # type: ignore[no-untyped-def]
+    removed_afterwards: None,
+    anon_client: TestClient,
+    login_as: Headers,
+    db: Session,
+    app_db: Session,
+    tmp_path,
+) -> None:
+    """The administrator's dry run lists what would be created and writes nothing; the same
+    file with ``commit`` writes it; both are in the audit log."""
+    admin = login_as("admin")
+    data = _zipped_city(tmp_path)
+    dry = _post(anon_client, admin, "regions", "区划成果.zip", data)
+    assert dry.status_code == 200, dry.text
+    report = dry.json()["report"]
+    assert report["file"] == "区划成果.zip" and report["crs"] == "EPSG:4547"
+    assert len(report["created"]) == 8 and not report["committed"]
+    assert dry.json()["passwords"] is None
+    count = "SELECT count(*) FROM region WHERE code LIKE '88%'"
+    assert db.execute(text(count)).scalar_one() == 0
+    done = _post(anon_client, admin, "regions", "区划成果.zip", data, commit="true")
+    assert done.status_code == 200 and done.json()["report"]["committed"]
+    assert db.execute(text(count)).scalar_one() == 8  # (committed by the import's own process)
+    again = _post(anon_client, admin, "regions", "区划成果.zip", data)  # idempotent
+    assert len(again.json()["report"]["unchanged"]) == 8
+    trail = (
+        app_db.execute(
+            text("""SELECT detail FROM audit_log WHERE action = 'data.import' AND username = 'admin'
+                ORDER BY id""")
+        )
+        .scalars()
+        .all()
+    )
+    assert [(d["committed"], d["created"]) for d in trail] == [(False, 8), (True, 8), (False, 0)]
+
+
+def test_a_roster_shows_its_new_accounts_passwords_once(
+    removed_afterwards: None, anon_client: TestClient, login_as: Headers, db: Session
+) -> None:
+    admin = login_as("admin")
+    roster = (
+        "姓名,手机号,角色,所属区划,用户名\n"
+        "网页导入,13900139002,综治中心工作人员,990102001,web_import_test\n"
+    )
+    dry = _post(anon_client, admin, "workers", "名册.csv", roster.encode())
+    assert dry.status_code == 200 and dry.json()["passwords"] is None
+    done = _post(anon_client, admin, "workers", "名册.csv", roster.encode(), commit="true")
+    assert done.status_code == 200, done.text
+    (shown,) = done.json()["passwords"]
+    assert shown["username"] == "web_import_test" and len(shown["password"]) >= 12
+    stored = db.execute(
+        text("SELECT password_hash FROM app_user WHERE username = 'web_import_test'")
+    ).scalar_one()
+    assert verify_password(stored, shown["password"])
+
+
+def test_what_the_importer_refuses_is_a_422_in_its_words(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    admin = login_as("admin")
+    two = io.BytesIO()
+    with zipfile.ZipFile(two, "w") as z:
+        z.writestr("a.geojson", '{"type": "FeatureCollection", "features": []}')
+        z.writestr("b.geojson", '{"type": "FeatureCollection", "features": []}')
+    r = _post(anon_client, admin, "regions", "两个.zip", two.getvalue())
+    assert r.status_code == 422
+    assert (
+        "有 2 个数据文件" in r.json()["detail"] and "图层/工作表/压缩包内文件" in r.json()["detail"]
+    )
+    english = anon_client.post(
+        "/api/imports",
+        headers=admin | {"Accept-Language": "en"},
+        data={"what": "regions"},
+        files={"file": ("两个.zip", two.getvalue())},
+    )
+    assert "holds 2 GIS files" in english.json()["detail"]
+    assert _post(anon_client, admin, "regions", "empty.geojson", b"").status_code == 422
+    bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
+    assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
+
+
+def test_only_an_administrator_of_the_whole_deployment_imports(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    for who in ("district_planner", "city_operator"):
+        assert _post(anon_client, login_as(who), "regions", "a.csv", b"x").status_code == 403
+    page = anon_client.get("/imports", headers=login_as("admin") | {"Accept": "text/html"})
+    assert page.status_code == 200 and "数据导入" in page.text and 'id="import-form"' in page.text
