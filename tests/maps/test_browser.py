@@ -1626,3 +1626,38 @@ def _safety_fit(page) -> dict[str, bool]:  # type: ignore[no-untyped-def]
             return {beside: east <= panel.left, below_title: north >= title.bottom};
         return {panel_below_title: panel.top >= title.bottom, below_panel: north >= panel.bottom};
     }""")
+
+
+def test_an_administrator_checks_a_file_on_the_import_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """数据导入 in the browser: a ledger of cases checked (a dry run through its own
+    ``wangge import`` process): the counts, the rejected row and why, and the button that
+    writes it, which another file hides again until that one is checked."""
+    lon, lat = grid_worker_point(engine)
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text(
+        "编号,上报时间,经度,纬度,类型,类别,描述\n"
+        f"WEB1,2026-03-05 09:30,{lon},{lat},纠纷,邻里,楼上漏水\n"
+        f"WEB2,2026-03-06 10:00,{lon},{lat},隐患,消防,通道堵塞\n"
+        'WEB3,2026-03-07 11:00,"113,9436","23,0114",纠纷,邻里,逗号小数\n',
+        encoding="utf-8",
+    )
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = _logged_in(context, live_server, errors, "admin")
+    page.goto(live_server + "/imports")
+    page.select_option("select[name=what]", "cases")
+    page.set_input_files("input[name=file]", str(ledger))
+    page.click("#import-check")
+    page.wait_for_selector("#import-result:not([hidden])", timeout=30_000)
+    assert "尚未写入" in page.locator("#import-result h2").inner_text()
+    assert page.locator("#import-created").inner_text() == "2"
+    assert page.locator("#import-rejected").inner_text() == "1"
+    assert "WEB3" in page.locator("#import-result").inner_text()
+    assert page.locator("#import-commit").is_visible()
+    other = shutil.copy(ledger, tmp_path / "台账二.csv")
+    page.set_input_files("input[name=file]", str(other))  # another file: check it first
+    assert not page.locator("#import-commit").is_visible()
+    assert errors == []
+    context.close()
