@@ -54,6 +54,17 @@ What = Annotated[
 Word = Annotated[str | None, Form(pattern=_WORD)]
 
 
+class TooLarge(WanggeError):
+    status = 413
+    code = "too_large"
+
+
+def _message(stderr: str) -> str:
+    """What ``wangge import`` said on failing, without its progress line (rows/s)."""
+    lines = (part for line in stderr.split("\n") for part in line.split("\r")[-1:])
+    return "\n".join(x for x in lines if x.strip() and "行/秒" not in x).strip()
+
+
 def _file_name(name: str | None) -> str:
     """The uploaded file's own name, safe to keep on disk (its suffix says how to read it)."""
     base = re.split(r"[\\/]", name or "")[-1]
@@ -82,11 +93,6 @@ def _save(upload: UploadFile, folder: FilePath) -> FilePath:
     return path
 
 
-class TooLarge(WanggeError):
-    status = 413
-    code = "too_large"
-
-
 def _run(
     settings: Settings, args: list[str], folder: FilePath, lang: str
 ) -> tuple[dict, list[InitialPassword]]:
@@ -113,7 +119,7 @@ def _run(
             "written. Import this file on the server with wangge import.",
         ) from e
     if done.returncode != 0 or not report.exists():
-        said = done.stderr.strip()
+        said = _message(done.stderr)
         if done.returncode in (1, 2) and said and "Traceback" not in said:
             if "!" in said:  # (the command's FILE!PART: the page has a field for it)
                 said += (
