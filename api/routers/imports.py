@@ -134,7 +134,14 @@ def _run(
         with passwords.open(encoding="utf-8-sig", newline="") as f:  # (a header line first)
             rows = list(csv.reader(f))[1:]
             created = [InitialPassword(username=u, password=p) for u, p in rows]
-    return json.loads(report.read_text(encoding="utf-8")), created
+    found = json.loads(report.read_text(encoding="utf-8"))
+    found["warnings"] = [  # (the command's words for where passwords go: here, this page)
+        w.replace(
+            "初始密码写入 --passwords 指定的文件", "写入后本页显示其初始密码（只显示一次）"
+        ).replace("passwords go to --passwords FILE", "written, their passwords show here once")
+        for w in found.get("warnings") or []
+    ]
+    return found, created
 
 
 @router.post("/api/imports", response_model=ImportOut)

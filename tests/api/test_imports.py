@@ -99,6 +99,8 @@ def test_a_roster_shows_its_new_accounts_passwords_once(
     )
     dry = _post(anon_client, admin, "workers", "名册.csv", roster.encode())
     assert dry.status_code == 200 and dry.json()["passwords"] is None
+    (warning,) = dry.json()["report"]["warnings"]  # in the page's words, not the command's
+    assert "写入后本页显示其初始密码" in warning and "--passwords" not in warning
     done = _post(anon_client, admin, "workers", "名册.csv", roster.encode(), commit="true")
     assert done.status_code == 200, done.text
     (shown,) = done.json()["passwords"]
