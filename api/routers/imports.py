@@ -73,7 +73,8 @@ def _file_name(name: str | None) -> str:
 
 
 def _save(upload: UploadFile, folder: FilePath) -> FilePath:
-    """The upload, copied into ``folder``; too large a file is refused (413)."""
+    """The upload, copied into ``folder`` (made here); too large a file is refused (413)."""
+    folder.mkdir()
     path = folder / _file_name(upload.filename)
     limit = MAX_UPLOAD_MB * 1024 * 1024
     written = 0
@@ -108,9 +109,10 @@ def _run(
     command = [sys.executable, "-c", "from api.cli import main; main()", "import", *args]
     command += ["--report", str(report), "--passwords", str(passwords)]
     try:
-        done = subprocess.run(
-            command, env=env, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S
-        )
+        done = subprocess.run(  # (its words in UTF-8 whatever the server's locale)
+            command, env=env, cwd=folder, capture_output=True, timeout=TIMEOUT_S,
+            encoding="utf-8", errors="replace",
+        )  # fmt: skip
     except subprocess.TimeoutExpired as e:
         raise Conflict(
             f"导入超过 {TIMEOUT_S // 60} 分钟未完成，已停止，未写入任何数据。请在服务器上用 "
@@ -180,7 +182,7 @@ def import_file(
         )
     folder = FilePath(tempfile.mkdtemp(prefix="wangge-import-"))
     try:
-        path = _save(file, folder)
+        path = _save(file, folder / "in")  # (beside it: the report and the passwords)
         args = [what, f"{path}!{part}" if part else str(path)]
         args += ["--commit"] if commit else []
         args += ["--strict"] if strict else []

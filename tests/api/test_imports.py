@@ -132,6 +132,9 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     )
     assert "holds 2 GIS files" in english.json()["detail"]
     assert _post(anon_client, admin, "regions", "empty.geojson", b"").status_code == 422
+    # a file named as the import's own report is read as the file it is
+    named = _post(anon_client, admin, "regions", "report.json", b'{"type": "Feature"}')
+    assert named.status_code == 422 and "认不出编码" in named.json()["detail"]
     bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
