@@ -68,6 +68,12 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
         pattern="[A-Za-z0-9][A-Za-z0-9:_.\\-]*"></label>
       <label>{t("点坐标的坐标系", "Datum of points")} <select name="datum">
         <option value="">{t("按文件", "as in the file")}</option>{datums}</select></label>
+      <label>{t("编码字段", "Code column")} <input name="code_field" maxlength="64" size="8"
+        placeholder="XZQDM"></label>
+      <label>{t("名称字段", "Name column")} <input name="name_field" maxlength="64" size="8"
+        placeholder="XZQMC"></label>
+      <label>{t("上级编码字段", "Parent column")} <input name="parent_field" maxlength="64"
+        size="8"></label>
       <label><input type="checkbox" name="strict" value="true">
         {t("有任何问题就不导入", "refuse on any problem")}</label>
     </details>

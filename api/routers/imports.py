@@ -52,6 +52,9 @@ What = Annotated[
     Form(description="regions | grids | centers | workers | cases"),
 ]
 Word = Annotated[str | None, Form(pattern=_WORD)]
+Column = Annotated[  # a column's name as the file has it (编码, XZQDM …)
+    str | None, Form(max_length=64, pattern=r"^[^\x00-\x1f]+$", description="a column's name")
+]
 
 
 class TooLarge(WanggeError):
@@ -129,6 +132,12 @@ def _run(
                     if lang == "en"
                     else "在本页请把该名称填入“图层/工作表/压缩包内文件”。"
                 )
+            if "--code-field" in said:  # (and these under “More options”)
+                said += (
+                    " On this page: the columns under “More options”."
+                    if lang == "en"
+                    else "在本页请在“更多选项”中填写对应的字段名。"
+                )
             raise InvalidInput(said, said, field="file")  # the importer's own words
         raise RuntimeError(f"wangge import failed ({done.returncode}): {said[-2000:]}")
     created = []
@@ -163,6 +172,9 @@ def import_file(
     crs: Word = None,
     datum: Word = None,
     strict: Annotated[bool, Form(description="any problem is fatal")] = False,
+    code_field: Column = None,
+    name_field: Column = None,
+    parent_field: Column = None,
 ) -> ImportOut:
     """数据导入: the file read as ``wangge import WHAT FILE`` reads it — a dry run that writes
     nothing, or with ``commit`` written in one transaction.  The reply is the import's report
@@ -186,7 +198,11 @@ def import_file(
         args = [what, f"{path}!{part}" if part else str(path)]
         args += ["--commit"] if commit else []
         args += ["--strict"] if strict else []
-        for name, value in (("--encoding", encoding), ("--crs", crs), ("--datum", datum)):
+        for name, value in (
+            ("--encoding", encoding), ("--crs", crs), ("--datum", datum),
+            ("--code-field", code_field), ("--name-field", name_field),
+            ("--parent-field", parent_field),
+        ):  # fmt: skip
             if value:
                 args += [name, value]
         report, passwords = _run(settings, args, folder, lang)

@@ -135,6 +135,11 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     # a file named as the import's own report is read as the file it is
     named = _post(anon_client, admin, "regions", "report.json", b'{"type": "Feature"}')
     assert named.status_code == 422 and "认不出编码" in named.json()["detail"]
+    assert "更多选项" in named.json()["detail"]  # where this page takes --code-field
+    city = _city().rename(columns={"行政区代码": "区划编号", "名称": "区划叫法"})
+    columns = {"code_field": "区划编号", "name_field": "区划叫法"}
+    named = _post(anon_client, admin, "regions", "c.geojson", city.to_json().encode(), **columns)
+    assert named.status_code == 200 and len(named.json()["report"]["created"]) == 8
     bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422

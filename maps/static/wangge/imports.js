@@ -24,7 +24,7 @@
 
   function send(write) {
     var data = new FormData(form);
-    ["encoding", "crs", "datum", "part"].forEach(function (name) {
+    ["encoding", "crs", "datum", "part", "code_field", "name_field", "parent_field"].forEach(function (name) {
       var v = (data.get(name) || "").trim();
       if (v) data.set(name, v); else data.delete(name);
     });
