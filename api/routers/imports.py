@@ -204,7 +204,7 @@ def import_file(
             ("--parent-field", parent_field),
         ):  # fmt: skip
             if value:
-                args += [name, value]
+                args.append(f"{name}={value}")  # (one word: a value is never an option)
         report, passwords = _run(settings, args, folder, lang)
     except WanggeError as e:
         _audit(session, caller, request, {"what": what, "commit": commit, "error": e.message})

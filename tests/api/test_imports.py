@@ -140,6 +140,9 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     columns = {"code_field": "区划编号", "name_field": "区划叫法"}
     named = _post(anon_client, admin, "regions", "c.geojson", city.to_json().encode(), **columns)
     assert named.status_code == 200 and len(named.json()["report"]["created"]) == 8
+    sly = _post(anon_client, admin, "regions", "c.geojson", city.to_json().encode(),
+                code_field="--commit")  # fmt: skip
+    assert sly.status_code == 422 and "--commit" in sly.json()["detail"]  # a column, not a flag
     bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
