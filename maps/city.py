@@ -1,20 +1,20 @@
 """The city overview map served at ``/``: outlines, grids, centers and a heatmap of cases.
 
-A pure builder: data in, :class:`folium.Map` out; it never queries the database.  Outlines, grids
-and centers are loaded by the page from the API for the current view; the heatmap gets
-server-side bins (a few thousand weighted cells whatever the number of cases).
+A pure builder: data in, :class:`folium.Map` out; it never queries the database.  Outlines, grids,
+centers and the heatmap are loaded by the page from the API for the current view (the heatmap as
+server-side bins: a few thousand weighted cells whatever the number of cases, finer as the map
+zooms in).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import folium
 from branca.element import Element, Figure
-from folium.plugins import Fullscreen, HeatMap
+from folium.plugins import Fullscreen
 
+from gis.settings import BaseMapSpec
 from maps.assets import asset_url, localize
-from maps.layers import ApiGeoJson, MetricScale, PlaceSearch, TitleBox
+from maps.layers import ApiGeoJson, MetricScale, PlaceSearch, TileDatum, TitleBox, ViewHeat
 
 LEVEL_COLORS = {
     "city": "#7b241c",
@@ -24,12 +24,8 @@ LEVEL_COLORS = {
 }
 
 
-@dataclass(frozen=True)
-class BaseMap:
-    """A base-map tile layer.  ``url`` None: no base map (plain background, fully offline)."""
-
-    url: str | None = None
-    attribution: str | None = None
+#: how many days of cases the overview's heatmap counts
+HEAT_DAYS = 180
 
 
 #: the words of the map pages drawn in Python (layers, popups' fields, controls)
@@ -117,6 +113,24 @@ def page_map(title: str) -> folium.Map:
     return m
 
 
+def add_base_map(m: folium.Map, base: BaseMapSpec | None, lang: str = "zh") -> None:
+    """The base tiles of ``base`` (none without a URL: a plain background, fully offline), with
+    their subdomains, and their datum for the page's scripts (:class:`TileDatum`).  Add it first:
+    the layers added after it are drawn in the tiles' datum."""
+    if base is None or not base.url:
+        return
+    w = map_words(lang)
+    folium.TileLayer(
+        base.url,
+        attr=base.attribution or w["base"],
+        name=w["base"],
+        overlay=False,
+        subdomains=base.subdomains,
+    ).add_to(m)
+    if base.datum != "wgs84":
+        TileDatum(base.datum).add_to(m)
+
+
 def fit_view(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
     """Open ``m`` on ``bounds`` (west, south, east, north) at once, without the zoom animation
     from the map's starting view: while Leaflet animates, ``getBounds()`` still answers the
@@ -128,23 +142,11 @@ def fit_view(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
     m.add_child(fit)
 
 
-def heat_weights(heat: list[tuple[float, float, int]]) -> list[list[float]]:
-    """``[lat, lon, weight]`` with weights in [0, 1] relative to the 98th-percentile bin.
-
-    Normalising to the single busiest bin would make one market outshine the city; normalising to
-    a high percentile lets every hotspot reach full colour while background stays faint.
-    """
-    counts = sorted(n for _, _, n in heat)
-    ref = counts[min(len(counts) - 1, int(0.98 * len(counts)))]
-    return [[lat, lon, round(min(1.0, n / ref), 3)] for lat, lon, n in heat]
-
-
 def build_city_map(
     *,
     title: str,
     bounds: tuple[float, float, float, float] | None,
-    heat: list[tuple[float, float, int]],
-    base: BaseMap | None = None,
+    base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
@@ -153,16 +155,14 @@ def build_city_map(
 ) -> folium.Map:
     """The overview map.
 
-    ``bounds`` is (west, south, east, north) in WGS 84 degrees; ``heat`` is ``(lat, lon, count)``
-    bins.  folium takes (lat, lon) pairs where shapely has (lon, lat).  Its words in ``lang``.
+    ``bounds`` is (west, south, east, north) in WGS 84 degrees (folium takes (lat, lon) pairs
+    where shapely has (lon, lat)); the heatmap counts the last :data:`HEAT_DAYS` days.  Its words
+    in ``lang``.
     """
     w = map_words(lang)
     if m is None:
         m = page_map(title)
-    if base is not None and base.url:
-        folium.TileLayer(
-            base.url, attr=base.attribution or w["base"], name=w["base"], overlay=False
-        ).add_to(m)
+    add_base_map(m, base, lang)
     if bounds is not None:
         fit_view(m, bounds)
 
@@ -191,10 +191,7 @@ def build_city_map(
         style={"color": LEVEL_COLORS["district"], "weight": 3, "fill": False},
         fields=[("name", w["district"]), ("code", w["code"])],
     ).add_to(m)
-    if heat:
-        HeatMap(
-            heat_weights(heat), name=w["heat"], radius=12, blur=15, min_opacity=0.25, max_zoom=12
-        ).add_to(m)
+    ViewHeat(w["heat"], days=HEAT_DAYS).add_to(m)
     center_fields = [
         ("name", w["name"]),
         ("level_name", w["level"]),

@@ -18,7 +18,7 @@ from folium.plugins import Fullscreen
 
 from gis.settings import BaseMapSpec
 from maps.assets import localize
-from maps.city import fit_view, map_words, page_map
+from maps.city import add_base_map, fit_view, map_words, page_map
 from maps.layers import MetricScale, PlaceSearch, TitleBox
 
 #: what command.js writes, Chinese first and English second ({n}, {name} … filled in there)
@@ -196,14 +196,7 @@ def framed_map(
     title box; the pages add their layers, then :func:`finish_map`."""
     w = map_words(lang)
     m = page_map(title)
-    if base is not None and base.url:
-        folium.TileLayer(
-            base.url,
-            attr=base.attribution or w["base"],
-            name=w["base"],
-            overlay=False,
-            subdomains=base.subdomains,
-        ).add_to(m)
+    add_base_map(m, base, lang)
     if bounds is not None:
         fit_view(m, bounds)
     TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)

@@ -55,6 +55,50 @@ class ApiGeoJson(JSCSSMixin, Layer):
         self.min_zoom = min_zoom
 
 
+class TileDatum(JSCSSMixin, MacroElement):
+    """Tells the page's scripts the datum of its base tiles (``wangge.setTileDatum``): on GCJ-02
+    tiles (Amap, Tencent) every layer fed by the API is drawn shifted into GCJ-02, where the
+    tiles show the streets, and what is drawn or clicked on the map is shifted back to WGS 84
+    before it is sent (``wangge.fromMap``).  Add it right after the tiles, before the layers."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        wangge.setTileDatum({{ this.datum|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [("wangge.js", "wangge.js")]  # noqa: RUF012 - folium's own attribute
+
+    def __init__(self, datum: str) -> None:
+        super().__init__()
+        self._name = "TileDatum"
+        self.datum = datum
+
+
+class ViewHeat(JSCSSMixin, Layer):
+    """案件热力 of the current view: cases counted per cell by the server (``/api/heat``, the cell
+    size chosen by the zoom) for the last ``days`` days, loaded again after each move, each cell
+    drawn as wide as it is on the screen (so that cells blend into one surface at every zoom),
+    shifted with the base map's datum.  Weights are relative to the 98th-percentile cell, so
+    that one busy market does not leave the rest of the map blank."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = wangge.viewHeat(
+            {{ this._parent.get_name() }}, {{ this.url|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [  # noqa: RUF012 - folium's own attribute
+        ("wangge.js", "wangge.js"),
+        ("leaflet-heat.js", "leaflet-heat.js"),
+    ]
+
+    def __init__(self, name: str, days: int = 180) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "ViewHeat"
+        self.days = days
+        self.url = f"/api/heat?days={days}"
+
+
 class TitleBox(MacroElement):
     """A box in a corner of the map with a title, a line of text, the user with a logout link and
     links to the other pages (:func:`maps.nav.page_links`), all HTML-escaped."""

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from gis.cases import KIND_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
+from gis.settings import BaseMapSpec
 from maps.assets import asset_url
 
 
@@ -1029,7 +1030,7 @@ def case_page(  # type: ignore[no-untyped-def]
     can_handle: bool,
     can_unmask: bool,
     can_triage: bool = False,
-    tile_url: str | None = None,
+    base: BaseMapSpec | None = None,
     links: list[tuple[str, str]] | None = None,
     user: str = "",
     lang: str = "zh",
@@ -1037,8 +1038,10 @@ def case_page(  # type: ignore[no-untyped-def]
 ) -> str:
     """The operator's case page: where, what, the timeline, documents, photos, parties (masked;
     unmasking is a separate, audited request) and the actions allowed now; above, the menu of
-    the pages ``links`` (and the ``user``).  In ``lang`` (``zh``, or ``en`` with the category's
-    ``category_name`` in English); names, descriptions and notes stay as they were written."""
+    the pages ``links`` (and the ``user``).  The map of the spot over the tiles of ``base`` (none:
+    no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
+    with the category's ``category_name`` in English); names, descriptions and notes stay as they
+    were written."""
     from gis.workflow import (
         ACTION_NAMES_EN,
         EVENT_NAMES,
@@ -1143,7 +1146,12 @@ def case_page(  # type: ignore[no-untyped-def]
         else ""
     )
     status = states.get(case.status, case.status)
-    tiles = f' data-tiles="{escape(tile_url)}"' if tile_url else ""
+    tiles = (
+        f' data-tiles="{escape(base.url)}" data-subdomains="{escape(base.subdomains)}"'
+        f' data-datum="{escape(base.datum)}" data-attribution="{escape(base.attribution or "")}"'
+        if base is not None and base.url
+        else ""
+    )
     flags = case.flags or {}
     warnings = "".join(
         f"<li>{escape(text)}</li>"
@@ -1312,6 +1320,7 @@ def case_page(  # type: ignore[no-untyped-def]
   {unmask}
 </main>
 <script src="{asset_url("leaflet")}"></script>
+<script src="{asset_url("wangge.js")}"></script>
 <script src="{asset_url("case.js")}"></script>
 </body>
 </html>

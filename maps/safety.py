@@ -21,9 +21,10 @@ from branca.element import MacroElement
 from folium.plugins import Fullscreen
 
 from gis.safety import BANDS, PART, PARTS, Entry, SafetyIndex
+from gis.settings import BaseMapSpec
 from gis.worktime import SHANGHAI
 from maps.assets import localize
-from maps.city import BaseMap, map_words, page_map
+from maps.city import add_base_map, map_words, page_map
 from maps.layers import FitBeside, HtmlControl, MetricScale, TitleBox
 
 WORDS = {
@@ -223,8 +224,7 @@ def build_safety_map(
     outlines: dict[str, dict[str, Any]],
     href: Callable[[str], str],
     up: str | None = None,
-    base: BaseMap | None = None,
-    tile_datum: str = "wgs84",
+    base: BaseMapSpec | None = None,
     subtitle: str = "",
     user: str | None = None,
     links: list[tuple[str, str]] | None = None,
@@ -241,10 +241,7 @@ def build_safety_map(
     # (which can leave them at half the size the room allows)
     m.options["zoomSnap"] = 0.25
     mw = map_words(lang)
-    if base is not None and base.url:
-        folium.TileLayer(
-            base.url, attr=base.attribution or mw["base"], name=mw["base"], overlay=False
-        ).add_to(m)
+    add_base_map(m, base, lang)
     features = []
     bounds = None
     for e in [index.region, *index.children]:
@@ -252,7 +249,7 @@ def build_safety_map(
         if geometry is None:
             continue
         if base is not None and base.url:
-            geometry = in_datum(geometry, tile_datum)
+            geometry = in_datum(geometry, base.datum)
         own = e.code == index.region.code
         if own:
             bounds = _bounds(geometry)  # as drawn (shifted into the tiles' datum)

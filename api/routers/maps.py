@@ -29,7 +29,7 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import auth, boundaries, cases, mapdata, report, safety, supervision, workflow
+from gis import auth, boundaries, cases, report, safety, supervision, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
@@ -39,7 +39,7 @@ from gis.scope import Scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI, report_day
 from maps.assets import asset_url
-from maps.city import BaseMap, build_city_map, render_page
+from maps.city import build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
 from maps.nav import page_links
 from maps.pages import (
@@ -99,12 +99,7 @@ def city_map(
         title=f"{name} · " + ("Grid map" if language == "en" else "综治网格地图"),
         subtitle=_demo_subtitle(session, language),
         bounds=(extent.west, extent.south, extent.east, extent.north) if extent else None,
-        heat=mapdata.heat(
-            session, caller.scope, extent, zoom=10, period=mapdata.Period.of(180)
-        ).bins
-        if extent
-        else [],
-        base=BaseMap(settings.base_map().url, settings.base_map().attribution),
+        base=settings.base_map(),
         user=_user(caller, language),
         links=_map_links(caller, "/", language, request),
         lang=language,
@@ -207,8 +202,7 @@ def safety_map(
         outlines=safety.outlines(session, [code, *(c.code for c in index.children)]),
         href=lambda r: f"/maps/safety?region={r}{suffix}",
         up=safety.parent_code(session, caller.scope, code),
-        base=BaseMap(base.url, base.attribution),
-        tile_datum=base.datum,
+        base=base,
         subtitle=_demo_subtitle(session, language),
         user=_user(caller, language),
         links=_map_links(caller, "/maps/safety", language, request),
@@ -431,7 +425,7 @@ def case_view(
             can_handle=caller.can("case:handle"),
             can_unmask=caller.can("pii:read"),
             can_triage=caller.can("case:triage"),
-            tile_url=settings.tile_url,
+            base=settings.base_map(),
             links=page_links(caller.can, "", language),
             user=_user(caller, language),
             lang=language,

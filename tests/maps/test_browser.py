@@ -1661,3 +1661,103 @@ def test_an_administrator_checks_a_file_on_the_import_page(  # type: ignore[no-u
     assert not page.locator("#import-commit").is_visible()
     assert errors == []
     context.close()
+
+
+#: a base map of GCJ-02 tiles (as Amap's) served by the app itself: every tile is Leaflet's marker
+#: image, enough for the pages to load tiles without leaving the test's machine
+GCJ_TILES = "/static/vendor/leaflet/dist/images/marker-icon.png?{z}/{x}/{y}"
+# the first [lon, lat] of a GeoJSON geometry's coordinates, however deep
+_FIRST = "c => { while (typeof c[0] !== 'number') c = c[0]; return c; }"
+
+
+def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_it(  # type: ignore[no-untyped-def]
+    base_settings: Settings, demo_city: DemoCity, browser, engine
+) -> None:
+    """With Amap-style tiles (WANGGE_TILE_DATUM=gcj02) the overview, the planner's map and the
+    case page draw grids, heat and the case's spot shifted into GCJ-02, where the tiles show the
+    streets (hundreds of metres from their WGS 84 coordinates), and a polygon the planner draws
+    on those tiles is sent in WGS 84, to the decimetre.  The heat's switch stays usable when
+    zoomed in (it once had a zoom range of its own, and Leaflet greyed it out)."""
+    from sqlalchemy import text
+
+    from gis.datum import gcj02_to_wgs84, wgs84_to_gcj02
+
+    settings = base_settings.model_copy(
+        update={"tile_preset": "intranet", "tile_url": GCJ_TILES, "tile_datum": "gcj02"}
+    )
+    with engine.connect() as conn:
+        village, lon, lat = conn.execute(
+            text("""SELECT v.code, ST_X(p), ST_Y(p)
+                    FROM region v, LATERAL (SELECT ST_PointOnSurface(v.geom) AS p) s
+                    WHERE v.code = '990102001001'""")
+        ).one()
+        case_code, case_lon, case_lat = conn.execute(
+            text("""SELECT code, ST_X(geom), ST_Y(geom) FROM cases
+                    WHERE district_code = '990102' ORDER BY id LIMIT 1""")
+        ).one()
+
+    def shifted(lon: float, lat: float) -> tuple[float, float]:
+        x, y = wgs84_to_gcj02(lon, lat)
+        return float(x), float(y)
+
+    with _serving(settings, _free_port()) as url:
+        # the overview: grids, outlines and the heat of the view, all shifted
+        page, problems, outside = _command_page(browser, url, "district_planner", "/")
+        page.wait_for_function(
+            "() => window.wangge && wangge.loaded['/api/grids'] > 0"
+            " && wangge.loaded['/api/heat?days=180'] > 0",
+            timeout=20_000,
+        )
+        geo, drawn = page.evaluate(
+            f"""() => {{ const first = {_FIRST};
+                const l = wangge.layers['/api/grids'].getLayers()[0];
+                return [first(l.feature.geometry.coordinates),
+                        first(l.toGeoJSON().geometry.coordinates)]; }}"""
+        )
+        x, y = shifted(*geo)
+        assert abs(drawn[0] - x) < 1e-6 and abs(drawn[1] - y) < 1e-6, (geo, drawn)
+        assert abs(drawn[0] - geo[0]) + abs(drawn[1] - geo[1]) > 1e-3  # hundreds of metres
+        for _ in range(4):  # street level, beyond the old heat's zoom range
+            page.click(".leaflet-control-zoom-in")
+            page.wait_for_timeout(400)
+        heat_switch = page.locator(".leaflet-control-layers label:has-text('案件热力') input")
+        assert heat_switch.is_enabled() and heat_switch.is_checked()
+        heat_switch.uncheck()
+        assert page.locator("canvas.leaflet-heatmap-layer").count() == 0
+        assert outside == [] and problems == [], (outside, problems)
+        page.close()
+
+        # the planner's map: the grids shifted; a polygon drawn on the tiles sent in WGS 84
+        page, problems, outside = _command_page(
+            browser, url, "district_planner", f"/maps/planner?village={village}"
+        )
+        page.wait_for_function(
+            "() => window.wangge && wangge.plannerState && wangge.plannerState.features.length > 0",
+            timeout=20_000,
+        )
+        ring = [(lon - 0.001, lat - 0.001), (lon + 0.001, lat - 0.001), (lon, lat + 0.001)]
+        on_tiles = [shifted(x, y) for x, y in ring]  # where the planner sees those corners
+        sent = page.evaluate(
+            """ring => { const m = wangge.plannerMap;
+                m.fire('draw:created', {layer: L.polygon(ring.map(p => [p[1], p[0]]))});
+                return wangge.plannerState.drawn.geometry; }""",
+            [list(p) for p in on_tiles],
+        )
+        assert sent["type"] == "Polygon"
+        for (x, y), (sx, sy) in zip(ring, sent["coordinates"][0], strict=False):
+            assert abs(sx - x) < 1e-6 and abs(sy - y) < 1e-6, (ring, sent)  # ~0.1 m
+        back = gcj02_to_wgs84(*on_tiles[0])  # the server's inverse agrees with the page's
+        assert abs(float(back[0]) - ring[0][0]) < 1e-6
+        assert outside == [] and problems == [], (outside, problems)
+        page.close()
+
+        # the case page: the spot where the tiles show it
+        page, problems, outside = _command_page(
+            browser, url, "district_planner", f"/cases/{case_code}"
+        )
+        page.wait_for_function("() => window.wangge && wangge.caseMap", timeout=20_000)
+        center = page.evaluate("(c => [c.lng, c.lat])(wangge.caseMap.getCenter())")
+        x, y = shifted(case_lon, case_lat)
+        assert abs(center[0] - x) < 1e-6 and abs(center[1] - y) < 1e-6
+        assert outside == [] and problems == [], (outside, problems)
+        page.close()

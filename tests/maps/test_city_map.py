@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 import folium
-from folium.plugins import HeatMap, MarkerCluster
+from folium.plugins import MarkerCluster
 
+from gis.settings import BaseMapSpec
 from maps.assets import UnknownAsset, asset_path, localize
-from maps.city import BaseMap, build_city_map
-from maps.layers import ApiGeoJson
+from maps.city import build_city_map
+from maps.layers import ApiGeoJson, TileDatum, ViewHeat
 
 BOUNDS = (113.8, 22.9, 114.0, 23.0)
-HEAT = [(22.95, 113.9, 10), (22.96, 113.91, 3)]
 URL_ATTR = re.compile(r'(?:src|href)\s*=\s*["\']([^"\']+)["\']')
 
 
@@ -24,33 +24,46 @@ def children(m: folium.Map) -> list:
 
 
 def test_builder_adds_outlines_grids_centers_and_heat() -> None:
-    m = build_city_map(title="示例市", bounds=BOUNDS, heat=HEAT)
+    m = build_city_map(title="示例市", bounds=BOUNDS)
     layers = {c.layer_name: c for c in children(m) if isinstance(c, ApiGeoJson)}
     assert set(layers) == {"网格", "乡镇（街道）界", "区县界", "综治中心", "村（社区）综治服务站"}
     assert layers["村（社区）综治服务站"].min_zoom == 13  # 300+ stations only when zoomed in
     assert layers["网格"].url == "/api/grids"
     assert layers["区县界"].url == "/api/regions?level=district"
     assert ["households", "户数"] in layers["网格"].fields
-    heat = [c for c in children(m) if isinstance(c, HeatMap)]
-    assert len(heat) == 1 and max(w for _, _, w in heat[0].data) == 1.0
+    # the heat of the view, loaded as the map moves (finer cells as it zooms in), with no zoom
+    # range of its own: Leaflet would grey out its switch in the layer control beyond one
+    heat = [c for c in children(m) if isinstance(c, ViewHeat)]
+    assert len(heat) == 1 and heat[0].url == "/api/heat?days=180"
+    assert heat[0].layer_name == "案件热力"
     assert any(isinstance(c, folium.LayerControl) for c in children(m))
 
 
 def test_no_tile_url_means_no_base_layer() -> None:
-    m = build_city_map(title="示例市", bounds=BOUNDS, heat=[])
-    assert not any(isinstance(c, folium.TileLayer) for c in children(m))
-    assert not any(isinstance(c, HeatMap) for c in children(m))  # nothing to heat
+    m = build_city_map(title="示例市", bounds=BOUNDS)
+    assert not any(isinstance(c, (folium.TileLayer, TileDatum)) for c in children(m))
 
 
-def test_configured_tiles_are_added() -> None:
-    base = BaseMap("https://tiles.example.invalid/{z}/{x}/{y}.png", "内网底图")
-    m = build_city_map(title="示例市", bounds=BOUNDS, heat=HEAT, base=base)
+def test_configured_tiles_are_added_with_their_subdomains_and_datum() -> None:
+    base = BaseMapSpec("https://tiles.example.invalid/{z}/{x}/{y}.png", "内网底图")
+    m = build_city_map(title="示例市", bounds=BOUNDS, base=base)
     tiles = [c for c in children(m) if isinstance(c, folium.TileLayer)]
     assert len(tiles) == 1 and tiles[0].tiles == base.url
+    assert not any(isinstance(c, TileDatum) for c in children(m))  # WGS 84: nothing to shift
+    # Tianditu's servers are t0…t7 (not Leaflet's a, b, c); Amap's tiles are GCJ-02
+    amap = BaseMapSpec("https://t{s}.example.cn/{z}/{x}/{y}.png", "高德", "gcj02", "1234")
+    m = build_city_map(title="示例市", bounds=BOUNDS, base=amap)
+    tiles = [c for c in children(m) if isinstance(c, folium.TileLayer)]
+    assert tiles[0].options["subdomains"] == "1234"
+    datum = [c for c in children(m) if isinstance(c, TileDatum)]
+    assert len(datum) == 1 and datum[0].datum == "gcj02"
+    html = m.get_root().render()
+    # set before the first layer asks for its data
+    assert html.index('wangge.setTileDatum("gcj02")') < html.index("wangge.apiLayer(")
 
 
 def test_rendered_page_references_only_local_assets_that_exist() -> None:
-    html = build_city_map(title="示例市", bounds=BOUNDS, heat=HEAT).get_root().render()
+    html = build_city_map(title="示例市", bounds=BOUNDS).get_root().render()
     urls = URL_ATTR.findall(html)
     assert urls, "the page loads Leaflet from somewhere"
     for url in urls:

@@ -9,15 +9,25 @@
   var lon = parseFloat(body.dataset.lon), lat = parseFloat(body.dataset.lat);
   var errorBox = document.getElementById("action-error");
 
-  if (window.L && !isNaN(lon)) {
-    var map = L.map("case-map", { attributionControl: false }).setView([lat, lon], 17);
-    if (body.dataset.tiles) L.tileLayer(body.dataset.tiles, { maxZoom: 19 }).addTo(map);
-    L.circle([lat, lon], { radius: 50, weight: 1 }).addTo(map);
-    L.circleMarker([lat, lon], { radius: 7, color: "#c0392b", fillOpacity: 0.9 }).addTo(map);
+  if (window.L && window.wangge && !isNaN(lon)) {
+    /* the spot (WGS 84) and its grids drawn where the base tiles show them (GCJ-02 tiles: shifted) */
+    wangge.setTileDatum(body.dataset.datum || "wgs84");
+    var spot = wangge.toMap(lat, lon);
+    var map = L.map("case-map", { attributionControl: !!body.dataset.tiles }).setView(spot, 17);
+    wangge.caseMap = map;
+    if (body.dataset.tiles) {
+      map.attributionControl.setPrefix(false);
+      L.tileLayer(body.dataset.tiles, { maxZoom: 19, subdomains: body.dataset.subdomains || "abc",
+                                        attribution: wangge.escapeHtml(body.dataset.attribution || "") }).addTo(map);
+    }
+    L.circle(spot, { radius: 50, weight: 1 }).addTo(map);
+    L.circleMarker(spot, { radius: 7, color: "#c0392b", fillOpacity: 0.9 }).addTo(map);
     fetch("/api/grids?bbox=" + [lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01].join(","),
           { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (g) { if (g) L.geoJSON(g, { style: { weight: 1, fill: false } }).addTo(map); });
+      .then(function (g) {
+        if (g) L.geoJSON(g, { style: { weight: 1, fill: false }, coordsToLatLng: wangge.coordsToLatLng }).addTo(map);
+      });
   }
 
   var english = document.documentElement.lang === "en"; // the page's language, not the browser's

@@ -4,46 +4,8 @@
   "use strict";
   var esc = function (v) { return wangge.escapeHtml(v === null || v === undefined ? "" : v); };
 
-  /* --- GCJ-02 (the datum of Amap/Tencent tiles): overlays are shifted to line up -------------- */
-  var A = 6378245.0, EE = 0.00669342162296594323;
-  function outOfChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
-  function tLat(x, y) {
-    var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
-    r += (20 * Math.sin(y * Math.PI) + 40 * Math.sin(y / 3 * Math.PI)) * 2 / 3;
-    r += (160 * Math.sin(y / 12 * Math.PI) + 320 * Math.sin(y * Math.PI / 30)) * 2 / 3;
-    return r;
-  }
-  function tLon(x, y) {
-    var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
-    r += (20 * Math.sin(x * Math.PI) + 40 * Math.sin(x / 3 * Math.PI)) * 2 / 3;
-    r += (150 * Math.sin(x / 12 * Math.PI) + 300 * Math.sin(x / 30 * Math.PI)) * 2 / 3;
-    return r;
-  }
-  function wgs84ToGcj02(lon, lat) {
-    if (outOfChina(lon, lat)) return [lon, lat];
-    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35);
-    var radLat = lat / 180 * Math.PI, magic = Math.sin(radLat);
-    magic = 1 - EE * magic * magic;
-    var sq = Math.sqrt(magic);
-    dLat = (dLat * 180) / ((A * (1 - EE)) / (magic * sq) * Math.PI);
-    dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * Math.PI);
-    return [lon + dLon, lat + dLat];
-  }
-  var gcj = false;  /* set from the page's tile datum */
-  function toMap(lat, lon) {  /* a WGS 84 point → where it is drawn on this base map */
-    if (!gcj) return L.latLng(lat, lon);
-    var p = wgs84ToGcj02(lon, lat);
-    return L.latLng(p[1], p[0]);
-  }
-  function coordsToLatLng(c) { return toMap(c[1], c[0]); }
-  function viewBbox(map) {  /* the view in WGS 84 (the shift is < 1 km; pad by it) */
-    var b = map.getBounds(), pad = gcj ? 0.01 : 0;
-    return [Math.max(b.getWest() - pad, -180), Math.max(b.getSouth() - pad, -90),
-            Math.min(b.getEast() + pad, 180), Math.min(b.getNorth() + pad, 90)]
-      .map(function (v) { return v.toFixed(5); }).join(",");
-  }
+  /* the base map's datum (wangge.js): WGS 84 data drawn where GCJ-02 tiles show it */
+  var toMap = wangge.toMap, coordsToLatLng = wangge.coordsToLatLng, viewBbox = wangge.viewBbox;
 
   function getJson(url) {
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
@@ -62,7 +24,7 @@
   function categoryName(code, fallback) { return CATEGORY[code] || fallback || code; }
 
   function command(map, o) {
-    gcj = o.tileDatum === "gcj02";
+    wangge.setTileDatum(o.tileDatum);
     T = o.text; STATUS = o.states;
     o.categories.forEach(function (c) { CATEGORY[c[0]] = c[1]; });
     var state = { kind: "", category: "", days: 30, day: "", status: "", measure: "count" };
@@ -77,27 +39,12 @@
     }
     function fail(what) { return function (e) { status.errors++; console.warn("wangge:", what, e); }; }
 
-    /* heat: server-side bins for the view */
-    var heat = L.heatLayer([], { radius: 14, blur: 16, minOpacity: 0.3, max: 1 });
-    var heatSeq = 0;
-    function loadHeat() {
-      if (!map.hasLayer(heat)) return;
-      var mine = ++heatSeq, zoom = map.getZoom();
-      getJson("/api/heat?bbox=" + viewBbox(map) + "&zoom=" + zoom + "&" + filters(true))
-        .then(function (d) {
-          if (mine !== heatSeq) return;
-          var counts = d.bins.map(function (b) { return b[2]; }).sort(function (a, b) { return a - b; });
-          var ref = counts.length ? counts[Math.min(counts.length - 1, Math.floor(0.98 * counts.length))] : 1;
-          var px = d.cell_m / (156543.03 * Math.cos(map.getCenter().lat * Math.PI / 180) / Math.pow(2, zoom));
-          heat.setOptions({ radius: Math.max(8, Math.min(40, px * 1.2)), blur: Math.max(8, Math.min(30, px)) });
-          heat.setLatLngs(d.bins.map(function (b) {
-            var p = toMap(b[0], b[1]);
-            return [p.lat, p.lng, Math.min(1, b[2] / ref)];
-          }));
-          status.heat = { bins: d.bins.length, total: d.total, source: d.source, cell_m: d.cell_m };
-          summary();
-        }).catch(fail("heat"));
-    }
+    /* heat: server-side bins for the view (wangge.js) */
+    var heat = wangge.heatLayer(map, function () { return "/api/heat?" + filters(true); }, function (d) {
+      status.heat = { bins: d.bins.length, total: d.total, source: d.source, cell_m: d.cell_m };
+      summary();
+    }, fail("heat"));
+    var loadHeat = heat.reload;
 
     /* grids: choropleth of cases per grid (or per 1,000 households), popup with the summary */
     var counts = { grids: {}, breaks: { count: [], per_1000: [] } };
@@ -375,7 +322,7 @@
       clearTimeout(moveTimer);
       moveTimer = setTimeout(function () { reloadAll(); loadCenters(); loadNames(); }, 150);
     });
-    heat.on("add", loadHeat); grids.on("add", loadGrids); hot.on("add", loadHotspots);
+    grids.on("add", loadGrids); hot.on("add", loadHotspots);
     centers.on("add", loadCenters); cases.on("add", loadCases); names.on("add", loadNames);
 
     var overlays = {};
@@ -392,6 +339,4 @@
   }
 
   wangge.command = command;
-  wangge.wgs84ToGcj02 = wgs84ToGcj02;
-  wangge.toMap = toMap;
 })();

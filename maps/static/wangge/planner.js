@@ -41,7 +41,10 @@
     function elsewhere(f) {
       return !!f.properties.village_code && f.properties.village_code !== o.village;
     }
+    /* the grids and findings are WGS 84, drawn where the base tiles show them (wangge.js); a
+       drawn line or polygon goes back to WGS 84 before it is sent */
     var grids = L.geoJSON(null, {
+      coordsToLatLng: wangge.coordsToLatLng,
       style: function (f) {
         if (elsewhere(f)) return STATE_STYLE.other;
         var s = STATE_STYLE[f.properties.state || "untouched"] || STATE_STYLE.untouched;
@@ -62,6 +65,7 @@
       }
     }).addTo(map);
     var findings = L.geoJSON(null, {
+      coordsToLatLng: wangge.coordsToLatLng,
       style: function (f) {
         var c = f.properties.kind === "declared_gap" ? FINDING_COLOR.declared_gap
           : (f.properties.blocking ? FINDING_COLOR.blocking : FINDING_COLOR.warning);
@@ -105,8 +109,7 @@
        fetched for, so a pan inside it fetches nothing, and only the newest view's answer is shown */
     var loadedBox = null, loadSeq = 0;
     function loadCurrent() {
-      var b = map.getBounds().pad(0.2), mine = ++loadSeq;
-      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
+      var b = map.getBounds().pad(0.2), mine = ++loadSeq, bbox = wangge.boundsBbox(b);
       return getJson("/api/grids?bbox=" + bbox).then(function (fc) {
         if (mine !== loadSeq || state.editId) return;  /* a newer view, or an edit set opened */
         fc.features.forEach(function (f) { f.properties.state = "untouched"; });
@@ -221,7 +224,7 @@
       var f = ev.target.getAttribute && ev.target.getAttribute("data-finding");
       if (f !== null && f !== undefined && state.preview) {
         var x = state.preview.validation.findings[+f];
-        if (x) map.setView([x.lat, x.lon], Math.max(map.getZoom(), 16));
+        if (x) map.setView(wangge.toMap(x.lat, x.lon), Math.max(map.getZoom(), 16));
       }
     }
     function opText(op) { /* in English: its English message, or the operation and the grids it touched */
@@ -299,7 +302,8 @@
     map.on("draw:created", function (e) {
       drawnItems.clearLayers();
       drawnItems.addLayer(e.layer);
-      state.drawn = e.layer.toGeoJSON();
+      state.drawn = e.layer.toGeoJSON();  /* in the tiles' datum: sent in WGS 84 */
+      state.drawn.geometry = wangge.geometryFromMap(state.drawn.geometry);
       render();
     });
     var api = { state: state, refresh: refresh, grids: grids, findings: findings, map: map };

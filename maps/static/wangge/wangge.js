@@ -1,6 +1,71 @@
-/* wangge map helpers: layers that load GeoJSON for the current view from the wangge API. */
+/* wangge map helpers: layers that load GeoJSON for the current view from the wangge API, and
+   the base map's datum (wgs84 or gcj02 tiles: every overlay is drawn where the tiles show it). */
 (function () {
   "use strict";
+
+  /* --- GCJ-02 (the datum of Amap/Tencent tiles): overlays are shifted to line up -------------- */
+  var A = 6378245.0, EE = 0.00669342162296594323;
+  function outOfChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
+  function tLat(x, y) {
+    var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(y * Math.PI) + 40 * Math.sin(y / 3 * Math.PI)) * 2 / 3;
+    r += (160 * Math.sin(y / 12 * Math.PI) + 320 * Math.sin(y * Math.PI / 30)) * 2 / 3;
+    return r;
+  }
+  function tLon(x, y) {
+    var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
+    r += (20 * Math.sin(x * Math.PI) + 40 * Math.sin(x / 3 * Math.PI)) * 2 / 3;
+    r += (150 * Math.sin(x / 12 * Math.PI) + 300 * Math.sin(x / 30 * Math.PI)) * 2 / 3;
+    return r;
+  }
+  /* [lon, lat] WGS 84 → GCJ-02 (gis.datum.wgs84_to_gcj02, to the centimetre) */
+  function wgs84ToGcj02(lon, lat) {
+    if (outOfChina(lon, lat)) return [lon, lat];
+    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35);
+    var radLat = lat / 180 * Math.PI, magic = Math.sin(radLat);
+    magic = 1 - EE * magic * magic;
+    var sq = Math.sqrt(magic);
+    dLat = (dLat * 180) / ((A * (1 - EE)) / (magic * sq) * Math.PI);
+    dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * Math.PI);
+    return [lon + dLon, lat + dLat];
+  }
+  /* [lon, lat] GCJ-02 → WGS 84: the forward shift undone by iteration (millimetres after 4) */
+  function gcj02ToWgs84(lon, lat) {
+    var x = lon, y = lat;
+    for (var i = 0; i < 6; i++) {
+      var g = wgs84ToGcj02(x, y);
+      x -= g[0] - lon; y -= g[1] - lat;
+    }
+    return [x, y];
+  }
+  var gcj = false;  /* the page's base tiles are GCJ-02 (setTileDatum) */
+  function setTileDatum(datum) { gcj = datum === "gcj02"; }
+  function toMap(lat, lon) {  /* a WGS 84 point → where it is drawn on this base map */
+    if (!gcj) return L.latLng(lat, lon);
+    var p = wgs84ToGcj02(lon, lat);
+    return L.latLng(p[1], p[0]);
+  }
+  function fromMap(latlng) {  /* a point of this map (a click, a drawn vertex) → [lon, lat] WGS 84 */
+    return gcj ? gcj02ToWgs84(latlng.lng, latlng.lat) : [latlng.lng, latlng.lat];
+  }
+  function coordsToLatLng(c) { return toMap(c[1], c[0]); }  /* for L.geoJSON of WGS 84 data */
+  /* a GeoJSON geometry drawn on this map (L.Layer#toGeoJSON) → the same in WGS 84 */
+  function geometryFromMap(geometry) {
+    function walk(c) {
+      return typeof c[0] === "number" ? fromMap(L.latLng(c[1], c[0])) : c.map(walk);
+    }
+    return { type: geometry.type, coordinates: walk(geometry.coordinates) };
+  }
+  /* L.LatLngBounds of this map → ?bbox= in WGS 84 (the GCJ-02 shift is < 1 km: padded by it) */
+  function boundsBbox(b) {
+    var p = gcj ? 0.01 : 0;
+    return [Math.max(b.getWest() - p, -180), Math.max(b.getSouth() - p, -90),
+            Math.min(b.getEast() + p, 180), Math.min(b.getNorth() + p, 90)]
+      .map(function (v) { return v.toFixed(5); }).join(",");
+  }
+  function viewBbox(map) { return boundsBbox(map.getBounds()); }  /* the map's view, ?bbox= */
 
   function escapeHtml(value) {
     return String(value).replace(/[&<>"']/g, function (c) {
@@ -23,16 +88,14 @@
   function apiLayer(map, layer, url, opts) {
     opts = opts || {};
     var pending = null, seq = 0;
+    layer.options.coordsToLatLng = coordsToLatLng;
     layer.options.onEachFeature = function (feature, l) {
       if (opts.fields) l.bindTooltip(tooltip(feature.properties, opts.fields), { sticky: true });
     };
     function refresh() {
       if (!map.hasLayer(layer)) return;
       if (opts.minZoom && map.getZoom() < opts.minZoom) { layer.clearLayers(); return; }
-      var b = map.getBounds();
-      var bbox = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
-                  Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)]
-        .map(function (v) { return v.toFixed(5); }).join(",");
+      var bbox = viewBbox(map);
       var mine = ++seq;
       fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + bbox, { credentials: "same-origin" })
         .then(function (r) {
@@ -53,10 +116,64 @@
     }
     map.on("moveend", function () { clearTimeout(pending); pending = setTimeout(refresh, 150); });
     layer.on("add", refresh);
+    layers[url] = layer;
     return layer;
   }
 
+  /* 案件热力 of the view: cases per cell from `query()` (/api/heat?…, without bbox and zoom) for
+     the view and zoom, on each reload(); each cell as wide as it is on screen (cells blend into
+     one surface at every zoom), weights relative to the 98th-percentile cell, drawn in the tiles'
+     datum.  onData(answer) after each drawing, onError(e) on a failure. */
+  function heatLayer(map, query, onData, onError) {
+    var heat = L.heatLayer([], { radius: 14, blur: 16, minOpacity: 0.3, max: 1 });
+    var seq = 0;
+    heat.reload = function () {
+      if (!map.hasLayer(heat)) return;
+      var mine = ++seq, zoom = map.getZoom();
+      fetch(query() + "&bbox=" + viewBbox(map) + "&zoom=" + zoom, { credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 401 && !leaving) {
+            window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+          }
+          return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status + " /api/heat"));
+        })
+        .then(function (d) {
+          if (mine !== seq || !map.hasLayer(heat)) return;  /* a newer view's, or switched off */
+          var counts = d.bins.map(function (b) { return b[2]; }).sort(function (a, b) { return a - b; });
+          var ref = counts.length ? counts[Math.min(counts.length - 1, Math.floor(0.98 * counts.length))] : 1;
+          var px = d.cell_m / (156543.03 * Math.cos(map.getCenter().lat * Math.PI / 180) / Math.pow(2, zoom));
+          heat.setOptions({ radius: Math.max(8, Math.min(40, px * 1.2)), blur: Math.max(8, Math.min(30, px)) });
+          heat.setLatLngs(d.bins.map(function (b) {
+            var p = toMap(b[0], b[1]);
+            return [p.lat, p.lng, Math.min(1, b[2] / ref)];
+          }));
+          if (onData) onData(d);
+        })
+        .catch(function (e) { if (onError) onError(e); else console.warn("wangge: heat", e); });
+    };
+    heat.on("add", heat.reload);
+    /* leaflet.heat leaves a drawing it has asked for to the next frame, which then finds no map */
+    heat.on("remove", function () {
+      if (heat._frame) { L.Util.cancelAnimFrame(heat._frame); heat._frame = null; }
+    });
+    return heat;
+  }
+
+  /* heatLayer of `url` (/api/heat?days=…) that follows the map's moves (the overview).  Fires
+     'wg:loaded' with the number of cells (also in wangge.loaded[url]). */
+  function viewHeat(map, url) {
+    var pending = null;
+    var heat = heatLayer(map, function () { return url; }, function (d) {
+      loaded[url] = d.bins.length;
+      heat.fire("wg:loaded", { count: d.bins.length });
+    });
+    map.on("moveend", function () { clearTimeout(pending); pending = setTimeout(heat.reload, 150); });
+    layers[url] = heat;
+    return heat;
+  }
+
   var loaded = {};  /* url → features in the last answer (for status displays and tests) */
+  var layers = {};  /* url → the layer it fills */
 
   /* End the session (the cookie goes with it) and return to the login page. */
   var leaving = false;  /* set by logout(): a late 401 from a layer must not send us elsewhere */
@@ -67,6 +184,9 @@
   }
 
   window.wangge = {
-    apiLayer: apiLayer, escapeHtml: escapeHtml, tooltip: tooltip, loaded: loaded, logout: logout
+    apiLayer: apiLayer, heatLayer: heatLayer, viewHeat: viewHeat, escapeHtml: escapeHtml, tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
+    setTileDatum: setTileDatum, toMap: toMap, fromMap: fromMap, coordsToLatLng: coordsToLatLng,
+    geometryFromMap: geometryFromMap, viewBbox: viewBbox, boundsBbox: boundsBbox,
+    wgs84ToGcj02: wgs84ToGcj02, gcj02ToWgs84: gcj02ToWgs84
   };
 })();
