@@ -131,12 +131,20 @@ def add_base_map(m: folium.Map, base: BaseMapSpec | None, lang: str = "zh") -> N
         TileDatum(base.datum).add_to(m)
 
 
-def fit_view(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
-    """Open ``m`` on ``bounds`` (west, south, east, north) at once, without the zoom animation
-    from the map's starting view: while Leaflet animates, ``getBounds()`` still answers the
-    starting view, so layers that load for the current view (grids, heat, cases) would first
-    fetch the whole city's data, and clicks and drawing land on a map in motion."""
+def fit_view(
+    m: folium.Map, bounds: tuple[float, float, float, float], base: BaseMapSpec | None = None
+) -> None:
+    """Open ``m`` on ``bounds`` (west, south, east, north; WGS 84) at once, without the zoom
+    animation from the map's starting view: while Leaflet animates, ``getBounds()`` still answers
+    the starting view, so layers that load for the current view (grids, heat, cases) would first
+    fetch the whole city's data, and clicks and drawing land on a map in motion.  Over the GCJ-02
+    tiles of ``base`` the view is where the tiles show those bounds (hundreds of metres away)."""
     west, south, east, north = bounds
+    if base is not None and base.url and base.datum == "gcj02":
+        from gis.datum import wgs84_to_gcj02
+
+        west, south = (float(v) for v in wgs84_to_gcj02(west, south))
+        east, north = (float(v) for v in wgs84_to_gcj02(east, north))
     fit = folium.map.FitBounds([(south, west), (north, east)])
     fit.options["animate"] = False
     m.add_child(fit)
@@ -164,7 +172,7 @@ def build_city_map(
         m = page_map(title)
     add_base_map(m, base, lang)
     if bounds is not None:
-        fit_view(m, bounds)
+        fit_view(m, bounds, base)
 
     ApiGeoJson(
         "/api/grids",

@@ -198,7 +198,7 @@ def framed_map(
     m = page_map(title)
     add_base_map(m, base, lang)
     if bounds is not None:
-        fit_view(m, bounds)
+        fit_view(m, bounds, base)
     TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     PlaceSearch(w, lang).add_to(m)  # (above the page's own panels in the same corner)
     return m

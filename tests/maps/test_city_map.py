@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 import folium
 from folium.plugins import MarkerCluster
 
+from gis.datum import wgs84_to_gcj02
 from gis.settings import BaseMapSpec
 from maps.assets import UnknownAsset, asset_path, localize
 from maps.city import build_city_map
@@ -57,6 +58,11 @@ def test_configured_tiles_are_added_with_their_subdomains_and_datum() -> None:
     assert tiles[0].options["subdomains"] == "1234"
     datum = [c for c in children(m) if isinstance(c, TileDatum)]
     assert len(datum) == 1 and datum[0].datum == "gcj02"
+    # the view opens where the tiles show the region (GCJ-02: some 600 m east and south here)
+    fit = next(c for c in children(m) if isinstance(c, folium.map.FitBounds))
+    (south, west), _ = fit.bounds
+    x, y = wgs84_to_gcj02(BOUNDS[0], BOUNDS[1])
+    assert (west, south) == (float(x), float(y)) and west - BOUNDS[0] > 0.005
     html = m.get_root().render()
     # set before the first layer asks for its data
     assert html.index('wangge.setTileDatum("gcj02")') < html.index("wangge.apiLayer(")
