@@ -338,6 +338,18 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"共 {total} 件，第 {shown} 件；超期优先，其次按办理时限、严重程度。",
         f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
     )
+    if q.total:  # the same cases, every page of them, as a workbook
+        merged = {k: v for k, v in filters.items() if v not in (None, False, "")}
+        query = urlencode(
+            {k: "true" if v is True else v for k, v in merged.items()}
+            | ({"lang": "en"} if lang == "en" else {})
+        )
+        export = escape("/queue.xlsx" + (f"?{query}" if query else ""), quote=True)
+        total_line += (
+            f' <a id="queue-export" href="{export}" download>'
+            + t("导出 Excel", "Export to Excel")
+            + "</a>"
+        )
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
 <main>

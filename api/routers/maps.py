@@ -29,7 +29,7 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import auth, boundaries, cases, report, safety, supervision, workflow
+from gis import audit, auth, boundaries, cases, report, safety, supervision, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
@@ -41,6 +41,7 @@ from gis.worktime import SHANGHAI, report_day
 from maps.assets import asset_url
 from maps.city import build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
+from maps.exports import EXPORT_MAX, queue_name, queue_xlsx
 from maps.nav import page_links
 from maps.pages import (
     AUDIT_PAGE_SIZE,
@@ -492,48 +493,123 @@ def case_qr(
     return Response(make(tracking_url(request, settings, case.public_token)), media_type=media_type)
 
 
+class QueuePageFilters:
+    """The queue page's filters, shared by its export (the same cases, all of them)."""
+
+    def __init__(
+        self,
+        status: Annotated[
+            str | None, Query(description="one state (default: every open one)")
+        ] = None,
+        overdue: bool = False,
+        due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
+        below: Annotated[bool, Query(description="also the centers under yours")] = False,
+    ) -> None:
+        self.status, self.overdue, self.due_within_hours = status, overdue, due_within_hours
+        self.below = below
+
+    def queue(
+        self, session: Session, caller: Principal, limit: int, offset: int = 0
+    ) -> workflow.Queue:
+        """The caller's queue with these filters: ``limit`` cases from ``offset``."""
+        return workflow.queue(
+            session,
+            caller.scope,
+            statuses=[self.status] if self.status else [],
+            overdue=True if self.overdue else None,
+            due_within_hours=self.due_within_hours,
+            below=self.below,
+            limit=limit,
+            offset=offset,
+        )
+
+    def as_query(self) -> dict[str, object]:
+        """The filters as the page's links carry them."""
+        return {
+            "status": self.status,
+            "overdue": self.overdue,
+            "due_within_hours": self.due_within_hours and f"{self.due_within_hours:g}",
+            "below": self.below,
+        }
+
+
 @router.get("/queue", response_class=HTMLResponse)
 def queue(
     session: SessionDep,
     caller: Handler,
     request: Request,
-    status: Annotated[str | None, Query(description="one state (default: every open one)")] = None,
-    overdue: bool = False,
-    due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
-    below: Annotated[bool, Query(description="also the centers under yours")] = False,
+    filters: Annotated[QueuePageFilters, Depends()],
     offset: Annotated[int, Query(ge=0)] = 0,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """The center desk's in-tray — 待办案件: its cases, most urgent first (``GET /api/queue``
-    as a page), with counts per state and one-click filters.  In Chinese, or in English."""
-    q = workflow.queue(
-        session,
-        caller.scope,
-        statuses=[status] if status else [],
-        overdue=True if overdue else None,
-        due_within_hours=due_within_hours,
-        below=below,
-        limit=QUEUE_PAGE_SIZE,
-        offset=offset,
-    )
-    filters = {
-        "status": status,
-        "overdue": overdue,
-        "due_within_hours": due_within_hours and f"{due_within_hours:g}",
-        "below": below,
-    }
+    as a page), with counts per state and one-click filters, and the list as a spreadsheet
+    (``/queue.xlsx``).  In Chinese, or in English."""
+    q = filters.queue(session, caller, QUEUE_PAGE_SIZE, offset)
     language = page_lang(request, lang)
     return page_response(
         queue_page(
             q,
             user=_user(caller, language),
             links=page_links(caller.can, "/queue", language),
-            filters=filters,
+            filters=filters.as_query(),
             offset=offset,
             lang=language,
             category_names=_categories_en(session, language),
         ),
         lang,
+    )
+
+
+@router.get("/queue.xlsx")
+def queue_export(
+    session: SessionDep,
+    caller: Handler,
+    request: Request,
+    filters: Annotated[QueuePageFilters, Depends()],
+    lang: PageLang = None,
+) -> Response:
+    """待办案件导出: the queue page's cases (the same filters, every page of them, in the same
+    order) as an Excel workbook, headers in Chinese or English.  At most
+    :data:`~maps.exports.EXPORT_MAX` cases (more: 422, narrow the filters).  Each export is in
+    the audit log (``case.export``)."""
+    q = filters.queue(session, caller, EXPORT_MAX)
+    if q.total > EXPORT_MAX:
+        raise InvalidInput(
+            f"符合条件的案件有 {q.total:,} 件，一次最多导出 {EXPORT_MAX:,} 件。请用状态、超期等"
+            "条件缩小范围后再导出。",
+            f"{q.total:,} cases match, and one export holds at most {EXPORT_MAX:,}. Narrow the "
+            "list with the status or overdue filters, then export again.",
+        )
+    language = page_lang(request, lang)
+    now = datetime.now(SHANGHAI)
+    if language == "en":
+        center = q.center or "all centers"
+        title = f"Case queue · {center} (exported {now:%Y-%m-%d %H:%M}, {q.total} cases)"
+    else:
+        center = q.center or "全部中心"
+        title = f"待办案件 · {center}（导出于 {now:%Y-%m-%d %H:%M}，共 {q.total} 件）"
+    body = queue_xlsx(
+        q, title=title, lang=language, category_names=_categories_en(session, language)
+    )
+    audit.record(
+        session,
+        "case.export",
+        success=True,
+        user_id=caller.user_id,
+        username=caller.username,
+        object=f"queue:{q.center or '*'}",
+        source_ip=client_ip(request),
+        detail={k: v for k, v in filters.as_query().items() if v} | {"cases": q.total},
+    )
+    session.commit()
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''"
+            + quote(queue_name(q.center, now, language))
+        },
     )
 
 

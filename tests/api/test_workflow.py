@@ -846,3 +846,66 @@ def test_the_server_runs_the_clock(settings, monkeypatch: pytest.MonkeyPatch) ->
             time.sleep(0.05)
     assert len(calls) >= 3
     assert all(scope == Scope.everything() for scope in calls)  # the clock sees every case
+
+
+def test_the_queue_goes_to_excel_as_the_page_shows_it(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """导出 Excel: the page's cases, every page of them, in its order, filters kept; case codes as
+    text (Excel would show a 20-digit number as 9.9E+19), times as dates in Beijing time; the
+    export is audited; in English with ``lang=en``."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    op = login_as("township_operator")
+    late = _report(anon_client, op, point)["code"]
+    app_db.execute(
+        text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"), {"c": late}
+    )
+    app_db.commit()  # (to the test's savepoint)
+    page = anon_client.get("/queue?below=true&overdue=true", headers=op).text
+    link = re.search(r'<a id="queue-export" href="([^"]+)" download>导出 Excel</a>', page)
+    assert link is not None and link.group(1) == "/queue.xlsx?overdue=true&amp;below=true"
+    r = anon_client.get("/queue.xlsx?overdue=true&below=true", headers=op)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert (
+        "filename*=UTF-8''%E5%BE%85%E5%8A%9E%E6%A1%88%E4%BB%B6-"
+        in (r.headers["content-disposition"])
+    )  # 待办案件-<center>-<day>.xlsx
+    ws = load_workbook(BytesIO(r.content)).active
+    assert ws is not None
+    rows = list(ws.iter_rows(values_only=True))
+    api = anon_client.get("/api/queue?below=true&overdue=true&limit=500", headers=op).json()
+    assert str(rows[0][0]).startswith(f"待办案件 · {api['center']}")
+    assert f"共 {api['total']} 件" in str(rows[0][0])
+    assert rows[1][:5] == ("案件编号", "类型", "类别", "严重程度", "状态")
+    assert [row[0] for row in rows[2:]] == [i["code"] for i in api["items"]]  # the same order
+    assert all(isinstance(row[0], str) and row[9] == "是" for row in rows[2:])  # all overdue
+    mine = next(row for row in rows[2:] if row[0] == late)
+    received, deadline = app_db.execute(
+        text("""SELECT received_at AT TIME ZONE 'Asia/Shanghai',
+                       deadline AT TIME ZONE 'Asia/Shanghai' FROM cases WHERE code = :c"""),
+        {"c": late},
+    ).one()
+    assert abs((mine[7] - received).total_seconds()) < 1  # Beijing time, as dates
+    assert abs((mine[8] - deadline).total_seconds()) < 1
+    assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
+    entry = app_db.execute(
+        text("""SELECT username, object, detail FROM audit_log WHERE action = 'case.export'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert entry.username == "township_operator" and entry.object == f"queue:{api['center']}"
+    assert entry.detail == {"overdue": True, "below": True, "cases": api["total"]}
+    english = anon_client.get("/queue.xlsx?overdue=true&below=true&lang=en", headers=op)
+    rows = list(load_workbook(BytesIO(english.content)).active.iter_rows(values_only=True))
+    assert str(rows[0][0]).startswith("Case queue · ") and rows[1][0] == "Case"
+    assert "filename*=UTF-8''queue-" in english.headers["content-disposition"]
+    assert 'href="/queue.xlsx?below=true&amp;lang=en" download>Export to Excel' in (
+        anon_client.get("/queue?below=true&lang=en", headers=op).text
+    )
+    refused = anon_client.get("/queue.xlsx", headers=login_as("grid_worker"))
+    assert refused.status_code == 403

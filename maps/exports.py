@@ -1,0 +1,105 @@
+"""Lists as spreadsheets, for the desks that pass them on in Excel or WPS (导出).
+
+A workbook rather than CSV: Excel on a Chinese Windows reads a CSV as GBK unless it starts with a
+byte-order mark, and turns a 20-digit case code into ``9.90102E+19`` whatever the encoding.  Here
+codes are text cells, times are real dates (sortable, filterable) in Beijing time, and the header
+row stays in view.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+from io import BytesIO
+
+from gis.cases import KIND_NAMES, SOURCE_NAMES
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue
+from gis.worktime import SHANGHAI
+from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
+
+#: the most cases one export holds (a center's in-tray is far smaller; a larger list is narrowed
+#: with the queue's filters first)
+EXPORT_MAX = 20_000
+
+QUEUE_HEADERS = {
+    "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "登记时间",
+           "办理时限", "是否超期", "剩余工作小时"),
+    "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Registered",
+           "Deadline", "Overdue", "Working hours left"),
+}  # fmt: skip
+
+
+def _width(text: str) -> int:
+    """A text's width in a spreadsheet's columns: a wide (CJK) character counts two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _local(t: datetime | None) -> datetime | None:
+    """Beijing time without a zone (a spreadsheet's cells have none)."""
+    return t.astimezone(SHANGHAI).replace(tzinfo=None) if t else None
+
+
+def queue_name(center: str | None, day: datetime, lang: str = "zh") -> str:
+    """The file's name: ``待办案件-<center>-<yyyymmdd>.xlsx`` (``queue-…`` in English)."""
+    who = center or ("all centers" if lang == "en" else "全部中心")
+    return f"{'queue' if lang == 'en' else '待办案件'}-{who}-{day:%Y%m%d}.xlsx"
+
+
+def queue_xlsx(
+    q: Queue,
+    *,
+    title: str,
+    lang: str = "zh",
+    category_names: Mapping[str, str] | None = None,
+) -> bytes:
+    """The queue ``q`` as a workbook: ``title`` (what was asked, as the page says it) above the
+    cases in the page's order, one row each.  Words in ``lang`` (``category_names``: the
+    categories' English names by code)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    en = lang == "en"
+    states = STATE_NAMES_EN if en else STATE_NAMES
+    severities = SEVERITY_NAMES_EN if en else SEVERITY_NAMES
+    names = category_names or {}
+    headers = QUEUE_HEADERS["en" if en else "zh"]
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "queue" if en else "待办案件"
+    ws.append([title])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(list(headers))
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    yes, no = ("yes", "no") if en else ("是", "否")
+    for i in q.items:
+        ws.append(
+            [
+                i.code,
+                KIND_NAMES[i.kind][1 if en else 0],
+                (names.get(i.category) or i.category_name) if en else i.category_name,
+                severities.get(i.severity, i.severity),
+                states.get(i.status, i.status),
+                SOURCE_NAMES[i.source][1 if en else 0],
+                i.grid_code or ("outside the grids" if en else "未落入网格"),
+                _local(i.received_at),
+                _local(i.deadline),
+                (yes if i.overdue else no) if i.deadline else "",
+                round(i.work_hours_left, 1) if i.work_hours_left is not None else None,
+            ]
+        )
+        row = ws.max_row
+        for column in (8, 9):
+            ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
+        ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
+    widths = [22, 10, 16, 10, 10, 12, 17, 17, 17, 8, 12]
+    for number, (header, width) in enumerate(zip(headers, widths, strict=True), start=1):
+        ws.column_dimensions[get_column_letter(number)].width = max(width, _width(header) + 2)
+    ws.freeze_panes = "B3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
