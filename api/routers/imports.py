@@ -11,6 +11,7 @@ jurisdiction's).  Every import is in the audit log.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
@@ -97,6 +99,97 @@ def _save(upload: UploadFile, folder: FilePath) -> FilePath:
     return path
 
 
+class ImportProgress:
+    """How far the running import has come, from its progress line (``importers.core.Progress``
+    on its stderr: ``… 333,333/1,000,000 行，… 行/秒  stage``), for the page to show while it
+    waits.  One import at a time (``_BUSY``), so one of these."""
+
+    _LINE = re.compile(r"([\d,]+)/([\d,]+) 行")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: float | None = None
+        self.done = self.total = 0
+
+    def begin(self) -> None:
+        with self.lock:
+            self.started, self.done, self.total = time.monotonic(), 0, 0
+
+    def end(self) -> None:
+        with self.lock:
+            self.started = None
+
+    def read(self, line: str) -> None:
+        """Take one progress line (the last count on it wins)."""
+        found = self._LINE.findall(line)
+        if found:
+            done, total = found[-1]
+            with self.lock:
+                self.done, self.total = int(done.replace(",", "")), int(total.replace(",", ""))
+
+    def as_json(self) -> dict[str, object]:
+        with self.lock:
+            if self.started is None:
+                return {"running": False}
+            share = self.done / self.total if self.total else None
+            return {
+                "running": True,
+                "elapsed_s": round(time.monotonic() - self.started, 1),
+                "rows_done": self.done,
+                "rows": self.total or None,
+                "percent": round(100 * share) if share is not None else None,
+            }
+
+
+PROGRESS = ImportProgress()
+
+
+def _watched(command: list[str], env: dict[str, str], folder: FilePath) -> tuple[int, str]:
+    """Run ``command``; its progress lines go to :data:`PROGRESS` as they come.  Its return code
+    and stderr (decoded as UTF-8 whatever the server's locale); stopped after ``TIMEOUT_S``
+    (409: nothing was written, the import's transaction dies with it)."""
+    proc = subprocess.Popen(
+        command, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    said: list[str] = []
+
+    def pump_err() -> None:  # the progress line is rewritten in place (\r): read as it comes
+        decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        assert proc.stderr is not None
+        pending = ""
+        while chunk := os.read(proc.stderr.fileno(), 4096):
+            text = decode.decode(chunk)
+            said.append(text)
+            *lines, pending = re.split(r"[\r\n]", pending + text)
+            for line in [*lines, pending]:  # (the last one is written whole, then rewritten)
+                PROGRESS.read(line)
+        said.append(decode.decode(b"", final=True))
+
+    def drain_out() -> None:  # (the human summary: the report file has it all)
+        assert proc.stdout is not None
+        while proc.stdout.read(65536):
+            pass
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (pump_err, drain_out)]
+    for reader in readers:
+        reader.start()
+    try:
+        returncode = proc.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        proc.kill()
+        proc.wait()
+        raise Conflict(
+            f"导入超过 {TIMEOUT_S // 60} 分钟未完成，已停止，未写入任何数据。请在服务器上用 "
+            "wangge import 导入这个文件。",
+            f"The import took over {TIMEOUT_S // 60} minutes and was stopped; nothing was "
+            "written. Import this file on the server with wangge import.",
+        ) from e
+    finally:
+        for reader in readers:
+            reader.join(timeout=5)
+    return returncode, "".join(said)
+
+
 def _run(
     settings: Settings, args: list[str], folder: FilePath, lang: str
 ) -> tuple[dict, list[InitialPassword]]:
@@ -111,21 +204,10 @@ def _run(
         env["WANGGE_PII_KEY"] = settings.pii_key
     command = [sys.executable, "-c", "from api.cli import main; main()", "import", *args]
     command += ["--report", str(report), "--passwords", str(passwords)]
-    try:
-        done = subprocess.run(  # (its words in UTF-8 whatever the server's locale)
-            command, env=env, cwd=folder, capture_output=True, timeout=TIMEOUT_S,
-            encoding="utf-8", errors="replace",
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as e:
-        raise Conflict(
-            f"导入超过 {TIMEOUT_S // 60} 分钟未完成，已停止，未写入任何数据。请在服务器上用 "
-            "wangge import 导入这个文件。",
-            f"The import took over {TIMEOUT_S // 60} minutes and was stopped; nothing was "
-            "written. Import this file on the server with wangge import.",
-        ) from e
-    if done.returncode != 0 or not report.exists():
-        said = _message(done.stderr)
-        if done.returncode in (1, 2) and said and "Traceback" not in said:
+    returncode, stderr = _watched(command, env, folder)
+    if returncode != 0 or not report.exists():
+        said = _message(stderr)
+        if returncode in (1, 2) and said and "Traceback" not in said:
             if "!" in said:  # (the command's FILE!PART: the page has a field for it)
                 said += (
                     " On this page, put that name in “Layer, sheet or file in the archive”."
@@ -139,7 +221,7 @@ def _run(
                     else "在本页请在“更多选项”中填写对应的字段名。"
                 )
             raise InvalidInput(said, said, field="file")  # the importer's own words
-        raise RuntimeError(f"wangge import failed ({done.returncode}): {said[-2000:]}")
+        raise RuntimeError(f"wangge import failed ({returncode}): {said[-2000:]}")
     created = []
     if passwords.exists():
         with passwords.open(encoding="utf-8-sig", newline="") as f:  # (a header line first)
@@ -205,11 +287,13 @@ def import_file(
         ):  # fmt: skip
             if value:
                 args.append(f"{name}={value}")  # (one word: a value is never an option)
+        PROGRESS.begin()
         report, passwords = _run(settings, args, folder, lang)
     except WanggeError as e:
         _audit(session, caller, request, {"what": what, "commit": commit, "error": e.message})
         raise
     finally:
+        PROGRESS.end()
         shutil.rmtree(folder, ignore_errors=True)
         _BUSY.release()
     counts = {k: len(report.get(k) or []) for k in ("created", "updated", "rejected")}
@@ -236,6 +320,14 @@ def _audit(session: Session, caller: Principal, request: Request, detail: dict) 
         detail=detail,
     )
     session.commit()
+
+
+@router.get("/api/imports/progress")
+def import_progress(caller: DataImporter) -> dict[str, object]:
+    """How far the running import has come (the page shows it while it waits): ``running``, and
+    while it runs ``elapsed_s``, ``rows_done`` of ``rows`` and ``percent`` (null until the
+    importer has counted the rows; a large file's import reports its stages as it goes)."""
+    return PROGRESS.as_json()
 
 
 @router.get("/imports", response_class=HTMLResponse)

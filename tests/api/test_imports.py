@@ -155,3 +155,49 @@ def test_only_an_administrator_of_the_whole_deployment_imports(
         assert _post(anon_client, login_as(who), "regions", "a.csv", b"x").status_code == 403
     page = anon_client.get("/imports", headers=login_as("admin") | {"Accept": "text/html"})
     assert page.status_code == 200 and "数据导入" in page.text and 'id="import-form"' in page.text
+
+
+def test_the_page_learns_how_far_a_running_import_has_come(
+    anon_client: TestClient, login_as: Headers, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """While an import runs, ``GET /api/imports/progress`` says for how long and how far (from
+    the importer's progress line on its stderr, as it comes: the line is rewritten in place);
+    afterwards, that none runs.  The process's words still come back whole."""
+    import sys
+    import threading
+    import time
+
+    from api.routers.imports import PROGRESS, _watched
+
+    admin = login_as("admin")
+    assert anon_client.get("/api/imports/progress", headers=admin).json() == {"running": False}
+    script = (
+        "import sys, time\n"
+        "for done in (250000, 500000):\n"
+        "    sys.stderr.write(f'\\r导入案件 cases [##] {done:,}/1,000,000 行，9 行/秒  locate')\n"
+        "    sys.stderr.flush()\n"
+        "    time.sleep(0.6)\n"
+        "sys.stderr.write('\\n出错：第 3 行没有坐标\\n')\n"
+        "sys.exit(1)\n"
+    )
+    out: dict[str, object] = {}
+    PROGRESS.begin()
+    try:
+        runner = threading.Thread(
+            target=lambda: out.update(done=_watched([sys.executable, "-c", script], {}, tmp_path))
+        )
+        runner.start()
+        seen = []
+        while runner.is_alive():
+            seen.append(anon_client.get("/api/imports/progress", headers=admin).json())
+            time.sleep(0.1)
+        runner.join()
+    finally:
+        PROGRESS.end()
+    assert all(p["running"] for p in seen)
+    assert {p["percent"] for p in seen} >= {25, 50}  # each line as it came
+    assert seen[-1]["rows_done"] == 500_000 and seen[-1]["rows"] == 1_000_000
+    assert seen[-1]["elapsed_s"] >= 1.0
+    code, said = out["done"]  # type: ignore[misc]
+    assert code == 1 and "出错：第 3 行没有坐标" in said and "250,000/1,000,000" in said
+    assert anon_client.get("/api/imports/progress", headers=admin).json() == {"running": False}

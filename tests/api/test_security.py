@@ -177,6 +177,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/users", "user:manage"),
         Call("POST", "/api/imports", "data:import", 422),  # (an empty form)
         Call("GET", "/imports", "data:import"),
+        Call("GET", "/api/imports/progress", "data:import"),
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
@@ -252,6 +253,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/users"),
     ("POST", "/api/imports"),
     ("GET", "/imports"),
+    ("GET", "/api/imports/progress"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
 }

@@ -30,8 +30,10 @@
     });
     data.set("commit", write ? "true" : "false");
     errorBox.textContent = "";
-    busy.textContent = write ? say("正在写入……", "Writing…") : say("正在检查文件……", "Checking the file…");
+    var doing = write ? say("正在写入", "Writing") : say("正在检查文件", "Checking the file");
+    busy.textContent = doing + say("……", "…");
     check.disabled = commit.disabled = true;
+    var watch = setInterval(function () { progress(doing); }, 1000);
     return fetch("/api/imports", {
       method: "POST", credentials: "same-origin", body: data,
       headers: { "Accept": "application/json", "Accept-Language": LANG }
@@ -51,9 +53,28 @@
       errorBox.textContent = e.message;
       if (!write) { result.hidden = true; commit.hidden = true; }
     }).then(function () {
+      clearInterval(watch);
       busy.textContent = "";
       check.disabled = commit.disabled = false;
     });
+  }
+
+  /* while an import runs: how far it has come and how long it has taken (a large file of cases
+     takes minutes) */
+  function progress(doing) {
+    fetch("/api/imports/progress", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) {
+        if (!p || !p.running || !check.disabled) return;  /* finished meanwhile */
+        var secs = Math.round(p.elapsed_s);
+        var text = doing + say("，已用 " + secs + " 秒", ", " + secs + " s so far");
+        if (p.percent !== null && p.percent !== undefined) {
+          text += say("，约 " + p.percent + "%（共 " + p.rows.toLocaleString() + " 行）",
+                      ", about " + p.percent + "% (" + p.rows.toLocaleString() + " rows)");
+        }
+        busy.textContent = text + say("……", "…");
+      })
+      .catch(function () { /* the answer will come, or its error */ });
   }
 
   // a dry run worth writing: something to add or change
