@@ -49,6 +49,22 @@ def test_locate_returns_the_chain(client: TestClient, demo_city: DemoCity, insid
     assert body["center"]["level"] == "village"
 
 
+def test_locate_takes_a_point_picked_off_amap_or_baidu(
+    client: TestClient, demo_city: DemoCity, inside: tuple
+) -> None:
+    """A point read off Amap (GCJ-02) or Baidu (BD-09) is hundreds of metres from its WGS 84
+    place: with its ``datum`` it is located where it is, as a report's point would be."""
+    from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
+
+    truth = client.get("/api/locate", params={"lon": inside[0], "lat": inside[1]}).json()
+    for datum, shift in (("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)):
+        x, y = shift(inside[0], inside[1])
+        said = {"lon": float(x), "lat": float(y), "datum": datum}
+        assert client.get("/api/locate", params=said).json() == truth, datum
+    r = client.get("/api/locate", params={"lon": 113.9, "lat": 23, "datum": "gcj-02"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "datum"
+
+
 def test_locate_outside_everything_is_unassigned(client: TestClient) -> None:
     body = client.get("/api/locate", params={"lon": 10, "lat": 10}).json()
     assert body["method"] == "unassigned" and body["grid"] is None and body["center"] is None
