@@ -50,7 +50,7 @@ MAP_WORDS = {
         "code": "编码",
         "districts": "区县界",
         "district": "区县",
-        "heat": "案件热力",
+        "heat_days": "案件热力（近 {days} 天）",
         "name": "名称",
         "level": "级别",
         "phone": "电话",
@@ -78,7 +78,7 @@ MAP_WORDS = {
         "code": "Code",
         "districts": "District outlines",
         "district": "District",
-        "heat": "Case heat",
+        "heat_days": "Case heat (last {days} days)",
         "name": "Name",
         "level": "Level",
         "phone": "Phone",
@@ -199,7 +199,7 @@ def build_city_map(
         style={"color": LEVEL_COLORS["district"], "weight": 3, "fill": False},
         fields=[("name", w["district"]), ("code", w["code"])],
     ).add_to(m)
-    ViewHeat(w["heat"], days=HEAT_DAYS).add_to(m)
+    ViewHeat(w["heat_days"].format(days=HEAT_DAYS), days=HEAT_DAYS).add_to(m)
     center_fields = [
         ("name", w["name"]),
         ("level_name", w["level"]),

@@ -36,7 +36,7 @@ def test_builder_adds_outlines_grids_centers_and_heat() -> None:
     # range of its own: Leaflet would grey out its switch in the layer control beyond one
     heat = [c for c in children(m) if isinstance(c, ViewHeat)]
     assert len(heat) == 1 and heat[0].url == "/api/heat?days=180"
-    assert heat[0].layer_name == "案件热力"
+    assert heat[0].layer_name == "案件热力（近 180 天）"  # (the period it counts)
     assert any(isinstance(c, folium.LayerControl) for c in children(m))
 
 
