@@ -334,19 +334,20 @@ OUTLINE_TOLERANCE_DEG = 0.0001
 # lower, shorter names before longer.  Their extents are read for the few kept only.
 _PLACES = """
     WITH hit AS (
-        SELECT r.level::text AS kind, r.code, r.name, r.id AS region_id, r.path, 0 AS is_grid,
+        SELECT r.level::text AS kind, r.code, r.name, r.name_key, r.id AS region_id, r.path,
+               0 AS is_grid,
                array_position(ARRAY['city', 'district', 'township', 'village'], r.level::text)
                    AS rank
         FROM region r
-        WHERE {in_region} AND (r.name ILIKE :contains ESCAPE '\\' OR r.code LIKE :starts)
+        WHERE {in_region} AND (r.name_key ILIKE :contains ESCAPE '\\' OR r.code LIKE :starts)
         UNION ALL
-        SELECT 'grid', g.code, g.name, NULL, v.path, 1, 5
+        SELECT 'grid', g.code, g.name, g.name_key, NULL, v.path, 1, 5
         FROM grid g JOIN region v ON v.id = g.village_id
         WHERE g.valid_to IS NULL AND {in_village}
-          AND (g.name ILIKE :contains ESCAPE '\\' OR g.code LIKE :starts)
+          AND (g.name_key ILIKE :contains ESCAPE '\\' OR g.code LIKE :starts)
     ), best AS (
-        SELECT *, row_number() OVER (ORDER BY lower(name) = lower(:words) DESC,
-                                              name ILIKE :begins ESCAPE '\\' DESC,
+        SELECT *, row_number() OVER (ORDER BY lower(name_key) = lower(:words) DESC,
+                                              name_key ILIKE :begins ESCAPE '\\' DESC,
                                               rank, length(name), code) AS place
         FROM hit ORDER BY place LIMIT :limit
     )
@@ -373,8 +374,10 @@ def find_places(
     session: Session, scope: Scope, words: str, lang: str = "zh", limit: int = 10
 ) -> list[Place]:
     """Regions (city to village) and current grids in ``scope`` by name or code: what a desk
-    types to find a village on the map ("东坪", "东坪社区第2网格", "990102001")."""
-    words = " ".join(words.split())
+    types to find a village on the map ("东坪", "东坪社区第2网格", "990102001").  Names are
+    compared in NFKC (full-width digits and letters as ASCII: 第２网格 is 第2网格), as stored in
+    ``name_key`` (migration 0048); so is a code typed in full-width (９９０１０２)."""
+    words = " ".join(unicodedata.normalize("NFKC", words).split())
     if not words:
         raise InvalidInput(
             "请输入要查找的地名或代码（村/社区、乡镇/街道、网格）。",
@@ -388,7 +391,6 @@ def find_places(
             field="q",
         )
     like = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    digits = unicodedata.normalize("NFKC", words)  # a code typed in full-width: ９９０１０２
     grid_name = "'grid'" if lang == "en" else "'网格'"
     sql = _PLACES.format(
         in_region=scope.region_condition("r"),
@@ -403,7 +405,7 @@ def find_places(
             "words": words,
             "contains": f"%{like}%",
             "begins": f"{like}%",
-            "starts": f"{digits}%" if digits.isdigit() and digits.isascii() else "",
+            "starts": f"{words}%" if words.isdigit() and words.isascii() else "",
             "limit": limit,
             "simplify": OUTLINE_TOLERANCE_DEG,
         },

@@ -405,6 +405,29 @@ def test_places_by_name_and_code_best_first(
     assert client.get("/api/places").status_code == 422
 
 
+def test_places_match_however_digits_and_letters_were_typed(
+    db: Session, demo_city: DemoCity
+) -> None:
+    """A list typed in a Chinese input method's full-width mode (东坪社区第２网格, ＡＢ村) is found
+    by what a desk types (第2网格, ab村), and the other way round; the name shown stays as it was
+    written.  The key is PostgreSQL's own (a generated column): a renamed grid's follows."""
+    from gis.boundaries import find_places
+    from gis.scope import Scope
+
+    grid = demo_city.grids[0]
+    village = next(r for r in demo_city.regions if r.level == "village")
+    rename = "UPDATE {} SET name = :n WHERE code = :c"
+    db.execute(text(rename.format("grid")), {"n": "测试社区第１２网格", "c": grid.code})
+    db.execute(text(rename.format("region")), {"n": "ＡＢ测试村", "c": village.code})
+    everything = Scope.everything()
+    found = find_places(db, everything, "测试社区第12网格")
+    assert [(p.code, p.name) for p in found] == [(grid.code, "测试社区第１２网格")]
+    assert [p.code for p in find_places(db, everything, "ab测试")] == [village.code]
+    db.execute(text(rename.format("grid")), {"n": "测试社区第12网格", "c": grid.code})
+    assert [p.code for p in find_places(db, everything, "第１２网格")] == [grid.code]
+    assert find_places(db, everything, "测试社区第１２网格")[0].name == "测试社区第12网格"
+
+
 def test_centers(client: TestClient, demo_city: DemoCity) -> None:
     fc = client.get("/api/centers").json()
     assert len(fc["features"]) == len(demo_city.centers)
