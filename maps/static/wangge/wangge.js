@@ -184,7 +184,8 @@
   }
 
   window.wangge = {
-    apiLayer: apiLayer, heatLayer: heatLayer, viewHeat: viewHeat, escapeHtml: escapeHtml, tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
+    apiLayer: apiLayer, heatLayer: heatLayer, viewHeat: viewHeat, escapeHtml: escapeHtml,
+    tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
     setTileDatum: setTileDatum, toMap: toMap, fromMap: fromMap, coordsToLatLng: coordsToLatLng,
     geometryFromMap: geometryFromMap, viewBbox: viewBbox, boundsBbox: boundsBbox,
     wgs84ToGcj02: wgs84ToGcj02, gcj02ToWgs84: gcj02ToWgs84
