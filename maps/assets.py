@@ -45,6 +45,7 @@ OWN_ASSETS: dict[str, str] = {
     "account.js": "account.js",
     "places.js": "places.js",
     "imports.js": "imports.js",
+    "queue.js": "queue.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -350,14 +350,22 @@ def queue_page(  # type: ignore[no-untyped-def]
             + t("导出 Excel", "Export to Excel")
             + "</a>"
         )
+    # the same list from the API, for queue.js to see whether it has changed meanwhile
+    poll = {k: v for k, v in filters.items() if v not in (None, False, "")}
+    poll_url = "/api/queue?" + urlencode(
+        {"limit": 1, **{k: "true" if v is True else v for k, v in poll.items()}}
+    )
+    changed = t("刷新列表", "Show it again")
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
-<main>
+<main data-poll="{escape(poll_url, quote=True)}" data-total="{q.total}">
   {language_switch(lang, href())}{nav_line(links, user, lang)}
   <h1>{escape(title)}</h1>
   {find_form(lang=lang)}
   <p class="wg-chips">{"".join(states)}</p>
   <p class="wg-chips">{"".join(toggles)}</p>
+  <p class="wg-changed" id="queue-changed" role="status" hidden><span></span>
+    <a href="{href(offset=offset or None)}">{changed}</a></p>
   <p>{total_line}</p>
   <table class="wg-list wg-queue-table wg-open-queue">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
@@ -371,6 +379,7 @@ def queue_page(  # type: ignore[no-untyped-def]
   </table>
   <p class="wg-pages">{pages}</p>
 </main>
+<script src="{asset_url("queue.js")}"></script>
 </body>
 </html>
 """

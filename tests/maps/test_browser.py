@@ -1761,3 +1761,49 @@ def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_
         assert abs(center[0] - x) < 1e-6 and abs(center[1] - y) < 1e-6
         assert outside == [] and problems == [], (outside, problems)
         page.close()
+
+
+def test_an_open_in_tray_says_when_new_cases_have_come(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The desk leaves 待办案件 open: a report that arrives meanwhile is announced above the list
+    (and in the tab's title) at the next check, without the page reloading under the operator;
+    the link shows the list again, with it."""
+    import uuid
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
+                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    page, problems, outside = _command_page(
+        browser, live_server, "township_operator", "/queue?below=true"
+    )
+    page.wait_for_selector("#queue-total")
+    before = int(page.locator("#queue-total").inner_text())
+    page.evaluate("wgQueueCheck()")  # nothing new: nothing said
+    page.wait_for_timeout(500)
+    assert page.locator("#queue-changed").is_hidden()
+    body = {
+        "kind": "hazard",
+        "category": "fire",
+        "description": "待办提醒测试：楼道堆放杂物",
+        "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
+    }
+    r = page.request.post(
+        live_server + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert r.status == 201, r.text()
+    page.evaluate("wgQueueCheck()")
+    page.wait_for_selector("#queue-changed:has-text('新增 1 件')")
+    assert page.title().startswith("(+1) 待办案件")
+    assert int(page.locator("#queue-total").inner_text()) == before  # not reloaded under the desk
+    page.click("#queue-changed a")
+    total = "document.getElementById('queue-total').textContent"
+    page.wait_for_function(f"() => +{total} === {before + 1}")
+    assert page.locator("#queue-changed").is_hidden()
+    assert outside == [] and problems == [], (outside, problems)
+    page.close()
