@@ -152,7 +152,17 @@ def current_principal(
     token = bearer_token(request)
     if not token:
         raise NotAuthenticated("请先登录。", "Please log in.")
-    return auth.authenticate(session, token, settings)
+    return auth.authenticate(session, token, settings, touch=not background(request))
+
+
+#: the header of a page's own periodic check (the in-tray's): not the user's doing, so it does
+#: not count as activity against the idle timeout
+BACKGROUND_HEADER = "X-Wangge-Background"
+
+
+def background(request: Request) -> bool:
+    """Whether ``request`` is a page's own periodic check rather than the user's doing."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
 
 
 def _check_permission(principal: auth.Principal, permission: str) -> None:

@@ -224,8 +224,12 @@ def check_credentials(
     return row
 
 
-def authenticate(session: Session, token: str, settings: Settings) -> Principal:
-    """The caller behind ``token``; refreshes the idle clock at most once a minute."""
+def authenticate(
+    session: Session, token: str, settings: Settings, *, touch: bool = True
+) -> Principal:
+    """The caller behind ``token``; refreshes the idle clock at most once a minute, unless the
+    request is a page's own check in the background (``touch`` False: a page left open on an
+    unattended desk must not keep its session alive)."""
     row = (
         session.execute(_SESSION_BY_TOKEN, {"token_hash": _token_hash(token)})
         .mappings()
@@ -242,7 +246,7 @@ def authenticate(session: Session, token: str, settings: Settings) -> Principal:
             "长时间未操作，登录已超时，请重新登录。", "Idle too long; log in again."
         )
     principal = _principal(session, dict(row), row["session_id"])
-    if now - row["last_seen_at"] > _TOUCH_EVERY:
+    if touch and now - row["last_seen_at"] > _TOUCH_EVERY:
         session.execute(
             text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id"),
             {"now": now, "id": row["session_id"]},

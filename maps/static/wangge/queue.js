@@ -16,7 +16,9 @@
   function check() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    /* (a check of the page's own, not the operator's doing: it keeps no session alive) */
+    fetch(url, { credentials: "same-origin",
+                 headers: { "Accept": "application/json", "X-Wangge-Background": "1" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (q) {
         if (!q || q.total === shown) return;
