@@ -176,23 +176,22 @@ def test_idle_sessions_time_out(settings: Settings, app_db: Session) -> None:
         assert r.status_code == 401 and "未操作" in r.json()["detail"]
 
 
-def test_a_pages_own_checks_keep_no_session_alive(
-    anon_client: TestClient, app_db: Session
-) -> None:
+def test_a_pages_own_checks_keep_no_session_alive(anon_client: TestClient, app_db: Session) -> None:
     """The in-tray checks its list every minute by itself (``X-Wangge-Background: 1``): that is
     not the operator's doing, so a desk left open still times out when nobody uses it; what
     the operator does moves the idle clock as before."""
     token = login(anon_client, "township_operator").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    ago = text("UPDATE auth_session SET last_seen_at = now() - interval '10 minutes'")
-    seen = text("SELECT now() - last_seen_at > interval '9 minutes' FROM auth_session")
-    app_db.execute(ago)
+    mine = {"id": app_db.execute(text("SELECT max(id) FROM auth_session")).scalar_one()}
+    ago = text("UPDATE auth_session SET last_seen_at = now() - interval '10 min' WHERE id = :id")
+    idle = text("SELECT now() - last_seen_at > interval '9 min' FROM auth_session WHERE id = :id")
+    app_db.execute(ago, mine)
     app_db.commit()  # (to the test's savepoint)
     background = headers | {"X-Wangge-Background": "1"}
     assert anon_client.get("/api/queue?limit=1", headers=background).status_code == 200
-    assert app_db.execute(seen).scalars().all() == [True]  # still idle for 10 minutes
+    assert app_db.execute(idle, mine).scalar_one()  # still idle for 10 minutes
     assert anon_client.get("/api/queue?limit=1", headers=headers).status_code == 200
-    assert app_db.execute(seen).scalars().all() == [False]  # the operator's own request
+    assert not app_db.execute(idle, mine).scalar_one()  # the operator's own request
 
 
 def test_the_cookie_opens_the_map(anon_client: TestClient) -> None:
