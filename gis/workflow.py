@@ -942,6 +942,32 @@ def queue(
     return Queue(center_name, counts, int(total), [QueueItem(*r) for r in rows])
 
 
+@dataclass(frozen=True)
+class QueueDetail:
+    """What a spreadsheet of the queue adds to its rows: the place and who holds it, and what
+    happened."""
+
+    village: str | None
+    center: str | None
+    description: str
+
+
+def queue_details(session: Session, codes: Sequence[str]) -> dict[str, QueueDetail]:
+    """The details of the cases ``codes`` (those of a :func:`queue` the caller has read; the
+    session's scope applies), by code."""
+    rows = session.execute(
+        text("""
+        SELECT c.code, v.name AS village, ce.name AS center, c.description
+        FROM cases c
+        LEFT JOIN region v ON v.code = c.village_code
+        LEFT JOIN center ce ON ce.id = c.center_id
+        WHERE c.code = ANY(CAST(:codes AS text[]))
+    """),
+        {"codes": list(codes)},
+    )
+    return {r.code: QueueDetail(r.village, r.center, r.description) for r in rows}
+
+
 # --- the resident's rating ----------------------------------------------------------------
 
 RATEABLE = ("resolved", "verified", "closed")

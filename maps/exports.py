@@ -14,7 +14,7 @@ from datetime import datetime
 from io import BytesIO
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
-from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
 from gis.worktime import SHANGHAI
 from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
 
@@ -23,11 +23,14 @@ from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
 EXPORT_MAX = 20_000
 
 QUEUE_HEADERS = {
-    "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "登记时间",
-           "办理时限", "是否超期", "剩余工作小时"),
-    "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Registered",
-           "Deadline", "Overdue", "Working hours left"),
+    "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "村（社区）",
+           "负责中心", "登记时间", "办理时限", "是否超期", "剩余工作小时", "描述"),
+    "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Village",
+           "Center", "Registered", "Deadline", "Overdue", "Working hours left", "Description"),
 }  # fmt: skip
+#: each column's width (a CJK character counts two)
+_WIDTHS = (22, 10, 16, 10, 10, 12, 17, 14, 20, 17, 17, 8, 12, 60)
+_TIMES = (10, 11)  # the columns of times
 
 
 def _width(text: str) -> int:
@@ -50,11 +53,13 @@ def queue_xlsx(
     q: Queue,
     *,
     title: str,
+    details: Mapping[str, QueueDetail] | None = None,
     lang: str = "zh",
     category_names: Mapping[str, str] | None = None,
 ) -> bytes:
     """The queue ``q`` as a workbook: ``title`` (what was asked, as the page says it) above the
-    cases in the page's order, one row each.  Words in ``lang`` (``category_names``: the
+    cases in the page's order, one row each, with their ``details`` (place, center, what
+    happened; :func:`gis.workflow.queue_details`).  Words in ``lang`` (``category_names``: the
     categories' English names by code)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -76,6 +81,7 @@ def queue_xlsx(
         cell.font = Font(bold=True)
     yes, no = ("yes", "no") if en else ("是", "否")
     for i in q.items:
+        more = (details or {}).get(i.code)
         ws.append(
             [
                 i.code,
@@ -85,18 +91,20 @@ def queue_xlsx(
                 states.get(i.status, i.status),
                 SOURCE_NAMES[i.source][1 if en else 0],
                 i.grid_code or ("outside the grids" if en else "未落入网格"),
+                more.village if more else None,
+                more.center if more else None,
                 _local(i.received_at),
                 _local(i.deadline),
                 (yes if i.overdue else no) if i.deadline else "",
                 round(i.work_hours_left, 1) if i.work_hours_left is not None else None,
+                more.description if more else None,
             ]
         )
         row = ws.max_row
-        for column in (8, 9):
+        for column in _TIMES:
             ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
-    widths = [22, 10, 16, 10, 10, 12, 17, 17, 17, 8, 12]
-    for number, (header, width) in enumerate(zip(headers, widths, strict=True), start=1):
+    for number, (header, width) in enumerate(zip(headers, _WIDTHS, strict=True), start=1):
         ws.column_dimensions[get_column_letter(number)].width = max(width, _width(header) + 2)
     ws.freeze_panes = "B3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"

@@ -590,7 +590,11 @@ def queue_export(
         center = q.center or "全部中心"
         title = f"待办案件 · {center}（导出于 {now:%Y-%m-%d %H:%M}，共 {q.total} 件）"
     body = queue_xlsx(
-        q, title=title, lang=language, category_names=_categories_en(session, language)
+        q,
+        title=title,
+        details=workflow.queue_details(session, [i.code for i in q.items]),
+        lang=language,
+        category_names=_categories_en(session, language),
     )
     audit.record(
         session,

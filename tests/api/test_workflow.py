@@ -885,15 +885,19 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     assert rows[1][:5] == ("案件编号", "类型", "类别", "严重程度", "状态")
     codes = [i["code"] for i in api["items"]]  # (the API's first 500)
     assert len(rows) - 2 == api["total"] and [row[0] for row in rows[2:][: len(codes)]] == codes
-    assert all(isinstance(row[0], str) and row[9] == "是" for row in rows[2:])  # all overdue
+    assert rows[1][7:10] == ("村（社区）", "负责中心", "登记时间") and rows[1][-1] == "描述"
+    assert all(isinstance(row[0], str) and row[11] == "是" for row in rows[2:])  # all overdue
     mine = next(row for row in rows[2:] if row[0] == late)
-    received, deadline = app_db.execute(
-        text("""SELECT received_at AT TIME ZONE 'Asia/Shanghai',
-                       deadline AT TIME ZONE 'Asia/Shanghai' FROM cases WHERE code = :c"""),
+    received, deadline, village, center, description = app_db.execute(
+        text("""SELECT c.received_at AT TIME ZONE 'Asia/Shanghai',
+                       c.deadline AT TIME ZONE 'Asia/Shanghai', v.name, ce.name, c.description
+                FROM cases c JOIN region v ON v.code = c.village_code
+                JOIN center ce ON ce.id = c.center_id WHERE c.code = :c"""),
         {"c": late},
     ).one()
-    assert abs((mine[7] - received).total_seconds()) < 1  # Beijing time, as dates
-    assert abs((mine[8] - deadline).total_seconds()) < 1
+    assert (mine[7], mine[8], mine[-1]) == (village, center, description)  # where, who, what
+    assert abs((mine[9] - received).total_seconds()) < 1  # Beijing time, as dates
+    assert abs((mine[10] - deadline).total_seconds()) < 1
     assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
     entry = app_db.execute(
         text("""SELECT username, object, detail FROM audit_log WHERE action = 'case.export'
