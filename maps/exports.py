@@ -38,6 +38,14 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def _cell(text: str | None) -> str | None:
+    """``text`` as a worksheet takes it: control characters (from an imported description, say)
+    are refused by the file format, so they go (else one case would fail the whole export)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", text) if text else text
+
+
 def _local(t: datetime | None) -> datetime | None:
     """Beijing time without a zone (a spreadsheet's cells have none)."""
     return t.astimezone(SHANGHAI).replace(tzinfo=None) if t else None
@@ -91,13 +99,13 @@ def queue_xlsx(
                 states.get(i.status, i.status),
                 SOURCE_NAMES[i.source][1 if en else 0],
                 i.grid_code or ("outside the grids" if en else "未落入网格"),
-                more.village if more else None,
-                more.center if more else None,
+                _cell(more.village) if more else None,
+                _cell(more.center) if more else None,
                 _local(i.received_at),
                 _local(i.deadline),
                 (yes if i.overdue else no) if i.deadline else "",
                 round(i.work_hours_left, 1) if i.work_hours_left is not None else None,
-                more.description if more else None,
+                _cell(more.description) if more else None,
             ]
         )
         row = ws.max_row

@@ -896,6 +896,15 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
         {"c": late},
     ).one()
     assert (mine[7], mine[8], mine[-1]) == (village, center, description)  # where, who, what
+    # a description with a control character in it (an imported one, say) does not fail the
+    # export: the character goes, as the file format wants
+    from gis.workflow import QueueDetail, queue
+    from maps.exports import queue_xlsx
+
+    q = queue(app_db, Scope.everything(), limit=1)
+    odd = {q.items[0].code: QueueDetail("村", "中心", "楼道\x08堆物\x1f")}
+    sheet = load_workbook(BytesIO(queue_xlsx(q, title="t", details=odd))).active
+    assert sheet is not None and sheet.cell(3, 14).value == "楼道堆物"
     assert abs((mine[9] - received).total_seconds()) < 1  # Beijing time, as dates
     assert abs((mine[10] - deadline).total_seconds()) < 1
     assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
