@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingE
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import request_lang
+from api.deps import request_lang as _chosen_lang
 from gis.errors import NotAuthenticated, PasswordChangeRequired, WanggeError
 from maps.pages import error_page
 
@@ -213,6 +213,15 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
             body[key] = exc.extra[key]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+def request_lang(request: Request) -> str:
+    """The language of an error: a page's own ``?lang=`` first (its error is in the language the
+    page was asked in), else the user's (:func:`api.deps.request_lang`)."""
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en") and not request.url.path.startswith("/api/"):
+        return asked
+    return _chosen_lang(request)
 
 
 _STATE_KEYS = ("current_status", "allowed_actions", "current_version", "conflicts", "findings")

@@ -346,7 +346,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         )
         export = escape("/queue.xlsx" + (f"?{query}" if query else ""), quote=True)
         total_line += (
-            f' <a id="queue-export" href="{export}" download>'
+            f' <a id="queue-export" href="{export}">'
             + t("导出 Excel", "Export to Excel")
             + "</a>"
         )
