@@ -346,9 +346,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         )
         export = escape("/queue.xlsx" + (f"?{query}" if query else ""), quote=True)
         total_line += (
-            f' <a id="queue-export" href="{export}">'
-            + t("导出 Excel", "Export to Excel")
-            + "</a>"
+            f' <a id="queue-export" href="{export}">' + t("导出 Excel", "Export to Excel") + "</a>"
         )
     # the same list from the API, for queue.js to see whether it has changed meanwhile
     poll = {k: v for k, v in filters.items() if v not in (None, False, "")}

@@ -16,7 +16,9 @@ from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
 
 #: the files the phone page needs to open without a network, kept by its service worker
-OFFLINE_ASSETS = ("favicon.svg", "leaflet_css", "phone.css", "leaflet", "places.js", "phone.js")
+OFFLINE_ASSETS = (
+    "favicon.svg", "leaflet_css", "phone.css", "leaflet", "wangge.js", "places.js", "phone.js"
+)  # fmt: skip
 #: where the page registers its service worker (its scope: /m/)
 SERVICE_WORKER_URL = "/m/sw.js"
 
@@ -55,6 +57,12 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "choose_source": "请选择来源",
             "source_ref": "来源编号",
             "source_ref_hint": "12345 工单号等（可不填）",
+            "coords": "坐标",
+            "coords_hint": "经度,纬度（可粘贴）",
+            "coords_use": "按坐标定位",
+            "datum_wgs84": "GPS / 天地图（WGS84）",
+            "datum_gcj02": "高德、腾讯地图（GCJ-02）",
+            "datum_bd09": "百度地图（BD-09）",
             "description": "情况描述",
             "hint": "时间、地点、人物、经过，简明扼要",
             "locate": "📍 获取我的位置",
@@ -85,6 +93,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "position": "经度 {lon}，纬度 {lat}",
             "accuracy": "（精度约 {m} 米）",
             "picked": "（地图点选）",
+            "typed": "（按{datum}坐标输入）",
+            "bad_coords": "请输入“经度,纬度”两个数，例如 113.930512,22.540213。",
             "place_none": "没有找到：请换个说法，或输入村/社区、网格代码",
             "place_offline": "没有网络，暂时不能查找地名",
             "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
@@ -120,6 +130,12 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "choose_source": "Choose where it came from",
             "source_ref": "Its number there",
             "source_ref_hint": "12345 work order … (optional)",
+            "coords": "Coordinates",
+            "coords_hint": "longitude,latitude (paste)",
+            "coords_use": "Locate by them",
+            "datum_wgs84": "GPS / Tianditu (WGS84)",
+            "datum_gcj02": "Amap, Tencent (GCJ-02)",
+            "datum_bd09": "Baidu (BD-09)",
             "description": "What happened",
             "hint": "When, where, who and what — briefly",
             "locate": "📍 Use my location",
@@ -154,6 +170,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "position": "Longitude {lon}, latitude {lat}",
             "accuracy": " (accurate to about {m} m)",
             "picked": " (picked on the map)",
+            "typed": " (typed, {datum})",
+            "bad_coords": "Type two numbers, longitude,latitude: 113.930512,22.540213, say.",
             "place_none": "Nothing found: try other words, or a village or grid code",
             "place_offline": "No network: places cannot be searched now",
             "no_geolocation": "This device cannot locate itself; tap your position on the map.",
@@ -238,17 +256,28 @@ def phone_page(
         "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
-    source = ""
+    source = coords = ""
     if desk:
         options = "".join(
             f'<option value="{code}">{escape(names[1 if lang == "en" else 0])}</option>'
             for code, names in SOURCE_NAMES.items()
+        )
+        datums = "".join(
+            f'<option value="{d}">{t["datum_" + d]}</option>' for d in ("wgs84", "gcj02", "bd09")
         )
         source = (
             f'\n  <label>{t["source"]} <select name="source" required>'
             f'<option value="">{t["choose_source"]}</option>{options}</select></label>'
             f'\n  <label>{t["source_ref"]} <input name="source_ref" maxlength="64" '
             f'autocomplete="off" placeholder="{t["source_ref_hint"]}"></label>'
+        )
+        # where a call or a work order says it happened: its coordinates, as picked off a map
+        # app (most of them are not WGS 84: the datum is said with them)
+        coords = (
+            f'\n  <div class="m-row m-coords"><label>{t["coords"]} <input name="coords" '
+            f'inputmode="decimal" autocomplete="off" placeholder="{t["coords_hint"]}"></label>'
+            f'<select name="coords_datum" aria-label="{t["coords"]}">{datums}</select>'
+            f'<button type="button" id="use-coords">{t["coords_use"]}</button></div>'
         )
     other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>
@@ -294,7 +323,7 @@ def phone_page(
   <div class="m-row">
     <button type="button" id="locate">{t["locate"]}</button>
     <span id="where" class="m-where">{t["nowhere"]}</span>
-  </div>
+  </div>{coords}
   <div class="m-photos">{t["photos"]}
     <label class="m-add-photo">{t["add_photo"]}
       <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple>
@@ -312,6 +341,7 @@ def phone_page(
 </section>
 <script id="config" type="application/json">{escape(json.dumps(config), quote=False)}</script>
 <script src="{asset_url("leaflet")}"></script>
+<script src="{asset_url("wangge.js")}"></script>
 <script src="{asset_url("places.js")}"></script>
 <script src="{asset_url("phone.js")}"></script>
 </body>

@@ -1807,3 +1807,59 @@ def test_an_open_in_tray_says_when_new_cases_have_come(  # type: ignore[no-untyp
     assert page.locator("#queue-changed").is_hidden()
     assert outside == [] and problems == [], (outside, problems)
     page.close()
+
+
+def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A 12345 work order or a caller gives a place as coordinates picked off Amap (GCJ-02) or
+    Baidu (BD-09): the desk pastes them and says which map they came from; the marker goes where
+    the place is, and the case is stored as given and located where it is in WGS 84, not
+    hundreds of metres off."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from gis.datum import wgs84_to_bd09
+
+    with engine.connect() as conn:
+        code, lon, lat = conn.execute(
+            text("""SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p
+                    FROM grid WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    bx, by = (round(float(v), 6) for v in wgs84_to_bd09(lon, lat))
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors, "township_operator")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    _fire_hazard(page, f"12345 工单 {tag}：小区消防通道被占用")
+    page.select_option("select[name=source]", "hotline")
+    page.fill("input[name=coords]", "113.9 东经")  # not two numbers: said, nothing taken
+    page.click("#use-coords")
+    assert "经度,纬度" in page.locator("#message").inner_text()
+    page.fill("input[name=coords]", f" {bx}，{by} ")  # as pasted, with a Chinese comma
+    page.select_option("select[name=coords_datum]", "bd09")
+    page.click("#use-coords")
+    page.wait_for_selector("#where:has-text('百度地图')")
+    at = page.evaluate("(p => [p.lng, p.lat])(wangge.phoneMarker.getLatLng())")
+    assert abs(at[0] - lon) < 1e-6 and abs(at[1] - lat) < 1e-6  # drawn where it is
+    page.click("button.m-submit")
+    deadline = time.monotonic() + 20
+    while True:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("""SELECT datum, received_lon, received_lat, ST_X(geom), ST_Y(geom),
+                               grid_code FROM cases WHERE description LIKE :t"""),
+                {"t": f"%{tag}%"},
+            ).all()
+        if stored or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert len(stored) == 1, stored
+    datum, rlon, rlat, x, y, grid = stored[0]
+    assert (datum, rlon, rlat) == ("bd09", bx, by)  # as given
+    assert abs(x - lon) < 1e-5 and abs(y - lat) < 1e-5 and grid == code  # where it is
+    assert page.locator("input[name=coords]").input_value() == ""  # the next call's own
+    assert errors == [], errors
+    context.close()

@@ -38,7 +38,7 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
-  var position = null; // {lon, lat, accuracy_m}
+  var position = null; // {lon, lat, datum, accuracy_m} (and datum_name when typed)
   var marker = null;
   var syncing = false;
   var moved = false; // a sync sent something: my reports have changed
@@ -367,7 +367,10 @@
     draftCategory = draft.category || null;
     fillCategories();
     form.description.value = draft.description;
-    if (draft.position) setPosition(draft.position.lon, draft.position.lat, draft.position.accuracy_m);
+    if (draft.position) {
+      var kept = draft.position;
+      setPosition(kept.lon, kept.lat, kept.accuracy_m, kept.datum, kept.datum_name);
+    }
     say(T.draft_restored);
   }
   function dropDraft() {
@@ -394,14 +397,33 @@
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
 
-  function setPosition(lon, lat, accuracy) {
-    position = { lon: lon, lat: lat, datum: "wgs84", accuracy_m: accuracy };
+  // `datum`: the point's (a desk types what a map app showed it: GCJ-02, BD-09); it is sent as
+  // it was given and converted by the server, and drawn here where it is in WGS 84
+  function setPosition(lon, lat, accuracy, datum, datumName) {
+    datum = datum || "wgs84";
+    position = { lon: lon, lat: lat, datum: datum, accuracy_m: accuracy };
+    if (datumName) position.datum_name = datumName;
     where.textContent = fill(T.position, { lon: lon.toFixed(6), lat: lat.toFixed(6) }) +
-      (accuracy != null ? fill(T.accuracy, { m: Math.round(accuracy) }) : T.picked);
+      (accuracy != null ? fill(T.accuracy, { m: Math.round(accuracy) })
+        : datum !== "wgs84" || datumName ? fill(T.typed, { datum: datumName || datum }) : T.picked);
+    var at = wangge.toWgs84(lon, lat, datum);
     if (map) {
-      if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon]).addTo(map);
+      if (marker) marker.setLatLng([at[1], at[0]]); else marker = L.marker([at[1], at[0]]).addTo(map);
+      wangge.phoneMarker = marker;  // (for tests)
+      if (datumName) map.setView([at[1], at[0]], Math.max(map.getZoom(), 15));
     }
     saveDraft();
+  }
+  var useCoords = document.getElementById("use-coords");
+  if (useCoords) {  // (a center's desk)
+    useCoords.addEventListener("click", function () {
+      var parts = form.coords.value.trim().split(/[\s,，;；]+/).filter(Boolean).map(Number);
+      var ok = parts.length === 2 && parts.every(function (v) { return isFinite(v); });
+      if (!ok) { say(T.bad_coords, true); return; }
+      var choice = form.coords_datum.options[form.coords_datum.selectedIndex];
+      // (the server says so if they look swapped or lie outside the area)
+      setPosition(parts[0], parts[1], null, choice.value, choice.text);
+    });
   }
   document.getElementById("locate").addEventListener("click", function () {
     if (!navigator.geolocation) { say(T.no_geolocation, true); return; }
@@ -465,7 +487,9 @@
       key: uuid(), created: Date.now(), state: "queued", account: config.account,
       body: {
         kind: form.kind.value, category: form.category.value, description: description,
-        location: position, reported_at: isoNow()
+        location: { lon: position.lon, lat: position.lat, datum: position.datum,
+                    accuracy_m: position.accuracy_m },
+        reported_at: isoNow()
       }
     };
     if (form.source) item.body.source = form.source.value;
@@ -486,6 +510,7 @@
       form.description.value = ""; chosen = []; renderChosen();
       if (form.source) form.source.value = ""; // each case its own: asked again
       if (form.source_ref) form.source_ref.value = "";
+      if (form.coords) form.coords.value = "";  // (the next call's place is its own)
       dropDraft();
       saving = false; submitButton.disabled = false;
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);

@@ -31,14 +31,29 @@
     dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * Math.PI);
     return [lon + dLon, lat + dLat];
   }
-  /* [lon, lat] GCJ-02 → WGS 84: the forward shift undone by iteration (millimetres after 4) */
-  function gcj02ToWgs84(lon, lat) {
+  /* [lon, lat] GCJ-02 → BD-09 (Baidu's datum; gis.datum.gcj02_to_bd09) */
+  function gcj02ToBd09(lon, lat) {
+    var X = Math.PI * 3000 / 180;
+    var z = Math.sqrt(lon * lon + lat * lat) + 0.00002 * Math.sin(lat * X);
+    var theta = Math.atan2(lat, lon) + 0.000003 * Math.cos(lon * X);
+    return [z * Math.cos(theta) + 0.0065, z * Math.sin(theta) + 0.006];
+  }
+  /* solve forward(x, y) = (lon, lat) by iteration (the shifts vary slowly: millimetres after 4) */
+  function invert(forward, lon, lat) {
     var x = lon, y = lat;
-    for (var i = 0; i < 6; i++) {
-      var g = wgs84ToGcj02(x, y);
-      x -= g[0] - lon; y -= g[1] - lat;
+    for (var i = 0; i < 30; i++) {
+      var f = forward(x, y), dx = f[0] - lon, dy = f[1] - lat;
+      x -= dx; y -= dy;
+      if (Math.abs(dx) < 1e-12 && Math.abs(dy) < 1e-12) break;
     }
     return [x, y];
+  }
+  function gcj02ToWgs84(lon, lat) { return invert(wgs84ToGcj02, lon, lat); }
+  /* [lon, lat] of a point given in `datum` (wgs84, cgcs2000, gcj02, bd09) → WGS 84 */
+  function toWgs84(lon, lat, datum) {
+    if (datum === "gcj02") return gcj02ToWgs84(lon, lat);
+    if (datum === "bd09") { var g = invert(gcj02ToBd09, lon, lat); return gcj02ToWgs84(g[0], g[1]); }
+    return [lon, lat];
   }
   var gcj = false;  /* the page's base tiles are GCJ-02 (setTileDatum) */
   function setTileDatum(datum) { gcj = datum === "gcj02"; }
@@ -188,6 +203,6 @@
     tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
     setTileDatum: setTileDatum, toMap: toMap, fromMap: fromMap, coordsToLatLng: coordsToLatLng,
     geometryFromMap: geometryFromMap, viewBbox: viewBbox, boundsBbox: boundsBbox,
-    wgs84ToGcj02: wgs84ToGcj02, gcj02ToWgs84: gcj02ToWgs84
+    wgs84ToGcj02: wgs84ToGcj02, gcj02ToWgs84: gcj02ToWgs84, toWgs84: toWgs84
   };
 })();
