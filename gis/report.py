@@ -244,7 +244,7 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
     return Daily(day, today, month, supervision, safety, categories)
 
 
-def _width(text: str) -> int:
+def column_width(text: str) -> int:
     """A text's width in a spreadsheet's columns: a wide (CJK) character counts two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -289,7 +289,9 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
         for number, header in enumerate(
             [w["code"], w["region"], *[c.header(lang) for c in COLUMNS]], start=1
         ):
-            ws.column_dimensions[get_column_letter(number)].width = max(10, _width(header) + 2)
+            ws.column_dimensions[get_column_letter(number)].width = max(
+                10, column_width(header) + 2
+            )
         ws.column_dimensions["B"].width = max(18, ws.column_dimensions["B"].width)
     ws = wb.create_sheet(w["safety"][:31])  # (a sheet's name: at most 31 characters)
     ws.append([w["safety"] + _safety_status(d.safety, lang)])

@@ -8,12 +8,12 @@ row stays in view.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from io import BytesIO
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
+from gis.report import column_width
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
 from gis.worktime import SHANGHAI
 from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
@@ -31,11 +31,6 @@ QUEUE_HEADERS = {
 #: each column's width (a CJK character counts two)
 _WIDTHS = (22, 10, 16, 10, 10, 12, 17, 14, 20, 17, 17, 8, 12, 60)
 _TIMES = (10, 11)  # the columns of times
-
-
-def _width(text: str) -> int:
-    """A text's width in a spreadsheet's columns: a wide (CJK) character counts two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _cell(text: str | None) -> str | None:
@@ -113,7 +108,7 @@ def queue_xlsx(
             ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
     for number, (header, width) in enumerate(zip(headers, _WIDTHS, strict=True), start=1):
-        ws.column_dimensions[get_column_letter(number)].width = max(width, _width(header) + 2)
+        ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
     ws.freeze_panes = "B3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
     out = BytesIO()

@@ -257,11 +257,15 @@ def queue_page(  # type: ignore[no-untyped-def]
     state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
     severities = SEVERITY_NAMES_EN if lang == "en" else SEVERITY_NAMES
 
-    def href(**change: object) -> str:
-        """This page with ``change`` applied to the filters (None drops one); back to page 1."""
+    def link(path: str, **change: object) -> str:
+        """``path`` with the page's filters, ``change`` applied (None drops one), for HTML."""
         merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
         query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
-        return escape("/queue" + (f"?{query}" if query else ""), quote=True)
+        return escape(path + (f"?{query}" if query else ""), quote=True)
+
+    def href(**change: object) -> str:
+        """This page with ``change`` applied to the filters; back to page 1."""
+        return link("/queue", **change)
 
     def chip(label: str, target: str, on: bool) -> str:
         return f'<a class="wg-chip{" on" if on else ""}" href="{target}">{escape(label)}</a>'
@@ -339,24 +343,16 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
     )
     if q.total:  # the same cases, every page of them, as a workbook
-        merged = {k: v for k, v in filters.items() if v not in (None, False, "")}
-        query = urlencode(
-            {k: "true" if v is True else v for k, v in merged.items()}
-            | ({"lang": "en"} if lang == "en" else {})
-        )
-        export = escape("/queue.xlsx" + (f"?{query}" if query else ""), quote=True)
+        export = link("/queue.xlsx", lang="en" if lang == "en" else None)
         total_line += (
             f' <a id="queue-export" href="{export}">' + t("导出 Excel", "Export to Excel") + "</a>"
         )
     # the same list from the API, for queue.js to see whether it has changed meanwhile
-    poll = {k: v for k, v in filters.items() if v not in (None, False, "")}
-    poll_url = "/api/queue?" + urlencode(
-        {"limit": 1, **{k: "true" if v is True else v for k, v in poll.items()}}
-    )
+    poll_url = link("/api/queue", limit=1)
     changed = t("刷新列表", "Show it again")
     return f"""{_case_page_head(title, lang=lang)}
 <body class="wg-track wg-index wg-queue">
-<main data-poll="{escape(poll_url, quote=True)}" data-total="{q.total}">
+<main data-poll="{poll_url}" data-total="{q.total}">
   {language_switch(lang, href())}{nav_line(links, user, lang)}
   <h1>{escape(title)}</h1>
   {find_form(lang=lang)}
