@@ -654,6 +654,8 @@ class RatingIn(BaseModel):
 class EventOut(BaseModel):
     at: datetime
     actor: str | None
+    #: the acting user's display name (账号显示名), when the account has one
+    actor_name: str | None = None
     action: str
     from_status: str | None
     to_status: str | None

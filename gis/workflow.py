@@ -754,6 +754,8 @@ class EventView:
     to_status: str | None
     note: str | None
     data: dict
+    #: the acting user's name as the app shows it (their display name), when they have one
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -795,8 +797,10 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         raise _not_found()
     events = session.execute(
         text("""
-        SELECT at, actor, action, from_status, to_status, note, data FROM case_event
-        WHERE case_id = :id ORDER BY at, id
+        SELECT e.at, e.actor, e.action, e.from_status, e.to_status, e.note, e.data,
+               u.display_name AS actor_name
+        FROM case_event e LEFT JOIN app_user u ON u.username = e.actor
+        WHERE e.case_id = :id ORDER BY e.at, e.id
     """),
         {"id": row.id},
     ).all()

@@ -1089,9 +1089,17 @@ def case_page(  # type: ignore[no-untyped-def]
             return _regrid_note_en(e.data)
         return system.get(e.note, e.note)
 
+    def who(e) -> str:  # type: ignore[no-untyped-def]
+        """Who acted: the person's name with their account (a desk knows its colleagues by name,
+        the account tells two of the same name apart), or the system's own words."""
+        actor = e.actor or ""
+        if e.actor_name and e.actor_name != actor:
+            return f"{escape(e.actor_name)} <small class=wg-username>{escape(actor)}</small>"
+        return escape(system.get(actor, actor))
+
     events = "".join(
         f"<li><time>{when(e.at)}</time> <b>{escape(events_named.get(e.action, e.action))}</b>"
-        f" {escape(system.get(e.actor or '', e.actor or ''))}"
+        f" {who(e)}"
         + (f" → {escape(states.get(e.to_status, e.to_status))}" if e.to_status else "")
         # (the system's own notes repeat the step's Chinese name: not shown again)
         + (

@@ -91,6 +91,11 @@ def test_a_dispute_goes_round_the_whole_loop_with_a_department(
     ]  # fmt: skip
     assert closed["version"] == 6  # a department's answer is not a move of the case
     assert all(e["actor"] for e in closed["events"])
+    # Who acted, by the name the desk knows them by, with their account beside it
+    name = anon_client.get("/api/auth/me", headers=op).json()["display_name"]
+    assert name and {e["actor_name"] for e in closed["events"]} == {name}
+    page = anon_client.get(f"/cases/{code}", headers=op).text
+    assert f"{name} <small class=wg-username>township_operator</small>" in page
 
 
 def test_a_hazard_handled_by_the_center_itself_and_escalated(
