@@ -26,6 +26,7 @@ from gis.errors import InvalidInput
 from gis.intake import MAX_BATCH, BatchStatus
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, CaseSource, Severity
+from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import NewParty
 from gis.permissions import Role
 from gis.photos import PhotoView
@@ -178,7 +179,7 @@ class ReportCreate(BaseModel):
     location: LocationIn
     reported_at: AwareDatetime = Field(description="device time, ISO 8601 with offset")
     severity: Severity | None = Field(default=None, description="default: the category's")
-    parties: list[PartyIn] = Field(default_factory=list, max_length=20)
+    parties: list[PartyIn] = Field(default_factory=list, max_length=MAX_PARTIES)
     source: CaseSource | None = Field(
         default=None,
         description="where the case came from (案件来源): grid_worker 网格员上报 | "

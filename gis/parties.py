@@ -14,12 +14,23 @@ from sqlalchemy.orm import Session
 
 from gis.pii import PiiCipher, mask_id_card, mask_name, mask_phone
 
+#: the most parties one case may name
+MAX_PER_CASE = 20
+
 PARTY_ROLES = {
     "applicant": "申请人",
     "respondent": "被申请人",
     "party": "当事人",
     "witness": "证人",
     "reporter": "反映人",
+}
+#: the same roles in English (the second locale)
+PARTY_ROLES_EN = {
+    "applicant": "Applicant",
+    "respondent": "Respondent",
+    "party": "Party",
+    "witness": "Witness",
+    "reporter": "Reporter",
 }
 
 

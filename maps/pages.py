@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from gis.cases import KIND_NAMES, SHANGHAI, SOURCE_NAMES
+from gis.parties import PARTY_ROLES_EN
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from gis.settings import BaseMapSpec
@@ -998,13 +999,6 @@ DISPATCH_NAMES_EN = {
     "done": "done",
     "cannot": "cannot handle",
     "withdrawn": "withdrawn",
-}
-PARTY_ROLES_EN = {
-    "applicant": "Applicant",
-    "respondent": "Respondent",
-    "party": "Party",
-    "witness": "Witness",
-    "reporter": "Reporter",
 }
 
 

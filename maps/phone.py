@@ -11,6 +11,8 @@ from html import escape
 
 from gis.cases import SOURCE_NAMES
 from gis.intake import MAX_BATCH
+from gis.parties import MAX_PER_CASE as MAX_PARTIES
+from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
@@ -65,6 +67,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "datum_bd09": "百度地图（BD-09）",
             "description": "情况描述",
             "hint": "时间、地点、人物、经过，简明扼要",
+            "parties": "当事人（可不填）",
+            "parties_note": "姓名、电话、身份证号加密保存，显示时打码",
+            "add_party": "＋ 添加当事人",
             "locate": "📍 获取我的位置",
             "nowhere": "尚未定位（也可在地图上点选）",
             "photos": "现场照片（最多 6 张）",
@@ -104,6 +109,16 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "need_description": "请填写情况描述。",
             "need_source": "请选择案件来源（群众来访、12345热线等）。",
             "too_many_photos": "最多 6 张照片。",
+            "party_role": "身份",
+            "party_name": "姓名",
+            "party_phone": "电话",
+            "party_id_card": "身份证号（可不填）",
+            "remove_party": "移除",
+            "too_many_parties": "最多 {n} 名当事人。",
+            "bad_party_phone": "第 {n} 名当事人的电话格式不正确：应为 11 位手机号或带区号的"
+            "固定电话。",
+            "bad_party_id_card": "第 {n} 名当事人的身份证号不正确：应为 18 位（最后一位可为 X），"
+            "请核对。",
             "remove_photo": "移除",
             "saved_sending": "已保存，正在发送……",
             "saved_offline": "当前无网络：已保存在本机，恢复网络后自动发送。",
@@ -138,6 +153,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "datum_bd09": "Baidu (BD-09)",
             "description": "What happened",
             "hint": "When, where, who and what — briefly",
+            "parties": "People involved (optional)",
+            "parties_note": "names, phones and ID numbers are stored encrypted and shown masked",
+            "add_party": "+ Add a person",
             "locate": "📍 Use my location",
             "nowhere": "No position yet (or tap the map)",
             "photos": "Photos (up to 6)",
@@ -181,6 +199,19 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "need_description": "Describe what happened.",
             "need_source": "Choose where the case came from (walk-in, 12345 hotline …).",
             "too_many_photos": "At most 6 photos.",
+            "party_role": "Role",
+            "party_name": "Name",
+            "party_phone": "Phone",
+            "party_id_card": "ID-card number (optional)",
+            "remove_party": "Remove",
+            "too_many_parties": "At most {n} people.",
+            "bad_party_phone": (
+                "Person {n}: not a phone number (an 11-digit mobile or a landline with area code)."
+            ),
+            "bad_party_id_card": (
+                "Person {n}: not an ID-card number (18 characters, the last may be X); please "
+                "check it."
+            ),
             "remove_photo": "Remove",
             "saved_sending": "Saved; sending …",
             "saved_offline": "No connection: kept on this phone, sent when it returns.",
@@ -253,6 +284,12 @@ def phone_page(
         "photo_keep_bytes": PHOTO_KEEP_BYTES,
         "photo_quality": PHOTO_QUALITY,
         "max_photos": MAX_PER_CASE,
+        "max_parties": MAX_PARTIES,
+        # (the first: the role a new row starts with, the one a worker knows least about)
+        "party_roles": [
+            [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]
+            for role in ("party", "applicant", "respondent", "reporter", "witness")
+        ],
         "service_worker": SERVICE_WORKER_URL,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
@@ -320,6 +357,11 @@ def phone_page(
     <textarea name="description" rows="3" maxlength="2000" required
       placeholder="{t["hint"]}"></textarea>
   </label>
+  <fieldset class="m-parties">
+    <legend>{t["parties"]} <small>{t["parties_note"]}</small></legend>
+    <ul id="parties"></ul>
+    <button type="button" id="add-party" class="m-add-party">{t["add_party"]}</button>
+  </fieldset>
   <div class="m-row">
     <button type="button" id="locate">{t["locate"]}</button>
     <span id="where" class="m-where">{t["nowhere"]}</span>

@@ -1581,6 +1581,69 @@ def test_a_desk_on_the_phone_page_says_where_each_case_came_from(  # type: ignor
     context.close()
 
 
+def test_a_grid_worker_names_the_people_in_a_dispute_and_a_mistyped_phone_is_caught(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """当事人 on the phone page: rows of role, name, phone and ID number, kept with the draft; a
+    mistyped phone or ID number is said before the report is saved (refused later, offline, it
+    would have to be written again); the people arrive stored with the case, and their phone
+    finds it (高频线索 by resident needs it)."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors)
+    _located(page)
+    page.select_option("select[name=kind]", "dispute")
+    page.select_option("select[name=category]", "neighbour")
+    page.fill("textarea[name=description]", f"邻里噪音纠纷 {tag}")
+    page.click("#add-party")
+    page.click("#add-party")
+    page.click("#add-party")  # one left empty: not sent
+    rows = page.locator(".m-party")
+    rows.nth(0).locator("select").select_option("applicant")
+    rows.nth(0).locator("[name=party_name]").fill("李明")
+    rows.nth(0).locator("[name=party_phone]").fill("139 1234 567")  # a digit short
+    rows.nth(1).locator("select").select_option("respondent")
+    rows.nth(1).locator("[name=party_name]").fill("王五")
+    rows.nth(1).locator("[name=party_id_card]").fill("110105194912310021")  # wrong check digit
+    page.click("button.m-submit")
+    assert "第 1 名当事人的电话" in page.locator("#message").inner_text()
+    assert rows.nth(0).locator("[name=party_phone]").get_attribute("aria-invalid") == "true"
+    rows.nth(0).locator("[name=party_phone]").fill("+86 139-1234-5678")
+    page.click("button.m-submit")
+    assert "第 2 名当事人的身份证号" in page.locator("#message").inner_text()
+    assert page.locator("#queue li[data-key]").count() == 0  # nothing saved yet
+    rows.nth(1).locator("[name=party_id_card]").fill("11010519491231002x")
+    # (the people are part of what is kept while writing: the page may be dropped)
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('.m-party').length === 3")
+    assert rows.nth(1).locator("select").input_value() == "respondent"
+    assert rows.nth(1).locator("[name=party_id_card]").input_value() == "11010519491231002x"
+    _located(page)
+    page.click("button.m-submit")
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#mine li')].some(li => li.textContent.includes('{tag}'))",
+        timeout=20_000,
+    )
+    assert page.locator(".m-party").count() == 0  # the next report names its own people
+    code = page.evaluate(
+        f"[...document.querySelectorAll('#mine li')].find(li => li.textContent.includes('{tag}'))"
+        ".dataset.code"
+    )
+    desk = _logged_in(context, live_server, errors, "township_operator")
+    people = desk.request.get(f"{live_server}/api/cases/{code}/parties?unmask=true").json()
+    assert [(p["role"], p["name"], p["phone"], p["id_card"]) for p in people] == [
+        ("applicant", "李明", "13912345678", None),
+        ("respondent", "王五", None, "11010519491231002X"),
+    ]
+    found = desk.request.get(f"{live_server}/api/cases?party_phone=13912345678").json()
+    assert code in [f["id"] for f in found["features"]]
+    assert errors == [], errors
+    context.close()
+
+
 def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """The city's safety index: a district per region shape, each coloured by its band; the
     panel in the map ranks them; a click on one opens its own map, its townships ranked."""

@@ -80,7 +80,7 @@
   function login() {
     if (loggedOut) return;
     loggedOut = true;
-    var writing = form.description.value.trim() || chosen.length;
+    var writing = form.description.value.trim() || chosen.length || partyList.children.length;
     if (!writing) { window.location.assign(LOGIN_URL); return; }
     var notice = el("p", "m-expired", T.session_expired + " ");
     notice.setAttribute("role", "alert");
@@ -349,6 +349,9 @@
         kind: form.kind.value, category: form.category.value || draftCategory,
         source: form.source ? form.source.value : null,
         source_ref: form.source_ref ? form.source_ref.value : null,
+        parties: partyRows().map(function (r) {
+          return { role: r.role, name: r.name, phone: r.phone, id_card: r.id_card };
+        }),
         description: text, position: position, at: Date.now()
       }));
     } catch (e) { /* storage full or refused: the form works without */ }
@@ -364,6 +367,8 @@
     if (draft.kind) form.kind.value = draft.kind;
     if (draft.source && form.source) form.source.value = draft.source;
     if (draft.source_ref && form.source_ref) form.source_ref.value = draft.source_ref;
+    partyList.textContent = "";
+    (draft.parties || []).forEach(addParty);
     draftCategory = draft.category || null;
     fillCategories();
     form.description.value = draft.description;
@@ -435,6 +440,96 @@
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
   });
 
+  // ---------- the people involved (当事人) ----------
+  // Rows of role, name, phone and ID-card number; a row left empty is not sent.  The phone and
+  // the ID number are checked here by the server's rules (gis/pii.py): a report sent offline
+  // and refused for a mistyped number would have to be written again.
+  var MAX_PARTIES = config.max_parties || 20;
+  var partyList = document.getElementById("parties");
+  function addParty(kept) {
+    kept = kept || {};
+    if (partyList.children.length >= MAX_PARTIES) {
+      say(fill(T.too_many_parties, { n: MAX_PARTIES }), true);
+      return null;
+    }
+    var li = el("li", "m-party");
+    var role = el("select");
+    role.name = "party_role"; role.setAttribute("aria-label", T.party_role);
+    config.party_roles.forEach(function (r) {
+      var option = el("option", "", r[1]); option.value = r[0]; role.appendChild(option);
+    });
+    role.value = kept.role || config.party_roles[0][0];
+    function field(name, label, value, type, max) {
+      var input = el("input");
+      input.name = name; input.type = type; input.maxLength = max; input.autocomplete = "off";
+      input.placeholder = label; input.setAttribute("aria-label", label);
+      input.value = value || "";
+      return input;
+    }
+    var name = field("party_name", T.party_name, kept.name, "text", 50);
+    var phone = field("party_phone", T.party_phone, kept.phone, "tel", 20);
+    phone.inputMode = "tel";
+    var idCard = field("party_id_card", T.party_id_card, kept.id_card, "text", 18);
+    var out = el("button", "m-party-out", T.remove_party);
+    out.type = "button";
+    out.addEventListener("click", function () { li.remove(); saveDraft(); });
+    [role, name, phone, idCard, out].forEach(function (e) { li.appendChild(e); });
+    partyList.appendChild(li);
+    return li;
+  }
+  document.getElementById("add-party").addEventListener("click", function () {
+    var li = addParty();
+    if (li) li.querySelector("[name=party_name]").focus();
+  });
+  function partyRows() {
+    return Array.prototype.map.call(partyList.children, function (li) {
+      function v(n) { return li.querySelector("[name=" + n + "]").value.trim(); }
+      return { role: v("party_role"), name: v("party_name"), phone: v("party_phone"),
+               id_card: v("party_id_card"), li: li };
+    });
+  }
+  function normalPhone(value) { // as gis.pii.normalize_phone: full-width, spaces, +86 …
+    var d = (value.normalize ? value.normalize("NFKC") : value).replace(/[\s\-–—()]/g, "");
+    ["+86", "0086"].forEach(function (p) { if (d.indexOf(p) === 0) d = d.slice(p.length); });
+    if (d.length === 13 && d.indexOf("861") === 0) d = d.slice(2);
+    return d;
+  }
+  function goodPhone(value) {
+    var d = normalPhone(value);
+    return /^1[3-9]\d{9}$/.test(d) || /^0\d{2,3}\d{7,8}$/.test(d);
+  }
+  function goodIdCard(value) { // GB 11643: 17 digits and a check character
+    var v = value.toUpperCase();
+    if (!/^\d{17}[\dX]$/.test(v)) return false;
+    var weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], sum = 0;
+    for (var i = 0; i < 17; i++) sum += Number(v[i]) * weights[i];
+    return "10X98765432"[sum % 11] === v[17];
+  }
+  // The rows to send ({role, name, phone, id_card}, empty fields left out), or null when one is
+  // wrong (said, and its field in focus).
+  function partiesToSend() {
+    var out = [], rows = partyRows().filter(function (r) { return r.name || r.phone || r.id_card; });
+    for (var i = 0; i < rows.length; i++) {
+      var r = rows[i], bad = null;
+      if (r.phone && !goodPhone(r.phone)) bad = ["party_phone", T.bad_party_phone];
+      else if (r.id_card && !goodIdCard(r.id_card)) bad = ["party_id_card", T.bad_party_id_card];
+      if (bad) {
+        var input = r.li.querySelector("[name=" + bad[0] + "]");
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        say(fill(bad[1], { n: i + 1 }), true);
+        return null;
+      }
+      var party = { role: r.role };
+      ["name", "phone", "id_card"].forEach(function (k) { if (r[k]) party[k] = r[k]; });
+      out.push(party);
+    }
+    return out;
+  }
+  partyList.addEventListener("input", function (event) {
+    event.target.removeAttribute("aria-invalid");
+  });
+
   // Each choice adds to the photos chosen (a camera gives one photo a choice), up to
   // config.max_photos, each shown with a button that takes it out again.
   var MAX_PHOTOS = config.max_photos || 6;
@@ -482,6 +577,8 @@
     if (!description) { say(T.need_description, true); return; }
     // a center's desk says where each case came from (a grid worker's reports are their own)
     if (form.source && !form.source.value) { say(T.need_source, true); return; }
+    var parties = partiesToSend();
+    if (!parties) return;
     var files = chosen.slice(0, MAX_PHOTOS);
     var item = {
       key: uuid(), created: Date.now(), state: "queued", account: config.account,
@@ -493,6 +590,7 @@
       }
     };
     if (form.source) item.body.source = form.source.value;
+    if (parties.length) item.body.parties = parties;
     if (form.source_ref && form.source_ref.value.trim()) {
       item.body.source_ref = form.source_ref.value.trim();
     }
@@ -511,6 +609,7 @@
       if (form.source) form.source.value = ""; // each case its own: asked again
       if (form.source_ref) form.source_ref.value = "";
       if (form.coords) form.coords.value = "";  // (the next call's place is its own)
+      partyList.textContent = "";
       dropDraft();
       saving = false; submitButton.disabled = false;
       say(loggedOut ? T.saved_logged_out : navigator.onLine ? T.saved_sending : T.saved_offline);
