@@ -35,6 +35,7 @@ from gis.workflow import (
     EVENT_NAMES,
     EVENT_NAMES_EN,
     OPEN_STATES,
+    PRIVATE_EVENTS,
     STATE_NAMES,
     STATE_NAMES_EN,
     category_name_sql,
@@ -537,6 +538,7 @@ def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
             states.get(e["to"] or "", ""),
         )
         for e in row["events"]
+        if e["action"] not in PRIVATE_EVENTS
     ]
     return PublicCase(
         code=row["code"],

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -35,6 +35,10 @@ from sqlalchemy.orm import Session
 
 from gis.edits import relocate_open_cases
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.parties import MAX_PER_CASE as MAX_PARTIES
+from gis.parties import PARTY_ROLES, NewParty
+from gis.pii import PiiCipher
+from gis.repeats import REPEAT_DAYS, REPEAT_MIN
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
 
@@ -184,6 +188,7 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "supervise": "督办函",
     "notify": "通报",
     "rate": "群众评价",
+    "party_added": "补充当事人",
 }
 
 #: the same actions and events in English (the second locale: the public tracking page)
@@ -209,6 +214,7 @@ EVENT_NAMES_EN = {
     "supervise": "Supervision notice",
     "notify": "Public notice",
     "rate": "Rated by the resident",
+    "party_added": "Party added",
 }
 
 #: the actions as their buttons say them in English
@@ -740,6 +746,88 @@ def respond(
     req = ActionRequest(action, note=(DEPARTMENTS_DONE if left.done else DEPARTMENTS_FAILED)[0])
     fresh = dict(session.execute(text(sql), {"code": code}).mappings().one())
     _apply(session, system, fresh, req, target, {}, {"departments_done": int(left.done)})
+
+
+#: what a case's history says when a person is named to it later (their role, never who)
+PARTY_ADDED = "party_added"
+#: the events of a case's history that its public tracking page leaves out: they are about the
+#: people in the case, not about its handling
+PRIVATE_EVENTS = frozenset({PARTY_ADDED})
+_ADD_PARTY = Move(EVENT_NAMES[PARTY_ADDED], frozenset(), None)
+
+
+def add_party(
+    session: Session, actor: Actor, code: str, party: NewParty, cipher: PiiCipher
+) -> None:
+    """补充当事人: a person named to case ``code`` after it was registered (a hazard reported
+    without names; the resident came to the desk later), by the center responsible for it or
+    one above.  Stored encrypted like the intake's parties.  The case's history says that a
+    party was added, and in which role, never who.  Their phone counts towards the repeat warning
+    by resident (高频线索) as it would have at intake: the cases of the whole deployment with the
+    same phone, received from :data:`REPEAT_DAYS` days before this one.  The caller commits."""
+    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c")) + " FOR UPDATE OF c"
+    found = session.execute(text(sql), {"code": code}).mappings().first()
+    if found is None:
+        raise _not_found()
+    case = dict(found)
+    _check_actor(actor, _ADD_PARTY, case)
+    named = session.execute(
+        text("SELECT count(*) FROM case_party WHERE case_id = :id"), {"id": case["id"]}
+    ).scalar_one()
+    if named >= MAX_PARTIES:
+        raise InvalidInput(
+            f"一个案件最多 {MAX_PARTIES} 名当事人。",
+            f"A case names at most {MAX_PARTIES} people.",
+            field="parties",
+        )
+
+    def sealed(value: str | None, column: str) -> bytes | None:
+        return None if value is None else cipher.encrypt(value, f"{case['id']}:{column}")
+
+    index = cipher.phone_index(party.phone) if party.phone else None
+    session.execute(
+        text("""
+        INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index)
+        VALUES (:case, :role, :name, :phone, :id_card, :index)
+    """),
+        {
+            "case": case["id"],
+            "role": party.role,
+            "name": sealed(party.name, "name"),
+            "phone": sealed(party.phone, "phone"),
+            "id_card": sealed(party.id_card, "id_card"),
+            "index": index,
+        },
+    )
+    session.execute(
+        text("""
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        VALUES (:case, :actor, :action, :status, :status, :note,
+                jsonb_build_object('role', CAST(:role AS text)))
+    """),
+        {
+            "case": case["id"],
+            "actor": actor.username,
+            "action": PARTY_ADDED,
+            "status": case["status"],
+            "note": PARTY_ROLES.get(party.role, party.role),
+            "role": party.role,
+        },
+    )
+    if index is None:
+        return
+    since = case["received_at"] - timedelta(days=REPEAT_DAYS)
+    repeats = session.execute(
+        text("SELECT wangge_resident_repeats(:index, :since)"), {"index": index, "since": since}
+    ).scalar_one()
+    if repeats >= REPEAT_MIN:
+        session.execute(
+            text("""
+            UPDATE cases SET flags = flags || jsonb_build_object('repeat_resident', :k)
+            WHERE id = :id AND coalesce((flags ->> 'repeat_resident')::int, 0) < :k
+        """),
+            {"id": case["id"], "k": repeats},
+        )
 
 
 # --- reads --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from gis.cases import KIND_NAMES, SHANGHAI, SOURCE_NAMES
-from gis.parties import PARTY_ROLES_EN
+from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from gis.settings import BaseMapSpec
@@ -1021,7 +1021,9 @@ def _system_words_en() -> dict[str, str]:
 
     notes = [IMPORT_NOTE, REOPENED_NOTE, DEPARTMENTS_DONE, DEPARTMENTS_FAILED]
     notes += STAGE_NOTES.values()
-    return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes)
+    # (a party added later: the history's note is their role)
+    roles = {PARTY_ROLES[r]: PARTY_ROLES_EN[r] for r in PARTY_ROLES}
+    return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes) | roles
 
 
 def _regrid_note_en(data: dict) -> str:
@@ -1160,6 +1162,33 @@ def case_page(  # type: ignore[no-untyped-def]
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
         if can_unmask and case.parties  # (none: nothing to show, and nothing to audit)
+        else ""
+    )
+    # 补充当事人: the desk names a person the report did not (the same rules as the report's)
+    role_names = PARTY_ROLES_EN if en else PARTY_ROLES
+    add_party = (
+        f"""
+  <form id="party-form" class="wg-party-form" novalidate>
+    <select name="role" aria-label="{t("身份", "Role")}">{
+            "".join(
+                f'<option value="{r}">{escape(role_names[r])}</option>'
+                for r in ("applicant", "respondent", "party", "reporter", "witness")
+            )
+        }</select>
+    <input name="name" maxlength="50" autocomplete="off" placeholder="{t("姓名", "Name")}"
+      aria-label="{t("姓名", "Name")}">
+    <input name="phone" type="tel" maxlength="20" autocomplete="off"
+      placeholder="{t("电话", "Phone")}" aria-label="{t("电话", "Phone")}">
+    <input name="id_card" maxlength="18" autocomplete="off"
+      placeholder="{t("身份证号（可不填）", "ID-card number (optional)")}"
+      aria-label="{t("身份证号", "ID-card number")}">
+    <button type="submit">{t("补充当事人", "Add a person")}</button>
+  </form>
+  <p id="party-error" class="wg-error" role="alert"
+    data-empty="{
+            t("请填写姓名、电话或身份证号。", "Give a name, a phone or an ID-card number.")
+        }"></p>"""
+        if can_handle
         else ""
     )
     status = states.get(case.status, case.status)
@@ -1334,7 +1363,7 @@ def case_page(  # type: ignore[no-untyped-def]
   <table class="wg-list" id="parties"{roles}>{
         parties or t("<tr><td>无</td></tr>", "<tr><td>None</td></tr>")
     }</table>
-  {unmask}
+  {unmask}{add_party}
 </main>
 <script src="{asset_url("leaflet")}"></script>
 <script src="{asset_url("wangge.js")}"></script>

@@ -344,6 +344,112 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
     assert tuple(row) == ("township_operator", True)
 
 
+def _plain_report(client: TestClient, headers: dict, lon: float, lat: float) -> dict:
+    """A hazard reported without naming anyone."""
+    r = client.post(
+        "/api/reports",
+        headers=headers,
+        json={
+            "kind": "hazard",
+            "category": "fire",
+            "description": "楼道堆放杂物",
+            "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+            "reported_at": "2026-11-20T09:30:00+08:00",
+        },
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_a_desk_names_a_person_to_a_case_later(
+    anon_client: TestClient, login_as: Callable, point_a: tuple, app_db: Session
+) -> None:
+    """补充当事人: stored encrypted and shown masked like a report's own; the history says a
+    party was added and in which role, never who; the resident's tracking page does not show
+    it; the phone joins the repeat warning by resident; refusals are 4xx with the reason."""
+    operator = login_as("township_operator")
+    case = _plain_report(anon_client, operator, *point_a)
+    code, token = case["code"], case["tracking_url"].rsplit("/", 1)[1]
+    url = f"/api/cases/{code}/parties"
+    version = anon_client.get(f"/api/cases/{code}", headers=operator).json()["version"]
+    r = anon_client.post(
+        url, headers=operator, json={"role": "applicant", "name": "赵大明", "phone": "13811112222"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json() == [
+        {
+            "role": "applicant",
+            "role_name": "申请人",
+            "name": "赵*明",
+            "phone": "138****2222",
+            "id_card": None,
+            "masked": True,
+        }
+    ]
+    plain = anon_client.get(f"{url}?unmask=true", headers=operator).json()
+    assert (plain[0]["name"], plain[0]["phone"]) == ("赵大明", "13811112222")
+    detail = anon_client.get(f"/api/cases/{code}", headers=operator).json()
+    added = detail["events"][-1]
+    assert (added["action"], added["note"], added["data"]) == (
+        "party_added", "申请人", {"role": "applicant"}
+    )  # fmt: skip
+    assert "赵" not in str(detail["events"]) and "1381111" not in str(detail["events"])
+    assert detail["version"] == version  # not a move of the case
+    page = anon_client.get(f"/cases/{code}", headers=operator).text
+    assert "<b>补充当事人</b>" in page and 'id="party-form"' in page
+    english = anon_client.get(f"/cases/{code}?lang=en", headers=operator).text
+    assert "<b>Party added</b>" in english and "wg-note>Applicant<" in english
+    anon_client.cookies.clear()  # (the English page is remembered for the next answers)
+    tracking = anon_client.get(f"/t/{token}").text
+    assert "补充当事人" not in tracking and "申请人" not in tracking
+    audit = app_db.execute(
+        text("SELECT detail FROM audit_log WHERE action = 'case.party_add' AND object = :o"),
+        {"o": f"case:{code}"},
+    ).scalar_one()
+    assert audit == {"role": "applicant"}
+
+    # the same phone in two more cases within 30 days: the third is a repeat (高频线索)
+    for _ in range(2):
+        other = _plain_report(anon_client, operator, *point_a)["code"]
+        r = anon_client.post(
+            f"/api/cases/{other}/parties", headers=operator, json={"phone": "138 1111 2222"}
+        )
+        assert r.status_code == 201, r.text
+    flags = anon_client.get(f"/api/cases/{other}", headers=operator).json()["flags"]
+    assert flags.get("repeat_resident") == 3
+
+    for body, words in (
+        ({"phone": "12345"}, "电话"),
+        ({"id_card": "110105194912310021"}, "校验"),
+        ({"role": "applicant"}, "姓名"),
+        ({"role": "judge", "name": "某"}, "role"),
+    ):
+        r = anon_client.post(url, headers=operator, json=body)
+        assert r.status_code == 422 and words in r.json()["detail"], r.text
+    # a role that may not handle cases; a center with no say over this one; a case elsewhere
+    assert (
+        anon_client.post(url, headers=login_as("city_commander"), json={"name": "某"}).status_code
+        == 403
+    )
+    assert (
+        anon_client.post(url, headers=login_as("grid_worker"), json={"name": "某"}).status_code
+        == 403
+    )
+    assert (
+        anon_client.post(
+            url, headers=login_as("township_operator_b"), json={"name": "某"}
+        ).status_code
+        == 404
+    )
+    missing = "/api/cases/99010226120599999999/parties"
+    assert anon_client.post(missing, headers=operator, json={"name": "某"}).status_code == 404
+    names = [{"name": f"某{i}"} for i in range(19)]
+    for party in names:
+        assert anon_client.post(url, headers=operator, json=party).status_code == 201
+    r = anon_client.post(url, headers=operator, json={"name": "多一位"})
+    assert r.status_code == 422 and "最多 20 名" in r.json()["detail"]
+
+
 def test_lookup_by_phone_uses_the_blind_index(
     anon_client: TestClient, login_as: Callable, point_a: tuple, app_db: Session
 ) -> None:

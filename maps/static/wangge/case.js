@@ -33,8 +33,10 @@
   var english = document.documentElement.lang === "en"; // the page's language, not the browser's
   var LANG = english ? "en" : "zh-CN"; // the API answers (messages) in it
 
-  function post(url, payload) {
-    errorBox.textContent = "";
+  // (`box`: where a refusal is said; the actions' own by default)
+  function post(url, payload, box) {
+    box = box || errorBox;
+    box.textContent = "";
     return fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
@@ -45,7 +47,22 @@
         return b;
       });
     }).then(function () { window.location.reload(); })
-      .catch(function (e) { errorBox.textContent = e.message; });
+      .catch(function (e) { box.textContent = e.message; });
+  }
+
+  // 补充当事人: name, phone and ID number as typed (the server checks and normalises them)
+  var partyForm = document.getElementById("party-form");
+  if (partyForm) {
+    partyForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById("party-error"), party = { role: partyForm.role.value };
+      ["name", "phone", "id_card"].forEach(function (k) {
+        var v = partyForm[k].value.trim();
+        if (v) party[k] = v;
+      });
+      if (!party.name && !party.phone && !party.id_card) { box.textContent = box.dataset.empty; return; }
+      post("/api/cases/" + code + "/parties", party, box);
+    });
   }
 
   var form = document.getElementById("action-form");
