@@ -15,6 +15,7 @@ from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from gis.settings import BaseMapSpec
+from gis.workflow import EVENT_NAMES_EN, MOVES
 from maps.assets import asset_url
 
 
@@ -524,7 +525,18 @@ AUDIT_ACTIONS = {
     "user.unlock": "解除锁定",
     "case.create": "登记案件",
     "photo.add": "上传照片",
-}
+    "case.party_add": "补充当事人",
+    "case.export": "导出案件",
+    "dispatch.accepted": "部门接收派遣",
+    "dispatch.done": "部门反馈办结",
+    "dispatch.cannot": "部门反馈无法办理",
+    "duplicate.confirm": "确认重复案件",
+    "duplicate.unlink": "解除重复关联",
+    "data.import": "数据导入",
+    "grid.edit.open": "新建网格调整",
+    "grid.edit.commit": "提交网格调整",
+    "grid.edit.discard": "放弃网格调整",
+} | {f"case.{action}": f"案件{move.name_zh}" for action, move in MOVES.items()}
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
     "logout": "Log out",
@@ -539,7 +551,18 @@ AUDIT_ACTIONS_EN = {
     "user.unlock": "User unlocked",
     "case.create": "Case registered",
     "photo.add": "Photos added",
-}
+    "case.party_add": "Party added",
+    "case.export": "Cases exported",
+    "dispatch.accepted": "Department accepted a dispatch",
+    "dispatch.done": "Department reported done",
+    "dispatch.cannot": "Department cannot handle",
+    "duplicate.confirm": "Duplicate confirmed",
+    "duplicate.unlink": "Duplicate unlinked",
+    "data.import": "Data imported",
+    "grid.edit.open": "Grid edit opened",
+    "grid.edit.commit": "Grid edit committed",
+    "grid.edit.discard": "Grid edit discarded",
+} | {f"case.{action}": f"Case: {EVENT_NAMES_EN[action]}" for action in MOVES}
 
 
 def audit_page(  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,14 +17,17 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import SESSION_COOKIE, get_session
+from api.schemas import DispatchResponseIn, DuplicateDecisionIn
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
 from gis.passwords import check_password_policy
 from gis.pii import mask_id_card, mask_name, mask_phone, validate_id_card
 from gis.settings import Settings
+from gis.workflow import MOVES
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 from maps.pages import AUDIT_ACTIONS, AUDIT_ACTIONS_EN
+from tests.conftest import report_body
 
 # word boundaries on both sides: folium's random hex element ids may hold 11 digits in a row
 MOBILE = re.compile(r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z_])")
@@ -346,17 +350,8 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
 
 def _plain_report(client: TestClient, headers: dict, lon: float, lat: float) -> dict:
     """A hazard reported without naming anyone."""
-    r = client.post(
-        "/api/reports",
-        headers=headers,
-        json={
-            "kind": "hazard",
-            "category": "fire",
-            "description": "楼道堆放杂物",
-            "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
-            "reported_at": "2026-11-20T09:30:00+08:00",
-        },
-    )
+    body = report_body(lon, lat, kind="hazard", category="fire", description="楼道堆放杂物")
+    r = client.post("/api/reports", headers=headers, json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -567,10 +562,21 @@ def test_logins_writes_and_failures_are_audited(
         ("login", False, "village_operator", None),
     ]
     # every action the code records has a name on the admin's page, in both languages (the
-    # writes: case.create, in migrations' SQL; photo.add, by the photos' route)
+    # writes: case.create, in migrations' SQL; photo.add, by the photos' route; the closed
+    # loop's moves, the departments' answers and the duplicate decisions, by their routes)
     recorded = {"login", "logout", "pii.view", "pii.lookup", "audit.read", "case.create"}
     recorded |= {"photo.add", "user.add", "user.update", "user.passwd", "user.disable"}
+    recorded |= {"user.enable", "user.unlock", "case.export", "case.party_add", "data.import"}
+    recorded |= {f"grid.edit.{a}" for a in ("open", "commit", "discard")}
+    recorded |= {f"case.{a}" for a in MOVES}
+    recorded |= {
+        f"dispatch.{a}" for a in get_args(DispatchResponseIn.model_fields["response"].annotation)
+    }
+    recorded |= {
+        f"duplicate.{a}" for a in get_args(DuplicateDecisionIn.model_fields["decision"].annotation)
+    }
     assert recorded <= set(AUDIT_ACTIONS) and recorded <= set(AUDIT_ACTIONS_EN)
+    assert "case.accept" in recorded and "dispatch.cannot" in recorded
     page = anon_client.get("/audit?action=case.create", headers=login_as("admin")).text
     assert "登记案件" in page
 
