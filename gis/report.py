@@ -1,9 +1,11 @@
 """The daily roll-up (每日一汇总): a spreadsheet and a printable page for a region and a day.
 
 Sheets/sections: the day (cases received that day, per child region), the last 30 days (the same
-figures), the safety index (平安指数) of the 30 days ending with the day, per child region, and
-the clock's supervision of the day (reminders, supervision letters, notices issued that day for
-the region's cases).  Figures and definitions as in :mod:`gis.stats` and :mod:`gis.safety`.
+figures), the safety index (平安指数) of the 30 days ending with the day, per child region, the
+day's early warnings (高频线索: the cases received that day that the same place or the same
+resident had raised again and again, :mod:`gis.repeats`), and the clock's supervision of the day
+(reminders, supervision letters, notices issued that day for the region's cases).  Figures and
+definitions as in :mod:`gis.stats` and :mod:`gis.safety`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.errors import InvalidInput
+from gis.repeats import REPEAT_DAYS, REPEAT_M
 from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
@@ -99,6 +102,15 @@ WORDS = {
         "safety": "平安指数（近30天）",
         "safety_status": "（已于 {at:%Y-%m-%d %H:%M} 发布）",
         "safety_provisional": "（尚未发布，按现有数据计算）",
+        "warnings": "当日高频线索预警",
+        "sheet_warnings": "高频线索",
+        "warnings_note": "（当日受理、同一地点或同一当事人反复反映的案件；不含个人信息）",
+        "warnings_more": "共 {total} 件，列出预警最多的 {n} 件。",
+        "warnings_none": "当日无高频线索。",
+        "warning_headers": "案件编号|类别|村/社区|受理时间|预警",
+        "repeat_place": "同一地点（{m} 米内）{days} 天 {n} 件",
+        "repeat_resident": "同一当事人 {days} 天 {n} 件",
+        "warning_joiner": "；",
     },
     "en": {
         "total": "{name} (total)",
@@ -127,8 +139,45 @@ WORDS = {
         "safety": "Safety index (last 30 days)",
         "safety_status": " (published {at:%Y-%m-%d %H:%M})",
         "safety_provisional": " (not published yet: computed from the data as it stands)",
+        "warnings": "Repeat warnings of the day",
+        "sheet_warnings": "Repeat warnings",
+        "warnings_note": " (cases received that day that the same place or the same resident "
+        "raised again and again; no personal data)",
+        "warnings_more": "{total} cases; the {n} with the most are listed.",
+        "warnings_none": "No repeat warnings that day.",
+        "warning_headers": "Case code|Category|Village|Received|Warning",
+        "repeat_place": "same place (within {m} m): {n} cases in {days} days",
+        "repeat_resident": "same resident: {n} cases in {days} days",
+        "warning_joiner": "; ",
     },
 }
+
+
+#: the most early warnings a roll-up lists (the most repeated first; the total is said)
+WARNINGS_MAX = 100
+
+
+@dataclass(frozen=True)
+class RepeatWarning:
+    """A case of the day with a repeat warning (高频线索): how many cases its place and its
+    resident have had in :data:`REPEAT_DAYS` days (None: no warning of that kind)."""
+
+    code: str
+    category: str
+    village: str | None
+    received_at: datetime
+    place: int | None
+    resident: int | None
+
+    def text(self, lang: str = "zh") -> str:
+        """The warnings in words, in ``lang``."""
+        w = _words(lang)
+        parts = [
+            w[key].format(m=REPEAT_M, days=REPEAT_DAYS, n=n)
+            for key, n in (("repeat_place", self.place), ("repeat_resident", self.resident))
+            if n
+        ]
+        return w["warning_joiner"].join(parts)
 
 
 @dataclass(frozen=True)
@@ -143,6 +192,10 @@ class Daily:
     safety: SafetyIndex
     #: the categories' names by code, Chinese and English (the workbook's 按类别 row)
     category_names: dict[str, tuple[str, str]]
+    #: the day's cases with a repeat warning, the most repeated first (at most
+    #: :data:`WARNINGS_MAX`), and how many there were
+    warnings: tuple[RepeatWarning, ...]
+    warnings_total: int
 
 
 @dataclass(frozen=True)
@@ -241,7 +294,36 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
         for r in session.execute(text("SELECT code, name_zh, name_en FROM category"))
     }
     safety = safety_index(session, scope, today.region, day)
-    return Daily(day, today, month, supervision, safety, categories)
+    warnings, total = _warnings(session, scope, LEVEL_COLUMN[today.level], today.region, start, end)
+    return Daily(day, today, month, supervision, safety, categories, warnings, total)
+
+
+def _warnings(
+    session: Session, scope: Scope, column: str, region: str, start: datetime, end: datetime
+) -> tuple[tuple[RepeatWarning, ...], int]:
+    """The cases received in [start, end) in ``region`` (its level's ``column``) that carry a
+    repeat warning, the most repeated first, and how many there were."""
+    rows = session.execute(
+        text(f"""
+        SELECT c.code, c.category, v.name AS village, c.received_at,
+               CAST(c.flags ->> 'repeat_place' AS int) AS place,
+               CAST(c.flags ->> 'repeat_resident' AS int) AS resident,
+               count(*) OVER () AS total
+        FROM cases c LEFT JOIN region v ON v.code = c.village_code
+        WHERE c.{column} = :region AND c.received_at >= :start AND c.received_at < :end
+          AND c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AND {scope.case_condition("c")}
+        ORDER BY greatest(CAST(c.flags ->> 'repeat_place' AS int),
+                          CAST(c.flags ->> 'repeat_resident' AS int)) DESC,
+                 c.received_at, c.code
+        LIMIT :limit
+    """),
+        {"region": region, "start": start, "end": end, "limit": WARNINGS_MAX},
+    ).all()
+    found = tuple(
+        RepeatWarning(r.code, r.category, r.village, r.received_at, r.place, r.resident)
+        for r in rows
+    )
+    return found, rows[0].total if rows else 0
 
 
 def column_width(text: str) -> int:
@@ -299,6 +381,20 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     ws.append(list(SAFETY_HEADERS["en" if lang == "en" else "zh"]))
     for row in _safety_rows(d.safety, lang):
         ws.append(list(row))
+    ws = wb.create_sheet(w["sheet_warnings"])
+    ws.append([w["warnings"] + w["warnings_note"]])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(w["warning_headers"].split("|"))
+    names = 1 if lang == "en" else 0
+    for x in d.warnings:
+        ws.append([
+            x.code, d.category_names.get(x.category, (x.category,) * 2)[names], x.village or "",
+            f"{x.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}", x.text(lang),
+        ])  # fmt: skip
+    if d.warnings_total > len(d.warnings):
+        ws.append([w["warnings_more"].format(total=d.warnings_total, n=len(d.warnings))])
+    for letter, width in zip("ABCDE", (24, 16, 16, 18, 48), strict=True):
+        ws.column_dimensions[letter].width = width
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
     for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
@@ -315,11 +411,12 @@ def daily_html(
     top: str = "",
     region_href: Callable[[str], str] | None = None,
     lang: str = "zh",
+    case_href: Callable[[str], str] | None = None,
 ) -> str:
     """The roll-up as a printable page (no outside resources).  For the web page: ``head`` goes
-    into ``<head>`` (stylesheets), ``top`` above the title (the menu, the day's links), and
-    ``region_href`` makes each child region's name a link (HTML-escaped here).  In ``lang``
-    (``zh`` or ``en``; region names stay as they are)."""
+    into ``<head>`` (stylesheets), ``top`` above the title (the menu, the day's links),
+    ``region_href`` makes each child region's name a link and ``case_href`` each warned case's
+    code (HTML-escaped here).  In ``lang`` (``zh`` or ``en``; region names stay as they are)."""
     w = _words(lang)
 
     def name_cell(code: str, name: str) -> str:
@@ -357,6 +454,31 @@ def daily_html(
         for code, name, score, band, change, main in _safety_rows(d.safety, lang)
     )
     safety_table = f"<table><tr>{safety_head}</tr>{safety_body}</table>"
+
+    def case_cell(code: str) -> str:
+        if case_href is None:
+            return escape(code)
+        return f'<a href="{escape(case_href(code), quote=True)}">{escape(code)}</a>'
+
+    names = 1 if lang == "en" else 0
+    warning_rows = "".join(
+        f"<tr><td>{case_cell(x.code)}</td>"
+        f"<td>{escape(d.category_names.get(x.category, (x.category,) * 2)[names])}</td>"
+        f"<td>{escape(x.village or '—')}</td>"
+        f"<td>{x.received_at.astimezone(SHANGHAI):%H:%M}</td><td>{escape(x.text(lang))}</td></tr>"
+        for x in d.warnings
+    )
+    warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))
+    warnings = (
+        f'<table class="wg-warnings-table"><tr>{warning_head}</tr>{warning_rows}</table>'
+        + (
+            f"<p>{escape(w['warnings_more'].format(total=d.warnings_total, n=len(d.warnings)))}</p>"
+            if d.warnings_total > len(d.warnings)
+            else ""
+        )
+        if d.warnings
+        else f"<p>{escape(w['warnings_none'])}</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -366,6 +488,8 @@ body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
+.wg-warnings-table td {{ text-align: left; }}
+h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
 @media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
 @media (max-width: 640px) {{ body {{ margin: 1em; }}
   table {{ display: block; overflow-x: auto; max-width: 100%; }}
@@ -378,6 +502,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 <h2>{w["day"]}</h2>{table(d.today)}
 <h2>{w["month"]}</h2>{table(d.month)}
 <h2>{escape(w["safety"] + _safety_status(d.safety, lang))}</h2>{safety_table}
+<h2 id="warnings">{w["warnings"]}<small>{escape(w["warnings_note"])}</small></h2>{warnings}
 <h2>{w["supervision"]}</h2><ul>{stages}</ul>
 </body></html>
 """
@@ -400,4 +525,7 @@ def daily_report(
             f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
             field="out",
         ) from None
-    return DailyReport(day, d.today, d.month, d.supervision, d.safety, d.category_names, xlsx, html)
+    return DailyReport(
+        day, d.today, d.month, d.supervision, d.safety, d.category_names, d.warnings,
+        d.warnings_total, xlsx, html,
+    )  # fmt: skip

@@ -731,6 +731,7 @@ def daily_page(
             top=top,
             region_href=lambda child: at(child, d.day),
             lang=language,
+            case_href=lambda case: f"/cases/{case}" + ("?lang=en" if en else ""),
         ),
         lang,
     )

@@ -168,7 +168,7 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     report = daily_report(app_db, Scope.everything(), "990102001", date(2018, 3, 5), tmp_path)
     assert report.today.total.cases == 4
     wb = load_workbook(report.xlsx)
-    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "督办"]
+    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "高频线索", "督办"]
     rows = list(wb["03月05日"].iter_rows(values_only=True))
     assert rows[1][:3] == ("区划代码", "区划", "受理案件")
     assert rows[2][0] == "990102001" and rows[2][2] == 4
@@ -214,7 +214,7 @@ def test_daily_roll_up_page_and_spreadsheet(
         xlsx.headers["content-disposition"]
     )
     wb = load_workbook(BytesIO(xlsx.content))
-    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "督办"]
+    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "高频线索", "督办"]
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
     assert rows[2][6].number_format == "0.0%"  # 办结率
@@ -239,7 +239,9 @@ def test_daily_roll_up_page_and_spreadsheet(
             anon_client.get(day.replace("daily?", "daily.xlsx?") + "&lang=en", headers=op).content
         )
     )
-    assert wb.sheetnames == ["03-05", "Last 30 days", "Safety index (last 30 days)", "Supervision"]
+    assert wb.sheetnames == [
+        "03-05", "Last 30 days", "Safety index (last 30 days)", "Repeat warnings", "Supervision"
+    ]  # fmt: skip
     assert list(wb["03-05"].iter_rows(values_only=True))[1][:3] == (
         "Region code",
         "Region",
@@ -249,6 +251,47 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert by_source[0][1:4] == ("grid worker: 1", "walk-in: 1", "12345 hotline: 2")
     by_status = [r for r in wb["03-05"].iter_rows(values_only=True) if r[0] == "By status"]
     assert by_status[0][1:4] == ("Registered: 1", "In progress: 1", "Closed: 2")
+
+
+def test_the_daily_roll_up_warns_of_the_days_repeats(
+    anon_client: TestClient, login_as: Headers, hand_made: None, app_db: Session
+) -> None:
+    """每日一汇总 and early warning: the day's cases that the same place or the same resident
+    raised again and again (高频线索), the most repeated first, each linked to its case; no
+    personal data; in the workbook too, and in English."""
+    flags = {"STATS0000002": '{"repeat_place": 3}',
+             "STATS0000004": '{"repeat_place": 4, "repeat_resident": 5}'}  # fmt: skip
+    for code, flag in flags.items():
+        app_db.execute(
+            text("UPDATE cases SET flags = CAST(:f AS jsonb) WHERE code = :c"),
+            {"f": flag, "c": code},
+        )
+    app_db.commit()  # to the test's savepoint (each request rolls back to the last one)
+    op = login_as("township_operator")
+    day = "/reports/daily?region=990102001&date=2018-03-05"
+    page = anon_client.get(day, headers=op).text
+    warned = page[page.index('id="warnings"') :]
+    assert warned.index("STATS0000004") < warned.index("STATS0000002")  # the most first
+    assert 'href="/cases/STATS0000004">STATS0000004</a>' in warned
+    assert "同一地点（50 米内）30 天 4 件；同一当事人 30 天 5 件" in warned
+    assert "STATS0000001" not in warned and "STATS0000003" not in warned
+    assert "当日无高频线索" not in page
+    # a day without them says so
+    calm = anon_client.get(day.replace("03-05", "03-06"), headers=op).text
+    assert "当日无高频线索。" in calm
+    wb = load_workbook(
+        BytesIO(anon_client.get(day.replace("daily?", "daily.xlsx?"), headers=op).content)
+    )
+    rows = list(wb["高频线索"].iter_rows(values_only=True))
+    assert rows[1] == ("案件编号", "类别", "村/社区", "受理时间", "预警")
+    assert [r[0] for r in rows[2:]] == ["STATS0000004", "STATS0000002"]
+    assert rows[2][1] == "消防安全隐患" and rows[2][3] == "2018-03-05 09:00"
+    english = anon_client.get(day + "&lang=en", headers=op).text
+    assert "Repeat warnings of the day" in english
+    assert "same place (within 50 m): 4 cases in 30 days; same resident: 5 cases in 30 days" in (
+        english
+    )
+    assert 'href="/cases/STATS0000004?lang=en"' in english
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
