@@ -431,6 +431,19 @@ def live(
     return {"cursor": cursor, "features": [r[1] for r in rows]}
 
 
+def grid_workers(session: Session, code: str) -> list[tuple[str, str | None]]:
+    """The grid workers (网格员) of grid ``code``: (name, phone), in the order of their codes —
+    whom a desk calls to look at a case on the spot."""
+    rows = session.execute(
+        text("""
+        SELECT w.name, w.phone FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+        WHERE wg.grid_code = :code ORDER BY w.code
+    """),
+        {"code": code},
+    ).all()
+    return [(r.name, r.phone) for r in rows]
+
+
 def grid_summary(
     session: Session, scope: Scope, code: str, lang: str = "zh"
 ) -> dict[str, Any] | None:

@@ -1069,10 +1069,12 @@ def case_page(  # type: ignore[no-untyped-def]
     user: str = "",
     lang: str = "zh",
     category_name: str | None = None,
+    workers: list[tuple[str, str | None]] | None = None,
 ) -> str:
-    """The operator's case page: where, what, the timeline, documents, photos, parties (masked;
-    unmasking is a separate, audited request) and the actions allowed now; above, the menu of
-    the pages ``links`` (and the ``user``).  The map of the spot over the tiles of ``base`` (none:
+    """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
+    to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
+    separate, audited request) and the actions allowed now; above, the menu of the pages
+    ``links`` (and the ``user``).  The map of the spot over the tiles of ``base`` (none:
     no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
     with the category's ``category_name`` in English); names, descriptions and notes stay as they
     were written."""
@@ -1185,6 +1187,17 @@ def case_page(  # type: ignore[no-untyped-def]
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
         if can_unmask and case.parties  # (none: nothing to show, and nothing to audit)
+        else ""
+    )
+    workers_row = (
+        f'<tr><th>{t("网格员", "Grid workers")}</th><td id="case-workers">'
+        + t("；", "; ").join(
+            escape(name)
+            + (f' <a href="tel:{escape(phone, quote=True)}">{escape(phone)}</a>' if phone else "")
+            for name, phone in workers
+        )
+        + "</td></tr>\n    "
+        if workers
         else ""
     )
     # 补充当事人: the desk names a person the report did not (the same rules as the report's)
@@ -1335,7 +1348,9 @@ def case_page(  # type: ignore[no-untyped-def]
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
         escape(grid)
     }</td></tr>
-    <tr><th>{t("负责中心", "Responsible center")}</th><td>{escape(wf.center or "—")}</td></tr>
+    {workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
+        escape(wf.center or "—")
+    }</td></tr>
     <tr><th>{t("登记时间", "Registered")}</th><td>{when(case.received_at)}</td></tr>
     <tr><th>{t("办理时限", "Deadline")}</th><td>{when(case.deadline)}{
         t(

@@ -29,7 +29,7 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import audit, auth, boundaries, cases, report, safety, supervision, workflow
+from gis import audit, auth, boundaries, cases, mapdata, report, safety, supervision, workflow
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
@@ -431,6 +431,9 @@ def case_view(
             user=_user(caller, language),
             lang=language,
             category_name=_categories_en(session, language).get(case.category),
+            workers=mapdata.grid_workers(session, case.location.grid.code)
+            if case.location.grid
+            else [],
         ),
         lang,
     )

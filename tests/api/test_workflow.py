@@ -98,6 +98,28 @@ def test_a_dispute_goes_round_the_whole_loop_with_a_department(
     assert f"{name} <small class=wg-username>township_operator</small>" in page
 
 
+def test_the_case_page_names_whom_to_call_in_its_grid(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """The desk sends the grid's own worker to look: the case page names the grid workers
+    (网格员) of the case's grid, each phone a link to call."""
+    op = login_as("township_operator")
+    case = _report(anon_client, op, point)
+    workers = app_db.execute(
+        text("""SELECT w.name, w.phone FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = :g ORDER BY w.code"""),
+        {"g": case["grid_code"]},
+    ).all()
+    assert workers  # (the demo city gives every grid its worker)
+    page = anon_client.get(f"/cases/{case['code']}", headers=op).text
+    row = re.search(r'<td id="case-workers">(.*?)</td>', page)
+    assert row is not None
+    for name, phone in workers:
+        assert f'{name} <a href="tel:{phone}">{phone}</a>' in row.group(1)
+    english = anon_client.get(f"/cases/{case['code']}?lang=en", headers=op).text
+    assert "<th>Grid workers</th>" in english
+
+
 def test_a_hazard_handled_by_the_center_itself_and_escalated(
     anon_client: TestClient, login_as: Headers, point: tuple
 ) -> None:
