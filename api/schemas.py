@@ -720,6 +720,8 @@ class QueueItemOut(BaseModel):
     work_hours_left: float | None = Field(description="working hours to the deadline (<0: late)")
     version: int
     source: str = Field(description="where the case came from (案件来源), e.g. hotline")
+    repeat: bool = Field(description="a repeat warning (高频线索): same place or resident")
+    duplicate: bool = Field(description="a possible duplicate of a case nearby, to confirm")
 
 
 class QueueOut(BaseModel):

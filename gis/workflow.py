@@ -929,6 +929,10 @@ class QueueItem:
     work_hours_left: float | None
     version: int
     source: str = "other"  # 案件来源 (gis.cases.SOURCE_NAMES)
+    #: a repeat warning (高频线索: the same place or resident again and again)
+    repeat: bool = False
+    #: a possible duplicate of a case nearby, not yet confirmed or unlinked
+    duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -1022,7 +1026,10 @@ def queue(
                coalesce(c.deadline < now(), false) AS overdue,
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
-               c.version, c.source::text AS source
+               c.version, c.source::text AS source,
+               c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AS repeat,
+               EXISTS (SELECT 1 FROM case_link l
+                       WHERE l.case_id = c.id AND l.status = 'suggested') AS duplicate
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
         ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,

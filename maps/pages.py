@@ -323,9 +323,23 @@ def queue_page(  # type: ignore[no-untyped-def]
         )
 
     names = category_names or {}
+    flag_words = (
+        ("repeat", t("高频", "repeat"), t("高频线索：同一地点或同一当事人反复反映",
+                                          "Repeat warning: the same place or resident again")),
+        ("duplicate", t("疑似重复", "duplicate?"), t("可能与附近案件重复，待确认",
+                                                   "Possibly a duplicate of a case nearby")),
+    )  # fmt: skip
+
+    def flags(item) -> str:  # type: ignore[no-untyped-def]
+        return "".join(
+            f' <span class="wg-flag wg-flag-{key}" title="{title}">{word}</span>'
+            for key, word, title in flag_words
+            if getattr(item, key)
+        )
+
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
-        f'<td><a href="/cases/{escape(i.code)}">{escape(i.code)}</a></td>'
+        f'<td><a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
         f"<td>{escape(_kind_and_category(i.kind, i.category_name, lang, names.get(i.category)))}"
         "</td>"
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"

@@ -591,6 +591,43 @@ def test_the_queue_puts_the_most_urgent_first(
     assert anon_client.get("/api/queue", headers=login_as("grid_worker")).status_code == 403
 
 
+def test_the_queue_marks_repeats_and_possible_duplicates(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    """A desk triaging its in-tray sees at a glance which cases the same place or resident
+    raised again and again (高频), and which may duplicate one nearby (疑似重复, to confirm)."""
+    op = login_as("village_operator")
+    party = [{"role": "applicant", "phone": "13955556666"}]
+    reported = [_report(anon_client, op, point, parties=party) for _ in range(3)]
+    codes, grid = [r["code"] for r in reported], reported[0]["grid_code"]
+    mine = f"grid={grid}&category=neighbour"  # (the in-tray's other cases aside)
+    items = {
+        i["code"]: i
+        for i in anon_client.get(f"/api/queue?{mine}&limit=500", headers=op).json()["items"]
+        if i["code"] in codes
+    }
+    assert [(items[c]["repeat"], items[c]["duplicate"]) for c in codes] == [
+        (False, False), (False, True), (True, True)
+    ]  # fmt: skip
+    page = anon_client.get(f"/queue?{mine}", headers=op | {"Accept": "text/html"}).text
+    first = re.search(rf'<a href="/cases/{codes[0]}">{codes[0]}</a>(.*?)</td>', page)
+    third = re.search(rf'<a href="/cases/{codes[2]}">{codes[2]}</a>(.*?)</td>', page)
+    assert first is not None and third is not None
+    assert "wg-flag" not in first.group(1)
+    assert ">高频</span>" in third.group(1) and ">疑似重复</span>" in third.group(1)
+    # settled by the desk, it is no longer a question
+    r = anon_client.post(
+        f"/api/cases/{codes[2]}/duplicates/{codes[0]}", headers=op, json={"decision": "unlink"}
+    )
+    assert r.status_code == 200, r.text
+    r = anon_client.post(
+        f"/api/cases/{codes[2]}/duplicates/{codes[1]}", headers=op, json={"decision": "unlink"}
+    )
+    assert r.status_code == 200, r.text
+    after = anon_client.get(f"/api/queue?{mine}&limit=500", headers=op).json()["items"]
+    assert [i["duplicate"] for i in after if i["code"] == codes[2]] == [False]
+
+
 def _queue_rows(html: str) -> list[tuple[str, str, bool]]:
     """(code, state name, overdue) of each row of the queue page."""
     rows = []
