@@ -270,13 +270,13 @@ def cases_geojson(
     category: str | None = None,
     statuses: Sequence[str] = (),
     overdue: bool | None = None,
-    grid: str | None = None,
+    grids: Sequence[str] = (),
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
     only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given, of ``kind``,
     of ``category``, in one of ``statuses`` (:func:`gis.workflow.states_of`: ``open`` is every
-    open state), overdue or not (``overdue``: open and past the deadline), in ``grid`` (its
-    code).
+    open state), overdue or not (``overdue``: open and past the deadline), in one of ``grids``
+    (their codes).
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
@@ -319,9 +319,9 @@ def cases_geojson(
     if overdue is not None:
         overdue_sql = f"({open_sql('c')} AND c.deadline < now())"
         conditions.append(overdue_sql if overdue else f"NOT {overdue_sql}")
-    if grid is not None:
-        conditions.append("c.grid_code = :grid")
-        params["grid"] = grid
+    if grids:
+        conditions.append("c.grid_code = ANY(CAST(:grids AS varchar[]))")
+        params["grids"] = list(grids)
     features = f"""
         SELECT c.received_at, c.code, json_build_object(
             'type', 'Feature', 'id', c.code,

@@ -78,6 +78,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue": "待发送",
             "queue_note": "（无信号时保存在本机，恢复网络后自动发送）",
             "mine": "我的上报",
+            "grid_open": "我的网格待办",
+            "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道）",
             "other": "English",
             "logout": "退出",
         },
@@ -93,6 +95,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "none": "无",
             "others_waiting": "本机另有 {n} 条其他账号的上报，待该账号登录后发送。",
             "no_reports": "暂无",
+            "overdue": "已超期",
             "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -164,6 +167,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue": "Waiting to send",
             "queue_note": "(kept on this phone without signal, sent when the connection returns)",
             "mine": "My reports",
+            "grid_open": "Open cases in my grids",
+            "grid_open_note": "(not settled yet, from every channel: hotline, walk-ins …)",
             "other": "中文",
             "logout": "Log out",
         },
@@ -183,6 +188,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "{n} report(s) of another account wait on this phone until it logs in."
             ),
             "no_reports": "None yet",
+            "overdue": "overdue",
             "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
@@ -316,6 +322,13 @@ def phone_page(
             f'<select name="coords_datum" aria-label="{t["coords"]}">{datums}</select>'
             f'<button type="button" id="use-coords">{t["coords_use"]}</button></div>'
         )
+    # a grid worker's own grids' open cases: what the hotline and the desks registered there too
+    grid_open = (
+        f"\n  <h2>{t['grid_open']} <small>{t['grid_open_note']}</small></h2>"
+        '\n  <ul id="grid-open"></ul>'
+        if grid_codes
+        else ""
+    )
     other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}">
@@ -379,7 +392,7 @@ def phone_page(
   <h2>{t["queue"]} <small>{t["queue_note"]}</small></h2>
   <ul id="queue"></ul>
   <h2>{t["mine"]}</h2>
-  <ul id="mine"></ul>
+  <ul id="mine"></ul>{grid_open}
 </section>
 <script id="config" type="application/json">{escape(json.dumps(config), quote=False)}</script>
 <script src="{asset_url("leaflet")}"></script>

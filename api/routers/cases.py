@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -325,8 +326,9 @@ def list_cases(
         bool | None, Query(description="true: open and past the deadline 超期; false: not")
     ] = None,
     grid: Annotated[
-        str | None, Query(pattern=r"^[0-9]{15}$", description="grid code 网格编码")
-    ] = None,
+        list[str],
+        Query(description="grid code 网格编码 (repeatable: the cases of any of them)"),
+    ] = [],  # noqa: B006 - FastAPI copies it
     region: RegionQuery = None,
 ) -> Response:
     """Cases in your jurisdiction (or in one ``region`` of it) as GeoJSON, newest first.  A
@@ -334,6 +336,13 @@ def list_cases(
     or status is refused (422) with the valid ones, not answered with no cases."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=SHANGHAI)
+    bad = [g for g in grid if not re.fullmatch(r"[0-9]{15}", g)]
+    if bad:
+        raise InvalidInput(
+            f"网格编码应为 15 位数字：{bad[0]!r}。",
+            f"A grid code has 15 digits: {bad[0]!r}.",
+            field="grid",
+        )
     phone_index = None
     if party_phone is not None:
         if not caller.can("pii:read"):
@@ -353,7 +362,7 @@ def list_cases(
         category=category,
         statuses=status,
         overdue=overdue,
-        grid=grid,
+        grids=grid,
     )
     if phone_index is not None:
         audit_phone_lookup(session, request, caller)

@@ -505,6 +505,8 @@ def test_cases_filtered_by_kind_category_status_grid_and_region(
     assert listed(overdue="true") == stored(lambda r: r.status in is_open and r.late)
     assert listed(overdue="false") == stored(lambda r: not (r.status in is_open and r.late))
     assert listed(grid=grid) == stored(lambda r: r.grid_code == grid)
+    other = Counter(r.grid_code for r in rows if r.grid_code).most_common(2)[1][0]
+    assert listed(grid=[grid, other]) == stored(lambda r: r.grid_code in (grid, other))
     assert listed(region=township) == stored(lambda r: r.township_code == township)
     assert listed(region=township, kind="hazard", status="open") == stored(
         lambda r: r.township_code == township and r.kind == "hazard" and r.status in is_open
@@ -519,6 +521,8 @@ def test_cases_filtered_by_kind_category_status_grid_and_region(
     assert late.status_code == 422 and "overdue=true" in late.json()["detail"]
     assert client.get("/api/cases", params={"kind": "crime"}).status_code == 422
     assert client.get("/api/cases", params={"grid": "12345"}).status_code == 422
+    bad_grid = client.get("/api/cases", params={"grid": [grid, "12345"]})
+    assert bad_grid.status_code == 422 and "'12345'" in bad_grid.json()["detail"]
     assert client.get("/api/cases", params={"region": "999999999999"}).status_code == 404
     # the maps' and the queue's category filters are checked the same way
     bbox = ",".join(str(v) for v in demo_city.grids[0].geom.bounds)

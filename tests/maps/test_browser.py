@@ -1661,6 +1661,50 @@ def test_a_grid_worker_names_the_people_in_a_dispute_and_a_mistyped_phone_is_cau
     context.close()
 
 
+def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """我的网格待办: what the 12345 hotline and the desks registered in the worker's grids is on
+    the worker's phone too, overdue first, each opening its case."""
+    import uuid
+
+    from sqlalchemy import text
+
+    lon, lat = grid_worker_point(engine)
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    desk = _logged_in(context, live_server, errors, "township_operator")
+    codes = []
+    for i in range(2):
+        r = desk.request.post(
+            f"{live_server}/api/reports",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            data={
+                "kind": "hazard", "category": "fire", "description": f"热线来电 {i}",
+                "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+                "reported_at": "2026-12-01T09:00:00+08:00", "source": "hotline",
+            },
+        )  # fmt: skip
+        assert r.status == 201, r.text()
+        codes.append(r.json()["code"])
+    with engine.begin() as conn:  # the second one is late
+        conn.execute(
+            text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"),
+            {"c": codes[1]},
+        )
+    page = _logged_in(context, live_server, errors)
+    page.wait_for_selector(f"#grid-open li[data-code='{codes[0]}']", timeout=20_000)
+    listed = page.eval_on_selector_all(
+        "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
+    )
+    assert listed.index(codes[1]) < listed.index(codes[0])  # the late one first
+    late = page.locator(f"#grid-open li[data-code='{codes[1]}']")
+    assert "已超期" in late.inner_text()
+    assert late.locator("a").get_attribute("href") == f"/cases/{codes[1]}"
+    assert errors == [], errors
+    context.close()
+
+
 def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """The city's safety index: a district per region shape, each coloured by its band; the
     panel in the map ranks them; a click on one opens its own map, its townships ranked."""

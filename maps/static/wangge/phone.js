@@ -277,7 +277,44 @@
       if (r.status === 401) { login(); return; }
       if (!r.ok) { mineUnknown(); return; }
       return r.json().then(function (fc) { mineAt = Date.now(); renderMine(fc); });
-    }).catch(mineUnknown).then(function () { mineReading = false; });
+    }).catch(mineUnknown).then(loadGridOpen).then(function () { mineReading = false; });
+  }
+  // A grid worker's own grids' open cases (the hotline's and the desks' too), read with my
+  // reports: the worker goes to look at them on the spot.  Overdue ones first.
+  var gridOpenList = document.getElementById("grid-open");
+  var gridOpenShown = false;
+  function loadGridOpen() {
+    if (!gridOpenList || !config.grids || !config.grids.length) return null;
+    var query = config.grids.map(function (g) { return "grid=" + encodeURIComponent(g); });
+    return fetch("/api/cases?status=open&limit=50&" + query.join("&"), {
+      credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
+    }).then(function (r) {
+      if (!r.ok) return null;
+      return r.json().then(renderGridOpen);
+    }).catch(function () {
+      if (gridOpenShown) return;
+      gridOpenList.textContent = "";
+      gridOpenList.appendChild(el("li", "unknown", T.mine_offline));
+    });
+  }
+  function renderGridOpen(fc) {
+    gridOpenShown = true;
+    gridOpenList.textContent = "";
+    var features = fc.features.slice().sort(function (a, b) {
+      return (b.properties.overdue ? 1 : 0) - (a.properties.overdue ? 1 : 0);
+    });
+    features.forEach(function (f) {
+      var p = f.properties, li = el("li", p.overdue ? "rejected" : "");
+      li.dataset.code = p.code;
+      li.appendChild(el("span", "st", (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")));
+      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
+      var link = el("a", "", p.code);
+      link.href = "/cases/" + encodeURIComponent(p.code);
+      li.appendChild(link);
+      li.appendChild(el("small", "", (p.grid_code || "") + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      gridOpenList.appendChild(li);
+    });
+    if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
   }
   function mineUnknown() {
     if (mineShown) return;
