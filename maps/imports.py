@@ -74,6 +74,13 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
         placeholder="XZQMC"></label>
       <label>{t("上级编码字段", "Parent column")} <input name="parent_field" maxlength="64"
         size="8"></label>
+      <label class="wg-wide">{
+        t("字段对应（每行一条：角色=列名）", "Column mapping (one a line: ROLE=COLUMN)")
+    } <textarea name="fields" rows="3" maxlength="2000"
+        placeholder="{
+        t("经度=X坐标&#10;上报时间=发生时间", "lon=X&#10;reported_at=Time")
+    }"></textarea>
+      </label>
       <label><input type="checkbox" name="strict" value="true">
         {t("有任何问题就不导入", "refuse on any problem")}</label>
     </details>
@@ -84,10 +91,10 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
   <p class="wg-note">{
         t(
             "Shapefile 请连同 .dbf、.shx、.prj（和 .cpg）压缩成一个 zip 上传；文件不超过 100 MB。"
-            "更大的文件、首次导入大量历史案件（--bulk）和字段对应（--field）请在服务器上用 "
+            "更大的文件和首次导入大量历史案件（--bulk）请在服务器上用 "
             "<code>wangge import</code>。",
             "Zip a Shapefile with its .dbf, .shx, .prj (and .cpg); files up to 100 MB. Larger "
-            "files, a first load of many historical cases (--bulk) and field mappings (--field): "
+            "files and a first load of many historical cases (--bulk): "
             "<code>wangge import</code> on the server.",
         )
     }</p>

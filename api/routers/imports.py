@@ -220,6 +220,13 @@ def _run(
                     if lang == "en"
                     else "在本页请在“更多选项”中填写对应的字段名。"
                 )
+            elif "--field" in said:
+                said += (
+                    " On this page: “Column mapping” under “More options”, one a line "
+                    "(lon=X)."
+                    if lang == "en"
+                    else "在本页请在“更多选项”的“字段对应”中填写，每行一条，如 经度=X坐标。"
+                )
             raise InvalidInput(said, said, field="file")  # the importer's own words
         raise RuntimeError(f"wangge import failed ({returncode}): {said[-2000:]}")
     created = []
@@ -257,6 +264,14 @@ def import_file(
     code_field: Column = None,
     name_field: Column = None,
     parent_field: Column = None,
+    fields: Annotated[
+        str | None,
+        Form(
+            max_length=2000,
+            description="which column holds what: ROLE=COLUMN, one a line (--field), e.g. "
+            "经度=X坐标",
+        ),
+    ] = None,
 ) -> ImportOut:
     """数据导入: the file read as ``wangge import WHAT FILE`` reads it — a dry run that writes
     nothing, or with ``commit`` written in one transaction.  The reply is the import's report
@@ -270,6 +285,7 @@ def import_file(
             "administrator of the whole deployment may run one.",
         )
     lang = page_lang(request, None)
+    mappings = field_mappings(fields)
     if not _BUSY.acquire(blocking=False):
         raise Conflict(
             "另一项导入正在进行，请稍后再试。", "Another import is running; try again shortly."
@@ -287,6 +303,7 @@ def import_file(
         ):  # fmt: skip
             if value:
                 args.append(f"{name}={value}")  # (one word: a value is never an option)
+        args += [f"--field={m}" for m in mappings]
         PROGRESS.begin()
         report, passwords = _run(settings, args, folder, lang)
     except WanggeError as e:
@@ -306,6 +323,26 @@ def import_file(
         | ({"passwords_shown": len(passwords)} if passwords else {}),
     )
     return ImportOut(report=report, passwords=passwords or None)
+
+
+def field_mappings(text: str | None) -> list[str]:
+    """The form's 字段对应 as ``--field`` values: ``ROLE=COLUMN``, one a line (or separated by
+    semicolons), blank lines skipped; a line without both sides of its ``=`` is refused with its
+    text.  Which roles there are is the importer's to say (it lists them)."""
+    found = []
+    for line in re.split(r"[\r\n;；]+", text or ""):
+        line = line.strip()
+        if not line:
+            continue
+        role, sep, column = (part.strip() for part in line.replace("＝", "=").partition("="))
+        if not (sep and role and column) or re.search(r"[\x00-\x1f]", line):
+            raise InvalidInput(
+                f"字段对应的每一行应为“角色=列名”，如 经度=X坐标（收到 {line!r}）。",
+                f"Each line of the column mapping is ROLE=COLUMN, e.g. 经度=X坐标 (not {line!r}).",
+                field="fields",
+            )
+        found.append(f"{role}={column}")
+    return found
 
 
 def _audit(session: Session, caller: Principal, request: Request, detail: dict) -> None:

@@ -148,6 +148,33 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
 
 
+def test_columns_the_importer_cannot_tell_are_named_on_the_page(  # type: ignore[no-untyped-def]
+    anon_client: TestClient, login_as: Headers, demo_city
+) -> None:
+    """A case file whose coordinates are in X坐标/Y坐标: the dry run says which roles it could not
+    find and where on this page to name them (字段对应); named there, one a line, it is read."""
+    admin = login_as("admin")
+    rows = ["编号,上报时间,X坐标,Y坐标,类型,类别,描述"]
+    for i, g in enumerate(demo_city.grids[:3]):
+        p = g.geom.representative_point()
+        rows.append(f"WEB{i},2025-03-0{i + 1} 09:00,{p.x},{p.y},矛盾纠纷,邻里纠纷,楼上漏水")
+    data = ("\n".join(rows) + "\n").encode()
+    unknown = _post(anon_client, admin, "cases", "历史案件.csv", data)
+    assert unknown.status_code == 422
+    said = unknown.json()["detail"]
+    assert "X坐标" in said and "“字段对应”" in said  # the columns found, and where to name them
+    named = _post(
+        anon_client, admin, "cases", "历史案件.csv", data, fields="经度=X坐标\r\n纬度 = Y坐标\n"
+    )
+    assert named.status_code == 200, named.text
+    assert len(named.json()["report"]["created"]) == 3 and not named.json()["report"]["committed"]
+    for bad in ("经度", "经度=", "=X坐标"):
+        r = _post(anon_client, admin, "cases", "历史案件.csv", data, fields=bad)
+        assert r.status_code == 422 and "角色=列名" in r.json()["detail"], r.text
+    wrong = _post(anon_client, admin, "cases", "历史案件.csv", data, fields="高度=X坐标")
+    assert wrong.status_code == 422 and "高度" in wrong.json()["detail"]
+
+
 def test_only_an_administrator_of_the_whole_deployment_imports(
     anon_client: TestClient, login_as: Headers
 ) -> None:
