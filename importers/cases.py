@@ -58,9 +58,11 @@ from importers.core import (
     Sheet,
     csv_rows,
     datum_option,
+    decode_csv,
     degrees,
     excel_sheet,
     field_options,
+    guessed_note,
     header_names,
     header_row,
     import_transaction,
@@ -799,6 +801,7 @@ class _Csv:
     header: list[str]
     title_rows: int = 0  # lines above the header, left out (a ledger's title, unit, date)
     sheet: Sheet | None = None  # when the records themselves needed mending (Sheet)
+    guessed_encoding: str | None = None  # not UTF-8: read as its header showed (decode_csv)
 
     def line(self, n: int) -> int:
         """The line of the file that record ``n`` (from 1) came from."""
@@ -806,7 +809,9 @@ class _Csv:
 
     def tell(self, report: ImportReport) -> None:
         """What was left out, in ``report``: rows above the header, blank and total rows, rows
-        wider than the header (rejected)."""
+        wider than the header (rejected); the encoding guessed."""
+        if self.guessed_encoding:
+            report.warnings.append(guessed_note(self.guessed_encoding))
         if self.sheet:
             report.warnings.extend(self.sheet.notes())
             report.rejected.extend(self.sheet.rejections())
@@ -896,6 +901,7 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
             "历史案件请用 CSV 或 XLSX 文件。", "Historical cases come as CSV or XLSX.", field="file"
         )
     data = path.read_bytes()
+    guessed = None
     if encoding and encoding.lower().replace("-", "") not in ("utf8", "utf8sig"):
         try:
             data = data.decode(encoding).encode("utf-8")
@@ -915,11 +921,16 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise InvalidInput(
-                "文件不是 UTF-8 编码；Excel 导出的 CSV 常为 GBK，请加 --encoding GBK。",
-                "The file is not UTF-8; CSVs exported by Excel are often GBK: pass --encoding GBK.",
-                field="encoding",
-            ) from e
+            try:  # (GBK from Excel or WPS, when the header's field names say so)
+                text, guessed = decode_csv(data, None, _CASE_NAMES)
+            except UnicodeDecodeError:
+                raise InvalidInput(
+                    "文件不是 UTF-8 编码；Excel 导出的 CSV 常为 GBK，请加 --encoding GBK。",
+                    "The file is not UTF-8; CSVs exported by Excel are often GBK: pass "
+                    "--encoding GBK.",
+                    field="encoding",
+                ) from e
+            data = text.encode("utf-8")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\x00" in data:
@@ -942,9 +953,9 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
     at = header_row(head, _CASE_NAMES)
     body, header = data[cuts[at] :], header_names(head[at])
     if _plain_csv(body, len(header)):
-        return _Csv(body, header, at)
+        return _Csv(body, header, at, guessed_encoding=guessed)
     sheet = Sheet.of(csv_rows(data.decode("utf-8")), _CASE_NAMES)
-    return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet)
+    return _Csv(sheet.csv_bytes(), sheet.header, sheet.title_rows, sheet, guessed)
 
 
 def _more_temp_buffers(session: Session) -> None:

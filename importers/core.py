@@ -320,6 +320,51 @@ def total_row(row: list[str]) -> bool:
     return re.sub(r"\s+", "", first).upper() in TOTAL_WORDS
 
 
+#: what a CSV that is not UTF-8 is read as when its header says so: Excel and WPS on a Chinese
+#: Windows save "CSV" in GBK, of which GB 18030 is the superset
+GUESSED_ENCODING = "gb18030"
+
+
+def decode_csv(
+    data: bytes, encoding: str | None, candidates: Iterable[str]
+) -> tuple[str, str | None]:
+    """A CSV's text, and the encoding it was guessed to be in (None: ``encoding`` as given, or
+    UTF-8 with or without BOM).
+
+    Without ``encoding``, a file that is not UTF-8 is read as :data:`GUESSED_ENCODING` when its
+    header, so read, names at least two usual fields (``candidates``: 编号, 经度 …).  GB 18030
+    decodes almost any bytes, so a file that merely decodes proves nothing; Chinese field names
+    coming out of it do (bytes of another encoding make none).  Otherwise the
+    :class:`UnicodeDecodeError` stands, and the caller asks for the encoding."""
+    if encoding:
+        return data.decode(encoding), None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as not_utf8:
+        try:
+            text = data.decode(GUESSED_ENCODING)
+        except UnicodeDecodeError:
+            raise not_utf8 from None
+        first = "\n".join(text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
+        known = {field_key(c) for c in candidates}
+        named = max(
+            (sum(1 for v in cells if v and field_key(v) in known) for _, cells in csv_rows(first)),
+            default=0,
+        )
+        if named < 2:
+            raise
+        return text, GUESSED_ENCODING
+
+
+def guessed_note(encoding: str) -> str:
+    """The report's warning that a file was read in an encoding its header gave away."""
+    return (
+        f"文件不是 UTF-8 编码：按表头判断为 GBK（{encoding.upper()}），已按此读取；如有乱码请指定"
+        f"编码 (not UTF-8: read as GBK ({encoding.upper()}), as its header shows; if any text "
+        "looks garbled, give the encoding)"
+    )
+
+
 def title_note(rows: int) -> str:
     """The report's warning that the ``rows`` lines above a header were left out."""
     return (
@@ -343,6 +388,7 @@ class Sheet:
     totals: int = 0
     rejected: list[tuple[int, str, int]] = field(default_factory=list)  # (line, first cell, width)
     worksheet: str | None = None  # a workbook's sheet read when it was not the first
+    guessed_encoding: str | None = None  # a CSV read in the encoding its header gave away
 
     @classmethod
     def of(cls, rows: Iterable[tuple[int, list[str]]], candidates: Iterable[str]) -> Sheet:
@@ -384,7 +430,7 @@ class Sheet:
 
     def notes(self) -> list[str]:
         """The report's warnings about the rows left out (none for a plain table)."""
-        out = []
+        out = [guessed_note(self.guessed_encoding)] if self.guessed_encoding else []
         if self.worksheet:
             out.append(
                 f"读取工作表“{self.worksheet}”：前面的工作表没有可识别的表头 (read the sheet "
@@ -480,8 +526,11 @@ def read_sheet(
     ``part``, if named) as a :class:`Sheet`."""
     if path.suffix.lower() in (".xlsx", ".xls"):
         return excel_sheet(path, candidates, part)
-    data = path.read_bytes()
-    return Sheet.of(csv_rows(data.decode(encoding or "utf-8-sig")), candidates)
+    candidates = list(candidates)
+    text, guessed = decode_csv(path.read_bytes(), encoding, candidates)
+    sheet = Sheet.of(csv_rows(text), candidates)
+    sheet.guessed_encoding = guessed
+    return sheet
 
 
 def sheet_notes(table: pd.DataFrame, report: ImportReport) -> list[int] | None:

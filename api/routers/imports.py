@@ -222,8 +222,7 @@ def _run(
                 )
             elif "--field" in said:
                 said += (
-                    " On this page: “Column mapping” under “More options”, one a line "
-                    "(lon=X)."
+                    " On this page: “Column mapping” under “More options”, one a line (lon=X)."
                     if lang == "en"
                     else "在本页请在“更多选项”的“字段对应”中填写，每行一条，如 经度=X坐标。"
                 )

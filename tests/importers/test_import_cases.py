@@ -489,19 +489,37 @@ def test_statuses_are_read_in_their_words_and_an_unknown_one_is_closed_with_a_wa
     assert "待定" in unknown and "已结案" in unknown
 
 
-def test_a_gbk_csv_needs_its_encoding(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
+def test_a_gbk_csv_is_read_when_its_header_says_so(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """Excel and WPS on a Chinese Windows save "CSV" in GBK.  Its Chinese field names, read as
+    GB 18030, give it away: read so, and said in the report.  A file that is not UTF-8 and whose
+    header names no field (another encoding: nothing comes out readable) still asks for its
+    encoding, never imported garbled."""
     path = tmp_path / "gbk.csv"
     lon, lat = _points(demo_city)[0]
     path.write_bytes(
         (HEADER + f"G1,2026-03-05 09:00,{lon},{lat},wgs84,纠纷,邻里,国标编码\n").encode("gbk")
     )
+    read = import_cases(db, path, CaseOptions())
+    assert read.created == ["G1"]
+    assert any("GBK（GB18030）" in w for w in read.warnings)
+    stored = import_cases(db, path, CaseOptions(commit=True))
+    assert stored.created == ["G1"] and not any("GBK" in w for w in stored.problems)
+    description = db.execute(text("SELECT description FROM cases WHERE source_id = 'G1'"))
+    assert description.scalar_one() == "国标编码"
+    named = import_cases(db, path, CaseOptions(encoding="GBK"))  # (as before: no guess to tell)
+    assert named.unchanged == ["G1"] and not any("GB18030" in w for w in named.warnings)
+    big5 = tmp_path / "big5.csv"
+    traditional = "編號,上報時間,經度,緯度,坐標系,類型,類別,描述\n"  # (in Big5)
+    big5.write_bytes(
+        (traditional + "B1,2026-03-05 09:00,113.9,22.5,wgs84,糾紛,鄰里,繁體\n").encode("big5")
+    )
     from gis.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as e:
-        import_cases(db, path, CaseOptions())
+        import_cases(db, big5, CaseOptions())
     assert "--encoding GBK" in str(e.value)
-    ok = import_cases(db, path, CaseOptions(encoding="GBK"))
-    assert ok.created == ["G1"]
 
 
 def test_imported_deadlines_equal_wangge_work_add(

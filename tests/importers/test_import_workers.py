@@ -189,6 +189,16 @@ def test_roster_without_a_name_column_lists_the_fields(db: Session, tmp_path: Pa
         import_workers(db, path, RosterOptions())
 
 
+def test_a_roster_saved_by_excel_in_gbk_is_read(db: Session, tmp_path: Path) -> None:
+    """A roster saved as CSV by Excel on a Chinese Windows is GBK: its header gives it away."""
+    path = tmp_path / "花名册.csv"
+    roster = f"姓名,手机号码,岗位,所属社区,网格\n林小梅,13900001111,网格员,{VILLAGE},{VILLAGE}005\n"
+    path.write_bytes(roster.encode("gbk"))
+    report = import_workers(db, path, RosterOptions())
+    assert len(report.created) == 1, report.summary()
+    assert any("GBK（GB18030）" in w for w in report.warnings)
+
+
 def test_an_existing_administrator_is_never_changed(db: Session, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "r.csv", [["管理员", "", "指挥中心", "990100", "", "", "admin"]])
     report = import_workers(db, path, RosterOptions(commit=True))
