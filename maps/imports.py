@@ -81,6 +81,14 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
         t("经度=X坐标&#10;上报时间=发生时间", "lon=X&#10;reported_at=Time")
     }"></textarea>
       </label>
+      <label><input type="checkbox" name="bulk" value="true">
+        {
+        t(
+            "首次导入大量历史案件（写入期间暂停上报与地图更新，约数分钟）",
+            "A first load of many historical cases (reports and maps wait while it is written, "
+            "some minutes)",
+        )
+    }</label>
       <label><input type="checkbox" name="strict" value="true">
         {t("有任何问题就不导入", "refuse on any problem")}</label>
     </details>
@@ -91,11 +99,9 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
   <p class="wg-note">{
         t(
             "Shapefile 请连同 .dbf、.shx、.prj（和 .cpg）压缩成一个 zip 上传；文件不超过 100 MB。"
-            "更大的文件和首次导入大量历史案件（--bulk）请在服务器上用 "
-            "<code>wangge import</code>。",
+            "更大的文件请在服务器上用 <code>wangge import</code>。",
             "Zip a Shapefile with its .dbf, .shx, .prj (and .cpg); files up to 100 MB. Larger "
-            "files and a first load of many historical cases (--bulk): "
-            "<code>wangge import</code> on the server.",
+            "files: <code>wangge import</code> on the server.",
         )
     }</p>
   <p class="wg-error" id="import-error" role="alert"></p>

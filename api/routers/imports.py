@@ -260,6 +260,13 @@ def import_file(
     crs: Word = None,
     datum: Word = None,
     strict: Annotated[bool, Form(description="any problem is fatal")] = False,
+    bulk: Annotated[
+        bool,
+        Form(
+            description="cases, first loads: the case tables locked for the import and their "
+            "indexes and map roll-ups rebuilt once after (--bulk; reports wait meanwhile)"
+        ),
+    ] = False,
     code_field: Column = None,
     name_field: Column = None,
     parent_field: Column = None,
@@ -285,6 +292,12 @@ def import_file(
         )
     lang = page_lang(request, None)
     mappings = field_mappings(fields)
+    if bulk and what != "cases":
+        raise InvalidInput(
+            "“首次导入大量历史案件”只用于历史案件，请取消勾选后再导入。",
+            "“A first load of many historical cases” is for cases only: untick it.",
+            field="bulk",
+        )
     if not _BUSY.acquire(blocking=False):
         raise Conflict(
             "另一项导入正在进行，请稍后再试。", "Another import is running; try again shortly."
@@ -295,6 +308,7 @@ def import_file(
         args = [what, f"{path}!{part}" if part else str(path)]
         args += ["--commit"] if commit else []
         args += ["--strict"] if strict else []
+        args += ["--bulk"] if bulk else []
         for name, value in (
             ("--encoding", encoding), ("--crs", crs), ("--datum", datum),
             ("--code-field", code_field), ("--name-field", name_field),

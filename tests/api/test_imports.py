@@ -173,6 +173,12 @@ def test_columns_the_importer_cannot_tell_are_named_on_the_page(  # type: ignore
         assert r.status_code == 422 and "角色=列名" in r.json()["detail"], r.text
     wrong = _post(anon_client, admin, "cases", "历史案件.csv", data, fields="高度=X坐标")
     assert wrong.status_code == 422 and "高度" in wrong.json()["detail"]
+    # a first load of many (--bulk): for cases only
+    mapped = {"fields": "经度=X坐标\n纬度=Y坐标"}
+    bulk = _post(anon_client, admin, "cases", "历史案件.csv", data, bulk="true", **mapped)
+    assert bulk.status_code == 200 and len(bulk.json()["report"]["created"]) == 3
+    regions = _post(anon_client, admin, "regions", "c.csv", data, bulk="true")
+    assert regions.status_code == 422 and "只用于历史案件" in regions.json()["detail"]
 
 
 def test_only_an_administrator_of_the_whole_deployment_imports(
