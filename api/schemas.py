@@ -611,6 +611,16 @@ class HealthOut(BaseModel):
     synchronous_commit: str
 
 
+class NoteIn(BaseModel):
+    """办理记录: what the desk did or learnt, in the case's history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), _NoControl
+    ] = Field(description="what was done or learnt (a call made, a visit agreed …)")
+
+
 class ActionIn(BaseModel):
     """One move of a case through the closed loop."""
 

@@ -189,6 +189,7 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "notify": "通报",
     "rate": "群众评价",
     "party_added": "补充当事人",
+    "note": "办理记录",
 }
 
 #: the same actions and events in English (the second locale: the public tracking page)
@@ -215,6 +216,7 @@ EVENT_NAMES_EN = {
     "notify": "Public notice",
     "rate": "Rated by the resident",
     "party_added": "Party added",
+    "note": "Handling note",
 }
 
 #: the actions as their buttons say them in English
@@ -750,10 +752,38 @@ def respond(
 
 #: what a case's history says when a person is named to it later (their role, never who)
 PARTY_ADDED = "party_added"
-#: the events of a case's history that its public tracking page leaves out: they are about the
-#: people in the case, not about its handling
-PRIVATE_EVENTS = frozenset({PARTY_ADDED})
+#: a handling note (办理记录): what the desk did or learnt, without moving the case
+NOTE = "note"
+#: the events of a case's history that its public tracking page leaves out: the people in the
+#: case, and the desk's own notes (they may name people and places)
+PRIVATE_EVENTS = frozenset({PARTY_ADDED, NOTE})
 _ADD_PARTY = Move(EVENT_NAMES[PARTY_ADDED], frozenset(), None)
+_ADD_NOTE = Move(EVENT_NAMES[NOTE], frozenset(), None)
+
+
+def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
+    """办理记录: what the desk did or learnt on case ``code`` (a call made, a visit agreed),
+    in its history, without moving it; by the center responsible for it or one above.  The
+    caller commits."""
+    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
+    found = session.execute(text(sql), {"code": code}).mappings().first()
+    if found is None:
+        raise _not_found()
+    case = dict(found)
+    _check_actor(actor, _ADD_NOTE, case)
+    session.execute(
+        text("""
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note)
+        VALUES (:case, :actor, :action, :status, :status, :note)
+    """),
+        {
+            "case": case["id"],
+            "actor": actor.username,
+            "action": NOTE,
+            "status": case["status"],
+            "note": note,
+        },
+    )
 
 
 def add_party(

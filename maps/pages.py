@@ -540,6 +540,7 @@ AUDIT_ACTIONS = {
     "case.create": "登记案件",
     "photo.add": "上传照片",
     "case.party_add": "补充当事人",
+    "case.note": "添加办理记录",
     "case.export": "导出案件",
     "dispatch.accepted": "部门接收派遣",
     "dispatch.done": "部门反馈办结",
@@ -566,6 +567,7 @@ AUDIT_ACTIONS_EN = {
     "case.create": "Case registered",
     "photo.add": "Photos added",
     "case.party_add": "Party added",
+    "case.note": "Handling note added",
     "case.export": "Cases exported",
     "dispatch.accepted": "Department accepted a dispatch",
     "dispatch.done": "Department reported done",
@@ -1214,6 +1216,25 @@ def case_page(  # type: ignore[no-untyped-def]
         if workers
         else ""
     )
+    # 办理记录: what the desk did or learnt, without moving the case
+    note_form = (
+        f"""
+  <form id="note-form" class="wg-note-form" novalidate>
+    <textarea name="note" rows="2" maxlength="2000" aria-label="{t("办理记录", "Handling note")}"
+      placeholder="{
+            t(
+                "办理记录：如 已电话联系当事人，约定周三上门",
+                "A note: called the resident, visit agreed for Wednesday …",
+            )
+        }"></textarea>
+    <button type="submit">{t("添加办理记录", "Add the note")}</button>
+  </form>
+  <p id="note-error" class="wg-error" role="alert" data-empty="{
+            t("请填写办理记录。", "Write the note first.")
+        }"></p>"""
+        if can_handle
+        else ""
+    )
     # 补充当事人: the desk names a person the report did not (the same rules as the report's)
     role_names = PARTY_ROLES_EN if en else PARTY_ROLES
     add_party = (
@@ -1404,7 +1425,7 @@ def case_page(  # type: ignore[no-untyped-def]
         dispatches or t("<tr><td>尚未派遣</td></tr>", "<tr><td>Not dispatched yet</td></tr>")
     }</table>
   <h2>{t("办理过程", "Steps taken")}</h2>
-  <ol class="wg-timeline">{events}</ol>
+  <ol class="wg-timeline">{events}</ol>{note_form}
   <h2>{t("文书", "Documents")}</h2>
   <ul><li><a href="/cases/{escape(case.code)}/receipt">{t("受理回执", "Receipt")}</a></li>{
         letters

@@ -13,6 +13,7 @@ from api.schemas import (
     ActionIn,
     CaseDetailOut,
     DispatchResponseIn,
+    NoteIn,
     PartyIn,
     PartyOut,
     QueueOut,
@@ -113,6 +114,32 @@ def add_case_party(
     session.commit()
     parties = cases.case_parties(session, caller.scope, code, cipher, unmask=False)
     return [PartyOut.model_validate(p, from_attributes=True) for p in parties]
+
+
+@router.post(
+    "/cases/{code}/notes",
+    response_model=CaseDetailOut,
+    status_code=201,
+    responses={
+        403: {"description": "another center is responsible for the case"},
+        404: {"description": "no such case in your area"},
+        422: {"description": "an empty note, or one over 2,000 characters"},
+    },
+)
+def add_case_note(
+    code: CaseCode,
+    body: NoteIn,
+    session: SessionDep,
+    caller: Handler,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseDetailOut:
+    """办理记录: a note of what was done or learnt (a call made, a visit agreed) in the case's
+    history, without moving the case.  Not shown on the resident's tracking page."""
+    workflow.add_note(session, actor_of(caller), code, body.note)
+    audit_caller(session, request, caller, "case.note", f"case:{code}")
+    session.commit()
+    return case_detail(session, caller.scope, code, cipher, request)
 
 
 @router.get("/queue", response_model=QueueOut)

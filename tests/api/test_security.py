@@ -132,6 +132,7 @@ def calls_for(s: Sample) -> list[Call]:
         # a stale version: refused after the permission and jurisdiction checks
         Call("POST", f"/api/cases/{s.case_code}/actions", "case:handle", 409),
         Call("POST", f"/api/cases/{s.case_code}/parties", "case:handle", 201),
+        Call("POST", f"/api/cases/{s.case_code}/notes", "case:handle", 201),
         Call("POST", f"/api/cases/{s.case_code}/dispatches/999999999", "case:handle", 409),
         Call("GET", "/api/queue", "case:handle"),
         Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
@@ -210,6 +211,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/api/cases/{code}/qr.{fmt}"),
     ("POST", "/api/cases/{code}/actions"),
     ("POST", "/api/cases/{code}/parties"),
+    ("POST", "/api/cases/{code}/notes"),
     ("POST", "/api/cases/{code}/dispatches/{dispatch_id}"),
     ("GET", "/api/queue"),
     ("GET", "/cases/{code}/letters/{stage}"),
@@ -342,6 +344,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"decision": "confirm"}
         elif call.path.endswith("/parties") and call.method == "POST":
             kwargs["json"] = {"role": "witness", "name": "矩阵"}
+        elif call.path.endswith("/notes"):
+            kwargs["json"] = {"note": "权限矩阵"}
         elif call.path.endswith("/actions"):
             kwargs["json"] = {"action": "accept", "version": 999_999}
         elif "/dispatches/" in call.path:
@@ -463,6 +467,7 @@ def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
     for code in b.case_codes[:20]:
         out.append(("GET", f"/api/cases/{code}/parties?unmask=true", None))
         out.append(("POST", f"/api/cases/{code}/parties", {"name": "越权测试"}))
+        out.append(("POST", f"/api/cases/{code}/notes", {"note": "越权测试"}))
     for bbox in b.bboxes[:25]:
         out.append(("GET", f"/api/cases?bbox={bbox}&limit=50000", None))
         out.append(("GET", f"/api/cases?bbox={bbox}&since=2000-01-01T00:00:00", None))

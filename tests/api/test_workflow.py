@@ -120,6 +120,37 @@ def test_the_case_page_names_whom_to_call_in_its_grid(
     assert "<th>Grid workers</th>" in english
 
 
+def test_a_handling_note_goes_into_the_history_not_onto_the_tracking_page(
+    anon_client: TestClient, login_as: Headers, point: tuple
+) -> None:
+    """办理记录: the desk writes down a call made or a visit agreed; the case does not move, its
+    history shows the note with who wrote it, and the resident's tracking page leaves it out."""
+    op = login_as("township_operator")
+    case = _report(anon_client, op, point)
+    code, token = case["code"], case["tracking_url"].rsplit("/", 1)[1]
+    before = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    url = f"/api/cases/{code}/notes"
+    r = anon_client.post(url, headers=op, json={"note": "  已电话联系王女士，约定周三上门  "})
+    assert r.status_code == 201, r.text
+    after = r.json()
+    assert (after["status"], after["version"]) == (before["status"], before["version"])
+    last = after["events"][-1]
+    assert (last["action"], last["note"], last["actor"]) == (
+        "note", "已电话联系王女士，约定周三上门", "township_operator"
+    )  # fmt: skip
+    page = anon_client.get(f"/cases/{code}", headers=op).text
+    assert "<b>办理记录</b>" in page and "约定周三上门" in page and 'id="note-form"' in page
+    tracking = anon_client.get(f"/t/{token}").text
+    assert "办理记录" not in tracking and "王女士" not in tracking
+    for body in ({"note": "   "}, {"note": "x" * 2001}, {"note": "a\x00b"}, {}):
+        assert anon_client.post(url, headers=op, json=body).status_code == 422, body
+    commander = login_as("city_commander")
+    assert anon_client.post(url, headers=commander, json={"note": "看看"}).status_code == 403
+    assert 'id="note-form"' not in anon_client.get(f"/cases/{code}", headers=commander).text
+    other = login_as("township_operator_b")
+    assert anon_client.post(url, headers=other, json={"note": "越权"}).status_code == 404
+
+
 def test_a_hazard_handled_by_the_center_itself_and_escalated(
     anon_client: TestClient, login_as: Headers, point: tuple
 ) -> None:

@@ -990,6 +990,12 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.click("#party-form button[type=submit]")
     page.wait_for_selector("#parties:has-text('钱*多')")
     assert "139****0000" in page.locator("#parties").inner_text()
+    # 办理记录: nothing written is said; a note goes into the history
+    page.click("#note-form button[type=submit]")
+    assert "请填写办理记录" in page.locator("#note-error").inner_text()
+    page.fill("#note-form textarea[name=note]", "已电话联系钱先生，约定周三上门")
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector(".wg-timeline:has-text('约定周三上门')")
     timeline = page.locator(".wg-timeline").inner_text()
     assert "受理" in timeline and "部门反馈" in timeline and "已受理，转司法所" in timeline
     assert "补充当事人 示例·街道综治中心 township_operator" in timeline

@@ -50,6 +50,17 @@
       .catch(function (e) { box.textContent = e.message; });
   }
 
+  // 办理记录: a note in the case's history, the case not moved
+  var noteForm = document.getElementById("note-form");
+  if (noteForm) {
+    noteForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById("note-error"), note = noteForm.note.value.trim();
+      if (!note) { box.textContent = box.dataset.empty; return; }
+      post("/api/cases/" + code + "/notes", { note: note }, box);
+    });
+  }
+
   // 补充当事人: name, phone and ID number as typed (the server checks and normalises them)
   var partyForm = document.getElementById("party-form");
   if (partyForm) {
