@@ -43,6 +43,7 @@ PERMISSIONS = {
     "case:report": "submit reports",
     "case:triage": "confirm or unlink possible duplicates",
     "case:handle": "move cases through the closed loop (accept, dispatch, … close)",
+    "case:note": "write handling notes on cases (办理记录; a grid worker's on-site findings)",
     "pii:read": "see residents' personal data unmasked (each view audited)",
     "user:manage": "manage users",
     "audit:read": "read the audit log",
@@ -52,8 +53,10 @@ PERMISSIONS = {
 _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.grid_worker: frozenset(_READ | {"case:report"}),
-    Role.operator: frozenset(_READ | {"case:report", "case:triage", "case:handle", "pii:read"}),
+    Role.grid_worker: frozenset(_READ | {"case:report", "case:note"}),
+    Role.operator: frozenset(
+        _READ | {"case:report", "case:triage", "case:handle", "case:note", "pii:read"}
+    ),
     Role.commander: frozenset(_READ),
     Role.planner: frozenset(_READ | {"boundary:edit"}),
     Role.admin: frozenset(PERMISSIONS),

@@ -762,15 +762,17 @@ _ADD_NOTE = Move(EVENT_NAMES[NOTE], frozenset(), None)
 
 
 def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
-    """办理记录: what the desk did or learnt on case ``code`` (a call made, a visit agreed),
-    in its history, without moving it; by the center responsible for it or one above.  The
-    caller commits."""
+    """办理记录: what was done or learnt on case ``code`` (a call made, a visit agreed, what a
+    grid worker found on the spot), in its history, without moving it.  A desk writes on the
+    cases of its center or the centers below (:func:`_check_actor`); a grid worker (who does
+    not handle cases) on those of their area.  The caller commits."""
     sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
     found = session.execute(text(sql), {"code": code}).mappings().first()
     if found is None:
         raise _not_found()
     case = dict(found)
-    _check_actor(actor, _ADD_NOTE, case)
+    if actor.can_handle:
+        _check_actor(actor, _ADD_NOTE, case)
     session.execute(
         text("""
         INSERT INTO case_event (case_id, actor, action, from_status, to_status, note)

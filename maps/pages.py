@@ -1086,6 +1086,7 @@ def case_page(  # type: ignore[no-untyped-def]
     lang: str = "zh",
     category_name: str | None = None,
     workers: list[tuple[str, str | None]] | None = None,
+    can_note: bool = False,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
@@ -1232,7 +1233,7 @@ def case_page(  # type: ignore[no-untyped-def]
   <p id="note-error" class="wg-error" role="alert" data-empty="{
             t("请填写办理记录。", "Write the note first.")
         }"></p>"""
-        if can_handle
+        if can_note
         else ""
     )
     # 补充当事人: the desk names a person the report did not (the same rules as the report's)

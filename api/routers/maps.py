@@ -426,6 +426,7 @@ def case_view(
             can_handle=caller.can("case:handle"),
             can_unmask=caller.can("pii:read"),
             can_triage=caller.can("case:triage"),
+            can_note=caller.can("case:note"),
             base=settings.base_map(),
             links=page_links(caller.can, "", language),
             user=_user(caller, language),

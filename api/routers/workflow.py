@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import CipherDep, Handler, SessionDep, audit_caller, names_en, request_lang
+from api.deps import CipherDep, Handler, Noter, SessionDep, audit_caller, names_en, request_lang
 from api.schemas import (
     CASE_CODE_PATTERN,
     ActionIn,
@@ -130,12 +130,14 @@ def add_case_note(
     code: CaseCode,
     body: NoteIn,
     session: SessionDep,
-    caller: Handler,
+    caller: Noter,
     cipher: CipherDep,
     request: Request,
 ) -> CaseDetailOut:
-    """办理记录: a note of what was done or learnt (a call made, a visit agreed) in the case's
-    history, without moving the case.  Not shown on the resident's tracking page."""
+    """办理记录: a note of what was done or learnt (a call made, a visit agreed, a grid worker's
+    findings on the spot) in the case's history, without moving the case.  By its responsible
+    center or one above, or a grid worker of its area.  Not shown on the resident's tracking
+    page."""
     workflow.add_note(session, actor_of(caller), code, body.note)
     audit_caller(session, request, caller, "case.note", f"case:{code}")
     session.commit()

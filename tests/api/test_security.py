@@ -132,7 +132,7 @@ def calls_for(s: Sample) -> list[Call]:
         # a stale version: refused after the permission and jurisdiction checks
         Call("POST", f"/api/cases/{s.case_code}/actions", "case:handle", 409),
         Call("POST", f"/api/cases/{s.case_code}/parties", "case:handle", 201),
-        Call("POST", f"/api/cases/{s.case_code}/notes", "case:handle", 201),
+        Call("POST", f"/api/cases/{s.case_code}/notes", "case:note", 201),
         Call("POST", f"/api/cases/{s.case_code}/dispatches/999999999", "case:handle", 409),
         Call("GET", "/api/queue", "case:handle"),
         Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
