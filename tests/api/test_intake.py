@@ -643,6 +643,8 @@ def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple)
     ]
     user = re.search(r'<span class="wg-user">(.*?) \(administrator\)</span>', english)
     assert user is not None  # the user's own name, and the role in English
+    workers = re.search(r'<td id="case-workers">(.*?)</td>', english)  # (people's names)
+    written += [workers.group(1)] if workers else []
     for run in re.findall(r"[\u4e00-\u9fff]+", english.replace(">中文<", "><")):
         assert any(run in w for w in [*written, user.group(1)]), run
 
