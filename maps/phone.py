@@ -14,6 +14,7 @@ from gis.intake import MAX_BATCH
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
+from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
 
@@ -263,6 +264,7 @@ def phone_page(
     lang: str = "zh",
     account: str | None = None,
     desk: bool = False,
+    base: BaseMapSpec | None = None,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
@@ -271,7 +273,10 @@ def phone_page(
     reports are the grid worker's own);
     ``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
     ``links``: (label, path) of the other pages the user may open; ``lang``: ``zh`` or ``en``
-    (the page, what its script writes, the category names and the API's messages)."""
+    (the page, what its script writes, the category names and the API's messages); ``base``:
+    the deployment's base map (streets to tap one's position on, while there is signal), its
+    grids and positions drawn where its tiles show them (GCJ-02 tiles: shifted), and a tap on it
+    taken back to WGS 84."""
     lang = "en" if lang == "en" else "zh"
     t = TEXT[lang]["html"]
     config = {
@@ -297,6 +302,14 @@ def phone_page(
             for role in ("party", "applicant", "respondent", "reporter", "witness")
         ],
         "service_worker": SERVICE_WORKER_URL,
+        "tiles": {
+            "url": base.url,
+            "subdomains": base.subdomains,
+            "attribution": base.attribution or "",
+            "datum": base.datum,
+        }
+        if base is not None and base.url
+        else None,
     }
     nav = "".join(f'<a href="{escape(path)}">{escape(label)}</a>' for label, path in links or [])
     source = coords = ""

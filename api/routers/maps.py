@@ -803,6 +803,7 @@ def phone_service_worker() -> Response:
 @router.get("/m/", response_class=HTMLResponse)
 def phone(
     session: SessionDep,
+    settings: SettingsDep,
     caller: Reporter,
     request: Request,
     lang: PageLang = None,
@@ -822,6 +823,7 @@ def phone(
             language,
             account=caller.username,
             desk=caller.role != "grid_worker",
+            base=settings.base_map(),
         ),
         lang,
     )

@@ -1896,6 +1896,33 @@ def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_
         assert outside == [] and problems == [], (outside, problems)
         page.close()
 
+        # the phone page: the worker's grids over the tiles, shifted; a tap on the tiles where
+        # a street shows is taken as the WGS 84 point under it
+        context = _phone(browser, engine, "zh-CN")
+        problems = []
+        page = _logged_in(context, url, problems)
+        page.wait_for_function("() => window.wangge && wangge.phoneGrids", timeout=20_000)
+        assert page.locator("#map .leaflet-tile-pane img").count() > 0  # the base map is there
+        geo, drawn = page.evaluate(
+            f"""() => {{ const first = {_FIRST};
+                const l = wangge.phoneGrids.getLayers()[0];
+                return [first(l.feature.geometry.coordinates),
+                        first(l.toGeoJSON().geometry.coordinates)]; }}"""
+        )
+        x, y = shifted(*geo)
+        assert abs(drawn[0] - x) < 1e-6 and abs(drawn[1] - y) < 1e-6, (geo, drawn)
+        wx, wy = grid_worker_point(engine)
+        gx, gy = shifted(wx, wy)
+        page.evaluate(
+            "p => wangge.phoneMap.fire('click', {latlng: L.latLng(p[1], p[0])})", [gx, gy]
+        )
+        where = page.locator("#where").inner_text()
+        assert f"经度 {wx:.6f}，纬度 {wy:.6f}" in where, (where, wx, wy)
+        marker = page.evaluate("(m => [m.lng, m.lat])(wangge.phoneMarker.getLatLng())")
+        assert abs(marker[0] - gx) < 1e-6 and abs(marker[1] - gy) < 1e-6
+        assert problems == [], problems
+        context.close()
+
 
 def test_an_open_in_tray_says_when_new_cases_have_come(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine

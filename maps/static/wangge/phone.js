@@ -449,10 +449,11 @@
       (accuracy != null ? fill(T.accuracy, { m: Math.round(accuracy) })
         : datum !== "wgs84" || datumName ? fill(T.typed, { datum: datumName || datum }) : T.picked);
     var at = wangge.toWgs84(lon, lat, datum);
-    if (map) {
-      if (marker) marker.setLatLng([at[1], at[0]]); else marker = L.marker([at[1], at[0]]).addTo(map);
+    if (map) {  // (drawn where the base tiles show it: GCJ-02 tiles, shifted)
+      var drawn = wangge.toMap(at[1], at[0]);
+      if (marker) marker.setLatLng(drawn); else marker = L.marker(drawn).addTo(map);
       wangge.phoneMarker = marker;  // (for tests)
-      if (datumName) map.setView([at[1], at[0]], Math.max(map.getZoom(), 15));
+      if (datumName) map.setView(drawn, Math.max(map.getZoom(), 15));
     }
     saveDraft();
   }
@@ -740,16 +741,32 @@
   });
 
   // ---------- map ----------
+  // The deployment's base map, if it has one (config.tiles): streets to tap one's position on
+  // while there is signal (without, the tiles are not there and the grids still are).  Grids,
+  // the marker and places are drawn where those tiles show them (GCJ-02 tiles: shifted); a tap
+  // is taken back to WGS 84.
   var map = null;
+  function tapped(latlng) {
+    var p = wangge.fromMap(latlng);
+    setPosition(p[0], p[1], null);
+  }
   if (window.L) {
+    var tiles = config.tiles;
+    wangge.setTileDatum(tiles ? tiles.datum : "wgs84");
     map = L.map("map", { zoomControl: true });
+    wangge.phoneMap = map;  // (for tests)
+    if (tiles) {
+      L.tileLayer(tiles.url, { maxZoom: 19, subdomains: tiles.subdomains || "abc",
+                               attribution: wangge.escapeHtml(tiles.attribution) }).addTo(map);
+    }
     var b = config.bounds;
-    if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]]); else map.setView([23, 113.9], 12);
+    if (b) map.fitBounds(L.latLngBounds(wangge.toMap(b[1], b[0]), wangge.toMap(b[3], b[2])));
+    else map.setView([23, 113.9], 12);
     L.control.scale({ metric: true, imperial: false }).addTo(map);
-    map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
+    map.on("click", function (e) { tapped(e.latlng); });
     if (window.wgPlaces) {  // 地名查找: a desk taking a call finds the caller's village
       wgPlaces(map, document.getElementById("place"), document.getElementById("place-list"),
-        { none: T.place_none, offline: T.place_offline, lang: LANG });
+        { none: T.place_none, offline: T.place_offline, lang: LANG, toMap: wangge.toMap });
     }
     if (b) { // (offline, the service worker answers with the grids kept last time)
       fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })
@@ -757,13 +774,14 @@
         .then(function (fc) {
           if (!fc) return;
           var mine = config.grids || [];
-          L.geoJSON(fc, {
+          wangge.phoneGrids = L.geoJSON(fc, {
+            coordsToLatLng: wangge.coordsToLatLng,
             style: function (f) {
               var own = mine.indexOf(f.properties.code) >= 0;
               return { color: own ? "#b03a2e" : "#7f8c8d", weight: own ? 3 : 1, fillOpacity: own ? 0.12 : 0.03 };
             },
             onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name || f.properties.code); }
-          }).addTo(map).on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat, null); });
+          }).addTo(map).on("click", function (e) { tapped(e.latlng); });
         }).catch(function () { /* offline */ });
     }
   }
