@@ -967,6 +967,13 @@ class QueueItem:
     duplicate: bool = False
 
 
+#: SQL: case ``c`` has a repeat warning (高频线索), or a possible duplicate still to confirm
+_REPEAT_SQL = "c.flags ?| ARRAY['repeat_place', 'repeat_resident']"
+_DUPLICATE_SQL = (
+    "EXISTS (SELECT 1 FROM case_link l WHERE l.case_id = c.id AND l.status = 'suggested')"
+)
+
+
 @dataclass(frozen=True)
 class Queue:
     center: str | None
@@ -989,13 +996,15 @@ def queue(
     due_within_hours: float | None = None,
     escalated_to_me: bool = False,
     below: bool = False,
+    flagged: bool = False,
     limit: int = 100,
     offset: int = 0,
     lang: str = "zh",
 ) -> Queue:
     """The caller's center's work: its open cases (or those filtered), most urgent first —
     overdue first, then by deadline, then by severity; with counts per state.  ``below``: also the
-    centers under it (a township's village stations).  A caller with the whole deployment in
+    centers under it (a township's village stations); ``flagged``: only those with a repeat
+    warning or a possible duplicate still to confirm.  A caller with the whole deployment in
     scope sees every center's.  Category names in ``lang``."""
     where = [scope.case_condition("c")]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -1048,6 +1057,8 @@ def queue(
         params["within"] = due_within_hours
     if escalated_to_me:
         where.append("c.status = 'escalated'")
+    if flagged:
+        where.append(f"({_REPEAT_SQL} OR {_DUPLICATE_SQL})")
     cond = " AND ".join(where)
     total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
     rows = session.execute(
@@ -1059,9 +1070,7 @@ def queue(
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
                c.version, c.source::text AS source,
-               c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AS repeat,
-               EXISTS (SELECT 1 FROM case_link l
-                       WHERE l.case_id = c.id AND l.status = 'suggested') AS duplicate
+               {_REPEAT_SQL} AS repeat, {_DUPLICATE_SQL} AS duplicate
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
         ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,

@@ -249,7 +249,8 @@ def queue_page(  # type: ignore[no-untyped-def]
 ) -> str:
     """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
     and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
-    ``filters``: the query parameters in force (status, overdue, due_within_hours, below).  In
+    ``filters``: the query parameters in force (status, overdue, due_within_hours, below,
+    flagged, category, grid).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
     from urllib.parse import urlencode
 
@@ -297,6 +298,11 @@ def queue_page(  # type: ignore[no-untyped-def]
             t("含下级中心", "Centers below too"),
             href(below=not filters.get("below")),
             bool(filters.get("below")),
+        ),
+        chip(
+            t("只看预警（高频、疑似重复）", "Warnings only (repeats, duplicates?)"),
+            href(flagged=not filters.get("flagged")),
+            bool(filters.get("flagged")),
         ),
     ]
 

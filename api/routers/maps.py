@@ -508,21 +508,31 @@ class QueuePageFilters:
         overdue: bool = False,
         due_within_hours: Annotated[float | None, Query(gt=0, le=24 * 365)] = None,
         below: Annotated[bool, Query(description="also the centers under yours")] = False,
+        flagged: Annotated[
+            bool, Query(description="only those with a repeat warning or a possible duplicate")
+        ] = False,
+        category: Annotated[str | None, Query(max_length=32)] = None,
+        grid: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
     ) -> None:
         self.status, self.overdue, self.due_within_hours = status, overdue, due_within_hours
-        self.below = below
+        self.below, self.flagged, self.category, self.grid = below, flagged, category, grid
 
     def queue(
         self, session: Session, caller: Principal, limit: int, offset: int = 0
     ) -> workflow.Queue:
         """The caller's queue with these filters: ``limit`` cases from ``offset``."""
+        if self.category:
+            cases.check_category(session, self.category)
         return workflow.queue(
             session,
             caller.scope,
             statuses=[self.status] if self.status else [],
+            category=self.category,
+            grid=self.grid,
             overdue=True if self.overdue else None,
             due_within_hours=self.due_within_hours,
             below=self.below,
+            flagged=self.flagged,
             limit=limit,
             offset=offset,
         )
@@ -534,6 +544,9 @@ class QueuePageFilters:
             "overdue": self.overdue,
             "due_within_hours": self.due_within_hours and f"{self.due_within_hours:g}",
             "below": self.below,
+            "flagged": self.flagged,
+            "category": self.category,
+            "grid": self.grid,
         }
 
 

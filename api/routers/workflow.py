@@ -158,6 +158,9 @@ def get_queue(
     ] = None,
     escalated_to_me: bool = False,
     below: Annotated[bool, Query(description="also the centers under yours")] = False,
+    flagged: Annotated[
+        bool, Query(description="only those with a repeat warning or a possible duplicate")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QueueOut:
@@ -175,6 +178,7 @@ def get_queue(
         due_within_hours=due_within_hours,
         escalated_to_me=escalated_to_me,
         below=below,
+        flagged=flagged,
         limit=limit,
         offset=offset,
         lang=request_lang(request),

@@ -653,6 +653,14 @@ def test_the_queue_marks_repeats_and_possible_duplicates(
         assert cell is not None
         assert (">高频</span>" in cell.group(1)) == item["repeat"]
         assert (">疑似重复</span>" in cell.group(1)) == item["duplicate"]
+    # 只看预警: those, and only those
+    only = anon_client.get(f"/api/queue?{mine}&flagged=true&limit=50", headers=op).json()
+    assert {codes[1], codes[2]} <= {i["code"] for i in only["items"]}
+    assert all(i["repeat"] or i["duplicate"] for i in only["items"])
+    html = {"Accept": "text/html"}
+    flagged_page = anon_client.get(f"/queue?{mine}&flagged=true", headers=op | html).text
+    assert f'href="/cases/{codes[2]}"' in flagged_page
+    assert re.search(r'class="wg-chip on" href="[^"]*">只看预警', flagged_page)
     # settled by the desk, it is no longer a question
     for other in reported[2]["possible_duplicates"]:
         r = anon_client.post(
