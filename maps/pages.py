@@ -529,6 +529,102 @@ def find_page(  # type: ignore[no-untyped-def]
 """
 
 
+WORKERS_PAGE_SIZE = 100
+
+
+def workers_page(  # type: ignore[no-untyped-def]
+    roster,
+    *,
+    region: str,
+    user: str,
+    links: list[tuple[str, str]],
+    filters: Mapping[str, object],
+    offset: int,
+    lang: str = "zh",
+) -> str:
+    """网格员名册: the grid workers of ``region`` (its name) — village, grids, phone, account,
+    the grid workers' reports in their grids over the last 30 days and the last one, the open
+    cases of their grids; those not heard from in 30 days marked.  ``roster``:
+    :class:`gis.workers.Roster`; ``filters``: the query in force (``region``, ``least``)."""
+    from urllib.parse import urlencode
+
+    from gis.workers import ACTIVE_DAYS
+
+    t = _tr(lang)
+    this_year = datetime.now(SHANGHAI).year
+
+    def href(**change: object) -> str:
+        merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
+        query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
+        return escape("/workers" + (f"?{query}" if query else ""), quote=True)
+
+    def when(at) -> str:  # type: ignore[no-untyped-def]
+        if at is None:
+            return t("无", "none")
+        local = at.astimezone(SHANGHAI)
+        return f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d}"
+
+    silent = f' <span class="wg-flag wg-flag-repeat">{t("未上报", "silent")}</span>'
+    rows = "".join(
+        "<tr>"
+        f"<td>{escape(w.name)}{'' if w.reported else silent}<small>{escape(w.code)}</small></td>"
+        + "<td>"
+        + (f'<a href="tel:{escape(w.phone, quote=True)}">{escape(w.phone)}</a>' if w.phone else "—")
+        + "</td>"
+        f"<td>{escape(w.village or '—')}</td>"
+        f"<td>{' '.join(escape(g) for g in w.grids) or '—'}</td>"
+        f"<td>{escape(w.username or '—')}</td>"
+        f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td></tr>"
+        for w in roster.workers
+    )
+    shown, pages = _pager(
+        offset,
+        len(roster.workers),
+        roster.total,
+        WORKERS_PAGE_SIZE,
+        lambda at: href(offset=at or None),
+        lang,
+    )
+    least = bool(filters.get("least"))
+    chip = (
+        f'<a class="wg-chip{" on" if least else ""}" href="{href(least=not least)}">'
+        + t("上报最少的在前", "Least reports first")
+        + "</a>"
+    )
+    summary = t(
+        f'共 <b id="workers-total">{roster.total}</b> 名网格员，第 {shown} 名；'
+        f'近 {ACTIVE_DAYS} 天本网格无网格员上报的 <b id="workers-silent">{roster.silent}</b> 名。'
+        "上报按网格统计（共用手机、历史导入的上报同样计入）。",
+        f'<b id="workers-total">{roster.total}</b> grid workers, showing {shown}; '
+        f'<b id="workers-silent">{roster.silent}</b> with no grid worker\'s report in their '
+        f"grids in the last {ACTIVE_DAYS} days. Reports count by grid (from a shared phone or "
+        "imported history alike).",
+    )
+    here = href()
+    head = _case_page_head(t("网格员", "Grid workers") + " · 网格 wangge", noindex=True, lang=lang)
+    return f"""{head}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
+  <h1>{t("网格员", "Grid workers")} · {escape(region)}</h1>
+  <p class="wg-chips">{chip}</p>
+  <p>{summary}</p>
+  <table class="wg-list wg-queue-table" id="workers">
+    <thead><tr><th>{t("网格员", "Worker")}</th><th>{t("电话", "Phone")}</th>
+      <th>{t("所属村（社区）", "Village")}</th><th>{t("负责网格", "Grids")}</th>
+      <th>{t("账号", "Account")}</th>
+      <th>{t(f"近{ACTIVE_DAYS}天上报", f"Reports ({ACTIVE_DAYS} days)")}</th>
+      <th>{t("最近上报", "Last report")}</th><th>{t("网格内未办结", "Open in grids")}</th>
+    </tr></thead>
+    <tbody>{rows or f'<tr><td colspan="8">{t("没有网格员。", "None.")}</td></tr>'}</tbody>
+  </table>
+  <p class="wg-pages">{pages}</p>
+</main>
+</body>
+</html>
+"""
+
+
 AUDIT_PAGE_SIZE = 100
 #: actions of the trail in words (others are shown as recorded)
 AUDIT_ACTIONS = {

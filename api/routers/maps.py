@@ -29,7 +29,18 @@ from api.deps import (
 )
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
-from gis import audit, auth, boundaries, cases, mapdata, report, safety, supervision, workflow
+from gis import (
+    audit,
+    auth,
+    boundaries,
+    cases,
+    mapdata,
+    report,
+    safety,
+    supervision,
+    workers,
+    workflow,
+)
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.permissions import ROLE_NAMES_EN
@@ -47,6 +58,7 @@ from maps.pages import (
     AUDIT_PAGE_SIZE,
     LETTERS,
     QUEUE_PAGE_SIZE,
+    WORKERS_PAGE_SIZE,
     audit_page,
     case_page,
     find_page,
@@ -60,6 +72,7 @@ from maps.pages import (
     queue_page,
     receipt_page,
     tracking_page,
+    workers_page,
 )
 from maps.phone import SERVICE_WORKER_URL, phone_page, service_worker
 from maps.planner import PlannerOptions, build_planner_map
@@ -631,6 +644,40 @@ def queue_export(
             "Content-Disposition": "attachment; filename*=UTF-8''"
             + quote(queue_name(q.center, now, language))
         },
+    )
+
+
+@router.get("/workers", response_class=HTMLResponse)
+def workers_view(
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    least: Annotated[bool, Query(description="the fewest reports first")] = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """网格员名册: the grid workers of your region (or of one ``region`` in it), each with their
+    village, grids, phone and account, the grid workers' reports in their grids over the last
+    30 days and the last one, and the open cases of their grids; those not heard from marked,
+    and counted.  In Chinese, or in English."""
+    scope = boundaries.narrow_scope(session, caller.scope, region)
+    found = workers.roster(
+        session, scope, least_first=least, limit=WORKERS_PAGE_SIZE, offset=offset
+    )
+    language = page_lang(request, lang)
+    name = scope.region_name or ("all regions" if language == "en" else "全部区划")
+    return page_response(
+        workers_page(
+            found,
+            region=name,
+            user=_user(caller, language),
+            links=page_links(caller.can, "/workers", language),
+            filters={"region": region, "least": least},
+            offset=offset,
+            lang=language,
+        ),
+        lang,
     )
 
 

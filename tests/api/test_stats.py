@@ -19,6 +19,7 @@ from gis.report import daily_report
 from gis.scope import Scope, bind_scope
 from gis.worktime import SHANGHAI, clock_sql
 from importers.demo import DemoCity
+from tests.conftest import report_body
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -327,3 +328,62 @@ def test_a_day_at_the_calendar_s_ends_is_a_clear_422(
     assert r.status_code == 422, (url, r.status_code)
     assert r.json()["errors"][0]["field"] == field
     assert "1900-01-01" in r.json()["detail"] and "9998-12-31" in r.json()["detail"]
+
+
+def _roster(html: str) -> list[tuple[str, str, int]]:
+    """(worker code, village, reports in 30 days) of each row of the roster page."""
+    rows = []
+    for row in re.finditer(r"<tr><td>.*?</tr>", html):
+        cells = re.findall(r"<td>(.*?)</td>", row.group(0))
+        code = re.search(r"<small>(\w+)</small>", cells[0])
+        assert code is not None
+        rows.append((code.group(1), cells[2], int(cells[5])))
+    return rows
+
+
+def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
+    anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
+) -> None:
+    """网格员名册: a region's workers with their grids and phones, the grid workers' reports in
+    their grids over 30 days, the silent ones marked and counted (and first on asking); another
+    township's workers never."""
+    op = login_as("township_operator")
+    html = {"Accept": "text/html"}
+    bind_scope(app_db, Scope.everything())
+    expected = app_db.execute(
+        text("""SELECT count(*) FROM worker w JOIN region v ON v.id = w.region_id
+                WHERE v.code LIKE '990102001%'""")
+    ).scalar_one()
+    page = anon_client.get("/workers", headers=op | html).text
+    assert "网格员 · " in page and f'<b id="workers-total">{expected}</b>' in page
+    told = re.search(r'<b id="workers-silent">(\d+)</b>', page)
+    assert told is not None
+    rows = _roster(page)
+    assert len(rows) == min(expected, 100)
+    assert sum(1 for _, _, n in rows if n == 0) <= int(told.group(1))
+    assert all("未上报" in r.group(0) for r in re.finditer(r"<tr><td>.*?</tr>", page)
+               if int(re.findall(r"<td>(.*?)</td>", r.group(0))[5]) == 0)  # fmt: skip
+    # a grid worker's report in a silent worker's grid: heard from
+    worker, grid = app_db.execute(
+        text("""SELECT w.code, g.grid_code FROM worker w JOIN worker_grid g ON g.worker_id = w.id
+                JOIN region v ON v.id = w.region_id WHERE v.code LIKE '990102001%'
+                ORDER BY w.code LIMIT 1""")
+    ).one()
+    before = {code: n for code, _, n in rows}[worker]
+    point = next(g for g in demo_city.grids if g.code == grid).geom.representative_point()
+    r = anon_client.post(
+        "/api/reports", headers=login_as("grid_worker"), json=report_body(point.x, point.y)
+    )
+    assert r.status_code == 201 and r.json()["grid_code"] == grid, r.text
+    again = {code: n for code, _, n in _roster(anon_client.get("/workers", headers=op).text)}
+    assert again[worker] == before + 1
+    # the least heard-from first; one village; another township's region: not yours
+    least = _roster(anon_client.get("/workers?least=true", headers=op | html).text)
+    assert [n for _, _, n in least] == sorted(n for _, _, n in least)
+    village = _roster(anon_client.get("/workers?region=990102001001", headers=op | html).text)
+    assert village and all(code.startswith("W990102001001") for code, _, _ in village)
+    assert anon_client.get("/workers?region=990103001", headers=op | html).status_code == 404
+    other = anon_client.get("/workers", headers=login_as("township_operator_b") | html).text
+    assert worker not in other
+    english = anon_client.get("/workers?lang=en", headers=op | html).text
+    assert "Grid workers · " in english and "Reports (30 days)" in english

@@ -22,7 +22,15 @@ Headers = Callable[[str], dict[str, str]]
     [
         (
             Role.grid_worker,
-            ["/maps/command", "/find", "/reports/daily", "/maps/safety", "/m/", "/account"],
+            [
+                "/maps/command",
+                "/find",
+                "/reports/daily",
+                "/maps/safety",
+                "/workers",
+                "/m/",
+                "/account",
+            ],
         ),
         (
             Role.operator,
@@ -32,11 +40,15 @@ Headers = Callable[[str], dict[str, str]]
                 "/find",
                 "/reports/daily",
                 "/maps/safety",
+                "/workers",
                 "/m/",
                 "/account",
             ],
         ),
-        (Role.commander, ["/maps/command", "/find", "/reports/daily", "/maps/safety", "/account"]),
+        (
+            Role.commander,
+            ["/maps/command", "/find", "/reports/daily", "/maps/safety", "/workers", "/account"],
+        ),
         (
             Role.planner,
             [
@@ -44,6 +56,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/find",
                 "/reports/daily",
                 "/maps/safety",
+                "/workers",
                 "/maps/planner",
                 "/account",
             ],
@@ -56,6 +69,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/find",
                 "/reports/daily",
                 "/maps/safety",
+                "/workers",
                 "/maps/planner",
                 "/m/",
                 "/users",
@@ -99,6 +113,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/find",
         "/reports/daily",
         "/maps/safety",
+        "/workers",
         "/account",
     ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
@@ -107,6 +122,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/find",
         "/reports/daily",
         "/maps/safety",
+        "/workers",
         "/maps/planner",
         "/account",
     ]
@@ -123,6 +139,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/find",
         "/reports/daily",
         "/maps/safety",
+        "/workers",
         "/account",
     ]
 

@@ -1,0 +1,99 @@
+"""网格员名册: the grid workers of a region, with what they have done lately.
+
+A leader looks here for the worker nobody has heard from (no report in 30 days) and for the grid
+whose open cases pile up; a desk for whom to call.  Each worker with their village, their grids,
+their account (if any), the grid workers' reports in their grids over the last
+:data:`ACTIVE_DAYS` days and the last one (by grid, not by account: a worker reporting from a
+shared phone, or a history imported without accounts, counts the same), and the open cases of
+their grids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.scope import Scope
+from gis.workflow import open_sql
+
+#: the period a worker's reports are counted over
+ACTIVE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    code: str
+    name: str
+    phone: str | None
+    village_code: str | None
+    village: str | None
+    grids: list[str]
+    username: str | None  # their account, if they have one
+    reported: int  # grid workers' reports in their grids over the last ACTIVE_DAYS days
+    last_report: datetime | None  # the last grid worker's report in their grids
+    open_in_grids: int  # open cases of their grids
+
+
+@dataclass(frozen=True)
+class Roster:
+    workers: list[WorkerRow]
+    total: int
+    #: the workers with no report in ACTIVE_DAYS days (of all ``total``, not only this page)
+    silent: int
+
+
+def roster(
+    session: Session, scope: Scope, *, least_first: bool = False, limit: int = 100, offset: int = 0
+) -> Roster:
+    """The grid workers of ``scope``'s region (:func:`gis.boundaries.narrow_scope` for one of
+    its regions), by village and code, or those with the fewest reports first
+    (``least_first``)."""
+    order = "w.reported, w.village_code, w.code" if least_first else "w.village_code, w.code"
+    rows = session.execute(
+        text(f"""
+        WITH w AS (
+            SELECT w.id, w.code, w.name, w.phone, v.code AS village_code, v.name AS village,
+                   (SELECT a.username FROM app_user a
+                    WHERE a.worker_id = w.id ORDER BY a.id LIMIT 1) AS username,
+                   (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+                    WHERE g.worker_id = w.id AND c.source = 'grid_worker'
+                      AND c.received_at >= now() - make_interval(days => :days)
+                      AND {scope.case_condition("c")}) AS reported
+            FROM worker w JOIN region v ON v.id = w.region_id
+            WHERE {scope.region_condition("v")}
+        )
+        SELECT w.code, w.name, w.phone, w.village_code, w.village,
+               coalesce((SELECT array_agg(g.grid_code ORDER BY g.grid_code)
+                         FROM worker_grid g WHERE g.worker_id = w.id), '{{}}') AS grids,
+               w.username, w.reported,
+               (SELECT max(c.received_at)
+                FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+                WHERE g.worker_id = w.id AND c.source = 'grid_worker'
+                  AND {scope.case_condition("c")}) AS last_report,
+               (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+                WHERE g.worker_id = w.id AND {open_sql("c")}
+                  AND {scope.case_condition("c")}) AS open_in_grids,
+               count(*) OVER () AS total,
+               count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
+        FROM w
+        ORDER BY {order}
+        LIMIT :limit OFFSET :offset
+    """),
+        scope.params() | {"days": ACTIVE_DAYS, "limit": limit, "offset": offset},
+    ).all()
+    workers = [
+        WorkerRow(
+            r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
+            int(r.reported), r.last_report, int(r.open_in_grids),
+        )
+        for r in rows
+    ]  # fmt: skip
+    total = int(rows[0].total) if rows else 0
+    silent = int(rows[0].silent) if rows else 0
+    if not rows and offset:  # (a page past the end: the counts still)
+        again = roster(session, scope, least_first=least_first, limit=1, offset=0)
+        total, silent = again.total, again.silent
+    return Roster(workers, total, silent)
