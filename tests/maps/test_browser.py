@@ -1264,6 +1264,10 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     page.wait_for_function(f"() => wangge.liveSeen[{code!r}]", timeout=2_000)
     seen_after = time.monotonic() - sent
     assert seen_after < 2.0
+    # … and at the top of the wall screen's ticker (实时上报), its code opening the case
+    first = page.locator("#live-feed li").first
+    assert first.get_attribute("data-code") == code and "消防" in first.inner_text()
+    assert first.locator("a").get_attribute("href") == f"/cases/{code}"
     time.sleep(1.5)
     assert other.evaluate(f"() => !wangge.liveSeen[{code!r}]")
     # the other township's desk: none of this township's grids or cases, even when asked

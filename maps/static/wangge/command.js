@@ -233,11 +233,49 @@
           live.addData({ type: "FeatureCollection", features: fresh });
           status.live += fresh.length;
           summary();
+          feed.add(fresh);
         }
       }).catch(fail("live")).finally(function () {
         liveTimer = setTimeout(pollLive, o.livePollMs);
       });
     }
+
+    /* 实时上报: the latest arrivals in view, newest first (a wall screen's ticker); a line takes
+       the map to the case, its code opens the case in a new tab */
+    var FEED_MAX = 8;
+    var feed = L.control({ position: "bottomleft" });
+    feed.onAdd = function () {
+      var div = L.DomUtil.create("div", "wg-panel wg-feed");
+      div.innerHTML = "<b>" + esc(T.feed) + '</b><ol id="live-feed"><li class="wg-feed-none">' +
+        esc(T.feed_none) + "</li></ol>";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      this._list = div.querySelector("ol");
+      return div;
+    };
+    feed.add = function (features) {
+      var list = this._list;
+      if (!list) return;
+      var none = list.querySelector(".wg-feed-none");
+      if (none) none.remove();
+      features.forEach(function (f) {
+        var p = f.properties, li = document.createElement("li"), c = f.geometry.coordinates;
+        li.dataset.code = p.code;
+        var a = document.createElement("a");
+        a.href = "/cases/" + encodeURIComponent(p.code); a.target = "_blank"; a.rel = "noopener";
+        a.title = T.feed_open; a.textContent = "…" + p.code.slice(-6);
+        li.title = p.code + (p.grid_code ? " · " + p.grid_code : "");
+        li.appendChild(document.createTextNode((p.received_at || "").slice(11, 16) + " " +
+          (p.category_name || p.category) + " "));
+        li.appendChild(a);
+        li.addEventListener("click", function (e) {
+          if (e.target !== a) map.setView(coordsToLatLng(c), Math.max(map.getZoom(), 16));
+        });
+        list.insertBefore(li, list.firstChild);
+      });
+      while (list.children.length > FEED_MAX) list.removeChild(list.lastChild);
+    };
+    feed.addTo(map);
 
     /* the filter panel and the time slider */
     var panel = L.control({ position: "topright" });
