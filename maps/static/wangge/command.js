@@ -240,7 +240,7 @@
       });
     }
 
-    /* 实时上报: the latest arrivals in view, newest first (a wall screen's ticker); a line takes
+    /* the live ticker: the latest arrivals in view, newest first (a wall screen's); a line takes
        the map to the case, its code opens the case in a new tab */
     var FEED_MAX = 8;
     var feed = L.control({ position: "bottomleft" });
