@@ -564,6 +564,9 @@ def workers_page(  # type: ignore[no-untyped-def]
         local = at.astimezone(SHANGHAI)
         return f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d}"
 
+    def grid_link(code: str) -> str:
+        return f'<a href="/maps/grid/{escape(code)}">{escape(code)}</a>'
+
     silent = f' <span class="wg-flag wg-flag-repeat">{t("未上报", "silent")}</span>'
     rows = "".join(
         "<tr>"
@@ -572,7 +575,7 @@ def workers_page(  # type: ignore[no-untyped-def]
         + (f'<a href="tel:{escape(w.phone, quote=True)}">{escape(w.phone)}</a>' if w.phone else "—")
         + "</td>"
         f"<td>{escape(w.village or '—')}</td>"
-        f"<td>{' '.join(escape(g) for g in w.grids) or '—'}</td>"
+        f"<td>{' '.join(grid_link(g) for g in w.grids) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
         f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td></tr>"
         for w in roster.workers
@@ -1484,7 +1487,7 @@ def case_page(  # type: ignore[no-untyped-def]
         escape(source_line(case, lang))
     }</td></tr>
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
-        escape(grid)
+        f'<a href="/maps/grid/{escape(grid)}">{escape(grid)}</a>' if loc.grid else escape(grid)
     }</td></tr>
     {workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
         escape(wf.center or "—")

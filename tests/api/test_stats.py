@@ -370,6 +370,7 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
                 ORDER BY w.code LIMIT 1""")
     ).one()
     before = {code: n for code, _, n in rows}[worker]
+    assert f'<a href="/maps/grid/{grid}">{grid}</a>' in page  # each grid opens its map
     point = next(g for g in demo_city.grids if g.code == grid).geom.representative_point()
     r = anon_client.post(
         "/api/reports", headers=login_as("grid_worker"), json=report_body(point.x, point.y)

@@ -116,6 +116,7 @@ def test_the_case_page_names_whom_to_call_in_its_grid(
     assert row is not None
     for name, phone in workers:
         assert f'{name} <a href="tel:{phone}">{phone}</a>' in row.group(1)
+    assert f'<a href="/maps/grid/{case["grid_code"]}">' in page  # the grid's own map
     english = anon_client.get(f"/cases/{case['code']}?lang=en", headers=op).text
     assert "<th>Grid workers</th>" in english
 
