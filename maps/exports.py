@@ -14,6 +14,7 @@ from io import BytesIO
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.report import column_width
+from gis.workers import ACTIVE_DAYS, Roster
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
 from gis.worktime import SHANGHAI
 from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
@@ -108,6 +109,55 @@ def queue_xlsx(
             ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
     for number, (header, width) in enumerate(zip(headers, _WIDTHS, strict=True), start=1):
+        ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
+    ws.freeze_panes = "B3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+ROSTER_HEADERS = {
+    "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "账号",
+           f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结"),
+    "en": ("Worker", "Code", "Phone", "Village", "Grids", "Account",
+           f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids"),
+}  # fmt: skip
+_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10)
+
+
+def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
+    """The file's name: ``网格员-<region>-<yyyymmdd>.xlsx`` (``grid-workers-…`` in English)."""
+    return f"{'grid-workers' if lang == 'en' else '网格员'}-{region}-{day:%Y%m%d}.xlsx"
+
+
+def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
+    """The grid workers ``roster`` as a workbook: ``title`` above them, one row each, in the
+    page's order; codes and phones as text, the last report a Beijing-time date."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    headers = ROSTER_HEADERS["en" if lang == "en" else "zh"]
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "grid workers" if lang == "en" else "网格员"
+    ws.append([title])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(list(headers))
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for w in roster.workers:
+        ws.append([
+            _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids), w.username,
+            w.reported, _local(w.last_report), w.open_in_grids,
+        ])  # fmt: skip
+        row = ws.max_row
+        for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
+            ws.cell(row, column).number_format = "@"
+        ws.cell(row, 8).number_format = "yyyy-mm-dd hh:mm"
+    for number, (header, width) in enumerate(zip(headers, _ROSTER_WIDTHS, strict=True), start=1):
         ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
     ws.freeze_panes = "B3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"

@@ -553,10 +553,10 @@ def workers_page(  # type: ignore[no-untyped-def]
     t = _tr(lang)
     this_year = datetime.now(SHANGHAI).year
 
-    def href(**change: object) -> str:
+    def href(path: str = "/workers", **change: object) -> str:
         merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
         query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
-        return escape("/workers" + (f"?{query}" if query else ""), quote=True)
+        return escape(path + (f"?{query}" if query else ""), quote=True)
 
     def when(at) -> str:  # type: ignore[no-untyped-def]
         if at is None:
@@ -592,6 +592,9 @@ def workers_page(  # type: ignore[no-untyped-def]
     chip = (
         f'<a class="wg-chip{" on" if least else ""}" href="{href(least=not least)}">'
         + t("上报最少的在前", "Least reports first")
+        + "</a>"
+        + f' <a id="workers-export" href="{href("/workers.xlsx", lang=lang)}">'
+        + t("导出 Excel", "Export to Excel")
         + "</a>"
     )
     summary = t(
@@ -646,6 +649,7 @@ AUDIT_ACTIONS = {
     "photo.add": "上传照片",
     "case.party_add": "补充当事人",
     "case.note": "添加办理记录",
+    "workers.export": "导出网格员名册",
     "case.export": "导出案件",
     "dispatch.accepted": "部门接收派遣",
     "dispatch.done": "部门反馈办结",
@@ -673,6 +677,7 @@ AUDIT_ACTIONS_EN = {
     "photo.add": "Photos added",
     "case.party_add": "Party added",
     "case.note": "Handling note added",
+    "workers.export": "Grid workers exported",
     "case.export": "Cases exported",
     "dispatch.accepted": "Department accepted a dispatch",
     "dispatch.done": "Department reported done",

@@ -388,3 +388,21 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert worker not in other
     english = anon_client.get("/workers?lang=en", headers=op | html).text
     assert "Grid workers · " in english and "Reports (30 days)" in english
+    # the same list as a workbook: every row, codes and phones as text; audited
+    anon_client.cookies.clear()  # (the English page is remembered)
+    assert 'href="/workers.xlsx?lang=zh"' in anon_client.get("/workers", headers=op | html).text
+    xlsx = anon_client.get("/workers.xlsx?least=true", headers=op)
+    assert xlsx.status_code == 200, xlsx.text
+    assert re.search(r"网格员-.+-\d{8}\.xlsx$", unquote(xlsx.headers["content-disposition"]))
+    sheet = load_workbook(BytesIO(xlsx.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][:3] == ("网格员", "工号", "电话")
+    assert len(rows) - 2 == expected  # every worker, not a page of them
+    first = _roster(anon_client.get("/workers?least=true", headers=op | html).text)[0]
+    assert rows[2][1] == first[0]  # in the page's order
+    assert sheet.cell(3, 3).number_format == "@"
+    audited = app_db.execute(
+        text("SELECT detail FROM audit_log WHERE action = 'workers.export' ORDER BY id DESC")
+    ).first()
+    assert audited is not None and audited[0]["workers"] == len(rows) - 2
