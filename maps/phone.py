@@ -97,6 +97,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "others_waiting": "本机另有 {n} 条其他账号的上报，待该账号登录后发送。",
             "no_reports": "暂无",
             "overdue": "已超期",
+            "grid_open_count": "{n} 件",
+            "grid_open_late": "{n} 件，超期 {late} 件",
             "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -190,6 +192,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             ),
             "no_reports": "None yet",
             "overdue": "overdue",
+            "grid_open_count": "{n}",
+            "grid_open_late": "{n}, {late} overdue",
             "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
@@ -337,7 +341,8 @@ def phone_page(
         )
     # a grid worker's own grids' open cases: what the hotline and the desks registered there too
     grid_open = (
-        f"\n  <h2>{t['grid_open']} <small>{t['grid_open_note']}</small></h2>"
+        f'\n  <h2>{t["grid_open"]} <b id="grid-open-count" class="m-count"></b> '
+        f"<small>{t['grid_open_note']}</small></h2>"
         '\n  <ul id="grid-open"></ul>'
         if grid_codes
         else ""

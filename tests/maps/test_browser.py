@@ -1710,6 +1710,8 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     assert listed.index(codes[1]) < listed.index(codes[0])  # the late one first
     late = page.locator(f"#grid-open li[data-code='{codes[1]}']")
     assert "已超期" in late.inner_text()
+    overdue = page.locator("#grid-open li.rejected").count()  # how many, how many late
+    assert page.locator("#grid-open-count").inner_text() == f"{len(listed)} 件，超期 {overdue} 件"
     assert late.locator("a").get_attribute("href") == f"/cases/{codes[1]}"
     assert errors == [], errors
     context.close()

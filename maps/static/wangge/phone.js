@@ -315,6 +315,10 @@
       gridOpenList.appendChild(li);
     });
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
+    var late = features.filter(function (f) { return f.properties.overdue; }).length;
+    var count = document.getElementById("grid-open-count");
+    if (count) count.textContent = fill(late ? T.grid_open_late : T.grid_open_count,
+                                        { n: features.length, late: late });
   }
   function mineUnknown() {
     if (mineShown) return;
