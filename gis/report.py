@@ -27,6 +27,7 @@ from gis.repeats import REPEAT_DAYS, REPEAT_M
 from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
+from gis.workers import ACTIVE_DAYS, Activity, activity
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from gis.worktime import SHANGHAI
 
@@ -111,6 +112,10 @@ WORDS = {
         "repeat_place": "同一地点（{m} 米内）{days} 天 {n} 件",
         "repeat_resident": "同一当事人 {days} 天 {n} 件",
         "warning_joiner": "；",
+        "workers": f"网格员履职（近{ACTIVE_DAYS}天）",
+        "sheet_workers": "网格员履职",
+        "workers_note": f"（本网格近{ACTIVE_DAYS}天无网格员上报的，计为未上报）",
+        "worker_headers": "区划代码|区划|网格员|未上报|未上报占比",
     },
     "en": {
         "total": "{name} (total)",
@@ -149,6 +154,10 @@ WORDS = {
         "repeat_place": "same place (within {m} m): {n} cases in {days} days",
         "repeat_resident": "same resident: {n} cases in {days} days",
         "warning_joiner": "; ",
+        "workers": f"Grid workers (last {ACTIVE_DAYS} days)",
+        "sheet_workers": "Grid workers",
+        "workers_note": f" (silent: no grid worker's report in their grids in {ACTIVE_DAYS} days)",
+        "worker_headers": "Region code|Region|Grid workers|Silent|Share silent",
     },
 }
 
@@ -196,6 +205,9 @@ class Daily:
     #: :data:`WARNINGS_MAX`), and how many there were
     warnings: tuple[RepeatWarning, ...]
     warnings_total: int
+    #: the grid workers of the region and of each child region, and the silent ones, over the
+    #: 30 days ending with the day (网格员履职, :func:`gis.workers.activity`)
+    workers: tuple[Activity, ...]
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,17 @@ def _safety_rows(s: SafetyIndex, lang: str) -> list[tuple[str, str, float, str, 
     ]  # fmt: skip
 
 
+def _worker_rows(d: Daily, lang: str) -> list[tuple[str, str, int, int, float | None]]:
+    """The region's grid workers (first, as its total) and each child region's: code, name,
+    workers, silent, the share silent."""
+    total = _words(lang)["total"]
+    return [
+        (a.code, total.format(name=a.name) if i == 0 else a.name, a.workers, a.silent,
+         a.silent / a.workers if a.workers else None)
+        for i, a in enumerate(d.workers)
+    ]  # fmt: skip
+
+
 def _safety_status(s: SafetyIndex, lang: str) -> str:
     w = _words(lang)
     if s.published_at is None:
@@ -295,7 +318,8 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
     }
     safety = safety_index(session, scope, today.region, day)
     warnings, total = _warnings(session, scope, LEVEL_COLUMN[today.level], today.region, start, end)
-    return Daily(day, today, month, supervision, safety, categories, warnings, total)
+    workers = tuple(activity(session, scope, today.region, end))
+    return Daily(day, today, month, supervision, safety, categories, warnings, total, workers)
 
 
 def _warnings(
@@ -395,6 +419,15 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
         ws.append([w["warnings_more"].format(total=d.warnings_total, n=len(d.warnings))])
     for letter, width in zip("ABCDE", (24, 16, 16, 18, 48), strict=True):
         ws.column_dimensions[letter].width = width
+    ws = wb.create_sheet(w["sheet_workers"])
+    ws.append([w["workers"] + w["workers_note"]])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(w["worker_headers"].split("|"))
+    for code, name, workers, silent, share in _worker_rows(d, lang):
+        ws.append([code, name, workers, silent, share])
+        ws.cell(ws.max_row, 5).number_format = "0.0%"
+    for letter, width in zip("ABCDE", (14, 22, 10, 10, 12), strict=True):
+        ws.column_dimensions[letter].width = width
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
     for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
@@ -468,6 +501,13 @@ def daily_html(
         f"<td>{x.received_at.astimezone(SHANGHAI):%H:%M}</td><td>{escape(x.text(lang))}</td></tr>"
         for x in d.warnings
     )
+    worker_head = "".join(f"<th>{escape(h)}</th>" for h in w["worker_headers"].split("|"))
+    worker_body = "".join(
+        f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{workers}</td>"
+        f"<td>{silent}</td><td>{'—' if share is None else f'{share:.1%}'}</td></tr>"
+        for code, name, workers, silent, share in _worker_rows(d, lang)
+    )
+    workers_table = f"<table><tr>{worker_head}</tr>{worker_body}</table>"
     warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))
     warnings = (
         f'<table class="wg-warnings-table"><tr>{warning_head}</tr>{warning_rows}</table>'
@@ -503,6 +543,7 @@ h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
 <h2>{w["month"]}</h2>{table(d.month)}
 <h2>{escape(w["safety"] + _safety_status(d.safety, lang))}</h2>{safety_table}
 <h2 id="warnings">{w["warnings"]}<small>{escape(w["warnings_note"])}</small></h2>{warnings}
+<h2 id="workers">{w["workers"]}<small>{escape(w["workers_note"])}</small></h2>{workers_table}
 <h2>{w["supervision"]}</h2><ul>{stages}</ul>
 </body></html>
 """
@@ -527,5 +568,5 @@ def daily_report(
         ) from None
     return DailyReport(
         day, d.today, d.month, d.supervision, d.safety, d.category_names, d.warnings,
-        d.warnings_total, xlsx, html,
+        d.warnings_total, d.workers, xlsx, html,
     )  # fmt: skip

@@ -97,3 +97,47 @@ def roster(
         again = roster(session, scope, least_first=least_first, limit=1, offset=0)
         total, silent = again.total, again.silent
     return Roster(workers, total, silent)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """How many grid workers a region has, and how many were silent: no grid worker's report
+    in their grids over the :data:`ACTIVE_DAYS` days before ``end``."""
+
+    code: str
+    name: str
+    workers: int
+    silent: int
+
+
+def activity(session: Session, scope: Scope, region: str, end: datetime) -> list[Activity]:
+    """The grid workers of ``region`` and of each of its child regions (the region first, then
+    the children by code; a village has none), with the silent ones: the daily roll-up's
+    网格员履职.  Counted as on the roster (by grid, over the days before ``end``)."""
+    rows = session.execute(
+        text(f"""
+        WITH top AS (SELECT id, code, name FROM region WHERE code = :region),
+        w AS (
+            SELECT w.id, v.path,
+                   NOT EXISTS (
+                       SELECT 1 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+                       WHERE g.worker_id = w.id AND c.source = 'grid_worker'
+                         AND c.received_at >= CAST(:end AS timestamptz)
+                                              - make_interval(days => :days)
+                         AND c.received_at < :end AND {scope.case_condition("c")}) AS silent
+            FROM worker w JOIN region v ON v.id = w.region_id, top
+            WHERE top.id = ANY(v.path) AND {scope.region_condition("v")}
+        )
+        SELECT top.code, top.name, count(w.id) AS workers,
+               count(w.id) FILTER (WHERE w.silent) AS silent, 0 AS rank
+        FROM top LEFT JOIN w ON true GROUP BY top.code, top.name
+        UNION ALL
+        SELECT child.code, child.name, count(w.id), count(w.id) FILTER (WHERE w.silent), 1
+        FROM top JOIN region child ON child.parent_id = top.id
+        LEFT JOIN w ON child.id = ANY(w.path)
+        GROUP BY child.code, child.name
+        ORDER BY rank, code
+    """),
+        scope.params() | {"region": region, "end": end, "days": ACTIVE_DAYS},
+    ).all()
+    return [Activity(r.code, r.name, int(r.workers), int(r.silent)) for r in rows]

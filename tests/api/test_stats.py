@@ -169,7 +169,9 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     report = daily_report(app_db, Scope.everything(), "990102001", date(2018, 3, 5), tmp_path)
     assert report.today.total.cases == 4
     wb = load_workbook(report.xlsx)
-    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "高频线索", "督办"]
+    assert wb.sheetnames == [
+        "03月05日", "近30天", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
+    ]  # fmt: skip
     rows = list(wb["03月05日"].iter_rows(values_only=True))
     assert rows[1][:3] == ("区划代码", "区划", "受理案件")
     assert rows[2][0] == "990102001" and rows[2][2] == 4
@@ -215,7 +217,9 @@ def test_daily_roll_up_page_and_spreadsheet(
         xlsx.headers["content-disposition"]
     )
     wb = load_workbook(BytesIO(xlsx.content))
-    assert wb.sheetnames == ["03月05日", "近30天", "平安指数（近30天）", "高频线索", "督办"]
+    assert wb.sheetnames == [
+        "03月05日", "近30天", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
+    ]  # fmt: skip
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
     assert rows[2][6].number_format == "0.0%"  # 办结率
@@ -241,7 +245,8 @@ def test_daily_roll_up_page_and_spreadsheet(
         )
     )
     assert wb.sheetnames == [
-        "03-05", "Last 30 days", "Safety index (last 30 days)", "Repeat warnings", "Supervision"
+        "03-05", "Last 30 days", "Safety index (last 30 days)", "Repeat warnings",
+        "Grid workers", "Supervision",
     ]  # fmt: skip
     assert list(wb["03-05"].iter_rows(values_only=True))[1][:3] == (
         "Region code",
@@ -378,6 +383,18 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert r.status_code == 201 and r.json()["grid_code"] == grid, r.text
     again = {code: n for code, _, n in _roster(anon_client.get("/workers", headers=op).text)}
     assert again[worker] == before + 1
+    # the daily roll-up's 网格员履职: the township's workers (its total), each village's
+    today = datetime.now(SHANGHAI).date()
+    daily = anon_client.get(f"/reports/daily?date={today}", headers=op | html).text
+    section = daily[daily.index('id="workers"') :]
+    cells = re.findall(
+        r"<tr><td>(\d+)</td><td>(?:<a [^>]*>)?[^<]*(?:</a>)?</td><td>(\d+)</td><td>(\d+)</td>",
+        section,
+    )
+    (top, *villages) = [(code, int(n), int(quiet)) for code, n, quiet in cells]
+    assert top[0] == "990102001" and top[1] == expected
+    assert sum(n for _, n, _ in villages) == expected and top[2] == sum(q for *_, q in villages)
+    assert all(code.startswith("990102001") and q <= n for code, n, q in villages)
     # the least heard-from first; one village; another township's region: not yours
     least = _roster(anon_client.get("/workers?least=true", headers=op | html).text)
     assert [n for _, _, n in least] == sorted(n for _, _, n in least)
