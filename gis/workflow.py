@@ -761,18 +761,31 @@ _ADD_PARTY = Move(EVENT_NAMES[PARTY_ADDED], frozenset(), None)
 _ADD_NOTE = Move(EVENT_NAMES[NOTE], frozenset(), None)
 
 
+def _case_of(
+    session: Session, actor: Actor, code: str, move: Move | None, *, lock: bool = False
+) -> dict:
+    """Case ``code`` as :data:`_CASE_FOR_UPDATE` reads it (locked: ``lock``), once ``actor``
+    may make ``move`` on it (:func:`_check_actor`; None: reading it in scope is enough)."""
+    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
+    found = (
+        session.execute(text(sql + (" FOR UPDATE OF c" if lock else "")), {"code": code})
+        .mappings()
+        .first()
+    )
+    if found is None:
+        raise _not_found()
+    case = dict(found)
+    if move is not None:
+        _check_actor(actor, move, case)
+    return case
+
+
 def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
     """办理记录: what was done or learnt on case ``code`` (a call made, a visit agreed, what a
     grid worker found on the spot), in its history, without moving it.  A desk writes on the
     cases of its center or the centers below (:func:`_check_actor`); a grid worker (who does
     not handle cases) on those of their area.  The caller commits."""
-    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c"))
-    found = session.execute(text(sql), {"code": code}).mappings().first()
-    if found is None:
-        raise _not_found()
-    case = dict(found)
-    if actor.can_handle:
-        _check_actor(actor, _ADD_NOTE, case)
+    case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None)
     session.execute(
         text("""
         INSERT INTO case_event (case_id, actor, action, from_status, to_status, note)
@@ -797,12 +810,7 @@ def add_party(
     party was added, and in which role, never who.  Their phone counts towards the repeat warning
     by resident (高频线索) as it would have at intake: the cases of the whole deployment with the
     same phone, received from :data:`REPEAT_DAYS` days before this one.  The caller commits."""
-    sql = _CASE_FOR_UPDATE.format(in_scope=actor.scope.case_condition("c")) + " FOR UPDATE OF c"
-    found = session.execute(text(sql), {"code": code}).mappings().first()
-    if found is None:
-        raise _not_found()
-    case = dict(found)
-    _check_actor(actor, _ADD_PARTY, case)
+    case = _case_of(session, actor, code, _ADD_PARTY, lock=True)
     named = session.execute(
         text("SELECT count(*) FROM case_party WHERE case_id = :id"), {"id": case["id"]}
     ).scalar_one()

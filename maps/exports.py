@@ -47,6 +47,37 @@ def _local(t: datetime | None) -> datetime | None:
     return t.astimezone(SHANGHAI).replace(tzinfo=None) if t else None
 
 
+def _workbook(sheet: str, title: str, headers: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """A workbook of one sheet named ``sheet``: ``title`` in bold above the bold ``headers``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = sheet
+    ws.append([title])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(list(headers))
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    return wb, ws
+
+
+def _finished(wb, ws, headers: tuple[str, ...], widths: tuple[int, ...]) -> bytes:  # type: ignore[no-untyped-def]
+    """The workbook as bytes, readable as it opens: columns as wide as their headers (or
+    ``widths``), the title, headers and first column in view, a filter on the headers."""
+    from openpyxl.utils import get_column_letter
+
+    for number, (header, width) in enumerate(zip(headers, widths, strict=True), start=1):
+        ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
+    ws.freeze_panes = "B3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 def queue_name(center: str | None, day: datetime, lang: str = "zh") -> str:
     """The file's name: ``待办案件-<center>-<yyyymmdd>.xlsx`` (``queue-…`` in English)."""
     who = center or ("all centers" if lang == "en" else "全部中心")
@@ -65,24 +96,12 @@ def queue_xlsx(
     cases in the page's order, one row each, with their ``details`` (place, center, what
     happened; :func:`gis.workflow.queue_details`).  Words in ``lang`` (``category_names``: the
     categories' English names by code)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     en = lang == "en"
     states = STATE_NAMES_EN if en else STATE_NAMES
     severities = SEVERITY_NAMES_EN if en else SEVERITY_NAMES
     names = category_names or {}
     headers = QUEUE_HEADERS["en" if en else "zh"]
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "queue" if en else "待办案件"
-    ws.append([title])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(list(headers))
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
+    wb, ws = _workbook("queue" if en else "待办案件", title, headers)
     yes, no = ("yes", "no") if en else ("是", "否")
     for i in q.items:
         more = (details or {}).get(i.code)
@@ -108,13 +127,7 @@ def queue_xlsx(
         for column in _TIMES:
             ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
-    for number, (header, width) in enumerate(zip(headers, _WIDTHS, strict=True), start=1):
-        ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
-    ws.freeze_panes = "B3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return _finished(wb, ws, headers, _WIDTHS)
 
 
 ROSTER_HEADERS = {
@@ -134,20 +147,8 @@ def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
 def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
     """The grid workers ``roster`` as a workbook: ``title`` above them, one row each, in the
     page's order; codes and phones as text, the last report a Beijing-time date."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     headers = ROSTER_HEADERS["en" if lang == "en" else "zh"]
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "grid workers" if lang == "en" else "网格员"
-    ws.append([title])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(list(headers))
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
+    wb, ws = _workbook("grid workers" if lang == "en" else "网格员", title, headers)
     for w in roster.workers:
         ws.append([
             _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids), w.username,
@@ -157,10 +158,4 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
             ws.cell(row, column).number_format = "@"
         ws.cell(row, 8).number_format = "yyyy-mm-dd hh:mm"
-    for number, (header, width) in enumerate(zip(headers, _ROSTER_WIDTHS, strict=True), start=1):
-        ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
-    ws.freeze_panes = "B3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return _finished(wb, ws, headers, _ROSTER_WIDTHS)

@@ -22,6 +22,7 @@ from api.deps import (
     Reporter,
     SessionDep,
     SettingsDep,
+    audit_caller,
     audit_phone_lookup,
     client_ip,
     page_lang,
@@ -30,7 +31,6 @@ from api.deps import (
 from api.routers.audit import AuditFilters, read_trail
 from api.schemas import CASE_CODE_PATTERN
 from gis import (
-    audit,
     auth,
     boundaries,
     cases,
@@ -626,25 +626,16 @@ def queue_export(
         lang=language,
         category_names=_categories_en(session, language),
     )
-    audit.record(
+    audit_caller(
         session,
+        request,
+        caller,
         "case.export",
-        success=True,
-        user_id=caller.user_id,
-        username=caller.username,
-        object=f"queue:{q.center or '*'}",
-        source_ip=client_ip(request),
-        detail={k: v for k, v in filters.as_query().items() if v} | {"cases": q.total},
+        f"queue:{q.center or '*'}",
+        {k: v for k, v in filters.as_query().items() if v} | {"cases": q.total},
     )
     session.commit()
-    return Response(
-        body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": "attachment; filename*=UTF-8''"
-            + quote(queue_name(q.center, now, language))
-        },
-    )
+    return _workbook_response(body, queue_name(q.center, now, language))
 
 
 @router.get("/workers", response_class=HTMLResponse)
@@ -712,24 +703,24 @@ def workers_export(
         else f"网格员 · {name}（导出于 {now:%Y-%m-%d %H:%M}，共 {found.total} 名）"
     )
     body = roster_xlsx(found, title=title, lang=language)
-    audit.record(
+    audit_caller(
         session,
+        request,
+        caller,
         "workers.export",
-        success=True,
-        user_id=caller.user_id,
-        username=caller.username,
-        object=f"region:{region or scope.region_code or '*'}",
-        source_ip=client_ip(request),
-        detail={"workers": found.total},
+        f"region:{region or scope.region_code or '*'}",
+        {"workers": found.total},
     )
     session.commit()
+    return _workbook_response(body, roster_name(name, now, language))
+
+
+def _workbook_response(body: bytes, name: str) -> Response:
+    """An Excel workbook to download as ``name``."""
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": "attachment; filename*=UTF-8''"
-            + quote(roster_name(name, now, language))
-        },
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''" + quote(name)},
     )
 
 
@@ -866,11 +857,8 @@ def daily_xlsx(
     in English)."""
     d = _daily(session, caller, region, day)
     language = page_lang(request, lang)
-    name = quote(f"{report.daily_name(d, language)}.xlsx")
-    return Response(
-        report.daily_xlsx(d, language),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    return _workbook_response(
+        report.daily_xlsx(d, language), f"{report.daily_name(d, language)}.xlsx"
     )
 
 
