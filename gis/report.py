@@ -3,8 +3,9 @@
 Sheets/sections: the day (cases received that day, per child region), the last 30 days (the same
 figures), the safety index (平安指数) of the 30 days ending with the day, per child region, the
 day's early warnings (高频线索: the cases received that day that the same place or the same
-resident had raised again and again, :mod:`gis.repeats`), and the clock's supervision of the day
-(reminders, supervision letters, notices issued that day for the region's cases).  Figures and
+resident had raised again and again, :mod:`gis.repeats`), the grid workers and the silent ones
+(网格员履职, :func:`gis.workers.activity`), and the clock's supervision of the day (reminders,
+supervision letters, notices issued that day for the region's cases).  Figures and
 definitions as in :mod:`gis.stats` and :mod:`gis.safety`.
 """
 
