@@ -219,6 +219,16 @@ def _pager(
     return (f"{offset + 1}–{offset + count}" if count else "0"), " ".join(links)
 
 
+def _filtered(path: str, filters: Mapping[str, object], change: Mapping[str, object]) -> str:
+    """``path`` with a list page's ``filters``, ``change`` applied (None, False or "" drops
+    one; True is ``true``), escaped for HTML."""
+    from urllib.parse import urlencode
+
+    merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
+    query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
+    return escape(path + (f"?{query}" if query else ""), quote=True)
+
+
 def _kind_and_category(kind: str, name_zh: str, lang: str, name_en: str | None) -> str:
     """Kind and category: 矛盾纠纷 · 邻里纠纷, or in English Dispute · Neighbour."""
     if lang == "en":
@@ -252,7 +262,6 @@ def queue_page(  # type: ignore[no-untyped-def]
     ``filters``: the query parameters in force (status, overdue, due_within_hours, below,
     flagged, category, grid).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
-    from urllib.parse import urlencode
 
     from gis.workflow import OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
 
@@ -262,9 +271,7 @@ def queue_page(  # type: ignore[no-untyped-def]
 
     def link(path: str, **change: object) -> str:
         """``path`` with the page's filters, ``change`` applied (None drops one), for HTML."""
-        merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
-        query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
-        return escape(path + (f"?{query}" if query else ""), quote=True)
+        return _filtered(path, filters, change)
 
     def href(**change: object) -> str:
         """This page with ``change`` applied to the filters; back to page 1."""
@@ -546,7 +553,6 @@ def workers_page(  # type: ignore[no-untyped-def]
     the grid workers' reports in their grids over the last 30 days and the last one, the open
     cases of their grids; those not heard from in 30 days marked.  ``roster``:
     :class:`gis.workers.Roster`; ``filters``: the query in force (``region``, ``least``)."""
-    from urllib.parse import urlencode
 
     from gis.workers import ACTIVE_DAYS
 
@@ -554,9 +560,7 @@ def workers_page(  # type: ignore[no-untyped-def]
     this_year = datetime.now(SHANGHAI).year
 
     def href(path: str = "/workers", **change: object) -> str:
-        merged = {k: v for k, v in {**filters, **change}.items() if v not in (None, False, "")}
-        query = urlencode({k: "true" if v is True else v for k, v in merged.items()})
-        return escape(path + (f"?{query}" if query else ""), quote=True)
+        return _filtered(path, filters, change)
 
     def when(at) -> str:  # type: ignore[no-untyped-def]
         if at is None:
