@@ -1512,7 +1512,10 @@ def case_page(  # type: ignore[no-untyped-def]
   {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
   <div id="case-map" style="height: 260px"></div>
   {duplicates_section}
-  <h2>{t("可执行操作", "Actions")}</h2>
+  <p class="wg-noprint"><button type="button" id="case-print">{
+        t("打印案件办理单", "Print the case sheet")
+    }</button></p>
+  <h2 class="wg-noprint">{t("可执行操作", "Actions")}</h2>
   <div id="actions">{actions}</div>
   <form id="action-form" hidden>
     <p id="action-title"></p>

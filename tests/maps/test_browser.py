@@ -996,6 +996,13 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.fill("#note-form textarea[name=note]", "已电话联系钱先生，约定周三上门")
     page.click("#note-form button[type=submit]")
     page.wait_for_selector(".wg-timeline:has-text('约定周三上门')")
+    # printed (案件办理单, for the file): what happened, without the menu and the forms
+    assert page.locator("#case-print").is_visible()
+    page.emulate_media(media="print")
+    assert page.locator(".wg-timeline").is_visible() and page.locator("#parties").is_visible()
+    for chrome in (".wg-nav", "#case-print", "#actions", "#party-form", "#note-form"):
+        assert page.locator(chrome).is_hidden(), chrome
+    page.emulate_media(media="screen")
     timeline = page.locator(".wg-timeline").inner_text()
     assert "受理" in timeline and "部门反馈" in timeline and "已受理，转司法所" in timeline
     assert "补充当事人 示例·街道综治中心 township_operator" in timeline

@@ -30,6 +30,9 @@
       });
   }
 
+  var printButton = document.getElementById("case-print");
+  if (printButton) printButton.addEventListener("click", function () { window.print(); });
+
   var english = document.documentElement.lang === "en"; // the page's language, not the browser's
   var LANG = english ? "en" : "zh-CN"; // the API answers (messages) in it
 
