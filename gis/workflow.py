@@ -786,17 +786,25 @@ def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
     cases of its center or the centers below (:func:`_check_actor`); a grid worker (who does
     not handle cases) on those of their area.  The caller commits."""
     case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None)
+    _event_in_place(session, actor, case, NOTE, note)
+
+
+def _event_in_place(
+    session: Session, actor: Actor, case: dict, action: str, note: str, data: dict | None = None
+) -> None:
+    """An event of ``case``'s history that does not move it (from its status to the same)."""
     session.execute(
         text("""
-        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note)
-        VALUES (:case, :actor, :action, :status, :status, :note)
+        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+        VALUES (:case, :actor, :action, :status, :status, :note, CAST(:data AS jsonb))
     """),
         {
             "case": case["id"],
             "actor": actor.username,
-            "action": NOTE,
+            "action": action,
             "status": case["status"],
             "note": note,
+            "data": json.dumps(data or {}),
         },
     )
 
@@ -839,21 +847,8 @@ def add_party(
             "index": index,
         },
     )
-    session.execute(
-        text("""
-        INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
-        VALUES (:case, :actor, :action, :status, :status, :note,
-                jsonb_build_object('role', CAST(:role AS text)))
-    """),
-        {
-            "case": case["id"],
-            "actor": actor.username,
-            "action": PARTY_ADDED,
-            "status": case["status"],
-            "note": PARTY_ROLES.get(party.role, party.role),
-            "role": party.role,
-        },
-    )
+    role_name = PARTY_ROLES.get(party.role, party.role)
+    _event_in_place(session, actor, case, PARTY_ADDED, role_name, {"role": party.role})
     if index is None:
         return
     since = case["received_at"] - timedelta(days=REPEAT_DAYS)
