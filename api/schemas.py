@@ -628,7 +628,7 @@ class ActionIn(BaseModel):
 
     action: Literal[
         "accept", "dispatch", "start", "resolve", "verify", "close", "return", "transfer",
-        "escalate", "extend", "suspend", "resume", "reopen",
+        "escalate", "extend", "suspend", "resume", "reopen", "merge",
     ]  # fmt: skip
     note: str | None = Field(default=None, max_length=2000, description="reason or remark")
     version: int | None = Field(
@@ -645,6 +645,11 @@ class ActionIn(BaseModel):
         description="extend: new deadline, ISO 8601 (no offset: Beijing time)",
     )
     resolved: bool | None = Field(default=None, description="verify: resident confirms")
+    into: str | None = Field(
+        default=None,
+        max_length=40,
+        description="merge (并案): the code of the case this one is merged into",
+    )
 
 
 class DispatchResponseIn(BaseModel):
@@ -696,6 +701,12 @@ class CaseDetailOut(CaseOut):
     allowed_actions: list[str]
     events: list[EventOut]
     dispatches: list[DispatchOut]
+    merged_into: str | None = Field(
+        default=None, description="并案: the case this one was merged into (it carries it now)"
+    )
+    merged_from: list[str] = Field(
+        default_factory=list, description="并案: the cases merged into this one"
+    )
 
     @classmethod
     def of_workflow(
@@ -713,6 +724,8 @@ class CaseDetailOut(CaseOut):
             allowed_actions=list(wf.allowed_actions),
             events=[EventOut.model_validate(e, from_attributes=True) for e in wf.events],
             dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in wf.dispatches],
+            merged_into=wf.merged_into,
+            merged_from=list(wf.merged_from),
         )
 
 

@@ -511,6 +511,9 @@ class PublicCase:
     place: str
     steps: list[tuple[datetime, str, str]]  # (time, action, status after)
     rateable: bool = False  # resolved: the resident may rate the handling
+    #: 并案: the case this one was merged into (its code, its status in words, its tracking
+    #: token): that case carries the matter now
+    merged_into: tuple[str, str, str] | None = None
 
 
 _PUBLIC_TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -544,12 +547,26 @@ def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
         code=row["code"],
         category_name=row["category_name_en" if english else "category_name"],
         kind=str(row["kind"]),
-        status=states.get(row["status"], row["status"]),
+        status=(
+            ("Merged" if english else "已并案")
+            if row["merged_into_code"]
+            else states.get(row["status"], row["status"])
+        ),
         received_at=row["received_at"].astimezone(SHANGHAI),
         deadline=row["deadline"].astimezone(SHANGHAI) if row["deadline"] else None,
         place=row["place"] or ("(outside the grids)" if english else "（未落入网格）"),
         steps=steps,
-        rateable=row["status"] in ("resolved", "verified", "closed"),
+        rateable=row["status"] in ("resolved", "verified", "closed")
+        and not row["merged_into_code"],
+        merged_into=(
+            (
+                row["merged_into_code"],
+                states.get(row["merged_into_status"], row["merged_into_status"]),
+                row["merged_into_token"],
+            )
+            if row["merged_into_code"]
+            else None
+        ),
     )
 
 

@@ -17,6 +17,8 @@ from the cases *received* in the region in the 30 days ending with D, ``[D − 2
   place or resident again and again, ``gis.repeats``), times 20;
 * 群众不满意 ``dissatisfied`` (at most 10): the share of residents' ratings below 4, times 10.
 
+A case merged into another (并案, two reports of one matter) is left out: the matter counts once.
+
 Residents are the population of the region's current grids (a redraw moves people between grids
 of a village, not out of it; and history imported before the grids were drawn still has its
 residents).  Where no grid of the region has a population, the first two deductions cannot be
@@ -43,6 +45,7 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput
 from gis.scope import Scope
 from gis.stats import CHILD_COLUMN, LEVEL_COLUMN, find_region
+from gis.workflow import not_merged_sql
 from gis.worktime import SHANGHAI
 
 WINDOW_DAYS = 30
@@ -243,7 +246,7 @@ _CASES = """
         -- their row-level policy hashed every case stored (a million: 0.7 s)
         LEFT JOIN LATERAL (SELECT r.score FROM case_rating r WHERE r.case_id = c.id
                            OFFSET 0) rt ON true
-        WHERE c.received_at >= :start AND c.received_at < :end {where}
+        WHERE c.received_at >= :start AND c.received_at < :end {where} AND {not_merged}
     )
     SELECT u.code, count(*) AS cases,
            count(*) FILTER (WHERE severity = 'minor') AS minor,
@@ -304,7 +307,8 @@ def compute(session: Session, day: date, region: tuple[int, str, str] | None = N
     counted = {
         r["code"]: dict(r)
         for r in session.execute(
-            text(_CASES.format(where=where_cases, codes=codes)), params
+            text(_CASES.format(where=where_cases, codes=codes, not_merged=not_merged_sql("c"))),
+            params,
         ).mappings()
     }
     entries = []

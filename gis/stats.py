@@ -12,6 +12,10 @@ behind any of them:
 * ``reworked`` — with a move to ``reopened``; rework rate (返工率) = reworked ÷ closed;
 * handling time — working hours from receipt to resolution, averaged over resolved cases;
 * satisfaction — the residents' ratings: count, average score, share of 4–5.
+
+A case merged into another (并案: two reports of one matter) is left out: the matter is counted
+once, by the case that carries it (merged cases are closed at once, and would count as resolved
+on time before the matter is).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
+from gis.workflow import not_merged_sql
 from gis.worktime import clock_sql
 
 CHILD_COLUMN = {"city": "district_code", "district": "township_code", "township": "village_code"}
@@ -56,6 +61,7 @@ _BASE = """
                            OFFSET 0) rt ON true
         WHERE c.{level_col} = :region AND c.received_at >= :start AND c.received_at < :end
           AND {in_scope}
+          AND {not_merged}
     ), flagged AS (
         SELECT *, status IN ('resolved', 'verified', 'closed') AS is_resolved,
                status = 'closed' AS is_closed,
@@ -192,7 +198,10 @@ def _check_period(start: datetime, end: datetime) -> None:
 def _base(scope: Scope, level: str) -> str:
     child = f"c.{CHILD_COLUMN[level]}" if level in CHILD_COLUMN else "NULL::varchar"
     return _BASE.format(
-        child=child, level_col=LEVEL_COLUMN[level], in_scope=scope.case_condition("c")
+        child=child,
+        level_col=LEVEL_COLUMN[level],
+        in_scope=scope.case_condition("c"),
+        not_merged=not_merged_sql("c"),  # (a matter counted once: the module docstring)
     )
 
 

@@ -176,6 +176,8 @@ MOVES: dict[str, Move] = {
     ),
     "resume": _m("恢复办理", {"suspended"}, None),
     "reopen": _m("重启", {"verified", "closed", "resolved"}, "reopened", reason=True),
+    # 并案: a confirmed duplicate closed into the case that carries the matter (``into``)
+    "merge": _m("并案", set(OPEN_STATES), "closed"),
 }
 ACTIONS = tuple(MOVES)
 #: Chinese names of everything a case's timeline can show (moves and the other events)
@@ -190,6 +192,7 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "rate": "群众评价",
     "party_added": "补充当事人",
     "note": "办理记录",
+    "merged_from": "他案并入",
 }
 
 #: the same actions and events in English (the second locale: the public tracking page)
@@ -217,6 +220,8 @@ EVENT_NAMES_EN = {
     "rate": "Rated by the resident",
     "party_added": "Party added",
     "note": "Handling note",
+    "merge": "Merged into another case",
+    "merged_from": "Another case merged in",
 }
 
 #: the actions as their buttons say them in English
@@ -234,6 +239,7 @@ ACTION_NAMES_EN = {
     "suspend": "Suspend",
     "resume": "Resume",
     "reopen": "Reopen",
+    "merge": "Merge into another case",
 }
 
 
@@ -250,6 +256,7 @@ class ActionRequest:
     extra_hours: float | None = None  # extend: working hours added
     new_deadline: datetime | None = None  # extend: or the new deadline itself
     resolved: bool | None = None  # verify: the resident confirms it is resolved
+    into: str | None = None  # merge: the code of the case this one is merged into
 
 
 @dataclass(frozen=True)
@@ -409,7 +416,123 @@ def _new_round_sets() -> dict[str, Any]:
 
 
 def _reopen(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    # a merged case reopened is its own matter again (the link stays, as unlinked)
+    session.execute(
+        text("""
+        UPDATE case_link SET status = 'unlinked', decided_by = :actor, decided_at = now()
+        WHERE case_id = :id AND kind = 'merged_into' AND status = 'confirmed'
+    """),
+        {"id": case["id"], "actor": actor.username},
+    )
     return "reopened", _new_round_sets(), {}
+
+
+def not_merged_sql(alias: str = "c") -> str:
+    """SQL: case ``alias`` is not merged into another (并案): the roll-ups count a matter once,
+    by the case that carries it."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM case_link ml WHERE ml.case_id = {alias}.id "
+        "AND ml.kind = 'merged_into' AND ml.status = 'confirmed')"
+    )
+
+
+# 并案 is a ``case_link`` of kind ``merged_into``, from the merged case to the one it joined;
+# ``confirmed`` while in force, ``unlinked`` once the merged case is reopened (migration 0050).
+# The case a merge joins, in the actor's scope: whether it is merged itself (into what)
+_MERGE_TARGET = """
+    SELECT c.id, c.code, c.status, m.code AS merged_into
+    FROM cases c
+    LEFT JOIN case_link l ON l.case_id = c.id AND l.kind = 'merged_into'
+                         AND l.status = 'confirmed'
+    LEFT JOIN cases m ON m.id = l.other_case_id
+    WHERE c.code = :code AND {in_scope}
+"""
+# the cases merged into a case (their links in force)
+_MERGED_FROM = text("""
+    SELECT o.code FROM case_link l JOIN cases o ON o.id = l.case_id
+    WHERE l.other_case_id = :id AND l.kind = 'merged_into' AND l.status = 'confirmed'
+    ORDER BY o.code
+""")
+
+
+def _merge(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    """并案: close this case into case ``req.into`` (a report of the same matter), which carries
+    it from now on.  The two are locked in the order of their ids (of two desks merging each
+    into the other at once, the second is refused).  A possible-duplicate link between them is
+    confirmed; departments still to answer are withdrawn; the other case's history says which
+    case joined it."""
+    into = (req.into or "").strip()
+    if not into:
+        raise InvalidInput(
+            "并案须指定并入的案件编号（into）。",
+            "A merge needs the code of the case to merge into (into).",
+            field="into",
+        )
+    if into == case["code"]:
+        raise InvalidInput(
+            "不能把案件并入它自己。", "A case cannot be merged into itself.", field="into"
+        )
+    sql = _MERGE_TARGET.format(in_scope=actor.scope.case_condition("c"))
+    target = session.execute(text(sql), {"code": into}).mappings().first()
+    if target is None:
+        raise InvalidInput(
+            f"没有找到案件 {into}（或不在您的管辖范围内），请核对编号。",
+            f"No case {into} (or not in your jurisdiction): check the code.",
+            field="into",
+        )
+    session.execute(
+        text("SELECT id FROM cases WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+        {"ids": [case["id"], target["id"]]},
+    )
+    target = session.execute(text(sql), {"code": into}).mappings().one()  # as locked
+    if target["merged_into"]:
+        raise InvalidInput(
+            f"案件 {into} 已并入案件 {target['merged_into']}，请并入 {target['merged_into']}。",
+            f"Case {into} was merged into {target['merged_into']}: merge into "
+            f"{target['merged_into']} instead.",
+            field="into",
+        )
+    joined = session.execute(_MERGED_FROM, {"id": case["id"]}).scalars().all()
+    if joined:
+        raise Conflict(
+            f"已有案件并入本案（{'、'.join(joined)}），本案不能再并入他案；"
+            f"可将案件 {into} 并入本案。",
+            f"Other cases were merged into this one ({', '.join(joined)}): it cannot be merged "
+            f"in turn. Merge {into} into this case instead.",
+            current_status=case["status"],
+        )
+    session.execute(
+        text("""
+        INSERT INTO case_link (case_id, other_case_id, kind, status, decided_by, decided_at)
+        VALUES (:id, :other, 'merged_into', 'confirmed', :actor, now())
+        ON CONFLICT (case_id, other_case_id, kind)
+        DO UPDATE SET status = 'confirmed', decided_by = :actor, decided_at = now()
+    """),
+        {"id": case["id"], "other": target["id"], "actor": actor.username},
+    )
+    session.execute(
+        text("""
+        UPDATE case_link SET status = 'confirmed', decided_by = :actor, decided_at = now()
+        WHERE kind = 'possible_duplicate' AND status = 'suggested'
+          AND ((case_id = :id AND other_case_id = :other)
+               OR (case_id = :other AND other_case_id = :id))
+    """),
+        {"id": case["id"], "other": target["id"], "actor": actor.username},
+    )
+    withdrawn = session.execute(
+        text("""
+        UPDATE case_dispatch SET status = 'withdrawn', responded_at = now(), note = :note
+        WHERE case_id = :id AND status IN ('pending', 'accepted')
+    """),
+        {"id": case["id"], "note": f"并案撤回（并入 {into}）"},
+    ).rowcount
+    _event_in_place(
+        session, actor, dict(target), "merged_from", case["code"], {"from": case["code"]}
+    )
+    data: dict[str, Any] = {"into": into}
+    if withdrawn:
+        data["withdrawn"] = withdrawn
+    return "closed", {"closed_at": "now()"}, data
 
 
 def _parent_center(session: Session, case: dict) -> tuple[int, str] | None:
@@ -619,6 +742,7 @@ _HANDLERS = {
     "suspend": _suspend,
     "resume": _resume,
     "dispatch": _dispatch,
+    "merge": _merge,
 }
 
 
@@ -903,6 +1027,9 @@ class WorkflowView:
     events: tuple[EventView, ...]
     dispatches: tuple[DispatchView, ...]
     allowed_actions: tuple[str, ...]
+    #: 并案: the case this one was merged into (None: not merged), and the cases merged into it
+    merged_into: str | None = None
+    merged_from: tuple[str, ...] = ()
 
 
 def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
@@ -910,8 +1037,11 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
     row = session.execute(
         text(f"""
         SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
-               ce.name AS center
+               ce.name AS center, m.code AS merged_into
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
+        LEFT JOIN case_link l ON l.case_id = c.id AND l.kind = 'merged_into'
+                             AND l.status = 'confirmed'
+        LEFT JOIN cases m ON m.id = l.other_case_id
         WHERE c.code = :code AND {scope.case_condition("c")}
     """),
         {"code": code},
@@ -946,6 +1076,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         events=tuple(EventView(*e) for e in events),
         dispatches=tuple(DispatchView(*d) for d in dispatches),
         allowed_actions=tuple(allowed_actions(row.status)),
+        merged_into=row.merged_into,
+        merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
     )
 
 
@@ -1128,6 +1260,20 @@ def rate(session: Session, token: str, score: int, resolved: bool, comment: str 
     ).first()
     if case is None:
         raise NotFound("没有找到该案件。", "No such case.")
+    merged = session.execute(
+        text("""
+        SELECT m.code FROM case_link l JOIN cases m ON m.id = l.other_case_id
+        WHERE l.case_id = :id AND l.kind = 'merged_into' AND l.status = 'confirmed'
+    """),
+        {"id": case.id},
+    ).scalar()
+    if merged is not None:
+        raise Conflict(
+            f"本案已并入案件 {merged} 一并办理，请在案件 {merged} 的查询页面评价。",
+            f"This case was merged into case {merged}, which carries it: rate that case "
+            "from its own tracking page.",
+            current_status=case.status,
+        )
     if case.status not in RATEABLE:
         raise Conflict(
             f"案件尚未办结（当前：{STATE_NAMES.get(case.status, case.status)}），办结后才能评价。",

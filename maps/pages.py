@@ -940,6 +940,24 @@ def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def
         for at, action, status in case.steps
     )
     deadline = f"<p>{w['deadline']}{case.deadline:%Y-%m-%d %H:%M}</p>" if case.deadline else ""
+    merged = ""
+    if case.merged_into:  # 并案: where to follow the matter now
+        other, other_status, token = case.merged_into
+        href = f"/t/{escape(token)}" + ("?lang=en" if lang == "en" else "")
+        merged = (
+            '<p class="wg-merged" id="merged-into">'
+            + (
+                f"This report was merged into case <b>{escape(other)}</b> (the same matter), "
+                f"which is handled for both: now {escape(other_status)}. "
+                f'<a href="{href}">Follow case {escape(other)}</a>'
+                if lang == "en"
+                else f"本案与案件 <b>{escape(other)}</b> 为同一事件，已并入该案一并办理，"
+                f"该案当前状态：{escape(other_status)}。"
+                f'<a href="{href}">查看案件 {escape(other)} 的办理进度</a>'
+            )
+            + "</p>"
+        )
+        deadline = ""
     return f"""{_case_page_head(f"{w['progress']} · {case.code}", noindex=True, lang=lang)}
 <body class="wg-track">
 <main>
@@ -948,6 +966,7 @@ def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def
   <p class="wg-code">{w["code"]} <b>{escape(case.code)}</b></p>
   <p>{escape(w[case.kind])} · {escape(case.category_name)} · {escape(case.place)}</p>
   <p class="wg-status">{w["status"]}<b>{escape(case.status)}</b></p>
+  {merged}
   <p>{w["received"]}{case.received_at:%Y-%m-%d %H:%M}</p>
   {deadline}
   <h2>{w["steps"]}</h2>
@@ -1249,6 +1268,15 @@ def case_page(  # type: ignore[no-untyped-def]
             return f"{escape(e.actor_name)} <small class=wg-username>{escape(actor)}</small>"
         return escape(system.get(actor, actor))
 
+    def merge_link(e) -> str:  # type: ignore[no-untyped-def]
+        """并案: the other case of a merge, linked (the case joined, or the one that joined)."""
+        other = e.data.get("into") or e.data.get("from") if isinstance(e.data, dict) else None
+        if e.action not in ("merge", "merged_from") or not other:
+            return ""
+        words = t("并入", "into") if e.action == "merge" else t("来自", "from")
+        link = f'<a href="/cases/{escape(other)}">{escape(other)}</a>'
+        return f' <span class="wg-merge-link">{words} {link}</span>'
+
     events = "".join(
         f"<li><time>{when(e.at)}</time> <b>{escape(events_named.get(e.action, e.action))}</b>"
         f" {who(e)}"
@@ -1256,7 +1284,7 @@ def case_page(  # type: ignore[no-untyped-def]
         # (the system's own notes repeat the step's Chinese name: not shown again)
         + (
             f"<br><span class=wg-note>{escape(note_of(e))}</span>"
-            if e.note and e.note != EVENT_NAMES.get(e.action)
+            if e.note and e.note != EVENT_NAMES.get(e.action) and e.action != "merged_from"
             else ""
         )
         + (
@@ -1264,6 +1292,7 @@ def case_page(  # type: ignore[no-untyped-def]
             if isinstance(e.data, dict) and e.data.get("letter")
             else ""
         )
+        + merge_link(e)
         + "</li>"
         for e in wf.events
     )
@@ -1378,6 +1407,30 @@ def case_page(  # type: ignore[no-untyped-def]
         else ""
     )
     status = states.get(case.status, case.status)
+
+    def case_links(codes) -> str:  # type: ignore[no-untyped-def]
+        return t("、", ", ").join(f'<a href="/cases/{escape(c)}">{escape(c)}</a>' for c in codes)
+
+    merged_row = ""
+    if wf.merged_into:
+        status += t("（并案）", " (merged)")
+        merged_row = (
+            f'<tr><th>{t("并案", "Merged")}</th><td id="case-merged">'
+            + t(
+                f"已并入案件 {case_links([wf.merged_into])}，由该案一并办理",
+                f"Merged into case {case_links([wf.merged_into])}, which carries it",
+            )
+            + "</td></tr>\n    "
+        )
+    elif wf.merged_from:
+        merged_row = (
+            f'<tr><th>{t("并案", "Merged")}</th><td id="case-merged">'
+            + t(
+                f"并入本案的案件：{case_links(wf.merged_from)}",
+                f"Cases merged into this one: {case_links(wf.merged_from)}",
+            )
+            + "</td></tr>\n    "
+        )
     tiles = (
         f' data-tiles="{escape(base.url)}" data-subdomains="{escape(base.subdomains)}"'
         f' data-datum="{escape(base.datum)}" data-attribution="{escape(base.attribution or "")}"'
@@ -1425,6 +1478,7 @@ def case_page(  # type: ignore[no-untyped-def]
         )
         if flags.get(key)
     )
+    can_merge = can_handle and "merge" in wf.allowed_actions and not wf.merged_from
     choices = (
         ("confirm", t("确认重复", "Confirm duplicate")),
         ("unlink", t("不是重复，解除", "Not a duplicate: unlink")),
@@ -1441,6 +1495,20 @@ def case_page(  # type: ignore[no-untyped-def]
                 if (decision, state) not in (("confirm", "confirmed"), ("unlink", "unlinked"))
             )
             if can_triage
+            else ""
+        )
+        + (
+            f'<button type="button" class="wg-merge" data-into="{escape(other)}" data-confirm="'
+            + escape(
+                t(
+                    f"将本案并入案件 {other} 一并办理，本案随即结案。确定吗？",
+                    f"Merge this case into case {other}, which will carry it? This case is "
+                    "closed at once.",
+                ),
+                quote=True,
+            )
+            + f'">{t("并入该案", "Merge into it")}</button>'
+            if can_merge and state != "unlinked"
             else ""
         )
         + "</td></tr>"
@@ -1463,9 +1531,10 @@ def case_page(  # type: ignore[no-untyped-def]
   <p>{
             t(
                 f"同类案件，相距 {DUPLICATE_M} 米、{DUPLICATE_HOURS} 小时以内："
-                "请确认是否为同一事件（不会合并或删除任何案件）。",
+                "请确认是否为同一事件。同一事件可将本案并入该案一并办理（并案），不会删除任何案件。",
                 f"Cases of the same category within {DUPLICATE_M} m and {DUPLICATE_HOURS} hours: "
-                "confirm whether they are the same event (no case is merged or deleted).",
+                "confirm whether they are the same event. The same event: merge this case into "
+                "the other, which carries both (no case is deleted).",
             )
         }</p>
   <table class="wg-list" id="duplicates">{duplicates}</table>"""
@@ -1498,7 +1567,7 @@ def case_page(  # type: ignore[no-untyped-def]
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
         f'<a href="/maps/grid/{escape(grid)}">{escape(grid)}</a>' if loc.grid else escape(grid)
     }</td></tr>
-    {workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
+    {merged_row}{workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
         escape(wf.center or "—")
     }</td></tr>
     <tr><th>{t("登记时间", "Registered")}</th><td>{when(case.received_at)}</td></tr>
@@ -1532,6 +1601,8 @@ def case_page(  # type: ignore[no-untyped-def]
       <input name="to_region"></label>
     <label data-for="extend">{t("延长工作小时", "Working hours to add")}
       <input name="extra_hours" type="number" min="1"></label>
+    <label data-for="merge">{t("并入的案件编号", "Code of the case to merge into")}
+      <input name="into" autocomplete="off"></label>
     <label data-for="verify"><input name="resolved" type="checkbox" checked>
       {t("群众认可已解决", "The resident confirms it is solved")}</label>
     <button type="submit">{t("确定", "OK")}</button>

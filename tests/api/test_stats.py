@@ -161,6 +161,47 @@ def test_stats_on_known_cases(anon_client: TestClient, login_as: Headers, hand_m
     assert bad.status_code == 422
 
 
+def test_a_merged_case_is_counted_once_by_the_case_that_carries_it(
+    anon_client: TestClient, login_as: Headers, hand_made: None, app_db: Session
+) -> None:
+    """并案: a second report of case 3's matter, merged into it (closed at once), is not a
+    second case resolved on time: the roll-up counts the matter once.  Reopened, it counts."""
+    merged = app_db.execute(
+        text("""
+        INSERT INTO cases (code, kind, category, severity, description, received_lon,
+                           received_lat, geom, reported_at, received_at, grid_code, village_code,
+                           township_code, district_code, city_code, assign_method, status,
+                           allowed_hours, deadline, closed_at, source)
+        SELECT 'STATS0000005', kind, category, severity, description, received_lon,
+               received_lat, geom, reported_at, received_at + interval '1 hour', grid_code,
+               village_code, township_code, district_code, city_code, assign_method, 'closed',
+               allowed_hours, deadline, received_at + interval '2 hours', source
+        FROM cases WHERE code = 'STATS0000003'
+        RETURNING id
+    """)
+    ).scalar_one()
+    app_db.execute(
+        text("""
+        INSERT INTO case_link (case_id, other_case_id, kind, status)
+        SELECT :id, id, 'merged_into', 'confirmed' FROM cases WHERE code = 'STATS0000003'
+    """),
+        {"id": merged},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    op = login_as("township_operator")
+    query = "/api/stats?region=990102001&start=2018-03-01&end=2018-03-31"
+    f = anon_client.get(query, headers=op).json()["figures"]
+    assert (f["cases"], f["resolved"], f["closed"], f["on_time"]) == (4, 2, 2, 1)
+    traced = anon_client.get(f"{query}&trace=cases", headers=op).json()
+    assert len(traced) == 4 and "STATS0000005" not in traced
+    app_db.execute(
+        text("UPDATE case_link SET status = 'unlinked' WHERE case_id = :id"), {"id": merged}
+    )
+    app_db.commit()
+    f = anon_client.get(query, headers=op).json()["figures"]
+    assert (f["cases"], f["resolved"], f["closed"], f["on_time"]) == (5, 3, 3, 2)
+
+
 def test_daily_report_writes_a_spreadsheet_and_a_page(
     app_db: Session, hand_made: None, tmp_path: Path
 ) -> None:

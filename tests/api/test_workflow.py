@@ -212,7 +212,7 @@ def test_every_illegal_move_is_409_naming_the_state_and_the_allowed_actions(
             a for a, m in MOVES.items() if "registered" in m.sources
         }
         assert "已登记" in body["detail"]
-    bad = anon_client.post(f"/api/cases/{code}/actions", headers=op, json={"action": "merge"})
+    bad = anon_client.post(f"/api/cases/{code}/actions", headers=op, json={"action": "fold"})
     assert bad.status_code == 422
     no_reason = anon_client.post(
         f"/api/cases/{code}/actions", headers=op, json={"action": "return"}
@@ -672,6 +672,98 @@ def test_the_queue_marks_repeats_and_possible_duplicates(
         assert r.status_code == 200, r.text
     after = anon_client.get(f"/api/queue?{mine}&limit=500", headers=op).json()["items"]
     assert [i["duplicate"] for i in after if i["code"] == codes[2]] == [False]
+
+
+def test_a_duplicate_is_merged_into_the_case_that_carries_it(
+    anon_client: TestClient,
+    login_as: Headers,
+    demo_city: DemoCity,
+    app_db: Session,
+    engine: Engine,
+) -> None:
+    """并案: two reports of one leaking gas pipe.  The desk closes the second into the first,
+    which carries the matter from then on: the second is closed as merged, its departments still
+    to answer are withdrawn, the first's history says which case joined it, and the resident of
+    the second follows the first from their own tracking page (and rates it there)."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001002"))
+    spot = grid.geom.representative_point()
+    place = (spot.x, spot.y)  # (a village of its own: the module's other cases are elsewhere)
+    op = login_as("township_operator")
+    first = _report(anon_client, op, place, kind="hazard", category="gas")
+    second = _report(anon_client, op, place, kind="hazard", category="gas")
+    a, b = first["code"], second["code"]
+    assert a in {d["code"] for d in second["possible_duplicates"]}
+    _act(anon_client, op, b, "accept")
+    _act(anon_client, op, b, "dispatch")  # a department is still to answer
+
+    url = f"/api/cases/{b}/actions"
+    for body, words in (
+        ({}, "into"),
+        ({"into": b}, "自己"),
+        ({"into": "CASE-NONE"}, "CASE-NONE"),
+    ):
+        r = anon_client.post(url, headers=op, json={"action": "merge"} | body)
+        assert r.status_code == 422 and words in r.json()["detail"], r.text
+    with engine.connect() as conn:  # (a case of another township: as if it did not exist)
+        elsewhere = conn.execute(
+            text("SELECT code FROM cases WHERE township_code <> '990102001' LIMIT 1")
+        ).scalar_one()
+    r = anon_client.post(url, headers=op, json={"action": "merge", "into": elsewhere})
+    assert r.status_code == 422 and elsewhere in r.json()["detail"]
+    merged = _act(anon_client, op, b, "merge", into=a, note="同一处燃气管道泄漏")
+    assert (merged["status"], merged["merged_into"]) == ("closed", a)
+    last = merged["events"][-1]
+    assert (last["action"], last["data"]["into"], last["note"]) == (
+        "merge",
+        a,
+        "同一处燃气管道泄漏",
+    )
+    assert [d["status"] for d in merged["dispatches"]] == ["withdrawn"]
+    assert {d["code"]: d["status"] for d in merged["possible_duplicates"]}[a] == "confirmed"
+    carrier = anon_client.get(f"/api/cases/{a}", headers=op).json()
+    assert carrier["merged_from"] == [b] and carrier["status"] == "registered"
+    assert (carrier["events"][-1]["action"], carrier["events"][-1]["data"]) == (
+        "merged_from",
+        {"from": b},
+    )
+    # the desk's pages say it both ways, each linking to the other
+    page = anon_client.get(f"/cases/{b}", headers=op).text
+    assert f'已并入案件 <a href="/cases/{a}">{a}</a>' in page and "已结案（并案）" in page
+    assert f'并入本案的案件：<a href="/cases/{b}">{b}</a>' in (
+        anon_client.get(f"/cases/{a}", headers=op).text
+    )
+    # the resident of the second report follows the first, and rates it there
+    token_a = first["tracking_url"].rsplit("/", 1)[1]
+    token_b = second["tracking_url"].rsplit("/", 1)[1]
+    track = anon_client.get(f"/t/{token_b}").text
+    assert "已并案" in track and f'href="/t/{token_a}"' in track and 'id="rating"' not in track
+    english = anon_client.get(f"/t/{token_b}?lang=en").text
+    assert "merged into case" in english and f'href="/t/{token_a}?lang=en"' in english
+    anon_client.cookies.clear()
+    r = anon_client.post(f"/api/track/{token_b}/rating", json={"score": 5})
+    assert r.status_code == 409 and a in r.json()["detail"]
+    # no chains: nothing merges into a merged case, and a case others joined stays the carrier
+    r = anon_client.post(f"/api/cases/{a}/actions", headers=op, json={"action": "merge", "into": b})
+    assert r.status_code == 422 and f"已并入案件 {a}" in r.json()["detail"]
+    third = _report(anon_client, op, place, kind="hazard", category="gas")["code"]
+    r = anon_client.post(
+        f"/api/cases/{a}/actions", headers=op, json={"action": "merge", "into": third}
+    )
+    assert r.status_code == 409 and b in r.json()["detail"]
+    # reopened, the second is its own matter again
+    reopened = _act(anon_client, op, b, "reopen", note="并案有误，另行处理")
+    assert reopened["merged_into"] is None and reopened["status"] == "reopened"
+    assert anon_client.get(f"/api/cases/{a}", headers=op).json()["merged_from"] == []
+    page = anon_client.get(f"/cases/{b}", headers=op).text
+    assert f'class="wg-merge" data-into="{a}"' in page  # and may be merged again
+    actions = (
+        app_db.execute(
+            text("SELECT action FROM audit_log WHERE object = :o ORDER BY id"), {"o": f"case:{b}"}
+        )
+        .scalars()
+        .all()
+    )
+    assert "case.merge" in actions
 
 
 def _queue_rows(html: str) -> list[tuple[str, str, bool]]:

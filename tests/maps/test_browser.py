@@ -1127,7 +1127,8 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     live_server: str, browser, engine, tokens: dict[str, str]
 ) -> None:
     """Two reports of one gas leak 20 m apart: the second case's page shows the first as a
-    possible duplicate; the desk confirms it with one click, and may still undo that."""
+    possible duplicate; the desk confirms it with one click, and may still undo that; then
+    merges the second into the first (并案)."""
     import uuid
 
     import httpx
@@ -1171,6 +1172,21 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     assert row.locator(".wg-duplicate").count() == 1  # only the undo is left
     row.locator(".wg-duplicate[data-decision=unlink]").click()
     row.locator("text=已解除").wait_for()
+    assert row.locator(".wg-merge").count() == 0  # not the same event: nothing to merge
+    # 并案: the same leak after all; the second case is closed into the first, after a question
+    row.locator(".wg-duplicate[data-decision=confirm]").click()
+    row.locator("text=已确认重复").wait_for()
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
+    row.locator(".wg-merge").click()
+    page.locator(f"#case-merged a[href='/cases/{first}']").wait_for()
+    assert asked and first in asked[0]
+    assert "并案" in page.locator("#case-status").inner_text()
     assert errors == [], errors
     page.close()
 

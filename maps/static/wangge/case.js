@@ -105,6 +105,7 @@
     if (current === "transfer") payload.to_region = form.elements.to_region.value.trim();
     if (current === "extend") payload.extra_hours = parseFloat(form.elements.extra_hours.value);
     if (current === "verify") payload.resolved = form.elements.resolved.checked;
+    if (current === "merge") payload.into = form.elements.into.value.trim();
     post("/api/cases/" + code + "/actions", payload);
   });
 
@@ -124,6 +125,15 @@
     button.addEventListener("click", function () {
       post("/api/cases/" + code + "/duplicates/" + button.dataset.other,
            { decision: button.dataset.decision });
+    });
+  });
+
+  // 并案: this case closed into the possible duplicate it is the same event as
+  document.querySelectorAll(".wg-merge").forEach(function (button) {
+    button.addEventListener("click", function () {
+      if (!window.confirm(button.dataset.confirm)) return;
+      post("/api/cases/" + code + "/actions",
+           { action: "merge", into: button.dataset.into, version: version });
     });
   });
 
