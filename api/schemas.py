@@ -193,7 +193,15 @@ class ReportCreate(BaseModel):
         "110 incident number …; at most 64 characters (blank: none)",
     )
 
-    @field_validator("source_ref", mode="before")
+    on_site_resolution: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="就地化解: what the reporter did to settle it on the spot (a minor or normal "
+        "matter only); the case is then registered resolved, for the center to follow up "
+        "(回访) and close. Blank or absent: the center handles it",
+    )
+
+    @field_validator("source_ref", "on_site_resolution", mode="before")
     @classmethod
     def _blank_ref_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -220,14 +228,19 @@ class ReportCreate(BaseModel):
             parties=tuple(p.to_domain() for p in self.parties),
             source=self.source or default_source(role),
             source_ref=self.source_ref,
+            on_site_resolution=(
+                self.on_site_resolution.strip() if self.on_site_resolution else None
+            ),
         )
 
     def content(self) -> bytes:
         """Canonical content, for telling a replay from a different report under one key.  A
-        report that does not name its source (or its number there) has the content it had
-        before sources existed (its replays still match)."""
+        report that does not name its source (or its number there), or settle it on the spot,
+        has the content it had before those existed (its replays still match)."""
         exclude = {"idempotency_key"} | {
-            name for name in ("source", "source_ref") if getattr(self, name) is None
+            name
+            for name in ("source", "source_ref", "on_site_resolution")
+            if getattr(self, name) is None
         }
         return self.model_dump_json(exclude=exclude).encode()
 

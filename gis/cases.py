@@ -84,6 +84,12 @@ class NewReport:
     source: str = "other"  # a key of SOURCE_NAMES
     #: its number in that channel: a 12345 work order (工单号), a 110 incident … (来源编号)
     source_ref: str | None = None
+    #: 就地化解: what the reporter did to settle it on the spot (None: it is for the center)
+    on_site_resolution: str | None = None
+
+
+#: the severities in words (轻微 … 重大)
+SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.audit import audit_ip
-from gis.cases import KIND_NAMES, CaseView, NewReport, case_view, get_cases, list_categories
+from gis.cases import (
+    KIND_NAMES,
+    SEVERITY_NAMES,
+    CaseView,
+    NewReport,
+    case_view,
+    get_cases,
+    list_categories,
+)
 from gis.datum import to_wgs84
 from gis.db import execute_arrays
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
@@ -230,6 +238,32 @@ _KNOWN_KEYS = text("""
 """)
 
 
+#: the severities a reporter may settle on the spot (就地化解); graver ones are the center's
+ON_SITE_SEVERITIES = ("minor", "normal")
+# 就地化解: the new cases settled on the spot are registered resolved, the reporter's account of
+# it their second event (the center then follows up: 回访, then closes)
+_ON_SITE = text("""
+    WITH moved AS (
+        UPDATE cases c SET status = 'resolved', version = c.version + 1
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:notes AS text[])) AS r(id, note)
+        WHERE c.id = r.id AND c.status = 'registered'
+        RETURNING c.id, r.note
+    )
+    INSERT INTO case_event (case_id, actor, action, from_status, to_status, note)
+    SELECT id, :actor, 'on_site', 'registered', 'resolved', note FROM moved
+""")
+
+
+def _too_grave(severity: str) -> InvalidInput:
+    return InvalidInput(
+        f"「{SEVERITY_NAMES.get(severity, severity)}」事件须由综治中心处置，不能就地化解；"
+        "请去掉就地化解情况后上报。",
+        f"A {severity} matter is for the center to handle, not to settle on the spot: send it "
+        "without on_site_resolution.",
+        field="on_site_resolution",
+    )
+
+
 # each new case's number in its channel (来源编号, migration 0036), where the report gave one
 _SOURCE_REFS = text("""
     UPDATE cases c SET source_ref = r.ref
@@ -255,6 +289,7 @@ def accept_reports(
     repeats: list[_Work] = []  # a key seen earlier in the same batch
     work: list[_Work] = []
     now = datetime.now(UTC)  # the device times are judged against it (``clock_suspect``)
+    severities: dict[str, str] | None = None  # category → default severity, when needed
     for item in items:
         if item.error is not None or item.report is None or item.key is None:
             error = item.error or InvalidInput("缺少上报内容。", "Missing report.")
@@ -273,6 +308,15 @@ def accept_reports(
             results[item.index] = BatchResult(item.index, "rejected", e.status, error=e)
             continue
         w.flags = flags_for(w.report.accuracy_m, w.report.reported_at, now)
+        if w.report.on_site_resolution:
+            if severities is None:  # (the categories' own, once a call, for those reports only)
+                rows = session.execute(text("SELECT code, default_severity::text FROM category"))
+                severities = {code: severity for code, severity in rows}
+            severity = w.report.severity or severities.get(w.report.category)
+            if severity not in (None, *ON_SITE_SEVERITIES):
+                error = _too_grave(severity)
+                results[item.index] = BatchResult(item.index, "rejected", error.status, error=error)
+                continue
         work.append(w)
 
     replays: list[_Work] = []
@@ -299,6 +343,19 @@ def accept_reports(
         for w in refs:
             if w.doc is not None:
                 w.doc["source_ref"] = w.report.source_ref
+    settled = [w for w in created if w.report.on_site_resolution]
+    if settled:  # 就地化解 (a statement more, for those reports only)
+        session.execute(
+            _ON_SITE,
+            {
+                "ids": [w.case_id for w in settled],
+                "notes": [w.report.on_site_resolution for w in settled],
+                "actor": settled[0].report.reporter or "",
+            },
+        )
+        for w in settled:
+            if w.doc is not None:
+                w.doc["status"] = "resolved"
     session.flush()
 
     views = {w.code: case_view(w.doc, cipher) for w in created if w.doc is not None}

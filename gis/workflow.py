@@ -193,6 +193,7 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "party_added": "补充当事人",
     "note": "办理记录",
     "merged_from": "他案并入",
+    "on_site": "就地化解",
 }
 
 #: the same actions and events in English (the second locale: the public tracking page)
@@ -222,6 +223,7 @@ EVENT_NAMES_EN = {
     "note": "Handling note",
     "merge": "Merged into another case",
     "merged_from": "Another case merged in",
+    "on_site": "Settled on the spot",
 }
 
 #: the actions as their buttons say them in English
@@ -519,13 +521,16 @@ def _merge(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Ch
     """),
         {"id": case["id"], "other": target["id"], "actor": actor.username},
     )
-    withdrawn = session.execute(
-        text("""
-        UPDATE case_dispatch SET status = 'withdrawn', responded_at = now(), note = :note
-        WHERE case_id = :id AND status IN ('pending', 'accepted')
-    """),
-        {"id": case["id"], "note": f"并案撤回（并入 {into}）"},
-    ).rowcount
+    withdrawn = len(
+        session.execute(
+            text("""
+            UPDATE case_dispatch SET status = 'withdrawn', responded_at = now(), note = :note
+            WHERE case_id = :id AND status IN ('pending', 'accepted')
+            RETURNING id
+        """),
+            {"id": case["id"], "note": f"并案撤回（并入 {into}）"},
+        ).all()
+    )
     _event_in_place(
         session, actor, dict(target), "merged_from", case["code"], {"from": case["code"]}
     )

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from gis.cases import KIND_NAMES, SHANGHAI, SOURCE_NAMES
+from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
@@ -1156,7 +1156,6 @@ def letter_page(  # type: ignore[no-untyped-def]
 """
 
 
-SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
 SEVERITY_NAMES_EN = {"minor": "minor", "normal": "normal", "major": "major", "critical": "critical"}
 DISPATCH_NAMES = {
     "pending": "待接收",

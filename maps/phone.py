@@ -68,6 +68,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "datum_bd09": "百度地图（BD-09）",
             "description": "情况描述",
             "hint": "时间、地点、人物、经过，简明扼要",
+            "on_site": "已就地化解",
+            "on_site_hint": "化解情况：如 经调解双方达成一致，已签调解协议",
+            "on_site_grave": "该类事件须由综治中心处置，不能就地化解",
             "parties": "当事人（可不填）",
             "parties_note": "姓名、电话、身份证号加密保存，显示时打码",
             "add_party": "＋ 添加当事人",
@@ -113,6 +116,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
             "need_position": "请先获取位置（或在地图上点选）。",
             "need_description": "请填写情况描述。",
+            "need_on_site": "请写明就地化解的情况（或取消勾选“已就地化解”）。",
             "need_source": "请选择案件来源（群众来访、12345热线等）。",
             "too_many_photos": "最多 6 张照片。",
             "party_role": "身份",
@@ -159,6 +163,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "datum_bd09": "Baidu (BD-09)",
             "description": "What happened",
             "hint": "When, where, who and what — briefly",
+            "on_site": "Settled on the spot",
+            "on_site_hint": "How: both sides agreed after mediation, an agreement signed …",
+            "on_site_grave": "A matter of this kind is for the center, not to settle on the spot",
             "parties": "People involved (optional)",
             "parties_note": "names, phones and ID numbers are stored encrypted and shown masked",
             "add_party": "+ Add a person",
@@ -208,6 +215,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locate_failed": "Could not locate: allow location access, or tap the map.",
             "need_position": "Get your position first (or tap the map).",
             "need_description": "Describe what happened.",
+            "need_on_site": 'Say how it was settled on the spot (or untick "Settled on the spot").',
             "need_source": "Choose where the case came from (walk-in, 12345 hotline …).",
             "too_many_photos": "At most 6 photos.",
             "party_role": "Role",
@@ -388,6 +396,12 @@ def phone_page(
     <textarea name="description" rows="3" maxlength="2000" required
       placeholder="{t["hint"]}"></textarea>
   </label>
+  <fieldset class="m-onsite">
+    <label class="m-check"><input type="checkbox" name="on_site"> {t["on_site"]}</label>
+    <small id="on-site-grave" hidden>{t["on_site_grave"]}</small>
+    <textarea name="on_site_resolution" rows="2" maxlength="2000" hidden
+      aria-label="{t["on_site"]}" placeholder="{t["on_site_hint"]}"></textarea>
+  </fieldset>
   <fieldset class="m-parties">
     <legend>{t["parties"]} <small>{t["parties_note"]}</small></legend>
     <ul id="parties"></ul>

@@ -346,6 +346,69 @@ def test_batch_of_500_judges_each_item_and_replays_cleanly(
     assert count() == before + 475
 
 
+def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_follow_up(
+    anon_client: TestClient, login_as: Callable[[str], dict[str, str]], engine: Engine
+) -> None:
+    """就地化解: the grid worker calmed a quarrel between neighbours there and then.  The report
+    says how; the case is registered resolved (the center follows up, 回访, and closes), and
+    the resident sees the step on the tracking page.  Graver matters are the center's."""
+    worker = login_as("grid_worker")
+    lon, lat = grid_worker_point(engine)
+    how = "经现场调解，双方同意晚十点后不再装修"
+    key = str(uuid.uuid4())
+    body = report_body(lon, lat, on_site_resolution=f"  {how} ")
+    r = anon_client.post("/api/reports", headers=worker | {"Idempotency-Key": key}, json=body)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["status"] == "resolved"
+    again = anon_client.post("/api/reports", headers=worker | {"Idempotency-Key": key}, json=body)
+    assert again.status_code == 200 and again.json()["code"] == case["code"]
+    other = body | {"on_site_resolution": None}  # (not the same report under the key)
+    r = anon_client.post("/api/reports", headers=worker | {"Idempotency-Key": key}, json=other)
+    assert r.status_code == 422
+    op = login_as("township_operator")
+    detail = anon_client.get(f"/api/cases/{case['code']}", headers=op).json()
+    steps = [(e["action"], e["to_status"], e["note"], e["actor"]) for e in detail["events"]]
+    assert steps == [
+        ("register", "registered", steps[0][2], "grid_worker"),
+        ("on_site", "resolved", how, "grid_worker"),
+    ]
+    assert detail["allowed_actions"][0] == "verify" and detail["version"] == 2
+    token = case["tracking_url"].rsplit("/", 1)[1]
+    tracking = anon_client.get(f"/t/{token}").text
+    assert "就地化解" in tracking and how not in tracking  # (what was done may name people)
+    page = anon_client.get(f"/cases/{case['code']}", headers=op).text
+    assert "<b>就地化解</b>" in page and how in page
+    # blank: the center's as usual; graver matters (by category or said) are refused, clearly
+    blank = anon_client.post(
+        "/api/reports", headers=worker, json=report_body(lon, lat, on_site_resolution=" ")
+    )
+    assert blank.status_code == 201 and blank.json()["status"] == "registered"
+    for extra in (
+        {"kind": "hazard", "category": "gas"},  # 较大 by default
+        {"severity": "critical"},
+    ):
+        r = anon_client.post(
+            "/api/reports",
+            headers=worker,
+            json=report_body(lon, lat, on_site_resolution=how, **extra),
+        )
+        assert r.status_code == 422, r.text
+        assert "不能就地化解" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "on_site_resolution"
+    # offline, in a batch: each item on its own
+    items = [
+        report_body(lon, lat, on_site_resolution=how) | {"idempotency_key": str(uuid.uuid4())},
+        report_body(lon, lat, on_site_resolution=how, category="fire", kind="hazard")
+        | {"idempotency_key": str(uuid.uuid4())},
+        report_body(lon, lat) | {"idempotency_key": str(uuid.uuid4())},
+    ]
+    out = anon_client.post("/api/reports/batch", headers=worker, json={"reports": items}).json()
+    assert [x["status"] for x in out["results"]] == ["created", "rejected", "created"]
+    assert [x["case"]["status"] for x in out["results"] if x["case"]] == ["resolved", "registered"]
+    assert "不能就地化解" in out["results"][1]["detail"]
+
+
 def test_batch_conflict_is_per_item(client: TestClient, grid_point: tuple) -> None:
     key = str(uuid.uuid4())
     one = report_body(grid_point[0], grid_point[1]) | {"idempotency_key": key}

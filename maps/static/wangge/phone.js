@@ -356,6 +356,7 @@
       var o = el("option", "", LANG === "en" ? c.name_en : c.name_zh); o.value = c.code; select.appendChild(o);
       if (c.code === chosen) { o.selected = true; draftCategory = null; }
     });
+    if (form.on_site) showOnSite();
   }
   function loadCategories() {
     var cached = localStorage.getItem("wangge-categories");
@@ -371,6 +372,26 @@
       }).catch(function () { /* offline: the cached catalogue serves */ });
   }
   form.kind.addEventListener("change", function () { draftCategory = null; fillCategories(); });
+
+  // 就地化解: a minor or normal matter the reporter settled there and then (the server's rule:
+  // a category graver by default is the center's, and a report queued offline must not be
+  // refused for it later)
+  var ON_SITE_SEVERITIES = ["minor", "normal"];
+  function onSiteAllowed() {
+    var code = form.category.value;
+    var c = categories.filter(function (x) { return x.code === code; })[0];
+    return !c || ON_SITE_SEVERITIES.indexOf(c.default_severity) >= 0;
+  }
+  function showOnSite() {
+    var allowed = onSiteAllowed();
+    if (!allowed) form.on_site.checked = false;
+    form.on_site.disabled = !allowed;
+    document.getElementById("on-site-grave").hidden = allowed;
+    form.on_site_resolution.hidden = !form.on_site.checked;
+  }
+  form.on_site.addEventListener("change", showOnSite);
+  form.category.addEventListener("change", showOnSite);
+  form.kind.addEventListener("change", showOnSite);
 
   // ---------- draft ----------
   // What is being written is kept on the phone as it is typed, under the account (the browser
@@ -390,6 +411,7 @@
         kind: form.kind.value, category: form.category.value || draftCategory,
         source: form.source ? form.source.value : null,
         source_ref: form.source_ref ? form.source_ref.value : null,
+        on_site: form.on_site.checked, on_site_resolution: form.on_site_resolution.value,
         parties: partyRows().map(function (r) {
           return { role: r.role, name: r.name, phone: r.phone, id_card: r.id_card };
         }),
@@ -408,6 +430,8 @@
     if (draft.kind) form.kind.value = draft.kind;
     if (draft.source && form.source) form.source.value = draft.source;
     if (draft.source_ref && form.source_ref) form.source_ref.value = draft.source_ref;
+    form.on_site.checked = !!draft.on_site;
+    form.on_site_resolution.value = draft.on_site_resolution || "";
     partyList.textContent = "";
     (draft.parties || []).forEach(addParty);
     draftCategory = draft.category || null;
@@ -619,6 +643,9 @@
     if (!description) { say(T.need_description, true); return; }
     // a center's desk says where each case came from (a grid worker's reports are their own)
     if (form.source && !form.source.value) { say(T.need_source, true); return; }
+    var settled = form.on_site.checked && onSiteAllowed();
+    var resolution = form.on_site_resolution.value.trim();
+    if (settled && !resolution) { say(T.need_on_site, true); form.on_site_resolution.focus(); return; }
     var parties = partiesToSend();
     if (!parties) return;
     var files = chosen.slice(0, MAX_PHOTOS);
@@ -633,6 +660,7 @@
     };
     if (form.source) item.body.source = form.source.value;
     if (parties.length) item.body.parties = parties;
+    if (settled) item.body.on_site_resolution = resolution;
     if (form.source_ref && form.source_ref.value.trim()) {
       item.body.source_ref = form.source_ref.value.trim();
     }
@@ -650,6 +678,7 @@
       form.description.value = ""; chosen = []; renderChosen();
       if (form.source) form.source.value = ""; // each case its own: asked again
       if (form.source_ref) form.source_ref.value = "";
+      form.on_site.checked = false; form.on_site_resolution.value = ""; showOnSite();
       if (form.coords) form.coords.value = "";  // (the next call's place is its own)
       partyList.textContent = "";
       dropDraft();
