@@ -792,6 +792,8 @@ class FiguresOut(BaseModel):
     extension_rate: float | None = Field(description="延期率 = extended ÷ cases")
     rework_rate: float | None = Field(description="返工率 = reworked ÷ closed")
     satisfaction_rate: float | None = Field(description="satisfied ÷ rated")
+    on_site: int = Field(default=0, description="就地化解: settled on the spot by the reporter")
+    on_site_rate: float | None = Field(default=None, description="就地化解率 = on_site ÷ cases")
 
     @classmethod
     def of(cls, f: Any) -> FiguresOut:

@@ -68,6 +68,8 @@ COLUMNS = [
         lambda f: round(float(f.score), 2) if f.score is not None else None,
     ),
     Column("满意率", "Satisfaction rate", lambda f: f.rates["satisfaction_rate"], rate=True),
+    Column("就地化解", "Settled on the spot", lambda f: f.on_site),
+    Column("就地化解率", "Settled-on-the-spot rate", lambda f: f.rates["on_site_rate"], rate=True),
 ]
 STAGE_NAMES = {"remind": "提醒函", "supervise": "督办函", "notify": "通报"}
 STAGE_NAMES_EN = {"remind": "Reminders", "supervise": "Supervision notices", "notify": "Notices"}
@@ -97,7 +99,8 @@ WORDS = {
         "period": "{start} 至 {end}",
         "heading": "{name} 每日一汇总 · {sheet}（{period}）",
         "note": "（按受理时间统计；比率定义：按期结案率 = 按期办结 ÷ 已办结，"
-        "延期率 = 延期案件 ÷ 受理案件，返工率 = 重启案件 ÷ 已结案）",
+        "延期率 = 延期案件 ÷ 受理案件，返工率 = 重启案件 ÷ 已结案，"
+        "就地化解率 = 网格员就地化解 ÷ 受理案件；并入他案的案件不重复统计）",
         "date": "{day:%Y年%m月%d日}",
         "sheet_day": "{day:%m月%d日}",
         "sheet_supervision": "督办",
@@ -138,7 +141,8 @@ WORDS = {
         "heading": "{name} daily roll-up · {sheet} ({period})",
         "note": " (by the time cases were received; on-time rate = resolved on time ÷ "
         "resolved, extension rate = extended cases ÷ cases received, rework rate = reopened "
-        "cases ÷ closed cases)",
+        "cases ÷ closed cases, settled-on-the-spot rate = settled on the spot ÷ cases received; "
+        "a case merged into another is not counted again)",
         "date": "{day:%Y-%m-%d}",
         "sheet_day": "{day:%m-%d}",
         "sheet_supervision": "Supervision",

@@ -20,6 +20,7 @@ from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
 from gis.repeats import DUPLICATE_LINKS
 from gis.settings import Settings
+from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
 from tests.conftest import grid_worker_point, report_body
 
@@ -407,6 +408,14 @@ def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_f
     assert [x["status"] for x in out["results"]] == ["created", "rejected", "created"]
     assert [x["case"]["status"] for x in out["results"] if x["case"]] == ["resolved", "registered"]
     assert "不能就地化解" in out["results"][1]["detail"]
+    # the roll-up counts them (就地化解, and its rate), each traceable to its case
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    query = f"/api/stats?region=990102001&start={today}&end={today + timedelta(days=1)}"
+    figures = anon_client.get(query, headers=op).json()["figures"]
+    traced = anon_client.get(f"{query}&trace=on_site", headers=op).json()
+    assert case["code"] in traced and out["results"][0]["case"]["code"] in traced
+    assert figures["on_site"] == len(traced) >= 2
+    assert figures["on_site_rate"] == round(figures["on_site"] / figures["cases"], 4)
 
 
 def test_batch_conflict_is_per_item(client: TestClient, grid_point: tuple) -> None:
