@@ -1493,7 +1493,7 @@ def case_page(  # type: ignore[no-untyped-def]
                 for decision, label in choices
                 if (decision, state) not in (("confirm", "confirmed"), ("unlink", "unlinked"))
             )
-            if can_triage
+            if can_triage and other != wf.merged_into  # (merged into it: undone by reopening)
             else ""
         )
         + (

@@ -729,6 +729,7 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     # the desk's pages say it both ways, each linking to the other
     page = anon_client.get(f"/cases/{b}", headers=op).text
     assert f'已并入案件 <a href="/cases/{a}">{a}</a>' in page and "已结案（并案）" in page
+    assert f'class="wg-duplicate" data-other="{a}"' not in page  # (undone by reopening)
     assert f'并入本案的案件：<a href="/cases/{b}">{b}</a>' in (
         anon_client.get(f"/cases/{a}", headers=op).text
     )
