@@ -256,14 +256,16 @@ def queue_page(  # type: ignore[no-untyped-def]
     offset: int,
     lang: str = "zh",
     category_names: Mapping[str, str] | None = None,
+    can_handle: bool = False,
 ) -> str:
     """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
     and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
     ``filters``: the query parameters in force (status, overdue, due_within_hours, below,
-    flagged, category, grid).  In
+    flagged, category, grid).  A desk that handles cases (``can_handle``) ticks the cases to
+    accept and accepts them at once (批量受理, ``queue.js``: each through its own action).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
 
-    from gis.workflow import OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
+    from gis.workflow import MOVES, OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
 
     t = _tr(lang)
     state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
@@ -350,9 +352,21 @@ def queue_page(  # type: ignore[no-untyped-def]
             if getattr(item, key)
         )
 
+    acceptable = MOVES["accept"].sources if can_handle else frozenset()
+
+    def pick(item) -> str:  # type: ignore[no-untyped-def]
+        """批量受理: a box to tick, on the cases that may be accepted now."""
+        if item.status not in acceptable:
+            return ""
+        label = t(f"选择 {item.code}", f"Select {item.code}")
+        return (
+            f'<input type="checkbox" class="wg-pick" value="{escape(item.code)}" '
+            f'aria-label="{escape(label)}"> '
+        )
+
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
-        f'<td><a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
+        f'<td>{pick(i)}<a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
         f"<td>{escape(_kind_and_category(i.kind, i.category_name, lang, names.get(i.category)))}"
         "</td>"
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
@@ -376,6 +390,16 @@ def queue_page(  # type: ignore[no-untyped-def]
         total_line += (
             f' <a id="queue-export" href="{export}">' + t("导出 Excel", "Export to Excel") + "</a>"
         )
+    bulk = (
+        '<p class="wg-bulk" id="bulk"><label><input type="checkbox" id="pick-all"> '
+        + t("全选可受理的案件", "Select every case that may be accepted")
+        + '</label> <button type="button" id="accept-picked" disabled>'
+        + t("受理所选", "Accept the selected")
+        + ' <span id="picked-count"></span></button> '
+        '<span id="bulk-result" role="status"></span></p>'
+        if any(i.status in acceptable for i in q.items)
+        else ""
+    )
     # the same list from the API, for queue.js to see whether it has changed meanwhile
     poll_url = link("/api/queue", limit=1)
     changed = t("刷新列表", "Show it again")
@@ -390,6 +414,7 @@ def queue_page(  # type: ignore[no-untyped-def]
   <p class="wg-changed" id="queue-changed" role="status" hidden><span></span>
     <a href="{href(offset=offset or None)}">{changed}</a></p>
   <p>{total_line}</p>
+  {bulk}
   <table class="wg-list wg-queue-table wg-open-queue">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
       <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th>

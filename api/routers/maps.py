@@ -586,6 +586,7 @@ def queue(
             offset=offset,
             lang=language,
             category_names=_categories_en(session, language),
+            can_handle=caller.can("case:handle"),
         ),
         lang,
     )

@@ -771,7 +771,8 @@ def _queue_rows(html: str) -> list[tuple[str, str, bool]]:
     """(code, state name, overdue) of each row of the queue page."""
     rows = []
     for row in re.finditer(
-        r"<tr( class=wg-overdue-row)?><td><a href=\"/cases/(\w+)\">.*?</tr>", html
+        r"<tr( class=wg-overdue-row)?><td>(?:<input [^>]*> )?<a href=\"/cases/(\w+)\">.*?</tr>",
+        html,
     ):
         cells = re.findall(r"<td>(.*?)</td>", row.group(0))
         rows.append((row.group(2), cells[3], bool(row.group(1))))
@@ -815,6 +816,11 @@ def test_the_queue_page_is_the_desks_in_tray(
     )
     assert registered and {name for _, name, _ in registered} == {"已登记"}
     assert (late, "已登记", True) in registered
+    # 批量受理: a box on each case that may be accepted now, and on no other
+    for code, name, _ in rows:
+        box = f'class="wg-pick" value="{code}"' in page.text
+        assert box == (name in ("已登记", "已转办", "已上报", "已退回", "已重启")), (code, name)
+    assert 'id="accept-picked"' in page.text
     # pages of 50, the next one where the API's next one is
     if api["total"] > 50:
         second = anon_client.get("/queue?below=true&offset=50", headers=op).text

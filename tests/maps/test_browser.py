@@ -2049,6 +2049,62 @@ def test_an_open_in_tray_says_when_new_cases_have_come(  # type: ignore[no-untyp
     page.close()
 
 
+def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """批量受理 in 待办案件: the desk ticks new cases and accepts them at once, each through its
+    own action; one that another desk accepted meanwhile is named with the reason, the rest
+    are accepted all the same."""
+    import uuid
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
+                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    page, problems, outside = _command_page(
+        browser, live_server, "township_operator", "/queue?below=true&status=registered"
+    )
+    tag = uuid.uuid4().hex[:8]
+    codes = []
+    for n in range(3):
+        body = {
+            "kind": "dispute",
+            "category": "consumer",
+            "description": f"批量受理测试 {tag} {n}",
+            "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+            "reported_at": "2026-11-20T09:30:00+08:00",
+        }
+        r = page.request.post(
+            live_server + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert r.status == 201, r.text()
+        codes.append(r.json()["code"])
+    page.goto(f"{live_server}/queue?below=true&status=registered&category=consumer")
+    assert page.locator("#accept-picked").is_disabled()  # nothing ticked yet
+    for code in codes:
+        page.check(f".wg-pick[value='{code}']")
+    page.wait_for_selector("#picked-count:has-text('(3)')")
+    # meanwhile another desk accepts the second
+    r = page.request.post(f"{live_server}/api/cases/{codes[1]}/actions", data={"action": "accept"})
+    assert r.status == 200, r.text()
+    page.click("#accept-picked")
+    page.wait_for_selector("#bulk-result:has-text('已受理 2 件')")
+    assert codes[1] in page.locator("#bulk-result").inner_text()
+    assert "已受理" in page.locator("#bulk-result").inner_text()
+    for code in codes:
+        state = page.request.get(f"{live_server}/api/cases/{code}").json()["status"]
+        assert state == "accepted", (code, state)
+    page.click("#queue-changed a")  # the list as it stands now: none of them left to accept
+    page.wait_for_load_state()
+    assert all(page.locator(f".wg-pick[value='{c}']").count() == 0 for c in codes)
+    unexpected = [p for p in problems if "409" not in p]  # (the refusal, and only that)
+    assert outside == [] and unexpected == [], (outside, problems)
+    page.close()
+
+
 def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -35,4 +35,51 @@
   setInterval(check, every);
   document.addEventListener("visibilitychange", check);
   window.wgQueueCheck = check;  /* (for tests) */
+
+  /* 批量受理: the cases ticked are accepted one after the other, each through its own action
+     (its own checks, its own history and audit entry); what was refused says why, by case. */
+  var all = document.getElementById("pick-all"), button = document.getElementById("accept-picked");
+  if (!button) return;
+  var result = document.getElementById("bulk-result"), count = document.getElementById("picked-count");
+  function boxes() { return Array.prototype.slice.call(document.querySelectorAll(".wg-pick")); }
+  function picked() { return boxes().filter(function (b) { return b.checked; }); }
+  function update() {
+    var n = picked().length;
+    button.disabled = n === 0;
+    count.textContent = n ? "(" + n + ")" : "";
+    all.checked = n > 0 && n === boxes().length;
+  }
+  all.addEventListener("change", function () {
+    boxes().forEach(function (b) { b.checked = all.checked; });
+    update();
+  });
+  boxes().forEach(function (b) { b.addEventListener("change", update); });
+  button.addEventListener("click", function () {
+    var codes = picked().map(function (b) { return b.value; });
+    var done = 0, refused = [];
+    button.disabled = true;
+    codes.reduce(function (chain, code, i) {
+      return chain.then(function () {
+        result.textContent = english ? "Accepting " + (i + 1) + " of " + codes.length + " …"
+                                     : "正在受理第 " + (i + 1) + "/" + codes.length + " 件……";
+        return fetch("/api/cases/" + code + "/actions", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "application/json",
+                     "Accept-Language": english ? "en" : "zh-CN" },
+          body: JSON.stringify({ action: "accept" })
+        }).then(function (r) {
+          if (r.ok) { done += 1; return; }
+          return r.json().then(function (b) { refused.push(code + (english ? ": " : "：") + (b.detail || r.status)); },
+                               function () { refused.push(code + ": HTTP " + r.status); });
+        }, function () { refused.push(code + (english ? ": no network" : "：网络不通")); });
+      });
+    }, Promise.resolve()).then(function () {
+      if (!refused.length) { window.location.reload(); return; }
+      result.textContent = (english ? "Accepted " + done + "; not accepted: " : "已受理 " + done + " 件；未受理：")
+        + refused.join(english ? "; " : "；");
+      notice.hidden = false;  /* (the list to show again, as it stands now) */
+      notice.querySelector("span").textContent = "";
+    });
+  });
+  update();
 })();
