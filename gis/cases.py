@@ -289,7 +289,8 @@ def cases_geojson(
     ``reporter_id`` on who submitted the case.  Each feature carries its photo count and the
     thumbnail of its first photo (``thumb_url``, null without photos).  A reporter's own list
     (``reporter_id``) also carries the first :data:`MINE_DESCRIPTION` characters of each
-    description, by which the reporter tells their reports apart (a map's lists do without).
+    description, by which the reporter tells their reports apart (a map's lists do without), and
+    the code of the case it was merged into (``merged_into``, 并案; else null).
     """
     conditions = [scope.case_condition("c")]
     params: dict = scope.params() | {"limit": limit, "open_states": sorted(OPEN_STATES)}
@@ -302,7 +303,12 @@ def cases_geojson(
     if reporter_id is not None:
         conditions.append("c.reporter_id = :reporter_id")
         params["reporter_id"] = reporter_id
-        described = f"'description', left(c.description, {MINE_DESCRIPTION}),"
+        # (and the case a report was merged into, 并案: its reporter sees why it closed at once)
+        described = (
+            f"'description', left(c.description, {MINE_DESCRIPTION}),"
+            "'merged_into', (SELECT m.code FROM case_link l JOIN cases m ON m.id = l.other_case_id"
+            " WHERE l.case_id = c.id AND l.kind = 'merged_into' AND l.status = 'confirmed'),"
+        )
     if bbox is not None:
         conditions.append(BBOX_SQL.format(col="c.geom"))
         params.update(bbox.params())

@@ -722,6 +722,9 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     assert {d["code"]: d["status"] for d in merged["possible_duplicates"]}[a] == "confirmed"
     carrier = anon_client.get(f"/api/cases/{a}", headers=op).json()
     assert carrier["merged_from"] == [b] and carrier["status"] == "registered"
+    mine = anon_client.get("/api/cases?mine=true&limit=50", headers=op).json()["features"]
+    merged_into = {f["properties"]["code"]: f["properties"]["merged_into"] for f in mine}
+    assert merged_into[b] == a and merged_into[a] is None  # (the reporter's phone says why)
     assert (carrier["events"][-1]["action"], carrier["events"][-1]["data"]) == (
         "merged_from",
         {"from": b},

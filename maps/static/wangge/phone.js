@@ -332,12 +332,15 @@
     fc.features.forEach(function (f) {
       var p = f.properties, li = el("li");
       li.dataset.code = p.code;
-      li.appendChild(el("span", "st", STATUS[p.status] || p.status));
+      var st = el("span", "st", p.merged_into ? T.merged : STATUS[p.status] || p.status);
+      if (p.merged_into) st.title = T.merged_into.replace("{code}", p.merged_into);
+      li.appendChild(st);
       li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
       var receipt = el("a", "", p.code); // the receipt with the case's QR code, for the resident
       receipt.href = "/cases/" + encodeURIComponent(p.code) + "/receipt";
       li.appendChild(receipt);
       li.appendChild(el("small", "", (p.description || "") + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      if (p.merged_into) li.appendChild(el("small", "", T.merged_into.replace("{code}", p.merged_into)));
       mineList.appendChild(li);
     });
     if (!fc.features.length) mineList.appendChild(el("li", "", T.no_reports));
