@@ -166,6 +166,13 @@ def _located(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("#where:has-text('经度')")
 
 
+def _listed_code(page, tag: str) -> str:  # type: ignore[no-untyped-def]
+    """The code of the report whose description has ``tag``, once 我的上报 lists it."""
+    mine = "[...document.querySelectorAll('#mine li')]"
+    page.wait_for_function(f"{mine}.some(li => li.textContent.includes('{tag}'))", timeout=20_000)
+    return str(page.evaluate(f"{mine}.find(li => li.textContent.includes('{tag}')).dataset.code"))
+
+
 def _fire_hazard(page, description: str) -> None:  # type: ignore[no-untyped-def]
     """A fire hazard written in the phone page's form, not yet submitted."""
     page.select_option("select[name=kind]", "hazard")
@@ -1673,15 +1680,8 @@ def test_a_grid_worker_names_the_people_in_a_dispute_and_a_mistyped_phone_is_cau
     assert rows.nth(1).locator("[name=party_id_card]").input_value() == "11010519491231002x"
     _located(page)
     page.click("button.m-submit")
-    page.wait_for_function(
-        f"[...document.querySelectorAll('#mine li')].some(li => li.textContent.includes('{tag}'))",
-        timeout=20_000,
-    )
+    code = _listed_code(page, tag)
     assert page.locator(".m-party").count() == 0  # the next report names its own people
-    code = page.evaluate(
-        f"[...document.querySelectorAll('#mine li')].find(li => li.textContent.includes('{tag}'))"
-        ".dataset.code"
-    )
     desk = _logged_in(context, live_server, errors, "township_operator")
     people = desk.request.get(f"{live_server}/api/cases/{code}/parties?unmask=true").json()
     assert [(p["role"], p["name"], p["phone"], p["id_card"]) for p in people] == [
@@ -1727,15 +1727,8 @@ def test_a_grid_worker_reports_a_quarrel_settled_on_the_spot(  # type: ignore[no
     assert box.input_value() == "现场劝解，双方握手言和"
     _located(page)
     page.click("button.m-submit")
-    page.wait_for_function(
-        f"[...document.querySelectorAll('#mine li')].some(li => li.textContent.includes('{tag}'))",
-        timeout=20_000,
-    )
+    code = _listed_code(page, tag)
     assert not page.locator("input[name=on_site]").is_checked() and not box.is_visible()
-    code = page.evaluate(
-        f"[...document.querySelectorAll('#mine li')].find(li => li.textContent.includes('{tag}'))"
-        ".dataset.code"
-    )
     desk = _logged_in(context, live_server, errors, "township_operator")
     case = desk.request.get(f"{live_server}/api/cases/{code}").json()
     assert case["status"] == "resolved"
