@@ -98,10 +98,21 @@ JOIN (VALUES ('grid_worker', '网格员上报'), ('hotline', '12345热线'), ('w
              ('police_diversion', '110非警务警情分流'), ('petition', '信访'),
              ('online', '网上反映')) AS n(source, name) ON n.source = c.source::text;
 
+-- 就地化解: three in ten of the grid workers' minor and normal reports that are settled were
+-- settled on the spot, registered resolved; the rest of their history from there
 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
-SELECT id, least(received_at + interval '1 hour', now()), 'demo', 'history', 'registered', status,
+SELECT id, received_at, 'demo', 'on_site', 'registered', 'resolved', '示例数据：网格员现场化解'
+FROM cases
+WHERE source = 'grid_worker' AND severity IN ('minor', 'normal')
+  AND status IN ('resolved', 'verified', 'closed') AND id % 10 < 3;
+
+INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note)
+SELECT c.id, least(c.received_at + interval '1 hour', now()), 'demo', 'history',
+       CASE WHEN s.id IS NULL THEN 'registered' ELSE 'resolved' END, c.status,
        '示例数据：历史流转从略'
-FROM cases WHERE status <> 'registered';
+FROM cases c
+LEFT JOIN case_event s ON s.case_id = c.id AND s.action = 'on_site'
+WHERE c.status <> 'registered' AND (s.id IS NULL OR c.status <> 'resolved');
 
 -- the residents' ratings (群众评价), the loop's last step: three in five closed cases, a few
 -- hours to two days after closing; most satisfied, some only fairly (3).  None poor: a poor
