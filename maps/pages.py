@@ -261,8 +261,9 @@ def queue_page(  # type: ignore[no-untyped-def]
     """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
     and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
     ``filters``: the query parameters in force (status, overdue, due_within_hours, below,
-    flagged, category, grid).  A desk that handles cases (``can_handle``) ticks the cases to
-    accept and accepts them at once (批量受理, ``queue.js``: each through its own action).  In
+    flagged, category, grid).  A desk that handles cases (``can_handle``) ticks cases and
+    accepts or dispatches them at once (批量受理, 批量派遣 to each category's department;
+    ``queue.js``: each through its own action).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
 
     from gis.workflow import MOVES, OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
@@ -352,16 +353,25 @@ def queue_page(  # type: ignore[no-untyped-def]
             if getattr(item, key)
         )
 
-    acceptable = MOVES["accept"].sources if can_handle else frozenset()
+    # 批量受理 / 批量派遣: the moves a desk makes on many cases at once
+    bulk_moves = (
+        ("accept", t("受理所选", "Accept the selected")),
+        ("dispatch", t("派遣所选（各按类别的默认部门）", "Dispatch the selected (each to its "
+                       "category's department)")),
+    ) if can_handle else ()  # fmt: skip
+
+    def moves_of(item) -> list[str]:  # type: ignore[no-untyped-def]
+        return [a for a, _ in bulk_moves if item.status in MOVES[a].sources]
 
     def pick(item) -> str:  # type: ignore[no-untyped-def]
-        """批量受理: a box to tick, on the cases that may be accepted now."""
-        if item.status not in acceptable:
+        """A box to tick, on the cases that one of the bulk moves may be made on now."""
+        moves = moves_of(item)
+        if not moves:
             return ""
         label = t(f"选择 {item.code}", f"Select {item.code}")
         return (
             f'<input type="checkbox" class="wg-pick" value="{escape(item.code)}" '
-            f'aria-label="{escape(label)}"> '
+            f'data-actions="{" ".join(moves)}" aria-label="{escape(label)}"> '
         )
 
     rows = "".join(
@@ -392,12 +402,15 @@ def queue_page(  # type: ignore[no-untyped-def]
         )
     bulk = (
         '<p class="wg-bulk" id="bulk"><label><input type="checkbox" id="pick-all"> '
-        + t("全选可受理的案件", "Select every case that may be accepted")
-        + '</label> <button type="button" id="accept-picked" disabled>'
-        + t("受理所选", "Accept the selected")
-        + ' <span id="picked-count"></span></button> '
-        '<span id="bulk-result" role="status"></span></p>'
-        if any(i.status in acceptable for i in q.items)
+        + t("全选", "Select all")
+        + "</label> "
+        + "".join(
+            f'<button type="button" class="wg-bulk-move" id="{action}-picked" '
+            f'data-action="{action}" disabled>{label} <span class="wg-picked"></span></button> '
+            for action, label in bulk_moves
+        )
+        + '<span id="bulk-result" role="status"></span></p>'
+        if any(moves_of(i) for i in q.items)
         else ""
     )
     # the same list from the API, for queue.js to see whether it has changed meanwhile

@@ -819,11 +819,16 @@ def test_the_queue_page_is_the_desks_in_tray(
     )
     assert registered and {name for _, name, _ in registered} == {"已登记"}
     assert (late, "已登记", True) in registered
-    # 批量受理: a box on each case that may be accepted now, and on no other
+    # 批量受理 / 批量派遣: a box on each case that may be accepted or dispatched now, saying
+    # which, and on no other
     for code, name, _ in rows:
-        box = f'class="wg-pick" value="{code}"' in page.text
-        assert box == (name in ("已登记", "已转办", "已上报", "已退回", "已重启")), (code, name)
-    assert 'id="accept-picked"' in page.text
+        box = re.search(rf'class="wg-pick" value="{code}" data-actions="([a-z ]+)"', page.text)
+        expected = {
+            "accept" if name in ("已登记", "已转办", "已上报", "已退回", "已重启") else "",
+            "dispatch" if name in ("已受理", "已重启") else "",
+        } - {""}
+        assert (set(box.group(1).split()) if box else set()) == expected, (code, name)
+    assert 'id="accept-picked"' in page.text and 'id="dispatch-picked"' in page.text
     # pages of 50, the next one where the API's next one is
     if api["total"] > 50:
         second = anon_client.get("/queue?below=true&offset=50", headers=op).text

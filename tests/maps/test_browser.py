@@ -2047,7 +2047,7 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
 ) -> None:
     """批量受理 in 待办案件: the desk ticks new cases and accepts them at once, each through its
     own action; one that another desk accepted meanwhile is named with the reason, the rest
-    are accepted all the same."""
+    are accepted all the same.  Then 批量派遣: all three to their category's department."""
     import uuid
 
     from sqlalchemy import text
@@ -2079,7 +2079,8 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
     assert page.locator("#accept-picked").is_disabled()  # nothing ticked yet
     for code in codes:
         page.check(f".wg-pick[value='{code}']")
-    page.wait_for_selector("#picked-count:has-text('(3)')")
+    page.wait_for_selector("#accept-picked .wg-picked:has-text('(3)')")
+    assert page.locator("#dispatch-picked").is_disabled()  # (none of them accepted yet)
     # meanwhile another desk accepts the second
     r = page.request.post(f"{live_server}/api/cases/{codes[1]}/actions", data={"action": "accept"})
     assert r.status == 200, r.text()
@@ -2090,9 +2091,21 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
     for code in codes:
         state = page.request.get(f"{live_server}/api/cases/{code}").json()["status"]
         assert state == "accepted", (code, state)
-    page.click("#queue-changed a")  # the list as it stands now: none of them left to accept
+    page.goto(f"{live_server}/queue?below=true&status=accepted&category=consumer")
+    for code in codes:  # (each may now be dispatched, not accepted)
+        assert page.get_attribute(f".wg-pick[value='{code}']", "data-actions") == "dispatch"
+        page.check(f".wg-pick[value='{code}']")
+    page.wait_for_selector("#dispatch-picked .wg-picked:has-text('(3)')")
+    assert page.locator("#accept-picked").is_disabled()
+    page.click("#dispatch-picked")
     page.wait_for_load_state()
-    assert all(page.locator(f".wg-pick[value='{c}']").count() == 0 for c in codes)
+    page.wait_for_function(
+        f"!document.querySelector(\".wg-pick[value='{codes[0]}']\")", timeout=20_000
+    )
+    for code in codes:
+        case = page.request.get(f"{live_server}/api/cases/{code}").json()
+        assert case["status"] == "dispatched", (code, case["status"])
+        assert [d["kind"] for d in case["dispatches"]] == ["market"]  # 消费纠纷: 市场监管
     unexpected = [p for p in problems if "409" not in p]  # (the refusal, and only that)
     assert outside == [] and unexpected == [], (outside, problems)
     page.close()

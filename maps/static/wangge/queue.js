@@ -36,49 +36,63 @@
   document.addEventListener("visibilitychange", check);
   window.wgQueueCheck = check;  /* (for tests) */
 
-  /* 批量受理: the cases ticked are accepted one after the other, each through its own action
-     (its own checks, its own history and audit entry); what was refused says why, by case. */
-  var all = document.getElementById("pick-all"), button = document.getElementById("accept-picked");
-  if (!button) return;
-  var result = document.getElementById("bulk-result"), count = document.getElementById("picked-count");
+  /* 批量受理 / 批量派遣: the cases ticked are accepted, or dispatched to their category's own
+     department, one after the other, each through its own action (its own checks, its own
+     history and audit entry); what was refused says why, by case.  A button counts the ticked
+     cases it applies to (data-actions on each box). */
+  var all = document.getElementById("pick-all");
+  var buttons = Array.prototype.slice.call(document.querySelectorAll(".wg-bulk-move"));
+  if (!all || !buttons.length) return;
+  var result = document.getElementById("bulk-result");
+  var DONE = { accept: english ? "Accepted" : "已受理", dispatch: english ? "Dispatched" : "已派遣" };
+  var DOING = { accept: english ? "Accepting" : "正在受理", dispatch: english ? "Dispatching" : "正在派遣" };
   function boxes() { return Array.prototype.slice.call(document.querySelectorAll(".wg-pick")); }
-  function picked() { return boxes().filter(function (b) { return b.checked; }); }
+  function picked(action) {
+    return boxes().filter(function (b) {
+      return b.checked && (!action || b.dataset.actions.split(" ").indexOf(action) >= 0);
+    });
+  }
   function update() {
-    var n = picked().length;
-    button.disabled = n === 0;
-    count.textContent = n ? "(" + n + ")" : "";
-    all.checked = n > 0 && n === boxes().length;
+    buttons.forEach(function (button) {
+      var n = picked(button.dataset.action).length;
+      button.disabled = n === 0;
+      button.querySelector(".wg-picked").textContent = n ? "(" + n + ")" : "";
+    });
+    all.checked = picked().length > 0 && picked().length === boxes().length;
   }
   all.addEventListener("change", function () {
     boxes().forEach(function (b) { b.checked = all.checked; });
     update();
   });
   boxes().forEach(function (b) { b.addEventListener("change", update); });
-  button.addEventListener("click", function () {
-    var codes = picked().map(function (b) { return b.value; });
-    var done = 0, refused = [];
-    button.disabled = true;
-    codes.reduce(function (chain, code, i) {
-      return chain.then(function () {
-        result.textContent = english ? "Accepting " + (i + 1) + " of " + codes.length + " …"
-                                     : "正在受理第 " + (i + 1) + "/" + codes.length + " 件……";
-        return fetch("/api/cases/" + code + "/actions", {
-          method: "POST", credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "Accept": "application/json",
-                     "Accept-Language": english ? "en" : "zh-CN" },
-          body: JSON.stringify({ action: "accept" })
-        }).then(function (r) {
-          if (r.ok) { done += 1; return; }
-          return r.json().then(function (b) { refused.push(code + (english ? ": " : "：") + (b.detail || r.status)); },
-                               function () { refused.push(code + ": HTTP " + r.status); });
-        }, function () { refused.push(code + (english ? ": no network" : "：网络不通")); });
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var action = button.dataset.action;
+      var codes = picked(action).map(function (b) { return b.value; });
+      var done = 0, refused = [];
+      buttons.forEach(function (b) { b.disabled = true; });
+      codes.reduce(function (chain, code, i) {
+        return chain.then(function () {
+          result.textContent = english ? DOING[action] + " " + (i + 1) + " of " + codes.length + " …"
+                                       : DOING[action] + "第 " + (i + 1) + "/" + codes.length + " 件……";
+          return fetch("/api/cases/" + code + "/actions", {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "Accept": "application/json",
+                       "Accept-Language": english ? "en" : "zh-CN" },
+            body: JSON.stringify({ action: action })
+          }).then(function (r) {
+            if (r.ok) { done += 1; return r.text(); }  /* (read: a reload would abort it) */
+            return r.json().then(function (b) { refused.push(code + (english ? ": " : "：") + (b.detail || r.status)); },
+                                 function () { refused.push(code + ": HTTP " + r.status); });
+          }, function () { refused.push(code + (english ? ": no network" : "：网络不通")); });
+        });
+      }, Promise.resolve()).then(function () {
+        if (!refused.length) { window.location.reload(); return; }
+        result.textContent = (english ? DONE[action] + " " + done + "; refused: " : DONE[action] + " " + done + " 件；未办成：")
+          + refused.join(english ? "; " : "；");
+        notice.hidden = false;  /* (the list to show again, as it stands now) */
+        notice.querySelector("span").textContent = "";
       });
-    }, Promise.resolve()).then(function () {
-      if (!refused.length) { window.location.reload(); return; }
-      result.textContent = (english ? "Accepted " + done + "; not accepted: " : "已受理 " + done + " 件；未受理：")
-        + refused.join(english ? "; " : "；");
-      notice.hidden = false;  /* (the list to show again, as it stands now) */
-      notice.querySelector("span").textContent = "";
     });
   });
   update();
