@@ -494,13 +494,14 @@ def _merge(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Ch
             f"{target['merged_into']} instead.",
             field="into",
         )
-    joined = session.execute(_MERGED_FROM, {"id": case["id"]}).scalars().all()
-    if joined:
+    # (counted over every jurisdiction: migration 0051; named where the desk may see them)
+    if session.execute(text("SELECT wangge_merged_in(:id)"), {"id": case["id"]}).scalar_one():
+        joined = session.execute(_MERGED_FROM, {"id": case["id"]}).scalars().all()
+        named = (f"（{'、'.join(joined)}）", f" ({', '.join(joined)})") if joined else ("", "")
         raise Conflict(
-            f"已有案件并入本案（{'、'.join(joined)}），本案不能再并入他案；"
-            f"可将案件 {into} 并入本案。",
-            f"Other cases were merged into this one ({', '.join(joined)}): it cannot be merged "
-            f"in turn. Merge {into} into this case instead.",
+            f"已有案件并入本案{named[0]}，本案不能再并入他案；可将案件 {into} 并入本案。",
+            f"Other cases were merged into this one{named[1]}: it cannot be merged in turn. "
+            f"Merge {into} into this case instead.",
             current_status=case["status"],
         )
     session.execute(

@@ -770,6 +770,35 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     assert "case.merge" in actions
 
 
+def test_no_merge_chains_even_across_jurisdictions(
+    anon_client: TestClient, login_as: Headers, demo_city: DemoCity
+) -> None:
+    """The township merged a report of another village into a case of this village; the
+    village's desk, which does not see that report, still cannot merge its case away in turn
+    (the report's tracking page would follow a closed case), and is not told its code."""
+
+    def spot(village: str) -> tuple[float, float]:
+        grid = next(g for g in demo_city.grids if g.code.startswith(village))
+        p = grid.geom.representative_point()
+        return p.x, p.y
+
+    township, village = login_as("township_operator"), login_as("village_operator")
+    here, there = spot("990102001001"), spot("990102001002")
+    carrier = _report(anon_client, township, here, kind="hazard", category="traffic_safety")
+    other = _report(anon_client, township, there, kind="hazard", category="traffic_safety")
+    third = _report(anon_client, township, here, kind="hazard", category="traffic_safety")
+    hidden = anon_client.get(f"/api/cases/{other['code']}", headers=village)
+    assert hidden.status_code == 404  # (not the village's)
+    _act(anon_client, township, other["code"], "merge", into=carrier["code"])
+    r = anon_client.post(
+        f"/api/cases/{carrier['code']}/actions",
+        headers=village,
+        json={"action": "merge", "into": third["code"]},
+    )
+    assert r.status_code == 409, r.text
+    assert "已有案件并入本案" in r.json()["detail"] and other["code"] not in r.json()["detail"]
+
+
 def _queue_rows(html: str) -> list[tuple[str, str, bool]]:
     """(code, state name, overdue) of each row of the queue page."""
     rows = []
