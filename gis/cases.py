@@ -39,6 +39,7 @@ from gis.workflow import (
     STATE_NAMES,
     STATE_NAMES_EN,
     category_name_sql,
+    merged_into_sql,
     open_sql,
     states_of,
 )
@@ -306,8 +307,7 @@ def cases_geojson(
         # (and the case a report was merged into, 并案: its reporter sees why it closed at once)
         described = (
             f"'description', left(c.description, {MINE_DESCRIPTION}),"
-            "'merged_into', (SELECT m.code FROM case_link l JOIN cases m ON m.id = l.other_case_id"
-            " WHERE l.case_id = c.id AND l.kind = 'merged_into' AND l.status = 'confirmed'),"
+            f"'merged_into', {merged_into_sql('c')},"
         )
     if bbox is not None:
         conditions.append(BBOX_SQL.format(col="c.geom"))

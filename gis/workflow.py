@@ -429,25 +429,33 @@ def _reopen(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
     return "reopened", _new_round_sets(), {}
 
 
+# 并案 is a ``case_link`` of kind ``merged_into``, from the merged case to the one it joined;
+# ``confirmed`` while in force, ``unlinked`` once the merged case is reopened (migration 0050).
+# (the link is read whoever may see the case it leads to: whether a case is merged does not
+# depend on who asks; its code is NULL to one who may not see it)
+_MERGE_LINK = (
+    "FROM case_link ml WHERE ml.case_id = {alias}.id "
+    "AND ml.kind = 'merged_into' AND ml.status = 'confirmed'"
+)
+
+
+def merged_into_sql(alias: str = "c") -> str:
+    """SQL: the code of the case that case ``alias`` was merged into (并案), or NULL."""
+    link = _MERGE_LINK.format(alias=alias)
+    return f"(SELECT mc.code FROM cases mc WHERE mc.id = (SELECT ml.other_case_id {link}))"
+
+
 def not_merged_sql(alias: str = "c") -> str:
     """SQL: case ``alias`` is not merged into another (并案): the roll-ups count a matter once,
     by the case that carries it."""
-    return (
-        f"NOT EXISTS (SELECT 1 FROM case_link ml WHERE ml.case_id = {alias}.id "
-        "AND ml.kind = 'merged_into' AND ml.status = 'confirmed')"
-    )
+    return f"NOT EXISTS (SELECT 1 {_MERGE_LINK.format(alias=alias)})"
 
 
-# 并案 is a ``case_link`` of kind ``merged_into``, from the merged case to the one it joined;
-# ``confirmed`` while in force, ``unlinked`` once the merged case is reopened (migration 0050).
 # The case a merge joins, in the actor's scope: whether it is merged itself (into what)
-_MERGE_TARGET = """
-    SELECT c.id, c.code, c.status, m.code AS merged_into
-    FROM cases c
-    LEFT JOIN case_link l ON l.case_id = c.id AND l.kind = 'merged_into'
-                         AND l.status = 'confirmed'
-    LEFT JOIN cases m ON m.id = l.other_case_id
-    WHERE c.code = :code AND {in_scope}
+_MERGE_TARGET = f"""
+    SELECT c.id, c.code, c.status, NOT {not_merged_sql("c")} AS merged,
+           {merged_into_sql("c")} AS merged_into
+    FROM cases c WHERE c.code = :code AND {{in_scope}}
 """
 # the cases merged into a case (their links in force)
 _MERGED_FROM = text("""
@@ -487,11 +495,15 @@ def _merge(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Ch
         {"ids": [case["id"], target["id"]]},
     )
     target = session.execute(text(sql), {"code": into}).mappings().one()  # as locked
-    if target["merged_into"]:
+    if target["merged"]:
+        other = target["merged_into"]  # (None: a case the desk may not see)
         raise InvalidInput(
-            f"案件 {into} 已并入案件 {target['merged_into']}，请并入 {target['merged_into']}。",
-            f"Case {into} was merged into {target['merged_into']}: merge into "
-            f"{target['merged_into']} instead.",
+            f"案件 {into} 已并入案件 {other}，请并入 {other}。"
+            if other
+            else f"案件 {into} 已并入其他案件，不能再有案件并入它。",
+            f"Case {into} was merged into {other}: merge into {other} instead."
+            if other
+            else f"Case {into} was merged into another case: nothing can be merged into it.",
             field="into",
         )
     # (counted over every jurisdiction: migration 0051; named where the desk may see them)
@@ -1043,11 +1055,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
     row = session.execute(
         text(f"""
         SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
-               ce.name AS center, m.code AS merged_into
+               ce.name AS center, {merged_into_sql("c")} AS merged_into
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
-        LEFT JOIN case_link l ON l.case_id = c.id AND l.kind = 'merged_into'
-                             AND l.status = 'confirmed'
-        LEFT JOIN cases m ON m.id = l.other_case_id
         WHERE c.code = :code AND {scope.case_condition("c")}
     """),
         {"code": code},
@@ -1267,11 +1276,7 @@ def rate(session: Session, token: str, score: int, resolved: bool, comment: str 
     if case is None:
         raise NotFound("没有找到该案件。", "No such case.")
     merged = session.execute(
-        text("""
-        SELECT m.code FROM case_link l JOIN cases m ON m.id = l.other_case_id
-        WHERE l.case_id = :id AND l.kind = 'merged_into' AND l.status = 'confirmed'
-    """),
-        {"id": case.id},
+        text(f"SELECT {merged_into_sql('c')} FROM cases c WHERE c.id = :id"), {"id": case.id}
     ).scalar()
     if merged is not None:
         raise Conflict(

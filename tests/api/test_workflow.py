@@ -775,7 +775,8 @@ def test_no_merge_chains_even_across_jurisdictions(
 ) -> None:
     """The township merged a report of another village into a case of this village; the
     village's desk, which does not see that report, still cannot merge its case away in turn
-    (the report's tracking page would follow a closed case), and is not told its code."""
+    (the report's tracking page would follow a closed case), and is not told its code.  Nor
+    can it merge into a case the township merged into another village's."""
 
     def spot(village: str) -> tuple[float, float]:
         grid = next(g for g in demo_city.grids if g.code.startswith(village))
@@ -797,6 +798,16 @@ def test_no_merge_chains_even_across_jurisdictions(
     )
     assert r.status_code == 409, r.text
     assert "已有案件并入本案" in r.json()["detail"] and other["code"] not in r.json()["detail"]
+    # nor into a case of the village merged into one of another village
+    yonder = _report(anon_client, township, there, kind="hazard", category="traffic_safety")
+    _act(anon_client, township, third["code"], "merge", into=yonder["code"])
+    fourth = _report(anon_client, township, here, kind="hazard", category="traffic_safety")
+    r = anon_client.post(
+        f"/api/cases/{fourth['code']}/actions",
+        headers=village,
+        json={"action": "merge", "into": third["code"]},
+    )
+    assert r.status_code == 422 and "已并入其他案件" in r.json()["detail"], r.text
 
 
 def _queue_rows(html: str) -> list[tuple[str, str, bool]]:
