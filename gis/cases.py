@@ -582,6 +582,20 @@ def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
     )
 
 
+def case_states(session: Session, scope: Scope, codes: Sequence[str]) -> dict[str, str]:
+    """The status of each case of ``codes`` that lies in ``scope`` (others are left out)."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        text(
+            "SELECT c.code, c.status FROM cases c "
+            f"WHERE c.code = ANY(CAST(:codes AS varchar[])) AND {scope.case_condition('c')}"
+        ),
+        {"codes": list(codes)},
+    )
+    return {code: status for code, status in rows}
+
+
 def decide_duplicate_of(
     session: Session,
     scope: Scope,

@@ -1257,11 +1257,14 @@ def case_page(  # type: ignore[no-untyped-def]
     category_name: str | None = None,
     workers: list[tuple[str, str | None]] | None = None,
     can_note: bool = False,
+    duplicate_states: Mapping[str, str] | None = None,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
     separate, audited request) and the actions allowed now; above, the menu of the pages
-    ``links`` (and the ``user``).  The map of the spot over the tiles of ``base`` (none:
+    ``links`` (and the ``user``); ``duplicate_states``: the status of each possible duplicate
+    the reader may see (one still open may be merged into this case from here).  The map of the
+    spot over the tiles of ``base`` (none:
     no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
     with the category's ``category_name`` in English); names, descriptions and notes stay as they
     were written."""
@@ -1516,6 +1519,9 @@ def case_page(  # type: ignore[no-untyped-def]
         if flags.get(key)
     )
     can_merge = can_handle and "merge" in wf.allowed_actions and not wf.merged_from
+    # the other way: a duplicate still open merged into this case (which must not be merged)
+    states_of_others = duplicate_states or {}
+    can_take = can_handle and wf.merged_into is None
     choices = (
         ("confirm", t("确认重复", "Confirm duplicate")),
         ("unlink", t("不是重复，解除", "Not a duplicate: unlink")),
@@ -1531,7 +1537,8 @@ def case_page(  # type: ignore[no-untyped-def]
                 for decision, label in choices
                 if (decision, state) not in (("confirm", "confirmed"), ("unlink", "unlinked"))
             )
-            if can_triage and other != wf.merged_into  # (merged into it: undone by reopening)
+            # (merged into it, or it into this one: undone by reopening the merged case)
+            if can_triage and other != wf.merged_into and other not in wf.merged_from
             else ""
         )
         + (
@@ -1546,6 +1553,23 @@ def case_page(  # type: ignore[no-untyped-def]
             )
             + f'">{t("并入该案", "Merge into it")}</button>'
             if can_merge and state != "unlinked"
+            else ""
+        )
+        + (
+            f'<button type="button" class="wg-merge-here" data-other="{escape(other)}" '
+            'data-confirm="'
+            + escape(
+                t(
+                    f"将案件 {other} 并入本案一并办理，该案随即结案。确定吗？",
+                    f"Merge case {other} into this one, which will carry it? That case is "
+                    "closed at once.",
+                ),
+                quote=True,
+            )
+            + f'">{t("并入本案", "Merge it into this one")}</button>'
+            if can_take
+            and state != "unlinked"
+            and states_of_others.get(other) in MOVES["merge"].sources
             else ""
         )
         + "</td></tr>"

@@ -448,6 +448,9 @@ def case_view(
             workers=mapdata.grid_workers(session, case.location.grid.code)
             if case.location.grid
             else [],
+            duplicate_states=cases.case_states(
+                session, caller.scope, [other for other, _, _ in case.duplicates]
+            ),
         ),
         lang,
     )

@@ -710,6 +710,8 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
         ).scalar_one()
     r = anon_client.post(url, headers=op, json={"action": "merge", "into": elsewhere})
     assert r.status_code == 422 and elsewhere in r.json()["detail"]
+    carrier_page = anon_client.get(f"/cases/{a}", headers=op).text  # (the other way round)
+    assert f'class="wg-merge-here" data-other="{b}"' in carrier_page
     merged = _act(anon_client, op, b, "merge", into=a, note="同一处燃气管道泄漏")
     assert (merged["status"], merged["merged_into"]) == ("closed", a)
     last = merged["events"][-1]
@@ -733,9 +735,10 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     page = anon_client.get(f"/cases/{b}", headers=op).text
     assert f'已并入案件 <a href="/cases/{a}">{a}</a>' in page and "已结案（并案）" in page
     assert f'class="wg-duplicate" data-other="{a}"' not in page  # (undone by reopening)
-    assert f'并入本案的案件：<a href="/cases/{b}">{b}</a>' in (
-        anon_client.get(f"/cases/{a}", headers=op).text
-    )
+    carrier_page = anon_client.get(f"/cases/{a}", headers=op).text
+    assert f'并入本案的案件：<a href="/cases/{b}">{b}</a>' in carrier_page
+    assert f'data-other="{b}"' not in carrier_page.split('id="duplicates"')[1].split("</table>")[0]
+    assert not re.search(r"class=\"wg-merge(-here)?\"", page)  # (merged: nothing to merge)
     # the resident of the second report follows the first, and rates it there
     token_a = first["tracking_url"].rsplit("/", 1)[1]
     token_b = second["tracking_url"].rsplit("/", 1)[1]

@@ -1194,6 +1194,21 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     page.locator(f"#case-merged a[href='/cases/{first}']").wait_for()
     assert asked and first in asked[0]
     assert "并案" in page.locator("#case-status").inner_text()
+    # a third report of the leak, folded in from the first case's own page
+    body |= {"location": {"lon": lon + 0.0001, "lat": lat, "datum": "wgs84"}}
+    r = httpx.post(
+        f"{live_server}/api/reports",
+        json=body,
+        headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 201, r.text
+    third = r.json()["code"]
+    page.goto(f"{live_server}/cases/{first}")
+    page.once("dialog", answer)
+    page.locator(f".wg-merge-here[data-other='{third}']").click()
+    page.locator(f"#case-merged a[href='/cases/{third}']").wait_for()
+    assert third in asked[-1]
+    assert page.locator(f"#case-merged a[href='/cases/{second}']").count() == 1
     assert errors == [], errors
     page.close()
 

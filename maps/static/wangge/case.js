@@ -137,6 +137,15 @@
     });
   });
 
+  // … or the duplicate (still open) closed into this case
+  document.querySelectorAll(".wg-merge-here").forEach(function (button) {
+    button.addEventListener("click", function () {
+      if (!window.confirm(button.dataset.confirm)) return;
+      post("/api/cases/" + encodeURIComponent(button.dataset.other) + "/actions",
+           { action: "merge", into: code });
+    });
+  });
+
   var unmask = document.getElementById("unmask");
   if (unmask) {
     unmask.addEventListener("click", function () {
