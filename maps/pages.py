@@ -266,7 +266,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     ``queue.js``: each through its own action).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
 
-    from gis.workflow import MOVES, OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
+    from gis.workflow import OPEN_STATES, STATE_NAMES, STATE_NAMES_EN
 
     t = _tr(lang)
     state_names = STATE_NAMES_EN if lang == "en" else STATE_NAMES
