@@ -3,9 +3,9 @@
 A leader looks here for the worker nobody has heard from (no report in 30 days) and for the grid
 whose open cases pile up; a desk for whom to call.  Each worker with their village, their grids,
 their account (if any), the grid workers' reports in their grids over the last
-:data:`ACTIVE_DAYS` days and the last one (by grid, not by account: a worker reporting from a
-shared phone, or a history imported without accounts, counts the same), and the open cases of
-their grids.
+:data:`ACTIVE_DAYS` days, how many of them were settled on the spot (就地化解) and the last one
+(by grid, not by account: a worker reporting from a shared phone, or a history imported without
+accounts, counts the same), and the open cases of their grids.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class WorkerRow:
     reported: int  # grid workers' reports in their grids over the last ACTIVE_DAYS days
     last_report: datetime | None  # the last grid worker's report in their grids
     open_in_grids: int  # open cases of their grids
+    #: of ``reported``, those settled on the spot (就地化解)
+    settled: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,23 @@ def roster(
             SELECT w.id, w.code, w.name, w.phone, v.code AS village_code, v.name AS village,
                    (SELECT a.username FROM app_user a
                     WHERE a.worker_id = w.id ORDER BY a.id LIMIT 1) AS username,
-                   (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
-                    WHERE g.worker_id = w.id AND c.source = 'grid_worker'
-                      AND c.received_at >= now() - make_interval(days => :days)
-                      AND {scope.case_condition("c")}) AS reported
+                   n.reported, n.settled
             FROM worker w JOIN region v ON v.id = w.region_id
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS reported,
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM case_event e
+                           WHERE e.case_id = c.id AND e.action = 'on_site')) AS settled
+                FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+                WHERE g.worker_id = w.id AND c.source = 'grid_worker'
+                  AND c.received_at >= now() - make_interval(days => :days)
+                  AND {scope.case_condition("c")}) n
             WHERE {scope.region_condition("v")}
         )
         SELECT w.code, w.name, w.phone, w.village_code, w.village,
                coalesce((SELECT array_agg(g.grid_code ORDER BY g.grid_code)
                          FROM worker_grid g WHERE g.worker_id = w.id), '{{}}') AS grids,
-               w.username, w.reported,
+               w.username, w.reported, w.settled,
                (SELECT max(c.received_at)
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND c.source = 'grid_worker'
@@ -87,7 +95,7 @@ def roster(
     workers = [
         WorkerRow(
             r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
-            int(r.reported), r.last_report, int(r.open_in_grids),
+            int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
         )
         for r in rows
     ]  # fmt: skip

@@ -132,11 +132,12 @@ def queue_xlsx(
 
 ROSTER_HEADERS = {
     "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "账号",
-           f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结"),
+           f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结", f"近{ACTIVE_DAYS}天就地化解"),
     "en": ("Worker", "Code", "Phone", "Village", "Grids", "Account",
-           f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids"),
+           f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids",
+           f"Settled on the spot ({ACTIVE_DAYS} days)"),
 }  # fmt: skip
-_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10)
+_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10, 12)
 
 
 def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
@@ -152,7 +153,7 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
     for w in roster.workers:
         ws.append([
             _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids), w.username,
-            w.reported, _local(w.last_report), w.open_in_grids,
+            w.reported, _local(w.last_report), w.open_in_grids, w.settled,
         ])  # fmt: skip
         row = ws.max_row
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)

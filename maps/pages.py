@@ -589,7 +589,8 @@ def workers_page(  # type: ignore[no-untyped-def]
 ) -> str:
     """网格员名册: the grid workers of ``region`` (its name) — village, grids, phone, account,
     the grid workers' reports in their grids over the last 30 days and the last one, the open
-    cases of their grids; those not heard from in 30 days marked.  ``roster``:
+    cases of their grids, the reports settled on the spot; those not heard from in 30 days
+    marked.  ``roster``:
     :class:`gis.workers.Roster`; ``filters``: the query in force (``region``, ``least``)."""
 
     from gis.workers import ACTIVE_DAYS
@@ -619,7 +620,8 @@ def workers_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(w.village or '—')}</td>"
         f"<td>{' '.join(grid_link(g) for g in w.grids) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
-        f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td></tr>"
+        f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td>"
+        f"<td>{w.settled}</td></tr>"
         for w in roster.workers
     )
     shown, pages = _pager(
@@ -663,8 +665,9 @@ def workers_page(  # type: ignore[no-untyped-def]
       <th>{t("账号", "Account")}</th>
       <th>{t(f"近{ACTIVE_DAYS}天上报", f"Reports ({ACTIVE_DAYS} days)")}</th>
       <th>{t("最近上报", "Last report")}</th><th>{t("网格内未办结", "Open in grids")}</th>
+      <th>{t(f"近{ACTIVE_DAYS}天就地化解", f"Settled on the spot ({ACTIVE_DAYS} days)")}</th>
     </tr></thead>
-    <tbody>{rows or f'<tr><td colspan="8">{t("没有网格员。", "None.")}</td></tr>'}</tbody>
+    <tbody>{rows or f'<tr><td colspan="9">{t("没有网格员。", "None.")}</td></tr>'}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
 </main>

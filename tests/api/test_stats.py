@@ -424,6 +424,20 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert r.status_code == 201 and r.json()["grid_code"] == grid, r.text
     again = {code: n for code, _, n in _roster(anon_client.get("/workers", headers=op).text)}
     assert again[worker] == before + 1
+
+    def settled(page: str) -> int:
+        """The worker's reports settled on the spot (就地化解), the row's last column."""
+        row = re.search(rf"<small>{worker}</small>.*?</tr>", page)
+        assert row is not None
+        return int(re.findall(r"<td>(\d+)</td>", row.group(0))[-1])
+
+    settled_before = settled(anon_client.get("/workers", headers=op).text)
+    on_site = report_body(point.x, point.y, on_site_resolution="现场劝解，双方和好")
+    r = anon_client.post("/api/reports", headers=login_as("grid_worker"), json=on_site)
+    assert r.status_code == 201, r.text
+    third = anon_client.get("/workers", headers=op).text
+    assert settled(third) == settled_before + 1
+    assert {code: n for code, _, n in _roster(third)}[worker] == before + 2
     # the daily roll-up's 网格员履职: the township's workers (its total), each village's
     today = datetime.now(SHANGHAI).date()
     daily = anon_client.get(f"/reports/daily?date={today}", headers=op | html).text
@@ -446,6 +460,7 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert worker not in other
     english = anon_client.get("/workers?lang=en", headers=op | html).text
     assert "Grid workers · " in english and "Reports (30 days)" in english
+    assert "Settled on the spot (30 days)" in english
     # the same list as a workbook: every row, codes and phones as text; audited
     anon_client.cookies.clear()  # (the English page is remembered)
     assert 'href="/workers.xlsx?lang=zh"' in anon_client.get("/workers", headers=op | html).text
