@@ -10,7 +10,7 @@ from functools import lru_cache
 from html import escape
 
 from gis.cases import SOURCE_NAMES
-from gis.intake import MAX_BATCH
+from gis.intake import MAX_BATCH, ON_SITE_SEVERITIES
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
@@ -312,6 +312,7 @@ def phone_page(
         "photo_quality": PHOTO_QUALITY,
         "max_photos": MAX_PER_CASE,
         "max_parties": MAX_PARTIES,
+        "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
         # (the first: the role a new row starts with, the one a worker knows least about)
         "party_roles": [
             [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]

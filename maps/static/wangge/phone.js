@@ -379,7 +379,7 @@
   // 就地化解: a minor or normal matter the reporter settled there and then (the server's rule:
   // a category graver by default is the center's, and a report queued offline must not be
   // refused for it later)
-  var ON_SITE_SEVERITIES = ["minor", "normal"];
+  var ON_SITE_SEVERITIES = config.on_site_severities;
   function onSiteAllowed() {
     var code = form.category.value;
     var c = categories.filter(function (x) { return x.code === code; })[0];
