@@ -29,6 +29,7 @@ from api.routers import (
     imports,
     locate,
     maps,
+    patrols,
     photos,
     stats,
     users,
@@ -94,6 +95,7 @@ ROUTERS = (
     edits.router,
     users.router,
     imports.router,
+    patrols.router,
 )
 
 DESCRIPTION = """

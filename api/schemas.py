@@ -28,6 +28,8 @@ from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, CaseSource, Severity
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import NewParty
+from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
+from gis.patrols import NOTE_MAX, NewPatrol, PatrolStatus, PatrolView
 from gis.permissions import Role
 from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
@@ -934,3 +936,97 @@ class SafetyIndexOut(BaseModel):
                 for b in bands
             ],
         )  # fmt: skip
+
+
+PatrolNote = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX), _NoControl
+]
+
+
+class PatrolIn(BaseModel):
+    """A patrol check-in (巡查打卡) from a grid worker's phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: LocationIn
+    checked_at: AwareDatetime = Field(
+        description="device time of the check-in, ISO 8601 with offset (打卡时间)"
+    )
+    note: PatrolNote | None = Field(
+        default=None,
+        description=f"巡查情况: what the worker saw, at most {NOTE_MAX} characters (blank: none)",
+    )
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _blank_note_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def to_domain(self) -> NewPatrol:
+        return NewPatrol(
+            lon=self.location.lon,
+            lat=self.location.lat,
+            datum=self.location.datum,
+            checked_at=self.checked_at,
+            accuracy_m=self.location.accuracy_m,
+            note=self.note,
+        )
+
+    def content(self) -> bytes:
+        """Canonical content, for telling a replay from another check-in under one key."""
+        return self.model_dump_json(exclude={"idempotency_key"}).encode()
+
+
+class BatchPatrolIn(PatrolIn):
+    """A check-in kept on a device while offline, with the key it was given there."""
+
+    idempotency_key: UUID
+
+
+class PatrolBatchIn(BaseModel):
+    """Up to 500 check-ins from a device that was offline; each is checked on its own."""
+
+    patrols: list[dict[str, Any]] = Field(min_length=1, max_length=PATROL_MAX_BATCH)
+
+
+class PatrolOut(BaseModel):
+    id: int
+    username: str = Field(description="the account that checked in")
+    worker_code: str | None = Field(description="the grid worker (网格员编号), if linked")
+    worker_name: str | None
+    checked_at: datetime = Field(description="device time of the check-in")
+    received_at: datetime
+    lon: float = Field(description="WGS 84")
+    lat: float = Field(description="WGS 84")
+    accuracy_m: float | None
+    grid_code: str | None = Field(description="the grid it was made in (None: no grid there)")
+    grid_name: str | None = Field(description="that grid's name")
+    own_grid: bool | None = Field(
+        description="whether that grid is one of the worker's own (None: no grids of their own)"
+    )
+    assign_method: str = Field(description="how the grid was found: covers | nearest | …")
+    village_code: str | None = Field(description="the worker's village (its jurisdiction)")
+    village: str | None
+    note: str | None = Field(description="巡查情况")
+    flags: dict[str, Any] = Field(description="low_accuracy, clock_suspect: for the desk to check")
+
+    @classmethod
+    def of(cls, view: PatrolView) -> PatrolOut:
+        return cls(**vars(view))
+
+
+class PatrolBatchItemOut(BaseModel):
+    index: int
+    status: PatrolStatus
+    http_status: int
+    patrol: PatrolOut | None = None
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class PatrolBatchOut(BaseModel):
+    created: int
+    replayed: int
+    conflict: int
+    rejected: int
+    results: list[PatrolBatchItemOut]

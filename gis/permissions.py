@@ -44,16 +44,18 @@ PERMISSIONS = {
     "case:triage": "confirm or unlink possible duplicates",
     "case:handle": "move cases through the closed loop (accept, dispatch, … close)",
     "case:note": "write handling notes on cases (办理记录; a grid worker's on-site findings)",
+    "patrol:record": "check in on patrol (巡查打卡)",
+    "patrol:read": "see grid workers' patrol check-ins (巡查记录)",
     "pii:read": "see residents' personal data unmasked (each view audited)",
     "user:manage": "manage users",
     "audit:read": "read the audit log",
     "data:import": "import boundaries, rosters and case history from files (数据导入)",
 }
 
-_READ = {"map:view", "boundary:read", "locate", "category:read", "case:read"}
+_READ = {"map:view", "boundary:read", "locate", "category:read", "case:read", "patrol:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.grid_worker: frozenset(_READ | {"case:report", "case:note"}),
+    Role.grid_worker: frozenset(_READ | {"case:report", "case:note", "patrol:record"}),
     Role.operator: frozenset(
         _READ | {"case:report", "case:triage", "case:handle", "case:note", "pii:read"}
     ),

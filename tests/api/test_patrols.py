@@ -1,0 +1,284 @@
+"""巡查打卡: patrol check-ins — exactly once under the phone's key, located, kept in the worker's
+own jurisdiction, listed for the desks, counted on the roster, drawn on the patrol map."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from gis.cases import SHANGHAI
+from gis.datum import gcj02_to_wgs84, wgs84_to_gcj02
+from tests.conftest import grid_worker_point
+from tests.maps.test_browser import _free_port, _serving
+
+GRID_WORKER = "W99010200100101"  # the demo grid worker's roster code
+
+
+def _body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -> dict:
+    body: dict = {
+        "location": {"lon": lon, "lat": lat, "datum": datum, "accuracy_m": 10},
+        "checked_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="seconds"),
+        "note": "沿街商铺消防通道畅通",
+    }
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def point(engine: Engine) -> tuple[float, float]:
+    return grid_worker_point(engine)
+
+
+@pytest.fixture
+def worker(anon_client: TestClient, login_as: Callable) -> TestClient:
+    anon_client.headers.update(login_as("grid_worker"))
+    return anon_client
+
+
+def _check_in(client: TestClient, body: dict, key: str | None = None) -> httpx.Response:
+    headers = {} if key == "" else {"Idempotency-Key": key or str(uuid.uuid4())}
+    return client.post("/api/patrols", json=body, headers=headers)
+
+
+def test_a_check_in_is_located_and_a_retry_replays_it(worker: TestClient, point: tuple) -> None:
+    key = str(uuid.uuid4())
+    first = _check_in(worker, _body(*point), key)
+    assert first.status_code == 201, first.text
+    p = first.json()
+    assert p["worker_code"] == GRID_WORKER and p["username"] == "grid_worker"
+    assert p["grid_code"] == "990102001001001" and p["own_grid"] is True
+    assert p["assign_method"] == "covers" and p["village_code"] == "990102001001"
+    assert p["note"] == "沿街商铺消防通道畅通" and p["flags"] == {}
+    again = _check_in(worker, _body(*point), key)  # the answer was lost: sent again
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == p["id"]
+    other = _check_in(worker, _body(*point, note="另一次"), key)
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    missing = _check_in(worker, _body(*point), "")
+    assert missing.status_code == 400 and "Idempotency-Key" in missing.json()["detail"]
+    blank = _check_in(worker, _body(*point, note="  "))  # a blank note is none
+    assert blank.status_code == 201 and blank.json()["note"] is None
+
+
+def test_the_phone_datum_is_converted_before_locating(worker: TestClient, point: tuple) -> None:
+    shifted = wgs84_to_gcj02(*point)
+    r = _check_in(worker, _body(float(shifted[0]), float(shifted[1]), "gcj02"))
+    assert r.status_code == 201, r.text
+    back = gcj02_to_wgs84(*shifted)
+    assert r.json()["lon"] == pytest.approx(float(back[0]), abs=1e-9)
+    assert r.json()["lat"] == pytest.approx(float(back[1]), abs=1e-9)
+    assert r.json()["grid_code"] == "990102001001001"
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "words"),
+    [(0, 0, "(0, 0)"), (100.0, 40.0, "20 公里"), ("swap", None, "填反")],
+)
+def test_implausible_positions_are_refused_with_the_reason(
+    worker: TestClient, point: tuple, lon: object, lat: object, words: str
+) -> None:
+    if lon == "swap":
+        lon, lat = point[1], point[0]
+    r = _check_in(worker, _body(lon, lat))
+    assert r.status_code == 422 and words in r.text, r.text
+
+
+def test_a_check_in_outside_ones_grids_is_kept_and_marked(
+    worker: TestClient, app_db: Session
+) -> None:
+    lon, lat = app_db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+                WHERE valid_to IS NULL AND code = '990102001002001') s""")
+    ).one()
+    r = _check_in(worker, _body(lon, lat))
+    assert r.status_code == 201, r.text
+    p = r.json()
+    assert p["grid_code"] == "990102001002001" and p["own_grid"] is False
+    assert p["village_code"] == "990102001001"  # the worker's own village keeps it
+
+
+def test_only_those_who_patrol_check_in(
+    anon_client: TestClient, login_as: Callable, point: tuple
+) -> None:
+    anon_client.headers.update(login_as("township_operator"))
+    r = _check_in(anon_client, _body(*point))
+    assert r.status_code == 403 and "patrol:record" in r.json()["detail"]
+
+
+def test_a_batch_judges_each_item_and_replays_cleanly(
+    worker: TestClient, point: tuple, app_db: Session
+) -> None:
+    items = [
+        dict(_body(*point, note=f"第{i}次"), idempotency_key=str(uuid.uuid4())) for i in range(8)
+    ]
+    items.append(items[0])  # the same check-in twice in one batch
+    items.append(dict(items[1], note="另一次"))  # its key, other content
+    items.append(dict(_body(0, 0), idempotency_key=str(uuid.uuid4())))
+    items.append(_body(*point))  # no key
+    items.append({"idempotency_key": str(uuid.uuid4()), "checked_at": "昨天"})
+    r = worker.post("/api/patrols/batch", json={"patrols": items})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["created"], out["replayed"], out["conflict"], out["rejected"]) == (8, 1, 1, 3)
+    statuses = [x["status"] for x in out["results"]]
+    assert statuses == ["created"] * 8 + [
+        "replayed",
+        "conflict",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
+    assert out["results"][8]["patrol"]["id"] == out["results"][0]["patrol"]["id"]
+    assert "定位没有成功" in out["results"][10]["detail"]
+    ids = [x["patrol"]["id"] for x in out["results"][:8]]
+    for _ in range(3):  # the phone never heard back: the same batch again, and again
+        again = worker.post("/api/patrols/batch", json={"patrols": items[:8]}).json()
+        assert again["replayed"] == 8 and [x["patrol"]["id"] for x in again["results"]] == ids
+    count = app_db.execute(
+        text("SELECT count(*) FROM patrol WHERE id = ANY(:ids)"), {"ids": ids}
+    ).scalar_one()
+    assert count == 8
+    too_many = worker.post("/api/patrols/batch", json={"patrols": [items[0]] * 501})
+    assert too_many.status_code == 422
+
+
+def test_the_desks_see_their_workers_check_ins_and_no_one_elses(
+    anon_client: TestClient, login_as: Callable, point: tuple
+) -> None:
+    anon_client.headers.update(login_as("grid_worker"))
+    made = _check_in(anon_client, _body(*point, note="巡查可见性")).json()
+    today = datetime.now(UTC).astimezone().date()
+
+    def listed(user: str, query: str) -> httpx.Response:
+        anon_client.headers.update(login_as(user))
+        return anon_client.get(f"/api/patrols?{query}")
+
+    mine = listed("grid_worker", "")
+    assert mine.status_code == 200 and mine.headers["content-type"].startswith(
+        "application/geo+json"
+    )
+    feature = next(f for f in mine.json()["features"] if f["properties"]["id"] == made["id"])
+    assert feature["geometry"]["type"] == "Point"
+    assert feature["properties"]["grid_code"] == "990102001001001"
+    township = listed("township_operator", f"worker={GRID_WORKER}&days=2&day={today}")
+    assert made["id"] in [f["properties"]["id"] for f in township.json()["features"]]
+    by_grid = listed("township_operator", "grid=990102001001001")
+    assert made["id"] in [f["properties"]["id"] for f in by_grid.json()["features"]]
+    other = listed("township_operator_b", "")  # the next township's desk
+    assert made["id"] not in [f["properties"]["id"] for f in other.json()["features"]]
+    unknown = listed("township_operator_b", f"worker={GRID_WORKER}")
+    assert unknown.status_code == 404 and GRID_WORKER in unknown.json()["detail"]
+    assert listed("township_operator", "days=32").status_code == 422
+    assert listed("township_operator", "day=9999-12-31").status_code == 422
+
+
+def test_row_level_security_hides_other_townships_check_ins(
+    app_db: Session, point: tuple, anon_client: TestClient, login_as: Callable
+) -> None:
+    anon_client.headers.update(login_as("grid_worker"))
+    made = _check_in(anon_client, _body(*point)).json()
+    app_db.execute(text("SELECT set_config('wangge.scope', '990103001', true)"))
+    seen = app_db.execute(
+        text("SELECT count(*) FROM patrol WHERE id = :id"), {"id": made["id"]}
+    ).scalar_one()
+    assert seen == 0  # the database itself refuses, whatever the query says
+
+
+def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
+    anon_client: TestClient, login_as: Callable, point: tuple
+) -> None:
+    anon_client.headers.update(login_as("grid_worker"))
+    for days_ago in (0, 0, 3):
+        at = datetime.now(UTC) - timedelta(days=days_ago, minutes=1)
+        body = _body(*point, checked_at=at.isoformat(timespec="seconds"), note="名册巡查")
+        assert _check_in(anon_client, body).status_code == 201
+    anon_client.headers.update(login_as("township_operator"))
+    page = anon_client.get("/workers?region=990102001001")
+    assert page.status_code == 200
+    row = page.text.split(f"<small>{GRID_WORKER}</small>")[1].split("</tr>")[0]
+    assert f'href="/workers/{GRID_WORKER}/patrols"' in row
+    days = int(row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split(" 天")[0])
+    assert days >= 2  # (other tests may have checked in today too)
+    sheet = anon_client.get("/workers.xlsx?region=990102001001")
+    assert sheet.status_code == 200
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    ws = load_workbook(BytesIO(sheet.content)).active
+    headers = [c.value for c in ws[2]]
+    assert "近30天巡查天数" in headers and "最近巡查" in headers
+    code_at, days_at = headers.index("工号"), headers.index("近30天巡查天数")
+    row_of = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[code_at] == GRID_WORKER)
+    assert row_of[days_at] == days
+
+
+def test_the_patrol_map_shows_a_workers_day(
+    anon_client: TestClient, login_as: Callable, point: tuple
+) -> None:
+    anon_client.headers.update(login_as("grid_worker"))
+    assert _check_in(anon_client, _body(*point, note="地图上的一次巡查")).status_code == 201
+    anon_client.headers.update(login_as("township_operator"))
+    page = anon_client.get(f"/workers/{GRID_WORKER}/patrols")
+    assert page.status_code == 200
+    note = json.dumps("地图上的一次巡查")[1:-1]  # (as the page's script carries it)
+    assert "巡查轨迹" in page.text and note in page.text
+    assert "990102001001001" in page.text  # their grid, drawn bold
+    today = datetime.now(SHANGHAI).date()
+    day_link = f"/workers/{GRID_WORKER}/patrols?day={{}}"
+    assert day_link.format(today - timedelta(days=1)) in page.text  # the day before …
+    assert day_link.format(today + timedelta(days=1)) not in page.text  # … and none after today
+    earlier = anon_client.get(f"/workers/{GRID_WORKER}/patrols?day=2026-01-01")
+    assert earlier.status_code == 200 and day_link.format("2026-01-02") in earlier.text
+    assert note not in earlier.text
+    assert anon_client.get(f"/workers/{GRID_WORKER}/patrols?day=0001-01-01").status_code == 422
+    anon_client.headers.update(login_as("township_operator_b"))
+    assert anon_client.get(f"/workers/{GRID_WORKER}/patrols").status_code == 404
+
+
+def test_parallel_retries_record_exactly_one_check_in(
+    base_settings: object, tokens: dict[str, str], engine: Engine, point: tuple
+) -> None:
+    """20 parallel sends of one key, 30 rounds, through a live server: one check-in a key, and
+    never a 5xx (the later ones wait for the first, then replay it)."""
+    keys = [str(uuid.uuid4()) for _ in range(30)]
+    body = _body(*point, note="并发打卡")
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {tokens['grid_worker']}"}
+    with (
+        _serving(base_settings, _free_port()) as url,  # type: ignore[arg-type]
+        httpx.Client(base_url=url, headers=headers, timeout=30) as http,
+        ThreadPoolExecutor(max_workers=20) as pool,
+    ):
+
+        def send(key: str) -> int:
+            return http.post(
+                "/api/patrols", json=body, headers={"Idempotency-Key": key}
+            ).status_code
+
+        for key in keys:
+            for code in pool.map(send, [key] * 20):
+                with lock:
+                    statuses[code] = statuses.get(code, 0) + 1
+    assert set(statuses) <= {200, 201}, statuses
+    assert statuses[201] == len(keys)
+    with engine.begin() as conn:
+        counts = conn.execute(
+            text("SELECT count(*) FROM patrol WHERE idempotency_key::text = ANY(:keys)"),
+            {"keys": keys},
+        ).scalar_one()
+        conn.execute(
+            text("DELETE FROM patrol WHERE idempotency_key::text = ANY(:keys)"), {"keys": keys}
+        )
+    assert counts == len(keys)
