@@ -13,6 +13,8 @@ from gis.cases import SOURCE_NAMES
 from gis.intake import MAX_BATCH, ON_SITE_SEVERITIES
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
+from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
+from gis.patrols import NOTE_MAX as PATROL_NOTE_MAX
 from gis.photos import MAX_PER_CASE
 from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
@@ -82,6 +84,11 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue": "待发送",
             "queue_note": "（无信号时保存在本机，恢复网络后自动发送）",
             "mine": "我的上报",
+            "patrol": "巡查打卡",
+            "patrol_note": "巡查情况（可不填）",
+            "patrol_hint": "如：沿街商铺消防通道畅通，未见异常",
+            "check_in": "📍 打卡",
+            "patrols_today": "今日巡查",
             "grid_open": "我的网格待办",
             "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道）",
             "other": "English",
@@ -142,6 +149,17 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saving": "正在处理照片并保存……",
             "saved_logged_out": "已保存在本机：重新登录后自动发送。",
             "logout_offline": "无网络，无法退出登录：恢复网络后再试。",
+            "patrol_item": "巡查打卡",
+            "patrol_locating": "正在定位，定位后打卡……",
+            "patrol_need_fix": "巡查打卡需要本机定位：请允许定位权限，到室外或窗边后重试。",
+            "patrol_saved": "已打卡（{time}），正在发送……",
+            "patrol_saved_offline": "已打卡（{time}）：当前无网络，已保存在本机，恢复网络后"
+            "自动发送。",
+            "patrols_count": "{n} 次",
+            "patrols_none": "今日尚未打卡",
+            "patrol_outside": "非本人网格",
+            "patrol_no_grid": "不在网格内",
+            "patrols_sent": "已发送 {n} 次巡查打卡。",
         },
     },
     "en": {
@@ -179,6 +197,11 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "queue": "Waiting to send",
             "queue_note": "(kept on this phone without signal, sent when the connection returns)",
             "mine": "My reports",
+            "patrol": "Patrol check-in",
+            "patrol_note": "What you saw (optional)",
+            "patrol_hint": "e.g. shop fire exits clear, nothing unusual",
+            "check_in": "📍 Check in",
+            "patrols_today": "Today's patrol",
             "grid_open": "Open cases in my grids",
             "grid_open_note": "(not settled yet, from every channel: hotline, walk-ins …)",
             "other": "中文",
@@ -248,6 +271,21 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "saving": "Preparing the photos and saving…",
             "saved_logged_out": "Kept on this phone: sent once you log in again.",
             "logout_offline": "No network: you cannot log out until it returns.",
+            "patrol_item": "Patrol check-in",
+            "patrol_locating": "Locating; checking in once located …",
+            "patrol_need_fix": (
+                "A check-in needs this phone's position: allow location access, step outside or "
+                "to a window, and try again."
+            ),
+            "patrol_saved": "Checked in ({time}); sending …",
+            "patrol_saved_offline": (
+                "Checked in ({time}): no connection, kept on this phone and sent when it returns."
+            ),
+            "patrols_count": "{n}",
+            "patrols_none": "No check-in yet today",
+            "patrol_outside": "not your grid",
+            "patrol_no_grid": "outside the grids",
+            "patrols_sent": "{n} check-in(s) sent.",
         },
     },
 }
@@ -281,6 +319,7 @@ def phone_page(
     account: str | None = None,
     desk: bool = False,
     base: BaseMapSpec | None = None,
+    patrol: bool = False,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
@@ -292,7 +331,8 @@ def phone_page(
     (the page, what its script writes, the category names and the API's messages); ``base``:
     the deployment's base map (streets to tap one's position on, while there is signal), its
     grids and positions drawn where its tiles show them (GCJ-02 tiles: shifted), and a tap on it
-    taken back to WGS 84."""
+    taken back to WGS 84; ``patrol``: the user checks in on patrol (巡查打卡: a grid worker),
+    from the phone's own position, queued offline like reports."""
     lang = "en" if lang == "en" else "zh"
     t = TEXT[lang]["html"]
     config = {
@@ -303,6 +343,8 @@ def phone_page(
         "text": TEXT[lang]["js"],
         "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
         "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
+        "patrol": patrol,
+        "patrol_batch_max": PATROL_MAX_BATCH,
         "send_timeout_ms": SEND_TIMEOUT_MS,
         "slow_link_bytes_per_s": SLOW_LINK_BYTES_PER_S,
         "sync_interval_ms": SYNC_INTERVAL_MS,
@@ -360,6 +402,24 @@ def phone_page(
         if grid_codes
         else ""
     )
+    # 巡查打卡: a line on what was seen, a button; today's check-ins below it
+    patrol_section = (
+        f'''
+<section id="patrol" class="m-patrol">
+  <h2>{t["patrol"]}</h2>
+  <div class="m-row">
+    <label>{t["patrol_note"]}
+      <input name="patrol_note" maxlength="{PATROL_NOTE_MAX}" autocomplete="off"
+        placeholder="{t["patrol_hint"]}"></label>
+    <button type="button" id="check-in" class="m-check-in">{t["check_in"]}</button>
+  </div>
+  <p id="patrol-message" class="m-message" role="status"></p>
+  <h3>{t["patrols_today"]} <b id="patrol-count" class="m-count"></b></h3>
+  <ul id="patrols" class="m-patrols"></ul>
+</section>'''
+        if patrol
+        else ""
+    )
     other = "zh" if lang == "en" else "en"
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}">
@@ -386,7 +446,7 @@ def phone_page(
     aria-label="{t["place_search"]}" placeholder="{t["place_search"]}">
   <ul id="place-list" class="wg-place-list" hidden></ul>
 </div>
-<div id="map" class="m-map" aria-label="{t["map"]}"></div>
+<div id="map" class="m-map" aria-label="{t["map"]}"></div>{patrol_section}
 <form id="report" class="m-form" novalidate>
   <div class="m-row">
     <label>{t["kind"]}

@@ -16,6 +16,11 @@
  * other.  A request that gets no answer within config.send_timeout_ms is given up (on one bar
  * of signal the browser may wait for minutes) and tried again at the next sync; a photo gets
  * more time by its size (config.slow_link_bytes_per_s).
+ *
+ * 巡查打卡 (a grid worker, config.patrol): a check-in takes the phone's own position at that
+ * moment (never a tap on the map: it says where the worker was) and the device's time, and joins
+ * the same queue (type "patrol") under its own UUID; at each sync the queued check-ins go first,
+ * through POST /api/patrols/batch (they are small, and must not wait behind photos).
  */
 (function () {
   "use strict";
@@ -42,6 +47,8 @@
   var marker = null;
   var syncing = false;
   var moved = false; // a sync sent something: my reports have changed
+  var patrolsMoved = false; // a sync sent check-ins: today's list has changed
+  var PATROL_BATCH_MAX = config.patrol_batch_max || 500;
   var mineAt = 0; // when my reports were read last
 
   // ---------- small helpers ----------
@@ -135,8 +142,13 @@
         li.appendChild(el("span", "st", item.state === "rejected" ? T.rejected :
           item.state === "photos_refused" ? T.photos_refused :
           item.state === "photos" ? T.photos_pending : T.queued));
-        li.appendChild(el("span", "", item.body.description.slice(0, 40)));
-        li.appendChild(el("small", "", item.detail || item.body.reported_at));
+        if (item.type === "patrol") {
+          li.appendChild(el("span", "", T.patrol_item + (item.body.note ? "：" + item.body.note.slice(0, 30) : "")));
+          li.appendChild(el("small", "", item.detail || item.body.checked_at));
+        } else {
+          li.appendChild(el("span", "", item.body.description.slice(0, 40)));
+          li.appendChild(el("small", "", item.detail || item.body.reported_at));
+        }
         if (refused) { // kept until the worker has read why, and deletes it
           var del = el("button", "", T.delete);
           del.type = "button";
@@ -204,19 +216,59 @@
     });
   }
 
-  // The queued reports go first, config.batch_max a request (each one's photos wait in the
-  // queue with its case code), then the photos: a slow photo never holds up a report.
+  // The queued check-ins, config.patrol_batch_max a request, oldest first.  Created or replayed,
+  // one leaves the queue; rejected (or its key taken by other content), it stays with the
+  // server's reason until the worker deletes it.  Resolves "away" when logged out, "more" when
+  // a longer queue than one batch moved.
+  function sendPatrols() {
+    return myQueued().then(function (items) {
+      var pending = items.filter(function (i) { return i.state === "queued" && i.type === "patrol"; });
+      if (!pending.length) return null;
+      pending.sort(function (a, b) { return a.created - b.created; });
+      var more = pending.length > PATROL_BATCH_MAX;
+      pending = pending.slice(0, PATROL_BATCH_MAX);
+      var body = { patrols: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
+      return send("/api/patrols/batch", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+        body: JSON.stringify(body)
+      }).then(function (r) {
+        if (r.status === 401) { login(); return "away"; }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json().then(function (out) {
+          return Promise.all(out.results.map(function (res) {
+            var item = pending[res.index];
+            if (res.status === "created" || res.status === "replayed") return drop(item.key);
+            item.state = "rejected"; item.detail = res.detail;
+            return put(item);
+          })).then(function () {
+            var sent = out.created + out.replayed;
+            if (sent) { patrolsMoved = true; sayPatrol(fill(T.patrols_sent, { n: sent })); }
+            return more && sent + out.rejected + out.conflict > 0 ? "more" : null;
+          });
+        });
+      });
+    });
+  }
+
+  // The queued check-ins go first (sendPatrols), then the reports, config.batch_max a request
+  // (each one's photos wait in the queue with its case code), then the photos: a slow photo
+  // never holds up a report.
   function sync() {
     if (syncing || loggedOut || !navigator.onLine) return Promise.resolve();
     syncing = true;
     var more = false; // a longer queue than one batch: the next batch follows at once
     var away = false; // logged out: the login page is on its way
-    return myQueued().then(function (items) {
-      var pending = items.filter(function (i) { return i.state === "queued"; });
+    return sendPatrols().then(function (step) {
+      if (step === "away") { away = true; return []; }
+      if (step === "more") more = true;
+      return myQueued();
+    }).then(function (items) {
+      var pending = items.filter(function (i) { return i.state === "queued" && i.type !== "patrol"; });
       pending.sort(function (a, b) { return a.created - b.created; });
-      more = pending.length > BATCH_MAX;
+      more = more || pending.length > BATCH_MAX;
       pending = pending.slice(0, BATCH_MAX);
-      if (!pending.length) return;
+      if (!pending.length || away) return;
       var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
       return send("/api/reports/batch", {
         method: "POST", credentials: "same-origin",
@@ -260,8 +312,10 @@
       // my reports: read again when this sync sent something, else every MINE_REFRESH_MS (the
       // sync runs every SYNC_INTERVAL_MS: thousands of phones must not read them that often)
       var stale = moved || (!mineReading && Date.now() - mineAt >= MINE_REFRESH_MS);
-      moved = false;
-      return Promise.all([renderQueue(), stale ? loadMine() : null]);
+      var patrolled = patrolsMoved;
+      moved = false; patrolsMoved = false;
+      return Promise.all([renderQueue(), stale ? loadMine() : null,
+                          patrolled || stale ? loadPatrols() : null]);
     });
   }
 
@@ -722,6 +776,89 @@
       };
       img.onerror = function () { URL.revokeObjectURL(url); resolve(kept); };
       img.src = url;
+    });
+  }
+
+  // ---------- 巡查打卡 ----------
+  var patrolMessage = document.getElementById("patrol-message");
+  var patrolList = document.getElementById("patrols");
+  var patrolCount = document.getElementById("patrol-count");
+  var checkIn = document.getElementById("check-in");
+  var patrolLayer = null; // today's check-ins on the map
+  function sayPatrol(text, isError) {
+    if (!patrolMessage) return;
+    patrolMessage.textContent = text;
+    patrolMessage.className = "m-message" + (isError ? " error" : "");
+  }
+  function clock(iso) { // HH:MM of an ISO time, in this phone's time zone
+    var d = new Date(iso);
+    return (d.getHours() < 10 ? "0" : "") + d.getHours() + ":" + (d.getMinutes() < 10 ? "0" : "") + d.getMinutes();
+  }
+  function loadPatrols() {
+    if (!config.patrol || !navigator.onLine) return Promise.resolve();
+    return fetch("/api/patrols", {
+      credentials: "same-origin", headers: { "Accept": "application/geo+json", "Accept-Language": LANG }
+    }).then(function (r) {
+      if (r.status === 401) { login(); return null; }
+      return r.ok ? r.json() : null;
+    }).then(function (fc) { if (fc) renderPatrols(fc); }).catch(function () { /* offline */ });
+  }
+  function renderPatrols(fc) {
+    patrolList.textContent = "";
+    var features = fc.features.slice().reverse(); // the latest first
+    patrolCount.textContent = features.length ? fill(T.patrols_count, { n: features.length }) : "";
+    if (!features.length) patrolList.appendChild(el("li", "", T.patrols_none));
+    features.forEach(function (f) {
+      var p = f.properties, li = el("li");
+      li.appendChild(el("b", "", clock(p.checked_at)));
+      li.appendChild(document.createTextNode(" " + (p.grid_name || p.grid_code || "")));
+      if (p.own_grid === false) {
+        li.appendChild(el("span", "m-away", p.grid_code ? T.patrol_outside : T.patrol_no_grid));
+      }
+      if (p.note) li.appendChild(el("small", "", p.note));
+      patrolList.appendChild(li);
+    });
+    if (map && window.L) {
+      if (patrolLayer) map.removeLayer(patrolLayer);
+      patrolLayer = L.layerGroup(fc.features.map(function (f) {
+        var c = f.geometry.coordinates;
+        return L.circleMarker(wangge.toMap(c[1], c[0]), {
+          radius: 5, color: "#1e8449", weight: 2, fillOpacity: 0.7
+        }).bindTooltip(clock(f.properties.checked_at));
+      })).addTo(map);
+      wangge.patrolLayer = patrolLayer; // (for tests)
+    }
+  }
+  var checkingIn = false;
+  function queueCheckIn(fix) {
+    var item = {
+      key: uuid(), created: Date.now(), state: "queued", account: config.account, type: "patrol",
+      body: {
+        location: { lon: fix.longitude, lat: fix.latitude, datum: "wgs84", accuracy_m: fix.accuracy },
+        checked_at: isoNow()
+      }
+    };
+    var note = document.querySelector("[name=patrol_note]");
+    if (note.value.trim()) item.body.note = note.value.trim();
+    return put(item).then(function () {
+      note.value = "";
+      var time = clock(item.body.checked_at);
+      sayPatrol(fill(navigator.onLine && !loggedOut ? T.patrol_saved : T.patrol_saved_offline, { time: time }));
+      return renderQueue().then(sync);
+    });
+  }
+  if (checkIn) {
+    checkIn.addEventListener("click", function () {
+      if (checkingIn) return; // (one check-in a tap)
+      if (!navigator.geolocation) { sayPatrol(T.patrol_need_fix, true); return; }
+      checkingIn = true; checkIn.disabled = true;
+      sayPatrol(T.patrol_locating);
+      function done() { checkingIn = false; checkIn.disabled = false; }
+      navigator.geolocation.getCurrentPosition(function (p) {
+        queueCheckIn(p.coords).then(done, function () { done(); sayPatrol(T.save_failed, true); });
+      }, function () {
+        done(); sayPatrol(T.patrol_need_fix, true);
+      }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 10000 });
     });
   }
 
