@@ -5,7 +5,9 @@ whose open cases pile up; a desk for whom to call.  Each worker with their villa
 their account (if any), the grid workers' reports in their grids over the last
 :data:`ACTIVE_DAYS` days, how many of them were settled on the spot (就地化解) and the last one
 (by grid, not by account: a worker reporting from a shared phone, or a history imported without
-accounts, counts the same), and the open cases of their grids.
+accounts, counts the same), and the open cases of their grids.  And their patrols (巡查打卡,
+:mod:`gis.patrols`): on how many of those days they checked in, and when last (by worker: a
+check-in is made under the worker's own account).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class WorkerRow:
     open_in_grids: int  # open cases of their grids
     #: of ``reported``, those settled on the spot (就地化解)
     settled: int = 0
+    #: the days (Beijing time) of the last ACTIVE_DAYS days with a patrol check-in of theirs
+    patrol_days: int = 0
+    last_patrol: datetime | None = None  # their last check-in (device time)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,13 @@ def roster(
                (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND {open_sql("c")}
                   AND {scope.case_condition("c")}) AS open_in_grids,
+               (SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date)
+                FROM patrol p
+                WHERE p.worker_id = w.id
+                  AND p.checked_at >= now() - make_interval(days => :days)
+                  AND {scope.case_condition("p")}) AS patrol_days,
+               (SELECT max(p.checked_at) FROM patrol p
+                WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
         FROM w
@@ -96,6 +108,7 @@ def roster(
         WorkerRow(
             r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
+            int(r.patrol_days), r.last_patrol,
         )
         for r in rows
     ]  # fmt: skip

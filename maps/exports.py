@@ -132,12 +132,14 @@ def queue_xlsx(
 
 ROSTER_HEADERS = {
     "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "账号",
-           f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结", f"近{ACTIVE_DAYS}天就地化解"),
+           f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结", f"近{ACTIVE_DAYS}天就地化解",
+           f"近{ACTIVE_DAYS}天巡查天数", "最近巡查"),
     "en": ("Worker", "Code", "Phone", "Village", "Grids", "Account",
            f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids",
-           f"Settled on the spot ({ACTIVE_DAYS} days)"),
+           f"Settled on the spot ({ACTIVE_DAYS} days)", f"Days on patrol ({ACTIVE_DAYS} days)",
+           "Last patrol"),
 }  # fmt: skip
-_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10, 12)
+_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10, 12, 12, 17)
 
 
 def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
@@ -153,10 +155,12 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
     for w in roster.workers:
         ws.append([
             _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids), w.username,
-            w.reported, _local(w.last_report), w.open_in_grids, w.settled,
+            w.reported, _local(w.last_report), w.open_in_grids, w.settled, w.patrol_days,
+            _local(w.last_patrol),
         ])  # fmt: skip
         row = ws.max_row
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
             ws.cell(row, column).number_format = "@"
         ws.cell(row, 8).number_format = "yyyy-mm-dd hh:mm"
+        ws.cell(row, 12).number_format = "yyyy-mm-dd hh:mm"
     return _finished(wb, ws, headers, _ROSTER_WIDTHS)

@@ -295,3 +295,87 @@ class FitBeside(MacroElement):
         self._name = "FitBeside"
         self.bounds = bounds
         self.panel = panel
+
+
+class PatrolTrack(JSCSSMixin, MacroElement):
+    """巡查轨迹: a worker's check-ins (``features``, a GeoJSON list in time order, as
+    ``/api/patrols`` gives them) as numbered points joined by a dashed line in time order, each
+    with its time (Beijing), grid and note; those outside the worker's own grids in red.  The
+    map opens on them; a box says how many there are (``words``: ``count``, ``none``,
+    ``outside``).  Beneath them the grids of ``bbox`` (west, south, east, north), the worker's
+    own (``grids``) bold, as the phone page draws them."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, fc, words, own, bbox) {
+            if (bbox) {
+                fetch("/api/grids?bbox=" + bbox.join(","), { credentials: "same-origin",
+                        headers: { "Accept": "application/geo+json" } })
+                    .then(function (r) { return r.ok ? r.json() : null; })
+                    .then(function (grids) {
+                        if (!grids) return;
+                        L.geoJSON(grids, {
+                            coordsToLatLng: wangge.coordsToLatLng,
+                            style: function (f) {
+                                var mine = own.indexOf(f.properties.code) >= 0;
+                                return { color: mine ? "#b03a2e" : "#7f8c8d", weight: mine ? 3 : 1,
+                                         fillOpacity: mine ? 0.08 : 0.02 };
+                            },
+                            onEachFeature: function (f, layer) {
+                                layer.bindTooltip(wangge.escapeHtml(
+                                    (f.properties.name || "") + " " + f.properties.code));
+                            }
+                        }).addTo(map).bringToBack();
+                    }).catch(function () { /* the points are drawn without them */ });
+            }
+            var group = L.featureGroup(), points = [];
+            var clock = new Intl.DateTimeFormat(words.locale, {
+                timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
+                hour: "2-digit", minute: "2-digit", hour12: false });
+            fc.features.forEach(function (f, i) {
+                var c = f.geometry.coordinates, p = f.properties, at = wangge.toMap(c[1], c[0]);
+                points.push(at);
+                var away = p.own_grid === false;
+                var tip = "<b>" + (i + 1) + ".</b> " + clock.format(new Date(p.checked_at)) + " "
+                    + wangge.escapeHtml(p.grid_name || p.grid_code || "")
+                    + (away ? ' <span class="wg-overdue">' + wangge.escapeHtml(words.outside)
+                              + "</span>" : "")
+                    + (p.note ? "<br>" + wangge.escapeHtml(p.note) : "");
+                L.circleMarker(at, { radius: 7, weight: 2, color: away ? "#b03a2e" : "#1e8449",
+                                     fillColor: "#fff", fillOpacity: 0.9 })
+                    .bindTooltip(tip).addTo(group);
+            });
+            if (points.length > 1) {
+                L.polyline(points, { color: "#1e8449", weight: 2, dashArray: "5 5" }).addTo(group);
+            }
+            group.addTo(map);
+            if (points.length) map.fitBounds(group.getBounds(), { maxZoom: 17, animate: false });
+            var box = L.control({ position: "bottomleft" });
+            box.onAdd = function () {
+                var div = L.DomUtil.create("div", "wg-title");
+                div.id = "patrol-summary";
+                div.textContent = points.length
+                    ? words.count.replace("{n}", points.length) : words.none;
+                return div;
+            };
+            box.addTo(map);
+            wangge.patrolTrack = group;  // (for tests)
+        })({{ this._parent.get_name() }}, {{ this.features|tojson }}, {{ this.words|tojson }},
+           {{ this.grids|tojson }}, {{ this.bbox|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [("wangge.js", "wangge.js")]  # noqa: RUF012 - folium's own attribute
+
+    def __init__(
+        self,
+        features: dict,
+        words: dict[str, str],
+        grids: list[str],
+        bbox: tuple[float, float, float, float] | None,
+    ) -> None:
+        super().__init__()
+        self._name = "PatrolTrack"
+        self.features = features
+        self.words = words
+        self.grids = grids
+        self.bbox = bbox

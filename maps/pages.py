@@ -611,9 +611,20 @@ def workers_page(  # type: ignore[no-untyped-def]
         return f'<a href="/maps/grid/{escape(code)}">{escape(code)}</a>'
 
     silent = f' <span class="wg-flag wg-flag-repeat">{t("未上报", "silent")}</span>'
+    # (only a worker with an account can check in: one without is not flagged for it)
+    no_patrol = f' <span class="wg-flag wg-flag-repeat">{t("未巡查", "no patrol")}</span>'
+
+    def patrols_link(w) -> str:  # type: ignore[no-untyped-def]
+        """Days on patrol, linked to their patrol map, the last check-in below."""
+        label = t(f"{w.patrol_days} 天", f"{w.patrol_days} d")
+        last = f"<small>{when(w.last_patrol)}</small>" if w.last_patrol else ""
+        return f'<a href="/workers/{quote(w.code, safe="")}/patrols">{label}</a>{last}'
+
     rows = "".join(
         "<tr>"
-        f"<td>{escape(w.name)}{'' if w.reported else silent}<small>{escape(w.code)}</small></td>"
+        f"<td>{escape(w.name)}{'' if w.reported else silent}"
+        f"{no_patrol if w.username and not w.patrol_days else ''}"
+        f"<small>{escape(w.code)}</small></td>"
         + "<td>"
         + (f'<a href="tel:{escape(w.phone, quote=True)}">{escape(w.phone)}</a>' if w.phone else "—")
         + "</td>"
@@ -621,7 +632,7 @@ def workers_page(  # type: ignore[no-untyped-def]
         f"<td>{' '.join(grid_link(g) for g in w.grids) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
         f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td>"
-        f"<td>{w.settled}</td></tr>"
+        f"<td>{w.settled}</td><td>{patrols_link(w)}</td></tr>"
         for w in roster.workers
     )
     shown, pages = _pager(
@@ -644,11 +655,13 @@ def workers_page(  # type: ignore[no-untyped-def]
     summary = t(
         f'共 <b id="workers-total">{roster.total}</b> 名网格员，第 {shown} 名；'
         f'近 {ACTIVE_DAYS} 天本网格无网格员上报的 <b id="workers-silent">{roster.silent}</b> 名。'
-        "上报按网格统计（共用手机、历史导入的上报同样计入）。",
+        "上报按网格统计（共用手机、历史导入的上报同样计入）；巡查按本人账号的打卡天数统计，"
+        "有账号而近 30 天未打卡的标为「未巡查」。",
         f'<b id="workers-total">{roster.total}</b> grid workers, showing {shown}; '
         f'<b id="workers-silent">{roster.silent}</b> with no grid worker\'s report in their '
         f"grids in the last {ACTIVE_DAYS} days. Reports count by grid (from a shared phone or "
-        "imported history alike).",
+        "imported history alike); patrols by the days their own account checked in, and those "
+        f'with an account and no check-in in {ACTIVE_DAYS} days are marked "no patrol".',
     )
     here = href()
     head = _case_page_head(t("网格员", "Grid workers") + " · 网格 wangge", noindex=True, lang=lang)
@@ -666,8 +679,9 @@ def workers_page(  # type: ignore[no-untyped-def]
       <th>{t(f"近{ACTIVE_DAYS}天上报", f"Reports ({ACTIVE_DAYS} days)")}</th>
       <th>{t("最近上报", "Last report")}</th><th>{t("网格内未办结", "Open in grids")}</th>
       <th>{t(f"近{ACTIVE_DAYS}天就地化解", f"Settled on the spot ({ACTIVE_DAYS} days)")}</th>
+      <th>{t(f"近{ACTIVE_DAYS}天巡查", f"On patrol ({ACTIVE_DAYS} days)")}</th>
     </tr></thead>
-    <tbody>{rows or f'<tr><td colspan="9">{t("没有网格员。", "None.")}</td></tr>'}</tbody>
+    <tbody>{rows or f'<tr><td colspan="10">{t("没有网格员。", "None.")}</td></tr>'}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
 </main>

@@ -18,6 +18,7 @@ from api.deps import (
     CipherDep,
     Handler,
     MapViewer,
+    PatrolReader,
     Planner,
     Reporter,
     SessionDep,
@@ -35,6 +36,7 @@ from gis import (
     boundaries,
     cases,
     mapdata,
+    patrols,
     report,
     safety,
     supervision,
@@ -74,6 +76,7 @@ from maps.pages import (
     tracking_page,
     workers_page,
 )
+from maps.patrols import build_patrol_map
 from maps.phone import SERVICE_WORKER_URL, phone_page, service_worker
 from maps.planner import PlannerOptions, build_planner_map
 from maps.safety import build_safety_map
@@ -676,6 +679,62 @@ def workers_view(
     )
 
 
+@router.get("/workers/{code}/patrols", response_class=HTMLResponse)
+def worker_patrols_map(
+    code: Annotated[str, Path(max_length=20, description="grid worker code 网格员编号")],
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: PatrolReader,
+    request: Request,
+    day: Annotated[date | None, Query(description="the day (Beijing time); default: today")] = None,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """巡查轨迹: where a grid worker of your region checked in on patrol on a ``day``, in time
+    order, over their grids; the days before and after a click away.  A grid worker sees their
+    own."""
+    worker = patrols.patrol_worker(session, caller.scope, code)
+    if worker is None or (caller.role == "grid_worker" and caller.user_id not in worker.user_ids):
+        raise NotFound(
+            f"您的管辖范围内没有编号为 {code} 的网格员。",
+            f"No grid worker {code} in your jurisdiction.",
+        )
+    today = datetime.now(SHANGHAI).date()
+    shown = min(day or today, today)
+    since, until = patrols.day_bounds(shown)
+    found = patrols.list_patrols(session, caller.scope, since=since, until=until, worker_code=code)
+    language = page_lang(request, lang)
+    en = language == "en"
+    here = f"/workers/{quote(code)}/patrols"
+    try:
+        before = shown - timedelta(days=1)
+    except OverflowError:
+        raise patrols.day_out_of_range(shown) from None
+    links = [(("← Day before" if en else "← 前一天"), f"{here}?day={before}")]
+    if shown < today:
+        links.append(
+            (("Day after →" if en else "后一天 →"), f"{here}?day={shown + timedelta(days=1)}")
+        )
+    links.append((("Grid workers" if en else "网格员名册"), "/workers"))
+    links += _map_links(caller, "", language, request)[-1:]  # (the other language)
+    village = f" · {worker.village}" if worker.village else ""
+    m = build_patrol_map(
+        title=(
+            f"Patrol · {worker.name} ({code}){village} · {shown:%Y-%m-%d}"
+            if en
+            else f"巡查轨迹 · {worker.name}（{code}）{village} · {shown:%Y-%m-%d}"
+        ),
+        subtitle=_demo_subtitle(session, language),
+        features=patrols.patrols_geojson(found),
+        grids=worker.grids,
+        bounds=worker.bounds,
+        base=settings.base_map(),
+        user=_user(caller, language),
+        links=links,
+        lang=language,
+    )
+    return page_response(render_page(m, language), lang)
+
+
 @router.get("/workers.xlsx")
 def workers_export(
     session: SessionDep,
@@ -928,6 +987,7 @@ def phone(
             account=caller.username,
             desk=caller.role != "grid_worker",
             base=settings.base_map(),
+            patrol=caller.role == "grid_worker" and caller.can("patrol:record"),
         ),
         lang,
     )

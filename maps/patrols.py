@@ -1,0 +1,60 @@
+"""巡查轨迹 (``/workers/{code}/patrols``): where a grid worker checked in on patrol, on a day.
+
+A pure builder: the check-ins in (GeoJSON, as ``/api/patrols`` gives them), a
+:class:`folium.Map` out: the grids around the worker's own (theirs drawn bold), the check-ins
+numbered and joined in time order (:class:`maps.layers.PatrolTrack`), and links to the day
+before and after.
+"""
+
+from __future__ import annotations
+
+import folium
+
+from gis.settings import BaseMapSpec
+from maps.assets import localize
+from maps.city import add_base_map, fit_view, map_words, page_map
+from maps.layers import MetricScale, PatrolTrack, TitleBox
+
+#: the page's own words (the map's common ones: :data:`maps.city.MAP_WORDS`)
+PATROL_WORDS = {
+    "zh": {
+        "locale": "zh-CN",
+        "count": "当日巡查打卡 {n} 次",
+        "none": "当日没有巡查打卡",
+        "outside": "非本人网格",
+    },
+    "en": {
+        "locale": "en-GB",
+        "count": "{n} patrol check-in(s) that day",
+        "none": "No patrol check-in that day",
+        "outside": "not their grid",
+    },
+}
+
+
+def build_patrol_map(
+    *,
+    title: str,
+    subtitle: str,
+    features: dict,
+    grids: list[str],
+    bounds: tuple[float, float, float, float] | None,
+    base: BaseMapSpec | None = None,
+    user: str | None = None,
+    links: list[tuple[str, str]] | None = None,
+    lang: str = "zh",
+) -> folium.Map:
+    """The patrol map: ``features`` the check-ins (GeoJSON FeatureCollection, time order),
+    ``grids`` the worker's own grid codes, ``bounds`` (west, south, east, north; WGS 84) where
+    the map opens when there are no check-ins; ``links`` (label, path) in its title box."""
+    w = map_words(lang)
+    words = PATROL_WORDS["en" if lang == "en" else "zh"]
+    m = page_map(title)
+    add_base_map(m, base, lang)
+    if bounds is not None:
+        fit_view(m, bounds, base)
+    PatrolTrack(features, words, grids, bounds).add_to(m)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
+    MetricScale().add_to(m)
+    localize(m.get_root())
+    return m
