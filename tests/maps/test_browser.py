@@ -307,6 +307,89 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     context.close()
 
 
+def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tmp_path: Path
+) -> None:
+    """巡查打卡 without signal: each check-in is kept on the phone with its own time; when the
+    connection returns they are sent, and a send whose answer is lost records nothing twice.
+    Today's list then shows them, and the patrol map of the worker's day draws them."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:8]
+
+    def stored() -> list[tuple[str, str, bool]]:
+        with engine.connect() as conn:
+            return [
+                (r.note, r.grid_code, r.own_grid)
+                for r in conn.execute(
+                    text("SELECT note, grid_code, own_grid FROM patrol WHERE note LIKE :t"
+                         " ORDER BY checked_at, id"),
+                    {"t": f"%{tag}%"},
+                )
+            ]  # fmt: skip
+
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_selector("#patrols li")  # today's list, read once
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    for i in (1, 2):
+        page.fill("input[name=patrol_note]", f"巡查 {tag} 第{i}次：消防通道畅通")
+        page.click("#check-in")
+        page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {i}")
+    assert "当前无网络" in page.locator("#patrol-message").inner_text()
+    assert "巡查打卡" in page.locator("#queue").inner_text()
+    assert stored() == []
+
+    lost: list[bool] = []
+
+    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
+        if not lost:
+            route.fetch()  # the server records them …
+            lost.append(True)
+            route.abort("connectionreset")  # … and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/patrols/batch", lose_the_answer)
+    context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while not lost:
+        assert time.monotonic() < deadline, "the check-ins were not sent when the signal returned"
+        page.wait_for_timeout(100)
+    assert len(stored()) == 2 and page.locator("#queue li[data-key]").count() == 2
+    page.reload()  # still queued; sent again at the next sync, replayed by the server
+    _queue_sent(page)
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#patrols li')]"
+        f".filter(li => li.textContent.includes('{tag}')).length === 2",
+        timeout=15_000,
+    )
+    result = stored()
+    assert [n.split("：")[0] for n, _, _ in result] == [f"巡查 {tag} 第1次", f"巡查 {tag} 第2次"]
+    assert all(own for _, _, own in result)  # in the worker's own grid
+    assert page.evaluate("wangge.patrolLayer.getLayers().length") >= 2
+    page.screenshot(path=str(tmp_path / "phone-patrol.png"))
+    if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+        page.screenshot(path=str(Path(shots) / "phone-patrol.png"))
+    assert page_errors == [], page_errors
+    context.close()
+
+    # the township's desk opens the worker's day: the check-ins drawn, in time order
+    desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    desk.goto(live_server + "/login?next=/workers/W99010200100101/patrols")
+    desk.fill("input[name=username]", "township_operator")
+    desk.fill("input[name=password]", DEMO_PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_selector("#patrol-summary")
+    assert desk.evaluate("wangge.patrolTrack.getLayers().length") >= 3  # 2 points and a line
+    assert "巡查打卡" in desk.locator("#patrol-summary").inner_text()
+    desk.close()
+
+
 def test_phone_page_sends_a_long_queue_in_batches(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
