@@ -66,7 +66,42 @@ def add_demo_users(session: Session) -> list[str]:
             display_name=f"示例·{display}",
             actor="demo",
         )
+    add_demo_patrols(session)
     return [a[0] for a in accounts]
+
+
+# the demo grid worker's last four weeks on patrol (巡查打卡): most days two to four check-ins
+# in office hours at places in their own grids, some days none, none today (for the phone page to
+# start its day with); each under a key of its own, as a phone would have sent them
+_DEMO_PATROLS = text("""
+    INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at, received_at,
+                        datum, received_lon, received_lat, geom, accuracy_m, grid_code,
+                        assign_method, own_grid, note, village_code, township_code,
+                        district_code, city_code)
+    SELECT u.id, u.worker_id, gen_random_uuid(), '\\x00', t.at, t.at + interval '3 seconds',
+           'wgs84', ST_X(p.pt), ST_Y(p.pt), p.pt, 5 + (d * 7 + k * 3) % 20, g.code, 'covers',
+           true, (ARRAY['巡查正常', '沿街商铺消防通道畅通', '出租屋走访，未见异常',
+                        '提醒商户规范堆放货物', '河道巡查，护栏完好'])[1 + (d + k) % 5],
+           ch.village_code, ch.township_code, ch.district_code, ch.city_code
+    FROM app_user u
+    JOIN worker_grid wg ON wg.worker_id = u.worker_id
+    JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+    CROSS JOIN LATERAL wangge_village_chain(g.village_id) ch
+    CROSS JOIN generate_series(1, 28) d
+    CROSS JOIN LATERAL generate_series(1, 2 + d % 3) k
+    CROSS JOIN LATERAL (
+        SELECT (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') - make_interval(days => d)
+                + make_interval(hours => 7 + 2 * k, mins => (d * 7 + k * 13) % 60))
+               AT TIME ZONE 'Asia/Shanghai' AS at) t
+    CROSS JOIN LATERAL (
+        SELECT (ST_Dump(ST_GeneratePoints(g.geom, 1, d * 10 + k))).geom AS pt) p
+    WHERE u.username = 'grid_worker' AND d % 6 <> 5
+""")
+
+
+def add_demo_patrols(session: Session) -> int:
+    """The demo grid worker's patrol check-ins of the last four weeks; returns how many."""
+    return session.connection().execute(_DEMO_PATROLS).rowcount
 
 
 def ensure_demo_users(session: Session) -> bool:

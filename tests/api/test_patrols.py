@@ -282,3 +282,16 @@ def test_parallel_retries_record_exactly_one_check_in(
             text("DELETE FROM patrol WHERE idempotency_key::text = ANY(:keys)"), {"keys": keys}
         )
     assert counts == len(keys)
+
+
+def test_the_demo_grid_worker_has_weeks_of_patrols_each_in_its_own_grid(db: Session) -> None:
+    days, disagree = db.execute(
+        text("""
+        SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date),
+               count(*) FILTER (WHERE a.grid_code IS DISTINCT FROM p.grid_code)
+        FROM patrol p JOIN app_user u ON u.id = p.user_id
+        CROSS JOIN LATERAL wangge_assign(p.geom) a
+        WHERE u.username = 'grid_worker' AND p.fingerprint = '\\x00'
+    """)
+    ).one()
+    assert days >= 20 and disagree == 0
