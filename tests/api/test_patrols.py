@@ -51,18 +51,18 @@ def _check_in(client: TestClient, body: dict, key: str | None = None) -> httpx.R
 
 
 def test_a_check_in_is_located_and_a_retry_replays_it(worker: TestClient, point: tuple) -> None:
-    key = str(uuid.uuid4())
-    first = _check_in(worker, _body(*point), key)
+    key, body = str(uuid.uuid4()), _body(*point)
+    first = _check_in(worker, body, key)
     assert first.status_code == 201, first.text
     p = first.json()
     assert p["worker_code"] == GRID_WORKER and p["username"] == "grid_worker"
     assert p["grid_code"] == "990102001001001" and p["own_grid"] is True
     assert p["assign_method"] == "covers" and p["village_code"] == "990102001001"
     assert p["note"] == "沿街商铺消防通道畅通" and p["flags"] == {}
-    again = _check_in(worker, _body(*point), key)  # the answer was lost: sent again
+    again = _check_in(worker, body, key)  # the answer was lost: sent again
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == p["id"]
-    other = _check_in(worker, _body(*point, note="另一次"), key)
+    other = _check_in(worker, dict(body, note="另一次"), key)
     assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
     missing = _check_in(worker, _body(*point), "")
     assert missing.status_code == 400 and "Idempotency-Key" in missing.json()["detail"]
