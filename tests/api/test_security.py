@@ -104,6 +104,10 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", f"/api/locate?lon={s.lon}&lat={s.lat}", "locate"),
         Call("POST", report, "case:report", 201),
         Call("POST", "/api/reports/batch", "case:report"),
+        Call("POST", "/api/patrols", "patrol:record", 201),
+        Call("POST", "/api/patrols/batch", "patrol:record"),
+        Call("GET", "/api/patrols", "patrol:read"),
+        Call("GET", "/workers/W0/patrols", "patrol:read", 404),
         Call("POST", f"/api/cases/{s.case_code}/duplicates/WG00000000000000", "case:triage", 404),
         Call("GET", "/api/cases?limit=5", "case:read"),
         Call("GET", "/api/cases?party_phone=13800138000", "pii:read"),
@@ -191,6 +195,10 @@ def calls_for(s: Sample) -> list[Call]:
 ROUTES_IN_MATRIX = {
     ("GET", "/api/locate"),
     ("POST", "/api/reports"),
+    ("POST", "/api/patrols"),
+    ("POST", "/api/patrols/batch"),
+    ("GET", "/api/patrols"),
+    ("GET", "/workers/{code}/patrols"),
     ("GET", "/api/cases"),
     ("GET", "/api/cases/{code}"),
     ("GET", "/api/cases/{code}/parties"),
@@ -330,6 +338,13 @@ def _body(s: Sample) -> dict:
     }
 
 
+def _patrol(s: Sample) -> dict:
+    return {
+        "location": {"lon": s.lon, "lat": s.lat, "datum": "wgs84"},
+        "checked_at": "2026-11-20T09:30:00+08:00",
+    }
+
+
 @pytest.mark.parametrize("username", USERS)
 def test_role_endpoint_matrix(
     username: str, anon_client: TestClient, login_as: Callable, samples: dict[str, Sample]
@@ -343,6 +358,13 @@ def test_role_endpoint_matrix(
         if call.path == "/api/reports/batch":
             kwargs["json"] = {
                 "reports": [_body(samples[username]) | {"idempotency_key": str(uuid.uuid4())}]
+            }
+        elif call.path == "/api/patrols" and call.method == "POST":
+            kwargs["json"] = _patrol(samples[username])
+            kwargs["headers"] = kwargs["headers"] | {"Idempotency-Key": str(uuid.uuid4())}
+        elif call.path == "/api/patrols/batch":
+            kwargs["json"] = {
+                "patrols": [_patrol(samples[username]) | {"idempotency_key": str(uuid.uuid4())}]
             }
         elif "/duplicates/" in call.path:
             kwargs["json"] = {"decision": "confirm"}
