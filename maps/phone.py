@@ -343,8 +343,6 @@ def phone_page(
         "text": TEXT[lang]["js"],
         "states": STATE_NAMES_EN if lang == "en" else STATE_NAMES,
         "batch_max": MAX_BATCH,  # the most reports one batch may carry: the rest go next
-        "patrol": patrol,
-        "patrol_batch_max": PATROL_MAX_BATCH,
         "send_timeout_ms": SEND_TIMEOUT_MS,
         "slow_link_bytes_per_s": SLOW_LINK_BYTES_PER_S,
         "sync_interval_ms": SYNC_INTERVAL_MS,
@@ -355,6 +353,8 @@ def phone_page(
         "max_photos": MAX_PER_CASE,
         "max_parties": MAX_PARTIES,
         "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
+        "patrol": patrol,  # 巡查打卡
+        "patrol_batch_max": PATROL_MAX_BATCH,
         # (the first: the role a new row starts with, the one a worker knows least about)
         "party_roles": [
             [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]
