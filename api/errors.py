@@ -8,16 +8,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_lang as _chosen_lang
-from gis.errors import NotAuthenticated, PasswordChangeRequired, WanggeError
+from gis.errors import (
+    BadRequest,
+    InvalidInput,
+    NotAuthenticated,
+    PasswordChangeRequired,
+    WanggeError,
+)
 from maps.pages import error_page
 
 log = logging.getLogger(__name__)
@@ -143,6 +151,32 @@ BODY_MESSAGES = dict.fromkeys(
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+def invalid_item(error: ValidationError, lang: str, **extra: Any) -> InvalidInput:
+    """A batch item that failed validation: its errors described (:func:`describe_error`) and
+    joined into one message, kept whole in ``errors``."""
+    errors = [describe_error(dict(err), lang) for err in error.errors()]
+    return InvalidInput(
+        "；".join(x["message"] for x in errors),
+        "; ".join(x["message"] for x in errors),
+        errors=errors,
+        **extra,
+    )
+
+
+def idempotency_key(value: str | None, what: tuple[str, str]) -> UUID:
+    """The ``Idempotency-Key`` header as a UUID, else a 400 that says what each ``what`` (its
+    words in Chinese and English: 每份上报 / each report) must carry."""
+    try:
+        return UUID(str(value))
+    except ValueError as e:
+        raise BadRequest(
+            f"缺少或无效的 Idempotency-Key 请求头：{what[0]}须带一个设备生成的 UUID，"
+            "重试时保持不变。",
+            "Missing or invalid Idempotency-Key header: send a UUID made on the device for "
+            f"{what[1]}, the same one on every retry.",
+        ) from e
 
 
 def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from api.deps import (
     names_en,
     request_lang,
 )
-from api.errors import describe_error
+from api.errors import idempotency_key, invalid_item
 from api.routers.geojson import (
     BBOX_DOC,
     GEOJSON_RESPONSES,
@@ -56,7 +56,6 @@ from api.schemas import (
 from gis import boundaries, cases, intake, photos
 from gis.cases import SHANGHAI
 from gis.errors import (
-    BadRequest,
     Forbidden,
     InvalidInput,
     UnsupportedMediaType,
@@ -246,34 +245,15 @@ def submit_batch(
 
 
 def _parse_key(value: str | None) -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError as e:
-        raise BadRequest(
-            "缺少或无效的 Idempotency-Key 请求头：每份上报须带一个设备生成的 UUID，"
-            "重试时保持不变。",
-            "Missing or invalid Idempotency-Key header: send a UUID made on the device for "
-            "each report, the same one on every retry.",
-        ) from e
+    return idempotency_key(value, ("每份上报", "each report"))
 
 
 def _batch_item(index: int, raw: dict, reporter: str, role: str, lang: str) -> intake.BatchItem:
     try:
         item = BatchReportIn.model_validate(raw)
     except ValidationError as e:
-        errors = [describe_error(dict(err), lang) for err in e.errors()]
         key = raw.get("idempotency_key") if isinstance(raw, dict) else None
-        return intake.BatchItem(
-            index,
-            None,
-            None,
-            error=InvalidInput(
-                "；".join(x["message"] for x in errors),
-                "; ".join(x["message"] for x in errors),
-                errors=errors,
-                raw_key=key,
-            ),
-        )
+        return intake.BatchItem(index, None, None, error=invalid_item(e, lang, raw_key=key))
     return intake.BatchItem(
         index, item.idempotency_key, item.to_domain(reporter, role), item.content()
     )

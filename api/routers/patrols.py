@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from geojson_pydantic import FeatureCollection
 from pydantic import ValidationError
 
 from api.deps import CipherDep, Patroller, PatrolReader, SessionDep, request_lang
-from api.errors import describe_error
+from api.errors import idempotency_key as parse_key
+from api.errors import invalid_item
 from api.routers.geojson import GEOJSON_RESPONSES, RegionQuery, geojson_response
 from api.schemas import (
     BatchPatrolIn,
@@ -25,7 +25,6 @@ from api.schemas import (
 )
 from gis import boundaries, patrols
 from gis.cases import SHANGHAI
-from gis.errors import BadRequest, InvalidInput
 from gis.permissions import Role
 
 router = APIRouter(prefix="/api", tags=["patrols 巡查打卡"])
@@ -62,7 +61,7 @@ def check_in(
     with what was seen.  The same ``Idempotency-Key`` with the same content returns the
     check-in it recorded (200); a check-in outside the worker's own grids is kept, marked
     ``own_grid: false``."""
-    key = _parse_key(idempotency_key)
+    key = parse_key(idempotency_key, ("每次打卡", "each check-in"))
     (result,) = patrols.record_patrols(
         session,
         caller.scope,
@@ -116,33 +115,11 @@ def check_in_batch(
     )
 
 
-def _parse_key(value: str | None) -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError as e:
-        raise BadRequest(
-            "缺少或无效的 Idempotency-Key 请求头：每次打卡须带一个设备生成的 UUID，"
-            "重试时保持不变。",
-            "Missing or invalid Idempotency-Key header: send a UUID made on the device for "
-            "each check-in, the same one on every retry.",
-        ) from e
-
-
 def _item(index: int, raw: object, lang: str) -> patrols.PatrolItem:
     try:
         item = BatchPatrolIn.model_validate(raw)
     except ValidationError as e:
-        errors = [describe_error(dict(err), lang) for err in e.errors()]
-        return patrols.PatrolItem(
-            index,
-            None,
-            None,
-            error=InvalidInput(
-                "；".join(x["message"] for x in errors),
-                "; ".join(x["message"] for x in errors),
-                errors=errors,
-            ),
-        )
+        return patrols.PatrolItem(index, None, None, error=invalid_item(e, lang))
     return patrols.PatrolItem(index, item.idempotency_key, item.to_domain(), item.content())
 
 
