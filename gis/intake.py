@@ -45,11 +45,10 @@ from gis.cases import (
     get_cases,
     list_categories,
 )
-from gis.datum import to_wgs84
 from gis.db import execute_arrays
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.pii import PiiCipher
-from gis.plausibility import MAX_OUTSIDE_M, check_location, flags_for
+from gis.plausibility import MAX_OUTSIDE_M, check_location, device_point, flags_for
 from gis.repeats import PLACE_ARGS, REGISTER_ARGS, NewParty, register_new_cases
 from gis.scope import Scope
 
@@ -301,9 +300,7 @@ def accept_reports(
             continue
         first_of_key[item.key] = w
         try:
-            w.lon, w.lat = (float(v) for v in to_wgs84(w.report.lon, w.report.lat, w.report.datum))
-            if w.lon == 0 and w.lat == 0:
-                check_location(session, w.lon, w.lat)  # raises: no fix
+            w.lon, w.lat = device_point(session, w.report.lon, w.report.lat, w.report.datum)
         except WanggeError as e:
             results[item.index] = BatchResult(item.index, "rejected", e.status, error=e)
             continue

@@ -31,11 +31,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases import SHANGHAI
-from gis.datum import to_wgs84
 from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.pii import PiiCipher
-from gis.plausibility import check_location, flags_for
+from gis.plausibility import check_location, device_point, flags_for
 from gis.scope import Scope
 
 #: the most check-ins one batch may carry (as for reports)
@@ -224,9 +223,7 @@ def record_patrols(
             continue
         first_of_key[w.key] = w
         try:
-            w.lon, w.lat = (float(v) for v in to_wgs84(w.patrol.lon, w.patrol.lat, w.patrol.datum))
-            if w.lon == 0 and w.lat == 0:
-                check_location(session, w.lon, w.lat)  # raises: no fix
+            w.lon, w.lat = device_point(session, w.patrol.lon, w.patrol.lat, w.patrol.datum)
         except WanggeError as e:
             results[item.index] = PatrolResult(item.index, "rejected", e.status, error=e)
             continue
@@ -321,25 +318,7 @@ def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> 
 
 
 def _view(row: Any) -> PatrolView:
-    return PatrolView(
-        id=int(row.id),
-        username=row.username,
-        worker_code=row.worker_code,
-        worker_name=row.worker_name,
-        checked_at=row.checked_at,
-        received_at=row.received_at,
-        lon=float(row.lon),
-        lat=float(row.lat),
-        accuracy_m=row.accuracy_m,
-        grid_code=row.grid_code,
-        grid_name=row.grid_name,
-        own_grid=row.own_grid,
-        assign_method=row.assign_method,
-        village_code=row.village_code,
-        village=row.village,
-        note=row.note,
-        flags=dict(row.flags or {}),
-    )
+    return PatrolView(**row._mapping)  # (the columns of _VIEW_COLUMNS are its fields)
 
 
 def _views(session: Session, ids: list[int]) -> list[PatrolView]:
@@ -377,32 +356,21 @@ def list_patrols(
     since: datetime,
     until: datetime,
     user_id: int | None = None,
-    worker_code: str | None = None,
+    worker_id: int | None = None,
     grid_code: str | None = None,
     limit: int = LIST_MAX,
 ) -> list[PatrolView]:
     """The check-ins in ``scope`` made (device time) from ``since`` until before ``until``, in
-    time order: of one account (``user_id``), one worker (``worker_code``, unknown → 404) or one
-    grid (where they were made), or all of them."""
+    time order: of one account (``user_id``), one worker (``worker_id``: :func:`patrol_worker`)
+    or one grid (where they were made), or all of them."""
     conditions = [scope.case_condition("p"), "p.checked_at >= :since", "p.checked_at < :until"]
     params: dict[str, Any] = {"since": since, "until": until, "limit": limit}
     if user_id is not None:
         conditions.append("p.user_id = :user")
         params["user"] = user_id
-    if worker_code is not None:
-        worker = session.execute(
-            text(f"""SELECT w.id FROM worker w JOIN region v ON v.id = w.region_id
-                     WHERE w.code = :code AND {scope.region_condition("v")}"""),
-            {"code": worker_code},
-        ).scalar()
-        if worker is None:
-            raise NotFound(
-                f"您的管辖范围内没有编号为 {worker_code} 的网格员。",
-                f"No grid worker {worker_code} in your jurisdiction.",
-                field="worker",
-            )
+    if worker_id is not None:
         conditions.append("p.worker_id = :worker")
-        params["worker"] = worker
+        params["worker"] = worker_id
     if grid_code is not None:
         conditions.append("p.grid_code = :grid")
         params["grid"] = grid_code
@@ -435,6 +403,7 @@ def patrols_geojson(views: Sequence[PatrolView]) -> dict[str, Any]:
 class PatrolWorker:
     """A grid worker as the patrol map shows them: their grids and where those lie."""
 
+    id: int
     code: str
     name: str
     village: str | None
@@ -451,7 +420,7 @@ def patrol_worker(session: Session, scope: Scope, code: str) -> PatrolWorker | N
         SELECT x.*, ST_XMin(x.box) AS west, ST_YMin(x.box) AS south, ST_XMax(x.box) AS east,
                ST_YMax(x.box) AS north
         FROM (
-            SELECT w.code, w.name, v.name AS village,
+            SELECT w.id, w.code, w.name, v.name AS village,
                    coalesce((SELECT array_agg(a.id ORDER BY a.id) FROM app_user a
                              WHERE a.worker_id = w.id), '{{}}') AS user_ids,
                    coalesce((SELECT array_agg(g.grid_code ORDER BY g.grid_code) FROM worker_grid g
@@ -472,5 +441,13 @@ def patrol_worker(session: Session, scope: Scope, code: str) -> PatrolWorker | N
     if row.box is not None:
         bounds = (float(row.west), float(row.south), float(row.east), float(row.north))
     return PatrolWorker(
-        row.code, row.name, row.village, list(row.user_ids), list(row.grids), bounds
+        row.id, row.code, row.name, row.village, list(row.user_ids), list(row.grids), bounds
+    )
+
+
+def unknown_worker(code: str) -> NotFound:
+    return NotFound(
+        f"您的管辖范围内没有编号为 {code} 的网格员。",
+        f"No grid worker {code} in your jurisdiction.",
+        field="worker",
     )

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.datum import to_wgs84
 from gis.errors import InvalidInput
 
 MAX_OUTSIDE_M = 20_000
@@ -67,6 +68,15 @@ def check_location(session: Session, lon: float, lat: float) -> None:
         "position and its datum (Amap/Tencent: gcj02, Baidu: bd09, GPS: wgs84).",
         field="location",
     )
+
+
+def device_point(session: Session, lon: float, lat: float, datum: str) -> tuple[float, float]:
+    """A device's point in WGS 84 (converted from ``datum``); (0, 0), a failed fix, refused.
+    The rest of :func:`check_location` is left to the caller (set-based, for a whole batch)."""
+    lon, lat = (float(v) for v in to_wgs84(lon, lat, datum))
+    if lon == 0 and lat == 0:
+        check_location(session, lon, lat)  # raises: no fix
+    return lon, lat
 
 
 def flags_for(

@@ -694,14 +694,13 @@ def worker_patrols_map(
     own."""
     worker = patrols.patrol_worker(session, caller.scope, code)
     if worker is None or (caller.role == "grid_worker" and caller.user_id not in worker.user_ids):
-        raise NotFound(
-            f"您的管辖范围内没有编号为 {code} 的网格员。",
-            f"No grid worker {code} in your jurisdiction.",
-        )
+        raise patrols.unknown_worker(code)
     today = datetime.now(SHANGHAI).date()
     shown = min(day or today, today)
     since, until = patrols.day_bounds(shown)
-    found = patrols.list_patrols(session, caller.scope, since=since, until=until, worker_code=code)
+    found = patrols.list_patrols(
+        session, caller.scope, since=since, until=until, worker_id=worker.id
+    )
     language = page_lang(request, lang)
     en = language == "en"
     here = f"/workers/{quote(code)}/patrols"

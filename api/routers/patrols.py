@@ -152,13 +152,19 @@ def list_patrols(
         raise patrols.day_out_of_range(last) from None
     since, until = patrols.day_bounds(first, days)
     own = mine or caller.role is Role.grid_worker
+    scope = boundaries.narrow_scope(session, caller.scope, region)
+    found_worker = None
+    if worker is not None:
+        found_worker = patrols.patrol_worker(session, scope, worker)
+        if found_worker is None:
+            raise patrols.unknown_worker(worker)
     found = patrols.list_patrols(
         session,
-        boundaries.narrow_scope(session, caller.scope, region),
+        scope,
         since=since,
         until=until,
         user_id=caller.user_id if own else None,
-        worker_code=worker,
+        worker_id=found_worker.id if found_worker else None,
         grid_code=grid,
     )
     return geojson_response(json.dumps(patrols.patrols_geojson(found), ensure_ascii=False))
