@@ -149,10 +149,11 @@ async def _latency(port: int, headers: dict, points, n: int, first: int = 0) -> 
 
 async def _batches(  # type: ignore[no-untyped-def]
     port: int, headers: dict, points, batches: int, devices: int = 1, first: int = 10_000_000
-) -> float:
-    """Reports/s created by ``devices`` phones syncing at once, each sending ``batches`` 500-item
+) -> tuple[int, float]:
+    """Reports created by ``devices`` phones syncing at once, each sending ``batches`` 500-item
     batches one after the other (the batches are built before the clock starts).  Reports are
-    numbered from ``first``: jittered points of their own, not those of earlier phases."""
+    numbered from ``first``: jittered points of their own, not those of earlier phases.  Returns
+    the reports created and the seconds taken."""
     work = [
         [
             [
@@ -176,7 +177,54 @@ async def _batches(  # type: ignore[no-untyped-def]
 
     started = time.perf_counter()
     total = sum(await asyncio.gather(*(device(w) for w in work)))
-    return total / (time.perf_counter() - started)
+    return total, time.perf_counter() - started
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu(data_dir: Path) -> float:
+    """CPU time used by the cluster's client backends (those of the app and the bench), not by
+    its background work (autovacuum, checkpoints, WAL writing), which runs when it will."""
+    postmaster = int((data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            title = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if ppid == postmaster and b"127.0.0.1(" in title:  # a TCP client's backend
+            total += _cpu_seconds(int(stat.parent.name))
+    return total
+
+
+class _Busy:
+    """The app's and the database's CPU time over a load, per request (ms).  The database's is
+    its backends' (the pool keeps them: none ends during a load, see ``_sessions``)."""
+
+    def __init__(self, app_pid: int, data_dir: Path) -> None:
+        self.app_pid, self.data_dir = app_pid, data_dir
+
+    def __enter__(self) -> "_Busy":
+        self.app = _cpu_seconds(self.app_pid)
+        self.db = _database_cpu(self.data_dir)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.app = _cpu_seconds(self.app_pid) - self.app
+        self.db = _database_cpu(self.data_dir) - self.db
+
+    def per_request(self, requests: int) -> str:
+        n = max(requests, 1)
+        return f"app {self.app / n * 1000:.2f} + database {self.db / n * 1000:.2f} ms CPU"
 
 
 def _sessions(owner_url: str) -> int:
@@ -253,26 +301,29 @@ def main() -> None:
             f"app: 1 uvicorn worker; 2 cores shared with the load generator"
         )
         # on the demo city as loaded (a year of history): reports of their own
-        quiet = asyncio.run(_latency(port, auth, points, 320, first=30_000_000))
+        with _Busy(server.pid, settings.data_dir) as quiet_busy:
+            quiet = asyncio.run(_latency(port, auth, points, 320, first=30_000_000))
         sessions = _sessions(owner_url)
         bares, reals, ratios, clients = [], [], [], []
         for n in range(args.rounds):
             cpu = time.process_time()
-            bare, bare_err = asyncio.run(
-                _load(port, "/bench/bare-insert", lambda i: {}, {}, args.clients, args.seconds)
-            )
+            with _Busy(server.pid, settings.data_dir) as bare_busy:
+                bare, bare_err = asyncio.run(
+                    _load(port, "/bench/bare-insert", lambda i: {}, {}, args.clients, args.seconds)
+                )
             bare_client = (time.process_time() - cpu) / args.seconds
             cpu = time.process_time()
-            real, real_err = asyncio.run(
-                _load(
-                    port,
-                    "/api/reports",
-                    lambda i, n=n: _report(points, n * 1_000_000 + i),
-                    auth,
-                    args.clients,
-                    args.seconds,
+            with _Busy(server.pid, settings.data_dir) as real_busy:
+                real, real_err = asyncio.run(
+                    _load(
+                        port,
+                        "/api/reports",
+                        lambda i, n=n: _report(points, n * 1_000_000 + i),
+                        auth,
+                        args.clients,
+                        args.seconds,
+                    )
                 )
-            )
             real_client = (time.process_time() - cpu) / args.seconds
             b, r = bare / args.seconds, real / args.seconds
             bares.append(b)
@@ -282,7 +333,9 @@ def main() -> None:
             print(
                 f"  round {n + 1}: bare insert {b:7.1f} req/s ({bare_err} errors), "
                 f"POST /api/reports {r:7.1f} req/s ({real_err} errors)   ratio {r / b:.3f}   "
-                f"(load generator busy {bare_client:.0%} / {real_client:.0%} of a core)"
+                f"(load generator busy {bare_client:.0%} / {real_client:.0%} of a core)\n"
+                f"           a request: bare {bare_busy.per_request(bare)}, "
+                f"report {real_busy.per_request(real)}"
             )
         print(
             f"  median of {args.rounds}: bare insert {median_of(bares):7.1f} req/s, "
@@ -304,17 +357,23 @@ def main() -> None:
         lat = asyncio.run(_latency(port, auth, points, 320))
         print(
             f"  unloaded single report: p50 {np.percentile(quiet, 50):.2f} ms   "
-            f"p99 {np.percentile(quiet, 99):.2f} ms (300 in sequence, before the loads); "
+            f"p99 {np.percentile(quiet, 99):.2f} ms (300 in sequence, before the loads: "
+            f"{quiet_busy.per_request(320)} a report); "
             f"after them: p50 {np.percentile(lat, 50):.2f} ms   p99 {np.percentile(lat, 99):.2f} ms"
         )
-        rate = asyncio.run(_batches(port, auth, points, args.batches))
-        print(f"  batch sync: {rate:8.1f} reports/s in 500-item batches ({args.batches} batches)")
-        rate = asyncio.run(
-            _batches(port, auth, points, args.batches, args.devices, first=20_000_000)
-        )
+        with _Busy(server.pid, settings.data_dir) as busy:
+            created, took = asyncio.run(_batches(port, auth, points, args.batches))
         print(
-            f"  batch sync, {args.devices} devices at once: {rate:8.1f} reports/s "
-            f"({args.batches} batches each)"
+            f"  batch sync: {created / took:8.1f} reports/s in 500-item batches "
+            f"({args.batches} batches; a report: {busy.per_request(created)})"
+        )
+        with _Busy(server.pid, settings.data_dir) as busy:
+            created, took = asyncio.run(
+                _batches(port, auth, points, args.batches, args.devices, first=20_000_000)
+            )
+        print(
+            f"  batch sync, {args.devices} devices at once: {created / took:8.1f} reports/s "
+            f"({args.batches} batches each; a report: {busy.per_request(created)})"
         )
     finally:
         server.terminate()
