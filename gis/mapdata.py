@@ -88,6 +88,9 @@ class Period:
         today = today or datetime.now(SHANGHAI).date()
         return cls(today - timedelta(days=days - 1), today)
 
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
     def bounds(self) -> tuple[datetime, datetime]:
         start = datetime.combine(self.first, datetime.min.time(), SHANGHAI)
         return start, datetime.combine(self.last + timedelta(days=1), datetime.min.time(), SHANGHAI)
@@ -263,9 +266,15 @@ def grid_counts(
     bbox: BBox | None,
     period: Period,
     flt: CaseFilter = CaseFilter(),
+    patrols: bool = False,
 ) -> dict[str, Any]:
     """Cases per current grid in the view for the period: ``{grids: {code: [n, per_1000]},
-    breaks: {count: […], per_1000: […]}}`` — breaks are quantiles of the grids in view."""
+    breaks: {count: […], per_1000: […]}}`` — breaks are quantiles of the grids in view.
+
+    ``patrols``: also ``patrol_days`` (巡查覆盖), on how many of the period's days someone
+    checked in within each grid (:func:`patrol_days`; grids without a check-in are absent), with
+    ``breaks.patrol``: fixed shares of the period's days, not quantiles — a grid walked every
+    day is fully covered whatever its neighbours did."""
     conditions, params = flt.sql("d", statuses=False)
     params |= scope.params() | {"d0": period.first, "d1": period.last}
     where = f"g.valid_to IS NULL AND {scope.region_condition('v')}"
@@ -287,7 +296,7 @@ def grid_counts(
     for code, households, n in rows:
         per = round(1000 * n / households, 2) if households else None
         grids[code] = [int(n), per]
-    return {
+    out: dict[str, Any] = {
         "first": period.first.isoformat(),
         "last": period.last.isoformat(),
         "grids": grids,
@@ -296,6 +305,43 @@ def grid_counts(
             "per_1000": quantile_breaks([v[1] for v in grids.values() if v[1] is not None]),
         },
     }
+    if patrols:
+        out["days"] = period.days()
+        out["patrol_days"] = patrol_days(session, sorted(grids), period)
+        out["breaks"]["patrol"] = share_breaks(period.days())
+    return out
+
+
+def patrol_days(session: Session, grid_codes: list[str], period: Period) -> dict[str, int]:
+    """On how many days (Asia/Shanghai) of ``period`` someone checked in within each grid, for
+    the grids that had a check-in.  Check-ins by grid made (``patrol.grid_code``), whoever's
+    worker made them, as far as the session's scope sees them (row-level security)."""
+    if not grid_codes:
+        return {}
+    start, end = period.bounds()
+    rows = session.execute(
+        text("""
+        SELECT p.grid_code,
+               count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
+        FROM patrol p
+        WHERE p.grid_code = ANY(CAST(:codes AS text[]))
+          AND p.checked_at >= :start AND p.checked_at < :end
+        GROUP BY p.grid_code
+    """),
+        {"codes": grid_codes, "start": start, "end": end},
+    ).all()
+    return {code: int(n) for code, n in rows}
+
+
+def share_breaks(days: int) -> list[int]:
+    """Upper bounds of the patrol classes of a ``days``-day period: a quarter of the days, half,
+    three quarters, all (fewer for short periods; one day: walked or not)."""
+    breaks: list[int] = []
+    for share in (0.25, 0.5, 0.75, 1.0):
+        b = max(1, math.ceil(share * days))
+        if not breaks or b > breaks[-1]:
+            breaks.append(b)
+    return breaks
 
 
 def hotspots(

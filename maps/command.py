@@ -51,6 +51,13 @@ COMMAND_TEXT = {
         "measure": "网格设色",
         "count": "案件数",
         "per_1000": "每千户案件数",
+        "patrol": "巡查覆盖（巡查天数）",
+        "patrol_title": "巡查覆盖：近{n}天内有巡查打卡的天数",
+        "patrol_title_day": "巡查覆盖：{day} 有无巡查打卡",
+        "patrol_days": "{n} 天",
+        "walked": "已巡查",
+        "unwalked": "未巡查",
+        "walked_share": "视图内 {all} 个网格中 {n} 个有巡查",
         "by_day": "逐日",
         "in_view": "视图内案件 {n} 件",
         "too_many": " · 热点：案件过多，请放大或缩短时段",
@@ -102,6 +109,13 @@ COMMAND_TEXT = {
         "measure": "Grid shading",
         "count": "cases",
         "per_1000": "cases per 1,000 households",
+        "patrol": "Patrol coverage (days walked)",
+        "patrol_title": "Patrol coverage: days with a check-in, last {n} days",
+        "patrol_title_day": "Patrol coverage: walked on {day} or not",
+        "patrol_days": "{n} days",
+        "walked": "Walked",
+        "unwalked": "Not walked",
+        "walked_share": "{n} of {all} grids in view walked",
         "by_day": "Day by day",
         "in_view": "{n} cases in view",
         "too_many": " · hotspots: too many cases, zoom in or shorten the period",
@@ -143,6 +157,7 @@ class CommandOptions:
     focus_grid: str | None = None  # /maps/grid/{code}: the grid drawn bold with its popup open
     as_of: str | None = None  # a past layout of the grids (date or ISO time)
     lang: str = "zh"  # the words of the map (COMMAND_TEXT), the state names
+    patrols: bool = False  # the 巡查覆盖 measure (the caller may read check-ins)
 
     @property
     def text(self) -> dict[str, str]:
@@ -171,6 +186,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
             livePollMs: {{ this.options.live_poll_ms|tojson }},
             focusGrid: {{ this.options.focus_grid|tojson }},
             asOf: {{ this.options.as_of|tojson }},
+            patrols: {{ this.options.patrols|tojson }},
             text: {{ this.options.text|tojson }},
             states: {{ this.options.states|tojson }}
         });

@@ -22,7 +22,7 @@ from api.routers.geojson import (
     parse_bbox,
 )
 from gis import boundaries, cases, mapdata
-from gis.errors import NotFound
+from gis.errors import Forbidden, NotFound
 from gis.geo import BBox
 from gis.mapdata import CaseFilter, Period
 from gis.models import CaseKind
@@ -86,12 +86,27 @@ def grid_counts(
     kind: Kind = None,
     category: Category = None,
     region: RegionQuery = None,
+    patrols: Annotated[
+        bool,
+        Query(description="also the days with a patrol check-in per grid (巡查覆盖)"),
+    ] = False,
 ) -> dict[str, Any]:
     """Cases per grid for the period (and per 1,000 households) with quantile class breaks —
-    网格案件数（分级设色）."""
+    网格案件数（分级设色）; with ``patrols``, on how many of the period's days someone checked in
+    within each grid (``patrol_days``; kind and category do not apply to them)."""
+    if patrols and not caller.can("patrol:read"):
+        raise Forbidden(
+            "您的角色不能查看巡查记录（需要 patrol:read 权限）。",
+            "Your role may not see patrol check-ins (needs patrol:read).",
+        )
     scope = boundaries.narrow_scope(session, caller.scope, region)
     return mapdata.grid_counts(
-        session, scope, parse_bbox(bbox), Period.of(days, day), _filter(session, kind, category)
+        session,
+        scope,
+        parse_bbox(bbox),
+        Period.of(days, day),
+        _filter(session, kind, category),
+        patrols=patrols,
     )
 
 

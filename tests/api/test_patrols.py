@@ -182,6 +182,44 @@ def test_the_desks_see_their_workers_check_ins_and_no_one_elses(
     assert listed("township_operator", "day=9999-12-31").status_code == 422
 
 
+def test_the_command_map_colours_grids_by_days_with_a_check_in(
+    db: Session, anon_client: TestClient, login_as: Callable, point: tuple
+) -> None:
+    grid = "990102001001001"
+
+    def counted(user: str, query: str) -> dict:
+        r = anon_client.get(f"/api/grid-counts?{query}", headers=login_as(user))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stored(days: int) -> int:  # the same count, straight from the table
+        return db.execute(
+            text("""SELECT count(DISTINCT CAST(checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
+                    FROM patrol WHERE grid_code = :g AND checked_at
+                    >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+                       AT TIME ZONE 'Asia/Shanghai' - make_interval(days => :d - 1)"""),
+            {"g": grid, "d": days},
+        ).scalar_one()
+
+    before = counted("township_operator", "days=30&patrols=true")
+    assert before["days"] == 30 and before["breaks"]["patrol"] == [8, 15, 23, 30]
+    assert before["patrol_days"].get(grid, 0) == stored(30) > 0  # the demo's weeks of patrols
+    assert set(before["patrol_days"]) <= set(before["grids"])
+    assert "patrol_days" not in counted("township_operator", "days=30")  # asked for only
+    today = datetime.now(SHANGHAI).date().isoformat()
+    assert grid not in counted("township_operator", f"day={today}&patrols=true")["patrol_days"]
+    for note in ("上午", "下午"):  # two check-ins today: one day more, not two
+        anon_client.headers.update(login_as("grid_worker"))
+        r = _check_in(anon_client, _body(*point, note=note))
+        assert r.status_code == 201, r.text
+    after = counted("township_operator", "days=30&patrols=true")
+    assert after["patrol_days"][grid] == before["patrol_days"].get(grid, 0) + 1
+    one_day = counted("township_operator", f"day={today}&patrols=true")
+    assert one_day["patrol_days"][grid] == 1 and one_day["breaks"]["patrol"] == [1]
+    other = counted("township_operator_b", "days=30&patrols=true")  # the next township's desk
+    assert grid not in other["patrol_days"]
+
+
 def test_row_level_security_hides_other_townships_check_ins(
     app_db: Session, point: tuple, anon_client: TestClient, login_as: Callable
 ) -> None:

@@ -1360,6 +1360,23 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     page.wait_for_function("() => wangge.commandStatus.grids > 0", timeout=20_000)
     page.wait_for_selector(".wg-legend:has-text('网格案件数')")
     page.wait_for_function("() => wangge.commandStatus.hotspots !== null", timeout=20_000)
+    # 巡查覆盖: the grids coloured by the days someone checked in there — the demo grid worker's
+    # grid (weeks of check-ins) green, grids nobody walked red, the legend counting them
+    page.select_option("select[name=measure]", "patrol")
+    legend = page.locator(".wg-legend:has-text('巡查覆盖')")
+    legend.wait_for()
+    assert "未巡查" in legend.inner_text() and "个有巡查" in legend.inner_text()
+    fills = page.evaluate(
+        """() => { const f = {};
+                   wangge.commandMap.eachLayer(l => { if (l.feature && l.feature.properties.code
+                       && l.feature.properties.code.length === 15) {
+                     const c = l.options.fillColor; f[c] = (f[c] || 0) + 1; } });
+                   return f; }"""
+    )
+    assert fills.get("#e74c3c", 0) > 0, fills  # unwalked
+    assert any(fills.get(c, 0) for c in ("#c7e9c0", "#74c476", "#31a354", "#006d2c")), fills
+    page.select_option("select[name=measure]", "count")
+    page.wait_for_selector(".wg-legend:has-text('网格案件数')")
     # the page's GCJ-02 shift (for Amap-style tiles) is the server's conversion, to the centimetre
     from gis.datum import wgs84_to_gcj02
 

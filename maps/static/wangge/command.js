@@ -17,6 +17,8 @@
   }
 
   var COLORS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
+  /* patrol coverage: a grid nobody checked in at is red; the more days walked, the deeper the green */
+  var UNWALKED = "#e74c3c", WALKED = ["#c7e9c0", "#74c476", "#31a354", "#006d2c"];
   var T = {}, STATUS = {}, CATEGORY = {}; // the page's words, state and category names (command.py)
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
@@ -54,7 +56,17 @@
       for (var i = 0; i < breaks.length; i++) if (v <= breaks[i]) return i + (COLORS.length - breaks.length);
       return COLORS.length - 1;
     }
+    function patrolClass(v) {  /* the class of a grid's patrol days: -1 none, else 0 … */
+      var b = (counts.breaks && counts.breaks.patrol) || [];
+      if (!v) return -1;
+      for (var i = 0; i < b.length; i++) if (v <= b[i]) return i + (WALKED.length - b.length);
+      return WALKED.length - 1;
+    }
     function gridStyle(f) {
+      if (state.measure === "patrol") {
+        var days = (counts.patrol_days || {})[f.properties.code] || 0, pk = patrolClass(days);
+        return { color: "#2874a6", weight: 1, fillOpacity: 0.55, fillColor: pk < 0 ? UNWALKED : WALKED[pk] };
+      }
       var c = counts.grids[f.properties.code], v = c ? (state.measure === "count" ? c[0] : c[1]) : 0;
       var k = classOf(v, counts.breaks[state.measure] || []);
       return { color: "#2874a6", weight: 1, fillOpacity: k >= 0 ? 0.55 : 0.04,
@@ -91,7 +103,8 @@
       if (map.getZoom() < o.gridMinZoom) { grids.clearLayers(); legend.update(); return; }
       var mine = ++gridSeq, bbox = viewBbox(map);
       Promise.all([getJson("/api/grids?bbox=" + bbox + (o.asOf ? "&as_of=" + encodeURIComponent(o.asOf) : "")),
-                   getJson("/api/grid-counts?bbox=" + bbox + "&" + filters(false))])
+                   getJson("/api/grid-counts?bbox=" + bbox + "&" + filters(false) +
+                           (state.measure === "patrol" ? "&patrols=true" : ""))])
         .then(function (res) {
           if (mine !== gridSeq) return;
           counts = res[1];
@@ -293,7 +306,8 @@
         "<label>" + T.status + ' <select name="status"><option value="">' + T.all + '</option><option value="open">' + T.open + "</option>" +
         '<option value="overdue">' + T.overdue + "</option></select></label>" +
         "<label>" + T.measure + ' <select name="measure"><option value="count">' + T.count + "</option>" +
-        '<option value="per_1000">' + T.per_1000 + "</option></select></label>" +
+        '<option value="per_1000">' + T.per_1000 + '</option>' +
+        (o.patrols ? '<option value="patrol">' + T.patrol + "</option>" : "") + "</select></label>" +
         '<label class="wg-slider">' + T.by_day + ' <input type="range" name="day" min="0" max="30" value="0">' +
         ' <output name="dayout">' + T.all + "</output></label>" +
         '<div class="wg-summary" aria-live="polite"></div>';
@@ -303,7 +317,11 @@
         var t = e.target;
         if (t.name === "day") return;
         state[t.name] = t.name === "days" ? parseInt(t.value, 10) : t.value;
-        if (t.name === "measure") { grids.setStyle(gridStyle); legend.update(); return; }
+        if (t.name === "measure") {  /* patrol days are asked for only when shown */
+          if (t.value === "patrol") loadGrids();
+          else { grids.setStyle(gridStyle); legend.update(); }
+          return;
+        }
         reloadAll();
       });
       var slider = div.querySelector('input[name="day"]'), out = div.querySelector("output");
@@ -336,6 +354,7 @@
     legend.onAdd = function () { this._div = L.DomUtil.create("div", "wg-legend"); this.update(); return this._div; };
     legend.update = function () {
       if (!this._div) return;
+      if (state.measure === "patrol") return this._div.innerHTML = patrolLegend();
       var b = counts.breaks[state.measure] || [];
       var title = state.measure === "count" ? T.grid_cases : T.per_1000;
       if (map.getZoom() < o.gridMinZoom || !b.length) {
@@ -352,6 +371,22 @@
       });
       this._div.innerHTML = "<b>" + title + "</b>" + T.quantiles + "<br>" + rows.join("<br>");
     };
+    function patrolLegend() {
+      var one = counts.days === 1;  /* the time slider's day: walked or not */
+      var title = "<b>" + (one ? fill(T.patrol_title_day, { day: counts.first })
+        : fill(T.patrol_title, { n: counts.days || state.days })) + "</b><br>";
+      if (map.getZoom() < o.gridMinZoom) return title + T.zoom_in;
+      var b = (counts.breaks && counts.breaks.patrol) || [], off = WALKED.length - b.length, lo = 0;
+      var rows = ['<i style="background:' + UNWALKED + '"></i> ' + T.unwalked];
+      b.forEach(function (hi, i) {
+        var from = lo + 1;
+        rows.push('<i style="background:' + WALKED[i + off] + '"></i> ' + (one ? T.walked
+          : fill(T.patrol_days, { n: from === hi ? String(hi) : from + "–" + hi })));
+        lo = hi;
+      });
+      var walked = Object.keys(counts.patrol_days || {}).length, all = Object.keys(counts.grids || {}).length;
+      return title + rows.join("<br>") + "<br>" + fill(T.walked_share, { n: walked, all: all });
+    }
     legend.addTo(map);
 
     function reloadAll() { loadHeat(); loadGrids(); loadHotspots(); loadCases(); }
