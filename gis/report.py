@@ -118,8 +118,9 @@ WORDS = {
         "warning_joiner": "；",
         "workers": f"网格员履职（近{ACTIVE_DAYS}天）",
         "sheet_workers": "网格员履职",
-        "workers_note": f"（本网格近{ACTIVE_DAYS}天无网格员上报的，计为未上报）",
-        "worker_headers": "区划代码|区划|网格员|未上报|未上报占比",
+        "workers_note": f"（本网格近{ACTIVE_DAYS}天无网格员上报的，计为未上报；有账号而近"
+        f"{ACTIVE_DAYS}天无巡查打卡的，计为未巡查）",
+        "worker_headers": "区划代码|区划|网格员|未上报|未上报占比|有账号|未巡查",
     },
     "en": {
         "total": "{name} (total)",
@@ -161,8 +162,10 @@ WORDS = {
         "warning_joiner": "; ",
         "workers": f"Grid workers (last {ACTIVE_DAYS} days)",
         "sheet_workers": "Grid workers",
-        "workers_note": f" (silent: no grid worker's report in their grids in {ACTIVE_DAYS} days)",
-        "worker_headers": "Region code|Region|Grid workers|Silent|Share silent",
+        "workers_note": f" (silent: no grid worker's report in their grids in {ACTIVE_DAYS} days; "
+        f"not on patrol: an account and no check-in in {ACTIVE_DAYS} days)",
+        "worker_headers": "Region code|Region|Grid workers|Silent|Share silent|With an account|"
+        "Not on patrol",
     },
 }
 
@@ -272,13 +275,13 @@ def _safety_rows(s: SafetyIndex, lang: str) -> list[tuple[str, str, float, str, 
     ]  # fmt: skip
 
 
-def _worker_rows(d: Daily, lang: str) -> list[tuple[str, str, int, int, float | None]]:
+def _worker_rows(d: Daily, lang: str) -> list[tuple[str, str, int, int, float | None, int, int]]:
     """The region's grid workers (first, as its total) and each child region's: code, name,
-    workers, silent, the share silent."""
+    workers, silent, the share silent, those with an account, those of them not on patrol."""
     total = _words(lang)["total"]
     return [
         (a.code, total.format(name=a.name) if i == 0 else a.name, a.workers, a.silent,
-         a.silent / a.workers if a.workers else None)
+         a.silent / a.workers if a.workers else None, a.accounts, a.unpatrolled)
         for i, a in enumerate(d.workers)
     ]  # fmt: skip
 
@@ -428,10 +431,10 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     ws.append([w["workers"] + w["workers_note"]])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(w["worker_headers"].split("|"))
-    for code, name, workers, silent, share in _worker_rows(d, lang):
-        ws.append([code, name, workers, silent, share])
+    for worker in _worker_rows(d, lang):
+        ws.append(list(worker))
         ws.cell(ws.max_row, 5).number_format = "0.0%"
-    for letter, width in zip("ABCDE", (14, 22, 10, 10, 12), strict=True):
+    for letter, width in zip("ABCDEFG", (14, 22, 10, 10, 12, 10, 10), strict=True):
         ws.column_dimensions[letter].width = width
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
@@ -509,8 +512,9 @@ def daily_html(
     worker_head = "".join(f"<th>{escape(h)}</th>" for h in w["worker_headers"].split("|"))
     worker_body = "".join(
         f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{workers}</td>"
-        f"<td>{silent}</td><td>{'—' if share is None else f'{share:.1%}'}</td></tr>"
-        for code, name, workers, silent, share in _worker_rows(d, lang)
+        f"<td>{silent}</td><td>{'—' if share is None else f'{share:.1%}'}</td>"
+        f"<td>{accounts}</td><td>{unpatrolled}</td></tr>"
+        for code, name, workers, silent, share, accounts, unpatrolled in _worker_rows(d, lang)
     )
     workers_table = f"<table><tr>{worker_head}</tr>{worker_body}</table>"
     warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))

@@ -123,18 +123,22 @@ def roster(
 @dataclass(frozen=True)
 class Activity:
     """How many grid workers a region has, and how many were silent: no grid worker's report
-    in their grids over the :data:`ACTIVE_DAYS` days before ``end``."""
+    in their grids over the :data:`ACTIVE_DAYS` days before ``end``; how many have an account
+    (only they can check in), and how many of those made no patrol check-in (巡查打卡) then."""
 
     code: str
     name: str
     workers: int
     silent: int
+    accounts: int = 0
+    unpatrolled: int = 0
 
 
 def activity(session: Session, scope: Scope, region: str, end: datetime) -> list[Activity]:
     """The grid workers of ``region`` and of each of its child regions (the region first, then
     the children by code; a village has none), with the silent ones: the daily roll-up's
-    网格员履职.  Counted as on the roster (by grid, over the days before ``end``)."""
+    网格员履职.  Counted as on the roster (reports by grid, check-ins by worker, over the days
+    before ``end``)."""
     rows = session.execute(
         text(f"""
         WITH top AS (SELECT id, code, name FROM region WHERE code = :region),
@@ -145,15 +149,28 @@ def activity(session: Session, scope: Scope, region: str, end: datetime) -> list
                        WHERE g.worker_id = w.id AND c.source = 'grid_worker'
                          AND c.received_at >= CAST(:end AS timestamptz)
                                               - make_interval(days => :days)
-                         AND c.received_at < :end AND {scope.case_condition("c")}) AS silent
-            FROM worker w JOIN region v ON v.id = w.region_id, top
+                         AND c.received_at < :end AND {scope.case_condition("c")}) AS silent,
+                   a.account,
+                   a.account AND NOT EXISTS (
+                       SELECT 1 FROM patrol p
+                       WHERE p.worker_id = w.id
+                         AND p.checked_at >= CAST(:end AS timestamptz)
+                                             - make_interval(days => :days)
+                         AND p.checked_at < :end AND {scope.case_condition("p")}) AS unpatrolled
+            FROM worker w JOIN region v ON v.id = w.region_id
+            CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM app_user u
+                                               WHERE u.worker_id = w.id) AS account) a,
+                 top
             WHERE top.id = ANY(v.path) AND {scope.region_condition("v")}
         )
         SELECT top.code, top.name, count(w.id) AS workers,
-               count(w.id) FILTER (WHERE w.silent) AS silent, 0 AS rank
+               count(w.id) FILTER (WHERE w.silent) AS silent,
+               count(w.id) FILTER (WHERE w.account) AS accounts,
+               count(w.id) FILTER (WHERE w.unpatrolled) AS unpatrolled, 0 AS rank
         FROM top LEFT JOIN w ON true GROUP BY top.code, top.name
         UNION ALL
-        SELECT child.code, child.name, count(w.id), count(w.id) FILTER (WHERE w.silent), 1
+        SELECT child.code, child.name, count(w.id), count(w.id) FILTER (WHERE w.silent),
+               count(w.id) FILTER (WHERE w.account), count(w.id) FILTER (WHERE w.unpatrolled), 1
         FROM top JOIN region child ON child.parent_id = top.id
         LEFT JOIN w ON child.id = ANY(w.path)
         GROUP BY child.code, child.name
@@ -161,4 +178,8 @@ def activity(session: Session, scope: Scope, region: str, end: datetime) -> list
     """),
         scope.params() | {"region": region, "end": end, "days": ACTIVE_DAYS},
     ).all()
-    return [Activity(r.code, r.name, int(r.workers), int(r.silent)) for r in rows]
+    return [
+        Activity(r.code, r.name, int(r.workers), int(r.silent), int(r.accounts),
+                 int(r.unpatrolled))
+        for r in rows
+    ]  # fmt: skip

@@ -263,6 +263,9 @@ def test_daily_roll_up_page_and_spreadsheet(
     ]  # fmt: skip
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
+    workers = list(wb["网格员履职"].iter_rows(values_only=True))
+    assert workers[1][-2:] == ("有账号", "未巡查") and workers[2][0] == "990102001"
+    assert all(isinstance(v, int) for v in workers[2][-2:])
     assert rows[2][6].number_format == "0.0%"  # 办结率
     # not another township's; not a day to come; yesterday by default
     other = anon_client.get(day, headers=login_as("township_operator_b"))
@@ -450,6 +453,23 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert top[0] == "990102001" and top[1] == expected
     assert sum(n for _, n, _ in villages) == expected and top[2] == sum(q for *_, q in villages)
     assert all(code.startswith("990102001") and q <= n for code, n, q in villages)
+    # … and those not on patrol: of the workers with an account (the demo's grid worker, with
+    # weeks of check-ins), none today; on a day before any check-in, that one
+    accounts = app_db.execute(
+        text("""SELECT count(DISTINCT w.id) FROM worker w JOIN region v ON v.id = w.region_id
+                JOIN app_user u ON u.worker_id = w.id WHERE v.code LIKE '990102001%'""")
+    ).scalar_one()
+    assert accounts >= 1
+
+    def on_patrol(day: object) -> tuple[int, int]:
+        page = anon_client.get(f"/reports/daily?date={day}", headers=op | html).text
+        row = re.search(r'id="workers".*?<tr><td>990102001</td>(.*?)</tr>', page, re.S)
+        assert row is not None
+        *_, with_account, unpatrolled = re.findall(r"<td>([^<]*)</td>", row.group(1))
+        return int(with_account), int(unpatrolled)
+
+    assert "未巡查" in section and on_patrol(today) == (accounts, accounts - 1)
+    assert on_patrol(today - timedelta(days=90)) == (accounts, accounts)
     # the least heard-from first; one village; another township's region: not yours
     least = _roster(anon_client.get("/workers?least=true", headers=op | html).text)
     assert [n for _, _, n in least] == sorted(n for _, _, n in least)
