@@ -490,14 +490,21 @@ def grid_workers(session: Session, code: str) -> list[tuple[str, str | None]]:
     return [(r.name, r.phone) for r in rows]
 
 
+#: the days a grid's popup counts its patrol check-ins over (as the roster and the roll-up)
+PATROL_DAYS = 30
+
+
 def grid_summary(
-    session: Session, scope: Scope, code: str, lang: str = "zh"
+    session: Session, scope: Scope, code: str, lang: str = "zh", patrols: bool = False
 ) -> dict[str, Any] | None:
-    """One current grid for its popup: workers, households, and its open cases (newest 20)."""
+    """One current grid for its popup: workers, households, and its open cases (newest 20);
+    ``patrols``: also ``patrol``, the days of the last :data:`PATROL_DAYS` with a check-in made
+    in the grid and the last one (Beijing time, ``YYYY-MM-DD HH:MM``)."""
     row = session.execute(
         text(f"""
         SELECT g.code, g.name, g.households, g.population, v.name AS village,
-               (SELECT coalesce(json_agg(json_build_object('name', w.name, 'phone', w.phone)
+               (SELECT coalesce(json_agg(json_build_object('name', w.name, 'phone', w.phone,
+                                                           'code', w.code)
                                          ORDER BY w.code), '[]'::json)
                 FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
                 WHERE wg.grid_code = g.code) AS workers
@@ -518,6 +525,22 @@ def grid_summary(
     """),
         scope.params() | {"code": code},
     ).all()
+    patrol = None
+    if patrols:
+        days, last = session.execute(
+            text("""
+            SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
+                       FILTER (WHERE p.checked_at >= now() - make_interval(days => :days)),
+                   max(p.checked_at)
+            FROM patrol p WHERE p.grid_code = :code
+        """),
+            {"code": code, "days": PATROL_DAYS},
+        ).one()
+        patrol = {
+            "days": int(days),
+            "of_days": PATROL_DAYS,
+            "last": None if last is None else f"{last.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
+        }
     return {
         "code": row.code,
         "name": row.name,
@@ -525,6 +548,7 @@ def grid_summary(
         "households": row.households,
         "population": row.population,
         "workers": row.workers,
+        "patrol": patrol,
         "open": len(open_cases),
         "overdue": sum(1 for c in open_cases if c.overdue),
         "open_cases": [

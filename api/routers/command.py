@@ -169,8 +169,11 @@ def grid_summary(
     request: Request,
     code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
 ) -> dict[str, Any]:
-    """One grid for its popup: workers, households, open and overdue cases — 网格概况."""
-    summary = mapdata.grid_summary(session, caller.scope, code, request_lang(request))
+    """One grid for its popup: workers, households, open and overdue cases, and (for those who
+    may read check-ins) its patrol days over 30 days and the last check-in — 网格概况."""
+    summary = mapdata.grid_summary(
+        session, caller.scope, code, request_lang(request), patrols=caller.can("patrol:read")
+    )
     if summary is None:
         raise NotFound(
             f"没有编码为 {code} 的现行网格，或不在您的管辖范围内。",

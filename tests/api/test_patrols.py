@@ -210,14 +210,23 @@ def test_the_command_map_colours_grids_by_days_with_a_check_in(
     assert grid not in counted("township_operator", f"day={today}&patrols=true")["patrol_days"]
     for note in ("上午", "下午"):  # two check-ins today: one day more, not two
         anon_client.headers.update(login_as("grid_worker"))
-        r = _check_in(anon_client, _body(*point, note=note))
+        now = datetime.now(UTC).isoformat(timespec="seconds")  # (today's, even at midnight)
+        r = _check_in(anon_client, _body(*point, note=note, checked_at=now))
         assert r.status_code == 201, r.text
+    today = datetime.now(SHANGHAI).date().isoformat()
     after = counted("township_operator", "days=30&patrols=true")
     assert after["patrol_days"][grid] == before["patrol_days"].get(grid, 0) + 1
     one_day = counted("township_operator", f"day={today}&patrols=true")
     assert one_day["patrol_days"][grid] == 1 and one_day["breaks"]["patrol"] == [1]
     other = counted("township_operator_b", "days=30&patrols=true")  # the next township's desk
     assert grid not in other["patrol_days"]
+    # the grid's popup: its patrol days and last check-in, its worker's code for the patrol map
+    summary = anon_client.get(
+        f"/api/grids/{grid}/summary", headers=login_as("township_operator")
+    ).json()
+    assert summary["patrol"]["days"] == after["patrol_days"][grid]
+    assert summary["patrol"]["of_days"] == 30 and summary["patrol"]["last"].startswith(today)
+    assert GRID_WORKER in [w["code"] for w in summary["workers"]]
 
 
 def test_row_level_security_hides_other_townships_check_ins(

@@ -1377,6 +1377,15 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     assert any(fills.get(c, 0) for c in ("#c7e9c0", "#74c476", "#31a354", "#006d2c")), fills
     page.select_option("select[name=measure]", "count")
     page.wait_for_selector(".wg-legend:has-text('网格案件数')")
+    # a grid's popup says when it was last walked
+    page.evaluate(
+        """() => { let done = false; wangge.commandMap.eachLayer(l => {
+             if (!done && l.feature && l.feature.properties.code
+                 && l.feature.properties.code.length === 15) {
+               done = true; l.fire('click', { latlng: l.getBounds().getCenter() }); } }); }"""
+    )
+    assert "巡查：" in page.locator(".wg-grid-pop").inner_text()
+    page.evaluate("wangge.commandMap.closePopup() && null")
     # the page's GCJ-02 shift (for Amap-style tiles) is the server's conversion, to the centimetre
     from gis.datum import wgs84_to_gcj02
 

@@ -84,14 +84,20 @@
     }
     function gridPopup(code, at) {
       getJson("/api/grids/" + code + "/summary").then(function (g) {
-        var workers = g.workers.map(function (w) { return esc(w.name) + (w.phone ? " " + esc(w.phone) : ""); });
+        var workers = g.workers.map(function (w) {  /* with their patrol map, for those who may see it */
+          var name = g.patrol ? '<a href="/workers/' + encodeURIComponent(w.code) + '/patrols">' + esc(w.name) + "</a>" : esc(w.name);
+          return name + (w.phone ? " " + esc(w.phone) : "");
+        });
+        var patrol = !g.patrol ? "" : "<br>" + (g.patrol.days ?
+          fill(T.grid_patrol, { n: g.patrol.days, of: g.patrol.of_days, last: esc(g.patrol.last) }) :
+          fill(g.patrol.last ? T.grid_patrol_none_since : T.grid_patrol_none, { of: g.patrol.of_days, last: esc(g.patrol.last) }));
         var list = g.open_cases.map(function (c) {
           return '<li><a href="/cases/' + esc(c.code) + '">' + esc(c.code) + "</a> " + esc(categoryName(c.category, c.category_name)) +
             " · " + esc(STATUS[c.status] || c.status) + (c.overdue ? ' <b class="wg-overdue">' + T.overdue + "</b>" : "") + "</li>";
         });
         var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>" + T.grid_code + " " + esc(g.code) +
           "<br>" + T.village + " " + esc(g.village) + "<br>" + T.workers + " " + (workers.join(T.list_sep) || "—") +
-          "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) +
+          "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) + patrol +
           "<br>" + fill(T.open_cases, { open: g.open, overdue: g.overdue }) +
           (list.length ? "<ul>" + list.join("") + "</ul>" : "") + "</div>";
         L.popup({ maxWidth: 320, autoPanPaddingTopLeft: belowTitle() }).setLatLng(at).setContent(html).openOn(map);
