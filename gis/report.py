@@ -119,8 +119,9 @@ WORDS = {
         "workers": f"网格员履职（近{ACTIVE_DAYS}天）",
         "sheet_workers": "网格员履职",
         "workers_note": f"（本网格近{ACTIVE_DAYS}天无网格员上报的，计为未上报；有账号而近"
-        f"{ACTIVE_DAYS}天无巡查打卡的，计为未巡查）",
-        "worker_headers": "区划代码|区划|网格员|未上报|未上报占比|有账号|未巡查",
+        f"{ACTIVE_DAYS}天无巡查打卡的，计为未巡查；当日有巡查打卡的网格，计为当日巡查网格）",
+        "worker_headers": "区划代码|区划|网格员|未上报|未上报占比|有账号|未巡查|网格|当日巡查网格|"
+        "巡查覆盖率",
     },
     "en": {
         "total": "{name} (total)",
@@ -163,9 +164,10 @@ WORDS = {
         "workers": f"Grid workers (last {ACTIVE_DAYS} days)",
         "sheet_workers": "Grid workers",
         "workers_note": f" (silent: no grid worker's report in their grids in {ACTIVE_DAYS} days; "
-        f"not on patrol: an account and no check-in in {ACTIVE_DAYS} days)",
+        f"not on patrol: an account and no check-in in {ACTIVE_DAYS} days; grids walked: a "
+        "check-in made there on the day)",
         "worker_headers": "Region code|Region|Grid workers|Silent|Share silent|With an account|"
-        "Not on patrol",
+        "Not on patrol|Grids|Grids walked|Share walked",
     },
 }
 
@@ -275,15 +277,24 @@ def _safety_rows(s: SafetyIndex, lang: str) -> list[tuple[str, str, float, str, 
     ]  # fmt: skip
 
 
-def _worker_rows(d: Daily, lang: str) -> list[tuple[str, str, int, int, float | None, int, int]]:
+_WorkerRow = tuple[str, str, int, int, float | None, int, int, int, int, float | None]
+
+
+def _worker_rows(d: Daily, lang: str) -> list[_WorkerRow]:
     """The region's grid workers (first, as its total) and each child region's: code, name,
-    workers, silent, the share silent, those with an account, those of them not on patrol."""
+    workers, silent, the share silent, those with an account, those of them not on patrol; the
+    grids, those walked on the day, their share."""
     total = _words(lang)["total"]
     return [
         (a.code, total.format(name=a.name) if i == 0 else a.name, a.workers, a.silent,
-         a.silent / a.workers if a.workers else None, a.accounts, a.unpatrolled)
+         a.silent / a.workers if a.workers else None, a.accounts, a.unpatrolled,
+         a.grids, a.walked, a.walked / a.grids if a.grids else None)
         for i, a in enumerate(d.workers)
     ]  # fmt: skip
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def _safety_status(s: SafetyIndex, lang: str) -> str:
@@ -434,7 +445,8 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     for worker in _worker_rows(d, lang):
         ws.append(list(worker))
         ws.cell(ws.max_row, 5).number_format = "0.0%"
-    for letter, width in zip("ABCDEFG", (14, 22, 10, 10, 12, 10, 10), strict=True):
+        ws.cell(ws.max_row, 10).number_format = "0.0%"
+    for letter, width in zip("ABCDEFGHIJ", (14, 22, 10, 10, 12, 10, 10, 10, 14, 12), strict=True):
         ws.column_dimensions[letter].width = width
     ws = wb.create_sheet(w["sheet_supervision"])
     ws.append([w["supervision"], w["count"]])
@@ -512,9 +524,21 @@ def daily_html(
     worker_head = "".join(f"<th>{escape(h)}</th>" for h in w["worker_headers"].split("|"))
     worker_body = "".join(
         f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{workers}</td>"
-        f"<td>{silent}</td><td>{'—' if share is None else f'{share:.1%}'}</td>"
-        f"<td>{accounts}</td><td>{unpatrolled}</td></tr>"
-        for code, name, workers, silent, share, accounts, unpatrolled in _worker_rows(d, lang)
+        f"<td>{silent}</td><td>{_share(share)}</td>"
+        f"<td>{accounts}</td><td>{unpatrolled}</td>"
+        f"<td>{grids}</td><td>{walked}</td><td>{_share(walked_share)}</td></tr>"
+        for (
+            code,
+            name,
+            workers,
+            silent,
+            share,
+            accounts,
+            unpatrolled,
+            grids,
+            walked,
+            walked_share,
+        ) in _worker_rows(d, lang)
     )
     workers_table = f"<table><tr>{worker_head}</tr>{worker_body}</table>"
     warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))

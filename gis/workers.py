@@ -124,7 +124,9 @@ def roster(
 class Activity:
     """How many grid workers a region has, and how many were silent: no grid worker's report
     in their grids over the :data:`ACTIVE_DAYS` days before ``end``; how many have an account
-    (only they can check in), and how many of those made no patrol check-in (巡查打卡) then."""
+    (only they can check in), and how many of those made no patrol check-in (巡查打卡) then;
+    the grids of the region on the day before ``end``, and how many of them someone checked in
+    at that day (巡查覆盖)."""
 
     code: str
     name: str
@@ -132,6 +134,8 @@ class Activity:
     silent: int
     accounts: int = 0
     unpatrolled: int = 0
+    grids: int = 0
+    walked: int = 0
 
 
 def activity(session: Session, scope: Scope, region: str, end: datetime) -> list[Activity]:
@@ -162,24 +166,41 @@ def activity(session: Session, scope: Scope, region: str, end: datetime) -> list
                                                WHERE u.worker_id = w.id) AS account) a,
                  top
             WHERE top.id = ANY(v.path) AND {scope.region_condition("v")}
+        ),
+        -- the grids of that day (the layout then), each walked or not that day
+        g AS (
+            SELECT v.path, EXISTS (
+                       SELECT 1 FROM patrol p
+                       WHERE p.grid_code = g.code
+                         AND p.checked_at >= CAST(:end AS timestamptz) - interval '1 day'
+                         AND p.checked_at < :end AND {scope.case_condition("p")}) AS walked
+            FROM grid g JOIN region v ON v.id = g.village_id, top
+            WHERE top.id = ANY(v.path) AND {scope.region_condition("v")}
+              AND g.valid_from < :end
+              AND (g.valid_to IS NULL
+                   OR g.valid_to > CAST(:end AS timestamptz) - interval '1 day')
         )
         SELECT top.code, top.name, count(w.id) AS workers,
                count(w.id) FILTER (WHERE w.silent) AS silent,
                count(w.id) FILTER (WHERE w.account) AS accounts,
-               count(w.id) FILTER (WHERE w.unpatrolled) AS unpatrolled, 0 AS rank
+               count(w.id) FILTER (WHERE w.unpatrolled) AS unpatrolled,
+               (SELECT count(*) FROM g) AS grids,
+               (SELECT count(*) FILTER (WHERE g.walked) FROM g) AS walked, 0 AS rank
         FROM top LEFT JOIN w ON true GROUP BY top.code, top.name
         UNION ALL
         SELECT child.code, child.name, count(w.id), count(w.id) FILTER (WHERE w.silent),
-               count(w.id) FILTER (WHERE w.account), count(w.id) FILTER (WHERE w.unpatrolled), 1
+               count(w.id) FILTER (WHERE w.account), count(w.id) FILTER (WHERE w.unpatrolled),
+               (SELECT count(*) FROM g WHERE child.id = ANY(g.path)),
+               (SELECT count(*) FILTER (WHERE g.walked) FROM g WHERE child.id = ANY(g.path)), 1
         FROM top JOIN region child ON child.parent_id = top.id
         LEFT JOIN w ON child.id = ANY(w.path)
-        GROUP BY child.code, child.name
+        GROUP BY child.id, child.code, child.name
         ORDER BY rank, code
     """),
         scope.params() | {"region": region, "end": end, "days": ACTIVE_DAYS},
     ).all()
     return [
         Activity(r.code, r.name, int(r.workers), int(r.silent), int(r.accounts),
-                 int(r.unpatrolled))
+                 int(r.unpatrolled), int(r.grids), int(r.walked))
         for r in rows
     ]  # fmt: skip

@@ -264,8 +264,8 @@ def test_daily_roll_up_page_and_spreadsheet(
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
     workers = list(wb["网格员履职"].iter_rows(values_only=True))
-    assert workers[1][-2:] == ("有账号", "未巡查") and workers[2][0] == "990102001"
-    assert all(isinstance(v, int) for v in workers[2][-2:])
+    assert workers[1][-5:] == ("有账号", "未巡查", "网格", "当日巡查网格", "巡查覆盖率")
+    assert workers[2][0] == "990102001" and all(isinstance(v, int) for v in workers[2][5:9])
     assert rows[2][6].number_format == "0.0%"  # 办结率
     # not another township's; not a day to come; yesterday by default
     other = anon_client.get(day, headers=login_as("township_operator_b"))
@@ -461,15 +461,26 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     ).scalar_one()
     assert accounts >= 1
 
-    def on_patrol(day: object) -> tuple[int, int]:
+    def on_patrol(day: object) -> tuple[int, int, int, int]:
+        """The township's row: with an account, not on patrol, grids, grids walked that day."""
         page = anon_client.get(f"/reports/daily?date={day}", headers=op | html).text
         row = re.search(r'id="workers".*?<tr><td>990102001</td>(.*?)</tr>', page, re.S)
         assert row is not None
-        *_, with_account, unpatrolled = re.findall(r"<td>([^<]*)</td>", row.group(1))
-        return int(with_account), int(unpatrolled)
+        cells = re.findall(r"<td>([^<]*)</td>", row.group(1))[-8:]
+        return int(cells[3]), int(cells[4]), int(cells[5]), int(cells[6])
 
-    assert "未巡查" in section and on_patrol(today) == (accounts, accounts - 1)
-    assert on_patrol(today - timedelta(days=90)) == (accounts, accounts)
+    grids = app_db.execute(
+        text("SELECT count(*) FROM grid WHERE code LIKE '990102001%' AND valid_to IS NULL")
+    ).scalar_one()
+    assert "未巡查" in section and on_patrol(today) == (accounts, accounts - 1, grids, 0)
+    assert on_patrol(today - timedelta(days=90)) == (accounts, accounts, grids, 0)
+    # the grids walked on a day of the demo's patrols: those with a check-in made there that day
+    walked_day, walked = app_db.execute(
+        text("""SELECT CAST(checked_at AT TIME ZONE 'Asia/Shanghai' AS date) AS day,
+                       count(DISTINCT grid_code)
+                FROM patrol WHERE grid_code LIKE '990102001%' GROUP BY 1 ORDER BY 1 DESC LIMIT 1""")
+    ).one()
+    assert walked >= 1 and on_patrol(walked_day)[2:] == (grids, walked)
     # the least heard-from first; one village; another township's region: not yours
     least = _roster(anon_client.get("/workers?least=true", headers=op | html).text)
     assert [n for _, _, n in least] == sorted(n for _, _, n in least)
