@@ -158,6 +158,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_count": "{n} 次",
             "patrols_none": "今日尚未打卡",
             "patrol_outside": "非本人网格",
+            "patrol_grids": "本人网格今日已巡查 {n}/{all}（地图上绿色）",
             "patrol_no_grid": "不在网格内",
             "patrols_sent": "已发送 {n} 次巡查打卡。",
         },
@@ -284,6 +285,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_count": "{n}",
             "patrols_none": "No check-in yet today",
             "patrol_outside": "not your grid",
+            "patrol_grids": "Your grids walked today: {n} of {all} (green on the map)",
             "patrol_no_grid": "outside the grids",
             "patrols_sent": "{n} check-in(s) sent.",
         },
@@ -415,6 +417,7 @@ def phone_page(
   </div>
   <p id="patrol-message" class="m-message" role="status"></p>
   <h3>{t["patrols_today"]} <b id="patrol-count" class="m-count"></b></h3>
+  <p id="patrol-grids" class="m-patrol-grids"></p>
   <ul id="patrols" class="m-patrols"></ul>
 </section>'''
         if patrol

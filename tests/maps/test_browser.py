@@ -372,6 +372,15 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     assert [n.split("：")[0] for n, _, _ in result] == [f"巡查 {tag} 第1次", f"巡查 {tag} 第2次"]
     assert all(own for _, _, own in result)  # in the worker's own grid
     assert page.evaluate("wangge.patrolLayer.getLayers().length") >= 2
+    # the worker's own grid they walked today: counted under the list, green on the map
+    walked = page.locator("#patrol-grids").inner_text()
+    assert re.search(r"本人网格今日已巡查 [1-9]\d*/\d+", walked), walked
+    green = page.evaluate(
+        """() => { let green = 0; wangge.phoneGrids.eachLayer(l => {
+             if (l.feature.properties.code === '990102001001001'
+                 && l.options.fillColor === '#1e8449') green++; }); return green; }"""
+    )
+    assert green == 1
     page.screenshot(path=str(tmp_path / "phone-patrol.png"))
     if shots := os.environ.get("WANGGE_SCREENSHOTS"):
         page.screenshot(path=str(Path(shots) / "phone-patrol.png"))

@@ -785,6 +785,14 @@
   var patrolCount = document.getElementById("patrol-count");
   var checkIn = document.getElementById("check-in");
   var patrolLayer = null; // today's check-ins on the map
+  var walkedToday = {}; // my grids with a check-in of mine today (green on the map)
+  function gridStyle(f) {
+    var own = (config.grids || []).indexOf(f.properties.code) >= 0;
+    var walked = own && walkedToday[f.properties.code];
+    return { color: walked ? "#1e8449" : own ? "#b03a2e" : "#7f8c8d", weight: own ? 3 : 1,
+             fillColor: walked ? "#1e8449" : own ? "#b03a2e" : "#7f8c8d",
+             fillOpacity: walked ? 0.25 : own ? 0.12 : 0.03 };
+  }
   function sayPatrol(text, isError) {
     if (!patrolMessage) return;
     patrolMessage.textContent = text;
@@ -806,6 +814,17 @@
   function renderPatrols(fc) {
     patrolList.textContent = "";
     var features = fc.features.slice().reverse(); // the latest first
+    var mine = config.grids || [];
+    walkedToday = {};
+    fc.features.forEach(function (f) {
+      if (mine.indexOf(f.properties.grid_code) >= 0) walkedToday[f.properties.grid_code] = true;
+    });
+    var patrolGrids = document.getElementById("patrol-grids");
+    if (patrolGrids) {
+      patrolGrids.textContent = mine.length ? fill(T.patrol_grids, {
+        n: mine.filter(function (g) { return walkedToday[g]; }).length, all: mine.length }) : "";
+    }
+    if (wangge.phoneGrids) wangge.phoneGrids.setStyle(gridStyle);
     patrolCount.textContent = features.length ? fill(T.patrols_count, { n: features.length }) : "";
     if (!features.length) patrolList.appendChild(el("li", "", T.patrols_none));
     features.forEach(function (f) {
@@ -946,13 +965,9 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (fc) {
           if (!fc) return;
-          var mine = config.grids || [];
           wangge.phoneGrids = L.geoJSON(fc, {
             coordsToLatLng: wangge.coordsToLatLng,
-            style: function (f) {
-              var own = mine.indexOf(f.properties.code) >= 0;
-              return { color: own ? "#b03a2e" : "#7f8c8d", weight: own ? 3 : 1, fillOpacity: own ? 0.12 : 0.03 };
-            },
+            style: gridStyle,  // (my grids walked today: green, once today's check-ins are in)
             onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name || f.properties.code); }
           }).addTo(map).on("click", function (e) { tapped(e.latlng); });
         }).catch(function () { /* offline */ });
