@@ -526,15 +526,16 @@ def grid_summary(
         scope.params() | {"code": code},
     ).all()
     patrol = None
-    if patrols:
+    if patrols:  # the days as the command map's 巡查覆盖 counts them (Beijing days to today)
+        start, _ = Period.of(PATROL_DAYS).bounds()
         days, last = session.execute(
             text("""
             SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
-                       FILTER (WHERE p.checked_at >= now() - make_interval(days => :days)),
+                       FILTER (WHERE p.checked_at >= :start),
                    max(p.checked_at)
             FROM patrol p WHERE p.grid_code = :code
         """),
-            {"code": code, "days": PATROL_DAYS},
+            {"code": code, "start": start},
         ).one()
         patrol = {
             "days": int(days),
