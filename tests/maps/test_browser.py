@@ -1384,6 +1384,9 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     )
     assert fills.get("#e74c3c", 0) > 0, fills  # unwalked
     assert any(fills.get(c, 0) for c in ("#c7e9c0", "#74c476", "#31a354", "#006d2c")), fills
+    page.select_option("select[name=kind]", "hazard")  # patrols are not cases: said so
+    page.wait_for_selector(".wg-legend:has-text('巡查不按案件类型、类别筛选')")
+    page.select_option("select[name=kind]", "")
     page.select_option("select[name=measure]", "count")
     page.wait_for_selector(".wg-legend:has-text('网格案件数')")
     # a grid's popup says when it was last walked

@@ -391,7 +391,8 @@
         lo = hi;
       });
       var walked = Object.keys(counts.patrol_days || {}).length, all = Object.keys(counts.grids || {}).length;
-      return title + rows.join("<br>") + "<br>" + fill(T.walked_share, { n: walked, all: all });
+      return title + rows.join("<br>") + "<br>" + fill(T.walked_share, { n: walked, all: all }) +
+        (state.kind || state.category ? "<br>" + T.patrol_unfiltered : "");
     }
     legend.addTo(map);
 
