@@ -184,17 +184,20 @@ def activity(session: Session, scope: Scope, region: str, end: datetime) -> list
                count(w.id) FILTER (WHERE w.silent) AS silent,
                count(w.id) FILTER (WHERE w.account) AS accounts,
                count(w.id) FILTER (WHERE w.unpatrolled) AS unpatrolled,
-               (SELECT count(*) FROM g) AS grids,
-               (SELECT count(*) FILTER (WHERE g.walked) FROM g) AS walked, 0 AS rank
-        FROM top LEFT JOIN w ON true GROUP BY top.code, top.name
+               gc.grids, gc.walked, 0 AS rank
+        FROM top
+        CROSS JOIN (SELECT count(*) AS grids, count(*) FILTER (WHERE walked) AS walked FROM g) gc
+        LEFT JOIN w ON true
+        GROUP BY top.code, top.name, gc.grids, gc.walked
         UNION ALL
         SELECT child.code, child.name, count(w.id), count(w.id) FILTER (WHERE w.silent),
                count(w.id) FILTER (WHERE w.account), count(w.id) FILTER (WHERE w.unpatrolled),
-               (SELECT count(*) FROM g WHERE child.id = ANY(g.path)),
-               (SELECT count(*) FILTER (WHERE g.walked) FROM g WHERE child.id = ANY(g.path)), 1
+               gc.grids, gc.walked, 1
         FROM top JOIN region child ON child.parent_id = top.id
+        CROSS JOIN LATERAL (SELECT count(*) AS grids, count(*) FILTER (WHERE g.walked) AS walked
+                            FROM g WHERE child.id = ANY(g.path)) gc
         LEFT JOIN w ON child.id = ANY(w.path)
-        GROUP BY child.id, child.code, child.name
+        GROUP BY child.code, child.name, gc.grids, gc.walked
         ORDER BY rank, code
     """),
         scope.params() | {"region": region, "end": end, "days": ACTIVE_DAYS},
