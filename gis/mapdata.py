@@ -16,6 +16,9 @@
 * **vector tiles** — ``ST_AsMVT`` of grids and cases (points from z12, pyramid cells below).
 
 Everything is filtered by the viewer's scope (and, for cases, by row-level security as well).
+Heat, grid counts and hotspots count a matter once, as the daily roll-up does: a case merged
+into another (并案) is left out of the roll-ups and of ``IN_VIEW_SQL`` (migration 0054).  Case
+points (the tiles, the live layer) show every report where it was made.
 """
 
 from __future__ import annotations

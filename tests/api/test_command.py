@@ -16,6 +16,7 @@ from gis import boundaries, mapdata
 from gis.cases import SOURCE_NAMES
 from gis.mapdata import Period, mercator, quantile_breaks, res_for_zoom, unmercator
 from gis.scope import Scope
+from gis.workflow import not_merged_sql
 from tests.conftest import report_body
 
 Headers = Callable[[str], dict[str, str]]
@@ -27,18 +28,20 @@ ROLLUP_MISMATCH = """
         SELECT cell.res, cell.cx, cell.cy, coalesce(c.township_code, '') AS township_code,
                (c.received_at AT TIME ZONE 'Asia/Shanghai')::date AS day, c.kind, c.category,
                count(*)::integer AS n
-        FROM cases c, wangge_heat_cells(c.geom) cell GROUP BY 1, 2, 3, 4, 5, 6, 7),
+        FROM cases c, wangge_heat_cells(c.geom) cell WHERE {not_merged}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7),
     kept AS (SELECT res, cx, cy, township_code, day, kind, category, n FROM case_heat
              WHERE n <> 0)
     SELECT (SELECT count(*) FROM (TABLE fresh EXCEPT TABLE kept) a)
          + (SELECT count(*) FROM (TABLE kept EXCEPT TABLE fresh) b)
          + (SELECT count(*) FROM (
                (SELECT grid_code, (received_at AT TIME ZONE 'Asia/Shanghai')::date, kind,
-                       category, count(*)::integer FROM cases WHERE grid_code IS NOT NULL
+                       category, count(*)::integer FROM cases c
+                WHERE grid_code IS NOT NULL AND {not_merged}
                 GROUP BY 1, 2, 3, 4)
                EXCEPT (SELECT grid_code, day, kind, category, n FROM case_grid_day WHERE n <> 0)
            ) c)
-"""
+""".format(not_merged=not_merged_sql("c"))  # (a matter counted once: migration 0054)
 
 
 def _city_bbox(db: Session) -> str:
@@ -125,6 +128,53 @@ def test_rollups_follow_inserts_updates_and_deletes(db: Session) -> None:
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
     c, d = db.execute(pair, {"skip": 150}).scalars()
     db.execute(text(swap.format(both="AND c.id = :a")), {"a": c, "b": d})  # c onto d
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+
+
+def test_rollups_count_a_merged_case_once(db: Session) -> None:
+    """并案 (migration 0054): a case merged into another leaves both roll-ups while the merge is
+    in force, and comes back when it ends (reopened: unlinked; or the link deleted), wherever
+    it has moved meanwhile; a rebuild counts the same."""
+    cases = text("SELECT id FROM cases WHERE grid_code IS NOT NULL ORDER BY id LIMIT 6")
+    ids = db.execute(cases).scalars().all()
+    merged, carriers = ids[:3], ids[3:]
+    totals = text("SELECT (SELECT sum(n) FROM case_heat), (SELECT sum(n) FROM case_grid_day)")
+    heat0, grids0 = db.execute(totals).one()
+    link = text("""
+        INSERT INTO case_link (case_id, other_case_id, kind, status)
+        SELECT a, b, 'merged_into', 'confirmed'
+        FROM unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[])) AS l(a, b)
+        ON CONFLICT (case_id, other_case_id, kind) DO UPDATE SET status = 'confirmed'
+    """)
+    db.execute(link, {"a": merged, "b": carriers})
+    assert db.execute(totals).one() == (heat0 - 3, grids0 - 3)
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    # possible duplicates change nothing; a merged case that moves is still not counted
+    db.execute(
+        text("""INSERT INTO case_link (case_id, other_case_id, distance_m)
+                VALUES (:a, :b, 12.0) ON CONFLICT DO NOTHING"""),
+        {"a": carriers[0], "b": carriers[1]},
+    )
+    db.execute(
+        text("""UPDATE cases SET geom = ST_Translate(geom, 0.01, 0.0),
+                                 received_at = received_at - interval '3 days'
+                WHERE id = ANY(:ids)"""),
+        {"ids": [merged[0], carriers[0]]},
+    )
+    assert db.execute(totals).one() == (heat0 - 3, grids0 - 3)
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    # reopened (unlinked) and merged again (the same link, confirmed once more)
+    unlink = text("UPDATE case_link SET status = 'unlinked' WHERE case_id = :id")
+    db.execute(unlink, {"id": merged[1]})
+    assert db.execute(totals).one() == (heat0 - 2, grids0 - 2)
+    db.execute(link, {"a": [merged[1]], "b": [carriers[1]]})
+    assert db.execute(totals).one() == (heat0 - 3, grids0 - 3)
+    # the link deleted, then the case: out once, not twice
+    db.execute(text("DELETE FROM case_link WHERE case_id = :id"), {"id": merged[2]})
+    assert db.execute(totals).one() == (heat0 - 2, grids0 - 2)
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    db.execute(text("SELECT wangge_rollup_rebuild()"))
+    assert db.execute(totals).one() == (heat0 - 2, grids0 - 2)
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
 
 

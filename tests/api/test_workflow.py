@@ -712,8 +712,16 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     assert r.status_code == 422 and elsewhere in r.json()["detail"]
     carrier_page = anon_client.get(f"/cases/{a}", headers=op).text  # (the other way round)
     assert f'class="wg-merge-here" data-other="{b}"' in carrier_page
+
+    def on_the_map() -> int:  # the command map's count for the grid (a roll-up)
+        r = anon_client.get("/api/grid-counts?days=30", headers=op)
+        return int(r.json()["grids"][first["grid_code"]][0])
+
+    assert second["grid_code"] == first["grid_code"]
+    before = on_the_map()
     merged = _act(anon_client, op, b, "merge", into=a, note="同一处燃气管道泄漏")
     assert (merged["status"], merged["merged_into"]) == ("closed", a)
+    assert on_the_map() == before - 1  # one matter, counted once (migration 0054)
     last = merged["events"][-1]
     assert (last["action"], last["data"]["into"], last["note"]) == (
         "merge",
@@ -760,6 +768,7 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     # reopened, the second is its own matter again
     reopened = _act(anon_client, op, b, "reopen", note="并案有误，另行处理")
     assert reopened["merged_into"] is None and reopened["status"] == "reopened"
+    assert on_the_map() == before + 1  # (the third report, too)
     assert anon_client.get(f"/api/cases/{a}", headers=op).json()["merged_from"] == []
     page = anon_client.get(f"/cases/{b}", headers=op).text
     assert f'class="wg-merge" data-into="{a}"' in page  # and may be merged again
