@@ -760,6 +760,7 @@ class QueueItemOut(BaseModel):
     source: str = Field(description="where the case came from (案件来源), e.g. hotline")
     repeat: bool = Field(description="a repeat warning (高频线索): same place or resident")
     duplicate: bool = Field(description="a possible duplicate of a case nearby, to confirm")
+    grid_name: str | None = Field(None, description="the grid's name (e.g. 兴沙社区第1网格)")
 
 
 class QueueOut(BaseModel):

@@ -1115,6 +1115,7 @@ class QueueItem:
     repeat: bool = False
     #: a possible duplicate of a case nearby, not yet confirmed or unlinked
     duplicate: bool = False
+    grid_name: str | None = None  # (e.g. 兴沙社区第1网格: what a desk reads, beside the code)
 
 
 #: SQL: case ``c`` has a repeat warning (高频线索), or a possible duplicate still to confirm
@@ -1220,7 +1221,8 @@ def queue(
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
                c.version, c.source::text AS source,
-               {_REPEAT_SQL} AS repeat, {_DUPLICATE_SQL} AS duplicate
+               {_REPEAT_SQL} AS repeat, {_DUPLICATE_SQL} AS duplicate,
+               (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
         ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,

@@ -374,6 +374,14 @@ def queue_page(  # type: ignore[no-untyped-def]
             f'data-actions="{" ".join(moves)}" aria-label="{escape(label)}"> '
         )
 
+    def grid_cell(item) -> str:  # type: ignore[no-untyped-def]
+        """The grid by its name, its code on hover (or the code alone, for a grid unnamed)."""
+        if not item.grid_code:
+            return f">{t('未落入网格', 'outside the grids')}"
+        if not item.grid_name:
+            return f">{escape(item.grid_code)}"
+        return f' title="{escape(item.grid_code)}">{escape(item.grid_name)}'
+
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
         f'<td>{pick(i)}<a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
@@ -382,7 +390,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
         f"<td>{escape(state_names.get(i.status, i.status))}</td>"
         f"<td>{escape(SOURCE_NAMES[i.source][1 if lang == 'en' else 0])}</td>"
-        f"<td>{escape(i.grid_code or t('未落入网格', 'outside the grids'))}</td>"
+        f"<td{grid_cell(i)}</td>"
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
     )

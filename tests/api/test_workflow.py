@@ -858,6 +858,13 @@ def test_the_queue_page_is_the_desks_in_tray(
     first = api["items"][0]
     row = re.search(rf'<a href="/cases/{first["code"]}">.*?</tr>', page.text)
     assert row is not None and f"<td>{SOURCE_NAMES[first['source']][0]}</td>" in row.group(0)
+    # its grid by name, the code on hover
+    name = app_db.execute(
+        text("SELECT name FROM grid WHERE code = :g AND valid_to IS NULL"),
+        {"g": first["grid_code"]},
+    ).scalar_one()
+    assert first["grid_name"] == name
+    assert f'<td title="{first["grid_code"]}">{name}</td>' in row.group(0)
     # one-click filters keep the others; the counts per state link to their state
     assert 'href="/queue?overdue=true&amp;below=true"' in page.text
     assert (
@@ -914,8 +921,9 @@ def test_the_queue_page_is_the_desks_in_tray(
     assert ">Find a case</a>" in english and "<th>Kind · category</th>" in english
     user = re.search(r'<span class="wg-user">(.*?)</span>', english)
     assert user is not None
+    names = api["center"] + user.group(1) + "".join(i["grid_name"] or "" for i in api["items"])
     for run in re.findall(r"[\u4e00-\u9fff]+", english.replace(">中文<", "><")):
-        assert run in api["center"] + user.group(1), run  # only names are left in Chinese
+        assert run in names, run  # only names (the center's, the user's, grids') stay Chinese
 
 
 def test_a_case_is_found_by_code_source_id_or_phone(
