@@ -1651,7 +1651,10 @@ def case_page(  # type: ignore[no-untyped-def]
         escape(source_line(case, lang))
     }</td></tr>
     <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
-        f'<a href="/maps/grid/{escape(grid)}">{escape(grid)}</a>' if loc.grid else escape(grid)
+        f'<a href="/maps/grid/{escape(grid)}">{escape(loc.grid.name or grid)}</a>'
+        + (t(f"（{escape(grid)}）", f" ({escape(grid)})") if loc.grid.name else "")
+        if loc.grid
+        else escape(grid)
     }</td></tr>
     {merged_row}{workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
         escape(wf.center or "—")

@@ -711,7 +711,9 @@ def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple)
     assert "Dispute · Neighbour (minor)" in english and ">Confirm duplicate</button>" in english
     loc = last["location"]
     written = [last["description"], loc["center"]["name"]] + [
-        loc[level]["name"] for level in ("district", "township", "village") if loc.get(level)
+        loc[level]["name"]
+        for level in ("district", "township", "village", "grid")
+        if loc.get(level)
     ]
     user = re.search(r'<span class="wg-user">(.*?) \(administrator\)</span>', english)
     assert user is not None  # the user's own name, and the role in English

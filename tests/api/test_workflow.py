@@ -117,6 +117,8 @@ def test_the_case_page_names_whom_to_call_in_its_grid(
     for name, phone in workers:
         assert f'{name} <a href="tel:{phone}">{phone}</a>' in row.group(1)
     assert f'<a href="/maps/grid/{case["grid_code"]}">' in page  # the grid's own map
+    grid_name = case["location"]["grid"]["name"]  # by its name, then its code
+    assert f"{grid_name}</a>（{case['grid_code']}）" in page
     english = anon_client.get(f"/cases/{case['code']}?lang=en", headers=op).text
     assert "<th>Grid workers</th>" in english
 
@@ -542,17 +544,17 @@ def test_two_ticks_at_once_escalate_each_overdue_case_exactly_once(
             owner.execute(
                 text("""
             INSERT INTO cases (code, kind, category, severity, description, received_lon,
-                               received_lat, geom, reported_at, received_at, grid_code,
-                               village_code, township_code, district_code, city_code, center_id,
-                               assign_method, status, allowed_hours, remind_at, deadline,
-                               notice_at)
+                               received_lat, geom, reported_at, received_at, grid_id,
+                               grid_code, village_code, township_code, district_code, city_code,
+                               center_id, assign_method, status, allowed_hours, remind_at,
+                               deadline, notice_at)
             SELECT 'RACE' || lpad(g::text, 8, '0'), 'dispute', 'neighbour', 'minor', '并发督办测试',
-                   ST_X(gr.p), ST_Y(gr.p), gr.p, t, t, gr.code, r.code, p.code, '990102',
+                   ST_X(gr.p), ST_Y(gr.p), gr.p, t, t, gr.id, gr.code, r.code, p.code, '990102',
                    '990100', c.id, 'covers', 'accepted', 8, t + interval '1 day',
                    t + interval '2 days', t + interval '3 days'
             FROM generate_series(1, 1000) g
             CROSS JOIN (SELECT timestamptz '2019-12-01 10:00+08' AS t) x
-            CROSS JOIN (SELECT code, ST_PointOnSurface(geom) AS p FROM grid
+            CROSS JOIN (SELECT id, code, ST_PointOnSurface(geom) AS p FROM grid
                         WHERE code LIKE '990102001001%' AND valid_to IS NULL
                         ORDER BY code LIMIT 1) gr
             JOIN center c ON c.region_id = (SELECT id FROM region WHERE code = '990102001001')
