@@ -382,6 +382,7 @@ class FoundCase:
     source_id: str | None
     matched: str  # one of FIND_MATCHES: what in the case the words matched
     description: str = ""  # an excerpt (:func:`excerpt`)
+    grid_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,6 +479,7 @@ def _found(
                      ORDER BY id, array_position(CAST(:matches AS text[]), matched))
         SELECT c.code, CAST(c.kind AS text) AS kind, cat.name_zh AS category_name, c.status,
                c.grid_code, c.received_at, c.source_id, hit.matched, c.description,
+               (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
                count(*) OVER () AS total
         FROM hit JOIN cases c ON c.id = hit.id JOIN category cat ON cat.code = c.category
         WHERE {scope.case_condition("c")}
@@ -488,7 +490,7 @@ def _found(
     ).all()
     found = [
         FoundCase(r.code, r.kind, r.category_name, r.status, r.grid_code, r.received_at,
-                  r.source_id, r.matched, excerpt(r.description, terms))
+                  r.source_id, r.matched, excerpt(r.description, terms), r.grid_name)
         for r in rows
     ]  # fmt: skip
     return Found(found, int(rows[0].total) if rows else 0)

@@ -229,6 +229,16 @@ def _filtered(path: str, filters: Mapping[str, object], change: Mapping[str, obj
     return escape(path + (f"?{query}" if query else ""), quote=True)
 
 
+def _grid_cell(code: str | None, name: str | None, lang: str) -> str:
+    """A list's grid cell: the grid by its name, its code on hover (the code alone for a grid
+    without a name; "outside the grids" for none)."""
+    if not code:
+        return f"<td>{_tr(lang)('未落入网格', 'outside the grids')}</td>"
+    if not name:
+        return f"<td>{escape(code)}</td>"
+    return f'<td title="{escape(code)}">{escape(name)}</td>'
+
+
 def _kind_and_category(kind: str, name_zh: str, lang: str, name_en: str | None) -> str:
     """Kind and category: 矛盾纠纷 · 邻里纠纷, or in English Dispute · Neighbour."""
     if lang == "en":
@@ -374,14 +384,6 @@ def queue_page(  # type: ignore[no-untyped-def]
             f'data-actions="{" ".join(moves)}" aria-label="{escape(label)}"> '
         )
 
-    def grid_cell(item) -> str:  # type: ignore[no-untyped-def]
-        """The grid by its name, its code on hover (or the code alone, for a grid unnamed)."""
-        if not item.grid_code:
-            return f">{t('未落入网格', 'outside the grids')}"
-        if not item.grid_name:
-            return f">{escape(item.grid_code)}"
-        return f' title="{escape(item.grid_code)}">{escape(item.grid_name)}'
-
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
         f'<td>{pick(i)}<a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
@@ -390,7 +392,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
         f"<td>{escape(state_names.get(i.status, i.status))}</td>"
         f"<td>{escape(SOURCE_NAMES[i.source][1 if lang == 'en' else 0])}</td>"
-        f"<td{grid_cell(i)}</td>"
+        f"{_grid_cell(i.grid_code, i.grid_name, lang)}"
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
     )
@@ -512,7 +514,7 @@ def find_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(_kind_and_category(c.kind, c.category_name, lang, en(c.category_name)))}"
         "</td>"
         f"<td>{escape(state_names.get(c.status, c.status))}</td>"
-        f"<td>{escape(c.grid_code or t('未落入网格', 'outside the grids'))}</td>"
+        f"{_grid_cell(c.grid_code, c.grid_name, lang)}"
         f"<td>{c.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}</td>"
         f"<td>{escape(c.source_id or '—')}</td><td>{how[c.matched]}</td>"
         f'<td class="wg-excerpt">{_marked(c.description, terms)}</td></tr>'

@@ -963,6 +963,8 @@ def test_a_case_is_found_by_code_source_id_or_phone(
     listed = find(phone)
     assert listed.status_code == 200 and '<b id="find-total">2</b>' in listed.text
     assert f'href="/cases/{first}"' in listed.text and "当事人电话" in listed.text
+    grid = first_case["location"]["grid"]  # each case's grid by its name, the code on hover
+    assert f'<td title="{grid["code"]}">{grid["name"]}</td>' in listed.text
     trail = app_db.execute(
         text("SELECT detail FROM audit_log WHERE action = 'pii.lookup' ORDER BY id DESC LIMIT 1")
     ).scalar_one()
