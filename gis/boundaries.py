@@ -261,6 +261,18 @@ def narrow_scope(session: Session, scope: Scope, region_code: str | None) -> Sco
     return Scope(row.id, row.code, row.level, row.name, scope.grid_codes)
 
 
+def grid_names(session: Session, codes: list[str]) -> dict[str, str]:
+    """The names of the current grids ``codes`` (兴沙社区第1网格), by code."""
+    rows = session.execute(
+        text(
+            "SELECT code, name FROM grid WHERE code = ANY(CAST(:codes AS text[])) "
+            "AND valid_to IS NULL"
+        ),
+        {"codes": codes},
+    )
+    return {code: name for code, name in rows}
+
+
 def grid_extent(
     session: Session, scope: Scope, code: str
 ) -> tuple[str, tuple[float, float, float, float]] | None:

@@ -322,13 +322,15 @@ def phone_page(
     desk: bool = False,
     base: BaseMapSpec | None = None,
     patrol: bool = False,
+    grid_names: dict[str, str] | None = None,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
     ``desk``: a center's desk, which registers cases from residents at the desk, the 12345
     hotline, 110 and so on: the form asks where each came from (案件来源; a grid worker's
     reports are the grid worker's own);
-    ``grid_codes``: the worker's own grids (highlighted; None for a center's desk);
+    ``grid_codes``: the worker's own grids (highlighted; None for a center's desk), and
+    ``grid_names`` their names by code (the lists name them: 兴沙社区第1网格);
     ``links``: (label, path) of the other pages the user may open; ``lang``: ``zh`` or ``en``
     (the page, what its script writes, the category names and the API's messages); ``base``:
     the deployment's base map (streets to tap one's position on, while there is signal), its
@@ -340,6 +342,7 @@ def phone_page(
     config = {
         "account": account,
         "grids": grid_codes,
+        "grid_names": grid_names or {},
         "bounds": bounds,
         "lang": lang,
         "text": TEXT[lang]["js"],

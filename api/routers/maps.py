@@ -977,6 +977,7 @@ def phone(
     for ``?lang=en`` or a browser that prefers English."""
     extent = boundaries.scope_extent(session, caller.scope)
     grids = sorted(caller.scope.grid_codes) if caller.scope.grid_codes is not None else None
+    names = boundaries.grid_names(session, grids) if grids else None
     language = page_lang(request, lang)
     return page_response(
         phone_page(
@@ -989,6 +990,7 @@ def phone(
             desk=caller.role != "grid_worker",
             base=settings.base_map(),
             patrol=caller.role == "grid_worker" and caller.can("patrol:record"),
+            grid_names=names,
         ),
         lang,
     )

@@ -1915,6 +1915,13 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     overdue = page.locator("#grid-open li.rejected").count()  # how many, how many late
     assert page.locator("#grid-open-count").inner_text() == f"{len(listed)} 件，超期 {overdue} 件"
     assert late.locator("a").get_attribute("href") == f"/cases/{codes[1]}"
+    with engine.connect() as conn:  # each in its grid, by the grid's name
+        grid = conn.execute(
+            text("SELECT name FROM grid WHERE ST_Covers(geom, ST_Point(:x, :y, 4326)) "
+                 "AND valid_to IS NULL"),
+            {"x": lon, "y": lat},
+        ).scalar_one()  # fmt: skip
+    assert late.locator("small").inner_text().startswith(f"{grid} ")
     assert errors == [], errors
     context.close()
 

@@ -365,7 +365,8 @@
       var link = el("a", "", p.code);
       link.href = "/cases/" + encodeURIComponent(p.code);
       li.appendChild(link);
-      li.appendChild(el("small", "", (p.grid_code || "") + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      var grid = (config.grid_names || {})[p.grid_code] || p.grid_code || "";
+      li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
       gridOpenList.appendChild(li);
     });
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
