@@ -12,7 +12,7 @@ check-in is made under the worker's own account).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
@@ -42,6 +42,8 @@ class WorkerRow:
     #: the days (Beijing time) of the last ACTIVE_DAYS days with a patrol check-in of theirs
     patrol_days: int = 0
     last_patrol: datetime | None = None  # their last check-in (device time)
+    #: the names of ``grids``, in their order (兴沙社区第1网格; the code where a grid has none)
+    grid_names: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ def roster(
         SELECT w.code, w.name, w.phone, w.village_code, w.village,
                coalesce((SELECT array_agg(g.grid_code ORDER BY g.grid_code)
                          FROM worker_grid g WHERE g.worker_id = w.id), '{{}}') AS grids,
+               coalesce((SELECT array_agg(coalesce(gr.name, g.grid_code) ORDER BY g.grid_code)
+                         FROM worker_grid g
+                         LEFT JOIN grid gr ON gr.code = g.grid_code AND gr.valid_to IS NULL
+                         WHERE g.worker_id = w.id), '{{}}') AS grid_names,
                w.username, w.reported, w.settled,
                (SELECT max(c.received_at)
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
@@ -108,7 +114,7 @@ def roster(
         WorkerRow(
             r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
-            int(r.patrol_days), r.last_patrol,
+            int(r.patrol_days), r.last_patrol, list(r.grid_names),
         )
         for r in rows
     ]  # fmt: skip

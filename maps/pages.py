@@ -617,8 +617,9 @@ def workers_page(  # type: ignore[no-untyped-def]
         local = at.astimezone(SHANGHAI)
         return f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d}"
 
-    def grid_link(code: str) -> str:
-        return f'<a href="/maps/grid/{escape(code)}">{escape(code)}</a>'
+    def grid_link(code: str, name: str) -> str:  # by its name, the code on hover
+        title = f' title="{escape(code)}"' if name != code else ""
+        return f'<a href="/maps/grid/{escape(code)}"{title}>{escape(name)}</a>'
 
     silent = f' <span class="wg-flag wg-flag-repeat">{t("未上报", "silent")}</span>'
     # (only a worker with an account can check in: one without is not flagged for it)
@@ -639,7 +640,7 @@ def workers_page(  # type: ignore[no-untyped-def]
         + (f'<a href="tel:{escape(w.phone, quote=True)}">{escape(w.phone)}</a>' if w.phone else "—")
         + "</td>"
         f"<td>{escape(w.village or '—')}</td>"
-        f"<td>{' '.join(grid_link(g) for g in w.grids) or '—'}</td>"
+        f"<td>{' '.join(map(grid_link, w.grids, w.grid_names or w.grids)) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
         f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td>"
         f"<td>{w.settled}</td><td>{patrols_link(w)}</td></tr>"

@@ -419,8 +419,13 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
                 ORDER BY w.code LIMIT 1""")
     ).one()
     before = {code: n for code, _, n in rows}[worker]
-    assert f'<a href="/maps/grid/{grid}">{grid}</a>' in page  # each grid opens its map
-    point = next(g for g in demo_city.grids if g.code == grid).geom.representative_point()
+    demo_grid = next(g for g in demo_city.grids if g.code == grid)
+    name = app_db.execute(
+        text("SELECT name FROM grid WHERE code = :g AND valid_to IS NULL"), {"g": grid}
+    ).scalar_one()
+    # each grid by its name, opening its map, the code on hover
+    assert f'<a href="/maps/grid/{grid}" title="{grid}">{name}</a>' in page
+    point = demo_grid.geom.representative_point()
     r = anon_client.post(
         "/api/reports", headers=login_as("grid_worker"), json=report_body(point.x, point.y)
     )
