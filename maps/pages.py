@@ -626,7 +626,10 @@ def workers_page(  # type: ignore[no-untyped-def]
     no_patrol = f' <span class="wg-flag wg-flag-repeat">{t("未巡查", "no patrol")}</span>'
 
     def patrols_link(w) -> str:  # type: ignore[no-untyped-def]
-        """Days on patrol, linked to their patrol map, the last check-in below."""
+        """Days on patrol, linked to their patrol map, the last check-in below (for a worker
+        without an account, who cannot check in, and never did: a dash, not "0 days")."""
+        if not w.username and w.last_patrol is None:
+            return f'<span title="{t("无账号，不能打卡", "no account: cannot check in")}">—</span>'
         label = t(f"{w.patrol_days} 天", f"{w.patrol_days} d")
         last = f"<small>{when(w.last_patrol)}</small>" if w.last_patrol else ""
         return f'<a href="/workers/{quote(w.code, safe="")}/patrols">{label}</a>{last}'

@@ -256,6 +256,9 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     assert f'href="/workers/{GRID_WORKER}/patrols"' in row
     days = int(row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split(" 天")[0])
     assert days >= 2  # (other tests may have checked in today too)
+    # a worker without an account cannot check in: a dash, not "0 天"
+    other = page.text.split("<small>W99010200100102</small>")[1].split("</tr>")[0]
+    assert other.endswith('<td><span title="无账号，不能打卡">—</span></td>'), other
     sheet = anon_client.get("/workers.xlsx?region=990102001001")
     assert sheet.status_code == 200
     from io import BytesIO
