@@ -29,7 +29,7 @@ from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
 from gis.workers import ACTIVE_DAYS, Activity, activity
-from gis.workflow import STATE_NAMES, STATE_NAMES_EN
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql
 from gis.worktime import SHANGHAI
 
 
@@ -345,7 +345,8 @@ def _warnings(
     session: Session, scope: Scope, column: str, region: str, start: datetime, end: datetime
 ) -> tuple[tuple[RepeatWarning, ...], int]:
     """The cases received in [start, end) in ``region`` (its level's ``column``) that carry a
-    repeat warning, the most repeated first, and how many there were."""
+    repeat warning, the most repeated first, and how many there were.  A case merged into
+    another (并案) is left out: its matter is the other case's (as in the roll-up)."""
     rows = session.execute(
         text(f"""
         SELECT c.code, c.category, v.name AS village, c.received_at,
@@ -355,6 +356,7 @@ def _warnings(
         FROM cases c LEFT JOIN region v ON v.code = c.village_code
         WHERE c.{column} = :region AND c.received_at >= :start AND c.received_at < :end
           AND c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AND {scope.case_condition("c")}
+          AND {not_merged_sql("c")}
         ORDER BY greatest(CAST(c.flags ->> 'repeat_place' AS int),
                           CAST(c.flags ->> 'repeat_resident' AS int)) DESC,
                  c.received_at, c.code

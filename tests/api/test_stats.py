@@ -342,6 +342,17 @@ def test_the_daily_roll_up_warns_of_the_days_repeats(
         english
     )
     assert 'href="/cases/STATS0000004?lang=en"' in english
+    # merged into another case (并案), a report is that case's matter: no warning of its own
+    app_db.execute(
+        text("""
+        INSERT INTO case_link (case_id, other_case_id, kind, status)
+        SELECT m.id, o.id, 'merged_into', 'confirmed' FROM cases m, cases o
+        WHERE m.code = 'STATS0000002' AND o.code = 'STATS0000004'
+    """)
+    )
+    app_db.commit()
+    warned = anon_client.get(day, headers=op).text.split('id="warnings"')[1]
+    assert "STATS0000004" in warned and "STATS0000002" not in warned
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
