@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
+from gis.pii import PiiCipher
 from gis.repeats import DUPLICATE_LINKS
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
@@ -680,6 +681,51 @@ def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point
         )
         got.append(client.post("/api/reports", json=body).json()["flags"])
     assert "repeat_resident" not in got[1] and got[2]["repeat_resident"] == 3
+
+
+def test_repeat_warnings_count_a_merged_report_once(
+    client: TestClient, grid_point: tuple, app_db: Session, cipher: PiiCipher
+) -> None:
+    """Two reports of one matter merged into one (并案) count once towards a repeat warning,
+    by place and by resident (migration 0055); unlinked again, both count."""
+    lon, lat, _ = grid_point
+    resident = {"role": "applicant", "name": "钱某某", "phone": "13700005555"}
+
+    def report(east_m: float) -> dict:
+        body = report_body(
+            *_offset(lon, lat, -900 + east_m), category="property_mgmt", parties=[resident]
+        )
+        r = client.post("/api/reports", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    first, second = report(0), report(10)
+    link = text("""
+        INSERT INTO case_link (case_id, other_case_id, kind, status)
+        SELECT m.id, o.id, 'merged_into', 'confirmed' FROM cases m, cases o
+        WHERE m.code = :merged AND o.code = :into
+        ON CONFLICT (case_id, other_case_id, kind) DO UPDATE SET status = excluded.status
+    """)
+    app_db.execute(link, {"merged": second["code"], "into": first["code"]})
+    app_db.commit()  # (to the test's savepoint)
+    third = report(20)  # the second matter here: the first, and itself
+    assert "repeat_resident" not in third["flags"]
+    since = datetime.now(UTC) - timedelta(days=30)
+    by_phone = text("SELECT wangge_resident_repeats(:index, :since)")
+    index = cipher.phone_index(resident["phone"])
+    assert app_db.execute(by_phone, {"index": index, "since": since}).scalar_one() == 2
+    app_db.execute(
+        text("""UPDATE case_link SET status = 'unlinked'
+                WHERE case_id = (SELECT id FROM cases WHERE code = :c)"""),
+        {"c": second["code"]},
+    )
+    app_db.commit()
+    fourth = report(30)  # four reports, four matters: the second counts again
+    assert fourth["flags"]["repeat_resident"] == 4
+    assert app_db.execute(by_phone, {"index": index, "since": since}).scalar_one() == 4
+    # by place, whatever else lies nearby: the fourth counts two more than the third (the
+    # second and itself), not one
+    assert fourth["flags"]["repeat_place"] - third["flags"].get("repeat_place", 2) == 2
 
 
 def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple) -> None:
