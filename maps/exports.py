@@ -24,14 +24,15 @@ from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
 EXPORT_MAX = 20_000
 
 QUEUE_HEADERS = {
-    "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "村（社区）",
-           "负责中心", "登记时间", "办理时限", "是否超期", "剩余工作小时", "描述"),
-    "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Village",
-           "Center", "Registered", "Deadline", "Overdue", "Working hours left", "Description"),
+    "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "网格名称",
+           "村（社区）", "负责中心", "登记时间", "办理时限", "是否超期", "剩余工作小时", "描述"),
+    "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Grid name",
+           "Village", "Center", "Registered", "Deadline", "Overdue", "Working hours left",
+           "Description"),
 }  # fmt: skip
 #: each column's width (a CJK character counts two)
-_WIDTHS = (22, 10, 16, 10, 10, 12, 17, 14, 20, 17, 17, 8, 12, 60)
-_TIMES = (10, 11)  # the columns of times
+_WIDTHS = (22, 10, 16, 10, 10, 12, 17, 22, 14, 20, 17, 17, 8, 12, 60)
+_TIMES = (11, 12)  # the columns of times
 
 
 def _cell(text: str | None) -> str | None:
@@ -114,6 +115,7 @@ def queue_xlsx(
                 states.get(i.status, i.status),
                 SOURCE_NAMES[i.source][1 if en else 0],
                 i.grid_code or ("outside the grids" if en else "未落入网格"),
+                _cell(i.grid_name),  # (names stay Chinese: they are the places' own)
                 _cell(more.village) if more else None,
                 _cell(more.center) if more else None,
                 _local(i.received_at),
@@ -131,15 +133,15 @@ def queue_xlsx(
 
 
 ROSTER_HEADERS = {
-    "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "账号",
+    "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "网格名称", "账号",
            f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结", f"近{ACTIVE_DAYS}天就地化解",
            f"近{ACTIVE_DAYS}天巡查天数", "最近巡查"),
-    "en": ("Worker", "Code", "Phone", "Village", "Grids", "Account",
+    "en": ("Worker", "Code", "Phone", "Village", "Grids", "Grid names", "Account",
            f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids",
            f"Settled on the spot ({ACTIVE_DAYS} days)", f"Days on patrol ({ACTIVE_DAYS} days)",
            "Last patrol"),
 }  # fmt: skip
-_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 14, 10, 17, 10, 12, 12, 17)
+_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 40, 14, 10, 17, 10, 12, 12, 17)
 
 
 def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
@@ -154,13 +156,13 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
     wb, ws = _workbook("grid workers" if lang == "en" else "网格员", title, headers)
     for w in roster.workers:
         ws.append([
-            _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids), w.username,
-            w.reported, _local(w.last_report), w.open_in_grids, w.settled, w.patrol_days,
-            _local(w.last_patrol),
+            _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids),
+            _cell("、".join(w.grid_names)), w.username, w.reported, _local(w.last_report),
+            w.open_in_grids, w.settled, w.patrol_days, _local(w.last_patrol),
         ])  # fmt: skip
         row = ws.max_row
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
             ws.cell(row, column).number_format = "@"
-        ws.cell(row, 8).number_format = "yyyy-mm-dd hh:mm"
-        ws.cell(row, 12).number_format = "yyyy-mm-dd hh:mm"
+        ws.cell(row, 9).number_format = "yyyy-mm-dd hh:mm"
+        ws.cell(row, 13).number_format = "yyyy-mm-dd hh:mm"
     return _finished(wb, ws, headers, _ROSTER_WIDTHS)

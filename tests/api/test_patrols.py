@@ -271,6 +271,9 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     code_at, days_at = headers.index("工号"), headers.index("近30天巡查天数")
     row_of = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[code_at] == GRID_WORKER)
     assert row_of[days_at] == days
+    # the grids by code and by name, as the page shows them
+    names_at = headers.index("网格名称")
+    assert headers[names_at - 1] == "负责网格" and "社区第1网格" in row_of[names_at]
 
 
 def test_the_patrol_map_shows_a_workers_day(

@@ -1166,17 +1166,21 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     assert rows[1][:5] == ("案件编号", "类型", "类别", "严重程度", "状态")
     codes = [i["code"] for i in api["items"]]  # (the API's first 500)
     assert len(rows) - 2 == api["total"] and [row[0] for row in rows[2:][: len(codes)]] == codes
-    assert rows[1][7:10] == ("村（社区）", "负责中心", "登记时间") and rows[1][-1] == "描述"
-    assert all(isinstance(row[0], str) and row[11] == "是" for row in rows[2:])  # all overdue
+    assert rows[1][6:11] == ("网格编码", "网格名称", "村（社区）", "负责中心", "登记时间")
+    assert rows[1][-1] == "描述"
+    assert all(isinstance(row[0], str) and row[12] == "是" for row in rows[2:])  # all overdue
     mine = next(row for row in rows[2:] if row[0] == late)
-    received, deadline, village, center, description = app_db.execute(
+    received, deadline, grid, grid_name, village, center, description = app_db.execute(
         text("""SELECT c.received_at AT TIME ZONE 'Asia/Shanghai',
-                       c.deadline AT TIME ZONE 'Asia/Shanghai', v.name, ce.name, c.description
+                       c.deadline AT TIME ZONE 'Asia/Shanghai', g.code, g.name, v.name, ce.name,
+                       c.description
                 FROM cases c JOIN region v ON v.code = c.village_code
+                JOIN grid g ON g.id = c.grid_id
                 JOIN center ce ON ce.id = c.center_id WHERE c.code = :c"""),
         {"c": late},
     ).one()
-    assert (mine[7], mine[8], mine[-1]) == (village, center, description)  # where, who, what
+    # where (the grid by code and by name), who, what
+    assert mine[6:10] + mine[-1:] == (grid, grid_name, village, center, description)
     # a description with a control character in it (an imported one, say) does not fail the
     # export: the character goes, as the file format wants
     from gis.workflow import QueueDetail, queue
@@ -1185,9 +1189,9 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     q = queue(app_db, Scope.everything(), limit=1)
     odd = {q.items[0].code: QueueDetail("村", "中心", "楼道\x08堆物\x1f")}
     sheet = load_workbook(BytesIO(queue_xlsx(q, title="t", details=odd))).active
-    assert sheet is not None and sheet.cell(3, 14).value == "楼道堆物"
-    assert abs((mine[9] - received).total_seconds()) < 1  # Beijing time, as dates
-    assert abs((mine[10] - deadline).total_seconds()) < 1
+    assert sheet is not None and sheet.cell(3, 15).value == "楼道堆物"
+    assert abs((mine[10] - received).total_seconds()) < 1  # Beijing time, as dates
+    assert abs((mine[11] - deadline).total_seconds()) < 1
     assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
     entry = app_db.execute(
         text("""SELECT username, object, detail FROM audit_log WHERE action = 'case.export'
