@@ -67,7 +67,23 @@ def add_demo_users(session: Session) -> list[str]:
             actor="demo",
         )
     add_demo_patrols(session)
+    add_demo_reports(session)
     return [a[0] for a in accounts]
+
+
+# the demo grid worker's own reports (我的上报 on the phone page): the cases of their grids that
+# came from a grid worker were theirs
+_DEMO_REPORTS = text("""
+    UPDATE cases c SET reporter_id = u.id
+    FROM app_user u JOIN worker_grid wg ON wg.worker_id = u.worker_id
+    WHERE u.username = 'grid_worker' AND c.grid_code = wg.grid_code
+      AND c.source = 'grid_worker' AND c.reporter_id IS NULL
+""")
+
+
+def add_demo_reports(session: Session) -> int:
+    """Make the demo grid worker the reporter of their grids' grid-worker cases; how many."""
+    return session.connection().execute(_DEMO_REPORTS).rowcount
 
 
 # the demo grid worker's last four weeks on patrol (巡查打卡): most days two to four check-ins

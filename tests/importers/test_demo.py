@@ -127,6 +127,20 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     assert set(scores) - {None} == {3, 4, 5}
     assert db.execute(text("SELECT count(*) FROM case_rating r JOIN cases c ON c.id = r.case_id "
                            "WHERE c.status <> 'closed'")).scalar() == 0  # fmt: skip
+    # desks that keep up: the open cases are mostly within their deadlines, and a few past
+    # them show what the clock does; the demo grid worker's reports are theirs (我的上报)
+    overdue, open_, reported = db.execute(
+        text("""
+        SELECT count(*) FILTER (WHERE c.deadline < now() AND c.status = ANY(:open)),
+               count(*) FILTER (WHERE c.status = ANY(:open)),
+               count(*) FILTER (WHERE u.username = 'grid_worker')
+        FROM cases c LEFT JOIN app_user u ON u.id = c.reporter_id
+        WHERE c.code NOT LIKE 'RU%'
+    """),
+        {"open": ["registered", "accepted", "dispatched", "in_progress", "escalated"]},
+    ).one()
+    assert 0 < overdue < 0.15 * open_, (overdue, open_)
+    assert reported > 0
 
 
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:
