@@ -1048,6 +1048,10 @@ class WorkflowView:
     #: 并案: the case this one was merged into (None: not merged), and the cases merged into it
     merged_into: str | None = None
     merged_from: tuple[str, ...] = ()
+    #: while the clock runs (open, not suspended): past the deadline, or the working hours left
+    #: (as the queue tells them); None for both once settled or suspended
+    overdue: bool | None = None
+    work_hours_left: float | None = None
 
 
 def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
@@ -1055,7 +1059,11 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
     row = session.execute(
         text(f"""
         SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
-               ce.name AS center, {merged_into_sql("c")} AS merged_into
+               ce.name AS center, {merged_into_sql("c")} AS merged_into,
+               CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
+                    THEN c.deadline < now() END AS overdue,
+               CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
+                    THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
         WHERE c.code = :code AND {scope.case_condition("c")}
     """),
@@ -1093,6 +1101,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         allowed_actions=tuple(allowed_actions(row.status)),
         merged_into=row.merged_into,
         merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
+        overdue=row.overdue,
+        work_hours_left=row.work_hours_left,
     )
 
 

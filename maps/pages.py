@@ -1502,6 +1502,13 @@ def case_page(  # type: ignore[no-untyped-def]
             )
             + "</td></tr>\n    "
         )
+    # the clock, as the in-tray tells it: past the deadline, or the working hours left
+    clock = ""
+    if wf.overdue:
+        clock = f' <span class="wg-overdue">{t("已超期", "overdue")}</span>'
+    elif wf.work_hours_left is not None:
+        left = wf.work_hours_left
+        clock = t(f" 剩 {left:.1f} 工作小时", f" {left:.1f} working hours left")
     tiles = (
         f' data-tiles="{escape(base.url)}" data-subdomains="{escape(base.subdomains)}"'
         f' data-datum="{escape(base.datum)}" data-attribution="{escape(base.attribution or "")}"'
@@ -1666,7 +1673,7 @@ def case_page(  # type: ignore[no-untyped-def]
         escape(wf.center or "—")
     }</td></tr>
     <tr><th>{t("登记时间", "Registered")}</th><td>{when(case.received_at)}</td></tr>
-    <tr><th>{t("办理时限", "Deadline")}</th><td>{when(case.deadline)}{
+    <tr><th>{t("办理时限", "Deadline")}</th><td id="case-deadline">{when(case.deadline)}{clock}{
         t(
             f"（工作时间 {wf.allowed_hours or '—'} 小时；提醒 {when(wf.remind_at)}）",
             f" ({wf.allowed_hours or '—'} working hours; reminder {when(wf.remind_at)})",

@@ -386,6 +386,32 @@ def test_deadlines_follow_the_official_calendar(app_db: Session) -> None:
     assert source == "chinese_calendar"
 
 
+def test_the_case_page_tells_the_clock(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """Beside its deadline, the case page says what the in-tray says: the working hours left,
+    or 已超期 in red; nothing once the clock stops (suspended, settled)."""
+    op = login_as("township_operator") | {"Accept": "text/html"}
+    code = _report(anon_client, op, point)["code"]
+
+    def deadline(lang: str = "zh") -> str:
+        page = anon_client.get(f"/cases/{code}?lang={lang}", headers=op).text
+        return page.split('<td id="case-deadline">')[1].split("</td>")[0]
+
+    assert re.search(r" 剩 \d+\.\d 工作小时（工作时间 8\.0 小时", deadline()), deadline()
+    assert re.search(r" \d+\.\d working hours left \(8\.0 working hours", deadline("en"))
+    app_db.execute(
+        text("UPDATE cases SET deadline = now() - interval '1 minute' WHERE code = :c"),
+        {"c": code},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    assert ' <span class="wg-overdue">已超期</span>（' in deadline()
+    assert ' <span class="wg-overdue">overdue</span> (' in deadline("en")
+    _act(anon_client, op, code, "accept")
+    _act(anon_client, op, code, "suspend", note="当事人外出务工，待其返乡")
+    assert "已超期" not in deadline() and "剩" not in deadline()
+
+
 def test_suspension_pauses_the_clock(
     anon_client: TestClient, login_as: Headers, point: tuple, db: Session, app_db: Session
 ) -> None:
