@@ -27,7 +27,7 @@ from gis.errors import InvalidInput
 from gis.repeats import REPEAT_DAYS, REPEAT_M
 from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
-from gis.stats import LEVEL_COLUMN, Figures, Stats, stats
+from gis.stats import LEVEL_COLUMN, TREND_WEEKS, Figures, Stats, Week, stats, weekly
 from gis.workers import ACTIVE_DAYS, Activity, activity
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql
 from gis.worktime import SHANGHAI
@@ -122,6 +122,13 @@ WORDS = {
         f"{ACTIVE_DAYS}天无巡查打卡的，计为未巡查；当日有巡查打卡的网格，计为当日巡查网格）",
         "worker_headers": "区划代码|区划|网格员|未上报|未上报占比|有账号|未巡查|网格|当日巡查网格|"
         "巡查覆盖率",
+        "trend": f"近{TREND_WEEKS}周趋势",
+        "trend_note": "（每周七天，截至当日；近几周受理的案件多在办理中，办结率自然较低）",
+        "trend_headers": "周|受理案件|矛盾纠纷|安全隐患|已办结|办结率|按期结案率|满意率",
+        "week": "{start:%m-%d}至{end:%m-%d}",
+        "disputes": "矛盾纠纷",
+        "hazards": "安全隐患",
+        "chart": "近{weeks}周每周受理案件：{counts}",
     },
     "en": {
         "total": "{name} (total)",
@@ -168,6 +175,15 @@ WORDS = {
         "check-in made there on the day)",
         "worker_headers": "Region code|Region|Grid workers|Silent|Share silent|With an account|"
         "Not on patrol|Grids|Grids walked|Share walked",
+        "trend": f"Last {TREND_WEEKS} weeks",
+        "trend_note": " (weeks of seven days ending with the day; most cases of the latest weeks "
+        "are still being handled, so fewer are resolved)",
+        "trend_headers": "Week|Cases received|Disputes|Hazards|Resolved|Resolution rate|"
+        "On-time rate|Satisfaction rate",
+        "week": "{start:%m-%d} to {end:%m-%d}",
+        "disputes": "Disputes",
+        "hazards": "Hazards",
+        "chart": "Cases received in each of the last {weeks} weeks: {counts}",
     },
 }
 
@@ -218,6 +234,8 @@ class Daily:
     #: the grid workers of the region and of each child region, and the silent ones, over the
     #: 30 days ending with the day (网格员履职, :func:`gis.workers.activity`)
     workers: tuple[Activity, ...]
+    #: the last TREND_WEEKS weeks ending with the day, the oldest first (近12周趋势)
+    trend: tuple[Week, ...]
 
 
 @dataclass(frozen=True)
@@ -338,7 +356,63 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
     safety = safety_index(session, scope, today.region, day)
     warnings, total = _warnings(session, scope, LEVEL_COLUMN[today.level], today.region, start, end)
     workers = tuple(activity(session, scope, today.region, end))
-    return Daily(day, today, month, supervision, safety, categories, warnings, total, workers)
+    trend = tuple(weekly(session, scope, today.region, end))
+    return Daily(
+        day, today, month, supervision, safety, categories, warnings, total, workers, trend
+    )
+
+
+_TrendRow = tuple[str, int, int, int, int, float | None, float | None, float | None]
+
+
+def _trend_rows(d: Daily, lang: str) -> list[_TrendRow]:
+    """Each week of the trend, the oldest first: its days (Beijing time), the cases received,
+    of them disputes and hazards, those resolved, and the three rates."""
+    w = _words(lang)
+    return [
+        (w["week"].format(start=k.start.astimezone(SHANGHAI),
+                          end=(k.end - timedelta(days=1)).astimezone(SHANGHAI)),
+         k.cases, k.disputes, k.hazards, k.resolved, k.rates["resolution_rate"],
+         k.rates["on_time_rate"], k.rates["satisfaction_rate"])
+        for k in d.trend
+    ]  # fmt: skip
+
+
+def _trend_chart(d: Daily, lang: str) -> str:
+    """The cases received week by week as bars (disputes below, hazards above), an inline SVG
+    that prints as it shows; its title says the figures for those who cannot see it."""
+    if not d.trend:
+        return ""
+    w = _words(lang)
+    bar, gap, height, top, foot = 36, 10, 120, 16, 18
+    most = max(k.cases for k in d.trend) or 1
+    width = len(d.trend) * (bar + gap)
+    parts = []
+    for i, k in enumerate(d.trend):
+        x = i * (bar + gap) + gap // 2
+        low = round(height * k.disputes / most)
+        high = round(height * k.hazards / most)
+        base = top + height
+        parts.append(
+            f'<rect x="{x}" y="{base - low}" width="{bar}" height="{low}" fill="#2e6da4"/>'
+            f'<rect x="{x}" y="{base - low - high}" width="{bar}" height="{high}" '
+            f'fill="#d4813a"/>'
+            f'<text x="{x + bar / 2}" y="{base - low - high - 3}" text-anchor="middle">'
+            f"{k.cases}</text>"
+            f'<text x="{x + bar / 2}" y="{base + 13}" text-anchor="middle">'
+            f"{(k.end - timedelta(days=1)).astimezone(SHANGHAI):%m-%d}</text>"
+        )
+    label = w["chart"].format(weeks=len(d.trend), counts=", ".join(str(k.cases) for k in d.trend))
+    legend = (
+        f'<span class="wg-key" style="background:#2e6da4"></span>{escape(w["disputes"])} '
+        f'<span class="wg-key" style="background:#d4813a"></span>{escape(w["hazards"])}'
+    )
+    return (
+        f'<svg class="wg-trend-chart" role="img" width="{width}" '
+        f'height="{top + height + foot}" viewBox="0 0 {width} {top + height + foot}" '
+        f'font-size="11"><title>{escape(label)}</title>{"".join(parts)}</svg>'
+        f'<p class="wg-legend">{legend}</p>'
+    )
 
 
 def _warnings(
@@ -420,6 +494,16 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
                 10, column_width(header) + 2
             )
         ws.column_dimensions["B"].width = max(18, ws.column_dimensions["B"].width)
+    ws = wb.create_sheet(w["trend"])
+    ws.append([w["trend"] + w["trend_note"]])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(w["trend_headers"].split("|"))
+    for week in _trend_rows(d, lang):
+        ws.append(list(week))
+        for column in (6, 7, 8):
+            ws.cell(ws.max_row, column).number_format = "0.0%"
+    for letter, width in zip("ABCDEFGH", (18, 10, 10, 10, 10, 10, 12, 10), strict=True):
+        ws.column_dimensions[letter].width = max(width, column_width(ws[f"{letter}2"].value) + 2)
     ws = wb.create_sheet(w["safety"][:31])  # (a sheet's name: at most 31 characters)
     ws.append([w["safety"] + _safety_status(d.safety, lang)])
     ws["A1"].font = Font(bold=True, size=14)
@@ -543,6 +627,18 @@ def daily_html(
         ) in _worker_rows(d, lang)
     )
     workers_table = f"<table><tr>{worker_head}</tr>{worker_body}</table>"
+    trend_head = "".join(f"<th>{escape(h)}</th>" for h in w["trend_headers"].split("|"))
+    trend_body = "".join(
+        f"<tr><td>{escape(week)}</td><td>{cases}</td><td>{disputes}</td><td>{hazards}</td>"
+        f"<td>{resolved}</td><td>{_share(resolution)}</td><td>{_share(on_time)}</td>"
+        f"<td>{_share(satisfaction)}</td></tr>"
+        for week, cases, disputes, hazards, resolved, resolution, on_time, satisfaction in (
+            _trend_rows(d, lang)
+        )
+    )
+    trend = (
+        _trend_chart(d, lang) + f'<table class="wg-trend"><tr>{trend_head}</tr>{trend_body}</table>'
+    )
     warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))
     warnings = (
         f'<table class="wg-warnings-table"><tr>{warning_head}</tr>{warning_rows}</table>'
@@ -564,6 +660,11 @@ table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
 th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 .wg-warnings-table td {{ text-align: left; }}
+.wg-trend th:nth-child(2), .wg-trend td:nth-child(2) {{ text-align: right; }}
+.wg-trend-chart {{ max-width: 100%; height: auto; }}
+.wg-trend-chart text {{ fill: #333; }}
+.wg-legend {{ font-size: 12px; color: #444; margin: 0; }}
+.wg-key {{ display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; }}
 h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
 @media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
 @media (max-width: 640px) {{ body {{ margin: 1em; }}
@@ -576,6 +677,7 @@ h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
 <p>{w["date"].format(day=d.day)}{w["note"]}</p>
 <h2>{w["day"]}</h2>{table(d.today)}
 <h2>{w["month"]}</h2>{table(d.month)}
+<h2 id="trend">{w["trend"]}<small>{escape(w["trend_note"])}</small></h2>{trend}
 <h2>{escape(w["safety"] + _safety_status(d.safety, lang))}</h2>{safety_table}
 <h2 id="warnings">{w["warnings"]}<small>{escape(w["warnings_note"])}</small></h2>{warnings}
 <h2 id="workers">{w["workers"]}<small>{escape(w["workers_note"])}</small></h2>{workers_table}
@@ -603,5 +705,5 @@ def daily_report(
         ) from None
     return DailyReport(
         day, d.today, d.month, d.supervision, d.safety, d.category_names, d.warnings,
-        d.warnings_total, d.workers, xlsx, html,
+        d.warnings_total, d.workers, d.trend, xlsx, html,
     )  # fmt: skip

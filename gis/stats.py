@@ -23,7 +23,7 @@ on time before the matter is).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -248,6 +248,72 @@ def stats(
         code, name, level, start, end, total, breakdown["status"], breakdown["kind"],
         breakdown["category"], children, breakdown["source"],
     )  # fmt: skip
+
+
+#: the weeks of a trend (近12周趋势): seven days each, the last ending where the period ends
+TREND_WEEKS = 12
+_WEEK_SECONDS = 7 * 86400
+# the figures week by week (``ago``: 0 for the week ending at ``:end``); the same definitions
+# as the roll-up's, without its handling hours (which cost a calendar join a case)
+_WEEKLY = f"""
+    SELECT floor(extract(epoch FROM CAST(:end AS timestamptz) - received_at)
+                 / {_WEEK_SECONDS})::int AS ago,
+           count(*) AS cases,
+           count(*) FILTER (WHERE kind = 'dispute') AS disputes,
+           count(*) FILTER (WHERE kind = 'hazard') AS hazards,
+           count(*) FILTER (WHERE is_resolved) AS resolved,
+           count(*) FILTER (WHERE is_on_time) AS on_time,
+           count(score) AS rated,
+           count(*) FILTER (WHERE score >= 4) AS satisfied
+    FROM flagged GROUP BY 1
+"""
+
+
+@dataclass(frozen=True)
+class Week:
+    """A week's figures (of the cases received in ``[start, end)``), as :class:`Figures`."""
+
+    start: datetime
+    end: datetime
+    cases: int = 0
+    disputes: int = 0
+    hazards: int = 0
+    resolved: int = 0
+    on_time: int = 0
+    rated: int = 0
+    satisfied: int = 0
+
+    @property
+    def rates(self) -> dict[str, float | None]:
+        rate = Figures._rate
+        return {
+            "resolution_rate": rate(self.resolved, self.cases),
+            "on_time_rate": rate(self.on_time, self.resolved),
+            "satisfaction_rate": rate(self.satisfied, self.rated),
+        }
+
+
+def weekly(
+    session: Session, scope: Scope, region: str | None, end: datetime, weeks: int = TREND_WEEKS
+) -> list[Week]:
+    """The trend of ``region`` (default: the caller's): its figures for each of the ``weeks``
+    weeks ending at ``end``, the oldest first (a week without cases: zeros)."""
+    code, _, level = find_region(session, scope, region)
+    start = end - timedelta(weeks=weeks)
+    _check_period(start, end)
+    params = {"region": code, "start": start, "end": end}
+    rows = {
+        r["ago"]: r for r in session.execute(text(_base(scope, level) + _WEEKLY), params).mappings()
+    }
+    counts = [f for f in Week.__dataclass_fields__ if f not in ("start", "end")]
+    return [
+        Week(
+            end - timedelta(weeks=ago + 1),
+            end - timedelta(weeks=ago),
+            **({f: rows[ago][f] for f in counts} if ago in rows else {}),
+        )
+        for ago in reversed(range(weeks))
+    ]
 
 
 def trace(

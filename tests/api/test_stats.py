@@ -211,7 +211,7 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     assert report.today.total.cases == 4
     wb = load_workbook(report.xlsx)
     assert wb.sheetnames == [
-        "03月05日", "近30天", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
+        "03月05日", "近30天", "近12周趋势", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
     ]  # fmt: skip
     rows = list(wb["03月05日"].iter_rows(values_only=True))
     assert rows[1][:3] == ("区划代码", "区划", "受理案件")
@@ -229,6 +229,40 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     assert sheet.column_dimensions["K"].width >= 24  # 平均办理时长（工作小时）
     page = report.html.read_text(encoding="utf-8")
     assert "每日一汇总" in page and "按期结案率" in page and "http" not in page
+    # the trend: twelve weeks ending with the day, the oldest first; the hand-made cases all in
+    # the last one (27 February to 5 March), with the roll-up's own figures
+    trend = list(wb["近12周趋势"].iter_rows(values_only=True))
+    assert trend[1] == ("周", "受理案件", "矛盾纠纷", "安全隐患", "已办结", "办结率",
+                        "按期结案率", "满意率")  # fmt: skip
+    assert trend[2][0] == "12-12至12-18" and len(trend) == 2 + 12
+    assert trend[-1] == ("02-27至03-05", 4, 3, 1, 2, 0.5, 0.5, 0.5)
+    assert all(r[1:5] == (0, 0, 0, 0) and r[5] is None for r in trend[2:-1])
+    assert "<td>02-27至03-05</td><td>4</td><td>3</td><td>1</td><td>2</td>" in page
+    assert "<title>近12周每周受理案件：0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4</title>" in page
+
+
+def test_the_trend_adds_up_to_the_roll_up(app_db: Session) -> None:
+    """Week by week, the trend counts what the roll-up counts over the same days (the demo's
+    cases: every state, ratings, the clock's letters)."""
+    from gis.stats import stats, weekly
+
+    end = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    scope = Scope.everything()
+    bind_scope(app_db, scope)
+    weeks = weekly(app_db, scope, "990102", end)
+    assert len(weeks) == 12 and weeks[-1].end == end and weeks[0].start == end - timedelta(84)
+    assert sum(w.cases for w in weeks) > 0
+    for week in (weeks[0], weeks[-2], weeks[-1]):
+        f = stats(app_db, scope, "990102", week.start, week.end).total
+        by_kind = stats(app_db, scope, "990102", week.start, week.end).by_kind
+        assert (week.cases, week.resolved, week.on_time, week.rated, week.satisfied) == (
+            f.cases, f.resolved, f.on_time, f.rated, f.satisfied
+        )  # fmt: skip
+        assert (week.disputes, week.hazards) == (
+            by_kind.get("dispute", 0),
+            by_kind.get("hazard", 0),
+        )
+        assert week.rates["on_time_rate"] == f.rates["on_time_rate"]
 
 
 def test_daily_roll_up_page_and_spreadsheet(
@@ -259,7 +293,7 @@ def test_daily_roll_up_page_and_spreadsheet(
     )
     wb = load_workbook(BytesIO(xlsx.content))
     assert wb.sheetnames == [
-        "03月05日", "近30天", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
+        "03月05日", "近30天", "近12周趋势", "平安指数（近30天）", "高频线索", "网格员履职", "督办"
     ]  # fmt: skip
     rows = list(wb["03月05日"].iter_rows())
     assert rows[2][0].value == "990102001" and rows[2][2].value == 4
@@ -289,9 +323,10 @@ def test_daily_roll_up_page_and_spreadsheet(
         )
     )
     assert wb.sheetnames == [
-        "03-05", "Last 30 days", "Safety index (last 30 days)", "Repeat warnings",
-        "Grid workers", "Supervision",
+        "03-05", "Last 30 days", "Last 12 weeks", "Safety index (last 30 days)",
+        "Repeat warnings", "Grid workers", "Supervision",
     ]  # fmt: skip
+    assert "<td>02-27 to 03-05</td><td>4</td>" in english.text
     assert list(wb["03-05"].iter_rows(values_only=True))[1][:3] == (
         "Region code",
         "Region",
