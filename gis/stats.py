@@ -256,7 +256,7 @@ _WEEK_SECONDS = 7 * 86400
 # the figures week by week (``ago``: 0 for the week ending at ``:end``); the same definitions
 # as the roll-up's, without its handling hours (which cost a calendar join a case)
 _WEEKLY = f"""
-    SELECT floor(extract(epoch FROM CAST(:end AS timestamptz) - received_at)
+    SELECT floor(date_part('epoch', CAST(:end AS timestamptz) - received_at)
                  / {_WEEK_SECONDS})::int AS ago,
            count(*) AS cases,
            count(*) FILTER (WHERE kind = 'dispute') AS disputes,

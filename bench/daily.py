@@ -1,0 +1,120 @@
+"""The daily roll-up (每日一汇总) at city scale: the page a leader opens, over 12 weeks of many
+cases.
+
+Adds ``--cases`` copies of the demo city's cases received over the last 84 days (in a
+transaction rolled back at the end: the bench database stays as it was), then times, median of
+``--runs``, for the city and for its busiest township:
+
+* the whole roll-up of yesterday (``gis.report.daily``: the day, the last 30 days, the trend of
+  the last 12 weeks, the safety index, the warnings, the grid workers);
+* of it, the trend alone (``gis.stats.weekly``: 84 days of cases, week by week) and the last
+  30 days alone (``gis.stats.stats``);
+* the bare baseline in the same run: one ``count(*)`` per week of the 84 days' cases.
+
+Run: ``.venv/bin/python bench/daily.py [--cases 200000] [--runs 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime, timedelta
+from datetime import time as clock
+
+from _common import bench_settings, clone_cases_sql, median_of, prepare_bench_database
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.db import make_engine
+from gis.report import daily
+from gis.scope import Scope, bind_scope
+from gis.stats import TREND_WEEKS, stats, weekly
+from gis.worktime import SHANGHAI
+
+STATUSES = ["closed", "closed", "closed", "in_progress", "registered", "resolved"]
+
+
+def timed(fn) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200_000, help="cases added in 84 days")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    engine = make_engine(prepare_bench_database(bench_settings()))
+    day = datetime.now(SHANGHAI).date() - timedelta(days=1)
+    end = datetime.combine(day, clock(0), SHANGHAI) + timedelta(days=1)
+    start = end - timedelta(weeks=TREND_WEEKS)
+    scope = Scope.everything()
+    with Session(engine) as session:
+        bind_scope(session, scope)
+        have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
+        print(f"adding {args.cases:,} cases over the last 84 days to the {have:,} stored …")
+        session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
+        # due three days after, closed (when closed) after two; one in six late
+        extra = {
+            "deadline": "t + interval '3 days'",
+            "closed_at": "t + CASE WHEN g % 6 = 0 THEN interval '4 days' "
+            "ELSE interval '2 days' END",
+        }
+        session.execute(
+            text(clone_cases_sql("DAILYBENCH", STATUSES, 84 * 24 * 60 - 60, extra=extra)),
+            {"n": args.cases, "have": have},
+        )
+        session.execute(text("ANALYZE cases"))
+        window = session.execute(
+            text("SELECT count(*) FROM cases WHERE received_at >= :s AND received_at < :e"),
+            {"s": start, "e": end},
+        ).scalar_one()
+        city, township = session.execute(
+            text("""SELECT (SELECT code FROM region WHERE parent_id IS NULL ORDER BY code
+                            LIMIT 1),
+                           (SELECT township_code FROM cases WHERE received_at >= :s
+                            GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)"""),
+            {"s": start},
+        ).one()
+        in_town = session.execute(
+            text("""SELECT count(*) FROM cases WHERE township_code = :t
+                    AND received_at >= :s AND received_at < :e"""),
+            {"t": township, "s": start, "e": end},
+        ).scalar_one()
+        print(f"{window:,} cases in the 12 weeks ending {day} ({in_town:,} in township {township})")
+        bare_sql = text("""SELECT floor(extract(epoch FROM CAST(:e AS timestamptz) - received_at)
+                                        / 604800), count(*)
+                           FROM cases WHERE city_code = :r AND received_at >= :s
+                             AND received_at < :e GROUP BY 1""")
+        figures: dict[str, list[float]] = {}
+        for _ in range(args.runs):
+            figures.setdefault("bare", []).append(
+                timed(lambda: session.execute(bare_sql, {"r": city, "s": start, "e": end}).all())
+            )
+            for name, region in (("city", city), ("township", township)):
+                figures.setdefault(f"{name} roll-up", []).append(
+                    timed(lambda region=region: daily(session, scope, region, day))
+                )
+                figures.setdefault(f"{name} trend", []).append(
+                    timed(lambda region=region: weekly(session, scope, region, end))
+                )
+                figures.setdefault(f"{name} 30 days", []).append(
+                    timed(
+                        lambda region=region: stats(
+                            session, scope, region, end - timedelta(days=30), end
+                        )
+                    )
+                )
+        b = median_of(figures.pop("bare"))
+        print(f"median of {args.runs} runs:")
+        print(f"  bare count per week (city):            {b * 1000:8.1f} ms")
+        for label, runs in figures.items():
+            m = median_of(runs)
+            print(f"  {label:<38} {m * 1000:8.1f} ms  ({m / b:6.1f}× the bare count)")
+        session.rollback()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
