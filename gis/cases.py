@@ -366,7 +366,7 @@ FIND_PREFIX_MIN = 12
 #: words of at least this many characters are also looked for in the cases' descriptions
 FIND_TEXT_MIN = 2
 #: how a case matched, most telling first: a case several branches find is shown by the first
-FIND_MATCHES = ("code", "token", "source", "ref", "phone", "prefix", "text")
+FIND_MATCHES = ("code", "token", "source", "ref", "phone", "prefix", "text", "category")
 #: characters of description shown around the first word found (and of any other case)
 EXCERPT = 40
 
@@ -415,7 +415,9 @@ def find_cases(
     (:meth:`PiiCipher.phone_index`, for those who may read personal data) — a party's phone.
     A link pasted whole finds its case: a case page's address, or the tracking link (一案一码)
     a resident was given.  Words that are not a link are also looked for in the descriptions
-    (every word, in any order, upper or lower case: 燃气 泄漏).  Newest first.
+    (every word, in any order, upper or lower case: 燃气 泄漏); a word may also be part of a
+    category's name (燃气 finds the gas hazards whatever their descriptions say).  Newest
+    first.
 
     Each exact branch is an index lookup; a beginning is a range of codes of digits, which sorts
     the same in every collation.  The descriptions have no index (a trigram index would cost
@@ -441,15 +443,29 @@ def find_cases(
     terms = [] if link else text_terms(words)
     in_text = None
     if terms:
-        likes = " AND ".join(  # ILIKE only for words with case: 4 times the time of LIKE
+        # ILIKE only for words with case: 4 times the time of LIKE
+        likes = [
             f"c.description {'LIKE' if t.lower() == t.upper() else 'ILIKE'} :like{i}"
             for i, t in enumerate(terms)
+        ]
+        params |= {f"like{i}": like_containing(t) for i, t in enumerate(terms)}
+        # a word of a category's name (燃气, 物业, gas) finds that category's cases too, whatever
+        # their descriptions say; the list says which matched
+        named = _categories_named(session, terms)
+        either = [
+            f"({like} OR c.category = ANY(CAST(:cat{i} AS varchar[])))" if named[i] else like
+            for i, like in enumerate(likes)
+        ]
+        params |= {f"cat{i}": codes for i, codes in enumerate(named) if codes}
+        matched = (
+            f"CASE WHEN {' AND '.join(likes)} THEN 'text' ELSE 'category' END"
+            if any(named)
+            else "'text'"
         )
         in_text = (
-            f"SELECT id, 'text' AS matched FROM cases c WHERE {scope.case_condition('c')} "
-            f"AND {likes}"
+            f"SELECT id, {matched} AS matched FROM cases c WHERE {scope.case_condition('c')} "
+            f"AND {' AND '.join(either)}"
         )
-        params |= {f"like{i}": like_containing(t) for i, t in enumerate(terms)}
     if _PUBLIC_TOKEN.fullmatch(key):
         hits.append("SELECT id, 'token' FROM cases WHERE public_token = :key")
     if key.isdigit() and key.isascii() and len(key) >= FIND_PREFIX_MIN:
@@ -466,6 +482,16 @@ def find_cases(
             return Found(found.cases, found.total, descriptions_skipped=True)
         hits = []  # (none of them found a case: only the descriptions are left to read)
     return _found(session, scope, [*hits, in_text] if in_text else hits, params, terms)
+
+
+def _categories_named(session: Session, terms: Sequence[str]) -> list[list[str]]:
+    """For each of ``terms``, the codes of the categories whose Chinese or English name holds it
+    (upper or lower case): 燃气 → gas, 纠纷 → every dispute's."""
+    names = session.execute(text("SELECT code, name_zh, name_en FROM category")).all()
+    return [
+        [r.code for r in names if t.lower() in r.name_zh.lower() or t.lower() in r.name_en.lower()]
+        for t in terms
+    ]
 
 
 def _found(

@@ -506,7 +506,8 @@ def find_page(  # type: ignore[no-untyped-def]
     how = {"code": t("案件编号", "case code"), "prefix": t("编号开头", "start of the code"),
            "source": t("原系统编号", "former system's id"), "token": t("跟踪链接", "tracking link"),
            "ref": t("来源编号（工单号）", "channel's number (work order)"),
-           "phone": t("当事人电话", "party's phone"), "text": t("描述", "description")}  # fmt: skip
+           "phone": t("当事人电话", "party's phone"), "text": t("描述", "description"),
+           "category": t("类别", "category")}  # fmt: skip
     en = (category_names or {}).get  # by Chinese name
     terms = text_terms(words)
     rows = "".join(
@@ -525,14 +526,15 @@ def find_page(  # type: ignore[no-untyped-def]
             "<p>输入完整的案件编号、历史案件在原系统中的编号、12345 工单号等来源编号、"
             "群众手中的案件跟踪链接，或当事人的电话号码"
             f"（需有查看个人信息的权限）；编号的前 {FIND_PREFIX_MIN} 位或更多位"
-            "（区县代码与日期）可查出该区县当天的案件。也可输入描述中的字词，"
+            "（区县代码与日期）可查出该区县当天的案件。也可输入描述中的字词或类别名称，"
             "多个字词用空格隔开（如“燃气 泄漏”），查出同时含有这些字词的案件。</p>",
             "<p>Enter a whole case code, the id a historical case had in its former system, its "
             "number in the channel it came from (a 12345 work order), the tracking link a "
             "resident holds, or a party's phone number (with the right to see "
             f"personal data); the first {FIND_PREFIX_MIN} or more digits of a code (county code "
-            "and date) find that county's cases of the day. Words of the description find the "
-            "cases whose description holds them all (separate them with spaces: gas leak).</p>",
+            "and date) find that county's cases of the day. Words of the description or of a "
+            "category's name find the cases that hold them all (separate them with spaces: gas "
+            "leak).</p>",
         )
     elif not found.total:
         answer = t(

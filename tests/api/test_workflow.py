@@ -1049,6 +1049,14 @@ def test_a_case_is_found_by_words_of_its_description(
     assert "<mark>燃气罐</mark>" in find("燃气罐") and "<mark>LEAK</mark>" in find("leak")
     both = find("东门菜市场")
     assert '<b id="find-total">2</b>' in both and f'href="/cases/{other}"' in both
+    # a word of the category's name (邻里纠纷) finds its cases whatever their words, and says
+    # so; with a word of the description, only the cases that hold both
+    by_name = find("邻里")
+    first = by_name.split('<tr><td><a href="/cases/')[1]  # (the newest first)
+    assert first.startswith(f'{other}"') and "<td>类别</td>" in first.split("</tr>")[0]
+    assert find("邻里 燃气罐").count('<tr><td><a href="/cases/') == 1
+    assert "<td>类别</td>" in find("邻里 燃气罐") and "<td>描述</td>" in find("燃气罐")
+    assert "没有与" in find("消防 燃气罐")  # (a fire hazard's name: not this dispute's)
     # LIKE's wildcards are taken as they are written; a single character is too little
     for q in ("%%", "_%", "\\%", "菜"):
         assert "没有与" in find(q), q
