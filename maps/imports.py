@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from importers.run import WHAT_NAMES
+from importers.templates import TEMPLATE_NAMES
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _tr, language_switch, nav_line
 
@@ -102,6 +103,19 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
             "更大的文件请在服务器上用 <code>wangge import</code>。",
             "Zip a Shapefile with its .dbf, .shx, .prj (and .cpg); files up to 100 MB. Larger "
             "files: <code>wangge import</code> on the server.",
+        )
+    }</p>
+  <p class="wg-note" id="import-templates">{t("填表模板", "Templates to fill in")}{t("：", ": ")}{
+        t("、", ", ").join(
+            f'<a href="/imports/template/{w}.xlsx{"?lang=en" if lang == "en" else ""}">'
+            f"{escape(names[1] if lang == 'en' else names[0])}</a>"
+            for w, names in TEMPLATE_NAMES.items()
+        )
+    }{
+        t(
+            "（按模板填写的表格无需另指定字段对应；“填表说明”工作表列出各列的含义和示例）",
+            " (a table filled in from one needs no column mapping; its Instructions sheet says "
+            "what each column holds, with an example)",
         )
     }</p>
   <p class="wg-error" id="import-error" role="alert"></p>

@@ -26,7 +26,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import DataImporter, SessionDep, SettingsDep, client_ip, page_lang, page_response
@@ -36,6 +36,7 @@ from gis import audit
 from gis.auth import Principal
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.settings import Settings
+from importers.templates import template_name, template_xlsx
 from maps.imports import imports_page
 from maps.nav import page_links
 
@@ -378,6 +379,37 @@ def import_progress(caller: DataImporter) -> dict[str, object]:
     while it runs ``elapsed_s``, ``rows_done`` of ``rows`` and ``percent`` (null until the
     importer has counted the rows; a large file's import reports its stages as it goes)."""
     return PROGRESS.as_json()
+
+
+@router.get(
+    "/imports/template/{what}.xlsx",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.openxmlformats-officedocument"
+                                 ".spreadsheetml.sheet": {}}}},
+)  # fmt: skip
+def import_template(
+    session: SessionDep,
+    caller: DataImporter,
+    request: Request,
+    what: Literal["cases", "workers", "centers"],
+    lang: PageLang = None,
+) -> Response:
+    """填表模板: a workbook of the columns the importer knows for ``what`` (historical cases,
+    grid workers and users, centers), with 填表说明 and an example row of this deployment's
+    (its codes, a point inside one of its grids).  A filled-in copy imports without a field
+    mapping."""
+    from urllib.parse import quote
+
+    language = page_lang(request, lang)
+    body = template_xlsx(session, what, language)
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''"
+            + quote(template_name(what, language))
+        },
+    )
 
 
 @router.get("/imports", response_class=HTMLResponse)

@@ -186,6 +186,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/imports", "data:import", 422),  # (an empty form)
         Call("GET", "/imports", "data:import"),
         Call("GET", "/api/imports/progress", "data:import"),
+        Call("GET", "/imports/template/cases.xlsx", "data:import"),
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
@@ -270,6 +271,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/imports"),
     ("GET", "/imports"),
     ("GET", "/api/imports/progress"),
+    ("GET", "/imports/template/{what}.xlsx"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
 }
