@@ -808,6 +808,31 @@ class FiguresOut(BaseModel):
         return cls(**values, **f.rates)
 
 
+class WeekOut(BaseModel):
+    start: datetime = Field(description="the week's first moment (00:00 Beijing time)")
+    end: datetime = Field(description="the moment after it (seven days on)")
+    cases: int = Field(description="received in the week")
+    disputes: int
+    hazards: int
+    resolved: int = Field(description="of them, reached resolved / verified / closed")
+    on_time: int = Field(description="of them, resolved by the deadline")
+    rated: int
+    satisfied: int = Field(description="rated 4 or 5")
+    resolution_rate: float | None
+    on_time_rate: float | None = Field(description="按期结案率 = on_time ÷ resolved")
+    satisfaction_rate: float | None = Field(description="satisfied ÷ rated")
+
+    @classmethod
+    def of(cls, w: Any) -> WeekOut:
+        return cls(**{k: getattr(w, k) for k in w.__dataclass_fields__}, **w.rates)
+
+
+class WeeklyOut(BaseModel):
+    region: str
+    region_name: str
+    weeks: list[WeekOut] = Field(description="the oldest first; the last ends with ``end``")
+
+
 class ChildStatsOut(BaseModel):
     code: str
     name: str

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CaseReader, SessionDep
-from api.schemas import SafetyIndexOut, StatsOut
+from api.schemas import SafetyIndexOut, StatsOut, WeeklyOut, WeekOut
 from gis import safety, stats
 from gis.worktime import SHANGHAI, plausible_day, report_day
 
@@ -44,6 +44,23 @@ def get_stats(
     if trace:
         return stats.trace(session, caller.scope, region, since, until, trace)
     return StatsOut.of(stats.stats(session, caller.scope, region, since, until))
+
+
+@router.get("/stats/weekly", response_model=WeeklyOut)
+def get_weekly(
+    session: SessionDep,
+    caller: CaseReader,
+    region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
+    end: Annotated[date | None, Query(description="last day, included (default: today)")] = None,
+    weeks: Annotated[int, Query(ge=1, le=156, description="how many weeks")] = stats.TREND_WEEKS,
+) -> WeeklyOut:
+    """趋势: the cases received in the region week by week (seven days each, the last ending with
+    ``end``), disputes and hazards, and of them those resolved, on time and rated — the daily
+    roll-up's 近12周趋势, by the definitions of ``/api/stats``; for a command screen's chart."""
+    _, until = period(None, end, days=1)
+    code, name, _ = stats.find_region(session, caller.scope, region)
+    found = stats.weekly(session, caller.scope, code, until, weeks)
+    return WeeklyOut(region=code, region_name=name, weeks=[WeekOut.of(w) for w in found])
 
 
 @router.get("/safety-index", response_model=SafetyIndexOut)

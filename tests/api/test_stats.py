@@ -241,6 +241,30 @@ def test_daily_report_writes_a_spreadsheet_and_a_page(
     assert "<title>近12周每周受理案件：0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4</title>" in page
 
 
+def test_the_trend_as_json_for_a_command_screen(
+    anon_client: TestClient, login_as: Headers, hand_made: None
+) -> None:
+    op = login_as("township_operator")
+    r = anon_client.get("/api/stats/weekly?region=990102001&end=2018-03-05", headers=op)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["region"] == "990102001" and len(body["weeks"]) == 12
+    last = body["weeks"][-1]
+    assert last["start"].startswith("2018-02-27T00:00:00+08:00")
+    assert last["end"].startswith("2018-03-06T00:00:00+08:00")
+    assert (last["cases"], last["disputes"], last["hazards"], last["resolved"]) == (4, 3, 1, 2)
+    assert (last["on_time_rate"], last["satisfaction_rate"]) == (0.5, 0.5)
+    assert all(w["cases"] == 0 and w["resolution_rate"] is None for w in body["weeks"][:-1])
+    four = anon_client.get("/api/stats/weekly?region=990102001&end=2018-03-05&weeks=4", headers=op)
+    assert [w["cases"] for w in four.json()["weeks"]] == [0, 0, 0, 4]
+    for bad in ("weeks=0", "weeks=157", "end=1899-12-31", "end=9999-01-01", "end=2018-02-30"):
+        assert anon_client.get(f"/api/stats/weekly?{bad}", headers=op).status_code == 422, bad
+    other = anon_client.get(
+        "/api/stats/weekly?region=990102001", headers=login_as("township_operator_b")
+    )
+    assert other.status_code == 404
+
+
 def test_the_trend_adds_up_to_the_roll_up(app_db: Session) -> None:
     """Week by week, the trend counts what the roll-up counts over the same days (the demo's
     cases: every state, ratings, the clock's letters)."""
