@@ -7,11 +7,13 @@ import socket
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from gis.db import is_empty, make_engine, prepare_database, session_scope
 from gis.embedded import EmbeddedCluster
@@ -153,3 +155,33 @@ def clone_cases_sql(
       ON c.rn = 1 + g % :have
     CROSS JOIN LATERAL (SELECT now() - (g % {spread_minutes}) * interval '1 minute' AS t) x
 """
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds that ``fn()`` took."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+#: the states of the cases :func:`add_settled_cases` adds, in turn: half closed, some still open
+SETTLED_STATUSES = ["closed", "closed", "closed", "in_progress", "registered", "resolved"]
+
+
+def add_settled_cases(session: Session, prefix: str, n: int, minutes: int) -> int:
+    """Add ``n`` copies of the stored cases received over the last ``minutes`` (codes ``prefix``
+    + a number; the caller rolls them back): due three days after, closed (when closed) two
+    days after, one in six late — what the roll-ups read.  The map roll-ups' trigger is left
+    off for them.  Returns how many cases were stored before."""
+    have = int(session.execute(text("SELECT count(*) FROM cases")).scalar_one())
+    session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
+    extra = {
+        "deadline": "t + interval '3 days'",
+        "closed_at": "t + CASE WHEN g % 6 = 0 THEN interval '4 days' ELSE interval '2 days' END",
+    }
+    session.execute(
+        text(clone_cases_sql(prefix, SETTLED_STATUSES, minutes, extra=extra)),
+        {"n": n, "have": have},
+    )
+    session.execute(text("ANALYZE cases"))
+    return have

@@ -17,11 +17,17 @@ Run: ``.venv/bin/python bench/daily.py [--cases 200000] [--runs 5]``
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import datetime, timedelta
 from datetime import time as clock
+from functools import partial
 
-from _common import bench_settings, clone_cases_sql, median_of, prepare_bench_database
+from _common import (
+    add_settled_cases,
+    bench_settings,
+    median_of,
+    prepare_bench_database,
+    timed,
+)
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -30,14 +36,6 @@ from gis.report import daily
 from gis.scope import Scope, bind_scope
 from gis.stats import TREND_WEEKS, stats, weekly
 from gis.worktime import SHANGHAI
-
-STATUSES = ["closed", "closed", "closed", "in_progress", "registered", "resolved"]
-
-
-def timed(fn) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -52,20 +50,8 @@ def main() -> None:
     scope = Scope.everything()
     with Session(engine) as session:
         bind_scope(session, scope)
-        have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
-        print(f"adding {args.cases:,} cases over the last 84 days to the {have:,} stored …")
-        session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
-        # due three days after, closed (when closed) after two; one in six late
-        extra = {
-            "deadline": "t + interval '3 days'",
-            "closed_at": "t + CASE WHEN g % 6 = 0 THEN interval '4 days' "
-            "ELSE interval '2 days' END",
-        }
-        session.execute(
-            text(clone_cases_sql("DAILYBENCH", STATUSES, 84 * 24 * 60 - 60, extra=extra)),
-            {"n": args.cases, "have": have},
-        )
-        session.execute(text("ANALYZE cases"))
+        have = add_settled_cases(session, "DAILYBENCH", args.cases, 84 * 24 * 60 - 60)
+        print(f"added {args.cases:,} cases over the last 84 days to the {have:,} stored")
         window = session.execute(
             text("SELECT count(*) FROM cases WHERE received_at >= :s AND received_at < :e"),
             {"s": start, "e": end},
@@ -94,17 +80,13 @@ def main() -> None:
             )
             for name, region in (("city", city), ("township", township)):
                 figures.setdefault(f"{name} roll-up", []).append(
-                    timed(lambda region=region: daily(session, scope, region, day))
+                    timed(partial(daily, session, scope, region, day))
                 )
                 figures.setdefault(f"{name} trend", []).append(
-                    timed(lambda region=region: weekly(session, scope, region, end))
+                    timed(partial(weekly, session, scope, region, end))
                 )
                 figures.setdefault(f"{name} 30 days", []).append(
-                    timed(
-                        lambda region=region: stats(
-                            session, scope, region, end - timedelta(days=30), end
-                        )
-                    )
+                    timed(partial(stats, session, scope, region, end - timedelta(days=30), end))
                 )
         b = median_of(figures.pop("bare"))
         print(f"median of {args.runs} runs:")

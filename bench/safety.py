@@ -16,10 +16,15 @@ Run: ``.venv/bin/python bench/safety.py [--cases 200000] [--runs 5]``
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import datetime, timedelta
 
-from _common import bench_settings, clone_cases_sql, median_of, prepare_bench_database
+from _common import (
+    add_settled_cases,
+    bench_settings,
+    median_of,
+    prepare_bench_database,
+    timed,
+)
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -27,14 +32,6 @@ from gis import safety
 from gis.db import make_engine
 from gis.scope import Scope, bind_scope
 from gis.worktime import SHANGHAI
-
-STATUSES = ["closed", "closed", "closed", "in_progress", "registered", "resolved"]
-
-
-def timed(fn) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -47,20 +44,8 @@ def main() -> None:
     start, end = safety.window(day)
     with Session(engine) as session:
         bind_scope(session, Scope.everything())
-        have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
-        print(f"adding {args.cases:,} cases over the last 30 days to the {have:,} stored …")
-        session.execute(text("ALTER TABLE cases DISABLE TRIGGER cases_rollup_insert"))
-        # due three days after, closed (when closed) after two; one in six late
-        extra = {
-            "deadline": "t + interval '3 days'",
-            "closed_at": "t + CASE WHEN g % 6 = 0 THEN interval '4 days' "
-            "ELSE interval '2 days' END",
-        }
-        session.execute(
-            text(clone_cases_sql("SAFETYBENCH", STATUSES, 30 * 24 * 60 - 60, extra=extra)),
-            {"n": args.cases, "have": have},
-        )
-        session.execute(text("ANALYZE cases"))
+        have = add_settled_cases(session, "SAFETYBENCH", args.cases, 30 * 24 * 60 - 60)
+        print(f"added {args.cases:,} cases over the last 30 days to the {have:,} stored")
         window = session.execute(
             text("SELECT count(*) FROM cases WHERE received_at >= :s AND received_at < :e"),
             {"s": start, "e": end},
