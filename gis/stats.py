@@ -253,11 +253,12 @@ def stats(
 #: the weeks of a trend (近12周趋势): seven days each, the last ending where the period ends
 TREND_WEEKS = 12
 _WEEK_SECONDS = 7 * 86400
-# the figures week by week (``ago``: 0 for the week ending at ``:end``); the same definitions
-# as the roll-up's, without its handling hours (which cost a calendar join a case)
+# the figures week by week (``nth``: 0 for the week starting at ``:start``, so that a case
+# received at a week's first instant — a ledger's date without a time — counts in that week);
+# the same definitions as the roll-up's, without its handling hours (a calendar join a case)
 _WEEKLY = f"""
-    SELECT floor(date_part('epoch', CAST(:end AS timestamptz) - received_at)
-                 / {_WEEK_SECONDS})::int AS ago,
+    SELECT floor(date_part('epoch', received_at - CAST(:start AS timestamptz))
+                 / {_WEEK_SECONDS})::int AS nth,
            count(*) AS cases,
            count(*) FILTER (WHERE kind = 'dispute') AS disputes,
            count(*) FILTER (WHERE kind = 'hazard') AS hazards,
@@ -303,16 +304,16 @@ def weekly(
     _check_period(start, end)
     params = {"region": code, "start": start, "end": end}
     rows = {
-        r["ago"]: r for r in session.execute(text(_base(scope, level) + _WEEKLY), params).mappings()
+        r["nth"]: r for r in session.execute(text(_base(scope, level) + _WEEKLY), params).mappings()
     }
     counts = [f for f in Week.__dataclass_fields__ if f not in ("start", "end")]
     return [
         Week(
-            end - timedelta(weeks=ago + 1),
-            end - timedelta(weeks=ago),
-            **({f: rows[ago][f] for f in counts} if ago in rows else {}),
+            start + timedelta(weeks=nth),
+            start + timedelta(weeks=nth + 1),
+            **({f: rows[nth][f] for f in counts} if nth in rows else {}),
         )
-        for ago in reversed(range(weeks))
+        for nth in range(weeks)
     ]
 
 

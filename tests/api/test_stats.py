@@ -276,6 +276,16 @@ def test_the_trend_adds_up_to_the_roll_up(app_db: Session) -> None:
     weeks = weekly(app_db, scope, "990102", end)
     assert len(weeks) == 12 and weeks[-1].end == end and weeks[0].start == end - timedelta(84)
     assert sum(w.cases for w in weeks) > 0
+    # a case received at a week's first instant (a ledger's date without a time) is in that
+    # week, as in the roll-up of its days; and at the first instant of the first week
+    for at in (weeks[-1].start, weeks[0].start):
+        app_db.execute(
+            text("""UPDATE cases SET received_at = :at WHERE id = (
+                        SELECT id FROM cases WHERE district_code = '990102' AND received_at < :at
+                        ORDER BY id LIMIT 1)"""),
+            {"at": at},
+        )
+    weeks = weekly(app_db, scope, "990102", end)
     for week in (weeks[0], weeks[-2], weeks[-1]):
         f = stats(app_db, scope, "990102", week.start, week.end).total
         by_kind = stats(app_db, scope, "990102", week.start, week.end).by_kind
