@@ -1052,6 +1052,10 @@ class WorkflowView:
     #: (as the queue tells them); None for both once settled or suspended
     overdue: bool | None = None
     work_hours_left: float | None = None
+    #: once settled (resolved, verified, closed): when (its first move to resolved, else its
+    #: closing, as the roll-up counts it) and whether by the deadline
+    settled_at: datetime | None = None
+    settled_on_time: bool | None = None
 
 
 def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
@@ -1063,8 +1067,14 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
                CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
                     THEN c.deadline < now() END AS overdue,
                CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
-                    THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left
+                    THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
+               s.settled_at, s.settled_at <= c.deadline AS settled_on_time
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
+        CROSS JOIN LATERAL (  -- (gis.stats' handled_at)
+            SELECT CASE WHEN c.status IN ('resolved', 'verified', 'closed')
+                        THEN coalesce((SELECT min(e.at) FROM case_event e
+                                       WHERE e.case_id = c.id AND e.to_status = 'resolved'),
+                                      c.closed_at) END AS settled_at) s
         WHERE c.code = :code AND {scope.case_condition("c")}
     """),
         {"code": code},
@@ -1103,6 +1113,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
         overdue=row.overdue,
         work_hours_left=row.work_hours_left,
+        settled_at=row.settled_at,
+        settled_on_time=row.settled_on_time,
     )
 
 

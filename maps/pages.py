@@ -1511,6 +1511,13 @@ def case_page(  # type: ignore[no-untyped-def]
     elif wf.work_hours_left is not None:
         left = wf.work_hours_left
         clock = t(f" 剩 {left:.1f} 工作小时", f" {left:.1f} working hours left")
+    elif wf.settled_at is not None and wf.settled_on_time is not None and not wf.merged_into:
+        settled = when(wf.settled_at)
+        if wf.settled_on_time:
+            clock = t(f" · {settled} 办结，按期", f" · settled {settled}, on time")
+        else:
+            late = t(f"{settled} 办结，超期", f"settled {settled}, late")
+            clock = f' · <span class="wg-overdue">{late}</span>'
     tiles = (
         f' data-tiles="{escape(base.url)}" data-subdomains="{escape(base.subdomains)}"'
         f' data-datum="{escape(base.datum)}" data-attribution="{escape(base.attribution or "")}"'

@@ -409,7 +409,19 @@ def test_the_case_page_tells_the_clock(
     assert ' <span class="wg-overdue">overdue</span> (' in deadline("en")
     _act(anon_client, op, code, "accept")
     _act(anon_client, op, code, "suspend", note="当事人外出务工，待其返乡")
-    assert "已超期" not in deadline() and "剩" not in deadline()
+    assert "已超期" not in deadline() and "剩" not in deadline() and "办结" not in deadline()
+    # settled: when, and whether by the deadline (the roll-up's 按期办结)
+    _act(anon_client, op, code, "resume")
+    _act(anon_client, op, code, "start")
+    _act(anon_client, op, code, "resolve", note="双方达成谅解")
+    assert re.search(r' · <span class="wg-overdue">[-\d]+ \d\d:\d\d 办结，超期</span>（',
+                     deadline()), deadline()  # fmt: skip
+    assert ", late</span> (" in deadline("en")
+    app_db.execute(
+        text("UPDATE cases SET deadline = now() + interval '1 day' WHERE code = :c"), {"c": code}
+    )
+    app_db.commit()
+    assert re.search(r" · [-\d]+ \d\d:\d\d 办结，按期（", deadline()), deadline()
 
 
 def test_suspension_pauses_the_clock(
