@@ -84,6 +84,8 @@ COMMAND_TEXT = {
         "layer_townships": "乡镇（街道）界",
         "layer_villages": "村（社区）界",
         "layer_names": "地名",
+        "trend": "近12周受理",
+        "trend_week": "{start}至{end}：{n} 件（矛盾纠纷 {d}，安全隐患 {h}）",
     },
     "en": {
         "named": "{name} ({code})",
@@ -146,6 +148,8 @@ COMMAND_TEXT = {
         "layer_townships": "Township outlines",
         "layer_villages": "Village outlines",
         "layer_names": "Place names",
+        "trend": "Received, last 12 weeks",
+        "trend_week": "{start} to {end}: {n} ({d} disputes, {h} hazards)",
     },
 }
 
@@ -166,6 +170,7 @@ class CommandOptions:
     as_of: str | None = None  # a past layout of the grids (date or ISO time)
     lang: str = "zh"  # the words of the map (COMMAND_TEXT), the state names
     patrols: bool = False  # the 巡查覆盖 measure (the caller may read check-ins)
+    trend: bool = False  # the region's cases received week by week (/api/stats/weekly)
 
     @property
     def text(self) -> dict[str, str]:
@@ -195,6 +200,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
             focusGrid: {{ this.options.focus_grid|tojson }},
             asOf: {{ this.options.as_of|tojson }},
             patrols: {{ this.options.patrols|tojson }},
+            trend: {{ this.options.trend|tojson }},
             text: {{ this.options.text|tojson }},
             states: {{ this.options.states|tojson }}
         });

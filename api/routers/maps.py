@@ -188,6 +188,7 @@ def command_map(
             as_of=as_of,
             lang=language,
             patrols=caller.can("patrol:read"),
+            trend=True,
         ),
         base=base,
         user=_user(caller, language),

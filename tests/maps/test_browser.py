@@ -1382,6 +1382,15 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
         timeout=20_000,
     )
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    # the township's cases received week by week, each bar saying its week and its figures
+    page.wait_for_function("() => wangge.commandStatus.trend === 12", timeout=20_000)
+    assert "近12周受理" in page.locator(".wg-trend-mini").inner_text()
+    tips = page.evaluate(
+        "() => [...document.querySelectorAll('.wg-trend-mini svg g title')].map(t => t.textContent)"
+    )
+    assert len(tips) == 12 and re.fullmatch(
+        r"\d\d-\d\d至\d\d-\d\d：\d+ 件（矛盾纠纷 \d+，安全隐患 \d+）", tips[-1]
+    ), tips
     page.evaluate(f"wangge.commandMap.setView([{lat}, {lon}], 14)")
     page.wait_for_function("() => wangge.commandStatus.grids > 0", timeout=20_000)
     page.wait_for_selector(".wg-legend:has-text('网格案件数')")

@@ -30,7 +30,7 @@
     T = o.text; STATUS = o.states;
     o.categories.forEach(function (c) { CATEGORY[c[0]] = c[1]; });
     var state = { kind: "", category: "", days: 30, day: "", status: "", measure: "count" };
-    var status = { heat: null, grids: null, hotspots: null, live: 0, errors: 0 };
+    var status = { heat: null, grids: null, hotspots: null, live: 0, errors: 0, trend: 0 };
     var region = o.region ? "&region=" + encodeURIComponent(o.region) : "";
     function filters(withStatus) {
       var q = state.day ? "day=" + state.day : "days=" + state.days;
@@ -316,7 +316,8 @@
         (o.patrols ? '<option value="patrol">' + T.patrol + "</option>" : "") + "</select></label>" +
         '<label class="wg-slider">' + T.by_day + ' <input type="range" name="day" min="0" max="30" value="0">' +
         ' <output name="dayout">' + T.all + "</output></label>" +
-        '<div class="wg-summary" aria-live="polite"></div>';
+        '<div class="wg-summary" aria-live="polite"></div>' +
+        (o.trend ? '<div class="wg-trend-mini"></div>' : "");
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       div.addEventListener("change", function (e) {
@@ -345,6 +346,30 @@
       return div;
     };
     panel.addTo(map);
+
+    /* the region's cases received week by week (the daily roll-up's trend), refreshed hourly */
+    function day(iso) { return iso.slice(5, 10); }
+    function loadTrend() {
+      var box = document.querySelector(".wg-trend-mini");
+      if (!box) return;
+      getJson("/api/stats/weekly?" + region.slice(1)).then(function (d) {
+        var w = 14, h = 44, most = Math.max.apply(null, d.weeks.map(function (k) { return k.cases; })) || 1;
+        var bars = d.weeks.map(function (k, i) {
+          var low = Math.round(h * k.disputes / most), high = Math.round(h * k.hazards / most);
+          var last = new Date(Date.parse(k.end) - 86400000 + 8 * 3600000).toISOString();
+          var tip = fill(T.trend_week, { start: day(k.start), end: day(last), n: k.cases,
+                                         d: k.disputes, h: k.hazards });
+          return "<g><title>" + esc(tip) + "</title>" +
+            '<rect x="' + i * w + '" y="' + (h - low) + '" width="' + (w - 2) + '" height="' + low + '" fill="#2e6da4"/>' +
+            '<rect x="' + i * w + '" y="' + (h - low - high) + '" width="' + (w - 2) + '" height="' + high + '" fill="#d4813a"/></g>';
+        }).join("");
+        box.innerHTML = "<span>" + T.trend + "</span>" +
+          '<svg width="' + d.weeks.length * w + '" height="' + h + '" role="img">' + bars + "</svg>";
+        status.trend = d.weeks.length;
+      }).catch(fail("trend"));
+    }
+    if (o.trend) { loadTrend(); setInterval(loadTrend, 3600000); }
+
     function summary() {
       var el = document.querySelector(".wg-summary");
       if (!el) return;
