@@ -1388,6 +1388,8 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     tips = page.evaluate(
         "() => [...document.querySelectorAll('.wg-trend-mini svg g title')].map(t => t.textContent)"
     )
+    label = page.locator(".wg-trend-mini svg").get_attribute("aria-label") or ""
+    assert label.startswith("近12周受理: ") and len(label.split(", ")) == 12, label
     assert len(tips) == 12 and re.fullmatch(
         r"\d\d-\d\d至\d\d-\d\d：\d+ 件（矛盾纠纷 \d+，安全隐患 \d+）", tips[-1]
     ), tips

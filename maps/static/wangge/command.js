@@ -364,7 +364,8 @@
             '<rect x="' + i * w + '" y="' + (h - low - high) + '" width="' + (w - 2) + '" height="' + high + '" fill="#d4813a"/></g>';
         }).join("");
         box.innerHTML = "<span>" + T.trend + "</span>" +
-          '<svg width="' + d.weeks.length * w + '" height="' + h + '" role="img">' + bars + "</svg>";
+          '<svg width="' + d.weeks.length * w + '" height="' + h + '" role="img" aria-label="' +
+          esc(T.trend + ": " + d.weeks.map(function (k) { return k.cases; }).join(", ")) + '">' + bars + "</svg>";
         status.trend = d.weeks.length;
       }).catch(fail("trend"));
     }
