@@ -522,9 +522,18 @@ def report_daily(
         str | None,
         typer.Option(help="zh | en: the files' language (default: from LANG, else Chinese)"),
     ] = None,
+    children: Annotated[
+        bool,
+        typer.Option(
+            "--children",
+            help="each child region's roll-up too (每日一上报: a district's for each township)",
+        ),
+    ] = False,
 ) -> None:
     """写出每日一汇总（xlsx 与可打印的 HTML）— the daily roll-up as a spreadsheet and a page."""
     from pathlib import Path
+
+    from sqlalchemy import text
 
     from gis.report import daily_report
     from gis.scope import Scope, bind_scope
@@ -542,15 +551,26 @@ def report_daily(
     day = report_day(_date_option(date_) if date_ else None)  # (not a day still to come)
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
-        report = daily_report(session, Scope.everything(), region, day, Path(out), language)
-    total = report.today.total
-    typer.echo(
-        f"{report.today.region_name} {day}: {total.cases} received, {total.resolved} resolved. "
-        f"Written: {report.xlsx} and {report.html}"
-        if language == "en"
-        else f"{report.today.region_name} {day}：受理 {total.cases} 件，"
-        f"办结 {total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
-    )
+        reports = [daily_report(session, Scope.everything(), region, day, Path(out), language)]
+        if children:  # (the child regions the roll-up itself lists, those with a case or not)
+            child_codes = session.execute(
+                text("""SELECT c.code FROM region c JOIN region p ON p.id = c.parent_id
+                        WHERE p.code = :code ORDER BY c.code"""),
+                {"code": reports[0].today.region},
+            ).scalars()
+            reports += [
+                daily_report(session, Scope.everything(), code, day, Path(out), language)
+                for code in list(child_codes)
+            ]
+    for report in reports:
+        total = report.today.total
+        typer.echo(
+            f"{report.today.region_name} {day}: {total.cases} received, {total.resolved} "
+            f"resolved. Written: {report.xlsx} and {report.html}"
+            if language == "en"
+            else f"{report.today.region_name} {day}：受理 {total.cases} 件，"
+            f"办结 {total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
+        )
 
 
 safety_app = typer.Typer(help="平安指数 — the safety index", no_args_is_help=True)

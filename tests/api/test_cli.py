@@ -190,6 +190,19 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     assert result.exit_code == 0, result.output
     assert "城中区" in result.output
     assert {p.suffix for p in tmp_path.iterdir()} == {".xlsx", ".html"}
+    # 每日一上报: the district's and each township's, in one go
+    each = tmp_path / "each"
+    result = run(
+        "report", "daily", "--region", "990102", "--date", "2026-11-20", "--out", str(each),
+        "--children", env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    townships = sorted(t.code for t in demo_city.regions if t.code.startswith("990102")
+                       and t.level == "township")  # fmt: skip
+    assert townships and result.output.count("已写出") == 1 + len(townships)
+    assert sorted(p.name for p in each.glob("*.xlsx")) == sorted(
+        f"每日汇总-{code}-20261120.xlsx" for code in ["990102", *townships]
+    )
     bad = run("report", "daily", "--region", "990102", "--date", "20.11.2026", env=env)
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     # in English: asked for, or the shell's language
