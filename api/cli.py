@@ -552,7 +552,7 @@ def report_daily(
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
         reports = [daily_report(session, Scope.everything(), region, day, Path(out), language)]
-        if children:  # (the child regions the roll-up itself lists, those with a case or not)
+        if children:  # (every child region, whether it had cases that day or not)
             child_codes = session.execute(
                 text("""SELECT c.code FROM region c JOIN region p ON p.id = c.parent_id
                         WHERE p.code = :code ORDER BY c.code"""),
