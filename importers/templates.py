@@ -193,9 +193,3 @@ def template_xlsx(session: Session, what: str, lang: str = "zh") -> bytes:
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def example_row(session: Session, what: str) -> dict[str, str]:
-    """The example of each column of ``what``'s template, by its header as written (``*``)."""
-    examples = _examples(session)
-    return {c.head(): examples.get(c.example, c.example) for c in COLUMNS[what]}

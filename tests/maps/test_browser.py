@@ -1036,6 +1036,19 @@ def test_phone_page_in_english(  # type: ignore[no-untyped-def]
     context.close()
 
 
+def _first_street_point(engine, last: bool = False) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """A point inside the first (``last``: the last) current grid of the first street."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text(f"""SELECT ST_X(p), ST_Y(p) FROM (
+                     SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE code LIKE '990102001%'
+                     AND valid_to IS NULL ORDER BY code {"DESC" if last else ""} LIMIT 1) s""")
+        ).one()
+    return float(lon), float(lat)
+
+
 def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tokens: dict, tmp_path: Path
 ) -> None:
@@ -1044,14 +1057,7 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     move is shown, not lost."""
     import uuid
 
-    from sqlalchemy import text
-
-    with engine.connect() as conn:  # (a new case: the demo's desks have kept up with theirs)
-        lon, lat = conn.execute(
-            text("""SELECT ST_X(p), ST_Y(p) FROM (
-                    SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE code LIKE '990102001%'
-                    AND valid_to IS NULL ORDER BY code LIMIT 1) s""")
-        ).one()
+    lon, lat = _first_street_point(engine)  # (a new case: the demo's desks kept up with theirs)
     r = httpx.post(
         f"{live_server}/api/reports",
         json={
@@ -1248,14 +1254,8 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     import uuid
 
     import httpx
-    from sqlalchemy import text
 
-    with engine.connect() as conn:
-        lon, lat = conn.execute(
-            text("""SELECT ST_X(p), ST_Y(p) FROM (
-                    SELECT ST_PointOnSurface(geom) AS p FROM grid WHERE code LIKE '990102001%'
-                    AND valid_to IS NULL ORDER BY code DESC LIMIT 1) s""")
-        ).one()
+    lon, lat = _first_street_point(engine, last=True)
     headers = {"Authorization": f"Bearer {tokens['township_operator']}"}
     codes = []
     for dlon in (0.0, 0.0002):  # ~20 m apart
