@@ -410,15 +410,28 @@ def _pick(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.nda
     return np.array(keys)[rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
-def _case_times(rng: np.random.Generator, now: datetime, days: np.ndarray) -> list[datetime]:
+def _case_times(
+    rng: np.random.Generator, now: datetime, days: np.ndarray
+) -> tuple[list[datetime], np.ndarray]:
+    """Each case's time of report, ``days`` days before today at an hour of the day's rhythm;
+    and the days, where a time later today than the load moved a case back.
+
+    Such a case goes back a whole number of weeks (1 to 25, by its place in the list) to the
+    same hour, not to the minute of the load: 70-odd cases received in the same minute made a
+    spike on the live map and in the day's figures."""
     hours = rng.choice(24, size=len(days), p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
     seconds = rng.integers(0, 3600, size=len(days))
     today = now.astimezone(_SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-    times = [
-        today - timedelta(days=int(d)) + timedelta(hours=int(h), seconds=int(s))
-        for d, h, s in zip(days, hours, seconds, strict=True)
-    ]
-    return [min(t, now - timedelta(minutes=5)) for t in times]
+    latest = now - timedelta(minutes=5)
+    times, moved = [], days.copy()
+    for i, (d, h, s) in enumerate(zip(days, hours, seconds, strict=True)):
+        t = today - timedelta(days=int(d)) + timedelta(hours=int(h), seconds=int(s))
+        if t > latest:
+            back = 7 * (1 + i % 25)
+            t -= timedelta(days=back)
+            moved[i] += back
+        times.append(t)
+    return times, moved
 
 
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -484,7 +497,7 @@ def _build_cases(rng: np.random.Generator, spec: DemoSize, city: DemoCity, now: 
     days = np.concatenate((days_hot, days_bg))
     cats = np.concatenate((cat_hot, cat_bg))
     places = place_hot + place_bg
-    reported = _case_times(rng, now, days)
+    reported, days = _case_times(rng, now, days)
     delay = np.where(
         rng.uniform(size=len(days)) < 0.03,
         rng.integers(3600, 12 * 3600, len(days)),

@@ -54,6 +54,9 @@ def test_cases_span_180_days_with_hotspots(full_city: DemoCity) -> None:
     cells = Counter((round(c.lon / 0.002), round(c.lat / 0.002)) for c in full_city.cases)
     top = sum(n for _, n in cells.most_common(max(1, len(cells) // 100)))
     assert top > 0.1 * len(full_city.cases)
+    # no pile of cases at the minute of the load (the day's later hours went weeks back)
+    minutes = Counter(c.received_at.replace(second=0, microsecond=0) for c in full_city.cases)
+    assert max(minutes.values()) <= 5, minutes.most_common(3)
 
 
 def test_same_seed_same_city_other_seed_other_city() -> None:
