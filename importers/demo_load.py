@@ -22,7 +22,7 @@ from gis.errors import Conflict
 from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
 from importers.demo import DemoCity
-from importers.demo_users import add_demo_users
+from importers.demo_users import add_demo_open_cases, add_demo_users
 
 _STAGING = """
 CREATE TEMP TABLE demo_region (code text, name text, level region_level, parent_code text,
@@ -290,6 +290,7 @@ def load_demo_city(session: Session, city: DemoCity, cipher: PiiCipher) -> LoadR
     )
     users = add_demo_users(session)
     session.execute(text("ANALYZE region; ANALYZE grid; ANALYZE cases; ANALYZE center"))
+    add_demo_open_cases(session, cipher)
     session.flush()
     return LoadReport(
         regions=len(city.regions),

@@ -6,10 +6,21 @@ city was loaded into — never in a real deployment's data.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, uuid5
+
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import shapely
+
+from gis.cases import NewReport
+from gis.intake import BatchItem, accept_reports
+from gis.models import CaseKind
 from gis.permissions import Role
+from gis.pii import PiiCipher
+from gis.scope import Scope
 from gis.users import add_user
 
 DEMO_PASSWORD = "Wangge#Demo2026"
@@ -118,6 +129,86 @@ _DEMO_PATROLS = text("""
 def add_demo_patrols(session: Session) -> int:
     """The demo grid worker's patrol check-ins of the last four weeks; returns how many."""
     return session.connection().execute(_DEMO_PATROLS).rowcount
+
+
+# the day's cases in the demo grid worker's first grid, still open: what the phone's 我的网格
+# 待办 and the community station's in-tray start with (the demo's history left both empty).  Who
+# registered each, its channel, kind, category and what was said.
+DEMO_OPEN_CASES = (
+    ("township_operator", "hotline", "hazard", "rental_housing",
+     "12345热线转办：出租屋楼道内电动车飞线充电，杂物堆放堵住通道，邻居担心起火。"),
+    ("village_operator", "walk_in", "dispute", "property_mgmt",
+     "居民来访：小区物业上调停车费，业主与物业公司多次争执，要求社区出面协调。"),
+    ("grid_worker", "grid_worker", "hazard", "small_venues",
+     "巡查发现：沿街小餐馆后厨液化气瓶与明火距离过近，未配灭火器，已口头提醒。"),
+)  # fmt: skip
+#: how far (metres) from the grid's inner point, where the tests report, the fresh cases lie: their
+#: duplicate (100 m) and repeat (50 m) checks then find only the tests' own cases
+_FRESH_AWAY_M = 250.0
+
+
+def _fresh_points(session: Session, n: int) -> list[tuple[float, float]]:
+    """``n`` points of the demo grid worker's first grid, at least :data:`_FRESH_AWAY_M` from its
+    inner point, 30 m inside its edge and 120 m from each other (deterministic)."""
+    wkb, lon0, lat0 = session.execute(
+        text("""
+        SELECT ST_AsBinary(g.geom), ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))
+        FROM app_user u JOIN worker_grid wg ON wg.worker_id = u.worker_id
+        JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+        WHERE u.username = 'grid_worker' ORDER BY g.code LIMIT 1
+    """)
+    ).one()
+    grid = shapely.from_wkb(bytes(wkb))
+    kx, ky = 111_320 * np.cos(np.radians(lat0)), 110_574.0  # metres per degree, here
+    inside = grid.buffer(-30 / ky)
+    rng = np.random.default_rng(2026)
+    minx, miny, maxx, maxy = grid.bounds
+    chosen: list[tuple[float, float]] = []
+    for x, y in zip(rng.uniform(minx, maxx, 2000), rng.uniform(miny, maxy, 2000), strict=True):
+        far = np.hypot((x - lon0) * kx, (y - lat0) * ky) >= _FRESH_AWAY_M
+        apart = all(np.hypot((x - a) * kx, (y - b) * ky) >= 120 for a, b in chosen)
+        if far and apart and inside.contains(shapely.Point(x, y)):
+            chosen.append((float(x), float(y)))
+            if len(chosen) == n:
+                break
+    return chosen
+
+
+def add_demo_open_cases(session: Session, cipher: PiiCipher) -> list[str]:
+    """The day's open cases in the demo grid worker's grid, each taken in as its desk or
+    the worker would have (:func:`gis.intake.accept_reports`); their codes."""
+    users: dict[str, int] = dict(
+        session.execute(
+            text("SELECT username, id FROM app_user WHERE username = ANY(:u)"),
+            {"u": [f[0] for f in DEMO_OPEN_CASES]},
+        ).all()
+    )
+    now = datetime.now(UTC)
+    codes = []
+    points = _fresh_points(session, len(DEMO_OPEN_CASES))
+    for i, ((user, source, kind, category, said), (lon, lat)) in enumerate(
+        zip(DEMO_OPEN_CASES, points, strict=False)
+    ):
+        report = NewReport(
+            kind=CaseKind(kind),
+            category=category,
+            description=said,
+            lon=lon,
+            lat=lat,
+            reported_at=now - timedelta(hours=3 - i, minutes=17 * i),
+            accuracy_m=10,
+            reporter=user,
+            source=source,
+        )
+        key = uuid5(NAMESPACE_URL, f"wangge-demo:{i}:{lon}:{lat}")
+        (result,) = accept_reports(
+            session, Scope.everything(), users[user], [BatchItem(0, key, report, said.encode())],
+            cipher,
+        )  # fmt: skip
+        if result.case is None:
+            raise RuntimeError(f"demo case {i} not taken in: {result.error}")
+        codes.append(result.case.code)
+    return codes
 
 
 def ensure_demo_users(session: Session) -> bool:
