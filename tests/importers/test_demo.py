@@ -169,6 +169,32 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     assert all(f[3] and f[4] >= 250 and f[5] for f in fresh), fresh
 
 
+def test_demo_history_has_extensions_and_rework(db: Session) -> None:
+    """延期率 and 返工率 of the roll-up are not all zeros: a few cases were extended (their
+    clock moved by what the event says, closed after it) and a few reopened after a check."""
+    cases, extended, moved, closed_before, closed, reworked, out_of_order = db.execute(
+        text("""
+        WITH x AS (SELECT e.case_id, e.at, CAST(e.data ->> 'extra_hours' AS float8) AS h,
+                          CAST(e.data ->> 'old_deadline' AS timestamptz) AS old
+                   FROM case_event e WHERE e.action = 'extend'),
+             r AS (SELECT e.case_id, e.at FROM case_event e WHERE e.action = 'reopen')
+        SELECT (SELECT count(*) FROM cases),
+               (SELECT count(*) FROM x),
+               (SELECT count(*) FROM x JOIN cases c ON c.id = x.case_id
+                WHERE c.deadline = wangge_work_add(x.old, x.h)),
+               (SELECT count(*) FROM x JOIN cases c ON c.id = x.case_id WHERE c.closed_at < x.at),
+               (SELECT count(*) FROM cases WHERE status = 'closed'),
+               (SELECT count(*) FROM r),
+               (SELECT count(*) FROM r JOIN cases c ON c.id = r.case_id
+                WHERE c.status <> 'closed' OR c.closed_at <= r.at OR NOT EXISTS (
+                    SELECT 1 FROM case_event e WHERE e.case_id = r.case_id
+                    AND e.to_status = 'resolved' AND e.at < r.at))
+    """)
+    ).one()
+    assert 0 < extended < 0.05 * cases and moved == extended and closed_before == 0
+    assert 0 < reworked < 0.05 * closed and out_of_order == 0
+
+
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:
     with pytest.raises(Conflict):
         load_demo_city(db, generate_demo_city(seed=1, size="small"), cipher)
