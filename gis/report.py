@@ -46,6 +46,14 @@ class Column:
     def header(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
 
+    def show(self, value: object) -> str:
+        """``value`` as a page shows it: a rate as per cent, nothing as a dash."""
+        if value is None:
+            return "—"
+        if self.rate:
+            return f"{float(value):.1%}"  # type: ignore[arg-type]
+        return str(value)
+
 
 COLUMNS = [
     Column("受理案件", "Cases received", lambda f: f.cases),
@@ -322,14 +330,6 @@ def _safety_status(s: SafetyIndex, lang: str) -> str:
     return w["safety_status"].format(at=s.published_at.astimezone(SHANGHAI))
 
 
-def _fmt(column: Column, value: object) -> str:
-    if value is None:
-        return "—"
-    if column.rate:
-        return f"{float(value):.1%}"  # type: ignore[arg-type]
-    return str(value)
-
-
 def daily(session: Session, scope: Scope, region: str | None, day: date) -> Daily:
     """The roll-up of ``day`` (Asia/Shanghai) for ``region`` (default: the caller's)."""
     start = datetime.combine(day, time(0), SHANGHAI)
@@ -567,7 +567,7 @@ def daily_html(
         head_row = "".join(f"<th>{escape(c.header(lang))}</th>" for c in COLUMNS)
         body = "".join(
             f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td>"
-            + "".join(f"<td>{escape(_fmt(c, c.get(f)))}</td>" for c in COLUMNS)
+            + "".join(f"<td>{escape(c.show(c.get(f)))}</td>" for c in COLUMNS)
             + "</tr>"
             for code, name, f in _rows(s, lang)
         )

@@ -37,6 +37,7 @@ from gis import (
     cases,
     mapdata,
     patrols,
+    ranking,
     report,
     safety,
     supervision,
@@ -893,8 +894,11 @@ def daily_page(
         page_links(caller.can, "/reports/daily", language), _user(caller, language), language
     )
     download = "Download Excel" if en else "下载 Excel"
+    ranking_link = f"/reports/period?region={code}" + ("&lang=en" if en else "")
+    ranked = "This month's ranking" if en else "本月统计排名"
     top = f"""<div class="wg-noprint">{switch}{menu}
-<p class="wg-days">{links} <a href="{escape(xlsx)}">{download}</a></p></div>"""
+<p class="wg-days">{links} <a href="{escape(xlsx)}">{download}</a>
+<a href="{escape(ranking_link)}">{ranked}</a></p></div>"""
     return page_response(
         report.daily_html(
             d,
@@ -924,6 +928,115 @@ def daily_xlsx(
     language = page_lang(request, lang)
     return _workbook_response(
         report.daily_xlsx(d, language), f"{report.daily_name(d, language)}.xlsx"
+    )
+
+
+StartOptional = Annotated[
+    date | None, Query(description="first day, YYYY-MM-DD (default: the month's first)")
+]
+EndOptional = Annotated[date | None, Query(description="last day, included (default: today)")]
+RankOptional = Annotated[
+    str | None,
+    Query(description=f"the figure to rank by: {', '.join(ranking.RANKS)} (default: on_time_rate)"),
+]
+
+
+def _ranking(
+    session: Session,
+    caller: Principal,
+    region: str | None,
+    start: date | None,
+    end: date | None,
+    rank: str | None,
+) -> ranking.Ranking:
+    by = ranking.rank_by(rank)
+    today = datetime.now(SHANGHAI).date()
+    last = report_day(end, "end") if end else today
+    first = report_day(start, "start") if start else last.replace(day=1)
+    return ranking.ranking(session, caller.scope, region, first, last, by)
+
+
+@router.get("/reports/period", response_class=HTMLResponse)
+def ranking_page(
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    start: StartOptional = None,
+    end: EndOptional = None,
+    rank: RankOptional = None,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """统计排名: the roll-up of a region you may see over a period (this month by default; a
+    month, quarter or year a click away), its child regions ranked by one figure (按期结案率 by
+    default; a column's name ranks by that one), each a link to its own ranking.  In Chinese, or
+    in English."""
+    r = _ranking(session, caller, region, start, end, rank)
+    language = page_lang(request, lang)
+    en = language == "en"
+
+    def at(region: str, rank: str, first: date = r.first_day, last: date = r.last_day) -> str:
+        return f"/reports/period?region={region}&start={first:%Y-%m-%d}&end={last:%Y-%m-%d}" + (
+            f"&rank={rank}"
+        )
+
+    code = r.stats.region
+    periods = " ".join(
+        f'<a href="{escape(at(code, r.by.key, first, last))}"'
+        + (' aria-current="true"' if (first, last) == (r.first_day, r.last_day) else "")
+        + f">{escape(label_en if en else label)}</a>"
+        for label, label_en, first, last in ranking.presets(datetime.now(SHANGHAI).date())
+    )
+    w = ranking.WORDS["en" if en else "zh"]
+    options = "".join(
+        f'<option value="{key}"{" selected" if key == r.by.key else ""}>'
+        f"{escape(b.column.header(language))}</option>"
+        for key, b in ranking.RANKS.items()
+    )
+    xlsx = at(code, r.by.key) + ("&lang=en" if en else "")
+    xlsx = xlsx.replace("/reports/period?", "/reports/period.xlsx?", 1)
+    form = f"""<form class="wg-period" method="get" action="/reports/period">
+<input type="hidden" name="region" value="{escape(code)}">
+<label>{w["from"]} <input type="date" name="start" value="{r.first_day:%Y-%m-%d}"></label>
+<label>{w["to"]} <input type="date" name="end" value="{r.last_day:%Y-%m-%d}"></label>
+<label>{w["by"]} <select name="rank">{options}</select></label>
+<button type="submit">{w["go"]}</button></form>"""
+    switch = language_switch(language, escape(at(code, r.by.key)))
+    menu = nav_line(
+        page_links(caller.can, "/reports/period", language), _user(caller, language), language
+    )
+    download = "Download Excel" if en else "下载 Excel"
+    top = f"""<div class="wg-noprint">{switch}{menu}
+<p class="wg-days">{periods} <a href="{escape(xlsx)}">{download}</a></p>{form}</div>"""
+    return page_response(
+        ranking.ranking_html(
+            r,
+            head=f'<link rel="icon" type="image/svg+xml" href="{asset_url("favicon.svg")}">'
+            f'<link rel="stylesheet" href="{asset_url("wangge.css")}">',
+            top=top,
+            href=lambda region, rank: at(region, rank) + ("&lang=en" if en else ""),
+            lang=language,
+        ),
+        lang,
+    )
+
+
+@router.get("/reports/period.xlsx")
+def ranking_xlsx(
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    start: StartOptional = None,
+    end: EndOptional = None,
+    rank: RankOptional = None,
+    lang: PageLang = None,
+) -> Response:
+    """统计排名 as a spreadsheet: the same figures and order as the page."""
+    r = _ranking(session, caller, region, start, end, rank)
+    language = page_lang(request, lang)
+    return _workbook_response(
+        ranking.ranking_xlsx(r, language), f"{ranking.ranking_name(r, language)}.xlsx"
     )
 
 

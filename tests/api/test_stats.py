@@ -315,6 +315,7 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert 'href="/reports/daily?region=990102001&amp;date=2018-03-04">前一天' in page.text
     assert 'href="/reports/daily?region=990102001&amp;date=2018-03-06">后一天' in page.text
     assert 'href="/reports/daily.xlsx?region=990102001&amp;date=2018-03-05">下载 Excel' in page.text
+    assert 'href="/reports/period?region=990102001">本月统计排名' in page.text
     drilled = anon_client.get("/reports/daily?region=990102001001&date=2018-03-05", headers=op)
     assert re.search(r"<td>990102001001</td><td>[^<]*（合计）</td><td>2</td>", drilled.text)
     # where the cases came from, in the order of the channels
@@ -372,6 +373,111 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert by_status[0][1:4] == ("Registered: 1", "In progress: 1", "Closed: 2")
 
 
+def _ranked(html: str) -> list[tuple[str, str]]:
+    """(place, region code) of each ranked row of a 统计排名 page, in order."""
+    return re.findall(r'<tr data-code="(\d+)"><td>([^<]*)</td>', html)
+
+
+def test_period_ranking_page_and_spreadsheet(
+    anon_client: TestClient, login_as: Headers, hand_made: None, db: Session
+) -> None:
+    """统计排名: a month's figures of a township and its villages, ranked by one figure, the
+    same as /api/stats; every village listed, those with no value last without a place."""
+    op = login_as("township_operator")
+    month = "/reports/period?region=990102001&start=2018-03-01&end=2018-03-31"
+    page = anon_client.get(month, headers=op)
+    assert page.status_code == 200, page.text
+    assert "统计排名" in page.text and "2018年03月01日 至 2018年03月31日" in page.text
+    total = re.search(r"<td>990102001</td><td>[^<]*（合计）</td><td>(\d+)</td>", page.text)
+    assert total is not None and total.group(1) == "4"
+    villages = db.execute(
+        text("SELECT count(*) FROM region r JOIN region p ON p.id = r.parent_id "
+             "WHERE p.code = '990102001'")
+    ).scalar_one()  # fmt: skip
+    ranked = [(place, code) for code, place in _ranked(page.text)]
+    assert len(ranked) == villages > 2
+    # by the on-time rate (the default): the first village 50 %, the second none resolved
+    assert "下级区划排名 · 按期结案率（高者在前）" in page.text
+    assert ranked[0] == ("1", "990102001001") and ("—", "990102001002") in ranked
+    assert all(place == "—" for place, _ in ranked[1:])
+    assert "不参加排名" in page.text
+    # by cases received: the two villages tie first, the others (none) share the third place
+    by_cases = _ranked(anon_client.get(month + "&rank=cases", headers=op).text)
+    assert [(c, p) for c, p in by_cases[:2]] == [("990102001001", "1"), ("990102001002", "1")]
+    assert {p for _, p in by_cases[2:]} == {"3"}
+    # lower is better for the rework rate; a column's name ranks by it, a village opens its own
+    rework = anon_client.get(month + "&rank=rework_rate", headers=op).text
+    assert "返工率（低者在前）" in rework
+    assert 'class="wg-rank-by" aria-sort="ascending"' in rework
+    link = "/reports/period?region=990102001&amp;start=2018-03-01&amp;end=2018-03-31"
+    assert f'href="{link}&amp;rank=satisfaction_rate"' in page.text
+    assert f'href="{link.replace("990102001&", "990102001001&")}&amp;rank=on_time_rate"' in (
+        page.text
+    )
+    assert f'href="{link.replace("period?", "period.xlsx?")}&amp;rank=on_time_rate">下载 Excel' in (
+        page.text
+    )
+    # the figures are the roll-up's
+    api = anon_client.get(
+        "/api/stats?region=990102001&start=2018-03-01&end=2018-03-31", headers=op
+    ).json()
+    first = api["children"][0]["figures"]
+    row = re.search(r'<tr data-code="990102001001">(.*?)</tr>', page.text)
+    assert row is not None and f"<td>{first['cases']}</td>" in row.group(1)
+    assert f"{first['on_time_rate']:.1%}</td>" in row.group(1)
+    # the workbook: the same order
+    xlsx = anon_client.get(month.replace("period?", "period.xlsx?") + "&rank=cases", headers=op)
+    assert xlsx.status_code == 200 and "统计排名-990102001-20180301-20180331.xlsx" in unquote(
+        xlsx.headers["content-disposition"]
+    )
+    wb = load_workbook(BytesIO(xlsx.content))
+    assert wb.sheetnames == ["排名", "按类别"]
+    rows = list(wb["排名"].iter_rows(values_only=True))
+    assert rows[2][:4] == ("名次", "区划代码", "区划", "受理案件")
+    assert rows[3][1] == "990102001" and rows[3][3] == 4  # the total
+    assert [(r[1], str(r[0])) for r in rows[4:]] == [(c, p) for c, p in by_cases]
+    categories = list(wb["按类别"].iter_rows(values_only=True))
+    assert categories[1:] == [("邻里纠纷", 3, 0.75), ("消防安全隐患", 1, 0.25)]
+    # in English
+    english = anon_client.get(month + "&lang=en", headers=op).text
+    assert '<html lang="en">' in english and "Child regions ranked by On-time rate" in english
+    assert ">This quarter</a>" in english
+    # bad asks: a clear 422 or 404
+    bad = anon_client.get(month + "&rank=speed", headers=op)
+    assert bad.status_code == 422 and "on_time_rate" in bad.json()["detail"]
+    swapped = "/reports/period?region=990102001&start=2018-03-31&end=2018-03-01"
+    r = anon_client.get(swapped, headers=op | {"Accept": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
+    assert anon_client.get("/reports/period?end=2999-01-01", headers=op).status_code == 422
+    assert anon_client.get(month, headers=login_as("township_operator_b")).status_code == 404
+    # this month by default, marked among the periods
+    today = datetime.now(SHANGHAI).date()
+    default = anon_client.get("/reports/period?lang=zh", headers=op).text  # (after English)
+    assert f"{today.replace(day=1):%Y年%m月%d日} 至 {today:%Y年%m月%d日}" in default
+    assert 'aria-current="true">本月</a>' in default
+
+
+def test_a_ranking_shares_places_as_shown_and_puts_no_value_last() -> None:
+    """Equal as shown (a rate to 0.1 %) is an equal place (1, 2, 2, 4); no value: last."""
+    from gis.ranking import RANKS, _places
+    from gis.stats import Figures
+
+    def f(cases: int, resolved: int, on_time: int) -> Figures:
+        return Figures(cases, resolved, resolved, on_time, 0, 0, None, 0, None, 0)
+
+    rows = [
+        ("4", "D", f(1000, 1000, 901)),  # 90.1 %
+        ("1", "A", f(10, 10, 10)),  # 100 %
+        ("5", "E", f(3, 0, 0)),  # none resolved: no rate
+        ("2", "B", f(1000, 1000, 950)),  # 95.0 %
+        ("3", "C", f(10000, 10000, 9502)),  # 95.02 %: shown 95.0 %, level with B
+    ]
+    ranked = [(r.place, r.code) for r in _places(rows, RANKS["on_time_rate"])]
+    assert ranked == [(1, "1"), (2, "2"), (2, "3"), (4, "4"), (None, "5")]
+    fewest_extended = _places(rows, RANKS["extension_rate"])  # 0 % everywhere, E too
+    assert [r.place for r in fewest_extended] == [1, 1, 1, 1, 1]
+
+
 def test_the_daily_roll_up_warns_of_the_days_repeats(
     anon_client: TestClient, login_as: Headers, hand_made: None, app_db: Session
 ) -> None:
@@ -425,13 +531,13 @@ def test_the_daily_roll_up_warns_of_the_days_repeats(
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
-    from gis.report import COLUMNS, _fmt
+    from gis.report import COLUMNS
 
     c = {column.zh: column for column in COLUMNS}
-    assert _fmt(c["办结率"], 0.5) == "50.0%" and _fmt(c["满意率"], 1.0) == "100.0%"
-    assert _fmt(c["平均办理时长（工作小时）"], 0.6) == "0.6"  # not "60.0%"
-    assert _fmt(c["平均评分"], 1.0) == "1.0" and _fmt(c["受理案件"], 0) == "0"
-    assert _fmt(c["办结率"], None) == "—"
+    assert c["办结率"].show(0.5) == "50.0%" and c["满意率"].show(1.0) == "100.0%"
+    assert c["平均办理时长（工作小时）"].show(0.6) == "0.6"  # not "60.0%"
+    assert c["平均评分"].show(1.0) == "1.0" and c["受理案件"].show(0) == "0"
+    assert c["办结率"].show(None) == "—"
 
 
 @pytest.mark.parametrize(
