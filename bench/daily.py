@@ -9,6 +9,9 @@ transaction rolled back at the end: the bench database stays as it was), then ti
   the last 12 weeks, the safety index, the warnings, the grid workers);
 * of it, the trend alone (``gis.stats.weekly``: 84 days of cases, week by week) and the last
   30 days alone (``gis.stats.stats``);
+* 统计排名 of the year so far (``gis.ranking.ranking``: the roll-up of the year's first day to
+  yesterday, every child region ranked by the on-time rate), the page a leader opens for an
+  assessment;
 * the bare baseline in the same run: one ``count(*)`` per week of the 84 days' cases.
 
 Run: ``.venv/bin/python bench/daily.py [--cases 200000] [--runs 5]``
@@ -32,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.db import make_engine
+from gis.ranking import RANKS, ranking
 from gis.report import daily
 from gis.scope import Scope, bind_scope
 from gis.stats import TREND_WEEKS, stats, weekly
@@ -88,6 +92,14 @@ def main() -> None:
                 figures.setdefault(f"{name} 30 days", []).append(
                     timed(partial(stats, session, scope, region, end - timedelta(days=30), end))
                 )
+                figures.setdefault(f"{name} ranking of the year", []).append(
+                    timed(
+                        partial(
+                            ranking, session, scope, region, day.replace(month=1, day=1), day,
+                            RANKS["on_time_rate"],
+                        )
+                    )
+                )  # fmt: skip
         b = median_of(figures.pop("bare"))
         print(f"median of {args.runs} runs:")
         print(f"  bare count per week (city):            {b * 1000:8.1f} ms")
