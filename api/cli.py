@@ -492,17 +492,30 @@ def import_cmd(
     typer.echo(result.summary(_lang()))
 
 
-def _date_option(value: str) -> date:
-    """``--date``'s day, or a clear error and exit status 2."""
+def _date_option(value: str, option: str = "--date") -> date:
+    """``option``'s day, or a clear error and exit status 2."""
     try:
         return date.fromisoformat(value)
     except ValueError:
         typer.secho(
-            f"--date 须为 YYYY-MM-DD，收到 {value!r} (--date must be YYYY-MM-DD)",
+            f"{option} 须为 YYYY-MM-DD，收到 {value!r} ({option} must be YYYY-MM-DD)",
             fg=typer.colors.RED,
             err=True,
         )
         raise typer.Exit(2) from None
+
+
+def _report_language(lang: str | None) -> str:
+    """``--lang`` (default: from LANG, else Chinese), or a clear error and exit status 2."""
+    language = (lang or _lang()).lower()
+    if language not in ("zh", "en"):
+        typer.secho(
+            f"--lang 须为 zh 或 en，收到 {lang!r} (--lang must be zh or en)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    return language
 
 
 report_app = typer.Typer(help="报表 — reports", no_args_is_help=True)
@@ -538,14 +551,7 @@ def report_daily(
     from gis.report import daily_report
     from gis.scope import Scope, bind_scope
 
-    language = (lang or _lang()).lower()
-    if language not in ("zh", "en"):
-        typer.secho(
-            f"--lang 须为 zh 或 en，收到 {lang!r} (--lang must be zh or en)",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(2)
+    language = _report_language(lang)
     from gis.worktime import report_day
 
     day = report_day(_date_option(date_) if date_ else None)  # (not a day still to come)
@@ -571,6 +577,56 @@ def report_daily(
             else f"{report.today.region_name} {day}：受理 {total.cases} 件，"
             f"办结 {total.resolved} 件。已写出 {report.xlsx} 和 {report.html}"
         )
+
+
+@report_app.command("period")
+@reports_errors
+def report_period(
+    region: Annotated[str, typer.Option("--region", help="region code 区划代码")],
+    start: Annotated[
+        str | None,
+        typer.Option(help="first day, YYYY-MM-DD (default: last month's first; for cron)"),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="last day, included (default: last month's last)")
+    ] = None,
+    rank: Annotated[
+        str, typer.Option(help="the figure to rank the child regions by (on_time_rate, …)")
+    ] = "on_time_rate",
+    out: Annotated[str, typer.Option(help="output directory")] = ".",
+    lang: Annotated[
+        str | None,
+        typer.Option(help="zh | en: the files' language (default: from LANG, else Chinese)"),
+    ] = None,
+) -> None:
+    """写出统计排名（xlsx 与可打印的 HTML；默认上月，用于月度考核通报）— a period's figures with
+    the child regions ranked, as a spreadsheet and a page (last month by default)."""
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from gis.ranking import rank_by, ranking_report
+    from gis.scope import Scope, bind_scope
+    from gis.worktime import SHANGHAI, report_day
+
+    language = _report_language(lang)
+    by = rank_by(rank)
+    last_month_end = datetime.now(SHANGHAI).date().replace(day=1) - timedelta(days=1)
+    last = report_day(_date_option(end, "--end"), "end") if end else last_month_end
+    first = report_day(_date_option(start, "--start"), "start") if start else last.replace(day=1)
+    with _owner_session() as session:
+        bind_scope(session, Scope.everything())
+        r, xlsx, html = ranking_report(
+            session, Scope.everything(), region, first, last, by, Path(out), language
+        )
+    total, top = r.stats.total, [row.name for row in r.rows if row.place == 1]
+    figure = r.by.column.header(language)
+    typer.echo(
+        f"{r.stats.region_name} {first} to {last}: {total.cases} received; first by {figure}: "
+        f"{', '.join(top) or '—'}. Written: {xlsx} and {html}"
+        if language == "en"
+        else f"{r.stats.region_name} {first} 至 {last}：受理 {total.cases} 件；{figure}第一："
+        f"{'、'.join(top) or '—'}。已写出 {xlsx} 和 {html}"
+    )
 
 
 safety_app = typer.Typer(help="平安指数 — the safety index", no_args_is_help=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -412,3 +413,31 @@ def ranking_xlsx(r: Ranking, lang: str = "zh") -> bytes:
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def ranking_report(
+    session: Session,
+    scope: Scope,
+    region: str | None,
+    first: date,
+    last: date,
+    by: RankBy,
+    out_dir: Path,
+    lang: str = "zh",
+) -> tuple[Ranking, Path, Path]:
+    """Write ``统计排名-<region>-<first>-<last>.xlsx`` and ``.html`` into ``out_dir``, in
+    ``lang``; the ranking and the two files."""
+    r = ranking(session, scope, region, first, last, by)
+    xlsx = out_dir / f"{ranking_name(r, lang)}.xlsx"
+    html = out_dir / f"{ranking_name(r, lang)}.html"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        xlsx.write_bytes(ranking_xlsx(r, lang))
+        html.write_text(ranking_html(r, lang=lang), encoding="utf-8")
+    except OSError as e:
+        raise InvalidInput(
+            f"无法把报表写入 {out_dir}：{e.strerror}。请用 --out 换一个可写的目录。",
+            f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
+            field="out",
+        ) from None
+    return r, xlsx, html

@@ -241,6 +241,39 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     assert len(list(latest.glob(f"*{report_day(None):%Y%m%d}.xlsx"))) == 1
 
 
+def test_report_period_writes_the_ranking(run, database_url: str, demo_city, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """统计排名 from the command line (for a monthly cron): last month by default."""
+    from datetime import datetime, timedelta
+
+    from gis.worktime import SHANGHAI
+
+    env = {"DATABASE_URL": database_url}
+    result = run("report", "period", "--region", "990102", "--out", str(tmp_path), env=env)
+    assert result.exit_code == 0, result.output
+    last = datetime.now(SHANGHAI).date().replace(day=1) - timedelta(days=1)
+    name = f"统计排名-990102-{last.replace(day=1):%Y%m%d}-{last:%Y%m%d}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.html", f"{name}.xlsx"]
+    assert "城中区" in result.output and "按期结案率第一" in result.output
+    page = (tmp_path / f"{name}.html").read_text(encoding="utf-8")
+    townships = [t.code for t in demo_city.regions if t.code.startswith("990102")
+                 and t.level == "township"]  # fmt: skip
+    assert all(f'<tr data-code="{code}">' in page for code in townships)
+    result = run(
+        "report", "period", "--region", "990102", "--start", "2026-06-01", "--end", "2026-06-30",
+        "--rank", "cases", "--lang", "en", "--out", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0 and "first by Cases received" in result.output, result.output
+    assert (tmp_path / "ranking-990102-20260601-20260630.xlsx").exists()
+    for args, words in (
+        (("--rank", "speed"), "on_time_rate"),
+        (("--start", "1.6.2026"), "--start"),
+        (("--start", "2026-06-30", "--end", "2026-06-01"), "2026-06-01"),
+    ):
+        bad = run("report", "period", "--region", "990102", *args, env=env)
+        assert bad.exit_code in (1, 2) and words in bad.output, bad.output
+        assert "Traceback" not in bad.output
+
+
 def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[no-untyped-def]
     run, database_url: str, demo_city, tmp_path
 ) -> None:
