@@ -552,6 +552,8 @@ def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
         ("/maps/command?as_of=0001-01-01", "as_of"),
         ("/reports/daily?date=0001-01-01", "date"),
         ("/reports/daily.xlsx?date=0001-01-01", "date"),
+        ("/reports/period?start=0001-01-01", "start"),
+        ("/reports/period.xlsx?end=9999-12-31", "end"),
     ],
 )
 def test_a_day_at_the_calendar_s_ends_is_a_clear_422(
