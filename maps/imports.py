@@ -8,7 +8,7 @@ from html import escape
 from importers.run import WHAT_NAMES
 from importers.templates import TEMPLATE_NAMES
 from maps.assets import asset_url
-from maps.pages import _case_page_head, _tr, language_switch, nav_line
+from maps.pages import _case_page_head, _tr, export_links, language_switch, nav_line
 
 #: what the file chooser offers (a Shapefile comes zipped with its .dbf, .shx, .prj and .cpg)
 ACCEPT = ".zip,.gpkg,.geojson,.json,.topojson,.kml,.gml,.csv,.txt,.xlsx,.xls"
@@ -122,6 +122,7 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
   <p class="wg-note" id="import-busy" role="status" aria-live="polite"></p>
   <section id="import-result" hidden></section>
   <p><button type="button" id="import-commit" hidden>{t("确认写入", "Write it")}</button></p>
+  {export_links(lang)}
 </main>
 <script src="{asset_url("imports.js")}"></script>
 </body>

@@ -127,10 +127,38 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     }</p>
   {picture}
   {sections or empty}
+  {export_links(lang)}
 </main>
 </body>
 </html>
 """
+
+
+#: the GIS layers a planner takes out, and the formats offered (``/exports/{layer}.{format}``)
+EXPORT_LAYERS = (("grids", "网格", "Grids"), ("regions", "行政区划", "Regions"),
+                 ("centers", "综治中心", "Centers"))  # fmt: skip
+EXPORT_FORMATS = (("gpkg", "GeoPackage"), ("zip", "Shapefile"), ("geojson", "GeoJSON"))
+
+
+def export_links(lang: str = "zh", region: str | None = None) -> str:
+    """数据导出: a line of links to the jurisdiction's (or ``region``'s) layers as GIS files."""
+    t = _tr(lang)
+    query = f"?region={escape(region)}" if region else ""
+    items = " · ".join(
+        f"{t(zh, en)}（"
+        + "、".join(f'<a href="/exports/{layer}.{fmt}{query}" download>{name}</a>' for fmt, name in
+                   EXPORT_FORMATS)
+        + "）"
+        for layer, zh, en in EXPORT_LAYERS
+    )  # fmt: skip
+    note = t(
+        "WGS 84 坐标，字段名与导入一致：在 GIS 软件中修改后可用数据导入原样导回。",
+        "WGS 84; the importer's field names, so that a file edited in GIS software imports back.",
+    )
+    return (
+        f'<p class="wg-exports" id="exports">{t("导出 GIS 数据：", "Export GIS data: ")}{items}'
+        + (f"<br><small>{note}</small></p>")
+    )
 
 
 def _overview_svg(overview, groups: dict, t) -> str:  # type: ignore[no-untyped-def]
@@ -732,6 +760,7 @@ AUDIT_ACTIONS = {
     "duplicate.confirm": "确认重复案件",
     "duplicate.unlink": "解除重复关联",
     "data.import": "数据导入",
+    "boundary.export": "导出 GIS 数据",
     "grid.edit.open": "新建网格调整",
     "grid.edit.commit": "提交网格调整",
     "grid.edit.discard": "放弃网格调整",
@@ -760,6 +789,7 @@ AUDIT_ACTIONS_EN = {
     "duplicate.confirm": "Duplicate confirmed",
     "duplicate.unlink": "Duplicate unlinked",
     "data.import": "Data imported",
+    "boundary.export": "GIS data exported",
     "grid.edit.open": "Grid edit opened",
     "grid.edit.commit": "Grid edit committed",
     "grid.edit.discard": "Grid edit discarded",

@@ -22,20 +22,32 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from api.deps import DataImporter, SessionDep, SettingsDep, client_ip, page_lang, page_response
+from api.deps import (
+    DataImporter,
+    Planner,
+    SessionDep,
+    SettingsDep,
+    audit_caller,
+    client_ip,
+    page_lang,
+    page_response,
+)
 from api.routers.maps import PageLang, _user
 from api.schemas import ImportOut, InitialPassword
 from gis import audit
 from gis.auth import Principal
 from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
 from gis.settings import Settings
+from gis.worktime import SHANGHAI
+from importers.export import export_layer
 from importers.templates import template_name, template_xlsx
 from maps.imports import imports_page
 from maps.nav import page_links
@@ -424,3 +436,58 @@ def imports(caller: DataImporter, request: Request, lang: PageLang = None) -> HT
         lang=language,
     )
     return page_response(page, lang)
+
+
+#: a GIS file's format as a download names it → its suffix and media type
+EXPORT_TYPES = {
+    "gpkg": ("application/geopackage+sqlite3", ".gpkg"),
+    "geojson": ("application/geo+json", ".geojson"),
+    "kml": ("application/vnd.google-earth.kml+xml", ".kml"),
+    "zip": ("application/zip", ".zip"),
+}
+
+
+@router.get(
+    "/exports/{layer}.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t, _ in EXPORT_TYPES.values()}}},
+)
+def export_gis(
+    session: SessionDep,
+    caller: Planner,
+    request: Request,
+    layer: Literal["regions", "grids", "centers"],
+    fmt: Literal["gpkg", "geojson", "kml", "zip"],
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6,12}$", description="only what lies in this region")
+    ] = None,
+    crs: Annotated[
+        str | None,
+        Query(pattern=_WORD, description="e.g. EPSG:4490, EPSG:4547 (default: WGS 84)"),
+    ] = None,
+    as_of: Annotated[
+        datetime | None, Query(description="grids: the layout valid then (default: current)")
+    ] = None,
+) -> Response:
+    """数据导出: regions, grids or centers of your jurisdiction (or one region of it) as a GIS
+    file — GeoPackage, GeoJSON, KML or a zipped Shapefile (GBK) — with the field names the
+    importer reads, so that the file imports back unchanged (``wangge export``).  Audited."""
+    from urllib.parse import quote
+
+    media, suffix = EXPORT_TYPES[fmt]
+    when = as_of.replace(tzinfo=SHANGHAI) if as_of and as_of.tzinfo is None else as_of
+    with tempfile.TemporaryDirectory(prefix="wangge-export-") as tmp:
+        name = f"{layer}-{region or (caller.scope.region_code or 'all')}{suffix}"
+        path = FilePath(tmp) / name
+        done = export_layer(session, caller.scope, layer, path, region=region, crs=crs, as_of=when)
+        body = path.read_bytes()
+    audit_caller(
+        session, request, caller, "boundary.export", f"{layer}:{region or '*'}",
+        {"format": fmt, "crs": done.crs, "features": done.features},
+    )  # fmt: skip
+    session.commit()
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''" + quote(name)},
+    )

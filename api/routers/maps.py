@@ -320,6 +320,10 @@ def planner_map(
     pad_x, pad_y = (extent.east - extent.west) * 0.15, (extent.north - extent.south) * 0.15
     en = language == "en"
     others = ("Another village", "/maps/planner") if en else ("选择其他村（社区）", "/maps/planner")
+    export = (
+        "Export its grids (GeoPackage)" if en else "导出本村网格（GeoPackage）",
+        f"/exports/grids.gpkg?region={village}",
+    )
     m = build_planner_map(
         title=f"{scope.region_name} · " + ("grid edits" if en else "网格调整"),
         subtitle=_demo_subtitle(session, language),
@@ -330,7 +334,7 @@ def planner_map(
         ),
         base=settings.base_map(),
         user=_user(caller, language),
-        links=[others, *_map_links(caller, "/maps/planner", language, request)],
+        links=[others, export, *_map_links(caller, "/maps/planner", language, request)],
     )  # fmt: skip
     return page_response(render_page(m, language), lang)
 

@@ -274,6 +274,24 @@ def test_report_period_writes_the_ranking(run, database_url: str, demo_city, tmp
         assert "Traceback" not in bad.output
 
 
+def test_export_writes_a_gis_file_that_imports_back(
+    run, database_url: str, demo_city, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_URL": database_url}
+    path = tmp_path / "grids.zip"
+    result = run(
+        "export", "grids", str(path), "--region", "990102001", "--crs", "EPSG:4547", env=env
+    )  # fmt: skip
+    assert result.exit_code == 0 and "已导出" in result.output and "EPSG:4547" in result.output
+    back = run("import", "grids", str(path), env=env)  # a dry run
+    assert back.exit_code == 0, back.output
+    assert "新增 0，更新 0" in back.output, back.output  # unchanged, all of them
+    for args in (("grids", str(tmp_path / "a.txt")), ("towns", str(tmp_path / "a.gpkg")),
+                 ("grids", str(tmp_path / "a.gpkg"), "--as-of", "yesterday")):  # fmt: skip
+        bad = run("export", *args, env=env)
+        assert bad.exit_code in (1, 2) and "Traceback" not in bad.output, bad.output
+
+
 def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[no-untyped-def]
     run, database_url: str, demo_city, tmp_path
 ) -> None:

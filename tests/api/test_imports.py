@@ -234,3 +234,47 @@ def test_the_page_learns_how_far_a_running_import_has_come(
     code, said = out["done"]  # type: ignore[misc]
     assert code == 1 and "出错：第 3 行没有坐标" in said and "250,000/1,000,000" in said
     assert anon_client.get("/api/imports/progress", headers=admin).json() == {"running": False}
+
+
+def test_a_planner_downloads_the_grids_and_regions_as_gis_files(  # type: ignore[no-untyped-def]
+    anon_client: TestClient, login_as: Headers, app_db: Session, tmp_path
+) -> None:
+    """数据导出 from the web: the planner's jurisdiction (or a region of it) as a GeoPackage or a
+    zipped Shapefile, audited; another jurisdiction is a 404, a desk without the right a 403."""
+    import geopandas as gpd
+
+    planner = login_as("district_planner")
+    r = anon_client.get("/exports/grids.gpkg?region=990102001", headers=planner)
+    assert r.status_code == 200, r.text
+    assert "grids-990102001.gpkg" in r.headers["content-disposition"]
+    (tmp_path / "grids.gpkg").write_bytes(r.content)
+    grids = gpd.read_file(tmp_path / "grids.gpkg")
+    assert len(grids) > 10 and grids["网格编码"].str.startswith("990102001").all()
+    r = anon_client.get("/exports/regions.zip?crs=EPSG:4547", headers=planner)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    assert {n.rsplit(".", 1)[1] for n in names} >= {"shp", "dbf", "shx", "prj", "cpg"}
+    (tmp_path / "regions.zip").write_bytes(r.content)
+    regions = gpd.read_file(f"zip://{tmp_path / 'regions.zip'}", encoding="GBK")
+    assert set(regions["编码"].str[:6]) == {"990102"}  # the district only (the planner's)
+    assert regions.crs.to_epsg() == 4547
+    audited = (
+        app_db.execute(
+            text("SELECT object FROM audit_log WHERE action = 'boundary.export' ORDER BY id")
+        )
+        .scalars()
+        .all()
+    )
+    assert audited[-2:] == ["grids:990102001", "regions:*"]
+    # the planner's page offers them
+    page = anon_client.get("/maps/planner", headers=planner | {"Accept": "text/html"}).text
+    assert 'href="/exports/grids.gpkg"' in page and 'href="/exports/regions.zip"' in page
+    assert anon_client.get("/exports/grids.gpkg?region=990103", headers=planner).status_code == 404
+    assert (
+        anon_client.get("/exports/grids.gpkg", headers=login_as("township_operator")).status_code
+        == 403
+    )
+    bad = anon_client.get("/exports/grids.gpkg?crs=EPSG:1", headers=planner)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "crs"
+    assert anon_client.get("/exports/grids.txt", headers=planner).status_code == 422
+    assert anon_client.get("/exports/towns.gpkg", headers=planner).status_code == 422

@@ -190,6 +190,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/imports", "data:import"),
         Call("GET", "/api/imports/progress", "data:import"),
         Call("GET", "/imports/template/cases.xlsx", "data:import"),
+        Call("GET", "/exports/centers.geojson", "boundary:edit"),
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
@@ -278,6 +279,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/imports"),
     ("GET", "/api/imports/progress"),
     ("GET", "/imports/template/{what}.xlsx"),
+    ("GET", "/exports/{layer}.{fmt}"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
 }
