@@ -125,9 +125,9 @@ def planner_index_page(  # type: ignore[no-untyped-def]
             "Grids are edited village by village: choose the village (community) to edit.",
         )
     }</p>
+  {export_links(lang)}
   {picture}
   {sections or empty}
-  {export_links(lang)}
 </main>
 </body>
 </html>
