@@ -140,15 +140,14 @@ EXPORT_LAYERS = (("grids", "网格", "Grids"), ("regions", "行政区划", "Regi
 EXPORT_FORMATS = (("gpkg", "GeoPackage"), ("zip", "Shapefile"), ("geojson", "GeoJSON"))
 
 
-def export_links(lang: str = "zh", region: str | None = None) -> str:
-    """数据导出: a line of links to the jurisdiction's (or ``region``'s) layers as GIS files."""
+def export_links(lang: str = "zh") -> str:
+    """数据导出: a line of links to the jurisdiction's layers as GIS files."""
     t = _tr(lang)
-    query = f"?region={escape(region)}" if region else ""
     items = " · ".join(
-        f"{t(zh, en)}（"
-        + "、".join(f'<a href="/exports/{layer}.{fmt}{query}" download>{name}</a>' for fmt, name in
-                   EXPORT_FORMATS)
-        + "）"
+        f"{t(zh, en)}{t('（', ' (')}"
+        + t("、", ", ").join(f'<a href="/exports/{layer}.{fmt}" download>{name}</a>'
+                            for fmt, name in EXPORT_FORMATS)
+        + t("）", ")")
         for layer, zh, en in EXPORT_LAYERS
     )  # fmt: skip
     note = t(

@@ -6,6 +6,7 @@ rolled-back transaction: what a test writes through it is removed afterwards."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 
@@ -269,6 +270,10 @@ def test_a_planner_downloads_the_grids_and_regions_as_gis_files(  # type: ignore
     # the planner's page offers them
     page = anon_client.get("/maps/planner", headers=planner | {"Accept": "text/html"}).text
     assert 'href="/exports/grids.gpkg"' in page and 'href="/exports/regions.zip"' in page
+    english = anon_client.get("/maps/planner?lang=en", headers=planner).text
+    line = re.search(r'<p class="wg-exports" id="exports">(.*?)</p>', english)
+    assert line is not None and not re.search(r"[\u3000-\u9fff\uff00-\uffef]", line.group(1))
+    anon_client.get("/maps/planner?lang=zh", headers=planner)  # (the language cookie back)
     assert anon_client.get("/exports/grids.gpkg?region=990103", headers=planner).status_code == 404
     assert (
         anon_client.get("/exports/grids.gpkg", headers=login_as("township_operator")).status_code
