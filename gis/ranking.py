@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.report import COLUMNS, Column, column_width
+from gis.report import COLUMNS, Column, column_width, write_report
 from gis.scope import Scope
 from gis.stats import Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -428,16 +428,6 @@ def ranking_report(
     """Write ``统计排名-<region>-<first>-<last>.xlsx`` and ``.html`` into ``out_dir``, in
     ``lang``; the ranking and the two files."""
     r = ranking(session, scope, region, first, last, by)
-    xlsx = out_dir / f"{ranking_name(r, lang)}.xlsx"
-    html = out_dir / f"{ranking_name(r, lang)}.html"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        xlsx.write_bytes(ranking_xlsx(r, lang))
-        html.write_text(ranking_html(r, lang=lang), encoding="utf-8")
-    except OSError as e:
-        raise InvalidInput(
-            f"无法把报表写入 {out_dir}：{e.strerror}。请用 --out 换一个可写的目录。",
-            f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
-            field="out",
-        ) from None
+    name = ranking_name(r, lang)
+    xlsx, html = write_report(out_dir, name, ranking_xlsx(r, lang), ranking_html(r, lang=lang))
     return r, xlsx, html

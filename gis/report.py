@@ -686,23 +686,31 @@ h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
 """
 
 
-def daily_report(
-    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path, lang: str = "zh"
-) -> DailyReport:
-    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``, in ``lang``."""
-    d = daily(session, scope, region, day)
-    xlsx = out_dir / f"{daily_name(d, lang)}.xlsx"
-    html = out_dir / f"{daily_name(d, lang)}.html"
+def write_report(out_dir: Path, name: str, workbook: bytes, page: str) -> tuple[Path, Path]:
+    """Write ``<name>.xlsx`` and ``<name>.html`` into ``out_dir`` (made if missing); the two
+    paths.  A folder that cannot be written is a clear error naming ``--out``."""
+    xlsx, html = out_dir / f"{name}.xlsx", out_dir / f"{name}.html"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        xlsx.write_bytes(daily_xlsx(d, lang))
-        html.write_text(daily_html(d, lang=lang), encoding="utf-8")
+        xlsx.write_bytes(workbook)
+        html.write_text(page, encoding="utf-8")
     except OSError as e:
         raise InvalidInput(
             f"无法把报表写入 {out_dir}：{e.strerror}。请用 --out 换一个可写的目录。",
             f"Cannot write the report in {out_dir}: {e.strerror}. Give a writable --out.",
             field="out",
         ) from None
+    return xlsx, html
+
+
+def daily_report(
+    session: Session, scope: Scope, region: str | None, day: date, out_dir: Path, lang: str = "zh"
+) -> DailyReport:
+    """Write ``每日汇总-<region>-<day>.xlsx`` and ``.html`` into ``out_dir``, in ``lang``."""
+    d = daily(session, scope, region, day)
+    xlsx, html = write_report(
+        out_dir, daily_name(d, lang), daily_xlsx(d, lang), daily_html(d, lang=lang)
+    )
     return DailyReport(
         day, d.today, d.month, d.supervision, d.safety, d.category_names, d.warnings,
         d.warnings_total, d.workers, d.trend, xlsx, html,

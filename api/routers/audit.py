@@ -16,10 +16,12 @@ from gis.worktime import SHANGHAI, plausible_day
 router = APIRouter(prefix="/api", tags=["audit 审计"])
 
 
-_DAY = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"
+#: a day in a query, or nothing (a form's empty field)
+DAY_OR_EMPTY = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"
 
 
-def _day(value: str | None, field: str) -> date | None:
+def form_day(value: str | None, field: str) -> date | None:
+    """A form's day (plausible), or None for an empty field; a 422 naming ``field``."""
     if not value:
         return None
     try:
@@ -49,15 +51,18 @@ class AuditFilters:
             str | None, Query(pattern="^(true|false|)$", description="true | false (or all)")
         ] = None,
         start: Annotated[
-            str | None, Query(pattern=_DAY, description="first day, YYYY-MM-DD (Asia/Shanghai)")
+            str | None,
+            Query(pattern=DAY_OR_EMPTY, description="first day, YYYY-MM-DD (Asia/Shanghai)"),
         ] = None,
-        end: Annotated[str | None, Query(pattern=_DAY, description="last day, included")] = None,
+        end: Annotated[
+            str | None, Query(pattern=DAY_OR_EMPTY, description="last day, included")
+        ] = None,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> None:
         # (strings: a filter form sends its empty fields as "", which means "any")
         self.username, self.action, self.object = username or None, action or None, object or None
         self.success = {"true": True, "false": False}.get(success or "")
-        self.start, self.end = _day(start, "start"), _day(end, "end")
+        self.start, self.end = form_day(start, "start"), form_day(end, "end")
         self.offset = offset
 
     def query(self, session: Any, limit: int) -> tuple[int, list[audit.Entry]]:

@@ -29,7 +29,7 @@ from api.deps import (
     page_lang,
     page_response,
 )
-from api.routers.audit import AuditFilters, read_trail
+from api.routers.audit import DAY_OR_EMPTY, AuditFilters, form_day, read_trail
 from api.schemas import CASE_CODE_PATTERN
 from gis import (
     auth,
@@ -935,29 +935,45 @@ def daily_xlsx(
     )
 
 
-StartOptional = Annotated[
-    date | None, Query(description="first day, YYYY-MM-DD (default: the month's first)")
-]
-EndOptional = Annotated[date | None, Query(description="last day, included (default: today)")]
-RankOptional = Annotated[
-    str | None,
-    Query(description=f"the figure to rank by: {', '.join(ranking.RANKS)} (default: on_time_rate)"),
-]
+class RankingQuery:
+    """统计排名's asks, shared by the page and its workbook.  A form's field left empty (a date
+    cleared) means its default, as for the audit trail's filters."""
 
+    def __init__(
+        self,
+        region: Annotated[
+            str | None,
+            Query(pattern=r"^([0-9]{6,12})?$", description="region code (default: yours)"),
+        ] = None,
+        start: Annotated[
+            str | None,
+            Query(
+                pattern=DAY_OR_EMPTY,
+                description="first day, YYYY-MM-DD (default: the month's first)",
+            ),
+        ] = None,
+        end: Annotated[
+            str | None,
+            Query(pattern=DAY_OR_EMPTY, description="last day, included (default: today)"),
+        ] = None,
+        rank: Annotated[
+            str | None,
+            Query(
+                max_length=40,
+                description=f"the figure to rank by: {', '.join(ranking.RANKS)} "
+                "(default: on_time_rate)",
+            ),
+        ] = None,
+    ) -> None:
+        self.region = region or None
+        self.by = ranking.rank_by(rank or None)
+        self.last = report_day(form_day(end, "end"), "end") if end else None
+        self.first = report_day(form_day(start, "start"), "start") if start else None
 
-def _ranking(
-    session: Session,
-    caller: Principal,
-    region: str | None,
-    start: date | None,
-    end: date | None,
-    rank: str | None,
-) -> ranking.Ranking:
-    by = ranking.rank_by(rank)
-    today = datetime.now(SHANGHAI).date()
-    last = report_day(end, "end") if end else today
-    first = report_day(start, "start") if start else last.replace(day=1)
-    return ranking.ranking(session, caller.scope, region, first, last, by)
+    def ranking(self, session: Session, caller: Principal) -> ranking.Ranking:
+        last = self.last or datetime.now(SHANGHAI).date()
+        first = self.first or last.replace(day=1)
+        return ranking.ranking(session, caller.scope, self.region, first, last, self.by)
 
 
 @router.get("/reports/period", response_class=HTMLResponse)
@@ -965,17 +981,14 @@ def ranking_page(
     session: SessionDep,
     caller: CaseReader,
     request: Request,
-    region: RegionOptional = None,
-    start: StartOptional = None,
-    end: EndOptional = None,
-    rank: RankOptional = None,
+    q: Annotated[RankingQuery, Depends()],
     lang: PageLang = None,
 ) -> HTMLResponse:
     """统计排名: the roll-up of a region you may see over a period (this month by default; a
     month, quarter or year a click away), its child regions ranked by one figure (按期结案率 by
     default; a column's name ranks by that one), each a link to its own ranking.  In Chinese, or
     in English."""
-    r = _ranking(session, caller, region, start, end, rank)
+    r = q.ranking(session, caller)
     language = page_lang(request, lang)
     en = language == "en"
 
@@ -1030,14 +1043,11 @@ def ranking_xlsx(
     session: SessionDep,
     caller: CaseReader,
     request: Request,
-    region: RegionOptional = None,
-    start: StartOptional = None,
-    end: EndOptional = None,
-    rank: RankOptional = None,
+    q: Annotated[RankingQuery, Depends()],
     lang: PageLang = None,
 ) -> Response:
     """统计排名 as a spreadsheet: the same figures and order as the page."""
-    r = _ranking(session, caller, region, start, end, rank)
+    r = q.ranking(session, caller)
     language = page_lang(request, lang)
     return _workbook_response(
         ranking.ranking_xlsx(r, language), f"{ranking.ranking_name(r, language)}.xlsx"

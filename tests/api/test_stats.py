@@ -455,6 +455,11 @@ def test_period_ranking_page_and_spreadsheet(
     default = anon_client.get("/reports/period?lang=zh", headers=op).text  # (after English)
     assert f"{today.replace(day=1):%Y年%m月%d日} 至 {today:%Y年%m月%d日}" in default
     assert 'aria-current="true">本月</a>' in default
+    # the form sent with its dates cleared: the defaults, not a 422
+    cleared = anon_client.get("/reports/period?region=990102001&start=&end=&rank=", headers=op)
+    assert cleared.status_code == 200 and f"{today:%Y年%m月%d日}" in cleared.text
+    bad_day = anon_client.get("/reports/period?start=2026-02-30", headers=op)
+    assert bad_day.status_code == 422 and bad_day.json()["errors"][0]["field"] == "start"
 
 
 def test_a_ranking_shares_places_as_shown_and_puts_no_value_last() -> None:
