@@ -1015,6 +1015,12 @@ class PatrolBatchIn(BaseModel):
     patrols: list[dict[str, Any]] = Field(min_length=1, max_length=PATROL_MAX_BATCH)
 
 
+class PatrolPhotoOut(BaseModel):
+    id: int
+    url: str = Field(description="the photo, EXIF/GPS stripped (with its check-in only)")
+    thumb_url: str = Field(description="its 320 px thumbnail")
+
+
 class PatrolOut(BaseModel):
     id: int
     username: str = Field(description="the account that checked in")
@@ -1035,10 +1041,15 @@ class PatrolOut(BaseModel):
     village: str | None
     note: str | None = Field(description="巡查情况")
     flags: dict[str, Any] = Field(description="low_accuracy, clock_suspect: for the desk to check")
+    photos: list[PatrolPhotoOut] = Field(
+        default_factory=list,
+        description="巡查照片 (POST /api/patrols/{id}/photos): each photo's url and thumb_url",
+    )
 
     @classmethod
     def of(cls, view: PatrolView) -> PatrolOut:
-        return cls(**vars(view))
+        fields = {k: v for k, v in vars(view).items() if k != "photo_ids"}
+        return cls(**fields, photos=[PatrolPhotoOut(**p) for p in view.photos])
 
 
 class PatrolBatchItemOut(BaseModel):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -90,6 +90,19 @@ class PatrolView:
     village: str | None
     note: str | None
     flags: dict[str, Any]
+    photo_ids: list[int] = field(default_factory=list)  # 巡查照片, in the order added
+
+    @property
+    def photos(self) -> list[dict[str, Any]]:
+        """Each photo's id and where it is served (and its thumbnail)."""
+        return [
+            {
+                "id": i,
+                "url": f"/api/patrol-photos/{i}",
+                "thumb_url": f"/api/patrol-photos/{i}/thumb",
+            }
+            for i in self.photo_ids
+        ]
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,9 @@ _VIEW_COLUMNS = """
     p.id, u.username, w.code AS worker_code, w.name AS worker_name, p.checked_at, p.received_at,
     ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.accuracy_m, p.grid_code, g.name AS grid_name,
     p.own_grid,
-    p.assign_method::text AS assign_method, p.village_code, v.name AS village, p.note, p.flags
+    p.assign_method::text AS assign_method, p.village_code, v.name AS village, p.note, p.flags,
+    coalesce((SELECT array_agg(ph.id ORDER BY ph.id) FROM patrol_photo ph
+              WHERE ph.patrol_id = p.id), '{}') AS photo_ids
 """
 _VIEW_FROM = """
     FROM patrol p JOIN app_user u ON u.id = p.user_id
@@ -390,8 +405,8 @@ def patrols_geojson(views: Sequence[PatrolView]) -> dict[str, Any]:
         props = {
             k: v.isoformat() if isinstance(v, datetime) else v
             for k, v in vars(view).items()
-            if k not in ("lon", "lat")
-        }
+            if k not in ("lon", "lat", "photo_ids")
+        } | {"photos": view.photos}
         features.append(
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [view.lon, view.lat]},
              "properties": props}

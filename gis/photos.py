@@ -9,6 +9,9 @@
   (longest side :data:`THUMB_PX`) for lists; the row keeps both checksums.
 * The same photo sent again for the same case (a retry from a phone) returns the stored one.
 * ``case_photo`` is under row-level security: a photo is visible exactly when its case is.
+* A patrol check-in's photos (巡查照片, ``patrol_photo``: what the worker saw) are kept the same
+  way, at most :data:`MAX_PER_PATROL`, added only by the worker who checked in, visible exactly
+  when the check-in is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput, NotFound, WanggeError
 
 MAX_PER_CASE = 6
+MAX_PER_PATROL = 3  # (what a worker saw on the round: a few pictures, not an album)
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 60_000_000  # a 10 MB file claiming more is a decompression bomb
 THUMB_PX = 320
@@ -65,10 +69,14 @@ class CleanPhoto:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def too_many(new: int, stored: int = 0) -> InvalidInput:
+def too_many(new: int, stored: int = 0, limit: int = MAX_PER_CASE) -> InvalidInput:
+    if limit == MAX_PER_CASE:
+        zh, en = f"每件案件最多 {limit} 张照片", f"At most {limit} photos per case"
+    else:
+        zh, en = f"每次巡查打卡最多 {limit} 张照片", f"At most {limit} photos per check-in"
     return InvalidInput(
-        f"每件案件最多 {MAX_PER_CASE} 张照片；已有 {stored} 张，本次新增 {new} 张。",
-        f"At most {MAX_PER_CASE} photos per case; it has {stored}, this adds {new}.",
+        f"{zh}；已有 {stored} 张，本次新增 {new} 张。",
+        f"{en}; it has {stored}, this adds {new}.",
         field="photos",
     )
 
@@ -167,6 +175,61 @@ def _write(directory: Path, name: str, data: bytes) -> None:
 
 
 _CASE_ID = text("SELECT id FROM cases WHERE code = :code")
+#: where the photos of a case and of a patrol check-in are kept: (table, owner column)
+_TABLES = {"case": ("case_photo", "case_id"), "patrol": ("patrol_photo", "patrol_id")}
+
+
+def _store(
+    session: Session,
+    owner: str,
+    owner_id: int,
+    photos: list[tuple[str, bytes]],
+    directory: Path,
+    uploaded_by: str,
+    limit: int,
+) -> None:
+    """Check every photo, then store those not stored yet for ``owner`` (``case`` or
+    ``patrol``) ``owner_id``: at most ``limit`` in all."""
+    table, column = _TABLES[owner]
+    cleaned = [clean_photo(data, name or f"#{i + 1}") for i, (name, data) in enumerate(photos)]
+    lock = 0x70686F74 if owner == "case" else 0x70617472  # 'phot', 'patr'
+    session.execute(text("SELECT pg_advisory_xact_lock(:k, :id)"), {"k": lock, "id": owner_id})
+    stored = {
+        row.upload_sha256
+        for row in session.execute(
+            text(f"SELECT upload_sha256 FROM {table} WHERE {column} = :id"), {"id": owner_id}
+        )
+    }
+    new = [c for c in cleaned if c.upload_sha256 not in stored]
+    new = list({c.upload_sha256: c for c in new}.values())  # the same file twice in one call
+    if len(stored) + len(new) > limit:
+        raise too_many(len(new), len(stored), limit)
+    for c in new:
+        digest = c.sha256
+        file_name = f"{digest[:2]}/{digest}.{c.extension}"
+        thumb_name = f"{digest[:2]}/{digest}.thumb.jpg"
+        _write(directory, file_name, c.data)
+        _write(directory, thumb_name, c.thumb)
+        session.execute(
+            text(f"""
+            INSERT INTO {table} ({column}, sha256, upload_sha256, content_type, bytes, width,
+                                 height, file_name, thumb_name, uploaded_by)
+            VALUES (:owner, :sha256, :upload, :type, :bytes, :width, :height, :file, :thumb,
+                    :by)
+        """),
+            {
+                "owner": owner_id,
+                "sha256": digest,
+                "upload": c.upload_sha256,
+                "type": c.content_type,
+                "bytes": len(c.data),
+                "width": c.width,
+                "height": c.height,
+                "file": file_name,
+                "thumb": thumb_name,
+                "by": uploaded_by,
+            },
+        )
 
 
 def add_photos(
@@ -185,45 +248,42 @@ def add_photos(
             "没有找到该案件（或不在您的管辖范围内）。",
             "No such case (or not in your jurisdiction).",
         )
-    cleaned = [clean_photo(data, name or f"#{i + 1}") for i, (name, data) in enumerate(photos)]
-    session.execute(text("SELECT pg_advisory_xact_lock(:k, :id)"), {"k": 0x70686F74, "id": case_id})
-    stored = {
-        row.upload_sha256
-        for row in session.execute(
-            text("SELECT upload_sha256 FROM case_photo WHERE case_id = :id"), {"id": case_id}
-        )
-    }
-    new = [c for c in cleaned if c.upload_sha256 not in stored]
-    new = list({c.upload_sha256: c for c in new}.values())  # the same file twice in one call
-    if len(stored) + len(new) > MAX_PER_CASE:
-        raise too_many(len(new), len(stored))
-    for c in new:
-        digest = c.sha256
-        file_name = f"{digest[:2]}/{digest}.{c.extension}"
-        thumb_name = f"{digest[:2]}/{digest}.thumb.jpg"
-        _write(directory, file_name, c.data)
-        _write(directory, thumb_name, c.thumb)
-        session.execute(
-            text("""
-            INSERT INTO case_photo (case_id, sha256, upload_sha256, content_type, bytes, width,
-                                    height, file_name, thumb_name, uploaded_by)
-            VALUES (:case_id, :sha256, :upload, :type, :bytes, :width, :height, :file, :thumb,
-                    :by)
-        """),
-            {
-                "case_id": case_id,
-                "sha256": digest,
-                "upload": c.upload_sha256,
-                "type": c.content_type,
-                "bytes": len(c.data),
-                "width": c.width,
-                "height": c.height,
-                "file": file_name,
-                "thumb": thumb_name,
-                "by": uploaded_by,
-            },
-        )
+    _store(session, "case", case_id, photos, directory, uploaded_by, MAX_PER_CASE)
     return photos_of(session, case_code)
+
+
+def add_patrol_photos(
+    session: Session,
+    patrol_id: int,
+    user_id: int,
+    photos: list[tuple[str, bytes]],
+    directory: Path,
+    uploaded_by: str,
+) -> list[PhotoView]:
+    """Attach ``photos`` to check-in ``patrol_id``, which must be the caller's own (a worker
+    shows what they saw; nobody adds to another's check-in).  As :func:`add_photos`, at most
+    :data:`MAX_PER_PATROL`.  Returns the check-in's photos."""
+    found = session.execute(
+        text("SELECT id FROM patrol WHERE id = :id AND user_id = :user"),
+        {"id": patrol_id, "user": user_id},
+    ).scalar()
+    if found is None:
+        raise NotFound("没有找到您的这次巡查打卡。", "No such check-in of yours.")
+    _store(session, "patrol", patrol_id, photos, directory, uploaded_by, MAX_PER_PATROL)
+    return patrol_photos(session, [patrol_id]).get(patrol_id, [])
+
+
+def patrol_photos(session: Session, patrol_ids: list[int]) -> dict[int, list[PhotoView]]:
+    """The photos of the check-ins ``patrol_ids`` that the caller may see, by check-in."""
+    out: dict[int, list[PhotoView]] = {}
+    for row in session.execute(
+        text("""SELECT patrol_id, id, content_type, bytes, width, height, sha256
+                FROM patrol_photo WHERE patrol_id = ANY(CAST(:ids AS bigint[]))
+                ORDER BY patrol_id, id"""),
+        {"ids": patrol_ids},
+    ):
+        out.setdefault(row[0], []).append(PhotoView(*row[1:]))
+    return out
 
 
 def photos_of(session: Session, case_code: str) -> list[PhotoView]:
@@ -240,11 +300,13 @@ def photos_of(session: Session, case_code: str) -> list[PhotoView]:
 
 
 def photo_file(
-    session: Session, photo_id: int, directory: Path, *, thumb: bool
+    session: Session, photo_id: int, directory: Path, *, thumb: bool, owner: str = "case"
 ) -> tuple[Path, str]:
-    """The stored file of a photo the caller may see (its case is visible), and its type."""
+    """The stored file of a photo the caller may see (its case, or its check-in for ``owner``
+    ``patrol``, is visible), and its type."""
+    table = _TABLES[owner][0]
     row = session.execute(
-        text("SELECT content_type, file_name, thumb_name FROM case_photo WHERE id = :id"),
+        text(f"SELECT content_type, file_name, thumb_name FROM {table} WHERE id = :id"),
         {"id": photo_id},
     ).one_or_none()
     if row is None:

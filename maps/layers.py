@@ -300,7 +300,8 @@ class FitBeside(MacroElement):
 class PatrolTrack(JSCSSMixin, MacroElement):
     """巡查轨迹: a worker's check-ins (``features``, a GeoJSON list in time order, as
     ``/api/patrols`` gives them) as numbered points joined by a dashed line in time order, each
-    with its time (Beijing), grid and note; those outside the worker's own grids in red.  The
+    with its time (Beijing), grid and note, and its photos (巡查照片) in a popup on a click;
+    those outside the worker's own grids in red.  The
     map opens on them; a box says how many there are (``words``: ``count``, ``none``,
     ``outside``).  Beneath them the grids of ``bbox`` (west, south, east, north), the worker's
     own (``grids``) bold, as the phone page draws them."""
@@ -341,9 +342,19 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                     + (away ? ' <span class="wg-overdue">' + wangge.escapeHtml(words.outside)
                               + "</span>" : "")
                     + (p.note ? "<br>" + wangge.escapeHtml(p.note) : "");
-                L.circleMarker(at, { radius: 7, weight: 2, color: away ? "#b03a2e" : "#1e8449",
-                                     fillColor: "#fff", fillOpacity: 0.9 })
-                    .bindTooltip(tip).addTo(group);
+                var photos = (p.photos || []).map(function (ph) {
+                    return '<a href="' + wangge.escapeHtml(ph.url) + '" target="_blank">'
+                        + '<img class="wg-patrol-photo" alt="" src="'
+                        + wangge.escapeHtml(ph.thumb_url) + '"></a>';
+                }).join("");
+                var marker = L.circleMarker(at, { radius: 7, weight: 2,
+                                                  color: away ? "#b03a2e" : "#1e8449",
+                                                  fillColor: photos ? "#fdebd0" : "#fff",
+                                                  fillOpacity: 0.9 });
+                marker.bindTooltip(tip + (photos ? "<br>" + wangge.escapeHtml(
+                    words.photos.replace("{n}", p.photos.length)) : ""));
+                if (photos) marker.bindPopup(tip + "<br>" + photos, { maxWidth: 320 });
+                marker.addTo(group);
             });
             if (points.length > 1) {
                 L.polyline(points, { color: "#1e8449", weight: 2, dashArray: "5 5" }).addTo(group);

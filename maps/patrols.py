@@ -22,12 +22,14 @@ PATROL_WORDS = {
         "count": "当日巡查打卡 {n} 次",
         "none": "当日没有巡查打卡",
         "outside": "非本人网格",
+        "photos": "{n} 张巡查照片，点击查看",
     },
     "en": {
         "locale": "en-GB",
         "count": "{n} patrol check-in(s) that day",
         "none": "No patrol check-in that day",
         "outside": "not their grid",
+        "photos": "{n} photo(s): click to see",
     },
 }
 

@@ -15,7 +15,7 @@ from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
 from gis.patrols import NOTE_MAX as PATROL_NOTE_MAX
-from gis.photos import MAX_PER_CASE
+from gis.photos import MAX_PER_CASE, MAX_PER_PATROL
 from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
 from maps.assets import OWN_DIR, asset_path, asset_url
@@ -88,6 +88,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_note": "巡查情况（可不填）",
             "patrol_hint": "如：沿街商铺消防通道畅通，未见异常",
             "check_in": "📍 打卡",
+            "add_patrol_photo": f"＋ 拍下所见（可不拍，最多 {MAX_PER_PATROL} 张）",
             "patrols_today": "今日巡查",
             "grid_open": "我的网格待办",
             "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道）",
@@ -161,6 +162,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_grids": "本人网格今日已巡查 {n}/{all}（地图上绿色）",
             "patrol_no_grid": "不在网格内",
             "patrols_sent": "已发送 {n} 次巡查打卡。",
+            "too_many_patrol_photos": f"每次打卡最多 {MAX_PER_PATROL} 张照片。",
+            "patrol_photo": "巡查照片",
         },
     },
     "en": {
@@ -202,6 +205,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_note": "What you saw (optional)",
             "patrol_hint": "e.g. shop fire exits clear, nothing unusual",
             "check_in": "📍 Check in",
+            "add_patrol_photo": f"+ Photo of what you saw (optional, up to {MAX_PER_PATROL})",
             "patrols_today": "Today's patrol",
             "grid_open": "Open cases in my grids",
             "grid_open_note": "(not settled yet, from every channel: hotline, walk-ins …)",
@@ -288,6 +292,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_grids": "Your grids walked today: {n} of {all} (green on the map)",
             "patrol_no_grid": "outside the grids",
             "patrols_sent": "{n} check-in(s) sent.",
+            "too_many_patrol_photos": f"At most {MAX_PER_PATROL} photos a check-in.",
+            "patrol_photo": "Patrol photo",
         },
     },
 }
@@ -360,6 +366,7 @@ def phone_page(
         "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
         "patrol": patrol,  # 巡查打卡
         "patrol_batch_max": PATROL_MAX_BATCH,
+        "patrol_max_photos": MAX_PER_PATROL,
         # (the first: the role a new row starts with, the one a worker knows least about)
         "party_roles": [
             [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]
@@ -417,6 +424,12 @@ def phone_page(
       <input name="patrol_note" maxlength="{PATROL_NOTE_MAX}" autocomplete="off"
         placeholder="{t["patrol_hint"]}"></label>
     <button type="button" id="check-in" class="m-check-in">{t["check_in"]}</button>
+  </div>
+  <div class="m-photos">
+    <label class="m-add-photo">{t["add_patrol_photo"]}
+      <input type="file" name="patrol_photos" accept="image/jpeg,image/png,image/webp" multiple>
+    </label>
+    <ul id="patrol-chosen" class="m-chosen"></ul>
   </div>
   <p id="patrol-message" class="m-message" role="status"></p>
   <h3>{t["patrols_today"]} <b id="patrol-count" class="m-count"></b></h3>

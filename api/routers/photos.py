@@ -8,19 +8,30 @@ from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CaseReader, Reporter, SessionDep, SettingsDep, audit_caller
-from api.schemas import CASE_CODE_PATTERN, PhotoOut
+from api.deps import (
+    CaseReader,
+    Patroller,
+    PatrolReader,
+    Reporter,
+    SessionDep,
+    SettingsDep,
+    audit_caller,
+)
+from api.schemas import CASE_CODE_PATTERN, PatrolPhotoOut, PhotoOut
 from gis import photos
 
 router = APIRouter(prefix="/api", tags=["photos 照片"])
 CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
 
 
-async def read_uploads(files: list[UploadFile]) -> list[tuple[str, bytes]]:
-    """(name, bytes) of each upload, refusing more than the per-case limit before reading them
-    and any file over the size limit while reading (never more than the limit + 1 byte)."""
-    if len(files) > photos.MAX_PER_CASE:
-        raise photos.too_many(len(files))
+async def read_uploads(
+    files: list[UploadFile], limit: int = photos.MAX_PER_CASE
+) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each upload, refusing more than ``limit`` (per case, or per check-in)
+    before reading them and any file over the size limit while reading (never more than the
+    limit + 1 byte)."""
+    if len(files) > limit:
+        raise photos.too_many(len(files), limit=limit)
     out = []
     for f in files:
         data = await f.read(photos.MAX_BYTES + 1)
@@ -73,6 +84,61 @@ def get_thumbnail(
 ) -> FileResponse:
     """A photo's thumbnail (longest side 320 px, JPEG), for lists."""
     path, content_type = photos.photo_file(session, photo_id, settings.photos_path, thumb=True)
+    return _file(path, content_type)
+
+
+@router.post("/patrols/{patrol_id}/photos", response_model=list[PatrolPhotoOut], status_code=201)
+async def add_patrol_photos(
+    patrol_id: Annotated[int, Path(ge=1, description="the check-in's id (from its answer)")],
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Patroller,
+    request: Request,
+    files: Annotated[
+        list[UploadFile],
+        File(alias="photos", description=f"JPEG/PNG/WebP, ≤ 10 MB each, ≤ {photos.MAX_PER_PATROL}"),
+    ],
+) -> list[PatrolPhotoOut]:
+    """巡查照片: attach photos of what you saw to one of your own check-ins (after it was sent,
+    e.g. once the phone is back online).  The same photo sent again is not stored twice; GPS
+    and other EXIF data are removed."""
+    uploads = await read_uploads(files, photos.MAX_PER_PATROL)
+
+    def work() -> list[photos.PhotoView]:
+        stored = photos.add_patrol_photos(
+            session, patrol_id, caller.user_id, uploads, settings.photos_path, caller.username
+        )
+        audit_caller(session, request, caller, "photo.add", f"patrol:{patrol_id}",
+                     {"n": len(uploads)})  # fmt: skip
+        session.commit()
+        return stored
+
+    return [
+        PatrolPhotoOut(id=p.id, url=f"/api/patrol-photos/{p.id}",
+                       thumb_url=f"/api/patrol-photos/{p.id}/thumb")
+        for p in await run_in_threadpool(work)
+    ]  # fmt: skip
+
+
+@router.get("/patrol-photos/{photo_id}", response_class=FileResponse)
+def get_patrol_photo(
+    photo_id: int, session: SessionDep, settings: SettingsDep, caller: PatrolReader
+) -> FileResponse:
+    """A check-in's photo (EXIF/GPS stripped), only if the check-in is in your jurisdiction."""
+    path, content_type = photos.photo_file(
+        session, photo_id, settings.photos_path, thumb=False, owner="patrol"
+    )
+    return _file(path, content_type)
+
+
+@router.get("/patrol-photos/{photo_id}/thumb", response_class=FileResponse)
+def get_patrol_thumbnail(
+    photo_id: int, session: SessionDep, settings: SettingsDep, caller: PatrolReader
+) -> FileResponse:
+    """A check-in's photo's thumbnail (longest side 320 px, JPEG)."""
+    path, content_type = photos.photo_file(
+        session, photo_id, settings.photos_path, thumb=True, owner="patrol"
+    )
     return _file(path, content_type)
 
 

@@ -348,3 +348,58 @@ def test_the_demo_grid_worker_has_weeks_of_patrols_each_in_its_own_grid(db: Sess
     """)
     ).one()
     assert days >= 20 and disagree == 0
+
+
+def test_a_check_in_carries_photos_of_what_was_seen(  # type: ignore[no-untyped-def]
+    worker: TestClient, point: tuple, login_as: Callable
+) -> None:
+    """巡查照片: the worker adds photos to their own check-in (after it was sent); they are
+    cleaned like a case's, listed with the check-in, and served to whoever may see it."""
+    import io
+
+    from PIL import Image
+
+    from tests.api.test_photos import jpeg_with_gps, png_bytes
+
+    created = _check_in(worker, _body(*point))
+    assert created.status_code == 201 and created.json()["photos"] == []
+    patrol_id = created.json()["id"]
+    url = f"/api/patrols/{patrol_id}/photos"
+    r = worker.post(url, files=[("photos", ("消防通道.jpg", jpeg_with_gps(), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    (photo,) = r.json()
+    served = worker.get(photo["url"])
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert not Image.open(io.BytesIO(served.content)).getexif().get_ifd(0x8825)  # no GPS
+    assert b"PhoneMaker" not in served.content
+    assert max(Image.open(io.BytesIO(worker.get(photo["thumb_url"]).content)).size) <= 320
+    # sent again after a lost answer: still one; more than three in all: refused, saying so
+    again = worker.post(url, files=[("photos", ("消防通道.jpg", jpeg_with_gps(), "image/jpeg"))])
+    assert [p["id"] for p in again.json()] == [photo["id"]]
+    three = [("photos", (f"{c}.jpg", jpeg_with_gps(c), "image/jpeg")) for c in
+             ("blue", "green", "yellow")]  # fmt: skip
+    too_many = worker.post(url, files=three)
+    assert too_many.status_code == 422 and "最多 3 张" in too_many.json()["detail"]
+    assert (
+        worker.post(url, files=[("photos", ("a.png", png_bytes(), "image/png"))]).status_code == 201
+    )
+    # listed with the check-in, for the phone and for the desk
+    listed = worker.get("/api/patrols?mine=true").json()["features"]
+    mine = next(f for f in listed if f["properties"]["id"] == patrol_id)
+    shown = [p["id"] for p in mine["properties"]["photos"]]
+    assert len(shown) == 2 and shown[0] == photo["id"]
+    desk = login_as("township_operator")
+    assert worker.get(photo["url"], headers=desk).status_code == 200
+    assert worker.get(photo["url"], headers=login_as("township_operator_b")).status_code == 404
+    # nobody adds to another's check-in (an administrator may check in, but not on theirs)
+    admin = worker.post(url, files=[("photos", ("a.png", png_bytes(), "image/png"))],
+                        headers=login_as("admin"))  # fmt: skip
+    assert admin.status_code == 404
+    assert worker.post(url, files=[("photos", ("a.png", png_bytes(), "image/png"))],
+                       headers=desk).status_code == 403  # fmt: skip
+    assert (
+        worker.post(
+            "/api/patrols/999999999/photos", files=[("photos", ("a.png", png_bytes(), "image/png"))]
+        ).status_code
+        == 404
+    )

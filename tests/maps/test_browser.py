@@ -336,10 +336,23 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     page.wait_for_selector("#patrols li")  # today's list, read once
     context.set_offline(True)
     page.wait_for_selector("#net:has-text('离线')")
+    import io
+
+    from PIL import Image
+
+    seen = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(seen, "PNG")
     for i in (1, 2):
         page.fill("input[name=patrol_note]", f"巡查 {tag} 第{i}次：消防通道畅通")
+        if i == 1:  # 巡查照片: what was seen, queued with the check-in
+            page.set_input_files(
+                "input[name=patrol_photos]",
+                files=[{"name": "通道.png", "mimeType": "image/png", "buffer": seen.getvalue()}],
+            )
+            page.wait_for_selector("#patrol-chosen li img")
         page.click("#check-in")
         page.wait_for_function(f"document.querySelectorAll('#queue li[data-key]').length === {i}")
+    assert page.locator("#patrol-chosen li").count() == 0  # (the next check-in starts bare)
     assert "当前无网络" in page.locator("#patrol-message").inner_text()
     assert "巡查打卡" in page.locator("#queue").inner_text()
     assert stored() == []
@@ -370,6 +383,17 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     )
     result = stored()
     assert [n.split("：")[0] for n, _, _ in result] == [f"巡查 {tag} 第1次", f"巡查 {tag} 第2次"]
+    # the photo followed its check-in once it had gone, and shows in today's list
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 0",
+                           timeout=15_000)  # fmt: skip
+    with engine.connect() as conn:
+        photos = conn.execute(
+            text("SELECT p.note, count(ph.id) FROM patrol p LEFT JOIN patrol_photo ph "
+                 "ON ph.patrol_id = p.id WHERE p.note LIKE :t GROUP BY 1 ORDER BY 1"),
+            {"t": f"%{tag}%"},
+        ).all()  # fmt: skip
+    assert [n for _, n in photos] == [1, 0]
+    page.wait_for_selector("#patrols li .m-thumbs img", timeout=15_000)
     assert all(own for _, _, own in result)  # in the worker's own grid
     assert page.evaluate("wangge.patrolLayer.getLayers().length") >= 2
     # the worker's own grid they walked today: counted under the list, green on the map
@@ -395,6 +419,14 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     desk.click("button[type=submit]")
     desk.wait_for_selector("#patrol-summary")
     assert desk.evaluate("wangge.patrolTrack.getLayers().length") >= 3  # 2 points and a line
+    # the check-in with a photo opens it on a click
+    assert (
+        desk.evaluate(
+            "wangge.patrolTrack.getLayers().filter(l => l.getPopup && l.getPopup()"
+            " && l.getPopup().getContent().includes('/api/patrol-photos/')).length"
+        )
+        == 1
+    )
     assert "巡查打卡" in desk.locator("#patrol-summary").inner_text()
     desk.close()
 

@@ -20,7 +20,9 @@
  * 巡查打卡 (a grid worker, config.patrol): a check-in takes the phone's own position at that
  * moment (never a tap on the map: it says where the worker was) and the device's time, and joins
  * the same queue (type "patrol") under its own UUID; at each sync the queued check-ins go first,
- * through POST /api/patrols/batch (they are small, and must not wait behind photos).
+ * through POST /api/patrols/batch (they are small, and must not wait behind photos).  Photos of
+ * what was seen (up to config.patrol_max_photos) are queued with the check-in, made smaller like
+ * a report's, and follow through POST /api/patrols/{id}/photos once it has gone.
  */
 (function () {
   "use strict";
@@ -183,7 +185,9 @@
     if (!photos.length) return finishPhotos(item).then(function () { return true; });
     var photo = photos[0], data = new FormData();
     data.append("photos", photo.blob, photo.name);
-    return send("/api/cases/" + encodeURIComponent(item.code) + "/photos", {
+    // (a check-in's photos go to the check-in: photo_url, set when it was sent)
+    var url = item.photo_url || "/api/cases/" + encodeURIComponent(item.code) + "/photos";
+    return send(url, {
       method: "POST", credentials: "same-origin", body: data, headers: { "Accept-Language": LANG }
     }, SEND_TIMEOUT_MS + Math.ceil((photo.blob.size || 0) / SLOW_BYTES_PER_MS)).then(function (r) {
       if (r.ok) return null;
@@ -195,6 +199,7 @@
     }, function () { return false; }).then(function (refused) {
       if (refused === false) return false;
       moved = moved || !refused;
+      if (!refused && item.type === "patrol") patrolsMoved = true; // (its thumbnails to show)
       if (refused) item.refused = (item.refused || []).concat([refused]);
       item.photos = photos.slice(1);
       return put(item).then(function () { return sendPhotos(item); });
@@ -238,7 +243,14 @@
         return r.json().then(function (out) {
           return Promise.all(out.results.map(function (res) {
             var item = pending[res.index];
-            if (res.status === "created" || res.status === "replayed") return drop(item.key);
+            if (res.status === "created" || res.status === "replayed") {
+              if (item.photos && item.photos.length) { // (sent after the reports, as theirs)
+                item.state = "photos"; item.photo_url = "/api/patrols/" + res.patrol.id + "/photos";
+                item.code = T.patrol_item + " " + clock(item.body.checked_at);
+                return put(item);
+              }
+              return drop(item.key);
+            }
             item.state = "rejected"; item.detail = res.detail;
             return put(item);
           })).then(function () {
@@ -836,6 +848,15 @@
         li.appendChild(el("span", "m-away", p.grid_code ? T.patrol_outside : T.patrol_no_grid));
       }
       if (p.note) li.appendChild(el("small", "", p.note));
+      if (p.photos && p.photos.length) {
+        var thumbs = el("span", "m-thumbs");
+        p.photos.forEach(function (ph) {
+          var a = el("a"), img = el("img");
+          a.href = ph.url; a.target = "_blank"; img.src = ph.thumb_url; img.alt = T.patrol_photo;
+          img.loading = "lazy"; a.appendChild(img); thumbs.appendChild(a);
+        });
+        li.appendChild(thumbs);
+      }
       patrolList.appendChild(li);
     });
     if (map && window.L) {
@@ -849,6 +870,40 @@
       wangge.patrolLayer = patrolLayer; // (for tests)
     }
   }
+  // The photos of what was seen, chosen before the check-in (config.patrol_max_photos); made
+  // smaller and queued with it, sent to it once it has gone (as a report's are).
+  var PATROL_MAX_PHOTOS = config.patrol_max_photos || 3;
+  var patrolChosen = [];
+  var patrolChosenList = document.getElementById("patrol-chosen");
+  var patrolPhotos = document.querySelector("[name=patrol_photos]");
+  function renderPatrolChosen() {
+    Array.prototype.forEach.call(patrolChosenList.querySelectorAll("img"), function (img) {
+      URL.revokeObjectURL(img.src);
+    });
+    patrolChosenList.textContent = "";
+    patrolChosen.forEach(function (file, i) {
+      var li = el("li");
+      if (window.URL && URL.createObjectURL) {
+        var img = el("img");
+        img.src = URL.createObjectURL(file); img.alt = file.name;
+        li.appendChild(img);
+      }
+      var out = el("button", "", T.remove_photo);
+      out.type = "button";
+      out.addEventListener("click", function () { patrolChosen.splice(i, 1); renderPatrolChosen(); });
+      li.appendChild(out);
+      patrolChosenList.appendChild(li);
+    });
+  }
+  if (patrolPhotos) {
+    patrolPhotos.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(patrolPhotos.files || []);
+      patrolPhotos.value = "";
+      if (patrolChosen.length + files.length > PATROL_MAX_PHOTOS) sayPatrol(T.too_many_patrol_photos, true);
+      patrolChosen = patrolChosen.concat(files).slice(0, PATROL_MAX_PHOTOS);
+      renderPatrolChosen();
+    });
+  }
   var checkingIn = false;
   function queueCheckIn(fix) {
     var item = {
@@ -860,8 +915,16 @@
     };
     var note = document.querySelector("[name=patrol_note]");
     if (note.value.trim()) item.body.note = note.value.trim();
-    return put(item).then(function () {
-      note.value = "";
+    var files = patrolChosen.slice(0, PATROL_MAX_PHOTOS);
+    return files.reduce(function (chain, file) {
+      return chain.then(function (photos) {
+        return shrink(file).then(function (photo) { return photos.concat([photo]); });
+      });
+    }, Promise.resolve([])).then(function (photos) {
+      if (photos.length) item.photos = photos;
+      return put(item);
+    }).then(function () {
+      note.value = ""; patrolChosen = []; renderPatrolChosen();
       var time = clock(item.body.checked_at);
       sayPatrol(fill(navigator.onLine && !loggedOut ? T.patrol_saved : T.patrol_saved_offline, { time: time }));
       return renderQueue().then(sync);
