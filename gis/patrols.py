@@ -95,14 +95,15 @@ class PatrolView:
     @property
     def photos(self) -> list[dict[str, Any]]:
         """Each photo's id and where it is served (and its thumbnail)."""
-        return [
-            {
-                "id": i,
-                "url": f"/api/patrol-photos/{i}",
-                "thumb_url": f"/api/patrol-photos/{i}/thumb",
-            }
-            for i in self.photo_ids
-        ]
+        return photo_links(self.photo_ids)
+
+
+def photo_links(ids: Sequence[int]) -> list[dict[str, Any]]:
+    """巡查照片 ``ids`` as the API gives them: id, url and thumb_url."""
+    return [
+        {"id": i, "url": f"/api/patrol-photos/{i}", "thumb_url": f"/api/patrol-photos/{i}/thumb"}
+        for i in ids
+    ]
 
 
 @dataclass(frozen=True)

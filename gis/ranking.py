@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.report import COLUMNS, Column, column_width, write_report
+from gis.report import COLUMNS, REPORT_CSS, Column, column_width, write_report
 from gis.scope import Scope
 from gis.stats import Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -343,9 +343,7 @@ def ranking_html(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} {r.first_day:%Y-%m-%d}–{r.last_day:%Y-%m-%d}</title>
 <style>
-body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
-th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
+{REPORT_CSS}
 .wg-ranking td:nth-child(2), .wg-ranking td:nth-child(3), .wg-ranking th:nth-child(2),
 .wg-ranking th:nth-child(3), .wg-categories td:first-child, .wg-categories th:first-child
   {{ text-align: left; }}
@@ -353,11 +351,7 @@ th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
 .wg-ranking th a {{ color: inherit; }}
 .wg-rank-by {{ background: #fff3d6; font-weight: bold; }}
 .wg-ranking tr:nth-child(2) td {{ background: #f2f2f2; }}
-h2 small, .wg-hint {{ font-weight: normal; font-size: 13px; color: #666; }}
-@media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
-@media (max-width: 640px) {{ body {{ margin: 1em; }}
-  table {{ display: block; overflow-x: auto; max-width: 100%; }}
-  th, td {{ white-space: nowrap; }} }}
+.wg-hint {{ font-weight: normal; font-size: 13px; color: #666; }}
 </style>{head}</head>
 <body>
 {top}

@@ -543,6 +543,19 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     return out.getvalue()
 
 
+#: the printable reports' common style (the daily roll-up, 统计排名): plain tables, figures to
+#: the right, the menu left off paper, tables that scroll sideways on a phone
+REPORT_CSS = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
+th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
+h2 small { font-weight: normal; font-size: 13px; color: #666; }
+@media print { body { margin: 0; } .wg-noprint { display: none; } }
+@media (max-width: 640px) { body { margin: 1em; }
+  table { display: block; overflow-x: auto; max-width: 100%; }
+  th, td { white-space: nowrap; } }"""
+
+
 def daily_html(
     d: Daily,
     *,
@@ -655,9 +668,7 @@ def daily_html(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} {d.day:%Y-%m-%d}</title>
 <style>
-body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
-th, td {{ border: 1px solid #999; padding: 4px 8px; text-align: right; }}
+{REPORT_CSS}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 .wg-warnings-table td {{ text-align: left; }}
 .wg-trend th:nth-child(2), .wg-trend td:nth-child(2) {{ text-align: right; }}
@@ -665,11 +676,6 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 .wg-trend-chart text {{ fill: #333; }}
 .wg-legend {{ font-size: 12px; color: #444; margin: 0; }}
 .wg-key {{ display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; }}
-h2 small {{ font-weight: normal; font-size: 13px; color: #666; }}
-@media print {{ body {{ margin: 0; }} .wg-noprint {{ display: none; }} }}
-@media (max-width: 640px) {{ body {{ margin: 1em; }}
-  table {{ display: block; overflow-x: auto; max-width: 100%; }}
-  th, td {{ white-space: nowrap; }} }}
 </style>{head}</head>
 <body>
 {top}

@@ -19,6 +19,7 @@ from api.deps import (
 )
 from api.schemas import CASE_CODE_PATTERN, PatrolPhotoOut, PhotoOut
 from gis import photos
+from gis.patrols import photo_links as patrol_links
 
 router = APIRouter(prefix="/api", tags=["photos 照片"])
 CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
@@ -113,11 +114,8 @@ async def add_patrol_photos(
         session.commit()
         return stored
 
-    return [
-        PatrolPhotoOut(id=p.id, url=f"/api/patrol-photos/{p.id}",
-                       thumb_url=f"/api/patrol-photos/{p.id}/thumb")
-        for p in await run_in_threadpool(work)
-    ]  # fmt: skip
+    stored = await run_in_threadpool(work)
+    return [PatrolPhotoOut(**link) for link in patrol_links([p.id for p in stored])]
 
 
 @router.get("/patrol-photos/{photo_id}", response_class=FileResponse)

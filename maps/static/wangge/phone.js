@@ -671,27 +671,39 @@
   var MAX_PHOTOS = config.max_photos || 6;
   var chosen = []; // the files chosen, in order
   var chosenList = document.getElementById("chosen");
-  function renderChosen() {
-    Array.prototype.forEach.call(chosenList.querySelectorAll("img"), function (img) {
+  // The photos chosen (a report's, a check-in's) in ``list``: each shown, with a button that takes
+  // it out of ``files`` again and then calls ``removed``.
+  function renderPhotoList(list, files, removed, named) {
+    Array.prototype.forEach.call(list.querySelectorAll("img"), function (img) {
       URL.revokeObjectURL(img.src);
     });
-    chosenList.textContent = "";
-    chosen.forEach(function (file, i) {
+    list.textContent = "";
+    files.forEach(function (file, i) {
       var li = el("li");
       if (window.URL && URL.createObjectURL) {
         var img = el("img");
         img.src = URL.createObjectURL(file); img.alt = file.name;
         li.appendChild(img);
       }
-      li.appendChild(el("span", "", file.name));
+      if (named) li.appendChild(el("span", "", file.name));
       var out = el("button", "", T.remove_photo);
       out.type = "button";
-      out.addEventListener("click", function () {
-        chosen.splice(i, 1); renderChosen(); saveDraftPhotos(chosen);
-      });
+      out.addEventListener("click", function () { files.splice(i, 1); removed(); });
       li.appendChild(out);
-      chosenList.appendChild(li);
+      list.appendChild(li);
     });
+  }
+  function renderChosen() {
+    renderPhotoList(chosenList, chosen, function () { renderChosen(); saveDraftPhotos(chosen); }, true);
+  }
+  // The photos as they are queued ({name, blob} each, made smaller: shrink), one after the
+  // other: a phone short of memory might drop the page decoding six at once.
+  function shrinkAll(files) {
+    return files.reduce(function (chain, file) {
+      return chain.then(function (photos) {
+        return shrink(file).then(function (photo) { return photos.concat([photo]); });
+      });
+    }, Promise.resolve([]));
   }
   form.photos.addEventListener("change", function () {
     var files = Array.prototype.slice.call(form.photos.files || []);
@@ -736,12 +748,7 @@
     }
     saving = true; submitButton.disabled = true;
     if (files.length) say(T.saving);
-    // one photo after the other: a phone short of memory might drop the page decoding six at once
-    files.reduce(function (chain, file) {
-      return chain.then(function (photos) {
-        return shrink(file).then(function (photo) { return photos.concat([photo]); });
-      });
-    }, Promise.resolve([])).then(function (photos) {
+    shrinkAll(files).then(function (photos) {
       item.photos = photos;
       return put(item);
     }).then(function () {
@@ -877,23 +884,7 @@
   var patrolChosenList = document.getElementById("patrol-chosen");
   var patrolPhotos = document.querySelector("[name=patrol_photos]");
   function renderPatrolChosen() {
-    Array.prototype.forEach.call(patrolChosenList.querySelectorAll("img"), function (img) {
-      URL.revokeObjectURL(img.src);
-    });
-    patrolChosenList.textContent = "";
-    patrolChosen.forEach(function (file, i) {
-      var li = el("li");
-      if (window.URL && URL.createObjectURL) {
-        var img = el("img");
-        img.src = URL.createObjectURL(file); img.alt = file.name;
-        li.appendChild(img);
-      }
-      var out = el("button", "", T.remove_photo);
-      out.type = "button";
-      out.addEventListener("click", function () { patrolChosen.splice(i, 1); renderPatrolChosen(); });
-      li.appendChild(out);
-      patrolChosenList.appendChild(li);
-    });
+    renderPhotoList(patrolChosenList, patrolChosen, renderPatrolChosen, false);
   }
   if (patrolPhotos) {
     patrolPhotos.addEventListener("change", function () {
@@ -915,12 +906,7 @@
     };
     var note = document.querySelector("[name=patrol_note]");
     if (note.value.trim()) item.body.note = note.value.trim();
-    var files = patrolChosen.slice(0, PATROL_MAX_PHOTOS);
-    return files.reduce(function (chain, file) {
-      return chain.then(function (photos) {
-        return shrink(file).then(function (photo) { return photos.concat([photo]); });
-      });
-    }, Promise.resolve([])).then(function (photos) {
+    return shrinkAll(patrolChosen.slice(0, PATROL_MAX_PHOTOS)).then(function (photos) {
       if (photos.length) item.photos = photos;
       return put(item);
     }).then(function () {
