@@ -98,7 +98,14 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "channel": ("来源", "案件来源", "来源渠道", "渠道", "CHANNEL", "ORIGIN"),
     # its number in that channel (来源编号): a 12345 work order, a 110 incident …
     "source_ref": ("来源编号", "工单号", "工单编号", "SOURCE_REF", "WORK_ORDER", "ORDER_NO"),
+    # 就地化解: settled on the spot by the grid worker (是/否)
+    "on_site": ("是否就地化解", "就地化解", "是否现场化解", "现场化解", "ON_SITE"),
 }  # fmt: skip
+#: a 就地化解 cell that says yes (compared trimmed and in lower case); anything else is no
+ON_SITE_YES = ("是", "就地化解", "已就地化解", "现场化解", "已现场化解", "y", "yes", "true", "1",
+               "√", "✓")  # fmt: skip
+#: the note of the 就地化解 event of an imported case
+ON_SITE_NOTE = "导入的历史案件：网格员就地化解"
 #: where a case came from (案件来源, ``gis.cases.SOURCE_NAMES``): its code, its names and the
 #: other usual spellings
 _MORE_SOURCE_WORDS = {
@@ -572,6 +579,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             """),
                 {"file": path.name, "note": IMPORT_NOTE[0]},
             )
+            if "on_site" in col:
+                _on_site_events(session, col["on_site"], path.name, report)
             stage("events")
         if bulk[0]:
             stage("rebuild indexes, keys + roll-ups (bulk)")
@@ -1077,6 +1086,43 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
                                   ELSE {pm} + ({rest} - {morning}) * interval '1 hour' END)
                      AT TIME ZONE 'Asia/Shanghai'"""
     return joins, expression
+
+
+def _on_site_events(session: Session, column: str, file: str, report: ImportReport) -> None:
+    """就地化解: an ``on_site`` event (registered → resolved, at its receipt, as the intake writes
+    one) for each created case whose 就地化解 cell says yes and that is settled; one that says
+    yes but is still open is counted as not settled on the spot, with a warning."""
+    yes = f"lower(btrim(coalesce(r.{column}, ''))) = ANY(CAST(:yes AS text[]))"
+    settled = "n.status IN ('resolved', 'verified', 'closed')"
+    found = session.execute(
+        text(f"""
+        WITH said AS (
+            SELECT n.id, n.received_at, {settled} AS settled
+            FROM import_new n JOIN import_case i ON i.source_id = n.source_id
+            JOIN import_raw r ON r.n = i.n
+            WHERE {yes}
+        ), events AS (
+            INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note,
+                                    data)
+            SELECT id, received_at, 'import', 'on_site', 'registered', 'resolved', :note,
+                   jsonb_build_object('file', CAST(:file AS text))
+            FROM said WHERE settled ORDER BY id
+        )
+        SELECT count(*) FILTER (WHERE settled), count(*) FILTER (WHERE NOT settled) FROM said
+    """),
+        {"yes": list(ON_SITE_YES), "note": ON_SITE_NOTE, "file": file},
+    ).one()
+    on_site, open_ = found
+    if on_site:
+        report.warnings.append(
+            f"{on_site} 件记为网格员就地化解（计入就地化解率） ({on_site} cases recorded as "
+            "settled on the spot by the grid worker)"
+        )
+    if open_:
+        report.warnings.append(
+            f"{open_} 行写明就地化解，但案件尚未办结，未计为就地化解 ({open_} rows say settled "
+            "on the spot but their case is still open: not counted as such)"
+        )
 
 
 # the created cases are kept in ``import_new`` for their events and the report: a scan of a

@@ -69,6 +69,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
                "Where it came from: 网格员上报, 群众来访, 12345热线 …", "12345热线"),
         Column("工单号", False, "来源渠道中的编号（如 12345 工单号）", "Its number there "
                "(a 12345 work order)", "12345-2025-000815", text=True),
+        Column("是否就地化解", False, "“是”：网格员在现场化解（须为已办结或已结案，"
+               "计入就地化解率）；不填或“否”：不是", "是 (yes): the grid worker settled it on "
+               "the spot (the case must be settled); empty or 否: no", "否"),
     ),
     "workers": (
         Column("姓名", True, "网格员或用户的姓名", "The person's name", "张三"),

@@ -489,6 +489,43 @@ def test_statuses_are_read_in_their_words_and_an_unknown_one_is_closed_with_a_wa
     assert "待定" in unknown and "已结案" in unknown
 
 
+def test_settled_on_the_spot_is_read_from_its_column(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """就地化解: a ledger's 是否就地化解 column gives a settled case its on_site event (the
+    roll-up's 就地化解率 counts it); said of a case still open, it is not, with a warning."""
+    from datetime import datetime
+
+    from gis.scope import Scope
+    from gis.stats import stats
+    from gis.worktime import SHANGHAI
+
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [("S1", "已结案", "是"), ("S2", "已结案", "否"), ("S3", "处置中", "是"),
+            ("S4", "已办结", " 就地化解 "), ("S5", "已结案", "")]  # fmt: skip
+    lines = ["编号,上报时间,经度,纬度,类型,类别,状态,是否就地化解\n"] + [
+        f"{sid},2018-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,{status},{said}\n"
+        for sid, status, said in rows
+    ]
+    path = tmp_path / "化解台账.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    done = import_cases(db, path, CaseOptions(commit=True))
+    assert done.mapping["on_site"] == "是否就地化解" and len(done.created) == 5
+    on_site = db.execute(
+        text("""SELECT c.source_id, e.from_status, e.to_status, e.at = c.received_at
+                FROM case_event e JOIN cases c ON c.id = e.case_id
+                WHERE e.action = 'on_site' AND c.source_id LIKE 'S_' ORDER BY 1""")
+    ).all()
+    assert on_site == [("S1", "registered", "resolved", True),
+                       ("S4", "registered", "resolved", True)]  # fmt: skip
+    assert any(w.startswith("2 件记为网格员就地化解") for w in done.warnings)
+    assert any(w.startswith("1 行写明就地化解") for w in done.warnings)
+    day = datetime(2018, 3, 5, tzinfo=SHANGHAI)
+    township = demo_city.grids[0].village_code[:9]
+    figures = stats(db, Scope.everything(), township, day, day.replace(day=6)).total
+    assert (figures.cases, figures.on_site) == (5, 2)
+
+
 def test_a_gbk_csv_is_read_when_its_header_says_so(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
