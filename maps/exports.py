@@ -48,8 +48,15 @@ def _local(t: datetime | None) -> datetime | None:
     return t.astimezone(SHANGHAI).replace(tzinfo=None) if t else None
 
 
+#: the row of a workbook's first item, below its title and headers (counted as they are
+#: appended: ``ws.max_row`` looks at every cell, and made an export of n rows take n² steps —
+#: 2,260 grid workers took 1.5 s, most of it there)
+FIRST_ROW = 3
+
+
 def _workbook(sheet: str, title: str, headers: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """A workbook of one sheet named ``sheet``: ``title`` in bold above the bold ``headers``."""
+    """A workbook of one sheet named ``sheet``: ``title`` in bold above the bold ``headers``
+    (the items follow from :data:`FIRST_ROW`)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -104,7 +111,7 @@ def queue_xlsx(
     headers = QUEUE_HEADERS["en" if en else "zh"]
     wb, ws = _workbook("queue" if en else "待办案件", title, headers)
     yes, no = ("yes", "no") if en else ("是", "否")
-    for i in q.items:
+    for row, i in enumerate(q.items, start=FIRST_ROW):
         more = (details or {}).get(i.code)
         ws.append(
             [
@@ -125,7 +132,6 @@ def queue_xlsx(
                 _cell(more.description) if more else None,
             ]
         )
-        row = ws.max_row
         for column in _TIMES:
             ws.cell(row, column).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 1).number_format = "@"  # text: all 20 digits, never 9.9E+19
@@ -154,13 +160,12 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
     page's order; codes and phones as text, the last report a Beijing-time date."""
     headers = ROSTER_HEADERS["en" if lang == "en" else "zh"]
     wb, ws = _workbook("grid workers" if lang == "en" else "网格员", title, headers)
-    for w in roster.workers:
+    for row, w in enumerate(roster.workers, start=FIRST_ROW):
         ws.append([
             _cell(w.name), w.code, w.phone, _cell(w.village), " ".join(w.grids),
             _cell("、".join(w.grid_names)), w.username, w.reported, _local(w.last_report),
             w.open_in_grids, w.settled, w.patrol_days, _local(w.last_patrol),
         ])  # fmt: skip
-        row = ws.max_row
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
             ws.cell(row, column).number_format = "@"
         ws.cell(row, 9).number_format = "yyyy-mm-dd hh:mm"
