@@ -13,6 +13,7 @@ from datetime import datetime
 from io import BytesIO
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
+from gis.ledger import RECENT_DAYS, Ledger
 from gis.report import column_width
 from gis.workers import ACTIVE_DAYS, Roster
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
@@ -171,3 +172,40 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
         ws.cell(row, 9).number_format = "yyyy-mm-dd hh:mm"
         ws.cell(row, 13).number_format = "yyyy-mm-dd hh:mm"
     return _finished(wb, ws, headers, _ROSTER_WIDTHS)
+
+
+LEDGER_HEADERS = {
+    "zh": ("网格编码", "网格名称", "所属村（社区）", "村（社区）编码", "乡镇（街道）", "户数",
+           "人口", "面积（平方公里）", "网格员", "网格员工号", "在办案件", "其中超期",
+           f"近{RECENT_DAYS}天案件", f"近{RECENT_DAYS}天巡查天数", "现行版本", "划定时间"),
+    "en": ("Grid", "Grid name", "Village", "Village code", "Township", "Households", "People",
+           "Area (km²)", "Grid workers", "Worker codes", "Open cases", "Overdue",
+           f"Cases ({RECENT_DAYS} days)", f"Days patrolled ({RECENT_DAYS} days)", "Version",
+           "Drawn on"),
+}  # fmt: skip
+_LEDGER_WIDTHS = (17, 22, 14, 14, 14, 8, 8, 10, 20, 30, 8, 8, 10, 10, 8, 17)
+
+
+def ledger_name(region: str, day: datetime, lang: str = "zh") -> str:
+    """The file's name: ``网格台账-<region>-<yyyymmdd>.xlsx`` (``grid-ledger-…`` in English)."""
+    return f"{'grid-ledger' if lang == 'en' else '网格台账'}-{region}-{day:%Y%m%d}.xlsx"
+
+
+def ledger_xlsx(ledger: Ledger, *, title: str, lang: str = "zh") -> bytes:
+    """The grids of ``ledger`` as a workbook: ``title`` above them, one row each, in the page's
+    order; codes as text, the area to the hectare, the time drawn a Beijing-time date (the days
+    patrolled empty where the caller may not read check-ins)."""
+    headers = LEDGER_HEADERS["en" if lang == "en" else "zh"]
+    wb, ws = _workbook("grid ledger" if lang == "en" else "网格台账", title, headers)
+    for row, g in enumerate(ledger.grids, start=FIRST_ROW):
+        ws.append([
+            g.code, _cell(g.name), _cell(g.village), g.village_code, _cell(g.township),
+            g.households, g.population, round(g.area_km2, 2),
+            _cell("、".join(name for _, name in g.workers)),
+            " ".join(code for code, _ in g.workers), g.open_cases, g.overdue, g.recent,
+            g.patrol_days, g.version, _local(g.valid_from),
+        ])  # fmt: skip
+        for column in (1, 4, 10):  # (text: all the digits of a code)
+            ws.cell(row, column).number_format = "@"
+        ws.cell(row, 16).number_format = "yyyy-mm-dd hh:mm"
+    return _finished(wb, ws, headers, _LEDGER_WIDTHS)

@@ -35,6 +35,7 @@ from gis import (
     auth,
     boundaries,
     cases,
+    ledger,
     mapdata,
     patrols,
     ranking,
@@ -46,6 +47,7 @@ from gis import (
 )
 from gis.auth import Principal
 from gis.errors import InvalidInput, NotFound, WanggeError
+from gis.ledger import LedgerOrder
 from gis.permissions import ROLE_NAMES_EN
 from gis.pii import validate_phone
 from gis.report import Daily
@@ -55,7 +57,16 @@ from gis.worktime import SHANGHAI, report_day
 from maps.assets import asset_url
 from maps.city import build_city_map, render_page
 from maps.command import CommandOptions, build_command_map
-from maps.exports import EXPORT_MAX, queue_name, queue_xlsx, roster_name, roster_xlsx
+from maps.exports import (
+    EXPORT_MAX,
+    ledger_name,
+    ledger_xlsx,
+    queue_name,
+    queue_xlsx,
+    roster_name,
+    roster_xlsx,
+)
+from maps.ledger import LEDGER_PAGE_SIZE, ledger_page
 from maps.nav import page_links
 from maps.pages import (
     AUDIT_PAGE_SIZE,
@@ -783,6 +794,114 @@ def workers_export(
     )
     session.commit()
     return _workbook_response(body, roster_name(name, now, language))
+
+
+LedgerOrderQuery = Annotated[
+    LedgerOrder,
+    Query(
+        description="code: by village and code; open: most open cases first; households: most "
+        "households first; recent: most cases of the last 30 days first"
+    ),
+]
+LedgerSearch = Annotated[
+    str | None, Query(max_length=40, description="a grid code's first digits, or words of its name")
+]
+
+
+@router.get("/grids", response_class=HTMLResponse)
+def grids_ledger(
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    order: LedgerOrderQuery = "code",
+    unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
+    large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
+    q: LedgerSearch = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """网格台账: the current grids of your region (or of one ``region`` in it), each with its
+    village, households, people, area, grid workers, open and recent cases (and days patrolled,
+    for those who may read check-ins); those without a worker or of many households marked, and
+    counted.  In Chinese, or in English."""
+    scope = boundaries.narrow_scope(session, caller.scope, region)
+    patrols = caller.can("patrol:read")
+    found = ledger.ledger(
+        session, scope, order=order, unstaffed=unstaffed, large=large, search=q,
+        patrols=patrols, limit=LEDGER_PAGE_SIZE, offset=offset,
+    )  # fmt: skip
+    language = page_lang(request, lang)
+    name = scope.region_name or ("all regions" if language == "en" else "全部区划")
+    filters = {
+        "region": region,
+        "order": None if order == "code" else order,
+        "unstaffed": unstaffed,
+        "large": large,
+        "q": q,
+    }
+    return page_response(
+        ledger_page(
+            found,
+            region=name,
+            user=_user(caller, language),
+            links=page_links(caller.can, "/grids", language),
+            filters=filters,
+            offset=offset,
+            patrols=patrols,
+            lang=language,
+        ),
+        lang,
+    )
+
+
+@router.get("/grids.xlsx")
+def grids_ledger_export(
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    region: RegionOptional = None,
+    order: LedgerOrderQuery = "code",
+    unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
+    large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
+    q: LedgerSearch = None,
+    lang: PageLang = None,
+) -> Response:
+    """网格台账导出: the ledger page's grids (the same region, filters and order, every page of
+    them) as an Excel workbook, headers in Chinese or English.  Audited (``grids.export``: the
+    grid workers' names leave the system)."""
+    scope = boundaries.narrow_scope(session, caller.scope, region)
+    found = ledger.ledger(
+        session, scope, order=order, unstaffed=unstaffed, large=large, search=q,
+        patrols=caller.can("patrol:read"), limit=EXPORT_MAX,
+    )  # fmt: skip
+    if found.matching > EXPORT_MAX:
+        raise InvalidInput(
+            f"符合条件的网格有 {found.matching:,} 个，一次最多导出 {EXPORT_MAX:,} 个。"
+            "请选一个下级区划。",
+            f"{found.matching:,} grids match, and one export holds at most {EXPORT_MAX:,}. "
+            "Choose a region below.",
+            field="region",
+        )
+    language = page_lang(request, lang)
+    now = datetime.now(SHANGHAI)
+    name = scope.region_name or ("all regions" if language == "en" else "全部区划")
+    title = (
+        f"Grid ledger · {name} (exported {now:%Y-%m-%d %H:%M}, {found.matching} grids)"
+        if language == "en"
+        else f"网格台账 · {name}（导出于 {now:%Y-%m-%d %H:%M}，共 {found.matching} 个网格）"
+    )
+    body = ledger_xlsx(found, title=title, lang=language)
+    audit_caller(
+        session,
+        request,
+        caller,
+        "grids.export",
+        f"region:{region or scope.region_code or '*'}",
+        {"grids": found.matching},
+    )
+    session.commit()
+    return _workbook_response(body, ledger_name(name, now, language))
 
 
 def _workbook_response(body: bytes, name: str) -> Response:

@@ -29,6 +29,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/period",
                 "/maps/safety",
                 "/workers",
+                "/grids",
                 "/m/",
                 "/account",
             ],
@@ -43,6 +44,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/period",
                 "/maps/safety",
                 "/workers",
+                "/grids",
                 "/m/",
                 "/account",
             ],
@@ -56,6 +58,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/period",
                 "/maps/safety",
                 "/workers",
+                "/grids",
                 "/account",
             ],
         ),
@@ -68,6 +71,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/period",
                 "/maps/safety",
                 "/workers",
+                "/grids",
                 "/maps/planner",
                 "/account",
             ],
@@ -82,6 +86,7 @@ Headers = Callable[[str], dict[str, str]]
                 "/reports/period",
                 "/maps/safety",
                 "/workers",
+                "/grids",
                 "/maps/planner",
                 "/m/",
                 "/users",
@@ -127,6 +132,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/reports/period",
         "/maps/safety",
         "/workers",
+        "/grids",
         "/account",
     ]
     planner = anon_client.get("/maps/command", headers=login_as("district_planner") | html)
@@ -137,6 +143,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/reports/period",
         "/maps/safety",
         "/workers",
+        "/grids",
         "/maps/planner",
         "/account",
     ]
@@ -155,6 +162,7 @@ def test_pages_show_the_menu_of_the_user(anon_client: TestClient, login_as: Head
         "/reports/period",
         "/maps/safety",
         "/workers",
+        "/grids",
         "/account",
     ]
 

@@ -1,0 +1,209 @@
+"""网格台账: the current grids of a region, one row each, with what a leader asks of a grid.
+
+Its village and township, households and population (the size a grid is drawn to), its area,
+its grid workers, its open and overdue cases, its cases of the last :data:`RECENT_DAYS` days,
+and (for those who may read check-ins) the days of those on which someone checked in there
+(巡查). Two marks a planner acts on: a grid with no grid worker (未配网格员), and a grid of more
+households than :data:`HOUSEHOLDS_MAX` (户数偏多: redraw it, or give it a second worker).
+
+The counts of the whole region come with any page of it: how many grids, households, people and
+square kilometres, how many unstaffed and how many large.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.scope import Scope
+from gis.workflow import open_sql
+
+#: the period a grid's recent cases and patrol days are counted over
+RECENT_DAYS = 30
+#: the most households a grid is drawn for: the usual rule for a city community's grids is
+#: 300–500 households each (rural grids, by village group, are often smaller); above it, marked
+HOUSEHOLDS_MAX = 500
+#: the orders a ledger can be read in: by village and code; the most open cases first; the most
+#: households first; the most cases of the last RECENT_DAYS days first
+LedgerOrder = Literal["code", "open", "households", "recent"]
+_ORDER_SQL: dict[str, str] = {
+    "code": "village_code, code",
+    "open": "open_cases DESC, overdue DESC, village_code, code",
+    "households": "households DESC NULLS LAST, village_code, code",
+    "recent": "recent DESC, village_code, code",
+}
+
+
+@dataclass(frozen=True)
+class GridRow:
+    code: str
+    name: str
+    village_code: str
+    village: str
+    township: str | None  # the village's parent (a township, or whatever stands above it)
+    households: int | None
+    population: int | None
+    area_km2: float
+    version: int
+    valid_from: datetime  # since when the grid is drawn as it is now
+    workers: list[tuple[str, str]]  # (code, name) of its grid workers, by code
+    open_cases: int
+    overdue: int  # of ``open_cases``, those past their deadline
+    recent: int  # cases received in the last RECENT_DAYS days
+    patrol_days: int | None  # days of the last RECENT_DAYS with a check-in here (None: not shown)
+
+    @property
+    def large(self) -> bool:
+        return self.households is not None and self.households > HOUSEHOLDS_MAX
+
+
+@dataclass(frozen=True)
+class Ledger:
+    grids: list[GridRow]  # the page
+    matching: int  # the grids the filters let through (what the pages run over)
+    total: int  # every current grid of the region, filters or not
+    households: int
+    population: int
+    area_km2: float
+    unstaffed: int  # of ``total``, those without a grid worker
+    large: int  # of ``total``, those of more than HOUSEHOLDS_MAX households
+
+
+def ledger(
+    session: Session,
+    scope: Scope,
+    *,
+    order: LedgerOrder = "code",
+    unstaffed: bool = False,
+    large: bool = False,
+    search: str | None = None,
+    patrols: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Ledger:
+    """The current grids of ``scope``'s region (:func:`gis.boundaries.narrow_scope` for one of
+    its regions) in ``order``: only those without a grid worker (``unstaffed``), of more than
+    :data:`HOUSEHOLDS_MAX` households (``large``), whose code starts with or whose name holds
+    ``search``.  ``patrols``: count the days with a check-in (for those who may read them)."""
+    needle = unicodedata.normalize("NFKC", search.strip()) if search and search.strip() else None
+    patrol_sql = (
+        f"""(SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
+             FROM patrol p WHERE p.grid_code = g.code
+               AND p.checked_at >= now() - make_interval(days => :days)
+               AND {scope.case_condition("p")})"""
+        if patrols
+        else "NULL"
+    )
+    rows = session.execute(
+        text(f"""
+        WITH g AS (
+            SELECT g.code, g.name, v.code AS village_code, v.name AS village,
+                   t.name AS township, g.households, g.population,
+                   ST_Area(CAST(g.geom AS geography)) / 1e6 AS area_km2, g.version, g.valid_from,
+                   coalesce(w.codes, '{{}}') AS worker_codes,
+                   coalesce(w.names, '{{}}') AS worker_names,
+                   n.open_cases, n.overdue, r.recent, {patrol_sql} AS patrol_days
+            FROM grid g JOIN region v ON v.id = g.village_id
+            LEFT JOIN region t ON t.id = v.parent_id
+            LEFT JOIN LATERAL (
+                SELECT array_agg(w.code ORDER BY w.code) AS codes,
+                       array_agg(w.name ORDER BY w.code) AS names
+                FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = g.code) w ON true
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS open_cases, count(*) FILTER (WHERE c.deadline < now()) AS overdue
+                FROM cases c
+                WHERE c.grid_code = g.code AND {open_sql("c")}
+                  AND {scope.case_condition("c")}) n
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS recent FROM cases c
+                WHERE c.grid_code = g.code
+                  AND c.received_at >= now() - make_interval(days => :days)
+                  AND {scope.case_condition("c")}) r
+            WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
+        ), counted AS (
+            SELECT g.*, count(*) OVER () AS total,
+                   coalesce(sum(households) OVER (), 0) AS all_households,
+                   coalesce(sum(population) OVER (), 0) AS all_population,
+                   coalesce(sum(area_km2) OVER (), 0) AS all_area,
+                   count(*) FILTER (WHERE cardinality(worker_codes) = 0) OVER () AS all_unstaffed,
+                   count(*) FILTER (WHERE households > :most) OVER () AS all_large
+            FROM g
+        )
+        SELECT *, count(*) OVER () AS matching FROM counted
+        WHERE (NOT :unstaffed OR cardinality(worker_codes) = 0)
+          AND (NOT :large OR households > :most)
+          AND (CAST(:needle AS text) IS NULL OR starts_with(code, :needle)
+               OR strpos(normalize(name, NFKC), :needle) > 0)
+        ORDER BY {_ORDER_SQL[order]}
+        LIMIT :limit OFFSET :offset
+    """),
+        scope.params()
+        | {
+            "days": RECENT_DAYS,
+            "most": HOUSEHOLDS_MAX,
+            "unstaffed": unstaffed,
+            "large": large,
+            "needle": needle,
+            "limit": limit,
+            "offset": offset,
+        },
+    ).all()
+    if not rows and offset:  # (a page past the end: the counts still)
+        again = ledger(
+            session, scope, order=order, unstaffed=unstaffed, large=large, search=search,
+            patrols=False, limit=1,
+        )  # fmt: skip
+        return Ledger([], **{k: getattr(again, k) for k in _COUNTS})
+    if not rows:
+        return _counts_only(session, scope)
+    first = rows[0]
+    grids = [
+        GridRow(
+            r.code, r.name, r.village_code, r.village, r.township, r.households,
+            r.population, float(r.area_km2), int(r.version), r.valid_from,
+            list(zip(r.worker_codes, r.worker_names, strict=True)), int(r.open_cases),
+            int(r.overdue), int(r.recent),
+            None if r.patrol_days is None else int(r.patrol_days),
+        )
+        for r in rows
+    ]  # fmt: skip
+    return Ledger(
+        grids,
+        matching=int(first.matching),
+        total=int(first.total),
+        households=int(first.all_households),
+        population=int(first.all_population),
+        area_km2=float(first.all_area),
+        unstaffed=int(first.all_unstaffed),
+        large=int(first.all_large),
+    )
+
+
+_COUNTS = ("matching", "total", "households", "population", "area_km2", "unstaffed", "large")
+
+
+def _counts_only(session: Session, scope: Scope) -> Ledger:
+    """No grid matched the filters: the region's own counts (the filters let none through)."""
+    r = session.execute(
+        text(f"""
+        SELECT count(*) AS total, coalesce(sum(g.households), 0) AS households,
+               coalesce(sum(g.population), 0) AS population,
+               coalesce(sum(ST_Area(CAST(g.geom AS geography))) / 1e6, 0) AS area_km2,
+               count(*) FILTER (WHERE NOT EXISTS (
+                   SELECT 1 FROM worker_grid wg WHERE wg.grid_code = g.code)) AS unstaffed,
+               count(*) FILTER (WHERE g.households > :most) AS large
+        FROM grid g JOIN region v ON v.id = g.village_id
+        WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
+    """),
+        scope.params() | {"most": HOUSEHOLDS_MAX},
+    ).one()
+    return Ledger(
+        [], 0, int(r.total), int(r.households), int(r.population), float(r.area_km2),
+        int(r.unstaffed), int(r.large),
+    )  # fmt: skip

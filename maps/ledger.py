@@ -1,0 +1,173 @@
+"""网格台账: the page of a region's current grids (:mod:`gis.ledger`), in Chinese or English."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from urllib.parse import quote
+
+from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, Ledger
+from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
+
+LEDGER_PAGE_SIZE = 100
+#: the orders offered, as the chips say them
+ORDERS: dict[str, tuple[str, str]] = {
+    "code": ("按村（社区）", "By village"),
+    "open": ("在办最多", "Most open cases"),
+    "households": ("户数最多", "Most households"),
+    "recent": (f"近{RECENT_DAYS}天案件最多", f"Most cases ({RECENT_DAYS} days)"),
+}
+
+
+def ledger_page(
+    found: Ledger,
+    *,
+    region: str,
+    user: str,
+    links: list[tuple[str, str]],
+    filters: Mapping[str, object],
+    offset: int,
+    patrols: bool = False,
+    lang: str = "zh",
+) -> str:
+    """网格台账 of ``region`` (its name): ``found``, one row a grid, the region's counts above;
+    ``filters``: the query in force (``region``, ``order``, ``unstaffed``, ``large``, ``q``);
+    ``patrols``: with the days patrolled (for those who may read check-ins)."""
+    t = _tr(lang)
+    en = lang == "en"
+
+    def href(path: str = "/grids", **change: object) -> str:
+        return _filtered(path, filters, change)
+
+    def workers(g) -> str:  # type: ignore[no-untyped-def]
+        if not g.workers:
+            return f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
+        return "、".join(
+            f'<span title="{escape(code, quote=True)}">{escape(name)}</span>'
+            for code, name in g.workers
+        )
+
+    def households(g) -> str:  # type: ignore[no-untyped-def]
+        if g.households is None:
+            return "—"
+        flag = (
+            ' <span class="wg-flag wg-flag-repeat" title="'
+            + t(f"多于 {HOUSEHOLDS_MAX} 户", f"over {HOUSEHOLDS_MAX} households")
+            + f'">{t("户数偏多", "large")}</span>'
+            if g.large
+            else ""
+        )
+        return f"{g.households:,}{flag}"
+
+    def open_cases(g) -> str:  # type: ignore[no-untyped-def]
+        if not g.overdue:
+            return str(g.open_cases)
+        late = t(f"其中超期 {g.overdue}", f"{g.overdue} overdue")
+        return f'{g.open_cases} <span class="wg-overdue">{late}</span>'
+
+    rows = "".join(
+        "<tr>"
+        f'<td><a href="/maps/grid/{quote(g.code, safe="")}">{escape(g.name or g.code)}</a>'
+        f"<small>{escape(g.code)}</small></td>"
+        f"<td>{escape(g.village)}<small>{escape(g.township or '')}</small></td>"
+        f"<td>{households(g)}</td>"
+        f"<td>{'—' if g.population is None else f'{g.population:,}'}</td>"
+        f"<td>{g.area_km2:.2f}</td>"
+        f"<td>{workers(g)}</td>"
+        f"<td>{open_cases(g)}</td>"
+        f"<td>{g.recent}</td>"
+        + (f"<td>{g.patrol_days or 0}</td>" if patrols else "")
+        + f"<td>v{g.version}<small>{g.valid_from:%Y-%m-%d}</small></td>"
+        "</tr>"
+        for g in found.grids
+    )
+    shown, pages = _pager(
+        offset,
+        len(found.grids),
+        found.matching,
+        LEDGER_PAGE_SIZE,
+        lambda at: href(offset=at or None),
+        lang,
+    )
+    order = str(filters.get("order") or "code")
+    chips = " ".join(
+        f'<a class="wg-chip{" on" if key == order else ""}" '
+        f'href="{href(order=None if key == "code" else key, offset=None)}">'
+        f"{words[1] if en else words[0]}</a>"
+        for key, words in ORDERS.items()
+    )
+    marks = []
+    for key, zh, english, n in (
+        ("unstaffed", "未配网格员", "No worker", found.unstaffed),
+        ("large", f"户数多于 {HOUSEHOLDS_MAX}", f"Over {HOUSEHOLDS_MAX} households", found.large),
+    ):
+        on = bool(filters.get(key))
+        there = _filtered("/grids", filters, {key: not on, "offset": None})
+        marks.append(
+            f'<a class="wg-chip{" on" if on else ""}" id="ledger-{key}" href="{there}">'
+            f"{t(zh, english)} {n}</a>"
+        )
+    search = escape(str(filters.get("q") or ""), quote=True)
+    hidden = "".join(
+        f'<input type="hidden" name="{k}" value="{escape(str(v), quote=True)}">'
+        for k, v in filters.items()
+        if k not in ("q", "offset") and v not in (None, False, "")
+    )
+    form = (
+        f'<form class="wg-filters wg-find" method="get" action="/grids" role="search">'
+        f'<label>{t("查找网格", "Find a grid")} <input name="q" value="{search}" size="24" '
+        f'maxlength="40" placeholder="{t("网格编码或名称", "grid code or name")}"></label>'
+        f'{hidden} <button type="submit">{t("查询", "Find")}</button></form>'
+    )
+    export = (
+        f'<a id="ledger-export" href="{href("/grids.xlsx", lang=lang, offset=None)}">'
+        + t("导出 Excel", "Export to Excel")
+        + "</a>"
+    )
+    per_grid = found.households / found.total if found.total else 0
+    summary = t(
+        f'共 <b id="ledger-total">{found.total:,}</b> 个网格，'
+        f"{found.households:,} 户、{found.population:,} 人，{found.area_km2:,.1f} 平方公里，"
+        f"平均每格 {per_grid:,.0f} 户；"
+        f'未配网格员 <b id="ledger-unstaffed">{found.unstaffed}</b> 个，'
+        f'户数多于 {HOUSEHOLDS_MAX} 的 <b id="ledger-large">{found.large}</b> 个。'
+        f'符合条件 <b id="ledger-matching">{found.matching:,}</b> 个，第 {shown} 个。',
+        f'<b id="ledger-total">{found.total:,}</b> grids, {found.households:,} households, '
+        f"{found.population:,} people, {found.area_km2:,.1f} km², {per_grid:,.0f} households "
+        f'a grid on average; <b id="ledger-unstaffed">{found.unstaffed}</b> without a grid '
+        f'worker, <b id="ledger-large">{found.large}</b> of over {HOUSEHOLDS_MAX} households. '
+        f'<b id="ledger-matching">{found.matching:,}</b> match, showing {shown}.',
+    )
+    columns = 10 if patrols else 9
+    none = f'<tr><td colspan="{columns}">{t("没有符合条件的网格。", "None.")}</td></tr>'
+    here = href()
+    head = _case_page_head(t("网格台账", "Grid ledger") + " · 网格 wangge", noindex=True, lang=lang)
+    patrol_head = (
+        f"<th>{t(f'近{RECENT_DAYS}天巡查天数', f'Days patrolled ({RECENT_DAYS} days)')}</th>"
+        if patrols
+        else ""
+    )
+    return f"""{head}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
+  <h1>{t("网格台账", "Grid ledger")} · {escape(region)}</h1>
+  {form}
+  <p class="wg-chips">{chips}</p>
+  <p class="wg-chips">{" ".join(marks)} {export}</p>
+  <p>{summary}</p>
+  <table class="wg-list wg-queue-table" id="ledger">
+    <thead><tr><th>{t("网格", "Grid")}</th><th>{t("所属村（社区）", "Village")}</th>
+      <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>
+      <th>{t("面积（km²）", "Area (km²)")}</th><th>{t("网格员", "Grid workers")}</th>
+      <th>{t("在办案件", "Open cases")}</th>
+      <th>{t(f"近{RECENT_DAYS}天案件", f"Cases ({RECENT_DAYS} days)")}</th>{patrol_head}
+      <th>{t("现行版本", "Drawn")}</th>
+    </tr></thead>
+    <tbody>{rows or none}</tbody>
+  </table>
+  <p class="wg-pages">{pages}</p>
+</main>
+</body>
+</html>
+"""

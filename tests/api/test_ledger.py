@@ -1,0 +1,203 @@
+"""网格台账: a region's current grids, one row each, with the figures a leader asks of a grid."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from io import BytesIO
+from urllib.parse import unquote
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.ledger import HOUSEHOLDS_MAX, ledger
+from gis.scope import Scope, bind_scope
+from maps.ledger import ledger_page
+from tests.conftest import report_body
+
+Headers = Callable[[str], dict[str, str]]
+HTML = {"Accept": "text/html"}
+TOWNSHIP = "990102001"
+
+
+def _rows(page: str) -> list[list[str]]:
+    """The cells of each row of the ledger (tags inside a cell kept)."""
+    body = page[page.index('id="ledger"') :]
+    return [
+        re.findall(r"<td>(.*?)</td>", row)
+        for row in re.findall(r"<tr>(<td>.*?)</tr>", body)
+        if "colspan" not in row
+    ]
+
+
+def _code(cells: list[str]) -> str:
+    found = re.search(r"<small>(\d{15})</small>", cells[0])
+    assert found is not None, cells[0]
+    return found.group(1)
+
+
+def _number(html: str, id_: str) -> int:
+    found = re.search(rf'<b id="{id_}">([\d,]+)</b>', html)
+    assert found is not None, id_
+    return int(found.group(1).replace(",", ""))
+
+
+def test_the_ledger_lists_a_township_s_grids_with_their_size_workers_and_cases(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    bind_scope(app_db, Scope.everything())
+    grids, households = app_db.execute(
+        text("""SELECT count(*), sum(households) FROM grid
+                WHERE code LIKE :t || '%' AND valid_to IS NULL"""),
+        {"t": TOWNSHIP},
+    ).one()
+    page = anon_client.get("/grids", headers=op | HTML).text
+    assert "网格台账 · " in page and _number(page, "ledger-total") == grids
+    assert f"{households:,} 户" in page
+    rows = _rows(page)
+    assert len(rows) == min(grids, 100)
+    codes = [_code(r) for r in rows]
+    assert all(c.startswith(TOWNSHIP) for c in codes) and codes == sorted(codes)
+    # each grid's open cases and workers as stored
+    open_by_grid = dict(
+        app_db.execute(
+            text("""SELECT grid_code, count(*) FROM cases
+                    WHERE grid_code = ANY(:g)
+                      AND status NOT IN ('resolved', 'verified', 'closed', 'suspended')
+                    GROUP BY 1"""),
+            {"g": codes},
+        ).all()
+    )
+    assert [int(r[6].split()[0]) for r in rows] == [open_by_grid.get(c, 0) for c in codes]
+    first_workers = app_db.execute(
+        text("""SELECT w.name FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = :g ORDER BY w.code"""),
+        {"g": codes[0]},
+    ).scalars()
+    assert all(name in rows[0][5] for name in first_workers)
+    # the days patrolled (the township desk may read check-ins): the demo grid worker's grid
+    patrolled = app_db.execute(
+        text("""SELECT count(DISTINCT CAST(checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
+                FROM patrol WHERE grid_code = :g AND checked_at >= now() - interval '30 days'"""),
+        {"g": codes[0]},
+    ).scalar_one()
+    assert patrolled > 0 and "近30天巡查天数" in page and int(rows[0][8]) == patrolled
+    # a grid worker's report: one more open and one more recent case in its grid
+    grid_point = app_db.execute(
+        text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid
+                WHERE code = :g AND valid_to IS NULL) s"""),
+        {"g": codes[0]},
+    ).one()
+    r = anon_client.post(
+        "/api/reports", headers=login_as("grid_worker"), json=report_body(*grid_point)
+    )
+    assert r.status_code == 201 and r.json()["grid_code"] == codes[0], r.text
+    again = _rows(anon_client.get("/grids", headers=op | HTML).text)[0]
+    assert int(again[6].split()[0]) == int(rows[0][6].split()[0]) + 1
+    assert int(again[7]) == int(rows[0][7]) + 1
+    # the most open cases first
+    busiest = _rows(anon_client.get("/grids?order=open", headers=op | HTML).text)
+    counts = [int(r[6].split()[0]) for r in busiest]
+    assert counts == sorted(counts, reverse=True) and counts[0] >= int(again[6].split()[0])
+    # a grid without a grid worker: marked, counted, and found by the chip
+    bare = codes[1]
+    app_db.execute(text("DELETE FROM worker_grid WHERE grid_code = :g"), {"g": bare})
+    app_db.commit()
+    page = anon_client.get("/grids", headers=op | HTML).text
+    assert _number(page, "ledger-unstaffed") == 1
+    row = next(r for r in _rows(page) if _code(r) == bare)
+    assert "未配网格员" in row[5]
+    only = anon_client.get("/grids?unstaffed=true", headers=op | HTML).text
+    assert [_code(r) for r in _rows(only)] == [bare] and _number(only, "ledger-matching") == 1
+    assert _number(only, "ledger-total") == grids  # (the region's counts stay)
+
+
+def test_the_ledger_finds_by_code_or_name_keeps_to_the_caller_s_region_and_pages(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    bind_scope(app_db, Scope.everything())
+    code, name = app_db.execute(
+        text("""SELECT code, name FROM grid WHERE code LIKE :t || '%' AND valid_to IS NULL
+                AND name ~ '[0-9]' ORDER BY code DESC LIMIT 1"""),
+        {"t": TOWNSHIP},
+    ).one()
+    by_code = _rows(anon_client.get(f"/grids?q={code}", headers=op | HTML).text)
+    assert [_code(r) for r in by_code] == [code]
+    # words of the name, full-width digits as a Chinese keyboard may type them
+    wide = name.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    by_name = _rows(anon_client.get("/grids", params={"q": wide}, headers=op | HTML).text)
+    assert code in [_code(r) for r in by_name]
+    assert all(name in r[0] for r in by_name)
+    # a village of the township; another township: not yours; another desk sees none of these
+    village = _rows(anon_client.get(f"/grids?region={code[:12]}", headers=op | HTML).text)
+    assert village and all(_code(r).startswith(code[:12]) for r in village)
+    assert anon_client.get("/grids?region=990103001", headers=op | HTML).status_code == 404
+    other = anon_client.get("/grids", headers=login_as("township_operator_b") | HTML).text
+    assert code not in other
+    # a page past the end: no rows, the counts still
+    far = anon_client.get("/grids?offset=100000", headers=op | HTML).text
+    assert _rows(far) == [] and _number(far, "ledger-total") > 0
+    assert _number(far, "ledger-matching") == _number(far, "ledger-total")
+    # nothing found: the region's counts still
+    none = anon_client.get("/grids?q=没有这个网格", headers=op | HTML).text
+    assert _rows(none) == [] and "没有符合条件的网格" in none
+    assert _number(none, "ledger-total") == _number(far, "ledger-total")
+    # an order it does not know: a 422 naming it
+    bad = anon_client.get("/grids?order=size", headers=op)
+    assert bad.status_code == 422 and "order" in bad.text
+    english = anon_client.get("/grids?lang=en", headers=op | HTML).text
+    assert "Grid ledger · " in english and "Households" in english and "Open cases" in english
+    anon_client.cookies.clear()  # (the English page is remembered)
+
+
+def test_the_ledger_goes_to_excel_every_row_in_the_page_s_order_and_audited(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    op = login_as("township_operator")
+    page = anon_client.get("/grids?order=households", headers=op | HTML).text
+    assert 'href="/grids.xlsx?order=households&amp;lang=zh"' in page
+    xlsx = anon_client.get("/grids.xlsx?order=households", headers=op)
+    assert xlsx.status_code == 200, xlsx.text
+    assert re.search(r"网格台账-.+-\d{8}\.xlsx$", unquote(xlsx.headers["content-disposition"]))
+    sheet = load_workbook(BytesIO(xlsx.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][:3] == ("网格编码", "网格名称", "所属村（社区）")
+    assert len(rows) - 2 == _number(page, "ledger-total")  # every grid, not a page of them
+    assert [r[0] for r in rows[2:102]] == [_code(r) for r in _rows(page)]
+    sizes = [r[5] for r in rows[2:]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sheet.cell(3, 1).number_format == "@"
+    bind_scope(app_db, Scope.everything())
+    audited = app_db.execute(
+        text("SELECT detail FROM audit_log WHERE action = 'grids.export' ORDER BY id DESC")
+    ).first()
+    assert audited is not None and audited[0]["grids"] == len(rows) - 2
+
+
+def test_a_grid_of_many_households_is_marked(db: Session) -> None:
+    """户数偏多: over HOUSEHOLDS_MAX households, marked on its row and counted; the chip lists
+    those alone.  (The app role cannot change a grid outside a planner's edit: the owner's
+    session here.)"""
+    code = db.execute(
+        text("""SELECT code FROM grid WHERE code LIKE :t || '%' AND valid_to IS NULL
+                ORDER BY code LIMIT 1"""),
+        {"t": TOWNSHIP},
+    ).scalar_one()
+    db.execute(
+        text("UPDATE grid SET households = :n WHERE code = :g AND valid_to IS NULL"),
+        {"n": HOUSEHOLDS_MAX + 150, "g": code},
+    )
+    scope = Scope(region_id=None)
+    found = ledger(db, scope, large=True)
+    assert [g.code for g in found.grids] == [code] and found.large == 1
+    assert found.grids[0].large and found.matching == 1 and found.total > 1
+    html = ledger_page(found, region="示例", user="u", links=[], filters={"large": True}, offset=0)
+    assert "户数偏多" in html and f"{HOUSEHOLDS_MAX + 150:,}" in html
+    assert 'class="wg-chip on" id="ledger-large"' in html
+    everyone = ledger(db, scope, order="households", limit=1)
+    assert everyone.grids[0].code == code
