@@ -28,11 +28,13 @@ def ledger_page(
     filters: Mapping[str, object],
     offset: int,
     patrols: bool = False,
+    planner: bool = False,
     lang: str = "zh",
 ) -> str:
     """网格台账 of ``region`` (its name): ``found``, one row a grid, the region's counts above;
     ``filters``: the query in force (``region``, ``order``, ``unstaffed``, ``large``, ``q``);
-    ``patrols``: with the days patrolled (for those who may read check-ins)."""
+    ``patrols``: with the days patrolled (for those who may read check-ins); ``planner``: each
+    village a link to redraw its grids (for those who may)."""
     t = _tr(lang)
     en = lang == "en"
 
@@ -59,6 +61,13 @@ def ledger_page(
         )
         return f"{g.households:,}{flag}"
 
+    def village(g) -> str:  # type: ignore[no-untyped-def]
+        if not planner:
+            return escape(g.village)
+        there = f"/maps/planner?village={quote(g.village_code, safe='')}"
+        hint = t("在网格调整中打开本村（社区）", "Open the village in the grid planner")
+        return f'<a href="{there}" title="{hint}">{escape(g.village)}</a>'
+
     def open_cases(g) -> str:  # type: ignore[no-untyped-def]
         if not g.overdue:
             return str(g.open_cases)
@@ -69,7 +78,7 @@ def ledger_page(
         "<tr>"
         f'<td><a href="/maps/grid/{quote(g.code, safe="")}">{escape(g.name or g.code)}</a>'
         f"<small>{escape(g.code)}</small></td>"
-        f"<td>{escape(g.village)}<small>{escape(g.township or '')}</small></td>"
+        f"<td>{village(g)}<small>{escape(g.township or '')}</small></td>"
         f"<td>{households(g)}</td>"
         f"<td>{'—' if g.population is None else f'{g.population:,}'}</td>"
         f"<td>{g.area_km2:.2f}</td>"

@@ -849,6 +849,7 @@ def grids_ledger(
             filters=filters,
             offset=offset,
             patrols=patrols,
+            planner=caller.can("boundary:edit"),
             lang=language,
         ),
         lang,

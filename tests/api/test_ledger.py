@@ -149,6 +149,10 @@ def test_the_ledger_finds_by_code_or_name_keeps_to_the_caller_s_region_and_pages
     # an order it does not know: a 422 naming it
     bad = anon_client.get("/grids?order=size", headers=op)
     assert bad.status_code == 422 and "order" in bad.text
+    # a planner's villages open the grid planner; a desk's do not
+    assert "/maps/planner?village=" not in anon_client.get("/grids", headers=op | HTML).text
+    planner = anon_client.get("/grids", headers=login_as("district_planner") | HTML).text
+    assert f'<a href="/maps/planner?village={code[:12]}"' in planner
     english = anon_client.get("/grids?lang=en", headers=op | HTML).text
     assert "Grid ledger · " in english and "Households" in english and "Open cases" in english
     anon_client.cookies.clear()  # (the English page is remembered)
