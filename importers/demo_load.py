@@ -52,6 +52,42 @@ SELECT d.code, d.name, v.id, ST_Multi(d.geom), d.households, d.population,
        now() - interval '400 days'
 FROM demo_grid d JOIN region v ON v.code = d.village_code ORDER BY d.code;
 
+-- 网格拆分, a redraw with a history (网格档案, /grids/{code}): 120 days ago the district's
+-- planner split a grid of the community 990102001004 in two.  Its version before covered both
+-- (and keeps the cases of its time, below); both grids now in force came from it, in one
+-- committed edit set
+CREATE TEMP TABLE demo_split ON COMMIT DROP AS
+SELECT a.id AS a_id, b.id AS b_id, a.code AS a_code, a.village_id,
+       date_trunc('day', now() - interval '120 days') + interval '10 hours' AS at
+FROM grid a JOIN grid b ON b.village_id = a.village_id AND b.code > a.code
+JOIN region v ON v.id = a.village_id
+WHERE v.code = '990102001004' AND ST_Relate(a.geom, b.geom, 'F***1****')
+ORDER BY a.code, b.code LIMIT 1;
+
+INSERT INTO grid_edit (title, created_by, region_id, status, created_at, updated_at, closed_at,
+                       result)
+SELECT a.name || '（' || (a.households + b.households) || ' 户）拆分为两个网格，新增' || b.name,
+       'district_planner', s.village_id, 'committed', s.at - interval '2 days', s.at, s.at,
+       jsonb_build_object('status', 'committed', 'at', s.at,
+                          'grids', jsonb_build_object('added', jsonb_build_array(b.code),
+                                                      'changed', jsonb_build_array(a.code),
+                                                      'retired', jsonb_build_array()))
+FROM demo_split s JOIN grid a ON a.id = s.a_id JOIN grid b ON b.id = s.b_id;
+
+UPDATE grid SET version = 2 FROM demo_split s WHERE grid.id = s.a_id;
+
+INSERT INTO grid (code, version, name, village_id, geom, households, population, valid_from,
+                  valid_to)
+SELECT a.code, 1, a.name, a.village_id, ST_Multi(ST_Union(a.geom, b.geom)),
+       a.households + b.households, a.population + b.population, a.valid_from, s.at
+FROM demo_split s JOIN grid a ON a.id = s.a_id JOIN grid b ON b.id = s.b_id;
+
+UPDATE grid g SET valid_from = s.at, edit_id = e.id, lineage = ARRAY[o.id]
+FROM demo_split s
+JOIN grid o ON o.code = s.a_code AND o.version = 1
+JOIN grid_edit e ON e.region_id = s.village_id AND e.created_by = 'district_planner'
+WHERE g.id IN (s.a_id, s.b_id);
+
 INSERT INTO center (name, region_id, geom, phone, address)
 SELECT d.name, r.id, d.geom, d.phone, d.address
 FROM demo_center d JOIN region r ON r.code = d.region_code ORDER BY r.code;
@@ -81,6 +117,11 @@ SELECT s.id, wangge_case_code(s.received_at, a.district_code), s.kind, s.categor
 FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
       FROM demo_case ORDER BY received_at) s
 CROSS JOIN LATERAL wangge_assign(s.pt) a;
+
+-- the split grid's cases of before the split belong to the version of their time
+UPDATE cases c SET grid_id = o.id, grid_code = o.code
+FROM demo_split s JOIN grid o ON o.code = s.a_code AND o.version = 1
+WHERE c.grid_id IN (s.a_id, s.b_id) AND c.received_at < s.at;
 
 UPDATE cases c SET allowed_hours = r.work_hours,
        remind_at = wangge_work_at(x.clock + 0.8 * r.work_hours),

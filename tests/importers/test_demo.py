@@ -198,3 +198,35 @@ def test_demo_history_has_extensions_and_rework(db: Session) -> None:
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:
     with pytest.raises(Conflict):
         load_demo_city(db, generate_demo_city(seed=1, size="small"), cipher)
+
+
+def test_demo_history_has_a_redraw_and_its_cases_stay_with_their_versions(db: Session) -> None:
+    """The demo's committed split (网格拆分, 120 days ago): the grid's version before covered
+    both grids of now; every case of the city belongs to the grid version in force when it was
+    received, the split grid's older cases to its version before."""
+    edits, versions, before = db.execute(
+        text("""
+        SELECT (SELECT count(*) FROM grid_edit WHERE status = 'committed'),
+               (SELECT count(*) FROM grid WHERE valid_to IS NOT NULL),
+               (SELECT count(*) FROM cases c JOIN grid g ON g.id = c.grid_id
+                WHERE g.valid_to IS NOT NULL)
+    """)
+    ).one()
+    assert edits == 1 and versions == 1 and before > 0
+    misplaced = db.execute(
+        text("""
+        SELECT count(*) FROM cases c JOIN grid g ON g.id = c.grid_id
+        WHERE c.received_at < g.valid_from OR c.received_at >= coalesce(g.valid_to, 'infinity')
+           OR NOT ST_Covers(g.geom, c.geom) AND c.assign_method = 'covers'
+    """)
+    ).scalar_one()
+    assert misplaced == 0
+    # the version before is the union of the two of now (their households summed)
+    old_area, new_area, old_households, new_households = db.execute(
+        text("""
+        SELECT ST_Area(o.geom), sum(ST_Area(n.geom)), o.households, sum(n.households)
+        FROM grid o JOIN grid n ON o.id = ANY(n.lineage)
+        WHERE o.valid_to IS NOT NULL GROUP BY o.id
+    """)
+    ).one()
+    assert abs(old_area - new_area) < 1e-12 and old_households == new_households
