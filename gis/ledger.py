@@ -83,13 +83,15 @@ def ledger(
     large: bool = False,
     search: str | None = None,
     patrols: bool = False,
+    code: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> Ledger:
     """The current grids of ``scope``'s region (:func:`gis.boundaries.narrow_scope` for one of
     its regions) in ``order``: only those without a grid worker (``unstaffed``), of more than
     :data:`HOUSEHOLDS_MAX` households (``large``), whose code starts with or whose name holds
-    ``search``.  ``patrols``: count the days with a check-in (for those who may read them)."""
+    ``search``.  ``patrols``: count the days with a check-in (for those who may read them).
+    ``code``: that grid alone (the region's counts are then its own)."""
     needle = unicodedata.normalize("NFKC", search.strip()) if search and search.strip() else None
     patrol_sql = (
         f"""(SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
@@ -126,6 +128,7 @@ def ledger(
                   AND c.received_at >= now() - make_interval(days => :days)
                   AND {scope.case_condition("c")}) r
             WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
+              AND (CAST(:code AS text) IS NULL OR g.code = :code)
         ), counted AS (
             SELECT g.*, count(*) OVER () AS total,
                    coalesce(sum(households) OVER (), 0) AS all_households,
@@ -150,6 +153,7 @@ def ledger(
             "unstaffed": unstaffed,
             "large": large,
             "needle": needle,
+            "code": code,
             "limit": limit,
             "offset": offset,
         },
@@ -207,3 +211,123 @@ def _counts_only(session: Session, scope: Scope) -> Ledger:
         [], 0, int(r.total), int(r.households), int(r.population), float(r.area_km2),
         int(r.unstaffed), int(r.large),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GridVersion:
+    """One version of a grid (or of a grid its land came from or went to): its time in force,
+    its size, the edit set that drew it, and its outline as SVG path data (metres, web
+    Mercator, y downward)."""
+
+    code: str
+    version: int
+    name: str
+    village: str
+    valid_from: datetime
+    valid_to: datetime | None
+    households: int | None
+    population: int | None
+    area_km2: float
+    edit_title: str | None  # the committed edit set that drew it (None: as first loaded)
+    edited_by: str | None
+    derived_from: list[tuple[str, int]]  # (code, version) of other grids its land came from
+    taken_over_by: list[tuple[str, int]]  # (code, version) of other grids that took its land
+    cases: int  # the cases assigned to this version (received while it was in force)
+    svg: str
+
+    @property
+    def current(self) -> bool:
+        return self.valid_to is None
+
+
+@dataclass(frozen=True)
+class GridRecord:
+    """网格档案: a grid as it is now (None once retired) and every version of it, oldest first;
+    ``related``: the versions of other grids its land came from or went to; ``view_box``: the
+    SVG view box around them all."""
+
+    code: str
+    now: GridRow | None
+    versions: list[GridVersion]
+    related: list[GridVersion]
+    view_box: tuple[float, float, float, float]
+    phones: dict[str, str]  # the current grid workers' phones, by worker code
+
+
+def grid_record(
+    session: Session, scope: Scope, code: str, *, patrols: bool = False
+) -> GridRecord | None:
+    """Grid ``code`` in ``scope``: now (as a row of the ledger) and its history; None if no
+    version of it lies in ``scope``."""
+    rows = session.execute(
+        text(f"""
+        WITH mine AS (
+            SELECT g.* FROM grid g JOIN region v ON v.id = g.village_id
+            WHERE g.code = :code AND {scope.region_condition("v")}
+        ), related AS (  -- the other grids' versions its land came from or went to
+            SELECT DISTINCT o.* FROM mine m
+            JOIN grid o ON o.code <> m.code
+                       AND (o.id = ANY(m.lineage) OR o.lineage @> ARRAY[m.id])
+            JOIN region v ON v.id = o.village_id
+            WHERE {scope.region_condition("v")}
+        ), shown AS (
+            SELECT true AS own, * FROM mine UNION ALL SELECT false, * FROM related
+        )
+        SELECT s.own, s.code, s.version, s.name, v.name AS village, s.valid_from, s.valid_to,
+               s.households, s.population, ST_Area(CAST(s.geom AS geography)) / 1e6 AS area_km2,
+               e.title AS edit_title, e.created_by AS edited_by,
+               (SELECT coalesce(array_agg(p.code || '@' || p.version ORDER BY p.code), '{{}}')
+                FROM grid p WHERE p.id = ANY(s.lineage) AND p.code <> s.code) AS derived_from,
+               (SELECT coalesce(array_agg(t.code || '@' || t.version ORDER BY t.code), '{{}}')
+                FROM grid t WHERE t.lineage @> ARRAY[s.id] AND t.code <> s.code) AS taken_over_by,
+               (SELECT count(*) FROM cases c
+                WHERE c.grid_id = s.id AND {scope.case_condition("c")}) AS cases,
+               ST_AsSVG(ST_Transform(s.geom, 3857), 0, 1) AS svg,
+               ST_XMin(x.box) AS x0, ST_YMin(x.box) AS y0, ST_XMax(x.box) AS x1,
+               ST_YMax(x.box) AS y1
+        FROM shown s JOIN region v ON v.id = s.village_id
+        LEFT JOIN grid_edit e ON e.id = s.edit_id
+        CROSS JOIN (SELECT ST_Extent(ST_Transform(geom, 3857)) AS box FROM shown) x
+        ORDER BY s.own DESC, s.code, s.version
+    """),
+        scope.params() | {"code": code},
+    ).all()
+    own = [r for r in rows if r.own]
+    if not own:
+        return None
+
+    def pairs(tags: list[str]) -> list[tuple[str, int]]:
+        return [(t.split("@")[0], int(t.split("@")[1])) for t in tags]
+
+    def version(r) -> GridVersion:  # type: ignore[no-untyped-def]
+        return GridVersion(
+            r.code, int(r.version), r.name, r.village, r.valid_from, r.valid_to, r.households,
+            r.population, float(r.area_km2), r.edit_title, r.edited_by, pairs(r.derived_from),
+            pairs(r.taken_over_by), int(r.cases), r.svg,
+        )  # fmt: skip
+
+    first = rows[0]
+    pad = max(first.x1 - first.x0, first.y1 - first.y0) * 0.05
+    view_box = (first.x0 - pad, -first.y1 - pad, first.x1 - first.x0 + 2 * pad,
+                first.y1 - first.y0 + 2 * pad)  # fmt: skip
+    now = None
+    phones: dict[str, str] = {}
+    if any(r.valid_to is None for r in own):
+        found = ledger(session, scope, code=code, patrols=patrols, limit=1)
+        now = found.grids[0] if found.grids else None
+        phones = dict(
+            session.execute(
+                text("""SELECT w.code, w.phone FROM worker_grid wg
+                        JOIN worker w ON w.id = wg.worker_id
+                        WHERE wg.grid_code = :code AND w.phone IS NOT NULL"""),
+                {"code": code},
+            ).all()
+        )
+    return GridRecord(
+        code,
+        now,
+        [version(r) for r in own],
+        [version(r) for r in rows if not r.own],
+        view_box,
+        phones,
+    )

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from html import escape
 from urllib.parse import quote
 
-from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, Ledger
+from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, GridRecord, Ledger
+from gis.worktime import SHANGHAI
 from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
 
 LEDGER_PAGE_SIZE = 100
@@ -86,7 +87,8 @@ def ledger_page(
         f"<td>{open_cases(g)}</td>"
         f"<td>{g.recent}</td>"
         + (f"<td>{g.patrol_days or 0}</td>" if patrols else "")
-        + f"<td>v{g.version}<small>{g.valid_from:%Y-%m-%d}</small></td>"
+        + f'<td><a href="/grids/{quote(g.code, safe="")}">v{g.version}</a>'
+        f"<small>{g.valid_from.astimezone(SHANGHAI):%Y-%m-%d}</small></td>"
         "</tr>"
         for g in found.grids
     )
@@ -176,6 +178,167 @@ def ledger_page(
     <tbody>{rows or none}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
+</main>
+</body>
+</html>
+"""
+
+
+def grid_record_page(
+    record: GridRecord,
+    *,
+    user: str,
+    links: list[tuple[str, str]],
+    planner: bool = False,
+    lang: str = "zh",
+) -> str:
+    """网格档案: the grid as it is now (if it still is), its outline and those of its earlier
+    versions and of the grids its land came from or went to, and each version's time, size,
+    edit set and cases."""
+    t = _tr(lang)
+    versions = record.versions
+    last = versions[-1]
+    now = record.now
+    title = f"{last.name}（{record.code}）" if lang != "en" else f"{last.name} ({record.code})"
+
+    def day(at) -> str:  # type: ignore[no-untyped-def]
+        return "—" if at is None else f"{at.astimezone(SHANGHAI):%Y-%m-%d}"
+
+    def grids(pairs: list[tuple[str, int]]) -> str:
+        return (
+            "、".join(
+                f'<a href="/grids/{quote(code, safe="")}">{escape(code)}</a> v{v}'
+                for code, v in pairs
+            )
+            or "—"
+        )
+
+    def size(n: int | None) -> str:
+        return "—" if n is None else f"{n:,}"
+
+    facts = ""
+    if now is not None:
+        workers = (
+            "、".join(
+                escape(name)
+                + (
+                    f' <a href="tel:{escape(record.phones[code], quote=True)}">'
+                    f"{escape(record.phones[code])}</a>"
+                    if code in record.phones
+                    else ""
+                )
+                for code, name in now.workers
+            )
+            or f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
+        )
+        late = (
+            f' <span class="wg-overdue">{t(f"其中超期 {now.overdue}", f"{now.overdue} overdue")}'
+            "</span>"
+            if now.overdue
+            else ""
+        )
+        large = (
+            f' <span class="wg-flag wg-flag-repeat">{t("户数偏多", "large")}</span>'
+            if now.large
+            else ""
+        )
+        patrol = (
+            f"<tr><th>{t(f'近{RECENT_DAYS}天巡查', f'Patrolled ({RECENT_DAYS} days)')}</th>"
+            f"<td>{t(f'{now.patrol_days} 天', f'{now.patrol_days} days')}</td></tr>"
+            if now.patrol_days is not None
+            else ""
+        )
+        facts = f"""<table class="wg-list" id="grid-now">
+    <tr><th>{t("所属村（社区）", "Village")}</th>
+      <td>{escape(now.village)} · {escape(now.township or "")}</td></tr>
+    <tr><th>{t("户数 / 人口", "Households / people")}</th>
+      <td>{size(now.households)}{large} / {size(now.population)}</td></tr>
+    <tr><th>{t("面积", "Area")}</th><td>{now.area_km2:.3f} km²</td></tr>
+    <tr><th>{t("网格员", "Grid workers")}</th><td>{workers}</td></tr>
+    <tr><th>{t("在办案件", "Open cases")}</th><td>{now.open_cases}{late}</td></tr>
+    <tr><th>{t(f"近{RECENT_DAYS}天案件", f"Cases ({RECENT_DAYS} days)")}</th>
+      <td>{now.recent}</td></tr>{patrol}
+  </table>"""
+    else:
+        facts = (
+            '<p class="wg-error" id="grid-retired">'
+            + t(
+                f"该网格已于 {day(last.valid_to)} 停用，以下为其历史版本。",
+                f"This grid was retired on {day(last.valid_to)}; its versions follow.",
+            )
+            + "</p>"
+        )
+    x, y, w, h = record.view_box
+    paths = "".join(
+        f'<path class="wg-rec-related" d="{escape(v.svg, quote=True)}">'
+        f"<title>{escape(v.name)} {escape(v.code)} v{v.version}</title></path>"
+        for v in record.related
+    ) + "".join(
+        f'<path class="{"wg-rec-now" if v.current else "wg-rec-old"}" '
+        f'd="{escape(v.svg, quote=True)}"><title>v{v.version} '
+        f"{day(v.valid_from)} – {day(v.valid_to) if v.valid_to else t('今', 'now')}</title></path>"
+        for v in versions
+    )
+    related_key = t("相关网格（来自或划给）", "grids its land came from or went to")
+    drawing = f"""<figure class="wg-rec-map">
+    <svg id="grid-outlines" viewBox="{x:.1f} {y:.1f} {w:.1f} {h:.1f}"
+      preserveAspectRatio="xMidYMid meet" role="img"
+      aria-label="{t("网格各版本边界", "the grid's outlines, version by version")}">{paths}</svg>
+    <figcaption><span class="wg-key wg-key-now"></span>{t("现行边界", "in force")}
+      <span class="wg-key wg-key-old"></span>{t("历史版本", "earlier versions")}
+      <span class="wg-key wg-key-related"></span>{related_key}</figcaption>
+  </figure>"""
+    first_loaded = t("初始划定（导入）", "as first loaded")
+    rows = "".join(
+        ('<tr class="wg-rec-current">' if v.current else "<tr>")
+        + f"<td>v{v.version}</td><td>{day(v.valid_from)}</td>"
+        f"<td>{day(v.valid_to) if v.valid_to else t('现行', 'in force')}</td>"
+        f"<td>{escape(v.name)}</td><td>{v.area_km2:.3f}</td><td>{size(v.households)}</td>"
+        f"<td>{size(v.population)}</td>"
+        f"<td>{escape(v.edit_title) if v.edit_title else first_loaded}"
+        f"{f'<small>{escape(v.edited_by)}</small>' if v.edited_by else ''}</td>"
+        f"<td>{grids(v.derived_from)}</td><td>{grids(v.taken_over_by)}</td>"
+        f"<td>{v.cases:,}</td></tr>"
+        for v in reversed(versions)
+    )
+    actions = [
+        (t("网格地图", "Grid map"), f"/maps/grid/{quote(record.code, safe='')}"),
+        (t("网格台账", "Grid ledger"), f"/grids?q={quote(record.code, safe='')}"),
+    ]
+    if planner and now is not None:
+        there = f"/maps/planner?village={quote(record.code[:12], safe='')}"
+        actions.append((t("调整网格", "Redraw"), there))
+    if now is None:
+        actions = actions[1:2]
+    action_links = " ".join(f'<a href="{escape(h, quote=True)}">{escape(label)}</a>'
+                            for label, h in actions)  # fmt: skip
+    here = f"/grids/{quote(record.code, safe='')}"
+    head = _case_page_head(t("网格档案", "Grid record") + " · " + title, noindex=True, lang=lang)
+    return f"""{head}
+<body class="wg-track wg-index wg-queue">
+<main>
+  {language_switch(lang, here)}{nav_line(links, user, lang)}
+  <h1>{t("网格档案", "Grid record")} · {escape(title)}</h1>
+  <p class="wg-chips">{action_links}</p>
+  {facts}
+  {drawing}
+  <h2>{t("版本沿革", "Versions")}</h2>
+  <p>{
+        t(
+            "网格调整不改写历史：每次调整新建一个版本，调整前受理的案件仍属原版本。",
+            "A redraw never rewrites history: each makes a new version, and the cases received "
+            "before it stay with the version of their time.",
+        )
+    }</p>
+  <table class="wg-list wg-queue-table" id="grid-versions">
+    <thead><tr><th>{t("版本", "Version")}</th><th>{t("启用", "From")}</th>
+      <th>{t("停用", "To")}</th><th>{t("名称", "Name")}</th>
+      <th>{t("面积（km²）", "Area (km²)")}</th>
+      <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>
+      <th>{t("调整批次", "Edit set")}</th><th>{t("土地来自", "Land from")}</th>
+      <th>{t("划给", "Land to")}</th><th>{t("期间案件", "Cases")}</th></tr></thead>
+    <tbody>{rows}</tbody>
+  </table>
 </main>
 </body>
 </html>

@@ -66,7 +66,7 @@ from maps.exports import (
     roster_name,
     roster_xlsx,
 )
-from maps.ledger import LEDGER_PAGE_SIZE, ledger_page
+from maps.ledger import LEDGER_PAGE_SIZE, grid_record_page, ledger_page
 from maps.nav import page_links
 from maps.pages import (
     AUDIT_PAGE_SIZE,
@@ -849,6 +849,37 @@ def grids_ledger(
             filters=filters,
             offset=offset,
             patrols=patrols,
+            planner=caller.can("boundary:edit"),
+            lang=language,
+        ),
+        lang,
+    )
+
+
+@router.get("/grids/{code}", response_class=HTMLResponse)
+def grid_record(
+    code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
+    session: SessionDep,
+    caller: CaseReader,
+    request: Request,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """网格档案: a grid of your region as it is now (village, size, workers with their phones,
+    open and recent cases) and its history: every version with its time in force, size, edit
+    set, the grids its land came from or went to and its cases, and their outlines drawn
+    together.  A retired grid shows its versions.  In Chinese, or in English."""
+    record = ledger.grid_record(session, caller.scope, code, patrols=caller.can("patrol:read"))
+    if record is None:
+        raise NotFound(
+            f"没有编码为 {code} 的网格（任何版本），或不在您的管辖范围内。",
+            f"No grid {code} (any version) in your jurisdiction.",
+        )
+    language = page_lang(request, lang)
+    return page_response(
+        grid_record_page(
+            record,
+            user=_user(caller, language),
+            links=page_links(caller.can, "", language),
             planner=caller.can("boundary:edit"),
             lang=language,
         ),

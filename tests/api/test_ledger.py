@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.ledger import HOUSEHOLDS_MAX, ledger
+from gis.ledger import HOUSEHOLDS_MAX, grid_record, ledger
 from gis.scope import Scope, bind_scope
-from maps.ledger import ledger_page
+from maps.ledger import grid_record_page, ledger_page
 from tests.conftest import report_body
 
 Headers = Callable[[str], dict[str, str]]
@@ -205,3 +205,77 @@ def test_a_grid_of_many_households_is_marked(db: Session) -> None:
     assert 'class="wg-chip on" id="ledger-large"' in html
     everyone = ledger(db, scope, order="households", limit=1)
     assert everyone.grids[0].code == code
+
+
+SPLIT = "990102001004001"  # the demo's split grid (importers/demo_load.py)
+
+
+def _new_part(session: Session) -> str:
+    """The grid the demo's split made of part of SPLIT's land."""
+    bind_scope(session, Scope.everything())
+    return session.execute(
+        text("""SELECT n.code FROM grid n JOIN grid o ON o.id = ANY(n.lineage)
+                WHERE o.code = :g AND n.code <> :g"""),
+        {"g": SPLIT},
+    ).scalar_one()
+
+
+def test_a_grid_s_record_shows_its_versions_and_keeps_the_cases_of_each(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """网格档案: the demo's grid split 120 days ago — now and before, drawn together, each
+    version with its edit set, the grid its land went to or came from, and its own cases."""
+    op = login_as("township_operator")
+    new_part = _new_part(app_db)
+    stored = app_db.execute(
+        text("""SELECT g.version, g.valid_to IS NULL, count(c.id),
+                       bool_and(c.received_at >= g.valid_from
+                                AND (g.valid_to IS NULL OR c.received_at < g.valid_to))
+                FROM grid g LEFT JOIN cases c ON c.grid_id = g.id
+                WHERE g.code = :g GROUP BY 1, 2 ORDER BY 1 DESC"""),
+        {"g": SPLIT},
+    ).all()
+    assert [(v, now) for v, now, _, _ in stored] == [(2, True), (1, False)]
+    assert all(ok is not False for *_, ok in stored)  # each case with the version of its time
+    page = anon_client.get(f"/grids/{SPLIT}", headers=op | HTML)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "网格档案 · " in html and 'id="grid-now"' in html
+    versions = re.findall(r"<tr(?: class=\"wg-rec-current\")?><td>v(\d+)</td>(.*?)</tr>", html)
+    assert [int(v) for v, _ in versions] == [2, 1]
+    now, before = (re.findall(r"<td>(.*?)</td>", cells) for _, cells in versions)
+    assert "拆分" in now[6] and "district_planner" in now[6] and now[1] == "现行"
+    assert new_part in before[8] and "初始划定" in before[6]  # its land went to the new grid
+    assert [int(now[-1]), int(before[-1])] == [n for _, _, n, _ in stored]
+    # drawn: the outline in force, the one before, and the new grid beside them
+    for kind in ("wg-rec-now", "wg-rec-old", "wg-rec-related"):
+        assert html.count(f'<path class="{kind}"') == 1, kind
+    assert re.search(r'<svg id="grid-outlines" viewBox="-?[\d.]+ -?[\d.]+ [\d.]+ [\d.]+"', html)
+    # the new grid: its land came from the version before; the ledger links each to its record
+    new = anon_client.get(f"/grids/{new_part}", headers=op | HTML).text
+    assert f'<a href="/grids/{SPLIT}">{SPLIT}</a> v1' in new
+    ledger_html = anon_client.get(f"/grids?q={SPLIT}", headers=op | HTML).text
+    assert f'<a href="/grids/{SPLIT}">v2</a>' in ledger_html
+    # not yours: another desk's; not a grid code: a 422
+    other = anon_client.get(f"/grids/{SPLIT}", headers=login_as("township_operator_b") | HTML)
+    assert other.status_code == 404
+    assert anon_client.get("/grids/12345", headers=op).status_code == 422
+    english = anon_client.get(f"/grids/{SPLIT}?lang=en", headers=op | HTML).text
+    assert "Grid record · " in english and "Versions" in english and "as first loaded" in english
+    anon_client.cookies.clear()
+
+
+def test_a_retired_grid_s_record_shows_its_versions(db: Session) -> None:
+    """A grid no longer in force (merged away, say) still has its record: said retired, with
+    its versions; no figures of now."""
+    new_part = _new_part(db)
+    db.execute(
+        text("UPDATE grid SET valid_to = now() WHERE code = :g AND valid_to IS NULL"),
+        {"g": new_part},
+    )
+    record = grid_record(db, Scope(region_id=None), new_part)
+    assert record is not None and record.now is None and len(record.versions) == 1
+    html = grid_record_page(record, user="u", links=[])
+    assert 'id="grid-retired"' in html and 'id="grid-now"' not in html
+    assert "/maps/grid/" not in html  # (no map of a grid not in force)
+    assert grid_record(db, Scope(region_id=None), "990102001004999") is None
