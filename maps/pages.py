@@ -1353,6 +1353,16 @@ def case_page(  # type: ignore[no-untyped-def]
         r.name for r in (loc.district, loc.township, loc.village) if r is not None
     ) or t("（未落入网格）", "(outside the grids)")
     grid = loc.grid.code if loc.grid else "—"
+    # the grid by its name, opening its map, and by its code, opening its record (its versions,
+    # should a redraw have come since the case)
+    grid_html = (
+        f'<a href="/maps/grid/{escape(grid)}">{escape(loc.grid.name or grid)}</a>'
+        + t("（", " (")
+        + f'<a href="/grids/{escape(grid)}" id="case-grid-record">{escape(grid)}</a>'
+        + t("）", ")")
+        if loc.grid
+        else escape(grid)
+    )
 
     def when(t) -> str:  # type: ignore[no-untyped-def]
         return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if t else "—"
@@ -1703,12 +1713,7 @@ def case_page(  # type: ignore[no-untyped-def]
     <tr><th>{t("来源", "Source")}</th><td id="case-source">{
         escape(source_line(case, lang))
     }</td></tr>
-    <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {
-        f'<a href="/maps/grid/{escape(grid)}">{escape(loc.grid.name or grid)}</a>'
-        + (t(f"（{escape(grid)}）", f" ({escape(grid)})") if loc.grid.name else "")
-        if loc.grid
-        else escape(grid)
-    }</td></tr>
+    <tr><th>{t("位置", "Place")}</th><td>{escape(place)} · {t("网格", "grid")} {grid_html}</td></tr>
     {merged_row}{workers_row}<tr><th>{t("负责中心", "Responsible center")}</th><td>{
         escape(wf.center or "—")
     }</td></tr>

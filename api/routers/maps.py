@@ -262,6 +262,12 @@ def grid_map(
     pad_x, pad_y = (east - west) * 0.6, (north - south) * 0.6
     base = settings.base_map()
     language = page_lang(request, lang)
+    # its record (网格档案: size, workers, versions) first, for those who may read it
+    record = (
+        [("Grid record" if language == "en" else "网格档案", f"/grids/{code}")]
+        if caller.can("case:read")
+        else []
+    )
     m = build_command_map(
         title=f"{name} ({code})" if language == "en" else f"{name}（{code}）",
         subtitle=_demo_subtitle(session, language),
@@ -277,7 +283,7 @@ def grid_map(
         ),
         base=base,
         user=_user(caller, language),
-        links=_map_links(caller, "", language, request),
+        links=record + _map_links(caller, "", language, request),
     )
     return page_response(render_page(m, language), lang)
 

@@ -118,7 +118,8 @@ def test_the_case_page_names_whom_to_call_in_its_grid(
         assert f'{name} <a href="tel:{phone}">{phone}</a>' in row.group(1)
     assert f'<a href="/maps/grid/{case["grid_code"]}">' in page  # the grid's own map
     grid_name = case["location"]["grid"]["name"]  # by its name, then its code
-    assert f"{grid_name}</a>（{case['grid_code']}）" in page
+    code = case["grid_code"]  # … whose code opens the grid's record (网格档案)
+    assert f'{grid_name}</a>（<a href="/grids/{code}" id="case-grid-record">{code}</a>）' in page
     english = anon_client.get(f"/cases/{case['code']}?lang=en", headers=op).text
     assert "<th>Grid workers</th>" in english
 

@@ -1589,6 +1589,8 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
         assert pop["y"] >= title["y"] + title["height"], (pop, title)
     if lang == "zh":
         assert "网格员" in popup
+        # the grid's code opens its record (网格档案)
+        assert page.locator('.wg-grid-pop a[href="/grids/990102001001002"]').count() == 1
         assert outside == [] and problems == [], (outside, problems)
         page.close()
         return

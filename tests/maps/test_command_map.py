@@ -100,5 +100,6 @@ def test_command_and_grid_pages_are_served_in_the_jurisdiction(
     assert anon_client.get("/maps/command?region=abc", headers=op).status_code == 422
     grid = anon_client.get("/maps/grid/990102001001001", headers=op)
     assert grid.status_code == 200 and _options(grid.text)["focusGrid"] == "990102001001001"
+    assert '"/grids/990102001001001"' in grid.text  # its record (网格档案), first in the menu
     other = anon_client.get("/maps/grid/990102001001001", headers=login_as("township_operator_b"))
     assert other.status_code == 404

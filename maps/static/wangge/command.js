@@ -95,7 +95,7 @@
           return '<li><a href="/cases/' + esc(c.code) + '">' + esc(c.code) + "</a> " + esc(categoryName(c.category, c.category_name)) +
             " · " + esc(STATUS[c.status] || c.status) + (c.overdue ? ' <b class="wg-overdue">' + T.overdue + "</b>" : "") + "</li>";
         });
-        var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>" + T.grid_code + " " + esc(g.code) +
+        var html = '<div class="wg-grid-pop"><b>' + esc(g.name) + "</b><br>" + T.grid_code + ' <a href="/grids/' + encodeURIComponent(g.code) + '">' + esc(g.code) + "</a>" +
           "<br>" + T.village + " " + esc(g.village) + "<br>" + T.workers + " " + (workers.join(T.list_sep) || "—") +
           "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) + patrol +
           "<br>" + fill(T.open_cases, { open: g.open, overdue: g.overdue }) +
