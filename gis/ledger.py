@@ -331,3 +331,40 @@ def grid_record(
         view_box,
         phones,
     )
+
+
+@dataclass(frozen=True)
+class CommittedEdit:
+    """A committed edit set (网格调整): what it was called, who drew it, when it took effect and
+    the grids it added, changed and retired (their codes, each with a record)."""
+
+    id: int
+    title: str
+    by: str
+    at: datetime
+    added: list[str]
+    changed: list[str]
+    retired: list[str]
+
+
+def recent_edits(session: Session, scope: Scope, limit: int = 10) -> list[CommittedEdit]:
+    """The last ``limit`` edit sets committed on grids of ``scope``'s region, newest first."""
+    rows = session.execute(
+        text(f"""
+        SELECT e.id, e.title, e.created_by, coalesce(e.closed_at, e.updated_at) AS at,
+               coalesce(e.result -> 'grids', '{{}}') AS grids
+        FROM grid_edit e
+        WHERE e.status = 'committed' AND EXISTS (
+            SELECT 1 FROM grid g JOIN region v ON v.id = g.village_id
+            WHERE g.edit_id = e.id AND {scope.region_condition("v")})
+        ORDER BY at DESC, e.id DESC LIMIT :limit
+    """),
+        scope.params() | {"limit": limit},
+    ).all()
+    return [
+        CommittedEdit(
+            r.id, r.title, r.created_by, r.at, list(r.grids.get("added", [])),
+            list(r.grids.get("changed", [])), list(r.grids.get("retired", [])),
+        )
+        for r in rows
+    ]  # fmt: skip

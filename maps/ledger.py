@@ -45,7 +45,7 @@ def ledger_page(
     def workers(g) -> str:  # type: ignore[no-untyped-def]
         if not g.workers:
             return f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
-        return "、".join(
+        return t("、", ", ").join(
             f'<span title="{escape(code, quote=True)}">{escape(name)}</span>'
             for code, name in g.workers
         )
@@ -206,7 +206,7 @@ def grid_record_page(
 
     def grids(pairs: list[tuple[str, int]]) -> str:
         return (
-            "、".join(
+            t("、", ", ").join(
                 f'<a href="/grids/{quote(code, safe="")}">{escape(code)}</a> v{v}'
                 for code, v in pairs
             )
@@ -219,7 +219,7 @@ def grid_record_page(
     facts = ""
     if now is not None:
         workers = (
-            "、".join(
+            t("、", ", ").join(
                 escape(name)
                 + (
                     f' <a href="tel:{escape(record.phones[code], quote=True)}">'

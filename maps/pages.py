@@ -90,11 +90,14 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     links: list[tuple[str, str]],
     lang: str = "zh",
     overview=None,
+    edits=(),
 ) -> str:
     """The planner's start: the villages (communities) of their area, by township, each a link
     to its grid editor (grids are redrawn village by village) — on a map of them all
-    (``overview``, :class:`gis.boundaries.Overview`) and in a list.  ``villages``:
-    :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh`` or ``en``)."""
+    (``overview``, :class:`gis.boundaries.Overview`) and in a list; above them the last edit
+    sets committed there (``edits``, :class:`gis.ledger.CommittedEdit`), each grid a link to its
+    record.  ``villages``: :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh``
+    or ``en``)."""
     t = _tr(lang)
     groups: dict[str | None, list] = {}
     for v in villages:
@@ -126,12 +129,45 @@ def planner_index_page(  # type: ignore[no-untyped-def]
         )
     }</p>
   {export_links(lang)}
+  {_recent_edits(edits, lang)}
   {picture}
   {sections or empty}
 </main>
 </body>
 </html>
 """
+
+
+def _recent_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]
+    """近期调整: the last committed edit sets, each with its grids linked to their records."""
+    if not edits:
+        return ""
+    t = _tr(lang)
+
+    def grids(codes: list[str], zh: str, en: str) -> str:
+        if not codes:
+            return ""
+        linked = t("、", ", ").join(f'<a href="/grids/{escape(c)}">{escape(c)}</a>' for c in codes)
+        return f"{t(zh, en)} {linked}"
+
+    untitled = t("（无标题）", "(untitled)")
+    items = "".join(
+        f"<li><b>{e.at.astimezone(SHANGHAI):%Y-%m-%d}</b> {escape(e.title or untitled)}"
+        f" <small>{t('（', '(')}{escape(e.by)}{t('）', ')')}</small> "
+        + t("；", "; ").join(
+            part
+            for part in (
+                grids(e.added, "新增", "added"),
+                grids(e.changed, "调整", "changed"),
+                grids(e.retired, "停用", "retired"),
+            )
+            if part
+        )
+        + "</li>"
+        for e in edits
+    )
+    heading = t("近期调整（已提交）", "Recent edits (committed)")
+    return f'<section id="recent-edits"><h2>{heading}</h2><ul>{items}</ul></section>'
 
 
 #: the GIS layers a planner takes out, and the formats offered (``/exports/{layer}.{format}``)

@@ -322,6 +322,7 @@ def planner_map(
                 page_links(caller.can, "/maps/planner", language),
                 language,
                 boundaries.village_overview(session, caller.scope),
+                ledger.recent_edits(session, caller.scope),
             ),
             lang,
         )

@@ -155,6 +155,7 @@ def test_the_ledger_finds_by_code_or_name_keeps_to_the_caller_s_region_and_pages
     assert f'<a href="/maps/planner?village={code[:12]}"' in planner
     english = anon_client.get("/grids?lang=en", headers=op | HTML).text
     assert "Grid ledger · " in english and "Households" in english and "Open cases" in english
+    assert not re.search("[、，；：（）。]", english)  # (names of places aside, English)
     anon_client.cookies.clear()  # (the English page is remembered)
 
 
@@ -260,6 +261,12 @@ def test_a_grid_s_record_shows_its_versions_and_keeps_the_cases_of_each(
     other = anon_client.get(f"/grids/{SPLIT}", headers=login_as("township_operator_b") | HTML)
     assert other.status_code == 404
     assert anon_client.get("/grids/12345", headers=op).status_code == 422
+    # the planner's start lists the edit set, its grids opening their records
+    start = anon_client.get("/maps/planner", headers=login_as("district_planner") | HTML).text
+    recent = re.search(r'<section id="recent-edits">(.*?)</section>', start, re.S)
+    assert recent is not None and "拆分" in recent.group(1)
+    assert f'新增 <a href="/grids/{new_part}">' in recent.group(1)
+    assert f'调整 <a href="/grids/{SPLIT}">' in recent.group(1)
     english = anon_client.get(f"/grids/{SPLIT}?lang=en", headers=op | HTML).text
     assert "Grid record · " in english and "Versions" in english and "as first loaded" in english
     anon_client.cookies.clear()
