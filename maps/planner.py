@@ -55,6 +55,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "discard": "放弃方案",
         "committed": "已提交方案 #{id}：新增 {added}，调整 {changed}，撤销 {retired}；"
         "改派案件 {cases} 件",
+        "records": "网格档案：",
         "ops": {},
     },
     "en": {
@@ -98,6 +99,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "discard": "Discard",
         "committed": "Edit set #{id} committed: {added} added, {changed} changed, {retired} "
         "retired; {cases} cases reassigned",
+        "records": "Grid records:",
         "ops": dict(OP_NAMES_EN),
     },
 }

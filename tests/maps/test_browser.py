@@ -1738,6 +1738,8 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
         page.wait_for_selector(".wg-planner-result", timeout=20_000)
         result = page.evaluate("wangge.plannerState.lastResult")
         assert result["grids"]["changed"] == [code] and len(result["grids"]["added"]) == 1
+        records = page.locator(".wg-planner-records a")  # each grid opens its record
+        assert records.count() == 2 and records.first.get_attribute("href").startswith("/grids/")
         with engine.connect() as conn:
             versions = conn.execute(
                 text("SELECT count(*) FROM grid WHERE code = :c"), {"c": code}

@@ -294,7 +294,12 @@
         var r = state.lastResult;
         h += '<div class="wg-planner-result" style="color:#1a9641">' + fill(T.committed, { id: r.id,
           added: r.grids.added.length, changed: r.grids.changed.length, retired: r.grids.retired.length,
-          cases: r.cases_reassigned }) + "</div>";
+          cases: r.cases_reassigned });
+        var codes = r.grids.added.concat(r.grids.changed, r.grids.retired);  /* each opens its record */
+        if (codes.length) h += '<div class="wg-planner-records">' + T.records + " " + codes.map(function (c) {
+          return '<a href="/grids/' + encodeURIComponent(c) + '">' + esc(c) + "</a>";
+        }).join(T.list_sep) + "</div>";
+        h += "</div>";
       }
       div.innerHTML = h;
     }
