@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
 from typing import Annotated, Literal
@@ -774,33 +776,12 @@ def workers_export(
     and phones leave the system)."""
     scope = boundaries.narrow_scope(session, caller.scope, region)
     found = workers.roster(session, scope, least_first=least, limit=EXPORT_MAX)
-    if found.total > EXPORT_MAX:
-        raise InvalidInput(
-            f"该区划有 {found.total:,} 名网格员，一次最多导出 {EXPORT_MAX:,} 名。"
-            "请选一个下级区划。",
-            f"{found.total:,} grid workers here, and one export holds at most {EXPORT_MAX:,}. "
-            "Choose a region below.",
-            field="region",
-        )
-    language = page_lang(request, lang)
-    now = datetime.now(SHANGHAI)
-    name = scope.region_name or ("all regions" if language == "en" else "全部区划")
-    title = (
-        f"Grid workers · {name} (exported {now:%Y-%m-%d %H:%M}, {found.total})"
-        if language == "en"
-        else f"网格员 · {name}（导出于 {now:%Y-%m-%d %H:%M}，共 {found.total} 名）"
-    )
-    body = roster_xlsx(found, title=title, lang=language)
-    audit_caller(
-        session,
-        request,
-        caller,
-        "workers.export",
-        f"region:{region or scope.region_code or '*'}",
-        {"workers": found.total},
-    )
-    session.commit()
-    return _workbook_response(body, roster_name(name, now, language))
+    export = _RegionExport(session, request, caller, scope, region, page_lang(request, lang))
+    export.check(found.total, "该区划有 {n} 名网格员，一次最多导出 {most} 名。",
+                 "{n} grid workers here")  # fmt: skip
+    title = export.title("网格员", "Grid workers", f"共 {found.total} 名", str(found.total))
+    body = roster_xlsx(found, title=title, lang=export.lang)
+    return export.done(body, roster_name, "workers.export", {"workers": found.total})
 
 
 LedgerOrderQuery = Annotated[
@@ -914,33 +895,61 @@ def grids_ledger_export(
         session, scope, order=order, unstaffed=unstaffed, large=large, search=q,
         patrols=caller.can("patrol:read"), limit=EXPORT_MAX,
     )  # fmt: skip
-    if found.matching > EXPORT_MAX:
-        raise InvalidInput(
-            f"符合条件的网格有 {found.matching:,} 个，一次最多导出 {EXPORT_MAX:,} 个。"
-            "请选一个下级区划。",
-            f"{found.matching:,} grids match, and one export holds at most {EXPORT_MAX:,}. "
-            "Choose a region below.",
-            field="region",
-        )
-    language = page_lang(request, lang)
-    now = datetime.now(SHANGHAI)
-    name = scope.region_name or ("all regions" if language == "en" else "全部区划")
-    title = (
-        f"Grid ledger · {name} (exported {now:%Y-%m-%d %H:%M}, {found.matching} grids)"
-        if language == "en"
-        else f"网格台账 · {name}（导出于 {now:%Y-%m-%d %H:%M}，共 {found.matching} 个网格）"
-    )
-    body = ledger_xlsx(found, title=title, lang=language)
-    audit_caller(
-        session,
-        request,
-        caller,
-        "grids.export",
-        f"region:{region or scope.region_code or '*'}",
-        {"grids": found.matching},
-    )
-    session.commit()
-    return _workbook_response(body, ledger_name(name, now, language))
+    export = _RegionExport(session, request, caller, scope, region, page_lang(request, lang))
+    export.check(found.matching, "符合条件的网格有 {n} 个，一次最多导出 {most} 个。",
+                 "{n} grids match")  # fmt: skip
+    n = found.matching
+    title = export.title("网格台账", "Grid ledger", f"共 {n} 个网格", f"{n} grids")
+    body = ledger_xlsx(found, title=title, lang=export.lang)
+    return export.done(body, ledger_name, "grids.export", {"grids": n})
+
+
+@dataclass
+class _RegionExport:
+    """What the exports of a region's list share: the cap, the title, the audit entry (a list
+    of people's names leaves the system) and the file."""
+
+    session: Session
+    request: Request
+    caller: Principal
+    scope: Scope
+    region: str | None
+    lang: str
+    now: datetime = field(default_factory=lambda: datetime.now(SHANGHAI))
+
+    @property
+    def name(self) -> str:
+        return self.scope.region_name or ("all regions" if self.lang == "en" else "全部区划")
+
+    def check(self, count: int, zh: str, en: str) -> None:
+        """Refuse (422) a list of more than EXPORT_MAX rows: ``zh``/``en`` say how many
+        (``{n}``; ``{most}``: the cap)."""
+        if count > EXPORT_MAX:
+            raise InvalidInput(
+                zh.format(n=f"{count:,}", most=f"{EXPORT_MAX:,}") + "请选一个下级区划。",
+                en.format(n=f"{count:,}")
+                + f", and one export holds at most {EXPORT_MAX:,}. Choose a region below.",
+                field="region",
+            )
+
+    def title(self, zh: str, en: str, count_zh: str, count_en: str) -> str:
+        """The sheet's title: what, of which region, when, how many."""
+        if self.lang == "en":
+            return f"{en} · {self.name} (exported {self.now:%Y-%m-%d %H:%M}, {count_en})"
+        return f"{zh} · {self.name}（导出于 {self.now:%Y-%m-%d %H:%M}，{count_zh}）"
+
+    def done(
+        self,
+        body: bytes,
+        file_name: Callable[[str, datetime, str], str],
+        action: str,
+        detail: dict[str, int],
+    ) -> Response:
+        """Audit the export as ``action`` and send the workbook."""
+        where = f"region:{self.region or self.scope.region_code or '*'}"
+        audit_caller(self.session, self.request, self.caller, action, where, detail)
+        self.session.commit()
+        return _workbook_response(body, file_name(self.name, self.now, self.lang))
 
 
 def _workbook_response(body: bytes, name: str) -> Response:
