@@ -189,6 +189,54 @@ def ledger(
     )
 
 
+@dataclass(frozen=True)
+class ChildSummary:
+    """One region below the ledger's: its current grids, households, people, those without a
+    grid worker and those of many households, and the open cases in its grids."""
+
+    code: str
+    name: str
+    grids: int
+    households: int
+    population: int
+    unstaffed: int
+    large: int
+    open_cases: int
+
+
+def children(session: Session, scope: Scope) -> list[ChildSummary]:
+    """The regions right below ``scope``'s (the top regions for the whole deployment), each with
+    its grids' counts, by code; none below a village."""
+    rows = session.execute(
+        text(f"""
+        WITH child AS (
+            SELECT r.id, r.code, r.name FROM region r
+            WHERE r.parent_id IS NOT DISTINCT FROM CAST(:scope_region_id AS integer)
+        )
+        SELECT child.code, child.name, count(g.id) AS grids,
+               coalesce(sum(g.households), 0) AS households,
+               coalesce(sum(g.population), 0) AS population,
+               count(g.id) FILTER (WHERE NOT EXISTS (
+                   SELECT 1 FROM worker_grid wg WHERE wg.grid_code = g.code)) AS unstaffed,
+               count(g.id) FILTER (WHERE g.households > :most) AS large,
+               coalesce(sum((SELECT count(*) FROM cases c
+                             WHERE c.grid_code = g.code AND {open_sql("c")}
+                               AND {scope.case_condition("c")})), 0) AS open_cases
+        FROM child
+        LEFT JOIN region v ON child.id = ANY(v.path) AND v.level = 'village'
+        LEFT JOIN grid g ON g.village_id = v.id AND g.valid_to IS NULL
+        GROUP BY child.code, child.name
+        ORDER BY child.code
+    """),
+        scope.params() | {"most": HOUSEHOLDS_MAX},
+    ).all()
+    return [
+        ChildSummary(r.code, r.name, int(r.grids), int(r.households), int(r.population),
+                     int(r.unstaffed), int(r.large), int(r.open_cases))
+        for r in rows
+    ]  # fmt: skip
+
+
 _COUNTS = ("matching", "total", "households", "population", "area_km2", "unstaffed", "large")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import quote
 
-from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, GridRecord, Ledger
+from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, ChildSummary, GridRecord, Ledger
 from gis.worktime import SHANGHAI
 from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
 
@@ -30,9 +30,11 @@ def ledger_page(
     offset: int,
     patrols: bool = False,
     planner: bool = False,
+    below: Sequence[ChildSummary] = (),
     lang: str = "zh",
 ) -> str:
-    """网格台账 of ``region`` (its name): ``found``, one row a grid, the region's counts above;
+    """网格台账 of ``region`` (its name): ``found``, one row a grid, the region's counts above,
+    and those of each region ``below`` it (each a link to its own ledger);
     ``filters``: the query in force (``region``, ``order``, ``unstaffed``, ``large``, ``q``);
     ``patrols``: with the days patrolled (for those who may read check-ins); ``planner``: each
     village a link to redraw its grids (for those who may)."""
@@ -149,6 +151,24 @@ def ledger_page(
         f'worker, <b id="ledger-large">{found.large}</b> of over {HOUSEHOLDS_MAX} households. '
         f'<b id="ledger-matching">{found.matching:,}</b> match, showing {shown}.',
     )
+    by_region = ""
+    many = t(f"户数多于 {HOUSEHOLDS_MAX}", f"Over {HOUSEHOLDS_MAX} households")
+    if below:
+        cells = "".join(
+            f'<tr><td><a href="{_filtered("/grids", filters, {"region": c.code, "offset": None})}">'
+            f"{escape(c.name)}</a><small>{escape(c.code)}</small></td>"
+            f"<td>{c.grids:,}</td><td>{c.households:,}</td><td>{c.population:,}</td>"
+            f"<td>{c.unstaffed}</td><td>{c.large}</td><td>{c.open_cases:,}</td></tr>"
+            for c in below
+        )
+        by_region = f"""<h2>{t("各下级区划", "By region")}</h2>
+  <table class="wg-list wg-queue-table" id="ledger-below">
+    <thead><tr><th>{t("下级区划", "Region")}</th><th>{t("网格", "Grids")}</th>
+      <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>
+      <th>{t("未配网格员", "No worker")}</th><th>{many}</th>
+      <th>{t("在办案件", "Open cases")}</th></tr></thead>
+    <tbody>{cells}</tbody>
+  </table>"""
     columns = 10 if patrols else 9
     none = f'<tr><td colspan="{columns}">{t("没有符合条件的网格。", "None.")}</td></tr>'
     here = href()
@@ -167,6 +187,8 @@ def ledger_page(
   <p class="wg-chips">{chips}</p>
   <p class="wg-chips">{" ".join(marks)} {export}</p>
   <p>{summary}</p>
+  {by_region}
+  {f"<h2>{t('网格', 'Grids')}</h2>" if below else ""}
   <table class="wg-list wg-queue-table" id="ledger">
     <thead><tr><th>{t("网格", "Grid")}</th><th>{t("所属村（社区）", "Village")}</th>
       <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>

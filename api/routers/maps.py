@@ -838,6 +838,7 @@ def grids_ledger(
             offset=offset,
             patrols=patrols,
             planner=caller.can("boundary:edit"),
+            below=ledger.children(session, scope),
             lang=language,
         ),
         lang,

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.ledger import HOUSEHOLDS_MAX, grid_record, ledger
+from gis.ledger import HOUSEHOLDS_MAX, children, grid_record, ledger
 from gis.scope import Scope, bind_scope
 from maps.ledger import grid_record_page, ledger_page
 from tests.conftest import report_body
@@ -57,6 +57,22 @@ def test_the_ledger_lists_a_township_s_grids_with_their_size_workers_and_cases(
     page = anon_client.get("/grids", headers=op | HTML).text
     assert "网格台账 · " in page and _number(page, "ledger-total") == grids
     assert f"{households:,} 户" in page
+    # the township's villages, each with its counts, adding up to the township's
+    below = re.search(r'id="ledger-below">(.*?)</table>', page, re.S)
+    assert below is not None
+    villages = [
+        re.findall(r"<td>(.*?)</td>", row)
+        for row in re.findall(r"<tr>(<td>.*?)</tr>", below.group(1))
+    ]
+    assert len(villages) > 1 and all(f"region={TOWNSHIP}" in v[0] for v in villages)
+    assert sum(int(v[1].replace(",", "")) for v in villages) == grids
+    assert sum(int(v[2].replace(",", "")) for v in villages) == households
+    open_here = app_db.execute(
+        text("""SELECT count(*) FROM cases WHERE grid_code LIKE :t || '%'
+                  AND status NOT IN ('resolved', 'verified', 'closed', 'suspended')"""),
+        {"t": TOWNSHIP},
+    ).scalar_one()
+    assert sum(int(v[6].replace(",", "")) for v in villages) == open_here
     rows = _rows(page)
     assert len(rows) == min(grids, 100)
     codes = [_code(r) for r in rows]
@@ -209,6 +225,12 @@ def test_a_grid_of_many_households_is_marked(db: Session) -> None:
     assert 'class="wg-chip on" id="ledger-large"' in html
     everyone = ledger(db, scope, order="households", limit=1)
     assert everyone.grids[0].code == code
+    # the whole deployment's regions below it: the top ones (the demo's city)
+    (city,) = children(db, scope)
+    assert city.code == "990100" and city.grids == everyone.total and city.large == found.large
+    village = db.execute(text("SELECT id FROM region WHERE code = :c"), {"c": code[:12]})
+    in_village = Scope(village.scalar_one(), region_code=code[:12], level="village")
+    assert children(db, in_village) == []  # (none below a village)
 
 
 SPLIT = "990102001004001"  # the demo's split grid (importers/demo_load.py)
