@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 from gis.cases import SOURCE_NAMES, CaseView, CategoryView, NewReport, default_source
 from gis.errors import InvalidInput
 from gis.intake import MAX_BATCH, BatchStatus
+from gis.ledger import MAX_WORKERS as MAX_GRID_WORKERS
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, CaseSource, Severity
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
@@ -1067,3 +1068,21 @@ class PatrolBatchOut(BaseModel):
     conflict: int
     rejected: int
     results: list[PatrolBatchItemOut]
+
+
+WorkerCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+
+class GridWorkersIn(BaseModel):
+    """网格员配备: the grid's grid workers from now on (their codes, as on the roster), in place
+    of those it has; an empty list leaves it without one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers: list[WorkerCode] = Field(max_length=MAX_GRID_WORKERS, examples=[["W99010200100101"]])
+
+
+class GridWorkersOut(BaseModel):
+    code: str = Field(description="grid code 网格编码")
+    before: list[str] = Field(description="its grid workers before (codes)")
+    after: list[str] = Field(description="its grid workers now (codes)")

@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
 from gis.workflow import open_sql
 
@@ -416,3 +417,104 @@ def recent_edits(session: Session, scope: Scope, limit: int = 10) -> list[Commit
         )
         for r in rows
     ]  # fmt: skip
+
+
+#: the most grid workers one grid may be given (a team: 一主任三大员 and a few more)
+MAX_WORKERS = 12
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """A grid's workers before and after a change (codes, by code)."""
+
+    code: str
+    before: list[str]
+    after: list[str]
+
+
+def set_grid_workers(session: Session, scope: Scope, code: str, workers: list[str]) -> Staffing:
+    """网格员配备: make ``workers`` (their codes) the grid workers of current grid ``code``, in
+    place of those it had.  The grid and every worker must lie in ``scope``'s region; an empty
+    list leaves the grid without one (the ledger marks it)."""
+    wanted = sorted(set(workers))
+    if len(wanted) > MAX_WORKERS:
+        raise InvalidInput(
+            f"一个网格最多配备 {MAX_WORKERS} 名网格员，收到 {len(wanted)} 名。",
+            f"A grid takes at most {MAX_WORKERS} grid workers; {len(wanted)} were given.",
+            field="workers",
+        )
+    grid = session.execute(
+        text(f"""SELECT g.code FROM grid g JOIN region v ON v.id = g.village_id
+                 WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")}
+                 FOR UPDATE OF g"""),
+        scope.params() | {"code": code},
+    ).one_or_none()
+    if grid is None:
+        raise NotFound(
+            f"没有编码为 {code} 的现行网格，或不在您的管辖范围内。",
+            f"No current grid {code} in your jurisdiction.",
+        )
+    found: dict[str, int] = dict(
+        session.execute(
+            text(f"""SELECT w.code, w.id FROM worker w JOIN region v ON v.id = w.region_id
+                     WHERE w.code = ANY(:codes) AND {scope.region_condition("v")}"""),
+            scope.params() | {"codes": wanted},
+        ).all()
+    )
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        listed = "、".join(unknown[:10])
+        raise InvalidInput(
+            f"没有这些网格员，或不在您的管辖范围内：{listed}。请按网格员名册中的工号填写。",
+            f"No such grid workers in your jurisdiction: {', '.join(unknown[:10])}. Use the "
+            "codes of the grid workers' roster.",
+            field="workers",
+        )
+    before = list(
+        session.execute(
+            text("""SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                    WHERE wg.grid_code = :code ORDER BY w.code"""),
+            {"code": code},
+        ).scalars()
+    )
+    session.execute(
+        text("""DELETE FROM worker_grid
+                WHERE grid_code = :code AND NOT worker_id = ANY(CAST(:ids AS integer[]))"""),
+        {"code": code, "ids": [found[c] for c in wanted]},
+    )
+    session.execute(
+        text("""INSERT INTO worker_grid (worker_id, grid_code)
+                SELECT unnest(CAST(:ids AS integer[])), :code ON CONFLICT DO NOTHING"""),
+        {"code": code, "ids": [found[c] for c in wanted]},
+    )
+    return Staffing(code, before, wanted)
+
+
+@dataclass(frozen=True)
+class WorkerChoice:
+    """A grid worker who may be given the grid: of its village, or one of its own already."""
+
+    code: str
+    name: str
+    phone: str | None
+    assigned: bool  # one of the grid's workers now
+    grids: int  # how many grids they have now
+
+
+def worker_choices(session: Session, scope: Scope, code: str) -> list[WorkerChoice]:
+    """The grid workers of current grid ``code``'s village and those it has now, by code."""
+    rows = session.execute(
+        text(f"""
+        WITH g AS (SELECT g.code, g.village_id FROM grid g JOIN region v ON v.id = g.village_id
+                   WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")})
+        SELECT w.code, w.name, w.phone,
+               EXISTS (SELECT 1 FROM worker_grid wg
+                       WHERE wg.worker_id = w.id AND wg.grid_code = g.code) AS assigned,
+               (SELECT count(*) FROM worker_grid wg WHERE wg.worker_id = w.id) AS grids
+        FROM g JOIN worker w ON w.region_id = g.village_id OR EXISTS (
+            SELECT 1 FROM worker_grid wg WHERE wg.worker_id = w.id AND wg.grid_code = g.code)
+        ORDER BY w.code
+    """),
+        scope.params() | {"code": code},
+    ).all()
+    return [WorkerChoice(r.code, r.name, r.phone, bool(r.assigned), int(r.grids)) for r in rows]

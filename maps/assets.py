@@ -42,6 +42,7 @@ OWN_ASSETS: dict[str, str] = {
     "command.js": "command.js",
     "planner.js": "planner.js",
     "users.js": "users.js",
+    "staffing.js": "staffing.js",
     "account.js": "account.js",
     "places.js": "places.js",
     "imports.js": "imports.js",

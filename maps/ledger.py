@@ -6,8 +6,16 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import quote
 
-from gis.ledger import HOUSEHOLDS_MAX, RECENT_DAYS, ChildSummary, GridRecord, Ledger
+from gis.ledger import (
+    HOUSEHOLDS_MAX,
+    RECENT_DAYS,
+    ChildSummary,
+    GridRecord,
+    Ledger,
+    WorkerChoice,
+)
 from gis.worktime import SHANGHAI
+from maps.assets import asset_url
 from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
 
 LEDGER_PAGE_SIZE = 100
@@ -212,11 +220,12 @@ def grid_record_page(
     user: str,
     links: list[tuple[str, str]],
     planner: bool = False,
+    choices: Sequence[WorkerChoice] = (),
     lang: str = "zh",
 ) -> str:
     """网格档案: the grid as it is now (if it still is), its outline and those of its earlier
     versions and of the grids its land came from or went to, and each version's time, size,
-    edit set and cases."""
+    edit set and cases.  ``choices``: the grid workers a planner may give it (网格员配备)."""
     t = _tr(lang)
     versions = record.versions
     last = versions[-1]
@@ -343,6 +352,7 @@ def grid_record_page(
   <h1>{t("网格档案", "Grid record")} · {escape(title)}</h1>
   <p class="wg-chips">{action_links}</p>
   {facts}
+  {_staffing(record.code, choices, lang) if planner and now is not None else ""}
   {drawing}
   <h2>{t("版本沿革", "Versions")}</h2>
   <p>{
@@ -365,3 +375,42 @@ def grid_record_page(
 </body>
 </html>
 """
+
+
+def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:
+    """网格员配备: the village's grid workers (and the grid's own), ticked if they are the grid's;
+    saved by staffing.js."""
+    t = _tr(lang)
+
+    def item(w: WorkerChoice) -> str:
+        now = t(f"负责 {w.grids} 个网格", f"{w.grids} grid(s) now")
+        return (
+            f'<li><label><input type="checkbox" name="worker" value="{escape(w.code, quote=True)}"'
+            f"{' checked' if w.assigned else ''}> {escape(w.name)} "
+            f"<small>{escape(w.code)} · {now}</small></label></li>"
+        )
+
+    items = "".join(map(item, choices)) or (
+        f"<li>{t('本村（社区）没有网格员。', 'No grid worker in this village.')}</li>"
+    )
+    confirm = t(
+        "不勾选任何网格员，本网格将没有网格员（网格台账标为「未配网格员」）。确定吗？",
+        "With nobody ticked the grid will have no grid worker (the ledger marks it). Go on?",
+    )
+    return f"""<section id="grid-staffing" data-grid="{escape(code, quote=True)}"
+    data-confirm-empty="{escape(confirm, quote=True)}"
+    data-saved="{escape(t("已保存。", "Saved."), quote=True)}">
+    <h2>{t("网格员配备", "Grid workers")}</h2>
+    <p>{
+        t(
+            "勾选本网格的网格员（本村（社区）的网格员，以及本网格现有的），保存后网格员名册、"
+            "网格台账和地图即时更新；每次调整记入审计日志。",
+            "Tick the grid's workers (this village's, and those it has now); once saved, the "
+            "roster, the ledger and the maps follow at once, and the audit log records it.",
+        )
+    }</p>
+    <ul class="wg-staff">{items}</ul>
+    <button type="button" id="staffing-save">{t("保存", "Save")}</button>
+    <span id="staffing-result" role="status"></span>
+  </section>
+  <script src="{asset_url("staffing.js")}" defer></script>"""

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from geojson_pydantic import FeatureCollection
 
-from api.deps import BoundaryReader, SessionDep, request_lang
+from api.deps import BoundaryReader, Planner, SessionDep, audit_caller, request_lang
 from api.routers.geojson import BBOX_DOC, GEOJSON_RESPONSES, geojson_response, parse_bbox
-from api.schemas import PlaceOut, PlacesOut
-from gis import boundaries
+from api.schemas import GridWorkersIn, GridWorkersOut, PlaceOut, PlacesOut
+from gis import boundaries, ledger
 from gis.models import RegionLevel
 
 router = APIRouter(prefix="/api", tags=["boundaries 边界"])
@@ -48,6 +48,27 @@ def grid_history(
     """Every version of a grid, oldest first: when it was valid, its area and households, the
     edit set that made it, the grids its land came from and the grids that took it over."""
     return geojson_response(boundaries.grid_history(session, caller.scope, code))
+
+
+@router.put("/grids/{code}/workers", response_model=GridWorkersOut)
+def set_grid_workers(
+    code: Annotated[str, Path(pattern=r"^[0-9]{15}$", description="grid code 网格编码")],
+    body: GridWorkersIn,
+    session: SessionDep,
+    caller: Planner,
+    request: Request,
+) -> GridWorkersOut:
+    """网格员配备: the grid workers of a current grid of your area from now on (their codes), in
+    place of those it has — a grid left without one, a worker who left, a team changed.  The
+    workers must be of your area too.  Audited (``grid.workers``, with the lists before and
+    after); the roster, the ledger and the grid's popup follow at once."""
+    done = ledger.set_grid_workers(session, caller.scope, code, body.workers)
+    audit_caller(
+        session, request, caller, "grid.workers", f"grid:{code}",
+        {"before": done.before, "after": done.after},
+    )  # fmt: skip
+    session.commit()
+    return GridWorkersOut(code=done.code, before=done.before, after=done.after)
 
 
 @router.get("/places", response_model=PlacesOut)

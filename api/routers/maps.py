@@ -864,12 +864,14 @@ def grid_record(
             f"No grid {code} (any version) in your jurisdiction.",
         )
     language = page_lang(request, lang)
+    planner = caller.can("boundary:edit")
     return page_response(
         grid_record_page(
             record,
             user=_user(caller, language),
             links=page_links(caller.can, "", language),
-            planner=caller.can("boundary:edit"),
+            planner=planner,
+            choices=ledger.worker_choices(session, caller.scope, code) if planner else (),
             lang=language,
         ),
         lang,

@@ -311,3 +311,72 @@ def test_a_retired_grid_s_record_shows_its_versions(db: Session) -> None:
     assert 'id="grid-retired"' in html and 'id="grid-now"' not in html
     assert "/maps/grid/" not in html  # (no map of a grid not in force)
     assert grid_record(db, Scope(region_id=None), "990102001004999") is None
+
+
+def test_a_planner_staffs_a_grid_and_the_ledger_follows(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """网格员配备: the grid workers a planner ticks become the grid's, in place of those it had;
+    audited with both lists; an empty list leaves the grid without one (the ledger marks it).
+    Workers and grids outside the planner's area, and unknown codes, are refused with a 422 or
+    404 that says so; a desk may not do it."""
+    planner = login_as("district_planner")
+    bind_scope(app_db, Scope.everything())
+    grid = "990102001004002"
+    had = list(
+        app_db.execute(
+            text("""SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                    WHERE wg.grid_code = :g ORDER BY w.code"""),
+            {"g": grid},
+        ).scalars()
+    )
+    others = list(
+        app_db.execute(
+            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                    WHERE v.code = :v AND NOT w.code = ANY(:had) ORDER BY w.code LIMIT 2"""),
+            {"v": grid[:12], "had": had},
+        ).scalars()
+    )
+    page = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
+    ticked = re.findall(r'name="worker" value="(\w+)" checked', page)
+    assert ticked == had and 'id="grid-staffing"' in page and "staffing.js" in page
+    desk = anon_client.get(f"/grids/{grid}", headers=login_as("township_operator") | HTML).text
+    assert 'id="grid-staffing"' not in desk
+    r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": others})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"code": grid, "before": had, "after": others}
+    again = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
+    assert re.findall(r'name="worker" value="(\w+)" checked', again) == others
+    audited = app_db.execute(
+        text("""SELECT object, detail FROM audit_log WHERE action = 'grid.workers'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert audited.object == f"grid:{grid}" and audited.detail["before"] == had
+    # nobody: the grid is unstaffed, and the ledger says so
+    r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": []})
+    assert r.status_code == 200 and r.json()["after"] == []
+    op = login_as("township_operator")
+    only = anon_client.get("/grids?unstaffed=true", headers=op | HTML).text
+    assert grid in [_code(r) for r in _rows(only)]
+    # refusals
+    far = app_db.execute(
+        text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                WHERE v.code NOT LIKE '990102%' ORDER BY w.code LIMIT 1""")
+    ).scalar_one()
+    for workers in (["W_NOBODY"], [far]):
+        r = anon_client.put(
+            f"/api/grids/{grid}/workers", headers=planner, json={"workers": workers}
+        )
+        assert r.status_code == 422 and workers[0] in r.json()["detail"], r.text
+    other_grid = app_db.execute(
+        text("SELECT code FROM grid WHERE code NOT LIKE '990102%' AND valid_to IS NULL LIMIT 1")
+    ).scalar_one()
+    r = anon_client.put(f"/api/grids/{other_grid}/workers", headers=planner, json={"workers": []})
+    assert r.status_code == 404
+    too_many = {"workers": [f"W{i:03d}" for i in range(13)]}
+    assert (
+        anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json=too_many).status_code
+        == 422
+    )
+    r = anon_client.put(f"/api/grids/{grid}/workers", headers=op, json={"workers": []})
+    assert r.status_code == 403

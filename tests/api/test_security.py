@@ -145,6 +145,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/grids", "case:read"),
         Call("GET", "/grids.xlsx", "case:read"),
         Call("GET", "/grids/000000000000000", "case:read", 404),
+        Call("PUT", "/api/grids/000000000000000/workers", "boundary:edit", 404),
         Call("POST", f"/api/cases/{s.case_code}/dispatches/999999999", "case:handle", 409),
         Call("GET", "/api/queue", "case:handle"),
         Call("GET", f"/cases/{s.case_code}/letters/supervision", "case:read", 404),
@@ -241,6 +242,7 @@ ROUTES_IN_MATRIX = {
     ("GET", "/grids"),
     ("GET", "/grids.xlsx"),
     ("GET", "/grids/{code}"),
+    ("PUT", "/api/grids/{code}/workers"),
     ("POST", "/api/cases/{code}/dispatches/{dispatch_id}"),
     ("GET", "/api/queue"),
     ("GET", "/cases/{code}/letters/{stage}"),
@@ -392,6 +394,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"decision": "confirm"}
         elif call.path.endswith("/parties") and call.method == "POST":
             kwargs["json"] = {"role": "witness", "name": "矩阵"}
+        elif call.path.endswith("/workers") and call.method == "PUT":
+            kwargs["json"] = {"workers": []}
         elif call.path.endswith("/notes"):
             kwargs["json"] = {"note": "权限矩阵"}
         elif call.path.endswith("/actions"):

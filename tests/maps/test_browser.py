@@ -2372,3 +2372,53 @@ def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ign
     assert page.locator("input[name=coords]").input_value() == ""  # the next call's own
     assert errors == [], errors
     context.close()
+
+
+def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """网格员配备 on the grid's record: tick a second worker, save, and the page comes back with
+    both ticked and both named among the grid's workers; emptied, the page asks first."""
+    from sqlalchemy import text
+
+    grid = "990102001004002"
+    with engine.connect() as conn:
+        had = (
+            conn.execute(
+                text("SELECT worker_id FROM worker_grid WHERE grid_code = :g"), {"g": grid}
+            )
+            .scalars()
+            .all()
+        )
+    page, problems, outside = _command_page(
+        browser, live_server, "district_planner", f"/grids/{grid}"
+    )
+    try:
+        boxes = page.locator("#grid-staffing input[name=worker]")
+        assert page.locator("#grid-staffing input:checked").count() == len(had) >= 1
+        unticked = page.locator("#grid-staffing input[name=worker]:not(:checked)").first
+        added = unticked.get_attribute("value")
+        unticked.check()
+        with page.expect_navigation():
+            page.click("#staffing-save")
+        page.wait_for_selector("#grid-staffing")
+        assert page.locator("#grid-staffing input:checked").count() == len(had) + 1
+        assert page.locator(f'#grid-staffing input[value="{added}"]').is_checked()
+        assert boxes.count() > len(had) + 1
+        # nobody ticked: a confirmation first; declined, nothing is sent
+        ticked = page.locator("#grid-staffing input:checked")
+        while ticked.count():
+            ticked.first.uncheck()
+        page.once("dialog", lambda d: d.dismiss())
+        page.click("#staffing-save")
+        page.wait_for_timeout(300)
+        assert page.locator("#staffing-result").inner_text() == ""
+        assert outside == [] and problems == [], (outside, problems)
+    finally:
+        page.close()
+        with engine.begin() as conn:  # the demo's staffing back for the other tests
+            conn.execute(text("DELETE FROM worker_grid WHERE grid_code = :g"), {"g": grid})
+            conn.execute(
+                text("INSERT INTO worker_grid (worker_id, grid_code) SELECT unnest(:w), :g"),
+                {"w": list(had), "g": grid},
+            )
