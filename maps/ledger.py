@@ -339,8 +339,9 @@ def grid_record_page(
     if planner and now is not None:
         there = f"/maps/planner?village={quote(record.code[:12], safe='')}"
         actions.append((t("调整网格", "Redraw"), there))
-    if now is None:
-        actions = actions[1:2]
+    if now is None:  # (no map of it, nor a row in the ledger: its village's ledger)
+        village = f"/grids?region={quote(record.code[:12], safe='')}"
+        actions = [(t("本村（社区）网格台账", "The village's grid ledger"), village)]
     action_links = " ".join(f'<a href="{escape(h, quote=True)}">{escape(label)}</a>'
                             for label, h in actions)  # fmt: skip
     here = f"/grids/{quote(record.code, safe='')}"
