@@ -39,13 +39,15 @@ def ledger_page(
     patrols: bool = False,
     planner: bool = False,
     below: Sequence[ChildSummary] = (),
+    queue: bool = False,
     lang: str = "zh",
 ) -> str:
     """网格台账 of ``region`` (its name): ``found``, one row a grid, the region's counts above,
     and those of each region ``below`` it (each a link to its own ledger);
     ``filters``: the query in force (``region``, ``order``, ``unstaffed``, ``large``, ``q``);
     ``patrols``: with the days patrolled (for those who may read check-ins); ``planner``: each
-    village a link to redraw its grids (for those who may)."""
+    village a link to redraw its grids (for those who may); ``queue``: each grid's open cases a
+    link to them in the in-tray (for those who handle cases)."""
     t = _tr(lang)
     en = lang == "en"
 
@@ -80,10 +82,11 @@ def ledger_page(
         return f'<a href="{there}" title="{hint}">{escape(g.village)}</a>'
 
     def open_cases(g) -> str:  # type: ignore[no-untyped-def]
+        count = _open_link(g.code, g.open_cases) if queue else str(g.open_cases)
         if not g.overdue:
-            return str(g.open_cases)
+            return count
         late = t(f"其中超期 {g.overdue}", f"{g.overdue} overdue")
-        return f'{g.open_cases} <span class="wg-overdue">{late}</span>'
+        return f'{count} <span class="wg-overdue">{late}</span>'
 
     rows = "".join(
         "<tr>"
@@ -221,6 +224,7 @@ def grid_record_page(
     links: list[tuple[str, str]],
     planner: bool = False,
     choices: Sequence[WorkerChoice] = (),
+    queue: bool = False,
     lang: str = "zh",
 ) -> str:
     """网格档案: the grid as it is now (if it still is), its outline and those of its earlier
@@ -273,6 +277,7 @@ def grid_record_page(
             if now.large
             else ""
         )
+        opened = _open_link(record.code, now.open_cases) if queue else str(now.open_cases)
         patrol = (
             f"<tr><th>{t(f'近{RECENT_DAYS}天巡查', f'Patrolled ({RECENT_DAYS} days)')}</th>"
             f"<td>{t(f'{now.patrol_days} 天', f'{now.patrol_days} days')}</td></tr>"
@@ -286,7 +291,7 @@ def grid_record_page(
       <td>{size(now.households)}{large} / {size(now.population)}</td></tr>
     <tr><th>{t("面积", "Area")}</th><td>{now.area_km2:.3f} km²</td></tr>
     <tr><th>{t("网格员", "Grid workers")}</th><td>{workers}</td></tr>
-    <tr><th>{t("在办案件", "Open cases")}</th><td>{now.open_cases}{late}</td></tr>
+    <tr><th>{t("在办案件", "Open cases")}</th><td>{opened}{late}</td></tr>
     <tr><th>{t(f"近{RECENT_DAYS}天案件", f"Cases ({RECENT_DAYS} days)")}</th>
       <td>{now.recent}</td></tr>{patrol}
   </table>"""
@@ -376,6 +381,11 @@ def grid_record_page(
 </body>
 </html>
 """
+
+
+def _open_link(code: str, n: int) -> str:
+    """A grid's open cases, a link to them in the in-tray (the centers below included)."""
+    return f'<a href="/queue?grid={quote(code, safe="")}&amp;below=true">{n}</a>' if n else "0"
 
 
 def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:

@@ -38,6 +38,11 @@ def _code(cells: list[str]) -> str:
     return found.group(1)
 
 
+def _open(cell: str) -> int:
+    """The open cases of a ledger row's cell (a link to the in-tray for a desk)."""
+    return int(re.sub(r"<[^>]+>", " ", cell).split()[0])
+
+
 def _number(html: str, id_: str) -> int:
     found = re.search(rf'<b id="{id_}">([\d,]+)</b>', html)
     assert found is not None, id_
@@ -87,7 +92,7 @@ def test_the_ledger_lists_a_township_s_grids_with_their_size_workers_and_cases(
             {"g": codes},
         ).all()
     )
-    assert [int(r[6].split()[0]) for r in rows] == [open_by_grid.get(c, 0) for c in codes]
+    assert [_open(r[6]) for r in rows] == [open_by_grid.get(c, 0) for c in codes]
     first_workers = app_db.execute(
         text("""SELECT w.name FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
                 WHERE wg.grid_code = :g ORDER BY w.code"""),
@@ -112,12 +117,18 @@ def test_the_ledger_lists_a_township_s_grids_with_their_size_workers_and_cases(
     )
     assert r.status_code == 201 and r.json()["grid_code"] == codes[0], r.text
     again = _rows(anon_client.get("/grids", headers=op | HTML).text)[0]
-    assert int(again[6].split()[0]) == int(rows[0][6].split()[0]) + 1
+    assert _open(again[6]) == _open(rows[0][6]) + 1
     assert int(again[7]) == int(rows[0][7]) + 1
     # the most open cases first
     busiest = _rows(anon_client.get("/grids?order=open", headers=op | HTML).text)
-    counts = [int(r[6].split()[0]) for r in busiest]
-    assert counts == sorted(counts, reverse=True) and counts[0] >= int(again[6].split()[0])
+    counts = [_open(r[6]) for r in busiest]
+    assert counts == sorted(counts, reverse=True) and counts[0] >= _open(again[6])
+    # a desk's count opens those cases in its in-tray (its centers and those below)
+    first = _code(busiest[0])
+    link = f'<a href="/queue?grid={first}&amp;below=true">{counts[0]}</a>'
+    assert link in busiest[0][6]
+    queue = anon_client.get(f"/queue?grid={first}&below=true", headers=op | HTML).text
+    assert _number(queue, "queue-total") == counts[0]
     # a grid without a grid worker: marked, counted, and found by the chip
     bare = codes[1]
     app_db.execute(text("DELETE FROM worker_grid WHERE grid_code = :g"), {"g": bare})
