@@ -796,16 +796,49 @@ LedgerSearch = Annotated[
 ]
 
 
+class LedgerFilters:
+    """The ledger page's filters, shared by its export (the same grids, all of them)."""
+
+    def __init__(
+        self,
+        region: RegionOptional = None,
+        order: LedgerOrderQuery = "code",
+        unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
+        large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
+        q: LedgerSearch = None,
+    ) -> None:
+        self.region, self.order, self.unstaffed, self.large, self.q = (
+            region, order, unstaffed, large, q
+        )  # fmt: skip
+
+    def ledger(
+        self, session: Session, caller: Principal, limit: int, offset: int = 0
+    ) -> tuple[Scope, ledger.Ledger]:
+        """The caller's region (or the one asked for in it) and its grids with these filters."""
+        scope = boundaries.narrow_scope(session, caller.scope, self.region)
+        found = ledger.ledger(
+            session, scope, order=self.order, unstaffed=self.unstaffed, large=self.large,
+            search=self.q, patrols=caller.can("patrol:read"), limit=limit, offset=offset,
+        )  # fmt: skip
+        return scope, found
+
+    def as_query(self) -> dict[str, object]:
+        """The filters as the page's links carry them."""
+        return {
+            "region": self.region,
+            "order": None if self.order == "code" else self.order,
+            "unstaffed": self.unstaffed,
+            "large": self.large,
+            "q": self.q,
+        }
+
+
 @router.get("/grids", response_class=HTMLResponse)
 def grids_ledger(
     session: SessionDep,
     caller: CaseReader,
     request: Request,
-    region: RegionOptional = None,
-    order: LedgerOrderQuery = "code",
-    unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
-    large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
-    q: LedgerSearch = None,
+    filters: Annotated[LedgerFilters, Depends()],
     offset: Annotated[int, Query(ge=0)] = 0,
     lang: PageLang = None,
 ) -> HTMLResponse:
@@ -813,30 +846,18 @@ def grids_ledger(
     village, households, people, area, grid workers, open and recent cases (and days patrolled,
     for those who may read check-ins); those without a worker or of many households marked, and
     counted.  In Chinese, or in English."""
-    scope = boundaries.narrow_scope(session, caller.scope, region)
-    patrols = caller.can("patrol:read")
-    found = ledger.ledger(
-        session, scope, order=order, unstaffed=unstaffed, large=large, search=q,
-        patrols=patrols, limit=LEDGER_PAGE_SIZE, offset=offset,
-    )  # fmt: skip
+    scope, found = filters.ledger(session, caller, LEDGER_PAGE_SIZE, offset)
     language = page_lang(request, lang)
     name = scope.region_name or ("all regions" if language == "en" else "全部区划")
-    filters = {
-        "region": region,
-        "order": None if order == "code" else order,
-        "unstaffed": unstaffed,
-        "large": large,
-        "q": q,
-    }
     return page_response(
         ledger_page(
             found,
             region=name,
             user=_user(caller, language),
             links=page_links(caller.can, "/grids", language),
-            filters=filters,
+            filters=filters.as_query(),
             offset=offset,
-            patrols=patrols,
+            patrols=caller.can("patrol:read"),
             planner=caller.can("boundary:edit"),
             below=ledger.children(session, scope),
             queue=caller.can("case:handle"),
@@ -885,21 +906,14 @@ def grids_ledger_export(
     session: SessionDep,
     caller: CaseReader,
     request: Request,
-    region: RegionOptional = None,
-    order: LedgerOrderQuery = "code",
-    unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
-    large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
-    q: LedgerSearch = None,
+    filters: Annotated[LedgerFilters, Depends()],
     lang: PageLang = None,
 ) -> Response:
     """网格台账导出: the ledger page's grids (the same region, filters and order, every page of
     them) as an Excel workbook, headers in Chinese or English.  Audited (``grids.export``: the
     grid workers' names leave the system)."""
-    scope = boundaries.narrow_scope(session, caller.scope, region)
-    found = ledger.ledger(
-        session, scope, order=order, unstaffed=unstaffed, large=large, search=q,
-        patrols=caller.can("patrol:read"), limit=EXPORT_MAX,
-    )  # fmt: skip
+    scope, found = filters.ledger(session, caller, EXPORT_MAX)
+    region = filters.region
     export = _RegionExport(session, request, caller, scope, region, page_lang(request, lang))
     export.check(found.matching, "符合条件的网格有 {n} 个，一次最多导出 {most} 个。",
                  "{n} grids match")  # fmt: skip
