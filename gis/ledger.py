@@ -130,22 +130,27 @@ def ledger(
                   AND {scope.case_condition("c")}) r
             WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
               AND (CAST(:code AS text) IS NULL OR g.code = :code)
-        ), counted AS (
-            SELECT g.*, count(*) OVER () AS total,
-                   coalesce(sum(households) OVER (), 0) AS all_households,
-                   coalesce(sum(population) OVER (), 0) AS all_population,
-                   coalesce(sum(area_km2) OVER (), 0) AS all_area,
-                   count(*) FILTER (WHERE cardinality(worker_codes) = 0) OVER () AS all_unstaffed,
-                   count(*) FILTER (WHERE households > :most) OVER () AS all_large
+        ), totals AS (  -- the region's, whatever the filters
+            SELECT count(*) AS total, coalesce(sum(households), 0) AS all_households,
+                   coalesce(sum(population), 0) AS all_population,
+                   coalesce(sum(area_km2), 0) AS all_area,
+                   count(*) FILTER (WHERE cardinality(worker_codes) = 0) AS all_unstaffed,
+                   count(*) FILTER (WHERE households > :most) AS all_large
             FROM g
+        ), matched AS (
+            SELECT * FROM g
+            WHERE (NOT :unstaffed OR cardinality(worker_codes) = 0)
+              AND (NOT :large OR households > :most)
+              AND (CAST(:needle AS text) IS NULL OR starts_with(code, :needle)
+                   OR strpos(normalize(name, NFKC), :needle) > 0)
+        ), page AS (
+            SELECT *, row_number() OVER (ORDER BY {_ORDER_SQL[order]}) AS pos FROM matched
+            ORDER BY {_ORDER_SQL[order]} LIMIT :limit OFFSET :offset
         )
-        SELECT *, count(*) OVER () AS matching FROM counted
-        WHERE (NOT :unstaffed OR cardinality(worker_codes) = 0)
-          AND (NOT :large OR households > :most)
-          AND (CAST(:needle AS text) IS NULL OR starts_with(code, :needle)
-               OR strpos(normalize(name, NFKC), :needle) > 0)
-        ORDER BY {_ORDER_SQL[order]}
-        LIMIT :limit OFFSET :offset
+        -- one row at least (the totals), with none of the page past its end
+        SELECT t.*, (SELECT count(*) FROM matched) AS matching, p.*
+        FROM totals t LEFT JOIN page p ON true
+        ORDER BY p.pos
     """),
         scope.params()
         | {
@@ -159,14 +164,6 @@ def ledger(
             "offset": offset,
         },
     ).all()
-    if not rows and offset:  # (a page past the end: the counts still)
-        again = ledger(
-            session, scope, order=order, unstaffed=unstaffed, large=large, search=search,
-            patrols=False, limit=1,
-        )  # fmt: skip
-        return Ledger([], **{k: getattr(again, k) for k in _COUNTS})
-    if not rows:
-        return _counts_only(session, scope)
     first = rows[0]
     grids = [
         GridRow(
@@ -177,6 +174,7 @@ def ledger(
             None if r.patrol_days is None else int(r.patrol_days),
         )
         for r in rows
+        if r.code is not None
     ]  # fmt: skip
     return Ledger(
         grids,
@@ -236,30 +234,6 @@ def children(session: Session, scope: Scope) -> list[ChildSummary]:
                      int(r.unstaffed), int(r.large), int(r.open_cases))
         for r in rows
     ]  # fmt: skip
-
-
-_COUNTS = ("matching", "total", "households", "population", "area_km2", "unstaffed", "large")
-
-
-def _counts_only(session: Session, scope: Scope) -> Ledger:
-    """No grid matched the filters: the region's own counts (the filters let none through)."""
-    r = session.execute(
-        text(f"""
-        SELECT count(*) AS total, coalesce(sum(g.households), 0) AS households,
-               coalesce(sum(g.population), 0) AS population,
-               coalesce(sum(ST_Area(CAST(g.geom AS geography))) / 1e6, 0) AS area_km2,
-               count(*) FILTER (WHERE NOT EXISTS (
-                   SELECT 1 FROM worker_grid wg WHERE wg.grid_code = g.code)) AS unstaffed,
-               count(*) FILTER (WHERE g.households > :most) AS large
-        FROM grid g JOIN region v ON v.id = g.village_id
-        WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
-    """),
-        scope.params() | {"most": HOUSEHOLDS_MAX},
-    ).one()
-    return Ledger(
-        [], 0, int(r.total), int(r.households), int(r.population), float(r.area_km2),
-        int(r.unstaffed), int(r.large),
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)
