@@ -302,6 +302,9 @@ class Item:
     lineage: set[int] = field(default_factory=set)
     item_id: int | None = None
     dirty: bool = False
+    # with ``workers``: the worker links the list was drawn from, by the current grid code
+    # they were read on; at the commit, changes made to those links since are kept
+    seen: dict[str, list[str]] | None = None
 
     @property
     def live(self) -> bool:
@@ -404,7 +407,7 @@ class Layout:
 
 
 _ITEM_COLUMNS = """id, code, from_id, from_version, name, village_id, ST_AsBinary(geom) AS wkb,
-                   households, population, workers, lineage"""
+                   households, population, workers, lineage, workers_seen"""
 
 
 def _load(session: Session, edit_id: int, village_id: int) -> Layout:
@@ -426,6 +429,7 @@ def _load(session: Session, edit_id: int, village_id: int) -> Layout:
             list(r.workers) if r.workers is not None else None,
             set(r.lineage),
             r.id,
+            seen=r.workers_seen,
         )
         for r in session.execute(
             text(f"""SELECT {_ITEM_COLUMNS} FROM grid_edit_item
@@ -475,6 +479,7 @@ def _save(session: Session, layout: Layout) -> list[str]:
             "households": item.households,
             "population": item.population,
             "workers": item.workers,
+            "seen": None if item.seen is None else json.dumps(item.seen),
             "lineage": sorted(item.lineage),
             "id": item.item_id,
         }
@@ -483,9 +488,9 @@ def _save(session: Session, layout: Layout) -> list[str]:
             item.item_id = session.execute(
                 text(f"""
                 INSERT INTO grid_edit_item (edit_id, code, from_id, from_version, name,
-                    village_id, geom, households, population, workers, lineage)
+                    village_id, geom, households, population, workers, lineage, workers_seen)
                 VALUES (:e, :code, :from_id, :from_version, :name, :village_id, {geom_sql},
-                        :households, :population, :workers, :lineage)
+                        :households, :population, :workers, :lineage, CAST(:seen AS jsonb))
                 RETURNING id
             """),
                 params,
@@ -495,7 +500,7 @@ def _save(session: Session, layout: Layout) -> list[str]:
                 text(f"""
                 UPDATE grid_edit_item SET code = :code, name = :name, geom = {geom_sql},
                     households = :households, population = :population, workers = :workers,
-                    lineage = :lineage
+                    lineage = :lineage, workers_seen = CAST(:seen AS jsonb)
                 WHERE id = :id
             """),
                 params,
@@ -871,13 +876,21 @@ def _current_workers(session: Session, codes: list[str]) -> dict[str, list[str]]
 def _workers_of(session: Session, item: Item) -> list[str]:
     if item.workers is not None:
         return item.workers
+    return sorted({w for ws in _seen_of(session, item).values() for w in ws})
+
+
+def _seen_of(session: Session, item: Item) -> dict[str, list[str]]:
+    """The worker links an explicit list for ``item`` is drawn from: those it was drawn from
+    before, or the grid's own links now."""
+    if item.workers is not None:
+        return dict(item.seen or {})
     if item.from_id is None:
-        return []
+        return {}
     # the workers are linked by the code the grid has now (a draft may have re-coded it)
     code = session.execute(
         text("SELECT code FROM grid WHERE id = :id"), {"id": item.from_id}
     ).scalar_one()
-    return _current_workers(session, [code])[code]
+    return _current_workers(session, [code])
 
 
 def _merge(session: Session, layout: Layout, body: dict) -> Said:
@@ -911,6 +924,7 @@ def _merge(session: Session, layout: Layout, body: dict) -> Said:
         )
     survivor = next(i for i in items if i.code == survivor_code)
     workers = sorted({w for i in items for w in _workers_of(session, i)})
+    seen = {k: v for i in items for k, v in _seen_of(session, i).items()}
     union = union_of([i.geom for i in items])
     for other in items:
         if other is survivor:
@@ -925,6 +939,7 @@ def _merge(session: Session, layout: Layout, body: dict) -> Said:
     survivor.households = sum(hh) if None not in hh else None  # type: ignore[arg-type]
     survivor.population = sum(pop) if None not in pop else None  # type: ignore[arg-type]
     survivor.workers = workers
+    survivor.seen = seen
     survivor.touch()
     others = [c for c in codes if c != survivor_code]
     return (
@@ -1040,6 +1055,7 @@ def _create(session: Session, layout: Layout, body: dict) -> Said:
             body.get("households"),
             body.get("population"),
             workers=body.get("workers"),
+            seen={},
         )
     )
     area = area_m2(geom)
@@ -1203,6 +1219,7 @@ def _assign(session: Session, layout: Layout, body: dict) -> Said:
             f"No such worker(s): {', '.join(missing)}",
             field="workers",
         )
+    item.seen = _seen_of(session, item)
     item.workers = wanted
     item.touch()
     return (
@@ -1345,7 +1362,7 @@ SELECT i.id, i.code, i.from_id, g.code AS from_code, g.version AS from_version,
        CASE WHEN :areas AND i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
        CASE WHEN :areas AND g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
        i.households, g.households AS old_households, i.population, g.population AS old_population,
-       i.workers
+       i.workers, i.workers_seen
 FROM grid_edit_item i LEFT JOIN grid g ON g.id = i.from_id JOIN region v ON v.id = i.village_id
 WHERE i.edit_id = :e ORDER BY i.code, i.id
 """
@@ -1391,6 +1408,38 @@ def _states(session: Session, edit_id: int, *, areas: bool = False) -> _State:
     return _State(rows)
 
 
+def _staffing(session: Session, st: _State) -> dict[int, tuple[list[str], dict[str, str]]]:
+    """The worker list each explicitly staffed grid gets at the commit, with the roles its
+    workers had there, by item id.  The edit set's list is applied as a change to the links it
+    was drawn from: a worker it added is added, one it took away is taken away, and a change
+    made since on those links (a planner staffing a grid from its record) is kept, not undone.
+    An item stored before ``workers_seen`` existed replaces the list as it is."""
+    rows = [r for r in st.rows if r["workers"] is not None and not r["retired"]]
+    codes = sorted(
+        {c for r in rows for c in (r["code"], r["from_code"], *(r["workers_seen"] or {})) if c}
+    )
+    links: dict[str, dict[str, str]] = {c: {} for c in codes}
+    for grid_code, worker, role in session.execute(
+        text("""SELECT wg.grid_code, w.code, wg.role FROM worker_grid wg
+                JOIN worker w ON w.id = wg.worker_id
+                WHERE wg.grid_code = ANY(:codes) ORDER BY w.code"""),
+        {"codes": codes},
+    ):
+        links[grid_code][worker] = role
+    staffed = {}
+    for r in rows:
+        drawn: list[str] = list(r["workers"])
+        sources = [c for c in (r["from_code"], r["code"], *(r["workers_seen"] or {})) if c]
+        roles = {w: role for c in reversed(sources) for w, role in links[c].items()}
+        if r["workers_seen"] is not None:
+            base = {w for ws in r["workers_seen"].values() for w in ws}
+            now = sorted({w for c in r["workers_seen"] for w in links[c]})
+            drawn = [w for w in drawn if w in now or w not in base]
+            drawn += [w for w in now if w not in base and w not in drawn]
+        staffed[r["id"]] = (drawn, roles)
+    return staffed
+
+
 def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
     """Write the edit set into the grid table and worker links (the caller commits or rolls
     back); the time the new versions start."""
@@ -1421,7 +1470,8 @@ def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
     now = rows[0].now
     created = [(r.id, r.code, r.version) for r in rows if r.id is not None]
     # worker links follow the code: retired grids lose theirs, re-coded ones move, explicit
-    # assignments replace the grid's list
+    # assignments replace the grid's list (worked out first, while every link is still there)
+    staffed = _staffing(session, st)
     retired = [r["from_code"] for r in st.rows if st.state(r) == "retired"]
     if retired:
         session.execute(
@@ -1440,21 +1490,18 @@ def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
             {"old": [m[0] for m in moves], "new": [m[1] for m in moves]},
         )
     for r in st.rows:
-        if r["workers"] is None or r["retired"]:
+        if r["id"] not in staffed:
             continue
-        roles: dict[str, str] = dict(
-            session.execute(
-                text("""DELETE FROM worker_grid wg USING worker w
-                        WHERE wg.grid_code = ANY(:codes) AND w.id = wg.worker_id
-                        RETURNING w.code, wg.role"""),
-                {"codes": [r["code"], r["from_code"]]},
-            ).all()
+        workers, roles = staffed[r["id"]]
+        session.execute(
+            text("DELETE FROM worker_grid WHERE grid_code = ANY(:codes)"),
+            {"codes": [r["code"], r["from_code"]]},
         )
         session.execute(
             text("""INSERT INTO worker_grid (worker_id, grid_code, role)
                     SELECT w.id, :code, coalesce(CAST(:roles AS jsonb) ->> w.code, 'chief')
                     FROM worker w WHERE w.code = ANY(:workers)"""),
-            {"code": r["code"], "workers": r["workers"], "roles": json.dumps(roles)},
+            {"code": r["code"], "workers": workers, "roles": json.dumps(roles)},
         )
     return {"now": now, "closed": closed, "created": created}
 

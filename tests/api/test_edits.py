@@ -1073,6 +1073,64 @@ def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> 
     assert links == [worker]
 
 
+def _links(session: Session, code: str) -> list[str]:
+    return list(
+        session.execute(
+            text("""SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                    WHERE wg.grid_code = :c ORDER BY w.code"""),
+            {"c": code},
+        ).scalars()
+    )
+
+
+def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
+    planner: Planner, app_db: Session
+) -> None:
+    """An edit set's worker list is a change to the links it was drawn from: a worker the
+    record added to the grid since stays, one the record took away stays away, and the edit
+    set's own additions and removals are applied; a merge keeps a worker staffed on one of
+    its grids after it was drawn.  Before, the drafted list replaced the grid's silently."""
+    bind_scope(app_db, Scope.everything())
+    pool = list(
+        app_db.execute(
+            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                    WHERE v.code = :v ORDER BY w.code"""),
+            {"v": VILLAGE},
+        ).scalars()
+    )
+    assert len(pool) >= 4, pool
+    a, b, c, d = pool[:4]
+
+    def staff(grid: str, workers: list[str]) -> None:
+        r = planner.client.put(
+            f"/api/grids/{grid}/workers", headers=planner.headers, json={"workers": workers}
+        )
+        assert r.status_code == 200, r.text
+
+    grid = g(5)
+    staff(grid, [a, b])
+    edit = planner.open()
+    planner.op(edit, op="assign", grid=grid, workers=[b, c])  # takes a away, adds c
+    staff(grid, [a, d])  # meanwhile on the record: b away, d added
+    planner.op(edit, op="assign", grid=grid, workers=[b, c])  # drawn again: still from [a, b]
+    preview = planner.preview(edit)
+    after = {w["code"]: w["after"] for w in preview["workers"]}
+    assert grid not in after[a] and grid in after[c] and grid not in after.get(b, [])
+    planner.commit(edit)
+    assert _links(app_db, grid) == sorted([c, d])
+
+    one, two, _edge = adjacent_pair(app_db)
+    staff(one, [a])
+    staff(two, [])
+    edit = planner.open()
+    planner.op(edit, op="merge", grids=[one, two])
+    staff(two, [b])  # staffed after the merge was drawn
+    staff(one, [a, c])
+    planner.commit(edit)
+    assert _links(app_db, one) == sorted([a, b, c])
+    assert _links(app_db, two) == []
+
+
 def test_duplicate_code_is_blocking(planner: Planner) -> None:
     edit = planner.open()
     planner.op(edit, op="recode", grid=g(3), code=g(4))
