@@ -1080,9 +1080,21 @@ class GridWorkersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workers: list[WorkerCode] = Field(max_length=MAX_GRID_WORKERS, examples=[["W99010200100101"]])
+    roles: dict[WorkerCode, Annotated[str, StringConstraints(max_length=16)]] | None = Field(
+        default=None,
+        description="each worker's part in the team (一主任三大员): chief 网格长, manager "
+        "网格管理员, informant 网格信息员, supervisor 网格监督员; one chief a grid. A worker not "
+        "named keeps the part they had here; a newcomer is the chief if there is none, else a "
+        "manager.",
+        examples=[{"W99010200100101": "chief"}],
+    )
 
 
 class GridWorkersOut(BaseModel):
     code: str = Field(description="grid code 网格编码")
     before: list[str] = Field(description="its grid workers before (codes)")
     after: list[str] = Field(description="its grid workers now (codes)")
+    roles: dict[str, str] = Field(
+        description="the part of each of them in the team now (chief, manager, informant, "
+        "supervisor)"
+    )

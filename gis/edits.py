@@ -1409,11 +1409,14 @@ def _states(session: Session, edit_id: int, *, areas: bool = False) -> _State:
 
 
 def _staffing(session: Session, st: _State) -> dict[int, tuple[list[str], dict[str, str]]]:
-    """The worker list each explicitly staffed grid gets at the commit, with the roles its
-    workers had there, by item id.  The edit set's list is applied as a change to the links it
+    """The worker list each explicitly staffed grid gets at the commit, with each worker's
+    part in the team, by item id.  The edit set's list is applied as a change to the links it
     was drawn from: a worker it added is added, one it took away is taken away, and a change
     made since on those links (a planner staffing a grid from its record) is kept, not undone.
-    An item stored before ``workers_seen`` existed replaces the list as it is."""
+    An item stored before ``workers_seen`` existed replaces the list as it is.  A worker keeps
+    the part they had in the grids the list was drawn from; a team merged from two grids keeps
+    the chief of the grid that goes on (the others become managers), and a newcomer is the
+    chief of a team without one, else a manager."""
     rows = [r for r in st.rows if r["workers"] is not None and not r["retired"]]
     codes = sorted(
         {c for r in rows for c in (r["code"], r["from_code"], *(r["workers_seen"] or {})) if c}
@@ -1430,13 +1433,22 @@ def _staffing(session: Session, st: _State) -> dict[int, tuple[list[str], dict[s
     for r in rows:
         drawn: list[str] = list(r["workers"])
         sources = [c for c in (r["from_code"], r["code"], *(r["workers_seen"] or {})) if c]
-        roles = {w: role for c in reversed(sources) for w, role in links[c].items()}
+        had = {w: role for c in reversed(sources) for w, role in links[c].items()}
         if r["workers_seen"] is not None:
             base = {w for ws in r["workers_seen"].values() for w in ws}
             now = sorted({w for c in r["workers_seen"] for w in links[c]})
             drawn = [w for w in drawn if w in now or w not in base]
             drawn += [w for w in now if w not in base and w not in drawn]
-        staffed[r["id"]] = (drawn, roles)
+        chiefs = [w for w in drawn if had.get(w) == "chief"]
+        own = [w for w in chiefs if links.get(r["from_code"] or "", {}).get(w) == "chief"]
+        team = {w: had.get(w, "") for w in drawn}
+        for w in chiefs:
+            if w != (own or chiefs)[0]:
+                team[w] = "manager"
+        for w in sorted(drawn):
+            if not team[w]:
+                team[w] = "manager" if "chief" in team.values() else "chief"
+        staffed[r["id"]] = (drawn, team)
     return staffed
 
 
@@ -1499,7 +1511,7 @@ def _apply(session: Session, edit_id: int, st: _State) -> dict[str, Any]:
         )
         session.execute(
             text("""INSERT INTO worker_grid (worker_id, grid_code, role)
-                    SELECT w.id, :code, coalesce(CAST(:roles AS jsonb) ->> w.code, 'chief')
+                    SELECT w.id, :code, CAST(:roles AS jsonb) ->> w.code
                     FROM worker w WHERE w.code = ANY(:workers)"""),
             {"code": r["code"], "workers": workers, "roles": json.dumps(roles)},
         )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
+from gis.workers import GRID_ROLES, role_rank_sql
 from gis.workflow import open_sql
 
 #: the period a grid's recent cases and patrol days are counted over
@@ -52,7 +53,8 @@ class GridRow:
     area_km2: float
     version: int
     valid_from: datetime  # since when the grid is drawn as it is now
-    workers: list[tuple[str, str]]  # (code, name) of its grid workers, by code
+    #: (code, name, role) of its grid workers: the chief first, then by role and code
+    workers: list[tuple[str, str, str]]
     open_cases: int
     overdue: int  # of ``open_cases``, those past their deadline
     recent: int  # cases received in the last RECENT_DAYS days
@@ -110,12 +112,14 @@ def ledger(
                    ST_Area(CAST(g.geom AS geography)) / 1e6 AS area_km2, g.version, g.valid_from,
                    coalesce(w.codes, '{{}}') AS worker_codes,
                    coalesce(w.names, '{{}}') AS worker_names,
+                   coalesce(w.roles, '{{}}') AS worker_roles,
                    n.open_cases, n.overdue, r.recent, {patrol_sql} AS patrol_days
             FROM grid g JOIN region v ON v.id = g.village_id
             LEFT JOIN region t ON t.id = v.parent_id
             LEFT JOIN LATERAL (
-                SELECT array_agg(w.code ORDER BY w.code) AS codes,
-                       array_agg(w.name ORDER BY w.code) AS names
+                SELECT array_agg(w.code ORDER BY {role_rank_sql("wg")}, w.code) AS codes,
+                       array_agg(w.name ORDER BY {role_rank_sql("wg")}, w.code) AS names,
+                       array_agg(wg.role ORDER BY {role_rank_sql("wg")}, w.code) AS roles
                 FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
                 WHERE wg.grid_code = g.code) w ON true
             CROSS JOIN LATERAL (
@@ -169,8 +173,8 @@ def ledger(
         GridRow(
             r.code, r.name, r.village_code, r.village, r.township, r.households,
             r.population, float(r.area_km2), int(r.version), r.valid_from,
-            list(zip(r.worker_codes, r.worker_names, strict=True)), int(r.open_cases),
-            int(r.overdue), int(r.recent),
+            list(zip(r.worker_codes, r.worker_names, r.worker_roles, strict=True)),
+            int(r.open_cases), int(r.overdue), int(r.recent),
             None if r.patrol_days is None else int(r.patrol_days),
         )
         for r in rows
@@ -399,23 +403,50 @@ MAX_WORKERS = 12
 
 @dataclass(frozen=True)
 class Staffing:
-    """A grid's workers before and after a change (codes, by code)."""
+    """A grid's workers before and after a change (codes, by code), with their roles."""
 
     code: str
     before: list[str]
     after: list[str]
+    roles_before: dict[str, str]
+    roles: dict[str, str]  # the role of each of ``after`` in the grid's team (GRID_ROLES)
 
 
-def set_grid_workers(session: Session, scope: Scope, code: str, workers: list[str]) -> Staffing:
+def set_grid_workers(
+    session: Session,
+    scope: Scope,
+    code: str,
+    workers: list[str],
+    roles: dict[str, str] | None = None,
+) -> Staffing:
     """网格员配备: make ``workers`` (their codes) the grid workers of current grid ``code``, in
     place of those it had.  The grid and every worker must lie in ``scope``'s region; an empty
-    list leaves the grid without one (the ledger marks it)."""
+    list leaves the grid without one (the ledger marks it).  ``roles`` gives a worker's part in
+    the team (:data:`gis.workers.GRID_ROLES`); a worker it does not name keeps the part they
+    had in the grid, and a newcomer is the chief if the team has none, else a manager.  A grid
+    has one chief at most."""
     wanted = sorted(set(workers))
+    roles = dict(roles or {})
     if len(wanted) > MAX_WORKERS:
         raise InvalidInput(
             f"一个网格最多配备 {MAX_WORKERS} 名网格员，收到 {len(wanted)} 名。",
             f"A grid takes at most {MAX_WORKERS} grid workers; {len(wanted)} were given.",
             field="workers",
+        )
+    strangers = sorted(set(roles) - set(wanted))
+    if strangers:
+        raise InvalidInput(
+            f"分工（roles）中的 {'、'.join(strangers)} 不在所配网格员（workers）之列。",
+            f"roles names {', '.join(strangers)}, who are not among the workers given.",
+            field="roles",
+        )
+    unknown_roles = sorted({r for r in roles.values() if r not in GRID_ROLES})
+    if unknown_roles:
+        raise InvalidInput(
+            f"没有这种分工：{'、'.join(unknown_roles)}。可选："
+            + "、".join(f"{k}（{zh}）" for k, (zh, _) in GRID_ROLES.items()),
+            f"No such role: {', '.join(unknown_roles)}. Choose from: {', '.join(GRID_ROLES)}.",
+            field="roles",
         )
     grid = session.execute(
         text(f"""SELECT g.code FROM grid g JOIN region v ON v.id = g.village_id
@@ -444,24 +475,41 @@ def set_grid_workers(session: Session, scope: Scope, code: str, workers: list[st
             "codes of the grid workers' roster.",
             field="workers",
         )
-    before = list(
+    had: dict[str, str] = dict(
         session.execute(
-            text("""SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+            text("""SELECT w.code, wg.role FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
                     WHERE wg.grid_code = :code ORDER BY w.code"""),
             {"code": code},
-        ).scalars()
+        ).all()
     )
+    for w in wanted:
+        if w not in roles and w in had:
+            roles[w] = had[w]
+    for w in wanted:  # newcomers: the chief if the team has none
+        if w not in roles:
+            roles[w] = "manager" if "chief" in roles.values() else "chief"
+    chiefs = [w for w in wanted if roles[w] == "chief"]
+    if len(chiefs) > 1:
+        raise InvalidInput(
+            f"一个网格只设一名网格长，收到 {len(chiefs)} 名：{'、'.join(chiefs)}。"
+            "请把其余几位设为网格管理员、信息员或监督员。",
+            f"A grid has one grid chief; {len(chiefs)} were given: {', '.join(chiefs)}. Make "
+            "the others manager, informant or supervisor.",
+            field="roles",
+        )
     session.execute(
         text("""DELETE FROM worker_grid
                 WHERE grid_code = :code AND NOT worker_id = ANY(CAST(:ids AS integer[]))"""),
         {"code": code, "ids": [found[c] for c in wanted]},
     )
     session.execute(
-        text("""INSERT INTO worker_grid (worker_id, grid_code)
-                SELECT unnest(CAST(:ids AS integer[])), :code ON CONFLICT DO NOTHING"""),
-        {"code": code, "ids": [found[c] for c in wanted]},
+        text("""INSERT INTO worker_grid (worker_id, grid_code, role)
+                SELECT unnest(CAST(:ids AS integer[])), :code, unnest(CAST(:roles AS text[]))
+                ON CONFLICT (worker_id, grid_code) DO UPDATE SET role = EXCLUDED.role
+                WHERE worker_grid.role IS DISTINCT FROM EXCLUDED.role"""),
+        {"code": code, "ids": [found[c] for c in wanted], "roles": [roles[c] for c in wanted]},
     )
-    return Staffing(code, before, wanted)
+    return Staffing(code, sorted(had), wanted, had, {w: roles[w] for w in wanted})
 
 
 @dataclass(frozen=True)
@@ -473,6 +521,7 @@ class WorkerChoice:
     phone: str | None
     assigned: bool  # one of the grid's workers now
     grids: int  # how many grids they have now
+    role: str | None = None  # their part in this grid's team now (GRID_ROLES), if assigned
 
 
 def worker_choices(session: Session, scope: Scope, code: str) -> list[WorkerChoice]:
@@ -482,8 +531,8 @@ def worker_choices(session: Session, scope: Scope, code: str) -> list[WorkerChoi
         WITH g AS (SELECT g.code, g.village_id FROM grid g JOIN region v ON v.id = g.village_id
                    WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")})
         SELECT w.code, w.name, w.phone,
-               EXISTS (SELECT 1 FROM worker_grid wg
-                       WHERE wg.worker_id = w.id AND wg.grid_code = g.code) AS assigned,
+               (SELECT wg.role FROM worker_grid wg
+                WHERE wg.worker_id = w.id AND wg.grid_code = g.code) AS role,
                (SELECT count(*) FROM worker_grid wg WHERE wg.worker_id = w.id) AS grids
         FROM g JOIN worker w ON w.region_id = g.village_id OR EXISTS (
             SELECT 1 FROM worker_grid wg WHERE wg.worker_id = w.id AND wg.grid_code = g.code)
@@ -491,4 +540,7 @@ def worker_choices(session: Session, scope: Scope, code: str) -> list[WorkerChoi
     """),
         scope.params() | {"code": code},
     ).all()
-    return [WorkerChoice(r.code, r.name, r.phone, bool(r.assigned), int(r.grids)) for r in rows]
+    return [
+        WorkerChoice(r.code, r.name, r.phone, r.role is not None, int(r.grids), r.role)
+        for r in rows
+    ]

@@ -36,6 +36,7 @@ from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
 from gis.scope import Scope
+from gis.workers import GRID_ROLES, role_rank_sql
 from gis.workflow import OPEN_STATES, category_name_sql, open_sql
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -481,16 +482,24 @@ def live(
 
 
 def grid_workers(session: Session, code: str) -> list[tuple[str, str | None]]:
-    """The grid workers (网格员) of grid ``code``: (name, phone), in the order of their codes —
-    whom a desk calls to look at a case on the spot."""
+    """The grid workers (网格员) of grid ``code``: (name, phone), the chief first, then by part
+    and code — whom a desk calls to look at a case on the spot."""
     rows = session.execute(
-        text("""
+        text(f"""
         SELECT w.name, w.phone FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-        WHERE wg.grid_code = :code ORDER BY w.code
+        WHERE wg.grid_code = :code ORDER BY {role_rank_sql("wg")}, w.code
     """),
         {"code": code},
     ).all()
     return [(r.name, r.phone) for r in rows]
+
+
+def _role_name_sql(lang: str) -> str:
+    """SQL: the name of ``wg.role`` (a grid worker's part, GRID_ROLES) in ``lang``."""
+    names = " ".join(
+        f"WHEN '{r}' THEN '{en if lang == 'en' else zh}'" for r, (zh, en) in GRID_ROLES.items()
+    )
+    return f"CASE wg.role {names} ELSE wg.role END"
 
 
 #: the days a grid's popup counts its patrol check-ins over (as the roster and the roll-up)
@@ -507,8 +516,9 @@ def grid_summary(
         text(f"""
         SELECT g.code, g.name, g.households, g.population, v.name AS village,
                (SELECT coalesce(json_agg(json_build_object('name', w.name, 'phone', w.phone,
-                                                           'code', w.code)
-                                         ORDER BY w.code), '[]'::json)
+                                                           'code', w.code, 'role', wg.role,
+                                                           'role_name', {_role_name_sql(lang)})
+                                         ORDER BY {role_rank_sql("wg")}, w.code), '[]'::json)
                 FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
                 WHERE wg.grid_code = g.code) AS workers
         FROM grid g JOIN region v ON v.id = g.village_id

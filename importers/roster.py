@@ -504,9 +504,13 @@ def _upsert_worker(session: Session, p: _Person) -> str:
     )
     session.execute(
         text("""
-        INSERT INTO worker_grid (worker_id, grid_code)
-        SELECT :id, g FROM unnest(CAST(:grids AS varchar[])) g
-        ON CONFLICT DO NOTHING
+        INSERT INTO worker_grid (worker_id, grid_code, role)
+        SELECT :id, g, CASE WHEN EXISTS (
+                   SELECT 1 FROM worker_grid x
+                   WHERE x.grid_code = g AND x.role = 'chief' AND x.worker_id <> :id)
+               THEN 'manager' ELSE 'chief' END  -- a newcomer to a team with a chief: a manager
+        FROM unnest(CAST(:grids AS varchar[])) g
+        ON CONFLICT (worker_id, grid_code) DO NOTHING
     """),
         {"id": worker_id, "grids": grids},
     )

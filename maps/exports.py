@@ -15,7 +15,7 @@ from io import BytesIO
 from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.ledger import RECENT_DAYS, Ledger
 from gis.report import column_width
-from gis.workers import ACTIVE_DAYS, Roster
+from gis.workers import ACTIVE_DAYS, Roster, role_name
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
 from gis.worktime import SHANGHAI
 from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN
@@ -201,8 +201,10 @@ def ledger_xlsx(ledger: Ledger, *, title: str, lang: str = "zh") -> bytes:
         ws.append([
             g.code, _cell(g.name), _cell(g.village), g.village_code, _cell(g.township),
             g.households, g.population, round(g.area_km2, 2),
-            _cell("、".join(name for _, name in g.workers)),
-            " ".join(code for code, _ in g.workers), g.open_cases, g.overdue, g.recent,
+            _cell(", ".join(f"{name} ({role_name(role, 'en')})" for _, name, role in g.workers)
+                  if lang == "en"
+                  else "、".join(f"{name}（{role_name(role)}）" for _, name, role in g.workers)),
+            " ".join(code for code, _, _ in g.workers), g.open_cases, g.overdue, g.recent,
             g.patrol_days, g.version, _local(g.valid_from),
         ])  # fmt: skip
         for column in (1, 4, 10):  # (text: all the digits of a code)

@@ -14,6 +14,7 @@ from gis.ledger import (
     Ledger,
     WorkerChoice,
 )
+from gis.workers import GRID_ROLES, role_name
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
@@ -58,8 +59,9 @@ def ledger_page(
         if not g.workers:
             return f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
         return t("、", ", ").join(
-            f'<span title="{escape(code, quote=True)}">{escape(name)}</span>'
-            for code, name in g.workers
+            f'<span title="{escape(code, quote=True)} · {role_name(role, lang)}">'
+            f"{escape(name)}</span>"
+            for code, name, role in g.workers
         )
 
     def households(g) -> str:  # type: ignore[no-untyped-def]
@@ -256,13 +258,14 @@ def grid_record_page(
         workers = (
             t("、", ", ").join(
                 escape(name)
+                + t(f"（{role_name(role, lang)}）", f" ({role_name(role, lang)})")
                 + (
                     f' <a href="tel:{escape(record.phones[code], quote=True)}">'
                     f"{escape(record.phones[code])}</a>"
                     if code in record.phones
                     else ""
                 )
-                for code, name in now.workers
+                for code, name, role in now.workers
             )
             or f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
         )
@@ -395,10 +398,18 @@ def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:
 
     def item(w: WorkerChoice) -> str:
         now = t(f"负责 {w.grids} 个网格", f"{w.grids} grid(s) now")
+        code = escape(w.code, quote=True)
+        roles = "".join(
+            f'<option value="{r}"{" selected" if r == w.role else ""}>{role_name(r, lang)}</option>'
+            for r in GRID_ROLES
+        )
         return (
-            f'<li><label><input type="checkbox" name="worker" value="{escape(w.code, quote=True)}"'
+            f'<li><label><input type="checkbox" name="worker" value="{code}"'
             f"{' checked' if w.assigned else ''}> {escape(w.name)} "
-            f"<small>{escape(w.code)} · {now}</small></label></li>"
+            f"<small>{escape(w.code)} · {now}</small></label> "
+            f'<select name="role" data-worker="{code}" aria-label="{t("分工", "Part")}"'
+            f"{'' if w.assigned else ' disabled'}>"
+            f'<option value="">{t("（自动）", "(automatic)")}</option>{roles}</select></li>'
         )
 
     items = "".join(map(item, choices)) or (
@@ -414,10 +425,15 @@ def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:
     <h2>{t("网格员配备", "Grid workers")}</h2>
     <p>{
         t(
-            "勾选本网格的网格员（本村（社区）的网格员，以及本网格现有的），保存后网格员名册、"
+            "勾选本网格的网格员（本村（社区）的网格员，以及本网格现有的），并选定分工"
+            "（一主任三大员：网格长一名，网格管理员、信息员、监督员若干；不选则原分工不变，"
+            "新配的网格员在没有网格长时任网格长，否则任网格管理员）。保存后网格员名册、"
             "网格台账和地图即时更新；每次调整记入审计日志。",
-            "Tick the grid's workers (this village's, and those it has now); once saved, the "
-            "roster, the ledger and the maps follow at once, and the audit log records it.",
+            "Tick the grid's workers (this village's, and those it has now) and choose each "
+            "one's part (one grid chief; managers, informants and supervisors; left automatic, "
+            "a worker keeps their part, and a newcomer is the chief of a team without one, else "
+            "a manager). Once saved, the roster, the ledger and the maps follow at once, and "
+            "the audit log records it.",
         )
     }</p>
     <ul class="wg-staff">{items}</ul>

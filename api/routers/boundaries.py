@@ -59,16 +59,19 @@ def set_grid_workers(
     request: Request,
 ) -> GridWorkersOut:
     """网格员配备: the grid workers of a current grid of your area from now on (their codes), in
-    place of those it has — a grid left without one, a worker who left, a team changed.  The
-    workers must be of your area too.  Audited (``grid.workers``, with the lists before and
-    after); the roster, the ledger and the grid's popup follow at once."""
-    done = ledger.set_grid_workers(session, caller.scope, code, body.workers)
+    place of those it has — a grid left without one, a worker who left, a team changed — and
+    optionally their parts in the team (``roles``: one chief 网格长, managers, informants,
+    supervisors).  The workers must be of your area too.  Audited (``grid.workers``, with the
+    lists and parts before and after); the roster, the ledger and the grid's popup follow at
+    once."""
+    done = ledger.set_grid_workers(session, caller.scope, code, body.workers, body.roles)
     audit_caller(
         session, request, caller, "grid.workers", f"grid:{code}",
-        {"before": done.before, "after": done.after},
+        {"before": done.before, "after": done.after, "roles_before": done.roles_before,
+         "roles": done.roles},
     )  # fmt: skip
     session.commit()
-    return GridWorkersOut(code=done.code, before=done.before, after=done.after)
+    return GridWorkersOut(code=done.code, before=done.before, after=done.after, roles=done.roles)
 
 
 @router.get("/places", response_model=PlacesOut)

@@ -400,6 +400,8 @@ def test_centers_load_and_grid_summary(
         "/api/grids/990102001001001/summary", headers=login_as("township_operator")
     ).json()
     assert summary["workers"] and summary["households"] is not None
+    assert summary["workers"][0]["role"] == "chief"
+    assert summary["workers"][0]["role_name"] == "网格长"
     assert summary["open"] >= len(summary["open_cases"])
     hidden = anon_client.get(
         "/api/grids/990102001001001/summary", headers=login_as("township_operator_b")

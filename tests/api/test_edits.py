@@ -1089,7 +1089,8 @@ def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
     """An edit set's worker list is a change to the links it was drawn from: a worker the
     record added to the grid since stays, one the record took away stays away, and the edit
     set's own additions and removals are applied; a merge keeps a worker staffed on one of
-    its grids after it was drawn.  Before, the drafted list replaced the grid's silently."""
+    its grids after it was drawn, with one chief.  Before, the drafted list replaced the grid's
+    silently."""
     bind_scope(app_db, Scope.everything())
     pool = list(
         app_db.execute(
@@ -1129,6 +1130,15 @@ def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
     planner.commit(edit)
     assert _links(app_db, one) == sorted([a, b, c])
     assert _links(app_db, two) == []
+    # one chief: the grid that goes on keeps its own; the other's chief becomes a manager
+    parts = dict(
+        app_db.execute(
+            text("""SELECT w.code, wg.role FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                    WHERE wg.grid_code = :c"""),
+            {"c": one},
+        ).all()
+    )
+    assert parts == {a: "chief", b: "manager", c: "manager"}
 
 
 def test_duplicate_code_is_blocking(planner: Planner) -> None:

@@ -356,7 +356,11 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     assert 'id="grid-staffing"' not in desk
     r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": others})
     assert r.status_code == 200, r.text
-    assert r.json() == {"code": grid, "before": had, "after": others}
+    # newcomers: the first the chief of a team without one, the next a manager
+    assert r.json() == {
+        "code": grid, "before": had, "after": others,
+        "roles": {others[0]: "chief", others[1]: "manager"},
+    }  # fmt: skip
     again = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
     assert re.findall(r'name="worker" value="(\w+)" checked', again) == others
     audited = app_db.execute(
@@ -364,6 +368,46 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
                 ORDER BY id DESC LIMIT 1""")
     ).one()
     assert audited.object == f"grid:{grid}" and audited.detail["before"] == had
+    # the parts (一主任三大员): named ones are set, the others kept; one chief a grid
+    parts = {others[1]: "chief", others[0]: "supervisor"}
+    r = anon_client.put(
+        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others, "roles": parts}
+    )
+    assert r.status_code == 200 and r.json()["roles"] == parts, r.text
+    r = anon_client.put(
+        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others[1:]}
+    )
+    assert r.json()["roles"] == {others[1]: "chief"}
+    r = anon_client.put(
+        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others}
+    )
+    assert r.json()["roles"] == {others[1]: "chief", others[0]: "manager"}
+    record = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
+    now = record.split('id="grid-now"')[1].split("</table>")[0]
+    names = dict(
+        app_db.execute(
+            text("SELECT code, name FROM worker WHERE code = ANY(:c)"), {"c": others}
+        ).all()
+    )
+    assert f"{names[others[1]]}（网格长）" in now and f"{names[others[0]]}（网格管理员）" in now
+    assert now.index(names[others[1]]) < now.index(names[others[0]])  # the chief first
+    assert re.search(
+        rf'data-worker="{others[0]}"[^>]*>.*?<option value="manager" selected>', record
+    )
+    for roles, said in (
+        ({others[0]: "chief", others[1]: "chief"}, "只设一名网格长"),
+        ({others[0]: "boss"}, "没有这种分工：boss"),
+        ({"W_ELSEWHERE": "chief"}, "W_ELSEWHERE 不在所配网格员"),
+    ):
+        r = anon_client.put(
+            f"/api/grids/{grid}/workers", headers=planner, json={"workers": others, "roles": roles}
+        )
+        assert r.status_code == 422 and said in r.json()["detail"], r.text
+    xlsx = anon_client.get(f"/grids.xlsx?q={grid}", headers=planner)
+    sheet = load_workbook(BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.cell(3, 1).value == grid
+    assert sheet.cell(3, 9).value == f"{names[others[1]]}（网格长）、{names[others[0]]}（网格管理员）"
+    assert sheet.cell(3, 10).value == f"{others[1]} {others[0]}"
     # nobody: the grid is unstaffed, and the ledger says so
     r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": []})
     assert r.status_code == 200 and r.json()["after"] == []

@@ -171,6 +171,34 @@ def test_case_events_are_append_only(db: Session) -> None:
         db.execute(text("DELETE FROM case_event WHERE id = :id"), {"id": event_id})
 
 
+def test_a_grid_has_one_chief_and_known_parts(db: Session) -> None:
+    """一主任三大员 (migration 0059): a part is one of the four; a second chief is refused when
+    the transaction commits (deferred, so a team may be re-dealt in any order), here at once."""
+    grid, chief = db.execute(
+        text("SELECT grid_code, worker_id FROM worker_grid WHERE role = 'chief' LIMIT 1")
+    ).one()
+    other = db.execute(
+        text("SELECT id FROM worker WHERE id <> :w ORDER BY id LIMIT 1"), {"w": chief}
+    ).scalar_one()
+    add = text("INSERT INTO worker_grid (worker_id, grid_code, role) VALUES (:w, :g, :r)")
+    with pytest.raises(Exception, match="worker_grid_role"), db.begin_nested():
+        db.execute(add, {"w": other, "g": grid, "r": "boss"})
+    with db.begin_nested():  # handed over: the new chief first, the old one after
+        db.execute(add, {"w": other, "g": grid, "r": "chief"})
+        db.execute(
+            text("UPDATE worker_grid SET role = 'manager' WHERE worker_id = :w AND grid_code = :g"),
+            {"w": chief, "g": grid},
+        )
+        db.execute(text("SET CONSTRAINTS worker_grid_one_chief IMMEDIATE"))
+    db.execute(text("SET CONSTRAINTS worker_grid_one_chief DEFERRED"))
+    with pytest.raises(Exception, match="worker_grid_one_chief"), db.begin_nested():
+        db.execute(text("SET CONSTRAINTS worker_grid_one_chief IMMEDIATE"))
+        db.execute(
+            text("UPDATE worker_grid SET role = 'chief' WHERE worker_id = :w AND grid_code = :g"),
+            {"w": chief, "g": grid},
+        )
+
+
 def test_models_mirror_the_migrated_schema(db: Session) -> None:
     """Every column the ORM classes declare exists in the database the migrations build."""
     from gis.models import Base

@@ -115,6 +115,17 @@ def test_roster_dry_run_commit_and_rerun(db: Session, tmp_path: Path) -> None:
                                            [f"{VILLAGE}005", f"{VILLAGE}006"])  # fmt: skip
     assert _worker(db, "W99010200100101") == ("何海", "13907522967", VILLAGE,
                                              [f"{VILLAGE}001", f"{VILLAGE}002"])  # fmt: skip
+    # a newcomer to a grid whose team has a chief is a manager there (one chief a grid)
+    parts = db.execute(
+        text("""SELECT w.code, g.grid_code, g.role FROM worker_grid g
+                JOIN worker w ON w.id = g.worker_id
+                WHERE g.grid_code = ANY(:g) ORDER BY 2, 3, 1"""),
+        {"g": [f"{VILLAGE}00{i}" for i in (1, 2, 5)]},
+    ).all()
+    assert [(c, r) for _, c, r in parts] == [
+        (f"{VILLAGE}001", "chief"), (f"{VILLAGE}002", "chief"), (f"{VILLAGE}002", "manager"),
+        (f"{VILLAGE}005", "chief"), (f"{VILLAGE}005", "manager"),
+    ], parts  # fmt: skip
     users = {
         r.username: r
         for r in db.execute(

@@ -1588,13 +1588,13 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
         assert title is not None and pop is not None
         assert pop["y"] >= title["y"] + title["height"], (pop, title)
     if lang == "zh":
-        assert "网格员" in popup
+        assert "网格员" in popup and "（网格长）" in popup  # with their part in the team
         # the grid's code opens its record (网格档案)
         assert page.locator('.wg-grid-pop a[href="/grids/990102001001002"]').count() == 1
         assert outside == [] and problems == [], (outside, problems)
         page.close()
         return
-    assert "Grid workers" in popup and "Open cases" in popup
+    assert "Grid workers" in popup and "Open cases" in popup and "(grid chief)" in popup
     panel = page.locator(".wg-filters").inner_text()
     assert "Period" in panel and "last 30 days" in panel and "Grid shading" in panel
     assert page.locator(".wg-places input").get_attribute("placeholder") == (
@@ -2377,19 +2377,17 @@ def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ign
 def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
-    """网格员配备 on the grid's record: tick a second worker, save, and the page comes back with
-    both ticked and both named among the grid's workers; emptied, the page asks first."""
+    """网格员配备 on the grid's record: tick a second worker, choose their part (the select
+    opens when ticked), save, and the page comes back with both ticked and named among the
+    grid's workers with their parts; emptied, the page asks first."""
     from sqlalchemy import text
 
     grid = "990102001004002"
     with engine.connect() as conn:
-        had = (
-            conn.execute(
-                text("SELECT worker_id FROM worker_grid WHERE grid_code = :g"), {"g": grid}
-            )
-            .scalars()
-            .all()
-        )
+        team = conn.execute(
+            text("SELECT worker_id, role FROM worker_grid WHERE grid_code = :g"), {"g": grid}
+        ).all()
+    had = [w for w, _ in team]
     page, problems, outside = _command_page(
         browser, live_server, "district_planner", f"/grids/{grid}"
     )
@@ -2398,12 +2396,18 @@ def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def
         assert page.locator("#grid-staffing input:checked").count() == len(had) >= 1
         unticked = page.locator("#grid-staffing input[name=worker]:not(:checked)").first
         added = unticked.get_attribute("value")
+        role = page.locator(f'#grid-staffing select[data-worker="{added}"]')
+        assert role.is_disabled()
         unticked.check()
+        assert role.is_enabled()
+        role.select_option("informant")
         with page.expect_navigation():
             page.click("#staffing-save")
         page.wait_for_selector("#grid-staffing")
         assert page.locator("#grid-staffing input:checked").count() == len(had) + 1
         assert page.locator(f'#grid-staffing input[value="{added}"]').is_checked()
+        assert role.input_value() == "informant"
+        assert "（网格信息员）" in page.locator("#grid-now").inner_text()
         assert boxes.count() > len(had) + 1
         # nobody ticked: a confirmation first; declined, nothing is sent
         ticked = page.locator("#grid-staffing input:checked")
@@ -2419,6 +2423,7 @@ def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def
         with engine.begin() as conn:  # the demo's staffing back for the other tests
             conn.execute(text("DELETE FROM worker_grid WHERE grid_code = :g"), {"g": grid})
             conn.execute(
-                text("INSERT INTO worker_grid (worker_id, grid_code) SELECT unnest(:w), :g"),
-                {"w": list(had), "g": grid},
+                text("""INSERT INTO worker_grid (worker_id, grid_code, role)
+                        SELECT unnest(CAST(:w AS integer[])), :g, unnest(CAST(:r AS text[]))"""),
+                {"w": had, "r": [r for _, r in team], "g": grid},
             )

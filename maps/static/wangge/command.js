@@ -86,6 +86,7 @@
       getJson("/api/grids/" + code + "/summary").then(function (g) {
         var workers = g.workers.map(function (w) {  /* with their patrol map, for those who may see it */
           var name = g.patrol ? '<a href="/workers/' + encodeURIComponent(w.code) + '/patrols">' + esc(w.name) + "</a>" : esc(w.name);
+          if (w.role_name) name = fill(T.worker_role, { name: name, role: esc(w.role_name) });
           return name + (w.phone ? " " + esc(w.phone) : "");
         });
         var patrol = !g.patrol ? "" : "<br>" + (g.patrol.days ?
