@@ -27,8 +27,9 @@ from gis.workflow import open_sql
 
 #: the period a grid's recent cases and patrol days are counted over
 RECENT_DAYS = 30
-#: the most households a grid is drawn for: the usual rule for a city community's grids is
-#: 300–500 households each (rural grids, by village group, are often smaller); above it, marked
+#: the most households a grid is drawn for, unless the deployment sets its own
+#: (``WANGGE_GRID_HOUSEHOLDS_MAX``): the usual rule for a city community's grids is 300–500
+#: households each (rural grids, by village group, are often smaller); above it, marked
 HOUSEHOLDS_MAX = 500
 #: the orders a ledger can be read in: by village and code; the most open cases first; the most
 #: households first; the most cases of the last RECENT_DAYS days first
@@ -59,10 +60,7 @@ class GridRow:
     overdue: int  # of ``open_cases``, those past their deadline
     recent: int  # cases received in the last RECENT_DAYS days
     patrol_days: int | None  # days of the last RECENT_DAYS with a check-in here (None: not shown)
-
-    @property
-    def large(self) -> bool:
-        return self.households is not None and self.households > HOUSEHOLDS_MAX
+    large: bool = False  # of more households than the ledger's ``households_max``
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,8 @@ class Ledger:
     population: int
     area_km2: float
     unstaffed: int  # of ``total``, those without a grid worker
-    large: int  # of ``total``, those of more than HOUSEHOLDS_MAX households
+    large: int  # of ``total``, those of more than ``households_max`` households
+    households_max: int = HOUSEHOLDS_MAX  # the rule ``large`` goes by
 
 
 def ledger(
@@ -89,10 +88,11 @@ def ledger(
     code: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    households_max: int = HOUSEHOLDS_MAX,
 ) -> Ledger:
     """The current grids of ``scope``'s region (:func:`gis.boundaries.narrow_scope` for one of
     its regions) in ``order``: only those without a grid worker (``unstaffed``), of more than
-    :data:`HOUSEHOLDS_MAX` households (``large``), whose code starts with or whose name holds
+    ``households_max`` households (``large``), whose code starts with or whose name holds
     ``search``.  ``patrols``: count the days with a check-in (for those who may read them).
     ``code``: that grid alone (the region's counts are then its own)."""
     needle = unicodedata.normalize("NFKC", search.strip()) if search and search.strip() else None
@@ -159,7 +159,7 @@ def ledger(
         scope.params()
         | {
             "days": RECENT_DAYS,
-            "most": HOUSEHOLDS_MAX,
+            "most": households_max,
             "unstaffed": unstaffed,
             "large": large,
             "needle": needle,
@@ -176,6 +176,7 @@ def ledger(
             list(zip(r.worker_codes, r.worker_names, r.worker_roles, strict=True)),
             int(r.open_cases), int(r.overdue), int(r.recent),
             None if r.patrol_days is None else int(r.patrol_days),
+            r.households is not None and r.households > households_max,
         )
         for r in rows
         if r.code is not None
@@ -189,6 +190,7 @@ def ledger(
         area_km2=float(first.all_area),
         unstaffed=int(first.all_unstaffed),
         large=int(first.all_large),
+        households_max=households_max,
     )
 
 
@@ -207,9 +209,12 @@ class ChildSummary:
     open_cases: int
 
 
-def children(session: Session, scope: Scope) -> list[ChildSummary]:
+def children(
+    session: Session, scope: Scope, households_max: int = HOUSEHOLDS_MAX
+) -> list[ChildSummary]:
     """The regions right below ``scope``'s (the top regions for the whole deployment), each with
-    its grids' counts, by code; none below a village."""
+    its grids' counts (``large``: of more than ``households_max`` households), by code; none
+    below a village."""
     rows = session.execute(
         text(f"""
         WITH child AS (
@@ -231,7 +236,7 @@ def children(session: Session, scope: Scope) -> list[ChildSummary]:
         GROUP BY child.code, child.name
         ORDER BY child.code
     """),
-        scope.params() | {"most": HOUSEHOLDS_MAX},
+        scope.params() | {"most": households_max},
     ).all()
     return [
         ChildSummary(r.code, r.name, int(r.grids), int(r.households), int(r.population),
@@ -282,10 +287,15 @@ class GridRecord:
 
 
 def grid_record(
-    session: Session, scope: Scope, code: str, *, patrols: bool = False
+    session: Session,
+    scope: Scope,
+    code: str,
+    *,
+    patrols: bool = False,
+    households_max: int = HOUSEHOLDS_MAX,
 ) -> GridRecord | None:
-    """Grid ``code`` in ``scope``: now (as a row of the ledger) and its history; None if no
-    version of it lies in ``scope``."""
+    """Grid ``code`` in ``scope``: now (as a row of the ledger, ``households_max`` its rule
+    for many households) and its history; None if no version of it lies in ``scope``."""
     rows = session.execute(
         text(f"""
         WITH mine AS (
@@ -340,7 +350,9 @@ def grid_record(
     now = None
     phones: dict[str, str] = {}
     if any(r.valid_to is None for r in own):
-        found = ledger(session, scope, code=code, patrols=patrols, limit=1)
+        found = ledger(
+            session, scope, code=code, patrols=patrols, limit=1, households_max=households_max
+        )
         now = found.grids[0] if found.grids else None
         phones = dict(
             session.execute(

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     #: A request that finds all in use waits up to ``db_pool_timeout_s``, then gets a 503.
     db_pool_size: int = Field(default=20, ge=1, le=90)
     db_pool_timeout_s: float = Field(default=10, gt=0)
+    #: 网格台账's rule for a grid of many households (户数偏多): above this many, a grid is
+    #: marked and counted.  The usual rule for a city's grids is 300–500 households; a rural
+    #: deployment (a grid a village group) may set its own.
+    grid_households_max: int = Field(default=500, ge=1, le=100_000)
 
     @property
     def photos_path(self) -> Path:

@@ -7,7 +7,6 @@ from html import escape
 from urllib.parse import quote
 
 from gis.ledger import (
-    HOUSEHOLDS_MAX,
     RECENT_DAYS,
     ChildSummary,
     GridRecord,
@@ -50,6 +49,7 @@ def ledger_page(
     village a link to redraw its grids (for those who may); ``queue``: each grid's open cases a
     link to them in the in-tray (for those who handle cases)."""
     t = _tr(lang)
+    most = found.households_max  # the rule for many households
     en = lang == "en"
 
     def href(path: str = "/grids", **change: object) -> str:
@@ -69,7 +69,7 @@ def ledger_page(
             return "—"
         flag = (
             ' <span class="wg-flag wg-flag-repeat" title="'
-            + t(f"多于 {HOUSEHOLDS_MAX} 户", f"over {HOUSEHOLDS_MAX} households")
+            + t(f"多于 {most} 户", f"over {most} households")
             + f'">{t("户数偏多", "large")}</span>'
             if g.large
             else ""
@@ -125,7 +125,7 @@ def ledger_page(
     marks = []
     for key, zh, english, n in (
         ("unstaffed", "未配网格员", "No worker", found.unstaffed),
-        ("large", f"户数多于 {HOUSEHOLDS_MAX}", f"Over {HOUSEHOLDS_MAX} households", found.large),
+        ("large", f"户数多于 {most}", f"Over {most} households", found.large),
     ):
         on = bool(filters.get(key))
         there = _filtered("/grids", filters, {key: not on, "offset": None})
@@ -156,16 +156,16 @@ def ledger_page(
         f"{found.households:,} 户、{found.population:,} 人，{found.area_km2:,.1f} 平方公里，"
         f"平均每格 {per_grid:,.0f} 户；"
         f'未配网格员 <b id="ledger-unstaffed">{found.unstaffed}</b> 个，'
-        f'户数多于 {HOUSEHOLDS_MAX} 的 <b id="ledger-large">{found.large}</b> 个。'
+        f'户数多于 {most} 的 <b id="ledger-large">{found.large}</b> 个。'
         f'符合条件 <b id="ledger-matching">{found.matching:,}</b> 个，第 {shown} 个。',
         f'<b id="ledger-total">{found.total:,}</b> grids, {found.households:,} households, '
         f"{found.population:,} people, {found.area_km2:,.1f} km², {per_grid:,.0f} households "
         f'a grid on average; <b id="ledger-unstaffed">{found.unstaffed}</b> without a grid '
-        f'worker, <b id="ledger-large">{found.large}</b> of over {HOUSEHOLDS_MAX} households. '
+        f'worker, <b id="ledger-large">{found.large}</b> of over {most} households. '
         f'<b id="ledger-matching">{found.matching:,}</b> match, showing {shown}.',
     )
     by_region = ""
-    many = t(f"户数多于 {HOUSEHOLDS_MAX}", f"Over {HOUSEHOLDS_MAX} households")
+    many = t(f"户数多于 {most}", f"Over {most} households")
     if below:
         cells = "".join(
             f'<tr><td><a href="{_filtered("/grids", filters, {"region": c.code, "offset": None})}">'

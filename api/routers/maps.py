@@ -801,15 +801,23 @@ class LedgerFilters:
 
     def __init__(
         self,
+        settings: SettingsDep,
         region: RegionOptional = None,
         order: LedgerOrderQuery = "code",
         unstaffed: Annotated[bool, Query(description="only grids without a grid worker")] = False,
-        large: Annotated[bool, Query(description="only grids of over 500 households")] = False,
+        large: Annotated[
+            bool,
+            Query(
+                description="only grids of more households than the deployment's rule "
+                "(WANGGE_GRID_HOUSEHOLDS_MAX, 500 unless set)"
+            ),
+        ] = False,
         q: LedgerSearch = None,
     ) -> None:
         self.region, self.order, self.unstaffed, self.large, self.q = (
             region, order, unstaffed, large, q
         )  # fmt: skip
+        self.households_max = settings.grid_households_max
 
     def ledger(
         self, session: Session, caller: Principal, limit: int, offset: int = 0
@@ -819,6 +827,7 @@ class LedgerFilters:
         found = ledger.ledger(
             session, scope, order=self.order, unstaffed=self.unstaffed, large=self.large,
             search=self.q, patrols=caller.can("patrol:read"), limit=limit, offset=offset,
+            households_max=self.households_max,
         )  # fmt: skip
         return scope, found
 
@@ -859,7 +868,7 @@ def grids_ledger(
             offset=offset,
             patrols=caller.can("patrol:read"),
             planner=caller.can("boundary:edit"),
-            below=ledger.children(session, scope),
+            below=ledger.children(session, scope, filters.households_max),
             queue=caller.can("case:handle"),
             lang=language,
         ),
@@ -873,13 +882,17 @@ def grid_record(
     session: SessionDep,
     caller: CaseReader,
     request: Request,
+    settings: SettingsDep,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """网格档案: a grid of your region as it is now (village, size, workers with their phones,
     open and recent cases) and its history: every version with its time in force, size, edit
     set, the grids its land came from or went to and its cases, and their outlines drawn
     together.  A retired grid shows its versions.  In Chinese, or in English."""
-    record = ledger.grid_record(session, caller.scope, code, patrols=caller.can("patrol:read"))
+    record = ledger.grid_record(
+        session, caller.scope, code, patrols=caller.can("patrol:read"),
+        households_max=settings.grid_households_max,
+    )  # fmt: skip
     if record is None:
         raise NotFound(
             f"没有编码为 {code} 的网格（任何版本），或不在您的管辖范围内。",

@@ -12,8 +12,11 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.app import create_app
+from api.deps import get_session
 from gis.ledger import HOUSEHOLDS_MAX, children, grid_record, ledger
 from gis.scope import Scope, bind_scope
+from gis.settings import Settings
 from maps.ledger import grid_record_page, ledger_page
 from tests.conftest import report_body
 
@@ -247,6 +250,41 @@ def test_a_grid_of_many_households_is_marked(db: Session) -> None:
 SPLIT = "990102001004001"  # the demo's split grid (importers/demo_load.py)
 
 
+def test_a_deployment_sets_its_own_rule_for_many_households(
+    settings: Settings, app_db: Session, login_as: Headers
+) -> None:
+    """WANGGE_GRID_HOUSEHOLDS_MAX: the ledger, its chip, its regions below and a grid's record
+    go by the deployment's rule (here 300, as many cities draw their grids) instead of 500."""
+    app = create_app(settings.model_copy(update={"grid_households_max": 300}))
+
+    def shared_session():  # type: ignore[no-untyped-def]
+        try:
+            yield app_db
+        finally:
+            app_db.rollback()
+
+    app.dependency_overrides[get_session] = shared_session
+    client = TestClient(app)
+    op = login_as("township_operator") | HTML
+    bind_scope(app_db, Scope.everything())
+    over, grid = app_db.execute(
+        text("""SELECT count(*), max(code) FILTER (WHERE households BETWEEN 301 AND 500)
+                FROM grid WHERE code LIKE :t || '%' AND valid_to IS NULL AND households > 300"""),
+        {"t": TOWNSHIP},
+    ).one()
+    assert over > 0 and grid is not None
+    page = client.get("/grids?large=true", headers=op).text
+    assert _number(page, "ledger-large") == over == _number(page, "ledger-matching")
+    assert "户数多于 300" in page and "户数多于 500" not in page
+    record = client.get(f"/grids/{grid}", headers=op).text
+    assert "户数偏多" in record.split('id="grid-now"')[1].split("</table>")[0]
+    # the default rule does not mark it
+    usual_app = create_app(settings)
+    usual_app.dependency_overrides[get_session] = shared_session
+    usual = TestClient(usual_app).get(f"/grids/{grid}", headers=op).text
+    assert "户数偏多" not in usual.split('id="grid-now"')[1].split("</table>")[0]
+
+
 def _new_part(session: Session) -> str:
     """The grid the demo's split made of part of SPLIT's land."""
     bind_scope(session, Scope.everything())
@@ -374,13 +412,9 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
         f"/api/grids/{grid}/workers", headers=planner, json={"workers": others, "roles": parts}
     )
     assert r.status_code == 200 and r.json()["roles"] == parts, r.text
-    r = anon_client.put(
-        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others[1:]}
-    )
+    r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": others[1:]})
     assert r.json()["roles"] == {others[1]: "chief"}
-    r = anon_client.put(
-        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others}
-    )
+    r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": others})
     assert r.json()["roles"] == {others[1]: "chief", others[0]: "manager"}
     record = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
     now = record.split('id="grid-now"')[1].split("</table>")[0]
@@ -406,7 +440,8 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     xlsx = anon_client.get(f"/grids.xlsx?q={grid}", headers=planner)
     sheet = load_workbook(BytesIO(xlsx.content)).active
     assert sheet is not None and sheet.cell(3, 1).value == grid
-    assert sheet.cell(3, 9).value == f"{names[others[1]]}（网格长）、{names[others[0]]}（网格管理员）"
+    team = f"{names[others[1]]}（网格长）、{names[others[0]]}（网格管理员）"
+    assert sheet.cell(3, 9).value == team
     assert sheet.cell(3, 10).value == f"{others[1]} {others[0]}"
     # nobody: the grid is unstaffed, and the ledger says so
     r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": []})
