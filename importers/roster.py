@@ -8,12 +8,18 @@ given by code or by name (:func:`_named_places`).
   village; the village is the row's region, or found from the grids).  Upsert by worker code; a
   row without one matches the worker with the same phone, else gets the next free
   ``W<village><nn>``.  So re-running the same file changes nothing.
+- A grid worker's **part in the team** of their grids (网格分工, 一主任三大员: 网格长 chief,
+  网格管理员 manager, 网格信息员 informant, 网格监督员 supervisor) comes from a 网格分工 column,
+  or from a 岗位 that names one (网格长).  A row naming a grid's chief makes whoever was its
+  chief a manager; without a part, a worker keeps the one they had, and a newcomer is the chief
+  of a team without one, else a manager.  Two rows naming the same grid's chief: the second is
+  rejected.
 - A row with a **user name** also gets a login account with that role and region (grid workers'
   accounts are linked to their worker record).  New accounts get a random initial password,
   written only to the ``--passwords`` file (mode 0600); existing accounts keep their password and
   are updated in place.  Administrator accounts are never created or changed by an import.
-- Invalid rows (no name, a phone that is not a mainland mobile number, an unknown role, region or
-  grid, a grid of another village, the same person twice) are listed and skipped; ``--strict``
+- Invalid rows (no name, a phone that is not a mainland mobile number, an unknown role, part,
+  region or grid, a grid of another village, the same person twice) are listed and skipped; ``--strict``
   refuses the whole file instead.
 """
 
@@ -97,6 +103,7 @@ ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
         "GRID",
     ),
     "username": ("用户名", "账号", "登录名", "登录账号", "USERNAME", "LOGIN", "ACCOUNT"),
+    "part": ("网格分工", "网格职务", "分工", "网格角色", "PART", "GRID_ROLE"),
 }
 
 #: role words of real rosters → role; compared after removing spaces, case-insensitively
@@ -113,6 +120,20 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "admin": ("系统管理员", "管理员", "ADMIN"),
 }  # fmt: skip
 _ROLE_OF = {w.upper(): role for role, words in ROLE_WORDS.items() for w in words}
+#: a grid worker's part in a grid's team (一主任三大员, gis.workers.GRID_ROLES) in the words of
+#: rosters: the 网格分工 column, or else a 岗位 that names one (网格长)
+PART_WORDS: dict[str, tuple[str, ...]] = {
+    "chief": ("网格长", "网格主任", "网格组长", "主任", "组长", "CHIEF"),
+    "manager": ("网格管理员", "专职网格管理员", "管理员", "专职网格员", "兼职网格员", "网格员",
+                "网格专干", "MANAGER"),
+    "informant": ("网格信息员", "信息员", "INFORMANT"),
+    "supervisor": ("网格监督员", "监督员", "网格督导员", "督导员", "SUPERVISOR"),
+}  # fmt: skip
+_PART_OF = {w.upper(): part for part, words in PART_WORDS.items() for w in words}
+#: 岗位 words that say the part too (网格员 alone does not: the grid's chief may be one)
+_PART_OF_ROLE_WORD = {
+    w.upper(): _PART_OF[w.upper()] for w in ("网格长", "网格管理员", "专职网格管理员", "网格信息员")
+}
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 _GRID_SEPARATORS = re.compile(r"[;；,，、/|\s]+")
@@ -125,6 +146,19 @@ def normalise_phone(raw: str | None) -> str | None:
         return None
     s = normalize_phone(unicodedata.normalize("NFKC", str(raw)).strip().removesuffix(".0"))
     return s if _MOBILE.match(s) else None
+
+
+def _word(raw: str | None) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw or "")).upper()
+
+
+def part_of(word: str | None, role_word: str | None = None) -> str | None:
+    """The part in a grid's team a roster's 网格分工 word names (``""``: unknown word); without
+    one, the part its 岗位 word names (网格长), else None: the import's rule decides."""
+    w = _word(word)
+    if w:
+        return _PART_OF.get(w) or _PART_OF.get(re.sub(r"\([^()]*\)", "", w)) or ""
+    return _PART_OF_ROLE_WORD.get(_word(role_word))
 
 
 def role_of(word: str | None, has_grids: bool) -> Role | None:
@@ -157,6 +191,7 @@ class _Person:
     grids: list[str] = field(default_factory=list)
     code: str | None = None  # worker code
     username: str | None = None
+    part: str | None = None  # their part in their grids' teams; None: kept, or the rule's
 
 
 def _cell(frame: pd.DataFrame, mapping: dict[str, str], role: str, i: int) -> str:
@@ -174,7 +209,7 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
     report = ImportReport("workers 网格员与用户", path.name)
     frame = read_table(path, opts.encoding, [c for names in ROSTER_FIELDS.values() for c in names])
     lines = sheet_notes(frame, report)
-    roles = ["code", "name", "phone", "role", "region", "grids", "username"]
+    roles = ["code", "name", "phone", "role", "region", "grids", "username", "part"]
     mapping = pick_fields(
         frame.columns,
         roles,
@@ -278,6 +313,7 @@ def _parse_rows(
     seen_code: dict[str, int] = {}
     seen_phone: dict[str, int] = {}
     seen_user: dict[str, int] = {}
+    seen_chief: dict[str, int] = {}  # grid → the line that names its chief
     for i in range(len(frame)):
         line = lines[i] if lines else i + 2  # (the header on line 1)
         name = _cell(frame, mapping, "name", i)
@@ -286,7 +322,11 @@ def _parse_rows(
         username = _cell(frame, mapping, "username", i) or None
         code = _cell(frame, mapping, "code", i) or None
         role = role_of(_cell(frame, mapping, "role", i), bool(grids))
+        part = part_of(_cell(frame, mapping, "part", i), _cell(frame, mapping, "role", i))
         label = name or code or username or f"#{line}"
+        chiefs_before = sorted(
+            {seen_chief[g] for g in grids if g in seen_chief} if part == "chief" else set()
+        )
 
         def reject(zh: str, en: str, label: str = label, line: int = line) -> None:
             report.rejected.append(Issue("rejected", label, f"第 {line} 行：{zh} {en}"))
@@ -314,6 +354,17 @@ def _parse_rows(
             reject("网格员须有手机号", "a grid worker needs a mobile phone")
         elif role is Role.grid_worker and not grids:
             reject("网格员须列出负责的网格编码", "a grid worker needs grid codes")
+        elif role is Role.grid_worker and part == "":
+            words = "、".join(words[0] for words in PART_WORDS.values())
+            reject(
+                f"网格分工 {_cell(frame, mapping, 'part', i)!r} 无法识别（可用：{words}）",
+                "unknown part in the grid's team (chief, manager, informant, supervisor)",
+            )
+        elif role is Role.grid_worker and chiefs_before:
+            reject(
+                f"网格长重复：第 {chiefs_before[0]} 行已是同一网格的网格长（一个网格只设一名）",
+                "a second chief for the same grid",
+            )
         elif role is not Role.grid_worker and not username:
             reject("非网格员须有用户名（账号）", "needs a user name")
         elif username and not _USERNAME.match(username):
@@ -331,10 +382,15 @@ def _parse_rows(
                 if code:
                     seen_code[code] = line
                 seen_phone[str(phone)] = line
+                if part == "chief":
+                    seen_chief |= dict.fromkeys(grids, line)
             if username:
                 seen_user[username] = line
             region = short_code(_cell(frame, mapping, "region", i)) or None
-            people.append(_Person(line, name, role, phone, region, grids, code, username))
+            people.append(
+                _Person(line, name, role, phone, region, grids, code, username,
+                        part if role is Role.grid_worker else None)
+            )  # fmt: skip
     return people
 
 
@@ -470,7 +526,9 @@ def _upsert_worker(session: Session, p: _Person) -> str:
         text("""
         SELECT w.id, w.name, w.phone, r.code AS region,
                coalesce(array_agg(wg.grid_code ORDER BY wg.grid_code)
-                        FILTER (WHERE wg.grid_code IS NOT NULL), '{}') AS grids
+                        FILTER (WHERE wg.grid_code IS NOT NULL), '{}') AS grids,
+               coalesce(array_agg(wg.role ORDER BY wg.grid_code)
+                        FILTER (WHERE wg.grid_code IS NOT NULL), '{}') AS parts
         FROM worker w LEFT JOIN region r ON r.id = w.region_id
                       LEFT JOIN worker_grid wg ON wg.worker_id = w.id
         WHERE w.code = :code GROUP BY w.id, r.code
@@ -478,11 +536,10 @@ def _upsert_worker(session: Session, p: _Person) -> str:
         {"code": p.code},
     ).one_or_none()
     grids = sorted(set(p.grids))
-    if row is not None and (row.name, row.phone, row.region, list(row.grids)) == (
-        p.name,
-        p.phone,
-        p.region,
-        grids,
+    if (
+        row is not None
+        and (row.name, row.phone, row.region, list(row.grids)) == (p.name, p.phone, p.region, grids)
+        and (p.part is None or set(row.parts) <= {p.part})
     ):
         return "unchanged"
     worker_id = session.execute(
@@ -502,17 +559,27 @@ def _upsert_worker(session: Session, p: _Person) -> str:
     """),
         {"id": worker_id, "grids": grids},
     )
+    if p.part == "chief":  # the roster names the grids' chief: whoever was becomes a manager
+        session.execute(
+            text("""
+            UPDATE worker_grid SET role = 'manager'
+            WHERE grid_code = ANY(CAST(:grids AS varchar[])) AND role = 'chief'
+              AND worker_id <> :id
+        """),
+            {"id": worker_id, "grids": grids},
+        )
     session.execute(
         text("""
         INSERT INTO worker_grid (worker_id, grid_code, role)
-        SELECT :id, g, CASE WHEN EXISTS (
+        SELECT :id, g, coalesce(CAST(:part AS text), CASE WHEN EXISTS (
                    SELECT 1 FROM worker_grid x
                    WHERE x.grid_code = g AND x.role = 'chief' AND x.worker_id <> :id)
-               THEN 'manager' ELSE 'chief' END  -- a newcomer to a team with a chief: a manager
+               THEN 'manager' ELSE 'chief' END)  -- a newcomer to a team with a chief: a manager
         FROM unnest(CAST(:grids AS varchar[])) g
-        ON CONFLICT (worker_id, grid_code) DO NOTHING
+        ON CONFLICT (worker_id, grid_code) DO UPDATE SET role = excluded.role
+        WHERE CAST(:part AS text) IS NOT NULL AND worker_grid.role <> excluded.role
     """),
-        {"id": worker_id, "grids": grids},
+        {"id": worker_id, "grids": grids, "part": p.part},
     )
     return "created" if row is None else "updated"
 

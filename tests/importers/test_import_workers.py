@@ -248,6 +248,51 @@ def test_a_roster_under_a_title_with_its_own_names_for_the_fields(
     assert _worker(db, "WT-01") == ("林小梅", "13900001111", VILLAGE, [f"{VILLAGE}005"])
 
 
+def _parts(db: Session, grid: str) -> dict[str, str]:
+    return dict(
+        db.execute(
+            text("""SELECT w.name, g.role FROM worker_grid g JOIN worker w ON w.id = g.worker_id
+                    WHERE g.grid_code = :g"""),
+            {"g": grid},
+        ).all()
+    )
+
+
+def test_a_roster_gives_each_worker_their_part_in_the_team(db: Session, tmp_path: Path) -> None:
+    """网格分工 (一主任三大员): a 网格分工 column, or a 岗位 that names a part (网格长, 网格信息员),
+    sets it for the row's grids; a row naming a grid's chief makes the one who was a manager.
+    A second chief of the same grid in the file, and a part nobody uses, reject their rows."""
+    first, second = f"{VILLAGE}001", f"{VILLAGE}002"
+    (was,) = _parts(db, first)
+    path = tmp_path / "分工.csv"
+    path.write_text(
+        "姓名,手机号码,岗位,网格分工,网格编码\n"
+        f"林小梅,13900001111,专职网格员,网格长,{first}\n"
+        f"何小海,13900002222,网格信息员,,{first}\n"
+        f"赵大勇,13900003333,网格员,监督员,{first}\n"
+        f"钱七,13900004444,网格员,网格长,{first}\n"  # a second chief of the grid
+        f"孙八,13900005555,网格员,班长,{second}\n",  # no such part
+        encoding="utf-8",
+    )
+    report = import_workers(db, path, RosterOptions(commit=True))
+    assert report.mapping["part"] == "网格分工"
+    assert len(report.created) == 3, report.summary()
+    reasons = [i.reason for i in report.rejected]
+    assert reasons[0].startswith("第 5 行") and "网格长重复：第 2 行" in reasons[0], reasons
+    assert reasons[1].startswith("第 6 行") and "网格分工 '班长' 无法识别" in reasons[1], reasons
+    assert _parts(db, first) == {
+        "林小梅": "chief", was: "manager", "何小海": "informant", "赵大勇": "supervisor"
+    }
+    # the same file again changes nothing; a part left empty keeps the one they have
+    again = import_workers(db, path, RosterOptions(commit=True))
+    assert again.created == [] and again.updated == [], again.summary()
+    path.write_text(
+        f"姓名,手机号码,岗位,网格编码\n赵大勇,13900003333,网格员,{first}\n", encoding="utf-8"
+    )
+    import_workers(db, path, RosterOptions(commit=True))
+    assert _parts(db, first)["赵大勇"] == "supervisor"
+
+
 def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -> None:
     """Rosters kept by hand name the village and the grid (兴沙社区, 兴沙社区第6网格, or 第5网格
     under its village): each is read as its code.  A name two regions share rejects the row
