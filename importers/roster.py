@@ -19,8 +19,8 @@ given by code or by name (:func:`_named_places`).
   written only to the ``--passwords`` file (mode 0600); existing accounts keep their password and
   are updated in place.  Administrator accounts are never created or changed by an import.
 - Invalid rows (no name, a phone that is not a mainland mobile number, an unknown role, part,
-  region or grid, a grid of another village, the same person twice) are listed and skipped; ``--strict``
-  refuses the whole file instead.
+  region or grid, a grid of another village, the same person twice) are listed and skipped;
+  ``--strict`` refuses the whole file instead.
 """
 
 from __future__ import annotations

@@ -87,8 +87,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("网格分工", False, "网格长、网格管理员、网格信息员、网格监督员（一主任三大员；"
                "每个网格一名网格长）；不填则保留原分工，新配的网格员在没有网格长时任网格长，"
                "否则任网格管理员", "The part in the grids' team: 网格长 (chief, one a grid), "
-               "网格管理员 (manager), 网格信息员 (informant), 网格监督员 (supervisor); empty: kept, "
-               "or the chief of a team without one, else a manager", "网格管理员"),
+               "网格管理员 (manager), 网格信息员 (informant), 网格监督员 (supervisor); empty: "
+               "kept, or the chief of a team without one, else a manager", "网格管理员"),
         Column("工号", False, "不填则自动编号（W + 村代码 + 序号）",
                "Empty: numbered W<village><nn>", ""),
         Column("用户名", False, "需要登录系统的填写；初始密码在导入后只显示一次",
