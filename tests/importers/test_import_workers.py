@@ -281,7 +281,10 @@ def test_a_roster_gives_each_worker_their_part_in_the_team(db: Session, tmp_path
     assert reasons[0].startswith("第 5 行") and "网格长重复：第 2 行" in reasons[0], reasons
     assert reasons[1].startswith("第 6 行") and "网格分工 '班长' 无法识别" in reasons[1], reasons
     assert _parts(db, first) == {
-        "林小梅": "chief", was: "manager", "何小海": "informant", "赵大勇": "supervisor"
+        "林小梅": "chief",
+        was: "manager",
+        "何小海": "informant",
+        "赵大勇": "supervisor",
     }
     # the same file again changes nothing; a part left empty keeps the one they have
     again = import_workers(db, path, RosterOptions(commit=True))
