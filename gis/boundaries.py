@@ -302,7 +302,7 @@ def grid_history(session: Session, scope: Scope, code: str) -> str:
                 'village_code', v.code, 'village_name', v.name,
                 'valid_from', g.valid_from, 'valid_to', g.valid_to,
                 'current', g.valid_to IS NULL,
-                'area_m2', round(ST_Area(g.geom::geography)::numeric, 1),
+                'area_m2', round(g.area_m2::numeric, 1),
                 'households', g.households, 'population', g.population,
                 'edit_id', g.edit_id, 'edit_title', e.title, 'edited_by', e.created_by,
                 'derived_from', (SELECT coalesce(json_agg(json_build_object(

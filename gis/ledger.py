@@ -96,44 +96,62 @@ def ledger(
     ``search``.  ``patrols``: count the days with a check-in (for those who may read them).
     ``code``: that grid alone (the region's counts are then its own)."""
     needle = unicodedata.normalize("NFKC", search.strip()) if search and search.strip() else None
-    patrol_sql = (
-        f"""(SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
-             FROM patrol p WHERE p.grid_code = g.code
-               AND p.checked_at >= now() - make_interval(days => :days)
-               AND {scope.case_condition("p")})"""
+    # each count is made once for the region's grids (grouped by grid code, then joined), not
+    # grid by grid: a city's 2,617 grids took 72 ms that way, half of it in those lookups
+    patrol_cte = (
+        f"""pt AS (
+            SELECT p.grid_code,
+                   count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date)) AS days
+            FROM patrol p
+            WHERE p.checked_at >= now() - make_interval(days => :days)
+              AND {scope.case_condition("p")} AND p.grid_code IN (SELECT code FROM g0)
+            GROUP BY p.grid_code),"""
         if patrols
-        else "NULL"
+        else "pt AS (SELECT NULL::text AS grid_code, NULL::bigint AS days WHERE false),"
     )
     rows = session.execute(
         text(f"""
-        WITH g AS (
+        WITH g0 AS MATERIALIZED (
             SELECT g.code, g.name, v.code AS village_code, v.name AS village,
-                   t.name AS township, g.households, g.population,
-                   ST_Area(CAST(g.geom AS geography)) / 1e6 AS area_km2, g.version, g.valid_from,
+                   t.name AS township, g.households, g.population, g.area_m2 / 1e6 AS area_km2,
+                   g.version, g.valid_from
+            FROM grid g JOIN region v ON v.id = g.village_id
+            LEFT JOIN region t ON t.id = v.parent_id
+            WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
+              AND (CAST(:code AS text) IS NULL OR g.code = :code)
+        ), w AS (
+            SELECT wg.grid_code,
+                   array_agg(w.code ORDER BY {role_rank_sql("wg")}, w.code) AS codes,
+                   array_agg(w.name ORDER BY {role_rank_sql("wg")}, w.code) AS names,
+                   array_agg(wg.role ORDER BY {role_rank_sql("wg")}, w.code) AS roles
+            FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+            WHERE wg.grid_code IN (SELECT code FROM g0)
+            GROUP BY wg.grid_code
+        ), n AS (
+            SELECT c.grid_code, count(*) AS open_cases,
+                   count(*) FILTER (WHERE c.deadline < now()) AS overdue
+            FROM cases c
+            WHERE {open_sql("c")} AND {scope.case_condition("c")}
+              AND c.grid_code IN (SELECT code FROM g0)
+            GROUP BY c.grid_code
+        ), r AS (
+            SELECT c.grid_code, count(*) AS recent FROM cases c
+            WHERE c.received_at >= now() - make_interval(days => :days)
+              AND {scope.case_condition("c")} AND c.grid_code IN (SELECT code FROM g0)
+            GROUP BY c.grid_code
+        ), {patrol_cte}
+        g AS (
+            SELECT g0.*,
                    coalesce(w.codes, '{{}}') AS worker_codes,
                    coalesce(w.names, '{{}}') AS worker_names,
                    coalesce(w.roles, '{{}}') AS worker_roles,
-                   n.open_cases, n.overdue, r.recent, {patrol_sql} AS patrol_days
-            FROM grid g JOIN region v ON v.id = g.village_id
-            LEFT JOIN region t ON t.id = v.parent_id
-            LEFT JOIN LATERAL (
-                SELECT array_agg(w.code ORDER BY {role_rank_sql("wg")}, w.code) AS codes,
-                       array_agg(w.name ORDER BY {role_rank_sql("wg")}, w.code) AS names,
-                       array_agg(wg.role ORDER BY {role_rank_sql("wg")}, w.code) AS roles
-                FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-                WHERE wg.grid_code = g.code) w ON true
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS open_cases, count(*) FILTER (WHERE c.deadline < now()) AS overdue
-                FROM cases c
-                WHERE c.grid_code = g.code AND {open_sql("c")}
-                  AND {scope.case_condition("c")}) n
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS recent FROM cases c
-                WHERE c.grid_code = g.code
-                  AND c.received_at >= now() - make_interval(days => :days)
-                  AND {scope.case_condition("c")}) r
-            WHERE g.valid_to IS NULL AND {scope.region_condition("v")}
-              AND (CAST(:code AS text) IS NULL OR g.code = :code)
+                   coalesce(n.open_cases, 0) AS open_cases, coalesce(n.overdue, 0) AS overdue,
+                   coalesce(r.recent, 0) AS recent,
+                   CASE WHEN :patrols THEN coalesce(pt.days, 0) END AS patrol_days
+            FROM g0 LEFT JOIN w ON w.grid_code = g0.code
+            LEFT JOIN n ON n.grid_code = g0.code
+            LEFT JOIN r ON r.grid_code = g0.code
+            LEFT JOIN pt ON pt.grid_code = g0.code
         ), totals AS (  -- the region's, whatever the filters
             SELECT count(*) AS total, coalesce(sum(households), 0) AS all_households,
                    coalesce(sum(population), 0) AS all_population,
@@ -159,6 +177,7 @@ def ledger(
         scope.params()
         | {
             "days": RECENT_DAYS,
+            "patrols": patrols,
             "most": households_max,
             "unstaffed": unstaffed,
             "large": large,
@@ -311,7 +330,7 @@ def grid_record(
             SELECT true AS own, * FROM mine UNION ALL SELECT false, * FROM related
         )
         SELECT s.own, s.code, s.version, s.name, v.name AS village, s.valid_from, s.valid_to,
-               s.households, s.population, ST_Area(CAST(s.geom AS geography)) / 1e6 AS area_km2,
+               s.households, s.population, s.area_m2 / 1e6 AS area_km2,
                e.title AS edit_title, e.created_by AS edited_by,
                (SELECT coalesce(array_agg(p.code || '@' || p.version ORDER BY p.code), '{{}}')
                 FROM grid p WHERE p.id = ANY(s.lineage) AND p.code <> s.code) AS derived_from,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -147,6 +148,10 @@ class Grid(Base):
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     edit_id: Mapped[int | None] = mapped_column(Integer)  # the edit set that made this version
     lineage: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+    #: its area on the ellipsoid, m² (migration 0060: generated from ``geom``)
+    area_m2: Mapped[float] = mapped_column(
+        Float, Computed("ST_Area(CAST(geom AS geography))", persisted=True)
+    )
 
     village: Mapped[Region] = relationship()
 
