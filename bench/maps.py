@@ -14,6 +14,7 @@ p95 of ``--runs``:
 * a grid tile at z12 and z15 and a cases tile at z10 (cells) and z15 (points), with their sizes;
 * the bbox GeoJSON of a township's grids, its grid counts and its hotspots (30 days), and the
   hotspots of a street view for the city's desk (a year);
+* the grid ledger (网格台账) of the city and of a township, and a grid's record;
 
 then in headless Chromium (Debian's ``chromium``): time until the command page has drawn its
 heat and grids, bytes shipped, and the submit-to-visible latency of the live layer.
@@ -69,6 +70,9 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return int((lon + 180) / 360 * n), int(
         (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
     )
+
+
+_HTML = {"Accept": "text/html"}
 
 
 def _time(client, url: str, headers: dict, runs: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
@@ -229,6 +233,11 @@ def main() -> None:
             ).one()
             for code in (city, tsp)
         }
+        first_grid = session.execute(
+            text("""SELECT min(g.code) FROM grid g JOIN region v ON v.id = g.village_id
+                    WHERE v.code LIKE :t || '%' AND g.valid_to IS NULL"""),
+            {"t": tsp},
+        ).scalar_one()
         busy = session.execute(
             text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
                     WHERE village_id IN (SELECT id FROM region WHERE code LIKE :t || '%')
@@ -297,6 +306,11 @@ def main() -> None:
             ("hotspots, township, 30 days", f"/api/hotspots?bbox={tsp_bbox}&days=30", op),
             ("hotspots, street view, a year (city)", f"/api/hotspots?bbox={street}&days=365", cop),
             ("centers' load, whole city", "/api/centers/load", cop),
+            # 网格台账: every grid of the region counted (open, 30 days, workers) for one page
+            ("grid ledger page, whole city", "/grids", cop | _HTML),
+            ("grid ledger, city, most open first", "/grids?order=open", cop | _HTML),
+            ("grid ledger page, township", "/grids", op | _HTML),
+            ("a grid's record", f"/grids/{first_grid}", op | _HTML),
         ]
         rows = [(name, _time(client, url, who, args.runs)) for name, url, who in requests]
     health = rows[0][1]
