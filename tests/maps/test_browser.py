@@ -307,6 +307,44 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     context.close()
 
 
+def test_phone_patrol_photos_and_note_survive_the_page_being_dropped(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """巡查打卡: the photos of what was seen and the note, chosen before the check-in, are kept
+    on the phone (a phone short of memory drops the page while the camera is open); the page
+    opened again puts them back and says so.  Taken out again, nothing comes back."""
+    import io
+
+    from PIL import Image
+
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    seen = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 120, 200)).save(seen, "PNG")
+    page.fill("input[name=patrol_note]", "楼道堆放杂物")
+    page.set_input_files(
+        "input[name=patrol_photos]",
+        files=[{"name": "楼道.png", "mimeType": "image/png", "buffer": seen.getvalue()}],
+    )
+    page.wait_for_selector("#patrol-chosen li img")
+    page.wait_for_timeout(300)  # (kept in IndexedDB)
+    page.reload()
+    page.wait_for_selector("#patrol-chosen li img", timeout=10_000)
+    assert page.input_value("input[name=patrol_note]") == "楼道堆放杂物"
+    assert "已恢复上次未打卡的照片和说明" in page.locator("#patrol-message").inner_text()
+    page.fill("input[name=patrol_note]", "")
+    page.locator("#patrol-chosen li button").click()
+    page.wait_for_timeout(300)
+    page.reload()
+    page.wait_for_selector("#patrols li")
+    page.wait_for_timeout(500)
+    assert page.locator("#patrol-chosen li").count() == 0
+    assert page.input_value("input[name=patrol_note]") == ""
+    assert page_errors == [], page_errors
+    context.close()
+
+
 def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tmp_path: Path
 ) -> None:

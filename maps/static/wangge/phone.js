@@ -878,13 +878,28 @@
     }
   }
   // The photos of what was seen, chosen before the check-in (config.patrol_max_photos); made
-  // smaller and queued with it, sent to it once it has gone (as a report's are).
+  // smaller and queued with it, sent to it once it has gone (as a report's are).  Until the
+  // check-in is made they are kept on the phone with its note, as a report's draft is (the
+  // browser may drop the page while the camera is open, or the fix may not come): in IndexedDB
+  // ("draft", under the account's key and " patrol"), put back when the page opens again within
+  // DRAFT_MAX_AGE_MS, forgotten once the check-in is queued.
   var PATROL_MAX_PHOTOS = config.patrol_max_photos || 3;
+  var PATROL_DRAFT = config.account + " patrol";
   var patrolChosen = [];
   var patrolChosenList = document.getElementById("patrol-chosen");
   var patrolPhotos = document.querySelector("[name=patrol_photos]");
+  var patrolNote = document.querySelector("[name=patrol_note]");
+  function savePatrolDraft() {
+    var note = patrolNote ? patrolNote.value : "";
+    return store("readwrite", function (s) {
+      if (patrolChosen.length || note.trim()) {
+        s.put({ account: PATROL_DRAFT, files: patrolChosen.slice(), note: note, at: Date.now() });
+      } else s.delete(PATROL_DRAFT);
+    }, "draft").catch(function () { /* storage full or refused: the check-in works without */ });
+  }
   function renderPatrolChosen() {
     renderPhotoList(patrolChosenList, patrolChosen, renderPatrolChosen, false);
+    savePatrolDraft();
   }
   if (patrolPhotos) {
     patrolPhotos.addEventListener("change", function () {
@@ -894,6 +909,16 @@
       patrolChosen = patrolChosen.concat(files).slice(0, PATROL_MAX_PHOTOS);
       renderPatrolChosen();
     });
+    patrolNote.addEventListener("input", savePatrolDraft);
+    store("readonly", function (s) { return s.get(PATROL_DRAFT); }, "draft").then(function (kept) {
+      if (!kept) return;
+      if (!(Date.now() - kept.at < DRAFT_MAX_AGE_MS)) { patrolChosen = []; savePatrolDraft(); return; }
+      // (before any photo chosen or word typed meanwhile)
+      patrolChosen = (kept.files || []).concat(patrolChosen).slice(0, PATROL_MAX_PHOTOS);
+      if (kept.note && !patrolNote.value) patrolNote.value = kept.note;
+      renderPatrolChosen();
+      sayPatrol(T.patrol_draft_restored);
+    }).catch(function () { /* none kept */ });
   }
   var checkingIn = false;
   function queueCheckIn(fix) {
@@ -904,7 +929,7 @@
         checked_at: isoNow()
       }
     };
-    var note = document.querySelector("[name=patrol_note]");
+    var note = patrolNote;
     if (note.value.trim()) item.body.note = note.value.trim();
     return shrinkAll(patrolChosen.slice(0, PATROL_MAX_PHOTOS)).then(function (photos) {
       if (photos.length) item.photos = photos;
