@@ -59,11 +59,13 @@ UPDATE grid SET households = households + 90 + CAST(code AS bigint) % 150,
 WHERE households >= 450 AND CAST(code AS bigint) % 37 = 0;
 
 -- 网格拆分, a redraw with a history (网格档案, /grids/{code}): 120 days ago the district's
--- planner split a grid of the community 990102001004 in two.  Its version before covered both
+-- planner split a grid of the community 990102001004 in two (an edit set of the planner's
+-- district, as one opened on the editor is).  Its version before covered both
 -- (and keeps the cases of its time, below); both grids now in force came from it, in one
 -- committed edit set
 CREATE TEMP TABLE demo_split ON COMMIT DROP AS
 SELECT a.id AS a_id, b.id AS b_id, a.code AS a_code, a.village_id,
+       (SELECT d.id FROM region d WHERE d.code = left(v.code, 6)) AS district_id,
        date_trunc('day', now() - interval '120 days') + interval '10 hours' AS at
 FROM grid a JOIN grid b ON b.village_id = a.village_id AND b.code > a.code
 JOIN region v ON v.id = a.village_id
@@ -73,7 +75,7 @@ ORDER BY a.code, b.code LIMIT 1;
 INSERT INTO grid_edit (title, created_by, region_id, status, created_at, updated_at, closed_at,
                        result)
 SELECT a.name || '（' || (a.households + b.households) || ' 户）拆分为两个网格，新增' || b.name,
-       'district_planner', s.village_id, 'committed', s.at - interval '2 days', s.at, s.at,
+       'district_planner', s.district_id, 'committed', s.at - interval '2 days', s.at, s.at,
        jsonb_build_object('status', 'committed', 'at', s.at,
                           'grids', jsonb_build_object('added', jsonb_build_array(b.code),
                                                       'changed', jsonb_build_array(a.code),
@@ -91,7 +93,7 @@ FROM demo_split s JOIN grid a ON a.id = s.a_id JOIN grid b ON b.id = s.b_id;
 UPDATE grid g SET valid_from = s.at, edit_id = e.id, lineage = ARRAY[o.id]
 FROM demo_split s
 JOIN grid o ON o.code = s.a_code AND o.version = 1
-JOIN grid_edit e ON e.region_id = s.village_id AND e.created_by = 'district_planner'
+JOIN grid_edit e ON e.region_id = s.district_id AND e.created_by = 'district_planner'
 WHERE g.id IN (s.a_id, s.b_id);
 
 INSERT INTO center (name, region_id, geom, phone, address)
