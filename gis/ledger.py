@@ -342,7 +342,8 @@ def grid_record(
                (SELECT coalesce(array_agg(t.code || '@' || t.version ORDER BY t.code), '{{}}')
                 FROM grid t WHERE t.lineage @> ARRAY[s.id] AND t.code <> s.code) AS taken_over_by,
                (SELECT count(*) FROM cases c
-                WHERE c.grid_id = s.id AND {scope.case_condition("c")}) AS cases,
+                WHERE c.grid_code = s.code AND c.grid_id = s.id  -- (by the code's index)
+                  AND {scope.case_condition("c")}) AS cases,
                ST_AsSVG(ST_Transform(s.geom, 3857), 0, 1) AS svg,
                ST_XMin(x.box) AS x0, ST_YMin(x.box) AS y0, ST_XMax(x.box) AS x1,
                ST_YMax(x.box) AS y1
