@@ -294,10 +294,10 @@ class WanggeClient(TestClient):
         return super().request(method, url, **kwargs)
 
 
-@pytest.fixture
-def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
-    """The app on the test database, sharing the test's rolled-back app-role session."""
-    app = create_app(settings)
+def app_with(settings: Settings, app_db: Session, **changes: object) -> TestClient:
+    """A client of the app built with ``settings`` (and ``changes`` to them) on the test
+    database, sharing the test's rolled-back app-role session."""
+    app = create_app(settings.model_copy(update=changes) if changes else settings)
 
     def shared_session() -> Iterator[Session]:
         try:
@@ -306,7 +306,13 @@ def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
             app_db.rollback()  # like closing a request's session: back to the last savepoint
 
     app.dependency_overrides[get_session] = shared_session
-    with WanggeClient(app) as client:
+    return WanggeClient(app)
+
+
+@pytest.fixture
+def anon_client(settings: Settings, app_db: Session) -> Iterator[TestClient]:
+    """The app on the test database, sharing the test's rolled-back app-role session."""
+    with app_with(settings, app_db) as client:
         yield client
 
 

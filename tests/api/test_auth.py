@@ -15,8 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.deps import SESSION_COOKIE, get_session
+from api.deps import SESSION_COOKIE
 from api.schemas import DispatchResponseIn, DuplicateDecisionIn
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
@@ -27,7 +26,7 @@ from gis.workflow import MOVES
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 from maps.pages import AUDIT_ACTIONS, AUDIT_ACTIONS_EN
-from tests.conftest import report_body
+from tests.conftest import app_with, report_body
 
 # word boundaries on both sides: folium's random hex element ids may hold 11 digits in a row
 MOBILE = re.compile(r"(?<![0-9A-Za-z_.])1[3-9][0-9]{9}(?![0-9A-Za-z_])")
@@ -36,19 +35,6 @@ ID_CARD = re.compile(r"(?<![\dA-Za-z.])\d{17}[\dX](?![\dA-Za-z])")
 
 def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
     return client.post("/api/auth/login", json={"username": username, "password": password})
-
-
-def app_with(settings: Settings, app_db: Session, **changes: object) -> TestClient:
-    app = create_app(settings.model_copy(update=changes))
-
-    def shared_session():  # type: ignore[no-untyped-def]
-        try:
-            yield app_db
-        finally:
-            app_db.rollback()
-
-    app.dependency_overrides[get_session] = shared_session
-    return TestClient(app)
 
 
 # -- login, logout, sessions -----------------------------------------------------------------

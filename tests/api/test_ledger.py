@@ -12,13 +12,11 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.deps import get_session
 from gis.ledger import HOUSEHOLDS_MAX, children, grid_record, ledger
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from maps.ledger import grid_record_page, ledger_page
-from tests.conftest import report_body
+from tests.conftest import app_with, report_body
 
 Headers = Callable[[str], dict[str, str]]
 HTML = {"Accept": "text/html"}
@@ -255,16 +253,7 @@ def test_a_deployment_sets_its_own_rule_for_many_households(
 ) -> None:
     """WANGGE_GRID_HOUSEHOLDS_MAX: the ledger, its chip, its regions below and a grid's record
     go by the deployment's rule (here 300, as many cities draw their grids) instead of 500."""
-    app = create_app(settings.model_copy(update={"grid_households_max": 300}))
-
-    def shared_session():  # type: ignore[no-untyped-def]
-        try:
-            yield app_db
-        finally:
-            app_db.rollback()
-
-    app.dependency_overrides[get_session] = shared_session
-    client = TestClient(app)
+    client = app_with(settings, app_db, grid_households_max=300)
     op = login_as("township_operator") | HTML
     bind_scope(app_db, Scope.everything())
     over, grid = app_db.execute(
@@ -279,9 +268,7 @@ def test_a_deployment_sets_its_own_rule_for_many_households(
     record = client.get(f"/grids/{grid}", headers=op).text
     assert "户数偏多" in record.split('id="grid-now"')[1].split("</table>")[0]
     # the default rule does not mark it
-    usual_app = create_app(settings)
-    usual_app.dependency_overrides[get_session] = shared_session
-    usual = TestClient(usual_app).get(f"/grids/{grid}", headers=op).text
+    usual = app_with(settings, app_db).get(f"/grids/{grid}", headers=op).text
     assert "户数偏多" not in usual.split('id="grid-now"')[1].split("</table>")[0]
 
 
