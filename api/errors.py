@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -371,6 +371,30 @@ async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONRespons
     return JSONResponse(status_code=403, content={"detail": detail, "code": "forbidden"})
 
 
+#: constraints checked at the commit (deferred) that only a race can break, each with what to say
+DEFERRED_CONSTRAINTS = {
+    # one chief a grid (migration 0059): two changes to a grid's team at the same time (a
+    # roster import and a planner on the grid's record) that each named a chief
+    "worker_grid_one_chief": (
+        "同一网格的网格长刚被另一项操作同时指定（一个网格只设一名网格长），本次未保存，"
+        "请刷新后重试。",
+        "Another change named this grid's chief at the same time (a grid has one chief): "
+        "nothing of this request was saved. Reload and try again.",
+    ),
+}
+
+
+async def _conflict_at_commit(request: Request, exc: IntegrityError) -> JSONResponse:
+    """A deferred constraint refused the commit: another request changed the same thing at the
+    same time.  Nothing was written: a 409 that says what collided, not a 500."""
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    if name not in DEFERRED_CONSTRAINTS:
+        raise exc
+    zh, en = DEFERRED_CONSTRAINTS[name]
+    detail = en if request_lang(request) == "en" else zh
+    return JSONResponse(status_code=409, content={"detail": detail, "code": "conflict"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -379,3 +403,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, _busy)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _transient)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _conflict_at_commit)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
@@ -10,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gis import db as db_module
@@ -173,7 +174,8 @@ def test_case_events_are_append_only(db: Session) -> None:
 
 def test_a_grid_has_one_chief_and_known_parts(db: Session) -> None:
     """一主任三大员 (migration 0059): a part is one of the four; a second chief is refused when
-    the transaction commits (deferred, so a team may be re-dealt in any order), here at once."""
+    the transaction commits (deferred, so a team may be re-dealt in any order), here at once;
+    the API answers such a refusal with a 409, not a 500."""
     grid, chief = db.execute(
         text("SELECT grid_code, worker_id FROM worker_grid WHERE role = 'chief' LIMIT 1")
     ).one()
@@ -191,12 +193,22 @@ def test_a_grid_has_one_chief_and_known_parts(db: Session) -> None:
         )
         db.execute(text("SET CONSTRAINTS worker_grid_one_chief IMMEDIATE"))
     db.execute(text("SET CONSTRAINTS worker_grid_one_chief DEFERRED"))
-    with pytest.raises(Exception, match="worker_grid_one_chief"), db.begin_nested():
+    with pytest.raises(IntegrityError, match="worker_grid_one_chief") as raised, db.begin_nested():
         db.execute(text("SET CONSTRAINTS worker_grid_one_chief IMMEDIATE"))
         db.execute(
             text("UPDATE worker_grid SET role = 'chief' WHERE worker_id = :w AND grid_code = :g"),
             {"w": chief, "g": grid},
         )
+    # two changes to a team racing each other meet this at their commit: a 409 that says so
+    from starlette.requests import Request
+
+    from api.errors import _conflict_at_commit
+
+    for lang, words in (("zh-CN", "一个网格只设一名网格长"), ("en", "a grid has one chief")):
+        asked = Request({"type": "http", "headers": [(b"accept-language", lang.encode())],
+                         "query_string": b"", "path": "/api/grids/x/workers"})  # fmt: skip
+        answer = asyncio.run(_conflict_at_commit(asked, raised.value))
+        assert answer.status_code == 409 and words in answer.body.decode()
 
 
 def test_models_mirror_the_migrated_schema(db: Session) -> None:
