@@ -66,6 +66,8 @@ class WorkerRow:
     last_patrol: datetime | None = None  # their last check-in (device time)
     #: the names of ``grids``, in their order (兴沙社区第1网格; the code where a grid has none)
     grid_names: list[str] = field(default_factory=list)
+    #: their parts in their grids' teams (GRID_ROLES), each once, in GRID_ROLES's order
+    roles: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def roster(
                          FROM worker_grid g
                          LEFT JOIN grid gr ON gr.code = g.grid_code AND gr.valid_to IS NULL
                          WHERE g.worker_id = w.id), '{{}}') AS grid_names,
+               coalesce((SELECT array_agg(DISTINCT g.role) FROM worker_grid g
+                         WHERE g.worker_id = w.id), '{{}}') AS roles,
                w.username, w.reported, w.settled,
                (SELECT max(c.received_at)
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
@@ -137,6 +141,7 @@ def roster(
             r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
             int(r.patrol_days), r.last_patrol, list(r.grid_names),
+            [role for role in GRID_ROLES if role in r.roles],
         )
         for r in rows
     ]  # fmt: skip

@@ -90,6 +90,7 @@ class DemoWorker:
     phone: str
     village_code: str
     grid_codes: list[str]
+    role: str = "chief"  # their part in their grids' teams (gis.workers.GRID_ROLES)
 
 
 @dataclass
@@ -310,6 +311,10 @@ def _build_villages(
             )
 
 
+#: a community of this many grids or more has a grid supervisor (网格监督员) over them all
+SUPERVISED_GRIDS = 3
+
+
 def _build_centers_and_workers(rng: np.random.Generator, city: DemoCity) -> None:
     names = _Names(rng)
     for region in city.regions:
@@ -343,6 +348,22 @@ def _build_centers_and_workers(rng: np.random.Generator, city: DemoCity) -> None
                 )
             )
             i += take
+    # 一主任三大员: each community of three grids or more has a 网格监督员 over all its grids
+    # (its own random numbers, so that the rest of the city is the same as without them)
+    supervisors = _Names(np.random.default_rng(city.seed + 1))
+    supervisors.used = names.used
+    for vcode, grids in by_village.items():
+        if vcode in urban and len(grids) >= SUPERVISED_GRIDS:
+            city.workers.append(
+                DemoWorker(
+                    code=f"W{vcode}90",
+                    name=supervisors.person(),
+                    phone=supervisors.mobile(),
+                    village_code=vcode,
+                    grid_codes=[g.code for g in grids],
+                    role="supervisor",
+                )
+            )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ CREATE TEMP TABLE demo_grid (code text, name text, village_code text, geom geome
 CREATE TEMP TABLE demo_center (name text, region_code text, geom geometry, phone text,
                                address text) ON COMMIT DROP;
 CREATE TEMP TABLE demo_worker (code text, name text, phone text, village_code text,
-                               grid_codes text[]) ON COMMIT DROP;
+                               grid_codes text[], role text) ON COMMIT DROP;
 CREATE TEMP TABLE demo_case (id bigint, kind case_kind, category text, severity case_severity,
                              description text, lon float8, lat float8, reported_at timestamptz,
                              received_at timestamptz, status text) ON COMMIT DROP;
@@ -104,8 +104,8 @@ INSERT INTO worker (code, name, phone, region_id)
 SELECT d.code, d.name, d.phone, r.id FROM demo_worker d JOIN region r ON r.code = d.village_code
 ORDER BY d.code;
 
-INSERT INTO worker_grid (worker_id, grid_code)
-SELECT w.id, unnest(d.grid_codes) FROM demo_worker d JOIN worker w ON w.code = d.code;
+INSERT INTO worker_grid (worker_id, grid_code, role)
+SELECT w.id, unnest(d.grid_codes), d.role FROM demo_worker d JOIN worker w ON w.code = d.code;
 
 INSERT INTO cases (id, code, kind, category, severity, description, datum, received_lon,
                    received_lat, geom, accuracy_m, reported_at, received_at, grid_id, grid_code,
@@ -328,8 +328,8 @@ def load_demo_city(session: Session, city: DemoCity, cipher: PiiCipher) -> LoadR
     _copy(
         session,
         "demo_worker",
-        ("code", "name", "phone", "village_code", "grid_codes"),
-        ((w.code, w.name, w.phone, w.village_code, w.grid_codes) for w in city.workers),
+        ("code", "name", "phone", "village_code", "grid_codes", "role"),
+        ((w.code, w.name, w.phone, w.village_code, w.grid_codes, w.role) for w in city.workers),
     )
     # case ids are taken up front so each party's ciphertext can be bound to its case
     ids = (

@@ -668,7 +668,7 @@ def workers_page(  # type: ignore[no-untyped-def]
     marked.  ``roster``:
     :class:`gis.workers.Roster`; ``filters``: the query in force (``region``, ``least``)."""
 
-    from gis.workers import ACTIVE_DAYS
+    from gis.workers import ACTIVE_DAYS, role_name
 
     t = _tr(lang)
     this_year = datetime.now(SHANGHAI).year
@@ -703,7 +703,8 @@ def workers_page(  # type: ignore[no-untyped-def]
         "<tr>"
         f"<td>{escape(w.name)}{'' if w.reported else silent}"
         f"{no_patrol if w.username and not w.patrol_days else ''}"
-        f"<small>{escape(w.code)}</small></td>"
+        f"<small>{escape(w.code)}"
+        f"{''.join(' · ' + role_name(r, lang) for r in w.roles)}</small></td>"
         + "<td>"
         + (f'<a href="tel:{escape(w.phone, quote=True)}">{escape(w.phone)}</a>' if w.phone else "—")
         + "</td>"

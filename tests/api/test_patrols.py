@@ -252,12 +252,12 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     anon_client.headers.update(login_as("township_operator"))
     page = anon_client.get("/workers?region=990102001001")
     assert page.status_code == 200
-    row = page.text.split(f"<small>{GRID_WORKER}</small>")[1].split("</tr>")[0]
+    row = page.text.split(f"<small>{GRID_WORKER} · 网格长</small>")[1].split("</tr>")[0]
     assert f'href="/workers/{GRID_WORKER}/patrols"' in row
     days = int(row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split(" 天")[0])
     assert days >= 2  # (other tests may have checked in today too)
     # a worker without an account cannot check in: a dash, not "0 天"
-    other = page.text.split("<small>W99010200100102</small>")[1].split("</tr>")[0]
+    other = page.text.split("<small>W99010200100102 · 网格长</small>")[1].split("</tr>")[0]
     assert other.endswith('<td><span title="无账号，不能打卡">—</span></td>'), other
     sheet = anon_client.get("/workers.xlsx?region=990102001001")
     assert sheet.status_code == 200

@@ -577,7 +577,7 @@ def _roster(html: str) -> list[tuple[str, str, int]]:
     rows = []
     for row in re.finditer(r"<tr><td>.*?</tr>", html):
         cells = re.findall(r"<td>(.*?)</td>", row.group(0))
-        code = re.search(r"<small>(\w+)</small>", cells[0])
+        code = re.search(r"<small>(\w+)(?: · [^<]*)?</small>", cells[0])
         assert code is not None
         rows.append((code.group(1), cells[2], int(cells[5])))
     return rows
@@ -605,6 +605,10 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert sum(1 for _, _, n in rows if n == 0) <= int(told.group(1))
     assert all("未上报" in r.group(0) for r in re.finditer(r"<tr><td>.*?</tr>", page)
                if int(re.findall(r"<td>(.*?)</td>", r.group(0))[5]) == 0)  # fmt: skip
+    # each with their part in their grids' teams: the demo's chiefs, and a community's
+    # supervisor over all its grids
+    assert "W99010200100101 · 网格长</small>" in page
+    assert re.search(r"W99010200100190 · 网格监督员</small>", page)
     # a grid worker's report in a silent worker's grid: heard from
     worker, grid = app_db.execute(
         text("""SELECT w.code, g.grid_code FROM worker w JOIN worker_grid g ON g.worker_id = w.id
@@ -628,7 +632,7 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
 
     def settled(page: str) -> int:
         """The worker's reports settled on the spot (就地化解), the row's last column."""
-        row = re.search(rf"<small>{worker}</small>.*?</tr>", page)
+        row = re.search(rf"<small>{worker}[ ·][^<]*</small>.*?</tr>", page)
         assert row is not None
         return int(re.findall(r"<td>(\d+)</td>", row.group(0))[-1])
 

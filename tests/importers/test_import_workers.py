@@ -119,7 +119,8 @@ def test_roster_dry_run_commit_and_rerun(db: Session, tmp_path: Path) -> None:
     parts = db.execute(
         text("""SELECT w.code, g.grid_code, g.role FROM worker_grid g
                 JOIN worker w ON w.id = g.worker_id
-                WHERE g.grid_code = ANY(:g) ORDER BY 2, 3, 1"""),
+                WHERE g.grid_code = ANY(:g) AND g.role <> 'supervisor'  -- (the demo's)
+                ORDER BY 2, 3, 1"""),
         {"g": [f"{VILLAGE}00{i}" for i in (1, 2, 5)]},
     ).all()
     assert [(c, r) for _, c, r in parts] == [
@@ -263,7 +264,9 @@ def test_a_roster_gives_each_worker_their_part_in_the_team(db: Session, tmp_path
     sets it for the row's grids; a row naming a grid's chief makes the one who was a manager.
     A second chief of the same grid in the file, and a part nobody uses, reject their rows."""
     first, second = f"{VILLAGE}001", f"{VILLAGE}002"
-    (was,) = _parts(db, first)
+    team = _parts(db, first)  # the demo's: a chief, and the community's supervisor
+    (was,) = [name for name, part in team.items() if part == "chief"]
+    (overseer,) = [name for name, part in team.items() if part == "supervisor"]
     path = tmp_path / "分工.csv"
     path.write_text(
         "姓名,手机号码,岗位,网格分工,网格编码\n"
@@ -285,6 +288,7 @@ def test_a_roster_gives_each_worker_their_part_in_the_team(db: Session, tmp_path
         was: "manager",
         "何小海": "informant",
         "赵大勇": "supervisor",
+        overseer: "supervisor",
     }
     # the same file again changes nothing; a part left empty keeps the one they have
     again = import_workers(db, path, RosterOptions(commit=True))
