@@ -75,6 +75,7 @@ class Ledger:
     unstaffed: int  # of ``total``, those without a grid worker
     large: int  # of ``total``, those of more than ``households_max`` households
     households_max: int = HOUSEHOLDS_MAX  # the rule ``large`` goes by
+    chiefless: int = 0  # of ``total``, those with grid workers but no chief (未设网格长)
 
 
 def ledger(
@@ -84,6 +85,7 @@ def ledger(
     order: LedgerOrder = "code",
     unstaffed: bool = False,
     large: bool = False,
+    chiefless: bool = False,
     search: str | None = None,
     patrols: bool = False,
     code: str | None = None,
@@ -92,7 +94,8 @@ def ledger(
     households_max: int = HOUSEHOLDS_MAX,
 ) -> Ledger:
     """The current grids of ``scope``'s region (:func:`gis.boundaries.narrow_scope` for one of
-    its regions) in ``order``: only those without a grid worker (``unstaffed``), of more than
+    its regions) in ``order``: only those without a grid worker (``unstaffed``), with workers
+    but no chief among them (``chiefless``, 未设网格长: nobody answers for the grid), of more than
     ``households_max`` households (``large``), whose code starts with or whose name holds
     ``search``.  ``patrols``: count the days with a check-in (for those who may read them).
     ``code``: that grid alone (the region's counts are then its own)."""
@@ -161,11 +164,15 @@ def ledger(
                    coalesce(sum(population), 0) AS all_population,
                    coalesce(sum(area_km2), 0) AS all_area,
                    count(*) FILTER (WHERE cardinality(worker_codes) = 0) AS all_unstaffed,
+                   count(*) FILTER (WHERE cardinality(worker_codes) > 0
+                                      AND NOT 'chief' = ANY(worker_roles)) AS all_chiefless,
                    count(*) FILTER (WHERE households > :most) AS all_large
             FROM g
         ), matched AS (
             SELECT * FROM g
             WHERE (NOT :unstaffed OR cardinality(worker_codes) = 0)
+              AND (NOT :chiefless OR (cardinality(worker_codes) > 0
+                                      AND NOT 'chief' = ANY(worker_roles)))
               AND (NOT :large OR households > :most)
               AND (CAST(:needle AS text) IS NULL OR starts_with(code, :needle)
                    OR strpos(normalize(name, NFKC), :needle) > 0)
@@ -185,6 +192,7 @@ def ledger(
             "patrols": patrols,
             "most": households_max,
             "unstaffed": unstaffed,
+            "chiefless": chiefless,
             "large": large,
             "needle": needle,
             "code": code,
@@ -213,6 +221,7 @@ def ledger(
         population=int(first.all_population),
         area_km2=float(first.all_area),
         unstaffed=int(first.all_unstaffed),
+        chiefless=int(first.all_chiefless),
         large=int(first.all_large),
         households_max=households_max,
     )

@@ -58,10 +58,18 @@ def ledger_page(
     def workers(g) -> str:  # type: ignore[no-untyped-def]
         if not g.workers:
             return f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
-        return t("、", ", ").join(
-            f'<span title="{escape(code, quote=True)} · {role_name(role, lang)}">'
-            f"{escape(name)}</span>"
-            for code, name, role in g.workers
+        chiefless = (
+            f' <span class="wg-flag wg-flag-repeat">{t("未设网格长", "no chief")}</span>'
+            if not any(role == "chief" for _, _, role in g.workers)
+            else ""
+        )
+        return (
+            t("、", ", ").join(
+                f'<span title="{escape(code, quote=True)} · {role_name(role, lang)}">'
+                f"{escape(name)}</span>"
+                for code, name, role in g.workers
+            )
+            + chiefless
         )
 
     def households(g) -> str:  # type: ignore[no-untyped-def]
@@ -125,12 +133,13 @@ def ledger_page(
     marks = []
     for key, zh, english, n in (
         ("unstaffed", "未配网格员", "No worker", found.unstaffed),
+        ("chiefless", "未设网格长", "No chief", found.chiefless),
         ("large", f"户数多于 {most}", f"Over {most} households", found.large),
     ):
         on = bool(filters.get(key))
         there = _filtered("/grids", filters, {key: not on, "offset": None})
-        marks.append(
-            f'<a class="wg-chip{" on" if on else ""}" id="ledger-{key}" href="{there}">'
+        marks.append(  # (the chip's id is not the count's: ledger-… is the count in the text)
+            f'<a class="wg-chip{" on" if on else ""}" id="chip-{key}" href="{there}">'
             f"{t(zh, english)} {n}</a>"
         )
     search = escape(str(filters.get("q") or ""), quote=True)
@@ -156,12 +165,14 @@ def ledger_page(
         f"{found.households:,} 户、{found.population:,} 人，{found.area_km2:,.1f} 平方公里，"
         f"平均每格 {per_grid:,.0f} 户；"
         f'未配网格员 <b id="ledger-unstaffed">{found.unstaffed}</b> 个，'
+        f'有网格员而未设网格长 <b id="ledger-chiefless">{found.chiefless}</b> 个，'
         f'户数多于 {most} 的 <b id="ledger-large">{found.large}</b> 个。'
         f'符合条件 <b id="ledger-matching">{found.matching:,}</b> 个，第 {shown} 个。',
         f'<b id="ledger-total">{found.total:,}</b> grids, {found.households:,} households, '
         f"{found.population:,} people, {found.area_km2:,.1f} km², {per_grid:,.0f} households "
         f'a grid on average; <b id="ledger-unstaffed">{found.unstaffed}</b> without a grid '
-        f'worker, <b id="ledger-large">{found.large}</b> of over {most} households. '
+        f'worker, <b id="ledger-chiefless">{found.chiefless}</b> with grid workers but no '
+        f'chief, <b id="ledger-large">{found.large}</b> of over {most} households. '
         f'<b id="ledger-matching">{found.matching:,}</b> match, showing {shown}.',
     )
     by_region = ""
@@ -269,6 +280,8 @@ def grid_record_page(
             )
             or f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
         )
+        if now.workers and not any(role == "chief" for _, _, role in now.workers):
+            workers += f' <span class="wg-flag wg-flag-repeat">{t("未设网格长", "no chief")}</span>'
         late = (
             f' <span class="wg-overdue">{t(f"其中超期 {now.overdue}", f"{now.overdue} overdue")}'
             "</span>"

@@ -813,10 +813,14 @@ class LedgerFilters:
             ),
         ] = False,
         q: LedgerSearch = None,
+        chiefless: Annotated[
+            bool, Query(description="only grids with grid workers but no chief (未设网格长)")
+        ] = False,
     ) -> None:
         self.region, self.order, self.unstaffed, self.large, self.q = (
             region, order, unstaffed, large, q
         )  # fmt: skip
+        self.chiefless = chiefless
         self.households_max = settings.grid_households_max
 
     def ledger(
@@ -826,6 +830,7 @@ class LedgerFilters:
         scope = boundaries.narrow_scope(session, caller.scope, self.region)
         found = ledger.ledger(
             session, scope, order=self.order, unstaffed=self.unstaffed, large=self.large,
+            chiefless=self.chiefless,
             search=self.q, patrols=caller.can("patrol:read"), limit=limit, offset=offset,
             households_max=self.households_max,
         )  # fmt: skip
@@ -837,6 +842,7 @@ class LedgerFilters:
             "region": self.region,
             "order": None if self.order == "code" else self.order,
             "unstaffed": self.unstaffed,
+            "chiefless": self.chiefless,
             "large": self.large,
             "q": self.q,
         }

@@ -234,7 +234,7 @@ def test_a_grid_of_many_households_is_marked(db: Session) -> None:
     assert all(g.large for g in found.grids)
     html = ledger_page(found, region="示例", user="u", links=[], filters={"large": True}, offset=0)
     assert "户数偏多" in html and f"{HOUSEHOLDS_MAX + 300:,}" in html
-    assert 'class="wg-chip on" id="ledger-large"' in html
+    assert 'class="wg-chip on" id="chip-large"' in html
     everyone = ledger(db, scope, order="households", limit=1)
     assert everyone.grids[0].code == code
     # the whole deployment's regions below it: the top ones (the demo's city)
@@ -430,6 +430,18 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     team = f"{names[others[1]]}（网格长）、{names[others[0]]}（网格管理员）"
     assert sheet.cell(3, 9).value == team
     assert sheet.cell(3, 10).value == f"{others[1]} {others[0]}"
+    # workers but no chief (未设网格长): marked on the row and the record, counted, a chip
+    parts = {others[0]: "manager", others[1]: "informant"}
+    r = anon_client.put(
+        f"/api/grids/{grid}/workers", headers=planner, json={"workers": others, "roles": parts}
+    )
+    assert r.status_code == 200 and r.json()["roles"] == parts, r.text
+    op = login_as("township_operator")
+    listed = anon_client.get("/grids?chiefless=true", headers=op | HTML).text
+    assert [_code(r) for r in _rows(listed)] == [grid] and _number(listed, "ledger-chiefless") == 1
+    assert 'class="wg-chip on" id="chip-chiefless"' in listed and "未设网格长" in _rows(listed)[0][5]
+    record = anon_client.get(f"/grids/{grid}", headers=op | HTML).text
+    assert "未设网格长" in record.split('id="grid-now"')[1].split("</table>")[0]
     # nobody: the grid is unstaffed, and the ledger says so
     r = anon_client.put(f"/api/grids/{grid}/workers", headers=planner, json={"workers": []})
     assert r.status_code == 200 and r.json()["after"] == []
