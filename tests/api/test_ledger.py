@@ -439,7 +439,8 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     op = login_as("township_operator")
     listed = anon_client.get("/grids?chiefless=true", headers=op | HTML).text
     assert [_code(r) for r in _rows(listed)] == [grid] and _number(listed, "ledger-chiefless") == 1
-    assert 'class="wg-chip on" id="chip-chiefless"' in listed and "未设网格长" in _rows(listed)[0][5]
+    assert 'class="wg-chip on" id="chip-chiefless"' in listed
+    assert "未设网格长" in _rows(listed)[0][5]
     record = anon_client.get(f"/grids/{grid}", headers=op | HTML).text
     assert "未设网格长" in record.split('id="grid-now"')[1].split("</table>")[0]
     # nobody: the grid is unstaffed, and the ledger says so
