@@ -1055,7 +1055,7 @@ def _create(session: Session, layout: Layout, body: dict) -> Said:
             body.get("households"),
             body.get("population"),
             workers=body.get("workers"),
-            seen={},
+            seen=None if body.get("workers") is None else {},  # (a new grid: nothing read)
         )
     )
     area = area_m2(geom)
