@@ -63,6 +63,11 @@ class GridRow:
     patrol_days: int | None  # days of the last RECENT_DAYS with a check-in here (None: not shown)
     large: bool = False  # of more households than the ledger's ``households_max``
 
+    @property
+    def chiefless(self) -> bool:
+        """Grid workers, but no chief among them (未设网格长)."""
+        return bool(self.workers) and all(role != "chief" for _, _, role in self.workers)
+
 
 @dataclass(frozen=True)
 class Ledger:

@@ -60,7 +60,7 @@ def ledger_page(
             return f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
         chiefless = (
             f' <span class="wg-flag wg-flag-repeat">{t("未设网格长", "no chief")}</span>'
-            if not any(role == "chief" for _, _, role in g.workers)
+            if g.chiefless
             else ""
         )
         return (
@@ -280,7 +280,7 @@ def grid_record_page(
             )
             or f'<span class="wg-flag wg-flag-repeat">{t("未配网格员", "no worker")}</span>'
         )
-        if now.workers and not any(role == "chief" for _, _, role in now.workers):
+        if now.chiefless:
             workers += f' <span class="wg-flag wg-flag-repeat">{t("未设网格长", "no chief")}</span>'
         late = (
             f' <span class="wg-overdue">{t(f"其中超期 {now.overdue}", f"{now.overdue} overdue")}'
