@@ -708,6 +708,8 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     first = _roster(anon_client.get("/workers?least=true", headers=op | html).text)[0]
     assert rows[2][1] == first[0]  # in the page's order
     assert sheet.cell(3, 3).number_format == "@"
+    parts = {r[1]: r[13] for r in rows[2:]}  # each worker's part in their grids' teams
+    assert parts["W99010200100101"] == "网格长" and parts["W99010200100190"] == "网格监督员"
     audited = app_db.execute(
         text("SELECT detail FROM audit_log WHERE action = 'workers.export' ORDER BY id DESC")
     ).first()
