@@ -159,7 +159,9 @@ def ledger(
                    coalesce(w.roles, '{{}}') AS worker_roles,
                    coalesce(n.open_cases, 0) AS open_cases, coalesce(n.overdue, 0) AS overdue,
                    coalesce(r.recent, 0) AS recent,
-                   CASE WHEN :patrols THEN coalesce(pt.days, 0) END AS patrol_days
+                   CASE WHEN :patrols THEN coalesce(pt.days, 0) END AS patrol_days,
+                   w.codes IS NULL AS no_worker,
+                   w.codes IS NOT NULL AND NOT 'chief' = ANY(w.roles) AS no_chief
             FROM g0 LEFT JOIN w ON w.grid_code = g0.code
             LEFT JOIN n ON n.grid_code = g0.code
             LEFT JOIN r ON r.grid_code = g0.code
@@ -168,16 +170,13 @@ def ledger(
             SELECT count(*) AS total, coalesce(sum(households), 0) AS all_households,
                    coalesce(sum(population), 0) AS all_population,
                    coalesce(sum(area_km2), 0) AS all_area,
-                   count(*) FILTER (WHERE cardinality(worker_codes) = 0) AS all_unstaffed,
-                   count(*) FILTER (WHERE cardinality(worker_codes) > 0
-                                      AND NOT 'chief' = ANY(worker_roles)) AS all_chiefless,
+                   count(*) FILTER (WHERE no_worker) AS all_unstaffed,
+                   count(*) FILTER (WHERE no_chief) AS all_chiefless,
                    count(*) FILTER (WHERE households > :most) AS all_large
             FROM g
         ), matched AS (
             SELECT * FROM g
-            WHERE (NOT :unstaffed OR cardinality(worker_codes) = 0)
-              AND (NOT :chiefless OR (cardinality(worker_codes) > 0
-                                      AND NOT 'chief' = ANY(worker_roles)))
+            WHERE (NOT :unstaffed OR no_worker) AND (NOT :chiefless OR no_chief)
               AND (NOT :large OR households > :most)
               AND (CAST(:needle AS text) IS NULL OR starts_with(code, :needle)
                    OR strpos(normalize(name, NFKC), :needle) > 0)
