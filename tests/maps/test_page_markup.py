@@ -1,0 +1,173 @@
+"""Every page's markup holds together: each id once, and every reference to an id (a label's
+``for``, ``aria-labelledby``/``-describedby``/``-controls``, a control's ``form`` and ``list``,
+an in-page ``#link``) finds it, in Chinese and in English.
+
+A second element with the same id is never an error the browser shows: a label then ticks the
+wrong box, a script fills the wrong cell, a screen reader names a field by another's label. A
+page's markup is only looked at here as served (what a script adds later is its own tests')."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.scope import Scope, bind_scope
+from gis.supervision import tick
+from importers.demo import DemoCity
+from tests.conftest import report_body
+
+Headers = Callable[[str], dict[str, str]]
+
+#: attributes that name other elements by id (space-separated lists for aria-*)
+REFERENCES = ("for", "form", "list", "aria-labelledby", "aria-describedby", "aria-controls")
+
+
+class _Markup(HTMLParser):
+    """The ids a page declares and the ids it refers to (outside ``<template>``: a template's
+    content is copied by its script, which gives the copies their ids)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: Counter[str] = Counter()
+        self.refs: list[tuple[str, str, str]] = []  # (tag, attribute, id)
+        self.lang: str | None = None
+        self._template = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "template":
+            self._template += 1
+        if self._template:
+            return
+        a = {k: v or "" for k, v in attrs}
+        if tag == "html":
+            self.lang = a.get("lang")
+        if "id" in a:
+            self.ids[a["id"]] += 1
+        for name in REFERENCES:
+            if name in a and not (name == "for" and tag == "output"):
+                for ref in a[name].split():
+                    self.refs.append((tag, name, ref))
+        href = a.get("href", "")
+        if tag == "a" and href.startswith("#") and len(href) > 1:
+            self.refs.append((tag, "href", href[1:]))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "template":
+            self._template -= 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "template":
+            self._template -= 1
+
+
+def problems(html: str) -> list[str]:
+    """What does not hold together in ``html`` (empty when all is well)."""
+    page = _Markup()
+    page.feed(html)
+    out = [f'id "{i}" is on {n} elements' for i, n in sorted(page.ids.items()) if n > 1]
+    out += [
+        f'<{tag} {name}="{ref}">: no element has that id'
+        for tag, name, ref in page.refs
+        if ref not in page.ids
+    ]
+    if not page.lang:
+        out.append("<html> names no lang")
+    return out
+
+
+def test_the_checker_sees_what_it_looks_for() -> None:
+    bad = (
+        '<html><body><p id="a"></p><p id="a"></p><label for="b">x</label>'
+        '<input aria-describedby="a c"><a href="#d">d</a><template><i id="a"></i></template>'
+        "</body></html>"
+    )
+    assert problems(bad) == [
+        'id "a" is on 2 elements',
+        '<label for="b">: no element has that id',
+        '<input aria-describedby="c">: no element has that id',
+        '<a href="d">: no element has that id',
+        "<html> names no lang",
+    ]
+    assert problems('<html lang="zh-CN"><label for="x">x</label><input id="x"></html>') == []
+
+
+@pytest.fixture
+def case(anon_client: TestClient, login_as: Headers, demo_city: DemoCity, app_db: Session) -> dict:
+    """A township's new case (reported by its desk), with a reminder letter issued."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001001"))
+    p = grid.geom.representative_point()
+    r = anon_client.post(
+        "/api/reports", headers=login_as("township_operator"), json=report_body(p.x, p.y)
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    remind_at = app_db.execute(
+        text("SELECT remind_at FROM cases WHERE code = :c"), {"c": body["code"]}
+    ).scalar_one()
+    bind_scope(app_db, Scope.everything())
+    tick(app_db, remind_at)
+    app_db.commit()  # (to the test's savepoint)
+    worker = app_db.execute(
+        text(
+            "SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+            "WHERE wg.grid_code = :g ORDER BY w.code LIMIT 1"
+        ),
+        {"g": body["grid_code"]},
+    ).scalar_one()
+    return body | {"token": body["tracking_url"].rsplit("/", 1)[1], "worker": worker}
+
+
+PAGES = [
+    (None, "/login"),
+    (None, "/t/{token}"),
+    ("admin", "/"),
+    ("admin", "/users"),
+    ("admin", "/audit"),
+    ("admin", "/imports"),
+    ("admin", "/account"),
+    ("city_commander", "/maps/command"),
+    ("city_operator", "/maps/safety"),
+    ("city_operator", "/find"),
+    ("city_operator", "/queue"),
+    ("city_operator", "/reports/daily"),
+    ("city_operator", "/reports/period"),
+    ("city_operator", "/workers"),
+    ("city_operator", "/grids"),
+    ("township_operator", "/queue"),
+    ("township_operator", "/cases/{code}"),
+    ("township_operator", "/cases/{code}/receipt"),
+    ("township_operator", "/cases/{code}/letters/reminder"),
+    ("township_operator", "/grids/{grid_code}"),
+    ("township_operator", "/maps/grid/{grid_code}"),
+    ("township_operator", "/workers/{worker}/patrols"),
+    ("township_operator", "/m/"),
+    ("grid_worker", "/m/"),
+    ("grid_worker", "/cases/{code}"),
+    ("district_planner", "/maps/planner"),
+    ("district_planner", "/grids/{grid_code}"),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_holds_together(
+    anon_client: TestClient, login_as: Headers, case: dict, lang: str
+) -> None:
+    found = {}
+    for user, template in PAGES:
+        path = template.format(**case)
+        page = anon_client.get(
+            f"{path}?lang={lang}",
+            headers=(login_as(user) if user else {}) | {"Accept": "text/html"},
+        )
+        assert page.status_code == 200, (user, path, page.text[:300])
+        wrong = problems(page.text)
+        if wrong:
+            found[f"{user} {path}"] = wrong
+    assert found == {}
