@@ -8,8 +8,10 @@ changes nothing (a test does exactly that).
 * **regions**: 编码, 名称, 级别 (市, 区县, 乡镇街道, 村社区), 上级代码; multipolygons.
 * **grids**: 网格编码, 网格名称, 所属社区 (the village's code), 社区名称, 户数, 人口, and those
   of the current layout 网格员 and 网格员编号 (each grid's workers, by name and code, joined by
-  "、"), 版本 and 启用时间 (when this version began); multipolygons.  ``as_of`` gives the layout
-  valid at that moment instead of the current one (the grids' history is kept).
+  "、"), 网格分工 (each one's part in the team, in the same order: 网格长、网格监督员 …) and
+  网格长 (the chief's name), 版本 and 启用时间 (when this version began); multipolygons.
+  ``as_of`` gives the layout valid at that moment instead of the current one (the grids'
+  history is kept).
 * **centers**: 名称, 区划代码, 电话, 地址, 坐标系 (wgs84); points.
 
 A region narrows any layer to what lies in it; the caller's jurisdiction always does.  The
@@ -40,6 +42,7 @@ import shapely
 
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
+from gis.workers import GRID_ROLES
 
 LAYERS = ("regions", "grids", "centers")
 #: a file's suffix → (GDAL driver, what it is called)
@@ -60,23 +63,31 @@ _REGIONS = """
     WHERE {in_scope} AND {in_region}
     ORDER BY r.code
 """
+# a worker_grid role as the files name it (GRID_ROLES's Chinese words)
+_PART = "CASE CAST(wg.role AS text) {} ELSE CAST(wg.role AS text) END".format(
+    " ".join(f"WHEN '{role}' THEN '{zh}'" for role, (zh, _) in GRID_ROLES.items())
+)
 _GRIDS = """
     SELECT g.code AS "网格编码", g.name AS "网格名称", r.code AS "所属社区", r.name AS "社区名称",
            g.households AS "户数", g.population AS "人口",
            CASE WHEN g.valid_to IS NULL THEN w.names END AS "网格员",
            CASE WHEN g.valid_to IS NULL THEN w.codes END AS "网格员编号",
+           CASE WHEN g.valid_to IS NULL THEN w.parts END AS "网格分工",
+           CASE WHEN g.valid_to IS NULL THEN w.chief END AS "网格长",
            g.version AS "版本",
            to_char(g.valid_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS "启用时间",
            ST_AsBinary(g.geom) AS wkb
     FROM grid g JOIN region r ON r.id = g.village_id
     LEFT JOIN LATERAL (
         SELECT string_agg(k.name, '、' ORDER BY k.code) AS names,
-               string_agg(k.code, '、' ORDER BY k.code) AS codes
+               string_agg(k.code, '、' ORDER BY k.code) AS codes,
+               string_agg(PART, '、' ORDER BY k.code) AS parts,
+               min(k.name) FILTER (WHERE wg.role = 'chief') AS chief
         FROM worker_grid wg JOIN worker k ON k.id = wg.worker_id
         WHERE wg.grid_code = g.code) w ON true
     WHERE {when} AND {in_scope} AND {in_region}
     ORDER BY g.code
-"""
+""".replace("PART", _PART)
 _CENTERS = """
     SELECT c.name AS "名称", r.code AS "区划代码", c.phone AS "电话", c.address AS "地址",
            'wgs84' AS "坐标系", ST_AsBinary(c.geom) AS wkb
@@ -191,7 +202,7 @@ def layer_frame(
     columns = {
         "regions": ["编码", "名称", "级别", "上级代码"],
         "grids": ["网格编码", "网格名称", "所属社区", "社区名称", "户数", "人口", "网格员",
-                  "网格员编号", "版本", "启用时间"],
+                  "网格员编号", "网格分工", "网格长", "版本", "启用时间"],
         "centers": ["名称", "区划代码", "电话", "地址", "坐标系"],
     }[layer]  # fmt: skip
     return gpd.GeoDataFrame(records, columns=columns, geometry=list(geoms), crs="EPSG:4326")

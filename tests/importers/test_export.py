@@ -16,6 +16,7 @@ import shapely
 
 from gis.errors import InvalidInput, NotFound
 from gis.scope import Scope
+from gis.workers import role_name
 from importers.export import export_layer
 from importers.run import ImportRequest, run_import
 
@@ -75,6 +76,23 @@ def test_grids_carry_their_workers_and_their_history(db: Session, tmp_path: Path
     ).all()
     got = dict(zip(frame["网格编码"], frame["网格员编号"], strict=True))
     assert {code: got[code] for code, _ in expected} == dict(expected)
+    # each worker's part in the team, in the order of their codes, and the chief by name
+    teams = db.execute(
+        text("""SELECT wg.grid_code, w.code, w.name, wg.role FROM worker_grid wg
+                JOIN worker w ON w.id = wg.worker_id WHERE wg.grid_code = ANY(:g)
+                ORDER BY wg.grid_code, w.code"""),
+        {"g": list(frame["网格编码"])},
+    ).all()
+    assert {r.role for r in teams} >= {"chief", "supervisor"}  # (the demo's teams)
+    parts = dict(zip(frame["网格编码"], frame["网格分工"], strict=True))
+    chiefs = dict(zip(frame["网格编码"], frame["网格长"], strict=True))
+    for grid in {r.grid_code for r in teams}:
+        team = [r for r in teams if r.grid_code == grid]
+        assert parts[grid] == "、".join(role_name(r.role) for r in team)
+        chief = [r.name for r in team if r.role == "chief"]
+        assert (chiefs[grid] if isinstance(chiefs[grid], str) else None) == (
+            chief[0] if chief else None
+        )
     assert set(frame.columns) >= {
         "网格名称",
         "所属社区",
@@ -83,6 +101,8 @@ def test_grids_carry_their_workers_and_their_history(db: Session, tmp_path: Path
         "人口",
         "版本",
         "启用时间",
+        "网格分工",
+        "网格长",
     }
     # a grid redrawn later: the layout of before has its first version, without workers
     code = frame["网格编码"].iloc[0]
