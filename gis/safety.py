@@ -233,19 +233,14 @@ _CASES = """
     WITH c AS MATERIALIZED (
         SELECT ARRAY[{codes}] AS codes,
                c.severity::text AS severity,
-               c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AS repeat, rt.score,
+               c.flags ?| ARRAY['repeat_place', 'repeat_resident'] AS repeat, c.score,
                d.due,
                d.due AND coalesce(
-                   (SELECT min(e.at) FROM case_event e
-                    WHERE e.case_id = c.id AND e.to_status = 'resolved'),
+                   c.first_resolved_at,  -- (kept from its events: migration 0062)
                    CASE WHEN c.status IN ('resolved', 'verified', 'closed') THEN c.closed_at END,
                    'infinity') > c.deadline AS overdue
         FROM cases c
         CROSS JOIN LATERAL (SELECT c.deadline < :end AND c.status <> 'suspended' AS due) d
-        -- each case's rating looked up by its key: joined, the ratings were read whole, and
-        -- their row-level policy hashed every case stored (a million: 0.7 s)
-        LEFT JOIN LATERAL (SELECT r.score FROM case_rating r WHERE r.case_id = c.id
-                           OFFSET 0) rt ON true
         WHERE c.received_at >= :start AND c.received_at < :end {where} AND {not_merged}
     )
     SELECT u.code, count(*) AS cases,

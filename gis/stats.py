@@ -48,20 +48,13 @@ _BASE = """
         SELECT c.id, c.code, c.status, c.kind::text AS kind, c.category,
                c.source::text AS source, c.deadline,
                c.received_at, {child} AS child,
-               h.handled_at, h.extended, h.reworked, h.on_site, rt.score
+               -- what its events and rating say, kept on the case (migration 0062); history
+               -- without events: resolved when it was closed
+               coalesce(c.first_resolved_at,
+                        CASE WHEN c.status IN ('resolved', 'verified', 'closed')
+                             THEN c.closed_at END) AS handled_at,
+               c.extended, c.reworked, c.on_site, c.score
         FROM cases c
-        CROSS JOIN LATERAL (
-            SELECT coalesce(min(e.at) FILTER (WHERE e.to_status = 'resolved'),
-                            CASE WHEN c.status IN ('resolved', 'verified', 'closed')
-                                 THEN c.closed_at END) AS handled_at,
-                   coalesce(bool_or(e.action = 'extend'), false) AS extended,
-                   coalesce(bool_or(e.to_status = 'reopened'), false) AS reworked,
-                   coalesce(bool_or(e.action = 'on_site'), false) AS on_site
-            FROM case_event e WHERE e.case_id = c.id) h
-        -- each case's rating looked up by its key: joined, the ratings were read whole, and
-        -- their row-level policy hashed every case stored (a million: 0.7 s)
-        LEFT JOIN LATERAL (SELECT r.score FROM case_rating r WHERE r.case_id = c.id
-                           OFFSET 0) rt ON true
         WHERE c.{level_col} = :region AND c.received_at >= :start AND c.received_at < :end
           AND {in_scope}
           AND {not_merged}

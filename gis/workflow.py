@@ -1072,9 +1072,7 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
         CROSS JOIN LATERAL (  -- (gis.stats' handled_at)
             SELECT CASE WHEN c.status IN ('resolved', 'verified', 'closed')
-                        THEN coalesce((SELECT min(e.at) FROM case_event e
-                                       WHERE e.case_id = c.id AND e.to_status = 'resolved'),
-                                      c.closed_at) END AS settled_at) s
+                        THEN coalesce(c.first_resolved_at, c.closed_at) END AS settled_at) s
         WHERE c.code = :code AND {scope.case_condition("c")}
     """),
         {"code": code},

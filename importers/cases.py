@@ -1136,7 +1136,7 @@ _INSERT = """
                        grid_code, village_code, township_code, district_code, city_code,
                        center_id, assign_method, assign_distance_m, status, source_id,
                        allowed_hours, deadline, closed_at, public_token, source,
-                       source_ref)
+                       source_ref, first_resolved_at)
     SELECT {id}{code}, CAST(i.kind AS case_kind), i.category,
            k.default_severity, i.description, i.datum, i.raw_lon, i.raw_lat, i.pt, NULL, i.at,
            i.at,
@@ -1146,7 +1146,10 @@ _INSERT = """
            l.distance_m, i.status, i.source_id,
            k.deadline_hours, {deadline},
            CASE WHEN i.status = 'closed' THEN i.at END, encode(i.tok, 'hex'), i.source,
-           i.source_ref
+           i.source_ref,
+           -- its ``import`` event's (registered → its status, at its receipt): the trigger
+           -- that reads the events passes those by (migration 0062)
+           CASE WHEN i.status = 'resolved' THEN i.at END
     FROM import_case i
     JOIN import_loc l ON l.n = i.n
     LEFT JOIN import_chain ch ON ch.village_id = l.village_id

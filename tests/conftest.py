@@ -347,3 +347,19 @@ def put_case(session: Session, point: BaseGeometry, status: str = "registered",
     )
     session.commit()
     return code
+
+
+#: the cases whose handling kept on the case (migration 0062: first_resolved_at, extended,
+#: reworked, on_site, score) differs from what their events and rating say; 0 when all agree
+HANDLING_MISMATCH = """
+    SELECT count(*) FROM cases c
+    LEFT JOIN (SELECT case_id, min(at) FILTER (WHERE to_status = 'resolved') AS first_resolved_at,
+                      bool_or(action = 'extend') AS extended,
+                      bool_or(to_status = 'reopened') AS reworked,
+                      bool_or(action = 'on_site') AS on_site
+               FROM case_event GROUP BY case_id) e ON e.case_id = c.id
+    LEFT JOIN case_rating r ON r.case_id = c.id
+    WHERE c.first_resolved_at IS DISTINCT FROM e.first_resolved_at
+       OR c.extended <> coalesce(e.extended, false) OR c.reworked <> coalesce(e.reworked, false)
+       OR c.on_site <> coalesce(e.on_site, false) OR c.score IS DISTINCT FROM r.score
+"""

@@ -28,7 +28,7 @@ from gis.supervision import tick
 from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act
 from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
 from importers.demo import DemoCity
-from tests.conftest import report_body
+from tests.conftest import HANDLING_MISMATCH, report_body
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -1125,7 +1125,7 @@ def test_a_number_that_names_a_case_is_looked_for_in_descriptions_only_when_aske
 
 
 def test_a_poor_rating_reopens_the_case_once(
-    anon_client: TestClient, login_as: Headers, point: tuple
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
 ) -> None:
     op = login_as("township_operator")
     case = _report(anon_client, op, point)
@@ -1151,6 +1151,17 @@ def test_a_poor_rating_reopens_the_case_once(
     assert [e["action"] for e in detail["events"]][-2:] == ["rate", "reopen"]
     assert anon_client.post(rating, json={"score": 5}).status_code == 409  # one rating per case
     assert anon_client.post(rating, json={"score": 9}).status_code == 422
+    # the case carries its rating and how it went, for the roll-ups (migration 0062)
+    bind_scope(app_db, Scope.everything())
+    kept = app_db.execute(
+        text("""SELECT c.score, c.reworked, c.extended, c.on_site,
+                       c.first_resolved_at = (SELECT min(e.at) FROM case_event e
+                                              WHERE e.case_id = c.id AND e.action = 'resolve')
+                FROM cases c WHERE c.code = :c"""),
+        {"c": code},
+    ).one()
+    assert tuple(kept) == (2, True, False, False, True)
+    assert app_db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
 
 
 def test_the_server_runs_the_clock(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from gis.errors import Conflict
 from gis.pii import PiiCipher
 from importers.demo import DemoCity, generate_demo_city
 from importers.demo_load import load_demo_city
+from tests.conftest import HANDLING_MISMATCH
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +194,21 @@ def test_demo_history_has_extensions_and_rework(db: Session) -> None:
     ).one()
     assert 0 < extended < 0.05 * cases and moved == extended and closed_before == 0
     assert 0 < reworked < 0.05 * closed and out_of_order == 0
+    # and each case carries what its events and rating say, for the roll-ups (migration 0062)
+    kept = db.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE extended), count(*) FILTER (WHERE reworked), "
+            "count(score), count(*) FILTER (WHERE on_site) FROM cases"
+        )
+    ).one()
+    assert (
+        kept[0]
+        == db.execute(
+            text("SELECT count(DISTINCT case_id) FROM case_event WHERE action = 'extend'")
+        ).scalar_one()
+    )
+    assert kept[1] > 0 and kept[2] > 0 and kept[3] > 0
+    assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
 
 
 def test_demo_refuses_a_database_that_has_data(db: Session, cipher: PiiCipher) -> None:

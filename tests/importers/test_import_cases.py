@@ -31,6 +31,7 @@ from importers.cases import (
 from importers.demo import DemoCity
 from tests.api.test_command import ROLLUP_MISMATCH
 from tests.api.test_edits import _EXCLUSIVE, _waits_for
+from tests.conftest import HANDLING_MISMATCH
 
 HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
 
@@ -525,6 +526,15 @@ def test_settled_on_the_spot_is_read_from_its_column(
                        ("S4", "registered", "resolved", True)]  # fmt: skip
     assert any(w.startswith("2 件记为网格员就地化解") for w in done.warnings)
     assert any(w.startswith("1 行写明就地化解") for w in done.warnings)
+    # what the roll-ups read is kept on each case: S4's import event (to resolved at its
+    # receipt) written by the import itself, the on_site events by their trigger
+    kept = db.execute(
+        text("""SELECT source_id, first_resolved_at = received_at, on_site FROM cases
+                WHERE source_id LIKE 'S_' ORDER BY 1""")
+    ).all()
+    assert kept == [("S1", True, True), ("S2", None, False), ("S3", None, False),
+                    ("S4", True, True), ("S5", None, False)]  # fmt: skip
+    assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
     day = datetime(2018, 3, 5, tzinfo=SHANGHAI)
     township = demo_city.grids[0].village_code[:9]
     figures = stats(db, Scope.everything(), township, day, day.replace(day=6)).total
@@ -669,6 +679,7 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     assert len(expected) == len(done.created) > 100
     assert _index_definitions(db) == indexes  # every index back, from its own definition
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0  # counted again, exactly
+    assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
     # ids and code numbers drawn as one block, in the cases' time order, the sequences past it
     numbers = db.execute(
         text("""SELECT count(*) AS n,
