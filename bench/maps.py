@@ -15,6 +15,7 @@ p95 of ``--runs``:
 * the bbox GeoJSON of a township's grids, its grid counts and its hotspots (30 days), and the
   hotspots of a street view for the city's desk (a year);
 * the grid ledger (网格台账) of the city and of a township, and a grid's record;
+* the daily roll-up page (每日一汇总) of yesterday, for the city and a township;
 
 then in headless Chromium (Debian's ``chromium``): time until the command page has drawn its
 heat and grids, bytes shipped, and the submit-to-visible latency of the live layer.
@@ -27,6 +28,7 @@ import math
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import numpy as np
 from _common import bench_settings, free_port, median_of, prepare_bench_database
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from gis.db import make_engine
 from gis.scope import Scope, bind_scope
+from gis.worktime import SHANGHAI
 
 _TOP_UP = """
     INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
@@ -277,6 +280,7 @@ def main() -> None:
     street = (
         f"{busy[0] - 0.006:.5f},{busy[1] - 0.004:.5f},{busy[0] + 0.006:.5f},{busy[1] + 0.004:.5f}"
     )
+    yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).date().isoformat()
     with TestClient(app) as client:
         op, cop = tokens["township_operator"], tokens["city_operator"]
         tiles = [
@@ -311,6 +315,10 @@ def main() -> None:
             ("grid ledger, city, most open first", "/grids?order=open", cop | _HTML),
             ("grid ledger page, township", "/grids", op | _HTML),
             ("a grid's record", f"/grids/{first_grid}", op | _HTML),
+            # 每日一汇总 of yesterday: the day, 30 days by district, the trend, the safety index
+            # (not published: the clock is off, so computed)
+            ("daily roll-up page, whole city", f"/reports/daily?day={yesterday}", cop | _HTML),
+            ("daily roll-up page, township", f"/reports/daily?day={yesterday}", op | _HTML),
         ]
         rows = [(name, _time(client, url, who, args.runs)) for name, url, who in requests]
     health = rows[0][1]
