@@ -321,6 +321,9 @@ class GridRecord:
     related: list[GridVersion]
     view_box: tuple[float, float, float, float]
     phones: dict[str, str]  # the current grid workers' phones, by worker code
+    #: of the codes its versions' land came from or went to, those the caller may open (a
+    #: grid of another jurisdiction is named, not linked: its record would answer 404)
+    reachable: frozenset[str] = frozenset()
 
 
 def grid_record(
@@ -400,6 +403,17 @@ def grid_record(
                 {"code": code},
             ).all()
         )
+    named = sorted({t.split("@")[0] for r in own for t in (*r.derived_from, *r.taken_over_by)})
+    reachable = frozenset(
+        session.execute(
+            text(f"""SELECT DISTINCT g.code FROM grid g JOIN region v ON v.id = g.village_id
+                     WHERE g.code = ANY(CAST(:codes AS text[]))
+                       AND {scope.region_condition("v")}"""),
+            scope.params() | {"codes": named},
+        ).scalars()
+        if named
+        else ()
+    )
     return GridRecord(
         code,
         now,
@@ -407,6 +421,7 @@ def grid_record(
         [version(r) for r in rows if not r.own],
         view_box,
         phones,
+        reachable,
     )
 
 

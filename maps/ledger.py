@@ -252,10 +252,17 @@ def grid_record_page(
     def day(at) -> str:  # type: ignore[no-untyped-def]
         return "—" if at is None else f"{at.astimezone(SHANGHAI):%Y-%m-%d}"
 
+    elsewhere = t("不在您的管辖范围内", "not in your jurisdiction")
+
     def grids(pairs: list[tuple[str, int]]) -> str:
         return (
             t("、", ", ").join(
-                f'<a href="/grids/{quote(code, safe="")}">{escape(code)}</a> v{v}'
+                (
+                    f'<a href="/grids/{quote(code, safe="")}">{escape(code)}</a>'
+                    if code in record.reachable
+                    else f'<span class="wg-elsewhere" title="{elsewhere}">{escape(code)}</span>'
+                )
+                + f" v{v}"
                 for code, v in pairs
             )
             or "—"

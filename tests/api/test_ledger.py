@@ -350,6 +350,36 @@ def test_a_retired_grid_s_record_shows_its_versions(db: Session) -> None:
     assert grid_record(db, Scope(region_id=None), "990102001004999") is None
 
 
+def test_a_record_names_a_grid_of_another_jurisdiction_without_a_link(db: Session) -> None:
+    """Land that came from a grid another desk keeps: the record names that grid, but does not
+    link it (its record would answer 404 to this desk); a desk that sees both gets the link."""
+    mine = db.execute(
+        text("""SELECT code FROM grid WHERE code LIKE '990102001%' AND valid_to IS NULL
+                ORDER BY code LIMIT 1""")
+    ).scalar_one()
+    theirs, theirs_id = db.execute(
+        text("""SELECT code, id FROM grid WHERE code NOT LIKE '990102001%' AND valid_to IS NULL
+                ORDER BY code LIMIT 1""")
+    ).one()
+    db.execute(
+        text("""UPDATE grid SET lineage = lineage || CAST(:id AS integer)
+                WHERE code = :g AND valid_to IS NULL"""),
+        {"id": theirs_id, "g": mine},
+    )
+    township = db.execute(text("SELECT id, code, name FROM region WHERE code = '990102001'")).one()
+    desk = Scope(township.id, township.code, "township", township.name)
+    record = grid_record(db, desk, mine)
+    assert record is not None and record.reachable == frozenset()
+    html = grid_record_page(record, user="u", links=[])
+    assert f'<span class="wg-elsewhere" title="不在您的管辖范围内">{theirs}</span> v1' in html
+    assert f'href="/grids/{theirs}"' not in html
+    city = grid_record(db, Scope(region_id=None), mine)
+    assert city is not None and city.reachable == {theirs}
+    assert f'<a href="/grids/{theirs}">{theirs}</a> v1' in grid_record_page(
+        city, user="u", links=[]
+    )
+
+
 def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     anon_client: TestClient, login_as: Headers, app_db: Session
 ) -> None:
