@@ -41,6 +41,7 @@ from shapely.geometry.base import BaseGeometry
 from gis import geo
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.geo import area_m2
+from gis.roles import check_roles, role_name
 from gis.scope import Scope
 
 #: snapping and validation tolerance, metres
@@ -305,6 +306,8 @@ class Item:
     # with ``workers``: the worker links the list was drawn from, by the current grid code
     # they were read on; at the commit, changes made to those links since are kept
     seen: dict[str, list[str]] | None = None
+    # with ``workers``: the parts it gives some of them in the team (GRID_ROLES), by code
+    roles: dict[str, str] | None = None
 
     @property
     def live(self) -> bool:
@@ -407,7 +410,7 @@ class Layout:
 
 
 _ITEM_COLUMNS = """id, code, from_id, from_version, name, village_id, ST_AsBinary(geom) AS wkb,
-                   households, population, workers, lineage, workers_seen"""
+                   households, population, workers, lineage, workers_seen, roles"""
 
 
 def _load(session: Session, edit_id: int, village_id: int) -> Layout:
@@ -430,6 +433,7 @@ def _load(session: Session, edit_id: int, village_id: int) -> Layout:
             set(r.lineage),
             r.id,
             seen=r.workers_seen,
+            roles=r.roles,
         )
         for r in session.execute(
             text(f"""SELECT {_ITEM_COLUMNS} FROM grid_edit_item
@@ -480,6 +484,7 @@ def _save(session: Session, layout: Layout) -> list[str]:
             "population": item.population,
             "workers": item.workers,
             "seen": None if item.seen is None else json.dumps(item.seen),
+            "roles": None if item.roles is None else json.dumps(item.roles),
             "lineage": sorted(item.lineage),
             "id": item.item_id,
         }
@@ -488,9 +493,11 @@ def _save(session: Session, layout: Layout) -> list[str]:
             item.item_id = session.execute(
                 text(f"""
                 INSERT INTO grid_edit_item (edit_id, code, from_id, from_version, name,
-                    village_id, geom, households, population, workers, lineage, workers_seen)
+                    village_id, geom, households, population, workers, lineage, workers_seen,
+                    roles)
                 VALUES (:e, :code, :from_id, :from_version, :name, :village_id, {geom_sql},
-                        :households, :population, :workers, :lineage, CAST(:seen AS jsonb))
+                        :households, :population, :workers, :lineage, CAST(:seen AS jsonb),
+                        CAST(:roles AS jsonb))
                 RETURNING id
             """),
                 params,
@@ -500,7 +507,8 @@ def _save(session: Session, layout: Layout) -> list[str]:
                 text(f"""
                 UPDATE grid_edit_item SET code = :code, name = :name, geom = {geom_sql},
                     households = :households, population = :population, workers = :workers,
-                    lineage = :lineage, workers_seen = CAST(:seen AS jsonb)
+                    lineage = :lineage, workers_seen = CAST(:seen AS jsonb),
+                    roles = CAST(:roles AS jsonb)
                 WHERE id = :id
             """),
                 params,
@@ -940,6 +948,12 @@ def _merge(session: Session, layout: Layout, body: dict) -> Said:
     survivor.population = sum(pop) if None not in pop else None  # type: ignore[arg-type]
     survivor.workers = workers
     survivor.seen = seen
+    parts: dict[str, str] = {}  # the parts the set gave, the survivor's first (its chief stays)
+    for i in sorted(items, key=lambda i: i is not survivor):
+        for w, role in (i.roles or {}).items():
+            chief_taken = role == "chief" and "chief" in parts.values()
+            parts.setdefault(w, "manager" if chief_taken else role)
+    survivor.roles = parts or None
     survivor.touch()
     others = [c for c in codes if c != survivor_code]
     return (
@@ -1056,6 +1070,7 @@ def _create(session: Session, layout: Layout, body: dict) -> Said:
             body.get("population"),
             workers=body.get("workers"),
             seen=None if body.get("workers") is None else {},  # (a new grid: nothing read)
+            roles=_roles_of(body),
         )
     )
     area = area_m2(geom)
@@ -1219,13 +1234,29 @@ def _assign(session: Session, layout: Layout, body: dict) -> Said:
             f"No such worker(s): {', '.join(missing)}",
             field="workers",
         )
+    roles = _roles_of(body)
     item.seen = _seen_of(session, item)
     item.workers = wanted
+    item.roles = roles
     item.touch()
+    parts = roles or {}
     return (
-        f"网格 {item.code} 的网格员：{'、'.join(wanted) or '（无）'}",
-        f"Workers of grid {item.code}: {', '.join(wanted) or '(none)'}",
-    )
+        f"网格 {item.code} 的网格员："
+        + ("、".join(w + (f"（{role_name(parts[w])}）" if w in parts else "") for w in wanted)
+           or "（无）"),
+        f"Workers of grid {item.code}: "
+        + (", ".join(w + (f" ({role_name(parts[w], 'en')})" if w in parts else "")
+                     for w in wanted) or "(none)"),
+    )  # fmt: skip
+
+
+def _roles_of(body: dict) -> dict[str, str] | None:
+    """The parts an operation gives its ``workers`` (``roles``), checked (422); None if none."""
+    roles = body.get("roles")
+    if not roles:
+        return None
+    check_roles(list(dict.fromkeys(body.get("workers") or [])), roles)
+    return dict(roles)
 
 
 _APPLY = {
@@ -1362,7 +1393,7 @@ SELECT i.id, i.code, i.from_id, g.code AS from_code, g.version AS from_version,
        CASE WHEN :areas AND i.geom IS NOT NULL THEN ST_Area(i.geom::geography) END AS area_m2,
        CASE WHEN :areas AND g.id IS NOT NULL THEN ST_Area(g.geom::geography) END AS old_area_m2,
        i.households, g.households AS old_households, i.population, g.population AS old_population,
-       i.workers, i.workers_seen
+       i.workers, i.workers_seen, i.roles
 FROM grid_edit_item i LEFT JOIN grid g ON g.id = i.from_id JOIN region v ON v.id = i.village_id
 WHERE i.edit_id = :e ORDER BY i.code, i.id
 """
@@ -1416,7 +1447,8 @@ def _staffing(session: Session, st: _State) -> dict[int, tuple[list[str], dict[s
     An item stored before ``workers_seen`` existed replaces the list as it is.  A worker keeps
     the part they had in the grids the list was drawn from; a team merged from two grids keeps
     the chief of the grid that goes on (the others become managers), and a newcomer is the
-    chief of a team without one, else a manager."""
+    chief of a team without one, else a manager.  A part the set gave (``roles`` of its
+    ``assign`` or ``create``) comes before all that: a chief it names is the team's chief."""
     rows = [r for r in st.rows if r["workers"] is not None and not r["retired"]]
     codes = sorted(
         {c for r in rows for c in (r["code"], r["from_code"], *(r["workers_seen"] or {})) if c}
@@ -1445,6 +1477,10 @@ def _staffing(session: Session, st: _State) -> dict[int, tuple[list[str], dict[s
         for w in chiefs:
             if w != (own or chiefs)[0]:
                 team[w] = "manager"
+        given = {w: role for w, role in (r.get("roles") or {}).items() if w in team}
+        team |= given  # the parts the set gave; a chief it names replaces the one there was
+        if "chief" in given.values():
+            team |= {w: "manager" for w in team if team[w] == "chief" and given.get(w) != "chief"}
         for w in sorted(drawn):
             if not team[w]:
                 team[w] = "manager" if "chief" in team.values() else "chief"

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.mapdata import Period
+from gis.roles import check_roles, role_rank_sql
 from gis.scope import Scope
-from gis.workers import GRID_ROLES, role_rank_sql
 from gis.workflow import open_sql
 
 #: the period a grid's recent cases and patrol days are counted over
@@ -487,7 +487,7 @@ def set_grid_workers(
     """网格员配备: make ``workers`` (their codes) the grid workers of current grid ``code``, in
     place of those it had.  The grid and every worker must lie in ``scope``'s region; an empty
     list leaves the grid without one (the ledger marks it).  ``roles`` gives a worker's part in
-    the team (:data:`gis.workers.GRID_ROLES`); a worker it does not name keeps the part they
+    the team (:data:`gis.roles.GRID_ROLES`); a worker it does not name keeps the part they
     had in the grid, and a newcomer is the chief if the team has none, else a manager.  A grid
     has one chief at most."""
     wanted = sorted(set(workers))
@@ -498,21 +498,7 @@ def set_grid_workers(
             f"A grid takes at most {MAX_WORKERS} grid workers; {len(wanted)} were given.",
             field="workers",
         )
-    strangers = sorted(set(roles) - set(wanted))
-    if strangers:
-        raise InvalidInput(
-            f"分工（roles）中的 {'、'.join(strangers)} 不在所配网格员（workers）之列。",
-            f"roles names {', '.join(strangers)}, who are not among the workers given.",
-            field="roles",
-        )
-    unknown_roles = sorted({r for r in roles.values() if r not in GRID_ROLES})
-    if unknown_roles:
-        raise InvalidInput(
-            f"没有这种分工：{'、'.join(unknown_roles)}。可选："
-            + "、".join(f"{k}（{zh}）" for k, (zh, _) in GRID_ROLES.items()),
-            f"No such role: {', '.join(unknown_roles)}. Choose from: {', '.join(GRID_ROLES)}.",
-            field="roles",
-        )
+    check_roles(wanted, roles)
     grid = session.execute(
         text(f"""SELECT g.code FROM grid g JOIN region v ON v.id = g.village_id
                  WHERE g.code = :code AND g.valid_to IS NULL AND {scope.region_condition("v")}
@@ -553,15 +539,7 @@ def set_grid_workers(
     for w in wanted:  # newcomers: the chief if the team has none
         if w not in roles:
             roles[w] = "manager" if "chief" in roles.values() else "chief"
-    chiefs = [w for w in wanted if roles[w] == "chief"]
-    if len(chiefs) > 1:
-        raise InvalidInput(
-            f"一个网格只设一名网格长，收到 {len(chiefs)} 名：{'、'.join(chiefs)}。"
-            "请把其余几位设为网格管理员、信息员或监督员。",
-            f"A grid has one grid chief; {len(chiefs)} were given: {', '.join(chiefs)}. Make "
-            "the others manager, informant or supervisor.",
-            field="roles",
-        )
+    check_roles(wanted, roles)  # (one chief, with the parts kept)
     session.execute(
         text("""DELETE FROM worker_grid
                 WHERE grid_code = :code AND NOT worker_id = ANY(CAST(:ids AS integer[]))"""),

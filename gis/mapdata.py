@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
+from gis.roles import GRID_ROLES, role_rank_sql
 from gis.scope import Scope
-from gis.workers import GRID_ROLES, role_rank_sql
 from gis.workflow import OPEN_STATES, category_name_sql, open_sql
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

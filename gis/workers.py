@@ -18,33 +18,12 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.roles import GRID_ROLES
 from gis.scope import Scope
 from gis.workflow import open_sql
 
 #: the period a worker's reports are counted over
 ACTIVE_DAYS = 30
-
-#: a grid worker's part in a grid's team (一主任三大员: the grid chief and the three officers),
-#: in the order a team is listed; one chief a grid
-GRID_ROLES: dict[str, tuple[str, str]] = {
-    "chief": ("网格长", "grid chief"),
-    "manager": ("网格管理员", "grid manager"),
-    "informant": ("网格信息员", "grid informant"),
-    "supervisor": ("网格监督员", "grid supervisor"),
-}
-
-
-def role_name(role: str, lang: str = "zh") -> str:
-    """A grid worker's part in a grid's team, in ``lang`` (the code itself if unknown)."""
-    zh, en = GRID_ROLES.get(role, (role, role))
-    return en if lang == "en" else zh
-
-
-def role_rank_sql(alias: str) -> str:
-    """SQL: the rank of ``worker_grid`` row ``alias``'s role in :data:`GRID_ROLES` (chief
-    first), to list a team in its order."""
-    roles = ", ".join(f"'{r}'" for r in GRID_ROLES)
-    return f"array_position(ARRAY[{roles}], CAST({alias}.role AS text))"
 
 
 @dataclass(frozen=True)

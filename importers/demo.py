@@ -90,7 +90,7 @@ class DemoWorker:
     phone: str
     village_code: str
     grid_codes: list[str]
-    role: str = "chief"  # their part in their grids' teams (gis.workers.GRID_ROLES)
+    role: str = "chief"  # their part in their grids' teams (gis.roles.GRID_ROLES)
 
 
 @dataclass

@@ -41,8 +41,8 @@ import pyogrio
 import shapely
 
 from gis.errors import InvalidInput, NotFound
+from gis.roles import GRID_ROLES
 from gis.scope import Scope
-from gis.workers import GRID_ROLES
 
 LAYERS = ("regions", "grids", "centers")
 #: a file's suffix → (GDAL driver, what it is called)

@@ -120,7 +120,7 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "admin": ("系统管理员", "管理员", "ADMIN"),
 }  # fmt: skip
 _ROLE_OF = {w.upper(): role for role, words in ROLE_WORDS.items() for w in words}
-#: a grid worker's part in a grid's team (一主任三大员, gis.workers.GRID_ROLES) in the words of
+#: a grid worker's part in a grid's team (一主任三大员, gis.roles.GRID_ROLES) in the words of
 #: rosters: the 网格分工 column, or else a 岗位 that names one (网格长)
 PART_WORDS: dict[str, tuple[str, ...]] = {
     "chief": ("网格长", "网格主任", "网格组长", "主任", "组长", "CHIEF"),

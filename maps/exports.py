@@ -15,7 +15,8 @@ from io import BytesIO
 from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.ledger import RECENT_DAYS, Ledger
 from gis.report import column_width
-from gis.workers import ACTIVE_DAYS, Roster, role_name
+from gis.roles import role_name
+from gis.workers import ACTIVE_DAYS, Roster
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
 from gis.worktime import SHANGHAI
 from maps.pages import SEVERITY_NAMES, SEVERITY_NAMES_EN

@@ -13,7 +13,7 @@ from gis.ledger import (
     Ledger,
     WorkerChoice,
 )
-from gis.workers import GRID_ROLES, role_name
+from gis.roles import GRID_ROLES, role_name
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line

@@ -668,7 +668,8 @@ def workers_page(  # type: ignore[no-untyped-def]
     marked.  ``roster``:
     :class:`gis.workers.Roster`; ``filters``: the query in force (``region``, ``least``)."""
 
-    from gis.workers import ACTIVE_DAYS, role_name
+    from gis.roles import role_name
+    from gis.workers import ACTIVE_DAYS
 
     t = _tr(lang)
     this_year = datetime.now(SHANGHAI).year

@@ -37,11 +37,13 @@ class OperationIn(BaseModel):
       sharing the longest edge (or ``release_to: "uncovered"``);
     * ``create``: ``geometry`` (clipped to uncovered land of the village unless ``clip`` is
       false), optional ``code``, ``name``, ``households``, ``population``, ``workers``,
-      ``village``;
+      ``village`` (and ``roles``, as for ``assign``);
     * ``retire``: ``grid`` and ``to``: ``"neighbours"`` (split among them, nearest edge wins),
       one neighbour's code, or ``"uncovered"``;
     * ``recode``: ``grid`` and a new ``code``, ``name``, ``households`` or ``population``;
-    * ``assign``: ``grid`` and its ``workers`` (worker codes; replaces the list).
+    * ``assign``: ``grid`` and its ``workers`` (worker codes; replaces the list), optionally
+      their ``roles`` (``{code: chief | manager | informant | supervisor}``, one chief: a
+      worker not named keeps their part, as on the grid's record).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -66,6 +68,10 @@ class OperationIn(BaseModel):
     workers: list[Annotated[str, Field(min_length=1, max_length=20)]] | None = Field(
         None, max_length=20
     )
+    roles: (
+        dict[Annotated[str, Field(min_length=1, max_length=20)],
+             Annotated[str, Field(max_length=16)]] | None
+    ) = Field(None, max_length=20)  # fmt: skip
 
 
 class EditOut(BaseModel):

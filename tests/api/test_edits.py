@@ -1141,6 +1141,46 @@ def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
     assert parts == {a: "chief", b: "manager", c: "manager"}
 
 
+def test_an_edit_set_gives_the_team_its_parts(planner: Planner, app_db: Session) -> None:
+    """一主任三大员 in an edit set: ``assign`` (and ``create``) may give workers their parts;
+    at the commit a chief it names is the chief (the one there was becomes a manager), a
+    worker it does not name keeps their part; nonsense is a 422 that says what is wrong."""
+    bind_scope(app_db, Scope.everything())
+    a, b, c = list(
+        app_db.execute(
+            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                    WHERE v.code = :v ORDER BY w.code LIMIT 3"""),
+            {"v": VILLAGE},
+        ).scalars()
+    )
+    grid = g(5)
+    r = planner.client.put(
+        f"/api/grids/{grid}/workers",
+        headers=planner.headers,
+        json={"workers": [a, b], "roles": {a: "chief", b: "informant"}},
+    )
+    assert r.status_code == 200, r.text
+    edit = planner.open()
+    for roles, word in (
+        ({a: "chief", c: "chief"}, "一名网格长"),
+        ({a: "boss"}, "没有这种分工"),
+        ({"W000": "manager"}, "不在所配网格员"),
+    ):
+        refused = planner.op(edit, 422, op="assign", grid=grid, workers=[a, b, c], roles=roles)
+        assert word in str(refused), refused
+    said = planner.op(edit, op="assign", grid=grid, workers=[a, b, c], roles={c: "chief"})
+    assert f"{c}（网格长）" in str(said), said
+    planner.commit(edit)
+    parts = dict(
+        app_db.execute(
+            text("""SELECT w.code, wg.role FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                    WHERE wg.grid_code = :g"""),
+            {"g": grid},
+        ).all()
+    )
+    assert parts == {a: "manager", b: "informant", c: "chief"}
+
+
 def test_duplicate_code_is_blocking(planner: Planner) -> None:
     edit = planner.open()
     planner.op(edit, op="recode", grid=g(3), code=g(4))

@@ -15,8 +15,8 @@ import pyogrio
 import shapely
 
 from gis.errors import InvalidInput, NotFound
+from gis.roles import role_name
 from gis.scope import Scope
-from gis.workers import role_name
 from importers.export import export_layer
 from importers.run import ImportRequest, run_import
 
