@@ -268,6 +268,12 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(_alembic_config(url), revision)
 
 
+#: for a transaction that writes events or ratings by the thousand (the demo's load, an import):
+#: the triggers that keep each case's handling (migration 0062) pass its rows by, and the writer
+#: fills the columns itself, a set at a time (``wangge_case_handled_refresh``, migration 0064)
+HANDLED_LATER = "SET LOCAL wangge.handled_later = 'on'"
+
+
 def is_empty(session: Session) -> bool:
     """True when no region has been loaded yet."""
     return not session.execute(text("SELECT EXISTS (SELECT 1 FROM region)")).scalar()

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from gis.cases import IMPORT_NOTE, SOURCE_NAMES
 from gis.datum import datum_named, to_wgs84
+from gis.db import HANDLED_LATER
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
 from gis.scope import Scope, bind_scope
@@ -356,6 +357,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     bind_scope(session, Scope.everything())
     with import_transaction(session, report, opts.commit):
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        session.execute(text(HANDLED_LATER))  # (the import writes the cases' handling itself)
         _more_temp_buffers(session)
         stored = stored_cases(session) if opts.bulk else 0
         if opts.bulk and not pays_off(stored, n):  # the file's rows are the most it can add
@@ -1107,6 +1109,10 @@ def _on_site_events(session: Session, column: str, file: str, report: ImportRepo
             SELECT id, received_at, 'import', 'on_site', 'registered', 'resolved', :note,
                    jsonb_build_object('file', CAST(:file AS text))
             FROM said WHERE settled ORDER BY id
+        ), handled AS (  -- what the event says, on the case (migration 0062; HANDLED_LATER)
+            UPDATE cases c SET on_site = true,
+                               first_resolved_at = least(c.first_resolved_at, s.received_at)
+            FROM said s WHERE c.id = s.id AND s.settled
         )
         SELECT count(*) FILTER (WHERE settled), count(*) FILTER (WHERE NOT settled) FROM said
     """),

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.db import HANDLED_LATER
 from gis.report import daily_report
 from gis.scope import Scope, bind_scope
 from gis.worktime import SHANGHAI, clock_sql
@@ -718,3 +719,30 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
         text("SELECT detail FROM audit_log WHERE action = 'workers.export' ORDER BY id DESC")
     ).first()
     assert audited is not None and audited[0]["workers"] == len(rows) - 2
+
+
+def test_a_bulk_writer_keeps_the_cases_handling_itself(db: Session) -> None:
+    """The demo's load and the importers write events by the thousand: under HANDLED_LATER the
+    row triggers pass them by, and ``wangge_case_handled_refresh`` counts the cases again from
+    their events and ratings, a set at a time (migration 0064)."""
+    case_id = db.execute(
+        text("""SELECT id FROM cases WHERE status = 'registered' AND first_resolved_at IS NULL
+                ORDER BY id LIMIT 1""")
+    ).scalar_one()
+    db.execute(text(HANDLED_LATER))
+    db.execute(
+        text("""INSERT INTO case_event (case_id, at, actor, action, from_status, to_status)
+                VALUES (:id, '2018-03-05 10:00+08', 'test', 'resolve', 'in_progress',
+                        'resolved'),
+                       (:id, '2018-03-05 09:00+08', 'test', 'extend', 'accepted', 'accepted')"""),
+        {"id": case_id},
+    )
+    kept = "SELECT first_resolved_at IS NULL, extended FROM cases WHERE id = :id"
+    assert tuple(db.execute(text(kept), {"id": case_id}).one()) == (True, False)
+    assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 1  # (until the writer fills it)
+    refreshed = db.execute(
+        text("SELECT wangge_case_handled_refresh(ARRAY[CAST(:id AS bigint)])"), {"id": case_id}
+    ).scalar_one()
+    assert refreshed == 1
+    assert tuple(db.execute(text(kept), {"id": case_id}).one()) == (False, True)
+    assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
