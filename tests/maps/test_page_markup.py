@@ -1,6 +1,7 @@
 """Every page's markup holds together: each id once, and every reference to an id (a label's
 ``for``, ``aria-labelledby``/``-describedby``/``-controls``, a control's ``form`` and ``list``,
-an in-page ``#link``) finds it, in Chinese and in English.
+an in-page ``#link``) finds it; every field a person fills in has a label (or an aria-label),
+every button a name, every image its alt; in Chinese and in English.
 
 A second element with the same id is never an error the browser shows: a label then ticks the
 wrong box, a script fills the wrong cell, a screen reader names a field by another's label. A
@@ -38,6 +39,13 @@ class _Markup(HTMLParser):
         self.refs: list[tuple[str, str, str]] = []  # (tag, attribute, id)
         self.lang: str | None = None
         self._template = 0
+        # what a screen reader would call each control: (tag, id, named otherwise), the ids
+        # that a <label for> names, the <label>s open, and the buttons open with their text
+        self.controls: list[tuple[str, str, bool]] = []
+        self.label_for: set[str] = set()
+        self._labels = 0
+        self._buttons: list[list[str]] = []  # [text, named otherwise]
+        self.unnamed: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "template":
@@ -56,6 +64,21 @@ class _Markup(HTMLParser):
         href = a.get("href", "")
         if tag == "a" and href.startswith("#") and len(href) > 1:
             self.refs.append((tag, "href", href[1:]))
+        named = any(a.get(k, "").strip() for k in ("aria-label", "aria-labelledby", "title"))
+        if tag == "label":
+            self._labels += 1
+            if "for" in a:
+                self.label_for.add(a["for"])
+        elif tag in ("input", "select", "textarea") and a.get("type") not in _NOT_FIELDS:
+            self.controls.append((tag, a.get("id", ""), named or self._labels > 0))
+        elif tag == "img" and "alt" not in a:
+            self.unnamed.append(f"<img src={a.get('src', '')!r}> has no alt")
+        elif tag == "button":
+            self._buttons.append(["", "x" if named else ""])
+
+    def handle_data(self, data: str) -> None:
+        for b in self._buttons:
+            b[0] += data
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -65,6 +88,18 @@ class _Markup(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "template":
             self._template -= 1
+        if self._template:
+            return
+        if tag == "label":
+            self._labels = max(0, self._labels - 1)
+        elif tag == "button" and self._buttons:
+            text, named = self._buttons.pop()
+            if not text.strip() and not named:
+                self.unnamed.append("a <button> with neither text nor aria-label")
+
+
+#: inputs that are not fields a person fills in (a button's words are its name)
+_NOT_FIELDS = ("hidden", "submit", "button", "reset", "image")
 
 
 def problems(html: str) -> list[str]:
@@ -79,13 +114,19 @@ def problems(html: str) -> list[str]:
     ]
     if not page.lang:
         out.append("<html> names no lang")
-    return out
+    out += [
+        f"<{tag}{f' id={i!r}' if i else ''}> has no label"
+        for tag, i, named in page.controls
+        if not named and i not in page.label_for
+    ]
+    return out + page.unnamed
 
 
 def test_the_checker_sees_what_it_looks_for() -> None:
     bad = (
         '<html><body><p id="a"></p><p id="a"></p><label for="b">x</label>'
         '<input aria-describedby="a c"><a href="#d">d</a><template><i id="a"></i></template>'
+        '<select id="s"></select><button> </button><img src="x.png">'
         "</body></html>"
     )
     assert problems(bad) == [
@@ -94,8 +135,17 @@ def test_the_checker_sees_what_it_looks_for() -> None:
         '<input aria-describedby="c">: no element has that id',
         '<a href="d">: no element has that id',
         "<html> names no lang",
+        "<input> has no label",
+        "<select id='s'> has no label",
+        "a <button> with neither text nor aria-label",
+        "<img src='x.png'> has no alt",
     ]
-    assert problems('<html lang="zh-CN"><label for="x">x</label><input id="x"></html>') == []
+    good = (
+        '<html lang="zh-CN"><label for="x">x</label><input id="x"><label>名称 <input></label>'
+        '<select aria-label="区划"></select><input type="hidden"><button title="关闭"></button>'
+        '<button>查询</button><img src="x.png" alt=""></html>'
+    )
+    assert problems(good) == []
 
 
 @pytest.fixture
