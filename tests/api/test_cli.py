@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from api.cli import app
 from gis.embedded import EmbeddedCluster
 from gis.settings import get_settings
+from tests.api.test_command import ROLLUP_MISMATCH
+from tests.conftest import HANDLING_MISMATCH
 
 
 @pytest.fixture
@@ -482,3 +484,26 @@ def test_command_line_publishes_missing_days(run, database_url: str, forgotten_d
     assert future.exit_code != 0 and "还没有到" in future.output
     garbled = run("safety", "publish", "--date", "30.6.2017", env=env)
     assert garbled.exit_code == 2 and "--date 须为 YYYY-MM-DD" in garbled.output
+
+
+def test_db_recount_counts_the_roll_ups_and_the_handling_again(  # type: ignore[no-untyped-def]
+    run, database_url: str, engine: Engine, demo_city
+) -> None:
+    """A repair by hand that passed the triggers by (here: a case's handling and a roll-up
+    cell changed behind their backs) is put right by ``wangge db recount``."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cases SET extended = NOT extended WHERE id = (SELECT min(id) FROM cases)")
+        )
+        conn.execute(
+            text("""UPDATE case_grid_day SET n = n + 5
+                    WHERE (grid_code, day) = (SELECT grid_code, day FROM case_grid_day
+                                              ORDER BY grid_code, day LIMIT 1)""")
+        )
+        assert conn.execute(text(HANDLING_MISMATCH)).scalar_one() == 1
+    result = run("db", "recount", env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert "1 件案件的办理情况已更正" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
+        assert conn.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
