@@ -30,7 +30,14 @@ from gis.models import AssignMethod, CaseKind, CaseSource, Severity
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import NewParty
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
-from gis.patrols import NOTE_MAX, NewPatrol, PatrolStatus, PatrolView
+from gis.patrols import (
+    NOTE_MAX,
+    TRACK_MAX_HOURS,
+    TRACK_MAX_POINTS,
+    NewPatrol,
+    PatrolStatus,
+    PatrolView,
+)
 from gis.permissions import Role
 from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
@@ -984,6 +991,15 @@ class PatrolIn(BaseModel):
         description=f"巡查情况: what the worker saw, at most {NOTE_MAX} characters (blank: none)",
     )
 
+    track: list[tuple[float, float, float]] | None = Field(
+        default=None,
+        max_length=TRACK_MAX_POINTS,
+        description="巡查轨迹: the way walked since the last check-in, each point [lon, lat, "
+        "unix seconds] in the location's datum, oldest first (2 points or more, in the "
+        f"{TRACK_MAX_HOURS} hours before checked_at)",
+        examples=[[[114.05, 22.54, 1764900000], [114.051, 22.541, 1764900060]]],
+    )
+
     @field_validator("note", mode="before")
     @classmethod
     def _blank_note_is_none(cls, value: Any) -> Any:
@@ -997,6 +1013,7 @@ class PatrolIn(BaseModel):
             checked_at=self.checked_at,
             accuracy_m=self.location.accuracy_m,
             note=self.note,
+            track=None if self.track is None else tuple(self.track),
         )
 
     def content(self) -> bytes:
@@ -1046,6 +1063,10 @@ class PatrolOut(BaseModel):
         default_factory=list,
         description="巡查照片 (POST /api/patrols/{id}/photos): each photo's url and thumb_url",
     )
+    track: list[list[float]] | None = Field(
+        default=None, description="巡查轨迹: the way walked to it, [lon, lat] in WGS 84"
+    )
+    track_m: float | None = Field(default=None, description="its length in metres")
 
     @classmethod
     def of(cls, view: PatrolView) -> PatrolOut:

@@ -27,10 +27,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases import SHANGHAI
+from gis.datum import to_wgs84
 from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.pii import PiiCipher
@@ -43,6 +45,12 @@ MAX_BATCH = 500
 NOTE_MAX = 500
 #: the most check-ins one list returns (a worker checks in some tens of times a day)
 LIST_MAX = 2000
+#: 巡查轨迹: the most points one check-in's track may carry (a point every 10 m: 20 km walked)
+TRACK_MAX_POINTS = 2000
+#: how long before its check-in a track may begin (a working day's patrol)
+TRACK_MAX_HOURS = 12
+#: how far past its check-in's time a track's last point may be (the phone's clock is the same)
+TRACK_AFTER_S = 300
 PatrolStatus = Literal["created", "replayed", "conflict", "rejected"]
 
 
@@ -56,6 +64,9 @@ class NewPatrol:
     checked_at: datetime
     accuracy_m: float | None = None
     note: str | None = None
+    #: 巡查轨迹: the way walked since the last check-in, each point (lon, lat, unix seconds) in
+    #: ``datum``, oldest first
+    track: tuple[tuple[float, float, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class PatrolView:
     note: str | None
     flags: dict[str, Any]
     photo_ids: list[int] = field(default_factory=list)  # 巡查照片, in the order added
+    #: 巡查轨迹: the way walked to it, [lon, lat] in WGS 84 (None: no track), and its length
+    track: list[list[float]] | None = None
+    track_m: float | None = None
 
     @property
     def photos(self) -> list[dict[str, Any]]:
@@ -134,9 +148,9 @@ _INSERT = """
             CAST(:checked_at AS timestamptz[]), CAST(:datum AS text[]),
             CAST(:received_lon AS float8[]), CAST(:received_lat AS float8[]),
             CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:accuracy_m AS float8[]),
-            CAST(:flags AS text[]), CAST(:note AS text[]))
+            CAST(:flags AS text[]), CAST(:note AS text[]), CAST(:track AS text[]))
             AS i(idx, key, fingerprint, checked_at, datum, received_lon, received_lat, lon, lat,
-                 accuracy_m, flags, note)
+                 accuracy_m, flags, note, track)
     ),
     u AS (SELECT id, worker_id, region_id FROM app_user WHERE id = :user),
     own AS (SELECT ch.*, coalesce(ch.village_code, ch.township_code, ch.district_code,
@@ -145,7 +159,7 @@ _INSERT = """
     INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at, datum,
                         received_lon, received_lat, geom, accuracy_m, flags, grid_code,
                         assign_method, own_grid, note, village_code, township_code,
-                        district_code, city_code)
+                        district_code, city_code, track, track_m)
     SELECT u.id, u.worker_id, i.key, i.fingerprint, i.checked_at, i.datum, i.received_lon,
            i.received_lat, ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326), i.accuracy_m,
            CAST(i.flags AS jsonb), a.grid_code, coalesce(a.method, 'unassigned'),
@@ -159,8 +173,10 @@ _INSERT = """
            CASE WHEN own.lowest IS NULL THEN a.district_code
                 ELSE coalesce(own.district_code, CASE WHEN under.it THEN a.district_code END) END,
            CASE WHEN own.lowest IS NULL THEN a.city_code
-                ELSE coalesce(own.city_code, CASE WHEN under.it THEN a.city_code END) END
+                ELSE coalesce(own.city_code, CASE WHEN under.it THEN a.city_code END) END,
+           t.line, ST_Length(CAST(ST_Force2D(t.line) AS geography))
     FROM i CROSS JOIN u
+    CROSS JOIN LATERAL (SELECT ST_GeomFromText(i.track, 4326) AS line) t
     LEFT JOIN own ON true
     LEFT JOIN LATERAL wangge_assign(ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326)) a ON true
     CROSS JOIN LATERAL (SELECT own.lowest IN (a.village_code, a.township_code, a.district_code,
@@ -189,7 +205,8 @@ _VIEW_COLUMNS = """
     p.own_grid,
     p.assign_method::text AS assign_method, p.village_code, v.name AS village, p.note, p.flags,
     coalesce((SELECT array_agg(ph.id ORDER BY ph.id) FROM patrol_photo ph
-              WHERE ph.patrol_id = p.id), '{}') AS photo_ids
+              WHERE ph.patrol_id = p.id), '{}') AS photo_ids,
+    ST_AsGeoJSON(ST_Force2D(p.track), 6) AS track, p.track_m
 """
 _VIEW_FROM = """
     FROM patrol p JOIN app_user u ON u.id = p.user_id
@@ -208,6 +225,7 @@ class _Work:
     lon: float = 0.0
     lat: float = 0.0
     flags: str = "{}"
+    track: str | None = None  # its track as WKT in WGS 84 (track_wkt)
     id: int | None = None
 
 
@@ -240,6 +258,11 @@ def record_patrols(
         first_of_key[w.key] = w
         try:
             w.lon, w.lat = device_point(session, w.patrol.lon, w.patrol.lat, w.patrol.datum)
+        except WanggeError as e:
+            results[item.index] = PatrolResult(item.index, "rejected", e.status, error=e)
+            continue
+        try:
+            w.track = track_wkt(w.patrol)
         except WanggeError as e:
             results[item.index] = PatrolResult(item.index, "rejected", e.status, error=e)
             continue
@@ -310,6 +333,52 @@ def _reused(w: _Work, batch: bool) -> PatrolResult:
     return PatrolResult(w.item.index, "rejected", 422, error=key_reused())
 
 
+def track_wkt(patrol: NewPatrol) -> str | None:
+    """``patrol``'s track as a WKT ``LINESTRING M`` in WGS 84 (M: unix seconds), or None; 422
+    unless it is two points or more, oldest first, in the hours before the check-in."""
+    if patrol.track is None:
+        return None
+    points = np.array(patrol.track, dtype=float).reshape(-1, 3)
+    at = patrol.checked_at.timestamp()
+    problem = None
+    if not 2 <= len(points) <= TRACK_MAX_POINTS:
+        problem = (
+            f"轨迹须有 2 至 {TRACK_MAX_POINTS} 个点，收到 {len(points)} 个。",
+            f"A track has 2 to {TRACK_MAX_POINTS} points; {len(points)} were given.",
+        )
+    elif (
+        not np.isfinite(points).all()
+        or (np.abs(points[:, 0]) > 180).any()
+        or (np.abs(points[:, 1]) > 90).any()
+    ):
+        problem = (
+            "轨迹中有无效坐标（经度 −180 至 180，纬度 −90 至 90）。",
+            "A track point has an invalid position (longitude −180 to 180, latitude −90 to 90).",
+        )
+    elif (np.diff(points[:, 2]) < 0).any():
+        problem = (
+            "轨迹的点须按时间先后排列。",
+            "A track's points must be in time order, oldest first.",
+        )
+    elif points[0, 2] < at - TRACK_MAX_HOURS * 3600 or points[-1, 2] > at + TRACK_AFTER_S:
+        problem = (
+            f"轨迹须在打卡前 {TRACK_MAX_HOURS} 小时内（时间为秒，自 1970 年起）。",
+            f"A track lies in the {TRACK_MAX_HOURS} hours before its check-in (times in "
+            "seconds since 1970).",
+        )
+    if problem:
+        raise InvalidInput(*problem, field="track")
+    lon, lat = to_wgs84(points[:, 0], points[:, 1], patrol.datum)
+    return (
+        "LINESTRING M ("
+        + ", ".join(
+            f"{x!r} {y!r} {m!r}"
+            for x, y, m in zip(lon.tolist(), lat.tolist(), points[:, 2].tolist(), strict=True)
+        )
+        + ")"
+    )
+
+
 def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> None:
     patrols = [w.patrol for w in work]
     params = {
@@ -327,6 +396,7 @@ def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> 
         "accuracy_m": [p.accuracy_m for p in patrols],
         "flags": [w.flags for w in work],
         "note": [p.note for p in patrols],
+        "track": [w.track for w in work],
     }
     by_key = {w.key: w for w in work}
     for row in execute_arrays(session, _INSERT, params):
@@ -334,7 +404,10 @@ def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> 
 
 
 def _view(row: Any) -> PatrolView:
-    return PatrolView(**row._mapping)  # (the columns of _VIEW_COLUMNS are its fields)
+    fields = dict(row._mapping)  # (the columns of _VIEW_COLUMNS are its fields)
+    line = fields.pop("track")
+    track = json.loads(line)["coordinates"] if line else None
+    return PatrolView(**fields, track=track)
 
 
 def _views(session: Session, ids: list[int]) -> list[PatrolView]:

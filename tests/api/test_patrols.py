@@ -80,6 +80,68 @@ def test_the_phone_datum_is_converted_before_locating(worker: TestClient, point:
     assert r.json()["grid_code"] == "990102001001001"
 
 
+def _track(lon: float, lat: float, n: int = 3, step_s: int = 60) -> list[list[float]]:
+    """``n`` points walked north-east from (lon, lat), ~15 m apart, ending 3 minutes ago."""
+    end = datetime.now(UTC).timestamp() - 180
+    return [[lon + i * 0.0001, lat + i * 0.0001, end - (n - 1 - i) * step_s] for i in range(n)]
+
+
+def test_a_check_in_carries_the_way_walked_to_it(
+    worker: TestClient, point: tuple, app_db: Session
+) -> None:
+    """巡查轨迹: the points the phone kept since the last check-in come with the next one,
+    converted from the phone's datum like the check-in; listed with it, with their length."""
+    lon, lat = point
+    r = _check_in(worker, _body(lon, lat, track=_track(lon, lat)))
+    assert r.status_code == 201, r.text
+    p = r.json()
+    assert p["track"] == [
+        [round(lon + i * 0.0001, 6), round(lat + i * 0.0001, 6)] for i in range(3)
+    ]
+    assert 25 < p["track_m"] < 35  # two steps of ~14.6 m at this latitude
+    stored = app_db.execute(
+        text("SELECT ST_NPoints(track), ST_M(ST_EndPoint(track)) FROM patrol WHERE id = :i"),
+        {"i": p["id"]},
+    ).one()
+    assert stored[0] == 3 and stored[1] == pytest.approx(_track(lon, lat)[-1][2], abs=5)
+    day = datetime.now(SHANGHAI).date().isoformat()
+    listed = worker.get(f"/api/patrols?day={day}").json()["features"]
+    mine = next(f for f in listed if f["properties"]["id"] == p["id"])
+    assert mine["properties"]["track"] == p["track"]
+    # a phone that gives GCJ-02: each point converted, as the check-in is
+    shifted = [[*map(float, wgs84_to_gcj02(x, y)), t] for x, y, t in _track(lon, lat)]
+    gx, gy = map(float, wgs84_to_gcj02(lon, lat))
+    r = _check_in(worker, _body(gx, gy, "gcj02", track=shifted))
+    assert r.status_code == 201, r.text
+    assert r.json()["track"][0] == pytest.approx([lon, lat], abs=2e-6)
+    # without a track: as before
+    assert _check_in(worker, _body(lon, lat)).json()["track"] is None
+
+
+@pytest.mark.parametrize(
+    ("track", "words"),
+    [
+        ("one", "2 至"),
+        ("backwards", "时间先后"),
+        ("yesterday", "小时内"),
+        ("nowhere", "无效坐标"),
+    ],
+)
+def test_a_track_that_cannot_be_is_refused_with_the_reason(
+    worker: TestClient, point: tuple, track: str, words: str
+) -> None:
+    lon, lat = point
+    points = _track(lon, lat)
+    bad = {
+        "one": points[:1],
+        "backwards": points[::-1],
+        "yesterday": [[x, y, t - 86400] for x, y, t in points],
+        "nowhere": [[x + 400, y, t] for x, y, t in points],
+    }[track]
+    r = _check_in(worker, _body(lon, lat, track=bad))
+    assert r.status_code == 422 and words in r.text, r.text
+
+
 @pytest.mark.parametrize(
     ("lon", "lat", "words"),
     [(0, 0, "(0, 0)"), (100.0, 40.0, "20 公里"), ("swap", None, "填反")],
