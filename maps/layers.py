@@ -301,7 +301,8 @@ class PatrolTrack(JSCSSMixin, MacroElement):
     """巡查轨迹: a worker's check-ins (``features``, a GeoJSON list in time order, as
     ``/api/patrols`` gives them) as numbered points joined by a dashed line in time order, each
     with its time (Beijing), grid and note, and its photos (巡查照片) in a popup on a click;
-    those outside the worker's own grids in red.  The
+    those outside the worker's own grids in red; the way walked to each, where the phone kept
+    it (``track``), as a solid line, and its length in the box (``walked``).  The
     map opens on them; a box says how many there are (``words``: ``count``, ``none``,
     ``outside``).  Beneath them the grids of ``bbox`` (west, south, east, north), the worker's
     own (``grids``) bold, as the phone page draws them."""
@@ -329,7 +330,7 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                         }).addTo(map).bringToBack();
                     }).catch(function () { /* the points are drawn without them */ });
             }
-            var group = L.featureGroup(), points = [];
+            var group = L.featureGroup(), points = [], walked = 0;
             var clock = new Intl.DateTimeFormat(words.locale, {
                 timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
                 hour: "2-digit", minute: "2-digit", hour12: false });
@@ -354,6 +355,11 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                 marker.bindTooltip(tip + (photos ? "<br>" + wangge.escapeHtml(
                     words.photos.replace("{n}", p.photos.length)) : ""));
                 if (photos) marker.bindPopup(tip + "<br>" + photos, { maxWidth: 320 });
+                if (p.track) {  // the way walked to it, as the phone kept it
+                    L.polyline(p.track.map(function (t) { return wangge.toMap(t[1], t[0]); }),
+                               { color: "#2874a6", weight: 3, opacity: 0.8 }).addTo(group);
+                    walked += p.track_m || 0;
+                }
                 marker.addTo(group);
             });
             if (points.length > 1) {
@@ -365,8 +371,9 @@ class PatrolTrack(JSCSSMixin, MacroElement):
             box.onAdd = function () {
                 var div = L.DomUtil.create("div", "wg-title");
                 div.id = "patrol-summary";
-                div.textContent = points.length
-                    ? words.count.replace("{n}", points.length) : words.none;
+                div.textContent = (points.length
+                    ? words.count.replace("{n}", points.length) : words.none)
+                    + (walked ? words.walked.replace("{km}", (walked / 1000).toFixed(1)) : "");
                 return div;
             };
             box.addTo(map);

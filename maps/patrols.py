@@ -23,6 +23,7 @@ PATROL_WORDS = {
         "none": "当日没有巡查打卡",
         "outside": "非本人网格",
         "photos": "{n} 张巡查照片，点击查看",
+        "walked": "，轨迹约 {km} 公里",
     },
     "en": {
         "locale": "en-GB",
@@ -30,6 +31,7 @@ PATROL_WORDS = {
         "none": "No patrol check-in that day",
         "outside": "not their grid",
         "photos": "{n} photo(s): click to see",
+        "walked": "; route about {km} km",
     },
 }
 

@@ -15,6 +15,7 @@ from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
 from gis.patrols import NOTE_MAX as PATROL_NOTE_MAX
+from gis.patrols import TRACK_MAX_HOURS, TRACK_MAX_POINTS
 from gis.photos import MAX_PER_CASE, MAX_PER_PATROL
 from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
@@ -45,6 +46,11 @@ SLOW_LINK_BYTES_PER_S = 2_000
 PHOTO_MAX_PX = 1920
 PHOTO_KEEP_BYTES = 500_000
 PHOTO_QUALITY = 0.85
+
+#: 巡查轨迹: a route point is kept once the phone has moved this many metres from the last one,
+#: from a fix of this accuracy or better (a poorer one draws zigzags where nobody walked)
+TRACK_STEP_M = 10
+TRACK_MIN_ACCURACY_M = 50
 
 #: the page's words, Chinese first and English as the second locale: ``html`` for the page
 #: itself, ``js`` for what ``phone.js`` writes ({n}, {lon}, … are filled in there)
@@ -90,6 +96,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "check_in": "📍 打卡",
             "add_patrol_photo": f"＋ 拍下所见（可不拍，最多 {MAX_PER_PATROL} 张）",
             "patrols_today": "今日巡查",
+            "track_record": "记录巡查轨迹（本页打开时记录，随下次打卡发送）",
             "grid_open": "我的网格待办",
             "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道）",
             "other": "English",
@@ -165,6 +172,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_sent": "已发送 {n} 次巡查打卡。",
             "too_many_patrol_photos": f"每次打卡最多 {MAX_PER_PATROL} 张照片。",
             "patrol_photo": "巡查照片",
+            "track_status": "轨迹：已记录 {n} 个点，约 {m} 米",
+            "track_paused": "无法定位：轨迹暂停记录，定位恢复后继续。",
         },
     },
     "en": {
@@ -208,6 +217,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "check_in": "📍 Check in",
             "add_patrol_photo": f"+ Photo of what you saw (optional, up to {MAX_PER_PATROL})",
             "patrols_today": "Today's patrol",
+            "track_record": "Record my route (while this page is open; sent with the next "
+            "check-in)",
             "grid_open": "Open cases in my grids",
             "grid_open_note": "(not settled yet, from every channel: hotline, walk-ins …)",
             "other": "中文",
@@ -296,6 +307,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_sent": "{n} check-in(s) sent.",
             "too_many_patrol_photos": f"At most {MAX_PER_PATROL} photos a check-in.",
             "patrol_photo": "Patrol photo",
+            "track_status": "Route: {n} points, about {m} m",
+            "track_paused": "No position: the route is paused until one comes back.",
         },
     },
 }
@@ -369,6 +382,12 @@ def phone_page(
         "patrol": patrol,  # 巡查打卡
         "patrol_batch_max": PATROL_MAX_BATCH,
         "patrol_max_photos": MAX_PER_PATROL,
+        # 巡查轨迹: a point kept when the phone has moved this far with a fix this good; at
+        # most as many as a check-in may carry (the oldest dropped first)
+        "track_step_m": TRACK_STEP_M,
+        "track_min_accuracy_m": TRACK_MIN_ACCURACY_M,
+        "track_max_points": TRACK_MAX_POINTS,
+        "track_max_hours": TRACK_MAX_HOURS,
         # (the first: the role a new row starts with, the one a worker knows least about)
         "party_roles": [
             [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]
@@ -433,6 +452,8 @@ def phone_page(
     </label>
     <ul id="patrol-chosen" class="m-chosen"></ul>
   </div>
+  <label class="m-track"><input type="checkbox" id="track-record"> {t["track_record"]}</label>
+  <p id="track-status" class="m-track-status" role="status"></p>
   <p id="patrol-message" class="m-message" role="status"></p>
   <h3>{t["patrols_today"]} <b id="patrol-count" class="m-count"></b></h3>
   <p id="patrol-grids" class="m-patrol-grids"></p>

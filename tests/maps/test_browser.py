@@ -2465,3 +2465,72 @@ def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def
                         SELECT unnest(CAST(:w AS integer[])), :g, unnest(CAST(:r AS text[]))"""),
                 {"w": had, "r": [r for _, r in team], "g": grid},
             )
+
+
+def test_phone_records_the_route_walked_and_sends_it_with_the_check_in(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """巡查轨迹: with "record my route" ticked, the phone keeps its positions as the worker walks
+    (kept on the phone: a page opened again has them), and the next check-in carries them;
+    the route then starts again.  The worker's day on the desk's patrol map draws it."""
+    import uuid
+
+    from sqlalchemy import text
+
+    tag = uuid.uuid4().hex[:8]
+    lon, lat = grid_worker_point(engine)
+    context = _phone(browser, engine, "zh-CN")
+    page_errors: list[str] = []
+    page = _logged_in(context, live_server, page_errors)
+    page.wait_for_selector("#patrols li")
+    page.check("#track-record")
+
+    def points(n: int) -> None:
+        page.wait_for_function(
+            f"document.getElementById('track-status').textContent.includes('已记录 {n} 个点')",
+            timeout=10_000,
+        )
+
+    points(1)  # where the worker stands
+    for i in range(1, 4):  # three steps of ~23 m
+        context.set_geolocation({"longitude": lon + i * 0.00015, "latitude": lat + i * 0.00015,
+                                 "accuracy": 12})  # fmt: skip
+        points(i + 1)
+    context.set_geolocation({"longitude": lon + 3.00001 * 0.00015, "latitude": lat + 3 * 0.00015,
+                             "accuracy": 12})  # (a step under 10 m: not kept)  # fmt: skip
+    page.wait_for_timeout(500)
+    points(4)
+    page.reload()  # kept on the phone, and still recording
+    points(4)
+    assert page.is_checked("#track-record")
+    page.fill("input[name=patrol_note]", f"巡查 {tag}")
+    page.click("#check-in")
+    page.wait_for_function(  # sent, and today's list read again
+        f"[...document.querySelectorAll('#patrols li')]"
+        f".some(li => li.textContent.includes('{tag}'))",
+        timeout=15_000,
+    )
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT ST_NPoints(track) AS n, track_m FROM patrol WHERE note = :n"),
+            {"n": f"巡查 {tag}"},
+        ).one()
+    assert row.n == 4 and 50 < row.track_m < 90, row
+    assert page.locator("#track-status").inner_text() == ""  # a new route from here
+    page.wait_for_function(
+        "wangge.patrolLayer && wangge.patrolLayer.getLayers().some(l => l.getLatLngs)",
+        timeout=15_000,
+    )
+    assert page_errors == [], page_errors
+    context.close()
+
+    desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    desk.goto(live_server + "/login?next=/workers/W99010200100101/patrols")
+    desk.fill("input[name=username]", "township_operator")
+    desk.fill("input[name=password]", DEMO_PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_selector("#patrol-summary")
+    assert "轨迹约" in desk.locator("#patrol-summary").inner_text()
+    desk.close()
+    with engine.begin() as conn:  # (today's check-in of the shared test database: not left)
+        conn.execute(text("DELETE FROM patrol WHERE note = :n"), {"n": f"巡查 {tag}"})

@@ -868,12 +868,19 @@
     });
     if (map && window.L) {
       if (patrolLayer) map.removeLayer(patrolLayer);
-      patrolLayer = L.layerGroup(fc.features.map(function (f) {
+      var drawn = fc.features.map(function (f) {
         var c = f.geometry.coordinates;
         return L.circleMarker(wangge.toMap(c[1], c[0]), {
           radius: 5, color: "#1e8449", weight: 2, fillOpacity: 0.7
         }).bindTooltip(clock(f.properties.checked_at));
-      })).addTo(map);
+      });
+      fc.features.forEach(function (f) { // the ways walked to them (巡查轨迹)
+        if (!f.properties.track) return;
+        drawn.push(L.polyline(f.properties.track.map(function (c) {
+          return wangge.toMap(c[1], c[0]);
+        }), { color: "#1e8449", weight: 3, opacity: 0.6 }));
+      });
+      patrolLayer = L.layerGroup(drawn).addTo(map);
       wangge.patrolLayer = patrolLayer; // (for tests)
     }
   }
@@ -920,6 +927,80 @@
       sayPatrol(T.patrol_draft_restored);
     }).catch(function () { /* none kept */ });
   }
+  // 巡查轨迹: with "record my route" ticked (remembered on this phone, per account), the phone's
+  // positions while this page is open: a point once it has moved config.track_step_m, from a fix
+  // of config.track_min_accuracy_m or better.  Kept in IndexedDB ("draft", under the account's
+  // key and " track": a page the browser drops loses none of it) and sent with the next check-in
+  // (the last config.track_max_hours, at most config.track_max_points), after which the route
+  // starts again.
+  var TRACK_KEY = config.account + " track";
+  var trackBox = document.getElementById("track-record");
+  var trackStatus = document.getElementById("track-status");
+  var track = []; // [lon, lat, unix seconds], oldest first
+  var trackWatch = null;
+  var trackLine = null; // the route being recorded, on the map
+  function metres(a, b) { // between two [lon, lat], near enough for steps of a few metres
+    var k = Math.PI / 180;
+    var x = (b[0] - a[0]) * k * Math.cos((a[1] + b[1]) / 2 * k), y = (b[1] - a[1]) * k;
+    return 6371008.8 * Math.sqrt(x * x + y * y);
+  }
+  function routeLength(points) {
+    var m = 0;
+    for (var i = 1; i < points.length; i++) m += metres(points[i - 1], points[i]);
+    return m;
+  }
+  function recent(points) { // the points a check-in may carry
+    var since = Date.now() / 1000 - config.track_max_hours * 3600;
+    return points.filter(function (p) { return p[2] >= since; }).slice(-config.track_max_points);
+  }
+  function showTrack() {
+    if (trackStatus) {
+      trackStatus.textContent = track.length
+        ? fill(T.track_status, { n: track.length, m: Math.round(routeLength(track)) }) : "";
+    }
+    if (map && window.L) {
+      var points = track.map(function (p) { return wangge.toMap(p[1], p[0]); });
+      if (trackLine) trackLine.setLatLngs(points);
+      else trackLine = L.polyline(points, { color: "#2874a6", weight: 3, dashArray: "6 6" }).addTo(map);
+      wangge.trackLine = trackLine; // (for tests)
+    }
+  }
+  function saveTrack() {
+    return store("readwrite", function (s) {
+      if (track.length) s.put({ account: TRACK_KEY, points: track.slice(), at: Date.now() });
+      else s.delete(TRACK_KEY);
+    }, "draft").catch(function () { /* storage refused: the route is kept in the page only */ });
+  }
+  function keepPoint(c, at) {
+    if (!(c.accuracy <= config.track_min_accuracy_m)) return;
+    var p = [c.longitude, c.latitude, Math.round(at / 1000)];
+    var last = track[track.length - 1];
+    if (last && (p[2] < last[2] || metres(last, p) < config.track_step_m)) return;
+    track = recent(track.concat([p]));
+    saveTrack(); showTrack();
+  }
+  function recordTrack(on) {
+    try { localStorage.setItem(TRACK_KEY, on ? "1" : ""); } catch (e) { /* private mode */ }
+    if (on && trackWatch === null && navigator.geolocation) {
+      trackWatch = navigator.geolocation.watchPosition(function (pos) {
+        keepPoint(pos.coords, pos.timestamp || Date.now());
+      }, function () { sayPatrol(T.track_paused, true); },
+      { enableHighAccuracy: true, maximumAge: 5000, timeout: 60000 });
+    } else if (!on && trackWatch !== null) {
+      navigator.geolocation.clearWatch(trackWatch);
+      trackWatch = null;
+    }
+  }
+  if (trackBox) {
+    try { trackBox.checked = localStorage.getItem(TRACK_KEY) === "1"; } catch (e) { /* none */ }
+    // the route kept first, then the positions to come (a first fix must not replace it)
+    store("readonly", function (s) { return s.get(TRACK_KEY); }, "draft").then(function (kept) {
+      if (kept && kept.points) { track = recent(kept.points.concat(track)); showTrack(); }
+    }).catch(function () { /* none kept */ }).then(function () {
+      if (trackBox.checked) recordTrack(true);
+    });
+    trackBox.addEventListener("change", function () { recordTrack(trackBox.checked); });
+  }
   var checkingIn = false;
   function queueCheckIn(fix) {
     var item = {
@@ -931,11 +1012,14 @@
     };
     var note = patrolNote;
     if (note.value.trim()) item.body.note = note.value.trim();
+    var route = recent(track);
+    if (route.length >= 2) item.body.track = route; // (the way walked to here)
     return shrinkAll(patrolChosen.slice(0, PATROL_MAX_PHOTOS)).then(function (photos) {
       if (photos.length) item.photos = photos;
       return put(item);
     }).then(function () {
       note.value = ""; patrolChosen = []; renderPatrolChosen();
+      if (route.length >= 2) { track = []; saveTrack(); showTrack(); } // (a new route from here)
       var time = clock(item.body.checked_at);
       sayPatrol(fill(navigator.onLine && !loggedOut ? T.patrol_saved : T.patrol_saved_offline, { time: time }));
       return renderQueue().then(sync);
