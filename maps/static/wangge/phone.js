@@ -232,12 +232,14 @@
       pending.sort(function (a, b) { return a.created - b.created; });
       var more = pending.length > PATROL_BATCH_MAX;
       pending = pending.slice(0, PATROL_BATCH_MAX);
-      var body = { patrols: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
+      var body = JSON.stringify({ patrols: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) });
+      // (check-ins with their routes may weigh a few hundred KB: the time allowed grows with
+      // them, as a photo's does, so that a slow link still gets them through)
       return send("/api/patrols/batch", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
-        body: JSON.stringify(body)
-      }).then(function (r) {
+        body: body
+      }, SEND_TIMEOUT_MS + Math.ceil(body.length / SLOW_BYTES_PER_MS)).then(function (r) {
         if (r.status === 401) { login(); return "away"; }
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json().then(function (out) {
