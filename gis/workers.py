@@ -74,9 +74,7 @@ def roster(
             FROM worker w JOIN region v ON v.id = w.region_id
             CROSS JOIN LATERAL (
                 SELECT count(*) AS reported,
-                       count(*) FILTER (WHERE EXISTS (
-                           SELECT 1 FROM case_event e
-                           WHERE e.case_id = c.id AND e.action = 'on_site')) AS settled
+                       count(*) FILTER (WHERE c.on_site) AS settled  -- (migration 0062)
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND c.source = 'grid_worker'
                   AND c.received_at >= now() - make_interval(days => :days)

@@ -20,6 +20,7 @@ from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
 from gis.pii import PiiCipher
 from gis.repeats import DUPLICATE_LINKS
+from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
@@ -349,7 +350,10 @@ def test_batch_of_500_judges_each_item_and_replays_cleanly(
 
 
 def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_follow_up(
-    anon_client: TestClient, login_as: Callable[[str], dict[str, str]], engine: Engine
+    anon_client: TestClient,
+    login_as: Callable[[str], dict[str, str]],
+    engine: Engine,
+    app_db: Session,
 ) -> None:
     """就地化解: the grid worker calmed a quarrel between neighbours there and then.  The report
     says how; the case is registered resolved (the center follows up, 回访, and closes), and
@@ -376,6 +380,13 @@ def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_f
         ("on_site", "resolved", how, "grid_worker"),
     ]
     assert detail["allowed_actions"][0] == "verify" and detail["version"] == 2
+    # the case carries it for the roll-ups' 就地化解率 and the roster (migration 0062)
+    bind_scope(app_db, Scope.everything())
+    kept = app_db.execute(
+        text("SELECT on_site, first_resolved_at IS NOT NULL FROM cases WHERE code = :c"),
+        {"c": case["code"]},
+    ).one()
+    assert tuple(kept) == (True, True)
     token = case["tracking_url"].rsplit("/", 1)[1]
     tracking = anon_client.get(f"/t/{token}").text
     assert "就地化解" in tracking and how not in tracking  # (what was done may name people)
