@@ -47,6 +47,8 @@ class WorkerRow:
     grid_names: list[str] = field(default_factory=list)
     #: their parts in their grids' teams (GRID_ROLES), each once, in GRID_ROLES's order
     roles: list[str] = field(default_factory=list)
+    #: 巡查里程: the metres of the routes their check-ins of the last ACTIVE_DAYS days carried
+    walked_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -98,16 +100,19 @@ def roster(
                (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND {open_sql("c")}
                   AND {scope.case_condition("c")}) AS open_in_grids,
-               (SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date)
-                FROM patrol p
-                WHERE p.worker_id = w.id
-                  AND p.checked_at >= now() - make_interval(days => :days)
-                  AND {scope.case_condition("p")}) AS patrol_days,
+               pt.days AS patrol_days, pt.walked_m,
                (SELECT max(p.checked_at) FROM patrol p
                 WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
         FROM w
+        CROSS JOIN LATERAL (
+            SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date) AS days,
+                   coalesce(sum(p.track_m), 0) AS walked_m
+            FROM patrol p
+            WHERE p.worker_id = w.id
+              AND p.checked_at >= now() - make_interval(days => :days)
+              AND {scope.case_condition("p")}) pt
         ORDER BY {order}
         LIMIT :limit OFFSET :offset
     """),
@@ -118,7 +123,7 @@ def roster(
             r.code, r.name, r.phone, r.village_code, r.village, list(r.grids), r.username,
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
             int(r.patrol_days), r.last_patrol, list(r.grid_names),
-            [role for role in GRID_ROLES if role in r.roles],
+            [role for role in GRID_ROLES if role in r.roles], float(r.walked_m),
         )
         for r in rows
     ]  # fmt: skip

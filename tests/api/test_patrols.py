@@ -80,10 +80,13 @@ def test_the_phone_datum_is_converted_before_locating(worker: TestClient, point:
     assert r.json()["grid_code"] == "990102001001001"
 
 
-def _track(lon: float, lat: float, n: int = 3, step_s: int = 60) -> list[list[float]]:
-    """``n`` points walked north-east from (lon, lat), ~15 m apart, ending 3 minutes ago."""
+def _track(
+    lon: float, lat: float, n: int = 3, step_s: int = 60, step: float = 0.0001
+) -> list[list[float]]:
+    """``n`` points walked north-east from (lon, lat), ``step`` degrees apart each way (0.0001:
+    ~15 m), ending 3 minutes ago."""
     end = datetime.now(UTC).timestamp() - 180
-    return [[lon + i * 0.0001, lat + i * 0.0001, end - (n - 1 - i) * step_s] for i in range(n)]
+    return [[lon + i * step, lat + i * step, end - (n - 1 - i) * step_s] for i in range(n)]
 
 
 def test_a_check_in_carries_the_way_walked_to_it(
@@ -311,6 +314,8 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
         at = datetime.now(UTC) - timedelta(days=days_ago, minutes=1)
         body = _body(*point, checked_at=at.isoformat(timespec="seconds"), note="名册巡查")
         assert _check_in(anon_client, body).status_code == 201
+    walked = _check_in(anon_client, _body(*point, track=_track(*point, n=10, step=0.0005)))
+    assert walked.status_code == 201 and walked.json()["track_m"] > 600  # 巡查里程
     anon_client.headers.update(login_as("township_operator"))
     page = anon_client.get("/workers?region=990102001001")
     assert page.status_code == 200
@@ -318,6 +323,8 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     assert f'href="/workers/{GRID_WORKER}/patrols"' in row
     days = int(row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split(" 天")[0])
     assert days >= 2  # (other tests may have checked in today too)
+    km = float(row.split(" 天 · ")[1].split(" 公里")[0])  # the routes their check-ins carried
+    assert km >= 0.6
     # a worker without an account cannot check in: a dash, not "0 天"
     other = page.text.split("<small>W99010200100102 · 网格长</small>")[1].split("</tr>")[0]
     assert other.endswith('<td><span title="无账号，不能打卡">—</span></td>'), other
@@ -333,6 +340,7 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     code_at, days_at = headers.index("工号"), headers.index("近30天巡查天数")
     row_of = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[code_at] == GRID_WORKER)
     assert row_of[days_at] == days
+    assert row_of[headers.index("近30天巡查里程（公里）")] == pytest.approx(km, abs=0.06)
     # the grids by code and by name, as the page shows them
     names_at = headers.index("网格名称")
     assert headers[names_at - 1] == "负责网格" and "社区第1网格" in row_of[names_at]
