@@ -99,17 +99,20 @@ def add_demo_reports(session: Session) -> int:
 
 # the demo grid worker's last four weeks on patrol (巡查打卡): most days two to four check-ins
 # in office hours at places in their own grids, some days none, none today (for the phone page to
-# start its day with); each under a key of its own, as a phone would have sent them
+# start its day with); each under a key of its own, as a phone would have sent them, with the
+# route walked to it (巡查轨迹: five places of the grid within 150 m, in the quarter hour
+# before, three minutes apart: a walk of about 3 km/h)
 _DEMO_PATROLS = text("""
     INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at, received_at,
                         datum, received_lon, received_lat, geom, accuracy_m, grid_code,
                         assign_method, own_grid, note, village_code, township_code,
-                        district_code, city_code)
+                        district_code, city_code, track, track_m)
     SELECT u.id, u.worker_id, gen_random_uuid(), '\\x00', t.at, t.at + interval '3 seconds',
            'wgs84', ST_X(p.pt), ST_Y(p.pt), p.pt, 5 + (d * 7 + k * 3) % 20, g.code, 'covers',
            true, (ARRAY['巡查正常', '沿街商铺消防通道畅通', '出租屋走访，未见异常',
                         '提醒商户规范堆放货物', '河道巡查，护栏完好'])[1 + (d + k) % 5],
-           ch.village_code, ch.township_code, ch.district_code, ch.city_code
+           ch.village_code, ch.township_code, ch.district_code, ch.city_code,
+           r.line, ST_Length(CAST(ST_Force2D(r.line) AS geography))
     FROM app_user u
     JOIN worker_grid wg ON wg.worker_id = u.worker_id
     JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
@@ -122,6 +125,16 @@ _DEMO_PATROLS = text("""
                AT TIME ZONE 'Asia/Shanghai' AS at) t
     CROSS JOIN LATERAL (
         SELECT (ST_Dump(ST_GeneratePoints(g.geom, 1, d * 10 + k))).geom AS pt) p
+    CROSS JOIN LATERAL (
+        SELECT ST_SetSRID(ST_MakeLine(
+                   array_agg(ST_MakePointM(ST_X(q.geom), ST_Y(q.geom),
+                                           date_part('epoch', t.at) - (6 - q.path[1]) * 180)
+                             ORDER BY q.path[1])
+                   || ST_MakePointM(ST_X(p.pt), ST_Y(p.pt), date_part('epoch', t.at))), 4326)
+               AS line
+        FROM ST_Dump(ST_GeneratePoints(
+            ST_Intersection(g.geom, CAST(ST_Buffer(CAST(p.pt AS geography), 150) AS geometry)),
+            5, d * 10 + k + 1000)) q) r
     WHERE u.username = 'grid_worker' AND d % 6 <> 5
 """)
 

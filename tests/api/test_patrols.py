@@ -408,16 +408,25 @@ def test_parallel_retries_record_exactly_one_check_in(
 
 
 def test_the_demo_grid_worker_has_weeks_of_patrols_each_in_its_own_grid(db: Session) -> None:
-    days, disagree = db.execute(
+    days, disagree, routed, odd_routes, speed = db.execute(
         text("""
         SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date),
-               count(*) FILTER (WHERE a.grid_code IS DISTINCT FROM p.grid_code)
+               count(*) FILTER (WHERE a.grid_code IS DISTINCT FROM p.grid_code),
+               count(p.track),
+               -- each route ends at its check-in, at its time, inside its grid, in time order
+               count(*) FILTER (WHERE NOT ST_Equals(ST_Force2D(ST_EndPoint(p.track)), p.geom)
+                                OR ST_M(ST_EndPoint(p.track)) <> date_part('epoch', p.checked_at)
+                                OR NOT ST_Covers(g.geom, ST_Force2D(p.track))
+                                OR ST_M(ST_StartPoint(p.track)) >= ST_M(ST_EndPoint(p.track))),
+               max(p.track_m / (ST_M(ST_EndPoint(p.track)) - ST_M(ST_StartPoint(p.track))))
         FROM patrol p JOIN app_user u ON u.id = p.user_id
+        JOIN grid g ON g.code = p.grid_code AND g.valid_to IS NULL
         CROSS JOIN LATERAL wangge_assign(p.geom) a
         WHERE u.username = 'grid_worker' AND p.fingerprint = '\\x00'
     """)
     ).one()
     assert days >= 20 and disagree == 0
+    assert routed > 40 and odd_routes == 0 and speed < 1.8  # (walking: under 6.5 km/h)
 
 
 def test_a_check_in_carries_photos_of_what_was_seen(  # type: ignore[no-untyped-def]
