@@ -125,16 +125,18 @@ _DEMO_PATROLS = text("""
                AT TIME ZONE 'Asia/Shanghai' AS at) t
     CROSS JOIN LATERAL (
         SELECT (ST_Dump(ST_GeneratePoints(g.geom, 1, d * 10 + k))).geom AS pt) p
-    CROSS JOIN LATERAL (
+    CROSS JOIN LATERAL (  -- (the places nearer and nearer the check-in: a walk towards it)
         SELECT ST_SetSRID(ST_MakeLine(
-                   array_agg(ST_MakePointM(ST_X(q.geom), ST_Y(q.geom),
-                                           date_part('epoch', t.at) - (6 - q.path[1]) * 180)
-                             ORDER BY q.path[1])
+                   array_agg(ST_MakePointM(ST_X(w.geom), ST_Y(w.geom),
+                                           date_part('epoch', t.at) - (6 - w.n) * 180)
+                             ORDER BY w.n)
                    || ST_MakePointM(ST_X(p.pt), ST_Y(p.pt), date_part('epoch', t.at))), 4326)
                AS line
-        FROM ST_Dump(ST_GeneratePoints(
-            ST_Intersection(g.geom, CAST(ST_Buffer(CAST(p.pt AS geography), 150) AS geometry)),
-            5, d * 10 + k + 1000)) q) r
+        FROM (SELECT q.geom, row_number() OVER (ORDER BY ST_Distance(q.geom, p.pt) DESC) AS n
+              FROM ST_Dump(ST_GeneratePoints(
+                  ST_Intersection(g.geom,
+                                  CAST(ST_Buffer(CAST(p.pt AS geography), 150) AS geometry)),
+                  5, d * 10 + k + 1000)) q) w) r
     WHERE u.username = 'grid_worker' AND d % 6 <> 5
 """)
 

@@ -697,10 +697,11 @@ def workers_page(  # type: ignore[no-untyped-def]
         if not w.username and w.last_patrol is None:
             return f'<span title="{t("无账号，不能打卡", "no account: cannot check in")}">—</span>'
         label = t(f"{w.patrol_days} 天", f"{w.patrol_days} d")
+        below = [when(w.last_patrol)] if w.last_patrol else []
         if w.walked_m >= 100:  # 巡查里程, where the phone kept the routes
             km = w.walked_m / 1000
-            label += t(f" · {km:.1f} 公里", f" · {km:.1f} km")
-        last = f"<small>{when(w.last_patrol)}</small>" if w.last_patrol else ""
+            below.insert(0, t(f"轨迹 {km:.1f} 公里", f"route {km:.1f} km"))
+        last = f"<small>{' · '.join(below)}</small>" if below else ""
         return f'<a href="/workers/{quote(w.code, safe="")}/patrols">{label}</a>{last}'
 
     rows = "".join(

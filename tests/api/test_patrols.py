@@ -323,7 +323,7 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
     assert f'href="/workers/{GRID_WORKER}/patrols"' in row
     days = int(row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split(" 天")[0])
     assert days >= 2  # (other tests may have checked in today too)
-    km = float(row.split(" 天 · ")[1].split(" 公里")[0])  # the routes their check-ins carried
+    km = float(row.split("<small>轨迹 ")[1].split(" 公里")[0])  # the routes their check-ins carried
     assert km >= 0.6
     # a worker without an account cannot check in: a dash, not "0 天"
     other = page.text.split("<small>W99010200100102 · 网格长</small>")[1].split("</tr>")[0]
