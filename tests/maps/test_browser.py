@@ -159,6 +159,17 @@ def _logged_in(context, base: str, errors: list[str], username: str = "grid_work
     return page
 
 
+def _patrol_map(browser, base: str):  # type: ignore[no-untyped-def]
+    """The township's desk, logged in, on the demo grid worker's patrol map of today."""
+    desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    desk.goto(base + "/login?next=/workers/W99010200100101/patrols")
+    desk.fill("input[name=username]", "township_operator")
+    desk.fill("input[name=password]", DEMO_PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_selector("#patrol-summary")
+    return desk
+
+
 def _located(page) -> None:  # type: ignore[no-untyped-def]
     """The phone page's categories are in and its position is taken (from the browser's)."""
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
@@ -450,12 +461,7 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     context.close()
 
     # the township's desk opens the worker's day: the check-ins drawn, in time order
-    desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    desk.goto(live_server + "/login?next=/workers/W99010200100101/patrols")
-    desk.fill("input[name=username]", "township_operator")
-    desk.fill("input[name=password]", DEMO_PASSWORD)
-    desk.click("button[type=submit]")
-    desk.wait_for_selector("#patrol-summary")
+    desk = _patrol_map(browser, live_server)
     assert desk.evaluate("wangge.patrolTrack.getLayers().length") >= 3  # 2 points and a line
     # the check-in with a photo opens it on a click
     assert (
@@ -2524,12 +2530,7 @@ def test_phone_records_the_route_walked_and_sends_it_with_the_check_in(  # type:
     assert page_errors == [], page_errors
     context.close()
 
-    desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    desk.goto(live_server + "/login?next=/workers/W99010200100101/patrols")
-    desk.fill("input[name=username]", "township_operator")
-    desk.fill("input[name=password]", DEMO_PASSWORD)
-    desk.click("button[type=submit]")
-    desk.wait_for_selector("#patrol-summary")
+    desk = _patrol_map(browser, live_server)
     assert "轨迹约" in desk.locator("#patrol-summary").inner_text()
     desk.close()
     with engine.begin() as conn:  # (today's check-in of the shared test database: not left)
