@@ -363,3 +363,16 @@ HANDLING_MISMATCH = """
        OR c.extended <> coalesce(e.extended, false) OR c.reworked <> coalesce(e.reworked, false)
        OR c.on_site <> coalesce(e.on_site, false) OR c.score IS DISTINCT FROM r.score
 """
+
+
+def grid_team(session: Session, grid: str, by: str = "code") -> dict[str, str]:
+    """Grid ``grid``'s workers (by their ``code`` or ``name``), each with their part in its
+    team (worker_grid.role)."""
+    key = {"code": "w.code", "name": "w.name"}[by]
+    return dict(
+        session.execute(
+            text(f"""SELECT {key}, wg.role FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+                     WHERE wg.grid_code = :g"""),
+            {"g": grid},
+        ).all()
+    )

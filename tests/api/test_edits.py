@@ -37,7 +37,7 @@ from gis.settings import Settings
 from gis.supervision import tick
 from gis.users import add_user
 from gis.worktime import SHANGHAI
-from tests.conftest import put_case, report_body
+from tests.conftest import grid_team, put_case, report_body
 
 Headers = Callable[[str], dict[str, str]]
 VILLAGE = "990102001001"
@@ -1074,18 +1074,7 @@ def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> 
 
 
 def _links(session: Session, code: str) -> list[str]:
-    return sorted(_parts(session, code))
-
-
-def _parts(session: Session, code: str) -> dict[str, str]:
-    """Grid ``code``'s workers, each with their part in its team."""
-    return dict(
-        session.execute(
-            text("""SELECT w.code, wg.role FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-                    WHERE wg.grid_code = :c"""),
-            {"c": code},
-        ).all()
-    )
+    return sorted(grid_team(session, code))
 
 
 def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
@@ -1136,7 +1125,7 @@ def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
     assert _links(app_db, one) == sorted([a, b, c])
     assert _links(app_db, two) == []
     # one chief: the grid that goes on keeps its own; the other's chief becomes a manager
-    assert _parts(app_db, one) == {a: "chief", b: "manager", c: "manager"}
+    assert grid_team(app_db, one) == {a: "chief", b: "manager", c: "manager"}
 
 
 def test_an_edit_set_gives_the_team_its_parts(planner: Planner, app_db: Session) -> None:
@@ -1169,7 +1158,7 @@ def test_an_edit_set_gives_the_team_its_parts(planner: Planner, app_db: Session)
     said = planner.op(edit, op="assign", grid=grid, workers=[a, b, c], roles={c: "chief"})
     assert f"{c}（网格长）" in str(said), said
     planner.commit(edit)
-    assert _parts(app_db, grid) == {a: "manager", b: "informant", c: "chief"}
+    assert grid_team(app_db, grid) == {a: "manager", b: "informant", c: "chief"}
 
 
 def test_duplicate_code_is_blocking(planner: Planner) -> None:

@@ -20,6 +20,7 @@ from importers.roster import (
     normalise_phone,
     role_of,
 )
+from tests.conftest import grid_team
 
 VILLAGE = "990102001001"
 OTHER_VILLAGE = "990102001002"
@@ -250,13 +251,7 @@ def test_a_roster_under_a_title_with_its_own_names_for_the_fields(
 
 
 def _parts(db: Session, grid: str) -> dict[str, str]:
-    return dict(
-        db.execute(
-            text("""SELECT w.name, g.role FROM worker_grid g JOIN worker w ON w.id = g.worker_id
-                    WHERE g.grid_code = :g"""),
-            {"g": grid},
-        ).all()
-    )
+    return grid_team(db, grid, by="name")
 
 
 def test_a_roster_gives_each_worker_their_part_in_the_team(db: Session, tmp_path: Path) -> None:
