@@ -376,3 +376,14 @@ def grid_team(session: Session, grid: str, by: str = "code") -> dict[str, str]:
             {"g": grid},
         ).all()
     )
+
+
+def village_workers(session: Session, village: str) -> list[str]:
+    """The codes of village ``village``'s grid workers, in order."""
+    return list(
+        session.execute(
+            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                    WHERE v.code = :v ORDER BY w.code"""),
+            {"v": village},
+        ).scalars()
+    )

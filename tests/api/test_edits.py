@@ -37,7 +37,7 @@ from gis.settings import Settings
 from gis.supervision import tick
 from gis.users import add_user
 from gis.worktime import SHANGHAI
-from tests.conftest import grid_team, put_case, report_body
+from tests.conftest import grid_team, put_case, report_body, village_workers
 
 Headers = Callable[[str], dict[str, str]]
 VILLAGE = "990102001001"
@@ -1086,13 +1086,7 @@ def test_staffing_changed_on_the_record_after_the_edit_set_was_drawn_is_kept(
     its grids after it was drawn, with one chief.  Before, the drafted list replaced the grid's
     silently."""
     bind_scope(app_db, Scope.everything())
-    pool = list(
-        app_db.execute(
-            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
-                    WHERE v.code = :v ORDER BY w.code"""),
-            {"v": VILLAGE},
-        ).scalars()
-    )
+    pool = village_workers(app_db, VILLAGE)
     assert len(pool) >= 4, pool
     a, b, c, d = pool[:4]
 
@@ -1133,13 +1127,7 @@ def test_an_edit_set_gives_the_team_its_parts(planner: Planner, app_db: Session)
     at the commit a chief it names is the chief (the one there was becomes a manager), a
     worker it does not name keeps their part; nonsense is a 422 that says what is wrong."""
     bind_scope(app_db, Scope.everything())
-    a, b, c = list(
-        app_db.execute(
-            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
-                    WHERE v.code = :v ORDER BY w.code LIMIT 3"""),
-            {"v": VILLAGE},
-        ).scalars()
-    )
+    a, b, c = village_workers(app_db, VILLAGE)[:3]
     grid = g(5)
     r = planner.client.put(
         f"/api/grids/{grid}/workers",

@@ -16,7 +16,7 @@ from gis.ledger import HOUSEHOLDS_MAX, children, grid_record, ledger
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from maps.ledger import grid_record_page, ledger_page
-from tests.conftest import app_with, report_body
+from tests.conftest import app_with, grid_team, report_body, village_workers
 
 Headers = Callable[[str], dict[str, str]]
 HTML = {"Accept": "text/html"}
@@ -390,20 +390,8 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     planner = login_as("district_planner")
     bind_scope(app_db, Scope.everything())
     grid = "990102001004002"
-    had = list(
-        app_db.execute(
-            text("""SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-                    WHERE wg.grid_code = :g ORDER BY w.code"""),
-            {"g": grid},
-        ).scalars()
-    )
-    others = list(
-        app_db.execute(
-            text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
-                    WHERE v.code = :v AND NOT w.code = ANY(:had) ORDER BY w.code LIMIT 2"""),
-            {"v": grid[:12], "had": had},
-        ).scalars()
-    )
+    had = sorted(grid_team(app_db, grid))
+    others = [w for w in village_workers(app_db, grid[:12]) if w not in had][:2]
     page = anon_client.get(f"/grids/{grid}", headers=planner | HTML).text
     ticked = re.findall(r'name="worker" value="(\w+)" checked', page)
     assert ticked == had and 'id="grid-staffing"' in page and "staffing.js" in page
