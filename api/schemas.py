@@ -1066,7 +1066,11 @@ class PatrolOut(BaseModel):
     track: list[list[float]] | None = Field(
         default=None, description="巡查轨迹: the way walked to it, [lon, lat] in WGS 84"
     )
-    track_m: float | None = Field(default=None, description="its length in metres")
+    track_m: float | None = Field(
+        default=None,
+        description="巡查里程: its length in metres, leaving out the stretches faster than an "
+        "e-bike's 25 km/h (a ride, or the position jumping)",
+    )
 
     @classmethod
     def of(cls, view: PatrolView) -> PatrolOut:

@@ -51,6 +51,9 @@ TRACK_MAX_POINTS = 2000
 TRACK_MAX_HOURS = 12
 #: how far past its check-in's time a track's last point may be (the phone's clock is the same)
 TRACK_AFTER_S = 300
+#: 巡查里程 counts the stretches of a track no faster than this (an e-bike's top speed, GB
+#: 17761-2018): faster is a ride by car or bus, or the position jumping (migration 0066)
+TRACK_MAX_KMH = 25
 PatrolStatus = Literal["created", "replayed", "conflict", "rejected"]
 
 
@@ -174,7 +177,7 @@ _INSERT = """
                 ELSE coalesce(own.district_code, CASE WHEN under.it THEN a.district_code END) END,
            CASE WHEN own.lowest IS NULL THEN a.city_code
                 ELSE coalesce(own.city_code, CASE WHEN under.it THEN a.city_code END) END,
-           t.line, ST_Length(CAST(ST_Force2D(t.line) AS geography))
+           t.line, wangge_track_walked(t.line, CAST(:max_mps AS float8))
     FROM i CROSS JOIN u
     CROSS JOIN LATERAL (SELECT ST_GeomFromText(i.track, 4326) AS line) t
     LEFT JOIN own ON true
@@ -397,6 +400,7 @@ def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> 
         "flags": [w.flags for w in work],
         "note": [p.note for p in patrols],
         "track": [w.track for w in work],
+        "max_mps": TRACK_MAX_KMH / 3.6,
     }
     by_key = {w.key: w for w in work}
     for row in execute_arrays(session, _INSERT, params):

@@ -18,6 +18,7 @@ import shapely
 from gis.cases import NewReport
 from gis.intake import BatchItem, accept_reports
 from gis.models import CaseKind
+from gis.patrols import TRACK_MAX_KMH
 from gis.permissions import Role
 from gis.pii import PiiCipher
 from gis.scope import Scope
@@ -112,7 +113,7 @@ _DEMO_PATROLS = text("""
            true, (ARRAY['巡查正常', '沿街商铺消防通道畅通', '出租屋走访，未见异常',
                         '提醒商户规范堆放货物', '河道巡查，护栏完好'])[1 + (d + k) % 5],
            ch.village_code, ch.township_code, ch.district_code, ch.city_code,
-           r.line, ST_Length(CAST(ST_Force2D(r.line) AS geography))
+           r.line, wangge_track_walked(r.line, :max_mps)
     FROM app_user u
     JOIN worker_grid wg ON wg.worker_id = u.worker_id
     JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
@@ -143,7 +144,7 @@ _DEMO_PATROLS = text("""
 
 def add_demo_patrols(session: Session) -> int:
     """The demo grid worker's patrol check-ins of the last four weeks; returns how many."""
-    return session.connection().execute(_DEMO_PATROLS).rowcount
+    return session.connection().execute(_DEMO_PATROLS, {"max_mps": TRACK_MAX_KMH / 3.6}).rowcount
 
 
 # the day's cases in the demo grid worker's first grid, still open: what the phone's 我的网格

@@ -15,7 +15,7 @@ from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
 from gis.patrols import NOTE_MAX as PATROL_NOTE_MAX
-from gis.patrols import TRACK_MAX_HOURS, TRACK_MAX_POINTS
+from gis.patrols import TRACK_MAX_HOURS, TRACK_MAX_KMH, TRACK_MAX_POINTS
 from gis.photos import MAX_PER_CASE, MAX_PER_PATROL
 from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
@@ -172,7 +172,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_sent": "已发送 {n} 次巡查打卡。",
             "too_many_patrol_photos": f"每次打卡最多 {MAX_PER_PATROL} 张照片。",
             "patrol_photo": "巡查照片",
-            "track_status": "轨迹：已记录 {n} 个点，约 {m} 米",
+            "track_status": "轨迹：已记录 {n} 个点，巡查约 {m} 米",
             "track_paused": "无法定位：轨迹暂停记录，定位恢复后继续。",
         },
     },
@@ -307,7 +307,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_sent": "{n} check-in(s) sent.",
             "too_many_patrol_photos": f"At most {MAX_PER_PATROL} photos a check-in.",
             "patrol_photo": "Patrol photo",
-            "track_status": "Route: {n} points, about {m} m",
+            "track_status": "Route: {n} points, about {m} m on patrol",
             "track_paused": "No position: the route is paused until one comes back.",
         },
     },
@@ -388,6 +388,8 @@ def phone_page(
         "track_min_accuracy_m": TRACK_MIN_ACCURACY_M,
         "track_max_points": TRACK_MAX_POINTS,
         "track_max_hours": TRACK_MAX_HOURS,
+        # its length as the server counts it (巡查里程): stretches no faster than an e-bike
+        "track_max_mps": TRACK_MAX_KMH / 3.6,
         # (the first: the role a new row starts with, the one a worker knows least about)
         "party_roles": [
             [role, (PARTY_ROLES_EN if lang == "en" else PARTY_ROLES)[role]]

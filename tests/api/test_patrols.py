@@ -121,6 +121,35 @@ def test_a_check_in_carries_the_way_walked_to_it(
     assert _check_in(worker, _body(lon, lat)).json()["track"] is None
 
 
+def test_the_way_walked_counts_patrol_speed_only(worker: TestClient, point: tuple) -> None:
+    """巡查里程: a stretch faster than an e-bike (25 km/h) is a ride, or the position jumping for
+    a fix and back: kept in the line as the phone sent it, not counted as walked."""
+    lon, lat = point
+    end = datetime.now(UTC).timestamp() - 60
+    step = 0.0001  # ~14.6 m north-east
+    ride = [  # a step walked, 2 km by car in two minutes, a step walked
+        [lon, lat, end - 300],
+        [lon + step, lat + step, end - 240],
+        [lon + step + 0.02, lat + step, end - 120],
+        [lon + 2 * step + 0.02, lat + 2 * step, end - 60],
+    ]
+    jump = [  # a step walked, then the position 500 m off for one fix and back
+        [lon, lat, end - 120],
+        [lon + step, lat + step, end - 60],
+        [lon + step + 0.005, lat + step, end - 55],
+        [lon + 2 * step, lat + 2 * step, end],
+    ]
+    for track, walked in ((ride, 2), (jump, 1)):
+        r = _check_in(worker, _body(lon, lat, track=track))
+        assert r.status_code == 201, r.text
+        assert len(r.json()["track"]) == 4  # the line whole
+        assert 14 * walked < r.json()["track_m"] < 15.5 * walked, (walked, r.json()["track_m"])
+    # at a walk or an e-bike's pace, all of it counts: 2 km in 5 minutes (24 km/h)
+    pedalled = [[lon, lat, end - 300], [lon + 0.02, lat, end]]
+    r = _check_in(worker, _body(lon, lat, track=pedalled))
+    assert 1900 < r.json()["track_m"] < 2100, r.json()["track_m"]
+
+
 @pytest.mark.parametrize(
     ("track", "words"),
     [

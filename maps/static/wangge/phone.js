@@ -946,9 +946,12 @@
     var x = (b[0] - a[0]) * k * Math.cos((a[1] + b[1]) / 2 * k), y = (b[1] - a[1]) * k;
     return 6371008.8 * Math.sqrt(x * x + y * y);
   }
-  function routeLength(points) {
+  function routeLength(points) { // as 巡查里程 counts it: not the stretches ridden (or jumped)
     var m = 0;
-    for (var i = 1; i < points.length; i++) m += metres(points[i - 1], points[i]);
+    for (var i = 1; i < points.length; i++) {
+      var d = metres(points[i - 1], points[i]);
+      if (d <= config.track_max_mps * Math.max(points[i][2] - points[i - 1][2], 1)) m += d;
+    }
     return m;
   }
   function recent(points) { // the points a check-in may carry
