@@ -355,6 +355,10 @@ class PhotoOut(BaseModel):
     sha256: str = Field(description="checksum of the stored file (EXIF/GPS stripped)")
     url: str
     thumb_url: str
+    uploaded_by: str | None = Field(
+        default=None, description="the account that added it (with the report, or after)"
+    )
+    uploaded_at: datetime | None = None
 
     @classmethod
     def of(cls, p: PhotoView) -> PhotoOut:
@@ -367,6 +371,8 @@ class PhotoOut(BaseModel):
             sha256=p.sha256,
             url=f"/api/photos/{p.id}",
             thumb_url=f"/api/photos/{p.id}/thumb",
+            uploaded_by=p.uploaded_by,
+            uploaded_at=p.uploaded_at,
         )
 
 

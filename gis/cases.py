@@ -210,6 +210,12 @@ def get_cases(
     return [case_view(r, cipher) for r in _case_rows(session, scope, codes)]
 
 
+def _photo(p: list) -> PhotoView:
+    """A photo of the case document (migration 0067: its account, time and name last)."""
+    by, at, name = p[6:9] if len(p) >= 9 else (None, None, None)
+    return PhotoView(p[0], p[1], p[2], p[3], p[4], p[5], by, _time(at) if at else None, name)
+
+
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(SHANGHAI)
 
@@ -245,7 +251,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
         public_token=r["public_token"],
         flags=r["flags"],
         duplicates=tuple((o, st, d) for o, st, d in r["links"] or ()),
-        photos=tuple(PhotoView(*p) for p in r["photos"] or ()),
+        photos=tuple(_photo(p) for p in r["photos"] or ()),
         source=r.get("source") or "other",
         source_ref=r.get("source_ref"),
     )

@@ -22,6 +22,7 @@ import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -29,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound, WanggeError
+from gis.worktime import SHANGHAI
 
 MAX_PER_CASE = 6
 MAX_PER_PATROL = 3  # (what a worker saw on the round: a few pictures, not an album)
@@ -50,6 +52,11 @@ class PhotoView:
     width: int
     height: int
     sha256: str
+    #: who added it (account) and when, and their name (:func:`photos_of` only: a report's own
+    #: photos and those added after it, on the spot or from the desk)
+    uploaded_by: str | None = None
+    uploaded_at: datetime | None = None
+    uploader: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,13 +297,20 @@ def photos_of(session: Session, case_code: str) -> list[PhotoView]:
     """The photos of a case visible to the caller (none if the case is not)."""
     rows = session.execute(
         text("""
-        SELECT p.id, p.content_type, p.bytes, p.width, p.height, p.sha256
+        SELECT p.id, p.content_type, p.bytes, p.width, p.height, p.sha256, p.uploaded_by,
+               p.uploaded_at, u.display_name
         FROM case_photo p JOIN cases c ON c.id = p.case_id
+        LEFT JOIN app_user u ON u.username = p.uploaded_by
         WHERE c.code = :code ORDER BY p.id
     """),
         {"code": case_code},
     ).all()
-    return [PhotoView(*row) for row in rows]
+    # (its time as the case document gives it: Beijing time)
+    return [
+        PhotoView(r.id, r.content_type, r.bytes, r.width, r.height, r.sha256, r.uploaded_by,
+                  r.uploaded_at.astimezone(SHANGHAI), r.display_name)
+        for r in rows
+    ]  # fmt: skip
 
 
 def photo_file(

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
+from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from gis.settings import BaseMapSpec
@@ -1366,12 +1367,14 @@ def case_page(  # type: ignore[no-untyped-def]
     workers: list[tuple[str, str | None]] | None = None,
     can_note: bool = False,
     duplicate_states: Mapping[str, str] | None = None,
+    can_add_photos: bool = False,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
     separate, audited request) and the actions allowed now; above, the menu of the pages
     ``links`` (and the ``user``); ``duplicate_states``: the status of each possible duplicate
-    the reader may see (one still open may be merged into this case from here).  The map of the
+    the reader may see (one still open may be merged into this case from here);
+    ``can_add_photos``: the reader may add photos (a grid worker back on the spot).  The map of the
     spot over the tiles of ``base`` (none:
     no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
     with the category's ``category_name`` in English); names, descriptions and notes stay as they
@@ -1480,10 +1483,42 @@ def case_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
         for p in case.parties
     )
+
+    def photo_credit(p) -> str:  # type: ignore[no-untyped-def]
+        """Who added the photo and when (with the report, or after it)."""
+        said = [escape(x) for x in (p.uploader or p.uploaded_by,) if x]
+        if p.uploaded_at:
+            said.append(when(p.uploaded_at))
+        return f"<figcaption>{' · '.join(said)}</figcaption>" if said else ""
+
     photos = "".join(
-        f'<a href="/api/photos/{p.id}"><img src="/api/photos/{p.id}/thumb" '
-        f'alt="{t("现场照片", "Photo")}" width="160"></a>'
+        f'<figure><a href="/api/photos/{p.id}"><img src="/api/photos/{p.id}/thumb" '
+        f'alt="{t("现场照片", "Photo")}" width="160"></a>{photo_credit(p)}</figure>'
         for p in case.photos
+    )
+    # 补充现场照片: more of the spot after the report (整改后, 复核), up to the case's limit
+    room = max(MAX_PER_CASE - len(case.photos), 0)
+    shut = "" if room else " disabled"
+    add_photos = (
+        f"""
+  <form id="photo-form" class="wg-photo-form" novalidate>
+    <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple
+      aria-label="{t("选择照片", "Choose photos")}"{shut}>
+    <button type="submit"{shut}>{t("上传照片", "Upload the photos")}</button>
+    <small>{
+            t(
+                f"每件案件最多 {MAX_PER_CASE} 张，还可添加 {room} 张；照片中的位置等信息会被去除。",
+                f"At most {MAX_PER_CASE} photos a case, {room} more may be added; the "
+                "position and other EXIF data are removed.",
+            )
+        }</small>
+  </form>
+  <p id="photo-error" class="wg-error" role="alert" data-room="{room}" data-empty="{
+            t("请先选择照片。", "Choose a photo first.")
+        }" data-too-many="{t(f"最多还可添加 {room} 张。", f"At most {room} more may be added.")}"
+    data-sending="{t("正在上传……", "Uploading …")}"></p>"""
+        if can_add_photos
+        else ""
     )
     actions = (
         "".join(
@@ -1811,7 +1846,7 @@ def case_page(  # type: ignore[no-untyped-def]
         letters
     }</ul>
   <h2>{t("现场照片", "Photos")}</h2>
-  <div class="wg-photos">{photos or t("无", "None")}</div>
+  <div class="wg-photos">{photos or t("无", "None")}</div>{add_photos}
   <h2>{t("当事人", "Parties")}</h2>
   <table class="wg-list" id="parties"{roles}>{
         parties or t("<tr><td>无</td></tr>", "<tr><td>None</td></tr>")

@@ -471,6 +471,7 @@ def case_view(
             can_unmask=caller.can("pii:read"),
             can_triage=caller.can("case:triage"),
             can_note=caller.can("case:note"),
+            can_add_photos=caller.can("case:report"),
             base=settings.base_map(),
             links=page_links(caller.can, "", language),
             user=_user(caller, language),

@@ -128,6 +128,53 @@ def test_limits_and_retries(anon_client: TestClient, login_as, grid_point) -> No
     assert len(anon_client.get(f"/api/cases/{code}/photos", headers=headers).json()) == 3
 
 
+def test_a_grid_worker_adds_photos_to_a_case_afterwards(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    """补充现场照片: back on the spot (整改后, 复核), the grid worker adds photos to a case of
+    their grid from its page, up to the case's six; each photo says who added it and when."""
+    desk = login_as("township_operator")
+    code = _case(anon_client, grid_point, desk)
+    r = anon_client.post(
+        f"/api/cases/{code}/photos", files=[("photos", ("登记.png", png_bytes(), "image/png"))],
+        headers=desk,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    worker = login_as("grid_worker")
+    page = anon_client.get(f"/cases/{code}", headers=worker).text
+    assert 'id="photo-form"' in page and "还可添加 5 张" in page
+    r = anon_client.post(
+        f"/api/cases/{code}/photos",
+        files=[("photos", ("整改后.jpg", jpeg_with_gps("green"), "image/jpeg"))],
+        headers=worker,
+    )
+    assert r.status_code == 201, r.text
+    assert [p["uploaded_by"] for p in r.json()] == ["township_operator", "grid_worker"]
+    assert all(p["uploaded_at"] for p in r.json())
+    case = anon_client.get(f"/api/cases/{code}", headers=worker).json()
+    assert [p["uploaded_by"] for p in case["photos"]] == ["township_operator", "grid_worker"]
+    assert case["photos"][1]["uploaded_at"] == r.json()[1]["uploaded_at"]
+    page = anon_client.get(f"/cases/{code}", headers=worker).text
+    credits = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    assert [c.split(" · ")[0] for c in credits] == ["示例·街道综治中心", "示例·网格员"], credits
+    assert "还可添加 4 张" in page
+    # a role that may only look has no form; a case with six has it shut
+    assert (
+        'id="photo-form"'
+        not in anon_client.get(f"/cases/{code}", headers=login_as("city_commander")).text
+    )
+    more = [
+        ("photos", (f"{c}.jpg", jpeg_with_gps(c, (64, 64)), "image/jpeg"))
+        for c in ("red", "blue", "white", "black")
+    ]
+    assert (
+        anon_client.post(f"/api/cases/{code}/photos", files=more, headers=worker).status_code == 201
+    )
+    page = anon_client.get(f"/cases/{code}?lang=en", headers=worker).text
+    assert "0 more may be added" in page
+    assert re.search(r'<button type="submit" disabled>Upload the photos</button>', page)
+
+
 def _png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` × ``height`` pixels (its data holds one row)."""
     import struct

@@ -1196,11 +1196,28 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.fill("#note-form textarea[name=note]", "已电话联系钱先生，约定周三上门")
     page.click("#note-form button[type=submit]")
     page.wait_for_selector(".wg-timeline:has-text('约定周三上门')")
+    # 补充现场照片: none chosen is said; the chosen one is added, saying who added it
+    page.click("#photo-form button[type=submit]")
+    assert "请先选择照片" in page.locator("#photo-error").inner_text()
+    import io
+
+    from PIL import Image
+
+    shot = io.BytesIO()
+    Image.new("RGB", (320, 240), (30, 140, 90)).save(shot, "JPEG")
+    page.set_input_files(
+        "#photo-form input[name=photos]",
+        files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": shot.getvalue()}],
+    )
+    page.click("#photo-form button[type=submit]")
+    page.wait_for_selector(".wg-photos figcaption:has-text('示例·街道综治中心')")
+    assert "还可添加 5 张" in page.locator("#photo-form").inner_text()
     # printed (案件办理单, for the file): what happened, without the menu and the forms
     assert page.locator("#case-print").is_visible()
     page.emulate_media(media="print")
     assert page.locator(".wg-timeline").is_visible() and page.locator("#parties").is_visible()
-    for chrome in (".wg-nav", "#case-print", "#actions", "#party-form", "#note-form"):
+    for chrome in (".wg-nav", "#case-print", "#actions", "#party-form", "#note-form",
+                   "#photo-form"):  # fmt: skip
         assert page.locator(chrome).is_hidden(), chrome
     page.emulate_media(media="screen")
     timeline = page.locator(".wg-timeline").inner_text()

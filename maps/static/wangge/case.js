@@ -64,6 +64,32 @@
     });
   }
 
+  // 补充现场照片: the photos chosen, sent as the report's are (multipart, field "photos"); the
+  // server checks each (type from its content, size, the case's limit) and strips its EXIF
+  var photoForm = document.getElementById("photo-form");
+  if (photoForm) {
+    photoForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById("photo-error"), files = photoForm.photos.files;
+      if (!files.length) { box.textContent = box.dataset.empty; return; }
+      if (files.length > parseInt(box.dataset.room, 10)) { box.textContent = box.dataset.tooMany; return; }
+      var data = new FormData();
+      for (var i = 0; i < files.length; i++) data.append("photos", files[i], files[i].name);
+      var button = photoForm.querySelector("button");
+      button.disabled = true;
+      box.textContent = box.dataset.sending;
+      fetch("/api/cases/" + code + "/photos", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Accept": "application/json", "Accept-Language": LANG }, body: data
+      }).then(function (r) {
+        return r.json().then(function (b) {
+          if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
+          window.location.reload();
+        });
+      }).catch(function (e) { box.textContent = e.message; button.disabled = false; });
+    });
+  }
+
   // 补充当事人: name, phone and ID number as typed (the server checks and normalises them)
   var partyForm = document.getElementById("party-form");
   if (partyForm) {
