@@ -1804,17 +1804,19 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
 
 
 def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
-    """The working layout of every village the edit set touches, each grid with its state."""
+    """The working layout of every village the edit set touches, each grid with its state (and
+    the workers the set gives it, where it does)."""
     _edit(session, actor, edit_id, write=False)
     st = _states(session, edit_id)
     states = {r["id"]: st.state(r) for r in st.rows}
     rows = session.execute(
         text("""
         WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e)
-        SELECT i.id, i.code, i.name, ST_AsGeoJSON(coalesce(i.geom, g.geom), 7)::json AS geometry
+        SELECT i.id, i.code, i.name, ST_AsGeoJSON(coalesce(i.geom, g.geom), 7)::json AS geometry,
+               i.workers, i.roles
         FROM items i LEFT JOIN grid g ON g.id = i.from_id
         UNION ALL
-        SELECT NULL, g.code, g.name, ST_AsGeoJSON(g.geom, 7)::json FROM grid g
+        SELECT NULL, g.code, g.name, ST_AsGeoJSON(g.geom, 7)::json, NULL, NULL FROM grid g
         WHERE g.valid_to IS NULL AND g.village_id IN (SELECT village_id FROM items)
           AND NOT EXISTS (SELECT 1 FROM items i WHERE i.from_id = g.id)
         ORDER BY 2
@@ -1830,6 +1832,13 @@ def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
                 "code": r["code"],
                 "name": r["name"],
                 "state": states.get(r["id"], "untouched") if r["id"] else "untouched",
+                # the workers the set gives it (assign, create: their codes) and their parts,
+                # if it does (``workers`` of the current grids are names: another word)
+                **(
+                    {"assigned": list(r["workers"]), "assigned_roles": r["roles"] or {}}
+                    if r["workers"] is not None
+                    else {}
+                ),
             },
         }
         for r in rows

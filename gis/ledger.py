@@ -587,3 +587,38 @@ def worker_choices(session: Session, scope: Scope, code: str) -> list[WorkerChoi
         WorkerChoice(r.code, r.name, r.phone, r.role is not None, int(r.grids), r.role)
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class VillageWorker:
+    """A grid worker the planner may give a grid of the village, with the grids they have now."""
+
+    code: str
+    name: str
+    grids: dict[str, str]  # grid code → their part in its team (GRID_ROLES)
+
+
+def village_workers(session: Session, scope: Scope, village: str) -> list[VillageWorker]:
+    """The grid workers of ``village`` (in the caller's area) and those of its current grids, by
+    code, each with their grids and parts now: the planner's choices for staffing a grid of the
+    village in an edit set (``assign``)."""
+    rows = session.execute(
+        text(f"""
+        WITH v AS (SELECT v.id FROM region v WHERE v.code = :village AND v.level = 'village'
+                     AND {scope.region_condition("v")}),
+        w AS (SELECT w.id, w.code, w.name FROM worker w, v WHERE w.region_id = v.id
+              UNION
+              SELECT w.id, w.code, w.name FROM worker w
+              JOIN worker_grid wg ON wg.worker_id = w.id
+              JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
+              JOIN v ON v.id = g.village_id)
+        SELECT w.code, w.name,
+               coalesce(jsonb_object_agg(wg.grid_code, wg.role)
+                        FILTER (WHERE wg.grid_code IS NOT NULL), '{{}}') AS grids
+        FROM w LEFT JOIN worker_grid wg ON wg.worker_id = w.id
+        GROUP BY w.code, w.name
+        ORDER BY w.code
+    """),
+        scope.params() | {"village": village},
+    ).all()
+    return [VillageWorker(r.code, r.name, dict(r.grids)) for r in rows]

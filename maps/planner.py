@@ -16,6 +16,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import Draw
 
 from gis.edits import OP_NAMES_EN
+from gis.roles import GRID_ROLES, role_name
 from gis.settings import BaseMapSpec
 from maps.command import finish_map, framed_map
 
@@ -42,6 +43,15 @@ PLANNER_TEXT: dict[str, dict] = {
         "retire": "撤销（并入相邻）",
         "uncover": "撤销（留空）",
         "rename": "改名",
+        "staff": "配置网格员",
+        "staff_title": "网格 {grid} 的网格员",
+        "staff_help": "勾选本网格的网格员并选择分工（自动：原有分工不变，新配的无网格长时任"
+        "网格长）；提交方案时生效，其他网格的配置不变。",
+        "staff_none": "本村（社区）暂无网格员，请先在网格员名册中添加。",
+        "staff_other_grids": "另管 {n} 个网格",
+        "role_auto": "分工：自动",
+        "staff_save": "加入方案",
+        "staff_cancel": "取消",
         "clear": "清除所画",
         "edit_set": "调整方案 #",
         "valid": "✅ 校验通过",
@@ -85,6 +95,16 @@ PLANNER_TEXT: dict[str, dict] = {
         "retire": "Retire (into neighbours)",
         "uncover": "Retire (leave uncovered)",
         "rename": "Rename",
+        "staff": "Grid workers",
+        "staff_title": "Grid workers of {grid}",
+        "staff_help": "Tick the grid's workers and choose their parts (automatic: a worker keeps "
+        "their part, a newcomer leads a team without a chief); it takes effect when the edit set "
+        "is committed, and their other grids stay as they are.",
+        "staff_none": "The village has no grid workers yet: add them to the roster first.",
+        "staff_other_grids": "{n} other grid(s)",
+        "role_auto": "Part: automatic",
+        "staff_save": "Add to the edit set",
+        "staff_cancel": "Cancel",
         "clear": "Clear the drawing",
         "edit_set": "Edit set #",
         "valid": "✅ Checks passed",
@@ -115,10 +135,18 @@ class PlannerOptions:
     #: below this zoom (and below the village's own view) panning fetches no more grids
     min_zoom: int = 13
     lang: str = "zh"  # the words of the panel (PLANNER_TEXT)
+    #: the grid workers a grid of the village may be given (``assign``): code, name and the
+    #: grids they have now with their part in each (gis.ledger.village_workers)
+    workers: tuple[dict, ...] = ()
 
     @property
     def text(self) -> dict:
         return PLANNER_TEXT["en" if self.lang == "en" else "zh"]
+
+    @property
+    def roles(self) -> list[list[str]]:
+        """The parts in a grid's team (一主任三大员), code and name, in the team's order."""
+        return [[code, role_name(code, self.lang)] for code in GRID_ROLES]
 
 
 class PlannerPanel(JSCSSMixin, MacroElement):
@@ -131,7 +159,9 @@ class PlannerPanel(JSCSSMixin, MacroElement):
             villageName: {{ this.options.village_name|tojson }},
             toleranceM: {{ this.options.tolerance_m|tojson }},
             minZoom: {{ this.options.min_zoom|tojson }},
-            text: {{ this.options.text|tojson }}
+            text: {{ this.options.text|tojson }},
+            workers: {{ this.options.workers|list|tojson }},
+            roles: {{ this.options.roles|tojson }}
         });
         {% endmacro %}
     """)

@@ -350,7 +350,11 @@ def planner_map(
         bounds=(extent.west - pad_x, extent.south - pad_y, extent.east + pad_x,
                 extent.north + pad_y),
         options=PlannerOptions(
-            village=village, village_name=str(scope.region_name), lang=language
+            village=village, village_name=str(scope.region_name), lang=language,
+            workers=tuple(
+                {"code": w.code, "name": w.name, "grids": w.grids}
+                for w in ledger.village_workers(session, caller.scope, village)
+            ),
         ),
         base=settings.base_map(),
         user=_user(caller, language),

@@ -1145,6 +1145,12 @@ def test_an_edit_set_gives_the_team_its_parts(planner: Planner, app_db: Session)
         assert word in str(refused), refused
     said = planner.op(edit, op="assign", grid=grid, workers=[a, b, c], roles={c: "chief"})
     assert f"{c}（网格长）" in str(said), said
+    # the draft says whom the set gives the grid (the planner's form opens on it)
+    draft = planner.client.get(f"/api/edits/{edit}/draft", headers=planner.headers).json()
+    staffed = {f["properties"]["code"]: f["properties"] for f in draft["features"]}
+    assert staffed[grid]["assigned"] == [a, b, c]
+    assert staffed[grid]["assigned_roles"] == {c: "chief"}
+    assert "assigned" not in staffed[g(4)]  # (a grid the set does not staff)
     planner.commit(edit)
     assert grid_team(app_db, grid) == {a: "manager", b: "informant", c: "chief"}
 

@@ -1797,10 +1797,50 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
         page.screenshot(path=str(tmp_path / "planner.png"))
         if shots := os.environ.get("WANGGE_SCREENSHOTS"):
             page.screenshot(path=str(Path(shots) / "planner.png"))
+        # 配置网格员: the new part gets its team in the same edit set, a chief named
+        with engine.connect() as conn:
+            new_code, nx, ny, ox, oy = conn.execute(
+                text("""
+                SELECT a.code, ST_X(pa), ST_Y(pa), ST_X(pc), ST_Y(pc)
+                FROM grid_edit_item a JOIN grid_edit_item c ON c.edit_id = a.edit_id,
+                     LATERAL (SELECT ST_PointOnSurface(a.geom) AS pa,
+                                     ST_PointOnSurface(c.geom) AS pc) s
+                WHERE a.edit_id = :e AND a.from_id IS NULL AND c.from_id IS NOT NULL
+            """),
+                {"e": edit_id},
+            ).one()
+            worker = conn.execute(
+                text("""SELECT w.code FROM worker w JOIN region v ON v.id = w.region_id
+                        WHERE v.code = :v ORDER BY w.code LIMIT 1"""),
+                {"v": village},
+            ).scalar_one()
+        page.mouse.click(*at(ox, oy))  # the part that keeps the code: let go
+        page.mouse.click(*at(nx, ny))  # the new part
+        page.wait_for_function(f"() => wangge.plannerState.selected.join() === '{new_code}'")
+        page.click("button[data-action=staff]")
+        page.check(f".wg-planner-staff input[data-worker='{worker}']")
+        page.select_option(f".wg-planner-staff select[data-worker='{worker}']", "chief")
+        page.click("button[data-action=staff_save]")
+        page.wait_for_function(
+            "() => wangge.plannerState.status === 'ready'"
+            " && wangge.plannerState.operations.length === 2",
+            timeout=20_000,
+        )
+        assert f"{worker}（网格长）" in page.locator(".wg-planner-ops").inner_text()
+        page.click("button[data-action=staff]")  # opened again: as the set has it
+        assert page.is_checked(f".wg-planner-staff input[data-worker='{worker}']")
+        page.click("button[data-action=staff_cancel]")
         page.click("button[data-action=commit]")
         page.wait_for_selector(".wg-planner-result", timeout=20_000)
         result = page.evaluate("wangge.plannerState.lastResult")
         assert result["grids"]["changed"] == [code] and len(result["grids"]["added"]) == 1
+        with engine.connect() as conn:
+            team = conn.execute(
+                text("""SELECT w.code, wg.role FROM worker_grid wg
+                        JOIN worker w ON w.id = wg.worker_id WHERE wg.grid_code = :g"""),
+                {"g": new_code},
+            ).all()
+        assert (worker, "chief") in [tuple(r) for r in team], team
         records = page.locator(".wg-planner-records a")  # each grid opens its record
         assert records.count() == 2 and records.first.get_attribute("href").startswith("/grids/")
         with engine.connect() as conn:

@@ -36,7 +36,7 @@
   function planner(map, o) {
     T = o.text;
     var state = { editId: null, selected: [], drawn: null, status: "ready", lastResult: null,
-                  lastError: null, preview: null, features: [] };
+                  lastError: null, preview: null, features: [], staffing: null };
     /* a grid of another village (the current grids carry their village; a draft's are this one's) */
     function elsewhere(f) {
       return !!f.properties.village_code && f.properties.village_code !== o.village;
@@ -83,6 +83,7 @@
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       div.addEventListener("click", onClick);
+      div.addEventListener("change", onChange);
       return div;
     };
     panel.addTo(map);
@@ -202,6 +203,26 @@
         var name = window.prompt(T.new_name, "");
         if (name) operate({ op: "recode", grid: state.selected[0], name: name });
       },
+      /* 配置网格员: the grid's workers as the set has them (its own list, else the links now),
+         ticked; the part of each left automatic unless the set gave one */
+      staff: function () {
+        var code = state.selected[0], ticks = {};
+        var f = state.features.filter(function (x) { return x.properties.code === code; })[0];
+        if (f && f.properties.assigned) {
+          f.properties.assigned.forEach(function (w) { ticks[w] = (f.properties.assigned_roles || {})[w] || ""; });
+        } else {
+          (o.workers || []).forEach(function (w) { if (code in w.grids) ticks[w.code] = ""; });
+        }
+        state.staffing = { grid: code, ticks: ticks };
+        render();
+      },
+      staff_save: function () {
+        var s = state.staffing, workers = Object.keys(s.ticks).sort(), roles = {};
+        workers.forEach(function (w) { if (s.ticks[w]) roles[w] = s.ticks[w]; });
+        state.staffing = null;
+        operate({ op: "assign", grid: s.grid, workers: workers, roles: roles });
+      },
+      staff_cancel: function () { state.staffing = null; render(); },
       commit: function () {
         state.status = "busy"; render();
         post("/api/edits/" + state.editId + "/commit").then(function (r) {
@@ -218,6 +239,40 @@
       },
       clear: function () { drawnItems.clearLayers(); state.drawn = null; render(); }
     };
+    /* the staffing form's ticks and parts, kept as they change (a render draws them again) */
+    function onChange(ev) {
+      var t = ev.target, s = state.staffing;
+      if (!s || !t.getAttribute) return;
+      var w = t.getAttribute("data-worker");
+      if (!w) return;
+      if (t.type === "checkbox") {
+        if (t.checked) s.ticks[w] = s.ticks[w] || ""; else delete s.ticks[w];
+        render();
+      } else if (w in s.ticks) {
+        s.ticks[w] = t.value;
+      }
+    }
+    function staffForm() {
+      var s = state.staffing, busy = state.status === "busy";
+      var h = '<div class="wg-planner-staff"><hr><b>' + esc(fill(T.staff_title, { grid: s.grid })) + "</b>" +
+        '<div style="font-size:12px;color:#555">' + esc(T.staff_help) + "</div>";
+      if (!(o.workers || []).length) h += "<div>" + esc(T.staff_none) + "</div>";
+      (o.workers || []).forEach(function (w) {
+        var on = w.code in s.ticks, others = Object.keys(w.grids).filter(function (g) { return g !== s.grid; });
+        var now = w.grids[s.grid] ? (o.roles.filter(function (r) { return r[0] === w.grids[s.grid]; })[0] || [])[1] : "";
+        h += '<div style="margin:2px 0;display:flex;flex-wrap:wrap;gap:4px;justify-content:space-between"><label><input type="checkbox" data-worker="' + esc(w.code) + '"' +
+          (on ? " checked" : "") + "> " + esc(w.name) + " <small>" + esc(w.code) +
+          (now ? " · " + esc(now) : "") +
+          (others.length ? " · " + esc(fill(T.staff_other_grids, { n: others.length })) : "") +
+          "</small></label> " +
+          '<select data-worker="' + esc(w.code) + '" aria-label="' + esc(T.role_auto) + '"' + (on ? "" : " disabled") + ">" +
+          '<option value="">' + esc(T.role_auto) + "</option>" +
+          o.roles.map(function (r) {
+            return '<option value="' + esc(r[0]) + '"' + (s.ticks[w.code] === r[0] ? " selected" : "") + ">" + esc(r[1]) + "</option>";
+          }).join("") + "</select></div>";
+      });
+      return h + "<div>" + button("staff_save", T.staff_save, !busy) + button("staff_cancel", T.staff_cancel, true) + "</div></div>";
+    }
     function onClick(ev) {
       var a = ev.target.getAttribute && ev.target.getAttribute("data-action");
       if (a && ACTIONS[a] && !ev.target.disabled) ACTIONS[a]();
@@ -253,7 +308,10 @@
         button("retire", T.retire, sel.length === 1 && !busy) +
         button("uncover", T.uncover, sel.length === 1 && !busy) +
         button("rename", T.rename, sel.length === 1 && !busy) +
+        button("staff", T.staff, sel.length === 1 && !busy) +
         (drawn ? button("clear", T.clear, true) : "") + "</div>";
+      if (state.staffing && (sel.length !== 1 || sel[0] !== state.staffing.grid)) state.staffing = null;
+      if (state.staffing) h += staffForm();
       if (state.lastError) h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + "</div>";
       if (state.editId) {
         h += "<hr><div>" + T.edit_set + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
