@@ -18,6 +18,7 @@ from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
 from gis.settings import BaseMapSpec
 from gis.workflow import EVENT_NAMES_EN, MOVES
 from maps.assets import asset_url
+from maps.phone import PHOTO_KEEP_BYTES, PHOTO_MAX_PX, PHOTO_QUALITY
 
 
 def safe_next(target: str | None) -> str:
@@ -1501,7 +1502,8 @@ def case_page(  # type: ignore[no-untyped-def]
     shut = "" if room else " disabled"
     add_photos = (
         f"""
-  <form id="photo-form" class="wg-photo-form" novalidate>
+  <form id="photo-form" class="wg-photo-form" novalidate data-max-px="{PHOTO_MAX_PX}"
+    data-keep-bytes="{PHOTO_KEEP_BYTES}" data-quality="{PHOTO_QUALITY}">
     <input type="file" name="photos" accept="image/jpeg,image/png,image/webp" multiple
       aria-label="{t("选择照片", "Choose photos")}"{shut}>
     <button type="submit"{shut}>{t("上传照片", "Upload the photos")}</button>

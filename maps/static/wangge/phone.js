@@ -770,35 +770,11 @@
     });
   });
 
-  // A photo as it will be queued: {name, blob}.  One larger than config.photo_max_px or
-  // config.photo_keep_bytes is drawn again, smaller, as a JPEG (upright, as the browser shows
-  // it; without EXIF).  One the browser cannot read goes as it is (the server judges it).
-  var PHOTO_MAX_PX = config.photo_max_px || 1920;
+  // A photo as it will be queued: {name, blob}, made smaller (wangge.shrinkPhoto) when longer
+  // than config.photo_max_px or larger than config.photo_keep_bytes
   function shrink(file) {
-    var kept = { name: file.name, blob: file };
-    if (!window.URL || !URL.createObjectURL) return Promise.resolve(kept);
-    return new Promise(function (resolve) {
-      var url = URL.createObjectURL(file), img = new Image();
-      img.onload = function () {
-        var w = img.naturalWidth, h = img.naturalHeight;
-        var scale = Math.min(1, PHOTO_MAX_PX / Math.max(w, h, 1));
-        if (scale === 1 && file.size <= config.photo_keep_bytes) { URL.revokeObjectURL(url); resolve(kept); return; }
-        var canvas = document.createElement("canvas");
-        canvas.width = Math.max(1, Math.round(w * scale));
-        canvas.height = Math.max(1, Math.round(h * scale));
-        var ctx = canvas.getContext("2d");
-        ctx.fillStyle = "#fff"; // a transparent PNG on white, not black
-        ctx.fillRect(0, 0, canvas.width, canvas.height);
-        ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
-        URL.revokeObjectURL(url);
-        canvas.toBlob(function (blob) {
-          if (!blob || blob.size >= file.size) resolve(kept);
-          else resolve({ name: file.name.replace(/\.[^.]*$/, "") + ".jpg", blob: blob });
-        }, "image/jpeg", config.photo_quality || 0.85);
-      };
-      img.onerror = function () { URL.revokeObjectURL(url); resolve(kept); };
-      img.src = url;
-    });
+    return wangge.shrinkPhoto(file, config.photo_max_px || 1920, config.photo_keep_bytes,
+                              config.photo_quality || 0.85);
   }
 
   // ---------- 巡查打卡 ----------

@@ -198,7 +198,39 @@
       .finally(function () { window.location.assign("/login"); });
   }
 
+  /* A photo as a page sends it: {name, blob}.  One longer than maxPx on a side or larger than
+     keepBytes is drawn again, smaller, as a JPEG of that quality (upright, as the browser shows
+     it; without EXIF: a phone camera's 3-8 MB becomes some hundreds of kB on one bar of signal).
+     One the browser cannot read goes as it is (the server judges it). */
+  function shrinkPhoto(file, maxPx, keepBytes, quality) {
+    var kept = { name: file.name, blob: file };
+    if (!window.URL || !URL.createObjectURL) return Promise.resolve(kept);
+    return new Promise(function (resolve) {
+      var url = URL.createObjectURL(file), img = new Image();
+      img.onload = function () {
+        var w = img.naturalWidth, h = img.naturalHeight;
+        var scale = Math.min(1, maxPx / Math.max(w, h, 1));
+        if (scale === 1 && file.size <= keepBytes) { URL.revokeObjectURL(url); resolve(kept); return; }
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(w * scale));
+        canvas.height = Math.max(1, Math.round(h * scale));
+        var ctx = canvas.getContext("2d");
+        ctx.fillStyle = "#fff"; // a transparent PNG on white, not black
+        ctx.fillRect(0, 0, canvas.width, canvas.height);
+        ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+        URL.revokeObjectURL(url);
+        canvas.toBlob(function (blob) {
+          if (!blob || blob.size >= file.size) resolve(kept);
+          else resolve({ name: file.name.replace(/\.[^.]*$/, "") + ".jpg", blob: blob });
+        }, "image/jpeg", quality);
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); resolve(kept); };
+      img.src = url;
+    });
+  }
+
   window.wangge = {
+    shrinkPhoto: shrinkPhoto,
     apiLayer: apiLayer, heatLayer: heatLayer, viewHeat: viewHeat, escapeHtml: escapeHtml,
     tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
     setTileDatum: setTileDatum, toMap: toMap, fromMap: fromMap, coordsToLatLng: coordsToLatLng,
