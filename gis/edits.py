@@ -1222,10 +1222,10 @@ def _recode(session: Session, layout: Layout, body: dict) -> Said:
 def _assign(session: Session, layout: Layout, body: dict) -> Said:
     item = layout.find(body["grid"])
     wanted = list(dict.fromkeys(body.get("workers") or []))
-    known = set(
-        session.execute(
-            text("SELECT code FROM worker WHERE code = ANY(:codes)"), {"codes": wanted}
-        ).scalars()
+    known: dict[str, str] = dict(
+        session.execute(  # (by name and code in what the set says: the planner knows names)
+            text("SELECT code, name FROM worker WHERE code = ANY(:codes)"), {"codes": wanted}
+        ).all()
     )
     missing = [w for w in wanted if w not in known]
     if missing:
@@ -1242,10 +1242,10 @@ def _assign(session: Session, layout: Layout, body: dict) -> Said:
     parts = roles or {}
     return (
         f"网格 {item.code} 的网格员："
-        + ("、".join(w + (f"（{role_name(parts[w])}）" if w in parts else "") for w in wanted)
-           or "（无）"),
+        + ("、".join(f"{known[w]} {w}" + (f"（{role_name(parts[w])}）" if w in parts else "")
+                    for w in wanted) or "（无）"),
         f"Workers of grid {item.code}: "
-        + (", ".join(w + (f" ({role_name(parts[w], 'en')})" if w in parts else "")
+        + (", ".join(f"{known[w]} {w}" + (f" ({role_name(parts[w], 'en')})" if w in parts else "")
                      for w in wanted) or "(none)"),
     )  # fmt: skip
 

@@ -1057,9 +1057,12 @@ def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> 
     assert done["message_en"] == (
         f"Grid {g(3)}: code {g(3)} → {g(901)}, renamed 滨河网格, households 321"
     )
-    worker = app_db.execute(text("SELECT code FROM worker ORDER BY code LIMIT 1")).scalar_one()
+    worker, name = app_db.execute(text("SELECT code, name FROM worker ORDER BY code LIMIT 1")).one()
     done = planner.op(edit2, op="assign", grid=g(901), workers=[worker])
-    assert done["message_en"] == f"Workers of grid {g(901)}: {worker}"
+    assert (
+        done["message_en"] == f"Workers of grid {g(901)}: {name} {worker}"
+    )  # (as planners know them)
+    assert done["message"] == f"网格 {g(901)} 的网格员：{name} {worker}"
     planner.op(edit2, 422, op="assign", grid=g(901), workers=["W000"])
     p = planner.preview(edit2)
     assert p["validation"]["ok"]
