@@ -553,7 +553,14 @@ h2 small { font-weight: normal; font-size: 13px; color: #666; }
 @media print { body { margin: 0; } .wg-noprint { display: none; } }
 @media (max-width: 640px) { body { margin: 1em; }
   table { display: block; overflow-x: auto; max-width: 100%; }
-  th, td { white-space: nowrap; } }"""
+  th, td { white-space: nowrap; }
+  /* on a phone (a leader's): the region's name stays in sight while its figures scroll by, and
+     its code (for the desk's files) gives way */
+  .wg-regions th:first-child, .wg-regions td:first-child,
+  .wg-ranking th:nth-child(2), .wg-ranking td:nth-child(2) { display: none; }
+  .wg-regions th:nth-child(2), .wg-regions td:nth-child(2),
+  .wg-ranking th:nth-child(3), .wg-ranking td:nth-child(3) {
+    position: sticky; left: 0; background: #fff; box-shadow: 1px 0 0 #999; } }"""
 
 
 def daily_html(
@@ -589,7 +596,8 @@ def daily_html(
             or "—"
         )
         return (
-            f"<table><tr><th>{w['code']}</th><th>{w['region']}</th>{head_row}</tr>{body}</table>"
+            f'<table class="wg-regions"><tr><th>{w["code"]}</th><th>{w["region"]}</th>'
+            f"{head_row}</tr>{body}</table>"
             f'<p class="wg-sources">{escape(sources)}</p>'
         )
 
@@ -605,7 +613,7 @@ def daily_html(
         f"<td>{escape(band)}</td><td>{escape(change)}</td><td>{escape(main)}</td></tr>"
         for code, name, score, band, change, main in _safety_rows(d.safety, lang)
     )
-    safety_table = f"<table><tr>{safety_head}</tr>{safety_body}</table>"
+    safety_table = f'<table class="wg-regions"><tr>{safety_head}</tr>{safety_body}</table>'
 
     def case_cell(code: str) -> str:
         if case_href is None:
@@ -639,7 +647,7 @@ def daily_html(
             walked_share,
         ) in _worker_rows(d, lang)
     )
-    workers_table = f"<table><tr>{worker_head}</tr>{worker_body}</table>"
+    workers_table = f'<table class="wg-regions"><tr>{worker_head}</tr>{worker_body}</table>'
     trend_head = "".join(f"<th>{escape(h)}</th>" for h in w["trend_headers"].split("|"))
     trend_body = "".join(
         f"<tr><td>{escape(week)}</td><td>{cases}</td><td>{disputes}</td><td>{hazards}</td>"

@@ -1267,6 +1267,13 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
             page.wait_for_load_state("networkidle")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, (locale, path, width)
+            if path == "/reports/daily":  # a region's name stays in sight as its row scrolls
+                table = page.locator("table.wg-regions").first
+                table.evaluate("t => { t.scrollLeft = 300; }")
+                name = table.locator("tr:nth-child(2) td:nth-child(2)")
+                box, frame = name.bounding_box(), table.bounding_box()
+                assert box and frame and abs(box["x"] - frame["x"]) < 2, (box, frame)
+                assert table.locator("tr:nth-child(2) td:first-child").is_hidden()  # (the code)
         context.close()
 
 
