@@ -218,6 +218,7 @@
       },
       staff_save: function () {
         var s = state.staffing, workers = Object.keys(s.ticks).sort(), roles = {};
+        if (!workers.length && !window.confirm(T.staff_confirm_empty)) return;
         workers.forEach(function (w) { if (s.ticks[w]) roles[w] = s.ticks[w]; });
         state.staffing = null;
         operate({ op: "assign", grid: s.grid, workers: workers, roles: roles });
