@@ -1077,6 +1077,11 @@ class PatrolOut(BaseModel):
         description="巡查里程: its length in metres, leaving out the stretches faster than an "
         "e-bike's 25 km/h (a ride, or the position jumping)",
     )
+    track_fast: list[int] | None = Field(
+        default=None,
+        description="the stretches of the track left out of track_m: i for the one from point "
+        "i to point i + 1 (from 0)",
+    )
 
     @classmethod
     def of(cls, view: PatrolView) -> PatrolOut:

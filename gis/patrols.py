@@ -108,6 +108,9 @@ class PatrolView:
     #: 巡查轨迹: the way walked to it, [lon, lat] in WGS 84 (None: no track), and its length
     track: list[list[float]] | None = None
     track_m: float | None = None
+    #: the stretches of the track (``i``: from point i to point i + 1, from 0) that 巡查里程 left
+    #: out, faster than TRACK_MAX_KMH: a ride, or the position jumping
+    track_fast: list[int] | None = None
 
     @property
     def photos(self) -> list[dict[str, Any]]:
@@ -209,8 +212,13 @@ _VIEW_COLUMNS = """
     p.assign_method::text AS assign_method, p.village_code, v.name AS village, p.note, p.flags,
     coalesce((SELECT array_agg(ph.id ORDER BY ph.id) FROM patrol_photo ph
               WHERE ph.patrol_id = p.id), '{}') AS photo_ids,
-    ST_AsGeoJSON(ST_Force2D(p.track), 6) AS track, p.track_m
-"""
+    ST_AsGeoJSON(ST_Force2D(p.track), 6) AS track, p.track_m,
+    CASE WHEN p.track IS NOT NULL THEN ARRAY(
+        SELECT d.path[1] - 1 FROM ST_DumpSegments(p.track) d
+        WHERE ST_Length(CAST(ST_Force2D(d.geom) AS geography))
+              > {max_mps} * greatest(ST_M(ST_EndPoint(d.geom)) - ST_M(ST_StartPoint(d.geom)), 1)
+        ORDER BY 1) END AS track_fast  -- (as wangge_track_walked leaves them out, migration 0066)
+""".replace("{max_mps}", repr(TRACK_MAX_KMH / 3.6))
 _VIEW_FROM = """
     FROM patrol p JOIN app_user u ON u.id = p.user_id
     LEFT JOIN worker w ON w.id = p.worker_id

@@ -302,7 +302,8 @@ class PatrolTrack(JSCSSMixin, MacroElement):
     ``/api/patrols`` gives them) as numbered points joined by a dashed line in time order, each
     with its time (Beijing), grid and note, and its photos (巡查照片) in a popup on a click;
     those outside the worker's own grids in red; the way walked to each, where the phone kept
-    it (``track``), as a solid line, and its length in the box (``walked``).  The
+    it (``track``), as a solid line, and its length in the box (``walked``), with the
+    stretches its length leaves out (``track_fast``: a ride, a jump) grey (``fast``).  The
     map opens on them; a box says how many there are (``words``: ``count``, ``none``,
     ``outside``).  Beneath them the grids of ``bbox`` (west, south, east, north), the worker's
     own (``grids``) bold, as the phone page draws them."""
@@ -330,7 +331,7 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                         }).addTo(map).bringToBack();
                     }).catch(function () { /* the points are drawn without them */ });
             }
-            var group = L.featureGroup(), points = [], walked = 0;
+            var group = L.featureGroup(), points = [], walked = 0, fast = 0;
             var clock = new Intl.DateTimeFormat(words.locale, {
                 timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
                 hour: "2-digit", minute: "2-digit", hour12: false });
@@ -356,9 +357,18 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                     words.photos.replace("{n}", p.photos.length)) : ""));
                 if (photos) marker.bindPopup(tip + "<br>" + photos, { maxWidth: 320 });
                 if (p.track) {  // the way walked to it, as the phone kept it
-                    L.polyline(p.track.map(function (t) { return wangge.toMap(t[1], t[0]); }),
-                               { color: "#2874a6", weight: 3, opacity: 0.8 }).addTo(group);
+                    var line = p.track.map(function (t) { return wangge.toMap(t[1], t[0]); });
+                    L.polyline(line, { color: "#2874a6", weight: 3, opacity: 0.8 }).addTo(group);
                     walked += p.track_m || 0;
+                    // the stretches 巡查里程 left out (a ride, a jump): grey, dotted, on top
+                    (p.track_fast || []).forEach(function (i) {
+                        var stretch = [line[i], line[i + 1]];
+                        L.polyline(stretch, { color: "#fff", weight: 5, opacity: 1 }).addTo(group);
+                        L.polyline(stretch, { color: "#7f8c8d", weight: 3, dashArray: "4 6",
+                                              opacity: 1 })
+                            .bindTooltip(wangge.escapeHtml(words.fast_tip)).addTo(group);
+                        fast += 1;
+                    });
                 }
                 marker.addTo(group);
             });
@@ -373,7 +383,8 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                 div.id = "patrol-summary";
                 div.textContent = (points.length
                     ? words.count.replace("{n}", points.length) : words.none)
-                    + (walked ? words.walked.replace("{km}", (walked / 1000).toFixed(1)) : "");
+                    + (walked ? words.walked.replace("{km}", (walked / 1000).toFixed(1)) : "")
+                    + (fast ? words.fast.replace("{n}", fast) : "");
                 return div;
             };
             box.addTo(map);

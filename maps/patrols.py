@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import folium
 
+from gis.patrols import TRACK_MAX_KMH
 from gis.settings import BaseMapSpec
 from maps.assets import localize
 from maps.city import add_base_map, fit_view, map_words, page_map
@@ -24,6 +25,9 @@ PATROL_WORDS = {
         "outside": "非本人网格",
         "photos": "{n} 张巡查照片，点击查看",
         "walked": "，轨迹约 {km} 公里",
+        # 巡查里程 leaves out what was faster than an e-bike (gis.patrols.TRACK_MAX_KMH)
+        "fast": "（另有 {n} 段快于每小时 {kmh} 公里：乘车或定位漂移，未计入）",
+        "fast_tip": "快于每小时 {kmh} 公里（乘车或定位漂移），不计入巡查里程",
     },
     "en": {
         "locale": "en-GB",
@@ -32,6 +36,9 @@ PATROL_WORDS = {
         "outside": "not their grid",
         "photos": "{n} photo(s): click to see",
         "walked": "; route about {km} km",
+        "fast": " ({n} stretch(es) faster than {kmh} km/h, a ride or the position jumping, "
+        "not counted)",
+        "fast_tip": "Faster than {kmh} km/h (a ride, or the position jumping): not counted",
     },
 }
 
@@ -52,7 +59,10 @@ def build_patrol_map(
     ``grids`` the worker's own grid codes, ``bounds`` (west, south, east, north; WGS 84) where
     the map opens when there are no check-ins; ``links`` (label, path) in its title box."""
     w = map_words(lang)
-    words = PATROL_WORDS["en" if lang == "en" else "zh"]
+    words = {
+        k: v.replace("{kmh}", str(TRACK_MAX_KMH))
+        for k, v in PATROL_WORDS["en" if lang == "en" else "zh"].items()
+    }
     m = page_map(title)
     add_base_map(m, base, lang)
     if bounds is not None:

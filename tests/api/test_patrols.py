@@ -121,7 +121,9 @@ def test_a_check_in_carries_the_way_walked_to_it(
     assert _check_in(worker, _body(lon, lat)).json()["track"] is None
 
 
-def test_the_way_walked_counts_patrol_speed_only(worker: TestClient, point: tuple) -> None:
+def test_the_way_walked_counts_patrol_speed_only(
+    worker: TestClient, point: tuple, login_as: Callable
+) -> None:
     """巡查里程: a stretch faster than an e-bike (25 km/h) is a ride, or the position jumping for
     a fix and back: kept in the line as the phone sent it, not counted as walked."""
     lon, lat = point
@@ -139,15 +141,22 @@ def test_the_way_walked_counts_patrol_speed_only(worker: TestClient, point: tupl
         [lon + step + 0.005, lat + step, end - 55],
         [lon + 2 * step, lat + 2 * step, end],
     ]
-    for track, walked in ((ride, 2), (jump, 1)):
+    for track, walked, fast in ((ride, 2, [1]), (jump, 1, [1, 2])):
         r = _check_in(worker, _body(lon, lat, track=track))
         assert r.status_code == 201, r.text
         assert len(r.json()["track"]) == 4  # the line whole
         assert 14 * walked < r.json()["track_m"] < 15.5 * walked, (walked, r.json()["track_m"])
+        assert r.json()["track_fast"] == fast  # (the stretches left out, for the map)
     # at a walk or an e-bike's pace, all of it counts: 2 km in 5 minutes (24 km/h)
     pedalled = [[lon, lat, end - 300], [lon + 0.02, lat, end]]
     r = _check_in(worker, _body(lon, lat, track=pedalled))
     assert 1900 < r.json()["track_m"] < 2100, r.json()["track_m"]
+    assert r.json()["track_fast"] == []
+    assert _check_in(worker, _body(lon, lat)).json()["track_fast"] is None  # (no track)
+    # the desk's patrol map of the day draws the stretches left out apart, and says so
+    page = worker.get(f"/workers/{GRID_WORKER}/patrols", headers=login_as("township_operator"))
+    assert page.status_code == 200 and '"track_fast": [1, 2]' in page.text
+    assert json.dumps("快于每小时 25 公里")[1:-1] in page.text  # (as the page's script has it)
 
 
 @pytest.mark.parametrize(
