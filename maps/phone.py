@@ -174,6 +174,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_photo": "巡查照片",
             "track_status": "轨迹：已记录 {n} 个点，巡查约 {m} 米",
             "track_paused": "无法定位：轨迹暂停记录，定位恢复后继续。",
+            "track_fast": f"快于每小时 {TRACK_MAX_KMH} 公里（乘车或定位漂移），不计入巡查里程",
         },
     },
     "en": {
@@ -309,6 +310,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_photo": "Patrol photo",
             "track_status": "Route: {n} points, about {m} m on patrol",
             "track_paused": "No position: the route is paused until one comes back.",
+            "track_fast": f"Faster than {TRACK_MAX_KMH} km/h (a ride, or the position jumping): "
+            "not counted as patrolled",
         },
     },
 }

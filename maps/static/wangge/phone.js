@@ -854,9 +854,14 @@
       });
       fc.features.forEach(function (f) { // the ways walked to them (巡查轨迹)
         if (!f.properties.track) return;
-        drawn.push(L.polyline(f.properties.track.map(function (c) {
-          return wangge.toMap(c[1], c[0]);
-        }), { color: "#1e8449", weight: 3, opacity: 0.6 }));
+        var line = f.properties.track.map(function (c) { return wangge.toMap(c[1], c[0]); });
+        drawn.push(L.polyline(line, { color: "#1e8449", weight: 3, opacity: 0.6 }));
+        // the stretches not counted as patrolled (faster than an e-bike: a ride, a jump)
+        (f.properties.track_fast || []).forEach(function (i) {
+          drawn.push(L.polyline([line[i], line[i + 1]], { color: "#fff", weight: 5, opacity: 1 }));
+          drawn.push(L.polyline([line[i], line[i + 1]], { color: "#7f8c8d", weight: 3, dashArray: "4 6" })
+            .bindTooltip(T.track_fast));
+        });
       });
       patrolLayer = L.layerGroup(drawn).addTo(map);
       wangge.patrolLayer = patrolLayer; // (for tests)
