@@ -109,7 +109,8 @@ class PatrolView:
     track: list[list[float]] | None = None
     track_m: float | None = None
     #: the stretches of the track (``i``: from point i to point i + 1, from 0) that 巡查里程 left
-    #: out, faster than TRACK_MAX_KMH: a ride, or the position jumping
+    #: out, faster than TRACK_MAX_KMH: a ride, or the position jumping (kept with the check-in,
+    #: migration 0068)
     track_fast: list[int] | None = None
 
     @property
@@ -165,7 +166,7 @@ _INSERT = """
     INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at, datum,
                         received_lon, received_lat, geom, accuracy_m, flags, grid_code,
                         assign_method, own_grid, note, village_code, township_code,
-                        district_code, city_code, track, track_m)
+                        district_code, city_code, track, track_m, track_fast)
     SELECT u.id, u.worker_id, i.key, i.fingerprint, i.checked_at, i.datum, i.received_lon,
            i.received_lat, ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326), i.accuracy_m,
            CAST(i.flags AS jsonb), a.grid_code, coalesce(a.method, 'unassigned'),
@@ -180,7 +181,8 @@ _INSERT = """
                 ELSE coalesce(own.district_code, CASE WHEN under.it THEN a.district_code END) END,
            CASE WHEN own.lowest IS NULL THEN a.city_code
                 ELSE coalesce(own.city_code, CASE WHEN under.it THEN a.city_code END) END,
-           t.line, wangge_track_walked(t.line, CAST(:max_mps AS float8))
+           t.line, wangge_track_walked(t.line, CAST(:max_mps AS float8)),
+           wangge_track_fast(t.line, CAST(:max_mps AS float8))
     FROM i CROSS JOIN u
     CROSS JOIN LATERAL (SELECT ST_GeomFromText(i.track, 4326) AS line) t
     LEFT JOIN own ON true
@@ -212,13 +214,8 @@ _VIEW_COLUMNS = """
     p.assign_method::text AS assign_method, p.village_code, v.name AS village, p.note, p.flags,
     coalesce((SELECT array_agg(ph.id ORDER BY ph.id) FROM patrol_photo ph
               WHERE ph.patrol_id = p.id), '{}') AS photo_ids,
-    ST_AsGeoJSON(ST_Force2D(p.track), 6) AS track, p.track_m,
-    CASE WHEN p.track IS NOT NULL THEN ARRAY(
-        SELECT d.path[1] - 1 FROM ST_DumpSegments(p.track) d
-        WHERE ST_Length(CAST(ST_Force2D(d.geom) AS geography))
-              > {max_mps} * greatest(ST_M(ST_EndPoint(d.geom)) - ST_M(ST_StartPoint(d.geom)), 1)
-        ORDER BY 1) END AS track_fast  -- (as wangge_track_walked leaves them out, migration 0066)
-""".replace("{max_mps}", repr(TRACK_MAX_KMH / 3.6))
+    ST_AsGeoJSON(ST_Force2D(p.track), 6) AS track, p.track_m, p.track_fast
+"""
 _VIEW_FROM = """
     FROM patrol p JOIN app_user u ON u.id = p.user_id
     LEFT JOIN worker w ON w.id = p.worker_id

@@ -107,13 +107,13 @@ _DEMO_PATROLS = text("""
     INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at, received_at,
                         datum, received_lon, received_lat, geom, accuracy_m, grid_code,
                         assign_method, own_grid, note, village_code, township_code,
-                        district_code, city_code, track, track_m)
+                        district_code, city_code, track, track_m, track_fast)
     SELECT u.id, u.worker_id, gen_random_uuid(), '\\x00', t.at, t.at + interval '3 seconds',
            'wgs84', ST_X(p.pt), ST_Y(p.pt), p.pt, 5 + (d * 7 + k * 3) % 20, g.code, 'covers',
            true, (ARRAY['巡查正常', '沿街商铺消防通道畅通', '出租屋走访，未见异常',
                         '提醒商户规范堆放货物', '河道巡查，护栏完好'])[1 + (d + k) % 5],
            ch.village_code, ch.township_code, ch.district_code, ch.city_code,
-           r.line, wangge_track_walked(r.line, :max_mps)
+           r.line, wangge_track_walked(r.line, :max_mps), wangge_track_fast(r.line, :max_mps)
     FROM app_user u
     JOIN worker_grid wg ON wg.worker_id = u.worker_id
     JOIN grid g ON g.code = wg.grid_code AND g.valid_to IS NULL
