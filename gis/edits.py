@@ -1813,10 +1813,12 @@ def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
         text("""
         WITH items AS (SELECT * FROM grid_edit_item WHERE edit_id = :e)
         SELECT i.id, i.code, i.name, ST_AsGeoJSON(coalesce(i.geom, g.geom), 7)::json AS geometry,
-               i.workers, i.roles
+               i.workers, i.roles, i.households, i.population
         FROM items i LEFT JOIN grid g ON g.id = i.from_id
         UNION ALL
-        SELECT NULL, g.code, g.name, ST_AsGeoJSON(g.geom, 7)::json, NULL, NULL FROM grid g
+        SELECT NULL, g.code, g.name, ST_AsGeoJSON(g.geom, 7)::json, NULL, NULL, g.households,
+               g.population
+        FROM grid g
         WHERE g.valid_to IS NULL AND g.village_id IN (SELECT village_id FROM items)
           AND NOT EXISTS (SELECT 1 FROM items i WHERE i.from_id = g.id)
         ORDER BY 2
@@ -1832,6 +1834,8 @@ def draft_geojson(session: Session, actor: Actor, edit_id: int) -> str:
                 "code": r["code"],
                 "name": r["name"],
                 "state": states.get(r["id"], "untouched") if r["id"] else "untouched",
+                "households": r["households"],
+                "population": r["population"],
                 # the workers the set gives it (assign, create: their codes) and their parts,
                 # if it does (``workers`` of the current grids are names: another word)
                 **(

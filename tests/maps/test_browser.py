@@ -1844,6 +1844,21 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
         page.click("button[data-action=staff]")  # opened again: as the set has it
         assert page.is_checked(f".wg-planner-staff input[data-worker='{worker}']")
         page.click("button[data-action=staff_cancel]")
+        # 名称与户数: a split's new part has no households until the planner gives them
+        page.click("button[data-action=rename]")
+        assert page.input_value(".wg-planner-attrs input[name=households]") == ""
+        page.fill(".wg-planner-attrs input[name=households]", "320")
+        page.fill(".wg-planner-attrs input[name=population]", "910")
+        page.click("button[data-action=attrs_save]")
+        page.wait_for_function(
+            "() => wangge.plannerState.status === 'ready'"
+            " && wangge.plannerState.operations.length === 3",
+            timeout=20_000,
+        )
+        assert "户数 320，人口 910" in page.locator(".wg-planner-ops").inner_text()
+        page.click("button[data-action=rename]")  # opened again: as the set has it
+        assert page.input_value(".wg-planner-attrs input[name=households]") == "320"
+        page.click("button[data-action=attrs_cancel]")
         page.click("button[data-action=commit]")
         page.wait_for_selector(".wg-planner-result", timeout=20_000)
         result = page.evaluate("wangge.plannerState.lastResult")
@@ -1855,6 +1870,13 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
                 {"g": new_code},
             ).all()
         assert (worker, "chief") in [tuple(r) for r in team], team
+        with engine.connect() as conn:
+            counted = conn.execute(
+                text("""SELECT households, population FROM grid
+                        WHERE code = :g AND valid_to IS NULL"""),
+                {"g": new_code},
+            ).one()
+        assert tuple(counted) == (320, 910)
         records = page.locator(".wg-planner-records a")  # each grid opens its record
         assert records.count() == 2 and records.first.get_attribute("href").startswith("/grids/")
         with engine.connect() as conn:

@@ -36,7 +36,7 @@
   function planner(map, o) {
     T = o.text;
     var state = { editId: null, selected: [], drawn: null, status: "ready", lastResult: null,
-                  lastError: null, preview: null, features: [], staffing: null };
+                  lastError: null, preview: null, features: [], staffing: null, editing: null };
     /* a grid of another village (the current grids carry their village; a draft's are this one's) */
     function elsewhere(f) {
       return !!f.properties.village_code && f.properties.village_code !== o.village;
@@ -84,6 +84,10 @@
       L.DomEvent.disableScrollPropagation(div);
       div.addEventListener("click", onClick);
       div.addEventListener("change", onChange);
+      div.addEventListener("input", function (ev) {  /* what is typed survives a render */
+        var t = ev.target;
+        if (state.editing && t.name && t.closest && t.closest(".wg-planner-attrs")) state.editing.typed[t.name] = t.value;
+      });
       return div;
     };
     panel.addTo(map);
@@ -199,10 +203,27 @@
       merge: function () { operate({ op: "merge", grids: state.selected.slice() }); },
       retire: function () { operate({ op: "retire", grid: state.selected[0], to: "neighbours" }); },
       uncover: function () { operate({ op: "retire", grid: state.selected[0], to: "uncovered" }); },
+      /* 名称与户数: the grid's name, households and people as the set has them, to change */
       rename: function () {
-        var name = window.prompt(T.new_name, "");
-        if (name) operate({ op: "recode", grid: state.selected[0], name: name });
+        var code = state.selected[0];
+        var f = state.features.filter(function (x) { return x.properties.code === code; })[0];
+        var p = f ? f.properties : {};
+        var was = { name: p.name || "", households: p.households, population: p.population };
+        state.editing = { grid: code, was: was, typed: {} };
+        render();
       },
+      attrs_save: function () {
+        var e = state.editing, body = { op: "recode", grid: e.grid };
+        var name = (e.typed.name === undefined ? e.was.name : e.typed.name).trim();
+        if (name && name !== e.was.name) body.name = name;
+        ["households", "population"].forEach(function (k) {
+          var v = e.typed[k] === undefined ? "" : String(e.typed[k]).trim();
+          if (v !== "" && +v !== e.was[k]) body[k] = +v;
+        });
+        state.editing = null;
+        if (Object.keys(body).length > 2) operate(body); else render();
+      },
+      attrs_cancel: function () { state.editing = null; render(); },
       /* 配置网格员: the grid's workers as the set has them (its own list, else the links now),
          ticked; the part of each left automatic unless the set gave one */
       staff: function () {
@@ -252,6 +273,19 @@
       } else if (w in s.ticks) {
         s.ticks[w] = t.value;
       }
+    }
+    function attrsForm() {
+      var e = state.editing, busy = state.status === "busy";
+      function field(name, label, type) {
+        var value = name in e.typed ? e.typed[name] : e.was[name];
+        return '<label style="display:block;margin:2px 0">' + esc(label) + ' <input name="' + name + '"' +
+          (type ? ' type="number" min="0" step="1" style="width:7em"' : ' style="width:12em"') +
+          ' value="' + esc(value === null || value === undefined ? "" : value) + '"></label>';
+      }
+      return '<div class="wg-planner-attrs"><hr><b>' + esc(fill(T.attrs_title, { grid: e.grid })) + "</b>" +
+        field("name", T.attr_name) + field("households", T.attr_households, true) +
+        field("population", T.attr_population, true) +
+        "<div>" + button("attrs_save", T.staff_save, !busy) + button("attrs_cancel", T.staff_cancel, true) + "</div></div>";
     }
     function staffForm() {
       var s = state.staffing, busy = state.status === "busy";
@@ -313,6 +347,8 @@
         (drawn ? button("clear", T.clear, true) : "") + "</div>";
       if (state.staffing && (sel.length !== 1 || sel[0] !== state.staffing.grid)) state.staffing = null;
       if (state.staffing) h += staffForm();
+      if (state.editing && (sel.length !== 1 || sel[0] !== state.editing.grid)) state.editing = null;
+      if (state.editing) h += attrsForm();
       if (state.lastError) h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + "</div>";
       if (state.editId) {
         h += "<hr><div>" + T.edit_set + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
