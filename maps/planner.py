@@ -65,6 +65,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "workers_moved": "；网格员变动 {n} 人",
         "cases_moved": "改派案件",
         "workers_changed": "网格员变动",
+        "households_changed": "户数变动",
         "commit": "提交方案",
         "discard": "放弃方案",
         "committed": "已提交方案 #{id}：新增 {added}，调整 {changed}，撤销 {retired}；"
@@ -123,6 +124,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "workers_moved": "; {n} grid worker(s) affected",
         "cases_moved": "Cases reassigned",
         "workers_changed": "Grid workers affected",
+        "households_changed": "Households changed",
         "commit": "Commit",
         "discard": "Discard",
         "committed": "Edit set #{id} committed: {added} added, {changed} changed, {retired} "

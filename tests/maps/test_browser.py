@@ -1856,6 +1856,7 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
             timeout=20_000,
         )
         assert "户数 320，人口 910" in page.locator(".wg-planner-ops").inner_text()
+        assert page.locator("details:has-text('户数变动') li").count() >= 1  # (in the preview)
         page.click("button[data-action=rename]")  # opened again: as the set has it
         assert page.input_value(".wg-planner-attrs input[name=households]") == "320"
         page.click("button[data-action=attrs_cancel]")

@@ -375,6 +375,15 @@
             });
             h += "</ul></details>";
           }
+          var hh = (p.households && p.households.grids) || [];
+          if (hh.length) {  /* 户数: what the grids' household counts become */
+            h += "<details><summary>" + esc(T.households_changed) + "</summary><ul style=\"font-size:12px;padding-left:18px\">";
+            hh.forEach(function (g) {
+              h += "<li>" + esc(g.code) + T.colon + esc(g.before === null ? T.nothing : g.before) + " → " +
+                esc(g.after === null ? T.nothing : g.after) + "</li>";
+            });
+            h += "</ul></details>";
+          }
           if (p.workers.length) {
             h += "<details><summary>" + T.workers_changed + "</summary><ul style=\"font-size:12px;padding-left:18px\">";
             p.workers.forEach(function (w) {
