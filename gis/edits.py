@@ -1285,6 +1285,7 @@ FINDINGS = {
         "grid code must be 15 digits starting with its village's 12-digit code",
     ),
     "code_taken": ("网格编码重复", "grid code already in use"),
+    "households_missing": ("网格未填户数", "grid has no households"),
 }
 
 
@@ -1373,8 +1374,47 @@ def _validate(session: Session, edit_id: int) -> dict[str, Any]:
                 "geometry": r["geometry"],
             }
         )
+    findings += _households_missing(session, edit_id)
     blocking = sum(f["blocking"] for f in findings)
     return {"ok": blocking == 0, "blocking": blocking, "findings": findings}
+
+
+# the set's grids that came from grids with households and have none now (a split's parts): the
+# planner gives them with 名称与户数 (a recode), or the ledger's households-a-grid goes blank
+_HOUSEHOLDS_MISSING = text("""
+    SELECT i.code, v.code AS village, src.households AS had, ST_X(pt.p) AS lon, ST_Y(pt.p) AS lat,
+           ST_AsGeoJSON(pt.p, 7)::json AS geometry
+    FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+    CROSS JOIN LATERAL (SELECT sum(g.households) AS households FROM grid g
+                        WHERE g.id = ANY(i.lineage || i.from_id)) src
+    CROSS JOIN LATERAL (SELECT ST_PointOnSurface(i.geom) AS p) pt
+    WHERE i.edit_id = :e AND i.geom IS NOT NULL AND i.households IS NULL
+      AND src.households IS NOT NULL
+    ORDER BY i.code
+""")
+
+
+def _households_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
+    """A warning (not blocking) for each grid of the set without households that came from
+    grids with some; its geometry a point inside the grid (the whole grid would cover it on the
+    planner's map, and take the clicks that select it)."""
+    zh, en = FINDINGS["households_missing"]
+    return [
+        {
+            "kind": "households_missing",
+            "blocking": False,
+            "grids": [r.code],
+            "village": r.village,
+            "area_m2": 0.0,
+            "lon": round(r.lon, 7),
+            "lat": round(r.lat, 7),
+            "message": f"{zh}：{r.code}（所出网格共 {r.had} 户），请用“名称与户数”填写",
+            "message_en": f"{en}: {r.code} (the grids it came from had {r.had}); give them "
+            "with Name and households",
+            "geometry": r.geometry,
+        }
+        for r in session.execute(_HOUSEHOLDS_MISSING, {"e": edit_id})
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -172,6 +172,27 @@ def test_split_by_line_creates_versions_and_keeps_coverage(
     )
 
 
+def test_a_split_asks_for_its_parts_households(planner: Planner, app_db: Session) -> None:
+    """A split's parts have no households until the planner gives them (名称与户数, a recode):
+    the validation says so for each part, without blocking the commit."""
+    had = app_db.execute(
+        text("SELECT households FROM grid WHERE code = :c AND valid_to IS NULL"), {"c": g(1)}
+    ).scalar_one()
+    assert had
+    edit = planner.open()
+    done = planner.op(edit, op="split", grid=g(1), line=mapping(across(geom(app_db, g(1)))))
+    v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+    missing = [f for f in v["findings"] if f["kind"] == "households_missing"]
+    assert sorted(c for f in missing for c in f["grids"]) == sorted(done["grids"])
+    assert v["ok"] and not any(f["blocking"] for f in missing)
+    assert f"所出网格共 {had} 户" in missing[0]["message"]
+    assert missing[0]["geometry"]["type"] == "Point"  # (a ring on the map, inside the grid)
+    for code, n in zip(sorted(done["grids"]), (had - had // 2, had // 2), strict=True):
+        planner.op(edit, op="recode", grid=code, households=n)
+    v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+    assert not [f for f in v["findings"] if f["kind"] == "households_missing"]
+
+
 def test_split_line_must_cross_the_grid(planner: Planner, app_db: Session) -> None:
     shape = geom(app_db, g(1))
     c = shape.representative_point()

@@ -66,6 +66,9 @@
     }).addTo(map);
     var findings = L.geoJSON(null, {
       coordsToLatLng: wangge.coordsToLatLng,
+      /* a finding of a whole grid (households missing) is a point in it: a ring that lets the
+         clicks through to the grid beneath */
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 9, interactive: false }); },
       style: function (f) {
         var c = f.properties.kind === "declared_gap" ? FINDING_COLOR.declared_gap
           : (f.properties.blocking ? FINDING_COLOR.blocking : FINDING_COLOR.warning);
