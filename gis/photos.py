@@ -9,6 +9,9 @@
   (longest side :data:`THUMB_PX`) for lists; the row keeps both checksums.
 * The same photo sent again for the same case (a retry from a phone) returns the stored one.
 * ``case_photo`` is under row-level security: a photo is visible exactly when its case is.
+* Photos added to a case later (补充现场照片: a return visit, the desk's own) are an event of its
+  history, with how many; the reporter's own photos of the first day are the report's
+  (:data:`REPORT_PHOTOS_HOURS`), and are not.
 * A patrol check-in's photos (巡查照片, ``patrol_photo``: what the worker saw) are kept the same
   way, at most :data:`MAX_PER_PATROL`, added only by the worker who checked in, visible exactly
   when the check-in is.
@@ -37,6 +40,13 @@ MAX_PER_PATROL = 3  # (what a worker saw on the round: a few pictures, not an al
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 60_000_000  # a 10 MB file claiming more is a decompression bomb
 THUMB_PX = 320
+#: for how long after a case is registered its reporter's photos count as the report's own: a
+#: phone sends them one by one after the report, and with one bar of signal (or offline) they
+#: may follow it by hours.  Others' photos, and the reporter's after that, are added to it
+#: (:data:`PHOTO_ADDED`, an event of its history).
+REPORT_PHOTOS_HOURS = 24
+#: the event of a case's history that says photos were added to it, and how many
+PHOTO_ADDED = "photo_added"
 FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
@@ -194,9 +204,9 @@ def _store(
     directory: Path,
     uploaded_by: str,
     limit: int,
-) -> None:
+) -> int:
     """Check every photo, then store those not stored yet for ``owner`` (``case`` or
-    ``patrol``) ``owner_id``: at most ``limit`` in all."""
+    ``patrol``) ``owner_id``: at most ``limit`` in all.  Returns how many were new."""
     table, column = _TABLES[owner]
     cleaned = [clean_photo(data, name or f"#{i + 1}") for i, (name, data) in enumerate(photos)]
     lock = 0x70686F74 if owner == "case" else 0x70617472  # 'phot', 'patr'
@@ -237,6 +247,20 @@ def _store(
                 "by": uploaded_by,
             },
         )
+    return len(new)
+
+
+# 补充现场照片, in the case's history (its status unchanged), unless the photos are the
+# reporter's own of the report's first hours
+_PHOTO_EVENT = text(f"""
+    INSERT INTO case_event (case_id, actor, action, from_status, to_status, note, data)
+    SELECT c.id, :actor, '{PHOTO_ADDED}', c.status, c.status, :note, jsonb_build_object('n', :n)
+    FROM cases c
+    WHERE c.id = :case
+      AND NOT coalesce(c.reporter_id = (SELECT id FROM app_user WHERE username = :actor)
+                       AND c.received_at > now() - make_interval(hours => {REPORT_PHOTOS_HOURS}),
+                       false)
+""")
 
 
 def add_photos(
@@ -245,17 +269,25 @@ def add_photos(
     photos: list[tuple[str, bytes]],
     directory: Path,
     uploaded_by: str,
+    *,
+    with_report: bool = False,
 ) -> list[PhotoView]:
     """Attach ``photos`` ((name, bytes) pairs) to the case (which must be visible to the caller).
 
-    All or nothing: every photo is checked before any is stored.  Returns the case's photos."""
+    All or nothing: every photo is checked before any is stored.  Those new to the case are an
+    event of its history (:data:`PHOTO_ADDED`), unless they came ``with_report`` (in the
+    report's own request) or are its reporter's of its first hours.  Returns the case's
+    photos."""
     case_id = session.execute(_CASE_ID, {"code": case_code}).scalar()
     if case_id is None:
         raise NotFound(
             "没有找到该案件（或不在您的管辖范围内）。",
             "No such case (or not in your jurisdiction).",
         )
-    _store(session, "case", case_id, photos, directory, uploaded_by, MAX_PER_CASE)
+    new = _store(session, "case", case_id, photos, directory, uploaded_by, MAX_PER_CASE)
+    if new and not with_report:
+        event = {"case": case_id, "actor": uploaded_by, "note": f"{new} 张", "n": new}
+        session.execute(_PHOTO_EVENT, event)
     return photos_of(session, case_code)
 
 

@@ -1420,6 +1420,9 @@ def case_page(  # type: ignore[no-untyped-def]
     def note_of(e) -> str:  # type: ignore[no-untyped-def]
         if en and e.action == "regrid" and isinstance(e.data, dict):
             return _regrid_note_en(e.data)
+        if e.action == "photo_added" and isinstance(e.data, dict) and "n" in e.data:
+            n = int(e.data["n"])
+            return t(f"{n} 张", f"{n} photo" + ("" if n == 1 else "s"))
         return system.get(e.note, e.note)
 
     def who(e) -> str:  # type: ignore[no-untyped-def]
@@ -1455,6 +1458,11 @@ def case_page(  # type: ignore[no-untyped-def]
             else ""
         )
         + merge_link(e)
+        + (
+            f' <a href="#photos">{t("查看照片", "See the photos")}</a>'
+            if e.action == "photo_added"
+            else ""
+        )
         + "</li>"
         for e in wf.events
     )
@@ -1847,7 +1855,7 @@ def case_page(  # type: ignore[no-untyped-def]
   <ul><li><a href="/cases/{escape(case.code)}/receipt">{t("受理回执", "Receipt")}</a></li>{
         letters
     }</ul>
-  <h2>{t("现场照片", "Photos")}</h2>
+  <h2 id="photos">{t("现场照片", "Photos")}</h2>
   <div class="wg-photos">{photos or t("无", "None")}</div>{add_photos}
   <h2>{t("当事人", "Parties")}</h2>
   <table class="wg-list" id="parties"{roles}>{

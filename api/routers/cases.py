@@ -198,6 +198,7 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
                 uploads,
                 state.settings.photos_path,
                 principal.username,
+                with_report=True,
             )
             done = intake.Submission(
                 cases.get_case(session, principal.scope, done.case.code, state.cipher),

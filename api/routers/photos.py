@@ -52,7 +52,9 @@ async def add_photos(
     ],
 ) -> list[PhotoOut]:
     """Attach photos to a case (after the report, e.g. once a phone is back online).  The same
-    photo sent again is not stored twice.  GPS and other EXIF data are removed."""
+    photo sent again is not stored twice.  GPS and other EXIF data are removed.  Photos new to
+    the case are a step of its history (``photo_added``, 补充现场照片, with how many), but the
+    reporter's own in the case's first 24 hours: those are the report's."""
     uploads = await read_uploads(files)
 
     def work() -> list[photos.PhotoView]:

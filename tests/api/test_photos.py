@@ -173,6 +173,55 @@ def test_a_grid_worker_adds_photos_to_a_case_afterwards(
     page = anon_client.get(f"/cases/{code}?lang=en", headers=worker).text
     assert "0 more may be added" in page
     assert re.search(r'<button type="submit" disabled>Upload the photos</button>', page)
+    # the history: the desk's own photo went with its report; the grid worker's are added
+    events = [
+        (e["action"], e["actor"], e["data"])
+        for e in anon_client.get(f"/api/cases/{code}", headers=worker).json()["events"]
+        if e["action"] == "photo_added"
+    ]
+    assert events == [
+        ("photo_added", "grid_worker", {"n": 1}), ("photo_added", "grid_worker", {"n": 4})
+    ], events  # fmt: skip
+    assert "<b>Photos added</b> 示例·网格员 <small class=wg-username>grid_worker</small>" in page
+    assert '<span class=wg-note>4 photos</span> <a href="#photos">See the photos</a>' in page
+    assert page.count('<a href="#photos">See the photos</a>') == 2 and 'id="photos"' in page
+    page = anon_client.get(f"/cases/{code}?lang=zh", headers=worker).text
+    assert "<b>补充现场照片</b>" in page and "<span class=wg-note>1 张</span>" in page
+
+
+def test_photos_the_reporter_adds_days_later_are_in_the_history(  # type: ignore[no-untyped-def]
+    anon_client: TestClient, app_db, login_as, grid_point
+) -> None:
+    """The reporter's photos of the first hours are the report's (a phone sends them one by one
+    after it, maybe hours later); after that they are added, like anyone else's, and the public
+    tracking page says so too (without the photos)."""
+    from sqlalchemy import text
+
+    from gis.photos import REPORT_PHOTOS_HOURS
+
+    desk = login_as("township_operator")
+    code = _case(anon_client, grid_point, desk)
+
+    def upload(colour: str) -> None:
+        files = [("photos", (f"{colour}.jpg", jpeg_with_gps(colour, (64, 64)), "image/jpeg"))]
+        r = anon_client.post(f"/api/cases/{code}/photos", files=files, headers=desk)
+        assert r.status_code == 201, r.text
+
+    def added() -> list:
+        case = anon_client.get(f"/api/cases/{code}", headers=desk).json()
+        return [e["data"]["n"] for e in case["events"] if e["action"] == "photo_added"]
+
+    upload("red")
+    assert added() == []
+    app_db.execute(
+        text("UPDATE cases SET received_at = now() - make_interval(hours => :h) WHERE code = :c"),
+        {"h": REPORT_PHOTOS_HOURS + 1, "c": code},
+    )
+    upload("blue")
+    upload("blue")  # (sent again: the same photo, stored once, and added once)
+    assert added() == [1]
+    token = anon_client.get(f"/api/cases/{code}", headers=desk).json()["tracking_url"]
+    assert "补充现场照片" in anon_client.get(token).text
 
 
 def _png_claiming(width: int, height: int) -> bytes:
