@@ -650,6 +650,20 @@ class NoteIn(BaseModel):
     ] = Field(description="what was done or learnt (a call made, a visit agreed …)")
 
 
+class VerifyIn(BaseModel):
+    """现场核查: what the follow-up found on the spot."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolved: bool = Field(description="put right (true: verified) or not (false: reopened)")
+    note: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), _NoControl] | None
+    ) = Field(default=None, description="what was found; required when not resolved")
+    version: int | None = Field(
+        default=None, description="the case version you saw; a newer one → 409 (reload)"
+    )
+
+
 class ActionIn(BaseModel):
     """One move of a case through the closed loop."""
 

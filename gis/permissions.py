@@ -44,6 +44,7 @@ PERMISSIONS = {
     "case:triage": "confirm or unlink possible duplicates",
     "case:handle": "move cases through the closed loop (accept, dispatch, … close)",
     "case:note": "write handling notes on cases (办理记录; a grid worker's on-site findings)",
+    "case:verify": "verify resolved cases on the spot (现场核查; a grid worker: of their grids)",
     "patrol:record": "check in on patrol (巡查打卡)",
     "patrol:read": "see grid workers' patrol check-ins (巡查记录)",
     "pii:read": "see residents' personal data unmasked (each view audited)",
@@ -55,9 +56,12 @@ PERMISSIONS = {
 _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read", "patrol:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.grid_worker: frozenset(_READ | {"case:report", "case:note", "patrol:record"}),
+    Role.grid_worker: frozenset(
+        _READ | {"case:report", "case:note", "case:verify", "patrol:record"}
+    ),
     Role.operator: frozenset(
-        _READ | {"case:report", "case:triage", "case:handle", "case:note", "pii:read"}
+        _READ
+        | {"case:report", "case:triage", "case:handle", "case:note", "case:verify", "pii:read"}
     ),
     Role.commander: frozenset(_READ),
     Role.planner: frozenset(_READ | {"boundary:edit"}),

@@ -271,7 +271,8 @@ class Actor:
 
 
 _CASE_FOR_UPDATE = """
-    SELECT c.id, c.code, c.status, c.version, c.center_id, c.category, c.severity::text AS severity,
+    SELECT c.id, c.code, c.status, c.version, c.center_id, c.grid_code, c.category,
+           c.severity::text AS severity,
            c.received_at, c.deadline, c.paused_at, c.status_before_pause, c.allowed_hours,
            c.round, cr.path AS center_path, cr.level::text AS center_level, cr.code AS center_region
     FROM cases c
@@ -348,6 +349,12 @@ def act(session: Session, actor: Actor, code: str, req: ActionRequest) -> None:
         raise _not_found()
     case = dict(found)
     _check_actor(actor, move, case)
+    _move(session, actor, case, req)
+
+
+def _move(session: Session, actor: Actor, case: dict, req: ActionRequest) -> None:
+    """Make the move ``req`` on ``case`` (read by :data:`_CASE_FOR_UPDATE`), once the actor may."""
+    move = MOVES[req.action]
     if req.version is not None and req.version != case["version"]:
         raise _stale(case["version"])
     if case["status"] not in move.sources:
@@ -931,6 +938,37 @@ def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
     not handle cases) on those of their area.  The caller commits."""
     case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None)
     _event_in_place(session, actor, case, NOTE, note)
+
+
+def verify_on_site(
+    session: Session,
+    actor: Actor,
+    code: str,
+    resolved: bool,
+    note: str | None = None,
+    version: int | None = None,
+) -> None:
+    """现场核查: the follow-up (回访) of resolved case ``code`` on the spot — the grid worker of
+    its grid goes to look whether it is put right, as the desk may call the resident.  Resolved:
+    the case is verified, for its center to close; not: it is reopened for another round, and
+    the note says what was found (required then).  A desk verifies as the ``verify`` action does
+    (:func:`act`); a grid worker the cases of their own grids only.  The caller commits."""
+    if not resolved and not (note and note.strip()):
+        raise InvalidInput(
+            "核查未解决的，请写明现场情况（note），以便重新办理。",
+            "Not put right: say what you found on the spot (note), for the case's next round.",
+            field="note",
+        )
+    req = ActionRequest("verify", note=note, version=version, resolved=resolved)
+    if actor.can_handle:
+        act(session, actor, code, req)
+        return
+    case = _case_of(session, actor, code, None)
+    if case["grid_code"] not in (actor.scope.grid_codes or frozenset()):
+        raise Forbidden(
+            "只能核查本人所负责网格的案件。", "You may verify the cases of your own grids only."
+        )
+    _move(session, actor, case, req)
 
 
 def _event_in_place(

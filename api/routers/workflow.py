@@ -7,7 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import CipherDep, Handler, Noter, SessionDep, audit_caller, names_en, request_lang
+from api.deps import (
+    CipherDep,
+    Handler,
+    Noter,
+    SessionDep,
+    Verifier,
+    audit_caller,
+    names_en,
+    request_lang,
+)
 from api.schemas import (
     CASE_CODE_PATTERN,
     ActionIn,
@@ -18,6 +27,7 @@ from api.schemas import (
     PartyOut,
     QueueOut,
     RatingIn,
+    VerifyIn,
 )
 from gis import cases, workflow
 from gis.auth import Principal
@@ -59,6 +69,37 @@ def case_action(
     someone else since ``version`` → 409."""
     workflow.act(session, actor_of(caller), code, workflow.ActionRequest(**body.model_dump()))
     audit_caller(session, request, caller, f"case.{body.action}", f"case:{code}")
+    session.commit()
+    return case_detail(session, caller.scope, code, cipher, request)
+
+
+@router.post(
+    "/cases/{code}/verify",
+    response_model=CaseDetailOut,
+    responses={
+        403: {"description": "not a case of your grids (a grid worker), or of your center"},
+        404: {"description": "no such case in your area"},
+        409: {"description": "the case is not resolved (any more), or changed since version"},
+        422: {"description": "not resolved, and no note of what was found"},
+    },
+)
+def verify_case(
+    code: CaseCode,
+    body: VerifyIn,
+    session: SessionDep,
+    caller: Verifier,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseDetailOut:
+    """现场核查 (回访): a resolved case followed up on the spot by the grid worker of its grid
+    (or by its center, as the ``verify`` action).  Put right: verified, for the center to close;
+    not: reopened for another round, with the note of what was found."""
+    workflow.verify_on_site(
+        session, actor_of(caller), code, body.resolved, body.note or None, body.version
+    )
+    audit_caller(
+        session, request, caller, "case.verify", f"case:{code}", {"resolved": body.resolved}
+    )
     session.commit()
     return case_detail(session, caller.scope, code, cipher, request)
 

@@ -140,6 +140,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", f"/api/cases/{s.case_code}/actions", "case:handle", 409),
         Call("POST", f"/api/cases/{s.case_code}/parties", "case:handle", 201),
         Call("POST", f"/api/cases/{s.case_code}/notes", "case:note", 201),
+        # (not resolved: refused after the permission and jurisdiction checks)
+        Call("POST", f"/api/cases/{s.case_code}/verify", "case:verify", 409),
         Call("GET", "/workers", "case:read"),
         Call("GET", "/workers.xlsx", "case:read"),
         Call("GET", "/grids", "case:read"),
@@ -237,6 +239,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/cases/{code}/actions"),
     ("POST", "/api/cases/{code}/parties"),
     ("POST", "/api/cases/{code}/notes"),
+    ("POST", "/api/cases/{code}/verify"),
     ("GET", "/workers"),
     ("GET", "/workers.xlsx"),
     ("GET", "/grids"),
@@ -398,6 +401,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"workers": []}
         elif call.path.endswith("/notes"):
             kwargs["json"] = {"note": "权限矩阵"}
+        elif call.path.endswith("/verify"):
+            kwargs["json"] = {"resolved": True}
         elif call.path.endswith("/actions"):
             kwargs["json"] = {"action": "accept", "version": 999_999}
         elif "/dispatches/" in call.path:
@@ -520,6 +525,7 @@ def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
         out.append(("GET", f"/api/cases/{code}/parties?unmask=true", None))
         out.append(("POST", f"/api/cases/{code}/parties", {"name": "越权测试"}))
         out.append(("POST", f"/api/cases/{code}/notes", {"note": "越权测试"}))
+        out.append(("POST", f"/api/cases/{code}/verify", {"resolved": True}))
     for bbox in b.bboxes[:25]:
         out.append(("GET", f"/api/cases?bbox={bbox}&limit=50000", None))
         out.append(("GET", f"/api/cases?bbox={bbox}&since=2000-01-01T00:00:00", None))

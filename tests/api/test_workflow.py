@@ -1278,3 +1278,55 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
         pages.EXPORT_MAX = held
     assert big.status_code == 422 and "缩小范围" in big.text
     assert big.headers["content-type"].startswith("text/html")
+
+
+def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
+    anon_client: TestClient, login_as: Headers, demo_city: DemoCity
+) -> None:
+    """现场核查: the grid worker looks whether it was put right — yes: verified, for the desk
+    to close; no: reopened for another round, with what was found.  Their own grids only, and
+    only a resolved case."""
+    mine = next(g for g in demo_city.grids if g.code == "990102001001001")
+    other = next(g for g in demo_city.grids if g.code.startswith("990102001001") and g != mine)
+    op, worker = login_as("township_operator"), login_as("grid_worker")
+
+    def resolved_in(grid) -> str:  # type: ignore[no-untyped-def]
+        p = grid.geom.representative_point()
+        code = _report(anon_client, op, (p.x, p.y))["code"]
+        for action in ("accept", "start", "resolve"):
+            _act(anon_client, op, code, action, note="已整改" if action == "resolve" else None)
+        return code
+
+    code = resolved_in(mine)
+    verify = f"/api/cases/{code}/verify"
+    r = anon_client.post(verify, headers=worker, json={"resolved": False})
+    assert r.status_code == 422 and "现场情况" in r.json()["detail"], r.text
+    r = anon_client.post(verify, headers=worker, json={"resolved": True, "version": 1})
+    assert r.status_code == 409 and r.json()["current_version"] > 1  # stale
+    r = anon_client.post(verify, headers=worker, json={"resolved": True, "note": "现场已清理"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "verified"
+    last = r.json()["events"][-1]
+    assert (last["action"], last["actor"], last["note"]) == ("verify", "grid_worker", "现场已清理")
+    assert anon_client.post(verify, headers=worker, json={"resolved": True}).status_code == 409
+    assert _act(anon_client, op, code, "close")["status"] == "closed"  # the desk closes it
+
+    # not put right: reopened, with a new round and deadline
+    code = resolved_in(mine)
+    r = anon_client.post(
+        f"/api/cases/{code}/verify",
+        headers=worker,
+        json={"resolved": False, "note": "楼道杂物仍未清理"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "reopened" and r.json()["round"] == 2
+    # the desk may too (as its verify action); another grid's case is not the worker's
+    code = resolved_in(other)
+    r = anon_client.post(f"/api/cases/{code}/verify", headers=worker, json={"resolved": True})
+    assert r.status_code == 403 and "本人所负责网格" in r.json()["detail"], r.text
+    r = anon_client.post(f"/api/cases/{code}/verify", headers=op, json={"resolved": True})
+    assert r.status_code == 200 and r.json()["status"] == "verified"
+    # a role that only reads may not
+    r = anon_client.post(
+        f"/api/cases/{code}/verify", headers=login_as("city_commander"), json={"resolved": True}
+    )
+    assert r.status_code == 403
