@@ -272,6 +272,8 @@ def migrate(url: str, revision: str = "head") -> None:
 #: the triggers that keep each case's handling (migration 0062) pass its rows by, and the writer
 #: fills the columns itself, a set at a time (``wangge_case_handled_refresh``, migration 0064)
 HANDLED_LATER = "SET LOCAL wangge.handled_later = 'on'"
+#: … and back to the triggers, for what the transaction writes after its refresh
+HANDLED_NOW = "SET LOCAL wangge.handled_later = 'off'"
 
 
 def is_empty(session: Session) -> bool:

@@ -940,6 +940,11 @@ def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
     _event_in_place(session, actor, case, NOTE, note)
 
 
+def in_own_grids(scope: Scope, grid_code: str | None) -> bool:
+    """Whether a case in grid ``grid_code`` is one of a grid worker's own grids (``scope``'s)."""
+    return grid_code is not None and grid_code in (scope.grid_codes or frozenset())
+
+
 def verify_on_site(
     session: Session,
     actor: Actor,
@@ -964,7 +969,7 @@ def verify_on_site(
         act(session, actor, code, req)
         return
     case = _case_of(session, actor, code, None)
-    if case["grid_code"] not in (actor.scope.grid_codes or frozenset()):
+    if not in_own_grids(actor.scope, case["grid_code"]):
         raise Forbidden(
             "只能核查本人所负责网格的案件。", "You may verify the cases of your own grids only."
         )

@@ -17,12 +17,12 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import WGS84
-from gis.db import HANDLED_LATER, is_empty
+from gis.db import HANDLED_LATER, HANDLED_NOW, is_empty
 from gis.errors import Conflict
 from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
 from importers.demo import DemoCity
-from importers.demo_users import add_demo_open_cases, add_demo_users
+from importers.demo_users import add_demo_day_cases, add_demo_users
 
 _STAGING = """
 CREATE TEMP TABLE demo_region (code text, name text, level region_level, parent_code text,
@@ -386,7 +386,8 @@ def load_demo_city(session: Session, city: DemoCity, cipher: PiiCipher) -> LoadR
     users = add_demo_users(session)
     session.execute(text("SELECT wangge_case_handled_refresh()"))
     session.execute(text("ANALYZE region; ANALYZE grid; ANALYZE cases; ANALYZE center"))
-    add_demo_open_cases(session, cipher)
+    session.execute(text(HANDLED_NOW))  # (the day's cases are taken in as any report is)
+    add_demo_day_cases(session, cipher)
     session.flush()
     return LoadReport(
         regions=len(city.regions),

@@ -23,6 +23,7 @@ from gis.permissions import Role
 from gis.pii import PiiCipher
 from gis.scope import Scope
 from gis.users import add_user
+from gis.workflow import ActionRequest, Actor, act
 
 DEMO_PASSWORD = "Wangge#Demo2026"
 
@@ -147,16 +148,20 @@ def add_demo_patrols(session: Session) -> int:
     return session.connection().execute(_DEMO_PATROLS, {"max_mps": TRACK_MAX_KMH / 3.6}).rowcount
 
 
-# the day's cases in the demo grid worker's first grid, still open: what the phone's 我的网格
-# 待办 and the community station's in-tray start with (the demo's history left both empty).  Who
-# registered each, its channel, kind, category and what was said.
-DEMO_OPEN_CASES = (
+# the day's cases in the demo grid worker's first grid: what the phone's 我的网格待办 and the
+# community station's in-tray start with (the demo's history left both empty).  Who registered
+# each, its channel, kind, category, what was said and, for the one the township desk has
+# already resolved (for the worker to verify on the spot, 现场核查), what it did.
+DEMO_DAY_CASES = (
     ("township_operator", "hotline", "hazard", "rental_housing",
-     "12345热线转办：出租屋楼道内电动车飞线充电，杂物堆放堵住通道，邻居担心起火。"),
+     "12345热线转办：出租屋楼道内电动车飞线充电，杂物堆放堵住通道，邻居担心起火。", None),
     ("village_operator", "walk_in", "dispute", "property_mgmt",
-     "居民来访：小区物业上调停车费，业主与物业公司多次争执，要求社区出面协调。"),
+     "居民来访：小区物业上调停车费，业主与物业公司多次争执，要求社区出面协调。", None),
     ("grid_worker", "grid_worker", "hazard", "small_venues",
-     "巡查发现：沿街小餐馆后厨液化气瓶与明火距离过近，未配灭火器，已口头提醒。"),
+     "巡查发现：沿街小餐馆后厨液化气瓶与明火距离过近，未配灭火器，已口头提醒。", None),
+    ("township_operator", "hotline", "hazard", "fire",
+     "12345热线转办：小区消防通道被私家车长期占用，消防车无法进入。",
+     "已联系物业施划禁停标线、设置隔离桩，占道车辆已挪走。"),
 )  # fmt: skip
 #: how far (metres) from the grid's inner point, where the tests report, the fresh cases lie: their
 #: duplicate (100 m) and repeat (50 m) checks then find only the tests' own cases
@@ -190,20 +195,21 @@ def _fresh_points(session: Session, n: int) -> list[tuple[float, float]]:
     return chosen
 
 
-def add_demo_open_cases(session: Session, cipher: PiiCipher) -> list[str]:
-    """The day's open cases in the demo grid worker's grid, each taken in as its desk or
-    the worker would have (:func:`gis.intake.accept_reports`); their codes."""
+def add_demo_day_cases(session: Session, cipher: PiiCipher) -> list[str]:
+    """The day's cases in the demo grid worker's grid, each taken in as its desk or the worker
+    would have (:func:`gis.intake.accept_reports`), and the one resolved taken there by its
+    desk (:func:`gis.workflow.act`); their codes."""
     users: dict[str, int] = dict(
         session.execute(
             text("SELECT username, id FROM app_user WHERE username = ANY(:u)"),
-            {"u": [f[0] for f in DEMO_OPEN_CASES]},
+            {"u": [f[0] for f in DEMO_DAY_CASES]},
         ).all()
     )
     now = datetime.now(UTC)
     codes = []
-    points = _fresh_points(session, len(DEMO_OPEN_CASES))
-    for i, ((user, source, kind, category, said), (lon, lat)) in enumerate(
-        zip(DEMO_OPEN_CASES, points, strict=False)
+    points = _fresh_points(session, len(DEMO_DAY_CASES))
+    for i, ((user, source, kind, category, said, done), (lon, lat)) in enumerate(
+        zip(DEMO_DAY_CASES, points, strict=True)
     ):
         report = NewReport(
             kind=CaseKind(kind),
@@ -224,6 +230,11 @@ def add_demo_open_cases(session: Session, cipher: PiiCipher) -> list[str]:
         if result.case is None:
             raise RuntimeError(f"demo case {i} not taken in: {result.error}")
         codes.append(result.case.code)
+        if done:
+            desk = Actor(user, Scope.everything(), True)
+            for action in ("accept", "start", "resolve"):
+                note = done if action == "resolve" else None
+                act(session, desk, result.case.code, ActionRequest(action, note=note))
     return codes
 
 

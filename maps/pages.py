@@ -1369,13 +1369,16 @@ def case_page(  # type: ignore[no-untyped-def]
     can_note: bool = False,
     duplicate_states: Mapping[str, str] | None = None,
     can_add_photos: bool = False,
+    can_verify: bool = False,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
     separate, audited request) and the actions allowed now; above, the menu of the pages
     ``links`` (and the ``user``); ``duplicate_states``: the status of each possible duplicate
     the reader may see (one still open may be merged into this case from here);
-    ``can_add_photos``: the reader may add photos (a grid worker back on the spot).  The map of the
+    ``can_add_photos``: the reader may add photos (a grid worker back on the spot);
+    ``can_verify``: the reader is the grid worker who follows this resolved case up on the spot
+    (现场核查).  The map of the
     spot over the tiles of ``base`` (none:
     no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
     with the category's ``category_name`` in English); names, descriptions and notes stay as they
@@ -1530,6 +1533,31 @@ def case_page(  # type: ignore[no-untyped-def]
         if can_add_photos
         else ""
     )
+    # 现场核查: the grid worker of the case's grid says whether it was put right
+    verify_form = f"""
+  <form id="verify-form" class="wg-verify-form" novalidate>
+    <p>{
+        t(
+            "本案已办结。请到现场核查：是否整改到位、问题是否解决。",
+            "This case is resolved. Go and look on the spot: is it put right, is the problem "
+            "solved?",
+        )
+    }</p>
+    <textarea name="note" rows="2" maxlength="2000" aria-label="{t("现场情况", "What you found")}"
+      placeholder="{
+        t(
+            "现场情况：如 楼道杂物已清理，消防通道畅通",
+            "What you found: the stairwell is cleared, the fire exit is free …",
+        )
+    }"></textarea>
+    <button type="submit" value="true">{t("已整改到位", "Put right")}</button>
+    <button type="submit" value="false">{
+        t("未整改到位，重新办理", "Not put right: handle it again")
+    }</button>
+  </form>
+  <p id="verify-error" class="wg-error" role="alert" data-empty="{
+        t("未整改到位的，请写明现场情况。", "Not put right: say what you found first.")
+    }"></p>"""
     actions = (
         "".join(
             f'<button type="button" class="wg-action" data-action="{a}">'
@@ -1537,6 +1565,8 @@ def case_page(  # type: ignore[no-untyped-def]
             for a in wf.allowed_actions
         )
         if can_handle
+        else verify_form
+        if can_verify
         else t("<p>您的角色只能查看。</p>", "<p>Your role may only look.</p>")
     )
     letters = "".join(

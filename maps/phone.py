@@ -98,7 +98,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrols_today": "今日巡查",
             "track_record": "记录巡查轨迹（本页打开时记录，随下次打卡发送）",
             "grid_open": "我的网格待办",
-            "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道）",
+            "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道；已办结的待您现场核查）",
             "other": "English",
             "logout": "退出",
         },
@@ -117,6 +117,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "overdue": "已超期",
             "grid_open_count": "{n} 件",
             "grid_open_late": "{n} 件，超期 {late} 件",
+            "grid_open_verify": "，待核查 {n} 件",
+            "to_verify": "待核查",
             "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -221,7 +223,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "track_record": "Record my route (while this page is open; sent with the next "
             "check-in)",
             "grid_open": "Open cases in my grids",
-            "grid_open_note": "(not settled yet, from every channel: hotline, walk-ins …)",
+            "grid_open_note": (
+                "(not settled yet, from every channel: hotline, walk-ins …; the resolved ones "
+                "wait for you to verify them on the spot)"
+            ),
             "other": "中文",
             "logout": "Log out",
         },
@@ -244,6 +249,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "overdue": "overdue",
             "grid_open_count": "{n}",
             "grid_open_late": "{n}, {late} overdue",
+            "grid_open_verify": ", {n} to verify",
+            "to_verify": "To verify",
             "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",

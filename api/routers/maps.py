@@ -476,6 +476,11 @@ def case_view(
             can_triage=caller.can("case:triage"),
             can_note=caller.can("case:note"),
             can_add_photos=caller.can("case:report"),
+            can_verify=caller.can("case:verify")
+            and case.status == "resolved"
+            and workflow.in_own_grids(
+                caller.scope, case.location.grid.code if case.location.grid else None
+            ),
             base=settings.base_map(),
             links=page_links(caller.can, "", language),
             user=_user(caller, language),

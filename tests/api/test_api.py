@@ -19,7 +19,7 @@ from api.app import ROUTERS, create_app
 from api.deps import get_session, query_names
 from api.schemas import _no_control_characters
 from importers.demo import DemoCity
-from importers.demo_users import DEMO_OPEN_CASES
+from importers.demo_users import DEMO_DAY_CASES
 from tests.conftest import report_body
 
 
@@ -478,7 +478,7 @@ def test_cases_filtered_by_kind_category_status_grid_and_region(
             FROM cases
         """)
         ).all()
-    assert len(rows) == len(demo_city.cases) + len(DEMO_OPEN_CASES)  # (the day's, at load)
+    assert len(rows) == len(demo_city.cases) + len(DEMO_DAY_CASES)  # (the day's, at load)
 
     def listed(**params: object) -> set[str]:
         r = client.get("/api/cases", params={"limit": 50000, **params})

@@ -1298,6 +1298,10 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
         return code
 
     code = resolved_in(mine)
+    page = anon_client.get(f"/cases/{code}", headers=worker).text
+    assert 'id="verify-form"' in page and "已整改到位" in page and "未整改到位，重新办理" in page
+    assert "Put right" in anon_client.get(f"/cases/{code}?lang=en", headers=worker).text
+    assert 'id="verify-form"' not in anon_client.get(f"/cases/{code}?lang=zh", headers=op).text
     verify = f"/api/cases/{code}/verify"
     r = anon_client.post(verify, headers=worker, json={"resolved": False})
     assert r.status_code == 422 and "现场情况" in r.json()["detail"], r.text
@@ -1321,6 +1325,7 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     assert r.status_code == 200 and r.json()["status"] == "reopened" and r.json()["round"] == 2
     # the desk may too (as its verify action); another grid's case is not the worker's
     code = resolved_in(other)
+    assert 'id="verify-form"' not in anon_client.get(f"/cases/{code}", headers=worker).text
     r = anon_client.post(f"/api/cases/{code}/verify", headers=worker, json={"resolved": True})
     assert r.status_code == 403 and "本人所负责网格" in r.json()["detail"], r.text
     r = anon_client.post(f"/api/cases/{code}/verify", headers=op, json={"resolved": True})

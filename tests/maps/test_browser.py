@@ -2081,7 +2081,8 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     live_server: str, browser, engine
 ) -> None:
     """我的网格待办: what the 12345 hotline and the desks registered in the worker's grids is on
-    the worker's phone too, overdue first, each opening its case."""
+    the worker's phone too, the resolved ones first (待核查), then the overdue, each opening its
+    case; on a resolved one's page the worker says whether it was put right (现场核查)."""
     import uuid
 
     from sqlalchemy import text
@@ -2091,7 +2092,7 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     errors: list[str] = []
     desk = _logged_in(context, live_server, errors, "township_operator")
     codes = []
-    for i in range(2):
+    for i in range(3):
         r = desk.request.post(
             f"{live_server}/api/reports",
             headers={"Idempotency-Key": str(uuid.uuid4())},
@@ -2108,16 +2109,26 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
             text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"),
             {"c": codes[1]},
         )
+    for action in ("accept", "start", "resolve"):  # the third one is resolved: to verify
+        r = desk.request.post(
+            f"{live_server}/api/cases/{codes[2]}/actions", data={"action": action}
+        )
+        assert r.ok, r.text()
     page = _logged_in(context, live_server, errors)
     page.wait_for_selector(f"#grid-open li[data-code='{codes[0]}']", timeout=20_000)
     listed = page.eval_on_selector_all(
         "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
     )
-    assert listed.index(codes[1]) < listed.index(codes[0])  # the late one first
+    # the resolved one first, then the late one
+    assert listed.index(codes[2]) < listed.index(codes[1]) < listed.index(codes[0])
     late = page.locator(f"#grid-open li[data-code='{codes[1]}']")
     assert "已超期" in late.inner_text()
     overdue = page.locator("#grid-open li.rejected").count()  # how many, how many late
-    assert page.locator("#grid-open-count").inner_text() == f"{len(listed)} 件，超期 {overdue} 件"
+    verify = page.locator("#grid-open li.verify").count()  # and how many to verify
+    assert page.locator(f"#grid-open li[data-code='{codes[2]}'] .st").inner_text() == "待核查"
+    assert page.locator("#grid-open-count").inner_text() == (
+        f"{len(listed) - verify} 件，超期 {overdue} 件，待核查 {verify} 件"
+    )
     assert late.locator("a").get_attribute("href") == f"/cases/{codes[1]}"
     with engine.connect() as conn:  # each in its grid, by the grid's name
         grid = conn.execute(
@@ -2126,6 +2137,18 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
             {"x": lon, "y": lat},
         ).scalar_one()  # fmt: skip
     assert late.locator("small").inner_text().startswith(f"{grid} ")
+    # 现场核查: not put right needs what was found; then the case is handled again
+    page.click(f"#grid-open li[data-code='{codes[2]}'] a")
+    page.wait_for_selector("#verify-form")
+    page.click("#verify-form button[value=false]")
+    assert page.locator("#verify-error").inner_text() == "未整改到位的，请写明现场情况。"
+    page.fill("#verify-form textarea[name=note]", "楼道杂物仍堆放在消防通道")
+    with page.expect_navigation():
+        page.click("#verify-form button[value=false]")
+    page.wait_for_selector("#case-status")
+    assert page.locator("#case-status").inner_text() == "已重启"
+    assert "楼道杂物仍堆放在消防通道" in page.locator(".wg-timeline").inner_text()
+    assert page.locator("#verify-form").count() == 0  # open again: nothing to verify
     assert errors == [], errors
     context.close()
 

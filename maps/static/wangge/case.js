@@ -98,6 +98,20 @@
     });
   }
 
+  // 现场核查: put right (verified) or not (reopened: what was found is required)
+  var verifyForm = document.getElementById("verify-form");
+  if (verifyForm) {
+    verifyForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var box = document.getElementById("verify-error"), note = verifyForm.note.value.trim();
+      var resolved = !ev.submitter || ev.submitter.value !== "false";
+      if (!resolved && !note) { box.textContent = box.dataset.empty; return; }
+      var payload = { resolved: resolved, version: version };
+      if (note) payload.note = note;
+      post("/api/cases/" + code + "/verify", payload, box);
+    });
+  }
+
   // 补充当事人: name, phone and ID number as typed (the server checks and normalises them)
   var partyForm = document.getElementById("party-form");
   if (partyForm) {

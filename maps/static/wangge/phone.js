@@ -348,13 +348,14 @@
     }).catch(mineUnknown).then(loadGridOpen).then(function () { mineReading = false; });
   }
   // A grid worker's own grids' open cases (the hotline's and the desks' too), read with my
-  // reports: the worker goes to look at them on the spot.  Overdue ones first.
+  // reports: the worker goes to look at them on the spot.  The resolved ones first (待核查: the
+  // worker verifies them on the spot, on the case's page), then the overdue ones.
   var gridOpenList = document.getElementById("grid-open");
   var gridOpenShown = false;
   function loadGridOpen() {
     if (!gridOpenList || !config.grids || !config.grids.length) return null;
     var query = config.grids.map(function (g) { return "grid=" + encodeURIComponent(g); });
-    return fetch("/api/cases?status=open&limit=50&" + query.join("&"), {
+    return fetch("/api/cases?status=open&status=resolved&limit=50&" + query.join("&"), {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (!r.ok) return null;
@@ -368,13 +369,16 @@
   function renderGridOpen(fc) {
     gridOpenShown = true;
     gridOpenList.textContent = "";
+    function rank(p) { return p.status === "resolved" ? 2 : p.overdue ? 1 : 0; }
     var features = fc.features.slice().sort(function (a, b) {
-      return (b.properties.overdue ? 1 : 0) - (a.properties.overdue ? 1 : 0);
+      return rank(b.properties) - rank(a.properties);
     });
     features.forEach(function (f) {
-      var p = f.properties, li = el("li", p.overdue ? "rejected" : "");
+      var p = f.properties, verify = p.status === "resolved";
+      var li = el("li", verify ? "verify" : p.overdue ? "rejected" : "");
       li.dataset.code = p.code;
-      li.appendChild(el("span", "st", (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")));
+      li.appendChild(el("span", "st", verify ? T.to_verify
+        : (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")));
       li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
       var link = el("a", "", p.code);
       link.href = "/cases/" + encodeURIComponent(p.code);
@@ -385,9 +389,11 @@
     });
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
     var late = features.filter(function (f) { return f.properties.overdue; }).length;
+    var toVerify = features.filter(function (f) { return f.properties.status === "resolved"; }).length;
     var count = document.getElementById("grid-open-count");
     if (count) count.textContent = fill(late ? T.grid_open_late : T.grid_open_count,
-                                        { n: features.length, late: late });
+                                        { n: features.length - toVerify, late: late })
+      + (toVerify ? fill(T.grid_open_verify, { n: toVerify }) : "");
   }
   function mineUnknown() {
     if (mineShown) return;
