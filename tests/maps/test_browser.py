@@ -2143,6 +2143,12 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     page.click("#verify-form button[value=false]")
     assert page.locator("#verify-error").inner_text() == "未整改到位的，请写明现场情况。"
     page.fill("#verify-form textarea[name=note]", "楼道杂物仍堆放在消防通道")
+    context.set_offline(True)  # no signal on the spot: said so, and what was typed stays
+    page.click("#verify-form button[value=false]")
+    page.wait_for_function("document.getElementById('verify-error').textContent.length > 0")
+    assert page.locator("#verify-error").inner_text().startswith("网络不通，未能提交")
+    assert page.input_value("#verify-form textarea[name=note]") == "楼道杂物仍堆放在消防通道"
+    context.set_offline(False)
     with page.expect_navigation():
         page.click("#verify-form button[value=false]")
     page.wait_for_selector("#case-status")

@@ -36,6 +36,20 @@
   var english = document.documentElement.lang === "en"; // the page's language, not the browser's
   var LANG = english ? "en" : "zh-CN"; // the API answers (messages) in it
 
+  // No answer at all (no signal, on the spot): nothing was sent, and what was typed stays
+  var NO_NETWORK = english
+    ? "No connection: nothing was sent. What you entered is still here; try again when the signal returns."
+    : "网络不通，未能提交；填写的内容仍在本页，请在信号恢复后重试。";
+  // The answer's message: the API's own (in the page's language), or the HTTP status of a page
+  // that is not the API's (a proxy's error page)
+  function answer(r) {
+    return r.json().catch(function () { return {}; }).then(function (b) {
+      if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
+      return b;
+    });
+  }
+  function noNetwork() { throw new Error(NO_NETWORK); }
+
   // (`box`: where a refusal is said; the actions' own by default)
   function post(url, payload, box) {
     box = box || errorBox;
@@ -44,12 +58,8 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
       body: JSON.stringify(payload)
-    }).then(function (r) {
-      return r.json().then(function (b) {
-        if (!r.ok) throw new Error(b.detail || ("HTTP " + r.status));
-        return b;
-      });
-    }).then(function () { window.location.reload(); })
+    }).then(answer, noNetwork)
+      .then(function () { window.location.reload(); })
       .catch(function (e) { box.textContent = e.message; });
   }
 
@@ -88,13 +98,9 @@
         return fetch("/api/cases/" + code + "/photos", {
           method: "POST", credentials: "same-origin",
           headers: { "Accept": "application/json", "Accept-Language": LANG }, body: data
-        });
-      }).then(function (r) {
-        return r.json().then(function (b) {
-          if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
-          window.location.reload();
-        });
-      }).catch(function (e) { box.textContent = e.message; button.disabled = false; });
+        }).then(answer, noNetwork);
+      }).then(function () { window.location.reload(); })
+        .catch(function (e) { box.textContent = e.message; button.disabled = false; });
     });
   }
 
