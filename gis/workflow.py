@@ -952,28 +952,48 @@ def verify_on_site(
     resolved: bool,
     note: str | None = None,
     version: int | None = None,
-) -> None:
+) -> bool:
     """现场核查: the follow-up (回访) of resolved case ``code`` on the spot — the grid worker of
     its grid goes to look whether it is put right, as the desk may call the resident.  Resolved:
     the case is verified, for its center to close; not: it is reopened for another round, and
     the note says what was found (required then).  A desk verifies as the ``verify`` action does
-    (:func:`act`); a grid worker the cases of their own grids only.  The caller commits."""
+    (:func:`act`); a grid worker the cases of their own grids only.
+
+    The same verification sent again (a phone whose answer was lost on a weak signal) is its
+    replay: the case's last move is this actor's verification with the same finding and note.
+    Returns False for a replay, True for a move made.  The caller commits."""
     if not resolved and not (note and note.strip()):
         raise InvalidInput(
             "核查未解决的，请写明现场情况（note），以便重新办理。",
             "Not put right: say what you found on the spot (note), for the case's next round.",
             field="note",
         )
+    replay = {"code": code, "actor": actor.username, "note": note, "resolved": str(resolved)}
+    if session.execute(_VERIFY_REPLAY, replay).scalar():
+        return False
     req = ActionRequest("verify", note=note, version=version, resolved=resolved)
     if actor.can_handle:
         act(session, actor, code, req)
-        return
+        return True
     case = _case_of(session, actor, code, None)
     if not in_own_grids(actor.scope, case["grid_code"]):
         raise Forbidden(
             "只能核查本人所负责网格的案件。", "You may verify the cases of your own grids only."
         )
     _move(session, actor, case, req)
+    return True
+
+
+# whether case :code's last move (an event that changed its status) is :actor's verification
+# with the same finding and note, the case moved on from resolved by it
+_VERIFY_REPLAY = text("""
+    SELECT e.action = 'verify' AND e.actor = :actor AND e.note IS NOT DISTINCT FROM :note
+           AND e.data ->> 'resolved' = lower(:resolved)
+    FROM case_event e JOIN cases c ON c.id = e.case_id
+    WHERE c.code = :code AND c.status <> 'resolved'
+      AND e.from_status IS DISTINCT FROM e.to_status
+    ORDER BY e.id DESC LIMIT 1
+""")
 
 
 def _event_in_place(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import (
@@ -90,17 +90,23 @@ def verify_case(
     caller: Verifier,
     cipher: CipherDep,
     request: Request,
+    response: Response,
 ) -> CaseDetailOut:
     """现场核查 (回访): a resolved case followed up on the spot by the grid worker of its grid
     (or by its center, as the ``verify`` action).  Put right: verified, for the center to close;
-    not: reopened for another round, with the note of what was found."""
-    workflow.verify_on_site(
+    not: reopened for another round, with the note of what was found.  The same verification
+    sent again (its answer lost) is answered as the first was, with ``Idempotent-Replayed:
+    true``, the case not moved again."""
+    moved = workflow.verify_on_site(
         session, actor_of(caller), code, body.resolved, body.note or None, body.version
     )
-    audit_caller(
-        session, request, caller, "case.verify", f"case:{code}", {"resolved": body.resolved}
-    )
-    session.commit()
+    if moved:
+        audit_caller(
+            session, request, caller, "case.verify", f"case:{code}", {"resolved": body.resolved}
+        )
+        session.commit()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
     return case_detail(session, caller.scope, code, cipher, request)
 
 

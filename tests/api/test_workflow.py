@@ -1312,6 +1312,11 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     assert r.json()["status"] == "verified"
     last = r.json()["events"][-1]
     assert (last["action"], last["actor"], last["note"]) == ("verify", "grid_worker", "现场已清理")
+    # sent again (its answer lost on a weak signal): the same answer, the case not moved again
+    again = anon_client.post(verify, headers=worker, json={"resolved": True, "note": "现场已清理"})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["events"] == r.json()["events"]
+    # … but another finding is not the same verification: the case is no longer resolved
     assert anon_client.post(verify, headers=worker, json={"resolved": True}).status_code == 409
     assert _act(anon_client, op, code, "close")["status"] == "closed"  # the desk closes it
 
