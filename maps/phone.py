@@ -119,6 +119,16 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "grid_open_late": "{n} 件，超期 {late} 件",
             "grid_open_verify": "，待核查 {n} 件",
             "to_verify": "待核查",
+            "verify_open": "现场核查",
+            "verify_hint": "现场情况（未整改到位的必填）：如 杂物已清理，通道畅通",
+            "verify_yes": "已整改到位",
+            "verify_no": "未整改到位",
+            "verify_need_note": "未整改到位的，请写明现场情况。",
+            "verify_item": "现场核查",
+            "verify_queued": "核查已保存，待发送",
+            "verify_saved": "核查已保存，正在发送……",
+            "verify_saved_offline": "核查已保存在本机，恢复网络后自动发送。",
+            "verify_sent": "已提交 {n} 条现场核查。",
             "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -251,6 +261,18 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "grid_open_late": "{n}, {late} overdue",
             "grid_open_verify": ", {n} to verify",
             "to_verify": "To verify",
+            "verify_open": "Verify on the spot",
+            "verify_hint": "What you found (required if not put right): the stairwell is cleared …",
+            "verify_yes": "Put right",
+            "verify_no": "Not put right",
+            "verify_need_note": "Not put right: say what you found first.",
+            "verify_item": "Verification",
+            "verify_queued": "Verification saved, waiting to be sent",
+            "verify_saved": "Verification saved, sending …",
+            "verify_saved_offline": (
+                "Verification saved on this phone; sent when the signal returns."
+            ),
+            "verify_sent": "{n} verification(s) sent.",
             "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
@@ -354,6 +376,7 @@ def phone_page(
     base: BaseMapSpec | None = None,
     patrol: bool = False,
     grid_names: dict[str, str] | None = None,
+    verify: bool = False,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
@@ -367,7 +390,8 @@ def phone_page(
     the deployment's base map (streets to tap one's position on, while there is signal), its
     grids and positions drawn where its tiles show them (GCJ-02 tiles: shifted), and a tap on it
     taken back to WGS 84; ``patrol``: the user checks in on patrol (巡查打卡: a grid worker),
-    from the phone's own position, queued offline like reports."""
+    from the phone's own position, queued offline like reports; ``verify``: the user verifies
+    the resolved cases of their grids on the spot (现场核查), queued offline too."""
     lang = "en" if lang == "en" else "zh"
     t = TEXT[lang]["html"]
     config = {
@@ -390,6 +414,7 @@ def phone_page(
         "max_parties": MAX_PARTIES,
         "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
         "patrol": patrol,  # 巡查打卡
+        "can_verify": verify,  # 现场核查
         "patrol_batch_max": PATROL_MAX_BATCH,
         "patrol_max_photos": MAX_PER_PATROL,
         # 巡查轨迹: a point kept when the phone has moved this far with a fix this good; at

@@ -1334,6 +1334,7 @@ def phone(
             base=settings.base_map(),
             patrol=caller.role == "grid_worker" and caller.can("patrol:record"),
             grid_names=names,
+            verify=bool(grids) and caller.can("case:verify"),
         ),
         lang,
     )

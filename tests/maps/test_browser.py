@@ -2159,6 +2159,78 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     context.close()
 
 
+def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """现场核查 from the phone where there is no signal: each verification waits on the phone
+    (the list says so) and goes out when the signal returns — one put right, one not, with what
+    was found; nothing is lost."""
+    import time
+    import uuid
+
+    from sqlalchemy import text
+
+    lon, lat = grid_worker_point(engine)
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    desk = _logged_in(context, live_server, errors, "township_operator")
+    codes = []
+    for i in range(2):
+        r = desk.request.post(
+            f"{live_server}/api/reports",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            data={
+                "kind": "hazard", "category": "fire", "description": f"消防通道占用 {i}",
+                "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+                "reported_at": "2026-12-01T09:00:00+08:00", "source": "hotline",
+            },
+        )  # fmt: skip
+        assert r.status == 201, r.text()
+        codes.append(r.json()["code"])
+        for action in ("accept", "start", "resolve"):
+            url = f"{live_server}/api/cases/{codes[-1]}/actions"
+            assert desk.request.post(url, data={"action": action}).ok
+    page = _logged_in(context, live_server, errors)
+    first = page.locator(f"#grid-open li[data-code='{codes[0]}']")
+    first.wait_for(timeout=20_000)
+    context.set_offline(True)
+    first.locator(".m-verify-open").click()
+    first.locator(".m-verify-no").click()
+    assert first.locator(".m-error").inner_text() == "未整改到位的，请写明现场情况。"
+    first.locator("textarea").fill("消防通道仍被私家车占用")
+    first.locator(".m-verify-no").click()
+    page.locator(f"#grid-open li[data-code='{codes[0]}'] .m-verify-queued").wait_for()
+    assert f"现场核查 {codes[0]} · 未整改到位" in page.locator("#queue").inner_text()
+    second = page.locator(f"#grid-open li[data-code='{codes[1]}']")
+    second.locator(".m-verify-open").click()
+    second.locator(".m-verify-yes").click()
+    page.locator(f"#grid-open li[data-code='{codes[1]}'] .m-verify-queued").wait_for()
+    assert page.locator("#queue li[data-key]").count() == 2
+    assert "恢复网络后自动发送" in page.locator("#message").inner_text()
+
+    context.set_offline(False)
+    deadline = time.monotonic() + 30
+    while page.locator("#queue li[data-key]").count():
+        assert time.monotonic() < deadline, "the verifications were not sent with the signal back"
+        page.wait_for_timeout(100)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("""SELECT c.code, c.status, e.actor, e.note FROM cases c
+                    JOIN case_event e ON e.case_id = c.id AND e.action = 'verify'
+                    WHERE c.code = ANY(:codes) ORDER BY c.code"""),
+            {"codes": codes},
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        (codes[0], "reopened", "grid_worker", "消防通道仍被私家车占用"),
+        (codes[1], "verified", "grid_worker", None),
+    ]
+    # the list read again: the reopened one is open again, the verified one is gone
+    page.locator(f"#grid-open li[data-code='{codes[0]}']:not(.verify)").wait_for()
+    assert page.locator(f"#grid-open li[data-code='{codes[1]}']").count() == 0
+    assert errors == [], errors
+    context.close()
+
+
 def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """The city's safety index: a district per region shape, each coloured by its band; the
     panel in the map ranks them; a click on one opens its own map, its townships ranked."""

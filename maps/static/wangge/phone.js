@@ -23,6 +23,12 @@
  * through POST /api/patrols/batch (they are small, and must not wait behind photos).  Photos of
  * what was seen (up to config.patrol_max_photos) are queued with the check-in, made smaller like
  * a report's, and follow through POST /api/patrols/{id}/photos once it has gone.
+ *
+ * 现场核查 (a grid worker): a resolved case of my grids, in 我的网格待办, is verified on the spot —
+ * put right or not, and what was found — and joins the queue too (type "verify"), sent through
+ * POST /api/cases/{code}/verify after the check-ins.  Sent again after a lost answer, the server
+ * answers as the first time (a replay); refused (the desk reopened or closed it meanwhile), it
+ * stays with the server's reason until the worker deletes it.
  */
 (function () {
   "use strict";
@@ -132,9 +138,15 @@
   function put(item) { return store("readwrite", function (s) { s.put(item); }); }
   function drop(key) { return store("readwrite", function (s) { s.delete(key); }); }
 
+  var verifyQueued = {}; // case code → true: its 现场核查 waits in the queue
   function renderQueue() {
     return everyQueued().then(function (every) {
       var items = every.filter(mine);
+      var waiting = {};
+      items.forEach(function (i) { if (i.type === "verify" && i.state === "queued") waiting[i.code] = true; });
+      var changed = Object.keys(waiting).join() !== Object.keys(verifyQueued).join();
+      verifyQueued = waiting;
+      if (changed && gridOpenLast) renderGridOpen(gridOpenLast);
       queueList.textContent = "";
       items.sort(function (a, b) { return a.created - b.created; });
       items.forEach(function (item) {
@@ -147,6 +159,10 @@
         if (item.type === "patrol") {
           li.appendChild(el("span", "", T.patrol_item + (item.body.note ? "：" + item.body.note.slice(0, 30) : "")));
           li.appendChild(el("small", "", item.detail || item.body.checked_at));
+        } else if (item.type === "verify") {
+          li.appendChild(el("span", "", T.verify_item + " " + item.code + " · " +
+                                        (item.body.resolved ? T.verify_yes : T.verify_no)));
+          li.appendChild(el("small", "", item.detail || item.body.note || ""));
         } else {
           li.appendChild(el("span", "", item.body.description.slice(0, 40)));
           li.appendChild(el("small", "", item.detail || item.body.reported_at));
@@ -265,6 +281,40 @@
     });
   }
 
+  // The queued verifications (现场核查), one a request, oldest first.  Answered (made, or the
+  // same one replayed), one leaves the queue; refused (4xx: the case moved on meanwhile …), it
+  // stays with the server's reason until the worker deletes it; no answer or a 5xx: it stays,
+  // and so do those after it, for the next sync.  Resolves "away" when logged out.
+  function sendVerifies() {
+    return myQueued().then(function (items) {
+      var pending = items.filter(function (i) { return i.state === "queued" && i.type === "verify"; });
+      pending.sort(function (a, b) { return a.created - b.created; });
+      var sent = 0;
+      return pending.reduce(function (chain, item) {
+        return chain.then(function (go) {
+          if (go !== true) return go;
+          return send("/api/cases/" + encodeURIComponent(item.code) + "/verify", {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+            body: JSON.stringify(item.body)
+          }).then(function (r) {
+            if (r.ok) { sent += 1; moved = true; return drop(item.key).then(function () { return true; }); }
+            if (r.status === 401) { login(); return "away"; }
+            if (r.status >= 500) return false;
+            return r.json().catch(function () { return {}; }).then(function (e) {
+              item.state = "rejected";
+              item.detail = item.code + "：" + (typeof e.detail === "string" ? e.detail : "HTTP " + r.status);
+              return put(item).then(function () { return true; });
+            });
+          }, function () { return false; });
+        });
+      }, Promise.resolve(true)).then(function (go) {
+        if (sent) say(fill(T.verify_sent, { n: sent }));
+        return go === "away" ? "away" : null;
+      });
+    });
+  }
+
   // The queued check-ins go first (sendPatrols), then the reports, config.batch_max a request
   // (each one's photos wait in the queue with its case code), then the photos: a slow photo
   // never holds up a report.
@@ -274,11 +324,14 @@
     var more = false; // a longer queue than one batch: the next batch follows at once
     var away = false; // logged out: the login page is on its way
     return sendPatrols().then(function (step) {
-      if (step === "away") { away = true; return []; }
+      if (step === "away") { away = true; return null; }
       if (step === "more") more = true;
+      return sendVerifies();
+    }).then(function (step) {
+      if (step === "away") { away = true; return []; }
       return myQueued();
     }).then(function (items) {
-      var pending = items.filter(function (i) { return i.state === "queued" && i.type !== "patrol"; });
+      var pending = items.filter(function (i) { return i.state === "queued" && !i.type; });
       pending.sort(function (a, b) { return a.created - b.created; });
       more = more || pending.length > BATCH_MAX;
       pending = pending.slice(0, BATCH_MAX);
@@ -352,6 +405,7 @@
   // worker verifies them on the spot, on the case's page), then the overdue ones.
   var gridOpenList = document.getElementById("grid-open");
   var gridOpenShown = false;
+  var gridOpenLast = null; // the last answer, drawn again when a verification is queued or sent
   function loadGridOpen() {
     if (!gridOpenList || !config.grids || !config.grids.length) return null;
     var query = config.grids.map(function (g) { return "grid=" + encodeURIComponent(g); });
@@ -368,6 +422,7 @@
   }
   function renderGridOpen(fc) {
     gridOpenShown = true;
+    gridOpenLast = fc;
     gridOpenList.textContent = "";
     function rank(p) { return p.status === "resolved" ? 2 : p.overdue ? 1 : 0; }
     var features = fc.features.slice().sort(function (a, b) {
@@ -385,6 +440,10 @@
       li.appendChild(link);
       var grid = (config.grid_names || {})[p.grid_code] || p.grid_code || "";
       li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      if (verify && config.can_verify) {
+        if (verifyQueued[p.code]) li.appendChild(el("small", "m-verify-queued", T.verify_queued));
+        else verifyPanel(li, p.code);
+      }
       gridOpenList.appendChild(li);
     });
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
@@ -394,6 +453,40 @@
     if (count) count.textContent = fill(late ? T.grid_open_late : T.grid_open_count,
                                         { n: features.length - toVerify, late: late })
       + (toVerify ? fill(T.grid_open_verify, { n: toVerify }) : "");
+  }
+  // 现场核查 of one resolved case: put right, or not (then what was found is required); queued
+  // like a report, so that it is kept where there is no signal
+  function verifyPanel(li, code) {
+    var open = el("button", "m-verify-open", T.verify_open);
+    open.type = "button";
+    var panel = el("div", "m-verify");
+    panel.hidden = true;
+    var note = el("textarea");
+    note.name = "verify_note"; note.rows = 2; note.maxLength = 2000; note.placeholder = T.verify_hint;
+    var error = el("p", "m-error");
+    error.setAttribute("role", "alert");
+    panel.appendChild(note);
+    [[true, T.verify_yes], [false, T.verify_no]].forEach(function (choice) {
+      var b = el("button", choice[0] ? "m-verify-yes" : "m-verify-no", choice[1]);
+      b.type = "button";
+      b.addEventListener("click", function () {
+        var said = note.value.trim();
+        if (!choice[0] && !said) { error.textContent = T.verify_need_note; return; }
+        var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
+                     type: "verify", code: code, body: { resolved: choice[0] } };
+        if (said) item.body.note = said;
+        b.disabled = true;
+        put(item).then(function () {
+          say(navigator.onLine && !loggedOut ? T.verify_saved : T.verify_saved_offline);
+          return renderQueue().then(sync);
+        }, function () { b.disabled = false; error.textContent = T.save_failed; });
+      });
+      panel.appendChild(b);
+    });
+    panel.appendChild(error);
+    open.addEventListener("click", function () { panel.hidden = !panel.hidden; });
+    li.appendChild(open);
+    li.appendChild(panel);
   }
   function mineUnknown() {
     if (mineShown) return;
