@@ -5,7 +5,8 @@ whose open cases pile up; a desk for whom to call.  Each worker with their villa
 their account (if any), the grid workers' reports in their grids over the last
 :data:`ACTIVE_DAYS` days, how many of them were settled on the spot (就地化解) and the last one
 (by grid, not by account: a worker reporting from a shared phone, or a history imported without
-accounts, counts the same), and the open cases of their grids.  And their patrols (巡查打卡,
+accounts, counts the same), the open cases of their grids and the resolved ones waiting for
+them to verify on the spot (待核查, 现场核查).  And their patrols (巡查打卡,
 :mod:`gis.patrols`): on how many of those days they checked in, and when last (by worker: a
 check-in is made under the worker's own account).
 """
@@ -49,6 +50,8 @@ class WorkerRow:
     roles: list[str] = field(default_factory=list)
     #: 巡查里程: the metres of the routes their check-ins of the last ACTIVE_DAYS days carried
     walked_m: float = 0.0
+    #: 待核查: the resolved cases of their grids, waiting for a verification on the spot
+    to_verify: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,15 +100,18 @@ def roster(
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND c.source = 'grid_worker'
                   AND {scope.case_condition("c")}) AS last_report,
-               (SELECT count(*) FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
-                WHERE g.worker_id = w.id AND {open_sql("c")}
-                  AND {scope.case_condition("c")}) AS open_in_grids,
+               gc.open_in_grids, gc.to_verify,
                pt.days AS patrol_days, pt.walked_m,
                (SELECT max(p.checked_at) FROM patrol p
                 WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
         FROM w
+        CROSS JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE {open_sql("c")}) AS open_in_grids,
+                   count(*) FILTER (WHERE c.status = 'resolved') AS to_verify
+            FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
+            WHERE g.worker_id = w.id AND {scope.case_condition("c")}) gc
         CROSS JOIN LATERAL (
             SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date) AS days,
                    coalesce(sum(p.track_m), 0) AS walked_m
@@ -124,6 +130,7 @@ def roster(
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
             int(r.patrol_days), r.last_patrol, list(r.grid_names),
             [role for role in GRID_ROLES if role in r.roles], float(r.walked_m),
+            int(r.to_verify),
         )
         for r in rows
     ]  # fmt: skip

@@ -718,7 +718,9 @@ def workers_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(w.village or '—')}</td>"
         f"<td>{' '.join(map(grid_link, w.grids, w.grid_names or w.grids)) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
-        f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}</td>"
+        f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}"
+        + (f"<small>{t('待核查', 'to verify')} {w.to_verify}</small>" if w.to_verify else "")
+        + "</td>"
         f"<td>{w.settled}</td><td>{patrols_link(w)}</td></tr>"
         for w in roster.workers
     )

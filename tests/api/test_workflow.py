@@ -1297,7 +1297,26 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
             _act(anon_client, op, code, action, note="已整改" if action == "resolve" else None)
         return code
 
+    def to_verify() -> int:
+        """待核查 of the demo grid worker (W99010200100101) on the desk's roster of workers."""
+        page = anon_client.get("/workers?lang=zh", headers=op).text
+        row = re.search(r"<small>W99010200100101[ ·][^<]*</small>.*?</tr>", page)
+        assert row is not None
+        n = re.search(r"<small>待核查 (\d+)</small>", row.group(0))
+        return int(n.group(1)) if n else 0
+
+    waiting = to_verify()
     code = resolved_in(mine)
+    assert to_verify() == waiting + 1
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(anon_client.get("/workers.xlsx", headers=op).content)).active
+    assert sheet is not None
+    headers, *rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    row = next(r for r in rows if r[headers.index("工号")] == "W99010200100101")
+    assert row[headers.index("网格内待核查")] == waiting + 1
     page = anon_client.get(f"/cases/{code}", headers=worker).text
     assert 'id="verify-form"' in page and "已整改到位" in page and "未整改到位，重新办理" in page
     assert "Put right" in anon_client.get(f"/cases/{code}?lang=en", headers=worker).text
@@ -1319,6 +1338,7 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     # … but another finding is not the same verification: the case is no longer resolved
     assert anon_client.post(verify, headers=worker, json={"resolved": True}).status_code == 409
     assert _act(anon_client, op, code, "close")["status"] == "closed"  # the desk closes it
+    assert to_verify() == waiting
 
     # not put right: reopened, with a new round and deadline
     code = resolved_in(mine)
