@@ -2077,43 +2077,53 @@ def test_a_grid_worker_reports_a_quarrel_settled_on_the_spot(  # type: ignore[no
     context.close()
 
 
+def _hotline_cases(desk, base: str, point: tuple[float, float], said: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The codes of fire hazards the 12345 hotline reported at ``point``, one for each of
+    ``said``, registered by the desk logged in on page ``desk``."""
+    import uuid
+
+    codes = []
+    for description in said:
+        r = desk.request.post(
+            f"{base}/api/reports",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            data={
+                "kind": "hazard", "category": "fire", "description": description,
+                "location": {"lon": point[0], "lat": point[1], "datum": "wgs84"},
+                "reported_at": "2026-12-01T09:00:00+08:00", "source": "hotline",
+            },
+        )  # fmt: skip
+        assert r.status == 201, r.text()
+        codes.append(r.json()["code"])
+    return codes
+
+
+def _resolved_by(desk, base: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    """Case ``code`` accepted, handled and resolved by the desk logged in on page ``desk``."""
+    for action in ("accept", "start", "resolve"):
+        r = desk.request.post(f"{base}/api/cases/{code}/actions", data={"action": action})
+        assert r.ok, r.text()
+
+
 def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
     """我的网格待办: what the 12345 hotline and the desks registered in the worker's grids is on
     the worker's phone too, the resolved ones first (待核查), then the overdue, each opening its
     case; on a resolved one's page the worker says whether it was put right (现场核查)."""
-    import uuid
-
     from sqlalchemy import text
 
     lon, lat = grid_worker_point(engine)
     context = _phone(browser, engine, "zh-CN")
     errors: list[str] = []
     desk = _logged_in(context, live_server, errors, "township_operator")
-    codes = []
-    for i in range(3):
-        r = desk.request.post(
-            f"{live_server}/api/reports",
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            data={
-                "kind": "hazard", "category": "fire", "description": f"热线来电 {i}",
-                "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
-                "reported_at": "2026-12-01T09:00:00+08:00", "source": "hotline",
-            },
-        )  # fmt: skip
-        assert r.status == 201, r.text()
-        codes.append(r.json()["code"])
+    codes = _hotline_cases(desk, live_server, (lon, lat), [f"热线来电 {i}" for i in range(3)])
     with engine.begin() as conn:  # the second one is late
         conn.execute(
             text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"),
             {"c": codes[1]},
         )
-    for action in ("accept", "start", "resolve"):  # the third one is resolved: to verify
-        r = desk.request.post(
-            f"{live_server}/api/cases/{codes[2]}/actions", data={"action": action}
-        )
-        assert r.ok, r.text()
+    _resolved_by(desk, live_server, codes[2])  # the third one is resolved: to verify
     page = _logged_in(context, live_server, errors)
     page.wait_for_selector(f"#grid-open li[data-code='{codes[0]}']", timeout=20_000)
     listed = page.eval_on_selector_all(
@@ -2166,7 +2176,6 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     (the list says so) and goes out when the signal returns — one put right, one not, with what
     was found; nothing is lost."""
     import time
-    import uuid
 
     from sqlalchemy import text
 
@@ -2174,22 +2183,9 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     context = _phone(browser, engine, "zh-CN")
     errors: list[str] = []
     desk = _logged_in(context, live_server, errors, "township_operator")
-    codes = []
-    for i in range(2):
-        r = desk.request.post(
-            f"{live_server}/api/reports",
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            data={
-                "kind": "hazard", "category": "fire", "description": f"消防通道占用 {i}",
-                "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
-                "reported_at": "2026-12-01T09:00:00+08:00", "source": "hotline",
-            },
-        )  # fmt: skip
-        assert r.status == 201, r.text()
-        codes.append(r.json()["code"])
-        for action in ("accept", "start", "resolve"):
-            url = f"{live_server}/api/cases/{codes[-1]}/actions"
-            assert desk.request.post(url, data={"action": action}).ok
+    codes = _hotline_cases(desk, live_server, (lon, lat), [f"消防通道占用 {i}" for i in (0, 1)])
+    for code in codes:
+        _resolved_by(desk, live_server, code)
     page = _logged_in(context, live_server, errors)
     first = page.locator(f"#grid-open li[data-code='{codes[0]}']")
     first.wait_for(timeout=20_000)
