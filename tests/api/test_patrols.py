@@ -260,7 +260,7 @@ def test_the_desks_see_their_workers_check_ins_and_no_one_elses(
 ) -> None:
     anon_client.headers.update(login_as("grid_worker"))
     made = _check_in(anon_client, _body(*point, note="巡查可见性")).json()
-    today = datetime.now(UTC).astimezone().date()
+    today = datetime.now(SHANGHAI).date()  # (the day of a check-in is Beijing's)
 
     def listed(user: str, query: str) -> httpx.Response:
         anon_client.headers.update(login_as(user))
