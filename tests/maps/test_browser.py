@@ -2190,6 +2190,9 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     first = page.locator(f"#grid-open li[data-code='{codes[0]}']")
     first.wait_for(timeout=20_000)
     context.set_offline(True)
+    second = page.locator(f"#grid-open li[data-code='{codes[1]}']")
+    second.locator(".m-verify-open").click()  # (begun, not sent yet)
+    second.locator("textarea").fill("通道已畅通")
     first.locator(".m-verify-open").click()
     first.locator(".m-verify-no").click()
     assert first.locator(".m-error").inner_text() == "未整改到位的，请写明现场情况。"
@@ -2197,8 +2200,8 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     first.locator(".m-verify-no").click()
     page.locator(f"#grid-open li[data-code='{codes[0]}'] .m-verify-queued").wait_for()
     assert f"现场核查 {codes[0]} · 未整改到位" in page.locator("#queue").inner_text()
-    second = page.locator(f"#grid-open li[data-code='{codes[1]}']")
-    second.locator(".m-verify-open").click()
+    # the list drawn again (the first one queued): the second's form as it was left
+    assert second.locator("textarea").input_value() == "通道已畅通"
     second.locator(".m-verify-yes").click()
     page.locator(f"#grid-open li[data-code='{codes[1]}'] .m-verify-queued").wait_for()
     assert page.locator("#queue li[data-key]").count() == 2
@@ -2218,7 +2221,7 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
         ).all()  # fmt: skip
     assert [tuple(r) for r in rows] == [
         (codes[0], "reopened", "grid_worker", "消防通道仍被私家车占用"),
-        (codes[1], "verified", "grid_worker", None),
+        (codes[1], "verified", "grid_worker", "通道已畅通"),
     ]
     # the list read again: the reopened one is open again, the verified one is gone
     page.locator(f"#grid-open li[data-code='{codes[0]}']:not(.verify)").wait_for()

@@ -423,6 +423,11 @@
   function renderGridOpen(fc) {
     gridOpenShown = true;
     gridOpenLast = fc;
+    // (drawn again after a sync: a verification form being filled in stays open, as typed)
+    var typing = {};
+    gridOpenList.querySelectorAll("li[data-code] .m-verify").forEach(function (panel) {
+      typing[panel.parentNode.dataset.code] = { open: !panel.hidden, note: panel.querySelector("textarea").value };
+    });
     gridOpenList.textContent = "";
     function rank(p) { return p.status === "resolved" ? 2 : p.overdue ? 1 : 0; }
     var features = fc.features.slice().sort(function (a, b) {
@@ -442,7 +447,7 @@
       li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
       if (verify && config.can_verify) {
         if (verifyQueued[p.code]) li.appendChild(el("small", "m-verify-queued", T.verify_queued));
-        else verifyPanel(li, p.code);
+        else verifyPanel(li, p.code, typing[p.code]);
       }
       gridOpenList.appendChild(li);
     });
@@ -456,13 +461,14 @@
   }
   // 现场核查 of one resolved case: put right, or not (then what was found is required); queued
   // like a report, so that it is kept where there is no signal
-  function verifyPanel(li, code) {
+  function verifyPanel(li, code, was) {
     var open = el("button", "m-verify-open", T.verify_open);
     open.type = "button";
     var panel = el("div", "m-verify");
-    panel.hidden = true;
+    panel.hidden = !(was && was.open);
     var note = el("textarea");
     note.name = "verify_note"; note.rows = 2; note.maxLength = 2000; note.placeholder = T.verify_hint;
+    if (was) note.value = was.note;
     var error = el("p", "m-error");
     error.setAttribute("role", "alert");
     panel.appendChild(note);
