@@ -46,6 +46,9 @@ SLOW_LINK_BYTES_PER_S = 2_000
 PHOTO_MAX_PX = 1920
 PHOTO_KEEP_BYTES = 500_000
 PHOTO_QUALITY = 0.85
+#: 现场核查: the most photos of how the place is now a verification carries (a few, as a
+#: check-in's; the case's own limit, MAX_PER_CASE, still holds)
+VERIFY_MAX_PHOTOS = 3
 
 #: 巡查轨迹: a route point is kept once the phone has moved this many metres from the last one,
 #: from a fix of this accuracy or better (a poorer one draws zigzags where nobody walked)
@@ -129,6 +132,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_saved": "核查已保存，正在发送……",
             "verify_saved_offline": "核查已保存在本机，恢复网络后自动发送。",
             "verify_sent": "已提交 {n} 条现场核查。",
+            "verify_add_photo": f"＋ 拍下现在的情况（可不拍，最多 {VERIFY_MAX_PHOTOS} 张）",
+            "too_many_verify_photos": f"最多 {VERIFY_MAX_PHOTOS} 张，多选的未加入。",
             "mine_offline": "当前无网络：恢复网络后显示。",
             "sent": "已发送 {n} 条上报。",
             "position": "经度 {lon}，纬度 {lat}",
@@ -273,6 +278,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "Verification saved on this phone; sent when the signal returns."
             ),
             "verify_sent": "{n} verification(s) sent.",
+            "verify_add_photo": f"+ Photo of how it is now (optional, up to {VERIFY_MAX_PHOTOS})",
+            "too_many_verify_photos": f"Up to {VERIFY_MAX_PHOTOS}: the others were left out.",
             "mine_offline": "No connection: shown when it returns.",
             "sent": "{n} report(s) sent.",
             "position": "Longitude {lon}, latitude {lat}",
@@ -415,6 +422,7 @@ def phone_page(
         "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
         "patrol": patrol,  # 巡查打卡
         "can_verify": verify,  # 现场核查
+        "verify_max_photos": VERIFY_MAX_PHOTOS,
         "patrol_batch_max": PATROL_MAX_BATCH,
         "patrol_max_photos": MAX_PER_PATROL,
         # 巡查轨迹: a point kept when the phone has moved this far with a fix this good; at

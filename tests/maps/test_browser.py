@@ -2174,9 +2174,11 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
 ) -> None:
     """现场核查 from the phone where there is no signal: each verification waits on the phone
     (the list says so) and goes out when the signal returns — one put right, one not, with what
-    was found; nothing is lost."""
+    was found, and a photo of how it is now; nothing is lost."""
+    import io
     import time
 
+    from PIL import Image
     from sqlalchemy import text
 
     lon, lat = grid_worker_point(engine)
@@ -2193,6 +2195,12 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     second = page.locator(f"#grid-open li[data-code='{codes[1]}']")
     second.locator(".m-verify-open").click()  # (begun, not sent yet)
     second.locator("textarea").fill("通道已畅通")
+    now = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 90)).save(now, "PNG")
+    second.locator("input[name=verify_photos]").set_input_files(
+        files=[{"name": "通道.png", "mimeType": "image/png", "buffer": now.getvalue()}]
+    )
+    second.locator(".m-chosen li img").wait_for()
     first.locator(".m-verify-open").click()
     first.locator(".m-verify-no").click()
     assert first.locator(".m-error").inner_text() == "未整改到位的，请写明现场情况。"
@@ -2202,6 +2210,7 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     assert f"现场核查 {codes[0]} · 未整改到位" in page.locator("#queue").inner_text()
     # the list drawn again (the first one queued): the second's form as it was left
     assert second.locator("textarea").input_value() == "通道已畅通"
+    assert second.locator(".m-chosen li img").count() == 1
     second.locator(".m-verify-yes").click()
     page.locator(f"#grid-open li[data-code='{codes[1]}'] .m-verify-queued").wait_for()
     assert page.locator("#queue li[data-key]").count() == 2
@@ -2223,6 +2232,15 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
         (codes[0], "reopened", "grid_worker", "消防通道仍被私家车占用"),
         (codes[1], "verified", "grid_worker", "通道已畅通"),
     ]
+    with engine.connect() as conn:  # its photo followed it: 补充现场照片, by the worker
+        added = conn.execute(
+            text("""SELECT e.actor, e.data, (SELECT count(*) FROM case_photo p
+                                              WHERE p.case_id = c.id)
+                    FROM cases c JOIN case_event e ON e.case_id = c.id
+                    WHERE c.code = :code AND e.action = 'photo_added'"""),
+            {"code": codes[1]},
+        ).all()
+    assert [tuple(r) for r in added] == [("grid_worker", {"n": 1}, 1)]
     # the list read again: the reopened one is open again, the verified one is gone
     page.locator(f"#grid-open li[data-code='{codes[0]}']:not(.verify)").wait_for()
     assert page.locator(f"#grid-open li[data-code='{codes[1]}']").count() == 0

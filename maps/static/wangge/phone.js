@@ -28,7 +28,9 @@
  * put right or not, and what was found — and joins the queue too (type "verify"), sent through
  * POST /api/cases/{code}/verify after the check-ins.  Sent again after a lost answer, the server
  * answers as the first time (a replay); refused (the desk reopened or closed it meanwhile), it
- * stays with the server's reason until the worker deletes it.
+ * stays with the server's reason until the worker deletes it.  Photos of how the place is now
+ * (整改后, up to config.verify_max_photos) are queued with it and follow to the case, as a
+ * report's do.
  */
 (function () {
   "use strict";
@@ -298,7 +300,14 @@
             headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
             body: JSON.stringify(item.body)
           }).then(function (r) {
-            if (r.ok) { sent += 1; moved = true; return drop(item.key).then(function () { return true; }); }
+            if (r.ok) {
+              sent += 1; moved = true;
+              if (item.photos && item.photos.length) { // (they follow, as a report's)
+                item.state = "photos";
+                return put(item).then(function () { return true; });
+              }
+              return drop(item.key).then(function () { return true; });
+            }
             if (r.status === 401) { login(); return "away"; }
             if (r.status >= 500) return false;
             return r.json().catch(function () { return {}; }).then(function (e) {
@@ -461,6 +470,8 @@
   }
   // 现场核查 of one resolved case: put right, or not (then what was found is required); queued
   // like a report, so that it is kept where there is no signal
+  var VERIFY_MAX_PHOTOS = config.verify_max_photos || 3;
+  var verifyChosen = {}; // case code → the photos chosen for its verification, until queued
   function verifyPanel(li, code, was) {
     var open = el("button", "m-verify-open", T.verify_open);
     open.type = "button";
@@ -472,6 +483,25 @@
     var error = el("p", "m-error");
     error.setAttribute("role", "alert");
     panel.appendChild(note);
+    // 整改后: photos of how it is now (optional), kept while the list is drawn again
+    var files = verifyChosen[code] = verifyChosen[code] || [];
+    var add = el("label", "m-add-photo", T.verify_add_photo);
+    var input = el("input");
+    input.type = "file"; input.name = "verify_photos"; input.multiple = true;
+    input.accept = "image/jpeg,image/png,image/webp";
+    add.appendChild(input);
+    var chosenHere = el("ul", "m-chosen");
+    function showChosen() { renderPhotoList(chosenHere, files, showChosen, false); }
+    input.addEventListener("change", function () {
+      var more = Array.prototype.slice.call(input.files || []);
+      input.value = "";
+      if (files.length + more.length > VERIFY_MAX_PHOTOS) error.textContent = T.too_many_verify_photos;
+      Array.prototype.push.apply(files, more.slice(0, VERIFY_MAX_PHOTOS - files.length));
+      showChosen();
+    });
+    panel.appendChild(add);
+    panel.appendChild(chosenHere);
+    showChosen();
     [[true, T.verify_yes], [false, T.verify_no]].forEach(function (choice) {
       var b = el("button", choice[0] ? "m-verify-yes" : "m-verify-no", choice[1]);
       b.type = "button";
@@ -482,7 +512,11 @@
                      type: "verify", code: code, body: { resolved: choice[0] } };
         if (said) item.body.note = said;
         b.disabled = true;
-        put(item).then(function () {
+        shrinkAll(files.slice()).then(function (photos) {
+          if (photos.length) item.photos = photos;
+          return put(item);
+        }).then(function () {
+          delete verifyChosen[code];
           say(navigator.onLine && !loggedOut ? T.verify_saved : T.verify_saved_offline);
           return renderQueue().then(sync);
         }, function () { b.disabled = false; error.textContent = T.save_failed; });
