@@ -45,6 +45,7 @@
   var T = config.text; // the page's words in its language (maps/phone.py)
   var STATUS = config.states; // state → name, as the centers' pages name them
   var LANG = config.lang; // the API answers (messages, categories) in the page's language
+  var COLON = LANG === "en" ? ": " : "："; // (an English page has no Chinese punctuation)
   var BATCH_MAX = config.batch_max || 500;
   var SEND_TIMEOUT_MS = config.send_timeout_ms || 60000;
   var SLOW_BYTES_PER_MS = (config.slow_link_bytes_per_s || 2000) / 1000;
@@ -159,7 +160,7 @@
           item.state === "photos_refused" ? T.photos_refused :
           item.state === "photos" ? T.photos_pending : T.queued));
         if (item.type === "patrol") {
-          li.appendChild(el("span", "", T.patrol_item + (item.body.note ? "：" + item.body.note.slice(0, 30) : "")));
+          li.appendChild(el("span", "", T.patrol_item + (item.body.note ? COLON + item.body.note.slice(0, 30) : "")));
           li.appendChild(el("small", "", item.detail || item.body.checked_at));
         } else if (item.type === "verify") {
           li.appendChild(el("span", "", T.verify_item + " " + item.code + " · " +
@@ -226,7 +227,7 @@
   function finishPhotos(item) {
     if (!item.refused || !item.refused.length) return drop(item.key);
     item.state = "photos_refused";
-    item.detail = fill(T.photos_refused_detail, { code: item.code, reason: item.refused.join("；") });
+    item.detail = fill(T.photos_refused_detail, { code: item.code, reason: item.refused.join(LANG === "en" ? "; " : "；") });
     return put(item);
   }
   function sendAllPhotos() {
@@ -312,7 +313,8 @@
             if (r.status >= 500) return false;
             return r.json().catch(function () { return {}; }).then(function (e) {
               item.state = "rejected";
-              item.detail = item.code + "：" + (typeof e.detail === "string" ? e.detail : "HTTP " + r.status);
+              item.detail = item.code + COLON +
+                (typeof e.detail === "string" ? e.detail : "HTTP " + r.status);
               return put(item).then(function () { return true; });
             });
           }, function () { return false; });
@@ -411,7 +413,7 @@
   }
   // A grid worker's own grids' open cases (the hotline's and the desks' too), read with my
   // reports: the worker goes to look at them on the spot.  The resolved ones first (待核查: the
-  // worker verifies them on the spot, on the case's page), then the overdue ones.
+  // worker verifies them on the spot, here or on the case's page), then the overdue ones.
   var gridOpenList = document.getElementById("grid-open");
   var gridOpenShown = false;
   var gridOpenLast = null; // the last answer, drawn again when a verification is queued or sent
@@ -511,7 +513,9 @@
         var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
                      type: "verify", code: code, body: { resolved: choice[0] } };
         if (said) item.body.note = said;
-        b.disabled = true;
+        var buttons = panel.querySelectorAll("button");
+        function enable(on) { Array.prototype.forEach.call(buttons, function (x) { x.disabled = !on; }); }
+        enable(false); // (one verification a case: not both answers on a double tap)
         shrinkAll(files.slice()).then(function (photos) {
           if (photos.length) item.photos = photos;
           return put(item);
@@ -519,7 +523,7 @@
           delete verifyChosen[code];
           say(navigator.onLine && !loggedOut ? T.verify_saved : T.verify_saved_offline);
           return renderQueue().then(sync);
-        }, function () { b.disabled = false; error.textContent = T.save_failed; });
+        }, function () { enable(true); error.textContent = T.save_failed; });
       });
       panel.appendChild(b);
     });
