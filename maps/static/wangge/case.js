@@ -107,10 +107,16 @@
   // 现场核查: put right (verified) or not (reopened: what was found is required)
   var verifyForm = document.getElementById("verify-form");
   if (verifyForm) {
+    var picked = null; // the button pressed (for a browser whose submit event does not say)
+    verifyForm.querySelectorAll("button[type=submit]").forEach(function (b) {
+      b.addEventListener("click", function () { picked = b.value; });
+    });
     verifyForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var box = document.getElementById("verify-error"), note = verifyForm.note.value.trim();
-      var resolved = !ev.submitter || ev.submitter.value !== "false";
+      var choice = (ev.submitter && ev.submitter.value) || picked;
+      if (!choice) return; // (never taken for either)
+      var resolved = choice === "true";
       if (!resolved && !note) { box.textContent = box.dataset.empty; return; }
       var payload = { resolved: resolved, version: version };
       if (note) payload.note = note;
