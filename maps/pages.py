@@ -433,6 +433,8 @@ def queue_page(  # type: ignore[no-untyped-def]
         ("accept", t("受理所选", "Accept the selected")),
         ("dispatch", t("派遣所选（各按类别的默认部门）", "Dispatch the selected (each to its "
                        "category's department)")),
+        # (回访 done, by the desk or on the spot by the grid worker: 已回访 → 结案)
+        ("close", t("结案所选", "Close the selected")),
     ) if can_handle else ()  # fmt: skip
 
     def moves_of(item) -> list[str]:  # type: ignore[no-untyped-def]

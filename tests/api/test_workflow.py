@@ -1337,7 +1337,11 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     assert again.json()["events"] == r.json()["events"]
     # … but another finding is not the same verification: the case is no longer resolved
     assert anon_client.post(verify, headers=worker, json={"resolved": True}).status_code == 409
-    assert _act(anon_client, op, code, "close")["status"] == "closed"  # the desk closes it
+    # the desk closes it: from its queue's verified ones (结案所选), or from the case
+    queue = anon_client.get("/queue?below=true&status=verified", headers=op).text
+    assert re.search(rf'class="wg-pick" value="{code}" data-actions="close"', queue)
+    assert 'id="close-picked"' in queue and "结案所选" in queue
+    assert _act(anon_client, op, code, "close")["status"] == "closed"
     assert to_verify() == waiting
 
     # not put right: reopened, with a new round and deadline

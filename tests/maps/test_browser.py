@@ -2512,7 +2512,8 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
 ) -> None:
     """批量受理 in 待办案件: the desk ticks new cases and accepts them at once, each through its
     own action; one that another desk accepted meanwhile is named with the reason, the rest
-    are accepted all the same.  Then 批量派遣: all three to their category's department."""
+    are accepted all the same.  Then 批量派遣: all three to their category's department; and,
+    once handled and followed up, 批量结案."""
     import uuid
 
     from sqlalchemy import text
@@ -2571,6 +2572,23 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
         case = page.request.get(f"{live_server}/api/cases/{code}").json()
         assert case["status"] == "dispatched", (code, case["status"])
         assert [d["kind"] for d in case["dispatches"]] == ["market"]  # 消费纠纷: 市场监管
+        # … the department done, the follow-up made: 已回访, for 批量结案 below
+        url = f"{live_server}/api/cases/{code}"
+        done = {"response": "done", "note": "已调解"}
+        assert page.request.post(f"{url}/dispatches/{case['dispatches'][0]['id']}", data=done).ok
+        assert page.request.post(f"{url}/actions", data={"action": "verify", "resolved": True}).ok
+    page.goto(f"{live_server}/queue?below=true&status=verified&category=consumer")
+    for code in codes:
+        assert page.get_attribute(f".wg-pick[value='{code}']", "data-actions") == "close"
+        page.check(f".wg-pick[value='{code}']")
+    page.wait_for_selector("#close-picked .wg-picked:has-text('(3)')")
+    page.click("#close-picked")
+    page.wait_for_load_state()
+    page.wait_for_function(
+        f"!document.querySelector(\".wg-pick[value='{codes[0]}']\")", timeout=20_000
+    )
+    for code in codes:
+        assert page.request.get(f"{live_server}/api/cases/{code}").json()["status"] == "closed"
     unexpected = [p for p in problems if "409" not in p]  # (the refusal, and only that)
     assert outside == [] and unexpected == [], (outside, problems)
     page.close()

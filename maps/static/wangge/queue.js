@@ -36,16 +36,18 @@
   document.addEventListener("visibilitychange", check);
   window.wgQueueCheck = check;  /* (for tests) */
 
-  /* 批量受理 / 批量派遣: the cases ticked are accepted, or dispatched to their category's own
-     department, one after the other, each through its own action (its own checks, its own
-     history and audit entry); what was refused says why, by case.  A button counts the ticked
-     cases it applies to (data-actions on each box). */
+  /* 批量受理 / 批量派遣 / 批量结案: the cases ticked are accepted, dispatched to their category's
+     own department, or closed once verified, one after the other, each through its own action
+     (its own checks, its own history and audit entry); what was refused says why, by case.  A
+     button counts the ticked cases it applies to (data-actions on each box). */
   var all = document.getElementById("pick-all");
   var buttons = Array.prototype.slice.call(document.querySelectorAll(".wg-bulk-move"));
   if (!all || !buttons.length) return;
   var result = document.getElementById("bulk-result");
-  var DONE = { accept: english ? "Accepted" : "已受理", dispatch: english ? "Dispatched" : "已派遣" };
-  var DOING = { accept: english ? "Accepting" : "正在受理", dispatch: english ? "Dispatching" : "正在派遣" };
+  var DONE = { accept: english ? "Accepted" : "已受理", dispatch: english ? "Dispatched" : "已派遣",
+               close: english ? "Closed" : "已结案" };
+  var DOING = { accept: english ? "Accepting" : "正在受理", dispatch: english ? "Dispatching" : "正在派遣",
+                close: english ? "Closing" : "正在结案" };
   function boxes() { return Array.prototype.slice.call(document.querySelectorAll(".wg-pick")); }
   function picked(action) {
     return boxes().filter(function (b) {
