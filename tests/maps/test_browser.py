@@ -1023,6 +1023,10 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
             "document.querySelectorAll('select[name=category] option').length > 5"
         )
         page.wait_for_selector(".leaflet-interactive")  # my grids
+        page.wait_for_selector("#grid-open li[data-code]")
+        listed = page.eval_on_selector_all(
+            "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
+        )
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/api/health", timeout=2)  # no server, no network
     context.set_offline(True)
@@ -1033,6 +1037,11 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     assert "网格员" in page.locator(".m-user").inner_text()
     # my reports are not kept on the phone: the list says why it is empty, not 暂无
     page.wait_for_selector("#mine li.unknown:has-text('恢复网络后显示')")
+    # … my grids' cases are, as last read (to verify on the spot), and it says when that was
+    page.wait_for_selector("#grid-open li.unknown:has-text('当前无网络：以下是')")
+    assert listed == page.eval_on_selector_all(
+        "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
+    )
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.wait_for_selector(".leaflet-interactive")  # the grids kept last time
     page.click("#locate")

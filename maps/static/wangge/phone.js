@@ -401,7 +401,7 @@
   var mineReading = false; // (a sync that ends meanwhile does not ask again)
   function loadMine() {
     // (not kept on the phone: without an answer, the list shown stays, or says why it is empty)
-    if (!navigator.onLine) { mineUnknown(); return Promise.resolve(); }
+    if (!navigator.onLine) { mineUnknown(); showGridOpenKept(); return Promise.resolve(); }
     mineReading = true;
     return fetch("/api/cases?mine=true&limit=20", {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
@@ -417,6 +417,20 @@
   var gridOpenList = document.getElementById("grid-open");
   var gridOpenShown = false;
   var gridOpenLast = null; // the last answer, drawn again when a verification is queued or sent
+  // The last answer is kept on the phone, by account: opened where there is no signal, the page
+  // still lists my grids' cases as last read (the resolved ones to verify on the spot), and says
+  // when that was.  (Codes, categories and grids only: no one's name or words.)
+  var GRID_OPEN_KEPT = "wangge-grid-open " + config.account;
+  var gridOpenKeptAt = null; // shown from the phone: when it was read
+  function showGridOpenKept() {
+    if (gridOpenShown || !gridOpenList) return false;
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(GRID_OPEN_KEPT) || "null"); } catch (e) { kept = null; }
+    if (!kept || !kept.fc) return false;
+    gridOpenKeptAt = kept.at;
+    renderGridOpen(kept.fc);
+    return true;
+  }
   function loadGridOpen() {
     if (!gridOpenList || !config.grids || !config.grids.length) return null;
     var query = config.grids.map(function (g) { return "grid=" + encodeURIComponent(g); });
@@ -424,9 +438,15 @@
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (!r.ok) return null;
-      return r.json().then(renderGridOpen);
+      return r.json().then(function (fc) {
+        gridOpenKeptAt = null;
+        try {
+          localStorage.setItem(GRID_OPEN_KEPT, JSON.stringify({ at: Date.now(), fc: fc }));
+        } catch (e) { /* storage full or refused: shown all the same */ }
+        renderGridOpen(fc);
+      });
     }).catch(function () {
-      if (gridOpenShown) return;
+      if (gridOpenShown || showGridOpenKept()) return;
       gridOpenList.textContent = "";
       gridOpenList.appendChild(el("li", "unknown", T.mine_offline));
     });
@@ -440,6 +460,12 @@
       typing[panel.parentNode.dataset.code] = { open: !panel.hidden, note: panel.querySelector("textarea").value };
     });
     gridOpenList.textContent = "";
+    if (gridOpenKeptAt) {
+      var at = new Date(gridOpenKeptAt);
+      var when = ("0" + (at.getMonth() + 1)).slice(-2) + "-" + ("0" + at.getDate()).slice(-2) + " " +
+        clock(at.toISOString());
+      gridOpenList.appendChild(el("li", "unknown", fill(T.grid_open_kept, { time: when })));
+    }
     function rank(p) { return p.status === "resolved" ? 2 : p.overdue ? 1 : 0; }
     var features = fc.features.slice().sort(function (a, b) {
       return rank(b.properties) - rank(a.properties);
