@@ -419,8 +419,9 @@
   var gridOpenLast = null; // the last answer, drawn again when a verification is queued or sent
   // The last answer is kept on the phone, by account: opened where there is no signal, the page
   // still lists my grids' cases as last read (the resolved ones to verify on the spot), and says
-  // when that was.  (Codes, categories and grids only: no one's name or words.)
+  // when that was.  (Codes, states, categories, grids and times only: no one's name or words.)
   var GRID_OPEN_KEPT = "wangge-grid-open " + config.account;
+  var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at"];
   var gridOpenKeptAt = null; // shown from the phone: when it was read
   function showGridOpenKept() {
     if (gridOpenShown || !gridOpenList) return false;
@@ -440,8 +441,13 @@
       if (!r.ok) return null;
       return r.json().then(function (fc) {
         gridOpenKeptAt = null;
+        var kept = { type: "FeatureCollection", features: fc.features.map(function (f) {
+          var p = f.properties, keep = {};
+          KEPT_PROPERTIES.forEach(function (k) { keep[k] = p[k]; });
+          return { type: "Feature", geometry: null, properties: keep };
+        }) };
         try {
-          localStorage.setItem(GRID_OPEN_KEPT, JSON.stringify({ at: Date.now(), fc: fc }));
+          localStorage.setItem(GRID_OPEN_KEPT, JSON.stringify({ at: Date.now(), fc: kept }));
         } catch (e) { /* storage full or refused: shown all the same */ }
         renderGridOpen(fc);
       });
