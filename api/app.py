@@ -63,7 +63,7 @@ async def _run_clock(app: FastAPI, interval: float) -> None:
             bind_scope(session, Scope.everything())
             report = tick(session)
             session.commit()
-        if report.reminders or report.supervisions or report.notices:
+        if report.reminders or report.supervisions or report.notices or report.verifications:
             log.info("clock: %s", report.summary())
         with app.state.sessionmaker() as session:  # yesterday's safety index, once
             bind_scope(session, Scope.everything())

@@ -750,6 +750,11 @@ class CaseDetailOut(CaseOut):
     merged_from: list[str] = Field(
         default_factory=list, description="并案: the cases merged into this one"
     )
+    verify_due: datetime | None = Field(
+        default=None,
+        description="a resolved case: when it is to be verified by (回访 or 现场核查, 3 working "
+        "days after it was resolved)",
+    )
 
     @classmethod
     def of_workflow(
@@ -769,6 +774,7 @@ class CaseDetailOut(CaseOut):
             dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in wf.dispatches],
             merged_into=wf.merged_into,
             merged_from=list(wf.merged_from),
+            verify_due=wf.verify_due,
         )
 
 
@@ -789,6 +795,11 @@ class QueueItemOut(BaseModel):
     repeat: bool = Field(description="a repeat warning (高频线索): same place or resident")
     duplicate: bool = Field(description="a possible duplicate of a case nearby, to confirm")
     grid_name: str | None = Field(None, description="the grid's name (e.g. 兴沙社区第1网格)")
+    verify_due: datetime | None = Field(
+        None,
+        description="a resolved case: when it is to be verified by (回访 or 现场核查, 3 working "
+        "days after it was resolved); overdue then says whether that has passed",
+    )
 
 
 class QueueOut(BaseModel):
@@ -796,6 +807,9 @@ class QueueOut(BaseModel):
     counts: dict[str, int] = Field(description="cases of the center per state")
     total: int = Field(description="cases matching the filters")
     items: list[QueueItemOut]
+    verify_late: int = Field(
+        0, description="of the resolved cases (counts), those past their verification's due time"
+    )
 
     @classmethod
     def of(cls, q: Any) -> QueueOut:
@@ -803,6 +817,7 @@ class QueueOut(BaseModel):
             center=q.center,
             counts=q.counts,
             total=q.total,
+            verify_late=q.verify_late,
             items=[QueueItemOut.model_validate(i, from_attributes=True) for i in q.items],
         )
 

@@ -294,7 +294,8 @@ def cases_geojson(
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
     ``reporter_id`` on who submitted the case.  Each feature carries its photo count and the
-    thumbnail of its first photo (``thumb_url``, null without photos).  A reporter's own list
+    thumbnail of its first photo (``thumb_url``, null without photos); a resolved one when it is
+    to be verified by (``verify_due``; null for the others).  A reporter's own list
     (``reporter_id``) also carries the first :data:`MINE_DESCRIPTION` characters of each
     description, by which the reporter tells their reports apart (a map's lists do without), and
     the code of the case it was merged into (``merged_into``, 并案; else null).
@@ -353,6 +354,9 @@ def cases_geojson(
                 {described}
                 'severity', c.severity, 'status', c.status, 'source', c.source,
                 'overdue', c.deadline < now() AND c.status = ANY(CAST(:open_states AS varchar[])),
+                -- a resolved case: to be verified by then (回访, 现场核查)
+                'verify_due', CASE WHEN c.status = 'resolved' THEN to_char(
+                    c.verify_due AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}) END,
                 'center_id', c.center_id, 'assign_method', c.assign_method,
                 'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}),
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI})

@@ -79,8 +79,18 @@ COLUMNS = [
     Column("就地化解", "Settled on the spot", lambda f: f.on_site),
     Column("就地化解率", "Settled-on-the-spot rate", lambda f: f.rates["on_site_rate"], rate=True),
 ]
-STAGE_NAMES = {"remind": "提醒函", "supervise": "督办函", "notify": "通报"}
-STAGE_NAMES_EN = {"remind": "Reminders", "supervise": "Supervision notices", "notify": "Notices"}
+STAGE_NAMES = {
+    "remind": "提醒函",
+    "supervise": "督办函",
+    "notify": "通报",
+    "remind_verify": "核查提醒",
+}
+STAGE_NAMES_EN = {
+    "remind": "Reminders",
+    "supervise": "Supervision notices",
+    "notify": "Notices",
+    "remind_verify": "Reminders to verify",
+}
 #: the safety index's columns, Chinese and English
 SAFETY_HEADERS = {
     "zh": ("区划代码", "区划", "平安指数", "等级", "较上周", "主要扣分"),
@@ -341,7 +351,8 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
         for r in session.execute(
             text(f"""
             SELECT e.action, count(*) AS n FROM case_event e JOIN cases c ON c.id = e.case_id
-            WHERE e.action IN ('remind', 'supervise', 'notify') AND e.at >= :start
+            WHERE e.action IN ('remind', 'supervise', 'notify', 'remind_verify')
+              AND e.at >= :start
               AND e.at < :end AND c.{LEVEL_COLUMN[today.level]} = :region
               AND {scope.case_condition("c")}
             GROUP BY e.action

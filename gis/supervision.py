@@ -6,10 +6,15 @@ For every open case (not resolved, verified, closed or suspended), in working ti
 * at the deadline — a supervision letter (督办函) and escalation to the center above;
 * at twice the allowed time — a notice (通报) to the district center.
 
-Each is a ``case_event`` with a printable letter (``/cases/{code}/letters/{stage}``).  A stage
-fires once per case and round (a reopened case starts a new round): ``case_supervision`` has one
-row per (case, round, stage), inserted with ``ON CONFLICT DO NOTHING`` in key order, and only the
-rows a tick inserted produce events and escalations.  Ticks also take a transaction-level
+And for every resolved case, once its verification is due (``verify_due``: 3 working days after
+it was resolved, migration 0069) and nobody has verified it (回访 by the desk, 现场核查 by the
+grid worker): a reminder to verify (核查提醒) to its center, once per round.
+
+Each is a ``case_event``; the first three have a printable letter
+(``/cases/{code}/letters/{stage}``).  A stage fires once per case and round (a reopened case
+starts a new round): ``case_supervision`` has one row per (case, round, stage), inserted with
+``ON CONFLICT DO NOTHING`` in key order, and only the rows a tick inserted produce events and
+escalations.  Ticks also take a transaction-level
 advisory lock, so a second tick started meanwhile waits and then finds nothing left to do.
 Run by the app's scheduler (every ``clock_interval_s``) and by ``wangge tick`` (cron).
 """
@@ -43,6 +48,12 @@ STAGE_NOTES = {
         "Public notice: twice the time allowed has passed; the district center is notified",
     ),
 }
+#: the verification reminder's note (Chinese, English)
+VERIFY_NOTE = (
+    "核查提醒：办结已满 3 个工作日，尚未回访核查，请及时回访或现场核查",
+    "Reminder to verify: resolved 3 working days ago and not yet followed up or checked on "
+    "the spot",
+)
 _LOCK = 0x77616E67_6765  # "wangge": one tick at a time
 
 _TICK = """
@@ -107,6 +118,30 @@ _TICK = """
     FROM won w LEFT JOIN parent p ON p.case_id = w.case_id GROUP BY w.stage
 """
 
+# 核查提醒: the resolved cases whose verification is due, once a round (a resolved case does not
+# move: the event changes no state)
+_VERIFY_TICK = """
+    WITH due AS (
+        SELECT c.id, c.round FROM cases c
+        WHERE c.status = 'resolved' AND c.verify_due <= :now
+        ORDER BY c.id
+    ), won AS (
+        INSERT INTO case_supervision (case_id, round, stage, at)
+        SELECT id, round, 'verify', :now FROM due
+        ON CONFLICT DO NOTHING
+        RETURNING case_id
+    ), events AS (
+        INSERT INTO case_event (case_id, at, actor, action, note, data)
+        SELECT w.case_id, :now, :actor, 'remind_verify', :note,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'stage', 'verify', 'round', c.round, 'center', c.center_id,
+                   'verify_due', c.verify_due))
+        FROM won w JOIN cases c ON c.id = w.case_id
+        ORDER BY w.case_id
+    )
+    SELECT count(*) FROM won
+"""
+
 
 @dataclass(frozen=True)
 class TickReport:
@@ -114,11 +149,14 @@ class TickReport:
     supervisions: int
     notices: int
     escalations: int
+    #: 核查提醒: resolved cases not verified in time
+    verifications: int = 0
 
     def summary(self) -> str:
         return (
             f"提醒函 {self.reminders} 件，督办函 {self.supervisions} 件"
-            f"（自动上报 {self.escalations} 件），通报 {self.notices} 件。"
+            f"（自动上报 {self.escalations} 件），通报 {self.notices} 件，"
+            f"核查提醒 {self.verifications} 件。"
         )
 
 
@@ -134,11 +172,15 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     notes = {f"note_{stage}": zh for stage, (zh, _) in STAGE_NOTES.items()}
     rows = session.execute(text(_TICK), {"now": now, "actor": CLOCK_ACTOR} | notes).all()
     counts = {r.stage: (r.n, r.escalated) for r in rows}
+    verifications = session.execute(
+        text(_VERIFY_TICK), {"now": now, "actor": CLOCK_ACTOR, "note": VERIFY_NOTE[0]}
+    ).scalar_one()
     return TickReport(
         reminders=counts.get("reminder", (0, 0))[0],
         supervisions=counts.get("supervision", (0, 0))[0],
         notices=counts.get("notice", (0, 0))[0],
         escalations=counts.get("supervision", (0, 0))[1],
+        verifications=int(verifications),
     )
 
 

@@ -52,6 +52,9 @@ class WorkerRow:
     walked_m: float = 0.0
     #: 待核查: the resolved cases of their grids, waiting for a verification on the spot
     to_verify: int = 0
+    #: of ``to_verify``, those past their verification's due time (3 working days after their
+    #: resolution: ``cases.verify_due``)
+    verify_late: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def roster(
                 FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
                 WHERE g.worker_id = w.id AND c.source = 'grid_worker'
                   AND {scope.case_condition("c")}) AS last_report,
-               gc.open_in_grids, gc.to_verify,
+               gc.open_in_grids, gc.to_verify, gc.verify_late,
                pt.days AS patrol_days, pt.walked_m,
                (SELECT max(p.checked_at) FROM patrol p
                 WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
@@ -109,7 +112,9 @@ def roster(
         FROM w
         CROSS JOIN LATERAL (
             SELECT count(*) FILTER (WHERE {open_sql("c")}) AS open_in_grids,
-                   count(*) FILTER (WHERE c.status = 'resolved') AS to_verify
+                   count(*) FILTER (WHERE c.status = 'resolved') AS to_verify,
+                   count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due < now())
+                       AS verify_late
             FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
             WHERE g.worker_id = w.id AND {scope.case_condition("c")}) gc
         CROSS JOIN LATERAL (
@@ -130,7 +135,7 @@ def roster(
             int(r.reported), r.last_report, int(r.open_in_grids), int(r.settled),
             int(r.patrol_days), r.last_patrol, list(r.grid_names),
             [role for role in GRID_ROLES if role in r.roles], float(r.walked_m),
-            int(r.to_verify),
+            int(r.to_verify), int(r.verify_late),
         )
         for r in rows
     ]  # fmt: skip

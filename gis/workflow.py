@@ -87,6 +87,10 @@ STATE_NAMES_EN = {
 #: states the clock does not chase (the tick's SQL and its partial index name the same four)
 SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED
+#: a resolved case is to be verified (回访 by its desk, 现场核查 by the grid worker) within 3
+#: working days: ``cases.verify_due``, set by a trigger as it moves to resolved (migration 0069,
+#: which keeps its own copy of the figure); the clock reminds once when it passes
+VERIFY_WITHIN_HOURS = 24.0
 
 
 def category_name_sql(lang: str, alias: str) -> str:
@@ -189,6 +193,7 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "remind": "提醒函",
     "supervise": "督办函",
     "notify": "通报",
+    "remind_verify": "核查提醒",
     "rate": "群众评价",
     "party_added": "补充当事人",
     "photo_added": "补充现场照片",
@@ -219,6 +224,7 @@ EVENT_NAMES_EN = {
     "remind": "Reminder",
     "supervise": "Supervision notice",
     "notify": "Public notice",
+    "remind_verify": "Reminder to verify",
     "rate": "Rated by the resident",
     "party_added": "Party added",
     "photo_added": "Photos added",
@@ -1121,6 +1127,9 @@ class WorkflowView:
     #: closing, as the roll-up counts it) and whether by the deadline
     settled_at: datetime | None = None
     settled_on_time: bool | None = None
+    #: a resolved case: when it is to be verified by (回访, 现场核查), and whether that has passed
+    verify_due: datetime | None = None
+    verify_overdue: bool | None = None
 
 
 def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
@@ -1133,7 +1142,9 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
                     THEN c.deadline < now() END AS overdue,
                CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
-               s.settled_at, s.settled_at <= c.deadline AS settled_on_time
+               s.settled_at, s.settled_at <= c.deadline AS settled_on_time,
+               CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due,
+               CASE WHEN c.status = 'resolved' THEN c.verify_due < now() END AS verify_overdue
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
         CROSS JOIN LATERAL (  -- (gis.stats' handled_at)
             SELECT CASE WHEN c.status IN ('resolved', 'verified', 'closed')
@@ -1178,6 +1189,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         work_hours_left=row.work_hours_left,
         settled_at=row.settled_at,
         settled_on_time=row.settled_on_time,
+        verify_due=row.verify_due,
+        verify_overdue=row.verify_overdue,
     )
 
 
@@ -1201,8 +1214,14 @@ class QueueItem:
     #: a possible duplicate of a case nearby, not yet confirmed or unlinked
     duplicate: bool = False
     grid_name: str | None = None  # (e.g. 兴沙社区第1网格: what a desk reads, beside the code)
+    #: a resolved case: when it is to be verified by (3 working days after it was resolved)
+    verify_due: datetime | None = None
 
 
+#: SQL: case ``c`` is late — open past its deadline, or resolved past its verification's due time
+#: (settled and suspended cases are not: a case resolved in time stays in time)
+_OVERDUE_SQL = f"""coalesce(CASE WHEN c.status = 'resolved' THEN c.verify_due < now()
+                         WHEN {open_sql("c")} THEN c.deadline < now() END, false)"""
 #: SQL: case ``c`` has a repeat warning (高频线索), or a possible duplicate still to confirm
 _REPEAT_SQL = "c.flags ?| ARRAY['repeat_place', 'repeat_resident']"
 _DUPLICATE_SQL = (
@@ -1216,6 +1235,8 @@ class Queue:
     counts: dict[str, int]
     total: int
     items: list[QueueItem]
+    #: of the center's resolved cases (``counts``), those past their verification's due time
+    verify_late: int = 0
 
 
 _SEVERITY_ORDER = "array_position(ARRAY['critical','major','normal','minor'], c.severity::text)"
@@ -1264,16 +1285,15 @@ def queue(
             where.append("c.center_id = :center")
             params["center"] = center.id
         center_name = center.name
-    counts = {
-        r.status: r.n
-        for r in session.execute(
-            text(
-                f"SELECT c.status, count(*) AS n FROM cases c WHERE {' AND '.join(where)} "
-                "GROUP BY c.status"
-            ),
-            params,
-        )
-    }
+    by_status = session.execute(
+        text(
+            "SELECT c.status, count(*) AS n, count(*) FILTER (WHERE c.verify_due < now()) AS late "
+            f"FROM cases c WHERE {' AND '.join(where)} GROUP BY c.status"
+        ),
+        params,
+    ).all()
+    counts = {r.status: r.n for r in by_status}
+    verify_late = sum(r.late for r in by_status if r.status == "resolved")
     if statuses:
         where.append("c.status = ANY(CAST(:statuses AS text[]))")
         params["statuses"] = states_of(statuses)
@@ -1286,7 +1306,7 @@ def queue(
         where.append("c.grid_code = :grid")
         params["grid"] = grid
     if overdue is not None:
-        where.append("(c.deadline < now()) = :overdue")
+        where.append(f"({_OVERDUE_SQL}) = :overdue")
         params["overdue"] = overdue
     if due_within_hours is not None:
         where.append("c.deadline <= now() + make_interval(secs => :within * 3600)")
@@ -1302,21 +1322,23 @@ def queue(
         SELECT c.code, c.status, c.kind::text AS kind, c.category,
                {category_name_sql(lang, "k")} AS category_name,
                c.severity::text AS severity, c.grid_code, c.received_at, c.deadline,
-               coalesce(c.deadline < now(), false) AS overdue,
+               {_OVERDUE_SQL} AS overdue,
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
                c.version, c.source::text AS source,
                {_REPEAT_SQL} AS repeat, {_DUPLICATE_SQL} AS duplicate,
-               (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name
+               (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
+               CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
-        ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,
+        ORDER BY {_OVERDUE_SQL} DESC,
+                 CASE WHEN c.status = 'resolved' THEN c.verify_due ELSE c.deadline END NULLS LAST,
                  {_SEVERITY_ORDER}, c.code
         LIMIT :limit OFFSET :offset
     """),
         params,
     ).all()
-    return Queue(center_name, counts, int(total), [QueueItem(*r) for r in rows])
+    return Queue(center_name, counts, int(total), [QueueItem(*r) for r in rows], verify_late)
 
 
 @dataclass(frozen=True)

@@ -144,14 +144,14 @@ ROSTER_HEADERS = {
     "zh": ("网格员", "工号", "电话", "所属村（社区）", "负责网格", "网格名称", "账号",
            f"近{ACTIVE_DAYS}天上报", "最近上报", "网格内未办结", f"近{ACTIVE_DAYS}天就地化解",
            f"近{ACTIVE_DAYS}天巡查天数", "最近巡查", "网格分工",
-           f"近{ACTIVE_DAYS}天巡查里程（公里）", "网格内待核查"),
+           f"近{ACTIVE_DAYS}天巡查里程（公里）", "网格内待核查", "其中核查超期"),
     "en": ("Worker", "Code", "Phone", "Village", "Grids", "Grid names", "Account",
            f"Reports ({ACTIVE_DAYS} days)", "Last report", "Open in grids",
            f"Settled on the spot ({ACTIVE_DAYS} days)", f"Days on patrol ({ACTIVE_DAYS} days)",
            "Last patrol", "Part in the team", f"Route walked ({ACTIVE_DAYS} days, km)",
-           "To verify in grids"),
+           "To verify in grids", "Of those, overdue"),
 }  # fmt: skip
-_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 40, 14, 10, 17, 10, 12, 12, 17, 14, 12, 10)
+_ROSTER_WIDTHS = (10, 18, 14, 14, 34, 40, 14, 10, 17, 10, 12, 12, 17, 14, 12, 10, 10)
 
 
 def roster_name(region: str, day: datetime, lang: str = "zh") -> str:
@@ -170,7 +170,7 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
             _cell("、".join(w.grid_names)), w.username, w.reported, _local(w.last_report),
             w.open_in_grids, w.settled, w.patrol_days, _local(w.last_patrol),
             ("、" if lang != "en" else ", ").join(role_name(r, lang) for r in w.roles),
-            round(w.walked_m / 1000, 2), w.to_verify,
+            round(w.walked_m / 1000, 2), w.to_verify, w.verify_late,
         ])  # fmt: skip
         for column in (2, 3, 5):  # (text: a phone's or a code's leading zeros and digits kept)
             ws.cell(row, column).number_format = "@"

@@ -368,6 +368,17 @@ def queue_page(  # type: ignore[no-untyped-def]
         for s in STATE_NAMES
         if q.counts.get(s)
     ]
+    if q.verify_late:  # the resolved ones past their 3 working days: to follow up (回访) now
+        late_verify = status == "resolved" and bool(filters.get("overdue"))
+        states.append(
+            chip(
+                t(f"核查超期 {q.verify_late}", f"Verification overdue {q.verify_late}"),
+                href(status=None, overdue=None)
+                if late_verify
+                else href(status="resolved", overdue=True),
+                late_verify,
+            )
+        )
     toggles = [
         chip(
             t("只看超期", "Overdue only"),
@@ -401,11 +412,19 @@ def queue_page(  # type: ignore[no-untyped-def]
         return f"{local:%m-%d %H:%M}" if local.year == this_year else f"{local:%Y-%m-%d %H:%M}"
 
     def due(item) -> str:  # type: ignore[no-untyped-def]
+        if item.verify_due is not None:  # resolved: the verification's due time
+            verify = t("核查 ", "verify by ") + when(item.verify_due)
+            if item.overdue:
+                late = t(" 核查超期", " overdue")
+                return f'<span class="wg-overdue wg-verify-late">{verify}{late}</span>'
+            return verify
         if item.deadline is None:
             return "—"
         if item.overdue:
             late = t(" 已超期", " overdue")
             return f'<span class="wg-overdue">{when(item.deadline)}{late}</span>'
+        if item.status not in OPEN_STATES:  # settled or paused: no time runs out
+            return when(item.deadline)
         left = item.work_hours_left
         return when(item.deadline) + (
             "<small>" + t(f"剩 {left:.0f} 工作小时", f"{left:.0f} working hours left") + "</small>"
@@ -708,6 +727,13 @@ def workers_page(  # type: ignore[no-untyped-def]
         last = f"<small>{' · '.join(below)}</small>" if below else ""
         return f'<a href="/workers/{quote(w.code, safe="")}/patrols">{label}</a>{last}'
 
+    def verify_late(w) -> str:  # type: ignore[no-untyped-def]
+        """Of those to verify, the ones past their 3 working days."""
+        if not w.verify_late:
+            return ""
+        late = t(f"（超期 {w.verify_late}）", f" ({w.verify_late} overdue)")
+        return f'<span class="wg-overdue">{late}</span>'
+
     rows = "".join(
         "<tr>"
         f"<td>{escape(w.name)}{'' if w.reported else silent}"
@@ -721,7 +747,11 @@ def workers_page(  # type: ignore[no-untyped-def]
         f"<td>{' '.join(map(grid_link, w.grids, w.grid_names or w.grids)) or '—'}</td>"
         f"<td>{escape(w.username or '—')}</td>"
         f"<td>{w.reported}</td><td>{when(w.last_report)}</td><td>{w.open_in_grids}"
-        + (f"<small>{t('待核查', 'to verify')} {w.to_verify}</small>" if w.to_verify else "")
+        + (
+            f"<small>{t('待核查', 'to verify')} {w.to_verify}{verify_late(w)}</small>"
+            if w.to_verify
+            else ""
+        )
         + "</td>"
         f"<td>{w.settled}</td><td>{patrols_link(w)}</td></tr>"
         for w in roster.workers
@@ -1334,7 +1364,7 @@ def _system_words_en() -> dict[str, str]:
     """What the system itself writes into a case's history (who acted, the note), in English:
     for the English case page.  What people wrote stays as they wrote it."""
     from gis.cases import IMPORT_NOTE
-    from gis.supervision import CLOCK_ACTOR, STAGE_NOTES
+    from gis.supervision import CLOCK_ACTOR, STAGE_NOTES, VERIFY_NOTE
     from gis.workflow import (
         DEPARTMENTS_DONE,
         DEPARTMENTS_FAILED,
@@ -1343,7 +1373,7 @@ def _system_words_en() -> dict[str, str]:
     )
 
     notes = [IMPORT_NOTE, REOPENED_NOTE, DEPARTMENTS_DONE, DEPARTMENTS_FAILED]
-    notes += STAGE_NOTES.values()
+    notes += [*STAGE_NOTES.values(), VERIFY_NOTE]
     # (a party added later: the history's note is their role)
     roles = {PARTY_ROLES[r]: PARTY_ROLES_EN[r] for r in PARTY_ROLES}
     return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes) | roles
@@ -1682,6 +1712,16 @@ def case_page(  # type: ignore[no-untyped-def]
         else:
             late = t(f"{settled} 办结，超期", f"settled {settled}, late")
             clock = f' · <span class="wg-overdue">{late}</span>'
+    verify_row = ""
+    if wf.verify_due is not None:  # resolved: to be verified (回访, 现场核查) by then
+        late = f' <span class="wg-overdue">{t("已超期", "overdue")}</span>'
+        due = when(wf.verify_due) + (late if wf.verify_overdue else "")
+        verify_row = (
+            f'<tr><th>{t("核查期限", "Verify by")}</th><td id="verify-due">{due}'
+            + t("（办结后 3 个工作日内回访或现场核查）",
+                " (a follow-up or a check on the spot within 3 working days of the resolution)")
+            + "</td></tr>\n    "
+        )  # fmt: skip
     tiles = (
         f' data-tiles="{escape(base.url)}" data-subdomains="{escape(base.subdomains)}"'
         f' data-datum="{escape(base.datum)}" data-attribution="{escape(base.attribution or "")}"'
@@ -1847,7 +1887,7 @@ def case_page(  # type: ignore[no-untyped-def]
             f" ({wf.allowed_hours or '—'} working hours; reminder {when(wf.remind_at)})",
         )
     }</td></tr>
-  </table>
+    {verify_row}</table>
   {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
   <div id="case-map" style="height: 260px"></div>
   {duplicates_section}

@@ -374,6 +374,7 @@ def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_f
     assert r.status_code == 422
     op = login_as("township_operator")
     detail = anon_client.get(f"/api/cases/{case['code']}", headers=op).json()
+    assert detail["verify_due"] is not None  # (resolved: to be verified, as any resolved case)
     steps = [(e["action"], e["to_status"], e["note"], e["actor"]) for e in detail["events"]]
     assert steps == [
         ("register", "registered", steps[0][2], "grid_worker"),

@@ -1364,3 +1364,117 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
         f"/api/cases/{code}/verify", headers=login_as("city_commander"), json={"resolved": True}
     )
     assert r.status_code == 403
+
+
+def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
+    anon_client: TestClient, login_as: Headers, demo_city: DemoCity, app_db: Session
+) -> None:
+    """核查提醒: a resolved case is to be verified (回访, 现场核查) within 3 working days of its
+    resolution; the clock reminds its center once when that passes, and once again for each new
+    round.  The desk's queue, the case page, the roster and the phone's list tell what is due."""
+    from gis.supervision import VERIFY_NOTE
+    from gis.workflow import VERIFY_WITHIN_HOURS
+
+    op = login_as("township_operator")
+    # in the grid of the demo's grid worker (W99010200100101)
+    p = next(g for g in demo_city.grids if g.code == "990102001001001").geom.representative_point()
+    code = _report(anon_client, op, (p.x, p.y))["code"]
+    for action in ("accept", "start", "resolve"):
+        _act(anon_client, op, code, action, note="已调解" if action == "resolve" else None)
+    bind_scope(app_db, Scope.everything())
+
+    def late_on_roster() -> int:
+        page = anon_client.get("/workers?lang=zh", headers=op).text
+        row = re.search(r"<small>W99010200100101[ ·][^<]*</small>.*?</tr>", page)
+        assert row is not None
+        n = re.search(r"（超期 (\d+)）", row.group(0))
+        return int(n.group(1)) if n else 0
+
+    row = app_db.execute(
+        text(
+            "SELECT id, verify_due, first_resolved_at, round, "
+            "wangge_work_hours(first_resolved_at, verify_due) AS hours "
+            "FROM cases WHERE code = :c"
+        ),
+        {"c": code},
+    ).one()
+    assert row.verify_due is not None and row.hours == VERIFY_WITHIN_HOURS  # 3 working days
+    detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert detail["verify_due"] is not None
+    page = anon_client.get(f"/cases/{code}?lang=zh", headers=op).text
+    assert re.search(r'<td id="verify-due">[-0-9]+ [0-9:]+（办结后 3 个工作日内', page)
+
+    def reminders() -> list[tuple]:
+        return [
+            tuple(r)
+            for r in app_db.execute(
+                text(
+                    "SELECT action, note, data ->> 'round', from_status, to_status FROM case_event "
+                    "WHERE case_id = :i AND actor = '系统时钟' ORDER BY id"
+                ),
+                {"i": row.id},
+            )
+        ]
+
+    before = app_db.execute(text("SELECT version FROM cases WHERE id = :i"), {"i": row.id})
+    version = before.scalar_one()
+    tick(app_db, row.verify_due - (row.verify_due - row.first_resolved_at) / 2)
+    assert reminders() == []  # not yet
+    report = tick(app_db, row.verify_due)
+    assert report.verifications >= 1 and "核查提醒" in report.summary()
+    expected = ("remind_verify", VERIFY_NOTE[0], "1", None, None)
+    assert reminders() == [expected]
+    tick(app_db, row.verify_due)  # again: nothing new
+    assert reminders() == [expected]
+    after = app_db.execute(text("SELECT status, version FROM cases WHERE id = :i"), {"i": row.id})
+    assert tuple(after.one()) == ("resolved", version)  # the reminder moves nothing
+    app_db.commit()  # (to the test's savepoint)
+
+    # now past it (the request's clock is the transaction's): late on every desk's view
+    late = late_on_roster()
+    app_db.execute(
+        text("UPDATE cases SET verify_due = now() - interval '1 hour' WHERE id = :i"),
+        {"i": row.id},
+    )
+    app_db.commit()
+    assert late_on_roster() == late + 1
+    queue = anon_client.get("/queue?lang=zh&below=true&status=resolved&overdue=true", headers=op)
+    assert re.search(rf"{code}.*?核查 [-0-9]+ [0-9:]+ 核查超期</span>", queue.text)
+    # (the chip that lists them, on here; off, all open cases again)
+    chip = re.search(r'<a class="wg-chip on" href="([^"]*)">核查超期 (\d+)</a>', queue.text)
+    assert chip is not None and int(chip.group(2)) >= 1, queue.text
+    assert "status=" not in unescape(chip.group(1))
+    elsewhere = anon_client.get("/queue?lang=zh&below=true", headers=op).text
+    chip_off = r'<a class="wg-chip" href="[^"]*status=resolved[^"]*">核查超期 \d+</a>'
+    assert re.search(chip_off, elsewhere)
+    items = anon_client.get("/api/queue?below=true&status=resolved", headers=op).json()["items"]
+    mine = next(i for i in items if i["code"] == code)
+    assert mine["overdue"] is True and mine["verify_due"] is not None
+    page = anon_client.get(f"/cases/{code}?lang=zh", headers=op).text
+    assert re.search(r'<td id="verify-due">[-0-9]+ [0-9:]+ <span class="wg-overdue">已超期', page)
+    assert "核查提醒" in page and VERIFY_NOTE[0] in page
+    english = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
+    assert "Reminder to verify" in english and VERIFY_NOTE[1] in english
+    assert re.search(r'<td id="verify-due">[^<]+<span class="wg-overdue">overdue</span>', english)
+    fc = anon_client.get(
+        "/api/cases?status=resolved&grid=990102001001001&limit=200", headers=op
+    ).json()
+    props = next(f["properties"] for f in fc["features"] if f["properties"]["code"] == code)
+    assert props["verify_due"].endswith("+08:00")
+
+    # not put right at the follow-up: a new round; resolved again, a new due time and reminder
+    _act(anon_client, op, code, "verify", resolved=False, note="仍有噪音")
+    for action in ("accept", "start", "resolve"):
+        _act(anon_client, op, code, action, note="再次调解" if action == "resolve" else None)
+    again = app_db.execute(
+        text("SELECT verify_due, round FROM cases WHERE id = :i"), {"i": row.id}
+    ).one()
+    assert again.round == 2
+    assert again.verify_due > app_db.execute(text("SELECT now()")).scalar_one()
+    tick(app_db, again.verify_due)
+    assert reminders() == [expected, ("remind_verify", VERIFY_NOTE[0], "2", None, None)]
+    # verified: nothing more is due of it
+    _act(anon_client, op, code, "verify", resolved=True)
+    tick(app_db, again.verify_due + (again.verify_due - row.first_resolved_at))
+    assert len(reminders()) == 2
+    assert late_on_roster() == late
