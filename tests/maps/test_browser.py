@@ -2126,27 +2126,41 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     context = _phone(browser, engine, "zh-CN")
     errors: list[str] = []
     desk = _logged_in(context, live_server, errors, "township_operator")
-    codes = _hotline_cases(desk, live_server, (lon, lat), [f"热线来电 {i}" for i in range(3)])
+    codes = _hotline_cases(desk, live_server, (lon, lat), [f"热线来电 {i}" for i in range(4)])
     with engine.begin() as conn:  # the second one is late
         conn.execute(
             text("UPDATE cases SET deadline = now() - interval '1 hour' WHERE code = :c"),
             {"c": codes[1]},
         )
     _resolved_by(desk, live_server, codes[2])  # the third one is resolved: to verify
+    _resolved_by(desk, live_server, codes[3])  # and the fourth, its 3 working days gone by
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cases SET verify_due = now() - interval '1 hour' WHERE code = :c"),
+            {"c": codes[3]},
+        )
     page = _logged_in(context, live_server, errors)
     page.wait_for_selector(f"#grid-open li[data-code='{codes[0]}']", timeout=20_000)
     listed = page.eval_on_selector_all(
         "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
     )
-    # the resolved one first, then the late one
-    assert listed.index(codes[2]) < listed.index(codes[1]) < listed.index(codes[0])
+    # the resolved ones first (the one late to verify before), then the late one
+    assert listed.index(codes[3]) < listed.index(codes[2]) < listed.index(codes[1])
+    assert listed.index(codes[1]) < listed.index(codes[0])
     late = page.locator(f"#grid-open li[data-code='{codes[1]}']")
     assert "已超期" in late.inner_text()
     overdue = page.locator("#grid-open li.rejected").count()  # how many, how many late
     verify = page.locator("#grid-open li.verify").count()  # and how many to verify
+    verify_late = page.locator("#grid-open li.verify.late").count()  # (the demo's too)
     assert page.locator(f"#grid-open li[data-code='{codes[2]}'] .st").inner_text() == "待核查"
+    due = page.locator(f"#grid-open li[data-code='{codes[2]}'] .m-verify-due").inner_text()
+    assert re.fullmatch(r"核查期限 \d\d-\d\d \d\d:\d\d", due), due
+    assert page.locator(f"#grid-open li[data-code='{codes[3]}'] .st").inner_text() == (
+        "待核查 · 核查超期"
+    )
+    assert verify_late >= 1
     assert page.locator("#grid-open-count").inner_text() == (
-        f"{len(listed) - verify} 件，超期 {overdue} 件，待核查 {verify} 件"
+        f"{len(listed) - verify} 件，超期 {overdue} 件，待核查 {verify} 件（超期 {verify_late} 件）"
     )
     assert late.locator("a").get_attribute("href") == f"/cases/{codes[1]}"
     with engine.connect() as conn:  # each in its grid, by the grid's name

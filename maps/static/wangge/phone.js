@@ -421,7 +421,8 @@
   // still lists my grids' cases as last read (the resolved ones to verify on the spot), and says
   // when that was.  (Codes, states, categories, grids and times only: no one's name or words.)
   var GRID_OPEN_KEPT = "wangge-grid-open " + config.account;
-  var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at"];
+  var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at",
+                         "verify_due"];
   var gridOpenKeptAt = null; // shown from the phone: when it was read
   function showGridOpenKept() {
     if (gridOpenShown || !gridOpenList) return false;
@@ -472,15 +473,18 @@
         clock(at.toISOString());
       gridOpenList.appendChild(el("li", "unknown", fill(T.grid_open_kept, { time: when })));
     }
-    function rank(p) { return p.status === "resolved" ? 2 : p.overdue ? 1 : 0; }
+    // (a verification's due time is judged here, by the phone's clock: a list kept since
+    // yesterday tells what is late today)
+    function verifyLate(p) { return p.status === "resolved" && !!p.verify_due && Date.parse(p.verify_due) < Date.now(); }
+    function rank(p) { return p.status === "resolved" ? (verifyLate(p) ? 3 : 2) : p.overdue ? 1 : 0; }
     var features = fc.features.slice().sort(function (a, b) {
       return rank(b.properties) - rank(a.properties);
     });
     features.forEach(function (f) {
       var p = f.properties, verify = p.status === "resolved";
-      var li = el("li", verify ? "verify" : p.overdue ? "rejected" : "");
+      var li = el("li", verify ? "verify" + (verifyLate(p) ? " late" : "") : p.overdue ? "rejected" : "");
       li.dataset.code = p.code;
-      li.appendChild(el("span", "st", verify ? T.to_verify
+      li.appendChild(el("span", "st", verify ? T.to_verify + (verifyLate(p) ? " · " + T.verify_late : "")
         : (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")));
       li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
       var link = el("a", "", p.code);
@@ -488,6 +492,10 @@
       li.appendChild(link);
       var grid = (config.grid_names || {})[p.grid_code] || p.grid_code || "";
       li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
+      if (verify && p.verify_due) {
+        li.appendChild(el("small", "m-verify-due", fill(T.verify_due, {
+          time: p.verify_due.slice(5, 16).replace("T", " ") })));
+      }
       if (verify && config.can_verify) {
         if (verifyQueued[p.code]) li.appendChild(el("small", "m-verify-queued", T.verify_queued));
         else verifyPanel(li, p.code, typing[p.code]);
@@ -497,10 +505,12 @@
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
     var late = features.filter(function (f) { return f.properties.overdue; }).length;
     var toVerify = features.filter(function (f) { return f.properties.status === "resolved"; }).length;
+    var verifyLateN = features.filter(function (f) { return verifyLate(f.properties); }).length;
     var count = document.getElementById("grid-open-count");
     if (count) count.textContent = fill(late ? T.grid_open_late : T.grid_open_count,
                                         { n: features.length - toVerify, late: late })
-      + (toVerify ? fill(T.grid_open_verify, { n: toVerify }) : "");
+      + (toVerify ? fill(verifyLateN ? T.grid_open_verify_late : T.grid_open_verify,
+                         { n: toVerify, late: verifyLateN }) : "");
   }
   // 现场核查 of one resolved case: put right, or not (then what was found is required); queued
   // like a report, so that it is kept where there is no signal
