@@ -27,14 +27,16 @@ EXPORT_MAX = 20_000
 
 QUEUE_HEADERS = {
     "zh": ("案件编号", "类型", "类别", "严重程度", "状态", "来源", "网格编码", "网格名称",
-           "村（社区）", "负责中心", "登记时间", "办理时限", "是否超期", "剩余工作小时", "描述"),
+           "村（社区）", "负责中心", "登记时间", "办理时限", "是否超期", "剩余工作小时", "核查期限",
+           "描述"),
     "en": ("Case", "Kind", "Category", "Severity", "Status", "Source", "Grid", "Grid name",
            "Village", "Center", "Registered", "Deadline", "Overdue", "Working hours left",
-           "Description"),
+           "Verify by", "Description"),
 }  # fmt: skip
 #: each column's width (a CJK character counts two)
-_WIDTHS = (22, 10, 16, 10, 10, 12, 17, 22, 14, 20, 17, 17, 8, 12, 60)
-_TIMES = (11, 12)  # the columns of times
+_WIDTHS = (22, 10, 16, 10, 10, 12, 17, 22, 14, 20, 17, 17, 8, 12, 17, 60)
+#: the columns of times (核查期限: a resolved case's; its 是否超期 then says whether it is past)
+_TIMES = (11, 12, 15)
 
 
 def _cell(text: str | None) -> str | None:
@@ -131,6 +133,7 @@ def queue_xlsx(
                 _local(i.deadline),
                 (yes if i.overdue else no) if i.deadline else "",
                 round(i.work_hours_left, 1) if i.work_hours_left is not None else None,
+                _local(i.verify_due),
                 _cell(more.description) if more else None,
             ]
         )
