@@ -41,7 +41,7 @@ from gis.workflow import (
     category_name_sql,
     merged_into_sql,
     open_sql,
-    states_of,
+    status_sql,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -287,9 +287,9 @@ def cases_geojson(
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
     only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given, of ``kind``,
-    of ``category``, in one of ``statuses`` (:func:`gis.workflow.states_of`: ``open`` is every
-    open state), overdue or not (``overdue``: open and past the deadline), in one of ``grids``
-    (their codes).
+    of ``category``, in one of ``statuses`` (:func:`gis.workflow.status_sql`: ``open`` is every
+    open state, ``to_verify`` every resolved one waiting to be verified), overdue or not
+    (``overdue``: open and past the deadline), in one of ``grids`` (their codes).
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
@@ -333,8 +333,8 @@ def cases_geojson(
         conditions.append("c.category = :category")
         params["category"] = category
     if statuses:
-        conditions.append("c.status = ANY(CAST(:statuses AS varchar[]))")
-        params["statuses"] = states_of(statuses)
+        condition, params["statuses"] = status_sql(statuses)
+        conditions.append(condition)
     if overdue is not None:
         overdue_sql = f"({open_sql('c')} AND c.deadline < now())"
         conditions.append(overdue_sql if overdue else f"NOT {overdue_sql}")

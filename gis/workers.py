@@ -50,7 +50,8 @@ class WorkerRow:
     roles: list[str] = field(default_factory=list)
     #: 巡查里程: the metres of the routes their check-ins of the last ACTIVE_DAYS days carried
     walked_m: float = 0.0
-    #: 待核查: the resolved cases of their grids, waiting for a verification on the spot
+    #: 待核查: the resolved cases of their grids, waiting for a verification on the spot (those
+    #: resolved here: not another system's history, imported resolved)
     to_verify: int = 0
     #: of ``to_verify``, those past their verification's due time (3 working days after their
     #: resolution: ``cases.verify_due``)
@@ -112,7 +113,8 @@ def roster(
         FROM w
         CROSS JOIN LATERAL (
             SELECT count(*) FILTER (WHERE {open_sql("c")}) AS open_in_grids,
-                   count(*) FILTER (WHERE c.status = 'resolved') AS to_verify,
+                   count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due IS NOT NULL)
+                       AS to_verify,
                    count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due < now())
                        AS verify_late
             FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code

@@ -99,12 +99,19 @@ def category_name_sql(lang: str, alias: str) -> str:
     return f"{alias}.name_en" if lang == "en" else f"{alias}.name_zh"
 
 
+#: a filter's ``status`` value for the resolved cases waiting to be verified (回访, 现场核查):
+#: those resolved here, with a ``verify_due``.  A case imported resolved (another system's
+#: history) is not: it is nobody's to check on the spot years later.
+TO_VERIFY = "to_verify"
+
+
 def states_of(values: Sequence[str]) -> list[str]:
     """A filter's ``status`` values as states: each one of :data:`STATE_NAMES`, or ``open`` for
-    every open state; any other is a 422 that lists them."""
-    unknown = [v for v in values if v != "open" and v not in STATE_NAMES]
+    every open state (:data:`TO_VERIFY` adds none: see :func:`status_sql`); any other is a 422
+    that lists them."""
+    unknown = [v for v in values if v not in ("open", TO_VERIFY) and v not in STATE_NAMES]
     if unknown:
-        valid = ", ".join(["open", *STATE_NAMES])
+        valid = ", ".join(["open", TO_VERIFY, *STATE_NAMES])
         hint = ("超期的案件请用 overdue=true。", " For overdue cases: overdue=true.")
         late = "overdue" in unknown  # (the maps' word: there it is a status filter)
         raise InvalidInput(
@@ -112,8 +119,19 @@ def states_of(values: Sequence[str]) -> list[str]:
             f"Unknown status: {', '.join(unknown)} (valid: {valid}).{hint[1] if late else ''}",
             field="status",
         )
-    states = {v for v in values if v != "open"} | (OPEN_STATES if "open" in values else set())
-    return sorted(states)
+    states = {v for v in values if v not in ("open", TO_VERIFY)}
+    return sorted(states | (OPEN_STATES if "open" in values else set()))
+
+
+def status_sql(values: Sequence[str], alias: str = "c") -> tuple[str, list[str]]:
+    """SQL: case ``alias`` is in one of the filter's ``status`` values (:func:`states_of`), with
+    the states for its ``:statuses`` parameter."""
+    condition = f"{alias}.status = ANY(CAST(:statuses AS varchar[]))"
+    if TO_VERIFY in values:
+        condition = (
+            f"({condition} OR ({alias}.status = 'resolved' AND {alias}.verify_due IS NOT NULL))"
+        )
+    return condition, states_of(values)
 
 
 def open_sql(alias: str = "c") -> str:
@@ -1295,8 +1313,8 @@ def queue(
     counts = {r.status: r.n for r in by_status}
     verify_late = sum(r.late for r in by_status if r.status == "resolved")
     if statuses:
-        where.append("c.status = ANY(CAST(:statuses AS text[]))")
-        params["statuses"] = states_of(statuses)
+        condition, params["statuses"] = status_sql(statuses)
+        where.append(condition)
     else:
         where.append(open_sql("c"))
     if category:

@@ -301,7 +301,10 @@ def list_cases(
     category: Category = None,
     status: Annotated[
         list[str],
-        Query(description="states 状态 (repeatable); open: every open one 未办结"),
+        Query(
+            description="states 状态 (repeatable); open: every open one 未办结; to_verify: the "
+            "resolved ones waiting to be verified 待核查"
+        ),
     ] = [],  # noqa: B006 - FastAPI copies it
     overdue: Annotated[
         bool | None, Query(description="true: open and past the deadline 超期; false: not")

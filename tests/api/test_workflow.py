@@ -1247,7 +1247,7 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     q = queue(app_db, Scope.everything(), limit=1)
     odd = {q.items[0].code: QueueDetail("村", "中心", "楼道\x08堆物\x1f")}
     sheet = load_workbook(BytesIO(queue_xlsx(q, title="t", details=odd))).active
-    assert sheet is not None and sheet.cell(3, 15).value == "楼道堆物"
+    assert sheet is not None and sheet.cell(3, 16).value == "楼道堆物"
     assert abs((mine[10] - received).total_seconds()) < 1  # Beijing time, as dates
     assert abs((mine[11] - deadline).total_seconds()) < 1
     assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
@@ -1447,6 +1447,18 @@ def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
     elsewhere = anon_client.get("/queue?lang=zh&below=true", headers=op).text
     chip_off = r'<a class="wg-chip" href="[^"]*status=resolved[^"]*">核查超期 \d+</a>'
     assert re.search(chip_off, elsewhere)
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    book = anon_client.get(
+        "/queue.xlsx?lang=zh&below=true&status=resolved&overdue=true", headers=op
+    )
+    sheet = load_workbook(BytesIO(book.content)).active
+    assert sheet is not None
+    head, *cells = list(sheet.iter_rows(min_row=2, values_only=True))
+    line = next(r for r in cells if r[0] == code)
+    assert line[head.index("是否超期")] == "是" and line[head.index("核查期限")] is not None
     items = anon_client.get("/api/queue?below=true&status=resolved", headers=op).json()["items"]
     mine = next(i for i in items if i["code"] == code)
     assert mine["overdue"] is True and mine["verify_due"] is not None
@@ -1478,3 +1490,23 @@ def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
     tick(app_db, again.verify_due + (again.verify_due - row.first_resolved_at))
     assert len(reminders()) == 2
     assert late_on_roster() == late
+
+    # what the phone asks for (status=to_verify): the resolved cases waiting for a verification;
+    # not one imported resolved (another system's history has no due time: nobody's to verify)
+    code = _report(anon_client, op, (p.x, p.y))["code"]
+    for action in ("accept", "start", "resolve"):
+        _act(anon_client, op, code, action, note="已调解" if action == "resolve" else None)
+
+    def waiting() -> list[str]:
+        fc = anon_client.get(
+            "/api/cases?status=open&status=to_verify&grid=990102001001001&limit=500",
+            headers=login_as("grid_worker"),
+        ).json()
+        return [f["properties"]["code"] for f in fc["features"]]
+
+    assert code in waiting()
+    app_db.execute(text("UPDATE cases SET verify_due = NULL WHERE code = :c"), {"c": code})
+    app_db.commit()
+    assert code not in waiting()
+    r = anon_client.get("/api/cases?status=to_check", headers=op)
+    assert r.status_code == 422 and "to_verify" in r.json()["detail"]

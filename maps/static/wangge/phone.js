@@ -436,7 +436,7 @@
   function loadGridOpen() {
     if (!gridOpenList || !config.grids || !config.grids.length) return null;
     var query = config.grids.map(function (g) { return "grid=" + encodeURIComponent(g); });
-    return fetch("/api/cases?status=open&status=resolved&limit=50&" + query.join("&"), {
+    return fetch("/api/cases?status=open&status=to_verify&limit=50&" + query.join("&"), {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
       if (!r.ok) return null;
