@@ -1426,6 +1426,11 @@ def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
     assert reminders() == [expected]
     tick(app_db, row.verify_due)  # again: nothing new
     assert reminders() == [expected]
+    from gis.report import daily
+
+    # the day's roll-up counts it with the letters
+    day = daily(app_db, Scope.everything(), "990102001", row.verify_due.astimezone(SHANGHAI).date())
+    assert day.supervision.get("remind_verify", 0) >= 1
     after = app_db.execute(text("SELECT status, version FROM cases WHERE id = :i"), {"i": row.id})
     assert tuple(after.one()) == ("resolved", version)  # the reminder moves nothing
     app_db.commit()  # (to the test's savepoint)
