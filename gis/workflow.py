@@ -396,8 +396,9 @@ def _move(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Non
         _relocate_if_superseded(session, actor, case["id"])
 
 
-# A redraw moves the open cases of its grids only: a case resolved, closed or suspended then
-# kept the version it was handled under.  Open again (resumed, reopened), it is located on the
+# A redraw moves the open cases of its grids only (and the resolved ones still to be verified,
+# migration 0070): a case verified, closed or suspended then kept the version it was handled
+# under.  Open again (resumed, reopened), it is located on the
 # layout as it stands now, as the redraw would have moved it (wangge_edit_reassign: its grid's
 # open cases, and the uncovered ones of its village; a regrid event if its grid or center
 # changes).  Nothing to do, and no call, when its grid version is current and it was covered.

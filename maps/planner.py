@@ -60,7 +60,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "edit_set": "调整方案 #",
         "valid": "✅ 校验通过",
         "blocking": "⛔ {n} 处问题须先解决",
-        "preview": "新增 {added}，调整 {changed}，撤销 {retired} 个网格；在办案件改派 {cases} 件",
+        "preview": "新增 {added}，调整 {changed}，撤销 {retired} 个网格；"
+        "在办及待核查案件改派 {cases} 件",
         "center_changed": "（其中 {n} 件责任中心变化）",
         "workers_moved": "；网格员变动 {n} 人",
         "cases_moved": "改派案件",
@@ -119,7 +120,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "valid": "✅ Checks passed",
         "blocking": "⛔ {n} problem(s) to solve first",
         "preview": "{added} grids added, {changed} changed, {retired} retired; {cases} open cases "
-        "reassigned",
+        "and cases to verify reassigned",
         "center_changed": " ({n} to another center)",
         "workers_moved": "; {n} grid worker(s) affected",
         "cases_moved": "Cases reassigned",

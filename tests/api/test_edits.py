@@ -494,6 +494,38 @@ def test_a_case_opened_again_after_a_redraw_is_located_on_the_new_grids(
         assert r.json()["version"] == row["version"]  # the reply shows the case as it is now
 
 
+def test_a_redraw_moves_a_case_waiting_to_be_verified_with_the_open_ones(
+    planner: Planner, app_db: Session, login_as: Headers
+) -> None:
+    """现场核查 follows the grid: a case resolved just before its grid was redrawn waits to be
+    verified (verify_due) and moves with the open cases, so that the new grid's worker lists
+    and verifies it.  One imported resolved (another system's history: nothing due) keeps the
+    version it was handled under, as a verified or closed one does."""
+    a, b, strip = _strip(app_db)
+    waiting = put_case(app_db, strip.representative_point(), "resolved")
+    history = put_case(app_db, strip.buffer(-0.00005).representative_point(), "resolved")
+    app_db.execute(
+        text("UPDATE cases SET verify_due = now() + interval '1 day' WHERE code = :c"),
+        {"c": waiting},
+    )
+    app_db.commit()
+    edit = planner.open()
+    planner.op(edit, op="redraw", grid=a, geometry=mapping(geom(app_db, a).union(strip)))
+    listed = {c["code"]: c for c in planner.preview(edit)["cases"]["list"]}
+    assert listed[waiting]["new_grid"] == a and history not in listed
+    planner.commit(edit)
+    moved = case_row(app_db, waiting)
+    assert (moved["grid_code"], moved["status"]) == (a, "resolved")
+    assert moved["note"] == f"网格调整：{b} → {a}"
+    kept = case_row(app_db, history)
+    assert kept["grid_code"] == b and kept["regrids"] == 0
+    # the new grid's cases to verify list it (what the phone of its worker asks for)
+    fc = planner.client.get(
+        f"/api/cases?status=to_verify&grid={a}&limit=500", headers=login_as("admin")
+    ).json()
+    assert waiting in {f["properties"]["code"] for f in fc["features"]}
+
+
 def test_a_shape_postgis_cannot_compare_is_compared_by_shapely(db: Session) -> None:
     """PostGIS's ST_Equals (GEOS 3.11) threw 'side location conflict' on a grid redrawn in a
     race of planners and the version it was drawn on, both valid (tests/data/
