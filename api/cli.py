@@ -425,7 +425,7 @@ def user_unlock(name: str) -> None:
 @app.command("tick")
 @reports_errors
 def tick_cmd() -> None:
-    """运行一次督办时钟（提醒函、督办函与自动上报、通报），可由 cron 调用
+    """运行一次督办时钟（提醒函、督办函与自动上报、通报、核查提醒），可由 cron 调用
     — run the deadline clock once (safe to run twice or concurrently)."""
     from gis.safety import publish_due
     from gis.scope import Scope, bind_scope

@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     #: The address residents' phones reach the app at, for the QR code on a receipt
     #: (e.g. ``https://wangge.example.gov.cn``).  Unset: the address the request came to.
     public_url: str | None = None
-    #: The deadline clock (reminders, supervision letters, escalations) runs in the server every
-    #: so many seconds; 0 switches it off (then run ``wangge tick`` from cron).
+    #: The deadline clock (reminders, supervision letters, escalations, reminders to verify) runs
+    #: in the server every so many seconds; 0 switches it off (then run ``wangge tick`` from cron).
     clock_interval_s: float = Field(default=60, ge=0)
     #: Database connections the server keeps open (none beyond them: a connection opened for a
     #: burst and closed after costs its login and a cold plan cache, more than the request).
