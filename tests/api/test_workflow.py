@@ -1280,6 +1280,16 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     assert big.headers["content-type"].startswith("text/html")
 
 
+def _roster_verify(client: TestClient, desk: dict[str, str]) -> tuple[int, int]:
+    """待核查 of the demo grid worker (W99010200100101) on the desk's roster of workers, and how
+    many of them are late (超期)."""
+    page = client.get("/workers?lang=zh", headers=desk).text
+    row = re.search(r"<small>W99010200100101[ ·][^<]*</small>.*?</tr>", page)
+    assert row is not None
+    n = re.search(r"<small>待核查 (\d+)(?:<span[^>]*>（超期 (\d+)）</span>)?</small>", row.group(0))
+    return (int(n.group(1)), int(n.group(2) or 0)) if n else (0, 0)
+
+
 def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     anon_client: TestClient, login_as: Headers, demo_city: DemoCity
 ) -> None:
@@ -1298,12 +1308,7 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
         return code
 
     def to_verify() -> int:
-        """待核查 of the demo grid worker (W99010200100101) on the desk's roster of workers."""
-        page = anon_client.get("/workers?lang=zh", headers=op).text
-        row = re.search(r"<small>W99010200100101[ ·][^<]*</small>.*?</tr>", page)
-        assert row is not None
-        n = re.search(r"<small>待核查 (\d+)</small>", row.group(0))
-        return int(n.group(1)) if n else 0
+        return _roster_verify(anon_client, op)[0]
 
     waiting = to_verify()
     code = resolved_in(mine)
@@ -1384,11 +1389,7 @@ def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
     bind_scope(app_db, Scope.everything())
 
     def late_on_roster() -> int:
-        page = anon_client.get("/workers?lang=zh", headers=op).text
-        row = re.search(r"<small>W99010200100101[ ·][^<]*</small>.*?</tr>", page)
-        assert row is not None
-        n = re.search(r"（超期 (\d+)）", row.group(0))
-        return int(n.group(1)) if n else 0
+        return _roster_verify(anon_client, op)[1]
 
     row = app_db.execute(
         text(
