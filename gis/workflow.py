@@ -398,10 +398,10 @@ def _move(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Non
 
 # A redraw moves the open cases of its grids only (and the resolved ones still to be verified,
 # migration 0070): a case verified, closed or suspended then kept the version it was handled
-# under.  Open again (resumed, reopened), it is located on the
-# layout as it stands now, as the redraw would have moved it (wangge_edit_reassign: its grid's
-# open cases, and the uncovered ones of its village; a regrid event if its grid or center
-# changes).  Nothing to do, and no call, when its grid version is current and it was covered.
+# under.  Open again (resumed, reopened), it is located on the layout as it stands now, as the
+# redraw would have moved it (wangge_edit_reassign: its grid's open cases, and the uncovered
+# ones of its village; a regrid event if its grid or center changes).  Nothing to do, and no
+# call, when its grid version is current and it was covered.
 _SUPERSEDED = text("""
     SELECT c.grid_code, c.village_code,
            g.valid_to IS NOT NULL AS superseded, c.assign_method <> 'covers' AS uncovered
