@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gis.roles import GRID_ROLES
 from gis.scope import Scope
-from gis.workflow import open_sql
+from gis.workflow import open_sql, to_verify_sql
 
 #: the period a worker's reports are counted over
 ACTIVE_DAYS = 30
@@ -113,8 +113,7 @@ def roster(
         FROM w
         CROSS JOIN LATERAL (
             SELECT count(*) FILTER (WHERE {open_sql("c")}) AS open_in_grids,
-                   count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due IS NOT NULL)
-                       AS to_verify,
+                   count(*) FILTER (WHERE {to_verify_sql("c")}) AS to_verify,
                    count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due < now())
                        AS verify_late
             FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code

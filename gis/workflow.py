@@ -105,6 +105,11 @@ def category_name_sql(lang: str, alias: str) -> str:
 TO_VERIFY = "to_verify"
 
 
+def to_verify_sql(alias: str = "c") -> str:
+    """SQL: case ``alias`` is resolved and waiting to be verified (:data:`TO_VERIFY`)."""
+    return f"({alias}.status = 'resolved' AND {alias}.verify_due IS NOT NULL)"
+
+
 def states_of(values: Sequence[str]) -> list[str]:
     """A filter's ``status`` values as states: each one of :data:`STATE_NAMES`, or ``open`` for
     every open state (:data:`TO_VERIFY` adds none: see :func:`status_sql`); any other is a 422
@@ -128,9 +133,7 @@ def status_sql(values: Sequence[str], alias: str = "c") -> tuple[str, list[str]]
     the states for its ``:statuses`` parameter."""
     condition = f"{alias}.status = ANY(CAST(:statuses AS varchar[]))"
     if TO_VERIFY in values:
-        condition = (
-            f"({condition} OR ({alias}.status = 'resolved' AND {alias}.verify_due IS NOT NULL))"
-        )
+        condition = f"({condition} OR {to_verify_sql(alias)})"
     return condition, states_of(values)
 
 
