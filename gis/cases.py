@@ -358,6 +358,10 @@ def cases_geojson(
                 'verify_due', CASE WHEN c.status = 'resolved' THEN to_char(
                     c.verify_due AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}) END,
                 'center_id', c.center_id, 'assign_method', c.assign_method,
+                -- the case's version as read (a phone's verification made offline is sent
+                -- with it: the case moved on meanwhile, it is refused, not applied to the new
+                -- round)
+                'version', c.version,
                 'reported_at', to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}),
                 'received_at', to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI})
             )) AS f

@@ -1000,16 +1000,37 @@ def verify_on_site(
     if session.execute(_VERIFY_REPLAY, replay).scalar():
         return False
     req = ActionRequest("verify", note=note, version=version, resolved=resolved)
-    if actor.can_handle:
-        act(session, actor, code, req)
-        return True
-    case = _case_of(session, actor, code, None)
-    if not in_own_grids(actor.scope, case["grid_code"]):
-        raise Forbidden(
-            "只能核查本人所负责网格的案件。", "You may verify the cases of your own grids only."
-        )
-    _move(session, actor, case, req)
+    try:
+        if actor.can_handle:
+            act(session, actor, code, req)
+            return True
+        case = _case_of(session, actor, code, None)
+        if not in_own_grids(actor.scope, case["grid_code"]):
+            raise Forbidden(
+                "只能核查本人所负责网格的案件。", "You may verify the cases of your own grids only."
+            )
+        _move(session, actor, case, req)
+    except Conflict as e:
+        if "current_version" not in e.extra:
+            raise
+        raise _verified_too_late(session, code, e.extra["current_version"]) from e
     return True
+
+
+def _verified_too_late(session: Session, code: str, current: int) -> Conflict:
+    """A verification of a case that moved on since it was read (``version``): made offline on
+    a phone while the desk reopened, handled and resolved it again, it would judge a round the
+    verifier has not seen."""
+    status = session.execute(text("SELECT status FROM cases WHERE code = :c"), {"c": code}).scalar()
+    name = STATE_NAMES.get(status or "", status or "")
+    return Conflict(
+        f"核查未提交：您核查后案件已有新的办理（当前「{name}」），这次核查针对的是之前的办理结果。"
+        "请刷新后按最新情况重新核查。",
+        f"Verification not taken: the case moved on after you looked (now {status}), so it "
+        "was about an earlier round. Reload the case and verify it as it is now.",
+        current_version=current,
+        current_status=status,
+    )
 
 
 # whether case :code's last move (an event that changed its status) is :actor's verification

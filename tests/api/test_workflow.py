@@ -1371,6 +1371,46 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     assert r.status_code == 403
 
 
+def test_a_verification_of_an_earlier_round_is_refused_not_taken_for_the_new_one(
+    anon_client: TestClient, login_as: Headers, demo_city: DemoCity
+) -> None:
+    """A phone verifies offline the case it listed (version v); before it is sent the desk
+    reopens, handles and resolves it again.  Sent with v, the verification is refused (409,
+    saying why) rather than judging a round the worker has not seen; sent again after a lost
+    answer, a taken one is still its replay."""
+    mine = next(g for g in demo_city.grids if g.code == "990102001001001")
+    p = mine.geom.representative_point()
+    op, worker = login_as("township_operator"), login_as("grid_worker")
+    code = _report(anon_client, op, (p.x, p.y))["code"]
+    for action in ("accept", "start", "resolve"):
+        _act(anon_client, op, code, action)
+    listed = anon_client.get(
+        "/api/cases?status=to_verify&grid=990102001001001&limit=200", headers=worker
+    ).json()
+    (seen,) = [f["properties"] for f in listed["features"] if f["properties"]["code"] == code]
+    assert seen["status"] == "resolved" and seen["version"] == 4
+    # the desk: called the resident, not put right; another round, resolved again
+    _act(anon_client, op, code, "verify", resolved=False, note="居民反映仍未处理")
+    for action in ("accept", "start", "resolve"):
+        after = _act(anon_client, op, code, action)
+    assert after["status"] == "resolved" and after["round"] == 2
+    verify = f"/api/cases/{code}/verify"
+    said = {"resolved": True, "note": "现场已清理", "version": seen["version"]}
+    r = anon_client.post(verify, headers=worker, json=said)
+    assert r.status_code == 409, r.text
+    assert "核查未提交" in r.json()["detail"] and "已办结" in r.json()["detail"]
+    assert r.json()["current_version"] == after["version"]
+    assert anon_client.get(f"/api/cases/{code}", headers=op).json()["status"] == "resolved"
+    en = anon_client.post(verify, headers=worker | {"Accept-Language": "en"}, json=said)
+    assert en.status_code == 409 and "earlier round" in en.json()["detail"]
+    # the list read again: the new round verified, and its answer lost, sent again
+    said["version"] = after["version"]
+    r = anon_client.post(verify, headers=worker, json=said)
+    assert r.status_code == 200 and r.json()["status"] == "verified", r.text
+    again = anon_client.post(verify, headers=worker, json=said)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+
+
 def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
     anon_client: TestClient, login_as: Headers, demo_city: DemoCity, app_db: Session
 ) -> None:

@@ -2197,7 +2197,9 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
 ) -> None:
     """现场核查 from the phone where there is no signal: each verification waits on the phone
     (the list says so) and goes out when the signal returns — one put right, one not, with what
-    was found, and a photo of how it is now; nothing is lost."""
+    was found, and a photo of how it is now; nothing is lost.  One the desk reopened and resolved
+    again meanwhile is refused, not taken for the round the worker has not seen: it stays in the
+    queue with the reason, and the case is to verify again."""
     import io
     import time
 
@@ -2208,9 +2210,10 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     context = _phone(browser, engine, "zh-CN")
     errors: list[str] = []
     desk = _logged_in(context, live_server, errors, "township_operator")
-    codes = _hotline_cases(desk, live_server, (lon, lat), [f"消防通道占用 {i}" for i in (0, 1)])
+    codes = _hotline_cases(desk, live_server, (lon, lat), [f"消防通道占用 {i}" for i in (0, 1, 2)])
     for code in codes:
         _resolved_by(desk, live_server, code)
+    codes, moved_on = codes[:2], codes[2]
     page = _logged_in(context, live_server, errors)
     first = page.locator(f"#grid-open li[data-code='{codes[0]}']")
     first.wait_for(timeout=20_000)
@@ -2236,14 +2239,32 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
     assert second.locator(".m-chosen li img").count() == 1
     second.locator(".m-verify-yes").click()
     page.locator(f"#grid-open li[data-code='{codes[1]}'] .m-verify-queued").wait_for()
-    assert page.locator("#queue li[data-key]").count() == 2
+    third = page.locator(f"#grid-open li[data-code='{moved_on}']")
+    third.locator(".m-verify-open").click()
+    third.locator(".m-verify-yes").click()
+    page.locator(f"#grid-open li[data-code='{moved_on}'] .m-verify-queued").wait_for()
+    assert page.locator("#queue li[data-key]").count() == 3
     assert "恢复网络后自动发送" in page.locator("#message").inner_text()
+    # meanwhile the desk (at its own computer) calls the resident of the third: not put right;
+    # another round
+    office = browser.new_context(locale="zh-CN")
+    desk = _logged_in(office, live_server, errors, "township_operator")
+    r = desk.request.post(
+        f"{live_server}/api/cases/{moved_on}/actions",
+        data={"action": "verify", "resolved": False, "note": "居民来电：仍未整改"},
+    )
+    assert r.ok, r.text()
+    _resolved_by(desk, live_server, moved_on)
+    office.close()
 
     context.set_offline(False)
     deadline = time.monotonic() + 30
-    while page.locator("#queue li[data-key]").count():
+    while page.locator("#queue li[data-key]:not(.rejected)").count():
         assert time.monotonic() < deadline, "the verifications were not sent with the signal back"
         page.wait_for_timeout(100)
+    refused = page.locator("#queue li.rejected")
+    assert refused.count() == 1
+    assert f"现场核查 {moved_on}" in refused.inner_text() and "核查未提交" in refused.inner_text()
     with engine.connect() as conn:
         rows = conn.execute(
             text("""SELECT c.code, c.status, e.actor, e.note FROM cases c
@@ -2264,9 +2285,16 @@ def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-u
             {"code": codes[1]},
         ).all()
     assert [tuple(r) for r in added] == [("grid_worker", {"n": 1}, 1)]
-    # the list read again: the reopened one is open again, the verified one is gone
+    # the list read again: the reopened one is open again, the verified one is gone, the one
+    # resolved again is to verify again (its first verification still in the queue, refused)
     page.locator(f"#grid-open li[data-code='{codes[0]}']:not(.verify)").wait_for()
     assert page.locator(f"#grid-open li[data-code='{codes[1]}']").count() == 0
+    page.locator(f"#grid-open li.verify[data-code='{moved_on}'] .m-verify-open").wait_for()
+    with engine.connect() as conn:
+        state = conn.execute(
+            text("SELECT status, round FROM cases WHERE code = :c"), {"c": moved_on}
+        ).one()
+    assert tuple(state) == ("resolved", 2)
     assert errors == [], errors
     context.close()
 

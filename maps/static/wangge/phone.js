@@ -422,7 +422,7 @@
   // when that was.  (Codes, states, categories, grids and times only: no one's name or words.)
   var GRID_OPEN_KEPT = "wangge-grid-open " + config.account;
   var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at",
-                         "verify_due"];
+                         "verify_due", "version"];
   var gridOpenKeptAt = null; // shown from the phone: when it was read
   function showGridOpenKept() {
     if (gridOpenShown || !gridOpenList) return false;
@@ -498,7 +498,7 @@
       }
       if (verify && config.can_verify) {
         if (verifyQueued[p.code]) li.appendChild(el("small", "m-verify-queued", T.verify_queued));
-        else verifyPanel(li, p.code, typing[p.code]);
+        else verifyPanel(li, p.code, p.version, typing[p.code]);
       }
       gridOpenList.appendChild(li);
     });
@@ -513,10 +513,12 @@
                          { n: toVerify, late: verifyLateN }) : "");
   }
   // 现场核查 of one resolved case: put right, or not (then what was found is required); queued
-  // like a report, so that it is kept where there is no signal
+  // like a report, so that it is kept where there is no signal.  It is sent with the case's
+  // version as listed: the desk reopened and resolved it again meanwhile, it is refused (and
+  // kept, with the reason) rather than taken for the new round, which the worker has not seen
   var VERIFY_MAX_PHOTOS = config.verify_max_photos || 3;
   var verifyChosen = {}; // case code → the photos chosen for its verification, until queued
-  function verifyPanel(li, code, was) {
+  function verifyPanel(li, code, version, was) {
     var open = el("button", "m-verify-open", T.verify_open);
     open.type = "button";
     var panel = el("div", "m-verify");
@@ -554,6 +556,7 @@
         if (!choice[0] && !said) { error.textContent = T.verify_need_note; return; }
         var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
                      type: "verify", code: code, body: { resolved: choice[0] } };
+        if (typeof version === "number") item.body.version = version;
         if (said) item.body.note = said;
         var buttons = panel.querySelectorAll("button");
         function enable(on) { Array.prototype.forEach.call(buttons, function (x) { x.disabled = !on; }); }
