@@ -4,7 +4,8 @@
  * VERSION: a checksum of the files below, and ASSETS: the page's script, styles and Leaflet).
  *
  * - ASSETS: kept at install, served from the cache (a new version of any of them is a new
- *   service worker, which keeps the new files and deletes the old cache).
+ *   service worker, which keeps the new files and deletes the old cache).  Their URLs name
+ *   their version (?v=…), and are matched with it.
  * - The page /m/ and the catalogue and grids it reads: from the network when there is one (and
  *   kept), else the copy kept last time.  A redirect (to the login page) or an error is never
  *   kept.
@@ -58,9 +59,9 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === PAGE) {
     event.respondWith(networkFirst(request, PAGE + url.search, PAGE));
-  } else if (ASSETS.indexOf(url.pathname) >= 0) {
-    event.respondWith(caches.match(url.pathname).then(function (kept) {
-      return kept || networkFirst(request, url.pathname);
+  } else if (ASSETS.indexOf(url.pathname + url.search) >= 0) { // (by URL and version: ?v=…)
+    event.respondWith(caches.match(url.pathname + url.search).then(function (kept) {
+      return kept || networkFirst(request, url.pathname + url.search);
     }));
   } else if (KEPT.indexOf(url.pathname) >= 0) {
     event.respondWith(networkFirst(request, url.pathname + url.search));
