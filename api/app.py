@@ -22,6 +22,7 @@ from starlette.types import Scope
 
 from api.deps import known_query
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.routers import (
     audit,
     auth,
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_manual_bodies(app)
     app.mount(VENDOR_URL, AssetFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, AssetFiles(directory=OWN_DIR), name="wangge-static")
+    app.add_middleware(SecurityHeaders, base=settings.base_map())  # (api.headers)
     # Compressed for a client that accepts it (every browser does): a phone on one bar of
     # signal gets its scripts, the grids and the answer to its sync in a fifth to a tenth of
     # the bytes; a command center's GeoJSON likewise.  (The session cookie is SameSite=Strict:

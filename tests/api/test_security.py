@@ -663,3 +663,36 @@ def test_server_owned_fields_are_refused(
 def _count_all(session: Session) -> int:
     session.execute(text("SELECT set_config('wangge.scope', '*', true)"))
     return int(session.execute(text("SELECT count(*) FROM cases")).scalar_one())
+
+
+def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
+    """A page, an API answer, an error and a static file: each says what a browser may load
+    for it (only the app itself, images also from the base map), that no site may frame it,
+    that its type is not to be guessed, and how much of its address to pass on."""
+    for url in ("/?lang=zh", "/api/categories", "/api/cases/x", "/static/wangge/wangge.css"):
+        r = client.get(url)
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "connect-src 'self'" in csp, url
+        assert "frame-ancestors 'none'" in csp and r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert (
+        "img-src 'self' data: blob:;"
+        in client.get("/api/categories").headers["content-security-policy"]
+    )  # no base map: no image from anywhere else
+
+
+def test_the_security_policy_lets_the_base_map_tiles_in() -> None:
+    from api.headers import content_security_policy, tile_sources
+    from gis.settings import BaseMapSpec
+
+    tianditu = Settings(tile_preset="tianditu", tianditu_key="k").base_map()
+    assert tile_sources(tianditu) == [f"https://t{i}.tianditu.gov.cn" for i in range(8)]
+    osm = Settings(tile_preset="osm").base_map()
+    assert "img-src 'self' data: blob: https://tile.openstreetmap.org;" in (
+        content_security_policy(osm)
+    )
+    own = BaseMapSpec("http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png")
+    assert tile_sources(own) == ["http://10.1.2.3:8080"]
+    assert tile_sources(BaseMapSpec("/static/tiles/{z}/{x}/{y}.png")) == []  # the app's own
+    assert tile_sources(BaseMapSpec(None)) == []

@@ -70,6 +70,26 @@ def live_server(
         yield url
 
 
+class _Chromium:
+    """The browser, whose pages bypass the app's Content-Security-Policy unless a test says
+    otherwise (``bypass_csp=False``).  Playwright's ``wait_for_function`` polls its condition
+    by ``eval`` in the page, which the policy refuses, as it should (no script of the app
+    evaluates strings).  The policy itself is checked with it on:
+    ``test_no_page_is_refused_anything_by_its_security_policy``."""
+
+    def __init__(self, browser) -> None:  # type: ignore[no-untyped-def]
+        self._browser = browser
+
+    def new_context(self, **options):  # type: ignore[no-untyped-def]
+        return self._browser.new_context(**({"bypass_csp": True} | options))
+
+    def new_page(self, **options):  # type: ignore[no-untyped-def]
+        return self._browser.new_page(**({"bypass_csp": True} | options))
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator:  # type: ignore[type-arg]
     from playwright.sync_api import sync_playwright
@@ -77,7 +97,7 @@ def browser() -> Iterator:  # type: ignore[type-arg]
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: make setup installs it"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
+        yield _Chromium(browser)
         browser.close()
 
 
@@ -2820,3 +2840,66 @@ def test_phone_records_the_route_walked_and_sends_it_with_the_check_in(  # type:
     desk.close()
     with engine.begin() as conn:  # (today's check-in of the shared test database: not left)
         conn.execute(text("DELETE FROM patrol WHERE note = :n"), {"n": f"巡查 {tag}"})
+
+
+#: reports each Content-Security-Policy violation of the page into ``window.wgRefused``
+_CSP_WATCH = """
+window.wgRefused = [];
+document.addEventListener("securitypolicyviolation", e => window.wgRefused.push(
+    e.violatedDirective + " " + (e.blockedURI || "inline") + " at " + location.pathname));
+"""
+
+
+def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """Every page works within the Content-Security-Policy the app sends (api.headers): each
+    menu page as the administrator, the grid worker's phone page (with a photo chosen: its
+    preview), a case, its receipt and its public tracking page, the API documentation —
+    nothing refused."""
+    import io
+
+    from PIL import Image
+    from sqlalchemy import text
+
+    from maps.nav import PAGES
+
+    with engine.connect() as conn:
+        code, token = conn.execute(
+            text("SELECT code, public_token FROM cases ORDER BY id LIMIT 1")
+        ).one()
+    refused: list[str] = []
+    errors: list[str] = []
+    for username, paths in (
+        ("admin", [p for _, p, _ in PAGES if p != "/m/"]
+                  + [f"/cases/{code}", f"/cases/{code}/receipt", "/docs"]),
+        ("grid_worker", ["/m/", f"/t/{token}"]),
+    ):  # fmt: skip
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="zh-CN", bypass_csp=False
+        )
+        context.add_init_script(_CSP_WATCH)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server + "/login?next=/account")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server + "/account")
+        for path in paths:
+            response = page.goto(live_server + path)
+            assert response is not None and response.ok, (path, response and response.status)
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+            page.wait_for_load_state("networkidle")
+            if path == "/m/":  # a photo chosen for a report: shown from the phone (blob:)
+                png = io.BytesIO()
+                Image.new("RGB", (64, 48), "orange").save(png, "PNG")
+                page.set_input_files(
+                    "input[name=photos]",
+                    files=[{"name": "现场.png", "mimeType": "image/png", "buffer": png.getvalue()}],
+                )
+                page.wait_for_selector("#chosen li img")
+            refused += page.evaluate("window.wgRefused")
+        context.close()
+    assert refused == [], refused
+    assert errors == [], errors
