@@ -166,16 +166,18 @@ def _phone(browser, engine, locale: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _logged_in(context, base: str, errors: list[str], username: str = "grid_worker"):  # type: ignore[no-untyped-def]
-    """A new page of ``context`` logged in as ``username`` and on the phone page of ``base``;
-    its script errors go to ``errors``."""
+def _logged_in(  # type: ignore[no-untyped-def]
+    context, base: str, errors: list[str], username: str = "grid_worker", landing: str = "/m/"
+):
+    """A new page of ``context`` logged in as ``username`` and on page ``landing`` (the phone
+    page) of ``base``; its script errors go to ``errors``."""
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(base + "/login?next=/m/")
+    page.goto(f"{base}/login?next={landing}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(base + "/m/")
+    page.wait_for_url(base + landing)
     return page
 
 
@@ -2879,13 +2881,7 @@ def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-
             viewport={"width": 1280, "height": 800}, locale="zh-CN", bypass_csp=False
         )
         context.add_init_script(_CSP_WATCH)
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(live_server + "/login?next=/account")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server + "/account")
+        page = _logged_in(context, live_server, errors, username, "/account")
         for path in paths:
             response = page.goto(live_server + path)
             assert response is not None and response.ok, (path, response and response.status)
