@@ -108,10 +108,21 @@ def _principal(session: Session, row: dict, session_id: int | None = None) -> Pr
     )
 
 
+def session_hours(role: Role, settings: Settings) -> float:
+    """How long a session of ``role`` lasts at most: ``command_session_hours`` for a command
+    center account (read-only; its wall screen runs day and night), else ``session_hours``."""
+    return settings.command_session_hours if role is Role.commander else settings.session_hours
+
+
 def issue_token(
-    session: Session, user_id: int, settings: Settings, source_ip: str | None = None
+    session: Session,
+    user_id: int,
+    settings: Settings,
+    source_ip: str | None = None,
+    hours: float | None = None,
 ) -> str:
-    """Open a session for ``user_id`` and return its bearer token (shown once, stored hashed)."""
+    """Open a session for ``user_id`` and return its bearer token (shown once, stored hashed).
+    It lasts ``hours`` (:func:`session_hours`), by default ``settings.session_hours``."""
     token = secrets.token_urlsafe(32)
     now = _now()
     session.execute(
@@ -124,7 +135,7 @@ def issue_token(
             "token_hash": _token_hash(token),
             "user_id": user_id,
             "now": now,
-            "expires_at": now + timedelta(hours=settings.session_hours),
+            "expires_at": now + timedelta(hours=hours or settings.session_hours),
             "ip": audit.audit_ip(source_ip),
         },
     )
@@ -144,7 +155,8 @@ def login(
     :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
     """
     row = check_credentials(session, username, password, settings, source_ip)
-    token = issue_token(session, row["user_id"], settings, source_ip)
+    hours = session_hours(Role(row["role"]), settings)
+    token = issue_token(session, row["user_id"], settings, source_ip, hours)
     audit.record(
         session,
         "login",

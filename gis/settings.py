@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     pii_key: str | None = None
     #: Sessions: absolute lifetime, idle timeout; login lockout after repeated failures.
     session_hours: float = Field(default=12, gt=0)
+    #: The absolute lifetime of a command center account's sessions (指挥中心, read-only): a
+    #: wall screen (大屏) runs day and night, its map's polling keeps the idle clock alive, and
+    #: with ``session_hours`` it would fall to the login page twice a day.  A week by default:
+    #: someone logs the screen in again once a week.
+    command_session_hours: float = Field(default=168, gt=0, le=24 * 90)
     session_idle_minutes: float = Field(default=30, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     lockout_minutes: float = Field(default=10, gt=0)

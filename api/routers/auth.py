@@ -27,7 +27,7 @@ def login(
         session.commit()  # keep the failure count and the audit entry
         raise
     session.commit()
-    lifetime = int(settings.session_hours * 3600)
+    lifetime = int(auth.session_hours(principal.role, settings) * 3600)
     response.set_cookie(
         SESSION_COOKIE,
         token,

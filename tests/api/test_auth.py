@@ -156,6 +156,32 @@ def test_sessions_expire(settings: Settings, app_db: Session) -> None:
         assert client.get("/api/auth/me", headers=headers).status_code == 401
 
 
+def test_a_command_centers_wall_screen_stays_logged_in_for_days(
+    settings: Settings, app_db: Session
+) -> None:
+    """A 指挥中心 account (read-only) is what a wall screen (大屏) is logged in as: its session
+    lasts ``command_session_hours`` (a week by default), not ``session_hours``, so the screen
+    does not fall to the login page twice a day.  Every other role keeps ``session_hours``."""
+    assert Settings().command_session_hours == 168
+    with app_with(settings, app_db, session_hours=0.0003, command_session_hours=2) as client:
+        screen = login(client, "city_commander")
+        assert screen.status_code == 200 and screen.json()["expires_in"] == 7200
+        assert "Max-Age=7200" in screen.headers["set-cookie"]
+        desk = login(client, "city_operator")
+        assert desk.json()["expires_in"] == 1  # (0.0003 h)
+        stored = app_db.execute(
+            text("""SELECT u.username, round(extract(epoch FROM s.expires_at - s.created_at))
+                    FROM auth_session s JOIN app_user u ON u.id = s.user_id
+                    ORDER BY s.id DESC LIMIT 2""")
+        ).all()
+        assert sorted(map(tuple, stored)) == [("city_commander", 7200), ("city_operator", 1)]
+        time.sleep(1.3)
+        for r, alive in ((screen, 200), (desk, 401)):
+            token = r.json()["access_token"]
+            me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == alive, me.text
+
+
 def test_idle_sessions_time_out(settings: Settings, app_db: Session) -> None:
     with app_with(settings, app_db, session_idle_minutes=0.015) as client:  # ~0.9 s
         token = login(client, "city_operator").json()["access_token"]
