@@ -510,6 +510,17 @@ class AuditOut(BaseModel):
     entries: list[AuditEntryOut] = Field(description="newest first")
 
 
+class OwnSessionOut(BaseModel):
+    """One of your sessions still in force (我的登录)."""
+
+    id: int
+    created_at: datetime = Field(description="logged in at")
+    last_seen_at: datetime = Field(description="last used at (to the minute)")
+    expires_at: datetime = Field(description="ends at the latest")
+    source_ip: str | None = Field(description="the address it logged in from")
+    current: bool = Field(description="the session of this request")
+
+
 class MeOut(BaseModel):
     username: str
     display_name: str | None

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
-from gis.errors import AccountLocked, NotAuthenticated
+from gis.errors import AccountLocked, NotAuthenticated, NotFound
 from gis.passwords import burn_verification_time, verify_password
 from gis.permissions import ROLE_NAMES, Role, allows
 from gis.scope import Scope, bind_scope
@@ -270,6 +270,79 @@ def authenticate(
             raise RuntimeError("scope mismatch between the session lookup and Scope.setting")
         bind_scope(session, principal.scope, applied=True)
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSession:
+    """One of a user's sessions still in force (我的登录): a browser or a phone logged in."""
+
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    source_ip: str | None
+    current: bool  # the session of the request that asks
+
+
+_OWN_SESSIONS = text("""
+    SELECT id, created_at, last_seen_at, expires_at, host(source_ip) AS source_ip
+    FROM auth_session
+    WHERE user_id = :user AND revoked_at IS NULL AND expires_at > :now
+      AND last_seen_at > :idle_since
+    ORDER BY last_seen_at DESC, id DESC
+""")
+
+
+def own_sessions(session: Session, principal: Principal, settings: Settings) -> list[OwnSession]:
+    """The caller's sessions still in force (not ended, expired or idle too long), the most
+    recently used first: a wall screen's, the office's, a phone's."""
+    now = _now()
+    rows = session.execute(
+        _OWN_SESSIONS,
+        {
+            "user": principal.user_id,
+            "now": now,
+            "idle_since": now - timedelta(minutes=settings.session_idle_minutes),
+        },
+    )
+    return [
+        OwnSession(
+            r.id,
+            r.created_at,
+            r.last_seen_at,
+            r.expires_at,
+            r.source_ip,
+            current=r.id == principal.session_id,
+        )
+        for r in rows
+    ]
+
+
+def end_own_session(
+    session: Session, principal: Principal, session_id: int, source_ip: str | None = None
+) -> None:
+    """End one of the caller's own sessions (a screen or phone left logged in elsewhere); audited
+    as ``session.end``.  Another user's session, or one already ended, is a 404."""
+    ended = session.execute(
+        text("""
+        UPDATE auth_session SET revoked_at = :now
+        WHERE id = :id AND user_id = :user AND revoked_at IS NULL RETURNING id
+    """),
+        {"now": _now(), "id": session_id, "user": principal.user_id},
+    ).first()
+    if ended is None:
+        raise NotFound(
+            f"没有编号为 {session_id} 的有效登录。", f"No session {session_id} of yours in force."
+        )
+    audit.record(
+        session,
+        "session.end",
+        success=True,
+        user_id=principal.user_id,
+        username=principal.username,
+        source_ip=source_ip,
+        detail={"session": session_id, "own": session_id == principal.session_id},
+    )
 
 
 def logout(session: Session, principal: Principal, source_ip: str | None = None) -> None:

@@ -816,6 +816,7 @@ AUDIT_PAGE_SIZE = 100
 AUDIT_ACTIONS = {
     "login": "登录",
     "logout": "退出",
+    "session.end": "结束登录",
     "pii.view": "查看个人信息",
     "pii.lookup": "按电话查找",
     "audit.read": "查看审计日志",
@@ -847,6 +848,7 @@ AUDIT_ACTIONS = {
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
     "logout": "Log out",
+    "session.end": "Session ended",
     "pii.view": "Personal data seen",
     "pii.lookup": "Looked up by phone",
     "audit.read": "Audit log read",

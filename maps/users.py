@@ -10,9 +10,11 @@ English as the second locale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 from urllib.parse import urlencode
 
+from gis.auth import OwnSession
 from gis.passwords import MIN_LENGTH
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
 from gis.users import LIST_LIMIT, Account
@@ -198,11 +200,13 @@ def account_page(
     must_change: bool = False,
     home: str = "/",
     lang: str = "zh",
+    sessions: Sequence[OwnSession] = (),
 ) -> str:
     """A user's own page (我的账号): who they are logged in as, and a form to change their
     password (``account.js`` sends it to ``POST /api/auth/password``).  ``must_change``: the
     password was set by someone else and nothing else works until it is changed; then the
-    page leads on to ``home``."""
+    page leads on to ``home``.  ``sessions``: where the user is logged in (我的登录), each but
+    this one with a button that ends it (``DELETE /api/auth/sessions/{id}``)."""
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
     head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
@@ -263,7 +267,53 @@ def account_page(
             "symbols), without the user name, and not a common password.",
         )
     }</p>
+  {_own_sessions(sessions, lang)}
 </main>
 <script src="{asset_url("account.js")}"></script>
 </body>
 </html>"""
+
+
+def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
+    """我的登录: the user's sessions in force, the most recently used first; each but this one
+    with 退出该登录 (a wall screen or a phone left logged in elsewhere)."""
+    if not sessions:
+        return ""
+    t = _tr(lang)
+
+    def at(value: datetime) -> str:
+        return f"{value.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+    rows = []
+    for s in sessions:
+        end = (
+            f'<span class="wg-current">{t("本设备", "This one")}</span>'
+            if s.current
+            else f'<button type="button" class="wg-end-session" data-session="{s.id}">'
+            f"{t('退出该登录', 'End it')}</button>"
+        )
+        rows.append(
+            f'<tr data-session="{s.id}"><td>{at(s.created_at)}</td><td>{at(s.last_seen_at)}</td>'
+            f"<td>{at(s.expires_at)}</td><td>{escape(s.source_ip or '—')}</td><td>{end}</td></tr>"
+        )
+    head = "".join(
+        f"<th>{t(zh, en)}</th>"
+        for zh, en in (
+            ("登录时间", "Logged in"),
+            ("最近使用", "Last used"),
+            ("最晚到期", "Ends at the latest"),
+            ("登录地址", "Address"),
+            ("", ""),
+        )
+    )
+    return f"""<h2>{t("我的登录", "Where I am logged in")}</h2>
+  <p class="wg-note">{
+        t(
+            "以下是您账号当前有效的登录（含大屏、手机）。不在身边的设备可在此退出。",
+            "Your sessions in force, the wall screen and phones included. End one you are not at "
+            "from here.",
+        )
+    }</p>
+  <table class="wg-table" id="own-sessions"><thead><tr>{head}</tr></thead>
+  <tbody>{"".join(rows)}</tbody></table>
+  <p class="wg-error" id="session-error" role="alert"></p>"""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import SESSION_COOKIE, Authenticated, SessionDep, SettingsDep, client_ip
-from api.schemas import LoginIn, MeOut, OwnPasswordIn, TokenOut
+from api.schemas import LoginIn, MeOut, OwnPasswordIn, OwnSessionOut, TokenOut
 from gis import auth, users
 from gis.errors import AccountLocked, InvalidInput, NotAuthenticated
 from gis.permissions import ROLE_PERMISSIONS
@@ -90,3 +92,33 @@ def me(caller: Authenticated) -> MeOut:
         region_name=caller.scope.region_name,
         permissions=sorted(ROLE_PERMISSIONS[caller.role]),
     )
+
+
+@router.get("/sessions", response_model=list[OwnSessionOut])
+def own_sessions(
+    session: SessionDep, settings: SettingsDep, caller: Authenticated
+) -> list[OwnSessionOut]:
+    """Your sessions still in force (我的登录), the most recently used first: the wall screen,
+    the office computer, the phone … ``current`` is this one."""
+    return [
+        OwnSessionOut.model_validate(s, from_attributes=True)
+        for s in auth.own_sessions(session, caller, settings)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    responses={404: {"description": "no such session of yours in force"}},
+)
+def end_own_session(
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    caller: Authenticated,
+    request: Request,
+) -> Response:
+    """End one of your sessions (退出该登录): a screen or a phone left logged in elsewhere stops
+    working at once.  Audited (``session.end``)."""
+    auth.end_own_session(session, caller, session_id, client_ip(request))
+    session.commit()
+    return Response(status_code=204)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import (
     Authenticated,
     SessionDep,
+    SettingsDep,
     UserManager,
     client_ip,
     page_lang,
@@ -24,7 +25,7 @@ from api.deps import (
 )
 from api.routers.maps import PageLang, _user
 from api.schemas import PasswordIn, UserCreate, UserOut, UserUpdate
-from gis import users
+from gis import auth, users
 from gis.auth import Principal
 from gis.passwords import initial_password
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
@@ -222,9 +223,16 @@ def users_list_page(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(caller: Authenticated, request: Request, lang: PageLang = None) -> HTMLResponse:
-    """Your own account (我的账号): who you are logged in as, and the form to change your
-    password.  In Chinese, or in English."""
+def account(
+    caller: Authenticated,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: PageLang = None,
+) -> HTMLResponse:
+    """Your own account (我的账号): who you are logged in as, the form to change your
+    password, and where you are logged in (each session but this one can be ended here).  In
+    Chinese, or in English."""
     language = page_lang(request, lang)
     scope = caller.scope
     region = None
@@ -244,5 +252,6 @@ def account(caller: Authenticated, request: Request, lang: PageLang = None) -> H
         must_change=caller.must_change_password,
         home=home_page(caller.can),
         lang=language,
+        sessions=auth.own_sessions(session, caller, settings),
     )
     return page_response(page, lang)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SESSION_COOKIE
 from api.schemas import DispatchResponseIn, DuplicateDecisionIn
+from gis.auth import _token_hash
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
 from gis.passwords import check_password_policy
@@ -180,6 +181,58 @@ def test_a_command_centers_wall_screen_stays_logged_in_for_days(
             token = r.json()["access_token"]
             me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == alive, me.text
+
+
+def test_a_user_sees_where_they_are_logged_in_and_ends_a_session_elsewhere(
+    anon_client: TestClient, app_db: Session
+) -> None:
+    """我的登录: the wall screen and the office are both logged in as the command center's
+    account; from the office, the account page lists both (this one marked) and ends the
+    screen's, which stops working at once.  Another user's session is not one's to end."""
+    screen = login(anon_client, "city_commander").json()["access_token"]
+    office = login(anon_client, "city_commander").json()["access_token"]
+    other = login(anon_client, "city_operator").json()["access_token"]
+    headers = {"Authorization": f"Bearer {office}"}
+    listed = anon_client.get("/api/auth/sessions", headers=headers)
+    assert listed.status_code == 200, listed.text
+    mine = listed.json()
+    assert len(mine) >= 2 and sum(s["current"] for s in mine) == 1
+    ids = {s["id"] for s in mine}
+    screen_id, office_id, other_id = (
+        app_db.execute(text("SELECT id FROM auth_session WHERE token_hash = :h"), {"h": h}).scalar()
+        for h in (_token_hash(screen), _token_hash(office), _token_hash(other))
+    )
+    assert {screen_id, office_id} <= ids and other_id not in ids
+    assert next(s for s in mine if s["current"])["id"] == office_id
+    page = anon_client.get("/account?lang=zh", headers=headers).text
+    assert "我的登录" in page and "本设备" in page
+    assert f'class="wg-end-session" data-session="{screen_id}"' in page
+    assert f'data-session="{office_id}">' in page  # (its row; no button: it is this one)
+
+    r = anon_client.delete(f"/api/auth/sessions/{other_id}", headers=headers)
+    assert r.status_code == 404 and "有效登录" in r.json()["detail"]
+    assert anon_client.delete(f"/api/auth/sessions/{screen_id}", headers=headers).status_code == 204
+    assert (
+        anon_client.get("/api/auth/me", headers={"Authorization": f"Bearer {screen}"}).status_code
+        == 401
+    )
+    assert anon_client.get("/api/auth/me", headers=headers).status_code == 200
+    assert (
+        anon_client.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code
+        == 200
+    )
+    again = anon_client.delete(f"/api/auth/sessions/{screen_id}", headers=headers)
+    assert again.status_code == 404
+    assert screen_id not in {
+        s["id"] for s in anon_client.get("/api/auth/sessions", headers=headers).json()
+    }
+    detail = app_db.execute(
+        text("""SELECT username, detail FROM audit_log WHERE action = 'session.end'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert tuple(detail) == ("city_commander", {"session": screen_id, "own": False})
+    other_login = login(anon_client, "city_commander").json()["access_token"]
+    assert other_login and "End it" in anon_client.get("/account?lang=en", headers=headers).text
 
 
 def test_idle_sessions_time_out(settings: Settings, app_db: Session) -> None:

@@ -203,6 +203,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
+        Call("GET", "/api/auth/sessions", None),
+        Call("DELETE", "/api/auth/sessions/999999999", None, 404),  # (none of theirs)
     ]
 
 
@@ -299,6 +301,8 @@ ROUTES_IN_MATRIX = {
     ("GET", "/exports/{layer}.{fmt}"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
+    ("GET", "/api/auth/sessions"),
+    ("DELETE", "/api/auth/sessions/{session_id}"),
 }
 PUBLIC = {
     ("GET", "/t/{token}"),  # the resident's tracking page: no personal data, no exact place

@@ -2899,3 +2899,33 @@ def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-
         context.close()
     assert refused == [], refused
     assert errors == [], errors
+
+
+def test_a_wall_screens_session_is_ended_from_the_office(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """我的登录 on 我的账号: the command center's account is logged in on the wall screen and in
+    the office; from the office, 退出该登录 on the screen's row ends it, and the screen is
+    sent to the login page."""
+    from sqlalchemy import text
+
+    errors: list[str] = []
+    wall = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    screen = _logged_in(wall, live_server, errors, "city_commander", "/account")
+    desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    office = _logged_in(desk, live_server, errors, "city_commander", "/account")
+    with engine.connect() as conn:
+        screen_id, office_id = conn.execute(
+            text("""SELECT s.id FROM auth_session s JOIN app_user u ON u.id = s.user_id
+                    WHERE u.username = 'city_commander' ORDER BY s.id DESC LIMIT 2""")
+        ).scalars().all()[::-1]  # fmt: skip
+    assert "本设备" in office.locator(f"#own-sessions tr[data-session='{office_id}']").inner_text()
+    office.click(f".wg-end-session[data-session='{screen_id}']")
+    office.locator(f"#own-sessions tr[data-session='{screen_id}']").wait_for(state="detached")
+    screen.goto(live_server + "/maps/command")
+    assert "/login" in screen.url
+    office.goto(live_server + "/maps/command")
+    assert "/maps/command" in office.url  # this one goes on
+    assert errors == [], errors
+    wall.close()
+    desk.close()
