@@ -314,6 +314,6 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
             "from here.",
         )
     }</p>
-  <table class="wg-table" id="own-sessions"><thead><tr>{head}</tr></thead>
+  <table class="wg-list wg-queue-table" id="own-sessions"><thead><tr>{head}</tr></thead>
   <tbody>{"".join(rows)}</tbody></table>
   <p class="wg-error" id="session-error" role="alert"></p>"""
