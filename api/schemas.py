@@ -518,6 +518,10 @@ class OwnSessionOut(BaseModel):
     last_seen_at: datetime = Field(description="last used at (to the minute)")
     expires_at: datetime = Field(description="ends at the latest")
     source_ip: str | None = Field(description="the address it logged in from")
+    user_agent: str | None = Field(description="the browser's User-Agent as it logged in")
+    device: str = Field(
+        description="what it runs on, as a person names it: 手机 · 微信, 电脑 · Chrome"
+    )
     current: bool = Field(description="the session of this request")
 
 

@@ -9,6 +9,7 @@ is locked for ``lockout_minutes``.  Times are taken from the clock, not from the
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -108,6 +109,37 @@ def _principal(session: Session, row: dict, session_id: int | None = None) -> Pr
     )
 
 
+#: the most of a browser's User-Agent kept with its session
+USER_AGENT_MAX = 300
+# (pattern, Chinese, English): the first that matches names the device, then the browser or app
+_DEVICES = (
+    (re.compile(r"iPad|Tablet"), "平板", "tablet"),
+    (re.compile(r"Mobile|Android|iPhone|HarmonyOS"), "手机", "phone"),
+)
+_BROWSERS = (
+    (re.compile(r"MicroMessenger"), "微信", "WeChat"),
+    (re.compile(r"DingTalk"), "钉钉", "DingTalk"),
+    (re.compile(r"Edg/|Edge/"), "Edge", "Edge"),
+    (re.compile(r"Firefox/"), "Firefox", "Firefox"),
+    (re.compile(r"Chrom(e|ium)/"), "Chrome", "Chrome"),
+    (re.compile(r"Safari/"), "Safari", "Safari"),
+)
+
+
+def device_name(user_agent: str | None, lang: str = "zh") -> str:
+    """What a session's browser says it runs on, as a person names it: 手机 · 微信, 电脑 ·
+    Chrome (``lang`` en: phone · WeChat …); — when it said nothing."""
+    if not user_agent:
+        return "—"
+    en = lang == "en"
+    kind = next(
+        (e if en else z for p, z, e in _DEVICES if p.search(user_agent)),
+        "computer" if en else "电脑",
+    )
+    browser = next((e if en else z for p, z, e in _BROWSERS if p.search(user_agent)), None)
+    return f"{kind} · {browser}" if browser else kind
+
+
 def session_hours(role: Role, settings: Settings) -> float:
     """How long a session of ``role`` lasts at most: ``command_session_hours`` for a command
     center account (read-only; its wall screen runs day and night), else ``session_hours``."""
@@ -120,16 +152,18 @@ def issue_token(
     settings: Settings,
     source_ip: str | None = None,
     hours: float | None = None,
+    user_agent: str | None = None,
 ) -> str:
     """Open a session for ``user_id`` and return its bearer token (shown once, stored hashed).
-    It lasts ``hours`` (:func:`session_hours`), by default ``settings.session_hours``."""
+    It lasts ``hours`` (:func:`session_hours`), by default ``settings.session_hours``;
+    ``user_agent`` (the browser's, cut to :data:`USER_AGENT_MAX`) names it in 我的登录."""
     token = secrets.token_urlsafe(32)
     now = _now()
     session.execute(
         text("""
         INSERT INTO auth_session (token_hash, user_id, created_at, last_seen_at, expires_at,
-                                  source_ip)
-        VALUES (:token_hash, :user_id, :now, :now, :expires_at, CAST(:ip AS inet))
+                                  source_ip, user_agent)
+        VALUES (:token_hash, :user_id, :now, :now, :expires_at, CAST(:ip AS inet), :agent)
     """),
         {
             "token_hash": _token_hash(token),
@@ -137,6 +171,7 @@ def issue_token(
             "now": now,
             "expires_at": now + timedelta(hours=hours or settings.session_hours),
             "ip": audit.audit_ip(source_ip),
+            "agent": (user_agent or "")[:USER_AGENT_MAX] or None,
         },
     )
     return token
@@ -148,6 +183,7 @@ def login(
     password: str,
     settings: Settings,
     source_ip: str | None = None,
+    user_agent: str | None = None,
 ) -> tuple[str, Principal]:
     """Check the password and open a session.  Every attempt is audited.
 
@@ -156,7 +192,7 @@ def login(
     """
     row = check_credentials(session, username, password, settings, source_ip)
     hours = session_hours(Role(row["role"]), settings)
-    token = issue_token(session, row["user_id"], settings, source_ip, hours)
+    token = issue_token(session, row["user_id"], settings, source_ip, hours, user_agent)
     audit.record(
         session,
         "login",
@@ -281,11 +317,12 @@ class OwnSession:
     last_seen_at: datetime
     expires_at: datetime
     source_ip: str | None
+    user_agent: str | None  # the browser's, as it logged in (:func:`device_name`)
     current: bool  # the session of the request that asks
 
 
 _OWN_SESSIONS = text("""
-    SELECT id, created_at, last_seen_at, expires_at, host(source_ip) AS source_ip
+    SELECT id, created_at, last_seen_at, expires_at, host(source_ip) AS source_ip, user_agent
     FROM auth_session
     WHERE user_id = :user AND revoked_at IS NULL AND expires_at > :now
       AND last_seen_at > :idle_since
@@ -312,6 +349,7 @@ def own_sessions(session: Session, principal: Principal, settings: Settings) -> 
             r.last_seen_at,
             r.expires_at,
             r.source_ip,
+            r.user_agent,
             current=r.id == principal.session_id,
         )
         for r in rows

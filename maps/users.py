@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import urlencode
 
-from gis.auth import OwnSession
+from gis.auth import OwnSession, device_name
 from gis.passwords import MIN_LENGTH
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
 from gis.users import LIST_LIMIT, Account
@@ -294,13 +294,15 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
         )
         rows.append(
             f'<tr data-session="{s.id}"><td>{at(s.created_at)}</td><td>{at(s.last_seen_at)}</td>'
-            f"<td>{at(s.expires_at)}</td><td>{escape(s.source_ip or '—')}</td><td>{end}</td></tr>"
+            f"<td>{escape(device_name(s.user_agent, lang))}</td><td>{at(s.expires_at)}</td>"
+            f"<td>{escape(s.source_ip or '—')}</td><td>{end}</td></tr>"
         )
     head = "".join(
         f"<th>{t(zh, en)}</th>"
         for zh, en in (
             ("登录时间", "Logged in"),
             ("最近使用", "Last used"),
+            ("设备", "Device"),
             ("最晚到期", "Ends at the latest"),
             ("登录地址", "Address"),
             ("", ""),

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from api.deps import SESSION_COOKIE, Authenticated, SessionDep, SettingsDep, client_ip
+from api.deps import (
+    SESSION_COOKIE,
+    Authenticated,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+    request_lang,
+)
 from api.schemas import LoginIn, MeOut, OwnPasswordIn, OwnSessionOut, TokenOut
 from gis import auth, users
 from gis.errors import AccountLocked, InvalidInput, NotAuthenticated
@@ -23,7 +30,12 @@ def login(
     """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps."""
     try:
         token, principal = auth.login(
-            session, body.username, body.password, settings, client_ip(request)
+            session,
+            body.username,
+            body.password,
+            settings,
+            client_ip(request),
+            request.headers.get("user-agent"),
         )
     except (NotAuthenticated, AccountLocked):
         session.commit()  # keep the failure count and the audit entry
@@ -96,12 +108,22 @@ def me(caller: Authenticated) -> MeOut:
 
 @router.get("/sessions", response_model=list[OwnSessionOut])
 def own_sessions(
-    session: SessionDep, settings: SettingsDep, caller: Authenticated
+    session: SessionDep, settings: SettingsDep, caller: Authenticated, request: Request
 ) -> list[OwnSessionOut]:
     """Your sessions still in force (我的登录), the most recently used first: the wall screen,
     the office computer, the phone … ``current`` is this one."""
+    lang = request_lang(request)
     return [
-        OwnSessionOut.model_validate(s, from_attributes=True)
+        OwnSessionOut(
+            id=s.id,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            expires_at=s.expires_at,
+            source_ip=s.source_ip,
+            user_agent=s.user_agent,
+            device=auth.device_name(s.user_agent, lang),
+            current=s.current,
+        )
         for s in auth.own_sessions(session, caller, settings)
     ]
 

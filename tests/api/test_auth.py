@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SESSION_COOKIE
 from api.schemas import DispatchResponseIn, DuplicateDecisionIn
-from gis.auth import _token_hash
+from gis.auth import _token_hash, device_name
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
 from gis.passwords import check_password_policy
@@ -183,14 +183,49 @@ def test_a_command_centers_wall_screen_stays_logged_in_for_days(
             assert me.status_code == alive, me.text
 
 
+#: a wall screen's browser (Chromium on Linux), and a phone's WeChat
+WALL_SCREEN = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+PHONE_WECHAT = (
+    "Mozilla/5.0 (Linux; Android 13; V2219A) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/111.0 Mobile Safari/537.36 MicroMessenger/8.0.44 NetType/4G Language/zh_CN"
+)
+
+
+def test_a_sessions_device_is_named_as_a_person_names_it() -> None:
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+    )
+    edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36 Edg/120.0"
+    assert device_name(WALL_SCREEN) == "电脑 · Chrome"
+    assert device_name(PHONE_WECHAT) == "手机 · 微信"
+    assert device_name(PHONE_WECHAT, "en") == "phone · WeChat"
+    assert device_name(iphone) == "手机 · Safari"
+    assert device_name(edge, "en") == "computer · Edge"
+    assert device_name("curl/8.4.0") == "电脑"
+    assert device_name(None) == device_name("") == "—"
+
+
 def test_a_user_sees_where_they_are_logged_in_and_ends_a_session_elsewhere(
     anon_client: TestClient, app_db: Session
 ) -> None:
     """我的登录: the wall screen and the office are both logged in as the command center's
     account; from the office, the account page lists both (this one marked) and ends the
     screen's, which stops working at once.  Another user's session is not one's to end."""
-    screen = login(anon_client, "city_commander").json()["access_token"]
-    office = login(anon_client, "city_commander").json()["access_token"]
+
+    def login_from(agent: str) -> str:
+        r = anon_client.post(
+            "/api/auth/login",
+            json={"username": "city_commander", "password": DEMO_PASSWORD},
+            headers={"User-Agent": agent},
+        )
+        return str(r.json()["access_token"])
+
+    screen = login_from(WALL_SCREEN)
+    office = login_from(PHONE_WECHAT)
     other = login(anon_client, "city_operator").json()["access_token"]
     headers = {"Authorization": f"Bearer {office}"}
     listed = anon_client.get("/api/auth/sessions", headers=headers)
@@ -204,6 +239,8 @@ def test_a_user_sees_where_they_are_logged_in_and_ends_a_session_elsewhere(
     )
     assert {screen_id, office_id} <= ids and other_id not in ids
     assert next(s for s in mine if s["current"])["id"] == office_id
+    devices = {s["id"]: s["device"] for s in mine}
+    assert (devices[screen_id], devices[office_id]) == ("电脑 · Chrome", "手机 · 微信")
     page = anon_client.get("/account?lang=zh", headers=headers).text
     assert "我的登录" in page and "本设备" in page
     assert f'class="wg-end-session" data-session="{screen_id}"' in page
