@@ -304,6 +304,29 @@ def disable_user(
     _audit(session, by, actor, "user.disable", username)
 
 
+def log_out_user(
+    session: Session, username: str, actor: str = "cli", by: Admin | None = None
+) -> None:
+    """强制下线: end every session of an account (a phone lost, a wall screen left logged in
+    somewhere it should not be), without disabling it: its user logs in again.  Never one's own
+    (a user ends their own sessions elsewhere on 我的账号).  Audited as ``user.logout``, with the
+    number of sessions ended."""
+    if by is not None:
+        _may_act_on(by, get_account(session, by.scope, username), ("强制下线", "log out"))
+        if username == by.username:
+            raise Conflict(
+                "不能对自己的账号强制下线；请在「我的账号」的我的登录中退出其他登录。",
+                "You cannot log yourself out here: end your other sessions under My account.",
+            )
+    user_id = session.execute(
+        text("SELECT id FROM app_user WHERE username = :username"), {"username": username}
+    ).scalar()
+    if user_id is None:
+        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+    ended = end_sessions(session, user_id)
+    _audit(session, by, actor, "user.logout", username, {"sessions": ended})
+
+
 def enable_user(
     session: Session, username: str, actor: str = "cli", by: Admin | None = None
 ) -> None:
@@ -447,13 +470,15 @@ def update_user(
     return detail  # type: ignore[return-value]
 
 
-def end_sessions(session: Session, user_id: int, keep: int | None = None) -> None:
+def end_sessions(session: Session, user_id: int, keep: int | None = None) -> int:
     """Revoke every open session of a user (their role, jurisdiction or password changed), but
-    ``keep`` (the one in which they changed their own password)."""
-    session.execute(
+    ``keep`` (the one in which they changed their own password); how many it ended."""
+    ended = session.execute(
         text(
             "UPDATE auth_session SET revoked_at = clock_timestamp() "
-            "WHERE user_id = :id AND revoked_at IS NULL AND id IS DISTINCT FROM :keep"
+            "WHERE user_id = :id AND revoked_at IS NULL AND id IS DISTINCT FROM :keep "
+            "AND expires_at > clock_timestamp()"
         ),
         {"id": user_id, "keep": keep},
     )
+    return int(getattr(ended, "rowcount", 0) or 0)

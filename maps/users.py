@@ -71,6 +71,8 @@ def users_page(
             out.append(f'<button type="button" data-act="enable" data-user="{name}">'
                        f'{t("启用", "Enable")}</button>')  # fmt: skip
         elif a.username != me:
+            out.append(f'<button type="button" data-act="logout" data-user="{name}">'
+                       f'{t("强制下线", "Log out")}</button>')  # fmt: skip
             out.append(f'<button type="button" data-act="disable" data-user="{name}">'
                        f'{t("停用", "Disable")}</button>')  # fmt: skip
         return " ".join(out)

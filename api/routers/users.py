@@ -177,6 +177,15 @@ def disable_user(
     return _change(session, caller, request, username, users.disable_user)
 
 
+@router.post("/api/users/{username}/logout", response_model=UserOut)
+def log_out_user(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """强制下线: end every session of an account (a lost phone, a wall screen somewhere it
+    should not be) without disabling it; its user logs in again.  Never your own."""
+    return _change(session, caller, request, username, users.log_out_user)
+
+
 @router.post("/api/users/{username}/enable", response_model=UserOut)
 def enable_user(
     session: SessionDep, caller: UserManager, request: Request, username: UserPath

@@ -194,6 +194,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/users/nobody/disable", "user:manage", 404),
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
         Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
+        Call("POST", "/api/users/nobody/logout", "user:manage", 404),
         Call("GET", "/users", "user:manage"),
         Call("POST", "/api/imports", "data:import", 422),  # (an empty form)
         Call("GET", "/imports", "data:import"),
@@ -293,6 +294,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/users/{username}/disable"),
     ("POST", "/api/users/{username}/enable"),
     ("POST", "/api/users/{username}/unlock"),
+    ("POST", "/api/users/{username}/logout"),
     ("GET", "/users"),
     ("POST", "/api/imports"),
     ("GET", "/imports"),

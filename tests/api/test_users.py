@@ -137,6 +137,33 @@ def test_reset_disable_enable_unlock(
         ("user.unlock", "admin"), ("user.disable", "admin"), ("user.enable", "admin")]  # fmt: skip
 
 
+def test_the_admin_logs_an_account_out_everywhere_without_disabling_it(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """强制下线: a grid worker's phone is lost — the admin ends every session of the account
+    (the phone's and the office's), and the worker logs in again with the same password.
+    Never one's own; an unknown account is not found."""
+    admin = login_as("admin")
+    phone = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    office = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    page = anon_client.get("/users?lang=zh", headers=admin).text
+    assert 'data-act="logout" data-user="grid_worker"' in page and "强制下线" in page
+    assert 'data-act="logout" data-user="admin"' not in page
+    r = anon_client.post("/api/users/grid_worker/logout", headers=admin)
+    assert r.status_code == 200 and r.json()["disabled"] is False, r.text
+    for token in (phone, office):
+        assert anon_client.get("/api/auth/me", headers=token).status_code == 401
+    assert _login(anon_client, "grid_worker") == 200
+    me = anon_client.post("/api/users/admin/logout", headers=admin)
+    assert me.status_code == 409 and "我的登录" in me.json()["detail"]
+    assert anon_client.post("/api/users/nobody/logout", headers=admin).status_code == 404
+    ended = app_db.execute(
+        text("""SELECT detail FROM audit_log WHERE action = 'user.logout'
+                AND object = 'user:grid_worker' ORDER BY id DESC LIMIT 1""")
+    ).scalar_one()
+    assert ended["via"] == "web" and ended["sessions"] >= 2
+
+
 def test_the_admin_moves_an_account_to_another_place_and_role(
     anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
 ) -> None:

@@ -1312,7 +1312,8 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
     live_server: str, browser, engine
 ) -> None:
     """用户管理 in the browser: the new account's random password is shown once and works; the
-    account is then disabled with the confirmation the page asks for."""
+    account is logged out everywhere (强制下线), then disabled, each with the confirmation the
+    page asks for."""
     from sqlalchemy import text
 
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
@@ -1369,6 +1370,18 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         edit.locator("input[name=display_name]").fill("浏览器测试·改")
         edit.locator("button[type=submit]").click()
         page.wait_for_selector("tr[data-user='browser.desk']:has-text('浏览器测试·改')")
+        elsewhere = httpx.post(  # (a phone of the new user's, say)
+            f"{live_server}/api/auth/login",
+            json={"username": "browser.desk", "password": "Harbour-lights-5093"},
+        ).json()["access_token"]
+        me = f"{live_server}/api/auth/me"
+        assert httpx.get(me, headers={"Authorization": f"Bearer {elsewhere}"}).status_code == 200
+        page.once("dialog", lambda d: d.accept())
+        row.locator("button[data-act=logout]").click()
+        deadline = time.monotonic() + 10
+        while httpx.get(me, headers={"Authorization": f"Bearer {elsewhere}"}).status_code == 200:
+            assert time.monotonic() < deadline, "强制下线 did not end the session"
+            page.wait_for_timeout(100)
         page.once("dialog", lambda d: d.accept())
         row.locator("button[data-act=disable]").click()
         page.wait_for_selector("tr[data-user='browser.desk']:has-text('已停用')")

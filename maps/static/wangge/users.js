@@ -87,6 +87,11 @@
                                    "New password for " + user + " (empty: a random one):"), "");
         if (pw === null) return;
         send(url, pw ? { password: pw } : {});
+      } else if (act === "logout") {
+        if (!window.confirm(say("让 " + user + " 在所有设备（手机、大屏等）上的登录立即失效？账号仍可重新登录。",
+                                "End every session of " + user + " (phones, wall screens …) now? The account " +
+                                "can log in again."))) return;
+        send(url);
       } else if (act === "disable") {
         if (!window.confirm(say("停用 " + user + "？其已登录的会话将立即失效。",
                                 "Disable " + user + "? Their sessions end at once."))) return;
