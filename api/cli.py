@@ -408,6 +408,13 @@ def user_disable(name: str) -> None:
     _change_user(name, "disable", "已停用")
 
 
+@user_app.command("logout")
+@reports_errors
+def user_logout(name: str) -> None:
+    """强制下线：使该用户在所有设备上的登录立即失效（账号不停用）— end every session of a user."""
+    _change_user(name, "log_out", "的所有登录已失效")
+
+
 @user_app.command("enable")
 @reports_errors
 def user_enable(name: str) -> None:

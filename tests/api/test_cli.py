@@ -148,6 +148,8 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
     # enabled again, and unlocked (after five wrong passwords it would be locked)
     assert run("user", "enable", "cli_operator", env=env).exit_code == 0
     assert run("user", "unlock", "cli_operator", env=env).exit_code == 0
+    out = run("user", "logout", "cli_operator", env=env)  # 强制下线 (no session now: none ended)
+    assert out.exit_code == 0 and "所有登录已失效" in out.output
     missing = run("user", "unlock", "nobody_at_all", env=env)
     assert missing.exit_code == 1 and "nobody_at_all" in missing.output
     with engine.connect() as conn:
@@ -159,7 +161,7 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
                     ORDER BY id DESC LIMIT 2""")
         ).all()
     assert tuple(state) == (False, 0)
-    assert [a for a, _ in last] == ["user.unlock", "user.enable"] and last[0][1] != "web"
+    assert [a for a, _ in last] == ["user.logout", "user.unlock"] and last[0][1] != "web"
 
 
 def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
