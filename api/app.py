@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +20,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.responses import Response
 from starlette.types import Scope
 
-from api.deps import known_query
+from api.deps import known_query, with_inline_scripts
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.routers import (
@@ -115,14 +115,16 @@ gives English.
 
 def _serve_docs_offline(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+    def swagger_ui(request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
             openapi_url=str(app.openapi_url),
             title="网格 wangge API 文档",
             swagger_js_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url=asset_url("favicon.svg"),
         )
+        with_inline_scripts(request, page, bytes(page.body).decode())  # it starts the UI inline
+        return page
 
 
 def _document_manual_bodies(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from api.headers import content_security_policy, inline_scripts
 from gis import audit, auth
 from gis.errors import Forbidden, InvalidInput, NotAuthenticated, PasswordChangeRequired
 from gis.permissions import ROLE_NAMES
@@ -125,6 +126,22 @@ def page_response(html: str, asked: str | None) -> HTMLResponse:
     if asked:
         response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def map_page_response(request: Request, html: str, asked: str | None) -> HTMLResponse:
+    """A page that writes its own scripts inline (a map folium drew): :func:`page_response`,
+    with a Content-Security-Policy that lets exactly those scripts run (api.headers)."""
+    response = page_response(html, asked)
+    with_inline_scripts(request, response, html)
+    return response
+
+
+def with_inline_scripts(request: Request, response: HTMLResponse, html: str) -> None:
+    """Let ``html``'s own inline scripts run in ``response`` (it is ``html``), by hash, and no
+    others: rendered here from the app's templates, never from a request."""
+    base = request.app.state.settings.base_map()
+    policy = content_security_policy(base, inline_scripts(html))
+    response.headers["content-security-policy"] = policy
 
 
 def client_ip(request: Request) -> str | None:

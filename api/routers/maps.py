@@ -28,6 +28,7 @@ from api.deps import (
     audit_caller,
     audit_phone_lookup,
     client_ip,
+    map_page_response,
     page_lang,
     page_response,
 )
@@ -135,7 +136,7 @@ def city_map(
         links=_map_links(caller, "/", language, request),
         lang=language,
     )
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 def _map_links(caller: Principal, here: str, lang: str, request: Request) -> list[tuple[str, str]]:
@@ -208,7 +209,7 @@ def command_map(
         user=_user(caller, language),
         links=_map_links(caller, "/maps/command", language, request),
     )
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 @router.get("/maps/safety", response_class=HTMLResponse)
@@ -241,7 +242,7 @@ def safety_map(
         links=_map_links(caller, "/maps/safety", language, request),
         lang=language,
     )
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 @router.get("/maps/grid/{code}", response_class=HTMLResponse)
@@ -287,7 +288,7 @@ def grid_map(
         user=_user(caller, language),
         links=record + _map_links(caller, "", language, request),
     )
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 @router.get("/maps/planner", response_class=HTMLResponse)
@@ -360,7 +361,7 @@ def planner_map(
         user=_user(caller, language),
         links=[others, export, *_map_links(caller, "/maps/planner", language, request)],
     )  # fmt: skip
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 def _demo_subtitle(session: Session, lang: str = "zh") -> str:
@@ -769,7 +770,7 @@ def worker_patrols_map(
         links=links,
         lang=language,
     )
-    return page_response(render_page(m, language), lang)
+    return map_page_response(request, render_page(m, language), lang)
 
 
 @router.get("/workers.xlsx")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -686,6 +687,33 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         "img-src 'self' data: blob:;"
         in client.get("/api/categories").headers["content-security-policy"]
     )  # no base map: no image from anywhere else
+
+
+def test_no_inline_script_runs_but_those_a_map_page_wrote_itself(client: TestClient) -> None:
+    """Scripts come from the app's files; inline ones run only on the pages that write their
+    own (folium's maps, the API documentation), each named by its hash, and no others: markup
+    that slipped into a case page runs nothing, not even an ``onerror``."""
+    from api.headers import inline_scripts, script_hash
+
+    def script_src(r: httpx.Response) -> list[str]:
+        policy = r.headers["content-security-policy"].split("; ")
+        return next(d for d in policy if d.startswith("script-src ")).split()[1:]
+
+    for url in ("/login?lang=zh", "/queue?lang=zh", "/api/categories", "/static/wangge/case.js"):
+        assert script_src(client.get(url)) == ["'self'"], url
+    for url in ("/?lang=zh", "/maps/command?lang=zh", "/docs"):
+        page = client.get(url)
+        scripts = inline_scripts(page.text)
+        assert scripts, url  # folium's map, Swagger UI's start
+        assert script_src(page) == ["'self'", *dict.fromkeys(map(script_hash, scripts))], url
+    # the hash as browsers take it (the example of the CSP specification)
+    assert script_hash("alert('Hello, world.');") == (
+        "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='"
+    )
+    assert inline_scripts(
+        '<script src="/a.js"></script><script>one()</script><script type="application/json">'
+        '{"a": 1}</script>\n<SCRIPT defer>two()</SCRIPT >'
+    ) == ["one()", "two()"]
 
 
 def test_the_security_policy_lets_the_base_map_tiles_in() -> None:

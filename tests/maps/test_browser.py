@@ -2869,9 +2869,11 @@ def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-
     live_server: str, browser, engine
 ) -> None:
     """Every page works within the Content-Security-Policy the app sends (api.headers): each
-    menu page as the administrator, the grid worker's phone page (with a photo chosen: its
+    menu page as the administrator, a grid's map and a worker's patrols (folium's pages, their
+    inline scripts allowed by hash), the grid worker's phone page (with a photo chosen: its
     preview), a case, its receipt and its public tracking page, the API documentation —
-    nothing refused."""
+    nothing refused.  And on the case page, markup that slipped into it (as a resident's words
+    wrongly escaped would) runs nothing: its ``onerror`` is refused."""
     import io
 
     from PIL import Image
@@ -2887,7 +2889,8 @@ def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-
     errors: list[str] = []
     for username, paths in (
         ("admin", [p for _, p, _ in PAGES if p != "/m/"]
-                  + [f"/cases/{code}", f"/cases/{code}/receipt", "/docs"]),
+                  + [f"/cases/{code}", f"/cases/{code}/receipt", "/docs",
+                     "/maps/grid/990102001001002", "/workers/W99010200100101/patrols"]),
         ("grid_worker", ["/m/", f"/t/{token}"]),
     ):  # fmt: skip
         context = browser.new_context(
@@ -2908,6 +2911,16 @@ def test_no_page_is_refused_anything_by_its_security_policy(  # type: ignore[no-
                     files=[{"name": "现场.png", "mimeType": "image/png", "buffer": png.getvalue()}],
                 )
                 page.wait_for_selector("#chosen li img")
+            if path == f"/cases/{code}":
+                policy = response.headers["content-security-policy"].split("; ")
+                assert "script-src 'self'" in policy  # that alone: no inline script at all
+                page.evaluate("""document.body.insertAdjacentHTML('beforeend',
+                    '<img id=slipped src=/nowhere.png onerror="window.wgRan = 1">')""")
+                page.wait_for_function(
+                    "window.wgRefused.some(r => r.startsWith('script-src-attr'))"
+                )
+                assert page.evaluate("window.wgRan") is None
+                page.evaluate("window.wgRefused = []")  # that refusal was the point
             refused += page.evaluate("window.wgRefused")
         context.close()
     assert refused == [], refused
