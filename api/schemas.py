@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from gis.cases import SOURCE_NAMES, CaseView, CategoryView, NewReport, default_source
 from gis.errors import InvalidInput
-from gis.intake import MAX_BATCH, BatchStatus
+from gis.intake import MAX_BATCH, BatchStatus, CaseBrief
 from gis.ledger import MAX_WORKERS as MAX_GRID_WORKERS
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, CaseSource, Severity
@@ -631,11 +631,36 @@ class BatchIn(BaseModel):
     reports: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class CaseBriefOut(BaseModel):
+    """A case as a batch's short answer gives it (``Prefer: return=minimal``): what a phone
+    keeps of a report it sent."""
+
+    code: str = Field(description="一案一码: the case's one code (its photos are sent to it)")
+    status: str
+    grid_code: str | None
+    deadline: datetime | None
+    tracking_url: str = Field(description="public page for the resident (no personal data)")
+
+    @classmethod
+    def of(cls, case: CaseBrief) -> CaseBriefOut:
+        return cls(
+            code=case.code,
+            status=case.status,
+            grid_code=case.grid_code,
+            deadline=case.deadline,
+            tracking_url=f"/t/{case.public_token}",
+        )
+
+
 class BatchItemOut(BaseModel):
     index: int
     status: BatchStatus
     http_status: int
-    case: CaseOut | None = None
+    case: CaseOut | CaseBriefOut | None = Field(
+        default=None,
+        description="the case, whole; brief (CaseBriefOut) if the request said "
+        "Prefer: return=minimal",
+    )
     detail: str | None = None
     errors: list[dict[str, Any]] | None = None
 

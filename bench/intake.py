@@ -21,7 +21,8 @@ In the same run:
   the duplicate and repeat checks find the thousands of reports the runs left nearby);
 * batch sync — reports/s in 500-item ``/api/reports/batch`` requests (target ≥ 5,000/s): from
   one device sending its batches one after the other, then from ``--devices`` devices at once
-  (one request uses one core of the database; several use both).
+  (one request uses one core of the database; several use both); each with the answer the
+  phone page asks for (``Prefer: return=minimal``: each case brief) and with whole cases.
 
 Every request accepts a compressed answer (``Accept-Encoding: gzip``), as a phone's browser does:
 the app compresses a report's answer and a batch's (1 kB and more), and the figures include it.
@@ -58,6 +59,8 @@ HERE = Path(__file__).resolve().parent
 USER = "city_operator"
 #: what a phone's browser sends with every request
 PHONE = {"Accept-Encoding": "gzip, deflate"}
+#: what the phone page adds when it syncs its queue (each case of the answer brief)
+BRIEF = {"Prefer": "return=minimal"}
 
 
 def _setup(owner_url: str, settings) -> tuple[str, list[tuple[float, float]]]:  # type: ignore[no-untyped-def]
@@ -370,19 +373,23 @@ def main() -> None:
             f"{quiet_busy.per_request(320)} a report); "
             f"after them: p50 {np.percentile(lat, 50):.2f} ms   p99 {np.percentile(lat, 99):.2f} ms"
         )
-        with _Busy(server.pid, settings.data_dir) as busy:
-            created, took = asyncio.run(_batches(port, auth, points, args.batches))
+        first = 10_000_000  # (each run's reports at points of their own)
+        for devices in (1, args.devices):
+            for answer, headers in (("brief", auth | BRIEF), ("whole", auth)):
+                with _Busy(server.pid, settings.data_dir) as busy:
+                    created, took = asyncio.run(
+                        _batches(port, headers, points, args.batches, devices, first=first)
+                    )
+                first += 10_000_000
+                who = "one device" if devices == 1 else f"{devices} devices at once"
+                print(
+                    f"  batch sync, {who}, {answer} cases: {created / took:8.1f} reports/s in "
+                    f"500-item batches ({args.batches} batches each; a report: "
+                    f"{busy.per_request(created)})"
+                )
         print(
-            f"  batch sync: {created / took:8.1f} reports/s in 500-item batches "
-            f"({args.batches} batches; a report: {busy.per_request(created)})"
-        )
-        with _Busy(server.pid, settings.data_dir) as busy:
-            created, took = asyncio.run(
-                _batches(port, auth, points, args.batches, args.devices, first=20_000_000)
-            )
-        print(
-            f"  batch sync, {args.devices} devices at once: {created / took:8.1f} reports/s "
-            f"({args.batches} batches each; a report: {busy.per_request(created)})"
+            "  (brief: Prefer: return=minimal, as the phone page sends it; whole: every case "
+            "as a single report's answer gives it)"
         )
     finally:
         server.terminate()

@@ -20,6 +20,10 @@ repeat warning by resident (:func:`gis.repeats.register_new_cases`), then one re
 writing statements are PL/pgSQL functions (migrations 0017, 0018, 0022), planned once per
 connection; reports without parties are registered in the insert's call.
 Each item is judged on its own: one bad item never fails the rest.
+
+A batch may ask for the short answer (``brief``): each case as a :class:`CaseBrief` (code, state,
+grid, deadline, public token), which the insert's call returns instead of the whole document
+(migration 0072) — what a phone keeps of the reports it sent.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
@@ -39,6 +43,7 @@ from gis.audit import audit_ip
 from gis.cases import (
     KIND_NAMES,
     SEVERITY_NAMES,
+    SHANGHAI,
     CaseView,
     NewReport,
     case_view,
@@ -75,11 +80,30 @@ class BatchItem:
 
 
 @dataclass(frozen=True)
+class CaseBrief:
+    """What a phone keeps of a case it reported (a batch's short answer): enough to send the
+    photos after it, to say where it went and by when, and to show the resident's link."""
+
+    code: str
+    status: str
+    grid_code: str | None
+    deadline: datetime | None  # in Beijing time, as a whole case gives it
+    public_token: str
+
+    @classmethod
+    def of(
+        cls, code: str, status: str, grid_code: str | None, deadline: datetime | None, token: str
+    ) -> CaseBrief:
+        """From the database's columns (its deadline in whatever zone)."""
+        return cls(code, status, grid_code, deadline and deadline.astimezone(SHANGHAI), token)
+
+
+@dataclass(frozen=True)
 class BatchResult:
     index: int
     status: BatchStatus
     http_status: int
-    case: CaseView | None = None
+    case: CaseView | CaseBrief | None = None
     error: WanggeError | None = None
 
 
@@ -98,6 +122,7 @@ class _Work:
     case_id: int | None = None
     method: str | None = None
     doc: dict | None = None  # the new case as the insert's call returned it (``case_view``)
+    brief: CaseBrief | None = None  # or, for the short answer, that much of it
 
 
 def _lock_id(user_id: int, key: UUID) -> int:
@@ -149,6 +174,7 @@ def submit_report(
     if result.case is None:
         assert result.error is not None
         raise result.error
+    assert isinstance(result.case, CaseView)  # (never brief: asked for whole)
     return Submission(result.case, replayed=result.status == "replayed")
 
 
@@ -159,11 +185,13 @@ def submit_batch(
     items: Sequence[BatchItem],
     cipher: PiiCipher,
     source_ip: str | None = None,
+    brief: bool = False,
 ) -> list[BatchResult]:
     """Judge each item on its own: created, replayed, conflict (409: in flight, or the key used
-    for other content) or rejected (the item's 4xx).  One bad item never fails the rest."""
+    for other content) or rejected (the item's 4xx).  One bad item never fails the rest.
+    ``brief``: each case as a :class:`CaseBrief`, not whole."""
     results = accept_reports(
-        session, scope, user_id, items, cipher, source_ip=source_ip, batch=True
+        session, scope, user_id, items, cipher, source_ip=source_ip, batch=True, brief=brief
     )
     out = []
     for r in results:
@@ -205,6 +233,16 @@ _ACCEPT_CASES = (
     "SELECT case_id, case_code, key, method, doc "
     f"FROM wangge_intake_accept({_INSERT_ARGS}, {REGISTER_ARGS})"
 )
+# the same, returning of each new case what a brief answer says (migration 0072)
+_ACCEPT_BRIEF = (
+    "SELECT case_id, case_code, key, method, status, grid_code, deadline, public_token "
+    f"FROM wangge_intake_accept_brief({_INSERT_ARGS}, {REGISTER_ARGS})"
+)
+# the brief of cases the insert's call did not return (replays; reports with parties)
+_BRIEFS = """
+    SELECT c.code, c.status, c.grid_code, c.deadline, c.public_token FROM cases c
+    WHERE c.code = ANY(CAST(:codes AS varchar[])) AND {in_scope}
+"""
 
 # Why was an item not inserted?  Its key is in flight or taken, its category unknown, its point
 # outside the coverage — or else outside the caller's area.
@@ -280,9 +318,11 @@ def accept_reports(
     *,
     source_ip: str | None = None,
     batch: bool = False,
+    brief: bool = False,
 ) -> list[BatchResult]:
     """Take in ``items`` (set-based; see the module docstring).  Results in item order; errors
-    are per item.  Each created case is audited (``case.create``, from ``source_ip``)."""
+    are per item.  Each created case is audited (``case.create``, from ``source_ip``).
+    ``brief``: each case as a :class:`CaseBrief`, not whole."""
     results: dict[int, BatchResult] = {}
     first_of_key: dict[UUID, _Work] = {}
     repeats: list[_Work] = []  # a key seen earlier in the same batch
@@ -319,7 +359,7 @@ def accept_reports(
     replays: list[_Work] = []
     one_call = not any(w.report.parties for w in work)  # registered in the insert's call
     if work:
-        _insert(session, scope, user_id, work, source_ip, batch, one_call)
+        _insert(session, scope, user_id, work, source_ip, batch, one_call, brief)
     missing = [w for w in work if w.case_id is None]
     if missing:
         _diagnose(session, scope, user_id, missing, results, replays)
@@ -353,11 +393,20 @@ def accept_reports(
         for w in settled:
             if w.doc is not None:
                 w.doc["status"] = "resolved"
+            if w.brief is not None:
+                w.brief = replace(w.brief, status="resolved")
     session.flush()
 
-    views = {w.code: case_view(w.doc, cipher) for w in created if w.doc is not None}
+    views: dict[str, CaseView | CaseBrief]
+    if brief:
+        views = {w.code: w.brief for w in created if w.code and w.brief is not None}
+    else:
+        views = {w.code: case_view(w.doc, cipher) for w in created if w.code and w.doc is not None}
     codes = [w.code for w in created + replays if w.code and w.code not in views]
-    if codes:
+    if codes and brief:
+        sql = _BRIEFS.format(in_scope=scope.case_condition("c"))
+        views |= {r.code: CaseBrief.of(*r) for r in session.execute(text(sql), {"codes": codes})}
+    elif codes:
         views |= {v.code: v for v in get_cases(session, scope, codes, cipher)}
     for w in created:
         results[w.item.index] = BatchResult(w.item.index, "created", 201, case=views[w.code or ""])
@@ -476,9 +525,11 @@ def _insert(
     source_ip: str | None,
     batch: bool,
     register: bool,
+    brief: bool = False,
 ) -> None:
     """Insert every insertable item's case in one statement (see ``_INSERT_CASES``); with
-    ``register``, register them in the same call (``_ACCEPT_CASES``)."""
+    ``register``, register them in the same call (``_ACCEPT_CASES``, or ``_ACCEPT_BRIEF`` for a
+    ``brief`` answer)."""
     reports = [w.report for w in work]
     params = {
         "scope_column": scope.case_column(),
@@ -511,10 +562,15 @@ def _insert(
     by_key = {w.key: w for w in work}
     # the arrays in the binary format (gis.db.execute_arrays): a 500-report batch's cost
     # 23 ms more to send as text
-    for row in execute_arrays(session, _ACCEPT_CASES if register else _INSERT_CASES, params):
+    sql = (_ACCEPT_BRIEF if brief else _ACCEPT_CASES) if register else _INSERT_CASES
+    for row in execute_arrays(session, sql, params):
         w = by_key[row.key]
         w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
-        if register:
+        if register and brief:
+            w.brief = CaseBrief.of(
+                row.case_code, row.status, row.grid_code, row.deadline, row.public_token
+            )
+        elif register:
             w.doc = row.doc
 
 

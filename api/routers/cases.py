@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from geojson_pydantic import FeatureCollection
 from pydantic import ValidationError
@@ -46,6 +46,7 @@ from api.schemas import (
     BatchItemOut,
     BatchOut,
     BatchReportIn,
+    CaseBriefOut,
     CaseDetailOut,
     CaseOut,
     CategoryOut,
@@ -217,22 +218,50 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
     )
 
 
+#: the header value with which a batch answers briefly (RFC 7240)
+MINIMAL = "return=minimal"
+
+
+def prefers_minimal(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header (RFC 7240: preferences separated by commas, each perhaps with
+    parameters after a semicolon; names and values in any case, values perhaps quoted) asks
+    for ``return=minimal``."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.partition(";")[0].partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"').lower() == "minimal":
+            return True
+    return False
+
+
 @router.post("/reports/batch", response_model=BatchOut)
 def submit_batch(
-    body: BatchIn, session: SessionDep, caller: Reporter, cipher: CipherDep, request: Request
+    body: BatchIn,
+    session: SessionDep,
+    caller: Reporter,
+    cipher: CipherDep,
+    request: Request,
+    prefer: Annotated[
+        str | None,
+        Header(
+            description="return=minimal: each case brief (code, status, grid, deadline, "
+            "tracking link) instead of whole, as a phone syncing its queue wants it: about a "
+            "tenth of the answer.  Said back in Preference-Applied (RFC 7240)."
+        ),
+    ] = None,
 ) -> Response:
     """Reports kept on a device while offline (≤ 500): each created, replayed, in conflict or
     rejected on its own; one bad item never fails the rest."""
     lang = request_lang(request)
+    brief = prefers_minimal(prefer)
     items = [
         _batch_item(i, raw, caller.username, caller.role, lang)
         for i, raw in enumerate(body.reports)
     ]
     results = intake.submit_batch(
-        session, caller.scope, caller.user_id, items, cipher, client_ip(request)
+        session, caller.scope, caller.user_id, items, cipher, client_ip(request), brief=brief
     )
     session.commit()
-    names = names_en(session, request)
+    names = None if brief else names_en(session, request)  # (a brief case names nothing)
     out = [_batch_result(r, items[r.index], lang, names) for r in results]
     counts = {
         s: sum(r.status == s for r in results)
@@ -241,7 +270,9 @@ def submit_batch(
     # Returned as it is (``response_model`` documents it): built from the database's own rows,
     # it is not validated a second time.
     return Response(
-        BatchOut(**counts, results=out).model_dump_json(), media_type="application/json"
+        BatchOut(**counts, results=out).model_dump_json(),
+        media_type="application/json",
+        headers={"Vary": "Prefer"} | ({"Preference-Applied": MINIMAL} if brief else {}),
     )
 
 
@@ -268,7 +299,13 @@ def _batch_result(
             index=r.index,
             status=r.status,
             http_status=r.http_status,
-            case=CaseOut.of(r.case, names) if r.case else None,
+            case=(
+                CaseBriefOut.of(r.case)
+                if isinstance(r.case, intake.CaseBrief)
+                else CaseOut.of(r.case, names)
+                if r.case
+                else None
+            ),
         )
     errors = r.error.extra.get("errors")
     return BatchItemOut(

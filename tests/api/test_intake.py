@@ -349,6 +349,80 @@ def test_batch_of_500_judges_each_item_and_replays_cleanly(
     assert count() == before + 475
 
 
+def test_a_phone_asks_for_the_short_answer_and_gets_each_case_brief(
+    anon_client: TestClient, login_as: Callable[[str], dict[str, str]], engine: Engine
+) -> None:
+    """``Prefer: return=minimal`` (what the phone sends when it syncs its queue): each case comes
+    back as its code, state, grid, deadline and tracking link — the same as the whole case says
+    them — whether created (with parties or without, settled on the spot or not), replayed or
+    sent twice in one batch; rejected items as always; and the answer says it was shortened."""
+    worker = login_as("grid_worker")
+    lon, lat = grid_worker_point(engine)
+    earlier = str(uuid.uuid4())
+    body = report_body(lon, lat, description="先前在线上报")
+    r = anon_client.post("/api/reports", headers=worker | {"Idempotency-Key": earlier}, json=body)
+    assert r.status_code == 201, r.text
+
+    def item(**extra: object) -> dict:
+        return report_body(lon, lat, **extra) | {"idempotency_key": str(uuid.uuid4())}
+
+    plain = [
+        item(description="楼道堆放杂物"),
+        item(on_site_resolution="经劝说已当场清理"),
+        body | {"idempotency_key": earlier},  # sent before, online
+        item(category="no_such"),
+    ]
+    plain.append(plain[0])  # the same report twice in one batch
+    with_parties = [  # (registered in a second call: another way to the brief)
+        item(parties=[{"role": "applicant", "name": "钱多多", "phone": "13911112222"}]),
+        item(description="另一件"),
+    ]
+    brief_fields = {"code", "status", "grid_code", "deadline", "tracking_url"}
+    for batch in (plain, with_parties):
+        for prefer in ("return=minimal", 'respond-async, RETURN="minimal"; x=y'):
+            short = anon_client.post(
+                "/api/reports/batch",
+                headers=worker | {"Prefer": prefer},
+                json={"reports": batch},
+            )
+            assert short.status_code == 200, short.text
+            assert short.headers["preference-applied"] == "return=minimal"
+            assert "Prefer" in short.headers["vary"].split(", ")
+            whole = anon_client.post("/api/reports/batch", headers=worker, json={"reports": batch})
+            assert "preference-applied" not in whole.headers
+            assert len(short.content) * 2 < len(whole.content)
+            for s, w in zip(short.json()["results"], whole.json()["results"], strict=True):
+                assert s["index"] == w["index"]  # (the first time created, then replayed)
+                if w["case"] is None:
+                    assert s["case"] is None and s["detail"] == w["detail"]
+                    assert s["http_status"] == w["http_status"] == 422
+                    continue
+                assert set(s["case"]) == brief_fields
+                assert s["case"] == {k: w["case"][k] for k in brief_fields}
+    first = anon_client.post(
+        "/api/reports/batch", headers=worker | {"Prefer": "return=minimal"}, json={"reports": plain}
+    ).json()["results"]
+    assert [x["status"] for x in first] == [
+        "replayed",
+        "replayed",
+        "replayed",
+        "rejected",
+        "replayed",
+    ]
+    assert [x["case"]["status"] for x in first if x["case"]] == [
+        "registered", "resolved", "registered", "registered"
+    ]  # fmt: skip
+    assert first[4]["case"] == first[0]["case"]
+    assert first[0]["case"]["deadline"].endswith("+08:00")  # in Beijing time, as the whole case
+    # asked for anything else (or nothing): the whole case
+    for prefer in ("return=representation", "minimal", "handling=lenient"):
+        r = anon_client.post(
+            "/api/reports/batch", headers=worker | {"Prefer": prefer}, json={"reports": plain[:1]}
+        )
+        assert "preference-applied" not in r.headers
+        assert "location" in r.json()["results"][0]["case"]
+
+
 def test_a_matter_settled_on_the_spot_is_registered_resolved_for_the_center_to_follow_up(
     anon_client: TestClient,
     login_as: Callable[[str], dict[str, str]],

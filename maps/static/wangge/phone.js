@@ -350,7 +350,9 @@
       var body = { reports: pending.map(function (i) { return Object.assign({ idempotency_key: i.key }, i.body); }) };
       return send("/api/reports/batch", {
         method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+        // each case brief (code, state, grid, deadline, link): a tenth of the whole answer
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG,
+                   "Prefer": "return=minimal" },
         body: JSON.stringify(body)
       }).then(function (r) {
         if (r.status === 401) { more = false; away = true; login(); return; }
