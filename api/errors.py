@@ -323,23 +323,53 @@ async def _data_error(request: Request, exc: DataError) -> JSONResponse:
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
-async def _transient(request: Request, exc: OperationalError) -> JSONResponse:
+#: what PostgreSQL (or the driver, with no SQLSTATE) says when the database is out of reach:
+#: connection exceptions (class 08), and a server shutting down or starting up (57P01–57P03)
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def unreachable(exc: OperationalError) -> bool:
+    """Whether ``exc`` says the database could not be reached, or the connection was lost."""
+    state = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or state is None or state.startswith(UNREACHABLE_SQLSTATES)
+
+
+async def _transient(request: Request, exc: OperationalError) -> Response:
     """A concurrent transaction got in the way (a deadlock, say): nothing of this request was
     written, and sending it again will do — the answer of a busy pool (503, Retry-After), not a
-    500.  Logged, since a deadlock that recurs is a lock order to mend."""
-    if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
-        raise exc
-    log.warning("%s %s: %s", request.method, request.url.path, str(exc.orig).splitlines()[0])
-    return _retry_later(
-        request,
-        "本次请求与同时进行的另一项操作冲突，未保存任何内容，请几秒后重试"
-        "（上报请使用同一个 Idempotency-Key）。",
-        "This request collided with another operation at the same time: nothing of it was "
-        "saved. Please retry in a few seconds (a report with the same Idempotency-Key).",
-    )
+    500.  Logged, since a deadlock that recurs is a lock order to mend.
+
+    Or the database is out of reach (stopped, restarting, the network to it cut): 503 too,
+    saying so, and a retry once it is back will do (a report under the same key is never taken
+    twice).  Logged as an error: somebody has to start it again.  Any other operational error is
+    unexpected (500)."""
+    state = getattr(exc.orig, "sqlstate", None)
+    first_line = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    if state in TRANSIENT_SQLSTATES:
+        log.warning("%s %s: %s", request.method, request.url.path, first_line)
+        return _retry_later(
+            request,
+            "本次请求与同时进行的另一项操作冲突，未保存任何内容，请几秒后重试"
+            "（上报请使用同一个 Idempotency-Key）。",
+            "This request collided with another operation at the same time: nothing of it was "
+            "saved. Please retry in a few seconds (a report with the same Idempotency-Key).",
+        )
+    if unreachable(exc):
+        log.error("%s %s: database unreachable: %s", request.method, request.url.path, first_line)
+        return _retry_later(
+            request,
+            "暂时无法连接数据库，本次请求未能完成，请稍后重试（上报请使用同一个 "
+            "Idempotency-Key，不会重复登记）。如持续出现，请联系系统管理员。",
+            "The database cannot be reached just now: this request was not completed. Please "
+            "retry in a little while (a report with the same Idempotency-Key is never "
+            "registered twice). If this goes on, tell your administrator.",
+            code="database_unavailable",
+            after_s=10,
+        )
+    raise exc
 
 
-async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+async def _busy(request: Request, exc: PoolTimeout) -> Response:
     """Every database connection stayed in use for the pool's whole timeout: nothing of this
     request was written, and the client may send it again (with the same Idempotency-Key)."""
     return _retry_later(
@@ -350,12 +380,17 @@ async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
     )
 
 
-def _retry_later(request: Request, zh: str, en: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=503,
-        content={"detail": en if request_lang(request) == "en" else zh, "code": "busy"},
-        headers={"Retry-After": "5"},
-    )
+def _retry_later(
+    request: Request, zh: str, en: str, code: str = "busy", after_s: int = 5
+) -> Response:
+    """503 with ``Retry-After``: JSON for the API, a page for a browser."""
+    detail = en if request_lang(request) == "en" else zh
+    headers = {"Retry-After": str(after_s)}
+    if _is_page(request):
+        page = _page(request, 503, detail)
+        page.headers.update(headers)
+        return page
+    return JSONResponse(status_code=503, content={"detail": detail, "code": code}, headers=headers)
 
 
 async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONResponse:

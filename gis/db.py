@@ -131,6 +131,8 @@ def _running_cluster(settings: Settings) -> EmbeddedCluster:
 
 # A pooled connection used less than this long ago is handed out without a ping (see make_engine).
 PING_AFTER_IDLE_S = 5.0
+#: how long to wait for the database to answer a new connection
+CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(url: str, pool_size: int = 20, pool_timeout: float = 30) -> Engine:
@@ -154,7 +156,9 @@ def make_engine(url: str, pool_size: int = 20, pool_timeout: float = 30) -> Engi
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout,
-        connect_args={"options": "-c timezone=UTC"},
+        # a database host that does not answer (not one that refuses): the request fails
+        # (503) after 10 s, not after the system's TCP timeout of minutes
+        connect_args={"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_S},
     )
     dialect = engine.dialect
 

@@ -980,6 +980,7 @@ ERROR_TITLES = {
     405: ("不支持的操作", "Not supported"),
     409: ("操作冲突", "Conflict"),
     422: ("请求有误", "Invalid request"),
+    503: ("暂时无法服务", "Temporarily unavailable"),
 }
 
 

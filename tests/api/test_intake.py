@@ -205,6 +205,49 @@ def test_a_busy_database_answers_503_and_the_pool_recovers(
         assert r.status_code == 200
 
 
+def test_a_database_out_of_reach_answers_503_and_the_app_recovers(
+    settings: Settings, tokens: dict[str, str], engine: Engine
+) -> None:
+    """The database restarted under the app (its connection cut), or cannot be reached at all:
+    503 with Retry-After and a sentence that says so — JSON for the API, a page for a browser —
+    not a bare 500; and once it is back, the next request is served."""
+    from gis.db import make_engine, make_sessionmaker
+
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}))
+    headers = {"Authorization": f"Bearer {tokens['city_operator']}"}
+    with TestClient(app) as c:
+        assert c.get("/api/categories", headers=headers).status_code == 200
+        with app.state.engine.connect() as conn:  # the pool's one connection, given back
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as owner:  # as a restart would: the connection is cut
+            assert owner.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        r = c.get("/api/categories", headers=headers)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "10", r.text
+        assert r.json()["code"] == "database_unavailable"
+        assert "暂时无法连接数据库" in r.json()["detail"]
+        assert c.get("/api/categories", headers=headers).status_code == 200  # a new connection
+        # nothing answers at all (the database stopped): the API and a page say so
+        served = app.state.sessionmaker
+        app.state.sessionmaker = make_sessionmaker(
+            make_engine("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+        )
+        try:
+            r = c.post(
+                "/api/reports/batch",
+                json={"reports": []},
+                headers=headers | {"Accept-Language": "en"},
+            )
+            assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+            assert "cannot be reached" in r.json()["detail"]
+            page = c.get("/queue?lang=zh", headers=headers | {"Accept": "text/html"})
+            assert page.status_code == 503 and page.headers["Retry-After"] == "10"
+            assert "text/html" in page.headers["content-type"]
+            assert "暂时无法服务" in page.text and "暂时无法连接数据库" in page.text
+        finally:
+            app.state.sessionmaker = served
+        assert c.get("/api/categories", headers=headers).status_code == 200
+
+
 def test_a_retry_replays_and_another_report_under_the_key_is_refused(
     client: TestClient, grid_point: tuple, app_db: Session
 ) -> None:
