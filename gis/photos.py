@@ -134,7 +134,7 @@ def clean_photo(upload: bytes, name: str = "") -> CleanPhoto:
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _bad(  # (Pillow's own check stops one far above the limit before we see its size)
-            f"像素过多（上限 {MAX_PIXELS / 1e6:.0f} 百万像素）；请缩小后重新上传。",
+            f"像素过多（上限 {MAX_PIXELS / 1e4:.0f} 万像素）；请缩小后重新上传。",
             f"too many pixels (at most {MAX_PIXELS / 1e6:.0f} megapixels); shrink it and upload "
             "again.",
             name,

@@ -578,12 +578,40 @@ def read_table(
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
     except Exception as e:  # GDAL's many ways to say "not a file I can read"
-        raise InvalidInput(
-            f"无法读取 {path.name}：{e}", f"Cannot read {path.name}: {e}", field="file"
-        ) from e
+        raise unreadable(path, e) from e
     if len(table) == 0:
         raise nothing_in(path)
     return table
+
+
+#: what GDAL and zipfile say of a file that is none of the formats they read
+_NOT_A_FORMAT = (
+    "not recognized as being in a supported file format",
+    "not a zip file",
+    "file is not a database",  # (SQLite's, under a .gpkg that is not one)
+)
+# the server's own folders in what a reader said (/tmp/wangge-import-…/in/, /vsizip/…)
+_FOLDERS = re.compile(r"(?<![^\s'\"(])/[^\s'\"]*/(?=[^/\s'\"]+)")
+
+
+def unreadable(path: Path, error: Exception) -> InvalidInput:
+    """The 422 for a file that cannot be read: what the reader said, without the server's own
+    paths; for a file of no known format, which formats are (GDAL's own advice, to name a
+    driver, is for a programmer)."""
+    said = _FOLDERS.sub("", str(error))
+    if any(words in said.lower() for words in _NOT_A_FORMAT):
+        return InvalidInput(
+            f"无法读取 {path.name}：不是可识别的文件格式。边界、网格和综治中心请用 GeoPackage"
+            "（.gpkg）、GeoJSON、KML、GML，或把 Shapefile 连同 .dbf、.shx、.prj 压缩成 zip；"
+            "网格员和历史案件请用 CSV 或 XLSX。",
+            f"Cannot read {path.name}: not a format it knows. Boundaries, grids and centers: "
+            "GeoPackage (.gpkg), GeoJSON, KML, GML, or a Shapefile zipped with its .dbf, .shx "
+            "and .prj; grid workers and historical cases: CSV or XLSX.",
+            field="file",
+        )
+    return InvalidInput(
+        f"无法读取 {path.name}：{said}", f"Cannot read {path.name}: {said}", field="file"
+    )
 
 
 #: the datums' names, for the messages about one that is not known

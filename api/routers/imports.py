@@ -210,6 +210,9 @@ def _run(
     initial passwords of the accounts it created (workers)."""
     report, passwords = folder / "report.json", folder / "passwords.csv"
     env = os.environ | {"WANGGE_DATA_DIR": str(settings.data_dir), "PYTHONIOENCODING": "utf-8"}
+    # its stderr is what the page shows when it fails: not the libraries' warnings (GDAL's, with
+    # the server's folders in them), which the command line prints to its operator
+    env["PYTHONWARNINGS"] = "ignore"
     env["LANG"] = "en_US.UTF-8" if lang == "en" else "zh_CN.UTF-8"
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url

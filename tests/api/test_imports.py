@@ -147,6 +147,19 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
+    # a file of no known format (a photo, a Word file, a broken zip): the formats that are,
+    # and nothing of the server's own folders
+    unknown = [
+        ("网格.gpkg", b"SQLite format 3\x00" + bytes(200)),
+        ("网格.zip", b"PK\x03\x04broken"),
+        ("网格.docx", bytes(range(256))),
+    ]
+    for name, data in unknown:
+        r = _post(anon_client, admin, "grids", name, data)
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert f"无法读取 {name}：不是可识别的文件格式" in detail and "GeoPackage" in detail
+        assert "/tmp" not in detail and "DRIVER" not in detail
 
 
 def test_columns_the_importer_cannot_tell_are_named_on_the_page(  # type: ignore[no-untyped-def]
