@@ -60,6 +60,14 @@ class DatabaseNotReady(WanggeError):
     code = "database_not_ready"
 
 
+class StorageFull(WanggeError):
+    """A file the server was given could not be written (a full disk, a quota, a storage fault):
+    nothing of the request was kept, and sending it again once there is room will do."""
+
+    status = 507
+    code = "storage_full"
+
+
 class ClusterError(WanggeError):
     """The embedded PostgreSQL cluster could not be created, started or stopped."""
 

@@ -19,8 +19,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -32,8 +35,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput, NotFound, WanggeError
+from gis.errors import InvalidInput, NotFound, StorageFull, WanggeError
 from gis.worktime import SHANGHAI
+
+log = logging.getLogger(__name__)
 
 MAX_PER_CASE = 6
 MAX_PER_PATROL = 3  # (what a worker saw on the round: a few pictures, not an album)
@@ -178,17 +183,35 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
 
 
 def _write(directory: Path, name: str, data: bytes) -> None:
-    """Write atomically (temp file + rename); content-addressed, so an existing file is kept."""
+    """Write atomically (temp file + rename); content-addressed, so an existing file is kept.
+    A file that cannot be written (the disk full) leaves nothing behind, not even part of it,
+    and is a :class:`StorageFull` (507): the request's transaction is rolled back whole, and a
+    phone keeps the photo to send again."""
     path = directory / name
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        log.error("photo store %s: %s", directory, e)
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise StorageFull(
+            ("服务器存储空间已满" if full else "服务器无法保存照片文件")
+            + "，本次照片未保存（其他内容也未保存）；请稍后重试，并请通知系统管理员。",
+            ("The server's storage is full" if full else "The server cannot write photo files")
+            + ": the photos were not saved (nor anything else of this request). Please retry "
+            "later, and tell your administrator.",
+        ) from e
 
 
 _CASE_ID = text("SELECT id FROM cases WHERE code = :code")

@@ -981,6 +981,7 @@ ERROR_TITLES = {
     409: ("操作冲突", "Conflict"),
     422: ("请求有误", "Invalid request"),
     503: ("暂时无法服务", "Temporarily unavailable"),
+    507: ("存储空间不足", "Insufficient storage"),
 }
 
 

@@ -153,7 +153,8 @@ _KEY_HEADER = {
         403: {"description": "no case:report permission, or outside your area"},
         409: {"description": "a report with this key is still being taken in"},
         422: {"description": "invalid report, or the key already used for another report"},
-        503: {"description": "busy: nothing saved; retry with the same key"},
+        503: {"description": "busy, or the database out of reach: retry with the same key"},
+        507: {"description": "the photos could not be stored (disk full): nothing saved"},
     },
     openapi_extra=_REPORT_BODY | {"parameters": [_KEY_HEADER]},
 )

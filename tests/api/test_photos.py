@@ -288,6 +288,44 @@ def test_photos_in_the_same_call_as_the_report(
     assert no_report.status_code == 422 and "report" in no_report.json()["detail"]
 
 
+def test_a_full_disk_refuses_the_photos_clearly_and_keeps_nothing_half_done(
+    anon_client: TestClient, login_as, grid_point, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The photo store's disk is full: 507 saying so (not a bare 500), no half-written file
+    left to fill it further, no photo recorded — and a report sent with its photos is not
+    taken either, so the phone sends it again, under the same key, once there is room."""
+    import errno
+    import json
+    import os
+    import uuid
+
+    import gis.photos
+
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    headers = login_as("township_operator")
+    code = _case(anon_client, grid_point, headers)
+    monkeypatch.setattr(gis.photos.os, "fsync", disk_full)
+    files = [("photos", ("现场.jpg", jpeg_with_gps("teal"), "image/jpeg"))]
+    r = anon_client.post(f"/api/cases/{code}/photos", files=files, headers=headers)
+    assert r.status_code == 507, r.text
+    assert r.json()["code"] == "storage_full" and "存储空间已满" in r.json()["detail"]
+    assert anon_client.get(f"/api/cases/{code}/photos", headers=headers).json() == []
+    left = [p.name for p in settings.photos_path.rglob("*") if p.is_file()]
+    assert not [n for n in left if n.startswith(".upload-")], left
+    keyed = headers | {"Idempotency-Key": str(uuid.uuid4()), "Accept-Language": "en"}
+    body = {"report": json.dumps(report_body(*grid_point, description="满盘时上报"))}
+    r = anon_client.post("/api/reports", data=body, files=files, headers=keyed)
+    assert r.status_code == 507 and "storage is full" in r.json()["detail"]
+    monkeypatch.setattr(gis.photos.os, "fsync", real_fsync)  # room made
+    r = anon_client.post("/api/reports", data=body, files=files, headers=keyed)
+    assert r.status_code == 201, r.text  # (created now: the first try kept nothing)
+    assert len(r.json()["photos"]) == 1
+
+
 def test_photos_are_served_only_within_jurisdiction(
     anon_client: TestClient, login_as, grid_point
 ) -> None:  # type: ignore[no-untyped-def]
