@@ -44,7 +44,7 @@ from api.routers.maps import PageLang, _user
 from api.schemas import ImportOut, InitialPassword
 from gis import audit
 from gis.auth import Principal
-from gis.errors import Conflict, Forbidden, InvalidInput, WanggeError
+from gis.errors import Conflict, Forbidden, InvalidInput, StorageFull, WanggeError
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from importers.export import export_layer
@@ -96,17 +96,26 @@ def _save(upload: UploadFile, folder: FilePath) -> FilePath:
     path = folder / _file_name(upload.filename)
     limit = MAX_UPLOAD_MB * 1024 * 1024
     written = 0
-    with path.open("wb") as out:
-        while chunk := upload.file.read(1024 * 1024):
-            written += len(chunk)
-            if written > limit:
-                raise TooLarge(
-                    f"文件超过 {MAX_UPLOAD_MB} MB：更大的文件请在服务器上用 wangge import 导入。",
-                    f"The file is over {MAX_UPLOAD_MB} MB: import larger ones on the server with "
-                    "wangge import.",
-                    field="file",
-                )
-            out.write(chunk)
+    try:
+        with path.open("wb") as out:
+            while chunk := upload.file.read(1024 * 1024):
+                written += len(chunk)
+                if written > limit:
+                    raise TooLarge(
+                        f"文件超过 {MAX_UPLOAD_MB} MB：更大的文件请在服务器上用 wangge import "
+                        "导入。",
+                        f"The file is over {MAX_UPLOAD_MB} MB: import larger ones on the server "
+                        "with wangge import.",
+                        field="file",
+                    )
+                out.write(chunk)
+    except OSError as e:  # (the folder is removed by the caller, with what was written)
+        raise StorageFull(
+            "服务器临时空间不足，无法接收该文件，未导入任何内容；请通知系统管理员。",
+            "The server has no room to take the file: nothing was imported. Tell your "
+            "administrator.",
+            field="file",
+        ) from e
     if not written:
         raise InvalidInput("上传的文件是空的。", "The uploaded file is empty.", field="file")
     return path
