@@ -328,6 +328,10 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 
+#: a statement stopped by ``statement_timeout`` (or by an administrator's cancel)
+QUERY_CANCELED = "57014"
+
+
 def unreachable(exc: OperationalError) -> bool:
     """Whether ``exc`` says the database could not be reached, or the connection was lost."""
     state = getattr(exc.orig, "sqlstate", None)
@@ -339,10 +343,12 @@ async def _transient(request: Request, exc: OperationalError) -> Response:
     written, and sending it again will do — the answer of a busy pool (503, Retry-After), not a
     500.  Logged, since a deadlock that recurs is a lock order to mend.
 
-    Or the database is out of reach (stopped, restarting, the network to it cut): 503 too,
-    saying so, and a retry once it is back will do (a report under the same key is never taken
-    twice).  Logged as an error: somebody has to start it again.  Any other operational error is
-    unexpected (500)."""
+    Or the database is out of reach (stopped, restarting, the network to it cut), or out of
+    resources (SQLSTATE class 53: its disk full, its memory, its connections), or it stopped a
+    query that ran too long (``statement_timeout``): 503 too, saying which, and a retry will do
+    once that is mended (a report under the same key is never taken twice).  Logged; the first
+    two as errors, since somebody has to act.  Any other operational error is unexpected
+    (500)."""
     state = getattr(exc.orig, "sqlstate", None)
     first_line = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
     if state in TRANSIENT_SQLSTATES:
@@ -353,6 +359,28 @@ async def _transient(request: Request, exc: OperationalError) -> Response:
             "（上报请使用同一个 Idempotency-Key）。",
             "This request collided with another operation at the same time: nothing of it was "
             "saved. Please retry in a few seconds (a report with the same Idempotency-Key).",
+        )
+    if state is not None and state.startswith("53"):
+        log.error("%s %s: database out of resources: %s", request.method, request.url.path,
+                  first_line)  # fmt: skip
+        return _retry_later(
+            request,
+            "数据库资源不足（存储空间、内存或连接数），本次请求未保存任何内容，请稍后重试"
+            "（上报请使用同一个 Idempotency-Key）；如持续出现，请联系系统管理员。",
+            "The database is out of resources (disk space, memory or connections): nothing of "
+            "this request was saved. Please retry later (a report with the same "
+            "Idempotency-Key); if this goes on, tell your administrator.",
+            code="database_resources",
+            after_s=30,
+        )
+    if state == QUERY_CANCELED:
+        log.warning("%s %s: %s", request.method, request.url.path, first_line)
+        return _retry_later(
+            request,
+            "本次查询用时过长，已被数据库中止，未保存任何内容；请缩小范围（区域、时间）后重试。",
+            "This query took too long and the database stopped it: nothing was saved. Narrow it "
+            "(the area, the dates) and retry.",
+            code="timeout",
         )
     if unreachable(exc):
         log.error("%s %s: database unreachable: %s", request.method, request.url.path, first_line)

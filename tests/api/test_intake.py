@@ -248,6 +248,34 @@ def test_a_database_out_of_reach_answers_503_and_the_app_recovers(
         assert c.get("/api/categories", headers=headers).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "words"),
+    [
+        ("DiskFull", "database_resources", "数据库资源不足"),
+        ("TooManyConnections", "database_resources", "数据库资源不足"),
+        ("QueryCanceled", "timeout", "用时过长"),
+        ("AdminShutdown", "database_unavailable", "暂时无法连接数据库"),
+    ],
+)
+def test_what_the_database_cannot_do_just_now_is_a_503_that_says_why(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, error: str, code: str, words: str
+) -> None:
+    """Its disk full, out of connections, a query stopped by ``statement_timeout``, a restart:
+    503 with Retry-After and the reason, not a bare 500."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    import gis.cases
+
+    def refused(session: Session) -> None:
+        raise OperationalError("SELECT …", {}, getattr(psycopg.errors, error)("said"))
+
+    monkeypatch.setattr(gis.cases, "list_categories", refused)
+    r = client.get("/api/categories")
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.text
+    assert r.json()["code"] == code and words in r.json()["detail"]
+
+
 def test_a_retry_replays_and_another_report_under_the_key_is_refused(
     client: TestClient, grid_point: tuple, app_db: Session
 ) -> None:
