@@ -255,14 +255,18 @@ def serve(
 ) -> None:
     """启动 Web 服务与 API（数据库须已运行并迁移）— serve the app and API."""
     import uvicorn
+    from sqlalchemy.orm import Session
 
     from api.app import create_app
     from gis.db import check_app_role, check_database, make_engine, resolve_app_database_url
+    from gis.pii import load_cipher
 
     settings = get_settings()
     engine = make_engine(resolve_app_database_url(settings))
     check_database(engine)
     check_app_role(engine)
+    with Session(engine) as session:  # the personal data's key, as the app checks it at start
+        load_cipher(settings, session)
     engine.dispose()
     host, port = host or settings.host, port or settings.port
     typer.echo(f"网格 wangge：http://{host}:{port}/ （API 文档 http://{host}:{port}/docs）")

@@ -147,8 +147,15 @@ def load_cipher(settings: Settings, session: Session | None = None) -> PiiCipher
     if settings.pii_key:
         try:
             key = base64.b64decode(settings.pii_key, validate=True)
-        except ValueError as e:
-            raise ValueError("WANGGE_PII_KEY must be 32 bytes, base64-encoded") from e
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise DatabaseNotReady(
+                "WANGGE_PII_KEY 应为 32 字节密钥的 base64 编码（44 个字符，如 "
+                "`openssl rand -base64 32` 的输出），拒绝启动。",
+                "WANGGE_PII_KEY must be a 32-byte key, base64-encoded (44 characters, as "
+                "`openssl rand -base64 32` prints): not starting.",
+            )
         return _checked(PiiCipher(key), sample, "WANGGE_PII_KEY")
     path = Path(settings.data_dir) / "pii.key"
     if not path.exists():

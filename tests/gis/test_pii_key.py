@@ -39,6 +39,16 @@ def test_another_key_refuses_to_start_and_says_why(settings: Settings, app_db: S
         pass  # the app does not start
 
 
+@pytest.mark.parametrize("key", ["abc", base64.b64encode(b"sixteen bytes!!!").decode(), "中文"])
+def test_a_key_that_is_not_one_refuses_to_start_and_says_what_one_is(
+    settings: Settings, app_db: Session, key: str
+) -> None:
+    """Not base64, or not 32 bytes: refused in the operator's words, with how to make one."""
+    with pytest.raises(DatabaseNotReady, match="32 字节") as refused:
+        load_cipher(_with(settings, pii_key=key), app_db)
+    assert "openssl rand -base64 32" in refused.value.localized("en")
+
+
 def test_no_key_is_made_where_the_database_holds_personal_data(
     settings: Settings, app_db: Session, tmp_path: Path
 ) -> None:
