@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.report import COLUMNS, REPORT_CSS, Column, column_width, write_report
+from gis.report import COLUMNS, REPORT_CSS, Column, column_width, workbook_bytes, write_report
 from gis.scope import Scope
 from gis.stats import Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -404,9 +403,7 @@ def ranking_xlsx(r: Ranking, lang: str = "zh") -> bytes:
         ws.append([name, n, share])
         ws.cell(ws.max_row, 3).number_format = "0.0%"
     ws.column_dimensions["A"].width = 24
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 def ranking_report(

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -456,6 +457,23 @@ def _warnings(
     return found, rows[0].total if rows else 0
 
 
+def workbook_bytes(wb: Any) -> bytes:
+    """``wb`` (an openpyxl workbook) as the bytes of its file, every cell's text as text.
+
+    openpyxl takes any text that begins with ``=`` for a formula.  No workbook of this app
+    holds one, but a resident's words, a grid's name or an imported row may begin so, and as a
+    formula they would run in the reader's spreadsheet (``=HYPERLINK(…)`` sending a cell's
+    contents away, ``=cmd|…`` in old Excel): such cells are written as the text they are."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 def column_width(text: str) -> int:
     """A text's width in a spreadsheet's columns: a wide (CJK) character counts two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -549,9 +567,7 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     ws.append([w["supervision"], w["count"]])
     for action, name in (STAGE_NAMES_EN if lang == "en" else STAGE_NAMES).items():
         ws.append([name, d.supervision.get(action, 0)])
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 #: the printable reports' common style (the daily roll-up, 统计排名): plain tables, figures to

