@@ -22,10 +22,19 @@ from maps.phone import PHOTO_KEEP_BYTES, PHOTO_MAX_PX, PHOTO_QUALITY
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths may follow a login (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site paths may follow a login (no open redirects).  A browser drops tabs and
+    line breaks from a URL before it reads it, so ``/<tab>/evil.example`` would go to
+    ``//evil.example``, another site: they are dropped here first, and any other control
+    character refuses the path."""
+    path = re.sub(r"[\t\n\r]", "", target or "")
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "\\" in path
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path)
+    ):
         return "/"
-    return target
+    return path
 
 
 LOGIN_TEXT = {

@@ -452,6 +452,11 @@ def test_map_page_sends_browsers_to_login(anon_client: TestClient) -> None:
     page = anon_client.get("/login?next=%2F")
     assert page.status_code == 200 and "登录" in page.text
     assert anon_client.get("/login?next=//evil.example").text.count('data-next="/"') == 1
+    # a browser drops tabs and line breaks from a URL: /<tab>/evil.example is //evil.example
+    for sly in ("/%09/evil.example", "/%0a/evil.example", "/%0D%0A/evil.example", "/%00x"):
+        page = anon_client.get(f"/login?next={sly}").text
+        assert page.count('data-next="/"') == 1, sly
+    assert 'data-next="/queue?a=1"' in anon_client.get("/login?next=%2Fqueue%3Fa%3D1").text
 
 
 def test_grid_worker_reports_only_in_own_grids(
