@@ -23,6 +23,7 @@ from starlette.types import Scope
 from api.deps import known_query, with_inline_scripts
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
+from api.limits import BodyLimit
 from api.routers import (
     audit,
     auth,
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_manual_bodies(app)
     app.mount(VENDOR_URL, AssetFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, AssetFiles(directory=OWN_DIR), name="wangge-static")
+    app.add_middleware(BodyLimit)  # no body read whole that its route would refuse (api.limits)
     app.add_middleware(SecurityHeaders, base=settings.base_map())  # (api.headers)
     # Compressed for a client that accepts it (every browser does): a phone on one bar of
     # signal gets its scripts, the grids and the answer to its sync in a fifth to a tenth of

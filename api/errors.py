@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_lang as _chosen_lang
+from api.limits import TooLarge, too_large
 from gis.errors import (
     BadRequest,
     InvalidInput,
@@ -295,6 +296,14 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
             if lang == "en"
             else f"{request.url.path} 不支持 {request.method} 请求。"
         )
+    elif isinstance(exc, TooLarge):  # (a body sent in chunks, found too large as it was read)
+        detail = too_large(exc.limit, lang)
+    elif exc.status_code == 400 and exc.detail == _UNPARSED:  # FastAPI's, in English
+        detail = (
+            "The request body could not be read (not valid JSON, or nested too deeply)."
+            if lang == "en"
+            else "请求体无法解析（不是有效的 JSON，或嵌套过深），请检查后重试。"
+        )
     else:
         detail = str(exc.detail)
     headers = getattr(exc, "headers", None)
@@ -302,8 +311,15 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         page = _page(request, exc.status_code, detail)
         page.headers.update(headers or {})
         return page
-    content = {"detail": detail if exc.status_code in (404, 405) else exc.detail}  # as raised
+    translated = exc.status_code in (404, 405, 413) or exc.detail == _UNPARSED
+    content: dict[str, Any] = {"detail": detail if translated else exc.detail}  # else as raised
+    if isinstance(exc, TooLarge):
+        content["code"] = "too_large"
     return JSONResponse(status_code=exc.status_code, content=content, headers=headers)
+
+
+#: what FastAPI says of a body it could not parse (a JSON nested too deeply, say)
+_UNPARSED = "There was an error parsing the body"
 
 
 async def _data_error(request: Request, exc: DataError) -> JSONResponse:

@@ -721,6 +721,40 @@ def test_no_inline_script_runs_but_those_a_map_page_wrote_itself(client: TestCli
     ) == ["one()", "two()"]
 
 
+def test_a_body_larger_than_its_route_takes_is_refused_before_it_is_read(
+    anon_client: TestClient, client: TestClient
+) -> None:
+    """Anyone may send a body to the login: one of gigabytes would have been held in memory.
+    A body over its route's limit is refused (413) by its declared length, or, sent in chunks,
+    once past it — in the caller's language; routes that take files take more."""
+    from api.limits import DEFAULT_BYTES, MB, limit_for
+
+    too_much = b" " * (DEFAULT_BYTES + 1)
+    r = anon_client.post("/api/auth/login", content=too_much, headers={"Content-Type": "x/y"})
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    assert "最多 16 MB" in r.json()["detail"]
+
+    def chunks():  # (no Content-Length: counted as it comes)
+        for _ in range(17):
+            yield b" " * MB
+
+    r = client.post(
+        "/api/edits",
+        content=chunks(),
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+    )
+    assert r.status_code == 413 and "at most 16 MB" in r.json()["detail"], r.text
+    assert limit_for("/api/reports") > 6 * 10 * MB  # a report with its six photos
+    assert limit_for("/api/imports") > 100 * MB  # (the import's own limit says so first)
+    # a body FastAPI cannot parse (nested too deeply) is a 400 in the caller's words
+    r = client.post(
+        "/api/edits",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and "无法解析" in r.json()["detail"]
+
+
 def test_the_security_policy_lets_the_base_map_tiles_in() -> None:
     from api.headers import content_security_policy, tile_sources
     from gis.settings import BaseMapSpec
