@@ -354,7 +354,7 @@ def unreachable(exc: OperationalError) -> bool:
     return exc.connection_invalidated or state is None or state.startswith(UNREACHABLE_SQLSTATES)
 
 
-async def _transient(request: Request, exc: OperationalError) -> Response:
+async def _database_error(request: Request, exc: OperationalError) -> Response:
     """A concurrent transaction got in the way (a deadlock, say): nothing of this request was
     written, and sending it again will do — the answer of a busy pool (503, Retry-After), not a
     500.  Logged, since a deadlock that recurs is a lock order to mend.
@@ -481,5 +481,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)  # type: ignore[arg-type]
     app.add_exception_handler(ProgrammingError, _refused_by_database)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, _busy)  # type: ignore[arg-type]
-    app.add_exception_handler(OperationalError, _transient)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _conflict_at_commit)  # type: ignore[arg-type]

@@ -87,8 +87,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = limit_for(scope["path"])
-        headers = dict(scope.get("headers") or ())
-        length = headers.get(b"content-length")
+        length = next((v for k, v in scope.get("headers") or () if k == b"content-length"), None)
         if length is not None and length.isdigit() and int(length) > limit:
             await _refuse(scope, send, limit)
             return
