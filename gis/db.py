@@ -215,6 +215,7 @@ def check_database(engine: Engine) -> dict[str, str]:
             f"无法连接数据库：{e.__class__.__name__}: {str(e).strip().splitlines()[0]}",
             f"Cannot connect to the database: {e.__class__.__name__}: "
             f"{str(e).strip().splitlines()[0]}",
+            unreachable=True,
         ) from e
     if not postgis:
         raise DatabaseNotReady(

@@ -227,11 +227,13 @@ def test_a_database_out_of_reach_answers_503_and_the_app_recovers(
         assert "暂时无法连接数据库" in r.json()["detail"]
         assert c.get("/api/categories", headers=headers).status_code == 200  # a new connection
         # nothing answers at all (the database stopped): the API and a page say so
-        served = app.state.sessionmaker
-        app.state.sessionmaker = make_sessionmaker(
-            make_engine("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
-        )
+        served, engine_served = app.state.sessionmaker, app.state.engine
+        nowhere = make_engine("postgresql+psycopg://nobody:x@127.0.0.1:1/none")
+        app.state.sessionmaker, app.state.engine = make_sessionmaker(nowhere), nowhere
         try:
+            health = c.get("/api/health")  # (anyone may ask: no host or port in the answer)
+            assert health.status_code == 503 and "暂时无法连接数据库" in health.json()["detail"]
+            assert "127.0.0.1" not in health.text and "port" not in health.text
             r = c.post(
                 "/api/reports/batch",
                 json={"reports": []},
@@ -244,7 +246,7 @@ def test_a_database_out_of_reach_answers_503_and_the_app_recovers(
             assert "text/html" in page.headers["content-type"]
             assert "暂时无法服务" in page.text and "暂时无法连接数据库" in page.text
         finally:
-            app.state.sessionmaker = served
+            app.state.sessionmaker, app.state.engine = served, engine_served
         assert c.get("/api/categories", headers=headers).status_code == 200
 
 
