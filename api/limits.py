@@ -19,9 +19,10 @@ import json
 import re
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import LANG_COOKIE
+from api.deps import request_lang
 from api.routers.imports import MAX_UPLOAD_MB
 from gis import photos
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
@@ -118,13 +119,8 @@ class BodyLimit:
 
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-    """413 in the caller's language (its page's choice, else its browser's)."""
-    headers = dict(scope.get("headers") or ())
-    cookies = headers.get(b"cookie", b"").decode("latin-1")
-    chosen = re.search(rf"(?:^|;\s*){LANG_COOKIE}=(zh|en)\b", cookies)
-    accept = headers.get(b"accept-language", b"").decode("latin-1").lower()
-    english = chosen.group(1) == "en" if chosen else accept.startswith("en")
-    detail = too_large(limit, "en" if english else "zh")
+    """413 in the caller's language (:func:`api.deps.request_lang`)."""
+    detail = too_large(limit, request_lang(Request(scope)))
     body = json.dumps({"detail": detail, "code": "too_large"}, ensure_ascii=False).encode()
     await send(
         {
