@@ -179,6 +179,81 @@ def db_recount() -> None:
     )
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
+    """What ``db photos`` (and a restore) says of :class:`gis.photo_files.FolderCheck`, and
+    whether files are missing."""
+    lines = [
+        f"照片目录 {found.directory}：数据库记录的照片文件（含缩略图）{found.named:,} 个，"
+        f"目录中有 {found.present:,} 个，缺失 {found.missing:,} 个；目录中无记录的文件 "
+        f"{found.unnamed:,} 个（{_mb(found.unnamed_bytes)}）— the photo folder {found.directory}: "
+        f"{found.named:,} file(s) named by the database (pictures and thumbnails), "
+        f"{found.present:,} there, {found.missing:,} missing; {found.unnamed:,} file(s) no row "
+        f"names ({_mb(found.unnamed_bytes)})."
+    ]
+    if found.missing:
+        lines.append(
+            "缺失文件的照片（打开时显示「照片文件缺失」），例如 — photos whose files are missing "
+            "(they answer 410), for example:"
+        )
+        lines += [f"  {m.describe('zh')} — {m.describe('en')}" for m in found.examples]
+        lines.append(
+            f"请把原来的照片目录（备份时的 WANGGE_PHOTO_DIR）复制到 {found.directory} 后再检查 — "
+            f"copy the original photo folder (WANGGE_PHOTO_DIR where the backup was made) to "
+            f"{found.directory}, then check again."
+        )
+    if pruned:
+        lines.append(
+            f"已删除无记录的文件 {found.removed:,} 个，释放 {_mb(found.freed)}；"
+            f"{found.unnamed - found.removed:,} 个保留（较新或已有记录）— removed "
+            f"{found.removed:,} unnamed file(s), {_mb(found.freed)} freed; "
+            f"{found.unnamed - found.removed:,} kept (recent, or named since)."
+        )
+    elif found.removable:
+        lines.append(
+            f"其中 {found.removable:,} 个已超过保留时间，可加 --prune 删除 — "
+            f"{found.removable:,} of them are past the grace period: --prune removes them."
+        )
+    return lines, bool(found.missing)
+
+
+@db_app.command("photos")
+@reports_errors
+def db_photos(
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="remove the files no photo row names (a failed upload's, a killed writer's "
+            "temporary ones), if older than --older-than",
+        ),
+    ] = False,
+    older_than: Annotated[
+        float,
+        typer.Option(help="hours: files younger than this are never removed", min=0),
+    ] = 1.0,  # (gis.photo_files.GRACE_HOURS)
+) -> None:
+    """核对照片目录与数据库：缺失的照片文件（恢复后未复制目录）、无记录的文件（上传失败遗留），
+    --prune 删除后者；运行中可用 — check the photo folder against the database: files the
+    database names that are missing (a restore without the folder), files no row names (left by
+    failed uploads); --prune removes the latter.  Safe while the server runs.  Exit 1 when files
+    are missing."""
+    from gis.photo_files import check_folder
+    from gis.scope import Scope, bind_scope
+
+    settings = get_settings()
+    with _owner_session() as session:
+        bind_scope(session, Scope.everything())
+        found = check_folder(session, settings.photos_path, prune=prune, grace_hours=older_than)
+    lines, missing = _photo_folder_lines(found, prune)
+    typer.echo("\n".join(lines))
+    if missing:
+        raise typer.Exit(1)
+
+
 @db_app.command("restore")
 @reports_errors
 def db_restore(
@@ -194,7 +269,9 @@ def db_restore(
     from gis.db import make_engine, prepare_database, resolve_database_url
     from gis.embedded import DATABASE, EmbeddedCluster
     from gis.errors import DatabaseNotReady
+    from gis.photo_files import check_folder
     from gis.pii import load_cipher
+    from gis.scope import Scope, bind_scope
 
     settings = get_settings()
     url = resolve_database_url(settings)  # (the embedded cluster must be running)
@@ -206,11 +283,18 @@ def db_restore(
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            load_cipher(settings, session)
-    except DatabaseNotReady as e:
-        typer.secho(e.localized(_lang()), fg=typer.colors.YELLOW, err=True)
+            try:
+                load_cipher(settings, session)
+            except DatabaseNotReady as e:
+                typer.secho(e.localized(_lang()), fg=typer.colors.YELLOW, err=True)
+            session.rollback()
+            bind_scope(session, Scope.everything())
+            found = check_folder(session, settings.photos_path)
     finally:
         engine.dispose()
+    if found.named:  # the photos' files are not in the backup: are they here?
+        lines, missing = _photo_folder_lines(found, pruned=False)
+        typer.secho("\n".join(lines), fg=typer.colors.YELLOW if missing else None)
 
 
 @app.command("migrate")

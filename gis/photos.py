@@ -214,6 +214,12 @@ def _write(directory: Path, name: str, data: bytes) -> None:
         ) from e
 
 
+#: the advisory lock (one bigint key, 'wgph') between storing photos and removing the photo
+#: folder's unnamed files (:mod:`gis.photo_files`): each storing transaction holds it shared
+#: from before its first file until its commit, and the removal takes it whole for each batch —
+#: so a file it judges unnamed is not one a transaction in flight has written, or found stored
+#: and is about to name.
+FOLDER_LOCK = 0x77677068
 _CASE_ID = text("SELECT id FROM cases WHERE code = :code")
 #: where the photos of a case and of a patrol check-in are kept: (table, owner column)
 _TABLES = {"case": ("case_photo", "case_id"), "patrol": ("patrol_photo", "patrol_id")}
@@ -233,7 +239,10 @@ def _store(
     table, column = _TABLES[owner]
     cleaned = [clean_photo(data, name or f"#{i + 1}") for i, (name, data) in enumerate(photos)]
     lock = 0x70686F74 if owner == "case" else 0x70617472  # 'phot', 'patr'
-    session.execute(text("SELECT pg_advisory_xact_lock(:k, :id)"), {"k": lock, "id": owner_id})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:folder), pg_advisory_xact_lock(:k, :id)"),
+        {"folder": FOLDER_LOCK, "k": lock, "id": owner_id},
+    )
     stored = {
         row.upload_sha256
         for row in session.execute(

@@ -428,6 +428,25 @@ def test_db_backup_and_restore_into_an_empty_database_only(  # type: ignore[no-u
         wrong = run("db", "restore", str(dump), env={**env, "WANGGE_PII_KEY": other})
         assert wrong.exit_code == 0, wrong.output  # restored; the server would refuse the key
         assert "个人信息密钥" in wrong.output and "不符" in wrong.output
+        assert "照片目录" not in wrong.output  # (no photos: nothing to say of them)
+        # photos whose files were not copied with the backup: the restore names their case
+        with psycopg.connect(libpq(target)) as conn:
+            conn.execute("SELECT set_config('wangge.scope', '*', false)")
+            code = conn.execute(
+                """INSERT INTO case_photo (case_id, sha256, upload_sha256, content_type, bytes,
+                                           width, height, file_name, thumb_name, uploaded_by)
+                   SELECT id, repeat('a', 64), repeat('a', 64), 'image/jpeg', 1, 1, 1,
+                          'aa/a.jpg', 'aa/a.thumb.jpg', 'cli' FROM cases ORDER BY id LIMIT 1
+                   RETURNING (SELECT code FROM cases c WHERE c.id = case_id)"""
+            ).fetchone()[0]  # type: ignore[index]
+        with_photos = tmp_path / "photos.dump"
+        assert run("db", "backup", str(with_photos), env=env).exit_code == 0
+        cluster.drop_database(name)
+        cluster.create_database(name)
+        photos = run("db", "restore", str(with_photos), env=env)
+        assert photos.exit_code == 0, photos.output
+        assert "照片目录" in photos.output and "缺失 2 个" in photos.output
+        assert f"案件 {code} 的照片" in photos.output, photos.output
         # a backup of a newer wangge (a migration this one lacks) is refused before anything
         with psycopg.connect(libpq(target)) as conn:
             conn.execute("UPDATE alembic_version SET version_num = '9999'")
@@ -509,3 +528,54 @@ def test_db_recount_counts_the_roll_ups_and_the_handling_again(  # type: ignore[
     with engine.connect() as conn:
         assert conn.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
         assert conn.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+
+
+def test_db_photos_names_the_missing_files_and_prunes_the_unnamed(  # type: ignore[no-untyped-def]
+    run, database_url: str, engine: Engine, demo_city, tmp_path
+) -> None:
+    """After a restore that forgot the photo folder, ``wangge db photos`` says which cases'
+    photos are missing (exit 1, for a cron's mail); ``--prune`` removes the old files no row
+    names, and nothing else."""
+    import os
+    import time
+
+    folder = tmp_path / "photos"
+    digest = "ab" + "c" * 62
+    picture, thumb = f"ab/{digest}.jpg", f"ab/{digest}.thumb.jpg"
+    (folder / "ab").mkdir(parents=True)
+    (folder / picture).write_bytes(b"j" * 1000)  # (its thumbnail was not copied)
+    unnamed = folder / "cd" / ("cd" + "e" * 62 + ".jpg")
+    unnamed.parent.mkdir()
+    unnamed.write_bytes(b"u" * 2_000_000)
+    os.utime(unnamed, (time.time() - 7200, time.time() - 7200))
+    with engine.begin() as conn:
+        conn.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+        case_id, code = conn.execute(text("SELECT id, code FROM cases ORDER BY id LIMIT 1")).one()
+        row = conn.execute(
+            text("""INSERT INTO case_photo (case_id, sha256, upload_sha256, content_type, bytes,
+                                            width, height, file_name, thumb_name, uploaded_by)
+                    VALUES (:case, :sha, :sha, 'image/jpeg', 1000, 1, 1, :file, :thumb, 'cli')
+                    RETURNING id"""),
+            {"case": case_id, "sha": digest, "file": picture, "thumb": thumb},
+        ).scalar_one()
+    env = {"DATABASE_URL": database_url, "WANGGE_PHOTO_DIR": str(folder)}
+    try:
+        checked = run("db", "photos", env=env)
+        assert checked.exit_code == 1, checked.output
+        assert "目录中有 1 个，缺失 1 个" in checked.output
+        assert f"案件 {code} 的照片 #{row}（{thumb}）" in checked.output
+        assert "无记录的文件 1 个（2.0 MB）" in checked.output and "--prune" in checked.output
+        assert unnamed.exists()
+        pruned = run("db", "photos", "--prune", env=env)
+        assert pruned.exit_code == 1 and "已删除无记录的文件 1 个，释放 2.0 MB" in pruned.output
+        assert not unnamed.exists() and (folder / picture).exists()
+        (folder / thumb).write_bytes(b"t" * 10)  # copied back
+        whole = run("db", "photos", env=env)
+        assert whole.exit_code == 0, whole.output
+        assert "目录中有 2 个，缺失 0 个；目录中无记录的文件 0 个" in whole.output
+        refused = run("db", "photos", "--older-than", "-1", env=env)
+        assert refused.exit_code != 0 and "--older-than" in refused.output
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('wangge.scope', '*', true)"))
+            conn.execute(text("DELETE FROM case_photo WHERE id = :id"), {"id": row})

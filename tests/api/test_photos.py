@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from importers.demo import DemoCity
 from maps.pages import qr_png
@@ -372,3 +375,99 @@ def test_receipt_page_and_qr_code(anon_client: TestClient, login_as, grid_point)
     # the category in English; the center's name is a name, and stays as it is
     assert "Dispute · Neighbour" in english and case["location"]["center"]["name"] in english
     assert 'href="?lang=zh"' in english and "<svg" in english
+
+
+def test_the_photo_folder_is_checked_against_the_database_and_its_unnamed_files_pruned(
+    db, engine, grid_point, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """``wangge db photos``: the files the rows name and are missing (a restore without the
+    folder) are found and their cases named; the files no row names (a failed upload's, a
+    killed writer's temporary one) are removed when older than the grace period, never a file
+    a row names (several rows may share one), never a young one, never one a storing
+    transaction in flight is about to name."""
+    import os
+    import threading
+    import time
+
+    from shapely.geometry import Point
+
+    from gis.photo_files import check_folder
+    from gis.photos import FOLDER_LOCK, add_photos
+    from gis.scope import Scope, bind_scope
+    from tests.conftest import put_case
+
+    folder = tmp_path / "photos"
+    first, second = put_case(db, Point(grid_point)), put_case(db, Point(grid_point))
+    add_photos(db, first, [("a.jpg", jpeg_with_gps("navy"))], folder, "tester")
+    _, own = add_photos(
+        db, second, [("a.jpg", jpeg_with_gps("navy")), ("b.png", png_bytes())], folder, "tester"
+    )
+    stored = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert len(stored) == 4  # two pictures and their thumbnails, one pair for both cases
+    thumb = next(n for n in stored if n.startswith(own.sha256[:2]) and "thumb" in n)
+    (folder / thumb).unlink()  # (copied back without it)
+    hours_ago = time.time() - 3 * 3600
+
+    def leftover(name: str, *, old: bool = True) -> Path:
+        path = folder / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 100)
+        if old:
+            os.utime(path, (hours_ago, hours_ago))
+        return path
+
+    failed = leftover("0f/0f" + "1" * 62 + ".jpg")  # a rolled-back upload's picture
+    killed = leftover(f"{stored[0][:2]}/.upload-k1ll3d")  # a killed writer's temporary file
+    young = leftover("0f/0f" + "2" * 62 + ".jpg", old=False)  # an upload still in flight
+    note = folder / "说明.txt"  # the folder's own: not the store's
+    note.write_text("照片目录")
+    os.utime(note, (hours_ago, hours_ago))
+
+    found = check_folder(db, folder)
+    assert (found.named, found.present, found.missing) == (4, 3, 1)
+    assert [(m.label, m.file_name) for m in found.examples] == [(second, thumb)]
+    assert "照片 #" in found.examples[0].describe() and second in found.examples[0].describe("en")
+    assert (found.unnamed, found.unnamed_bytes, found.young) == (3, 300, 1)
+    assert (found.removable, found.removed) == (2, 0)
+    assert failed.exists() and killed.exists()  # (a check removes nothing)
+
+    # a storing transaction in flight names the failed upload's file again (the same photo
+    # sent again): the removal waits for it, asks again, and keeps the file
+    other = Session(engine)
+    bind_scope(other, Scope.everything())
+    other.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FOLDER_LOCK})
+    case_id = other.execute(text("SELECT id FROM cases ORDER BY id LIMIT 1")).scalar_one()
+    row = other.execute(
+        text("""INSERT INTO case_photo (case_id, sha256, upload_sha256, content_type, bytes,
+                                        width, height, file_name, thumb_name, uploaded_by)
+                VALUES (:case, :sha, :sha, 'image/jpeg', 100, 1, 1, :file, :file, 'tester')
+                RETURNING id"""),
+        {"case": case_id, "sha": "0f" + "1" * 62, "file": failed.relative_to(folder).as_posix()},
+    ).scalar_one()
+    result: list = []
+    pruning = threading.Thread(target=lambda: result.append(check_folder(db, folder, prune=True)))
+    pruning.start()
+    try:
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        for _ in range(200):
+            with engine.connect() as conn:
+                if conn.execute(text(waiting)).scalar_one():
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the removal did not wait for the storing transaction")
+        other.commit()
+        pruning.join(30)
+        (pruned,) = result
+        assert (pruned.removed, pruned.freed) == (1, 100)  # the killed writer's only
+        assert failed.exists() and not killed.exists() and young.exists() and note.exists()
+        assert all((folder / n).exists() for n in stored if n != thumb)
+        again = check_folder(db, folder, prune=True, grace_hours=0)
+        assert (again.removed, again.unnamed, again.missing) == (1, 1, 1)  # the young one now
+        assert not young.exists() and failed.exists()
+    finally:
+        pruning.join(30)
+        other.rollback()
+        other.execute(text("DELETE FROM case_photo WHERE id = :id"), {"id": row})
+        other.commit()
+        other.close()
