@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gis.auth import OwnSession, device_name
 from gis.cases import SOURCE_NAMES, CaseView, CategoryView, NewReport, default_source
 from gis.errors import InvalidInput
 from gis.intake import MAX_BATCH, BatchStatus, CaseBrief
@@ -523,6 +524,23 @@ class OwnSessionOut(BaseModel):
         description="what it runs on, as a person names it: 手机 · 微信, 电脑 · Chrome"
     )
     current: bool = Field(description="the session of this request")
+
+    @classmethod
+    def of(cls, s: OwnSession, lang: str) -> Self:
+        return cls(
+            id=s.id,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            expires_at=s.expires_at,
+            source_ip=s.source_ip,
+            user_agent=s.user_agent,
+            device=device_name(s.user_agent, lang),
+            current=s.current,
+        )
+
+
+class UserSessionOut(OwnSessionOut):
+    """One session in force of an account (用户的登录设备), for its administrator."""
 
 
 class MeOut(BaseModel):

@@ -333,11 +333,19 @@ _OWN_SESSIONS = text("""
 def own_sessions(session: Session, principal: Principal, settings: Settings) -> list[OwnSession]:
     """The caller's sessions still in force (not ended, expired or idle too long), the most
     recently used first: a wall screen's, the office's, a phone's."""
+    return sessions_of(session, principal.user_id, settings, current=principal.session_id)
+
+
+def sessions_of(
+    session: Session, user_id: int, settings: Settings, current: int | None = None
+) -> list[OwnSession]:
+    """A user's sessions still in force, the most recently used first; ``current``: the
+    session of the request, if it is one of them."""
     now = _now()
     rows = session.execute(
         _OWN_SESSIONS,
         {
-            "user": principal.user_id,
+            "user": user_id,
             "now": now,
             "idle_since": now - timedelta(minutes=settings.session_idle_minutes),
         },
@@ -350,7 +358,7 @@ def own_sessions(session: Session, principal: Principal, settings: Settings) -> 
             r.expires_at,
             r.source_ip,
             r.user_agent,
-            current=r.id == principal.session_id,
+            current=r.id == current,
         )
         for r in rows
     ]

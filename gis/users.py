@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
-from gis.auth import Principal, check_credentials
+from gis.auth import OwnSession, Principal, check_credentials, sessions_of
 from gis.db import like_containing
 from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gis.passwords import check_password_policy, hash_password
@@ -325,6 +325,52 @@ def log_out_user(
         raise NotFound(f"没有用户 {username}。", f"No user {username}.")
     ended = end_sessions(session, user_id)
     _audit(session, by, actor, "user.logout", username, {"sessions": ended})
+
+
+def user_sessions(
+    session: Session, by: Admin, username: str, settings: Settings
+) -> list[OwnSession]:
+    """登录设备: where an account of the administrator's area is logged in (its sessions in
+    force, the most recently used first), to end one of them (a lost phone) and leave the
+    others.  An administrator's only for a deployment-wide administrator."""
+    _may_act_on(by, get_account(session, by.scope, username), ("查看", "see the sessions of"))
+    return sessions_of(session, _user_id(session, username), settings)
+
+
+def end_user_session(session: Session, by: Admin, username: str, session_id: int) -> None:
+    """End one session of an account (the phone that was lost, the screen somewhere it should
+    not be); its other sessions go on.  Never one's own here (我的账号 does that).  Audited as
+    ``user.session_end``.  A session that is not the account's, or not in force, is a 404."""
+    _may_act_on(by, get_account(session, by.scope, username), ("结束", "end a session of"))
+    if username == by.username:
+        raise Conflict(
+            "自己的登录请在「我的账号」的我的登录中退出。",
+            "End your own sessions under My account.",
+        )
+    ended = session.execute(
+        text("""
+        UPDATE auth_session SET revoked_at = clock_timestamp()
+        WHERE id = :id AND user_id = :user AND revoked_at IS NULL
+          AND expires_at > clock_timestamp()
+        RETURNING id
+    """),
+        {"id": session_id, "user": _user_id(session, username)},
+    ).first()
+    if ended is None:
+        raise NotFound(
+            f"用户 {username} 没有编号为 {session_id} 的有效登录（可能已结束或过期）。",
+            f"{username} has no session {session_id} in force (it may have ended or expired).",
+        )
+    _audit(session, by, by.username, "user.session_end", username, {"session": session_id})
+
+
+def _user_id(session: Session, username: str) -> int:
+    user_id = session.execute(
+        text("SELECT id FROM app_user WHERE username = :username"), {"username": username}
+    ).scalar()
+    if user_id is None:
+        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+    return int(user_id)
 
 
 def enable_user(

@@ -71,6 +71,8 @@ def users_page(
             out.append(f'<button type="button" data-act="enable" data-user="{name}">'
                        f'{t("启用", "Enable")}</button>')  # fmt: skip
         elif a.username != me:
+            out.append(f'<button type="button" data-act="sessions" data-user="{name}">'
+                       f'{t("登录设备", "Sessions")}</button>')  # fmt: skip
             out.append(f'<button type="button" data-act="logout" data-user="{name}">'
                        f'{t("强制下线", "Log out")}</button>')  # fmt: skip
             out.append(f'<button type="button" data-act="disable" data-user="{name}">'
@@ -158,6 +160,26 @@ def users_page(
         )
     }</small>
   </form>
+  <section id="user-sessions" hidden>
+    <h2>{t("登录设备", "Sessions")} <span id="user-sessions-name"></span></h2>
+    <p class="wg-note">{
+        t(
+            "该账号仍有效的登录，最近使用的在前。结束其中一处（如丢失的手机），该设备须重新登录，"
+            "其他设备不受影响。",
+            "The account's sessions in force, the most recently used first. Ending one (a lost "
+            "phone) makes that device log in again and leaves the others.",
+        )
+    }</p>
+    <table class="wg-list wg-queue-table">
+      <thead><tr><th>{t("设备", "Device")}</th><th>{t("登录于", "Logged in")}</th>
+        <th>{t("最近使用", "Last used")}</th><th>{t("登录地址", "Address")}</th>
+        <th>{t("到期", "Ends")}</th><th>{t("操作", "Actions")}</th></tr></thead>
+      <tbody id="user-sessions-rows"></tbody>
+    </table>
+    <p id="user-sessions-none" hidden>{t("该账号没有有效的登录。", "No session in force.")}</p>
+    <p class="wg-error" id="user-sessions-error" role="alert"></p>
+    <button type="button" id="user-sessions-close">{t("关闭", "Close")}</button>
+  </section>
   <h2>{t("新建用户", "Add a user")}</h2>
   <form id="user-add" class="wg-filters">
     <label>{t("用户名", "User name")} <input name="username" required maxlength="64"

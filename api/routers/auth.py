@@ -113,19 +113,7 @@ def own_sessions(
     """Your sessions still in force (我的登录), the most recently used first: the wall screen,
     the office computer, the phone … ``current`` is this one."""
     lang = request_lang(request)
-    return [
-        OwnSessionOut(
-            id=s.id,
-            created_at=s.created_at,
-            last_seen_at=s.last_seen_at,
-            expires_at=s.expires_at,
-            source_ip=s.source_ip,
-            user_agent=s.user_agent,
-            device=auth.device_name(s.user_agent, lang),
-            current=s.current,
-        )
-        for s in auth.own_sessions(session, caller, settings)
-    ]
+    return [OwnSessionOut.of(s, lang) for s in auth.own_sessions(session, caller, settings)]
 
 
 @router.delete(

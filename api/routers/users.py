@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import (
@@ -24,7 +24,7 @@ from api.deps import (
     request_lang,
 )
 from api.routers.maps import PageLang, _user
-from api.schemas import PasswordIn, UserCreate, UserOut, UserUpdate
+from api.schemas import PasswordIn, UserCreate, UserOut, UserSessionOut, UserUpdate
 from gis import auth, users
 from gis.auth import Principal
 from gis.passwords import initial_password
@@ -184,6 +184,40 @@ def log_out_user(
     """强制下线: end every session of an account (a lost phone, a wall screen somewhere it
     should not be) without disabling it; its user logs in again.  Never your own."""
     return _change(session, caller, request, username, users.log_out_user)
+
+
+@router.get("/api/users/{username}/sessions", response_model=list[UserSessionOut])
+def user_sessions(
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: UserManager,
+    request: Request,
+    username: UserPath,
+) -> list[UserSessionOut]:
+    """登录设备: where an account is logged in (its sessions in force, the most recently used
+    first: device, address, when), to end one of them and leave the others."""
+    found = users.user_sessions(session, _admin(caller, request), username, settings)
+    lang = request_lang(request)
+    return [UserSessionOut.of(s, lang) for s in found]
+
+
+@router.delete(
+    "/api/users/{username}/sessions/{session_id}",
+    status_code=204,
+    responses={404: {"description": "no such session of the account in force"}},
+)
+def end_user_session(
+    session: SessionDep,
+    caller: UserManager,
+    request: Request,
+    username: UserPath,
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> Response:
+    """End one session of an account (the phone that was lost): that device must log in again,
+    the account's other sessions go on.  Never your own here.  Audited (``user.session_end``)."""
+    users.end_user_session(session, _admin(caller, request), username, session_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/api/users/{username}/enable", response_model=UserOut)

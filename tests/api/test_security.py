@@ -196,6 +196,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
         Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
         Call("POST", "/api/users/nobody/logout", "user:manage", 404),
+        Call("GET", "/api/users/nobody/sessions", "user:manage", 404),
+        Call("DELETE", "/api/users/nobody/sessions/1", "user:manage", 404),
         Call("GET", "/users", "user:manage"),
         Call("POST", "/api/imports", "data:import", 422),  # (an empty form)
         Call("GET", "/imports", "data:import"),
@@ -296,6 +298,8 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/users/{username}/enable"),
     ("POST", "/api/users/{username}/unlock"),
     ("POST", "/api/users/{username}/logout"),
+    ("GET", "/api/users/{username}/sessions"),
+    ("DELETE", "/api/users/{username}/sessions/{session_id}"),
     ("GET", "/users"),
     ("POST", "/api/imports"),
     ("GET", "/imports"),

@@ -164,6 +164,73 @@ def test_the_admin_logs_an_account_out_everywhere_without_disabling_it(
     assert ended["via"] == "web" and ended["sessions"] >= 2
 
 
+def test_the_admin_ends_one_session_of_an_account_and_leaves_the_others(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """登录设备: a grid worker's phone is lost, the office computer is not — the admin lists
+    the account's sessions (device, address, when), ends the phone's alone, and the office
+    goes on.  Never one's own here; another account's session, or one ended, is not found; a
+    district administrator sees only accounts of the district, and no administrator's."""
+    admin = login_as("admin")
+    android = "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 Chrome/116 Mobile"
+    phone_r = anon_client.post(
+        "/api/auth/login",
+        json={"username": "grid_worker", "password": DEMO_PASSWORD},
+        headers={"User-Agent": android},
+    )
+    phone = {"Authorization": f"Bearer {phone_r.json()['access_token']}"}
+    office = _token(anon_client, "grid_worker", DEMO_PASSWORD)
+    english = anon_client.get(
+        "/api/users/grid_worker/sessions", headers=admin | {"Accept-Language": "en"}
+    ).json()
+    assert english[1]["device"].startswith("phone")
+    page = anon_client.get("/users?lang=zh", headers=admin).text
+    assert 'data-act="sessions" data-user="grid_worker"' in page and "登录设备" in page
+    assert 'data-act="sessions" data-user="admin"' not in page
+    assert 'id="user-sessions"' in page
+    listed = anon_client.get("/api/users/grid_worker/sessions", headers=admin)
+    assert listed.status_code == 200, listed.text
+    sessions = listed.json()
+    assert len(sessions) >= 2 and not any(s["current"] for s in sessions)
+    newest, second = sessions[0], sessions[1]  # the office's, then the phone's
+    assert second["device"].startswith("手机") and second["user_agent"] == android
+    assert newest["last_seen_at"] >= second["last_seen_at"]
+    r = anon_client.delete(f"/api/users/grid_worker/sessions/{second['id']}", headers=admin)
+    assert r.status_code == 204, r.text
+    assert anon_client.get("/api/auth/me", headers=phone).status_code == 401
+    assert anon_client.get("/api/auth/me", headers=office).status_code == 200
+    listed = anon_client.get("/api/users/grid_worker/sessions", headers=admin)
+    left = [s["id"] for s in listed.json()]
+    assert second["id"] not in left and newest["id"] in left
+    again = anon_client.delete(f"/api/users/grid_worker/sessions/{second['id']}", headers=admin)
+    assert again.status_code == 404 and "没有编号为" in again.json()["detail"]
+    # another account's session through this one's name: not found, and it goes on
+    theirs = anon_client.delete(
+        f"/api/users/village_operator/sessions/{newest['id']}", headers=admin
+    )
+    assert theirs.status_code == 404
+    assert anon_client.get("/api/auth/me", headers=office).status_code == 200
+    own = anon_client.get("/api/auth/sessions", headers=admin).json()[0]["id"]
+    mine = anon_client.delete(f"/api/users/admin/sessions/{own}", headers=admin)
+    assert mine.status_code == 409 and "我的登录" in mine.json()["detail"]
+    assert anon_client.get("/api/users/nobody/sessions", headers=admin).status_code == 404
+    ended = app_db.execute(
+        text("""SELECT username, detail FROM audit_log WHERE action = 'user.session_end'
+                AND object = 'user:grid_worker' ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert ended.username == "admin" and ended.detail == {"via": "web", "session": second["id"]}
+    # a district's administrator: the district's accounts only, and no administrator
+    add_user(app_db, "district_admin", Role.admin, NEW_PASSWORD, region_code="990102")
+    app_db.commit()  # (to the test's savepoint)
+    district = _token(anon_client, "district_admin", NEW_PASSWORD)
+    assert anon_client.get("/api/users/grid_worker/sessions", headers=district).status_code == 200
+    away = anon_client.get("/api/users/township_operator_b/sessions", headers=district)
+    assert away.status_code == 404
+    assert anon_client.get("/api/users/admin/sessions", headers=district).status_code == 404
+    operator = anon_client.get("/api/users/grid_worker/sessions", headers=login_as("city_operator"))
+    assert operator.status_code == 403
+
+
 def test_the_admin_moves_an_account_to_another_place_and_role(
     anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
 ) -> None:

@@ -2956,3 +2956,45 @@ def test_a_wall_screens_session_is_ended_from_the_office(  # type: ignore[no-unt
     assert errors == [], errors
     wall.close()
     desk.close()
+
+
+def test_the_admin_ends_a_lost_phones_session_from_the_users_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser
+) -> None:
+    """用户管理 → 登录设备: the grid worker's phone and office computer are listed with what they
+    run on; 结束此登录 on the phone's row ends that one, and the office goes on."""
+    android = "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 Chrome/116 Mobile"
+    windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    tokens = {}
+    for name, agent in (("phone", android), ("office", windows)):
+        r = httpx.post(
+            f"{live_server}/api/auth/login",
+            json={"username": "village_operator", "password": DEMO_PASSWORD},
+            headers={"User-Agent": agent},
+        )
+        tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = _logged_in(context, live_server, errors, "admin", "/users")
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.click("tr[data-user='village_operator'] button[data-act=sessions]")
+    panel = page.locator("#user-sessions")
+    panel.locator("#user-sessions-rows tr").first.wait_for()
+    assert "village_operator" in panel.locator("h2").inner_text()
+    rows = panel.locator("#user-sessions-rows tr")
+    phone_row = rows.filter(has_text="手机 · Chrome")
+    assert phone_row.count() == 1 and rows.filter(has_text="电脑 · Firefox").count() == 1
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", phone_row.inner_text())
+    before = rows.count()
+    phone_row.locator("button").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('#user-sessions-rows tr').length === n - 1", arg=before
+    )
+    assert rows.filter(has_text="手机 · Chrome").count() == 0
+    me = f"{live_server}/api/auth/me"
+    assert httpx.get(me, headers=tokens["phone"]).status_code == 401
+    assert httpx.get(me, headers=tokens["office"]).status_code == 200
+    page.click("#user-sessions-close")
+    assert panel.is_hidden()
+    assert errors == [], errors
+    context.close()

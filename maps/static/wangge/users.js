@@ -1,6 +1,7 @@
 /* The administrator's page of user accounts: each change goes to /api/users… and the answer is
    shown.  A password set at random is shown once, here, and the page is not reloaded until the
-   administrator has taken it down; other changes reload the list. */
+   administrator has taken it down; other changes reload the list.  登录设备 lists an account's
+   sessions in force, each of which can be ended alone. */
 (function () {
   "use strict";
   var english = document.documentElement.lang === "en"; // the page's language
@@ -68,6 +69,71 @@
     edit.hidden = true;
   });
 
+  // 登录设备: an account's sessions in force, each with a button that ends it alone
+  var panel = document.getElementById("user-sessions");
+  var panelRows = document.getElementById("user-sessions-rows");
+  var panelNone = document.getElementById("user-sessions-none");
+  var panelError = document.getElementById("user-sessions-error");
+  var minute = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit"
+  });
+  function when(iso) { return iso ? minute.format(new Date(iso)) : "—"; }
+  function failed(r) {
+    return r.json().then(function (b) { throw new Error(b.detail || ("HTTP " + r.status)); },
+                         function () { throw new Error("HTTP " + r.status); });
+  }
+  function showSessions(user) {
+    var url = "/api/users/" + encodeURIComponent(user) + "/sessions";
+    var headers = { "Accept": "application/json", "Accept-Language": LANG };
+    panel.dataset.user = user;
+    document.getElementById("user-sessions-name").textContent = user;
+    panelError.textContent = "";
+    panel.hidden = false;
+    return fetch(url, { credentials: "same-origin", headers: headers }).then(function (r) {
+      return r.ok ? r.json() : failed(r);
+    }).then(function (sessions) {
+      panelRows.replaceChildren();
+      panelNone.hidden = sessions.length > 0;
+      sessions.forEach(function (s) {
+        var row = document.createElement("tr");
+        row.dataset.session = s.id;
+        var device = document.createElement("td");
+        device.textContent = s.device;
+        device.title = s.user_agent || "";
+        row.append(device);
+        [when(s.created_at), when(s.last_seen_at), s.source_ip || "—", when(s.expires_at)]
+          .forEach(function (text) {
+            var cell = document.createElement("td");
+            cell.textContent = text;
+            row.append(cell);
+          });
+        var end = document.createElement("button");
+        end.type = "button";
+        end.textContent = say("结束此登录", "End this session");
+        end.addEventListener("click", function () {
+          end.disabled = true;
+          panelError.textContent = "";
+          fetch(url + "/" + encodeURIComponent(s.id), {
+            method: "DELETE", credentials: "same-origin", headers: headers
+          }).then(function (r) {
+            // (404: it ended meanwhile) — either way, the list as it is now
+            if (!r.ok && r.status !== 404) return failed(r);
+          }).then(function () { return showSessions(user); })
+            .catch(function (e) { panelError.textContent = e.message; end.disabled = false; });
+        });
+        var actions = document.createElement("td");
+        actions.append(end);
+        row.append(actions);
+        panelRows.append(row);
+      });
+      panel.scrollIntoView({ block: "nearest" });
+    }).catch(function (e) { panelError.textContent = e.message; });
+  }
+  document.getElementById("user-sessions-close").addEventListener("click", function () {
+    panel.hidden = true;
+  });
+
   document.querySelectorAll("button[data-act]").forEach(function (button) {
     button.addEventListener("click", function () {
       var user = button.dataset.user, act = button.dataset.act;
@@ -87,6 +153,8 @@
                                    "New password for " + user + " (empty: a random one):"), "");
         if (pw === null) return;
         send(url, pw ? { password: pw } : {});
+      } else if (act === "sessions") {
+        showSessions(user);
       } else if (act === "logout") {
         if (!window.confirm(say("让 " + user + " 在所有设备（手机、大屏等）上的登录立即失效？账号仍可重新登录。",
                                 "End every session of " + user + " (phones, wall screens …) now? The account " +
