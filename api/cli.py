@@ -824,5 +824,40 @@ def safety_publish(
         )
 
 
+pii_app = typer.Typer(
+    help="当事人个人信息 — residents' personal data (the parties to cases)", no_args_is_help=True
+)
+app.add_typer(pii_app, name="pii")
+
+
+@pii_app.command("expire")
+@reports_errors
+def pii_expire(
+    years: Annotated[
+        int,
+        typer.Option(
+            help="the retention period: cases closed longer ago than this lose their parties' "
+            "names, phones and ID numbers (as the deployment's rules say)",
+            min=1,
+            max=100,
+        ),
+    ],
+    commit: Annotated[
+        bool, typer.Option("--commit", help="erase (without it: count what would be erased)")
+    ] = False,
+) -> None:
+    """删除结案满 N 年的案件当事人的姓名、电话、身份证号（个人信息保护法：到期删除）；默认只统计，
+    加 --commit 执行，记入审计日志 — erase the names, phones and ID numbers of the parties to
+    cases closed more than N years ago (PIPL: erase when the retention period is over); a dry run
+    unless --commit, audited.  For a nightly cron."""
+    from gis.pii_expiry import expire
+    from gis.scope import Scope, bind_scope
+
+    with _owner_session() as session:
+        bind_scope(session, Scope.everything())
+        found = expire(session, years, commit=commit, actor=_actor())
+    typer.echo(f"{found.summary('zh')}\n{found.summary('en')}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -142,6 +142,11 @@ class PartyOut(BaseModel):
     phone: str | None
     id_card: str | None
     masked: bool = Field(description="true unless asked for with unmask=true and pii:read")
+    erased_at: datetime | None = Field(
+        default=None,
+        description="when its name, phone and ID number were erased, its retention period "
+        "over (已按保存期限删除; wangge pii expire)",
+    )
 
 
 class LocationIn(BaseModel):

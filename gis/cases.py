@@ -242,6 +242,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
                 r["id"],
                 p["role"],
                 *(bytes.fromhex(p[k]) if p[k] else None for k in ("name", "phone", "id_card")),
+                erased_at=_time(p["erased_at"]) if p.get("erased_at") else None,
             )
             for p in r["parties"] or ()
         ),

@@ -8,11 +8,13 @@ the caller of :func:`parties_of`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.pii import PiiCipher, mask_id_card, mask_name, mask_phone
+from gis.worktime import SHANGHAI
 
 #: the most parties one case may name
 MAX_PER_CASE = 20
@@ -51,6 +53,8 @@ class PartyView:
     phone: str | None
     id_card: str | None
     masked: bool
+    #: when its personal data was erased, its retention period over (gis.pii_expiry)
+    erased_at: datetime | None = None
 
     @property
     def role_name(self) -> str:
@@ -64,15 +68,24 @@ def parties_of(
     """The parties of a case, masked unless ``unmask`` (the caller checks and audits that)."""
     rows = session.execute(
         text(
-            "SELECT role, name_enc, phone_enc, id_card_enc FROM case_party "
+            "SELECT role, name_enc, phone_enc, id_card_enc, erased_at FROM case_party "
             "WHERE case_id = :case_id ORDER BY id"
         ),
         {"case_id": case_id},
     ).all()
 
     return [
-        masked_party(cipher, case_id, role, name_enc, phone_enc, id_enc, unmask=unmask)
-        for role, name_enc, phone_enc, id_enc in rows
+        masked_party(
+            cipher,
+            case_id,
+            role,
+            name_enc,
+            phone_enc,
+            id_enc,
+            unmask=unmask,
+            erased_at=erased.astimezone(SHANGHAI) if erased else None,
+        )
+        for role, name_enc, phone_enc, id_enc, erased in rows
     ]
 
 
@@ -85,8 +98,10 @@ def masked_party(
     id_card_enc: bytes | None,
     *,
     unmask: bool = False,
+    erased_at: datetime | None = None,
 ) -> PartyView:
-    """Decrypt one stored party of case ``case_id``; masked unless ``unmask``."""
+    """Decrypt one stored party of case ``case_id``; masked unless ``unmask``.  ``erased_at``:
+    when its data was erased (:mod:`gis.pii_expiry`), if it was."""
 
     def dec(blob: bytes | None, column: str) -> str | None:
         return None if blob is None else cipher.decrypt(blob, f"{case_id}:{column}")
@@ -100,4 +115,4 @@ def masked_party(
         name = mask_name(name) if name else None
         phone = mask_phone(phone) if phone else None
         id_card = mask_id_card(id_card) if id_card else None
-    return PartyView(role, name, phone, id_card, masked=not unmask)
+    return PartyView(role, name, phone, id_card, masked=not unmask, erased_at=erased_at)

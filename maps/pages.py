@@ -828,6 +828,7 @@ AUDIT_ACTIONS = {
     "session.end": "结束登录",
     "pii.view": "查看个人信息",
     "pii.lookup": "按电话查找",
+    "pii.erase": "个人信息到期删除",
     "audit.read": "查看审计日志",
     "user.add": "新建用户",
     "user.update": "更新用户",
@@ -862,6 +863,7 @@ AUDIT_ACTIONS_EN = {
     "session.end": "Session ended",
     "pii.view": "Personal data seen",
     "pii.lookup": "Looked up by phone",
+    "pii.erase": "Personal data erased (retention over)",
     "audit.read": "Audit log read",
     "user.add": "User added",
     "user.update": "User updated",
@@ -1540,12 +1542,24 @@ def case_page(  # type: ignore[no-untyped-def]
         + "</td></tr>"
         for d in wf.dispatches
     )
-    parties = "".join(
-        f"<tr><td>{escape(PARTY_ROLES_EN.get(p.role, p.role) if en else p.role_name)}</td>"
-        f"<td>{escape(p.name or '')}</td>"
-        f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
-        for p in case.parties
+
+    # a party whose data was erased, its retention period over (gis.pii_expiry)
+    erased_words = t(
+        "个人信息已按保存期限删除（{day}）",
+        "personal data erased, its retention period over ({day})",
     )
+
+    def party_row(p) -> str:  # type: ignore[no-untyped-def]
+        role = escape(PARTY_ROLES_EN.get(p.role, p.role) if en else p.role_name)
+        if p.erased_at:
+            said = erased_words.format(day=f"{p.erased_at.astimezone(SHANGHAI):%Y-%m-%d}")
+            return f'<tr class="wg-muted"><td>{role}</td><td colspan="3">{said}</td></tr>'
+        return (
+            f"<tr><td>{role}</td><td>{escape(p.name or '')}</td>"
+            f"<td>{escape(p.phone or '')}</td><td>{escape(p.id_card or '')}</td></tr>"
+        )
+
+    parties = "".join(party_row(p) for p in case.parties)
 
     def photo_credit(p) -> str:  # type: ignore[no-untyped-def]
         """Who added the photo and when (with the report, or after it)."""
@@ -1630,7 +1644,8 @@ def case_page(  # type: ignore[no-untyped-def]
         '<button type="button" id="unmask">'
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
-        if can_unmask and case.parties  # (none: nothing to show, and nothing to audit)
+        # (none, or all erased: nothing to show, and nothing to audit)
+        if can_unmask and any(not p.erased_at for p in case.parties)
         else ""
     )
     workers_row = (
@@ -1878,6 +1893,8 @@ def case_page(  # type: ignore[no-untyped-def]
     # the roles' names for case.js when it shows the parties unmasked (the API names them in
     # Chinese)
     roles = f" data-roles='{escape(json.dumps(PARTY_ROLES_EN))}'" if en else ""
+    roles += f' data-erased="{erased_words}"'  # (case.js, for those it unmasks)
+
     menu = [(t("综治网格地图", "Grid map"), "/")] if links is None else links
     return f"""{_case_page_head(t("案件 ", "Case ") + case.code, lang=lang)}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"

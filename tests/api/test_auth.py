@@ -386,6 +386,7 @@ def _report_with_parties(client: TestClient, headers: dict, lon: float, lat: flo
         "phone": "139****5678",
         "id_card": "1101**********002X",
         "masked": True,
+        "erased_at": None,
     }
     assert parties[1]["phone"] == "137****1111"
     return str(r.json()["code"])
@@ -436,6 +437,7 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
         "phone": "13912345678",
         "id_card": "11010519491231002X",
         "masked": False,
+        "erased_at": None,
     }
     assert plain[1]["phone"] == "13700001111"  # normalised
     page = anon_client.get(f"/cases/{code}", headers=operator).text
@@ -481,6 +483,7 @@ def test_a_desk_names_a_person_to_a_case_later(
             "phone": "138****2222",
             "id_card": None,
             "masked": True,
+            "erased_at": None,
         }
     ]
     plain = anon_client.get(f"{url}?unmask=true", headers=operator).json()
@@ -669,7 +672,7 @@ def test_logins_writes_and_failures_are_audited(
     recorded = {"login", "logout", "pii.view", "pii.lookup", "audit.read", "case.create"}
     recorded |= {"photo.add", "user.add", "user.update", "user.passwd", "user.disable"}
     recorded |= {"user.enable", "user.unlock", "case.export", "case.party_add", "data.import"}
-    recorded |= {"user.logout", "session.end", "user.session_end"}
+    recorded |= {"user.logout", "session.end", "user.session_end", "pii.erase"}
     recorded |= {"case.note", "workers.export", "grids.export", "grid.workers"}
     recorded |= {f"grid.edit.{a}" for a in ("open", "commit", "discard")}
     recorded |= {f"case.{a}" for a in MOVES}

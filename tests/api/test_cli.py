@@ -579,3 +579,24 @@ def test_db_photos_names_the_missing_files_and_prunes_the_unnamed(  # type: igno
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('wangge.scope', '*', true)"))
             conn.execute(text("DELETE FROM case_photo WHERE id = :id"), {"id": row})
+
+
+def test_pii_expire_counts_first_and_erases_with_commit(  # type: ignore[no-untyped-def]
+    run, database_url: str, engine: Engine, demo_city
+) -> None:
+    """``wangge pii expire --years N``: a dry run says what would go, ``--commit`` erases and
+    audits (the demo's cases are all of this year: nothing to erase); the period is checked."""
+    env = {"DATABASE_URL": database_url}
+    counted = run("pii", "expire", "--years", "3", env=env)
+    assert counted.exit_code == 0, counted.output
+    assert "结案满 3 年" in counted.output and "加 --commit 执行" in counted.output
+    assert "would be erased" in counted.output
+    done = run("pii", "expire", "--years", "3", "--commit", env=env)
+    assert done.exit_code == 0 and "人的姓名、电话、身份证号已删除" in done.output, done.output
+    with engine.connect() as conn:
+        detail = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'pii.erase' ORDER BY id DESC")
+        ).scalar()
+    assert detail["years"] == 3 and detail["parties"] == 0
+    assert run("pii", "expire", "--years", "0", env=env).exit_code != 0
+    assert run("pii", "expire", env=env).exit_code != 0  # (no period: no default)

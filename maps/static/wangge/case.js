@@ -217,7 +217,15 @@
           table.textContent = "";
           parties.forEach(function (p) {
             var tr = table.insertRow();
-            [roles[p.role] || p.role_name || p.role, p.name, p.phone, p.id_card].forEach(function (v) {
+            tr.insertCell().textContent = roles[p.role] || p.role_name || p.role;
+            if (p.erased_at) { // its retention period over: nothing left to show
+              var said = tr.insertCell();
+              said.colSpan = 3;
+              said.textContent = table.dataset.erased.replace("{day}", p.erased_at.slice(0, 10));
+              tr.className = "wg-muted";
+              return;
+            }
+            [p.name, p.phone, p.id_card].forEach(function (v) {
               tr.insertCell().textContent = v || "";
             });
           });

@@ -1,0 +1,117 @@
+"""Residents' personal data erased when its retention period is over (``wangge pii expire``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from shapely.geometry import Point
+
+from gis.errors import InvalidInput
+from gis.pii import PiiCipher
+from gis.pii_expiry import expire
+from gis.settings import Settings
+from importers.demo import DemoCity
+from tests.conftest import app_with, put_case
+
+
+def _name(db: Session, cipher: PiiCipher, code: str, role: str, name: str, phone: str) -> None:
+    case_id = db.execute(text("SELECT id FROM cases WHERE code = :c"), {"c": code}).scalar_one()
+    db.execute(
+        text("""INSERT INTO case_party (case_id, role, name_enc, phone_enc, id_card_enc,
+                                        phone_index)
+                VALUES (:case, :role, :name, :phone, :id_card, :index)"""),
+        {
+            "case": case_id,
+            "role": role,
+            "name": cipher.encrypt(name, f"{case_id}:name"),
+            "phone": cipher.encrypt(phone, f"{case_id}:phone"),
+            "id_card": cipher.encrypt("11010519491231002X", f"{case_id}:id_card"),
+            "index": cipher.phone_index(phone),
+        },
+    )
+
+
+def _years_ago(now: datetime, years: int) -> datetime:
+    return now.replace(year=now.year - years)
+
+
+def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased(
+    db: Session,
+    cipher: PiiCipher,
+    settings: Settings,
+    demo_city: DemoCity,
+    tokens: dict[str, str],
+) -> None:
+    """个人信息到期删除: the parties of a case closed four years ago lose their names, phones, ID
+    numbers and phone index (a dry run first counts them, writing nothing); those of a case
+    closed two years ago, and of one never closed however old, stay.  The party keeps its role,
+    the case page says the data was erased (and offers no unmasking), a search by the erased
+    phone finds nothing, and the erasure is in the audit log.  Again: nothing more to do."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    spot = grid.geom.representative_point()
+    now = db.execute(text("SELECT now()")).scalar_one()
+    old = put_case(db, spot, "closed", received=_years_ago(now, 4))
+    recent = put_case(db, spot, "closed", received=_years_ago(now, 2))
+    unclosed = put_case(db, Point(spot.x, spot.y), "resolved", received=_years_ago(now, 5))
+    for code, phone in ((old, "13900001111"), (recent, "13900002222"), (unclosed, "13900003333")):
+        _name(db, cipher, code, "applicant", "王小红", phone)
+        _name(db, cipher, code, "witness", "李大明", "137" + phone[3:])
+    db.commit()  # (to the test's savepoint)
+
+    def stored(code: str) -> list[tuple]:
+        return [
+            tuple(r)
+            for r in db.execute(
+                text("""SELECT p.role, p.name_enc IS NULL, p.phone_enc IS NULL,
+                               p.id_card_enc IS NULL, p.phone_index IS NULL,
+                               p.erased_at IS NOT NULL
+                        FROM case_party p JOIN cases c ON c.id = p.case_id
+                        WHERE c.code = :c ORDER BY p.id"""),
+                {"c": code},
+            )
+        ]
+
+    kept = [("applicant", False, False, False, False, False), ("witness",) + (False,) * 5]
+    counted = expire(db, 3)
+    assert (counted.cases, counted.parties, counted.idle, counted.erased) == (1, 2, 1, False)
+    assert "结案满 3 年" in counted.summary() and "1 件案件未结案" in counted.summary()
+    assert "2 party(ies) would be erased" in counted.summary("en")
+    assert stored(old) == kept  # (a dry run writes nothing)
+
+    done = expire(db, 3, commit=True, actor="cli:test")
+    assert (done.cases, done.parties, done.idle, done.erased) == (1, 2, 1, True)
+    assert stored(old) == [("applicant",) + (True,) * 5, ("witness",) + (True,) * 5]
+    assert stored(recent) == kept and stored(unclosed) == kept
+    trail = db.execute(
+        text("""SELECT username, object, detail FROM audit_log WHERE action = 'pii.erase'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert trail.username == "cli:test" and trail.object == "case_party"
+    assert (trail.detail["years"], trail.detail["parties"], trail.detail["cases"]) == (3, 2, 1)
+    assert expire(db, 3, commit=True).parties == 0  # nothing more
+    with pytest.raises(InvalidInput, match="1–100"):
+        expire(db, 0)
+    db.commit()
+
+    operator = {"Authorization": f"Bearer {tokens['district_operator']}"}
+    with app_with(settings, db) as client:
+        parties = client.get(f"/api/cases/{old}/parties?unmask=true", headers=operator).json()
+        assert [(p["role"], p["name"], p["phone"], p["id_card"]) for p in parties] == [
+            ("applicant", None, None, None),
+            ("witness", None, None, None),
+        ]
+        assert all(p["erased_at"] for p in parties)
+        page = client.get(f"/cases/{old}", headers=operator).text
+        assert "个人信息已按保存期限删除（20" in page and 'id="unmask"' not in page
+        english = client.get(f"/cases/{old}?lang=en", headers=operator).text
+        assert "personal data erased, its retention period over (20" in english
+        kept_page = client.get(f"/cases/{recent}?lang=zh", headers=operator).text
+        assert 'id="unmask"' in kept_page and "保存期限删除（20" not in kept_page
+        found = client.get("/api/cases?party_phone=13900001111", headers=operator).json()
+        assert found["features"] == []
+        still = client.get("/api/cases?party_phone=13900002222", headers=operator).json()
+        assert [f["properties"]["code"] for f in still["features"]] == [recent]
