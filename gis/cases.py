@@ -28,7 +28,7 @@ from gis.locate import Location, location_from_row
 from gis.models import CaseKind, Severity
 from gis.parties import NewParty, PartyView, masked_party, parties_of
 from gis.photos import PhotoView
-from gis.pii import PiiCipher
+from gis.pii import PiiCipher, mask_text, mask_text_sql
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
 from gis.workflow import (
@@ -128,6 +128,8 @@ class CaseView:
     photos: tuple[PhotoView, ...] = ()
     source: str = "other"
     source_ref: str | None = None
+    #: the description had phone or ID-card numbers, masked in it (:func:`gis.pii.mask_text`)
+    description_masked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +200,11 @@ def _case_row(session: Session, scope: Scope, code: str) -> dict:
     return rows[0]
 
 
-def get_case(session: Session, scope: Scope, code: str, cipher: PiiCipher) -> CaseView:
+def get_case(
+    session: Session, scope: Scope, code: str, cipher: PiiCipher, *, unmask: bool = False
+) -> CaseView:
     """One case in ``scope`` by its code, with its assignment chain and masked parties."""
-    return case_view(_case_row(session, scope, code), cipher)
+    return case_view(_case_row(session, scope, code), cipher, unmask=unmask)
 
 
 def get_cases(
@@ -220,8 +224,11 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(SHANGHAI)
 
 
-def case_view(r: dict, cipher: PiiCipher) -> CaseView:
-    """A case from its document (``wangge_case_doc``, migration 0023)."""
+def case_view(r: dict, cipher: PiiCipher, *, unmask: bool = False) -> CaseView:
+    """A case from its document (``wangge_case_doc``, migration 0023): its parties' personal
+    data, and the phone and ID-card numbers in its description, masked unless ``unmask`` (the
+    caller checks ``pii:read`` and audits that)."""
+    description = r["description"] if unmask else mask_text(r["description"])
     return CaseView(
         code=r["code"],
         kind=r["kind"],
@@ -229,7 +236,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
         category_name=r["category_name"],
         severity=r["severity"],
         status=r["status"],
-        description=r["description"],
+        description=description,
         lon=r["lon"],
         lat=r["lat"],
         datum=r["datum"],
@@ -243,6 +250,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
                 p["role"],
                 *(bytes.fromhex(p[k]) if p[k] else None for k in ("name", "phone", "id_card")),
                 erased_at=_time(p["erased_at"]) if p.get("erased_at") else None,
+                unmask=unmask,
             )
             for p in r["parties"] or ()
         ),
@@ -255,6 +263,7 @@ def case_view(r: dict, cipher: PiiCipher) -> CaseView:
         photos=tuple(_photo(p) for p in r["photos"] or ()),
         source=r.get("source") or "other",
         source_ref=r.get("source_ref"),
+        description_masked=description != r["description"],
     )
 
 
@@ -298,8 +307,9 @@ def cases_geojson(
     thumbnail of its first photo (``thumb_url``, null without photos); a resolved one when it is
     to be verified by (``verify_due``; null for the others).  A reporter's own list
     (``reporter_id``) also carries the first :data:`MINE_DESCRIPTION` characters of each
-    description, by which the reporter tells their reports apart (a map's lists do without), and
-    the code of the case it was merged into (``merged_into``, 并案; else null).
+    description (phone and ID-card numbers masked), by which the reporter tells their reports
+    apart (a map's lists do without), and the code of the case it was merged into
+    (``merged_into``, 并案; else null).
     """
     conditions = [scope.case_condition("c")]
     params: dict = scope.params() | {"limit": limit, "open_states": sorted(OPEN_STATES)}
@@ -314,7 +324,7 @@ def cases_geojson(
         params["reporter_id"] = reporter_id
         # (and the case a report was merged into, 并案: its reporter sees why it closed at once)
         described = (
-            f"'description', left(c.description, {MINE_DESCRIPTION}),"
+            f"'description', left({mask_text_sql('c.description')}, {MINE_DESCRIPTION}),"
             f"'merged_into', {merged_into_sql('c')},"
         )
     if bbox is not None:
@@ -531,7 +541,7 @@ def _found(
     ).all()
     found = [
         FoundCase(r.code, r.kind, r.category_name, r.status, r.grid_code, r.received_at,
-                  r.source_id, r.matched, excerpt(r.description, terms), r.grid_name)
+                  r.source_id, r.matched, excerpt(mask_text(r.description), terms), r.grid_name)
         for r in rows
     ]  # fmt: skip
     return Found(found, int(rows[0].total) if rows else 0)

@@ -105,6 +105,37 @@ def mask_id_card(id_card: str) -> str:
     return id_card[:4] + "*" * (len(id_card) - 8) + id_card[-4:]
 
 
+# Phone and ID-card numbers typed into free text (a description: "王某（13812345678）反映…"),
+# masked as the parties' are.  The same patterns serve Python (:func:`mask_text`) and SQL
+# (:func:`mask_text_sql`, PostgreSQL's regular expressions, for text a query turns into JSON).
+_DIGIT = "[0-9０-９]"  # (a Chinese input method in full-width mode types ０-９)
+#: a mainland mobile number, with a +86/86 before it or not, in groups or not: 138 1234 5678
+_TEXT_MOBILE = (
+    f"(?<!{_DIGIT})((?:[+＋]?[8８][6６][- ]?)?)([1１][3-9３-９]{_DIGIT})[- ]?"
+    f"({_DIGIT}{{4}})[- ]?({_DIGIT}{{4}})(?!{_DIGIT})"
+)
+#: a resident ID-card number: 17 digits and a digit or X
+_TEXT_ID_CARD = (
+    f"(?<![0-9A-Za-z０-９])({_DIGIT}{{4}}){_DIGIT}{{10}}({_DIGIT}{{3}}[0-9Xx０-９Ｘｘ])"
+    "(?![0-9A-Za-z０-９])"
+)
+_TEXT_MOBILE_RE = re.compile(_TEXT_MOBILE)
+_TEXT_ID_CARD_RE = re.compile(_TEXT_ID_CARD)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with the phone and ID-card numbers in it masked: 138****5678,
+    4419**********123X (names cannot be told from other words, and stay)."""
+    text = _TEXT_ID_CARD_RE.sub(r"\1**********\2", text)
+    return _TEXT_MOBILE_RE.sub(r"\1\2****\4", text)
+
+
+def mask_text_sql(column: str) -> str:
+    """The SQL of :func:`mask_text` applied to ``column`` (a trusted expression)."""
+    id_card = f"regexp_replace({column}, '{_TEXT_ID_CARD}', '\\1**********\\2', 'g')"
+    return f"regexp_replace({id_card}, '{_TEXT_MOBILE}', '\\1\\2****\\4', 'g')"
+
+
 class PiiCipher:
     """Encrypts, decrypts and indexes personal data with keys derived from one master key."""
 

@@ -37,7 +37,7 @@ from gis.edits import relocate_open_cases
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, NewParty
-from gis.pii import PiiCipher
+from gis.pii import PiiCipher, mask_text
 from gis.repeats import REPEAT_DAYS, REPEAT_MIN
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
@@ -1407,7 +1407,7 @@ def queue_details(session: Session, codes: Sequence[str]) -> dict[str, QueueDeta
     """),
         {"codes": list(codes)},
     )
-    return {r.code: QueueDetail(r.village, r.center, r.description) for r in rows}
+    return {r.code: QueueDetail(r.village, r.center, mask_text(r.description)) for r in rows}
 
 
 # --- the resident's rating ----------------------------------------------------------------

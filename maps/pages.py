@@ -1644,8 +1644,9 @@ def case_page(  # type: ignore[no-untyped-def]
         '<button type="button" id="unmask">'
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
-        # (none, or all erased: nothing to show, and nothing to audit)
-        if can_unmask and any(not p.erased_at for p in case.parties)
+        # (no party, or all erased, and no number masked in the description: nothing to
+        # show, and nothing to audit)
+        if can_unmask and (case.description_masked or any(not p.erased_at for p in case.parties))
         else ""
     )
     workers_row = (
@@ -1906,7 +1907,9 @@ def case_page(  # type: ignore[no-untyped-def]
       <span class="wg-status" id="case-status">{escape(status)}</span></h1>
   <table class="wg-receipt-table">
     <tr><th>{t("类型", "Kind")}</th><td>{escape(what)}</td></tr>
-    <tr><th>{t("描述", "Description")}</th><td>{escape(case.description)}</td></tr>
+    <tr><th>{t("描述", "Description")}</th><td id="case-description">{
+        escape(case.description)
+    }</td></tr>
     <tr><th>{t("来源", "Source")}</th><td id="case-source">{
         escape(source_line(case, lang))
     }</td></tr>

@@ -393,11 +393,36 @@ def list_cases(
 
 @router.get("/cases/{code}", response_model=CaseDetailOut)
 def get_case(
-    code: CaseCode, session: SessionDep, caller: CaseReader, cipher: CipherDep, request: Request
+    code: CaseCode,
+    session: SessionDep,
+    caller: CaseReader,
+    cipher: CipherDep,
+    request: Request,
+    unmask: Annotated[
+        bool,
+        Query(
+            description="the parties and the description's phone and ID numbers unmasked "
+            "(needs pii:read; audited)"
+        ),
+    ] = False,
 ) -> CaseDetailOut:
     """One case in your jurisdiction: assignment chain, masked parties, its events (the whole
-    timeline), department dispatches, working-time deadlines and the actions allowed now."""
-    return case_detail(session, caller.scope, code, cipher, request)
+    timeline), department dispatches, working-time deadlines and the actions allowed now.  The
+    phone and ID-card numbers typed into its description are masked as the parties' are."""
+    if unmask and not caller.can("pii:read"):
+        raise _PII_FORBIDDEN
+    detail = case_detail(session, caller.scope, code, cipher, request, unmask=unmask)
+    if unmask:
+        audit_caller(
+            session,
+            request,
+            caller,
+            "pii.view",
+            f"case:{code}",
+            {"parties": len(detail.parties), "description": True},
+        )
+        session.commit()
+    return detail
 
 
 @router.get("/cases/{code}/parties", response_model=list[PartyOut])

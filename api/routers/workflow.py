@@ -43,12 +43,19 @@ def actor_of(caller: Principal) -> workflow.Actor:
 
 
 def case_detail(
-    session: Session, scope: Scope, code: str, cipher: PiiCipher, request: Request
+    session: Session,
+    scope: Scope,
+    code: str,
+    cipher: PiiCipher,
+    request: Request,
+    *,
+    unmask: bool = False,
 ) -> CaseDetailOut:
     """A case with its workflow (events, dispatches, version, allowed actions); its category
-    and source named in the caller's language."""
+    and source named in the caller's language; ``unmask``: its personal data as stored (the
+    caller checked ``pii:read`` and audits it)."""
     return CaseDetailOut.of_workflow(
-        cases.get_case(session, scope, code, cipher),
+        cases.get_case(session, scope, code, cipher, unmask=unmask),
         workflow.workflow_view(session, scope, code),
         names_en(session, request),
     )

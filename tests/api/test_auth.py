@@ -371,7 +371,8 @@ def _report_with_parties(client: TestClient, headers: dict, lon: float, lat: flo
         json={
             "kind": "dispute",
             "category": "neighbour",
-            "description": "两户因漏水发生纠纷",
+            # (numbers typed into the text too: masked in every answer, as the parties')
+            "description": "两户漏水纠纷，王小红（139 1234 5678，身份证11010519491231002X）反映",
             "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
             "reported_at": "2026-11-20T09:30:00+08:00",
             "parties": PARTIES,
@@ -450,6 +451,26 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
         {"o": f"case:{code}"},
     ).one()
     assert tuple(row) == ("township_operator", True)
+    # the description's numbers: masked in the case, and as typed in the unmasked case (pii:read,
+    # audited as a view of the case's personal data)
+    described = anon_client.get(f"/api/cases/{code}", headers=operator).json()["description"]
+    assert "139****5678" in described and "1101**********002X" in described
+    assert 'id="unmask"' in page and "（139****5678，" in page
+    refused = anon_client.get(f"/api/cases/{code}?unmask=true", headers=login_as("city_commander"))
+    assert refused.status_code == 403
+    whole = anon_client.get(f"/api/cases/{code}?unmask=true", headers=operator).json()
+    assert "139 1234 5678" in whole["description"] and "11010519491231002X" in whole["description"]
+    assert whole["parties"][0]["name"] == "王小红" and whole["parties"][0]["masked"] is False
+    views = (
+        app_db.execute(
+            text("""SELECT detail FROM audit_log WHERE action = 'pii.view' AND object = :o
+                ORDER BY id"""),
+            {"o": f"case:{code}"},
+        )
+        .scalars()
+        .all()
+    )
+    assert views[-1] == {"parties": 2, "description": True}
 
 
 def _plain_report(client: TestClient, headers: dict, lon: float, lat: float) -> dict:
@@ -591,6 +612,7 @@ def test_no_response_carries_unmasked_personal_data(
     demo_case = next(c for c in demo_city.cases if c.parties)
     paths = [
         "/api/cases?limit=50000",
+        "/api/cases?mine=true",
         f"/api/cases/{code}",
         f"/api/cases/{code}/parties",
         "/api/grids",
@@ -609,6 +631,15 @@ def test_no_response_carries_unmasked_personal_data(
         named = [n for n in plain if f'"{n}"' in r.text]  # whole JSON strings only
         assert not named, f"{username} {path}: a resident's name"
     assert f'"{demo_case.parties[0][1]}"' not in r.text
+    # the pages that show the description (they also show staff phones, for calling the grid
+    # worker or the center: the resident's numbers are looked for)
+    for path in (f"/cases/{code}", f"/cases/{code}/receipt", "/find?q=漏水&descriptions=true"):
+        page = anon_client.get(path, headers=headers)
+        if page.status_code == 200:
+            for number in ("13912345678", "139 1234 5678", "11010519491231002X"):
+                assert number not in page.text, f"{username} {path}: {number}"
+        if username == "township_operator" and "receipt" not in path:  # (found and read)
+            assert "139****5678" in page.text, path
 
 
 def test_pg_dump_holds_no_personal_data_in_plain_text(

@@ -115,3 +115,39 @@ def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased
         assert found["features"] == []
         still = client.get("/api/cases?party_phone=13900002222", headers=operator).json()
         assert [f["properties"]["code"] for f in still["features"]] == [recent]
+
+
+#: what people type, and what every answer shows of it
+TYPED = {
+    "王某（13812345678）反映": "王某（138****5678）反映",
+    "电话138-1234-5678或 +86 139 1234 5678": "电话138****5678或 +86 139****5678",
+    "8613812345678、１３８１２３４５６７８": "86138****5678、１３８****５６７８",
+    "身份证11010519491231002X，44190019800101123x": (
+        "身份证1101**********002X，4419**********123x"
+    ),
+    # not a person's: a case's code, an amount, a landline, a date
+    "案件99010226120600022004，150123456789元": "案件99010226120600022004，150123456789元",
+    "0769-22345678，2026-12-05 13:45": "0769-22345678，2026-12-05 13:45",
+}
+
+
+def test_numbers_typed_into_a_description_are_masked_in_python_and_sql_alike(
+    db: Session, demo_city: DemoCity
+) -> None:
+    """The phone and ID-card numbers in free text are masked as the parties' are, by Python
+    (case pages, the API, the queue's workbook, /find) and by SQL (the reporter's own list) in
+    exactly the same way; a case code, an amount, a landline or a date is left as it is."""
+    from gis.pii import mask_text, mask_text_sql
+    from gis.workflow import queue_details
+
+    for typed, shown in TYPED.items():
+        assert mask_text(typed) == shown
+        in_sql = db.execute(text(f"SELECT {mask_text_sql('CAST(:t AS text)')}"), {"t": typed})
+        assert in_sql.scalar_one() == shown, typed
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    code = put_case(db, grid.geom.representative_point())
+    db.execute(
+        text("UPDATE cases SET description = :d WHERE code = :c"),
+        {"d": "王某（13812345678）反映", "c": code},
+    )
+    assert queue_details(db, [code])[code].description == "王某（138****5678）反映"

@@ -2998,3 +2998,42 @@ def test_the_admin_ends_a_lost_phones_session_from_the_users_page(  # type: igno
     assert panel.is_hidden()
     assert errors == [], errors
     context.close()
+
+
+def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A phone number typed into the description is masked on the case page as the parties'
+    are; 查看完整信息 (audited) shows the description as typed and the parties in full."""
+    import uuid
+
+    from tests.conftest import report_body
+
+    lon, lat = grid_worker_point(engine)
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    desk = _logged_in(context, live_server, errors, "township_operator", "/queue")
+    body = report_body(
+        lon,
+        lat,
+        description="邻居赵某（电话 139 1234 5678）反映漏水",
+        parties=[{"role": "applicant", "name": "赵大明", "phone": "13811112222"}],
+    )
+    made = desk.request.post(
+        f"{live_server}/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert made.status == 201, made.text()
+    code = made.json()["code"]
+    desk.goto(f"{live_server}/cases/{code}")
+    described = desk.locator("#case-description")
+    assert described.inner_text() == "邻居赵某（电话 139****5678）反映漏水"
+    assert "赵*明" in desk.locator("#parties").inner_text()
+    desk.click("#unmask")
+    desk.wait_for_function(
+        "document.getElementById('case-description').textContent.includes('139 1234 5678')"
+    )
+    assert "赵大明" in desk.locator("#parties").inner_text()
+    assert "13811112222" in desk.locator("#parties").inner_text()
+    assert desk.locator("#unmask").is_hidden()
+    assert errors == [], errors
+    context.close()

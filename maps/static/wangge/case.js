@@ -209,9 +209,12 @@
   var unmask = document.getElementById("unmask");
   if (unmask) {
     unmask.addEventListener("click", function () {
-      fetch("/api/cases/" + code + "/parties?unmask=true", { credentials: "same-origin", headers: { "Accept-Language": LANG } })
+      // the case as stored (audited): its parties, and the numbers in its description
+      fetch("/api/cases/" + code + "?unmask=true", { credentials: "same-origin", headers: { "Accept-Language": LANG } })
         .then(function (r) { return r.json(); })
-        .then(function (parties) {
+        .then(function (whole) {
+          var parties = whole.parties;
+          document.getElementById("case-description").textContent = whole.description;
           var table = document.getElementById("parties");
           var roles = JSON.parse(table.dataset.roles || "{}"); // English names, on a page in English
           table.textContent = "";
