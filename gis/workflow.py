@@ -1135,6 +1135,8 @@ class EventView:
     data: dict
     #: the acting user's name as the app shows it (their display name), when they have one
     actor_name: str | None = None
+    #: the note had phone or ID-card numbers, masked in it (:func:`gis.pii.mask_text`)
+    note_masked: bool = False
 
 
 @dataclass(frozen=True)
@@ -1146,6 +1148,8 @@ class DispatchView:
     note: str | None
     dispatched_at: datetime
     responded_at: datetime | None
+    #: the department's note had phone or ID-card numbers, masked in it
+    note_masked: bool = False
 
 
 @dataclass(frozen=True)
@@ -1175,8 +1179,12 @@ class WorkflowView:
     verify_overdue: bool | None = None
 
 
-def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
-    """A case's workflow side: version, deadlines, responsible center, events, dispatches."""
+def workflow_view(
+    session: Session, scope: Scope, code: str, *, unmask: bool = False
+) -> WorkflowView:
+    """A case's workflow side: version, deadlines, responsible center, events, dispatches.  The
+    phone and ID-card numbers in their notes (a desk's 已电话联系 13812345678) are masked unless
+    ``unmask`` (the caller checks ``pii:read`` and audits it)."""
     row = session.execute(
         text(f"""
         SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
@@ -1223,8 +1231,8 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         remind_at=row.remind_at,
         notice_at=row.notice_at,
         center=row.center,
-        events=tuple(EventView(*e) for e in events),
-        dispatches=tuple(DispatchView(*d) for d in dispatches),
+        events=tuple(EventView(*_masked(e, unmask)) for e in events),
+        dispatches=tuple(DispatchView(*_masked(d, unmask)) for d in dispatches),
         allowed_actions=tuple(allowed_actions(row.status)),
         merged_into=row.merged_into,
         merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
@@ -1235,6 +1243,13 @@ def workflow_view(session: Session, scope: Scope, code: str) -> WorkflowView:
         verify_due=row.verify_due,
         verify_overdue=row.verify_overdue,
     )
+
+
+def _masked(row: Any, unmask: bool) -> tuple:
+    """An event's or a dispatch's row with its note masked (:func:`gis.pii.mask_text`) unless
+    ``unmask``, and whether that changed it."""
+    note = row.note if unmask or not row.note else mask_text(row.note)
+    return (*(note if k == "note" else v for k, v in row._mapping.items()), note != row.note)
 
 
 @dataclass(frozen=True)

@@ -1498,13 +1498,18 @@ def case_page(  # type: ignore[no-untyped-def]
         link = f'<a href="/cases/{escape(other)}">{escape(other)}</a>'
         return f' <span class="wg-merge-link">{words} {link}</span>'
 
+    def unmasked_by(kind: str, i: int, item) -> str:  # type: ignore[no-untyped-def]
+        """Where case.js puts a note as written when it is unmasked: the ``i``-th event's or
+        dispatch's of the case's API answer (only those with numbers masked in them)."""
+        return f' data-unmask-{kind}="{i}"' if item.note_masked else ""
+
     events = "".join(
         f"<li><time>{when(e.at)}</time> <b>{escape(events_named.get(e.action, e.action))}</b>"
         f" {who(e)}"
         + (f" → {escape(states.get(e.to_status, e.to_status))}" if e.to_status else "")
         # (the system's own notes repeat the step's Chinese name: not shown again)
         + (
-            f"<br><span class=wg-note>{escape(note_of(e))}</span>"
+            f"<br><span class=wg-note{unmasked_by('event', i, e)}>{escape(note_of(e))}</span>"
             if e.note and e.note != EVENT_NAMES.get(e.action) and e.action != "merged_from"
             else ""
         )
@@ -1520,7 +1525,7 @@ def case_page(  # type: ignore[no-untyped-def]
             else ""
         )
         + "</li>"
-        for e in wf.events
+        for i, e in enumerate(wf.events)
     )
     answers = (
         ("accepted", t("接收", "Accept")),
@@ -1529,7 +1534,7 @@ def case_page(  # type: ignore[no-untyped-def]
     )
     dispatches = "".join(
         f"<tr><td>{escape(d.department)}</td><td>{escape(dispatch_names.get(d.status, d.status))}"
-        f"</td><td>{escape(d.note or '')}</td><td>"
+        f"</td><td{unmasked_by('dispatch', i, d)}>{escape(d.note or '')}</td><td>"
         + (
             "".join(
                 f'<button type="button" class="wg-respond" data-dispatch="{d.id}" '
@@ -1540,7 +1545,7 @@ def case_page(  # type: ignore[no-untyped-def]
             else ""
         )
         + "</td></tr>"
-        for d in wf.dispatches
+        for i, d in enumerate(wf.dispatches)
     )
 
     # a party whose data was erased, its retention period over (gis.pii_expiry)
@@ -1644,9 +1649,14 @@ def case_page(  # type: ignore[no-untyped-def]
         '<button type="button" id="unmask">'
         + t("查看完整信息（将记录审计）", "Show in full (recorded in the audit log)")
         + "</button>"
-        # (no party, or all erased, and no number masked in the description: nothing to
-        # show, and nothing to audit)
-        if can_unmask and (case.description_masked or any(not p.erased_at for p in case.parties))
+        # (no party, or all erased, and no number masked in the description or a note:
+        # nothing to show, and nothing to audit)
+        if can_unmask
+        and (
+            case.description_masked
+            or any(not p.erased_at for p in case.parties)
+            or any(x.note_masked for x in (*wf.events, *wf.dispatches))
+        )
         else ""
     )
     workers_row = (

@@ -56,7 +56,7 @@ def case_detail(
     caller checked ``pii:read`` and audits it)."""
     return CaseDetailOut.of_workflow(
         cases.get_case(session, scope, code, cipher, unmask=unmask),
-        workflow.workflow_view(session, scope, code),
+        workflow.workflow_view(session, scope, code, unmask=unmask),
         names_en(session, request),
     )
 

@@ -471,6 +471,18 @@ def test_unmasked_view_needs_pii_read_and_is_audited(
         .all()
     )
     assert views[-1] == {"parties": 2, "description": True}
+    # and in a note of the case's history (a desk's call): masked, unmasked the same way
+    noted = anon_client.post(
+        f"/api/cases/{code}/notes", headers=operator, json={"note": "已电话联系 13700001111"}
+    )
+    assert noted.status_code == 201, noted.text
+    notes = [e["note"] for e in noted.json()["events"] if e["action"] == "note"]
+    assert notes == ["已电话联系 137****1111"]
+    page = anon_client.get(f"/cases/{code}", headers=operator).text
+    assert "已电话联系 137****1111</span>" in page and "data-unmask-event=" in page
+    whole = anon_client.get(f"/api/cases/{code}?unmask=true", headers=operator).json()
+    notes = [e["note"] for e in whole["events"] if e["action"] == "note"]
+    assert notes == ["已电话联系 13700001111"]
 
 
 def _plain_report(client: TestClient, headers: dict, lon: float, lat: float) -> dict:

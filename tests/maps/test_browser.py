@@ -3003,8 +3003,9 @@ def test_the_admin_ends_a_lost_phones_session_from_the_users_page(  # type: igno
 def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
-    """A phone number typed into the description is masked on the case page as the parties'
-    are; 查看完整信息 (audited) shows the description as typed and the parties in full."""
+    """A phone number typed into the description, or into a note of the history, is masked on
+    the case page as the parties' are; 查看完整信息 (audited) shows them as typed and the
+    parties in full."""
     import uuid
 
     from tests.conftest import report_body
@@ -3024,7 +3025,13 @@ def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[n
     )
     assert made.status == 201, made.text()
     code = made.json()["code"]
+    noted = desk.request.post(
+        f"{live_server}/api/cases/{code}/notes", data={"note": "已回电 13700001111，约周三上门"}
+    )
+    assert noted.ok, noted.text()
     desk.goto(f"{live_server}/cases/{code}")
+    note = desk.locator("[data-unmask-event]")
+    assert note.inner_text() == "已回电 137****1111，约周三上门"
     described = desk.locator("#case-description")
     assert described.inner_text() == "邻居赵某（电话 139****5678）反映漏水"
     assert "赵*明" in desk.locator("#parties").inner_text()
@@ -3034,6 +3041,7 @@ def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[n
     )
     assert "赵大明" in desk.locator("#parties").inner_text()
     assert "13811112222" in desk.locator("#parties").inner_text()
+    assert note.inner_text() == "已回电 13700001111，约周三上门"
     assert desk.locator("#unmask").is_hidden()
     assert errors == [], errors
     context.close()

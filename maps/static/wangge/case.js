@@ -215,6 +215,15 @@
         .then(function (whole) {
           var parties = whole.parties;
           document.getElementById("case-description").textContent = whole.description;
+          // the notes of the history and the departments' answers with numbers masked in them
+          document.querySelectorAll("[data-unmask-event]").forEach(function (el) {
+            var e = whole.events[Number(el.dataset.unmaskEvent)];
+            if (e && e.note) el.textContent = e.note;
+          });
+          document.querySelectorAll("[data-unmask-dispatch]").forEach(function (el) {
+            var d = whole.dispatches[Number(el.dataset.unmaskDispatch)];
+            if (d && d.note) el.textContent = d.note;
+          });
           var table = document.getElementById("parties");
           var roles = JSON.parse(table.dataset.roles || "{}"); // English names, on a page in English
           table.textContent = "";
