@@ -205,6 +205,16 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
             f"copy the original photo folder (WANGGE_PHOTO_DIR where the backup was made) to "
             f"{found.directory}, then check again."
         )
+    if found.altered:
+        lines.append(
+            f"内容与校验值不符的照片 {found.altered:,} 张（文件在存储中被改动或损坏），例如 — "
+            f"{found.altered:,} photo(s) whose content no longer matches their checksum "
+            "(changed or damaged on the disk), for example:"
+        )
+        lines += [f"  {m.describe('zh')} — {m.describe('en')}" for m in found.altered_examples]
+        lines.append(
+            "请从备份恢复这些文件 — restore these files from a backup of the photo folder."
+        )
     if pruned:
         lines.append(
             f"已删除无记录的文件 {found.removed:,} 个，释放 {_mb(found.freed)}；"
@@ -217,7 +227,7 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
             f"其中 {found.removable:,} 个已超过保留时间，可加 --prune 删除 — "
             f"{found.removable:,} of them are past the grace period: --prune removes them."
         )
-    return lines, bool(found.missing)
+    return lines, bool(found.missing or found.altered)
 
 
 @db_app.command("photos")
@@ -235,19 +245,29 @@ def db_photos(
         float,
         typer.Option(help="hours: files younger than this are never removed", min=0),
     ] = 1.0,  # (gis.photo_files.GRACE_HOURS)
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="also read every picture and check it against its checksum (slow: reads all)",
+        ),
+    ] = False,
 ) -> None:
     """核对照片目录与数据库：缺失的照片文件（恢复后未复制目录）、无记录的文件（上传失败遗留），
-    --prune 删除后者；运行中可用 — check the photo folder against the database: files the
-    database names that are missing (a restore without the folder), files no row names (left by
-    failed uploads); --prune removes the latter.  Safe while the server runs.  Exit 1 when files
-    are missing."""
+    --prune 删除后者，--verify 逐张核对校验值；运行中可用 — check the photo folder against the
+    database: files the database names that are missing (a restore without the folder), files
+    no row names (left by failed uploads); --prune removes the latter; --verify checks each
+    picture against its checksum.  Safe while the server runs.  Exit 1 when files are missing
+    or altered."""
     from gis.photo_files import check_folder
     from gis.scope import Scope, bind_scope
 
     settings = get_settings()
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
-        found = check_folder(session, settings.photos_path, prune=prune, grace_hours=older_than)
+        found = check_folder(
+            session, settings.photos_path, prune=prune, grace_hours=older_than, verify=verify
+        )
     lines, missing = _photo_folder_lines(found, prune)
     typer.echo("\n".join(lines))
     if missing:

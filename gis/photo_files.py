@@ -1,8 +1,8 @@
 """The photo folder against the database: ``wangge db photos``.
 
 The photos' files live in a folder (``WANGGE_PHOTO_DIR``, default ``<data_dir>/photos``), not in
-the database, and a backup of the database does not hold them (:mod:`gis.backup`).  Two things
-can go wrong between the two, and this module finds both:
+the database, and a backup of the database does not hold them (:mod:`gis.backup`).  Three
+things can go wrong with them, and this module finds each:
 
 * **a file the database names is not in the folder** — a restore, or a move to another machine,
   without the folder copied.  Such a photo answers 410 (:func:`gis.photos.missing_file`); the
@@ -12,6 +12,9 @@ can go wrong between the two, and this module finds both:
   they are the same), or a temporary ``.upload-…`` file of a server that was killed while
   writing.  They are never served and only take room.  ``--prune`` removes those older than a
   grace period (an hour by default).
+* **a picture whose content is no longer what was stored** (changed or damaged on the disk):
+  a picture's name is the SHA-256 of its content, and ``--verify`` reads each one against it.
+  A photo is evidence of what a grid worker saw; one that differs is named with its case.
 
 Files are content-addressed (``ab/abcdef….jpg``, one file for every row with the same picture),
 so a file is unnamed only when *no* photo of any case or check-in names it, as picture or as
@@ -26,6 +29,7 @@ waits for at most one batch.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -114,6 +118,8 @@ class FolderCheck:
     unnamed: int = 0  # files in the folder no row names
     unnamed_bytes: int = 0
     young: int = 0  # of those, younger than the grace period: left alone
+    altered: int = 0  # pictures whose content is not their checksum (with ``verify``)
+    altered_examples: list[MissingPhoto] = field(default_factory=list)
     removed: int = 0
     freed: int = 0  # bytes
 
@@ -148,10 +154,13 @@ def check_folder(
     *,
     prune: bool = False,
     grace_hours: float = GRACE_HOURS,
+    verify: bool = False,
 ) -> FolderCheck:
     """Compare the photo folder with the photo rows; with ``prune``, remove the files no row
-    names that are older than ``grace_hours``.  Call with a session that sees every photo (the
-    owner's, or :meth:`gis.scope.Scope.everything`)."""
+    names that are older than ``grace_hours``; with ``verify``, read every picture and check its
+    content against the checksum its name is (a file changed on the disk: evidence no longer
+    as taken).  Call with a session that sees every photo (the owner's, or
+    :meth:`gis.scope.Scope.everything`)."""
     found = FolderCheck(directory)
     cutoff = time.time() - grace_hours * 3600
     names = iter(session.execute(_NAMES, execution_options={"yield_per": 10_000}).scalars())
@@ -188,10 +197,40 @@ def check_folder(
             MissingPhoto(r.id, r.owner, r.label, r.name)
             for r in session.execute(_WHOSE, {"names": missing, "limit": EXAMPLES})
         ]
+    if verify:  # (a pass of its own: the names' cursor is not held open while reading)
+        _verify(session, directory, found)
     if prune:
         for start in range(0, len(unnamed), BATCH):
             _remove(session, directory, unnamed[start : start + BATCH], found)
     return found
+
+
+def _verify(session: Session, directory: Path, found: FolderCheck) -> None:
+    """Read every stored picture against its checksum; count those a row names that differ."""
+    differ = [rel for rel, _ in _entries(directory) if not _as_named(directory, rel)]
+    named: list[str] = []
+    for start in range(0, len(differ), BATCH):
+        batch = differ[start : start + BATCH]
+        named += session.execute(_NAMED, {"names": batch}).scalars().all()
+    found.altered = len(named)
+    if named:
+        found.altered_examples = [
+            MissingPhoto(r.id, r.owner, r.label, r.name)
+            for r in session.execute(_WHOSE, {"names": sorted(named)[:EXAMPLES], "limit": EXAMPLES})
+        ]
+
+
+def _as_named(directory: Path, rel: str) -> bool:
+    """Whether a stored picture's content is still the SHA-256 its name gives (``ab/<sha256>.jpg``;
+    a thumbnail's name is its picture's, and is not checked)."""
+    stem = rel.rpartition("/")[2].partition(".")
+    if stem[2] not in ("jpg", "png", "webp") or len(stem[0]) != 64:
+        return True
+    digest = hashlib.sha256()
+    with open(directory / rel, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == stem[0]
 
 
 def _remove(

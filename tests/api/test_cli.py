@@ -573,6 +573,10 @@ def test_db_photos_names_the_missing_files_and_prunes_the_unnamed(  # type: igno
         whole = run("db", "photos", env=env)
         assert whole.exit_code == 0, whole.output
         assert "目录中有 2 个，缺失 0 个；目录中无记录的文件 0 个" in whole.output
+        (folder / picture).write_bytes(b"k" * 1000)  # (not its checksum: ab… is made up)
+        verified = run("db", "photos", "--verify", env=env)
+        assert verified.exit_code == 1 and "内容与校验值不符的照片 1 张" in verified.output
+        assert f"案件 {code} 的照片 #{row}（{picture}）" in verified.output
         refused = run("db", "photos", "--older-than", "-1", env=env)
         assert refused.exit_code != 0 and "--older-than" in refused.output
     finally:

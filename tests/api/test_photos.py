@@ -425,6 +425,7 @@ def test_the_photo_folder_is_checked_against_the_database_and_its_unnamed_files_
 
     found = check_folder(db, folder)
     assert (found.named, found.present, found.missing) == (4, 3, 1)
+    assert found.altered == 0  # (not read without verify)
     assert [(m.label, m.file_name) for m in found.examples] == [(second, thumb)]
     assert "照片 #" in found.examples[0].describe() and second in found.examples[0].describe("en")
     assert (found.unnamed, found.unnamed_bytes, found.young) == (3, 300, 1)
@@ -465,6 +466,13 @@ def test_the_photo_folder_is_checked_against_the_database_and_its_unnamed_files_
         again = check_folder(db, folder, prune=True, grace_hours=0)
         assert (again.removed, again.unnamed, again.missing) == (1, 1, 1)  # the young one now
         assert not young.exists() and failed.exists()
+        # a picture changed on the disk (its content no longer its checksum): --verify finds it
+        # (the row named the failed upload's made-up file: that one differs already)
+        picture = next(n for n in stored if n.startswith(own.sha256[:2]) and "thumb" not in n)
+        assert check_folder(db, folder, verify=True).altered == 1
+        (folder / picture).write_bytes((folder / picture).read_bytes() + b"\0")
+        altered = check_folder(db, folder, verify=True)
+        assert altered.altered == 2 and second in [m.label for m in altered.altered_examples]
     finally:
         pruning.join(30)
         other.rollback()
