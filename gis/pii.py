@@ -136,6 +136,11 @@ def mask_text_sql(column: str) -> str:
     return f"regexp_replace({id_card}, '{_TEXT_MOBILE}', '\\1\\2****\\4', 'g')"
 
 
+def has_numbers_sql(column: str) -> str:
+    """SQL: whether ``column`` holds a number :func:`mask_text` masks."""
+    return f"({column} ~ '{_TEXT_MOBILE}' OR {column} ~ '{_TEXT_ID_CARD}')"
+
+
 class PiiCipher:
     """Encrypts, decrypts and indexes personal data with keys derived from one master key."""
 

@@ -13,12 +13,14 @@ the deployment's retention period (``--years``, as its rules say), they are eras
   clears.  A case left unclosed (resolved, suspended, forgotten) is not: its parties are kept,
   and the count of those with nothing done since the cut-off is reported, for the desk to close
   them.
-* one statement, in the caller's transaction, audited as ``pii.erase`` (how many parties of how
-  many cases, the cut-off); a dry run counts without writing.
+* in the caller's transaction, audited as ``pii.erase`` (how many parties of how many cases,
+  how many descriptions, the cut-off); a dry run counts without writing.
 
 The case itself (description, place, history, photos) is the government's record of its work
-and stays.  Backups made before the erasure still hold the encrypted data until they are
-rotated out (``wangge db backup --keep``).
+and stays, but for the phone and ID-card numbers typed into its description, which are masked
+in the stored text as they are in every answer (:func:`gis.pii.mask_text`).  The notes of its
+history are append-only, and keep theirs (masked whenever shown).  Backups made before the
+erasure still hold the data until they are rotated out (``wangge db backup --keep``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from gis import audit
 from gis.errors import InvalidInput
+from gis.pii import has_numbers_sql, mask_text_sql
 from gis.worktime import SHANGHAI
 
 #: the shortest retention period accepted: a case may be reopened, and visited again, for a while
@@ -53,6 +56,18 @@ _ERASE = text(f"""
     FROM due WHERE p.id = due.id
     RETURNING p.case_id
 """)
+# the phone and ID-card numbers typed into the descriptions of those cases (the parties' or
+# others'): masked in the stored text too
+_IN_TEXT = f"""
+    FROM cases c
+    WHERE c.status = 'closed' AND c.closed_at < :before
+      AND {has_numbers_sql("c.description")}
+"""
+_COUNT_TEXT = text(f"SELECT count(*) {_IN_TEXT}")
+_MASK_TEXT = text(f"""
+    UPDATE cases c SET description = {mask_text_sql("c.description")}
+    WHERE c.id IN (SELECT c.id {_IN_TEXT})
+""")
 # cases not closed, with parties' data, and nothing done on them since the cut-off: kept
 _IDLE = text("""
     SELECT count(*) FROM cases c
@@ -74,6 +89,8 @@ class Expiry:
     cases: int
     idle: int  # cases not closed, nothing done since the cut-off: their parties kept
     erased: bool
+    #: descriptions of those cases with phone or ID-card numbers in them (masked in the text)
+    descriptions: int = 0
 
     def summary(self, lang: str = "zh") -> str:
         day = f"{self.before.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
@@ -81,7 +98,9 @@ class Expiry:
             done = "erased" if self.erased else "would be erased (--commit erases them)"
             line = (
                 f"Cases closed more than {self.years} year(s) ago (before {day}): {self.cases:,}; "
-                f"the names, phones and ID numbers of their {self.parties:,} party(ies) {done}."
+                f"the names, phones and ID numbers of their {self.parties:,} party(ies) {done}"
+                f"; {self.descriptions:,} description(s) with such numbers typed in, masked in "
+                f"the stored text{'' if self.erased else ' (with --commit)'}."
             )
             if self.idle:
                 line += (
@@ -92,7 +111,9 @@ class Expiry:
         done = "已删除" if self.erased else "将被删除（加 --commit 执行）"
         line = (
             f"结案满 {self.years} 年（{day} 前结案）的案件 {self.cases:,} 件，"
-            f"其当事人 {self.parties:,} 人的姓名、电话、身份证号{done}。"
+            f"其当事人 {self.parties:,} 人的姓名、电话、身份证号{done}；"
+            f"其中 {self.descriptions:,} 件的描述含电话或身份证号，"
+            f"{'已在存储的文字中打码' if self.erased else '将在存储的文字中打码'}。"
         )
         if self.idle:
             line += (
@@ -124,9 +145,12 @@ def expire(
     idle = int(session.execute(_IDLE, {"before": before}).scalar_one())
     if not commit:
         row = session.execute(_COUNT, {"before": before}).one()
-        return Expiry(years, before, int(row.parties), int(row.cases), idle, erased=False)
+        texts = int(session.execute(_COUNT_TEXT, {"before": before}).scalar_one())
+        return Expiry(years, before, int(row.parties), int(row.cases), idle, False, texts)
     cases = session.execute(_ERASE, {"before": before, "now": now}).scalars().all()
-    found = Expiry(years, before, len(cases), len(set(cases)), idle, erased=True)
+    masked = session.execute(_MASK_TEXT, {"before": before})
+    texts = int(getattr(masked, "rowcount", 0) or 0)
+    found = Expiry(years, before, len(cases), len(set(cases)), idle, True, texts)
     audit.record(
         session,
         "pii.erase",
@@ -138,6 +162,7 @@ def expire(
             "closed_before": before.isoformat(),
             "parties": found.parties,
             "cases": found.cases,
+            "descriptions": found.descriptions,
         },
     )
     return found

@@ -60,7 +60,15 @@ def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased
     for code, phone in ((old, "13900001111"), (recent, "13900002222"), (unclosed, "13900003333")):
         _name(db, cipher, code, "applicant", "王小红", phone)
         _name(db, cipher, code, "witness", "李大明", "137" + phone[3:])
+        said = f"王小红（{phone}）反映楼上漏水"  # (her number typed into the text too)
+        retold = text("UPDATE cases SET description = :d WHERE code = :c")
+        db.execute(retold, {"d": said, "c": code})
     db.commit()  # (to the test's savepoint)
+
+    def described(code: str) -> str:
+        return str(
+            db.execute(text("SELECT description FROM cases WHERE code = :c"), {"c": code}).scalar()
+        )
 
     def stored(code: str) -> list[tuple]:
         return [
@@ -78,6 +86,7 @@ def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased
     kept = [("applicant", False, False, False, False, False), ("witness",) + (False,) * 5]
     counted = expire(db, 3)
     assert (counted.cases, counted.parties, counted.idle, counted.erased) == (1, 2, 1, False)
+    assert counted.descriptions == 1 and "其中 1 件的描述含电话" in counted.summary()
     assert "结案满 3 年" in counted.summary() and "1 件案件未结案" in counted.summary()
     assert "2 party(ies) would be erased" in counted.summary("en")
     assert stored(old) == kept  # (a dry run writes nothing)
@@ -86,12 +95,15 @@ def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased
     assert (done.cases, done.parties, done.idle, done.erased) == (1, 2, 1, True)
     assert stored(old) == [("applicant",) + (True,) * 5, ("witness",) + (True,) * 5]
     assert stored(recent) == kept and stored(unclosed) == kept
+    assert described(old) == "王小红（139****1111）反映楼上漏水"  # stored so from now on
+    assert described(recent) == "王小红（13900002222）反映楼上漏水"  # (shown masked)
     trail = db.execute(
         text("""SELECT username, object, detail FROM audit_log WHERE action = 'pii.erase'
                 ORDER BY id DESC LIMIT 1""")
     ).one()
     assert trail.username == "cli:test" and trail.object == "case_party"
     assert (trail.detail["years"], trail.detail["parties"], trail.detail["cases"]) == (3, 2, 1)
+    assert trail.detail["descriptions"] == 1
     assert expire(db, 3, commit=True).parties == 0  # nothing more
     with pytest.raises(InvalidInput, match="1–100"):
         expire(db, 0)
