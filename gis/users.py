@@ -318,12 +318,7 @@ def log_out_user(
                 "不能对自己的账号强制下线；请在「我的账号」的我的登录中退出其他登录。",
                 "You cannot log yourself out here: end your other sessions under My account.",
             )
-    user_id = session.execute(
-        text("SELECT id FROM app_user WHERE username = :username"), {"username": username}
-    ).scalar()
-    if user_id is None:
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
-    ended = end_sessions(session, user_id)
+    ended = end_sessions(session, _user_id(session, username))
     _audit(session, by, actor, "user.logout", username, {"sessions": ended})
 
 
