@@ -20,6 +20,7 @@ import io
 import re
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from gis.datum import datum_named, to_wgs84
 from gis.db import HANDLED_LATER
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
+from gis.pii import PiiCipher, validate_id_card, validate_phone
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES, open_sql
 from gis.worktime import DAY_HOURS, WINDOWS, clock_sql, hhmm
@@ -101,7 +103,16 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "source_ref": ("来源编号", "工单号", "工单编号", "SOURCE_REF", "WORK_ORDER", "ORDER_NO"),
     # 就地化解: settled on the spot by the grid worker (是/否)
     "on_site": ("是否就地化解", "就地化解", "是否现场化解", "现场化解", "ON_SITE"),
+    # the resident the case is about (当事人, one a row): stored encrypted, as a report's parties
+    "party_name": ("当事人", "当事人姓名", "反映人", "反映人姓名", "群众姓名", "PARTY",
+                   "PARTY_NAME"),
+    "party_phone": ("当事人电话", "当事人联系电话", "当事人手机", "反映人电话", "反映人联系电话",
+                    "联系电话", "PARTY_PHONE"),
+    "party_id_card": ("当事人身份证号", "身份证号", "身份证号码", "公民身份号码", "证件号码",
+                      "PARTY_ID_CARD"),
 }  # fmt: skip
+#: the columns of a party (当事人): each optional
+PARTY_FIELDS = ("party_name", "party_phone", "party_id_card")
 #: a 就地化解 cell that says yes (compared trimmed and in lower case); anything else is no
 ON_SITE_YES = ("是", "就地化解", "已就地化解", "现场化解", "已现场化解", "y", "yes", "true", "1",
                "√", "✓")  # fmt: skip
@@ -174,6 +185,8 @@ class CaseOptions:
     source_field: str | None = None
     bulk: bool = False  # a first load: tables locked; indexes, keys, roll-ups rebuilt once after
     fields: list[str] | None = None  # --field ROLE=COLUMN (core.field_options)
+    #: the personal-data cipher, asked for only when the file has party columns (当事人)
+    cipher: Callable[[], PiiCipher] | None = None
 
 
 def _norm(s: str) -> str:
@@ -583,6 +596,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             )
             if "on_site" in col:
                 _on_site_events(session, col["on_site"], path.name, report)
+            if any(k in col for k in PARTY_FIELDS):
+                _parties(session, raw_conn, col, opts, read, report)
             stage("events")
         if bulk[0]:
             stage("rebuild indexes, keys + roll-ups (bulk)")
@@ -1088,6 +1103,103 @@ def _deadline_sql(at: str, hours: str) -> tuple[str, str]:
                                   ELSE {pm} + ({rest} - {morning}) * interval '1 hour' END)
                      AT TIME ZONE 'Asia/Shanghai'"""
     return joins, expression
+
+
+# each new case's party (当事人) as the file has it, if any
+_PARTY_CELLS = """
+    SELECT n.id, r.n, {name} AS name, {phone} AS phone, {id_card} AS id_card
+    FROM import_new n JOIN import_case i ON i.source_id = n.source_id JOIN import_raw r ON r.n = i.n
+    WHERE coalesce({name}, {phone}, {id_card}) IS NOT NULL
+    ORDER BY n.id
+"""
+#: the longest name a party may have (as a report's: api.schemas.PartyIn)
+PARTY_NAME_MAX = 50
+
+
+def _parties(
+    session: Session,
+    raw_conn: psycopg.Connection,
+    col: dict[str, str],
+    opts: CaseOptions,
+    read: _Csv,
+    report: ImportReport,
+) -> None:
+    """Each new case's party (当事人), encrypted as a report's (``gis.pii``): its name, phone (as
+    a blind index too, for finding a resident's cases and for 高频线索) and ID-card number.  A
+    phone or ID-card number that is not one is left out, with a warning naming its line; the
+    case and the rest of its party stay."""
+    if opts.cipher is None:
+        raise InvalidInput(
+            "文件含当事人信息，但没有个人信息密钥，无法加密保存。",
+            "The file has parties' personal data, and no personal-data key to encrypt it with.",
+            field="file",
+        )
+    cell = {
+        k: f"nullif(btrim({col[k]}), '')" if k in col else "CAST(NULL AS text)"
+        for k in PARTY_FIELDS
+    }
+    rows = session.execute(
+        text(
+            _PARTY_CELLS.format(
+                name=cell["party_name"], phone=cell["party_phone"], id_card=cell["party_id_card"]
+            )
+        )
+    ).all()
+    if not rows:
+        return
+    cipher = opts.cipher()
+    bad: dict[str, list[int]] = {"phone": [], "id_card": [], "name": []}
+    stored = 0
+    with (
+        raw_conn.cursor() as cur,
+        cur.copy(
+            "COPY case_party (case_id, role, name_enc, phone_enc, id_card_enc, phone_index) "
+            "FROM STDIN"
+        ) as copy,
+    ):
+        for case_id, n, name, phone, id_card in rows:
+            if name is not None and (len(name) > PARTY_NAME_MAX or not name.isprintable()):
+                bad["name"].append(read.line(n))
+                name = None
+            if phone is not None:
+                try:
+                    phone = validate_phone(phone)
+                except InvalidInput:
+                    bad["phone"].append(read.line(n))
+                    phone = None
+            if id_card is not None:
+                try:
+                    id_card = validate_id_card(id_card)
+                except InvalidInput:
+                    bad["id_card"].append(read.line(n))
+                    id_card = None
+            if name is None and phone is None and id_card is None:
+                continue
+
+            aad = f"{case_id}:"  # (as the intake's: the case's id and the column)
+            copy.write_row((
+                case_id, "party",
+                *(None if v is None else cipher.encrypt(v, aad + k)
+                  for v, k in ((name, "name"), (phone, "phone"), (id_card, "id_card"))),
+                cipher.phone_index(phone) if phone else None,
+            ))  # fmt: skip
+            stored += 1
+    report.parties = stored
+    said = {
+        "phone": ("电话号码格式不正确", "phone numbers that are not one"),
+        "id_card": ("身份证号不正确（位数或校验位）", "ID-card numbers that are not one"),
+        "name": (
+            f"当事人姓名超过 {PARTY_NAME_MAX} 字或含控制字符",
+            "names too long or unprintable",
+        ),
+    }
+    for what, lines in bad.items():
+        if lines:
+            shown = "、".join(str(line) for line in lines[:10]) + ("…" if len(lines) > 10 else "")
+            report.warnings.append(
+                f"{len(lines)} 行的{said[what][0]}，未保存该项（案件照常导入）：第 {shown} 行 "
+                f"({len(lines)} {said[what][1]} left out, the cases imported: lines {shown})"
+            )
 
 
 def _on_site_events(session: Session, column: str, file: str, report: ImportReport) -> None:

@@ -160,6 +160,7 @@ class ImportReport:
     committed: bool = False
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (bulk imports)
+    parties: int = 0  # cases: parties (当事人) stored, encrypted, with the new cases
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, default=str)
@@ -213,6 +214,12 @@ class ImportReport:
                 if (n := self.sources.get(k))
             ]
             lines.append(("  sources: " if en else "  案件来源：") + ("，", ", ")[en].join(counts))
+        if self.parties:
+            lines.append(
+                f"  parties: {self.parties:,} (encrypted; shown masked)"
+                if lang == "en"
+                else f"  当事人：{self.parties:,} 人（加密保存，显示时打码）"
+            )
         for issue in (self.rejected + self.repaired + self.problems)[:20]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""

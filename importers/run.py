@@ -14,6 +14,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
+from gis.pii import load_cipher
+from gis.settings import get_settings
 from importers.boundaries import IMPORTS, Options
 from importers.cases import CaseOptions, import_cases
 from importers.core import ImportReport
@@ -102,6 +104,8 @@ def run_import(session: Session, path: Path, req: ImportRequest) -> ImportReport
                 source_field=req.code_field,
                 bulk=req.bulk,
                 fields=req.fields,
+                # (the key only for a file with parties: a dry run of others needs none)
+                cipher=lambda: load_cipher(get_settings(), session),
             ),
         )
     opts = Options(

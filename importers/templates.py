@@ -72,6 +72,15 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("是否就地化解", False, "“是”：网格员在现场化解（须为已办结或已结案，"
                "计入就地化解率）；不填或“否”：不是", "是 (yes): the grid worker settled it on "
                "the spot (the case must be settled); empty or 否: no", "否"),
+        Column("当事人", False, "当事人（反映人）姓名，一行一人；加密保存，显示时打码",
+               "The resident's name, one a row; stored encrypted, shown masked", "王小红"),
+        Column("联系电话", False,
+               "当事人的手机或带区号的固定电话；格式不对的不保存，案件仍导入",
+               "Their mobile or landline with area code; one that is not a number is left out "
+               "(the case imported)", "13912345678", text=True),
+        Column("身份证号", False, "当事人的 18 位身份证号，最后一位可为 X；校验位不对的不保存",
+               "Their 18-character ID-card number, the last may be X; a wrong one is left out",
+               "11010519491231002X", text=True),
     ),
     "workers": (
         Column("姓名", True, "网格员或用户的姓名", "The person's name", "张三"),

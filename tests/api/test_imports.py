@@ -193,6 +193,12 @@ def test_columns_the_importer_cannot_tell_are_named_on_the_page(  # type: ignore
     assert bulk.status_code == 200 and len(bulk.json()["report"]["created"]) == 3
     regions = _post(anon_client, admin, "regions", "c.csv", data, bulk="true")
     assert regions.status_code == 422 and "只用于历史案件" in regions.json()["detail"]
+    # a ledger's parties: the import, a process of its own, encrypts them with the server's key
+    named_rows = [rows[0] + ",当事人,联系电话"] + [f"{r},王小红,13912345678" for r in rows[1:]]
+    people = ("\n".join(named_rows) + "\n").encode()
+    parties = _post(anon_client, admin, "cases", "历史案件.csv", people, **mapped)
+    assert parties.status_code == 200, parties.text
+    assert parties.json()["report"]["parties"] == 3
 
 
 def test_only_an_administrator_of_the_whole_deployment_imports(

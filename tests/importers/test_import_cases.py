@@ -18,6 +18,7 @@ from gis.datum import wgs84_to_gcj02
 from gis.db import make_engine
 from gis.errors import Conflict, InvalidInput
 from gis.locate import locate_point
+from gis.pii import PiiCipher
 from importers import bulk
 from importers.cases import (
     TEMP_BUFFERS,
@@ -1193,3 +1194,53 @@ def test_line_ends_of_both_kinds_a_lone_return_and_an_id_too_long(
     assert "编号超过 64 个字符" in report.rejected[2].reason
     stored = db.execute(text("SELECT description FROM cases WHERE source_id = 'R2'")).scalar()
     assert stored == "旧式"
+
+
+def test_a_ledgers_parties_are_imported_encrypted_and_found_by_phone(
+    db: Session, demo_city: DemoCity, tmp_path: Path, cipher: PiiCipher
+) -> None:
+    """当事人, 联系电话, 身份证号 of an old system's ledger: each new case's party, stored
+    encrypted as a report's (its phone also as the blind index that finds a resident's cases
+    and counts 高频线索).  A phone or ID number that is not one is left out with its line; the
+    case and the rest of its party stay; a row with no party cells gets none.  No key: refused."""
+    from gis.parties import parties_of
+
+    p = demo_city.grids[0].geom.representative_point()
+    rows = [
+        ("P1", "王小红", "139-1234-5678", "11010519491231002X"),
+        ("P2", "李四", "12345", ""),  # not a phone
+        ("P3", "", "", "110105194912310021"),  # a wrong check character
+        ("P4", "", "", ""),
+    ]
+    lines = ["编号,上报时间,经度,纬度,类型,类别,描述,当事人,联系电话,身份证号\n"] + [
+        f"{sid},2026-03-05 09:30,{p.x!r},{p.y!r},纠纷,邻里,漏水,{name},{phone},{id_card}\n"
+        for sid, name, phone, id_card in rows
+    ]
+    path = tmp_path / "台账.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="密钥"):
+        import_cases(db, path, CaseOptions(commit=True))
+    done = import_cases(db, path, CaseOptions(commit=True, cipher=lambda: cipher))
+    assert sorted(done.created) == ["P1", "P2", "P3", "P4"] and done.parties == 2
+    assert done.mapping["party_name"] == "当事人" and done.mapping["party_phone"] == "联系电话"
+    assert "当事人：2 人（加密保存，显示时打码）" in done.summary()
+    said = " ".join(done.warnings)
+    assert "1 行的电话号码格式不正确" in said and "第 3 行" in said
+    assert "1 行的身份证号不正确" in said and "第 4 行" in said
+    ids = dict(db.execute(text("SELECT source_id, id FROM cases WHERE source_id LIKE 'P_'")).all())
+    first = parties_of(db, ids["P1"], cipher, unmask=True)
+    assert [(x.role, x.name, x.phone, x.id_card) for x in first] == [
+        ("party", "王小红", "13912345678", "11010519491231002X")
+    ]
+    assert [(x.name, x.phone) for x in parties_of(db, ids["P2"], cipher, unmask=True)] == [
+        ("李四", None)
+    ]
+    assert parties_of(db, ids["P3"], cipher) == [] and parties_of(db, ids["P4"], cipher) == []
+    found = db.execute(
+        text("SELECT c.source_id FROM case_party p JOIN cases c ON c.id = p.case_id "
+             "WHERE p.phone_index = :i"),
+        {"i": cipher.phone_index("13912345678")},
+    ).scalars().all()  # fmt: skip
+    assert found == ["P1"]
+    again = import_cases(db, path, CaseOptions(commit=True, cipher=lambda: cipher))
+    assert again.parties == 0 and sorted(again.unchanged) == ["P1", "P2", "P3", "P4"]

@@ -11,14 +11,16 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from gis.settings import Settings
 from importers.run import ImportRequest, run_import
 from importers.templates import COLUMNS, TEMPLATE_NAMES, template_xlsx
 
 
 @pytest.mark.parametrize("what", list(TEMPLATE_NAMES))
 def test_a_template_filled_in_with_its_examples_imports_cleanly(
-    db: Session, tmp_path: Path, what: str
+    db: Session, tmp_path: Path, what: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("importers.run.get_settings", lambda: settings)  # (the parties' key)
     wb = load_workbook(BytesIO(template_xlsx(db, what)))
     sheet, notes = wb.worksheets
     assert sheet.title == TEMPLATE_NAMES[what][0] and notes.title == "填表说明"
@@ -44,6 +46,7 @@ def test_a_template_filled_in_with_its_examples_imports_cleanly(
     assert given <= {h.lstrip("*") for h in report.mapping.values()}, report.mapping
     if what == "cases":
         assert report.assigned == {"covers": 1}  # (the example point is inside a grid)
+        assert report.parties == 1 and not report.warnings, report.warnings
 
 
 def test_the_import_page_links_the_templates(anon_client: TestClient, login_as) -> None:  # type: ignore[no-untyped-def]
