@@ -432,6 +432,7 @@ def find_cases(
     words: str,
     phone_index: bytes | None = None,
     descriptions: bool = False,
+    numbers: bool = True,
 ) -> Found:
     """The cases in ``scope`` that ``words`` name: a case code (案件编号), or its beginning of at
     least :data:`FIND_PREFIX_MIN` digits (a county's cases of one day, or fewer), the id an
@@ -451,7 +452,11 @@ def find_cases(
     Latin letters, compared in both cases).  So one word shaped like a number
     (:data:`_IDENTIFIER`: SYN00000042, 12345-2026-000815, a phone) is first looked up by the
     exact branches alone: if they find a case, that is the answer (``descriptions_skipped``),
-    unless ``descriptions`` asks for the cases that mention it too."""
+    unless ``descriptions`` asks for the cases that mention it too.
+
+    ``numbers`` False (a caller who may not read personal data): a word that is a phone or an
+    ID-card number (:func:`searches_numbers`) is not looked for in the descriptions, where it
+    would tell whose cases mention that resident."""
     words = words.strip()
     link = re.search(r"/(?:cases|t)/([^/?#\s]+)", words)
     if link:
@@ -466,6 +471,8 @@ def find_cases(
         "SELECT id, 'ref' FROM cases WHERE source_ref IN (:words, :key)",
     ]
     terms = [] if link else text_terms(words)
+    if not numbers:
+        terms = [t for t in terms if mask_text(t) == t]
     in_text = None
     if terms:
         # ILIKE only for words with case: 4 times the time of LIKE
@@ -507,6 +514,11 @@ def find_cases(
             return Found(found.cases, found.total, descriptions_skipped=True)
         hits = []  # (none of them found a case: only the descriptions are left to read)
     return _found(session, scope, [*hits, in_text] if in_text else hits, params, terms)
+
+
+def searches_numbers(words: str) -> bool:
+    """Whether a search's words hold a phone or an ID-card number (personal data)."""
+    return any(mask_text(t) != t for t in text_terms(words.strip()))
 
 
 def _categories_named(session: Session, terms: Sequence[str]) -> list[list[str]]:

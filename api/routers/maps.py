@@ -1053,12 +1053,23 @@ def find(
         elif phone is not None:
             note = (
                 "Finding by a party's phone needs the right to see personal data; "
-                "searched by codes and descriptions only."
+                "searched by codes only."
                 if language == "en"
-                else "按当事人电话查询需要查看个人信息的权限，已只按编号和描述查询。"
+                else "按当事人电话查询需要查看个人信息的权限，已只按编号查询。"
             )
-        found = cases.find_cases(session, caller.scope, words, phone_index, descriptions)
-        if phone_index is not None:
+        # a phone or ID number looked for in the descriptions is a look-up of a resident too
+        numbers = cases.searches_numbers(words)
+        if numbers and not caller.can("pii:read") and not note:
+            note = (
+                "Looking for a phone or ID number in the descriptions needs the right to see "
+                "personal data; searched by codes only."
+                if language == "en"
+                else "在描述中查找电话或身份证号需要查看个人信息的权限，已只按编号查询。"
+            )
+        found = cases.find_cases(
+            session, caller.scope, words, phone_index, descriptions, caller.can("pii:read")
+        )
+        if phone_index is not None or (numbers and caller.can("pii:read")):
             audit_phone_lookup(session, request, caller, {"via": "find"})
         if found.total == 1 and found.cases[0].matched in ("code", "source", "ref", "token"):
             return RedirectResponse(f"/cases/{quote(found.cases[0].code)}", status_code=303)

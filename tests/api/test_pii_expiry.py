@@ -163,3 +163,37 @@ def test_numbers_typed_into_a_description_are_masked_in_python_and_sql_alike(
         {"d": "王某（13812345678）反映", "c": code},
     )
     assert queue_details(db, [code])[code].description == "王某（138****5678）反映"
+
+
+def test_a_phone_looked_for_in_descriptions_needs_the_right_to_personal_data(
+    db: Session, settings: Settings, demo_city: DemoCity, tokens: dict[str, str]
+) -> None:
+    """案件查询 for a phone or ID number typed into a description: it would tell whose cases
+    mention that resident, so a commander's search leaves the descriptions out (and says so);
+    an operator's finds the case, masked in the excerpt, and is audited as a look-up."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001"))
+    code = put_case(db, grid.geom.representative_point())
+    db.execute(
+        text("UPDATE cases SET description = :d WHERE code = :c"),
+        {"d": "邻居（13911112222）反映楼道堆物", "c": code},
+    )
+    db.commit()
+    html = {"Accept": "text/html"}
+    commander = {"Authorization": f"Bearer {tokens['city_commander']}"} | html
+    operator = {"Authorization": f"Bearer {tokens['district_operator']}"} | html
+    with app_with(settings, db) as client:
+        seen = client.get("/find", params={"q": "13911112222"}, headers=commander).text
+        assert code not in seen and "需要查看个人信息的权限" in seen
+        # (with other words: those alone are looked for, which says nothing of the number)
+        mixed = client.get("/find", params={"q": "楼道 13911112222"}, headers=commander).text
+        assert "需要查看个人信息的权限" in mixed and "13911112222" not in mixed.split("<table")[-1]
+        words = client.get("/find", params={"q": "楼道堆物", "lang": "zh"}, headers=commander)
+        assert code in words.text and "13911112222" not in words.text  # (words: found, masked)
+        found = client.get("/find", params={"q": "13911112222", "lang": "zh"}, headers=operator)
+        listed = found.text.split("<table")[-1]  # (the query itself is echoed above)
+        assert code in listed and "139****2222" in listed and "13911112222" not in listed
+    trail = db.execute(
+        text("""SELECT username, detail FROM audit_log WHERE action = 'pii.lookup'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert trail.username == "district_operator" and trail.detail == {"via": "find"}
