@@ -50,6 +50,7 @@ from gis.db import (
 )
 from gis.pii import load_cipher
 from gis.settings import Settings, get_settings
+from gis.worktime import DAY_HOURS
 from maps.assets import OWN_DIR, OWN_URL, VENDOR_DIR, VENDOR_URL, asset_url, cache_control
 
 log = logging.getLogger("wangge")
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resolve_app_database_url(settings),
             pool_size=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout_s,
+            verify_hours=settings.verify_work_days * DAY_HOURS,
         )
         check_database(engine)
         check_app_role(engine)

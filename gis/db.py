@@ -135,7 +135,9 @@ PING_AFTER_IDLE_S = 5.0
 CONNECT_TIMEOUT_S = 10
 
 
-def make_engine(url: str, pool_size: int = 20, pool_timeout: float = 30) -> Engine:
+def make_engine(
+    url: str, pool_size: int = 20, pool_timeout: float = 30, verify_hours: float | None = None
+) -> Engine:
     """An engine for ``url`` (psycopg 3).  Sessions use UTC; display converts to Asia/Shanghai.
 
     The pool keeps ``pool_size`` connections and opens none beyond them.  Overflow connections
@@ -150,7 +152,14 @@ def make_engine(url: str, pool_size: int = 20, pool_timeout: float = 30) -> Engi
     trip per request, for connections that served a request milliseconds ago.  A connection
     broken within the last seconds still fails its next statement, and SQLAlchemy then
     discards the whole pool.
+
+    ``verify_hours``: the working hours a resolved case is to be verified in
+    (``Settings.verify_work_days``), for the trigger that sets its ``verify_due`` (unset: its
+    own default, 24).
     """
+    options = "-c timezone=UTC"
+    if verify_hours is not None:
+        options += f" -c wangge.verify_hours={float(verify_hours)!r}"
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -158,7 +167,7 @@ def make_engine(url: str, pool_size: int = 20, pool_timeout: float = 30) -> Engi
         pool_timeout=pool_timeout,
         # a database host that does not answer (not one that refuses): the request fails
         # (503) after 10 s, not after the system's TCP timeout of minutes
-        connect_args={"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_S},
+        connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S},
     )
     dialect = engine.dialect
 

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     #: marked and counted.  The usual rule for a city's grids is 300–500 households; a rural
     #: deployment (a grid a village group) may set its own.
     grid_households_max: int = Field(default=500, ge=1, le=100_000)
+    #: 核查期限: a resolved case is to be verified (回访 by its desk, 现场核查 by the grid worker)
+    #: within so many working days of its resolution, as the deployment's rules say (3 is
+    #: usual).  The server's connections tell the database (``wangge.verify_hours``), whose
+    #: trigger sets each case's ``verify_due`` as it moves to resolved (migration 0074).
+    verify_work_days: float = Field(default=3, gt=0, le=60)
 
     @property
     def photos_path(self) -> Path:

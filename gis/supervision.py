@@ -7,8 +7,9 @@ For every open case (not resolved, verified, closed or suspended), in working ti
 * at twice the allowed time — a notice (通报) to the district center.
 
 And for every resolved case, once its verification is due (``verify_due``: 3 working days after
-it was resolved, migration 0069) and nobody has verified it (回访 by the desk, 现场核查 by the
-grid worker): a reminder to verify (核查提醒) to its center, once per round.
+it was resolved, or the deployment's ``verify_work_days``: migrations 0069, 0074) and nobody has
+verified it (回访 by the desk, 现场核查 by the grid worker): a reminder to verify (核查提醒) to
+its center, once per round.
 
 Each is a ``case_event``; the first three have a printable letter
 (``/cases/{code}/letters/{stage}``).  A stage fires once per case and round (a reopened case
@@ -48,8 +49,15 @@ STAGE_NOTES = {
         "Public notice: twice the time allowed has passed; the district center is notified",
     ),
 }
-#: the verification reminder's note (Chinese, English)
+#: the verification reminder's note (Chinese, English); the period is the deployment's
+#: (``Settings.verify_work_days``), so the note does not name it
 VERIFY_NOTE = (
+    "核查提醒：已过办结后的核查期限，尚未回访核查，请及时回访或现场核查",
+    "Reminder to verify: the time to verify the resolution has passed, and it was not yet "
+    "followed up or checked on the spot",
+)
+#: the note as the reminders written before the period was a setting say it (in the history)
+VERIFY_NOTE_3_DAYS = (
     "核查提醒：办结已满 3 个工作日，尚未回访核查，请及时回访或现场核查",
     "Reminder to verify: resolved 3 working days ago and not yet followed up or checked on "
     "the spot",

@@ -88,8 +88,9 @@ STATE_NAMES_EN = {
 SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED
 #: a resolved case is to be verified (回访 by its desk, 现场核查 by the grid worker) within 3
-#: working days: ``cases.verify_due``, set by a trigger as it moves to resolved (migration 0069,
-#: which keeps its own copy of the figure); the clock reminds once when it passes
+#: working days by default (a deployment sets its own: ``Settings.verify_work_days``):
+#: ``cases.verify_due``, set by a trigger as it moves to resolved (migrations 0069 and 0074,
+#: which keep their own copy of the default); the clock reminds once when it passes
 VERIFY_WITHIN_HOURS = 24.0
 
 

@@ -1383,7 +1383,7 @@ def _system_words_en() -> dict[str, str]:
     """What the system itself writes into a case's history (who acted, the note), in English:
     for the English case page.  What people wrote stays as they wrote it."""
     from gis.cases import IMPORT_NOTE
-    from gis.supervision import CLOCK_ACTOR, STAGE_NOTES, VERIFY_NOTE
+    from gis.supervision import CLOCK_ACTOR, STAGE_NOTES, VERIFY_NOTE, VERIFY_NOTE_3_DAYS
     from gis.workflow import (
         DEPARTMENTS_DONE,
         DEPARTMENTS_FAILED,
@@ -1392,7 +1392,7 @@ def _system_words_en() -> dict[str, str]:
     )
 
     notes = [IMPORT_NOTE, REOPENED_NOTE, DEPARTMENTS_DONE, DEPARTMENTS_FAILED]
-    notes += [*STAGE_NOTES.values(), VERIFY_NOTE]
+    notes += [*STAGE_NOTES.values(), VERIFY_NOTE, VERIFY_NOTE_3_DAYS]
     # (a party added later: the history's note is their role)
     roles = {PARTY_ROLES[r]: PARTY_ROLES_EN[r] for r in PARTY_ROLES}
     return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes) | roles
@@ -1423,6 +1423,7 @@ def case_page(  # type: ignore[no-untyped-def]
     duplicate_states: Mapping[str, str] | None = None,
     can_add_photos: bool = False,
     can_verify: bool = False,
+    verify_days: float = 3,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
@@ -1431,8 +1432,8 @@ def case_page(  # type: ignore[no-untyped-def]
     the reader may see (one still open may be merged into this case from here);
     ``can_add_photos``: the reader may add photos (a grid worker back on the spot);
     ``can_verify``: the reader is the grid worker who follows this resolved case up on the spot
-    (现场核查).  The map of the
-    spot over the tiles of ``base`` (none:
+    (现场核查); ``verify_days``: the working days a resolution is to be verified in (the
+    deployment's ``verify_work_days``).  The map of the spot over the tiles of ``base`` (none:
     no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
     with the category's ``category_name`` in English); names, descriptions and notes stay as they
     were written."""
@@ -1761,8 +1762,9 @@ def case_page(  # type: ignore[no-untyped-def]
         due = when(wf.verify_due) + (late if wf.verify_overdue else "")
         verify_row = (
             f'<tr><th>{t("核查期限", "Verify by")}</th><td id="verify-due">{due}'
-            + t("（办结后 3 个工作日内回访或现场核查）",
-                " (a follow-up or a check on the spot within 3 working days of the resolution)")
+            + t(f"（办结后 {verify_days:g} 个工作日内回访或现场核查）",
+                f" (a follow-up or a check on the spot within {verify_days:g} working days of "
+                "the resolution)")
             + "</td></tr>\n    "
         )  # fmt: skip
     tiles = (

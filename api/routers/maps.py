@@ -493,6 +493,7 @@ def case_view(
             duplicate_states=cases.case_states(
                 session, caller.scope, [other for other, _, _ in case.duplicates]
             ),
+            verify_days=settings.verify_work_days,
         ),
         lang,
     )

@@ -24,11 +24,12 @@ from gis.errors import Conflict
 from gis.intake import submit_report
 from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
+from gis.settings import Settings
 from gis.supervision import tick
 from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act
 from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
 from importers.demo import DemoCity
-from tests.conftest import HANDLING_MISMATCH, report_body
+from tests.conftest import HANDLING_MISMATCH, app_with, report_body
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -1422,6 +1423,44 @@ def test_a_verification_of_an_earlier_round_is_refused_not_taken_for_the_new_one
     assert r.status_code == 200 and r.json()["status"] == "verified", r.text
     again = anon_client.post(verify, headers=worker, json=said)
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_the_verification_period_is_the_deployments(
+    settings: Settings,
+    login_as: Headers,
+    demo_city: DemoCity,
+    app_db: Session,
+    database_url: str,
+) -> None:
+    """WANGGE_VERIFY_WORK_DAYS (核查期限, 3 by default): the server's connections tell the
+    database, whose trigger sets a case's ``verify_due`` that many working days after its
+    resolution; the case page says the rule."""
+    from gis.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1, verify_hours=40.0)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW wangge.verify_hours")).scalar_one() == "40.0"
+    finally:
+        engine.dispose()
+    op = login_as("township_operator")
+    p = next(g for g in demo_city.grids if g.code == "990102001001001").geom.representative_point()
+    with app_with(settings, app_db, verify_work_days=5) as client:
+        code = _report(client, op, (p.x, p.y))["code"]
+        _act(client, op, code, "accept")
+        _act(client, op, code, "start")
+        # (the test's session is not one of the app's pooled connections: told as they are)
+        app_db.execute(text("SET LOCAL wangge.verify_hours = '40'"))
+        _act(client, op, code, "resolve", note="已调解")
+        bind_scope(app_db, Scope.everything())
+        hours = app_db.execute(
+            text("SELECT wangge_work_hours(first_resolved_at, verify_due) FROM cases "
+                 "WHERE code = :c"),
+            {"c": code},
+        ).scalar_one()  # fmt: skip
+        assert hours == 40.0  # 5 working days
+        page = client.get(f"/cases/{code}?lang=zh", headers=op).text
+        assert "（办结后 5 个工作日内回访或现场核查）" in page
 
 
 def test_a_resolved_case_nobody_verifies_is_reminded_once_a_round(
