@@ -35,7 +35,7 @@ from gis.cases import SHANGHAI
 from gis.datum import to_wgs84
 from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound, WanggeError
-from gis.pii import PiiCipher
+from gis.pii import PiiCipher, mask_text
 from gis.plausibility import check_location, device_point, flags_for
 from gis.scope import Scope
 
@@ -412,8 +412,12 @@ def _insert(session: Session, scope: Scope, user_id: int, work: list[_Work]) -> 
         by_key[row.idempotency_key].id = int(row.id)
 
 
-def _view(row: Any) -> PatrolView:
+def _view(row: Any, unmask: bool = False) -> PatrolView:
+    """A check-in as shown: the phone and ID-card numbers typed into its note masked (as a
+    case's description is), unless ``unmask`` (the caller checks ``pii:read`` and audits it)."""
     fields = dict(row._mapping)  # (the columns of _VIEW_COLUMNS are its fields)
+    if fields["note"] and not unmask:
+        fields["note"] = mask_text(fields["note"])
     line = fields.pop("track")
     track = json.loads(line)["coordinates"] if line else None
     return PatrolView(**fields, track=track)
@@ -457,10 +461,12 @@ def list_patrols(
     worker_id: int | None = None,
     grid_code: str | None = None,
     limit: int = LIST_MAX,
+    unmask: bool = False,
 ) -> list[PatrolView]:
     """The check-ins in ``scope`` made (device time) from ``since`` until before ``until``, in
     time order: of one account (``user_id``), one worker (``worker_id``: :func:`patrol_worker`)
-    or one grid (where they were made), or all of them."""
+    or one grid (where they were made), or all of them.  Their notes are masked unless
+    ``unmask`` (:func:`_view`)."""
     conditions = [scope.case_condition("p"), "p.checked_at >= :since", "p.checked_at < :until"]
     params: dict[str, Any] = {"since": since, "until": until, "limit": limit}
     if user_id is not None:
@@ -478,7 +484,7 @@ def list_patrols(
                  ORDER BY p.checked_at, p.id LIMIT :limit"""),
         params,
     )
-    return [_view(r) for r in rows]
+    return [_view(r, unmask) for r in rows]
 
 
 def patrols_geojson(views: Sequence[PatrolView]) -> dict[str, Any]:

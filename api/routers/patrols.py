@@ -11,7 +11,14 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from geojson_pydantic import FeatureCollection
 from pydantic import ValidationError
 
-from api.deps import CipherDep, Patroller, PatrolReader, SessionDep, request_lang
+from api.deps import (
+    CipherDep,
+    Patroller,
+    PatrolReader,
+    SessionDep,
+    audit_caller,
+    request_lang,
+)
 from api.errors import idempotency_key as parse_key
 from api.errors import invalid_item
 from api.routers.geojson import GEOJSON_RESPONSES, RegionQuery, geojson_response
@@ -25,6 +32,7 @@ from api.schemas import (
 )
 from gis import boundaries, patrols
 from gis.cases import SHANGHAI
+from gis.errors import Forbidden
 from gis.permissions import Role
 
 router = APIRouter(prefix="/api", tags=["patrols 巡查打卡"])
@@ -127,6 +135,7 @@ def _item(index: int, raw: object, lang: str) -> patrols.PatrolItem:
 def list_patrols(
     session: SessionDep,
     caller: PatrolReader,
+    request: Request,
     day: Annotated[
         date | None, Query(description="the last day (Beijing time); default: today")
     ] = None,
@@ -141,10 +150,23 @@ def list_patrols(
         str | None, Query(pattern=r"^[0-9]{15}$", description="made in this grid 网格编码")
     ] = None,
     region: RegionQuery = None,
+    unmask: Annotated[
+        bool,
+        Query(
+            description="the phone and ID numbers typed into the notes as written (needs "
+            "pii:read; audited)"
+        ),
+    ] = False,
 ) -> Response:
     """Patrol check-ins in your jurisdiction (or one ``region`` of it) as GeoJSON points, in
     time order: of a day (or ``days`` days ending with ``day``), of one ``worker``, of one
-    ``grid``, or ``mine``.  A grid worker sees their own."""
+    ``grid``, or ``mine``.  A grid worker sees their own.  The phone and ID-card numbers typed
+    into a note (巡查情况) are masked, as a case's are, unless ``unmask``."""
+    if unmask and not caller.can("pii:read"):
+        raise Forbidden(
+            "查看完整的巡查情况需要 pii:read 权限。",
+            "Seeing the notes as written needs the pii:read permission.",
+        )
     last = day or datetime.now(SHANGHAI).date()
     try:
         first = last - timedelta(days=days - 1)
@@ -166,5 +188,9 @@ def list_patrols(
         user_id=caller.user_id if own else None,
         worker_id=found_worker.id if found_worker else None,
         grid_code=grid,
+        unmask=unmask,
     )
+    if unmask:
+        audit_caller(session, request, caller, "pii.view", "patrol", {"patrols": len(found)})
+        session.commit()
     return geojson_response(json.dumps(patrols.patrols_geojson(found), ensure_ascii=False))

@@ -285,6 +285,31 @@ def test_the_desks_see_their_workers_check_ins_and_no_one_elses(
     assert listed("township_operator", "day=9999-12-31").status_code == 422
 
 
+def test_numbers_typed_into_a_check_ins_note_are_masked_unless_unmasked(
+    anon_client: TestClient, login_as: Callable, point: tuple, app_db: Session
+) -> None:
+    """巡查情况 "出租屋房东 13911112222": the number masked in every answer, as a case's
+    description; ``unmask=true`` gives it as written to pii:read, audited; others get 403."""
+    anon_client.headers.update(login_as("grid_worker"))
+    note = "出租屋房东 13911112222 已提醒消防"
+    made = _check_in(anon_client, _body(*point, note=note))
+    assert made.status_code == 201 and made.json()["note"] == "出租屋房东 139****2222 已提醒消防"
+    anon_client.headers.update(login_as("township_operator"))
+    listed = anon_client.get(f"/api/patrols?worker={GRID_WORKER}").json()["features"]
+    mine = next(f for f in listed if f["properties"]["id"] == made.json()["id"])
+    assert mine["properties"]["note"] == "出租屋房东 139****2222 已提醒消防"
+    whole = anon_client.get(f"/api/patrols?worker={GRID_WORKER}&unmask=true").json()
+    written = next(f for f in whole["features"] if f["properties"]["id"] == made.json()["id"])
+    assert written["properties"]["note"] == note
+    trail = app_db.execute(
+        text("""SELECT username, object FROM audit_log WHERE action = 'pii.view'
+                ORDER BY id DESC LIMIT 1""")
+    ).one()
+    assert tuple(trail) == ("township_operator", "patrol")
+    anon_client.headers.update(login_as("grid_worker"))
+    assert anon_client.get("/api/patrols?unmask=true").status_code == 403
+
+
 def test_the_command_map_colours_grids_by_days_with_a_check_in(
     db: Session, anon_client: TestClient, login_as: Callable, point: tuple
 ) -> None:
