@@ -29,6 +29,7 @@ from gis.ledger import MAX_WORKERS as MAX_GRID_WORKERS
 from gis.locate import Location
 from gis.models import AssignMethod, CaseKind, CaseSource, Severity
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
+from gis.parties import NAME_MAX as PARTY_NAME_MAX
 from gis.parties import NewParty
 from gis.patrols import MAX_BATCH as PATROL_MAX_BATCH
 from gis.patrols import (
@@ -109,7 +110,9 @@ class PartyIn(BaseModel):
     role: PartyRole = Field(default="party", description="申请人 applicant, 被申请人 respondent …")
     name: (
         Annotated[
-            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _NoControl
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=PARTY_NAME_MAX),
+            _NoControl,
         ]
         | None
     ) = None

@@ -18,6 +18,8 @@ from gis.worktime import SHANGHAI
 
 #: the most parties one case may name
 MAX_PER_CASE = 20
+#: the longest name a party may have (a report's, an imported ledger's)
+NAME_MAX = 50
 
 PARTY_ROLES = {
     "applicant": "申请人",

@@ -38,6 +38,7 @@ from gis.datum import datum_named, to_wgs84
 from gis.db import HANDLED_LATER
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.errors import InvalidInput
+from gis.parties import NAME_MAX as PARTY_NAME_MAX
 from gis.pii import PiiCipher, validate_id_card, validate_phone
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES, open_sql
@@ -1112,8 +1113,6 @@ _PARTY_CELLS = """
     WHERE coalesce({name}, {phone}, {id_card}) IS NOT NULL
     ORDER BY n.id
 """
-#: the longest name a party may have (as a report's: api.schemas.PartyIn)
-PARTY_NAME_MAX = 50
 
 
 def _parties(
@@ -1175,7 +1174,6 @@ def _parties(
                     id_card = None
             if name is None and phone is None and id_card is None:
                 continue
-
             aad = f"{case_id}:"  # (as the intake's: the case's id and the column)
             copy.write_row((
                 case_id, "party",
