@@ -246,8 +246,10 @@ async def _domain_error(request: Request, exc: WanggeError) -> Response:
     for key in _STATE_KEYS:  # e.g. an illegal move: the case's state and what is allowed now
         if key in exc.extra:
             body[key] = exc.extra[key]
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(status_code=exc.status, content=body, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if "retry_after" in exc.extra:  # 429: when to try again
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    return JSONResponse(status_code=exc.status, content=body, headers=headers or None)
 
 
 def request_lang(request: Request) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
-from gis.errors import AccountLocked, NotAuthenticated, NotFound
+from gis.errors import AccountLocked, NotAuthenticated, NotFound, TooManyAttempts
 from gis.passwords import burn_verification_time, verify_password
 from gis.permissions import ROLE_NAMES, Role, allows
 from gis.scope import Scope, bind_scope
@@ -217,8 +217,10 @@ def check_credentials(
     # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
     # Chinese input method in full-width mode; a user name has neither (a password is as typed)
     username = unicodedata.normalize("NFKC", username).strip()
-    row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
     now = _now()
+    if action == "login":
+        _refuse_busy_address(session, username, settings, source_ip, now)
+    row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
 
     def fail(reason: str) -> None:
         audit.record(
@@ -270,6 +272,55 @@ def check_credentials(
             {"id": row["user_id"]},
         )
     return row
+
+
+#: the failed logins whose password was checked (a locked account's, or an address's refused
+#: ones, were not: they tell the caller nothing and do not count again)
+CHECKED_FAILURES = ("wrong_password", "locked_now", "unknown_user", "disabled")
+# the address's checked failures, newest first, from the ``skip``-th on (migration 0075's index)
+_ADDRESS_FAILURES = text("""
+    SELECT at FROM audit_log
+    WHERE action = 'login' AND NOT success AND source_ip = CAST(:ip AS inet) AND at > :since
+      AND detail->>'reason' = ANY(:reasons)
+    ORDER BY at DESC OFFSET :skip LIMIT 1
+""")
+
+
+def _refuse_busy_address(
+    session: Session, username: str, settings: Settings, source_ip: str | None, now: datetime
+) -> None:
+    """Raise :class:`TooManyAttempts` when ``login_address_max_failures`` wrong passwords (or
+    unknown names) came from ``source_ip`` in the last ``login_address_window_minutes``, over
+    every account: one account's lockout does not stop a password tried against many names.
+    The refusal is audited (``address_limited``), checks no password and does not count."""
+    limit = settings.login_address_max_failures
+    ip = audit.audit_ip(source_ip)
+    if not limit or ip is None:
+        return
+    window = timedelta(minutes=settings.login_address_window_minutes)
+    params = {"ip": ip, "since": now - window, "reasons": list(CHECKED_FAILURES), "skip": limit - 1}
+    oldest = session.execute(_ADDRESS_FAILURES, params).scalar_one_or_none()
+    if oldest is None:
+        return
+    wait_s = max(1, int((oldest + window - now).total_seconds()) + 1)
+    minutes = -(-wait_s // 60)
+    window_min = f"{settings.login_address_window_minutes:g}"
+    audit.record(
+        session,
+        "login",
+        success=False,
+        username=username,
+        source_ip=source_ip,
+        detail={"reason": "address_limited"},
+    )
+    raise TooManyAttempts(
+        f"此网络地址 {window_min} 分钟内登录失败已达 {limit} 次，暂停登录，请 {minutes} 分钟后"
+        "再试。如单位多人共用同一网络出口，请联系系统管理员。",
+        f"{limit} failed logins from this network address in {window_min} minutes: logins from "
+        f"it are paused; try again in {minutes} min. If many people share this address, ask "
+        "the administrator.",
+        retry_after=wait_s,
+    )
 
 
 def authenticate(

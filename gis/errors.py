@@ -95,6 +95,13 @@ class PasswordChangeRequired(Forbidden):
     code = "password_change_required"
 
 
+class TooManyAttempts(WanggeError):
+    """Too many attempts from the caller's address: try again after ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+
+
 class AccountLocked(WanggeError):
     status = 423
     code = "account_locked"

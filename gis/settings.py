@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(default=30, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     lockout_minutes: float = Field(default=10, gt=0)
+    #: Wrong passwords from one network address, over every account (a password tried against
+    #: many names, 撞库/密码喷洒): after this many in ``login_address_window_minutes`` that
+    #: address's logins are refused (429) until the oldest of them is that old.  An office's
+    #: workers may share one address behind its NAT: set it above what they mistype together.
+    #: 0: off.
+    login_address_max_failures: int = Field(default=30, ge=0)
+    login_address_window_minutes: float = Field(default=15, gt=0)
     #: Datum of the base-map tiles: ``wgs84`` (also CGCS2000, Tianditu) or ``gcj02`` (Amap).
     tile_datum: str = "wgs84"
     #: Base-map preset: ``none`` (default: no request leaves the server), ``osm``, ``tianditu``

@@ -294,9 +294,12 @@ class WanggeClient(TestClient):
         return super().request(method, url, **kwargs)
 
 
-def app_with(settings: Settings, app_db: Session, **changes: object) -> TestClient:
+def app_with(
+    settings: Settings, app_db: Session, *, address: str = "testclient", **changes: object
+) -> TestClient:
     """A client of the app built with ``settings`` (and ``changes`` to them) on the test
-    database, sharing the test's rolled-back app-role session."""
+    database, sharing the test's rolled-back app-role session.  ``address``: the client's
+    network address as the app sees it (the test client's own is none)."""
     app = create_app(settings.model_copy(update=changes) if changes else settings)
 
     def shared_session() -> Iterator[Session]:
@@ -306,7 +309,7 @@ def app_with(settings: Settings, app_db: Session, **changes: object) -> TestClie
             app_db.rollback()  # like closing a request's session: back to the last savepoint
 
     app.dependency_overrides[get_session] = shared_session
-    return WanggeClient(app)
+    return WanggeClient(app, client=(address, 50000))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from api.deps import (
 )
 from api.schemas import LoginIn, MeOut, OwnPasswordIn, OwnSessionOut, TokenOut
 from gis import auth, users
-from gis.errors import AccountLocked, InvalidInput, NotAuthenticated
+from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
 from gis.permissions import ROLE_PERMISSIONS
 from maps.nav import home_page
 
@@ -37,7 +37,7 @@ def login(
             client_ip(request),
             request.headers.get("user-agent"),
         )
-    except (NotAuthenticated, AccountLocked):
+    except (NotAuthenticated, AccountLocked, TooManyAttempts):
         session.commit()  # keep the failure count and the audit entry
         raise
     session.commit()

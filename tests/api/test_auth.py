@@ -148,6 +148,63 @@ def test_five_failures_lock_the_account(settings: Settings, app_db: Session) -> 
         assert login(client, "village_operator").status_code == 200
 
 
+def test_many_wrong_passwords_from_one_address_pause_its_logins(
+    settings: Settings, app_db: Session
+) -> None:
+    """A password tried against many names stays under each account's lockout: the failures of
+    one address, over all accounts and unknown names, pause that address's logins (429 with
+    Retry-After) until the oldest is a window old.  Other addresses log in meanwhile; refused
+    attempts check no password and do not count, nor do a locked account's refusals."""
+    busy, other = "203.0.113.7", "198.51.100.20"
+    app_db.execute(  # earlier failures of the address: one outside the window, one in it
+        text("""INSERT INTO audit_log (at, username, action, success, source_ip, detail)
+                SELECT clock_timestamp() - make_interval(mins => m), 'x', 'login', false,
+                       CAST(:ip AS inet), jsonb_build_object('reason', r)
+                FROM (VALUES (12, 'wrong_password'), (9, 'wrong_password'), (1, 'locked'))
+                     AS t (m, r)"""),
+        {"ip": busy},
+    )
+    limits = {"login_address_max_failures": 4, "login_address_window_minutes": 10}
+    with (
+        app_with(settings, app_db, address=busy, **limits) as attacker,
+        app_with(settings, app_db, address=other, **limits) as office,
+    ):
+        assert login(attacker, "township_operator", "Spray-Password-1").status_code == 401
+        assert login(attacker, "nobody_here", "Spray-Password-1").status_code == 401
+        assert login(attacker, "village_operator", "Spray-Password-1").status_code == 401
+        refused = login(attacker, "city_operator")  # the right password: not even checked
+        assert refused.status_code == 429 and refused.json()["code"] == "too_many_attempts"
+        assert "此网络地址 10 分钟内登录失败已达 4 次" in refused.json()["detail"]
+        assert re.search("请 [12] 分钟后再试", refused.json()["detail"])
+        # the oldest counted failure (9 minutes ago) is 10 minutes old in a minute
+        assert 55 <= int(refused.headers["retry-after"]) <= 62
+        english = attacker.post(
+            "/api/auth/login",
+            json={"username": "city_operator", "password": DEMO_PASSWORD},
+            headers={"Accept-Language": "en"},
+        )
+        assert english.status_code == 429 and "network address" in english.json()["detail"]
+        assert login(office, "city_operator").status_code == 200  # another address is not held
+    reasons = app_db.execute(
+        text("""SELECT detail->>'reason' FROM audit_log
+                WHERE action = 'login' AND source_ip = CAST(:ip AS inet) AND username <> 'x'
+                ORDER BY id"""),
+        {"ip": busy},
+    ).scalars()
+    assert (
+        list(reasons)
+        == ["wrong_password", "unknown_user", "wrong_password"] + ["address_limited"] * 2
+    )
+    # 9 minutes old is out of a window of 8.9: three failures count, not the refusals
+    limits["login_address_window_minutes"] = 8.9
+    with app_with(settings, app_db, address=busy, **limits) as attacker:
+        assert login(attacker, "city_operator").status_code == 200
+        assert login(attacker, "township_operator", "Spray-Password-1").status_code == 401
+        assert login(attacker, "township_operator").status_code == 429
+    with app_with(settings, app_db, address=busy, login_address_max_failures=0) as client:
+        assert login(client, "city_operator").status_code == 200  # 0: off
+
+
 def test_sessions_expire(settings: Settings, app_db: Session) -> None:
     with app_with(settings, app_db, session_hours=0.0003) as client:  # ~1 s
         token = login(client, "city_operator").json()["access_token"]
