@@ -9,7 +9,8 @@ on purpose.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,45 +72,70 @@ class Entry:
     detail: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """Which entries of the trail: ``action`` and ``object`` match from their start (``pii``
+    finds ``pii.view`` and ``pii.lookup``; ``case:9901…`` one case); ``until`` is excluded;
+    ``address`` is a network address or a network (``203.0.113.7``, ``203.0.113.0/24``: the
+    entries from inside it)."""
+
+    username: str | None = None
+    action: str | None = None
+    object: str | None = None
+    success: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    address: str | None = None
+    #: the newest entry (by id) it holds: :meth:`as_of_now`
+    upto: int | None = None
+
+    def as_of_now(self, session: Session) -> Trail:
+        """The same trail without the entries written after now (while it is being read)."""
+        newest = session.execute(text("SELECT max(id) FROM audit_log")).scalar_one()
+        return replace(self, upto=newest or 0)
+
+    def _where(self) -> tuple[str, dict[str, Any]]:
+        where = ["true"]
+        params: dict[str, Any] = {}
+        for column in ("username", "action", "object"):
+            if value := getattr(self, column):
+                where.append(f"starts_with({column}, :{column})")
+                params[column] = value
+        if self.address:
+            where.append("source_ip <<= CAST(:address AS inet)")
+            params["address"] = self.address
+        for condition, name in (("success = :success", "success"), ("at >= :since", "since"),
+                                ("at < :until", "until"), ("id <= :upto", "upto")):  # fmt: skip
+            if getattr(self, name) is not None:
+                where.append(condition)
+                params[name] = getattr(self, name)
+        return " AND ".join(where), params
+
+    def count(self, session: Session) -> int:
+        cond, params = self._where()
+        return int(
+            session.execute(
+                text(f"SELECT count(*) FROM audit_log WHERE {cond}"), params
+            ).scalar_one()
+        )
+
+    def entries(self, session: Session, limit: int, offset: int = 0) -> Iterator[Entry]:
+        """The entries, newest first, as they are read (a thousand at a time)."""
+        cond, params = self._where()
+        rows = session.execute(
+            text(f"""
+            SELECT id, at, username, action, object, success, host(source_ip) AS source_ip,
+                   detail
+            FROM audit_log WHERE {cond} ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset
+        """),
+            params | {"limit": limit, "offset": offset},
+            execution_options={"yield_per": 1000},
+        )
+        return (Entry(*row) for row in rows)
+
+
 def entries(
-    session: Session,
-    *,
-    username: str | None = None,
-    action: str | None = None,
-    object: str | None = None,
-    success: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    session: Session, trail: Trail, limit: int = 100, offset: int = 0
 ) -> tuple[int, list[Entry]]:
-    """The trail, newest first: (how many match, the page asked for).  ``action`` and
-    ``object`` match from their start (``pii`` finds ``pii.view`` and ``pii.lookup``;
-    ``case:9901…`` one case); ``until`` is excluded."""
-    where = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    for column, value in (("username", username), ("action", action), ("object", object)):
-        if value:
-            where.append(f"starts_with({column}, :{column})")
-            params[column] = value
-    if success is not None:
-        where.append("success = :success")
-        params["success"] = success
-    if since is not None:
-        where.append("at >= :since")
-        params["since"] = since
-    if until is not None:
-        where.append("at < :until")
-        params["until"] = until
-    cond = " AND ".join(where)
-    total = session.execute(
-        text(f"SELECT count(*) FROM audit_log WHERE {cond}"), params
-    ).scalar_one()
-    rows = session.execute(
-        text(f"""
-        SELECT id, at, username, action, object, success, host(source_ip) AS source_ip, detail
-        FROM audit_log WHERE {cond} ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset
-    """),
-        params,
-    ).all()
-    return int(total), [Entry(*row) for row in rows]
+    """A page of the ``trail``, newest first, and how many entries it has in all."""
+    return trail.count(session), list(trail.entries(session, limit, offset))

@@ -821,6 +821,9 @@ def workers_page(  # type: ignore[no-untyped-def]
 
 
 AUDIT_PAGE_SIZE = 100
+#: the most entries one export of the trail holds (about 20 s to write; a longer period is
+#: exported in parts, by its dates)
+AUDIT_EXPORT_MAX = 200_000
 #: actions of the trail in words (others are shown as recorded)
 AUDIT_ACTIONS = {
     "login": "登录",
@@ -856,6 +859,7 @@ AUDIT_ACTIONS = {
     "grid.edit.open": "新建网格调整",
     "grid.edit.commit": "提交网格调整",
     "grid.edit.discard": "放弃网格调整",
+    "audit.export": "导出审计日志",
 } | {f"case.{action}": f"案件{move.name_zh}" for action, move in MOVES.items()}
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
@@ -891,7 +895,32 @@ AUDIT_ACTIONS_EN = {
     "grid.edit.open": "Grid edit opened",
     "grid.edit.commit": "Grid edit committed",
     "grid.edit.discard": "Grid edit discarded",
+    "audit.export": "Audit log exported",
 } | {f"case.{action}": f"Case: {EVENT_NAMES_EN[action]}" for action in MOVES}
+#: why a login (or a password check) failed, in words: (Chinese, English) by the entry's reason
+AUDIT_REASONS = {
+    "wrong_password": ("密码错误", "wrong password"),
+    "unknown_user": ("无此用户", "no such user"),
+    "disabled": ("账户已停用", "account disabled"),
+    "locked": ("账户锁定中，未核对密码", "account locked: password not checked"),
+    "locked_now": ("密码错误，账户被锁定", "wrong password: account locked"),
+    "address_limited": (
+        "该地址登录失败过多，已暂停，未核对密码",
+        "too many failures from the address: paused, password not checked",
+    ),
+}
+
+
+def audit_detail(detail: Mapping[str, object], lang: str = "zh") -> str:
+    """An entry's detail as the trail shows it: a failure's reason in words (the recorded
+    word after it), the rest as recorded."""
+    reason = detail.get("reason")
+    words = AUDIT_REASONS.get(reason) if isinstance(reason, str) else None
+    rest = {k: v for k, v in detail.items() if k != "reason"} if words else detail
+    shown = f"{words[1 if lang == 'en' else 0]} ({reason})" if words else ""
+    if rest:
+        shown += (" " if shown else "") + json.dumps(rest, ensure_ascii=False)
+    return shown
 
 
 def audit_page(  # type: ignore[no-untyped-def]
@@ -927,8 +956,7 @@ def audit_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(actions.get(e.action, e.action))}<small>{escape(e.action)}</small></td>"
         f"<td>{escape(e.object or '')}</td><td>{ok if e.success else failed}</td>"
         f"<td>{escape(e.source_ip or '')}</td>"
-        f"<td><small>{escape(json.dumps(e.detail, ensure_ascii=False)) if e.detail else ''}"
-        "</small></td></tr>"
+        f"<td><small>{escape(audit_detail(e.detail, lang))}</small></td></tr>"
         for e in entries
     )
 
@@ -943,10 +971,16 @@ def audit_page(  # type: ignore[no-untyped-def]
 
     shown, pages = _pager(offset, len(entries), total, AUDIT_PAGE_SIZE, page_at, lang)
     here = page_at(offset)
+    workbook = escape("/audit.xlsx?" + urlencode(kept() | ({"lang": "en"} if lang == "en" else {})),
+                      quote=True)  # fmt: skip
     total_b = f'<b id="audit-total">{total}</b>'
     summary = t(
-        f"共 {total_b} 条，第 {shown} 条，最新在前。查看本页也会记入日志。",
-        f"{total_b} entries, showing {shown}, newest first. Reading this page is recorded too.",
+        f"共 {total_b} 条，第 {shown} 条，最新在前。查看本页也会记入日志。"
+        f'<a href="{workbook}" id="audit-export">导出 Excel</a>（全部 {total} 条，'
+        f"至多 {AUDIT_EXPORT_MAX:,} 条）",
+        f"{total_b} entries, showing {shown}, newest first. Reading this page is recorded too. "
+        f'<a href="{workbook}" id="audit-export">Export to Excel</a> (all {total}, at most '
+        f"{AUDIT_EXPORT_MAX:,})",
     )
     hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
     empty = t("没有符合条件的记录。", "No entry matches.")
@@ -962,6 +996,8 @@ def audit_page(  # type: ignore[no-untyped-def]
       placeholder="{t("如 pii、login", "e.g. pii, login")}"></label>
     <label>{t("对象", "Object")} <input name="object" value="{value("object")}" size="18"
       placeholder="{t("如 case:9901", "e.g. case:9901")}"></label>
+    <label>{t("来源地址", "Source address")} <input name="address" value="{value("address")}"
+      size="16" placeholder="{t("如 203.0.113.0/24", "e.g. 203.0.113.0/24")}"></label>
     <label>{t("结果", "Result")} <select name="success">
       <option value=""{selected(None)}>{t("全部", "all")}</option>
       <option value="true"{selected(True)}>{ok}</option>

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import io
 import re
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -772,7 +775,7 @@ def test_logins_writes_and_failures_are_audited(
     recorded = {"login", "logout", "pii.view", "pii.lookup", "audit.read", "case.create"}
     recorded |= {"photo.add", "user.add", "user.update", "user.passwd", "user.disable"}
     recorded |= {"user.enable", "user.unlock", "case.export", "case.party_add", "data.import"}
-    recorded |= {"user.logout", "session.end", "user.session_end", "pii.erase"}
+    recorded |= {"user.logout", "session.end", "user.session_end", "pii.erase", "audit.export"}
     recorded |= {"case.note", "workers.export", "grids.export", "grid.workers"}
     recorded |= {f"grid.edit.{a}" for a in ("open", "commit", "discard")}
     recorded |= {f"case.{a}" for a in MOVES}
@@ -786,6 +789,62 @@ def test_logins_writes_and_failures_are_audited(
     assert "case.accept" in recorded and "dispatch.cannot" in recorded
     page = anon_client.get("/audit?action=case.create", headers=login_as("admin")).text
     assert "登记案件" in page
+
+
+def test_the_trail_is_found_by_source_address_and_exported_to_excel(
+    settings: Settings, app_db: Session, login_as: Callable
+) -> None:
+    """An inquiry into a burst of failed logins: the trail of one address or network, each
+    failure's reason in words, and the same entries in a workbook (audited).  What an entry
+    holds is anyone's text (a failed login's user name is what was typed): a cell beginning
+    with = stays text, never a formula."""
+    from openpyxl import load_workbook
+
+    with app_with(settings, app_db, address="203.0.113.7") as outside:
+        assert login(outside, '=HYPERLINK("http://x.example")', "Spray-1").status_code == 401
+        assert login(outside, "village_operator", "Spray-Password-1").status_code == 401
+    with app_with(settings, app_db, address="198.51.100.20") as office:
+        assert login(office, "village_operator").status_code == 200
+    with app_with(settings, app_db) as client:
+        admin = login_as("admin")
+        found = client.get("/api/audit?address=203.0.113.0/24", headers=admin).json()
+        assert [(e["username"], e["detail"]["reason"]) for e in found["entries"]] == [
+            ("village_operator", "wrong_password"),
+            ('=HYPERLINK("http://x.example")', "unknown_user"),
+        ]
+        assert {e["source_ip"] for e in found["entries"]} == {"203.0.113.7"}
+        one = client.get("/api/audit?address=198.51.100.20", headers=admin).json()
+        assert [e["success"] for e in one["entries"]] == [True]
+        bad = client.get("/api/audit?address=203.0.113.300", headers=admin)
+        assert bad.status_code == 422 and "来源地址不是有效的 IP 地址或网段" in bad.json()["detail"]
+        page = client.get("/audit?address=203.0.113.0/24&success=false", headers=admin).text
+        assert "密码错误 (wrong_password)" in page and "无此用户 (unknown_user)" in page
+        assert 'name="address" value="203.0.113.0/24"' in page
+        link = re.search(r'<a href="([^"]+)" id="audit-export">导出 Excel</a>', page)
+        assert link and "address=203.0.113.0%2F24" in link.group(1)
+        r = client.get(html.unescape(link.group(1)), headers=admin)
+        assert r.status_code == 200 and "审计日志" in unquote(r.headers["content-disposition"])
+        ws = load_workbook(io.BytesIO(r.content)).active
+        assert ws is not None
+        rows = list(ws.iter_rows(min_row=2, values_only=True))
+        assert rows[0] == ("时间", "用户", "操作", "操作代码", "对象", "结果", "来源地址", "详情")
+        assert [(r[1], r[2], r[5], r[6], r[7]) for r in rows[1:]] == [
+            ("village_operator", "登录", "失败", "203.0.113.7", "密码错误 (wrong_password)"),
+            ('=HYPERLINK("http://x.example")', "登录", "失败", "203.0.113.7",
+             "无此用户 (unknown_user)"),
+        ]  # fmt: skip
+        assert ws.cell(4, 2).data_type == "s"  # text, not a formula
+        assert ws.auto_filter.ref == "A2:H4" and ws.freeze_panes == "B3"
+        assert "共 2 条" in str(ws.cell(1, 1).value)
+        english = client.get(f"{html.unescape(link.group(1))}&lang=en", headers=admin)
+        ws = load_workbook(io.BytesIO(english.content)).active
+        assert ws is not None and ws.cell(3, 8).value == "wrong password (wrong_password)"
+        exported = client.get("/api/audit?action=audit.export&limit=1", headers=admin).json()
+        assert exported["entries"][0]["detail"] == {
+            "address": "203.0.113.0/24",
+            "success": False,
+            "entries": 2,
+        }
 
 
 def test_the_app_role_cannot_change_the_audit_log(app_db: Session) -> None:
