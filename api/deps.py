@@ -188,6 +188,12 @@ def _check_permission(principal: auth.Principal, permission: str) -> None:
             "您的密码由管理员设置，请先在“我的账号”（/account）修改密码。",
             "Your password was set by an administrator: change it first at My account (/account).",
         )
+    if principal.password_expired:
+        raise PasswordChangeRequired(
+            "您的密码已到期（须定期更换），请先在“我的账号”（/account）修改密码。",
+            "Your password has expired (it must be changed regularly): change it first at My "
+            "account (/account).",
+        )
     if not principal.can(permission):
         raise Forbidden(
             f"您的角色（{ROLE_NAMES[principal.role]}）无权执行此操作（需要 {permission}）。",

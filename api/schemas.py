@@ -559,6 +559,13 @@ class MeOut(BaseModel):
     region_code: str | None
     region_name: str | None
     permissions: list[str]
+    password_change_required: bool = Field(
+        description="only changing the password is allowed until it is changed (set by an "
+        "administrator, or expired)"
+    )
+    password_expires_at: datetime | None = Field(
+        description="when the password must be changed (WANGGE_PASSWORD_MAX_DAYS); null: never"
+    )
 
 
 UserName = Annotated[

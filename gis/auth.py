@@ -41,6 +41,15 @@ class Principal:
     session_id: int | None = None
     #: a password set by someone else: only changing it (and logging out) is allowed
     must_change_password: bool = False
+    #: logged in with a password older than ``password_max_days``: the same until it changes
+    password_expired: bool = False
+    #: when the password was last set (its expiry: :func:`password_expires_at`)
+    password_changed_at: datetime | None = None
+
+    @property
+    def password_change_required(self) -> bool:
+        """Only changing the password (and logging out) is allowed for now."""
+        return self.must_change_password or self.password_expired
 
     def can(self, permission: str) -> bool:
         return allows(self.role, permission)
@@ -61,6 +70,7 @@ def _token_hash(token: str) -> bytes:
 _USER_COLUMNS = """
     u.id AS user_id, u.username, u.display_name, u.role::text AS role, u.disabled,
     u.password_hash, u.failed_logins, u.locked_until, u.worker_id, u.must_change_password,
+    u.password_changed_at,
     r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
 """
 _USER_BY_NAME = text(f"""
@@ -70,7 +80,8 @@ _USER_BY_NAME = text(f"""
 # Also sets the caller's row-level-security scope for this transaction in the same round trip
 # (the value of Scope.setting; if the session turns out to be over, the request fails anyway).
 _SESSION_BY_TOKEN = text(f"""
-    SELECT s.id AS session_id, s.expires_at, s.last_seen_at, s.revoked_at, {_USER_COLUMNS},
+    SELECT s.id AS session_id, s.expires_at, s.last_seen_at, s.revoked_at, s.password_expired,
+           {_USER_COLUMNS},
            set_config('wangge.scope',
                       CASE WHEN u.role = 'admin' AND u.region_id IS NULL THEN '*'
                            ELSE coalesce(r.code, '') END,
@@ -106,7 +117,17 @@ def _principal(session: Session, row: dict, session_id: int | None = None) -> Pr
         scope,
         session_id,
         bool(row["must_change_password"]),
+        bool(row.get("password_expired")),
+        row["password_changed_at"],
     )
+
+
+def password_expires_at(changed_at: datetime | None, settings: Settings) -> datetime | None:
+    """When a password set at ``changed_at`` must be changed (``password_max_days``; 等保's
+    定期更换), or None when passwords do not expire."""
+    if not settings.password_max_days or changed_at is None:
+        return None
+    return changed_at + timedelta(days=settings.password_max_days)
 
 
 #: the most of a browser's User-Agent kept with its session
@@ -153,17 +174,20 @@ def issue_token(
     source_ip: str | None = None,
     hours: float | None = None,
     user_agent: str | None = None,
+    password_expired: bool = False,
 ) -> str:
     """Open a session for ``user_id`` and return its bearer token (shown once, stored hashed).
     It lasts ``hours`` (:func:`session_hours`), by default ``settings.session_hours``;
-    ``user_agent`` (the browser's, cut to :data:`USER_AGENT_MAX`) names it in 我的登录."""
+    ``user_agent`` (the browser's, cut to :data:`USER_AGENT_MAX`) names it in 我的登录;
+    ``password_expired``: it may only change the password until it does."""
     token = secrets.token_urlsafe(32)
     now = _now()
     session.execute(
         text("""
         INSERT INTO auth_session (token_hash, user_id, created_at, last_seen_at, expires_at,
-                                  source_ip, user_agent)
-        VALUES (:token_hash, :user_id, :now, :now, :expires_at, CAST(:ip AS inet), :agent)
+                                  source_ip, user_agent, password_expired)
+        VALUES (:token_hash, :user_id, :now, :now, :expires_at, CAST(:ip AS inet), :agent,
+                :expired)
     """),
         {
             "token_hash": _token_hash(token),
@@ -172,6 +196,7 @@ def issue_token(
             "expires_at": now + timedelta(hours=hours or settings.session_hours),
             "ip": audit.audit_ip(source_ip),
             "agent": (user_agent or "")[:USER_AGENT_MAX] or None,
+            "expired": password_expired,
         },
     )
     return token
@@ -190,9 +215,14 @@ def login(
     Raises :class:`NotAuthenticated` (wrong name or password — the same message for both) or
     :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
     """
-    row = check_credentials(session, username, password, settings, source_ip)
+    row = dict(check_credentials(session, username, password, settings, source_ip))
     hours = session_hours(Role(row["role"]), settings)
-    token = issue_token(session, row["user_id"], settings, source_ip, hours, user_agent)
+    expires = password_expires_at(row["password_changed_at"], settings)
+    # (a session opened before the password expired goes on until it ends)
+    row["password_expired"] = expires is not None and expires <= _now()
+    token = issue_token(
+        session, row["user_id"], settings, source_ip, hours, user_agent, row["password_expired"]
+    )
     audit.record(
         session,
         "login",
@@ -201,7 +231,7 @@ def login(
         username=row["username"],
         source_ip=source_ip,
     )
-    return token, _principal(session, dict(row))
+    return token, _principal(session, row)
 
 
 def check_credentials(

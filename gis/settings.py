@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     command_session_hours: float = Field(default=168, gt=0, le=24 * 90)
     session_idle_minutes: float = Field(default=30, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
+    #: A password's life in days (等保: 定期更换): a login with an older one may only change it.
+    #: 0: passwords do not expire.
+    password_max_days: float = Field(default=90, ge=0)
     lockout_minutes: float = Field(default=10, gt=0)
     #: Wrong passwords from one network address, over every account (a password tried against
     #: many names, 撞库/密码喷洒): after this many in ``login_address_window_minutes`` that

@@ -279,6 +279,11 @@ def change_own_password(
         {"hash": hash_password(new), "id": caller.user_id},
     )
     end_sessions(session, caller.user_id, keep=caller.session_id)
+    if caller.session_id is not None:  # (a session opened with the password expired: free now)
+        session.execute(
+            text("UPDATE auth_session SET password_expired = false WHERE id = :id"),
+            {"id": caller.session_id},
+        )
     me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
     _audit(session, me, "", "user.passwd", caller.username, {"via": "self"})
 

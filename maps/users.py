@@ -10,8 +10,9 @@ English as the second locale.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
+from math import ceil
 from urllib.parse import urlencode
 
 from gis.auth import OwnSession, device_name
@@ -21,6 +22,9 @@ from gis.users import LIST_LIMIT, Account
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _tr, language_switch, nav_line
+
+#: how many days before a password expires its account page says so
+EXPIRY_WARNING_DAYS = 14
 
 
 def _when(at: object) -> str:
@@ -36,9 +40,13 @@ def users_page(
     filters: dict[str, str],
     roles: Sequence[Role],
     lang: str = "zh",
+    password_max_days: float = 0,
 ) -> str:
     """The page; ``accounts``: those the filters found; ``me``: the administrator's user name
-    (no button disables it); ``roles``: the roles the administrator may give."""
+    (no button disables it); ``roles``: the roles the administrator may give;
+    ``password_max_days``: a password's life (0: for ever), past which an account's state says
+    so (its next login must change it)."""
+    now = datetime.now(UTC)
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
 
@@ -52,6 +60,8 @@ def users_page(
             )
         if a.must_change_password:
             return t("待用户改密码", "password to be changed")
+        if password_max_days and a.password_changed_at + timedelta(password_max_days) <= now:
+            return t("密码已到期，登录时须修改", "password expired: to be changed at login")
         return t("正常", "active")
 
     def buttons(a: Account) -> str:
@@ -225,36 +235,55 @@ def account_page(
     home: str = "/",
     lang: str = "zh",
     sessions: Sequence[OwnSession] = (),
+    expired: bool = False,
+    expires_at: datetime | None = None,
 ) -> str:
     """A user's own page (我的账号): who they are logged in as, and a form to change their
     password (``account.js`` sends it to ``POST /api/auth/password``).  ``must_change``: the
     password was set by someone else and nothing else works until it is changed; then the
-    page leads on to ``home``.  ``sessions``: where the user is logged in (我的登录), each but
-    this one with a button that ends it (``DELETE /api/auth/sessions/{id}``)."""
+    page leads on to ``home``; ``expired``: the same for a password past ``expires_at``, which
+    the page gives (and warns of in its last :data:`EXPIRY_WARNING_DAYS`).  ``sessions``:
+    where the user is logged in (我的登录), each but this one with a button that ends it
+    (``DELETE /api/auth/sessions/{id}``)."""
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
     head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
-    rows = (
+    rows = [
         (t("用户名", "User name"), username),
         (t("姓名", "Name"), display_name or "—"),
         (t("角色", "Role"), names[role]),
         (t("所属区划", "Region"), region or t("全系统", "whole deployment")),
-    )
+    ]
+    if expires_at is not None:
+        rows.append((t("密码有效期至", "Password valid until"), _when(expires_at)))
     facts = "".join(f"<dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in rows)
-    first = (
-        '<p class="wg-error" id="password-first">'
-        + t(
+    first = ""
+    if must_change:
+        first = t(
             "您的密码由管理员设置（或为初始密码）。请先修改密码，然后才能使用系统。",
             "Your password was set by an administrator (or is an initial one). Change it "
             "before anything else.",
         )
-        + "</p>"
-        if must_change
-        else ""
-    )
+    elif expired:
+        first = t(
+            "您的密码已到期：按安全规定，密码须定期更换。请先修改密码，然后才能继续使用系统。",
+            "Your password has expired: passwords must be changed regularly. Change it before "
+            "anything else.",
+        )
+    if first:
+        first = f'<p class="wg-error" id="password-first">{first}</p>'
+    elif expires_at is not None:
+        left = (expires_at - datetime.now(UTC)).total_seconds() / 86400
+        if left <= EXPIRY_WARNING_DAYS:
+            first = '<p class="wg-error" id="password-soon">' + t(
+                f"您的密码将于 {_when(expires_at)} 到期（还剩不到 {max(1, ceil(left))} 天），"
+                "请及时修改。",
+                f"Your password expires on {_when(expires_at)} (in less than "
+                f"{max(1, ceil(left))} day(s)): change it soon.",
+            ) + "</p>"  # fmt: skip
     onward = (
         f' <a href="{escape(home, quote=True)}">{t("继续使用", "Continue")}</a>'
-        if must_change
+        if must_change or expired
         else ""
     )
     return f"""{head}

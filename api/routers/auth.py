@@ -51,7 +51,7 @@ def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    must_change = principal.must_change_password
+    must_change = principal.password_change_required
     return TokenOut(
         access_token=token,
         expires_in=lifetime,
@@ -93,8 +93,8 @@ def change_password(
 
 
 @router.get("/me", response_model=MeOut)
-def me(caller: Authenticated) -> MeOut:
-    """Who you are logged in as, where, and what you may do."""
+def me(caller: Authenticated, settings: SettingsDep) -> MeOut:
+    """Who you are logged in as, where, what you may do, and when your password expires."""
     return MeOut(
         username=caller.username,
         display_name=caller.display_name,
@@ -103,6 +103,8 @@ def me(caller: Authenticated) -> MeOut:
         region_code=caller.scope.region_code,
         region_name=caller.scope.region_name,
         permissions=sorted(ROLE_PERMISSIONS[caller.role]),
+        password_change_required=caller.password_change_required,
+        password_expires_at=auth.password_expires_at(caller.password_changed_at, settings),
     )
 
 

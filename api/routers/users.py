@@ -245,6 +245,8 @@ def users_list_page(
     role: RoleQuery = None,
     region: RegionQuery = None,
     lang: PageLang = None,
+    *,
+    settings: SettingsDep,
 ) -> HTMLResponse:
     """The accounts of your jurisdiction as a page (用户管理), with a filter form, a form to add
     one and a button for each change.  In Chinese, or in English."""
@@ -261,6 +263,7 @@ def users_list_page(
         filters=filters,
         roles=_roles(caller),
         lang=language,
+        password_max_days=settings.password_max_days,
     )
     return page_response(page, lang)
 
@@ -291,8 +294,12 @@ def account(
         role=caller.role,
         region=region,
         user=_user(caller, language),
-        links=[] if caller.must_change_password else page_links(caller.can, "/account", language),
+        links=[]
+        if caller.password_change_required
+        else page_links(caller.can, "/account", language),
         must_change=caller.must_change_password,
+        expired=caller.password_expired,
+        expires_at=auth.password_expires_at(caller.password_changed_at, settings),
         home=home_page(caller.can),
         lang=language,
         sessions=auth.own_sessions(session, caller, settings),

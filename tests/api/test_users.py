@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from gis.passwords import check_password_policy
 from gis.permissions import Role
+from gis.settings import Settings
 from gis.users import add_user
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
+from tests.conftest import app_with
 
 Headers = Callable[[str], dict[str, str]]
 NEW_PASSWORD = "Lantern-river-4812"
@@ -404,6 +406,57 @@ def test_a_user_changes_their_own_password(
     anon_client.cookies.clear()  # (the logins above left their session cookie)
     nobody = {"current_password": DEMO_PASSWORD, "new_password": NEW_PASSWORD}
     assert anon_client.post("/api/auth/password", json=nobody).status_code == 401
+
+
+def test_an_expired_password_must_be_changed_at_login(
+    settings: Settings, app_db: Session, login_as: Headers
+) -> None:
+    """等保's 定期更换: a login with a password older than ``password_max_days`` opens a session
+    that may only change it (the API: 403 saying so; the pages: to 我的账号), and changing it
+    frees that session.  A session opened before goes on (a wall screen, a phone on its
+    round).  The account page gives the expiry and warns of it in its last two weeks; the
+    administrator's list shows the accounts whose password has expired."""
+    html = {"Accept": "text/html"}
+    with app_with(settings, app_db) as client:
+        before = _token(client, "village_operator", DEMO_PASSWORD)
+        page = client.get("/account", headers=before | html).text
+        assert "密码有效期至" in page and 'id="password-soon"' not in page  # 90 days ahead
+        assert client.get("/api/auth/me", headers=before).json()["password_expires_at"]
+    with app_with(settings, app_db, password_max_days=1e-6) as client:  # (0.09 s)
+        r = client.post(
+            "/api/auth/login", json={"username": "village_operator", "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 200
+        assert r.json()["password_change_required"] is True and r.json()["home"] == "/account"
+        expired = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        me = client.get("/api/auth/me", headers=expired).json()
+        assert me["password_change_required"] is True
+        refused = client.get("/api/queue", headers=expired)
+        assert refused.status_code == 403 and refused.json()["code"] == "password_change_required"
+        assert "密码已到期" in refused.json()["detail"]
+        assert client.get("/api/queue", headers=before).status_code == 200  # opened before
+        to_account = client.get("/queue", headers=expired | html, follow_redirects=False)
+        assert to_account.status_code == 303 and to_account.headers["location"] == "/account"
+        page = client.get("/account", headers=expired | html).text
+        assert 'id="password-first"' in page and "您的密码已到期" in page
+        assert 'href="/queue"' not in page  # no menu until it is changed
+        change = {"current_password": DEMO_PASSWORD, "new_password": NEW_PASSWORD}
+        assert client.post("/api/auth/password", headers=expired, json=change).status_code == 204
+        assert client.get("/api/queue", headers=expired).status_code == 200
+        assert client.get("/api/queue", headers=before).status_code == 401  # the others ended
+        users = client.get("/users", headers=login_as("admin") | html).text
+        assert "密码已到期，登录时须修改" in users
+    with app_with(settings, app_db, password_max_days=10) as client:
+        page = client.get("/account", headers=expired | html).text
+        assert 'id="password-soon"' in page and "还剩不到 10 天" in page
+    with app_with(settings, app_db, password_max_days=0) as client:  # 0: they never expire
+        page = client.get("/account", headers=expired | html).text
+        assert "密码有效期至" not in page
+        assert client.get("/api/auth/me", headers=expired).json()["password_expires_at"] is None
+        r = client.post(
+            "/api/auth/login", json={"username": "city_operator", "password": DEMO_PASSWORD}
+        )
+        assert r.json()["password_change_required"] is False
 
 
 def test_the_account_page(anon_client: TestClient, login_as: Headers) -> None:
