@@ -537,6 +537,17 @@ def user_unlock(name: str) -> None:
     _change_user(name, "unlock", "已解除锁定")
 
 
+@user_app.command("otp-reset")
+@reports_errors
+def user_otp_reset(name: str) -> None:
+    """重置动态口令（手机丢失或更换）：关闭并使其所有会话失效 — turn a user's one-time code off."""
+    import gis.users
+
+    with _owner_session() as session:
+        gis.users.reset_otp(session, name, actor=_actor())
+    typer.echo(f"用户 {name} 的动态口令已重置，可凭密码登录后重新开启。")
+
+
 @app.command("tick")
 @reports_errors
 def tick_cmd() -> None:

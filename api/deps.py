@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from api.headers import content_security_policy, inline_scripts
 from gis import audit, auth
-from gis.errors import Forbidden, InvalidInput, NotAuthenticated, PasswordChangeRequired
+from gis.errors import (
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    OtpSetupRequired,
+    PasswordChangeRequired,
+)
 from gis.permissions import ROLE_NAMES
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
@@ -193,6 +199,11 @@ def _check_permission(principal: auth.Principal, permission: str) -> None:
             "您的密码已到期（须定期更换），请先在“我的账号”（/account）修改密码。",
             "Your password has expired (it must be changed regularly): change it first at My "
             "account (/account).",
+        )
+    if principal.otp_setup_required:
+        raise OtpSetupRequired(
+            "您的角色须使用动态口令登录，请先在“我的账号”（/account）开启动态口令。",
+            "Your role logs in with a one-time code: set it up first at My account (/account).",
         )
     if not principal.can(permission):
         raise Forbidden(

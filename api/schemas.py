@@ -478,6 +478,39 @@ class LoginIn(BaseModel):
 
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    otp: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=16)] = Field(
+        None,
+        description="the 6-digit one-time code (动态口令) of an account that has it on; a login "
+        "without it answers 401 with code otp_required",
+    )
+
+
+OtpCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+
+
+class OtpSetupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class OtpSetupOut(BaseModel):
+    secret: str = Field(description="the shared secret, base32, for an app's manual entry")
+    uri: str = Field(description="the otpauth:// address the QR code holds")
+    qr_svg: str = Field(description="the QR code of uri, as SVG")
+
+
+class OtpCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: OtpCode
+
+
+class OtpOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    code: OtpCode
 
 
 class OwnPasswordIn(BaseModel):
@@ -500,6 +533,12 @@ class TokenOut(BaseModel):
         False,
         description="the password was set by someone else: until the user changes it "
         "(POST /api/auth/password), every other call is refused (403)",
+    )
+    otp_setup_required: bool = Field(
+        False,
+        description="the user's role logs in with a one-time code and the account has none: "
+        "until it is set up (POST /api/auth/otp/setup, then /enable), every other call is "
+        "refused (403)",
     )
 
 
@@ -565,6 +604,10 @@ class MeOut(BaseModel):
     )
     password_expires_at: datetime | None = Field(
         description="when the password must be changed (WANGGE_PASSWORD_MAX_DAYS); null: never"
+    )
+    otp_enabled: bool = Field(description="the account logs in with a one-time code (动态口令)")
+    otp_setup_required: bool = Field(
+        description="its role must log in with one, and it has none yet: set it up first"
     )
 
 
@@ -653,6 +696,7 @@ class UserOut(BaseModel):
     must_change_password: bool = Field(
         description="its password was set by someone else: its user must change it first"
     )
+    otp_enabled: bool = Field(description="it logs in with a one-time code too (动态口令)")
     initial_password: str | None = Field(
         None, description="the password just set at random: shown this once, never stored plain"
     )

@@ -14,17 +14,20 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import audit
-from gis.errors import AccountLocked, NotAuthenticated, NotFound, TooManyAttempts
+from gis import audit, totp
+from gis.errors import AccountLocked, NotAuthenticated, NotFound, OtpRequired, TooManyAttempts
 from gis.passwords import burn_verification_time, verify_password
 from gis.permissions import ROLE_NAMES, Role, allows
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
+
+if TYPE_CHECKING:
+    from gis.pii import PiiCipher
 
 _TOUCH_EVERY = timedelta(seconds=60)  # how stale last_seen_at may get before it is rewritten
 
@@ -45,11 +48,21 @@ class Principal:
     password_expired: bool = False
     #: when the password was last set (its expiry: :func:`password_expires_at`)
     password_changed_at: datetime | None = None
+    #: 动态口令 is on for the account
+    otp_enabled: bool = False
+    #: its role must log in with 动态口令 (``Settings.otp_roles``) and it has none yet: only
+    #: setting it up (and changing the password, logging out) is allowed
+    otp_setup_required: bool = False
 
     @property
     def password_change_required(self) -> bool:
         """Only changing the password (and logging out) is allowed for now."""
         return self.must_change_password or self.password_expired
+
+    @property
+    def account_first(self) -> bool:
+        """Only 我的账号 (the password, 动态口令) and logging out are allowed for now."""
+        return self.password_change_required or self.otp_setup_required
 
     def can(self, permission: str) -> bool:
         return allows(self.role, permission)
@@ -70,7 +83,7 @@ def _token_hash(token: str) -> bytes:
 _USER_COLUMNS = """
     u.id AS user_id, u.username, u.display_name, u.role::text AS role, u.disabled,
     u.password_hash, u.failed_logins, u.locked_until, u.worker_id, u.must_change_password,
-    u.password_changed_at,
+    u.password_changed_at, u.totp_secret, u.totp_last_step,
     r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
 """
 _USER_BY_NAME = text(f"""
@@ -93,7 +106,9 @@ _SESSION_BY_TOKEN = text(f"""
 _WORKER_GRIDS = text("SELECT grid_code FROM worker_grid WHERE worker_id = :worker_id")
 
 
-def _principal(session: Session, row: dict, session_id: int | None = None) -> Principal:
+def _principal(
+    session: Session, row: dict, settings: Settings, session_id: int | None = None
+) -> Principal:
     role = Role(row["role"])
     grid_codes = None
     if role is Role.grid_worker:
@@ -119,7 +134,14 @@ def _principal(session: Session, row: dict, session_id: int | None = None) -> Pr
         bool(row["must_change_password"]),
         bool(row.get("password_expired")),
         row["password_changed_at"],
+        row["totp_secret"] is not None,
+        row["totp_secret"] is None and settings.otp_required(role.value),
     )
+
+
+def totp_context(user_id: int) -> str:
+    """What an account's 动态口令 secret is encrypted with (it opens for that account only)."""
+    return f"totp:{user_id}"
 
 
 def password_expires_at(changed_at: datetime | None, settings: Settings) -> datetime | None:
@@ -209,13 +231,17 @@ def login(
     settings: Settings,
     source_ip: str | None = None,
     user_agent: str | None = None,
+    otp: str | None = None,
+    cipher: PiiCipher | None = None,
 ) -> tuple[str, Principal]:
     """Check the password and open a session.  Every attempt is audited.
 
     Raises :class:`NotAuthenticated` (wrong name or password — the same message for both) or
     :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
     """
-    row = dict(check_credentials(session, username, password, settings, source_ip))
+    row = dict(
+        check_credentials(session, username, password, settings, source_ip, otp=otp, cipher=cipher)
+    )
     hours = session_hours(Role(row["role"]), settings)
     expires = password_expires_at(row["password_changed_at"], settings)
     # (a session opened before the password expired goes on until it ends)
@@ -231,7 +257,7 @@ def login(
         username=row["username"],
         source_ip=source_ip,
     )
-    return token, _principal(session, row)
+    return token, _principal(session, row, settings)
 
 
 def check_credentials(
@@ -241,9 +267,16 @@ def check_credentials(
     settings: Settings,
     source_ip: str | None = None,
     action: str = "login",
+    otp: str | None = None,
+    cipher: PiiCipher | None = None,
 ) -> Any:
     """The account's row if ``password`` is its password; else the failure is counted (five in a
-    row lock the account), audited as ``action`` and raised as in :func:`login`."""
+    row lock the account), audited as ``action`` and raised as in :func:`login`.
+
+    At a login (``action`` ``login``) of an account with 动态口令 on, ``otp`` must be its code
+    now (decrypted with ``cipher``): missing, :class:`OtpRequired` (the password was right: not
+    a failure); wrong or used already, a failure like a wrong password.  The failures are reset
+    only when both pass, so that a known password does not open unlimited tries at the code."""
     # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
     # Chinese input method in full-width mode; a user name has neither (a password is as typed)
     username = unicodedata.normalize("NFKC", username).strip()
@@ -274,7 +307,8 @@ def check_credentials(
             f"账户因多次密码错误已被锁定，请 {minutes} 分钟后再试。",
             f"The account is locked after repeated wrong passwords; try again in {minutes} min.",
         )
-    if not verify_password(row["password_hash"], password):
+
+    def count_failure(reason: str, message: tuple[str, str]) -> NoReturn:
         failures = row["failed_logins"] + 1
         locked = failures >= settings.login_max_failures
         session.execute(
@@ -288,14 +322,41 @@ def check_credentials(
                 "until": now + timedelta(minutes=settings.lockout_minutes) if locked else None,
             },
         )
-        fail("locked_now" if locked else "wrong_password")
+        fail("locked_now" if locked else reason)
         if locked:
             raise AccountLocked(
                 f"密码连续错误 {failures} 次，账户已锁定 {settings.lockout_minutes:g} 分钟。",
                 f"{failures} wrong passwords in a row: the account is locked for "
                 f"{settings.lockout_minutes:g} minutes.",
             )
-        raise NotAuthenticated("用户名或密码错误。", "Wrong user name or password.")
+        raise NotAuthenticated(*message)
+
+    if not verify_password(row["password_hash"], password):
+        count_failure("wrong_password", ("用户名或密码错误。", "Wrong user name or password."))
+    if action == "login" and row["totp_secret"] is not None:
+        if not otp:
+            fail("otp_required")
+            raise OtpRequired(
+                "此账户已开启动态口令：请输入身份验证器中的 6 位数字。",
+                "This account uses a one-time code: enter the 6 digits of your authenticator app.",
+            )
+        if cipher is None:
+            raise RuntimeError("a login of an account with 动态口令 needs the cipher")
+        secret = cipher.decrypt(row["totp_secret"], totp_context(row["user_id"]))
+        step = totp.verify(secret, otp, row["totp_last_step"])
+        if not step:
+            count_failure(
+                "wrong_otp",
+                (
+                    "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字。",
+                    "Wrong or already used one-time code: enter the 6 digits your "
+                    "authenticator app shows now.",
+                ),
+            )
+        session.execute(
+            text("UPDATE app_user SET totp_last_step = :step WHERE id = :id"),
+            {"step": step, "id": row["user_id"]},
+        )
     if row["failed_logins"] or row["locked_until"]:
         session.execute(
             text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
@@ -306,7 +367,7 @@ def check_credentials(
 
 #: the failed logins whose password was checked (a locked account's, or an address's refused
 #: ones, were not: they tell the caller nothing and do not count again)
-CHECKED_FAILURES = ("wrong_password", "locked_now", "unknown_user", "disabled")
+CHECKED_FAILURES = ("wrong_password", "locked_now", "unknown_user", "disabled", "wrong_otp")
 # the address's checked failures, newest first, from the ``skip``-th on (migration 0075's index)
 _ADDRESS_FAILURES = text("""
     SELECT at FROM audit_log
@@ -374,7 +435,7 @@ def authenticate(
         raise NotAuthenticated(
             "长时间未操作，登录已超时，请重新登录。", "Idle too long; log in again."
         )
-    principal = _principal(session, dict(row), row["session_id"])
+    principal = _principal(session, dict(row), settings, row["session_id"])
     if touch and now - row["last_seen_at"] > _TOUCH_EVERY:
         session.execute(
             text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id"),

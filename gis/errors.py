@@ -82,6 +82,12 @@ class NotAuthenticated(WanggeError):
     code = "not_authenticated"
 
 
+class OtpRequired(NotAuthenticated):
+    """The password was right; the account's one-time code (动态口令) is asked for."""
+
+    code = "otp_required"
+
+
 class Forbidden(WanggeError):
     """Logged in, but the role lacks the permission, or the act is outside the caller's grids."""
 
@@ -100,6 +106,12 @@ class TooManyAttempts(WanggeError):
 
     status = 429
     code = "too_many_attempts"
+
+
+class OtpSetupRequired(PasswordChangeRequired):
+    """The account's role must log in with 动态口令, and it has none yet: set it up first."""
+
+    code = "otp_setup_required"
 
 
 class AccountLocked(WanggeError):

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     #: A password's life in days (等保: 定期更换): a login with an older one may only change it.
     #: 0: passwords do not expire.
     password_max_days: float = Field(default=90, ge=0)
+    #: The roles whose accounts must log in with 动态口令 (TOTP, ``gis.totp``), comma-separated
+    #: (``admin,operator``): such an account without it may only set it up.  Any account may
+    #: turn it on for itself.  Empty (default): nobody must.
+    otp_roles: str = ""
     lockout_minutes: float = Field(default=10, gt=0)
     #: Wrong passwords from one network address, over every account (a password tried against
     #: many names, 撞库/密码喷洒): after this many in ``login_address_window_minutes`` that
@@ -151,6 +155,23 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @field_validator("otp_roles")
+    @classmethod
+    def _known_otp_roles(cls, roles: str) -> str:
+        named = [r.strip().lower() for r in roles.split(",") if r.strip()]
+        known = ("grid_worker", "operator", "commander", "planner", "admin")
+        unknown = [r for r in named if r not in known]
+        if unknown:
+            raise ValueError(
+                f"WANGGE_OTP_ROLES: unknown role(s) {', '.join(unknown)}; the roles are "
+                + ", ".join(known)
+            )
+        return ",".join(named)
+
+    def otp_required(self, role: str) -> bool:
+        """Whether an account of ``role`` must log in with 动态口令 (``otp_roles``)."""
+        return role in self.otp_roles.split(",")
 
     @field_validator("tile_datum")
     @classmethod

@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import audit
-from gis.auth import OwnSession, Principal, check_credentials, sessions_of
+from gis import audit, totp
+from gis.auth import OwnSession, Principal, check_credentials, sessions_of, totp_context
 from gis.db import like_containing
 from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gis.passwords import check_password_policy, hash_password
 from gis.permissions import Role
+from gis.pii import PiiCipher
 from gis.scope import Scope
 from gis.settings import Settings
 
@@ -58,6 +59,7 @@ class Account:
     password_changed_at: datetime
     last_seen_at: datetime | None
     must_change_password: bool
+    otp_enabled: bool
 
 
 _ACCOUNTS = """
@@ -66,7 +68,7 @@ _ACCOUNTS = """
            CASE WHEN u.locked_until > now() THEN u.locked_until END AS locked_until,
            u.failed_logins, u.created_at, u.password_changed_at,
            (SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id) AS last_seen_at,
-           u.must_change_password
+           u.must_change_password, u.totp_secret IS NOT NULL AS otp_enabled
     FROM app_user u LEFT JOIN region r ON r.id = u.region_id
     LEFT JOIN worker w ON w.id = u.worker_id
 """
@@ -528,3 +530,134 @@ def end_sessions(session: Session, user_id: int, keep: int | None = None) -> int
         {"id": user_id, "keep": keep},
     )
     return int(getattr(ended, "rowcount", 0) or 0)
+
+
+# ---------- 动态口令 (TOTP): set up, confirm and turn off by the user; reset by an administrator
+
+
+def otp_setup(
+    session: Session,
+    caller: Principal,
+    password: str,
+    cipher: PiiCipher,
+    settings: Settings,
+    source_ip: str | None = None,
+) -> tuple[str, str]:
+    """Begin 动态口令 for the caller (the password checked first, a wrong one counted as a failed
+    login): a new secret, kept aside until :func:`otp_enable` confirms a code of it.  Returns
+    (the secret, for an app's manual entry; the ``otpauth://`` address for its QR code)."""
+    if caller.otp_enabled:
+        raise Conflict(
+            "动态口令已开启。如需换一部手机，请先关闭（或请管理员重置），再重新开启。",
+            "The one-time code is on already. To move it to another phone, turn it off first (or "
+            "ask an administrator to reset it), then set it up again.",
+        )
+    _recheck(session, caller, password, settings, source_ip, "user.otp")
+    secret = totp.new_secret()
+    session.execute(
+        text("UPDATE app_user SET totp_pending = :blob WHERE id = :id"),
+        {"blob": cipher.encrypt(secret, totp_context(caller.user_id)), "id": caller.user_id},
+    )
+    return secret, totp.otpauth_uri(secret, caller.username)
+
+
+def otp_enable(
+    session: Session, caller: Principal, code: str, cipher: PiiCipher, source_ip: str | None = None
+) -> None:
+    """Confirm the secret :func:`otp_setup` gave with a code of it: from now on a login asks
+    for one.  The other sessions of the account end (they were opened without it)."""
+    blob = session.execute(
+        text("SELECT totp_pending FROM app_user WHERE id = :id"), {"id": caller.user_id}
+    ).scalar()
+    if blob is None:
+        raise Conflict(
+            "没有待确认的动态口令，请先点“开启动态口令”。",
+            "No one-time code is being set up: start with Set up first.",
+        )
+    step = totp.verify(cipher.decrypt(blob, totp_context(caller.user_id)), code)
+    if not step:
+        raise InvalidInput(
+            "动态口令不正确：请输入身份验证器中当前显示的 6 位数字（手机时间须准确）。",
+            "Wrong code: enter the 6 digits your authenticator app shows now (the phone's clock "
+            "must be right).",
+            field="code",
+        )
+    session.execute(
+        text("""UPDATE app_user SET totp_secret = totp_pending, totp_pending = NULL,
+                       totp_last_step = :step, totp_enabled_at = clock_timestamp()
+                WHERE id = :id"""),
+        {"step": step, "id": caller.user_id},
+    )
+    end_sessions(session, caller.user_id, keep=caller.session_id)
+    me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
+    _audit(session, me, "", "user.otp_enable", caller.username, {"via": "self"})
+
+
+def otp_disable(
+    session: Session,
+    caller: Principal,
+    password: str,
+    code: str,
+    cipher: PiiCipher,
+    settings: Settings,
+    source_ip: str | None = None,
+) -> None:
+    """Turn the caller's 动态口令 off: the password and a code now (a wrong one of either counted
+    as a failed login).  Refused (409) where the role must use it."""
+    if settings.otp_required(caller.role.value):
+        raise Conflict(
+            "您的角色须使用动态口令登录，不能关闭。换手机请请管理员重置后重新开启。",
+            "Your role logs in with a one-time code: it cannot be turned off. To move it to "
+            "another phone, ask an administrator to reset it, then set it up again.",
+        )
+    row = _recheck(session, caller, password, settings, source_ip, "user.otp")
+    if row["totp_secret"] is None:
+        raise Conflict("动态口令未开启。", "The one-time code is not on.")
+    secret = cipher.decrypt(row["totp_secret"], totp_context(caller.user_id))
+    if not totp.verify(secret, code, row["totp_last_step"]):
+        raise InvalidInput(
+            "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字。",
+            "Wrong or already used code: enter the 6 digits your authenticator app shows now.",
+            field="code",
+        )
+    _clear_otp(session, caller.user_id)
+    me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
+    _audit(session, me, "", "user.otp_disable", caller.username, {"via": "self"})
+
+
+def reset_otp(session: Session, username: str, actor: str = "cli", by: Admin | None = None) -> None:
+    """An administrator turns an account's 动态口令 off (a lost or changed phone): its sessions
+    end, and it logs in with the password alone until it sets one up again (at once, where its
+    role must use one)."""
+    if by is not None:
+        _may_act_on(
+            by, get_account(session, by.scope, username), ("重置动态口令", "reset the code of")
+        )
+    user_id = _user_id(session, username)
+    _clear_otp(session, user_id)
+    end_sessions(session, user_id)
+    _audit(session, by, actor, "user.otp_reset", username)
+
+
+def _clear_otp(session: Session, user_id: int) -> None:
+    session.execute(
+        text("""UPDATE app_user SET totp_secret = NULL, totp_pending = NULL,
+                       totp_last_step = NULL, totp_enabled_at = NULL
+                WHERE id = :id"""),
+        {"id": user_id},
+    )
+
+
+def _recheck(
+    session: Session,
+    caller: Principal,
+    password: str,
+    settings: Settings,
+    source_ip: str | None,
+    action: str,
+) -> Any:
+    """The caller's row if ``password`` is theirs (a 422 on the field otherwise, counted)."""
+    try:
+        return check_credentials(session, caller.username, password, settings, source_ip, action)
+    except NotAuthenticated:
+        raise InvalidInput("密码不正确。", "The password is wrong.", field="password") from None

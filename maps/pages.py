@@ -43,6 +43,7 @@ LOGIN_TEXT = {
         "system": "综治中心网格化管理系统",
         "username": "用户名",
         "password": "密码",
+        "otp": "动态口令（身份验证器中的 6 位数字）",
         "other": "English",
     },
     "en": {
@@ -50,6 +51,7 @@ LOGIN_TEXT = {
         "system": "Grid management for social-governance centers",
         "username": "User name",
         "password": "Password",
+        "otp": "One-time code (the 6 digits of your authenticator app)",
         "other": "中文",
     },
 }
@@ -84,6 +86,9 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
   </label>
   <label>{w["password"]}
     <input name="password" type="password" autocomplete="current-password" required>
+  </label>
+  <label id="otp-field" hidden>{w["otp"]}
+    <input name="otp" inputmode="numeric" autocomplete="one-time-code" maxlength="16">
   </label>
   <button type="submit">{w["login"]}</button>
   <p id="error" class="wg-error" role="alert"></p>
@@ -860,6 +865,9 @@ AUDIT_ACTIONS = {
     "grid.edit.commit": "提交网格调整",
     "grid.edit.discard": "放弃网格调整",
     "audit.export": "导出审计日志",
+    "user.otp_enable": "开启动态口令",
+    "user.otp_disable": "关闭动态口令",
+    "user.otp_reset": "重置动态口令",
 } | {f"case.{action}": f"案件{move.name_zh}" for action, move in MOVES.items()}
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
@@ -896,6 +904,9 @@ AUDIT_ACTIONS_EN = {
     "grid.edit.commit": "Grid edit committed",
     "grid.edit.discard": "Grid edit discarded",
     "audit.export": "Audit log exported",
+    "user.otp_enable": "One-time code turned on",
+    "user.otp_disable": "One-time code turned off",
+    "user.otp_reset": "One-time code reset",
 } | {f"case.{action}": f"Case: {EVENT_NAMES_EN[action]}" for action in MOVES}
 #: why a login (or a password check) failed, in words: (Chinese, English) by the entry's reason
 AUDIT_REASONS = {
@@ -904,6 +915,8 @@ AUDIT_REASONS = {
     "disabled": ("账户已停用", "account disabled"),
     "locked": ("账户锁定中，未核对密码", "account locked: password not checked"),
     "locked_now": ("密码错误，账户被锁定", "wrong password: account locked"),
+    "otp_required": ("密码正确，待输入动态口令", "password right: one-time code asked for"),
+    "wrong_otp": ("动态口令错误或已用过", "wrong or used one-time code"),
     "address_limited": (
         "该地址登录失败过多，已暂停，未核对密码",
         "too many failures from the address: paused, password not checked",

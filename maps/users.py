@@ -51,6 +51,10 @@ def users_page(
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
 
     def state(a: Account) -> str:
+        said = _state(a)
+        return said + (f"<small>{t('动态口令', 'one-time code')}</small>" if a.otp_enabled else "")
+
+    def _state(a: Account) -> str:
         if a.disabled:
             return f'<span class="wg-overdue">{t("已停用", "disabled")}</span>'
         if a.locked_until:
@@ -77,6 +81,9 @@ def users_page(
         if a.locked_until:
             out.append(f'<button type="button" data-act="unlock" data-user="{name}">'
                        f'{t("解锁", "Unlock")}</button>')  # fmt: skip
+        if a.otp_enabled:
+            out.append(f'<button type="button" data-act="otp/reset" data-user="{name}">'
+                       f'{t("重置动态口令", "Reset one-time code")}</button>')  # fmt: skip
         if a.disabled:
             out.append(f'<button type="button" data-act="enable" data-user="{name}">'
                        f'{t("启用", "Enable")}</button>')  # fmt: skip
@@ -237,6 +244,8 @@ def account_page(
     sessions: Sequence[OwnSession] = (),
     expired: bool = False,
     expires_at: datetime | None = None,
+    otp_enabled: bool = False,
+    otp_locked: bool = False,
 ) -> str:
     """A user's own page (我的账号): who they are logged in as, and a form to change their
     password (``account.js`` sends it to ``POST /api/auth/password``).  ``must_change``: the
@@ -244,7 +253,9 @@ def account_page(
     page leads on to ``home``; ``expired``: the same for a password past ``expires_at``, which
     the page gives (and warns of in its last :data:`EXPIRY_WARNING_DAYS`).  ``sessions``:
     where the user is logged in (我的登录), each but this one with a button that ends it
-    (``DELETE /api/auth/sessions/{id}``)."""
+    (``DELETE /api/auth/sessions/{id}``).  动态口令: set up (``otp_enabled`` False) or turned
+    off, unless the role must use it (``otp_locked``: then, without it, nothing else works
+    until it is set up, and it cannot be turned off)."""
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
     head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
@@ -270,6 +281,11 @@ def account_page(
             "Your password has expired: passwords must be changed regularly. Change it before "
             "anything else.",
         )
+    elif otp_locked and not otp_enabled:
+        first = t(
+            "您的角色须使用动态口令登录：请先在下方开启动态口令，然后才能使用系统。",
+            "Your role logs in with a one-time code: set it up below before anything else.",
+        )
     if first:
         first = f'<p class="wg-error" id="password-first">{first}</p>'
     elif expires_at is not None:
@@ -286,6 +302,7 @@ def account_page(
         if must_change or expired
         else ""
     )
+    otp = _otp_section(otp_enabled, otp_locked, home, t)
     return f"""{head}
 <body class="wg-track wg-index wg-account">
 <main>
@@ -320,6 +337,7 @@ def account_page(
             "symbols), without the user name, and not a common password.",
         )
     }</p>
+  {otp}
   {_own_sessions(sessions, lang)}
 </main>
 <script src="{asset_url("account.js")}"></script>
@@ -372,3 +390,64 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
   <table class="wg-list wg-queue-table" id="own-sessions"><thead><tr>{head}</tr></thead>
   <tbody>{"".join(rows)}</tbody></table>
   <p class="wg-error" id="session-error" role="alert"></p>"""
+
+
+def _otp_section(enabled: bool, locked: bool, home: str, t) -> str:  # type: ignore[no-untyped-def]
+    """我的账号's 动态口令: on (since when, and a form to turn it off unless the role must keep
+    it), or a button that sets it up (``account.js``: the password, then the QR code for an
+    authenticator app and a code of it to confirm)."""
+    apps = t(
+        "动态口令：登录时除密码外，还须输入手机身份验证器（如腾讯身份验证器、Google "
+        "Authenticator、Microsoft Authenticator）显示的 6 位数字，密码泄露也无法登录。",
+        "One-time code: at login, besides the password, the 6 digits an authenticator app on "
+        "your phone shows (Google Authenticator, Microsoft Authenticator, FreeOTP …): a leaked "
+        "password alone no longer logs in.",
+    )
+    if enabled:
+        if locked:
+            off = (
+                '<p class="wg-note">'
+                + t(
+                    "您的角色须使用动态口令，不能关闭；换手机请请管理员重置。",
+                    "Your role must use it: it cannot be turned off. For a new phone, ask an "
+                    "administrator to reset it.",
+                )
+                + "</p>"
+            )
+        else:
+            off = f"""<form id="otp-off" class="wg-stack">
+    <label>{t("当前密码", "Current password")}
+      <input name="password" type="password" required autocomplete="current-password"
+      maxlength="256"></label>
+    <label>{t("动态口令", "One-time code")}
+      <input name="code" required inputmode="numeric" autocomplete="one-time-code"
+      maxlength="16" pattern="[0-9 ]{{6,7}}"></label>
+    <button type="submit">{t("关闭动态口令", "Turn it off")}</button>
+  </form>"""
+        body = f"""<p id="otp-state"><b>{t("已开启", "On")}</b></p>
+  {off}"""
+    else:
+        body = f"""<p id="otp-state">{t("未开启", "Off")}</p>
+  <form id="otp-setup" class="wg-stack">
+    <label>{t("当前密码", "Current password")}
+      <input name="password" type="password" required autocomplete="current-password"
+      maxlength="256"></label>
+    <button type="submit">{t("开启动态口令", "Set it up")}</button>
+  </form>
+  <div id="otp-confirm" hidden data-home="{escape(home, quote=True)}">
+    <p>{t("用身份验证器扫描二维码（或手动输入密钥），再输入它显示的 6 位数字：",
+          "Scan the QR code with your authenticator app (or type the key in), then enter the "
+          "6 digits it shows:")}</p>
+    <div id="otp-qr"></div>
+    <p>{t("密钥", "Key")} <code id="otp-secret"></code></p>
+    <form id="otp-enable" class="wg-stack">
+      <label>{t("动态口令", "One-time code")}
+        <input name="code" required inputmode="numeric" autocomplete="one-time-code"
+        maxlength="16" pattern="[0-9 ]{{6,7}}"></label>
+      <button type="submit">{t("确认开启", "Confirm")}</button>
+    </form>
+  </div>"""  # fmt: skip
+    return f"""<h2>{t("动态口令", "One-time code")}</h2>
+  <p class="wg-note">{apps}</p>
+  {body}
+  <p class="wg-error" id="otp-error" role="alert"></p>"""

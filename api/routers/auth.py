@@ -9,25 +9,43 @@ from fastapi import APIRouter, Path, Request, Response
 from api.deps import (
     SESSION_COOKIE,
     Authenticated,
+    CipherDep,
     SessionDep,
     SettingsDep,
     client_ip,
     request_lang,
 )
-from api.schemas import LoginIn, MeOut, OwnPasswordIn, OwnSessionOut, TokenOut
+from api.schemas import (
+    LoginIn,
+    MeOut,
+    OtpCodeIn,
+    OtpOffIn,
+    OtpSetupIn,
+    OtpSetupOut,
+    OwnPasswordIn,
+    OwnSessionOut,
+    TokenOut,
+)
 from gis import auth, users
 from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
 from gis.permissions import ROLE_PERMISSIONS
 from maps.nav import home_page
+from maps.pages import qr_svg
 
 router = APIRouter(prefix="/api/auth", tags=["auth 登录"])
 
 
 @router.post("/login", response_model=TokenOut)
 def login(
-    body: LoginIn, session: SessionDep, settings: SettingsDep, request: Request, response: Response
+    body: LoginIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    request: Request,
+    response: Response,
 ) -> TokenOut:
-    """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps."""
+    """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps.  An
+    account with 动态口令 on needs ``otp`` too (without it: 401, ``otp_required``)."""
     try:
         token, principal = auth.login(
             session,
@@ -36,6 +54,8 @@ def login(
             settings,
             client_ip(request),
             request.headers.get("user-agent"),
+            body.otp,
+            cipher,
         )
     except (NotAuthenticated, AccountLocked, TooManyAttempts):
         session.commit()  # keep the failure count and the audit entry
@@ -52,11 +72,13 @@ def login(
         path="/",
     )
     must_change = principal.password_change_required
+    first = principal.account_first
     return TokenOut(
         access_token=token,
         expires_in=lifetime,
-        home="/account" if must_change else home_page(principal.can),
+        home="/account" if first else home_page(principal.can),
         password_change_required=must_change,
+        otp_setup_required=principal.otp_setup_required,
     )
 
 
@@ -105,7 +127,64 @@ def me(caller: Authenticated, settings: SettingsDep) -> MeOut:
         permissions=sorted(ROLE_PERMISSIONS[caller.role]),
         password_change_required=caller.password_change_required,
         password_expires_at=auth.password_expires_at(caller.password_changed_at, settings),
+        otp_enabled=caller.otp_enabled,
+        otp_setup_required=caller.otp_setup_required,
     )
+
+
+@router.post("/otp/setup", response_model=OtpSetupOut)
+def otp_setup(
+    body: OtpSetupIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: Authenticated,
+    request: Request,
+) -> OtpSetupOut:
+    """开启动态口令, first step: your password, then a new secret for your authenticator app
+    (its QR code, and the secret to type in by hand).  Nothing changes until a code of it is
+    confirmed (``POST /api/auth/otp/enable``).  A wrong password counts as a failed login."""
+    try:
+        secret, uri = users.otp_setup(
+            session, caller, body.password, cipher, settings, client_ip(request)
+        )
+    except (InvalidInput, AccountLocked):
+        session.commit()  # keep the failure count and the audit entry
+        raise
+    session.commit()
+    return OtpSetupOut(secret=secret, uri=uri, qr_svg=qr_svg(uri))
+
+
+@router.post("/otp/enable", status_code=204)
+def otp_enable(
+    body: OtpCodeIn, session: SessionDep, cipher: CipherDep, caller: Authenticated, request: Request
+) -> Response:
+    """开启动态口令, second step: a code the app shows now.  From then on a login asks for one;
+    your other sessions end."""
+    users.otp_enable(session, caller, body.code, cipher, client_ip(request))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/otp/disable", status_code=204)
+def otp_disable(
+    body: OtpOffIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: Authenticated,
+    request: Request,
+) -> Response:
+    """关闭动态口令: your password and a code now (409 where your role must use one)."""
+    try:
+        users.otp_disable(
+            session, caller, body.password, body.code, cipher, settings, client_ip(request)
+        )
+    except (InvalidInput, AccountLocked):
+        session.commit()  # keep the failure count and the audit entry
+        raise
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/sessions", response_model=list[OwnSessionOut])

@@ -236,6 +236,16 @@ def unlock_user(
     return _change(session, caller, request, username, users.unlock_user)
 
 
+@router.post("/api/users/{username}/otp/reset", response_model=UserOut)
+def reset_user_otp(
+    session: SessionDep, caller: UserManager, request: Request, username: UserPath
+) -> UserOut:
+    """重置动态口令: turn an account's one-time code off (its phone lost or changed); its
+    sessions end, and it logs in with the password alone until it sets one up again (at once,
+    where its role must use one)."""
+    return _change(session, caller, request, username, users.reset_otp)
+
+
 @router.get("/users", response_class=HTMLResponse)
 def users_list_page(
     session: SessionDep,
@@ -294,11 +304,11 @@ def account(
         role=caller.role,
         region=region,
         user=_user(caller, language),
-        links=[]
-        if caller.password_change_required
-        else page_links(caller.can, "/account", language),
+        links=[] if caller.account_first else page_links(caller.can, "/account", language),
         must_change=caller.must_change_password,
         expired=caller.password_expired,
+        otp_enabled=caller.otp_enabled,
+        otp_locked=settings.otp_required(caller.role.value),
         expires_at=auth.password_expires_at(caller.password_changed_at, settings),
         home=home_page(caller.can),
         lang=language,

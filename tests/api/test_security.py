@@ -196,6 +196,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/users/nobody/disable", "user:manage", 404),
         Call("POST", "/api/users/nobody/enable", "user:manage", 404),
         Call("POST", "/api/users/nobody/unlock", "user:manage", 404),
+        Call("POST", "/api/users/nobody/otp/reset", "user:manage", 404),
         Call("POST", "/api/users/nobody/logout", "user:manage", 404),
         Call("GET", "/api/users/nobody/sessions", "user:manage", 404),
         Call("DELETE", "/api/users/nobody/sessions/1", "user:manage", 404),
@@ -208,6 +209,10 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
+        # (动态口令: a wrong password; nothing being set up; a wrong password again)
+        Call("POST", "/api/auth/otp/setup", None, 422),
+        Call("POST", "/api/auth/otp/enable", None, 409),
+        Call("POST", "/api/auth/otp/disable", None, 422),
         Call("GET", "/api/auth/sessions", None),
         Call("DELETE", "/api/auth/sessions/999999999", None, 404),  # (none of theirs)
     ]
@@ -299,6 +304,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/users/{username}/disable"),
     ("POST", "/api/users/{username}/enable"),
     ("POST", "/api/users/{username}/unlock"),
+    ("POST", "/api/users/{username}/otp/reset"),
     ("POST", "/api/users/{username}/logout"),
     ("GET", "/api/users/{username}/sessions"),
     ("DELETE", "/api/users/{username}/sessions/{session_id}"),
@@ -310,6 +316,9 @@ ROUTES_IN_MATRIX = {
     ("GET", "/exports/{layer}.{fmt}"),
     ("GET", "/account"),
     ("POST", "/api/auth/password"),
+    ("POST", "/api/auth/otp/setup"),
+    ("POST", "/api/auth/otp/enable"),
+    ("POST", "/api/auth/otp/disable"),
     ("GET", "/api/auth/sessions"),
     ("DELETE", "/api/auth/sessions/{session_id}"),
 }
@@ -430,6 +439,12 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {}
         elif call.path == "/api/auth/password":
             kwargs["json"] = {"current_password": "x", "new_password": "Not-used-2026"}
+        elif call.path.startswith("/api/auth/otp/"):
+            kwargs["json"] = {"password": "x", "code": "123456"}
+            if call.path.endswith("/setup"):
+                kwargs["json"] = {"password": "x"}
+            elif call.path.endswith("/enable"):
+                kwargs["json"] = {"code": "123456"}
         elif call.path.endswith("/photos") and call.method == "POST":
             kwargs["files"] = [("photos", ("a.png", _PNG, "image/png"))]
         elif call.method == "POST":

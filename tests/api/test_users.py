@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import totp
 from gis.passwords import check_password_policy
 from gis.permissions import Role
 from gis.settings import Settings
@@ -515,3 +518,145 @@ def test_a_password_set_by_an_administrator_is_changed_before_anything_else(
     assert anon_client.get("/api/users/zhou.qi", headers=admin).json()["must_change_password"]
     demo = anon_client.get("/api/users/township_operator", headers=admin).json()
     assert demo["must_change_password"] is False
+
+
+def test_totp_codes_are_rfc_6238s() -> None:
+    """The codes of RFC 6238's appendix B (SHA-1, the last six of its eight digits), a step
+    either side taken, a step used once, and nothing but six digits."""
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    for at, code in ((59, "287082"), (1111111109, "081804"), (1234567890, "005924")):
+        assert totp.code_at(secret, totp.step_of(at)) == code
+        assert totp.verify(secret, code, at=at) == totp.step_of(at)
+        assert totp.verify(secret, code, at=at + 30) == totp.step_of(at)  # a phone 30 s slow
+        assert not totp.verify(secret, code, at=at + 90)
+        assert not totp.verify(secret, code, last_step=totp.step_of(at), at=at)  # used once
+    assert totp.verify(secret, "287 082", at=59) and not totp.verify(secret, "２８７０８２", at=59)
+    assert not totp.verify(secret, "28708", at=59) and not totp.verify(secret, "", at=59)
+    assert totp.otpauth_uri(secret, "zhang").startswith(
+        "otpauth://totp/%E7%BD%91%E6%A0%BC%20wangge%3Azhang?secret=GEZDGNBVGY3TQOJQ"
+    )
+
+
+def _code(secret: str, ahead: int = 0) -> str:
+    return totp.code_at(secret, totp.step_of() + ahead)
+
+
+def _wrong(secret: str) -> str:
+    """A code that is none of the steps taken now."""
+    taken = {_code(secret, k) for k in (-1, 0, 1, 2)}
+    return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in taken)
+
+
+def test_a_one_time_code_guards_the_login(
+    settings: Settings, app_db: Session, login_as: Headers
+) -> None:
+    """动态口令: set up on 我的账号 (the password, then a code of the new secret), then asked for
+    at every login after the password: missing, a 401 saying so (the password was right: not
+    a failure); wrong or used already, a failure that counts toward the lockout; right, the
+    session.  The secret is stored encrypted.  Turning it off takes the password and a code;
+    an administrator resets it (a lost phone), which ends the account's sessions."""
+    with app_with(settings, app_db) as client:
+        me = _token(client, "township_operator", DEMO_PASSWORD)
+        elsewhere = _token(client, "township_operator", DEMO_PASSWORD)
+
+        def post(path: str, body: dict, who: dict = me):  # type: ignore[no-untyped-def]
+            return client.post(f"/api/auth/otp/{path}", headers=who, json=body)
+
+        wrong = post("setup", {"password": "Not-the-password-1"})
+        assert wrong.status_code == 422 and "密码不正确" in wrong.json()["detail"]
+        assert post("enable", {"code": "123456"}).status_code == 409  # nothing set up
+        setup = post("setup", {"password": DEMO_PASSWORD})
+        assert setup.status_code == 200, setup.text
+        secret = setup.json()["secret"]
+        assert setup.json()["uri"].endswith("&algorithm=SHA1&digits=6&period=30")
+        assert setup.json()["qr_svg"].startswith("<svg")
+        assert client.get("/api/auth/me", headers=me).json()["otp_enabled"] is False
+        bad = post("enable", {"code": _wrong(secret)})
+        assert bad.status_code == 422 and "动态口令不正确" in bad.json()["detail"]
+        assert post("enable", {"code": _code(secret)}).status_code == 204
+        assert client.get("/api/auth/me", headers=me).json()["otp_enabled"] is True
+        assert client.get("/api/auth/me", headers=elsewhere).status_code == 401  # ended
+        stored = app_db.execute(
+            text("SELECT totp_secret, totp_pending FROM app_user WHERE username = :u"),
+            {"u": "township_operator"},
+        ).one()
+        assert stored[1] is None and secret.encode() not in bytes(stored[0])
+
+        def log_in(otp: str | None = None):  # type: ignore[no-untyped-def]
+            body = {"username": "township_operator", "password": DEMO_PASSWORD}
+            return client.post("/api/auth/login", json=body | ({"otp": otp} if otp else {}))
+
+        asked = log_in()
+        assert asked.status_code == 401 and asked.json()["code"] == "otp_required"
+        assert "动态口令" in asked.json()["detail"]
+        failures = "SELECT failed_logins FROM app_user WHERE username = 'township_operator'"
+        assert app_db.execute(text(failures)).scalar_one() == 0  # the password was right
+        # the step after the last one used (enabling used this one's)
+        used = _code(secret, 1)
+        assert log_in(used).status_code == 200
+        replayed = log_in(used)  # the same code again: refused, and counted
+        assert replayed.status_code == 401 and "已用过" in replayed.json()["detail"]
+        assert app_db.execute(text(failures)).scalar_one() == 1
+        # the known password does not open unlimited tries at the code: five lock the account
+        answers = [log_in(_wrong(secret)).status_code for _ in range(4)]
+        assert answers[-1] == 423 and log_in(_code(secret, 1)).status_code == 423
+        reasons = app_db.execute(
+            text("""SELECT detail->>'reason' FROM audit_log WHERE action = 'login'
+                    AND username = 'township_operator' AND NOT success ORDER BY id""")
+        ).scalars()
+        assert list(reasons) == ["otp_required"] + ["wrong_otp"] * 4 + ["locked_now", "locked"]
+        client.post("/api/users/township_operator/unlock", headers=login_as("admin"))
+        # turning it off takes the password and a code now
+        off = {"password": DEMO_PASSWORD, "code": _wrong(secret)}
+        assert post("disable", off).status_code == 422
+        assert post("disable", off | {"code": used}).status_code == 422  # used already
+        # an administrator resets it (a lost phone): its sessions end, the password alone logs in
+        page = client.get("/users", headers=login_as("admin") | {"Accept": "text/html"}).text
+        assert 'data-act="otp/reset" data-user="township_operator"' in page
+        reset = client.post("/api/users/township_operator/otp/reset", headers=login_as("admin"))
+        assert reset.status_code == 200 and reset.json()["otp_enabled"] is False
+        assert client.get("/api/auth/me", headers=me).status_code == 401
+        assert log_in().status_code == 200
+        actions = app_db.execute(
+            text("""SELECT action FROM audit_log WHERE object = 'user:township_operator'
+                    AND action LIKE 'user.otp%' ORDER BY id""")
+        ).scalars()
+        assert list(actions) == ["user.otp_enable", "user.otp_reset"]
+
+
+def test_a_role_may_be_made_to_log_in_with_a_one_time_code(
+    settings: Settings, app_db: Session
+) -> None:
+    """WANGGE_OTP_ROLES: an account of such a role without 动态口令 logs in, and may only set it
+    up (403 elsewhere; the pages lead to 我的账号); once set up it works as before, and it
+    cannot be turned off.  Other roles are not asked."""
+    html = {"Accept": "text/html"}
+    with app_with(settings, app_db, otp_roles="operator,planner") as client:
+        r = client.post(
+            "/api/auth/login", json={"username": "village_operator", "password": DEMO_PASSWORD}
+        )
+        assert r.status_code == 200 and r.json()["otp_setup_required"] is True
+        assert r.json()["home"] == "/account"
+        me = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        refused = client.get("/api/queue", headers=me)
+        assert refused.status_code == 403 and refused.json()["code"] == "otp_setup_required"
+        assert client.get("/queue", headers=me | html, follow_redirects=False).status_code == 303
+        page = client.get("/account", headers=me | html).text
+        assert "您的角色须使用动态口令登录" in page and 'id="otp-setup"' in page
+        secret = client.post(
+            "/api/auth/otp/setup", headers=me, json={"password": DEMO_PASSWORD}
+        ).json()["secret"]
+        assert client.post(
+            "/api/auth/otp/enable", headers=me, json={"code": _code(secret)}
+        ).status_code == 204  # fmt: skip
+        assert client.get("/api/queue", headers=me).status_code == 200
+        page = client.get("/account", headers=me | html).text
+        assert "不能关闭" in page and 'id="otp-off"' not in page
+        off = {"password": DEMO_PASSWORD, "code": _code(secret, 1)}
+        assert client.post("/api/auth/otp/disable", headers=me, json=off).status_code == 409
+        grid = client.post(
+            "/api/auth/login", json={"username": "grid_worker", "password": DEMO_PASSWORD}
+        )
+        assert grid.json()["otp_setup_required"] is False and grid.json()["home"] == "/m/"
+    with pytest.raises(ValueError, match="unknown role"):
+        Settings(otp_roles="operator,chief")

@@ -3045,3 +3045,98 @@ def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[n
     assert desk.locator("#unmask").is_hidden()
     assert errors == [], errors
     context.close()
+
+
+def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """动态口令 in the browser: 我的账号 sets it up (the password, then the QR code and its key;
+    a code of it confirms), the login page then asks for the code after the password, and
+    the administrator's 重置动态口令 turns it off again."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from gis import totp
+    from gis.permissions import Role
+    from gis.users import add_user
+
+    with Session(engine) as session:
+        add_user(
+            session, "browser.otp", Role.operator, "Harbour-lights-7731", region_code="990102001"
+        )
+        session.commit()
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 900, "height": 900}, locale="zh-CN")
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{live_server}/account")
+        page.fill("input[name=username]", "browser.otp")
+        page.fill("input[name=password]", "Harbour-lights-7731")
+        page.click("button[type=submit]")
+        page.wait_for_selector("h1:has-text('我的账号')")
+        assert page.locator("#otp-state").inner_text() == "未开启"
+        page.fill("#otp-setup input[name=password]", "Harbour-lights-7731")
+        page.click("#otp-setup button[type=submit]")
+        page.wait_for_selector("#otp-qr svg")
+        secret = page.locator("#otp-secret").inner_text().replace(" ", "")
+        page.fill("#otp-enable input[name=code]", _wrong_code(secret))
+        page.click("#otp-enable button[type=submit]")
+        page.wait_for_selector("#otp-error:has-text('动态口令不正确')")
+        page.fill("#otp-enable input[name=code]", totp.code_at(secret, totp.step_of()))
+        page.click("#otp-enable button[type=submit]")
+        page.wait_for_selector("#otp-state:has-text('已开启')")
+        if shots := os.environ.get("WANGGE_SCREENSHOTS"):
+            page.screenshot(path=str(Path(shots) / "account-otp.png"), full_page=True)
+        # the login page: the password, then the code it asks for
+        login = browser.new_page(viewport={"width": 390, "height": 800}, locale="zh-CN")
+        login.on("pageerror", lambda e: errors.append(str(e)))
+        login.goto(f"{live_server}/login?next=/queue")
+        assert not login.locator("#otp-field").is_visible()
+        login.fill("input[name=username]", "browser.otp")
+        login.fill("input[name=password]", "Harbour-lights-7731")
+        login.click("button[type=submit]")
+        login.wait_for_selector("#error:has-text('动态口令')")
+        assert login.locator("#otp-field").is_visible()
+        login.fill("input[name=otp]", totp.code_at(secret, totp.step_of() + 1))
+        login.click("button[type=submit]")
+        login.wait_for_url(f"{live_server}/queue")
+        login.close()
+        # the administrator resets it (a lost phone)
+        admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        admin.on("pageerror", lambda e: errors.append(str(e)))
+        admin.goto(f"{live_server}/users?q=browser.otp")
+        admin.fill("input[name=username]", "admin")
+        admin.fill("input[name=password]", DEMO_PASSWORD)
+        admin.click("button[type=submit]")
+        row = admin.locator("tr[data-user='browser.otp']")
+        row.wait_for()
+        assert "动态口令" in row.inner_text()
+        admin.once("dialog", lambda d: d.accept())
+        row.locator("button[data-act='otp/reset']").click()
+        admin.wait_for_selector(  # (the list read again: no code, no button)
+            "tr[data-user='browser.otp'] button[data-act='otp/reset']", state="detached"
+        )
+        assert "动态口令" not in row.inner_text()
+        admin.close()
+        check = httpx.post(
+            f"{live_server}/api/auth/login",
+            json={"username": "browser.otp", "password": "Harbour-lights-7731"},
+        )
+        assert check.status_code == 200  # the password alone again
+        assert errors == [], errors
+    finally:
+        page.close()
+        with engine.begin() as conn:  # the account was committed: later tests count accounts
+            conn.execute(
+                text("""DELETE FROM auth_session WHERE user_id IN
+                                 (SELECT id FROM app_user WHERE username = 'browser.otp')""")
+            )
+            conn.execute(text("DELETE FROM app_user WHERE username = 'browser.otp'"))
+
+
+def _wrong_code(secret: str) -> str:
+    """A code that is none of the steps taken now."""
+    from gis import totp
+
+    taken = {totp.code_at(secret, totp.step_of() + k) for k in (-1, 0, 1, 2)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in taken)

@@ -36,6 +36,56 @@
     }).catch(function (e) { errorBox.textContent = e.message; });
   });
 
+  // 动态口令: set up (the password → a QR code and key → a code of it confirms), or turn off
+  var otpError = document.getElementById("otp-error");
+  function otpPost(url, body) {
+    otpError.textContent = "";
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "Accept-Language": english ? "en" : "zh-CN" },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      if (r.status === 204) return {};
+      return r.json().then(function (b) {
+        if (r.ok) return b;
+        var detail = b.detail;
+        if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
+        throw new Error(detail || ("HTTP " + r.status));
+      });
+    }).catch(function (e) { otpError.textContent = e.message; return null; });
+  }
+  var setup = document.getElementById("otp-setup");
+  if (setup) {
+    var confirmBox = document.getElementById("otp-confirm");
+    setup.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      otpPost("/api/auth/otp/setup", { password: setup.elements.password.value }).then(function (b) {
+        if (!b) return;
+        setup.hidden = true;
+        // (the server's own SVG of the otpauth:// address: no script in it, drawn as it is)
+        document.getElementById("otp-qr").innerHTML = b.qr_svg;
+        document.getElementById("otp-secret").textContent = b.secret.replace(/(.{4})/g, "$1 ").trim();
+        confirmBox.hidden = false;
+        document.getElementById("otp-enable").elements.code.focus();
+      });
+    });
+    document.getElementById("otp-enable").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      otpPost("/api/auth/otp/enable", { code: this.elements.code.value }).then(function (b) {
+        if (b) window.location.assign("/account");
+      });
+    });
+  }
+  var off = document.getElementById("otp-off");
+  if (off) {
+    off.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      otpPost("/api/auth/otp/disable", { password: off.elements.password.value, code: off.elements.code.value })
+        .then(function (b) { if (b) window.location.assign("/account"); });
+    });
+  }
+
   // 我的登录: end a session of mine elsewhere (a wall screen, a phone); the list is read again
   var sessionError = document.getElementById("session-error");
   document.querySelectorAll(".wg-end-session").forEach(function (button) {

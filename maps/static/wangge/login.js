@@ -10,13 +10,24 @@
     event.preventDefault();
     error.textContent = "";
     var data = { username: form.username.value, password: form.password.value };
+    var otpField = document.getElementById("otp-field");
+    if (!otpField.hidden) data.otp = form.otp.value; // (asked for by the answer below)
     fetch("/api/auth/login", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept-Language": english ? "en" : "zh-CN" },
       body: JSON.stringify(data)
     }).then(function (r) {
       return r.json().then(function (body) {
-        if (r.ok) { window.location.assign(body.password_change_required ? "/account" : (form.dataset.next || body.home || "/")); return; }
+        if (r.ok) {
+          var first = body.password_change_required || body.otp_setup_required; // 我的账号 first
+          window.location.assign(first ? "/account" : (form.dataset.next || body.home || "/"));
+          return;
+        }
+        if (body && body.code === "otp_required") { // the password was right: now its code
+          otpField.hidden = false;
+          form.otp.required = true;
+          form.otp.focus();
+        }
         var detail = body && body.detail;
         error.textContent = typeof detail === "string" ? detail : T.failed;
       });

@@ -160,6 +160,11 @@
                                 "End every session of " + user + " (phones, wall screens …) now? The account " +
                                 "can log in again."))) return;
         send(url);
+      } else if (act === "otp/reset") {
+        if (!window.confirm(say("关闭 " + user + " 的动态口令（如手机丢失或更换）？其登录将立即失效，之后凭密码登录并可重新开启。",
+                                "Turn off the one-time code of " + user + " (a lost or changed phone)? Their " +
+                                "sessions end; they log in with the password and can set it up again."))) return;
+        send(url);
       } else if (act === "disable") {
         if (!window.confirm(say("停用 " + user + "？其已登录的会话将立即失效。",
                                 "Disable " + user + "? Their sessions end at once."))) return;
