@@ -17,6 +17,7 @@ import hmac
 import secrets
 import struct
 import time
+import unicodedata
 from urllib.parse import quote
 
 #: seconds a code stands for, and its digits (what every authenticator app assumes)
@@ -49,8 +50,9 @@ def step_of(at: float | None = None) -> int:
 
 def verify(secret: str, code: str, last_step: int | None = None, at: float | None = None) -> int:
     """The step ``code`` is the code of, near ``at`` and after ``last_step``; 0 if none is.
-    Spaces and a dash in the middle (``123 456``) are allowed; anything but six digits fails."""
-    code = code.replace(" ", "").replace("-", "")
+    Spaces and a dash in the middle (``123 456``) are allowed, and full-width digits (a Chinese
+    input method's ２８７０８２) are digits; anything but six digits fails."""
+    code = unicodedata.normalize("NFKC", code).replace(" ", "").replace("-", "")
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
         return 0
     now = step_of(at)

@@ -530,7 +530,8 @@ def test_totp_codes_are_rfc_6238s() -> None:
         assert totp.verify(secret, code, at=at + 30) == totp.step_of(at)  # a phone 30 s slow
         assert not totp.verify(secret, code, at=at + 90)
         assert not totp.verify(secret, code, last_step=totp.step_of(at), at=at)  # used once
-    assert totp.verify(secret, "287 082", at=59) and not totp.verify(secret, "２８７０８２", at=59)
+    assert totp.verify(secret, "287 082", at=59) and totp.verify(secret, "２８７０８２", at=59)
+    assert not totp.verify(secret, "٢٨٧٠٨٢", at=59)  # (other scripts' digits are not six ASCII)
     assert not totp.verify(secret, "28708", at=59) and not totp.verify(secret, "", at=59)
     assert totp.otpauth_uri(secret, "zhang").startswith(
         "otpauth://totp/%E7%BD%91%E6%A0%BC%20wangge%3Azhang?secret=GEZDGNBVGY3TQOJQ"
