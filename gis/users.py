@@ -94,10 +94,14 @@ def list_accounts(
     words: str | None = None,
     role: Role | None = None,
     region_code: str | None = None,
+    idle_days: int | None = None,
+    limit: int = LIST_LIMIT,
 ) -> list[Account]:
     """The accounts in ``scope``, by region then user name: those whose user name or name holds
-    ``words``, of ``role``, in ``region_code`` or under it; at most :data:`LIST_LIMIT`."""
-    where, params = [_in_scope(scope)], dict[str, object](limit=LIST_LIMIT)
+    ``words``, of ``role``, in ``region_code`` or under it, and — ``idle_days`` — still enabled
+    but unused for that many days (no request of any session since, or none since the account
+    was made: 等保's 多余的、过期的账户); at most ``limit``."""
+    where, params = [_in_scope(scope)], dict[str, object](limit=limit)
     if words:
         where.append("(u.username ILIKE :words OR u.display_name ILIKE :words)")
         params["words"] = like_containing(words.strip())
@@ -107,12 +111,38 @@ def list_accounts(
     if region_code:
         where.append("(SELECT id FROM region WHERE code = :region) = ANY(r.path)")
         params["region"] = region_code
+    if idle_days:
+        where.append(f"NOT u.disabled AND {_LAST_USE} < now() - make_interval(days => :idle)")
+        params["idle"] = idle_days
     rows = session.execute(
         text(f"{_ACCOUNTS} WHERE {' AND '.join(where)} ORDER BY r.code NULLS FIRST, u.username "
              "LIMIT :limit"),
         params,
     ).all()  # fmt: skip
     return [_account(r) for r in rows]
+
+
+# an account's last use: its sessions' last request, else when it was made
+_LAST_USE = """coalesce((SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id),
+                         u.created_at)"""
+
+
+def disable_idle(session: Session, days: int, actor: str = "cli") -> tuple[list[str], list[str]]:
+    """Disable the accounts unused for ``days`` (:func:`list_accounts`' ``idle_days``), each
+    audited as ``user.disable`` with the days; administrators are listed, never disabled (the
+    last one would lock everybody out of 用户管理).  Returns (disabled, administrators left)."""
+    idle = list_accounts(session, Scope.everything(), idle_days=days, limit=1_000_000)
+    done, kept = [], []
+    for account in idle:
+        if account.role is Role.admin:
+            kept.append(account.username)
+            continue
+        user_id = _user_id(session, account.username)
+        session.execute(text("UPDATE app_user SET disabled = true WHERE id = :id"), {"id": user_id})
+        end_sessions(session, user_id)
+        _audit(session, None, actor, "user.disable", account.username, {"idle_days": days})
+        done.append(account.username)
+    return done, kept
 
 
 def get_account(session: Session, scope: Scope, username: str) -> Account:

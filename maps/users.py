@@ -23,6 +23,8 @@ from gis.worktime import SHANGHAI
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _tr, language_switch, nav_line
 
+#: 用户管理's choices of 久未使用 (enabled accounts unused for so many days)
+IDLE_CHOICES = (30, 90, 180, 365)
 #: how many days before a password expires its account page says so
 EXPIRY_WARNING_DAYS = 14
 
@@ -126,6 +128,13 @@ def users_page(
         )
 
     edit_roles = role_options("", None)
+    choices = [("", t("不限", "any"))]
+    choices += [(str(d), t(f"{d} 天以上未使用", f"{d}+ days")) for d in IDLE_CHOICES]
+    idle_options = "".join(
+        f'<option value="{days}"{" selected" if filters.get("idle", "") == days else ""}>'
+        f"{label}</option>"
+        for days, label in choices
+    )
     hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
     query = {k: v for k, v in filters.items() if v}
     here = escape("/users" + (f"?{urlencode(query)}" if query else ""), quote=True)
@@ -143,7 +152,8 @@ def users_page(
     }</select></label>
     <label>{t("区划代码", "Region code")}
       <input name="region" value="{value("region")}" maxlength="12" size="12"
-      pattern="[0-9]{{6,12}}"></label>{hidden}
+      pattern="[0-9]{{6,12}}"></label>
+    <label>{t("久未使用", "Unused")} <select name="idle">{idle_options}</select></label>{hidden}
     <button type="submit">{t("筛选", "Filter")}</button>
   </form>
   <p id="user-message" class="wg-note" role="status" aria-live="polite"></p>

@@ -43,6 +43,13 @@ RoleQuery = Annotated[  # (a filter form sends "all" as an empty value)
 RegionQuery = Annotated[
     str | None, Query(pattern=r"^([0-9]{6,12})?$", description="in this region or under it")
 ]
+IdleQuery = Annotated[  # (the form's "all": an empty value)
+    str | None,
+    Query(
+        pattern=r"^([0-9]{1,4})?$",
+        description="only enabled accounts unused for this many days (多余的、过期的账户)",
+    ),
+]
 
 
 def _admin(caller: Principal, request: Request) -> users.Admin:
@@ -71,10 +78,17 @@ def list_users(
     q: Words = None,
     role: RoleQuery = None,
     region: RegionQuery = None,
+    idle: IdleQuery = None,
 ) -> list[UserOut]:
-    """The accounts of your jurisdiction, by region and user name (at most 500)."""
+    """The accounts of your jurisdiction, by region and user name (at most 500); ``idle``: only
+    those enabled and unused for that many days."""
     found = users.list_accounts(
-        session, caller.scope, words=q, role=Role(role) if role else None, region_code=region
+        session,
+        caller.scope,
+        words=q,
+        role=Role(role) if role else None,
+        region_code=region,
+        idle_days=int(idle) if idle else None,
     )
     lang = request_lang(request)
     return [_out(a, lang) for a in found]
@@ -254,6 +268,7 @@ def users_list_page(
     q: Words = None,
     role: RoleQuery = None,
     region: RegionQuery = None,
+    idle: IdleQuery = None,
     lang: PageLang = None,
     *,
     settings: SettingsDep,
@@ -261,10 +276,15 @@ def users_list_page(
     """The accounts of your jurisdiction as a page (用户管理), with a filter form, a form to add
     one and a button for each change.  In Chinese, or in English."""
     found = users.list_accounts(
-        session, caller.scope, words=q, role=Role(role) if role else None, region_code=region
+        session,
+        caller.scope,
+        words=q,
+        role=Role(role) if role else None,
+        region_code=region,
+        idle_days=int(idle) if idle else None,
     )
     language = page_lang(request, lang)
-    filters = {"q": q or "", "role": role or "", "region": region or ""}
+    filters = {"q": q or "", "role": role or "", "region": region or "", "idle": idle or ""}
     page = users_page(
         found,
         me=caller.username,

@@ -162,6 +162,42 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
         ).all()
     assert tuple(state) == (False, 0)
     assert [a for a, _ in last] == ["user.logout", "user.unlock"] and last[0][1] != "web"
+    assert run("user", "otp-reset", "cli_operator", env=env).exit_code == 0  # (none to reset)
+
+    # 久未使用: accounts unused for long are listed, and disabled on request, never an admin
+    admin = run("user", "add", "cli_admin", "--role", "admin", "--password-stdin", env=env,
+                input=password)  # fmt: skip
+    assert admin.exit_code == 0, admin.output
+    with engine.begin() as conn:
+        conn.execute(
+            text("""UPDATE app_user SET created_at = now() - interval '200 days'
+                    WHERE username IN ('cli_operator', 'cli_admin')""")
+        )
+    try:
+        listed = run("user", "idle", "--days", "180", env=env)
+        assert listed.exit_code == 0, listed.output
+        names = [line.split("\t")[0] for line in listed.output.splitlines() if "\t" in line]
+        assert names == ["cli_admin", "cli_operator"]  # (the demo's accounts are new)
+        assert run("user", "idle", "--days", "365", env=env).output.startswith("365 天以上")
+        done = run("user", "idle", "--days", "180", "--disable", env=env)
+        assert done.exit_code == 0 and "已停用 cli_operator" in done.output
+        assert "未停用（系统管理员，请另行处理）cli_admin" in done.output
+        with engine.connect() as conn:
+            states = dict(
+                conn.execute(
+                    text("""SELECT username, disabled FROM app_user
+                            WHERE username IN ('cli_operator', 'cli_admin')""")
+                ).all()
+            )
+            detail = conn.execute(
+                text("""SELECT detail FROM audit_log WHERE object = 'user:cli_operator'
+                        ORDER BY id DESC LIMIT 1""")
+            ).scalar_one()
+        assert states == {"cli_operator": True, "cli_admin": False}
+        assert detail == {"idle_days": 180}
+    finally:
+        with engine.begin() as conn:  # (later tests count the administrators)
+            conn.execute(text("DELETE FROM app_user WHERE username = 'cli_admin'"))
 
 
 def test_user_add_refuses_bad_requests(run, database_url: str) -> None:  # type: ignore[no-untyped-def]

@@ -462,6 +462,18 @@ def test_an_expired_password_must_be_changed_at_login(
         assert r.json()["password_change_required"] is False
 
 
+def test_the_accounts_unused_for_long_are_found(anon_client: TestClient, login_as: Headers) -> None:
+    """用户管理's 久未使用 (等保: 多余的、过期的账户): the enabled accounts unused for so many days
+    (the demo's are new: none), the choice kept by the form; a number of days or nothing."""
+    admin = login_as("admin")
+    assert anon_client.get("/api/users?idle=90", headers=admin).json() == []
+    assert len(anon_client.get("/api/users?idle=", headers=admin).json()) > 5  # (the form's any)
+    page = anon_client.get("/users?idle=90", headers=admin | {"Accept": "text/html"}).text
+    assert '<option value="90" selected>90 天以上未使用</option>' in page
+    assert 'id="user-total">0</b>' in page
+    assert anon_client.get("/api/users?idle=often", headers=admin).status_code == 422
+
+
 def test_the_account_page(anon_client: TestClient, login_as: Headers) -> None:
     html = {"Accept": "text/html"}
     page = anon_client.get("/account", headers=login_as("grid_worker") | html)
