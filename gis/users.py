@@ -663,6 +663,12 @@ def reset_otp(session: Session, username: str, actor: str = "cli", by: Admin | N
         _may_act_on(
             by, get_account(session, by.scope, username), ("重置动态口令", "reset the code of")
         )
+        if username == by.username:  # (the second factor of the one acting: not on their word)
+            raise Conflict(
+                "不能重置自己的动态口令：请在“我的账号”用密码和动态口令关闭，或请另一位管理员操作。",
+                "You cannot reset your own one-time code: turn it off on My account with your "
+                "password and a code, or ask another administrator.",
+            )
     user_id = _user_id(session, username)
     _clear_otp(session, user_id)
     end_sessions(session, user_id)

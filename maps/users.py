@@ -83,7 +83,7 @@ def users_page(
         if a.locked_until:
             out.append(f'<button type="button" data-act="unlock" data-user="{name}">'
                        f'{t("解锁", "Unlock")}</button>')  # fmt: skip
-        if a.otp_enabled:
+        if a.otp_enabled and a.username != me:
             out.append(f'<button type="button" data-act="otp/reset" data-user="{name}">'
                        f'{t("重置动态口令", "Reset one-time code")}</button>')  # fmt: skip
         if a.disabled:

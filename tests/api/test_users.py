@@ -626,6 +626,12 @@ def test_a_one_time_code_guards_the_login(
         # an administrator resets it (a lost phone): its sessions end, the password alone logs in
         page = client.get("/users", headers=login_as("admin") | {"Accept": "text/html"}).text
         assert 'data-act="otp/reset" data-user="township_operator"' in page
+        # never one's own (an administrator's second factor is not reset on their word)
+        boss = login_as("admin")
+        key = post("setup", {"password": DEMO_PASSWORD}, boss).json()["secret"]
+        assert post("enable", {"code": _code(key)}, boss).status_code == 204
+        own = client.post("/api/users/admin/otp/reset", headers=boss)
+        assert own.status_code == 409 and "不能重置自己的动态口令" in own.json()["detail"]
         reset = client.post("/api/users/township_operator/otp/reset", headers=login_as("admin"))
         assert reset.status_code == 200 and reset.json()["otp_enabled"] is False
         assert client.get("/api/auth/me", headers=me).status_code == 401
