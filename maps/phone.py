@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from html import escape
 
@@ -19,6 +20,7 @@ from gis.patrols import TRACK_MAX_HOURS, TRACK_MAX_KMH, TRACK_MAX_POINTS
 from gis.photos import MAX_PER_CASE, MAX_PER_PATROL
 from gis.settings import BaseMapSpec
 from gis.workflow import STATE_NAMES, STATE_NAMES_EN
+from gis.worktime import SHANGHAI
 from maps.assets import OWN_DIR, asset_path, asset_url
 
 #: the files the phone page needs to open without a network, kept by its service worker
@@ -392,6 +394,7 @@ def phone_page(
     patrol: bool = False,
     grid_names: dict[str, str] | None = None,
     verify: bool = False,
+    password_expires: datetime | None = None,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
@@ -406,7 +409,9 @@ def phone_page(
     grids and positions drawn where its tiles show them (GCJ-02 tiles: shifted), and a tap on it
     taken back to WGS 84; ``patrol``: the user checks in on patrol (巡查打卡: a grid worker),
     from the phone's own position, queued offline like reports; ``verify``: the user verifies
-    the resolved cases of their grids on the spot (现场核查), queued offline too."""
+    the resolved cases of their grids on the spot (现场核查), queued offline too;
+    ``password_expires``: when the password expires, said above the map in its last two weeks
+    (the next login after it asks for a new one)."""
     lang = "en" if lang == "en" else "zh"
     t = TEXT[lang]["html"]
     config = {
@@ -535,7 +540,7 @@ def phone_page(
   <a class="m-lang" href="?lang={other}" hreflang="{other}" lang="{other}">{t["other"]}</a>
   <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>
-{f'<nav class="m-nav">{nav}</nav>' if nav else ""}
+{f'<nav class="m-nav">{nav}</nav>' if nav else ""}{_expiry_notice(password_expires, lang)}
 <div class="m-places">
   <input type="search" id="place" name="place" autocomplete="off"
     aria-label="{t["place_search"]}" placeholder="{t["place_search"]}">
@@ -594,3 +599,19 @@ def phone_page(
 </body>
 </html>
 """
+
+
+def _expiry_notice(expires: datetime | None, lang: str) -> str:
+    """The line that says the password expires soon (its last two weeks), with a link to
+    我的账号; nothing before then."""
+    from maps.users import EXPIRY_WARNING_DAYS
+
+    if expires is None or expires - datetime.now(UTC) > timedelta(days=EXPIRY_WARNING_DAYS):
+        return ""
+    day = f"{expires.astimezone(SHANGHAI):%m-%d}"
+    said = (
+        f'Your password expires on {day}: <a href="/account">change it</a>'
+        if lang == "en"
+        else f'您的密码将于 {day} 到期，<a href="/account">请及时修改</a>'
+    )
+    return f'\n<p class="m-notice" id="password-soon" role="status">{said}</p>'

@@ -1388,6 +1388,7 @@ def phone(
             patrol=caller.role == "grid_worker" and caller.can("patrol:record"),
             grid_names=names,
             verify=bool(grids) and caller.can("case:verify"),
+            password_expires=auth.password_expires_at(caller.password_changed_at, settings),
         ),
         lang,
     )

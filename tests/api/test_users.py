@@ -452,6 +452,11 @@ def test_an_expired_password_must_be_changed_at_login(
     with app_with(settings, app_db, password_max_days=10) as client:
         page = client.get("/account", headers=expired | html).text
         assert 'id="password-soon"' in page and "还剩不到 10 天" in page
+        phone = client.get("/m/", headers=login_as("grid_worker") | html).text  # said there too
+        assert 'id="password-soon"' in phone and '<a href="/account">请及时修改</a>' in phone
+    with app_with(settings, app_db) as client:
+        phone = client.get("/m/", headers=login_as("grid_worker") | html).text
+        assert 'id="password-soon"' not in phone  # (90 days ahead)
     with app_with(settings, app_db, password_max_days=0) as client:  # 0: they never expire
         page = client.get("/account", headers=expired | html).text
         assert "密码有效期至" not in page
