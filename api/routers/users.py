@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from api.deps import (
     Authenticated,
@@ -65,6 +66,25 @@ def _out(account: users.Account, lang: str, password: str | None = None) -> User
     )
 
 
+def _accounts(
+    session: Session,
+    caller: Principal,
+    q: str | None,
+    role: str | None,
+    region: str | None,
+    idle: str | None,
+) -> list[users.Account]:
+    """The accounts the list's filters (as the API and the page take them) find."""
+    return users.list_accounts(
+        session,
+        caller.scope,
+        words=q,
+        role=Role(role) if role else None,
+        region_code=region,
+        idle_days=int(idle) if idle else None,
+    )
+
+
 def _roles(caller: Principal) -> list[Role]:
     """The roles ``caller`` may give: all, but administrator only deployment-wide."""
     return [r for r in Role if r is not Role.admin or caller.scope.is_everything]
@@ -82,14 +102,7 @@ def list_users(
 ) -> list[UserOut]:
     """The accounts of your jurisdiction, by region and user name (at most 500); ``idle``: only
     those enabled and unused for that many days."""
-    found = users.list_accounts(
-        session,
-        caller.scope,
-        words=q,
-        role=Role(role) if role else None,
-        region_code=region,
-        idle_days=int(idle) if idle else None,
-    )
+    found = _accounts(session, caller, q, role, region, idle)
     lang = request_lang(request)
     return [_out(a, lang) for a in found]
 
@@ -275,14 +288,7 @@ def users_list_page(
 ) -> HTMLResponse:
     """The accounts of your jurisdiction as a page (用户管理), with a filter form, a form to add
     one and a button for each change.  In Chinese, or in English."""
-    found = users.list_accounts(
-        session,
-        caller.scope,
-        words=q,
-        role=Role(role) if role else None,
-        region_code=region,
-        idle_days=int(idle) if idle else None,
-    )
+    found = _accounts(session, caller, q, role, region, idle)
     language = page_lang(request, lang)
     filters = {"q": q or "", "role": role or "", "region": region or "", "idle": idle or ""}
     page = users_page(
