@@ -473,11 +473,15 @@ class CategoryOut(BaseModel):
         return cls.model_validate(c, from_attributes=True)
 
 
+#: a password as typed (the policy is checked where one is set: gis.passwords)
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
     otp: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=16)] = Field(
         None,
         description="the 6-digit one-time code (动态口令) of an account that has it on; a login "
@@ -491,7 +495,7 @@ OtpCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 class OtpSetupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
 
 
 class OtpSetupOut(BaseModel):
@@ -509,15 +513,15 @@ class OtpCodeIn(BaseModel):
 class OtpOffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
     code: OtpCode
 
 
 class OwnPasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    new_password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    current_password: Password
+    new_password: Password
 
 
 class TokenOut(BaseModel):
