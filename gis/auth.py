@@ -20,7 +20,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit, totp
-from gis.errors import AccountLocked, NotAuthenticated, NotFound, OtpRequired, TooManyAttempts
+from gis.errors import (
+    AccountLocked,
+    NotAuthenticated,
+    NotFound,
+    OtpRequired,
+    TooManyAttempts,
+    WrongOtp,
+)
 from gis.passwords import burn_verification_time, verify_password
 from gis.permissions import ROLE_NAMES, Role, allows
 from gis.scope import Scope, bind_scope
@@ -269,13 +276,15 @@ def check_credentials(
     action: str = "login",
     otp: str | None = None,
     cipher: PiiCipher | None = None,
+    otp_checked: bool | None = None,
 ) -> Any:
     """The account's row if ``password`` is its password; else the failure is counted (five in a
     row lock the account), audited as ``action`` and raised as in :func:`login`.
 
-    At a login (``action`` ``login``) of an account with 动态口令 on, ``otp`` must be its code
-    now (decrypted with ``cipher``): missing, :class:`OtpRequired` (the password was right: not
-    a failure); wrong or used already, a failure like a wrong password.  The failures are reset
+    At a login (``action`` ``login``, or wherever ``otp_checked``) of an account with 动态口令
+    on, ``otp`` must be its code now (decrypted with ``cipher``): missing, :class:`OtpRequired`
+    (the password was right: not a failure); wrong or used already, :class:`WrongOtp`, a
+    failure like a wrong password.  The failures are reset
     only when both pass, so that a known password does not open unlimited tries at the code."""
     # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
     # Chinese input method in full-width mode; a user name has neither (a password is as typed)
@@ -308,7 +317,9 @@ def check_credentials(
             f"The account is locked after repeated wrong passwords; try again in {minutes} min.",
         )
 
-    def count_failure(reason: str, message: tuple[str, str]) -> NoReturn:
+    def count_failure(
+        reason: str, message: tuple[str, str], error: type[NotAuthenticated] = NotAuthenticated
+    ) -> NoReturn:
         failures = row["failed_logins"] + 1
         locked = failures >= settings.login_max_failures
         session.execute(
@@ -329,11 +340,13 @@ def check_credentials(
                 f"{failures} wrong passwords in a row: the account is locked for "
                 f"{settings.lockout_minutes:g} minutes.",
             )
-        raise NotAuthenticated(*message)
+        raise error(*message)
 
     if not verify_password(row["password_hash"], password):
         count_failure("wrong_password", ("用户名或密码错误。", "Wrong user name or password."))
-    if action == "login" and row["totp_secret"] is not None:
+    if (action == "login" if otp_checked is None else otp_checked) and row[
+        "totp_secret"
+    ] is not None:
         if not otp:
             fail("otp_required")
             raise OtpRequired(
@@ -352,6 +365,7 @@ def check_credentials(
                     "Wrong or already used one-time code: enter the 6 digits your "
                     "authenticator app shows now.",
                 ),
+                WrongOtp,
             )
         session.execute(
             text("UPDATE app_user SET totp_last_step = :step WHERE id = :id"),

@@ -88,6 +88,12 @@ class OtpRequired(NotAuthenticated):
     code = "otp_required"
 
 
+class WrongOtp(NotAuthenticated):
+    """The one-time code (动态口令) was wrong or used already (counted as a failed login)."""
+
+    code = "wrong_otp"
+
+
 class Forbidden(WanggeError):
     """Logged in, but the role lacks the permission, or the act is outside the caller's grids."""
 

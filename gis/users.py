@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gis import audit, totp
 from gis.auth import OwnSession, Principal, check_credentials, sessions_of, totp_context
 from gis.db import like_containing
-from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, WrongOtp
 from gis.passwords import check_password_policy, hash_password
 from gis.permissions import Role
 from gis.pii import PiiCipher
@@ -632,24 +632,18 @@ def otp_disable(
     settings: Settings,
     source_ip: str | None = None,
 ) -> None:
-    """Turn the caller's 动态口令 off: the password and a code now (a wrong one of either counted
-    as a failed login).  Refused (409) where the role must use it."""
+    """Turn the caller's 动态口令 off: the password and a code now, each checked as at a login (a
+    wrong one counted as a failed login: a known password opens no unlimited tries at the
+    code here either).  Refused (409) where the role must use it."""
     if settings.otp_required(caller.role.value):
         raise Conflict(
             "您的角色须使用动态口令登录，不能关闭。换手机请请管理员重置后重新开启。",
             "Your role logs in with a one-time code: it cannot be turned off. To move it to "
             "another phone, ask an administrator to reset it, then set it up again.",
         )
-    row = _recheck(session, caller, password, settings, source_ip, "user.otp")
-    if row["totp_secret"] is None:
+    if not caller.otp_enabled:
         raise Conflict("动态口令未开启。", "The one-time code is not on.")
-    secret = cipher.decrypt(row["totp_secret"], totp_context(caller.user_id))
-    if not totp.verify(secret, code, row["totp_last_step"]):
-        raise InvalidInput(
-            "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字。",
-            "Wrong or already used code: enter the 6 digits your authenticator app shows now.",
-            field="code",
-        )
+    _recheck(session, caller, password, settings, source_ip, "user.otp", code, cipher)
     _clear_otp(session, caller.user_id)
     me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
     _audit(session, me, "", "user.otp_disable", caller.username, {"via": "self"})
@@ -691,9 +685,17 @@ def _recheck(
     settings: Settings,
     source_ip: str | None,
     action: str,
+    code: str | None = None,
+    cipher: PiiCipher | None = None,
 ) -> Any:
-    """The caller's row if ``password`` is theirs (a 422 on the field otherwise, counted)."""
+    """The caller's row if ``password`` is theirs, and with ``code`` if that is their 动态口令's
+    code now (a 422 on the field that is wrong otherwise, counted as a failed login)."""
     try:
-        return check_credentials(session, caller.username, password, settings, source_ip, action)
+        return check_credentials(
+            session, caller.username, password, settings, source_ip, action,
+            otp=code, cipher=cipher, otp_checked=code is not None,
+        )  # fmt: skip
+    except WrongOtp as e:
+        raise InvalidInput(e.message, e.message_en, field="code") from None
     except NotAuthenticated:
         raise InvalidInput("密码不正确。", "The password is wrong.", field="password") from None

@@ -209,10 +209,10 @@ def calls_for(s: Sample) -> list[Call]:
         Call("GET", "/account", None),
         # (the body's current password is wrong: refused after the login check)
         Call("POST", "/api/auth/password", None, 422),
-        # (动态口令: a wrong password; nothing being set up; a wrong password again)
+        # (动态口令: a wrong password; nothing being set up; nothing to turn off)
         Call("POST", "/api/auth/otp/setup", None, 422),
         Call("POST", "/api/auth/otp/enable", None, 409),
-        Call("POST", "/api/auth/otp/disable", None, 422),
+        Call("POST", "/api/auth/otp/disable", None, 409),
         Call("GET", "/api/auth/sessions", None),
         Call("DELETE", "/api/auth/sessions/999999999", None, 404),  # (none of theirs)
     ]

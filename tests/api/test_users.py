@@ -628,6 +628,10 @@ def test_a_one_time_code_guards_the_login(
         off = {"password": DEMO_PASSWORD, "code": _wrong(secret)}
         assert post("disable", off).status_code == 422
         assert post("disable", off | {"code": used}).status_code == 422  # used already
+        # (each wrong code counted, as at a login: the password opens no unlimited tries here)
+        assert app_db.execute(text(failures)).scalar_one() == 2
+        wrong_code = post("disable", off)
+        assert wrong_code.json()["errors"][0]["field"] == "code"
         # an administrator resets it (a lost phone): its sessions end, the password alone logs in
         page = client.get("/users", headers=login_as("admin") | {"Accept": "text/html"}).text
         assert 'data-act="otp/reset" data-user="township_operator"' in page
