@@ -514,7 +514,16 @@ class OtpOffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: Password
-    code: OtpCode
+    code: OtpCode = Field(
+        description="the code the app shows now, or one of the 12-digit recovery codes"
+    )
+
+
+class OtpRecoveryOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="备用验证码: each logs in once instead of the app's code (when the phone is "
+        "not at hand). Shown this once: only their keyed digests are stored"
+    )
 
 
 class OwnPasswordIn(BaseModel):
@@ -543,6 +552,11 @@ class TokenOut(BaseModel):
         description="the user's role logs in with a one-time code and the account has none: "
         "until it is set up (POST /api/auth/otp/setup, then /enable), every other call is "
         "refused (403)",
+    )
+    otp_recovery_left: int | None = Field(
+        None,
+        description="a recovery code was given instead of the app's: how many are left (a new "
+        "set: POST /api/auth/otp/recovery-codes); null otherwise",
     )
 
 
@@ -612,6 +626,9 @@ class MeOut(BaseModel):
     otp_enabled: bool = Field(description="the account logs in with a one-time code (动态口令)")
     otp_setup_required: bool = Field(
         description="its role must log in with one, and it has none yet: set it up first"
+    )
+    otp_recovery_left: int | None = Field(
+        None, description="how many of its recovery codes are unused; null: 动态口令 is off"
     )
 
 

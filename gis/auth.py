@@ -151,6 +151,20 @@ def totp_context(user_id: int) -> str:
     return f"totp:{user_id}"
 
 
+def recovery_context(user_id: int) -> str:
+    """What an account's 备用验证码 are hashed with (a code of one account is none of another's)."""
+    return f"totp-recovery:{user_id}"
+
+
+# a recovery code's digest taken out of the account's unused ones: how many are left after it,
+# or no row when it was not among them (the row's lock: two logins cannot both use one code)
+_USE_RECOVERY_CODE = text("""
+    UPDATE app_user SET totp_recovery = array_remove(totp_recovery, CAST(:digest AS bytea))
+    WHERE id = :id AND CAST(:digest AS bytea) = ANY(totp_recovery)
+    RETURNING cardinality(totp_recovery)
+""")
+
+
 def password_expires_at(changed_at: datetime | None, settings: Settings) -> datetime | None:
     """When a password set at ``changed_at`` must be changed (``password_max_days``; 等保's
     定期更换), or None when passwords do not expire."""
@@ -240,14 +254,16 @@ def login(
     user_agent: str | None = None,
     otp: str | None = None,
     cipher: PiiCipher | None = None,
-) -> tuple[str, Principal]:
+) -> tuple[str, Principal, int | None]:
     """Check the password and open a session.  Every attempt is audited.
 
-    Raises :class:`NotAuthenticated` (wrong name or password — the same message for both) or
-    :class:`AccountLocked`.  The caller commits in every case, so failures are counted.
+    Returns the token, who it is, and how many 备用验证码 are left when one was given as the
+    code (else None).  Raises :class:`NotAuthenticated` (wrong name or password — the same
+    message for both) or :class:`AccountLocked`.  The caller commits in every case, so failures
+    are counted.
     """
-    row = dict(
-        check_credentials(session, username, password, settings, source_ip, otp=otp, cipher=cipher)
+    row = check_credentials(
+        session, username, password, settings, source_ip, otp=otp, cipher=cipher
     )
     hours = session_hours(Role(row["role"]), settings)
     expires = password_expires_at(row["password_changed_at"], settings)
@@ -256,6 +272,7 @@ def login(
     token = issue_token(
         session, row["user_id"], settings, source_ip, hours, user_agent, row["password_expired"]
     )
+    left = row.get("recovery_left")
     audit.record(
         session,
         "login",
@@ -263,8 +280,9 @@ def login(
         user_id=row["user_id"],
         username=row["username"],
         source_ip=source_ip,
+        detail={"otp": "recovery", "recovery_left": left} if left is not None else None,
     )
-    return token, _principal(session, row, settings)
+    return token, _principal(session, row, settings), left
 
 
 def check_credentials(
@@ -277,14 +295,16 @@ def check_credentials(
     otp: str | None = None,
     cipher: PiiCipher | None = None,
     otp_checked: bool | None = None,
-) -> Any:
+) -> dict[str, Any]:
     """The account's row if ``password`` is its password; else the failure is counted (five in a
     row lock the account), audited as ``action`` and raised as in :func:`login`.
 
     At a login (``action`` ``login``, or wherever ``otp_checked``) of an account with 动态口令
     on, ``otp`` must be its code now (decrypted with ``cipher``): missing, :class:`OtpRequired`
     (the password was right: not a failure); wrong or used already, :class:`WrongOtp`, a
-    failure like a wrong password.  The failures are reset
+    failure like a wrong password.  Instead of the app's code, one of the account's 备用验证码
+    (:func:`gis.totp.recovery_form`), used up by it: the row then says so (``otp``
+    ``recovery``, ``recovery_left``).  The failures are reset
     only when both pass, so that a known password does not open unlimited tries at the code."""
     # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
     # Chinese input method in full-width mode; a user name has neither (a password is as typed)
@@ -316,6 +336,8 @@ def check_credentials(
             f"账户因多次密码错误已被锁定，请 {minutes} 分钟后再试。",
             f"The account is locked after repeated wrong passwords; try again in {minutes} min.",
         )
+
+    second: dict[str, Any] = {}  # how the second factor was given, if it was asked for
 
     def count_failure(
         reason: str, message: tuple[str, str], error: type[NotAuthenticated] = NotAuthenticated
@@ -355,28 +377,51 @@ def check_credentials(
             )
         if cipher is None:
             raise RuntimeError("a login of an account with 动态口令 needs the cipher")
-        secret = cipher.decrypt(row["totp_secret"], totp_context(row["user_id"]))
-        step = totp.verify(secret, otp, row["totp_last_step"])
-        if not step:
-            count_failure(
-                "wrong_otp",
-                (
-                    "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字。",
-                    "Wrong or already used one-time code: enter the 6 digits your "
-                    "authenticator app shows now.",
-                ),
-                WrongOtp,
+        recovery = totp.recovery_form(otp)
+        if recovery is not None:  # a 备用验证码: used up by the statement that finds it
+            left = session.execute(
+                _USE_RECOVERY_CODE,
+                {
+                    "id": row["user_id"],
+                    "digest": cipher.digest(recovery_context(row["user_id"]), recovery),
+                },
+            ).scalar()
+            if left is None:
+                count_failure(
+                    "wrong_otp",
+                    (
+                        "备用验证码不正确或已用过：每个备用验证码只能使用一次。",
+                        "Wrong or already used recovery code: each one works once.",
+                    ),
+                    WrongOtp,
+                )
+            second = {"otp": "recovery", "recovery_left": int(left)}
+        else:
+            secret = cipher.decrypt(row["totp_secret"], totp_context(row["user_id"]))
+            step = totp.verify(secret, otp, row["totp_last_step"])
+            if not step:
+                count_failure(
+                    "wrong_otp",
+                    (
+                        "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字"
+                        "（手机不在身边时，可输入一个 12 位备用验证码）。",
+                        "Wrong or already used one-time code: enter the 6 digits your "
+                        "authenticator app shows now (without the phone: one of your 12-digit "
+                        "recovery codes).",
+                    ),
+                    WrongOtp,
+                )
+            session.execute(
+                text("UPDATE app_user SET totp_last_step = :step WHERE id = :id"),
+                {"step": step, "id": row["user_id"]},
             )
-        session.execute(
-            text("UPDATE app_user SET totp_last_step = :step WHERE id = :id"),
-            {"step": step, "id": row["user_id"]},
-        )
+            second = {"otp": "app"}
     if row["failed_logins"] or row["locked_until"]:
         session.execute(
             text("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
             {"id": row["user_id"]},
         )
-    return row
+    return dict(row) | second
 
 
 #: the failed logins whose password was checked (a locked account's, or an address's refused

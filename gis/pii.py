@@ -165,6 +165,11 @@ class PiiCipher:
     def phone_index(self, phone: str) -> bytes:
         return hmac.new(self._index_key, normalize_phone(phone).encode(), hashlib.sha256).digest()
 
+    def digest(self, context: str, value: str) -> bytes:
+        """A keyed hash of a secret that is checked but never read back (动态口令's recovery
+        codes): without the master key, a stolen table cannot be searched for them."""
+        return hmac.new(self._index_key, f"{context}:{value}".encode(), hashlib.sha256).digest()
+
     def fingerprint(self, data: bytes) -> bytes:
         """A keyed hash of submitted content: compares reports without storing what they say
         (plain SHA-256 of a payload with a phone number in it could be brute-forced)."""

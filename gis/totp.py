@@ -71,3 +71,29 @@ def otpauth_uri(secret: str, username: str) -> str:
         f"otpauth://totp/{label}?secret={secret}&issuer={quote(ISSUER, safe='')}"
         f"&algorithm=SHA1&digits={DIGITS}&period={STEP_S}"
     )
+
+
+# ---------- 备用验证码: one-time recovery codes for when the phone is not at hand
+
+#: how many recovery codes a set has, and the digits of each (shown as 1234-5678-9012)
+RECOVERY_COUNT = 10
+RECOVERY_DIGITS = 12
+
+
+def new_recovery_codes() -> list[str]:
+    """A new set of recovery codes, each good for one login instead of the app's code.  Digits
+    only, so a phone's number pad types them; 12 of them (40 bits): against five tries before
+    the account locks, guessing one of ten is hopeless."""
+    codes: set[str] = set()
+    while len(codes) < RECOVERY_COUNT:
+        codes.add(str(secrets.randbelow(10**RECOVERY_DIGITS)).zfill(RECOVERY_DIGITS))
+    return ["-".join(c[i : i + 4] for i in range(0, RECOVERY_DIGITS, 4)) for c in sorted(codes)]
+
+
+def recovery_form(code: str) -> str | None:
+    """``code``'s digits if it is written as a recovery code (12 digits, with or without spaces
+    and dashes, full-width digits too), else None (an app's six digits, or nothing valid)."""
+    digits = unicodedata.normalize("NFKC", code).replace(" ", "").replace("-", "")
+    if len(digits) != RECOVERY_DIGITS or not digits.isascii() or not digits.isdigit():
+        return None
+    return digits

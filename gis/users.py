@@ -18,7 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit, totp
-from gis.auth import OwnSession, Principal, check_credentials, sessions_of, totp_context
+from gis.auth import (
+    OwnSession,
+    Principal,
+    check_credentials,
+    recovery_context,
+    sessions_of,
+    totp_context,
+)
 from gis.db import like_containing
 from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, WrongOtp
 from gis.passwords import check_password_policy, hash_password
@@ -593,9 +600,10 @@ def otp_setup(
 
 def otp_enable(
     session: Session, caller: Principal, code: str, cipher: PiiCipher, source_ip: str | None = None
-) -> None:
+) -> list[str]:
     """Confirm the secret :func:`otp_setup` gave with a code of it: from now on a login asks
-    for one.  The other sessions of the account end (they were opened without it)."""
+    for one.  The other sessions of the account end (they were opened without it).  Returns
+    the account's first 备用验证码 (:func:`_new_recovery_codes`), to be shown this once."""
     blob = session.execute(
         text("SELECT totp_pending FROM app_user WHERE id = :id"), {"id": caller.user_id}
     ).scalar()
@@ -618,9 +626,68 @@ def otp_enable(
                 WHERE id = :id"""),
         {"step": step, "id": caller.user_id},
     )
+    codes = _new_recovery_codes(session, caller.user_id, cipher)
     end_sessions(session, caller.user_id, keep=caller.session_id)
     me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
     _audit(session, me, "", "user.otp_enable", caller.username, {"via": "self"})
+    return codes
+
+
+def otp_new_recovery_codes(
+    session: Session,
+    caller: Principal,
+    password: str,
+    code: str,
+    cipher: PiiCipher,
+    settings: Settings,
+    source_ip: str | None = None,
+) -> list[str]:
+    """A new set of 备用验证码 for the caller (all used, or written down where others saw them):
+    the password and a code now (the app's, or one of the old set, which then ends with the
+    rest), each checked as at a login.  The old set no longer works."""
+    if not caller.otp_enabled:
+        raise Conflict(
+            "动态口令未开启：开启时会同时生成备用验证码。",
+            "The one-time code is not on: recovery codes come with setting it up.",
+        )
+    _recheck(session, caller, password, settings, source_ip, "user.otp", code, cipher)
+    codes = _new_recovery_codes(session, caller.user_id, cipher)
+    me = Admin(caller.user_id, caller.username, caller.scope, source_ip)
+    _audit(session, me, "", "user.otp_recovery", caller.username, {"via": "self"})
+    return codes
+
+
+@dataclass(frozen=True)
+class RecoveryCodes:
+    """What an account's 备用验证码 are now: how many are unused, and when the set was made."""
+
+    left: int
+    made_at: datetime | None
+
+
+def recovery_codes_of(session: Session, user_id: int) -> RecoveryCodes | None:
+    """The account's 备用验证码, or None when its 动态口令 is off."""
+    row = session.execute(
+        text("""SELECT coalesce(cardinality(totp_recovery), 0), totp_recovery_at FROM app_user
+                WHERE id = :id AND totp_secret IS NOT NULL"""),
+        {"id": user_id},
+    ).one_or_none()
+    return None if row is None else RecoveryCodes(int(row[0]), row[1])
+
+
+def _new_recovery_codes(session: Session, user_id: int, cipher: PiiCipher) -> list[str]:
+    """Replace the account's 备用验证码 by a new set (:func:`gis.totp.new_recovery_codes`): their
+    keyed digests are stored; the codes are returned, and never again."""
+    codes = totp.new_recovery_codes()
+    context = recovery_context(user_id)
+    digests = [cipher.digest(context, totp.recovery_form(c) or "") for c in codes]
+    session.execute(
+        text("""UPDATE app_user SET totp_recovery = :digests,
+                       totp_recovery_at = clock_timestamp()
+                WHERE id = :id"""),
+        {"digests": digests, "id": user_id},
+    )
+    return codes
 
 
 def otp_disable(
@@ -672,7 +739,8 @@ def reset_otp(session: Session, username: str, actor: str = "cli", by: Admin | N
 def _clear_otp(session: Session, user_id: int) -> None:
     session.execute(
         text("""UPDATE app_user SET totp_secret = NULL, totp_pending = NULL,
-                       totp_last_step = NULL, totp_enabled_at = NULL
+                       totp_last_step = NULL, totp_enabled_at = NULL, totp_recovery = NULL,
+                       totp_recovery_at = NULL
                 WHERE id = :id"""),
         {"id": user_id},
     )

@@ -43,7 +43,7 @@ LOGIN_TEXT = {
         "system": "综治中心网格化管理系统",
         "username": "用户名",
         "password": "密码",
-        "otp": "动态口令（身份验证器中的 6 位数字）",
+        "otp": "动态口令（身份验证器中的 6 位数字；手机不在身边时，输入一个 12 位备用验证码）",
         "other": "English",
     },
     "en": {
@@ -51,7 +51,8 @@ LOGIN_TEXT = {
         "system": "Grid management for social-governance centers",
         "username": "User name",
         "password": "Password",
-        "otp": "One-time code (the 6 digits of your authenticator app)",
+        "otp": "One-time code (the 6 digits of your authenticator app; without the phone, "
+        "one of your 12-digit recovery codes)",
         "other": "中文",
     },
 }
@@ -869,6 +870,7 @@ AUDIT_ACTIONS = {
     "user.otp_enable": "开启动态口令",
     "user.otp_disable": "关闭动态口令",
     "user.otp_reset": "重置动态口令",
+    "user.otp_recovery": "重新生成备用验证码",
 } | {f"case.{action}": f"案件{move.name_zh}" for action, move in MOVES.items()}
 AUDIT_ACTIONS_EN = {
     "login": "Log in",
@@ -907,6 +909,7 @@ AUDIT_ACTIONS_EN = {
     "audit.export": "Audit log exported",
     "user.otp": "One-time code: credentials checked",
     "user.otp_enable": "One-time code turned on",
+    "user.otp_recovery": "New recovery codes made",
     "user.otp_disable": "One-time code turned off",
     "user.otp_reset": "One-time code reset",
 } | {f"case.{action}": f"Case: {EVENT_NAMES_EN[action]}" for action in MOVES}

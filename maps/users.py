@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from gis.auth import OwnSession, device_name
 from gis.passwords import MIN_LENGTH
 from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN, Role
-from gis.users import LIST_LIMIT, Account
+from gis.users import LIST_LIMIT, Account, RecoveryCodes
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
 from maps.pages import _case_page_head, _tr, language_switch, nav_line
@@ -256,6 +256,8 @@ def account_page(
     expires_at: datetime | None = None,
     otp_enabled: bool = False,
     otp_locked: bool = False,
+    recovery: RecoveryCodes | None = None,
+    via_recovery: bool = False,
 ) -> str:
     """A user's own page (我的账号): who they are logged in as, and a form to change their
     password (``account.js`` sends it to ``POST /api/auth/password``).  ``must_change``: the
@@ -265,7 +267,9 @@ def account_page(
     where the user is logged in (我的登录), each but this one with a button that ends it
     (``DELETE /api/auth/sessions/{id}``).  动态口令: set up (``otp_enabled`` False) or turned
     off, unless the role must use it (``otp_locked``: then, without it, nothing else works
-    until it is set up, and it cannot be turned off)."""
+    until it is set up, and it cannot be turned off); its 备用验证码 (``recovery``: how many are
+    left, made anew with the password and a code); ``via_recovery``: the login that led here
+    used one (the phone lost?)."""
     t = _tr(lang)
     names = ROLE_NAMES_EN if lang == "en" else ROLE_NAMES
     head = _case_page_head(t("我的账号", "My account") + " · 网格 wangge", noindex=True, lang=lang)
@@ -312,7 +316,7 @@ def account_page(
         if must_change or expired
         else ""
     )
-    otp = _otp_section(otp_enabled, otp_locked, home, t)
+    otp = _otp_section(otp_enabled, otp_locked, home, t, recovery, via_recovery)
     return f"""{head}
 <body class="wg-track wg-index wg-account">
 <main>
@@ -402,10 +406,18 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
   <p class="wg-error" id="session-error" role="alert"></p>"""
 
 
-def _otp_section(enabled: bool, locked: bool, home: str, t) -> str:  # type: ignore[no-untyped-def]
-    """我的账号's 动态口令: on (since when, and a form to turn it off unless the role must keep
-    it), or a button that sets it up (``account.js``: the password, then the QR code for an
-    authenticator app and a code of it to confirm)."""
+def _otp_section(  # type: ignore[no-untyped-def]
+    enabled: bool,
+    locked: bool,
+    home: str,
+    t,
+    recovery: RecoveryCodes | None = None,
+    via_recovery: bool = False,
+) -> str:
+    """我的账号's 动态口令: on (its 备用验证码 left, a form to make new ones, and one to turn it off
+    unless the role must keep it), or a button that sets it up (``account.js``: the password,
+    then the QR code for an authenticator app and a code of it to confirm, then the recovery
+    codes, shown once)."""
     apps = t(
         "动态口令：登录时除密码外，还须输入手机身份验证器（如腾讯身份验证器、Google "
         "Authenticator、Microsoft Authenticator）显示的 6 位数字，密码泄露也无法登录。",
@@ -425,16 +437,19 @@ def _otp_section(enabled: bool, locked: bool, home: str, t) -> str:  # type: ign
                 + "</p>"
             )
         else:
-            off = f"""<form id="otp-off" class="wg-stack">
+            off = f"""<details id="otp-off-box">
+    <summary>{t("关闭动态口令", "Turn it off")}</summary>
+    <form id="otp-off" class="wg-stack">
     <label>{t("当前密码", "Current password")}
       <input name="password" type="password" required autocomplete="current-password"
       maxlength="256"></label>
-    <label>{t("动态口令", "One-time code")}
+    <label>{t("动态口令（或一个备用验证码）", "One-time code (or a recovery code)")}
       <input name="code" required inputmode="numeric" autocomplete="one-time-code"
-      maxlength="16" pattern="[0-9 ]{{6,7}}"></label>
+      maxlength="16" pattern="[0-9 \\-]{{6,16}}"></label>
     <button type="submit">{t("关闭动态口令", "Turn it off")}</button>
-  </form>"""
+  </form></details>"""
         body = f"""<p id="otp-state"><b>{t("已开启", "On")}</b></p>
+  {_recovery_part(recovery, via_recovery, t)}
   {off}"""
     else:
         body = f"""<p id="otp-state">{t("未开启", "Off")}</p>
@@ -460,4 +475,61 @@ def _otp_section(enabled: bool, locked: bool, home: str, t) -> str:  # type: ign
     return f"""<h2>{t("动态口令", "One-time code")}</h2>
   <p class="wg-note">{apps}</p>
   {body}
-  <p class="wg-error" id="otp-error" role="alert"></p>"""
+  <p class="wg-error" id="otp-error" role="alert"></p>
+  <div id="otp-codes" hidden>
+    <p class="wg-error">{t(
+        "请立即抄写或打印以下备用验证码，妥善保管（不要存在装有身份验证器的手机上）。"
+        "手机不在身边时，登录可用其中一个代替动态口令，每个只能用一次。关闭本页后不再显示。",
+        "Write these recovery codes down or print them now, and keep them safe (not on the "
+        "phone with the authenticator app). Without the phone, one of them logs in instead of "
+        "the code, once each. They are not shown again.")}</p>
+    <ol id="otp-code-list" class="wg-codes"></ol>
+    <p><button type="button" id="otp-print">{t("打印", "Print")}</button>
+      <a href="/account" id="otp-codes-done">{t("我已保存", "I have kept them")}</a></p>
+  </div>"""  # fmt: skip
+
+
+#: at most this many 备用验证码 left: 我的账号 asks for a new set
+RECOVERY_LOW = 3
+
+
+def _recovery_part(recovery: RecoveryCodes | None, via_recovery: bool, t) -> str:  # type: ignore[no-untyped-def]
+    """备用验证码 on 我的账号: how many are left (a warning when few), and a form to make a new
+    set (the password and a code)."""
+    left = recovery.left if recovery else 0
+    made = _when(recovery.made_at) if recovery and recovery.made_at else "—"
+    state = t(
+        f"备用验证码：剩余 {left} 个（生成于 {made}）。",
+        f"Recovery codes: {left} left (made {made}).",
+    )
+    warn = ""
+    if via_recovery:
+        warn = t(
+            f"您刚用备用验证码登录，还剩 {left} 个。如手机丢失或更换，请关闭动态口令后用新手机"
+            "重新开启（角色须使用动态口令的，请管理员重置）。",
+            f"You have just logged in with a recovery code; {left} left. If the phone is lost "
+            "or changed, turn the one-time code off and set it up again on the new phone (where "
+            "your role must use it, ask an administrator to reset it).",
+        )
+    elif left <= RECOVERY_LOW:
+        warn = t(
+            f"备用验证码只剩 {left} 个，请重新生成。",
+            f"Only {left} recovery code(s) left: make a new set.",
+        )
+    warning = f'<p class="wg-error" id="otp-recovery-low">{warn}</p>' if warn else ""
+    return f"""<p id="otp-recovery-state">{state}</p>
+  {warning}
+  <details id="otp-recovery"{" open" if warn else ""}>
+    <summary>{t("重新生成备用验证码", "Make new recovery codes")}</summary>
+    <p class="wg-note">{t("新的一组生成后，旧的备用验证码全部作废。",
+                          "Once a new set is made, the old codes stop working.")}</p>
+    <form id="otp-recovery-form" class="wg-stack">
+      <label>{t("当前密码", "Current password")}
+        <input name="password" type="password" required autocomplete="current-password"
+        maxlength="256"></label>
+      <label>{t("动态口令（或一个备用验证码）", "One-time code (or a recovery code)")}
+        <input name="code" required inputmode="numeric" autocomplete="one-time-code"
+        maxlength="16" pattern="[0-9 \\-]{{6,16}}"></label>
+      <button type="submit">{t("重新生成", "Make new codes")}</button>
+    </form>
+  </details>"""  # fmt: skip

@@ -20,6 +20,7 @@ from api.schemas import (
     MeOut,
     OtpCodeIn,
     OtpOffIn,
+    OtpRecoveryOut,
     OtpSetupIn,
     OtpSetupOut,
     OwnPasswordIn,
@@ -47,7 +48,7 @@ def login(
     """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps.  An
     account with 动态口令 on needs ``otp`` too (without it: 401, ``otp_required``)."""
     try:
-        token, principal = auth.login(
+        token, principal, recovery_left = auth.login(
             session,
             body.username,
             body.password,
@@ -79,6 +80,7 @@ def login(
         home="/account" if first else home_page(principal.can),
         password_change_required=must_change,
         otp_setup_required=principal.otp_setup_required,
+        otp_recovery_left=recovery_left,
     )
 
 
@@ -115,7 +117,7 @@ def change_password(
 
 
 @router.get("/me", response_model=MeOut)
-def me(caller: Authenticated, settings: SettingsDep) -> MeOut:
+def me(caller: Authenticated, settings: SettingsDep, session: SessionDep) -> MeOut:
     """Who you are logged in as, where, what you may do, and when your password expires."""
     return MeOut(
         username=caller.username,
@@ -129,6 +131,9 @@ def me(caller: Authenticated, settings: SettingsDep) -> MeOut:
         password_expires_at=auth.password_expires_at(caller.password_changed_at, settings),
         otp_enabled=caller.otp_enabled,
         otp_setup_required=caller.otp_setup_required,
+        otp_recovery_left=recovery.left
+        if caller.otp_enabled and (recovery := users.recovery_codes_of(session, caller.user_id))
+        else None,
     )
 
 
@@ -155,15 +160,38 @@ def otp_setup(
     return OtpSetupOut(secret=secret, uri=uri, qr_svg=qr_svg(uri))
 
 
-@router.post("/otp/enable", status_code=204)
+@router.post("/otp/enable", response_model=OtpRecoveryOut)
 def otp_enable(
     body: OtpCodeIn, session: SessionDep, cipher: CipherDep, caller: Authenticated, request: Request
-) -> Response:
+) -> OtpRecoveryOut:
     """开启动态口令, second step: a code the app shows now.  From then on a login asks for one;
-    your other sessions end."""
-    users.otp_enable(session, caller, body.code, cipher, client_ip(request))
+    your other sessions end.  The answer holds ten 备用验证码, each good for one login without
+    the phone: shown this once."""
+    codes = users.otp_enable(session, caller, body.code, cipher, client_ip(request))
     session.commit()
-    return Response(status_code=204)
+    return OtpRecoveryOut(recovery_codes=codes)
+
+
+@router.post("/otp/recovery-codes", response_model=OtpRecoveryOut)
+def otp_recovery_codes(
+    body: OtpOffIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    caller: Authenticated,
+    request: Request,
+) -> OtpRecoveryOut:
+    """重新生成备用验证码: your password and a code now (the app's, or a recovery code); ten new
+    recovery codes, shown this once, and the old ones stop working (409 without 动态口令)."""
+    try:
+        codes = users.otp_new_recovery_codes(
+            session, caller, body.password, body.code, cipher, settings, client_ip(request)
+        )
+    except (InvalidInput, AccountLocked):
+        session.commit()  # keep the failure count and the audit entry
+        raise
+    session.commit()
+    return OtpRecoveryOut(recovery_codes=codes)
 
 
 @router.post("/otp/disable", status_code=204)

@@ -313,7 +313,8 @@ def account(
     lang: PageLang = None,
 ) -> HTMLResponse:
     """Your own account (我的账号): who you are logged in as, the form to change your
-    password, and where you are logged in (each session but this one can be ended here).  In
+    password, 动态口令 and its 备用验证码 (``?via=recovery``: the login used one, said at the top
+    of it), and where you are logged in (each session but this one can be ended here).  In
     Chinese, or in English."""
     language = page_lang(request, lang)
     scope = caller.scope
@@ -335,6 +336,8 @@ def account(
         expired=caller.password_expired,
         otp_enabled=caller.otp_enabled,
         otp_locked=settings.otp_required(caller.role.value),
+        recovery=users.recovery_codes_of(session, caller.user_id) if caller.otp_enabled else None,
+        via_recovery=request.query_params.get("via") == "recovery",
         expires_at=auth.password_expires_at(caller.password_changed_at, settings),
         home=home_page(caller.can),
         lang=language,

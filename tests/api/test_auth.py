@@ -776,7 +776,13 @@ def test_logins_writes_and_failures_are_audited(
     recorded |= {"photo.add", "user.add", "user.update", "user.passwd", "user.disable"}
     recorded |= {"user.enable", "user.unlock", "case.export", "case.party_add", "data.import"}
     recorded |= {"user.logout", "session.end", "user.session_end", "pii.erase", "audit.export"}
-    recorded |= {"user.otp", "user.otp_enable", "user.otp_disable", "user.otp_reset"}
+    recorded |= {
+        "user.otp",
+        "user.otp_enable",
+        "user.otp_disable",
+        "user.otp_reset",
+        "user.otp_recovery",
+    }
     recorded |= {"case.note", "workers.export", "grids.export", "grid.workers"}
     recorded |= {f"grid.edit.{a}" for a in ("open", "commit", "discard")}
     recorded |= {f"case.{a}" for a in MOVES}

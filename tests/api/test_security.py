@@ -213,6 +213,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", "/api/auth/otp/setup", None, 422),
         Call("POST", "/api/auth/otp/enable", None, 409),
         Call("POST", "/api/auth/otp/disable", None, 409),
+        Call("POST", "/api/auth/otp/recovery-codes", None, 409),
         Call("GET", "/api/auth/sessions", None),
         Call("DELETE", "/api/auth/sessions/999999999", None, 404),  # (none of theirs)
     ]
@@ -319,6 +320,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/auth/otp/setup"),
     ("POST", "/api/auth/otp/enable"),
     ("POST", "/api/auth/otp/disable"),
+    ("POST", "/api/auth/otp/recovery-codes"),
     ("GET", "/api/auth/sessions"),
     ("DELETE", "/api/auth/sessions/{session_id}"),
 }

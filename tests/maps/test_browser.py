@@ -3084,7 +3084,14 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
         page.wait_for_selector("#otp-error:has-text('动态口令不正确')")
         page.fill("#otp-enable input[name=code]", totp.code_at(secret, totp.step_of()))
         page.click("#otp-enable button[type=submit]")
+        # the 备用验证码, shown this once: kept, then the page as it is now
+        page.wait_for_selector("#otp-codes:visible")
+        codes = page.locator("#otp-code-list li").all_inner_texts()
+        assert len(codes) == 10 and all(len(c) == 14 for c in codes), codes
+        assert not page.locator("#otp-confirm").is_visible()
+        page.click("#otp-codes-done")
         page.wait_for_selector("#otp-state:has-text('已开启')")
+        assert "剩余 10 个" in page.locator("#otp-recovery-state").inner_text()
         if shots := os.environ.get("WANGGE_SCREENSHOTS"):
             page.screenshot(path=str(Path(shots) / "account-otp.png"), full_page=True)
         # the login page: the password, then the code it asks for
@@ -3101,6 +3108,26 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
         login.click("button[type=submit]")
         login.wait_for_url(f"{live_server}/queue")
         login.close()
+        # without the phone: a recovery code, and 我的账号 says what it means
+        lost = browser.new_page(viewport={"width": 390, "height": 800}, locale="zh-CN")
+        lost.on("pageerror", lambda e: errors.append(str(e)))
+        lost.goto(f"{live_server}/login?next=/queue")
+        lost.fill("input[name=username]", "browser.otp")
+        lost.fill("input[name=password]", "Harbour-lights-7731")
+        lost.click("button[type=submit]")
+        lost.wait_for_selector("#otp-field:visible")
+        lost.fill("input[name=otp]", codes[3])
+        lost.click("button[type=submit]")
+        lost.wait_for_url(f"{live_server}/account?via=recovery")
+        assert "您刚用备用验证码登录，还剩 9 个" in lost.locator("#otp-recovery-low").inner_text()
+        # a new set, shown once
+        lost.fill("#otp-recovery-form input[name=password]", "Harbour-lights-7731")
+        lost.fill("#otp-recovery-form input[name=code]", codes[4])
+        lost.click("#otp-recovery-form button[type=submit]")
+        lost.wait_for_selector("#otp-codes:visible")
+        renewed = lost.locator("#otp-code-list li").all_inner_texts()
+        assert len(renewed) == 10 and not set(renewed) & set(codes)
+        lost.close()
         # the administrator resets it (a lost phone)
         admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         admin.on("pageerror", lambda e: errors.append(str(e)))

@@ -1,4 +1,5 @@
 /* A user's own page: the password change goes to /api/auth/password; the answer is shown.
+   动态口令: set up, turned off, its 备用验证码 shown once (after setting up, or made anew).
    我的登录: a session of mine elsewhere is ended through DELETE /api/auth/sessions/{id}. */
 (function () {
   "use strict";
@@ -55,6 +56,28 @@
       });
     }).catch(function (e) { otpError.textContent = e.message; return null; });
   }
+  // 备用验证码: shown once, as the server gave them (the page's only sight of them)
+  function showCodes(codes) {
+    var list = document.getElementById("otp-code-list");
+    list.textContent = "";
+    codes.forEach(function (code) {
+      var item = document.createElement("li");
+      item.textContent = code;
+      list.appendChild(item);
+    });
+    ["otp-setup", "otp-confirm", "otp-off-box", "otp-recovery", "otp-recovery-state",
+     "otp-recovery-low"].forEach(function (id) {
+      var part = document.getElementById(id);
+      if (part) part.hidden = true;
+    });
+    var state = document.getElementById("otp-state"); // (on now, if it was being set up)
+    state.textContent = "";
+    state.appendChild(document.createElement("b")).textContent = english ? "On" : "已开启";
+    var box = document.getElementById("otp-codes");
+    box.hidden = false;
+    box.scrollIntoView();
+  }
+  document.getElementById("otp-print").addEventListener("click", function () { window.print(); });
   var setup = document.getElementById("otp-setup");
   if (setup) {
     var confirmBox = document.getElementById("otp-confirm");
@@ -73,8 +96,17 @@
     document.getElementById("otp-enable").addEventListener("submit", function (ev) {
       ev.preventDefault();
       otpPost("/api/auth/otp/enable", { code: this.elements.code.value }).then(function (b) {
-        if (b) window.location.assign("/account");
+        if (b) showCodes(b.recovery_codes);
       });
+    });
+  }
+  var renew = document.getElementById("otp-recovery-form");
+  if (renew) {
+    renew.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      otpPost("/api/auth/otp/recovery-codes",
+              { password: renew.elements.password.value, code: renew.elements.code.value })
+        .then(function (b) { if (b) showCodes(b.recovery_codes); });
     });
   }
   var off = document.getElementById("otp-off");

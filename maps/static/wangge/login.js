@@ -20,7 +20,12 @@
       return r.json().then(function (body) {
         if (r.ok) {
           var first = body.password_change_required || body.otp_setup_required; // 我的账号 first
-          window.location.assign(first ? "/account" : (form.dataset.next || body.home || "/"));
+          if (body.otp_recovery_left !== null && body.otp_recovery_left !== undefined) {
+            first = true; // a recovery code instead of the app's: 我的账号 says what next
+          }
+          window.location.assign(
+            first ? (body.otp_recovery_left != null ? "/account?via=recovery" : "/account")
+                  : (form.dataset.next || body.home || "/"));
           return;
         }
         if (body && body.code === "otp_required") { // the password was right: now its code
