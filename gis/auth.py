@@ -245,6 +245,14 @@ def issue_token(
     return token
 
 
+# an account's sessions that ended (logged out or ended, else expired) before :before (the one
+# just opened is its last use now: the idle list and 最近使用 lose nothing)
+_FORGET_ENDED_SESSIONS = text("""
+    DELETE FROM auth_session
+    WHERE user_id = :user AND least(coalesce(revoked_at, expires_at), expires_at) < :before
+""")
+
+
 def login(
     session: Session,
     username: str,
@@ -258,7 +266,8 @@ def login(
     """Check the password and open a session.  Every attempt is audited.
 
     Returns the token, who it is, and how many 备用验证码 are left when one was given as the
-    code (else None).  Raises :class:`NotAuthenticated` (wrong name or password — the same
+    code (else None).  The account's sessions that ended over ``session_keep_days`` ago are
+    forgotten.  Raises :class:`NotAuthenticated` (wrong name or password — the same
     message for both) or :class:`AccountLocked`.  The caller commits in every case, so failures
     are counted.
     """
@@ -272,6 +281,11 @@ def login(
     token = issue_token(
         session, row["user_id"], settings, source_ip, hours, user_agent, row["password_expired"]
     )
+    if settings.session_keep_days:
+        session.execute(
+            _FORGET_ENDED_SESSIONS,
+            {"user": row["user_id"], "before": _now() - timedelta(days=settings.session_keep_days)},
+        )
     left = row.get("recovery_left")
     audit.record(
         session,

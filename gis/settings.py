@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     #: someone logs the screen in again once a week.
     command_session_hours: float = Field(default=168, gt=0, le=24 * 90)
     session_idle_minutes: float = Field(default=30, gt=0)
+    #: Days an ended session (logged out, ended, expired) is kept: at an account's next login,
+    #: its sessions that ended longer ago are deleted (where and on what device it logged in is
+    #: personal information; the audit log keeps the logins).  0: kept for ever.
+    session_keep_days: float = Field(default=180, ge=0)
     login_max_failures: int = Field(default=5, ge=1)
     #: A password's life in days (等保: 定期更换): a login with an older one may only change it.
     #: 0: passwords do not expire.
