@@ -271,8 +271,8 @@ class BatchReportIn(ReportCreate):
 
 
 class ReceivedOut(BaseModel):
-    lon: float
-    lat: float
+    lon: float | None = Field(description="null: an old ledger's case without coordinates")
+    lat: float | None
     datum: str
 
 
@@ -400,8 +400,11 @@ class CaseOut(BaseModel):
         None, description="its number in that channel (来源编号), e.g. the 12345 work order"
     )
     description: str
-    lon: float
-    lat: float
+    lon: float | None = Field(
+        description="WGS 84; null for an old ledger's case filed by its village's name, "
+        "without coordinates (located by region, on no map)"
+    )
+    lat: float | None
     datum: str
     reported_at: datetime
     received_at: datetime

@@ -111,15 +111,17 @@ class CaseView:
     severity: str
     status: str
     description: str
-    lon: float
-    lat: float
+    #: where it is (WGS 84); None for an old ledger's case filed by its village's name
+    #: (migration 0080)
+    lon: float | None
+    lat: float | None
     datum: str
     reported_at: datetime
     received_at: datetime
     location: Location
     parties: tuple[PartyView, ...] = ()
-    received_lon: float = 0.0
-    received_lat: float = 0.0
+    received_lon: float | None = 0.0
+    received_lat: float | None = 0.0
     deadline: datetime | None = None
     public_token: str = ""
     flags: dict | None = None

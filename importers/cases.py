@@ -92,6 +92,12 @@ CASE_FIELDS: dict[str, tuple[str, ...]] = {
     "lonlat": ("经纬度", "坐标", "经纬度坐标", "位置坐标", "GPS坐标", "GPS", "LNGLAT", "LONLAT",
                "LNG_LAT", "LON_LAT", "COORDINATES"),
     "datum": ("坐标系", "坐标系统", "DATUM"),
+    # where a row without coordinates is (an old ledger's 台账): its village or community, by
+    # code or name, and the township to tell two villages of one name apart
+    "village": ("村（社区）", "村(社区)", "村/社区", "村社区", "村居", "所属村居", "所属村（社区）",
+                "所属村(社区)", "所属社区", "所属村", "社区", "村", "VILLAGE", "COMMUNITY"),
+    "township": ("乡镇（街道）", "乡镇(街道)", "乡镇/街道", "乡镇街道", "所属乡镇（街道）",
+                 "所属乡镇", "所属街道", "乡镇", "街道", "TOWNSHIP", "STREET"),
     "kind": ("类型", "案件类型", "大类", "案件大类", "KIND", "TYPE"),
     "category": ("类别", "案件类别", "事件类别", "问题类别", "问题类型", "纠纷类型", "隐患类型",
                  "小类", "案件小类", "CATEGORY"),
@@ -166,8 +172,9 @@ _EARLIEST = "1980-01-01"
 _PAST = f"timestamptz '{_EARLIEST} 00:00:00+08'"
 #: the longest source id a case keeps (``cases.source_id``, migration 0012)
 _ID_LENGTH = 64
-#: a staged case that is rejected: bad coordinates or time, no id or one too long
-_REJECTED = f"""NOT ok OR at IS NULL OR at > {_FUTURE} OR at < {_PAST} OR source_id IS NULL
+#: a staged case that is rejected: bad coordinates (or none, and no village named), or a bad
+#: time, no id or one too long
+_REJECTED = f"""NOT kept OR at IS NULL OR at > {_FUTURE} OR at < {_PAST} OR source_id IS NULL
                 OR source_id = '' OR length(source_id) > {_ID_LENGTH}"""
 #: memory for each sort and hash of the import's transaction: the roll-up trigger aggregates and
 #: sorts three heat cells per case, which at the server's 32 MB spill to disk from ~100,000 rows
@@ -306,16 +313,21 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         mapping.pop("lon", None), mapping.pop("lat", None)
     else:
         mapping.pop("lonlat", None)
+    # an old ledger may have no coordinates at all: its rows are then placed by their village
+    placed = "village" in mapping or "township" in mapping
+    has_points = pair or "lon" in mapping or "lat" in mapping or not placed
     require_fields(
-        mapping, ["source_id", "reported_at", *(["lonlat"] if pair else ["lon", "lat"])], header,
-        CASE_FIELDS,
+        mapping,
+        ["source_id", "reported_at", *((["lonlat"] if pair else ["lon", "lat"]) if has_points
+                                        else [])],
+        header, CASE_FIELDS,
     )  # fmt: skip
     report.mapping = mapping
     report.crs, report.crs_source = "EPSG:4326 (经纬度)", "file"
 
     # coordinates: numpy, per datum
     usecols = [mapping[k] for k in ("lon", "lat", "lonlat", "datum", "reported_at") if k in mapping]
-    numbers = () if pair else (mapping["lon"], mapping["lat"])
+    numbers = () if pair or not has_points else (mapping["lon"], mapping["lat"])
     num = _read_points(csv_bytes, usecols, numbers)
     n = len(num)
     if n == 0:
@@ -329,8 +341,10 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     progress.append(Progress("导入案件 cases", n))
     if pair:
         lon, lat = lon_lat(num[mapping["lonlat"]])
-    else:
+    elif has_points:
         lon, lat = degrees(num[mapping["lon"]]), degrees(num[mapping["lat"]])
+    else:
+        lon, lat = np.full(n, np.nan), np.full(n, np.nan)
     if "datum" in mapping:  # a few spellings in a million rows: each looked up once
         codes, spellings = pd.factorize(num[mapping["datum"]])
         found = [datum_named(v) or ("?" if v.strip() else default) for v in spellings]
@@ -350,13 +364,25 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         | ((x == 0) & (y == 0))
     )
     reasons = np.where(datums == "?", "坐标系无法识别 unknown datum", "坐标无效 bad coordinates")
-    coordinates = [num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat"))]
+    coordinates = [
+        num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat")) if k in mapping
+    ]
+    # no coordinates at all (every cell of them empty): placed by the village, if it is named
+    absent = np.ones(n, dtype=bool)
+    for c in coordinates:
+        absent &= (c.isna() | (c.astype(str).str.strip() == "")).to_numpy()
+    if placed:
+        reasons = np.where(
+            absent,
+            "没有坐标，也没有村（社区）或乡镇（街道） no coordinates and no village",
+            reasons,
+        )
 
     def as_written(i: int) -> str:
         """The row's coordinate cells as the file has them, for its rejection."""
         cells = [c.iloc[i] for c in coordinates]
         shown = ["空 empty" if pd.isna(v) or not str(v).strip() else repr(str(v)) for v in cells]
-        names = ["经纬度 lon,lat"] if pair else ["经度 lon", "纬度 lat"]
+        names = ["经纬度 lon,lat"] if pair else ["经度 lon", "纬度 lat"][: len(coordinates)]
         return "，".join(f"{name} {v}" for name, v in zip(names, shown, strict=True))
 
     at_us = fast_times(num[mapping["reported_at"]])
@@ -395,8 +421,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             stage("COPY file")
             session.execute(
                 text("""CREATE TEMP TABLE import_pt (n int8, lon float8, lat float8, ok boolean,
-                        raw_lon float8, raw_lat float8, datum text, at timestamptz, tok bytea)
-                        ON COMMIT DROP""")
+                        raw_lon float8, raw_lat float8, datum text, at timestamptz, tok bytea,
+                        absent boolean) ON COMMIT DROP""")
             )
             # one binary COPY row per case, built as a numpy record array (no Python loop):
             # the field count, then (length, value) per field, big-endian
@@ -406,13 +432,14 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                        ("x", ">f8"), ("l3", ">i4"), ("y", ">f8"), ("l4", ">i4"), ("ok", "u1"),
                        ("l5", ">i4"), ("rx", ">f8"), ("l6", ">i4"), ("ry", ">f8"),
                        ("l7", ">i4"), ("d", "S8"), ("l8", ">i4"), ("at", ">i8"),
-                       ("l9", ">i4"), ("tok", "V16")],
+                       ("l9", ">i4"), ("tok", "V16"), ("l10", ">i4"), ("absent", "u1")],
             )  # fmt: skip
-            rec["fields"] = 9
+            rec["fields"] = 10
             for length in ("l1", "l2", "l3", "l5", "l6", "l7", "l8"):
                 rec[length] = 8
-            rec["l4"] = 1
+            rec["l4"] = rec["l10"] = 1
             rec["l9"] = 16
+            rec["absent"] = absent
             rec["n"] = np.arange(1, n + 1)
             rec["x"], rec["y"] = np.nan_to_num(x), np.nan_to_num(y)
             rec["rx"], rec["ry"] = np.nan_to_num(lon), np.nan_to_num(lat)
@@ -484,15 +511,25 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                     f"({dropped} source numbers longer than 64 characters or with control "
                     "characters were left out; their cases were imported)"
                 )
-        # the staged cases: parsed times, points, categories; rejected rows listed
+        # the staged cases: parsed times, points, categories; rejected rows listed.  A row
+        # without coordinates that names its village (or township) is ``named``: it has no point
+        village = f"btrim({col['village']})" if "village" in col else "''"
+        township = f"btrim({col['township']})" if "township" in col else "''"
         session.execute(
             text(f"""
             CREATE TEMP TABLE import_case ON COMMIT DROP AS
+            SELECT *, ok OR named AS kept FROM (
             SELECT r.n, trim({col["source_id"]}) AS source_id,
                    CASE WHEN p.at <> 'infinity' THEN p.at  -- read by pandas (fast_times)
                         ELSE wangge_read_time({col["reported_at"]}) END AS at,
-                   p.lon, p.lat, p.ok, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) AS pt,
-                   p.raw_lon, p.raw_lat, rtrim(p.datum) AS datum, p.tok,
+                   p.lon, p.lat, p.ok,
+                   p.absent AND (coalesce({village}, '') <> ''
+                                 OR coalesce({township}, '') <> '') AS named,
+                   coalesce({village}, '') AS village, coalesce({township}, '') AS township,
+                   CASE WHEN p.ok THEN ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) END AS pt,
+                   CASE WHEN p.ok THEN p.raw_lon END AS raw_lon,
+                   CASE WHEN p.ok THEN p.raw_lat END AS raw_lat,
+                   CASE WHEN p.ok THEN rtrim(p.datum) ELSE 'wgs84' END AS datum, p.tok,
                    c.kind, c.category,
                    coalesce({col.get("description", "NULL")}, '') AS description,
                    coalesce(st.code, 'closed') AS status,
@@ -501,17 +538,17 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             LEFT JOIN import_cat c ON c.raw_kind = {cell["kind"]}
                  AND c.raw_category = {cell["category"]}
             LEFT JOIN import_status st ON st.raw = {cell["status"]}
-            {channel_join}
+            {channel_join}) staged
         """)
         )
         rejected = session.execute(
             text(f"""SELECT n, left(source_id, {_ID_LENGTH}) AS source_id,
-                            CASE WHEN NOT ok THEN 'coords'
+                            CASE WHEN NOT kept THEN 'coords'
                                  WHEN at IS NULL THEN 'time'
                                  WHEN at > {_FUTURE} THEN 'future'
                                  WHEN at < {_PAST} THEN 'past'
                                  WHEN length(source_id) > {_ID_LENGTH} THEN 'long'
-                                 ELSE 'id' END AS why, lon, lat
+                                 ELSE 'id' END AS why, lon, lat, named
                      FROM import_case
                      WHERE {_REJECTED}
                      ORDER BY n""")
@@ -527,7 +564,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 "long": f"编号超过 {_ID_LENGTH} 个字符：是否选错了编号列？ source id longer than "
                 f"{_ID_LENGTH} characters: the wrong column?",
             }[r.why]
-            where = (r.lon, r.lat) if r.why != "coords" else (None, None)
+            where = (r.lon, r.lat) if r.why != "coords" and not r.named else (None, None)
             report.rejected.append(
                 Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}", *where)
             )
@@ -557,8 +594,12 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 text("""DELETE FROM import_case a USING import_case b
                         WHERE a.source_id = b.source_id AND a.n > b.n""")
             )
+        if placed:
+            _place_named(session, report, read)
         stage("stage + validate (SQL)")
         _locate(session, raw_conn, np.where(bad, np.nan, x), np.where(bad, np.nan, y), at_us)
+        if placed:  # (after the points: import_loc is made by _locate)
+            _locate_named(session)
         stage("locate (in memory + wangge_assign_at for the rest)")
         known = (
             session.execute(
@@ -613,6 +654,22 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         ):
             methods[method] = methods.get(method, 0) + k
             sources[source] = sources.get(source, 0) + k
+        named = (
+            session.execute(
+                text(
+                    "SELECT count(*) FROM import_new n JOIN cases c ON c.id = n.id "
+                    "WHERE c.geom IS NULL"
+                )
+            ).scalar_one()
+            if placed
+            else 0
+        )
+        if named:
+            report.warnings.append(
+                f"{named} 件案件没有坐标，按村（社区）名称登记：计入各项统计，不在地图、热力图上"
+                f"显示 ({named} cases without coordinates were filed by their village's name: "
+                "counted in every figure, on no map)"
+            )
         if methods.get("unassigned"):
             report.warnings.append(
                 f"{methods['unassigned']} 件案件在覆盖范围之外，已导入但未分派 (outside coverage)"
@@ -623,6 +680,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             text("""DROP TABLE import_raw, import_pt, import_cat, import_status, import_channel,
                     import_case, import_cover, import_loc, import_chain, import_new""")
         )
+        if placed:
+            session.execute(text("DROP TABLE import_place"))
     progress[0].done()
     report.seconds = round(time.perf_counter() - started, 3)
     report.stages = stages
@@ -1074,6 +1133,92 @@ def _locate(
     )
     session.execute(text("ANALYZE import_loc"))  # temp tables: the planner needs their sizes
     session.execute(text("ANALYZE import_chain"))
+
+
+# a name as a ledger writes it and as the region table has it: NFKC (full-width letters and
+# brackets), and without the committee's title (南洲社区居委会 → 南洲社区, 石碣村委会 → 石碣村)
+_NAME_KEY = (
+    "regexp_replace(normalize(btrim({}), NFKC), '(居民委员会|居委会|民委员会|委员会|委会)$', '')"
+)
+# the regions each place of the file names: its code (a village's, a township's …), else a
+# village of that name — under the township (or district) named beside it, if one is — else,
+# with the village cell empty, the township named
+_PLACES = f"""
+    CREATE TEMP TABLE import_place ON COMMIT DROP AS
+    SELECT p.village, p.township, array_agg(r.id ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL)
+               AS regions
+    FROM (SELECT DISTINCT village, township FROM import_case WHERE named) p
+    LEFT JOIN region r ON CASE
+        WHEN p.village ~ '^[0-9]{{6,12}}$' THEN r.code = p.village
+        WHEN p.village <> '' THEN r.level = 'village'
+             AND {_NAME_KEY.format("r.name_key")} = {_NAME_KEY.format("p.village")}
+             AND (p.township = '' OR EXISTS (
+                  SELECT 1 FROM region t WHERE t.id = ANY(r.path) AND t.id <> r.id
+                    AND (t.code = p.township
+                         OR {_NAME_KEY.format("t.name_key")} = {_NAME_KEY.format("p.township")})))
+        WHEN p.township ~ '^[0-9]{{6,12}}$' THEN r.code = p.township
+        ELSE r.level = 'township'
+             AND {_NAME_KEY.format("r.name_key")} = {_NAME_KEY.format("p.township")} END
+    GROUP BY p.village, p.township
+"""
+
+
+def _place_named(session: Session, report: ImportReport, read: _Csv) -> None:
+    """The rows without coordinates that name their place: each place found once (``import_place``);
+    a row whose place is no region, or more than one (two villages of one name: add the
+    township column, or give the code), is rejected and listed."""
+    session.execute(text(_PLACES))
+    unplaced = session.execute(
+        text("""SELECT i.n, left(i.source_id, 64) AS source_id, i.village, i.township,
+                       cardinality(p.regions) AS found
+                FROM import_case i JOIN import_place p USING (village, township)
+                WHERE i.named AND coalesce(cardinality(p.regions), 0) <> 1
+                ORDER BY i.n""")
+    ).all()
+    for r in unplaced:
+        place = "，".join(
+            f"{label} {value!r}"
+            for label, value in (("村（社区）", r.village), ("乡镇（街道）", r.township))
+            if value
+        )
+        why = (
+            f"没有坐标，按 {place} 找不到对应的区划：请核对名称，或填写 12 位区划代码 "
+            "(no coordinates, and no region of that name)"
+            if not r.found
+            else f"没有坐标，{place} 有 {r.found} 个同名村（社区）：请加“乡镇（街道）”列，或填写 "
+            "12 位区划代码 (no coordinates, and more than one village of that name)"
+        )
+        report.rejected.append(Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}"))
+    if unplaced:
+        session.execute(
+            text("""DELETE FROM import_case i USING import_place p
+                    WHERE i.named AND i.village = p.village AND i.township = p.township
+                      AND coalesce(cardinality(p.regions), 0) <> 1""")
+        )
+
+
+def _locate_named(session: Session) -> None:
+    """``import_loc`` rows for the cases named by place: no grid, no point (method ``region``),
+    the codes of the named region and those above it, and the lowest center on the way up."""
+    session.execute(
+        text("""
+        INSERT INTO import_loc
+        SELECT i.n, NULL, NULL, NULL, CAST('region' AS assign_method), NULL, ch.village_code,
+               ch.township_code, ch.district_code, ch.city_code, ch.center_id
+        FROM import_case i JOIN import_place p USING (village, township)
+        JOIN (SELECT r.id,
+                     max(a.code) FILTER (WHERE a.level = 'village')::varchar AS village_code,
+                     max(a.code) FILTER (WHERE a.level = 'township')::varchar AS township_code,
+                     max(a.code) FILTER (WHERE a.level = 'district')::varchar AS district_code,
+                     max(a.code) FILTER (WHERE a.level = 'city')::varchar AS city_code,
+                     (SELECT ce.id FROM center ce WHERE ce.region_id = ANY(r.path)
+                      ORDER BY array_position(r.path, ce.region_id) DESC LIMIT 1) AS center_id
+              FROM region r JOIN region a ON a.id = ANY(r.path)
+              WHERE r.id IN (SELECT regions[1] FROM import_place WHERE cardinality(regions) = 1)
+              GROUP BY r.id, r.path) ch ON ch.id = p.regions[1]
+        WHERE i.named
+    """)
+    )
 
 
 def _deadline_sql(at: str, hours: str) -> tuple[str, str]:

@@ -50,12 +50,20 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
                "cases already in", "SYN-2025-000001", text=True),
         Column("上报时间", True, "北京时间，如 2025-03-05 14:30；也可写 2025年3月5日 下午2:30",
                "Beijing time, e.g. 2025-03-05 14:30", "reported_at"),
-        Column("经度", True, "度，如 113.9435；也可写 东经113°56′12.5″",
-               "Degrees, e.g. 113.9435", "lon"),
-        Column("纬度", True, "度，如 23.0113", "Degrees, e.g. 23.0113", "lat"),
+        Column("经度", False, "度，如 113.9435；也可写 东经113°56′12.5″。没有坐标的旧台账可空，"
+               "须填“村（社区）”", "Degrees, e.g. 113.9435; an old ledger's row without "
+               "coordinates leaves it empty and names its village", "lon"),
+        Column("纬度", False, "度，如 23.0113；同上", "Degrees, e.g. 23.0113; as above", "lat"),
         Column("坐标系", False, "WGS84（GPS、天地图）、GCJ02（高德、腾讯）、BD09（百度）"
                "或 CGCS2000；不填按 WGS84", "WGS84 (GPS, Tianditu), GCJ02 (Amap, Tencent), "
                "BD09 (Baidu) or CGCS2000; empty: WGS84", "WGS84"),
+        Column("村（社区）", False, "没有坐标时按此登记：村（社区）的 12 位代码或名称（同名时加填"
+               "乡镇（街道））；不上地图和热力图，计入各项统计。有坐标时不用",
+               "Without coordinates, the case is filed here: the village's 12-digit code or its "
+               "name (with the township where two share it); on no map, counted in every "
+               "figure. Not used with coordinates", "village", text=True),
+        Column("乡镇（街道）", False, "村（社区）重名时，所属乡镇（街道）的名称或 9 位代码",
+               "Where two villages share a name: the township's name or 9-digit code", ""),
         Column("类型", True, "矛盾纠纷 或 安全隐患", "矛盾纠纷 (dispute) or 安全隐患 (hazard)",
                "矛盾纠纷"),
         Column("类别", True, "如 邻里纠纷、劳资纠纷、消防安全隐患；无法识别的归入该类型的“其他”",

@@ -1512,6 +1512,11 @@ def case_page(  # type: ignore[no-untyped-def]
         r.name for r in (loc.district, loc.township, loc.village) if r is not None
     ) or t("（未落入网格）", "(outside the grids)")
     grid = loc.grid.code if loc.grid else "—"
+    # a case of an old ledger without coordinates: where it is, by its village's name alone
+    no_point = '<p class="wg-note" id="case-no-point">' + t(
+        "无坐标：历史台账按村（社区）名称登记，不在地图上显示。",
+        "No coordinates: an old ledger's case filed by its village's name; not on the map.",
+    ) + "</p>"  # fmt: skip
     # the grid by its name, opening its map, and by its code, opening its record (its versions,
     # should a redraw have come since the case)
     grid_html = (
@@ -1965,7 +1970,9 @@ def case_page(  # type: ignore[no-untyped-def]
     menu = [(t("综治网格地图", "Grid map"), "/")] if links is None else links
     return f"""{_case_page_head(t("案件 ", "Case ") + case.code, lang=lang)}
 <body class="wg-case" data-code="{escape(case.code)}" data-version="{wf.version}"
-      data-lon="{case.lon}" data-lat="{case.lat}"{tiles}>
+      data-lon="{"" if case.lon is None else case.lon}" data-lat="{
+        "" if case.lat is None else case.lat
+    }"{tiles}>
 <link rel="stylesheet" href="{asset_url("leaflet_css")}">
 <main>
   {switch}{nav_line(menu, user, lang)}
@@ -1992,7 +1999,7 @@ def case_page(  # type: ignore[no-untyped-def]
     }</td></tr>
     {verify_row}</table>
   {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
-  <div id="case-map" style="height: 260px"></div>
+  {no_point if case.lon is None else '<div id="case-map" style="height: 260px"></div>'}
   {duplicates_section}
   <p class="wg-noprint"><button type="button" id="case-print">{
         t("打印案件办理单", "Print the case sheet")

@@ -37,8 +37,21 @@ def test_no_operation_answers_malformed_input_with_a_5xx(
     ).one()
     created = client.post("/api/reports", json=report_body(lon, lat))
     assert created.status_code == 201, created.text
+    # and a case of an old ledger, filed by its village's name without coordinates (migration
+    # 0080): every operation on a case is called with it too
+    named = client.post("/api/reports", json=report_body(lon, lat)).json()["code"]
+    filed = app_db.execute(
+        text("""UPDATE cases SET geom = NULL, received_lon = NULL, received_lat = NULL,
+                       assign_method = 'region', assign_distance_m = NULL, grid_id = NULL,
+                       grid_code = NULL
+                WHERE code = :code"""),
+        {"code": named},
+    )
+    assert getattr(filed, "rowcount", 0) == 1
+    app_db.commit()  # (each request rolls back to here)
     real = [
         created.json()["code"],
+        named,
         app_db.execute(text("SELECT code FROM grid WHERE valid_to IS NULL LIMIT 1")).scalar_one(),
         app_db.execute(text("SELECT code FROM region WHERE level = 'township' LIMIT 1")).scalar(),
         app_db.execute(text("SELECT min(id)::text FROM center")).scalar(),

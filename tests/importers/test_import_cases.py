@@ -16,9 +16,13 @@ import shapely
 
 from gis.datum import wgs84_to_gcj02
 from gis.db import make_engine
+from gis.edits import relocate_open_cases
 from gis.errors import Conflict, InvalidInput
 from gis.locate import locate_point
 from gis.pii import PiiCipher
+from gis.scope import Scope, bind_scope
+from gis.settings import Settings
+from gis.stats import stats
 from importers import bulk
 from importers.cases import (
     TEMP_BUFFERS,
@@ -30,9 +34,10 @@ from importers.cases import (
     match_category,
 )
 from importers.demo import DemoCity
+from importers.demo_users import DEMO_PASSWORD
 from tests.api.test_command import ROLLUP_MISMATCH
 from tests.api.test_edits import _EXCLUSIVE, _waits_for
-from tests.conftest import HANDLING_MISMATCH
+from tests.conftest import HANDLING_MISMATCH, app_with
 
 HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
 
@@ -1244,3 +1249,145 @@ def test_a_ledgers_parties_are_imported_encrypted_and_found_by_phone(
     assert found == ["P1"]
     again = import_cases(db, path, CaseOptions(commit=True, cipher=lambda: cipher))
     assert again.parties == 0 and sorted(again.unchanged) == ["P1", "P2", "P3", "P4"]
+
+
+_NAMED = """
+    SELECT source_id, assign_method::text, grid_code, village_code, township_code, center_id,
+           geom IS NULL AS no_point, received_lon IS NULL AND received_lat IS NULL AS no_received
+    FROM cases WHERE source_id LIKE 'TZ-%' ORDER BY source_id
+"""
+
+
+@pytest.mark.parametrize("bulk_path", [False, True])
+def test_an_old_ledgers_rows_without_coordinates_are_filed_by_their_village(
+    db: Session,
+    demo_city: DemoCity,
+    tmp_path: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    bulk_path: bool,
+) -> None:
+    """A ledger (台账) without coordinates names each case's village (村/社区) — by code, by
+    name (a committee's title after it too), with the township where two villages share a
+    name — or its township alone.  Such a case has no point: it is assigned to that region (no
+    grid, method ``region``, the lowest center above), counted in the figures by region, and
+    passed by on the heat map and by a redraw.  A name found nowhere, or twice without a
+    township, and a row with neither coordinates nor a place, are rejected and said why; a row
+    with coordinates is located by them."""
+    monkeypatch.setattr(bulk, "MIN_SHARE", 0)
+    villages = db.execute(
+        text("""SELECT v.code, v.name, t.code AS township, t.name AS township_name,
+                       (SELECT c.id FROM center c WHERE c.region_id = v.id) AS center
+                FROM region v JOIN region t ON t.id = v.parent_id
+                WHERE v.level = 'village' AND t.level = 'township'
+                  AND EXISTS (SELECT 1 FROM center c WHERE c.region_id = v.id)
+                ORDER BY t.code DESC, v.code LIMIT 40""")
+    ).all()
+    a = villages[0]
+    b = next(v for v in villages if v.township != a.township)
+    c = next(v for v in villages if v.township == a.township and v.code != a.code)
+    # two villages of one name (in two townships), as happens
+    db.execute(text("UPDATE region SET name = :n WHERE code = :c"), {"n": a.name, "c": b.code})
+    town_center = db.execute(
+        text("""SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id
+                WHERE r.code = :t"""),
+        {"t": a.township},
+    ).scalar()
+    (lon, lat) = _points(demo_city)[0]
+    rows = [
+        ("TZ-1", f"{lon:.7f}", f"{lat:.7f}", a.name, "", "已结案"),  # a point: by it
+        ("TZ-2", "", "", a.name, a.township_name, "处置中"),
+        ("TZ-3", "", "", b.code, "", "已结案"),
+        ("TZ-4", "", "", f"{c.name}居委会", "", "已结案"),
+        ("TZ-5", "", "", "", a.township_name, "已结案"),
+        ("TZ-6", "", "", a.name, "", "已结案"),  # two of that name
+        ("TZ-7", "", "", "无此村", "", "已结案"),
+        ("TZ-8", "", "", "", "", "已结案"),
+    ]
+    path = tmp_path / "台账.csv"
+    path.write_text(
+        "编号,上报时间,经度,纬度,所属村居,乡镇（街道）,类型,类别,描述,状态\n"
+        + "".join(
+            f"{i},2026-11-02 09:{k:02d},{x},{y},{v},{t},矛盾纠纷,邻里纠纷,旧台账,{s}\n"
+            for k, (i, x, y, v, t, s) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    heat = db.execute(text("SELECT sum(n) FROM case_heat")).scalar_one()
+    report = import_cases(db, path, CaseOptions(commit=True, bulk=bulk_path))
+    assert report.mapping["village"] == "所属村居" and report.mapping["township"] == "乡镇（街道）"
+    assert sorted(report.created) == ["TZ-1", "TZ-2", "TZ-3", "TZ-4", "TZ-5"]
+    why = {i.code: i.reason for i in report.rejected}
+    assert set(why) == {"TZ-6", "TZ-7", "TZ-8"}
+    assert "有 2 个同名村（社区）" in why["TZ-6"] and "乡镇（街道）" in why["TZ-6"]
+    assert "找不到对应的区划" in why["TZ-7"] and "'无此村'" in why["TZ-7"]
+    assert "没有坐标，也没有村（社区）" in why["TZ-8"]
+    assert any("4 件案件没有坐标，按村（社区）名称登记" in w for w in report.warnings)
+    got = {r.source_id: r for r in db.execute(text(_NAMED))}
+    assert got["TZ-1"].assign_method == "covers" and not got["TZ-1"].no_point
+    assert got["TZ-1"].grid_code is not None
+    for source_id, village, center in (("TZ-2", a, a.center), ("TZ-3", b, b.center),
+                                       ("TZ-4", c, c.center)):  # fmt: skip
+        r = got[source_id]
+        assert (r.assign_method, r.grid_code, r.no_point, r.no_received) == (
+            "region",
+            None,
+            True,
+            True,
+        ), r
+        assert (r.village_code, r.township_code, r.center_id) == (
+            village.code,
+            village.township,
+            center,
+        ), r
+    five = got["TZ-5"]
+    assert (five.village_code, five.township_code, five.no_point) == (None, a.township, True)
+    assert five.center_id == town_center
+    # on no map: the heat roll-up has only the case with a point; the roll-ups are exact
+    assert db.execute(text("SELECT sum(n) FROM case_heat")).scalar_one() == heat + 1
+    assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    # in the figures of its township
+    bind_scope(db, Scope.everything())
+    figures = stats(
+        db, Scope.everything(), a.township, datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 11, 3, tzinfo=UTC),
+    )  # fmt: skip
+    assert figures.total.cases >= 3 and figures.children[a.code][1].cases >= 1
+    # a redraw of its village moves cases by their points: this one stays where it was filed
+    relocate_open_cases(db, [], [a.code], "test")
+    assert db.execute(text(_NAMED)).all() == list(got.values())
+    # a second import of the file adds nothing
+    again = import_cases(db, path, CaseOptions(commit=True))
+    assert again.created == [] and sorted(again.unchanged) == sorted(report.created)
+    if bulk_path:  # (the tables stay locked until the test's transaction ends: no app here)
+        return
+    # the desk reads it: the API (no point), its page (no map) and the lists
+    db.commit()  # (into the test's transaction: each request then rolls back to here)
+    with app_with(settings, db) as client:
+        token = client.post(
+            "/api/auth/login", json={"username": "city_operator", "password": DEMO_PASSWORD}
+        ).json()["access_token"]
+        me = {"Authorization": f"Bearer {token}"}
+        code = db.execute(text("SELECT code FROM cases WHERE source_id = 'TZ-2'")).scalar_one()
+        case = client.get(f"/api/cases/{code}", headers=me).json()
+        assert (case["lon"], case["received"]["lon"], case["location"]["method"]) == (
+            None,
+            None,
+            "region",
+        )
+        assert case["location"]["village"]["code"] == a.code
+        page = client.get(f"/cases/{code}", headers=me | {"Accept": "text/html"})
+        assert page.status_code == 200 and 'id="case-no-point"' in page.text
+        assert 'id="case-map"' not in page.text
+        listed = client.get(f"/api/cases?region={a.code}&limit=1000", headers=me)
+        assert listed.status_code == 200, listed.text
+        feature = next(f for f in listed.json()["features"] if f["properties"]["code"] == code)
+        assert feature["geometry"] is None  # (GeoJSON's feature without a place)
+        for url in (
+            "/find?q=旧台账",
+            "/queue",
+            "/queue.xlsx",
+            "/reports/daily",
+            f"/cases/{code}/receipt",
+        ):
+            assert client.get(url, headers=me | {"Accept": "text/html"}).status_code == 200, url
