@@ -368,9 +368,13 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat")) if k in mapping
     ]
     # no coordinates at all (every cell of them empty): placed by the village, if it is named
-    absent = np.ones(n, dtype=bool)
-    for c in coordinates:
-        absent &= (c.isna() | (c.astype(str).str.strip() == "")).to_numpy()
+    # (only a file with such a column asks; numbers read as floats have no empty cell)
+    absent = np.full(n, placed, dtype=bool)
+    for c in coordinates if placed else ():
+        if pd.api.types.is_numeric_dtype(c):
+            absent &= c.isna().to_numpy()
+        else:
+            absent &= (c.isna() | (c.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
     if placed:
         reasons = np.where(
             absent,
