@@ -440,12 +440,7 @@ def _otp_section(  # type: ignore[no-untyped-def]
             off = f"""<details id="otp-off-box">
     <summary>{t("关闭动态口令", "Turn it off")}</summary>
     <form id="otp-off" class="wg-stack">
-    <label>{t("当前密码", "Current password")}
-      <input name="password" type="password" required autocomplete="current-password"
-      maxlength="256"></label>
-    <label>{t("动态口令（或一个备用验证码）", "One-time code (or a recovery code)")}
-      <input name="code" required inputmode="numeric" autocomplete="one-time-code"
-      maxlength="16" pattern="[0-9 \\-]{{6,16}}"></label>
+    {_password_and_code(t)}
     <button type="submit">{t("关闭动态口令", "Turn it off")}</button>
   </form></details>"""
         body = f"""<p id="otp-state"><b>{t("已开启", "On")}</b></p>
@@ -489,6 +484,17 @@ def _otp_section(  # type: ignore[no-untyped-def]
   </div>"""  # fmt: skip
 
 
+def _password_and_code(t) -> str:  # type: ignore[no-untyped-def]
+    """A form's fields for what a change of 动态口令 asks: the password, and a code now (the
+    app's six digits, or a 12-digit recovery code)."""
+    return f"""<label>{t("当前密码", "Current password")}
+      <input name="password" type="password" required autocomplete="current-password"
+      maxlength="256"></label>
+    <label>{t("动态口令（或一个备用验证码）", "One-time code (or a recovery code)")}
+      <input name="code" required inputmode="numeric" autocomplete="one-time-code"
+      maxlength="16" pattern="[0-9 \\-]{{6,16}}"></label>"""
+
+
 #: at most this many 备用验证码 left: 我的账号 asks for a new set
 RECOVERY_LOW = 3
 
@@ -524,12 +530,7 @@ def _recovery_part(recovery: RecoveryCodes | None, via_recovery: bool, t) -> str
     <p class="wg-note">{t("新的一组生成后，旧的备用验证码全部作废。",
                           "Once a new set is made, the old codes stop working.")}</p>
     <form id="otp-recovery-form" class="wg-stack">
-      <label>{t("当前密码", "Current password")}
-        <input name="password" type="password" required autocomplete="current-password"
-        maxlength="256"></label>
-      <label>{t("动态口令（或一个备用验证码）", "One-time code (or a recovery code)")}
-        <input name="code" required inputmode="numeric" autocomplete="one-time-code"
-        maxlength="16" pattern="[0-9 \\-]{{6,16}}"></label>
+      {_password_and_code(t)}
       <button type="submit">{t("重新生成", "Make new codes")}</button>
     </form>
   </details>"""  # fmt: skip
