@@ -1144,26 +1144,53 @@ def _locate(
 _NAME_KEY = (
     "regexp_replace(normalize(btrim({}), NFKC), '(居民委员会|居委会|民委员会|委员会|委会)$', '')"
 )
-# the regions each place of the file names: its code (a village's, a township's …), else a
-# village of that name — under the township (or district) named beside it, if one is — else,
-# with the village cell empty, the township named
-_PLACES = f"""
-    CREATE TEMP TABLE import_place ON COMMIT DROP AS
-    SELECT p.village, p.township, array_agg(r.id ORDER BY r.code) FILTER (WHERE r.id IS NOT NULL)
-               AS regions
-    FROM (SELECT DISTINCT village, township FROM import_case WHERE named) p
-    LEFT JOIN region r ON CASE
-        WHEN p.village ~ '^[0-9]{{6,12}}$' THEN r.code = p.village
+# the same without what says which kind of place it is (兴沙社区 → 兴沙, 石碣村 → 石碣, 南洲街道 →
+# 南洲): a ledger that writes 兴沙 for 兴沙社区, or 兴沙村 for a community.  Only where the name
+# as written matches nothing, and only a key of two characters or more
+_LOOSE_KEY = f"regexp_replace({_NAME_KEY}, '(社区|村|嘎查|街道|镇|乡|苏木)$', '')"
+
+
+def _named_as(column: str, cell: str, loose: bool) -> str:
+    """SQL: the region name ``column`` is the one written in ``cell`` (strictly, or loosely)."""
+    if not loose:
+        return f"{_NAME_KEY.format(column)} = {_NAME_KEY.format(cell)}"
+    key = _LOOSE_KEY.format(cell)
+    return f"{_LOOSE_KEY.format(column)} = {key} AND char_length({key}) >= 2"
+
+
+def _place_sql(loose: bool) -> str:
+    """SQL: the regions a place of the file (``p.village``, ``p.township``) names: its code (a
+    village's, a township's …), else a village of that name — under the township (or district)
+    named beside it, if one is — else, with the village cell empty, the township named."""
+    return f"""CASE
+        WHEN p.village ~ '^[0-9]{{6,12}}$' THEN {"false" if loose else "r.code = p.village"}
         WHEN p.village <> '' THEN r.level = 'village'
-             AND {_NAME_KEY.format("r.name_key")} = {_NAME_KEY.format("p.village")}
+             AND {_named_as("r.name_key", "p.village", loose)}
              AND (p.township = '' OR EXISTS (
                   SELECT 1 FROM region t WHERE t.id = ANY(r.path) AND t.id <> r.id
-                    AND (t.code = p.township
-                         OR {_NAME_KEY.format("t.name_key")} = {_NAME_KEY.format("p.township")})))
-        WHEN p.township ~ '^[0-9]{{6,12}}$' THEN r.code = p.township
-        ELSE r.level = 'township'
-             AND {_NAME_KEY.format("r.name_key")} = {_NAME_KEY.format("p.township")} END
-    GROUP BY p.village, p.township
+                    AND (t.code = p.township OR {_named_as("t.name_key", "p.township", True)})))
+        WHEN p.township ~ '^[0-9]{{6,12}}$' THEN {"false" if loose else "r.code = p.township"}
+        ELSE r.level = 'township' AND {_named_as("r.name_key", "p.township", loose)} END"""
+
+
+# each place of the file once, with the regions it names: as written if any, else loosely
+_PLACES = f"""
+    CREATE TEMP TABLE import_place ON COMMIT DROP AS
+    WITH p AS MATERIALIZED (SELECT DISTINCT village, township FROM import_case WHERE named),
+    strict AS (
+        SELECT p.village, p.township, array_agg(r.id ORDER BY r.code) AS regions
+        FROM p JOIN region r ON {_place_sql(False)}
+        GROUP BY p.village, p.township
+    ),
+    loose AS (
+        SELECT p.village, p.township, array_agg(r.id ORDER BY r.code) AS regions
+        FROM p JOIN region r ON {_place_sql(True)}
+        WHERE NOT EXISTS (SELECT 1 FROM strict s
+                          WHERE s.village = p.village AND s.township = p.township)
+        GROUP BY p.village, p.township
+    )
+    SELECT p.village, p.township, coalesce(s.regions, l.regions) AS regions
+    FROM p LEFT JOIN strict s USING (village, township) LEFT JOIN loose l USING (village, township)
 """
 
 
