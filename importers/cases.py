@@ -324,6 +324,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     )  # fmt: skip
     report.mapping = mapping
     report.crs, report.crs_source = "EPSG:4326 (经纬度)", "file"
+    if not has_points:  # (a ledger of village names: no coordinate was read)
+        report.crs = "无坐标列，按村（社区）登记 (no coordinates: filed by village)"
 
     # coordinates: numpy, per datum
     usecols = [mapping[k] for k in ("lon", "lat", "lonlat", "datum", "reported_at") if k in mapping]
@@ -559,7 +561,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         ).all()
         for r in rejected:
             why = {
-                "coords": f"{reasons[r.n - 1]}（{as_written(r.n - 1)}）",
+                "coords": reasons[r.n - 1] + (f"（{as_written(r.n - 1)}）" if coordinates else ""),
                 "time": "上报时间无法识别 unreadable time",
                 "future": "上报时间在未来 reported in the future",
                 "past": f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"

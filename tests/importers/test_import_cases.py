@@ -1399,3 +1399,30 @@ def test_an_old_ledgers_rows_without_coordinates_are_filed_by_their_village(
             f"/cases/{code}/receipt",
         ):
             assert client.get(url, headers=me | {"Accept": "text/html"}).status_code == 200, url
+
+
+def test_a_ledger_with_no_coordinate_columns_at_all(db: Session, tmp_path: Path) -> None:
+    """A ledger of village names only (no 经度, 纬度 or 经纬度 column): nothing asks for them, each
+    row is filed by its village, and the report says no coordinate was read."""
+    village, name = db.execute(
+        text("SELECT code, name FROM region WHERE level = 'village' ORDER BY code LIMIT 1")
+    ).one()
+    path = tmp_path / "村居台账.csv"
+    path.write_text(
+        "编号,登记日期,所属村居,类型,类别,描述\n"
+        f"CJ-1,2026-10-08,{name},矛盾纠纷,邻里纠纷,噪音\n"
+        f"CJ-2,2026-10-09,{village},安全隐患,消防,堆物\n"
+        "CJ-3,2026-10-10,,矛盾纠纷,邻里纠纷,无村居\n",
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions(commit=True))
+    assert "no coordinates" in report.crs and "lon" not in report.mapping
+    assert sorted(report.created) == ["CJ-1", "CJ-2"]
+    assert [i.code for i in report.rejected] == ["CJ-3"]
+    assert report.rejected[0].reason.endswith("no coordinates and no village")  # (nothing after)
+    assert "没有坐标，也没有村（社区）" in report.rejected[0].reason
+    got = db.execute(
+        text("""SELECT village_code, geom IS NULL, assign_method::text FROM cases
+                WHERE source_id LIKE 'CJ-%' ORDER BY source_id""")
+    ).all()
+    assert got == [(village, True, "region")] * 2
