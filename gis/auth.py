@@ -249,7 +249,7 @@ def issue_token(
 # just opened is its last use now: the idle list and 最近使用 lose nothing)
 _FORGET_ENDED_SESSIONS = text("""
     DELETE FROM auth_session
-    WHERE user_id = :user AND least(coalesce(revoked_at, expires_at), expires_at) < :before
+    WHERE user_id = :user AND least(revoked_at, expires_at) < :before  -- (NULLs skipped)
 """)
 
 

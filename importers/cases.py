@@ -1232,23 +1232,17 @@ def _place_named(session: Session, report: ImportReport, read: _Csv) -> None:
 
 def _locate_named(session: Session) -> None:
     """``import_loc`` rows for the cases named by place: no grid, no point (method ``region``),
-    the codes of the named region and those above it, and the lowest center on the way up."""
+    the codes of the named region and those above it, and the lowest center on the way up
+    (``wangge_village_chain``, which reads any region's path, not only a village's)."""
     session.execute(
         text("""
         INSERT INTO import_loc
         SELECT i.n, NULL, NULL, NULL, CAST('region' AS assign_method), NULL, ch.village_code,
                ch.township_code, ch.district_code, ch.city_code, ch.center_id
         FROM import_case i JOIN import_place p USING (village, township)
-        JOIN (SELECT r.id,
-                     max(a.code) FILTER (WHERE a.level = 'village')::varchar AS village_code,
-                     max(a.code) FILTER (WHERE a.level = 'township')::varchar AS township_code,
-                     max(a.code) FILTER (WHERE a.level = 'district')::varchar AS district_code,
-                     max(a.code) FILTER (WHERE a.level = 'city')::varchar AS city_code,
-                     (SELECT ce.id FROM center ce WHERE ce.region_id = ANY(r.path)
-                      ORDER BY array_position(r.path, ce.region_id) DESC LIMIT 1) AS center_id
-              FROM region r JOIN region a ON a.id = ANY(r.path)
-              WHERE r.id IN (SELECT regions[1] FROM import_place WHERE cardinality(regions) = 1)
-              GROUP BY r.id, r.path) ch ON ch.id = p.regions[1]
+        JOIN (SELECT r.region, c.* FROM (SELECT DISTINCT regions[1] AS region FROM import_place
+                                         WHERE cardinality(regions) = 1) r,
+                   wangge_village_chain(r.region) c) ch ON ch.region = p.regions[1]
         WHERE i.named
     """)
     )
