@@ -40,6 +40,7 @@ FIELD_NAMES = {
     "severity": ("严重程度", "severity"),
     "reported_at": ("上报时间", "reported_at"),
     "location": ("位置", "location"),
+    "region": ("所在村（社区）", "region"),
     "datum": ("坐标系", "datum"),
     "accuracy_m": ("定位精度", "accuracy"),
     "bbox": ("范围", "bbox"),
@@ -132,6 +133,16 @@ MESSAGES = {
     "lat_swapped": (
         "超出 -90 到 90 的范围：是否把经度和纬度填反了？（({lat}, {lon}) 看起来才对）",
         "is beyond ±90: did you swap longitude and latitude? ({lat}, {lon}) looks right",
+    ),
+    "place_missing": (
+        "缺少位置：请给出 location（经纬度）；具体位置不详时，由综治中心按所在村（社区）登记"
+        "（region：村（社区）或乡镇（街道）的代码）",
+        "location is missing: give the point (location), or, when no one knows it, the code of "
+        "the village or township where it happened (region, a center desk's)",
+    ),
+    "place_both": (
+        "location 与 region 只能给一个：有经纬度时不必再给所在村（社区）",
+        "give location or region, not both: with a point, the region is not needed",
     ),
     "party_empty": (
         "至少需要姓名、电话或身份证号之一",

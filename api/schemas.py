@@ -95,6 +95,13 @@ SourceRef = Annotated[
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"
     ),
 ]
+#: a region's code (a 村（社区）'s, a 乡镇（街道）'s …): letters and digits, as ``region.code``
+RegionCodeIn = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=12, pattern=r"^[0-9A-Za-z]+$"
+    ),
+]
 #: Case codes: letters, digits, hyphens (一案一码 such as WG26112100000042).
 CASE_CODE_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 
@@ -195,7 +202,18 @@ class ReportCreate(BaseModel):
     kind: CaseKind = Field(description="dispute 矛盾纠纷 | hazard 安全隐患")
     category: CategoryCode
     description: Description
-    location: LocationIn
+    location: LocationIn | None = Field(
+        default=None,
+        description="where it is, as the device or the map gave it (required, unless a desk "
+        "gives region instead)",
+    )
+    region: RegionCodeIn | None = Field(
+        default=None,
+        description="a center desk's report of a place no one could show on a map: the code of "
+        "the 村（社区） (or 乡镇（街道）) where it happened, as 地名查找 (GET /api/places) "
+        "finds it; instead of location. The case is filed by that region: its center "
+        "handles it; it is on no grid, map or heat map. Not for grid workers",
+    )
     reported_at: AwareDatetime = Field(description="device time, ISO 8601 with offset")
     severity: Severity | None = Field(default=None, description="default: the category's")
     parties: list[PartyIn] = Field(default_factory=list, max_length=MAX_PARTIES)
@@ -225,6 +243,15 @@ class ReportCreate(BaseModel):
     def _blank_ref_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @model_validator(mode="after")
+    def _a_place(self) -> Self:
+        """A point, or (a desk's) the region it happened in: one of them."""
+        if self.location is None and self.region is None:
+            raise PydanticCustomError("place_missing", "location is required")
+        if self.location is not None and self.region is not None:
+            raise PydanticCustomError("place_both", "location and region are exclusive")
+        return self
+
     @field_validator("parties", mode="before")
     @classmethod
     def _null_parties_are_none(cls, value: Any) -> Any:
@@ -237,12 +264,12 @@ class ReportCreate(BaseModel):
             kind=self.kind,
             category=self.category,
             description=self.description,
-            lon=self.location.lon,
-            lat=self.location.lat,
-            datum=self.location.datum,
+            lon=self.location.lon if self.location else None,
+            lat=self.location.lat if self.location else None,
+            datum=self.location.datum if self.location else "wgs84",
             severity=self.severity,
             reported_at=self.reported_at,
-            accuracy_m=self.location.accuracy_m,
+            accuracy_m=self.location.accuracy_m if self.location else None,
             reporter=reporter,
             parties=tuple(p.to_domain() for p in self.parties),
             source=self.source or default_source(role),
@@ -250,6 +277,7 @@ class ReportCreate(BaseModel):
             on_site_resolution=(
                 self.on_site_resolution.strip() if self.on_site_resolution else None
             ),
+            region=self.region,
         )
 
     def content(self) -> bytes:
@@ -258,7 +286,7 @@ class ReportCreate(BaseModel):
         has the content it had before those existed (its replays still match)."""
         exclude = {"idempotency_key"} | {
             name
-            for name in ("source", "source_ref", "on_site_resolution")
+            for name in ("source", "source_ref", "on_site_resolution", "location", "region")
             if getattr(self, name) is None
         }
         return self.model_dump_json(exclude=exclude).encode()

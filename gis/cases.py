@@ -69,13 +69,15 @@ def default_source(role: str) -> str:
 @dataclass(frozen=True, slots=True)
 class NewReport:
     """A report as submitted.  ``lon``/``lat`` are degrees in ``datum`` (converted to WGS 84
-    before locating; the point as received is kept too)."""
+    before locating; the point as received is kept too).  A desk's report of a place no one
+    could show on a map gives ``region`` instead — the code of its 村（社区） or 乡镇（街道） — and
+    no point: the case is filed by that region (method ``region``), on no grid and no map."""
 
     kind: CaseKind
     category: str
     description: str
-    lon: float
-    lat: float
+    lon: float | None
+    lat: float | None
     datum: str = "wgs84"
     severity: Severity | None = None
     reported_at: datetime | None = None
@@ -87,6 +89,8 @@ class NewReport:
     source_ref: str | None = None
     #: 就地化解: what the reporter did to settle it on the spot (None: it is for the center)
     on_site_resolution: str | None = None
+    #: where it happened when no point is known: a 村（社区） or 乡镇（街道） code (a desk's)
+    region: str | None = None
 
 
 #: the severities in words (轻微 … 重大)

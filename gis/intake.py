@@ -115,13 +115,14 @@ class _Work:
     report: NewReport
     key: UUID
     fingerprint: bytes
-    lon: float = 0.0
-    lat: float = 0.0
+    lon: float | None = None  # WGS 84 (None: a report filed by its region, ``NewReport.region``)
+    lat: float | None = None
     flags: dict = field(default_factory=dict)
     code: str | None = None  # the case, once created or found
     case_id: int | None = None
     method: str | None = None
     doc: dict | None = None  # the new case as the insert's call returned it (``case_view``)
+    region_level: str | None = None  # a named report's region's level, once looked up
     brief: CaseBrief | None = None  # or, for the short answer, that much of it
 
 
@@ -145,8 +146,15 @@ def _key_reused() -> InvalidInput:
     )
 
 
-def _outside(scope: Scope) -> Forbidden:
+def _outside(scope: Scope, named: bool = False) -> Forbidden:
     where = "您负责的网格" if scope.grid_codes is not None else "您的管辖范围"
+    if named:
+        return Forbidden(
+            f"该村（社区）不在{where}内，无法以您的账号登记；请核对所选地名或转交所属综治中心。",
+            "This village or township is outside the area you may act in; check the place or "
+            "pass the report to the center responsible for it.",
+            field="region",
+        )
     return Forbidden(
         f"该位置不在{where}内，无法以您的账号登记；请核对位置或转交所属综治中心。",
         "This location is outside the area you may act in; check the position or pass the "
@@ -253,7 +261,8 @@ _PRECHECK = text("""
     SELECT i.idx, pg_try_advisory_xact_lock(i.lock) AS locked,
            c.code AS existing, c.request_fingerprint AS fingerprint,
            k.kind::text AS category_kind,
-           (NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
+           (i.lon IS NULL  -- (filed by its region: looked up before)
+            OR NOT EXISTS (SELECT 1 FROM region WHERE parent_id IS NULL)
             OR EXISTS (SELECT 1 FROM region r WHERE r.parent_id IS NULL
                        AND ST_Covers(r.geom, ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326))))
                AS inside
@@ -340,7 +349,10 @@ def accept_reports(
             continue
         first_of_key[item.key] = w
         try:
-            w.lon, w.lat = device_point(session, w.report.lon, w.report.lat, w.report.datum)
+            if w.report.region is None:
+                lon, lat = w.report.lon, w.report.lat
+                assert lon is not None and lat is not None  # (the API asks for one or the other)
+                w.lon, w.lat = device_point(session, lon, lat, w.report.datum)
         except WanggeError as e:
             results[item.index] = BatchResult(item.index, "rejected", e.status, error=e)
             continue
@@ -355,21 +367,32 @@ def accept_reports(
                 results[item.index] = BatchResult(item.index, "rejected", error.status, error=error)
                 continue
         work.append(w)
+    named = [w for w in work if w.report.region is not None]
+    if named:  # (a desk's reports filed by their region: rare, a statement more for them)
+        for w in _unknown_regions(session, named):
+            error = _region_error(w.report.region or "", w.region_level)
+            results[w.item.index] = BatchResult(w.item.index, "rejected", error.status, error=error)
+        work = [w for w in work if w.item.index not in results]
+        named = [w for w in work if w.report.region is not None]
+    pointed = [w for w in work if w.report.region is None]
 
     replays: list[_Work] = []
-    one_call = not any(w.report.parties for w in work)  # registered in the insert's call
-    if work:
-        _insert(session, scope, user_id, work, source_ip, batch, one_call, brief)
+    one_call = not any(w.report.parties for w in pointed)  # registered in the insert's call
+    if pointed:
+        _insert(session, scope, user_id, pointed, source_ip, batch, one_call, brief)
+    if named:
+        _insert_named(session, scope, user_id, named, source_ip, batch)
     missing = [w for w in work if w.case_id is None]
     if missing:
         _diagnose(session, scope, user_id, missing, results, replays)
     created = [w for w in work if w.case_id is not None]
-    if created and not one_call:
+    unregistered = [w for w in created if w.report.region is not None or not one_call]
+    if unregistered:
         register_new_cases(
             session,
-            created[0].report.reporter or "",
-            [(w.case_id, w.method or "unassigned") for w in created if w.case_id is not None],
-            _parties(created, cipher),
+            unregistered[0].report.reporter or "",
+            [(w.case_id, w.method or "unassigned") for w in unregistered if w.case_id is not None],
+            _parties(unregistered, cipher),
         )
     refs = [w for w in created if w.report.source_ref]
     if refs:  # (a desk's 12345 work order …: a statement more, for those reports only)
@@ -469,7 +492,7 @@ def _diagnose(
             if row.category_kind != w.report.kind.value:
                 catalogue = catalogue or list_categories(session)
                 raise _category_error(catalogue, w.report)
-            if not row.inside:
+            if not row.inside and w.lon is not None and w.lat is not None:
                 check_location(session, w.lon, w.lat)  # raises unless within 20 km
             outside.append(w)
         except WanggeError as e:
@@ -485,7 +508,7 @@ def _diagnose(
     for w in outside:
         found = known.get(w.key)
         if found is None:
-            results[w.item.index] = _rejected(w, _outside(scope))
+            results[w.item.index] = _rejected(w, _outside(scope, w.report.region is not None))
         elif bytes(found.request_fingerprint or b"") != w.fingerprint:
             results[w.item.index] = _rejected(w, _key_reused())
         else:
@@ -572,6 +595,168 @@ def _insert(
             )
         elif register:
             w.doc = row.doc
+
+
+#: the levels of region a report may be filed by when its point is not known: a 村（社区）, or
+#: at least its 乡镇（街道） (whose center takes it)
+NAMED_LEVELS = ("village", "township")
+LEVEL_NAMES_ZH = {"province": "省", "city": "市", "district": "区（县）"}
+
+
+def region_not_for_grid_workers() -> InvalidInput:
+    """A grid worker's report has its point: the phone's fix, or a tap on the map."""
+    return InvalidInput(
+        "网格员上报须带位置：请定位，或在地图上点选事发地点（按村（社区）登记只供综治中心使用）。",
+        "A grid worker's report needs its point: locate the phone or tap the place on the map "
+        "(filing by village is for a center's desk).",
+        field="region",
+    )
+
+
+def _unknown_regions(session: Session, named: list[_Work]) -> list[_Work]:
+    """The reports filed by region (``NewReport.region``) whose code is no region's, or a
+    region too large to file a case by (a district's, a city's); each one's level noted."""
+    codes = sorted({w.report.region for w in named if w.report.region})
+    levels: dict[str, str] = dict(
+        session.execute(
+            text("SELECT code, level::text FROM region WHERE code = ANY(CAST(:codes AS text[]))"),
+            {"codes": codes},
+        ).all()
+    )
+    out = []
+    for w in named:
+        w.region_level = levels.get(w.report.region or "")
+        if w.region_level not in NAMED_LEVELS:
+            out.append(w)
+    return out
+
+
+def _region_error(code: str, level: str | None) -> InvalidInput:
+    if level is None:
+        return InvalidInput(
+            f"没有代码为 {code} 的村（社区）或乡镇（街道）：请用「地名查找」选择。",
+            f"No village or township has the code {code}: choose one with the place search.",
+            field="region",
+        )
+    return InvalidInput(
+        f"{code} 是{LEVEL_NAMES_ZH.get(level, level)}的代码：具体位置不详的案件须按村（社区）或乡镇"
+        "（街道）登记，请选择其中之一。",
+        f"{code} is a {level}'s code: a case whose point is not known is filed by its village or "
+        "township; choose one of them.",
+        field="region",
+    )
+
+
+# A desk's reports filed by their region (no point): checked as the point's are (key lock, key
+# taken, category, the caller's area), given the region's chain and its center
+# (``wangge_village_chain``: the lowest center on the way up), with no grid (method ``region``)
+# and the deadlines of the category; audited.  Registered after, with their parties
+# (``register_new_cases``): no duplicate link by place, the repeat warning by resident only.
+_INSERT_NAMED = text("""
+    WITH i AS MATERIALIZED (
+        SELECT * FROM unnest(CAST(:idx AS int[]), CAST(:lock AS bigint[]),
+                             CAST(:kind AS text[]), CAST(:category AS text[]),
+                             CAST(:severity AS text[]), CAST(:description AS text[]),
+                             CAST(:region AS text[]), CAST(:reported_at AS timestamptz[]),
+                             CAST(:key AS uuid[]), CAST(:fingerprint AS bytea[]),
+                             CAST(:flags AS text[]), CAST(:parties AS int[]),
+                             CAST(:source AS text[]))
+        AS i(idx, lock, kind, category, severity, description, region, reported_at, key,
+             fingerprint, flags, parties, source)
+    ), r AS MATERIALIZED (
+        SELECT i.*, k.kind AS category_kind, sv.severity AS case_severity,
+               coalesce(dr.work_hours, k.deadline_hours) AS h
+        FROM i
+        JOIN category k ON k.code = i.category AND k.kind::text = i.kind
+        CROSS JOIN LATERAL (SELECT CAST(coalesce(i.severity, k.default_severity::text)
+                                        AS case_severity) AS severity) sv
+        LEFT JOIN deadline_rule dr ON dr.category = k.code AND dr.severity = sv.severity
+    ), dl AS MATERIALIZED (
+        SELECT d.h, wangge_work_at(clk.now + 0.8 * d.h) AS remind_at,
+               wangge_work_at(clk.now + d.h) AS deadline,
+               wangge_work_at(clk.now + 2 * d.h) AS notice_at
+        FROM (SELECT DISTINCT h FROM r) d CROSS JOIN (SELECT wangge_work_clock(now()) AS now) clk
+    ), a AS MATERIALIZED (
+        SELECT r.*, ch.village_code, ch.township_code, ch.district_code, ch.city_code,
+               ch.center_id
+        FROM r
+        JOIN region g ON g.code = r.region
+        CROSS JOIN LATERAL wangge_village_chain(g.id) ch
+        LEFT JOIN LATERAL (SELECT true AS taken FROM cases c
+                           WHERE c.reporter_id = :user AND c.idempotency_key = r.key
+                           LIMIT 1) k ON true
+        WHERE pg_try_advisory_xact_lock(r.lock) AND k.taken IS NULL
+          AND CAST(:scope_grids AS text[]) IS NULL  -- (a grid worker's area is grids)
+          AND wangge_scope_has(ch.city_code, ch.district_code, ch.township_code,
+                               ch.village_code, :scope_column, :scope_code)
+    ), ins AS (
+        INSERT INTO cases (code, kind, category, severity, description, datum, reported_at,
+                           received_at, village_code, township_code, district_code, city_code,
+                           center_id, assign_method, status, reporter_id, idempotency_key,
+                           request_fingerprint, flags, allowed_hours, remind_at, deadline,
+                           notice_at, source)
+        SELECT wangge_case_code(now(), a.district_code), a.category_kind, a.category,
+               a.case_severity, a.description, 'wgs84', coalesce(a.reported_at, now()), now(),
+               a.village_code, a.township_code, a.district_code, a.city_code, a.center_id,
+               'region', 'registered', :user, a.key, a.fingerprint, CAST(a.flags AS jsonb), a.h,
+               dl.remind_at, dl.deadline, dl.notice_at, CAST(a.source AS case_source)
+        FROM a JOIN dl ON dl.h = a.h
+        ORDER BY a.idx
+        ON CONFLICT ON CONSTRAINT cases_reporter_key DO NOTHING
+        RETURNING id, code, idempotency_key, assign_method
+    ), audit AS (
+        INSERT INTO audit_log (user_id, username, action, object, success, source_ip, detail)
+        SELECT :user, :actor, 'case.create', 'case:' || ins.code, true,
+               CAST(:source_ip AS inet),
+               jsonb_build_object('parties', i.parties, 'batch', CAST(:batch AS boolean),
+                                  'region', i.region)
+        FROM ins JOIN i ON i.key = ins.idempotency_key
+    )
+    SELECT id AS case_id, code AS case_code, idempotency_key AS key,
+           assign_method::text AS method
+    FROM ins
+""")
+
+
+def _insert_named(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    work: list[_Work],
+    source_ip: str | None,
+    batch: bool,
+) -> None:
+    """Insert the cases of the reports filed by their region (``_INSERT_NAMED``)."""
+    reports = [w.report for w in work]
+    rows = session.execute(
+        _INSERT_NAMED,
+        {
+            "scope_column": scope.case_column(),
+            "scope_code": scope.region_code,
+            "scope_grids": None if scope.grid_codes is None else sorted(scope.grid_codes),
+            "user": user_id,
+            "actor": reports[0].reporter,
+            "source_ip": audit_ip(source_ip),
+            "batch": batch,
+            "idx": [w.item.index for w in work],
+            "lock": [_lock_id(user_id, w.key) for w in work],
+            "kind": [r.kind.value for r in reports],
+            "category": [r.category for r in reports],
+            "severity": [r.severity.value if r.severity else None for r in reports],
+            "description": [r.description for r in reports],
+            "region": [r.region for r in reports],
+            "reported_at": [r.reported_at for r in reports],
+            "key": [w.key for w in work],
+            "fingerprint": [w.fingerprint for w in work],
+            "flags": [json.dumps(w.flags) for w in work],
+            "parties": [len(r.parties) for r in reports],
+            "source": [r.source for r in reports],
+        },
+    )
+    by_key = {w.key: w for w in work}
+    for row in rows:
+        w = by_key[row.key]
+        w.case_id, w.code, w.method = row.case_id, row.case_code, row.method
 
 
 def _parties(created: list[_Work], cipher: PiiCipher) -> list[NewParty]:

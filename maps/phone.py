@@ -76,6 +76,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "coords": "坐标",
             "coords_hint": "经度,纬度（可粘贴）",
             "coords_use": "按坐标定位",
+            "by_region_found": "具体位置不详：按查到的村（社区）登记",
             "datum_wgs84": "GPS / 天地图（WGS84）",
             "datum_gcj02": "高德、腾讯地图（GCJ-02）",
             "datum_bd09": "百度地图（BD-09）",
@@ -146,6 +147,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "accuracy": "（精度约 {m} 米）",
             "picked": "（地图点选）",
             "typed": "（按{datum}坐标输入）",
+            "by_region": "具体位置不详：按「{name}」登记",
+            "by_region_set": "具体位置不详，按{name}登记（不在地图上显示，由所属综治中心办理）",
             "bad_coords": "请输入“经度,纬度”两个数，例如 113.930512,22.540213。",
             "place_none": "没有找到：请换个说法，或输入村/社区、网格代码",
             "place_offline": "没有网络，暂时不能查找地名",
@@ -216,6 +219,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "coords": "Coordinates",
             "coords_hint": "longitude,latitude (paste)",
             "coords_use": "Locate by them",
+            "by_region_found": "Place not known: file it under the place found",
             "datum_wgs84": "GPS / Tianditu (WGS84)",
             "datum_gcj02": "Amap, Tencent (GCJ-02)",
             "datum_bd09": "Baidu (BD-09)",
@@ -296,6 +300,9 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "accuracy": " (accurate to about {m} m)",
             "picked": " (picked on the map)",
             "typed": " (typed, {datum})",
+            "by_region": "Place not known: file it under {name}",
+            "by_region_set": "Place not known: filed under {name} (on no map; its center "
+            "handles it)",
             "bad_coords": "Type two numbers, longitude,latitude: 113.930512,22.540213, say.",
             "place_none": "Nothing found: try other words, or a village or grid code",
             "place_offline": "No network: places cannot be searched now",
@@ -484,6 +491,10 @@ def phone_page(
             f'inputmode="decimal" autocomplete="off" placeholder="{t["coords_hint"]}"></label>'
             f'<select name="coords_datum" aria-label="{t["coords"]}">{datums}</select>'
             f'<button type="button" id="use-coords">{t["coords_use"]}</button></div>'
+            # no one can show the place (a caller, a resident at the desk): the village or
+            # street found with 地名查找 above, filed by it (shown once one is found)
+            '\n  <div class="m-row m-by-region" hidden><button type="button" id="use-region">'
+            f"{t['by_region_found']}</button></div>"
         )
     # a grid worker's own grids' open cases: what the hotline and the desks registered there too
     grid_open = (

@@ -183,6 +183,8 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
         if unreadable is not None:
             raise unreadable
         report = _parse_report(body)
+        if report.region is not None and principal.role == "grid_worker":
+            raise intake.region_not_for_grid_workers()
         done = intake.submit_report(
             session,
             principal.scope,
@@ -287,6 +289,9 @@ def _batch_item(index: int, raw: dict, reporter: str, role: str, lang: str) -> i
     except ValidationError as e:
         key = raw.get("idempotency_key") if isinstance(raw, dict) else None
         return intake.BatchItem(index, None, None, error=invalid_item(e, lang, raw_key=key))
+    if item.region is not None and role == "grid_worker":
+        error = intake.region_not_for_grid_workers()
+        return intake.BatchItem(index, item.idempotency_key, None, error=error)
     return intake.BatchItem(
         index, item.idempotency_key, item.to_domain(reporter, role), item.content()
     )

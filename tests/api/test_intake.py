@@ -1217,3 +1217,131 @@ def test_a_desk_writes_down_the_work_order_and_finds_the_case_by_it(
     ).json()  # fmt: skip
     refs = [item["case"]["source_ref"] for item in batch["results"]]
     assert batch["created"] == 4 and refs == [f"{order}-0", f"{order}-1", f"{order}-2", None]
+
+
+# -- a desk's report with no point: filed by its village ------------------------------------
+
+
+def _named(region: str, **extra: object) -> dict:
+    body = report_body(0, 0, **extra)
+    del body["location"]
+    return body | {"region": region}
+
+
+def test_a_desk_files_a_report_by_its_village_when_no_one_knows_the_point(
+    anon_client: TestClient, login_as: Callable, app_db: Session, grid_point: tuple
+) -> None:
+    """A resident at the desk, or a caller, who cannot show the place on a map: the desk files
+    the case by its 村（社区） (``region``), never at a guessed point.  The village's chain and
+    center take it, on no grid and no map; replays, parties, repeat warnings, the audit and
+    the case page work as for any report; refused, each with what to do instead: an unknown
+    or too large region, one outside the desk's area, a point and a region together, neither,
+    and a grid worker (whose reports have their point)."""
+    desk = login_as("township_operator")
+    village = "990102001001"  # 兴沙社区, 南洲街道 (the desk's street)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    phone = f"139{uuid.uuid4().int % 10**8:08d}"
+    party = [{"role": "applicant", "name": "陈某", "phone": phone}]
+    body = _named(village, source="walk_in", parties=party)
+    r = anon_client.post("/api/reports", json=body, headers=desk | key)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["source"] == "walk_in" and case["status"] == "registered"
+    assert case["grid_code"] is None and case["deadline"] and case["tracking_url"]
+    where = case["location"]
+    assert where["method"] == "region" and where["grid"] is None
+    assert where["village"]["code"] == village and where["township"]["code"] == "990102001"
+    assert where["center"] is not None
+    assert case["received"]["lon"] is None and case["received"]["lat"] is None
+    # the same key and content: the same case; another report under it: refused
+    again = anon_client.post("/api/reports", json=body, headers=desk | key)
+    assert again.status_code == 200 and again.json()["code"] == case["code"]
+    other = anon_client.post(
+        "/api/reports", json=body | {"region": "990102001002"}, headers=desk | key
+    )
+    assert other.status_code == 422
+    # stored as an old ledger's named case is: no point, method region; its first event,
+    # its party, its audit entry (which says it was filed by region)
+    app_db.commit()
+    bind_scope(app_db, Scope.everything())
+    row = app_db.execute(
+        text("""SELECT c.geom IS NULL AS no_point, c.assign_method::text AS method,
+                       c.village_code, c.grid_id,
+                       (SELECT count(*) FROM case_event e WHERE e.case_id = c.id
+                        AND e.action = 'register') AS registered,
+                       (SELECT count(*) FROM case_party p WHERE p.case_id = c.id) AS parties
+                FROM cases c WHERE c.code = :code"""),
+        {"code": case["code"]},
+    ).one()
+    assert tuple(row) == (True, "region", village, None, 1, 1)
+    detail = app_db.execute(
+        text("SELECT detail FROM audit_log WHERE action = 'case.create' AND object = :o"),
+        {"o": f"case:{case['code']}"},
+    ).scalar_one()
+    assert detail["region"] == village and detail["parties"] == 1
+    page = anon_client.get(f"/cases/{case['code']}", headers=desk | {"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="case-no-point"' in page.text
+    # the same resident twice more, by village: the third is flagged (高频线索)
+    third = None
+    for _ in range(2):
+        third = anon_client.post(
+            "/api/reports", json=_named(village, source="walk_in", parties=party), headers=desk
+        )
+        assert third.status_code == 201, third.text
+    assert third is not None and third.json()["flags"].get("repeat_resident") == 3
+    # a batch from the desk's queue: named and located items side by side, each judged alone
+    items = [
+        _named("990102001003", source="hotline"),  # 和城社区
+        report_body(*grid_point[:2], source="hotline"),
+        _named("990102001"),  # the street itself: its center's
+        _named("999999999999"),  # no such region
+        _named("990102"),  # a district: too large
+        _named("990102002001"),  # another street's village: not the desk's
+        report_body(*grid_point[:2]) | {"region": village},  # both
+        {k: v for k, v in report_body(0, 0).items() if k != "location"},  # neither
+    ]
+    for item in items:
+        item["idempotency_key"] = str(uuid.uuid4())
+    out = anon_client.post("/api/reports/batch", json={"reports": items}, headers=desk).json()
+    got = [(x["status"], x["http_status"]) for x in out["results"]]
+    assert (
+        got
+        == [("created", 201)] * 3
+        + [("rejected", 422)] * 2
+        + [("rejected", 403)]
+        + [("rejected", 422)] * 2
+    ), out
+    results = out["results"]
+    assert results[0]["case"]["location"]["village"]["code"] == "990102001003"
+    assert results[1]["case"]["location"]["method"] == "covers"
+    assert results[2]["case"]["location"]["village"] is None
+    assert results[2]["case"]["location"]["township"]["code"] == "990102001"
+    assert "没有代码为 999999999999 的村（社区）或乡镇（街道）" in results[3]["detail"]
+    assert "区（县）的代码" in results[4]["detail"]
+    assert "该村（社区）不在您的管辖范围内" in results[5]["detail"]
+    assert "只能给一个" in results[6]["detail"]
+    assert "缺少位置" in results[7]["detail"]
+    # a brief answer (a phone's queue) for a named case too
+    brief = anon_client.post(
+        "/api/reports/batch",
+        json={"reports": [_named(village, idempotency_key=str(uuid.uuid4()))]},
+        headers=desk | {"Prefer": "return=minimal"},
+    ).json()
+    assert brief["created"] == 1 and brief["results"][0]["case"]["grid_code"] is None
+    # in English
+    english = anon_client.post(
+        "/api/reports",
+        json=_named("999999999999"),
+        headers=desk | {"Accept-Language": "en"},
+    )
+    assert english.status_code == 422 and "No village or township" in english.json()["detail"]
+    # a grid worker's report has its point
+    worker = login_as("grid_worker")
+    refused = anon_client.post("/api/reports", json=_named(village), headers=worker)
+    assert refused.status_code == 422 and "网格员上报须带位置" in refused.json()["detail"]
+    queued = anon_client.post(
+        "/api/reports/batch",
+        json={"reports": [_named(village, idempotency_key=str(uuid.uuid4()))]},
+        headers=worker,
+    ).json()
+    assert queued["rejected"] == 1 and "网格员上报须带位置" in queued["results"][0]["detail"]

@@ -2737,6 +2737,60 @@ def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ign
     context.close()
 
 
+def test_a_desk_files_a_call_by_its_village_when_the_caller_cannot_say_where(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A caller who knows the 社区 but not the spot: the desk finds it with 地名查找 and
+    files the case by it — no marker, no guessed point; the choice survives the page being
+    dropped (the draft), and the case is stored with the village's chain and no point.  A grid
+    found is not offered (a grid worker walks it), and a tap on the map takes a point again."""
+    import uuid
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        name = conn.execute(text("SELECT name FROM region WHERE code = '990102001001'")).scalar()
+    tag = uuid.uuid4().hex[:10]
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors, "township_operator")
+    page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
+    assert page.locator("#use-region").is_hidden()
+    page.fill("#place", "990102001001")  # the village, and its grids
+    page.locator('#place-list button[data-code="990102001001001"]').click()  # a grid
+    page.wait_for_selector('#place[data-shown="990102001001001"]')
+    assert page.locator("#use-region").is_hidden()  # (not offered: a grid worker walks it)
+    page.fill("#place", "990102001001")
+    page.locator('#place-list button[data-code="990102001001"]').click()
+    page.wait_for_selector(f"#use-region:has-text('{name}')")
+    page.click("#map", position={"x": 120, "y": 120})  # a tap first: a point ...
+    page.wait_for_selector("#where:has-text('经度')")
+    page.click("#use-region")  # ... then the village instead
+    page.wait_for_selector(f"#where:has-text('按{name}登记')")
+    assert page.evaluate("wangge.phoneMarker") is None  # nothing drawn where no one knows
+    _fire_hazard(page, f"来电 {tag}：楼道堆放杂物，具体哪栋说不清")
+    page.select_option("select[name=source]", "hotline")
+    page.reload()  # the page dropped: the draft keeps the village
+    page.wait_for_selector(f"#where:has-text('按{name}登记')")
+    page.wait_for_function("document.querySelector('select[name=category]').value === 'fire'")
+    page.select_option("select[name=source]", "hotline")
+    page.click("button.m-submit")
+    deadline = time.monotonic() + 20
+    while True:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("""SELECT geom IS NULL, assign_method::text, village_code, township_code,
+                               grid_code, source::text FROM cases WHERE description LIKE :t"""),
+                {"t": f"%{tag}%"},
+            ).all()
+        if stored or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert stored == [(True, "region", "990102001001", "990102001", None, "hotline")], stored
+    assert errors == [], errors
+    context.close()
+
+
 def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

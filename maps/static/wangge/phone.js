@@ -54,7 +54,9 @@
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
   }
-  var position = null; // {lon, lat, datum, accuracy_m} (and datum_name when typed)
+  // {lon, lat, datum, accuracy_m} (and datum_name when typed); or, a desk's report of a place
+  // no one could show, {region, region_name}: filed by its village or street
+  var position = null;
   var marker = null;
   var syncing = false;
   var moved = false; // a sync sent something: my reports have changed
@@ -701,7 +703,8 @@
     form.description.value = draft.description;
     if (draft.position) {
       var kept = draft.position;
-      setPosition(kept.lon, kept.lat, kept.accuracy_m, kept.datum, kept.datum_name);
+      if (kept.region) setRegion(kept.region, kept.region_name);
+      else setPosition(kept.lon, kept.lat, kept.accuracy_m, kept.datum, kept.datum_name);
     }
     say(T.draft_restored);
   }
@@ -746,6 +749,29 @@
       if (datumName) map.setView(drawn, Math.max(map.getZoom(), 15));
     }
     saveDraft();
+  }
+  // A desk's caller, or a resident at the desk, who cannot show the place: the village or street
+  // found with 地名查找 is offered (config: a desk's page only), and the case is filed by it —
+  // no point, no marker (the server files it by the region's chain and center)
+  var useRegion = document.getElementById("use-region");
+  var foundPlace = null;
+  function offerRegion(place) {
+    if (!useRegion) return;
+    foundPlace = place && (place.kind === "village" || place.kind === "township") ? place : null;
+    useRegion.parentNode.hidden = !foundPlace;
+    if (foundPlace) useRegion.textContent = fill(T.by_region, { name: foundPlace.name });
+  }
+  function setRegion(code, name) {
+    position = { region: code, region_name: name };
+    where.textContent = fill(T.by_region_set, { name: name });
+    if (marker && map) { map.removeLayer(marker); }
+    marker = null; wangge.phoneMarker = null;
+    saveDraft();
+  }
+  if (useRegion) {
+    useRegion.addEventListener("click", function () {
+      if (foundPlace) setRegion(foundPlace.code, foundPlace.name);
+    });
   }
   var useCoords = document.getElementById("use-coords");
   if (useCoords) {  // (a center's desk)
@@ -927,11 +953,12 @@
       key: uuid(), created: Date.now(), state: "queued", account: config.account,
       body: {
         kind: form.kind.value, category: form.category.value, description: description,
-        location: { lon: position.lon, lat: position.lat, datum: position.datum,
-                    accuracy_m: position.accuracy_m },
         reported_at: isoNow()
       }
     };
+    if (position.region) item.body.region = position.region;  // (a desk's: no point known)
+    else item.body.location = { lon: position.lon, lat: position.lat, datum: position.datum,
+                                accuracy_m: position.accuracy_m };
     if (form.source) item.body.source = form.source.value;
     if (parties.length) item.body.parties = parties;
     if (settled) item.body.on_site_resolution = resolution;
@@ -1293,7 +1320,8 @@
     map.on("click", function (e) { tapped(e.latlng); });
     if (window.wgPlaces) {  // 地名查找: a desk taking a call finds the caller's village
       wgPlaces(map, document.getElementById("place"), document.getElementById("place-list"),
-        { none: T.place_none, offline: T.place_offline, lang: LANG, toMap: wangge.toMap });
+        { none: T.place_none, offline: T.place_offline, lang: LANG, toMap: wangge.toMap,
+          onChoose: offerRegion });
     }
     if (b) { // (offline, the service worker answers with the grids kept last time)
       fetch("/api/grids?bbox=" + b.join(","), { credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG } })

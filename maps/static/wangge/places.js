@@ -2,9 +2,10 @@
    (GET /api/places) and shows the one chosen on the map, its outline drawn.
 
    wgPlaces(map, input, list, words): `input` a text box, `list` an <ol>/<ul> for the answers;
-   words: {none, offline, lang, toMap}: what to say when nothing is found and when offline, the
-   language asked for, and (optional) toMap(lat, lon) → the L.LatLng a WGS 84 point is drawn at
-   on this base map (GCJ-02 tiles shift it). */
+   words: {none, offline, lang, toMap, onChoose}: what to say when nothing is found and when
+   offline, the language asked for, (optional) toMap(lat, lon) → the L.LatLng a WGS 84 point is
+   drawn at on this base map (GCJ-02 tiles shift it), and (optional) onChoose(place): told of
+   the place shown, and of none (null) when the box is emptied. */
 (function () {
   "use strict";
 
@@ -35,6 +36,7 @@
       input.value = place.name;
       input.setAttribute("data-shown", place.code);  // (what the map shows now: for tests)
       clear();
+      if (words.onChoose) words.onChoose(place);
     }
     function show(places) {
       if (!places.length) { say(words.none); return; }
@@ -57,6 +59,7 @@
         clear();
         if (outline) { map.removeLayer(outline); outline = null; }
         input.removeAttribute("data-shown");
+        if (words.onChoose) words.onChoose(null);
         return;
       }
       if (navigator.onLine === false) { say(words.offline); return; }
