@@ -1512,11 +1512,18 @@ def case_page(  # type: ignore[no-untyped-def]
         r.name for r in (loc.district, loc.township, loc.village) if r is not None
     ) or t("（未落入网格）", "(outside the grids)")
     grid = loc.grid.code if loc.grid else "—"
-    # a case of an old ledger without coordinates: where it is, by its village's name alone
-    no_point = '<p class="wg-note" id="case-no-point">' + t(
+    # a case without coordinates: where it is, by its village's name alone — an old ledger's,
+    # or a desk's whose caller could not say where
+    imported = any(e.action == "import" for e in wf.events)
+    no_point = '<p class="wg-note" id="case-no-point">' + (t(
         "无坐标：历史台账按村（社区）名称登记，不在地图上显示。",
         "No coordinates: an old ledger's case filed by its village's name; not on the map.",
-    ) + "</p>"  # fmt: skip
+    ) if imported else t(
+        "无坐标：受理时具体位置不详，按所在村（社区）登记，不在地图、热力图上显示；"
+        "查明地点后请在办理记录中写明。",
+        "No coordinates: no one could say where when it was registered, so it is filed by its "
+        "village; not on the map or the heat map. Note the place in the history once known.",
+    )) + "</p>"  # fmt: skip
     # the grid by its name, opening its map, and by its code, opening its record (its versions,
     # should a redraw have come since the case)
     grid_html = (

@@ -1281,6 +1281,23 @@ def test_a_desk_files_a_report_by_its_village_when_no_one_knows_the_point(
     assert detail["region"] == village and detail["parties"] == 1
     page = anon_client.get(f"/cases/{case['code']}", headers=desk | {"Accept": "text/html"})
     assert page.status_code == 200 and 'id="case-no-point"' in page.text
+    assert "受理时具体位置不详，按所在村（社区）登记" in page.text  # (not an old ledger's)
+    # round the loop like any case: accepted, sent to its department, done, followed up, closed
+    url = f"/api/cases/{case['code']}/actions"
+    for action in ("accept", "dispatch"):
+        moved = anon_client.post(url, headers=desk, json={"action": action})
+        assert moved.status_code == 200, moved.text
+    (dispatch,) = moved.json()["dispatches"]
+    done = anon_client.post(
+        f"/api/cases/{case['code']}/dispatches/{dispatch['id']}",
+        headers=desk,
+        json={"response": "done", "note": "已调解"},
+    )
+    assert done.json()["status"] == "resolved"
+    for action, extra in (("verify", {"resolved": True}), ("close", {})):
+        moved = anon_client.post(url, headers=desk, json={"action": action} | extra)
+        assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "closed"
     # the same resident twice more, by village: the third is flagged (高频线索)
     third = None
     for _ in range(2):
