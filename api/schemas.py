@@ -819,6 +819,22 @@ class NoteIn(BaseModel):
     ] = Field(description="what was done or learnt (a call made, a visit agreed …)")
 
 
+class CaseLocationIn(BaseModel):
+    """补充位置: the point of a case filed by its village, once someone knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: LocationIn
+    note: Annotated[
+        str | None,
+        StringConstraints(strip_whitespace=True, max_length=2000),
+        AfterValidator(lambda v: _no_control_characters(v) if v else None),
+    ] = Field(default=None, description="how it became known (a grid worker looked, …)")
+    version: int | None = Field(
+        default=None, description="the case's version as read: refused (409) if it changed"
+    )
+
+
 class VerifyIn(BaseModel):
     """现场核查: what the follow-up found on the spot."""
 

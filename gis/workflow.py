@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from gis.edits import relocate_open_cases
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.locate import locate_point
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, NewParty
 from gis.pii import PiiCipher, mask_text
@@ -222,6 +223,8 @@ EVENT_NAMES = {a: m.name_zh for a, m in MOVES.items()} | {
     "note": "办理记录",
     "merged_from": "他案并入",
     "on_site": "就地化解",
+    "import": "历史台账导入",
+    "locate": "补充位置",
 }
 
 #: the same actions and events in English (the second locale: the public tracking page)
@@ -254,6 +257,8 @@ EVENT_NAMES_EN = {
     "merge": "Merged into another case",
     "merged_from": "Another case merged in",
     "on_site": "Settled on the spot",
+    "import": "Imported from an old ledger",
+    "locate": "Place given",
 }
 
 #: the actions as their buttons say them in English
@@ -935,8 +940,9 @@ PARTY_ADDED = "party_added"
 #: a handling note (办理记录): what the desk did or learnt, without moving the case
 NOTE = "note"
 #: the events of a case's history that its public tracking page leaves out: the people in the
-#: case, and the desk's own notes (they may name people and places)
-PRIVATE_EVENTS = frozenset({PARTY_ADDED, NOTE})
+#: case, the desk's own notes (they may name people and places), and the point given later
+#: (the page shows no exact location)
+PRIVATE_EVENTS = frozenset({PARTY_ADDED, NOTE, "locate"})
 _ADD_PARTY = Move(EVENT_NAMES[PARTY_ADDED], frozenset(), None)
 _ADD_NOTE = Move(EVENT_NAMES[NOTE], frozenset(), None)
 
@@ -967,6 +973,104 @@ def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
     not handle cases) on those of their area.  The caller commits."""
     case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None)
     _event_in_place(session, actor, case, NOTE, note)
+
+
+LOCATED = "locate"
+_LOCATE = Move(EVENT_NAMES[LOCATED], frozenset(), None)
+
+# the case's region, as filed (a case without a point: by its village, or its street)
+_NAMED_CASE = text("""
+    SELECT c.geom IS NULL AS named, c.village_code, c.township_code,
+           coalesce(v.name, t.name) AS region_name
+    FROM cases c
+    LEFT JOIN region v ON v.code = c.village_code
+    LEFT JOIN region t ON t.code = c.township_code
+    WHERE c.id = :id
+""")
+_SET_POINT = text("""
+    UPDATE cases SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                     received_lon = :received_lon, received_lat = :received_lat, datum = :datum,
+                     accuracy_m = :accuracy_m, grid_id = :grid_id, grid_code = :grid_code,
+                     village_code = :village_code, assign_method = CAST(:method AS assign_method),
+                     assign_distance_m = :distance_m, version = version + 1
+    WHERE id = :id
+""")
+
+
+def locate_case(
+    session: Session,
+    actor: Actor,
+    code: str,
+    received: tuple[float, float, str],
+    wgs84: tuple[float, float],
+    accuracy_m: float | None = None,
+    note: str | None = None,
+    version: int | None = None,
+) -> None:
+    """补充位置: the point of case ``code``, filed by its village (or street) when no one could
+    say where, once it is known (a grid worker went to look; the caller called back).
+    ``received``: the point as given (lon, lat, datum); ``wgs84``: the same in WGS 84, checked
+    as a report's is.  The point must lie in the region the case was filed by: a case that is
+    another village's is transferred first, by the centers.  The case gets the grid of the
+    point (the current layout) and keeps its center and deadlines; the map, the heat map and
+    the grid's figures count it from now.  By the center responsible or one above; an event of
+    its history (with ``note``); ``version``, if given, must be the case's.  The caller
+    commits."""
+    case = _case_of(session, actor, code, _LOCATE, lock=True)
+    if version is not None and version != case["version"]:
+        raise _stale(case["version"])
+    filed = session.execute(_NAMED_CASE, {"id": case["id"]}).one()
+    if not filed.named:
+        raise Conflict(
+            "该案件已有位置，不能再补充；如位置有误，请在办理记录中说明。",
+            "The case has its point already; if it is wrong, say so in a handling note.",
+        )
+    lon, lat = wgs84
+    located = locate_point(session, lon, lat)
+    want = filed.village_code or filed.township_code
+    region = located.village if filed.village_code else located.township
+    if region is None or region.code != want:
+        where = (
+            " ".join(r.name for r in (located.township, located.village) if r is not None)
+            or "辖区外"
+        )
+        raise InvalidInput(
+            f"该点位于{where}，不在本案登记的{filed.region_name}内：请核对位置；如案件确属其他"
+            "村（社区），请先转办。",
+            f"That point is in {where}, not in {filed.region_name} where the case is filed: "
+            "check the point; a case that is another village's is transferred first.",
+            field="location",
+        )
+    session.execute(
+        _SET_POINT,
+        {
+            "id": case["id"],
+            "lon": lon,
+            "lat": lat,
+            "received_lon": received[0],
+            "received_lat": received[1],
+            "datum": received[2],
+            "accuracy_m": accuracy_m,
+            "grid_id": located.grid.id if located.grid else None,
+            "grid_code": located.grid.code if located.grid else None,
+            "village_code": located.village.code if located.village else filed.village_code,
+            "method": located.method.value,
+            "distance_m": located.distance_m,
+        },
+    )
+    _event_in_place(
+        session,
+        actor,
+        case,
+        LOCATED,
+        note or EVENT_NAMES[LOCATED],
+        {
+            "lon": received[0],
+            "lat": received[1],
+            "datum": received[2],
+            "grid": located.grid.code if located.grid else None,
+        },
+    )
 
 
 def in_own_grids(scope: Scope, grid_code: str | None) -> bool:

@@ -851,6 +851,7 @@ AUDIT_ACTIONS = {
     "photo.add": "上传照片",
     "case.party_add": "补充当事人",
     "case.note": "添加办理记录",
+    "case.locate": "补充案件位置",
     "workers.export": "导出网格员名册",
     "grids.export": "导出网格台账",
     "grid.workers": "调整网格员配备",
@@ -892,6 +893,7 @@ AUDIT_ACTIONS_EN = {
     "photo.add": "Photos added",
     "case.party_add": "Party added",
     "case.note": "Handling note added",
+    "case.locate": "Case point given",
     "workers.export": "Grid workers exported",
     "grids.export": "Grid ledger exported",
     "grid.workers": "Grid workers assigned",
@@ -1524,6 +1526,40 @@ def case_page(  # type: ignore[no-untyped-def]
         "No coordinates: no one could say where when it was registered, so it is filed by its "
         "village; not on the map or the heat map. Note the place in the history once known.",
     )) + "</p>"  # fmt: skip
+    # 补充位置: the desk gives it its point once someone knows it — a tap on the map of its
+    # village (outlined), or coordinates as a map app gave them (case.js)
+    region = (loc.village or loc.township) if case.lon is None and can_handle else None
+    if region is not None:
+        datums = "".join(
+            f'<option value="{d}">{escape(n)}</option>'
+            for d, n in (
+                ("wgs84", t("GPS / 天地图（WGS84）", "GPS / Tianditu (WGS84)")),
+                ("gcj02", t("高德、腾讯地图（GCJ-02）", "Amap, Tencent (GCJ-02)")),
+                ("bd09", t("百度地图（BD-09）", "Baidu (BD-09)")),
+            )
+        )
+        no_point += f"""
+  <section id="case-locate" class="wg-noprint" data-region="{escape(region.code)}"
+    data-bad="{t("请输入“经度,纬度”两个数。", "Type two numbers: longitude,latitude.")}">
+  <h2>{t("补充位置", "Give its point")}</h2>
+  <p>{t(f"查明事发地点后，在{escape(region.name)}的地图上点选，或输入地图软件给出的坐标，再确认。",
+        f"Once the place is known, tap it on the map of {escape(region.name)}, or type the "
+        "coordinates a map app gave, then confirm.")}</p>
+  <div id="locate-map" style="height: 300px"></div>
+  <p class="wg-locate-row"><input id="locate-coords" autocomplete="off" inputmode="decimal"
+    placeholder="{t("经度,纬度（可粘贴）", "longitude,latitude (paste)")}"
+    aria-label="{t("坐标", "Coordinates")}">
+    <select id="locate-datum" aria-label="{t("坐标系", "Datum")}">{datums}</select>
+    <button type="button" id="locate-typed">{t("按坐标定位", "Put it there")}</button></p>
+  <p><input id="locate-note" maxlength="2000" autocomplete="off"
+    placeholder="{t("如何得知（可不填，如：网格员现场查看）",
+                    "How it became known (optional: a grid worker looked, …)")}"
+    aria-label="{t("说明", "Note")}">
+    <button type="button" id="locate-save" disabled>{t("确认位置", "Confirm the point")}
+    </button></p>
+  <p id="locate-where" class="wg-note"></p>
+  <p id="locate-error" class="wg-error" role="alert"></p>
+  </section>"""  # fmt: skip
     # the grid by its name, opening its map, and by its code, opening its record (its versions,
     # should a redraw have come since the case)
     grid_html = (

@@ -21,6 +21,7 @@ from api.schemas import (
     CASE_CODE_PATTERN,
     ActionIn,
     CaseDetailOut,
+    CaseLocationIn,
     DispatchResponseIn,
     NoteIn,
     PartyIn,
@@ -32,6 +33,7 @@ from api.schemas import (
 from gis import cases, workflow
 from gis.auth import Principal
 from gis.pii import PiiCipher
+from gis.plausibility import check_location, device_point
 from gis.scope import Scope, bind_scope
 
 router = APIRouter(prefix="/api", tags=["workflow 办理"])
@@ -194,6 +196,46 @@ def add_case_note(
     page."""
     workflow.add_note(session, actor_of(caller), code, body.note)
     audit_caller(session, request, caller, "case.note", f"case:{code}")
+    session.commit()
+    return case_detail(session, caller.scope, code, cipher, request)
+
+
+@router.post(
+    "/cases/{code}/location",
+    response_model=CaseDetailOut,
+    responses={
+        403: {"description": "another center is responsible for the case"},
+        404: {"description": "no such case in your area"},
+        409: {"description": "the case has its point already, or changed since it was read"},
+        422: {"description": "an implausible point, or one outside the case's village"},
+    },
+)
+def locate_case(
+    code: CaseCode,
+    body: CaseLocationIn,
+    session: SessionDep,
+    caller: Handler,
+    cipher: CipherDep,
+    request: Request,
+) -> CaseDetailOut:
+    """补充位置: the point of a case filed by its village (or street) because no one could say
+    where — once it is known.  In the datum it was given in (converted as a report's is); it
+    must lie in the case's village.  The case gets its grid and appears on the maps and in the
+    grid's figures; its center and deadlines stay.  By its responsible center or one above."""
+    where = body.location
+    lon, lat = device_point(session, where.lon, where.lat, where.datum)
+    check_location(session, lon, lat)
+    workflow.locate_case(
+        session,
+        actor_of(caller),
+        code,
+        (where.lon, where.lat, where.datum),
+        (lon, lat),
+        where.accuracy_m,
+        body.note,
+        body.version,
+    )
+    audit_caller(session, request, caller, "case.locate", f"case:{code}")
     session.commit()
     return case_detail(session, caller.scope, code, cipher, request)
 

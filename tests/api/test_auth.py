@@ -815,7 +815,7 @@ def test_logins_writes_and_failures_are_audited(
         "user.otp_reset",
         "user.otp_recovery",
     }
-    recorded |= {"case.note", "workers.export", "grids.export", "grid.workers"}
+    recorded |= {"case.note", "case.locate", "workers.export", "grids.export", "grid.workers"}
     recorded |= {f"grid.edit.{a}" for a in ("open", "commit", "discard")}
     recorded |= {f"case.{a}" for a in MOVES}
     recorded |= {

@@ -1362,3 +1362,73 @@ def test_a_desk_files_a_report_by_its_village_when_no_one_knows_the_point(
         headers=worker,
     ).json()
     assert queued["rejected"] == 1 and "网格员上报须带位置" in queued["results"][0]["detail"]
+
+
+def test_a_case_filed_by_its_village_gets_its_point_once_known(
+    anon_client: TestClient, login_as: Callable, app_db: Session, demo_city: DemoCity
+) -> None:
+    """补充位置: a grid worker went to look, or the caller rang back — the desk gives the case
+    its point (in the datum it came in).  It must lie in the village the case was filed by;
+    the case then has its grid, is on the map and in the grid's figures, keeps its center, and
+    its history says so.  Once only; by the desk, not a grid worker; a stale version refused."""
+    desk = login_as("township_operator")
+    village, other = "990102001001", "990102001002"
+    inside = next(g for g in demo_city.grids if g.code.startswith(village))
+    elsewhere = next(g for g in demo_city.grids if g.code.startswith(other))
+    code = anon_client.post("/api/reports", json=_named(village), headers=desk).json()["code"]
+    case = anon_client.get(f"/api/cases/{code}", headers=desk).json()
+    center, url = case["location"]["center"], f"/api/cases/{code}/location"
+
+    def where(grid: object, datum: str = "wgs84") -> dict:
+        p = grid.geom.representative_point()  # type: ignore[attr-defined]
+        lon, lat = wgs84_to_gcj02(p.x, p.y) if datum == "gcj02" else (p.x, p.y)
+        return {"lon": float(lon), "lat": float(lat), "datum": datum}
+
+    wrong = anon_client.post(url, headers=desk, json={"location": where(elsewhere)})
+    assert wrong.status_code == 422 and "不在本案登记的" in wrong.json()["detail"], wrong.text
+    assert (
+        anon_client.post(
+            url, headers=login_as("grid_worker"), json={"location": where(inside)}
+        ).status_code
+        == 403
+    )
+    stale = anon_client.post(
+        url, headers=desk, json={"location": where(inside), "version": case["version"] + 5}
+    )
+    assert stale.status_code == 409
+    app_db.commit()
+    bind_scope(app_db, Scope.everything())
+    counted = text("""SELECT coalesce(sum(n), 0) FROM case_grid_day
+                      WHERE grid_code = :g AND day = (now() AT TIME ZONE 'Asia/Shanghai')::date""")
+    before = app_db.execute(counted, {"g": inside.code}).scalar_one()
+    given = where(inside, "gcj02")
+    r = anon_client.post(url, headers=desk, json={"location": given, "note": "网格员现场查看"})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["grid_code"] == inside.code and done["location"]["method"] == "covers"
+    assert done["location"]["center"] == center  # (its center keeps it)
+    assert done["received"] == {"lon": given["lon"], "lat": given["lat"], "datum": "gcj02"}
+    p = inside.geom.representative_point()
+    assert abs(done["lon"] - p.x) < 1e-5 and abs(done["lat"] - p.y) < 1e-5  # in WGS 84
+    assert done["version"] == case["version"] + 1
+    last = done["events"][-1]
+    assert (last["action"], last["note"]) == ("locate", "网格员现场查看")
+    app_db.commit()
+    bind_scope(app_db, Scope.everything())
+    assert app_db.execute(counted, {"g": inside.code}).scalar_one() == before + 1
+    listed = anon_client.get(f"/api/cases?grid={inside.code}&limit=500", headers=desk).json()
+    (feature,) = [f for f in listed["features"] if f["properties"]["code"] == code]
+    assert feature["geometry"]["type"] == "Point"
+    page = anon_client.get(f"/cases/{code}", headers=desk | {"Accept": "text/html"}).text
+    assert 'id="case-no-point"' not in page and 'id="case-map"' in page and "补充位置" in page
+    audited = app_db.execute(
+        text("SELECT count(*) FROM audit_log WHERE action = 'case.locate' AND object = :o"),
+        {"o": f"case:{code}"},
+    ).scalar_one()
+    assert audited == 1
+    again = anon_client.post(url, headers=desk, json={"location": where(inside)})
+    assert again.status_code == 409 and "已有位置" in again.json()["detail"]
+    # the resident's tracking page shows no exact location: not this event either
+    token = done["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
+    tracking = anon_client.get(f"/t/{token}", headers={"Accept": "text/html"}).text
+    assert "补充位置" not in tracking and "网格员现场查看" not in tracking

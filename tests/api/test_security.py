@@ -141,6 +141,8 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", f"/api/cases/{s.case_code}/actions", "case:handle", 409),
         Call("POST", f"/api/cases/{s.case_code}/parties", "case:handle", 201),
         Call("POST", f"/api/cases/{s.case_code}/notes", "case:note", 201),
+        # (it has its point: refused after the permission and jurisdiction checks)
+        Call("POST", f"/api/cases/{s.case_code}/location", "case:handle", 409),
         # (not resolved: refused after the permission and jurisdiction checks)
         Call("POST", f"/api/cases/{s.case_code}/verify", "case:verify", 409),
         Call("GET", "/workers", "case:read"),
@@ -252,6 +254,7 @@ ROUTES_IN_MATRIX = {
     ("POST", "/api/cases/{code}/actions"),
     ("POST", "/api/cases/{code}/parties"),
     ("POST", "/api/cases/{code}/notes"),
+    ("POST", "/api/cases/{code}/location"),
     ("POST", "/api/cases/{code}/verify"),
     ("GET", "/workers"),
     ("GET", "/workers.xlsx"),
@@ -425,6 +428,8 @@ def test_role_endpoint_matrix(
             kwargs["json"] = {"workers": []}
         elif call.path.endswith("/notes"):
             kwargs["json"] = {"note": "权限矩阵"}
+        elif call.path.endswith("/location"):
+            kwargs["json"] = {"location": _body(samples[username])["location"]}
         elif call.path.endswith("/verify"):
             kwargs["json"] = {"resolved": True}
         elif call.path.endswith("/actions"):
@@ -560,6 +565,9 @@ def _attempts(b: Township) -> list[tuple[str, str, dict | None]]:
         out.append(("GET", f"/api/cases/{code}/parties?unmask=true", None))
         out.append(("POST", f"/api/cases/{code}/parties", {"name": "越权测试"}))
         out.append(("POST", f"/api/cases/{code}/notes", {"note": "越权测试"}))
+        lon, lat = b.points[0]
+        where = {"location": {"lon": lon, "lat": lat, "datum": "wgs84"}}
+        out.append(("POST", f"/api/cases/{code}/location", where))
         out.append(("POST", f"/api/cases/{code}/verify", {"resolved": True}))
     for bbox in b.bboxes[:25]:
         out.append(("GET", f"/api/cases?bbox={bbox}&limit=50000", None))

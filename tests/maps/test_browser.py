@@ -2791,6 +2791,73 @@ def test_a_desk_files_a_call_by_its_village_when_the_caller_cannot_say_where(  #
     context.close()
 
 
+def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """补充位置 on the case page: the village the case was filed by is outlined; a tap puts the
+    pin, coordinates from Amap (GCJ-02) move it where they say; confirmed, the page comes back
+    with the case's own map, and the case is stored as given, in its grid."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    from gis.datum import wgs84_to_gcj02
+
+    with engine.connect() as conn:
+        grid, lon, lat = conn.execute(
+            text("""SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p
+                    FROM grid WHERE code = '990102001001002' AND valid_to IS NULL) s""")
+        ).one()
+    gx, gy = (round(float(v), 6) for v in wgs84_to_gcj02(lon, lat))
+    context = _phone(browser, engine, "zh-CN")
+    context.set_default_timeout(15_000)
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors, "township_operator", "/queue")
+    body = {
+        "kind": "hazard", "category": "fire", "description": f"来电 {uuid.uuid4().hex[:8]}",
+        "region": "990102001001", "source": "hotline",
+        "reported_at": "2026-12-06T09:00:00+08:00",
+    }  # fmt: skip
+    made = page.request.post(
+        f"{live_server}/api/reports",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert made.status == 201, made.text()
+    code = made.json()["code"]
+    page.goto(f"{live_server}/cases/{code}")
+    page.wait_for_selector("#case-locate #locate-map .leaflet-overlay-pane path")
+    assert page.locator("#locate-save").is_disabled()
+    at = page.evaluate(
+        "([lat, lon]) => { const p = wangge.locateMap.latLngToContainerPoint("
+        "wangge.toMap(lat, lon)); return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    page.click("#locate-map", position={"x": at[0], "y": at[1]})
+    page.wait_for_selector("#locate-where:has-text('wgs84')")
+    page.fill("#locate-coords", f"{gx}，{gy}")  # as pasted from Amap
+    page.select_option("#locate-datum", "gcj02")
+    page.click("#locate-typed")
+    page.wait_for_selector("#locate-where:has-text('gcj02')")
+    drawn = page.evaluate("(p => [p.lng, p.lat])(wangge.locatePin.getLatLng())")
+    assert abs(drawn[0] - lon) < 1e-6 and abs(drawn[1] - lat) < 1e-6  # where it is
+    page.fill("#locate-note", "网格员现场查看")
+    page.click("#locate-save")
+    page.wait_for_selector("#case-map")
+    assert page.locator("#case-locate").count() == 0
+    assert "补充位置" in page.locator(".wg-timeline").inner_text()
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("""SELECT datum, received_lon, received_lat, grid_code, assign_method::text
+                    FROM cases WHERE code = :c"""),
+            {"c": code},
+        ).one()
+    assert tuple(stored) == ("gcj02", gx, gy, grid, "covers")
+    assert errors == [], errors
+    context.close()
+
+
 def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -30,6 +30,69 @@
       });
   }
 
+  // 补充位置 (a case filed by its village, no point): the village outlined on a map; a tap, or
+  // coordinates typed as a map app gave them, put the pin; 确认位置 sends the point as given (in
+  // its datum: the server converts it) and the page comes back with the case's own map
+  var locate = document.getElementById("case-locate");
+  if (locate && window.L && window.wangge) {
+    wangge.setTileDatum(body.dataset.datum || "wgs84");
+    var lmap = L.map("locate-map", { attributionControl: !!body.dataset.tiles }).setView([23, 113.9], 12);
+    wangge.locateMap = lmap;  // (for tests)
+    if (body.dataset.tiles) {
+      lmap.attributionControl.setPrefix(false);
+      L.tileLayer(body.dataset.tiles, { maxZoom: 19, subdomains: body.dataset.subdomains || "abc",
+                                        attribution: wangge.escapeHtml(body.dataset.attribution || "") }).addTo(lmap);
+    }
+    var regionCode = locate.dataset.region, chosen = null, pin = null;
+    var save = document.getElementById("locate-save");
+    var said = document.getElementById("locate-where");
+    var locateError = document.getElementById("locate-error");
+    fetch("/api/places?limit=10&q=" + encodeURIComponent(regionCode), {
+      credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": document.documentElement.lang === "en" ? "en" : "zh-CN" }
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (b) {
+      var place = b && b.places.filter(function (p) { return p.code === regionCode; })[0];
+      if (!place) return;
+      var area = L.geoJSON(place.outline, {
+        coordsToLatLng: wangge.coordsToLatLng, interactive: false,
+        style: { color: "#d35400", weight: 3, fillOpacity: 0.05, dashArray: "8 5" }
+      }).addTo(lmap);
+      lmap.fitBounds(area.getBounds(), { animate: false });
+    }).catch(function () { /* no network: the map without its outline */ });
+    var put = function (lon, lat, datum) {  // (lon, lat) in `datum`; drawn where it is
+      chosen = { lon: lon, lat: lat, datum: datum };
+      var at = wangge.toWgs84(lon, lat, datum), drawn = wangge.toMap(at[1], at[0]);
+      if (pin) pin.setLatLng(drawn); else pin = L.marker(drawn).addTo(lmap);
+      wangge.locatePin = pin;  // (for tests)
+      said.textContent = lon.toFixed(6) + ", " + lat.toFixed(6) + " (" + datum + ")";
+      save.disabled = false;
+      locateError.textContent = "";
+    };
+    lmap.on("click", function (e) {
+      var p = wangge.fromMap(e.latlng);
+      put(p[0], p[1], "wgs84");
+    });
+    document.getElementById("locate-typed").addEventListener("click", function () {
+      var typed = document.getElementById("locate-coords").value.trim();
+      var parts = typed.split(/[\s,，;；]+/).filter(Boolean).map(Number);
+      if (parts.length !== 2 || !parts.every(function (v) { return isFinite(v); })) {
+        locateError.textContent = locate.dataset.bad;
+        return;
+      }
+      put(parts[0], parts[1], document.getElementById("locate-datum").value);
+      lmap.setView(pin.getLatLng(), Math.max(lmap.getZoom(), 16));
+    });
+    save.addEventListener("click", function () {
+      if (!chosen) return;
+      var note = document.getElementById("locate-note").value.trim();
+      var payload = { location: chosen, version: version };
+      if (note) payload.note = note;
+      save.disabled = true;
+      post("/api/cases/" + code + "/location", payload, locateError).then(function () {
+        save.disabled = false;
+      });
+    });
+  }
+
   var printButton = document.getElementById("case-print");
   if (printButton) printButton.addEventListener("click", function () { window.print(); });
 
