@@ -59,6 +59,19 @@ _REGISTER = f"""
 """
 
 
+# a case given its point late (补充位置): its possible duplicates, both ways in time (migration
+# 0081); returns how many links it made
+_LINK_LOCATED = text(f"""
+    SELECT wangge_link_located(:id, {_DUPLICATE_ARGS}, {DUPLICATE_LINKS})
+""")
+
+
+def link_located(session: Session, case_id: int) -> int:
+    """Link a case that has just been given its point to its possible duplicates (the intake's
+    rule, looking both ways in time: it was received before it had a point)."""
+    return int(session.execute(_LINK_LOCATED, {"id": case_id}).scalar_one())
+
+
 @dataclass
 class NewParty:
     """A new case's party, encrypted (bound to its case) and with its phone's blind index."""

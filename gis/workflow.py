@@ -39,7 +39,7 @@ from gis.locate import locate_point
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, NewParty
 from gis.pii import PiiCipher, mask_text
-from gis.repeats import REPEAT_DAYS, REPEAT_MIN
+from gis.repeats import REPEAT_DAYS, REPEAT_MIN, link_located
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
 
@@ -1013,9 +1013,10 @@ def locate_case(
     as a report's is.  The point must lie in the region the case was filed by: a case that is
     another village's is transferred first, by the centers.  The case gets the grid of the
     point (the current layout) and keeps its center and deadlines; the map, the heat map and
-    the grid's figures count it from now.  By the center responsible or one above; an event of
-    its history (with ``note``); ``version``, if given, must be the case's.  The caller
-    commits."""
+    the grid's figures count it from now, and it is linked to its possible duplicates as a
+    report is at intake (both ways in time: :func:`gis.repeats.link_located`).  By the center
+    responsible or one above; an event of its history (with ``note``); ``version``, if given,
+    must be the case's.  The caller commits."""
     case = _case_of(session, actor, code, _LOCATE, lock=True)
     if version is not None and version != case["version"]:
         raise _stale(case["version"])
@@ -1058,6 +1059,7 @@ def locate_case(
             "distance_m": located.distance_m,
         },
     )
+    link_located(session, case["id"])
     _event_in_place(
         session,
         actor,

@@ -1375,8 +1375,17 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     village, other = "990102001001", "990102001002"
     inside = next(g for g in demo_city.grids if g.code.startswith(village))
     elsewhere = next(g for g in demo_city.grids if g.code.startswith(other))
+    spot = inside.geom.representative_point()
+    # reported at the spot before and after it: its possible duplicates once it has its point
+    before_it = anon_client.post(
+        "/api/reports", json=report_body(spot.x, spot.y), headers=desk
+    ).json()["code"]
     code = anon_client.post("/api/reports", json=_named(village), headers=desk).json()["code"]
+    after_it = anon_client.post(
+        "/api/reports", json=report_body(spot.x + 0.0002, spot.y), headers=desk
+    ).json()["code"]
     case = anon_client.get(f"/api/cases/{code}", headers=desk).json()
+    assert case["possible_duplicates"] == []
     center, url = case["location"]["center"], f"/api/cases/{code}/location"
 
     def where(grid: object, datum: str = "wgs84") -> dict:
@@ -1413,6 +1422,8 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     assert done["version"] == case["version"] + 1
     last = done["events"][-1]
     assert (last["action"], last["note"]) == ("locate", "网格员现场查看")
+    linked = {d["code"] for d in done["possible_duplicates"]}
+    assert {before_it, after_it} <= linked, done["possible_duplicates"]
     app_db.commit()
     bind_scope(app_db, Scope.everything())
     assert app_db.execute(counted, {"g": inside.code}).scalar_one() == before + 1
