@@ -1616,6 +1616,17 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
     first = page.locator("#live-feed li").first
     assert first.get_attribute("data-code") == code and "消防" in first.inner_text()
     assert first.locator("a").get_attribute("href") == f"/cases/{code}"
+    # a call filed by its village (no point): in the ticker, on no map, and no script error
+    named = {k: v for k, v in body.items() if k != "location"} | {"region": "990102001001"}
+    r = page.request.post(
+        live_server + "/api/reports", data=named, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert r.status == 201, r.text()
+    by_village = r.json()["code"]
+    page.wait_for_function(f"() => wangge.liveSeen[{by_village!r}]", timeout=5_000)
+    line = page.locator(f'#live-feed li[data-code="{by_village}"]')
+    assert "按村（社区）登记" in (line.get_attribute("title") or "")
+    line.click(position={"x": 5, "y": 5})  # (nowhere to go: the map stays)
     time.sleep(1.5)
     assert other.evaluate(f"() => !wangge.liveSeen[{code!r}]")
     # the other township's desk: none of this township's grids or cases, even when asked

@@ -279,17 +279,19 @@
       var none = list.querySelector(".wg-feed-none");
       if (none) none.remove();
       features.forEach(function (f) {
-        var p = f.properties, li = document.createElement("li"), c = f.geometry.coordinates;
+        // (a case filed by its village has no point: listed, not on the map)
+        var p = f.properties, li = document.createElement("li");
+        var c = f.geometry ? f.geometry.coordinates : null;
         li.dataset.code = p.code;
         var a = document.createElement("a");
         a.href = "/cases/" + encodeURIComponent(p.code); a.target = "_blank"; a.rel = "noopener";
         a.title = T.feed_open; a.textContent = "…" + p.code.slice(-6);
-        li.title = p.code + (p.grid_code ? " · " + p.grid_code : "");
+        li.title = p.code + (p.grid_code ? " · " + p.grid_code : c ? "" : " · " + T.feed_no_point);
         li.appendChild(document.createTextNode((p.received_at || "").slice(11, 16) + " " +
           (p.category_name || p.category) + " "));
         li.appendChild(a);
         li.addEventListener("click", function (e) {
-          if (e.target !== a) map.setView(coordsToLatLng(c), Math.max(map.getZoom(), 16));
+          if (e.target !== a && c) map.setView(coordsToLatLng(c), Math.max(map.getZoom(), 16));
         });
         list.insertBefore(li, list.firstChild);
       });
