@@ -72,6 +72,24 @@ def link_located(session: Session, case_id: int) -> int:
     return int(session.execute(_LINK_LOCATED, {"id": case_id}).scalar_one())
 
 
+# ... and its repeat warning by place, as the insert writes it for a report (the cases within
+# REPEAT_M of its point in the last REPEAT_DAYS, itself among them: it is stored)
+_FLAG_LOCATED = text(f"""
+    UPDATE cases c SET flags = c.flags || jsonb_build_object('repeat_place', k.n)
+    FROM (SELECT (wangge_repeat_place(ARRAY[geom], ARRAY[false], {REPEAT_M},
+                                      {_NEAR_DEG[REPEAT_M]}, interval '{REPEAT_DAYS} days'))[1]
+                 AS n
+          FROM cases WHERE id = :id) k
+    WHERE c.id = :id AND k.n >= {REPEAT_MIN}
+""")
+
+
+def flag_located(session: Session, case_id: int) -> None:
+    """Write the repeat warning by place (高频线索) of a case that has just been given its point,
+    as the intake writes it for a report at that place."""
+    session.execute(_FLAG_LOCATED, {"id": case_id})
+
+
 @dataclass
 class NewParty:
     """A new case's party, encrypted (bound to its case) and with its phone's blind index."""

@@ -39,7 +39,7 @@ from gis.locate import locate_point
 from gis.parties import MAX_PER_CASE as MAX_PARTIES
 from gis.parties import PARTY_ROLES, NewParty
 from gis.pii import PiiCipher, mask_text
-from gis.repeats import REPEAT_DAYS, REPEAT_MIN, link_located
+from gis.repeats import REPEAT_DAYS, REPEAT_MIN, flag_located, link_located
 from gis.scope import Scope
 from gis.worktime import SHANGHAI
 
@@ -1014,7 +1014,8 @@ def locate_case(
     another village's is transferred first, by the centers.  The case gets the grid of the
     point (the current layout) and keeps its center and deadlines; the map, the heat map and
     the grid's figures count it from now, and it is linked to its possible duplicates as a
-    report is at intake (both ways in time: :func:`gis.repeats.link_located`).  By the center
+    report is at intake (both ways in time: :func:`gis.repeats.link_located`), its repeat
+    warning by place written as well.  By the center
     responsible or one above; an event of its history (with ``note``); ``version``, if given,
     must be the case's.  The caller commits."""
     case = _case_of(session, actor, code, _LOCATE, lock=True)
@@ -1060,6 +1061,7 @@ def locate_case(
         },
     )
     link_located(session, case["id"])
+    flag_located(session, case["id"])
     _event_in_place(
         session,
         actor,
