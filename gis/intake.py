@@ -540,6 +540,35 @@ def _category_error(catalogue: list, report: NewReport) -> InvalidInput:
     )
 
 
+def _params(
+    scope: Scope, user_id: int, work: list[_Work], source_ip: str | None, batch: bool
+) -> dict:
+    """What both inserts take (a point's and a region's): the caller, their area, the items'
+    keys and contents."""
+    reports = [w.report for w in work]
+    return {
+        "scope_column": scope.case_column(),
+        "scope_code": scope.region_code,
+        "scope_grids": None if scope.grid_codes is None else sorted(scope.grid_codes),
+        "user": user_id,
+        "actor": reports[0].reporter,
+        "source_ip": audit_ip(source_ip),
+        "batch": batch,
+        "idx": [w.item.index for w in work],
+        "lock": [_lock_id(user_id, w.key) for w in work],
+        "kind": [r.kind.value for r in reports],
+        "category": [r.category for r in reports],
+        "severity": [r.severity.value if r.severity else None for r in reports],
+        "description": [r.description for r in reports],
+        "reported_at": [r.reported_at for r in reports],
+        "key": [w.key for w in work],
+        "fingerprint": [w.fingerprint for w in work],
+        "flags": [json.dumps(w.flags) for w in work],
+        "parties": [len(r.parties) for r in reports],
+        "source": [r.source for r in reports],
+    }
+
+
 def _insert(
     session: Session,
     scope: Scope,
@@ -554,33 +583,14 @@ def _insert(
     ``register``, register them in the same call (``_ACCEPT_CASES``, or ``_ACCEPT_BRIEF`` for a
     ``brief`` answer)."""
     reports = [w.report for w in work]
-    params = {
-        "scope_column": scope.case_column(),
-        "scope_code": scope.region_code,
-        "scope_grids": None if scope.grid_codes is None else sorted(scope.grid_codes),
-        "user": user_id,
+    params = _params(scope, user_id, work, source_ip, batch) | {
         "max_outside_m": MAX_OUTSIDE_M,
-        "actor": reports[0].reporter,
-        "source_ip": audit_ip(source_ip),
-        "batch": batch,
-        "idx": [w.item.index for w in work],
-        "lock": [_lock_id(user_id, w.key) for w in work],
-        "kind": [r.kind.value for r in reports],
-        "category": [r.category for r in reports],
-        "severity": [r.severity.value if r.severity else None for r in reports],
-        "description": [r.description for r in reports],
         "datum": [r.datum for r in reports],
         "received_lon": [r.lon for r in reports],
         "received_lat": [r.lat for r in reports],
         "lon": [w.lon for w in work],
         "lat": [w.lat for w in work],
         "accuracy_m": [r.accuracy_m for r in reports],
-        "reported_at": [r.reported_at for r in reports],
-        "key": [w.key for w in work],
-        "fingerprint": [w.fingerprint for w in work],
-        "flags": [json.dumps(w.flags) for w in work],
-        "parties": [len(r.parties) for r in reports],
-        "source": [r.source for r in reports],
     }
     by_key = {w.key: w for w in work}
     # the arrays in the binary format (gis.db.execute_arrays): a 500-report batch's cost
@@ -727,32 +737,8 @@ def _insert_named(
     batch: bool,
 ) -> None:
     """Insert the cases of the reports filed by their region (``_INSERT_NAMED``)."""
-    reports = [w.report for w in work]
-    rows = session.execute(
-        _INSERT_NAMED,
-        {
-            "scope_column": scope.case_column(),
-            "scope_code": scope.region_code,
-            "scope_grids": None if scope.grid_codes is None else sorted(scope.grid_codes),
-            "user": user_id,
-            "actor": reports[0].reporter,
-            "source_ip": audit_ip(source_ip),
-            "batch": batch,
-            "idx": [w.item.index for w in work],
-            "lock": [_lock_id(user_id, w.key) for w in work],
-            "kind": [r.kind.value for r in reports],
-            "category": [r.category for r in reports],
-            "severity": [r.severity.value if r.severity else None for r in reports],
-            "description": [r.description for r in reports],
-            "region": [r.region for r in reports],
-            "reported_at": [r.reported_at for r in reports],
-            "key": [w.key for w in work],
-            "fingerprint": [w.fingerprint for w in work],
-            "flags": [json.dumps(w.flags) for w in work],
-            "parties": [len(r.parties) for r in reports],
-            "source": [r.source for r in reports],
-        },
-    )
+    params = _params(scope, user_id, work, source_ip, batch)
+    rows = session.execute(_INSERT_NAMED, params | {"region": [w.report.region for w in work]})
     by_key = {w.key: w for w in work}
     for row in rows:
         w = by_key[row.key]
