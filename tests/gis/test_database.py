@@ -370,3 +370,24 @@ def test_execute_arrays_sends_lists_in_binary_and_reads_binds_as_text_does(db: S
         [None, "李"],
         [],
     )
+
+
+def test_a_reports_case_code_is_spelt_as_a_bulk_imports(db: Session) -> None:
+    """一案一码: ``wangge_case_code`` (a report's, PL/pgSQL: planned once per connection) and
+    ``wangge_case_code_of`` (the bulk import's, inlined) spell a code alike — the county, the
+    day in Beijing (after 16:00 UTC, the next day), the number in eight digits or more."""
+    db.execute(text("SELECT setval('case_code_seq', 99999998)"))
+    for at, district in [
+        ("2026-12-06 15:59:59+00", "990102"),
+        ("2026-12-06 16:00:00+00", "990102001"),
+        ("2026-12-06 16:00:00+00", None),
+        ("2026-01-01 00:00:00+08", "440305"),
+    ]:
+        made, same = db.execute(
+            text("""SELECT c, wangge_case_code_of(CAST(:at AS timestamptz), :d,
+                                                   currval('case_code_seq'))
+                    FROM wangge_case_code(CAST(:at AS timestamptz), :d) AS c"""),
+            {"at": at, "d": district},
+        ).one()
+        assert made == same, (at, district)
+    assert made == "440305260101100000002"  # (the fourth: 99999998 + 4, nine digits)
