@@ -315,10 +315,13 @@ def check_credentials(
 
     At a login (``action`` ``login``, or wherever ``otp_checked``) of an account with 动态口令
     on, ``otp`` must be its code now (decrypted with ``cipher``): missing, :class:`OtpRequired`
-    (the password was right: not a failure); wrong or used already, :class:`WrongOtp`, a
-    failure like a wrong password.  Instead of the app's code, one of the account's 备用验证码
-    (:func:`gis.totp.recovery_form`), used up by it: the row then says so (``otp``
-    ``recovery``, ``recovery_left``).  The failures are reset
+    before the password is looked at (not a failure: nothing was tried); then the password and
+    the code are judged together — a wrong one of either, or a code used already, is one
+    :class:`WrongOtp` that does not say which (a failure like a wrong password): whoever has
+    guessed a password learns nothing of it without the phone.  Instead of the app's code, one
+    of the account's 备用验证码 (:func:`gis.totp.recovery_form`), used up by it (never with a
+    wrong password): the row then says so (``otp`` ``recovery``, ``recovery_left``).  The
+    failures are reset
     only when both pass, so that a known password does not open unlimited tries at the code."""
     # as a phone keyboard types it: a space after it, or full-width letters (ｇｒｉｄ) from a
     # Chinese input method in full-width mode; a user name has neither (a password is as typed)
@@ -378,20 +381,41 @@ def check_credentials(
             )
         raise error(*message)
 
-    if not verify_password(row["password_hash"], password):
-        count_failure("wrong_password", ("用户名或密码错误。", "Wrong user name or password."))
-    if (action == "login" if otp_checked is None else otp_checked) and row[
+    two_factors = (action == "login" if otp_checked is None else otp_checked) and row[
         "totp_secret"
-    ] is not None:
-        if not otp:
-            fail("otp_required")
-            raise OtpRequired(
-                "此账户已开启动态口令：请输入身份验证器中的 6 位数字。",
-                "This account uses a one-time code: enter the 6 digits of your authenticator app.",
-            )
+    ] is not None
+    if two_factors and not otp:  # (before the password: whether it was right is not told)
+        burn_verification_time(password)
+        fail("otp_required")
+        raise OtpRequired(
+            "此账户已开启动态口令：请输入身份验证器中的 6 位数字，与密码一起核对。",
+            "This account uses a one-time code: enter the 6 digits of your authenticator app, "
+            "checked together with the password.",
+        )
+    recovery = totp.recovery_form(otp) if two_factors and otp else None
+    # with 动态口令, a wrong password and a wrong code get the same answer (by the code's form)
+    wrong_second = (
+        (
+            "密码或备用验证码不正确，或该备用验证码已用过：请重新输入密码和一个未用过的备用验证码。",
+            "Wrong password or recovery code, or a recovery code used already: enter the "
+            "password again with a recovery code not used yet.",
+        )
+        if recovery is not None
+        else (
+            "密码或动态口令不正确，或该动态口令已用过：请重新输入密码和身份验证器中当前显示的 6 位"
+            "数字（手机不在身边时，可输入一个 12 位备用验证码）。",
+            "Wrong password or one-time code, or a code used already: enter the password again "
+            "with the 6 digits your authenticator app shows now (without the phone: one of your "
+            "12-digit recovery codes).",
+        )
+    )
+    if not verify_password(row["password_hash"], password):
+        if two_factors:
+            count_failure("wrong_password", wrong_second, WrongOtp)
+        count_failure("wrong_password", ("用户名或密码错误。", "Wrong user name or password."))
+    if two_factors and otp:
         if cipher is None:
             raise RuntimeError("a login of an account with 动态口令 needs the cipher")
-        recovery = totp.recovery_form(otp)
         if recovery is not None:  # a 备用验证码: used up by the statement that finds it
             left = session.execute(
                 _USE_RECOVERY_CODE,
@@ -401,30 +425,13 @@ def check_credentials(
                 },
             ).scalar()
             if left is None:
-                count_failure(
-                    "wrong_otp",
-                    (
-                        "备用验证码不正确或已用过：每个备用验证码只能使用一次。",
-                        "Wrong or already used recovery code: each one works once.",
-                    ),
-                    WrongOtp,
-                )
+                count_failure("wrong_otp", wrong_second, WrongOtp)
             second = {"otp": "recovery", "recovery_left": int(left)}
         else:
             secret = cipher.decrypt(row["totp_secret"], totp_context(row["user_id"]))
             step = totp.verify(secret, otp, row["totp_last_step"])
             if not step:
-                count_failure(
-                    "wrong_otp",
-                    (
-                        "动态口令不正确或已用过：请输入身份验证器中当前显示的 6 位数字"
-                        "（手机不在身边时，可输入一个 12 位备用验证码）。",
-                        "Wrong or already used one-time code: enter the 6 digits your "
-                        "authenticator app shows now (without the phone: one of your 12-digit "
-                        "recovery codes).",
-                    ),
-                    WrongOtp,
-                )
+                count_failure("wrong_otp", wrong_second, WrongOtp)
             session.execute(
                 text("UPDATE app_user SET totp_last_step = :step WHERE id = :id"),
                 {"step": step, "id": row["user_id"]},

@@ -83,13 +83,15 @@ class NotAuthenticated(WanggeError):
 
 
 class OtpRequired(NotAuthenticated):
-    """The password was right; the account's one-time code (动态口令) is asked for."""
+    """The account uses 动态口令: its one-time code is asked for, to be judged with the password
+    (whether the password was right is not told)."""
 
     code = "otp_required"
 
 
 class WrongOtp(NotAuthenticated):
-    """The one-time code (动态口令) was wrong or used already (counted as a failed login)."""
+    """The password or the one-time code (动态口令) was wrong, or the code used already — not
+    told which (counted as a failed login)."""
 
     code = "wrong_otp"
 

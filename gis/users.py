@@ -757,7 +757,9 @@ def _recheck(
     cipher: PiiCipher | None = None,
 ) -> Any:
     """The caller's row if ``password`` is theirs, and with ``code`` if that is their 动态口令's
-    code now (a 422 on the field that is wrong otherwise, counted as a failed login)."""
+    code now; otherwise a 422, counted as a failed login: on ``password`` when no code was
+    asked for, else on ``code`` whichever was wrong (as at a login, a wrong password is not
+    told from a wrong code)."""
     try:
         return check_credentials(
             session, caller.username, password, settings, source_ip, action,

@@ -922,7 +922,10 @@ AUDIT_REASONS = {
     "disabled": ("账户已停用", "account disabled"),
     "locked": ("账户锁定中，未核对密码", "account locked: password not checked"),
     "locked_now": ("密码错误，账户被锁定", "wrong password: account locked"),
-    "otp_required": ("密码正确，待输入动态口令", "password right: one-time code asked for"),
+    "otp_required": (
+        "待输入动态口令（密码未核对）",
+        "one-time code asked for (the password not checked yet)",
+    ),
     "wrong_otp": ("动态口令错误或已用过", "wrong or used one-time code"),
     "address_limited": (
         "该地址登录失败过多，已暂停，未核对密码",

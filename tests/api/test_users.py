@@ -569,10 +569,12 @@ def test_a_one_time_code_guards_the_login(
     settings: Settings, app_db: Session, login_as: Headers
 ) -> None:
     """动态口令: set up on 我的账号 (the password, then a code of the new secret), then asked for
-    at every login after the password: missing, a 401 saying so (the password was right: not
-    a failure); wrong or used already, a failure that counts toward the lockout; right, the
-    session.  The secret is stored encrypted.  Turning it off takes the password and a code;
-    an administrator resets it (a lost phone), which ends the account's sessions."""
+    at every login with the password: missing, a 401 saying so before the password is looked at
+    (not a failure, and the same for a wrong password); a wrong password or a wrong code, or one
+    used already, one answer that does not say which, a failure that counts toward the lockout;
+    both right, the session.  The secret is stored encrypted.  Turning it off takes the
+    password and a code; an administrator resets it (a lost phone), which ends the account's
+    sessions."""
     with app_with(settings, app_db) as client:
         me = _token(client, "township_operator", DEMO_PASSWORD)
         elsewhere = _token(client, "township_operator", DEMO_PASSWORD)
@@ -608,21 +610,41 @@ def test_a_one_time_code_guards_the_login(
         assert asked.status_code == 401 and asked.json()["code"] == "otp_required"
         assert "动态口令" in asked.json()["detail"]
         failures = "SELECT failed_logins FROM app_user WHERE username = 'township_operator'"
-        assert app_db.execute(text(failures)).scalar_one() == 0  # the password was right
+        assert app_db.execute(text(failures)).scalar_one() == 0  # (nothing was tried)
+        # a wrong password is asked for its code all the same: it is not told apart
+        guessed = client.post(
+            "/api/auth/login",
+            json={"username": "township_operator", "password": "Guessed-password-1"},
+        )
+        assert (guessed.status_code, guessed.json()) == (asked.status_code, asked.json())
+        assert app_db.execute(text(failures)).scalar_one() == 0
         # the step after the last one used (enabling used this one's)
         used = _code(secret, 1)
         assert log_in(used).status_code == 200
         replayed = log_in(used)  # the same code again: refused, and counted
         assert replayed.status_code == 401 and "已用过" in replayed.json()["detail"]
         assert app_db.execute(text(failures)).scalar_one() == 1
+        # a wrong password with the right code: the same answer as a wrong code, counted too
+        right_code = client.post(
+            "/api/auth/login",
+            json={
+                "username": "township_operator",
+                "password": "Guessed-password-1",
+                "otp": _code(secret, 2),
+            },
+        )
+        assert (right_code.status_code, right_code.json()) == (401, replayed.json())
+        assert app_db.execute(text(failures)).scalar_one() == 2
         # the known password does not open unlimited tries at the code: five lock the account
-        answers = [log_in(_wrong(secret)).status_code for _ in range(4)]
+        answers = [log_in(_wrong(secret)).status_code for _ in range(3)]
         assert answers[-1] == 423 and log_in(_code(secret, 1)).status_code == 423
         reasons = app_db.execute(
             text("""SELECT detail->>'reason' FROM audit_log WHERE action = 'login'
                     AND username = 'township_operator' AND NOT success ORDER BY id""")
         ).scalars()
-        assert list(reasons) == ["otp_required"] + ["wrong_otp"] * 4 + ["locked_now", "locked"]
+        assert list(reasons) == ["otp_required"] * 2 + ["wrong_otp", "wrong_password"] + [
+            "wrong_otp"
+        ] * 2 + ["locked_now", "locked"]
         client.post("/api/users/township_operator/unlock", headers=login_as("admin"))
         # turning it off takes the password and a code now
         off = {"password": DEMO_PASSWORD, "code": _wrong(secret)}
@@ -688,10 +710,17 @@ def test_recovery_codes_log_in_once_each_without_the_phone(
         )
         assert spaced.status_code == 200 and spaced.json()["otp_recovery_left"] == 8
         used = log_in(codes[0])
-        assert used.status_code == 401 and "备用验证码不正确或已用过" in used.json()["detail"]
+        assert used.status_code == 401 and "备用验证码已用过" in used.json()["detail"]
         assert log_in("1234-5678-9012").status_code == 401  # (one in 10^12 to be a code)
         failures = "SELECT failed_logins FROM app_user WHERE username = 'township_operator'"
         assert app_db.execute(text(failures)).scalar_one() == 2  # each a failure that counts
+        # with a wrong password, an unused code: the same answer, and the code is not used up
+        guessed = client.post(
+            "/api/auth/login",
+            json={"username": "township_operator", "password": "Guessed-1", "otp": codes[2]},
+        )
+        assert (guessed.status_code, guessed.json()) == (401, used.json())
+        assert app_db.execute(text(failures)).scalar_one() == 3
         detail = app_db.execute(
             text("""SELECT detail FROM audit_log WHERE action = 'login' AND success
                     AND username = 'township_operator' ORDER BY id DESC LIMIT 1""")
@@ -720,7 +749,8 @@ def test_recovery_codes_log_in_once_each_without_the_phone(
         wrong = client.post(
             "/api/auth/otp/recovery-codes", headers=me, json=renew | {"password": "Not-it-2026"}
         )
-        assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "password"
+        # (a wrong password with a code: not told from a wrong code, as at a login)
+        assert wrong.status_code == 422 and "密码或备用验证码不正确" in wrong.json()["detail"]
         fresh = client.post("/api/auth/otp/recovery-codes", headers=me, json=renew)
         assert fresh.status_code == 200, fresh.text
         new = fresh.json()["recovery_codes"]

@@ -28,7 +28,8 @@
                   : (form.dataset.next || body.home || "/"));
           return;
         }
-        if (body && body.code === "otp_required") { // the password was right: now its code
+        // 动态口令: its code is asked for, to be checked with the password (right or not: not told)
+        if (body && body.code === "otp_required") {
           otpField.hidden = false;
           form.otp.required = true;
           form.otp.focus();
