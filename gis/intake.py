@@ -122,7 +122,6 @@ class _Work:
     case_id: int | None = None
     method: str | None = None
     doc: dict | None = None  # the new case as the insert's call returned it (``case_view``)
-    region_level: str | None = None  # a named report's region's level, once looked up
     brief: CaseBrief | None = None  # or, for the short answer, that much of it
 
 
@@ -369,8 +368,8 @@ def accept_reports(
         work.append(w)
     named = [w for w in work if w.report.region is not None]
     if named:  # (a desk's reports filed by their region: rare, a statement more for them)
-        for w in _unknown_regions(session, named):
-            error = _region_error(w.report.region or "", w.region_level)
+        for w, level in _unknown_regions(session, named):
+            error = _region_error(w.report.region or "", level)
             results[w.item.index] = BatchResult(w.item.index, "rejected", error.status, error=error)
         work = [w for w in work if w.item.index not in results]
         named = [w for w in work if w.report.region is not None]
@@ -623,9 +622,9 @@ def region_not_for_grid_workers() -> InvalidInput:
     )
 
 
-def _unknown_regions(session: Session, named: list[_Work]) -> list[_Work]:
-    """The reports filed by region (``NewReport.region``) whose code is no region's, or a
-    region too large to file a case by (a district's, a city's); each one's level noted."""
+def _unknown_regions(session: Session, named: list[_Work]) -> list[tuple[_Work, str | None]]:
+    """The reports filed by region (``NewReport.region``) whose code is no region's (level
+    None), or a region too large to file a case by (a district's, a city's), with its level."""
     codes = sorted({w.report.region for w in named if w.report.region})
     levels: dict[str, str] = dict(
         session.execute(
@@ -633,12 +632,8 @@ def _unknown_regions(session: Session, named: list[_Work]) -> list[_Work]:
             {"codes": codes},
         ).all()
     )
-    out = []
-    for w in named:
-        w.region_level = levels.get(w.report.region or "")
-        if w.region_level not in NAMED_LEVELS:
-            out.append(w)
-    return out
+    found = [(w, levels.get(w.report.region or "")) for w in named]
+    return [(w, level) for w, level in found if level not in NAMED_LEVELS]
 
 
 def _region_error(code: str, level: str | None) -> InvalidInput:

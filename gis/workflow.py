@@ -980,7 +980,7 @@ _LOCATE = Move(EVENT_NAMES[LOCATED], frozenset(), None)
 
 # the case's region, as filed (a case without a point: by its village, or its street)
 _NAMED_CASE = text("""
-    SELECT c.geom IS NULL AS named, c.village_code, c.township_code,
+    SELECT c.geom IS NULL AS named, coalesce(c.village_code, c.township_code) AS region,
            coalesce(v.name, t.name) AS region_name
     FROM cases c
     LEFT JOIN region v ON v.code = c.village_code
@@ -991,7 +991,9 @@ _SET_POINT = text("""
     UPDATE cases SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
                      received_lon = :received_lon, received_lat = :received_lat, datum = :datum,
                      accuracy_m = :accuracy_m, grid_id = :grid_id, grid_code = :grid_code,
-                     village_code = :village_code, assign_method = CAST(:method AS assign_method),
+                     village_code = :village_code, township_code = :township_code,
+                     district_code = :district_code, city_code = :city_code,
+                     assign_method = CAST(:method AS assign_method),
                      assign_distance_m = :distance_m, version = version + 1
     WHERE id = :id
 """)
@@ -1010,14 +1012,14 @@ def locate_case(
     """补充位置: the point of case ``code``, filed by its village (or street) when no one could
     say where, once it is known (a grid worker went to look; the caller called back).
     ``received``: the point as given (lon, lat, datum); ``wgs84``: the same in WGS 84, checked
-    as a report's is.  The point must lie in the region the case was filed by: a case that is
-    another village's is transferred first, by the centers.  The case gets the grid of the
-    point (the current layout) and keeps its center and deadlines; the map, the heat map and
-    the grid's figures count it from now, and it is linked to its possible duplicates as a
-    report is at intake (both ways in time: :func:`gis.repeats.link_located`), its repeat
-    warning by place written as well.  By the center
-    responsible or one above; an event of its history (with ``note``); ``version``, if given,
-    must be the case's.  The caller commits."""
+    as a report's is.  The point decides where the case is, as a report's does: its grid (the
+    current layout) and its village — which may not be the one the caller named (the history
+    says so) — within the caller's area; the case keeps its center (a transfer moves it) and
+    its deadlines.  The map, the heat map and the grid's figures count it from now, and it is
+    linked to its possible duplicates as a report is at intake (both ways in time:
+    :func:`gis.repeats.link_located`), its repeat warning by place written as well.  By the
+    center responsible or one above; an event of its history (with ``note``); ``version``, if
+    given, must be the case's.  The caller commits."""
     case = _case_of(session, actor, code, _LOCATE, lock=True)
     if version is not None and version != case["version"]:
         raise _stale(case["version"])
@@ -1029,20 +1031,14 @@ def locate_case(
         )
     lon, lat = wgs84
     located = locate_point(session, lon, lat)
-    want = filed.village_code or filed.township_code
-    region = located.village if filed.village_code else located.township
-    if region is None or region.code != want:
-        where = (
-            " ".join(r.name for r in (located.township, located.village) if r is not None)
-            or "辖区外"
+    if not actor.scope.covers(located):
+        raise Forbidden(
+            "该点不在您的管辖范围内：请核对位置；案件确属其他地方的，请转办给相应的综治中心。",
+            "That point is outside your area: check it; a case that belongs elsewhere is "
+            "transferred to the center there.",
         )
-        raise InvalidInput(
-            f"该点位于{where}，不在本案登记的{filed.region_name}内：请核对位置；如案件确属其他"
-            "村（社区），请先转办。",
-            f"That point is in {where}, not in {filed.region_name} where the case is filed: "
-            "check the point; a case that is another village's is transferred first.",
-            field="location",
-        )
+    now_in = located.village or located.township
+    moved = now_in is not None and now_in.code != filed.region
     session.execute(
         _SET_POINT,
         {
@@ -1055,24 +1051,30 @@ def locate_case(
             "accuracy_m": accuracy_m,
             "grid_id": located.grid.id if located.grid else None,
             "grid_code": located.grid.code if located.grid else None,
-            "village_code": located.village.code if located.village else filed.village_code,
+            "village_code": located.village.code if located.village else None,
+            "township_code": located.township.code if located.township else None,
+            "district_code": located.district.code if located.district else None,
+            "city_code": located.city.code if located.city else None,
             "method": located.method.value,
             "distance_m": located.distance_m,
         },
     )
     link_located(session, case["id"])
     flag_located(session, case["id"])
+    # (a village other than the one named: said in the history, in the words of the desk)
+    said = f"（原按{filed.region_name}登记，实际位于{now_in.name}）" if moved and now_in else ""
     _event_in_place(
         session,
         actor,
         case,
         LOCATED,
-        note or EVENT_NAMES[LOCATED],
+        (note or EVENT_NAMES[LOCATED]) + said,
         {
             "lon": received[0],
             "lat": received[1],
             "datum": received[2],
             "grid": located.grid.code if located.grid else None,
+            "filed_under": filed.region if moved else None,
         },
     )
 

@@ -204,10 +204,10 @@ def add_case_note(
     "/cases/{code}/location",
     response_model=CaseDetailOut,
     responses={
-        403: {"description": "another center is responsible for the case"},
+        403: {"description": "another center is responsible, or the point is outside your area"},
         404: {"description": "no such case in your area"},
         409: {"description": "the case has its point already, or changed since it was read"},
-        422: {"description": "an implausible point, or one outside the case's village"},
+        422: {"description": "an implausible point"},
     },
 )
 def locate_case(
@@ -219,9 +219,11 @@ def locate_case(
     request: Request,
 ) -> CaseDetailOut:
     """补充位置: the point of a case filed by its village (or street) because no one could say
-    where — once it is known.  In the datum it was given in (converted as a report's is); it
-    must lie in the case's village.  The case gets its grid and appears on the maps and in the
-    grid's figures; its center and deadlines stay.  By its responsible center or one above."""
+    where — once it is known.  In the datum it was given in (converted as a report's is), in
+    the caller's area.  The point decides the case's grid and village (another than the one
+    named: the history says so); the case appears on the maps and in the grid's figures, is
+    linked to its possible duplicates; its center and deadlines stay.  By its responsible
+    center or one above."""
     where = body.location
     lon, lat = device_point(session, where.lon, where.lat, where.datum)
     check_location(session, lon, lat)

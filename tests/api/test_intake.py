@@ -1368,11 +1368,12 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     anon_client: TestClient, login_as: Callable, app_db: Session, demo_city: DemoCity
 ) -> None:
     """补充位置: a grid worker went to look, or the caller rang back — the desk gives the case
-    its point (in the datum it came in).  It must lie in the village the case was filed by;
-    the case then has its grid, is on the map and in the grid's figures, keeps its center, and
-    its history says so.  Once only; by the desk, not a grid worker; a stale version refused."""
+    its point (in the datum it came in), in the desk's area.  The case then has its grid, is on
+    the map and in the grid's figures, linked to its possible duplicates, keeps its center, and
+    its history says so — and which village it turned out to be in, when not the one named.
+    Once only; by the desk, not a grid worker; a stale version refused."""
     desk = login_as("township_operator")
-    village, other = "990102001001", "990102001002"
+    village, other = "990102001001", "990102002001"  # (the other: another street's)
     # (the village's last grid, a spot off its usual one: where other tests leave no cases)
     inside = [g for g in demo_city.grids if g.code.startswith(village)][-1]
     elsewhere = next(g for g in demo_city.grids if g.code.startswith(other))
@@ -1395,7 +1396,7 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
         return {"lon": float(lon), "lat": float(lat), "datum": datum}
 
     wrong = anon_client.post(url, headers=desk, json={"location": where(elsewhere)})
-    assert wrong.status_code == 422 and "不在本案登记的" in wrong.json()["detail"], wrong.text
+    assert wrong.status_code == 403 and "不在您的管辖范围内" in wrong.json()["detail"], wrong.text
     assert (
         anon_client.post(
             url, headers=login_as("grid_worker"), json={"location": where(inside)}
@@ -1441,6 +1442,19 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     assert audited == 1
     again = anon_client.post(url, headers=desk, json={"location": where(inside)})
     assert again.status_code == 409 and "已有位置" in again.json()["detail"]
+    # named under one village, found in the next one: the point decides, the history says so
+    next_door = [g for g in demo_city.grids if g.code.startswith("990102001002")][-1]
+    misnamed = anon_client.post("/api/reports", json=_named(village), headers=desk).json()
+    found = anon_client.post(
+        f"/api/cases/{misnamed['code']}/location", headers=desk, json={"location": where(next_door)}
+    )
+    assert found.status_code == 200, found.text
+    there = found.json()
+    assert there["location"]["village"]["code"] == "990102001002"
+    assert there["grid_code"] == next_door.code
+    assert there["location"]["center"] == misnamed["location"]["center"]  # (a transfer moves it)
+    named_as = misnamed["location"]["village"]["name"]
+    assert f"原按{named_as}登记，实际位于" in there["events"][-1]["note"]
     # the resident's tracking page shows no exact location: not this event either
     token = done["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
     tracking = anon_client.get(f"/t/{token}", headers={"Accept": "text/html"}).text
