@@ -300,12 +300,15 @@ def cases_geojson(
     statuses: Sequence[str] = (),
     overdue: bool | None = None,
     grids: Sequence[str] = (),
+    unplaced: bool | None = None,
 ) -> str:
     """Cases in ``scope`` as a GeoJSON FeatureCollection, newest first, at most ``limit``;
     only those from ``source`` (案件来源, a key of :data:`SOURCE_NAMES`) if given, of ``kind``,
     of ``category``, in one of ``statuses`` (:func:`gis.workflow.status_sql`: ``open`` is every
     open state, ``to_verify`` every resolved one waiting to be verified), overdue or not
-    (``overdue``: open and past the deadline), in one of ``grids`` (their codes).
+    (``overdue``: open and past the deadline), in one of ``grids`` (their codes), without a
+    point or with one (``unplaced``: filed by their village, no one could say where — a grid
+    worker goes to find the place: 待查明位置).
 
     Times are ISO 8601 in Asia/Shanghai (+08:00).  ``since`` filters on the time received;
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
@@ -358,6 +361,8 @@ def cases_geojson(
     if grids:
         conditions.append("c.grid_code = ANY(CAST(:grids AS varchar[]))")
         params["grids"] = list(grids)
+    if unplaced is not None:
+        conditions.append("c.geom IS NULL" if unplaced else "c.geom IS NOT NULL")
     features = f"""
         SELECT c.received_at, c.code, json_build_object(
             'type', 'Feature', 'id', c.code,

@@ -1020,7 +1020,8 @@ def locate_case(
     :func:`gis.repeats.link_located`), its repeat warning by place written as well.  By the
     center responsible or one above; an event of its history (with ``note``); ``version``, if
     given, must be the case's.  The caller commits."""
-    case = _case_of(session, actor, code, _LOCATE, lock=True)
+    # (a grid worker: any case of their area, the point in their own grids; checked below)
+    case = _case_of(session, actor, code, _LOCATE if actor.can_handle else None, lock=True)
     if version is not None and version != case["version"]:
         raise _stale(case["version"])
     filed = session.execute(_NAMED_CASE, {"id": case["id"]}).one()
@@ -1036,6 +1037,14 @@ def locate_case(
             "该点不在您的管辖范围内：请核对位置；案件确属其他地方的，请转办给相应的综治中心。",
             "That point is outside your area: check it; a case that belongs elsewhere is "
             "transferred to the center there.",
+        )
+    if not actor.can_handle and not in_own_grids(
+        actor.scope, located.grid.code if located.grid else None
+    ):
+        raise Forbidden(
+            "该点不在您负责的网格内：网格员只能补充本人网格内的位置；请告知综治中心，由中心补充。",
+            "That point is outside your own grids: a grid worker gives points in their own grids "
+            "only; tell the center, which gives it.",
         )
     now_in = located.village or located.township
     moved = now_in is not None and now_in.code != filed.region

@@ -357,6 +357,14 @@ def list_cases(
         Query(description="grid code 网格编码 (repeatable: the cases of any of them)"),
     ] = [],  # noqa: B006 - FastAPI copies it
     region: RegionQuery = None,
+    unplaced: Annotated[
+        bool | None,
+        Query(
+            description="true: only the cases without a point, filed by their village because "
+            "no one could say where (待查明位置; their geometry is null); false: only those "
+            "with one"
+        ),
+    ] = None,
 ) -> Response:
     """Cases in your jurisdiction (or in one ``region`` of it) as GeoJSON, newest first.  A
     ``since`` without offset is read as Beijing time.  The filters add up; an unknown category
@@ -390,6 +398,7 @@ def list_cases(
         statuses=status,
         overdue=overdue,
         grids=grid,
+        unplaced=unplaced,
     )
     if phone_index is not None:
         audit_phone_lookup(session, request, caller)

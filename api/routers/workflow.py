@@ -204,7 +204,10 @@ def add_case_note(
     "/cases/{code}/location",
     response_model=CaseDetailOut,
     responses={
-        403: {"description": "another center is responsible, or the point is outside your area"},
+        403: {
+            "description": "another center is responsible, or the point is outside your area "
+            "(a grid worker's: outside their own grids)"
+        },
         404: {"description": "no such case in your area"},
         409: {"description": "the case has its point already, or changed since it was read"},
         422: {"description": "an implausible point"},
@@ -214,7 +217,7 @@ def locate_case(
     code: CaseCode,
     body: CaseLocationIn,
     session: SessionDep,
-    caller: Handler,
+    caller: Noter,
     cipher: CipherDep,
     request: Request,
 ) -> CaseDetailOut:
@@ -223,7 +226,8 @@ def locate_case(
     the caller's area.  The point decides the case's grid and village (another than the one
     named: the history says so); the case appears on the maps and in the grid's figures, is
     linked to its possible duplicates; its center and deadlines stay.  By its responsible
-    center or one above."""
+    center or one above, or by a grid worker of its village standing at the place: in one of
+    their own grids (``case:note``, as their findings on the spot)."""
     where = body.location
     lon, lat = device_point(session, where.lon, where.lat, where.datum)
     check_location(session, lon, lat)

@@ -1459,3 +1459,37 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     token = done["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
     tracking = anon_client.get(f"/t/{token}", headers={"Accept": "text/html"}).text
     assert "补充位置" not in tracking and "网格员现场查看" not in tracking
+
+
+def test_a_grid_worker_finds_the_place_of_a_case_filed_by_their_village(
+    anon_client: TestClient, login_as: Callable, demo_city: DemoCity
+) -> None:
+    """待查明位置: the phone lists the open cases of the worker's village that have no point;
+    standing at the place, the worker gives it — in one of their own grids only (another
+    grid's is for the desk, or for that grid's worker)."""
+    desk, worker = login_as("township_operator"), login_as("grid_worker")
+    code = anon_client.post(
+        "/api/reports", json=_named("990102001001", source="hotline"), headers=desk
+    ).json()["code"]
+    listed = anon_client.get("/api/cases?status=open&unplaced=true&limit=200", headers=worker)
+    features = {f["properties"]["code"]: f for f in listed.json()["features"]}
+    assert code in features and features[code]["geometry"] is None
+    assert all(f["geometry"] is None for f in features.values())
+    own = next(g for g in demo_city.grids if g.code == "990102001001001")  # (the worker's)
+    not_own = next(g for g in demo_city.grids if g.code == "990102001001002")
+
+    def at(grid: object) -> dict:
+        p = grid.geom.buffer(-0.0003).representative_point()  # type: ignore[attr-defined]
+        return {"location": {"lon": p.x, "lat": p.y, "datum": "wgs84", "accuracy_m": 6}}
+
+    url = f"/api/cases/{code}/location"
+    refused = anon_client.post(url, headers=worker, json=at(not_own))
+    assert refused.status_code == 403 and "不在您负责的网格内" in refused.json()["detail"]
+    done = anon_client.post(url, headers=worker, json=at(own) | {"note": "现场查看"})
+    assert done.status_code == 200, done.text
+    assert done.json()["grid_code"] == own.code
+    assert done.json()["events"][-1]["actor"] == "grid_worker"
+    unplaced = anon_client.get("/api/cases?status=open&unplaced=true&limit=200", headers=worker)
+    assert code not in {f["properties"]["code"] for f in unplaced.json()["features"]}
+    placed = anon_client.get(f"/api/cases?unplaced=false&grid={own.code}&limit=500", headers=desk)
+    assert code in {f["properties"]["code"] for f in placed.json()["features"]}

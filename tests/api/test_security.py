@@ -142,7 +142,7 @@ def calls_for(s: Sample) -> list[Call]:
         Call("POST", f"/api/cases/{s.case_code}/parties", "case:handle", 201),
         Call("POST", f"/api/cases/{s.case_code}/notes", "case:note", 201),
         # (it has its point: refused after the permission and jurisdiction checks)
-        Call("POST", f"/api/cases/{s.case_code}/location", "case:handle", 409),
+        Call("POST", f"/api/cases/{s.case_code}/location", "case:note", 409),
         # (not resolved: refused after the permission and jurisdiction checks)
         Call("POST", f"/api/cases/{s.case_code}/verify", "case:verify", 409),
         Call("GET", "/workers", "case:read"),
