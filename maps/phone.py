@@ -105,6 +105,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "track_record": "记录巡查轨迹（本页打开时记录，随下次打卡发送）",
             "grid_open": "我的网格待办",
             "grid_open_note": "（本网格未办结的案件，含热线、来访等各渠道；已办结的待您现场核查）",
+            "unplaced": "待查明位置",
+            "unplaced_note": "（本村（社区）按名称登记、具体位置不详的案件：到现场后补充位置）",
             "other": "English",
             "logout": "退出",
         },
@@ -155,6 +157,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
             "locating": "正在定位……",
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
+            "unplaced_here": "📍 就在这里：按当前定位补充位置",
+            "unplaced_done": "已补充位置，落在网格 {grid}。",
+            "unplaced_offline": "当前无网络：请在有信号时再补充位置。",
+            "unplaced_no_fix": "定位失败：请允许定位权限，到开阔处再试。",
             "need_position": "请先获取位置（或在地图上点选）。",
             "need_description": "请填写情况描述。",
             "merged": "已并案",
@@ -252,6 +258,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "(not settled yet, from every channel: hotline, walk-ins …; the resolved ones "
                 "wait for you to verify them on the spot)"
             ),
+            "unplaced": "Place not known yet",
+            "unplaced_note": (
+                "(cases of my village filed by its name, the spot unknown: give it once there)"
+            ),
             "other": "中文",
             "logout": "Log out",
         },
@@ -309,6 +319,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "no_geolocation": "This device cannot locate itself; tap your position on the map.",
             "locating": "Locating …",
             "locate_failed": "Could not locate: allow location access, or tap the map.",
+            "unplaced_here": "📍 It is here: give my position",
+            "unplaced_done": "Place given: in grid {grid}.",
+            "unplaced_offline": "No connection: give the place when the signal returns.",
+            "unplaced_no_fix": "Could not locate: allow location access, and try in the open.",
             "need_position": "Get your position first (or tap the map).",
             "need_description": "Describe what happened.",
             "merged": "Merged",
@@ -501,6 +515,10 @@ def phone_page(
         f'\n  <h2>{t["grid_open"]} <b id="grid-open-count" class="m-count"></b> '
         f"<small>{t['grid_open_note']}</small></h2>"
         '\n  <ul id="grid-open"></ul>'
+        # and the cases of the village filed by its name (no one could say where): the worker
+        # goes to find the place and gives it, standing there
+        f"\n  <h2>{t['unplaced']} <small>{t['unplaced_note']}</small></h2>"
+        '\n  <ul id="unplaced"></ul>'
         if grid_codes
         else ""
     )

@@ -2869,6 +2869,49 @@ def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # typ
     context.close()
 
 
+def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """待查明位置 on the phone: a call the desk filed by the worker's village is listed; the
+    worker, standing at the place, taps 就在这里 — the case gets the phone's position, lands in
+    the worker's grid and moves to 我的网格待办."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    desk_context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    desk = _logged_in(desk_context, live_server, errors, "township_operator", "/queue")
+    body = {
+        "kind": "hazard", "category": "fire", "description": f"来电 {uuid.uuid4().hex[:8]}",
+        "region": "990102001001", "source": "hotline",
+        "reported_at": "2026-12-06T09:00:00+08:00",
+    }  # fmt: skip
+    made = desk.request.post(
+        f"{live_server}/api/reports",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert made.status == 201, made.text()
+    code = made.json()["code"]
+    desk_context.close()
+    context = _phone(browser, engine, "zh-CN")  # (standing in the worker's first grid)
+    page = _logged_in(context, live_server, errors)
+    item = page.locator(f'#unplaced li[data-code="{code}"]')
+    item.locator("button.m-unplaced-here").click(timeout=15_000)
+    item.locator(".m-unplaced-said:has-text('已补充位置')").wait_for(timeout=15_000)
+    page.wait_for_selector(f'#grid-open li[data-code="{code}"]', timeout=15_000)
+    with engine.connect() as conn:
+        grid, located = conn.execute(
+            text("""SELECT grid_code, geom IS NOT NULL FROM cases WHERE code = :c"""),
+            {"c": code},
+        ).one()
+    assert located and grid == "990102001001001"
+    assert errors == [], errors
+    context.close()
+
+
 def test_a_planner_staffs_a_grid_from_its_record(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:

@@ -413,7 +413,8 @@
       if (r.status === 401) { login(); return; }
       if (!r.ok) { mineUnknown(); return; }
       return r.json().then(function (fc) { mineAt = Date.now(); renderMine(fc); });
-    }).catch(mineUnknown).then(loadGridOpen).then(function () { mineReading = false; });
+    }).catch(mineUnknown).then(loadGridOpen).then(loadUnplaced)
+      .then(function () { mineReading = false; });
   }
   // A grid worker's own grids' open cases (the hotline's and the desks' too), read with my
   // reports: the worker goes to look at them on the spot.  The resolved ones first (待核查: the
@@ -462,6 +463,68 @@
       gridOpenList.appendChild(el("li", "unknown", T.mine_offline));
     });
   }
+  // 待查明位置: the open cases of my village filed by its name (a caller who could not say
+  // where); standing at the place, the worker gives it from the phone's position (online only:
+  // the answer says whether it lies in one of my grids)
+  var unplacedList = document.getElementById("unplaced");
+  function loadUnplaced() {
+    if (!unplacedList) return null;
+    return fetch("/api/cases?status=open&unplaced=true&limit=20", {
+      credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
+    }).then(function (r) {
+      return r.ok ? r.json().then(renderUnplaced) : null;
+    }).catch(function () { /* offline: the list as it was */ });
+  }
+  function renderUnplaced(fc) {
+    unplacedList.textContent = "";
+    fc.features.forEach(function (f) {
+      var p = f.properties, li = el("li");
+      li.dataset.code = p.code;
+      li.appendChild(el("span", "st", STATUS[p.status] || p.status));
+      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
+      var link = el("a", "", p.code);
+      link.href = "/cases/" + encodeURIComponent(p.code);
+      li.appendChild(link);
+      li.appendChild(el("small", "", p.received_at.slice(0, 16).replace("T", " ")));
+      var here = el("button", "m-unplaced-here", T.unplaced_here);
+      here.type = "button";
+      var said = el("small", "m-unplaced-said");
+      here.addEventListener("click", function () { giveHere(p, here, said); });
+      li.appendChild(here);
+      li.appendChild(said);
+      unplacedList.appendChild(li);
+    });
+    if (!fc.features.length) unplacedList.appendChild(el("li", "", T.no_reports));
+  }
+  function giveHere(p, button, said) {
+    if (!navigator.onLine) { said.textContent = T.unplaced_offline; return; }
+    if (!navigator.geolocation) { said.textContent = T.unplaced_no_fix; return; }
+    button.disabled = true;
+    said.textContent = T.locating;
+    navigator.geolocation.getCurrentPosition(function (fix) {
+      fetch("/api/cases/" + encodeURIComponent(p.code) + "/location", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+        body: JSON.stringify({ version: p.version, location: {
+          lon: fix.coords.longitude, lat: fix.coords.latitude, datum: "wgs84",
+          accuracy_m: fix.coords.accuracy } })
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
+          said.textContent = fill(T.unplaced_done, { grid: (config.grid_names || {})[b.grid_code] || b.grid_code });
+          button.remove();
+          loadGridOpen();  // (it is one of my grids' open cases now)
+        });
+      }).catch(function (e) {
+        button.disabled = false;
+        said.textContent = navigator.onLine === false ? T.unplaced_offline : e.message;
+      });
+    }, function () {
+      button.disabled = false;
+      said.textContent = T.unplaced_no_fix;
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+  }
+
   function renderGridOpen(fc) {
     gridOpenShown = true;
     gridOpenLast = fc;
