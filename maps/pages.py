@@ -1525,9 +1525,10 @@ def case_page(  # type: ignore[no-untyped-def]
         "No coordinates: an old ledger's case filed by its village's name; not on the map.",
     ) if imported else t(
         "无坐标：受理时具体位置不详，按所在村（社区）登记，不在地图、热力图上显示；"
-        "查明地点后请在办理记录中写明。",
+        "查明地点后补充位置（中心在本页，网格员在手机上报页现场补充）。",
         "No coordinates: no one could say where when it was registered, so it is filed by its "
-        "village; not on the map or the heat map. Note the place in the history once known.",
+        "village; not on the map or the heat map. Give its point once known (the center here, "
+        "a grid worker on the phone page, at the place).",
     )) + "</p>"  # fmt: skip
     # 补充位置: the desk gives it its point once someone knows it — a tap on the map of its
     # village (outlined), or coordinates as a map app gave them (case.js)
