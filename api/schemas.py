@@ -985,6 +985,11 @@ class QueueItemOut(BaseModel):
         description="a resolved case: when it is to be verified by (回访 or 现场核查, 3 working "
         "days after it was resolved); overdue then says whether that has passed",
     )
+    unplaced: bool = Field(
+        False,
+        description="filed by its village, no one could say where: no point yet (待查明位置; "
+        "POST /api/cases/{code}/location gives it)",
+    )
 
 
 class QueueOut(BaseModel):

@@ -1394,6 +1394,8 @@ class QueueItem:
     grid_name: str | None = None  # (e.g. 兴沙社区第1网格: what a desk reads, beside the code)
     #: a resolved case: when it is to be verified by (3 working days after it was resolved)
     verify_due: datetime | None = None
+    #: filed by its village, no one could say where (no point yet: 待查明位置)
+    unplaced: bool = False
 
 
 #: SQL: case ``c`` is late — open past its deadline, or resolved past its verification's due time
@@ -1506,7 +1508,8 @@ def queue(
                c.version, c.source::text AS source,
                {_REPEAT_SQL} AS repeat, {_DUPLICATE_SQL} AS duplicate,
                (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
-               CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due
+               CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due,
+               c.geom IS NULL AS unplaced
         FROM cases c JOIN category k ON k.code = c.category
         WHERE {cond}
         ORDER BY {_OVERDUE_SQL} DESC,

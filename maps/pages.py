@@ -309,9 +309,12 @@ def _filtered(path: str, filters: Mapping[str, object], change: Mapping[str, obj
     return escape(path + (f"?{query}" if query else ""), quote=True)
 
 
-def _grid_cell(code: str | None, name: str | None, lang: str) -> str:
+def _grid_cell(code: str | None, name: str | None, lang: str, unplaced: bool = False) -> str:
     """A list's grid cell: the grid by its name, its code on hover (the code alone for a grid
-    without a name; "outside the grids" for none)."""
+    without a name; "outside the grids" for none; "place not known" for a case filed by its
+    village, ``unplaced``)."""
+    if unplaced:
+        return f'<td class="wg-unplaced">{_tr(lang)("位置待查明", "place not known yet")}</td>'
     if not code:
         return f"<td>{_tr(lang)('未落入网格', 'outside the grids')}</td>"
     if not name:
@@ -493,7 +496,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
         f"<td>{escape(state_names.get(i.status, i.status))}</td>"
         f"<td>{escape(SOURCE_NAMES[i.source][1 if lang == 'en' else 0])}</td>"
-        f"{_grid_cell(i.grid_code, i.grid_name, lang)}"
+        f"{_grid_cell(i.grid_code, i.grid_name, lang, i.unplaced)}"
         f"<td>{when(i.received_at)}</td><td>{due(i)}</td></tr>"
         for i in q.items
     )
