@@ -2802,14 +2802,30 @@ def test_a_desk_files_a_call_by_its_village_when_the_caller_cannot_say_where(  #
     context.close()
 
 
+def _filed_by_village(page, base: str, village: str) -> str:  # type: ignore[no-untyped-def]
+    """The code of a 12345 call that the desk logged in on ``page`` files by ``village``."""
+    import json
+    import uuid
+
+    body = {
+        "kind": "hazard", "category": "fire", "description": f"来电 {uuid.uuid4().hex[:8]}",
+        "region": village, "source": "hotline", "reported_at": "2026-12-06T09:00:00+08:00",
+    }  # fmt: skip
+    made = page.request.post(
+        f"{base}/api/reports",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert made.status == 201, made.text()
+    return str(made.json()["code"])
+
+
 def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
     """补充位置 on the case page: the village the case was filed by is outlined; a tap puts the
     pin, coordinates from Amap (GCJ-02) move it where they say; confirmed, the page comes back
     with the case's own map, and the case is stored as given, in its grid."""
-    import json
-    import uuid
 
     from sqlalchemy import text
 
@@ -2825,18 +2841,7 @@ def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # typ
     context.set_default_timeout(15_000)
     errors: list[str] = []
     page = _logged_in(context, live_server, errors, "township_operator", "/queue")
-    body = {
-        "kind": "hazard", "category": "fire", "description": f"来电 {uuid.uuid4().hex[:8]}",
-        "region": "990102001001", "source": "hotline",
-        "reported_at": "2026-12-06T09:00:00+08:00",
-    }  # fmt: skip
-    made = page.request.post(
-        f"{live_server}/api/reports",
-        data=json.dumps(body),
-        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert made.status == 201, made.text()
-    code = made.json()["code"]
+    code = _filed_by_village(page, live_server, "990102001001")
     page.goto(f"{live_server}/cases/{code}")
     page.wait_for_selector("#case-locate #locate-map .leaflet-overlay-pane path")
     assert page.locator("#locate-save").is_disabled()
@@ -2875,26 +2880,13 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     """待查明位置 on the phone: a call the desk filed by the worker's village is listed; the
     worker, standing at the place, taps 就在这里 — the case gets the phone's position, lands in
     the worker's grid and moves to 我的网格待办."""
-    import json
-    import uuid
 
     from sqlalchemy import text
 
     desk_context = _phone(browser, engine, "zh-CN")
     errors: list[str] = []
     desk = _logged_in(desk_context, live_server, errors, "township_operator", "/queue")
-    body = {
-        "kind": "hazard", "category": "fire", "description": f"来电 {uuid.uuid4().hex[:8]}",
-        "region": "990102001001", "source": "hotline",
-        "reported_at": "2026-12-06T09:00:00+08:00",
-    }  # fmt: skip
-    made = desk.request.post(
-        f"{live_server}/api/reports",
-        data=json.dumps(body),
-        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert made.status == 201, made.text()
-    code = made.json()["code"]
+    code = _filed_by_village(desk, live_server, "990102001001")
     desk_context.close()
     context = _phone(browser, engine, "zh-CN")  # (standing in the worker's first grid)
     page = _logged_in(context, live_server, errors)
