@@ -987,6 +987,14 @@ _NAMED_CASE = text("""
     LEFT JOIN region t ON t.code = c.township_code
     WHERE c.id = :id
 """)
+# the case's point was given by this person, as it is given again (lon, lat and datum as sent)
+_LOCATE_REPLAY = text("""
+    SELECT e.actor = :actor AND e.data ->> 'datum' = :datum
+           AND CAST(e.data ->> 'lon' AS float8) = :lon AND CAST(e.data ->> 'lat' AS float8) = :lat
+    FROM case_event e
+    WHERE e.case_id = :id AND e.action = 'locate'
+    ORDER BY e.id DESC LIMIT 1
+""")
 _SET_POINT = text("""
     UPDATE cases SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
                      received_lon = :received_lon, received_lat = :received_lat, datum = :datum,
@@ -1008,7 +1016,7 @@ def locate_case(
     accuracy_m: float | None = None,
     note: str | None = None,
     version: int | None = None,
-) -> None:
+) -> bool:
     """补充位置: the point of case ``code``, filed by its village (or street) when no one could
     say where, once it is known (a grid worker went to look; the caller called back).
     ``received``: the point as given (lon, lat, datum); ``wgs84``: the same in WGS 84, checked
@@ -1019,12 +1027,20 @@ def locate_case(
     linked to its possible duplicates as a report is at intake (both ways in time:
     :func:`gis.repeats.link_located`), its repeat warning by place written as well.  By the
     center responsible or one above; an event of its history (with ``note``); ``version``, if
-    given, must be the case's.  The caller commits."""
+    given, must be the case's.
+
+    The same point sent again by the same person (a phone's queue whose answer was lost on a
+    weak signal) is its replay: nothing changes.  Returns False for a replay, True for the point
+    given.  The caller commits."""
     # (a grid worker: any case of their area, the point in their own grids; checked below)
     case = _case_of(session, actor, code, _LOCATE if actor.can_handle else None, lock=True)
+    filed = session.execute(_NAMED_CASE, {"id": case["id"]}).one()
+    given = {"id": case["id"], "actor": actor.username, "datum": received[2]}
+    given |= {"lon": received[0], "lat": received[1]}
+    if not filed.named and session.execute(_LOCATE_REPLAY, given).scalar():
+        return False
     if version is not None and version != case["version"]:
         raise _stale(case["version"])
-    filed = session.execute(_NAMED_CASE, {"id": case["id"]}).one()
     if not filed.named:
         raise Conflict(
             "该案件已有位置，不能再补充；如位置有误，请在办理记录中说明。",
@@ -1086,6 +1102,7 @@ def locate_case(
             "filed_under": filed.region if moved else None,
         },
     )
+    return True
 
 
 def in_own_grids(scope: Scope, grid_code: str | None) -> bool:

@@ -220,6 +220,7 @@ def locate_case(
     caller: Noter,
     cipher: CipherDep,
     request: Request,
+    response: Response,
 ) -> CaseDetailOut:
     """补充位置: the point of a case filed by its village (or street) because no one could say
     where — once it is known.  In the datum it was given in (converted as a report's is), in
@@ -227,11 +228,13 @@ def locate_case(
     named: the history says so); the case appears on the maps and in the grid's figures, is
     linked to its possible duplicates; its center and deadlines stay.  By its responsible
     center or one above, or by a grid worker of its village standing at the place: in one of
-    their own grids (``case:note``, as their findings on the spot)."""
+    their own grids (``case:note``, as their findings on the spot).  The same point sent again
+    by the same person (its answer lost) is answered as the first was, with
+    ``Idempotent-Replayed: true``, nothing changed."""
     where = body.location
     lon, lat = device_point(session, where.lon, where.lat, where.datum)
     check_location(session, lon, lat)
-    workflow.locate_case(
+    given = workflow.locate_case(
         session,
         actor_of(caller),
         code,
@@ -241,8 +244,11 @@ def locate_case(
         body.note,
         body.version,
     )
-    audit_caller(session, request, caller, "case.locate", f"case:{code}")
-    session.commit()
+    if given:
+        audit_caller(session, request, caller, "case.locate", f"case:{code}")
+        session.commit()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
     return case_detail(session, caller.scope, code, cipher, request)
 
 

@@ -1477,7 +1477,9 @@ def test_a_grid_worker_finds_the_place_of_a_case_filed_by_their_village(
 ) -> None:
     """待查明位置: the phone lists the open cases of the worker's village that have no point;
     standing at the place, the worker gives it — in one of their own grids only (another
-    grid's is for the desk, or for that grid's worker)."""
+    grid's is for the desk, or for that grid's worker).  Sent again from the phone's queue
+    (its answer lost on a weak signal), the same point is a replay: answered as before, nothing
+    added; another point, or the same from someone else, is refused."""
     desk, worker = login_as("township_operator"), login_as("grid_worker")
     code = anon_client.post(
         "/api/reports", json=_named("990102001001", source="hotline"), headers=desk
@@ -1498,8 +1500,18 @@ def test_a_grid_worker_finds_the_place_of_a_case_filed_by_their_village(
     assert refused.status_code == 403 and "不在您负责的网格内" in refused.json()["detail"]
     done = anon_client.post(url, headers=worker, json=at(own) | {"note": "现场查看"})
     assert done.status_code == 200, done.text
+    assert "Idempotent-Replayed" not in done.headers
     assert done.json()["grid_code"] == own.code
     assert done.json()["events"][-1]["actor"] == "grid_worker"
+    replayed = anon_client.post(url, headers=worker, json=at(own) | {"note": "现场查看"})
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["events"] == done.json()["events"]
+    assert replayed.json()["version"] == done.json()["version"]
+    moved = at(own)
+    moved["location"]["lon"] += 0.0001
+    assert anon_client.post(url, headers=worker, json=moved).status_code == 409
+    assert anon_client.post(url, headers=desk, json=at(own)).status_code == 409
     unplaced = anon_client.get("/api/cases?status=open&unplaced=true&limit=200", headers=worker)
     assert code not in {f["properties"]["code"] for f in unplaced.json()["features"]}
     placed = anon_client.get(f"/api/cases?unplaced=false&grid={own.code}&limit=500", headers=desk)

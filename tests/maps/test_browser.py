@@ -2878,8 +2878,10 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     live_server: str, browser, engine
 ) -> None:
     """待查明位置 on the phone: a call the desk filed by the worker's village is listed; the
-    worker, standing at the place, taps 就在这里 — the case gets the phone's position, lands in
-    the worker's grid and moves to 我的网格待办."""
+    worker, standing at the place where there is no signal, taps 就在这里 — the phone's
+    position waits in the queue, and goes when the signal returns (its answer lost once: sent
+    again, it is the same point, not refused); the case lands in the worker's grid and moves to
+    我的网格待办."""
 
     from sqlalchemy import text
 
@@ -2888,18 +2890,60 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     desk = _logged_in(desk_context, live_server, errors, "township_operator", "/queue")
     code = _filed_by_village(desk, live_server, "990102001001")
     desk_context.close()
+
+    def stored() -> tuple:
+        with engine.connect() as conn:
+            return tuple(
+                conn.execute(
+                    text("""SELECT c.grid_code, c.geom IS NOT NULL,
+                                   (SELECT count(*) FROM case_event e
+                                    WHERE e.case_id = c.id AND e.action = 'locate')
+                            FROM cases c WHERE c.code = :c"""),
+                    {"c": code},
+                ).one()
+            )
+
     context = _phone(browser, engine, "zh-CN")  # (standing in the worker's first grid)
     page = _logged_in(context, live_server, errors)
     item = page.locator(f'#unplaced li[data-code="{code}"]')
-    item.locator("button.m-unplaced-here").click(timeout=15_000)
-    item.locator(".m-unplaced-said:has-text('已补充位置')").wait_for(timeout=15_000)
+    item.locator("button.m-unplaced-here").wait_for(timeout=15_000)
+    kept = page.evaluate(
+        "localStorage.getItem('wangge-unplaced ' +"
+        " JSON.parse(document.getElementById('config').textContent).account)"
+    )
+    assert code in kept  # (the list as read, for a page opened where there is no signal)
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    item.locator("button.m-unplaced-here").click()
+    item.locator(".m-unplaced-said:has-text('位置已记下，待发送')").wait_for(timeout=15_000)
+    assert item.locator("button.m-unplaced-here").count() == 0
+    assert f"补充位置 {code}" in page.locator("#queue").inner_text()
+    assert "位置已记在本机" in page.locator("#message").inner_text()
+    assert stored() == (None, False, 0)
+
+    lost: list[bool] = []
+
+    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
+        if not lost:
+            route.fetch()  # the server takes the point …
+            lost.append(True)
+            route.abort("connectionreset")  # … and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/cases/*/location", lose_the_answer)
+    context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while not lost:
+        assert time.monotonic() < deadline, "the place was not sent when the signal returned"
+        page.wait_for_timeout(100)
+    assert stored() == ("990102001001001", True, 1)
+    assert page.locator("#queue li[data-key]").count() == 1  # still queued: no answer came
+    page.reload()  # sent again at the next sync: the same point, answered as the first time
+    _queue_sent(page)
     page.wait_for_selector(f'#grid-open li[data-code="{code}"]', timeout=15_000)
-    with engine.connect() as conn:
-        grid, located = conn.execute(
-            text("""SELECT grid_code, geom IS NOT NULL FROM cases WHERE code = :c"""),
-            {"c": code},
-        ).one()
-    assert located and grid == "990102001001001"
+    assert page.locator(f'#unplaced li[data-code="{code}"]').count() == 0
+    assert stored() == ("990102001001001", True, 1)
     assert errors == [], errors
     context.close()
 

@@ -144,14 +144,21 @@
   function drop(key) { return store("readwrite", function (s) { s.delete(key); }); }
 
   var verifyQueued = {}; // case code → true: its 现场核查 waits in the queue
+  var locateQueued = {}; // case code → true: its 补充位置 waits in the queue
   function renderQueue() {
     return everyQueued().then(function (every) {
       var items = every.filter(mine);
-      var waiting = {};
-      items.forEach(function (i) { if (i.type === "verify" && i.state === "queued") waiting[i.code] = true; });
+      var waiting = {}, placing = {};
+      items.forEach(function (i) {
+        if (i.type === "verify" && i.state === "queued") waiting[i.code] = true;
+        if (i.type === "locate" && i.state === "queued") placing[i.code] = true;
+      });
       var changed = Object.keys(waiting).join() !== Object.keys(verifyQueued).join();
+      var placed = Object.keys(placing).join() !== Object.keys(locateQueued).join();
       verifyQueued = waiting;
+      locateQueued = placing;
       if (changed && gridOpenLast) renderGridOpen(gridOpenLast);
+      if (placed && unplacedLast) renderUnplaced(unplacedLast);
       queueList.textContent = "";
       items.sort(function (a, b) { return a.created - b.created; });
       items.forEach(function (item) {
@@ -164,6 +171,9 @@
         if (item.type === "patrol") {
           li.appendChild(el("span", "", T.patrol_item + (item.body.note ? COLON + item.body.note.slice(0, 30) : "")));
           li.appendChild(el("small", "", item.detail || item.body.checked_at));
+        } else if (item.type === "locate") {
+          li.appendChild(el("span", "", T.locate_item + " " + item.code));
+          li.appendChild(el("small", "", item.detail || ""));
         } else if (item.type === "verify") {
           li.appendChild(el("span", "", T.verify_item + " " + item.code + " · " +
                                         (item.body.resolved ? T.verify_yes : T.verify_no)));
@@ -328,6 +338,39 @@
     });
   }
 
+  // The queued places of cases filed by their village (补充位置), one a request, oldest first:
+  // as the verifications.  The same point sent again (its answer lost) is answered as the first.
+  function sendLocates() {
+    return myQueued().then(function (items) {
+      var pending = items.filter(function (i) { return i.state === "queued" && i.type === "locate"; });
+      pending.sort(function (a, b) { return a.created - b.created; });
+      return pending.reduce(function (chain, item) {
+        return chain.then(function (go) {
+          if (go !== true) return go;
+          return send("/api/cases/" + encodeURIComponent(item.code) + "/location", {
+            method: "POST", credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
+            body: JSON.stringify(item.body)
+          }).then(function (r) {
+            if (r.status === 401) { login(); return "away"; }
+            if (r.status >= 500) return false;
+            return r.json().catch(function () { return {}; }).then(function (b) {
+              if (r.ok) {
+                moved = true; // (the case is one of my grids' open cases now)
+                say(fill(T.unplaced_done, { code: item.code,
+                                            grid: (config.grid_names || {})[b.grid_code] || b.grid_code }));
+                return drop(item.key).then(function () { return true; });
+              }
+              item.state = "rejected";
+              item.detail = item.code + COLON + (typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
+              return put(item).then(function () { return true; });
+            });
+          }, function () { return false; });
+        });
+      }, Promise.resolve(true)).then(function (go) { return go === "away" ? "away" : null; });
+    });
+  }
+
   // The queued check-ins go first (sendPatrols), then the reports, config.batch_max a request
   // (each one's photos wait in the queue with its case code), then the photos: a slow photo
   // never holds up a report.
@@ -340,6 +383,9 @@
       if (step === "away") { away = true; return null; }
       if (step === "more") more = true;
       return sendVerifies();
+    }).then(function (step) {
+      if (step === "away") { away = true; return null; }
+      return sendLocates();
     }).then(function (step) {
       if (step === "away") { away = true; return []; }
       return myQueued();
@@ -405,7 +451,7 @@
   var mineReading = false; // (a sync that ends meanwhile does not ask again)
   function loadMine() {
     // (not kept on the phone: without an answer, the list shown stays, or says why it is empty)
-    if (!navigator.onLine) { mineUnknown(); showGridOpenKept(); return Promise.resolve(); }
+    if (!navigator.onLine) { mineUnknown(); showGridOpenKept(); showUnplacedKept(); return Promise.resolve(); }
     mineReading = true;
     return fetch("/api/cases?mine=true&limit=20", {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
@@ -464,18 +510,39 @@
     });
   }
   // 待查明位置: the open cases of my village filed by its name (a caller who could not say
-  // where); standing at the place, the worker gives it from the phone's position (online only:
-  // the answer says whether it lies in one of my grids)
+  // where); standing at the place, the worker gives it from the phone's position.  Where there
+  // is no signal the position waits in the queue (sendLocates), and the list as last read is
+  // kept on the phone, by account, as my grids' cases are (codes, states, categories, times).
   var unplacedList = document.getElementById("unplaced");
+  var UNPLACED_KEPT = "wangge-unplaced " + config.account;
+  var unplacedLast = null; // the last list drawn, drawn again when a position is queued or sent
   function loadUnplaced() {
     if (!unplacedList) return null;
     return fetch("/api/cases?status=open&unplaced=true&limit=20", {
       credentials: "same-origin", headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
-      return r.ok ? r.json().then(renderUnplaced) : null;
-    }).catch(function () { /* offline: the list as it was */ });
+      if (!r.ok) return null;
+      return r.json().then(function (fc) {
+        var kept = { type: "FeatureCollection", features: fc.features.map(function (f) {
+          var keep = {};
+          KEPT_PROPERTIES.forEach(function (k) { keep[k] = f.properties[k]; });
+          return { type: "Feature", geometry: null, properties: keep };
+        }) };
+        try {
+          localStorage.setItem(UNPLACED_KEPT, JSON.stringify(kept));
+        } catch (e) { /* storage full or refused: shown all the same */ }
+        renderUnplaced(kept);
+      });
+    }).catch(showUnplacedKept);
+  }
+  function showUnplacedKept() {
+    if (unplacedLast || !unplacedList) return;
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(UNPLACED_KEPT) || "null"); } catch (e) { kept = null; }
+    if (kept && kept.features) renderUnplaced(kept);
   }
   function renderUnplaced(fc) {
+    unplacedLast = fc;
     unplacedList.textContent = "";
     fc.features.forEach(function (f) {
       var p = f.properties, li = el("li");
@@ -486,39 +553,35 @@
       link.href = "/cases/" + encodeURIComponent(p.code);
       li.appendChild(link);
       li.appendChild(el("small", "", p.received_at.slice(0, 16).replace("T", " ")));
-      var here = el("button", "m-unplaced-here", T.unplaced_here);
-      here.type = "button";
       var said = el("small", "m-unplaced-said");
-      here.addEventListener("click", function () { giveHere(p, here, said); });
-      li.appendChild(here);
+      if (locateQueued[p.code]) {
+        said.textContent = T.unplaced_queued;
+      } else {
+        var here = el("button", "m-unplaced-here", T.unplaced_here);
+        here.type = "button";
+        here.addEventListener("click", function () { giveHere(p, here, said); });
+        li.appendChild(here);
+      }
       li.appendChild(said);
       unplacedList.appendChild(li);
     });
     if (!fc.features.length) unplacedList.appendChild(el("li", "", T.no_reports));
   }
+  // The phone's position, kept in the queue and sent with it (no version: where the case
+  // happened does not depend on how far it has been handled meanwhile)
   function giveHere(p, button, said) {
-    if (!navigator.onLine) { said.textContent = T.unplaced_offline; return; }
     if (!navigator.geolocation) { said.textContent = T.unplaced_no_fix; return; }
     button.disabled = true;
     said.textContent = T.locating;
     navigator.geolocation.getCurrentPosition(function (fix) {
-      fetch("/api/cases/" + encodeURIComponent(p.code) + "/location", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
-        body: JSON.stringify({ version: p.version, location: {
-          lon: fix.coords.longitude, lat: fix.coords.latitude, datum: "wgs84",
-          accuracy_m: fix.coords.accuracy } })
-      }).then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (b) {
-          if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
-          said.textContent = fill(T.unplaced_done, { grid: (config.grid_names || {})[b.grid_code] || b.grid_code });
-          button.remove();
-          loadGridOpen();  // (it is one of my grids' open cases now)
-        });
-      }).catch(function (e) {
-        button.disabled = false;
-        said.textContent = navigator.onLine === false ? T.unplaced_offline : e.message;
-      });
+      var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
+                   type: "locate", code: p.code, body: { location: {
+                     lon: fix.coords.longitude, lat: fix.coords.latitude, datum: "wgs84",
+                     accuracy_m: fix.coords.accuracy } } };
+      put(item).then(function () {
+        say(navigator.onLine && !loggedOut ? T.unplaced_saved : T.unplaced_saved_offline);
+        return renderQueue().then(sync);
+      }, function () { button.disabled = false; said.textContent = T.save_failed; });
     }, function () {
       button.disabled = false;
       said.textContent = T.unplaced_no_fix;
