@@ -1549,9 +1549,20 @@ def case_page(  # type: ignore[no-untyped-def]
   <section id="case-locate" class="wg-noprint" data-region="{escape(region.code)}"
     data-bad="{t("请输入“经度,纬度”两个数。", "Type two numbers: longitude,latitude.")}">
   <h2>{t("补充位置", "Give its point")}</h2>
-  <p>{t(f"查明事发地点后，在{escape(region.name)}的地图上点选，或输入地图软件给出的坐标，再确认。",
-        f"Once the place is known, tap it on the map of {escape(region.name)}, or type the "
-        "coordinates a map app gave, then confirm.")}</p>
+  <p>{t(f"查明事发地点后，在{escape(region.name)}的地图上点选（虚线为各网格，标有名称），"
+        "或输入地图软件给出的坐标，再确认。不在本村（社区）的，可先查找地名。",
+        f"Once the place is known, tap it on the map of {escape(region.name)} (its grids "
+        "dashed, with their names), or type the coordinates a map app gave, then confirm. "
+        "Somewhere else: find the place first.")}</p>
+  <p class="wg-places wg-locate-row"><input type="search" id="locate-place" autocomplete="off"
+    placeholder="{t("地名查找：村（社区）、网格名称或代码",
+                    "Find a place: village, grid name or code")}"
+    aria-label="{t("地名查找", "Find a place")}"
+    data-none="{t("没有找到：请换个说法，或输入村/社区、网格代码",
+                  "Nothing found: try other words, or a village or grid code")}"
+    data-offline="{t("没有网络，暂时不能查找地名", "No network: places cannot be searched now")}">
+  </p>
+  <ul id="locate-place-list" class="wg-place-list" hidden></ul>
   <div id="locate-map" style="height: 300px"></div>
   <p class="wg-locate-row"><input id="locate-coords" autocomplete="off" inputmode="decimal"
     placeholder="{t("经度,纬度（可粘贴）", "longitude,latitude (paste)")}"
@@ -2099,6 +2110,7 @@ def case_page(  # type: ignore[no-untyped-def]
 </main>
 <script src="{asset_url("leaflet")}"></script>
 <script src="{asset_url("wangge.js")}"></script>
+<script src="{asset_url("places.js")}"></script>
 <script src="{asset_url("case.js")}"></script>
 </body>
 </html>

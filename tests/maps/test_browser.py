@@ -2823,9 +2823,10 @@ def _filed_by_village(page, base: str, village: str) -> str:  # type: ignore[no-
 def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
-    """补充位置 on the case page: the village the case was filed by is outlined; a tap puts the
-    pin, coordinates from Amap (GCJ-02) move it where they say; confirmed, the page comes back
-    with the case's own map, and the case is stored as given, in its grid."""
+    """补充位置 on the case page: the village the case was filed by is outlined, its grids drawn
+    with their names, and 地名查找 goes elsewhere; a tap puts the pin, coordinates from Amap
+    (GCJ-02) move it where they say; confirmed, the page comes back with the case's own map,
+    and the case is stored as given, in its grid."""
 
     from sqlalchemy import text
 
@@ -2836,6 +2837,12 @@ def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # typ
             text("""SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p
                     FROM grid WHERE code = '990102001001002' AND valid_to IS NULL) s""")
         ).one()
+        names = set(
+            conn.execute(
+                text("""SELECT coalesce(name, code) FROM grid
+                        WHERE code LIKE '990102001001%' AND valid_to IS NULL""")
+            ).scalars()
+        )
     gx, gy = (round(float(v), 6) for v in wgs84_to_gcj02(lon, lat))
     context = _phone(browser, engine, "zh-CN")
     context.set_default_timeout(15_000)
@@ -2845,6 +2852,12 @@ def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # typ
     page.goto(f"{live_server}/cases/{code}")
     page.wait_for_selector("#case-locate #locate-map .leaflet-overlay-pane path")
     assert page.locator("#locate-save").is_disabled()
+    page.wait_for_selector("#locate-map .wg-grid-name")  # the village's grids, by name
+    assert set(page.locator("#locate-map .wg-grid-name").all_inner_texts()) == names
+    for place in ("990102001002", "990102001001"):  # next door, then back
+        page.fill("#locate-place", place)
+        page.press("#locate-place", "Enter")
+        page.wait_for_selector(f'#locate-place[data-shown="{place}"]')
     at = page.evaluate(
         "([lat, lon]) => { const p = wangge.locateMap.latLngToContainerPoint("
         "wangge.toMap(lat, lon)); return [p.x, p.y]; }",

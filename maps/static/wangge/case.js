@@ -57,7 +57,34 @@
         style: { color: "#d35400", weight: 3, fillOpacity: 0.05, dashArray: "8 5" }
       }).addTo(lmap);
       lmap.fitBounds(area.getBounds(), { animate: false });
+      // its grids (the current layout), each named: a caller's "the third grid, by the school"
+      // found on the map (drawn only: a tap on one puts the pin)
+      var b = place.bbox;
+      return fetch("/api/grids?bbox=" + [b[0], b[1], b[2], b[3]].join(","), {
+        credentials: "same-origin", headers: { "Accept": "application/geo+json, application/json" }
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (fc) {
+        if (!fc) return;
+        var inside = fc.features.filter(function (f) {
+          return regionCode.length === 12 ? f.properties.code.indexOf(regionCode) === 0 : true;
+        });
+        var grids = L.geoJSON({ type: "FeatureCollection", features: inside }, {
+          coordsToLatLng: wangge.coordsToLatLng, interactive: false,
+          style: { color: "#2c6fbb", weight: 1.5, fillOpacity: 0, dashArray: "4 4" },
+          onEachFeature: function (f, l) {
+            l.bindTooltip(wangge.escapeHtml(f.properties.name || f.properties.code),
+                          { permanent: true, direction: "center", className: "wg-grid-name" });
+          }
+        }).addTo(lmap);
+        wangge.locateGrids = grids;  // (for tests)
+      });
     }).catch(function () { /* no network: the map without its outline */ });
+    var placeBox = document.getElementById("locate-place");
+    if (placeBox && window.wgPlaces) {
+      wgPlaces(lmap, placeBox, document.getElementById("locate-place-list"), {
+        none: placeBox.dataset.none, offline: placeBox.dataset.offline,
+        lang: document.documentElement.lang === "en" ? "en" : "zh-CN", toMap: wangge.toMap
+      });
+    }
     var put = function (lon, lat, datum) {  // (lon, lat) in `datum`; drawn where it is
       chosen = { lon: lon, lat: lat, datum: datum };
       var at = wangge.toWgs84(lon, lat, datum), drawn = wangge.toMap(at[1], at[0]);
