@@ -299,9 +299,12 @@ class BatchReportIn(ReportCreate):
 
 
 class ReceivedOut(BaseModel):
-    lon: float | None = Field(description="null: an old ledger's case without coordinates")
+    lon: float | None = Field(
+        description="null: a case without coordinates (an old ledger's, or one filed by its "
+        "village because no one could say where)"
+    )
     lat: float | None
-    datum: str
+    datum: str | None = Field(description="the datum the point came in; null without one")
 
 
 class RegionOut(BaseModel):
@@ -477,7 +480,11 @@ class CaseOut(BaseModel):
             received_at=case.received_at,
             grid_code=case.location.grid.code if case.location.grid else None,
             location=LocationOut.of(case.location),
-            received=ReceivedOut(lon=case.received_lon, lat=case.received_lat, datum=case.datum),
+            received=ReceivedOut(
+                lon=case.received_lon,
+                lat=case.received_lat,
+                datum=case.datum if case.received_lon is not None else None,
+            ),
             deadline=case.deadline,
             tracking_url=f"/t/{case.public_token}",
             flags=case.flags or {},
