@@ -1002,7 +1002,8 @@ _SET_POINT = text("""
                      village_code = :village_code, township_code = :township_code,
                      district_code = :district_code, city_code = :city_code,
                      assign_method = CAST(:method AS assign_method),
-                     assign_distance_m = :distance_m, version = version + 1
+                     assign_distance_m = :distance_m, version = version + 1,
+                     center_id = coalesce(CAST(:center_id AS integer), center_id)
     WHERE id = :id
 """)
 
@@ -1022,12 +1023,13 @@ def locate_case(
     ``received``: the point as given (lon, lat, datum); ``wgs84``: the same in WGS 84, checked
     as a report's is.  The point decides where the case is, as a report's does: its grid (the
     current layout) and its village — which may not be the one the caller named (the history
-    says so) — within the caller's area; the case keeps its center (a transfer moves it) and
-    its deadlines.  The map, the heat map and the grid's figures count it from now, and it is
-    linked to its possible duplicates as a report is at intake (both ways in time:
-    :func:`gis.repeats.link_located`), its repeat warning by place written as well.  By the
-    center responsible or one above; an event of its history (with ``note``); ``version``, if
-    given, must be the case's.
+    says so) — within the caller's area.  Not yet accepted, the case goes to the center
+    responsible for the point, as a report made there would; taken up, it keeps its center (a
+    transfer moves it).  It keeps its deadlines.  The map, the heat map and the grid's figures
+    count it from now, and it is linked to its possible duplicates as a report is at intake
+    (both ways in time: :func:`gis.repeats.link_located`), its repeat warning by place written
+    as well.  By the center responsible or one above; an event of its history (with
+    ``note``); ``version``, if given, must be the case's.
 
     The same point sent again by the same person (a phone's queue whose answer was lost on a
     weak signal) is its replay: nothing changes.  Returns False for a replay, True for the point
@@ -1064,10 +1066,17 @@ def locate_case(
         )
     now_in = located.village or located.township
     moved = now_in is not None and now_in.code != filed.region
+    # not yet taken up: the center responsible for the point has it, as a report made there
+    # would; taken up, its center keeps it (a transfer moves it)
+    center = located.center
+    recenter = (
+        case["status"] == "registered" and center is not None and center.id != case["center_id"]
+    )
     session.execute(
         _SET_POINT,
         {
             "id": case["id"],
+            "center_id": center.id if recenter and center else None,
             "lon": lon,
             "lat": lat,
             "received_lon": received[0],
@@ -1086,18 +1095,22 @@ def locate_case(
     )
     link_located(session, case["id"])
     flag_located(session, case["id"])
-    # (a village other than the one named: said in the history, in the words of the desk)
-    said = f"（原按{filed.region_name}登记，实际位于{now_in.name}）" if moved and now_in else ""
+    # (a village other than the one named, another center: said in the history, in the words
+    # of the desk)
+    said = [f"原按{filed.region_name}登记，实际位于{now_in.name}"] if moved and now_in else []
+    if recenter and center:
+        said.append(f"改由{center.name}受理")
     _event_in_place(
         session,
         actor,
         case,
         LOCATED,
-        (note or EVENT_NAMES[LOCATED]) + said,
+        (note or EVENT_NAMES[LOCATED]) + ("（" + "，".join(said) + "）" if said else ""),
         {
             "lon": received[0],
             "lat": received[1],
             "datum": received[2],
+            "center_from": case["center_id"] if recenter else None,
             "grid": located.grid.code if located.grid else None,
             "filed_under": filed.region if moved else None,
         },

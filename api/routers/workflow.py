@@ -226,7 +226,8 @@ def locate_case(
     where — once it is known.  In the datum it was given in (converted as a report's is), in
     the caller's area.  The point decides the case's grid and village (another than the one
     named: the history says so); the case appears on the maps and in the grid's figures, is
-    linked to its possible duplicates; its center and deadlines stay.  By its responsible
+    linked to its possible duplicates.  Not yet accepted, it goes to the center responsible for
+    the point; taken up, its center keeps it.  Its deadlines stay.  By its responsible
     center or one above, or by a grid worker of its village standing at the place: in one of
     their own grids (``case:note``, as their findings on the spot).  The same point sent again
     by the same person (its answer lost) is answered as the first was, with

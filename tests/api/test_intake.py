@@ -1453,8 +1453,14 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     assert audited == 1
     again = anon_client.post(url, headers=desk, json={"location": where(inside)})
     assert again.status_code == 409 and "已有位置" in again.json()["detail"]
-    # named under one village, found in the next one: the point decides, the history says so
+    # named under one village, found in the next one: the point decides, the history says so;
+    # not yet accepted, the case goes to that village's center, as a report made there would
     next_door = [g for g in demo_city.grids if g.code.startswith("990102001002")][-1]
+    near = next_door.geom.buffer(-0.0004).representative_point()
+    their_center = anon_client.post(
+        "/api/reports", json=report_body(near.x, near.y), headers=desk
+    ).json()["location"]["center"]
+    assert their_center != center
     misnamed = anon_client.post("/api/reports", json=_named(village), headers=desk).json()
     found = anon_client.post(
         f"/api/cases/{misnamed['code']}/location", headers=desk, json={"location": where(next_door)}
@@ -1463,9 +1469,22 @@ def test_a_case_filed_by_its_village_gets_its_point_once_known(
     there = found.json()
     assert there["location"]["village"]["code"] == "990102001002"
     assert there["grid_code"] == next_door.code
-    assert there["location"]["center"] == misnamed["location"]["center"]  # (a transfer moves it)
+    assert there["location"]["center"] == their_center
+    assert there["deadline"] == misnamed["deadline"]  # (its deadlines stay)
     named_as = misnamed["location"]["village"]["name"]
-    assert f"原按{named_as}登记，实际位于" in there["events"][-1]["note"]
+    said = there["events"][-1]["note"]
+    assert f"原按{named_as}登记，实际位于" in said and f"改由{their_center['name']}受理" in said
+    # … once taken up, its center keeps it (a transfer moves it)
+    taken = anon_client.post("/api/reports", json=_named(village), headers=desk).json()
+    accepted = anon_client.post(
+        f"/api/cases/{taken['code']}/actions", headers=desk, json={"action": "accept"}
+    )
+    assert accepted.status_code == 200, accepted.text
+    kept = anon_client.post(
+        f"/api/cases/{taken['code']}/location", headers=desk, json={"location": where(next_door)}
+    ).json()
+    assert kept["location"]["center"] == taken["location"]["center"]
+    assert "改由" not in kept["events"][-1]["note"]
     # the resident's tracking page shows no exact location: not this event either
     token = done["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
     tracking = anon_client.get(f"/t/{token}", headers={"Accept": "text/html"}).text
