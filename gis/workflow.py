@@ -1464,6 +1464,7 @@ def queue(
     escalated_to_me: bool = False,
     below: bool = False,
     flagged: bool = False,
+    unplaced: bool = False,
     limit: int = 100,
     offset: int = 0,
     lang: str = "zh",
@@ -1471,8 +1472,9 @@ def queue(
     """The caller's center's work: its open cases (or those filtered), most urgent first —
     overdue first, then by deadline, then by severity; with counts per state.  ``below``: also the
     centers under it (a township's village stations); ``flagged``: only those with a repeat
-    warning or a possible duplicate still to confirm.  A caller with the whole deployment in
-    scope sees every center's.  Category names in ``lang``."""
+    warning or a possible duplicate still to confirm; ``unplaced``: only those without a point
+    (filed by their village: 位置待查明, to be given once known).  A caller with the whole
+    deployment in scope sees every center's.  Category names in ``lang``."""
     where = [scope.case_condition("c")]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     center_name = None
@@ -1525,6 +1527,8 @@ def queue(
         where.append("c.status = 'escalated'")
     if flagged:
         where.append(f"({_REPEAT_SQL} OR {_DUPLICATE_SQL})")
+    if unplaced:
+        where.append("c.geom IS NULL")
     cond = " AND ".join(where)
     total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
     rows = session.execute(

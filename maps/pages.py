@@ -354,7 +354,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     """The center desk's in-tray (待办案件): its cases, most urgent first, with counts per state
     and one-click filters; each case opens its page.  ``q``: :class:`gis.workflow.Queue`;
     ``filters``: the query parameters in force (status, overdue, due_within_hours, below,
-    flagged, category, grid).  A desk that handles cases (``can_handle``) ticks cases and
+    flagged, category, grid, unplaced).  A desk that handles cases (``can_handle``) ticks cases and
     accepts or dispatches them at once (批量受理, 批量派遣 to each category's department;
     ``queue.js``: each through its own action).  In
     ``lang`` (``category_names``: the categories' English names by code)."""
@@ -417,6 +417,12 @@ def queue_page(  # type: ignore[no-untyped-def]
             t("只看预警（高频、疑似重复）", "Warnings only (repeats, duplicates?)"),
             href(flagged=not filters.get("flagged")),
             bool(filters.get("flagged")),
+        ),
+        # (the cases filed by their village, to be given their point once someone knows it)
+        chip(
+            t("位置待查明", "Place not known yet"),
+            href(unplaced=not filters.get("unplaced")),
+            bool(filters.get("unplaced")),
         ),
     ]
 

@@ -575,9 +575,13 @@ class QueuePageFilters:
         ] = False,
         category: Annotated[str | None, Query(max_length=32)] = None,
         grid: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+        unplaced: Annotated[
+            bool, Query(description="only those without a point (位置待查明)")
+        ] = False,
     ) -> None:
         self.status, self.overdue, self.due_within_hours = status, overdue, due_within_hours
         self.below, self.flagged, self.category, self.grid = below, flagged, category, grid
+        self.unplaced = unplaced
 
     def queue(
         self, session: Session, caller: Principal, limit: int, offset: int = 0
@@ -595,6 +599,7 @@ class QueuePageFilters:
             due_within_hours=self.due_within_hours,
             below=self.below,
             flagged=self.flagged,
+            unplaced=self.unplaced,
             limit=limit,
             offset=offset,
         )
@@ -609,6 +614,7 @@ class QueuePageFilters:
             "flagged": self.flagged,
             "category": self.category,
             "grid": self.grid,
+            "unplaced": self.unplaced,
         }
 
 

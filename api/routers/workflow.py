@@ -270,6 +270,9 @@ def get_queue(
     flagged: Annotated[
         bool, Query(description="only those with a repeat warning or a possible duplicate")
     ] = False,
+    unplaced: Annotated[
+        bool, Query(description="only those without a point (filed by their village: 位置待查明)")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QueueOut:
@@ -288,6 +291,7 @@ def get_queue(
         escalated_to_me=escalated_to_me,
         below=below,
         flagged=flagged,
+        unplaced=unplaced,
         limit=limit,
         offset=offset,
         lang=request_lang(request),

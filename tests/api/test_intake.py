@@ -1293,6 +1293,15 @@ def test_a_desk_files_a_report_by_its_village_when_no_one_knows_the_point(
     ).text
     row = queue_page[queue_page.index(f">{case['code']}</a>") :].split("</tr>")[0]
     assert "位置待查明" in row
+    # … and among the in-tray's cases whose place is not known yet (its chip), with no other
+    only = anon_client.get(f"/api/queue?{filters}&unplaced=true&limit=500", headers=desk).json()
+    assert case["code"] in {i["code"] for i in only["items"]}
+    assert only["items"] and all(i["unplaced"] for i in only["items"])
+    fewer = anon_client.get("/api/queue?below=true&unplaced=true", headers=desk).json()["total"]
+    assert 1 <= fewer < anon_client.get("/api/queue?below=true", headers=desk).json()["total"]
+    html = desk | {"Accept": "text/html"}
+    chip = anon_client.get(f"/queue?{filters}&unplaced=true", headers=html)
+    assert re.search(r'<a class="wg-chip on" href="/queue\?[^"]*">位置待查明</a>', chip.text)
     # round the loop like any case: accepted, sent to its department, done, followed up, closed
     url = f"/api/cases/{case['code']}/actions"
     for action in ("accept", "dispatch"):
