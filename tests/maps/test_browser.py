@@ -226,6 +226,28 @@ def _queue_sent(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyp
     )
 
 
+def _back_online_first_answer_lost(context, page, url: str, what: str) -> None:  # type: ignore[no-untyped-def]
+    """The connection returns; the first request to ``url`` (a glob) reaches the server, whose
+    answer is lost on the way back; those after it go through.  Waits (20 s at most) for that
+    first request to be made: ``what`` it sends, for the failure's message."""
+    lost: list[bool] = []
+
+    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
+        if not lost:
+            route.fetch()  # the server takes it …
+            lost.append(True)
+            route.abort("connectionreset")  # … and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route(url, lose_the_answer)
+    context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while not lost:
+        assert time.monotonic() < deadline, f"{what}: not sent when the signal returned"
+        page.wait_for_timeout(100)
+
+
 def _queue_a_fire_hazard(page, description: str, queued: int) -> None:  # type: ignore[no-untyped-def]
     """Submit a fire hazard from the phone page's form; ``queued`` lines are then waiting."""
     _fire_hazard(page, description)
@@ -429,22 +451,7 @@ def test_phone_patrol_check_ins_wait_offline_and_are_recorded_once(  # type: ign
     assert "巡查打卡" in page.locator("#queue").inner_text()
     assert stored() == []
 
-    lost: list[bool] = []
-
-    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
-        if not lost:
-            route.fetch()  # the server records them …
-            lost.append(True)
-            route.abort("connectionreset")  # … and the phone never hears back
-        else:
-            route.continue_()
-
-    page.route("**/api/patrols/batch", lose_the_answer)
-    context.set_offline(False)
-    deadline = time.monotonic() + 20
-    while not lost:
-        assert time.monotonic() < deadline, "the check-ins were not sent when the signal returned"
-        page.wait_for_timeout(100)
+    _back_online_first_answer_lost(context, page, "**/api/patrols/batch", "the check-ins")
     assert len(stored()) == 2 and page.locator("#queue li[data-key]").count() == 2
     page.reload()  # still queued; sent again at the next sync, replayed by the server
     _queue_sent(page)
@@ -2934,22 +2941,7 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     assert "位置已记在本机" in page.locator("#message").inner_text()
     assert stored() == (None, False, 0)
 
-    lost: list[bool] = []
-
-    def lose_the_answer(route) -> None:  # type: ignore[no-untyped-def]
-        if not lost:
-            route.fetch()  # the server takes the point …
-            lost.append(True)
-            route.abort("connectionreset")  # … and the phone never hears back
-        else:
-            route.continue_()
-
-    page.route("**/api/cases/*/location", lose_the_answer)
-    context.set_offline(False)
-    deadline = time.monotonic() + 20
-    while not lost:
-        assert time.monotonic() < deadline, "the place was not sent when the signal returned"
-        page.wait_for_timeout(100)
+    _back_online_first_answer_lost(context, page, "**/api/cases/*/location", "the place")
     assert stored() == ("990102001001001", True, 1)
     assert page.locator("#queue li[data-key]").count() == 1  # still queued: no answer came
     page.reload()  # sent again at the next sync: the same point, answered as the first time

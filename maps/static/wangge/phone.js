@@ -296,58 +296,21 @@
     });
   }
 
-  // The queued verifications (现场核查), one a request, oldest first.  Answered (made, or the
-  // same one replayed), one leaves the queue; refused (4xx: the case moved on meanwhile …), it
-  // stays with the server's reason until the worker deletes it; no answer or a 5xx: it stays,
-  // and so do those after it, for the next sync.  Resolves "away" when logged out.
-  function sendVerifies() {
+  // The queued items of `type` (a verification, a place), one a request, oldest first: POSTed
+  // to url(item) with the item's body.  Answered (made, or the same one replayed), done(item,
+  // answer) takes it off the queue (a promise); refused (4xx: the case moved on meanwhile …),
+  // it stays with the server's reason until the worker deletes it; no answer or a 5xx: it
+  // stays, and so do those after it, for the next sync.  Resolves "away" when logged out, else
+  // how many were answered.
+  function sendEach(type, url, done) {
     return myQueued().then(function (items) {
-      var pending = items.filter(function (i) { return i.state === "queued" && i.type === "verify"; });
+      var pending = items.filter(function (i) { return i.state === "queued" && i.type === type; });
       pending.sort(function (a, b) { return a.created - b.created; });
       var sent = 0;
       return pending.reduce(function (chain, item) {
         return chain.then(function (go) {
           if (go !== true) return go;
-          return send("/api/cases/" + encodeURIComponent(item.code) + "/verify", {
-            method: "POST", credentials: "same-origin",
-            headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
-            body: JSON.stringify(item.body)
-          }).then(function (r) {
-            if (r.ok) {
-              sent += 1; moved = true;
-              if (item.photos && item.photos.length) { // (they follow, as a report's)
-                item.state = "photos";
-                return put(item).then(function () { return true; });
-              }
-              return drop(item.key).then(function () { return true; });
-            }
-            if (r.status === 401) { login(); return "away"; }
-            if (r.status >= 500) return false;
-            return r.json().catch(function () { return {}; }).then(function (e) {
-              item.state = "rejected";
-              item.detail = item.code + COLON +
-                (typeof e.detail === "string" ? e.detail : "HTTP " + r.status);
-              return put(item).then(function () { return true; });
-            });
-          }, function () { return false; });
-        });
-      }, Promise.resolve(true)).then(function (go) {
-        if (sent) say(fill(T.verify_sent, { n: sent }));
-        return go === "away" ? "away" : null;
-      });
-    });
-  }
-
-  // The queued places of cases filed by their village (补充位置), one a request, oldest first:
-  // as the verifications.  The same point sent again (its answer lost) is answered as the first.
-  function sendLocates() {
-    return myQueued().then(function (items) {
-      var pending = items.filter(function (i) { return i.state === "queued" && i.type === "locate"; });
-      pending.sort(function (a, b) { return a.created - b.created; });
-      return pending.reduce(function (chain, item) {
-        return chain.then(function (go) {
-          if (go !== true) return go;
-          return send("/api/cases/" + encodeURIComponent(item.code) + "/location", {
+          return send(url(item), {
             method: "POST", credentials: "same-origin",
             headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
             body: JSON.stringify(item.body)
@@ -356,10 +319,8 @@
             if (r.status >= 500) return false;
             return r.json().catch(function () { return {}; }).then(function (b) {
               if (r.ok) {
-                moved = true; // (the case is one of my grids' open cases now)
-                say(fill(T.unplaced_done, { code: item.code,
-                                            grid: (config.grid_names || {})[b.grid_code] || b.grid_code }));
-                return drop(item.key).then(function () { return true; });
+                sent += 1; moved = true;
+                return done(item, b).then(function () { return true; });
               }
               item.state = "rejected";
               item.detail = item.code + COLON + (typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
@@ -367,8 +328,34 @@
             });
           }, function () { return false; });
         });
-      }, Promise.resolve(true)).then(function (go) { return go === "away" ? "away" : null; });
+      }, Promise.resolve(true)).then(function (go) { return go === "away" ? "away" : sent; });
     });
+  }
+  function caseUrl(action) {
+    return function (item) { return "/api/cases/" + encodeURIComponent(item.code) + "/" + action; };
+  }
+
+  // The queued verifications (现场核查): their photos follow, as a report's
+  function sendVerifies() {
+    return sendEach("verify", caseUrl("verify"), function (item) {
+      if (!item.photos || !item.photos.length) return drop(item.key);
+      item.state = "photos";
+      return put(item);
+    }).then(function (sent) {
+      if (sent === "away") return "away";
+      if (sent) say(fill(T.verify_sent, { n: sent }));
+      return null;
+    });
+  }
+
+  // The queued places of cases filed by their village (补充位置); the same point sent again (its
+  // answer lost) is answered as the first.  (Once answered, the case is one of my grids' open
+  // cases: `moved` reads them again.)
+  function sendLocates() {
+    return sendEach("locate", caseUrl("location"), function (item, b) {
+      say(fill(T.unplaced_done, { code: item.code, grid: (config.grid_names || {})[b.grid_code] || b.grid_code }));
+      return drop(item.key);
+    }).then(function (sent) { return sent === "away" ? "away" : null; });
   }
 
   // The queued check-ins go first (sendPatrols), then the reports, config.batch_max a request
