@@ -1726,7 +1726,14 @@ def case_page(  # type: ignore[no-untyped-def]
   <p id="photo-error" class="wg-error" role="alert" data-room="{room}" data-empty="{
             t("请先选择照片。", "Choose a photo first.")
         }" data-too-many="{t(f"最多还可添加 {room} 张。", f"At most {room} more may be added.")}"
-    data-sending="{t("正在上传……", "Uploading …")}"></p>"""
+    data-sending="{t("正在上传……", "Uploading …")}"
+    data-sending-one="{t("正在上传第 {i} 张，共 {n} 张……", "Uploading {i} of {n} …")}"
+    data-partly="{
+            t(
+                "已上传 {n} 张，还有 {left} 张未上传（再点“上传照片”继续）：",
+                "{n} uploaded, {left} not yet (Upload again for the rest): ",
+            )
+        }"></p>"""
         if can_add_photos
         else ""
     )

@@ -139,6 +139,9 @@
     });
   }
   function noNetwork() { throw new Error(NO_NETWORK); }
+  function fill(words, values) { // "{n} …" with values.n
+    return words.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
+  }
 
   // (`box`: where a refusal is said; the actions' own by default)
   function post(url, payload, box) {
@@ -164,33 +167,57 @@
     });
   }
 
-  // 补充现场照片: the photos chosen, sent as the report's are (multipart, field "photos"); the
-  // server checks each (type from its content, size, the case's limit) and strips its EXIF
+  // 补充现场照片: the photos chosen, made smaller first as the phone page does (one bar of
+  // signal), then sent one a request (multipart, field "photos"): a weak link that drops the
+  // fourth keeps the first three, and 上传 again sends the rest, not those already there.  The
+  // server checks each (type from its content, size, the case's limit) and strips its EXIF.
   var photoForm = document.getElementById("photo-form");
   if (photoForm) {
+    var unsent = null; // the photos made smaller and not sent yet (after a failure)
+    photoForm.photos.addEventListener("change", function () { unsent = null; });
     photoForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var box = document.getElementById("photo-error"), files = photoForm.photos.files;
-      if (!files.length) { box.textContent = box.dataset.empty; return; }
-      if (files.length > parseInt(box.dataset.room, 10)) { box.textContent = box.dataset.tooMany; return; }
-      var button = photoForm.querySelector("button"), d = photoForm.dataset;
+      if (!unsent && !files.length) { box.textContent = box.dataset.empty; return; }
+      if (!unsent && files.length > parseInt(box.dataset.room, 10)) { box.textContent = box.dataset.tooMany; return; }
+      var button = photoForm.querySelector("button"), d = photoForm.dataset, sent = 0;
       button.disabled = true;
       box.textContent = box.dataset.sending;
-      // made smaller first, as the phone page does (one bar of signal), one after the other
-      Array.prototype.reduce.call(files, function (chain, file) {
-        return chain.then(function (shrunk) {
-          return wangge.shrinkPhoto(file, +d.maxPx, +d.keepBytes, +d.quality)
-            .then(function (photo) { return shrunk.concat([photo]); });
-        });
-      }, Promise.resolve([])).then(function (shrunk) {
-        var data = new FormData();
-        shrunk.forEach(function (p) { data.append("photos", p.blob, p.name); });
-        return fetch("/api/cases/" + code + "/photos", {
-          method: "POST", credentials: "same-origin",
-          headers: { "Accept": "application/json", "Accept-Language": LANG }, body: data
-        }).then(answer, noNetwork);
+      var ready = unsent ? Promise.resolve(unsent) :
+        Array.prototype.reduce.call(files, function (chain, file) {
+          return chain.then(function (shrunk) {
+            return wangge.shrinkPhoto(file, +d.maxPx, +d.keepBytes, +d.quality)
+              .then(function (photo) { return shrunk.concat([photo]); });
+          });
+        }, Promise.resolve([]));
+      ready.then(function (shrunk) {
+        unsent = shrunk;
+        var total = shrunk.length;
+        function next() {
+          if (!unsent.length) return null;
+          box.textContent = fill(box.dataset.sendingOne, { i: total - unsent.length + 1, n: total });
+          var data = new FormData();
+          data.append("photos", unsent[0].blob, unsent[0].name);
+          return fetch("/api/cases/" + code + "/photos", {
+            method: "POST", credentials: "same-origin",
+            headers: { "Accept": "application/json", "Accept-Language": LANG }, body: data
+          }).then(function (r) {
+            // refused (not an image, too large, the case full): not sent again; its reason said
+            if (r.status >= 400 && r.status < 500) unsent = unsent.slice(1);
+            return answer(r);
+          }, noNetwork).then(function () {
+            sent += 1;
+            unsent = unsent.slice(1);
+            return next();
+          });
+        }
+        return next();
       }).then(function () { window.location.reload(); })
-        .catch(function (e) { box.textContent = e.message; button.disabled = false; });
+        .catch(function (e) {
+          // (those sent are the case's: 上传 again sends the rest; the page shows them after)
+          box.textContent = (sent ? fill(box.dataset.partly, { n: sent, left: unsent.length }) : "") + e.message;
+          button.disabled = false;
+        });
     });
   }
 
