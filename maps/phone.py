@@ -158,6 +158,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locating": "正在定位……",
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
             "unplaced_here": "📍 就在这里：按当前定位补充位置",
+            "unplaced_tap": "🗺 在地图上点选",
+            "unplaced_tap_now": "请在地图上点选案件 {code} 的位置（再按一次“在地图上点选”取消）。",
             "unplaced_done": "案件 {code} 已补充位置，落在网格 {grid}。",
             "unplaced_saved": "位置已记下，正在发送……",
             "unplaced_saved_offline": "位置已记在本机，恢复网络后自动发送。",
@@ -323,6 +325,10 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "locating": "Locating …",
             "locate_failed": "Could not locate: allow location access, or tap the map.",
             "unplaced_here": "📍 It is here: give my position",
+            "unplaced_tap": "🗺 Tap it on the map",
+            "unplaced_tap_now": (
+                "Tap the place of case {code} on the map (press Tap it on the map again to cancel)."
+            ),
             "unplaced_done": "Case {code}: place given, in grid {grid}.",
             "unplaced_saved": "Position kept, sending …",
             "unplaced_saved_offline": (

@@ -2938,7 +2938,8 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     worker, standing at the place where there is no signal, taps 就在这里 — the phone's
     position waits in the queue, and goes when the signal returns (its answer lost once: sent
     again, it is the same point, not refused); the case lands in the worker's grid and moves to
-    我的网格待办."""
+    我的网格待办.  Another one the worker can see from where they stand: 在地图上点选, and the
+    next tap on the map is its place (not the report's)."""
 
     from sqlalchemy import text
 
@@ -2946,9 +2947,10 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     errors: list[str] = []
     desk = _logged_in(desk_context, live_server, errors, "township_operator", "/queue")
     code = _filed_by_village(desk, live_server, "990102001001")
+    seen = _filed_by_village(desk, live_server, "990102001001")
     desk_context.close()
 
-    def stored() -> tuple:
+    def stored(case: str = code) -> tuple:
         with engine.connect() as conn:
             return tuple(
                 conn.execute(
@@ -2956,7 +2958,7 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
                                    (SELECT count(*) FROM case_event e
                                     WHERE e.case_id = c.id AND e.action = 'locate')
                             FROM cases c WHERE c.code = :c"""),
-                    {"c": code},
+                    {"c": case},
                 ).one()
             )
 
@@ -2986,6 +2988,32 @@ def test_a_grid_worker_gives_the_place_of_a_call_filed_by_the_village(  # type: 
     page.wait_for_selector(f'#grid-open li[data-code="{code}"]', timeout=15_000)
     assert page.locator(f'#unplaced li[data-code="{code}"]').count() == 0
     assert stored() == ("990102001001001", True, 1)
+    # 在地图上点选: the tap gives the case its place; the report's position is left as it was
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Buffer(geom,
+                    -0.0004)) AS p FROM grid WHERE code = '990102001001001'
+                    AND valid_to IS NULL) s""")
+        ).one()
+    other = page.locator(f'#unplaced li[data-code="{seen}"]')
+    other.locator("button.m-unplaced-tap").click()
+    assert f"请在地图上点选案件 {seen} 的位置" in page.locator("#message").inner_text()
+    where = page.locator("#where").inner_text()
+    at = page.evaluate(
+        "([lat, lon]) => { const p = wangge.phoneMap.latLngToContainerPoint("
+        "wangge.toMap(lat, lon)); return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    page.click("#map", position={"x": at[0], "y": at[1]})
+    _queue_sent(page)
+    page.wait_for_selector(f'#grid-open li[data-code="{seen}"]', timeout=15_000)
+    assert stored(seen) == ("990102001001001", True, 1)
+    assert page.locator("#where").inner_text() == where
+    with engine.connect() as conn:
+        given = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom) FROM cases WHERE code = :c"), {"c": seen}
+        ).one()
+    assert abs(given[0] - lon) < 1e-4 and abs(given[1] - lat) < 1e-4  # (to the pixel tapped)
     assert errors == [], errors
     context.close()
 

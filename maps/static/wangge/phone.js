@@ -548,6 +548,12 @@
         here.type = "button";
         here.addEventListener("click", function () { giveHere(p, here, said); });
         li.appendChild(here);
+        if (map) { // (or on the map: the worker who can see the place from where they stand)
+          var onMap = el("button", "m-unplaced-tap", T.unplaced_tap);
+          onMap.type = "button";
+          onMap.addEventListener("click", function () { tapFor(p, said); });
+          li.appendChild(onMap);
+        }
       }
       li.appendChild(said);
       unplacedList.appendChild(li);
@@ -560,19 +566,36 @@
     if (!navigator.geolocation) { said.textContent = T.unplaced_no_fix; return; }
     button.disabled = true;
     said.textContent = T.locating;
+    placing = null;
     navigator.geolocation.getCurrentPosition(function (fix) {
-      var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
-                   type: "locate", code: p.code, body: { location: {
-                     lon: fix.coords.longitude, lat: fix.coords.latitude, datum: "wgs84",
-                     accuracy_m: fix.coords.accuracy } } };
-      put(item).then(function () {
-        say(navigator.onLine && !loggedOut ? T.unplaced_saved : T.unplaced_saved_offline);
-        return renderQueue().then(sync);
-      }, function () { button.disabled = false; said.textContent = T.save_failed; });
+      queuePlace(p, { lon: fix.coords.longitude, lat: fix.coords.latitude, datum: "wgs84",
+                      accuracy_m: fix.coords.accuracy }, said, button);
     }, function () {
       button.disabled = false;
       said.textContent = T.unplaced_no_fix;
     }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+  }
+  function queuePlace(p, location, said, button) {
+    var item = { key: uuid(), created: Date.now(), state: "queued", account: config.account,
+                 type: "locate", code: p.code, body: { location: location } };
+    put(item).then(function () {
+      say(navigator.onLine && !loggedOut ? T.unplaced_saved : T.unplaced_saved_offline);
+      return renderQueue().then(sync);
+    }, function () { if (button) button.disabled = false; said.textContent = T.save_failed; });
+  }
+  // 在地图上点选: the next tap on the map is the case's place, not the report's (asked again:
+  // the tap goes back to the report)
+  var placing = null; // { p, said }: the case whose place the next tap gives
+  function tapFor(p, said) {
+    if (placing && placing.p.code === p.code) {
+      placing = null; said.textContent = ""; say("");
+      return;
+    }
+    if (placing) placing.said.textContent = "";
+    placing = { p: p, said: said };
+    said.textContent = fill(T.unplaced_tap_now, { code: p.code });
+    say(said.textContent);
+    map.getContainer().scrollIntoView({ block: "center" });
   }
 
   function renderGridOpen(fc) {
@@ -1415,6 +1438,12 @@
   var map = null;
   function tapped(latlng) {
     var p = wangge.fromMap(latlng);
+    if (placing) { // 待查明位置: the place of a case, into the queue
+      var u = placing;
+      placing = null;
+      queuePlace(u.p, { lon: p[0], lat: p[1], datum: "wgs84" }, u.said);
+      return;
+    }
     setPosition(p[0], p[1], null);
   }
   if (window.L) {
@@ -1445,7 +1474,10 @@
             coordsToLatLng: wangge.coordsToLatLng,
             style: gridStyle,  // (my grids walked today: green, once today's check-ins are in)
             onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name || f.properties.code); }
-          }).addTo(map).on("click", function (e) { tapped(e.latlng); });
+          }).addTo(map).on("click", function (e) {
+            L.DomEvent.stopPropagation(e); // (once: not the map's own click as well)
+            tapped(e.latlng);
+          });
         }).catch(function () { /* offline */ });
     }
   }
