@@ -1007,6 +1007,9 @@ class QueueOut(BaseModel):
     verify_late: int = Field(
         0, description="of the resolved cases (counts), those past their verification's due time"
     )
+    unplaced: int = Field(
+        0, description="of the open cases (counts), those without a point (位置待查明)"
+    )
 
     @classmethod
     def of(cls, q: Any) -> QueueOut:
@@ -1015,6 +1018,7 @@ class QueueOut(BaseModel):
             counts=q.counts,
             total=q.total,
             verify_late=q.verify_late,
+            unplaced=q.unplaced,
             items=[QueueItemOut.model_validate(i, from_attributes=True) for i in q.items],
         )
 

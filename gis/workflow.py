@@ -1447,6 +1447,8 @@ class Queue:
     items: list[QueueItem]
     #: of the center's resolved cases (``counts``), those past their verification's due time
     verify_late: int = 0
+    #: of the center's open cases, those without a point (filed by their village: 位置待查明)
+    unplaced: int = 0
 
 
 _SEVERITY_ORDER = "array_position(ARRAY['critical','major','normal','minor'], c.severity::text)"
@@ -1499,13 +1501,15 @@ def queue(
         center_name = center.name
     by_status = session.execute(
         text(
-            "SELECT c.status, count(*) AS n, count(*) FILTER (WHERE c.verify_due < now()) AS late "
+            "SELECT c.status, count(*) AS n, count(*) FILTER (WHERE c.verify_due < now()) AS late, "
+            "count(*) FILTER (WHERE c.geom IS NULL) AS unplaced "
             f"FROM cases c WHERE {' AND '.join(where)} GROUP BY c.status"
         ),
         params,
     ).all()
     counts = {r.status: r.n for r in by_status}
     verify_late = sum(r.late for r in by_status if r.status == "resolved")
+    unplaced_open = sum(r.unplaced for r in by_status if r.status in OPEN_STATES)
     if statuses:
         condition, params["statuses"] = status_sql(statuses)
         where.append(condition)
@@ -1553,7 +1557,8 @@ def queue(
     """),
         params,
     ).all()
-    return Queue(center_name, counts, int(total), [QueueItem(*r) for r in rows], verify_late)
+    items = [QueueItem(*r) for r in rows]
+    return Queue(center_name, counts, int(total), items, verify_late, unplaced_open)
 
 
 @dataclass(frozen=True)

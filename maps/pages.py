@@ -420,7 +420,7 @@ def queue_page(  # type: ignore[no-untyped-def]
         ),
         # (the cases filed by their village, to be given their point once someone knows it)
         chip(
-            t("位置待查明", "Place not known yet"),
+            t("位置待查明", "Place not known yet") + (f" {q.unplaced}" if q.unplaced else ""),
             href(unplaced=not filters.get("unplaced")),
             bool(filters.get("unplaced")),
         ),

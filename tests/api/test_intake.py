@@ -1298,10 +1298,12 @@ def test_a_desk_files_a_report_by_its_village_when_no_one_knows_the_point(
     assert case["code"] in {i["code"] for i in only["items"]}
     assert only["items"] and all(i["unplaced"] for i in only["items"])
     fewer = anon_client.get("/api/queue?below=true&unplaced=true", headers=desk).json()["total"]
-    assert 1 <= fewer < anon_client.get("/api/queue?below=true", headers=desk).json()["total"]
+    everything = anon_client.get("/api/queue?below=true", headers=desk).json()
+    assert 1 <= fewer < everything["total"] and everything["unplaced"] == fewer
     html = desk | {"Accept": "text/html"}
     chip = anon_client.get(f"/queue?{filters}&unplaced=true", headers=html)
-    assert re.search(r'<a class="wg-chip on" href="/queue\?[^"]*">位置待查明</a>', chip.text)
+    on = re.search(r'<a class="wg-chip on" href="/queue\?[^"]*">位置待查明 (\d+)</a>', chip.text)
+    assert on and int(on.group(1)) == fewer  # (how many wait for their point)
     # round the loop like any case: accepted, sent to its department, done, followed up, closed
     url = f"/api/cases/{case['code']}/actions"
     for action in ("accept", "dispatch"):
