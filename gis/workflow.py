@@ -966,13 +966,35 @@ def _case_of(
     return case
 
 
-def add_note(session: Session, actor: Actor, code: str, note: str) -> None:
+#: how long the same note sent again by the same person is taken for the first one's replay
+NOTE_REPLAY_WINDOW = timedelta(hours=24)
+# the case's last event is this person's note, word for word, written within the window
+_NOTE_REPLAY = text("""
+    SELECT e.action = 'note' AND e.actor = :actor AND e.note = :note
+           AND e.at > now() - make_interval(secs => :window)
+    FROM case_event e
+    WHERE e.case_id = :id
+    ORDER BY e.id DESC LIMIT 1
+""")
+
+
+def add_note(session: Session, actor: Actor, code: str, note: str) -> bool:
     """办理记录: what was done or learnt on case ``code`` (a call made, a visit agreed, what a
     grid worker found on the spot), in its history, without moving it.  A desk writes on the
     cases of its center or the centers below (:func:`_check_actor`); a grid worker (who does
-    not handle cases) on those of their area.  The caller commits."""
-    case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None)
+    not handle cases) on those of their area.
+
+    The same note sent again by the same person while it is still the case's last event, within
+    :data:`NOTE_REPLAY_WINDOW` (a phone's queue whose answer was lost on a weak signal), is its
+    replay: not written twice.  Returns False for a replay, True for a note written.  The
+    caller commits."""
+    case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None, lock=True)
+    replay = {"id": case["id"], "actor": actor.username, "note": note}
+    replay["window"] = NOTE_REPLAY_WINDOW.total_seconds()
+    if session.execute(_NOTE_REPLAY, replay).scalar():
+        return False
     _event_in_place(session, actor, case, NOTE, note)
+    return True
 
 
 LOCATED = "locate"

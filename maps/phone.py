@@ -132,6 +132,14 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_due": "核查期限 {time}",
             "grid_open_kept": "当前无网络：以下是 {time} 读取的列表。",
             "verify_open": "现场核查",
+            "note_open": "📝 现场记录",
+            "note_hint": "现场情况：如 已上门了解，双方同意周三到村委会调解",
+            "note_save": "保存记录",
+            "note_need": "请填写现场情况。",
+            "note_saved": "记录已保存，正在发送……",
+            "note_saved_offline": "记录已保存在本机，恢复网络后自动发送。",
+            "note_item": "现场记录",
+            "notes_sent": "已提交 {n} 条现场记录。",
             "verify_hint": "现场情况（未整改到位的必填）：如 杂物已清理，通道畅通",
             "verify_yes": "已整改到位",
             "verify_no": "未整改到位",
@@ -296,6 +304,16 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_due": "verify by {time}",
             "grid_open_kept": "No connection: the list as read at {time}.",
             "verify_open": "Verify on the spot",
+            "note_open": "📝 Note what you found",
+            "note_hint": "What you found: visited; both sides agree to mediation on Wednesday …",
+            "note_save": "Save the note",
+            "note_need": "Write what you found.",
+            "note_saved": "Note saved, sending …",
+            "note_saved_offline": (
+                "Note kept on this phone: it is sent when the connection returns."
+            ),
+            "note_item": "Note",
+            "notes_sent": "{n} note(s) sent.",
             "verify_hint": "What you found (required if not put right): the stairwell is cleared …",
             "verify_yes": "Put right",
             "verify_no": "Not put right",
@@ -430,6 +448,7 @@ def phone_page(
     grid_names: dict[str, str] | None = None,
     verify: bool = False,
     password_expires: datetime | None = None,
+    note: bool = False,
 ) -> str:
     """``user``: the name shown; ``account``: the login, which the phone's queue keeps with each
     report (a phone shared by two workers sends each one's reports under their own account);
@@ -470,6 +489,7 @@ def phone_page(
         "on_site_severities": list(ON_SITE_SEVERITIES),  # 就地化解: the intake's own rule
         "patrol": patrol,  # 巡查打卡
         "can_verify": verify,  # 现场核查
+        "can_note": note,  # 现场记录 (办理记录) on my grids' cases
         "verify_max_photos": VERIFY_MAX_PHOTOS,
         "patrol_batch_max": PATROL_MAX_BATCH,
         "patrol_max_photos": MAX_PER_PATROL,

@@ -1395,6 +1395,7 @@ def phone(
             grid_names=names,
             verify=bool(grids) and caller.can("case:verify"),
             password_expires=auth.password_expires_at(caller.password_changed_at, settings),
+            note=bool(grids) and caller.can("case:note"),
         ),
         lang,
     )

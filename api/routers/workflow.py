@@ -189,14 +189,20 @@ def add_case_note(
     caller: Noter,
     cipher: CipherDep,
     request: Request,
+    response: Response,
 ) -> CaseDetailOut:
     """办理记录: a note of what was done or learnt (a call made, a visit agreed, a grid worker's
     findings on the spot) in the case's history, without moving the case.  By its responsible
     center or one above, or a grid worker of its area.  Not shown on the resident's tracking
-    page."""
-    workflow.add_note(session, actor_of(caller), code, body.note)
-    audit_caller(session, request, caller, "case.note", f"case:{code}")
-    session.commit()
+    page.  The same note sent again by the same person (its answer lost), while it is still the
+    case's last event and within a day, is answered 200 with ``Idempotent-Replayed: true``, not
+    written twice."""
+    if workflow.add_note(session, actor_of(caller), code, body.note):
+        audit_caller(session, request, caller, "case.note", f"case:{code}")
+        session.commit()
+    else:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     return case_detail(session, caller.scope, code, cipher, request)
 
 

@@ -161,6 +161,16 @@ def test_a_handling_note_goes_into_the_history_not_onto_the_tracking_page(
     assert r.status_code == 201, r.text
     assert r.json()["events"][-1]["actor"] == "grid_worker"
     assert r.json()["status"] == before["status"]
+    # sent again from the phone's queue (its answer lost): the same note, not written twice …
+    again = anon_client.post(url, headers=worker, json={"note": "现场核查：楼道杂物已清理"})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["events"] == r.json()["events"]
+    # … but the same words from someone else, or once something else was written, are new
+    desk_too = anon_client.post(url, headers=op, json={"note": "现场核查：楼道杂物已清理"})
+    assert desk_too.status_code == 201 and "Idempotent-Replayed" not in desk_too.headers
+    later = anon_client.post(url, headers=worker, json={"note": "现场核查：楼道杂物已清理"})
+    assert later.status_code == 201
+    assert len(later.json()["events"]) == len(r.json()["events"]) + 2
 
 
 def test_a_hazard_handled_by_the_center_itself_and_escalated(

@@ -22,7 +22,7 @@ from gis.safety import BANDS
 from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
-from tests.conftest import grid_worker_point
+from tests.conftest import grid_worker_point, report_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -2283,6 +2283,62 @@ def test_a_grid_worker_sees_the_open_cases_of_their_grids(  # type: ignore[no-un
     context.close()
 
 
+def test_a_grid_worker_notes_what_they_found_without_signal(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """现场记录 from the phone where there is no signal: what the worker found at a case of their
+    grids waits in the queue and goes out when the signal returns; its answer lost once, it is
+    sent again and not written twice."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+
+    lon, lat = grid_worker_point(engine)
+    context = _phone(browser, engine, "zh-CN")
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors)
+    made = page.request.post(
+        f"{live_server}/api/reports",
+        data=json.dumps(report_body(lon, lat, description=f"邻里噪音 {uuid.uuid4().hex[:6]}")),
+        headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert made.status == 201, made.text()
+    code = made.json()["code"]
+    page.reload()
+    item = page.locator(f'#grid-open li[data-code="{code}"]')
+    item.locator("button.m-note-open").click(timeout=15_000)
+    item.locator("button.m-note-save").click()
+    assert item.locator(".m-error").inner_text() == "请填写现场情况。"
+    said = "已上门了解，双方同意周三到村委会调解"
+    item.locator("textarea[name=site_note]").fill(said)
+    context.set_offline(True)
+    page.wait_for_selector("#net:has-text('离线')")
+    item.locator("button.m-note-save").click()
+    page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 1")
+    assert f"现场记录 {code}" in page.locator("#queue").inner_text()
+    assert "记录已保存在本机" in page.locator("#message").inner_text()
+
+    def notes() -> list[str]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("""SELECT e.note FROM case_event e JOIN cases c ON c.id = e.case_id
+                            WHERE c.code = :c AND e.action = 'note' ORDER BY e.id"""),
+                    {"c": code},
+                ).scalars()
+            )
+
+    assert notes() == []
+    _back_online_first_answer_lost(context, page, "**/api/cases/*/notes", "the note")
+    assert notes() == [said]
+    page.reload()  # sent again at the next sync: the same note, not written twice
+    _queue_sent(page)
+    assert notes() == [said]
+    assert errors == [], errors
+    context.close()
+
+
 def test_a_grid_worker_verifies_on_the_spot_without_signal(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
@@ -3288,8 +3344,6 @@ def test_the_desk_unmasks_a_case_and_its_description_as_typed(  # type: ignore[n
     the case page as the parties' are; 查看完整信息 (audited) shows them as typed and the
     parties in full."""
     import uuid
-
-    from tests.conftest import report_body
 
     lon, lat = grid_worker_point(engine)
     errors: list[str] = []

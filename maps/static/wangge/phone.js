@@ -171,6 +171,9 @@
         if (item.type === "patrol") {
           li.appendChild(el("span", "", T.patrol_item + (item.body.note ? COLON + item.body.note.slice(0, 30) : "")));
           li.appendChild(el("small", "", item.detail || item.body.checked_at));
+        } else if (item.type === "note") {
+          li.appendChild(el("span", "", T.note_item + " " + item.code));
+          li.appendChild(el("small", "", item.detail || item.body.note.slice(0, 40)));
         } else if (item.type === "locate") {
           li.appendChild(el("span", "", T.locate_item + " " + item.code));
           li.appendChild(el("small", "", item.detail || ""));
@@ -358,6 +361,16 @@
     }).then(function (sent) { return sent === "away" ? "away" : null; });
   }
 
+  // The queued 现场记录 (notes); the same note sent again (its answer lost) is not written twice
+  function sendNotes() {
+    return sendEach("note", caseUrl("notes"), function (item) { return drop(item.key); })
+      .then(function (sent) {
+        if (sent === "away") return "away";
+        if (sent) say(fill(T.notes_sent, { n: sent }));
+        return null;
+      });
+  }
+
   // The queued check-ins go first (sendPatrols), then the reports, config.batch_max a request
   // (each one's photos wait in the queue with its case code), then the photos: a slow photo
   // never holds up a report.
@@ -371,11 +384,14 @@
       if (step === "more") more = true;
       return sendVerifies();
     }).then(function (step) {
-      if (step === "away") { away = true; return null; }
-      return sendLocates();
+      if (step === "away") away = true;
+      return away ? null : sendLocates();
     }).then(function (step) {
-      if (step === "away") { away = true; return []; }
-      return myQueued();
+      if (step === "away") away = true;
+      return away ? null : sendNotes();
+    }).then(function (step) {
+      if (step === "away") away = true;
+      return away ? [] : myQueued();
     }).then(function (items) {
       var pending = items.filter(function (i) { return i.state === "queued" && !i.type; });
       pending.sort(function (a, b) { return a.created - b.created; });
@@ -606,6 +622,10 @@
     gridOpenList.querySelectorAll("li[data-code] .m-verify").forEach(function (panel) {
       typing[panel.parentNode.dataset.code] = { open: !panel.hidden, note: panel.querySelector("textarea").value };
     });
+    var noting = {}; // (and a 现场记录 being written)
+    gridOpenList.querySelectorAll("li[data-code] .m-note").forEach(function (panel) {
+      noting[panel.parentNode.dataset.code] = { open: !panel.hidden, note: panel.querySelector("textarea").value };
+    });
     gridOpenList.textContent = "";
     if (gridOpenKeptAt) {
       var at = new Date(gridOpenKeptAt);
@@ -640,6 +660,8 @@
         if (verifyQueued[p.code]) li.appendChild(el("small", "m-verify-queued", T.verify_queued));
         else verifyPanel(li, p.code, p.version, typing[p.code]);
       }
+      // (a resolved one's findings go with its verification)
+      if (config.can_note && !verify) notePanel(li, p.code, noting[p.code]);
       gridOpenList.appendChild(li);
     });
     if (!features.length) gridOpenList.appendChild(el("li", "", T.no_reports));
@@ -658,6 +680,39 @@
   // kept, with the reason) rather than taken for the new round, which the worker has not seen
   var VERIFY_MAX_PHOTOS = config.verify_max_photos || 3;
   var verifyChosen = {}; // case code → the photos chosen for its verification, until queued
+  // 现场记录: what the worker found at a case of their grids (a visit, what the parties said),
+  // into its history as a note (办理记录) — queued, as a verification is, and sent with the rest
+  function notePanel(li, code, was) {
+    var open = el("button", "m-note-open", T.note_open);
+    open.type = "button";
+    var panel = el("div", "m-note");
+    panel.hidden = !(was && was.open);
+    var note = el("textarea");
+    note.name = "site_note"; note.rows = 2; note.maxLength = 2000; note.placeholder = T.note_hint;
+    if (was) note.value = was.note;
+    var error = el("p", "m-error");
+    error.setAttribute("role", "alert");
+    var save = el("button", "m-note-save", T.note_save);
+    save.type = "button";
+    save.addEventListener("click", function () {
+      var said = note.value.trim();
+      if (!said) { error.textContent = T.note_need; return; }
+      save.disabled = true; // (one note a tap: not two on a double tap)
+      put({ key: uuid(), created: Date.now(), state: "queued", account: config.account,
+            type: "note", code: code, body: { note: said } }).then(function () {
+        note.value = ""; panel.hidden = true; save.disabled = false; error.textContent = "";
+        say(navigator.onLine && !loggedOut ? T.note_saved : T.note_saved_offline);
+        return renderQueue().then(sync);
+      }, function () { save.disabled = false; error.textContent = T.save_failed; });
+    });
+    panel.appendChild(note);
+    panel.appendChild(save);
+    panel.appendChild(error);
+    open.addEventListener("click", function () { panel.hidden = !panel.hidden; });
+    li.appendChild(open);
+    li.appendChild(panel);
+  }
+
   function verifyPanel(li, code, version, was) {
     var open = el("button", "m-verify-open", T.verify_open);
     open.type = "button";
