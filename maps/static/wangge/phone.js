@@ -680,50 +680,9 @@
   // kept, with the reason) rather than taken for the new round, which the worker has not seen
   var VERIFY_MAX_PHOTOS = config.verify_max_photos || 3;
   var verifyChosen = {}; // case code → the photos chosen for its verification, until queued
-  // 现场记录: what the worker found at a case of their grids (a visit, what the parties said),
-  // into its history as a note (办理记录) — queued, as a verification is, and sent with the rest
-  function notePanel(li, code, was) {
-    var open = el("button", "m-note-open", T.note_open);
-    open.type = "button";
-    var panel = el("div", "m-note");
-    panel.hidden = !(was && was.open);
-    var note = el("textarea");
-    note.name = "site_note"; note.rows = 2; note.maxLength = 2000; note.placeholder = T.note_hint;
-    if (was) note.value = was.note;
-    var error = el("p", "m-error");
-    error.setAttribute("role", "alert");
-    var save = el("button", "m-note-save", T.note_save);
-    save.type = "button";
-    save.addEventListener("click", function () {
-      var said = note.value.trim();
-      if (!said) { error.textContent = T.note_need; return; }
-      save.disabled = true; // (one note a tap: not two on a double tap)
-      put({ key: uuid(), created: Date.now(), state: "queued", account: config.account,
-            type: "note", code: code, body: { note: said } }).then(function () {
-        note.value = ""; panel.hidden = true; save.disabled = false; error.textContent = "";
-        say(navigator.onLine && !loggedOut ? T.note_saved : T.note_saved_offline);
-        return renderQueue().then(sync);
-      }, function () { save.disabled = false; error.textContent = T.save_failed; });
-    });
-    panel.appendChild(note);
-    panel.appendChild(save);
-    panel.appendChild(error);
-    open.addEventListener("click", function () { panel.hidden = !panel.hidden; });
-    li.appendChild(open);
-    li.appendChild(panel);
-  }
-
   function verifyPanel(li, code, version, was) {
-    var open = el("button", "m-verify-open", T.verify_open);
-    open.type = "button";
-    var panel = el("div", "m-verify");
-    panel.hidden = !(was && was.open);
-    var note = el("textarea");
-    note.name = "verify_note"; note.rows = 2; note.maxLength = 2000; note.placeholder = T.verify_hint;
-    if (was) note.value = was.note;
-    var error = el("p", "m-error");
-    error.setAttribute("role", "alert");
-    panel.appendChild(note);
+    var parts = panelOf(li, "m-verify", T.verify_open, "verify_note", T.verify_hint, was);
+    var panel = parts.panel, note = parts.note, error = parts.error;
     // 整改后: photos of how it is now (optional), kept while the list is drawn again
     var files = verifyChosen[code] = verifyChosen[code] || [];
     var add = el("label", "m-add-photo", T.verify_add_photo);
@@ -768,9 +727,47 @@
       panel.appendChild(b);
     });
     panel.appendChild(error);
+  }
+
+  // A list item's panel: its button (opens and closes it), a text box (as typed before the list
+  // was drawn again: `was`) and a line for what is wrong; the caller adds the rest
+  function panelOf(li, cls, openText, name, hint, was) {
+    var open = el("button", cls + "-open", openText);
+    open.type = "button";
+    var panel = el("div", cls);
+    panel.hidden = !(was && was.open);
+    var note = el("textarea");
+    note.name = name; note.rows = 2; note.maxLength = 2000; note.placeholder = hint;
+    if (was) note.value = was.note;
+    var error = el("p", "m-error");
+    error.setAttribute("role", "alert");
+    panel.appendChild(note);
     open.addEventListener("click", function () { panel.hidden = !panel.hidden; });
     li.appendChild(open);
     li.appendChild(panel);
+    return { panel: panel, note: note, error: error };
+  }
+
+  // 现场记录: what the worker found at a case of their grids (a visit, what the parties said),
+  // into its history as a note (办理记录) — queued, as a verification is, and sent with the rest
+  function notePanel(li, code, was) {
+    var parts = panelOf(li, "m-note", T.note_open, "site_note", T.note_hint, was);
+    var panel = parts.panel, note = parts.note, error = parts.error;
+    var save = el("button", "m-note-save", T.note_save);
+    save.type = "button";
+    save.addEventListener("click", function () {
+      var said = note.value.trim();
+      if (!said) { error.textContent = T.note_need; return; }
+      save.disabled = true; // (one note a tap: not two on a double tap)
+      put({ key: uuid(), created: Date.now(), state: "queued", account: config.account,
+            type: "note", code: code, body: { note: said } }).then(function () {
+        note.value = ""; panel.hidden = true; save.disabled = false; error.textContent = "";
+        say(navigator.onLine && !loggedOut ? T.note_saved : T.note_saved_offline);
+        return renderQueue().then(sync);
+      }, function () { save.disabled = false; error.textContent = T.save_failed; });
+    });
+    panel.appendChild(save);
+    panel.appendChild(error);
   }
   function mineUnknown() {
     if (mineShown) return;
