@@ -30,7 +30,7 @@ from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, TREND_WEEKS, Figures, Stats, Week, stats, weekly
 from gis.workers import ACTIVE_DAYS, Activity, activity
-from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql, open_sql
 from gis.worktime import SHANGHAI
 
 
@@ -131,6 +131,8 @@ WORDS = {
         "warnings_note": "（当日受理、同一地点或同一当事人反复反映的案件；不含个人信息）",
         "warnings_more": "共 {total} 件，列出预警最多的 {n} 件。",
         "warnings_none": "当日无高频线索。",
+        "unplaced": "位置待查明：{n} 件在办案件按村（社区）登记、尚无坐标，不在地图和热力图上"
+        "（其中 {old} 件已超过 {days} 天）；请网格员到现场补充位置。",
         "warning_headers": "案件编号|类别|村/社区|受理时间|预警",
         "repeat_place": "同一地点（{m} 米内）{days} 天 {n} 件",
         "repeat_resident": "同一当事人 {days} 天 {n} 件",
@@ -183,6 +185,9 @@ WORDS = {
         "raised again and again; no personal data)",
         "warnings_more": "{total} cases; the {n} with the most are listed.",
         "warnings_none": "No repeat warnings that day.",
+        "unplaced": "Place not known yet: {n} open case(s) filed by their village without "
+        "coordinates, not on the maps or the heat map ({old} of them for more than {days} "
+        "days); grid workers give their places on the spot.",
         "warning_headers": "Case code|Category|Village|Received|Warning",
         "repeat_place": "same place (within {m} m): {n} cases in {days} days",
         "repeat_resident": "same resident: {n} cases in {days} days",
@@ -250,6 +255,10 @@ class Daily:
     #: :data:`WARNINGS_MAX`), and how many there were
     warnings: tuple[RepeatWarning, ...]
     warnings_total: int
+    #: 位置待查明: the open cases received by the end of the day that still have no point (filed
+    #: by their village: not on the maps or the heat map) as the roll-up is made, and how many
+    #: of them were received more than UNPLACED_DAYS days before
+    unplaced: tuple[int, int]
     #: the grid workers of the region and of each child region, and the silent ones, over the
     #: 30 days ending with the day (网格员履职, :func:`gis.workers.activity`)
     workers: tuple[Activity, ...]
@@ -367,11 +376,38 @@ def daily(session: Session, scope: Scope, region: str | None, day: date) -> Dail
     }
     safety = safety_index(session, scope, today.region, day)
     warnings, total = _warnings(session, scope, LEVEL_COLUMN[today.level], today.region, start, end)
+    unplaced = _unplaced(session, scope, LEVEL_COLUMN[today.level], today.region, end)
     workers = tuple(activity(session, scope, today.region, end))
     trend = tuple(weekly(session, scope, today.region, end))
     return Daily(
-        day, today, month, supervision, safety, categories, warnings, total, workers, trend
-    )
+        day, today, month, supervision, safety, categories, warnings, total, unplaced, workers,
+        trend,
+    )  # fmt: skip
+
+
+#: a case filed by its village whose point is still not given this many days on is said apart
+UNPLACED_DAYS = 3
+
+
+def _unplaced(
+    session: Session, scope: Scope, column: str, region: str, end: datetime
+) -> tuple[int, int]:
+    """The open cases of ``region`` (its level's ``column``) received before ``end`` that have
+    no point (位置待查明), and those of them received UNPLACED_DAYS days or more before."""
+    n, old = session.execute(
+        text(f"""
+        SELECT count(*), count(*) FILTER (WHERE c.received_at < :old)
+        FROM cases c
+        WHERE c.{column} = :region AND c.geom IS NULL AND c.received_at < :end
+          AND {open_sql("c")} AND {scope.case_condition("c")}
+          -- (true of every case without a point, method 'region': it lets the planner read
+          -- the partial index of open cases not covered by a grid, a few rows, instead of
+          -- every case of the city)
+          AND c.assign_method <> 'covers'
+    """),
+        {"region": region, "end": end, "old": end - timedelta(days=UNPLACED_DAYS)},
+    ).one()
+    return int(n), int(old)
 
 
 _TrendRow = tuple[str, int, int, int, int, float | None, float | None, float | None]
@@ -455,6 +491,12 @@ def _warnings(
         for r in rows
     )
     return found, rows[0].total if rows else 0
+
+
+def _unplaced_words(d: Daily, lang: str) -> str:
+    """The roll-up's line on the open cases without a point, in ``lang``."""
+    n, old = d.unplaced
+    return _words(lang)["unplaced"].format(n=n, old=old, days=UNPLACED_DAYS)
 
 
 def workbook_bytes(wb: Any) -> bytes:
@@ -551,6 +593,8 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
         ])  # fmt: skip
     if d.warnings_total > len(d.warnings):
         ws.append([w["warnings_more"].format(total=d.warnings_total, n=len(d.warnings))])
+    if d.unplaced[0]:
+        ws.append([_unplaced_words(d, lang)])
     for letter, width in zip("ABCDE", (24, 16, 16, 18, 48), strict=True):
         ws.column_dimensions[letter].width = width
     ws = wb.create_sheet(w["sheet_workers"])
@@ -698,6 +742,7 @@ def daily_html(
         if d.warnings
         else f"<p>{escape(w['warnings_none'])}</p>"
     )
+    unplaced = f'<p id="unplaced">{escape(_unplaced_words(d, lang))}</p>' if d.unplaced[0] else ""
     return f"""<!DOCTYPE html>
 <html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -720,7 +765,9 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 <h2>{w["month"]}</h2>{table(d.month)}
 <h2 id="trend">{w["trend"]}<small>{escape(w["trend_note"])}</small></h2>{trend}
 <h2>{escape(w["safety"] + _safety_status(d.safety, lang))}</h2>{safety_table}
-<h2 id="warnings">{w["warnings"]}<small>{escape(w["warnings_note"])}</small></h2>{warnings}
+<h2 id="warnings">{w["warnings"]}<small>{escape(w["warnings_note"])}</small></h2>{
+        warnings + unplaced
+    }
 <h2 id="workers">{w["workers"]}<small>{escape(w["workers_note"])}</small></h2>{workers_table}
 <h2>{w["supervision"]}</h2><ul>{stages}</ul>
 </body></html>
@@ -754,5 +801,5 @@ def daily_report(
     )
     return DailyReport(
         day, d.today, d.month, d.supervision, d.safety, d.category_names, d.warnings,
-        d.warnings_total, d.workers, d.trend, xlsx, html,
+        d.warnings_total, d.unplaced, d.workers, d.trend, xlsx, html,
     )  # fmt: skip

@@ -538,6 +538,28 @@ def test_the_daily_roll_up_warns_of_the_days_repeats(
     app_db.commit()
     warned = anon_client.get(day, headers=op).text.split('id="warnings"')[1]
     assert "STATS0000004" in warned and "STATS0000002" not in warned
+    assert 'id="unplaced"' not in warned  # (every case has its point)
+    # 位置待查明: an open case filed by its village, no point yet — not on the maps: said, and
+    # said apart once it has waited more than three days
+    app_db.execute(
+        text("""UPDATE cases SET geom = NULL, received_lon = NULL, received_lat = NULL,
+                       assign_method = 'region', grid_id = NULL, grid_code = NULL
+                WHERE code = 'STATS0000004'""")
+    )
+    app_db.commit()
+    chinese = day + "&lang=zh"  # (the English page asked for above is remembered)
+    said = anon_client.get(chinese, headers=op).text
+    assert "位置待查明：1 件在办案件按村（社区）登记、尚无坐标" in said
+    assert "（其中 0 件已超过 3 天）" in said
+    later = anon_client.get(chinese.replace("03-05", "03-09"), headers=op).text
+    assert "（其中 1 件已超过 3 天）" in later
+    xlsx = anon_client.get(chinese.replace("daily?", "daily.xlsx?"), headers=op).content
+    last = list(load_workbook(BytesIO(xlsx))["高频线索"].iter_rows(values_only=True))[-1]
+    assert str(last[0]).startswith("位置待查明：1 件")
+    english = anon_client.get(day + "&lang=en", headers=op).text
+    assert "Place not known yet: 1 open case(s) filed by their village" in english
+    before = anon_client.get(chinese.replace("03-05", "03-04"), headers=op).text
+    assert 'id="unplaced"' not in before  # (received after that day)
 
 
 def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
