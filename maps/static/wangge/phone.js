@@ -478,11 +478,27 @@
   var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at",
                          "verify_due", "version"];
   var gridOpenKeptAt = null; // shown from the phone: when it was read
+  // A list as read, kept on the phone under `key` (its cases' KEPT_PROPERTIES only, and when)
+  function keepList(key, fc) {
+    var kept = { type: "FeatureCollection", features: fc.features.map(function (f) {
+      var keep = {};
+      KEPT_PROPERTIES.forEach(function (k) { keep[k] = f.properties[k]; });
+      return { type: "Feature", geometry: null, properties: keep };
+    }) };
+    try {
+      localStorage.setItem(key, JSON.stringify({ at: Date.now(), fc: kept }));
+    } catch (e) { /* storage full or refused: shown all the same */ }
+    return kept;
+  }
+  function keptList(key) { // { at, fc }, or null
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { kept = null; }
+    return kept && kept.fc ? kept : null;
+  }
   function showGridOpenKept() {
     if (gridOpenShown || !gridOpenList) return false;
-    var kept = null;
-    try { kept = JSON.parse(localStorage.getItem(GRID_OPEN_KEPT) || "null"); } catch (e) { kept = null; }
-    if (!kept || !kept.fc) return false;
+    var kept = keptList(GRID_OPEN_KEPT);
+    if (!kept) return false;
     gridOpenKeptAt = kept.at;
     renderGridOpen(kept.fc);
     return true;
@@ -496,14 +512,7 @@
       if (!r.ok) return null;
       return r.json().then(function (fc) {
         gridOpenKeptAt = null;
-        var kept = { type: "FeatureCollection", features: fc.features.map(function (f) {
-          var p = f.properties, keep = {};
-          KEPT_PROPERTIES.forEach(function (k) { keep[k] = p[k]; });
-          return { type: "Feature", geometry: null, properties: keep };
-        }) };
-        try {
-          localStorage.setItem(GRID_OPEN_KEPT, JSON.stringify({ at: Date.now(), fc: kept }));
-        } catch (e) { /* storage full or refused: shown all the same */ }
+        keepList(GRID_OPEN_KEPT, fc);
         renderGridOpen(fc);
       });
     }).catch(function () {
@@ -526,23 +535,15 @@
     }).then(function (r) {
       if (!r.ok) return null;
       return r.json().then(function (fc) {
-        var kept = { type: "FeatureCollection", features: fc.features.map(function (f) {
-          var keep = {};
-          KEPT_PROPERTIES.forEach(function (k) { keep[k] = f.properties[k]; });
-          return { type: "Feature", geometry: null, properties: keep };
-        }) };
-        try {
-          localStorage.setItem(UNPLACED_KEPT, JSON.stringify(kept));
-        } catch (e) { /* storage full or refused: shown all the same */ }
+        var kept = keepList(UNPLACED_KEPT, fc);
         renderUnplaced(kept);
       });
     }).catch(showUnplacedKept);
   }
   function showUnplacedKept() {
     if (unplacedLast || !unplacedList) return;
-    var kept = null;
-    try { kept = JSON.parse(localStorage.getItem(UNPLACED_KEPT) || "null"); } catch (e) { kept = null; }
-    if (kept && kept.features) renderUnplaced(kept);
+    var kept = keptList(UNPLACED_KEPT);
+    if (kept) renderUnplaced(kept.fc);
   }
   function renderUnplaced(fc) {
     unplacedLast = fc;
