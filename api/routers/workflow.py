@@ -82,6 +82,26 @@ def case_action(
     return case_detail(session, caller.scope, code, cipher, request)
 
 
+def _made_or_replayed(
+    made: bool,
+    session: Session,
+    request: Request,
+    caller: Principal,
+    response: Response,
+    action: str,
+    code: str,
+    detail: dict | None = None,
+) -> None:
+    """A change made on case ``code`` is audited (``action``) and committed; the same one sent
+    again (a phone's queue whose answer was lost: ``made`` False) is said in the answer's
+    ``Idempotent-Replayed`` header, and nothing is written."""
+    if made:
+        audit_caller(session, request, caller, action, f"case:{code}", detail)
+        session.commit()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+
+
 @router.post(
     "/cases/{code}/verify",
     response_model=CaseDetailOut,
@@ -109,13 +129,9 @@ def verify_case(
     moved = workflow.verify_on_site(
         session, actor_of(caller), code, body.resolved, body.note or None, body.version
     )
-    if moved:
-        audit_caller(
-            session, request, caller, "case.verify", f"case:{code}", {"resolved": body.resolved}
-        )
-        session.commit()
-    else:
-        response.headers["Idempotent-Replayed"] = "true"
+    _made_or_replayed(
+        moved, session, request, caller, response, "case.verify", code, {"resolved": body.resolved}
+    )
     return case_detail(session, caller.scope, code, cipher, request)
 
 
@@ -197,12 +213,10 @@ def add_case_note(
     page.  The same note sent again by the same person (its answer lost), while it is still the
     case's last event and within a day, is answered 200 with ``Idempotent-Replayed: true``, not
     written twice."""
-    if workflow.add_note(session, actor_of(caller), code, body.note):
-        audit_caller(session, request, caller, "case.note", f"case:{code}")
-        session.commit()
-    else:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
+    written = workflow.add_note(session, actor_of(caller), code, body.note)
+    _made_or_replayed(written, session, request, caller, response, "case.note", code)
+    if not written:
+        response.status_code = 200  # (nothing created)
     return case_detail(session, caller.scope, code, cipher, request)
 
 
@@ -251,11 +265,7 @@ def locate_case(
         body.note,
         body.version,
     )
-    if given:
-        audit_caller(session, request, caller, "case.locate", f"case:{code}")
-        session.commit()
-    else:
-        response.headers["Idempotent-Replayed"] = "true"
+    _made_or_replayed(given, session, request, caller, response, "case.locate", code)
     return case_detail(session, caller.scope, code, cipher, request)
 
 
