@@ -989,9 +989,9 @@ def add_note(session: Session, actor: Actor, code: str, note: str) -> bool:
     replay: not written twice.  Returns False for a replay, True for a note written.  The
     caller commits."""
     case = _case_of(session, actor, code, _ADD_NOTE if actor.can_handle else None, lock=True)
-    replay = {"id": case["id"], "actor": actor.username, "note": note}
-    replay["window"] = NOTE_REPLAY_WINDOW.total_seconds()
-    if session.execute(_NOTE_REPLAY, replay).scalar():
+    window = NOTE_REPLAY_WINDOW.total_seconds()
+    same = {"id": case["id"], "actor": actor.username, "note": note, "window": window}
+    if session.execute(_NOTE_REPLAY, same).scalar():
         return False
     _event_in_place(session, actor, case, NOTE, note)
     return True
@@ -1059,9 +1059,9 @@ def locate_case(
     # (a grid worker: any case of their area, the point in their own grids; checked below)
     case = _case_of(session, actor, code, _LOCATE if actor.can_handle else None, lock=True)
     filed = session.execute(_NAMED_CASE, {"id": case["id"]}).one()
-    given = {"id": case["id"], "actor": actor.username, "datum": received[2]}
-    given |= {"lon": received[0], "lat": received[1]}
-    if not filed.named and session.execute(_LOCATE_REPLAY, given).scalar():
+    same = dict(zip(("lon", "lat", "datum"), received, strict=True))
+    same |= {"id": case["id"], "actor": actor.username}
+    if not filed.named and session.execute(_LOCATE_REPLAY, same).scalar():
         return False
     if version is not None and version != case["version"]:
         raise _stale(case["version"])
