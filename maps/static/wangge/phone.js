@@ -549,13 +549,8 @@
     unplacedLast = fc;
     unplacedList.textContent = "";
     fc.features.forEach(function (f) {
-      var p = f.properties, li = el("li");
-      li.dataset.code = p.code;
-      li.appendChild(el("span", "st", STATUS[p.status] || p.status));
-      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
-      var link = el("a", "", p.code);
-      link.href = "/cases/" + encodeURIComponent(p.code);
-      li.appendChild(link);
+      var p = f.properties;
+      var li = caseLine(el("li"), p, el("span", "st", STATUS[p.status] || p.status), "");
       li.appendChild(el("small", "", p.received_at.slice(0, 16).replace("T", " ")));
       var said = el("small", "m-unplaced-said");
       if (locateQueued[p.code]) {
@@ -643,14 +638,9 @@
     });
     features.forEach(function (f) {
       var p = f.properties, verify = p.status === "resolved";
-      var li = el("li", verify ? "verify" + (verifyLate(p) ? " late" : "") : p.overdue ? "rejected" : "");
-      li.dataset.code = p.code;
-      li.appendChild(el("span", "st", verify ? T.to_verify + (verifyLate(p) ? " · " + T.verify_late : "")
-        : (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")));
-      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
-      var link = el("a", "", p.code);
-      link.href = "/cases/" + encodeURIComponent(p.code);
-      li.appendChild(link);
+      var li = caseLine(el("li", verify ? "verify" + (verifyLate(p) ? " late" : "") : p.overdue ? "rejected" : ""), p,
+        el("span", "st", verify ? T.to_verify + (verifyLate(p) ? " · " + T.verify_late : "")
+          : (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")), "");
       var grid = (config.grid_names || {})[p.grid_code] || p.grid_code || "";
       li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
       if (verify && p.verify_due) {
@@ -775,20 +765,27 @@
     mineList.textContent = "";
     mineList.appendChild(el("li", "unknown", T.mine_offline));
   }
+  // A case's line in the phone's lists: `li` (of the case's code) with its state `st`, its
+  // category and its code, a link to the case's page (`page` appended: its receipt …)
+  function caseLine(li, p, st, page) {
+    li.dataset.code = p.code;
+    li.appendChild(st);
+    li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
+    var link = el("a", "", p.code);
+    link.href = "/cases/" + encodeURIComponent(p.code) + page;
+    li.appendChild(link);
+    return li;
+  }
   var mineShown = null; // the last answer, drawn again when the category names arrive
   function renderMine(fc) {
     mineShown = fc;
     mineList.textContent = "";
     fc.features.forEach(function (f) {
-      var p = f.properties, li = el("li");
-      li.dataset.code = p.code;
+      var p = f.properties;
       var st = el("span", "st", p.merged_into ? T.merged : STATUS[p.status] || p.status);
       if (p.merged_into) st.title = T.merged_into.replace("{code}", p.merged_into);
-      li.appendChild(st);
-      li.appendChild(el("span", "", categoryName(p.category, p.category_name) + " · "));
-      var receipt = el("a", "", p.code); // the receipt with the case's QR code, for the resident
-      receipt.href = "/cases/" + encodeURIComponent(p.code) + "/receipt";
-      li.appendChild(receipt);
+      // (its link: the receipt with the case's QR code, for the resident)
+      var li = caseLine(el("li"), p, st, "/receipt");
       li.appendChild(el("small", "", (p.description || "") + " " + p.received_at.slice(0, 16).replace("T", " ")));
       if (p.merged_into) li.appendChild(el("small", "", T.merged_into.replace("{code}", p.merged_into)));
       mineList.appendChild(li);
