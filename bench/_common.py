@@ -185,3 +185,16 @@ def add_settled_cases(session: Session, prefix: str, n: int, minutes: int) -> in
     )
     session.execute(text("ANALYZE cases"))
     return have
+
+
+def time_get(client, url: str, headers: dict, runs: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    """(median ms, p95 ms, bytes of the last answer)."""
+    client.get(url, headers=headers)  # warm
+    samples, size = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        r = client.get(url, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, (url, r.status_code, r.text[:300])
+        size = len(r.content)
+    return median_of(samples), float(np.percentile(samples, 95)), size

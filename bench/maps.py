@@ -30,8 +30,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-import numpy as np
-from _common import bench_settings, free_port, median_of, prepare_bench_database
+from _common import bench_settings, free_port, median_of, prepare_bench_database, time_get
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -76,19 +75,6 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 _HTML = {"Accept": "text/html"}
-
-
-def _time(client, url: str, headers: dict, runs: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
-    """(median ms, p95 ms, bytes of the last answer)."""
-    client.get(url, headers=headers)  # warm
-    samples, size = [], 0
-    for _ in range(runs):
-        started = time.perf_counter()
-        r = client.get(url, headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert r.status_code == 200, (url, r.status_code, r.text[:300])
-        size = len(r.content)
-    return median_of(samples), float(np.percentile(samples, 95)), size
 
 
 def _top_up(session: Session, target: int) -> None:
@@ -320,7 +306,7 @@ def main() -> None:
             ("daily roll-up page, whole city", f"/reports/daily?day={yesterday}", cop | _HTML),
             ("daily roll-up page, township", f"/reports/daily?day={yesterday}", op | _HTML),
         ]
-        rows = [(name, _time(client, url, who, args.runs)) for name, url, who in requests]
+        rows = [(name, time_get(client, url, who, args.runs)) for name, url, who in requests]
     health = rows[0][1]
     for name, (med, p95, size) in rows:
         print(f"  {name:<38} {med:8.1f} ms  p95 {p95:8.1f} ms  {size / 1024:8.1f} KiB")
