@@ -75,7 +75,19 @@ def roster(
     order = "w.reported, w.village_code, w.code" if least_first else "w.village_code, w.code"
     rows = session.execute(
         text(f"""
-        WITH w AS (
+        WITH resolved AS MATERIALIZED (  -- (few: through cases_status, once, not per worker)
+            SELECT c.grid_code, count(*) FILTER (WHERE {to_verify_sql("c")}) AS to_verify,
+                   count(*) FILTER (WHERE c.verify_due < now()) AS verify_late
+            FROM cases c
+            WHERE c.status = 'resolved' AND {scope.case_condition("c")}
+            GROUP BY c.grid_code
+        ),
+        gv AS (
+            SELECT g.worker_id, sum(r.to_verify) AS to_verify, sum(r.verify_late) AS verify_late
+            FROM worker_grid g JOIN resolved r ON r.grid_code = g.grid_code
+            GROUP BY g.worker_id
+        ),
+        w AS (
             SELECT w.id, w.code, w.name, w.phone, v.code AS village_code, v.name AS village,
                    (SELECT a.username FROM app_user a
                     WHERE a.worker_id = w.id ORDER BY a.id LIMIT 1) AS username,
@@ -100,24 +112,26 @@ def roster(
                coalesce((SELECT array_agg(DISTINCT g.role) FROM worker_grid g
                          WHERE g.worker_id = w.id), '{{}}') AS roles,
                w.username, w.reported, w.settled,
-               (SELECT max(c.received_at)
-                FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
-                WHERE g.worker_id = w.id AND c.source = 'grid_worker'
-                  AND {scope.case_condition("c")}) AS last_report,
-               gc.open_in_grids, gc.to_verify, gc.verify_late,
+               (SELECT max(l.at) FROM worker_grid g
+                CROSS JOIN LATERAL (  -- (each grid's newest first: stops at its last report)
+                    SELECT c.received_at AS at FROM cases c
+                    WHERE c.grid_code = g.grid_code AND c.source = 'grid_worker'
+                      AND {scope.case_condition("c")}
+                    ORDER BY c.received_at DESC LIMIT 1) l
+                WHERE g.worker_id = w.id) AS last_report,
+               gc.open_in_grids, coalesce(gv.to_verify, 0) AS to_verify,
+               coalesce(gv.verify_late, 0) AS verify_late,
                pt.days AS patrol_days, pt.walked_m,
                (SELECT max(p.checked_at) FROM patrol p
                 WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
         FROM w
-        CROSS JOIN LATERAL (
-            SELECT count(*) FILTER (WHERE {open_sql("c")}) AS open_in_grids,
-                   count(*) FILTER (WHERE {to_verify_sql("c")}) AS to_verify,
-                   count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due < now())
-                       AS verify_late
+        CROSS JOIN LATERAL (  -- (the open ones only: the partial index of a grid's open cases)
+            SELECT count(*) AS open_in_grids
             FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
-            WHERE g.worker_id = w.id AND {scope.case_condition("c")}) gc
+            WHERE g.worker_id = w.id AND {open_sql("c")} AND {scope.case_condition("c")}) gc
+        LEFT JOIN gv ON gv.worker_id = w.id
         CROSS JOIN LATERAL (
             SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date) AS days,
                    coalesce(sum(p.track_m), 0) AS walked_m
