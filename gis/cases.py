@@ -477,9 +477,9 @@ def find_cases(
     key = unicodedata.normalize("NFKC", words)
     params: dict = scope.params() | {"words": words, "key": key, "limit": FIND_LIMIT}
     hits = [
-        "SELECT id, 'code' AS matched FROM cases WHERE code IN (:words, :key)",
-        "SELECT id, 'source' FROM cases WHERE source_id IN (:words, :key)",
-        "SELECT id, 'ref' FROM cases WHERE source_ref IN (:words, :key)",
+        f"SELECT {_HIT} 'code' AS matched FROM cases c WHERE code IN (:words, :key)",
+        f"SELECT {_HIT} 'source' FROM cases c WHERE source_id IN (:words, :key)",
+        f"SELECT {_HIT} 'ref' FROM cases c WHERE source_ref IN (:words, :key)",
     ]
     terms = [] if link else text_terms(words)
     if not numbers:
@@ -506,18 +506,21 @@ def find_cases(
             else "'text'"
         )
         in_text = (
-            f"SELECT id, {matched} AS matched FROM cases c WHERE {scope.case_condition('c')} "
+            f"SELECT {_HIT} {matched} AS matched FROM cases c WHERE {scope.case_condition('c')} "
             f"AND {' AND '.join(either)}"
         )
     if _PUBLIC_TOKEN.fullmatch(key):
-        hits.append("SELECT id, 'token' FROM cases WHERE public_token = :key")
+        hits.append(f"SELECT {_HIT} 'token' FROM cases c WHERE public_token = :key")
     if key.isdigit() and key.isascii() and len(key) >= FIND_PREFIX_MIN:
         after = str(int(key) + 1).zfill(len(key))
         if len(after) == len(key):  # (all nines: nothing follows them)
-            hits.append("SELECT id, 'prefix' FROM cases WHERE code > :key AND code < :after")
+            hits.append(f"SELECT {_HIT} 'prefix' FROM cases c WHERE code > :key AND code < :after")
             params["after"] = after
     if phone_index is not None:
-        hits.append("SELECT case_id, 'phone' FROM case_party WHERE phone_index = :pidx")
+        hits.append(
+            f"SELECT {_HIT} 'phone' FROM case_party p JOIN cases c ON c.id = p.case_id "
+            "WHERE p.phone_index = :pidx"
+        )
         params["pidx"] = phone_index
     if in_text and not descriptions and _IDENTIFIER.fullmatch(key):
         found = _found(session, scope, hits, params, terms)
@@ -542,23 +545,31 @@ def _categories_named(session: Session, terms: Sequence[str]) -> list[list[str]]
     ]
 
 
+#: what each branch of a search gives of a case it finds (then ``matched``): enough to choose the
+#: page and count them without reading the cases again (a word of a category's name finds
+#: ~100,000 of a million: joined and counted case by case, they took half of 0.7 s)
+_HIT = "c.id, c.received_at, c.code,"
+
+
 def _found(
     session: Session, scope: Scope, hits: list[str], params: dict, terms: list[str]
 ) -> Found:
-    """The newest cases that any of the ``hits`` (each ``SELECT id, matched``) find."""
+    """The newest cases that any of the ``hits`` (each ``SELECT {_HIT} matched`` of cases ``c``,
+    ending with its condition) find."""
+    in_scope = scope.case_condition("c")
     rows = session.execute(
         text(f"""
-        WITH hit AS (SELECT DISTINCT ON (id) id, matched
-                     FROM ({" UNION ALL ".join(hits)}) h
-                     ORDER BY id, array_position(CAST(:matches AS text[]), matched))
+        WITH hit AS (SELECT DISTINCT ON (id) id, received_at, code, matched
+                     FROM ({" UNION ALL ".join(f"{h} AND {in_scope}" for h in hits)}) h
+                     ORDER BY id, array_position(CAST(:matches AS text[]), matched)),
+        page AS (SELECT * FROM hit ORDER BY received_at DESC, code DESC LIMIT :limit)
         SELECT c.code, CAST(c.kind AS text) AS kind, cat.name_zh AS category_name, c.status,
-               c.grid_code, c.received_at, c.source_id, hit.matched, c.description,
+               c.grid_code, c.received_at, c.source_id, page.matched, c.description,
                (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
-               count(*) OVER () AS total
-        FROM hit JOIN cases c ON c.id = hit.id JOIN category cat ON cat.code = c.category
-        WHERE {scope.case_condition("c")}
-        ORDER BY c.received_at DESC, c.code DESC
-        LIMIT :limit
+               (SELECT count(*) FROM hit) AS total
+        FROM page JOIN cases c ON c.id = page.id JOIN category cat ON cat.code = c.category
+        WHERE {in_scope}
+        ORDER BY page.received_at DESC, page.code DESC
     """),
         params | {"matches": list(FIND_MATCHES)},
     ).all()
