@@ -42,6 +42,7 @@ from gis.workflow import (
     merged_into_sql,
     open_sql,
     status_sql,
+    unplaced_sql,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -362,7 +363,7 @@ def cases_geojson(
         conditions.append("c.grid_code = ANY(CAST(:grids AS varchar[]))")
         params["grids"] = list(grids)
     if unplaced is not None:
-        conditions.append("c.geom IS NULL" if unplaced else "c.geom IS NOT NULL")
+        conditions.append(unplaced_sql("c") if unplaced else "c.geom IS NOT NULL")
     features = f"""
         SELECT c.received_at, c.code, json_build_object(
             'type', 'Feature', 'id', c.code,

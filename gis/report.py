@@ -30,7 +30,7 @@ from gis.safety import SafetyIndex, safety_index
 from gis.scope import Scope
 from gis.stats import LEVEL_COLUMN, TREND_WEEKS, Figures, Stats, Week, stats, weekly
 from gis.workers import ACTIVE_DAYS, Activity, activity
-from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql, open_sql
+from gis.workflow import STATE_NAMES, STATE_NAMES_EN, not_merged_sql, open_sql, unplaced_sql
 from gis.worktime import SHANGHAI
 
 
@@ -398,12 +398,8 @@ def _unplaced(
         text(f"""
         SELECT count(*), count(*) FILTER (WHERE c.received_at < :old)
         FROM cases c
-        WHERE c.{column} = :region AND c.geom IS NULL AND c.received_at < :end
+        WHERE c.{column} = :region AND {unplaced_sql("c")} AND c.received_at < :end
           AND {open_sql("c")} AND {scope.case_condition("c")}
-          -- (true of every case without a point, method 'region': it lets the planner read
-          -- the partial index of open cases not covered by a grid, a few rows, instead of
-          -- every case of the city)
-          AND c.assign_method <> 'covers'
     """),
         {"region": region, "end": end, "old": end - timedelta(days=UNPLACED_DAYS)},
     ).one()

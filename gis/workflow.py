@@ -148,6 +148,14 @@ def open_sql(alias: str = "c") -> str:
     return f"{alias}.status NOT IN ({', '.join(repr(s) for s in sorted(SETTLED_OR_PAUSED))})"
 
 
+def unplaced_sql(alias: str = "c") -> str:
+    """SQL: case ``alias`` has no point (filed by its village: 位置待查明).  Its method is then
+    always ``region`` (a check constraint): saying that it is not ``covers`` lets the planner
+    read the partial index of open cases not covered by a grid (a few rows) instead of the
+    whole spatial index for its empty entries (a township's desk over 1M cases: 45 ms)."""
+    return f"({alias}.geom IS NULL AND {alias}.assign_method <> 'covers')"
+
+
 @dataclass(frozen=True)
 class Move:
     """An action: the states it leaves, the state it reaches (None: computed), what it needs."""
@@ -1554,7 +1562,7 @@ def queue(
     if flagged:
         where.append(f"({_REPEAT_SQL} OR {_DUPLICATE_SQL})")
     if unplaced:
-        where.append("c.geom IS NULL")
+        where.append(unplaced_sql("c"))
     cond = " AND ".join(where)
     total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
     # The page is chosen first, then what each of its cases shows is looked up: a possible
