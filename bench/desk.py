@@ -160,6 +160,7 @@ def main() -> None:
         ("in-tray page, village station", "/queue", vop | _HTML),
         ("in-tray page, city, all below", "/queue?below=true", cop | _HTML),
         ("in-tray, city, all below, overdue", "/api/queue?below=true&overdue=true", cop),
+        ("in-tray, city, all below, flagged", "/api/queue?below=true&flagged=true", cop),
         ("in-tray export, township, all below", "/queue.xlsx?below=true", op),
         # 案件查询
         ("find by code (opens the case)", f"/find?q={open_case}", op | _HTML),
