@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/import_cases.py
+	$(BIN)/python bench/desk.py
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/redraw.py
 	$(BIN)/python bench/safety.py
