@@ -5,7 +5,8 @@
 The command map has ``bench/maps.py``; this is the rest of a working day, the pages operators,
 grid workers and leaders open again and again, with a year of history behind them.  The bench
 database (the full demo city) is topped up to ``--cases`` with copies of its own cases moved up
-to ~150 m and received over the last 365 days: those older than 30 days closed, the recent ones
+to ~150 m and received over the last 365 days, stored in the order they came in (as a live
+system and an import of a ledger store them): those older than 30 days closed, the recent ones
 in every state (about one in three open), each due 5 to 35 days after it came in, so that an
 in-tray has overdue cases and cases in time.  The copies keep the original's assignment (this
 measures reading, not locating).  Through the app in-process, as the city's and a township's
@@ -59,7 +60,8 @@ _TOP_UP = f"""
     CROSS JOIN LATERAL (
         SELECT ST_Translate(c.geom, ((g * 7919) % 301 - 150) * 0.00001,
                             ((g * 104729) % 301 - 150) * 0.00001) AS p,
-               now() - ((g * 2654435761) % 31536000) * interval '1 second' AS t) x
+               now() - (CAST(:n AS bigint) - g) * (31536000.0 / :n) * interval '1 second'
+               - (g * 7919 % 600) * interval '1 second' AS t) x
     CROSS JOIN LATERAL (
         SELECT CASE WHEN t < now() - interval '30 days' THEN 'closed'
                     ELSE (ARRAY[{_RECENT_STATES}])[1 + g % 12] END AS s) y
@@ -83,7 +85,9 @@ def _top_up(session: Session, target: int) -> None:
     step = 100_000
     for start in range(1, target - have + 1, step):
         stop = min(target - have, start + step - 1)
-        session.execute(text(_TOP_UP), {"start": start, "stop": stop, "have": base})
+        session.execute(
+            text(_TOP_UP), {"start": start, "stop": stop, "have": base, "n": target - have}
+        )
         session.commit()
         print(f"  {have + stop:,} ({time.perf_counter() - started:.0f} s)", flush=True)
     for table in ("cases", "case_heat", "case_grid_day"):
