@@ -8,7 +8,8 @@ database (the full demo city) is topped up to ``--cases`` with copies of its own
 to ~150 m and received over the last 365 days, stored in the order they came in (as a live
 system and an import of a ledger store them): those older than 30 days closed, the recent ones
 in every state (about one in three open), each due 5 to 35 days after it came in, so that an
-in-tray has overdue cases and cases in time.  The copies keep the original's assignment (this
+in-tray has overdue cases and cases in time; one in 26 has a possible duplicate nobody confirmed
+or unlinked.  The copies keep the original's assignment (this
 measures reading, not locating).  Through the app in-process, as the city's and a township's
 desks, a village station and a grid worker, median and p95 of ``--runs`` and the ratio to a bare
 ``/api/health`` round trip in the same run:
@@ -66,6 +67,12 @@ _TOP_UP = f"""
         SELECT CASE WHEN t < now() - interval '30 days' THEN 'closed'
                     ELSE (ARRAY[{_RECENT_STATES}])[1 + g % 12] END AS s) y
 """
+_LINKS = """
+    INSERT INTO case_link (case_id, other_case_id, kind, status, distance_m)
+    SELECT id, id - 1, 'possible_duplicate', 'suggested', 40 FROM cases
+    WHERE code LIKE :prefix AND id % 26 = 0
+    ON CONFLICT DO NOTHING
+"""
 _HTML = {"Accept": "text/html"}
 USERS = ("city_operator", "township_operator", "village_operator", "grid_worker")
 
@@ -90,7 +97,11 @@ def _top_up(session: Session, target: int) -> None:
         )
         session.commit()
         print(f"  {have + stop:,} ({time.perf_counter() - started:.0f} s)", flush=True)
-    for table in ("cases", "case_heat", "case_grid_day"):
+    # possible duplicates nobody confirmed or unlinked, as they pile up where desks leave them:
+    # one case in 26 (the in-tray's 预警 reads them)
+    session.execute(text(_LINKS), {"prefix": f"{PREFIX}%"})
+    session.commit()
+    for table in ("cases", "case_heat", "case_grid_day", "case_link"):
         session.execute(text(f"ANALYZE {table}"))
     session.commit()
 
