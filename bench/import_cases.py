@@ -1,12 +1,13 @@
 """Benchmark: importing historical cases (CSV) into the demo city.  Prints figures.
 
-    .venv/bin/python bench/import_cases.py [--rows 1000000] [--runs 1]
+    .venv/bin/python bench/import_cases.py [--rows 1000000] [--runs 1] [--reuse]
 
 A synthetic CSV with Chinese headers (points around the grids, half of them in GCJ-02, times over
 the last year, mixed kinds and categories) is generated once and kept under
-``<data_dir>/bench/``.  Each run imports it completely — read, convert, stage, locate, insert
-cases and events — in a transaction that is rolled back at the end (so every run does the same
-work and the bench database stays as it was; a ``VACUUM FULL`` of the tables it writes,
+``<data_dir>/bench/``.  It goes into a fresh demo city (``--reuse``: the bench database as an
+earlier benchmark left it).  Each run imports it completely — read, convert, stage, locate,
+insert cases and events — in a transaction that is rolled back at the end (so every run does the
+same work and the bench database stays as it was; a ``VACUUM FULL`` of the tables it writes,
 before each run and not timed, gives every run the same compact files).  Printed: rows/s end to
 end, the share of each stage, and the raw ``COPY`` of the same file into a plain table in the
 same run (the ceiling).
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import bench_settings, median_of, prepare_bench_database
+from _common import bench_settings, drop_bench_database, median_of, prepare_bench_database
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -90,8 +91,18 @@ def main() -> None:
         help="normal: roll-ups and indexes kept row by row; bulk: --bulk (tables locked, both "
         "rebuilt once after)",
     )
+    parser.add_argument(
+        "--reuse",
+        dest="fresh",
+        action="store_false",
+        help="import into the bench database as an earlier benchmark left it (default: a fresh "
+        "demo city, so runs compare: a million cases left by bench/desk.py or bench/maps.py "
+        "make the rebuild of the indexes take twice as long)",
+    )
     args = parser.parse_args()
     settings = bench_settings()
+    if args.fresh:
+        drop_bench_database(settings)
     owner_url = prepare_bench_database(settings)
     engine = make_engine(owner_url)
     with Session(engine) as session:
