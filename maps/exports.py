@@ -46,14 +46,6 @@ _WIDTHS = (22, 10, 16, 10, 10, 12, 17, 22, 14, 20, 17, 17, 8, 12, 17, 60)
 _TIMES = (11, 12, 15)
 
 
-def _cell(text: str | None) -> str | None:
-    """``text`` as a worksheet takes it: control characters (from an imported description, say)
-    are refused by the file format, so they go (else one case would fail the whole export)."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    return ILLEGAL_CHARACTERS_RE.sub("", text) if text else text
-
-
 def _local(t: datetime | None) -> datetime | None:
     """Beijing time without a zone (a spreadsheet's cells have none)."""
     return t.astimezone(SHANGHAI).replace(tzinfo=None) if t else None
@@ -92,7 +84,11 @@ class _Sheet:
             self._ws.column_dimensions[letter].width = max(width, column_width(header) + 2)
         self._ws.freeze_panes = "B3"
         self._last = get_column_letter(len(headers))
-        self._formats = dict(formats or {})
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self._illegal = ILLEGAL_CHARACTERS_RE
+        #: each column's number format, or None
+        self._by_column = [(formats or {}).get(n) for n in range(1, len(headers) + 1)]
         self._ws.append([self._styled(title, Font(bold=True, size=14))])
         bold = Font(bold=True)
         self._ws.append([self._styled(h, bold) for h in headers])
@@ -111,14 +107,14 @@ class _Sheet:
         return cell
 
     def append(self, values: Iterable[object]) -> None:
-        row = []
-        for number, value in enumerate(values, start=1):
+        row: list[object] = []
+        for value, form in zip(values, self._by_column, strict=True):
             if isinstance(value, str):
-                value = _cell(value)
-            form = self._formats.get(number)
-            if form is not None or (isinstance(value, str) and value.startswith("=")):
-                value = self._styled(value, number_format=form)
-            row.append(value)
+                value = self._illegal.sub("", value)
+                if value.startswith("="):
+                    row.append(self._styled(value, number_format=form))
+                    continue
+            row.append(value if form is None else self._styled(value, number_format=form))
         self._ws.append(row)
         self._rows += 1
 
