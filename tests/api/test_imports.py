@@ -224,12 +224,19 @@ def test_the_page_learns_how_far_a_running_import_has_come(
 
     admin = login_as("admin")
     assert anon_client.get("/api/imports/progress", headers=admin).json() == {"running": False}
+    # each line waits until the test has seen the one before (a file the test makes), then
+    # at least 0.6 s: the test never misses a line, however slow the machine is that minute
+    seen_25, seen_50 = tmp_path / "seen-25", tmp_path / "seen-50"
     script = (
-        "import sys, time\n"
-        "for done in (250000, 500000):\n"
+        "import os, sys, time\n"
+        "for done, after in ((250000, sys.argv[1]), (500000, sys.argv[2])):\n"
         "    sys.stderr.write(f'\\r导入案件 cases [##] {done:,}/1,000,000 行，9 行/秒  locate')\n"
         "    sys.stderr.flush()\n"
         "    time.sleep(0.6)\n"
+        "    for _ in range(200):\n"
+        "        if os.path.exists(after):\n"
+        "            break\n"
+        "        time.sleep(0.05)\n"
         "sys.stderr.write('\\n出错：第 3 行没有坐标\\n')\n"
         "sys.exit(1)\n"
     )
@@ -237,12 +244,18 @@ def test_the_page_learns_how_far_a_running_import_has_come(
     PROGRESS.begin()
     try:
         runner = threading.Thread(
-            target=lambda: out.update(done=_watched([sys.executable, "-c", script], {}, tmp_path))
+            target=lambda: out.update(
+                done=_watched(
+                    [sys.executable, "-c", script, str(seen_25), str(seen_50)], {}, tmp_path
+                )
+            )
         )
         runner.start()
         seen = []
         while runner.is_alive():
             seen.append(anon_client.get("/api/imports/progress", headers=admin).json())
+            if seen[-1].get("percent") in (25, 50):
+                (seen_25 if seen[-1]["percent"] == 25 else seen_50).touch()
             time.sleep(0.1)
         runner.join()
     finally:
