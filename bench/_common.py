@@ -198,3 +198,26 @@ def time_get(client, url: str, headers: dict, runs: int) -> tuple[float, float, 
         assert r.status_code == 200, (url, r.status_code, r.text[:300])
         size = len(r.content)
     return median_of(samples), float(np.percentile(samples, 95)), size
+
+
+def top_up_cases(session: Session, target: int, sql: str, originals: str) -> bool:
+    """Top the bench database up to ``target`` cases with ``sql``: an ``INSERT … SELECT`` of the
+    copies numbered ``:start`` to ``:stop`` (of ``:n`` to add), each of one of the ``:have`` cases
+    that ``originals`` (a condition on ``cases``) selects; a hundred thousand at a time, each
+    committed and said, then the tables analysed.  Whether any were added."""
+    have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    if have >= target:
+        return False
+    base = session.execute(text(f"SELECT count(*) FROM cases WHERE {originals}")).scalar()
+    print(f"topping the bench database up from {have:,} to {target:,} cases …", flush=True)
+    started = time.perf_counter()
+    step, n = 100_000, target - have
+    for start in range(1, n + 1, step):
+        stop = min(n, start + step - 1)
+        session.execute(text(sql), {"start": start, "stop": stop, "have": base, "n": n})
+        session.commit()
+        print(f"  {have + stop:,} ({time.perf_counter() - started:.0f} s)", flush=True)
+    for table in ("cases", "case_heat", "case_grid_day"):
+        session.execute(text(f"ANALYZE {table}"))
+    session.commit()
+    return True

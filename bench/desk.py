@@ -26,10 +26,9 @@ desks, a village station and a grid worker, median and p95 of ``--runs`` and the
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import datetime
 
-from _common import bench_settings, prepare_bench_database, time_get
+from _common import bench_settings, prepare_bench_database, time_get, top_up_cases
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -78,32 +77,13 @@ USERS = ("city_operator", "township_operator", "village_operator", "grid_worker"
 
 
 def _top_up(session: Session, target: int) -> None:
-    have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
-    if have >= target:
-        return
-    base = session.execute(
-        text(
-            f"SELECT count(*) FROM cases WHERE code NOT LIKE '{PREFIX}%' AND geom IS NOT NULL"
-            " AND reporter_id IS NULL"
-        )
-    ).scalar()
-    print(f"topping the bench database up from {have:,} to {target:,} cases …", flush=True)
-    started = time.perf_counter()
-    step = 100_000
-    for start in range(1, target - have + 1, step):
-        stop = min(target - have, start + step - 1)
-        session.execute(
-            text(_TOP_UP), {"start": start, "stop": stop, "have": base, "n": target - have}
-        )
+    originals = f"code NOT LIKE '{PREFIX}%' AND geom IS NOT NULL AND reporter_id IS NULL"
+    if top_up_cases(session, target, _TOP_UP, originals):
+        # possible duplicates nobody confirmed or unlinked, as they pile up where desks leave
+        # them: one case in 26 (the in-tray's 预警 reads them)
+        session.execute(text(_LINKS), {"prefix": f"{PREFIX}%"})
+        session.execute(text("ANALYZE case_link"))
         session.commit()
-        print(f"  {have + stop:,} ({time.perf_counter() - started:.0f} s)", flush=True)
-    # possible duplicates nobody confirmed or unlinked, as they pile up where desks leave them:
-    # one case in 26 (the in-tray's 预警 reads them)
-    session.execute(text(_LINKS), {"prefix": f"{PREFIX}%"})
-    session.commit()
-    for table in ("cases", "case_heat", "case_grid_day", "case_link"):
-        session.execute(text(f"ANALYZE {table}"))
-    session.commit()
 
 
 def main() -> None:

@@ -30,7 +30,14 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from _common import bench_settings, free_port, median_of, prepare_bench_database, time_get
+from _common import (
+    bench_settings,
+    free_port,
+    median_of,
+    prepare_bench_database,
+    time_get,
+    top_up_cases,
+)
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -75,25 +82,6 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 _HTML = {"Accept": "text/html"}
-
-
-def _top_up(session: Session, target: int) -> None:
-    have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
-    if have >= target:
-        return
-    base = session.execute(text("SELECT count(*) FROM cases WHERE code NOT LIKE 'MAPB%'")).scalar()
-    print(f"topping the bench database up from {have:,} to {target:,} cases …", flush=True)
-    started = time.perf_counter()
-    step = 100_000
-    for start in range(1, target - have + 1, step):
-        stop = min(target - have, start + step - 1)
-        session.execute(text(_TOP_UP), {"start": start, "stop": stop, "have": base})
-        session.commit()
-        print(f"  {have + stop:,} ({time.perf_counter() - started:.0f} s)", flush=True)
-    session.execute(text("ANALYZE cases"))
-    session.execute(text("ANALYZE case_heat"))
-    session.execute(text("ANALYZE case_grid_day"))
-    session.commit()
 
 
 def _browser(settings, runs: int) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +194,7 @@ def main() -> None:
     engine = make_engine(owner_url)
     with Session(engine) as session:
         bind_scope(session, Scope.everything())
-        _top_up(session, args.cases)
+        top_up_cases(session, args.cases, _TOP_UP, "code NOT LIKE 'MAPB%'")
         total = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
         rollup = session.execute(text("SELECT count(*) FROM case_heat")).scalar_one()
         city, tsp = session.execute(
