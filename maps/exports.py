@@ -89,7 +89,8 @@ class _Sheet:
         self._illegal = ILLEGAL_CHARACTERS_RE
         #: each column's number format, or None
         self._by_column = [(formats or {}).get(n) for n in range(1, len(headers) + 1)]
-        self._ws.append([self._styled(title, Font(bold=True, size=14))])
+        # (the title names the filters: what was typed into them, too)
+        self._ws.append([self._styled(self._illegal.sub("", title), Font(bold=True, size=14))])
         bold = Font(bold=True)
         self._ws.append([self._styled(h, bold) for h in headers])
         self._rows = 2  # (the last one written)
