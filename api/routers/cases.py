@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from api.deps import (
     CategoryReader,
     CipherDep,
     LateReporter,
+    QueryTime,
     Reporter,
     SessionDep,
     Triager,
@@ -330,7 +330,7 @@ def list_cases(
     cipher: CipherDep,
     request: Request,
     bbox: Annotated[str | None, Query(description=BBOX_DOC)] = None,
-    since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,
+    since: Annotated[QueryTime | None, Query(description="received at or after (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
     party_phone: Annotated[
         str | None, Query(max_length=20, description="cases with this party phone (pii:read)")

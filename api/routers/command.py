@@ -4,13 +4,12 @@ layer, grid summaries and vector tiles — all for the current view and the call
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import CaseReader, SessionDep, request_lang
+from api.deps import CaseReader, QueryDay, SessionDep, request_lang
 from api.routers.geojson import (
     BBOX_DOC,
     GEOJSON_RESPONSES,
@@ -32,7 +31,7 @@ router = APIRouter(tags=["command 指挥地图"])
 BBoxRequired = Annotated[str, Query(description=BBOX_DOC, examples=["113.8,22.9,114.0,23.0"])]
 BBoxOptional = Annotated[str | None, Query(description=BBOX_DOC)]
 Days = Annotated[int, Query(ge=1, le=3660, description="the last N days (Asia/Shanghai)")]
-Day = Annotated[date | None, Query(description="one day YYYY-MM-DD (the time slider)")]
+Day = Annotated[QueryDay | None, Query(description="one day YYYY-MM-DD (the time slider)")]
 
 
 def _bbox(value: str) -> BBox:

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 from api.deps import (
     DataImporter,
     Planner,
+    QueryTime,
     SessionDep,
     SettingsDep,
     audit_caller,
@@ -478,7 +478,7 @@ def export_gis(
         Query(pattern=_WORD, description="e.g. EPSG:4490, EPSG:4547 (default: WGS 84)"),
     ] = None,
     as_of: Annotated[
-        datetime | None, Query(description="grids: the layout valid then (default: current)")
+        QueryTime | None, Query(description="grids: the layout valid then (default: current)")
     ] = None,
 ) -> Response:
     """数据导出: regions, grids or centers of your jurisdiction (or one region of it) as a GIS

@@ -22,6 +22,7 @@ from api.deps import (
     MapViewer,
     PatrolReader,
     Planner,
+    QueryDay,
     Reporter,
     SessionDep,
     SettingsDep,
@@ -113,7 +114,8 @@ RegionOptional = Annotated[
     str | None, Query(pattern=r"^[0-9]{6,12}$", description="region code (default: yours)")
 ]
 DayOptional = Annotated[
-    date | None, Query(alias="date", description="YYYY-MM-DD, Asia/Shanghai (default: yesterday)")
+    QueryDay | None,
+    Query(alias="date", description="YYYY-MM-DD, Asia/Shanghai (default: yesterday)"),
 ]
 
 
@@ -735,7 +737,9 @@ def worker_patrols_map(
     settings: SettingsDep,
     caller: PatrolReader,
     request: Request,
-    day: Annotated[date | None, Query(description="the day (Beijing time); default: today")] = None,
+    day: Annotated[
+        QueryDay | None, Query(description="the day (Beijing time); default: today")
+    ] = None,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """巡查轨迹: where a grid worker of your region checked in on patrol on a ``day``, in time

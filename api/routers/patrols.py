@@ -4,7 +4,7 @@ GeoJSON for the desks' and leaders' pages."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -15,6 +15,7 @@ from api.deps import (
     CipherDep,
     Patroller,
     PatrolReader,
+    QueryDay,
     SessionDep,
     audit_caller,
     request_lang,
@@ -137,7 +138,7 @@ def list_patrols(
     caller: PatrolReader,
     request: Request,
     day: Annotated[
-        date | None, Query(description="the last day (Beijing time); default: today")
+        QueryDay | None, Query(description="the last day (Beijing time); default: today")
     ] = None,
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="how many days, ending with day")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CaseReader, SessionDep
+from api.deps import CaseReader, QueryDay, SessionDep
 from api.schemas import SafetyIndexOut, StatsOut, WeeklyOut, WeekOut
 from gis import safety, stats
 from gis.worktime import SHANGHAI, plausible_day, report_day
@@ -31,8 +31,12 @@ def get_stats(
     session: SessionDep,
     caller: CaseReader,
     region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
-    start: Annotated[date | None, Query(description="first day (default: 30 days back)")] = None,
-    end: Annotated[date | None, Query(description="last day, included (default: today)")] = None,
+    start: Annotated[
+        QueryDay | None, Query(description="first day (default: 30 days back)")
+    ] = None,
+    end: Annotated[
+        QueryDay | None, Query(description="last day, included (default: today)")
+    ] = None,
     trace: Annotated[
         str | None, Query(description="list the case codes behind this figure instead")
     ] = None,
@@ -51,7 +55,9 @@ def get_weekly(
     session: SessionDep,
     caller: CaseReader,
     region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
-    end: Annotated[date | None, Query(description="last day, included (default: today)")] = None,
+    end: Annotated[
+        QueryDay | None, Query(description="last day, included (default: today)")
+    ] = None,
     weeks: Annotated[int, Query(ge=1, le=156, description="how many weeks")] = stats.TREND_WEEKS,
 ) -> WeeklyOut:
     """趋势: the cases received in the region week by week (seven days each, the last ending with
@@ -69,7 +75,7 @@ def get_safety_index(
     caller: CaseReader,
     region: Annotated[str | None, Query(description="region code (default: yours)")] = None,
     day: Annotated[
-        date | None,
+        QueryDay | None,
         Query(alias="date", description="last day of the 30 days, YYYY-MM-DD (default: yesterday)"),
     ] = None,
 ) -> SafetyIndexOut:

@@ -610,3 +610,20 @@ def test_a_value_the_database_refuses_is_a_4xx_not_a_500(settings, app_db: Sessi
     with TestClient(app) as c:
         r = c.get("/api/_refused")
     assert r.status_code == 422 and r.json()["code"] == "unstorable_value"
+
+
+def test_a_day_in_a_query_is_a_day_not_a_number_of_seconds(client: TestClient) -> None:
+    """A number alone is not taken for seconds since 1970 (pydantic would: ``end=0`` was the
+    first of January 1970 and ``since=20261201`` the 23rd of August); a day written without its
+    dashes (20261101), as Chinese forms do, is that day."""
+    r = client.get("/api/stats", params={"end": "0"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
+    assert "应为日期（如 2026-11-21）" in r.json()["detail"]
+    compact = client.get("/api/stats", params={"start": "20261001", "end": "20261031"})
+    dashed = client.get("/api/stats", params={"start": "2026-10-01", "end": "2026-10-31"})
+    assert compact.status_code == 200 and compact.json() == dashed.json()
+    r = client.get("/api/cases", params={"since": "20261201"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "since"
+    assert "应为 ISO 8601 时间" in r.json()["detail"]
+    assert client.get("/api/cases", params={"since": "2026-12-01T00:00:00+08:00"}).is_success
+    assert client.get("/api/safety-index", params={"date": "1733443200"}).status_code == 422
