@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -134,7 +135,7 @@ def _document_manual_bodies(app: FastAPI) -> None:
     from fastapi.openapi.utils import get_openapi
     from pydantic.json_schema import models_json_schema
 
-    from api.schemas import ReportCreate
+    from api.schemas import ErrorOut, ReportCreate
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -145,15 +146,52 @@ def _document_manual_bodies(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _, defs = models_json_schema(
-                [(ReportCreate, "validation")], ref_template="#/components/schemas/{model}"
+                [(ReportCreate, "validation"), (ErrorOut, "serialization")],
+                ref_template="#/components/schemas/{model}",
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, model in defs.get("$defs", {}).items():
                 components.setdefault(name, model)
+            _document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: how the API document describes the errors it does not list one by one
+_ERRORS = {
+    "4XX": "请求有误：未登录、无权限、不存在、取值无效、冲突或过于频繁，见 detail (the request was "
+    "refused: not logged in, not allowed, not found, invalid, in conflict or too frequent: see "
+    "detail)",
+    "5XX": "系统繁忙或数据库暂不可用，请稍后用同一请求重试 (busy, or the database out of reach: "
+    "retry the same request later)",
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Every error of the API has one body (``ErrorOut``, :mod:`api.errors`): the API document
+    says so of every operation, for the errors its routes list and as ``4XX`` and ``5XX`` for the
+    rest.  FastAPI documents a 422 of its own shape (``detail`` a list), which this app never
+    sends; it goes.  Outside ``/api/``, a GET's error is a page for a browser (``Accept:
+    text/html``, :func:`api.errors._is_page`): HTML too."""
+    components = schema["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    body = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            content: dict[str, Any] = {"application/json": body}
+            if method == "get" and not path.startswith("/api/"):
+                content["text/html"] = {"schema": {"type": "string"}}
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = content
+                    if status == "422" and response.get("description") == "Validation Error":
+                        response["description"] = "取值无效 (invalid input): detail, errors"
+            for status, description in _ERRORS.items():
+                responses.setdefault(status, {"description": description, "content": content})
 
 
 #: answers smaller than this go as they are (compressing them saves less than it costs)

@@ -6,6 +6,8 @@ API gets JSON."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -320,6 +322,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     else:
         detail = str(exc.detail)
     headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        allow = _allowed(request, headers)
+        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "allow"}
+        headers["Allow"] = allow
     if _is_page(request):
         page = _page(request, exc.status_code, detail)
         page.headers.update(headers or {})
@@ -329,6 +335,19 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if isinstance(exc, TooLarge):
         content["code"] = "too_large"
     return JSONResponse(status_code=exc.status_code, content=content, headers=headers)
+
+
+def _allowed(request: Request, headers: Mapping[str, str] | None) -> str:
+    """Every method the path takes (405's ``Allow``): those the API document lists for it, and
+    those Starlette named.  Starlette names only the methods of the first route that matched the
+    path, and GET and POST of one path are often two routes (``/api/users``: ``Allow: GET`` to a
+    PUT, though it takes POST too)."""
+    named = ",".join(v for k, v in (headers or {}).items() if k.lower() == "allow")
+    methods = {m.strip() for m in named.split(",") if m.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
 
 
 #: what FastAPI says of a body it could not parse (a JSON nested too deeply, say)

@@ -1364,3 +1364,52 @@ class GridWorkersOut(BaseModel):
         description="the part of each of them in the team now (chief, manager, informant, "
         "supervisor)"
     )
+
+
+class FieldErrorOut(BaseModel):
+    """One thing wrong with a request, by the field, query parameter or header at fault."""
+
+    field: str = Field(
+        description="the field (dotted inside the body: location.lon), query parameter or header",
+        examples=["location.lon"],
+    )
+    type: str = Field(
+        description="what is wrong with it: missing, enum, greater_than_equal, … or the error's "
+        "code",
+        examples=["missing"],
+    )
+    message: str = Field(
+        description="the same in words, in the caller's language",
+        examples=["location.lon（经度）缺少必填字段"],
+    )
+
+
+class ErrorOut(BaseModel):
+    """The body of every error (4xx and 5xx) of the API (``api.errors``).  A browser asking for a
+    page (``Accept: text/html``) gets the message as a small page instead."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(
+        description="what was wrong and how to put it right: Chinese, or English with "
+        "Accept-Language: en",
+        examples=["没有找到该案件（或不在您的管辖范围内）。"],
+    )
+    code: str | None = Field(
+        default=None,
+        description="the error's kind for programs: not_found, forbidden, conflict, "
+        "invalid_input, too_large, busy, …",
+        examples=["not_found"],
+    )
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="each field at fault (invalid input), when the error names any"
+    )
+    current_status: str | None = Field(
+        default=None, description="a case's or an edit's state now (a move it does not allow)"
+    )
+    allowed_actions: list[str] | None = Field(
+        default=None, description="what the case's state allows now"
+    )
+    current_version: int | None = Field(
+        default=None, description="the version now (a change made on an older one: 409)"
+    )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Planner, SessionDep, audit_caller
+from api.routers.geojson import GEOJSON, GEOJSON_RESPONSES
 from gis import edits
 from gis.auth import Principal
 from gis.permissions import Role
@@ -145,13 +146,13 @@ def preview(edit_id: EditId, session: SessionDep, caller: Planner) -> dict[str, 
     return result
 
 
-@router.get("/edits/{edit_id}/draft")
+@router.get("/edits/{edit_id}/draft", response_class=Response, responses=GEOJSON_RESPONSES)
 def draft(edit_id: EditId, session: SessionDep, caller: Planner) -> Response:
     """The working layout of the villages the edit set touches, as GeoJSON (``state`` of each
     grid: added, changed, retired, unchanged, untouched)."""
     return Response(
         edits.draft_geojson(session, actor_of(caller), edit_id),
-        media_type="application/geo+json",
+        media_type=GEOJSON,
     )
 
 

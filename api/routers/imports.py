@@ -40,6 +40,7 @@ from api.deps import (
     page_lang,
     page_response,
 )
+from api.media import XLSX, XLSX_RESPONSES
 from api.routers.maps import PageLang, _user
 from api.schemas import ImportOut, InitialPassword
 from gis import audit
@@ -408,9 +409,8 @@ def import_progress(caller: DataImporter) -> dict[str, object]:
 @router.get(
     "/imports/template/{what}.xlsx",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.openxmlformats-officedocument"
-                                 ".spreadsheetml.sheet": {}}}},
-)  # fmt: skip
+    responses=XLSX_RESPONSES,
+)
 def import_template(
     session: SessionDep,
     caller: DataImporter,
@@ -428,7 +428,7 @@ def import_template(
     body = template_xlsx(session, what, language)
     return Response(
         body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={
             "Content-Disposition": "attachment; filename*=UTF-8''"
             + quote(template_name(what, language))

@@ -33,6 +33,7 @@ from api.deps import (
     page_lang,
     page_response,
 )
+from api.media import XLSX, XLSX_RESPONSES
 from api.routers.audit import DAY_OR_EMPTY, AuditFilters, form_day, read_trail
 from api.schemas import CASE_CODE_PATTERN
 from gis import (
@@ -649,7 +650,7 @@ def queue(
     )
 
 
-@router.get("/queue.xlsx")
+@router.get("/queue.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def queue_export(
     session: SessionDep,
     caller: Handler,
@@ -787,7 +788,7 @@ def worker_patrols_map(
     return map_page_response(request, render_page(m, language), lang)
 
 
-@router.get("/workers.xlsx")
+@router.get("/workers.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def workers_export(
     session: SessionDep,
     caller: CaseReader,
@@ -945,7 +946,7 @@ def grid_record(
     )
 
 
-@router.get("/grids.xlsx")
+@router.get("/grids.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def grids_ledger_export(
     session: SessionDep,
     caller: CaseReader,
@@ -1019,7 +1020,7 @@ def _workbook_response(body: bytes, name: str) -> Response:
     """An Excel workbook to download as ``name``."""
     return Response(
         body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": "attachment; filename*=UTF-8''" + quote(name)},
     )
 
@@ -1158,7 +1159,7 @@ def daily_page(
     )
 
 
-@router.get("/reports/daily.xlsx")
+@router.get("/reports/daily.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def daily_xlsx(
     session: SessionDep,
     caller: CaseReader,
@@ -1279,7 +1280,7 @@ def ranking_page(
     )
 
 
-@router.get("/reports/period.xlsx")
+@router.get("/reports/period.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def ranking_xlsx(
     session: SessionDep,
     caller: CaseReader,
@@ -1321,7 +1322,7 @@ def audit_log_page(
     )
 
 
-@router.get("/audit.xlsx")
+@router.get("/audit.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def audit_export(
     session: SessionDep,
     caller: AuditReader,

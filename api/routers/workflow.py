@@ -193,6 +193,10 @@ def add_case_party(
     response_model=CaseDetailOut,
     status_code=201,
     responses={
+        200: {
+            "model": CaseDetailOut,
+            "description": "a replay: the same note sent again (Idempotent-Replayed: true)",
+        },
         403: {"description": "another center is responsible for the case"},
         404: {"description": "no such case in your area"},
         422: {"description": "an empty note, or one over 2,000 characters"},

@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Annotated, Any
+from uuid import uuid4
 
 import pytest
 from fastapi import Depends
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.app import ROUTERS, create_app
 from api.deps import get_session, query_names
-from api.schemas import _no_control_characters
+from api.media import XLSX
+from api.schemas import ErrorOut, _no_control_characters
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_DAY_CASES
 from tests.conftest import report_body
@@ -610,6 +612,45 @@ def test_a_value_the_database_refuses_is_a_4xx_not_a_500(settings, app_db: Sessi
     with TestClient(app) as c:
         r = c.get("/api/_refused")
     assert r.status_code == 422 and r.json()["code"] == "unstorable_value"
+
+
+def test_the_api_document_describes_the_errors_it_sends(client: TestClient) -> None:
+    """Clients are generated from the API document: it gives every error the one body the API
+    sends (``ErrorOut``: ``detail`` a sentence, ``errors`` by field), not FastAPI's own 422
+    shape; the errors a route does not list are its ``4XX`` and ``5XX``.  A 405 names every
+    method of the path, and workbooks are documented as workbooks."""
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"4XX", "5XX"} <= responses.keys(), (method, path)
+            for status, response in responses.items():
+                if status[0] in "45":
+                    assert response["content"]["application/json"]["schema"] == error, (
+                        method,
+                        path,
+                        status,
+                    )
+    sent = [
+        client.get("/api/cases?catgory=fire"),  # a query parameter it does not take
+        client.post("/api/reports", json={"kind": "x"}, headers={"Idempotency-Key": "k"}),
+        client.post("/api/reports", json={"kind": "x"}, headers={"Idempotency-Key": str(uuid4())}),
+        client.get("/api/cases/99010299999999999999"),
+        client.put("/api/users"),
+        client.get("/api/cases", headers={"Authorization": ""}),  # not logged in
+    ]
+    assert [r.status_code for r in sent] == [422, 400, 422, 404, 405, 401]
+    for r in sent:
+        body = ErrorOut.model_validate(r.json())
+        assert set(r.json()) <= set(ErrorOut.model_fields), r.json()
+        assert body.detail
+    assert ErrorOut.model_validate(sent[2].json()).errors is not None
+    assert sent[4].headers["allow"] == "GET, POST"  # two routes, one path
+    assert client.delete("/api/users/grid_worker").headers["allow"] == "GET, PATCH"
+    workbook = spec["paths"]["/queue.xlsx"]["get"]["responses"]["200"]["content"]
+    assert list(workbook) == [XLSX]
 
 
 def test_a_day_in_a_query_is_a_day_not_a_number_of_seconds(client: TestClient) -> None:
