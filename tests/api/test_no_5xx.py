@@ -3,10 +3,13 @@ document, called by the demo admin with malformed path values, query values and 
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import uuid
 
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -54,6 +57,14 @@ def test_no_operation_answers_malformed_input_with_a_5xx(
         {"code": named},
     )
     assert getattr(filed, "rowcount", 0) == 1
+    # a photo of the case and an edit set of the layout, for the operations on them
+    photo = client.post(
+        f"/api/cases/{created.json()['code']}/photos",
+        files=[("photos", ("现场.png", _png(), "image/png"))],
+    )
+    assert photo.status_code == 201, photo.text
+    edit = client.post("/api/edits", json={"title": "测试方案"})
+    assert edit.status_code == 201, edit.text
     app_db.commit()  # (each request rolls back to here)
     real = [
         created.json()["code"],
@@ -62,6 +73,25 @@ def test_no_operation_answers_malformed_input_with_a_5xx(
         app_db.execute(text("SELECT code FROM region WHERE level = 'township' LIMIT 1")).scalar(),
         app_db.execute(text("SELECT min(id)::text FROM center")).scalar(),
     ]
+    # a parameter's own real values by its name, the first of which is called with malformed
+    # queries and bodies too (an unnamed one: the values above, the new case's code first):
+    # past the 404, into what the operation does with a user, a photo, an edit, a tile …
+    x, y = _tile(lon, lat, 14)
+    own = {
+        "other": [named],
+        "username": ["grid_worker"],
+        "photo_id": [str(photo.json()[0]["id"])],
+        "edit_id": [str(edit.json()["id"])],
+        "patrol_id": [str(app_db.execute(text("SELECT min(id) FROM patrol")).scalar() or 1)],
+        "token": [created.json()["tracking_url"].rstrip("/").rsplit("/", 1)[-1]],
+        "stage": ["reminder", "supervision", "notice"],
+        "fmt": ["png", "svg", "geojson", "gpkg"],
+        "layer": ["grids", "cases", "regions"],
+        "what": ["cases", "workers", "centers"],
+        "z": ["14"],
+        "x": [str(x)],
+        "y": [str(y)],
+    }
     spec = client.get("/openapi.json").json()
     answers = 0
     failures = []
@@ -72,15 +102,20 @@ def test_no_operation_answers_malformed_input_with_a_5xx(
             parameters = operation.get("parameters", [])
             in_path = [p["name"] for p in parameters if p["in"] == "path"]
             in_query = [p["name"] for p in parameters if p["in"] == "query"]
-            values = BAD_VALUES + [v for v in real if v] if in_path else ["x"]
-            for value in values:
+            # every path parameter malformed alike, then each with its real values in turn
+            values = [dict.fromkeys(in_path, v) for v in BAD_VALUES] if in_path else [{}]
+            known = [own.get(name, [v for v in real if v]) for name in in_path]
+            for k in range(max(map(len, known), default=0)):
+                pairs = zip(in_path, known, strict=True)
+                values.append({n: v[min(k, len(v) - 1)] for n, v in pairs})
+            for i, value in enumerate(values):
                 url = path
                 for name in in_path:
-                    url = url.replace("{" + name + "}", value or "x")
+                    url = url.replace("{" + name + "}", value[name] or "x")
                 calls: list[tuple[dict[str, str], str | None]] = [({}, None)]
                 # each malformed query value with no body, each malformed body with no query:
-                # with a malformed path value and with the new case's code
-                if value in ("x", real[0]):
+                # with a malformed path value ("x") and with the first real ones
+                if not in_path or value == values[0] or i == len(BAD_VALUES):
                     calls += [({q: v}, None) for q in in_query for v in BAD_VALUES + NEAR_MISSES]
                     if "requestBody" in operation:
                         calls += [({}, body) for body in BAD_BODIES]
@@ -105,3 +140,16 @@ def test_no_operation_answers_malformed_input_with_a_5xx(
                         failures.append((method.upper(), url, query, body, "session ended"))
     assert answers > 500  # the document was walked
     assert failures == []
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 128, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The web-mercator tile at zoom ``z`` that holds the point."""
+    n = 2**z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
