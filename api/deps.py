@@ -8,7 +8,6 @@ row-level security follows it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated
@@ -18,10 +17,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
-from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from api.headers import content_security_policy, inline_scripts
+from api.schemas import a_day, a_time
 from gis import audit, auth
 from gis.errors import (
     Forbidden,
@@ -167,35 +166,10 @@ def bearer_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-# a number alone: pydantic would read it as seconds since 1970 (``date=0``: 1 January 1970;
-# ``since=20261201``: 23 August 1970)
-_NUMBER = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
-# a day written without its dashes, as Chinese forms often do (20261205)
-_COMPACT_DAY = re.compile(r"\s*([0-9]{4})([0-9]{2})([0-9]{2})\s*")
-
-
-def _a_day(value: object) -> object:
-    """A day in a query as a date: 2026-12-05, or 20261205; never a number of seconds."""
-    if isinstance(value, str):
-        compact = _COMPACT_DAY.fullmatch(value)
-        if compact:
-            return "-".join(compact.groups())
-        if _NUMBER.fullmatch(value):
-            raise PydanticCustomError("date_parsing", "not a date")
-    return value
-
-
-def _a_time(value: object) -> object:
-    """A time in a query as ISO 8601; never a number of seconds."""
-    if isinstance(value, str) and _NUMBER.fullmatch(value):
-        raise PydanticCustomError("datetime_parsing", "not an ISO 8601 time")
-    return value
-
-
 #: a day (YYYY-MM-DD, or YYYYMMDD) as a query parameter's type
-QueryDay = Annotated[date, BeforeValidator(_a_day)]
+QueryDay = Annotated[date, BeforeValidator(a_day)]
 #: a time (ISO 8601) as a query parameter's type
-QueryTime = Annotated[datetime, BeforeValidator(_a_time)]
+QueryTime = Annotated[datetime, BeforeValidator(a_time)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

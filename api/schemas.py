@@ -12,6 +12,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -194,6 +195,36 @@ class LocationIn(BaseModel):
         raise PydanticCustomError("lat_range", "must be between -90 and 90")
 
 
+# a number alone: pydantic would read it as seconds since 1970 (``date=0``: 1 January 1970;
+# ``since=20261201``: 23 August 1970)
+_NUMBER = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
+# a day written without its dashes, as Chinese forms often do (20261205)
+_COMPACT_DAY = re.compile(r"\s*([0-9]{4})([0-9]{2})([0-9]{2})\s*")
+
+
+def a_day(value: object) -> object:
+    """A day (a query's) as a date: 2026-12-05, or 20261205; never a number of seconds."""
+    if isinstance(value, str):
+        compact = _COMPACT_DAY.fullmatch(value)
+        if compact:
+            return "-".join(compact.groups())
+        if _NUMBER.fullmatch(value):
+            raise PydanticCustomError("date_parsing", "not a date")
+    return value
+
+
+def a_time(value: object) -> object:
+    """A time (a query's or a body's) as ISO 8601; never a number of seconds."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError("datetime_parsing", "not an ISO 8601 time")
+    return value
+
+
+#: a time in a body: ISO 8601 with its offset (a phone's clock)
+IsoTime = Annotated[AwareDatetime, BeforeValidator(a_time)]
+
+
 class ReportCreate(BaseModel):
     """A report from a grid worker or a center desk."""
 
@@ -214,7 +245,7 @@ class ReportCreate(BaseModel):
         "finds it; instead of location. The case is filed by that region: its center "
         "handles it; it is on no grid, map or heat map. Not for grid workers",
     )
-    reported_at: AwareDatetime = Field(description="device time, ISO 8601 with offset")
+    reported_at: IsoTime = Field(description="device time, ISO 8601 with offset")
     severity: Severity | None = Field(default=None, description="default: the category's")
     parties: list[PartyIn] = Field(default_factory=list, max_length=MAX_PARTIES)
     source: CaseSource | None = Field(
@@ -875,7 +906,7 @@ class ActionIn(BaseModel):
     )
     to_region: str | None = Field(default=None, description="transfer: target center's region")
     extra_hours: float | None = Field(default=None, gt=0, le=2000, description="extend")
-    new_deadline: datetime | None = Field(
+    new_deadline: Annotated[datetime, BeforeValidator(a_time)] | None = Field(
         default=None,
         description="extend: new deadline, ISO 8601 (no offset: Beijing time)",
     )

@@ -668,3 +668,10 @@ def test_a_day_in_a_query_is_a_day_not_a_number_of_seconds(client: TestClient) -
     assert "应为 ISO 8601 时间" in r.json()["detail"]
     assert client.get("/api/cases", params={"since": "2026-12-01T00:00:00+08:00"}).is_success
     assert client.get("/api/safety-index", params={"date": "1733443200"}).status_code == 422
+    # nor in a report's body: the device's time is ISO 8601 with its offset
+    lon, lat = 113.95, 22.98
+    for number in (1733443200, "1733443200"):
+        body = report_body(lon, lat) | {"reported_at": number}
+        r = client.post("/api/reports", json=body, headers={"Idempotency-Key": str(uuid4())})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reported_at", r.text
+        assert "应为 ISO 8601 时间" in r.json()["detail"]
