@@ -1510,9 +1510,9 @@ def queue(
     warning or a possible duplicate still to confirm; ``unplaced``: only those without a point
     (filed by their village: 位置待查明, to be given once known).  A caller with the whole
     deployment in scope sees every center's.  Category names in ``lang``."""
-    where = [scope.case_condition("c")]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     center_name = None
+    centers: str | None = None  # SQL: the centers whose cases these are ({a}: the alias)
     if not scope.is_everything:
         center = session.execute(
             text("SELECT id, name FROM center WHERE region_id = :r"), {"r": scope.region_id}
@@ -1523,26 +1523,44 @@ def queue(
                 "Your region has no center, so there is no queue.",
             )
         if below:
-            where.append(
-                "c.center_id IN (SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id"
+            centers = (
+                "{a}.center_id IN (SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id"
                 " WHERE CAST(:region AS int) = ANY(r.path))"
             )
             params["region"] = scope.region_id
         else:
-            where.append("c.center_id = :center")
+            centers = "{a}.center_id = :center"
             params["center"] = center.id
         center_name = center.name
-    by_status = session.execute(
-        text(
-            "SELECT c.status, count(*) AS n, count(*) FILTER (WHERE c.verify_due < now()) AS late, "
-            "count(*) FILTER (WHERE c.geom IS NULL) AS unplaced "
-            f"FROM cases c WHERE {' AND '.join(where)} GROUP BY c.status"
-        ),
+
+    def mine(alias: str) -> list[str]:
+        """SQL: row ``alias`` (a case, or a count of ``case_state_count``) is the desk's."""
+        return [scope.case_condition(alias)] + ([centers.format(a=alias)] if centers else [])
+
+    # the counts per state from their roll-up (migration 0083), not from every case: a city's
+    # desk with every center below counted a year's million cases at each load (0.35 s)
+    counts = {
+        r.status: int(r.n)
+        for r in session.execute(
+            text(
+                "SELECT s.status, sum(s.n) AS n FROM case_state_count s "
+                f"WHERE {' AND '.join(mine('s'))} GROUP BY s.status HAVING sum(s.n) <> 0"
+            ),
+            params,
+        )
+    }
+    # (geom IS NULL: filed by its village, so assigned by region, as a check constraint says —
+    # the open cases not located by their grid have an index of their own)
+    verify_late, unplaced_open = session.execute(
+        text(f"""
+        SELECT (SELECT count(*) FROM cases c WHERE {" AND ".join(mine("c"))}
+                  AND c.status = 'resolved' AND c.verify_due < now()),
+               (SELECT count(*) FROM cases c WHERE {" AND ".join(mine("c"))}
+                  AND {open_sql("c")} AND c.assign_method = 'region' AND c.geom IS NULL)
+        """),
         params,
-    ).all()
-    counts = {r.status: r.n for r in by_status}
-    verify_late = sum(r.late for r in by_status if r.status == "resolved")
-    unplaced_open = sum(r.unplaced for r in by_status if r.status in OPEN_STATES)
+    ).one()
+    where = mine("c")
     if statuses:
         condition, params["statuses"] = status_sql(statuses)
         where.append(condition)
@@ -1567,7 +1585,22 @@ def queue(
     if unplaced:
         where.append(unplaced_sql("c"))
     cond = " AND ".join(where)
-    total = session.execute(text(f"SELECT count(*) FROM cases c WHERE {cond}"), params).scalar_one()
+    narrowed = (category, grid, overdue, due_within_hours, escalated_to_me or None, flagged or None)
+    if all(v is None for v in narrowed) and not unplaced and TO_VERIFY not in (statuses or ()):
+        # by states alone (the default, or a state's chip): their counts say how many
+        total = sum(counts.get(s, 0) for s in (states_of(statuses) if statuses else OPEN_STATES))
+    else:
+        total = session.execute(
+            text(f"SELECT count(*) FROM cases c WHERE {cond}"), params
+        ).scalar_one()
+    order = "overdue DESC, due NULLS LAST, severity_rank, c.code"
+    if not statuses or (TO_VERIFY not in statuses and OPEN_STATES.issuperset(states_of(statuses))):
+        # Open cases only: the same order, by the index of open cases' deadlines (migration
+        # 0083).  An open case is overdue when its deadline has passed and is due at its
+        # deadline, so the overdue come first by their deadline either way, and those without a
+        # deadline last.  A city's desk with every center below sorted its 78,000 open cases
+        # for each page (0.12 s); it now reads the first hundred.
+        order = "c.deadline, severity_rank, c.code"
     # The page is chosen first, then what each of its cases shows is looked up: a possible
     # duplicate asked of every open case would read every link through its row-level policy
     # (a city's desk with every center below: ~0.8 s of 1.3 s over a million cases).
@@ -1592,7 +1625,7 @@ def queue(
                    {_SEVERITY_ORDER} AS severity_rank
             FROM cases c JOIN category k ON k.code = c.category
             WHERE {cond}
-            ORDER BY overdue DESC, due NULLS LAST, severity_rank, c.code
+            ORDER BY {order}
             LIMIT :limit OFFSET :offset
         ) c
         ORDER BY c.overdue DESC, c.due NULLS LAST, c.severity_rank, c.code

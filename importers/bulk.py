@@ -199,11 +199,13 @@ def _rewrite(session: Session) -> None:
 
 def recount(session: Session) -> int:
     """Count again what the triggers keep as cases come and go, from the cases themselves: the
-    map roll-ups (``wangge_rollup_rebuild``, migration 0020) and each case's handling
+    map roll-ups (``wangge_rollup_rebuild``, migration 0020), the in-tray's counts per state
+    (``wangge_state_count_rebuild``, migration 0083) and each case's handling
     (``wangge_case_handled_refresh``, migration 0064).  For after a repair by hand that passed
     the triggers by (a restore of one table, an SQL fix with the triggers off).  Holds the case
     tables as a bulk import does (:func:`lock_case_tables`: 409 if others use them); the caller
     commits.  Returns how many cases' handling was corrected."""
     lock_case_tables(session)
     session.execute(text("SELECT wangge_rollup_rebuild()"))
+    session.execute(text("SELECT wangge_state_count_rebuild()"))
     return int(session.execute(text("SELECT wangge_case_handled_refresh()")).scalar_one())

@@ -368,6 +368,20 @@ HANDLING_MISMATCH = """
 """
 
 
+#: the in-tray's counts per state as kept (migration 0083) against those counted from the
+#: cases: 0 when all agree
+STATE_COUNT_MISMATCH = """
+    WITH fresh AS (
+        SELECT coalesce(center_id, 0), status, coalesce(city_code, ''),
+               coalesce(district_code, ''), coalesce(township_code, ''),
+               coalesce(village_code, ''), count(*) FROM cases GROUP BY 1, 2, 3, 4, 5, 6),
+    kept AS (SELECT center_id, status, city_code, district_code, township_code, village_code, n
+             FROM case_state_count WHERE n <> 0)
+    SELECT (SELECT count(*) FROM (TABLE fresh EXCEPT TABLE kept) a)
+         + (SELECT count(*) FROM (TABLE kept EXCEPT TABLE fresh) b)
+"""
+
+
 def grid_team(session: Session, grid: str, by: str = "code") -> dict[str, str]:
     """Grid ``grid``'s workers (by their ``code`` or ``name``), each with their part in its
     team (worker_grid.role)."""

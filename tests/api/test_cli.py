@@ -13,7 +13,7 @@ from api.cli import app
 from gis.embedded import EmbeddedCluster
 from gis.settings import get_settings
 from tests.api.test_command import ROLLUP_MISMATCH
-from tests.conftest import HANDLING_MISMATCH
+from tests.conftest import HANDLING_MISMATCH, STATE_COUNT_MISMATCH
 
 
 @pytest.fixture
@@ -546,8 +546,8 @@ def test_command_line_publishes_missing_days(run, database_url: str, forgotten_d
 def test_db_recount_counts_the_roll_ups_and_the_handling_again(  # type: ignore[no-untyped-def]
     run, database_url: str, engine: Engine, demo_city
 ) -> None:
-    """A repair by hand that passed the triggers by (here: a case's handling and a roll-up
-    cell changed behind their backs) is put right by ``wangge db recount``."""
+    """A repair by hand that passed the triggers by (here: a case's handling, a roll-up cell and
+    the in-tray's counts changed behind their backs) is put right by ``wangge db recount``."""
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE cases SET extended = NOT extended WHERE id = (SELECT min(id) FROM cases)")
@@ -557,13 +557,16 @@ def test_db_recount_counts_the_roll_ups_and_the_handling_again(  # type: ignore[
                     WHERE (grid_code, day) = (SELECT grid_code, day FROM case_grid_day
                                               ORDER BY grid_code, day LIMIT 1)""")
         )
+        conn.execute(text("UPDATE case_state_count SET n = n - 1 WHERE status = 'closed'"))
         assert conn.execute(text(HANDLING_MISMATCH)).scalar_one() == 1
+        assert conn.execute(text(STATE_COUNT_MISMATCH)).scalar_one() > 0
     result = run("db", "recount", env={"DATABASE_URL": database_url})
     assert result.exit_code == 0, result.output
     assert "1 件案件的办理情况已更正" in result.output
     with engine.connect() as conn:
         assert conn.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
         assert conn.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+        assert conn.execute(text(STATE_COUNT_MISMATCH)).scalar_one() == 0
 
 
 def test_db_photos_names_the_missing_files_and_prunes_the_unnamed(  # type: ignore[no-untyped-def]

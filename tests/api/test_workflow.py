@@ -26,10 +26,10 @@ from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.supervision import tick
-from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act
+from gis.workflow import MOVES, STATE_NAMES, ActionRequest, Actor, act, queue
 from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
 from importers.demo import DemoCity
-from tests.conftest import HANDLING_MISMATCH, app_with, report_body
+from tests.conftest import HANDLING_MISMATCH, STATE_COUNT_MISMATCH, app_with, report_body
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -680,6 +680,124 @@ def test_the_queue_puts_the_most_urgent_first(
     assert all(i["overdue"] for i in only_late["items"])
     assert anon_client.get("/api/queue?status=nonsense", headers=op).status_code == 422
     assert anon_client.get("/api/queue", headers=login_as("grid_worker")).status_code == 403
+
+
+def test_the_in_trays_counts_follow_cases_as_they_come_move_and_go(db: Session) -> None:
+    def kept_right() -> bool:
+        return db.execute(text(STATE_COUNT_MISMATCH)).scalar_one() == 0
+
+    assert kept_right()
+    other = db.execute(text("SELECT max(id) FROM center")).scalar_one()
+    db.execute(
+        text("""
+        INSERT INTO cases (code, kind, category, severity, description, datum, received_lon,
+                           received_lat, geom, reported_at, grid_code, village_code,
+                           township_code, district_code, city_code, center_id, assign_method,
+                           status)
+        SELECT 'SC' || c.id, c.kind, c.category, c.severity, c.description, c.datum,
+               c.received_lon, c.received_lat, c.geom, c.reported_at, c.grid_code,
+               c.village_code, c.township_code, c.district_code, c.city_code, c.center_id,
+               c.assign_method, c.status
+        FROM cases c ORDER BY c.id LIMIT 300
+    """)
+    )
+    assert kept_right()
+    some = "id IN (SELECT id FROM cases WHERE code LIKE 'SC%' ORDER BY id {order} LIMIT {n})"
+    for change, which in [
+        ("status = 'closed'", some.format(order="", n=60)),  # a state
+        ("center_id = :other", some.format(order="DESC", n=40)),  # a center
+        ("center_id = NULL, status = 'escalated'", some.format(order="DESC", n=5)),  # none
+        ("township_code = NULL, village_code = NULL", some.format(order="", n=10)),  # a place
+        ("deadline = now(), flags = '{}'", "code LIKE 'SC%'"),  # nothing counted
+    ]:
+        db.execute(text(f"UPDATE cases SET {change} WHERE {which}"), {"other": other})
+        assert kept_right(), change
+    # two cases that trade center, state and place in one statement change no count; one that
+    # takes the other's moves one
+    pick = "SELECT min(id) FROM cases WHERE code LIKE 'SC%' AND center_id {} :other AND id > :x"
+    a = db.execute(text(pick.format("<>")), {"other": other, "x": 0}).scalar_one()
+    b = db.execute(text(pick.format("=")), {"other": other, "x": 0}).scalar_one()
+    db.execute(text("UPDATE cases SET status = 'accepted' WHERE id = :a"), {"a": a})
+    trade = """
+        UPDATE cases c SET center_id = o.center_id, status = o.status, city_code = o.city_code,
+                           district_code = o.district_code, township_code = o.township_code,
+                           village_code = o.village_code
+        FROM cases o WHERE (c.id, o.id) IN ((:a, :b), (:b, :a)) {both}
+    """
+    before = db.execute(text("SELECT sum(n), count(*) FROM case_state_count")).one()
+    db.execute(text(trade.format(both="")), {"a": a, "b": b})
+    assert db.execute(text("SELECT sum(n), count(*) FROM case_state_count")).one() == before
+    db.execute(text(trade.format(both="AND c.id = :a")), {"a": a, "b": b})
+    assert kept_right()
+    db.execute(text(f"DELETE FROM cases WHERE {some.format(order='', n=25)}"))
+    assert kept_right()
+    # counted again from the cases (``wangge recount``), they are the same
+    db.execute(text("UPDATE case_state_count SET n = n + 1"))
+    assert not kept_right()
+    db.execute(text("SELECT wangge_state_count_rebuild()"))
+    assert kept_right()
+
+
+def test_the_in_tray_of_every_center_below_counts_and_orders_its_cases(db: Session) -> None:
+    """The city's desk with every center below: its counts come from their roll-up, its list
+    of open cases from the index of their deadlines; both as if read from every case."""
+    city = db.execute(
+        text("SELECT id, code, name FROM region WHERE level = 'city' ORDER BY code LIMIT 1")
+    ).one()
+    scope = Scope(region_id=city.id, region_code=city.code, level="city", region_name=city.name)
+    # without a deadline; overdue; several due at one time, each severity (ties of the index)
+    open_ = "SELECT id FROM cases WHERE status IN ('registered', 'accepted', 'in_progress')"
+    db.execute(text(f"UPDATE cases SET deadline = NULL WHERE id IN ({open_} LIMIT 4)"))
+    db.execute(
+        text(f"UPDATE cases SET deadline = date_trunc('hour', now()) - interval '3 hours' "
+             f"WHERE id IN ({open_} ORDER BY id DESC LIMIT 8)")
+    )  # fmt: skip
+    db.execute(
+        text(f"UPDATE cases SET deadline = date_trunc('hour', now()) + interval '2 days' "
+             f"WHERE id IN ({open_} ORDER BY id DESC LIMIT 8 OFFSET 8)")
+    )  # fmt: skip
+    mine = (
+        f"c.city_code = '{city.code}' AND c.center_id IN (SELECT ce.id FROM center ce "
+        f"JOIN region r ON r.id = ce.region_id WHERE {city.id} = ANY(r.path))"
+    )
+    counted = {
+        s: n
+        for s, n in db.execute(
+            text(f"SELECT c.status, count(*) FROM cases c WHERE {mine} GROUP BY 1")
+        ).all()
+    }
+    settled = "('resolved', 'verified', 'closed', 'suspended')"
+    expected = (
+        db.execute(
+            text(f"""
+        SELECT c.code FROM cases c WHERE {mine} AND c.status NOT IN {settled}
+        ORDER BY coalesce(c.deadline < now(), false) DESC, c.deadline NULLS LAST,
+                 array_position(ARRAY['critical', 'major', 'normal', 'minor'], c.severity::text),
+                 c.code
+    """)
+        )
+        .scalars()
+        .all()
+    )
+    assert len(expected) > 20 and len(set(counted)) > 4
+    q = queue(db, scope, below=True, limit=len(expected) + 10)
+    assert q.counts == counted
+    assert q.total == len(expected) == sum(n for s, n in counted.items() if s not in settled)
+    assert [i.code for i in q.items] == expected
+    assert [i.code for i in queue(db, scope, below=True, limit=7, offset=5).items] == (
+        expected[5:12]
+    )
+    late, unplaced = db.execute(
+        text(f"""
+        SELECT count(*) FILTER (WHERE c.status = 'resolved' AND c.verify_due < now()),
+               count(*) FILTER (WHERE c.status NOT IN {settled} AND c.geom IS NULL)
+        FROM cases c WHERE {mine}
+    """)
+    ).one()
+    assert (q.verify_late, q.unplaced) == (late, unplaced)
+    # a state's chip: its cases, as many as its count says
+    closed = queue(db, scope, below=True, statuses=["closed"], limit=5)
+    assert closed.total == counted["closed"] and len(closed.items) == 5
 
 
 def test_the_queue_marks_repeats_and_possible_duplicates(

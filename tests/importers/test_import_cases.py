@@ -38,7 +38,7 @@ from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 from tests.api.test_command import ROLLUP_MISMATCH
 from tests.api.test_edits import _EXCLUSIVE, _waits_for
-from tests.conftest import HANDLING_MISMATCH, app_with
+from tests.conftest import HANDLING_MISMATCH, STATE_COUNT_MISMATCH, app_with
 
 HEADER = "编号,上报时间,经度,纬度,坐标系,类型,类别,描述\n"
 
@@ -686,6 +686,7 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
     assert len(expected) == len(done.created) > 100
     assert _index_definitions(db) == indexes  # every index back, from its own definition
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0  # counted again, exactly
+    assert db.execute(text(STATE_COUNT_MISMATCH)).scalar_one() == 0  # counted as inserted
     assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
     # ids and code numbers drawn as one block, in the cases' time order, the sequences past it
     numbers = db.execute(
@@ -723,6 +724,7 @@ def test_bulk_import_writes_the_same_cases_and_rebuilds_indexes_and_rollups(
                 FROM cases c WHERE c.source_id LIKE 'H%'""")
     )
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    assert db.execute(text(STATE_COUNT_MISMATCH)).scalar_one() == 0
     again = import_cases(db, path, CaseOptions(commit=True, bulk=True))
     assert again.created == [] and len(again.unchanged) == len(expected)
     assert again.assigned == {} and "分派方式" not in again.summary("zh")
@@ -1354,6 +1356,7 @@ def test_an_old_ledgers_rows_without_coordinates_are_filed_by_their_village(
     # on no map: the heat roll-up has only the case with a point; the roll-ups are exact
     assert db.execute(text("SELECT sum(n) FROM case_heat")).scalar_one() == heat + 1
     assert db.execute(text(ROLLUP_MISMATCH)).scalar_one() == 0
+    assert db.execute(text(STATE_COUNT_MISMATCH)).scalar_one() == 0
     # in the figures of its township
     bind_scope(db, Scope.everything())
     figures = stats(
