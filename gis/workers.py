@@ -87,19 +87,29 @@ def roster(
             FROM worker_grid g JOIN resolved r ON r.grid_code = g.grid_code
             GROUP BY g.worker_id
         ),
-        w AS (
+        -- the grid workers' reports of the last days, by grid: the jurisdiction's recent cases
+        -- read once, in the order they came (a grid's own, looked up for each of its workers,
+        -- lay all over the table: 0.25 s of a city's 0.31 s over a million cases)
+        recent AS MATERIALIZED (
+            SELECT c.grid_code, count(*) AS reported,
+                   count(*) FILTER (WHERE c.on_site) AS settled  -- (migration 0062)
+            FROM cases c
+            WHERE c.received_at >= now() - make_interval(days => :days)
+              AND c.source = 'grid_worker' AND {scope.case_condition("c")}
+            GROUP BY c.grid_code
+        ),
+        wr AS (
+            SELECT g.worker_id, sum(r.reported) AS reported, sum(r.settled) AS settled
+            FROM worker_grid g JOIN recent r ON r.grid_code = g.grid_code
+            GROUP BY g.worker_id
+        ),
+        w AS MATERIALIZED (  -- (each worker once, whatever the order asked: joined by hashing)
             SELECT w.id, w.code, w.name, w.phone, v.code AS village_code, v.name AS village,
                    (SELECT a.username FROM app_user a
                     WHERE a.worker_id = w.id ORDER BY a.id LIMIT 1) AS username,
-                   n.reported, n.settled
+                   coalesce(wr.reported, 0) AS reported, coalesce(wr.settled, 0) AS settled
             FROM worker w JOIN region v ON v.id = w.region_id
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS reported,
-                       count(*) FILTER (WHERE c.on_site) AS settled  -- (migration 0062)
-                FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
-                WHERE g.worker_id = w.id AND c.source = 'grid_worker'
-                  AND c.received_at >= now() - make_interval(days => :days)
-                  AND {scope.case_condition("c")}) n
+            LEFT JOIN wr ON wr.worker_id = w.id
             WHERE {scope.region_condition("v")}
         )
         SELECT w.code, w.name, w.phone, w.village_code, w.village,
