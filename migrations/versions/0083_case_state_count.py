@@ -17,7 +17,7 @@ Its list of open cases was sorted from all of them at each load too (0.12 s for 
 desk): an index of the open cases by deadline, whatever their center, gives the first page in
 the in-tray's order (``cases_open_deadline``; the centers' own index keeps a single desk's).
 
-``wangge_state_count_rebuild()`` counts it again from the cases (``wangge recount``, after a
+``wangge_state_count_rebuild()`` counts it again from the cases (``wangge db recount``, after a
 repair by hand); it is counted once here.  A bulk import leaves the triggers on: its one
 insert adds its million rows' counts in one statement.
 

@@ -731,7 +731,7 @@ def test_the_in_trays_counts_follow_cases_as_they_come_move_and_go(db: Session) 
     assert kept_right()
     db.execute(text(f"DELETE FROM cases WHERE {some.format(order='', n=25)}"))
     assert kept_right()
-    # counted again from the cases (``wangge recount``), they are the same
+    # counted again from the cases (``wangge db recount``), they are the same
     db.execute(text("UPDATE case_state_count SET n = n + 1"))
     assert not kept_right()
     db.execute(text("SELECT wangge_state_count_rebuild()"))
