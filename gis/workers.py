@@ -75,41 +75,40 @@ def roster(
     order = "w.reported, w.village_code, w.code" if least_first else "w.village_code, w.code"
     rows = session.execute(
         text(f"""
-        WITH resolved AS MATERIALIZED (  -- (few: through cases_status, once, not per worker)
+        -- by grid, once, not per worker: its resolved cases (few: through cases_status) and the
+        -- grid workers' reports of the last days (the jurisdiction's recent cases, read in the
+        -- order they came: a grid's own, looked up for each of its workers, lay all over the
+        -- table, 0.25 s of a city's 0.31 s over a million cases); then summed for each worker
+        WITH by_grid AS MATERIALIZED (
             SELECT c.grid_code, count(*) FILTER (WHERE {to_verify_sql("c")}) AS to_verify,
-                   count(*) FILTER (WHERE c.verify_due < now()) AS verify_late
+                   count(*) FILTER (WHERE c.verify_due < now()) AS verify_late,
+                   0 AS reported, 0 AS settled
             FROM cases c
             WHERE c.status = 'resolved' AND {scope.case_condition("c")}
             GROUP BY c.grid_code
-        ),
-        gv AS (
-            SELECT g.worker_id, sum(r.to_verify) AS to_verify, sum(r.verify_late) AS verify_late
-            FROM worker_grid g JOIN resolved r ON r.grid_code = g.grid_code
-            GROUP BY g.worker_id
-        ),
-        -- the grid workers' reports of the last days, by grid: the jurisdiction's recent cases
-        -- read once, in the order they came (a grid's own, looked up for each of its workers,
-        -- lay all over the table: 0.25 s of a city's 0.31 s over a million cases)
-        recent AS MATERIALIZED (
-            SELECT c.grid_code, count(*) AS reported,
-                   count(*) FILTER (WHERE c.on_site) AS settled  -- (migration 0062)
+            UNION ALL
+            SELECT c.grid_code, 0, 0, count(*),
+                   count(*) FILTER (WHERE c.on_site)  -- (migration 0062)
             FROM cases c
             WHERE c.received_at >= now() - make_interval(days => :days)
               AND c.source = 'grid_worker' AND {scope.case_condition("c")}
             GROUP BY c.grid_code
         ),
-        wr AS (
-            SELECT g.worker_id, sum(r.reported) AS reported, sum(r.settled) AS settled
-            FROM worker_grid g JOIN recent r ON r.grid_code = g.grid_code
+        by_worker AS (
+            SELECT g.worker_id, sum(b.to_verify) AS to_verify, sum(b.verify_late) AS verify_late,
+                   sum(b.reported) AS reported, sum(b.settled) AS settled
+            FROM worker_grid g JOIN by_grid b ON b.grid_code = g.grid_code
             GROUP BY g.worker_id
         ),
         w AS MATERIALIZED (  -- (each worker once, whatever the order asked: joined by hashing)
             SELECT w.id, w.code, w.name, w.phone, v.code AS village_code, v.name AS village,
                    (SELECT a.username FROM app_user a
                     WHERE a.worker_id = w.id ORDER BY a.id LIMIT 1) AS username,
-                   coalesce(wr.reported, 0) AS reported, coalesce(wr.settled, 0) AS settled
+                   coalesce(b.reported, 0) AS reported, coalesce(b.settled, 0) AS settled,
+                   coalesce(b.to_verify, 0) AS to_verify,
+                   coalesce(b.verify_late, 0) AS verify_late
             FROM worker w JOIN region v ON v.id = w.region_id
-            LEFT JOIN wr ON wr.worker_id = w.id
+            LEFT JOIN by_worker b ON b.worker_id = w.id
             WHERE {scope.region_condition("v")}
         )
         SELECT w.code, w.name, w.phone, w.village_code, w.village,
@@ -129,8 +128,7 @@ def roster(
                       AND {scope.case_condition("c")}
                     ORDER BY c.received_at DESC LIMIT 1) l
                 WHERE g.worker_id = w.id) AS last_report,
-               gc.open_in_grids, coalesce(gv.to_verify, 0) AS to_verify,
-               coalesce(gv.verify_late, 0) AS verify_late,
+               gc.open_in_grids, w.to_verify, w.verify_late,
                pt.days AS patrol_days, pt.walked_m,
                (SELECT max(p.checked_at) FROM patrol p
                 WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
@@ -141,7 +139,6 @@ def roster(
             SELECT count(*) AS open_in_grids
             FROM worker_grid g JOIN cases c ON c.grid_code = g.grid_code
             WHERE g.worker_id = w.id AND {open_sql("c")} AND {scope.case_condition("c")}) gc
-        LEFT JOIN gv ON gv.worker_id = w.id
         CROSS JOIN LATERAL (
             SELECT count(DISTINCT (p.checked_at AT TIME ZONE 'Asia/Shanghai')::date) AS days,
                    coalesce(sum(p.track_m), 0) AS walked_m

@@ -61,6 +61,16 @@ def _apply(changed: str) -> str:
     ON CONFLICT ({_COLUMNS}) DO UPDATE SET n = s.n + excluded.n"""
 
 
+def _counting(event: str, rows: str, sign: int) -> str:
+    """The trigger function that counts each of the transition table ``rows`` ``sign`` times."""
+    return f"""CREATE FUNCTION wangge_state_count_{event}() RETURNS trigger LANGUAGE plpgsql
+SET "wangge.scope" TO '*' AS $$
+BEGIN
+    {_apply(f"SELECT {_KEY.format(a='r')}, {sign} AS sign FROM {rows} r")};
+    RETURN NULL;
+END $$;"""
+
+
 def _keys(table: str) -> str:
     return f"SELECT {_KEY.format(a='r')} FROM {table} r"
 
@@ -86,19 +96,9 @@ ALTER TABLE case_state_count FORCE ROW LEVEL SECURITY;
 CREATE POLICY case_state_count_in_scope ON case_state_count
     USING ({_IN_SCOPE}) WITH CHECK ({_IN_SCOPE});
 
-CREATE FUNCTION wangge_state_count_inserted() RETURNS trigger LANGUAGE plpgsql
-SET "wangge.scope" TO '*' AS $$
-BEGIN
-    {_apply(f"SELECT {_KEY.format(a='r')}, 1 AS sign FROM new_rows r")};
-    RETURN NULL;
-END $$;
+{_counting("inserted", "new_rows", 1)}
 
-CREATE FUNCTION wangge_state_count_deleted() RETURNS trigger LANGUAGE plpgsql
-SET "wangge.scope" TO '*' AS $$
-BEGIN
-    {_apply(f"SELECT {_KEY.format(a='r')}, -1 AS sign FROM old_rows r")};
-    RETURN NULL;
-END $$;
+{_counting("deleted", "old_rows", -1)}
 
 CREATE FUNCTION wangge_state_count_updated() RETURNS trigger LANGUAGE plpgsql
 SET "wangge.scope" TO '*' AS $$
