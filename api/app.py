@@ -61,7 +61,9 @@ log = logging.getLogger("wangge")
 async def _run_clock(app: FastAPI, interval: float) -> None:
     """The deadline clock (:mod:`gis.supervision`), in the server: one tick per ``interval``
     seconds, in a worker thread; then yesterday's safety index, if not yet published
-    (:mod:`gis.safety`).  A failed tick is logged and retried at the next interval."""
+    (:mod:`gis.safety`), and the roll-up's figures of the days cases changed
+    (:mod:`gis.figures`).  A failed tick is logged and retried at the next interval."""
+    from gis.figures import refresh
     from gis.safety import publish_due
     from gis.scope import Scope, bind_scope
     from gis.supervision import tick
@@ -79,6 +81,10 @@ async def _run_clock(app: FastAPI, interval: float) -> None:
             session.commit()
         if published:
             log.info("clock: yesterday's safety index published for %d regions", published)
+        with app.state.sessionmaker() as session:  # the figures of the days cases changed
+            bind_scope(session, Scope.everything())
+            refresh(session)
+            session.commit()
 
     while True:
         try:

@@ -585,6 +585,7 @@ def user_otp_reset(name: str) -> None:
 def tick_cmd() -> None:
     """运行一次督办时钟（提醒函、督办函与自动上报、通报、核查提醒），可由 cron 调用
     — run the deadline clock once (safe to run twice or concurrently)."""
+    from gis.figures import refresh
     from gis.safety import publish_due
     from gis.scope import Scope, bind_scope
     from gis.supervision import tick
@@ -598,6 +599,9 @@ def tick_cmd() -> None:
         published = publish_due(session)
     if published:
         typer.echo(f"已发布昨日平安指数：{published} 个区划。")
+    with _owner_session() as session:
+        bind_scope(session, Scope.everything())
+        refresh(session)
 
 
 @app.command("import")

@@ -106,12 +106,16 @@ def prepare_database(settings: Settings) -> str:
 def sync_working_calendar(url: str) -> int:
     """Bring the working-day calendar up to the installed ``chinese_calendar`` (a newer library
     knows next year's holidays); returns the days changed."""
+    from gis.figures import mark_all
     from gis.worktime import sync_calendar
 
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
-            return sync_calendar(session)
+            changed = sync_calendar(session)
+            if changed:  # the handling hours count working time: every day's figures again
+                mark_all(session)
+            return changed
     finally:
         engine.dispose()
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict
+from gis.figures import mark_all, refresh_all
 
 #: the tables a bulk import writes and rebuilds (the roll-ups are counted from ``cases``)
 TABLES = ("cases", "case_event", "case_heat", "case_grid_day")
@@ -208,4 +209,6 @@ def recount(session: Session) -> int:
     lock_case_tables(session)
     session.execute(text("SELECT wangge_rollup_rebuild()"))
     session.execute(text("SELECT wangge_state_count_rebuild()"))
+    mark_all(session)  # the roll-up's figures: every day's counted again
+    refresh_all(session)
     return int(session.execute(text("SELECT wangge_case_handled_refresh()")).scalar_one())

@@ -768,3 +768,91 @@ def test_a_bulk_writer_keeps_the_cases_handling_itself(db: Session) -> None:
     assert refreshed == 1
     assert tuple(db.execute(text(kept), {"id": case_id}).one()) == (False, True)
     assert db.execute(text(HANDLING_MISMATCH)).scalar_one() == 0
+
+
+def test_the_figures_kept_per_day_are_those_of_the_cases_at_every_moment(db: Session) -> None:
+    """The roll-up reads the figures kept per day and place (``case_figure_day``, migration
+    0084) where no change marked them since, and counts the marked ones from their cases: the
+    same figures (and trend) as counted from every case, before the clock counted the marks
+    again, after it, and after cases changed in every way a figure reads."""
+    from gis import figures
+    from gis.stats import stats, weekly
+
+    bind_scope(db, Scope.everything())
+    every = Scope.everything()
+    end = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    end += timedelta(days=1)
+    periods = [(end - timedelta(days=30), end), (end - timedelta(days=400), end)]
+    township, village = db.execute(
+        text("SELECT township_code, village_code FROM cases WHERE village_code IS NOT NULL "
+             "GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1")
+    ).one()  # fmt: skip
+    district = township[:6]
+
+    def read() -> list[object]:
+        out: list[object] = [weekly(db, every, None, end), weekly(db, every, township, end)]
+        for region in (None, district, township, village):
+            out += [stats(db, every, region, a, b) for a, b in periods]
+        return out
+
+    def from_the_cases() -> list[object]:
+        figures.mark_all(db)  # every pair marked: each figure counted from its cases
+        return read()
+
+    truth = from_the_cases()
+    assert truth[2].total.cases > 100  # (the city's last 400 days)
+    assert figures.refresh_all(db) > 10
+    assert db.execute(text("SELECT count(*) FROM case_figure_dirty")).scalar_one() == 0
+    assert read() == truth  # all kept
+    # cases change: closed, extended, rated, merged, moved to another township, a copy added
+    # and one deleted; the pairs they touched are marked, the others kept
+    recent = "SELECT id FROM cases WHERE received_at >= now() - interval '20 days'"
+    db.execute(
+        text(f"UPDATE cases SET status = 'closed', closed_at = now() "
+             f"WHERE id IN ({recent} AND status <> 'closed' ORDER BY id LIMIT 15)")
+    )  # fmt: skip
+    db.execute(
+        text(f"UPDATE cases SET deadline = deadline + interval '5 days', extended = true "
+             f"WHERE id IN ({recent} ORDER BY id DESC LIMIT 10)")
+    )  # fmt: skip
+    db.execute(text(f"UPDATE cases SET score = 2 WHERE id IN ({recent} ORDER BY id LIMIT 12)"))
+    a, b = db.execute(text(f"{recent} AND township_code = :t ORDER BY id LIMIT 2"), {"t": township})
+    db.execute(
+        text("INSERT INTO case_link (case_id, other_case_id, kind, status) "
+             "VALUES (:a, :b, 'merged_into', 'confirmed')"), {"a": a[0], "b": b[0]}
+    )  # fmt: skip
+    other = db.execute(
+        text("SELECT code FROM region WHERE level = 'township' AND code <> :t LIMIT 1"),
+        {"t": township},
+    ).scalar_one()
+    db.execute(
+        text(f"UPDATE cases SET township_code = :o WHERE id IN ({recent} AND township_code = :t "
+             f"ORDER BY id DESC LIMIT 3)"), {"o": other, "t": township}
+    )  # fmt: skip
+    copied = (
+        db.execute(
+            text(f"""INSERT INTO cases (code, kind, category, severity, description, datum, geom,
+                                    reported_at, received_at, grid_code, village_code,
+                                    township_code, district_code, city_code, assign_method,
+                                    status, deadline, first_resolved_at, score)
+                 SELECT 'FG' || c.id, c.kind, c.category, c.severity, c.description, c.datum,
+                        c.geom, c.reported_at, c.received_at - interval '2 days', c.grid_code,
+                        c.village_code, c.township_code, c.district_code, c.city_code,
+                        c.assign_method, 'resolved', c.deadline, c.received_at, 4
+                 FROM cases c WHERE c.id IN ({recent} ORDER BY id LIMIT 6)
+                 RETURNING id""")
+        )
+        .scalars()
+        .all()
+    )
+    db.execute(text("DELETE FROM cases WHERE id = :i"), {"i": copied[0]})
+    marks = db.execute(text("SELECT count(DISTINCT (day, township_code)) FROM case_figure_dirty"))
+    assert 0 < marks.scalar_one() < 40
+    mixed = read()  # the marked pairs from their cases, the rest kept
+    assert mixed != truth
+    assert mixed == from_the_cases()
+    figures.refresh_all(db)
+    assert read() == mixed  # all kept again
+    db.execute(text("UPDATE cases SET score = 1 WHERE id = :i"), {"i": copied[2]})  # one pair
+    mixed = read()
+    assert mixed == from_the_cases()
