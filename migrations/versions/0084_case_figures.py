@@ -61,6 +61,20 @@ BEGIN
 END $$;"""
 
 
+_UPDATED = _mark(
+    f"SELECT {_PAIR.format(a='r')} FROM new_rows r UNION ALL "
+    f"SELECT {_PAIR.format(a='r')} FROM old_rows r"
+)
+
+
+def _merged(rows: str) -> str:
+    """Mark the pair of each case a merge link of ``rows`` is of."""
+    return _mark(
+        f"SELECT {_PAIR.format(a='c')} FROM {rows} l JOIN cases c ON c.id = l.case_id "
+        "WHERE l.kind = 'merged_into'"
+    )
+
+
 _FIGURES = """
     cases integer NOT NULL, disputes integer NOT NULL, hazards integer NOT NULL,
     resolved integer NOT NULL, closed integer NOT NULL, on_time integer NOT NULL,
@@ -132,12 +146,7 @@ BEGIN
     END IF;
     -- the pairs of the cases updated, before and after (whatever changed: comparing what a
     -- figure reads would cost more than counting a pair again, in a million-row update)
-    {
-    _mark(
-        f"SELECT {_PAIR.format(a='r')} FROM new_rows r UNION ALL "
-        f"SELECT {_PAIR.format(a='r')} FROM old_rows r"
-    )
-};
+    {_UPDATED};
     RETURN NULL;
 END $$;
 
@@ -145,17 +154,17 @@ END $$;
 CREATE FUNCTION wangge_figures_merged() RETURNS trigger LANGUAGE plpgsql
 SET "wangge.scope" TO '*' AS $$
 BEGIN
+    -- (the intake inserts possible duplicates on every report: those mark nothing)
+    -- (nested: a transition table is named only where the trigger has it)
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {
-    _mark(f'''SELECT {_PAIR.format(a="c")} FROM new_rows l JOIN cases c ON c.id = l.case_id
-                   WHERE l.kind = 'merged_into' ''')
-};
+        IF EXISTS (SELECT 1 FROM new_rows WHERE kind = 'merged_into') THEN
+            {_merged("new_rows")};
+        END IF;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        {
-    _mark(f'''SELECT {_PAIR.format(a="c")} FROM old_rows l JOIN cases c ON c.id = l.case_id
-                   WHERE l.kind = 'merged_into' ''')
-};
+        IF EXISTS (SELECT 1 FROM old_rows WHERE kind = 'merged_into') THEN
+            {_merged("old_rows")};
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
