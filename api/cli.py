@@ -164,9 +164,9 @@ def db_backup(
 @db_app.command("recount")
 @reports_errors
 def db_recount() -> None:
-    """重算由触发器维护的汇总：地图热力与网格日计数、待办各状态计数、每件案件的办理情况（手工修复
-    数据后使用；期间案件表暂停写入）— count the roll-ups and each case's handling again from the
-    cases (after a repair by hand; the case tables wait meanwhile)."""
+    """重算由触发器维护的汇总：地图热力与网格日计数、待办各状态计数、按日统计指标、每件案件的办理
+    情况（手工修复数据后使用；期间案件表暂停写入）— count the roll-ups and each case's handling
+    again from the cases (after a repair by hand; the case tables wait meanwhile)."""
     from gis.scope import Scope, bind_scope
     from importers.bulk import recount
 
@@ -174,9 +174,9 @@ def db_recount() -> None:
         bind_scope(session, Scope.everything())
         corrected = recount(session)
     typer.echo(
-        f"已重算地图汇总（热力、网格日计数）与待办各状态计数；{corrected} 件案件的办理情况已更正。"
-        f" — the map roll-ups and the in-tray's counts were counted again; the handling of "
-        f"{corrected} case(s) was corrected."
+        f"已重算地图汇总（热力、网格日计数）、待办各状态计数与统计指标；"
+        f"{corrected} 件案件的办理情况已更正。 — the map roll-ups, the in-tray's counts and the "
+        f"roll-up's figures were counted again; the handling of {corrected} case(s) was corrected."
     )
 
 
