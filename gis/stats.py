@@ -288,18 +288,22 @@ _TOTALS = f"""
 _SPLITS = " SELECT dim, key, sum(n) AS cases FROM splits GROUP BY dim, key"
 
 
-def _kept(scope: Scope, level: str, start: datetime, end: datetime, session: Session) -> bool:
-    """Whether the figures of ``[start, end)`` in a region of ``level`` are read from those kept
-    per day (``case_figure_day``, migration 0084): a period of whole days in Beijing, a city,
-    district or township (a village's are few: read from its cases), not too many pairs marked."""
+def _kept_days(
+    session: Session, scope: Scope, level: str, start: datetime, end: datetime
+) -> dict[str, date]:
+    """The parameters ``d0``, ``d1`` of :func:`_rows` if the figures of ``[start, end)`` in a
+    region of ``level`` are read from those kept per day (``case_figure_day``, migration 0084):
+    a period of whole days in Beijing, of a city, district or township (a village's cases are
+    few: counted), with not too many pairs marked; else empty."""
     days = days_of(start, end)
     if days is None or level not in CHILD_COLUMN or scope.level == "village":
-        return False
+        return {}
+    kept = {"d0": days[0], "d1": days[1]}
     marked = session.execute(
         text(f"SELECT count(*) FROM (SELECT 1 FROM {MARKED_PAIRS} p LIMIT :m) p"),
-        {"d0": days[0], "d1": days[1], "m": MAX_MARKED + 1},
+        kept | {"m": MAX_MARKED + 1},
     ).scalar_one()
-    return bool(marked <= MAX_MARKED)
+    return kept if marked <= MAX_MARKED else {}
 
 
 def _rows(scope: Scope, level: str) -> str:
@@ -340,10 +344,10 @@ def stats(
     _check_period(start, end)
     code, name, level = find_region(session, scope, region)
     params: dict[str, Any] = {"region": code, "start": start, "end": end}
-    if _kept(scope, level, start, end, session):
-        d0, d1 = days_of(start, end) or (None, None)
-        params |= {"d0": d0, "d1": d1}
-        rows = _rows(scope, level)
+    kept = _kept_days(session, scope, level, start, end)
+    if kept:
+        params |= kept
+        rows = _rows(scope, level)  # (the marked pairs' cases read twice: they are few)
         found = [
             *session.execute(text(rows + _TOTALS), params).mappings(),
             *session.execute(text(rows + _SPLITS), params).mappings(),
@@ -434,9 +438,9 @@ def weekly(
     start = end - timedelta(weeks=weeks)
     _check_period(start, end)
     params: dict[str, Any] = {"region": code, "start": start, "end": end}
-    if _kept(scope, level, start, end, session):
-        d0, d1 = days_of(start, end) or (None, None)
-        params |= {"d0": d0, "d1": d1}
+    kept = _kept_days(session, scope, level, start, end)
+    if kept:
+        params |= kept
         sql, nth = _rows(scope, level), _NTH_BY_DAY
     else:
         sql = base_sql(scope, level, materialized=False) + f", rows AS ({PER_CASE})"
