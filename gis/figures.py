@@ -60,7 +60,7 @@ _GIVEN = """(SELECT * FROM unnest(CAST(:days AS date[]), CAST(:townships AS varc
 
 
 def refresh(session: Session, batch: int = BATCH) -> int:
-    """Count again the figures of up to ``batch`` marked pairs; how many marks were taken.  The
+    """Count again the figures of the pairs of up to ``batch`` marks; how many pairs.  The
     session must see every case (scope ``*``); the caller commits."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     taken = session.execute(_TAKE, {"n": batch}).one()
@@ -84,7 +84,8 @@ def refresh_all(session: Session) -> int:
 
 def mark_all(session: Session) -> None:
     """Mark every pair of the cases stored (after the working calendar changed: the handling
-    hours count working time)."""
+    hours count working time).  Sees every case for the rest of the transaction."""
+    session.execute(text("SELECT set_config('wangge.scope', '*', true)"))
     session.execute(
         text("""
         INSERT INTO case_figure_dirty (day, township_code)
