@@ -126,6 +126,9 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     )
     assert page.locator(".leaflet-container").count() == 1
     assert page.locator(".leaflet-control-layers").count() == 1
+    # Leaflet's credit in plain words, without the picture of a flag its default carries
+    credit = page.locator(".leaflet-control-attribution").inner_html()
+    assert ">Leaflet</a>" in credit and "<svg" not in credit, credit
     title = page.locator(".wg-title").inner_text()
     assert title.startswith("城中区") and "示例·区综治中心" in title  # the district's own map
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
@@ -1580,6 +1583,7 @@ def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: i
         timeout=20_000,
     )
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert "<svg" not in page.locator(".leaflet-control-attribution").inner_html()
     # the township's cases received week by week, each bar saying its week and its figures
     page.wait_for_function("() => wangge.commandStatus.trend === 12", timeout=20_000)
     assert "近12周受理" in page.locator(".wg-trend-mini").inner_text()

@@ -3,6 +3,14 @@
 (function () {
   "use strict";
 
+  /* Leaflet's credit in the corner as plain words: since 1.9 its default carries a flag's
+     picture, which a governance centre's screen should not show (every map of the app loads
+     this file after Leaflet and before drawing itself) */
+  if (window.L && L.Control && L.Control.Attribution) {
+    L.Control.Attribution.prototype.options.prefix =
+      '<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>';
+  }
+
   /* --- GCJ-02 (the datum of Amap/Tencent tiles): overlays are shifted to line up -------------- */
   var A = 6378245.0, EE = 0.00669342162296594323;
   function outOfChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
