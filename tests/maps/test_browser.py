@@ -2546,8 +2546,9 @@ _FIRST = "c => { while (typeof c[0] !== 'number') c = c[0]; return c; }"
 def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_it(  # type: ignore[no-untyped-def]
     base_settings: Settings, demo_city: DemoCity, browser, engine
 ) -> None:
-    """With Amap-style tiles (WANGGE_TILE_DATUM=gcj02) the overview, the planner's map and the
-    case page draw grids, heat and the case's spot shifted into GCJ-02, where the tiles show the
+    """With Amap-style tiles (WANGGE_TILE_DATUM=gcj02) the overview, the planner's map, the
+    case page and the safety map draw grids, heat, the case's spot and the regions' outlines
+    shifted into GCJ-02, where the tiles show the
     streets (hundreds of metres from their WGS 84 coordinates), and a polygon the planner draws
     on those tiles is sent in WGS 84, to the decimetre.  The heat's switch stays usable when
     zoomed in (it once had a zoom range of its own, and Leaflet greyed it out)."""
@@ -2632,6 +2633,27 @@ def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_
         center = page.evaluate("(c => [c.lng, c.lat])(wangge.caseMap.getCenter())")
         x, y = shifted(case_lon, case_lat)
         assert abs(center[0] - x) < 1e-6 and abs(center[1] - y) < 1e-6
+        assert outside == [] and problems == [], (outside, problems)
+        page.close()
+
+        # the safety map: each region's outline where the tiles show it
+        page, problems, outside = _command_page(browser, url, "city_commander", "/maps/safety")
+        page.wait_for_selector(".leaflet-control.wg-safety table", timeout=20_000)
+        drawn = page.evaluate(
+            f"""() => {{ const first = {_FIRST};
+                const l = window.wgSafetyLayer.getLayers().find(l => !l.feature.properties.own);
+                return [l.feature.properties.code, first(l.toGeoJSON().geometry.coordinates)]; }}"""
+        )
+        with engine.connect() as conn:  # the region's own first vertex, in WGS 84
+            geo = conn.execute(
+                text("""SELECT ST_X(p), ST_Y(p) FROM region r,
+                        LATERAL (SELECT ST_PointN(ST_ExteriorRing(ST_GeometryN(r.geom, 1)), 1) p) s
+                        WHERE r.code = :code"""),
+                {"code": drawn[0]},
+            ).one()
+        x, y = shifted(*geo)  # (the outlines are simplified for the map: to the metre here)
+        assert abs(drawn[1][0] - x) < 2e-5 and abs(drawn[1][1] - y) < 2e-5, (geo, drawn)
+        assert abs(drawn[1][0] - geo[0]) + abs(drawn[1][1] - geo[1]) > 1e-3
         assert outside == [] and problems == [], (outside, problems)
         page.close()
 
