@@ -2548,10 +2548,10 @@ def test_over_gcj02_tiles_every_page_draws_and_sends_wgs84_where_the_tiles_show_
 ) -> None:
     """With Amap-style tiles (WANGGE_TILE_DATUM=gcj02) the overview, the planner's map, the
     case page and the safety map draw grids, heat, the case's spot and the regions' outlines
-    shifted into GCJ-02, where the tiles show the
-    streets (hundreds of metres from their WGS 84 coordinates), and a polygon the planner draws
-    on those tiles is sent in WGS 84, to the decimetre.  The heat's switch stays usable when
-    zoomed in (it once had a zoom range of its own, and Leaflet greyed it out)."""
+    shifted into GCJ-02, where the tiles show the streets (hundreds of metres from their WGS 84
+    coordinates), and a polygon the planner draws on those tiles is sent in WGS 84, to the
+    decimetre.  The heat's switch stays usable when zoomed in (it once had a zoom range of its
+    own, and Leaflet greyed it out)."""
     from sqlalchemy import text
 
     from gis.datum import gcj02_to_wgs84, wgs84_to_gcj02
