@@ -611,15 +611,16 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
 
 
 #: the printable reports' common style (the daily roll-up, 统计排名): plain tables, figures to
-#: the right, the menu left off paper, tables that scroll sideways on a phone
+#: the right, the menu left off paper; on a screen, a table wider than the page (a phone's; the
+#: English headers on a desk's 1,280 px) scrolls sideways inside it
 REPORT_CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
 th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
+@media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
 @media print { body { margin: 0; } .wg-noprint { display: none; } }
 @media (max-width: 640px) { body { margin: 1em; }
-  table { display: block; overflow-x: auto; max-width: 100%; }
   th, td { white-space: nowrap; }
   /* on a phone (a leader's): the region's name stays in sight while its figures scroll by, and
      its code (for the desk's files) gives way */
