@@ -133,14 +133,28 @@ class TitleBox(MacroElement):
             var map = {{ this._parent.get_name() }};
             box.addTo(map);
             {% if this.position == "topleft" %}
-            // on a narrow screen the panels of the top right corner (filters, a ranking) would
-            // cover the title and its links: there they start below it
+            // where the panels of the top right corner (filters, a ranking) would cover the
+            // title and its links (a phone, a tablet, long English links), they start below it:
+            // judged again as either changes size (a panel filled in, a turned screen)
             var corner = map.getContainer().querySelector('.leaflet-top.leaflet-right');
             var clear = function () {
-                var div = box.getContainer(), narrow = map.getSize().x < 640;
-                corner.style.top = narrow ? (div.offsetTop + div.offsetHeight) + 'px' : '';
+                var div = box.getContainer();
+                corner.style.top = '';
+                var a = div.getBoundingClientRect(), b = corner.getBoundingClientRect();
+                var covers = b.width > 0 && b.left < a.right + 10 && b.top < a.bottom;
+                var frame = map.getContainer().getBoundingClientRect();
+                if (covers) corner.style.top = Math.ceil(a.bottom - frame.top) + 'px';
             };
-            if (corner) { clear(); map.on('resize', clear); }
+            if (corner) {
+                clear();
+                map.on('resize', clear);
+                map.wgClearTitle = clear;  // (FitBeside asks first, the panels being there)
+                if (window.ResizeObserver) {
+                    var watch = new ResizeObserver(clear);
+                    watch.observe(corner);
+                    watch.observe(box.getContainer());
+                }
+            }
             {% endif %}
         })();
         {% endmacro %}
@@ -272,13 +286,14 @@ class FitBeside(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }}, size = map.getSize();
+            if (map.wgClearTitle) map.wgClearTitle();  // the panel below the title, or beside
             var frame = map.getContainer().getBoundingClientRect();
             var box = map.getContainer().querySelector("." + {{ this.panel|tojson }});
             var title = map.getContainer().querySelector(".wg-title");
             var top = title ? title.getBoundingClientRect().bottom - frame.top + 10 : 0;
             if (top > size.y / 3) top = 0;  // a title that tall: the whole map
             var fit = {animate: false, paddingTopLeft: [0, top]};
-            if (box) {  // (on a phone the panel stands below the title: TitleBox)
+            if (box) {  // (where it would cover the title, the panel stands below it: TitleBox)
                 var edges = box.getBoundingClientRect();
                 var w = frame.right - edges.left + 10, h = edges.bottom - frame.top + 10;
                 // (Leaflet pads top-left and bottom-right only: the right, then, from below)

@@ -2499,7 +2499,22 @@ def test_safety_map_colours_ranks_and_goes_down_a_level(live_server: str, browse
     page.goto(f"{live_server}/maps/safety")
     page.wait_for_selector(".leaflet-control.wg-safety table", timeout=20_000)
     assert _safety_fit(page) == {"panel_below_title": True, "below_panel": True}
+    # on a tablet the panels of the top right corner (the ranking; the command map's filters)
+    # would have covered the title's links: they stand below it there
+    page.set_viewport_size({"width": 768, "height": 1024})
+    for path, panel in (("/maps/safety", ".wg-safety table"), ("/maps/command", ".wg-trend-mini")):
+        page.goto(live_server + path)
+        page.wait_for_selector(f".leaflet-top.leaflet-right {panel}", timeout=20_000)
+        assert _clear_of_the_title(page), path
     page.close()
+
+
+def _clear_of_the_title(page) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the top right corner's panels leave a map's title box (and its links) in sight."""
+    return page.evaluate("""() => {
+        const a = document.querySelector('.wg-title').getBoundingClientRect();
+        const b = document.querySelector('.leaflet-top.leaflet-right').getBoundingClientRect();
+        return b.left >= a.right - 0.5 || b.top >= a.bottom - 0.5; }""")
 
 
 def _safety_fit(page) -> dict[str, bool]:  # type: ignore[no-untyped-def]
