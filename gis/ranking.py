@@ -354,12 +354,14 @@ def ranking_html(
 </style>{head}</head>
 <body>
 {top}
+<main>
 <h1>{title}</h1>
 <p>{period}{escape(w["note"])}</p>
 <h2 id="ranking">{figure}<small class="wg-noprint"> · {escape(w["header_link"])}</small></h2>
 {table}
 {"".join(f'<p class="wg-hint">{escape(n)}</p>' for n in notes)}
 <h2 id="categories">{w["categories"]}</h2>{category_table}
+</main>
 </body></html>
 """
 

@@ -756,6 +756,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 </style>{head}</head>
 <body>
 {top}
+<main>
 <h1>{title}</h1>
 <p>{w["date"].format(day=d.day)}{w["note"]}</p>
 <h2>{w["day"]}</h2>{table(d.today)}
@@ -767,6 +768,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
     }
 <h2 id="workers">{w["workers"]}<small>{escape(w["workers_note"])}</small></h2>{workers_table}
 <h2>{w["supervision"]}</h2><ul>{stages}</ul>
+</main>
 </body></html>
 """
 

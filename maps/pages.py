@@ -79,6 +79,7 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
 <link rel="stylesheet" href="{asset_url("wangge.css")}">
 </head>
 <body class="wg-login">
+<main>
 <form id="login" class="wg-login-box" data-next="{target}">
   <p class="wg-lang"><a href="{switch}" hreflang="{other}" lang="{other}">{w["other"]}</a></p>
   <h1>{escape(title)}</h1>
@@ -94,6 +95,7 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
   <button type="submit">{w["login"]}</button>
   <p id="error" class="wg-error" role="alert"></p>
 </form>
+</main>
 <script src="{asset_url("login.js")}"></script>
 </body>
 </html>

@@ -597,13 +597,14 @@ def phone_page(
 </head>
 <body>
 <header class="m-bar">
-  <b>{t["title"]}</b>
+  <h1>{t["title"]}</h1>
   <span class="m-user">{escape(user)}</span>
   <a id="logout" class="m-logout" href="/login?next=/m/">{t["logout"]}</a>
   <a class="m-lang" href="?lang={other}" hreflang="{other}" lang="{other}">{t["other"]}</a>
   <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>
 {f'<nav class="m-nav">{nav}</nav>' if nav else ""}{_expiry_notice(password_expires, lang)}
+<main>
 <div class="m-places">
   <input type="search" id="place" name="place" autocomplete="off"
     aria-label="{t["place_search"]}" placeholder="{t["place_search"]}">
@@ -654,6 +655,7 @@ def phone_page(
   <h2>{t["mine"]}</h2>
   <ul id="mine"></ul>{grid_open}
 </section>
+</main>
 <script id="config" type="application/json">{escape(json.dumps(config), quote=False)}</script>
 <script src="{asset_url("leaflet")}"></script>
 <script src="{asset_url("wangge.js")}"></script>

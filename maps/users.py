@@ -390,7 +390,7 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
             ("设备", "Device"),
             ("最晚到期", "Ends at the latest"),
             ("登录地址", "Address"),
-            ("", ""),
+            ("操作", "Action"),
         )
     )
     return f"""<h2>{t("我的登录", "Where I am logged in")}</h2>

@@ -1142,9 +1142,9 @@ def daily_page(
     download = "Download Excel" if en else "下载 Excel"
     ranking_link = f"/reports/period?region={code}" + ("&lang=en" if en else "")
     ranked = "This month's ranking" if en else "本月统计排名"
-    top = f"""<div class="wg-noprint">{switch}{menu}
+    top = f"""<header class="wg-noprint">{switch}{menu}
 <p class="wg-days">{links} <a href="{escape(xlsx)}">{download}</a>
-<a href="{escape(ranking_link)}">{ranked}</a></p></div>"""
+<a href="{escape(ranking_link)}">{ranked}</a></p></header>"""
     return page_response(
         report.daily_html(
             d,
@@ -1265,8 +1265,8 @@ def ranking_page(
         page_links(caller.can, "/reports/period", language), _user(caller, language), language
     )
     download = "Download Excel" if en else "下载 Excel"
-    top = f"""<div class="wg-noprint">{switch}{menu}
-<p class="wg-days">{periods} <a href="{escape(xlsx)}">{download}</a></p>{form}</div>"""
+    top = f"""<header class="wg-noprint">{switch}{menu}
+<p class="wg-days">{periods} <a href="{escape(xlsx)}">{download}</a></p>{form}</header>"""
     return page_response(
         ranking.ranking_html(
             r,
