@@ -8,6 +8,8 @@ zooms in).
 
 from __future__ import annotations
 
+import re
+
 import folium
 from branca.element import Element, Figure
 from folium.plugins import Fullscreen
@@ -93,9 +95,18 @@ def map_words(lang: str) -> dict[str, str]:
     return MAP_WORDS["en" if lang == "en" else "zh"]
 
 
+#: folium's own viewport, which forbids zooming the page: a reader with poor sight could not
+#: enlarge the panels' words (WCAG 1.4.4).  The map itself takes pinches either way (Leaflet
+#: holds the touches on it); the page keeps :func:`page_map`'s viewport
+_NO_ZOOM = re.compile(
+    r'<meta name="viewport" content="width=device-width,\s*initial-scale=1\.0, '
+    r'maximum-scale=1\.0, user-scalable=no" />\s*'
+)
+
+
 def render_page(m: folium.Map, lang: str = "zh") -> str:
     """The page of map ``m`` as HTML, its ``<html>`` tagged with the page's language."""
-    html = m.get_root().render()
+    html = _NO_ZOOM.sub("", m.get_root().render(), count=1)
     return html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
 
