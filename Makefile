@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 acl chromium
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := maps/static/node_modules/.installed
+# axe-core for the browser tests' accessibility check (tests only: never served)
+STAMP_AXE := tests/maps/axe/node_modules/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help run test setup system-packages lint bench db-start db-stop clean
@@ -23,7 +25,7 @@ help:
 run: setup
 	$(BIN)/wangge up
 
-test: setup
+test: setup $(STAMP_AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: system-packages $(STAMP_PY) $(STAMP_NPM)
@@ -49,6 +51,10 @@ $(STAMP_PY): pyproject.toml
 
 $(STAMP_NPM): maps/static/package.json maps/static/package-lock.json
 	cd maps/static && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP_AXE): tests/maps/axe/package.json tests/maps/axe/package-lock.json
+	cd tests/maps/axe && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: setup
@@ -77,4 +83,4 @@ db-stop:
 
 clean:
 	-$(BIN)/wangge db stop
-	rm -rf $(VENV) maps/static/node_modules
+	rm -rf $(VENV) maps/static/node_modules tests/maps/axe/node_modules
