@@ -1336,12 +1336,7 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
         context = browser.new_context(
             viewport={"width": 390, "height": 844}, locale=locale, is_mobile=True, has_touch=True
         )
-        page = context.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", "township_operator")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page = _logged_in(context, live_server, [], "township_operator", "/queue")
         for path in ("/queue", "/find?q=纠纷", "/reports/daily", f"/cases/{code}", "/account"):
             page.goto(live_server + path)
             page.wait_for_load_state("networkidle")
@@ -1359,12 +1354,7 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
     # lists' English headers break between words, wide tables scroll inside the page
     for locale, screen in (("en-US", 1024), ("zh-CN", 768)):
         context = browser.new_context(viewport={"width": screen, "height": 768}, locale=locale)
-        page = context.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", "township_operator")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page = _logged_in(context, live_server, [], "township_operator", "/queue")
         for path in ("/reports/daily", "/reports/period", "/workers", "/grids", "/queue"):
             page.goto(live_server + path)
             page.wait_for_load_state("networkidle")
@@ -3604,11 +3594,7 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
         for path in ("/login", f"/t/{token}"):  # before logging in
             page.goto(live_server + path)
             failures[f"{locale} {path}"] = _accessibility_failures(page)
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        page = _logged_in(context, live_server, [], "admin", "/queue")
         paths = [f"/cases/{code}", "/queue"]
         if locale == "zh-CN":
             paths += [
