@@ -33,6 +33,7 @@ from gis.permissions import ROLE_NAMES
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
 from gis.settings import Settings
+from maps.nav import home_page
 
 SESSION_COOKIE = "wangge_session"
 
@@ -183,7 +184,11 @@ def current_principal(
     token = bearer_token(request)
     if not token:
         raise NotAuthenticated("请先登录。", "Please log in.")
-    return auth.authenticate(session, token, settings, touch=not background(request))
+    principal = auth.authenticate(session, token, settings, touch=not background(request))
+    # an error page's way back (api.errors): the caller's own first page, not a page they may
+    # not open (a grid worker's is the phone page)
+    request.state.home = home_page(principal.can)
+    return principal
 
 
 #: the header of a page's own periodic check (the in-tray's): not the user's doing, so it does

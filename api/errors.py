@@ -289,8 +289,9 @@ def _is_page(request: Request) -> bool:
 def _page(request: Request, status: int, message: str) -> HTMLResponse:
     """The error as a page for a browser (same status): a sentence, not JSON."""
     public = request.url.path.startswith("/t/")  # a resident's page: no link into the app
+    home = None if public else getattr(request.state, "home", "/")  # (api.deps: the user's)
     return HTMLResponse(
-        error_page(status, message, lang=request_lang(request), home=not public),
+        error_page(status, message, lang=request_lang(request), home=home),
         status_code=status,
     )
 

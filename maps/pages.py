@@ -1068,12 +1068,12 @@ ERROR_TITLES = {
 }
 
 
-def error_page(status: int, message: str, *, lang: str = "zh", home: bool = True) -> str:
-    """What a browser shows for a page that cannot be served: the reason, and (``home``) the way
-    back to the app's first page."""
+def error_page(status: int, message: str, *, lang: str = "zh", home: str | None = "/") -> str:
+    """What a browser shows for a page that cannot be served: the reason, and the way back to
+    ``home``, the user's first page (None: no link, a resident's page)."""
     zh, en = ERROR_TITLES.get(status, ("出错了", "Something went wrong"))
-    title, back = (en, "Back to the map") if lang == "en" else (zh, "返回首页")
-    link = f'<p><a href="/">{back}</a></p>' if home else ""
+    title, back = (en, "Back to the first page") if lang == "en" else (zh, "返回首页")
+    link = f'<p><a href="{escape(home, quote=True)}">{back}</a></p>' if home else ""
     return f"""{_case_page_head(f"{title} · 网格 wangge", noindex=True, lang=lang)}
 <body class="wg-track wg-error-page">
 <main>

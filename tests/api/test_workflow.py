@@ -1068,6 +1068,9 @@ def test_the_queue_page_is_the_desks_in_tray(
     assert '<a href="/queue">待办案件</a>' in anon_client.get(f"/cases/{late}", headers=op).text
     refused = anon_client.get("/queue", headers=login_as("grid_worker") | html)
     assert refused.status_code == 403 and "无权访问" in refused.text
+    assert '<a href="/m/">返回首页</a>' in refused.text  # the grid worker's own first page
+    refused = anon_client.get("/queue", headers=login_as("district_planner") | html)
+    assert refused.status_code == 403 and '<a href="/">返回首页</a>' in refused.text
     bad = anon_client.get("/queue?status=nonsense", headers=op | html)
     assert bad.status_code == 422 and "未知的状态" in bad.text
     # in English: the same rows, in the same order, the page's words in English
