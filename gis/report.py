@@ -619,7 +619,10 @@ table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
 th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
 @media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
-@media print { body { margin: 0; } .wg-noprint { display: none; } }
+@media print { body { margin: 0; } .wg-noprint { display: none; }
+  table { font-size: 11px; } th, td { padding: 2px 3px; } }
+/* on paper across the page, as wide statistical tables are filed: a region's 17 columns fit */
+@page { size: A4 landscape; margin: 12mm; }
 @media (max-width: 640px) { body { margin: 1em; }
   th, td { white-space: nowrap; }
   /* on a phone (a leader's): the region's name stays in sight while its figures scroll by, and

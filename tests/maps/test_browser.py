@@ -1363,6 +1363,29 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
         context.close()
 
 
+def test_the_roll_up_and_the_ranking_print_on_a4_across(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """每日一汇总 and 统计排名 on paper: A4 across (landscape, 12 mm margins: 273 mm, 1,032 px
+    at 96 dpi), the menu left off, every table within the page's width in Chinese and English
+    (on A4 upright a township's table of 30 days ran 60 px past the paper's edge)."""
+    for locale in ("zh-CN", "en-US"):
+        context = browser.new_context(viewport={"width": 1032, "height": 700}, locale=locale)
+        page = _logged_in(context, live_server, [], "township_operator", "/queue")
+        for path in ("/reports/daily", "/reports/period"):
+            page.goto(live_server + path)
+            page.wait_for_load_state("networkidle")
+            page.emulate_media(media="print")
+            widths = page.evaluate(
+                "[...document.querySelectorAll('table')].map(t => t.scrollWidth)"
+            )
+            assert widths and max(widths) <= 1032, (locale, path, widths)
+            assert page.locator(".wg-noprint").first.is_hidden()
+            css = page.evaluate("[...document.styleSheets].map(s => [...s.cssRules]"
+                                ".map(r => r.cssText).join(' ')).join(' ')")  # fmt: skip
+            assert "size: a4 landscape" in css.lower(), css[:200]
+            page.emulate_media(media="screen")
+        context.close()
+
+
 def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
