@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -281,6 +282,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(known_query)])
+    # the pages a login may go on to (api.deps.may_open)
+    app.state.pages = tuple(
+        route
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
+    )
     _serve_docs_offline(app)
     _document_manual_bodies(app)
     app.mount(VENDOR_URL, AssetFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")

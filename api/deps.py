@@ -8,9 +8,10 @@ row-level security follows it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -29,7 +30,7 @@ from gis.errors import (
     OtpSetupRequired,
     PasswordChangeRequired,
 )
-from gis.permissions import ROLE_NAMES
+from gis.permissions import PERMISSION_WORDS, ROLE_NAMES, ROLE_NAMES_EN
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
 from gis.settings import Settings
@@ -219,10 +220,19 @@ def _check_permission(principal: auth.Principal, permission: str) -> None:
             "Your role logs in with a one-time code: set it up first at My account (/account).",
         )
     if not principal.can(permission):
-        raise Forbidden(
-            f"您的角色（{ROLE_NAMES[principal.role]}）无权执行此操作（需要 {permission}）。",
-            f"Your role ({principal.role}) may not do this (needs {permission}).",
-        )
+        raise refusal(principal, permission)
+
+
+def refusal(principal: auth.Principal, permission: str) -> Forbidden:
+    """The 403 for ``principal`` lacking ``permission``: the role and the act in words (not the
+    permission's code, jargon to a grid worker), the code in the answer for a program."""
+    zh, en = PERMISSION_WORDS[permission]
+    return Forbidden(
+        f"您的角色（{ROLE_NAMES[principal.role]}）无权{zh}。如工作需要，请联系系统管理员。",
+        f"Your role ({ROLE_NAMES_EN[principal.role]}) may not {en}. If your work needs it, "
+        "ask your administrator.",
+        permission=permission,
+    )
 
 
 def require(permission: str) -> Callable[..., Awaitable[auth.Principal]]:
@@ -274,6 +284,34 @@ def require_later(permission: str) -> Callable[..., Awaitable[DeferredCaller]]:
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit
     return dependency
+
+
+def route_permission(route: APIRoute) -> str | None:
+    """The permission ``route`` declares (through :func:`require` or :func:`require_later`),
+    ``"authenticated"`` for one any logged-in user may call, None for a public one."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        permission = getattr(dep.call, "permission", None)
+        if permission is not None:
+            return str(permission)
+        if dep.call is current_principal:
+            return "authenticated"
+        stack.extend(dep.dependencies)
+    return None
+
+
+def may_open(pages: Iterable[APIRoute], target: str, can: Callable[[str], bool]) -> bool:
+    """Whether a user holding ``can`` may open the page at ``target`` (a same-site path; its
+    query is not looked at), one of ``pages`` (the app's ``GET`` routes): the permission its
+    route declares.  Which rows it shows (the caller's jurisdiction) is the page's own check.
+    No such page: False."""
+    path = urlsplit(target).path
+    for route in pages:
+        if route.path_regex.match(path):
+            permission = route_permission(route)
+            return permission in (None, "authenticated") or can(permission)
+    return False
 
 
 # The callers routes ask for, by the permission they need (gis.permissions has the table).

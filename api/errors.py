@@ -274,7 +274,14 @@ def request_lang(request: Request) -> str:
     return _chosen_lang(request)
 
 
-_STATE_KEYS = ("current_status", "allowed_actions", "current_version", "conflicts", "findings")
+_STATE_KEYS = (
+    "current_status",
+    "allowed_actions",
+    "current_version",
+    "conflicts",
+    "findings",
+    "permission",  # 403: the permission the role lacks (its code, e.g. case:handle)
+)
 
 
 def _is_page(request: Request) -> bool:

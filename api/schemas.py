@@ -556,6 +556,11 @@ class LoginIn(BaseModel):
         description="the 6-digit one-time code (动态口令) of an account that has it on; a login "
         "without it answers 401 with code otp_required",
     )
+    next: Annotated[str | None, StringConstraints(max_length=2000)] = Field(
+        None,
+        description="the page the user was on their way to (the login page's ``next``): the "
+        "answer's ``next`` says whether to go on there",
+    )
 
 
 OtpCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
@@ -610,6 +615,12 @@ class TokenOut(BaseModel):
         "/",
         description="the user's first page: the phone page for a grid worker, else the map; "
         "/account while the password must be changed",
+    )
+    next: str | None = Field(
+        None,
+        description="the page asked for at login (``next``) if the user's role may open it, "
+        "else null: go to ``home`` (a planner sent to the in-tray's address lands on their own "
+        "first page, not on a refusal)",
     )
     password_change_required: bool = Field(
         False,

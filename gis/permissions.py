@@ -53,6 +53,27 @@ PERMISSIONS = {
     "data:import": "import boundaries, rosters and case history from files (数据导入)",
 }
 
+#: What each permission lets one do, in the words of a refusal: 您的角色……无权{zh} / may not {en}
+PERMISSION_WORDS: dict[str, tuple[str, str]] = {
+    "map:view": ("打开地图页面", "open the map pages"),
+    "boundary:read": ("查看区划、网格和综治中心", "read regions, grids and centers"),
+    "boundary:edit": ("调整网格边界", "redraw grids"),
+    "locate": ("定位坐标", "locate a point"),
+    "category:read": ("查看事项分类", "read the category catalogue"),
+    "case:read": ("查看案件", "read cases"),
+    "case:report": ("上报案件", "submit reports"),
+    "case:triage": ("确认或解除疑似重复案件", "confirm or unlink possible duplicates"),
+    "case:handle": ("办理案件（受理、分派、办结等）", "handle cases (accept, dispatch, close …)"),
+    "case:note": ("填写办理记录", "write handling notes on cases"),
+    "case:verify": ("现场核查", "verify resolved cases on the spot"),
+    "patrol:record": ("巡查打卡", "check in on patrol"),
+    "patrol:read": ("查看巡查记录", "see grid workers' patrol check-ins"),
+    "pii:read": ("查看居民个人信息", "see residents' personal data"),
+    "user:manage": ("管理用户", "manage users"),
+    "audit:read": ("查看审计日志", "read the audit log"),
+    "data:import": ("导入数据", "import data from files"),
+}
+
 _READ = {"map:view", "boundary:read", "locate", "category:read", "case:read", "patrol:read"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -13,6 +14,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     client_ip,
+    may_open,
     request_lang,
 )
 from api.schemas import (
@@ -31,7 +33,7 @@ from gis import auth, users
 from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
 from gis.permissions import ROLE_PERMISSIONS
 from maps.nav import home_page
-from maps.pages import qr_svg
+from maps.pages import qr_svg, safe_next
 
 router = APIRouter(prefix="/api/auth", tags=["auth 登录"])
 
@@ -78,10 +80,22 @@ def login(
         access_token=token,
         expires_in=lifetime,
         home="/account" if first else home_page(principal.can),
+        next=_next_page(request, body.next, principal.can),
         password_change_required=must_change,
         otp_setup_required=principal.otp_setup_required,
         otp_recovery_left=recovery_left,
     )
+
+
+def _next_page(request: Request, asked: str | None, can: Callable[[str], bool]) -> str | None:
+    """The page a login goes on to: ``asked`` if it is a page of this site that the user's role
+    may open, else None (their first page)."""
+    if not asked:
+        return None
+    target = safe_next(asked)
+    if target == "/" and asked != "/":  # another site's address, or none: not a page of ours
+        return None
+    return target if may_open(request.app.state.pages, target, can) else None
 
 
 @router.post("/logout", status_code=204)

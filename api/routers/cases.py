@@ -26,6 +26,7 @@ from api.deps import (
     audit_phone_lookup,
     client_ip,
     names_en,
+    refusal,
     request_lang,
 )
 from api.errors import idempotency_key, invalid_item
@@ -57,7 +58,6 @@ from api.schemas import (
 from gis import boundaries, cases, intake, photos
 from gis.cases import SHANGHAI
 from gis.errors import (
-    Forbidden,
     InvalidInput,
     UnsupportedMediaType,
     WanggeError,
@@ -67,10 +67,6 @@ from gis.pii import validate_phone
 
 router = APIRouter(prefix="/api", tags=["cases 案件"])
 CaseCode = Annotated[str, Path(pattern=CASE_CODE_PATTERN, description="case code 案件编码")]
-_PII_FORBIDDEN = Forbidden(
-    "查看或检索当事人个人信息需要 pii:read 权限。",
-    "Seeing or searching residents' personal data needs the pii:read permission.",
-)
 
 
 _REPORT_SCHEMA = {"$ref": "#/components/schemas/ReportCreate"}
@@ -381,7 +377,7 @@ def list_cases(
     phone_index = None
     if party_phone is not None:
         if not caller.can("pii:read"):
-            raise _PII_FORBIDDEN
+            raise refusal(caller, "pii:read")
         phone_index = cipher.phone_index(validate_phone(party_phone, field="party_phone"))
     body = cases.cases_geojson(
         session,
@@ -424,7 +420,7 @@ def get_case(
     timeline), department dispatches, working-time deadlines and the actions allowed now.  The
     phone and ID-card numbers typed into its description are masked as the parties' are."""
     if unmask and not caller.can("pii:read"):
-        raise _PII_FORBIDDEN
+        raise refusal(caller, "pii:read")
     detail = case_detail(session, caller.scope, code, cipher, request, unmask=unmask)
     if unmask:
         audit_caller(
@@ -450,7 +446,7 @@ def get_case_parties(
 ) -> list[PartyOut]:
     """The parties to a case: masked, or unmasked for pii:read (each such view is audited)."""
     if unmask and not caller.can("pii:read"):
-        raise _PII_FORBIDDEN
+        raise refusal(caller, "pii:read")
     parties = cases.case_parties(session, caller.scope, code, cipher, unmask=unmask)
     if unmask:
         audit_caller(

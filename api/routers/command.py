@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import CaseReader, QueryDay, SessionDep, request_lang
+from api.deps import CaseReader, QueryDay, SessionDep, refusal, request_lang
 from api.routers.geojson import (
     BBOX_DOC,
     GEOJSON_RESPONSES,
@@ -21,7 +21,7 @@ from api.routers.geojson import (
     parse_bbox,
 )
 from gis import boundaries, cases, mapdata
-from gis.errors import Forbidden, NotFound
+from gis.errors import NotFound
 from gis.geo import BBox
 from gis.mapdata import CaseFilter, Period
 from gis.models import CaseKind
@@ -94,10 +94,7 @@ def grid_counts(
     网格案件数（分级设色）; with ``patrols``, on how many of the period's days someone checked in
     within each grid (``patrol_days``; kind and category do not apply to them)."""
     if patrols and not caller.can("patrol:read"):
-        raise Forbidden(
-            "您的角色不能查看巡查记录（需要 patrol:read 权限）。",
-            "Your role may not see patrol check-ins (needs patrol:read).",
-        )
+        raise refusal(caller, "patrol:read")
     scope = boundaries.narrow_scope(session, caller.scope, region)
     return mapdata.grid_counts(
         session,

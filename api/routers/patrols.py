@@ -18,6 +18,7 @@ from api.deps import (
     QueryDay,
     SessionDep,
     audit_caller,
+    refusal,
     request_lang,
 )
 from api.errors import idempotency_key as parse_key
@@ -33,7 +34,6 @@ from api.schemas import (
 )
 from gis import boundaries, patrols
 from gis.cases import SHANGHAI
-from gis.errors import Forbidden
 from gis.permissions import Role
 
 router = APIRouter(prefix="/api", tags=["patrols 巡查打卡"])
@@ -164,10 +164,7 @@ def list_patrols(
     ``grid``, or ``mine``.  A grid worker sees their own.  The phone and ID-card numbers typed
     into a note (巡查情况) are masked, as a case's are, unless ``unmask``."""
     if unmask and not caller.can("pii:read"):
-        raise Forbidden(
-            "查看完整的巡查情况需要 pii:read 权限。",
-            "Seeing the notes as written needs the pii:read permission.",
-        )
+        raise refusal(caller, "pii:read")
     last = day or datetime.now(SHANGHAI).date()
     try:
         first = last - timedelta(days=days - 1)

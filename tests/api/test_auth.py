@@ -24,6 +24,7 @@ from gis.auth import _token_hash, device_name
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
 from gis.passwords import check_password_policy
+from gis.permissions import PERMISSION_WORDS, PERMISSIONS
 from gis.pii import mask_id_card, mask_name, mask_phone, validate_id_card
 from gis.settings import Settings
 from gis.workflow import MOVES
@@ -87,6 +88,52 @@ def test_login_says_where_each_user_starts(anon_client: TestClient) -> None:
     }
     assert 'data-next=""' in anon_client.get("/login").text
     assert 'data-next="/maps/command"' in anon_client.get("/login?next=/maps/command").text
+
+
+def test_a_login_goes_on_to_the_page_asked_for_only_if_the_user_may_open_it(
+    anon_client: TestClient,
+) -> None:
+    """``next`` (where the login page was sent from) is followed when the user's role may open
+    that page, else the user starts on their own first page: a planner sent to the in-tray's
+    address (a bookmark, a colleague's link) does not land on a refusal."""
+
+    def goes(user: str, asked: str) -> str | None:
+        body = {"username": user, "password": DEMO_PASSWORD, "next": asked}
+        r = anon_client.post("/api/auth/login", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["next"]
+
+    assert goes("township_operator", "/queue?status=overdue") == "/queue?status=overdue"
+    assert goes("district_planner", "/queue") is None  # the in-tray is the desks'
+    assert goes("district_planner", "/maps/planner?village=x") == "/maps/planner?village=x"
+    assert goes("township_operator", "/users") is None
+    assert goes("admin", "/users") == "/users"
+    assert goes("grid_worker", "/m/") == "/m/"
+    assert goes("grid_worker", "/audit") is None
+    assert goes("city_commander", "/cases/ANY-CODE") == "/cases/ANY-CODE"  # (its own 404)
+    assert goes("admin", "/no-such-page") is None
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\t/evil.example"):
+        assert goes("admin", elsewhere) is None, elsewhere
+    assert login(anon_client, "admin").json()["next"] is None  # none asked for
+
+
+def test_a_refusal_says_in_words_what_the_role_may_not_do(anon_client: TestClient) -> None:
+    """A 403 for a missing permission names the role and the act in the user's language (not a
+    permission's code, jargon to a grid worker); the code is in the answer for a program."""
+    token = login(anon_client, "district_planner").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    r = anon_client.get("/api/queue", headers=headers)
+    assert r.status_code == 403
+    assert r.json()["detail"] == (
+        "您的角色（网格规划员）无权办理案件（受理、分派、办结等）。如工作需要，请联系系统管理员。"
+    )
+    assert r.json()["permission"] == "case:handle"
+    r = anon_client.get("/api/queue", headers=headers | {"Accept-Language": "en"})
+    assert r.json()["detail"].startswith("Your role (grid planner) may not handle cases")
+    page = anon_client.get("/queue", headers=headers | {"Accept": "text/html"})
+    assert page.status_code == 403 and "无权办理案件" in page.text
+    assert "case:handle" not in page.text
+    assert set(PERMISSION_WORDS) == set(PERMISSIONS)  # every permission has its words
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(anon_client: TestClient) -> None:

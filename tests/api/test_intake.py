@@ -168,7 +168,7 @@ def test_the_session_is_checked_before_the_key_and_the_report(
         assert r.status_code == 401, r.text
     commander = login_as("city_commander")  # may read cases, may not report them
     r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=commander)
-    assert r.status_code == 403 and "case:report" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["permission"] == "case:report"
     worker = login_as("grid_worker")
     r = post(anon_client, "POST", "/api/reports", json=bad_body, headers=worker)
     assert r.status_code == 400 and "Idempotency-Key" in r.json()["detail"]

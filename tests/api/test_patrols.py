@@ -215,7 +215,7 @@ def test_only_those_who_patrol_check_in(
 ) -> None:
     anon_client.headers.update(login_as("township_operator"))
     r = _check_in(anon_client, _body(*point))
-    assert r.status_code == 403 and "patrol:record" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["permission"] == "patrol:record"
 
 
 def test_a_batch_judges_each_item_and_replays_cleanly(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import gis.scope
 from api.app import ROUTERS, create_app
+from api.deps import route_permission
 from gis.settings import Settings
 from importers.demo import DemoCity
 
@@ -340,18 +341,6 @@ PUBLIC = {
 }
 
 
-def _permission_of(route: APIRoute) -> str | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        if hasattr(dep.call, "permission"):
-            return str(dep.call.permission)
-        if getattr(dep.call, "__name__", "") == "current_principal":
-            return "authenticated"
-        stack.extend(dep.dependencies)
-    return None
-
-
 def test_every_route_declares_what_it_needs_and_is_in_the_matrix(settings: Settings) -> None:
     app = create_app(settings)
     seen = set()
@@ -364,7 +353,7 @@ def test_every_route_declares_what_it_needs_and_is_in_the_matrix(settings: Setti
             seen.add(key)
             if key in PUBLIC:
                 continue
-            assert _permission_of(route), f"{method} {route.path} declares no permission"
+            assert route_permission(route), f"{method} {route.path} declares no permission"
             assert key in ROUTES_IN_MATRIX, f"{method} {route.path} is missing from the matrix"
     assert seen >= ROUTES_IN_MATRIX
 

@@ -1817,6 +1817,25 @@ def test_grid_page_opens_the_grid_with_its_popup(  # type: ignore[no-untyped-def
     page.close()
 
 
+def test_a_link_to_a_page_not_theirs_logs_a_user_in_on_their_own(  # type: ignore[no-untyped-def]
+    live_server: str, browser
+) -> None:
+    """A planner who follows a link to the in-tray (a colleague's, a bookmark) is sent to log in
+    and then lands on their own first page, not on a refusal; a desk the same way lands on the
+    in-tray itself."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    for user, landing in (("district_planner", "/"), ("township_operator", "/queue")):
+        page.goto(live_server + "/queue")
+        assert "/login?next=%2Fqueue" in page.url
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(live_server + landing)
+        assert page.title() and "无权" not in page.locator("body").inner_text()[:400], user
+        page.context.clear_cookies()
+    page.close()
+
+
 def test_planner_in_english(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """The planner's panel in English, and a refused operation explained in English."""
     page, problems, outside = _command_page(

@@ -10,6 +10,7 @@
     event.preventDefault();
     error.textContent = "";
     var data = { username: form.username.value, password: form.password.value };
+    if (form.dataset.next) data.next = form.dataset.next; // the server says if it is theirs
     var otpField = document.getElementById("otp-field");
     if (!otpField.hidden) data.otp = form.otp.value; // (asked for by the answer below)
     fetch("/api/auth/login", {
@@ -25,7 +26,7 @@
           }
           window.location.assign(
             first ? (body.otp_recovery_left != null ? "/account?via=recovery" : "/account")
-                  : (form.dataset.next || body.home || "/"));
+                  : (body.next || body.home || "/")); // (a page not theirs: their own first)
           return;
         }
         // 动态口令: its code is asked for, to be checked with the password (right or not: not told)
