@@ -9,6 +9,7 @@ zooms in).
 from __future__ import annotations
 
 import re
+from html import escape
 
 import folium
 from branca.element import Element, Figure
@@ -112,7 +113,9 @@ def render_page(m: folium.Map, lang: str = "zh") -> str:
 
 def page_map(title: str) -> folium.Map:
     """An empty full-page map (no tiles) in a page titled ``title``, with viewport and icon."""
-    figure = Figure(title=title)
+    # folium writes the title into the page as it is: a region's or a worker's name, from an
+    # imported file, would be the page's HTML (a script in a name: run, with the page's hash)
+    figure = Figure(title=escape(title, quote=True))
     m = folium.Map(location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True)
     figure.add_child(m)
     figure.header.add_child(

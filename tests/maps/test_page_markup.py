@@ -9,13 +9,14 @@ page's markup is only looked at here as served (what a script adds later is its 
 
 from __future__ import annotations
 
+import html
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gis.scope import Scope, bind_scope
@@ -220,4 +221,75 @@ def test_every_page_holds_together(
         wrong = problems(page.text)
         if wrong:
             found[f"{user} {path}"] = wrong
+    assert found == {}
+
+
+class _Injected(HTMLParser):
+    """Whether a page holds an element of id :data:`INJECTED` (a name read as markup)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if ("id", INJECTED) in attrs:
+            self.found.append(tag)
+
+
+INJECTED = "wg-injected"
+#: a name that closes whatever holds it (an attribute, a title, a script) and opens an element
+HOSTILE = f"\"'></title></script><b id={INJECTED}>x</b>"
+
+
+NAMED = (
+    ("region", "name"),
+    ("grid", "name"),
+    ("center", "name"),
+    ("department", "name"),
+    ("worker", "name"),
+    ("app_user", "display_name"),
+)
+
+
+@pytest.fixture
+def hostile_names(engine: Engine, case: dict) -> Iterator[None]:
+    """Every region's, grid's, center's, department's, worker's and user's name ends in
+    :data:`HOSTILE` for the test (committed, for the app's sessions to read; restored after)."""
+    try:
+        with engine.begin() as conn:
+            for table, column in NAMED:
+                conn.execute(text(f"UPDATE {table} SET {column} = {column} || :h"), {"h": HOSTILE})
+        yield
+    finally:
+        with engine.begin() as conn:
+            for table, column in NAMED:
+                conn.execute(
+                    text(f"""UPDATE {table} SET {column} = left({column}, -length(:h))
+                             WHERE right({column}, length(:h)) = :h"""),
+                    {"h": HOSTILE},
+                )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.usefixtures("hostile_names")
+def test_names_from_files_are_text_on_every_page(
+    anon_client: TestClient, login_as: Headers, case: dict, lang: str
+) -> None:
+    """The names of regions, grids, centers, departments, workers and users come from files
+    and forms (an import, a roster): on every page they are text, whatever they hold — a name
+    that closes a tag and opens another never becomes the page's markup (in a map page's title,
+    folium once wrote it as it was, and the page's own script hashes allowed what it held)."""
+    found = {}
+    for user, template in PAGES:
+        path = template.format(**case)
+        page = anon_client.get(
+            f"{path}?lang={lang}",
+            headers=(login_as(user) if user else {}) | {"Accept": "text/html"},
+        )
+        assert page.status_code == 200, (user, path, page.text[:300])
+        assert HOSTILE in html.unescape(page.text) or path == "/login", path  # (named there)
+        parser = _Injected()
+        parser.feed(page.text)
+        if parser.found:
+            found[f"{user} {path}"] = parser.found
     assert found == {}
