@@ -106,8 +106,18 @@ _NO_ZOOM = re.compile(
 
 
 def render_page(m: folium.Map, lang: str = "zh") -> str:
-    """The page of map ``m`` as HTML, its ``<html>`` tagged with the page's language."""
-    html = _NO_ZOOM.sub("", m.get_root().render(), count=1)
+    """The page of map ``m`` as HTML, its ``<html>`` tagged with the page's language, and the
+    map (with its panels: Leaflet's controls are inside it) the page's main landmark, named by
+    the page's title — a screen reader's "main" lands on it, and nothing is outside a
+    landmark."""
+    root = m.get_root()
+    html = _NO_ZOOM.sub("", root.render(), count=1)
+    name = getattr(root, "title", None) or ""  # (escaped by page_map)
+    html = html.replace(
+        f'<div class="folium-map" id="{m.get_name()}" ',
+        f'<div class="folium-map" id="{m.get_name()}" role="main" aria-label="{name}" ',
+        1,
+    )
     return html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
 
