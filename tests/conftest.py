@@ -23,6 +23,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -404,3 +405,38 @@ def village_workers(session: Session, village: str) -> list[str]:
             {"v": village},
         ).scalars()
     )
+
+
+#: the id of the element :data:`HOSTILE` opens: found in a page, a name was read as markup
+INJECTED = "wg-injected"
+#: a name that closes whatever holds it (an attribute, a title, a script) and opens an element
+HOSTILE = f"\"'></title></script><b id={INJECTED}>x</b>"
+#: the names that come from files and forms (imports, rosters, the users page)
+NAMED = (
+    ("region", "name"),
+    ("grid", "name"),
+    ("center", "name"),
+    ("department", "name"),
+    ("worker", "name"),
+    ("app_user", "display_name"),
+)
+
+
+@contextmanager
+def named_with_markup(engine: Engine) -> Iterator[None]:
+    """Every region's, grid's, center's, department's, worker's and user's name ends in
+    :data:`HOSTILE` inside the block (committed, for the app's own sessions to read; taken off
+    after)."""
+    try:
+        with engine.begin() as conn:
+            for table, column in NAMED:
+                conn.execute(text(f"UPDATE {table} SET {column} = {column} || :h"), {"h": HOSTILE})
+        yield
+    finally:
+        with engine.begin() as conn:
+            for table, column in NAMED:
+                conn.execute(
+                    text(f"""UPDATE {table} SET {column} = left({column}, -length(:h))
+                             WHERE right({column}, length(:h)) = :h"""),
+                    {"h": HOSTILE},
+                )

@@ -22,7 +22,7 @@ from gis.safety import BANDS
 from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
-from tests.conftest import grid_worker_point, report_body
+from tests.conftest import INJECTED, grid_worker_point, named_with_markup, report_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -1834,6 +1834,57 @@ def test_a_link_to_a_page_not_theirs_logs_a_user_in_on_their_own(  # type: ignor
         assert page.title() and "无权" not in page.locator("body").inner_text()[:400], user
         page.context.clear_cookies()
     page.close()
+
+
+#: every Leaflet map of the page (folium's are globals; the app's scripts name theirs on
+#: ``wangge``), each layer's tooltip opened in turn: the ids of the elements of :data:`INJECTED`
+#: found meanwhile (a name read as markup), and how many tooltips were opened
+_OPEN_EVERY_TOOLTIP = f"""() => {{
+    const maps = new Set(Object.values(window).concat(Object.values(window.wangge || {{}}))
+        .filter(v => v instanceof L.Map));
+    let opened = 0, found = document.querySelectorAll('#{INJECTED}').length;
+    maps.forEach(m => m.eachLayer(l => {{
+        if (!l.getTooltip || !l.getTooltip()) return;
+        l.openTooltip(l.getBounds ? l.getBounds().getCenter() : undefined);
+        opened += 1;
+        found += document.querySelectorAll('#{INJECTED}').length;
+        l.closeTooltip();
+    }}));
+    return [found, opened];
+}}"""
+
+
+def test_names_on_the_maps_are_text(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
+    """Names from files (regions, grids, centers, workers) drawn by the maps' own scripts — in
+    tooltips, popups, panels and the phone's grids — are text: with every name ending in a tag
+    that closes its holder and opens another, no page of a map holds that element, with each
+    tooltip opened.  (The phone's grids were named in their tooltips as markup.)"""
+    pages = [
+        ("admin", "/"),
+        ("city_commander", "/maps/command"),
+        ("city_operator", "/maps/safety"),
+        ("district_planner", "/maps/planner?village=990102001001"),
+        ("township_operator", "/maps/grid/990102001001002"),
+        ("township_operator", "/workers/W99010200100101/patrols"),
+    ]
+    seen: dict[str, list[int]] = {}
+    with named_with_markup(engine):
+        for user, path in pages:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = _logged_in(context, live_server, [], user, path)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(500)
+            seen[path] = page.evaluate(_OPEN_EVERY_TOOLTIP)
+            context.close()
+        context = _phone(browser, engine, "zh-CN")
+        page = _logged_in(context, live_server, [])
+        page.wait_for_function("() => window.wangge && wangge.phoneGrids", timeout=20_000)
+        seen["/m/"] = page.evaluate(_OPEN_EVERY_TOOLTIP)
+        context.close()
+    assert {p: found for p, (found, _) in seen.items() if found} == {}
+    assert all(
+        opened for p, (_, opened) in seen.items() if p != "/workers/W99010200100101/patrols"
+    ), seen
 
 
 def test_planner_in_english(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]

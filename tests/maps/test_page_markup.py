@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from gis.parties import NAME_MAX as PARTY_NAME_MAX
 from gis.scope import Scope, bind_scope
 from gis.supervision import tick
 from importers.demo import DemoCity
-from tests.conftest import report_body
+from tests.conftest import HOSTILE, INJECTED, named_with_markup, report_body
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -236,54 +237,52 @@ class _Injected(HTMLParser):
             self.found.append(tag)
 
 
-INJECTED = "wg-injected"
-#: a name that closes whatever holds it (an attribute, a title, a script) and opens an element
-HOSTILE = f"\"'></title></script><b id={INJECTED}>x</b>"
-
-
-NAMED = (
-    ("region", "name"),
-    ("grid", "name"),
-    ("center", "name"),
-    ("department", "name"),
-    ("worker", "name"),
-    ("app_user", "display_name"),
-)
-
-
 @pytest.fixture
 def hostile_names(engine: Engine, case: dict) -> Iterator[None]:
-    """Every region's, grid's, center's, department's, worker's and user's name ends in
-    :data:`HOSTILE` for the test (committed, for the app's sessions to read; restored after)."""
-    try:
-        with engine.begin() as conn:
-            for table, column in NAMED:
-                conn.execute(text(f"UPDATE {table} SET {column} = {column} || :h"), {"h": HOSTILE})
+    """Every name ends in :data:`HOSTILE` for the test (after ``case`` is made)."""
+    with named_with_markup(engine):
         yield
-    finally:
-        with engine.begin() as conn:
-            for table, column in NAMED:
-                conn.execute(
-                    text(f"""UPDATE {table} SET {column} = left({column}, -length(:h))
-                             WHERE right({column}, length(:h)) = :h"""),
-                    {"h": HOSTILE},
-                )
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.usefixtures("hostile_names")
 def test_names_from_files_are_text_on_every_page(
-    anon_client: TestClient, login_as: Headers, case: dict, lang: str
+    anon_client: TestClient, login_as: Headers, case: dict, demo_city: DemoCity, lang: str
 ) -> None:
     """The names of regions, grids, centers, departments, workers and users come from files
     and forms (an import, a roster): on every page they are text, whatever they hold — a name
     that closes a tag and opens another never becomes the page's markup (in a map page's title,
-    folium once wrote it as it was, and the page's own script hashes allowed what it held)."""
+    folium once wrote it as it was, and the page's own script hashes allowed what it held).
+    So is what a report, a party's name, a move's reason and a handling note hold."""
+    grid = next(g for g in demo_city.grids if g.code.startswith("990102001001"))
+    p = grid.geom.representative_point()
+    desk = login_as("township_operator")
+    party = {"role": "applicant", "name": HOSTILE[:PARTY_NAME_MAX], "phone": "13800138000"}
+    r = anon_client.post(
+        "/api/reports",
+        headers=desk,
+        json=report_body(p.x, p.y, description=HOSTILE, parties=[party]),
+    )
+    assert r.status_code == 201, r.text
+    code, token = r.json()["code"], r.json()["tracking_url"].rsplit("/", 1)[1]
+    r = anon_client.post(
+        f"/api/cases/{code}/actions", headers=desk, json={"action": "accept", "note": HOSTILE}
+    )
+    assert r.status_code == 200, r.text
+    r = anon_client.post(f"/api/cases/{code}/notes", headers=desk, json={"note": HOSTILE})
+    assert r.status_code == 201, r.text
+    hostile = [
+        ("township_operator", f"/cases/{code}"),
+        ("township_operator", f"/cases/{code}/receipt"),
+        ("township_operator", "/find?q=wg-injected"),
+        (None, f"/t/{token}"),
+    ]
     found = {}
-    for user, template in PAGES:
+    for user, template in PAGES + hostile:
         path = template.format(**case)
         page = anon_client.get(
-            f"{path}?lang={lang}",
+            path,
+            params={"lang": lang},
             headers=(login_as(user) if user else {}) | {"Accept": "text/html"},
         )
         assert page.status_code == 200, (user, path, page.text[:300])

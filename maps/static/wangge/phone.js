@@ -1523,7 +1523,9 @@
           wangge.phoneGrids = L.geoJSON(fc, {
             coordsToLatLng: wangge.coordsToLatLng,
             style: gridStyle,  // (my grids walked today: green, once today's check-ins are in)
-            onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name || f.properties.code); }
+            onEachFeature: function (f, layer) { // (a tooltip's text is markup: the name escaped)
+              layer.bindTooltip(wangge.escapeHtml(f.properties.name || f.properties.code));
+            }
           }).addTo(map).on("click", function (e) {
             L.DomEvent.stopPropagation(e); // (once: not the map's own click as well)
             tapped(e.latlng);
