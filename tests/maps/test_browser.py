@@ -1360,6 +1360,12 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
             page.wait_for_load_state("networkidle")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= screen, (locale, path, width)
+            if path == "/workers":  # a village's name is one word: on one line (not 兴沙社/区)
+                lines = page.evaluate("""() => {
+                    const r = document.createRange();
+                    r.selectNodeContents(document.querySelector('#workers tbody td:nth-child(3)'));
+                    return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
+                assert lines == 1, (locale, lines)
         context.close()
 
 
