@@ -112,7 +112,13 @@ def _owner() -> _Owner | None:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on ``port`` now.  Bound as PostgreSQL binds it (with
+    ``SO_REUSEADDR``): the connections it ended at its stop stay on the port a while (an app's
+    idle pooled ones until the app next uses them, then a minute more), which does not stop it
+    listening there again.  Without that, a restart moved to another port, and a running app,
+    which knows the database by its address, could not reach it until restarted too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

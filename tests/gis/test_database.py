@@ -58,9 +58,17 @@ def test_second_checkout_gets_its_own_cluster(cluster: EmbeddedCluster, tmp_path
             "log_rotation_size": "0",
         }
         assert other.status()["logs"][0] == str(logfile)
+        # a running app's idle pooled connection: the server ends it as it stops, and its
+        # side then waits on the port for the app to close it (FIN_WAIT_2), which an idle
+        # pool does not do until it next uses it
+        held = psycopg.connect(other.url().replace("+psycopg", ""))
+        port = other.port
         assert other.stop() and not other.is_running()
         assert "wangge log probe" in logfile.read_text()
         other.start()  # data persists across restarts
+        # on the same port: the app, which knows the database by its address, reconnects
+        assert other.port == port
+        held.close()
         with psycopg.connect(other.url().replace("+psycopg", "")) as conn:
             assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
     finally:
