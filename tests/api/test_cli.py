@@ -97,6 +97,24 @@ def test_serve_refuses_an_unreachable_database(run) -> None:  # type: ignore[no-
     assert result.exit_code == 1 and "无法连接数据库" in result.output
 
 
+def test_serve_says_when_its_port_is_taken(run, database_url: str, app_password: str) -> None:  # type: ignore[no-untyped-def]
+    """A second ``make run`` (or another program on the port) is told so, with what to do,
+    before anything announces an address that is not its own."""
+    import socket
+
+    env = {"DATABASE_URL": database_url, "WANGGE_APP_DB_PASSWORD": app_password}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
+    assert result.exit_code == 1, result.output
+    assert f"端口 {port} 已被占用" in result.output and "--port" in result.output
+    assert "http://127.0.0.1:" + str(port) + "/ （API" not in result.output  # not announced
+    result = run("serve", "--host", "192.0.2.1", "--port", "8000", env=env)  # not this machine's
+    assert result.exit_code == 1 and "无法在 192.0.2.1:8000 启动" in result.output
+
+
 def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, demo_city) -> None:  # type: ignore[no-untyped-def]
     """Accounts made on the command line (committed to the test database, then disabled)."""
     from sqlalchemy import text
