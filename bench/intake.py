@@ -155,6 +155,20 @@ async def _latency(port: int, headers: dict, points, n: int, first: int = 0) -> 
     return np.array(out[20:])
 
 
+async def _bare_latency(port: int, headers: dict, n: int) -> np.ndarray:  # type: ignore[type-arg]
+    """Milliseconds per bare one-row insert sent one at a time (the first 20 are warm-up): the
+    floor of a request's round trip through the same app, client and database, for the single
+    report's p50 to be read against."""
+    out = []
+    async with Connection("127.0.0.1", port, headers) as c:
+        for _ in range(n):
+            t = time.perf_counter()
+            status, _ = await c.post("/bench/bare-insert", {})
+            assert status == 200
+            out.append((time.perf_counter() - t) * 1000)
+    return np.array(out[20:])
+
+
 async def _batches(  # type: ignore[no-untyped-def]
     port: int, headers: dict, points, batches: int, devices: int = 1, first: int = 10_000_000
 ) -> tuple[int, float]:
@@ -313,6 +327,7 @@ def main() -> None:
         # on the demo city as loaded (a year of history): reports of their own
         with _Busy(server.pid, settings.data_dir) as quiet_busy:
             quiet = asyncio.run(_latency(port, auth, points, 320, first=30_000_000))
+        floor = asyncio.run(_bare_latency(port, PHONE, 320))
         sessions = _sessions(owner_url)
         bares, reals, ratios, clients = [], [], [], []
         for n in range(args.rounds):
@@ -372,6 +387,12 @@ def main() -> None:
             f"p99 {np.percentile(quiet, 99):.2f} ms (300 in sequence, before the loads: "
             f"{quiet_busy.per_request(320)} a report); "
             f"after them: p50 {np.percentile(lat, 50):.2f} ms   p99 {np.percentile(lat, 99):.2f} ms"
+        )
+        bare_p50 = float(np.percentile(floor, 50))
+        print(
+            f"  unloaded bare insert (the same app, client and database, one at a time): "
+            f"p50 {bare_p50:.2f} ms   p99 {np.percentile(floor, 99):.2f} ms; a single report's "
+            f"p50 is {np.percentile(quiet, 50) / bare_p50:.1f}× it"
         )
         first = 10_000_000  # (each run's reports at points of their own)
         for devices in (1, args.devices):
