@@ -556,10 +556,11 @@ class LoginIn(BaseModel):
         description="the 6-digit one-time code (动态口令) of an account that has it on; a login "
         "without it answers 401 with code otp_required",
     )
-    next: Annotated[str | None, StringConstraints(max_length=2000)] = Field(
+    next: str | None = Field(
         None,
         description="the page the user was on their way to (the login page's ``next``): the "
-        "answer's ``next`` says whether to go on there",
+        "answer's ``next`` says whether to go on there (an address of over 2,000 characters: "
+        "not, and the login goes on)",
     )
 
 

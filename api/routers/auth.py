@@ -87,10 +87,14 @@ def login(
     )
 
 
+#: the longest ``next`` a login goes on to
+NEXT_MAX = 2000
+
+
 def _next_page(request: Request, asked: str | None, can: Callable[[str], bool]) -> str | None:
     """The page a login goes on to: ``asked`` if it is a page of this site that the user's role
     may open, else None (their first page)."""
-    if not asked:
+    if not asked or len(asked) > NEXT_MAX:  # (never fails the login itself)
         return None
     target = safe_next(asked)
     if target == "/" and asked != "/":  # another site's address, or none: not a page of ours
