@@ -193,6 +193,10 @@ def idempotency_key(value: str | None, what: tuple[str, str]) -> UUID:
         ) from e
 
 
+#: the most of a refused value an error message repeats
+ECHO_MAX = 60
+
+
 def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     """One pydantic error as ``{field, type, message}`` in the caller's language."""
     field = _field(tuple(error.get("loc", ())))
@@ -225,6 +229,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     suffix = ""
     if error["type"] not in ("missing", "json_invalid") and isinstance(received, int | float | str):
         shown = received if received != "" else "''"
+        if isinstance(shown, str) and len(shown) > ECHO_MAX:  # (a pasted page: its start)
+            shown = shown[:ECHO_MAX] + "…"
         suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
     # a space after a field's name, unless it ends in its Chinese label: 'after 必须是整数'
     sep = " " if name and not name.endswith(("）", ".")) else ""

@@ -93,6 +93,15 @@ def test_locate_rejects_bad_coordinates(client: TestClient, params: dict, field:
     assert "经度" in body["detail"] or "纬度" in body["detail"]
 
 
+def test_a_refused_long_value_is_quoted_by_its_start(client: TestClient) -> None:
+    """A note pasted from a long document, refused as too long, is quoted by its first 60
+    characters, not repeated whole in the message."""
+    code = client.get("/api/cases", params={"limit": 1}).json()["features"][0]["properties"]["code"]
+    r = client.post(f"/api/cases/{code}/notes", json={"note": "长" * 2001})
+    assert r.status_code == 422
+    assert r.json()["detail"].endswith("，收到 " + "长" * 60 + "…")
+
+
 def test_errors_speak_english_on_request(client: TestClient) -> None:
     r = client.get("/api/locate", params={"lon": 200, "lat": 23}, headers={"Accept-Language": "en"})
     assert r.status_code == 422
