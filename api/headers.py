@@ -107,6 +107,11 @@ class SecurityHeaders:
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
             (b"x-frame-options", b"DENY"),
+            # pages and answers hold residents' personal data and the cases: none is kept by a
+            # browser (a desk's shared computer: not in its cache, nor shown again by Back after
+            # the user logged out).  The app's files, photos and the command map's counts say
+            # otherwise themselves; the phone page keeps what it needs offline in its own store.
+            (b"cache-control", b"no-store"),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

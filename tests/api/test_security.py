@@ -708,6 +708,8 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         assert "frame-ancestors 'none'" in csp and r.headers["x-frame-options"] == "DENY"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        # kept by no browser (a shared computer), but the app's own files, kept for good
+        assert (r.headers["cache-control"] == "no-store") != url.startswith("/static/"), url
     assert (
         "img-src 'self' data: blob:;"
         in client.get("/api/categories").headers["content-security-policy"]

@@ -1842,6 +1842,29 @@ def test_a_link_to_a_page_not_theirs_logs_a_user_in_on_their_own(  # type: ignor
     page.close()
 
 
+def test_after_logging_out_back_shows_nothing_of_the_case(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A desk on a shared computer logs out: the browser's Back does not show the case page
+    (its parties, its history) again from the browser's memory; it asks the app, which asks
+    for a login.  (Before pages were sent as not to be kept, Back showed the whole case.)"""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        code = conn.execute(
+            text("SELECT code FROM cases WHERE township_code = '990102001' ORDER BY id LIMIT 1")
+        ).scalar_one()
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = _logged_in(context, live_server, [], "township_operator", f"/cases/{code}")
+    assert code in page.locator("body").inner_text()
+    page.click("button.wg-logout")
+    page.wait_for_url(live_server + "/login")
+    page.go_back()
+    page.wait_for_load_state()
+    assert "/login?next=" in page.url and code not in page.locator("body").inner_text()
+    context.close()
+
+
 #: every Leaflet map of the page (folium's are globals; the app's scripts name theirs on
 #: ``wangge``), each layer's tooltip opened in turn: the ids of the elements of :data:`INJECTED`
 #: found meanwhile (a name read as markup), and how many tooltips were opened
