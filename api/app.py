@@ -26,6 +26,7 @@ from api.deps import known_query, with_inline_scripts
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
+from api.logs import hide_private_queries
 from api.routers import (
     audit,
     auth,
@@ -279,6 +280,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    hide_private_queries()  # a phone typed into a search is not written to the server's log
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(known_query)])

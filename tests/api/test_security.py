@@ -791,3 +791,36 @@ def test_the_security_policy_lets_the_base_map_tiles_in() -> None:
     assert tile_sources(own) == ["http://10.1.2.3:8080"]
     assert tile_sources(BaseMapSpec("/static/tiles/{z}/{x}/{y}.png")) == []  # the app's own
     assert tile_sources(BaseMapSpec(None)) == []
+
+
+def test_the_server_log_holds_no_phone_typed_into_a_search(settings: Settings) -> None:
+    """uvicorn's access log writes each request's address with its query: a party's phone typed
+    into 案件查询, the case list's ``party_phone`` and a login's way back to such a search are
+    written without their values (the database keeps phones encrypted)."""
+    import logging
+
+    from api.logs import PrivateQueryFilter
+
+    create_app(settings)
+    access = logging.getLogger("uvicorn.access")
+    assert any(isinstance(f, PrivateQueryFilter) for f in access.filters)
+    lines = []
+    for target in (
+        "/find?q=13800138000&descriptions=true",
+        "/api/cases?status=open&party_phone=13800138000",
+        "/login?next=%2Ffind%3Fq%3D13800138000",
+        "/queue?status=overdue",
+    ):
+        record = logging.LogRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+            ("10.0.0.7:50000", "GET", target, "1.1", 200), None,
+        )  # fmt: skip
+        assert access.filter(record)
+        lines.append(record.getMessage())
+    assert lines == [
+        '10.0.0.7:50000 - "GET /find?q=*&descriptions=true HTTP/1.1" 200',
+        '10.0.0.7:50000 - "GET /api/cases?status=open&party_phone=* HTTP/1.1" 200',
+        '10.0.0.7:50000 - "GET /login?next=* HTTP/1.1" 200',
+        '10.0.0.7:50000 - "GET /queue?status=overdue HTTP/1.1" 200',
+    ]
+    assert "13800138000" not in "".join(lines)
