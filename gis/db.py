@@ -172,6 +172,9 @@ def make_engine(
         # a database host that does not answer (not one that refuses): the request fails
         # (503) after 10 s, not after the system's TCP timeout of minutes
         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S},
+        # a failed statement's message (an error's traceback in the server's log) leaves out
+        # its parameters: they carry residents' words and numbers (a description, a phone)
+        hide_parameters=True,
     )
     dialect = engine.dialect
 

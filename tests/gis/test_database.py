@@ -360,6 +360,19 @@ def test_a_just_used_pooled_connection_is_not_pinged(
         _dropped_then_used(database_url, monkeypatch, idle_s=3600.0)
 
 
+def test_a_failed_statement_s_message_leaves_out_its_parameters(database_url: str) -> None:
+    """An error's message, which the server's log prints with its traceback, names the
+    statement but not what was sent with it (a description, a phone)."""
+    engine = make_engine(database_url)
+    try:
+        with pytest.raises(Exception) as failed, engine.connect() as conn:
+            conn.execute(text("SELECT length(:said) / 0"), {"said": "王某 13812345678"})
+        assert "division by zero" in str(failed.value) and "SELECT length" in str(failed.value)
+        assert "13812345678" not in str(failed.value)
+    finally:
+        engine.dispose()
+
+
 def test_execute_arrays_sends_lists_in_binary_and_reads_binds_as_text_does(db: Session) -> None:
     """``:name`` binds (not a ``::`` cast, not a time's minutes), a literal ``%``, and lists
     that arrive whole: bytes with every byte value, NULLs, an empty list."""
