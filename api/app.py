@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.responses import Response
 from starlette.types import Scope
 
-from api.deps import known_query, with_inline_scripts
+from api.deps import Authenticated, known_query, with_inline_scripts
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
@@ -124,11 +124,23 @@ gives English.
 """
 
 
+#: where the API's description is served (to those logged in: :func:`_serve_docs_offline`)
+OPENAPI_URL = "/openapi.json"
+
+
 def _serve_docs_offline(app: FastAPI) -> None:
+    """The API's documentation and its description, for logged-in users (a security review
+    flags an API described to anyone; an integrator has an account) and from local assets
+    (FastAPI's default page uses a CDN)."""
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    def openapi_json(caller: Authenticated) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     @app.get("/docs", include_in_schema=False)
-    def swagger_ui(request: Request) -> HTMLResponse:
+    def swagger_ui(request: Request, caller: Authenticated) -> HTMLResponse:
         page = get_swagger_ui_html(
-            openapi_url=str(app.openapi_url),
+            openapi_url=OPENAPI_URL,
             title="网格 wangge API 文档",
             swagger_js_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url=f"{VENDOR_URL}/swagger-ui-dist/swagger-ui.css",
@@ -277,6 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served below from local assets: FastAPI's default page uses a CDN
+        openapi_url=None,  # (likewise, to those logged in)
         redoc_url=None,
     )
     app.state.settings = settings
@@ -284,14 +297,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(known_query)])
+    _serve_docs_offline(app)
     # the pages a login may go on to (api.deps.may_open)
     app.state.pages = tuple(
         route
-        for router in ROUTERS
-        for route in router.routes
+        for route in [*(r for router in ROUTERS for r in router.routes), *app.routes]
         if isinstance(route, APIRoute) and "GET" in (route.methods or ())
     )
-    _serve_docs_offline(app)
     _document_manual_bodies(app)
     app.mount(VENDOR_URL, AssetFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, AssetFiles(directory=OWN_DIR), name="wangge-static")

@@ -588,6 +588,11 @@ def test_categories(client: TestClient) -> None:
 
 
 def test_openapi_and_health(client: TestClient) -> None:
+    # described to those logged in only (a security review flags an API described to anyone)
+    anonymous = {"Authorization": ""}
+    assert client.get("/openapi.json", headers=anonymous).status_code == 401
+    page = client.get("/docs", headers=anonymous | {"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fdocs"
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert not re.search(r"""(?:src|href|url)\s*[=:]\s*["'](?:https?:)?//""", docs.text), (

@@ -112,6 +112,7 @@ def test_a_login_goes_on_to_the_page_asked_for_only_if_the_user_may_open_it(
     assert goes("grid_worker", "/audit") is None
     assert goes("city_commander", "/cases/ANY-CODE") == "/cases/ANY-CODE"  # (its own 404)
     assert goes("admin", "/no-such-page") is None
+    assert goes("grid_worker", "/docs") == "/docs"  # the API's documentation: anyone's
     assert goes("admin", "/find?q=" + "纠" * 3000) is None  # too long to follow: logged in
     for elsewhere in ("//evil.example/", "https://evil.example/", "/\t/evil.example"):
         assert goes("admin", elsewhere) is None, elsewhere
