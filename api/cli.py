@@ -376,7 +376,8 @@ def serve(
         load_cipher(settings, session)
     engine.dispose()
     typer.echo(f"网格 wangge：http://{host}:{port}/ （API 文档 http://{host}:{port}/docs）")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # (no "Server: uvicorn" header: which server answers is nobody else's business)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
 
 
 def _check_address(host: str, port: int) -> None:

@@ -115,6 +115,30 @@ def test_serve_says_when_its_port_is_taken(run, database_url: str, app_password:
     assert result.exit_code == 1 and "无法在 192.0.2.1:8000 启动" in result.output
 
 
+def test_serve_names_no_server_software(  # type: ignore[no-untyped-def]
+    run, base_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app answers without ``Server: uvicorn`` (which software answers, and so which of its
+    flaws to try, is what a scanner looks for first)."""
+    import socket
+
+    import uvicorn
+
+    started: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(options))
+    env = {
+        "DATABASE_URL": base_settings.database_url,
+        "WANGGE_APP_DB_PASSWORD": base_settings.app_db_password,
+        "WANGGE_PII_KEY": base_settings.pii_key,
+    }
+    with socket.socket() as probe:  # a port free now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("serve", "--host", "127.0.0.1", "--port", str(port), env=env)
+    assert result.exit_code == 0, result.output
+    assert started["server_header"] is False and started["port"] == port
+
+
 def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, demo_city) -> None:  # type: ignore[no-untyped-def]
     """Accounts made on the command line (committed to the test database, then disabled)."""
     from sqlalchemy import text
