@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -520,7 +521,35 @@ async def _conflict_at_commit(request: Request, exc: IntegrityError) -> JSONResp
     return JSONResponse(status_code=409, content={"detail": detail, "code": "conflict"})
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A fault of the app itself (a bug): 500 with a sentence in the user's language and a
+    number to quote, the same number in the server's log beside the traceback — not
+    Starlette's bare ``Internal Server Error``.  (This answer comes from outside the other
+    middleware: it sets its own headers.)"""
+    number = secrets.token_hex(4)
+    # (the server writes the traceback itself, next to this line)
+    log.error("%s %s: unexpected error %s: %r", request.method, request.url.path, number, exc)
+    zh = (
+        f"系统内部错误，本次操作未能完成（错误编号 {number}）。请稍后重试；如仍出现，请把"
+        "错误编号告诉系统管理员。"
+    )
+    en = (
+        f"An internal error: this was not completed (error number {number}). Please try again "
+        "later; if it happens again, give the error number to your administrator."
+    )
+    detail = en if request_lang(request) == "en" else zh
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if _is_page(request):
+        page = _page(request, 500, detail)
+        page.headers.update(headers)
+        return page
+    return JSONResponse(
+        status_code=500, content={"detail": detail, "code": "internal_error"}, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(WanggeError, _domain_error)  # type: ignore[arg-type]

@@ -1063,6 +1063,7 @@ ERROR_TITLES = {
     405: ("不支持的操作", "Not supported"),
     409: ("操作冲突", "Conflict"),
     422: ("请求有误", "Invalid request"),
+    500: ("系统内部错误", "Internal error"),
     503: ("暂时无法服务", "Temporarily unavailable"),
     507: ("存储空间不足", "Insufficient storage"),
 }

@@ -20,6 +20,7 @@ from api.app import ROUTERS, create_app
 from api.deps import get_session, query_names
 from api.media import XLSX
 from api.schemas import ErrorOut, _no_control_characters
+from gis.settings import Settings
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_DAY_CASES
 from tests.conftest import report_body
@@ -585,6 +586,31 @@ def test_categories(client: TestClient) -> None:
     assert {c["kind"] for c in cats} == {"dispute", "hazard"}
     fire = next(c for c in cats if c["code"] == "fire")
     assert fire["deadline_hours"] == 4 and fire["default_severity"] == "major"
+
+
+def test_a_fault_of_the_app_is_said_in_words_with_a_number_to_quote(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug (an exception no handler expects) answers 500 in the user's language, as JSON or
+    as a page, with a number that the server's log repeats; never kept by a browser."""
+    app = create_app(settings)
+
+    @app.get("/api/broken")
+    @app.get("/broken")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/api/broken")
+    assert r.status_code == 500 and r.json()["code"] == "internal_error"
+    number = re.search(r"错误编号 ([0-9a-f]{8})", r.json()["detail"])
+    assert number and r.headers["cache-control"] == "no-store"
+    assert f"unexpected error {number.group(1)}: RuntimeError('a bug')" in caplog.text
+    en = client.get("/api/broken", headers={"Accept-Language": "en"}).json()["detail"]
+    assert en.startswith("An internal error: this was not completed (error number ")
+    page = client.get("/broken", headers={"Accept": "text/html"})  # a page: a page
+    assert page.status_code == 500 and "<h1>系统内部错误 <small>500</small></h1>" in page.text
+    assert "错误编号" in page.text and page.headers["cache-control"] == "no-store"
 
 
 def test_openapi_and_health(client: TestClient) -> None:
