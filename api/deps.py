@@ -30,7 +30,7 @@ from gis.errors import (
     OtpSetupRequired,
     PasswordChangeRequired,
 )
-from gis.permissions import PERMISSION_WORDS, ROLE_NAMES, ROLE_NAMES_EN
+from gis.permissions import PERMISSIONS, ROLE_NAMES, ROLE_NAMES_EN
 from gis.pii import PiiCipher
 from gis.scope import bind_scope
 from gis.settings import Settings
@@ -226,7 +226,7 @@ def _check_permission(principal: auth.Principal, permission: str) -> None:
 def refusal(principal: auth.Principal, permission: str) -> Forbidden:
     """The 403 for ``principal`` lacking ``permission``: the role and the act in words (not the
     permission's code, jargon to a grid worker), the code in the answer for a program."""
-    zh, en = PERMISSION_WORDS[permission]
+    zh, en = PERMISSIONS[permission]
     return Forbidden(
         f"您的角色（{ROLE_NAMES[principal.role]}）无权{zh}。如工作需要，请联系系统管理员。",
         f"Your role ({ROLE_NAMES_EN[principal.role]}) may not {en}. If your work needs it, "

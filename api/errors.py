@@ -476,12 +476,20 @@ def _retry_later(
 ) -> Response:
     """503 with ``Retry-After``: JSON for the API, a page for a browser."""
     detail = en if request_lang(request) == "en" else zh
-    headers = {"Retry-After": str(after_s)}
+    return _answer(request, 503, detail, code, {"Retry-After": str(after_s)})
+
+
+def _answer(
+    request: Request, status: int, detail: str, code: str, headers: dict[str, str]
+) -> Response:
+    """An error answered with ``headers``: JSON for the API, a page for a browser."""
     if _is_page(request):
-        page = _page(request, 503, detail)
+        page = _page(request, status, detail)
         page.headers.update(headers)
         return page
-    return JSONResponse(status_code=503, content={"detail": detail, "code": code}, headers=headers)
+    return JSONResponse(
+        status_code=status, content={"detail": detail, "code": code}, headers=headers
+    )
 
 
 async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -539,13 +547,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
     detail = en if request_lang(request) == "en" else zh
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    if _is_page(request):
-        page = _page(request, 500, detail)
-        page.headers.update(headers)
-        return page
-    return JSONResponse(
-        status_code=500, content={"detail": detail, "code": "internal_error"}, headers=headers
-    )
+    return _answer(request, 500, detail, "internal_error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -32,29 +32,9 @@ ROLE_NAMES_EN = {
     Role.admin: "administrator",
 }
 
-#: Every permission an endpoint may declare, with what it lets one do.
-PERMISSIONS = {
-    "map:view": "open the map pages",
-    "boundary:read": "read regions, grids and centers",
-    "boundary:edit": "redraw grids",
-    "locate": "locate a point",
-    "category:read": "read the category catalogue",
-    "case:read": "read cases",
-    "case:report": "submit reports",
-    "case:triage": "confirm or unlink possible duplicates",
-    "case:handle": "move cases through the closed loop (accept, dispatch, … close)",
-    "case:note": "write handling notes on cases (办理记录; a grid worker's on-site findings)",
-    "case:verify": "verify resolved cases on the spot (现场核查; a grid worker: of their grids)",
-    "patrol:record": "check in on patrol (巡查打卡)",
-    "patrol:read": "see grid workers' patrol check-ins (巡查记录)",
-    "pii:read": "see residents' personal data unmasked (each view audited)",
-    "user:manage": "manage users",
-    "audit:read": "read the audit log",
-    "data:import": "import boundaries, rosters and case history from files (数据导入)",
-}
-
-#: What each permission lets one do, in the words of a refusal: 您的角色……无权{zh} / may not {en}
-PERMISSION_WORDS: dict[str, tuple[str, str]] = {
+#: Every permission an endpoint may declare, with what it lets one do in Chinese and English —
+#: the words of a refusal: 您的角色（…）无权{zh} / Your role (…) may not {en}
+PERMISSIONS: dict[str, tuple[str, str]] = {
     "map:view": ("打开地图页面", "open the map pages"),
     "boundary:read": ("查看区划、网格和综治中心", "read regions, grids and centers"),
     "boundary:edit": ("调整网格边界", "redraw grids"),
@@ -63,14 +43,19 @@ PERMISSION_WORDS: dict[str, tuple[str, str]] = {
     "case:read": ("查看案件", "read cases"),
     "case:report": ("上报案件", "submit reports"),
     "case:triage": ("确认或解除疑似重复案件", "confirm or unlink possible duplicates"),
+    # the closed loop: accept, dispatch, … close
     "case:handle": ("办理案件（受理、分派、办结等）", "handle cases (accept, dispatch, close …)"),
+    # 办理记录; a grid worker's on-site findings
     "case:note": ("填写办理记录", "write handling notes on cases"),
+    # 现场核查; a grid worker: of their grids
     "case:verify": ("现场核查", "verify resolved cases on the spot"),
     "patrol:record": ("巡查打卡", "check in on patrol"),
     "patrol:read": ("查看巡查记录", "see grid workers' patrol check-ins"),
+    # unmasked; each view audited
     "pii:read": ("查看居民个人信息", "see residents' personal data"),
     "user:manage": ("管理用户", "manage users"),
     "audit:read": ("查看审计日志", "read the audit log"),
+    # boundaries, rosters and case history from files (数据导入)
     "data:import": ("导入数据", "import data from files"),
 }
 
