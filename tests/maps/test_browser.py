@@ -1842,6 +1842,37 @@ def test_a_link_to_a_page_not_theirs_logs_a_user_in_on_their_own(  # type: ignor
     page.close()
 
 
+def test_a_note_written_past_the_session_s_end_is_kept_and_sent_after_a_login(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A desk writes a long 办理记录 and the session ends meanwhile (30 idle minutes: typing is
+    no request): 提交 says so, keeps the words in the form and offers the login in a new tab;
+    logged in there, the same 提交 on the first tab sends it."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        code = conn.execute(
+            text("""SELECT code FROM cases WHERE township_code = '990102001'
+                    AND status NOT IN ('closed') ORDER BY id DESC LIMIT 1""")
+        ).scalar_one()
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = _logged_in(context, live_server, [], "township_operator", f"/cases/{code}")
+    words = "已电话联系双方，约定周五上午到社区调解室面谈。" * 3
+    page.fill("#note-form textarea[name=note]", words)
+    context.clear_cookies()  # the session is over (as after 30 idle minutes)
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector("#note-error:has-text('登录已超时')")
+    again = page.locator("#note-error a.wg-login-again")
+    assert again.get_attribute("target") == "_blank" and again.get_attribute("href") == "/login"
+    assert page.input_value("#note-form textarea[name=note]") == words  # nothing lost
+    tab = _logged_in(context, live_server, [], "township_operator", "/queue")  # the new tab
+    tab.close()
+    with page.expect_navigation():  # sent: the page comes back with it
+        page.click("#note-form button[type=submit]")
+    assert words in page.locator("body").inner_text()
+    context.close()
+
+
 def test_after_logging_out_back_shows_nothing_of_the_case(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
