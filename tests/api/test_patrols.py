@@ -24,10 +24,19 @@ from tests.maps.test_browser import _free_port, _serving
 GRID_WORKER = "W99010200100101"  # the demo grid worker's roster code
 
 
+def _recently(minutes: float = 2, days: int = 0) -> datetime:
+    """``minutes`` (and ``days``) ago, but on that day in Beijing even just after its midnight:
+    the tests look for today's check-ins on today's pages, and a suite that reaches them at
+    00:01 Beijing time (16:01 UTC) made its "2 minutes ago" yesterday's."""
+    now = datetime.now(SHANGHAI) - timedelta(days=days)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(minutes=minutes), midnight).astimezone(UTC)
+
+
 def _body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -> dict:
     body: dict = {
         "location": {"lon": lon, "lat": lat, "datum": datum, "accuracy_m": 10},
-        "checked_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="seconds"),
+        "checked_at": _recently().isoformat(timespec="seconds"),
         "note": "沿街商铺消防通道畅通",
     }
     body.update(extra)
@@ -378,7 +387,7 @@ def test_the_roster_counts_days_on_patrol_and_links_the_patrol_map(
 ) -> None:
     anon_client.headers.update(login_as("grid_worker"))
     for days_ago in (0, 0, 3):
-        at = datetime.now(UTC) - timedelta(days=days_ago, minutes=1)
+        at = _recently(minutes=1, days=days_ago)
         body = _body(*point, checked_at=at.isoformat(timespec="seconds"), note="名册巡查")
         assert _check_in(anon_client, body).status_code == 201
     walked = _check_in(anon_client, _body(*point, track=_track(*point, n=10, step=0.0005)))
