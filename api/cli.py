@@ -385,29 +385,27 @@ def _check_address(host: str, port: int) -> None:
     that says what to do — not the server's own English error after the line that announces
     the address (a second ``make run``, or another program on the port)."""
     import errno
-    import socket
 
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
-    except OSError as e:
-        if e.errno == errno.EADDRINUSE:
-            raise WanggeError(
-                f"端口 {port} 已被占用，无法在 {host}:{port} 启动（wangge 可能已在运行："
-                f"http://{host}:{port}/）。请先停止占用该端口的程序，或用 --port（环境变量 "
-                "WANGGE_PORT）换一个端口。",
-                f"Port {port} is in use: cannot serve on {host}:{port} (wangge may be running "
-                f"already: http://{host}:{port}/). Stop the program that holds it, or choose "
-                "another port with --port (WANGGE_PORT).",
-            ) from e
+    from gis.embedded import bind_error
+
+    e = bind_error(host, port)
+    if e is None:
+        return
+    if e.errno == errno.EADDRINUSE:
         raise WanggeError(
-            f"无法在 {host}:{port} 启动：{e.strerror or e}。请检查 --host（环境变量 WANGGE_HOST）"
-            "是否为本机的地址。",
-            f"Cannot serve on {host}:{port}: {e.strerror or e}. Check that --host (WANGGE_HOST) "
-            "is an address of this machine.",
+            f"端口 {port} 已被占用，无法在 {host}:{port} 启动（wangge 可能已在运行："
+            f"http://{host}:{port}/）。请先停止占用该端口的程序，或用 --port（环境变量 "
+            "WANGGE_PORT）换一个端口。",
+            f"Port {port} is in use: cannot serve on {host}:{port} (wangge may be running "
+            f"already: http://{host}:{port}/). Stop the program that holds it, or choose "
+            "another port with --port (WANGGE_PORT).",
         ) from e
+    raise WanggeError(
+        f"无法在 {host}:{port} 启动：{e.strerror or e}。请检查 --host（环境变量 WANGGE_HOST）"
+        "是否为本机的地址。",
+        f"Cannot serve on {host}:{port}: {e.strerror or e}. Check that --host (WANGGE_HOST) "
+        "is an address of this machine.",
+    ) from e
 
 
 @app.command("up")

@@ -219,15 +219,17 @@ def _check_permission(principal: auth.Principal, permission: str) -> None:
             "您的角色须使用动态口令登录，请先在“我的账号”（/account）开启动态口令。",
             "Your role logs in with a one-time code: set it up first at My account (/account).",
         )
-    if not principal.can(permission):
-        raise refusal(principal, permission)
+    demand(principal, permission)
 
 
-def refusal(principal: auth.Principal, permission: str) -> Forbidden:
-    """The 403 for ``principal`` lacking ``permission``: the role and the act in words (not the
+def demand(principal: auth.Principal, permission: str) -> None:
+    """That ``principal`` holds ``permission`` too (a route's option that needs more than the
+    route does: ``unmask`` needs pii:read), else 403: the role and the act in words (not the
     permission's code, jargon to a grid worker), the code in the answer for a program."""
+    if principal.can(permission):
+        return
     zh, en = PERMISSIONS[permission]
-    return Forbidden(
+    raise Forbidden(
         f"您的角色（{ROLE_NAMES[principal.role]}）无权{zh}。如工作需要，请联系系统管理员。",
         f"Your role ({ROLE_NAMES_EN[principal.role]}) may not {en}. If your work needs it, "
         "ask your administrator.",

@@ -111,19 +111,26 @@ def _owner() -> _Owner | None:
     return _Owner(pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir)
 
 
+def bind_error(host: str, port: int) -> OSError | None:
+    """What stops a server listening on ``host``:``port`` now (None: nothing), bound as servers
+    bind (``SO_REUSEADDR``, as PostgreSQL and uvicorn do): the connections a server ended at its
+    stop stay on the port a while (an app's idle pooled ones until the app next uses them, then
+    a minute more), which does not stop it listening there again."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        return e
+    return None
+
+
 def _port_is_free(port: int) -> bool:
-    """Whether the server could listen on ``port`` now.  Bound as PostgreSQL binds it (with
-    ``SO_REUSEADDR``): the connections it ended at its stop stay on the port a while (an app's
-    idle pooled ones until the app next uses them, then a minute more), which does not stop it
-    listening there again.  Without that, a restart moved to another port, and a running app,
-    which knows the database by its address, could not reach it until restarted too."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    """Whether the cluster can listen on ``port`` again (:func:`bind_error`).  Judged otherwise,
+    a restart moved to another port, and a running app, which knows the database by its
+    address, could not reach it until restarted too."""
+    return bind_error("127.0.0.1", port) is None
 
 
 def _free_port() -> int:

@@ -21,9 +21,9 @@ from maps.assets import asset_url
 from maps.phone import PHOTO_KEEP_BYTES, PHOTO_MAX_PX, PHOTO_QUALITY
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site paths may follow a login (no open redirects).  A browser drops tabs and
-    line breaks from a URL before it reads it, so ``/<tab>/evil.example`` would go to
+def same_site_path(target: str | None) -> str | None:
+    """``target`` if it is a path of this site, else None (no open redirects).  A browser drops
+    tabs and line breaks from a URL before it reads it, so ``/<tab>/evil.example`` would go to
     ``//evil.example``, another site: they are dropped here first, and any other control
     character refuses the path."""
     path = re.sub(r"[\t\n\r]", "", target or "")
@@ -33,8 +33,13 @@ def safe_next(target: str | None) -> str:
         or "\\" in path
         or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path)
     ):
-        return "/"
+        return None
     return path
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths may follow a login: ``target`` if it is one, else ``/``."""
+    return same_site_path(target) or "/"
 
 
 LOGIN_TEXT = {

@@ -33,7 +33,7 @@ from gis import auth, users
 from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
 from gis.permissions import ROLE_PERMISSIONS
 from maps.nav import home_page
-from maps.pages import qr_svg, safe_next
+from maps.pages import qr_svg, same_site_path
 
 router = APIRouter(prefix="/api/auth", tags=["auth 登录"])
 
@@ -96,8 +96,8 @@ def _next_page(request: Request, asked: str | None, can: Callable[[str], bool]) 
     may open, else None (their first page)."""
     if not asked or len(asked) > NEXT_MAX:  # (never fails the login itself)
         return None
-    target = safe_next(asked)
-    if target == "/" and asked != "/":  # another site's address, or none: not a page of ours
+    target = same_site_path(asked)  # (another site's address: not a page of ours)
+    if target is None:
         return None
     return target if may_open(request.app.state.pages, target, can) else None
 

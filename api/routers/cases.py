@@ -25,8 +25,8 @@ from api.deps import (
     audit_caller,
     audit_phone_lookup,
     client_ip,
+    demand,
     names_en,
-    refusal,
     request_lang,
 )
 from api.errors import idempotency_key, invalid_item
@@ -376,8 +376,7 @@ def list_cases(
         )
     phone_index = None
     if party_phone is not None:
-        if not caller.can("pii:read"):
-            raise refusal(caller, "pii:read")
+        demand(caller, "pii:read")
         phone_index = cipher.phone_index(validate_phone(party_phone, field="party_phone"))
     body = cases.cases_geojson(
         session,
@@ -419,8 +418,8 @@ def get_case(
     """One case in your jurisdiction: assignment chain, masked parties, its events (the whole
     timeline), department dispatches, working-time deadlines and the actions allowed now.  The
     phone and ID-card numbers typed into its description are masked as the parties' are."""
-    if unmask and not caller.can("pii:read"):
-        raise refusal(caller, "pii:read")
+    if unmask:
+        demand(caller, "pii:read")
     detail = case_detail(session, caller.scope, code, cipher, request, unmask=unmask)
     if unmask:
         audit_caller(
@@ -445,8 +444,8 @@ def get_case_parties(
     unmask: Annotated[bool, Query(description="unmasked (needs pii:read; audited)")] = False,
 ) -> list[PartyOut]:
     """The parties to a case: masked, or unmasked for pii:read (each such view is audited)."""
-    if unmask and not caller.can("pii:read"):
-        raise refusal(caller, "pii:read")
+    if unmask:
+        demand(caller, "pii:read")
     parties = cases.case_parties(session, caller.scope, code, cipher, unmask=unmask)
     if unmask:
         audit_caller(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import CaseReader, QueryDay, SessionDep, refusal, request_lang
+from api.deps import CaseReader, QueryDay, SessionDep, demand, request_lang
 from api.routers.geojson import (
     BBOX_DOC,
     GEOJSON_RESPONSES,
@@ -93,8 +93,8 @@ def grid_counts(
     """Cases per grid for the period (and per 1,000 households) with quantile class breaks —
     网格案件数（分级设色）; with ``patrols``, on how many of the period's days someone checked in
     within each grid (``patrol_days``; kind and category do not apply to them)."""
-    if patrols and not caller.can("patrol:read"):
-        raise refusal(caller, "patrol:read")
+    if patrols:
+        demand(caller, "patrol:read")
     scope = boundaries.narrow_scope(session, caller.scope, region)
     return mapdata.grid_counts(
         session,

@@ -18,7 +18,7 @@ from api.deps import (
     QueryDay,
     SessionDep,
     audit_caller,
-    refusal,
+    demand,
     request_lang,
 )
 from api.errors import idempotency_key as parse_key
@@ -163,8 +163,8 @@ def list_patrols(
     time order: of a day (or ``days`` days ending with ``day``), of one ``worker``, of one
     ``grid``, or ``mine``.  A grid worker sees their own.  The phone and ID-card numbers typed
     into a note (巡查情况) are masked, as a case's are, unless ``unmask``."""
-    if unmask and not caller.can("pii:read"):
-        raise refusal(caller, "pii:read")
+    if unmask:
+        demand(caller, "pii:read")
     last = day or datetime.now(SHANGHAI).date()
     try:
         first = last - timedelta(days=days - 1)
