@@ -27,6 +27,9 @@ PLANNER_TEXT: dict[str, dict] = {
         "states": {"added": "新增", "changed": "调整", "retired": "撤销", "unchanged": "未变"},
         "edit_title": "{village} 网格调整",
         "pick_first": "请先点选要拆分的网格",
+        "expired": "登录已超时，未能提交；所画图形和填写的内容仍在本页。请在新标签页重新登录后，"
+        "回到本页再点一次同一按钮。",
+        "log_in_again": "重新登录（新标签页）",
         "help": "点选网格（可多选）；用左侧工具画分割线或新边界（{m} 米内自动吸附相邻边界）。",
         "other_village": "属于{village}：请在该村（社区）的网格调整页面修改",
         "selected": "已选：",
@@ -84,6 +87,9 @@ PLANNER_TEXT: dict[str, dict] = {
         },
         "edit_title": "{village}: grid edits",
         "pick_first": "Select the grid to split first",
+        "expired": "Your login has expired: nothing was sent, and what you drew and entered is "
+        "still here. Log in again in a new tab, then press the same button again on this page.",
+        "log_in_again": "Log in again (new tab)",
         "help": "Click grids to select them (several for a merge); draw a split line or a new "
         "boundary with the tools on the left (edges within {m} m snap to their neighbours).",
         "other_village": "In {village}: edit it on that village's grid-edit page",

@@ -1947,6 +1947,85 @@ def test_names_on_the_maps_are_text(live_server: str, browser, engine) -> None: 
     ), seen
 
 
+def test_a_planner_s_typing_outlives_an_ended_session(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A planner types a grid's households into 名称与户数 and the session ends meanwhile (30
+    idle minutes: drawing and typing are no requests).  加入方案 says so, offers the login in a
+    new tab and keeps the page as it is — the form open with what was typed (before, the page
+    went to the login and the drawing, the form and the open edit set's place were lost; and a
+    refused form closed before it was answered).  Logged in there, the same button sends it."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        code, village, lon, lat = conn.execute(
+            text("""
+            SELECT g.code, v.code, ST_X(p), ST_Y(p)
+            FROM grid g JOIN region v ON v.id = g.village_id,
+                 LATERAL (SELECT ST_PointOnSurface(g.geom) AS p) s
+            WHERE g.valid_to IS NULL AND g.code LIKE '990102%'
+            ORDER BY ST_Area(g.geom) DESC LIMIT 1
+        """)
+        ).one()
+    page, _, outside = _command_page(
+        browser, live_server, "district_planner", f"/maps/planner?village={village}"
+    )
+    try:
+        page.wait_for_function(
+            "() => window.wangge && wangge.plannerState && wangge.plannerState.features.length > 0",
+            timeout=20_000,
+        )
+        box = page.locator(".leaflet-container").bounding_box()
+        p = page.evaluate(
+            "([x, y]) => { const p = wangge.plannerMap.latLngToContainerPoint([y, x]);"
+            " return [p.x, p.y]; }",
+            [lon, lat],
+        )
+        page.mouse.click(box["x"] + p[0], box["y"] + p[1])
+        page.wait_for_function(f"() => wangge.plannerState.selected.join() === '{code}'")
+        page.click("button[data-action=rename]")
+        page.fill(".wg-planner-attrs input[name=households]", "321")
+        page.fill(".wg-planner-attrs input[name=population]", "888")
+        page.context.clear_cookies()  # the session is over (as after 30 idle minutes)
+        page.click("button[data-action=attrs_save]")
+        page.wait_for_selector(".wg-planner-error:has-text('登录已超时')")
+        again = page.locator(".wg-planner-error a.wg-login-again")
+        assert again.get_attribute("target") == "_blank" and again.get_attribute("href") == "/login"
+        assert "/maps/planner" in page.url  # still here, and so is what was typed
+        assert page.input_value(".wg-planner-attrs input[name=households]") == "321"
+        assert page.input_value(".wg-planner-attrs input[name=population]") == "888"
+        # logged in "in the new tab": the login page's own request, in the same browser
+        status = page.evaluate(
+            """p => fetch("/api/auth/login", {method: "POST", credentials: "same-origin",
+                   headers: {"Content-Type": "application/json"},
+                   body: JSON.stringify({username: "district_planner", password: p})})
+                 .then(r => r.status)""",
+            DEMO_PASSWORD,
+        )
+        assert status == 200
+        page.click("button[data-action=attrs_save]")
+        page.wait_for_function(
+            "() => wangge.plannerState.status === 'ready'"
+            " && (wangge.plannerState.operations || []).length === 1",
+            timeout=20_000,
+        )
+        assert "户数 321，人口 888" in page.locator(".wg-planner-ops").inner_text()
+        assert page.locator(".wg-planner-attrs").count() == 0  # taken: the form closed
+        assert page.locator(".wg-planner-error").count() == 0
+        assert outside == [], outside
+    finally:
+        edit_id = page.evaluate("window.wangge && wangge.plannerState?.editId")
+        page.close()
+        if edit_id:  # the live server keeps what it is sent: the draft goes (as 放弃方案 does)
+            with engine.begin() as conn:
+                for sql in (
+                    "DELETE FROM grid_edit_item WHERE edit_id = :e",
+                    "DELETE FROM grid_edit_gap WHERE edit_id = :e",
+                    "UPDATE grid_edit SET status = 'discarded', closed_at = now() WHERE id = :e",
+                ):
+                    conn.execute(text(sql), {"e": edit_id})
+
+
 def test_planner_in_english(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """The planner's panel in English, and a refused operation explained in English."""
     page, problems, outside = _command_page(

@@ -99,9 +99,10 @@
       var asked = L.extend({ credentials: "same-origin" }, options || {});
       asked.headers = L.extend({ "Accept-Language": T.lang }, asked.headers || {}); // the API answers in it
       return fetch(url, asked).then(function (r) {
-        if (r.status === 401) {
-          window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-        }
+        /* the session ended (30 idle minutes: drawing is no request): the page stays as it is,
+           with what was drawn and typed, and offers the login in another tab (a login over this
+           page would lose them); the same button then sends it again */
+        if (r.status === 401) { var ended = new Error(T.expired); ended.login = true; throw ended; }
         return r.json().then(function (body) {
           if (!r.ok) { var e = new Error(body.detail || ("HTTP " + r.status)); e.body = body; e.status = r.status; throw e; }
           return body;
@@ -165,11 +166,14 @@
         state.editId = e.id; state.operations = []; return e.id;
       });
     }
-    function operate(body) {
-      state.status = "busy"; state.lastError = null; render();
+    /* `taken`: what to do once the set has the operation (a form closes then, not before: a
+       refused one keeps what was typed) */
+    function operate(body, taken) {
+      state.status = "busy"; state.lastError = null; state.loginAgain = false; render();
       return ensureEdit()
         .then(function (id) { return post("/api/edits/" + id + "/operations", body); })
         .then(function (r) {
+          if (taken) taken();
           state.operations = (state.operations || []).concat([r]);
           drawnItems.clearLayers(); state.drawn = null;
           return refresh();
@@ -178,7 +182,7 @@
         .catch(failed);
     }
     function failed(e) {
-      state.status = "ready"; state.lastError = e.message;
+      state.status = "ready"; state.lastError = e.message; state.loginAgain = !!e.login;
       if (e.body && e.body.findings) {
         findings.clearLayers();
         e.body.findings.forEach(function (f) { findings.addData({ type: "Feature", geometry: f.geometry, properties: f }); });
@@ -223,8 +227,8 @@
           var v = e.typed[k] === undefined ? "" : String(e.typed[k]).trim();
           if (v !== "" && +v !== e.was[k]) body[k] = +v;
         });
-        state.editing = null;
-        if (Object.keys(body).length > 2) operate(body); else render();
+        if (Object.keys(body).length > 2) operate(body, function () { state.editing = null; });
+        else { state.editing = null; render(); }
       },
       attrs_cancel: function () { state.editing = null; render(); },
       /* 配置网格员: the grid's workers as the set has them (its own list, else the links now),
@@ -244,8 +248,8 @@
         var s = state.staffing, workers = Object.keys(s.ticks).sort(), roles = {};
         if (!workers.length && !window.confirm(T.staff_confirm_empty)) return;
         workers.forEach(function (w) { if (s.ticks[w]) roles[w] = s.ticks[w]; });
-        state.staffing = null;
-        operate({ op: "assign", grid: s.grid, workers: workers, roles: roles });
+        operate({ op: "assign", grid: s.grid, workers: workers, roles: roles },
+                function () { state.staffing = null; });
       },
       staff_cancel: function () { state.staffing = null; render(); },
       commit: function () {
@@ -352,7 +356,11 @@
       if (state.staffing) h += staffForm();
       if (state.editing && (sel.length !== 1 || sel[0] !== state.editing.grid)) state.editing = null;
       if (state.editing) h += attrsForm();
-      if (state.lastError) h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + "</div>";
+      if (state.lastError) {
+        h += '<div class="wg-error wg-planner-error">' + esc(state.lastError) + (state.loginAgain
+          ? ' <a class="wg-login-again" href="/login" target="_blank" rel="noopener">' + esc(T.log_in_again) + "</a>"
+          : "") + "</div>";
+      }
       if (state.editId) {
         h += "<hr><div>" + T.edit_set + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
         (state.operations || []).forEach(function (op) { h += "<li>" + esc(opText(op)) + "</li>"; });
