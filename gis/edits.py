@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -605,6 +606,81 @@ def get_edit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         "result": row.result,
         "operations": ops,
     }
+
+
+def open_edit_of(session: Session, actor: Actor, village: str) -> dict[str, Any] | None:
+    """The actor's own open edit set with work in village ``village`` (its draft holds grids of
+    it), newest first, with its operations as :func:`add_operation` answered them: the planner's
+    page takes it up again when opened anew (a reload, a closed tab, a crash, a login after the
+    session ended), where the set was out of reach before, open on the server for nobody.  None
+    if there is none."""
+    row = session.execute(
+        text(f"""
+        SELECT e.id FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        WHERE e.status = 'open' AND e.created_by = :me
+          AND (e.region_id IS NULL AND :everything
+               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+          AND EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+                      WHERE i.edit_id = e.id AND v.code = :village)
+        ORDER BY e.updated_at DESC, e.id DESC LIMIT 1
+    """),
+        {"me": actor.username, "everything": actor.scope.is_everything, "village": village},
+    ).one_or_none()
+    if row is None:
+        return None
+    ops = session.execute(
+        text("SELECT seq, op, summary FROM grid_edit_op WHERE edit_id = :e ORDER BY seq"),
+        {"e": row.id},
+    )
+    return {
+        "id": row.id,
+        "operations": [
+            {
+                "seq": r.seq,
+                "op": r.op,
+                "op_name": OP_NAMES.get(r.op, r.op),
+                "op_name_en": OP_NAMES_EN.get(r.op, r.op),
+                "grids": r.summary.get("grids", []),
+                "message": r.summary.get("message", ""),
+                "message_en": r.summary.get("message_en"),
+            }
+            for r in ops
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class OpenEdit:
+    """An edit set of the planner's own not yet committed, and the village it has work in."""
+
+    id: int
+    title: str
+    village_code: str
+    village_name: str
+    operations: int
+    updated_at: datetime
+
+
+def open_edits_of(session: Session, actor: Actor, limit: int = 50) -> list[OpenEdit]:
+    """The actor's own open edit sets with work in a village, the last changed first: the
+    planner's start page lists them (未提交的调整方案), each leading to its village's page, which
+    takes it up (:func:`open_edit_of`)."""
+    rows = session.execute(
+        text(f"""
+        SELECT e.id, e.title, v.code, v.name, e.updated_at,
+               (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
+        FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        CROSS JOIN LATERAL (SELECT v.code, v.name FROM grid_edit_item i
+                            JOIN region v ON v.id = i.village_id
+                            WHERE i.edit_id = e.id ORDER BY v.code LIMIT 1) v
+        WHERE e.status = 'open' AND e.created_by = :me
+          AND (e.region_id IS NULL AND :everything
+               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+        ORDER BY e.updated_at DESC, e.id DESC LIMIT :limit
+    """),
+        {"me": actor.username, "everything": actor.scope.is_everything, "limit": limit},
+    ).all()
+    return [OpenEdit(r.id, r.title, r.code, r.name, r.operations, r.updated_at) for r in rows]
 
 
 def list_edits(session: Session, actor: Actor, status: str | None = "open") -> list[dict]:

@@ -115,13 +115,16 @@ def planner_index_page(  # type: ignore[no-untyped-def]
     lang: str = "zh",
     overview=None,
     edits=(),
+    unfinished=(),
 ) -> str:
     """The planner's start: the villages (communities) of their area, by township, each a link
     to its grid editor (grids are redrawn village by village) — on a map of them all
     (``overview``, :class:`gis.boundaries.Overview`) and in a list; above them the last edit
     sets committed there (``edits``, :class:`gis.ledger.CommittedEdit`), each grid a link to its
-    record.  ``villages``: :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh``
-    or ``en``)."""
+    record, and above those the planner's own sets not yet committed (``unfinished``,
+    :class:`gis.edits.OpenEdit`), each a link to its village's page, which takes it up.
+    ``villages``: :class:`gis.boundaries.VillageEntry` in order.  In ``lang`` (``zh`` or
+    ``en``)."""
     t = _tr(lang)
     groups: dict[str | None, list] = {}
     for v in villages:
@@ -153,6 +156,7 @@ def planner_index_page(  # type: ignore[no-untyped-def]
         )
     }</p>
   {export_links(lang)}
+  {_unfinished_edits(unfinished, lang)}
   {_recent_edits(edits, lang)}
   {picture}
   {sections or empty}
@@ -160,6 +164,24 @@ def planner_index_page(  # type: ignore[no-untyped-def]
 </body>
 </html>
 """
+
+
+def _unfinished_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]
+    """未提交的调整方案: the planner's own open sets, each a link to the page that takes it up."""
+    if not edits:
+        return ""
+    t = _tr(lang)
+    items = "".join(
+        f'<li><a href="/maps/planner?village={escape(e.village_code)}">'
+        f"{escape(e.title or t('（无标题）', '(untitled)'))}</a> "
+        f"<small>#{e.id} · {escape(e.village_name)} · "
+        f"{t(f'{e.operations} 项操作', f'{e.operations} operation(s)')} · "
+        f"{t('最后修改', 'last changed')} {e.updated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+        "</small></li>"
+        for e in edits
+    )
+    heading = t("未提交的调整方案", "Your edit sets not yet committed")
+    return f'<section id="unfinished-edits"><h2>{heading}</h2><ul>{items}</ul></section>'
 
 
 def _recent_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]

@@ -30,6 +30,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "expired": "登录已超时，未能提交；所画图形和填写的内容仍在本页。请在新标签页重新登录后，"
         "回到本页再点一次同一按钮。",
         "log_in_again": "重新登录（新标签页）",
+        "resumed": "已接续您未提交的调整方案 #{id}：之前的 {n} 项操作都在，"
+        "可继续调整、提交或放弃。",
         "help": "点选网格（可多选）；用左侧工具画分割线或新边界（{m} 米内自动吸附相邻边界）。",
         "other_village": "属于{village}：请在该村（社区）的网格调整页面修改",
         "selected": "已选：",
@@ -90,6 +92,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "expired": "Your login has expired: nothing was sent, and what you drew and entered is "
         "still here. Log in again in a new tab, then press the same button again on this page.",
         "log_in_again": "Log in again (new tab)",
+        "resumed": "Your edit set #{id}, not yet committed, is open again: its {n} operation(s) "
+        "are all here, to go on with, commit or discard.",
         "help": "Click grids to select them (several for a merge); draw a split line or a new "
         "boundary with the tools on the left (edges within {m} m snap to their neighbours).",
         "other_village": "In {village}: edit it on that village's grid-edit page",
@@ -155,6 +159,9 @@ class PlannerOptions:
     #: the grid workers a grid of the village may be given (``assign``): code, name and the
     #: grids they have now with their part in each (gis.ledger.village_workers)
     workers: tuple[dict, ...] = ()
+    #: the planner's own open edit set with work in the village, taken up again by the page: its
+    #: id and operations (gis.edits.open_edit_of)
+    open_edit: dict | None = None
 
     @property
     def text(self) -> dict:
@@ -178,7 +185,8 @@ class PlannerPanel(JSCSSMixin, MacroElement):
             minZoom: {{ this.options.min_zoom|tojson }},
             text: {{ this.options.text|tojson }},
             workers: {{ this.options.workers|list|tojson }},
-            roles: {{ this.options.roles|tojson }}
+            roles: {{ this.options.roles|tojson }},
+            openEdit: {{ this.options.open_edit|tojson }}
         });
         {% endmacro %}
     """)

@@ -35,11 +35,13 @@ from api.deps import (
 )
 from api.media import XLSX, XLSX_RESPONSES
 from api.routers.audit import DAY_OR_EMPTY, AuditFilters, form_day, read_trail
+from api.routers.edits import actor_of
 from api.schemas import CASE_CODE_PATTERN
 from gis import (
     auth,
     boundaries,
     cases,
+    edits,
     ledger,
     mapdata,
     patrols,
@@ -332,6 +334,7 @@ def planner_map(
                 language,
                 boundaries.village_overview(session, caller.scope),
                 ledger.recent_edits(session, caller.scope),
+                edits.open_edits_of(session, actor_of(caller)),
             ),
             lang,
         )
@@ -362,6 +365,7 @@ def planner_map(
                 {"code": w.code, "name": w.name, "grids": w.grids}
                 for w in ledger.village_workers(session, caller.scope, village)
             ),
+            open_edit=edits.open_edit_of(session, actor_of(caller), village),
         ),
         base=settings.base_map(),
         user=_user(caller, language),

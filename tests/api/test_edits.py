@@ -1553,6 +1553,52 @@ def test_planner_start_page_lists_the_villages_of_the_planners_area(
     assert refused.status_code == 403
 
 
+def test_the_planner_s_page_takes_up_their_own_open_edit_set(
+    planner: Planner, anon_client: TestClient, login_as: Headers
+) -> None:
+    """A planner's page of a village opens with their own edit set that is not yet committed
+    and has work there, its operations as they were answered — after a reload, a closed tab or
+    a login, where the set was out of reach before (open on the server, for nobody); the start
+    page lists it.  Not an empty set, not another village's, not another planner's, not a
+    committed one."""
+
+    def taken_up(headers: dict[str, str], village: str = VILLAGE) -> dict | None:
+        page = anon_client.get(f"/maps/planner?village={village}", headers=headers)
+        assert page.status_code == 200, page.text
+        found = re.search(r"openEdit: (.*)\n", page.text)
+        assert found, "the page names no openEdit"
+        return cast("dict | None", json.loads(found.group(1)))
+
+    assert taken_up(planner.headers) is None
+    planner.open()  # (no operation yet: nothing to take up)
+    assert taken_up(planner.headers) is None
+    edit = planner.open()
+    done = planner.op(edit, op="recode", grid=g(3), name="<b>滨河</b>网格", households=321)
+    got = taken_up(planner.headers)
+    assert got is not None and got["id"] == edit
+    assert got["operations"] == [done]  # as the operation's answer said it
+    assert taken_up(planner.headers, "990102001002") is None  # another village
+    assert taken_up(login_as("admin")) is None  # another planner's page
+    page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=planner.headers).text
+    assert "<b>滨河</b>" not in page  # (a name is text in the page's script too)
+    # the start page lists it (未提交的调整方案), leading to the village's page
+    start = anon_client.get("/maps/planner", headers=planner.headers).text
+    listed = re.search(r'<section id="unfinished-edits">.*?</section>', start, re.S)
+    assert listed and f'href="/maps/planner?village={VILLAGE}"' in listed.group(0)
+    assert f"#{edit} · " in listed.group(0) and "1 项操作" in listed.group(0)
+    assert listed.group(0).count("<li>") == 1  # (not the empty set)
+    english = anon_client.get("/maps/planner?lang=en", headers=planner.headers).text
+    assert "Your edit sets not yet committed" in english
+    assert (
+        'id="unfinished-edits"'
+        not in anon_client.get("/maps/planner", headers=login_as("admin")).text
+    )  # (another planner's page)
+    planner.commit(edit)
+    assert taken_up(planner.headers) is None
+    start = anon_client.get("/maps/planner", headers=planner.headers).text
+    assert 'id="unfinished-edits"' not in start
+
+
 def test_planner_page_and_past_layout_page(anon_client: TestClient, login_as: Headers) -> None:
     headers = login_as(PLANNER) | {"Accept": "text/html"}
     page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=headers)

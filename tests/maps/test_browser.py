@@ -1947,14 +1947,15 @@ def test_names_on_the_maps_are_text(live_server: str, browser, engine) -> None: 
     ), seen
 
 
-def test_a_planner_s_typing_outlives_an_ended_session(  # type: ignore[no-untyped-def]
+def test_a_planner_s_work_outlives_an_ended_session_and_a_reload(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
     """A planner types a grid's households into 名称与户数 and the session ends meanwhile (30
     idle minutes: drawing and typing are no requests).  加入方案 says so, offers the login in a
     new tab and keeps the page as it is — the form open with what was typed (before, the page
     went to the login and the drawing, the form and the open edit set's place were lost; and a
-    refused form closed before it was answered).  Logged in there, the same button sends it."""
+    refused form closed before it was answered).  Logged in there, the same button sends it.
+    Opened anew, the page takes the open set up again."""
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -2012,6 +2013,23 @@ def test_a_planner_s_typing_outlives_an_ended_session(  # type: ignore[no-untype
         assert "户数 321，人口 888" in page.locator(".wg-planner-ops").inner_text()
         assert page.locator(".wg-planner-attrs").count() == 0  # taken: the form closed
         assert page.locator(".wg-planner-error").count() == 0
+        # opened anew (a reload, a closed tab, a crash): the open set is taken up again
+        edit_id = page.evaluate("wangge.plannerState.editId")
+        page.reload()
+        page.wait_for_function(
+            f"() => window.wangge && wangge.plannerState?.editId === {edit_id}"
+            " && wangge.plannerState.preview !== null",
+            timeout=20_000,
+        )
+        assert f"调整方案 #{edit_id}" in page.locator(".wg-planner-resumed").inner_text()
+        assert "户数 321，人口 888" in page.locator(".wg-planner-ops").inner_text()
+        page.click("button[data-action=discard]")  # 放弃方案: gone, and not taken up again
+        page.wait_for_function("() => wangge.plannerState.editId === null")
+        page.reload()
+        page.wait_for_function(
+            "() => window.wangge && wangge.plannerState?.features.length > 0", timeout=20_000
+        )
+        assert page.evaluate("wangge.plannerState.editId") is None
         assert outside == [], outside
     finally:
         edit_id = page.evaluate("window.wangge && wangge.plannerState?.editId")

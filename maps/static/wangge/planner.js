@@ -169,7 +169,8 @@
     /* `taken`: what to do once the set has the operation (a form closes then, not before: a
        refused one keeps what was typed) */
     function operate(body, taken) {
-      state.status = "busy"; state.lastError = null; state.loginAgain = false; render();
+      state.status = "busy"; state.lastError = null; state.loginAgain = false; state.resumed = false;
+      render();
       return ensureEdit()
         .then(function (id) { return post("/api/edits/" + id + "/operations", body); })
         .then(function (r) {
@@ -362,6 +363,9 @@
           : "") + "</div>";
       }
       if (state.editId) {
+        if (state.resumed) {
+          h += '<div class="wg-planner-resumed">' + esc(fill(T.resumed, { id: state.editId, n: (state.operations || []).length })) + "</div>";
+        }
         h += "<hr><div>" + T.edit_set + state.editId + "</div><ol class=\"wg-planner-ops\" style=\"padding-left:18px;margin:4px 0\">";
         (state.operations || []).forEach(function (op) { h += "<li>" + esc(opText(op)) + "</li>"; });
         h += "</ol>";
@@ -430,7 +434,10 @@
     wangge.plannerState = state;
     wangge.plannerMap = map;
     var openZoom = 0;
-    map.whenReady(function () { openZoom = map.getZoom(); loadCurrent().then(render).catch(failed); });
+    if (o.openEdit) {  /* the planner's own set not yet committed: taken up again where it was */
+      state.editId = o.openEdit.id; state.operations = o.openEdit.operations; state.resumed = true;
+    }
+    map.whenReady(function () { openZoom = map.getZoom(); refresh().then(render).catch(failed); });
     render();
     return api;
   }
