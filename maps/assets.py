@@ -56,6 +56,7 @@ OWN_ASSETS: dict[str, str] = {
     "places.js": "places.js",
     "imports.js": "imports.js",
     "queue.js": "queue.js",
+    "session.js": "session.js",
 }
 #: folium defaults that wangge maps do not use (Bootstrap, jQuery, Font Awesome markers)
 UNUSED = {

@@ -124,6 +124,7 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
   <p><button type="button" id="import-commit" hidden>{t("确认写入", "Write it")}</button></p>
   {export_links(lang)}
 </main>
+<script src="{asset_url("session.js")}"></script>
 <script src="{asset_url("imports.js")}"></script>
 </body>
 </html>"""

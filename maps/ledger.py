@@ -460,4 +460,5 @@ def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:
     <button type="button" id="staffing-save">{t("保存", "Save")}</button>
     <span id="staffing-result" role="status"></span>
   </section>
+  <script src="{asset_url("session.js")}" defer></script>
   <script src="{asset_url("staffing.js")}" defer></script>"""

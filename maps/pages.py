@@ -589,6 +589,7 @@ def queue_page(  # type: ignore[no-untyped-def]
   </table>
   <p class="wg-pages">{pages}</p>
 </main>
+<script src="{asset_url("session.js")}"></script>
 <script src="{asset_url("queue.js")}"></script>
 </body>
 </html>
@@ -2154,6 +2155,7 @@ def case_page(  # type: ignore[no-untyped-def]
 <script src="{asset_url("leaflet")}"></script>
 <script src="{asset_url("wangge.js")}"></script>
 <script src="{asset_url("places.js")}"></script>
+<script src="{asset_url("session.js")}"></script>
 <script src="{asset_url("case.js")}"></script>
 </body>
 </html>

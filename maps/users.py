@@ -235,6 +235,7 @@ def users_page(
         )
     }</p>
 </main>
+<script src="{asset_url("session.js")}"></script>
 <script src="{asset_url("users.js")}"></script>
 </body>
 </html>"""
@@ -354,6 +355,7 @@ def account_page(
   {otp}
   {_own_sessions(sessions, lang)}
 </main>
+<script src="{asset_url("session.js")}"></script>
 <script src="{asset_url("account.js")}"></script>
 </body>
 </html>"""

@@ -8,9 +8,10 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -1871,6 +1872,93 @@ def test_a_note_written_past_the_session_s_end_is_kept_and_sent_after_a_login(  
         page.click("#note-form button[type=submit]")
     assert words in page.locator("body").inner_text()
     context.close()
+
+
+def test_the_desk_forms_keep_what_was_entered_past_the_session_s_end(  # type: ignore[no-untyped-def]
+    live_server: str, browser, tmp_path: Path
+) -> None:
+    """Every desk form sent after the session ended says so in words, keeps what was entered
+    and offers the login in a new tab (session.js; they showed a bare 请先登录 before): the
+    password change, an account added, a grid's staffing, the in-tray's bulk move, an import's
+    file."""
+    csv = tmp_path / "regions.csv"
+    csv.write_text("code,name,wkt\n990102001001,x,POINT(114 23)\n", encoding="utf-8")
+
+    def ended(user: str, landing: str, fill: Callable[[Any], None], submit: str, box: str,
+              kept: Callable[[Any], bool]) -> None:  # fmt: skip
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        errors: list[str] = []
+        page = _logged_in(context, live_server, errors, user, landing)
+        fill(page)
+        context.clear_cookies()  # the session is over (as after 30 idle minutes)
+        page.click(submit)
+        page.wait_for_selector(f"{box}:has-text('登录已超时')")
+        again = page.locator(f"{box} a.wg-login-again")
+        assert again.get_attribute("target") == "_blank" and again.get_attribute("href") == "/login"
+        assert page.url == live_server + landing and kept(page), landing
+        assert errors == [], errors
+        context.close()
+
+    def password(page) -> None:  # type: ignore[no-untyped-def]
+        page.fill("#password-form input[name=current_password]", DEMO_PASSWORD)
+        page.fill("#password-form input[name=new_password]", "Xin#Mima2026!")
+        page.fill("#password-form input[name=repeat]", "Xin#Mima2026!")
+
+    ended(
+        "township_operator",
+        "/account",
+        password,
+        "#password-form button[type=submit]",
+        "#password-error",
+        lambda p: p.input_value("#password-form input[name=repeat]") == "Xin#Mima2026!",
+    )
+    ended(
+        "admin",
+        "/users",
+        lambda p: p.fill("#user-add input[name=username]", "new_desk"),
+        "#user-add button[type=submit]",
+        "#user-error",
+        lambda p: p.input_value("#user-add input[name=username]") == "new_desk",
+    )
+    worker = "#grid-staffing input[name=worker]:not(:checked)"
+    ended(
+        "district_planner",
+        "/grids/990102001004002",
+        lambda p: p.locator(worker).first.check(),
+        "#staffing-save",
+        "#staffing-result",
+        lambda p: p.locator("#grid-staffing input[name=worker]:checked").count() >= 2,
+    )
+
+    def pick(page) -> None:  # type: ignore[no-untyped-def]
+        page.locator(".wg-pick").first.check()
+
+    def picked_kept(page) -> bool:  # type: ignore[no-untyped-def]
+        return bool(page.locator(".wg-pick").first.is_checked())
+
+    ended(
+        "township_operator",
+        "/queue?below=true",
+        pick,
+        "#bulk button.wg-bulk-move:not([disabled])",
+        "#bulk-result",
+        picked_kept,
+    )
+
+    def choose(page) -> None:  # type: ignore[no-untyped-def]
+        page.select_option("#import-form select[name=what]", "regions")
+        page.set_input_files("#import-form input[name=file]", str(csv))
+
+    ended(
+        "admin",
+        "/imports",
+        choose,
+        "#import-check",
+        "#import-error",
+        lambda p: (
+            p.evaluate("document.querySelector('#import-form input[name=file]').files.length") == 1
+        ),
+    )
 
 
 def test_after_logging_out_back_shows_nothing_of_the_case(  # type: ignore[no-untyped-def]

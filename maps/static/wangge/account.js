@@ -24,6 +24,7 @@
       body: JSON.stringify({ current_password: f.current_password.value,
                              new_password: f.new_password.value })
     }).then(function (r) {
+      wanggeSession.check(r);
       if (r.ok) {
         form.reset();
         done.hidden = false;
@@ -34,7 +35,7 @@
         if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
         errorBox.textContent = detail || ("HTTP " + r.status);
       });
-    }).catch(function (e) { errorBox.textContent = e.message; });
+    }).catch(function (e) { wanggeSession.say(errorBox, e.message, e); });
   });
 
   // 动态口令: set up (the password → a QR code and key → a code of it confirms), or turn off
@@ -47,6 +48,7 @@
                  "Accept-Language": english ? "en" : "zh-CN" },
       body: JSON.stringify(body)
     }).then(function (r) {
+      wanggeSession.check(r);
       if (r.status === 204) return {};
       return r.json().then(function (b) {
         if (r.ok) return b;
@@ -54,7 +56,7 @@
         if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
         throw new Error(detail || ("HTTP " + r.status));
       });
-    }).catch(function (e) { otpError.textContent = e.message; return null; });
+    }).catch(function (e) { wanggeSession.say(otpError, e.message, e); return null; });
   }
   // 备用验证码: shown once, as the server gave them (the page's only sight of them)
   function showCodes(codes) {
@@ -128,12 +130,13 @@
         method: "DELETE", credentials: "same-origin",
         headers: { "Accept": "application/json", "Accept-Language": english ? "en" : "zh-CN" }
       }).then(function (r) {
+        wanggeSession.check(r);
         if (r.ok || r.status === 404) { window.location.reload(); return; } // (404: ended already)
         return r.json().then(function (b) {
           sessionError.textContent = b.detail || ("HTTP " + r.status);
           button.disabled = false;
         });
-      }).catch(function (e) { sessionError.textContent = e.message; button.disabled = false; });
+      }).catch(function (e) { wanggeSession.say(sessionError, e.message, e); button.disabled = false; });
     });
   });
 })();

@@ -130,31 +130,17 @@
   var NO_NETWORK = english
     ? "No connection: nothing was sent. What you entered is still here; try again when the signal returns."
     : "网络不通，未能提交；填写的内容仍在本页，请在信号恢复后重试。";
-  // The session ended while the desk was writing (30 idle minutes: typing is not a request):
-  // what was entered stays, and the login opens in another tab, not over this page
-  var EXPIRED = english
-    ? "Your login has expired: nothing was sent, and what you entered is still here. Log in again in a new tab, then send it again from this page."
-    : "登录已超时，未能提交；填写的内容仍在本页。请在新标签页重新登录后，回到本页再次提交。";
-  var LOG_IN_AGAIN = english ? "Log in again (new tab)" : "重新登录（新标签页）";
   // The answer's message: the API's own (in the page's language), or the HTTP status of a page
   // that is not the API's (a proxy's error page)
   function answer(r) {
     return r.json().catch(function () { return {}; }).then(function (b) {
-      if (r.status === 401) { var ended = new Error(EXPIRED); ended.login = true; throw ended; }
+      wanggeSession.check(r);  // (the session ended: session.js)
       if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
       return b;
     });
   }
   // `text` in `box`; for an ended session, with a link to log in beside this page
-  function say(box, text, e) {
-    box.textContent = text;
-    if (!e.login) return;
-    var link = document.createElement("a");
-    link.href = "/login"; link.target = "_blank"; link.rel = "noopener";
-    link.className = "wg-login-again"; link.textContent = LOG_IN_AGAIN;
-    box.appendChild(document.createTextNode(" "));
-    box.appendChild(link);
-  }
+  var say = wanggeSession.say;
   function noNetwork() { throw new Error(NO_NETWORK); }
   function fill(words, values) { // "{n} …" with values.n
     return words.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });

@@ -38,6 +38,7 @@
       method: "POST", credentials: "same-origin", body: data,
       headers: { "Accept": "application/json", "Accept-Language": LANG }
     }).then(function (r) {
+      wanggeSession.check(r);  // (the file stays chosen: the same button sends it again)
       return r.json().catch(function () { return {}; }).then(function (b) {
         if (!r.ok) {
           var detail = b.detail;
@@ -50,7 +51,7 @@
       show(answer.report, answer.passwords);
       commit.hidden = answer.report.committed || !canWrite(answer.report);
     }).catch(function (e) {
-      errorBox.textContent = e.message;
+      wanggeSession.say(errorBox, e.message, e);
       if (!write) { result.hidden = true; commit.hidden = true; }
     }).then(function () {
       clearInterval(watch);

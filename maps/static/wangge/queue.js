@@ -83,7 +83,12 @@
                        "Accept-Language": english ? "en" : "zh-CN" },
             body: JSON.stringify({ action: action })
           }).then(function (r) {
-            if (r.ok) { done += 1; return r.text(); }  /* (read: a reload would abort it) */
+            wanggeSession.check(r);  /* (the session ended: the rest are not sent) */
+            if (r.ok) {  /* (unpicked: a second press after a login sends only the rest) */
+              done += 1;
+              boxes().forEach(function (b) { if (b.value === code) b.checked = false; });
+              return r.text();
+            }  /* (read: a reload would abort it) */
             return r.json().then(function (b) { refused.push(code + (english ? ": " : "：") + (b.detail || r.status)); },
                                  function () { refused.push(code + ": HTTP " + r.status); });
           }, function () { refused.push(code + (english ? ": no network" : "：网络不通")); });
@@ -94,6 +99,9 @@
           + refused.join(english ? "; " : "；");
         notice.hidden = false;  /* (the list to show again, as it stands now) */
         notice.querySelector("span").textContent = "";
+      }).catch(function (e) {  /* the session ended: those done are said, the rest stay picked */
+        wanggeSession.say(result, (english ? DONE[action] + " " + done + ". " : DONE[action] + " " + done + " 件。") + e.message, e);
+        update();
       });
     });
   });

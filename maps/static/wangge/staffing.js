@@ -35,13 +35,14 @@
       headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": lang },
       body: JSON.stringify({ workers: ticked, roles: roles })
     }).then(function (r) {
+      wanggeSession.check(r);
       return r.json().then(function (b) {
         if (!r.ok) throw new Error(typeof b.detail === "string" ? b.detail : "HTTP " + r.status);
         result.textContent = box.dataset.saved;
         window.location.reload();
       });
     }).catch(function (e) {
-      result.textContent = e.message;
+      wanggeSession.say(result, e.message, e);
       save.disabled = false;
     });
   });

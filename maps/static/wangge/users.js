@@ -19,6 +19,7 @@
       headers: { "Content-Type": "application/json", "Accept": "application/json", "Accept-Language": LANG },
       body: JSON.stringify(payload || {})
     }).then(function (r) {
+      wanggeSession.check(r);
       return r.json().then(function (b) {
         if (!r.ok) {
           var detail = b.detail;
@@ -43,7 +44,7 @@
       } else {
         window.location.reload();
       }
-    }).catch(function (e) { errorBox.textContent = e.message; });
+    }).catch(function (e) { wanggeSession.say(errorBox, e.message, e); });
   }
 
   document.getElementById("user-add").addEventListener("submit", function (ev) {
@@ -80,6 +81,7 @@
   });
   function when(iso) { return iso ? minute.format(new Date(iso)) : "—"; }
   function failed(r) {
+    wanggeSession.check(r);
     return r.json().then(function (b) { throw new Error(b.detail || ("HTTP " + r.status)); },
                          function () { throw new Error("HTTP " + r.status); });
   }
@@ -120,7 +122,7 @@
             // (404: it ended meanwhile) — either way, the list as it is now
             if (!r.ok && r.status !== 404) return failed(r);
           }).then(function () { return showSessions(user); })
-            .catch(function (e) { panelError.textContent = e.message; end.disabled = false; });
+            .catch(function (e) { wanggeSession.say(panelError, e.message, e); end.disabled = false; });
         });
         var actions = document.createElement("td");
         actions.append(end);
@@ -128,7 +130,7 @@
         panelRows.append(row);
       });
       panel.scrollIntoView({ block: "nearest" });
-    }).catch(function (e) { panelError.textContent = e.message; });
+    }).catch(function (e) { wanggeSession.say(panelError, e.message, e); });
   }
   document.getElementById("user-sessions-close").addEventListener("click", function () {
     panel.hidden = true;
