@@ -102,12 +102,19 @@ def _next_page(request: Request, asked: str | None, can: Callable[[str], bool]) 
     return target if may_open(request.app.state.pages, target, can) else None
 
 
+#: what a logout tells the browser to forget (the HTTP cache of the app's origin)
+CLEAR_ON_LOGOUT = '"cache"'
+
+
 @router.post("/logout", status_code=204)
 def logout(session: SessionDep, caller: Authenticated, request: Request) -> Response:
-    """Log out: the token stops working at once."""
+    """Log out: the token stops working at once, and the browser lets go of what it kept of
+    the app (``Clear-Site-Data: "cache"``): a case's photos, which a browser keeps a day for the
+    phone's lists, are then not there for the next person at a shared desk.  (Not "storage": the
+    phone keeps the reports it has not sent yet there.)"""
     auth.logout(session, caller, client_ip(request))
     session.commit()
-    response = Response(status_code=204)
+    response = Response(status_code=204, headers={"Clear-Site-Data": CLEAR_ON_LOGOUT})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -35,6 +35,7 @@ from api.deps import (
 )
 from api.media import XLSX, XLSX_RESPONSES
 from api.routers.audit import DAY_OR_EMPTY, AuditFilters, form_day, read_trail
+from api.routers.auth import CLEAR_ON_LOGOUT
 from api.routers.edits import actor_of
 from api.schemas import CASE_CODE_PATTERN
 from gis import (
@@ -408,7 +409,8 @@ def logout_form(request: Request, session: SessionDep, settings: SettingsDep) ->
     ``POST /api/auth/logout``, its cookie goes, and the browser goes to the login page.  A
     session already over (expired, revoked) goes there too: the user wanted out, and is out.
     A form posted from another site ends nothing (the browser says so in ``Sec-Fetch-Site``,
-    whatever proxy stands in front)."""
+    whatever proxy stands in front).  The browser lets go of what it kept of the app, as after
+    the API's logout (``CLEAR_ON_LOGOUT``)."""
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         return RedirectResponse("/login", status_code=303)
     token = request.cookies.get(SESSION_COOKIE)
@@ -420,7 +422,9 @@ def logout_form(request: Request, session: SessionDep, settings: SettingsDep) ->
         if caller is not None:
             auth.logout(session, caller, client_ip(request))
             session.commit()
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(
+        "/login", status_code=303, headers={"Clear-Site-Data": CLEAR_ON_LOGOUT}
+    )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -147,7 +147,9 @@ def test_logout_revokes_the_token(anon_client: TestClient) -> None:
     token = login(anon_client, "city_commander").json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert anon_client.get("/api/cases?limit=1", headers=headers).status_code == 200
-    assert anon_client.post("/api/auth/logout", headers=headers).status_code == 204
+    out = anon_client.post("/api/auth/logout", headers=headers)
+    assert out.status_code == 204
+    assert out.headers["clear-site-data"] == '"cache"'  # (the photos a browser kept, gone)
     r = anon_client.get("/api/cases?limit=1", headers=headers)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
@@ -163,11 +165,13 @@ def test_the_pages_logout_form_ends_the_session(anon_client: TestClient, app_db:
         "/logout", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
     )
     assert forged.status_code == 303 and "set-cookie" not in forged.headers
+    assert "clear-site-data" not in forged.headers
     assert anon_client.get("/api/auth/me").status_code == 200
     r = anon_client.post(
         "/logout", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False
     )
     assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert r.headers["clear-site-data"] == '"cache"'
     assert f'{SESSION_COOKIE}=""' in r.headers["set-cookie"]  # deleted
     assert anon_client.cookies.get(SESSION_COOKIE) is None
     gone = anon_client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})

@@ -1961,6 +1961,67 @@ def test_the_desk_forms_keep_what_was_entered_past_the_session_s_end(  # type: i
     )
 
 
+def test_after_logging_out_the_browser_keeps_no_photo_of_a_case(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A desk on a shared computer looks at a case's photo (kept by the browser a day: the
+    phone's thumbnails need that) and logs out: the photo is no longer in the browser's cache
+    (the logout's ``Clear-Site-Data: "cache"``); the next person at the desk cannot find it
+    there.  Before, it stayed until the next day."""
+    import io
+    import uuid
+
+    from PIL import Image
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
+                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = _logged_in(context, live_server, [], "township_operator", "/queue")
+    body = {
+        "kind": "hazard",
+        "category": "fire",
+        "description": f"照片缓存测试 {uuid.uuid4().hex[:8]}",
+        "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
+    }
+    r = page.request.post(
+        live_server + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert r.status == 201, r.text()
+    code = r.json()["code"]
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(picture, "JPEG")
+    r = page.request.post(
+        f"{live_server}/api/cases/{code}/photos",
+        multipart={"photos": {"name": "a.jpg", "mimeType": "image/jpeg",
+                              "buffer": picture.getvalue()}},
+    )  # fmt: skip
+    assert r.status == 201, r.text()
+    url = f"/api/photos/{r.json()[0]['id']}"
+    kept = """u => fetch(u, {cache: "only-if-cached", mode: "same-origin"})
+                  .then(r => r.status, () => "not kept")"""
+    page.goto(f"{live_server}/cases/{code}")
+    assert page.evaluate("u => fetch(u).then(r => r.status)", url) == 200
+    assert page.evaluate(kept, url) == 200  # kept by the browser (private, a day)
+    page.click("button.wg-logout")
+    page.wait_for_url(live_server + "/login")
+    assert page.evaluate(kept, url) == "not kept"
+    # the maps' and the phone's 退出 (the API's logout, from a script): the same
+    page = _logged_in(context, live_server, [], "township_operator", f"/cases/{code}")
+    assert page.evaluate("u => fetch(u).then(r => r.status)", url) == 200
+    assert page.evaluate(kept, url) == 200
+    assert (
+        page.evaluate("() => fetch('/api/auth/logout', {method: 'POST'}).then(r => r.status)")
+        == 204
+    )
+    assert page.evaluate(kept, url) == "not kept"
+    context.close()
+
+
 def test_after_logging_out_back_shows_nothing_of_the_case(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
