@@ -185,6 +185,32 @@ def _logged_in(  # type: ignore[no-untyped-def]
     return page
 
 
+def _reported(page, base: str, engine, description: str, kind: str, category: str) -> str:  # type: ignore[no-untyped-def]
+    """A case reported by ``page``'s user (through the API, as the desk's 登记 does) at the
+    inner point of the demo grid 990102001001003; its code."""
+    import uuid
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
+                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
+        ).one()
+    body = {
+        "kind": kind,
+        "category": category,
+        "description": description,
+        "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
+        "reported_at": "2026-11-20T09:30:00+08:00",
+    }
+    r = page.request.post(
+        base + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert r.status == 201, r.text()
+    return str(r.json()["code"])
+
+
 def _patrol_map(browser, base: str):  # type: ignore[no-untyped-def]
     """The township's desk, logged in, on the demo grid worker's patrol map of today."""
     desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
@@ -1969,30 +1995,12 @@ def test_after_logging_out_the_browser_keeps_no_photo_of_a_case(  # type: ignore
     (the logout's ``Clear-Site-Data: "cache"``); the next person at the desk cannot find it
     there.  Before, it stayed until the next day."""
     import io
-    import uuid
 
     from PIL import Image
-    from sqlalchemy import text
 
-    with engine.connect() as conn:
-        lon, lat = conn.execute(
-            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
-                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
-        ).one()
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     page = _logged_in(context, live_server, [], "township_operator", "/queue")
-    body = {
-        "kind": "hazard",
-        "category": "fire",
-        "description": f"照片缓存测试 {uuid.uuid4().hex[:8]}",
-        "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
-        "reported_at": "2026-11-20T09:30:00+08:00",
-    }
-    r = page.request.post(
-        live_server + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
-    assert r.status == 201, r.text()
-    code = r.json()["code"]
+    code = _reported(page, live_server, engine, "照片缓存测试", "hazard", "fire")
     picture = io.BytesIO()
     Image.new("RGB", (64, 48), "orange").save(picture, "JPEG")
     r = page.request.post(
@@ -3161,31 +3169,14 @@ def test_a_desk_accepts_the_cases_it_ticks_in_one_go(  # type: ignore[no-untyped
     once handled and followed up, 批量结案."""
     import uuid
 
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        lon, lat = conn.execute(
-            text("""SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid
-                    WHERE code = '990102001001003' AND valid_to IS NULL) s""")
-        ).one()
     page, problems, outside = _command_page(
         browser, live_server, "township_operator", "/queue?below=true&status=registered"
     )
     tag = uuid.uuid4().hex[:8]
-    codes = []
-    for n in range(3):
-        body = {
-            "kind": "dispute",
-            "category": "consumer",
-            "description": f"批量受理测试 {tag} {n}",
-            "location": {"lon": lon, "lat": lat, "datum": "wgs84"},
-            "reported_at": "2026-11-20T09:30:00+08:00",
-        }
-        r = page.request.post(
-            live_server + "/api/reports", data=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-        )
-        assert r.status == 201, r.text()
-        codes.append(r.json()["code"])
+    codes = [
+        _reported(page, live_server, engine, f"批量受理测试 {tag} {n}", "dispute", "consumer")
+        for n in range(3)
+    ]
     page.goto(f"{live_server}/queue?below=true&status=registered&category=consumer")
     assert page.locator("#accept-picked").is_disabled()  # nothing ticked yet
     for code in codes:
