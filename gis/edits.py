@@ -44,6 +44,7 @@ from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.geo import area_m2
 from gis.roles import check_roles, role_name
 from gis.scope import Scope
+from gis.worktime import SHANGHAI
 
 #: snapping and validation tolerance, metres
 TOLERANCE_M = 1.0
@@ -647,6 +648,32 @@ def open_edit_of(session: Session, actor: Actor, village: str) -> dict[str, Any]
             for r in ops
         ],
     }
+
+
+def others_open_in(session: Session, actor: Actor, village: str) -> list[dict[str, Any]]:
+    """Other planners' open edit sets with work in village ``village``, the last changed first:
+    the planner's page says so before the work starts (the sets are checked against the layout
+    again at each commit, and the later of two that touch the same grid is refused, 409).
+    Each: id, who, how many operations, last changed (ISO 8601)."""
+    rows = session.execute(
+        text(f"""
+        SELECT e.id, e.created_by, e.updated_at,
+               (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
+        FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        WHERE e.status = 'open' AND e.created_by <> :me
+          AND (e.region_id IS NULL AND :everything
+               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+          AND EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+                      WHERE i.edit_id = e.id AND v.code = :village)
+        ORDER BY e.updated_at DESC, e.id DESC LIMIT 10
+    """),
+        {"me": actor.username, "everything": actor.scope.is_everything, "village": village},
+    ).all()
+    return [
+        {"id": r.id, "by": r.created_by, "operations": r.operations,
+         "at": r.updated_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+        for r in rows
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -367,6 +367,7 @@ def planner_map(
                 for w in ledger.village_workers(session, caller.scope, village)
             ),
             open_edit=edits.open_edit_of(session, actor_of(caller), village),
+            others=tuple(edits.others_open_in(session, actor_of(caller), village)),
         ),
         base=settings.base_map(),
         user=_user(caller, language),

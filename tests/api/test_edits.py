@@ -1562,12 +1562,15 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     page lists it.  Not an empty set, not another village's, not another planner's, not a
     committed one."""
 
-    def taken_up(headers: dict[str, str], village: str = VILLAGE) -> dict | None:
+    def named(headers: dict[str, str], village: str, name: str) -> Any:
         page = anon_client.get(f"/maps/planner?village={village}", headers=headers)
         assert page.status_code == 200, page.text
-        found = re.search(r"openEdit: (.*)\n", page.text)
-        assert found, "the page names no openEdit"
-        return cast("dict | None", json.loads(found.group(1)))
+        found = re.search(rf"{name}: (.*?),?\n", page.text)
+        assert found, f"the page names no {name}"
+        return json.loads(found.group(1))
+
+    def taken_up(headers: dict[str, str], village: str = VILLAGE) -> dict | None:
+        return cast("dict | None", named(headers, village, "openEdit"))
 
     assert taken_up(planner.headers) is None
     planner.open()  # (no operation yet: nothing to take up)
@@ -1578,7 +1581,11 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     assert got is not None and got["id"] == edit
     assert got["operations"] == [done]  # as the operation's answer said it
     assert taken_up(planner.headers, "990102001002") is None  # another village
-    assert taken_up(login_as("admin")) is None  # another planner's page
+    assert taken_up(login_as("admin")) is None  # another planner's page …
+    others = named(login_as("admin"), VILLAGE, "others")  # … which says that it is there
+    assert [(o["id"], o["by"], o["operations"]) for o in others] == [(edit, PLANNER, 1)]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", others[0]["at"])
+    assert named(planner.headers, VILLAGE, "others") == []  # (not one's own)
     page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=planner.headers).text
     assert "<b>滨河</b>" not in page  # (a name is text in the page's script too)
     # the start page lists it (未提交的调整方案), leading to the village's page
@@ -1595,6 +1602,7 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     )  # (another planner's page)
     planner.commit(edit)
     assert taken_up(planner.headers) is None
+    assert named(login_as("admin"), VILLAGE, "others") == []
     start = anon_client.get("/maps/planner", headers=planner.headers).text
     assert 'id="unfinished-edits"' not in start
 

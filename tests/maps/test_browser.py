@@ -2180,6 +2180,16 @@ def test_a_planner_s_work_outlives_an_ended_session_and_a_reload(  # type: ignor
         )
         assert f"调整方案 #{edit_id}" in page.locator(".wg-planner-resumed").inner_text()
         assert "户数 321，人口 888" in page.locator(".wg-planner-ops").inner_text()
+        # another planner of the village is told of it before starting
+        other, _, _ = _command_page(
+            browser, live_server, "admin", f"/maps/planner?village={village}"
+        )
+        other.wait_for_selector(".wg-planner-others")
+        assert f"district_planner 在本村有未提交的调整方案 #{edit_id}（1 项操作" in (
+            other.locator(".wg-planner-others").inner_text()
+        )
+        assert other.evaluate("wangge.plannerState.editId") is None  # (not theirs to take up)
+        other.close()
         page.click("button[data-action=discard]")  # 放弃方案: gone, and not taken up again
         page.wait_for_function("() => wangge.plannerState.editId === null")
         page.reload()
