@@ -2141,7 +2141,25 @@ def test_a_planner_s_work_outlives_an_ended_session_and_a_reload(  # type: ignor
         )
         page.mouse.click(box["x"] + p[0], box["y"] + p[1])
         page.wait_for_function(f"() => wangge.plannerState.selected.join() === '{code}'")
+        with engine.connect() as conn:
+            before = conn.execute(text("SELECT coalesce(max(id), 0) FROM grid_edit")).scalar_one()
         page.click("button[data-action=rename]")
+        # refused: the form keeps what was typed, and the set opened for it is given up
+        page.fill(".wg-planner-attrs input[name=households]", "-5")
+        page.click("button[data-action=attrs_save]")
+        page.wait_for_selector(".wg-planner-error")
+        assert page.input_value(".wg-planner-attrs input[name=households]") == "-5"
+        assert page.evaluate("wangge.plannerState.editId") is None
+        for _ in range(50):
+            with engine.connect() as conn:
+                left_open = conn.execute(
+                    text("SELECT count(*) FROM grid_edit WHERE id > :b AND status = 'open'"),
+                    {"b": before},
+                ).scalar_one()
+            if not left_open:
+                break
+            page.wait_for_timeout(100)
+        assert left_open == 0
         page.fill(".wg-planner-attrs input[name=households]", "321")
         page.fill(".wg-planner-attrs input[name=population]", "888")
         page.context.clear_cookies()  # the session is over (as after 30 idle minutes)

@@ -180,7 +180,16 @@
           return refresh();
         })
         .then(function () { state.status = "ready"; render(); })
-        .catch(failed);
+        .catch(function (e) {
+          /* a set opened for this operation, which it refused: given up, not left open and
+             empty for nobody (a page opened anew takes up only a set with work in it) */
+          var id = state.editId;
+          if (id && !(state.operations || []).length && e.status >= 400 && e.status < 500) {
+            state.editId = null; state.preview = null;
+            post("/api/edits/" + id + "/discard").catch(function () {});
+          }
+          failed(e);
+        });
     }
     function failed(e) {
       state.status = "ready"; state.lastError = e.message; state.loginAgain = !!e.login;
