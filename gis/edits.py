@@ -609,12 +609,14 @@ def get_edit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     }
 
 
-def open_edit_of(session: Session, actor: Actor, village: str) -> dict[str, Any] | None:
+def open_edit_of(
+    session: Session, actor: Actor, village: str, edit_id: int | None = None
+) -> dict[str, Any] | None:
     """The actor's own open edit set with work in village ``village`` (its draft holds grids of
-    it), newest first, with its operations as :func:`add_operation` answered them: the planner's
-    page takes it up again when opened anew (a reload, a closed tab, a crash, a login after the
-    session ended), where the set was out of reach before, open on the server for nobody.  None
-    if there is none."""
+    it) — set ``edit_id`` if it is one, else the newest — with its operations as
+    :func:`add_operation` answered them: the planner's page takes it up again when opened anew
+    (a reload, a closed tab, a crash, a login after the session ended), where the set was out of
+    reach before, open on the server for nobody.  None if there is none."""
     row = session.execute(
         text(f"""
         SELECT e.id FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
@@ -623,9 +625,14 @@ def open_edit_of(session: Session, actor: Actor, village: str) -> dict[str, Any]
                OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
           AND EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
                       WHERE i.edit_id = e.id AND v.code = :village)
-        ORDER BY e.updated_at DESC, e.id DESC LIMIT 1
+        ORDER BY e.id = :edit DESC, e.updated_at DESC, e.id DESC LIMIT 1
     """),
-        {"me": actor.username, "everything": actor.scope.is_everything, "village": village},
+        {
+            "me": actor.username,
+            "everything": actor.scope.is_everything,
+            "village": village,
+            "edit": edit_id,
+        },
     ).one_or_none()
     if row is None:
         return None
@@ -691,7 +698,7 @@ class OpenEdit:
 def open_edits_of(session: Session, actor: Actor, limit: int = 50) -> list[OpenEdit]:
     """The actor's own open edit sets with work in a village, the last changed first: the
     planner's start page lists them (未提交的调整方案), each leading to its village's page, which
-    takes it up (:func:`open_edit_of`)."""
+    takes it up (:func:`open_edit_of`, by its id)."""
     rows = session.execute(
         text(f"""
         SELECT e.id, e.title, v.code, v.name, e.updated_at,

@@ -172,7 +172,7 @@ def _unfinished_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]
         return ""
     t = _tr(lang)
     items = "".join(
-        f'<li><a href="/maps/planner?village={escape(e.village_code)}">'
+        f'<li><a href="/maps/planner?village={escape(e.village_code)}&amp;edit={e.id}">'
         f"{escape(e.title or t('（无标题）', '(untitled)'))}</a> "
         f"<small>#{e.id} · {escape(e.village_name)} · "
         f"{t(f'{e.operations} 项操作', f'{e.operations} operation(s)')} · "

@@ -313,12 +313,22 @@ def planner_map(
             description="village code 村（社区）代码; without it, the villages to pick from",
         ),
     ] = None,
+    edit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="your edit set not yet committed to take up (default: your newest one "
+            "with work in the village)",
+        ),
+    ] = None,
     lang: PageLang = None,
 ) -> Response:
     """The planner's map of one village: its grids, the Draw tools, the edit set's operations,
     findings and preview on the map, commit or discard — 网格调整.  Without ``village``: the
     villages of the planner's area to choose from (a village's planner goes straight to it).
-    In Chinese, or in English."""
+    The planner's own edit set not yet committed with work in the village is taken up (``edit``,
+    else the newest).  In Chinese, or in English."""
     language = page_lang(request, lang)
     if village is None:
         if caller.scope.level == "village":
@@ -366,7 +376,7 @@ def planner_map(
                 {"code": w.code, "name": w.name, "grids": w.grids}
                 for w in ledger.village_workers(session, caller.scope, village)
             ),
-            open_edit=edits.open_edit_of(session, actor_of(caller), village),
+            open_edit=edits.open_edit_of(session, actor_of(caller), village, edit),
             others=tuple(edits.others_open_in(session, actor_of(caller), village)),
         ),
         base=settings.base_map(),

@@ -1562,15 +1562,15 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     page lists it.  Not an empty set, not another village's, not another planner's, not a
     committed one."""
 
-    def named(headers: dict[str, str], village: str, name: str) -> Any:
-        page = anon_client.get(f"/maps/planner?village={village}", headers=headers)
+    def named(headers: dict[str, str], village: str, name: str, also: str = "") -> Any:
+        page = anon_client.get(f"/maps/planner?village={village}{also}", headers=headers)
         assert page.status_code == 200, page.text
         found = re.search(rf"{name}: (.*?),?\n", page.text)
         assert found, f"the page names no {name}"
         return json.loads(found.group(1))
 
-    def taken_up(headers: dict[str, str], village: str = VILLAGE) -> dict | None:
-        return cast("dict | None", named(headers, village, "openEdit"))
+    def taken_up(headers: dict[str, str], village: str = VILLAGE, also: str = "") -> dict | None:
+        return cast("dict | None", named(headers, village, "openEdit", also))
 
     assert taken_up(planner.headers) is None
     planner.open()  # (no operation yet: nothing to take up)
@@ -1591,9 +1591,24 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     # the start page lists it (未提交的调整方案), leading to the village's page
     start = anon_client.get("/maps/planner", headers=planner.headers).text
     listed = re.search(r'<section id="unfinished-edits">.*?</section>', start, re.S)
-    assert listed and f'href="/maps/planner?village={VILLAGE}"' in listed.group(0)
+    assert listed and f'href="/maps/planner?village={VILLAGE}&amp;edit={edit}"' in listed.group(0)
     assert f"#{edit} · " in listed.group(0) and "1 项操作" in listed.group(0)
     assert listed.group(0).count("<li>") == 1  # (not the empty set)
+    # a second set of one's own in the village: the newest is taken up, the other by its id
+    second = planner.open()
+    planner.op(second, op="recode", grid=g(4), households=12)
+    assert cast(dict, taken_up(planner.headers))["id"] == second
+    assert cast(dict, taken_up(planner.headers, also=f"&edit={edit}"))["id"] == edit
+    assert cast(dict, taken_up(planner.headers, also="&edit=999999"))["id"] == second
+    assert (
+        anon_client.get(
+            f"/maps/planner?village={VILLAGE}&edit=x", headers=planner.headers
+        ).status_code
+        == 422
+    )
+    start = anon_client.get("/maps/planner", headers=planner.headers).text
+    assert f"&amp;edit={second}" in start and f"&amp;edit={edit}" in start
+    assert anon_client.post(f"/api/edits/{second}/discard", headers=planner.headers).is_success
     english = anon_client.get("/maps/planner?lang=en", headers=planner.headers).text
     assert "Your edit sets not yet committed" in english
     assert (
