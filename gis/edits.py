@@ -677,10 +677,14 @@ def others_open_in(session: Session, actor: Actor, village: str) -> list[dict[st
         {"me": actor.username, "everything": actor.scope.is_everything, "village": village},
     ).all()
     return [
-        {"id": r.id, "by": r.created_by, "operations": r.operations,
-         "at": r.updated_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+        {
+            "id": r.id,
+            "by": r.created_by,
+            "operations": r.operations,
+            "at": r.updated_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True)
