@@ -1147,7 +1147,9 @@ def test_logging_out_of_the_phone_forgets_the_kept_page(  # type: ignore[no-unty
     live_server: str, browser, engine
 ) -> None:
     """The phone page's 退出 ends the session and forgets the copy of the page the service
-    worker kept (the user's name and grids); the scripts and styles stay kept."""
+    worker kept (the user's name and grids); the scripts and styles stay kept (the logout's
+    ``Clear-Site-Data: "cache"`` empties the browser's HTTP cache, not the service worker's
+    store, which the phone needs to open without signal)."""
     context = _phone(browser, engine, "zh-CN")
     page_errors: list[str] = []
     page = _logged_in(context, live_server, page_errors)
