@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import (
     SESSION_COOKIE,
@@ -107,14 +107,28 @@ CLEAR_ON_LOGOUT = '"cache"'
 
 
 @router.post("/logout", status_code=204)
-def logout(session: SessionDep, caller: Authenticated, request: Request) -> Response:
+def logout(
+    session: SessionDep,
+    caller: Authenticated,
+    request: Request,
+    keep_offline: Annotated[
+        bool,
+        Query(
+            description="the phone page's logout: the browser is not told to clear its cache "
+            "(a browser may count the service worker's store, which opens the page without "
+            "signal, as cache)"
+        ),
+    ] = False,
+) -> Response:
     """Log out: the token stops working at once, and the browser lets go of what it kept of
     the app (``Clear-Site-Data: "cache"``): a case's photos, which a browser keeps a day for the
     phone's lists, are then not there for the next person at a shared desk.  (Not "storage": the
-    phone keeps the reports it has not sent yet there.)"""
+    phone keeps the reports it has not sent yet there.)  The phone page forgets what it kept
+    itself, and asks ``keep_offline``."""
     auth.logout(session, caller, client_ip(request))
     session.commit()
-    response = Response(status_code=204, headers={"Clear-Site-Data": CLEAR_ON_LOGOUT})
+    clear = {} if keep_offline else {"Clear-Site-Data": CLEAR_ON_LOGOUT}
+    response = Response(status_code=204, headers=clear)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -2020,7 +2020,7 @@ def test_after_logging_out_the_browser_keeps_no_photo_of_a_case(  # type: ignore
     page.click("button.wg-logout")
     page.wait_for_url(live_server + "/login")
     assert page.evaluate(kept, url) == "not kept"
-    # the maps' and the phone's 退出 (the API's logout, from a script): the same
+    # the maps' 退出 (the API's logout, from a script): the same
     page = _logged_in(context, live_server, [], "township_operator", f"/cases/{code}")
     assert page.evaluate("u => fetch(u).then(r => r.status)", url) == 200
     assert page.evaluate(kept, url) == 200

@@ -1451,7 +1451,9 @@
   document.getElementById("logout").addEventListener("click", function (event) {
     event.preventDefault();
     if (!navigator.onLine) { say(T.logout_offline, true); return; }
-    send("/api/auth/logout", { method: "POST", credentials: "same-origin" }).then(function () {
+    // (keep_offline: the browser is not told to clear its cache, which some count the service
+    // worker's store in: the page must still open without signal for the next login)
+    send("/api/auth/logout?keep_offline=true", { method: "POST", credentials: "same-origin" }).then(function () {
       return forgetKeptPages().catch(function () {}).then(function () {
         window.location.assign(LOGIN_URL);
       });
