@@ -50,6 +50,9 @@ LOGIN_TEXT = {
         "password": "密码",
         "otp": "动态口令（身份验证器中的 6 位数字；手机不在身边时，输入一个 12 位备用验证码）",
         "other": "English",
+        "signed_in": "此浏览器已登录：{user}。",
+        "go_in": "进入系统",
+        "switch": "在下方登录即换成另一账号。",
     },
     "en": {
         "login": "Log in",
@@ -59,16 +62,35 @@ LOGIN_TEXT = {
         "otp": "One-time code (the 6 digits of your authenticator app; without the phone, "
         "one of your 12-digit recovery codes)",
         "other": "中文",
+        "signed_in": "This browser is logged in as {user}.",
+        "go_in": "Go in",
+        "switch": "Logging in below switches to another account.",
     },
 }
 
 
-def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: str = "zh") -> str:
+def login_page(
+    next_url: str | None = None,
+    title: str = "网格 wangge",
+    lang: str = "zh",
+    signed_in: tuple[str, str] | None = None,
+) -> str:
     """The login form.  It posts JSON to ``/api/auth/login`` and then goes to ``next_url``, or
     without one to the user's first page (the answer's ``home``).  In ``lang`` (``zh``/``en``),
-    with a switch to the other language that keeps ``next_url``."""
+    with a switch to the other language that keeps ``next_url``.  ``signed_in``: the user this
+    browser is logged in as (as the pages name them) and their first page — said above the
+    form, with the way in: on a shared desk, whose session it is, and that a login replaces
+    it."""
     lang = "en" if lang == "en" else "zh"
     w = LOGIN_TEXT[lang]
+    already = ""
+    if signed_in is not None:
+        who, home = signed_in
+        already = (
+            f'<p class="wg-signed-in" role="status">{escape(w["signed_in"].format(user=who))} '
+            f'<a href="{escape(home, quote=True)}">{w["go_in"]}</a>{"；" if lang == "zh" else "; "}'
+            f"{w['switch']}</p>"
+        )
     target = "" if next_url is None else escape(safe_next(next_url), quote=True)
     other = "zh" if lang == "en" else "en"
     switch = f"/login?lang={other}" + (
@@ -89,6 +111,7 @@ def login_page(next_url: str | None = None, title: str = "网格 wangge", lang: 
   <p class="wg-lang"><a href="{switch}" hreflang="{other}" lang="{other}">{w["other"]}</a></p>
   <h1>{escape(title)}</h1>
   <p class="wg-sub">{w["system"]}</p>
+  {already}
   <label>{w["username"]} <input name="username" autocomplete="username" required autofocus>
   </label>
   <label>{w["password"]}

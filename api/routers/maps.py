@@ -28,6 +28,7 @@ from api.deps import (
     SettingsDep,
     audit_caller,
     audit_phone_lookup,
+    bearer_token,
     client_ip,
     map_page_response,
     page_lang,
@@ -77,7 +78,7 @@ from maps.exports import (
     roster_xlsx,
 )
 from maps.ledger import LEDGER_PAGE_SIZE, grid_record_page, ledger_page
-from maps.nav import page_links
+from maps.nav import home_page, page_links
 from maps.pages import (
     AUDIT_EXPORT_MAX,
     AUDIT_PAGE_SIZE,
@@ -408,10 +409,26 @@ def tracking(
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, next: str | None = None, lang: PageLang = None) -> HTMLResponse:
+def login_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    next: str | None = None,
+    lang: PageLang = None,
+) -> HTMLResponse:
     """The login page (anonymous).  Without ``next``, the user goes to their first page (the
-    login answer's ``home``)."""
-    return page_response(login_page(next, lang=page_lang(request, lang)), lang)
+    login answer's ``home``).  A browser still logged in is told as whom, with the way in."""
+    language = page_lang(request, lang)
+    signed_in = None
+    token = bearer_token(request)
+    if token:
+        try:  # (not counted as activity: opening the login page is no use of the session)
+            caller = auth.authenticate(session, token, settings, touch=False)
+        except WanggeError:
+            caller = None
+        if caller is not None:
+            signed_in = (_user(caller, language), home_page(caller.can))
+    return page_response(login_page(next, lang=language, signed_in=signed_in), lang)
 
 
 @router.post("/logout", include_in_schema=False)

@@ -196,6 +196,27 @@ def test_the_pages_logout_form_ends_the_session(anon_client: TestClient, app_db:
         assert again.status_code == 303 and again.headers["location"] == "/login"
 
 
+def test_the_login_page_says_whose_session_this_browser_holds(anon_client: TestClient) -> None:
+    """On a shared desk, the login page of a browser still logged in says as whom, with the way
+    in and that a login switches accounts; anonymous, or with an ended session, only the form."""
+    assert 'class="wg-signed-in"' not in anon_client.get("/login").text
+    login(anon_client, "township_operator")
+    page = anon_client.get("/login").text
+    said = re.search(r'<p class="wg-signed-in" role="status">(.*?)</p>', page)
+    assert said, page
+    assert said.group(1).startswith("此浏览器已登录：")
+    assert '<a href="/">进入系统</a>' in said.group(1)
+    assert "在下方登录即换成另一账号" in said.group(1)
+    english = anon_client.get("/login?lang=en").text
+    assert "This browser is logged in as" in english and '<a href="/">Go in</a>' in english
+    login(anon_client, "grid_worker")  # (a grid worker goes in to the phone page)
+    assert '<a href="/m/">进入系统</a>' in anon_client.get("/login?lang=zh").text
+    anon_client.post("/logout", follow_redirects=False)
+    assert 'class="wg-signed-in"' not in anon_client.get("/login").text
+    anon_client.cookies.set(SESSION_COOKIE, "not-a-session")
+    assert 'class="wg-signed-in"' not in anon_client.get("/login").text
+
+
 def test_five_failures_lock_the_account(settings: Settings, app_db: Session) -> None:
     with app_with(settings, app_db, lockout_minutes=0.02) as client:
         for _ in range(4):
