@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from api.deps import (
     SESSION_COOKIE,
@@ -30,8 +31,15 @@ from api.schemas import (
     TokenOut,
 )
 from gis import auth, users
-from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
+from gis.errors import (
+    AccountLocked,
+    InvalidInput,
+    NotAuthenticated,
+    TooManyAttempts,
+    WanggeError,
+)
 from gis.permissions import ROLE_PERMISSIONS
+from gis.settings import Settings
 from maps.nav import home_page
 from maps.pages import qr_svg, same_site_path
 
@@ -48,7 +56,10 @@ def login(
     response: Response,
 ) -> TokenOut:
     """Log in: a bearer token for the API, and the same as an HttpOnly cookie for the maps.  An
-    account with 动态口令 on needs ``otp`` too (without it: 401, ``otp_required``)."""
+    account with 动态口令 on needs ``otp`` too (without it: 401, ``otp_required``).  A login to
+    another account ends the session whose cookie the browser still held (a logout in the audit
+    log): on a shared desk, switching accounts leaves no earlier one in force.  (A login refused
+    ends nothing; the same account's again keeps it, as a second device would.)"""
     try:
         token, principal, recovery_left = auth.login(
             session,
@@ -63,6 +74,7 @@ def login(
     except (NotAuthenticated, AccountLocked, TooManyAttempts):
         session.commit()  # keep the failure count and the audit entry
         raise
+    _end_replaced(request, session, settings, principal)
     session.commit()
     lifetime = int(auth.session_hours(principal.role, settings) * 3600)
     response.set_cookie(
@@ -85,6 +97,22 @@ def login(
         otp_setup_required=principal.otp_setup_required,
         otp_recovery_left=recovery_left,
     )
+
+
+def _end_replaced(
+    request: Request, session: Session, settings: Settings, new: auth.Principal
+) -> None:
+    """End the session of the cookie that ``new``'s login replaces, if it is still in force and
+    another account's."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if not old:
+        return
+    try:
+        replaced = auth.authenticate(session, old, settings, touch=False)
+    except WanggeError:  # (ended already: nothing to end)
+        return
+    if replaced.user_id != new.user_id:
+        auth.logout(session, replaced, client_ip(request))
 
 
 #: the longest ``next`` a login goes on to

@@ -217,6 +217,33 @@ def test_the_login_page_says_whose_session_this_browser_holds(anon_client: TestC
     assert 'class="wg-signed-in"' not in anon_client.get("/login").text
 
 
+def test_a_login_over_another_ends_the_session_it_replaces(
+    anon_client: TestClient, app_db: Session
+) -> None:
+    """Switching accounts in one browser (a shared desk) ends the session whose cookie the new
+    login replaces — audited as its logout — where it stayed in force for its idle half hour.  A
+    login refused ends nothing, nor the same account's again, nor a bearer client's (no
+    cookie)."""
+    first = login(anon_client, "township_operator").json()["access_token"]
+    mine = {"Authorization": f"Bearer {first}"}
+    assert login(anon_client, "city_operator", "wrong").status_code == 401
+    assert anon_client.get("/api/auth/me", headers=mine).status_code == 200  # (refused: kept)
+    second = login(anon_client, "city_operator").json()["access_token"]
+    assert anon_client.get("/api/auth/me", headers=mine).status_code == 401  # ended
+    theirs = {"Authorization": f"Bearer {second}"}
+    assert anon_client.get("/api/auth/me", headers=theirs).json()["username"] == "city_operator"
+    ended = app_db.execute(
+        text("SELECT username FROM audit_log WHERE action = 'logout' ORDER BY id DESC LIMIT 1")
+    ).scalar_one()
+    assert ended == "township_operator"
+    login(anon_client, "city_operator")  # the same account again (a second tab): kept
+    assert anon_client.get("/api/auth/me", headers=theirs).status_code == 200
+    anon_client.cookies.clear()  # a program with its own token logs in again: nothing ends
+    third = login(anon_client, "township_operator").json()["access_token"]
+    assert anon_client.get("/api/auth/me", headers=theirs).status_code == 200
+    assert third != second
+
+
 def test_five_failures_lock_the_account(settings: Settings, app_db: Session) -> None:
     with app_with(settings, app_db, lockout_minutes=0.02) as client:
         for _ in range(4):
@@ -338,6 +365,7 @@ def test_a_command_centers_wall_screen_stays_logged_in_for_days(
         screen = login(client, "city_commander")
         assert screen.status_code == 200 and screen.json()["expires_in"] == 7200
         assert "Max-Age=7200" in screen.headers["set-cookie"]
+        client.cookies.clear()  # (the desk's own computer: a login over the screen's ends it)
         desk = login(client, "city_operator")
         assert desk.json()["expires_in"] == 1  # (0.0003 h)
         stored = app_db.execute(
@@ -396,6 +424,7 @@ def test_a_user_sees_where_they_are_logged_in_and_ends_a_session_elsewhere(
 
     screen = login_from(WALL_SCREEN)
     office = login_from(PHONE_WECHAT)
+    anon_client.cookies.clear()  # (another user's computer: a login over this one's would end it)
     other = login(anon_client, "city_operator").json()["access_token"]
     headers = {"Authorization": f"Bearer {office}"}
     listed = anon_client.get("/api/auth/sessions", headers=headers)
