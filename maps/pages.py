@@ -52,7 +52,7 @@ LOGIN_TEXT = {
         "other": "English",
         "signed_in": "此浏览器已登录：{user}。",
         "go_in": "进入系统",
-        "switch": "在下方登录即换成另一账号。",
+        "switch": "；在下方登录即换成另一账号。",
     },
     "en": {
         "login": "Log in",
@@ -64,7 +64,7 @@ LOGIN_TEXT = {
         "other": "中文",
         "signed_in": "This browser is logged in as {user}.",
         "go_in": "Go in",
-        "switch": "Logging in below switches to another account.",
+        "switch": ", or log in below to switch accounts.",
     },
 }
 
@@ -88,8 +88,7 @@ def login_page(
         who, home = signed_in
         already = (
             f'<p class="wg-signed-in" role="status">{escape(w["signed_in"].format(user=who))} '
-            f'<a href="{escape(home, quote=True)}">{w["go_in"]}</a>{"；" if lang == "zh" else "; "}'
-            f"{w['switch']}</p>"
+            f'<a href="{escape(home, quote=True)}">{w["go_in"]}</a>{w["switch"]}</p>'
         )
     target = "" if next_url is None else escape(safe_next(next_url), quote=True)
     other = "zh" if lang == "en" else "en"
