@@ -29,6 +29,7 @@ from gis.errors import (
     NotAuthenticated,
     OtpSetupRequired,
     PasswordChangeRequired,
+    WanggeError,
 )
 from gis.permissions import PERMISSIONS, ROLE_NAMES, ROLE_NAMES_EN
 from gis.pii import PiiCipher
@@ -190,6 +191,20 @@ def current_principal(
     # not open (a grid worker's is the phone page)
     request.state.home = home_page(principal.can)
     return principal
+
+
+def session_in_force(
+    session: Session, token: str | None, settings: Settings
+) -> auth.Principal | None:
+    """Whose session ``token`` is, if it is still in force — without counting as activity (the
+    login page of a browser still logged in, a login over another account's); None if there is
+    none or it has ended."""
+    if not token:
+        return None
+    try:
+        return auth.authenticate(session, token, settings, touch=False)
+    except WanggeError:
+        return None
 
 
 #: the header of a page's own periodic check (the in-tray's): not the user's doing, so it does

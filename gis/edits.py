@@ -540,6 +540,21 @@ def create_edit(session: Session, actor: Actor, title: str = "") -> dict[str, An
     return {"id": row.id, "status": row.status, "title": title, "created_at": row.created_at}
 
 
+def _in_jurisdiction(actor: Actor) -> str:
+    """SQL: edit set ``e`` (its region ``r`` left-joined) lies in the actor's jurisdiction (one
+    without a region is the whole deployment's: its administrators' only).  Takes
+    ``:everything`` (``actor.scope.is_everything``)."""
+    return (
+        "(e.region_id IS NULL AND :everything"
+        f" OR e.region_id IS NOT NULL AND {actor.scope.region_condition('r')})"
+    )
+
+
+# SQL: edit set ``e`` has work in village ``:village`` (its draft holds grids of it)
+_WORK_IN_VILLAGE = """EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+                   WHERE i.edit_id = e.id AND v.code = :village)"""
+
+
 def _edit(session: Session, actor: Actor, edit_id: int, *, write: bool) -> Any:
     """The edit set (locked when writing); 404 outside the actor's jurisdiction."""
     row = session.execute(
@@ -547,8 +562,7 @@ def _edit(session: Session, actor: Actor, edit_id: int, *, write: bool) -> Any:
         SELECT e.id, e.title, e.created_by, e.status, e.created_at, e.updated_at, e.closed_at,
                e.result, r.code AS region_code
         FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
-        WHERE e.id = :id AND (e.region_id IS NULL AND :everything
-                              OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+        WHERE e.id = :id AND {_in_jurisdiction(actor)}
         {"FOR UPDATE OF e" if write else ""}
     """),
         {"id": edit_id, "everything": actor.scope.is_everything},
@@ -620,11 +634,8 @@ def open_edit_of(
     row = session.execute(
         text(f"""
         SELECT e.id FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
-        WHERE e.status = 'open' AND e.created_by = :me
-          AND (e.region_id IS NULL AND :everything
-               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
-          AND EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
-                      WHERE i.edit_id = e.id AND v.code = :village)
+        WHERE e.status = 'open' AND e.created_by = :me AND {_in_jurisdiction(actor)}
+          AND {_WORK_IN_VILLAGE}
         ORDER BY e.id = :edit DESC, e.updated_at DESC, e.id DESC LIMIT 1
     """),
         {
@@ -667,11 +678,8 @@ def others_open_in(session: Session, actor: Actor, village: str) -> list[dict[st
         SELECT e.id, e.created_by, e.updated_at,
                (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
         FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
-        WHERE e.status = 'open' AND e.created_by <> :me
-          AND (e.region_id IS NULL AND :everything
-               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
-          AND EXISTS (SELECT 1 FROM grid_edit_item i JOIN region v ON v.id = i.village_id
-                      WHERE i.edit_id = e.id AND v.code = :village)
+        WHERE e.status = 'open' AND e.created_by <> :me AND {_in_jurisdiction(actor)}
+          AND {_WORK_IN_VILLAGE}
         ORDER BY e.updated_at DESC, e.id DESC LIMIT 10
     """),
         {"me": actor.username, "everything": actor.scope.is_everything, "village": village},
@@ -711,9 +719,7 @@ def open_edits_of(session: Session, actor: Actor, limit: int = 50) -> list[OpenE
         CROSS JOIN LATERAL (SELECT v.code, v.name FROM grid_edit_item i
                             JOIN region v ON v.id = i.village_id
                             WHERE i.edit_id = e.id ORDER BY v.code LIMIT 1) v
-        WHERE e.status = 'open' AND e.created_by = :me
-          AND (e.region_id IS NULL AND :everything
-               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+        WHERE e.status = 'open' AND e.created_by = :me AND {_in_jurisdiction(actor)}
         ORDER BY e.updated_at DESC, e.id DESC LIMIT :limit
     """),
         {"me": actor.username, "everything": actor.scope.is_everything, "limit": limit},
@@ -728,8 +734,7 @@ def list_edits(session: Session, actor: Actor, status: str | None = "open") -> l
         SELECT e.id, e.title, e.created_by, e.status, e.created_at, e.updated_at,
                (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
         FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
-        WHERE (e.region_id IS NULL AND :everything
-               OR e.region_id IS NOT NULL AND {actor.scope.region_condition("r")})
+        WHERE {_in_jurisdiction(actor)}
           AND (CAST(:status AS text) IS NULL OR e.status = :status)
         ORDER BY e.id DESC LIMIT 200
     """),

@@ -17,6 +17,7 @@ from api.deps import (
     client_ip,
     may_open,
     request_lang,
+    session_in_force,
 )
 from api.schemas import (
     LoginIn,
@@ -31,13 +32,7 @@ from api.schemas import (
     TokenOut,
 )
 from gis import auth, users
-from gis.errors import (
-    AccountLocked,
-    InvalidInput,
-    NotAuthenticated,
-    TooManyAttempts,
-    WanggeError,
-)
+from gis.errors import AccountLocked, InvalidInput, NotAuthenticated, TooManyAttempts
 from gis.permissions import ROLE_PERMISSIONS
 from gis.settings import Settings
 from maps.nav import home_page
@@ -104,14 +99,8 @@ def _end_replaced(
 ) -> None:
     """End the session of the cookie that ``new``'s login replaces, if it is still in force and
     another account's."""
-    old = request.cookies.get(SESSION_COOKIE)
-    if not old:
-        return
-    try:
-        replaced = auth.authenticate(session, old, settings, touch=False)
-    except WanggeError:  # (ended already: nothing to end)
-        return
-    if replaced.user_id != new.user_id:
+    replaced = session_in_force(session, request.cookies.get(SESSION_COOKIE), settings)
+    if replaced is not None and replaced.user_id != new.user_id:
         auth.logout(session, replaced, client_ip(request))
 
 

@@ -33,6 +33,7 @@ from api.deps import (
     map_page_response,
     page_lang,
     page_response,
+    session_in_force,
 )
 from api.media import XLSX, XLSX_RESPONSES
 from api.routers.audit import DAY_OR_EMPTY, AuditFilters, form_day, read_trail
@@ -55,7 +56,7 @@ from gis import (
     workflow,
 )
 from gis.auth import Principal
-from gis.errors import InvalidInput, NotFound, WanggeError
+from gis.errors import InvalidInput, NotFound
 from gis.ledger import LedgerOrder
 from gis.permissions import ROLE_NAMES_EN
 from gis.pii import validate_phone
@@ -419,15 +420,8 @@ def login_form(
     """The login page (anonymous).  Without ``next``, the user goes to their first page (the
     login answer's ``home``).  A browser still logged in is told as whom, with the way in."""
     language = page_lang(request, lang)
-    signed_in = None
-    token = bearer_token(request)
-    if token:
-        try:  # (not counted as activity: opening the login page is no use of the session)
-            caller = auth.authenticate(session, token, settings, touch=False)
-        except WanggeError:
-            caller = None
-        if caller is not None:
-            signed_in = (_user(caller, language), home_page(caller.can))
+    caller = session_in_force(session, bearer_token(request), settings)
+    signed_in = None if caller is None else (_user(caller, language), home_page(caller.can))
     return page_response(login_page(next, lang=language, signed_in=signed_in), lang)
 
 
@@ -441,15 +435,10 @@ def logout_form(request: Request, session: SessionDep, settings: SettingsDep) ->
     the API's logout (``CLEAR_ON_LOGOUT``)."""
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         return RedirectResponse("/login", status_code=303)
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        try:
-            caller = auth.authenticate(session, token, settings)
-        except WanggeError:
-            caller = None
-        if caller is not None:
-            auth.logout(session, caller, client_ip(request))
-            session.commit()
+    caller = session_in_force(session, request.cookies.get(SESSION_COOKIE), settings)
+    if caller is not None:
+        auth.logout(session, caller, client_ip(request))
+        session.commit()
     response = RedirectResponse(
         "/login", status_code=303, headers={"Clear-Site-Data": CLEAR_ON_LOGOUT}
     )
