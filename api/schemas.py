@@ -1053,6 +1053,11 @@ class QueueOut(BaseModel):
     unplaced: int = Field(
         0, description="of the open cases (counts), those without a point (位置待查明)"
     )
+    below_open: int | None = Field(
+        None,
+        description="the open cases of the centers below this one (below=true lists them too); "
+        "null when they are listed already or there is no center above others",
+    )
 
     @classmethod
     def of(cls, q: Any) -> QueueOut:
@@ -1062,6 +1067,7 @@ class QueueOut(BaseModel):
             total=q.total,
             verify_late=q.verify_late,
             unplaced=q.unplaced,
+            below_open=q.below_open,
             items=[QueueItemOut.model_validate(i, from_attributes=True) for i in q.items],
         )
 

@@ -1482,6 +1482,9 @@ class Queue:
     verify_late: int = 0
     #: of the center's open cases, those without a point (filed by their village: 位置待查明)
     unplaced: int = 0
+    #: the open cases of the centers below it (a city's districts', a township's village
+    #: stations'), when the list is of its own center's only; None when it includes them
+    below_open: int | None = None
 
 
 _SEVERITY_ORDER = "array_position(ARRAY['critical','major','normal','minor'], c.severity::text)"
@@ -1560,6 +1563,18 @@ def queue(
         """),
         params,
     ).one()
+    below_open = None
+    if centers is not None and not below:  # (from the roll-up: one index range, no case read)
+        below_open = session.execute(
+            text(f"""
+            SELECT coalesce(sum(s.n), 0) FROM case_state_count s
+            WHERE {scope.case_condition("s")} AND s.center_id <> :center
+              AND s.status = ANY(CAST(:open AS text[]))
+              AND s.center_id IN (SELECT ce.id FROM center ce JOIN region r ON r.id = ce.region_id
+                                  WHERE CAST(:region AS int) = ANY(r.path))
+            """),
+            {"center": params["center"], "region": scope.region_id, "open": sorted(OPEN_STATES)},
+        ).scalar_one()
     where = mine("c")
     if statuses:
         condition, params["statuses"] = status_sql(statuses)
@@ -1633,7 +1648,15 @@ def queue(
         params,
     ).all()
     items = [QueueItem(*r) for r in rows]
-    return Queue(center_name, counts, int(total), items, verify_late, unplaced_open)
+    return Queue(
+        center_name,
+        counts,
+        int(total),
+        items,
+        verify_late,
+        unplaced_open,
+        None if below_open is None else int(below_open),
+    )
 
 
 @dataclass(frozen=True)

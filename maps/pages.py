@@ -562,14 +562,29 @@ def queue_page(  # type: ignore[no-untyped-def]
     )
     title = t("待办案件 · ", "Case queue · ") + (q.center or t("全部中心", "all centers"))
     total = f'<b id="queue-total">{q.total}</b>'
-    total_line = t(
-        f"共 {total} 件，第 {shown} 件；超期优先，其次按办理时限、严重程度。",
-        f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
+    total_line = (
+        t(
+            f"共 {total} 件，第 {shown} 件；超期优先，其次按办理时限、严重程度。",
+            f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
+        )
+        if q.total
+        else t(f"共 {total} 件。", f"{total} cases.")
     )
     if q.total:  # the same cases, every page of them, as a workbook
         export = link("/queue.xlsx", lang="en" if lang == "en" else None)
         total_line += (
             f' <a id="queue-export" href="{export}">' + t("导出 Excel", "Export to Excel") + "</a>"
+        )
+    empty = t("没有符合条件的案件。", "No case matches.")
+    if q.below_open and not q.items and not any(filters.values()):
+        # (a city's desk, all open: its work is that of the centers below)
+        below_link = f'<a id="queue-below" href="{href(below=True)}">'
+        empty = (
+            t("本中心没有符合条件的案件；", "No case of this center matches; ")
+            + below_link
+            + t(f"下级中心在办 {q.below_open} 件", f"the centers below have {q.below_open} open")
+            + "</a>"
+            + t("（含下级中心）。", " (centers below too).")
         )
     bulk = (
         '<p class="wg-bulk" id="bulk"><label><input type="checkbox" id="pick-all"> '
@@ -604,10 +619,7 @@ def queue_page(  # type: ignore[no-untyped-def]
       <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th>
       <th>{t("来源", "Source")}</th><th>{t("网格", "Grid")}</th>
       <th>{t("登记时间", "Registered")}</th><th>{t("办理时限", "Deadline")}</th></tr></thead>
-    <tbody>{
-        rows
-        or '<tr><td colspan="8">' + t("没有符合条件的案件。", "No case matches.") + "</td></tr>"
-    }</tbody>
+    <tbody>{rows or f'<tr><td colspan="8" class="wg-empty">{empty}</td></tr>'}</tbody>
   </table>
   <p class="wg-pages">{pages}</p>
 </main>

@@ -800,6 +800,57 @@ def test_the_in_tray_of_every_center_below_counts_and_orders_its_cases(db: Sessi
     assert closed.total == counted["closed"] and len(closed.items) == 5
 
 
+def test_an_empty_in_tray_says_how_much_waits_at_the_centers_below(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """A city's desk handles what is escalated to it: its own list is often empty while its
+    districts' and townships' centers work. The empty page says how many cases are open there
+    and links to them (含下级中心), instead of a bare 没有符合条件的案件."""
+    bind_scope(app_db, Scope.everything())
+    city = app_db.execute(
+        text("SELECT c.id, r.id AS region FROM center c JOIN region r ON r.id = c.region_id "
+             "WHERE r.level = 'city' ORDER BY r.code LIMIT 1")
+    ).one()  # fmt: skip
+    district_center = app_db.execute(
+        text("SELECT c.id FROM center c JOIN region r ON r.id = c.region_id "
+             "WHERE r.parent_id = :city ORDER BY r.code LIMIT 1"),
+        {"city": city.region},
+    ).scalar_one()  # fmt: skip
+    settled = "('resolved', 'verified', 'closed', 'suspended')"
+    # the city center's own open cases, if any, handed down: its own list is empty
+    app_db.execute(
+        text(f"UPDATE cases SET center_id = :d WHERE center_id = :c AND status NOT IN {settled}"),
+        {"c": city.id, "d": district_center},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    below = app_db.execute(
+        text(f"""SELECT count(*) FROM cases c WHERE c.status NOT IN {settled}
+                 AND c.center_id IN (SELECT ce.id FROM center ce JOIN region r
+                                     ON r.id = ce.region_id WHERE :city = ANY(r.path))"""),
+        {"city": city.region},
+    ).scalar_one()
+    assert below > 0
+    op = login_as("city_operator")
+    api = anon_client.get("/api/queue", headers=op).json()
+    assert (api["total"], api["below_open"]) == (0, below)
+    assert anon_client.get("/api/queue?below=true", headers=op).json()["below_open"] is None
+    html = {"Accept": "text/html"}
+    page = anon_client.get("/queue", headers=op | html).text
+    assert '共 <b id="queue-total">0</b> 件。' in page
+    assert (
+        f'本中心没有符合条件的案件；<a id="queue-below" href="/queue?below=true">'
+        f"下级中心在办 {below} 件</a>（含下级中心）。" in page
+    )
+    # narrowed by a filter, the count of all open cases below would not answer it: not said
+    late = anon_client.get("/queue?overdue=true", headers=op | html).text
+    assert "没有符合条件的案件。" in late and "queue-below" not in late
+    # the centers below listed: their cases, no hint
+    listed = anon_client.get("/queue?below=true", headers=op | html).text
+    assert f'<b id="queue-total">{below}</b>' in listed and "queue-below" not in listed
+    en = anon_client.get("/queue?lang=en", headers=op | html).text
+    assert f"the centers below have {below} open</a>" in en
+
+
 def test_the_queue_marks_repeats_and_possible_duplicates(
     anon_client: TestClient, login_as: Headers, point: tuple
 ) -> None:
