@@ -68,7 +68,8 @@ COLUMNS = [
     Column(
         "平均办理时长（工作小时）",
         "Mean handling time (working hours)",
-        lambda f: round(f.handling_hours, 1) if f.handling_hours else None,
+        # (0: every case resolved within hours off the working clock, e.g. on a Sunday)
+        lambda f: round(f.handling_hours, 1) if f.handling_hours is not None else None,
     ),
     Column("评价数", "Ratings", lambda f: f.rated),
     Column(

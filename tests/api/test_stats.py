@@ -570,6 +570,15 @@ def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
     assert c["平均办理时长（工作小时）"].show(0.6) == "0.6"  # not "60.0%"
     assert c["平均评分"].show(1.0) == "1.0" and c["受理案件"].show(0) == "0"
     assert c["办结率"].show(None) == "—"
+    # the mean handling time of cases resolved within hours off the working clock (received
+    # and resolved on a Sunday) is 0 working hours, not "no figure"
+    from gis.stats import Figures
+
+    sunday = Figures(3, 3, 0, 3, 0, 0, 0.0, 0, None, 0)
+    hours = c["平均办理时长（工作小时）"]
+    assert hours.show(hours.get(sunday)) == "0.0"
+    none_resolved = Figures(3, 0, 0, 0, 0, 0, None, 0, None, 0)
+    assert hours.show(hours.get(none_resolved)) == "—"
 
 
 @pytest.mark.parametrize(
