@@ -262,15 +262,19 @@ def heat(
 
 
 def quantile_breaks(values: list[Any], classes: int = 5) -> list[float]:
-    """Upper bounds of ``classes`` quantile classes of the non-zero values (distinct, rising)."""
+    """Upper bounds of ``classes`` quantile classes of the non-zero values (distinct, rising).
+
+    Each bound is the first quantile of the values above the bound before, for the classes
+    still to fill: without ties these are the usual quantiles; where one value fills several
+    quantiles (most grids with 1 case) it takes one class and the rest are split among the
+    others — not the 1, 2, 3–141 of three classes, the top one lumping a grid of 3 cases with
+    the hotspot's 141."""
     xs = sorted(v for v in values if v > 0)
-    if not xs:
-        return []
     breaks: list[float] = []
-    for k in range(1, classes + 1):
-        b = xs[min(len(xs) - 1, math.ceil(k * len(xs) / classes) - 1)]
-        if not breaks or b > breaks[-1]:
-            breaks.append(b)
+    while xs and len(breaks) < classes:
+        b = xs[math.ceil(len(xs) / (classes - len(breaks))) - 1]
+        breaks.append(b)
+        xs = [x for x in xs if x > b]
     return breaks
 
 

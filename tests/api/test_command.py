@@ -70,6 +70,12 @@ def test_mercator_cells_and_breaks() -> None:
     assert [res_for_zoom(z) for z in (8, 10, 11, 13, 14, 18)] == [2, 2, 1, 1, 0, 0]
     assert quantile_breaks([0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]) == [1, 3, 8, 21, 55]
     assert quantile_breaks([0, 0]) == []
+    assert quantile_breaks(list(range(1, 101))) == [20, 40, 60, 80, 100]
+    # most grids with a case or two, a hotspot's hundreds: still five classes (the quantiles of
+    # every value gave 1, 2 and 3–160), the hotspot not lumped with a grid of three
+    skewed = [1] * 60 + [2] * 20 + [3] * 8 + [4, 5, 6, 7, 9, 12, 30, 80, 141, 160]
+    assert quantile_breaks(skewed) == [1, 2, 3, 9, 160]
+    assert quantile_breaks([1, 1, 1]) == [1] and quantile_breaks([0.5, 2.5]) == [0.5, 2.5]
     from datetime import date
 
     p = Period.of(30, today=date(2026, 11, 21))
