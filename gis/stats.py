@@ -113,13 +113,16 @@ PER_CASE = f"""
           OFFSET 0) f  -- (OFFSET 0: the hours once per case, not once per set)
 """
 #: the figures (:class:`Figures`) of the rows summed
-_FIGURE_SUMS = """sum(cases) AS cases, sum(resolved) AS resolved, sum(closed) AS closed,
-           sum(on_time) AS on_time, sum(extended) AS extended, sum(reworked) AS reworked,
+#: (the counts 0, not null, where no case was received: the total of no rows is a row)
+_FIGURE_SUMS = """coalesce(sum(cases), 0) AS cases, coalesce(sum(resolved), 0) AS resolved,
+           coalesce(sum(closed), 0) AS closed, coalesce(sum(on_time), 0) AS on_time,
+           coalesce(sum(extended), 0) AS extended, coalesce(sum(reworked), 0) AS reworked,
            -- (to a millionth of an hour: summed per day first or case by case, the same)
            CAST(round(CAST(sum(hours_sum) / nullif(sum(hours_n), 0) AS numeric), 6)
                 AS double precision) AS handling_hours,
-           sum(rated) AS rated, CAST(sum(score_sum) AS numeric) / nullif(sum(rated), 0) AS score,
-           sum(satisfied) AS satisfied, sum(on_site) AS on_site"""
+           coalesce(sum(rated), 0) AS rated,
+           CAST(sum(score_sum) AS numeric) / nullif(sum(rated), 0) AS score,
+           coalesce(sum(satisfied), 0) AS satisfied, coalesce(sum(on_site), 0) AS on_site"""
 _FIGURES = f"""
     SELECT CASE {" ".join(f"WHEN grouping({d}) = 0 THEN '{d}'" for d in _DIMS)} END AS dim,
            coalesce({", ".join(_DIMS)}) AS key,

@@ -166,6 +166,28 @@ def test_stats_on_known_cases(
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2001-01-01&end=2001-01-31",  # a city's whole days: from the figures kept per day
+        "region=990102001001&start=2001-01-01&end=2001-01-31",  # a village's: case by case
+        "end=2000-01-01",  # (the 30 days before it)
+    ],
+)
+def test_a_period_without_cases_has_figures_of_nought(
+    anon_client: TestClient, login_as: Headers, query: str
+) -> None:
+    """No case received in the period: every count 0, the averages and rates none (the total of
+    no rows is a row of nulls, and the answer's counts were refused: a 500)."""
+    r = anon_client.get(f"/api/stats?{query}", headers=login_as("city_operator"))
+    assert r.status_code == 200, r.text
+    f = r.json()["figures"]
+    assert {k: f[k] for k in ("cases", "resolved", "closed", "rated", "on_site")} == dict.fromkeys(
+        ("cases", "resolved", "closed", "rated", "on_site"), 0
+    )
+    assert f["handling_hours"] is None and f["score"] is None and f["resolution_rate"] is None
+
+
 def test_a_merged_case_is_counted_once_by_the_case_that_carries_it(
     anon_client: TestClient, login_as: Headers, hand_made: None, app_db: Session
 ) -> None:
