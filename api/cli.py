@@ -352,6 +352,37 @@ def demo_load(
     typer.echo(report.summary())
 
 
+@demo_app.command("reset")
+@reports_errors
+def demo_reset(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="delete and load again (default: say what)")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
+    size: Annotated[str, typer.Option(help="small | city")] = "city",
+) -> None:
+    """把示例市恢复到刚载入时（删除示例数据库中的全部数据后重新载入；只用于示例数据）—
+    put the demo city back as loaded (deletes everything in the demo database; the demo's only)."""
+    from importers.demo import SIZES
+    from importers.demo_reset import inspect_demo, reset_demo
+
+    if size not in SIZES:
+        typer.secho(f"--size 只能是 {' | '.join(SIZES)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    found = inspect_demo(settings)
+    if not yes:
+        typer.echo(
+            f"将删除{found.describe()}，然后重新载入示例市。确认请加 --yes。"
+            if _lang() == "zh"
+            else f"Would delete {found.describe('en')}, then load the demo city again. "
+            "Add --yes to do it."
+        )
+        raise typer.Exit(1)
+    report = reset_demo(settings, seed=seed, size=size)
+    typer.echo(report.summary())
+
+
 @app.command("serve")
 @reports_errors
 def serve(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import secrets
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.cli import app
+from gis.db import make_engine
 from gis.embedded import EmbeddedCluster
 from gis.settings import get_settings
 from tests.api.test_command import ROLLUP_MISMATCH
@@ -685,3 +692,84 @@ def test_pii_expire_counts_first_and_erases_with_commit(  # type: ignore[no-unty
     assert detail["years"] == 3 and detail["parties"] == 0
     assert run("pii", "expire", "--years", "0", env=env).exit_code != 0
     assert run("pii", "expire", env=env).exit_code != 0  # (no period: no default)
+
+
+def test_demo_reset_puts_the_demo_back_and_touches_nothing_else(  # type: ignore[no-untyped-def]
+    run, cluster: EmbeddedCluster, tmp_path: Path
+) -> None:
+    """After a trial or a training day, ``wangge demo reset --yes`` deletes the demo database
+    and loads the demo again (the photo files no row names removed); without ``--yes`` it says
+    what it would delete; a database holding more than the demo is refused and left whole."""
+    if os.environ.get("WANGGE_TEST_ADMIN_URL"):
+        pytest.skip("the reset is of a database of the embedded cluster")
+    name = f"wangge_reset_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    photos = tmp_path / "photos"
+    env = {
+        "DATABASE_URL": cluster.url(name),
+        "WANGGE_DATA_DIR": str(cluster.data_dir),
+        "WANGGE_APP_DB_PASSWORD": cluster.app_password(),
+        "WANGGE_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "WANGGE_PHOTO_DIR": str(photos),
+    }
+    engine = make_engine(cluster.url(name))
+    counts = (
+        "SELECT (SELECT count(*) FROM region), (SELECT count(*) FROM cases), "
+        "(SELECT count(*) FROM case_party), (SELECT count(*) FROM app_user), "
+        "(SELECT count(*) FROM grid_edit)"
+    )
+    try:
+        loaded = run("demo", "reset", "--yes", "--size", "small", env=env)  # (empty: loads)
+        assert loaded.exit_code == 0, loaded.output
+        assert "示例市已载入" in loaded.output
+        with engine.begin() as conn:
+            as_loaded = conn.execute(text(counts)).one()
+            assert as_loaded[1] > 100
+            # a day of trials: cases rewritten, an account renamed, an edit set opened, a photo
+            conn.execute(text("UPDATE cases SET description = '培训用' WHERE id % 7 = 0"))
+            conn.execute(text("UPDATE app_user SET display_name = '改过' WHERE username = 'admin'"))
+            conn.execute(text(
+                "INSERT INTO grid_edit (title, created_by) VALUES ('试用', 'district_planner')"
+            ))  # fmt: skip
+        stray = photos / "ab" / ("ab" + "0" * 62 + ".jpg")
+        stray.parent.mkdir(parents=True)
+        stray.write_bytes(b"\xff\xd8 a photo of the trial")
+        os.utime(stray, (time.time() - 7200, time.time() - 7200))
+        said = run("demo", "reset", "--size", "small", env=env)
+        assert said.exit_code == 1
+        assert f"将删除数据库 {name}：示例市" in said.output and "确认请加 --yes" in said.output
+        with engine.connect() as conn:  # (not yet)
+            edits = conn.execute(text("SELECT count(*) FROM grid_edit")).scalar_one()
+            assert edits == as_loaded[4] + 1
+        reset = run("demo", "reset", "--yes", "--size", "small", env=env)
+        assert reset.exit_code == 0, reset.output
+        engine.dispose()  # (its connections were ended by the drop)
+        with engine.begin() as conn:
+            assert conn.execute(text(counts)).one() == as_loaded
+            assert not conn.execute(
+                text("SELECT count(*) FROM cases WHERE description = '培训用'")
+            ).scalar_one()
+            assert (
+                conn.execute(
+                    text("SELECT display_name FROM app_user WHERE username = 'admin'")
+                ).scalar_one()
+                != "改过"
+            )
+            # another city's regions beside the demo's: not the demo any more
+            conn.execute(text("UPDATE region SET name = '某市' WHERE parent_id IS NULL"))
+        assert not stray.exists()
+        refused = run("demo", "reset", "--yes", "--size", "small", env=env)
+        assert refused.exit_code == 1
+        assert (
+            f"数据库 {name} 中不只是示例市" in refused.output and "未做任何更改" in refused.output
+        )
+        with engine.connect() as conn:
+            assert conn.execute(text(counts)).one() == as_loaded
+        # an external database (not one of the cluster's) is never reset
+        outside = run(
+            "demo", "reset", "--yes", env=env | {"DATABASE_URL": "postgresql://u:p@db.example/w"}
+        )
+        assert outside.exit_code == 1 and "外部数据库" in outside.output
+    finally:
+        engine.dispose()
+        cluster.drop_database(name)
