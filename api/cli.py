@@ -935,12 +935,21 @@ def safety_publish(
     days up to it (a day published already stays as it was)."""
     from datetime import timedelta
 
-    from gis.safety import publish
+    from gis.safety import first_day, publish
     from gis.scope import Scope, bind_scope
     from gis.worktime import report_day
 
     last = report_day(_date_option(date_) if date_ else None)
-    for back in range(days - 1, -1, -1):
+    with _owner_session() as session:
+        first = first_day(session)
+    start = last - timedelta(days=days - 1)
+    if first is not None and start < first <= last:  # (the days before it have no index)
+        typer.echo(
+            f"{start} 至 {first - timedelta(days=1)} 早于本系统最早的数据，跳过 "
+            f"(before the system's first data: skipped)"
+        )
+        start = first
+    for back in range((last - start).days, -1, -1):
         day = last - timedelta(days=back)
         with _owner_session() as session:
             bind_scope(session, Scope.everything())

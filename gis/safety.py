@@ -330,6 +330,18 @@ def publish(session: Session, day: date) -> int:
             f"{day} is not over yet: its safety index is published the day after.",
             field="date",
         )
+    first = first_day(session)
+    if first is None or day < first:
+        # (published days never change: a mistyped year would stand for good, every region
+        # at 100 for want of a case)
+        since = f"（{first}）" if first else "（还没有网格和案件）"
+        since_en = f" ({first})" if first else " (no grid or case yet)"
+        raise InvalidInput(
+            f"{day} 早于本系统最早的数据{since}：那天没有可计算的平安指数。",
+            f"{day} is before the system's first data{since_en}: there is no safety index of "
+            "that day to publish.",
+            field="date",
+        )
     # one publisher at a time (the clock in every server process, the command line)
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     if session.execute(
@@ -362,9 +374,25 @@ def publish(session: Session, day: date) -> int:
 _LOCK = 0x77616E67_7061  # "wangpa": one publisher at a time
 
 
+def first_day(session: Session) -> date | None:
+    """The first day (Asia/Shanghai) of the system's data: its first case received or its first
+    grid drawn, whichever came first; None while it has neither."""
+    return session.execute(
+        text("""
+        SELECT CAST(least((SELECT min(received_at) FROM cases),
+                          (SELECT min(valid_from) FROM grid)) AT TIME ZONE 'Asia/Shanghai'
+                    AS date)
+    """)
+    ).scalar_one()
+
+
 def publish_due(session: Session, now: datetime | None = None) -> int:
-    """The clock's part: publish yesterday's index (Asia/Shanghai) if it is not yet."""
+    """The clock's part: publish yesterday's index (Asia/Shanghai) if it is not yet (nor before
+    the system's first data: a deployment's first day has no yesterday)."""
     today = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
+    first = first_day(session)
+    if first is None or today - timedelta(days=1) < first:
+        return 0
     return publish(session, today - timedelta(days=1))
 
 

@@ -9,10 +9,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -571,21 +573,41 @@ def test_db_backup_keeps_only_the_newest_when_asked(run, database_url: str, tmp_
 
 
 @pytest.fixture
-def forgotten_day(engine: Engine, demo_city: object) -> Iterator[str]:
-    """A day long before the demo's cases, its published rows removed afterwards (the command
-    line commits)."""
-    yield "2017-06-30"
+def forgotten_day(engine: Engine, demo_city: object) -> Iterator[date]:
+    """The second day of the system's data (the demo's first case or grid), its published rows
+    removed afterwards (the command line commits)."""
+    from gis.safety import first_day
+
+    with Session(engine) as session:
+        first = first_day(session)
+    assert first is not None
+    day = first + timedelta(days=1)
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM safety_index WHERE day IN ('2017-06-29', '2017-06-30')"))
+        assert not conn.execute(
+            text("SELECT count(*) FROM safety_index WHERE day <= :d"), {"d": day}
+        ).scalar_one()
+    yield day
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM safety_index WHERE day <= :d"), {"d": day})
 
 
-def test_command_line_publishes_missing_days(run, database_url: str, forgotten_day: str) -> None:  # type: ignore[no-untyped-def]
+def test_command_line_publishes_missing_days(run, database_url: str, forgotten_day: date) -> None:  # type: ignore[no-untyped-def]
     env = {"DATABASE_URL": database_url}
-    first = run("safety", "publish", "--date", forgotten_day, "--days", "2", env=env)
+    day, before = forgotten_day, forgotten_day - timedelta(days=1)
+    first = run("safety", "publish", "--date", str(day), "--days", "2", env=env)
     assert first.exit_code == 0, first.output
-    assert "2017-06-29：已发布" in first.output and "2017-06-30：已发布" in first.output
-    again = run("safety", "publish", "--date", forgotten_day, env=env)
+    assert f"{before}：已发布" in first.output and f"{day}：已发布" in first.output
+    again = run("safety", "publish", "--date", str(day), env=env)
     assert again.exit_code == 0 and "此前已发布，未改变" in again.output
+    # the days before the system's first data have no index: skipped, or refused alone
+    # (published days never change: a mistyped year would stand for good)
+    earlier = before - timedelta(days=1)
+    wide = run("safety", "publish", "--date", str(day), "--days", "30", env=env)
+    assert wide.exit_code == 0, wide.output
+    assert f"至 {earlier} 早于本系统最早的数据，跳过" in wide.output
+    assert f"{earlier}：" not in wide.output and f"{before}：此前已发布" in wide.output
+    alone = run("safety", "publish", "--date", str(earlier), env=env)
+    assert alone.exit_code == 1 and "早于本系统最早的数据" in alone.output
     future = run("safety", "publish", "--date", "2999-01-01", env=env)
     assert future.exit_code != 0 and "还没有到" in future.output
     garbled = run("safety", "publish", "--date", "30.6.2017", env=env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from io import BytesIO
 
 import pytest
@@ -209,6 +209,38 @@ def test_published_index_does_not_move(
     # the clock publishes the day before its own
     assert safety.publish_due(app_db, datetime(2018, 3, 31, 10, tzinfo=SHANGHAI)) == 0
     assert safety.publish_due(app_db, datetime(2018, 3, 30, 0, 5, tzinfo=SHANGHAI)) == regions
+
+
+def test_no_index_is_published_for_a_day_before_the_system_s_first_data(
+    app_db: Session, hand_made: None
+) -> None:
+    """Published days never change: a mistyped year (1926 for 2026) would stand for good, every
+    region at 100 for want of a case. A day before the first case received or grid drawn is
+    refused, and the clock of a deployment's first day publishes nothing."""
+    bind_scope(app_db, Scope.everything())
+    first = safety.first_day(app_db)
+    assert (
+        first
+        == app_db.execute(
+            text(
+                "SELECT least((SELECT min(received_at) FROM cases), "
+                "(SELECT min(valid_from) FROM grid))"
+            )
+        )
+        .scalar_one()
+        .astimezone(SHANGHAI)
+        .date()
+    )
+    before = first - timedelta(days=1)
+    with pytest.raises(InvalidInput, match="早于本系统最早的数据"):
+        safety.publish(app_db, before)
+    assert not app_db.execute(
+        text("SELECT count(*) FROM safety_index WHERE day <= :d"), {"d": before}
+    ).scalar_one()
+    at = datetime.combine(first, time(0, 5), tzinfo=SHANGHAI)  # (the first day's clock)
+    assert safety.publish_due(app_db, at) == 0
+    regions = app_db.execute(text("SELECT count(*) FROM region")).scalar_one()
+    assert safety.publish_due(app_db, at + timedelta(days=1)) == regions  # (the first day's)
 
 
 def test_unknown_population_is_said_not_guessed(db: Session) -> None:
