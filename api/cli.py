@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -723,14 +724,45 @@ def import_cmd(
     )  # fmt: skip
     try:
         check_request(req)
+        if report:  # (before the import, not after a commit: a folder that is not there)
+            _writable(Path(report), "--report")
     except InvalidInput as e:  # the command line itself: a usage error
         typer.secho(e.localized(_lang()), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from e
     with _owner_session() as session:
         result = run_import(session, Path(file), req)
-    if report:
-        Path(report).write_text(result.to_json(), encoding="utf-8")
     typer.echo(result.summary(_lang()))
+    if report:
+        try:
+            Path(report).write_text(result.to_json(), encoding="utf-8")
+        except OSError as e:
+            typer.secho(
+                f"导入已完成（见上），但无法写入报告 {report}：{e.strerror or e}。"
+                if _lang() == "zh"
+                else f"The import is done (above), but the report could not be written to "
+                f"{report}: {e.strerror or e}.",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(1) from e
+
+
+def _writable(path: Path, option: str) -> None:
+    """A usage error unless a file ``path`` can be written: its folder there and writable, and
+    it no folder itself."""
+    from gis.errors import InvalidInput
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        reason = "是一个目录" if path.is_dir() else f"所在目录 {folder} 不存在或不可写"
+        reason_en = (
+            "is a folder" if path.is_dir() else f"its folder {folder} is missing or not writable"
+        )
+        raise InvalidInput(
+            f"{option} {path} {reason}，请换一个可写的位置。",
+            f"{option} {path}: {reason_en}; choose a writable place.",
+            field=option,
+        )
 
 
 @app.command("export")

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import pyogrio
 import shapely
+from pyogrio.errors import DataSourceError
 
 from gis.errors import InvalidInput, NotFound
 from gis.roles import GRID_ROLES
@@ -263,10 +264,11 @@ def export_layer(
                         z.write(part, part.name)
         else:
             _write(frame, path, driver, layer == "centers")
-    except OSError as e:
+    except (OSError, DataSourceError) as e:  # (GDAL's: a file it could not create)
+        reason = getattr(e, "strerror", None) or e
         raise InvalidInput(
-            f"无法写入 {path}：{e.strerror or e}。请换一个可写的位置。",
-            f"Cannot write {path}: {e.strerror or e}. Choose a writable place.",
+            f"无法写入 {path}：{reason}。请换一个可写的位置。",
+            f"Cannot write {path}: {reason}. Choose a writable place.",
             field="path",
         ) from None
     epsg = target.to_epsg()

@@ -408,6 +408,19 @@ def test_import_dry_run_prints_a_summary_and_writes_the_report(  # type: ignore[
     assert run("import", "parcels", str(path), env=env).exit_code == 2
     bulk = run("import", "regions", str(path), "--bulk", env=env)
     assert bulk.exit_code == 2 and "--bulk 只用于历史案件" in bulk.output
+    # a report that cannot be written is said before the import, not as a traceback after its
+    # commit; one that fails at the end is said after the summary of what was done
+    nowhere = run(
+        "import", "regions", str(path), "--commit", "--report", str(tmp_path / "no" / "r.json"),
+        env=env,
+    )  # fmt: skip
+    assert nowhere.exit_code == 2 and "不存在或不可写" in nowhere.output
+    assert "Traceback" not in nowhere.output and "新增" not in nowhere.output
+    folder = run("import", "regions", str(path), "--report", str(tmp_path), env=env)
+    assert folder.exit_code == 2 and "是一个目录" in folder.output
+    late = run("import", "regions", str(path), "--report", "/proc/wangge-report.json", env=env)
+    assert late.exit_code == 1 and "新增 1" in late.output
+    assert "导入已完成（见上），但无法写入报告 /proc/wangge-report.json" in late.output
     missing = run("import", "regions", str(tmp_path / "nope.shp"), env=env)
     assert missing.exit_code == 1 and "找不到文件" in missing.output
 

@@ -144,6 +144,13 @@ def test_export_refuses_what_it_cannot_do(db: Session, tmp_path: Path) -> None:
         assert e.value.extra["field"] == field
     with pytest.raises(NotFound):
         export_layer(db, everything, "grids", tmp_path / "a.gpkg", region="123456")
+    # a place it cannot write: the folder a file (OSError), or GDAL refusing the file (its own
+    # error, which was a traceback)
+    (tmp_path / "taken").write_text("")
+    for place in (tmp_path / "taken" / "a.gpkg", Path("/proc/wangge-export.gpkg")):
+        with pytest.raises(InvalidInput, match="无法写入") as e:
+            export_layer(db, everything, "regions", place)
+        assert e.value.extra["field"] == "path"
 
 
 def test_wangge_equals_within_a_tenth_of_a_millimetre(db: Session) -> None:
