@@ -530,9 +530,14 @@ def user_add(
             f"--role 只能是 {' | '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True
         )
         raise typer.Exit(2) from None
-    password = _read_password(password_stdin)
-    from gis.users import add_user
+    from gis.users import add_user, check_new_user
 
+    with _owner_session() as session:  # (before the password is asked for)
+        check_new_user(
+            session, name, role_value, region_code=region, worker_code=worker,
+            display_name=display_name,
+        )  # fmt: skip
+    password = _read_password(password_stdin)
     with _owner_session() as session:
         add_user(
             session,
@@ -556,8 +561,10 @@ def user_passwd(
     ] = False,
 ) -> None:
     """修改密码（并使该用户的所有会话失效）— change a password, ending the user's sessions."""
-    from gis.users import set_password
+    from gis.users import require_user, set_password
 
+    with _owner_session() as session:  # (before the password is asked for)
+        require_user(session, name)
     password = _read_password(password_stdin)
     with _owner_session() as session:
         set_password(session, name, password, actor=_actor())

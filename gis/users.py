@@ -191,6 +191,55 @@ def _audit(session: Session, by: Admin | None, actor: str, action: str, username
 DISPLAY_NAME_MAX = 64
 
 
+def check_new_user(
+    session: Session,
+    username: str,
+    role: Role,
+    *,
+    region_code: str | None = None,
+    worker_code: str | None = None,
+    display_name: str | None = None,
+    by: Admin | None = None,
+) -> tuple[int | None, int | None, str | None]:
+    """What :func:`add_user` checks before the password: may ``by`` add it, the name's form and
+    that it is free, the worker and the region (a grid worker's default: the worker's village).
+    Returns the worker's id, the region's id and code.  (The command line checks these before
+    asking for a password.)"""
+    if by is not None and role is Role.admin and not by.scope.is_everything:
+        raise Forbidden(
+            "只有全系统的管理员才能新建管理员账号。",
+            "Only a deployment-wide administrator may add administrators.",
+        )
+    if not _USERNAME.match(username):
+        raise InvalidInput(
+            "用户名只能包含字母、数字、下划线、点和连字符，2–64 个字符。",
+            "User names use letters, digits, _ . - only, 2–64 characters.",
+            field="username",
+        )
+    if display_name is not None and len(display_name.strip()) > DISPLAY_NAME_MAX:
+        raise InvalidInput(  # (the API's schema says so too: the command line did not)
+            f"显示名称至多 {DISPLAY_NAME_MAX} 个字符。",
+            f"A display name has at most {DISPLAY_NAME_MAX} characters.",
+            field="display_name",
+        )
+    worker_id = None
+    if worker_code:
+        worker_id, worker_region = _worker(session, by, worker_code)
+        region_code = region_code or worker_region
+    region_id = None
+    if region_code:
+        region_id = _region_id(session, by, region_code)
+    elif role is not Role.admin:
+        raise InvalidInput(
+            "除系统管理员外，用户必须属于一个行政区划（--region CODE）。",
+            "Every user but an admin belongs to a region (--region CODE).",
+            field="region",
+        )
+    if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}).first():
+        raise Conflict(f"用户名 {username} 已存在。", f"User {username} already exists.")
+    return worker_id, region_id, region_code
+
+
 def add_user(
     session: Session,
     username: str,
@@ -209,39 +258,11 @@ def add_user(
     administrator on the web, who adds accounts in their jurisdiction only (and administrators
     only if deployment-wide).  The user must change the password at the first login when
     ``must_change`` (by default: when an administrator on the web set it)."""
-    if by is not None and role is Role.admin and not by.scope.is_everything:
-        raise Forbidden(
-            "只有全系统的管理员才能新建管理员账号。",
-            "Only a deployment-wide administrator may add administrators.",
-        )
-    if not _USERNAME.match(username):
-        raise InvalidInput(
-            "用户名只能包含字母、数字、下划线、点和连字符，2–64 个字符。",
-            "User names use letters, digits, _ . - only, 2–64 characters.",
-            field="username",
-        )
-    if display_name is not None and len(display_name.strip()) > DISPLAY_NAME_MAX:
-        raise InvalidInput(  # (the API's schema says so too: the command line did not)
-            f"显示名称至多 {DISPLAY_NAME_MAX} 个字符。",
-            f"A display name has at most {DISPLAY_NAME_MAX} characters.",
-            field="display_name",
-        )
+    worker_id, region_id, region_code = check_new_user(
+        session, username, role, region_code=region_code, worker_code=worker_code,
+        display_name=display_name, by=by,
+    )  # fmt: skip
     check_password_policy(username, password)
-    worker_id = None
-    if worker_code:
-        worker_id, worker_region = _worker(session, by, worker_code)
-        region_code = region_code or worker_region
-    region_id = None
-    if region_code:
-        region_id = _region_id(session, by, region_code)
-    elif role is not Role.admin:
-        raise InvalidInput(
-            "除系统管理员外，用户必须属于一个行政区划（--region CODE）。",
-            "Every user but an admin belongs to a region (--region CODE).",
-            field="region",
-        )
-    if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}).first():
-        raise Conflict(f"用户名 {username} 已存在。", f"User {username} already exists.")
     user_id = session.execute(
         text("""
         INSERT INTO app_user (username, display_name, role, region_id, worker_id, password_hash,
@@ -262,6 +283,14 @@ def add_user(
     ).scalar_one()
     _audit(session, by, actor, "user.add", username, {"role": role.value, "region": region_code})
     return int(user_id)
+
+
+def require_user(session: Session, username: str) -> None:
+    """404 unless account ``username`` exists (the command line asks before a new password)."""
+    if not session.execute(
+        text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
+    ).first():
+        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
 
 
 def set_password(

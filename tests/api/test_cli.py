@@ -203,6 +203,16 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
     assert out.exit_code == 0 and "所有登录已失效" in out.output
     missing = run("user", "unlock", "nobody_at_all", env=env)
     assert missing.exit_code == 1 and "nobody_at_all" in missing.output
+    # what is wrong besides the password is said before it is asked for (typed twice, for
+    # nothing): no such account, a region that is not there, a name taken
+    for args, said in (
+        (("user", "passwd", "nobody_at_all"), "没有用户 nobody_at_all"),
+        (("user", "add", "cli_x", "--role", "operator", "--region", "123"), "没有编码为 123"),
+        (("user", "add", "cli_operator", "--role", "operator", "--region", "990102"), "已存在"),
+    ):
+        early = run(*args, env=env, input="")
+        assert early.exit_code == 1 and said in early.output, early.output
+        assert "密码" not in early.output  # (no prompt)
     with engine.connect() as conn:
         state = conn.execute(
             text("SELECT disabled, failed_logins FROM app_user WHERE username = 'cli_operator'")
