@@ -350,7 +350,7 @@ def demo_load(
     with session_scope(engine) as session:
         city = generate_demo_city(seed=seed, size=size)
         report = load_demo_city(session, city, load_cipher(settings))
-    typer.echo(report.summary())
+    typer.echo(report.summary(_lang()))
 
 
 @demo_app.command("reset")
@@ -381,7 +381,7 @@ def demo_reset(
         )
         raise typer.Exit(1)
     report = reset_demo(settings, seed=seed, size=size)
-    typer.echo(report.summary())
+    typer.echo(report.summary(_lang()))
 
 
 @app.command("serve")

@@ -264,7 +264,14 @@ class LoadReport:
     users: int
     seconds: float
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "zh") -> str:
+        if lang == "en":
+            return (
+                f"Demo city loaded: {self.regions} regions, {self.grids} grids, {self.centers} "
+                f"centers and village stations, {self.workers} grid workers, {self.cases} past "
+                f"cases ({self.parties} parties, encrypted), {self.users} demo accounts, in "
+                f"{self.seconds:.1f} s."
+            )
         return (
             f"示例市已载入：{self.regions} 个行政区划、{self.grids} 个网格、"
             f"{self.centers} 个综治中心/服务站、{self.workers} 名网格员、"

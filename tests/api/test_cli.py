@@ -815,6 +815,9 @@ def test_demo_reset_puts_the_demo_back_and_touches_nothing_else(  # type: ignore
             "demo", "reset", "--yes", env=env | {"DATABASE_URL": "postgresql://u:p@db.example/w"}
         )
         assert outside.exit_code == 1 and "外部数据库" in outside.output
+        english = run("demo", "reset", "--size", "small", env=env | {"LANG": "en_US.UTF-8"})
+        assert english.exit_code == 1
+        assert f"Database {name} holds more than the demo city" in english.output
     finally:
         engine.dispose()
         cluster.drop_database(name)
