@@ -145,7 +145,18 @@ def _key_reused() -> InvalidInput:
     )
 
 
+#: a grid worker whose account has no grid yet: nothing they report can be registered
+NO_GRIDS = (
+    "您的账号还没有负责的网格，暂时不能上报；请联系所在综治中心在网格档案的「网格员配备」"
+    "中为您配置网格。",
+    "Your account has no grid yet, so what you report cannot be registered; ask your center "
+    "to assign you grids (on a grid's page, under Grid workers).",
+)
+
+
 def _outside(scope: Scope, named: bool = False) -> Forbidden:
+    if scope.grid_codes is not None and not scope.grid_codes:
+        return Forbidden(*NO_GRIDS)
     where = "您负责的网格" if scope.grid_codes is not None else "您的管辖范围"
     if named:
         return Forbidden(

@@ -603,7 +603,9 @@ def phone_page(
   <a class="m-lang" href="?lang={other}" hreflang="{other}" lang="{other}">{t["other"]}</a>
   <span id="net" class="m-net" role="status">{TEXT[lang]["js"]["online"]}</span>
 </header>
-{f'<nav class="m-nav">{nav}</nav>' if nav else ""}{_expiry_notice(password_expires, lang)}
+{f'<nav class="m-nav">{nav}</nav>' if nav else ""}{_expiry_notice(password_expires, lang)}{
+        _no_grids_notice(lang) if grid_codes == [] else ""
+    }
 <main>
 <div class="m-places">
   <input type="search" id="place" name="place" autocomplete="off"
@@ -664,6 +666,14 @@ def phone_page(
 </body>
 </html>
 """
+
+
+def _no_grids_notice(lang: str) -> str:
+    """The line that says a grid worker has no grid yet: every report would be refused."""
+    from gis.intake import NO_GRIDS
+
+    said = NO_GRIDS[1] if lang == "en" else NO_GRIDS[0]
+    return f'\n<p class="m-notice" id="no-grids" role="status">{escape(said)}</p>'
 
 
 def _expiry_notice(expires: datetime | None, lang: str) -> str:

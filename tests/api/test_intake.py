@@ -1546,3 +1546,46 @@ def test_a_grid_worker_finds_the_place_of_a_case_filed_by_their_village(
     assert code not in {f["properties"]["code"] for f in unplaced.json()["features"]}
     placed = anon_client.get(f"/api/cases?unplaced=false&grid={own.code}&limit=500", headers=desk)
     assert code in {f["properties"]["code"] for f in placed.json()["features"]}
+
+
+def test_a_grid_worker_with_no_grid_yet_is_told_so_not_that_the_place_is_outside(
+    anon_client: TestClient, login_as: Callable[[str], dict[str, str]], app_db: Session,
+    engine: Engine,
+) -> None:  # fmt: skip
+    """A grid worker's account before the center assigns them grids: every report would be
+    refused as outside their grids, wherever they stand.  The phone page says so above the map,
+    and a report (single or in a batch) is refused with the reason and who to ask."""
+    from gis.intake import NO_GRIDS
+
+    lon, lat = grid_worker_point(engine)
+    worker = login_as("grid_worker")
+    bind_scope(app_db, Scope.everything())
+    app_db.execute(
+        text("DELETE FROM worker_grid WHERE worker_id = "
+             "(SELECT worker_id FROM app_user WHERE username = 'grid_worker')")
+    )  # fmt: skip
+    app_db.commit()  # (to the test's savepoint)
+    r = anon_client.post("/api/reports", headers=worker, json=report_body(lon, lat))
+    assert r.status_code == 403 and r.json()["detail"] == NO_GRIDS[0]
+    item = report_body(lon, lat) | {"idempotency_key": str(uuid.uuid4())}
+    batch = anon_client.post("/api/reports/batch", headers=worker, json={"reports": [item]})
+    assert batch.status_code == 200
+    (result,) = batch.json()["results"]
+    assert result["status"] == "rejected" and result["http_status"] == 403, result
+    assert result["detail"] == NO_GRIDS[0]
+    page = anon_client.get("/m/", headers=worker | {"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="no-grids"' in page.text and NO_GRIDS[0] in page.text
+    english = anon_client.get("/m/?lang=en", headers=worker | {"Accept": "text/html"}).text
+    assert NO_GRIDS[1].replace("'", "&#x27;") in english
+    # with a grid again: neither
+    app_db.execute(
+        text("INSERT INTO worker_grid (worker_id, grid_code) "
+             "SELECT u.worker_id, g.code FROM app_user u, grid g "
+             "WHERE u.username = 'grid_worker' AND g.valid_to IS NULL "
+             "AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+        {"x": lon, "y": lat},
+    )  # fmt: skip
+    app_db.commit()
+    assert 'id="no-grids"' not in anon_client.get("/m/?lang=zh", headers=worker).text
+    again = anon_client.post("/api/reports", headers=worker, json=report_body(lon, lat))
+    assert again.status_code == 201, again.text
