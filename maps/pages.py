@@ -1178,7 +1178,10 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "private": "本页不显示个人信息和具体位置。如有疑问请联系所属综治中心。",
         "rate": "评价办理结果",
         "points": "{n} 分",
-        "solved": "问题已经解决",
+        "solved": "问题是否已经解决？",
+        "score_q": "评分（5 分最满意）",
+        "yes": "已解决",
+        "no": "未解决",
         "comment": "意见（可选）",
         "send_rating": "提交评价",
         "receipt": "受理回执",
@@ -1212,7 +1215,10 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "contact the responsible governance center.",
         "rate": "Rate the handling",
         "points": "{n} points",
-        "solved": "The problem is solved",
+        "solved": "Is the problem solved?",
+        "score_q": "Score (5 is the best)",
+        "yes": "Solved",
+        "no": "Not solved",
         "comment": "Comments (optional)",
         "send_rating": "Send rating",
         "receipt": "Receipt",
@@ -1246,16 +1252,21 @@ def _switch(lang: str) -> str:
 
 
 def _rating_form(lang: str = "zh") -> str:
+    """The resident's rating: a score and whether the problem is solved, each chosen — none
+    given beforehand (a 5 and 已解决 ticked in advance were sent by a tap on 提交评价, and the
+    satisfaction rate the leaders read, and the safety index, counted them)."""
     w = _words(lang)
     stars = "".join(
-        f'<label><input type="radio" name="score" value="{n}"{" checked" if n == 5 else ""}> '
+        f'<label><input type="radio" name="score" value="{n}"{" required" if n == 5 else ""}> '
         f"{w['points'].format(n=n)}</label> "
         for n in range(5, 0, -1)
     )
     return f"""<form id="rating">
   <h2>{w["rate"]}</h2>
-  <p class="wg-scores">{stars}</p>
-  <p><label><input type="checkbox" name="resolved" checked> {w["solved"]}</label></p>
+  <fieldset class="wg-scores"><legend>{w["score_q"]}</legend>{stars}</fieldset>
+  <fieldset class="wg-scores wg-solved"><legend>{w["solved"]}</legend>
+    <label><input type="radio" name="resolved" value="true" required> {w["yes"]}</label>
+    <label><input type="radio" name="resolved" value="false"> {w["no"]}</label></fieldset>
   <p><label>{w["comment"]}<br>
      <textarea name="comment" rows="3" maxlength="500"></textarea></label></p>
   <p><button type="submit">{w["send_rating"]}</button></p>

@@ -4037,3 +4037,51 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
         context.close()
     assert {k: v for k, v in failures.items() if v} == {}
     assert len(failures) == 26
+
+
+def test_the_resident_chooses_the_rating_none_is_given_beforehand(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tokens: dict
+) -> None:
+    """The tracking page's rating: no score and no 已解决 chosen in advance (a 5 and "solved"
+    ticked beforehand were sent by a tap on 提交评价, and counted in the satisfaction rate the
+    leaders read and the safety index).  Sent without a choice, nothing goes; chosen, that
+    goes."""
+    import uuid
+
+    from sqlalchemy import text
+
+    lon, lat = grid_worker_point(engine)
+    r = httpx.post(  # (settled on the spot: resolved, so the resident may rate it)
+        f"{live_server}/api/reports",
+        json=report_body(lon, lat, on_site_resolution="双方已和解"),
+        headers={
+            "Authorization": f"Bearer {tokens['grid_worker']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert r.status_code == 201 and r.json()["status"] == "resolved", r.text
+    token = r.json()["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    sent: list[str] = []
+    page.on("request", lambda q: sent.append(q.url) if q.url.endswith("/rating") else None)
+    page.goto(f"{live_server}/t/{token}")
+    assert page.locator("#rating input:checked").count() == 0
+    page.click("#rating button[type=submit]")
+    page.wait_for_timeout(300)
+    assert sent == []  # (the browser asks for the choice: required)
+    page.check("input[name=score][value='2']")
+    page.dispatch_event("#rating", "submit")  # (past the browser's own check: the script's)
+    page.wait_for_selector("#rating-result:has-text('请先选择评分')")
+    assert sent == []
+    page.check("input[name=resolved][value='false']")
+    page.click("#rating button[type=submit]")
+    page.wait_for_selector("#rating button[disabled]")
+    assert len(sent) == 1
+    with engine.connect() as conn:
+        score, solved = conn.execute(
+            text("SELECT r.score, r.resolved FROM case_rating r JOIN cases c ON c.id = r.case_id "
+                 "WHERE c.public_token = :t"),
+            {"t": token},
+        ).one()  # fmt: skip
+    assert (score, solved) == (2, False)
+    page.close()

@@ -5,15 +5,20 @@
   if (!form) return;
   var token = window.location.pathname.split("/").filter(Boolean).pop();
   var english = document.documentElement.lang === "en"; // the page's language, not the browser's
-  var T = english ? { failed: "Could not send; please try again later.", offline: "No connection; please try again later." }
-                  : { failed: "提交失败，请稍后再试。", offline: "网络不通，请稍后再试。" };
+  var T = english ? { failed: "Could not send; please try again later.", offline: "No connection; please try again later.",
+                      choose: "Please choose a score and whether the problem is solved." }
+                  : { failed: "提交失败，请稍后再试。", offline: "网络不通，请稍后再试。",
+                      choose: "请先选择评分，以及问题是否已经解决。" };
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var out = document.getElementById("rating-result");
+    /* each chosen by the resident: nothing is sent in their name that they did not pick */
     var score = form.querySelector("input[name=score]:checked");
+    var solved = form.querySelector("input[name=resolved]:checked");
+    if (!score || !solved) { out.textContent = T.choose; return; }
     var payload = {
-      score: parseInt(score ? score.value : "5", 10),
-      resolved: form.elements.resolved.checked
+      score: parseInt(score.value, 10),
+      resolved: solved.value === "true"
     };
     var comment = form.elements.comment.value.trim();
     if (comment) payload.comment = comment;
