@@ -285,12 +285,16 @@ def add_user(
     return int(user_id)
 
 
+def _no_such_user(username: str) -> NotFound:
+    return NotFound(f"没有用户 {username}。", f"No user {username}.")
+
+
 def require_user(session: Session, username: str) -> None:
     """404 unless account ``username`` exists (the command line asks before a new password)."""
     if not session.execute(
         text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
     ).first():
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+        raise _no_such_user(username)
 
 
 def set_password(
@@ -312,7 +316,7 @@ def set_password(
         {"hash": hash_password(password), "username": username, "web": by is not None},
     ).scalar()
     if user_id is None:
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+        raise _no_such_user(username)
     end_sessions(session, user_id)
     _audit(session, by, actor, "user.passwd", username)
 
@@ -372,7 +376,7 @@ def disable_user(
         {"username": username},
     ).scalar()
     if user_id is None:
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+        raise _no_such_user(username)
     end_sessions(session, user_id)
     _audit(session, by, actor, "user.disable", username)
 
@@ -437,7 +441,7 @@ def _user_id(session: Session, username: str) -> int:
         text("SELECT id FROM app_user WHERE username = :username"), {"username": username}
     ).scalar()
     if user_id is None:
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+        raise _no_such_user(username)
     return int(user_id)
 
 
@@ -466,7 +470,7 @@ def _set_state(
         {"u": username},
     ).scalar()
     if found is None:
-        raise NotFound(f"没有用户 {username}。", f"No user {username}.")
+        raise _no_such_user(username)
     _audit(session, by, actor, f"user.{action}", username)
 
 
