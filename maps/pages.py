@@ -2173,8 +2173,12 @@ def case_page(  # type: ignore[no-untyped-def]
       <input name="extra_hours" type="number" min="1"></label>
     <label data-for="merge">{t("并入的案件编号", "Code of the case to merge into")}
       <input name="into" autocomplete="off"></label>
-    <label data-for="verify"><input name="resolved" type="checkbox" checked>
-      {t("群众认可已解决", "The resident confirms it is solved")}</label>
+    <span data-for="verify" class="wg-verify-choice" role="group"
+      aria-label="{t("回访结果", "What the resident said")}"><label><input name="resolved"
+      type="radio" value="true"> {t("群众认可已解决", "The resident confirms it is solved")}</label>
+      <label><input name="resolved" type="radio" value="false">
+      {t("群众反映未解决（重启）", "The resident says it is not solved (reopens it)")}</label>
+    </span>
     <button type="submit">{t("确定", "OK")}</button>
     <button type="button" id="action-cancel">{t("取消", "Cancel")}</button>
   </form>

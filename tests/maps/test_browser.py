@@ -4085,3 +4085,44 @@ def test_the_resident_chooses_the_rating_none_is_given_beforehand(  # type: igno
         ).one()  # fmt: skip
     assert (score, solved) == (2, False)
     page.close()
+
+
+def test_the_desk_says_what_the_resident_said_on_the_follow_up_call(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tokens: dict
+) -> None:
+    """回访 from the case page: whether the resident confirms it is solved is chosen each time —
+    the box ticked beforehand recorded 群众认可已解决 for a desk that only pressed 确定, where the
+    API itself asks for the answer.  Nothing chosen: said, nothing sent; 未解决: reopened."""
+    import uuid
+
+    lon, lat = grid_worker_point(engine)
+    r = httpx.post(  # (settled on the spot by the grid worker: resolved, to follow up)
+        f"{live_server}/api/reports",
+        json=report_body(lon, lat, on_site_resolution="已劝离"),
+        headers={
+            "Authorization": f"Bearer {tokens['grid_worker']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert r.status_code == 201 and r.json()["status"] == "resolved", r.text
+    code = r.json()["code"]
+    page = browser.new_page(viewport={"width": 1000, "height": 900}, locale="zh-CN")
+    sent: list[str] = []
+    page.on("request", lambda q: sent.append(q.url) if q.url.endswith("/actions") else None)
+    page.goto(f"{live_server}/cases/{code}")
+    page.fill("input[name=username]", "township_operator")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#case-status:has-text('已办结')")
+    page.click(".wg-action[data-action=verify]")
+    assert page.locator("#action-form input[name=resolved]:checked").count() == 0
+    assert page.locator("#action-form [data-for=dispatch]").is_hidden()
+    page.click("#action-form button[type=submit]")
+    page.wait_for_selector("#action-error:has-text('请选择回访结果')")
+    assert sent == []
+    page.check("#action-form input[name=resolved][value='false']")
+    page.fill("#action-form textarea[name=note]", "居民来电：仍有噪音")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_selector("#case-status:has-text('已重启')")
+    assert len(sent) == 1
+    page.close()

@@ -266,7 +266,7 @@
     button.addEventListener("click", function () {
       current = button.dataset.action;
       document.getElementById("action-title").textContent = button.textContent;
-      form.querySelectorAll("label[data-for]").forEach(function (l) {
+      form.querySelectorAll("[data-for]").forEach(function (l) {
         l.hidden = l.dataset.for !== current;
       });
       form.hidden = false;
@@ -285,7 +285,11 @@
     }
     if (current === "transfer") payload.to_region = form.elements.to_region.value.trim();
     if (current === "extend") payload.extra_hours = parseFloat(form.elements.extra_hours.value);
-    if (current === "verify") payload.resolved = form.elements.resolved.checked;
+    if (current === "verify") {  // (chosen each time: nothing is recorded as the resident's word unpicked)
+      var said = form.querySelector("input[name=resolved]:checked");
+      if (!said) { errorBox.textContent = english ? "Choose what the resident said." : "请选择回访结果：群众是否认可已解决。"; return; }
+      payload.resolved = said.value === "true";
+    }
     if (current === "merge") payload.into = form.elements.into.value.trim();
     post("/api/cases/" + code + "/actions", payload);
   });
