@@ -77,6 +77,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "coords_hint": "经度,纬度（可粘贴）",
             "coords_use": "按坐标定位",
             "by_region_found": "具体位置不详：按查到的村（社区）登记",
+            "choose_datum": "坐标来自哪个地图？",
             "datum_wgs84": "GPS / 天地图（WGS84）",
             "datum_gcj02": "高德、腾讯地图（GCJ-02）",
             "datum_bd09": "百度地图（BD-09）",
@@ -160,6 +161,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "by_region": "具体位置不详：按「{name}」登记",
             "by_region_set": "具体位置不详，按{name}登记（不在地图上显示，由所属综治中心办理）",
             "bad_coords": "请输入“经度,纬度”两个数，例如 113.930512,22.540213。",
+            "choose_datum": "请选择坐标来自哪个地图（高德、腾讯、百度的坐标与 GPS 相差数百米）。",
             "place_none": "没有找到：请换个说法，或输入村/社区、网格代码",
             "place_offline": "没有网络，暂时不能查找地名",
             "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
@@ -239,6 +241,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "coords_hint": "longitude,latitude (paste)",
             "coords_use": "Locate by them",
             "by_region_found": "Place not known: file it under the place found",
+            "choose_datum": "From which map?",
             "datum_wgs84": "GPS / Tianditu (WGS84)",
             "datum_gcj02": "Amap, Tencent (GCJ-02)",
             "datum_bd09": "Baidu (BD-09)",
@@ -337,6 +340,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "by_region_set": "Place not known: filed under {name} (on no map; its center "
             "handles it)",
             "bad_coords": "Type two numbers, longitude,latitude: 113.930512,22.540213, say.",
+            "choose_datum": "Choose which map the coordinates are from (Amap's, Tencent's and "
+            "Baidu's lie hundreds of metres from GPS's).",
             "place_none": "Nothing found: try other words, or a village or grid code",
             "place_offline": "No network: places cannot be searched now",
             "no_geolocation": "This device cannot locate itself; tap your position on the map.",
@@ -523,7 +528,9 @@ def phone_page(
             f'<option value="{code}">{escape(names[1 if lang == "en" else 0])}</option>'
             for code, names in SOURCE_NAMES.items()
         )
-        datums = "".join(
+        # (none chosen beforehand: coordinates from 高德 taken as GPS's land 300–500 m off, in
+        # another grid — the datum trap; the desk says which app gave them)
+        datums = f'<option value="">{t["choose_datum"]}</option>' + "".join(
             f'<option value="{d}">{t["datum_" + d]}</option>' for d in ("wgs84", "gcj02", "bd09")
         )
         source = (

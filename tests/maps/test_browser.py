@@ -3290,6 +3290,11 @@ def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ign
     page.click("#use-coords")
     assert "经度,纬度" in page.locator("#message").inner_text()
     page.fill("input[name=coords]", f" {bx}，{by} ")  # as pasted, with a Chinese comma
+    # which map app gave them is asked, never assumed (高德's taken as GPS's: 300–500 m off)
+    assert page.locator("select[name=coords_datum]").input_value() == ""
+    page.click("#use-coords")
+    assert "请选择坐标来自哪个地图" in page.locator("#message").inner_text()
+    assert "百度地图" not in page.locator("#where").inner_text()  # nothing taken
     page.select_option("select[name=coords_datum]", "bd09")
     page.click("#use-coords")
     page.wait_for_selector("#where:has-text('百度地图')")
@@ -3312,6 +3317,7 @@ def test_a_desk_registers_a_call_by_the_coordinates_a_map_app_gave(  # type: ign
     assert (datum, rlon, rlat) == ("bd09", bx, by)  # as given
     assert abs(x - lon) < 1e-5 and abs(y - lat) < 1e-5 and grid == code  # where it is
     assert page.locator("input[name=coords]").input_value() == ""  # the next call's own
+    assert page.locator("select[name=coords_datum]").input_value() == ""  # (and its map's)
     assert errors == [], errors
     context.close()
 

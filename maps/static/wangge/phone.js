@@ -966,6 +966,7 @@
       var ok = parts.length === 2 && parts.every(function (v) { return isFinite(v); });
       if (!ok) { say(T.bad_coords, true); return; }
       var choice = form.coords_datum.options[form.coords_datum.selectedIndex];
+      if (!choice || !choice.value) { say(T.choose_datum, true); form.coords_datum.focus(); return; }
       // (the server says so if they look swapped or lie outside the area)
       setPosition(parts[0], parts[1], null, choice.value, choice.text);
     });
@@ -1161,7 +1162,10 @@
       if (form.source) form.source.value = ""; // each case its own: asked again
       if (form.source_ref) form.source_ref.value = "";
       form.on_site.checked = false; form.on_site_resolution.value = ""; showOnSite();
-      if (form.coords) form.coords.value = "";  // (the next call's place is its own)
+      if (form.coords) {  // (the next call's place is its own, and so is its map app)
+        form.coords.value = "";
+        form.coords_datum.value = "";
+      }
       partyList.textContent = "";
       dropDraft();
       saving = false; submitButton.disabled = false;
