@@ -1619,17 +1619,24 @@ def case_page(  # type: ignore[no-untyped-def]
     # village (outlined), or coordinates as a map app gave them (case.js)
     region = (loc.village or loc.township) if case.lon is None and can_handle else None
     if region is not None:
-        datums = "".join(
-            f'<option value="{d}">{escape(n)}</option>'
-            for d, n in (
-                ("wgs84", t("GPS / 天地图（WGS84）", "GPS / Tianditu (WGS84)")),
-                ("gcj02", t("高德、腾讯地图（GCJ-02）", "Amap, Tencent (GCJ-02)")),
-                ("bd09", t("百度地图（BD-09）", "Baidu (BD-09)")),
+        # (none chosen beforehand: 高德's coordinates read as GPS's land 300–500 m off)
+        datums = (
+            f'<option value="">{t("坐标来自哪个地图？", "From which map?")}</option>'
+            + "".join(
+                f'<option value="{d}">{escape(n)}</option>'
+                for d, n in (
+                    ("wgs84", t("GPS / 天地图（WGS84）", "GPS / Tianditu (WGS84)")),
+                    ("gcj02", t("高德、腾讯地图（GCJ-02）", "Amap, Tencent (GCJ-02)")),
+                    ("bd09", t("百度地图（BD-09）", "Baidu (BD-09)")),
+                )
             )
         )
         no_point += f"""
   <section id="case-locate" class="wg-noprint" data-region="{escape(region.code)}"
-    data-bad="{t("请输入“经度,纬度”两个数。", "Type two numbers: longitude,latitude.")}">
+    data-bad="{t("请输入“经度,纬度”两个数。", "Type two numbers: longitude,latitude.")}"
+    data-datum="{t("请选择坐标来自哪个地图（高德、腾讯、百度的坐标与 GPS 相差数百米）。",
+                   "Choose which map the coordinates are from (Amap's, Tencent's and Baidu's "
+                   "lie hundreds of metres from GPS's).")}">
   <h2>{t("补充位置", "Give its point")}</h2>
   <p>{t(f"查明事发地点后，在{escape(region.name)}的地图上点选（虚线为各网格，标有名称），"
         "或输入地图软件给出的坐标，再确认。不在本村（社区）的，可先查找地名。",

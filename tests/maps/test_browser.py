@@ -3440,6 +3440,9 @@ def test_a_desk_gives_a_case_filed_by_village_its_point_on_the_case_page(  # typ
     page.click("#locate-map", position={"x": at[0], "y": at[1]})
     page.wait_for_selector("#locate-where:has-text('wgs84')")
     page.fill("#locate-coords", f"{gx}，{gy}")  # as pasted from Amap
+    page.click("#locate-typed")  # which map gave them is asked, never assumed
+    page.wait_for_selector("#locate-error:has-text('请选择坐标来自哪个地图')")
+    assert "gcj02" not in page.locator("#locate-where").inner_text()
     page.select_option("#locate-datum", "gcj02")
     page.click("#locate-typed")
     page.wait_for_selector("#locate-where:has-text('gcj02')")

@@ -105,7 +105,9 @@
         locateError.textContent = locate.dataset.bad;
         return;
       }
-      put(parts[0], parts[1], document.getElementById("locate-datum").value);
+      var datum = document.getElementById("locate-datum").value;  // (asked, never assumed)
+      if (!datum) { locateError.textContent = locate.dataset.datum; return; }
+      put(parts[0], parts[1], datum);
       lmap.setView(pin.getLatLng(), Math.max(lmap.getZoom(), 16));
     });
     save.addEventListener("click", function () {
