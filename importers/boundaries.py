@@ -34,6 +34,7 @@ from gis.edits import LAYOUT_LOCK, relocate_open_cases
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     DATUM_HINT,
+    DATUM_UNDECLARED,
     FIELD_CANDIDATES,
     ImportReport,
     Issue,
@@ -416,6 +417,8 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
     require_fields(mapping, ["name", "region"], gdf.columns)
     report.mapping = mapping
     default = datum_option(opts.datum)
+    if opts.datum is None and "datum" not in mapping and "lon" in mapping:
+        report.warnings.insert(0, DATUM_UNDECLARED)  # (a table's lon/lat: no CRS says it)
     items: list[dict[str, Any]] = []
     for i in range(len(gdf)):
         region = region_code(gdf[mapping["region"]].iloc[i])

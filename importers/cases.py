@@ -52,6 +52,7 @@ from importers.bulk import (
     stored_cases,
 )
 from importers.core import (
+    DATUM_UNDECLARED,
     HEADER_SEARCH_ROWS,
     SCIENTIFIC,
     SCIENTIFIC_FIX,
@@ -353,6 +354,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         datums = np.array(found, dtype=object)[codes]
     else:
         datums = np.full(n, default, dtype=object)
+        if opts.datum is None and has_points:  # (first: the line a dry run must not hide)
+            report.warnings.insert(0, DATUM_UNDECLARED)
     x, y = np.full(n, np.nan), np.full(n, np.nan)
     for d in ("wgs84", "cgcs2000", "gcj02", "bd09"):
         m = datums == d

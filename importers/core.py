@@ -625,6 +625,16 @@ def unreadable(path: Path, error: Exception) -> InvalidInput:
 DATUM_HINT = "可用 wgs84、cgcs2000、gcj02（高德、腾讯）、bd09（百度）"
 
 
+#: the warning of points whose datum nobody gave (no datum column, no ``--datum``)
+DATUM_UNDECLARED = (
+    "坐标系未说明（文件中没有“坐标系”列，也未加 --datum）：已按 WGS 84（GPS、天地图）处理。"
+    "坐标若来自高德、腾讯地图（GCJ-02）或百度地图（BD-09），位置会偏差数百米、落入别的网格，"
+    "请加 --datum gcj02 或 bd09 再导入 (no datum given, by a column or --datum: taken as WGS 84 — "
+    "coordinates from Amap or Tencent (GCJ-02) or Baidu (BD-09) would land hundreds of metres "
+    "off, in other grids; say --datum)"
+)
+
+
 def datum_option(value: str | None) -> str:
     """The datum ``--datum`` names (:func:`gis.datum.datum_named`; default WGS 84), or a
     refusal before any row is read: a wrong one would have rejected every row."""

@@ -223,6 +223,11 @@ def test_centers_from_a_csv_in_gcj02(db: Session, tmp_path: Path) -> None:
     again = import_centers(db, csv, Options(datum="gcj02", commit=True))
     assert again.unchanged == ["880102001"]
     assert shapely.Point(x, y).within(box(X0, Y0, X0 + 0.1, Y0 + 0.1))
+    from importers.core import DATUM_UNDECLARED
+
+    assert DATUM_UNDECLARED not in report.warnings  # (--datum said it)
+    unsaid = import_centers(db, csv, Options())  # (the table's lon/lat, no datum: said first)
+    assert unsaid.warnings[0] == DATUM_UNDECLARED
 
 
 def test_centers_datums_in_the_words_people_use(db: Session, tmp_path: Path) -> None:

@@ -832,6 +832,33 @@ def test_a_datum_option_that_names_none_is_refused_before_the_rows(
         assert not import_cases(db, path, CaseOptions(datum=word)).rejected
 
 
+def test_points_whose_datum_nobody_gave_are_imported_with_a_warning_first(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """No 坐标系 column and no ``--datum``: the points are taken as WGS 84, and the report's
+    first warning says so — coordinates from Amap, Tencent or Baidu would land hundreds of
+    metres off, in other grids, and a dry run is where that must show.  A column or the option
+    says it: no warning."""
+    from importers.core import DATUM_UNDECLARED
+
+    lon, lat = _points(demo_city)[0]
+    bare = tmp_path / "bare.csv"
+    bare.write_text(
+        "编号,上报时间,经度,纬度,类型,类别,描述\n"
+        f"D1,2026-03-05 09:00,{lon},{lat},纠纷,邻里,无坐标系列\n",
+        encoding="utf-8",
+    )
+    unsaid = import_cases(db, bare, CaseOptions())
+    assert unsaid.created == ["D1"] and unsaid.warnings[0] == DATUM_UNDECLARED
+    assert "坐标系未说明" in unsaid.summary()
+    assert DATUM_UNDECLARED not in import_cases(db, bare, CaseOptions(datum="wgs84")).warnings
+    column = tmp_path / "column.csv"
+    column.write_text(
+        HEADER + f"D2,2026-03-05 09:00,{lon},{lat},wgs84,纠纷,邻里,有坐标系列\n", encoding="utf-8"
+    )
+    assert DATUM_UNDECLARED not in import_cases(db, column, CaseOptions()).warnings
+
+
 def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_says_nothing(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
