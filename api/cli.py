@@ -530,7 +530,7 @@ def user_add(
             f"--role 只能是 {' | '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True
         )
         raise typer.Exit(2) from None
-    from gis.users import add_user, check_new_user
+    from gis.users import account_grids, add_user, check_new_user
 
     with _owner_session() as session:  # (before the password is asked for)
         check_new_user(
@@ -549,7 +549,16 @@ def user_add(
             display_name=display_name,
             actor=_actor(),
         )
+        grids = account_grids(session, name) if role_value is Role.grid_worker else None
     typer.echo(f"用户 {name} 已创建（{role_value.value}{'，' + region if region else ''}）。")
+    if grids == 0:  # (made first, linked later: said, not refused)
+        typer.secho(
+            "注意：该网格员账号还没有负责的网格（未用 --worker 关联网格员档案，或档案中没有网格），"
+            "上报会被拒绝；请在网格档案的「网格员配备」中为其配置网格。 (This grid worker's "
+            "account has no grid yet — no --worker, or a worker with none — so their reports "
+            "are refused until a grid's page assigns them some.)",
+            fg=typer.colors.YELLOW,
+        )
 
 
 @user_app.command("passwd")

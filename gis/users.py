@@ -285,6 +285,18 @@ def add_user(
     return int(user_id)
 
 
+def account_grids(session: Session, username: str) -> int:
+    """How many grids account ``username`` answers for (a grid worker's, through their worker
+    record; 0 without one): a grid worker's account with none may report nothing."""
+    return int(
+        session.execute(
+            text("""SELECT count(*) FROM app_user u JOIN worker_grid g ON g.worker_id = u.worker_id
+                    WHERE u.username = :u"""),
+            {"u": username},
+        ).scalar_one()
+    )
+
+
 def _no_such_user(username: str) -> NotFound:
     return NotFound(f"没有用户 {username}。", f"No user {username}.")
 

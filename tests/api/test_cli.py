@@ -203,6 +203,21 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
     assert out.exit_code == 0 and "所有登录已失效" in out.output
     missing = run("user", "unlock", "nobody_at_all", env=env)
     assert missing.exit_code == 1 and "nobody_at_all" in missing.output
+    # a grid worker's account with no grid yet is made, and said to be unable to report
+    lone = run("user", "add", "cli_gw", "--role", "grid_worker", "--region", "990102001001",
+               "--password-stdin", env=env, input=password)  # fmt: skip
+    assert lone.exit_code == 0 and "还没有负责的网格" in lone.output, lone.output
+    with engine.connect() as conn:
+        worker = conn.execute(
+            text("SELECT w.code FROM worker w JOIN worker_grid g ON g.worker_id = w.id "
+                 "WHERE NOT EXISTS (SELECT 1 FROM app_user u WHERE u.worker_id = w.id) "
+                 "ORDER BY w.code LIMIT 1")
+        ).scalar_one()  # fmt: skip
+    linked = run("user", "add", "cli_gw2", "--role", "grid_worker", "--worker", worker,
+                 "--password-stdin", env=env, input=password)  # fmt: skip
+    assert linked.exit_code == 0 and "还没有负责的网格" not in linked.output, linked.output
+    with engine.begin() as conn:  # (later tests count the grid workers with an account)
+        conn.execute(text("DELETE FROM app_user WHERE username IN ('cli_gw', 'cli_gw2')"))
     # what is wrong besides the password is said before it is asked for (typed twice, for
     # nothing): no such account, a region that is not there, a name taken
     for args, said in (
