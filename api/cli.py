@@ -530,7 +530,8 @@ def user_add(
             f"--role 只能是 {' | '.join(r.value for r in Role)}", fg=typer.colors.RED, err=True
         )
         raise typer.Exit(2) from None
-    from gis.users import account_grids, add_user, check_new_user
+    from gis.scope import Scope
+    from gis.users import add_user, check_new_user, get_account
 
     with _owner_session() as session:  # (before the password is asked for)
         check_new_user(
@@ -549,7 +550,7 @@ def user_add(
             display_name=display_name,
             actor=_actor(),
         )
-        grids = account_grids(session, name) if role_value is Role.grid_worker else None
+        grids = get_account(session, Scope.everything(), name).grids
     typer.echo(f"用户 {name} 已创建（{role_value.value}{'，' + region if region else ''}）。")
     if grids == 0:  # (made first, linked later: said, not refused)
         typer.secho(

@@ -799,6 +799,11 @@ class UserOut(BaseModel):
         description="its password was set by someone else: its user must change it first"
     )
     otp_enabled: bool = Field(description="it logs in with a one-time code too (动态口令)")
+    grids: int | None = Field(
+        None,
+        description="a grid worker's: the grids they answer for (0: none yet, so every report "
+        "of theirs is refused); null for the other roles",
+    )
     initial_password: str | None = Field(
         None, description="the password just set at random: shown this once, never stored plain"
     )

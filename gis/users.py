@@ -67,6 +67,9 @@ class Account:
     last_seen_at: datetime | None
     must_change_password: bool
     otp_enabled: bool
+    #: a grid worker's: how many grids they answer for (0: none yet, so they may report
+    #: nothing); None for the other roles
+    grids: int | None = None
 
 
 _ACCOUNTS = """
@@ -75,7 +78,9 @@ _ACCOUNTS = """
            CASE WHEN u.locked_until > now() THEN u.locked_until END AS locked_until,
            u.failed_logins, u.created_at, u.password_changed_at,
            (SELECT max(s.last_seen_at) FROM auth_session s WHERE s.user_id = u.id) AS last_seen_at,
-           u.must_change_password, u.totp_secret IS NOT NULL AS otp_enabled
+           u.must_change_password, u.totp_secret IS NOT NULL AS otp_enabled,
+           CASE WHEN u.role = 'grid_worker' THEN (SELECT count(*) FROM worker_grid g
+                                                  WHERE g.worker_id = u.worker_id) END AS grids
     FROM app_user u LEFT JOIN region r ON r.id = u.region_id
     LEFT JOIN worker w ON w.id = u.worker_id
 """
@@ -283,18 +288,6 @@ def add_user(
     ).scalar_one()
     _audit(session, by, actor, "user.add", username, {"role": role.value, "region": region_code})
     return int(user_id)
-
-
-def account_grids(session: Session, username: str) -> int:
-    """How many grids account ``username`` answers for (a grid worker's, through their worker
-    record; 0 without one): a grid worker's account with none may report nothing."""
-    return int(
-        session.execute(
-            text("""SELECT count(*) FROM app_user u JOIN worker_grid g ON g.worker_id = u.worker_id
-                    WHERE u.username = :u"""),
-            {"u": username},
-        ).scalar_one()
-    )
 
 
 def _no_such_user(username: str) -> NotFound:

@@ -98,6 +98,15 @@ def users_page(
                        f'{t("停用", "Disable")}</button>')  # fmt: skip
         return " ".join(out)
 
+    # (a grid worker who answers for no grid: every report of theirs is refused)
+    no_grids = (
+        ' <span class="wg-flag" title="'
+        + t("没有负责的网格，上报会被拒绝：请在网格档案的网格员配备中配置",
+            "No grid yet, so their reports are refused: assign some on a grid's page")
+        + '">'
+        + t("未配网格", "no grid")
+        + "</span>"
+    )  # fmt: skip
     rows = "".join(
         f'<tr data-user="{escape(a.username, quote=True)}"'
         f"{' class=wg-muted' if a.disabled else ''}>"
@@ -105,7 +114,7 @@ def users_page(
         f"<td>{escape(names[a.role])}</td>"
         f"<td>{escape(a.region_name or t('全系统', 'whole deployment'))}"
         f"<small>{escape(a.region_code or '')}</small></td>"
-        f"<td>{escape(a.worker_code or '—')}</td>"
+        f"<td>{escape(a.worker_code or '—')}{no_grids if a.grids == 0 else ''}</td>"
         f"<td>{state(a)}</td><td>{_when(a.last_seen_at)}</td>"
         f"<td>{_when(a.password_changed_at)}</td><td>{buttons(a)}</td></tr>"
         for a in accounts

@@ -370,6 +370,39 @@ def test_the_users_page(anon_client: TestClient, login_as: Headers) -> None:
     assert "center operator" in english.text and "用户管理" not in english.text
 
 
+def test_a_grid_worker_with_no_grid_is_marked_in_the_list(
+    anon_client: TestClient, login_as: Headers, app_db: Session
+) -> None:
+    """A grid worker who answers for no grid (no worker record, or a worker with none) may
+    report nothing: the list marks them 未配网格, and ``grids`` says how many they have."""
+    from gis.scope import Scope, bind_scope
+
+    admin, html = login_as("admin"), {"Accept": "text/html"}
+
+    def grids() -> dict[str, int | None]:
+        listed = anon_client.get("/api/users", headers=admin).json()
+        return {u["username"]: u["grids"] for u in listed}
+
+    before = grids()
+    assert before["grid_worker"] and before["grid_worker"] > 0
+    assert before["township_operator"] is None  # (not a grid worker's account)
+    row = re.search(
+        r'<tr data-user="grid_worker".*?</tr>', anon_client.get("/users", headers=admin | html).text
+    )
+    assert row is not None and "未配网格" not in row.group(0)
+    bind_scope(app_db, Scope.everything())
+    app_db.execute(
+        text("DELETE FROM worker_grid WHERE worker_id = "
+             "(SELECT worker_id FROM app_user WHERE username = 'grid_worker')")
+    )  # fmt: skip
+    app_db.commit()  # (to the test's savepoint)
+    assert grids()["grid_worker"] == 0
+    page = anon_client.get("/users", headers=admin | html).text
+    row = re.search(r'<tr data-user="grid_worker".*?</tr>', page)
+    assert row is not None and "未配网格" in row.group(0)
+    assert "未配网格" not in page.replace(row.group(0), "")  # (the others: not grid workers)
+
+
 def test_a_user_changes_their_own_password(
     anon_client: TestClient, login_as: Headers, app_db: Session
 ) -> None:
