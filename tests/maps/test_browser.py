@@ -1498,6 +1498,15 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         page.once("dialog", lambda d: d.accept())
         row.locator("button[data-act=disable]").click()
         page.wait_for_selector("tr[data-user='browser.desk']:has-text('已停用')")
+        # a grid worker's account with no grid: said with its password (every report of theirs
+        # would be refused), and marked in the list
+        form.locator("input[name=username]").fill("browser.gw")
+        form.locator("select[name=role]").select_option("grid_worker")
+        form.locator("input[name=region]").fill("990102001001")
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector("#user-message:has-text('还没有负责的网格')")
+        page.click("#user-message a")
+        page.wait_for_selector("tr[data-user='browser.gw']:has-text('未配网格')")
         if shots := os.environ.get("WANGGE_SCREENSHOTS"):
             page.screenshot(path=str(Path(shots) / "users.png"), full_page=True)
         assert errors == [], errors
@@ -1506,9 +1515,12 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         with engine.begin() as conn:  # the account was committed: later tests count accounts
             conn.execute(
                 text("""DELETE FROM auth_session WHERE user_id IN
-                                 (SELECT id FROM app_user WHERE username = 'browser.desk')""")
+                                 (SELECT id FROM app_user
+                                  WHERE username IN ('browser.desk', 'browser.gw'))""")
             )
-            conn.execute(text("DELETE FROM app_user WHERE username = 'browser.desk'"))
+            conn.execute(
+                text("DELETE FROM app_user WHERE username IN ('browser.desk', 'browser.gw')")
+            )
 
 
 def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: ignore[no-untyped-def]

@@ -41,6 +41,13 @@
         again.href = window.location.href;
         again.textContent = say(" 已记下，刷新列表", " Noted: refresh the list");
         message.append(line, code, again);
+        if (user.grids === 0) {  // (the list marks it 未配网格 too, once reloaded)
+          var lone = document.createElement("span");
+          lone.className = "wg-no-grids";
+          lone.textContent = say(" 注意：该网格员还没有负责的网格，上报会被拒绝；请在网格档案的网格员配备中配置。",
+                                 " Note: this grid worker has no grid yet, so their reports are refused; assign some on a grid's page.");
+          message.append(lone);
+        }
       } else {
         window.location.reload();
       }
