@@ -760,8 +760,6 @@ def test_demo_reset_puts_the_demo_back_and_touches_nothing_else(  # type: ignore
     """After a trial or a training day, ``wangge demo reset --yes`` deletes the demo database
     and loads the demo again (the photo files no row names removed); without ``--yes`` it says
     what it would delete; a database holding more than the demo is refused and left whole."""
-    if os.environ.get("WANGGE_TEST_ADMIN_URL"):
-        pytest.skip("the reset is of a database of the embedded cluster")
     name = f"wangge_reset_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     photos = tmp_path / "photos"
