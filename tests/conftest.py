@@ -282,6 +282,19 @@ def report_body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -
     return body
 
 
+def take_grids_from(app_db: Session, username: str) -> None:
+    """Account ``username``'s worker answers for no grid (rolled back with the test)."""
+    from gis.scope import Scope, bind_scope
+
+    bind_scope(app_db, Scope.everything())
+    app_db.execute(
+        text("DELETE FROM worker_grid WHERE worker_id = "
+             "(SELECT worker_id FROM app_user WHERE username = :u)"),
+        {"u": username},
+    )  # fmt: skip
+    app_db.commit()  # (to the test's savepoint)
+
+
 class WanggeClient(TestClient):
     """A test client that gives every report a fresh Idempotency-Key unless the test sets one
     (the idempotency tests do)."""

@@ -24,7 +24,7 @@ from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
-from tests.conftest import grid_worker_point, report_body
+from tests.conftest import grid_worker_point, report_body, take_grids_from
 
 
 @pytest.fixture
@@ -1559,12 +1559,7 @@ def test_a_grid_worker_with_no_grid_yet_is_told_so_not_that_the_place_is_outside
 
     lon, lat = grid_worker_point(engine)
     worker = login_as("grid_worker")
-    bind_scope(app_db, Scope.everything())
-    app_db.execute(
-        text("DELETE FROM worker_grid WHERE worker_id = "
-             "(SELECT worker_id FROM app_user WHERE username = 'grid_worker')")
-    )  # fmt: skip
-    app_db.commit()  # (to the test's savepoint)
+    take_grids_from(app_db, "grid_worker")
     r = anon_client.post("/api/reports", headers=worker, json=report_body(lon, lat))
     assert r.status_code == 403 and r.json()["detail"] == NO_GRIDS[0]
     item = report_body(lon, lat) | {"idempotency_key": str(uuid.uuid4())}

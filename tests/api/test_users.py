@@ -18,7 +18,7 @@ from gis.settings import Settings
 from gis.users import add_user
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
-from tests.conftest import app_with
+from tests.conftest import app_with, take_grids_from
 
 Headers = Callable[[str], dict[str, str]]
 NEW_PASSWORD = "Lantern-river-4812"
@@ -375,8 +375,6 @@ def test_a_grid_worker_with_no_grid_is_marked_in_the_list(
 ) -> None:
     """A grid worker who answers for no grid (no worker record, or a worker with none) may
     report nothing: the list marks them 未配网格, and ``grids`` says how many they have."""
-    from gis.scope import Scope, bind_scope
-
     admin, html = login_as("admin"), {"Accept": "text/html"}
 
     def grids() -> dict[str, int | None]:
@@ -390,12 +388,7 @@ def test_a_grid_worker_with_no_grid_is_marked_in_the_list(
         r'<tr data-user="grid_worker".*?</tr>', anon_client.get("/users", headers=admin | html).text
     )
     assert row is not None and "未配网格" not in row.group(0)
-    bind_scope(app_db, Scope.everything())
-    app_db.execute(
-        text("DELETE FROM worker_grid WHERE worker_id = "
-             "(SELECT worker_id FROM app_user WHERE username = 'grid_worker')")
-    )  # fmt: skip
-    app_db.commit()  # (to the test's savepoint)
+    take_grids_from(app_db, "grid_worker")
     assert grids()["grid_worker"] == 0
     page = anon_client.get("/users", headers=admin | html).text
     row = re.search(r'<tr data-user="grid_worker".*?</tr>', page)

@@ -4060,6 +4060,23 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
     assert len(failures) == 26
 
 
+def _settled_on_the_spot(live_server: str, engine, tokens: dict, how: str) -> dict:  # type: ignore[no-untyped-def]
+    """A new case in the grid worker's grid, settled on the spot (resolved): its answer."""
+    import uuid
+
+    lon, lat = grid_worker_point(engine)
+    r = httpx.post(
+        f"{live_server}/api/reports",
+        json=report_body(lon, lat, on_site_resolution=how),
+        headers={
+            "Authorization": f"Bearer {tokens['grid_worker']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert r.status_code == 201 and r.json()["status"] == "resolved", r.text
+    return dict(r.json())
+
+
 def test_the_resident_chooses_the_rating_none_is_given_beforehand(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tokens: dict
 ) -> None:
@@ -4067,21 +4084,11 @@ def test_the_resident_chooses_the_rating_none_is_given_beforehand(  # type: igno
     ticked beforehand were sent by a tap on 提交评价, and counted in the satisfaction rate the
     leaders read and the safety index).  Sent without a choice, nothing goes; chosen, that
     goes."""
-    import uuid
-
     from sqlalchemy import text
 
-    lon, lat = grid_worker_point(engine)
-    r = httpx.post(  # (settled on the spot: resolved, so the resident may rate it)
-        f"{live_server}/api/reports",
-        json=report_body(lon, lat, on_site_resolution="双方已和解"),
-        headers={
-            "Authorization": f"Bearer {tokens['grid_worker']}",
-            "Idempotency-Key": str(uuid.uuid4()),
-        },
-    )
-    assert r.status_code == 201 and r.json()["status"] == "resolved", r.text
-    token = r.json()["tracking_url"].rstrip("/").rsplit("/", 1)[-1]
+    # (settled on the spot: resolved, so the resident may rate it)
+    token = _settled_on_the_spot(live_server, engine, tokens, "双方已和解")["tracking_url"]
+    token = token.rstrip("/").rsplit("/", 1)[-1]
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
     sent: list[str] = []
     page.on("request", lambda q: sent.append(q.url) if q.url.endswith("/rating") else None)
@@ -4114,19 +4121,8 @@ def test_the_desk_says_what_the_resident_said_on_the_follow_up_call(  # type: ig
     """回访 from the case page: whether the resident confirms it is solved is chosen each time —
     the box ticked beforehand recorded 群众认可已解决 for a desk that only pressed 确定, where the
     API itself asks for the answer.  Nothing chosen: said, nothing sent; 未解决: reopened."""
-    import uuid
-
-    lon, lat = grid_worker_point(engine)
-    r = httpx.post(  # (settled on the spot by the grid worker: resolved, to follow up)
-        f"{live_server}/api/reports",
-        json=report_body(lon, lat, on_site_resolution="已劝离"),
-        headers={
-            "Authorization": f"Bearer {tokens['grid_worker']}",
-            "Idempotency-Key": str(uuid.uuid4()),
-        },
-    )
-    assert r.status_code == 201 and r.json()["status"] == "resolved", r.text
-    code = r.json()["code"]
+    # (settled on the spot by the grid worker: resolved, to follow up)
+    code = _settled_on_the_spot(live_server, engine, tokens, "已劝离")["code"]
     page = browser.new_page(viewport={"width": 1000, "height": 900}, locale="zh-CN")
     sent: list[str] = []
     page.on("request", lambda q: sent.append(q.url) if q.url.endswith("/actions") else None)
