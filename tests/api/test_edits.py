@@ -1129,6 +1129,34 @@ def test_recode_rename_and_assign_workers(planner: Planner, app_db: Session) -> 
     assert links == [worker]
 
 
+def test_a_recoded_grid_s_closed_cases_still_count_for_a_repeat_place(
+    planner: Planner, app_db: Session, login_as: Headers
+) -> None:
+    """高频线索: three cases within 50 m in 30 days, found through the grids around the place.
+    A recode (as a split or a merge) retires a grid's code, and the closed cases keep it (only
+    open ones move to the new layout): a report at their place afterwards still counts them."""
+    here = geom(app_db, g(3)).representative_point()
+    for _ in range(2):
+        put_case(app_db, here, status="closed")
+    edit = planner.open()
+    planner.op(edit, op="recode", grid=g(3), code=g(901))
+    planner.commit(edit)
+    there = app_db.execute(
+        text("""SELECT count(*) FROM cases
+                WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
+                  AND ST_DWithin(geom::geography,
+                                 ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, 50)"""),
+        {"x": here.x, "y": here.y},
+    ).scalar_one()
+    assert there >= 2
+    r = planner.client.post(
+        "/api/reports", headers=login_as("township_operator"), json=report_body(here.x, here.y)
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["grid_code"] == g(901)
+    assert r.json()["flags"]["repeat_place"] == there + 1
+
+
 def _links(session: Session, code: str) -> list[str]:
     return sorted(grid_team(session, code))
 
