@@ -59,6 +59,7 @@ FIELD_NAMES = {
     "action": ("操作", "action"),
     "note": ("说明", "note"),
     "score": ("评分", "score"),
+    "resolved": ("问题是否已解决", "resolved"),
     "username": ("用户名", "username"),
     "password": ("密码", "password"),
 }

@@ -946,7 +946,9 @@ class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     score: int = Field(ge=1, le=5, description="1–5")
-    resolved: bool = Field(default=True, description="is the problem solved?")
+    #: the resident's own answer, always asked: a default would say it in their name (the
+    #: satisfaction rate and the safety index count it)
+    resolved: bool = Field(description="is the problem solved? (the resident's answer: required)")
     comment: str | None = Field(default=None, max_length=500)
 
 

@@ -976,7 +976,7 @@ def test_a_duplicate_is_merged_into_the_case_that_carries_it(
     english = anon_client.get(f"/t/{token_b}?lang=en").text
     assert "merged into case" in english and f'href="/t/{token_a}?lang=en"' in english
     anon_client.cookies.clear()
-    r = anon_client.post(f"/api/track/{token_b}/rating", json={"score": 5})
+    r = anon_client.post(f"/api/track/{token_b}/rating", json={"score": 5, "resolved": True})
     assert r.status_code == 409 and a in r.json()["detail"]
     # no chains: nothing merges into a merged case, and a case others joined stays the carrier
     r = anon_client.post(f"/api/cases/{a}/actions", headers=op, json={"action": "merge", "into": b})
@@ -1314,10 +1314,14 @@ def test_a_poor_rating_reopens_the_case_once(
     case = _report(anon_client, op, point)
     code, token = case["code"], case["tracking_url"].rsplit("/", 1)[1]
     rating = f"/api/track/{token}/rating"
-    early = anon_client.post(rating, json={"score": 5})
+    early = anon_client.post(rating, json={"score": 5, "resolved": True})
     assert early.status_code == 409  # not resolved yet
     for action in ("accept", "start", "resolve"):
         _act(anon_client, op, code, action)
+    # whether it is solved is the resident's own answer: never taken as yes when left out
+    unsaid = anon_client.post(rating, json={"score": 5}, headers={"Accept-Language": "zh-CN"})
+    assert unsaid.status_code == 422, unsaid.text
+    assert unsaid.json()["detail"] == "resolved（问题是否已解决）缺少必填字段"
     page = anon_client.get(f"/t/{token}")
     assert 'id="rating"' in page.text and "评价" in page.text  # the form on the tracking page
     english = anon_client.get(f"/t/{token}?lang=en").text
@@ -1332,8 +1336,9 @@ def test_a_poor_rating_reopens_the_case_once(
     detail = anon_client.get(f"/api/cases/{code}", headers=op).json()
     assert detail["status"] == "reopened" and detail["round"] == 2
     assert [e["action"] for e in detail["events"]][-2:] == ["rate", "reopen"]
-    assert anon_client.post(rating, json={"score": 5}).status_code == 409  # one rating per case
-    assert anon_client.post(rating, json={"score": 9}).status_code == 422
+    again = {"score": 5, "resolved": True}
+    assert anon_client.post(rating, json=again).status_code == 409  # one rating per case
+    assert anon_client.post(rating, json={"score": 9, "resolved": True}).status_code == 422
     # the case carries its rating and how it went, for the roll-ups (migration 0062)
     bind_scope(app_db, Scope.everything())
     kept = app_db.execute(
