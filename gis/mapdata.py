@@ -625,8 +625,9 @@ def tile(
     elif layer == "cases" and (z >= 12 or not _uses_rollup(scope, CaseFilter())):
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+            -- each code once: a grid redrawn in the period (a version each) holds its cases once
             g AS (
-                SELECT gr.code FROM grid gr, b
+                SELECT DISTINCT gr.code FROM grid gr, b
                 WHERE gr.geom && ST_Transform(b.env, 4326)
                   AND gr.valid_from < :t1 AND (gr.valid_to IS NULL OR gr.valid_to > :t0)),
             t AS (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import date
 from collections.abc import Callable
 
 import pytest
@@ -447,6 +448,77 @@ def test_vector_tiles_of_grids_and_cases(
     assert anon_client.get("/tiles/grids/3/9/1.mvt", headers=op).status_code == 422
     assert anon_client.get("/tiles/roads/3/1/1.mvt", headers=op).status_code == 422
     assert anon_client.get(f"/tiles/grids/15/{x}/{y}.mvt").status_code == 401
+
+
+def _features(tile: bytes) -> dict[str, list[dict[int, int]]]:
+    """A vector tile's features by layer, each as {its tags' key index: value index} (the
+    protocol buffer read by hand: no MVT library is installed)."""
+
+    def varint(b: bytes, i: int) -> tuple[int, int]:
+        n = shift = 0
+        while True:
+            n |= (b[i] & 0x7F) << shift
+            shift += 7
+            i += 1
+            if b[i - 1] < 0x80:
+                return n, i
+
+    def fields(b: bytes) -> list[tuple[int, int | bytes]]:
+        out: list[tuple[int, int | bytes]] = []
+        i = 0
+        while i < len(b):
+            key, i = varint(b, i)
+            wire = key & 7
+            if wire == 0:
+                value, i = varint(b, i)
+                out.append((key >> 3, value))
+            elif wire == 2:
+                size, i = varint(b, i)
+                out.append((key >> 3, b[i : i + size]))
+                i += size
+            else:  # (fixed 32/64-bit values: only in a layer's value table, skipped here)
+                i += 4 if wire == 5 else 8
+        return out
+
+    layers: dict[str, list[dict[int, int]]] = {}
+    for number, layer in fields(tile):
+        assert number == 3 and isinstance(layer, bytes)
+        parts = fields(layer)
+        name = next(v for n, v in parts if n == 1)
+        assert isinstance(name, bytes)
+        found = layers.setdefault(name.decode(), [])
+        for n, feature in parts:
+            if n == 2 and isinstance(feature, bytes):
+                tags = next((v for k, v in fields(feature) if k == 2), b"")
+                assert isinstance(tags, bytes)
+                packed = []
+                i = 0
+                while i < len(tags):
+                    value, i = varint(tags, i)
+                    packed.append(value)
+                found.append(dict(zip(packed[::2], packed[1::2], strict=True)))
+    return layers
+
+
+def test_a_case_is_one_point_on_a_tile_across_its_grid_s_redraw(
+    db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    """The demo's grid 990102001004001 was redrawn on 2026-08-08 (version 2, same code): a
+    tile over it for a period spanning the redraw holds each of its cases once, not once for
+    each version of the grid it found."""
+    lon, lat = db.execute(
+        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
+             "WHERE code = '990102001004001' AND valid_to IS NULL) s")
+    ).one()  # fmt: skip
+    n = 2**14
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    days = (date.today() - date(2026, 8, 8)).days + 30
+    r = anon_client.get(f"/tiles/cases/14/{x}/{y}.mvt?days={days}", headers=login_as("admin"))
+    assert r.status_code == 200, r.text
+    features = _features(r.content)["cases"]
+    codes = [f[0] for f in features]  # (code is the first tag: the value's index is the case)
+    assert len(codes) > 20 and len(set(codes)) == len(codes)
 
 
 def test_the_api_names_categories_in_the_language_asked_for(
