@@ -216,9 +216,10 @@ def activity(session: Session, scope: Scope, region: str, end: datetime) -> list
                  top
             WHERE top.id = ANY(v.path) AND {scope.region_condition("v")}
         ),
-        -- the grids of that day (the layout then), each walked or not that day
+        -- the grids of that day (the layout then), each walked or not that day; each code
+        -- once (a grid redrawn that day has a version before and one after)
         g AS (
-            SELECT v.path, EXISTS (
+            SELECT DISTINCT ON (g.code) v.path, EXISTS (
                        SELECT 1 FROM patrol p
                        WHERE p.grid_code = g.code
                          AND p.checked_at >= CAST(:end AS timestamptz) - interval '1 day'

@@ -558,3 +558,22 @@ def test_a_check_in_carries_photos_of_what_was_seen(  # type: ignore[no-untyped-
         ).status_code
         == 404
     )
+
+
+def test_a_grid_redrawn_on_the_day_is_one_grid_of_that_day(db: Session) -> None:
+    """网格员履职's grids of a day are those valid on it, each code once: the demo's grid
+    990102001004001 was split on 2026-08-08 (its second version and a new grid) and is one grid
+    of that day, not two — its village has that day the grids of after the split."""
+    from gis.scope import Scope
+    from gis.workers import activity
+
+    def grids(day: str) -> dict[str, int]:
+        end = datetime.fromisoformat(day).replace(tzinfo=SHANGHAI) + timedelta(days=1)
+        return {a.code: a.grids for a in activity(db, Scope.everything(), "990102001", end)}
+
+    versions = db.execute(
+        text("SELECT count(*) FROM grid WHERE code = '990102001004001' AND valid_to IS NOT NULL")
+    ).scalar_one()
+    assert versions == 1  # (the demo's split)
+    before, split, after = grids("2026-08-07"), grids("2026-08-08"), grids("2026-08-09")
+    assert split == after and after["990102001004"] == before["990102001004"] + 1
