@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
