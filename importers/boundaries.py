@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from gis.datum import datum_named, to_wgs84
-from gis.edits import LAYOUT_LOCK, relocate_open_cases
+from gis.edits import LAYOUT_LOCK, relocate_open_cases, significant
 from gis.geo import area_m2, difference, intersection, union
 from importers.core import (
     DATUM_HINT,
@@ -282,35 +282,63 @@ def _link_parents(session: Session, rows: list[_Row], report: ImportReport) -> N
         report.linked[r.code] = rule
 
 
+def _worth_reporting(piece: BaseGeometry, tolerance_m2: float) -> float | None:
+    """The area in m² of an overlap, a gap or a part sticking out, if it is a problem: larger
+    than ``tolerance_m2`` and wider than the planner's tolerance somewhere
+    (:data:`gis.edits.TOLERANCE_M`, as an edit set is validated).  A thinner piece is the
+    precision of the drawing: two boundaries that follow one line with vertices of their own
+    leave slivers a few centimetres wide, whose area, measured on the ellipsoid or in metres,
+    can be hundreds of m² along a few kilometres (every layout the system exports had them)."""
+    if piece.is_empty or piece.area == 0:
+        return None
+    area = area_m2(piece)
+    return round(area, 1) if area > tolerance_m2 and significant(piece) else None
+
+
+def _stored_regions(session: Session) -> dict[str, tuple[str, BaseGeometry, str | None]]:
+    """Every stored region by code: (level, geometry, parent code)."""
+    rows = session.execute(
+        text("""SELECT r.code, r.level::text, ST_AsBinary(r.geom), p.code
+                FROM region r LEFT JOIN region p ON p.id = r.parent_id""")
+    ).all()
+    return {c: (lv, shapely.from_wkb(bytes(g)), parent) for c, lv, g, parent in rows}
+
+
 def _check_hierarchy(
     session: Session, rows: list[_Row], report: ImportReport, tolerance_m2: float
 ) -> None:
-    known = _existing_regions(session)
+    """Overlaps, gaps and parts sticking out, in the hierarchy as it will be: the file's regions
+    with the stored ones it does not name (a file of one district: its townships beside the
+    city's other districts, not alone in the city)."""
+    stored = _stored_regions(session)
+    known = {c: (lv, g) for c, (lv, g, _) in stored.items()}
     known.update({r.code: (r.level, r.geom) for r in rows})
+    in_file = {r.code for r in rows}
     children: dict[str | None, list[_Row]] = {}
     for r in rows:
         children.setdefault(r.parent, []).append(r)
     for parent, kids in children.items():
-        # siblings overlapping
-        tree = STRtree([k.geom for k in kids])
+        others = [(c, g) for c, (_, g, p) in stored.items() if p == parent and c not in in_file]
+        # siblings overlapping: the file's with each other and with the stored ones
+        geoms = [k.geom for k in kids] + [g for _, g in others]
+        names = [k.code for k in kids] + [c for c, _ in others]
+        tree = STRtree(geoms)
         for i, k in enumerate(kids):
             for j in tree.query(k.geom, predicate="intersects"):
                 if int(j) <= i:
                     continue
-                inter = intersection(k.geom, kids[int(j)].geom)
-                if inter.is_empty:
-                    continue
-                a = area_m2(inter) if inter.area > 0 else 0.0
-                if a > tolerance_m2:
+                inter = intersection(k.geom, geoms[int(j)])
+                a = _worth_reporting(inter, tolerance_m2)
+                if a is not None:
                     p = inter.representative_point()
                     report.problems.append(
                         Issue(
                             "overlap",
-                            f"{k.code}/{kids[int(j)].code}",
+                            f"{k.code}/{names[int(j)]}",
                             "同级区划重叠 siblings overlap",
                             p.x,
                             p.y,
-                            round(a, 1),
+                            a,
                         )
                     )
         if parent is None or parent not in known:
@@ -318,7 +346,8 @@ def _check_hierarchy(
         pgeom = known[parent][1]
         for k in kids:  # children sticking out
             out = difference(k.geom, pgeom)
-            if not out.is_empty and area_m2(out) > tolerance_m2:
+            a = _worth_reporting(out, tolerance_m2)
+            if a is not None:
                 p = out.representative_point()
                 report.problems.append(
                     Issue(
@@ -327,15 +356,13 @@ def _check_hierarchy(
                         f"超出上级 {parent} 范围 sticks out of its parent",
                         p.x,
                         p.y,
-                        round(area_m2(out), 1),
+                        a,
                     )
                 )
-        gap = difference(pgeom, union([k.geom for k in kids]))
+        gap = difference(pgeom, union(geoms))
         for part in shapely.get_parts(gap):  # gaps inside the parent
-            if part.is_empty or part.area == 0:
-                continue
-            a = area_m2(part)
-            if a > tolerance_m2:
+            a = _worth_reporting(part, tolerance_m2)
+            if a is not None:
                 p = part.representative_point()
                 report.problems.append(
                     Issue(
@@ -344,7 +371,7 @@ def _check_hierarchy(
                         "上级范围内有未被下级覆盖的空隙 gap inside the parent",
                         p.x,
                         p.y,
-                        round(a, 1),
+                        a,
                     )
                 )
 
@@ -591,7 +618,7 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
                 "population": _int(gdf, mapping, "population", i),
             }
         )
-    _check_grids(rows, villages, report, opts.tolerance_m2)
+    _check_grids(session, rows, villages, report, opts.tolerance_m2)
     refuse_if_strict(report, opts.strict)
     _write_grids(session, rows, report, opts.commit)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -607,34 +634,48 @@ def _int(gdf: gpd.GeoDataFrame, mapping: dict[str, str], role: str, i: int) -> i
 
 
 def _check_grids(
+    session: Session,
     rows: list[dict[str, Any]],
     villages: dict[str, BaseGeometry],
     report: ImportReport,
     tolerance_m2: float,
 ) -> None:
+    """Overlaps, gaps and grids sticking out of their village, in the layout as it will be: the
+    file's grids with the current ones of their villages that it does not name (a file of one
+    new grid is checked against its neighbours, and does not leave the rest of the village as
+    a gap)."""
     if not rows:
         return
-    geoms = [r["geom"] for r in rows]
+    in_file = {r["code"] for r in rows}
+    others = [
+        (code, village, shapely.from_wkb(bytes(g)))
+        for code, village, g in session.execute(
+            text("""SELECT g.code, v.code, ST_AsBinary(g.geom)
+                    FROM grid g JOIN region v ON v.id = g.village_id
+                    WHERE g.valid_to IS NULL AND v.code = ANY(CAST(:villages AS text[]))
+                    ORDER BY g.code"""),
+            {"villages": sorted({r["village"] for r in rows})},
+        )
+        if code not in in_file
+    ]
+    geoms = [r["geom"] for r in rows] + [g for _, _, g in others]
+    names = [r["code"] for r in rows] + [c for c, _, _ in others]
     tree = STRtree(geoms)
     for i, r in enumerate(rows):
         for j in tree.query(r["geom"], predicate="intersects"):
             if int(j) <= i:
                 continue
             inter = intersection(r["geom"], geoms[int(j)])
-            if not inter.is_empty and inter.area > 0 and area_m2(inter) > tolerance_m2:
+            a = _worth_reporting(inter, tolerance_m2)
+            if a is not None:
                 p = inter.representative_point()
                 report.problems.append(
-                    Issue(
-                        "overlap",
-                        f"{r['code']}/{rows[int(j)]['code']}",
-                        "网格重叠 grids overlap",
-                        p.x,
-                        p.y,
-                        round(area_m2(inter), 1),
-                    )
-                )
+                    Issue("overlap", f"{r['code']}/{names[int(j)]}", "网格重叠 grids overlap",
+                          p.x, p.y, a)
+                )  # fmt: skip
         out = difference(r["geom"], villages[r["village"]])
-        if not out.is_empty and area_m2(out) > tolerance_m2:
+        a = _worth_reporting(out, tolerance_m2)
+        if a is not None:
             p = out.representative_point()
             report.problems.append(
                 Issue(
@@ -643,16 +684,19 @@ def _check_grids(
                     f"超出所属村（社区）{r['village']} sticks out of its village",
                     p.x,
                     p.y,
-                    round(area_m2(out), 1),
+                    a,
                 )
             )
     by_village: dict[str, list[BaseGeometry]] = {}
     for r in rows:
         by_village.setdefault(r["village"], []).append(r["geom"])
+    for _, village, g in others:
+        by_village[village].append(g)
     for village, parts in by_village.items():
         gap = difference(villages[village], union(parts))
         for part in shapely.get_parts(gap):
-            if not part.is_empty and part.area > 0 and area_m2(part) > tolerance_m2:
+            a = _worth_reporting(part, tolerance_m2)
+            if a is not None:
                 p = part.representative_point()
                 report.problems.append(
                     Issue(
@@ -661,7 +705,7 @@ def _check_grids(
                         "村（社区）内有未划入网格的空隙 gap not covered by grids",
                         p.x,
                         p.y,
-                        round(area_m2(part), 1),
+                        a,
                     )
                 )
 

@@ -42,6 +42,8 @@ def test_what_is_exported_imports_back_unchanged(
     back = run_import(db, path, ImportRequest(what=layer))
     assert (len(back.created), len(back.updated), len(back.rejected)) == (0, 0, 0), back.summary()
     assert len(back.unchanged) == done.features
+    # nor any overlap, gap or sticking out: the layout tiles as stored (--strict takes it back)
+    assert [(p.kind, p.code, p.area_m2) for p in back.problems] == []
     wanted = {"grids": {"code", "name", "parent", "households", "population"},
               "regions": {"code", "name", "level", "parent"},
               "centers": {"name", "region", "phone", "address"}}[layer]  # fmt: skip

@@ -751,3 +751,37 @@ def test_centers_with_longitude_and_latitude_in_one_column(db: Session, tmp_path
                 ON r.id = c.region_id WHERE r.code = '880102001'""")
     ).one()
     assert abs(x - (X0 + 0.05)) < 1e-9 and abs(y - (Y0 + 0.05)) < 1e-9
+
+
+def test_a_file_of_some_grids_is_checked_against_the_village_s_other_grids(
+    db: Session, tmp_path: Path
+) -> None:
+    """The layout as it will be: a grid of the file overlapping a stored grid it does not name
+    is reported (it was not: only the file's grids were compared), and a file of one grid of a
+    village does not report the rest of the village as a gap (it did)."""
+    one = "990102001001002"
+    geom, inside = db.execute(
+        text("""SELECT ST_AsBinary(geom), ST_AsBinary(ST_PointOnSurface(geom)) FROM grid
+                WHERE code = '990102001001001' AND valid_to IS NULL"""),
+    ).one()
+    stored, name, households, population = db.execute(
+        text(f"SELECT ST_AsBinary(geom), name, households, population FROM grid "
+             f"WHERE code = '{one}' AND valid_to IS NULL")
+    ).one()  # fmt: skip
+    p = shapely.from_wkb(bytes(inside))
+    assert shapely.from_wkb(bytes(geom)).contains(p.buffer(0.0005))
+    path = tmp_path / "grids.geojson"
+    gpd.GeoDataFrame(
+        {
+            "网格编码": [one, "990102001001099"],
+            "网格名称": [name, "新网格"],
+            "户数": [households, 300],
+            "人口": [population, 900],
+        },
+        geometry=[shapely.from_wkb(bytes(stored)), p.buffer(0.0005)],
+        crs="EPSG:4326",
+    ).to_file(path, engine="pyogrio")
+    report = import_grids(db, path, Options())
+    assert report.unchanged == [one] and report.created == ["990102001001099"], report.summary()
+    problems = [(i.kind, i.code) for i in report.problems]
+    assert problems == [("overlap", "990102001001099/990102001001001")], report.summary()
