@@ -233,13 +233,17 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
     return report
 
 
-def _existing_regions(session: Session) -> dict[str, tuple[str, BaseGeometry]]:
-    rows = session.execute(text("SELECT code, level::text, ST_AsBinary(geom) FROM region")).all()
-    return {c: (lv, shapely.from_wkb(bytes(g))) for c, lv, g in rows}
+def _stored_regions(session: Session) -> dict[str, tuple[str, BaseGeometry, str | None]]:
+    """Every stored region by code: (level, geometry, parent code)."""
+    rows = session.execute(
+        text("""SELECT r.code, r.level::text, ST_AsBinary(r.geom), p.code
+                FROM region r LEFT JOIN region p ON p.id = r.parent_id""")
+    ).all()
+    return {c: (lv, shapely.from_wkb(bytes(g)), parent) for c, lv, g, parent in rows}
 
 
 def _link_parents(session: Session, rows: list[_Row], report: ImportReport) -> None:
-    known: dict[str, tuple[str, BaseGeometry]] = _existing_regions(session)
+    known = {c: (lv, g) for c, (lv, g, _) in _stored_regions(session).items()}
     known.update({r.code: (r.level, r.geom) for r in rows})
     higher = [(c, lv, g) for c, (lv, g) in known.items()]
     tree = STRtree([g for _, _, g in higher])
@@ -295,15 +299,6 @@ def _worth_reporting(piece: BaseGeometry, tolerance_m2: float) -> float | None:
     return round(area, 1) if area > tolerance_m2 and significant(piece) else None
 
 
-def _stored_regions(session: Session) -> dict[str, tuple[str, BaseGeometry, str | None]]:
-    """Every stored region by code: (level, geometry, parent code)."""
-    rows = session.execute(
-        text("""SELECT r.code, r.level::text, ST_AsBinary(r.geom), p.code
-                FROM region r LEFT JOIN region p ON p.id = r.parent_id""")
-    ).all()
-    return {c: (lv, shapely.from_wkb(bytes(g)), parent) for c, lv, g, parent in rows}
-
-
 def _check_hierarchy(
     session: Session, rows: list[_Row], report: ImportReport, tolerance_m2: float
 ) -> None:
@@ -317,8 +312,12 @@ def _check_hierarchy(
     children: dict[str | None, list[_Row]] = {}
     for r in rows:
         children.setdefault(r.parent, []).append(r)
+    stored_children: dict[str | None, list[tuple[str, BaseGeometry]]] = {}
+    for c, (_, g, p) in stored.items():
+        if c not in in_file:
+            stored_children.setdefault(p, []).append((c, g))
     for parent, kids in children.items():
-        others = [(c, g) for c, (_, g, p) in stored.items() if p == parent and c not in in_file]
+        others = stored_children.get(parent, [])
         # siblings overlapping: the file's with each other and with the stored ones
         geoms = [k.geom for k in kids] + [g for _, g in others]
         names = [k.code for k in kids] + [c for c, _ in others]
