@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -503,9 +503,9 @@ def _features(tile: bytes) -> dict[str, list[dict[int, int]]]:
 def test_a_case_is_one_point_on_a_tile_across_its_grid_s_redraw(
     db: Session, anon_client: TestClient, login_as: Headers
 ) -> None:
-    """The demo's grid 990102001004001 was redrawn on 2026-08-08 (version 2, same code): a
-    tile over it for a period spanning the redraw holds each of its cases once, not once for
-    each version of the grid it found."""
+    """The demo's grid 990102001004001 was redrawn 120 days before the demo was loaded (version
+    2, same code): a tile over it for a period spanning the redraw holds each of its cases
+    once, not once for each version of the grid it found."""
     lon, lat = db.execute(
         text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid "
              "WHERE code = '990102001004001' AND valid_to IS NULL) s")
@@ -513,7 +513,10 @@ def test_a_case_is_one_point_on_a_tile_across_its_grid_s_redraw(
     n = 2**14
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    days = (date.today() - date(2026, 8, 8)).days + 30
+    redrawn = db.execute(
+        text("SELECT valid_to FROM grid WHERE code = '990102001004001' AND valid_to IS NOT NULL")
+    ).scalar_one()
+    days = (datetime.now(UTC) - redrawn).days + 30
     r = anon_client.get(f"/tiles/cases/14/{x}/{y}.mvt?days={days}", headers=login_as("admin"))
     assert r.status_code == 200, r.text
     features = _features(r.content)["cases"]

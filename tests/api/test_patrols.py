@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -562,18 +562,19 @@ def test_a_check_in_carries_photos_of_what_was_seen(  # type: ignore[no-untyped-
 
 def test_a_grid_redrawn_on_the_day_is_one_grid_of_that_day(db: Session) -> None:
     """网格员履职's grids of a day are those valid on it, each code once: the demo's grid
-    990102001004001 was split on 2026-08-08 (its second version and a new grid) and is one grid
-    of that day, not two — its village has that day the grids of after the split."""
+    990102001004001 was split 120 days before the demo was loaded (its second version and a new
+    grid) and is one grid of that day, not two — its village has that day the grids of after
+    the split."""
     from gis.scope import Scope
     from gis.workers import activity
 
-    def grids(day: str) -> dict[str, int]:
-        end = datetime.fromisoformat(day).replace(tzinfo=SHANGHAI) + timedelta(days=1)
+    def grids(day: date) -> dict[str, int]:
+        end = datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
         return {a.code: a.grids for a in activity(db, Scope.everything(), "990102001", end)}
 
-    versions = db.execute(
-        text("SELECT count(*) FROM grid WHERE code = '990102001004001' AND valid_to IS NOT NULL")
-    ).scalar_one()
-    assert versions == 1  # (the demo's split)
-    before, split, after = grids("2026-08-07"), grids("2026-08-08"), grids("2026-08-09")
+    split_at = db.execute(
+        text("SELECT valid_to FROM grid WHERE code = '990102001004001' AND valid_to IS NOT NULL")
+    ).scalar_one()  # (the demo's split: one version before it)
+    day = split_at.astimezone(SHANGHAI).date()
+    before, split, after = grids(day - timedelta(days=1)), grids(day), grids(day + timedelta(1))
     assert split == after and after["990102001004"] == before["990102001004"] + 1
