@@ -1060,8 +1060,10 @@ def to_wgs84_frame(
         hint_zh = f"坐标值看起来是{zh}；是否应加 --crs {guess}？" if guess else "请用 --crs 指定。"
         hint_en = f"values look like {en}; pass --crs {guess}?" if guess else "pass --crs."
         raise InvalidInput(
-            f"文件没有声明坐标系（如 Shapefile 缺少 .prj）。{hint_zh}",
-            f"The file declares no coordinate system (e.g. a Shapefile without .prj); {hint_en}",
+            "文件没有声明坐标系（如 Shapefile 缺少 .prj；TopoJSON、带 WKT 列的表格本身不带"
+            f"坐标系）。{hint_zh}",
+            "The file declares no coordinate system (e.g. a Shapefile without .prj; a TopoJSON "
+            f"or a table with a WKT column carries none); {hint_en}",
             field="crs",
             guess=guess,
         )

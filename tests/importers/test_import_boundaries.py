@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -785,3 +786,52 @@ def test_a_file_of_some_grids_is_checked_against_the_village_s_other_grids(
     assert report.unchanged == [one] and report.created == ["990102001001099"], report.summary()
     problems = [(i.kind, i.code) for i in report.problems]
     assert problems == [("overlap", "990102001001099/990102001001001")], report.summary()
+
+
+def _topojson(frame: gpd.GeoDataFrame, quantization: int = 100_000) -> dict:
+    """``frame`` (polygons) as a TopoJSON topology the way mapshaper writes one: quantized,
+    delta-encoded arcs under a transform (one arc a ring: nothing shared)."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    sx, sy = (maxx - minx) / (quantization - 1), (maxy - miny) / (quantization - 1)
+    arcs, geometries = [], []
+    for code, name, geom in zip(frame["行政区代码"], frame["名称"], frame.geometry, strict=True):
+        q = [(round((x - minx) / sx), round((y - miny) / sy)) for x, y in geom.exterior.coords]
+        arcs.append([list(q[0])] + [[b[0] - a[0], b[1] - a[1]] for a, b in itertools.pairwise(q)])
+        geometries.append(
+            {"type": "Polygon", "arcs": [[len(arcs) - 1]],
+             "properties": {"行政区代码": code, "名称": name}}
+        )  # fmt: skip
+    return {
+        "type": "Topology",
+        "transform": {"scale": [sx, sy], "translate": [minx, miny]},
+        "objects": {"区划": {"type": "GeometryCollection", "geometries": geometries}},
+        "arcs": arcs,
+    }
+
+
+@pytest.mark.parametrize("kind", ["gdb", "topojson"])
+def test_a_file_geodatabase_and_a_topojson_import_like_any_other(
+    db: Session, tmp_path: Path, kind: str
+) -> None:
+    """Two of the formats a city's GIS team hands over besides Shapefiles: an Esri File
+    Geodatabase (a folder, read by GDAL's OpenFileGDB) and a TopoJSON (mapshaper's, quantized).
+    TopoJSON declares no CRS: refused with the guess (lon/lat: EPSG:4490), taken with --crs."""
+    city = _city()
+    if kind == "gdb":
+        path = tmp_path / "city.gdb"
+        city.to_file(path, driver="OpenFileGDB", layer="区划", engine="pyogrio")
+        crs = None
+    else:
+        path = tmp_path / "city.topojson"
+        path.write_text(json.dumps(_topojson(city), ensure_ascii=False), encoding="utf-8")
+        with pytest.raises(InvalidInput) as refused:
+            import_regions(db, path, Options())
+        assert refused.value.extra["guess"] == "EPSG:4490" and "TopoJSON" in str(refused.value)
+        crs = "EPSG:4326"
+    done = import_regions(db, path, Options(crs=crs, commit=True))
+    assert len(done.created) == 8 and done.problems == [] and done.rejected == [], done.summary()
+    assert done.mapping == {"code": "行政区代码", "name": "名称"}
+    x, y = db.execute(
+        text("SELECT ST_XMax(geom), ST_YMax(geom) FROM region WHERE code = '880102002002'")
+    ).one()
+    assert abs(x - (X0 + 0.2)) < 1e-6 and abs(y - (Y0 + 0.1)) < 1e-6  # (within 0.1 m)
