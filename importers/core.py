@@ -220,11 +220,14 @@ class ImportReport:
                 if lang == "en"
                 else f"  当事人：{self.parties:,} 人（加密保存，显示时打码）"
             )
-        for issue in (self.rejected + self.repaired + self.problems)[:20]:
+        issues = self.rejected + self.repaired + self.problems
+        for issue in issues[:SUMMARY_ROWS]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
             lines.append(f"  - {issue.kind} {issue.code or ''}: {issue.reason}{where}{area}")
-        lines += [f"  ! {w}" for w in self.warnings[:20]]
+        lines += _more(len(issues), lang)
+        lines += [f"  ! {w}" for w in self.warnings[:SUMMARY_ROWS]]
+        lines += _more(len(self.warnings), lang)
         if self.stages:
             lines.append(
                 "  "
@@ -233,6 +236,20 @@ class ImportReport:
                 + ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
             )
         return "\n".join(lines)
+
+
+#: the rows (rejected, repaired, problems) and the warnings a summary lists, each
+SUMMARY_ROWS = 20
+
+
+def _more(listed: int, lang: str) -> list[str]:
+    """The line after a summary's list cut at :data:`SUMMARY_ROWS`: how many were left out."""
+    more = listed - SUMMARY_ROWS
+    if more <= 0:
+        return []
+    if lang == "en":
+        return [f"  … and {more:,} more, not listed here (all of them in the --report JSON)"]
+    return [f"  … 另有 {more:,} 条未列出（--report 写出的 JSON 报告中有全部）"]
 
 
 class Progress:

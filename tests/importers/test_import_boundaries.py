@@ -835,3 +835,22 @@ def test_a_file_geodatabase_and_a_topojson_import_like_any_other(
         text("SELECT ST_XMax(geom), ST_YMax(geom) FROM region WHERE code = '880102002002'")
     ).one()
     assert abs(x - (X0 + 0.2)) < 1e-6 and abs(y - (Y0 + 0.1)) < 1e-6  # (within 0.1 m)
+
+
+def test_a_summary_says_how_many_problems_it_did_not_list() -> None:
+    """The summary lists 20 rows and 20 warnings; it said nothing of the rest (a headline of
+    问题 63 over twenty lines)."""
+    from importers.core import ImportReport, Issue
+
+    report = ImportReport("grids 网格", "grids.gpkg")
+    report.problems = [Issue("gap", f"99010200100{i}", "空隙 gap", 114.0, 23.0, 150.0)
+                       for i in range(25)]  # fmt: skip
+    report.warnings = ["注意 note"] * 21
+    zh, en = report.summary("zh").splitlines(), report.summary("en").splitlines()
+    assert sum(line.startswith("  - gap") for line in zh) == 20
+    assert "  … 另有 5 条未列出（--report 写出的 JSON 报告中有全部）" in zh
+    assert "  … 另有 1 条未列出（--report 写出的 JSON 报告中有全部）" in zh
+    assert "  … and 5 more, not listed here (all of them in the --report JSON)" in en
+    report.problems = report.problems[:20]
+    report.warnings = report.warnings[:20]
+    assert not any("另有" in line for line in report.summary("zh").splitlines())
