@@ -225,15 +225,20 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
         seen.add(code)
         parent = region_code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else None
         rows.append(_Row(code, name, str(level), geom, parent or None))
-    _link_parents(session, rows, report)
-    _check_hierarchy(session, rows, report, opts.tolerance_m2)
+    stored = _stored_regions(session)
+    _link_parents(rows, report, stored)
+    _check_hierarchy(rows, report, opts.tolerance_m2, stored)
     refuse_if_strict(report, opts.strict)
     _write_regions(session, rows, report, opts.commit)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def _stored_regions(session: Session) -> dict[str, tuple[str, BaseGeometry, str | None]]:
+#: a stored region: its level, geometry and parent's code
+_Stored = tuple[str, BaseGeometry, str | None]
+
+
+def _stored_regions(session: Session) -> dict[str, _Stored]:
     """Every stored region by code: (level, geometry, parent code)."""
     rows = session.execute(
         text("""SELECT r.code, r.level::text, ST_AsBinary(r.geom), p.code
@@ -242,8 +247,8 @@ def _stored_regions(session: Session) -> dict[str, tuple[str, BaseGeometry, str 
     return {c: (lv, shapely.from_wkb(bytes(g)), parent) for c, lv, g, parent in rows}
 
 
-def _link_parents(session: Session, rows: list[_Row], report: ImportReport) -> None:
-    known = {c: (lv, g) for c, (lv, g, _) in _stored_regions(session).items()}
+def _link_parents(rows: list[_Row], report: ImportReport, stored: dict[str, _Stored]) -> None:
+    known = {c: (lv, g) for c, (lv, g, _) in stored.items()}
     known.update({r.code: (r.level, r.geom) for r in rows})
     higher = [(c, lv, g) for c, (lv, g) in known.items()]
     tree = STRtree([g for _, _, g in higher])
@@ -300,12 +305,11 @@ def _worth_reporting(piece: BaseGeometry, tolerance_m2: float) -> float | None:
 
 
 def _check_hierarchy(
-    session: Session, rows: list[_Row], report: ImportReport, tolerance_m2: float
+    rows: list[_Row], report: ImportReport, tolerance_m2: float, stored: dict[str, _Stored]
 ) -> None:
     """Overlaps, gaps and parts sticking out, in the hierarchy as it will be: the file's regions
     with the stored ones it does not name (a file of one district: its townships beside the
     city's other districts, not alone in the city)."""
-    stored = _stored_regions(session)
     known = {c: (lv, g) for c, (lv, g, _) in stored.items()}
     known.update({r.code: (r.level, r.geom) for r in rows})
     in_file = {r.code for r in rows}
