@@ -718,6 +718,40 @@ def test_a_hot_spot_links_a_report_to_its_nearest_and_the_first_not_to_all(
     assert {d["code"] for d in first["possible_duplicates"]} == {*codes[1:], last.json()["code"]}
 
 
+def test_the_cases_around_a_point_are_found_to_the_metre_in_every_direction(
+    app_db: Session, grid_point: tuple
+) -> None:
+    """The duplicates' and the repeat warning's lookup (``wangge_cases_near``, migration 0086)
+    reads the box of its circle from the cases' spatial index, a box cut to the latitude: a
+    case 99.5 m away is found whichever way it lies, one at 100.5 m is not — and the app role
+    may call it, though row-level security keeps it from the cases themselves."""
+    from shapely.geometry import Point
+
+    from tests.conftest import put_case
+
+    lon, lat, _ = grid_point
+    placed = {}
+    for bearing in range(0, 360, 15):
+        for metres in (99.5, 100.5):
+            x, y = app_db.execute(
+                text("""SELECT ST_X(q), ST_Y(q) FROM (SELECT ST_Project(
+                            ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m,
+                            radians(:b))::geometry AS q) s"""),
+                {"lon": lon, "lat": lat, "m": metres, "b": bearing},
+            ).one()
+            placed[put_case(app_db, Point(x, y))] = (bearing, metres)
+    found = app_db.execute(
+        text("""SELECT c.code, n.d FROM wangge_cases_near(
+                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 100, now() - interval '1 hour',
+                    'infinity', NULL) n
+                JOIN cases c ON c.id = n.id"""),
+        {"lon": lon, "lat": lat},
+    ).all()
+    mine = {placed[code]: d for code, d in found if code in placed}
+    assert sorted(mine) == [(b, 99.5) for b in range(0, 360, 15)]
+    assert all(abs(d - 99.5) < 0.01 for d in mine.values())
+
+
 def test_the_reply_to_a_report_is_the_case_as_read_again(
     anon_client: TestClient, login_as: Callable, grid_point: tuple
 ) -> None:
