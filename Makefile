@@ -67,6 +67,7 @@ bench: setup
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/hotspot.py
 	$(BIN)/python bench/workflow.py
 	$(BIN)/python bench/import_cases.py
 	$(BIN)/python bench/desk.py
