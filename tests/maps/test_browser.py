@@ -112,13 +112,9 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(live_server + "/")
     assert "/login" in page.url  # not logged in: sent to the login page
-    page.fill("input[name=username]", "wrong_user")
-    page.fill("input[name=password]", "Wrong#Password1")
-    page.click("button[type=submit]")
+    _sign_in(page, "wrong_user", "Wrong#Password1")
     page.wait_for_selector("#error:has-text('用户名或密码错误')")
-    page.fill("input[name=username]", "district_operator")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "district_operator")
     page.wait_for_url(live_server + "/")
     page.wait_for_function(
         "() => window.wangge && wangge.loaded['/api/grids'] > 0"
@@ -151,11 +147,16 @@ def test_city_map_draws_offline(live_server: str, browser, tmp_path: Path) -> No
     assert "/login" in page.url  # the session is gone
     # a grid worker logging in at the login page itself starts on the phone page
     page.goto(live_server + "/login")
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "grid_worker")
     page.wait_for_url(live_server + "/m/")
     page.close()
+
+
+def _sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    """Fill in the login page ``page`` shows and submit it (what follows is the caller's)."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
 
 
 def _phone(browser, engine, locale: str):  # type: ignore[no-untyped-def]
@@ -178,9 +179,7 @@ def _logged_in(  # type: ignore[no-untyped-def]
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/login?next={landing}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, username)
     page.wait_for_url(base + landing)
     return page
 
@@ -215,9 +214,7 @@ def _patrol_map(browser, base: str):  # type: ignore[no-untyped-def]
     """The township's desk, logged in, on the demo grid worker's patrol map of today."""
     desk = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     desk.goto(base + "/login?next=/workers/W99010200100101/patrols")
-    desk.fill("input[name=username]", "township_operator")
-    desk.fill("input[name=password]", DEMO_PASSWORD)
-    desk.click("button[type=submit]")
+    _sign_in(desk, "township_operator")
     desk.wait_for_selector("#patrol-summary")
     return desk
 
@@ -351,9 +348,7 @@ def test_phone_page_keeps_offline_reports_and_sends_each_once(  # type: ignore[n
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.goto(live_server + "/m/")
     assert "/login" in page.url
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "grid_worker")
     page.wait_for_url(live_server + "/m/")
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.wait_for_selector(".leaflet-interactive")  # my grids are drawn
@@ -889,9 +884,7 @@ def test_a_session_that_ends_while_a_report_is_written_keeps_the_report(  # type
     page.wait_for_function("document.querySelectorAll('#queue li[data-key]').length === 2")
     notice.locator("a").click()
     page.wait_for_url(re.compile(r"/login\?next="))
-    page.fill("input[name=username]", "grid_worker")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "grid_worker")
     page.wait_for_url(live_server + "/m/")
     _queue_sent(page, timeout=20_000)
     with engine.connect() as conn:
@@ -1258,9 +1251,7 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     local = (live_server, "blob:" + live_server)
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(local) else None)
     page.goto(f"{live_server}/cases/{code}")
-    page.fill("input[name=username]", "township_operator")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "township_operator")
     page.wait_for_selector("#case-status:has-text('已登记')")
     # (the status is in the page's HTML; case.js draws the map once it has run)
     page.wait_for_selector(".leaflet-container")
@@ -1450,9 +1441,7 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
         page.goto(f"{live_server}/users")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
+        _sign_in(page, "admin")
         page.wait_for_selector("h1:has-text('用户管理')")
         form = page.locator("#user-add")
         form.locator("input[name=username]").fill("browser.desk")
@@ -1470,9 +1459,7 @@ def test_admin_adds_an_account_and_disables_it_from_the_users_page(  # type: ign
         own = browser.new_page(viewport={"width": 800, "height": 700}, locale="zh-CN")
         own.on("pageerror", lambda e: errors.append(str(e)))
         own.goto(f"{live_server}/account")
-        own.fill("input[name=username]", "browser.desk")
-        own.fill("input[name=password]", password)
-        own.click("button[type=submit]")
+        _sign_in(own, "browser.desk", password)
         own.wait_for_selector("h1:has-text('我的账号')")
         own.fill("input[name=current_password]", password)
         own.fill("input[name=new_password]", "Harbour-lights-5093")
@@ -1571,9 +1558,7 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{live_server}/cases/{second}")
-    page.fill("input[name=username]", "township_operator")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "township_operator")
     row = page.locator(f"#duplicates tr:has(a[href='/cases/{first}'])")
     row.locator("text=待确认").wait_for()
     row.locator(".wg-duplicate[data-decision=confirm]").click()
@@ -1645,9 +1630,7 @@ def _command_page(browser, live_server: str, username: str, path: str):  # type:
         ),
     )
     page.goto(live_server + path)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, username)
     page.wait_for_url(live_server + path)
     return page, problems, outside
 
@@ -1889,9 +1872,7 @@ def test_a_link_to_a_page_not_theirs_logs_a_user_in_on_their_own(  # type: ignor
     for user, landing in (("district_planner", "/"), ("township_operator", "/queue")):
         page.goto(live_server + "/queue")
         assert "/login?next=%2Fqueue" in page.url
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
+        _sign_in(page, user)
         page.wait_for_url(live_server + landing)
         assert page.title() and "无权" not in page.locator("body").inner_text()[:400], user
         page.context.clear_cookies()
@@ -3909,9 +3890,7 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(f"{live_server}/account")
-        page.fill("input[name=username]", "browser.otp")
-        page.fill("input[name=password]", "Harbour-lights-7731")
-        page.click("button[type=submit]")
+        _sign_in(page, "browser.otp", "Harbour-lights-7731")
         page.wait_for_selector("h1:has-text('我的账号')")
         assert page.locator("#otp-state").inner_text() == "未开启"
         page.fill("#otp-setup input[name=password]", "Harbour-lights-7731")
@@ -3938,9 +3917,7 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
         login.on("pageerror", lambda e: errors.append(str(e)))
         login.goto(f"{live_server}/login?next=/queue")
         assert not login.locator("#otp-field").is_visible()
-        login.fill("input[name=username]", "browser.otp")
-        login.fill("input[name=password]", "Harbour-lights-7731")
-        login.click("button[type=submit]")
+        _sign_in(login, "browser.otp", "Harbour-lights-7731")
         login.wait_for_selector("#error:has-text('动态口令')")
         assert login.locator("#otp-field").is_visible()
         login.fill("input[name=otp]", totp.code_at(secret, totp.step_of() + 1))
@@ -3951,9 +3928,7 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
         lost = browser.new_page(viewport={"width": 390, "height": 800}, locale="zh-CN")
         lost.on("pageerror", lambda e: errors.append(str(e)))
         lost.goto(f"{live_server}/login?next=/queue")
-        lost.fill("input[name=username]", "browser.otp")
-        lost.fill("input[name=password]", "Harbour-lights-7731")
-        lost.click("button[type=submit]")
+        _sign_in(lost, "browser.otp", "Harbour-lights-7731")
         lost.wait_for_selector("#otp-field:visible")
         lost.fill("input[name=otp]", codes[3])
         lost.click("button[type=submit]")
@@ -3971,9 +3946,7 @@ def test_a_one_time_code_is_set_up_on_the_account_page_and_asked_for_at_login(  
         admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         admin.on("pageerror", lambda e: errors.append(str(e)))
         admin.goto(f"{live_server}/users?q=browser.otp")
-        admin.fill("input[name=username]", "admin")
-        admin.fill("input[name=password]", DEMO_PASSWORD)
-        admin.click("button[type=submit]")
+        _sign_in(admin, "admin")
         row = admin.locator("tr[data-user='browser.otp']")
         row.wait_for()
         assert "动态口令" in row.inner_text()
@@ -4142,9 +4115,7 @@ def test_the_desk_says_what_the_resident_said_on_the_follow_up_call(  # type: ig
     sent: list[str] = []
     page.on("request", lambda q: sent.append(q.url) if q.url.endswith("/actions") else None)
     page.goto(f"{live_server}/cases/{code}")
-    page.fill("input[name=username]", "township_operator")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, "township_operator")
     page.wait_for_selector("#case-status:has-text('已办结')")
     page.click(".wg-action[data-action=verify]")
     assert page.locator("#action-form input[name=resolved]:checked").count() == 0
