@@ -43,9 +43,9 @@ REGISTER_ARGS = f"{_DUPLICATE_ARGS}, {PLACE_ARGS}"
 # One call (migration 0017, ``wangge_intake_register``; since 0021 with every case in sight;
 # since 0022 without the repeat warning by place, which the insert writes with the case),
 # planned once per connection.  Under row-level security PostgreSQL may not use a spatial
-# (non-leakproof) condition before the policy, so the cases around each new case are read by
-# ``wangge_cases_near`` (migration 0086), as the owner, from the cases' GiST index: a lookup
-# costs what lies near the point (a hot spot's thousands in a grid are not each measured).
+# (non-leakproof) condition before the policy, so the cases around the new cases are read by
+# ``wangge_duplicates_near`` (migration 0086), as the owner, from the cases' GiST index: a
+# lookup costs what lies near the point (a hot spot's thousands in a grid are not each measured).
 # Cases with no grid are not considered.  New cases of one call see each other; a link goes
 # from the newer to the older case only.  The same statement writes the
 # new cases' first events and their (encrypted) parties: the cases were inserted by an earlier

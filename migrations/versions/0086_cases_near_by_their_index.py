@@ -11,13 +11,20 @@ measured.  A grid's cases are few on a quiet day; on a flood night, a fire, a de
 dispute, thousands pile into a few grids within days, and each new report measured all of
 them: 11,500 reports within 600 m made a 500-item batch take 9.3 s (the repeat count 6.6 s).
 
-``wangge_cases_near`` reads the cases within a distance of a point, in a time window and
-(optionally) of one category, as the owner (``SECURITY DEFINER``, as ``wangge_cases_in_view``):
-the box of the point is looked up in the cases' GiST index, so each lookup costs what lies near
-the point, not what its grid holds.  It returns only what the three need (the case's id,
-status, time and distance) and is callable by the app role only; the three looked at every case
-of the deployment already (``wangge.scope`` ``*``: the rules are about the place).  Cases with
-no grid are left out, as before (the batch's own new cases are counted by the same rule).
+Now the cases are read as the owner (``SECURITY DEFINER``, as ``wangge_cases_in_view``), by
+the cases' GiST index, each point's box (``wangge_near_box``: its circle's, cut to the latitude)
+alone — so each lookup costs what lies near the point, not what its grid holds:
+
+* ``wangge_duplicates_near``: the possible duplicates of a batch's new cases, in one query
+  (``wangge_intake_register`` inserts the links);
+* ``wangge_repeat_place`` itself, now a definer;
+* ``wangge_cases_near``: the cases around one point, in a window, of a category
+  (``wangge_link_located``, a case at a time).
+
+They return only what the rules need (ids, states, times, distances) and the app role alone may
+call them; the three looked at every case of the deployment already (``wangge.scope`` ``*``:
+the rules are about the place).  Cases with no grid are left out, as before.  (A function
+called for each point of a batch cost ~45 µs a call: one query for the batch, ~10 µs a point.)
 
 The rules are the same, with one difference: a case within the distance whose grid lies
 farther than it (a case filed to its nearest grid, outside the grids) is now found too — it was
@@ -37,7 +44,23 @@ down_revision = "0085"
 branch_labels = None
 depends_on = None
 
-SIGNATURE = "wangge_cases_near(geometry, double precision, timestamptz, timestamptz, text)"
+NEAR_BOX = """
+CREATE FUNCTION wangge_near_box(p_pt geometry, p_m double precision)
+RETURNS geometry
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- The box around a point that holds its circle of p_m metres, a little wider: a degree of
+    -- latitude is more than 110 km, one of longitude more than 111 km × cos(latitude), taken at
+    -- the box's poleward edge (0.3 % to spare).  (A box of 0.002° each way, as the grids'
+    -- lookups take for 100 m, held 4 times as many cases to measure.)  Inlined where it is
+    -- used: the cases' GiST index takes it as its condition.
+    SELECT ST_Expand(p_pt, p_m / (111000.0 * cos(radians(abs(ST_Y(p_pt)) + p_m / 110000.0))),
+                     p_m / 110000.0)
+$$;
+"""
+
+CASES_NEAR_SIGNATURE = (
+    "wangge_cases_near(geometry, double precision, timestamptz, timestamptz, text)"
+)
 CASES_NEAR = f"""
 CREATE FUNCTION wangge_cases_near(
     p_pt geometry, p_m double precision, p_from timestamptz, p_to timestamptz, p_category text)
@@ -46,31 +69,55 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = public, pg_temp
 ROWS 20
 AS $$
-DECLARE
-    dx double precision;
-    dy double precision;
 BEGIN
-    -- The box of the circle by the GiST index alone, everything else on its few rows.  (Left
-    -- to itself, the generic plan ANDs in the index of the period: a month of the city's cases
-    -- read for the dozen in the box.)  The box is the circle's, a little wider: a degree of
-    -- latitude is more than 110 km, one of longitude more than 111 km × cos(latitude), taken
-    -- at the box's poleward edge — 0.3 % to spare (a box of 0.002° each way, as the grids'
-    -- lookups take for 100 m, held 4 times as many cases to measure).
-    dy := p_m / 110000.0;
-    dx := p_m / (111000.0 * cos(radians(abs(ST_Y(p_pt)) + dy)));
+    -- The box of the circle by the GiST index alone (OFFSET 0: the subquery is planned on its
+    -- own), everything else on its few rows.  (Left to itself, the generic plan ANDs in the
+    -- index of the period: a month of the city's cases read for the dozen in the box.)
     RETURN QUERY
-    WITH o AS MATERIALIZED (
-        SELECT o.id, o.status, o.received_at, o.category, o.grid_code, o.geom FROM cases o
-        WHERE o.geom && ST_Expand(p_pt, dx, dy))
     SELECT o.id, o.status, o.received_at, ST_Distance(o.geom::geography, p_pt::geography)
-    FROM o
+    FROM (SELECT o.id, o.status, o.received_at, o.category, o.grid_code, o.geom FROM cases o
+          WHERE o.geom && wangge_near_box(p_pt, p_m) OFFSET 0) o
     WHERE o.received_at >= p_from AND o.received_at <= p_to
       AND o.grid_code IS NOT NULL
       AND (p_category IS NULL OR o.category = p_category)
       AND ST_DWithin(o.geom::geography, p_pt::geography, p_m);
 END $$;
-REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION {SIGNATURE} TO wangge_app;
+REVOKE ALL ON FUNCTION {CASES_NEAR_SIGNATURE} FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {CASES_NEAR_SIGNATURE} TO wangge_app;
+"""
+
+DUPLICATES_SIGNATURE = "wangge_duplicates_near(bigint[], double precision, interval, integer)"
+DUPLICATES_NEAR = f"""
+CREATE FUNCTION wangge_duplicates_near(
+    p_ids bigint[], p_m double precision, p_window interval, p_links integer)
+RETURNS TABLE (case_id bigint, other_case_id bigint, distance_m double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    -- For each new case of p_ids, its possible duplicates: the open cases of its category within
+    -- p_m metres received in p_window before it, of them the p_links nearest (the newer first)
+    -- and the first one.  New cases of one call see each other; a link goes from the newer to
+    -- the older only.  One query for the whole batch, each case's box by the GiST index alone.
+    RETURN QUERY
+    SELECT r.id, r.other, r.d FROM (
+        SELECT n.id, o.id AS other, o.d,
+               row_number() OVER (PARTITION BY n.id ORDER BY o.d, o.id DESC) AS nearest,
+               row_number() OVER (PARTITION BY n.id ORDER BY o.received_at, o.id) AS first
+        FROM cases n
+        CROSS JOIN LATERAL (
+            SELECT o.id, o.received_at, ST_Distance(o.geom::geography, n.geom::geography) AS d
+            FROM (SELECT o.id, o.status, o.received_at, o.category, o.grid_code, o.geom
+                  FROM cases o WHERE o.geom && wangge_near_box(n.geom, p_m) OFFSET 0) o
+            WHERE o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
+              AND o.received_at >= n.received_at - p_window AND o.grid_code IS NOT NULL
+              AND ST_DWithin(o.geom::geography, n.geom::geography, p_m)
+              AND (o.id < n.id OR NOT (o.id = ANY(p_ids)))) o
+        WHERE n.id = ANY(p_ids)
+    ) r WHERE r.nearest <= p_links OR r.first = 1;
+END $$;
+REVOKE ALL ON FUNCTION {DUPLICATES_SIGNATURE} FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {DUPLICATES_SIGNATURE} TO wangge_app;
 """
 
 # wangge_repeat_place: the stored cases around each point
@@ -85,9 +132,18 @@ _PLACE_BY_GRIDS = """\
           AND ST_DWithin(o.geom::geography, n.pt::geography, p_repeat_m)
 """
 _PLACE_NEAR = """\
-        FROM wangge_cases_near(n.pt, p_repeat_m, now() - p_repeat_window, 'infinity', NULL) o
-        WHERE true
+        FROM (SELECT o.id, o.received_at, o.grid_code, o.geom FROM cases o
+              WHERE o.geom && wangge_near_box(n.pt, p_repeat_m) OFFSET 0) o
+        WHERE o.grid_code IS NOT NULL
+          AND o.received_at >= now() - p_repeat_window
+          AND ST_DWithin(o.geom::geography, n.pt::geography, p_repeat_m)
 """
+# ... read as the owner (the cases' GiST index applies), by the app role only
+_PLACE_INVOKER = "LANGUAGE plpgsql STABLE\n"
+_PLACE_DEFINER = "LANGUAGE plpgsql STABLE SECURITY DEFINER\nSET search_path = public, pg_temp\n"
+PLACE_SIGNATURE = (
+    "wangge_repeat_place(geometry[], boolean[], double precision, double precision, interval)"
+)
 
 # wangge_intake_register: the possible duplicates of the new cases
 _REGISTER_BY_GRIDS = """\
@@ -116,18 +172,11 @@ _REGISTER_BY_GRIDS = """\
 """
 _REGISTER_NEAR = """\
     ), links AS (
-        -- (to its ten nearest, the newer first, and to the first one: migration 0044; the
-        -- cases around each new case by the cases' spatial index: migration 0086)
+        -- (to its ten nearest, the newer first, and to the first one: migration 0044; found by
+        -- the cases' spatial index: migration 0086)
         INSERT INTO case_link (case_id, other_case_id, distance_m)
-        SELECT r.id, r.other, r.d FROM (
-        SELECT n.id, o.id AS other, o.d,
-               row_number() OVER (PARTITION BY n.id ORDER BY o.d, o.id DESC) AS nearest,
-               row_number() OVER (PARTITION BY n.id ORDER BY o.received_at, o.id) AS first
-        FROM n CROSS JOIN LATERAL wangge_cases_near(
-            n.geom, p_duplicate_m, n.received_at - p_duplicate_window, 'infinity', n.category) o
-        WHERE o.id <> n.id AND o.status <> 'closed'
-          AND (o.id < n.id OR NOT (o.id = ANY(p_ids)))
-        ) r WHERE r.nearest <= 10 OR r.first = 1
+        SELECT d.case_id, d.other_case_id, d.distance_m
+        FROM wangge_duplicates_near(p_ids, p_duplicate_m, p_duplicate_window, 10) d
 """
 
 # wangge_link_located: the possible duplicates of a case given its point, both ways in time
@@ -164,9 +213,17 @@ def _swapped(sql: str, old: str, new: str) -> str:
 
 
 def _repeat_place(near: bool) -> str:
-    """``wangge_repeat_place`` as migration 0085 made it, or by the cases' index."""
+    """``wangge_repeat_place`` as migration 0085 made it, or by the cases' index (as the
+    owner, by the app role only)."""
     sql: str = _migration("0085_repeat_place_sees_retired_codes.py")._repeat_place(retired=True)
-    return _swapped(sql, _PLACE_BY_GRIDS, _PLACE_NEAR) if near else sql
+    if not near:
+        return f"{sql}\nGRANT EXECUTE ON FUNCTION {PLACE_SIGNATURE} TO PUBLIC;"
+    sql = _swapped(sql, _PLACE_INVOKER, _PLACE_DEFINER)
+    sql = _swapped(sql, _PLACE_BY_GRIDS, _PLACE_NEAR)
+    return (
+        f"{sql}\nREVOKE ALL ON FUNCTION {PLACE_SIGNATURE} FROM PUBLIC;"
+        f"\nGRANT EXECUTE ON FUNCTION {PLACE_SIGNATURE} TO wangge_app;"
+    )
 
 
 def _register(near: bool) -> str:
@@ -183,7 +240,9 @@ def _link_located(near: bool) -> str:
 
 
 def upgrade() -> None:
+    op.execute(NEAR_BOX)
     op.execute(CASES_NEAR)
+    op.execute(DUPLICATES_NEAR)
     op.execute(_repeat_place(near=True))
     op.execute(_register(near=True))
     op.execute(_link_located(near=True))
@@ -193,4 +252,6 @@ def downgrade() -> None:
     op.execute(_link_located(near=False))
     op.execute(_register(near=False))
     op.execute(_repeat_place(near=False))
-    op.execute(f"DROP FUNCTION {SIGNATURE}")
+    op.execute(f"DROP FUNCTION {DUPLICATES_SIGNATURE}")
+    op.execute(f"DROP FUNCTION {CASES_NEAR_SIGNATURE}")
+    op.execute("DROP FUNCTION wangge_near_box(geometry, double precision)")

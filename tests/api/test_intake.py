@@ -721,10 +721,10 @@ def test_a_hot_spot_links_a_report_to_its_nearest_and_the_first_not_to_all(
 def test_the_cases_around_a_point_are_found_to_the_metre_in_every_direction(
     app_db: Session, grid_point: tuple
 ) -> None:
-    """The duplicates' and the repeat warning's lookup (``wangge_cases_near``, migration 0086)
-    reads the box of its circle from the cases' spatial index, a box cut to the latitude: a
-    case 99.5 m away is found whichever way it lies, one at 100.5 m is not — and the app role
-    may call it, though row-level security keeps it from the cases themselves."""
+    """The lookups of the cases around a point (duplicates, the repeat warning: migration 0086)
+    read the box of their circle from the cases' spatial index, a box cut to the latitude
+    (``wangge_near_box``): a case 99.5 m away is found whichever way it lies, one at 100.5 m
+    is not — and the app role may ask, though row-level security keeps it from the cases."""
     from shapely.geometry import Point
 
     from tests.conftest import put_case
@@ -732,7 +732,7 @@ def test_the_cases_around_a_point_are_found_to_the_metre_in_every_direction(
     lon, lat, _ = grid_point
     placed = {}
     for bearing in range(0, 360, 15):
-        for metres in (99.5, 100.5):
+        for metres in (49.5, 50.5, 99.5, 100.5):
             x, y = app_db.execute(
                 text("""SELECT ST_X(q), ST_Y(q) FROM (SELECT ST_Project(
                             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m,
@@ -748,8 +748,20 @@ def test_the_cases_around_a_point_are_found_to_the_metre_in_every_direction(
         {"lon": lon, "lat": lat},
     ).all()
     mine = {placed[code]: d for code, d in found if code in placed}
-    assert sorted(mine) == [(b, 99.5) for b in range(0, 360, 15)]
-    assert all(abs(d - 99.5) < 0.01 for d in mine.values())
+    assert sorted(mine) == [(b, m) for b in range(0, 360, 15) for m in (49.5, 50.5, 99.5)]
+    assert all(abs(d - m) < 0.01 for (_, m), d in mine.items())
+    # the repeat warning's count at 50 m: the cases a plain scan finds (those placed and any
+    # of the demo's there)
+    counted, scanned = app_db.execute(
+        text("""SELECT (wangge_repeat_place(ARRAY[p], ARRAY[false], 50, 0.001,
+                                            interval '30 days'))[1],
+                       (SELECT count(*) FROM cases c WHERE c.grid_code IS NOT NULL
+                          AND c.received_at >= now() - interval '30 days'
+                          AND ST_DWithin(c.geom::geography, p::geography, 50))
+                FROM ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) p"""),
+        {"lon": lon, "lat": lat},
+    ).one()
+    assert counted == scanned >= 24
 
 
 def test_the_reply_to_a_report_is_the_case_as_read_again(
