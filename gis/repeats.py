@@ -46,8 +46,8 @@ REGISTER_ARGS = f"{_DUPLICATE_ARGS}, {PLACE_ARGS}"
 # (non-leakproof) condition before the policy, so the cases around the new cases are read by
 # ``wangge_duplicates_near`` (migration 0086), as the owner, from the cases' GiST index: a
 # lookup costs what lies near the point (a hot spot's thousands in a grid are not each measured).
-# Cases with no grid are not considered.  New cases of one call see each other; a link goes
-# from the newer to the older case only.  The same statement writes the
+# Every case with a point counts, in a grid or not.  New cases of one call see each other; a
+# link goes from the newer to the older case only.  The same statement writes the
 # new cases' first events and their (encrypted) parties: the cases were inserted by an earlier
 # statement, so the event and party policies see them.  (Its arrays go in the binary format:
 # ``gis.db.execute_arrays``.)

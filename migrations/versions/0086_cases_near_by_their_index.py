@@ -23,12 +23,17 @@ alone — so each lookup costs what lies near the point, not what its grid holds
 
 They return only what the rules need (ids, states, times, distances) and the app role alone may
 call them; the three looked at every case of the deployment already (``wangge.scope`` ``*``:
-the rules are about the place).  Cases with no grid are left out, as before.  (A function
-called for each point of a batch cost ~45 µs a call: one query for the batch, ~10 µs a point.)
+the rules are about the place).  (A function called for each point of a batch cost ~45 µs a
+call: one query for the batch, ~10 µs a point.)
 
-The rules are the same, with one difference: a case within the distance whose grid lies
-farther than it (a case filed to its nearest grid, outside the grids) is now found too — it was
-missed when its grid was not around the point.
+The rules are now the issue's own — every case with a point counts, grid or not.  Going through
+the grids, a case with no grid was never seen: a report where a village's grids leave a gap
+(a river bank, farmland, a hillside: filed by its village, method ``region``) was never linked
+as a duplicate nor counted for a repeat warning, however many came from the same spot; and a
+case filed to its nearest grid was missed when that grid lay farther than the distance.  The
+insert (``wangge_intake_insert``, migration 0041) now counts every new report of a batch at its
+place (``p_in_grid`` of ``wangge_repeat_place`` says which new points count themselves: a case
+given its point late is stored already).
 
 Revision ID: 0086
 Revises: 0085
@@ -75,10 +80,9 @@ BEGIN
     -- index of the period: a month of the city's cases read for the dozen in the box.)
     RETURN QUERY
     SELECT o.id, o.status, o.received_at, ST_Distance(o.geom::geography, p_pt::geography)
-    FROM (SELECT o.id, o.status, o.received_at, o.category, o.grid_code, o.geom FROM cases o
+    FROM (SELECT o.id, o.status, o.received_at, o.category, o.geom FROM cases o
           WHERE o.geom && wangge_near_box(p_pt, p_m) OFFSET 0) o
     WHERE o.received_at >= p_from AND o.received_at <= p_to
-      AND o.grid_code IS NOT NULL
       AND (p_category IS NULL OR o.category = p_category)
       AND ST_DWithin(o.geom::geography, p_pt::geography, p_m);
 END $$;
@@ -107,10 +111,10 @@ BEGIN
         FROM cases n
         CROSS JOIN LATERAL (
             SELECT o.id, o.received_at, ST_Distance(o.geom::geography, n.geom::geography) AS d
-            FROM (SELECT o.id, o.status, o.received_at, o.category, o.grid_code, o.geom
+            FROM (SELECT o.id, o.status, o.received_at, o.category, o.geom
                   FROM cases o WHERE o.geom && wangge_near_box(n.geom, p_m) OFFSET 0) o
             WHERE o.id <> n.id AND o.category = n.category AND o.status <> 'closed'
-              AND o.received_at >= n.received_at - p_window AND o.grid_code IS NOT NULL
+              AND o.received_at >= n.received_at - p_window
               AND ST_DWithin(o.geom::geography, n.geom::geography, p_m)
               AND (o.id < n.id OR NOT (o.id = ANY(p_ids)))) o
         WHERE n.id = ANY(p_ids)
@@ -132,10 +136,9 @@ _PLACE_BY_GRIDS = """\
           AND ST_DWithin(o.geom::geography, n.pt::geography, p_repeat_m)
 """
 _PLACE_NEAR = """\
-        FROM (SELECT o.id, o.received_at, o.grid_code, o.geom FROM cases o
+        FROM (SELECT o.id, o.received_at, o.geom FROM cases o
               WHERE o.geom && wangge_near_box(n.pt, p_repeat_m) OFFSET 0) o
-        WHERE o.grid_code IS NOT NULL
-          AND o.received_at >= now() - p_repeat_window
+        WHERE o.received_at >= now() - p_repeat_window
           AND ST_DWithin(o.geom::geography, n.pt::geography, p_repeat_m)
 """
 # ... read as the owner (the cases' GiST index applies), by the app role only
@@ -207,6 +210,11 @@ _LOCATED_NEAR = """\
 """
 
 
+# wangge_intake_insert: every new report counts at its place (it counted only with a grid)
+_INSERT_IN_GRID = "array_agg(a.grid_code IS NOT NULL ORDER BY a.pos)"
+_INSERT_EVERY = "array_agg(true ORDER BY a.pos)"
+
+
 def _swapped(sql: str, old: str, new: str) -> str:
     assert sql.count(old) == 1, old
     return sql.replace(old, new)
@@ -224,6 +232,12 @@ def _repeat_place(near: bool) -> str:
         f"{sql}\nREVOKE ALL ON FUNCTION {PLACE_SIGNATURE} FROM PUBLIC;"
         f"\nGRANT EXECUTE ON FUNCTION {PLACE_SIGNATURE} TO wangge_app;"
     )
+
+
+def _insert(near: bool) -> str:
+    """``wangge_intake_insert`` as migration 0041 made it, or counting every new report."""
+    sql: str = _migration("0041_intake_waits_for_layout_commits.py")._insert_sql(locked=True)
+    return _swapped(sql, _INSERT_IN_GRID, _INSERT_EVERY) if near else sql
 
 
 def _register(near: bool) -> str:
@@ -244,6 +258,7 @@ def upgrade() -> None:
     op.execute(CASES_NEAR)
     op.execute(DUPLICATES_NEAR)
     op.execute(_repeat_place(near=True))
+    op.execute(_insert(near=True))
     op.execute(_register(near=True))
     op.execute(_link_located(near=True))
 
@@ -251,6 +266,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(_link_located(near=False))
     op.execute(_register(near=False))
+    op.execute(_insert(near=False))
     op.execute(_repeat_place(near=False))
     op.execute(f"DROP FUNCTION {DUPLICATES_SIGNATURE}")
     op.execute(f"DROP FUNCTION {CASES_NEAR_SIGNATURE}")

@@ -793,11 +793,11 @@ def test_the_reply_to_a_report_is_the_case_as_read_again(
 
 
 def _repeat_place_count(db: Session, at: tuple[float, float]) -> int:
-    """The committed cases a repeat warning at ``at`` counts: in a grid, within 50 m, 30 days."""
+    """The committed cases a repeat warning at ``at`` counts: within 50 m, 30 days."""
     return db.execute(
         text("""
         SELECT count(*) FROM cases
-        WHERE grid_code IS NOT NULL AND received_at >= now() - interval '30 days'
+        WHERE received_at >= now() - interval '30 days'
           AND ST_DWithin(geom::geography,
                          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 50)
     """),
@@ -864,6 +864,34 @@ def test_duplicates_and_repeats_are_found_beyond_what_the_reporter_may_see(
         report(street, there, description="工地欠薪", **wage)
     third = report(village, here, description="同一工地欠薪", **wage)
     assert third["flags"]["repeat_resident"] == 3
+
+
+def test_reports_where_the_grids_leave_a_gap_are_linked_and_warned(
+    client: TestClient, app_db: Session
+) -> None:
+    """A village's grids need not cover all of it (a river bank, farmland, a hillside): a
+    report there is filed by its village (method region), with its point.  Reports from one
+    spot of such a gap are still linked as possible duplicates, and the third is warned as a
+    repeat by place (migration 0086: the lookups went through the grids and never saw them)."""
+    # the inmost point of one grid of the first street, the grid retired: a gap of the village
+    code, lon, lat = app_db.execute(
+        text("""SELECT g.code, ST_X(m.center), ST_Y(m.center)
+                FROM grid g CROSS JOIN LATERAL ST_MaximumInscribedCircle(g.geom) m
+                WHERE g.valid_to IS NULL AND g.code LIKE '990102001%'
+                ORDER BY m.radius DESC LIMIT 1""")
+    ).one()
+    app_db.execute(
+        text("UPDATE grid SET valid_to = now() WHERE code = :c AND valid_to IS NULL"), {"c": code}
+    )
+    made = []
+    for k in range(3):
+        body = report_body(*_offset(lon, lat, 5 * k), kind="hazard", category="flood")
+        r = client.post("/api/reports", json=body | {"description": f"河堤渗水 {k}"})
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    assert [m["location"]["method"] for m in made] == ["region"] * 3
+    assert [d["code"] for d in made[1]["possible_duplicates"]] == [made[0]["code"]]
+    assert made[2]["flags"]["repeat_place"] == 3
 
 
 def test_repeat_warnings_by_place_and_by_resident(client: TestClient, grid_point: tuple) -> None:
