@@ -602,7 +602,8 @@ def tile(
     Case points are found through the grids under the tile (``grid`` has no row-level security,
     so its GiST index is used; a spatial condition on ``cases`` is not leakproof and would be
     checked only after the policy, over every case of the jurisdiction) and then each grid's
-    recent cases by ``(grid_code, received_at)``.
+    recent cases by ``(grid_code, received_at)``; the cases with no grid (from a gap between a
+    village's grids, or outside them) by the NULLs of the same index.
     """
     period = Period.of(days)
     start, end = period.bounds()
@@ -623,6 +624,10 @@ def tile(
             SELECT ST_AsMVT(t, 'grids', 4096, 'geom') FROM t WHERE geom IS NOT NULL
         """
     elif layer == "cases" and (z >= 12 or not _uses_rollup(scope, CaseFilter())):
+        point = """c.code, c.kind, c.category, c.status,
+                   ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 0, true) AS geom"""
+        wanted = f"""{scope.case_condition("c")} AND c.received_at >= :t0
+                     AND c.received_at < :t1 AND c.geom && ST_Transform(b.env, 4326)"""
         sql = f"""
             WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
             -- each code once: a grid redrawn in the period (a version each) holds its cases once
@@ -631,11 +636,9 @@ def tile(
                 WHERE gr.geom && ST_Transform(b.env, 4326)
                   AND gr.valid_from < :t1 AND (gr.valid_to IS NULL OR gr.valid_to > :t0)),
             t AS (
-                SELECT c.code, c.kind, c.category, c.status,
-                       ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 0, true) AS geom
-                FROM g JOIN cases c ON c.grid_code = g.code, b
-                WHERE {scope.case_condition("c")} AND c.received_at >= :t0
-                  AND c.received_at < :t1 AND c.geom && ST_Transform(b.env, 4326)
+                SELECT {point} FROM g JOIN cases c ON c.grid_code = g.code, b WHERE {wanted}
+                UNION ALL  -- and the cases with no grid (few: by the same index's NULLs)
+                SELECT {point} FROM cases c, b WHERE c.grid_code IS NULL AND {wanted}
                 LIMIT {MAX_POINTS})
             SELECT ST_AsMVT(t, 'cases', 4096, 'geom') FROM t WHERE geom IS NOT NULL
         """

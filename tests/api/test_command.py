@@ -524,6 +524,37 @@ def test_a_case_is_one_point_on_a_tile_across_its_grid_s_redraw(
     assert len(codes) > 20 and len(set(codes)) == len(codes)
 
 
+def test_a_case_where_the_grids_leave_a_gap_is_on_the_street_tiles(
+    app_db: Session, anon_client: TestClient, login_as: Headers
+) -> None:
+    """A report from where a village's grids leave a gap is filed by the village (method region)
+    with its point: it is drawn on the case tiles at street zoom (z ≥ 12), as in the lists and
+    the heat.  (Those tiles found their cases through the grids under them: it was not.)"""
+    code, lon, lat = app_db.execute(
+        text("""SELECT g.code, ST_X(m.center), ST_Y(m.center)
+                FROM grid g CROSS JOIN LATERAL ST_MaximumInscribedCircle(g.geom) m
+                WHERE g.valid_to IS NULL AND g.code LIKE '990102001%'
+                ORDER BY m.radius DESC LIMIT 1""")
+    ).one()
+    app_db.execute(
+        text("UPDATE grid SET valid_to = now() WHERE code = :c AND valid_to IS NULL"), {"c": code}
+    )
+    op = login_as("township_operator")
+    r = anon_client.post(
+        "/api/reports", json=report_body(lon, lat, kind="hazard", category="flood"), headers=op
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["location"]["method"] == "region" and case["grid_code"] is None
+    for z in (12, 14, 16):
+        n = 2**z
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        tile = anon_client.get(f"/tiles/cases/{z}/{x}/{y}.mvt?days=1", headers=op)
+        assert tile.status_code == 200, tile.text
+        assert case["code"].encode() in tile.content, z
+
+
 def test_the_api_names_categories_in_the_language_asked_for(
     app_db: Session, anon_client: TestClient, login_as: Headers
 ) -> None:
