@@ -282,6 +282,22 @@ def report_body(lon: float, lat: float, datum: str = "wgs84", **extra: object) -
     return body
 
 
+def a_gap_between_grids(session: Session) -> tuple[float, float]:
+    """Retire the widest current grid of the demo's first street, leaving a gap in its village's
+    coverage (as a river bank or farmland leaves one); the gap's inmost point, more than 50 m
+    from any grid: a report there is filed by the village (method region)."""
+    code, lon, lat = session.execute(
+        text("""SELECT g.code, ST_X(m.center), ST_Y(m.center)
+                FROM grid g CROSS JOIN LATERAL ST_MaximumInscribedCircle(g.geom) m
+                WHERE g.valid_to IS NULL AND g.code LIKE '990102001%'
+                ORDER BY m.radius DESC LIMIT 1""")
+    ).one()
+    session.execute(
+        text("UPDATE grid SET valid_to = now() WHERE code = :c AND valid_to IS NULL"), {"c": code}
+    )
+    return float(lon), float(lat)
+
+
 def take_grids_from(app_db: Session, username: str) -> None:
     """Account ``username``'s worker answers for no grid (rolled back with the test)."""
     from gis.scope import Scope, bind_scope

@@ -18,7 +18,7 @@ from gis.cases import SOURCE_NAMES
 from gis.mapdata import Period, mercator, quantile_breaks, res_for_zoom, unmercator
 from gis.scope import Scope
 from gis.workflow import not_merged_sql
-from tests.conftest import report_body
+from tests.conftest import a_gap_between_grids, report_body
 
 Headers = Callable[[str], dict[str, str]]
 TOWNSHIP_A = "990102001"
@@ -530,15 +530,7 @@ def test_a_case_where_the_grids_leave_a_gap_is_on_the_street_tiles(
     """A report from where a village's grids leave a gap is filed by the village (method region)
     with its point: it is drawn on the case tiles at street zoom (z ≥ 12), as in the lists and
     the heat.  (Those tiles found their cases through the grids under them: it was not.)"""
-    code, lon, lat = app_db.execute(
-        text("""SELECT g.code, ST_X(m.center), ST_Y(m.center)
-                FROM grid g CROSS JOIN LATERAL ST_MaximumInscribedCircle(g.geom) m
-                WHERE g.valid_to IS NULL AND g.code LIKE '990102001%'
-                ORDER BY m.radius DESC LIMIT 1""")
-    ).one()
-    app_db.execute(
-        text("UPDATE grid SET valid_to = now() WHERE code = :c AND valid_to IS NULL"), {"c": code}
-    )
+    lon, lat = a_gap_between_grids(app_db)
     op = login_as("township_operator")
     r = anon_client.post(
         "/api/reports", json=report_body(lon, lat, kind="hazard", category="flood"), headers=op

@@ -24,7 +24,7 @@ from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
-from tests.conftest import grid_worker_point, report_body, take_grids_from
+from tests.conftest import a_gap_between_grids, grid_worker_point, report_body, take_grids_from
 
 
 @pytest.fixture
@@ -873,16 +873,7 @@ def test_reports_where_the_grids_leave_a_gap_are_linked_and_warned(
     report there is filed by its village (method region), with its point.  Reports from one
     spot of such a gap are still linked as possible duplicates, and the third is warned as a
     repeat by place (migration 0086: the lookups went through the grids and never saw them)."""
-    # the inmost point of one grid of the first street, the grid retired: a gap of the village
-    code, lon, lat = app_db.execute(
-        text("""SELECT g.code, ST_X(m.center), ST_Y(m.center)
-                FROM grid g CROSS JOIN LATERAL ST_MaximumInscribedCircle(g.geom) m
-                WHERE g.valid_to IS NULL AND g.code LIKE '990102001%'
-                ORDER BY m.radius DESC LIMIT 1""")
-    ).one()
-    app_db.execute(
-        text("UPDATE grid SET valid_to = now() WHERE code = :c AND valid_to IS NULL"), {"c": code}
-    )
+    lon, lat = a_gap_between_grids(app_db)
     made = []
     for k in range(3):
         body = report_body(*_offset(lon, lat, 5 * k), kind="hazard", category="flood")
