@@ -21,7 +21,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.report import COLUMNS, REPORT_CSS, Column, column_width, workbook_bytes, write_report
+from gis.report import (
+    COLUMNS,
+    REPORT_CSS,
+    Column,
+    column_width,
+    header_html,
+    workbook_bytes,
+    write_report,
+)
 from gis.scope import Scope
 from gis.stats import Figures, Stats, stats
 from gis.worktime import SHANGHAI
@@ -282,7 +290,7 @@ def ranking_html(
     s = r.stats
 
     def header(key: str | None, c: Column) -> str:
-        label = escape(c.header(lang))
+        label = header_html(c.header(lang))
         if key is None or href is None:
             return f"<th>{label}</th>"
         mine = ' class="wg-rank-by" aria-sort="{}"'.format(
@@ -316,7 +324,7 @@ def ranking_html(
     )
     order = w["better_high" if r.by.more_is_better else "better_low"]
     table = (
-        f'<table class="wg-ranking"><tr><th>{w["place"]}</th><th>{w["code"]}</th>'
+        f'<table class="wg-ranking"><tr><th>{w["place"]}</th><th>{header_html(w["code"])}</th>'
         f"<th>{w['region']}</th>{heads}</tr>{body}</table>"
     )
     notes = [w["unranked"]] if any(row.place is None for row in r.rows) else []
@@ -324,8 +332,8 @@ def ranking_html(
         notes.append(w["no_children"])
     categories = _categories(r, lang)
     category_table = (
-        f'<table class="wg-categories"><tr><th>{w["category"]}</th><th>{w["count"]}</th>'
-        f"<th>{w['share']}</th></tr>"
+        f'<table class="wg-categories"><tr><th>{w["category"]}</th>'
+        f"<th>{header_html(w['count'])}</th><th>{w['share']}</th></tr>"
         + "".join(
             f"<tr><td>{escape(name)}</td><td>{n}</td><td>{share:.1%}</td></tr>"
             for name, n, share in categories

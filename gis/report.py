@@ -81,6 +81,38 @@ COLUMNS = [
     Column("就地化解", "Settled on the spot", lambda f: f.on_site),
     Column("就地化解率", "Settled-on-the-spot rate", lambda f: f.rates["on_site_rate"], rate=True),
 ]
+#: the words of the reports' longer Chinese headers: squeezed into a narrow column (a desk's
+#: 1,024 px, a tablet's), a header breaks between them (受理/案件), never inside one (受理案/件):
+#: REPORT_CSS keeps every word whole, brackets aside.  (English breaks between its words.)
+HEADER_WORDS = {
+    "".join(words): words
+    for words in (
+        ("区划", "代码"),
+        ("受理", "案件"),
+        ("按期", "办结"),
+        ("按期", "结案率"),
+        ("平均", "评分"),
+        ("就地", "化解"),
+        ("就地", "化解率"),
+        ("矛盾", "纠纷"),
+        ("安全", "隐患"),
+        ("未上报", "占比"),
+        ("当日", "巡查", "网格"),
+        ("巡查", "覆盖率"),
+        ("平安", "指数"),
+        ("主要", "扣分"),
+        ("案件", "编号"),
+        ("受理", "时间"),
+    )
+}
+
+
+def header_html(label: str) -> str:
+    """A report table's header as HTML: escaped, a line break allowed between its words only
+    (``HEADER_WORDS``)."""
+    return "<wbr>".join(escape(word) for word in HEADER_WORDS.get(label, (label,)))
+
+
 STAGE_NAMES = {
     "remind": "提醒函",
     "supervise": "督办函",
@@ -618,6 +650,9 @@ REPORT_CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
 th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
+/* a Chinese word stays whole in a narrow column (受理案件, not 受理案/件; 示例市（合计） breaks
+   at its bracket): a table then too wide for the screen scrolls inside the page (below) */
+th, .wg-regions td:nth-child(2), .wg-ranking td:nth-child(3) { word-break: keep-all; }
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
 @media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
 @media print { body { margin: 0; } .wg-noprint { display: none; }
@@ -656,7 +691,7 @@ def daily_html(
         return f'<a href="{escape(region_href(code), quote=True)}">{escape(name)}</a>'
 
     def table(s: Stats) -> str:
-        head_row = "".join(f"<th>{escape(c.header(lang))}</th>" for c in COLUMNS)
+        head_row = "".join(f"<th>{header_html(c.header(lang))}</th>" for c in COLUMNS)
         body = "".join(
             f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td>"
             + "".join(f"<td>{escape(c.show(c.get(f)))}</td>" for c in COLUMNS)
@@ -668,7 +703,7 @@ def daily_html(
             or "—"
         )
         return (
-            f'<table class="wg-regions"><tr><th>{w["code"]}</th><th>{w["region"]}</th>'
+            f'<table class="wg-regions"><tr><th>{header_html(w["code"])}</th><th>{w["region"]}</th>'
             f"{head_row}</tr>{body}</table>"
             f'<p class="wg-sources">{escape(sources)}</p>'
         )
@@ -679,7 +714,7 @@ def daily_html(
     )
     title = escape(w["title"].format(name=d.today.region_name))
     headers = SAFETY_HEADERS["en" if lang == "en" else "zh"]
-    safety_head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    safety_head = "".join(f"<th>{header_html(h)}</th>" for h in headers)
     safety_body = "".join(
         f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{score:.1f}</td>"
         f"<td>{escape(band)}</td><td>{escape(change)}</td><td>{escape(main)}</td></tr>"
@@ -700,7 +735,7 @@ def daily_html(
         f"<td>{x.received_at.astimezone(SHANGHAI):%H:%M}</td><td>{escape(x.text(lang))}</td></tr>"
         for x in d.warnings
     )
-    worker_head = "".join(f"<th>{escape(h)}</th>" for h in w["worker_headers"].split("|"))
+    worker_head = "".join(f"<th>{header_html(h)}</th>" for h in w["worker_headers"].split("|"))
     worker_body = "".join(
         f"<tr><td>{escape(code)}</td><td>{name_cell(code, name)}</td><td>{workers}</td>"
         f"<td>{silent}</td><td>{_share(share)}</td>"
@@ -720,7 +755,7 @@ def daily_html(
         ) in _worker_rows(d, lang)
     )
     workers_table = f'<table class="wg-regions"><tr>{worker_head}</tr>{worker_body}</table>'
-    trend_head = "".join(f"<th>{escape(h)}</th>" for h in w["trend_headers"].split("|"))
+    trend_head = "".join(f"<th>{header_html(h)}</th>" for h in w["trend_headers"].split("|"))
     trend_body = "".join(
         f"<tr><td>{escape(week)}</td><td>{cases}</td><td>{disputes}</td><td>{hazards}</td>"
         f"<td>{resolved}</td><td>{_share(resolution)}</td><td>{_share(on_time)}</td>"
@@ -732,7 +767,7 @@ def daily_html(
     trend = (
         _trend_chart(d, lang) + f'<table class="wg-trend"><tr>{trend_head}</tr>{trend_body}</table>'
     )
-    warning_head = "".join(f"<th>{escape(h)}</th>" for h in w["warning_headers"].split("|"))
+    warning_head = "".join(f"<th>{header_html(h)}</th>" for h in w["warning_headers"].split("|"))
     warnings = (
         f'<table class="wg-warnings-table"><tr>{warning_head}</tr>{warning_rows}</table>'
         + (

@@ -1355,12 +1355,49 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.close()
 
 
+#: the text a desk's tables must not break inside a word: the reports' headers (each word of
+#: them, brackets apart: 平均办理时长/（工作小时）) and the roster's grids, each a name
+_HEADERS_AND_GRIDS = "table th, #workers tbody td:nth-child(4) a"
+
+
+def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words of the elements ``selector`` finds that run over two lines: each text node is a
+    word (a header's words are apart, gis.report.HEADER_WORDS), as is each part of it from an
+    opening bracket on."""
+    return list(
+        page.evaluate(
+            """selector => {
+            const broken = [];
+            for (const element of document.querySelectorAll(selector)) {
+                const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+                for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+                    let start = 0;
+                    for (const part of n.textContent.split(/(?=（)/)) {
+                        const tops = new Set();
+                        for (let i = start; i < start + part.length; i++) {
+                            const r = document.createRange();
+                            r.setStart(n, i);
+                            r.setEnd(n, i + 1);
+                            for (const b of r.getClientRects()) tops.add(Math.round(b.top));
+                        }
+                        if (tops.size > 1) broken.push(part);
+                        start += part.length;
+                    }
+                }
+            }
+            return broken; }""",
+            selector,
+        )
+    )
+
+
 def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
     """A grid worker opens 案件查询, the daily roll-up and a case from the phone page, and a desk
     may too: on a 390 px screen no page is wider than the screen (wide lists scroll sideways
     inside it, a case's 20-digit code wraps), in Chinese and in English (whose line of links
     to the other pages had no place to break: 900 px wide); nor on a desk's 1,024 px screen
-    in English, nor on a tablet's."""
+    in English, nor on a tablet's, where a squeezed table breaks its Chinese headers and grid
+    names between words, never inside one (受理/案件, not 受理案/件)."""
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -1401,6 +1438,8 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
                     r.selectNodeContents(document.querySelector('#workers tbody td:nth-child(3)'));
                     return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
                 assert lines == 1, (locale, lines)
+            if locale == "zh-CN":  # a Chinese word stays whole: 受理/案件, never 受理案/件
+                assert _words_broken(page, _HEADERS_AND_GRIDS) == [], path
         context.close()
 
 
