@@ -1355,9 +1355,13 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
     page.close()
 
 
-#: the text a desk's tables must not break inside a word: the reports' headers (each word of
-#: them, brackets apart: 平均办理时长/（工作小时）) and the roster's grids, each a name
-_HEADERS_AND_GRIDS = "table th, #workers tbody td:nth-child(4) a"
+#: the text a desk's tables must not break inside a word: the headers (each word of the
+#: reports' ones, brackets apart: 平均办理时长/（工作小时）), the roster's grids and the in-tray's
+#: sources and grids, each a name
+_WHOLE_WORDS = (
+    "table th, #workers tbody td:nth-child(4) a, .wg-open-queue td:nth-child(5),"
+    " .wg-open-queue td:nth-child(6)"
+)
 
 
 def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -1396,8 +1400,8 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
     may too: on a 390 px screen no page is wider than the screen (wide lists scroll sideways
     inside it, a case's 20-digit code wraps), in Chinese and in English (whose line of links
     to the other pages had no place to break: 900 px wide); nor on a desk's 1,024 px screen
-    in English, nor on a tablet's, where a squeezed table breaks its Chinese headers and grid
-    names between words, never inside one (受理/案件, not 受理案/件)."""
+    in English, nor on a tablet's, where a squeezed table breaks its Chinese headers, grid
+    names and sources between words, never inside one (受理/案件, not 受理案/件)."""
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -1427,7 +1431,8 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
     for locale, screen in (("en-US", 1024), ("zh-CN", 768)):
         context = browser.new_context(viewport={"width": screen, "height": 768}, locale=locale)
         page = _logged_in(context, live_server, [], "township_operator", "/queue")
-        for path in ("/reports/daily", "/reports/period", "/workers", "/grids", "/queue"):
+        for path in ("/reports/daily", "/reports/period", "/workers", "/grids", "/queue",
+                     "/queue?below=true"):  # fmt: skip
             page.goto(live_server + path)
             page.wait_for_load_state("networkidle")
             width = page.evaluate("document.documentElement.scrollWidth")
@@ -1439,7 +1444,7 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
                     return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
                 assert lines == 1, (locale, lines)
             if locale == "zh-CN":  # a Chinese word stays whole: 受理/案件, never 受理案/件
-                assert _words_broken(page, _HEADERS_AND_GRIDS) == [], path
+                assert _words_broken(page, _WHOLE_WORDS) == [], path
         context.close()
 
 
