@@ -1448,6 +1448,22 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
         context.close()
 
 
+def test_the_users_list_fits_a_tablet(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """用户管理 on a tablet (768 px): the list scrolls sideways inside the page, each account's
+    actions stay on one line and no button's label breaks (重设/密码: five buttons stacked
+    made each row 125 px tall)."""
+    context = browser.new_context(viewport={"width": 768, "height": 900}, locale="zh-CN")
+    page = _logged_in(context, live_server, [], "admin", "/users")
+    page.wait_for_selector("#users tbody tr")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    assert _words_broken(page, "#users td button") == []
+    lines = page.evaluate("""[...document.querySelectorAll('#users tbody tr')].map(tr => new Set(
+        [...tr.querySelectorAll('td:last-child button')]
+        .map(b => Math.round(b.getBoundingClientRect().top))).size)""")
+    assert lines and set(lines) == {1}, lines
+    context.close()
+
+
 def test_the_roll_up_and_the_ranking_print_on_a4_across(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """每日一汇总 and 统计排名 on paper: A4 across (landscape, 12 mm margins: 273 mm, 1,032 px
     at 96 dpi), the menu left off, every table within the page's width in Chinese and English
