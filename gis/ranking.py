@@ -324,16 +324,17 @@ def ranking_html(
     )
     order = w["better_high" if r.by.more_is_better else "better_low"]
     table = (
-        f'<table class="wg-ranking"><tr><th>{w["place"]}</th><th>{header_html(w["code"])}</th>'
-        f"<th>{w['region']}</th>{heads}</tr>{body}</table>"
+        f'<table class="wg-ranking"><tr><th>{header_html(w["place"])}</th>'
+        f"<th>{header_html(w['code'])}</th><th>{header_html(w['region'])}</th>{heads}</tr>"
+        f"{body}</table>"
     )
     notes = [w["unranked"]] if any(row.place is None for row in r.rows) else []
     if not r.rows:
         notes.append(w["no_children"])
     categories = _categories(r, lang)
     category_table = (
-        f'<table class="wg-categories"><tr><th>{w["category"]}</th>'
-        f"<th>{header_html(w['count'])}</th><th>{w['share']}</th></tr>"
+        f'<table class="wg-categories"><tr><th>{header_html(w["category"])}</th>'
+        f"<th>{header_html(w['count'])}</th><th>{header_html(w['share'])}</th></tr>"
         + "".join(
             f"<tr><td>{escape(name)}</td><td>{n}</td><td>{share:.1%}</td></tr>"
             for name, n, share in categories

@@ -703,7 +703,8 @@ def daily_html(
             or "—"
         )
         return (
-            f'<table class="wg-regions"><tr><th>{header_html(w["code"])}</th><th>{w["region"]}</th>'
+            f'<table class="wg-regions"><tr><th>{header_html(w["code"])}</th>'
+            f"<th>{header_html(w['region'])}</th>"
             f"{head_row}</tr>{body}</table>"
             f'<p class="wg-sources">{escape(sources)}</p>'
         )
