@@ -1356,11 +1356,12 @@ def test_operator_moves_a_case_from_its_page(  # type: ignore[no-untyped-def]
 
 
 #: the text a desk's tables must not break inside a word: the headers (each word of the
-#: reports' ones, brackets apart: 平均办理时长/（工作小时）), the roster's grids and the in-tray's
-#: sources and grids, each a name
+#: reports' ones, brackets apart: 平均办理时长/（工作小时）), the roster's grids, the in-tray's
+#: sources and grids, the ledger's grids and villages and a grid's versions' names
 _WHOLE_WORDS = (
     "table th, #workers tbody td:nth-child(4) a, .wg-open-queue td:nth-child(5),"
-    " .wg-open-queue td:nth-child(6)"
+    " .wg-open-queue td:nth-child(6), #ledger td:first-child a, #ledger td:nth-child(2),"
+    " #grid-versions td:nth-child(4)"
 )
 
 
@@ -1432,7 +1433,7 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
         context = browser.new_context(viewport={"width": screen, "height": 768}, locale=locale)
         page = _logged_in(context, live_server, [], "township_operator", "/queue")
         for path in ("/reports/daily", "/reports/period", "/workers", "/grids", "/queue",
-                     "/queue?below=true"):  # fmt: skip
+                     "/queue?below=true", "/grids/990102001001001"):  # fmt: skip
             page.goto(live_server + path)
             page.wait_for_load_state("networkidle")
             width = page.evaluate("document.documentElement.scrollWidth")
