@@ -1373,8 +1373,9 @@ _CASE_WORDS = ".wg-receipt-table td, .wg-timeline li"
 def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The words of the elements ``selector`` finds that run over two lines.  A word: a text
     node's run between spaces (a header's words are text nodes apart, gis.report.HEADER_WORDS),
-    cut again before an opening bracket and after a closing one or a comma (、，；：), where
-    Chinese may break.  Descriptions and notes (prose, wrapped anywhere) are passed over."""
+    cut again before an opening bracket and after a closing one, a comma (、，；：) or a middle
+    dot (示例·网格员), where Chinese may break.  Descriptions and notes (prose, wrapped
+    anywhere) are passed over."""
     return list(
         page.evaluate(
             """selector => {
@@ -1387,7 +1388,7 @@ def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-
                     }
                     for (const run of n.textContent.matchAll(/\\S+/g)) {
                         let start = run.index;
-                        for (const part of run[0].split(/(?=（)|(?<=[）、，；：])/)) {
+                        for (const part of run[0].split(/(?=（)|(?<=[）、，；：·])/)) {
                             const tops = new Set();
                             for (let i = start; i < start + part.length; i++) {
                                 const r = document.createRange();
@@ -1459,6 +1460,24 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
                 assert lines == 1, (locale, lines)
             if locale == "zh-CN":  # a Chinese word stays whole: 受理/案件, never 受理案/件
                 assert _words_broken(page, _WHOLE_WORDS) == [], path
+        context.close()
+
+
+def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The grid worker's page on a 320 px phone: nothing wider than the screen, in Chinese and
+    English (the report form's category list, as wide as its longest option, pushed the page to
+    344 px in English), and the header's words whole (网格/员, 中/文)."""
+    for locale in ("zh-CN", "en-US"):
+        context = browser.new_context(
+            viewport={"width": 320, "height": 568}, locale=locale, is_mobile=True, has_touch=True
+        )
+        page = _logged_in(context, live_server, [], "grid_worker", "/m/")
+        page.wait_for_function(
+            "document.querySelectorAll('select[name=category] option').length > 5"
+        )
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, (locale, width)
+        assert _words_broken(page, ".m-user, .m-bar a") == [], locale
         context.close()
 
 
