@@ -1464,20 +1464,27 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
 
 
 def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
-    """The grid worker's page on a 320 px phone: nothing wider than the screen, in Chinese and
-    English (the report form's category list, as wide as its longest option, pushed the page to
-    344 px in English), and the header's words whole (网格/员, 中/文)."""
+    """The login page, the grid worker's page and 我的账号 on a 320 px phone: nothing wider than
+    the screen, in Chinese and English (the login box was 364 px wide; the report form's category
+    list, as wide as its longest option, pushed the page to 344 px in English), and the phone
+    page's header keeps its words whole (网格/员, 中/文)."""
     for locale in ("zh-CN", "en-US"):
         context = browser.new_context(
             viewport={"width": 320, "height": 568}, locale=locale, is_mobile=True, has_touch=True
         )
-        page = _logged_in(context, live_server, [], "grid_worker", "/m/")
+        page = context.new_page()
+        page.goto(f"{live_server}/login?next=/m/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, locale
+        _sign_in(page, "grid_worker")
+        page.wait_for_url(live_server + "/m/")
         page.wait_for_function(
             "document.querySelectorAll('select[name=category] option').length > 5"
         )
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, (locale, width)
         assert _words_broken(page, ".m-user, .m-bar a") == [], locale
+        page.goto(f"{live_server}/account")  # (township_operator: 338 px wide in English)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, locale
         context.close()
 
 
