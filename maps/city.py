@@ -14,10 +14,19 @@ from html import escape
 import folium
 from branca.element import Element, Figure
 from folium.plugins import Fullscreen
+from folium.utilities import JsCode
 
 from gis.settings import BaseMapSpec
 from maps.assets import asset_url, localize
-from maps.layers import ApiGeoJson, MetricScale, PlaceSearch, TileDatum, TitleBox, ViewHeat
+from maps.layers import (
+    PHONE_SCREEN,
+    ApiGeoJson,
+    MetricScale,
+    PlaceSearch,
+    TileDatum,
+    TitleBox,
+    ViewHeat,
+)
 
 LEVEL_COLORS = {
     "city": "#7b241c",
@@ -259,6 +268,10 @@ def build_city_map(
     PlaceSearch(w, lang).add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title=w["fullscreen"], title_cancel=w["fullscreen_off"]).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    # the list of layers stands open on a desk's screen; on a phone's it covered a third of the map
+    # and folds into its button there (a tap opens it)
+    # (folium writes a JsCode option as code, though its types say JSON values only)
+    phone = JsCode(f"window.matchMedia({PHONE_SCREEN!r}).matches")
+    folium.LayerControl(collapsed=phone).add_to(m)  # type: ignore[arg-type]
     localize(m.get_root())
     return m

@@ -19,7 +19,7 @@ from folium.plugins import Fullscreen
 from gis.settings import BaseMapSpec
 from maps.assets import localize
 from maps.city import add_base_map, fit_view, map_words, page_map
-from maps.layers import MetricScale, PlaceSearch, TitleBox
+from maps.layers import PHONE_SCREEN, MetricScale, PlaceSearch, TitleBox
 
 #: what command.js writes, Chinese first and English second ({n}, {name} … filled in there)
 COMMAND_TEXT = {
@@ -38,6 +38,7 @@ COMMAND_TEXT = {
         "center_open": "在办 {n} 件",
         "center_overdue": "超期 {n} 件",
         "sep": "，",
+        "filters_shown": "筛选：{what}",
         "kind": "类型",
         "all": "全部",
         "dispute": "矛盾纠纷",
@@ -104,6 +105,7 @@ COMMAND_TEXT = {
         "center_open": "{n} open",
         "center_overdue": "{n} overdue",
         "sep": ", ",
+        "filters_shown": "Filters: {what}",
         "kind": "Kind",
         "all": "all",
         "dispute": "Dispute",
@@ -205,6 +207,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
             asOf: {{ this.options.as_of|tojson }},
             patrols: {{ this.options.patrols|tojson }},
             trend: {{ this.options.trend|tojson }},
+            phoneScreen: {{ this.phone_screen|tojson }},
             text: {{ this.options.text|tojson }},
             states: {{ this.options.states|tojson }}
         });
@@ -221,6 +224,7 @@ class CommandLayers(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "CommandLayers"
         self.options = options
+        self.phone_screen = PHONE_SCREEN
 
 
 def framed_map(

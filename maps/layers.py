@@ -8,6 +8,10 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 
+#: a phone's screen, upright or turned (wangge.css's 640 px): the panels that stand open on a
+#: desk's screen (a map's list of layers, the command map's filters) start folded there
+PHONE_SCREEN = "(max-width: 640px), (max-height: 500px)"
+
 
 class ApiGeoJson(JSCSSMixin, Layer):
     """A GeoJSON layer that loads ``url?bbox=…`` for the current view and reloads after moves.

@@ -1488,6 +1488,62 @@ def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  
         context.close()
 
 
+def test_the_maps_leave_a_phone_its_map(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """A leader opens the maps on a phone: the panels that stand open on a desk's screen start
+    folded there (the command map's filters covered half a 390 px screen, the grid map's list
+    of layers a third), a line saying what is shown (筛选：近30天); a tap opens them.  A grid's
+    map opens its card in sight below the panels, not under the title and off the screen."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
+    errors: list[str] = []
+    page = _logged_in(context, live_server, errors, "city_commander", "/maps/command")
+    page.wait_for_selector(".wg-trend-mini svg", state="attached", timeout=20_000)
+    shown = page.locator(".wg-filters summary")
+    assert shown.inner_text() == "筛选：近30天"
+    assert page.locator("select[name=kind]").is_hidden()
+    panel = page.locator(".wg-filters").bounding_box()
+    assert panel and panel["height"] < 100, panel  # the line and the count of cases in view
+    shown.tap()
+    page.select_option("select[name=kind]", "hazard")
+    page.select_option("select[name=status]", "open")
+    assert shown.inner_text() == "筛选：安全隐患 · 近30天 · 未办结"
+    shown.tap()
+    assert page.locator("select[name=kind]").is_hidden()
+
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-control-layers", timeout=20_000)
+    layers = page.locator(".leaflet-control-layers")
+    assert page.locator(".leaflet-control-layers-list").is_hidden()
+    page.locator(".leaflet-control-layers-toggle").tap()
+    assert page.locator(".leaflet-control-layers-list").is_visible()
+    assert "案件热力" in layers.inner_text()
+
+    page.goto(live_server + "/maps/grid/990102001001001")
+    page.wait_for_selector(".wg-grid-pop", timeout=20_000)
+    page.wait_for_timeout(600)  # (the map pans the card clear)
+    card = page.locator(".leaflet-popup").bounding_box()
+    title = page.locator(".wg-title").bounding_box()
+    corner = page.locator(".leaflet-top.leaflet-right").bounding_box()
+    assert card and title and corner
+    assert card["y"] >= max(title["y"] + title["height"], corner["y"] + corner["height"]), card
+    assert card["y"] + card["height"] <= 844, card
+    assert "网格员" in page.locator(".wg-grid-pop").inner_text()
+    assert errors == [], errors
+    context.close()
+    # a desk's screen: all of it open, as it was
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page.goto(f"{live_server}/login?next=/maps/command")
+    _sign_in(page, "city_commander")
+    page.wait_for_url(live_server + "/maps/command")
+    page.wait_for_selector(".wg-filters select[name=kind]", timeout=20_000)
+    assert page.locator("select[name=kind]").is_visible()
+    page.goto(live_server + "/")
+    page.wait_for_selector(".leaflet-control-layers-list", timeout=20_000)
+    assert page.locator(".leaflet-control-layers-list").is_visible()
+    page.close()
+
+
 def test_the_users_list_fits_a_tablet(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
     """用户管理 on a tablet (768 px): the list scrolls sideways inside the page, each account's
     actions stay on one line and no button's label breaks (重设/密码: five buttons stacked

@@ -19,6 +19,8 @@
   var COLORS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
   /* patrol coverage: a grid nobody checked in at is red; the more days walked, the deeper the green */
   var UNWALKED = "#e74c3c", WALKED = ["#c7e9c0", "#74c476", "#31a354", "#006d2c"];
+  /* a phone's screen, upright or turned (o.phoneScreen): the filters start folded */
+  var FOLDED = { matches: false };
   var T = {}, STATUS = {}, CATEGORY = {}; // the page's words, state and category names (command.py)
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
@@ -27,7 +29,7 @@
 
   function command(map, o) {
     wangge.setTileDatum(o.tileDatum);
-    T = o.text; STATUS = o.states;
+    T = o.text; STATUS = o.states; FOLDED = window.matchMedia(o.phoneScreen);
     o.categories.forEach(function (c) { CATEGORY[c[0]] = c[1]; });
     var state = { kind: "", category: "", days: 30, day: "", status: "", measure: "count" };
     var status = { heat: null, grids: null, hotspots: null, live: 0, errors: 0, trend: 0 };
@@ -78,8 +80,13 @@
         l.bindTooltip(fill(T.named, { name: esc(f.properties.name), code: esc(f.properties.code) }), { sticky: true });
       } });
     function belowTitle() {  /* a popup opens clear of the title box (it stands above popups) */
-      var box = map.getContainer().querySelector(".wg-title"), top = 10;
-      if (box) top = Math.max(top, box.getBoundingClientRect().bottom - map.getContainer().getBoundingClientRect().top + 10);
+      var frame = map.getContainer(), top = 10;
+      var boxes = [frame.querySelector(".wg-title")];
+      /* on a phone a popup spans the screen: clear of the top right corner's panels too */
+      if (FOLDED.matches) boxes.push(frame.querySelector(".leaflet-top.leaflet-right"));
+      boxes.forEach(function (box) {
+        if (box) top = Math.max(top, box.getBoundingClientRect().bottom - frame.getBoundingClientRect().top + 10);
+      });
       return L.point(10, top);
     }
     function gridPopup(code, at) {
@@ -101,7 +108,12 @@
           "<br>" + T.households + " " + esc(g.households === null ? "—" : g.households) + patrol +
           "<br>" + fill(T.open_cases, { open: g.open, overdue: g.overdue }) +
           (list.length ? "<ul>" + list.join("") + "</ul>" : "") + "</div>";
-        L.popup({ maxWidth: 320, autoPanPaddingTopLeft: belowTitle() }).setLatLng(at).setContent(html).openOn(map);
+        /* on a phone: no taller than the map below the panels (a grid with many open cases
+           scrolls inside its popup rather than run under the title and off the screen) */
+        var clear = belowTitle(), size = map.getSize();
+        L.popup({ maxWidth: Math.min(320, size.x - 60), autoPanPaddingTopLeft: clear,
+                  maxHeight: FOLDED.matches ? Math.max(120, size.y - clear.y - 70) : null })
+          .setLatLng(at).setContent(html).openOn(map);
       }).catch(fail("grid summary"));
     }
     var gridSeq = 0;
@@ -306,7 +318,10 @@
       var cats = o.categories.map(function (c) {
         return '<option value="' + esc(c[0]) + '" data-kind="' + esc(c[2]) + '">' + esc(c[1]) + "</option>";
       }).join("");
-      div.innerHTML =
+      /* the choices fold under a line that says what is shown: open on a desk's screen, folded
+         on a phone's (they covered half its map), a tap away */
+      div.innerHTML = '<details class="wg-fold"' + (FOLDED.matches ? "" : " open") +
+        '><summary></summary><div class="wg-fold-body">' +
         "<label>" + T.kind + ' <select name="kind"><option value="">' + T.all + '</option><option value="dispute">' + T.dispute + "</option>" +
         '<option value="hazard">' + T.hazard + "</option></select></label>" +
         "<label>" + T.category + ' <select name="category"><option value="">' + T.all_categories + "</option>" + cats + "</select></label>" +
@@ -319,12 +334,24 @@
         (o.patrols ? '<option value="patrol">' + T.patrol + "</option>" : "") + "</select></label>" +
         '<label class="wg-slider">' + T.by_day + ' <input type="range" name="day" min="0" max="30" value="0">' +
         ' <output name="dayout">' + T.all + "</output></label>" +
-        '<div class="wg-summary" aria-live="polite"></div>' +
-        (o.trend ? '<div class="wg-trend-mini"></div>' : "");
+        (o.trend ? '<div class="wg-trend-mini"></div>' : "") + "</div></details>" +
+        '<div class="wg-summary" aria-live="polite"></div>';
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
+      var shown = div.querySelector("summary");
+      function sayShown() {  /* "Filters: Safety hazard · last 30 days · open" (the measure is no filter) */
+        var parts = [];
+        ["kind", "category", "days", "status"].forEach(function (name) {
+          var s = div.querySelector('select[name="' + name + '"]');
+          if (s.value) parts.push(s.options[s.selectedIndex].text);
+        });
+        if (state.day) parts.push(state.day.slice(5));
+        shown.textContent = fill(T.filters_shown, { what: parts.join(" · ") });
+      }
+      sayShown();
       div.addEventListener("change", function (e) {
         var t = e.target;
+        sayShown();
         if (t.name === "day") return;
         state[t.name] = t.name === "days" ? parseInt(t.value, 10) : t.value;
         if (t.name === "measure") {  /* patrol days are asked for only when shown */
@@ -343,6 +370,7 @@
           state.day = d.toISOString().slice(0, 10);
           out.textContent = state.day.slice(5);
         }
+        sayShown();
         clearTimeout(slider._t);
         slider._t = setTimeout(function () { loadHeat(); loadGrids(); }, 120);
       });
