@@ -1475,6 +1475,9 @@ def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  
         page = context.new_page()
         page.goto(f"{live_server}/login?next=/m/")
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, locale
+        # the other language's link in the box's top right corner (it stood indented on the left)
+        box, link = page.locator("#login").bounding_box(), page.locator(".wg-lang a").bounding_box()
+        assert box and link and box["x"] + box["width"] - (link["x"] + link["width"]) <= 24, link
         _sign_in(page, "grid_worker")
         page.wait_for_url(live_server + "/m/")
         page.wait_for_function(
