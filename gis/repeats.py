@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.db import execute_arrays
 from gis.errors import InvalidInput, NotFound
+from gis.scope import Scope
 
 DUPLICATE_M, DUPLICATE_HOURS = 100, 72
 #: the most nearest possible duplicates a new case is linked to, besides the first one (written
@@ -174,3 +176,81 @@ def decide_duplicate(
             "这两件案件之间没有疑似重复的关联。",
             "These two cases are not linked as possible duplicates.",
         )
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another case behind a repeat warning (高频线索): at the same place or with the same
+    resident, in the window before the case; ``distance_m`` for the place's."""
+
+    code: str
+    kind: str
+    category: str
+    category_zh: str
+    category_en: str
+    status: str
+    received_at: datetime
+    distance_m: float | None = None
+
+
+# The cases the warnings counted: received in the REPEAT_DAYS up to the case, not merged into
+# another (as the counts), the case itself left out — of them, those the reader may see.  The
+# place's are found by the cases' spatial index (``wangge_cases_near``, migration 0086: under
+# row-level security a spatial condition could not use it), then read under the reader's scope.
+_NOT_MERGED = (
+    "NOT EXISTS (SELECT 1 FROM case_link ml WHERE ml.case_id = c.id "
+    "AND ml.kind = 'merged_into' AND ml.status = 'confirmed')"
+)
+_PEER_COLUMNS = "c.code, c.kind::text, c.category, k.name_zh, k.name_en, c.status, c.received_at"
+
+
+def repeat_peers(
+    session: Session, scope: Scope, code: str, place: bool, resident: bool
+) -> tuple[list[Peer], list[Peer]]:
+    """The other cases behind case ``code``'s repeat warnings by ``place`` and by ``resident``
+    (each looked up only if asked for), newest first, at most :data:`PEERS_SHOWN` of each, of
+    them those in the reader's ``scope``."""
+    scope_condition = scope.case_condition("c")
+    window = {"code": code, "window": f"{REPEAT_DAYS} days", "n": PEERS_SHOWN}
+    near: list[Peer] = []
+    same: list[Peer] = []
+    if place:
+        rows = session.execute(
+            text(f"""
+            SELECT {_PEER_COLUMNS}, n.d
+            FROM cases me
+            CROSS JOIN LATERAL wangge_cases_near(
+                me.geom, {REPEAT_M}, me.received_at - CAST(:window AS interval),
+                me.received_at, NULL) n
+            JOIN cases c ON c.id = n.id
+            JOIN category k ON k.code = c.category
+            WHERE me.code = :code AND me.geom IS NOT NULL AND c.id <> me.id AND {_NOT_MERGED}
+              AND {scope_condition}
+            ORDER BY c.received_at DESC, c.id DESC LIMIT :n
+        """),
+            window,
+        ).all()
+        near = [Peer(*r) for r in rows]
+    if resident:
+        rows = session.execute(
+            text(f"""
+            SELECT {_PEER_COLUMNS} FROM cases c JOIN category k ON k.code = c.category
+            WHERE c.id IN (
+                SELECT o.case_id FROM cases me
+                JOIN case_party p ON p.case_id = me.id AND p.phone_index IS NOT NULL
+                JOIN case_party o ON o.phone_index = p.phone_index AND o.case_id <> me.id
+                WHERE me.code = :code)
+              AND c.received_at <= (SELECT received_at FROM cases WHERE code = :code)
+              AND c.received_at >= (SELECT received_at FROM cases WHERE code = :code)
+                                   - CAST(:window AS interval)
+              AND {_NOT_MERGED} AND {scope_condition}
+            ORDER BY c.received_at DESC, c.id DESC LIMIT :n
+        """),
+            window,
+        ).all()
+        same = [Peer(*r) for r in rows]
+    return near, same
+
+
+#: the most cases a repeat warning lists (the count says how many there were)
+PEERS_SHOWN = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from urllib.parse import quote
@@ -14,7 +14,7 @@ from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
-from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M
+from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peer
 from gis.settings import BaseMapSpec
 from gis.workflow import EVENT_NAMES_EN, MOVES
 from maps.assets import asset_url
@@ -1568,6 +1568,7 @@ def case_page(  # type: ignore[no-untyped-def]
     can_add_photos: bool = False,
     can_verify: bool = False,
     verify_days: float = 3,
+    repeats: tuple[Sequence[Peer], Sequence[Peer]] = ((), ()),
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
@@ -1577,10 +1578,11 @@ def case_page(  # type: ignore[no-untyped-def]
     ``can_add_photos``: the reader may add photos (a grid worker back on the spot);
     ``can_verify``: the reader is the grid worker who follows this resolved case up on the spot
     (现场核查); ``verify_days``: the working days a resolution is to be verified in (the
-    deployment's ``verify_work_days``).  The map of the spot over the tiles of ``base`` (none:
-    no base map), the spot and the grids shifted into their datum.  In ``lang`` (``zh``, or ``en``
-    with the category's ``category_name`` in English); names, descriptions and notes stay as they
-    were written."""
+    deployment's ``verify_work_days``); ``repeats``: the other cases behind its repeat warnings
+    by place and by resident (:func:`gis.repeats.repeat_peers`), listed under each.  The map of
+    the spot over the tiles of ``base`` (none: no base map), the spot and the grids shifted into
+    their datum.  In ``lang`` (``zh``, or ``en`` with the category's ``category_name`` in
+    English); names, descriptions and notes stay as they were written."""
     from gis.workflow import (
         ACTION_NAMES_EN,
         EVENT_NAMES,
@@ -1990,8 +1992,40 @@ def case_page(  # type: ignore[no-untyped-def]
         else ""
     )
     flags = case.flags or {}
+
+    def peers(key: str) -> str:
+        """The cases behind the repeat warning ``key`` the reader may see, and how many not."""
+        if key not in ("repeat_place", "repeat_resident"):
+            return ""
+        shown = repeats[0] if key == "repeat_place" else repeats[1]
+        items = [
+            f'<li><a href="/cases/{escape(p.code)}">{escape(p.code)}</a> '
+            + escape(
+                f"{t(KIND_NAMES[p.kind][0], RESIDENT_TEXT['en'][p.kind])} · "
+                f"{p.category_en if en else p.category_zh} · "
+                f"{states.get(p.status, p.status)} · {when(p.received_at)}"
+            )
+            + ("" if p.distance_m is None else f" · {p.distance_m:.0f} {t('米', 'm')}")
+            + "</li>"
+            for p in shown
+        ]
+        try:  # (the count: the case itself among them, as it was when it came in)
+            unseen = int(flags.get(key) or 0) - 1 - len(shown)
+        except (TypeError, ValueError):
+            unseen = 0
+        if unseen > 0:
+            items.append(
+                '<li class="wg-unseen">'
+                + t(
+                    f"另有 {unseen} 件不在本账号查看范围内或已并案",
+                    f"{unseen} more outside this account's view, or merged",
+                )
+                + "</li>"
+            )
+        return f'<ul class="wg-peers">{"".join(items)}</ul>' if items else ""
+
     warnings = "".join(
-        f"<li>{escape(text)}</li>"
+        f"<li>{escape(text)}{peers(key)}</li>"
         for key, text in (
             (
                 "repeat_place",

@@ -60,6 +60,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.ledger import LedgerOrder
 from gis.permissions import ROLE_NAMES_EN
 from gis.pii import validate_phone
+from gis.repeats import repeat_peers
 from gis.report import Daily
 from gis.scope import Scope
 from gis.settings import Settings
@@ -525,6 +526,13 @@ def case_view(
                 session, caller.scope, [other for other, _, _ in case.duplicates]
             ),
             verify_days=settings.verify_work_days,
+            repeats=repeat_peers(
+                session,
+                caller.scope,
+                case.code,
+                place=bool((case.flags or {}).get("repeat_place")),
+                resident=bool((case.flags or {}).get("repeat_resident")),
+            ),
         ),
         lang,
     )

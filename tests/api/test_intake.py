@@ -19,12 +19,18 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from gis.datum import wgs84_to_bd09, wgs84_to_gcj02
 from gis.pii import PiiCipher
-from gis.repeats import DUPLICATE_LINKS
+from gis.repeats import DUPLICATE_LINKS, PEERS_SHOWN
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
 from importers.demo import DemoCity
-from tests.conftest import a_gap_between_grids, grid_worker_point, report_body, take_grids_from
+from tests.conftest import (
+    a_gap_between_grids,
+    grid_worker_point,
+    put_case,
+    report_body,
+    take_grids_from,
+)
 
 
 @pytest.fixture
@@ -952,6 +958,70 @@ def test_repeat_warnings_count_a_merged_report_once(
     assert fourth["flags"]["repeat_place"] - third["flags"].get("repeat_place", 2) == 2
 
 
+def _peers_listed(page: str) -> tuple[list[str], str]:
+    """The codes listed under a case page's repeat warning by place, and the warnings' text."""
+    block = re.search(r'<ul class="wg-warnings" id="warnings">(.*?)</ul>(?!</li>)', page, re.S)
+    assert block is not None
+    peers = re.search(r'<ul class="wg-peers">(.*?)</ul>', block.group(1), re.S)
+    return (re.findall(r'<a href="/cases/(\w+)">', peers.group(1)) if peers else []), block.group(1)
+
+
+def test_a_repeat_warning_lists_the_cases_it_counted(
+    client: TestClient, app_db: Session, login_as: Callable, grid_point: tuple
+) -> None:
+    """高频线索 said "3 cases within 50 m in 30 days" and no more: the desk could not tell which.
+    Now the page lists them under it (newest first, with their kind, state, time and distance),
+    those the reader may see; those it may not, or merged into another since, are counted."""
+    from shapely import Point
+
+    lon, lat, _ = grid_point
+    # (a case of another township at the place: a layout of its time, or a neighbour's)
+    elsewhere = put_case(
+        app_db, Point(*_offset(lon, lat, -15)), received=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    app_db.execute(
+        text("""UPDATE cases SET township_code = '990102002', village_code = '990102002001'
+                WHERE code = :c"""),
+        {"c": elsewhere},
+    )
+    app_db.commit()
+    made = [
+        client.post(
+            "/api/reports", json=report_body(*_offset(lon, lat, 10 * i), category=category)
+        ).json()
+        for i, category in enumerate(("neighbour", "property_mgmt", "neighbour"))
+    ]
+    last = made[2]
+    counted = last["flags"]["repeat_place"]
+    assert counted >= 4  # the other township's case, the three, and whatever lay there already
+    listed, warnings = _peers_listed(client.get(f"/cases/{last['code']}").text)
+    assert last["code"] not in listed and len(listed) == min(counted - 1, PEERS_SHOWN)
+    assert listed[:2] == [made[1]["code"], made[0]["code"]] and elsewhere in listed[2:]
+    assert "矛盾纠纷 · 物业纠纷 · 已登记 · " in warnings and "· 10 米</li>" in warnings
+    english = client.get(f"/cases/{last['code']}?lang=en").text
+    assert "Dispute · Property management · Registered · " in _peers_listed(english)[1]
+    # the township's desk does not see the other township's case: counted, not listed
+    township = login_as("township_operator")
+    listed, warnings = _peers_listed(
+        client.get(f"/cases/{last['code']}?lang=zh", headers=township).text
+    )
+    assert elsewhere not in listed and made[0]["code"] in listed
+    assert f"另有 {counted - 1 - len(listed)} 件不在本账号查看范围内或已并案" in warnings
+    # merged into another since: no longer listed (nor counted by a new warning)
+    app_db.execute(
+        text("""INSERT INTO case_link (case_id, other_case_id, kind, status)
+                SELECT m.id, o.id, 'merged_into', 'confirmed' FROM cases m, cases o
+                WHERE m.code = :merged AND o.code = :into"""),
+        {"merged": made[0]["code"], "into": made[1]["code"]},
+    )
+    app_db.commit()
+    listed, _ = _peers_listed(client.get(f"/cases/{last['code']}?lang=zh").text)
+    assert made[0]["code"] not in listed and made[1]["code"] in listed
+    # no warning, no list
+    first = client.get(f"/cases/{made[0]['code']}?lang=zh").text
+    assert ('class="wg-peers"' in first) == bool(made[0]["flags"].get("repeat_place"))
+
+
 def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple) -> None:
     lon, lat, _ = grid_point
     made = []
@@ -962,7 +1032,7 @@ def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple)
     last = made[2]
     assert last["flags"]["low_accuracy"] and last["flags"]["repeat_place"] >= 3
     page = client.get(f"/cases/{last['code']}", headers={"Accept": "text/html"}).text
-    warnings = re.search(r'<ul class="wg-warnings" id="warnings">(.*?)</ul>', page, re.S)
+    warnings = re.search(r'<ul class="wg-warnings" id="warnings">(.*?)</ul>(?!</li>)', page, re.S)
     assert warnings is not None
     assert f"50 米内 30 天已有 {last['flags']['repeat_place']} 件案件" in warnings.group(1)
     assert "定位精度低于 200 米" in warnings.group(1)
