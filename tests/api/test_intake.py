@@ -1020,6 +1020,22 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
     # no warning, no list
     first = client.get(f"/cases/{made[0]['code']}?lang=zh").text
     assert ('class="wg-peers"' in first) == bool(made[0]["flags"].get("repeat_place"))
+    # by resident: the same phone's other cases, wherever they were
+    resident = {"role": "applicant", "name": "钱多多", "phone": "13911119876"}
+    theirs = [
+        client.post(
+            "/api/reports",
+            json=report_body(*_offset(lon, lat, -600 - 300 * i), category=category,
+                             parties=[resident]),
+        ).json()
+        for i, category in enumerate(("neighbour", "marriage_family", "labour_wage"))
+    ]  # fmt: skip
+    assert theirs[2]["flags"]["repeat_resident"] == 3
+    page = client.get(f"/cases/{theirs[2]['code']}?lang=zh").text
+    listed_by_phone = re.search(r'同一当事人[^<]*<ul class="wg-peers">(.*?)</ul>', page, re.S)
+    assert listed_by_phone is not None
+    codes = re.findall(r'<a href="/cases/(\w+)">', listed_by_phone.group(1))
+    assert codes == [theirs[1]["code"], theirs[0]["code"]]
 
 
 def test_the_case_page_shows_its_warnings(client: TestClient, grid_point: tuple) -> None:
