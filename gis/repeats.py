@@ -16,8 +16,9 @@ repeat counts in a new case's flags count every case (migration 0021).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -204,20 +205,28 @@ _NOT_MERGED = (
 _PEER_COLUMNS = "c.code, c.kind::text, c.category, k.name_zh, k.name_en, c.status, c.received_at"
 
 
-def repeat_peers(
-    session: Session, scope: Scope, code: str, place: bool, resident: bool
-) -> tuple[list[Peer], list[Peer]]:
+@dataclass(frozen=True)
+class Peers:
+    """The other cases behind a case's repeat warnings that the reader may see: newest first, at
+    most :data:`PEERS_SHOWN` of each; ``*_seen``: how many the reader may see in all."""
+
+    place: list[Peer] = field(default_factory=list)
+    place_seen: int = 0
+    resident: list[Peer] = field(default_factory=list)
+    resident_seen: int = 0
+
+
+def repeat_peers(session: Session, scope: Scope, code: str, place: bool, resident: bool) -> Peers:
     """The other cases behind case ``code``'s repeat warnings by ``place`` and by ``resident``
-    (each looked up only if asked for), newest first, at most :data:`PEERS_SHOWN` of each, of
-    them those in the reader's ``scope``."""
+    (each looked up only if asked for) in the reader's ``scope``."""
     scope_condition = scope.case_condition("c")
     window = {"code": code, "window": f"{REPEAT_DAYS} days", "n": PEERS_SHOWN}
-    near: list[Peer] = []
-    same: list[Peer] = []
+    near: Sequence[Any] = []
+    same: Sequence[Any] = []
     if place:
-        rows = session.execute(
+        near = session.execute(
             text(f"""
-            SELECT {_PEER_COLUMNS}, n.d
+            SELECT {_PEER_COLUMNS}, n.d, count(*) OVER ()
             FROM cases me
             CROSS JOIN LATERAL wangge_cases_near(
                 me.geom, {REPEAT_M}, me.received_at - CAST(:window AS interval),
@@ -230,11 +239,11 @@ def repeat_peers(
         """),
             window,
         ).all()
-        near = [Peer(*r) for r in rows]
     if resident:
-        rows = session.execute(
+        same = session.execute(
             text(f"""
-            SELECT {_PEER_COLUMNS} FROM cases c JOIN category k ON k.code = c.category
+            SELECT {_PEER_COLUMNS}, NULL, count(*) OVER ()
+            FROM cases c JOIN category k ON k.code = c.category
             WHERE c.id IN (
                 SELECT o.case_id FROM cases me
                 JOIN case_party p ON p.case_id = me.id AND p.phone_index IS NOT NULL
@@ -248,8 +257,12 @@ def repeat_peers(
         """),
             window,
         ).all()
-        same = [Peer(*r) for r in rows]
-    return near, same
+    return Peers(
+        place=[Peer(*r[:8]) for r in near],
+        place_seen=near[0][8] if near else 0,
+        resident=[Peer(*r[:8]) for r in same],
+        resident_seen=same[0][8] if same else 0,
+    )
 
 
 #: the most cases a repeat warning lists (the count says how many there were)

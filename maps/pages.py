@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from html import escape
 from urllib.parse import quote
@@ -14,7 +14,7 @@ from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
-from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peer
+from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peers
 from gis.settings import BaseMapSpec
 from gis.workflow import EVENT_NAMES_EN, MOVES
 from maps.assets import asset_url
@@ -1568,7 +1568,7 @@ def case_page(  # type: ignore[no-untyped-def]
     can_add_photos: bool = False,
     can_verify: bool = False,
     verify_days: float = 3,
-    repeats: tuple[Sequence[Peer], Sequence[Peer]] = ((), ()),
+    repeats: Peers | None = None,
 ) -> str:
     """The operator's case page: where, what, the grid's ``workers`` (name, phone: whom to call
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
@@ -1995,9 +1995,11 @@ def case_page(  # type: ignore[no-untyped-def]
 
     def peers(key: str) -> str:
         """The cases behind the repeat warning ``key`` the reader may see, and how many not."""
-        if key not in ("repeat_place", "repeat_resident"):
+        if key not in ("repeat_place", "repeat_resident") or repeats is None:
             return ""
-        shown = repeats[0] if key == "repeat_place" else repeats[1]
+        by_place = key == "repeat_place"
+        shown = repeats.place if by_place else repeats.resident
+        seen = repeats.place_seen if by_place else repeats.resident_seen
         items = [
             f'<li><a href="/cases/{escape(p.code)}">{escape(p.code)}</a> '
             + escape(
@@ -2009,8 +2011,17 @@ def case_page(  # type: ignore[no-untyped-def]
             + "</li>"
             for p in shown
         ]
+        if seen > len(shown):
+            items.append(
+                '<li class="wg-unseen">'
+                + t(
+                    f"……共 {seen} 件，列出最近 {len(shown)} 件",
+                    f"… {seen} in all, the latest {len(shown)} listed",
+                )
+                + "</li>"
+            )
         try:  # (the count: the case itself among them, as it was when it came in)
-            unseen = int(flags.get(key) or 0) - 1 - len(shown)
+            unseen = int(flags.get(key) or 0) - 1 - seen
         except (TypeError, ValueError):
             unseen = 0
         if unseen > 0:

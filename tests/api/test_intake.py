@@ -967,7 +967,11 @@ def _peers_listed(page: str) -> tuple[list[str], str]:
 
 
 def test_a_repeat_warning_lists_the_cases_it_counted(
-    client: TestClient, app_db: Session, login_as: Callable, grid_point: tuple
+    client: TestClient,
+    app_db: Session,
+    login_as: Callable,
+    grid_point: tuple,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """高频线索 said "3 cases within 50 m in 30 days" and no more: the desk could not tell which.
     Now the page lists them under it (newest first, with their kind, state, time and distance),
@@ -976,9 +980,7 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
 
     lon, lat, _ = grid_point
     # (a case of another township at the place: a layout of its time, or a neighbour's)
-    elsewhere = put_case(
-        app_db, Point(*_offset(lon, lat, -15)), received=datetime.now(UTC) - timedelta(minutes=5)
-    )
+    elsewhere = put_case(app_db, Point(*_offset(lon, lat, -15)))
     app_db.execute(
         text("""UPDATE cases SET township_code = '990102002', village_code = '990102002001'
                 WHERE code = :c"""),
@@ -996,8 +998,15 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
     assert counted >= 4  # the other township's case, the three, and whatever lay there already
     listed, warnings = _peers_listed(client.get(f"/cases/{last['code']}").text)
     assert last["code"] not in listed and len(listed) == min(counted - 1, PEERS_SHOWN)
-    assert listed[:2] == [made[1]["code"], made[0]["code"]] and elsewhere in listed[2:]
+    # (received in this test's transaction, all at one time: then the later first)
+    assert listed[:3] == [made[1]["code"], made[0]["code"], elsewhere]
     assert "矛盾纠纷 · 物业纠纷 · 已登记 · " in warnings and "· 10 米</li>" in warnings
+    assert ("列出最近" in warnings) == (counted - 1 > PEERS_SHOWN)  # (the races' leave a pile)
+    monkeypatch.setattr("gis.repeats.PEERS_SHOWN", 2)  # (a place of many: the latest listed)
+    listed, warnings = _peers_listed(client.get(f"/cases/{last['code']}").text)
+    assert listed == [made[1]["code"], made[0]["code"]]
+    assert f"……共 {counted - 1} 件，列出最近 2 件" in warnings and "另有" not in warnings
+    monkeypatch.undo()
     english = client.get(f"/cases/{last['code']}?lang=en").text
     assert "Dispute · Property management · Registered · " in _peers_listed(english)[1]
     # the township's desk does not see the other township's case: counted, not listed
@@ -1006,7 +1015,7 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
         client.get(f"/cases/{last['code']}?lang=zh", headers=township).text
     )
     assert elsewhere not in listed and made[0]["code"] in listed
-    assert f"另有 {counted - 1 - len(listed)} 件不在本账号查看范围内或已并案" in warnings
+    assert "另有 1 件不在本账号查看范围内或已并案" in warnings
     # merged into another since: no longer listed (nor counted by a new warning)
     app_db.execute(
         text("""INSERT INTO case_link (case_id, other_case_id, kind, status)
