@@ -7,6 +7,7 @@ city was loaded into — never in a real deployment's data.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from uuid import NAMESPACE_URL, uuid5
 
 import numpy as np
@@ -148,20 +149,43 @@ def add_demo_patrols(session: Session) -> int:
     return session.connection().execute(_DEMO_PATROLS, {"max_mps": TRACK_MAX_KMH / 3.6}).rowcount
 
 
+class DayCase(NamedTuple):
+    """One of the day's demo cases: who registered it, its channel, kind, category, what was
+    said; ``done``: what the desk did, for the one it has already resolved (for the worker to
+    verify on the spot, 现场核查); ``ago``: minutes before the load it was reported; ``near``:
+    metres (east, north) from the first case's point, for those reported again at its place."""
+
+    user: str
+    source: str
+    kind: str
+    category: str
+    said: str
+    ago: int
+    done: str | None = None
+    near: tuple[float, float] | None = None
+
+
 # the day's cases in the demo grid worker's first grid: what the phone's 我的网格待办 and the
-# community station's in-tray start with (the demo's history left both empty).  Who registered
-# each, its channel, kind, category, what was said and, for the one the township desk has
-# already resolved (for the worker to verify on the spot, 现场核查), what it did.
+# community station's in-tray start with (the demo's history left both empty).  The last two
+# come from the first one's building: a resident walking in about the same charging cables (a
+# possible duplicate, 疑似重复, for the desk to confirm or unlink) and a quarrel there, its third
+# case in a month (a repeat warning, 高频线索) — so that both show before anyone reports.
 DEMO_DAY_CASES = (
-    ("township_operator", "hotline", "hazard", "rental_housing",
-     "12345热线转办：出租屋楼道内电动车飞线充电，杂物堆放堵住通道，邻居担心起火。", None),
-    ("village_operator", "walk_in", "dispute", "property_mgmt",
-     "居民来访：小区物业上调停车费，业主与物业公司多次争执，要求社区出面协调。", None),
-    ("grid_worker", "grid_worker", "hazard", "small_venues",
-     "巡查发现：沿街小餐馆后厨液化气瓶与明火距离过近，未配灭火器，已口头提醒。", None),
-    ("township_operator", "hotline", "hazard", "fire",
-     "12345热线转办：小区消防通道被私家车长期占用，消防车无法进入。",
-     "已联系物业施划禁停标线、设置隔离桩，占道车辆已挪走。"),
+    DayCase("township_operator", "hotline", "hazard", "rental_housing",
+            "12345热线转办：出租屋楼道内电动车飞线充电，杂物堆放堵住通道，邻居担心起火。", 180),
+    DayCase("village_operator", "walk_in", "dispute", "property_mgmt",
+            "居民来访：小区物业上调停车费，业主与物业公司多次争执，要求社区出面协调。", 137),
+    DayCase("grid_worker", "grid_worker", "hazard", "small_venues",
+            "巡查发现：沿街小餐馆后厨液化气瓶与明火距离过近，未配灭火器，已口头提醒。", 94),
+    DayCase("township_operator", "hotline", "hazard", "fire",
+            "12345热线转办：小区消防通道被私家车长期占用，消防车无法进入。", 51,
+            done="已联系物业施划禁停标线、设置隔离桩，占道车辆已挪走。"),
+    DayCase("village_operator", "walk_in", "hazard", "rental_housing",
+            "居民来访：隔壁出租屋有人从二楼窗户拉电线下来给电动车充电，晚上不敢睡，要求处理。", 40,
+            near=(18.0, 12.0)),
+    DayCase("township_operator", "hotline", "dispute", "neighbour",
+            "12345热线转办：出租屋租客与楼下住户因楼道停放电动车、夜间噪音多次争吵，要求调解。", 22,
+            near=(-14.0, 16.0)),
 )  # fmt: skip
 #: how far (metres) from the grid's inner point, where the tests report, the fresh cases lie: their
 #: duplicate (100 m) and repeat (50 m) checks then find only the tests' own cases
@@ -207,33 +231,39 @@ def add_demo_day_cases(session: Session, cipher: PiiCipher) -> list[str]:
     )
     now = datetime.now(UTC)
     codes = []
-    points = _fresh_points(session, len(DEMO_DAY_CASES))
-    for i, ((user, source, kind, category, said, done), (lon, lat)) in enumerate(
-        zip(DEMO_DAY_CASES, points, strict=True)
-    ):
+    points = iter(_fresh_points(session, sum(c.near is None for c in DEMO_DAY_CASES)))
+    first: tuple[float, float] | None = None
+    for i, c in enumerate(DEMO_DAY_CASES):
+        if c.near is None:
+            lon, lat = next(points)
+            first = first or (lon, lat)
+        else:  # (a few metres: 30 m inside the grid's edge, as the first case is)
+            assert first is not None
+            lon = first[0] + c.near[0] / (111_320 * np.cos(np.radians(first[1])))
+            lat = first[1] + c.near[1] / 110_574.0
         report = NewReport(
-            kind=CaseKind(kind),
-            category=category,
-            description=said,
+            kind=CaseKind(c.kind),
+            category=c.category,
+            description=c.said,
             lon=lon,
             lat=lat,
-            reported_at=now - timedelta(hours=3 - i, minutes=17 * i),
+            reported_at=now - timedelta(minutes=c.ago),
             accuracy_m=10,
-            reporter=user,
-            source=source,
+            reporter=c.user,
+            source=c.source,
         )
         key = uuid5(NAMESPACE_URL, f"wangge-demo:{i}:{lon}:{lat}")
         (result,) = accept_reports(
-            session, Scope.everything(), users[user], [BatchItem(0, key, report, said.encode())],
-            cipher,
+            session, Scope.everything(), users[c.user],
+            [BatchItem(0, key, report, c.said.encode())], cipher,
         )  # fmt: skip
         if result.case is None:
             raise RuntimeError(f"demo case {i} not taken in: {result.error}")
         codes.append(result.case.code)
-        if done:
-            desk = Actor(user, Scope.everything(), True)
+        if c.done:
+            desk = Actor(c.user, Scope.everything(), True)
             for action in ("accept", "start", "resolve"):
-                note = done if action == "resolve" else None
+                note = c.done if action == "resolve" else None
                 act(session, desk, result.case.code, ActionRequest(action, note=note))
     return codes
 

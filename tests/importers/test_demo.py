@@ -13,6 +13,7 @@ from gis.errors import Conflict
 from gis.pii import PiiCipher
 from importers.demo import DemoCity, generate_demo_city
 from importers.demo_load import load_demo_city
+from importers.demo_users import DEMO_DAY_CASES
 from tests.conftest import HANDLING_MISMATCH
 
 
@@ -165,9 +166,25 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     ).all()
     assert [(f[0], f[2]) for f in fresh] == [
         ("hotline", "township_operator"), ("walk_in", "village_operator"),
-        ("grid_worker", "grid_worker"),
+        ("grid_worker", "grid_worker"), ("walk_in", "village_operator"),
+        ("hotline", "township_operator"),
     ]  # fmt: skip
     assert all(f[3] and f[4] >= 250 and f[5] for f in fresh), fresh
+    # the last two at the first one's building: a possible duplicate of it (疑似重复) and the
+    # building's third case in a month (高频线索), so that the desk sees both from the start
+    links, flags = db.execute(
+        text("""
+        SELECT (SELECT array_agg(l.status) FROM case_link l
+                WHERE l.kind = 'possible_duplicate' AND l.case_id = ANY(x.ids)
+                  AND l.other_case_id = x.ids[1]),
+               (SELECT array_agg(c.flags ->> 'repeat_place' ORDER BY c.id) FROM cases c
+                WHERE c.id = ANY(x.ids))
+        FROM (SELECT array_agg(c.id ORDER BY c.id) AS ids FROM cases c
+              WHERE c.description = ANY(:said)) x
+    """),
+        {"said": [c.said for c in DEMO_DAY_CASES]},
+    ).one()
+    assert links == ["suggested"] and flags == [None, None, None, None, None, "3"], (links, flags)
 
 
 def test_demo_history_has_extensions_and_rework(db: Session) -> None:
