@@ -315,7 +315,8 @@ def cases_geojson(
     ``party_phone_index`` (a blind index, :meth:`PiiCipher.phone_index`) on a party's phone;
     ``reporter_id`` on who submitted the case.  Each feature carries its photo count and the
     thumbnail of its first photo (``thumb_url``, null without photos); a resolved one when it is
-    to be verified by (``verify_due``; null for the others).  A reporter's own list
+    to be verified by (``verify_due``; null for the others), and its warnings: ``repeat``
+    (高频线索) and ``possible_duplicate`` (a duplicate link still to settle).  A reporter's own list
     (``reporter_id``) also carries the first :data:`MINE_DESCRIPTION` characters of each
     description (phone and ID-card numbers masked), by which the reporter tells their reports
     apart (a map's lists do without), and the code of the case it was merged into
@@ -381,6 +382,11 @@ def cases_geojson(
                 'verify_due', CASE WHEN c.status = 'resolved' THEN to_char(
                     c.verify_due AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}) END,
                 'center_id', c.center_id, 'assign_method', c.assign_method,
+                -- its warnings, as the in-tray marks them: a repeat (高频线索) and a possible
+                -- duplicate still to settle (疑似重复; OFFSET 0: by the link's index)
+                'repeat', c.flags ?| ARRAY['repeat_place', 'repeat_resident'],
+                'possible_duplicate', EXISTS (SELECT 1 FROM case_link l WHERE l.case_id = c.id
+                                              AND l.status = 'suggested' OFFSET 0),
                 -- the case's version as read (a phone's verification made offline is sent
                 -- with it: the case moved on meanwhile, it is refused, not applied to the new
                 -- round)

@@ -1009,6 +1009,18 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
     monkeypatch.undo()
     english = client.get(f"/cases/{last['code']}?lang=en").text
     assert "Dispute · Property management · Registered · " in _peers_listed(english)[1]
+    # the lists mark them as the in-tray does (the phone's 我的网格待办): 高频, 疑似重复
+    listing = client.get("/api/cases", params={"grid": grid_point[2], "limit": 10}).json()
+    marks = {
+        f["properties"]["code"]: (f["properties"]["repeat"], f["properties"]["possible_duplicate"])
+        for f in listing["features"]
+    }
+    for case in made:  # (the first: the other township's, of the same category, is near)
+        assert marks[case["code"]] == (
+            bool(case["flags"].get("repeat_place")),
+            bool(case["possible_duplicates"]),
+        )
+    assert marks[last["code"]] == (True, True)
     # the township's desk does not see the other township's case: counted, not listed
     township = login_as("township_operator")
     listed, warnings = _peers_listed(

@@ -1108,6 +1108,10 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
         listed = page.eval_on_selector_all(
             "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
         )
+        marked = page.eval_on_selector_all("#grid-open li[data-code]", _MARKS)
+        # the in-tray's marks, on the phone too: the demo's quarrel at the building of three cases
+        # (高频) and the second report of its charging cables (疑似重复)
+        assert ["高频"] in marked.values() and ["疑似重复"] in marked.values(), marked
     with pytest.raises(httpx.TransportError):
         httpx.get(url + "/api/health", timeout=2)  # no server, no network
     context.set_offline(True)
@@ -1123,6 +1127,7 @@ def test_phone_page_opens_without_a_network(  # type: ignore[no-untyped-def]
     assert listed == page.eval_on_selector_all(
         "#grid-open li[data-code]", "ls => ls.map(l => l.dataset.code)"
     )
+    assert marked == page.eval_on_selector_all("#grid-open li[data-code]", _MARKS)  # (kept)
     page.wait_for_function("document.querySelectorAll('select[name=category] option').length > 5")
     page.wait_for_selector(".leaflet-interactive")  # the grids kept last time
     _locate(page)
@@ -1406,6 +1411,13 @@ def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-
             selector,
         )
     )
+
+
+#: a phone list's marks (高频, 疑似重复), by case code
+_MARKS = (
+    "ls => Object.fromEntries(ls.map(l => [l.dataset.code,"
+    " [...l.querySelectorAll('.m-badge')].map(b => b.textContent)]))"
+)
 
 
 def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]

@@ -476,7 +476,7 @@
   // when that was.  (Codes, states, categories, grids and times only: no one's name or words.)
   var GRID_OPEN_KEPT = "wangge-grid-open " + config.account;
   var KEPT_PROPERTIES = ["code", "status", "overdue", "category", "category_name", "grid_code", "received_at",
-                         "verify_due", "version"];
+                         "verify_due", "version", "repeat", "possible_duplicate"];
   var gridOpenKeptAt = null; // shown from the phone: when it was read
   // A list as read, kept on the phone under `key` (its cases' KEPT_PROPERTIES only, and when)
   function keepList(key, fc) {
@@ -641,6 +641,15 @@
       var li = caseLine(el("li", verify ? "verify" + (verifyLate(p) ? " late" : "") : p.overdue ? "rejected" : ""), p,
         el("span", "st", verify ? T.to_verify + (verifyLate(p) ? " · " + T.verify_late : "")
           : (STATUS[p.status] || p.status) + (p.overdue ? " · " + T.overdue : "")), "");
+      // the in-tray's marks: the same trouble again at a place or from a resident (高频), and a
+      // report the desk may yet find to be this one's duplicate (疑似重复) — worth knowing on the spot
+      [["repeat", T.repeat_mark, T.repeat_title], ["possible_duplicate", T.duplicate_mark, T.duplicate_title]]
+        .forEach(function (m) {
+          if (!p[m[0]]) return;
+          var badge = el("span", "m-badge m-" + m[0].replace("_", "-"), m[1]);
+          badge.title = m[2];
+          li.appendChild(badge);
+        });
       var grid = (config.grid_names || {})[p.grid_code] || p.grid_code || "";
       li.appendChild(el("small", "", grid + " " + p.received_at.slice(0, 16).replace("T", " ")));
       if (verify && p.verify_due) {
