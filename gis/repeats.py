@@ -192,6 +192,8 @@ class Peer:
     status: str
     received_at: datetime
     distance_m: float | None = None
+    lon: float | None = None  # its point (WGS 84), for the place's
+    lat: float | None = None
 
 
 # The cases the warnings counted: received in the REPEAT_DAYS up to the case, not merged into
@@ -226,7 +228,7 @@ def repeat_peers(session: Session, scope: Scope, code: str, place: bool, residen
     if place:
         near = session.execute(
             text(f"""
-            SELECT {_PEER_COLUMNS}, n.d, count(*) OVER ()
+            SELECT {_PEER_COLUMNS}, n.d, ST_X(c.geom), ST_Y(c.geom), count(*) OVER ()
             FROM cases me
             CROSS JOIN LATERAL wangge_cases_near(
                 me.geom, {REPEAT_M}, me.received_at - CAST(:window AS interval),
@@ -242,7 +244,7 @@ def repeat_peers(session: Session, scope: Scope, code: str, place: bool, residen
     if resident:
         same = session.execute(
             text(f"""
-            SELECT {_PEER_COLUMNS}, NULL, count(*) OVER ()
+            SELECT {_PEER_COLUMNS}, NULL, NULL, NULL, count(*) OVER ()
             FROM cases c JOIN category k ON k.code = c.category
             WHERE c.id IN (
                 SELECT o.case_id FROM cases me
@@ -258,10 +260,10 @@ def repeat_peers(session: Session, scope: Scope, code: str, place: bool, residen
             window,
         ).all()
     return Peers(
-        place=[Peer(*r[:8]) for r in near],
-        place_seen=near[0][8] if near else 0,
-        resident=[Peer(*r[:8]) for r in same],
-        resident_seen=same[0][8] if same else 0,
+        place=[Peer(*r[:10]) for r in near],
+        place_seen=near[0][10] if near else 0,
+        resident=[Peer(*r[:10]) for r in same],
+        resident_seen=same[0][10] if same else 0,
     )
 
 

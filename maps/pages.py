@@ -2035,6 +2035,30 @@ def case_page(  # type: ignore[no-untyped-def]
             )
         return f'<ul class="wg-peers">{"".join(items)}</ul>' if items else ""
 
+    # the place's other cases on the map, within the circle of its repeat warning (50 m)
+    placed = [p for p in (repeats.place if repeats else []) if p.lon is not None]
+    peer_points = (
+        ' data-peers="'
+        + escape(
+            json.dumps(
+                [
+                    {
+                        "code": p.code,
+                        "lon": p.lon,
+                        "lat": p.lat,
+                        "label": f"{p.code} {p.category_en if en else p.category_zh} · "
+                        f"{states.get(p.status, p.status)} · {when(p.received_at)}",
+                    }
+                    for p in placed
+                ],
+                ensure_ascii=False,
+            )
+        )
+        + '"'
+        if placed
+        else ""
+    )
+    case_map = f'<div id="case-map"{peer_points} style="height: 260px"></div>'
     warnings = "".join(
         f"<li>{escape(text)}{peers(key)}</li>"
         for key, text in (
@@ -2201,7 +2225,7 @@ def case_page(  # type: ignore[no-untyped-def]
     }</td></tr>
     {verify_row}</table>
   {f'<ul class="wg-warnings" id="warnings">{warnings}</ul>' if warnings else ""}
-  {no_point if case.lon is None else '<div id="case-map" style="height: 260px"></div>'}
+  {no_point if case.lon is None else case_map}
   {duplicates_section}
   <p class="wg-noprint"><button type="button" id="case-print">{
         t("打印案件办理单", "Print the case sheet")

@@ -1420,6 +1420,50 @@ _MARKS = (
 )
 
 
+def test_a_case_page_maps_the_cases_its_repeat_warning_counted(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The demo's quarrel at the building of three cases in a month (高频线索): its page lists
+    the other two under the warning and draws them in the warning's circle, each opening its
+    own page."""
+    from sqlalchemy import text
+
+    from importers.demo_users import DEMO_DAY_CASES
+
+    said = [c.said for c in DEMO_DAY_CASES]
+    with engine.connect() as conn:
+        codes = dict(
+            conn.execute(
+                text("SELECT description, code FROM cases WHERE description = ANY(:said)"),
+                {"said": said},
+            ).all()
+        )
+    quarrel, first, again = codes[said[5]], codes[said[0]], codes[said[4]]
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = _logged_in(context, live_server, errors, "village_operator", f"/cases/{quarrel}")
+    listed = page.eval_on_selector_all("#warnings .wg-peers a", "as => as.map(a => a.textContent)")
+    assert listed == [again, first], listed
+    page.wait_for_function("window.wangge && window.wangge.caseMap")
+    drawn = page.evaluate("""() => {
+        const out = [];
+        wangge.caseMap.eachLayer(l => {
+            if (l.options && l.options.fillColor === '#f5b041')
+                out.push(l.getTooltip().getContent());
+        });
+        return out; }""")
+    assert sorted(d.split(" ")[0] for d in drawn) == sorted([first, again]), drawn
+    page.evaluate(
+        """code => wangge.caseMap.eachLayer(l => {
+        if (l.options && l.options.fillColor === '#f5b041'
+            && l.getTooltip().getContent().startsWith(code)) l.fire('click'); })""",
+        first,
+    )
+    page.wait_for_url(f"**/cases/{first}")
+    assert errors == [], errors
+    context.close()
+
+
 def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
     """A grid worker opens 案件查询, the daily roll-up and a case from the phone page, and a desk
     may too: on a 390 px screen no page is wider than the screen (wide lists scroll sideways

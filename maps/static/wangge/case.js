@@ -21,6 +21,13 @@
                                         attribution: wangge.escapeHtml(body.dataset.attribution || "") }).addTo(map);
     }
     L.circle(spot, { radius: 50, weight: 1 }).addTo(map);
+    /* the other cases its repeat warning counted (高频线索, within the circle): a tap opens one */
+    JSON.parse(document.getElementById("case-map").dataset.peers || "[]").forEach(function (p) {
+      L.circleMarker(wangge.toMap(p.lat, p.lon), { radius: 5, color: "#935116", weight: 1, fillColor: "#f5b041", fillOpacity: 0.9 })
+        .bindTooltip(wangge.escapeHtml(p.label))
+        .on("click", function () { window.location.assign("/cases/" + encodeURIComponent(p.code)); })
+        .addTo(map);
+    });
     L.circleMarker(spot, { radius: 7, color: "#c0392b", fillOpacity: 0.9 }).addTo(map);
     fetch("/api/grids?bbox=" + [lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01].join(","),
           { credentials: "same-origin" })
