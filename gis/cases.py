@@ -690,6 +690,23 @@ def case_states(session: Session, scope: Scope, codes: Sequence[str]) -> dict[st
     return {code: status for code, status in rows}
 
 
+def case_points(
+    session: Session, scope: Scope, codes: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """The point (WGS 84 lon, lat) of each case of ``codes`` that lies in ``scope`` and has one."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        text(
+            "SELECT c.code, ST_X(c.geom), ST_Y(c.geom) FROM cases c "
+            f"WHERE c.code = ANY(CAST(:codes AS varchar[])) AND c.geom IS NOT NULL "
+            f"AND {scope.case_condition('c')}"
+        ),
+        {"codes": list(codes)},
+    )
+    return {code: (lon, lat) for code, lon, lat in rows}
+
+
 def decide_duplicate_of(
     session: Session,
     scope: Scope,

@@ -1565,6 +1565,7 @@ def case_page(  # type: ignore[no-untyped-def]
     workers: list[tuple[str, str | None]] | None = None,
     can_note: bool = False,
     duplicate_states: Mapping[str, str] | None = None,
+    duplicate_points: Mapping[str, tuple[float, float]] | None = None,
     can_add_photos: bool = False,
     can_verify: bool = False,
     verify_days: float = 3,
@@ -1574,7 +1575,8 @@ def case_page(  # type: ignore[no-untyped-def]
     to look on the spot), the timeline, documents, photos, parties (masked; unmasking is a
     separate, audited request) and the actions allowed now; above, the menu of the pages
     ``links`` (and the ``user``); ``duplicate_states``: the status of each possible duplicate
-    the reader may see (one still open may be merged into this case from here);
+    the reader may see (one still open may be merged into this case from here), and
+    ``duplicate_points`` the point of each (drawn on the case's map);
     ``can_add_photos``: the reader may add photos (a grid worker back on the spot);
     ``can_verify``: the reader is the grid worker who follows this resolved case up on the spot
     (现场核查); ``verify_days``: the working days a resolution is to be verified in (the
@@ -2035,29 +2037,35 @@ def case_page(  # type: ignore[no-untyped-def]
             )
         return f'<ul class="wg-peers">{"".join(items)}</ul>' if items else ""
 
-    # the place's other cases on the map, within the circle of its repeat warning (50 m)
-    placed = [p for p in (repeats.place if repeats else []) if p.lon is not None]
-    peer_points = (
-        ' data-peers="'
-        + escape(
-            json.dumps(
-                [
-                    {
-                        "code": p.code,
-                        "lon": p.lon,
-                        "lat": p.lat,
-                        "label": f"{p.code} {p.category_en if en else p.category_zh} · "
-                        f"{states.get(p.status, p.status)} · {when(p.received_at)}",
-                    }
-                    for p in placed
-                ],
-                ensure_ascii=False,
+    # on the case's map: the place's other cases, within the circle of its repeat warning
+    # (50 m), and its possible duplicates (100 m), each a tap away
+    drawn = [
+        {
+            "code": p.code,
+            "lon": p.lon,
+            "lat": p.lat,
+            "kind": "repeat",
+            "label": f"{p.code} {p.category_en if en else p.category_zh} · "
+            f"{states.get(p.status, p.status)} · {when(p.received_at)}",
+        }
+        for p in (repeats.place if repeats else [])
+        if p.lon is not None
+    ]
+    for other, state, metres in case.duplicates:
+        if other in (duplicate_points or {}) and other not in {d["code"] for d in drawn}:
+            lon_, lat_ = (duplicate_points or {})[other]
+            drawn.append(
+                {
+                    "code": other,
+                    "lon": lon_,
+                    "lat": lat_,
+                    "kind": "duplicate",
+                    "label": f"{other} {t('疑似重复', 'possible duplicate')} · "
+                    f"{duplicate_names.get(state, state)}"
+                    + ("" if metres is None else f" · {metres:.0f} {t('米', 'm')}"),
+                }
             )
-        )
-        + '"'
-        if placed
-        else ""
-    )
+    peer_points = f' data-peers="{escape(json.dumps(drawn, ensure_ascii=False))}"' if drawn else ""
     case_map = f'<div id="case-map"{peer_points} style="height: 260px"></div>'
     warnings = "".join(
         f"<li>{escape(text)}{peers(key)}</li>"

@@ -525,6 +525,9 @@ def case_view(
             duplicate_states=cases.case_states(
                 session, caller.scope, [other for other, _, _ in case.duplicates]
             ),
+            duplicate_points=cases.case_points(
+                session, caller.scope, [other for other, _, _ in case.duplicates]
+            ),
             verify_days=settings.verify_work_days,
             repeats=repeat_peers(
                 session,

@@ -1420,12 +1420,12 @@ _MARKS = (
 )
 
 
-def test_a_case_page_maps_the_cases_its_repeat_warning_counted(  # type: ignore[no-untyped-def]
+def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
     """The demo's quarrel at the building of three cases in a month (高频线索): its page lists
     the other two under the warning and draws them in the warning's circle, each opening its
-    own page."""
+    own page; a possible duplicate (疑似重复) is drawn too, in the in-tray's mark's colour."""
     from sqlalchemy import text
 
     from importers.demo_users import DEMO_DAY_CASES
@@ -1460,6 +1460,17 @@ def test_a_case_page_maps_the_cases_its_repeat_warning_counted(  # type: ignore[
         first,
     )
     page.wait_for_url(f"**/cases/{first}")
+    # … and a case's possible duplicates (疑似重复): the resident's report of the same cables
+    page.goto(f"{live_server}/cases/{again}")
+    page.wait_for_function("window.wangge && window.wangge.caseMap")
+    drawn = page.evaluate("""() => {
+        const out = [];
+        wangge.caseMap.eachLayer(l => {
+            if (l.options && l.options.fillColor === '#bb8fce')
+                out.push(l.getTooltip().getContent());
+        });
+        return out; }""")
+    assert len(drawn) == 1 and drawn[0].startswith(f"{first} 疑似重复 · 待确认 · "), drawn
     assert errors == [], errors
     context.close()
 

@@ -21,9 +21,12 @@
                                         attribution: wangge.escapeHtml(body.dataset.attribution || "") }).addTo(map);
     }
     L.circle(spot, { radius: 50, weight: 1 }).addTo(map);
-    /* the other cases its repeat warning counted (高频线索, within the circle): a tap opens one */
+    /* the other cases its repeat warning counted (高频线索, within the circle) and its possible
+       duplicates (疑似重复), in the in-tray's marks' colours: a tap opens one */
+    var MARK = { repeat: ["#935116", "#f5b041"], duplicate: ["#6c3483", "#bb8fce"] };
     JSON.parse(document.getElementById("case-map").dataset.peers || "[]").forEach(function (p) {
-      L.circleMarker(wangge.toMap(p.lat, p.lon), { radius: 5, color: "#935116", weight: 1, fillColor: "#f5b041", fillOpacity: 0.9 })
+      var mark = MARK[p.kind] || MARK.repeat;
+      L.circleMarker(wangge.toMap(p.lat, p.lon), { radius: 5, color: mark[0], weight: 1, fillColor: mark[1], fillOpacity: 0.9 })
         .bindTooltip(wangge.escapeHtml(p.label))
         .on("click", function () { window.location.assign("/cases/" + encodeURIComponent(p.code)); })
         .addTo(map);
