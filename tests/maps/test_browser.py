@@ -1420,6 +1420,23 @@ _MARKS = (
 )
 
 
+def _drawn_near(page, colour: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The tooltips of the cases a case's map draws around it in ``colour`` (case.js)."""
+    page.wait_for_function("window.wangge && window.wangge.caseMap")
+    return list(
+        page.evaluate(
+            """colour => {
+            const out = [];
+            wangge.caseMap.eachLayer(l => {
+                if (l.options && l.options.fillColor === colour)
+                    out.push(l.getTooltip().getContent());
+            });
+            return out; }""",
+            colour,
+        )
+    )
+
+
 def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine
 ) -> None:
@@ -1444,14 +1461,7 @@ def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-unty
     page = _logged_in(context, live_server, errors, "village_operator", f"/cases/{quarrel}")
     listed = page.eval_on_selector_all("#warnings .wg-peers a", "as => as.map(a => a.textContent)")
     assert listed == [again, first], listed
-    page.wait_for_function("window.wangge && window.wangge.caseMap")
-    drawn = page.evaluate("""() => {
-        const out = [];
-        wangge.caseMap.eachLayer(l => {
-            if (l.options && l.options.fillColor === '#f5b041')
-                out.push(l.getTooltip().getContent());
-        });
-        return out; }""")
+    drawn = _drawn_near(page, "#f5b041")
     assert sorted(d.split(" ")[0] for d in drawn) == sorted([first, again]), drawn
     page.evaluate(
         """code => wangge.caseMap.eachLayer(l => {
@@ -1462,14 +1472,7 @@ def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-unty
     page.wait_for_url(f"**/cases/{first}")
     # … and a case's possible duplicates (疑似重复): the resident's report of the same cables
     page.goto(f"{live_server}/cases/{again}")
-    page.wait_for_function("window.wangge && window.wangge.caseMap")
-    drawn = page.evaluate("""() => {
-        const out = [];
-        wangge.caseMap.eachLayer(l => {
-            if (l.options && l.options.fillColor === '#bb8fce')
-                out.push(l.getTooltip().getContent());
-        });
-        return out; }""")
+    drawn = _drawn_near(page, "#bb8fce")
     assert len(drawn) == 1 and drawn[0].startswith(f"{first} 疑似重复 · 待确认 · "), drawn
     assert errors == [], errors
     context.close()
