@@ -676,35 +676,21 @@ def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
     )
 
 
-def case_states(session: Session, scope: Scope, codes: Sequence[str]) -> dict[str, str]:
-    """The status of each case of ``codes`` that lies in ``scope`` (others are left out)."""
+def case_states(
+    session: Session, scope: Scope, codes: Sequence[str]
+) -> dict[str, tuple[str, tuple[float, float] | None]]:
+    """The status and point (WGS 84 lon, lat; None without one) of each case of ``codes`` that
+    lies in ``scope`` (others are left out)."""
     if not codes:
         return {}
     rows = session.execute(
         text(
-            "SELECT c.code, c.status FROM cases c "
+            "SELECT c.code, c.status, ST_X(c.geom), ST_Y(c.geom) FROM cases c "
             f"WHERE c.code = ANY(CAST(:codes AS varchar[])) AND {scope.case_condition('c')}"
         ),
         {"codes": list(codes)},
     )
-    return {code: status for code, status in rows}
-
-
-def case_points(
-    session: Session, scope: Scope, codes: Sequence[str]
-) -> dict[str, tuple[float, float]]:
-    """The point (WGS 84 lon, lat) of each case of ``codes`` that lies in ``scope`` and has one."""
-    if not codes:
-        return {}
-    rows = session.execute(
-        text(
-            "SELECT c.code, ST_X(c.geom), ST_Y(c.geom) FROM cases c "
-            f"WHERE c.code = ANY(CAST(:codes AS varchar[])) AND c.geom IS NOT NULL "
-            f"AND {scope.case_condition('c')}"
-        ),
-        {"codes": list(codes)},
-    )
-    return {code: (lon, lat) for code, lon, lat in rows}
+    return {code: (status, None if lon is None else (lon, lat)) for code, status, lon, lat in rows}
 
 
 def decide_duplicate_of(

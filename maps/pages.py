@@ -2022,10 +2022,8 @@ def case_page(  # type: ignore[no-untyped-def]
                 )
                 + "</li>"
             )
-        try:  # (the count: the case itself among them, as it was when it came in)
-            unseen = int(flags.get(key) or 0) - 1 - seen
-        except (TypeError, ValueError):
-            unseen = 0
+        # (the count: the case itself among them, as it was when it came in)
+        unseen = int(flags.get(key) or 0) - 1 - seen
         if unseen > 0:
             items.append(
                 '<li class="wg-unseen">'

@@ -500,6 +500,8 @@ def case_view(
     case = cases.get_case(session, caller.scope, code, cipher)
     wf = workflow.workflow_view(session, caller.scope, code)
     language = page_lang(request, lang)
+    # the possible duplicates the reader may see: their states, and their points for the map
+    linked = cases.case_states(session, caller.scope, [other for other, _, _ in case.duplicates])
     return page_response(
         case_page(
             case,
@@ -522,12 +524,8 @@ def case_view(
             workers=mapdata.grid_workers(session, case.location.grid.code)
             if case.location.grid
             else [],
-            duplicate_states=cases.case_states(
-                session, caller.scope, [other for other, _, _ in case.duplicates]
-            ),
-            duplicate_points=cases.case_points(
-                session, caller.scope, [other for other, _, _ in case.duplicates]
-            ),
+            duplicate_states={other: state for other, (state, _) in linked.items()},
+            duplicate_points={other: at for other, (_, at) in linked.items() if at is not None},
             verify_days=settings.verify_work_days,
             repeats=repeat_peers(
                 session,
