@@ -1578,9 +1578,17 @@ def test_the_maps_leave_a_phone_its_map(live_server: str, browser) -> None:  # t
     panel = page.locator(".wg-filters").bounding_box()
     assert panel and panel["height"] < 100, panel  # the line and the count of cases in view
     shown.tap()
+    page.select_option("select[name=category]", "neighbour")
+    assert shown.inner_text() == "筛选：邻里纠纷 · 近30天"
     page.select_option("select[name=kind]", "hazard")
     page.select_option("select[name=status]", "open")
+    # (a hazard's list of categories: the disputes' leave it, and the one chosen goes back to all)
     assert shown.inner_text() == "筛选：安全隐患 · 近30天 · 未办结"
+    offered = page.eval_on_selector_all(
+        "select[name=category] option:not([disabled])", "os => os.map(o => o.value)"
+    )
+    assert "fire" in offered and "neighbour" not in offered and "" in offered, offered
+    assert page.input_value("select[name=category]") == ""
     shown.tap()
     assert page.locator("select[name=kind]").is_hidden()
 

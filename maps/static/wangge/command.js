@@ -349,8 +349,20 @@
         shown.textContent = fill(T.filters_shown, { what: parts.join(" · ") });
       }
       sayShown();
+      /* a kind chosen: the categories of the other kind leave the list (消防 under 矛盾纠纷 found
+         nothing, and said nothing), and one chosen of the other kind goes back to all */
+      var category = div.querySelector('select[name="category"]');
+      function categoriesOf(kind) {
+        Array.prototype.forEach.call(category.options, function (c) {
+          c.hidden = c.disabled = !!(kind && c.dataset.kind && c.dataset.kind !== kind);
+        });
+        if (category.selectedOptions[0] && category.selectedOptions[0].disabled) {
+          category.value = ""; state.category = "";
+        }
+      }
       div.addEventListener("change", function (e) {
         var t = e.target;
+        if (t.name === "kind") categoriesOf(t.value);
         sayShown();
         if (t.name === "day") return;
         state[t.name] = t.name === "days" ? parseInt(t.value, 10) : t.value;
