@@ -349,8 +349,8 @@
         shown.textContent = fill(T.filters_shown, { what: parts.join(" · ") });
       }
       sayShown();
-      /* a kind chosen: the categories of the other kind leave the list (消防 under 矛盾纠纷 found
-         nothing, and said nothing), and one chosen of the other kind goes back to all */
+      /* a kind chosen: the categories of the other kind leave the list (a fire under disputes
+         found nothing, and said nothing), and one chosen of the other kind goes back to all */
       var category = div.querySelector('select[name="category"]');
       function categoriesOf(kind) {
         Array.prototype.forEach.call(category.options, function (c) {
