@@ -32,10 +32,12 @@ from gis.pii import PiiCipher, mask_text, mask_text_sql
 from gis.repeats import decide_duplicate
 from gis.scope import Scope
 from gis.workflow import (
+    DUPLICATE_SQL,
     EVENT_NAMES,
     EVENT_NAMES_EN,
     OPEN_STATES,
     PRIVATE_EVENTS,
+    REPEAT_SQL,
     STATE_NAMES,
     STATE_NAMES_EN,
     category_name_sql,
@@ -383,10 +385,8 @@ def cases_geojson(
                     c.verify_due AT TIME ZONE 'Asia/Shanghai', {ISO_SHANGHAI}) END,
                 'center_id', c.center_id, 'assign_method', c.assign_method,
                 -- its warnings, as the in-tray marks them: a repeat (高频线索) and a possible
-                -- duplicate still to settle (疑似重复; OFFSET 0: by the link's index)
-                'repeat', c.flags ?| ARRAY['repeat_place', 'repeat_resident'],
-                'possible_duplicate', EXISTS (SELECT 1 FROM case_link l WHERE l.case_id = c.id
-                                              AND l.status = 'suggested' OFFSET 0),
+                -- duplicate still to settle (疑似重复)
+                'repeat', {REPEAT_SQL}, 'possible_duplicate', {DUPLICATE_SQL},
                 -- the case's version as read (a phone's verification made offline is sent
                 -- with it: the case moved on meanwhile, it is refused, not applied to the new
                 -- round)
@@ -426,6 +426,8 @@ class FoundCase:
     matched: str  # one of FIND_MATCHES: what in the case the words matched
     description: str = ""  # an excerpt (:func:`excerpt`)
     grid_name: str | None = None
+    repeat: bool = False  # a repeat warning (高频线索)
+    duplicate: bool = False  # a possible duplicate still to settle (疑似重复)
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +575,7 @@ def _found(
         SELECT c.code, CAST(c.kind AS text) AS kind, cat.name_zh AS category_name, c.status,
                c.grid_code, c.received_at, c.source_id, page.matched, c.description,
                (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
+               {REPEAT_SQL} AS repeat, {DUPLICATE_SQL} AS duplicate,
                (SELECT count(*) FROM hit) AS total
         FROM page JOIN cases c ON c.id = page.id JOIN category cat ON cat.code = c.category
         WHERE {in_scope}
@@ -582,7 +585,8 @@ def _found(
     ).all()
     found = [
         FoundCase(r.code, r.kind, r.category_name, r.status, r.grid_code, r.received_at,
-                  r.source_id, r.matched, excerpt(mask_text(r.description), terms), r.grid_name)
+                  r.source_id, r.matched, excerpt(mask_text(r.description), terms), r.grid_name,
+                  r.repeat, r.duplicate)
         for r in rows
     ]  # fmt: skip
     return Found(found, int(rows[0].total) if rows else 0)

@@ -1463,11 +1463,11 @@ class QueueItem:
 _OVERDUE_SQL = f"""coalesce(CASE WHEN c.status = 'resolved' THEN c.verify_due < now()
                          WHEN {open_sql("c")} THEN c.deadline < now() END, false)"""
 #: SQL: case ``c`` has a repeat warning (高频线索), or a possible duplicate still to confirm
-_REPEAT_SQL = "c.flags ?| ARRAY['repeat_place', 'repeat_resident']"
+REPEAT_SQL = "c.flags ?| ARRAY['repeat_place', 'repeat_resident']"
 # (OFFSET 0: the link of each case looked up by its index.  Without it the planner may hash
 # every suggested link first, each checked against its row-level policy by hashing every case
 # in scope: 0.7 s for a city's desk with every center below over 1M cases, 0.1 s with it.)
-_DUPLICATE_SQL = (
+DUPLICATE_SQL = (
     "EXISTS (SELECT 1 FROM case_link l WHERE l.case_id = c.id AND l.status = 'suggested' OFFSET 0)"
 )
 
@@ -1596,7 +1596,7 @@ def queue(
     if escalated_to_me:
         where.append("c.status = 'escalated'")
     if flagged:
-        where.append(f"({_REPEAT_SQL} OR {_DUPLICATE_SQL})")
+        where.append(f"({REPEAT_SQL} OR {DUPLICATE_SQL})")
     if unplaced:
         where.append(unplaced_sql("c"))
     cond = " AND ".join(where)
@@ -1625,7 +1625,7 @@ def queue(
                c.received_at, c.deadline, c.overdue,
                CASE WHEN c.deadline IS NOT NULL
                     THEN wangge_work_hours(now(), c.deadline) END AS work_hours_left,
-               c.version, c.source, c.repeat, {_DUPLICATE_SQL} AS duplicate,
+               c.version, c.source, c.repeat, {DUPLICATE_SQL} AS duplicate,
                (SELECT g.name FROM grid g WHERE g.id = c.grid_id) AS grid_name,
                c.verify_due, c.unplaced
         FROM (
@@ -1633,7 +1633,7 @@ def queue(
                    {category_name_sql(lang, "k")} AS category_name,
                    c.severity::text AS severity, c.grid_code, c.grid_id, c.received_at,
                    c.deadline, {_OVERDUE_SQL} AS overdue, c.version, c.source::text AS source,
-                   {_REPEAT_SQL} AS repeat,
+                   {REPEAT_SQL} AS repeat,
                    CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due,
                    c.geom IS NULL AS unplaced,
                    CASE WHEN c.status = 'resolved' THEN c.verify_due ELSE c.deadline END AS due,

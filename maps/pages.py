@@ -508,19 +508,9 @@ def queue_page(  # type: ignore[no-untyped-def]
         )
 
     names = category_names or {}
-    flag_words = (
-        ("repeat", t("高频", "repeat"), t("高频线索：同一地点或同一当事人反复反映",
-                                          "Repeat warning: the same place or resident again")),
-        ("duplicate", t("疑似重复", "duplicate?"), t("可能与附近案件重复，待确认",
-                                                   "Possibly a duplicate of a case nearby")),
-    )  # fmt: skip
 
     def flags(item) -> str:  # type: ignore[no-untyped-def]
-        return "".join(
-            f' <span class="wg-flag wg-flag-{key}" title="{title}">{word}</span>'
-            for key, word, title in flag_words
-            if getattr(item, key)
-        )
+        return _flag_marks(item, lang)
 
     # 批量受理 / 批量派遣: the moves a desk makes on many cases at once
     bulk_moves = (
@@ -657,6 +647,22 @@ def find_form(words: str = "", *, autofocus: bool = False, lang: str = "zh") -> 
   </form>"""
 
 
+def _flag_marks(item, lang: str) -> str:  # type: ignore[no-untyped-def]
+    """The in-tray's marks of a case (its ``repeat`` and ``duplicate``): 高频, 疑似重复."""
+    t = _tr(lang)
+    flag_words = (
+        ("repeat", t("高频", "repeat"), t("高频线索：同一地点或同一当事人反复反映",
+                                          "Repeat warning: the same place or resident again")),
+        ("duplicate", t("疑似重复", "duplicate?"), t("可能与附近案件重复，待确认",
+                                                   "Possibly a duplicate of a case nearby")),
+    )  # fmt: skip
+    return "".join(
+        f' <span class="wg-flag wg-flag-{key}" title="{title}">{word}</span>'
+        for key, word, title in flag_words
+        if getattr(item, key)
+    )
+
+
 def find_page(  # type: ignore[no-untyped-def]
     words: str,
     found,
@@ -685,7 +691,8 @@ def find_page(  # type: ignore[no-untyped-def]
     en = (category_names or {}).get  # by Chinese name
     terms = text_terms(words)
     rows = "".join(
-        f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a></td>'
+        f'<tr><td><a href="/cases/{escape(c.code)}">{escape(c.code)}</a>{_flag_marks(c, lang)}'
+        "</td>"
         f"<td>{escape(_kind_and_category(c.kind, c.category_name, lang, en(c.category_name)))}"
         "</td>"
         f"<td>{escape(state_names.get(c.status, c.status))}</td>"

@@ -1021,6 +1021,11 @@ def test_a_repeat_warning_lists_the_cases_it_counted(
             bool(case["possible_duplicates"]),
         )
     assert marks[last["code"]] == (True, True)
+    # … and 案件查询's (the county and day a code begins with: the day's cases, newest first)
+    found = client.get("/find", params={"q": last["code"][:12], "lang": "zh"}).text
+    row = re.search(rf'<tr><td><a href="/cases/{last["code"]}">.*?</tr>', found, re.S)
+    assert row is not None and "wg-flag-repeat" in row.group(0), found[-2000:]
+    assert "wg-flag-duplicate" in row.group(0)
     # the township's desk does not see the other township's case: counted, not listed
     township = login_as("township_operator")
     listed, warnings = _peers_listed(
