@@ -1610,6 +1610,18 @@ def test_the_maps_leave_a_phone_its_map(live_server: str, browser) -> None:  # t
     assert card["y"] >= max(title["y"] + title["height"], corner["y"] + corner["height"]), card
     assert card["y"] + card["height"] <= 844, card
     assert "网格员" in page.locator(".wg-grid-pop").inner_text()
+    # its cases say which are a repeat (高频线索) or a possible duplicate, as the in-tray does
+    page.wait_for_function(
+        """() => {
+        const said = [];
+        wangge.commandMap.eachLayer(l => {
+            const tip = l.getTooltip && l.getTooltip();
+            if (tip && l.feature && l.feature.properties.status) said.push(tip.getContent());
+        });
+        return said.some(s => s.includes('高频线索'))
+            && said.some(s => s.includes('疑似重复')); }""",
+        timeout=20_000,
+    )
     assert errors == [], errors
     context.close()
     # a desk's screen: all of it open, as it was

@@ -223,7 +223,8 @@
     function caseInfo(f, l) {
       var p = f.properties;
       l.bindTooltip(esc(categoryName(p.category, p.category_name)) + " · " + esc(STATUS[p.status] || p.status) +
-        (p.overdue ? T.overdue_mark : ""));
+        (p.overdue ? T.overdue_mark : "") + (p.repeat ? T.sep + T.repeat_mark : "") +
+        (p.possible_duplicate ? T.sep + T.duplicate_mark : ""));
       l.on("click", function () { window.location.assign("/cases/" + encodeURIComponent(p.code)); });
     }
     var cases = L.geoJSON(null, { coordsToLatLng: coordsToLatLng, pointToLayer: caseMarker, onEachFeature: caseInfo });
