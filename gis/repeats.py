@@ -200,10 +200,6 @@ class Peer:
 # another (as the counts), the case itself left out — of them, those the reader may see.  The
 # place's are found by the cases' spatial index (``wangge_cases_near``, migration 0086: under
 # row-level security a spatial condition could not use it), then read under the reader's scope.
-_NOT_MERGED = (
-    "NOT EXISTS (SELECT 1 FROM case_link ml WHERE ml.case_id = c.id "
-    "AND ml.kind = 'merged_into' AND ml.status = 'confirmed')"
-)
 _PEER_COLUMNS = "c.code, c.kind::text, c.category, k.name_zh, k.name_en, c.status, c.received_at"
 
 
@@ -221,7 +217,9 @@ class Peers:
 def repeat_peers(session: Session, scope: Scope, code: str, place: bool, resident: bool) -> Peers:
     """The other cases behind case ``code``'s repeat warnings by ``place`` and by ``resident``
     (each looked up only if asked for) in the reader's ``scope``."""
-    scope_condition = scope.case_condition("c")
+    from gis.workflow import not_merged_sql  # (gis.workflow imports this module)
+
+    scope_condition = f"{scope.case_condition('c')} AND {not_merged_sql('c')}"
     window = {"code": code, "window": f"{REPEAT_DAYS} days", "n": PEERS_SHOWN}
     near: Sequence[Any] = []
     same: Sequence[Any] = []
@@ -235,7 +233,7 @@ def repeat_peers(session: Session, scope: Scope, code: str, place: bool, residen
                 me.received_at, NULL) n
             JOIN cases c ON c.id = n.id
             JOIN category k ON k.code = c.category
-            WHERE me.code = :code AND me.geom IS NOT NULL AND c.id <> me.id AND {_NOT_MERGED}
+            WHERE me.code = :code AND me.geom IS NOT NULL AND c.id <> me.id
               AND {scope_condition}
             ORDER BY c.received_at DESC, c.id DESC LIMIT :n
         """),
@@ -245,16 +243,16 @@ def repeat_peers(session: Session, scope: Scope, code: str, place: bool, residen
         same = session.execute(
             text(f"""
             SELECT {_PEER_COLUMNS}, NULL, NULL, NULL, count(*) OVER ()
-            FROM cases c JOIN category k ON k.code = c.category
-            WHERE c.id IN (
-                SELECT o.case_id FROM cases me
-                JOIN case_party p ON p.case_id = me.id AND p.phone_index IS NOT NULL
+            FROM cases me
+            JOIN cases c ON c.id IN (
+                SELECT o.case_id FROM case_party p
                 JOIN case_party o ON o.phone_index = p.phone_index AND o.case_id <> me.id
-                WHERE me.code = :code)
-              AND c.received_at <= (SELECT received_at FROM cases WHERE code = :code)
-              AND c.received_at >= (SELECT received_at FROM cases WHERE code = :code)
-                                   - CAST(:window AS interval)
-              AND {_NOT_MERGED} AND {scope_condition}
+                WHERE p.case_id = me.id AND p.phone_index IS NOT NULL)
+            JOIN category k ON k.code = c.category
+            WHERE me.code = :code
+              AND c.received_at BETWEEN me.received_at - CAST(:window AS interval)
+                                    AND me.received_at
+              AND {scope_condition}
             ORDER BY c.received_at DESC, c.id DESC LIMIT :n
         """),
             window,

@@ -509,9 +509,6 @@ def queue_page(  # type: ignore[no-untyped-def]
 
     names = category_names or {}
 
-    def flags(item) -> str:  # type: ignore[no-untyped-def]
-        return _flag_marks(item, lang)
-
     # 批量受理 / 批量派遣: the moves a desk makes on many cases at once
     bulk_moves = (
         ("accept", t("受理所选", "Accept the selected")),
@@ -537,7 +534,8 @@ def queue_page(  # type: ignore[no-untyped-def]
 
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if i.overdue else ''}>"
-        f'<td>{pick(i)}<a href="/cases/{escape(i.code)}">{escape(i.code)}</a>{flags(i)}</td>'
+        f'<td>{pick(i)}<a href="/cases/{escape(i.code)}">{escape(i.code)}</a>'
+        f"{_flag_marks(i, lang)}</td>"
         f"<td>{escape(_kind_and_category(i.kind, i.category_name, lang, names.get(i.category)))}"
         "</td>"
         f"<td>{escape(severities.get(i.severity, i.severity))}</td>"
