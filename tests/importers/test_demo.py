@@ -133,14 +133,18 @@ def test_everything_loaded_is_valid_and_assigned(db: Session) -> None:
     assert db.execute(text("SELECT count(*) FROM case_rating r JOIN cases c ON c.id = r.case_id "
                            "WHERE c.status <> 'closed'")).scalar() == 0  # fmt: skip
     # desks that keep up: the open cases are mostly within their deadlines, and a few past
-    # them show what the clock does; the demo grid worker's reports are theirs (我的上报)
+    # them show what the clock does; the demo grid worker's reports are theirs (我的上报).
+    # Past them when the demo was loaded (the load's own events are the last it wrote): the
+    # clock has run since, and a case due minutes after the load is overdue by the time this
+    # runs (a CI run failed so)
     overdue, open_, reported, kept = db.execute(
         text("""
-        SELECT count(*) FILTER (WHERE c.deadline < now() AND c.status = ANY(:open)),
+        WITH loaded AS (SELECT max(at) AS at FROM case_event WHERE actor = 'demo')
+        SELECT count(*) FILTER (WHERE c.deadline < l.at AND c.status = ANY(:open)),
                count(*) FILTER (WHERE c.status = ANY(:open)),
                count(*) FILTER (WHERE u.username = 'grid_worker'),
-               bool_and(c.id % 25 = 0) FILTER (WHERE c.deadline < now() AND c.status = ANY(:open))
-        FROM cases c LEFT JOIN app_user u ON u.id = c.reporter_id
+               bool_and(c.id % 25 = 0) FILTER (WHERE c.deadline < l.at AND c.status = ANY(:open))
+        FROM cases c LEFT JOIN app_user u ON u.id = c.reporter_id CROSS JOIN loaded l
         WHERE c.code NOT LIKE 'RU%'
     """),
         {"open": ["registered", "accepted", "dispatched", "in_progress", "escalated"]},
