@@ -104,6 +104,8 @@ class DemoCase:
     reported_at: datetime
     received_at: datetime
     status: str
+    #: where it came from (案件来源): ``case_source``'s values
+    source: str = "grid_worker"
     #: fictional residents: (role, name, phone, id_card)
     parties: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -567,7 +569,31 @@ def generate_demo_city(
         grid.geom = _to_lonlat(grid.geom)
     _build_centers_and_workers(rng, city)
     _add_parties(rng, city)
+    # (a generator of its own: the draws above stay as they were)
+    _add_sources(np.random.default_rng([seed, 1]), city)
     return city
+
+
+#: where a kind's cases come from (案件来源): most from the grid workers' rounds, hazards more
+#: so; a dispute more often walks in, is diverted from 110 or comes as a petition
+_SOURCES = {
+    "dispute": {"grid_worker": 0.50, "hotline": 0.15, "walk_in": 0.15,
+                "police_diversion": 0.09, "petition": 0.06, "online": 0.05},
+    "hazard": {"grid_worker": 0.72, "hotline": 0.15, "walk_in": 0.04,
+               "police_diversion": 0.02, "petition": 0.01, "online": 0.06},
+}  # fmt: skip
+
+
+def _add_sources(rng: np.random.Generator, city: DemoCity) -> None:
+    """Each case's channel, drawn by its kind (not by its number: a month's counts by channel
+    then came out as round multiples, 240 · 240 · 240)."""
+    kinds = np.array([c.kind for c in city.cases])
+    sources = np.empty(len(kinds), dtype=object)
+    for kind, weights in _SOURCES.items():
+        which = np.flatnonzero(kinds == kind)
+        sources[which] = _pick(rng, weights, len(which))
+    for case, source in zip(city.cases, sources, strict=True):
+        case.source = str(source)
 
 
 def _add_parties(rng: np.random.Generator, city: DemoCity) -> None:

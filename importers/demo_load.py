@@ -36,7 +36,8 @@ CREATE TEMP TABLE demo_worker (code text, name text, phone text, village_code te
                                grid_codes text[], role text) ON COMMIT DROP;
 CREATE TEMP TABLE demo_case (id bigint, kind case_kind, category text, severity case_severity,
                              description text, lon float8, lat float8, reported_at timestamptz,
-                             received_at timestamptz, status text) ON COMMIT DROP;
+                             received_at timestamptz, status text, source text)
+                             ON COMMIT DROP;
 """
 
 _INSERT_REGION_LEVEL = text("""
@@ -116,13 +117,7 @@ SELECT s.id, wangge_case_code(s.received_at, a.district_code), s.kind, s.categor
        s.severity, s.description, 'wgs84',
        s.lon, s.lat, s.pt, 10, s.reported_at, s.received_at, a.grid_id, a.grid_code,
        a.village_code, a.township_code, a.district_code, a.city_code, a.center_id, a.method,
-       a.distance_m, s.status,
-       -- where each came from: most from the grid workers, the rest from the desk's channels
-       CAST((ARRAY['grid_worker', 'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker',
-                   'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker', 'grid_worker',
-                   'grid_worker', 'grid_worker', 'hotline', 'hotline', 'hotline', 'walk_in',
-                   'walk_in', 'police_diversion', 'petition', 'online'])[1 + s.id % 20]
-            AS case_source)
+       a.distance_m, s.status, CAST(s.source AS case_source)
 FROM (SELECT *, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
       FROM demo_case ORDER BY received_at) s
 CROSS JOIN LATERAL wangge_assign(s.pt) a;
@@ -304,6 +299,7 @@ _CASE_COLUMNS = (
     "reported_at",
     "received_at",
     "status",
+    "source",
 )
 _PARTY_COLUMNS = ("case_id", "role", "name_enc", "phone_enc", "id_card_enc", "phone_index")
 
@@ -379,6 +375,7 @@ def load_demo_city(session: Session, city: DemoCity, cipher: PiiCipher) -> LoadR
                 c.reported_at,
                 c.received_at,
                 c.status,
+                c.source,
             )
             for i, c in zip(ids, city.cases, strict=True)
         ),
