@@ -675,9 +675,10 @@ def others_open_in(session: Session, actor: Actor, village: str) -> list[dict[st
     Each: id, who, how many operations, last changed (ISO 8601)."""
     rows = session.execute(
         text(f"""
-        SELECT e.id, e.created_by, e.updated_at,
+        SELECT e.id, e.created_by, u.display_name, e.updated_at,
                (SELECT count(*) FROM grid_edit_op o WHERE o.edit_id = e.id) AS operations
         FROM grid_edit e LEFT JOIN region r ON r.id = e.region_id
+        LEFT JOIN app_user u ON u.username = e.created_by
         WHERE e.status = 'open' AND e.created_by <> :me AND {_in_jurisdiction(actor)}
           AND {_WORK_IN_VILLAGE}
         ORDER BY e.updated_at DESC, e.id DESC LIMIT 10
@@ -688,6 +689,7 @@ def others_open_in(session: Session, actor: Actor, village: str) -> list[dict[st
         {
             "id": r.id,
             "by": r.created_by,
+            "by_name": r.display_name,
             "operations": r.operations,
             "at": r.updated_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
         }

@@ -298,7 +298,8 @@ class GridVersion:
     population: int | None
     area_km2: float
     edit_title: str | None  # the committed edit set that drew it (None: as first loaded)
-    edited_by: str | None
+    edited_by: str | None  # the planner's account …
+    edited_by_name: str | None  # … and name
     derived_from: list[tuple[str, int]]  # (code, version) of other grids its land came from
     taken_over_by: list[tuple[str, int]]  # (code, version) of other grids that took its land
     cases: int  # the cases assigned to this version (received while it was in force)
@@ -353,6 +354,7 @@ def grid_record(
         SELECT s.own, s.code, s.version, s.name, v.name AS village, s.valid_from, s.valid_to,
                s.households, s.population, s.area_m2 / 1e6 AS area_km2,
                e.title AS edit_title, e.created_by AS edited_by,
+               u.display_name AS edited_by_name,
                (SELECT coalesce(array_agg(p.code || '@' || p.version ORDER BY p.code), '{{}}')
                 FROM grid p WHERE p.id = ANY(s.lineage) AND p.code <> s.code) AS derived_from,
                (SELECT coalesce(array_agg(t.code || '@' || t.version ORDER BY t.code), '{{}}')
@@ -365,6 +367,7 @@ def grid_record(
                ST_YMax(x.box) AS y1
         FROM shown s JOIN region v ON v.id = s.village_id
         LEFT JOIN grid_edit e ON e.id = s.edit_id
+        LEFT JOIN app_user u ON u.username = e.created_by
         CROSS JOIN (SELECT ST_Extent(ST_Transform(geom, 3857)) AS box FROM shown) x
         ORDER BY s.own DESC, s.code, s.version
     """),
@@ -380,7 +383,8 @@ def grid_record(
     def version(r) -> GridVersion:  # type: ignore[no-untyped-def]
         return GridVersion(
             r.code, int(r.version), r.name, r.village, r.valid_from, r.valid_to, r.households,
-            r.population, float(r.area_km2), r.edit_title, r.edited_by, pairs(r.derived_from),
+            r.population, float(r.area_km2), r.edit_title, r.edited_by, r.edited_by_name,
+            pairs(r.derived_from),
             pairs(r.taken_over_by), int(r.cases), r.svg,
         )  # fmt: skip
 
@@ -432,7 +436,8 @@ class CommittedEdit:
 
     id: int
     title: str
-    by: str
+    by: str  # the planner's account
+    by_name: str | None  # … and name (None: the account is gone)
     at: datetime
     added: list[str]
     changed: list[str]
@@ -443,9 +448,10 @@ def recent_edits(session: Session, scope: Scope, limit: int = 10) -> list[Commit
     """The last ``limit`` edit sets committed on grids of ``scope``'s region, newest first."""
     rows = session.execute(
         text(f"""
-        SELECT e.id, e.title, e.created_by, coalesce(e.closed_at, e.updated_at) AS at,
+        SELECT e.id, e.title, e.created_by, u.display_name,
+               coalesce(e.closed_at, e.updated_at) AS at,
                coalesce(e.result -> 'grids', '{{}}') AS grids
-        FROM grid_edit e
+        FROM grid_edit e LEFT JOIN app_user u ON u.username = e.created_by
         WHERE e.status = 'committed' AND EXISTS (
             SELECT 1 FROM grid g JOIN region v ON v.id = g.village_id
             WHERE g.edit_id = e.id AND {scope.region_condition("v")})
@@ -455,7 +461,7 @@ def recent_edits(session: Session, scope: Scope, limit: int = 10) -> list[Commit
     ).all()
     return [
         CommittedEdit(
-            r.id, r.title, r.created_by, r.at, list(r.grids.get("added", [])),
+            r.id, r.title, r.created_by, r.display_name, r.at, list(r.grids.get("added", [])),
             list(r.grids.get("changed", [])), list(r.grids.get("retired", [])),
         )
         for r in rows

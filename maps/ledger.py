@@ -16,7 +16,15 @@ from gis.ledger import (
 from gis.roles import GRID_ROLES, role_name
 from gis.worktime import SHANGHAI
 from maps.assets import asset_url
-from maps.pages import _case_page_head, _filtered, _pager, _tr, language_switch, nav_line
+from maps.pages import (
+    _case_page_head,
+    _filtered,
+    _pager,
+    _tr,
+    language_switch,
+    nav_line,
+    person,
+)
 
 LEDGER_PAGE_SIZE = 100
 #: the orders offered, as the chips say them
@@ -348,6 +356,12 @@ def grid_record_page(
       <span class="wg-key wg-key-related"></span>{related_key}</figcaption>
   </figure>"""
     first_loaded = t("初始划定（导入）", "as first loaded")
+
+    def drawn_by(v) -> str:  # type: ignore[no-untyped-def]
+        if not v.edited_by:
+            return ""
+        return f"<br><span class=wg-edit-by>{person(v.edited_by_name, v.edited_by)}</span>"
+
     rows = "".join(
         ('<tr class="wg-rec-current">' if v.current else "<tr>")
         + f"<td>v{v.version}</td><td>{day(v.valid_from)}</td>"
@@ -355,7 +369,7 @@ def grid_record_page(
         f"<td>{escape(v.name)}</td><td>{v.area_km2:.3f}</td><td>{size(v.households)}</td>"
         f"<td>{size(v.population)}</td>"
         f"<td>{escape(v.edit_title) if v.edit_title else first_loaded}"
-        f"{f'<small>{escape(v.edited_by)}</small>' if v.edited_by else ''}</td>"
+        f"{drawn_by(v)}</td>"
         f"<td>{grids(v.derived_from)}</td><td>{grids(v.taken_over_by)}</td>"
         f"<td>{v.cases:,}</td></tr>"
         for v in reversed(versions)

@@ -221,7 +221,7 @@ def _recent_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]
     untitled = t("（无标题）", "(untitled)")
     items = "".join(
         f"<li><b>{e.at.astimezone(SHANGHAI):%Y-%m-%d}</b> {escape(e.title or untitled)}"
-        f" <small>{t('（', '(')}{escape(e.by)}{t('）', ')')}</small> "
+        f" <span class=wg-edit-by>{t('（', '(')}{person(e.by_name, e.by)}{t('）', ')')}</span> "
         + t("；", "; ").join(
             part
             for part in (
@@ -322,6 +322,15 @@ def nav_line(links: list[tuple[str, str]], user: str, lang: str = "zh") -> str:
 
 
 QUEUE_PAGE_SIZE = 50
+
+
+def person(name: str | None, account: str) -> str:
+    """HTML: a person by name with their account after it, small (a desk knows its colleagues
+    by name, the account tells two of the same name apart); the account alone when the name is
+    not known (an account since deleted) or is the account."""
+    if name and name != account:
+        return f"{escape(name)} <small class=wg-username>{escape(account)}</small>"
+    return escape(account)
 
 
 def _tr(lang: str) -> Callable[[str, str], str]:
@@ -1705,7 +1714,7 @@ def case_page(  # type: ignore[no-untyped-def]
         the account tells two of the same name apart), or the system's own words."""
         actor = e.actor or ""
         if e.actor_name and e.actor_name != actor:
-            return f"{escape(e.actor_name)} <small class=wg-username>{escape(actor)}</small>"
+            return person(e.actor_name, actor)
         return escape(system.get(actor, actor))
 
     def merge_link(e) -> str:  # type: ignore[no-untyped-def]

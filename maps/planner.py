@@ -32,7 +32,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "log_in_again": "重新登录（新标签页）",
         "resumed": "已接续您未提交的调整方案 #{id}：之前的 {n} 项操作都在，"
         "可继续调整、提交或放弃。",
-        "others": "{by} 在本村有未提交的调整方案 #{id}（{n} 项操作，最后修改 {at}）："
+        "person": "{name}（{account}）",
+        "others": "{by}在本村有未提交的调整方案 #{id}（{n} 项操作，最后修改 {at}）："
         "两个方案改到同一网格时，先提交的生效，后提交的须重新调整。",
         "help": "点选网格（可多选）；用左侧工具画分割线或新边界（{m} 米内自动吸附相邻边界）。",
         "other_village": "属于{village}：请在该村（社区）的网格调整页面修改",
@@ -96,6 +97,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "log_in_again": "Log in again (new tab)",
         "resumed": "Your edit set #{id}, not yet committed, is open again: its {n} operation(s) "
         "are all here, to go on with, commit or discard.",
+        "person": "{name} ({account})",
         "others": "{by} has an edit set here not yet committed, #{id} ({n} operation(s), last "
         "changed {at}): where two sets change the same grid, the first committed stands and "
         "the other must be redone.",

@@ -1614,6 +1614,7 @@ def test_the_planner_s_page_takes_up_their_own_open_edit_set(
     assert taken_up(login_as("admin")) is None  # another planner's page …
     others = named(login_as("admin"), VILLAGE, "others")  # … which says that it is there
     assert [(o["id"], o["by"], o["operations"]) for o in others] == [(edit, PLANNER, 1)]
+    assert others[0]["by_name"] == "示例·区网格规划员"  # (the page names the planner so)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", others[0]["at"])
     assert named(planner.headers, VILLAGE, "others") == []  # (not one's own)
     page = anon_client.get(f"/maps/planner?village={VILLAGE}", headers=planner.headers).text

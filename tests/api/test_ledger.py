@@ -306,7 +306,9 @@ def test_a_grid_s_record_shows_its_versions_and_keeps_the_cases_of_each(
     versions = re.findall(r"<tr(?: class=\"wg-rec-current\")?><td>v(\d+)</td>(.*?)</tr>", html)
     assert [int(v) for v, _ in versions] == [2, 1]
     now, before = (re.findall(r"<td>(.*?)</td>", cells) for _, cells in versions)
-    assert "拆分" in now[6] and "district_planner" in now[6] and now[1] == "现行"
+    # who drew it: the planner by name, the account after it (as a case's trail names people)
+    planner = "示例·区网格规划员 <small class=wg-username>district_planner</small>"
+    assert "拆分" in now[6] and planner in now[6] and now[1] == "现行"
     assert new_part in before[8] and "初始划定" in before[6]  # its land went to the new grid
     assert [int(now[-1]), int(before[-1])] == [n for _, _, n, _ in stored]
     # drawn: the outline in force, the one before, and the new grid beside them
@@ -325,7 +327,7 @@ def test_a_grid_s_record_shows_its_versions_and_keeps_the_cases_of_each(
     # the planner's start lists the edit set, its grids opening their records
     start = anon_client.get("/maps/planner", headers=login_as("district_planner") | HTML).text
     recent = re.search(r'<section id="recent-edits">(.*?)</section>', start, re.S)
-    assert recent is not None and "拆分" in recent.group(1)
+    assert recent is not None and "拆分" in recent.group(1) and f"（{planner}）" in recent.group(1)
     assert f'新增 <a href="/grids/{new_part}">' in recent.group(1)
     assert f'调整 <a href="/grids/{SPLIT}">' in recent.group(1)
     english = anon_client.get(f"/grids/{SPLIT}?lang=en", headers=op | HTML).text

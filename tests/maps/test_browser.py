@@ -2462,8 +2462,10 @@ def test_a_planner_s_work_outlives_an_ended_session_and_a_reload(  # type: ignor
             browser, live_server, "admin", f"/maps/planner?village={village}"
         )
         other.wait_for_selector(".wg-planner-others")
-        assert f"district_planner 在本村有未提交的调整方案 #{edit_id}（1 项操作" in (
-            other.locator(".wg-planner-others").inner_text()
+        said = other.locator(".wg-planner-others").inner_text()  # (the planner by name)
+        assert (
+            f"示例·区网格规划员（district_planner）在本村有未提交的调整方案 #{edit_id}（1 项"
+            in said
         )
         assert other.evaluate("wangge.plannerState.editId") is None  # (not theirs to take up)
         other.close()

@@ -351,7 +351,8 @@
       var h = "<b>" + esc(fill(T.edit_title, { village: o.villageName })) + "</b>";
       h += '<div class="wg-planner-help" style="font-size:12px;color:#555">' + fill(T.help, { m: o.toleranceM }) + "</div>";
       (o.others || []).forEach(function (e) {  /* another planner's set not yet committed, here */
-        h += '<div class="wg-planner-others">' + esc(fill(T.others, { by: e.by, id: e.id, n: e.operations, at: e.at })) + "</div>";
+        var by = e.by_name && e.by_name !== e.by ? fill(T.person, { name: e.by_name, account: e.by }) : e.by;
+        h += '<div class="wg-planner-others">' + esc(fill(T.others, { by: by, id: e.id, n: e.operations, at: e.at })) + "</div>";
       });
       h += "<div>" + T.selected + (sel.length ? esc(sel.join(T.list_sep)) : T.none) + "</div>";
       h += "<div>" +
