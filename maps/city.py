@@ -135,7 +135,9 @@ def page_map(title: str) -> folium.Map:
     # folium writes the title into the page as it is: a region's or a worker's name, from an
     # imported file, would be the page's HTML (a script in a name: run, with the page's hash)
     figure = Figure(title=escape(title, quote=True))
-    m = folium.Map(location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True)
+    m = folium.Map(
+        location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True, font_size="14px"
+    )
     figure.add_child(m)
     figure.header.add_child(
         Element(
