@@ -1624,6 +1624,21 @@ def test_the_maps_leave_a_phone_its_map(live_server: str, browser) -> None:  # t
     )
     assert errors == [], errors
     context.close()
+    # the phone turned sideways (390 px tall): folded too, and the title box in two lines (its
+    # four took a third of the height), the live reports' box a phone's
+    context = browser.new_context(
+        viewport={"width": 844, "height": 390}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
+    page = _logged_in(context, live_server, errors, "city_commander", "/maps/command")
+    page.wait_for_selector(".wg-trend-mini svg", state="attached", timeout=20_000)
+    assert page.locator("select[name=kind]").is_hidden()
+    title = page.locator(".wg-title").bounding_box()
+    feed = page.locator(".wg-feed").bounding_box()
+    assert title and title["height"] < 60, title
+    assert feed and feed["width"] <= 210, feed
+    assert page.locator(".wg-title .wg-logout").is_visible()
+    assert errors == [], errors
+    context.close()
     # a desk's screen: all of it open, as it was
     page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page.goto(f"{live_server}/login?next=/maps/command")
