@@ -655,6 +655,9 @@ th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
 th, .wg-regions td:nth-child(2), .wg-ranking td:nth-child(3) { word-break: keep-all; }
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
 @media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
+/* a desk's 1,024 px screen (a small laptop, a tablet turned): a region's 17 columns whole, not
+   the last one or two behind a sideways scroll */
+@media screen and (max-width: 1100px) { body { margin: 1em; } th, td { padding: 4px 5px; } }
 @media print { body { margin: 0; } .wg-noprint { display: none; }
   table { font-size: 11px; } th, td { padding: 2px 3px; } }
 /* on paper across the page, as wide statistical tables are filed: a region's 17 columns fit */

@@ -1531,6 +1531,15 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
             if locale == "zh-CN":  # a Chinese word stays whole: 受理/案件, never 受理案/件
                 assert _words_broken(page, _WHOLE_WORDS) == [], path
         context.close()
+    # the roll-up in Chinese on the desk's 1,024 px: a region's columns whole, none behind a
+    # sideways scroll (its last, 就地化解率, was half hidden)
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
+    page = _logged_in(context, live_server, [], "township_operator", "/reports/daily")
+    hidden = page.eval_on_selector_all(
+        "table.wg-regions", "ts => ts.map(t => t.scrollWidth - t.clientWidth)"
+    )
+    assert hidden and max(hidden) <= 0, hidden
+    context.close()
 
 
 def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
