@@ -42,7 +42,7 @@ from gis.parties import NAME_MAX as PARTY_NAME_MAX
 from gis.pii import PiiCipher, validate_id_card, validate_phone
 from gis.scope import Scope, bind_scope
 from gis.workflow import STATE_NAMES, open_sql
-from gis.worktime import DAY_HOURS, WINDOWS, clock_sql, hhmm
+from gis.worktime import DAY_HOURS, SHANGHAI, WINDOWS, clock_sql, hhmm
 from importers.bulk import (
     declined,
     lock_case_tables,
@@ -173,6 +173,8 @@ _EARLIEST = "1980-01-01"
 _PAST = f"timestamptz '{_EARLIEST} 00:00:00+08'"
 #: the longest source id a case keeps (``cases.source_id``, migration 0012)
 _ID_LENGTH = 64
+#: a row whose latitude is past 90 and whose longitude would be one: rejected with the hint
+SWAPPED_REASON = "坐标无效，经纬度是否填反了？ bad coordinates: longitude and latitude swapped?"
 #: a staged case that is rejected: bad coordinates (or none, and no village named), or a bad
 #: time, no id or one too long
 _REJECTED = f"""NOT kept OR at IS NULL OR at > {_FUTURE} OR at < {_PAST} OR source_id IS NULL
@@ -368,7 +370,17 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         | (np.abs(y) > 90)
         | ((x == 0) & (y == 0))
     )
-    reasons = np.where(datums == "?", "坐标系无法识别 unknown datum", "坐标无效 bad coordinates")
+    # a latitude past 90 with a longitude that would be one: written the wrong way round
+    swapped = (np.abs(lat) > 90) & (np.abs(lat) <= 180) & (np.abs(lon) <= 90)
+    reasons = np.where(
+        datums == "?",
+        "坐标系无法识别 unknown datum",
+        np.where(
+            swapped,
+            SWAPPED_REASON,
+            "坐标无效 bad coordinates",
+        ),
+    )
     coordinates = [
         num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat")) if k in mapping
     ]
@@ -678,6 +690,17 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 f"{named} 件案件没有坐标，按村（社区）名称登记：计入各项统计，不在地图、热力图上"
                 f"显示 ({named} cases without coordinates were filed by their village's name: "
                 "counted in every figure, on no map)"
+            )
+        if methods.get("region"):  # (history older than the grids, or a place without any)
+            first = session.execute(text("SELECT min(valid_from) FROM grid")).scalar_one()
+            since = f"{first.astimezone(SHANGHAI):%Y-%m-%d}" if first else None
+            report.warnings.append(
+                f"{methods['region']} 件案件上报时其所在位置没有网格"
+                + (f"（网格最早自 {since} 起划定）" if since else "")
+                + f"：按所在区划分派到其综治中心，不属于任何网格 ({methods['region']} cases had "
+                "no grid where they happened at the time"
+                + (f" (the first grids date from {since})" if since else "")
+                + ": assigned to their region's center, on no grid)"
             )
         if methods.get("unassigned"):
             report.warnings.append(

@@ -24,8 +24,10 @@ from gis.pii import PiiCipher
 from gis.scope import Scope, bind_scope
 from gis.settings import Settings
 from gis.stats import stats
+from gis.worktime import SHANGHAI
 from importers import bulk
 from importers.cases import (
+    SWAPPED_REASON,
     TEMP_BUFFERS,
     CaseOptions,
     _more_temp_buffers,
@@ -511,7 +513,6 @@ def test_settled_on_the_spot_is_read_from_its_column(
 
     from gis.scope import Scope
     from gis.stats import stats
-    from gis.worktime import SHANGHAI
 
     p = demo_city.grids[0].geom.representative_point()
     rows = [("S1", "已结案", "是"), ("S2", "已结案", "否"), ("S3", "处置中", "是"),
@@ -875,7 +876,8 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
         + f"F4,1899-12-30,{lon},{lat},WGS84,纠纷,邻里,Excel 的空日期\n"
         + f"F5,1900-01-01 00:00:00,{lon},{lat},WGS84,纠纷,邻里,空日期\n"
         + f"F6,1970-01-01T00:00:00Z,{lon},{lat},WGS84,纠纷,邻里,Unix 的 0\n"
-        + f"F7,1985-06-01 10:00,{lon},{lat},WGS84,纠纷,邻里,老档案\n",
+        + f"F7,1985-06-01 10:00,{lon},{lat},WGS84,纠纷,邻里,老档案\n"
+        + f"F8,2026-03-05 09:30,{lat},{lon},WGS84,纠纷,邻里,经纬度填反\n",
         encoding="utf-8",
     )
     with warnings.catch_warnings():  # numpy's, over the NaN and ∞, were printed to the user
@@ -889,10 +891,21 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
         ("F4", f"第 5 行：{empty}"),
         ("F5", f"第 6 行：{empty}"),
         ("F6", f"第 7 行：{empty}"),
+        (
+            "F8",
+            f"第 9 行：{SWAPPED_REASON}",
+        ),
     ]
     # a rejected point names its cells as the file has them
     assert report.rejected[1].reason.endswith("（经度 lon 'inf'，纬度 lat 'NaN'）")
-    assert report.rejected[-1].reason.endswith("reported before 1980: usually an empty date")
+    assert report.rejected[-2].reason.endswith("reported before 1980: usually an empty date")
+    # the case of 1985 is older than the city's grids: filed with its region's center, and said
+    assert report.assigned == {"covers": 1, "region": 1}
+    first = db.execute(text("SELECT min(valid_from) FROM grid")).scalar_one()
+    since = f"{first.astimezone(SHANGHAI):%Y-%m-%d}"
+    said = f"1 件案件上报时其所在位置没有网格（网格最早自 {since} 起划定）"
+    assert any(w.startswith(said) for w in report.warnings), report.warnings
+    assert "所在区划的中心 region 1 件" in report.summary("zh")
 
 
 def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:

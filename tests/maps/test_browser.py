@@ -3276,6 +3276,8 @@ def test_an_administrator_checks_a_file_on_the_import_page(  # type: ignore[no-u
     assert page.locator("#import-created").inner_text() == "2"
     assert page.locator("#import-rejected").inner_text() == "1"
     assert "WEB3" in page.locator("#import-result").inner_text()
+    # how they would be assigned, in words (not the method's key: covers 2)
+    assert "分派方式：落在网格内 2 件" in page.locator("#import-result").inner_text()
     assert page.locator("#import-commit").is_visible()
     other = shutil.copy(ledger, tmp_path / "台账二.csv")
     page.set_input_files("input[name=file]", str(other))  # another file: check it first

@@ -14,6 +14,12 @@
   var SHOWN = 50; // rows of each list on the page (all of them are in the report)
 
   function say(zh, en) { return english ? en : zh; }
+  /* how the cases were assigned (the import's report gives the method's key: importers.core) */
+  var ASSIGNED = {
+    covers: ["落在网格内", "inside a grid"], nearest: ["就近网格", "to the nearest grid"],
+    region: ["所在区划的中心（无网格）", "to the region's center (no grid)"],
+    unassigned: ["未分派", "unassigned"]
+  };
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -128,9 +134,10 @@
     result.append(table);
     var assigned = Object.keys(report.assigned || {});
     if (assigned.length) {
-      result.append(el("p", say("分派方式：", "Assigned by: ") + assigned.map(function (k) {
-        return k + " " + report.assigned[k].toLocaleString();
-      }).join(", ")));
+      result.append(el("p", say("分派方式：", "Assigned: ") + assigned.map(function (k) {
+        var n = report.assigned[k].toLocaleString(LANG), name = ASSIGNED[k];
+        return name ? say(name[0] + " " + n + " 件", name[1] + ": " + n) : k + " " + n;
+      }).join(say("，", ", "))));
     }
     [list(say("提示", "Warnings"), report.warnings, function (w) { return w; }),
      list(say("拒绝的行", "Rejected rows"), report.rejected, issue),
