@@ -130,13 +130,15 @@ class Issue:
     area_m2: float | None = None
 
 
-#: how a case was assigned (gis.locate), as the summary names it
-ASSIGN_NAMES = {
-    "covers": "落在网格内 covers",
-    "nearest": "就近网格 nearest",
-    "region": "所在区划的中心 region",
-    "unassigned": "未分派 unassigned",
+#: how a case was assigned (gis.locate), in words: (Chinese, English) — the import page's
+ASSIGN_WORDS = {
+    "covers": ("落在网格内", "inside a grid"),
+    "nearest": ("就近网格", "to the nearest grid"),
+    "region": ("所在区划的中心", "to its region's center"),
+    "unassigned": ("未分派", "unassigned"),
 }
+#: … and as the summary names it (with the method's own word)
+ASSIGN_NAMES = {k: f"{zh} {k}" for k, (zh, _) in ASSIGN_WORDS.items()}
 
 
 @dataclass

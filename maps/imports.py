@@ -3,8 +3,10 @@ administrator confirms (``imports.js`` sends it to ``POST /api/imports``)."""
 
 from __future__ import annotations
 
+import json
 from html import escape
 
+from importers.core import ASSIGN_WORDS
 from importers.run import WHAT_NAMES
 from importers.templates import TEMPLATE_NAMES
 from maps.assets import asset_url
@@ -120,7 +122,7 @@ def imports_page(*, user: str, links: list[tuple[str, str]], whole: bool, lang: 
     }</p>
   <p class="wg-error" id="import-error" role="alert"></p>
   <p class="wg-note" id="import-busy" role="status" aria-live="polite"></p>
-  <section id="import-result" hidden></section>
+  <section id="import-result" hidden data-assigned="{escape(json.dumps(ASSIGN_WORDS))}"></section>
   <p><button type="button" id="import-commit" hidden>{t("确认写入", "Write it")}</button></p>
   {export_links(lang)}
 </main>

@@ -14,12 +14,8 @@
   var SHOWN = 50; // rows of each list on the page (all of them are in the report)
 
   function say(zh, en) { return english ? en : zh; }
-  /* how the cases were assigned (the import's report gives the method's key: importers.core) */
-  var ASSIGNED = {
-    covers: ["落在网格内", "inside a grid"], nearest: ["就近网格", "to the nearest grid"],
-    region: ["所在区划的中心（无网格）", "to the region's center (no grid)"],
-    unassigned: ["未分派", "unassigned"]
-  };
+  /* how the cases were assigned, in words by the method's key (importers.core.ASSIGN_WORDS) */
+  var ASSIGNED = JSON.parse(result.dataset.assigned || "{}");
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
