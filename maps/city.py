@@ -130,6 +130,10 @@ def render_page(m: folium.Map, lang: str = "zh") -> str:
     return html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
 
 
+#: the steps a page map's view is fitted and zoomed in (see :func:`page_map`)
+ZOOM_SNAP = 0.25
+
+
 def page_map(title: str) -> folium.Map:
     """An empty full-page map (no tiles) in a page titled ``title``, with viewport and icon."""
     # folium writes the title into the page as it is: a region's or a worker's name, from an
@@ -138,6 +142,11 @@ def page_map(title: str) -> folium.Map:
     m = folium.Map(
         location=(23.0, 113.9), zoom_start=10, tiles=None, prefer_canvas=True, font_size="14px"
     )
+    # the view fitted in quarter steps, not whole zoom levels: a whole level can leave a city at
+    # little more than half the size the screen allows (a command center's 1920 × 1080 wall
+    # showed the demo city's outline 670 px tall, now 950).  The buttons still zoom by whole
+    # levels; /api/heat is asked at the nearest one
+    m.options["zoomSnap"] = ZOOM_SNAP
     figure.add_child(m)
     figure.header.add_child(
         Element(

@@ -237,9 +237,6 @@ def build_safety_map(
     w = WORDS["en" if lang == "en" else "zh"]
     title = w["title"].format(name=index.region.name)
     m = page_map(title)
-    # a few regions fill the view beside the ranking: in quarter steps, not a whole zoom level
-    # (which can leave them at half the size the room allows)
-    m.options["zoomSnap"] = 0.25
     mw = map_words(lang)
     add_base_map(m, base, lang)
     features = []

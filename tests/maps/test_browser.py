@@ -1879,8 +1879,8 @@ def test_operator_settles_a_possible_duplicate_from_the_case_page(  # type: igno
     page.close()
 
 
-def _command_page(browser, live_server: str, username: str, path: str):  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+def _command_page(browser, live_server: str, username: str, path: str, size=(1400, 900)):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
     problems: list[str] = []
     outside: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
@@ -1912,6 +1912,41 @@ def _command_page(browser, live_server: str, username: str, path: str):  # type:
     _sign_in(page, username)
     page.wait_for_url(live_server + path)
     return page, problems, outside
+
+
+def test_command_wall_shows_the_city_at_the_size_the_screen_allows(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """A city's command center on a 1920 × 1080 wall: the city fills the map's height (fitted in
+    quarter zoom steps; a whole level left the test city's extent 780 px tall), and the heat,
+    asked at the nearest whole zoom, is drawn with no failed request."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        west, south, east, north = conn.execute(
+            text("""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                        SELECT ST_Extent(geom) e FROM region WHERE parent_id IS NULL) s""")
+        ).one()
+    page, problems, outside = _command_page(browser, live_server, "city_commander",
+                                            "/maps/command", size=(1920, 1080))  # fmt: skip
+    page.wait_for_function(
+        "() => wangge.commandStatus && wangge.commandStatus.heat"
+        " && wangge.commandStatus.heat.bins > 0",
+        timeout=20_000,
+    )
+    width, height, zoom = page.evaluate(
+        f"""() => {{
+            const m = wangge.commandMap;
+            const a = m.latLngToContainerPoint([{south}, {west}]);
+            const b = m.latLngToContainerPoint([{north}, {east}]);
+            return [b.x - a.x, a.y - b.y, m.getZoom()];
+        }}"""
+    )
+    size = page.evaluate("() => [wangge.commandMap.getSize().x, wangge.commandMap.getSize().y]")
+    assert width <= size[0] and height <= size[1], (width, height, size)
+    assert max(width / size[0], height / size[1]) > 0.8, (width, height, size, zoom)
+    assert not problems and not outside, (problems, outside)
+    page.close()
 
 
 def test_command_map_draws_heat_and_grids_and_shows_new_reports_live(  # type: ignore[no-untyped-def]

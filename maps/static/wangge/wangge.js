@@ -153,7 +153,7 @@
     heat.reload = function () {
       if (!map.hasLayer(heat)) return;
       var mine = ++seq, zoom = map.getZoom();
-      fetch(query() + "&bbox=" + viewBbox(map) + "&zoom=" + zoom, { credentials: "same-origin" })
+      fetch(query() + "&bbox=" + viewBbox(map) + "&zoom=" + Math.round(zoom), { credentials: "same-origin" })
         .then(function (r) {
           if (r.status === 401 && !leaving) {
             window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
