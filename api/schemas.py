@@ -774,7 +774,10 @@ class ImportOut(BaseModel):
 
     report: dict = Field(
         description="what, file, rows, crs, mapping, created, updated, unchanged, repaired, "
-        "rejected, problems, linked, assigned, sources, warnings, committed, seconds"
+        "rejected, problems, linked, assigned, sources, warnings, committed, seconds.  Each "
+        "repaired, rejected and problem row's reason, and the warnings, are in Chinese and English "
+        "together (reason, warnings) and each language apart (reason_zh, reason_en; warnings_zh, "
+        "warnings_en)"
     )
     passwords: list[InitialPassword] | None = Field(
         None, description="new accounts of a roster and their initial passwords (shown once)"

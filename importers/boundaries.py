@@ -36,6 +36,7 @@ from importers.core import (
     DATUM_HINT,
     DATUM_UNDECLARED,
     FIELD_CANDIDATES,
+    Both,
     ImportReport,
     Issue,
     clean_polygons,
@@ -52,6 +53,12 @@ from importers.core import (
     short_code,
     to_wgs84_frame,
 )
+
+#: the rules that link a row to its parent (the report's ``linked``, spelled as clients know)
+_BY_PREFIX = Both("编码前缀", "code prefix", "code-prefix 编码前缀")
+_BY_FIELD = Both("上级字段", "parent field", "parent-field 上级字段")
+_BY_OVERLAP = Both("空间叠加", "largest overlap", "overlap 空间叠加")
+_TOP = Both("顶级", "top", "top 顶级")  # (no level above it in the file or the database)
 
 LEVELS = ("city", "district", "township", "village")
 RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -180,7 +187,7 @@ class _Row:
 def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
     """Regions (city, district, township, village) from ``path``; see the module docstring."""
     started = time.perf_counter()
-    report = ImportReport("regions 行政区划", path.name)
+    report = ImportReport(Both("行政区划", "regions", "regions 行政区划"), path.name)
     gdf, mapping = _frame(path, opts, session, report, ["code", "name", "level", "parent"])
     require_fields(mapping, ["code", "name"], gdf.columns)
     report.mapping = mapping
@@ -190,8 +197,11 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
     if padded:
         r, c = padded[0]
         report.warnings.append(
-            f"{len(padded)} 个 12 位补零的统计用区划代码已按级别缩短（如 {r} → {c}）"
-            f"({len(padded)} zero-padded 12-digit codes shortened to their level, e.g. {r} → {c})"
+            Both(
+                f"{len(padded)} 个 12 位补零的统计用区划代码已按级别缩短（如 {r} → {c}）",
+                f"{len(padded)} zero-padded 12-digit codes shortened to their level, "
+                f"e.g. {r} → {c}",
+            )
         )
     geoms = clean_polygons(
         gdf.geometry.to_numpy(),
@@ -210,14 +220,14 @@ def import_regions(session: Session, path: Path, opts: Options) -> ImportReport:
         name = str(gdf[mapping["name"]].iloc[i] or "").strip()
         reason = None
         if not code.isdigit() or level is None or len(code) != CODE_LENGTH[level]:
-            reason = (
-                f"编码须为数字：市、区县 6 位，乡镇街道 9 位，村社区 12 位（收到 {code!r}）"
-                " codes are digits: 6 (city, district), 9 (township), 12 (village)"
+            reason = Both(
+                f"编码须为数字：市、区县 6 位，乡镇街道 9 位，村社区 12 位（收到 {code!r}）",
+                f"codes are digits: 6 (city, district), 9 (township), 12 (village); got {code!r}",
             )
         elif not name:
-            reason = "缺少名称 missing name"
+            reason = Both("缺少名称", "missing name")
         elif code in seen:
-            reason = "文件中编码重复 duplicate code in the file"
+            reason = Both("文件中编码重复", "duplicate code in the file")
         if reason:
             p = geom.representative_point()
             report.rejected.append(Issue("rejected", code or None, reason, p.x, p.y))
@@ -256,7 +266,7 @@ def _link_parents(rows: list[_Row], report: ImportReport, stored: dict[str, _Sto
         rank = RANK[r.level]
         for candidate in _ancestor_codes(r.code, r.level):
             if candidate in known and RANK[known[candidate][0]] < rank:
-                r.parent, rule = candidate, "code-prefix 编码前缀"
+                r.parent, rule = candidate, _BY_PREFIX
                 break
         else:
             if (
@@ -264,7 +274,7 @@ def _link_parents(rows: list[_Row], report: ImportReport, stored: dict[str, _Sto
                 and r.parent_field in known
                 and (RANK[known[r.parent_field][0]] < rank)
             ):
-                r.parent, rule = r.parent_field, "parent-field 上级字段"
+                r.parent, rule = r.parent_field, _BY_FIELD
             else:
                 best, best_area = None, 0.0
                 for j in tree.query(r.geom, predicate="intersects"):
@@ -280,13 +290,19 @@ def _link_parents(rows: list[_Row], report: ImportReport, stored: dict[str, _Sto
                     ):
                         best, best_area = code, overlap
                 if best is not None and best_area > 0.5 * r.geom.area:
-                    r.parent, rule = best, "overlap 空间叠加"
+                    r.parent, rule = best, _BY_OVERLAP
                 else:
-                    r.parent, rule = None, "top 顶级"
+                    r.parent, rule = None, _TOP
                     if rank > 0 and any(RANK[lv] < rank for _, lv, _ in higher):
                         p = r.geom.representative_point()
                         report.problems.append(
-                            Issue("unlinked", r.code, "找不到上级区划 no parent found", p.x, p.y)
+                            Issue(
+                                "unlinked",
+                                r.code,
+                                Both("找不到上级区划", "no parent found"),
+                                p.x,
+                                p.y,
+                            )
                         )
         report.linked[r.code] = rule
 
@@ -338,7 +354,7 @@ def _check_hierarchy(
                         Issue(
                             "overlap",
                             f"{k.code}/{names[int(j)]}",
-                            "同级区划重叠 siblings overlap",
+                            Both("同级区划重叠", "siblings overlap"),
                             p.x,
                             p.y,
                             a,
@@ -356,7 +372,7 @@ def _check_hierarchy(
                     Issue(
                         "outside_parent",
                         k.code,
-                        f"超出上级 {parent} 范围 sticks out of its parent",
+                        Both(f"超出上级 {parent} 范围", f"sticks out of its parent {parent}"),
                         p.x,
                         p.y,
                         a,
@@ -371,7 +387,7 @@ def _check_hierarchy(
                     Issue(
                         "gap",
                         parent,
-                        "上级范围内有未被下级覆盖的空隙 gap inside the parent",
+                        Both("上级范围内有未被下级覆盖的空隙", "gap inside the parent"),
                         p.x,
                         p.y,
                         a,
@@ -439,7 +455,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
     """Centers (one per region): name, region code, point (with ``--datum`` or a datum column),
     phone, address.  Upsert by region."""
     started = time.perf_counter()
-    report = ImportReport("centers 综治中心", path.name)
+    report = ImportReport(Both("综治中心", "centers", "centers 综治中心"), path.name)
     roles = ["name", "region", "code", "phone", "address", "lon", "lat", "datum", "wkt"]
     gdf, mapping = _frame(path, opts, session, report, roles, points=True)
     if "region" not in mapping and "code" in mapping:
@@ -454,7 +470,7 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
         region = region_code(gdf[mapping["region"]].iloc[i])
         geom = gdf.geometry.iloc[i]
         if geom is None or geom.is_empty or geom.geom_type != "Point":
-            report.rejected.append(Issue("rejected", region, "缺少点位 no point"))
+            report.rejected.append(Issue("rejected", region, Both("缺少点位", "no point")))
             continue
         given = gdf[mapping["datum"]].iloc[i] if "datum" in mapping else None
         datum = datum_named(str(given)) if given else default
@@ -463,7 +479,10 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
                 Issue(
                     "rejected",
                     region,
-                    f"坐标系无法识别 unknown datum {str(given)!r}（{DATUM_HINT}）",
+                    Both(
+                        f"坐标系无法识别：{str(given)!r}（{DATUM_HINT.zh}）",
+                        f"unknown datum {str(given)!r} ({DATUM_HINT.en})",
+                    ),
                 )
             )
             continue
@@ -472,12 +491,19 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
             math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90
         ) or (lon == 0 and lat == 0):
             swapped = abs(geom.y) <= 180 and abs(geom.x) <= 90 < abs(geom.y)
-            hint = "（经纬度是否填反了？ longitude and latitude swapped?）" if swapped else ""
+            hint = (
+                ("（经纬度是否填反了？）", " (longitude and latitude swapped?)")
+                if swapped
+                else ("", "")
+            )
             report.rejected.append(
                 Issue(
                     "rejected",
                     region,
-                    f"坐标无效 bad coordinates: {geom.x:.6g}, {geom.y:.6g}{hint}",
+                    Both(
+                        f"坐标无效：{geom.x:.6g}, {geom.y:.6g}{hint[0]}",
+                        f"bad coordinates: {geom.x:.6g}, {geom.y:.6g}{hint[1]}",
+                    ),
                 )
             )
             continue
@@ -500,8 +526,10 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
         elif found:
             listed = "、".join(f"{code}（{parent}）" for code, _, parent in found)
             report.rejected.append(
-                Issue("rejected", it["region"], f"区划名称有 {len(found)} 个：{listed}，请写区划"
-                      "代码 region name shared: write its code", it["lon"], it["lat"])
+                Issue("rejected", it["region"],
+                      Both(f"区划名称有 {len(found)} 个：{listed}，请写区划代码",
+                           f"{len(found)} regions have this name ({listed}): write its code"),
+                      it["lon"], it["lat"])
             )  # fmt: skip
             items.remove(it)
     with import_transaction(session, report, opts.commit):
@@ -515,7 +543,11 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
             if it["region"] not in known:
                 report.rejected.append(
                     Issue(
-                        "rejected", it["region"], "区划不存在 unknown region", it["lon"], it["lat"]
+                        "rejected",
+                        it["region"],
+                        Both("区划不存在", "unknown region"),
+                        it["lon"],
+                        it["lat"],
                     )
                 )
                 items.remove(it)
@@ -556,7 +588,7 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
     boundary changed gets a new version (the current one is closed, never overwritten); one whose
     attributes changed is updated in place; an identical one is left alone."""
     started = time.perf_counter()
-    report = ImportReport("grids 网格", path.name)
+    report = ImportReport(Both("网格", "grids", "grids 网格"), path.name)
     roles = ["code", "name", "parent", "households", "population"]
     gdf, mapping = _frame(path, opts, session, report, roles)
     require_fields(mapping, ["code"], gdf.columns)
@@ -585,17 +617,20 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
         p = geom.representative_point()
         if not (code.isdigit() and len(code) == 15) or code in seen:
             why = (
-                "文件中编码重复 duplicate code"
+                Both("文件中编码重复", "duplicate code in the file")
                 if code in seen
-                else (f"网格编码须为 15 位数字（收到 {code!r}） grid codes are 15 digits")
+                else Both(
+                    f"网格编码须为 15 位数字（收到 {code!r}）",
+                    f"grid codes are 15 digits; got {code!r}",
+                )
             )
             report.rejected.append(Issue("rejected", code or None, why, p.x, p.y))
             continue
         parent = region_code(gdf[mapping["parent"]].iloc[i]) if "parent" in mapping else ""
         if code[:12] in villages:
-            village, rule = code[:12], "code-prefix 编码前缀"
+            village, rule = code[:12], _BY_PREFIX
         elif parent in villages:
-            village, rule = parent, "parent-field 上级字段"
+            village, rule = parent, _BY_FIELD
         else:
             best, best_area = None, 0.0
             for j in tree.query(geom, predicate="intersects") if tree is not None else ():
@@ -604,10 +639,12 @@ def import_grids(session: Session, path: Path, opts: Options) -> ImportReport:
                     best, best_area = vcodes[int(j)], overlap
             if best is None or best_area <= 0.5 * geom.area:
                 report.rejected.append(
-                    Issue("rejected", code, "找不到所属村（社区） no village found", p.x, p.y)
+                    Issue(
+                        "rejected", code, Both("找不到所属村（社区）", "no village found"), p.x, p.y
+                    )
                 )
                 continue
-            village, rule = best, "overlap 空间叠加"
+            village, rule = best, _BY_OVERLAP
         seen.add(code)
         report.linked[code] = rule
         rows.append(
@@ -673,8 +710,8 @@ def _check_grids(
             if a is not None:
                 p = inter.representative_point()
                 report.problems.append(
-                    Issue("overlap", f"{r['code']}/{names[int(j)]}", "网格重叠 grids overlap",
-                          p.x, p.y, a)
+                    Issue("overlap", f"{r['code']}/{names[int(j)]}",
+                          Both("网格重叠", "grids overlap"), p.x, p.y, a)
                 )  # fmt: skip
         out = difference(r["geom"], villages[r["village"]])
         a = _worth_reporting(out, tolerance_m2)
@@ -684,7 +721,10 @@ def _check_grids(
                 Issue(
                     "outside_parent",
                     r["code"],
-                    f"超出所属村（社区）{r['village']} sticks out of its village",
+                    Both(
+                        f"超出所属村（社区）{r['village']}",
+                        f"sticks out of its village {r['village']}",
+                    ),
                     p.x,
                     p.y,
                     a,
@@ -705,7 +745,7 @@ def _check_grids(
                     Issue(
                         "gap",
                         village,
-                        "村（社区）内有未划入网格的空隙 gap not covered by grids",
+                        Both("村（社区）内有未划入网格的空隙", "gap not covered by grids"),
                         p.x,
                         p.y,
                         a,
@@ -751,8 +791,12 @@ def _write_grids(
         redrawn = [c for c, s in states if s == "redrawn"]
         if redrawn:
             report.warnings.append(
-                f"{len(redrawn)} 个网格边界有变化：旧版本保留为历史（valid_to），"
-                "新版本自现在起生效。"
+                Both(
+                    f"{len(redrawn)} 个网格边界有变化：旧版本保留为历史（valid_to），新版本自现在"
+                    "起生效。",
+                    f"{len(redrawn)} grids redrawn: their old versions are kept as history "
+                    "(valid_to), the new ones apply from now.",
+                )
             )
         closed: dict[str, int] = dict(  # redrawn grids: the current version becomes history first …
             session.execute(
@@ -817,10 +861,12 @@ def _reassign_open_cases(session: Session, report: ImportReport) -> None:
     moved = relocate_open_cases(session, changed, list(villages), "import")
     if moved.updated:
         report.warnings.append(
-            f"{moved.updated:,} 件未结案件改按新版本网格分派，其中 {moved.events:,} 件换了网格"
-            f"或责任中心（各记一条“网格调整”事件） ({moved.updated:,} open cases moved to the "
-            f"new grid versions; {moved.events:,} of them changed grid or center, a regrid "
-            "event each)"
+            Both(
+                f"{moved.updated:,} 件未结案件改按新版本网格分派，其中 {moved.events:,} 件换了网格"
+                "或责任中心（各记一条“网格调整”事件）",
+                f"{moved.updated:,} open cases moved to the new grid versions; {moved.events:,} "
+                "of them changed grid or center, a regrid event each",
+            )
         )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict
 from gis.figures import mark_all, refresh_all
+from importers.core import Both
 
 #: the tables a bulk import writes and rebuilds (the roll-ups are counted from ``cases``)
 TABLES = ("cases", "case_event", "case_heat", "case_grid_day")
@@ -88,12 +89,13 @@ def pays_off(stored: int, new: int) -> bool:
     return new > 0 and new >= MIN_SHARE * stored
 
 
-def declined(stored: int, new: int) -> str:
+def declined(stored: int, new: int) -> Both:
     """The report's warning when --bulk was asked for and the normal path taken."""
-    return (
+    return Both(
         f"未按 --bulk 导入：案件表已有 {stored:,} 件，本次新增至多 {new:,} 件，逐行写入更快，"
-        f"且不锁表 (--bulk not used: {new:,} new cases at most into {stored:,} stored are "
-        "faster row by row, and the tables stay usable)"
+        "且不锁表",
+        f"--bulk not used: {new:,} new cases at most into {stored:,} stored are faster row by "
+        "row, and the tables stay usable",
     )
 
 

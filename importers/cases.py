@@ -57,6 +57,7 @@ from importers.core import (
     SCIENTIFIC,
     SCIENTIFIC_FIX,
     TOTAL_WORDS,
+    Both,
     ImportReport,
     Issue,
     Progress,
@@ -174,7 +175,16 @@ _PAST = f"timestamptz '{_EARLIEST} 00:00:00+08'"
 #: the longest source id a case keeps (``cases.source_id``, migration 0012)
 _ID_LENGTH = 64
 #: a row whose latitude is past 90 and whose longitude would be one: rejected with the hint
-SWAPPED_REASON = "坐标无效，经纬度是否填反了？ bad coordinates: longitude and latitude swapped?"
+SWAPPED_REASON = Both(
+    "坐标无效，经纬度是否填反了？", "bad coordinates: longitude and latitude swapped?"
+)
+#: why a row's coordinates were not taken, by the key the vectorised check gives each row
+_COORDS_WHY = {
+    "datum": Both("坐标系无法识别", "unknown datum"),
+    "swapped": SWAPPED_REASON,
+    "bad": Both("坐标无效", "bad coordinates"),
+    "absent": Both("没有坐标，也没有村（社区）或乡镇（街道）", "no coordinates and no village"),
+}
 #: a staged case that is rejected: bad coordinates (or none, and no village named), or a bad
 #: time, no id or one too long
 _REJECTED = f"""NOT kept OR at IS NULL OR at > {_FUTURE} OR at < {_PAST} OR source_id IS NULL
@@ -297,7 +307,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             total = STAGES + bulk[0]
             progress[0].update(int(progress[0].total * len(stages) / total), name)
 
-    report = ImportReport("cases 历史案件", path.name)
+    report = ImportReport(Both("历史案件", "cases", "cases 历史案件"), path.name)
     default = datum_option(opts.datum)  # (refused before a million rows are read)
     read = _as_csv(path, opts.encoding)
     csv_bytes, header = read.data, read.header
@@ -326,9 +336,9 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         header, CASE_FIELDS,
     )  # fmt: skip
     report.mapping = mapping
-    report.crs, report.crs_source = "EPSG:4326 (经纬度)", "file"
+    report.crs, report.crs_source = "EPSG:4326", "file"  # (longitude and latitude in degrees)
     if not has_points:  # (a ledger of village names: no coordinate was read)
-        report.crs = "无坐标列，按村（社区）登记 (no coordinates: filed by village)"
+        report.crs = Both("无坐标列，按村（社区）登记", "no coordinates: filed by village")
 
     # coordinates: numpy, per datum
     usecols = [mapping[k] for k in ("lon", "lat", "lonlat", "datum", "reported_at") if k in mapping]
@@ -372,15 +382,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
     )
     # a latitude past 90 with a longitude that would be one: written the wrong way round
     swapped = (np.abs(lat) > 90) & (np.abs(lat) <= 180) & (np.abs(lon) <= 90)
-    reasons = np.where(
-        datums == "?",
-        "坐标系无法识别 unknown datum",
-        np.where(
-            swapped,
-            SWAPPED_REASON,
-            "坐标无效 bad coordinates",
-        ),
-    )
+    reasons = np.where(datums == "?", "datum", np.where(swapped, "swapped", "bad"))
     coordinates = [
         num[mapping[k]] for k in (("lonlat",) if pair else ("lon", "lat")) if k in mapping
     ]
@@ -393,18 +395,18 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         else:
             absent &= (c.isna() | (c.str.strip() == "")).to_numpy(dtype=bool, na_value=True)
     if placed:
-        reasons = np.where(
-            absent,
-            "没有坐标，也没有村（社区）或乡镇（街道） no coordinates and no village",
-            reasons,
-        )
+        reasons = np.where(absent, "absent", reasons)
 
-    def as_written(i: int) -> str:
+    def as_written(i: int) -> Both:
         """The row's coordinate cells as the file has them, for its rejection."""
         cells = [c.iloc[i] for c in coordinates]
-        shown = ["空 empty" if pd.isna(v) or not str(v).strip() else repr(str(v)) for v in cells]
-        names = ["经纬度 lon,lat"] if pair else ["经度 lon", "纬度 lat"][: len(coordinates)]
-        return "，".join(f"{name} {v}" for name, v in zip(names, shown, strict=True))
+        shown = [None if pd.isna(v) or not str(v).strip() else repr(str(v)) for v in cells]
+        names = [("经纬度", "lon,lat")] if pair else [("经度", "lon"), ("纬度", "lat")]
+        named = list(zip(names, shown, strict=False))
+        return Both(
+            "，".join(f"{zh} {v or '空'}" for (zh, _), v in named),
+            ", ".join(f"{en} {v or 'empty'}" for (_, en), v in named),
+        )
 
     at_us = fast_times(num[mapping["reported_at"]])
     stage("read + datums (numpy)")
@@ -487,8 +489,10 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         for k, c, _, code, ok in matches:
             if not ok:
                 report.warnings.append(
-                    f"类别未能识别，归入“其他”：类型 {k!r}，类别 {c!r} → {code} "
-                    f"(category not recognised; filed under {code})"
+                    Both(
+                        f"类别未能识别，归入“其他”：类型 {k!r}，类别 {c!r} → {code}",
+                        f"category not recognised, filed under {code}: kind {k!r}, category {c!r}",
+                    )
                 )
         session.execute(
             text("""CREATE TEMP TABLE import_cat (raw_kind text, raw_category text, kind text,
@@ -502,13 +506,14 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         stage("categories (distinct values)")
         _lookup_words(
             session, report, cell["status"], STATUS_WORDS, "closed", "import_status",
-            "状态 {!r} 无法识别，按已结案导入 (unknown status → closed)",
+            Both("状态 {!r} 无法识别，按已结案导入", "unknown status {!r}: imported as closed"),
         )  # fmt: skip
         # where each came from: the file's own words, else not recorded (other; without the
         # column, no scan of the rows for it and no join)
         _lookup_words(
             session, report, cell["channel"] if "channel" in col else None, SOURCE_WORDS,
-            "other", "import_channel", "来源 {!r} 无法识别，按“其他”导入 (unknown source → other)",
+            "other", "import_channel",
+            Both("来源 {!r} 无法识别，按“其他”导入", "unknown source {!r}: imported as other"),
         )  # fmt: skip
         channel_value, channel_join = (
             ("CAST(coalesce(ch.code, 'other') AS case_source)",
@@ -528,9 +533,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             ).scalar_one()
             if dropped:
                 report.warnings.append(
-                    f"{dropped} 行的来源编号超过 64 个字符或含控制字符，案件已导入但未记该编号 "
-                    f"({dropped} source numbers longer than 64 characters or with control "
-                    "characters were left out; their cases were imported)"
+                    Both(
+                        f"{dropped} 行的来源编号超过 64 个字符或含控制字符，案件已导入但未记该编号",
+                        f"{dropped} source numbers longer than 64 characters or with control "
+                        "characters were left out; their cases were imported",
+                    )
                 )
         # the staged cases: parsed times, points, categories; rejected rows listed.  A row
         # without coordinates that names its village (or township) is ``named``: it has no point
@@ -575,20 +582,28 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                      ORDER BY n""")
         ).all()
         for r in rejected:
-            why = {
-                "coords": reasons[r.n - 1] + (f"（{as_written(r.n - 1)}）" if coordinates else ""),
-                "time": "上报时间无法识别 unreadable time",
-                "future": "上报时间在未来 reported in the future",
-                "past": f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"
-                f"1970-01-01）reported before {_EARLIEST[:4]}: usually an empty date",
-                "id": "缺少编号 missing source id",
-                "long": f"编号超过 {_ID_LENGTH} 个字符：是否选错了编号列？ source id longer than "
-                f"{_ID_LENGTH} characters: the wrong column?",
-            }[r.why]
+            if r.why == "coords":
+                why = _COORDS_WHY[str(reasons[r.n - 1])]
+                if coordinates:
+                    cells = as_written(r.n - 1)
+                    why = Both(f"{why.zh}（{cells.zh}）", f"{why.en} ({cells.en})")
+            else:
+                why = {
+                    "time": Both("上报时间无法识别", "unreadable time"),
+                    "future": Both("上报时间在未来", "reported in the future"),
+                    "past": Both(
+                        f"上报时间早于 {_EARLIEST[:4]} 年，多为空日期（如 1899-12-30、1900-01-01、"
+                        "1970-01-01）",
+                        f"reported before {_EARLIEST[:4]}: usually an empty date",
+                    ),
+                    "id": Both("缺少编号", "missing source id"),
+                    "long": Both(
+                        f"编号超过 {_ID_LENGTH} 个字符：是否选错了编号列？",
+                        f"source id longer than {_ID_LENGTH} characters: the wrong column?",
+                    ),
+                }[r.why]
             where = (r.lon, r.lat) if r.why != "coords" and not r.named else (None, None)
-            report.rejected.append(
-                Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}", *where)
-            )
+            report.rejected.append(Issue("rejected", r.source_id, why.line(read.line(r.n)), *where))
         if rejected:  # (a scan of every row)
             session.execute(text(f"DELETE FROM import_case WHERE {_REJECTED}"))
         dupes = session.execute(
@@ -607,8 +622,10 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
             )
         for source_id, k in dupes:
             report.warnings.append(
-                f"编号 {source_id} 在文件中出现 {k} 次，只导入第一行 (id {source_id} is in the "
-                f"file {k} times: only its first row is imported)"
+                Both(
+                    f"编号 {source_id} 在文件中出现 {k} 次，只导入第一行",
+                    f"id {source_id} is in the file {k} times: only its first row is imported",
+                )
             )
         if dupes:  # a self-join over every row: only when some id is there twice
             session.execute(
@@ -687,24 +704,32 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         )
         if named:
             report.warnings.append(
-                f"{named} 件案件没有坐标，按村（社区）名称登记：计入各项统计，不在地图、热力图上"
-                f"显示 ({named} cases without coordinates were filed by their village's name: "
-                "counted in every figure, on no map)"
+                Both(
+                    f"{named} 件案件没有坐标，按村（社区）名称登记：计入各项统计，不在地图、热力图"
+                    "上显示",
+                    f"{named} cases without coordinates were filed by their village's name: "
+                    "counted in every figure, on no map",
+                )
             )
         if methods.get("region"):  # (history older than the grids, or a place without any)
             first = session.execute(text("SELECT min(valid_from) FROM grid")).scalar_one()
             since = f"{first.astimezone(SHANGHAI):%Y-%m-%d}" if first else None
             report.warnings.append(
-                f"{methods['region']} 件案件上报时其所在位置没有网格"
-                + (f"（网格最早自 {since} 起划定）" if since else "")
-                + f"：按所在区划分派到其综治中心，不属于任何网格 ({methods['region']} cases had "
-                "no grid where they happened at the time"
-                + (f" (the first grids date from {since})" if since else "")
-                + ": assigned to their region's center, on no grid)"
+                Both(
+                    f"{methods['region']} 件案件上报时其所在位置没有网格"
+                    + (f"（网格最早自 {since} 起划定）" if since else "")
+                    + "：按所在区划分派到其综治中心，不属于任何网格",
+                    f"{methods['region']} cases had no grid where they happened at the time"
+                    + (f" (the first grids date from {since})" if since else "")
+                    + ": assigned to their region's center, on no grid",
+                )
             )
         if methods.get("unassigned"):
             report.warnings.append(
-                f"{methods['unassigned']} 件案件在覆盖范围之外，已导入但未分派 (outside coverage)"
+                Both(
+                    f"{methods['unassigned']} 件案件在覆盖范围之外，已导入但未分派",
+                    f"{methods['unassigned']} cases outside coverage: imported, not assigned",
+                )
             )
         report.assigned = methods
         report.sources = sources
@@ -748,9 +773,12 @@ def _open_cases_to_current_layout(session: Session, report: ImportReport) -> Non
     zh = f"（停用的网格 {'、'.join(codes[:5])}{'等' if more else ''}）" if codes else ""
     en = f" from retired grids {', '.join(codes[:5])}{' …' if more else ''}" if codes else ""
     report.warnings.append(
-        f"{n:,} 件未结案件改按现行网格分派{zh}，其中 {events:,} 件换了网格或责任中心（各记一条"
-        f"“网格调整”事件） ({n:,} open case{'s' if n != 1 else ''} moved to the current "
-        f"grids{en}; {events:,} of them changed grid or center, a regrid event each)"
+        Both(
+            f"{n:,} 件未结案件改按现行网格分派{zh}，其中 {events:,} 件换了网格或责任中心（各记"
+            "一条“网格调整”事件）",
+            f"{n:,} open case{'s' if n != 1 else ''} moved to the current grids{en}; "
+            f"{events:,} of them changed grid or center, a regrid event each",
+        )
     )
 
 
@@ -761,7 +789,7 @@ def _lookup_words(
     words: dict[str, tuple[str, ...]],
     default: str,
     table: str,
-    unknown: str,
+    unknown: Both,
 ) -> None:
     """The temporary table ``table`` (raw, code): each distinct value of the column ``cell`` (SQL
     over ``import_raw``) and the code its words name, else ``default`` — a value it cannot read
@@ -775,7 +803,9 @@ def _lookup_words(
     )
     codes = {v: known.get(str(v or "").strip().lower(), default) for v in values}
     report.warnings += [
-        unknown.format(v) for v in codes if v and str(v).strip().lower() not in known
+        Both(unknown.zh.format(v), unknown.en.format(v))
+        for v in codes
+        if v and str(v).strip().lower() not in known
     ]
     session.execute(text(f"CREATE TEMP TABLE {table} (raw text, code text) ON COMMIT DROP"))
     if codes:
@@ -1240,14 +1270,25 @@ def _place_named(session: Session, report: ImportReport, read: _Csv) -> None:
             for label, value in (("村（社区）", r.village), ("乡镇（街道）", r.township))
             if value
         )
-        why = (
-            f"没有坐标，按 {place} 找不到对应的区划：请核对名称，或填写 12 位区划代码 "
-            "(no coordinates, and no region of that name)"
-            if not r.found
-            else f"没有坐标，{place} 有 {r.found} 个同名村（社区）：请加“乡镇（街道）”列，或填写 "
-            "12 位区划代码 (no coordinates, and more than one village of that name)"
+        place_en = ", ".join(
+            f"{label} {value!r}"
+            for label, value in (("village", r.village), ("township", r.township))
+            if value
         )
-        report.rejected.append(Issue("rejected", r.source_id, f"第 {read.line(r.n)} 行：{why}"))
+        why = (
+            Both(
+                f"没有坐标，按 {place} 找不到对应的区划：请核对名称，或填写 12 位区划代码",
+                f"no coordinates, and no region of that name ({place_en})",
+            )
+            if not r.found
+            else Both(
+                f"没有坐标，{place} 有 {r.found} 个同名村（社区）：请加“乡镇（街道）”列，或填写 "
+                "12 位区划代码",
+                f"no coordinates, and {r.found} villages named so ({place_en}): add a township "
+                "column, or give the 12-digit region code",
+            )
+        )
+        report.rejected.append(Issue("rejected", r.source_id, why.line(read.line(r.n))))
     if unplaced:
         session.execute(
             text("""DELETE FROM import_case i USING import_place p
@@ -1393,8 +1434,10 @@ def _parties(
         if lines:
             shown = "、".join(str(line) for line in lines[:10]) + ("…" if len(lines) > 10 else "")
             report.warnings.append(
-                f"{len(lines)} 行的{said[what][0]}，未保存该项（案件照常导入）：第 {shown} 行 "
-                f"({len(lines)} {said[what][1]} left out, the cases imported: lines {shown})"
+                Both(
+                    f"{len(lines)} 行的{said[what][0]}，未保存该项（案件照常导入）：第 {shown} 行",
+                    f"{len(lines)} {said[what][1]} left out, the cases imported: lines {shown}",
+                )
             )
 
 
@@ -1429,13 +1472,18 @@ def _on_site_events(session: Session, column: str, file: str, report: ImportRepo
     on_site, open_ = found
     if on_site:
         report.warnings.append(
-            f"{on_site} 件记为网格员就地化解（计入就地化解率） ({on_site} cases recorded as "
-            "settled on the spot by the grid worker)"
+            Both(
+                f"{on_site} 件记为网格员就地化解（计入就地化解率）",
+                f"{on_site} cases recorded as settled on the spot by the grid worker",
+            )
         )
     if open_:
         report.warnings.append(
-            f"{open_} 行写明就地化解，但案件尚未办结，未计为就地化解 ({open_} rows say settled "
-            "on the spot but their case is still open: not counted as such)"
+            Both(
+                f"{open_} 行写明就地化解，但案件尚未办结，未计为就地化解",
+                f"{open_} rows say settled on the spot but their case is still open: not counted "
+                "as such",
+            )
         )
 
 

@@ -118,6 +118,40 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+class Both(str):
+    """Words of a report in Chinese and in English.  As a string (the JSON report's ``reason``
+    and ``warnings``, a caller with no language) it is both, ``zh (en)``, or ``text`` where
+    clients know another spelling; a summary says one of them (:func:`said`), and the JSON
+    report carries each beside it (``reason_zh``, ``reason_en``; ``warnings_zh``,
+    ``warnings_en``) for the import page."""
+
+    zh: str
+    en: str
+
+    def __new__(cls, zh: str, en: str, text: str | None = None) -> Both:
+        self = super().__new__(cls, text if text is not None else f"{zh} ({en})")
+        self.zh, self.en = zh, en
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (copied by dataclasses.asdict, pickled)
+        return (Both, (self.zh, self.en, str(self)))
+
+    def line(self, n: int | str) -> Both:
+        """The same words about row ``n`` of the file: 第 n 行：… / line n: …"""
+        return Both(f"第 {n} 行：{self.zh}", f"line {n}: {self.en}", f"第 {n} 行：{self}")
+
+    def said_of(self, what: str) -> Both:
+        """The words, then what they are about: 无法修复：… / cannot repair: …"""
+        return Both(f"{self.zh}：{what}", f"{self.en}: {what}")
+
+
+def said(words: str, lang: str = "zh") -> str:
+    """``words`` in ``lang`` (zh or en), if it has both (:class:`Both`); else as it is."""
+    if isinstance(words, Both):
+        return words.en if lang == "en" else words.zh
+    return words
+
+
 @dataclass
 class Issue:
     """A row or a place the report talks about."""
@@ -130,15 +164,23 @@ class Issue:
     area_m2: float | None = None
 
 
-#: how a case was assigned (gis.locate), in words: (Chinese, English) — the import page's
+#: how a case was assigned (gis.locate), in words: (Chinese, English), the summary's and the
+#: import page's
 ASSIGN_WORDS = {
     "covers": ("落在网格内", "inside a grid"),
     "nearest": ("就近网格", "to the nearest grid"),
     "region": ("所在区划的中心", "to its region's center"),
     "unassigned": ("未分派", "unassigned"),
 }
-#: … and as the summary names it (with the method's own word)
-ASSIGN_NAMES = {k: f"{zh} {k}" for k, (zh, _) in ASSIGN_WORDS.items()}
+#: what the report says of each row or place it lists (Issue.kind), in the summary's words
+ISSUE_KINDS = {
+    "rejected": Both("拒绝", "rejected"),
+    "repaired": Both("已修复", "repaired"),
+    "overlap": Both("重叠", "overlap"),
+    "gap": Both("空隙", "gap"),
+    "outside_parent": Both("超出上级", "outside its parent"),
+    "unlinked": Both("未关联上级", "no parent"),
+}
 
 
 @dataclass
@@ -165,7 +207,15 @@ class ImportReport:
     parties: int = 0  # cases: parties (当事人) stored, encrypted, with the new cases
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2, default=str)
+        out = asdict(self)
+        for key in ("repaired", "rejected", "problems"):  # each reason in each language too
+            for row, issue in zip(out[key], getattr(self, key), strict=True):
+                row["reason_zh"], row["reason_en"] = said(issue.reason), said(issue.reason, "en")
+        if self.crs:
+            out["crs_zh"], out["crs_en"] = said(self.crs), said(self.crs, "en")
+        out["warnings_zh"] = [said(w) for w in self.warnings]
+        out["warnings_en"] = [said(w, "en") for w in self.warnings]
+        return json.dumps(out, ensure_ascii=False, indent=2, default=str)
 
     def summary(self, lang: str = "zh") -> str:
         verb_zh = "已写入" if self.committed else "试运行（未写入，加 --commit 写入）"
@@ -176,25 +226,30 @@ class ImportReport:
             rules[rule] = rules.get(rule, 0) + 1
         if lang == "en":
             lines = [
-                f"{self.what} from {self.file}: {self.rows} rows"
-                + (f", CRS {self.crs} ({self.crs_source})" if self.crs else "")
+                f"{said(self.what, lang)} from {self.file}: {self.rows} rows"
+                + (f", CRS {said(self.crs, 'en')} ({self.crs_source})" if self.crs else "")
                 + f"; fields {mapping}",
                 f"  {verb_en}: {len(self.created)} new, {len(self.updated)} updated, "
                 f"{len(self.unchanged)} unchanged, {len(self.repaired)} repaired, "
                 f"{len(self.rejected)} rejected, {len(self.problems)} problems",
             ]
             if rules:
-                lines.append("  parents by " + ", ".join(f"{k}: {v}" for k, v in rules.items()))
+                lines.append(
+                    "  parents by " + ", ".join(f"{said(k, lang)}: {v}" for k, v in rules.items())
+                )
             if self.assigned:
                 lines.append(
-                    "  assigned by "
-                    + ", ".join(f"{k}: {v:,}" for k, v in sorted(self.assigned.items()))
+                    "  assigned: "
+                    + ", ".join(
+                        f"{ASSIGN_WORDS[k][1] if k in ASSIGN_WORDS else k}: {v:,}"
+                        for k, v in sorted(self.assigned.items())
+                    )
                 )
         else:
             source_zh = "文件声明" if self.crs_source == "file" else "--crs 指定"
             lines = [
-                f"{self.what}：{self.file}，共 {self.rows} 行"
-                + (f"，坐标系 {self.crs}（{source_zh}）" if self.crs else "")
+                f"{said(self.what)}：{self.file}，共 {self.rows} 行"
+                + (f"，坐标系 {said(self.crs)}（{source_zh}）" if self.crs else "")
                 + f"；字段 {mapping}",
                 f"  {verb_zh}：新增 {len(self.created)}，更新 {len(self.updated)}，"
                 f"未变 {len(self.unchanged)}，修复 {len(self.repaired)}，"
@@ -202,10 +257,13 @@ class ImportReport:
                 f"问题 {len(self.problems)}",
             ]
             if rules:
-                lines.append("  上级关联：" + "，".join(f"{k} {v} 个" for k, v in rules.items()))
+                lines.append(
+                    "  上级关联：" + "，".join(f"{said(k)} {v} 个" for k, v in rules.items())
+                )
             if self.assigned:
                 methods = [
-                    f"{ASSIGN_NAMES.get(k, k)} {v:,} 件" for k, v in sorted(self.assigned.items())
+                    f"{ASSIGN_WORDS[k][0] if k in ASSIGN_WORDS else k} {v:,} 件"
+                    for k, v in sorted(self.assigned.items())
                 ]
                 lines.append("  分派方式：" + "，".join(methods))
         if self.sources:  # in the order of SOURCE_NAMES, named in the summary's language
@@ -226,9 +284,12 @@ class ImportReport:
         for issue in issues[:SUMMARY_ROWS]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
-            lines.append(f"  - {issue.kind} {issue.code or ''}: {issue.reason}{where}{area}")
+            kind = said(ISSUE_KINDS.get(issue.kind, issue.kind), lang)
+            code = f" {issue.code}" if issue.code else ""
+            colon = ": " if lang == "en" else "："
+            lines.append(f"  - {kind}{code}{colon}{said(issue.reason, lang)}{where}{area}")
         lines += _more(len(issues), lang)
-        lines += [f"  ! {w}" for w in self.warnings[:SUMMARY_ROWS]]
+        lines += [f"  ! {said(w, lang)}" for w in self.warnings[:SUMMARY_ROWS]]
         lines += _more(len(self.warnings), lang)
         if self.stages:
             lines.append(
@@ -382,20 +443,21 @@ def decode_csv(
         return text, GUESSED_ENCODING
 
 
-def guessed_note(encoding: str) -> str:
+def guessed_note(encoding: str) -> Both:
     """The report's warning that a file was read in an encoding its header gave away."""
-    return (
+    return Both(
         f"文件不是 UTF-8 编码：按表头判断为 GBK（{encoding.upper()}），已按此读取；如有乱码请指定"
-        f"编码 (not UTF-8: read as GBK ({encoding.upper()}), as its header shows; if any text "
-        "looks garbled, give the encoding)"
+        "编码",
+        f"not UTF-8: read as GBK ({encoding.upper()}), as its header shows; if any text looks "
+        "garbled, give the encoding",
     )
 
 
-def title_note(rows: int) -> str:
+def title_note(rows: int) -> Both:
     """The report's warning that the ``rows`` lines above a header were left out."""
-    return (
-        f"表头在第 {rows + 1} 行，其上 {rows} 行（标题、填报单位等）未导入 (the header is on "
-        f"line {rows + 1}; the {rows} lines above it were left out)"
+    return Both(
+        f"表头在第 {rows + 1} 行，其上 {rows} 行（标题、填报单位等）未导入",
+        f"the header is on line {rows + 1}; the {rows} lines above it were left out",
     )
 
 
@@ -456,16 +518,20 @@ class Sheet:
 
     def notes(self) -> list[str]:
         """The report's warnings about the rows left out (none for a plain table)."""
-        out = [guessed_note(self.guessed_encoding)] if self.guessed_encoding else []
+        out: list[str] = [guessed_note(self.guessed_encoding)] if self.guessed_encoding else []
         if self.worksheet:
             out.append(
-                f"读取工作表“{self.worksheet}”：前面的工作表没有可识别的表头 (read the sheet "
-                f"{self.worksheet!r}: the sheets before it have no header)"
+                Both(
+                    f"读取工作表“{self.worksheet}”：前面的工作表没有可识别的表头",
+                    f"read the sheet {self.worksheet!r}: the sheets before it have no header",
+                )
             )
         if self.title_rows:
             out.append(title_note(self.title_rows))
         if self.totals:  # (blank rows hold nothing to tell of)
-            out.append(f"合计/小计行 {self.totals} 行未导入 ({self.totals} total rows left out)")
+            out.append(
+                Both(f"合计/小计行 {self.totals} 行未导入", f"{self.totals} total rows left out")
+            )
         return out
 
     def rejections(self) -> list[Issue]:
@@ -473,9 +539,12 @@ class Sheet:
             Issue(
                 "rejected",
                 first or None,
-                f"第 {line} 行：有 {n} 列，表头只有 {len(self.header)} 列——内容里的英文逗号须"
-                "用英文双引号括起，或在 Excel/WPS 中另存为 XLSX (line has more cells than the "
-                "header: quote commas inside a cell, or save the file as XLSX)",
+                Both(
+                    f"有 {n} 列，表头只有 {len(self.header)} 列——内容里的英文逗号须用英文双引号"
+                    "括起，或在 Excel/WPS 中另存为 XLSX",
+                    f"{n} cells, and the header has {len(self.header)}: quote commas inside a "
+                    "cell, or save the file as XLSX",
+                ).line(line),
             )
             for line, first, n in self.rejected
         ]
@@ -641,16 +710,19 @@ def unreadable(path: Path, error: Exception) -> InvalidInput:
 
 
 #: the datums' names, for the messages about one that is not known
-DATUM_HINT = "可用 wgs84、cgcs2000、gcj02（高德、腾讯）、bd09（百度）"
+DATUM_HINT = Both(
+    "可用 wgs84、cgcs2000、gcj02（高德、腾讯）、bd09（百度）",
+    "known: wgs84, cgcs2000, gcj02 (Amap, Tencent), bd09 (Baidu)",
+)
 
 
 #: the warning of points whose datum nobody gave (no datum column, no ``--datum``)
-DATUM_UNDECLARED = (
+DATUM_UNDECLARED = Both(
     "坐标系未说明（文件中没有“坐标系”列，也未加 --datum）：已按 WGS 84（GPS、天地图）处理。"
     "坐标若来自高德、腾讯地图（GCJ-02）或百度地图（BD-09），位置会偏差数百米、落入别的网格，"
-    "请加 --datum gcj02 或 bd09 再导入 (no datum given, by a column or --datum: taken as WGS 84 — "
-    "coordinates from Amap or Tencent (GCJ-02) or Baidu (BD-09) would land hundreds of metres "
-    "off, in other grids; say --datum)"
+    "请加 --datum gcj02 或 bd09 再导入",
+    "no datum given, by a column or --datum: taken as WGS 84 — coordinates from Amap or Tencent "
+    "(GCJ-02) or Baidu (BD-09) would land hundreds of metres off, in other grids; say --datum",
 )
 
 
@@ -662,7 +734,7 @@ def datum_option(value: str | None) -> str:
     datum = datum_named(value)
     if datum is None:
         raise InvalidInput(
-            f"--datum {value!r} 无法识别：{DATUM_HINT}。",
+            f"--datum {value!r} 无法识别：{DATUM_HINT.zh}。",
             f"--datum {value!r} is not a datum: use wgs84, cgcs2000, gcj02 (Amap, Tencent) or "
             "bd09 (Baidu).",
             field="datum",
@@ -811,7 +883,9 @@ def _read_gdal(path: Path, encoding: str | None, part: str | None = None) -> gpd
             fixed = shapely.from_wkb(wkb[broken], on_invalid="fix")
             for i, g in zip(broken, fixed, strict=True):
                 geoms[i] = g
-                repairs[i] = "环未闭合，已闭合 unclosed ring closed" if g is not None else ""
+                repairs[i] = (
+                    Both("环未闭合，已闭合", "unclosed ring closed") if g is not None else ""
+                )
     gdf = gpd.GeoDataFrame(frame, geometry=list(geoms), crs=meta.get("crs"))
     gdf.attrs["parse_repairs"] = {i: r for i, r in repairs.items() if r}
     return gdf
@@ -1188,7 +1262,7 @@ def geometries_from_table(
         raw = df[mapping["wkt"]].fillna("").astype(str).to_numpy()
         geoms = shapely.from_wkt(raw, on_invalid="ignore")
         failures = {
-            i: f"WKT 无法解析 unreadable WKT: {text.strip()[:40]!r}"
+            i: Both("WKT 无法解析", "unreadable WKT").said_of(repr(text.strip()[:40]))
             for i, (g, text) in enumerate(zip(geoms, raw, strict=True))
             if g is None and text.strip()
         }
@@ -1234,20 +1308,20 @@ def clean_polygons(
             p = geom.representative_point()
             report.repaired.append(Issue("repaired", code, parse_repairs[i], p.x, p.y))
         if geom is None or geom.is_empty:
-            reason = (parse_failures or {}).get(i, "空几何 empty geometry")
+            reason = (parse_failures or {}).get(i, Both("空几何", "empty geometry"))
             report.rejected.append(Issue("rejected", code, reason))
             out.append(None)
             continue
         xy = shapely.get_coordinates(geom)
         if not np.isfinite(xy).all():
             report.rejected.append(
-                Issue("rejected", code, "坐标含非数值或无穷大 NaN or infinite coordinates")
+                Issue("rejected", code, Both("坐标含非数值或无穷大", "NaN or infinite coordinates"))
             )
             out.append(None)
             continue
         if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
             report.rejected.append(
-                Issue("rejected", code, "坐标超出经纬度范围 coordinates off the globe")
+                Issue("rejected", code, Both("坐标超出经纬度范围", "coordinates off the globe"))
             )
             out.append(None)
             continue
@@ -1262,7 +1336,7 @@ def clean_polygons(
                     Issue(
                         "rejected",
                         code,
-                        f"无法修复 cannot repair: {reason}",
+                        Both("无法修复", "cannot repair").said_of(reason),
                         c.x if c else None,
                         c.y if c else None,
                     )
@@ -1273,7 +1347,7 @@ def clean_polygons(
                 Issue(
                     "repaired",
                     code,
-                    f"已修复 repaired: {reason}",
+                    Both("已修复", "repaired").said_of(reason),
                     c.x if c else None,
                     c.y if c else None,
                 )
@@ -1281,7 +1355,7 @@ def clean_polygons(
         else:
             fixed = polygonal(fixed)
             if fixed is None:
-                report.rejected.append(Issue("rejected", code, "不是面 not a polygon"))
+                report.rejected.append(Issue("rejected", code, Both("不是面", "not a polygon")))
                 out.append(None)
                 continue
         west, south, east, north = fixed.bounds
@@ -1291,9 +1365,12 @@ def clean_polygons(
                 Issue(
                     "rejected",
                     code,
-                    f"范围过大（经度跨 {east - west:.0f}°、纬度跨 {north - south:.0f}°），不像一个"
-                    f"行政区划或网格，请核对坐标 too large to be a region or grid "
-                    f"({east - west:.0f}° of longitude, {north - south:.0f}° of latitude)",
+                    Both(
+                        f"范围过大（经度跨 {east - west:.0f}°、纬度跨 {north - south:.0f}°），不像"
+                        "一个行政区划或网格，请核对坐标",
+                        f"too large to be a region or grid ({east - west:.0f}° of longitude, "
+                        f"{north - south:.0f}° of latitude)",
+                    ),
                     p.x,
                     p.y,
                 )
@@ -1303,7 +1380,9 @@ def clean_polygons(
         if area_m2(fixed) < min_area_m2:
             p = fixed.representative_point()
             report.rejected.append(
-                Issue("rejected", code, "退化（面积几乎为零） degenerate (no area)", p.x, p.y)
+                Issue(
+                    "rejected", code, Both("退化（面积几乎为零）", "degenerate (no area)"), p.x, p.y
+                )
             )
             out.append(None)
             continue

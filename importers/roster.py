@@ -46,6 +46,7 @@ from gis.users import add_user, end_sessions
 from importers.core import (
     SCIENTIFIC,
     SCIENTIFIC_FIX,
+    Both,
     ImportReport,
     Issue,
     Progress,
@@ -206,7 +207,9 @@ def _cell(frame: pd.DataFrame, mapping: dict[str, str], role: str, i: int) -> st
 def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportReport:
     """Workers and user accounts from a roster (CSV/XLSX); see the module's doc."""
     started = time.perf_counter()
-    report = ImportReport("workers 网格员与用户", path.name)
+    report = ImportReport(
+        Both("网格员与用户", "workers and users", "workers 网格员与用户"), path.name
+    )
     frame = read_table(path, opts.encoding, [c for names in ROSTER_FIELDS.values() for c in names])
     lines = sheet_notes(frame, report)
     roles = ["code", "name", "phone", "role", "region", "grids", "username", "part"]
@@ -262,8 +265,10 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
                 Issue(
                     "rejected",
                     p.username,
-                    f"第 {p.line} 行：{p.username} 是系统管理员账号，导入不会修改管理员 "
-                    "an import never changes an administrator",
+                    Both(
+                        f"{p.username} 是系统管理员账号，导入不会修改管理员",
+                        f"{p.username} is an administrator: an import never changes one",
+                    ).line(p.line),
                 )
             )
             people.remove(p)
@@ -299,8 +304,10 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
             _write_passwords(opts.passwords, passwords)
     if new_accounts and not opts.commit:
         report.warnings.append(
-            f"将新建 {len(new_accounts)} 个账号，初始密码写入 --passwords 指定的文件 "
-            f"({len(new_accounts)} accounts would be created; passwords go to --passwords FILE)"
+            Both(
+                f"将新建 {len(new_accounts)} 个账号，初始密码写入 --passwords 指定的文件",
+                f"{len(new_accounts)} accounts would be created; passwords go to --passwords FILE",
+            )
         )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -329,7 +336,7 @@ def _parse_rows(
         )
 
         def reject(zh: str, en: str, label: str = label, line: int = line) -> None:
-            report.rejected.append(Issue("rejected", label, f"第 {line} 行：{zh} {en}"))
+            report.rejected.append(Issue("rejected", label, Both(zh, en).line(line)))
 
         phone = normalise_phone(raw_phone)
         if not name:
@@ -338,7 +345,7 @@ def _parse_rows(
             words = "、".join(ROLE_WORDS["grid_worker"][:2] + ROLE_WORDS["operator"][:1])
             reject(
                 f"角色 {_cell(frame, mapping, 'role', i)!r} 无法识别（可用：{words} 等）",
-                "unknown role",
+                f"unknown role {_cell(frame, mapping, 'role', i)!r} (grid worker, operator …)",
             )
         elif role is Role.admin:
             reject("系统管理员账号不能批量导入", "administrators are not imported")
@@ -349,7 +356,10 @@ def _parse_rows(
                 f"{SCIENTIFIC_FIX[1]}",
             )
         elif raw_phone and phone is None:
-            reject(f"手机号 {raw_phone!r} 不是有效的大陆手机号", "not a mainland mobile number")
+            reject(
+                f"手机号 {raw_phone!r} 不是有效的大陆手机号",
+                f"{raw_phone!r} is not a mainland mobile number",
+            )
         elif role is Role.grid_worker and phone is None:
             reject("网格员须有手机号", "a grid worker needs a mobile phone")
         elif role is Role.grid_worker and not grids:
@@ -358,25 +368,39 @@ def _parse_rows(
             words = "、".join(words[0] for words in PART_WORDS.values())
             reject(
                 f"网格分工 {_cell(frame, mapping, 'part', i)!r} 无法识别（可用：{words}）",
-                "unknown part in the grid's team (chief, manager, informant, supervisor)",
+                f"unknown part {_cell(frame, mapping, 'part', i)!r} in the grid's team (chief, "
+                "manager, informant, supervisor)",
             )
         elif role is Role.grid_worker and chiefs_before:
             reject(
                 f"网格长重复：第 {chiefs_before[0]} 行已是同一网格的网格长（一个网格只设一名）",
-                "a second chief for the same grid",
+                f"a second chief for the same grid: line {chiefs_before[0]} is its chief (one "
+                "per grid)",
             )
         elif role is not Role.grid_worker and not username:
             reject("非网格员须有用户名（账号）", "needs a user name")
         elif username and not _USERNAME.match(username):
-            reject(f"用户名 {username!r} 只能含字母、数字、_ . -", "bad user name")
+            reject(
+                f"用户名 {username!r} 只能含字母、数字、_ . -",
+                f"bad user name {username!r}: letters, digits, _ . - only",
+            )
         elif code and len(code) > 20:
-            reject(f"工号 {code!r} 超过 20 个字符", "worker code longer than 20")
+            reject(f"工号 {code!r} 超过 20 个字符", f"worker code {code!r} longer than 20")
         elif role is Role.grid_worker and code and code in seen_code:
-            reject(f"工号 {code} 与第 {seen_code[code]} 行重复", "same worker code twice")
+            reject(
+                f"工号 {code} 与第 {seen_code[code]} 行重复",
+                f"worker code {code} is on line {seen_code[code]} too",
+            )
         elif role is Role.grid_worker and phone in seen_phone:
-            reject(f"手机号与第 {seen_phone[str(phone)]} 行重复", "same phone twice")
+            reject(
+                f"手机号与第 {seen_phone[str(phone)]} 行重复",
+                f"the phone is on line {seen_phone[str(phone)]} too",
+            )
         elif username and username in seen_user:
-            reject(f"用户名 {username} 与第 {seen_user[username]} 行重复", "same user name twice")
+            reject(
+                f"用户名 {username} 与第 {seen_user[username]} 行重复",
+                f"user name {username} is on line {seen_user[username]} too",
+            )
         else:
             if role is Role.grid_worker:
                 if code:
@@ -410,7 +434,7 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
     for p in people:
 
         def reject(zh: str, en: str, p: _Person = p) -> None:
-            report.rejected.append(Issue("rejected", p.name, f"第 {p.line} 行：{zh} {en}"))
+            report.rejected.append(Issue("rejected", p.name, Both(zh, en).line(p.line)))
 
         if p.region and not _CODE.match(p.region):
             found = regions.get(p.region, [])
@@ -418,8 +442,10 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
                 found = [r for r in found if r[1] == "village"] or found
             if len(found) > 1:
                 listed = "、".join(f"{code}（{parent}）" for code, _, parent in found)
-                reject(f"区划名称 {p.region} 有 {len(found)} 个：{listed}，请写区划代码",
-                       "region name shared: write its code")  # fmt: skip
+                reject(
+                    f"区划名称 {p.region} 有 {len(found)} 个：{listed}，请写区划代码",
+                    f"{len(found)} regions are named {p.region} ({listed}): give its code",
+                )
                 continue
             if found:
                 p.region, by_name = found[0][0], by_name + 1
@@ -445,8 +471,10 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
             if len(hits) > 1:
                 listed = "、".join(f"{code}（{village}）" for code, village in hits)
                 report.rejected.append(
-                    Issue("rejected", p.name, f"第 {p.line} 行：网格名称 {g} 有 {len(hits)} 个："
-                          f"{listed}，请写网格编码或所属村（社区） grid name shared")
+                    Issue("rejected", p.name, Both(
+                        f"网格名称 {g} 有 {len(hits)} 个：{listed}，请写网格编码或所属村（社区）",
+                        f"{len(hits)} grids are named {g} ({listed}): give the grid's code or "
+                        "its village").line(p.line))
                 )  # fmt: skip
                 ok = False
                 break
@@ -457,7 +485,10 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
             out.append(p)
     if by_name:
         report.warnings.append(
-            f"{by_name} 个区划或网格按名称找到了编码 ({by_name} regions or grids found by name)"
+            Both(
+                f"{by_name} 个区划或网格按名称找到了编码",
+                f"{by_name} regions or grids found by name",
+            )
         )
     return out
 
@@ -468,23 +499,35 @@ def _check_places(
     """Regions and grids exist; a grid worker's grids are of one village (the row's region)."""
 
     def reject(zh: str, en: str) -> bool:
-        report.rejected.append(Issue("rejected", p.name, f"第 {p.line} 行：{zh} {en}"))
+        report.rejected.append(Issue("rejected", p.name, Both(zh, en).line(p.line)))
         return False
 
     if p.region and p.region not in region_level:
-        return reject(f"区划 {p.region} 不存在", "unknown region")
+        return reject(f"区划 {p.region} 不存在", f"unknown region {p.region}")
     unknown = [g for g in p.grids if g not in grid_village]
     if unknown:
-        return reject(f"网格 {'、'.join(unknown)} 不存在（或已撤销）", "unknown grid")
+        return reject(
+            f"网格 {'、'.join(unknown)} 不存在（或已撤销）",
+            f"unknown (or retired) grid {', '.join(unknown)}",
+        )
     if p.role is Role.grid_worker:
         villages = sorted({grid_village[g] for g in p.grids})
         if p.region and region_level[p.region] != "village":
-            return reject(f"网格员的区划须为村（社区），{p.region} 不是", "region is not a village")
+            return reject(
+                f"网格员的区划须为村（社区），{p.region} 不是",
+                f"a grid worker's region is a village; {p.region} is not",
+            )
         if p.region and villages != [p.region]:
             other = [g for g in p.grids if grid_village[g] != p.region]
-            return reject(f"网格 {'、'.join(other)} 不属于 {p.region}", "grid of another village")
+            return reject(
+                f"网格 {'、'.join(other)} 不属于 {p.region}",
+                f"grid {', '.join(other)} is not of {p.region}",
+            )
         if len(villages) > 1:
-            return reject(f"网格分属多个村（社区）：{'、'.join(villages)}", "grids of two villages")
+            return reject(
+                f"网格分属多个村（社区）：{'、'.join(villages)}",
+                f"grids of more than one village: {', '.join(villages)}",
+            )
         p.region = villages[0]
     elif not p.region:
         return reject("缺少所属区划代码", "no region code")

@@ -260,12 +260,13 @@ def _run(
             rows = list(csv.reader(f))[1:]
             created = [InitialPassword(username=u, password=p) for u, p in rows]
     found = json.loads(report.read_text(encoding="utf-8"))
-    found["warnings"] = [  # (the command's words for where passwords go: here, this page)
-        w.replace(
-            "初始密码写入 --passwords 指定的文件", "写入后本页显示其初始密码（只显示一次）"
-        ).replace("passwords go to --passwords FILE", "written, their passwords show here once")
-        for w in found.get("warnings") or []
-    ]
+    for key in ("warnings", "warnings_zh", "warnings_en"):  # (the command's words for where
+        found[key] = [  # passwords go: here, this page)
+            w.replace(
+                "初始密码写入 --passwords 指定的文件", "写入后本页显示其初始密码（只显示一次）"
+            ).replace("passwords go to --passwords FILE", "written, their passwords show here once")
+            for w in found.get(key) or []
+        ]
     return found, created
 
 

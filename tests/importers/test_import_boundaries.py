@@ -445,8 +445,12 @@ def test_a_wkt_column_draws_regions_and_grids_from_a_table(db: Session, tmp_path
     table.to_csv(path, index=False)
     report = import_regions(db, path, Options())
     assert len(report.created) == 8
-    assert [(i.code, i.reason) for i in report.rejected] == [
-        ("880102009", "WKT 无法解析 unreadable WKT: 'POLYGON((nonsense))'")
+    assert [(i.code, i.reason.zh, i.reason.en) for i in report.rejected] == [  # type: ignore[attr-defined]
+        (
+            "880102009",
+            "WKT 无法解析：'POLYGON((nonsense))'",
+            "unreadable WKT: 'POLYGON((nonsense))'",
+        )
     ]
 
 
@@ -733,7 +737,7 @@ def test_centers_of_regions_given_by_name(db: Session, tmp_path: Path) -> None:
     assert report.created == ["880102001"]
     reasons = [i.reason for i in report.rejected]
     assert "区划名称有 2 个：880102001002（第1街道）、880102002002（第2街道）" in reasons[0]
-    assert reasons[1] == "区划不存在 unknown region"
+    assert (reasons[1].zh, reasons[1].en) == ("区划不存在", "unknown region")  # type: ignore[attr-defined]
 
 
 def test_centers_with_longitude_and_latitude_in_one_column(db: Session, tmp_path: Path) -> None:
@@ -840,14 +844,16 @@ def test_a_file_geodatabase_and_a_topojson_import_like_any_other(
 def test_a_summary_says_how_many_problems_it_did_not_list() -> None:
     """The summary lists 20 rows and 20 warnings; it said nothing of the rest (a headline of
     问题 63 over twenty lines)."""
-    from importers.core import ImportReport, Issue
+    from importers.core import Both, ImportReport, Issue
 
-    report = ImportReport("grids 网格", "grids.gpkg")
-    report.problems = [Issue("gap", f"99010200100{i}", "空隙 gap", 114.0, 23.0, 150.0)
+    report = ImportReport(Both("网格", "grids"), "grids.gpkg")
+    report.problems = [Issue("gap", f"99010200100{i}", Both("空隙", "gap"), 114.0, 23.0, 150.0)
                        for i in range(25)]  # fmt: skip
-    report.warnings = ["注意 note"] * 21
+    report.warnings = [Both("注意", "note")] * 21
     zh, en = report.summary("zh").splitlines(), report.summary("en").splitlines()
-    assert sum(line.startswith("  - gap") for line in zh) == 20
+    assert sum(line.startswith("  - 空隙 990102001") for line in zh) == 20
+    assert sum(line.startswith("  - gap 990102001") for line in en) == 20
+    assert zh.count("  ! 注意") == 20 and en.count("  ! note") == 20
     assert "  … 另有 5 条未列出（--report 写出的 JSON 报告中有全部）" in zh
     assert "  … 另有 1 条未列出（--report 写出的 JSON 报告中有全部）" in zh
     assert "  … and 5 more, not listed here (all of them in the --report JSON)" in en

@@ -36,6 +36,7 @@ from importers.cases import (
     import_cases,
     match_category,
 )
+from importers.core import said
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 from tests.api.test_command import ROLLUP_MISMATCH
@@ -759,8 +760,8 @@ def test_bulk_import_of_a_few_cases_into_many_takes_the_normal_path(
     assert any(f"案件表已有 {stored:,} 件" in w and "--bulk not used" in w for w in done.warnings)
     # the summary counts the created cases by how they were assigned, by name
     assert sum(done.assigned.values()) == 20
-    assert f"落在网格内 covers {done.assigned['covers']} 件" in done.summary("zh")
-    assert f"covers: {done.assigned['covers']}" in done.summary("en")
+    assert f"落在网格内 {done.assigned['covers']} 件" in done.summary("zh")
+    assert f"inside a grid: {done.assigned['covers']}" in done.summary("en")
 
 
 def test_bulk_import_refuses_at_once_when_the_tables_are_in_use(
@@ -885,27 +886,32 @@ def test_a_case_reported_in_the_future_or_on_an_empty_date_is_rejected_and_nan_s
         report = import_cases(db, path, CaseOptions())
     assert sorted(report.created) == ["F1", "F7"]
     empty = "上报时间早于 1980 年，多为空日期"
-    assert [(i.code, i.reason.split("（")[0]) for i in report.rejected] == [
-        ("F2", "第 3 行：上报时间在未来 reported in the future"),
-        ("F3", "第 4 行：坐标无效 bad coordinates"),
+    assert [(i.code, said(i.reason).split("（")[0]) for i in report.rejected] == [
+        ("F2", "第 3 行：上报时间在未来"),
+        ("F3", "第 4 行：坐标无效"),
         ("F4", f"第 5 行：{empty}"),
         ("F5", f"第 6 行：{empty}"),
         ("F6", f"第 7 行：{empty}"),
         (
             "F8",
-            f"第 9 行：{SWAPPED_REASON}",
+            f"第 9 行：{SWAPPED_REASON.zh}",
         ),
     ]
     # a rejected point names its cells as the file has them
-    assert report.rejected[1].reason.endswith("（经度 lon 'inf'，纬度 lat 'NaN'）")
-    assert report.rejected[-2].reason.endswith("reported before 1980: usually an empty date")
+    assert said(report.rejected[1].reason).endswith("（经度 'inf'，纬度 'NaN'）")
+    assert said(report.rejected[1].reason, "en") == (
+        "line 4: bad coordinates (lon 'inf', lat 'NaN')"
+    )
+    assert said(report.rejected[-2].reason, "en").endswith(
+        "reported before 1980: usually an empty date"
+    )
     # the case of 1985 is older than the city's grids: filed with its region's center, and said
     assert report.assigned == {"covers": 1, "region": 1}
     first = db.execute(text("SELECT min(valid_from) FROM grid")).scalar_one()
     since = f"{first.astimezone(SHANGHAI):%Y-%m-%d}"
-    said = f"1 件案件上报时其所在位置没有网格（网格最早自 {since} 起划定）"
-    assert any(w.startswith(said) for w in report.warnings), report.warnings
-    assert "所在区划的中心 region 1 件" in report.summary("zh")
+    older = f"1 件案件上报时其所在位置没有网格（网格最早自 {since} 起划定）"
+    assert any(w.startswith(older) for w in report.warnings), report.warnings
+    assert "所在区划的中心 1 件" in report.summary("zh")
 
 
 def test_a_ledger_as_an_office_keeps_it(db: Session, demo_city: DemoCity, tmp_path: Path) -> None:
@@ -1197,6 +1203,49 @@ def test_which_csv_goes_to_copy_as_it_is() -> None:
         assert not _plain_csv(head + body, 3), body
 
 
+#: Chinese characters, and the English words of the report's messages
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH = re.compile(r"\b(?:line|bad|unreadable|category|cases|recognised|taken|grid)\b")
+
+
+def test_a_summary_says_each_row_and_warning_in_its_own_language(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """The human summary in Chinese or English (issue 6): each rejected row and each warning in
+    that language only — they said both, in one line (第 3 行：坐标无效，经纬度是否填反了？ bad
+    coordinates: …) — and the JSON report keeps both together and gives each apart."""
+    import json
+
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "ledger.csv"
+    path.write_text(
+        "ID,reported_at,lon,lat,kind,category,description\n"
+        f"L1,2026-03-05 09:30,{lon},{lat},dispute,neighbours,noise\n"
+        f"L2,2026-03-05 09:30,{lat},{lon},dispute,neighbours,swapped\n"
+        f"L3,someday,{lon},{lat},hazard,fire,no time\n"
+        f"L4,2026-03-05 09:30,{lon},{lat},hazard,something else,unknown category\n"
+        f"L5,2026-03-05 09:30,{lon},{lat},dispute,neighbours,twice\n"
+        f"L5,2026-03-05 09:30,{lon},{lat},dispute,neighbours,twice\n",
+        encoding="utf-8",
+    )
+    report = import_cases(db, path, CaseOptions())
+    assert [i.code for i in report.rejected] == ["L2", "L3"] and len(report.warnings) == 4
+    zh, en = report.summary("zh").splitlines(), report.summary("en").splitlines()
+    listed = [line for line in zh if line.startswith(("  - ", "  ! "))]
+    assert len(listed) == 6 and not [x for x in listed if _ENGLISH.search(x)], listed
+    assert "  - 拒绝 L2：第 3 行：坐标无效，经纬度是否填反了？" in "\n".join(zh)
+    listed = [line for line in en if line.startswith(("  - ", "  ! "))]
+    assert len(listed) == 6 and not [x for x in listed if _HAN.search(x)], listed
+    assert "  - rejected L3: line 4: unreadable time" in "\n".join(en)
+    assert not _HAN.search(en[0]) and not _HAN.search(" ".join(en[1:4])), en[:4]
+    out = json.loads(report.to_json())
+    first = out["rejected"][0]
+    assert first["reason"] == f"{first['reason_zh']} ({first['reason_en'].split(': ', 1)[1]})"
+    assert first["reason_en"].startswith("line 3: bad coordinates: longitude and latitude")
+    assert len(out["warnings_zh"]) == len(out["warnings_en"]) == len(out["warnings"]) == 4
+    assert not [w for w in out["warnings_en"] if _HAN.search(w)], out["warnings_en"]
+
+
 def test_longitude_and_latitude_in_one_column(
     db: Session, demo_city: DemoCity, tmp_path: Path
 ) -> None:
@@ -1216,8 +1265,8 @@ def test_longitude_and_latitude_in_one_column(
     report = import_cases(db, path, CaseOptions(commit=True))
     assert report.mapping["lonlat"] == "经纬度" and "lon" not in report.mapping
     assert sorted(report.created) == ["Q1", "Q2", "Q3"]
-    assert [(i.code, i.reason) for i in report.rejected] == [
-        ("Q4", "第 5 行：坐标无效 bad coordinates（经纬度 lon,lat 空 empty）")
+    assert [(i.code, said(i.reason), said(i.reason, "en")) for i in report.rejected] == [
+        ("Q4", "第 5 行：坐标无效（经纬度 空）", "line 5: bad coordinates (lon,lat empty)")
     ]
     assert _farthest(db, "Q_", lon, lat) < 0.01
 
@@ -1272,9 +1321,9 @@ def test_a_ledgers_parties_are_imported_encrypted_and_found_by_phone(
     assert sorted(done.created) == ["P1", "P2", "P3", "P4"] and done.parties == 2
     assert done.mapping["party_name"] == "当事人" and done.mapping["party_phone"] == "联系电话"
     assert "当事人：2 人（加密保存，显示时打码）" in done.summary()
-    said = " ".join(done.warnings)
-    assert "1 行的电话号码格式不正确" in said and "第 3 行" in said
-    assert "1 行的身份证号不正确" in said and "第 4 行" in said
+    warned = " ".join(done.warnings)
+    assert "1 行的电话号码格式不正确" in warned and "第 3 行" in warned
+    assert "1 行的身份证号不正确" in warned and "第 4 行" in warned
     ids = dict(db.execute(text("SELECT source_id, id FROM cases WHERE source_id LIKE 'P_'")).all())
     first = parties_of(db, ids["P1"], cipher, unmask=True)
     assert [(x.role, x.name, x.phone, x.id_card) for x in first] == [
@@ -1462,7 +1511,7 @@ def test_a_ledger_with_no_coordinate_columns_at_all(db: Session, tmp_path: Path)
     assert "no coordinates" in report.crs and "lon" not in report.mapping
     assert sorted(report.created) == ["CJ-1", "CJ-2"]
     assert [i.code for i in report.rejected] == ["CJ-3"]
-    assert report.rejected[0].reason.endswith("no coordinates and no village")  # (nothing after)
+    assert said(report.rejected[0].reason, "en").endswith("no coordinates and no village")
     assert "没有坐标，也没有村（社区）" in report.rejected[0].reason
     got = db.execute(
         text("""SELECT village_code, geom IS NULL, assign_method::text FROM cases

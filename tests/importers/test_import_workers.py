@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.passwords import check_password_policy, verify_password
+from importers.core import said
 from importers.roster import (
     RosterOptions,
     import_workers,
@@ -333,9 +334,10 @@ def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -
         ).all()
     )
     assert regions == {"zhao_by_name": VILLAGE[:9], "zhou_padded": VILLAGE[:9]}
-    assert [i.reason.split("：")[1] for i in report.rejected] == [
-        "区划 没有这个社区 不存在 unknown region"
+    assert [said(i.reason, "en") for i in report.rejected] == [
+        "line 6: unknown region 没有这个社区"
     ]
+    assert said(report.rejected[0].reason).endswith("：区划 没有这个社区 不存在")
 
     db.execute(
         text("UPDATE region SET name = :n WHERE code = :c"), {"n": village, "c": OTHER_VILLAGE}

@@ -3312,11 +3312,24 @@ def test_an_administrator_checks_a_file_on_the_import_page(  # type: ignore[no-u
     assert page.locator("#import-rejected").inner_text() == "1"
     assert "WEB3" in page.locator("#import-result").inner_text()
     # how they would be assigned, in words (not the method's key: covers 2)
-    assert "分派方式：落在网格内 2 件" in page.locator("#import-result").inner_text()
+    said = page.locator("#import-result").inner_text()
+    assert "分派方式：落在网格内 2 件" in said
+    # why WEB3 was rejected, and the warning of the datum nobody gave: in Chinese only
+    assert "WEB3：第 4 行：坐标无效（经度 '113,9436'，纬度 '23,0114'）" in said, said
+    assert "坐标系未说明" in said and "bad coordinates" not in said and "taken as WGS" not in said
     assert page.locator("#import-commit").is_visible()
     other = shutil.copy(ledger, tmp_path / "台账二.csv")
     page.set_input_files("input[name=file]", str(other))  # another file: check it first
     assert not page.locator("#import-commit").is_visible()
+    # … and on the English page, in English
+    page.goto(live_server + "/imports?lang=en")
+    page.select_option("select[name=what]", "cases")
+    page.set_input_files("input[name=file]", str(ledger))
+    page.click("#import-check")
+    page.wait_for_selector("#import-result:not([hidden])", timeout=30_000)
+    said = page.locator("#import-result").inner_text()
+    assert "WEB3: line 4: bad coordinates (lon '113,9436', lat '23,0114')" in said, said
+    assert "no datum given" in said and "坐标" not in said
     assert errors == []
     context.close()
 

@@ -102,7 +102,7 @@
   function issue(i) {
     var where = i.lon !== null && i.lon !== undefined ? " @ " + i.lon.toFixed(5) + ", " + i.lat.toFixed(5) : "";
     var area = i.area_m2 ? " (" + Math.round(i.area_m2).toLocaleString() + " m²)" : "";
-    return (i.code ? i.code + "：" : "") + i.reason + area + where;
+    return (i.code ? i.code + say("：", ": ") : "") + (i[say("reason_zh", "reason_en")] || i.reason) + area + where;
   }
 
   function show(report, passwords) {
@@ -112,7 +112,8 @@
                                             : say("试运行结果：尚未写入", "Dry run: nothing written yet")));
     var about = say("文件 " + report.file + "，共 " + report.rows + " 行",
                     "File " + report.file + ", " + report.rows + " rows");
-    if (report.crs) about += say("，坐标系 " + report.crs, ", CRS " + report.crs);
+    var crs = report[say("crs_zh", "crs_en")] || report.crs;
+    if (crs) about += say("，坐标系 " + crs, ", CRS " + crs);
     var mapping = Object.keys(report.mapping || {}).map(function (k) { return k + "←" + report.mapping[k]; });
     if (mapping.length) about += say("；字段 ", "; fields ") + mapping.join(", ");
     result.append(el("p", about));
@@ -135,7 +136,9 @@
         return name ? say(name[0] + " " + n + " 件", name[1] + ": " + n) : k + " " + n;
       }).join(say("，", ", "))));
     }
-    [list(say("提示", "Warnings"), report.warnings, function (w) { return w; }),
+    /* (each warning and reason in the page's language: importers.core.Both) */
+    [list(say("提示", "Warnings"), report[say("warnings_zh", "warnings_en")] || report.warnings,
+          function (w) { return w; }),
      list(say("拒绝的行", "Rejected rows"), report.rejected, issue),
      list(say("发现的问题", "Problems found"), report.problems, issue),
      list(say("已修复的几何", "Geometries repaired"), report.repaired, issue)
