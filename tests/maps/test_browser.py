@@ -1885,11 +1885,18 @@ def _command_page(browser, live_server: str, username: str, path: str, size=(140
     outside: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    # (the login request is cut short by the navigation it triggers: not a failure of the page)
+    # (the login request is cut short by the navigation it triggers, and Leaflet cancels the
+    # tiles still loading for a zoom level the map has left: not failures of the page)
     page.on(
         "requestfailed",
         lambda r: (
-            problems.append(f"failed {r.url}") if not r.url.endswith("/api/auth/login") else None
+            problems.append(f"failed {r.url}")
+            if not r.url.endswith("/api/auth/login")
+            and not (
+                r.url.startswith(live_server + GCJ_TILES.split("?")[0])
+                and r.failure == "net::ERR_ABORTED"
+            )
+            else None
         ),
     )
     page.on(
