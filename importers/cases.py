@@ -353,7 +353,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         )
     read.tell(report)
     report.rows = n + len(report.rejected)  # (rows wider than the header: rejected already)
-    progress.append(Progress("导入案件 cases", n))
+    progress.append(Progress(Both("导入案件", "importing cases"), n))
     if pair:
         lon, lat = lon_lat(num[mapping["lonlat"]])
     elif has_points:

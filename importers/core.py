@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -317,10 +318,13 @@ def _more(listed: int, lang: str) -> list[str]:
 
 class Progress:
     """A progress line on stderr (rows done, rows/s, the current stage), shown only once the
-    work has taken more than a second; updated in place on a terminal."""
+    work has taken more than a second; updated in place on a terminal.  In English where
+    ``LANG`` is (as the command's summary), else in Chinese."""
 
-    def __init__(self, label: str, total: int, stream: Any = None) -> None:
-        self.label, self.total, self.started = label, total, time.perf_counter()
+    def __init__(self, label: Both, total: int, stream: Any = None) -> None:
+        self.en = os.environ.get("LANG", "").lower().startswith("en")
+        self.label = label.en if self.en else label.zh
+        self.total, self.started = total, time.perf_counter()
         self.stream = stream if stream is not None else sys.stderr
         self.shown = False
 
@@ -331,10 +335,12 @@ class Progress:
         self.shown = True
         rate = done / elapsed if elapsed else 0.0
         bar = "#" * int(20 * done / self.total) if self.total else ""
-        self.stream.write(
-            f"\r{self.label} [{bar:<20}] {done:,}/{self.total:,} 行，{rate:,.0f} 行/秒"
-            + (f"  {stage}" if stage else "")
+        counts = (
+            f"{done:,}/{self.total:,} rows, {rate:,.0f} rows/s"
+            if self.en
+            else f"{done:,}/{self.total:,} 行，{rate:,.0f} 行/秒"
         )
+        self.stream.write(f"\r{self.label} [{bar:<20}] {counts}" + (f"  {stage}" if stage else ""))
         self.stream.flush()
 
     def done(self) -> None:
@@ -1300,7 +1306,7 @@ def clean_polygons(
     """Repair what can be repaired (polygonal parts only, never a GeometryCollection), reject
     empty and degenerate geometries; every one listed in the report.  None = rejected."""
     out: list[BaseGeometry | None] = []
-    progress = Progress("几何检查 geometry", len(codes))
+    progress = Progress(Both("几何检查", "geometry check"), len(codes))
     for i, (geom, code) in enumerate(zip(geoms, codes, strict=True)):
         if i % 1000 == 0:
             progress.update(i)

@@ -285,7 +285,7 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
 
     with import_transaction(session, report, opts.commit):
         _assign_worker_codes(session, people)
-        progress = Progress("导入网格员", len(people))
+        progress = Progress(Both("导入网格员", "importing workers"), len(people))
         for n, p in enumerate(people, 1):
             if p.role is Role.grid_worker:
                 state = _upsert_worker(session, p)

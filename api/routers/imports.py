@@ -78,10 +78,14 @@ class TooLarge(WanggeError):
     code = "too_large"
 
 
+#: the rate on an importer's progress line (importers.core.Progress), in either language
+_RATE = re.compile(r" (?:行/秒|rows/s)")
+
+
 def _message(stderr: str) -> str:
     """What ``wangge import`` said on failing, without its progress line (rows/s)."""
     lines = (part for line in stderr.split("\n") for part in line.split("\r")[-1:])
-    return "\n".join(x for x in lines if x.strip() and "行/秒" not in x).strip()
+    return "\n".join(x for x in lines if x.strip() and not _RATE.search(x)).strip()
 
 
 def _file_name(name: str | None) -> str:
@@ -124,10 +128,11 @@ def _save(upload: UploadFile, folder: FilePath) -> FilePath:
 
 class ImportProgress:
     """How far the running import has come, from its progress line (``importers.core.Progress``
-    on its stderr: ``… 333,333/1,000,000 行，… 行/秒  stage``), for the page to show while it
+    on its stderr: ``… 333,333/1,000,000 行，… 行/秒  stage``, or ``rows, … rows/s`` where the
+    server's ``LANG`` is English), for the page to show while it
     waits.  One import at a time (``_BUSY``), so one of these."""
 
-    _LINE = re.compile(r"([\d,]+)/([\d,]+) 行")
+    _LINE = re.compile(r"([\d,]+)/([\d,]+) (?:行|rows)")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

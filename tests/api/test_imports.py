@@ -230,7 +230,8 @@ def test_the_page_learns_how_far_a_running_import_has_come(
     script = (
         "import os, sys, time\n"
         "for done, after in ((250000, sys.argv[1]), (500000, sys.argv[2])):\n"
-        "    sys.stderr.write(f'\\r导入案件 cases [##] {done:,}/1,000,000 行，9 行/秒  locate')\n"
+        "    said = '行，9 行/秒' if done < 500000 else 'rows, 9 rows/s'  # (LANG=en: English)\n"
+        "    sys.stderr.write(f'\\r导入案件 [##] {done:,}/1,000,000 {said}  locate')\n"
         "    sys.stderr.flush()\n"
         "    time.sleep(0.6)\n"
         "    for _ in range(200):\n"

@@ -841,6 +841,23 @@ def test_a_file_geodatabase_and_a_topojson_import_like_any_other(
     assert abs(x - (X0 + 0.2)) < 1e-6 and abs(y - (Y0 + 0.1)) < 1e-6  # (within 0.1 m)
 
 
+def test_the_progress_line_speaks_the_summarys_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress line of a long import, as the summary after it: English where LANG is."""
+    import io
+
+    from importers.core import Both, Progress
+
+    bar = "[" + "#" * 10 + " " * 10 + "]"
+    for lang, said in (("zh_CN.UTF-8", f"几何检查 {bar} 5/10 行，"),
+                       ("en_US.UTF-8", f"geometry check {bar} 5/10 rows, ")):  # fmt: skip
+        monkeypatch.setenv("LANG", lang)
+        out = io.StringIO()
+        progress = Progress(Both("几何检查", "geometry check"), 10, out)
+        progress.started -= 2  # (shown once it has taken more than a second)
+        progress.update(5)
+        assert out.getvalue().startswith("\r" + said), out.getvalue()
+
+
 def test_a_summary_says_how_many_problems_it_did_not_list() -> None:
     """The summary lists 20 rows and 20 warnings; it said nothing of the rest (a headline of
     问题 63 over twenty lines)."""
