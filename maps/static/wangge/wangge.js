@@ -143,11 +143,25 @@
     return layer;
   }
 
+  /* leaflet.heat's simpleheat reads its whole canvas back at every drawing (getImageData, to
+     colour it): its canvas is asked for as one read often (willReadFrequently), as the browser
+     advises (Chromium warned of it on every map with heat; with a GPU, a readback is slow) */
+  function readableHeat() {
+    var plain = window.simpleheat;
+    if (!plain || plain.wgReadable) return;
+    window.simpleheat = function (canvas) {
+      if (canvas && canvas.getContext) canvas.getContext("2d", { willReadFrequently: true });
+      return plain(canvas);
+    };
+    window.simpleheat.wgReadable = true;
+  }
+
   /* 案件热力 of the view: cases per cell from `query()` (/api/heat?…, without bbox and zoom) for
      the view and zoom, on each reload(); each cell as wide as it is on screen (cells blend into
      one surface at every zoom), weights relative to the 98th-percentile cell, drawn in the tiles'
      datum.  onData(answer) after each drawing, onError(e) on a failure. */
   function heatLayer(map, query, onData, onError) {
+    readableHeat();
     var heat = L.heatLayer([], { radius: 14, blur: 16, minOpacity: 0.3, max: 1 });
     var seq = 0;
     heat.reload = function () {
