@@ -128,18 +128,20 @@ class Both(str):
 
     zh: str
     en: str
+    row: int | None  # the file's line the words are about (:meth:`line`), if one
 
-    def __new__(cls, zh: str, en: str, text: str | None = None) -> Both:
+    def __new__(cls, zh: str, en: str, text: str | None = None, row: int | None = None) -> Both:
         self = super().__new__(cls, text if text is not None else f"{zh} ({en})")
-        self.zh, self.en = zh, en
+        self.zh, self.en, self.row = zh, en, row
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:  # (copied by dataclasses.asdict, pickled)
-        return (Both, (self.zh, self.en, str(self)))
+        return (Both, (self.zh, self.en, str(self), self.row))
 
     def line(self, n: int | str) -> Both:
         """The same words about row ``n`` of the file: 第 n 行：… / line n: …"""
-        return Both(f"第 {n} 行：{self.zh}", f"line {n}: {self.en}", f"第 {n} 行：{self}")
+        row = int(n) if str(n).isdigit() else None
+        return Both(f"第 {n} 行：{self.zh}", f"line {n}: {self.en}", f"第 {n} 行：{self}", row)
 
     def said_of(self, what: str) -> Both:
         """The words, then what they are about: 无法修复：… / cannot repair: …"""
@@ -207,7 +209,13 @@ class ImportReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (bulk imports)
     parties: int = 0  # cases: parties (当事人) stored, encrypted, with the new cases
 
+    def in_file_order(self) -> None:
+        """The rejected rows in the order of their lines in the file (checked in several passes,
+        they are found out of it); those of no line (a geometry's, by its code) after them."""
+        self.rejected.sort(key=lambda i: (_row(i) is None, _row(i) or 0))
+
     def to_json(self) -> str:
+        self.in_file_order()
         out = asdict(self)
         for key in ("repaired", "rejected", "problems"):  # each reason in each language too
             for row, issue in zip(out[key], getattr(self, key), strict=True):
@@ -219,6 +227,7 @@ class ImportReport:
         return json.dumps(out, ensure_ascii=False, indent=2, default=str)
 
     def summary(self, lang: str = "zh") -> str:
+        self.in_file_order()
         verb_zh = "已写入" if self.committed else "试运行（未写入，加 --commit 写入）"
         verb_en = "written" if self.committed else "dry run (nothing written; --commit writes)"
         mapping = ", ".join(f"{k}←{v}" for k, v in self.mapping.items())
@@ -300,6 +309,10 @@ class ImportReport:
                 + ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
             )
         return "\n".join(lines)
+
+
+def _row(issue: Issue) -> int | None:
+    return issue.reason.row if isinstance(issue.reason, Both) else None
 
 
 #: the rows (rejected, repaired, problems) and the warnings a summary lists, each

@@ -213,6 +213,29 @@ def test_a_roster_saved_by_excel_in_gbk_is_read(db: Session, tmp_path: Path) -> 
     assert any("GBK（GB18030）" in w for w in report.warnings)
 
 
+def test_rejected_rows_are_listed_in_the_files_order(db: Session, tmp_path: Path) -> None:
+    """A row is rejected by the first check it fails, and the checks go over the file one after
+    another (the cells, then the places): the summary and the JSON list the rows by their lines
+    (they came 3, 5, 6, 4)."""
+    import json
+
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "姓名,手机号,角色,所属社区,负责网格,工号\n"
+        f"张三,13900001111,网格员,{VILLAGE},{VILLAGE}001,W1\n"
+        f"李四,12345,网格员,{VILLAGE},{VILLAGE}002,W2\n"
+        f"王五,13900002222,网格员,{VILLAGE},{VILLAGE}099,W3\n"
+        f"赵六,13900003333,网格员,{VILLAGE},{VILLAGE}003,W1\n"
+        f",13900004444,网格员,{VILLAGE},{VILLAGE}004,W5\n",
+        encoding="utf-8",
+    )
+    report = import_workers(db, path, RosterOptions())
+    lines = [line for line in report.summary().splitlines() if line.startswith("  - ")]
+    assert [line.split("第 ")[1][0] for line in lines] == ["3", "4", "5", "6"], lines
+    listed = json.loads(report.to_json())["rejected"]
+    assert [i["code"] for i in listed] == ["李四", "王五", "赵六", "W5"]
+
+
 def test_an_existing_administrator_is_never_changed(db: Session, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "r.csv", [["管理员", "", "指挥中心", "990100", "", "", "admin"]])
     report = import_workers(db, path, RosterOptions(commit=True))
