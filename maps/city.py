@@ -21,6 +21,7 @@ from maps.assets import asset_url, localize
 from maps.layers import (
     PHONE_SCREEN,
     ApiGeoJson,
+    FitBeside,
     MetricScale,
     PlaceSearch,
     TileDatum,
@@ -182,16 +183,16 @@ def fit_view(
     animation from the map's starting view: while Leaflet animates, ``getBounds()`` still answers
     the starting view, so layers that load for the current view (grids, heat, cases) would first
     fetch the whole city's data, and clicks and drawing land on a map in motion.  Over the GCJ-02
-    tiles of ``base`` the view is where the tiles show those bounds (hundreds of metres away)."""
+    tiles of ``base`` the view is where the tiles show those bounds (hundreds of metres away).
+    The title box is kept clear (:class:`~maps.layers.FitBeside`): add it first (a desk's
+    1366 × 768 screen showed the city's north-west under it)."""
     west, south, east, north = bounds
     if base is not None and base.url and base.datum == "gcj02":
         from gis.datum import wgs84_to_gcj02
 
         west, south = (float(v) for v in wgs84_to_gcj02(west, south))
         east, north = (float(v) for v in wgs84_to_gcj02(east, north))
-    fit = folium.map.FitBounds([(south, west), (north, east)])
-    fit.options["animate"] = False
-    m.add_child(fit)
+    FitBeside([[south, west], [north, east]]).add_to(m)
 
 
 def build_city_map(
@@ -215,6 +216,7 @@ def build_city_map(
     if m is None:
         m = page_map(title)
     add_base_map(m, base, lang)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     if bounds is not None:
         fit_view(m, bounds, base)
 
@@ -275,7 +277,6 @@ def build_city_map(
         },
         fields=center_fields,
     ).add_to(m)
-    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     PlaceSearch(w, lang).add_to(m)
     MetricScale().add_to(m)
     Fullscreen(title=w["fullscreen"], title_cancel=w["fullscreen_off"]).add_to(m)

@@ -245,9 +245,9 @@ def framed_map(
     w = map_words(lang)
     m = page_map(title)
     add_base_map(m, base, lang)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     if bounds is not None:
         fit_view(m, bounds, base)
-    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     PlaceSearch(w, lang).add_to(m)  # (above the page's own panels in the same corner)
     return m
 

@@ -279,10 +279,10 @@ class HtmlControl(JSCSSMixin, MacroElement):
 
 class FitBeside(MacroElement):
     """Open the map on ``bounds`` ((south, west), (north, east)) at once, beside the control of
-    CSS class ``panel``: on a wide screen the area is fitted left of the panel (a panel in the
-    top right corner would otherwise hide the east of it), on a narrow one below it, and when
-    the panel fills more than half the map's width and all but 160 px of its height, in the whole
-    map.  The title box (:class:`TitleBox`, top left) is kept clear too: the area starts below
+    CSS class ``panel`` (if one): on a wide screen the area is fitted left of the panel (a panel
+    in the top right corner would otherwise hide the east of it), on a narrow one below it, and
+    when the panel fills more than half the map's width and all but 160 px of its height, in the
+    whole map.  The title box (:class:`TitleBox`, top left) is kept clear too: the area starts below
     it.  Add it after the panel and the title, so that their sizes are known.  No zoom animation
     (see :func:`maps.city.fit_view`)."""
 
@@ -292,7 +292,8 @@ class FitBeside(MacroElement):
             var map = {{ this._parent.get_name() }}, size = map.getSize();
             if (map.wgClearTitle) map.wgClearTitle();  // the panel below the title, or beside
             var frame = map.getContainer().getBoundingClientRect();
-            var box = map.getContainer().querySelector("." + {{ this.panel|tojson }});
+            var panel = {{ this.panel|tojson }};
+            var box = panel ? map.getContainer().querySelector("." + panel) : null;
             var title = map.getContainer().querySelector(".wg-title");
             var top = title ? title.getBoundingClientRect().bottom - frame.top + 10 : 0;
             if (top > size.y / 3) top = 0;  // a title that tall: the whole map
@@ -309,7 +310,7 @@ class FitBeside(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, bounds: list[list[float]], panel: str) -> None:
+    def __init__(self, bounds: list[list[float]], panel: str | None = None) -> None:
         super().__init__()
         self._name = "FitBeside"
         self.bounds = bounds

@@ -65,10 +65,10 @@ def build_patrol_map(
     }
     m = page_map(title)
     add_base_map(m, base, lang)
+    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     if bounds is not None:
         fit_view(m, bounds, base)
     PatrolTrack(features, words, grids, bounds).add_to(m)
-    TitleBox(title, subtitle, user=user, links=links, logout=w["logout"]).add_to(m)
     MetricScale().add_to(m)
     localize(m.get_root())
     return m

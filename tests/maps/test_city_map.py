@@ -14,7 +14,7 @@ from gis.datum import wgs84_to_gcj02
 from gis.settings import BaseMapSpec
 from maps.assets import UnknownAsset, asset_path, localize
 from maps.city import build_city_map
-from maps.layers import ApiGeoJson, TileDatum, ViewHeat
+from maps.layers import ApiGeoJson, FitBeside, TileDatum, ViewHeat
 
 BOUNDS = (113.8, 22.9, 114.0, 23.0)
 URL_ATTR = re.compile(r'(?:src|href)\s*=\s*["\']([^"\']+)["\']')
@@ -59,13 +59,16 @@ def test_configured_tiles_are_added_with_their_subdomains_and_datum() -> None:
     datum = [c for c in children(m) if isinstance(c, TileDatum)]
     assert len(datum) == 1 and datum[0].datum == "gcj02"
     # the view opens where the tiles show the region (GCJ-02: some 600 m east and south here)
-    fit = next(c for c in children(m) if isinstance(c, folium.map.FitBounds))
+    fit = next(c for c in children(m) if isinstance(c, FitBeside))
     (south, west), _ = fit.bounds
     x, y = wgs84_to_gcj02(BOUNDS[0], BOUNDS[1])
     assert (west, south) == (float(x), float(y)) and west - BOUNDS[0] > 0.005
     html = m.get_root().render()
-    # set before the first layer asks for its data
-    assert html.index('wangge.setTileDatum("gcj02")') < html.index("wangge.apiLayer(")
+    # set before the first layer asks for its data, and the view fitted before it asks too (not
+    # the map's starting view: the whole city's grids), and after the title box it keeps clear
+    first = html.index("wangge.apiLayer(")
+    assert html.index('wangge.setTileDatum("gcj02")') < first
+    assert html.index("wg-title") < html.index("map.fitBounds(") < first
 
 
 def test_rendered_page_references_only_local_assets_that_exist() -> None:
