@@ -145,8 +145,8 @@ def page_map(title: str) -> folium.Map:
     )
     # the view fitted in quarter steps, not whole zoom levels: a whole level can leave a city at
     # little more than half the size the screen allows (a command center's 1920 × 1080 wall
-    # showed the demo city's outline 670 px tall, now 950).  The buttons still zoom by whole
-    # levels; /api/heat is asked at the nearest one
+    # showed the demo city's outline 670 px tall, now 800 below the title box).  The buttons still
+    # zoom by whole levels; /api/heat is asked at the nearest one
     m.options["zoomSnap"] = ZOOM_SNAP
     figure.add_child(m)
     figure.header.add_child(
