@@ -209,16 +209,18 @@ class ImportReport:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (bulk imports)
     parties: int = 0  # cases: parties (当事人) stored, encrypted, with the new cases
 
-    def in_file_order(self) -> None:
+    def rejected_in_file_order(self) -> list[Issue]:
         """The rejected rows in the order of their lines in the file (checked in several passes,
         they are found out of it); those of no line (a geometry's, by its code) after them."""
-        self.rejected.sort(key=lambda i: (_row(i) is None, _row(i) or 0))
+        return sorted(self.rejected, key=lambda i: (_row(i) is None, _row(i) or 0))
 
     def to_json(self) -> str:
-        self.in_file_order()
         out = asdict(self)
-        for key in ("repaired", "rejected", "problems"):  # each reason in each language too
-            for row, issue in zip(out[key], getattr(self, key), strict=True):
+        listed = {"repaired": self.repaired, "problems": self.problems}
+        listed["rejected"] = self.rejected_in_file_order()
+        for key, issues in listed.items():  # each reason in each language too
+            out[key] = [asdict(issue) for issue in issues]
+            for row, issue in zip(out[key], issues, strict=True):
                 row["reason_zh"], row["reason_en"] = said(issue.reason), said(issue.reason, "en")
         if self.crs:
             out["crs_zh"], out["crs_en"] = said(self.crs), said(self.crs, "en")
@@ -227,7 +229,6 @@ class ImportReport:
         return json.dumps(out, ensure_ascii=False, indent=2, default=str)
 
     def summary(self, lang: str = "zh") -> str:
-        self.in_file_order()
         verb_zh = "已写入" if self.committed else "试运行（未写入，加 --commit 写入）"
         verb_en = "written" if self.committed else "dry run (nothing written; --commit writes)"
         mapping = ", ".join(f"{k}←{v}" for k, v in self.mapping.items())
@@ -290,7 +291,7 @@ class ImportReport:
                 if lang == "en"
                 else f"  当事人：{self.parties:,} 人（加密保存，显示时打码）"
             )
-        issues = self.rejected + self.repaired + self.problems
+        issues = self.rejected_in_file_order() + self.repaired + self.problems
         for issue in issues[:SUMMARY_ROWS]:
             where = f" @ {issue.lon:.5f},{issue.lat:.5f}" if issue.lon is not None else ""
             area = f" {issue.area_m2:,.0f} m²" if issue.area_m2 else ""
