@@ -33,7 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _lang() -> str:
-    return "en" if os.environ.get("LANG", "").lower().startswith("en") else "zh"
+    from importers.core import env_lang  # (the importers' progress line says the same)
+
+    return env_lang()
 
 
 def reports_errors(fn: F) -> F:

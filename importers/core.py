@@ -148,6 +148,11 @@ class Both(str):
         return Both(f"{self.zh}：{what}", f"{self.en}: {what}")
 
 
+def env_lang() -> str:
+    """The command line's language: ``en`` where ``LANG`` is English, else ``zh``."""
+    return "en" if os.environ.get("LANG", "").lower().startswith("en") else "zh"
+
+
 def said(words: str, lang: str = "zh") -> str:
     """``words`` in ``lang`` (zh or en), if it has both (:class:`Both`); else as it is."""
     if isinstance(words, Both):
@@ -336,7 +341,7 @@ class Progress:
     ``LANG`` is (as the command's summary), else in Chinese."""
 
     def __init__(self, label: Both, total: int, stream: Any = None) -> None:
-        self.en = os.environ.get("LANG", "").lower().startswith("en")
+        self.en = env_lang() == "en"
         self.label = label.en if self.en else label.zh
         self.total, self.started = total, time.perf_counter()
         self.stream = stream if stream is not None else sys.stderr
