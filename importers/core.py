@@ -181,6 +181,23 @@ ASSIGN_WORDS = {
     "unassigned": ("未分派", "unassigned"),
 }
 #: what the report says of each row or place it lists (Issue.kind), in the summary's words
+#: a bulk import's timed stages in words: the JSON report's ``stages`` keeps the keys (a
+#: program's, and the benchmark's), the summary and the progress line say the words
+STAGE_WORDS = {
+    "read + datums (numpy)": Both("读取文件、换算坐标", "reading the file, converting datums"),
+    "COPY file": Both("写入暂存表", "copying the file in"),
+    "COPY points (binary, numpy)": Both("写入坐标", "copying the points in"),
+    "categories (distinct values)": Both("识别类型与类别", "matching kinds and categories"),
+    "stage + validate (SQL)": Both("校验各行", "checking the rows"),
+    "locate (in memory + wangge_assign_at for the rest)": Both(
+        "定位到网格", "locating each case in its grid"
+    ),
+    "insert cases": Both("写入案件", "writing the cases"),
+    "events": Both("写入办理记录", "writing their histories"),
+    "rebuild indexes, keys + roll-ups (bulk)": Both(
+        "重建索引、约束与统计（--bulk）", "rebuilding indexes, keys and roll-ups (--bulk)"
+    ),
+}
 ISSUE_KINDS = {
     "rejected": Both("拒绝", "rejected"),
     "repaired": Both("已修复", "repaired"),
@@ -309,10 +326,10 @@ class ImportReport:
         lines += _more(len(self.warnings), lang)
         if self.stages:
             lines.append(
-                "  "
-                + ("stages" if lang == "en" else "各阶段用时")
-                + ": "
-                + ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
+                ("  stages: " if lang == "en" else "  各阶段用时：")
+                + ("; " if lang == "en" else "；").join(
+                    f"{said(STAGE_WORDS.get(k, k), lang)} {v:.2f} s" for k, v in self.stages.items()
+                )
             )
         return "\n".join(lines)
 
@@ -348,6 +365,8 @@ class Progress:
         self.shown = False
 
     def update(self, done: int, stage: str = "") -> None:
+        """``stage``: a key of :data:`STAGE_WORDS` (said in the line's language) or words."""
+        stage = said(STAGE_WORDS.get(stage, stage), "en" if self.en else "zh")
         elapsed = time.perf_counter() - self.started
         if elapsed < 1.0:
             return

@@ -290,7 +290,7 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
             if p.role is Role.grid_worker:
                 state = _upsert_worker(session, p)
                 getattr(report, state).append(f"worker:{p.code}")
-            progress.update(n, "网格员")
+            progress.update(n, Both("网格员", "workers"))
         passwords: list[tuple[str, str]] = []
         for n, p in enumerate(q for q in people if q.username):
             assert p.username is not None
@@ -298,7 +298,7 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
             getattr(report, state).append(f"user:{p.username}")
             if password:
                 passwords.append((p.username, password))
-            progress.update(n, "账号")
+            progress.update(n, Both("账号", "accounts"))
         progress.done()
         if opts.commit and passwords and opts.passwords is not None:
             _write_passwords(opts.passwords, passwords)

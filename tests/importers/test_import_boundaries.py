@@ -848,14 +848,17 @@ def test_the_progress_line_speaks_the_summarys_language(monkeypatch: pytest.Monk
     from importers.core import Both, Progress
 
     bar = "[" + "#" * 10 + " " * 10 + "]"
-    for lang, said in (("zh_CN.UTF-8", f"几何检查 {bar} 5/10 行，"),
-                       ("en_US.UTF-8", f"geometry check {bar} 5/10 rows, ")):  # fmt: skip
+    for lang, said, stage in (("zh_CN.UTF-8", f"几何检查 {bar} 5/10 行，", "  写入案件"),
+                              ("en_US.UTF-8", f"geometry check {bar} 5/10 rows, ",
+                               "  writing the cases")):  # fmt: skip
         monkeypatch.setenv("LANG", lang)
         out = io.StringIO()
         progress = Progress(Both("几何检查", "geometry check"), 10, out)
         progress.started -= 2  # (shown once it has taken more than a second)
         progress.update(5)
         assert out.getvalue().startswith("\r" + said), out.getvalue()
+        progress.update(6, "insert cases")  # a stage of a bulk import, by its key
+        assert out.getvalue().endswith(stage), out.getvalue()
 
 
 def test_a_summary_says_how_many_problems_it_did_not_list() -> None:

@@ -1237,6 +1237,11 @@ def test_a_summary_says_each_row_and_warning_in_its_own_language(
     listed = [line for line in en if line.startswith(("  - ", "  ! "))]
     assert len(listed) == 6 and not [x for x in listed if _HAN.search(x)], listed
     assert "  - rejected L3: line 4: unreadable time" in "\n".join(en)
+    # the stages' times in words (the JSON keeps its keys: "COPY file", "insert cases" …)
+    (stages_zh,) = [line for line in zh if line.startswith("  各阶段用时：")]
+    assert "写入案件" in stages_zh and not re.search("[A-Za-z]{2,}", stages_zh), stages_zh
+    (stages_en,) = [line for line in en if line.startswith("  stages: ")]
+    assert "writing the cases" in stages_en and not _HAN.search(stages_en), stages_en
     assert not _HAN.search(en[0]) and not _HAN.search(" ".join(en[1:4])), en[:4]
     out = json.loads(report.to_json())
     first = out["rejected"][0]
