@@ -290,7 +290,7 @@ def ranking_html(
     s = r.stats
 
     def header(key: str | None, c: Column) -> str:
-        label = header_html(c.header(lang))
+        label = c.header_cell(lang)
         if key is None or href is None:
             return f"<th>{label}</th>"
         mine = ' class="wg-rank-by" aria-sort="{}"'.format(

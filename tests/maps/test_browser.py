@@ -1531,15 +1531,25 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
             if locale == "zh-CN":  # a Chinese word stays whole: 受理/案件, never 受理案/件
                 assert _words_broken(page, _WHOLE_WORDS) == [], path
         context.close()
-    # the roll-up in Chinese on the desk's 1,024 px: a region's columns whole, none behind a
-    # sideways scroll (its last, 就地化解率, was half hidden)
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
-    page = _logged_in(context, live_server, [], "township_operator", "/reports/daily")
-    hidden = page.eval_on_selector_all(
-        "table.wg-regions", "ts => ts.map(t => t.scrollWidth - t.clientWidth)"
-    )
-    assert hidden and max(hidden) <= 0, hidden
-    context.close()
+    # the roll-up and the ranking on the desk's 1,024 px: a region's columns whole, none behind
+    # a sideways scroll — in Chinese (its last, 就地化解率, was half hidden) and in English, whose
+    # headers say the figures short (Satisfied %), the whole name on hover (the roll-up was
+    # 1,138 px wide for 992, the ranking 1,187: Satisfaction rate, Resolution rate …)
+    for locale in ("zh-CN", "en-US"):
+        context = browser.new_context(viewport={"width": 1024, "height": 768}, locale=locale)
+        page = _logged_in(context, live_server, [], "township_operator", "/reports/daily")
+        for path, tables in (("/reports/daily", "table.wg-regions"),
+                             ("/reports/period", "table.wg-ranking")):  # fmt: skip
+            page.goto(live_server + path)
+            page.wait_for_load_state("networkidle")
+            hidden = page.eval_on_selector_all(
+                tables, "ts => ts.map(t => t.scrollWidth - t.clientWidth)"
+            )
+            assert hidden and max(hidden) <= 0, (locale, path, hidden)
+            if locale == "en-US":
+                said = page.locator(f"{tables} abbr[title='Satisfaction rate']").first
+                assert said.inner_text() == "Satisfied %", path
+        context.close()
 
 
 def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
