@@ -688,8 +688,8 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
 
 
 #: the printable reports' common style (the daily roll-up, 统计排名): plain tables, figures to
-#: the right, the menu left off paper; on a screen, a table wider than the page (a phone's; the
-#: English headers on a desk's 1,280 px) scrolls sideways inside it
+#: the right, the menu left off paper; on a screen, a table wider than the page (a phone's)
+#: scrolls sideways inside it
 REPORT_CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 2em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
@@ -700,7 +700,8 @@ th, .wg-regions td:nth-child(2), .wg-ranking td:nth-child(3) { word-break: keep-
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
 @media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
 /* a desk's 1,024 px screen (a small laptop, a tablet turned): a region's 17 columns whole, not
-   the last one or two behind a sideways scroll */
+   the last one or two behind a sideways scroll — in English too (Column.short_en), and with a
+   village's 12-digit code */
 @media screen and (max-width: 1100px) { body { margin: 1em; } th, td { padding: 4px; }
   table { font-size: 12px; } }
 @media print { body { margin: 0; } .wg-noprint { display: none; }
