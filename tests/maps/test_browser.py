@@ -2422,6 +2422,25 @@ _OPEN_EVERY_TOOLTIP = f"""() => {{
 }}"""
 
 
+def test_leaflets_own_controls_speak_the_pages_language(live_server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The zoom buttons, the layer list's button and a popup's close button are named in the
+    page's language: Leaflet names them in English (Zoom in, Layers, Close popup), which a
+    Chinese page's hover tips and a screen reader said."""
+    for locale, words in (("zh-CN", ["放大", "缩小", "图层", "关闭"]),
+                          ("en-US", ["Zoom in", "Zoom out", "Layers", "Close"])):  # fmt: skip
+        context = browser.new_context(viewport={"width": 1366, "height": 800}, locale=locale)
+        grid = "/maps/grid/990102001001001"
+        page = _logged_in(context, live_server, [], "township_operator", grid)
+        page.wait_for_selector(".wg-grid-pop", timeout=20_000)  # (its card opens by itself)
+        said = page.evaluate("""() => [
+            document.querySelector('.leaflet-control-zoom-in').getAttribute('aria-label'),
+            document.querySelector('.leaflet-control-zoom-out').title,
+            document.querySelector('.leaflet-control-layers-toggle').title,
+            document.querySelector('.leaflet-popup-close-button').getAttribute('aria-label')]""")
+        assert said == words, (locale, said)
+        context.close()
+
+
 def test_names_on_the_maps_are_text(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
     """Names from files (regions, grids, centers, workers) drawn by the maps' own scripts — in
     tooltips, popups, panels and the phone's grids — are text: with every name ending in a tag

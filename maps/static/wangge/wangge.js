@@ -11,6 +11,34 @@
       '<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>';
   }
 
+  /* Leaflet's own words in the page's language: its zoom buttons, its layer list's button and a
+     popup's close button are named in English (Zoom in, Layers, Close popup), which a Chinese
+     page's hover tips and a screen reader said as they were */
+  var LEAFLET_WORDS = /^en/i.test(document.documentElement.lang)
+    ? { zoomIn: "Zoom in", zoomOut: "Zoom out", layers: "Layers", close: "Close" }
+    : { zoomIn: "放大", zoomOut: "缩小", layers: "图层", close: "关闭" };
+  if (window.L && L.Control && L.Control.Zoom) {
+    L.Control.Zoom.prototype.options.zoomInTitle = LEAFLET_WORDS.zoomIn;
+    L.Control.Zoom.prototype.options.zoomOutTitle = LEAFLET_WORDS.zoomOut;
+  }
+  if (window.L && L.Control && L.Control.Layers) {
+    var layersLayout = L.Control.Layers.prototype._initLayout;
+    L.Control.Layers.prototype._initLayout = function () {
+      layersLayout.apply(this, arguments);
+      if (this._layersLink) {
+        this._layersLink.title = LEAFLET_WORDS.layers;
+        this._layersLink.setAttribute("aria-label", LEAFLET_WORDS.layers);
+      }
+    };
+  }
+  if (window.L && L.Popup) {
+    var popupLayout = L.Popup.prototype._initLayout;
+    L.Popup.prototype._initLayout = function () {
+      popupLayout.apply(this, arguments);
+      if (this._closeButton) this._closeButton.setAttribute("aria-label", LEAFLET_WORDS.close);
+    };
+  }
+
   /* --- GCJ-02 (the datum of Amap/Tencent tiles): overlays are shifted to line up -------------- */
   var A = 6378245.0, EE = 0.00669342162296594323;
   function outOfChina(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
