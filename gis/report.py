@@ -66,35 +66,20 @@ class Column:
         return str(value)
 
 
+def _rate(zh: str, en: str, key: str, short_en: str) -> Column:
+    """A column of one of the figures' rates (``Figures.rates[key]``)."""
+    return Column(zh, en, lambda f: f.rates[key], rate=True, short_en=short_en)
+
+
 COLUMNS = [
     Column("受理案件", "Cases received", lambda f: f.cases, short_en="Cases"),
     Column("已办结", "Resolved", lambda f: f.resolved),
     Column("已结案", "Closed", lambda f: f.closed),
     Column("按期办结", "Resolved on time", lambda f: f.on_time, short_en="On time"),
-    Column(
-        "办结率",
-        "Resolution rate",
-        lambda f: f.rates["resolution_rate"],
-        rate=True,
-        short_en="Resolved %",
-    ),
-    Column(
-        "按期结案率",
-        "On-time rate",
-        lambda f: f.rates["on_time_rate"],
-        rate=True,
-        short_en="On-time %",
-    ),
-    Column(
-        "延期率",
-        "Extension rate",
-        lambda f: f.rates["extension_rate"],
-        rate=True,
-        short_en="Extended %",
-    ),
-    Column(
-        "返工率", "Rework rate", lambda f: f.rates["rework_rate"], rate=True, short_en="Rework %"
-    ),
+    _rate("办结率", "Resolution rate", "resolution_rate", "Resolved %"),
+    _rate("按期结案率", "On-time rate", "on_time_rate", "On-time %"),
+    _rate("延期率", "Extension rate", "extension_rate", "Extended %"),
+    _rate("返工率", "Rework rate", "rework_rate", "Rework %"),
     Column(
         "平均办理时长（工作小时）",
         "Mean handling time (working hours)",
@@ -109,21 +94,9 @@ COLUMNS = [
         lambda f: round(float(f.score), 2) if f.score is not None else None,
         short_en="Score",
     ),
-    Column(
-        "满意率",
-        "Satisfaction rate",
-        lambda f: f.rates["satisfaction_rate"],
-        rate=True,
-        short_en="Satisfied %",
-    ),
+    _rate("满意率", "Satisfaction rate", "satisfaction_rate", "Satisfied %"),
     Column("就地化解", "Settled on the spot", lambda f: f.on_site, short_en="On the spot"),
-    Column(
-        "就地化解率",
-        "Settled-on-the-spot rate",
-        lambda f: f.rates["on_site_rate"],
-        rate=True,
-        short_en="On the spot %",
-    ),
+    _rate("就地化解率", "Settled-on-the-spot rate", "on_site_rate", "On the spot %"),
 ]
 #: the words of the reports' longer Chinese headers: squeezed into a narrow column (a desk's
 #: 1,024 px, a tablet's), a header breaks between them (受理/案件), never inside one (受理案/件):
