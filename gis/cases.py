@@ -53,6 +53,13 @@ KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患",
 #: where a case came from (案件来源, migration 0034): its code, Chinese name and English name
 #: the note of a historical case's first event (``wangge import cases``), Chinese and English
 IMPORT_NOTE = ("历史案件导入", "Historical case imported")
+#: who took a case in from a file, in its history (``wangge import cases``); the demo city's
+#: loader writes its history as DEMO_ACTOR.  The case page names them in words (数据导入)
+IMPORT_ACTOR, DEMO_ACTOR = "import", "demo"
+SYSTEM_ACTOR_WORDS = {
+    IMPORT_ACTOR: ("数据导入", "Data import"),
+    DEMO_ACTOR: ("示例数据", "Demo data"),
+}
 SOURCE_NAMES = {
     "grid_worker": ("网格员上报", "grid worker"),
     "walk_in": ("群众来访", "walk-in"),

@@ -33,7 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from gis.cases import IMPORT_NOTE, SOURCE_NAMES
+from gis.cases import IMPORT_ACTOR, IMPORT_NOTE, SOURCE_NAMES
 from gis.datum import datum_named, to_wgs84
 from gis.db import HANDLED_LATER
 from gis.edits import LAYOUT_LOCK, relocate_open_cases
@@ -668,11 +668,11 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 text("""
                 INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note,
                                         data)
-                SELECT n.id, n.received_at, 'import', 'import', NULL, n.status, :note,
+                SELECT n.id, n.received_at, :actor, 'import', NULL, n.status, :note,
                        jsonb_build_object('file', CAST(:file AS text), 'source_id', n.source_id)
                 FROM import_new n ORDER BY n.id
             """),
-                {"file": path.name, "note": IMPORT_NOTE[0]},
+                {"file": path.name, "note": IMPORT_NOTE[0], "actor": IMPORT_ACTOR},
             )
             if "on_site" in col:
                 _on_site_events(session, col["on_site"], path.name, report)
@@ -1457,7 +1457,7 @@ def _on_site_events(session: Session, column: str, file: str, report: ImportRepo
         ), events AS (
             INSERT INTO case_event (case_id, at, actor, action, from_status, to_status, note,
                                     data)
-            SELECT id, received_at, 'import', 'on_site', 'registered', 'resolved', :note,
+            SELECT id, received_at, :actor, 'on_site', 'registered', 'resolved', :note,
                    jsonb_build_object('file', CAST(:file AS text))
             FROM said WHERE settled ORDER BY id
         ), handled AS (  -- what the event says, on the case (migration 0062; HANDLED_LATER)
@@ -1467,7 +1467,7 @@ def _on_site_events(session: Session, column: str, file: str, report: ImportRepo
         )
         SELECT count(*) FILTER (WHERE settled), count(*) FILTER (WHERE NOT settled) FROM said
     """),
-        {"yes": list(ON_SITE_YES), "note": ON_SITE_NOTE, "file": file},
+        {"yes": list(ON_SITE_YES), "note": ON_SITE_NOTE, "file": file, "actor": IMPORT_ACTOR},
     ).one()
     on_site, open_ = found
     if on_site:

@@ -48,6 +48,7 @@ _INSERT_REGION_LEVEL = text("""
     ORDER BY d.code
 """)
 
+# (the history's events are written by 'demo', gis.cases.DEMO_ACTOR: 示例数据 on the case page)
 _INSERT_REST = """
 INSERT INTO grid (code, name, village_id, geom, households, population, valid_from)
 SELECT d.code, d.name, v.id, ST_Multi(d.geom), d.households, d.population,

@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
-from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES
+from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES, SYSTEM_ACTOR_WORDS
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
@@ -1553,7 +1553,8 @@ def _system_words_en() -> dict[str, str]:
     notes += [*STAGE_NOTES.values(), VERIFY_NOTE, VERIFY_NOTE_3_DAYS]
     # (a party added later: the history's note is their role)
     roles = {PARTY_ROLES[r]: PARTY_ROLES_EN[r] for r in PARTY_ROLES}
-    return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | dict(notes) | roles
+    actors = {k: en for k, (_, en) in SYSTEM_ACTOR_WORDS.items()}
+    return {CLOCK_ACTOR: "System clock", RESIDENT_ACTOR: "Resident"} | actors | dict(notes) | roles
 
 
 def _regrid_note_en(data: dict) -> str:
@@ -1699,7 +1700,7 @@ def case_page(  # type: ignore[no-untyped-def]
     def when(t) -> str:  # type: ignore[no-untyped-def]
         return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if t else "—"
 
-    system = _system_words_en() if en else {}
+    system = _system_words_en() if en else {k: zh for k, (zh, _) in SYSTEM_ACTOR_WORDS.items()}
 
     def note_of(e) -> str:  # type: ignore[no-untyped-def]
         if en and e.action == "regrid" and isinstance(e.data, dict):

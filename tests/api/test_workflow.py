@@ -559,6 +559,15 @@ def test_a_late_tick_records_each_stage_with_its_own_states(
     en = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
     assert "System clock" in en and "系统时钟" not in en and "提醒函" not in en
     assert "Reminder: 80 % of the time allowed has passed" in en
+    # the demo's history in words too: 示例数据 / Demo data (it said "demo")
+    demo = app_db.execute(
+        text("""SELECT c.code FROM cases c JOIN case_event e ON e.case_id = c.id
+                WHERE e.actor = 'demo' AND c.township_code = '990102001'
+                ORDER BY c.id LIMIT 1""")
+    ).scalar_one()
+    zh = anon_client.get(f"/cases/{demo}?lang=zh", headers=op)
+    assert zh.status_code == 200 and "</b> 示例数据" in zh.text and "</b> demo" not in zh.text
+    assert "</b> Demo data" in anon_client.get(f"/cases/{demo}?lang=en", headers=op).text
     # each letter is addressed to the center responsible when it was issued: the reminder and
     # the supervision letter to the one that let the time pass, the notice to the one above
     # that holds the case since

@@ -1484,6 +1484,10 @@ def test_an_old_ledgers_rows_without_coordinates_are_filed_by_their_village(
         page = client.get(f"/cases/{code}", headers=me | {"Accept": "text/html"})
         assert page.status_code == 200 and 'id="case-no-point"' in page.text
         assert 'id="case-map"' not in page.text
+        # its history says who took it in, in words: 数据导入 (it said "import")
+        assert "</b> 数据导入" in page.text and "</b> import" not in page.text
+        page = client.get(f"/cases/{code}?lang=en", headers=me | {"Accept": "text/html"})
+        assert "</b> Data import" in page.text
         listed = client.get(f"/api/cases?region={a.code}&limit=1000", headers=me)
         assert listed.status_code == 200, listed.text
         feature = next(f for f in listed.json()["features"] if f["properties"]["code"] == code)
