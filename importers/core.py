@@ -328,7 +328,8 @@ class ImportReport:
             lines.append(
                 ("  stages: " if lang == "en" else "  各阶段用时：")
                 + ("; " if lang == "en" else "；").join(
-                    f"{said(STAGE_WORDS.get(k, k), lang)} {v:.2f} s" for k, v in self.stages.items()
+                    f"{said(STAGE_WORDS.get(k, k), lang)} {v:.2f}{' s' if lang == 'en' else ' 秒'}"
+                    for k, v in self.stages.items()
                 )
             )
         return "\n".join(lines)
