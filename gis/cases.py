@@ -50,7 +50,6 @@ from gis.workflow import (
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ISO_SHANGHAI = """'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'"""
 KIND_NAMES = {"dispute": ("矛盾纠纷", "dispute"), "hazard": ("安全隐患", "hazard")}
-#: where a case came from (案件来源, migration 0034): its code, Chinese name and English name
 #: the note of a historical case's first event (``wangge import cases``), Chinese and English
 IMPORT_NOTE = ("历史案件导入", "Historical case imported")
 #: who took a case in from a file, in its history (``wangge import cases``); the demo city's
@@ -60,6 +59,7 @@ SYSTEM_ACTOR_WORDS = {
     IMPORT_ACTOR: ("数据导入", "Data import"),
     DEMO_ACTOR: ("示例数据", "Demo data"),
 }
+#: where a case came from (案件来源, migration 0034): its code, Chinese name and English name
 SOURCE_NAMES = {
     "grid_worker": ("网格员上报", "grid worker"),
     "walk_in": ("群众来访", "walk-in"),

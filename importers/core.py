@@ -180,8 +180,7 @@ ASSIGN_WORDS = {
     "region": ("所在区划的中心", "to its region's center"),
     "unassigned": ("未分派", "unassigned"),
 }
-#: what the report says of each row or place it lists (Issue.kind), in the summary's words
-#: a bulk import's timed stages in words: the JSON report's ``stages`` keeps the keys (a
+#: a case import's timed stages in words: the JSON report's ``stages`` keeps the keys (a
 #: program's, and the benchmark's), the summary and the progress line say the words
 STAGE_WORDS = {
     "read + datums (numpy)": Both("读取文件、换算坐标", "reading the file, converting datums"),
@@ -198,6 +197,7 @@ STAGE_WORDS = {
         "重建索引、约束与统计（--bulk）", "rebuilding indexes, keys and roll-ups (--bulk)"
     ),
 }
+#: what the report says of each row or place it lists (Issue.kind), in the summary's words
 ISSUE_KINDS = {
     "rejected": Both("拒绝", "rejected"),
     "repaired": Both("已修复", "repaired"),
