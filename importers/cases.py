@@ -56,6 +56,7 @@ from importers.core import (
     HEADER_SEARCH_ROWS,
     SCIENTIFIC,
     SCIENTIFIC_FIX,
+    STAGE_WORDS,
     TOTAL_WORDS,
     Both,
     ImportReport,
@@ -305,7 +306,9 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
         mark[0] = now
         if progress:  # the stages run over all rows at once: the line moves stage by stage
             total = STAGES + bulk[0]
-            progress[0].update(int(progress[0].total * len(stages) / total), name)
+            words = STAGE_WORDS[name]  # (the stage just done: the next one has begun)
+            done = Both(f"已完成：{words.zh}", f"done: {words.en}")
+            progress[0].update(int(progress[0].total * len(stages) / total), done)
 
     report = ImportReport(Both("历史案件", "cases", "cases 历史案件"), path.name)
     default = datum_option(opts.datum)  # (refused before a million rows are read)

@@ -36,7 +36,7 @@ from importers.cases import (
     import_cases,
     match_category,
 )
-from importers.core import said
+from importers.core import Both, said
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
 from tests.api.test_command import ROLLUP_MISMATCH
@@ -1249,6 +1249,43 @@ def test_a_summary_says_each_row_and_warning_in_its_own_language(
     assert first["reason_en"].startswith("line 3: bad coordinates: longitude and latitude")
     assert len(out["warnings_zh"]) == len(out["warnings_en"]) == len(out["warnings"]) == 4
     assert not [w for w in out["warnings_en"] if _HAN.search(w)], out["warnings_en"]
+
+
+def test_the_progress_line_names_the_stage_just_done(
+    db: Session, demo_city: DemoCity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long import's progress line names each stage as it ends, in words and in the summary's
+    language (已完成：写入案件 / done: writing the cases): it gave the stage's key (insert
+    cases) once the stage was over, which read as the one under way."""
+    import io
+
+    import importers.cases as cases_module
+    from importers.core import Progress
+
+    out = io.StringIO()
+
+    class Shown(Progress):  # (shown from the start: a small file takes less than a second)
+        def __init__(self, label: Both, total: int, stream: object = None) -> None:
+            super().__init__(label, total, out)
+            self.started -= 2
+
+    monkeypatch.setattr(cases_module, "Progress", Shown)
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "ledger.csv"
+    path.write_text(
+        f"ID,reported_at,lon,lat,kind,category,description\nP1,2026-03-05 09:30,{lon},{lat},"
+        "dispute,neighbours,noise\n",
+        encoding="utf-8",
+    )
+    for lang, line_end in (
+        ("zh_CN.UTF-8", "  已完成：写入案件"),
+        ("en_US.UTF-8", "  done: writing the cases"),
+    ):
+        monkeypatch.setenv("LANG", lang)
+        out.seek(0)
+        out.truncate()
+        import_cases(db, path, CaseOptions())
+        assert [x for x in out.getvalue().split("\r") if x.endswith(line_end)], out.getvalue()
 
 
 def test_longitude_and_latitude_in_one_column(
