@@ -89,7 +89,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "parties": "当事人（可不填）",
             "parties_note": "姓名、电话、身份证号加密保存，显示时打码",
             "add_party": "＋ 添加当事人",
-            "locate": "📍 获取我的位置",
+            "locate": "获取我的位置",
             "nowhere": "尚未定位（也可在地图上点选）",
             "photos": "现场照片（最多 6 张）",
             "add_photo": "＋ 拍照或选择照片",
@@ -100,7 +100,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol": "巡查打卡",
             "patrol_note": "巡查情况（可不填）",
             "patrol_hint": "如：沿街商铺消防通道畅通，未见异常",
-            "check_in": "📍 打卡",
+            "check_in": "打卡",
             "add_patrol_photo": f"＋ 拍下所见（可不拍，最多 {MAX_PER_PATROL} 张）",
             "patrols_today": "今日巡查",
             "track_record": "记录巡查轨迹（本页打开时记录，随下次打卡发送）",
@@ -137,7 +137,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_due": "核查期限 {time}",
             "grid_open_kept": "当前无网络：以下是 {time} 读取的列表。",
             "verify_open": "现场核查",
-            "note_open": "📝 现场记录",
+            "note_open": "现场记录",
             "note_hint": "现场情况：如 已上门了解，双方同意周三到村委会调解",
             "note_save": "保存记录",
             "note_need": "请填写现场情况。",
@@ -171,8 +171,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "no_geolocation": "本设备不支持定位，请在地图上点选位置。",
             "locating": "正在定位……",
             "locate_failed": "定位失败：请允许定位权限，或在地图上点选位置。",
-            "unplaced_here": "📍 就在这里：按当前定位补充位置",
-            "unplaced_tap": "🗺 在地图上点选",
+            "unplaced_here": "就在这里：按当前定位补充位置",
+            "unplaced_tap": "在地图上点选",
             "unplaced_tap_now": "请在地图上点选案件 {code} 的位置（再按一次“在地图上点选”取消）。",
             "unplaced_done": "案件 {code} 已补充位置，落在网格 {grid}。",
             "unplaced_saved": "位置已记下，正在发送……",
@@ -257,7 +257,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "parties": "People involved (optional)",
             "parties_note": "names, phones and ID numbers are stored encrypted and shown masked",
             "add_party": "+ Add a person",
-            "locate": "📍 Use my location",
+            "locate": "Use my location",
             "nowhere": "No position yet (or tap the map)",
             "photos": "Photos (up to 6)",
             "add_photo": "+ Take or choose photos",
@@ -268,7 +268,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol": "Patrol check-in",
             "patrol_note": "What you saw (optional)",
             "patrol_hint": "e.g. shop fire exits clear, nothing unusual",
-            "check_in": "📍 Check in",
+            "check_in": "Check in",
             "add_patrol_photo": f"+ Photo of what you saw (optional, up to {MAX_PER_PATROL})",
             "patrols_today": "Today's patrol",
             "track_record": "Record my route (while this page is open; sent with the next "
@@ -315,7 +315,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_due": "verify by {time}",
             "grid_open_kept": "No connection: the list as read at {time}.",
             "verify_open": "Verify on the spot",
-            "note_open": "📝 Note what you found",
+            "note_open": "Note what you found",
             "note_hint": "What you found: visited; both sides agree to mediation on Wednesday …",
             "note_save": "Save the note",
             "note_need": "Write what you found.",
@@ -355,8 +355,8 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "no_geolocation": "This device cannot locate itself; tap your position on the map.",
             "locating": "Locating …",
             "locate_failed": "Could not locate: allow location access, or tap the map.",
-            "unplaced_here": "📍 It is here: give my position",
-            "unplaced_tap": "🗺 Tap it on the map",
+            "unplaced_here": "It is here: give my position",
+            "unplaced_tap": "Tap it on the map",
             "unplaced_tap_now": (
                 "Tap the place of case {code} on the map (press Tap it on the map again to cancel)."
             ),
@@ -580,7 +580,7 @@ def phone_page(
     <label>{t["patrol_note"]}
       <input name="patrol_note" maxlength="{PATROL_NOTE_MAX}" autocomplete="off"
         placeholder="{t["patrol_hint"]}"></label>
-    <button type="button" id="check-in" class="m-check-in">{t["check_in"]}</button>
+    <button type="button" id="check-in" class="m-check-in m-ico m-ico-pin">{t["check_in"]}</button>
   </div>
   <div class="m-photos">
     <label class="m-add-photo">{t["add_patrol_photo"]}
@@ -654,7 +654,7 @@ def phone_page(
     <button type="button" id="add-party" class="m-add-party">{t["add_party"]}</button>
   </fieldset>
   <div class="m-row">
-    <button type="button" id="locate">{t["locate"]}</button>
+    <button type="button" id="locate" class="m-ico m-ico-pin">{t["locate"]}</button>
     <span id="where" class="m-where">{t["nowhere"]}</span>
   </div>{coords}
   <div class="m-photos">{t["photos"]}

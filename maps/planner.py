@@ -66,8 +66,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "staff_cancel": "取消",
         "clear": "清除所画",
         "edit_set": "调整方案 #",
-        "valid": "✅ 校验通过",
-        "blocking": "⛔ {n} 处问题须先解决",
+        "valid": "校验通过",
+        "blocking": "{n} 处问题须先解决",
         "preview": "新增 {added}，调整 {changed}，撤销 {retired} 个网格；"
         "在办及待核查案件改派 {cases} 件",
         "center_changed": "（其中 {n} 件责任中心变化）",
@@ -134,8 +134,8 @@ PLANNER_TEXT: dict[str, dict] = {
         "staff_cancel": "Cancel",
         "clear": "Clear the drawing",
         "edit_set": "Edit set #",
-        "valid": "✅ Checks passed",
-        "blocking": "⛔ {n} problem(s) to solve first",
+        "valid": "Checks passed",
+        "blocking": "{n} problem(s) to solve first",
         "preview": "{added} grids added, {changed} changed, {retired} retired; {cases} open cases "
         "and cases to verify reassigned",
         "center_changed": " ({n} to another center)",

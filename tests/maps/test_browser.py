@@ -1575,6 +1575,12 @@ def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, (locale, width)
         assert _words_broken(page, ".m-user, .m-bar a") == [], locale
+        # 打卡's pin drawn by the stylesheet: as 📍 it was an empty box without an emoji font
+        said, drawn = page.evaluate("""() => { const b = document.getElementById('check-in');
+            const s = getComputedStyle(b, '::before');
+            return [b.textContent, (s.maskImage || s.webkitMaskImage).slice(0, 23)]; }""")
+        assert said == {"zh-CN": "打卡", "en-US": "Check in"}[locale], said
+        assert drawn == 'url("data:image/svg+xml', drawn
         page.goto(f"{live_server}/account")  # (township_operator: 338 px wide in English)
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, locale
         context.close()
@@ -2694,7 +2700,10 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
 
         vertices = "document.querySelectorAll('.leaflet-editing-icon').length"
         before = page.evaluate(f"() => {vertices}")
+        # Leaflet.draw in the page's language (it said Draw a polyline, Finish, Click to start …)
+        assert page.get_attribute(".leaflet-draw-draw-polyline", "title") == "画线（拆分网格）"
         page.click(".leaflet-draw-draw-polyline")
+        assert page.locator(".leaflet-draw-tooltip").first.inner_text() == "点击地图开始画线"
         for n, x in enumerate((west - pad, east + pad), start=1):  # one vertex per press
             # Pressed again if the line did not take it, as a hand would.  On a loaded machine
             # Leaflet.draw can miss a press: its invisible marker, which takes the presses, may
@@ -2716,7 +2725,7 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
                 raise AssertionError(f"the line's vertex {n} was never taken")
             page.wait_for_timeout(100)  # Leaflet.draw's 50 ms pause after a press
         if page.evaluate("() => wangge.plannerState.drawn === null"):
-            page.click(".leaflet-draw-actions a:has-text('Finish')")
+            page.click(".leaflet-draw-actions a:has-text('完成')")
         page.wait_for_function("() => wangge.plannerState.drawn !== null")
         page.click("button[data-action=split]")
         page.wait_for_function(
@@ -2724,7 +2733,9 @@ def test_planner_draws_a_split_line_and_commits_it(  # type: ignore[no-untyped-d
             timeout=20_000,
         )
         edit_id = page.evaluate("wangge.plannerState.editId")
-        assert page.locator(".wg-planner-validation").inner_text().startswith("✅")
+        # (its mark drawn by the stylesheet: as ✅ it was an empty box without an emoji font)
+        verdict = page.locator(".wg-planner-validation.wg-ico-ok")
+        assert verdict.inner_text() == "校验通过", verdict.inner_text()
         assert "新增 1，调整 1" in page.locator(".wg-planner-preview").inner_text()
         page.screenshot(path=str(tmp_path / "planner.png"))
         if shots := os.environ.get("WANGGE_SCREENSHOTS"):

@@ -556,12 +556,12 @@
       if (locateQueued[p.code]) {
         said.textContent = T.unplaced_queued;
       } else {
-        var here = el("button", "m-unplaced-here", T.unplaced_here);
+        var here = el("button", "m-unplaced-here m-ico m-ico-pin", T.unplaced_here);
         here.type = "button";
         here.addEventListener("click", function () { giveHere(p, here, said); });
         li.appendChild(here);
         if (map) { // (or on the map: the worker who can see the place from where they stand)
-          var onMap = el("button", "m-unplaced-tap", T.unplaced_tap);
+          var onMap = el("button", "m-unplaced-tap m-ico m-ico-map", T.unplaced_tap);
           onMap.type = "button";
           onMap.addEventListener("click", function () { tapFor(p, said); });
           li.appendChild(onMap);
@@ -731,8 +731,8 @@
 
   // A list item's panel: its button (opens and closes it), a text box (as typed before the list
   // was drawn again: `was`) and a line for what is wrong; the caller adds the rest
-  function panelOf(li, cls, openText, name, hint, was) {
-    var open = el("button", cls + "-open", openText);
+  function panelOf(li, cls, openText, name, hint, was, icon) {
+    var open = el("button", cls + "-open" + (icon ? " " + icon : ""), openText);
     open.type = "button";
     var panel = el("div", cls);
     panel.hidden = !(was && was.open);
@@ -751,7 +751,7 @@
   // 现场记录: what the worker found at a case of their grids (a visit, what the parties said),
   // into its history as a note (办理记录) — queued, as a verification is, and sent with the rest
   function notePanel(li, code, was) {
-    var parts = panelOf(li, "m-note", T.note_open, "site_note", T.note_hint, was);
+    var parts = panelOf(li, "m-note", T.note_open, "site_note", T.note_hint, was, "m-ico m-ico-note");
     var panel = parts.panel, note = parts.note, error = parts.error;
     var save = el("button", "m-note-save", T.note_save);
     save.type = "button";

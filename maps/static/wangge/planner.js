@@ -18,6 +18,31 @@
   }
   var FINDING_COLOR = { blocking: "#d7191c", warning: "#fdae61", declared_gap: "#878787" };
 
+  /* Leaflet.draw's words on a Chinese page: its buttons (完成, 删除最后一点, 取消), their hover
+     tips and the hints beside the pointer (点击开始画线 …) were English (Finish, Click to start
+     drawing line.).  Read when the map makes its tools (after this file) and as each is used. */
+  if (window.L && L.drawLocal && !/^en/i.test(document.documentElement.lang)) {
+    var d = L.drawLocal.draw, e = L.drawLocal.edit;
+    d.toolbar.actions = { title: "取消绘制", text: "取消" };
+    d.toolbar.finish = { title: "完成绘制", text: "完成" };
+    d.toolbar.undo = { title: "删除最后画的一个点", text: "删除最后一点" };
+    d.toolbar.buttons.polyline = "画线（拆分网格）";
+    d.toolbar.buttons.polygon = "画多边形（新增、划出或重绘网格）";
+    d.handlers.polyline.error = "<strong>错误：</strong>线不能自相交！";
+    d.handlers.polyline.tooltip = { start: "点击地图开始画线", cont: "点击继续画线",
+                                    end: "点击最后一个点结束" };
+    d.handlers.polygon.tooltip = { start: "点击地图开始画多边形", cont: "点击继续画",
+                                   end: "点击第一个点闭合多边形" };
+    d.handlers.simpleshape.tooltip.end = "松开鼠标完成绘制";
+    e.toolbar.actions.save = { title: "保存修改", text: "保存" };
+    e.toolbar.actions.cancel = { title: "取消编辑，放弃全部修改", text: "取消" };
+    e.toolbar.actions.clearAll = { title: "清除全部图形", text: "全部清除" };
+    e.toolbar.buttons = { edit: "编辑图形", editDisabled: "没有可编辑的图形",
+                          remove: "删除所画图形", removeDisabled: "没有可删除的图形" };
+    e.handlers.edit.tooltip = { text: "拖动控制点修改图形", subtext: "点击“取消”撤销修改" };
+    e.handlers.remove.tooltip = { text: "点击要删除的图形" };
+  }
+
   function pointInRing(x, y, ring) {
     var inside = false;
     for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
@@ -385,7 +410,8 @@
         var p = state.preview;
         if (p) {
           var v = p.validation, c = p.counts;
-          h += '<div class="wg-planner-validation">' + (v.ok ? T.valid : fill(T.blocking, { n: v.blocking })) + "</div>";
+          h += '<div class="wg-planner-validation wg-ico wg-ico-' + (v.ok ? "ok" : "stop") + '">' +
+            (v.ok ? T.valid : fill(T.blocking, { n: v.blocking })) + "</div>";
           h += "<ul style=\"padding-left:18px;margin:4px 0;font-size:12px\">";
           v.findings.forEach(function (f, i) {
             h += '<li><a data-finding="' + i + '" style="cursor:pointer;color:' +
