@@ -627,6 +627,11 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
     ws.append(list(SAFETY_HEADERS["en" if lang == "en" else "zh"]))
     for row in _safety_rows(d.safety, lang):
         ws.append(list(row))
+        ws.cell(ws.max_row, 3).number_format = "0.0"  # as the page shows it
+    # (its names and deductions were cut at the default width, its headers scrolled away)
+    ws.freeze_panes = "C3"
+    for letter, width in zip("ABCDEF", (14, 22, 10, 10, 12, 24), strict=True):
+        ws.column_dimensions[letter].width = max(width, column_width(ws[f"{letter}2"].value) + 2)
     ws = wb.create_sheet(w["sheet_warnings"])
     ws.append([w["warnings"] + w["warnings_note"]])
     ws["A1"].font = Font(bold=True, size=14)
@@ -637,6 +642,8 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
             x.code, d.category_names.get(x.category, (x.category,) * 2)[names], x.village or "",
             f"{x.received_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}", x.text(lang),
         ])  # fmt: skip
+    if not d.warnings:  # as the page says it: an empty table read as a sheet left unfilled
+        ws.append([w["warnings_none"]])
     if d.warnings_total > len(d.warnings):
         ws.append([w["warnings_more"].format(total=d.warnings_total, n=len(d.warnings))])
     if d.unplaced[0]:

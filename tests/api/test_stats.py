@@ -363,6 +363,11 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert workers[1][-5:] == ("有账号", "未巡查", "网格", "当日巡查网格", "巡查覆盖率")
     assert workers[2][0] == "990102001" and all(isinstance(v, int) for v in workers[2][5:9])
     assert rows[2][6].number_format == "0.0%"  # 办结率
+    # the safety sheet readable as it opens, as the others; no warnings said, not left blank
+    safety = wb["平安指数（近30天）"]
+    assert safety.freeze_panes == "C3" and safety["C3"].number_format == "0.0"
+    assert safety.column_dimensions["B"].width >= 22 and safety.column_dimensions["F"].width >= 24
+    assert list(wb["高频线索"].iter_rows(values_only=True))[2][0] == "当日无高频线索。"
     # not another township's; not a day to come; yesterday by default
     other = anon_client.get(day, headers=login_as("township_operator_b"))
     assert other.status_code == 404
