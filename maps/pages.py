@@ -1228,7 +1228,7 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "private": "This page shows no personal data and no exact location. For questions, "
         "contact the responsible governance center.",
         "rate": "Rate the handling",
-        "points": "{n} points",
+        "points": "{n}",  # the legend says what they are ("1 points" was wrong)
         "solved": "Is the problem solved?",
         "score_q": "Score (5 is the best)",
         "yes": "Solved",

@@ -4491,6 +4491,29 @@ def test_the_resident_chooses_the_rating_none_is_given_beforehand(  # type: igno
     page.close()
 
 
+def test_the_five_scores_sit_on_one_line_of_a_small_phone(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine, tokens: dict
+) -> None:
+    """The resident's 5 分 … 1 分 on one line at 360 and 320 px, in both languages: the fifth
+    went to a line of its own, one wide pill under four (and English said "1 points")."""
+    token = _settled_on_the_spot(live_server, engine, tokens, "已调解")["tracking_url"]
+    token = token.rstrip("/").rsplit("/", 1)[-1]
+    for lang, width in (("zh", 360), ("zh", 320), ("en", 360), ("en", 320)):
+        page = browser.new_page(viewport={"width": width, "height": 800})
+        page.goto(f"{live_server}/t/{token}?lang={lang}")
+        boxes = page.eval_on_selector_all(
+            "#rating .wg-scores:not(.wg-solved) label",
+            "ls => ls.map(l => { const r = l.getBoundingClientRect();"
+            " return [r.top, r.right, l.textContent.trim()] })",
+        )
+        assert len(boxes) == 5 and len({round(top) for top, _, _ in boxes}) == 1, (lang, boxes)
+        assert max(right for _, right, _ in boxes) <= width, (lang, boxes)
+        assert [label for _, _, label in boxes] == (
+            ["5 分", "4 分", "3 分", "2 分", "1 分"] if lang == "zh" else ["5", "4", "3", "2", "1"]
+        )
+        page.close()
+
+
 def test_the_desk_says_what_the_resident_said_on_the_follow_up_call(  # type: ignore[no-untyped-def]
     live_server: str, browser, engine, tokens: dict
 ) -> None:
