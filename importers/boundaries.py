@@ -794,8 +794,8 @@ def _write_grids(
                 Both(
                     f"{len(redrawn)} 个网格边界有变化：旧版本保留为历史（valid_to），新版本自现在"
                     "起生效。",
-                    f"{len(redrawn)} grids redrawn: their old versions are kept as history "
-                    "(valid_to), the new ones apply from now.",
+                    f"{len(redrawn)} grids redrawn: the old versions kept as history (valid_to), "
+                    "the new ones in force from now.",
                 )
             )
         closed: dict[str, int] = dict(  # redrawn grids: the current version becomes history first …

@@ -710,8 +710,8 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                 Both(
                     f"{named} 件案件没有坐标，按村（社区）名称登记：计入各项统计，不在地图、热力图"
                     "上显示",
-                    f"{named} cases without coordinates were filed by their village's name: "
-                    "counted in every figure, on no map",
+                    f"{named} cases without coordinates, filed by their village's name: counted in "
+                    "every figure, on no map",
                 )
             )
         if methods.get("region"):  # (history older than the grids, or a place without any)
@@ -722,7 +722,7 @@ def import_cases(session: Session, path: Path, opts: CaseOptions) -> ImportRepor
                     f"{methods['region']} 件案件上报时其所在位置没有网格"
                     + (f"（网格最早自 {since} 起划定）" if since else "")
                     + "：按所在区划分派到其综治中心，不属于任何网格",
-                    f"{methods['region']} cases had no grid where they happened at the time"
+                    f"{methods['region']} cases with no grid where they happened at the time"
                     + (f" (the first grids date from {since})" if since else "")
                     + ": assigned to their region's center, on no grid",
                 )

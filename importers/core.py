@@ -49,6 +49,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.cases import SOURCE_NAMES
 from gis.datum import datum_named
+from gis.english import one_said_once
 from gis.errors import InvalidInput
 from gis.geo import area_m2
 
@@ -131,6 +132,7 @@ class Both(str):
     row: int | None  # the file's line the words are about (:meth:`line`), if one
 
     def __new__(cls, zh: str, en: str, text: str | None = None, row: int | None = None) -> Both:
+        en = one_said_once(en)  # (filled with counts: 1 case, not 1 cases)
         self = super().__new__(cls, text if text is not None else f"{zh} ({en})")
         self.zh, self.en, self.row = zh, en, row
         return self
@@ -502,7 +504,8 @@ def title_note(rows: int) -> Both:
     """The report's warning that the ``rows`` lines above a header were left out."""
     return Both(
         f"表头在第 {rows + 1} 行，其上 {rows} 行（标题、填报单位等）未导入",
-        f"the header is on line {rows + 1}; the {rows} lines above it were left out",
+        f"the header is on line {rows + 1}; the lines above it (titles, the unit's name) "
+        "were left out",
     )
 
 

@@ -20,6 +20,7 @@ import folium
 from branca.element import MacroElement
 from folium.plugins import Fullscreen
 
+from gis.english import one_said_once
 from gis.safety import BANDS, PART, PARTS, Entry, SafetyIndex
 from gis.settings import BaseMapSpec
 from gis.worktime import SHANGHAI
@@ -160,6 +161,7 @@ def panel_html(
                                       "dissatisfied")},
         population=f"{f.population:,}" if f.population else "?",
     )  # fmt: skip
+    figures = one_said_once(figures) if lang == "en" else figures  # (1 case, 1 rating)
     notes = [f'<div class="wg-summary">{escape(breakdown)}<br>{escape(figures)}</div>']
     if own.figures.population is None:
         notes.append(f'<div class="wg-overdue">{escape(w["unknown_population"])}</div>')

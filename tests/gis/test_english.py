@@ -1,0 +1,39 @@
+"""English, the second locale: counts of one in the singular."""
+
+from __future__ import annotations
+
+import pytest
+
+from gis.english import one_said_once
+from importers.core import Both
+
+
+@pytest.mark.parametrize(
+    ("filled", "said"),
+    [
+        ("1 cases in view", "1 case in view"),
+        ("Hotspot: 1 cases, mostly fire", "Hotspot: 1 case, mostly fire"),
+        ("1 problem(s) to solve first", "1 problem to solve first"),
+        ("1 grids added, 2 changed; 1 open cases reassigned",
+         "1 grid added, 2 changed; 1 open case reassigned"),
+        ("Route: 1 points, about 0 m on patrol", "Route: 1 point, about 0 m on patrol"),
+        # not counts of one, or not counted nouns: as they are
+        ("11 cases", "11 cases"),
+        ("2.1 days", "2.1 days"),
+        ("1,001 rows", "1,001 rows"),
+        ("line 1: unreadable time", "line 1: unreadable time"),
+        ("1 km of 3 grids", "1 km of 3 grids"),
+        ("0 cases", "0 cases"),
+    ],
+)  # fmt: skip
+def test_a_count_of_one_is_said_in_the_singular(filled: str, said: str) -> None:
+    assert one_said_once(filled) == said
+
+
+def test_an_imports_english_words_count_one_in_the_singular() -> None:
+    """The summaries' and reports' words (``Both``): 1 case, in the English and in the JSON
+    report's both-languages string; the Chinese as it is."""
+    words = Both("1 件案件没有坐标", "1 cases without coordinates, filed by their village")
+    assert words.en == "1 case without coordinates, filed by their village"
+    assert str(words) == f"1 件案件没有坐标 ({words.en})"
+    assert words.line(7).en == "line 7: 1 case without coordinates, filed by their village"
