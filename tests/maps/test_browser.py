@@ -2447,6 +2447,48 @@ def test_leaflets_own_controls_speak_the_pages_language(live_server: str, browse
         context.close()
 
 
+def test_a_count_of_one_is_said_in_the_singular_in_english(  # type: ignore[no-untyped-def]
+    live_server: str, browser, engine
+) -> None:
+    """The maps' scripts fill their words with ``wangge.fill``: on an English page a count of
+    one in the singular ("1 case in view", "Route: 1 point", "1 problem to solve first" —
+    they said "1 cases"), as the server's words (gis/english.py); a Chinese page's as they are.
+    Each page whose script fills counts has it, and its own script no other."""
+    samples = ["{n} cases in view", "Route: {n} points, about {m} m on patrol",
+               "{n} problem(s) to solve first", "{cases} open cases reassigned",
+               "{x} left"]  # fmt: skip
+    filled = "ss => ss.map(s => wangge.fill(s, {n: 1, m: 0, cases: 1}))"
+    pages = [("city_commander", "/maps/command"), ("grid_worker", "/m/"),
+             ("district_planner", "/maps/planner?village=990102001001"),
+             ("township_operator", "/cases/{case}")]  # fmt: skip
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        case = conn.execute(
+            text("SELECT code FROM cases WHERE township_code = '990102001' ORDER BY id LIMIT 1")
+        ).scalar_one()
+    errors: list[str] = []
+    for locale, lang in (("en-US", "en"), ("zh-CN", "zh")):
+        for user, path in pages:
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
+            page = _logged_in(context, live_server, errors, user, path.format(case=case))
+            page.wait_for_load_state("networkidle")
+            said = page.evaluate(filled, samples)
+            assert said == (
+                ["1 case in view", "Route: 1 point, about 0 m on patrol",
+                 "1 problem to solve first", "1 open case reassigned", "{x} left"]
+                if lang == "en"
+                else ["1 cases in view", "Route: 1 points, about 0 m on patrol",
+                      "1 problem(s) to solve first", "1 open cases reassigned", "{x} left"]
+            ), (lang, path, said)  # fmt: skip
+            context.close()
+    assert errors == []
+    scripts = Path(__file__).parents[2] / "maps" / "static" / "wangge"
+    for script in ("command.js", "phone.js", "planner.js", "case.js"):
+        own = (scripts / script).read_text(encoding="utf-8")
+        assert "var fill = wangge.fill;" in own and "function fill(" not in own, script
+
+
 def test_names_on_the_maps_are_text(live_server: str, browser, engine) -> None:  # type: ignore[no-untyped-def]
     """Names from files (regions, grids, centers, workers) drawn by the maps' own scripts — in
     tooltips, popups, panels and the phone's grids — are text: with every name ending in a tag

@@ -154,9 +154,7 @@
   // `text` in `box`; for an ended session, with a link to log in beside this page
   var say = wanggeSession.say;
   function noNetwork() { throw new Error(NO_NETWORK); }
-  function fill(words, values) { // "{n} …" with values.n
-    return words.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
-  }
+  var fill = wangge.fill; // the page's words filled in (1 case, not 1 cases)
 
   // (`box`: where a refusal is said; the actions' own by default)
   function post(url, payload, box) {

@@ -22,9 +22,7 @@
   /* a phone's screen, upright or turned (o.phoneScreen): the filters start folded */
   var FOLDED = { matches: false };
   var T = {}, STATUS = {}, CATEGORY = {}; // the page's words, state and category names (command.py)
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
-  }
+  var fill = wangge.fill; // the page's words filled in (1 case, not 1 cases)
   function categoryName(code, fallback) { return CATEGORY[code] || fallback || code; }
 
   function command(map, o) {

@@ -111,7 +111,7 @@
     result.append(el("h2", report.committed ? say("已写入", "Written")
                                             : say("试运行结果：尚未写入", "Dry run: nothing written yet")));
     var about = say("文件 " + report.file + "，共 " + report.rows + " 行",
-                    "File " + report.file + ", " + report.rows + " rows");
+                    "File " + report.file + ", " + report.rows + (report.rows === 1 ? " row" : " rows"));
     var crs = report[say("crs_zh", "crs_en")] || report.crs;
     if (crs) about += say("，坐标系 " + crs, ", CRS " + crs);
     var mapping = Object.keys(report.mapping || {}).map(function (k) { return k + "←" + report.mapping[k]; });

@@ -51,9 +51,7 @@
   var SLOW_BYTES_PER_MS = (config.slow_link_bytes_per_s || 2000) / 1000;
   var SYNC_INTERVAL_MS = config.sync_interval_ms || 15000;
   var MINE_REFRESH_MS = config.mine_refresh_ms || 300000;
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
-  }
+  var fill = wangge.fill; // the page's words filled in (1 case, not 1 cases)
   // {lon, lat, datum, accuracy_m} (and datum_name when typed); or, a desk's report of a place
   // no one could show, {region, region_name}: filed by its village or street
   var position = null;

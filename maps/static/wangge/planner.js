@@ -13,9 +13,7 @@
     other: { color: "#aaa", weight: 1, fillColor: "#ddd", fillOpacity: 0.05 }
   };
   var T = {}; // the page's words (maps/planner.py PLANNER_TEXT), set by planner()
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
-  }
+  var fill = wangge.fill; // the page's words filled in (1 case, not 1 cases)
   var FINDING_COLOR = { blocking: "#d7191c", warning: "#fdae61", declared_gap: "#878787" };
 
   /* Leaflet.draw's words on a Chinese page: its buttons (完成, 删除最后一点, 取消), their hover

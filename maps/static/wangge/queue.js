@@ -25,7 +25,7 @@
         var more = q.total - shown;
         notice.hidden = false;
         notice.querySelector("span").textContent = english
-          ? "The list has changed: " + q.total + " cases now (" + (more > 0 ? more + " more" : -more + " fewer") + "). "
+          ? "The list has changed: " + q.total + (q.total === 1 ? " case" : " cases") + " now (" + (more > 0 ? more + " more" : -more + " fewer") + "). "
           : "列表已有变化：现共 " + q.total + " 件（" + (more > 0 ? "新增 " + more : "减少 " + -more) + " 件）。";
         document.title = (more > 0 ? "(+" + more + ") " : "") + title;
       })

@@ -279,7 +279,25 @@
     });
   }
 
+  /* a page's words filled in: "{n} cases in view" with {n: 3}; a key not given stays as it is.
+     On an English page a count of one is said in the singular (1 case, 1 open case, 1 problem,
+     not "1 cases"), with the nouns of gis/english.py */
+  var COUNTED = ["case", "grid", "day", "point", "row", "warning", "rating", "region", "photo",
+    "minute", "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit",
+    "session", "account", "letter", "center", "user", "line", "second", "time", "notice", "record"];
+  var ONE = new RegExp("(^|[^\\w.,])1 ((?:[a-z]+ )?)(" + COUNTED.join("|") +
+    ")(?:s|\\(s\\))(?![\\w(])", "g");
+  function fill(words, values) {
+    var filled = String(words).replace(/\{(\w+)\}/g, function (m, k) {
+      return values && k in values ? values[k] : m;
+    });
+    return /^en/i.test(document.documentElement.lang) ? filled.replace(ONE, function (_, before, word, noun) {
+      return before + "1 " + word + noun;
+    }) : filled;
+  }
+
   window.wangge = {
+    fill: fill,
     shrinkPhoto: shrinkPhoto,
     apiLayer: apiLayer, heatLayer: heatLayer, viewHeat: viewHeat, escapeHtml: escapeHtml,
     tooltip: tooltip, loaded: loaded, layers: layers, logout: logout,
