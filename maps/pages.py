@@ -562,7 +562,8 @@ def queue_page(  # type: ignore[no-untyped-def]
     total_line = (
         t(
             f"共 {total} 件，第 {shown} 件；超期优先，其次按办理时限、严重程度。",
-            f"{total} cases, showing {shown}; overdue first, then by deadline and severity.",
+            f"{total} case{'s' if q.total > 1 else ''}, showing {shown}; overdue first, then by "
+            "deadline and severity.",
         )
         if q.total
         else t(f"共 {total} 件。", f"{total} cases.")

@@ -860,6 +860,29 @@ def test_an_empty_in_tray_says_how_much_waits_at_the_centers_below(
     assert f"the centers below have {below} open</a>" in en
 
 
+def test_the_queue_counts_one_case_in_the_singular(
+    anon_client: TestClient, login_as: Headers
+) -> None:
+    """Narrowed to one case, the English in-tray says "1 case, showing 1–1", not "1 cases"."""
+    html = {"Accept": "text/html"}
+    for user in ("village_operator", "township_operator", "district_operator"):
+        op = login_as(user)
+        items = anon_client.get("/api/queue?limit=500", headers=op).json()["items"]
+        pairs = [(i["grid_code"], i["category"]) for i in items if i["grid_code"]]
+        alone = [p for p in pairs if pairs.count(p) == 1]
+        if alone and len(items) > 1:
+            break
+    assert alone and len(items) > 1, "no in-tray of the demo with one case of a grid and kind"
+    grid, category = alone[0]
+    one = f"/queue?grid={grid}&category={category}"
+    en = anon_client.get(one + "&lang=en", headers=op | html).text
+    assert '<b id="queue-total">1</b> case, showing' in en
+    zh = anon_client.get(one + "&lang=zh", headers=op | html).text
+    assert '共 <b id="queue-total">1</b> 件，第' in zh
+    en = anon_client.get("/queue?lang=en", headers=op | html).text
+    assert f'<b id="queue-total">{len(items)}</b> cases, showing' in en
+
+
 def test_the_queue_marks_repeats_and_possible_duplicates(
     anon_client: TestClient, login_as: Headers, point: tuple
 ) -> None:
