@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES, SYSTEM_ACTOR_WORDS
+from gis.english import one_said_once
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
@@ -336,7 +337,7 @@ def person(name: str | None, account: str) -> str:
 def _tr(lang: str) -> Callable[[str, str], str]:
     """``t(zh, en)``: the words of a page in its language (Chinese first, English second)."""
     if lang == "en":
-        return lambda zh, en: en
+        return lambda zh, en: one_said_once(en)  # (1 village, 1 grid: not 1 grids)
     return lambda zh, en: zh
 
 

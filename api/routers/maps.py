@@ -56,6 +56,7 @@ from gis import (
     workflow,
 )
 from gis.auth import Principal
+from gis.english import one_said_once
 from gis.errors import InvalidInput, NotFound
 from gis.ledger import LedgerOrder
 from gis.permissions import ROLE_NAMES_EN
@@ -708,7 +709,9 @@ def queue_export(
     now = datetime.now(SHANGHAI)
     if language == "en":
         center = q.center or "all centers"
-        title = f"Case queue · {center} (exported {now:%Y-%m-%d %H:%M}, {q.total} cases)"
+        title = one_said_once(
+            f"Case queue · {center} (exported {now:%Y-%m-%d %H:%M}, {q.total} cases)"
+        )
     else:
         center = q.center or "全部中心"
         title = f"待办案件 · {center}（导出于 {now:%Y-%m-%d %H:%M}，共 {q.total} 件）"
@@ -1033,6 +1036,7 @@ class _RegionExport:
     def title(self, zh: str, en: str, count_zh: str, count_en: str) -> str:
         """The sheet's title: what, of which region, when, how many."""
         if self.lang == "en":
+            count_en = one_said_once(count_en)  # (1 grid)
             return f"{en} · {self.name} (exported {self.now:%Y-%m-%d %H:%M}, {count_en})"
         return f"{zh} · {self.name}（导出于 {self.now:%Y-%m-%d %H:%M}，{count_zh}）"
 

@@ -879,6 +879,13 @@ def test_the_queue_counts_one_case_in_the_singular(
     assert '<b id="queue-total">1</b> case, showing' in en
     zh = anon_client.get(one + "&lang=zh", headers=op | html).text
     assert '共 <b id="queue-total">1</b> 件，第' in zh
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    xlsx = anon_client.get(one.replace("/queue", "/queue.xlsx") + "&lang=en", headers=op)
+    sheet = load_workbook(BytesIO(xlsx.content)).active
+    assert sheet is not None and str(sheet["A1"].value).endswith(", 1 case)")
     en = anon_client.get("/queue?lang=en", headers=op | html).text
     assert f'<b id="queue-total">{len(items)}</b> cases, showing' in en
 
