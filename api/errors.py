@@ -430,10 +430,10 @@ async def _database_error(request: Request, exc: OperationalError) -> Response:
         return _retry_later(
             request,
             "数据库资源不足（存储空间、内存或连接数），本次请求未保存任何内容，请稍后重试"
-            "（上报请使用同一个 Idempotency-Key）；如持续出现，请联系系统管理员。",
+            "{key}；如持续出现，请联系系统管理员。",
             "The database is out of resources (disk space, memory or connections): nothing of "
-            "this request was saved. Please retry later (a report with the same "
-            "Idempotency-Key); if this goes on, tell your administrator.",
+            "this request was saved. Please retry later{key}; if this goes on, tell your "
+            "administrator.",
             code="database_resources",
             after_s=30,
         )
@@ -450,11 +450,9 @@ async def _database_error(request: Request, exc: OperationalError) -> Response:
         log.error("%s %s: database unreachable: %s", request.method, request.url.path, first_line)
         return _retry_later(
             request,
-            "暂时无法连接数据库，本次请求未能完成，请稍后重试（上报请使用同一个 "
-            "Idempotency-Key，不会重复登记）。如持续出现，请联系系统管理员。",
+            "暂时无法连接数据库，本次请求未能完成，请稍后重试{key}。如持续出现，请联系系统管理员。",
             "The database cannot be reached just now: this request was not completed. Please "
-            "retry in a little while (a report with the same Idempotency-Key is never "
-            "registered twice). If this goes on, tell your administrator.",
+            "retry in a little while{key}. If this goes on, tell your administrator.",
             code="database_unavailable",
             after_s=10,
         )
@@ -466,17 +464,27 @@ async def _busy(request: Request, exc: PoolTimeout) -> Response:
     request was written, and the client may send it again (with the same Idempotency-Key)."""
     return _retry_later(
         request,
-        "服务器繁忙，本次请求未保存任何内容，请几秒后重试（上报请使用同一个 Idempotency-Key）。",
-        "The server is busy: nothing of this request was saved. Please retry in a few seconds "
-        "(a report with the same Idempotency-Key).",
+        "服务器繁忙，本次请求未保存任何内容，请几秒后重试{key}。",
+        "The server is busy: nothing of this request was saved. Please retry in a few seconds"
+        "{key}.",
     )
+
+
+#: what a client of the API is told of retrying (``{key}`` in :func:`_retry_later`'s words); a
+#: page (a desk's, a resident's tracking page) says nothing of it: the key is the API's word
+RETRY_KEY = (
+    "（上报请使用同一个 Idempotency-Key 重发，不会重复登记）",
+    " (a report sent again with the same Idempotency-Key is never registered twice)",
+)
 
 
 def _retry_later(
     request: Request, zh: str, en: str, code: str = "busy", after_s: int = 5
 ) -> Response:
     """503 with ``Retry-After``: JSON for the API, a page for a browser."""
-    detail = en if request_lang(request) == "en" else zh
+    english = request_lang(request) == "en"
+    key = "" if _is_page(request) else RETRY_KEY[english]
+    detail = (en if english else zh).replace("{key}", key)
     return _answer(request, 503, detail, code, {"Retry-After": str(after_s)})
 
 

@@ -246,10 +246,17 @@ def test_a_database_out_of_reach_answers_503_and_the_app_recovers(
             )
             assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
             assert "cannot be reached" in r.json()["detail"]
+            assert "with the same Idempotency-Key is never registered twice" in r.json()["detail"]
             page = c.get("/queue?lang=zh", headers=headers | {"Accept": "text/html"})
             assert page.status_code == 503 and page.headers["Retry-After"] == "10"
             assert "text/html" in page.headers["content-type"]
             assert "暂时无法服务" in page.text and "暂时无法连接数据库" in page.text
+            # the API's word for a retry is not a desk's, nor a resident's on the tracking page
+            assert "Idempotency-Key" not in page.text and "{key}" not in page.text
+            assert "请稍后重试。如持续出现" in page.text
+            track = "/t/" + "0123456789abcdef" * 2 + "?lang=zh"
+            resident = c.get(track, headers={"Accept": "text/html"})
+            assert resident.status_code == 503 and "Idempotency-Key" not in resident.text
         finally:
             app.state.sessionmaker, app.state.engine = served, engine_served
         assert c.get("/api/categories", headers=headers).status_code == 200
@@ -281,6 +288,7 @@ def test_what_the_database_cannot_do_just_now_is_a_503_that_says_why(
     r = client.get("/api/categories")
     assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.text
     assert r.json()["code"] == code and words in r.json()["detail"]
+    assert "{key}" not in r.json()["detail"]
 
 
 def test_a_retry_replays_and_another_report_under_the_key_is_refused(
