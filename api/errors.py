@@ -43,7 +43,7 @@ FIELD_NAMES = {
     "severity": ("严重程度", "severity"),
     "reported_at": ("上报时间", "reported_at"),
     "location": ("位置", "location"),
-    "region": ("所在村（社区）", "region"),
+    "region": ("区划", "region"),
     "datum": ("坐标系", "datum"),
     "accuracy_m": ("定位精度", "accuracy"),
     "bbox": ("范围", "bbox"),
@@ -62,6 +62,28 @@ FIELD_NAMES = {
     "resolved": ("问题是否已解决", "resolved"),
     "username": ("用户名", "username"),
     "password": ("密码", "password"),
+    # the pages' and lists' filters (a link edited by hand, a bookmark of an old form)
+    "grid": ("网格编码", "grid"),
+    "village": ("村（社区）编码", "village"),
+    "start": ("开始日期", "start"),
+    "end": ("结束日期", "end"),
+    "due_within_hours": ("时限内小时数", "due_within_hours"),
+    "offset": ("起始位置", "offset"),
+    "status": ("状态", "status"),
+    "days": ("天数", "days"),
+}
+
+#: what a pattern of the API asks for, said as a reader would: "应为 15 位数字" rather than
+#: "格式不正确" (``string_pattern_mismatch``); a pattern not here keeps the plain words
+PATTERN_WORDS = {
+    r"^[0-9]{15}$": ("应为 15 位数字", "must be 15 digits"),
+    r"^[0-9]{12}$": ("应为 12 位数字", "must be 12 digits"),
+    r"^[0-9]{6,12}$": ("应为 6、9 或 12 位数字", "must be 6, 9 or 12 digits"),
+    r"^([0-9]{6,12})?$": ("应为 6、9 或 12 位数字，或不填", "must be 6, 9 or 12 digits, or empty"),
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$": (
+        "应为日期（如 2026-11-21），或不填",
+        "must be a date (e.g. 2026-11-21), or empty",
+    ),
 }
 
 _A_UUID = (
@@ -208,6 +230,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     }
     msg = error.get("msg", "invalid")
     zh, en = MESSAGES.get(error["type"], (f"取值无效（{msg}）", msg))  # (one not foreseen)
+    if error["type"] == "string_pattern_mismatch":
+        zh, en = PATTERN_WORDS.get(str(ctx.get("pattern")), (zh, en))
     if field == "body":
         zh, en = BODY_MESSAGES.get(error["type"], (zh, en))
     template = en if lang == "en" else zh

@@ -279,8 +279,10 @@ def get_queue(
     caller: Handler,
     request: Request,
     status: Annotated[list[str], Query(description="states (default: every open one)")] = [],  # noqa: B006
-    category: str | None = None,
-    grid: str | None = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    grid: Annotated[
+        str | None, Query(pattern=r"^[0-9]{15}$", description="a grid's code (as the page's)")
+    ] = None,
     overdue: bool | None = None,
     due_within_hours: Annotated[
         float | None, Query(gt=0, le=24 * 365, description="deadline within N (calendar) hours")

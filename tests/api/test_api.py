@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from html import unescape
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -101,6 +102,30 @@ def test_a_refused_long_value_is_quoted_by_its_start(client: TestClient) -> None
     r = client.post(f"/api/cases/{code}/notes", json={"note": "长" * 2001})
     assert r.status_code == 422
     assert r.json()["detail"].endswith("，收到 " + "长" * 60 + "…")
+
+
+@pytest.mark.parametrize(
+    ("url", "zh", "en"),
+    [
+        ("/queue?grid=abc", "grid（网格编码）应为 15 位数字，收到 abc",
+         "grid must be 15 digits; got abc"),
+        ("/grids?region=99010", "region（区划）应为 6、9 或 12 位数字，收到 99010",
+         "region must be 6, 9 or 12 digits; got 99010"),
+        ("/queue?due_within_hours=-1", "due_within_hours（时限内小时数）必须大于 0，收到 -1",
+         "due_within_hours must be > 0; got -1"),
+    ],
+)  # fmt: skip
+def test_a_page_filter_refused_says_what_it_wants(
+    client: TestClient, url: str, zh: str, en: str
+) -> None:
+    """A filter edited by hand in a page's address: what the field is and what it must be
+    ("应为 15 位数字", not "格式不正确"), on the page and from the API alike."""
+    for lang, words in (("zh", zh), ("en", en)):
+        page = client.get(f"{url}&lang={lang}", headers={"Accept": "text/html"})
+        assert page.status_code == 422 and words in unescape(page.text), page.text[-600:]
+    if url.startswith("/queue"):  # (the in-tray's API takes the same filters)
+        api = client.get("/api" + url, headers={"Accept-Language": "zh"})
+        assert api.status_code == 422 and zh in api.json()["detail"], api.text
 
 
 def test_errors_speak_english_on_request(client: TestClient) -> None:
