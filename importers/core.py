@@ -268,6 +268,7 @@ class ImportReport:
                 f"{len(self.unchanged)} unchanged, {len(self.repaired)} repaired, "
                 f"{len(self.rejected)} rejected, {len(self.problems)} problems",
             ]
+            lines = [one_said_once(line) for line in lines]  # (1 row, 1 problem)
             if rules:
                 lines.append(
                     "  parents by " + ", ".join(f"{said(k, lang)}: {v}" for k, v in rules.items())

@@ -1251,6 +1251,22 @@ def test_a_summary_says_each_row_and_warning_in_its_own_language(
     assert not [w for w in out["warnings_en"] if _HAN.search(w)], out["warnings_en"]
 
 
+def test_a_summary_of_one_row_says_one_row(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """ "1 row", "1 new", "1 problem" in English — it said "1 rows"."""
+    (lon, lat) = _points(demo_city)[0]
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "ID,reported_at,lon,lat,kind,category,description\n"
+        f"O1,2026-03-05 09:30,{lon},{lat},dispute,something else,unknown category\n",
+        encoding="utf-8",
+    )
+    en = import_cases(db, path, CaseOptions()).summary("en").splitlines()
+    assert re.search(r": 1 row\b", en[0]), en[0]
+    assert "1 rows" not in "\n".join(en) and "1 new" in en[1], en[:2]
+
+
 def test_the_progress_line_names_the_stage_just_done(
     db: Session, demo_city: DemoCity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
