@@ -37,3 +37,16 @@ def test_an_imports_english_words_count_one_in_the_singular() -> None:
     assert words.en == "1 case without coordinates, filed by their village"
     assert str(words) == f"1 件案件没有坐标 ({words.en})"
     assert words.line(7).en == "line 7: 1 case without coordinates, filed by their village"
+
+
+def test_the_browser_counts_the_same_nouns() -> None:
+    """``wangge.fill`` (maps/static/wangge/wangge.js) keeps its own list of the nouns: the same."""
+    import re
+    from pathlib import Path
+
+    from gis.english import COUNTED
+
+    script = Path(__file__).parents[2] / "maps" / "static" / "wangge" / "wangge.js"
+    listed = re.search(r"var COUNTED = \[([^\]]*)\]", script.read_text(encoding="utf-8"))
+    assert listed is not None
+    assert re.findall(r'"([a-z]+)"', listed.group(1)) == list(COUNTED)
