@@ -167,9 +167,12 @@ def db_backup(
 @db_app.command("recount")
 @reports_errors
 def db_recount() -> None:
-    """重算由触发器维护的汇总：地图热力与网格日计数、待办各状态计数、按日统计指标、每件案件的办理
-    情况（手工修复数据后使用；期间案件表暂停写入）— count the roll-ups and each case's handling
-    again from the cases (after a repair by hand; the case tables wait meanwhile)."""
+    """重算由触发器维护的汇总（手工修复数据后使用）
+    — count the roll-ups and each case's handling again from the cases.
+
+    地图热力与网格日计数、待办各状态计数、按日统计指标、每件案件的办理情况；期间案件表暂停写入。
+    The map's roll-ups, the in-tray's counts per state, the daily figures and each case's
+    handling, after a repair by hand; the case tables wait meanwhile."""
     from gis.scope import Scope, bind_scope
     from importers.bulk import recount
 
@@ -257,12 +260,13 @@ def db_photos(
         ),
     ] = False,
 ) -> None:
-    """核对照片目录与数据库：缺失的照片文件（恢复后未复制目录）、无记录的文件（上传失败遗留），
-    --prune 删除后者，--verify 逐张核对校验值；运行中可用 — check the photo folder against the
-    database: files the database names that are missing (a restore without the folder), files
-    no row names (left by failed uploads); --prune removes the latter; --verify checks each
-    picture against its checksum.  Safe while the server runs.  Exit 1 when files are missing
-    or altered."""
+    """核对照片目录与数据库（运行中可用）
+    — check the photo folder against the database.
+
+    缺失的照片文件（恢复后未复制目录）、无记录的文件（上传失败遗留），--prune 删除后者，
+    --verify 逐张核对校验值 — files the database names that are missing (a restore without the
+    folder), files no row names (left by failed uploads); --prune removes the latter; --verify
+    checks each picture against its checksum.  Exit 1 when files are missing or altered."""
     from gis.photo_files import check_folder
     from gis.scope import Scope, bind_scope
 
@@ -364,8 +368,11 @@ def demo_reset(
     seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
     size: Annotated[str, typer.Option(help="small | city")] = "city",
 ) -> None:
-    """把示例市恢复到刚载入时（删除示例数据库中的全部数据后重新载入；只用于示例数据）—
-    put the demo city back as loaded (deletes everything in the demo database; the demo's only)."""
+    """把示例市恢复到刚载入时（只用于示例数据）
+    — put the demo city back as loaded (the demo's database only).
+
+    删除示例数据库中的全部数据后重新载入 — deletes everything in the demo database, then loads
+    the demo city again."""
     from importers.demo import SIZES
     from importers.demo_reset import inspect_demo, reset_demo
 
@@ -727,9 +734,8 @@ def import_cmd(
         typer.Option("--passwords", help="workers: CSV for new accounts' initial passwords (0600)"),
     ] = None,
 ) -> None:
-    """导入行政区划、网格、综治中心、网格员与用户或历史案件（默认试运行，--commit 写入，
-    重复导入不重复）— import boundaries, rosters or case history (dry run by default;
-    idempotent)."""
+    """导入区划、网格、中心、网格员或历史案件（默认试运行，加 --commit 写入）
+    — import boundaries, rosters or case history (a dry run unless --commit; idempotent)."""
     from pathlib import Path
 
     from gis.errors import InvalidInput
@@ -802,8 +808,8 @@ def export_cmd(
         typer.Option("--as-of", help="grids: the layout valid then, YYYY-MM-DD[THH:MM]"),
     ] = None,
 ) -> None:
-    """导出行政区划、网格或综治中心为 GIS 文件（字段名与导入一致，导出后可原样导回）— write
-    regions, grids or centers as a GIS file that imports back unchanged."""
+    """导出区划、网格或综治中心为 GIS 文件（可原样导回）
+    — write regions, grids or centers as a GIS file that imports back unchanged."""
     from datetime import datetime
     from pathlib import Path
 
@@ -1034,10 +1040,12 @@ def pii_expire(
         bool, typer.Option("--commit", help="erase (without it: count what would be erased)")
     ] = False,
 ) -> None:
-    """删除结案满 N 年的案件当事人的姓名、电话、身份证号（个人信息保护法：到期删除）；默认只统计，
-    加 --commit 执行，记入审计日志 — erase the names, phones and ID numbers of the parties to
-    cases closed more than N years ago (PIPL: erase when the retention period is over); a dry run
-    unless --commit, audited.  For a nightly cron."""
+    """删除结案满 N 年的案件当事人的个人信息（默认只统计）
+    — erase the personal data of parties to cases closed N years ago (a dry run by default).
+
+    姓名、电话、身份证号（个人信息保护法：到期删除）；加 --commit 执行，记入审计日志 — the
+    names, phones and ID numbers of the parties to cases closed more than N years ago (PIPL:
+    erase when the retention period is over); --commit erases, audited.  For a nightly cron."""
     from gis.pii_expiry import expire
     from gis.scope import Scope, bind_scope
 
