@@ -1581,6 +1581,16 @@ def test_the_phone_page_fits_a_small_phone(live_server: str, browser) -> None:  
             return [b.textContent, (s.maskImage || s.webkitMaskImage).slice(0, 23)]; }""")
         assert said == {"zh-CN": "打卡", "en-US": "Check in"}[locale], said
         assert drawn == 'url("data:image/svg+xml', drawn
+        # the patrol note beside 打卡 stays clear of it (in English at 360 px it ran 24 px under
+        # Check in: as wide as its own 20 characters, not its label)
+        for wide in (320, 360, 412):
+            page.set_viewport_size({"width": wide, "height": 740})
+            note = page.locator("input[name=patrol_note]").bounding_box()
+            button = page.locator("#check-in").bounding_box()
+            assert note and button
+            beside = note["x"] + note["width"] <= button["x"]
+            assert beside or note["y"] + note["height"] <= button["y"], (locale, wide, note, button)
+        page.set_viewport_size({"width": 320, "height": 568})
         page.goto(f"{live_server}/account")  # (township_operator: 338 px wide in English)
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, locale
         context.close()
