@@ -1038,8 +1038,12 @@ def _merge(session: Session, layout: Layout, body: dict) -> Said:
         if not joined:
             raise InvalidInput(
                 f"网格 {'、'.join(r.code for r in rest)} 与其余网格不相邻，不能合并。",
-                f"Grid(s) {', '.join(r.code for r in rest)} do not share an edge with the "
-                "others; only adjacent grids can be merged.",
+                (
+                    f"Grid {rest[0].code} does not"
+                    if len(rest) == 1
+                    else f"Grids {', '.join(r.code for r in rest)} do not"
+                )
+                + " share an edge with the others; only adjacent grids can be merged.",
                 field="grids",
             )
         group += joined
@@ -1079,7 +1083,7 @@ def _merge(session: Session, layout: Layout, body: dict) -> Said:
     others = [c for c in codes if c != survivor_code]
     return (
         f"网格 {'、'.join(others)} 并入 {survivor_code}",
-        f"Grid(s) {', '.join(others)} merged into {survivor_code}",
+        f"Grid{'s' if len(others) > 1 else ''} {', '.join(others)} merged into {survivor_code}",
     )
 
 
@@ -1352,7 +1356,7 @@ def _assign(session: Session, layout: Layout, body: dict) -> Said:
     if missing:
         raise InvalidInput(
             f"没有这些网格员：{'、'.join(missing)}",
-            f"No such worker(s): {', '.join(missing)}",
+            f"No such worker{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
             field="workers",
         )
     roles = _roles_of(body)
@@ -1913,8 +1917,9 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         raise Conflict(
             f"网格 {codes} 在本方案起草后已被他人修改（{stale[0]['changed_by'] or '其他方案'}），"
             "不能提交：请放弃本方案，在最新边界上重新调整。",
-            f"Grid(s) {codes} changed since this edit set was drawn; discard it and redo the "
-            "edit on the current layout.",
+            f"Grid{'s' if len(stale) > 1 else ''} "
+            f"{', '.join(r['drawn_code'] for r in stale)} changed since this edit set was drawn; "
+            "discard it and redo the edit on the current layout.",
             conflicts=[
                 {
                     "code": r["drawn_code"],
@@ -1936,7 +1941,8 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         raise InvalidInput(
             f"方案有 {validation['blocking']} 处问题需要先解决："
             f"{validation['findings'][0]['message']}",
-            f"The edit set has {validation['blocking']} blocking finding(s): "
+            f"The edit set has {validation['blocking']} blocking finding"
+            f"{'s' if validation['blocking'] > 1 else ''}: "
             f"{validation['findings'][0]['message_en']}",
             field="id",
             findings=validation["findings"],

@@ -247,7 +247,7 @@ def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
     assert done["op_name"] == "合并" and done["op_name_en"] == "Merge"
     # what it did, in both languages, as answered and as kept with the edit set
     assert done["message"] == f"网格 {b} 并入 {a}"
-    assert done["message_en"] == f"Grid(s) {b} merged into {a}"
+    assert done["message_en"] == f"Grid {b} merged into {a}"  # (one grid: not "Grid(s)")
     kept = planner.client.get(f"/api/edits/{edit}", headers=planner.headers).json()
     assert kept["operations"][0]["summary"]["message_en"] == done["message_en"]
     assert kept["operations"][0]["op_name_en"] == "Merge"
@@ -1262,6 +1262,10 @@ def test_racing_planners_second_gets_409(
     assert [c["code"] for c in r["conflicts"]] == [b]
     assert r["conflicts"][0]["changed_by"] == PLANNER
     assert b in r["detail"]
+    en = anon_client.post(
+        f"/api/edits/{e2}/commit", headers=second.headers | {"Accept-Language": "en"}
+    )
+    assert en.status_code == 409 and en.json()["detail"].startswith(f"Grid {b} changed since")
     # nothing of the second edit set was applied
     assert (
         app_db.execute(
