@@ -528,7 +528,9 @@ def import_centers(session: Session, path: Path, opts: Options) -> ImportReport:
             report.rejected.append(
                 Issue("rejected", it["region"],
                       Both(f"区划名称有 {len(found)} 个：{listed}，请写区划代码",
-                           f"{len(found)} regions have this name ({listed}): write its code"),
+                           f"{len(found)} regions have this name ("
+                           + ", ".join(f"{code} in {parent}" for code, _, parent in found)
+                           + "): write its code"),
                       it["lon"], it["lat"])
             )  # fmt: skip
             items.remove(it)

@@ -1435,11 +1435,14 @@ def _parties(
     }
     for what, lines in bad.items():
         if lines:
-            shown = "、".join(str(line) for line in lines[:10]) + ("…" if len(lines) > 10 else "")
+            more = "…" if len(lines) > 10 else ""
+            shown = [str(line) for line in lines[:10]]
             report.warnings.append(
                 Both(
-                    f"{len(lines)} 行的{said[what][0]}，未保存该项（案件照常导入）：第 {shown} 行",
-                    f"{len(lines)} {said[what][1]} left out, the cases imported: lines {shown}",
+                    f"{len(lines)} 行的{said[what][0]}，未保存该项（案件照常导入）："
+                    f"第 {'、'.join(shown)}{more} 行",
+                    f"{len(lines)} {said[what][1]} left out, the cases imported: "
+                    f"line{'s' if len(lines) > 1 else ''} {', '.join(shown)}{more}",
                 )
             )
 

@@ -444,7 +444,9 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
                 listed = "、".join(f"{code}（{parent}）" for code, _, parent in found)
                 reject(
                     f"区划名称 {p.region} 有 {len(found)} 个：{listed}，请写区划代码",
-                    f"{len(found)} regions are named {p.region} ({listed}): give its code",
+                    f"{len(found)} regions are named {p.region} ("
+                    + ", ".join(f"{code} in {parent}" for code, _, parent in found)
+                    + "): give its code",
                 )
                 continue
             if found:
@@ -473,7 +475,9 @@ def _named_places(session: Session, people: list[_Person], report: ImportReport)
                 report.rejected.append(
                     Issue("rejected", p.name, Both(
                         f"网格名称 {g} 有 {len(hits)} 个：{listed}，请写网格编码或所属村（社区）",
-                        f"{len(hits)} grids are named {g} ({listed}): give the grid's code or "
+                        f"{len(hits)} grids are named {g} ("
+                        + ", ".join(f"{code} in {village}" for code, village in hits)
+                        + "): give the grid's code or "
                         "its village").line(p.line))
                 )  # fmt: skip
                 ok = False

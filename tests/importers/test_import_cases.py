@@ -1382,6 +1382,7 @@ def test_a_ledgers_parties_are_imported_encrypted_and_found_by_phone(
     warned = " ".join(done.warnings)
     assert "1 行的电话号码格式不正确" in warned and "第 3 行" in warned
     assert "1 行的身份证号不正确" in warned and "第 4 行" in warned
+    assert "left out, the cases imported: line 3" in " ".join(w.en for w in done.warnings)
     ids = dict(db.execute(text("SELECT source_id, id FROM cases WHERE source_id LIKE 'P_'")).all())
     first = parties_of(db, ids["P1"], cipher, unmask=True)
     assert [(x.role, x.name, x.phone, x.id_card) for x in first] == [

@@ -372,6 +372,10 @@ def test_regions_and_grids_named_instead_of_coded(db: Session, tmp_path: Path) -
     shared = import_workers(db, path, RosterOptions()).rejected
     assert len(shared) == 1
     assert f"有 2 个：{VILLAGE}（{township}）、{OTHER_VILLAGE}" in shared[0].reason
+    # in English with English punctuation (it had 、 and full-width brackets)
+    assert f"2 regions are named {village} ({VILLAGE} in {township}, {OTHER_VILLAGE} in " in (
+        said(shared[0].reason, "en")
+    )
 
 
 @pytest.mark.parametrize(
