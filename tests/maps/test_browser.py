@@ -2461,8 +2461,9 @@ def test_a_count_of_one_is_said_in_the_singular_in_english(  # type: ignore[no-u
     live_server: str, browser, engine
 ) -> None:
     """The maps' scripts fill their words with ``wangge.fill``: on an English page a count of
-    one in the singular ("1 case in view", "Route: 1 point", "1 problem to solve first" —
-    they said "1 cases"), as the server's words (gis/english.py); a Chinese page's as they are.
+    one in the singular ("1 case in view", "Route: 1 point", "1 problem to solve first" — they
+    said "1 cases"), as the server's words (gis/english.py), and a tooltip's list with commas;
+    a Chinese page's as they are.
     Each page whose script fills counts has it, and its own script no other."""
     samples = ["{n} cases in view", "Route: {n} points, about {m} m on patrol",
                "{n} problem(s) to solve first", "{cases} open cases reassigned",
@@ -2491,6 +2492,9 @@ def test_a_count_of_one_is_said_in_the_singular_in_english(  # type: ignore[no-u
                 else ["1 cases in view", "Route: 1 points, about 0 m on patrol",
                       "1 problem(s) to solve first", "1 open cases reassigned", "{x} left"]
             ), (lang, path, said)  # fmt: skip
+            # a tooltip's list (a grid's workers) joined as the language does: it was 、 in English
+            listed = page.evaluate("wangge.tooltip({w: ['a', 'b']}, [['w', 'W']])")
+            assert ("<td>a, b</td>" if lang == "en" else "<td>a、b</td>") in listed, listed
             context.close()
     assert errors == []
     scripts = Path(__file__).parents[2] / "maps" / "static" / "wangge"

@@ -127,7 +127,7 @@
   function tooltip(props, fields) {
     var rows = fields.map(function (kv) {
       var v = props[kv[0]];
-      if (Array.isArray(v)) v = v.join("、");
+      if (Array.isArray(v)) v = v.join(/^en/i.test(document.documentElement.lang) ? ", " : "、");
       if (v === null || v === undefined || v === "") return "";
       return "<tr><th>" + escapeHtml(kv[1]) + "</th><td>" + escapeHtml(v) + "</td></tr>";
     });
