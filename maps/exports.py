@@ -208,7 +208,8 @@ def roster_xlsx(roster: Roster, *, title: str, lang: str = "zh") -> bytes:
                    _ROSTER_WIDTHS, formats)  # fmt: skip
     for w in roster.workers:
         sheet.append([
-            w.name, w.code, w.phone, w.village, " ".join(w.grids), "、".join(w.grid_names),
+            w.name, w.code, w.phone, w.village, " ".join(w.grids),
+            ("、" if lang != "en" else ", ").join(w.grid_names),
             w.username, w.reported, _local(w.last_report), w.open_in_grids, w.settled,
             w.patrol_days, _local(w.last_patrol),
             ("、" if lang != "en" else ", ").join(role_name(r, lang) for r in w.roles),

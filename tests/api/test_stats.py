@@ -773,6 +773,11 @@ def test_the_roster_of_grid_workers_says_who_has_not_been_heard_from(
     assert sheet.cell(3, 3).number_format == "@"
     parts = {r[1]: r[13] for r in rows[2:]}  # each worker's part in their grids' teams
     assert parts["W99010200100101"] == "网格长" and parts["W99010200100190"] == "网格监督员"
+    # in English, lists joined with commas (a worker's grids' names had 、)
+    en = load_workbook(BytesIO(anon_client.get("/workers.xlsx?lang=en", headers=op).content))
+    assert en.active is not None
+    many = [r[5] for r in list(en.active.iter_rows(values_only=True))[2:] if r[4] and " " in r[4]]
+    assert many and all("、" not in names and ", " in names for names in many), many[:3]
     audited = app_db.execute(
         text("SELECT detail FROM audit_log WHERE action = 'workers.export' ORDER BY id DESC")
     ).first()
