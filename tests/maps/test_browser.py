@@ -4462,6 +4462,7 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
         grid = conn.execute(
             text("SELECT code FROM grid WHERE valid_to IS NULL ORDER BY code LIMIT 1")
         ).scalar_one()
+        worker = conn.execute(text("SELECT code FROM worker ORDER BY code LIMIT 1")).scalar_one()
     failures: dict[str, list[str]] = {}
     for locale in ("zh-CN", "en-US"):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
@@ -4475,11 +4476,13 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
             paths += [
                 f"/cases/{code}/receipt", "/find?q=纠纷", "/reports/daily", "/reports/period",
                 "/workers", "/grids", f"/grids/{grid}", "/account", "/users", "/audit",
-                "/imports", "/edits", f"/maps/planner?village={grid[:12]}", "/", "/maps/command",
-                "/maps/safety",
+                "/imports", "/no-such-page", f"/maps/planner?village={grid[:12]}", "/",
+                "/maps/command", "/maps/safety", f"/maps/grid/{grid}", f"/workers/{worker}/patrols",
             ]  # fmt: skip
         for path in paths:
-            page.goto(live_server + path)
+            shown = page.goto(live_server + path)
+            # each a page of its own (/edits, listed here, was the 404 page: the API's only)
+            assert shown is not None and shown.status == (404 if "no-such" in path else 200), path
             page.wait_for_load_state("networkidle")
             failures[f"{locale} {path}"] = _accessibility_failures(page)
         context.close()
@@ -4489,7 +4492,7 @@ def test_every_page_passes_an_accessibility_check(live_server: str, browser, eng
         failures[f"{locale} /m/"] = _accessibility_failures(page)
         context.close()
     assert {k: v for k, v in failures.items() if v} == {}
-    assert len(failures) == 26
+    assert len(failures) == 28
 
 
 def _settled_on_the_spot(live_server: str, engine, tokens: dict, how: str) -> dict:  # type: ignore[no-untyped-def]
