@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -1053,6 +1055,38 @@ def pii_expire(
         bind_scope(session, Scope.everything())
         found = expire(session, years, commit=commit, actor=_actor())
     typer.echo(f"{found.summary('zh')}\n{found.summary('en')}")
+
+
+_WIDE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+
+
+def _reflowed(doc: str) -> str:
+    """A command's help as its docstring, each paragraph after the first one line: Typer keeps
+    a docstring's line breaks there, and a line wrapped at 100 characters in the source broke
+    again at the terminal's width, leaving a stub of a line.  (The first paragraph's breaks stay:
+    in the lists of commands, the Chinese line and its English each start a line.)  Lines join
+    with a space, but none between Chinese characters."""
+    first, *rest = doc.split("\n\n")
+    joined = []
+    for paragraph in rest:
+        text = ""
+        for line in paragraph.splitlines():
+            line = line.strip()
+            wide = bool(text) and _WIDE.match(text[-1]) is not None
+            space = (
+                ""
+                if not text or (wide and (_WIDE.match(line[:1]) or text[-1] in "，。；：、）"))
+                else " "
+            )
+            text += space + line
+        joined.append(text)
+    return "\n\n".join([first, *joined])
+
+
+for _app in [app, *(group.typer_instance for group in app.registered_groups)]:
+    for _command in _app.registered_commands if _app is not None else []:
+        if _command.help is None and _command.callback is not None:
+            _command.help = _reflowed(inspect.getdoc(_command.callback) or "")
 
 
 def main() -> None:  # pragma: no cover - console entry point
