@@ -14,6 +14,7 @@ COUNTED = (
     "case", "grid", "day", "point", "row", "warning", "rating", "region", "photo", "minute",
     "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit", "session",
     "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
+    "operation", "verification", "check-in", "note",
 )  # fmt: skip
 
 # "1 cases", "1 open cases", "1 problem(s)"; not "11 cases", "2.1 days", "1,001 rows"

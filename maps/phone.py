@@ -298,7 +298,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "delete": "Delete",
             "none": "None",
             "others_waiting": (
-                "{n} report(s) of another account wait on this phone until it logs in."
+                "Kept on this phone until their account logs in: {n} reports of another account."
             ),
             "no_reports": "None yet",
             "overdue": "overdue",
@@ -324,7 +324,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
                 "Note kept on this phone: it is sent when the connection returns."
             ),
             "note_item": "Note",
-            "notes_sent": "{n} note(s) sent.",
+            "notes_sent": "{n} notes sent.",
             "verify_hint": "What you found (required if not put right): the stairwell is cleared …",
             "verify_yes": "Put right",
             "verify_no": "Not put right",
@@ -335,11 +335,11 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "verify_saved_offline": (
                 "Verification saved on this phone; sent when the signal returns."
             ),
-            "verify_sent": "{n} verification(s) sent.",
+            "verify_sent": "{n} verifications sent.",
             "verify_add_photo": f"+ Photo of how it is now (optional, up to {VERIFY_MAX_PHOTOS})",
             "too_many_verify_photos": f"Up to {VERIFY_MAX_PHOTOS}: the others were left out.",
             "mine_offline": "No connection: shown when it returns.",
-            "sent": "{n} report(s) sent.",
+            "sent": "{n} reports sent.",
             "position": "Longitude {lon}, latitude {lat}",
             "accuracy": " (accurate to about {m} m)",
             "picked": " (picked on the map)",
@@ -417,7 +417,7 @@ TEXT: dict[str, dict[str, dict[str, str]]] = {
             "patrol_outside": "not your grid",
             "patrol_grids": "Your grids walked today: {n} of {all} (green on the map)",
             "patrol_no_grid": "outside the grids",
-            "patrols_sent": "{n} check-in(s) sent.",
+            "patrols_sent": "{n} check-ins sent.",
             "too_many_patrol_photos": f"At most {MAX_PER_PATROL} photos a check-in.",
             "patrol_photo": "Patrol photo",
             "track_status": "Route: {n} points, about {m} m on patrol",

@@ -95,10 +95,10 @@ PLANNER_TEXT: dict[str, dict] = {
         "expired": "Your login has expired: nothing was sent, and what you drew and entered is "
         "still here. Log in again in a new tab, then press the same button again on this page.",
         "log_in_again": "Log in again (new tab)",
-        "resumed": "Your edit set #{id}, not yet committed, is open again: its {n} operation(s) "
-        "are all here, to go on with, commit or discard.",
+        "resumed": "Your edit set #{id}, not yet committed, is open again with its {n} operations, "
+        "to go on with, commit or discard.",
         "person": "{name} ({account})",
-        "others": "{by} has an edit set here not yet committed, #{id} ({n} operation(s), last "
+        "others": "{by} has an edit set here not yet committed, #{id} ({n} operations, last "
         "changed {at}): where two sets change the same grid, the first committed stands and "
         "the other must be redone.",
         "help": "Click grids to select them (several for a merge); draw a split line or a new "
@@ -127,7 +127,7 @@ PLANNER_TEXT: dict[str, dict] = {
         "their part, a newcomer leads a team without a chief); it takes effect when the edit set "
         "is committed, and their other grids stay as they are.",
         "staff_none": "The village has no grid workers yet: add them to the roster first.",
-        "staff_other_grids": "{n} other grid(s)",
+        "staff_other_grids": "{n} other grids",
         "role_auto": "Part: automatic",
         "staff_save": "Add to the edit set",
         "staff_confirm_empty": "Nobody is ticked: the grid will have no grid workers. Go on?",
@@ -135,11 +135,11 @@ PLANNER_TEXT: dict[str, dict] = {
         "clear": "Clear the drawing",
         "edit_set": "Edit set #",
         "valid": "Checks passed",
-        "blocking": "{n} problem(s) to solve first",
+        "blocking": "{n} problems to solve first",
         "preview": "{added} grids added, {changed} changed, {retired} retired; {cases} open cases "
         "and cases to verify reassigned",
         "center_changed": " ({n} to another center)",
-        "workers_moved": "; {n} grid worker(s) affected",
+        "workers_moved": "; {n} grid workers affected",
         "cases_moved": "Cases reassigned",
         "workers_changed": "Grid workers affected",
         "households_changed": "Households changed",

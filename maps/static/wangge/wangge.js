@@ -284,7 +284,8 @@
      not "1 cases"), with the nouns of gis/english.py */
   var COUNTED = ["case", "grid", "day", "point", "row", "warning", "rating", "region", "photo",
     "minute", "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit",
-    "session", "account", "letter", "center", "user", "line", "second", "time", "notice", "record"];
+    "session", "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
+    "operation", "verification", "check-in", "note"];
   var ONE = new RegExp("(^|[^\\w.,])1 ((?:[a-z]+ )?)(" + COUNTED.join("|") +
     ")(?:s|\\(s\\))(?![\\w(])", "g");
   function fill(words, values) {
