@@ -6,7 +6,6 @@ import functools
 import inspect
 import json
 import os
-import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -1057,25 +1056,25 @@ def pii_expire(
     typer.echo(f"{found.summary('zh')}\n{found.summary('en')}")
 
 
-_WIDE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
-
-
 def _reflowed(doc: str) -> str:
     """A command's help as its docstring, each paragraph after the first one line: Typer keeps
     a docstring's line breaks there, and a line wrapped at 100 characters in the source broke
     again at the terminal's width, leaving a stub of a line.  (The first paragraph's breaks stay:
     in the lists of commands, the Chinese line and its English each start a line.)  Lines join
     with a space, but none between Chinese characters."""
+    from gis.report import column_width  # (2 for a wide character: Chinese, full-width)
+
     first, *rest = doc.split("\n\n")
     joined = []
     for paragraph in rest:
         text = ""
         for line in paragraph.splitlines():
             line = line.strip()
-            wide = bool(text) and _WIDE.match(text[-1]) is not None
+            wide = bool(text) and column_width(text[-1]) == 2
             space = (
                 ""
-                if not text or (wide and (_WIDE.match(line[:1]) or text[-1] in "，。；：、）"))
+                if not text
+                or (wide and (column_width(line[:1]) == 2 or text[-1] in "，。；：、）"))
                 else " "
             )
             text += space + line

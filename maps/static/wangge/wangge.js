@@ -14,7 +14,8 @@
   /* Leaflet's own words in the page's language: its zoom buttons, its layer list's button and a
      popup's close button are named in English (Zoom in, Layers, Close popup), which a Chinese
      page's hover tips and a screen reader said as they were */
-  var LEAFLET_WORDS = /^en/i.test(document.documentElement.lang)
+  var ENGLISH = /^en/i.test(document.documentElement.lang);  // the page's language: English?
+  var LEAFLET_WORDS = ENGLISH
     ? { zoomIn: "Zoom in", zoomOut: "Zoom out", layers: "Layers", close: "Close" }
     : { zoomIn: "放大", zoomOut: "缩小", layers: "图层", close: "关闭" };
   if (window.L && L.Control && L.Control.Zoom) {
@@ -127,7 +128,7 @@
   function tooltip(props, fields) {
     var rows = fields.map(function (kv) {
       var v = props[kv[0]];
-      if (Array.isArray(v)) v = v.join(/^en/i.test(document.documentElement.lang) ? ", " : "、");
+      if (Array.isArray(v)) v = v.join(ENGLISH ? ", " : "、");
       if (v === null || v === undefined || v === "") return "";
       return "<tr><th>" + escapeHtml(kv[1]) + "</th><td>" + escapeHtml(v) + "</td></tr>";
     });
@@ -292,7 +293,7 @@
     var filled = String(words).replace(/\{(\w+)\}/g, function (m, k) {
       return values && k in values ? values[k] : m;
     });
-    return /^en/i.test(document.documentElement.lang) ? filled.replace(ONE, function (_, before, word, noun) {
+    return ENGLISH ? filled.replace(ONE, function (_, before, word, noun) {
       return before + "1 " + word + noun;
     }) : filled;
   }
