@@ -25,7 +25,7 @@ import time
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,7 @@ from gis.auth import Principal
 from gis.errors import Conflict, Forbidden, InvalidInput, StorageFull, WanggeError
 from gis.settings import Settings
 from gis.worktime import SHANGHAI
-from importers.export import export_layer
+from importers.export import LAYERS, export_layer
 from importers.templates import template_name, template_xlsx
 from maps.imports import imports_page
 from maps.nav import page_links
@@ -465,6 +465,33 @@ EXPORT_TYPES = {
 }
 
 
+def _export_refused(layer: str, fmt: str) -> InvalidInput | None:
+    """Why ``/exports/{layer}.{fmt}`` names no download, in words that give the right address
+    (``grids.shp.zip`` and ``grids.shp``: a Shapefile comes zipped, as ``grids.zip``)."""
+    stem, _, inner = layer.partition(".")
+    shapefile = fmt == "shp" or (fmt == "zip" and inner == "shp")
+    if stem in LAYERS and shapefile:
+        return InvalidInput(
+            f"Shapefile 以压缩包下载：/exports/{stem}.zip（内含 .shp、.dbf、.shx、.prj、.cpg）。",
+            f"A Shapefile downloads zipped: /exports/{stem}.zip (with its .shp, .dbf, .shx, "
+            ".prj and .cpg).",
+            field="fmt",
+        )
+    if layer not in LAYERS:
+        return InvalidInput(
+            f"没有图层 {layer}；可导出：{'、'.join(LAYERS)}（如 /exports/grids.gpkg）。",
+            f"No layer {layer}; export one of {', '.join(LAYERS)} (e.g. /exports/grids.gpkg).",
+            field="layer",
+        )
+    if fmt not in EXPORT_TYPES:
+        return InvalidInput(
+            f"不支持的格式 .{fmt}；可用：{'、'.join(EXPORT_TYPES)}（zip 为 Shapefile）。",
+            f"No format .{fmt}; use one of {', '.join(EXPORT_TYPES)} (zip: a Shapefile).",
+            field="fmt",
+        )
+    return None
+
+
 @router.get(
     "/exports/{layer}.{fmt}",
     response_class=Response,
@@ -474,8 +501,8 @@ def export_gis(
     session: SessionDep,
     caller: Planner,
     request: Request,
-    layer: Literal["regions", "grids", "centers"],
-    fmt: Literal["gpkg", "geojson", "kml", "zip"],
+    layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
+    fmt: Annotated[str, Path(json_schema_extra={"enum": list(EXPORT_TYPES)})],
     region: Annotated[
         str | None, Query(pattern=r"^[0-9]{6,12}$", description="only what lies in this region")
     ] = None,
@@ -492,6 +519,9 @@ def export_gis(
     importer reads, so that the file imports back unchanged (``wangge export``).  Audited."""
     from urllib.parse import quote
 
+    refused = _export_refused(layer, fmt)
+    if refused is not None:
+        raise refused
     media, suffix = EXPORT_TYPES[fmt]
     when = as_of.replace(tzinfo=SHANGHAI) if as_of and as_of.tzinfo is None else as_of
     with tempfile.TemporaryDirectory(prefix="wangge-export-") as tmp:

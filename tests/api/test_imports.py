@@ -314,5 +314,13 @@ def test_a_planner_downloads_the_grids_and_regions_as_gis_files(  # type: ignore
     )
     bad = anon_client.get("/exports/grids.gpkg?crs=EPSG:1", headers=planner)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "crs"
-    assert anon_client.get("/exports/grids.txt", headers=planner).status_code == 422
-    assert anon_client.get("/exports/towns.gpkg", headers=planner).status_code == 422
+    for wrong, field, said in [
+        ("grids.txt", "fmt", "gpkg、geojson、kml、zip"),
+        ("towns.gpkg", "layer", "regions、grids、centers"),
+        # a Shapefile asked for by its own suffix: the refusal gives the address that works
+        ("grids.shp.zip", "fmt", "/exports/grids.zip"),
+        ("centers.shp", "fmt", "/exports/centers.zip"),
+    ]:
+        r = anon_client.get(f"/exports/{wrong}", headers=planner)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+        assert said in r.json()["detail"], r.text
