@@ -14,13 +14,18 @@ COUNTED = (
     "case", "grid", "day", "point", "row", "warning", "rating", "region", "photo", "minute",
     "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit", "session",
     "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
-    "operation", "verification", "check-in", "note",
+    "operation", "verification", "check-in", "note", "hotspot", "dispute", "hazard", "cell",
+    "household", "login", "password", "number", "character",
 )  # fmt: skip
+#: those made plural otherwise: the plural → the singular
+PLURALS = {"entries": "entry", "parties": "party"}
 
-# "1 cases", "1 open cases", "1 problem(s)"; not "11 cases", "2.1 days", "1,001 rows"
-_ONE = re.compile(r"(?<![\w.,])1 ((?:[a-z]+ )?)(" + "|".join(COUNTED) + r")(?:s|\(s\))(?![\w(])")
+# "1 cases", "1 open cases", "1 problem(s)", "1 entries"; not "11 cases", "2.1 days", "1,001 rows"
+_NOUNS = "|".join(COUNTED)
+_OTHERWISE = "|".join(PLURALS)
+_ONE = re.compile(rf"(?<![\w.,])1 ((?:[a-z]+ )?)(?:({_NOUNS})(?:s|\(s\))|({_OTHERWISE}))(?![\w(])")
 
 
 def one_said_once(text: str) -> str:
     """``text`` with each count of one in the singular: 1 case, 1 open case, 1 problem."""
-    return _ONE.sub(r"1 \1\2", text)
+    return _ONE.sub(lambda m: f"1 {m[1]}{m[2] or PLURALS[m[3]]}", text)

@@ -20,6 +20,11 @@ from importers.core import Both
         ("1 check-ins sent.", "1 check-in sent."),
         ("; 1 grid workers affected", "; 1 grid worker affected"),
         ("open again with its 1 operations, to go on", "open again with its 1 operation, to go on"),
+        # made plural otherwise
+        ("1 entries, showing 1, newest first", "1 entry, showing 1, newest first"),
+        ("22,000 cases (1 parties, encrypted)", "22,000 cases (1 party, encrypted)"),
+        ("1 failed logins from this network address", "1 failed login from this network address"),
+        ("2025-W48: 1 (1 disputes, 0 hazards)", "2025-W48: 1 (1 dispute, 0 hazards)"),
         # not counts of one, or not counted nouns: as they are
         ("11 cases", "11 cases"),
         ("2.1 days", "2.1 days"),
@@ -27,6 +32,7 @@ from importers.core import Both
         ("line 1: unreadable time", "line 1: unreadable time"),
         ("1 km of 3 grids", "1 km of 3 grids"),
         ("0 cases", "0 cases"),
+        ("1 partiesx", "1 partiesx"),
     ],
 )  # fmt: skip
 def test_a_count_of_one_is_said_in_the_singular(filled: str, said: str) -> None:
@@ -43,13 +49,17 @@ def test_an_imports_english_words_count_one_in_the_singular() -> None:
 
 
 def test_the_browser_counts_the_same_nouns() -> None:
-    """``wangge.fill`` (maps/static/wangge/wangge.js) keeps its own list of the nouns: the same."""
+    """``wangge.fill`` (maps/static/wangge/wangge.js) keeps its own lists of the nouns: the same."""
+    import json
     import re
     from pathlib import Path
 
-    from gis.english import COUNTED
+    from gis.english import COUNTED, PLURALS
 
     script = Path(__file__).parents[2] / "maps" / "static" / "wangge" / "wangge.js"
-    listed = re.search(r"var COUNTED = \[([^\]]*)\]", script.read_text(encoding="utf-8"))
+    words = script.read_text(encoding="utf-8")
+    listed = re.search(r"var COUNTED = \[([^\]]*)\]", words)
     assert listed is not None
     assert re.findall(r'"([a-z-]+)"', listed.group(1)) == list(COUNTED)
+    otherwise = re.search(r"var PLURALS = (\{[^}]*\});", words)
+    assert otherwise is not None and json.loads(otherwise.group(1)) == PLURALS

@@ -2467,7 +2467,7 @@ def test_a_count_of_one_is_said_in_the_singular_in_english(  # type: ignore[no-u
     Each page whose script fills counts has it, and its own script no other."""
     samples = ["{n} cases in view", "Route: {n} points, about {m} m on patrol",
                "{n} problem(s) to solve first", "{cases} open cases reassigned",
-               "{x} left"]  # fmt: skip
+               "{x} left", "{n} ({n} disputes, {m} hazards)", "{n} entries"]  # fmt: skip
     filled = "ss => ss.map(s => wangge.fill(s, {n: 1, m: 0, cases: 1}))"
     pages = [("city_commander", "/maps/command"), ("grid_worker", "/m/"),
              ("district_planner", "/maps/planner?village=990102001001"),
@@ -2487,10 +2487,12 @@ def test_a_count_of_one_is_said_in_the_singular_in_english(  # type: ignore[no-u
             said = page.evaluate(filled, samples)
             assert said == (
                 ["1 case in view", "Route: 1 point, about 0 m on patrol",
-                 "1 problem to solve first", "1 open case reassigned", "{x} left"]
+                 "1 problem to solve first", "1 open case reassigned", "{x} left",
+                 "1 (1 dispute, 0 hazards)", "1 entry"]
                 if lang == "en"
                 else ["1 cases in view", "Route: 1 points, about 0 m on patrol",
-                      "1 problem(s) to solve first", "1 open cases reassigned", "{x} left"]
+                      "1 problem(s) to solve first", "1 open cases reassigned", "{x} left",
+                      "1 (1 disputes, 0 hazards)", "1 entries"]
             ), (lang, path, said)  # fmt: skip
             # a tooltip's list (a grid's workers) joined as the language does: it was 、 in English
             listed = page.evaluate("wangge.tooltip({w: ['a', 'b']}, [['w', 'W']])")

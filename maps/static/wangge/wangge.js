@@ -286,15 +286,17 @@
   var COUNTED = ["case", "grid", "day", "point", "row", "warning", "rating", "region", "photo",
     "minute", "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit",
     "session", "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
-    "operation", "verification", "check-in", "note"];
-  var ONE = new RegExp("(^|[^\\w.,])1 ((?:[a-z]+ )?)(" + COUNTED.join("|") +
-    ")(?:s|\\(s\\))(?![\\w(])", "g");
+    "operation", "verification", "check-in", "note", "hotspot", "dispute", "hazard", "cell",
+    "household", "login", "password", "number", "character"];
+  var PLURALS = {"entries": "entry", "parties": "party"};
+  var ONE = new RegExp("(^|[^\\w.,])1 ((?:[a-z]+ )?)(?:(" + COUNTED.join("|") +
+    ")(?:s|\\(s\\))|(" + Object.keys(PLURALS).join("|") + "))(?![\\w(])", "g");
   function fill(words, values) {
     var filled = String(words).replace(/\{(\w+)\}/g, function (m, k) {
       return values && k in values ? values[k] : m;
     });
-    return ENGLISH ? filled.replace(ONE, function (_, before, word, noun) {
-      return before + "1 " + word + noun;
+    return ENGLISH ? filled.replace(ONE, function (_, before, word, noun, plural) {
+      return before + "1 " + word + (noun || PLURALS[plural]);
     }) : filled;
   }
 
