@@ -44,6 +44,7 @@ from api.routers import (
     users,
     workflow,
 )
+from api.surrogates import MendSurrogates
 from gis.db import (
     check_app_role,
     check_database,
@@ -307,6 +308,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _document_manual_bodies(app)
     app.mount(VENDOR_URL, AssetFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(OWN_URL, AssetFiles(directory=OWN_DIR), name="wangge-static")
+    app.add_middleware(MendSurrogates)  # half an emoji in a JSON body is � (api.surrogates)
     app.add_middleware(BodyLimit)  # no body read whole that its route would refuse (api.limits)
     app.add_middleware(SecurityHeaders, base=settings.base_map())  # (api.headers)
     # Compressed for a client that accepts it (every browser does): a phone on one bar of

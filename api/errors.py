@@ -155,6 +155,11 @@ MESSAGES = {
         "must not contain control characters (such as NUL)",
     ),
     "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
+    "string_unicode": (
+        "含有无法识别的字符（不成对的 UTF-16 代理项，多为被截断的表情符号）：请删去后重发",
+        "holds a character that is not text (an unpaired UTF-16 surrogate, often half an "
+        "emoji): remove it and send again",
+    ),
     "lat_range": ("必须在 -90 到 90 之间", "must be between -90 and 90"),
     "lat_swapped": (
         "超出 -90 到 90 的范围：是否把经度和纬度填反了？（({lat}, {lon}) 看起来才对）",
@@ -183,6 +188,11 @@ MESSAGES = {
 BODY_MESSAGES = dict.fromkeys(
     ("model_attributes_type", "dict_type", "model_type"),
     ("请求体应为 JSON 对象", "the request body must be a JSON object"),
+) | {"missing": ("请求体为空：请发送 JSON 对象", "the request body is empty: send a JSON object")}
+#: ``json_invalid`` where the reader said where (``at``: the character, counted from 1)
+JSON_INVALID_AT = (
+    "请求体不是有效的 JSON（第 {at} 个字符处有误）",
+    "the request body is not valid JSON (wrong at character {at})",
 )
 
 
@@ -223,13 +233,19 @@ ECHO_MAX = 60
 
 def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     """One pydantic error as ``{field, type, message}`` in the caller's language."""
-    field = _field(tuple(error.get("loc", ())))
+    loc = tuple(error.get("loc", ()))
     ctx = {
         k: int(v) if isinstance(v, float) and v.is_integer() else v
         for k, v in (error.get("ctx") or {}).items()
     }
     msg = error.get("msg", "invalid")
     zh, en = MESSAGES.get(error["type"], (f"取值无效（{msg}）", msg))  # (one not foreseen)
+    if error["type"] == "json_invalid":  # of the body; FastAPI's place ends in an offset
+        if loc and isinstance(loc[-1], int):
+            zh, en = JSON_INVALID_AT
+            ctx = {"at": loc[-1] + 1}
+        loc = ("body",)
+    field = _field(loc)
     if error["type"] == "string_pattern_mismatch":
         zh, en = PATTERN_WORDS.get(str(ctx.get("pattern")), (zh, en))
     if field == "body":
@@ -257,6 +273,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
         shown = received if received != "" else "''"
         if isinstance(shown, str) and len(shown) > ECHO_MAX:  # (a pasted page: its start)
             shown = shown[:ECHO_MAX] + "…"
+        if isinstance(shown, str):  # half an emoji (api.surrogates) quoted as its escape
+            shown = shown.encode("utf-8", "backslashreplace").decode()
         suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
     # a space after a field's name, unless it ends in its Chinese label: 'after 必须是整数'
     sep = " " if name and not name.endswith(("）", ".")) else ""

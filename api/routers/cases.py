@@ -55,6 +55,7 @@ from api.schemas import (
     PartyOut,
     ReportCreate,
 )
+from api.surrogates import mend
 from gis import boundaries, cases, intake, photos
 from gis.cases import SHANGHAI
 from gis.errors import (
@@ -111,7 +112,8 @@ async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, b
                 field="report",
             )
         files = [f for f in form.getlist("photos") if isinstance(f, StarletteUpload)]
-        return raw, await read_uploads(files)  # type: ignore[arg-type]
+        report = mend(raw.encode("utf-8", "surrogatepass"))  # as a JSON body is (api.surrogates)
+        return report, await read_uploads(files)  # type: ignore[arg-type]
     if content_type.startswith("application/json") or not content_type:
         return await request.body(), []
     raise UnsupportedMediaType(

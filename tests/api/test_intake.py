@@ -641,6 +641,74 @@ def test_batch_limit(client: TestClient, grid_point: tuple) -> None:
     assert r.status_code == 422 and "500" in r.json()["detail"]
 
 
+def test_half_an_emoji_is_taken_as_a_replacement_character(
+    client: TestClient, grid_point: tuple
+) -> None:
+    """A description cut in the middle of an emoji (an unpaired UTF-16 surrogate, escaped in the
+    JSON as clients write it): the report is taken in with the rest of its words and U+FFFD (�)
+    in the lost half's place — alone, in a multipart report and in a batch, whose answer could
+    not be written (a 500 after its other reports were stored, and again at every sync).  A
+    whole emoji, escaped as a pair, stays as it was."""
+    import json
+
+    cut = "楼道堆放杂物 \ud83d"  # (the first half of 😀)
+    whole = "楼道堆放杂物 \U0001f600"
+    json_type = {"Content-Type": "application/json"}
+
+    def report(description: str) -> dict:
+        return report_body(grid_point[0], grid_point[1], description=description)
+
+    r = client.post(
+        "/api/reports",
+        content=json.dumps(report(cut)),  # (ASCII: the half escaped, "\\ud83d")
+        headers=json_type | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "楼道堆放杂物 \ufffd"
+    r = client.post(
+        "/api/reports",
+        files={"report": (None, json.dumps(report(cut)))},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "楼道堆放杂物 \ufffd"
+    items = [report(d) | {"idempotency_key": str(uuid.uuid4())} for d in ("一", cut, whole)]
+    r = client.post("/api/reports/batch", content=json.dumps({"reports": items}), headers=json_type)
+    assert r.status_code == 200, r.text
+    said = r.json()
+    assert said["created"] == 3, said
+    described = [x["case"]["description"] for x in said["results"]]
+    assert described == ["一", "楼道堆放杂物 \ufffd", "楼道堆放杂物 😀"]
+    # a refusal that quotes such a text (here a field not accepted) is written, not a 500
+    r = client.post(
+        "/api/reports/batch",
+        content=json.dumps({"reports": [items[0] | {"remark": cut}]}),
+        headers=json_type,
+    )
+    assert r.status_code == 200 and r.json()["rejected"] == 1, r.text
+    assert "remark" in r.json()["results"][0]["detail"]
+
+
+def test_a_body_that_is_not_json_is_refused_saying_where(
+    client: TestClient, grid_point: tuple
+) -> None:
+    """Not JSON: the refusal names the body and the character where reading failed (it named a
+    field "1"); an empty body is said to be empty."""
+    json_type = {"Content-Type": "application/json"}
+    r = client.post("/api/reports/batch", content=b'{"reports": [', headers=json_type)
+    assert r.status_code == 422
+    (error,) = r.json()["errors"]
+    assert error["field"] == "body" and "第 14 个字符" in error["message"], error
+    r = client.post("/api/reports/batch", content=b"", headers=json_type)
+    assert r.status_code == 422 and r.json()["detail"] == "请求体为空：请发送 JSON 对象"
+    r = client.post(
+        "/api/reports",
+        content=b'{"kind": ',
+        headers=json_type | {"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body", r.text
+
+
 # -- tracking --------------------------------------------------------------------------------
 
 
