@@ -55,6 +55,7 @@ FIELD_NAMES = {
     "parties": ("当事人", "parties"),
     "photos": ("照片", "photos"),
     "reports": ("上报", "reports"),
+    "report": ("上报内容", "report"),
     "version": ("版本号", "version"),
     "action": ("操作", "action"),
     "note": ("说明", "note"),
@@ -142,7 +143,7 @@ MESSAGES = {
         "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
         "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
     ),
-    "json_invalid": ("请求体不是有效的 JSON", "the request body is not valid JSON"),
+    "json_invalid": ("不是有效的 JSON", "is not valid JSON"),
     "datetime_type": (
         "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
         "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
@@ -155,6 +156,8 @@ MESSAGES = {
         "must not contain control characters (such as NUL)",
     ),
     "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
+    # a form's text where a file is wanted (photos=text)
+    "upload_text": ("应为上传的文件，不是文本", "must be a file sent, not text"),
     "string_unicode": (
         "含有无法识别的字符（不成对的 UTF-16 代理项，多为被截断的表情符号）：请删去后重发",
         "holds a character that is not text (an unpaired UTF-16 surrogate, often half an "
@@ -188,12 +191,10 @@ MESSAGES = {
 BODY_MESSAGES = dict.fromkeys(
     ("model_attributes_type", "dict_type", "model_type"),
     ("请求体应为 JSON 对象", "the request body must be a JSON object"),
-) | {"missing": ("请求体为空：请发送 JSON 对象", "the request body is empty: send a JSON object")}
-#: ``json_invalid`` where the reader said where (``at``: the character, counted from 1)
-JSON_INVALID_AT = (
-    "请求体不是有效的 JSON（第 {at} 个字符处有误）",
-    "the request body is not valid JSON (wrong at character {at})",
-)
+) | {
+    "missing": ("请求体为空：请发送 JSON 对象", "the request body is empty: send a JSON object"),
+    "json_invalid": ("请求体不是有效的 JSON", "the request body is not valid JSON"),
+}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -239,12 +240,23 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
         for k, v in (error.get("ctx") or {}).items()
     }
     msg = error.get("msg", "invalid")
+    if error["type"] == "value_error" and "Expected UploadFile" in msg:  # (FastAPI's words)
+        error = error | {"type": "upload_text"}
     zh, en = MESSAGES.get(error["type"], (f"取值无效（{msg}）", msg))  # (one not foreseen)
-    if error["type"] == "json_invalid":  # of the body; FastAPI's place ends in an offset
-        if loc and isinstance(loc[-1], int):
-            zh, en = JSON_INVALID_AT
-            ctx = {"at": loc[-1] + 1}
-        loc = ("body",)
+    place = None  # where JSON could not be read
+    if error["type"] == "json_invalid":  # the body's, or a form field's (a report's)
+        near = re.search(r"line (\d+) column (\d+)", str(ctx.get("error", "")))
+        if loc and isinstance(loc[-1], int):  # FastAPI's reader: the character's offset
+            at = loc[-1] + 1
+            place = (f"第 {at} 个字符处有误", f"wrong at character {at}")
+            loc = loc[:-1]
+        elif near:  # pydantic's
+            line, column = near.groups()
+            place = (
+                f"第 {line} 行第 {column} 列附近有误",
+                f"wrong near line {line}, column {column}",
+            )
+        loc = loc or ("body",)
     field = _field(loc)
     if error["type"] == "string_pattern_mismatch":
         zh, en = PATTERN_WORDS.get(str(ctx.get("pattern")), (zh, en))
@@ -258,7 +270,10 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
         text = template.format(**ctx)
     except (KeyError, IndexError):
         text = template
-    label = FIELD_NAMES.get(field.split(".")[-1], (field, field))
+    if place:
+        text += f" ({place[1]})" if lang == "en" else f"（{place[0]}）"
+    named = [p for p in field.split(".") if not p.isdigit()]  # photos.0: the photos' name
+    label = FIELD_NAMES.get(named[-1] if named else field, (field, field))
     if field == "body":
         name = ""
     elif error["type"] == "party_invalid":  # its message begins with the party's field's name

@@ -103,17 +103,35 @@ async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, b
     read, not yet validated (:func:`_parse_report`)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=photos.MAX_PER_CASE + 1)
+        form = await request.form(max_files=photos.MAX_PER_CASE + 2)
         raw = form.get("report")
+        if isinstance(raw, StarletteUpload):  # sent as a part with a file name (a JSON file)
+            sent = await raw.read(REPORT_PART_BYTES + 1)
+            if len(sent) > REPORT_PART_BYTES:
+                kb = REPORT_PART_BYTES // 1024
+                raise InvalidInput(
+                    f"report 字段过大（最多 {kb} KB）：照片请放在 photos 中。",
+                    f"The report part is too large (at most {kb} KB): send photos as photos.",
+                    field="report",
+                )
+            raw = sent.decode("utf-8", "replace")
         if not isinstance(raw, str):
             raise InvalidInput(
                 "multipart 上报须有 report 字段（上报内容的 JSON）。",
                 "A multipart report needs a 'report' field holding the report as JSON.",
                 field="report",
             )
-        files = [f for f in form.getlist("photos") if isinstance(f, StarletteUpload)]
+        files = form.getlist("photos")
+        if any(not isinstance(f, StarletteUpload) for f in files):  # (a data: URL, a name)
+            raise InvalidInput(
+                "photos（照片）应为上传的文件，不是文本：每张照片作为一个文件部分发送"
+                "（Content-Disposition 带 filename）。",
+                "photos must be files sent, not text: send each photo as a file part (with a "
+                "filename in its Content-Disposition).",
+                field="photos",
+            )
         report = mend(raw.encode("utf-8", "surrogatepass"))  # as a JSON body is (api.surrogates)
-        return report, await read_uploads(files)  # type: ignore[arg-type]
+        return _Part(report), await read_uploads(files)  # type: ignore[arg-type]
     if content_type.startswith("application/json") or not content_type:
         return await request.body(), []
     raise UnsupportedMediaType(
@@ -122,12 +140,25 @@ async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, b
     )
 
 
+class _Part(bytes):
+    """A report's JSON from a multipart form's ``report`` field (not the whole body)."""
+
+
+#: the most a multipart report's ``report`` part may hold, sent as a file (its JSON alone)
+REPORT_PART_BYTES = 256 * 1024
+
+
 def _parse_report(body: bytes | str) -> ReportCreate:
+    where = "report" if isinstance(body, _Part) else "body"  # (what an error names)
+    if not body.strip():
+        raise RequestValidationError(
+            [{"type": "missing", "loc": (where,), "msg": "", "input": None}]
+        )
     try:
         return ReportCreate.model_validate_json(body)
     except ValidationError as e:
         raise RequestValidationError(
-            [dict(err) | {"loc": ("body", *err["loc"])} for err in e.errors()]
+            [dict(err) | {"loc": (where, *err["loc"])} for err in e.errors()]
         ) from None
 
 

@@ -6,6 +6,7 @@ import io
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -86,6 +87,46 @@ def test_photo_is_stored_without_exif_or_gps_and_has_a_thumbnail(
     feature = next(f for f in listed["features"] if f["properties"]["code"] == code)
     assert feature["properties"]["photo_count"] == 1
     assert feature["properties"]["thumb_url"] == photo["thumb_url"]
+
+
+def test_a_report_whose_json_comes_as_a_file_part_is_taken_with_its_photo(
+    anon_client: TestClient, login_as, grid_point
+) -> None:  # type: ignore[no-untyped-def]
+    """A multipart report whose ``report`` part is sent as a file (``report.json``, as some
+    phone libraries send JSON parts) is read like the field; a part that is empty or not JSON,
+    or photos sent as text, are refused naming the part, in words."""
+    import json
+    import uuid
+
+    headers = login_as("grid_worker")
+    body = json.dumps(report_body(*grid_point)).encode()
+
+    def send(*parts: tuple) -> httpx.Response:
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        return anon_client.post("/api/reports", files=list(parts), headers=headers | key)
+
+    photo = ("photos", ("现场.png", png_bytes(), "image/png"))
+    r = send(("report", ("report.json", body, "application/json")), photo)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["photos"]) == 1
+    code = r.json()["code"]
+    for part, said in [
+        (("report", (None, "")), "report（上报内容）缺少必填字段"),
+        (("report", ("report.json", b"{", "application/json")),
+         "report（上报内容）不是有效的 JSON（第 1 行第 1 列附近有误）"),
+        (("report", (None, '{"kind": ')), "report（上报内容）不是有效的 JSON（第 1 行"),
+    ]:  # fmt: skip
+        r = send(part, photo)
+        assert r.status_code == 422 and r.json()["detail"].startswith(said), r.text
+    # photos as text (a data: URL): refused, not a case without them
+    r = send(("report", (None, body.decode())), ("photos", (None, "data:image/png;base64,iVBO")))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("photos（照片）应为上传的文件，不是文本"), r.text
+    r = anon_client.post(  # the same where photos are added to a case
+        f"/api/cases/{code}/photos", files=[("photos", (None, "现场照片"))], headers=headers
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("photos.0（照片）应为上传的文件，不是文本"), r.text
 
 
 def test_type_is_sniffed_from_content_not_name(
