@@ -56,6 +56,8 @@ FIELD_NAMES = {
     "photos": ("照片", "photos"),
     "reports": ("上报", "reports"),
     "report": ("上报内容", "report"),
+    "households": ("户数", "households"),
+    "population": ("人口", "population"),
     "version": ("版本号", "version"),
     "action": ("操作", "action"),
     "note": ("说明", "note"),
@@ -124,6 +126,7 @@ MESSAGES = {
     ),
     "float_type": ("必须是数字", "must be a number"),
     "int_parsing": ("必须是整数", "must be an integer"),
+    "int_parsing_size": ("必须是整数，且不能这么大", "must be an integer, and not this large"),
     "greater_than_equal": ("不能小于 {ge}", "must be ≥ {ge}"),
     "less_than_equal": ("不能大于 {le}", "must be ≤ {le}"),
     "greater_than": ("必须大于 {gt}", "must be > {gt}"),
@@ -198,8 +201,16 @@ BODY_MESSAGES = dict.fromkeys(
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # (without the member of a union pydantic tried: households.constrained-int, …list[…])
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header") and not _UNION_MEMBER.search(str(p))
+    ]
     return ".".join(parts) or "body"
+
+
+_UNION_MEMBER = re.compile(r"^(constrained|function|lax|nullable|tagged|json-or-python)-|\[")
 
 
 def invalid_item(error: ValidationError, lang: str, **extra: Any) -> InvalidInput:

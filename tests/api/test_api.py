@@ -145,6 +145,9 @@ WRONG_TYPES = [
     ("/api/auth/login", {"username": 7, "password": "x"}, "username（用户名）必须是文本（字符串）"),
     ("/api/cases/x/actions", {"version": 1.5}, "version（版本号）必须是整数（不能有小数）"),
     ("/api/cases/x/actions", {"version": []}, "version（版本号）必须是整数"),
+    ("/api/cases/x/actions", {"version": 1e308}, "version（版本号）必须是整数，且不能这么大"),
+    # a number or a list of them: named as the field, not as pydantic's member of the union
+    ("/api/edits/1/operations", {"households": 1e308}, "households（户数）必须是整数，且不能"),
 ]
 
 
