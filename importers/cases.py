@@ -63,6 +63,7 @@ from importers.core import (
     Issue,
     Progress,
     Sheet,
+    check_file,
     csv_rows,
     datum_option,
     decode_csv,
@@ -1039,8 +1040,7 @@ def _as_csv(path: Path, encoding: str | None) -> _Csv:
     below any title rows.  A plain CSV is passed on as it is (a million rows are only counted):
     only one with quoted cells, blank or short or long rows or totals is read row by row."""
     path, part = split_part(path)  # (FILE.xlsx!台账: that worksheet)
-    if not path.exists():
-        raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
         sheet = excel_sheet(path, _CASE_NAMES, part)

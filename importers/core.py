@@ -540,6 +540,8 @@ class Sheet:
         sheet = cls(header, [], [], title_rows=line0 - 1)
         width = len(header)
         for line, cells in itertools.chain(head[at + 1 :], it):  # (not a list: a million rows)
+            if swallowed := swallowed_lines(cells, width):
+                raise unclosed_quote(line, swallowed)
             cells = [v.strip() if isinstance(v, str) else "" for v in cells]
             if not any(cells):
                 sheet.blank += 1
@@ -614,12 +616,43 @@ def header_names(cells: list[str]) -> list[str]:
 
 
 def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """The records of a CSV text with the line each starts on (a quoted cell may span lines)."""
+    """The records of a CSV text with the line each starts on (a quoted cell may span lines).
+    A cell past the csv module's limit (128 KB) is refused as a quote left open."""
     reader = csv.reader(io.StringIO(text, newline=""))  # (a lone \r inside a cell is data)
     line = 1
-    for cells in reader:
-        yield line, cells
-        line = reader.line_num + 1
+    try:
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1
+    except csv.Error:  # ('field larger than field limit': the rest of the file in one cell)
+        raise unclosed_quote(line, None) from None
+
+
+def swallowed_lines(cells: list[str], width: int) -> int:
+    """How many lines inside the cells of a record (a quoted cell may span lines) are records
+    themselves, as wide as the header's ``width`` (at least 3): a quote left open makes the
+    rows after it the text of its cell, and the csv module says nothing of it."""
+    if width < 3 or not any("\n" in v or "\r" in v for v in cells):
+        return 0
+    inner = [part for v in cells for part in v.splitlines()[1:]]
+    return sum(len(row) >= width for row in csv.reader(inner))
+
+
+def unclosed_quote(line: int, swallowed: int | None) -> InvalidInput:
+    """The refusal of a CSV whose cell on ``line`` opens a quote and never closes it, taking
+    ``swallowed`` rows after it (None: all the rest of the file) as its text."""
+    rows = f"其后 {swallowed} 行" if swallowed else "其后的全部内容"
+    after = f"the {swallowed} rows after it" if swallowed else "all the rest of the file"
+    return InvalidInput(
+        f"第 {line} 行有一个以英文双引号开头的单元格没有闭合：{rows}会被当成它的文字，不会作为"
+        "记录导入，因此未导入任何内容。请在该单元格末尾补上英文双引号（单元格内的引号要写成两个："
+        '""），或在 Excel/WPS 中另存为 XLSX 后再导入。',
+        f"A cell on line {line} opens a double quote that is never closed: {after} would be "
+        "read as its text, not as records, so nothing was imported. Close the quote at the "
+        'cell\'s end (a quote inside a cell is written twice: ""), or save the file as XLSX and '
+        "import that.",
+        field="file",
+    )
 
 
 def excel_sheet(path: Path, candidates: Iterable[str], name: str | None = None) -> Sheet:
@@ -695,8 +728,7 @@ def read_table(
     (its header found among the usual field names ``candidates``, default every name of
     :data:`FIELD_CANDIDATES`; what it left out in ``attrs["sheet"]``)."""
     path, part = split_part(path)
-    if not path.exists():
-        raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
+    check_file(path)
     suffix = path.suffix.lower()
     if candidates is None:
         candidates = [c for names in FIELD_CANDIDATES.values() for c in names]
@@ -736,6 +768,18 @@ _NOT_A_FORMAT = (
 )
 # the server's own folders in what a reader said (/tmp/wangge-import-…/in/, /vsizip/…)
 _FOLDERS = re.compile(r"(?<![^\s'\"(])/[^\s'\"]*/(?=[^/\s'\"]+)")
+
+
+def check_file(path: Path) -> None:
+    """Refuse a path that is not there, or a folder (but a File Geodatabase, which is one)."""
+    if not path.exists():
+        raise InvalidInput(f"找不到文件 {path}。", f"No such file: {path}.", field="file")
+    if path.is_dir() and path.suffix.lower() != ".gdb":
+        raise InvalidInput(
+            f"{path} 是一个文件夹，不是文件：请给出要导入的文件。",
+            f"{path} is a folder, not a file: name the file to import.",
+            field="file",
+        )
 
 
 def unreadable(path: Path, error: Exception) -> InvalidInput:

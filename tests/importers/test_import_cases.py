@@ -821,6 +821,44 @@ def test_a_file_that_cannot_be_read_says_why(
     assert e.value.extra["field"] == field
 
 
+def test_a_quote_left_open_is_refused_with_its_line_not_swallowing_rows(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """A description opening a double quote it never closes made the rows after it its text:
+    2 cases "read" of 6, and nothing said.  Now the file is refused with the line of the cell
+    and how many rows it took (the workers' roster alike); a cell taking the rest of the file,
+    past the csv module's 128 KB, was a traceback.  A quoted cell over lines is still read."""
+    from importers.roster import RosterOptions, import_workers
+
+    (lon, lat) = _points(demo_city)[0]
+    rows = [f"Q{i},2026-01-0{i} 10:00,{lon},{lat},WGS84,纠纷,邻里,描述{i}\n" for i in range(1, 7)]
+    rows[1] = rows[1].replace("描述2", '"邻居说：""太吵了')
+    path = tmp_path / "cases.csv"
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    opened = r"^第 3 行有一个以英文双引号开头的单元格没有闭合：其后 4 行"
+    for bulk_path in (False, True):
+        with pytest.raises(InvalidInput, match=opened):
+            import_cases(db, path, CaseOptions(commit=True, bulk=bulk_path))
+    assert not db.execute(text("SELECT count(*) FROM cases WHERE source_id LIKE 'Q_'")).scalar()
+    path.write_text(HEADER + rows[0] + rows[1][:-1] + "x" * 140_000 + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"^第 3 行.*其后的全部内容"):
+        import_cases(db, path, CaseOptions())
+    roster = tmp_path / "workers.csv"
+    roster.write_text(
+        "姓名,手机号码,岗位,所属社区,网格编码\n"
+        '张三,13800000001,网格员,990102001001,"990102001001001\n'
+        "李四,13800000002,网格员,990102001001,990102001001002\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInput, match=r"^第 2 行.*其后 1 行"):
+        import_workers(db, roster, RosterOptions())
+    path.write_text(HEADER + rows[0].replace("描述1", '"两行\n的描述"'), encoding="utf-8")
+    assert len(import_cases(db, path, CaseOptions()).created) == 1
+    with pytest.raises(InvalidInput, match="是一个文件夹，不是文件") as e:  # (a traceback)
+        import_cases(db, tmp_path, CaseOptions())
+    assert e.value.extra["field"] == "file"
+
+
 def test_a_datum_option_that_names_none_is_refused_before_the_rows(
     db: Session, tmp_path: Path
 ) -> None:
