@@ -339,7 +339,7 @@ def migrate_cmd() -> None:
 @demo_app.command("load")
 @reports_errors
 def demo_load(
-    seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
+    seed: Annotated[int, typer.Option(min=0, help="random seed: same seed, same city")] = 2026,
     size: Annotated[str, typer.Option(help="small | city")] = "city",
 ) -> None:
     """向空数据库载入虚构的示例市 — load the demo city into an empty database."""
@@ -366,7 +366,7 @@ def demo_reset(
     yes: Annotated[
         bool, typer.Option("--yes", help="delete and load again (default: say what)")
     ] = False,
-    seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
+    seed: Annotated[int, typer.Option(min=0, help="random seed: same seed, same city")] = 2026,
     size: Annotated[str, typer.Option(help="small | city")] = "city",
 ) -> None:
     """把示例市恢复到刚载入时（只用于示例数据）
@@ -398,7 +398,7 @@ def demo_reset(
 @reports_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="default: WANGGE_HOST")] = None,
-    port: Annotated[int | None, typer.Option(help="default: WANGGE_PORT")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="default: WANGGE_PORT")] = None,
 ) -> None:
     """启动 Web 服务与 API（数据库须已运行并迁移）— serve the app and API."""
     import uvicorn
@@ -454,7 +454,7 @@ def _check_address(host: str, port: int) -> None:
 @reports_errors
 def up(
     host: Annotated[str | None, typer.Option(help="default: WANGGE_HOST")] = None,
-    port: Annotated[int | None, typer.Option(help="default: WANGGE_PORT")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="default: WANGGE_PORT")] = None,
 ) -> None:
     """一键启动：数据库、迁移、（空库时）示例市、Web 服务 — start everything."""
     from gis.db import is_empty, make_engine, prepare_database, session_scope
@@ -630,7 +630,9 @@ def user_unlock(name: str) -> None:
 @user_app.command("idle")
 @reports_errors
 def user_idle(
-    days: Annotated[int, typer.Option(min=1, help="unused for at least this many days")] = 180,
+    days: Annotated[
+        int, typer.Option(min=1, max=9999, help="unused for at least this many days")
+    ] = 180,
     disable: Annotated[
         bool, typer.Option("--disable", help="disable them (administrators are only listed)")
     ] = False,

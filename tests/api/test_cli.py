@@ -84,6 +84,23 @@ def test_demo_load_refuses_unknown_size(run, database_url: str) -> None:  # type
     assert result.exit_code == 2 and "city | small" in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("user", "idle", "--days", "99999999999"), "--days"),  # (PostgreSQL: no such interval)
+        (("serve", "--port", "99999"), "--port"),  # (bind(): port must be 0-65535)
+        (("demo", "load", "--seed", "-1"), "--seed"),  # (numpy: a non-negative seed)
+    ],
+)
+def test_a_number_out_of_its_range_is_refused_as_a_usage_error(  # type: ignore[no-untyped-def]
+    run, database_url: str, args: tuple[str, ...], option: str
+) -> None:
+    """Each was a traceback."""
+    result = run(*args, env={"DATABASE_URL": database_url})
+    assert result.exit_code == 2 and option in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_demo_load_refuses_a_database_with_data(run, database_url: str, demo_city) -> None:  # type: ignore[no-untyped-def]
     result = run("demo", "load", "--size", "small", env={"DATABASE_URL": database_url})
     assert result.exit_code == 1
