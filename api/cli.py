@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from api.usage import install as install_usage_words
 from gis.errors import WanggeError
 from gis.settings import Settings, get_settings
 
@@ -37,6 +38,9 @@ def _lang() -> str:
     from importers.core import env_lang  # (the importers' progress line says the same)
 
     return env_lang()
+
+
+install_usage_words(lambda: _lang() != "en")  # Click's usage errors in Chinese (api.usage)
 
 
 def reports_errors(fn: F) -> F:
