@@ -2,9 +2,10 @@
 
 Click and Typer word them in English ("Missing option '--region'."), in the red box under the
 usage line, where every other message of ``wangge`` is Chinese (English where ``LANG`` is
-English: :func:`importers.core.env_lang`).  :func:`in_chinese` says the ones a user meets, with the English after it
-in brackets (as the command's own refusals of a date say both); one it does not know stays as
-Click wrote it.  :func:`install` puts it before Typer's printing of the box."""
+English: :func:`importers.core.env_lang`).  :func:`in_chinese` says the ones a user meets,
+with the English after it in brackets (as the command's own refusals of a date say both); one
+it does not know stays as Click wrote it.  :func:`install` puts it before Typer's printing of
+the box."""
 
 from __future__ import annotations
 
