@@ -56,6 +56,10 @@ FIELD_NAMES = {
     "photos": ("照片", "photos"),
     "reports": ("上报", "reports"),
     "report": ("上报内容", "report"),
+    # the import page's form
+    "file": ("文件", "file"),
+    "what": ("导入内容", "what"),
+    "part": ("图层/工作表/压缩包内文件", "part"),
     "households": ("户数", "households"),
     "population": ("人口", "population"),
     "version": ("版本号", "version"),

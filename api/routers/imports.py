@@ -257,6 +257,9 @@ def _run(
                     if lang == "en"
                     else "在本页请在“更多选项”的“字段对应”中填写，每行一条，如 经度=X坐标。"
                 )
+            for option, zh, en in _PAGE_OPTIONS:  # (the page's names for them)
+                if option in said:
+                    said += en if lang == "en" else zh
             raise InvalidInput(said, said, field="file")  # the importer's own words
         raise RuntimeError(f"wangge import failed ({returncode}): {said[-2000:]}")
     created = []
@@ -455,6 +458,16 @@ def imports(caller: DataImporter, request: Request, lang: PageLang = None) -> HT
     )
     return page_response(page, lang)
 
+
+#: options the command's words name, and where the page has them (under “More options”)
+_PAGE_OPTIONS = (
+    ("--encoding", "在本页请在“更多选项”的“编码”中填写（如 GBK）。",
+     " On this page: “Encoding” under “More options” (e.g. GBK)."),
+    ("--crs", "在本页请在“更多选项”的“坐标系（文件未声明时）”中填写。",
+     " On this page: “CRS (when the file has none)” under “More options”."),
+    ("--datum", "在本页请在“更多选项”的“点坐标的坐标系”中选择。",
+     " On this page: “Datum of points” under “More options”."),
+)  # fmt: skip
 
 #: a GIS file's format as a download names it → its suffix and media type
 EXPORT_TYPES = {

@@ -137,6 +137,9 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     named = _post(anon_client, admin, "regions", "report.json", b'{"type": "Feature"}')
     assert named.status_code == 422 and "认不出编码" in named.json()["detail"]
     assert "更多选项" in named.json()["detail"]  # where this page takes --code-field
+    # and --encoding, which the command's words name (this page has no command line)
+    r = _post(anon_client, admin, "workers", "workers.csv", b"x,y\n" + bytes(range(0x80, 0x100)))
+    assert r.status_code == 422 and "“更多选项”的“编码”中填写" in r.json()["detail"], r.text
     city = _city().rename(columns={"行政区代码": "区划编号", "名称": "区划叫法"})
     columns = {"code_field": "区划编号", "name_field": "区划叫法"}
     named = _post(anon_client, admin, "regions", "c.geojson", city.to_json().encode(), **columns)
