@@ -324,7 +324,7 @@ def ranking_html(
     )
     order = w["better_high" if r.by.more_is_better else "better_low"]
     table = (
-        f'<table class="wg-ranking"><tr><th>{header_html(w["place"])}</th>'
+        f'<table tabindex="0" class="wg-ranking"><tr><th>{header_html(w["place"])}</th>'
         f"<th>{header_html(w['code'])}</th><th>{header_html(w['region'])}</th>{heads}</tr>"
         f"{body}</table>"
     )
@@ -333,7 +333,7 @@ def ranking_html(
         notes.append(w["no_children"])
     categories = _categories(r, lang)
     category_table = (
-        f'<table class="wg-categories"><tr><th>{header_html(w["category"])}</th>'
+        f'<table tabindex="0" class="wg-categories"><tr><th>{header_html(w["category"])}</th>'
         f"<th>{header_html(w['count'])}</th><th>{header_html(w['share'])}</th></tr>"
         + "".join(
             f"<tr><td>{escape(name)}</td><td>{n}</td><td>{share:.1%}</td></tr>"

@@ -124,6 +124,12 @@ HEADER_WORDS = {
 }
 
 
+def scrolled_table(css: str, head: str, body: str) -> str:
+    """A table of a roll-up page (``head``: its header row's cells): on a screen too narrow for
+    it, it scrolls sideways inside the page, and is in the tab order for the keys to scroll it."""
+    return f'<table tabindex="0" class="{css}"><tr>{head}</tr>{body}</table>'
+
+
 def header_html(label: str) -> str:
     """A report table's header as HTML: escaped, a line break allowed between its words only
     (``HEADER_WORDS``)."""
@@ -678,6 +684,7 @@ th, td { border: 1px solid #999; padding: 4px 8px; text-align: right; }
    at its bracket): a table then too wide for the screen scrolls inside the page (below) */
 th, .wg-regions td:nth-child(2), .wg-ranking td:nth-child(3) { word-break: keep-all; }
 h2 small { font-weight: normal; font-size: 13px; color: #666; }
+/* (each table in the tab order, tabindex="0": the arrow keys scroll it) */
 @media screen { table { display: block; overflow-x: auto; max-width: 100%; } }
 /* a desk's 1,024 px screen (a small laptop, a tablet turned): a region's 17 columns whole, not
    the last one or two behind a sideways scroll — in English too (Column.short_en), and with a
@@ -732,7 +739,7 @@ def daily_html(
             or "—"
         )
         return (
-            f'<table class="wg-regions"><tr><th>{header_html(w["code"])}</th>'
+            f'<table tabindex="0" class="wg-regions"><tr><th>{header_html(w["code"])}</th>'
             f"<th>{header_html(w['region'])}</th>"
             f"{head_row}</tr>{body}</table>"
             f'<p class="wg-sources">{escape(sources)}</p>'
@@ -750,7 +757,7 @@ def daily_html(
         f"<td>{escape(band)}</td><td>{escape(change)}</td><td>{escape(main)}</td></tr>"
         for code, name, score, band, change, main in _safety_rows(d.safety, lang)
     )
-    safety_table = f'<table class="wg-regions"><tr>{safety_head}</tr>{safety_body}</table>'
+    safety_table = scrolled_table("wg-regions", safety_head, safety_body)
 
     def case_cell(code: str) -> str:
         if case_href is None:
@@ -784,7 +791,7 @@ def daily_html(
             walked_share,
         ) in _worker_rows(d, lang)
     )
-    workers_table = f'<table class="wg-regions"><tr>{worker_head}</tr>{worker_body}</table>'
+    workers_table = scrolled_table("wg-regions", worker_head, worker_body)
     trend_head = "".join(f"<th>{header_html(h)}</th>" for h in w["trend_headers"].split("|"))
     trend_body = "".join(
         f"<tr><td>{escape(week)}</td><td>{cases}</td><td>{disputes}</td><td>{hazards}</td>"
@@ -794,12 +801,10 @@ def daily_html(
             _trend_rows(d, lang)
         )
     )
-    trend = (
-        _trend_chart(d, lang) + f'<table class="wg-trend"><tr>{trend_head}</tr>{trend_body}</table>'
-    )
+    trend = _trend_chart(d, lang) + scrolled_table("wg-trend", trend_head, trend_body)
     warning_head = "".join(f"<th>{header_html(h)}</th>" for h in w["warning_headers"].split("|"))
     warnings = (
-        f'<table class="wg-warnings-table"><tr>{warning_head}</tr>{warning_rows}</table>'
+        scrolled_table("wg-warnings-table", warning_head, warning_rows)
         + (
             f"<p>{escape(w['warnings_more'].format(total=d.warnings_total, n=len(d.warnings)))}</p>"
             if d.warnings_total > len(d.warnings)

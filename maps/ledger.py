@@ -194,7 +194,7 @@ def ledger_page(
             for c in below
         )
         by_region = f"""<h2>{t("各下级区划", "By region")}</h2>
-  <table class="wg-list wg-queue-table" id="ledger-below">
+  <table tabindex="0" class="wg-list wg-queue-table" id="ledger-below">
     <thead><tr><th>{t("下级区划", "Region")}</th><th>{t("网格", "Grids")}</th>
       <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>
       <th>{t("未配网格员", "No worker")}</th><th>{many}</th>
@@ -221,7 +221,7 @@ def ledger_page(
   <p>{summary}</p>
   {by_region}
   {f"<h2>{t('网格', 'Grids')}</h2>" if below else ""}
-  <table class="wg-list wg-queue-table" id="ledger">
+  <table tabindex="0" class="wg-list wg-queue-table" id="ledger">
     <thead><tr><th>{t("网格", "Grid")}</th><th>{t("所属村（社区）", "Village")}</th>
       <th>{t("户数", "Households")}</th><th>{t("人口", "People")}</th>
       <th>{t("面积（km²）", "Area (km²)")}</th><th>{t("网格员", "Grid workers")}</th>
@@ -405,7 +405,7 @@ def grid_record_page(
             "before it stay with the version of their time.",
         )
     }</p>
-  <table class="wg-list wg-queue-table" id="grid-versions">
+  <table tabindex="0" class="wg-list wg-queue-table" id="grid-versions">
     <thead><tr><th>{t("版本", "Version")}</th><th>{t("启用", "From")}</th>
       <th>{t("停用", "To")}</th><th>{t("名称", "Name")}</th>
       <th>{t("面积（km²）", "Area (km²)")}</th>

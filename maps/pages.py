@@ -613,7 +613,7 @@ def queue_page(  # type: ignore[no-untyped-def]
     <a href="{href(offset=offset or None)}">{changed}</a></p>
   <p>{total_line}</p>
   {bulk}
-  <table class="wg-list wg-queue-table wg-open-queue">
+  <table tabindex="0" class="wg-list wg-queue-table wg-open-queue">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
       <th>{t("严重程度", "Severity")}</th><th>{t("状态", "Status")}</th>
       <th>{t("来源", "Source")}</th><th>{t("网格", "Grid")}</th>
@@ -753,7 +753,7 @@ def find_page(  # type: ignore[no-untyped-def]
                 f"“{escape(words)}”</a>.",
             )
         answer = f"""<p>{found_line}</p>
-  <table class="wg-list wg-queue-table" id="found">
+  <table tabindex="0" class="wg-list wg-queue-table" id="found">
     <thead><tr><th>{t("案件编号", "Case")}</th><th>{t("类型 · 类别", "Kind · category")}</th>
       <th>{t("状态", "Status")}</th><th>{t("网格", "Grid")}</th>
       <th>{t("登记时间", "Registered")}</th><th>{t("原系统编号", "Former id")}</th>
@@ -897,7 +897,7 @@ def workers_page(  # type: ignore[no-untyped-def]
   <h1>{t("网格员", "Grid workers")} · {escape(region)}</h1>
   <p class="wg-chips">{chip}</p>
   <p>{summary}</p>
-  <table class="wg-list wg-queue-table" id="workers">
+  <table tabindex="0" class="wg-list wg-queue-table" id="workers">
     <thead><tr><th>{t("网格员", "Worker")}</th><th>{t("电话", "Phone")}</th>
       <th>{t("所属村（社区）", "Village")}</th><th>{t("负责网格", "Grids")}</th>
       <th>{t("账号", "Account")}</th>
@@ -1119,7 +1119,7 @@ def audit_page(  # type: ignore[no-untyped-def]
     <button type="submit">{t("查询", "Find")}</button>
   </form>
   <p>{summary}</p>
-  <table class="wg-list wg-queue-table" id="audit">
+  <table tabindex="0" class="wg-list wg-queue-table" id="audit">
     <thead><tr><th>{t("时间", "Time")}</th><th>{t("用户", "User")}</th>
       <th>{t("操作", "Action")}</th><th>{t("对象", "Object")}</th><th>{t("结果", "Result")}</th>
       <th>{t("来源地址", "Source address")}</th><th>{t("详情", "Detail")}</th></tr></thead>

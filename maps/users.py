@@ -173,7 +173,7 @@ def users_page(
             f'<b id="user-total">{len(accounts)}</b> accounts{more}.',
         )
     }</p>
-  <table class="wg-list wg-queue-table" id="users">
+  <table tabindex="0" class="wg-list wg-queue-table" id="users">
     <thead><tr><th>{t("用户名 · 姓名", "User · name")}</th><th>{t("角色", "Role")}</th>
       <th>{t("所属区划", "Region")}</th><th>{t("网格员编码", "Worker code")}</th>
       <th>{t("状态", "State")}</th><th>{t("最近使用", "Last seen")}</th>
@@ -206,7 +206,7 @@ def users_page(
             "phone) makes that device log in again and leaves the others.",
         )
     }</p>
-    <table class="wg-list wg-queue-table">
+    <table tabindex="0" class="wg-list wg-queue-table">
       <thead><tr><th>{t("设备", "Device")}</th><th>{t("登录于", "Logged in")}</th>
         <th>{t("最近使用", "Last used")}</th><th>{t("登录地址", "Address")}</th>
         <th>{t("到期", "Ends")}</th><th>{t("操作", "Actions")}</th></tr></thead>
@@ -412,7 +412,8 @@ def _own_sessions(sessions: Sequence[OwnSession], lang: str) -> str:
             "from here.",
         )
     }</p>
-  <table class="wg-list wg-queue-table" id="own-sessions"><thead><tr>{head}</tr></thead>
+  <table tabindex="0" class="wg-list wg-queue-table" id="own-sessions">
+  <thead><tr>{head}</tr></thead>
   <tbody>{"".join(rows)}</tbody></table>
   <p class="wg-error" id="session-error" role="alert"></p>"""
 
