@@ -219,6 +219,11 @@ def _check_structure(value: Any, field_name: str, kinds: tuple[str, ...]) -> Non
     walk(value["coordinates"], depth, f"{field_name}.coordinates")
 
 
+def _lon_lat(x: Any, y: Any) -> bool:
+    """Whether the arrays ``x``, ``y`` are all longitudes and latitudes."""
+    return bool(((x >= -180) & (x <= 180)).all() and ((y >= -90) & (y <= 90)).all())
+
+
 def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseGeometry:
     """A GeoJSON geometry (or Feature) in WGS 84 lon/lat, of one of ``kinds``."""
     if isinstance(value, dict) and value.get("type") == "Feature":
@@ -238,17 +243,28 @@ def parse_geometry(value: Any, field_name: str, kinds: tuple[str, ...]) -> BaseG
             f"{field_name} must be a {' or '.join(kinds)}; got {geom.geom_type}",
             field=field_name,
         )
+    geom = shapely.force_2d(geom)  # a height (GeoJSON's third number: a GPS's, KML's) is dropped
     coords = shapely.get_coordinates(geom)
     if (
         geom.is_empty
         or not all(math.isfinite(c) for c in coords.ravel())
-        or not ((coords[:, 0] >= -180) & (coords[:, 0] <= 180)).all()
-        or not ((coords[:, 1] >= -90) & (coords[:, 1] <= 90)).all()
+        or not _lon_lat(coords[:, 0], coords[:, 1])
     ):
+        swapped = not geom.is_empty and _lon_lat(coords[:, 1], coords[:, 0])
+        metres = not geom.is_empty and bool((abs(coords) > 1000).any())
+        zh, en = (
+            ("：是否把经度和纬度填反了？GeoJSON 中经度在前",
+             "; did you swap longitude and latitude? GeoJSON puts longitude first")
+            if swapped
+            else ("：这些坐标像是米（投影坐标系），请在 GIS 软件中另存为 EPSG:4326 再提交",
+                  "; these look like metres (a projected CRS): save it as EPSG:4326 first")
+            if metres
+            else ("", "")
+        )  # fmt: skip
         raise InvalidInput(
-            f"{field_name} 的坐标须为 WGS 84 经纬度（经度 -180…180，纬度 -90…90）且不能为空",
+            f"{field_name} 的坐标须为 WGS 84 经纬度（经度 -180…180，纬度 -90…90）且不能为空{zh}",
             f"{field_name} must have WGS 84 lon/lat coordinates (-180…180, -90…90) and not be "
-            "empty",
+            f"empty{en}",
             field=field_name,
         )
     if len(coords) > MAX_VERTICES:

@@ -224,6 +224,10 @@ def test_malformed_geojson_is_a_422_that_names_the_place_and_the_fault(
         "缺少 coordinates": {"type": "Polygon"},
         "应为 Polygon 或 MultiPolygon，收到 \"Point\"": {"type": "Point", "coordinates": [x, y]},
         "geometry 应为 JSON 对象": [ring],  # the schema's own check
+        # (the ranges' refusal says what it looks like)
+        "是否把经度和纬度填反了？": {"type": "Polygon", "coordinates": [[p[::-1] for p in ring]]},
+        "像是米（投影坐标系）": {"type": "Polygon", "coordinates": [
+            [[500000, 2540000], [500100, 2540000], [500100, 2540100], [500000, 2540000]]]},
     }  # fmt: skip
     for words, drawn in expected.items():
         r = planner.op(edit, 422, op="redraw", grid=g(1), geometry=drawn)
@@ -237,6 +241,12 @@ def test_malformed_geojson_is_a_422_that_names_the_place_and_the_fault(
     assert not app_db.execute(
         text("SELECT count(*) FROM grid_edit_item WHERE edit_id = :e"), {"e": edit}
     ).scalar_one()
+    # a height with each position (GeoJSON's third number, as GPS tracks and KML carry it) is
+    # dropped: it failed in the database (a 422 that blamed "a value")
+    high = [[x, y, 12.5] for x, y in (p[:2] for p in ring)]
+    drawn = {"type": "Polygon", "coordinates": [high]}
+    done = planner.op(edit, op="redraw", grid=g(1), geometry=drawn)
+    assert done["grids"][0] == g(1), done
 
 
 def test_merge_adjacent_grids(planner: Planner, app_db: Session) -> None:
