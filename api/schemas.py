@@ -82,12 +82,14 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-_NoControl = AfterValidator(_no_control_characters)
+NoControl = AfterValidator(_no_control_characters)
+#: a remark of up to 2,000 characters (a note, a reason), as the database can keep it
+Remark = Annotated[str, StringConstraints(max_length=2000), NoControl]
 CategoryCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), _NoControl
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), NoControl
 ]
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), _NoControl
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), NoControl
 ]
 #: a case's number in its channel (来源编号): one line, no control characters
 SourceRef = Annotated[
@@ -120,7 +122,7 @@ class PartyIn(BaseModel):
         Annotated[
             str,
             StringConstraints(strip_whitespace=True, min_length=1, max_length=PARTY_NAME_MAX),
-            _NoControl,
+            NoControl,
         ]
         | None
     ) = None
@@ -873,7 +875,7 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), _NoControl
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NoControl
     ] = Field(description="what was done or learnt (a call made, a visit agreed …)")
 
 
@@ -900,7 +902,7 @@ class VerifyIn(BaseModel):
 
     resolved: bool = Field(description="put right (true: verified) or not (false: reopened)")
     note: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), _NoControl] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), NoControl] | None
     ) = Field(default=None, description="what was found; required when not resolved")
     version: int | None = Field(
         default=None, description="the case version you saw; a newer one → 409 (reload)"
@@ -916,7 +918,7 @@ class ActionIn(BaseModel):
         "accept", "dispatch", "start", "resolve", "verify", "close", "return", "transfer",
         "escalate", "extend", "suspend", "resume", "reopen", "merge",
     ]  # fmt: skip
-    note: str | None = Field(default=None, max_length=2000, description="reason or remark")
+    note: Remark | None = Field(default=None, description="reason or remark")
     version: int | None = Field(
         default=None, description="the case version you saw; a newer one → 409 (reload)"
     )
@@ -942,7 +944,7 @@ class DispatchResponseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     response: Literal["accepted", "done", "cannot"]
-    note: str | None = Field(default=None, max_length=2000)
+    note: Remark | None = None
 
 
 class RatingIn(BaseModel):
@@ -952,7 +954,7 @@ class RatingIn(BaseModel):
     #: the resident's own answer, always asked: a default would say it in their name (the
     #: satisfaction rate and the safety index count it)
     resolved: bool = Field(description="is the problem solved? (the resident's answer: required)")
-    comment: str | None = Field(default=None, max_length=500)
+    comment: Annotated[str, StringConstraints(max_length=500), NoControl] | None = None
 
 
 class EventOut(BaseModel):
@@ -1268,7 +1270,7 @@ class SafetyIndexOut(BaseModel):
 
 
 PatrolNote = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX), _NoControl
+    str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX), NoControl
 ]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.deps import Planner, SessionDep, audit_caller
 from api.routers.geojson import GEOJSON, GEOJSON_RESPONSES
+from api.schemas import NoControl
 from gis import edits
 from gis.auth import Principal
 from gis.permissions import Role
@@ -22,7 +23,9 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 
 class EditIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field("", max_length=200, description="what the edit is for 调整说明")
+    title: Annotated[str, StringConstraints(max_length=200), NoControl] = Field(
+        "", description="what the edit is for 调整说明"
+    )
 
 
 class OperationIn(BaseModel):
@@ -55,11 +58,11 @@ class OperationIn(BaseModel):
     parts: list[dict[str, Any]] | None = Field(None, max_length=20)
     geometry: dict[str, Any] | None = None
     codes: list[GridCode] | None = Field(None, max_length=20)
-    names: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(
+    names: list[Annotated[str, Field(min_length=1, max_length=60), NoControl]] | None = Field(
         None, max_length=20
     )
     code: GridCode | None = None
-    name: str | None = Field(None, min_length=1, max_length=60)
+    name: Annotated[str, Field(min_length=1, max_length=60), NoControl] | None = None
     households: Count | list[Count] | None = None
     population: Count | None = None
     release_to: Literal["neighbours", "uncovered"] | None = None

@@ -151,6 +151,18 @@ WRONG_TYPES = [
 ]
 
 
+#: remarks that took a NUL to the database (which cannot keep one): a 422 that blamed "a value"
+WRONG_TYPES += [
+    ("/api/edits", {"title": "调整\x00"}, "title 不能包含控制字符"),
+    ("/api/edits/1/operations", {"op": "recode", "name": "\x00"}, "name 不能包含控制字符"),
+    ("/api/cases/x/actions", {"action": "accept", "note": "\x00"}, "note（说明）不能包含控制字符"),
+    ("/api/cases/x/dispatches/1", {"response": "done", "note": "\x00"},
+     "note（说明）不能包含控制字符"),
+    ("/api/track/x/rating", {"score": 5, "resolved": True, "comment": "好\x00"},
+     "comment 不能包含控制字符"),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(("url", "fields", "message"), WRONG_TYPES)
 def test_a_wrongly_typed_field_is_named_in_chinese_and_in_english(
     client: TestClient, url: str, fields: dict, message: str
