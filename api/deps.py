@@ -82,7 +82,20 @@ async def known_query(request: Request) -> None:
 
     FastAPI passes over parameters a route does not declare: a misspelt filter (``catgory=``)
     would be dropped and the answer, unfiltered, taken for a filtered one.  Pages (``?lang=`` and
-    the like) are left alone."""
+    the like) are left alone.  A NUL (``%00``) in the address is refused here, on pages too:
+    no code, name or search holds one, and the database cannot take it."""
+    if "\x00" in request.scope["path"] or b"%00" in request.scope.get("query_string", b""):
+        named = next((k for k, v in request.query_params.multi_items() if "\x00" in v), None)
+        zh, en = (
+            (f"查询参数 {named} ", f"The query parameter {named}")
+            if named
+            else ("地址", "The address")
+        )
+        raise InvalidInput(
+            f"{zh}含有空字符（%00）：请检查链接。",
+            f"{en} holds a NUL character (%00): check the link.",
+            field=named or "path",
+        )
     if not request.scope.get("query_string") or not request.url.path.startswith("/api/"):
         return
     route = request.scope.get("route")

@@ -134,6 +134,18 @@ def test_errors_speak_english_on_request(client: TestClient) -> None:
     assert r.json()["detail"] == "lon must be ≤ 180; got 200"
 
 
+def test_a_nul_in_the_address_is_refused_by_name(client: TestClient) -> None:
+    """A NUL (%00) in a search, a filter or a path went to the database, which refused it as
+    "a value"; now the address is refused, naming the parameter (pages and API alike)."""
+    r = client.get("/api/users?q=a%00b")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "q", r.text
+    assert r.json()["detail"] == "查询参数 q 含有空字符（%00）：请检查链接。"
+    page = {"Accept": "text/html", "Accept-Language": "en"}
+    r = client.get("/workers/a%00b/patrols", headers=page)
+    assert r.status_code == 422 and "The address holds a NUL character (%00)" in r.text
+    assert client.get("/find?q=%E7%BA%A0%E7%BA%B7%2500", headers={"Accept": "text/html"}).is_success
+
+
 #: wrongly typed values the schemas' messages did not cover: each came out as pydantic's English
 #: glued to the field's name ('versionInput should be a valid integer')
 WRONG_TYPES = [
