@@ -83,19 +83,10 @@ async def known_query(request: Request) -> None:
     FastAPI passes over parameters a route does not declare: a misspelt filter (``catgory=``)
     would be dropped and the answer, unfiltered, taken for a filtered one.  Pages (``?lang=`` and
     the like) are left alone.  A NUL (``%00``) in the address is refused here, on pages too:
-    no code, name or search holds one, and the database cannot take it."""
+    no code, name or search holds one, and the database cannot take it (but in ``next``, where a
+    login goes on to: it goes home instead, :func:`may_open`)."""
     if "\x00" in request.scope["path"] or b"%00" in request.scope.get("query_string", b""):
-        named = next((k for k, v in request.query_params.multi_items() if "\x00" in v), None)
-        zh, en = (
-            (f"查询参数 {named} ", f"The query parameter {named}")
-            if named
-            else ("地址", "The address")
-        )
-        raise InvalidInput(
-            f"{zh}含有空字符（%00）：请检查链接。",
-            f"{en} holds a NUL character (%00): check the link.",
-            field=named or "path",
-        )
+        _refuse_nul(request)
     if not request.scope.get("query_string") or not request.url.path.startswith("/api/"):
         return
     route = request.scope.get("route")
@@ -114,6 +105,23 @@ async def known_query(request: Request) -> None:
             "spelling.",
             field=unknown[0],
         )
+
+
+def _refuse_nul(request: Request) -> None:
+    """422 naming the path or query parameter that holds a NUL (``next`` excepted)."""
+    named = next(
+        (k for k, v in (*request.path_params.items(), *request.query_params.multi_items())
+         if "\x00" in str(v) and k != "next"),
+        None,
+    )  # fmt: skip
+    if named is None and "\x00" not in request.scope["path"]:
+        return
+    zh, en = (f"参数 {named} ", f"The parameter {named}") if named else ("地址", "The address")
+    raise InvalidInput(
+        f"{zh}含有空字符（%00）：请检查链接。",
+        f"{en} holds a NUL character (%00): check the link.",
+        field=named or "path",
+    )
 
 
 #: the cookie that keeps the language a user chose on a page (``?lang=``) for the next pages

@@ -139,10 +139,10 @@ def test_a_nul_in_the_address_is_refused_by_name(client: TestClient) -> None:
     "a value"; now the address is refused, naming the parameter (pages and API alike)."""
     r = client.get("/api/users?q=a%00b")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "q", r.text
-    assert r.json()["detail"] == "查询参数 q 含有空字符（%00）：请检查链接。"
+    assert r.json()["detail"] == "参数 q 含有空字符（%00）：请检查链接。"
     page = {"Accept": "text/html", "Accept-Language": "en"}
     r = client.get("/workers/a%00b/patrols", headers=page)
-    assert r.status_code == 422 and "The address holds a NUL character (%00)" in r.text
+    assert r.status_code == 422 and "The parameter code holds a NUL character (%00)" in r.text
     assert client.get("/find?q=%E7%BA%A0%E7%BA%B7%2500", headers={"Accept": "text/html"}).is_success
 
 
