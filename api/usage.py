@@ -68,6 +68,10 @@ def in_chinese(message: str) -> str | None:
     return None if said is None else f"{said} ({message.strip()})"
 
 
+#: the box's title and the line above it that points to the help (Typer's words, its markup)
+BOX_WORDS = ("错误", "查看帮助：[blue]'{command_path} {help_option}'[/]")
+
+
 def install(chinese: Callable[[], bool]) -> None:
     """Have Typer print usage errors in Chinese whenever ``chinese()`` says so."""
     from typer import rich_utils
@@ -78,9 +82,18 @@ def install(chinese: Callable[[], bool]) -> None:
 
     def format_error(error: Any) -> None:  # (a ClickException of Typer's own copy of Click)
         said = in_chinese(error.format_message()) if chinese() else None
-        if said is not None:  # (the same error, its usage line and status: in other words)
-            error.format_message = lambda: said
-        shown(error)
+        if said is None:
+            shown(error)
+            return
+        # the same error, its usage line and status: in other words, and the box's title and
+        # the line that points to the help with it (Typer's, read as it prints)
+        error.format_message = lambda: said
+        english = rich_utils.ERRORS_PANEL_TITLE, rich_utils.RICH_HELP
+        rich_utils.ERRORS_PANEL_TITLE, rich_utils.RICH_HELP = BOX_WORDS
+        try:
+            shown(error)
+        finally:
+            rich_utils.ERRORS_PANEL_TITLE, rich_utils.RICH_HELP = english
 
     format_error.wangge = True  # type: ignore[attr-defined]
     rich_utils.rich_format_error = format_error  # type: ignore[assignment]

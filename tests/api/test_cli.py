@@ -105,9 +105,15 @@ def test_a_usage_error_is_said_in_chinese_unless_english_is_asked_for(run) -> No
     """Click's words in its box (api.usage), in the command's language."""
     said = run("report", "daily", env={"LANG": "zh_CN.UTF-8"})
     assert said.exit_code == 2 and "缺少选项 --region。" in said.output, said.output
+    assert (
+        "查看帮助：'" in said.output
+        and "report daily --help'" in said.output
+        and "─ 错误 ─" in said.output
+    )
     said = run("report", "daily", env={"LANG": "en_US.UTF-8"})
     assert said.exit_code == 2 and "Missing option '--region'." in said.output
-    assert "缺少" not in said.output
+    assert "─ Error ─" in said.output
+    assert "缺少" not in said.output and "查看帮助" not in said.output
 
 
 def test_demo_load_refuses_a_database_with_data(run, database_url: str, demo_city) -> None:  # type: ignore[no-untyped-def]
