@@ -27,6 +27,7 @@ from gis.report import (
     Column,
     column_width,
     header_html,
+    scrolled_table,
     workbook_bytes,
     write_report,
 )
@@ -323,23 +324,26 @@ def ranking_html(
         for row in r.rows
     )
     order = w["better_high" if r.by.more_is_better else "better_low"]
-    table = (
-        f'<table tabindex="0" class="wg-ranking"><tr><th>{header_html(w["place"])}</th>'
-        f"<th>{header_html(w['code'])}</th><th>{header_html(w['region'])}</th>{heads}</tr>"
-        f"{body}</table>"
+    table = scrolled_table(
+        "wg-ranking",
+        f"<th>{header_html(w['place'])}</th><th>{header_html(w['code'])}</th>"
+        f"<th>{header_html(w['region'])}</th>{heads}",
+        body,
     )
     notes = [w["unranked"]] if any(row.place is None for row in r.rows) else []
     if not r.rows:
         notes.append(w["no_children"])
     categories = _categories(r, lang)
     category_table = (
-        f'<table tabindex="0" class="wg-categories"><tr><th>{header_html(w["category"])}</th>'
-        f"<th>{header_html(w['count'])}</th><th>{header_html(w['share'])}</th></tr>"
-        + "".join(
-            f"<tr><td>{escape(name)}</td><td>{n}</td><td>{share:.1%}</td></tr>"
-            for name, n, share in categories
+        scrolled_table(
+            "wg-categories",
+            f"<th>{header_html(w['category'])}</th><th>{header_html(w['count'])}</th>"
+            f"<th>{header_html(w['share'])}</th>",
+            "".join(
+                f"<tr><td>{escape(name)}</td><td>{n}</td><td>{share:.1%}</td></tr>"
+                for name, n, share in categories
+            ),
         )
-        + "</table>"
         if categories
         else f"<p>{escape(w['no_cases'])}</p>"
     )

@@ -739,10 +739,12 @@ def daily_html(
             or "—"
         )
         return (
-            f'<table tabindex="0" class="wg-regions"><tr><th>{header_html(w["code"])}</th>'
-            f"<th>{header_html(w['region'])}</th>"
-            f"{head_row}</tr>{body}</table>"
-            f'<p class="wg-sources">{escape(sources)}</p>'
+            scrolled_table(
+                "wg-regions",
+                f"<th>{header_html(w['code'])}</th><th>{header_html(w['region'])}</th>{head_row}",
+                body,
+            )
+            + f'<p class="wg-sources">{escape(sources)}</p>'
         )
 
     stages = "".join(

@@ -239,26 +239,8 @@ def _run(
     if returncode != 0 or not report.exists():
         said = _message(stderr)
         if returncode in (1, 2) and said and "Traceback" not in said:
-            if "!" in said:  # (the command's FILE!PART: the page has a field for it)
-                said += (
-                    " On this page, put that name in “Layer, sheet or file in the archive”."
-                    if lang == "en"
-                    else "在本页请把该名称填入“图层/工作表/压缩包内文件”。"
-                )
-            if "--code-field" in said:  # (and these under “More options”)
-                said += (
-                    " On this page: the columns under “More options”."
-                    if lang == "en"
-                    else "在本页请在“更多选项”中填写对应的字段名。"
-                )
-            elif "--field" in said:
-                said += (
-                    " On this page: “Column mapping” under “More options”, one a line (lon=X)."
-                    if lang == "en"
-                    else "在本页请在“更多选项”的“字段对应”中填写，每行一条，如 经度=X坐标。"
-                )
-            for option, zh, en in _PAGE_OPTIONS:  # (the page's names for them)
-                if option in said:
+            for named, zh, en in _PAGE_OPTIONS:  # where this page takes what the words name
+                if named.search(said):
                     said += en if lang == "en" else zh
             raise InvalidInput(said, said, field="file")  # the importer's own words
         raise RuntimeError(f"wangge import failed ({returncode}): {said[-2000:]}")
@@ -459,14 +441,24 @@ def imports(caller: DataImporter, request: Request, lang: PageLang = None) -> HT
     return page_response(page, lang)
 
 
-#: options the command's words name, and where the page has them (under “More options”)
-_PAGE_OPTIONS = (
-    ("--encoding", "在本页请在“更多选项”的“编码”中填写（如 GBK）。",
-     " On this page: “Encoding” under “More options” (e.g. GBK)."),
-    ("--crs", "在本页请在“更多选项”的“坐标系（文件未声明时）”中填写。",
-     " On this page: “CRS (when the file has none)” under “More options”."),
-    ("--datum", "在本页请在“更多选项”的“点坐标的坐标系”中选择。",
-     " On this page: “Datum of points” under “More options”."),
+#: what the command's words name (an option, FILE!PART), and where this page takes it instead
+_PAGE_OPTIONS = tuple(
+    (re.compile(named, re.DOTALL), zh, en)
+    for named, zh, en in (
+        ("!", "在本页请把该名称填入“图层/工作表/压缩包内文件”。",
+         " On this page, put that name in “Layer, sheet or file in the archive”."),
+        ("--code-field", "在本页请在“更多选项”中填写对应的字段名。",
+         " On this page: the columns under “More options”."),
+        (r"\A(?!.*--code-field).*--field",  # (not with --code-field: that one says it all)
+         "在本页请在“更多选项”的“字段对应”中填写，每行一条，如 经度=X坐标。",
+         " On this page: “Column mapping” under “More options”, one a line (lon=X)."),
+        ("--encoding", "在本页请在“更多选项”的“编码”中填写（如 GBK）。",
+         " On this page: “Encoding” under “More options” (e.g. GBK)."),
+        ("--crs", "在本页请在“更多选项”的“坐标系（文件未声明时）”中填写。",
+         " On this page: “CRS (when the file has none)” under “More options”."),
+        ("--datum", "在本页请在“更多选项”的“点坐标的坐标系”中选择。",
+         " On this page: “Datum of points” under “More options”."),
+    )
 )  # fmt: skip
 
 #: a GIS file's format as a download names it → its suffix and media type
