@@ -98,9 +98,10 @@ _REPORT_BODY = {
 }
 
 
-async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, bytes]]]:
+async def _read_report(request: Request) -> tuple[bytes, str, list[tuple[str, bytes]]]:
     """The report's JSON from a JSON body, or from a multipart form (``report`` + ``photos``);
-    read, not yet validated (:func:`_parse_report`)."""
+    read, not yet validated (:func:`_parse_report`): the JSON, where it was (``body`` or
+    ``report``, for a refusal to name), the photos."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=photos.MAX_PER_CASE + 2)
@@ -131,25 +132,21 @@ async def _read_report(request: Request) -> tuple[bytes | str, list[tuple[str, b
                 field="photos",
             )
         report = mend(raw.encode("utf-8", "surrogatepass"))  # as a JSON body is (api.surrogates)
-        return _Part(report), await read_uploads(files)  # type: ignore[arg-type]
+        return report, "report", await read_uploads(files)  # type: ignore[arg-type]
     if content_type.startswith("application/json") or not content_type:
-        return await request.body(), []
+        return await request.body(), "body", []
     raise UnsupportedMediaType(
         f"不支持的内容类型 {content_type!r}：请用 application/json 或 multipart/form-data。",
         f"Unsupported content type {content_type!r}: send application/json or multipart/form-data.",
     )
 
 
-class _Part(bytes):
-    """A report's JSON from a multipart form's ``report`` field (not the whole body)."""
-
-
 #: the most a multipart report's ``report`` part may hold, sent as a file (its JSON alone)
 REPORT_PART_BYTES = 256 * 1024
 
 
-def _parse_report(body: bytes | str) -> ReportCreate:
-    where = "report" if isinstance(body, _Part) else "body"  # (what an error names)
+def _parse_report(body: bytes, where: str) -> ReportCreate:
+    """The report in ``body``, or a 422 naming ``where`` it was (the body, a form's part)."""
     if not body.strip():
         raise RequestValidationError(
             [{"type": "missing", "loc": (where,), "msg": "", "input": None}]
@@ -197,10 +194,10 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
     worker thread and one transaction.  Checked in the same order as every route: the session
     (401/403), then the key (400), then the report (422)."""
     unreadable: WanggeError | None = None
-    body: bytes | str = b""
+    body, where = b"", "body"
     uploads: list[tuple[str, bytes]] = []
     try:
-        body, uploads = await _read_report(request)
+        body, where, uploads = await _read_report(request)
     except WanggeError as e:
         unreadable = e  # said after the session and the key are checked
     state = request.app.state
@@ -211,7 +208,7 @@ async def submit_report(caller: LateReporter, session: SessionDep, request: Requ
         key = _parse_key(header)
         if unreadable is not None:
             raise unreadable
-        report = _parse_report(body)
+        report = _parse_report(body, where)
         if report.region is not None and principal.role == "grid_worker":
             raise intake.region_not_for_grid_workers()
         done = intake.submit_report(
