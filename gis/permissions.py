@@ -45,8 +45,11 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "case:triage": ("确认或解除疑似重复案件", "confirm or unlink possible duplicates"),
     # the closed loop: accept, dispatch, … close
     "case:handle": ("办理案件（受理、分派、办结等）", "handle cases (accept, dispatch, close …)"),
-    # 办理记录; a grid worker's on-site findings
-    "case:note": ("填写办理记录", "write handling notes on cases"),
+    # 办理记录 and 补充位置: a grid worker's on-site findings
+    "case:note": (
+        "填写办理记录、补充案件位置",
+        "write handling notes on cases and give a case its missing point",
+    ),
     # 现场核查; a grid worker: of their grids
     "case:verify": ("现场核查", "verify resolved cases on the spot"),
     "patrol:record": ("巡查打卡", "check in on patrol"),

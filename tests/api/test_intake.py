@@ -1833,6 +1833,9 @@ def test_a_grid_worker_finds_the_place_of_a_case_filed_by_their_village(
     assert code not in {f["properties"]["code"] for f in unplaced.json()["features"]}
     placed = anon_client.get(f"/api/cases?unplaced=false&grid={own.code}&limit=500", headers=desk)
     assert code in {f["properties"]["code"] for f in placed.json()["features"]}
+    # a command center reads the case but may not give it its point: told what it may not do
+    watcher = anon_client.post(url, headers=login_as("city_commander"), json=at(own))
+    assert watcher.status_code == 403 and "补充案件位置" in watcher.json()["detail"]
 
 
 def test_a_grid_worker_with_no_grid_yet_is_told_so_not_that_the_place_is_outside(
