@@ -306,6 +306,8 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
         if isinstance(shown, str):  # half an emoji (api.surrogates) quoted as its escape
             shown = shown.encode("utf-8", "backslashreplace").decode()
         suffix = f"，收到 {shown}" if lang != "en" else f"; got {shown}"
+        if isinstance(received, str) and received and not received.strip():  # (unseen if quoted)
+            suffix = "，收到的只有空白字符" if lang != "en" else "; got only blanks"
     # a space after a field's name, unless it ends in its Chinese label: 'after 必须是整数'
     sep = " " if name and not name.endswith(("）", ".")) else ""
     return {"field": field, "type": error["type"], "message": f"{name}{sep}{text}{suffix}"}

@@ -104,6 +104,19 @@ def test_a_refused_long_value_is_quoted_by_its_start(client: TestClient) -> None
     assert r.json()["detail"].endswith("，收到 " + "长" * 60 + "…")
 
 
+def test_a_refused_blank_value_is_said_to_be_blank(client: TestClient) -> None:
+    """A note of spaces only is refused as empty, and the message says what came (spaces
+    echoed after 收到 cannot be seen)."""
+    code = client.get("/api/cases", params={"limit": 1}).json()["features"][0]["properties"]["code"]
+    r = client.post(f"/api/cases/{code}/notes", json={"note": " \u3000\t"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "note（说明）不能为空，收到的只有空白字符"
+    r = client.post(
+        f"/api/cases/{code}/notes", json={"note": "  "}, headers={"Accept-Language": "en"}
+    )
+    assert r.json()["detail"] == "note must not be empty; got only blanks"
+
+
 @pytest.mark.parametrize(
     ("url", "zh", "en"),
     [
