@@ -1191,10 +1191,24 @@ def verify_on_site(
             )
         _move(session, actor, case, req)
     except Conflict as e:
+        if "allowed_actions" in e.extra:  # (the action's words would list the desk's moves)
+            raise _not_to_verify(e.extra["current_status"], e.extra["allowed_actions"]) from e
         if "current_version" not in e.extra:
             raise
         raise _verified_too_late(session, code, e.extra["current_version"]) from e
     return True
+
+
+def _not_to_verify(status: str, allowed: list[str]) -> Conflict:
+    """现场核查 of a case that is not resolved: done already, or not yet to be done."""
+    name = STATE_NAMES.get(status, status)
+    if status in ("verified", "closed"):
+        zh = f"案件已核查（当前「{name}」），无需再核查。"
+        en = f"The case is {status}: verified already, nothing to verify."
+    else:
+        zh = f"案件当前「{name}」，尚未办结：办结后才能现场核查。"
+        en = f"The case is {status}, not resolved: it is verified on the spot once resolved."
+    return Conflict(zh, en, current_status=status, allowed_actions=allowed)
 
 
 def _verified_too_late(session: Session, code: str, current: int) -> Conflict:

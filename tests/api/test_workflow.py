@@ -1581,7 +1581,8 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["events"] == r.json()["events"]
     # … but another finding is not the same verification: the case is no longer resolved
-    assert anon_client.post(verify, headers=worker, json={"resolved": True}).status_code == 409
+    r = anon_client.post(verify, headers=worker, json={"resolved": True})
+    assert r.status_code == 409 and "无需再核查" in r.json()["detail"], r.text
     # the desk closes it: from its queue's verified ones (结案所选), or from the case
     queue = anon_client.get("/queue?below=true&status=verified", headers=op).text
     assert re.search(rf'class="wg-pick" value="{code}" data-actions="close"', queue)
@@ -1597,6 +1598,11 @@ def test_the_grid_worker_verifies_a_resolved_case_of_their_grid_on_the_spot(
         json={"resolved": False, "note": "楼道杂物仍未清理"},
     )
     assert r.status_code == 200 and r.json()["status"] == "reopened" and r.json()["round"] == 2
+    # … and, reopened, it is not to be verified until it is resolved again (the phone is told
+    # so, not which moves the desk may make)
+    r = anon_client.post(f"/api/cases/{code}/verify", headers=worker, json={"resolved": True})
+    assert r.status_code == 409 and "办结后才能现场核查" in r.json()["detail"], r.text
+    assert r.json()["current_status"] == "reopened"
     # the desk may too (as its verify action); another grid's case is not the worker's
     code = resolved_in(other)
     assert 'id="verify-form"' not in anon_client.get(f"/cases/{code}", headers=worker).text
