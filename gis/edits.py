@@ -1430,6 +1430,10 @@ FINDINGS = {
 }
 
 
+#: how many of the blocking findings a refused commit names (all are in its ``findings``)
+SAID_FINDINGS = 3
+
+
 def validate(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
     """The findings of the edit set's working layout; ``ok`` when none blocks the commit."""
     _edit(session, actor, edit_id, write=False)
@@ -1954,12 +1958,13 @@ def commit(session: Session, actor: Actor, edit_id: int) -> dict[str, Any]:
         )
     validation = _validate(session, edit_id)
     if not validation["ok"]:
+        n = validation["blocking"]
+        said = [f for f in validation["findings"] if f["blocking"]][:SAID_FINDINGS]
+        rest = ("（其余见校验结果）", " (more in the validation)") if n > len(said) else ("", "")
         raise InvalidInput(
-            f"方案有 {validation['blocking']} 处问题需要先解决："
-            f"{validation['findings'][0]['message']}",
-            f"The edit set has {validation['blocking']} blocking finding"
-            f"{'s' if validation['blocking'] > 1 else ''}: "
-            f"{validation['findings'][0]['message_en']}",
+            f"方案有 {n} 处问题需要先解决：{'；'.join(f['message'] for f in said)}{rest[0]}",
+            f"The edit set has {n} blocking finding{'s' if n > 1 else ''}: "
+            f"{'; '.join(f['message_en'] for f in said)}{rest[1]}",
             field="id",
             findings=validation["findings"],
         )

@@ -922,7 +922,39 @@ def test_overlap_is_found_and_blocks_the_commit(planner: Planner, app_db: Sessio
     assert overlaps[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     r = planner.commit(edit, 422)
     assert r["findings"] and "重叠" in r["detail"]
+    blocking = [f for f in r["findings"] if f["blocking"]]
+    assert r["detail"].startswith(f"方案有 {len(blocking)} 处问题需要先解决："), r["detail"]
+    assert all(f["message"] in r["detail"] for f in blocking[:3]), r["detail"]  # each said
     assert a in current_codes(app_db)  # nothing applied
+
+
+def test_a_refused_commit_names_each_blocking_finding(planner: Planner, app_db: Session) -> None:
+    """A grid drawn unclipped over its neighbours and out of its village: the refusal names
+    each problem (it named the first and counted the others)."""
+    a, _, strip = _strip(app_db)
+    village = shapely.from_wkb(
+        bytes(
+            app_db.execute(
+                text("SELECT ST_AsBinary(geom) FROM region WHERE code = :v"), {"v": VILLAGE}
+            ).scalar_one()
+        )
+    )
+    ga = geom(app_db, a)
+    # a corridor from a's middle to past the village's nearest edge
+    c = ga.representative_point()
+    edge = village.boundary.interpolate(village.boundary.project(c))
+    past = shapely.Point(edge.x + (edge.x - c.x), edge.y + (edge.y - c.y))
+    corridor = shapely.LineString([c, past]).buffer(0.0003)
+    edit = planner.open()
+    drawn = ga.union(strip).union(corridor)
+    planner.op(edit, op="retire", grid=a, to="uncovered")  # (a redraw would cut b back)
+    planner.op(edit, op="create", geometry=mapping(drawn), clip=False)
+    r = planner.commit(edit, 422)
+    blocking = [f for f in r["findings"] if f["blocking"]]
+    assert {f["kind"] for f in blocking} >= {"overlap", "outside"}, r["findings"]
+    assert r["detail"].startswith(f"方案有 {len(blocking)} 处问题需要先解决：")
+    assert all(f["message"] in r["detail"] for f in blocking[:3]), r["detail"]
+    assert a in current_codes(app_db) and geom(app_db, a).equals(ga)  # nothing applied
 
 
 def test_an_overlap_postgis_invents_does_not_block_the_commit(db: Session) -> None:
