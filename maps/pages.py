@@ -1767,10 +1767,11 @@ def case_page(  # type: ignore[no-untyped-def]
         f"<tr><td>{escape(d.department)}</td><td>{escape(dispatch_names.get(d.status, d.status))}"
         f"</td><td{unmasked_by('dispatch', i, d)}>{escape(d.note or '')}</td><td>"
         + (
-            "".join(
+            " ".join(  # (an accepted one is not accepted again: the answer is refused)
                 f'<button type="button" class="wg-respond" data-dispatch="{d.id}" '
                 f'data-response="{r}">{label}</button>'
                 for r, label in answers
+                if not (r == "accepted" == d.status)
             )
             if can_handle and d.status in ("pending", "accepted")
             else ""

@@ -72,8 +72,17 @@ def test_a_dispute_goes_round_the_whole_loop_with_a_department(
     (dispatch,) = d["dispatches"]
     assert dispatch["kind"] == "judicial" and "司法所" in dispatch["department"]
     url = f"/api/cases/{code}/dispatches/{dispatch['id']}"
+    pending = anon_client.get(f"/cases/{code}", headers=op).text
     r = anon_client.post(url, headers=op, json={"response": "accepted"})
     assert r.json()["status"] == "dispatched"
+    # the case page offers the department's next answers: accepted, it is not accepted again
+    # (the API refuses that answer), and its buttons stand apart
+    answers = re.compile(r'<button type="button" class="wg-respond"[^>]*data-response="(\w+)"')
+    assert answers.findall(pending) == ["accepted", "done", "cannot"]
+    page = anon_client.get(f"/cases/{code}", headers=op).text
+    assert answers.findall(page) == ["done", "cannot"]
+    assert "</button> <button" in page
+    assert anon_client.post(url, headers=op, json={"response": "accepted"}).status_code == 409
     r = anon_client.post(url, headers=op, json={"response": "done", "note": "调解成功"})
     assert r.json()["status"] == "resolved"  # every department done → resolved
     page = anon_client.get(f"/cases/{code}?lang=en", headers=op).text
