@@ -1371,8 +1371,9 @@ _WHOLE_WORDS = (
 
 
 #: a case's facts and steps (its description and the notes people wrote wrap anywhere: passed
-#: over, as every description and note is by _words_broken)
-_CASE_WORDS = ".wg-receipt-table td, .wg-timeline li"
+#: over, as every description and note is by _words_broken), and its parties' roles and names
+#: (their ID numbers may break)
+_CASE_WORDS = ".wg-receipt-table td, .wg-timeline li, #parties td:nth-child(-n+2)"
 
 
 def _words_broken(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -1488,8 +1489,10 @@ def test_the_desk_pages_fit_a_phone(live_server: str, browser, engine) -> None: 
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        code = conn.execute(
-            text("SELECT code FROM cases WHERE township_code = '990102001' ORDER BY id LIMIT 1")
+        code = conn.execute(  # (one with parties: 申请人 and a name, not 申/请/人 down the cell)
+            text("""SELECT code FROM cases c WHERE township_code = '990102001'
+                    AND EXISTS (SELECT 1 FROM case_party p WHERE p.case_id = c.id)
+                    ORDER BY id LIMIT 1""")
         ).scalar_one()
     for locale in ("zh-CN", "en-US"):
         context = browser.new_context(
