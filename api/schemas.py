@@ -988,7 +988,12 @@ class CaseDetailOut(CaseOut):
     allowed_hours: float | None = Field(description="working hours allowed")
     remind_at: datetime | None = Field(description="80 % of the allowed working time")
     notice_at: datetime | None = Field(description="twice the allowed working time")
-    allowed_actions: list[str]
+    allowed_actions: list[str] = Field(description="the actions the case's state allows")
+    your_actions: list[str] = Field(
+        default=[],
+        description="of those, the ones you may make: not on a case another center is "
+        "responsible for; extend and suspend from the center above the responsible one",
+    )
     events: list[EventOut]
     dispatches: list[DispatchOut]
     merged_into: str | None = Field(
@@ -1017,6 +1022,7 @@ class CaseDetailOut(CaseOut):
             remind_at=wf.remind_at,
             notice_at=wf.notice_at,
             allowed_actions=list(wf.allowed_actions),
+            your_actions=list(wf.your_actions),
             events=[EventOut.model_validate(e, from_attributes=True) for e in wf.events],
             dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in wf.dispatches],
             merged_into=wf.merged_into,

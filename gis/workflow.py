@@ -358,21 +358,38 @@ def _stale(current: int) -> Conflict:
 def _check_actor(actor: Actor, move: Move, case: dict) -> None:
     if not actor.can_handle:
         raise Forbidden("您的角色不能办理案件。", "Your role may not handle cases.")
-    if actor.scope.is_everything:
-        return
-    path = case["center_path"] or []
-    mine = actor.scope.region_id
+    refused = _center_refusal(actor.scope, move, case["center_path"])
+    if refused:
+        raise refused
+
+
+def _center_refusal(scope: Scope, move: Move, center_path: list[int] | None) -> Forbidden | None:
+    """Why a desk of ``scope`` may not make ``move`` on a case whose responsible center's region
+    has ``center_path`` (None: it may): the move is for that center or one above it, an approval
+    for one above it only."""
+    if scope.is_everything:
+        return None
+    path = center_path or []
     if move.approval:
-        if mine not in path[:-1]:
-            raise Forbidden(
+        if scope.region_id not in path[:-1]:
+            return Forbidden(
                 "延期和挂账须由上级综治中心审批。",
                 "Extensions and suspensions are approved by the center above the responsible one.",
             )
-    elif mine not in path:
-        raise Forbidden(
+    elif scope.region_id not in path:
+        return Forbidden(
             "该案件目前由其他综治中心负责，您不能办理。",
             "Another center is responsible for this case now; you may not act on it.",
         )
+    return None
+
+
+def actions_for(scope: Scope, status: str, center_path: list[int] | None) -> list[str]:
+    """The actions ``status`` allows that a desk of ``scope`` may make itself on a case whose
+    responsible center's region has ``center_path`` (a desk's role aside)."""
+    return [
+        a for a in allowed_actions(status) if _center_refusal(scope, MOVES[a], center_path) is None
+    ]
 
 
 def act(session: Session, actor: Actor, code: str, req: ActionRequest) -> None:
@@ -1357,6 +1374,12 @@ class WorkflowView:
     events: tuple[EventView, ...]
     dispatches: tuple[DispatchView, ...]
     allowed_actions: tuple[str, ...]
+    #: of those, the ones the reader's center may make (:func:`actions_for`: not a case another
+    #: center is responsible for; extensions and suspensions from above it only)
+    your_actions: tuple[str, ...] = ()
+    #: the reader's center is the responsible one or above it (and its role handles cases): it
+    #: may act on the case as its state allows, answer for its departments
+    in_charge: bool = False
     #: 并案: the case this one was merged into (None: not merged), and the cases merged into it
     merged_into: str | None = None
     merged_from: tuple[str, ...] = ()
@@ -1374,15 +1397,16 @@ class WorkflowView:
 
 
 def workflow_view(
-    session: Session, scope: Scope, code: str, *, unmask: bool = False
+    session: Session, scope: Scope, code: str, *, unmask: bool = False, handles: bool = False
 ) -> WorkflowView:
     """A case's workflow side: version, deadlines, responsible center, events, dispatches.  The
     phone and ID-card numbers in their notes (a desk's 已电话联系 13812345678) are masked unless
-    ``unmask`` (the caller checks ``pii:read`` and audits it)."""
+    ``unmask`` (the caller checks ``pii:read`` and audits it).  ``handles``: the reader's role
+    handles cases (``case:handle``), and ``your_actions`` are those its center may make."""
     row = session.execute(
         text(f"""
         SELECT c.id, c.version, c.round, c.status, c.allowed_hours, c.remind_at, c.notice_at,
-               ce.name AS center, {merged_into_sql("c")} AS merged_into,
+               ce.name AS center, cr.path AS center_path, {merged_into_sql("c")} AS merged_into,
                CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
                     THEN c.deadline < now() END AS overdue,
                CASE WHEN {open_sql("c")} AND c.deadline IS NOT NULL
@@ -1391,6 +1415,7 @@ def workflow_view(
                CASE WHEN c.status = 'resolved' THEN c.verify_due END AS verify_due,
                CASE WHEN c.status = 'resolved' THEN c.verify_due < now() END AS verify_overdue
         FROM cases c LEFT JOIN center ce ON ce.id = c.center_id
+        LEFT JOIN region cr ON cr.id = ce.region_id
         CROSS JOIN LATERAL (  -- (gis.stats' handled_at)
             SELECT CASE WHEN c.status IN ('resolved', 'verified', 'closed')
                         THEN coalesce(c.first_resolved_at, c.closed_at) END AS settled_at) s
@@ -1428,6 +1453,8 @@ def workflow_view(
         events=tuple(EventView(*_masked(e, unmask)) for e in events),
         dispatches=tuple(DispatchView(*_masked(d, unmask)) for d in dispatches),
         allowed_actions=tuple(allowed_actions(row.status)),
+        your_actions=tuple(actions_for(scope, row.status, row.center_path)) if handles else (),
+        in_charge=handles and _center_refusal(scope, MOVES["accept"], row.center_path) is None,
         merged_into=row.merged_into,
         merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
         overdue=row.overdue,

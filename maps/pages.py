@@ -1773,7 +1773,7 @@ def case_page(  # type: ignore[no-untyped-def]
                 for r, label in answers
                 if not (r == "accepted" == d.status)
             )
-            if can_handle and d.status in ("pending", "accepted")
+            if wf.in_charge and d.status in ("pending", "accepted")
             else ""
         )
         + "</td></tr>"
@@ -1867,12 +1867,20 @@ def case_page(  # type: ignore[no-untyped-def]
   <p id="verify-error" class="wg-error" role="alert" data-empty="{
         t("未整改到位的，请写明现场情况。", "Not put right: say what you found first.")
     }"></p>"""
+    # a case another center is responsible for: the desk reads it, and is told whose it is
+    # (its buttons were all refused: 该案件目前由其他综治中心负责)
+    others = t(
+        f"<p>本案目前由{escape(wf.center or '其他综治中心')}负责，您可以查看，不能办理。</p>",
+        f"<p>{escape(wf.center or 'Another center')} is responsible for this case now: you may "
+        "read it, not act on it.</p>",
+    )
     actions = (
         "".join(
             f'<button type="button" class="wg-action" data-action="{a}">'
             f"{escape(ACTION_NAMES_EN[a] if en else MOVES[a].name_zh)}</button>"
-            for a in wf.allowed_actions
+            for a in wf.your_actions
         )
+        or (others if wf.allowed_actions else "")
         if can_handle
         else verify_form
         if can_verify
@@ -2123,7 +2131,7 @@ def case_page(  # type: ignore[no-untyped-def]
         )
         if flags.get(key)
     )
-    can_merge = can_handle and "merge" in wf.allowed_actions and not wf.merged_from
+    can_merge = "merge" in wf.your_actions and not wf.merged_from
     # the other way: a duplicate still open merged into this case (which must not be merged)
     states_of_others = duplicate_states or {}
     can_take = can_handle and wf.merged_into is None

@@ -450,7 +450,7 @@ def get_case(
     phone and ID-card numbers typed into its description are masked as the parties' are."""
     if unmask:
         demand(caller, "pii:read")
-    detail = case_detail(session, caller.scope, code, cipher, request, unmask=unmask)
+    detail = case_detail(session, caller, code, cipher, request, unmask=unmask)
     if unmask:
         audit_caller(
             session,

@@ -499,7 +499,7 @@ def case_view(
     photos, parties (masked) and the actions allowed now.  In Chinese, or in English for
     ``?lang=en``, a browser that prefers English or English chosen on another page."""
     case = cases.get_case(session, caller.scope, code, cipher)
-    wf = workflow.workflow_view(session, caller.scope, code)
+    wf = workflow.workflow_view(session, caller.scope, code, handles=caller.can("case:handle"))
     language = page_lang(request, lang)
     # the possible duplicates the reader may see: their states, and their points for the map
     linked = cases.case_states(session, caller.scope, [other for other, _, _ in case.duplicates])

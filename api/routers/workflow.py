@@ -46,19 +46,22 @@ def actor_of(caller: Principal) -> workflow.Actor:
 
 def case_detail(
     session: Session,
-    scope: Scope,
+    caller: Principal,
     code: str,
     cipher: PiiCipher,
     request: Request,
     *,
     unmask: bool = False,
 ) -> CaseDetailOut:
-    """A case with its workflow (events, dispatches, version, allowed actions); its category
-    and source named in the caller's language; ``unmask``: its personal data as stored (the
-    caller checked ``pii:read`` and audits it)."""
+    """A case with its workflow (events, dispatches, version, allowed actions, the caller's
+    own); its category and source named in the caller's language; ``unmask``: its personal
+    data as stored (the caller checked ``pii:read`` and audits it)."""
+    scope = caller.scope
     return CaseDetailOut.of_workflow(
         cases.get_case(session, scope, code, cipher, unmask=unmask),
-        workflow.workflow_view(session, scope, code, unmask=unmask),
+        workflow.workflow_view(
+            session, scope, code, unmask=unmask, handles=caller.can("case:handle")
+        ),
         names_en(session, request),
     )
 
@@ -79,7 +82,7 @@ def case_action(
     workflow.act(session, actor_of(caller), code, workflow.ActionRequest(**body.model_dump()))
     audit_caller(session, request, caller, f"case.{body.action}", f"case:{code}")
     session.commit()
-    return case_detail(session, caller.scope, code, cipher, request)
+    return case_detail(session, caller, code, cipher, request)
 
 
 def _made_or_replayed(
@@ -132,7 +135,7 @@ def verify_case(
     _made_or_replayed(
         moved, session, request, caller, response, "case.verify", code, {"resolved": body.resolved}
     )
-    return case_detail(session, caller.scope, code, cipher, request)
+    return case_detail(session, caller, code, cipher, request)
 
 
 @router.post("/cases/{code}/dispatches/{dispatch_id}", response_model=CaseDetailOut)
@@ -157,7 +160,7 @@ def dispatch_response(
         {"dispatch": dispatch_id},
     )
     session.commit()
-    return case_detail(session, caller.scope, code, cipher, request)
+    return case_detail(session, caller, code, cipher, request)
 
 
 @router.post(
@@ -221,7 +224,7 @@ def add_case_note(
     _made_or_replayed(written, session, request, caller, response, "case.note", code)
     if not written:
         response.status_code = 200  # (nothing created)
-    return case_detail(session, caller.scope, code, cipher, request)
+    return case_detail(session, caller, code, cipher, request)
 
 
 @router.post(
@@ -270,7 +273,7 @@ def locate_case(
         body.version,
     )
     _made_or_replayed(given, session, request, caller, response, "case.locate", code)
-    return case_detail(session, caller.scope, code, cipher, request)
+    return case_detail(session, caller, code, cipher, request)
 
 
 @router.get("/queue", response_model=QueueOut)

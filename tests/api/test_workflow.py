@@ -192,16 +192,39 @@ def test_a_hazard_handled_by_the_center_itself_and_escalated(
     assert detail["allowed_hours"] == 4  # fire: four working hours
     _act(anon_client, op, code, "accept")
     before_up = _act(anon_client, op, code, "start")
+    # the village station's case: its desk handles it, the township above approves extensions
+    # and suspensions (the village's desk is not offered them: they were refused)
+    village = login_as("village_operator")
+    own = anon_client.get(f"/api/cases/{code}", headers=village).json()
+    assert {"extend", "suspend"} <= set(own["allowed_actions"])
+    assert own["your_actions"] == [
+        a for a in own["allowed_actions"] if a not in ("extend", "suspend")
+    ]
+    page = anon_client.get(f"/cases/{code}", headers=village).text
+    assert 'data-action="resolve"' in page and 'data-action="extend"' not in page
+    above = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert above["your_actions"] == above["allowed_actions"]
     up = _act(anon_client, op, code, "escalate", note="需街道统一协调")
     assert up["status"] == "escalated"
     assert up["events"][-1]["data"]["to_region"] == "990102001"  # the township's center
     # the village's own desk is no longer responsible …
-    r = anon_client.post(
-        f"/api/cases/{code}/actions",
-        headers=login_as("village_operator"),
-        json={"action": "accept"},
-    )
+    r = anon_client.post(f"/api/cases/{code}/actions", headers=village, json={"action": "accept"})
     assert r.status_code == 403
+    # … and is told so before it tries: no action of its own, its case page no buttons (each
+    # was refused) but whose the case is now
+    seen = anon_client.get(f"/api/cases/{code}", headers=village).json()
+    assert "accept" in seen["allowed_actions"] and seen["your_actions"] == []
+    page = anon_client.get(f"/cases/{code}", headers=village).text
+    assert 'class="wg-action"' not in page
+    assert f"本案目前由{up['responsible_center']}负责，您可以查看，不能办理" in page
+    # the township's own now: every move the state allows
+    mine = anon_client.get(f"/api/cases/{code}", headers=op).json()
+    assert mine["your_actions"] == mine["allowed_actions"]  # (escalated: none an approval)
+    page = anon_client.get(f"/cases/{code}", headers=op).text
+    assert 'class="wg-action" data-action="accept"' in page
+    # a command center's role reads only: no action is its own
+    watcher = anon_client.get(f"/api/cases/{code}", headers=login_as("city_commander")).json()
+    assert watcher["allowed_actions"] and watcher["your_actions"] == []
     # the township sends it back: down to the village it came from, not further up
     back = _act(anon_client, op, code, "return", note="请村里先行处置")
     assert back["status"] == "returned"
