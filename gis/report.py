@@ -47,6 +47,8 @@ class Column:
     #: the region table 1,140 px wide on a desk's 1,024 px screen; ``en`` is its ``title``.
     #: (Chinese breaks between any two words; workbooks and the command line say ``en``.)
     short_en: str | None = None
+    #: decimals shown (a column of hours or scores: 4.40 under 4.41, not 4.4)
+    digits: int | None = None
 
     def header(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
@@ -63,6 +65,8 @@ class Column:
             return "—"
         if self.rate:
             return f"{float(value):.1%}"  # type: ignore[arg-type]
+        if self.digits is not None:
+            return f"{float(value):.{self.digits}f}"  # type: ignore[arg-type]
         return str(value)
 
 
@@ -86,6 +90,7 @@ COLUMNS = [
         # (0: every case resolved within hours off the working clock, e.g. on a Sunday)
         lambda f: round(f.handling_hours, 1) if f.handling_hours is not None else None,
         short_en="Mean hours",
+        digits=1,
     ),
     Column("评价数", "Ratings", lambda f: f.rated),
     Column(
@@ -93,6 +98,7 @@ COLUMNS = [
         "Mean score",
         lambda f: round(float(f.score), 2) if f.score is not None else None,
         short_en="Score",
+        digits=2,
     ),
     _rate("满意率", "Satisfaction rate", "satisfaction_rate", "Satisfied %"),
     Column("就地化解", "Settled on the spot", lambda f: f.on_site, short_en="On the spot"),
@@ -604,6 +610,8 @@ def daily_xlsx(d: Daily, lang: str = "zh") -> bytes:
             for number, c in enumerate(COLUMNS, start=3):
                 if c.rate:
                     ws.cell(ws.max_row, number).number_format = "0.0%"
+                elif c.digits:
+                    ws.cell(ws.max_row, number).number_format = "0." + "0" * c.digits
         ws.append([])
         for label, items in _breakdowns(d, s, lang):
             ws.append([label, *items])

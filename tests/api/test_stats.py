@@ -363,6 +363,9 @@ def test_daily_roll_up_page_and_spreadsheet(
     assert workers[1][-5:] == ("有账号", "未巡查", "网格", "当日巡查网格", "巡查覆盖率")
     assert workers[2][0] == "990102001" and all(isinstance(v, int) for v in workers[2][5:9])
     assert rows[2][6].number_format == "0.0%"  # 办结率
+    header = [c.value for c in rows[1]]
+    hours, score = header.index("平均办理时长（工作小时）"), header.index("平均评分")
+    assert (rows[2][hours].number_format, rows[2][score].number_format) == ("0.0", "0.00")
     # the safety sheet readable as it opens, as the others; no warnings said, not left blank
     safety = wb["平安指数（近30天）"]
     assert safety.freeze_panes == "C3" and safety["C3"].number_format == "0.0"
@@ -595,7 +598,9 @@ def test_the_roll_up_shows_rates_as_per_cent_and_the_rest_as_they_are() -> None:
     c = {column.zh: column for column in COLUMNS}
     assert c["办结率"].show(0.5) == "50.0%" and c["满意率"].show(1.0) == "100.0%"
     assert c["平均办理时长（工作小时）"].show(0.6) == "0.6"  # not "60.0%"
-    assert c["平均评分"].show(1.0) == "1.0" and c["受理案件"].show(0) == "0"
+    assert c["平均评分"].show(1.0) == "1.00" and c["受理案件"].show(0) == "0"
+    # a column's figures to the same decimals (4.40 above 4.41, not 4.4; 13.0 hours, not 13)
+    assert c["平均评分"].show(4.4) == "4.40" and c["平均办理时长（工作小时）"].show(13) == "13.0"
     assert c["办结率"].show(None) == "—"
     # the mean handling time of cases resolved within hours off the working clock (received
     # and resolved on a Sunday) is 0 working hours, not "no figure"
