@@ -1427,6 +1427,7 @@ FINDINGS = {
     ),
     "code_taken": ("网格编码重复", "grid code already in use"),
     "households_missing": ("网格未填户数", "grid has no households"),
+    "workers_missing": ("网格没有网格员", "grid has no grid worker"),
 }
 
 
@@ -1520,6 +1521,7 @@ def _validate(session: Session, edit_id: int) -> dict[str, Any]:
             }
         )
     findings += _households_missing(session, edit_id)
+    findings += _workers_missing(session, edit_id)
     blocking = sum(f["blocking"] for f in findings)
     return {"ok": blocking == 0, "blocking": blocking, "findings": findings}
 
@@ -1559,6 +1561,49 @@ def _households_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
             "geometry": r.geometry,
         }
         for r in session.execute(_HOUSEHOLDS_MISSING, {"e": edit_id})
+    ]
+
+
+# each grid of the set left with no grid worker, where the grids it came from had some: a split's
+# new part (a grid's workers stay with its code), a grid given nobody.  Its workers after the
+# commit (_apply): those assigned to it, else its own grid's (they follow the code)
+_WORKERS_MISSING = text("""
+    SELECT i.code, v.code AS village, src.n AS had, ST_X(pt.p) AS lon, ST_Y(pt.p) AS lat,
+           ST_AsGeoJSON(pt.p, 7)::json AS geometry
+    FROM grid_edit_item i JOIN region v ON v.id = i.village_id
+    CROSS JOIN LATERAL (SELECT count(DISTINCT wg.worker_id) AS n FROM grid g
+                        JOIN worker_grid wg ON wg.grid_code = g.code
+                        WHERE g.id = ANY(i.lineage || i.from_id)) src
+    CROSS JOIN LATERAL (SELECT ST_PointOnSurface(i.geom) AS p) pt
+    WHERE i.edit_id = :e AND i.geom IS NOT NULL AND src.n > 0
+      AND CASE WHEN i.workers IS NOT NULL THEN cardinality(i.workers) = 0
+               WHEN i.from_id IS NOT NULL THEN NOT EXISTS (
+                   SELECT 1 FROM grid g JOIN worker_grid wg ON wg.grid_code = g.code
+                   WHERE g.id = i.from_id)
+               ELSE true END
+    ORDER BY i.code
+""")
+
+
+def _workers_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
+    """A warning (not blocking) for each grid of the set that would have no grid worker, its
+    grids before having some: reports there would reach no 网格员 and no phone would list it."""
+    zh, en = FINDINGS["workers_missing"]
+    return [
+        {
+            "kind": "workers_missing",
+            "blocking": False,
+            "grids": [r.code],
+            "village": r.village,
+            "area_m2": 0.0,
+            "lon": round(r.lon, 7),
+            "lat": round(r.lat, 7),
+            "message": f"{zh}：{r.code}（所出网格有 {r.had} 名），请用“配置网格员”指定",
+            "message_en": f"{en}: {r.code} (the grids it came from had {r.had}); give them "
+            "with Grid workers",
+            "geometry": r.geometry,
+        }
+        for r in session.execute(_WORKERS_MISSING, {"e": edit_id})
     ]
 
 

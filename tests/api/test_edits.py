@@ -194,6 +194,37 @@ def test_a_split_asks_for_its_parts_households(planner: Planner, app_db: Session
     assert not [f for f in v["findings"] if f["kind"] == "households_missing"]
 
 
+def test_a_split_asks_for_a_grid_worker_for_its_new_part(planner: Planner, app_db: Session) -> None:
+    """A grid's workers stay with its code: a split's new part has none, and reports there
+    would reach no 网格员 (nor any phone list it).  The validation says so, without blocking
+    the commit, until the planner gives it someone (配置网格员)."""
+    staff = (
+        app_db.execute(
+            text("SELECT w.code FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id "
+                 "WHERE wg.grid_code = :c ORDER BY w.code"), {"c": g(1)}
+        ).scalars().all()
+    )  # fmt: skip
+    assert staff
+    edit = planner.open()
+    done = planner.op(edit, op="split", grid=g(1), line=mapping(across(geom(app_db, g(1)))))
+    (new,) = [c for c in done["grids"] if c != g(1)]
+
+    def missing() -> list[dict]:
+        v = planner.client.get(f"/api/edits/{edit}/validation", headers=planner.headers).json()
+        assert v["ok"], v["findings"]
+        return [f for f in v["findings"] if f["kind"] == "workers_missing"]
+
+    (said,) = missing()  # (not the part that keeps the code, nor its workers)
+    assert said["grids"] == [new] and not said["blocking"]
+    assert said["message"] == (
+        f"网格没有网格员：{new}（所出网格有 {len(staff)} 名），请用“配置网格员”指定"
+    )
+    planner.op(edit, op="assign", grid=new, workers=staff[:1])
+    assert missing() == []
+    planner.op(edit, op="assign", grid=new, workers=[])  # nobody, on purpose: said again
+    assert [f["grids"] for f in missing()] == [[new]]
+
+
 def test_split_line_must_cross_the_grid(planner: Planner, app_db: Session) -> None:
     shape = geom(app_db, g(1))
     c = shape.representative_point()
