@@ -347,12 +347,16 @@ def grid_record_page(
         for v in versions
     )
     related_key = t("相关网格（来自或划给）", "grids its land came from or went to")
+    now_key = (  # (a retired grid has none in force)
+        f'<span class="wg-key wg-key-now"></span>{t("现行边界", "in force")} '
+        if any(v.current for v in versions)
+        else ""
+    )
     drawing = f"""<figure class="wg-rec-map">
     <svg id="grid-outlines" viewBox="{x:.1f} {y:.1f} {w:.1f} {h:.1f}"
       preserveAspectRatio="xMidYMid meet" role="img"
       aria-label="{t("网格各版本边界", "the grid's outlines, version by version")}">{paths}</svg>
-    <figcaption><span class="wg-key wg-key-now"></span>{t("现行边界", "in force")}
-      <span class="wg-key wg-key-old"></span>{t("历史版本", "earlier versions")}
+    <figcaption>{now_key}<span class="wg-key wg-key-old"></span>{t("历史版本", "earlier versions")}
       <span class="wg-key wg-key-related"></span>{related_key}</figcaption>
   </figure>"""
     first_loaded = t("初始划定（导入）", "as first loaded")

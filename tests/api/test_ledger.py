@@ -347,6 +347,7 @@ def test_a_retired_grid_s_record_shows_its_versions(db: Session) -> None:
     assert record is not None and record.now is None and len(record.versions) == 1
     html = grid_record_page(record, user="u", links=[])
     assert 'id="grid-retired"' in html and 'id="grid-now"' not in html
+    assert "现行边界" not in html and "历史版本" in html  # (the drawing's key: none in force)
     assert "/maps/grid/" not in html  # (no map of a grid not in force)
     assert f'href="/grids?region={new_part[:12]}"' in html  # (its village's ledger)
     assert grid_record(db, Scope(region_id=None), "990102001004999") is None
