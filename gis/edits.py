@@ -1564,9 +1564,10 @@ def _households_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
     ]
 
 
-# each grid of the set left with no grid worker, where the grids it came from had some: a split's
-# new part (a grid's workers stay with its code), a grid given nobody.  Its workers after the
-# commit (_apply): those assigned to it, else its own grid's (they follow the code)
+# each grid of the set left with no grid worker, where the grids it came from had some (a
+# split's new part: a grid's workers stay with its code; a grid given nobody), or drawn on land no
+# grid had.  Its workers after the commit (_apply): those assigned to it, else its own grid's
+# (they follow the code)
 _WORKERS_MISSING = text("""
     SELECT i.code, v.code AS village, src.n AS had, ST_X(pt.p) AS lon, ST_Y(pt.p) AS lat,
            ST_AsGeoJSON(pt.p, 7)::json AS geometry
@@ -1575,7 +1576,8 @@ _WORKERS_MISSING = text("""
                         JOIN worker_grid wg ON wg.grid_code = g.code
                         WHERE g.id = ANY(i.lineage || i.from_id)) src
     CROSS JOIN LATERAL (SELECT ST_PointOnSurface(i.geom) AS p) pt
-    WHERE i.edit_id = :e AND i.geom IS NOT NULL AND src.n > 0
+    WHERE i.edit_id = :e AND i.geom IS NOT NULL
+      AND (src.n > 0 OR (i.from_id IS NULL AND cardinality(i.lineage) = 0))
       AND CASE WHEN i.workers IS NOT NULL THEN cardinality(i.workers) = 0
                WHEN i.from_id IS NOT NULL THEN NOT EXISTS (
                    SELECT 1 FROM grid g JOIN worker_grid wg ON wg.grid_code = g.code
@@ -1587,7 +1589,8 @@ _WORKERS_MISSING = text("""
 
 def _workers_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
     """A warning (not blocking) for each grid of the set that would have no grid worker, its
-    grids before having some: reports there would reach no 网格员 and no phone would list it."""
+    grids before having some, or new: reports there would reach no 网格员 and no phone would
+    list it."""
     zh, en = FINDINGS["workers_missing"]
     return [
         {
@@ -1598,9 +1601,12 @@ def _workers_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
             "area_m2": 0.0,
             "lon": round(r.lon, 7),
             "lat": round(r.lat, 7),
-            "message": f"{zh}：{r.code}（所出网格有 {r.had} 名），请用“配置网格员”指定",
-            "message_en": f"{en}: {r.code} (the grids it came from had {r.had}); give them "
-            "with Grid workers",
+            "message": f"{zh}：{r.code}"
+            + (f"（所出网格有 {r.had} 名）" if r.had else "（新划定）")
+            + "，请用“配置网格员”指定",
+            "message_en": f"{en}: {r.code} "
+            + (f"(the grids it came from had {r.had})" if r.had else "(new land)")
+            + "; give them with Grid workers",
             "geometry": r.geometry,
         }
         for r in session.execute(_WORKERS_MISSING, {"e": edit_id})

@@ -673,6 +673,10 @@ def test_create_on_uncovered_land_after_retiring_to_uncovered(
     assert done["message"].startswith(f"新建网格 {new_code}（新网格），")
     assert done["message_en"].startswith(f"New grid {new_code} (新网格), ")
     assert done["message_en"].endswith(" m²")
+    # nobody works the new grid yet: said, not blocking (a's workers left with a)
+    v = planner.preview(edit)["validation"]
+    said = [f["message"] for f in v["findings"] if f["kind"] == "workers_missing"]
+    assert v["ok"] and said == [f"网格没有网格员：{new_code}（新划定），请用“配置网格员”指定"]
     result = planner.commit(edit)
     assert result["grids"]["added"] == [new_code] and result["grids"]["retired"] == [a]
     assert geom(app_db, new_code).symmetric_difference(ga).area < 1e-10
