@@ -363,20 +363,27 @@ def _check_actor(actor: Actor, move: Move, case: dict) -> None:
         raise refused
 
 
+def in_charge(scope: Scope, center_path: list[int] | None) -> bool:
+    """Whether a desk of ``scope`` is the responsible center of a case (whose region has
+    ``center_path``) or one above it: it may act on the case."""
+    return scope.is_everything or scope.region_id in (center_path or [])
+
+
+def _above(scope: Scope, center_path: list[int] | None) -> bool:
+    """Whether a desk of ``scope`` is above a case's responsible center: it approves."""
+    return scope.is_everything or scope.region_id in (center_path or [])[:-1]
+
+
 def _center_refusal(scope: Scope, move: Move, center_path: list[int] | None) -> Forbidden | None:
     """Why a desk of ``scope`` may not make ``move`` on a case whose responsible center's region
     has ``center_path`` (None: it may): the move is for that center or one above it, an approval
     for one above it only."""
-    if scope.is_everything:
-        return None
-    path = center_path or []
-    if move.approval:
-        if scope.region_id not in path[:-1]:
-            return Forbidden(
-                "延期和挂账须由上级综治中心审批。",
-                "Extensions and suspensions are approved by the center above the responsible one.",
-            )
-    elif scope.region_id not in path:
+    if move.approval and not _above(scope, center_path):
+        return Forbidden(
+            "延期和挂账须由上级综治中心审批。",
+            "Extensions and suspensions are approved by the center above the responsible one.",
+        )
+    if not in_charge(scope, center_path):
         return Forbidden(
             "该案件目前由其他综治中心负责，您不能办理。",
             "Another center is responsible for this case now; you may not act on it.",
@@ -1454,7 +1461,7 @@ def workflow_view(
         dispatches=tuple(DispatchView(*_masked(d, unmask)) for d in dispatches),
         allowed_actions=tuple(allowed_actions(row.status)),
         your_actions=tuple(actions_for(scope, row.status, row.center_path)) if handles else (),
-        in_charge=handles and _center_refusal(scope, MOVES["accept"], row.center_path) is None,
+        in_charge=handles and in_charge(scope, row.center_path),
         merged_into=row.merged_into,
         merged_from=tuple(session.execute(_MERGED_FROM, {"id": row.id}).scalars()),
         overdue=row.overdue,

@@ -1880,7 +1880,7 @@ def case_page(  # type: ignore[no-untyped-def]
             f"{escape(ACTION_NAMES_EN[a] if en else MOVES[a].name_zh)}</button>"
             for a in wf.your_actions
         )
-        or (others if wf.allowed_actions else "")
+        or (others if wf.allowed_actions and not wf.in_charge else "")
         if can_handle
         else verify_form
         if can_verify
