@@ -1547,21 +1547,33 @@ def _households_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
     planner's map, and take the clicks that select it)."""
     zh, en = FINDINGS["households_missing"]
     return [
-        {
-            "kind": "households_missing",
-            "blocking": False,
-            "grids": [r.code],
-            "village": r.village,
-            "area_m2": 0.0,
-            "lon": round(r.lon, 7),
-            "lat": round(r.lat, 7),
-            "message": f"{zh}：{r.code}（所出网格共 {r.had} 户），请用“名称与户数”填写",
-            "message_en": f"{en}: {r.code} (the grids it came from had {r.had}); give them "
-            "with Name and households",
-            "geometry": r.geometry,
-        }
+        _warning(
+            "households_missing",
+            r,
+            f"{zh}：{r.code}（所出网格共 {r.had} 户），请用“名称与户数”填写",
+            f"{en}: {r.code} (the grids it came from had {r.had}); give them with Name and "
+            "households",
+        )
         for r in session.execute(_HOUSEHOLDS_MISSING, {"e": edit_id})
     ]
+
+
+def _warning(kind: str, r: Any, message: str, message_en: str) -> dict[str, Any]:
+    """A finding that does not block the commit, about the grid of row ``r`` (its code, village
+    and a point inside it: the whole grid would cover it on the planner's map, and take the
+    clicks that select it)."""
+    return {
+        "kind": kind,
+        "blocking": False,
+        "grids": [r.code],
+        "village": r.village,
+        "area_m2": 0.0,
+        "lon": round(r.lon, 7),
+        "lat": round(r.lat, 7),
+        "message": message,
+        "message_en": message_en,
+        "geometry": r.geometry,
+    }
 
 
 # each grid of the set left with no grid worker, where the grids it came from had some (a
@@ -1593,22 +1605,15 @@ def _workers_missing(session: Session, edit_id: int) -> list[dict[str, Any]]:
     list it."""
     zh, en = FINDINGS["workers_missing"]
     return [
-        {
-            "kind": "workers_missing",
-            "blocking": False,
-            "grids": [r.code],
-            "village": r.village,
-            "area_m2": 0.0,
-            "lon": round(r.lon, 7),
-            "lat": round(r.lat, 7),
-            "message": f"{zh}：{r.code}"
-            + (f"（所出网格有 {r.had} 名）" if r.had else "（新划定）")
-            + "，请用“配置网格员”指定",
-            "message_en": f"{en}: {r.code} "
-            + (f"(the grids it came from had {r.had})" if r.had else "(new land)")
-            + "; give them with Grid workers",
-            "geometry": r.geometry,
-        }
+        _warning(
+            "workers_missing",
+            r,
+            f"{zh}：{r.code}{f'（所出网格有 {r.had} 名）' if r.had else '（新划定）'}，"
+            "请用“配置网格员”指定",
+            f"{en}: {r.code} "
+            f"{f'(the grids it came from had {r.had})' if r.had else '(newly drawn)'}; give "
+            "them with Grid workers",
+        )
         for r in session.execute(_WORKERS_MISSING, {"e": edit_id})
     ]
 
