@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from api.usage import install as install_usage_words
+from gis.english import one_said_once
 from gis.errors import WanggeError
 from gis.settings import Settings, get_settings
 
@@ -185,9 +186,12 @@ def db_recount() -> None:
         bind_scope(session, Scope.everything())
         corrected = recount(session)
     typer.echo(
-        f"已重算地图汇总（热力、网格日计数）、待办各状态计数与统计指标；"
-        f"{corrected} 件案件的办理情况已更正。 — the map roll-ups, the in-tray's counts and the "
-        f"roll-up's figures were counted again; the handling of {corrected} case(s) was corrected."
+        one_said_once(
+            f"已重算地图汇总（热力、网格日计数）、待办各状态计数与统计指标；"
+            f"{corrected} 件案件的办理情况已更正。 — the map roll-ups, the in-tray's counts and "
+            f"the roll-up's figures were counted again; the handling of {corrected} cases was "
+            "corrected."
+        )
     )
 
 
@@ -202,8 +206,8 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
         f"照片目录 {found.directory}：数据库记录的照片文件（含缩略图）{found.named:,} 个，"
         f"目录中有 {found.present:,} 个，缺失 {found.missing:,} 个；目录中无记录的文件 "
         f"{found.unnamed:,} 个（{_mb(found.unnamed_bytes)}）— the photo folder {found.directory}: "
-        f"{found.named:,} file(s) named by the database (pictures and thumbnails), "
-        f"{found.present:,} there, {found.missing:,} missing; {found.unnamed:,} file(s) no row "
+        f"{found.named:,} files named by the database (pictures and thumbnails), "
+        f"{found.present:,} there, {found.missing:,} missing; {found.unnamed:,} files no row "
         f"names ({_mb(found.unnamed_bytes)})."
     ]
     if found.missing:
@@ -220,7 +224,7 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
     if found.altered:
         lines.append(
             f"内容与校验值不符的照片 {found.altered:,} 张（文件在存储中被改动或损坏），例如 — "
-            f"{found.altered:,} photo(s) whose content no longer matches their checksum "
+            f"{found.altered:,} photos whose content no longer matches their checksum "
             "(changed or damaged on the disk), for example:"
         )
         lines += [f"  {m.describe('zh')} — {m.describe('en')}" for m in found.altered_examples]
@@ -231,7 +235,7 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
         lines.append(
             f"已删除无记录的文件 {found.removed:,} 个，释放 {_mb(found.freed)}；"
             f"{found.unnamed - found.removed:,} 个保留（较新或已有记录）— removed "
-            f"{found.removed:,} unnamed file(s), {_mb(found.freed)} freed; "
+            f"{found.removed:,} unnamed files, {_mb(found.freed)} freed; "
             f"{found.unnamed - found.removed:,} kept (recent, or named since)."
         )
     elif found.removable:
@@ -239,7 +243,7 @@ def _photo_folder_lines(found: Any, pruned: bool) -> tuple[list[str], bool]:
             f"其中 {found.removable:,} 个已超过保留时间，可加 --prune 删除 — "
             f"{found.removable:,} of them are past the grace period: --prune removes them."
         )
-    return lines, bool(found.missing or found.altered)
+    return [one_said_once(line) for line in lines], bool(found.missing or found.altered)
 
 
 @db_app.command("photos")

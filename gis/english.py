@@ -15,10 +15,10 @@ COUNTED = (
     "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit", "session",
     "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
     "operation", "verification", "check-in", "note", "hotspot", "dispute", "hazard", "cell",
-    "household", "login", "password", "number", "character",
+    "household", "login", "password", "number", "character", "code", "year", "description",
 )  # fmt: skip
 #: those made plural otherwise: the plural → the singular
-PLURALS = {"entries": "entry", "parties": "party"}
+PLURALS = {"entries": "entry", "parties": "party", "stretches": "stretch"}
 
 # "1 cases", "1 open cases", "1 problem(s)", "1 entries"; not "11 cases", "2.1 days", "1,001 rows"
 _NOUNS = "|".join(COUNTED)

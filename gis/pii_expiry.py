@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import audit
+from gis.english import one_said_once
 from gis.errors import InvalidInput
 from gis.pii import has_numbers_sql, mask_text_sql
 from gis.worktime import SHANGHAI
@@ -97,17 +98,17 @@ class Expiry:
         if lang == "en":
             done = "erased" if self.erased else "would be erased (--commit erases them)"
             line = (
-                f"Cases closed more than {self.years} year(s) ago (before {day}): {self.cases:,}; "
-                f"the names, phones and ID numbers of their {self.parties:,} party(ies) {done}"
-                f"; {self.descriptions:,} description(s) with such numbers typed in, masked in "
+                f"Cases closed more than {self.years} years ago (before {day}): {self.cases:,}; "
+                f"the names, phones and ID numbers of their {self.parties:,} parties {done}"
+                f"; {self.descriptions:,} descriptions with such numbers typed in, masked in "
                 f"the stored text{'' if self.erased else ' (with --commit)'}."
             )
             if self.idle:
                 line += (
-                    f" {self.idle:,} case(s) not closed have had nothing done since {day}: their "
+                    f" {self.idle:,} cases not closed, with nothing done since {day}: their "
                     "parties are kept until they are closed."
                 )
-            return line
+            return one_said_once(line)  # (1 case, 1 party)
         done = "已删除" if self.erased else "将被删除（加 --commit 执行）"
         line = (
             f"结案满 {self.years} 年（{day} 前结案）的案件 {self.cases:,} 件，"

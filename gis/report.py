@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases import KIND_NAMES, SOURCE_NAMES
+from gis.english import one_said_once
 from gis.errors import InvalidInput
 from gis.repeats import REPEAT_DAYS, REPEAT_M
 from gis.safety import SafetyIndex, safety_index
@@ -247,7 +248,7 @@ WORDS = {
         "raised again and again; no personal data)",
         "warnings_more": "{total} cases; the {n} with the most are listed.",
         "warnings_none": "No repeat warnings that day.",
-        "unplaced": "Place not known yet: {n} open case(s) filed by their village without "
+        "unplaced": "Place not known yet: {n} open cases filed by their village without "
         "coordinates, not on the maps or the heat map ({old} of them for more than {days} "
         "days); grid workers give their places on the spot.",
         "warning_headers": "Case code|Category|Village|Received|Warning",
@@ -554,7 +555,8 @@ def _warnings(
 def _unplaced_words(d: Daily, lang: str) -> str:
     """The roll-up's line on the open cases without a point, in ``lang``."""
     n, old = d.unplaced
-    return _words(lang)["unplaced"].format(n=n, old=old, days=UNPLACED_DAYS)
+    said = _words(lang)["unplaced"].format(n=n, old=old, days=UNPLACED_DAYS)
+    return one_said_once(said) if lang == "en" else said
 
 
 def workbook_bytes(wb: Any) -> bytes:

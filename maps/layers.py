@@ -374,7 +374,7 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                                                   fillColor: photos ? "#fdebd0" : "#fff",
                                                   fillOpacity: 0.9 });
                 marker.bindTooltip(tip + (photos ? "<br>" + wangge.escapeHtml(
-                    words.photos.replace("{n}", p.photos.length)) : ""));
+                    wangge.fill(words.photos, { n: p.photos.length })) : ""));
                 if (photos) marker.bindPopup(tip + "<br>" + photos, { maxWidth: 320 });
                 if (p.track) {  // the way walked to it, as the phone kept it
                     var line = p.track.map(function (t) { return wangge.toMap(t[1], t[0]); });
@@ -402,9 +402,9 @@ class PatrolTrack(JSCSSMixin, MacroElement):
                 var div = L.DomUtil.create("div", "wg-title");
                 div.id = "patrol-summary";
                 div.textContent = (points.length
-                    ? words.count.replace("{n}", points.length) : words.none)
+                    ? wangge.fill(words.count, { n: points.length }) : words.none)
                     + (walked ? words.walked.replace("{km}", (walked / 1000).toFixed(1)) : "")
-                    + (fast ? words.fast.replace("{n}", fast) : "");
+                    + (fast ? wangge.fill(words.fast, { n: fast }) : "");
                 return div;
             };
             box.addTo(map);

@@ -435,7 +435,7 @@ def _staffing(code: str, choices: Sequence[WorkerChoice], lang: str) -> str:
     t = _tr(lang)
 
     def item(w: WorkerChoice) -> str:
-        now = t(f"负责 {w.grids} 个网格", f"{w.grids} grid(s) now")
+        now = t(f"负责 {w.grids} 个网格", f"{w.grids} grids now")
         code = escape(w.code, quote=True)
         roles = "".join(
             f'<option value="{r}"{" selected" if r == w.role else ""}>{role_name(r, lang)}</option>'

@@ -198,7 +198,7 @@ def _unfinished_edits(edits, lang: str) -> str:  # type: ignore[no-untyped-def]
         f'<li><a href="/maps/planner?village={escape(e.village_code)}&amp;edit={e.id}">'
         f"{escape(e.title or t('（无标题）', '(untitled)'))}</a> "
         f"<small>#{e.id} · {escape(e.village_name)} · "
-        f"{t(f'{e.operations} 项操作', f'{e.operations} operation(s)')} · "
+        f"{t(f'{e.operations} 项操作', f'{e.operations} operations')} · "
         f"{t('最后修改', 'last changed')} {e.updated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
         "</small></li>"
         for e in edits

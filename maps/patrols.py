@@ -31,12 +31,12 @@ PATROL_WORDS = {
     },
     "en": {
         "locale": "en-GB",
-        "count": "{n} patrol check-in(s) that day",
+        "count": "{n} patrol check-ins that day",
         "none": "No patrol check-in that day",
         "outside": "not their grid",
-        "photos": "{n} photo(s): click to see",
+        "photos": "{n} photos: click to see",
         "walked": "; route about {km} km",
-        "fast": " ({n} stretch(es) faster than {kmh} km/h, a ride or the position jumping, "
+        "fast": " ({n} stretches faster than {kmh} km/h, a ride or the position jumping, "
         "not counted)",
         "fast_tip": "Faster than {kmh} km/h (a ride, or the position jumping): not counted",
     },

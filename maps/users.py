@@ -319,7 +319,7 @@ def account_page(
                 f"您的密码将于 {_when(expires_at)} 到期（还剩不到 {max(1, ceil(left))} 天），"
                 "请及时修改。",
                 f"Your password expires on {_when(expires_at)} (in less than "
-                f"{max(1, ceil(left))} day(s)): change it soon.",
+                f"{max(1, ceil(left))} days): change it soon.",
             ) + "</p>"  # fmt: skip
     onward = (
         f' <a href="{escape(home, quote=True)}">{t("继续使用", "Continue")}</a>'
@@ -532,7 +532,7 @@ def _recovery_part(recovery: RecoveryCodes | None, via_recovery: bool, t) -> str
     elif left <= RECOVERY_LOW:
         warn = t(
             f"备用验证码只剩 {left} 个，请重新生成。",
-            f"Only {left} recovery code(s) left: make a new set.",
+            f"Only {left} recovery codes left: make a new set.",
         )
     warning = f'<p class="wg-error" id="otp-recovery-low">{warn}</p>' if warn else ""
     return f"""<p id="otp-recovery-state">{state}</p>

@@ -88,7 +88,7 @@ def test_the_parties_of_cases_closed_longer_than_the_retention_period_are_erased
     assert (counted.cases, counted.parties, counted.idle, counted.erased) == (1, 2, 1, False)
     assert counted.descriptions == 1 and "其中 1 件的描述含电话" in counted.summary()
     assert "结案满 3 年" in counted.summary() and "1 件案件未结案" in counted.summary()
-    assert "2 party(ies) would be erased" in counted.summary("en")
+    assert "2 parties would be erased" in counted.summary("en")
     assert stored(old) == kept  # (a dry run writes nothing)
 
     done = expire(db, 3, commit=True, actor="cli:test")

@@ -587,7 +587,7 @@ def test_the_daily_roll_up_warns_of_the_days_repeats(
     last = list(load_workbook(BytesIO(xlsx))["高频线索"].iter_rows(values_only=True))[-1]
     assert str(last[0]).startswith("位置待查明：1 件")
     english = anon_client.get(day + "&lang=en", headers=op).text
-    assert "Place not known yet: 1 open case(s) filed by their village" in english
+    assert "Place not known yet: 1 open case filed by their village" in english
     before = anon_client.get(chinese.replace("03-05", "03-04"), headers=op).text
     assert 'id="unplaced"' not in before  # (received after that day)
 

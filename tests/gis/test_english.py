@@ -25,6 +25,11 @@ from importers.core import Both
         ("22,000 cases (1 parties, encrypted)", "22,000 cases (1 party, encrypted)"),
         ("1 failed logins from this network address", "1 failed login from this network address"),
         ("2025-W48: 1 (1 disputes, 0 hazards)", "2025-W48: 1 (1 dispute, 0 hazards)"),
+        # where "(s)" hedged the count before
+        ("Only 1 recovery codes left", "Only 1 recovery code left"),
+        ("closed more than 1 years ago", "closed more than 1 year ago"),
+        ("; 1 descriptions with such numbers", "; 1 description with such numbers"),
+        (" (1 stretches faster than 25 km/h", " (1 stretch faster than 25 km/h"),
         # not counts of one, or not counted nouns: as they are
         ("11 cases", "11 cases"),
         ("2.1 days", "2.1 days"),
@@ -63,3 +68,19 @@ def test_the_browser_counts_the_same_nouns() -> None:
     assert re.findall(r'"([a-z-]+)"', listed.group(1)) == list(COUNTED)
     otherwise = re.search(r"var PLURALS = (\{[^}]*\});", words)
     assert otherwise is not None and json.loads(otherwise.group(1)) == PLURALS
+
+
+def test_the_pii_expiry_summary_counts_one_in_the_singular() -> None:
+    """The retention run's English summary said "1 year(s)", "1 party(ies)"."""
+    from datetime import UTC, datetime
+
+    from gis.pii_expiry import Expiry
+
+    one = Expiry(
+        years=1, before=datetime(2025, 12, 7, tzinfo=UTC), cases=1, parties=1, idle=1,
+        erased=True, descriptions=1,
+    )  # fmt: skip
+    said = one.summary("en")
+    assert "more than 1 year ago" in said and "their 1 party erased" in said, said
+    assert "1 description with" in said and "1 case not closed" in said, said
+    assert "(" + "s)" not in said and "(ies)" not in said

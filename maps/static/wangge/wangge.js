@@ -287,8 +287,8 @@
     "minute", "week", "hour", "report", "village", "worker", "item", "problem", "file", "edit",
     "session", "account", "letter", "center", "user", "line", "second", "time", "notice", "record",
     "operation", "verification", "check-in", "note", "hotspot", "dispute", "hazard", "cell",
-    "household", "login", "password", "number", "character"];
-  var PLURALS = {"entries": "entry", "parties": "party"};
+    "household", "login", "password", "number", "character", "code", "year", "description"];
+  var PLURALS = {"entries": "entry", "parties": "party", "stretches": "stretch"};
   var ONE = new RegExp("(^|[^\\w.,])1 ((?:[a-z]+ )?)(?:(" + COUNTED.join("|") +
     ")(?:s|\\(s\\))|(" + Object.keys(PLURALS).join("|") + "))(?![\\w(])", "g");
   function fill(words, values) {
