@@ -1063,7 +1063,9 @@ def audit_page(  # type: ignore[no-untyped-def]
     ok, failed = t("成功", "success"), t("失败", "failed")
     rows = "".join(
         f"<tr{' class=wg-overdue-row' if not e.success else ''}>"
-        f"<td>{e.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}</td>"
+        # (on a phone the day above the time, not 2026-/12-07/21:01:59 down the cell)
+        f'<td><span class="wg-day">{e.at.astimezone(SHANGHAI):%Y-%m-%d}</span> '
+        f"{e.at.astimezone(SHANGHAI):%H:%M:%S}</td>"
         f"<td>{escape(e.username or '—')}</td>"
         f"<td>{escape(actions.get(e.action, e.action))}<small>{escape(e.action)}</small></td>"
         f"<td>{escape(e.object or '')}</td><td>{ok if e.success else failed}</td>"

@@ -1029,7 +1029,11 @@ def test_the_admin_reads_the_audit_trail_and_the_reading_is_recorded(
     form = "username=township&action=login&object=&success=false&start=&end="
     page = anon_client.get(f"/audit?{form}", headers=admin)
     assert page.status_code == 200 and 'id="audit-total"' in page.text
-    cells = re.findall(r"<tr class=wg-overdue-row><td>[^<]+</td><td>([^<]+)</td>", page.text)
+    cells = re.findall(
+        r"<tr class=wg-overdue-row><td><span class=\"wg-day\">[^<]+</span> [^<]+</td>"
+        r"<td>([^<]+)</td>",
+        page.text,
+    )
     assert cells and set(cells) == {"township_operator"}  # failures, highlighted
     assert '<option value="false" selected>失败</option>' in page.text  # the form keeps them
     english = anon_client.get(f"/audit?{form}&lang=en", headers=admin).text

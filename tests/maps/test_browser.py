@@ -1729,6 +1729,12 @@ def test_the_search_forms_keep_each_field_with_its_name_on_a_phone(  # type: ign
             assert width <= screen, (locale, screen, path, width)
             if locale == "zh-CN" and path != "/imports":  # (whose options explain in prose)
                 assert _words_broken(page, "form.wg-filters label") == [], (screen, path)
+            if path == "/audit":  # an entry's time: its day whole, the time beside or below
+                lines = page.evaluate("""() => {
+                    const r = document.createRange();
+                    r.selectNodeContents(document.querySelector('#audit tbody td'));
+                    return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
+                assert lines <= 2, (locale, screen, lines)
         context.close()
 
 
