@@ -2092,7 +2092,36 @@ def case_page(  # type: ignore[no-untyped-def]
                 }
             )
     peer_points = f' data-peers="{escape(json.dumps(drawn, ensure_ascii=False))}"' if drawn else ""
-    case_map = f'<div id="case-map"{peer_points} style="height: 260px"></div>'
+    own_grid = f' data-grid="{escape(loc.grid.code)}"' if loc.grid else ""
+    grid_label = (loc.grid.name or loc.grid.code) if loc.grid else ""
+    # its key: the grids' part said once they are drawn (case.js; none without a network)
+    case_map = (
+        f'<div id="case-map"{own_grid}{peer_points} style="height: 260px"></div>'
+        '<p class="wg-map-key">'
+        + t(
+            f"红点为事发位置，圆圈为其 {REPEAT_M} 米范围（高频线索按此计）",
+            f"The red dot is where it happened, the circle its {REPEAT_M} m (what a repeat "
+            "warning counts)",
+        )
+        + (
+            '<span id="case-map-own" hidden>'
+            + t(
+                f"；蓝色阴影为所属网格“{escape(grid_label)}”",
+                f"; shaded blue, its grid “{escape(grid_label)}”",
+            )
+            + "</span>"
+            if grid_label
+            else ""
+        )
+        + '<span id="case-map-grids" hidden>'
+        + t(
+            "；虚线为网格边界，指向可见网格名称",
+            "; dashed, the grids' bounds (point at one for its name)",
+        )
+        + "</span>"
+        + t("。", ".")
+        + "</p>"
+    )
     warnings = "".join(
         f"<li>{escape(text)}{peers(key)}</li>"
         for key, text in (

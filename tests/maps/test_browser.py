@@ -1464,12 +1464,33 @@ def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-unty
     assert listed == [again, first], listed
     drawn = _drawn_near(page, "#f5b041")
     assert sorted(d.split(" ")[0] for d in drawn) == sorted([first, again]), drawn
-    page.evaluate(
-        """code => wangge.caseMap.eachLayer(l => {
-        if (l.options && l.options.fillColor === '#f5b041'
-            && l.getTooltip().getContent().startsWith(code)) l.fire('click'); })""",
+    # its own grid shaded and named (the others dashed), and the map's key says so
+    page.wait_for_function("window.wangge && wangge.caseGrids")
+    own = page.get_attribute("#case-map", "data-grid")
+    shaded = page.evaluate(
+        """() => { const out = [];
+        wangge.caseGrids.eachLayer(l => { if (l.options.fillOpacity > 0)
+            out.push([l.feature.properties.code, l.getTooltip().getContent()]); });
+        return out; }"""
+    )
+    with engine.connect() as conn:
+        grid_name = conn.execute(
+            text("SELECT name FROM grid WHERE code = :c AND valid_to IS NULL"), {"c": own}
+        ).scalar_one()
+    assert shaded == [[own, grid_name]], shaded
+    key = page.inner_text(".wg-map-key")
+    assert f"蓝色阴影为所属网格“{grid_name}”" in key and "虚线为网格边界" in key, key
+    # a tap on a case drawn near it opens that case (the grids lie beneath the marks)
+    at = page.evaluate(
+        """code => { let p = null; wangge.caseMap.eachLayer(l => {
+            if (l.options && l.options.fillColor === '#f5b041'
+                && l.getTooltip().getContent().startsWith(code))
+                p = wangge.caseMap.latLngToContainerPoint(l.getLatLng()); });
+        const box = document.getElementById('case-map').getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y]; }""",
         first,
     )
+    page.mouse.click(at[0], at[1])
     page.wait_for_url(f"**/cases/{first}")
     # … and a case's possible duplicates (疑似重复): the resident's report of the same cables
     page.goto(f"{live_server}/cases/{again}")

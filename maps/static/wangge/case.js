@@ -36,8 +36,30 @@
           { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (g) {
-        if (g) L.geoJSON(g, { style: { weight: 1, fill: false }, coordsToLatLng: wangge.coordsToLatLng }).addTo(map);
-      });
+        if (!g) return;
+        /* its own grid shaded, the others dashed; each named when pointed at (filled with
+           nothing but still pointable; behind the cases' marks, which stay a tap away) */
+        var own = document.getElementById("case-map").dataset.grid, ownDrawn = false;
+        var grids = L.geoJSON(g, {
+          coordsToLatLng: wangge.coordsToLatLng,
+          style: function (f) {
+            return f.properties.code === own
+              ? { color: "#1f618d", weight: 2.5, fillColor: "#2c6fbb", fillOpacity: 0.12 }
+              : { color: "#2c6fbb", weight: 1.5, dashArray: "4 4", fillOpacity: 0 };
+          },
+          onEachFeature: function (f, l) {
+            if (f.properties.code === own) ownDrawn = true;
+            l.bindTooltip(wangge.escapeHtml(f.properties.name || f.properties.code),
+                          { sticky: true, className: "wg-grid-name" });
+          }
+        }).addTo(map);
+        grids.bringToBack();
+        wangge.caseGrids = grids;  // (for tests)
+        var key = document.getElementById("case-map-own");
+        if (key && ownDrawn) key.hidden = false;
+        if (g.features && g.features.length) document.getElementById("case-map-grids").hidden = false;
+      })
+      .catch(function () { /* no network: the spot without its grids */ });
   }
 
   // 补充位置 (a case filed by its village, no point): the village outlined on a map; a tap, or
