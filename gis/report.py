@@ -152,7 +152,7 @@ STAGE_NAMES = {
 STAGE_NAMES_EN = {
     "remind": "Reminders",
     "supervise": "Supervision notices",
-    "notify": "Notices",
+    "notify": "Circulated notices",
     "remind_verify": "Reminders to verify",
 }
 #: the safety index's columns, Chinese and English

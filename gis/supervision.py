@@ -31,11 +31,6 @@ from sqlalchemy.orm import Session
 from gis.edits import LAYOUT_LOCK
 from gis.locate import CenterRef
 
-STAGES = {
-    "reminder": ("remind", "提醒函", "Reminder"),
-    "supervision": ("supervise", "督办函", "Supervision letter"),
-    "notice": ("notify", "通报", "Notice"),
-}
 CLOCK_ACTOR = "系统时钟"
 #: the note each stage's event carries, Chinese (stored) and English (shown on English pages)
 STAGE_NOTES = {
@@ -46,7 +41,7 @@ STAGE_NOTES = {
     ),
     "notice": (
         "通报：超过办理时限一倍，通报区综治中心",
-        "Public notice: twice the time allowed has passed; the district center is notified",
+        "Circulated notice: twice the time allowed has passed; the district center is notified",
     ),
 }
 #: the verification reminder's note (Chinese, English); the period is the deployment's

@@ -256,7 +256,7 @@ EVENT_NAMES_EN = {
     "dispatch_failed": "Dispatch failed",
     "remind": "Reminder",
     "supervise": "Supervision notice",
-    "notify": "Public notice",
+    "notify": "Circulated notice",
     "remind_verify": "Reminder to verify",
     "rate": "Rated by the resident",
     "party_added": "Party added",

@@ -1447,7 +1447,7 @@ LETTERS_EN = {
         "you receive this notice.",
     ),
     "notice": (
-        "Public notice",
+        "Circulated notice",
         "This case is past twice the time allowed and still not resolved: it is hereby "
         "notified, with a copy to the district's center.",
     ),

@@ -553,6 +553,9 @@ def test_the_clock_reminds_supervises_escalates_and_notifies_once(
     assert "<h1>Supervision notice</h1>" in english
     assert '<td id="status-then">Registered</td>' in english
     assert '<td id="status-now">Returned</td>' in english
+    # 通报 goes to the district's center, not to the public: not called a "public notice"
+    notice = anon_client.get(f"/cases/{code}/letters/notice?lang=en", headers=op).text
+    assert "<h1>Circulated notice</h1>" in notice and "Public" not in notice
 
 
 def test_a_late_tick_records_each_stage_with_its_own_states(
