@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -105,15 +104,6 @@ class NewReport:
 
 #: the severities in words (轻微 … 重大)
 SEVERITY_NAMES = {"minor": "轻微", "normal": "一般", "major": "较大", "critical": "重大"}
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Who submitted a report and under which idempotency key and content fingerprint."""
-
-    reporter_id: int | None = None
-    idempotency_key: UUID | None = None
-    fingerprint: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

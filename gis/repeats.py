@@ -132,20 +132,6 @@ def register_new_cases(
     )
 
 
-def duplicate_links(session: Session, case_id: int) -> list[tuple[str, str, float | None]]:
-    """(other case code, status, distance in metres) of a case's duplicate links, both ways."""
-    rows = session.execute(
-        text("""
-        SELECT o.code, l.status, l.distance_m FROM case_link l
-        JOIN cases o ON o.id = CASE WHEN l.case_id = :id THEN l.other_case_id ELSE l.case_id END
-        WHERE (l.case_id = :id OR l.other_case_id = :id) AND l.kind = 'possible_duplicate'
-        ORDER BY o.code
-    """),
-        {"id": case_id},
-    ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
 def decide_duplicate(
     session: Session, case_id: int, other_code: str, decision: str, actor: str
 ) -> None:

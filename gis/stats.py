@@ -48,7 +48,6 @@ LEVEL_COLUMN = {
     "township": "township_code",
     "village": "village_code",
 }
-FIGURES = ("cases", "resolved", "closed", "on_time", "extended", "reworked", "rated", "on_site")
 
 _BASE = """
     WITH base AS {materialized} (

@@ -46,13 +46,6 @@ HOTSPOT_CATEGORIES: dict[str, dict[str, float]] = {
         "neighbour": 0.15,
     },
 }
-HOTSPOT_PLACES = {
-    "market": "农贸市场",
-    "construction": "建筑工地",
-    "old_residential": "老旧小区",
-    "urban_village": "城中村",
-}
-
 BACKGROUND_URBAN: dict[str, float] = {
     "neighbour": 0.14,
     "property_mgmt": 0.1,
