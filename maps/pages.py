@@ -2115,8 +2115,8 @@ def case_page(  # type: ignore[no-untyped-def]
         )
         + '<span id="case-map-grids" hidden>'
         + t(
-            "；虚线为网格边界，指向可见网格名称",
-            "; dashed, the grids' bounds (point at one for its name)",
+            "；虚线为网格边界，指向或轻点网格可见其名称",
+            "; dashed, the grids' bounds (point at or tap one for its name)",
         )
         + "</span>"
         + t("。", ".")

@@ -1479,7 +1479,10 @@ def test_a_case_page_maps_the_cases_near_it_that_matter(  # type: ignore[no-unty
         ).scalar_one()
     assert shaded == [[own, grid_name]], shaded
     key = page.inner_text(".wg-map-key")
-    assert f"蓝色阴影为所属网格“{grid_name}”" in key and "虚线为网格边界" in key, key
+    assert (
+        f"蓝色阴影为所属网格“{grid_name}”" in key
+        and "虚线为网格边界，指向或轻点网格可见其名称" in key
+    ), key
     # a tap on a case drawn near it opens that case (the grids lie beneath the marks)
     at = page.evaluate(
         """code => { let p = null; wangge.caseMap.eachLayer(l => {
