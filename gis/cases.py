@@ -621,6 +621,10 @@ class PublicCase:
     #: 并案: the case this one was merged into (its code, its status in words, its tracking
     #: token): that case carries the matter now
     merged_into: tuple[str, str, str] | None = None
+    #: the center handling it (of the case it was merged into, if so): an office's name and
+    #: phone, for the resident's questions
+    center_name: str | None = None
+    center_phone: str | None = None
 
 
 _PUBLIC_TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -674,6 +678,8 @@ def public_case(session: Session, token: str, lang: str = "zh") -> PublicCase:
             if row["merged_into_code"]
             else None
         ),
+        center_name=row["center_name"],
+        center_phone=row["center_phone"],
     )
 
 

@@ -1292,6 +1292,15 @@ def _rating_form(lang: str = "zh") -> str:
 </form>"""
 
 
+def _center_line(name: str, phone: str | None, w: Mapping[str, str]) -> str:
+    """The center handling a case, for a resident: its name and its phone, a tap away (one
+    word: 0999-8315569 is not broken at its hyphen)."""
+    if not phone:
+        return escape(name)
+    tel = f'<a href="tel:{escape(phone, quote=True)}">{escape(phone)}</a>'
+    return escape(name) + w["phone"].format(phone=tel)
+
+
 def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def]
     """The public case page a resident opens from the QR code: status and steps only.  In
     ``lang`` (``zh``, or ``en``: ``case`` read with the same language)."""
@@ -1321,6 +1330,12 @@ def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def
             + "</p>"
         )
         deadline = ""
+    handler = (
+        f'<p id="handler">{w["handler"]}{colon}'
+        f"{_center_line(case.center_name, case.center_phone, w)}</p>"
+        if case.center_name
+        else ""
+    )
     return f"""{_case_page_head(f"{w['progress']} · {case.code}", noindex=True, lang=lang)}
 <body class="wg-track">
 <main>
@@ -1331,7 +1346,7 @@ def tracking_page(case, lang: str = "zh") -> str:  # type: ignore[no-untyped-def
   <p class="wg-status">{w["status"]}<b>{escape(case.status)}</b></p>
   {merged}
   <p>{w["received"]}{case.received_at:%Y-%m-%d %H:%M}</p>
-  {deadline}
+  {deadline}{handler}
   <h2>{w["steps"]}</h2>
   <ol class="wg-steps">{steps}</ol>
   {_rating_form(lang) if case.rateable else ""}
@@ -1388,12 +1403,7 @@ def receipt_page(  # type: ignore[no-untyped-def]
         or w["outside"]
     )
     center = loc.center
-    center_line = (
-        f"{escape(center.name)}"
-        + (w["phone"].format(phone=escape(center.phone)) if center.phone else "")
-        if center
-        else w["unassigned"]
-    )
+    center_line = _center_line(center.name, center.phone, w) if center else w["unassigned"]
     deadline = (
         w["before"].format(deadline=f"{case.deadline:%Y-%m-%d %H:%M}") if case.deadline else "—"
     )

@@ -728,6 +728,16 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     assert "钱多多" not in page.text and "13911112222" not in page.text
     lon_digits = f"{grid_point[0]:.4f}"
     assert lon_digits not in page.text and not re.search(r"\d{3}\.\d{4,}", page.text)
+    # whom to ask: the center handling it, and its phone (an office's), a tap away
+    center = created["location"]["center"]
+    assert (
+        center["phone"]
+        and (
+            f'<p id="handler">承办单位：{center["name"]}（电话 '
+            f'<a href="tel:{center["phone"]}">{center["phone"]}</a>）</p>'
+        )
+        in page.text
+    )
     assert anon_client.get("/t/" + "0" * 32).status_code == 404
     mistyped = anon_client.get("/t/nope", headers={"Accept": "text/html"})
     assert mistyped.status_code == 404 and "请核对二维码或链接" in mistyped.text
@@ -741,8 +751,12 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
     words = english.text.replace(">中文<", "><")
     for name in re.findall(r"[\u4e00-\u9fff]+", words):
         assert (
-            name in created["location"]["village"]["name"] + created["location"]["township"]["name"]
+            name
+            in created["location"]["village"]["name"]
+            + created["location"]["township"]["name"]
+            + center["name"]
         ), name
+    assert f"Handled by: {center['name']} (tel. " in english.text
     lost = anon_client.get("/t/nope", headers={"Accept": "text/html", "Accept-Language": "en"})
     assert lost.status_code == 404 and "check the link" in lost.text
 

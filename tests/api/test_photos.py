@@ -399,6 +399,9 @@ def test_receipt_page_and_qr_code(anon_client: TestClient, login_as, grid_point)
     assert "案件受理回执" in html and case["code"] in html and "<svg" in html
     assert "http://testserver" + case["tracking_url"] in html  # absolute: a phone must reach it
     assert case["location"]["center"]["name"] in html
+    # the center's phone a tap away (and whole: not broken at its hyphen)
+    phone = case["location"]["center"]["phone"]
+    assert phone and f'<a href="tel:{phone}">{phone}</a>' in html
     assert not re.search(r"src=\"https?://", html)  # nothing from elsewhere
     svg = anon_client.get(case["qr_url"], headers=headers)
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
