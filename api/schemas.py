@@ -45,6 +45,7 @@ from gis.permissions import Role
 from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
 from gis.users import DISPLAY_NAME_MAX
+from gis.workflow import MAX_EXTENSION_HOURS
 
 DisplayName = Annotated[
     str | None, StringConstraints(strip_whitespace=True, max_length=DISPLAY_NAME_MAX)
@@ -927,7 +928,9 @@ class ActionIn(BaseModel):
         default_factory=list, description="dispatch: department kinds (default: the category's)"
     )
     to_region: str | None = Field(default=None, description="transfer: target center's region")
-    extra_hours: float | None = Field(default=None, gt=0, le=2000, description="extend")
+    extra_hours: float | None = Field(
+        default=None, gt=0, le=MAX_EXTENSION_HOURS, description="extend: working hours added"
+    )
     new_deadline: Annotated[datetime, BeforeValidator(a_time)] | None = Field(
         default=None,
         description="extend: new deadline, ISO 8601 (no offset: Beijing time)",

@@ -85,6 +85,8 @@ STATE_NAMES_EN = {
     "suspended": "Suspended",
     "reopened": "Reopened",
 }
+#: the most working hours one extension (延期) may add: about a year of working days
+MAX_EXTENSION_HOURS = 2000.0
 #: states the clock does not chase (the tick's SQL and its partial index name the same four)
 SETTLED_OR_PAUSED = frozenset({"resolved", "verified", "closed", "suspended"})
 OPEN_STATES = frozenset(STATE_NAMES) - SETTLED_OR_PAUSED
@@ -728,26 +730,56 @@ def _transfer(session: Session, actor: Actor, case: dict, req: ActionRequest) ->
 
 
 def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    if case["deadline"] is None:  # (an old ledger's case, imported open without one)
+        raise InvalidInput(
+            "本案没有办理时限，无需延期。",
+            "This case has no deadline to extend.",
+            field="new_deadline" if req.new_deadline is not None else "extra_hours",
+        )
+    field = "extra_hours"
+    hours: float | None
     if req.new_deadline is not None:
+        field = "new_deadline"
         new = req.new_deadline
         if new.tzinfo is None:  # a desk's local time (as ``since`` and ``as_of`` read it)
             new = new.replace(tzinfo=SHANGHAI)
-        hours = float(
-            session.execute(
-                text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
-                {"a": case["deadline"], "b": new},
-            ).scalar_one()
-        )
+        # (NULL past the working calendar's last day: further than any extension may go)
+        hours = session.execute(
+            text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
+            {"a": case["deadline"], "b": new},
+        ).scalar_one()
     elif req.extra_hours is not None:
         hours = float(req.extra_hours)
     else:
         hours = 0.0
-    if not hours > 0:
+    if hours is not None and not hours > 0:
         raise InvalidInput(
             "延期须给出晚于原期限的新期限（new_deadline）或增加的工作小时数（extra_hours）。",
             "An extension needs a new deadline later than the current one (new_deadline) or the "
             "working hours to add (extra_hours).",
             field="extra_hours",
+        )
+    # one extension adds at most a year of working days, and stays within the calendar
+    latest = session.execute(
+        text("SELECT wangge_work_add(CAST(:d AS timestamptz), :h)"),
+        {"d": case["deadline"], "h": MAX_EXTENSION_HOURS if hours is None else hours},
+    ).scalar_one()
+    if hours is None or hours > MAX_EXTENSION_HOURS or latest is None:
+        limit = session.execute(
+            text("SELECT wangge_work_add(CAST(:d AS timestamptz), :h)"),
+            {"d": case["deadline"], "h": MAX_EXTENSION_HOURS},
+        ).scalar_one()
+        said = f"{limit.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if limit is not None else None
+        raise InvalidInput(
+            f"一次延期最多增加 {MAX_EXTENSION_HOURS:.0f} 个工作小时（约一年）"
+            + (f"，本案最晚可延至 {said}。" if said else "，本案的期限已到工作日历的尽头。"),
+            f"One extension adds at most {MAX_EXTENSION_HOURS:.0f} working hours (about a year)"
+            + (
+                f": this case's deadline may go to {said} at the latest."
+                if said
+                else ": this case's deadline is at the end of the working calendar."
+            ),
+            field=field,
         )
     return (
         case["status"],

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import unescape
 
 import chinese_calendar
@@ -335,6 +335,55 @@ def test_a_new_deadline_without_offset_is_beijing_time(
     later = add_work_hours(app_db, wanted, 4)
     again = _act(anon_client, op, code, "extend", note="再延", new_deadline=later.isoformat())
     assert datetime.fromisoformat(again["deadline"]) == later  # with an offset: as it says
+
+
+def test_an_extension_goes_at_most_a_year_and_never_past_the_calendar(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """延期 by a new deadline years away (a typo: 2099 for 2026) was taken as it came — up to
+    the working calendar's last day; past it the working hours between were NULL and the
+    desk got a 500.  One extension adds at most 2,000 working hours, whichever way it is
+    asked, and the refusal says how far this case's deadline may go; a case imported open
+    without a deadline has none to extend."""
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    _act(anon_client, op, code, "accept")
+    before = anon_client.get(f"/api/cases/{code}", headers=op).json()["deadline"]
+    limit = add_work_hours(app_db, datetime.fromisoformat(before), 2000).astimezone(SHANGHAI)
+    for asked in (
+        {"new_deadline": "2099-01-01T10:00:00+08:00"},  # past the calendar
+        {"new_deadline": (limit + timedelta(days=7)).isoformat()},  # within it, too far
+        {"extra_hours": 2001},
+    ):
+        r = anon_client.post(
+            f"/api/cases/{code}/actions",
+            headers=op,
+            json={"action": "extend", "note": "需要鉴定"} | asked,
+        )
+        assert r.status_code == 422, (asked, r.text)
+        field = next(iter(asked))
+        assert r.json()["errors"][0]["field"] == field, r.text
+        if field == "new_deadline":
+            assert r.json()["detail"] == (
+                "一次延期最多增加 2000 个工作小时（约一年），"
+                f"本案最晚可延至 {limit:%Y-%m-%d %H:%M}。"
+            )
+    assert anon_client.get(f"/api/cases/{code}", headers=op).json()["deadline"] == before
+    after = _act(anon_client, op, code, "extend", note="需要鉴定", new_deadline=limit.isoformat())
+    assert datetime.fromisoformat(after["deadline"]) == limit
+    app_db.execute(
+        text(
+            "UPDATE cases SET deadline = NULL, remind_at = NULL, notice_at = NULL WHERE code = :c"
+        ),
+        {"c": code},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    r = anon_client.post(
+        f"/api/cases/{code}/actions",
+        headers=op,
+        json={"action": "extend", "note": "需要鉴定", "extra_hours": 8},
+    )
+    assert r.status_code == 422 and r.json()["detail"] == "本案没有办理时限，无需延期。", r.text
 
 
 def test_transfer_and_return(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
