@@ -17,7 +17,7 @@ from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peers
 from gis.settings import BaseMapSpec
-from gis.workflow import EVENT_NAMES_EN, MOVES
+from gis.workflow import EVENT_NAMES_EN, MAX_EXTENSION_HOURS, MOVES
 from maps.assets import asset_url
 from maps.phone import PHOTO_KEEP_BYTES, PHOTO_MAX_PX, PHOTO_QUALITY
 
@@ -2318,8 +2318,13 @@ def case_page(  # type: ignore[no-untyped-def]
       <input name="departments"></label>
     <label data-for="transfer">{t("目标区划代码", "Code of the target region")}
       <input name="to_region"></label>
-    <label data-for="extend">{t("延长工作小时", "Working hours to add")}
-      <input name="extra_hours" type="number" min="1"></label>
+    <label data-for="extend">{
+        t(
+            f"延长工作小时（一次最多 {MAX_EXTENSION_HOURS:.0f}）",
+            f"Working hours to add (at most {MAX_EXTENSION_HOURS:.0f} at once)",
+        )
+    }
+      <input name="extra_hours" type="number" min="1" max="{MAX_EXTENSION_HOURS:.0f}"></label>
     <label data-for="merge">{t("并入的案件编号", "Code of the case to merge into")}
       <input name="into" autocomplete="off"></label>
     <span data-for="verify" class="wg-verify-choice" role="group"
