@@ -41,7 +41,7 @@ from gis.parties import PARTY_ROLES, NewParty
 from gis.pii import PiiCipher, mask_text
 from gis.repeats import REPEAT_DAYS, REPEAT_MIN, flag_located, link_located
 from gis.scope import Scope
-from gis.worktime import SHANGHAI
+from gis.worktime import SHANGHAI, add_work_hours, work_hours_between
 
 #: who a resident's rating is recorded as, and the note of the reopening it may cause (Chinese,
 #: English)
@@ -743,11 +743,8 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
         new = req.new_deadline
         if new.tzinfo is None:  # a desk's local time (as ``since`` and ``as_of`` read it)
             new = new.replace(tzinfo=SHANGHAI)
-        # (NULL past the working calendar's last day: further than any extension may go)
-        hours = session.execute(
-            text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
-            {"a": case["deadline"], "b": new},
-        ).scalar_one()
+        # (None past the working calendar's last day: further than any extension may go)
+        hours = work_hours_between(session, case["deadline"], new)
     elif req.extra_hours is not None:
         hours = float(req.extra_hours)
     else:
@@ -760,16 +757,13 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
             field="extra_hours",
         )
     # one extension adds at most a year of working days, and stays within the calendar
-    latest = session.execute(
-        text("SELECT wangge_work_add(CAST(:d AS timestamptz), :h)"),
-        {"d": case["deadline"], "h": MAX_EXTENSION_HOURS if hours is None else hours},
-    ).scalar_one()
-    if hours is None or hours > MAX_EXTENSION_HOURS or latest is None:
-        limit = session.execute(
-            text("SELECT wangge_work_add(CAST(:d AS timestamptz), :h)"),
-            {"d": case["deadline"], "h": MAX_EXTENSION_HOURS},
-        ).scalar_one()
-        said = f"{limit.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if limit is not None else None
+    if (
+        hours is None
+        or hours > MAX_EXTENSION_HOURS
+        or add_work_hours(session, case["deadline"], hours) is None
+    ):
+        limit = add_work_hours(session, case["deadline"], MAX_EXTENSION_HOURS)
+        said = f"{limit:%Y-%m-%d %H:%M}" if limit is not None else None
         raise InvalidInput(
             f"一次延期最多增加 {MAX_EXTENSION_HOURS:.0f} 个工作小时（约一年）"
             + (f"，本案最晚可延至 {said}。" if said else "，本案的期限已到工作日历的尽头。"),

@@ -146,19 +146,20 @@ def sync_calendar(session: Session) -> int:
     return len(changed)
 
 
-def add_work_hours(session: Session, start: datetime, hours: float) -> datetime:
-    """The moment ``hours`` working hours after ``start`` (the database's arithmetic)."""
+def add_work_hours(session: Session, start: datetime, hours: float) -> datetime | None:
+    """The moment ``hours`` working hours after ``start`` (the database's arithmetic); None
+    past the working calendar's last day."""
     value = session.execute(
         text("SELECT wangge_work_add(CAST(:t AS timestamptz), :h)"), {"t": start, "h": hours}
     ).scalar_one()
-    return value.astimezone(SHANGHAI)
+    return None if value is None else value.astimezone(SHANGHAI)
 
 
-def work_hours_between(session: Session, start: datetime, end: datetime) -> float:
-    """Working hours from ``start`` to ``end`` (negative if ``end`` comes first)."""
-    return float(
-        session.execute(
-            text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
-            {"a": start, "b": end},
-        ).scalar_one()
-    )
+def work_hours_between(session: Session, start: datetime, end: datetime) -> float | None:
+    """Working hours from ``start`` to ``end`` (negative if ``end`` comes first); None when
+    either lies outside the working calendar."""
+    value = session.execute(
+        text("SELECT wangge_work_hours(CAST(:a AS timestamptz), CAST(:b AS timestamptz))"),
+        {"a": start, "b": end},
+    ).scalar_one()
+    return None if value is None else float(value)
