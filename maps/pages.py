@@ -1246,7 +1246,7 @@ RESIDENT_TEXT: dict[str, dict[str, str]] = {
         "source": "Received through",
         "where": "Place",
         "outside": "(outside the grids)",
-        "handler": "Handled by",
+        "handler": "Handling center",
         "phone": " (tel. {phone})",
         "unassigned": "To be assigned",
         "due": "To be handled by",

@@ -756,7 +756,7 @@ def test_public_tracking_page_shows_progress_but_nothing_personal(
             + created["location"]["township"]["name"]
             + center["name"]
         ), name
-    assert f"Handled by: {center['name']} (tel. " in english.text
+    assert f"Handling center: {center['name']} (tel. " in english.text
     lost = anon_client.get("/t/nope", headers={"Accept": "text/html", "Accept-Language": "en"})
     assert lost.status_code == 404 and "check the link" in lost.text
 
