@@ -2110,7 +2110,7 @@ def case_page(  # type: ignore[no-untyped-def]
         '<p class="wg-map-key">'
         + t(
             f"红点为事发位置，圆圈为其 {REPEAT_M} 米范围（高频线索按此计）",
-            f"The red dot is where it happened, the circle its {REPEAT_M} m (what a repeat "
+            f"The red dot marks the spot; the circle, {REPEAT_M} m around it (what a repeat "
             "warning counts)",
         )
         + (
