@@ -863,6 +863,28 @@ def _date_option(value: str, option: str = "--date") -> date:
         raise typer.Exit(2) from None
 
 
+#: what a file's name ends in, not a folder's: ``--out 日报.xlsx`` made a folder of that name
+_FILE_SUFFIXES = (".xlsx", ".xls", ".html", ".htm", ".csv", ".pdf")
+
+
+def _out_dir(out: str) -> Path:
+    """``--out``, the folder the report's two files (xlsx and html) go to, or a clear error
+    and exit status 2 when it names a file."""
+    path = Path(out)
+    if (path.exists() and not path.is_dir()) or (
+        not path.exists() and path.suffix.lower() in _FILE_SUFFIXES
+    ):
+        typer.secho(
+            f"--out 是文件夹（写出 xlsx 与 html 两个文件，文件名含区划与日期），收到文件名 "
+            f"{out!r}：请给出文件夹，如 --out 报表 (--out is a folder for the two files, "
+            "xlsx and html, named by region and date; give a folder, e.g. --out reports)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    return path
+
+
 def _report_language(lang: str | None) -> str:
     """``--lang`` (default: from LANG, else Chinese), or a clear error and exit status 2."""
     language = (lang or _lang()).lower()
@@ -888,7 +910,9 @@ def report_daily(
         str | None,
         typer.Option("--date", help="YYYY-MM-DD (Asia/Shanghai; default: yesterday)"),
     ] = None,
-    out: Annotated[str, typer.Option(help="output directory")] = ".",
+    out: Annotated[
+        str, typer.Option(help="output folder (its two files are named by region and day)")
+    ] = ".",
     lang: Annotated[
         str | None,
         typer.Option(help="zh | en: the files' language (default: from LANG, else Chinese)"),
@@ -902,7 +926,6 @@ def report_daily(
     ] = False,
 ) -> None:
     """写出每日一汇总（xlsx 与可打印的 HTML）— the daily roll-up as a spreadsheet and a page."""
-    from pathlib import Path
 
     from sqlalchemy import text
 
@@ -910,12 +933,13 @@ def report_daily(
     from gis.scope import Scope, bind_scope
 
     language = _report_language(lang)
+    out_dir = _out_dir(out)
     from gis.worktime import report_day
 
     day = report_day(_date_option(date_) if date_ else None)  # (not a day still to come)
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
-        reports = [daily_report(session, Scope.everything(), region, day, Path(out), language)]
+        reports = [daily_report(session, Scope.everything(), region, day, out_dir, language)]
         if children:  # (every child region, whether it had cases that day or not)
             child_codes = session.execute(
                 text("""SELECT c.code FROM region c JOIN region p ON p.id = c.parent_id
@@ -923,7 +947,7 @@ def report_daily(
                 {"code": reports[0].today.region},
             ).scalars()
             reports += [
-                daily_report(session, Scope.everything(), code, day, Path(out), language)
+                daily_report(session, Scope.everything(), code, day, out_dir, language)
                 for code in list(child_codes)
             ]
     for report in reports:
@@ -951,7 +975,9 @@ def report_period(
     rank: Annotated[
         str, typer.Option(help="the figure to rank the child regions by (on_time_rate, …)")
     ] = "on_time_rate",
-    out: Annotated[str, typer.Option(help="output directory")] = ".",
+    out: Annotated[
+        str, typer.Option(help="output folder (its two files are named by region and day)")
+    ] = ".",
     lang: Annotated[
         str | None,
         typer.Option(help="zh | en: the files' language (default: from LANG, else Chinese)"),
@@ -960,13 +986,13 @@ def report_period(
     """写出统计排名（xlsx 与可打印的 HTML；默认上月，用于月度考核通报）— a period's figures with
     the child regions ranked, as a spreadsheet and a page (last month by default)."""
     from datetime import datetime, timedelta
-    from pathlib import Path
 
     from gis.ranking import rank_by, ranking_report
     from gis.scope import Scope, bind_scope
     from gis.worktime import SHANGHAI, report_day
 
     language = _report_language(lang)
+    out_dir = _out_dir(out)
     by = rank_by(rank)
     last_month_end = datetime.now(SHANGHAI).date().replace(day=1) - timedelta(days=1)
     last = report_day(_date_option(end, "--end"), "end") if end else last_month_end
@@ -974,7 +1000,7 @@ def report_period(
     with _owner_session() as session:
         bind_scope(session, Scope.everything())
         r, xlsx, html = ranking_report(
-            session, Scope.everything(), region, first, last, by, Path(out), language
+            session, Scope.everything(), region, first, last, by, out_dir, language
         )
     total, top = r.stats.total, [row.name for row in r.rows if row.place == 1]
     figure = r.by.column.header(language)

@@ -378,6 +378,15 @@ def test_report_daily_writes_both_files(run, database_url: str, demo_city, tmp_p
     )  # fmt: skip
     assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
     assert "Not a directory" in nowhere.output or "无法把报表写入" in nowhere.output
+    # --out names the folder of the two files: a file's name (日报.xlsx, an existing file) is
+    # refused, not made a folder of that name
+    for named in (tmp_path / "日报.xlsx", a_file):
+        refused = run(
+            "report", "daily", "--region", "990102", "--date", "2026-11-20",
+            "--out", str(named), env=env | {"LANG": "zh_CN.UTF-8"},
+        )  # fmt: skip
+        assert refused.exit_code == 2 and "--out 是文件夹" in refused.output, refused.output
+    assert not (tmp_path / "日报.xlsx").exists() and a_file.is_file()
     # a day still to come is refused (it wrote an empty report); without --date: yesterday
     future = run("report", "daily", "--region", "990102", "--date", "2099-01-01", env=env)
     assert future.exit_code == 1 and ("还没有到" in future.output or "not come" in future.output)
