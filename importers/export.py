@@ -209,7 +209,17 @@ def layer_frame(
     return gpd.GeoDataFrame(records, columns=columns, geometry=list(geoms), crs="EPSG:4326")
 
 
+def _not_a_folder(path: Path) -> None:
+    if path.is_dir():
+        raise InvalidInput(
+            f"{path} 是一个目录，请给出文件名（如 grids.gpkg）。",
+            f"{path} is a folder; give a file name (e.g. grids.gpkg).",
+            field="path",
+        )
+
+
 def _driver(path: Path) -> tuple[str, str]:
+    _not_a_folder(path)  # (before its name is read as a format: "未知的文件格式 'p'")
     found = FORMATS.get(path.suffix.lower())
     if found is None:
         raise _unknown("文件格式", path.suffix or path.name, list(FORMATS), "format")
@@ -218,12 +228,7 @@ def _driver(path: Path) -> tuple[str, str]:
 
 def _write(frame: gpd.GeoDataFrame, path: Path, driver: str, points: bool) -> None:
     """Write ``frame`` as ``driver`` (a Shapefile in GBK, with its .cpg)."""
-    if path.exists() and path.is_dir():
-        raise InvalidInput(
-            f"{path} 是一个目录，请给出文件名（如 grids.gpkg）。",
-            f"{path} is a folder; give a file name (e.g. grids.gpkg).",
-            field="path",
-        )
+    _not_a_folder(path)
     options: dict[str, Any] = {}
     if driver == "ESRI Shapefile":
         options["encoding"] = "GBK"

@@ -146,6 +146,12 @@ def test_export_refuses_what_it_cannot_do(db: Session, tmp_path: Path) -> None:
         assert e.value.extra["field"] == field
     with pytest.raises(NotFound):
         export_layer(db, everything, "grids", tmp_path / "a.gpkg", region="123456")
+    # a folder, with or without a dot in its name: said so (not "unknown format 'p'")
+    for folder in (tmp_path, tmp_path / "out.gpkg"):
+        folder.mkdir(exist_ok=True)
+        with pytest.raises(InvalidInput, match="是一个目录") as e:
+            export_layer(db, everything, "grids", folder)
+        assert e.value.extra["field"] == "path"
     # a place it cannot write: the folder a file (OSError), or GDAL refusing the file (its own
     # error, which was a traceback)
     (tmp_path / "taken").write_text("")
