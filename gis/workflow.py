@@ -754,7 +754,7 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
             "延期须给出晚于原期限的新期限（new_deadline）或增加的工作小时数（extra_hours）。",
             "An extension needs a new deadline later than the current one (new_deadline) or the "
             "working hours to add (extra_hours).",
-            field="extra_hours",
+            field=field,
         )
     # one extension adds at most a year of working days, and stays within the calendar
     if (
