@@ -236,8 +236,10 @@ def check_new_user(
         region_id = _region_id(session, by, region_code)
     elif role is not Role.admin:
         raise InvalidInput(
-            "除系统管理员外，用户必须属于一个行政区划（--region CODE）。",
-            "Every user but an admin belongs to a region (--region CODE).",
+            "除系统管理员外，用户必须属于一个行政区划：请给出其区划代码（region；命令行为 "
+            "--region）。",
+            "Every user but an admin belongs to a region: give its code (region; on the command "
+            "line, --region).",
             field="region",
         )
     if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}).first():

@@ -96,6 +96,13 @@ def test_the_admin_lists_adds_and_hands_over_an_account(
                                            "region": "990999"}
     )  # fmt: skip
     assert nowhere.status_code == 422 and "990999" in nowhere.json()["detail"]
+    # no region: the page's field is named (and the command line's option, for the CLI)
+    placeless = anon_client.post(
+        "/api/users", headers=admin, json={"username": "sun", "role": "operator"}
+    )
+    assert placeless.status_code == 422, placeless.text
+    assert placeless.json()["errors"][0]["field"] == "region"
+    assert "请给出其区划代码（region" in placeless.json()["detail"]
     # only administrators manage accounts
     for who in ("city_operator", "city_commander", "grid_worker"):
         assert anon_client.get("/api/users", headers=login_as(who)).status_code == 403
