@@ -37,7 +37,8 @@ ROLE_NAMES_EN = {
 PERMISSIONS: dict[str, tuple[str, str]] = {
     "map:view": ("打开地图页面", "open the map pages"),
     "boundary:read": ("查看区划、网格和综治中心", "read regions, grids and centers"),
-    "boundary:edit": ("调整网格边界", "redraw grids"),
+    # 网格调整 and 配置网格员 (a grid's workers)
+    "boundary:edit": ("调整网格边界、配置网格员", "redraw grids and staff them"),
     "locate": ("定位坐标", "locate a point"),
     "category:read": ("查看事项分类", "read the category catalogue"),
     "case:read": ("查看案件", "read cases"),

@@ -492,3 +492,5 @@ def test_a_planner_staffs_a_grid_and_the_ledger_follows(
     )
     r = anon_client.put(f"/api/grids/{grid}/workers", headers=op, json={"workers": []})
     assert r.status_code == 403
+    # (in the words of what was refused: a desk staffing a grid read 无权调整网格边界)
+    assert r.json()["detail"].startswith("您的角色（综治中心工作人员）无权调整网格边界、配置网格员")
