@@ -730,16 +730,14 @@ def _transfer(session: Session, actor: Actor, case: dict, req: ActionRequest) ->
 
 
 def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> Change:
+    # the field the desk gave, named in a refusal
+    field = "new_deadline" if req.new_deadline is not None else "extra_hours"
     if case["deadline"] is None:  # (an old ledger's case, imported open without one)
         raise InvalidInput(
-            "本案没有办理时限，无需延期。",
-            "This case has no deadline to extend.",
-            field="new_deadline" if req.new_deadline is not None else "extra_hours",
+            "本案没有办理时限，无需延期。", "This case has no deadline to extend.", field=field
         )
-    field = "extra_hours"
     hours: float | None
     if req.new_deadline is not None:
-        field = "new_deadline"
         new = req.new_deadline
         if new.tzinfo is None:  # a desk's local time (as ``since`` and ``as_of`` read it)
             new = new.replace(tzinfo=SHANGHAI)
