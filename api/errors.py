@@ -53,6 +53,9 @@ FIELD_NAMES = {
     "source": ("案件来源", "source"),
     "source_ref": ("来源编号", "source_ref"),
     "parties": ("当事人", "parties"),
+    "role": ("角色", "role"),  # a party's (申请人 …) or a user's (网格员 …)
+    "phone": ("电话", "phone"),
+    "id_card": ("身份证号", "id_card"),
     "photos": ("照片", "photos"),
     "reports": ("上报", "reports"),
     "report": ("上报内容", "report"),
@@ -292,7 +295,7 @@ def describe_error(error: dict[str, Any], lang: str) -> dict[str, Any]:
     if field == "body":
         name = ""
     elif error["type"] == "party_invalid":  # its message begins with the party's field's name
-        name = f"{field}."
+        name = field.rpartition(".")[0] + "." if "." in field else ""
     elif lang != "en" and label[0] != field:
         name = f"{field}（{label[0]}）"
     else:

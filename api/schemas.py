@@ -130,19 +130,23 @@ class PartyIn(BaseModel):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
     id_card: Annotated[str, StringConstraints(strip_whitespace=True, max_length=18)] | None = None
 
-    @model_validator(mode="after")
-    def _valid_personal_data(self) -> PartyIn:
-        if self.name is None and self.phone is None and self.id_card is None:
-            raise PydanticCustomError("party_empty", "needs a name, a phone or an ID-card number")
+    @field_validator("phone", "id_card")
+    @classmethod
+    def _valid_personal_data(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # a field's own check, so that the refusal names it: parties.0.phone, not parties.0
+        if value is None:
+            return None
         try:
-            if self.phone is not None:
-                self.phone = validate_phone(self.phone)
-            if self.id_card is not None:
-                self.id_card = validate_id_card(self.id_card)
+            return validate_phone(value) if info.field_name == "phone" else validate_id_card(value)
         except InvalidInput as e:
             raise PydanticCustomError(
                 "party_invalid", "{en}", {"zh": e.message, "en": e.message_en}
             ) from e
+
+    @model_validator(mode="after")
+    def _someone(self) -> PartyIn:
+        if self.name is None and self.phone is None and self.id_card is None:
+            raise PydanticCustomError("party_empty", "needs a name, a phone or an ID-card number")
         return self
 
     def to_domain(self) -> NewParty:

@@ -164,6 +164,16 @@ def test_a_nul_in_the_address_is_refused_by_name(client: TestClient) -> None:
 WRONG_TYPES = [
     ("/api/reports", {"parties": [{"name": ["李明"]}]}, "parties.0.name 必须是文本（字符串）"),
     ("/api/reports", {"parties": [{"id_card": "x"}]}, "parties.0.id_card（身份证号）应为 18 位"),
+    (
+        "/api/reports",
+        {"parties": [{"id_card": "110105194912310021"}]},
+        "parties.0.id_card（身份证号）校验位不正确",
+    ),
+    (
+        "/api/reports",
+        {"parties": [{"name": "某", "phone": "12345"}]},
+        "parties.0.phone（电话）格式不正确",
+    ),
     ("/api/reports", {"reported_at": None}, "reported_at（上报时间）应为 ISO 8601 时间"),
     ("/api/reports", {"location": []}, "location（位置）应为 JSON 对象"),
     ("/api/reports/batch", {"reports": []}, "reports（上报）太少（至少 1 项）"),
@@ -201,6 +211,21 @@ def test_a_wrongly_typed_field_is_named_in_chinese_and_in_english(
             assert any(m.startswith(message) for m in found), found
         # nothing of pydantic's own wording is left, in either language
         assert not any("Input should" in m or "should have" in m for m in found), found
+
+
+def test_a_partys_wrong_number_names_its_field(client: TestClient) -> None:
+    """A party's phone or ID number that fails its check is refused on that field
+    (parties.1.phone), for a client that marks the input; it was refused on the party."""
+    parties = [
+        {"name": "某甲"},
+        {"name": "某乙", "phone": "12345", "id_card": "110105194912310021"},
+    ]
+    r = client.post("/api/reports", json={"parties": parties})
+    assert r.status_code == 422, r.text
+    fields = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert fields["parties.1.phone"].startswith("parties.1.phone（电话）格式不正确"), fields
+    assert fields["parties.1.id_card"].startswith("parties.1.id_card（身份证号）校验位"), fields
+    assert "parties.1" not in fields and "parties.0" not in fields, fields
 
 
 def test_parties_given_as_null_are_none(client: TestClient, app_db: Session) -> None:

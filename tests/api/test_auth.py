@@ -750,14 +750,16 @@ def test_a_desk_names_a_person_to_a_case_later(
     flags = anon_client.get(f"/api/cases/{other}", headers=operator).json()["flags"]
     assert flags.get("repeat_resident") == 3
 
-    for body, words in (
-        ({"phone": "12345"}, "电话"),
-        ({"id_card": "110105194912310021"}, "校验"),
-        ({"role": "applicant"}, "姓名"),
-        ({"role": "judge", "name": "某"}, "role"),
+    # each refusal names the field at fault, for a client that marks the input (phone, not body)
+    for body, words, field in (
+        ({"phone": "12345"}, "phone（电话）格式不正确", "phone"),
+        ({"id_card": "110105194912310021"}, "id_card（身份证号）校验位不正确", "id_card"),
+        ({"role": "applicant"}, "至少需要姓名", "body"),
+        ({"role": "judge", "name": "某"}, "role（", "role"),
     ):
         r = anon_client.post(url, headers=operator, json=body)
-        assert r.status_code == 422 and words in r.json()["detail"], r.text
+        assert r.status_code == 422 and r.json()["detail"].startswith(words), r.text
+        assert r.json()["errors"][0]["field"] == field, r.text
     # a role that may not handle cases; a center with no say over this one; a case elsewhere
     assert (
         anon_client.post(url, headers=login_as("city_commander"), json={"name": "某"}).status_code
