@@ -93,9 +93,13 @@ _USER_COLUMNS = """
     u.password_changed_at, u.totp_secret, u.totp_last_step,
     r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
 """
+# User names are matched regardless of case (a phone keyboard types Grid_worker): the account
+# spelt exactly so first, else the only one spelt so in other letters' case (accounts made
+# before names were unique regardless of case may share one: then only the exact spelling)
 _USER_BY_NAME = text(f"""
     SELECT {_USER_COLUMNS} FROM app_user u LEFT JOIN region r ON r.id = u.region_id
-    WHERE u.username = :username
+    WHERE lower(u.username) = lower(:username)
+    ORDER BY u.username = :username DESC LIMIT 2
 """)
 # Also sets the caller's row-level-security scope for this transaction in the same round trip
 # (the value of Scope.setting; if the session turns out to be over, the request fails anyway).
@@ -329,7 +333,8 @@ def check_credentials(
     now = _now()
     if action == "login":
         _refuse_busy_address(session, username, settings, source_ip, now)
-    row = session.execute(_USER_BY_NAME, {"username": username}).mappings().one_or_none()
+    found = session.execute(_USER_BY_NAME, {"username": username}).mappings().all()
+    row = found[0] if len(found) == 1 or (found and found[0]["username"] == username) else None
 
     def fail(reason: str) -> None:
         audit.record(

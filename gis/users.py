@@ -242,8 +242,19 @@ def check_new_user(
             "line, --region).",
             field="region",
         )
-    if session.execute(text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}).first():
+    taken = session.execute(
+        text("SELECT username FROM app_user WHERE lower(username) = lower(:u) LIMIT 1"),
+        {"u": username},
+    ).scalar()
+    if taken == username:
         raise Conflict(f"用户名 {username} 已存在。", f"User {username} already exists.")
+    if taken is not None:  # logins match names regardless of case: this one would be that one
+        raise Conflict(
+            f"用户名 {username} 与已有账号 {taken} 只差字母大小写（登录时不区分大小写），"
+            "请另取一个。",
+            f"User name {username} differs from the existing {taken} only in letter case (logins "
+            "ignore case): choose another.",
+        )
     return worker_id, region_id, region_code
 
 

@@ -253,11 +253,16 @@ def import_workers(session: Session, path: Path, opts: RosterOptions) -> ImportR
                    u.display_name
             FROM app_user u LEFT JOIN region r ON r.id = u.region_id
                             LEFT JOIN worker w ON w.id = u.worker_id
-            WHERE u.username = ANY(CAST(:names AS text[]))
+            WHERE lower(u.username) = ANY(CAST(:names AS text[]))
         """),
-            {"names": [p.username for p in people if p.username]},
+            {"names": [p.username.lower() for p in people if p.username]},
         )
     }
+    # a roster's Zhang.San is the account zhang.san (logins ignore letter case), spelt as it is
+    spelt = {name.lower(): name for name in sorted(existing_users)}
+    for p in people:
+        if p.username and p.username not in existing_users and p.username.lower() in spelt:
+            p.username = spelt[p.username.lower()]
     for p in list(people):
         old = existing_users.get(p.username) if p.username else None
         if old is not None and old.role == Role.admin.value:
@@ -396,10 +401,10 @@ def _parse_rows(
                 f"手机号与第 {seen_phone[str(phone)]} 行重复",
                 f"the phone is on line {seen_phone[str(phone)]} too",
             )
-        elif username and username in seen_user:
+        elif username and username.lower() in seen_user:  # (logins ignore letter case)
             reject(
-                f"用户名 {username} 与第 {seen_user[username]} 行重复",
-                f"user name {username} is on line {seen_user[username]} too",
+                f"用户名 {username} 与第 {seen_user[username.lower()]} 行重复",
+                f"user name {username} is on line {seen_user[username.lower()]} too",
             )
         else:
             if role is Role.grid_worker:
@@ -409,7 +414,7 @@ def _parse_rows(
                 if part == "chief":
                     seen_chief |= dict.fromkeys(grids, line)
             if username:
-                seen_user[username] = line
+                seen_user[username.lower()] = line
             region = short_code(_cell(frame, mapping, "region", i)) or None
             people.append(
                 _Person(line, name, role, phone, region, grids, code, username,

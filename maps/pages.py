@@ -112,8 +112,8 @@ def login_page(
   <h1>{escape(title)}</h1>
   <p class="wg-sub">{w["system"]}</p>
   {already}
-  <label>{w["username"]} <input name="username" autocomplete="username" required autofocus>
-  </label>
+  <label>{w["username"]} <input name="username" autocomplete="username" required autofocus
+    autocapitalize="none" spellcheck="false"></label>
   <label>{w["password"]}
     <input name="password" type="password" autocomplete="current-password" required>
   </label>

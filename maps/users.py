@@ -219,7 +219,7 @@ def users_page(
   <h2>{t("新建用户", "Add a user")}</h2>
   <form id="user-add" class="wg-filters">
     <label>{t("用户名", "User name")} <input name="username" required maxlength="64"
-      pattern="[A-Za-z0-9_.\\-]{{2,64}}"></label>
+      pattern="[A-Za-z0-9_.\\-]{{2,64}}" autocapitalize="none" spellcheck="false"></label>
     <label>{t("姓名", "Name")} <input name="display_name" maxlength="64"></label>
     <label>{t("角色", "Role")} <select name="role" required>{
         role_options("", None)

@@ -23,9 +23,11 @@ from api.schemas import DispatchResponseIn, DuplicateDecisionIn
 from gis.auth import _token_hash, device_name
 from gis.embedded import find_bindir
 from gis.errors import InvalidInput
-from gis.passwords import check_password_policy
+from gis.passwords import check_password_policy, hash_password
+from gis.permissions import Role
 from gis.pii import mask_id_card, mask_name, mask_phone, validate_id_card
 from gis.settings import Settings
+from gis.users import add_user
 from gis.workflow import MOVES
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
@@ -64,6 +66,18 @@ def test_a_user_name_typed_on_a_phone_keyboard(anon_client: TestClient) -> None:
     for typed in ("grid_worker ", "ｇｒｉｄ＿ｗｏｒｋｅｒ"):
         r = anon_client.post("/api/auth/login", json={"username": typed, "password": DEMO_PASSWORD})
         assert r.status_code == 200, typed
+    # a phone keyboard capitalises the first letter: the same account, named as it is spelt
+    r = anon_client.post(
+        "/api/auth/login", json={"username": "Grid_Worker", "password": DEMO_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    me = anon_client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
+    assert me.json()["username"] == "grid_worker", me.text
+    # … and the login page asks the keyboard not to (nor to correct the name's spelling)
+    field = re.search(r'<input name="username"[^>]*>', anon_client.get("/login").text)
+    assert field and 'autocapitalize="none"' in field[0] and 'spellcheck="false"' in field[0]
     wide = "".join(chr(ord(c) + 0xFEE0) for c in DEMO_PASSWORD)
     assert (
         anon_client.post(
@@ -71,6 +85,31 @@ def test_a_user_name_typed_on_a_phone_keyboard(anon_client: TestClient) -> None:
         ).status_code
         == 401
     )
+
+
+def test_accounts_that_differ_only_in_case_keep_their_spelling(
+    anon_client: TestClient, app_db: Session
+) -> None:
+    """Two accounts made before names were matched regardless of case (t_twin and T_TWIN): each
+    is reached by its exact spelling; a third spelling is neither (it would be a guess)."""
+    uid = add_user(app_db, "t_twin", Role.operator, "Twin#Lower2026", region_code="990102")
+    app_db.execute(
+        text("""INSERT INTO app_user (username, role, region_id, password_hash)
+                SELECT 'T_TWIN', role, region_id, :hash FROM app_user WHERE id = :id"""),
+        {"hash": hash_password("Twin#Upper2026"), "id": uid},
+    )
+    app_db.flush()
+    for typed, password in (("t_twin", "Twin#Lower2026"), ("T_TWIN", "Twin#Upper2026")):
+        r = anon_client.post("/api/auth/login", json={"username": typed, "password": password})
+        assert r.status_code == 200, (typed, r.text)
+        r = anon_client.post(
+            "/api/auth/login", json={"username": typed.swapcase(), "password": password}
+        )
+        assert r.status_code == 401, typed  # the other account's password
+    r = anon_client.post(
+        "/api/auth/login", json={"username": "T_twin", "password": "Twin#Lower2026"}
+    )
+    assert r.status_code == 401, r.text
 
 
 def test_login_says_where_each_user_starts(anon_client: TestClient) -> None:

@@ -88,6 +88,14 @@ def test_the_admin_lists_adds_and_hands_over_an_account(
                                                                 "role": "planner",
                                                                 "region": "990102"})  # fmt: skip
     assert taken.status_code == 409 and "已存在" in taken.json()["detail"]
+    # logins ignore letter case (a phone keyboard types Wang.wu): a name differing only in
+    # case would be the same account at the login, so it is refused, naming the one it meets
+    twin = anon_client.post(
+        "/api/users", headers=admin,
+        json={"username": "Wang.Wu", "role": "planner", "region": "990102"},
+    )  # fmt: skip
+    assert twin.status_code == 409, twin.text
+    assert twin.json()["detail"].startswith("用户名 Wang.Wu 与已有账号 wang.wu 只差字母大小写")
     for extra in ({"disabled": False}, {"password_hash": "x"}, {"username": "a b"}):
         bad = {"username": "qian", "role": "operator", "region": "990102"} | extra
         assert anon_client.post("/api/users", headers=admin, json=bad).status_code == 422, extra

@@ -236,6 +236,26 @@ def test_rejected_rows_are_listed_in_the_files_order(db: Session, tmp_path: Path
     assert [i["code"] for i in listed] == ["李四", "王五", "赵六", "W5"]
 
 
+def test_a_rosters_user_names_are_the_accounts_whatever_their_case(
+    db: Session, tmp_path: Path
+) -> None:
+    """Logins ignore letter case, so does a roster: Township_Operator is the account
+    township_operator (updated, spelt as it is), ADMIN the administrator (never changed), and
+    Lin_XM beside lin_xm in one file is the same name twice."""
+    rows = [
+        ["新名字", "", "综治中心工作人员", "990102001", "", "", "Township_Operator"],
+        ["管理员", "", "指挥中心", "990100", "", "", "ADMIN"],
+        ["林小梅", "", "综治中心工作人员", "990102001", "", "", "lin_xm"],
+        ["林小梅", "", "综治中心工作人员", "990102001", "", "", "Lin_XM"],
+    ]
+    report = import_workers(db, _write_csv(tmp_path / "r.csv", rows), RosterOptions())
+    assert report.updated == ["user:township_operator"], report
+    assert report.created == ["user:lin_xm"], report
+    reasons = [i.reason for i in report.rejected]
+    assert any("第 3 行" in r and "系统管理员" in r for r in reasons), reasons
+    assert any("第 5 行" in r and "用户名 Lin_XM 与第 4 行重复" in r for r in reasons), reasons
+
+
 def test_an_existing_administrator_is_never_changed(db: Session, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "r.csv", [["管理员", "", "指挥中心", "990100", "", "", "admin"]])
     report = import_workers(db, path, RosterOptions(commit=True))
