@@ -25,6 +25,7 @@ is resolved; when none can, it returns to ``accepted`` for another dispatch.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -771,6 +772,25 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
                 if said
                 else ": this case's deadline is at the end of the working calendar."
             ),
+            field=field,
+        )
+    # an extension to a moment already past leaves the case overdue: not what a desk means
+    new_deadline, now, needed = session.execute(
+        text("""SELECT d, now(), wangge_work_hours(CAST(:old AS timestamptz), now())
+                FROM wangge_work_add(CAST(:old AS timestamptz), :h) d"""),
+        {"old": case["deadline"], "h": hours},
+    ).one()
+    if new_deadline <= now:
+        at = f"{new_deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+        # more than this is enough (None: now is past the working calendar)
+        more = None if needed is None else f"{math.ceil(needed * 10 - 1e-9) / 10:g}"
+        raise InvalidInput(
+            f"延期后的期限 {at} 早于现在，本案仍会超期：请"
+            + (f"增加多于 {more} 个工作小时，或" if more else "")
+            + "给出晚于现在的新期限。",
+            f"The extended deadline, {at}, is already past: the case would stay overdue. "
+            + (f"Add more than {more} working hours, or give" if more else "Give")
+            + " a new deadline later than now.",
             field=field,
         )
     return (

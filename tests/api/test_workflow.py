@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -385,6 +386,41 @@ def test_an_extension_goes_at_most_a_year_and_never_past_the_calendar(
         json={"action": "extend", "note": "需要鉴定", "extra_hours": 8},
     )
     assert r.status_code == 422 and r.json()["detail"] == "本案没有办理时限，无需延期。", r.text
+
+
+def test_an_extension_that_leaves_the_case_overdue_is_refused(
+    anon_client: TestClient, login_as: Headers, point: tuple, app_db: Session
+) -> None:
+    """A case overdue by days given 8 hours more stayed overdue (and was escalated at once):
+    the desk meant to give time.  Refused, saying how many working hours would do."""
+    op = login_as("township_operator")
+    code = _report(anon_client, op, point)["code"]
+    _act(anon_client, op, code, "accept")
+    due, now, behind = app_db.execute(
+        text("""UPDATE cases SET deadline = now() - interval '5 days' WHERE code = :c
+                RETURNING deadline, now(), wangge_work_hours(deadline, now())"""),
+        {"c": code},
+    ).one()
+    app_db.commit()  # (to the test's savepoint)
+    assert behind > 8
+    shown = add_work_hours(app_db, due, 8).astimezone(SHANGHAI)
+    more = math.ceil(behind * 10 - 1e-9) / 10
+    for asked, field in (
+        ({"extra_hours": 8}, "extra_hours"),
+        ({"new_deadline": shown.isoformat()}, "new_deadline"),
+    ):
+        r = anon_client.post(
+            f"/api/cases/{code}/actions", headers=op,
+            json={"action": "extend", "note": "需要鉴定"} | asked,
+        )  # fmt: skip
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field, r.text
+        assert r.json()["detail"] == (
+            f"延期后的期限 {shown:%Y-%m-%d %H:%M} 早于现在，本案仍会超期：请增加多于 {more:g} 个"
+            "工作小时，或给出晚于现在的新期限。"
+        ), r.text
+    after = _act(anon_client, op, code, "extend", note="需要鉴定", extra_hours=more + 0.1)
+    assert datetime.fromisoformat(after["deadline"]) > now
 
 
 def test_transfer_and_return(anon_client: TestClient, login_as: Headers, point: tuple) -> None:
