@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -685,6 +686,8 @@ def excel_sheet(path: Path, candidates: Iterable[str], name: str | None = None) 
             next(iter(frames), None),
         )
     )
+    if chosen is not None:
+        _refuse_uncomputed_formulas(path, str(chosen))
     frame = frames[chosen] if chosen is not None else pd.DataFrame()
     rows = (
         (i + 1, ["" if v is None or v != v else str(v) for v in values])
@@ -858,6 +861,67 @@ def read_excel(path: Path) -> dict[str, pd.DataFrame]:
             "or WPS and save it again as .xlsx, or as CSV.",
             field="file",
         ) from e
+
+
+#: a formula cell without the value it computes (``<c r="C2"><f>B2*2</f><v /></c>``): Excel and
+#: WPS save both, a program writing a workbook (openpyxl, a system's export) often the formula
+#: only, and a reader then finds the cell empty.  (A formula's text has no raw "<": it is
+#: written &lt;.  One that computed an empty text, =IF(A2="","",A2), is saved t="str" <v></v>.)
+_UNCOMPUTED = re.compile(
+    rb'<c r="([A-Z]{1,3}[0-9]+)"([^>]*)>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*'
+    rb"(?:<v\s*/>|<v>\s*</v>)?\s*</c>"
+)
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def uncomputed_formulas(path: Path, sheet: str, most: int = 5) -> list[str]:
+    """The first ``most`` cells of worksheet ``sheet`` of the workbook at ``path`` that hold a
+    formula without its computed value (``C2``); [] for a workbook saved by Excel or WPS, and
+    for anything that is not an .xlsx."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            rel = next(
+                (s.get(f"{_NS_REL}id") for s in book.iter(f"{_NS_MAIN}sheet")
+                 if s.get("name") == sheet),
+                None,
+            )  # fmt: skip
+            target = next((r.get("Target") for r in rels if r.get("Id") == rel), None)
+            if not target:
+                return []
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            data = z.read(member)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
+        return []
+    if b"<f" not in data:
+        return []
+    cells = []
+    for found in _UNCOMPUTED.finditer(data):
+        if b't="str"' in found[2]:  # a text computed, maybe empty
+            continue
+        cells.append(found[1].decode())
+        if len(cells) == most:
+            break
+    return cells
+
+
+def _refuse_uncomputed_formulas(path: Path, sheet: str) -> None:
+    cells = uncomputed_formulas(path, sheet)
+    if not cells:
+        return
+    listed = "、".join(cells) + ("等" if len(cells) == 5 else "")
+    raise InvalidInput(
+        f"{path.name} 的工作表“{sheet}”中有公式没有保存计算结果（{listed}），导入读到的是空值。"
+        "请在 Excel 或 WPS 中打开此文件并保存一次（会算出并保存结果），或把这些列复制后“选择性"
+        "粘贴为数值”，再导入。",
+        f"Sheet {sheet!r} of {path.name} has formulas saved without their results "
+        f"({', '.join(cells)}{' …' if len(cells) == 5 else ''}): an import reads them as empty. "
+        "Open the file in Excel or WPS and save it once (which computes and keeps the results), "
+        "or paste those columns as values, then import it.",
+        field="file",
+    )
 
 
 def split_part(path: Path) -> tuple[Path, str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -1192,6 +1193,52 @@ def test_a_worksheet_is_named_after_a_bang(
     assert import_cases(db, Path(f"{path}!2026年"), CaseOptions()).created == ["Y2026"]
     with pytest.raises(InvalidInput, match="没有工作表 '2027年'：有 2025年、2026年"):
         import_cases(db, Path(f"{path}!2027年"), CaseOptions())
+
+
+def test_formulas_saved_without_their_results_are_named(
+    db: Session, demo_city: DemoCity, tmp_path: Path
+) -> None:
+    """A workbook written by a program keeps a formula (=87.6+0.01) without its result, which
+    Excel shows and a reader finds empty: a row was rejected for 坐标无效（经度 空） while the
+    office saw the number.  The cells are named, with what to do; the same workbook once saved
+    by Excel (the results kept; a formula giving an empty text, t="str") is read as it shows."""
+    import openpyxl
+
+    (lon, lat) = _points(demo_city)[0]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "台账"
+    sheet.append(["编号", "上报时间", "经度", "纬度", "备注"])
+    sheet.append(["X1", "2026-03-05 09:30", f"={lon}+0", f"={lat}+0", '=IF(A2="","",A2)'])
+    path = tmp_path / "程序导出.xlsx"
+    book.save(path)
+    with pytest.raises(InvalidInput) as refused:
+        import_cases(db, path, CaseOptions())
+    assert str(refused.value).startswith(
+        "程序导出.xlsx 的工作表“台账”中有公式没有保存计算结果（C2、D2、E2），导入读到的是空值。"
+    ), refused.value
+    assert refused.value.extra == {"field": "file"}
+
+    # as Excel saves it: each formula with its result (an empty text is t="str" <v></v>)
+    member = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    xml = parts[member].decode()
+    for ref, value in (("C2", lon), ("D2", lat)):
+        xml = re.sub(
+            rf'(<c r="{ref}"[^>]*>\s*<f>[^<]*</f>)\s*<v\s*/>', rf"\g<1><v>{value}</v>", xml
+        )
+    xml = re.sub(
+        r'<c r="E2"([^>]*)>(\s*<f>[^<]*</f>)\s*<v\s*/>', r'<c r="E2"\1 t="str">\2<v></v>', xml
+    )
+    parts[member] = xml.encode()
+    saved = tmp_path / "已保存.xlsx"
+    with zipfile.ZipFile(saved, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    report = import_cases(db, saved, CaseOptions())
+    assert report.created == ["X1"] and not report.rejected, report
 
 
 def test_each_row_s_datum_in_the_words_ledgers_use(
