@@ -35,7 +35,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.etree import ElementTree
 
@@ -769,6 +769,21 @@ _NOT_A_FORMAT = (
     "not a zip file",
     "file is not a database",  # (SQLite's, under a .gpkg that is not one)
 )
+#: what GDAL says of a file of a format it knows that is cut short or damaged (a download that
+#: did not finish, an archive copied in part, a file edited by hand)
+_DAMAGED = (
+    "failed to read geojson data",
+    "failed to read topojson data",
+    "error parsing kml",
+    "no element found",
+    "unterminated",
+    "unexpected end",
+    "not well-formed",
+    "syntax error",
+    "premature end",
+    "malformed",  # (SQLite's: a GeoPackage cut short)
+)
+_AT_LINE = re.compile(r"line (\d+),? (?:character|column) (\d+)", re.I)
 # the server's own folders in what a reader said (/tmp/wangge-import-…/in/, /vsizip/…)
 _FOLDERS = re.compile(r"(?<![^\s'\"(])/[^\s'\"]*/(?=[^/\s'\"]+)")
 
@@ -790,6 +805,14 @@ def unreadable(path: Path, error: Exception) -> InvalidInput:
     paths; for a file of no known format, which formats are (GDAL's own advice, to name a
     driver, is for a programmer)."""
     said = _FOLDERS.sub("", str(error))
+    if path.suffix.lower() == ".zip" and isinstance(error, zipfile.BadZipFile):
+        return InvalidInput(
+            f"无法读取 {path.name}：不是有效的 zip 压缩包，或压缩包不完整（可能没有下载或复制"
+            "完整）。请重新压缩或重新获取该文件后再导入。",
+            f"Cannot read {path.name}: not a valid zip archive, or one cut short (perhaps not "
+            "downloaded or copied in full). Zip or fetch it again, then import it.",
+            field="file",
+        )
     if any(words in said.lower() for words in _NOT_A_FORMAT):
         return InvalidInput(
             f"无法读取 {path.name}：不是可识别的文件格式。边界、网格和综治中心请用 GeoPackage"
@@ -798,6 +821,21 @@ def unreadable(path: Path, error: Exception) -> InvalidInput:
             f"Cannot read {path.name}: not a format it knows. Boundaries, grids and centers: "
             "GeoPackage (.gpkg), GeoJSON, KML, GML, or a Shapefile zipped with its .dbf, .shx "
             "and .prj; grid workers and historical cases: CSV or XLSX.",
+            field="file",
+        )
+    if any(words in said.lower() for words in _DAMAGED):
+        at = _AT_LINE.search(said)
+        near = (
+            (f"（第 {at[1]} 行第 {at[2]} 个字符附近）", f" (near line {at[1]}, character {at[2]})")
+            if at
+            else ("", "")
+        )
+        return InvalidInput(
+            f"无法读取 {path.name}：文件内容有误或不完整{near[0]}，可能没有下载或复制完整。"
+            f"请重新导出或重新获取该文件后再导入。（读取程序的原话：{said}）",
+            f"Cannot read {path.name}: its content is damaged or cut short{near[1]}, perhaps "
+            f"not downloaded or copied in full. Export or fetch the file again, then import it. "
+            f"(The reader said: {said})",
             field="file",
         )
     return InvalidInput(
@@ -993,6 +1031,40 @@ def _zip_source(path: Path, part: str | None) -> tuple[str, str | None]:
     )
 
 
+#: the files a Shapefile cannot be read without, besides its .shp
+_SHAPEFILE_PARTS = {
+    ".shx": ("索引", "index"),
+    ".dbf": ("属性表，含编码、名称等字段", "attribute table: the codes, names …"),
+}
+
+
+def _refuse_shapefile_without_parts(path: Path, source: str) -> None:
+    """A Shapefile is several files: without its .shx GDAL said "Unable to open ok.shx …
+    SHAPE_RESTORE_SHX"; without its .dbf it read geometries with no field at all, and the
+    refusal listed none ("文件中的字段：。")."""
+    if source.startswith("/vsizip/"):
+        with zipfile.ZipFile(path) as archive:
+            names = {info.filename.lower() for info in archive.infolist()}
+        stem = source.removeprefix(f"/vsizip/{path}/")[:-4]
+    else:
+        names = {p.name.lower() for p in path.parent.iterdir()}
+        stem = path.name[:-4]
+    missing = [s for s in _SHAPEFILE_PARTS if (stem + s).lower() not in names]
+    if not missing:
+        return
+    shown = PurePosixPath(stem).name
+    zh = "、".join(f"{shown}{s}（{_SHAPEFILE_PARTS[s][0]}）" for s in missing)
+    en = ", ".join(f"{shown}{s} ({_SHAPEFILE_PARTS[s][1]})" for s in missing)
+    raise InvalidInput(
+        f"Shapefile 由几个同名文件组成，{path.name} 缺少 {zh}。请把 .shp、.shx、.dbf、.prj"
+        "（以及 .cpg，如有）放在一起，或一起压缩成 zip 后导入。",
+        f"A Shapefile is several files of one name: {path.name} lacks {en}. Keep the .shp, "
+        ".shx, .dbf and .prj (and the .cpg, if any) together, or zip them together, and import "
+        "that.",
+        field="file",
+    )
+
+
 def _read_gdal(path: Path, encoding: str | None, part: str | None = None) -> gpd.GeoDataFrame:
     """Through GDAL, geometry by geometry: one that GEOS cannot even build (an unclosed ring) is
     fixed where possible and noted in ``attrs["parse_repairs"]`` instead of failing the file.
@@ -1005,6 +1077,8 @@ def _read_gdal(path: Path, encoding: str | None, part: str | None = None) -> gpd
     from pyogrio.raw import read
 
     source, layer = _zip_source(path, part) if path.suffix.lower() == ".zip" else (str(path), part)
+    if source.lower().endswith(".shp"):
+        _refuse_shapefile_without_parts(path, source)
     layers = [str(name) for name, _ in pyogrio.list_layers(source)]
     if not layers:  # an empty KML, a folder without a Shapefile …
         raise InvalidInput(

@@ -150,13 +150,13 @@ def test_what_the_importer_refuses_is_a_422_in_its_words(
     bad = _post(anon_client, admin, "regions", "a.geojson", b"{}", encoding="GBK; rm -rf /")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "encoding"
     assert _post(anon_client, admin, "places", "a.csv", b"x").status_code == 422
-    # a file of no known format (a photo, a Word file, a broken zip): the formats that are,
-    # and nothing of the server's own folders
-    unknown = [
-        ("网格.gpkg", b"SQLite format 3\x00" + bytes(200)),
-        ("网格.zip", b"PK\x03\x04broken"),
-        ("网格.docx", bytes(range(256))),
-    ]
+    # a file of no known format (a photo, a Word file): the formats that are, and nothing of
+    # the server's own folders; a broken zip: that it is one (an upload cut short)
+    r = _post(anon_client, admin, "grids", "网格.zip", b"PK\x03\x04broken")
+    assert r.status_code == 422 and r.json()["detail"].startswith(
+        "无法读取 网格.zip：不是有效的 zip 压缩包，或压缩包不完整"
+    ), r.text
+    unknown = [("网格.gpkg", b"SQLite format 3\x00" + bytes(200)), ("网格.docx", bytes(range(256)))]
     for name, data in unknown:
         r = _post(anon_client, admin, "grids", name, data)
         assert r.status_code == 422, r.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -574,6 +575,57 @@ def test_a_damaged_spreadsheet_is_named_as_such(db: Session, tmp_path: Path) -> 
     path.write_bytes(b"PK\x03\x04 not really a zip")  # pandas said only 'zip'
     with pytest.raises(InvalidInput, match="不是有效的 Excel 文件，或文件已损坏"):
         import_grids(db, path, Options())
+
+
+def _files_cut_short(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """A file of each kind as a download that did not finish or a copy that left parts out,
+    and the start of what the import says of it."""
+    grid = gpd.GeoDataFrame(
+        {"code": ["990102001001001"], "name": ["一网格"]},
+        geometry=[box(87.6, 43.8, 87.61, 43.81)], crs=4326,
+    )  # fmt: skip
+    grid.to_file(tmp_path / "网格.shp", encoding="UTF-8")
+    grid.to_file(tmp_path / "网格.gpkg")
+    files: dict[str, tuple[Path, str]] = {}
+    for name, parts in (("无dbf", (".shp", ".shx", ".prj")), ("无shx", (".shp", ".dbf", ".prj"))):
+        with zipfile.ZipFile(tmp_path / f"{name}.zip", "w") as z:
+            for suffix in parts:
+                z.write(tmp_path / f"网格{suffix}", f"成果/网格{suffix}")
+        missing = "网格.dbf（属性表" if name == "无dbf" else "网格.shx（索引）"
+        files[name] = (
+            tmp_path / f"{name}.zip",
+            f"Shapefile 由几个同名文件组成，{name}.zip 缺少 {missing}",
+        )
+    with zipfile.ZipFile(tmp_path / "全.zip", "w") as z:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):
+            z.write(tmp_path / f"网格{suffix}", f"网格{suffix}")
+    whole = (tmp_path / "全.zip").read_bytes()
+    (tmp_path / "半.zip").write_bytes(whole[: len(whole) * 2 // 3])
+    files["半zip"] = (tmp_path / "半.zip", "无法读取 半.zip：不是有效的 zip 压缩包，或压缩包不完整")
+    whole = (tmp_path / "网格.gpkg").read_bytes()
+    (tmp_path / "半.gpkg").write_bytes(whole[: len(whole) // 2])
+    files["半gpkg"] = (tmp_path / "半.gpkg", "无法读取 半.gpkg：文件内容有误或不完整，可能没有")
+    text_ = grid.to_json()
+    (tmp_path / "半.geojson").write_text(text_[:60], encoding="utf-8")
+    files["半geojson"] = (
+        tmp_path / "半.geojson", "无法读取 半.geojson：文件内容有误或不完整（第 1 行第 "
+    )  # fmt: skip
+    return files
+
+
+@pytest.mark.parametrize("kind", ["无dbf", "无shx", "半zip", "半gpkg", "半geojson"])
+def test_a_file_cut_short_or_missing_parts_is_named_as_such(
+    db: Session, tmp_path: Path, kind: str
+) -> None:
+    """GDAL's words were passed on as they came ("Unable to open ok.shx … Set
+    SHAPE_RESTORE_SHX", "Failed to read GeoJSON data"), a Shapefile without its .dbf was read
+    as geometries without fields ("文件中的字段：。"), a zip cut short was "not a format it
+    knows".  Each now says what is wrong with the file and what to do."""
+    path, said = _files_cut_short(tmp_path)[kind]
+    with pytest.raises(InvalidInput) as refused:
+        import_grids(db, path, Options())
+    assert str(refused.value).startswith(said), refused.value
+    assert refused.value.extra == {"field": "file"}
 
 
 def test_shapes_are_compared_without_geos_throwing(db: Session) -> None:
