@@ -17,11 +17,11 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.orm import Session
 
 from api.headers import content_security_policy, inline_scripts
-from api.schemas import a_day, a_time
+from api.schemas import a_day, a_storable_time, a_time
 from gis import audit, auth
 from gis.errors import (
     Forbidden,
@@ -193,7 +193,7 @@ def bearer_token(request: Request) -> str | None:
 #: a day (YYYY-MM-DD, or YYYYMMDD) as a query parameter's type
 QueryDay = Annotated[date, BeforeValidator(a_day)]
 #: a time (ISO 8601) as a query parameter's type
-QueryTime = Annotated[datetime, BeforeValidator(a_time)]
+QueryTime = Annotated[datetime, BeforeValidator(a_time), AfterValidator(a_storable_time)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -153,6 +153,10 @@ MESSAGES = {
         "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",
         "must be an ISO 8601 time (e.g. 2026-11-21T09:30:00+08:00)",
     ),
+    "datetime_range": (
+        "超出可处理的时间范围（公元 1–9999 年）：请检查设备时钟",
+        "is outside the years 1 to 9999: check the device's clock",
+    ),
     "json_invalid": ("不是有效的 JSON", "is not valid JSON"),
     "datetime_type": (
         "应为 ISO 8601 时间（如 2026-11-21T09:30:00+08:00）",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
@@ -46,6 +46,7 @@ from gis.photos import PhotoView
 from gis.pii import validate_id_card, validate_phone
 from gis.users import DISPLAY_NAME_MAX
 from gis.workflow import MAX_EXTENSION_HOURS
+from gis.worktime import SHANGHAI
 
 DisplayName = Annotated[
     str | None, StringConstraints(strip_whitespace=True, max_length=DISPLAY_NAME_MAX)
@@ -228,8 +229,22 @@ def a_time(value: object) -> object:
     return value
 
 
+def a_storable_time(value: datetime) -> datetime:
+    """A time that is still one in UTC and in Beijing (a time without offset: Beijing's):
+    9999-12-31T23:00-05:00 is year 10000 in both, 9999-12-31T23:59Z in Beijing, which the
+    database stored and Python could not read back (a report answered 500 after its case was
+    written; a check-in said only "a value")."""
+    try:
+        aware = value.replace(tzinfo=value.tzinfo or SHANGHAI)
+        for zone in (UTC, SHANGHAI):
+            aware.astimezone(zone)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "is outside the years 1 to 9999") from None
+    return value
+
+
 #: a time in a body: ISO 8601 with its offset (a phone's clock)
-IsoTime = Annotated[AwareDatetime, BeforeValidator(a_time)]
+IsoTime = Annotated[AwareDatetime, BeforeValidator(a_time), AfterValidator(a_storable_time)]
 
 
 class ReportCreate(BaseModel):
@@ -935,7 +950,9 @@ class ActionIn(BaseModel):
     extra_hours: float | None = Field(
         default=None, gt=0, le=MAX_EXTENSION_HOURS, description="extend: working hours added"
     )
-    new_deadline: Annotated[datetime, BeforeValidator(a_time)] | None = Field(
+    new_deadline: (
+        Annotated[datetime, BeforeValidator(a_time), AfterValidator(a_storable_time)] | None
+    ) = Field(
         default=None,
         description="extend: new deadline, ISO 8601 (no offset: Beijing time)",
     )
@@ -1293,7 +1310,7 @@ class PatrolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     location: LocationIn
-    checked_at: AwareDatetime = Field(
+    checked_at: Annotated[AwareDatetime, AfterValidator(a_storable_time)] = Field(
         description="device time of the check-in, ISO 8601 with offset (打卡时间)"
     )
     note: PatrolNote | None = Field(

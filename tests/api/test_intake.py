@@ -132,6 +132,29 @@ def test_a_device_time_far_from_now_is_accepted_and_flagged(
         assert "1970-01-01 16:00" in page  # the device's time, in Beijing time
 
 
+@pytest.mark.parametrize(
+    "device_time",
+    ["9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59+00:00", "0001-01-01T00:30:00+08:00"],
+)
+def test_a_device_time_no_calendar_can_show_is_refused_by_name(
+    client: TestClient, grid_point: tuple, device_time: str
+) -> None:
+    """A time that is year 10000 (or year 0) in UTC or in Beijing: the database stored it and
+    the answer could not be written — a 500 after the case was written (the transaction
+    rolled back, and every retry the same).  Refused on the field instead, saying to check
+    the clock; in a batch, that item only."""
+    body = report_body(*grid_point[:2], reported_at=device_time)
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "reported_at", r.text
+    assert "超出可处理的时间范围（公元 1–9999 年）：请检查设备时钟" in r.json()["detail"]
+    good = report_body(*grid_point[:2]) | {"idempotency_key": str(uuid.uuid4())}
+    batch = {"reports": [body | {"idempotency_key": str(uuid.uuid4())}, good]}
+    r = client.post("/api/reports/batch", json=batch)
+    assert r.status_code == 200, r.text
+    assert [i["status"] for i in r.json()["results"]] == ["rejected", "created"], r.text
+
+
 def test_my_reports_carry_the_start_of_each_description(
     client: TestClient, grid_point: tuple
 ) -> None:

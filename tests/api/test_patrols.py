@@ -219,6 +219,17 @@ def test_a_check_in_outside_ones_grids_is_kept_and_marked(
     assert p["village_code"] == "990102001001"  # the worker's own village keeps it
 
 
+def test_a_check_in_time_no_calendar_can_show_is_refused_by_name(
+    worker: TestClient, point: tuple
+) -> None:
+    """checked_at 9999-12-31T23:00-05:00 (year 10000 in UTC) was refused as "a value the
+    database cannot keep"; 9999-12-31T23:59Z was kept, a year 10000 in Beijing."""
+    for at in ("9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59+00:00"):
+        r = _check_in(worker, _body(*point) | {"checked_at": at})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "checked_at", r.text
+        assert "请检查设备时钟" in r.json()["detail"]
+
+
 def test_only_those_who_patrol_check_in(
     anon_client: TestClient, login_as: Callable, point: tuple
 ) -> None:
