@@ -13,6 +13,7 @@ from urllib.parse import quote
 from gis.cases import KIND_NAMES, SEVERITY_NAMES, SHANGHAI, SOURCE_NAMES, SYSTEM_ACTOR_WORDS
 from gis.english import one_said_once
 from gis.parties import PARTY_ROLES, PARTY_ROLES_EN
+from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peers
@@ -1023,15 +1024,123 @@ AUDIT_REASONS = {
 }
 
 
+#: what an entry's detail records, by its key: (Chinese, English); a key not here is shown as
+#: recorded (the filters of an export or a reading of the trail are the pages' own)
+AUDIT_KEYS = {
+    "via": ("途径", "via"),
+    "role": ("角色", "role"),
+    "region": ("区划", "region"),
+    "changed": ("修改", "changed"),  # {field: [before, after]}
+    "display_name": ("姓名", "name"),
+    "region_code": ("区划", "region"),
+    "worker_code": ("网格员编号", "worker code"),
+    "session": ("会话", "session"),
+    "sessions": ("结束的会话", "sessions ended"),
+    "own": ("本人当前会话", "own session"),
+    "idle_days": ("闲置天数", "idle days"),
+    "otp": ("动态口令", "one-time code"),
+    "recovery_left": ("剩余备用验证码", "recovery codes left"),
+    "batch": ("离线批量上报", "offline batch"),
+    "parties": ("当事人", "parties"),
+    "description": ("描述", "description"),
+    "descriptions": ("描述", "descriptions"),
+    "patrols": ("巡查打卡", "patrol check-ins"),
+    "n": ("张数", "count"),
+    "other": ("另一案件", "other case"),
+    "dispatch": ("派单", "dispatch"),
+    "grids": ("网格", "grids"),
+    "cases_reassigned": ("改派案件", "cases reassigned"),
+    "before": ("原网格员", "workers before"),
+    "after": ("现网格员", "workers after"),
+    "roles_before": ("原分工", "parts before"),
+    "roles": ("现分工", "parts after"),
+    "cases": ("案件", "cases"),
+    "entries": ("条目", "entries"),
+    "years": ("保存年限", "years kept"),
+    "closed_before": ("结案早于", "closed before"),
+    "what": ("导入内容", "what"),
+    "file": ("文件", "file"),
+    "commit": ("写入", "commit"),
+    "committed": ("已写入", "committed"),
+    "created": ("新增", "created"),
+    "updated": ("更新", "updated"),
+    "rejected": ("拒绝", "rejected"),
+    "passwords_shown": ("显示初始密码", "initial passwords shown"),
+    "error": ("错误", "error"),
+    "format": ("格式", "format"),
+    "crs": ("坐标系", "CRS"),
+    "features": ("要素", "features"),
+    "username": ("用户", "user"),
+    "action": ("操作", "action"),
+    "object": ("对象", "object"),
+    "success": ("成功", "success"),
+    "address": ("地址", "address"),
+    "start": ("开始", "start"),
+    "end": ("结束", "end"),
+    "status": ("状态", "status"),
+    "category": ("类别", "category"),
+    "grid": ("网格", "grid"),
+}
+#: recorded words that have words of their own: (Chinese, English)
+AUDIT_VALUES = (
+    {
+        "web": ("网页", "web page"),
+        "self": ("本人", "themself"),
+        "cli": ("命令行", "command line"),
+        "recovery": ("备用验证码", "a recovery code"),
+    }
+    | {str(role): (zh, ROLE_NAMES_EN[role]) for role, zh in ROLE_NAMES.items()}
+    | {role: (zh, PARTY_ROLES_EN[role].lower()) for role, zh in PARTY_ROLES.items()}
+)
+
+
+def _audit_value(value: object, lang: str) -> str:
+    en = lang == "en"
+    if isinstance(value, bool):
+        return ("yes" if value else "no") if en else ("是" if value else "否")
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        words = AUDIT_VALUES.get(value)
+        return value if words is None else words[1 if en else 0]
+    if isinstance(value, list | tuple):
+        return ("[" + ", ".join(_audit_value(v, lang) for v in value) + "]") if en else (
+            "［" + "、".join(_audit_value(v, lang) for v in value) + "］"
+        )  # fmt: skip
+    if isinstance(value, Mapping):
+        return f"({_audit_pairs(value, lang)})" if en else f"（{_audit_pairs(value, lang)}）"
+    return str(value)
+
+
+def _audit_pairs(detail: Mapping[str, object], lang: str, changes: bool = False) -> str:
+    """``key：value；…``; ``changes``: each value a [before, after] pair, said before → after."""
+    en = lang == "en"
+    said = []
+    for key, value in detail.items():
+        label = AUDIT_KEYS.get(key)
+        name = key if label is None else label[1 if en else 0]
+        if changes and isinstance(value, list) and len(value) == 2:
+            shown = " → ".join(_audit_value(v, lang) for v in value)
+        elif key == "changed" and isinstance(value, Mapping):
+            shown = f"({_audit_pairs(value, lang, True)})" if en else (
+                f"（{_audit_pairs(value, lang, True)}）"
+            )  # fmt: skip
+        else:
+            shown = _audit_value(value, lang)
+        said.append(f"{name}{': ' if en else '：'}{shown}")
+    return ("; " if en else "；").join(said)
+
+
 def audit_detail(detail: Mapping[str, object], lang: str = "zh") -> str:
     """An entry's detail as the trail shows it: a failure's reason in words (the recorded
-    word after it), the rest as recorded."""
+    word after it), the rest in words too, each key named (角色：网格员；区划：990102) — a key
+    or a value it has no words for as recorded.  (The API gives the detail as recorded.)"""
     reason = detail.get("reason")
     words = AUDIT_REASONS.get(reason) if isinstance(reason, str) else None
     rest = {k: v for k, v in detail.items() if k != "reason"} if words else detail
     shown = f"{words[1 if lang == 'en' else 0]} ({reason})" if words else ""
     if rest:
-        shown += (" " if shown else "") + json.dumps(rest, ensure_ascii=False)
+        shown += (" " if shown else "") + _audit_pairs(rest, lang)
     return shown
 
 

@@ -78,6 +78,12 @@ def test_the_admin_lists_adds_and_hands_over_an_account(
     again = anon_client.get("/api/users/wang.wu", headers=admin).json()
     assert again["initial_password"] is None and again["last_seen_at"] is not None
     assert _trail(app_db, "wang.wu") == [("user.add", "admin", "web")]
+    # the trail's page says what the entry records in words (it showed the JSON as recorded)
+    page = anon_client.get("/audit?object=user:wang.wu", headers=admin).text
+    assert f"途径：网页；角色：网格员；区划：{worker.village_code}" in page, page
+    english = anon_client.get("/audit?object=user:wang.wu&lang=en", headers=admin).text
+    assert f"via: web page; role: grid worker; region: {worker.village_code}" in english
+    anon_client.cookies.clear()  # (the English page is remembered for the next answers)
     # what is refused, with the reason: a weak password, a name taken, server-owned fields
     weak = anon_client.post(
         "/api/users", headers=admin,
