@@ -589,9 +589,10 @@ def user_passwd(
     ] = False,
 ) -> None:
     """修改密码（并使该用户的所有会话失效）— change a password, ending the user's sessions."""
-    from gis.users import require_user, set_password
+    from gis.users import require_user, set_password, stored_name
 
     with _owner_session() as session:  # (before the password is asked for)
+        name = stored_name(session, name)
         require_user(session, name)
     password = _read_password(password_stdin)
     with _owner_session() as session:
@@ -603,6 +604,7 @@ def _change_user(name: str, change: str, done: str) -> None:
     import gis.users
 
     with _owner_session() as session:
+        name = gis.users.stored_name(session, name)
         getattr(gis.users, f"{change}_user")(session, name, actor=_actor())
     typer.echo(f"用户 {name} {done}。")
 
@@ -675,6 +677,7 @@ def user_otp_reset(name: str) -> None:
     import gis.users
 
     with _owner_session() as session:
+        name = gis.users.stored_name(session, name)
         gis.users.reset_otp(session, name, actor=_actor())
     typer.echo(f"用户 {name} 的动态口令已重置，可凭密码登录后重新开启。")
 

@@ -232,6 +232,9 @@ def test_user_add_passwd_disable_enable_unlock(run, database_url: str, engine, d
     # enabled again, and unlocked (after five wrong passwords it would be locked)
     assert run("user", "enable", "cli_operator", env=env).exit_code == 0
     assert run("user", "unlock", "cli_operator", env=env).exit_code == 0
+    # typed in other letters' case, as a login takes it: the account, named as it is stored
+    out = run("user", "unlock", "CLI_Operator", env=env)
+    assert out.exit_code == 0 and "用户 cli_operator 已解除锁定" in out.output, out.output
     out = run("user", "logout", "cli_operator", env=env)  # 强制下线 (no session now: none ended)
     assert out.exit_code == 0 and "所有登录已失效" in out.output
     missing = run("user", "unlock", "nobody_at_all", env=env)
