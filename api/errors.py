@@ -595,8 +595,16 @@ async def _refused_by_database(request: Request, exc: DBAPIError) -> JSONRespons
     return JSONResponse(status_code=403, content={"detail": detail, "code": "forbidden"})
 
 
-#: constraints checked at the commit (deferred) that only a race can break, each with what to say
+#: constraints that only a race can break (the app checks first, with words of its own), each
+#: with what to say: checked at the commit (deferred), or at the statement (a unique name)
 DEFERRED_CONSTRAINTS = {
+    # one account a name (the second regardless of letters' case, migration 0088): two
+    # administrators (or a roster import) adding it at the same moment
+    "app_user_username_key": (
+        "该用户名刚被另一项操作同时使用，本次未保存，请换一个用户名。",
+        "Another change took this user name at the same moment: nothing of this request was "
+        "saved. Choose another name.",
+    ),
     # one chief a grid (migration 0059): two changes to a grid's team at the same time (a
     # roster import and a planner on the grid's record) that each named a chief
     "worker_grid_one_chief": (
@@ -606,11 +614,13 @@ DEFERRED_CONSTRAINTS = {
         "nothing of this request was saved. Reload and try again.",
     ),
 }
+DEFERRED_CONSTRAINTS["app_user_username_lower"] = DEFERRED_CONSTRAINTS["app_user_username_key"]
 
 
 async def _conflict_at_commit(request: Request, exc: IntegrityError) -> JSONResponse:
-    """A deferred constraint refused the commit: another request changed the same thing at the
-    same time.  Nothing was written: a 409 that says what collided, not a 500."""
+    """A constraint only a race can break refused the commit (or the statement): another
+    request changed the same thing at the same time.  Nothing was written: a 409 that says what
+    collided, not a 500."""
     name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
     if name not in DEFERRED_CONSTRAINTS:
         raise exc

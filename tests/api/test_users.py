@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import gis.users
 from gis import totp
 from gis.passwords import check_password_policy
 from gis.permissions import Role
@@ -47,7 +48,11 @@ def _trail(db: Session, username: str) -> list[tuple]:
 
 
 def test_the_admin_lists_adds_and_hands_over_an_account(
-    anon_client: TestClient, login_as: Headers, app_db: Session, demo_city: DemoCity
+    anon_client: TestClient,
+    login_as: Headers,
+    app_db: Session,
+    demo_city: DemoCity,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = login_as("admin")
     listed = anon_client.get("/api/users", headers=admin)
@@ -102,6 +107,22 @@ def test_the_admin_lists_adds_and_hands_over_an_account(
     )  # fmt: skip
     assert twin.status_code == 409, twin.text
     assert twin.json()["detail"].startswith("用户名 Wang.Wu 与已有账号 wang.wu 只差字母大小写")
+    # … and two added at the same moment, each checked before the other was written: the
+    # database's index refuses the second (409 in words, was a 500), whatever the case
+    checked = gis.users.check_new_user
+    monkeypatch.setattr(
+        gis.users, "check_new_user", lambda s, _, *a, **k: checked(s, "race.free", *a, **k)
+    )
+    for name in ("wang.wu", "WANG.WU"):
+        raced = anon_client.post(
+            "/api/users", headers=admin, json={"username": name, "role": "planner",
+                                               "region": "990102"}
+        )  # fmt: skip
+        assert raced.status_code == 409, raced.text
+        assert (
+            raced.json()["detail"] == "该用户名刚被另一项操作同时使用，本次未保存，请换一个用户名。"
+        )
+    monkeypatch.undo()
     for extra in ({"disabled": False}, {"password_hash": "x"}, {"username": "a b"}):
         bad = {"username": "qian", "role": "operator", "region": "990102"} | extra
         assert anon_client.post("/api/users", headers=admin, json=bad).status_code == 422, extra
