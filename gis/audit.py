@@ -97,10 +97,12 @@ class Trail:
     def _where(self) -> tuple[str, dict[str, Any]]:
         where = ["true"]
         params: dict[str, Any] = {}
-        for column in ("username", "action", "object"):
+        # a user name whatever the letters' case, as a login takes it (Grid_Worker …)
+        for column, compared in (("username", "lower(username)"), ("action", "action"),
+                                 ("object", "object")):  # fmt: skip
             if value := getattr(self, column):
-                where.append(f"starts_with({column}, :{column})")
-                params[column] = value
+                where.append(f"starts_with({compared}, :{column})")
+                params[column] = value.lower() if column == "username" else value
         if self.address:
             where.append("source_ip <<= CAST(:address AS inet)")
             params["address"] = self.address
