@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
@@ -192,6 +192,9 @@ def bearer_token(request: Request) -> str | None:
 
 #: a day (YYYY-MM-DD, or YYYYMMDD) as a query parameter's type
 QueryDay = Annotated[date, BeforeValidator(a_day)]
+#: where a page of a list starts (``offset``): beyond any list's length, and a number the
+#: database can take (2**63 was refused by it as "a value it cannot keep", naming no parameter)
+QueryOffset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 #: a time (ISO 8601) as a query parameter's type
 QueryTime = Annotated[datetime, BeforeValidator(a_time), AfterValidator(a_storable_time)]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.deps import AuditReader, SessionDep, audit_caller
+from api.deps import AuditReader, QueryOffset, SessionDep, audit_caller
 from api.schemas import AuditEntryOut, AuditOut
 from gis import audit
 from gis.errors import InvalidInput
@@ -80,7 +80,7 @@ class AuditFilters:
                 description="source address or network (203.0.113.7, 203.0.113.0/24)",
             ),
         ] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: QueryOffset = 0,
     ) -> None:
         # (strings: a filter form sends its empty fields as "", which means "any")
         self.username, self.action, self.object = username or None, action or None, object or None

@@ -23,6 +23,7 @@ from api.deps import (
     PatrolReader,
     Planner,
     QueryDay,
+    QueryOffset,
     Reporter,
     SessionDep,
     SettingsDep,
@@ -662,7 +663,7 @@ def queue(
     caller: Handler,
     request: Request,
     filters: Annotated[QueuePageFilters, Depends()],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: QueryOffset = 0,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """The center desk's in-tray — 待办案件: its cases, most urgent first (``GET /api/queue``
@@ -741,7 +742,7 @@ def workers_view(
     request: Request,
     region: RegionOptional = None,
     least: Annotated[bool, Query(description="the fewest reports first")] = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: QueryOffset = 0,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """网格员名册: the grid workers of your region (or of one ``region`` in it), each with their
@@ -917,7 +918,7 @@ def grids_ledger(
     caller: CaseReader,
     request: Request,
     filters: Annotated[LedgerFilters, Depends()],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: QueryOffset = 0,
     lang: PageLang = None,
 ) -> HTMLResponse:
     """网格台账: the current grids of your region (or of one ``region`` in it), each with its

@@ -11,6 +11,7 @@ from api.deps import (
     CipherDep,
     Handler,
     Noter,
+    QueryOffset,
     SessionDep,
     Verifier,
     audit_caller,
@@ -299,7 +300,7 @@ def get_queue(
         bool, Query(description="only those without a point (filed by their village: 位置待查明)")
     ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: QueryOffset = 0,
 ) -> QueueOut:
     """Your center's cases, most urgent first (overdue, then deadline, then severity), with
     counts per state."""

@@ -159,6 +159,19 @@ def test_a_nul_in_the_address_is_refused_by_name(client: TestClient) -> None:
     assert client.get("/find?q=%E7%BA%A0%E7%BA%B7%2500", headers={"Accept": "text/html"}).is_success
 
 
+@pytest.mark.parametrize("url", ["/api/queue", "/api/audit", "/queue", "/workers", "/grids"])
+def test_an_offset_past_any_list_is_refused_by_name(
+    client: TestClient, login_as: Callable, url: str
+) -> None:
+    """offset=9223372036854775808 (2**63) went to the database, which refused it as "a value
+    it cannot keep" (数据库无法保存请求中的某个值), naming nothing; now the parameter is named."""
+    admin = login_as("admin") | {"Accept": "application/json"}
+    r = client.get(url, params={"offset": 2**63}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "offset", r.text
+    assert r.json()["detail"].startswith("offset（起始位置）"), r.text
+
+
 #: wrongly typed values the schemas' messages did not cover: each came out as pydantic's English
 #: glued to the field's name ('versionInput should be a valid integer')
 WRONG_TYPES = [
