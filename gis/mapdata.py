@@ -560,7 +560,7 @@ def grid_summary(
             text("""
             SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
                        FILTER (WHERE p.checked_at >= :start),
-                   max(p.checked_at)
+                   max(p.checked_at) FILTER (WHERE p.checked_at < now() + interval '1 day')
             FROM patrol p WHERE p.grid_code = :code
         """),
             {"code": code, "start": start},

@@ -130,8 +130,11 @@ def roster(
                 WHERE g.worker_id = w.id) AS last_report,
                gc.open_in_grids, w.to_verify, w.verify_late,
                pt.days AS patrol_days, pt.walked_m,
+               -- (a phone whose clock ran years ahead is not the last patrol: nor its year 9999,
+               -- which no page could show in Beijing time)
                (SELECT max(p.checked_at) FROM patrol p
-                WHERE p.worker_id = w.id AND {scope.case_condition("p")}) AS last_patrol,
+                WHERE p.worker_id = w.id AND p.checked_at < now() + interval '1 day'
+                  AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
         FROM w

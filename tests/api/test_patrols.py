@@ -230,6 +230,39 @@ def test_a_check_in_time_no_calendar_can_show_is_refused_by_name(
         assert "请检查设备时钟" in r.json()["detail"]
 
 
+def test_a_check_in_kept_from_a_clock_years_ahead_is_not_the_last_patrol(
+    worker: TestClient, point: tuple, app_db: Session, login_as: Callable
+) -> None:
+    """A check-in dated 9999-12-31T23:59Z was kept before such times were refused: the roster,
+    its workbook and the grid's popup showed it as the last patrol, in Beijing time — year
+    10000, and each answered 500.  A time more than a day ahead is not the last patrol."""
+    r = _check_in(worker, _body(*point))
+    assert r.status_code == 201, r.text
+    app_db.execute(
+        text("""INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at,
+                    datum, received_lon, received_lat, geom, accuracy_m, flags, grid_code,
+                    assign_method, own_grid, note, village_code, township_code, district_code,
+                    city_code)
+                SELECT user_id, worker_id, gen_random_uuid(), fingerprint,
+                       '9999-12-31T23:59:59Z', datum, received_lon, received_lat, geom,
+                       accuracy_m, flags, grid_code, assign_method, own_grid, note, village_code,
+                       township_code, district_code, city_code
+                FROM patrol WHERE id = :id"""),
+        {"id": r.json()["id"]},
+    )
+    app_db.commit()  # (to the test's savepoint)
+    desk = login_as("township_operator")
+    for url in ("/workers?region=990102001001", "/workers.xlsx?region=990102001001"):
+        page = worker.get(url, headers=desk)
+        assert page.status_code == 200, (url, page.text[:300])
+    page = worker.get("/workers?region=990102001001", headers=desk).text
+    row = page.split(f"<small>{GRID_WORKER} · 网格长</small>")[1].split("</tr>")[0]
+    assert "9999" not in row and "10000" not in row, row
+    summary = worker.get(f"/api/grids/{r.json()['grid_code']}/summary", headers=desk)
+    assert summary.status_code == 200, summary.text
+    assert not summary.json()["patrol"]["last"].startswith(("9999", "10000")), summary.json()
+
+
 def test_only_those_who_patrol_check_in(
     anon_client: TestClient, login_as: Callable, point: tuple
 ) -> None:
