@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.mapdata import Period
+from gis.patrols import NOT_AHEAD_SQL
 from gis.roles import check_roles, role_rank_sql
 from gis.scope import Scope
 from gis.workflow import open_sql
@@ -116,7 +117,7 @@ def ledger(
             SELECT p.grid_code,
                    count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date)) AS days
             FROM patrol p
-            WHERE p.checked_at >= :since
+            WHERE p.checked_at >= :since AND {NOT_AHEAD_SQL}
               AND {scope.case_condition("p")} AND p.grid_code IN (SELECT code FROM g0)
             GROUP BY p.grid_code),"""
         if patrols

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from gis.cases import ISO_SHANGHAI
 from gis.errors import InvalidInput
 from gis.geo import BBOX_SQL, BBox, feature_collection
+from gis.patrols import NOT_AHEAD_SQL
 from gis.roles import GRID_ROLES, role_rank_sql
 from gis.scope import Scope
 from gis.workflow import OPEN_STATES, category_name_sql, open_sql
@@ -557,11 +558,11 @@ def grid_summary(
     if patrols:  # the days as the command map's 巡查覆盖 counts them (Beijing days to today)
         start, _ = Period.of(PATROL_DAYS).bounds()
         days, last = session.execute(
-            text("""
+            text(f"""
             SELECT count(DISTINCT CAST(p.checked_at AT TIME ZONE 'Asia/Shanghai' AS date))
                        FILTER (WHERE p.checked_at >= :start),
-                   max(p.checked_at) FILTER (WHERE p.checked_at < now() + interval '1 day')
-            FROM patrol p WHERE p.grid_code = :code
+                   max(p.checked_at)
+            FROM patrol p WHERE p.grid_code = :code AND {NOT_AHEAD_SQL}
         """),
             {"code": code, "start": start},
         ).one()

@@ -45,6 +45,10 @@ MAX_BATCH = 500
 NOTE_MAX = 500
 #: the most check-ins one list returns (a worker checks in some tens of times a day)
 LIST_MAX = 2000
+#: a check-in's time as the figures count it: not more than a day ahead (a phone whose clock ran
+#: years fast is neither a worker's last patrol nor a day on patrol; its year 9999 was shown in
+#: Beijing time, year 10000, and the pages answered 500); ``p`` is the patrol table's alias
+NOT_AHEAD_SQL = "p.checked_at < now() + interval '1 day'"
 #: 巡查轨迹: the most points one check-in's track may carry (a point every 10 m: 20 km walked)
 TRACK_MAX_POINTS = 2000
 #: how long before its check-in a track may begin (a working day's patrol)

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.patrols import NOT_AHEAD_SQL
 from gis.roles import GRID_ROLES
 from gis.scope import Scope
 from gis.workflow import open_sql, to_verify_sql
@@ -130,10 +131,8 @@ def roster(
                 WHERE g.worker_id = w.id) AS last_report,
                gc.open_in_grids, w.to_verify, w.verify_late,
                pt.days AS patrol_days, pt.walked_m,
-               -- (a phone whose clock ran years ahead is not the last patrol: nor its year 9999,
-               -- which no page could show in Beijing time)
                (SELECT max(p.checked_at) FROM patrol p
-                WHERE p.worker_id = w.id AND p.checked_at < now() + interval '1 day'
+                WHERE p.worker_id = w.id AND {NOT_AHEAD_SQL}
                   AND {scope.case_condition("p")}) AS last_patrol,
                count(*) OVER () AS total,
                count(*) FILTER (WHERE w.reported = 0) OVER () AS silent
@@ -147,7 +146,7 @@ def roster(
                    coalesce(sum(p.track_m), 0) AS walked_m
             FROM patrol p
             WHERE p.worker_id = w.id
-              AND p.checked_at >= now() - make_interval(days => :days)
+              AND p.checked_at >= now() - make_interval(days => :days) AND {NOT_AHEAD_SQL}
               AND {scope.case_condition("p")}) pt
         ORDER BY {order}
         LIMIT :limit OFFSET :offset

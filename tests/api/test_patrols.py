@@ -235,9 +235,24 @@ def test_a_check_in_kept_from_a_clock_years_ahead_is_not_the_last_patrol(
 ) -> None:
     """A check-in dated 9999-12-31T23:59Z was kept before such times were refused: the roster,
     its workbook and the grid's popup showed it as the last patrol, in Beijing time — year
-    10000, and each answered 500.  A time more than a day ahead is not the last patrol."""
+    10000, and each answered 500.  A time more than a day ahead is not the last patrol, nor a
+    day on patrol (the roster's, the popup's, the ledger's)."""
     r = _check_in(worker, _body(*point))
     assert r.status_code == 201, r.text
+    desk = login_as("township_operator")
+    grid = r.json()["grid_code"]
+
+    def days() -> tuple[str, int, str]:  # the roster's, the popup's and the ledger's
+        page = worker.get("/workers?region=990102001001", headers=desk).text
+        row = page.split(f"<small>{GRID_WORKER} · 网格长</small>")[1].split("</tr>")[0]
+        ledger = worker.get("/grids?region=990102001001", headers=desk).text
+        return (
+            row.split(f'href="/workers/{GRID_WORKER}/patrols">')[1].split("<")[0],
+            worker.get(f"/api/grids/{grid}/summary", headers=desk).json()["patrol"]["days"],
+            ledger.split(f"/maps/grid/{grid}")[1].split("</tr>")[0],
+        )
+
+    before = days()
     app_db.execute(
         text("""INSERT INTO patrol (user_id, worker_id, idempotency_key, fingerprint, checked_at,
                     datum, received_lon, received_lat, geom, accuracy_m, flags, grid_code,
@@ -251,14 +266,15 @@ def test_a_check_in_kept_from_a_clock_years_ahead_is_not_the_last_patrol(
         {"id": r.json()["id"]},
     )
     app_db.commit()  # (to the test's savepoint)
-    desk = login_as("township_operator")
-    for url in ("/workers?region=990102001001", "/workers.xlsx?region=990102001001"):
+    assert days() == before
+    for url in ("/workers?region=990102001001", "/workers.xlsx?region=990102001001",
+                "/grids.xlsx?region=990102001001"):  # fmt: skip
         page = worker.get(url, headers=desk)
         assert page.status_code == 200, (url, page.text[:300])
     page = worker.get("/workers?region=990102001001", headers=desk).text
     row = page.split(f"<small>{GRID_WORKER} · 网格长</small>")[1].split("</tr>")[0]
     assert "9999" not in row and "10000" not in row, row
-    summary = worker.get(f"/api/grids/{r.json()['grid_code']}/summary", headers=desk)
+    summary = worker.get(f"/api/grids/{grid}/summary", headers=desk)
     assert summary.status_code == 200, summary.text
     assert not summary.json()["patrol"]["last"].startswith(("9999", "10000")), summary.json()
 
