@@ -589,7 +589,8 @@ def user_passwd(
     ] = False,
 ) -> None:
     """修改密码（并使该用户的所有会话失效）— change a password, ending the user's sessions."""
-    from gis.users import require_user, set_password, stored_name
+    from gis.auth import stored_name
+    from gis.users import require_user, set_password
 
     with _owner_session() as session:  # (before the password is asked for)
         name = stored_name(session, name)
@@ -602,9 +603,10 @@ def user_passwd(
 
 def _change_user(name: str, change: str, done: str) -> None:
     import gis.users
+    from gis.auth import stored_name
 
     with _owner_session() as session:
-        name = gis.users.stored_name(session, name)
+        name = stored_name(session, name)
         getattr(gis.users, f"{change}_user")(session, name, actor=_actor())
     typer.echo(f"用户 {name} {done}。")
 
@@ -675,9 +677,10 @@ def user_idle(
 def user_otp_reset(name: str) -> None:
     """重置动态口令（手机丢失或更换）：关闭并使其所有会话失效 — turn a user's one-time code off."""
     import gis.users
+    from gis.auth import stored_name
 
     with _owner_session() as session:
-        name = gis.users.stored_name(session, name)
+        name = stored_name(session, name)
         gis.users.reset_otp(session, name, actor=_actor())
     typer.echo(f"用户 {name} 的动态口令已重置，可凭密码登录后重新开启。")
 

@@ -93,13 +93,9 @@ _USER_COLUMNS = """
     u.password_changed_at, u.totp_secret, u.totp_last_step,
     r.id AS region_id, r.code AS region_code, r.level::text AS level, r.name AS region_name
 """
-# User names are matched regardless of case (a phone keyboard types Grid_worker): the account
-# spelt exactly so first, else the only one spelt so in other letters' case (accounts made
-# before names were unique regardless of case may share one: then only the exact spelling)
 _USER_BY_NAME = text(f"""
     SELECT {_USER_COLUMNS} FROM app_user u LEFT JOIN region r ON r.id = u.region_id
-    WHERE lower(u.username) = lower(:username)
-    ORDER BY u.username = :username DESC LIMIT 2
+    WHERE u.username = :username
 """)
 # Also sets the caller's row-level-security scope for this transaction in the same round trip
 # (the value of Scope.setting; if the session turns out to be over, the request fails anyway).
@@ -303,6 +299,23 @@ def login(
     return token, _principal(session, row, settings), left
 
 
+def stored_name(session: Session, username: str) -> str:
+    """The account ``username`` names, as it is stored: user names are matched regardless of
+    letters' case (a phone keyboard types Grid_worker for grid_worker) — the account spelt so,
+    else the only one spelt so in other letters' case (accounts made before migration 0088 may
+    share one: then only the exact spelling), else the name as given."""
+    found = (
+        session.execute(
+            text("""SELECT username FROM app_user WHERE lower(username) = lower(:u)
+                    ORDER BY username = :u DESC LIMIT 2"""),
+            {"u": username},
+        )
+        .scalars()
+        .all()
+    )
+    return found[0] if len(found) == 1 or (found and found[0] == username) else username
+
+
 def check_credentials(
     session: Session,
     username: str,
@@ -333,8 +346,9 @@ def check_credentials(
     now = _now()
     if action == "login":
         _refuse_busy_address(session, username, settings, source_ip, now)
-    found = session.execute(_USER_BY_NAME, {"username": username}).mappings().all()
-    row = found[0] if len(found) == 1 or (found and found[0]["username"] == username) else None
+    # the account whatever the letters' case (the trail keeps the name as typed)
+    found = {"username": stored_name(session, username)}
+    row = session.execute(_USER_BY_NAME, found).mappings().one_or_none()
 
     def fail(reason: str) -> None:
         audit.record(

@@ -303,22 +303,6 @@ def add_user(
     return int(user_id)
 
 
-def stored_name(session: Session, username: str) -> str:
-    """The account ``username`` names as it is stored: spelt so, else the only one spelt so in
-    other letters' case (as a login finds it: the command line's Zhang.San is zhang.san), else
-    the name as given."""
-    found = (
-        session.execute(
-            text("""SELECT username FROM app_user WHERE lower(username) = lower(:u)
-                ORDER BY username = :u DESC LIMIT 2"""),
-            {"u": username},
-        )
-        .scalars()
-        .all()
-    )
-    return found[0] if len(found) == 1 or (found and found[0] == username) else username
-
-
 def _no_such_user(username: str) -> NotFound:
     return NotFound(f"没有用户 {username}。", f"No user {username}.")
 
