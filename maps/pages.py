@@ -17,6 +17,7 @@ from gis.permissions import ROLE_NAMES, ROLE_NAMES_EN
 from gis.photos import MAX_PER_CASE
 from gis.plausibility import LOW_ACCURACY_M
 from gis.repeats import DUPLICATE_HOURS, DUPLICATE_M, REPEAT_DAYS, REPEAT_M, Peers
+from gis.roles import GRID_ROLES
 from gis.settings import BaseMapSpec
 from gis.workflow import EVENT_NAMES_EN, MAX_EXTENSION_HOURS, MOVES
 from maps.assets import asset_url
@@ -1091,6 +1092,7 @@ AUDIT_VALUES = (
     }
     | {str(role): (zh, ROLE_NAMES_EN[role]) for role, zh in ROLE_NAMES.items()}
     | {role: (zh, PARTY_ROLES_EN[role].lower()) for role, zh in PARTY_ROLES.items()}
+    | GRID_ROLES  # a grid worker's part in a team (网格长 …)
 )
 
 
