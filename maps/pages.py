@@ -1082,7 +1082,9 @@ AUDIT_KEYS = {
     "category": ("类别", "category"),
     "grid": ("网格", "grid"),
 }
-#: recorded words that have words of their own: (Chinese, English)
+#: recorded words that have words of their own: (Chinese, English) — for the keys that record
+#: such words (a user name "admin" in a filter is not the role)
+AUDIT_CODED = frozenset({"via", "role", "otp", "roles", "roles_before"})
 AUDIT_VALUES = (
     {
         "web": ("网页", "web page"),
@@ -1096,39 +1098,46 @@ AUDIT_VALUES = (
 )
 
 
-def _audit_value(value: object, lang: str) -> str:
+def _audit_value(value: object, lang: str, coded: bool = False) -> str:
+    """``value`` in words; ``coded``: a recorded word (a role …) said as :data:`AUDIT_VALUES`
+    says it (a mapping's values too: a team's parts)."""
     en = lang == "en"
     if isinstance(value, bool):
         return ("yes" if value else "no") if en else ("是" if value else "否")
     if value is None:
         return "—"
     if isinstance(value, str):
-        words = AUDIT_VALUES.get(value)
+        words = AUDIT_VALUES.get(value) if coded else None
         return value if words is None else words[1 if en else 0]
     if isinstance(value, list | tuple):
-        return ("[" + ", ".join(_audit_value(v, lang) for v in value) + "]") if en else (
-            "［" + "、".join(_audit_value(v, lang) for v in value) + "］"
+        return ("[" + ", ".join(_audit_value(v, lang, coded) for v in value) + "]") if en else (
+            "［" + "、".join(_audit_value(v, lang, coded) for v in value) + "］"
         )  # fmt: skip
     if isinstance(value, Mapping):
-        return f"({_audit_pairs(value, lang)})" if en else f"（{_audit_pairs(value, lang)}）"
+        pairs = _audit_pairs(value, lang, values_coded=coded)
+        return f"({pairs})" if en else f"（{pairs}）"
     return str(value)
 
 
-def _audit_pairs(detail: Mapping[str, object], lang: str, changes: bool = False) -> str:
-    """``key：value；…``; ``changes``: each value a [before, after] pair, said before → after."""
+def _audit_pairs(
+    detail: Mapping[str, object], lang: str, changes: bool = False, values_coded: bool = False
+) -> str:
+    """``key：value；…``; ``changes``: each value a [before, after] pair, said before → after;
+    ``values_coded``: every value a recorded word (a team's parts by worker code)."""
     en = lang == "en"
     said = []
     for key, value in detail.items():
         label = AUDIT_KEYS.get(key)
         name = key if label is None else label[1 if en else 0]
+        coded = values_coded or key in AUDIT_CODED
         if changes and isinstance(value, list) and len(value) == 2:
-            shown = " → ".join(_audit_value(v, lang) for v in value)
+            shown = " → ".join(_audit_value(v, lang, coded) for v in value)
         elif key == "changed" and isinstance(value, Mapping):
             shown = f"({_audit_pairs(value, lang, True)})" if en else (
                 f"（{_audit_pairs(value, lang, True)}）"
             )  # fmt: skip
         else:
-            shown = _audit_value(value, lang)
+            shown = _audit_value(value, lang, coded)
         said.append(f"{name}{': ' if en else '：'}{shown}")
     return ("; " if en else "；").join(said)
 

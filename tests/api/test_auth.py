@@ -31,7 +31,7 @@ from gis.users import add_user
 from gis.workflow import MOVES
 from importers.demo import DemoCity
 from importers.demo_users import DEMO_PASSWORD
-from maps.pages import AUDIT_ACTIONS, AUDIT_ACTIONS_EN
+from maps.pages import AUDIT_ACTIONS, AUDIT_ACTIONS_EN, audit_detail
 from tests.conftest import app_with, report_body
 
 # word boundaries on both sides: folium's random hex element ids may hold 11 digits in a row
@@ -977,6 +977,20 @@ def test_logins_writes_and_failures_are_audited(
     assert "case.accept" in recorded and "dispatch.cannot" in recorded
     page = anon_client.get("/audit?action=case.create", headers=login_as("admin")).text
     assert "登记案件" in page
+
+
+def test_an_entrys_detail_is_said_in_words() -> None:
+    """Recorded codes (a role, a team's parts, how it was done) in words; a user name is a
+    name, even one that is also a role's code; a change as before → after."""
+    assert audit_detail({"username": "admin", "role": "admin", "via": "web"}) == (
+        "用户：admin；角色：系统管理员；途径：网页"
+    )
+    assert audit_detail({"changed": {"role": ["operator", "planner"]}}, "en") == (
+        "changed: (role: center operator → grid planner)"
+    )
+    assert audit_detail({"roles": {"W1": "chief"}, "n": 2, "batch": False}) == (
+        "现分工：（W1：网格长）；张数：2；离线批量上报：否"
+    )
 
 
 def test_the_trail_is_found_by_source_address_and_exported_to_excel(
