@@ -756,11 +756,12 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
             field=field,
         )
     # one extension adds at most a year of working days, and stays within the calendar
-    if (
-        hours is None
-        or hours > MAX_EXTENSION_HOURS
-        or add_work_hours(session, case["deadline"], hours) is None
-    ):
+    new_deadline = (
+        None
+        if hours is None or hours > MAX_EXTENSION_HOURS
+        else add_work_hours(session, case["deadline"], hours)
+    )
+    if new_deadline is None:
         limit = add_work_hours(session, case["deadline"], MAX_EXTENSION_HOURS)
         said = f"{limit:%Y-%m-%d %H:%M}" if limit is not None else None
         raise InvalidInput(
@@ -775,10 +776,9 @@ def _extend(session: Session, actor: Actor, case: dict, req: ActionRequest) -> C
             field=field,
         )
     # an extension to a moment already past leaves the case overdue: not what a desk means
-    new_deadline, now, needed = session.execute(
-        text("""SELECT d, now(), wangge_work_hours(CAST(:old AS timestamptz), now())
-                FROM wangge_work_add(CAST(:old AS timestamptz), :h) d"""),
-        {"old": case["deadline"], "h": hours},
+    now, needed = session.execute(
+        text("SELECT now(), wangge_work_hours(CAST(:old AS timestamptz), now())"),
+        {"old": case["deadline"]},
     ).one()
     if new_deadline <= now:
         at = f"{new_deadline.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
